@@ -1,0 +1,15 @@
+import ArgumentParser
+
+/// The `vllm` command line: serving, generation, tokenizers and benchmarks on one binary.
+@main
+struct VLLMCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "vllm",
+        abstract: "A high-throughput LLM inference and serving engine.",
+        subcommands: [
+            GenerateCommand.self,
+            TokenizeCommand.self,
+            DetokenizeCommand.self,
+            ChatTemplateCommand.self,
+        ])
+}
