@@ -1,0 +1,187 @@
+import Foundation
+import VLLMCore
+
+/// The CPU backend: float32 compute with Swift SIMD on all cores. It is the reference for
+/// correctness and runs everywhere, CI included.
+///
+/// Weights stored as bfloat16 stay bfloat16 (half the memory traffic of a decode step; widened to
+/// float32 in the kernels); float16 and float32 weights become float32.
+public final class CPUBackend: Backend {
+    public typealias Tensor = CPUTensor
+    public typealias Batch = CPUBatch
+    public typealias KVCache = CPUKVCache
+
+    public let name = "cpu"
+
+    /// Whether bfloat16 weights are kept as bfloat16 (true) or widened to float32 at load time.
+    public let keepsBFloat16: Bool
+
+    public init(keepsBFloat16: Bool = true) {
+        self.keepsBFloat16 = keepsBFloat16
+    }
+
+    public func weight(_ parts: [HostTensor]) throws -> CPUTensor {
+        let first = parts[0]
+        let rows = parts.reduce(0) { $0 + ($1.shape.first ?? 1) }
+        let shape = first.shape.count <= 1 ? [parts.reduce(0) { $0 + $1.count }] : [rows] + first.shape.dropFirst()
+        let allBF16 = parts.allSatisfy { $0.dtype == .bfloat16 }
+        if keepsBFloat16 && allBF16 && shape.count == 2 {
+            let tensor = CPUTensor(shape: shape, dtype: .bfloat16)
+            var at = tensor.bfloat16Bits
+            for part in parts {
+                at.update(from: part.bytes.assumingMemoryBound(to: UInt16.self), count: part.count)
+                at += part.count
+            }
+            return tensor
+        }
+        let tensor = CPUTensor(shape: shape)
+        var at = tensor.floats
+        for part in parts {
+            part.convert(to: at)
+            at += part.count
+        }
+        return tensor
+    }
+
+    public func makeKVCache(_ shape: KVCacheShape) -> CPUKVCache { CPUKVCache(shape) }
+
+    public func kvCacheBytesPerBlock(_ shape: KVCacheShape) -> Int {
+        2 * shape.numLayers * shape.blockSize * shape.numKVHeads * shape.headDim * MemoryLayout<Float>.size
+    }
+
+    public func prepare(_ batch: ForwardBatch) -> CPUBatch { CPUBatch(batch) }
+
+    public func embedding(_ table: CPUTensor, _ batch: CPUBatch) -> CPUTensor {
+        let hidden = table.columns
+        let ids = batch.batch.tokenIDs
+        let out = CPUTensor(shape: [ids.count, hidden])
+        for (t, id) in ids.enumerated() {
+            let row = Int(id) * hidden
+            let destination = out.floats + t * hidden
+            if table.dtype == .bfloat16 {
+                for i in 0..<hidden { destination[i] = FloatBits.bfloat16ToFloat(table.bfloat16Bits[row + i]) }
+            } else {
+                destination.update(from: table.floats + row, count: hidden)
+            }
+        }
+        return out
+    }
+
+    public func rmsNorm(_ x: CPUTensor, weight: CPUTensor, eps: Float) -> CPUTensor {
+        let out = CPUTensor(shape: x.shape)
+        let n = x.columns
+        ParallelFor.run(x.rows, costPerItem: n * 4) { rows in
+            for r in rows { Self.normalize(x.floats + r * n, weight.floats, out.floats + r * n, n, eps) }
+        }
+        return out
+    }
+
+    public func addRMSNorm(_ x: CPUTensor, residual: CPUTensor, weight: CPUTensor, eps: Float) -> CPUTensor {
+        let out = CPUTensor(shape: x.shape)
+        let n = x.columns
+        ParallelFor.run(x.rows, costPerItem: n * 4) { rows in
+            for r in rows {
+                let res = residual.floats + r * n, input = x.floats + r * n
+                for i in 0..<n { res[i] += input[i] }
+                Self.normalize(res, weight.floats, out.floats + r * n, n, eps)
+            }
+        }
+        return out
+    }
+
+    /// One row of RMSNorm, in the order transformers computes it: mean of squares, rsqrt, scale, weight.
+    @inline(__always)
+    static func normalize(
+        _ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>, _ n: Int, _ eps: Float
+    ) {
+        var squares: Float = 0
+        for i in 0..<n { squares += x[i] * x[i] }
+        let inverse = 1 / (squares / Float(n) + eps).squareRoot()
+        for i in 0..<n { out[i] = w[i] * (x[i] * inverse) }
+    }
+
+    public func linear(_ x: CPUTensor, weight: CPUTensor, bias: CPUTensor?) -> CPUTensor {
+        let (T, K, N) = (x.rows, x.columns, weight.shape[0])
+        precondition(weight.columns == K, "linear: input has \(K) columns, weight \(weight.shape)")
+        let out = CPUTensor(shape: [T, N])
+        if weight.dtype == .bfloat16 {
+            weight.storage.withMemoryRebound(to: BFloat16Bits.self, capacity: weight.count) { w in
+                MatMul.multiply(x: x.floats, w: w, out: out.floats, T: T, N: N, K: K)
+            }
+        } else {
+            MatMul.multiply(x: x.floats, w: weight.floats, out: out.floats, T: T, N: N, K: K)
+        }
+        if let bias {
+            for t in 0..<T {
+                let row = out.floats + t * N
+                for n in 0..<N { row[n] += bias.floats[n] }
+            }
+        }
+        return out
+    }
+
+    public func headRMSNorm(_ qkv: CPUTensor, layout: QKVLayout, qWeight: CPUTensor, kWeight: CPUTensor, eps: Float) {
+        let hd = layout.headDim
+        for t in 0..<qkv.rows {
+            let row = qkv.floats + t * layout.width
+            for h in 0..<layout.numHeads { Self.normalize(row + h * hd, qWeight.floats, row + h * hd, hd, eps) }
+            for g in 0..<layout.numKVHeads {
+                let head = row + layout.keyOffset + g * hd
+                Self.normalize(head, kWeight.floats, head, hd, eps)
+            }
+        }
+    }
+
+    public func rotary(_ qkv: CPUTensor, layout: QKVLayout, rope: CPUTensor, batch: CPUBatch) {
+        let hd = layout.headDim, half = hd / 2
+        let positions = batch.batch.positions
+        precondition(Int(positions.max() ?? 0) < rope.rows, "position beyond the rotary table (\(rope.rows))")
+        for t in 0..<qkv.rows {
+            let row = qkv.floats + t * layout.width
+            let table = rope.floats + Int(positions[t]) * hd
+            for head in 0..<(layout.numHeads + layout.numKVHeads) {
+                let x = row + head * hd
+                for i in 0..<half {
+                    let (c, s) = (table[i], table[half + i])
+                    let (x1, x2) = (x[i], x[half + i])
+                    x[i] = x1 * c - x2 * s
+                    x[half + i] = x2 * c + x1 * s
+                }
+            }
+        }
+    }
+
+    public func attention(
+        _ qkv: CPUTensor, layout: QKVLayout, cache: CPUKVCache, layer: Int, batch: CPUBatch, scale: Float,
+        slidingWindow: Int?
+    ) -> CPUTensor {
+        PagedAttention.writeCache(qkv: qkv.floats, layout: layout, cache: cache, layer: layer, batch: batch.batch)
+        let out = CPUTensor(shape: [qkv.rows, layout.numHeads * layout.headDim])
+        PagedAttention.attend(
+            qkv: qkv.floats, layout: layout, cache: cache, layer: layer, batch: batch, scale: scale,
+            slidingWindow: slidingWindow, out: out.floats)
+        return out
+    }
+
+    public func siluAndMul(_ x: CPUTensor) -> CPUTensor {
+        let n = x.columns / 2
+        let out = CPUTensor(shape: [x.rows, n])
+        ParallelFor.run(x.rows, costPerItem: n * 8) { rows in
+            for r in rows {
+                let gate = x.floats + r * 2 * n, up = gate + n, o = out.floats + r * n
+                for i in 0..<n { o[i] = gate[i] / (1 + expf(-gate[i])) * up[i] }
+            }
+        }
+        return out
+    }
+
+    public func gatherLogitRows(_ x: CPUTensor, batch: CPUBatch) -> CPUTensor {
+        let n = x.columns
+        let indices = batch.batch.logitIndices
+        let out = CPUTensor(shape: [indices.count, n])
+        for (i, row) in indices.enumerated() { (out.floats + i * n).update(from: x.floats + Int(row) * n, count: n) }
+        return out
+    }
+
+    public func toHost(_ x: CPUTensor) -> [Float] { x.toArray() }
+}

@@ -1,0 +1,103 @@
+import VLLMCore
+
+/// A tensor in host memory as the CPU backend keeps it: float32 activations, and weights in
+/// float32 or bfloat16 (bfloat16 halves the bytes that a memory-bound decode step reads).
+public final class CPUTensor: @unchecked Sendable {
+    /// Row-major shape; operations treat the last dimension as columns.
+    public let shape: [Int]
+    /// float32 or bfloat16.
+    public let dtype: DType
+    let storage: UnsafeMutableRawPointer
+
+    /// Elements of the last dimension.
+    public var columns: Int { shape.last ?? 1 }
+    /// Product of the other dimensions.
+    public var rows: Int { shape.dropLast().reduce(1, *) }
+    /// Number of elements.
+    public var count: Int { shape.reduce(1, *) }
+
+    /// An uninitialised tensor.
+    init(shape: [Int], dtype: DType = .float32) {
+        self.shape = shape
+        self.dtype = dtype
+        storage = UnsafeMutableRawPointer.allocate(byteCount: max(1, shape.reduce(1, *) * dtype.byteSize), alignment: 64)
+    }
+
+    /// A zero-filled tensor.
+    static func zeros(_ shape: [Int]) -> CPUTensor {
+        let t = CPUTensor(shape: shape)
+        t.floats.initialize(repeating: 0, count: t.count)
+        return t
+    }
+
+    deinit { storage.deallocate() }
+
+    /// The elements of a float32 tensor.
+    var floats: UnsafeMutablePointer<Float> {
+        precondition(dtype == .float32, "expected a float32 tensor")
+        return storage.assumingMemoryBound(to: Float.self)
+    }
+
+    /// The bit patterns of a bfloat16 tensor.
+    var bfloat16Bits: UnsafeMutablePointer<UInt16> {
+        precondition(dtype == .bfloat16, "expected a bfloat16 tensor")
+        return storage.assumingMemoryBound(to: UInt16.self)
+    }
+
+    /// A copy of the elements as float32.
+    public func toArray() -> [Float] {
+        switch dtype {
+        case .float32: Array(UnsafeBufferPointer(start: floats, count: count))
+        case .bfloat16: (0..<count).map { FloatBits.bfloat16ToFloat(bfloat16Bits[$0]) }
+        case .float16: preconditionFailure("the CPU backend keeps no float16 tensors")
+        }
+    }
+}
+
+/// The paged KV cache of all layers. Each layer's keys (and values) are laid out
+/// `[block, kvHead, slotInBlock, headDim]`, so that one head's keys of a block are contiguous.
+public final class CPUKVCache: @unchecked Sendable {
+    /// The cache's shape.
+    public let shape: KVCacheShape
+    let keys: [UnsafeMutablePointer<Float>]
+    let values: [UnsafeMutablePointer<Float>]
+
+    init(_ shape: KVCacheShape) {
+        self.shape = shape
+        let perLayer = shape.numBlocks * shape.blockSize * shape.numKVHeads * shape.headDim
+        func make() -> UnsafeMutablePointer<Float> {
+            let p = UnsafeMutablePointer<Float>.allocate(capacity: max(1, perLayer))
+            p.initialize(repeating: 0, count: perLayer)
+            return p
+        }
+        keys = (0..<shape.numLayers).map { _ in make() }
+        values = (0..<shape.numLayers).map { _ in make() }
+    }
+
+    deinit {
+        keys.forEach { $0.deallocate() }
+        values.forEach { $0.deallocate() }
+    }
+
+    /// Offset of (block, kvHead, slot) in a layer's buffer.
+    @inline(__always)
+    func offset(block: Int, head: Int, slot: Int) -> Int {
+        ((block * shape.numKVHeads + head) * shape.blockSize + slot) * shape.headDim
+    }
+}
+
+/// A step's batch with each token's sequence precomputed.
+public struct CPUBatch: Sendable {
+    public let batch: ForwardBatch
+    /// The sequence that each token belongs to.
+    let sequenceOfToken: [Int]
+
+    init(_ batch: ForwardBatch) {
+        self.batch = batch
+        var owners = [Int](repeating: 0, count: batch.numTokens)
+        for s in 0..<batch.numSequences {
+            for t in Int(batch.queryStart[s])..<Int(batch.queryStart[s + 1]) { owners[t] = s }
+        }
+        sequenceOfToken = owners
+    }
+}

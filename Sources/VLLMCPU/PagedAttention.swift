@@ -1,0 +1,90 @@
+import Foundation
+import VLLMCore
+
+/// Causal attention over a paged KV cache for a flat batch of prefill chunks and decodes.
+enum PagedAttention {
+    /// Copies the batch's new keys and values from the fused qkv rows into their cache slots.
+    static func writeCache(
+        qkv: UnsafePointer<Float>, layout: QKVLayout, cache: CPUKVCache, layer: Int, batch: ForwardBatch
+    ) {
+        let hd = layout.headDim, width = layout.width, bs = cache.shape.blockSize
+        let keys = cache.keys[layer], values = cache.values[layer]
+        for t in 0..<batch.numTokens {
+            let slot = Int(batch.slotMapping[t])
+            guard slot >= 0 else { continue }
+            let row = qkv + t * width
+            for g in 0..<layout.numKVHeads {
+                let at = cache.offset(block: slot / bs, head: g, slot: slot % bs)
+                (keys + at).update(from: row + layout.keyOffset + g * hd, count: hd)
+                (values + at).update(from: row + layout.valueOffset + g * hd, count: hd)
+            }
+        }
+    }
+
+    /// For every token and query head, softmax(q·kᵀ·scale)·v over positions `0...position` of the
+    /// token's sequence (limited to the last `slidingWindow` positions when set).
+    static func attend(
+        qkv: UnsafePointer<Float>, layout: QKVLayout, cache: CPUKVCache, layer: Int, batch: CPUBatch,
+        scale: Float, slidingWindow: Int?, out: UnsafeMutablePointer<Float>
+    ) {
+        let b = batch.batch
+        let hd = layout.headDim, heads = layout.numHeads, width = layout.width
+        let group = heads / layout.numKVHeads
+        let bs = cache.shape.blockSize
+        let keys = cache.keys[layer], values = cache.values[layer]
+        let maxContext = Int(b.seqLens.max() ?? 0)
+        ParallelFor.run(b.numTokens * heads, costPerItem: maxContext * hd * 2) { items in
+            var scores = [Float](repeating: 0, count: max(1, maxContext))
+            var accumulator = [Float](repeating: 0, count: hd)
+            for item in items {
+                let t = item / heads, h = item % heads, g = h / group
+                let s = batch.sequenceOfToken[t]
+                let position = Int(b.positions[t])
+                let first = slidingWindow.map { max(0, position - $0 + 1) } ?? 0
+                let table = s * b.blockTableWidth
+                let q = qkv + t * width + h * hd
+                var maxScore = -Float.infinity
+                for j in first...position {
+                    let block = Int(b.blockTables[table + j / bs])
+                    let score = MatMul.dot(q, keys + cache.offset(block: block, head: g, slot: j % bs), hd) * scale
+                    scores[j - first] = score
+                    maxScore = max(maxScore, score)
+                }
+                var total: Float = 0
+                for j in 0...(position - first) {
+                    let e = expf(scores[j] - maxScore)
+                    scores[j] = e
+                    total += e
+                }
+                accumulator.withUnsafeMutableBufferPointer { acc in
+                    acc.update(repeating: 0)
+                    for j in first...position {
+                        let block = Int(b.blockTables[table + j / bs])
+                        let v = values + cache.offset(block: block, head: g, slot: j % bs)
+                        axpy(scores[j - first], v, acc.baseAddress!, hd)
+                    }
+                    let o = out + t * heads * hd + h * hd
+                    let inverse = 1 / total
+                    for d in 0..<hd { o[d] = acc[d] * inverse }
+                }
+            }
+        }
+    }
+
+    /// `y += a * x` over `n` elements.
+    @inline(__always)
+    static func axpy(_ a: Float, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ n: Int) {
+        var d = 0
+        let av = SIMD8<Float>(repeating: a)
+        while d + 8 <= n {
+            let r = UnsafeRawPointer(y + d).loadUnaligned(as: SIMD8<Float>.self)
+                .addingProduct(av, UnsafeRawPointer(x + d).loadUnaligned(as: SIMD8<Float>.self))
+            UnsafeMutableRawPointer(y + d).storeBytes(of: r, as: SIMD8<Float>.self)
+            d += 8
+        }
+        while d < n {
+            y[d] += a * x[d]
+            d += 1
+        }
+    }
+}

@@ -1,0 +1,88 @@
+/// How q, k and v lie side by side in the fused output of the qkv projection: per token,
+/// `numHeads * headDim` query values, then `numKVHeads * headDim` keys, then as many values.
+public struct QKVLayout: Sendable, Equatable {
+    public var numHeads: Int
+    public var numKVHeads: Int
+    public var headDim: Int
+
+    public init(numHeads: Int, numKVHeads: Int, headDim: Int) {
+        self.numHeads = numHeads
+        self.numKVHeads = numKVHeads
+        self.headDim = headDim
+    }
+
+    /// Values per token: q, k and v together.
+    public var width: Int { (numHeads + 2 * numKVHeads) * headDim }
+    /// Offset of the keys in a token's row.
+    public var keyOffset: Int { numHeads * headDim }
+    /// Offset of the values in a token's row.
+    public var valueOffset: Int { (numHeads + numKVHeads) * headDim }
+}
+
+/// The shape of a paged KV cache: every layer has `numBlocks` blocks of `blockSize` tokens.
+public struct KVCacheShape: Sendable, Equatable {
+    public var numLayers: Int
+    public var numBlocks: Int
+    public var blockSize: Int
+    public var numKVHeads: Int
+    public var headDim: Int
+
+    public init(numLayers: Int, numBlocks: Int, blockSize: Int, numKVHeads: Int, headDim: Int) {
+        self.numLayers = numLayers
+        self.numBlocks = numBlocks
+        self.blockSize = blockSize
+        self.numKVHeads = numKVHeads
+        self.headDim = headDim
+    }
+}
+
+/// The operations that model code is written against. A backend (CPU, CUDA) implements them on its
+/// own memory; model code never touches the memory directly. Activations are float32 on the CPU;
+/// a backend may keep weights in another dtype.
+///
+/// Operations that say "in place" change their first argument; the others return new tensors.
+public protocol Backend: AnyObject {
+    /// A tensor in the backend's memory.
+    associatedtype Tensor
+    /// A `ForwardBatch` moved to the backend's memory, made once per step.
+    associatedtype Batch
+    /// The paged key/value cache of all layers.
+    associatedtype KVCache
+
+    /// A short name for logs ("cpu", "cuda").
+    var name: String { get }
+
+    /// Takes a weight into the backend's memory; several tensors are stacked along their first
+    /// dimension (to fuse q, k and v, or gate and up, into one matrix product).
+    func weight(_ parts: [HostTensor]) throws -> Tensor
+    /// Makes a zeroed KV cache.
+    func makeKVCache(_ shape: KVCacheShape) -> KVCache
+    /// Bytes that one block of all layers takes.
+    func kvCacheBytesPerBlock(_ shape: KVCacheShape) -> Int
+    /// Moves a step's batch description to the backend.
+    func prepare(_ batch: ForwardBatch) -> Batch
+
+    /// Rows of `table` for the batch's token ids: `[numTokens, hidden]`.
+    func embedding(_ table: Tensor, _ batch: Batch) -> Tensor
+    /// `x * rsqrt(mean(x²) + eps) * weight`, row by row.
+    func rmsNorm(_ x: Tensor, weight: Tensor, eps: Float) -> Tensor
+    /// In place `residual += x`, then returns `rmsNorm(residual)`.
+    func addRMSNorm(_ x: Tensor, residual: Tensor, weight: Tensor, eps: Float) -> Tensor
+    /// `x · weightᵀ + bias` for a weight of shape `[out, in]`.
+    func linear(_ x: Tensor, weight: Tensor, bias: Tensor?) -> Tensor
+    /// In place: RMSNorm over each head of q (with `qWeight`) and of k (with `kWeight`) in a fused qkv tensor.
+    func headRMSNorm(_ qkv: Tensor, layout: QKVLayout, qWeight: Tensor, kWeight: Tensor, eps: Float)
+    /// In place: rotary embedding of q and k in a fused qkv tensor; `rope` holds cos and sin per position.
+    func rotary(_ qkv: Tensor, layout: QKVLayout, rope: Tensor, batch: Batch)
+    /// Writes the batch's keys and values into `cache` layer `layer`, then returns causal attention
+    /// of each query over its sequence's cached keys: `[numTokens, numHeads * headDim]`.
+    func attention(
+        _ qkv: Tensor, layout: QKVLayout, cache: KVCache, layer: Int, batch: Batch, scale: Float, slidingWindow: Int?
+    ) -> Tensor
+    /// `silu(x[:, :n]) * x[:, n:]` for `x` of width `2n`.
+    func siluAndMul(_ x: Tensor) -> Tensor
+    /// The rows of `x` named by the batch's `logitIndices`.
+    func gatherLogitRows(_ x: Tensor, batch: Batch) -> Tensor
+    /// Copies a 2-D tensor back to the host as float32, row-major.
+    func toHost(_ x: Tensor) -> [Float]
+}

@@ -1,0 +1,85 @@
+/// One step's flat batch of tokens from several sequences, as the model runner hands it to a
+/// backend: no padding, prefill chunks and decodes side by side.
+///
+/// Sequence `s` owns tokens `queryStart[s] ..< queryStart[s + 1]`; they are the last
+/// `queryStart[s + 1] - queryStart[s]` positions of its `seqLens[s]` tokens of context.
+public struct ForwardBatch: Sendable, Equatable {
+    /// Token ids, one per token of the batch.
+    public var tokenIDs: [Int32]
+    /// Position of each token in its sequence.
+    public var positions: [Int32]
+    /// Cache slot (`block * blockSize + offset`) where each token's key and value are written.
+    public var slotMapping: [Int32]
+    /// Offsets of each sequence's tokens in the flat batch; `numSequences + 1` entries.
+    public var queryStart: [Int32]
+    /// Context length of each sequence after this step (cached tokens plus new ones).
+    public var seqLens: [Int32]
+    /// Block tables, row-major `[numSequences, blockTableWidth]`; unused entries are 0.
+    public var blockTables: [Int32]
+    /// Columns of `blockTables`.
+    public var blockTableWidth: Int
+    /// Tokens whose logits are wanted (usually the last token of each sequence), in output order.
+    public var logitIndices: [Int32]
+
+    /// Number of tokens in the batch.
+    public var numTokens: Int { tokenIDs.count }
+    /// Number of sequences in the batch.
+    public var numSequences: Int { seqLens.count }
+
+    public init(
+        tokenIDs: [Int32], positions: [Int32], slotMapping: [Int32], queryStart: [Int32], seqLens: [Int32],
+        blockTables: [Int32], blockTableWidth: Int, logitIndices: [Int32]
+    ) {
+        self.tokenIDs = tokenIDs
+        self.positions = positions
+        self.slotMapping = slotMapping
+        self.queryStart = queryStart
+        self.seqLens = seqLens
+        self.blockTables = blockTables
+        self.blockTableWidth = blockTableWidth
+        self.logitIndices = logitIndices
+    }
+}
+
+/// A sequence's part of a step, used to build a `ForwardBatch`.
+public struct SequenceChunk: Sendable {
+    /// The new tokens of this step.
+    public var tokenIDs: [Int32]
+    /// How many tokens of the sequence are already in the cache (the position of the first new token).
+    public var numCached: Int
+    /// The sequence's block table (physical block ids).
+    public var blockTable: [Int32]
+    /// Whether the logits of the last new token are wanted.
+    public var wantsLogits: Bool
+
+    public init(tokenIDs: [Int32], numCached: Int, blockTable: [Int32], wantsLogits: Bool = true) {
+        self.tokenIDs = tokenIDs
+        self.numCached = numCached
+        self.blockTable = blockTable
+        self.wantsLogits = wantsLogits
+    }
+}
+
+extension ForwardBatch {
+    /// Lays out `chunks` as one flat batch for a cache of `blockSize`-token blocks.
+    public init(chunks: [SequenceChunk], blockSize: Int) {
+        let width = max(1, chunks.map(\.blockTable.count).max() ?? 1)
+        var tokens: [Int32] = [], positions: [Int32] = [], slots: [Int32] = []
+        var starts: [Int32] = [0], lens: [Int32] = [], tables: [Int32] = [], logits: [Int32] = []
+        for chunk in chunks {
+            for (i, token) in chunk.tokenIDs.enumerated() {
+                let position = chunk.numCached + i
+                tokens.append(token)
+                positions.append(Int32(position))
+                slots.append(chunk.blockTable[position / blockSize] * Int32(blockSize) + Int32(position % blockSize))
+            }
+            starts.append(Int32(tokens.count))
+            lens.append(Int32(chunk.numCached + chunk.tokenIDs.count))
+            tables += chunk.blockTable + [Int32](repeating: 0, count: width - chunk.blockTable.count)
+            if chunk.wantsLogits { logits.append(Int32(tokens.count - 1)) }
+        }
+        self.init(
+            tokenIDs: tokens, positions: positions, slotMapping: slots, queryStart: starts, seqLens: lens,
+            blockTables: tables, blockTableWidth: width, logitIndices: logits)
+    }
+}

@@ -1,0 +1,131 @@
+/// The Llama family (Llama 2/3, Mistral, Qwen2/2.5, Qwen3, SmolLM, TinyLlama) in one implementation:
+/// pre-norm decoder layers of grouped-query attention with rotary embeddings and a SwiGLU MLP.
+/// The variants differ only by switches of `ModelConfig` (q/k/v bias, q/k norm, rope scaling,
+/// tied embeddings, sliding window).
+public final class LlamaModel<B: Backend>: ModelExecutor {
+    struct Layer {
+        var inputNorm: B.Tensor
+        var qkv: B.Tensor
+        var qkvBias: B.Tensor?
+        var qNorm: B.Tensor?
+        var kNorm: B.Tensor?
+        var output: B.Tensor
+        var outputBias: B.Tensor?
+        var postAttentionNorm: B.Tensor
+        var gateUp: B.Tensor
+        var down: B.Tensor
+    }
+
+    public let config: ModelConfig
+    private let backend: B
+    private let layout: QKVLayout
+    private let embedTokens: B.Tensor
+    private let layers: [Layer]
+    private let finalNorm: B.Tensor
+    private let lmHead: B.Tensor
+    private let rope: B.Tensor
+    private var cache: B.KVCache?
+    private var cacheShape: KVCacheShape?
+
+    public var backendName: String { backend.name }
+
+    /// Loads the weights of `config` from `weights` onto `backend`; `maxPositions` bounds the rotary
+    /// table. `progress` is called after each layer with (done, total).
+    public init(
+        config: ModelConfig, weights: WeightStore, backend: B, maxPositions: Int,
+        progress: ((Int, Int) -> Void)? = nil
+    ) throws {
+        self.config = config
+        self.backend = backend
+        let c = config
+        layout = QKVLayout(numHeads: c.numHeads, numKVHeads: c.numKVHeads, headDim: c.headDim)
+        let qDim = c.numHeads * c.headDim, kvDim = c.numKVHeads * c.headDim, h = c.hiddenSize
+        func load(_ name: String, _ shape: [Int]) throws -> HostTensor { try weights.tensor(name, shape: shape) }
+        func take(_ name: String, _ shape: [Int]) throws -> B.Tensor { try backend.weight([load(name, shape)]) }
+
+        embedTokens = try take("model.embed_tokens.weight", [c.vocabSize, h])
+        var layers: [Layer] = []
+        for i in 0..<c.numLayers {
+            let p = "model.layers.\(i)."
+            let a = p + "self_attn."
+            layers.append(Layer(
+                inputNorm: try take(p + "input_layernorm.weight", [h]),
+                qkv: try backend.weight([
+                    load(a + "q_proj.weight", [qDim, h]), load(a + "k_proj.weight", [kvDim, h]),
+                    load(a + "v_proj.weight", [kvDim, h]),
+                ]),
+                qkvBias: c.qkvBias
+                    ? try backend.weight([
+                        load(a + "q_proj.bias", [qDim]), load(a + "k_proj.bias", [kvDim]), load(a + "v_proj.bias", [kvDim]),
+                    ]) : nil,
+                qNorm: c.qkNorm ? try take(a + "q_norm.weight", [c.headDim]) : nil,
+                kNorm: c.qkNorm ? try take(a + "k_norm.weight", [c.headDim]) : nil,
+                output: try take(a + "o_proj.weight", [h, qDim]),
+                outputBias: c.outputBias ? try take(a + "o_proj.bias", [h]) : nil,
+                postAttentionNorm: try take(p + "post_attention_layernorm.weight", [h]),
+                gateUp: try backend.weight([
+                    load(p + "mlp.gate_proj.weight", [c.intermediateSize, h]),
+                    load(p + "mlp.up_proj.weight", [c.intermediateSize, h]),
+                ]),
+                down: try take(p + "mlp.down_proj.weight", [h, c.intermediateSize])))
+            progress?(i + 1, c.numLayers)
+        }
+        self.layers = layers
+        finalNorm = try take("model.norm.weight", [h])
+        lmHead = c.tieWordEmbeddings ? embedTokens : try take("lm_head.weight", [c.vocabSize, h])
+        rope = try backend.weight([
+            RotaryEmbedding.table(headDim: c.headDim, theta: c.ropeTheta, scaling: c.ropeScaling, positions: maxPositions)
+        ])
+    }
+
+    private func cacheShape(numBlocks: Int, blockSize: Int) -> KVCacheShape {
+        KVCacheShape(
+            numLayers: config.numLayers, numBlocks: numBlocks, blockSize: blockSize,
+            numKVHeads: config.numKVHeads, headDim: config.headDim)
+    }
+
+    public func kvCacheBytesPerBlock(blockSize: Int) -> Int {
+        backend.kvCacheBytesPerBlock(cacheShape(numBlocks: 1, blockSize: blockSize))
+    }
+
+    public func allocateKVCache(numBlocks: Int, blockSize: Int) {
+        let shape = cacheShape(numBlocks: numBlocks, blockSize: blockSize)
+        cache = backend.makeKVCache(shape)
+        cacheShape = shape
+    }
+
+    public func execute(_ batch: ForwardBatch) -> [Float] {
+        guard let cache else { preconditionFailure("allocateKVCache must be called before execute") }
+        let b = backend
+        let eps = config.rmsNormEps
+        let scale = 1 / Float(config.headDim).squareRoot()
+        let step = b.prepare(batch)
+        var hidden = b.embedding(embedTokens, step)
+        var residual: B.Tensor?
+        for (index, layer) in layers.enumerated() {
+            let normed: B.Tensor
+            if let residual {
+                normed = b.addRMSNorm(hidden, residual: residual, weight: layer.inputNorm, eps: eps)
+            } else {
+                residual = hidden
+                normed = b.rmsNorm(hidden, weight: layer.inputNorm, eps: eps)
+            }
+            let qkv = b.linear(normed, weight: layer.qkv, bias: layer.qkvBias)
+            if let qNorm = layer.qNorm, let kNorm = layer.kNorm {
+                b.headRMSNorm(qkv, layout: layout, qWeight: qNorm, kWeight: kNorm, eps: eps)
+            }
+            b.rotary(qkv, layout: layout, rope: rope, batch: step)
+            let attention = b.attention(
+                qkv, layout: layout, cache: cache, layer: index, batch: step, scale: scale,
+                slidingWindow: config.slidingWindow)
+            hidden = b.linear(attention, weight: layer.output, bias: layer.outputBias)
+            let mlpInput = b.addRMSNorm(hidden, residual: residual!, weight: layer.postAttentionNorm, eps: eps)
+            let gateUp = b.linear(mlpInput, weight: layer.gateUp, bias: nil)
+            hidden = b.linear(b.siluAndMul(gateUp), weight: layer.down, bias: nil)
+        }
+        // Only the rows whose logits are wanted go through the last norm and the vocabulary projection.
+        let last = b.addRMSNorm(hidden, residual: residual!, weight: finalNorm, eps: eps)
+        let logits = b.linear(b.gatherLogitRows(last, batch: step), weight: lmHead, bias: nil)
+        return b.toHost(logits)
+    }
+}

@@ -1,0 +1,170 @@
+import Foundation
+
+/// How rotary position embeddings are computed (config.json `rope_scaling` / `rope_parameters`).
+public enum RopeScaling: Sendable, Equatable {
+    case none
+    /// Positions divided by `factor`.
+    case linear(factor: Double)
+    /// Llama 3.x frequency-dependent scaling.
+    case llama3(factor: Double, lowFreqFactor: Double, highFreqFactor: Double, originalMaxPositions: Int)
+}
+
+/// The parts of a Hugging Face `config.json` that the Llama family needs, read from either
+/// generation of the format (top-level `rope_theta`/`rope_scaling` before transformers 5,
+/// `rope_parameters` after).
+public struct ModelConfig: Sendable, Equatable {
+    public var architecture: String
+    public var modelType: String
+    public var hiddenSize: Int
+    public var intermediateSize: Int
+    public var numLayers: Int
+    public var numHeads: Int
+    public var numKVHeads: Int
+    public var headDim: Int
+    public var vocabSize: Int
+    public var rmsNormEps: Float
+    public var ropeTheta: Double
+    public var ropeScaling: RopeScaling
+    public var maxPositionEmbeddings: Int
+    public var tieWordEmbeddings: Bool
+    /// Bias on the q, k and v projections (Qwen2, or `attention_bias`).
+    public var qkvBias: Bool
+    /// Bias on the output projection (`attention_bias` in Llama).
+    public var outputBias: Bool
+    /// RMSNorm over each head of q and k before the rotary embedding (Qwen3).
+    public var qkNorm: Bool
+    /// Keys older than this many positions are not attended to (Mistral v0.1); nil for full attention.
+    public var slidingWindow: Int?
+    /// The dtype the weights were saved in, when the config says.
+    public var dtype: DType?
+    public var bosTokenID: Int?
+    public var eosTokenIDs: [Int]
+
+    /// Reads and validates `config.json`.
+    public init(contentsOf path: String) throws {
+        let object = try readJSONObject(path: path)
+        try self.init(json: object, path: path)
+    }
+
+    /// Reads a parsed `config.json` object; `path` is used in error messages.
+    public init(json c: [String: Any], path: String) throws {
+        let reader = ConfigReader(json: c, path: path)
+        guard let architectures = c["architectures"] as? [String], let first = architectures.first else {
+            throw ModelLoadError.invalidConfig(path: path, field: "architectures", detail: "missing or empty")
+        }
+        architecture = first
+        modelType = c["model_type"] as? String ?? ""
+        hiddenSize = try reader.positiveInt("hidden_size")
+        intermediateSize = try reader.positiveInt("intermediate_size")
+        numLayers = try reader.positiveInt("num_hidden_layers")
+        numHeads = try reader.positiveInt("num_attention_heads")
+        numKVHeads = try reader.positiveInt("num_key_value_heads", default: numHeads)
+        headDim = try reader.positiveInt("head_dim", default: hiddenSize / numHeads)
+        vocabSize = try reader.positiveInt("vocab_size")
+        rmsNormEps = Float(try reader.double("rms_norm_eps", default: 1e-6))
+        maxPositionEmbeddings = try reader.positiveInt("max_position_embeddings", default: 2048)
+        tieWordEmbeddings = c["tie_word_embeddings"] as? Bool ?? false
+        let attentionBias = c["attention_bias"] as? Bool ?? false
+        qkvBias = first == "Qwen2ForCausalLM" ? true : attentionBias
+        outputBias = first == "Qwen2ForCausalLM" ? false : attentionBias
+        qkNorm = first == "Qwen3ForCausalLM"
+        if first == "Qwen2ForCausalLM" || first == "Qwen3ForCausalLM" {
+            let use = c["use_sliding_window"] as? Bool ?? false
+            slidingWindow = use ? c["sliding_window"] as? Int : nil
+        } else {
+            slidingWindow = c["sliding_window"] as? Int
+        }
+        dtype = ((c["dtype"] ?? c["torch_dtype"]) as? String).flatMap(DType.init(configName:))
+        bosTokenID = c["bos_token_id"] as? Int
+        eosTokenIDs = tokenIDList(c["eos_token_id"])
+        (ropeTheta, ropeScaling) = try Self.readRope(c, reader: reader)
+
+        guard numHeads % numKVHeads == 0 else {
+            throw ModelLoadError.invalidConfig(
+                path: path, field: "num_key_value_heads",
+                detail: "\(numKVHeads) does not divide num_attention_heads \(numHeads)")
+        }
+        guard headDim % 2 == 0 else {
+            throw ModelLoadError.invalidConfig(path: path, field: "head_dim", detail: "\(headDim) is odd; rotary needs pairs")
+        }
+        if let act = c["hidden_act"] as? String, act != "silu" {
+            throw ModelLoadError.invalidConfig(path: path, field: "hidden_act", detail: "'\(act)' is not supported (only silu)")
+        }
+    }
+
+    private static func readRope(_ c: [String: Any], reader: ConfigReader) throws -> (Double, RopeScaling) {
+        // transformers 5 nests everything in rope_parameters; older files have top-level keys.
+        let parameters = c["rope_parameters"] as? [String: Any]
+        let theta = (parameters?["rope_theta"] as? NSNumber)?.doubleValue
+            ?? (c["rope_theta"] as? NSNumber)?.doubleValue ?? 10000
+        guard let scaling = parameters ?? (c["rope_scaling"] as? [String: Any]) else { return (theta, .none) }
+        let type = (scaling["rope_type"] ?? scaling["type"]) as? String ?? "default"
+        let field = parameters != nil ? "rope_parameters" : "rope_scaling"
+        func number(_ key: String) throws -> Double {
+            guard let value = (scaling[key] as? NSNumber)?.doubleValue else {
+                throw ModelLoadError.invalidConfig(path: reader.path, field: "\(field).\(key)", detail: "missing for rope type \(type)")
+            }
+            return value
+        }
+        switch type {
+        case "default":
+            return (theta, .none)
+        case "linear":
+            return (theta, .linear(factor: try number("factor")))
+        case "llama3":
+            return (theta, .llama3(
+                factor: try number("factor"), lowFreqFactor: try number("low_freq_factor"),
+                highFreqFactor: try number("high_freq_factor"),
+                originalMaxPositions: Int(try number("original_max_position_embeddings"))))
+        default:
+            throw ModelLoadError.invalidConfig(
+                path: reader.path, field: field, detail: "rope type '\(type)' is not supported (default, linear, llama3)")
+        }
+    }
+}
+
+/// Typed reads from a JSON object with errors that name the file and the field.
+struct ConfigReader {
+    let json: [String: Any]
+    let path: String
+
+    func positiveInt(_ key: String, default fallback: Int? = nil) throws -> Int {
+        guard let raw = json[key], !(raw is NSNull) else {
+            if let fallback { return fallback }
+            throw ModelLoadError.invalidConfig(path: path, field: key, detail: "missing")
+        }
+        guard let number = raw as? NSNumber, number.doubleValue == Double(number.intValue), number.intValue > 0 else {
+            throw ModelLoadError.invalidConfig(path: path, field: key, detail: "expected a positive integer, found \(raw)")
+        }
+        return number.intValue
+    }
+
+    func double(_ key: String, default fallback: Double) throws -> Double {
+        guard let raw = json[key], !(raw is NSNull) else { return fallback }
+        guard let number = raw as? NSNumber else {
+            throw ModelLoadError.invalidConfig(path: path, field: key, detail: "expected a number, found \(raw)")
+        }
+        return number.doubleValue
+    }
+}
+
+/// A token id or a list of them (as `eos_token_id` may be) as a list.
+func tokenIDList(_ value: Any?) -> [Int] {
+    if let one = value as? Int { return [one] }
+    return (value as? [Int]) ?? []
+}
+
+/// Reads a JSON object from a file, with errors that name the file.
+func readJSONObject(path: String) throws -> [String: Any] {
+    guard let data = FileManager.default.contents(atPath: path) else { throw ModelLoadError.missingFile(path: path) }
+    let object: Any
+    do {
+        object = try JSONSerialization.jsonObject(with: data)
+    } catch {
+        throw ModelLoadError.invalidJSON(path: path, detail: (error as NSError).userInfo[NSDebugDescriptionErrorKey] as? String ?? "\(error)")
+    }
+    guard let dictionary = object as? [String: Any] else {
+        throw ModelLoadError.invalidJSON(path: path, detail: "the top level is not an object")
+    }
+    return dictionary
+}

@@ -1,0 +1,70 @@
+import Foundation
+
+/// How weights are obtained (`--load-format`).
+public enum LoadFormat: String, Sendable, CaseIterable {
+    /// The folder's safetensors files.
+    case auto
+    /// The folder's safetensors files.
+    case safetensors
+    /// Random weights from config.json alone, for benchmarks at real shapes.
+    case dummy
+}
+
+/// A Hugging Face model folder: config.json, generation_config.json and the weights, checked up
+/// front so that a broken folder fails with one clear error before anything is loaded.
+public struct ModelFolder: Sendable {
+    /// The folder's path.
+    public let path: String
+    /// config.json.
+    public let config: ModelConfig
+    /// generation_config.json (empty when the folder has none).
+    public let generationConfig: GenerationConfig
+
+    /// Reads the folder's configuration files and checks that its architecture is supported.
+    public init(path: String) throws {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue else {
+            throw ModelLoadError.missingFile(path: path + " (model folder)")
+        }
+        self.path = path
+        let configPath = path + "/config.json"
+        config = try ModelConfig(contentsOf: configPath)
+        guard ModelRegistry.supportedArchitectures.contains(config.architecture) else {
+            throw ModelLoadError.unknownArchitecture(
+                path: configPath, name: config.architecture, supported: ModelRegistry.supportedArchitectures)
+        }
+        generationConfig = try GenerationConfig(contentsOf: path + "/generation_config.json")
+    }
+
+    /// End-of-sequence ids: generation_config.json's, else config.json's.
+    public var eosTokenIDs: [Int] {
+        generationConfig.eosTokenIDs.isEmpty ? config.eosTokenIDs : generationConfig.eosTokenIDs
+    }
+
+    /// The weights, as `format` says.
+    public func weights(format: LoadFormat, dummyDType: DType? = nil) throws -> WeightStore {
+        switch format {
+        case .auto, .safetensors: try SafetensorsWeights(folder: path)
+        case .dummy: DummyWeights(dtype: dummyDType ?? config.dtype ?? .bfloat16)
+        }
+    }
+}
+
+/// Maps `architectures[0]` of config.json to a model implementation.
+public enum ModelRegistry {
+    /// Architectures that `LlamaModel` runs; their differences are switches of `ModelConfig`.
+    public static let supportedArchitectures = [
+        "LlamaForCausalLM", "MistralForCausalLM", "Qwen2ForCausalLM", "Qwen3ForCausalLM",
+    ]
+
+    /// Loads the model of `config` on `backend`.
+    public static func load<B: Backend>(
+        config: ModelConfig, weights: WeightStore, backend: B, maxPositions: Int,
+        progress: ((Int, Int) -> Void)? = nil
+    ) throws -> any ModelExecutor {
+        guard supportedArchitectures.contains(config.architecture) else {
+            throw ModelLoadError.unknownArchitecture(path: "config.json", name: config.architecture, supported: supportedArchitectures)
+        }
+        return try LlamaModel(config: config, weights: weights, backend: backend, maxPositions: maxPositions, progress: progress)
+    }
+}

@@ -1,0 +1,33 @@
+/// Why a model folder could not be loaded. Every case names the file and the problem, so that a
+/// user can fix the folder without reading our code.
+public enum ModelLoadError: Error, CustomStringConvertible, Equatable {
+    case missingFile(path: String)
+    case invalidJSON(path: String, detail: String)
+    case invalidConfig(path: String, field: String, detail: String)
+    case unknownArchitecture(path: String, name: String, supported: [String])
+    case invalidSafetensors(path: String, detail: String)
+    case missingTensor(name: String, path: String)
+    case wrongShape(name: String, path: String, expected: [Int], actual: [Int])
+    case unsupportedDType(name: String, path: String, dtype: String)
+
+    public var description: String {
+        switch self {
+        case .missingFile(let path):
+            "\(path): file not found"
+        case .invalidJSON(let path, let detail):
+            "\(path): invalid JSON: \(detail)"
+        case .invalidConfig(let path, let field, let detail):
+            "\(path): invalid value for '\(field)': \(detail)"
+        case .unknownArchitecture(let path, let name, let supported):
+            "\(path): unknown architecture '\(name)'; supported: \(supported.joined(separator: ", "))"
+        case .invalidSafetensors(let path, let detail):
+            "\(path): not a valid safetensors file: \(detail)"
+        case .missingTensor(let name, let path):
+            "\(path): tensor '\(name)' is missing"
+        case .wrongShape(let name, let path, let expected, let actual):
+            "\(path): tensor '\(name)' has shape \(actual), expected \(expected)"
+        case .unsupportedDType(let name, let path, let dtype):
+            "\(path): tensor '\(name)' has unsupported dtype \(dtype) (supported: F32, F16, BF16)"
+        }
+    }
+}

@@ -1,0 +1,110 @@
+import Foundation
+
+/// Where a model's weights come from: the safetensors files of a folder, or random values.
+public protocol WeightStore: Sendable {
+    /// Tensor `name`, checked to have `shape`.
+    func tensor(_ name: String, shape: [Int]) throws -> HostTensor
+    /// Whether `name` exists (e.g. `lm_head.weight` in a tied model).
+    func contains(_ name: String) -> Bool
+}
+
+/// The weights of a Hugging Face folder: one `model.safetensors`, or shards listed by
+/// `model.safetensors.index.json`.
+public final class SafetensorsWeights: WeightStore, @unchecked Sendable {
+    private let files: [SafetensorsFile]
+    private let fileOfTensor: [String: SafetensorsFile]
+    private let folder: String
+
+    /// Opens the weight files of `folder`, memory-mapped.
+    public init(folder: String) throws {
+        self.folder = folder
+        let single = folder + "/model.safetensors"
+        let index = folder + "/model.safetensors.index.json"
+        if FileManager.default.fileExists(atPath: index) {
+            let json = try readJSONObject(path: index)
+            guard let map = json["weight_map"] as? [String: String] else {
+                throw ModelLoadError.invalidJSON(path: index, detail: "no 'weight_map' object")
+            }
+            var opened: [String: SafetensorsFile] = [:]
+            for name in Set(map.values).sorted() {
+                opened[name] = try SafetensorsFile(path: folder + "/" + name)
+            }
+            files = opened.keys.sorted().map { opened[$0]! }
+            var owner: [String: SafetensorsFile] = [:]
+            for (tensor, fileName) in map {
+                let file = opened[fileName]!
+                guard file.contains(tensor) else { throw ModelLoadError.missingTensor(name: tensor, path: file.path) }
+                owner[tensor] = file
+            }
+            fileOfTensor = owner
+        } else if FileManager.default.fileExists(atPath: single) {
+            let file = try SafetensorsFile(path: single)
+            files = [file]
+            fileOfTensor = Dictionary(uniqueKeysWithValues: file.tensorNames.map { ($0, file) })
+        } else {
+            throw ModelLoadError.missingFile(path: single + " (or model.safetensors.index.json)")
+        }
+    }
+
+    public func contains(_ name: String) -> Bool { fileOfTensor[name] != nil }
+
+    public func tensor(_ name: String, shape: [Int]) throws -> HostTensor {
+        guard let file = fileOfTensor[name] else {
+            throw ModelLoadError.missingTensor(name: name, path: files.count == 1 ? files[0].path : folder + "/model.safetensors.index.json")
+        }
+        let tensor = try file.tensor(name)
+        guard tensor.shape == shape else {
+            throw ModelLoadError.wrongShape(name: name, path: file.path, expected: shape, actual: tensor.shape)
+        }
+        return tensor
+    }
+}
+
+/// Random weights made from the shapes alone (`--load-format dummy`), for benchmarks at real shapes.
+/// Values are uniform in ±`scale`, like vLLM's dummy loader; norms get 1 so activations stay bounded.
+public struct DummyWeights: WeightStore {
+    public let dtype: DType
+    public let seed: UInt64
+    public let scale: Float
+
+    public init(dtype: DType = .bfloat16, seed: UInt64 = 0, scale: Float = 0.02) {
+        self.dtype = dtype
+        self.seed = seed
+        self.scale = scale
+    }
+
+    public func contains(_ name: String) -> Bool { true }
+
+    public func tensor(_ name: String, shape: [Int]) throws -> HostTensor {
+        let count = shape.reduce(1, *)
+        var state = seed ^ UInt64(truncatingIfNeeded: name.hashValueStable)
+        let isNorm = name.hasSuffix("norm.weight")
+        var values = [Float](repeating: 1, count: count)
+        if !isNorm {
+            for i in 0..<count { values[i] = (Float(splitMix(&state) >> 40) / Float(1 << 24) * 2 - 1) * scale }
+        }
+        if dtype == .float32 { return HostTensor(shape: shape, values: values) }
+        let bits = values.map(FloatBits.floatToBFloat16)
+        return dtype == .bfloat16 ? HostTensor(shape: shape, dtype: .bfloat16, bits: bits)
+            : HostTensor(shape: shape, values: values)
+    }
+}
+
+/// A 64-bit mixing step (SplitMix64): fast, seedable, good enough for random weights and tests.
+@inline(__always)
+public func splitMix(_ state: inout UInt64) -> UInt64 {
+    state &+= 0x9E37_79B9_7F4A_7C15
+    var z = state
+    z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+    z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+    return z ^ (z >> 31)
+}
+
+extension String {
+    /// A hash that is the same in every process (Swift's `hashValue` is seeded per run).
+    var hashValueStable: UInt64 {
+        var hash: UInt64 = 0xCBF2_9CE4_8422_2325
+        for byte in utf8 { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01B3 }
+        return hash
+    }
+}

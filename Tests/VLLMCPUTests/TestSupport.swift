@@ -1,0 +1,68 @@
+import Foundation
+import VLLMCPU
+import VLLMCore
+
+/// Paths of the repository and of `../shared` as seen from this file.
+enum TestPaths {
+    static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        .deletingLastPathComponent().deletingLastPathComponent().path
+    static let shared = URL(fileURLWithPath: repository).deletingLastPathComponent().appendingPathComponent("shared").path
+    static let builtinModel = repository + "/Models/stories260K"
+    static let fixtureModels = repository + "/Tests/Fixtures/models"
+}
+
+/// Runs sequences through a model with the simplest block tables (block i of sequence s is
+/// `s * blocksPerSequence + i`), so that tests can drive the model without the engine.
+final class DirectRunner {
+    let model: any ModelExecutor
+    let blockSize: Int
+    let blocksPerSequence: Int
+
+    init(folder: String, blockSize: Int = 16, maxSequences: Int = 8, maxLength: Int = 256, backend: CPUBackend = CPUBackend()) throws {
+        let folder = try ModelFolder(path: folder)
+        model = try ModelRegistry.load(
+            config: folder.config, weights: folder.weights(format: .auto), backend: backend, maxPositions: maxLength)
+        self.blockSize = blockSize
+        blocksPerSequence = (maxLength + blockSize - 1) / blockSize
+        model.allocateKVCache(numBlocks: blocksPerSequence * maxSequences, blockSize: blockSize)
+    }
+
+    func table(_ sequence: Int, length: Int) -> [Int32] {
+        (0..<((length + blockSize - 1) / blockSize)).map { Int32(sequence * blocksPerSequence + $0) }
+    }
+
+    /// Logits of every position of `prompt`, as one prefill of sequence slot `slot`.
+    func promptLogits(_ prompt: [Int], slot: Int = 0) -> [[Float]] {
+        let n = prompt.count
+        var batch = ForwardBatch(
+            chunks: [SequenceChunk(tokenIDs: prompt.map(Int32.init), numCached: 0, blockTable: table(slot, length: n))],
+            blockSize: blockSize)
+        batch.logitIndices = (0..<n).map(Int32.init)
+        let flat = model.execute(batch)
+        let vocab = model.config.vocabSize
+        return (0..<n).map { Array(flat[($0 * vocab)..<(($0 + 1) * vocab)]) }
+    }
+
+    /// Greedy continuation of `prompt` for `count` tokens, no stopping.
+    func greedy(_ prompt: [Int], count: Int, slot: Int = 0) -> [Int] {
+        var tokens = prompt
+        var cached = 0
+        var generated: [Int] = []
+        for _ in 0..<count {
+            let chunk = SequenceChunk(
+                tokenIDs: tokens[cached...].map(Int32.init), numCached: cached, blockTable: table(slot, length: tokens.count))
+            let logits = model.execute(ForwardBatch(chunks: [chunk], blockSize: blockSize))
+            cached = tokens.count
+            let next = argmax(logits)
+            generated.append(next)
+            tokens.append(next)
+        }
+        return generated
+    }
+}
+
+func argmax(_ values: some Collection<Float>) -> Int {
+    var best = 0, bestValue = -Float.infinity
+    for (i, v) in values.enumerated() where v > bestValue { (best, bestValue) = (i, v) }
+    return best
+}
