@@ -65,11 +65,9 @@ public final class CPUKVCache: @unchecked Sendable {
     init(_ shape: KVCacheShape) {
         self.shape = shape
         let perLayer = shape.numBlocks * shape.blockSize * shape.numKVHeads * shape.headDim
-        func make() -> UnsafeMutablePointer<Float> {
-            let p = UnsafeMutablePointer<Float>.allocate(capacity: max(1, perLayer))
-            p.initialize(repeating: 0, count: perLayer)
-            return p
-        }
+        // Not zeroed: a slot is always written before it is read, and untouched pages of a large
+        // cache then cost no memory.
+        func make() -> UnsafeMutablePointer<Float> { UnsafeMutablePointer<Float>.allocate(capacity: max(1, perLayer)) }
         keys = (0..<shape.numLayers).map { _ in make() }
         values = (0..<shape.numLayers).map { _ in make() }
     }

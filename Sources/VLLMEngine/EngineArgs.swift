@@ -1,0 +1,81 @@
+import Foundation
+import VLLMCPU
+import VLLMCore
+
+/// Everything needed to build an engine, with vLLM's argument names and defaults.
+public struct EngineArgs: Sendable {
+    /// A Hugging Face model folder; the built-in model when nil.
+    public var model: String?
+    public var loadFormat: LoadFormat = .auto
+    /// Tokens per KV cache block.
+    public var blockSize = 16
+    /// Longest prompt plus output; the model's `max_position_embeddings` when nil.
+    public var maxModelLength: Int?
+    public var maxNumSeqs = 256
+    /// Token budget per step; defaults to max(2048, max_model_len) bounded like vLLM's.
+    public var maxNumBatchedTokens: Int?
+    public var enablePrefixCaching = true
+    /// Exact number of KV cache blocks, overriding the memory budget.
+    public var numGPUBlocksOverride: Int?
+    /// Bytes of memory for the KV cache on the CPU (vLLM's `VLLM_CPU_KVCACHE_SPACE`, 4 GiB by default).
+    public var cpuKVCacheBytes = 4 << 30
+    /// Serve by priority instead of arrival.
+    public var priorityScheduling = false
+    /// Keep bfloat16 weights as bfloat16 on the CPU (less memory traffic) instead of float32.
+    public var cpuKeepBFloat16Weights = true
+
+    public init(model: String? = nil) {
+        self.model = model
+    }
+
+    /// Where the built-in model lives: `$VLLM_DEFAULT_MODEL`, `Models/stories260K` under the current
+    /// directory, or beside the executable's build folder.
+    public static func builtinModelPath() -> String {
+        if let path = ProcessInfo.processInfo.environment["VLLM_DEFAULT_MODEL"] { return path }
+        let relative = "Models/stories260K"
+        if FileManager.default.fileExists(atPath: relative + "/config.json") { return relative }
+        var folder = URL(fileURLWithPath: CommandLine.arguments.first ?? ".").resolvingSymlinksInPath().deletingLastPathComponent()
+        for _ in 0..<4 {
+            let candidate = folder.appendingPathComponent(relative).path
+            if FileManager.default.fileExists(atPath: candidate + "/config.json") { return candidate }
+            folder.deleteLastPathComponent()
+        }
+        return relative
+    }
+}
+
+/// A model loaded on a backend, ready for an engine core.
+public struct LoadedModel {
+    public let folder: ModelFolder
+    public let executor: any ModelExecutor
+    public let coreConfig: EngineCoreConfig
+    public let eosTokenIDs: [Int]
+
+    /// Loads the model of `args` on the CPU backend and sizes its KV cache.
+    public init(_ args: EngineArgs, progress: ((Int, Int) -> Void)? = nil) throws {
+        let folder = try ModelFolder(path: args.model ?? EngineArgs.builtinModelPath())
+        let config = folder.config
+        let maxModelLength = args.maxModelLength ?? config.maxPositionEmbeddings
+        if let requested = args.maxModelLength, requested > config.maxPositionEmbeddings {
+            throw EngineError.invalidParameter(
+                field: "max_model_len", detail: "\(requested) exceeds the model's max_position_embeddings \(config.maxPositionEmbeddings)")
+        }
+        guard args.blockSize > 0, args.blockSize % 8 == 0 || args.blockSize < 8 else {
+            throw EngineError.invalidParameter(field: "block_size", detail: "must be a positive multiple of 8, got \(args.blockSize)")
+        }
+        let backend = CPUBackend(keepsBFloat16: args.cpuKeepBFloat16Weights)
+        executor = try ModelRegistry.load(
+            config: config, weights: folder.weights(format: args.loadFormat), backend: backend,
+            maxPositions: maxModelLength, progress: progress)
+        let bytesPerBlock = executor.kvCacheBytesPerBlock(blockSize: args.blockSize)
+        let numBlocks = args.numGPUBlocksOverride ?? max(1, args.cpuKVCacheBytes / bytesPerBlock)
+        let budget = args.maxNumBatchedTokens ?? max(2048, min(maxModelLength, 8192))
+        coreConfig = EngineCoreConfig(
+            blockSize: args.blockSize, numBlocks: numBlocks, enablePrefixCaching: args.enablePrefixCaching,
+            scheduler: SchedulerConfig(
+                maxNumBatchedTokens: budget, maxNumSeqs: args.maxNumSeqs, maxModelLength: maxModelLength,
+                priorityScheduling: args.priorityScheduling))
+        self.folder = folder
+        eosTokenIDs = folder.eosTokenIDs
+    }
+}

@@ -1,0 +1,194 @@
+import VLLMCore
+
+/// Settings of the engine core, with vLLM's names.
+public struct EngineCoreConfig: Sendable, Equatable {
+    public var blockSize: Int
+    public var numBlocks: Int
+    public var enablePrefixCaching: Bool
+    public var scheduler: SchedulerConfig
+
+    public init(blockSize: Int, numBlocks: Int, enablePrefixCaching: Bool, scheduler: SchedulerConfig) {
+        self.blockSize = blockSize
+        self.numBlocks = numBlocks
+        self.enablePrefixCaching = enablePrefixCaching
+        self.scheduler = scheduler
+    }
+}
+
+/// What one step did to one sequence.
+public struct SequenceUpdate: Sendable {
+    public var requestID: String
+    public var newTokenIDs: [Int]
+    public var newText: String
+    public var newLogprobs: [PositionLogprobs]
+    public var cumulativeLogprob: Double
+    public var finishReason: FinishReason?
+    public var stopReason: StopReason?
+    public var numCachedTokens: Int
+}
+
+/// Counters and gauges of the engine, with the meanings of vLLM's metrics.
+public struct EngineStats: Sendable, Equatable {
+    public var numRunning = 0
+    public var numWaiting = 0
+    public var kvCacheUsage = 0.0
+    public var prefixCacheQueries = 0
+    public var prefixCacheHits = 0
+    public var numPreemptions = 0
+    public var promptTokens = 0
+    public var generationTokens = 0
+    public var numSteps = 0
+}
+
+/// The synchronous heart of the engine: requests in, one scheduled and computed step at a time,
+/// sequence updates out. Not thread-safe; one owner drives it.
+public final class EngineCore {
+    public let config: EngineCoreConfig
+    private let scheduler: Scheduler
+    private let cache: KVCacheManager
+    private let runner: ModelRunner
+    private var sampler: Sampler
+    private let textDecoder: TextDecoderFactory?
+    private let vocabularySize: Int
+    private var requests: [String: Request] = [:]
+    private var texts: [String: OutputText] = [:]
+    private var arrivals = 0
+    private var counters = EngineStats()
+
+    /// A core over `executor`, whose KV cache it allocates with `config.numBlocks` blocks.
+    public init(
+        executor: any ModelExecutor, config: EngineCoreConfig, eosTokenIDs: [Int], textDecoder: TextDecoderFactory? = nil
+    ) throws {
+        let capacity = config.numBlocks * config.blockSize
+        guard capacity >= config.scheduler.maxModelLength else {
+            throw EngineError.notEnoughCache(
+                detail: "\(config.numBlocks) blocks of \(config.blockSize) tokens hold \(capacity) tokens, fewer than max_model_len \(config.scheduler.maxModelLength); lower max_model_len or give the cache more memory")
+        }
+        self.config = config
+        cache = KVCacheManager(numBlocks: config.numBlocks, blockSize: config.blockSize, prefixCaching: config.enablePrefixCaching)
+        scheduler = Scheduler(config: config.scheduler, cache: cache)
+        executor.allocateKVCache(numBlocks: config.numBlocks, blockSize: config.blockSize)
+        runner = ModelRunner(executor: executor, blockSize: config.blockSize)
+        sampler = Sampler(eosTokenIDs: Set(eosTokenIDs))
+        self.textDecoder = textDecoder
+        vocabularySize = executor.config.vocabSize
+    }
+
+    /// Whether any request is waiting or running.
+    public var hasUnfinishedRequests: Bool { scheduler.hasWork }
+
+    /// Queues a request; throws for invalid parameters, ids outside the vocabulary or a prompt that cannot fit.
+    public func addRequest(
+        id: String, promptTokenIDs: [Int], params: SamplingParams, priority: Int = 0, cacheSalt: String? = nil
+    ) throws {
+        try params.validate()
+        try params.validate(vocabularySize: vocabularySize)
+        guard requests[id] == nil else { throw EngineError.duplicateRequestID(id) }
+        guard !promptTokenIDs.isEmpty else { throw EngineError.invalidPrompt("the prompt is empty") }
+        if let bad = promptTokenIDs.first(where: { $0 < 0 || $0 >= vocabularySize }) {
+            throw EngineError.invalidPrompt("token id \(bad) is outside the vocabulary (size \(vocabularySize))")
+        }
+        let maxLength = config.scheduler.maxModelLength
+        guard promptTokenIDs.count < maxLength else {
+            throw EngineError.promptTooLong(length: promptTokenIDs.count, maxModelLength: maxLength)
+        }
+        let request = Request(
+            id: id, promptTokenIDs: promptTokenIDs, params: params, arrival: arrivals, priority: priority,
+            cacheSalt: cacheSalt, maxModelLength: maxLength)
+        arrivals += 1
+        requests[id] = request
+        texts[id] = OutputText(decoder: textDecoder?(promptTokenIDs, params.skipSpecialTokens), params: params)
+        scheduler.add(request)
+    }
+
+    /// Stops a request at once and frees its blocks; returns its final update, nil if unknown.
+    @discardableResult
+    public func abort(_ id: String) -> SequenceUpdate? {
+        guard let request = requests[id] else { return nil }
+        scheduler.finish(request, reason: .abort)
+        return close(request, update: update(request, tokens: []))
+    }
+
+    /// Schedules and runs one step; returns an update for every sequence that produced a token or finished.
+    public func step() -> [SequenceUpdate] {
+        let step = scheduler.schedule()
+        guard !step.requests.isEmpty else { return [] }
+        counters.numSteps += 1
+        for (request, numTokens) in step.requests where request.numComputedTokens < request.numPromptTokens {
+            counters.promptTokens += min(numTokens, request.numPromptTokens - request.numComputedTokens)
+        }
+        let sampled = runner.run(step, cache: cache)
+        for (request, numTokens) in step.requests { request.numComputedTokens += numTokens }
+        var updates: [SequenceUpdate] = []
+        for (request, logits) in sampled {
+            var row = logits
+            let (token, logprobs) = sampler.sample(&row, for: request)
+            updates.append(accept(token, logprobs: logprobs, for: request))
+        }
+        return updates
+    }
+
+    private func accept(_ token: Int, logprobs: PositionLogprobs?, for request: Request) -> SequenceUpdate {
+        request.append(token)
+        counters.generationTokens += 1
+        if let logprobs {
+            request.logprobs.append(logprobs)
+            request.cumulativeLogprob += Double(logprobs.chosen.logprob)
+        }
+        let params = request.params
+        var finish: FinishReason?
+        var stopToken = false
+        if request.numOutputTokens >= params.minTokens {
+            if params.stopTokenIDs.contains(token) {
+                (finish, stopToken, request.stopReason) = (.stop, true, .token(token))
+            } else if !params.ignoreEOS, sampler.eosTokenIDs.contains(token) {
+                (finish, stopToken) = (.stop, true)
+            }
+        }
+        if !stopToken || params.includeStopStringInOutput, let stop = texts[request.id]!.append(token) {
+            (finish, request.stopReason) = (.stop, .string(stop))
+        }
+        if finish == nil, request.numOutputTokens >= request.maxOutputTokens { finish = .length }
+        var result = update(request, tokens: [token], logprobs: logprobs.map { [$0] } ?? [])
+        if let finish {
+            scheduler.finish(request, reason: finish)
+            result = close(request, update: result)
+        }
+        return result
+    }
+
+    private func update(_ request: Request, tokens: [Int], logprobs: [PositionLogprobs] = []) -> SequenceUpdate {
+        let finishReason: FinishReason? = if case .finished(let reason) = request.status { reason } else { nil }
+        return SequenceUpdate(
+            requestID: request.id, newTokenIDs: tokens,
+            newText: texts[request.id]!.takeDelta(finished: finishReason != nil), newLogprobs: logprobs,
+            cumulativeLogprob: request.cumulativeLogprob, finishReason: finishReason, stopReason: request.stopReason,
+            numCachedTokens: request.numCachedPromptTokens)
+    }
+
+    private func close(_ request: Request, update: SequenceUpdate) -> SequenceUpdate {
+        var update = update
+        if case .finished(let reason) = request.status {
+            update.finishReason = reason
+            update.newText += texts[request.id]!.takeDelta(finished: true)
+        }
+        requests[request.id] = nil
+        texts[request.id] = nil
+        return update
+    }
+
+    /// The engine's counters now.
+    public var stats: EngineStats {
+        var s = counters
+        s.numRunning = scheduler.running.count
+        s.numWaiting = scheduler.waiting.count
+        s.kvCacheUsage = cache.usage
+        s.prefixCacheQueries = cache.prefixCacheQueries
+        s.prefixCacheHits = cache.prefixCacheHits
+        s.numPreemptions = scheduler.numPreemptions
+        return s
+    }
+
+    /// Free blocks in the pool (all of them once every request has ended).
+    public var numFreeBlocks: Int { cache.numFreeBlocks }
+}

@@ -1,0 +1,123 @@
+import Foundation
+import VLLMCore
+
+/// A prompt: text (tokenized with the model's tokenizer) or token ids.
+public enum Prompt: Sendable, Equatable {
+    case text(String)
+    case tokens([Int])
+}
+
+/// The offline API, like vLLM's `LLM`: load a model once, then generate for many prompts at once
+/// through continuous batching.
+public final class LLM {
+    /// The engine core that runs the requests.
+    public let engine: EngineCore
+    /// The loaded model folder.
+    public let folder: ModelFolder
+    private let encoder: (@Sendable (String) -> [Int])?
+    private var nextID = 0
+
+    /// Loads `args.model` (the built-in model when nil).
+    public init(
+        args: EngineArgs = EngineArgs(), encoder: (@Sendable (String) -> [Int])? = nil, textDecoder: TextDecoderFactory? = nil
+    ) throws {
+        let loaded = try LoadedModel(args)
+        folder = loaded.folder
+        engine = try EngineCore(
+            executor: loaded.executor, config: loaded.coreConfig, eosTokenIDs: loaded.eosTokenIDs, textDecoder: textDecoder)
+        self.encoder = encoder
+    }
+
+    /// Generates for every prompt and returns the outputs in prompt order. All requests are checked
+    /// before any runs, so a bad one fails the call without starting the others.
+    public func generate(_ prompts: [Prompt], _ params: SamplingParams, showProgress: Bool = true) throws -> [RequestOutput] {
+        try generate(prompts, params: Array(repeating: params, count: prompts.count), showProgress: showProgress)
+    }
+
+    /// Generates with per-prompt sampling parameters.
+    public func generate(_ prompts: [Prompt], params: [SamplingParams], showProgress: Bool = true) throws -> [RequestOutput] {
+        precondition(prompts.count == params.count, "one SamplingParams per prompt")
+        let tokenized = try prompts.map(tokens)
+        for p in params { try p.validate() }
+        var collector = OutputCollector()
+        var ids: [String] = []
+        do {
+            for (i, prompt) in prompts.enumerated() {
+                let id = String(nextID)
+                nextID += 1
+                let text: String? = if case .text(let t) = prompt { t } else { nil }
+                collector.register(
+                    id: id, prompt: text, promptTokenIDs: tokenized[i], n: params[i].n, wantsLogprobs: params[i].logprobs != nil)
+                ids.append(id)
+                for (index, sample) in OutputCollector.sampleIDs(id, n: params[i].n).enumerated() {
+                    var sampleParams = params[i]
+                    if let seed = sampleParams.seed, index > 0 { sampleParams.seed = seed &+ UInt64(index) }
+                    try engine.addRequest(id: sample, promptTokenIDs: tokenized[i], params: sampleParams)
+                }
+            }
+        } catch {
+            abortAll(ids: ids, params: params)
+            throw error
+        }
+        var results: [String: RequestOutput] = [:]
+        let progress = ProgressBar(total: prompts.count, enabled: showProgress)
+        while engine.hasUnfinishedRequests {
+            for update in engine.step() {
+                if let output = collector.apply(update), output.finished {
+                    results[output.requestID] = output
+                    progress.advance()
+                }
+            }
+        }
+        progress.finish()
+        return ids.map { results[$0]! }
+    }
+
+    private func abortAll(ids: [String], params: [SamplingParams]) {
+        for (i, id) in ids.enumerated() {
+            for sample in OutputCollector.sampleIDs(id, n: params[i].n) { engine.abort(sample) }
+        }
+    }
+
+    private func tokens(_ prompt: Prompt) throws -> [Int] {
+        switch prompt {
+        case .tokens(let ids): return ids
+        case .text(let text):
+            guard let encoder else { throw EngineError.invalidPrompt("this engine has no tokenizer; give token ids") }
+            return encoder(text)
+        }
+    }
+}
+
+/// A one-line progress bar on standard error, drawn only when it is a terminal.
+final class ProgressBar {
+    private let total: Int
+    private let enabled: Bool
+    private var done = 0
+    private let start = Date()
+
+    init(total: Int, enabled: Bool) {
+        self.total = total
+        self.enabled = enabled && isatty(2) != 0
+    }
+
+    func advance() {
+        done += 1
+        draw()
+    }
+
+    private func draw() {
+        guard enabled else { return }
+        let width = 30
+        let filled = total == 0 ? width : width * done / total
+        let elapsed = Date().timeIntervalSince(start)
+        let rate = elapsed > 0 ? Double(done) / elapsed : 0
+        let bar = String(repeating: "█", count: filled) + String(repeating: " ", count: width - filled)
+        FileHandle.standardError.write(
+            "\rProcessed prompts: \(done)/\(total) |\(bar)| \(String(format: "%.2f", rate)) it/s".data(using: .utf8)!)
+    }
+
+    func finish() {
+        if enabled { FileHandle.standardError.write("\n".data(using: .utf8)!) }
+    }
+}

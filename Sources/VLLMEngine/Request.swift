@@ -1,0 +1,116 @@
+/// Why a request stopped generating.
+public enum FinishReason: String, Sendable, Codable {
+    /// An end-of-sequence token, a stop token or a stop string.
+    case stop
+    /// `max_tokens` or the model's context length.
+    case length
+    /// Aborted by the caller (or a disconnected client).
+    case abort
+}
+
+/// A log-probability of one token.
+public struct TokenLogprob: Sendable, Equatable, Codable {
+    public var tokenID: Int
+    public var logprob: Float
+    /// Rank of the token among the vocabulary (1 = most likely).
+    public var rank: Int
+
+    public init(tokenID: Int, logprob: Float, rank: Int) {
+        self.tokenID = tokenID
+        self.logprob = logprob
+        self.rank = rank
+    }
+}
+
+/// The log-probabilities reported for one position: the chosen token first, then the top ones.
+public struct PositionLogprobs: Sendable, Equatable, Codable {
+    public var chosen: TokenLogprob
+    public var top: [TokenLogprob]
+}
+
+/// One sequence being generated: its tokens, its progress through the cache and its sampling state.
+/// The scheduler, the KV cache manager and the engine core share it; only the engine core changes
+/// its tokens.
+final class Request {
+    enum Status: Equatable {
+        case waiting
+        case running
+        case finished(FinishReason)
+    }
+
+    let id: String
+    let params: SamplingParams
+    let priority: Int
+    /// Order of arrival, for first-come-first-served.
+    let arrival: Int
+    let cacheSalt: String?
+    let numPromptTokens: Int
+    /// The most tokens this request may generate (max_tokens, bounded by the context length).
+    let maxOutputTokens: Int
+    /// Prompt then output token ids.
+    private(set) var tokenIDs: [Int]
+    /// Tokens whose keys and values are in the cache.
+    var numComputedTokens = 0
+    /// Prompt tokens that came from the prefix cache when the request was first scheduled.
+    var numCachedPromptTokens = 0
+    var status: Status = .waiting
+    /// Why it stopped, when a stop token or string did it.
+    var stopReason: StopReason?
+    var random: SplitMixRandom?
+    var logprobs: [PositionLogprobs] = []
+    var cumulativeLogprob: Double = 0
+    /// Output tokens seen per id, for frequency and presence penalties.
+    var outputCounts: [Int: Int] = [:]
+
+    init(
+        id: String, promptTokenIDs: [Int], params: SamplingParams, arrival: Int, priority: Int = 0,
+        cacheSalt: String? = nil, maxModelLength: Int
+    ) {
+        self.id = id
+        self.params = params
+        self.arrival = arrival
+        self.priority = priority
+        self.cacheSalt = cacheSalt
+        tokenIDs = promptTokenIDs
+        numPromptTokens = promptTokenIDs.count
+        let room = maxModelLength - promptTokenIDs.count
+        maxOutputTokens = min(params.maxTokens ?? room, room)
+        random = params.seed.map { SplitMixRandom(seed: $0) }
+    }
+
+    var promptTokenIDs: ArraySlice<Int> { tokenIDs[..<numPromptTokens] }
+    var outputTokenIDs: ArraySlice<Int> { tokenIDs[numPromptTokens...] }
+    var numTokens: Int { tokenIDs.count }
+    var numOutputTokens: Int { tokenIDs.count - numPromptTokens }
+    var isFinished: Bool { if case .finished = status { true } else { false } }
+
+    func append(_ token: Int) {
+        tokenIDs.append(token)
+        outputCounts[token, default: 0] += 1
+    }
+
+    /// Drops output tokens from `count` on (a stop string ended the text earlier).
+    func truncateOutput(to count: Int) {
+        tokenIDs.removeLast(numOutputTokens - count)
+    }
+}
+
+/// What stopped a request early.
+public enum StopReason: Sendable, Equatable, Codable {
+    case token(Int)
+    case string(String)
+}
+
+/// A small seedable generator (SplitMix64): one per seeded request, so its draws do not depend on
+/// what else is in the batch.
+struct SplitMixRandom: RandomNumberGenerator {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}

@@ -1,0 +1,110 @@
+import Foundation
+import ArgumentParser
+import VLLMCore
+import VLLMEngine
+
+/// Flags that build an engine, shared by the commands that load a model (vLLM's names).
+struct EngineOptions: ParsableArguments {
+    @Option(help: "Hugging Face model folder (default: the built-in stories260K model).")
+    var model: String?
+
+    @Option(help: "How to get the weights: auto, safetensors, or dummy (random, from config.json).")
+    var loadFormat: String = "auto"
+
+    @Option(help: "Tokens per KV cache block.")
+    var blockSize: Int = 16
+
+    @Option(help: "Longest prompt plus output (default: the model's max_position_embeddings).")
+    var maxModelLen: Int?
+
+    @Option(help: "Most requests running at once.")
+    var maxNumSeqs: Int = 256
+
+    @Option(help: "Token budget of one engine step (chunked prefill splits longer prompts).")
+    var maxNumBatchedTokens: Int?
+
+    @Option(help: "Number of KV cache blocks, overriding the memory budget.")
+    var numGpuBlocksOverride: Int?
+
+    @Option(help: "GiB of memory for the KV cache on the CPU.")
+    var cpuKvCacheSpace: Double = 4
+
+    @Flag(inversion: .prefixedEnableDisable, help: "Automatic prefix caching.")
+    var prefixCaching = true
+
+    @Flag(help: "Turn automatic prefix caching off.")
+    var noEnablePrefixCaching = false
+
+    func engineArgs() throws -> EngineArgs {
+        var args = EngineArgs(model: model)
+        guard let format = LoadFormat(rawValue: loadFormat) else {
+            throw ValidationError("--load-format must be one of \(LoadFormat.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        args.loadFormat = format
+        args.blockSize = blockSize
+        args.maxModelLength = maxModelLen
+        args.maxNumSeqs = maxNumSeqs
+        args.maxNumBatchedTokens = maxNumBatchedTokens
+        args.numGPUBlocksOverride = numGpuBlocksOverride
+        args.cpuKVCacheBytes = Int(cpuKvCacheSpace * Double(1 << 30))
+        args.enablePrefixCaching = prefixCaching && !noEnablePrefixCaching
+        guard maxNumSeqs > 0 else { throw ValidationError("--max-num-seqs must be positive") }
+        if let budget = maxNumBatchedTokens, budget <= 0 { throw ValidationError("--max-num-batched-tokens must be positive") }
+        if let blocks = numGpuBlocksOverride, blocks <= 0 { throw ValidationError("--num-gpu-blocks-override must be positive") }
+        return args
+    }
+}
+
+/// Sampling flags (vLLM's `SamplingParams` fields); unset ones come from generation_config.json.
+struct SamplingOptions: ParsableArguments {
+    @Option(help: "Outputs per prompt.") var n: Int = 1
+    @Option(help: "0 for greedy.") var temperature: Double?
+    @Option var topP: Double?
+    @Option var topK: Int?
+    @Option var minP: Double?
+    @Option var seed: UInt64?
+    @Option var presencePenalty: Double = 0
+    @Option var frequencyPenalty: Double = 0
+    @Option var repetitionPenalty: Double?
+    @Option(help: "Stop string (repeatable).") var stop: [String] = []
+    @Option(help: "Comma-separated token ids that stop generation.") var stopTokenIds: String?
+    @Flag var includeStopStrInOutput = false
+    @Flag var ignoreEos = false
+    @Option var maxTokens: Int = 16
+    @Option var minTokens: Int = 0
+    @Option(help: "Top log-probabilities to return per token.") var logprobs: Int?
+    @Flag(inversion: .prefixedNo, help: "Leave special tokens out of the text.") var skipSpecialTokens = true
+
+    func params(defaults: GenerationConfig) throws -> SamplingParams {
+        var p = SamplingParams()
+        p.n = n
+        p.temperature = temperature ?? defaults.temperature ?? (defaults.doSample == false ? 0 : 1)
+        p.topP = topP ?? defaults.topP ?? 1
+        p.topK = topK ?? defaults.topK ?? 0
+        p.minP = minP ?? defaults.minP ?? 0
+        p.seed = seed
+        p.presencePenalty = presencePenalty
+        p.frequencyPenalty = frequencyPenalty
+        p.repetitionPenalty = repetitionPenalty ?? defaults.repetitionPenalty ?? 1
+        p.stop = stop
+        p.stopTokenIDs = try stopTokenIds.map(parseTokenIDs) ?? []
+        p.includeStopStringInOutput = includeStopStrInOutput
+        p.ignoreEOS = ignoreEos
+        p.maxTokens = maxTokens
+        p.minTokens = minTokens
+        p.logprobs = logprobs
+        p.skipSpecialTokens = skipSpecialTokens
+        try p.validate()
+        return p
+    }
+}
+
+/// Parses "1,2,3" into token ids.
+func parseTokenIDs(_ text: String) throws -> [Int] {
+    try text.split(separator: ",").map {
+        guard let id = Int($0.trimmingCharacters(in: .whitespaces)) else {
+            throw ValidationError("'\(text)' is not a comma-separated list of token ids")
+        }
+        return id
+    }
+}
