@@ -79,7 +79,7 @@ VARIANTS = {
         cls=MistralForCausalLM, config_cls=MistralConfig, dtype=torch.float32, style="new", seed=3000,
         description="Mistral shape: GQA 8 query heads / 2 KV heads (4 per KV head, head_dim 6), untied, sliding_window null.",
         config=dict(vocab_size=293, hidden_size=48, num_attention_heads=8, num_key_value_heads=2,
-                    intermediate_size=64, rms_norm_eps=1e-5, rope_parameters={"rope_type": "default", "rope_theta": 1000000.0},
+                    intermediate_size=70, rms_norm_eps=1e-5, rope_parameters={"rope_type": "default", "rope_theta": 1000000.0},
                     sliding_window=None, max_position_embeddings=32768, tie_word_embeddings=False)),
     "qwen2": dict(
         cls=Qwen2ForCausalLM, config_cls=Qwen2Config, dtype=torch.float32, style="old", seed=4000,
