@@ -1,0 +1,131 @@
+import Foundation
+import Testing
+import VLLMCore
+
+/// A broken model folder gives one clear error naming the file and the problem.
+@Suite struct ModelFolderTests {
+    static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        .deletingLastPathComponent().deletingLastPathComponent().path
+    static let source = repository + "/Tests/Fixtures/models/qwen2"
+
+    /// A copy of the qwen2 fixture folder in a temporary directory, changed by `edit`.
+    func brokenCopy(_ edit: (String) throws -> Void) throws -> String {
+        let folder = NSTemporaryDirectory() + "vllm-broken-\(UUID().uuidString)"
+        try FileManager.default.copyItem(atPath: Self.source, toPath: folder)
+        try edit(folder)
+        return folder
+    }
+
+    func loadError(_ folder: String) -> String {
+        do {
+            let model = try ModelFolder(path: folder)
+            _ = try model.weights(format: .auto).tensor(
+                "model.layers.0.self_attn.q_proj.weight", shape: [model.config.numHeads * model.config.headDim, model.config.hiddenSize])
+            _ = try model.weights(format: .auto).tensor("model.norm.weight", shape: [model.config.hiddenSize])
+            _ = try model.weights(format: .auto).tensor(
+                "model.layers.0.mlp.up_proj.weight", shape: [model.config.intermediateSize, model.config.hiddenSize])
+            return "no error"
+        } catch {
+            return "\(error)"
+        }
+    }
+
+    func editConfig(_ folder: String, _ change: (inout [String: Any]) -> Void) throws {
+        let path = folder + "/config.json"
+        var json = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: path))) as! [String: Any]
+        change(&json)
+        try JSONSerialization.data(withJSONObject: json).write(to: URL(fileURLWithPath: path))
+    }
+
+    @Test func missingFolder() {
+        #expect(loadError("/nonexistent/model") == "/nonexistent/model (model folder): file not found")
+    }
+
+    @Test func missingConfig() throws {
+        let folder = try brokenCopy { try FileManager.default.removeItem(atPath: $0 + "/config.json") }
+        #expect(loadError(folder) == "\(folder)/config.json: file not found")
+    }
+
+    @Test func badJSON() throws {
+        let folder = try brokenCopy { try "{\"architectures\": [".write(toFile: $0 + "/config.json", atomically: true, encoding: .utf8) }
+        #expect(loadError(folder).hasPrefix("\(folder)/config.json: invalid JSON"))
+    }
+
+    @Test func unknownArchitecture() throws {
+        let folder = try brokenCopy { try editConfig($0) { $0["architectures"] = ["GPT2LMHeadModel"] } }
+        #expect(loadError(folder) == "\(folder)/config.json: unknown architecture 'GPT2LMHeadModel'; supported: LlamaForCausalLM, MistralForCausalLM, Qwen2ForCausalLM, Qwen3ForCausalLM")
+    }
+
+    @Test func missingConfigField() throws {
+        let folder = try brokenCopy { try editConfig($0) { $0["hidden_size"] = nil } }
+        #expect(loadError(folder) == "\(folder)/config.json: invalid value for 'hidden_size': missing")
+    }
+
+    @Test func missingWeights() throws {
+        let folder = try brokenCopy { try FileManager.default.removeItem(atPath: $0 + "/model.safetensors") }
+        #expect(loadError(folder).contains("model.safetensors (or model.safetensors.index.json): file not found"))
+    }
+
+    @Test func truncatedSafetensors() throws {
+        let folder = try brokenCopy { folder in
+            let path = folder + "/model.safetensors"
+            let data = try Data(contentsOf: URL(fileURLWithPath: path))
+            try data.prefix(data.count - 100).write(to: URL(fileURLWithPath: path))
+        }
+        let error = loadError(folder)
+        #expect(error.hasPrefix("\(folder)/model.safetensors: not a valid safetensors file"), "\(error)")
+        #expect(error.contains("truncated"))
+    }
+
+    @Test func garbageSafetensors() throws {
+        let folder = try brokenCopy { try Data([1, 2, 3]).write(to: URL(fileURLWithPath: $0 + "/model.safetensors")) }
+        #expect(loadError(folder).contains("shorter than the 8-byte header length"))
+    }
+
+    @Test func wrongShape() throws {
+        let folder = try brokenCopy { try editConfig($0) { $0["intermediate_size"] = ($0["intermediate_size"] as! Int) + 8 } }
+        let error = loadError(folder)
+        #expect(error.hasPrefix("\(folder)/model.safetensors: tensor 'model.layers.0.mlp.up_proj.weight' has shape"), "\(error)")
+    }
+
+    @Test func missingTensor() throws {
+        let folder = try brokenCopy { folder in
+            let file = try SafetensorsFile(path: folder + "/model.safetensors")
+            let kept = try file.tensorNames.filter { $0 != "model.norm.weight" }.map { ($0, try file.tensor($0)) }
+            try SafetensorsFile.write(kept, to: folder + "/model.safetensors.tmp")
+            try FileManager.default.removeItem(atPath: folder + "/model.safetensors")
+            try FileManager.default.moveItem(atPath: folder + "/model.safetensors.tmp", toPath: folder + "/model.safetensors")
+        }
+        #expect(loadError(folder) == "\(folder)/model.safetensors: tensor 'model.norm.weight' is missing")
+    }
+
+    @Test func unsupportedRopeType() throws {
+        let folder = try brokenCopy { try editConfig($0) { $0["rope_scaling"] = ["rope_type": "yarn", "factor": 4.0] } }
+        #expect(loadError(folder).contains("rope type 'yarn' is not supported"))
+    }
+
+    /// Both generations of config.json give the same configuration.
+    @Test func oldAndNewRopeConfigKeys() throws {
+        let old = try ModelConfig(json: [
+            "architectures": ["LlamaForCausalLM"], "hidden_size": 64, "intermediate_size": 128, "num_hidden_layers": 2,
+            "num_attention_heads": 4, "vocab_size": 100, "rope_theta": 500000.0,
+            "rope_scaling": ["rope_type": "llama3", "factor": 8.0, "low_freq_factor": 1.0, "high_freq_factor": 4.0,
+                             "original_max_position_embeddings": 8192],
+        ], path: "old")
+        let new = try ModelConfig(json: [
+            "architectures": ["LlamaForCausalLM"], "hidden_size": 64, "intermediate_size": 128, "num_hidden_layers": 2,
+            "num_attention_heads": 4, "vocab_size": 100,
+            "rope_parameters": ["rope_type": "llama3", "rope_theta": 500000.0, "factor": 8.0, "low_freq_factor": 1.0,
+                                "high_freq_factor": 4.0, "original_max_position_embeddings": 8192],
+        ], path: "new")
+        #expect(old == new)
+        #expect(old.ropeScaling == .llama3(factor: 8, lowFreqFactor: 1, highFreqFactor: 4, originalMaxPositions: 8192))
+    }
+
+    @Test func dummyWeightsHaveTheRequestedShape() throws {
+        let weights = DummyWeights(dtype: .bfloat16)
+        let t = try weights.tensor("model.layers.0.mlp.up_proj.weight", shape: [48, 32])
+        #expect(t.shape == [48, 32] && t.dtype == .bfloat16)
+        #expect(try weights.tensor("model.norm.weight", shape: [32]).floats().allSatisfy { $0 == 1 })
+    }
+}
