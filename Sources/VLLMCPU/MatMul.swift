@@ -30,6 +30,8 @@ struct BFloat16Bits: WeightElement {
 /// tokens) uses 4 weight rows × 1 token, where the weight stream from memory is the limit. Weight
 /// rows are taken in blocks that stay in L2 while every group of tokens passes over them.
 enum MatMul {
+    @_specialize(where W == Float)
+    @_specialize(where W == BFloat16Bits)
     static func multiply<W: WeightElement>(
         x: UnsafePointer<Float>, w: UnsafePointer<W>, out: UnsafeMutablePointer<Float>, T: Int, N: Int, K: Int
     ) {
