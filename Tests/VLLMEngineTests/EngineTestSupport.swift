@@ -1,0 +1,33 @@
+import Foundation
+@testable import VLLMEngine
+
+enum EnginePaths {
+    static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        .deletingLastPathComponent().deletingLastPathComponent().path
+    static let builtinModel = repository + "/Models/stories260K"
+    static let fixtureModels = repository + "/Tests/Fixtures/models"
+}
+
+/// Deterministic prompts of mixed lengths for the built-in model (vocabulary 512).
+func mixedPrompts(count: Int, seed: UInt64 = 7, maxLength: Int = 60) -> [[Int]] {
+    var random = SplitMixRandom(seed: seed)
+    return (0..<count).map { _ in
+        let length = 1 + Int(random.next() % UInt64(maxLength))
+        return [1] + (1..<length).map { _ in 3 + Int(random.next() % 509) }
+    }
+}
+
+/// An LLM on the built-in model with `configure` applied to its arguments.
+func makeLLM(_ configure: (inout EngineArgs) -> Void = { _ in }) throws -> LLM {
+    var args = EngineArgs(model: EnginePaths.builtinModel)
+    args.maxModelLength = 128
+    args.cpuKVCacheBytes = 64 << 20
+    configure(&args)
+    return try LLM(args: args)
+}
+
+func greedyParams(_ maxTokens: Int) -> SamplingParams {
+    var params = SamplingParams.greedy(maxTokens: maxTokens)
+    params.ignoreEOS = true
+    return params
+}
