@@ -27,8 +27,11 @@ let package = Package(
         .target(name: "VLLMCore"),
         // The CPU backend: Swift SIMD and threads.
         .target(name: "VLLMCPU", dependencies: ["VLLMCore"], swiftSettings: kernelFlags),
+        // The CUDA backend: driver API, NVRTC and cuBLASLt loaded with dlopen at run time; kernels
+        // embedded as source and compiled for the GPU that is present.
+        .target(name: "VLLMCUDA", dependencies: ["VLLMCore"], resources: [.embedInCode("Kernels/kernels.cu")]),
         // The engine: KV cache manager, scheduler, model runner, sampler, offline API.
-        .target(name: "VLLMEngine", dependencies: ["VLLMCore", "VLLMCPU", "VLLMTokenizers"]),
+        .target(name: "VLLMEngine", dependencies: ["VLLMCore", "VLLMCPU", "VLLMCUDA", "VLLMTokenizers"]),
         .executableTarget(
             name: "vllm",
             dependencies: [
@@ -38,6 +41,7 @@ let package = Package(
         .testTarget(name: "VLLMTokenizersTests", dependencies: ["VLLMTokenizers"], resources: [.copy("Fixtures")]),
         .testTarget(name: "VLLMCoreTests", dependencies: ["VLLMCore"]),
         .testTarget(name: "VLLMCPUTests", dependencies: ["VLLMCore", "VLLMCPU"]),
+        .testTarget(name: "VLLMCUDATests", dependencies: ["VLLMCore", "VLLMCUDA"]),
         .testTarget(name: "VLLMEngineTests", dependencies: ["VLLMEngine", "VLLMCore", "VLLMCPU"]),
     ]
 )
