@@ -28,6 +28,15 @@ struct OutputCollector {
         for (index, sample) in Self.sampleIDs(id, n: n).enumerated() { owners[sample] = (id, index) }
     }
 
+    /// The request that an engine request id belongs to.
+    func requestID(of sampleID: String) -> String? { owners[sampleID]?.0 }
+
+    /// Forgets a request that could not be started.
+    mutating func drop(_ id: String) -> Bool {
+        owners = owners.filter { $0.value.0 != id }
+        return groups.removeValue(forKey: id) != nil
+    }
+
     /// Applies an update; returns the request's cumulative output and, when `delta`, the output of this
     /// update alone. Finished requests are forgotten.
     mutating func apply(_ update: SequenceUpdate, delta: Bool = false) -> RequestOutput? {
