@@ -15,12 +15,16 @@ public final class LLM {
     /// The loaded model folder.
     public let folder: ModelFolder
     private let encoder: (@Sendable (String) -> [Int])?
+    /// Turns generated ids into text (skipping special tokens), when a tokenizer is loaded.
+    let decodeText: (@Sendable ([Int]) -> String)?
     private var nextID = 0
 
     /// Loads `args.model` (the built-in model when nil).
     public init(
-        args: EngineArgs = EngineArgs(), encoder: (@Sendable (String) -> [Int])? = nil, textDecoder: TextDecoderFactory? = nil
+        args: EngineArgs = EngineArgs(), encoder: (@Sendable (String) -> [Int])? = nil, textDecoder: TextDecoderFactory? = nil,
+        decodeText: (@Sendable ([Int]) -> String)? = nil
     ) throws {
+        self.decodeText = decodeText
         let loaded = try LoadedModel(args)
         folder = loaded.folder
         engine = try EngineCore(
@@ -79,7 +83,7 @@ public final class LLM {
         }
     }
 
-    private func tokens(_ prompt: Prompt) throws -> [Int] {
+    func tokens(_ prompt: Prompt) throws -> [Int] {
         switch prompt {
         case .tokens(let ids): return ids
         case .text(let text):
