@@ -175,6 +175,8 @@ def run_swift(binary, model_dir, B, L, N, timeout):
     cmd = [binary, "bench", "forward", "--model", model_dir, "--batch-size", str(B),
            "--input-len", str(L), "--output-len", str(N), "--json"]
     rec = {"command": " ".join(cmd)}
+    if os.sep not in binary and shutil.which(binary):  # a bare name on PATH
+        binary = cmd[0] = shutil.which(binary)
     if not (os.path.isfile(binary) and os.access(binary, os.X_OK)):
         rec["error"] = f"binary not found or not executable: {binary}"
         return rec
