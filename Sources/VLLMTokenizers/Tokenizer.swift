@@ -11,13 +11,17 @@ public final class Tokenizer: Sendable {
     private let preTokenizer: PreTokenizer?
     private let postProcessor: PostProcessor?
     private let decoder: Decoder?
+    private let hasByteFallbackDecoder: Bool
     private let addedByID: [Int: AddedToken]
-    /// The string an added token decodes to. `tokenizers` stores a `normalized` added token under
-    /// its normalized content (Llama-2's `<s>` becomes `▁<s>`), and decoding uses that string.
+    /// The string each added token decodes to: its content.
+    ///
+    /// `tokenizers` 0.23 decodes a `normalized` added token as its normalized form (Llama-2's
+    /// `<s>` as `▁<s>`, so "<s> <s> Hello") and then fails to skip it as special; 0.21 and
+    /// transformers 5 decode the content and skip it. We follow the latter, which is what vLLM
+    /// users see (scripts/make_tokenizer_fixtures.py records decode references that way).
     private let addedDecodeContent: [Int: String]
-    /// Added tokens that `skipSpecialTokens` drops: `tokenizers` checks the decode string against
-    /// the contents of the special tokens, so a normalized special token whose normalized form
-    /// differs (Llama-2's `▁<s>`) is kept. Replicated to give the same text.
+    /// Ids that `skipSpecialTokens` drops: `tokenizers` decides by token string, so a model
+    /// token spelled like a special added token is dropped too.
     private let skippableIDs: Set<Int>
     private let addedByContent: [[UInt8]: Int]
     private let rawMatcher: AddedTokenMatcher
@@ -76,6 +80,7 @@ public final class Tokenizer: Sendable {
         preTokenizer = try json.optionalObject("pre_tokenizer").map { try PreTokenizerFactory.make($0) }
         postProcessor = try json.optionalObject("post_processor").map { try PostProcessorFactory.make($0) }
         decoder = try json.optionalObject("decoder").map { try DecoderFactory.make($0) }
+        hasByteFallbackDecoder = Tokenizer.containsByteFallback(decoder)
 
         var added: [AddedToken] = []
         if json.has("added_tokens") {
@@ -92,13 +97,7 @@ public final class Tokenizer: Sendable {
         addedByContent = byContent
         let normalizer = self.normalizer
         var decodeContent: [Int: String] = [:]
-        for t in added {
-            if t.normalized, let n = normalizer {
-                decodeContent[t.id] = String(decoding: n.normalize(Array(t.content.utf8)), as: UTF8.self)
-            } else {
-                decodeContent[t.id] = t.content
-            }
-        }
+        for t in added { decodeContent[t.id] = t.content }
         addedDecodeContent = decodeContent
         // `tokenizers` decides by the token string, so model tokens spelled like a special
         // added token are dropped too.
@@ -139,6 +138,20 @@ public final class Tokenizer: Sendable {
         case "WordLevel": return try WordLevelModel(json: json)
         default: throw TokenizerError.unsupported(file: json.file, component: "model", type: type!)
         }
+    }
+
+    /// Whether `id` is a `<0xNN>` token that a ByteFallback decoder turns into a raw byte. Such
+    /// bytes are decoded as a run (an invalid run becomes one U+FFFD per byte), so streaming
+    /// must see a run whole.
+    func isByteFallbackToken(_ id: Int) -> Bool {
+        guard hasByteFallbackDecoder, addedDecodeContent[id] == nil, let t = model.idToToken(id) else { return false }
+        return ByteFallbackDecoder.byteValue(t) != nil
+    }
+
+    private static func containsByteFallback(_ d: Decoder?) -> Bool {
+        if d is ByteFallbackDecoder { return true }
+        if let s = d as? SequenceDecoder { return s.items.contains { containsByteFallback($0) } }
+        return false
     }
 
     // MARK: - Vocabulary
