@@ -88,10 +88,11 @@ extension LLM {
         var outputs = try search.run(prompts: tokenized) { beams in
             try generate(beams.map(Prompt.tokens), stepParams, showProgress: false).map { $0.outputs[0].logprobs![0].top }
         }
-        if let decode = decodeText {
+        if let tokenizer {
             for p in outputs.indices {
                 for s in outputs[p].sequences.indices {
-                    outputs[p].sequences[s].text = decode(Array(outputs[p].sequences[s].tokens.dropFirst(tokenized[p].count)))
+                    let generated = Array(outputs[p].sequences[s].tokens.dropFirst(tokenized[p].count))
+                    outputs[p].sequences[s].text = tokenizer.decode(generated, skipSpecialTokens: true)
                 }
             }
         }

@@ -170,6 +170,7 @@ public final class EngineCore {
         var update = update
         if case .finished(let reason) = request.status {
             update.finishReason = reason
+            if reason != .stop || request.stopReason == nil { texts[request.id]!.flush() }
             update.newText += texts[request.id]!.takeDelta(finished: true)
         }
         requests[request.id] = nil

@@ -1,5 +1,6 @@
 import Foundation
 import VLLMCore
+import VLLMTokenizers
 
 /// A prompt: text (tokenized with the model's tokenizer) or token ids.
 public enum Prompt: Sendable, Equatable {
@@ -14,22 +15,18 @@ public final class LLM {
     public let engine: EngineCore
     /// The loaded model folder.
     public let folder: ModelFolder
-    private let encoder: (@Sendable (String) -> [Int])?
-    /// Turns generated ids into text (skipping special tokens), when a tokenizer is loaded.
-    let decodeText: (@Sendable ([Int]) -> String)?
+    /// The model's tokenizer, when the folder has one (text prompts and output text need it).
+    public let tokenizer: Tokenizer?
     private var nextID = 0
 
-    /// Loads `args.model` (the built-in model when nil).
-    public init(
-        args: EngineArgs = EngineArgs(), encoder: (@Sendable (String) -> [Int])? = nil, textDecoder: TextDecoderFactory? = nil,
-        decodeText: (@Sendable ([Int]) -> String)? = nil
-    ) throws {
-        self.decodeText = decodeText
+    /// Loads `args.model` (the built-in model when nil) and its tokenizer.
+    public init(args: EngineArgs = EngineArgs()) throws {
         let loaded = try LoadedModel(args)
         folder = loaded.folder
+        tokenizer = try loadTokenizer(folder: loaded.folder.path)
         engine = try EngineCore(
-            executor: loaded.executor, config: loaded.coreConfig, eosTokenIDs: loaded.eosTokenIDs, textDecoder: textDecoder)
-        self.encoder = encoder
+            executor: loaded.executor, config: loaded.coreConfig, eosTokenIDs: loaded.eosTokenIDs,
+            textDecoder: tokenizer.map(textDecoderFactory))
     }
 
     /// Generates for every prompt and returns the outputs in prompt order. All requests are checked
@@ -87,8 +84,8 @@ public final class LLM {
         switch prompt {
         case .tokens(let ids): return ids
         case .text(let text):
-            guard let encoder else { throw EngineError.invalidPrompt("this engine has no tokenizer; give token ids") }
-            return encoder(text)
+            guard let tokenizer else { throw EngineError.invalidPrompt("the model folder has no tokenizer.json; give token ids") }
+            return tokenizer.encode(text)
         }
     }
 }
