@@ -1,4 +1,6 @@
 import Foundation
+import VLLMCore
+import VLLMTokenizers
 
 /// The engine for servers: requests come from many tasks, one dedicated thread runs the engine
 /// core's step loop, and each request's outputs flow back as an `AsyncStream`. Ending the stream
@@ -12,15 +14,33 @@ public final class AsyncEngine: @unchecked Sendable {
     }
 
     private let core: EngineCore
+    /// The model folder, when built from `EngineArgs`.
+    public let folder: ModelFolder?
+    /// The model's tokenizer, when the folder has one.
+    public let tokenizer: Tokenizer?
+    /// The engine core's settings (blocks, block size, limits).
+    public var config: EngineCoreConfig { core.config }
     private let condition = NSCondition()
     private var inbox: [Command] = []
     private var stopping = false
     private var latestStats = EngineStats()
     private var thread: Thread?
 
+    /// Loads the model of `args` with its tokenizer and starts the step loop.
+    public convenience init(args: EngineArgs, progress: ((Int, Int) -> Void)? = nil) throws {
+        let loaded = try LoadedModel(args, progress: progress)
+        let tokenizer = try loadTokenizer(folder: loaded.folder.path)
+        let core = try EngineCore(
+            executor: loaded.executor, config: loaded.coreConfig, eosTokenIDs: loaded.eosTokenIDs,
+            textDecoder: tokenizer.map(textDecoderFactory))
+        self.init(core: core, folder: loaded.folder, tokenizer: tokenizer)
+    }
+
     /// Starts the step loop over `core`, which this engine now owns.
-    public init(core: EngineCore) {
+    public init(core: EngineCore, folder: ModelFolder? = nil, tokenizer: Tokenizer? = nil) {
         self.core = core
+        self.folder = folder
+        self.tokenizer = tokenizer
         let thread = Thread { [unowned self] in self.loop() }
         thread.name = "vllm-engine"
         thread.stackSize = 8 << 20

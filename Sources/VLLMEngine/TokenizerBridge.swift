@@ -4,7 +4,7 @@ import VLLMTokenizers
 extension IncrementalDetokenizer: IncrementalTextDecoder {}
 
 /// A factory of incremental detokenizers over `tokenizer`, for the engine core.
-func textDecoderFactory(_ tokenizer: Tokenizer) -> TextDecoderFactory {
+public func textDecoderFactory(_ tokenizer: Tokenizer) -> TextDecoderFactory {
     { prompt, skipSpecialTokens in IncrementalDetokenizer(tokenizer: tokenizer, skipSpecialTokens: skipSpecialTokens, promptTokenIDs: prompt) }
 }
 
