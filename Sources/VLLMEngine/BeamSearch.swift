@@ -28,6 +28,7 @@ public struct BeamSequence: Sendable, Equatable {
 
 /// The best beams of one prompt, best first.
 public struct BeamSearchOutput: Sendable, Equatable {
+    public var promptTokenIDs: [Int]
     public var sequences: [BeamSequence]
 }
 
@@ -69,7 +70,7 @@ struct BeamSearch {
             }
         }
         return prompts.indices.map { p in
-            BeamSearchOutput(sequences: Array((done[p] + live[p]).sorted { score($0) > score($1) }.prefix(params.beamWidth)))
+            BeamSearchOutput(promptTokenIDs: prompts[p], sequences: Array((done[p] + live[p]).sorted { score($0) > score($1) }.prefix(params.beamWidth)))
         }
     }
 }

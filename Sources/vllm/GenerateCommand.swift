@@ -23,10 +23,22 @@ struct GenerateCommand: ParsableCommand {
     @Flag(help: "Print one JSON object per prompt, in input order.")
     var json = false
 
+    @Option(help: "Beam search with this many beams instead of sampling (uses --max-tokens, --ignore-eos).")
+    var beamWidth: Int?
+
+    @Option(help: "Length penalty of beam search.")
+    var lengthPenalty: Double = 1.0
+
     func run() throws {
         let prompts = try collectPrompts()
         guard !prompts.isEmpty else { throw ValidationError("give a prompt: --prompt, --prompt-token-ids or --prompts-file") }
-        let llm = try loadLLM(engine.engineArgs())
+        let llm = try LLM(args: engine.engineArgs())
+        if let beamWidth {
+            let params = BeamSearchParams(
+                beamWidth: beamWidth, maxTokens: sampling.maxTokens, ignoreEOS: sampling.ignoreEos, lengthPenalty: lengthPenalty)
+            for output in try llm.beamSearch(prompts, params) { try printBeams(output) }
+            return
+        }
         let params = try sampling.params(defaults: llm.folder.generationConfig)
         let outputs = try llm.generate(prompts, params, showProgress: !json)
         for output in outputs {
@@ -36,6 +48,19 @@ struct GenerateCommand: ParsableCommand {
                 for completion in output.outputs {
                     print(completion.text.isEmpty ? completion.tokenIDs.map(String.init).joined(separator: " ") : completion.text)
                 }
+            }
+        }
+    }
+
+    private func printBeams(_ output: BeamSearchOutput) throws {
+        let promptIDs = output.promptTokenIDs
+        for (i, beam) in output.sequences.enumerated() {
+            let generated = Array(beam.tokens.dropFirst(promptIDs.count))
+            if json {
+                struct Beam: Encodable { var index: Int; var text: String; var token_ids: [Int]; var cumulative_logprob: Double }
+                print(try jsonLine(Beam(index: i, text: beam.text, token_ids: generated, cumulative_logprob: beam.cumulativeLogprob)))
+            } else {
+                print(beam.text.isEmpty ? generated.map(String.init).joined(separator: " ") : beam.text)
             }
         }
     }
@@ -116,9 +141,4 @@ func jsonLine(_ value: some Encodable) throws -> String {
     let encoder = JSONEncoder()
     encoder.outputFormatting = [.withoutEscapingSlashes]
     return String(decoding: try encoder.encode(value), as: UTF8.self)
-}
-
-/// Loads a model into the offline API (with its tokenizer when the folder has one).
-func loadLLM(_ args: EngineArgs) throws -> LLM {
-    try LLM(args: args)
 }
