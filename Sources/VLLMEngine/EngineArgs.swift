@@ -23,6 +23,9 @@ public struct EngineArgs: Sendable {
     public var priorityScheduling = false
     /// Keep bfloat16 weights as bfloat16 on the CPU (less memory traffic) instead of float32.
     public var cpuKeepBFloat16Weights = true
+    /// Ranks the model is split over (Megatron-style tensor parallelism); on the CPU, threads of
+    /// this process with in-process collectives.
+    public var tensorParallelSize = 1
 
     public init(model: String? = nil) {
         self.model = model
@@ -63,10 +66,7 @@ public struct LoadedModel {
         guard args.blockSize > 0, args.blockSize % 8 == 0 || args.blockSize < 8 else {
             throw EngineError.invalidParameter(field: "block_size", detail: "must be a positive multiple of 8, got \(args.blockSize)")
         }
-        let backend = CPUBackend(keepsBFloat16: args.cpuKeepBFloat16Weights)
-        executor = try ModelRegistry.load(
-            config: config, weights: folder.weights(format: args.loadFormat), backend: backend,
-            maxPositions: maxModelLength, progress: progress)
+        executor = try Self.loadOnCPU(args, folder: folder, maxPositions: maxModelLength, progress: progress)
         let bytesPerBlock = executor.kvCacheBytesPerBlock(blockSize: args.blockSize)
         let numBlocks = args.numGPUBlocksOverride ?? max(1, args.cpuKVCacheBytes / bytesPerBlock)
         let budget = args.maxNumBatchedTokens ?? max(2048, min(maxModelLength, 8192))
@@ -77,5 +77,29 @@ public struct LoadedModel {
                 priorityScheduling: args.priorityScheduling))
         self.folder = folder
         eosTokenIDs = folder.eosTokenIDs
+    }
+
+    private static func loadOnCPU(
+        _ args: EngineArgs, folder: ModelFolder, maxPositions: Int, progress: ((Int, Int) -> Void)?
+    ) throws -> any ModelExecutor {
+        let weights = try folder.weights(format: args.loadFormat)
+        let size = args.tensorParallelSize
+        guard size >= 1 else {
+            throw EngineError.invalidParameter(field: "tensor_parallel_size", detail: "must be at least 1, got \(size)")
+        }
+        guard size > 1 else {
+            return try ModelRegistry.load(
+                config: folder.config, weights: weights, backend: CPUBackend(keepsBFloat16: args.cpuKeepBFloat16Weights),
+                maxPositions: maxPositions, progress: progress)
+        }
+        let group = InProcessGroup(worldSize: size)
+        let ranks = try (0..<size).map { rank in
+            try ModelRegistry.load(
+                config: folder.config, weights: weights,
+                backend: CPUBackend(keepsBFloat16: args.cpuKeepBFloat16Weights, group: group, rank: rank),
+                maxPositions: maxPositions, shard: TensorParallelShard(rank: rank, worldSize: size),
+                progress: rank == 0 ? progress : nil)
+        }
+        return TensorParallelExecutor(ranks: ranks)
     }
 }

@@ -29,6 +29,9 @@ struct EngineOptions: ParsableArguments {
     @Option(help: "GiB of memory for the KV cache on the CPU.")
     var cpuKvCacheSpace: Double = 4
 
+    @Option(name: [.customLong("tensor-parallel-size"), .customShort("t")], help: "Ranks to split the model over.")
+    var tensorParallelSize = 1
+
     @Flag(inversion: .prefixedEnableDisable, help: "Automatic prefix caching.")
     var prefixCaching = true
 
@@ -48,6 +51,7 @@ struct EngineOptions: ParsableArguments {
         args.numGPUBlocksOverride = numGpuBlocksOverride
         args.cpuKVCacheBytes = Int(cpuKvCacheSpace * Double(1 << 30))
         args.enablePrefixCaching = prefixCaching && !noEnablePrefixCaching
+        args.tensorParallelSize = tensorParallelSize
         guard maxNumSeqs > 0 else { throw ValidationError("--max-num-seqs must be positive") }
         if let budget = maxNumBatchedTokens, budget <= 0 { throw ValidationError("--max-num-batched-tokens must be positive") }
         if let blocks = numGpuBlocksOverride, blocks <= 0 { throw ValidationError("--num-gpu-blocks-override must be positive") }
