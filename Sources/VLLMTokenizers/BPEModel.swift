@@ -30,6 +30,11 @@ final class BPEModel: TokenizerModel {
     private let maxCacheFootprint = 64 << 20
 
     var acceptsUnmappedByteLevel: Bool { prefix == nil && suffix == nil }
+    /// True when no token has a `▁` right after another character (checked on the vocabulary
+    /// at load; holds for Llama-2, Mistral and Phi-3). Then no merge can join the text on both
+    /// sides of such a `▁`, so SentencePiece-style input, which has no pre-tokenizer and reaches
+    /// the model as one long word, can be cut there without changing the result.
+    private let splitsAtMetaspace: Bool
 
     init(json: JSONReader) throws {
         let entries = try json.vocabulary("vocab")
@@ -44,6 +49,14 @@ final class BPEModel: TokenizerModel {
         }
         idToTokenTable = table
         vocabularySize = maxID + 1
+        var separable = true
+        for (k, _) in entries where separable {
+            var previous: Unicode.Scalar? = nil
+            for sc in k.unicodeScalars {
+                if sc == "\u{2581}", let p = previous, p != "\u{2581}" { separable = false; break }
+                previous = sc
+            }
+        }
         vocabBytes = vb
         rawByteVocab = raw
         func lookup(_ s: String) -> Int? { vb.find(Array(s.utf8)[...]).map { Int(vb.valueArena[$0.0]) } }
@@ -73,6 +86,7 @@ final class BPEModel: TokenizerModel {
         let s = try json.optionalString("end_of_word_suffix") ?? ""
         prefix = p.isEmpty ? nil : Array(p.utf8)
         suffix = s.isEmpty ? nil : Array(s.utf8)
+        splitsAtMetaspace = separable && prefix == nil && suffix == nil
 
         let mergeList = try json.array("merges")
         var pairs = PairTable(capacity: mergeList.count)
@@ -107,6 +121,30 @@ final class BPEModel: TokenizerModel {
 
     func tokenize(_ word: ArraySlice<UInt8>, byteLevel: Bool, scratch: inout ModelScratch, into ids: inout [Int]) {
         if word.isEmpty { return }
+        if splitsAtMetaspace && !byteLevel && word.count > cacheableLength / 2 {
+            // See `splitsAtMetaspace`: cutting before each `▁` that follows another character
+            // gives the same ids, and turns a paragraph into short, cacheable words.
+            let end = word.endIndex
+            var start = word.startIndex
+            var i = start + 1
+            while i + 2 < end {
+                if word[i] == 0xE2 && word[i + 1] == 0x96 && word[i + 2] == 0x81
+                    && !(i - 3 >= start && word[i - 3] == 0xE2 && word[i - 2] == 0x96 && word[i - 1] == 0x81)
+                {
+                    tokenizeWord(word[start..<i], byteLevel: false, scratch: &scratch, into: &ids)
+                    start = i
+                    i += 3
+                } else {
+                    i += 1
+                }
+            }
+            tokenizeWord(word[start..<end], byteLevel: false, scratch: &scratch, into: &ids)
+            return
+        }
+        tokenizeWord(word, byteLevel: byteLevel, scratch: &scratch, into: &ids)
+    }
+
+    private func tokenizeWord(_ word: ArraySlice<UInt8>, byteLevel: Bool, scratch: inout ModelScratch, into ids: inout [Int]) {
         word.withUnsafeBufferPointer { p in
             let cacheable = p.count <= cacheableLength
             var h: UInt64 = 0
