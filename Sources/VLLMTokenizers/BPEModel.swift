@@ -28,6 +28,7 @@ final class BPEModel: TokenizerModel {
     /// pre-tokenizer see whole paragraphs as one word.
     private let cacheableLength = 256
     private let maxCacheFootprint = 64 << 20
+    private let sharedCache = SharedWordCache()
 
     var acceptsUnmappedByteLevel: Bool { prefix == nil && suffix == nil }
     /// True when no token has a `▁` right after another character (checked on the vocabulary
@@ -120,32 +121,36 @@ final class BPEModel: TokenizerModel {
     func idToToken(_ id: Int) -> String? { id >= 0 && id < idToTokenTable.count ? idToTokenTable[id] : nil }
 
     func tokenize(_ word: ArraySlice<UInt8>, byteLevel: Bool, scratch: inout ModelScratch, into ids: inout [Int]) {
+        word.withUnsafeBufferPointer { p in tokenize(bytes: p, byteLevel: byteLevel, scratch: &scratch, into: &ids) }
+    }
+
+    func tokenize(bytes word: UnsafeBufferPointer<UInt8>, byteLevel: Bool, scratch: inout ModelScratch, into ids: inout [Int]) {
         if word.isEmpty { return }
         if splitsAtMetaspace && !byteLevel && word.count > cacheableLength / 2 {
             // See `splitsAtMetaspace`: cutting before each `▁` that follows another character
             // gives the same ids, and turns a paragraph into short, cacheable words.
-            let end = word.endIndex
-            var start = word.startIndex
-            var i = start + 1
+            let end = word.count
+            var start = 0
+            var i = 1
             while i + 2 < end {
                 if word[i] == 0xE2 && word[i + 1] == 0x96 && word[i + 2] == 0x81
                     && !(i - 3 >= start && word[i - 3] == 0xE2 && word[i - 2] == 0x96 && word[i - 1] == 0x81)
                 {
-                    tokenizeWord(word[start..<i], byteLevel: false, scratch: &scratch, into: &ids)
+                    tokenizeWord(UnsafeBufferPointer(rebasing: word[start..<i]), byteLevel: false, scratch: &scratch, into: &ids)
                     start = i
                     i += 3
                 } else {
                     i += 1
                 }
             }
-            tokenizeWord(word[start..<end], byteLevel: false, scratch: &scratch, into: &ids)
+            tokenizeWord(UnsafeBufferPointer(rebasing: word[start..<end]), byteLevel: false, scratch: &scratch, into: &ids)
             return
         }
         tokenizeWord(word, byteLevel: byteLevel, scratch: &scratch, into: &ids)
     }
 
-    private func tokenizeWord(_ word: ArraySlice<UInt8>, byteLevel: Bool, scratch: inout ModelScratch, into ids: inout [Int]) {
-        word.withUnsafeBufferPointer { p in
+    private func tokenizeWord(_ p: UnsafeBufferPointer<UInt8>, byteLevel: Bool, scratch: inout ModelScratch, into ids: inout [Int]) {
+        do {
             let cacheable = p.count <= cacheableLength
             var h: UInt64 = 0
             if cacheable {
@@ -154,6 +159,11 @@ final class BPEModel: TokenizerModel {
                     scratch.cache.valueArena.withUnsafeBufferPointer { v in
                         for k in start..<(start + count) { ids.append(Int(v[k])) }
                     }
+                    return
+                }
+                if let shared = sharedCache.lookup(p, hash: h) {
+                    for v in shared { ids.append(Int(v)) }
+                    shared.withUnsafeBufferPointer { sp in scratch.cache.insert(p, hash: h, values: sp) }
                     return
                 }
             }
@@ -173,7 +183,10 @@ final class BPEModel: TokenizerModel {
             for s in scratch.symbols { ids.append(Int(s)) }
             if cacheable {
                 if scratch.cache.footprint > maxCacheFootprint { scratch.cache.removeAll() }
-                scratch.symbols.withUnsafeBufferPointer { sp in scratch.cache.insert(p, hash: h, values: sp) }
+                scratch.symbols.withUnsafeBufferPointer { sp in
+                    scratch.cache.insert(p, hash: h, values: sp)
+                    sharedCache.insert(p, hash: h, values: sp)
+                }
             }
         }
     }
