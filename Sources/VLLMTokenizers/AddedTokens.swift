@@ -1,3 +1,5 @@
+import Foundation
+
 /// One entry of `added_tokens` in tokenizer.json.
 public struct AddedToken: Sendable, Hashable {
     /// The token id.
@@ -42,6 +44,9 @@ struct AddedTokenMatcher: Sendable {
     private var nodes: [Node] = [Node()]
     private var rootFirst = [Bool](repeating: false, count: 256)
     private var tokens: [AddedToken] = []
+    /// The distinct first bytes of the patterns; with a single one (GPT-2's `<`) the scan
+    /// becomes a `memchr`.
+    private var firstBytes: [UInt8] = []
 
     var isEmpty: Bool { tokens.isEmpty }
 
@@ -65,12 +70,17 @@ struct AddedTokenMatcher: Sendable {
             if nodes[n].token < 0 { nodes[n].token = ti }
             rootFirst[Int(bytes[0])] = true
         }
+        firstBytes = (0..<256).filter { rootFirst[$0] }.map { UInt8($0) }
     }
 
     /// The leftmost, then longest, match at or after `from`.
     private func nextMatch(_ p: UnsafeBufferPointer<UInt8>, from: Int, end: Int) -> (Int, Int, AddedToken)? {
         var i = from
         while i < end {
+            if firstBytes.count == 1 {
+                guard let base = p.baseAddress, let hit = memchr(base + i, Int32(firstBytes[0]), end - i) else { return nil }
+                i = base.distance(to: hit.assumingMemoryBound(to: UInt8.self))
+            }
             if rootFirst[Int(p[i])] {
                 var n = 0
                 var j = i

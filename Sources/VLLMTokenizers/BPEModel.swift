@@ -28,8 +28,14 @@ final class BPEModel: TokenizerModel {
     /// pre-tokenizer see whole paragraphs as one word.
     private let cacheableLength = 256
     private let maxCacheFootprint = 64 << 20
+    private let sharedCache = SharedWordCache()
 
     var acceptsUnmappedByteLevel: Bool { prefix == nil && suffix == nil }
+    /// True when no token has a `▁` right after another character (checked on the vocabulary
+    /// at load; holds for Llama-2, Mistral and Phi-3). Then no merge can join the text on both
+    /// sides of such a `▁`, so SentencePiece-style input, which has no pre-tokenizer and reaches
+    /// the model as one long word, can be cut there without changing the result.
+    private let splitsAtMetaspace: Bool
 
     init(json: JSONReader) throws {
         let entries = try json.vocabulary("vocab")
@@ -44,6 +50,14 @@ final class BPEModel: TokenizerModel {
         }
         idToTokenTable = table
         vocabularySize = maxID + 1
+        var separable = true
+        for (k, _) in entries where separable {
+            var previous: Unicode.Scalar? = nil
+            for sc in k.unicodeScalars {
+                if sc == "\u{2581}", let p = previous, p != "\u{2581}" { separable = false; break }
+                previous = sc
+            }
+        }
         vocabBytes = vb
         rawByteVocab = raw
         func lookup(_ s: String) -> Int? { vb.find(Array(s.utf8)[...]).map { Int(vb.valueArena[$0.0]) } }
@@ -73,6 +87,7 @@ final class BPEModel: TokenizerModel {
         let s = try json.optionalString("end_of_word_suffix") ?? ""
         prefix = p.isEmpty ? nil : Array(p.utf8)
         suffix = s.isEmpty ? nil : Array(s.utf8)
+        splitsAtMetaspace = separable && prefix == nil && suffix == nil
 
         let mergeList = try json.array("merges")
         var pairs = PairTable(capacity: mergeList.count)
@@ -106,8 +121,36 @@ final class BPEModel: TokenizerModel {
     func idToToken(_ id: Int) -> String? { id >= 0 && id < idToTokenTable.count ? idToTokenTable[id] : nil }
 
     func tokenize(_ word: ArraySlice<UInt8>, byteLevel: Bool, scratch: inout ModelScratch, into ids: inout [Int]) {
+        word.withUnsafeBufferPointer { p in tokenize(bytes: p, byteLevel: byteLevel, scratch: &scratch, into: &ids) }
+    }
+
+    func tokenize(bytes word: UnsafeBufferPointer<UInt8>, byteLevel: Bool, scratch: inout ModelScratch, into ids: inout [Int]) {
         if word.isEmpty { return }
-        word.withUnsafeBufferPointer { p in
+        if splitsAtMetaspace && !byteLevel && word.count > cacheableLength / 2 {
+            // See `splitsAtMetaspace`: cutting before each `▁` that follows another character
+            // gives the same ids, and turns a paragraph into short, cacheable words.
+            let end = word.count
+            var start = 0
+            var i = 1
+            while i + 2 < end {
+                if word[i] == 0xE2 && word[i + 1] == 0x96 && word[i + 2] == 0x81
+                    && !(i - 3 >= start && word[i - 3] == 0xE2 && word[i - 2] == 0x96 && word[i - 1] == 0x81)
+                {
+                    tokenizeWord(UnsafeBufferPointer(rebasing: word[start..<i]), byteLevel: false, scratch: &scratch, into: &ids)
+                    start = i
+                    i += 3
+                } else {
+                    i += 1
+                }
+            }
+            tokenizeWord(UnsafeBufferPointer(rebasing: word[start..<end]), byteLevel: false, scratch: &scratch, into: &ids)
+            return
+        }
+        tokenizeWord(word, byteLevel: byteLevel, scratch: &scratch, into: &ids)
+    }
+
+    private func tokenizeWord(_ p: UnsafeBufferPointer<UInt8>, byteLevel: Bool, scratch: inout ModelScratch, into ids: inout [Int]) {
+        do {
             let cacheable = p.count <= cacheableLength
             var h: UInt64 = 0
             if cacheable {
@@ -116,6 +159,11 @@ final class BPEModel: TokenizerModel {
                     scratch.cache.valueArena.withUnsafeBufferPointer { v in
                         for k in start..<(start + count) { ids.append(Int(v[k])) }
                     }
+                    return
+                }
+                if let shared = sharedCache.lookup(p, hash: h) {
+                    for v in shared { ids.append(Int(v)) }
+                    shared.withUnsafeBufferPointer { sp in scratch.cache.insert(p, hash: h, values: sp) }
                     return
                 }
             }
@@ -135,7 +183,10 @@ final class BPEModel: TokenizerModel {
             for s in scratch.symbols { ids.append(Int(s)) }
             if cacheable {
                 if scratch.cache.footprint > maxCacheFootprint { scratch.cache.removeAll() }
-                scratch.symbols.withUnsafeBufferPointer { sp in scratch.cache.insert(p, hash: h, values: sp) }
+                scratch.symbols.withUnsafeBufferPointer { sp in
+                    scratch.cache.insert(p, hash: h, values: sp)
+                    sharedCache.insert(p, hash: h, values: sp)
+                }
             }
         }
     }

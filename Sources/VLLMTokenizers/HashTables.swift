@@ -1,3 +1,5 @@
+import Foundation
+
 /// Open-addressing map from a pair of token ids to a merge (rank and resulting id).
 ///
 /// BPE merging does one lookup per adjacent pair; a flat table with a multiplicative hash is
@@ -147,5 +149,33 @@ struct ByteStringTable {
 
     mutating func removeAll() {
         self = ByteStringTable(capacity: 64)
+    }
+}
+
+/// The BPE word cache shared by all calls on one tokenizer, behind a lock.
+///
+/// Each `encode` first consults its own lock-free cache; only a word's first occurrence in a
+/// call reaches this one, so the lock is taken once per distinct word, and a server keeps the
+/// merges of common words across requests (as `tokenizers` does with its model-wide cache).
+final class SharedWordCache: @unchecked Sendable {
+    private let lock = NSLock()
+    private var table = ByteStringTable(capacity: 4096)
+    private let maxFootprint: Int
+
+    init(maxFootprint: Int = 32 << 20) { self.maxFootprint = maxFootprint }
+
+    func lookup(_ p: UnsafeBufferPointer<UInt8>, hash: UInt64) -> [Int32]? {
+        lock.lock()
+        defer { lock.unlock() }
+        guard let (start, count) = table.find(p, hash: hash) else { return nil }
+        return Array(table.valueArena[start..<(start + count)])
+    }
+
+    func insert(_ p: UnsafeBufferPointer<UInt8>, hash: UInt64, values: UnsafeBufferPointer<Int32>) {
+        lock.lock()
+        defer { lock.unlock() }
+        if table.find(p, hash: hash) != nil { return }
+        if table.footprint > maxFootprint { table.removeAll() }
+        table.insert(p, hash: hash, values: values)
     }
 }

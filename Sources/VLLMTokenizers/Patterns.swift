@@ -65,129 +65,198 @@ enum RegexFactory {
     }
 }
 
-/// The GPT-2 split `'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+`,
-/// written out as the alternatives a backtracking engine would try, in order.
-struct GPT2Splitter: PatternMatcher {
+/// Reads scalars and their classes straight from UTF-8, so the hand-written splitters need no
+/// decoded copy of the text (a 1 MB prompt would otherwise cost 13 MB of temporary arrays).
+@usableFromInline
+enum ByteScan {
+    /// The scalar at `i` and its length in bytes (input is valid UTF-8).
+    @inline(__always)
+    static func scalar(_ p: UnsafeBufferPointer<UInt8>, _ i: Int, _ end: Int) -> (UInt32, Int) {
+        let b0 = UInt32(p[i])
+        if b0 < 0x80 { return (b0, 1) }
+        if b0 < 0xE0, i + 1 < end { return ((b0 & 0x1F) << 6 | UInt32(p[i + 1] & 0x3F), 2) }
+        if b0 < 0xF0, i + 2 < end { return ((b0 & 0x0F) << 12 | UInt32(p[i + 1] & 0x3F) << 6 | UInt32(p[i + 2] & 0x3F), 3) }
+        if i + 3 < end {
+            return ((b0 & 0x07) << 18 | UInt32(p[i + 1] & 0x3F) << 12 | UInt32(p[i + 2] & 0x3F) << 6 | UInt32(p[i + 3] & 0x3F), 4)
+        }
+        return (0xFFFD, end - i)
+    }
+
+    /// `table` is `UnicodeSupport.asciiClassTable`, passed in so that hot loops do not pay for
+    /// the lazy-global check on every character.
+    @inline(__always)
+    static func classAt(_ p: UnsafeBufferPointer<UInt8>, _ i: Int, _ end: Int, _ table: UnsafeBufferPointer<ScalarClass>) -> (ScalarClass, Int) {
+        let b0 = p[i]
+        if b0 < 0x80 { return (table[Int(b0)], 1) }
+        let (v, n) = scalar(p, i, end)
+        return (UnicodeSupport.classify(v), n)
+    }
+}
+
+/// A pre-tokenizer pattern that can report its matches as byte ranges of a buffer.
+protocol ByteRangeMatcher: PatternMatcher {
+    /// Appends the matches inside `range` of `p`; together they cover the range exactly.
+    func appendMatches(_ p: UnsafeBufferPointer<UInt8>, _ range: Range<Int>, into out: inout [Range<Int>])
+}
+
+extension ByteRangeMatcher {
     func matches(in text: ArraySlice<UInt8>) -> [Range<Int>] {
-        let (s, off) = UnicodeSupport.decode(text)
-        let base = text.startIndex
-        let n = s.count
         var out: [Range<Int>] = []
-        out.reserveCapacity(n / 3 + 1)
-        var cls = [ScalarClass](repeating: .other, count: n)
-        for k in 0..<n { cls[k] = UnicodeSupport.classify(s[k]) }
-        var i = 0
-        while i < n {
-            let end = gpt2Match(s, cls, i, n)
-            out.append((base + off[i])..<(base + off[end]))
-            i = end
+        text.withUnsafeBufferPointer { p in
+            // The buffer of a slice starts at its startIndex; shift the ranges back.
+            var local: [Range<Int>] = []
+            appendMatches(p, 0..<p.count, into: &local)
+            out = local.map { ($0.lowerBound + text.startIndex)..<($0.upperBound + text.startIndex) }
         }
         return out
     }
+}
+
+/// The GPT-2 split `'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+`,
+/// written out as the alternatives a backtracking engine would try, in order.
+struct GPT2Splitter: ByteRangeMatcher {
+    func appendMatches(_ p: UnsafeBufferPointer<UInt8>, _ range: Range<Int>, into out: inout [Range<Int>]) {
+        var i = range.lowerBound
+        let end = range.upperBound
+        let t = UnicodeSupport.asciiClassTable
+        while i < end {
+            let e = matchEnd(p, i, end, t)
+            out.append(i..<e)
+            i = e
+        }
+    }
 
     @inline(__always)
-    private func gpt2Match(_ s: [UInt32], _ cls: [ScalarClass], _ i: Int, _ n: Int) -> Int {
-        let c = s[i]
-        if c == 0x27 && i + 1 < n {  // '
-            let a = s[i + 1]
+    private func matchEnd(_ p: UnsafeBufferPointer<UInt8>, _ i: Int, _ end: Int, _ t: UnsafeBufferPointer<ScalarClass>) -> Int {
+        let c = p[i]
+        if c == 0x27 && i + 1 < end {  // '
+            let a = p[i + 1]
             if a == 0x73 || a == 0x74 || a == 0x6D || a == 0x64 { return i + 2 }  // s t m d
-            if i + 2 < n {
-                let b = s[i + 2]
+            if i + 2 < end {
+                let b = p[i + 2]
                 if (a == 0x72 && b == 0x65) || (a == 0x76 && b == 0x65) || (a == 0x6C && b == 0x6C) { return i + 3 }
             }
         }
         var k = i
-        if c == 0x20 && i + 1 < n && cls[i + 1] != .whitespace { k = i + 1 }
-        let kc = cls[k]
+        if c == 0x20 && i + 1 < end && ByteScan.classAt(p, i + 1, end, t).0 != .whitespace { k = i + 1 }
+        let (kc, klen) = ByteScan.classAt(p, k, end, t)
         if kc != .whitespace {
             // ` ?\p{L}+`, ` ?\p{N}+` and ` ?[^\s\p{L}\p{N}]+` all take a run of one class.
-            var j = k + 1
-            while j < n && cls[j] == kc { j += 1 }
+            var j = k + klen
+            while j < end {
+                let (cc, l) = ByteScan.classAt(p, j, end, t)
+                if cc != kc { break }
+                j += l
+            }
             return j
         }
         // Whitespace: `\s+(?!\S)` leaves the last space to prefix the next word; else `\s+`.
-        var j = i + 1
-        while j < n && cls[j] == .whitespace { j += 1 }
-        if j == n || j - i == 1 { return j }
-        return j - 1
+        var j = i + klen
+        var lastStart = i
+        var count = 1
+        while j < end {
+            let (cc, l) = ByteScan.classAt(p, j, end, t)
+            if cc != .whitespace { break }
+            lastStart = j
+            j += l
+            count += 1
+        }
+        if j == end || count == 1 { return j }
+        return lastStart
     }
 }
 
 /// The Llama-3 split (and Qwen2's, which takes digits one at a time instead of up to three):
 /// `(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+`.
-struct Llama3Splitter: PatternMatcher {
+struct Llama3Splitter: ByteRangeMatcher {
     let maxDigits: Int
 
-    func matches(in text: ArraySlice<UInt8>) -> [Range<Int>] {
-        let (s, off) = UnicodeSupport.decode(text)
-        let base = text.startIndex
-        let n = s.count
-        var out: [Range<Int>] = []
-        out.reserveCapacity(n / 3 + 1)
-        var cls = [ScalarClass](repeating: .other, count: n)
-        for k in 0..<n { cls[k] = UnicodeSupport.classify(s[k]) }
-        var i = 0
-        while i < n {
-            let end = match(s, cls, i, n)
-            out.append((base + off[i])..<(base + off[end]))
-            i = end
+    func appendMatches(_ p: UnsafeBufferPointer<UInt8>, _ range: Range<Int>, into out: inout [Range<Int>]) {
+        var i = range.lowerBound
+        let end = range.upperBound
+        let t = UnicodeSupport.asciiClassTable
+        while i < end {
+            let e = matchEnd(p, i, end, t)
+            out.append(i..<e)
+            i = e
         }
-        return out
     }
 
-    @inline(__always) private func isNewline(_ v: UInt32) -> Bool { v == 0x0A || v == 0x0D }
-    @inline(__always) private func lower(_ v: UInt32) -> UInt32 { (v >= 0x41 && v <= 0x5A) ? v + 32 : v }
+    @inline(__always) private func isNewline(_ v: UInt8) -> Bool { v == 0x0A || v == 0x0D }
+    @inline(__always) private func lower(_ v: UInt8) -> UInt8 { (v >= 0x41 && v <= 0x5A) ? v + 32 : v }
 
-    private func match(_ s: [UInt32], _ cls: [ScalarClass], _ i: Int, _ n: Int) -> Int {
-        let c = s[i]
-        if c == 0x27 && i + 1 < n {
-            let a = lower(s[i + 1])
+    private func matchEnd(_ p: UnsafeBufferPointer<UInt8>, _ i: Int, _ end: Int, _ t: UnsafeBufferPointer<ScalarClass>) -> Int {
+        let c = p[i]
+        if c == 0x27 && i + 1 < end {
+            let a = lower(p[i + 1])
             if a == 0x73 || a == 0x74 || a == 0x6D || a == 0x64 { return i + 2 }
-            if i + 2 < n {
-                let b = lower(s[i + 2])
+            if i + 2 < end {
+                let b = lower(p[i + 2])
                 if (a == 0x72 && b == 0x65) || (a == 0x76 && b == 0x65) || (a == 0x6C && b == 0x6C) { return i + 3 }
             }
         }
-        let cc = cls[i]
-        // `[^\r\n\p{L}\p{N}]?\p{L}+`
-        if cc == .letter {
-            var j = i + 1
-            while j < n && cls[j] == .letter { j += 1 }
+        let (cc, clen) = ByteScan.classAt(p, i, end, t)
+        @inline(__always) func letters(from start: Int) -> Int {
+            var j = start
+            while j < end {
+                let (x, l) = ByteScan.classAt(p, j, end, t)
+                if x != .letter { break }
+                j += l
+            }
             return j
         }
-        if cc != .number && !isNewline(c) && i + 1 < n && cls[i + 1] == .letter {
-            var j = i + 2
-            while j < n && cls[j] == .letter { j += 1 }
-            return j
+        // `[^\r\n\p{L}\p{N}]?\p{L}+`
+        if cc == .letter { return letters(from: i + clen) }
+        if cc != .number && !isNewline(c) && i + clen < end {
+            let (nc, nlen) = ByteScan.classAt(p, i + clen, end, t)
+            if nc == .letter { return letters(from: i + clen + nlen) }
         }
         // `\p{N}{1,3}`
         if cc == .number {
-            var j = i + 1
-            while j < n && j - i < maxDigits && cls[j] == .number { j += 1 }
+            var j = i + clen
+            var n = 1
+            while j < end && n < maxDigits {
+                let (x, l) = ByteScan.classAt(p, j, end, t)
+                if x != .number { break }
+                j += l
+                n += 1
+            }
             return j
         }
         // ` ?[^\s\p{L}\p{N}]+[\r\n]*`
         var k = i
-        if c == 0x20 && i + 1 < n && cls[i + 1] == .other { k = i + 1 }
-        if cls[k] == .other {
-            var j = k + 1
-            while j < n && cls[j] == .other { j += 1 }
-            while j < n && isNewline(s[j]) { j += 1 }
+        var kc = cc
+        var klen = clen
+        if c == 0x20 && i + 1 < end {
+            let (nc, nlen) = ByteScan.classAt(p, i + 1, end, t)
+            if nc == .other { k = i + 1; kc = nc; klen = nlen }
+        }
+        if kc == .other {
+            var j = k + klen
+            while j < end {
+                let (x, l) = ByteScan.classAt(p, j, end, t)
+                if x != .other { break }
+                j += l
+            }
+            while j < end && isNewline(p[j]) { j += 1 }
             return j
         }
-        // Whitespace from here on.
-        var j = i + 1
-        while j < n && cls[j] == .whitespace { j += 1 }
-        // `\s*[\r\n]+`: up to and including the last newline of the run.
-        var lastNewline = -1
-        var p = j - 1
-        while p >= i {
-            if isNewline(s[p]) { lastNewline = p; break }
-            p -= 1
+        // Whitespace: `\s*[\r\n]+` ends after the run's last newline; then `\s+(?!\S)`, `\s+`.
+        var j = i + clen
+        var lastStart = i
+        var count = 1
+        var afterNewline = isNewline(c) ? i + 1 : -1
+        while j < end {
+            let (x, l) = ByteScan.classAt(p, j, end, t)
+            if x != .whitespace { break }
+            if isNewline(p[j]) { afterNewline = j + 1 }
+            lastStart = j
+            j += l
+            count += 1
         }
-        if lastNewline >= 0 { return lastNewline + 1 }
-        if j == n || j - i == 1 { return j }
-        return j - 1
+        if afterNewline >= 0 { return afterNewline }
+        if j == end || count == 1 { return j }
+        return lastStart
     }
 }
 

@@ -34,6 +34,86 @@ struct PreTokenizedWords {
 /// A `tokenizer.json` pre-tokenizer: splits normalized text into the words the model sees.
 protocol PreTokenizer: Sendable {
     func preTokenize(_ words: inout PreTokenizedWords)
+    /// For pre-tokenizers that only cut text (no rewriting): a splitter over byte ranges, and
+    /// whether the words come out byte-level. The encoder then hands the model ranges of one
+    /// buffer instead of building a list of slices, which is most of the work for GPT-2-style
+    /// tokenizers.
+    var rangeSplitter: (splitter: RangeSplitter, byteLevel: Bool)? { get }
+}
+
+extension PreTokenizer {
+    var rangeSplitter: (splitter: RangeSplitter, byteLevel: Bool)? { nil }
+}
+
+/// Cuts a byte range of a buffer into consecutive sub-ranges.
+protocol RangeSplitter: Sendable {
+    func split(_ p: UnsafeBufferPointer<UInt8>, _ range: Range<Int>, into out: inout [Range<Int>])
+}
+
+/// A pattern whose matches tile the text (the hand-written GPT-2 / Llama-3 splits).
+struct TilingSplitter: RangeSplitter {
+    let matcher: ByteRangeMatcher
+    func split(_ p: UnsafeBufferPointer<UInt8>, _ range: Range<Int>, into out: inout [Range<Int>]) {
+        matcher.appendMatches(p, range, into: &out)
+    }
+}
+
+/// Leaves the range whole (ByteLevel without its regex).
+struct WholeSplitter: RangeSplitter {
+    func split(_ p: UnsafeBufferPointer<UInt8>, _ range: Range<Int>, into out: inout [Range<Int>]) {
+        if !range.isEmpty { out.append(range) }
+    }
+}
+
+/// Splitters applied one after the other.
+struct ChainedSplitter: RangeSplitter {
+    let items: [RangeSplitter]
+    func split(_ p: UnsafeBufferPointer<UInt8>, _ range: Range<Int>, into out: inout [Range<Int>]) {
+        var current = [range]
+        for item in items {
+            var next: [Range<Int>] = []
+            next.reserveCapacity(current.count * 2)
+            for r in current { item.split(p, r, into: &next) }
+            current = next
+        }
+        out.append(contentsOf: current)
+    }
+}
+
+/// Digits as their own words (each digit, or each run of digits).
+struct DigitSplitter: RangeSplitter {
+    let individual: Bool
+    func split(_ p: UnsafeBufferPointer<UInt8>, _ range: Range<Int>, into out: inout [Range<Int>]) {
+        var start = range.lowerBound
+        var i = range.lowerBound
+        let end = range.upperBound
+        var inDigits = false
+        while i < end {
+            let b = p[i]
+            var len = 1
+            var isDigit: Bool
+            if b < 0x80 {
+                isDigit = b >= 0x30 && b <= 0x39
+            } else {
+                let (v, l) = ByteScan.scalar(p, i, end)
+                len = l
+                isDigit = UnicodeSupport.isNumeric(v)
+            }
+            if isDigit {
+                if i > start && (individual || !inDigits) { out.append(start..<i); start = i }
+                if individual {
+                    out.append(i..<(i + len))
+                    start = i + len
+                }
+                inDigits = true
+            } else {
+                if inDigits && i > start { out.append(start..<i); start = i }
+                inDigits = false
+            }
+            i += len
+        }
+        if start < end { out.append(start..<end) }
+    }
 }
 
 /// How a Split keeps the delimiters it finds (the `behavior` field).
@@ -176,6 +256,17 @@ struct SequencePreTokenizer: PreTokenizer {
     func preTokenize(_ words: inout PreTokenizedWords) {
         for p in items { p.preTokenize(&words) }
     }
+
+    var rangeSplitter: (splitter: RangeSplitter, byteLevel: Bool)? {
+        var splitters: [RangeSplitter] = []
+        for (k, item) in items.enumerated() {
+            guard let (s, byteLevel) = item.rangeSplitter else { return nil }
+            // Anything after the byte-level mapping would have to see mapped text.
+            if byteLevel && k != items.count - 1 { return nil }
+            splitters.append(s)
+        }
+        return (ChainedSplitter(items: splitters), items.last?.rangeSplitter?.byteLevel ?? false)
+    }
 }
 
 /// GPT-2's pre-tokenizer: optional leading space, the GPT-2 regex, then the byte alphabet.
@@ -183,6 +274,11 @@ struct ByteLevelPreTokenizer: PreTokenizer {
     let addPrefixSpace: Bool
     let useRegex: Bool
     static let splitter = GPT2Splitter()
+
+    var rangeSplitter: (splitter: RangeSplitter, byteLevel: Bool)? {
+        if addPrefixSpace { return nil }
+        return (useRegex ? TilingSplitter(matcher: ByteLevelPreTokenizer.splitter) : WholeSplitter(), true)
+    }
 
     func preTokenize(_ words: inout PreTokenizedWords) {
         words.materializeByteLevel()
@@ -206,6 +302,12 @@ struct SplitPreTokenizer: PreTokenizer {
     let pattern: PatternSpec
     let behavior: SplitBehavior
     let invert: Bool
+
+    var rangeSplitter: (splitter: RangeSplitter, byteLevel: Bool)? {
+        // Isolated matches of a tiling pattern are exactly its matches.
+        guard behavior == .isolated, !invert, case .regex(let m) = pattern, let tiling = m as? ByteRangeMatcher else { return nil }
+        return (TilingSplitter(matcher: tiling), false)
+    }
     func preTokenize(_ words: inout PreTokenizedWords) {
         words.materializeByteLevel()
         words.split { w in Splitting.split(w, matches: pattern.matches(in: w), behavior: behavior, invert: invert) }
@@ -293,6 +395,7 @@ struct PunctuationPreTokenizer: PreTokenizer {
 
 struct DigitsPreTokenizer: PreTokenizer {
     let individualDigits: Bool
+    var rangeSplitter: (splitter: RangeSplitter, byteLevel: Bool)? { (DigitSplitter(individual: individualDigits), false) }
     func preTokenize(_ words: inout PreTokenizedWords) {
         words.materializeByteLevel()
         let behavior: SplitBehavior = individualDigits ? .isolated : .contiguous

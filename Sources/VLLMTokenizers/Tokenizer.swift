@@ -9,6 +9,8 @@ public final class Tokenizer: Sendable {
     private let model: TokenizerModel
     private let normalizer: Normalizer?
     private let preTokenizer: PreTokenizer?
+    /// The pre-tokenizer as a pure range splitter when it is one (see `PreTokenizer.rangeSplitter`).
+    private let fastSplitter: (splitter: RangeSplitter, byteLevel: Bool)?
     private let postProcessor: PostProcessor?
     private let decoder: Decoder?
     private let hasByteFallbackDecoder: Bool
@@ -78,6 +80,11 @@ public final class Tokenizer: Sendable {
         model = try Tokenizer.makeModel(modelJSON)
         normalizer = try json.optionalObject("normalizer").map { try NormalizerFactory.make($0) }
         preTokenizer = try json.optionalObject("pre_tokenizer").map { try PreTokenizerFactory.make($0) }
+        if let pt = preTokenizer {
+            if let fs = pt.rangeSplitter, !fs.byteLevel || model.acceptsUnmappedByteLevel { fastSplitter = fs } else { fastSplitter = nil }
+        } else {
+            fastSplitter = (WholeSplitter(), false)
+        }
         postProcessor = try json.optionalObject("post_processor").map { try PostProcessorFactory.make($0) }
         decoder = try json.optionalObject("decoder").map { try DecoderFactory.make($0) }
         hasByteFallbackDecoder = Tokenizer.containsByteFallback(decoder)
@@ -213,6 +220,17 @@ public final class Tokenizer: Sendable {
     private func encodeNormalized(_ buf: [UInt8], range: Range<Int>, atOrigin: Bool, into ids: inout [Int], scratch: inout ModelScratch) {
         for seg in normalizedMatcher.split(buf, range: range) {
             if let id = seg.tokenID { ids.append(id); continue }
+            if let (splitter, byteLevel) = fastSplitter {
+                buf.withUnsafeBufferPointer { p in
+                    scratch.ranges.removeAll(keepingCapacity: true)
+                    splitter.split(p, seg.range, into: &scratch.ranges)
+                    let ranges = scratch.ranges
+                    for r in ranges where !r.isEmpty {
+                        model.tokenize(bytes: UnsafeBufferPointer(rebasing: p[r]), byteLevel: byteLevel, scratch: &scratch, into: &ids)
+                    }
+                }
+                continue
+            }
             var words = PreTokenizedWords(words: [buf[seg.range]], firstAtOrigin: atOrigin && seg.range.lowerBound == range.lowerBound)
             preTokenizer?.preTokenize(&words)
             if words.byteLevelPending && !model.acceptsUnmappedByteLevel { words.materializeByteLevel() }

@@ -9,6 +9,13 @@ enum ScalarClass: UInt8 {
 
 /// Lookups on Unicode scalars that are hot in pre-tokenization; ASCII is served by tables.
 enum UnicodeSupport {
+    /// `asciiClass` as a never-freed buffer, for bounds-check-free lookups in hot loops.
+    nonisolated(unsafe) static let asciiClassTable: UnsafeBufferPointer<ScalarClass> = {
+        let p = UnsafeMutableBufferPointer<ScalarClass>.allocate(capacity: 128)
+        _ = p.initialize(from: asciiClass)
+        return UnsafeBufferPointer(p)
+    }()
+
     static let asciiClass: [ScalarClass] = (0..<128).map { i -> ScalarClass in
         let s = Unicode.Scalar(UInt8(i))
         if (0x41...0x5A).contains(i) || (0x61...0x7A).contains(i) { return .letter }

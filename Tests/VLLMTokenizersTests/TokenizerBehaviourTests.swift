@@ -199,3 +199,23 @@ struct JSONLinesTests {
         #expect(try TokenizerJSONLines.parseString(#""\ud83d\ude00\ud800""#) == "😀\u{FFFD}")
     }
 }
+
+@Suite("Pre-tokenizer fast paths")
+struct PreTokenizerFastPathTests {
+    /// The range splitters used by the encoder agree with the general (slice-list) code path.
+    @Test(arguments: [true, false])
+    func digitsAgree(individual: Bool) {
+        let texts = ["abc123def4567", "12 34", "x١٢٣y", "", "9", "a1b2c3", "  007  ", "٣4５six"]
+        let pre = DigitsPreTokenizer(individualDigits: individual)
+        for t in texts {
+            let bytes = Array(t.utf8)
+            var words = PreTokenizedWords(words: [bytes[...]], firstAtOrigin: true)
+            pre.preTokenize(&words)
+            let general = words.words.filter { !$0.isEmpty }.map { Array($0) }
+            var ranges: [Range<Int>] = []
+            bytes.withUnsafeBufferPointer { p in pre.rangeSplitter!.splitter.split(p, 0..<p.count, into: &ranges) }
+            let fast = ranges.map { Array(bytes[$0]) }
+            #expect(fast == general, "\(t)")
+        }
+    }
+}
