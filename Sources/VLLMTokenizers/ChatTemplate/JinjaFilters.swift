@@ -87,7 +87,7 @@ enum JinjaFilters {
     }
 
     private static func minOrMax(_ value: JinjaValue, _ args: JinjaArguments, _ interp: JinjaInterpreter, max: Bool) throws -> JinjaValue {
-        let b = try args.bind(max ? "do_max" : "do_min", [("case_sensitive", .bool(false)), ("attribute", .none)])
+        let b = try args.bind(max ? "do_max" : "do_min", [("case_sensitive", .bool(false)), ("attribute", JinjaValue.none)])
         let items = try value.pyIterate()
         guard var best = items.first else {
             return .undefined(JinjaUndefined(name: nil, hint: "No aggregated item, sequence was empty."))
@@ -120,7 +120,7 @@ enum JinjaFilters {
             return .undefined(JinjaUndefined(name: name, owner: v.ownerDescription))
         }
         t["batch"] = { v, args, _ in
-            let b = try args.bind("do_batch", [("linecount", nil), ("fill_with", .none)])
+            let b = try args.bind("do_batch", [("linecount", nil), ("fill_with", JinjaValue.none)])
             guard let n = b[0].integer, n > 0 else { throw JinjaError.type("linecount must be a positive integer") }
             var out: [JinjaValue] = []
             var tmp: [JinjaValue] = []
@@ -246,7 +246,7 @@ enum JinjaFilters {
             }
         }
         t["join"] = { v, args, interp in
-            let b = try args.bind("do_join", [("d", .string("")), ("attribute", .none)])
+            let b = try args.bind("do_join", [("d", .string("")), ("attribute", JinjaValue.none)])
             var items = try v.pyIterate()
             if case .none = b[1] {} else { items = try items.map(attrGetter(interp, b[1])) }
             return .string(items.map(\.pyStr).joined(separator: text(b[0])))
@@ -276,7 +276,7 @@ enum JinjaFilters {
         t["selectattr"] = selectFilter(attribute: true, keep: true)
         t["rejectattr"] = selectFilter(attribute: true, keep: false)
         t["replace"] = { v, args, _ in
-            let b = try args.bind("do_replace", [("old", nil), ("new", nil), ("count", .none)])
+            let b = try args.bind("do_replace", [("old", nil), ("new", nil), ("count", JinjaValue.none)])
             let count: Int
             if case .none = b[2] { count = -1 } else { count = b[2].integer ?? -1 }
             return .string(PyString.replace(text(v), text(b[0]), text(b[1]), count: count))
@@ -314,7 +314,7 @@ enum JinjaFilters {
         t["safe"] = { v, _, _ in .string(text(v)) }
         t["string"] = { v, _, _ in .string(text(v)) }
         t["slice"] = { v, args, _ in
-            let b = try args.bind("do_slice", [("slices", nil), ("fill_with", .none)])
+            let b = try args.bind("do_slice", [("slices", nil), ("fill_with", JinjaValue.none)])
             let seq = try v.pyIterate()
             guard let slices = b[0].integer, slices > 0 else { throw JinjaError.type("slices must be a positive integer") }
             let per = seq.count / slices, extra = seq.count % slices
@@ -331,7 +331,7 @@ enum JinjaFilters {
             return .object(JinjaGenerator(out))
         }
         t["sort"] = { v, args, interp in
-            let b = try args.bind("do_sort", [("reverse", .bool(false)), ("case_sensitive", .bool(false)), ("attribute", .none)])
+            let b = try args.bind("do_sort", [("reverse", .bool(false)), ("case_sensitive", .bool(false)), ("attribute", JinjaValue.none)])
             let lower = !b[1].truthy
             var key: (JinjaValue) throws -> JinjaValue = { lower ? ignoreCase($0) : $0 }
             if case .string(let attrs) = b[2] {
@@ -343,7 +343,7 @@ enum JinjaFilters {
             return .list(try sorted(try v.pyIterate(), reverse: b[0].truthy, key: key))
         }
         t["sum"] = { v, args, interp in
-            let b = try args.bind("sync_do_sum", [("attribute", .none), ("start", .int(0))])
+            let b = try args.bind("sync_do_sum", [("attribute", JinjaValue.none), ("start", .int(0))])
             var items = try v.pyIterate()
             if case .none = b[0] {} else { items = try items.map(attrGetter(interp, b[0])) }
             var total = b[1]
@@ -370,7 +370,7 @@ enum JinjaFilters {
             return .string(out)
         }
         t["tojson"] = { v, args, _ in
-            let b = try args.bind("tojson", [("ensure_ascii", .bool(false)), ("indent", .none), ("separators", .none), ("sort_keys", .bool(false))])
+            let b = try args.bind("tojson", [("ensure_ascii", .bool(false)), ("indent", JinjaValue.none), ("separators", JinjaValue.none), ("sort_keys", .bool(false))])
             var indent: String?
             switch b[1] {
             case .none: indent = nil
@@ -393,13 +393,13 @@ enum JinjaFilters {
             return .string(try encoder.encode(v))
         }
         t["trim"] = { v, args, _ in
-            let b = try args.bind("do_trim", [("chars", .none)])
+            let b = try args.bind("do_trim", [("chars", JinjaValue.none)])
             var chars: String?
             if case .none = b[0] {} else { chars = text(b[0]) }
             return .string(PyString.strip(text(v), chars))
         }
         t["truncate"] = { v, args, _ in
-            let b = try args.bind("do_truncate", [("length", .int(255)), ("killwords", .bool(false)), ("end", .string("...")), ("leeway", .none)])
+            let b = try args.bind("do_truncate", [("length", .int(255)), ("killwords", .bool(false)), ("end", .string("...")), ("leeway", JinjaValue.none)])
             let s = text(v)
             let length = b[0].integer ?? 255
             let end = text(b[2])
@@ -412,7 +412,7 @@ enum JinjaFilters {
             return .string((try PyString.rsplit(head, " ", maxsplit: 1).first ?? head) + end)
         }
         t["unique"] = { v, args, interp in
-            let b = try args.bind("do_unique", [("case_sensitive", .bool(false)), ("attribute", .none)])
+            let b = try args.bind("do_unique", [("case_sensitive", .bool(false)), ("attribute", JinjaValue.none)])
             let key = attrGetter(interp, b[1], lowercase: !b[0].truthy)
             var seen = Set<HashKey>()
             var out: [JinjaValue] = []

@@ -117,7 +117,8 @@ struct JinjaLexer {
         if sign != "+" && kind != .variable {
             let lpos = (text.lastIndex(of: "\n").map { $0 + 1 }) ?? text.startIndex
             if lpos > text.startIndex || lineStarting {
-                if text[lpos...].allSatisfy({ $0 == " " || $0 == "\t" }) { return text[text.startIndex..<lpos] }
+                // jinja2 3.1 checks `\s+` here, so any Unicode whitespace counts, not only spaces and tabs.
+                if lpos < text.endIndex && text[lpos...].allSatisfy(PyString.isSpace) { return text[text.startIndex..<lpos] }
             }
         }
         return text

@@ -101,7 +101,7 @@ enum JinjaMethods {
             }
         case "split", "rsplit":
             return method(name) { args, _ in
-                let b = try args.bind(name, [("sep", .none), ("maxsplit", .int(-1))])
+                let b = try args.bind(name, [("sep", JinjaValue.none), ("maxsplit", .int(-1))])
                 let sep = try optionalStr(b[0], "sep")
                 let max = try intArg(b[1], -1)
                 let parts = name == "split" ? try PyString.split(s, sep, maxsplit: max) : try PyString.rsplit(s, sep, maxsplit: max)
@@ -223,7 +223,7 @@ enum JinjaMethods {
         case "get":
             return method(name) { args, _ in
                 let a = try args.positionalOnly(name, min: 1, max: 2)
-                return try d.lookup(a[0]) ?? (a.count > 1 ? a[1] : .none)
+                return try d.lookup(a[0]) ?? (a.count > 1 ? a[1] : JinjaValue.none)
             }
         case "copy": return method(name) { _, _ in .dict(d) }
         default: return nil

@@ -215,7 +215,7 @@ final class JinjaCycler: JinjaObject, @unchecked Sendable {
 
     override func attribute(_ name: String, _ interp: JinjaInterpreter) throws -> JinjaValue? {
         switch name {
-        case "current": return items.isEmpty ? .none : items[position]
+        case "current": return items.isEmpty ? JinjaValue.none : items[position]
         case "next":
             return .object(JinjaFunction("next") { [unowned self] _, _ in
                 let v = self.items[self.position]

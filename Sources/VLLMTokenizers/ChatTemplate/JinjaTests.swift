@@ -39,7 +39,13 @@ enum JinjaTests {
             default: return false
             }
         }
-        t["callable"] = { v, _, _ in if case .object(let o) = v { return o.isCallable }; return false }
+        t["callable"] = { v, _, _ in
+            switch v {
+            case .object(let o): return o.isCallable
+            case .undefined: return true  // jinja2's Undefined defines __call__ (which raises)
+            default: return false
+            }
+        }
         t["sameas"] = { v, args, _ in
             let other = try one(args, "sameas")
             switch (v, other) {

@@ -195,7 +195,7 @@ public class JinjaObject: @unchecked Sendable {
 // MARK: - Literals, so that Swift callers and tests can write contexts naturally.
 
 extension JinjaValue: ExpressibleByStringLiteral, ExpressibleByIntegerLiteral, ExpressibleByFloatLiteral,
-    ExpressibleByBooleanLiteral, ExpressibleByArrayLiteral, ExpressibleByDictionaryLiteral, ExpressibleByNilLiteral
+    ExpressibleByBooleanLiteral, ExpressibleByArrayLiteral, ExpressibleByDictionaryLiteral
 {
     public init(stringLiteral value: String) { self = .string(value) }
     public init(integerLiteral value: Int) { self = .int(value) }
@@ -203,8 +203,6 @@ extension JinjaValue: ExpressibleByStringLiteral, ExpressibleByIntegerLiteral, E
     public init(booleanLiteral value: Bool) { self = .bool(value) }
     public init(arrayLiteral elements: JinjaValue...) { self = .list(elements) }
     public init(dictionaryLiteral elements: (String, JinjaValue)...) { self = .dict(JinjaDict(pairs: elements)) }
-    /// `nil` is Python's `None`.
-    public init(nilLiteral: ()) { self = .none }
 }
 
 extension JinjaValue {
