@@ -71,6 +71,25 @@ TIME_TOOL = {
     },
 }
 
+SEARCH_TOOL = {
+    "type": "function",
+    "function": {
+        "name": "search",
+        "description": "  Search documents.  ",
+        "parameters": {
+            "type": "object",
+            "properties": {
+                "tags": {"type": "array", "items": {"type": "string"}, "description": "Tags to match"},
+                "mode": {"type": ["string", "null"], "description": "Match mode"},
+                "meta": {"type": "object", "additionalProperties": {"type": "integer"}, "description": "Extra filters"},
+                "limit": {"type": "number", "description": "Max results"},
+                "exact": {"type": "boolean", "description": "Exact match"},
+            },
+            "required": ["tags"],
+        },
+    },
+}
+
 CONVERSATIONS = {
     "system_multi_turn": {
         "messages": [
@@ -148,6 +167,28 @@ CONVERSATIONS = {
             },
             {"role": "tool", "tool_call_id": "callAAAAA", "name": "get_weather", "content": "sunny"},
             {"role": "tool", "tool_call_id": "callBBBBB", "name": "get_time", "content": "14:05"},
+        ],
+    },
+    "tools_search_string_arguments": {
+        "tools": [SEARCH_TOOL],
+        "messages": [
+            {"role": "system", "content": "Use search."},
+            {"role": "user", "content": "Find docs tagged ai."},
+            {
+                "role": "assistant",
+                "content": "Searching.",
+                "tool_calls": [{"id": "call77777", "type": "function", "function": {"name": "search", "arguments": "{\"tags\": [\"ai\"], \"limit\": 5}"}}],
+            },
+            {"role": "tool", "tool_call_id": "call77777", "name": "search", "content": "[\"doc1\", \"doc2\"]"},
+            {"role": "assistant", "content": "Found doc1 and doc2."},
+        ],
+    },
+    "reasoning": {
+        "messages": [
+            {"role": "user", "content": "Think first: 2+2?"},
+            {"role": "assistant", "content": "<think>\nTwo plus two.\n</think>\n\n4"},
+            {"role": "user", "content": "And 3+3?"},
+            {"role": "assistant", "content": "<think>Three plus three.</think>6", "reasoning_content": "Three plus three, explicitly."},
         ],
     },
     "tool_call_without_tools": {

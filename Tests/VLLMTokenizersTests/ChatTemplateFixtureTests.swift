@@ -65,7 +65,7 @@ struct ChatTemplateCase: Sendable, CustomTestStringConvertible {
                          "config-mistral-7b-v0.3", "config-phi3-mini"] {
             #expect(names.contains(required), "no fixtures for \(required)")
         }
-        #expect(ChatTemplateCase.suite.cases.count >= 270)
+        #expect(ChatTemplateCase.suite.cases.count >= 500)
     }
 
     @Test(arguments: ChatTemplateCase.suite.cases)
