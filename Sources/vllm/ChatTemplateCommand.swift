@@ -33,7 +33,7 @@ struct ChatTemplateCommand: ParsableCommand {
         } else if let s = config.defaultTemplate {
             source = s
         } else {
-            throw ValidationError("\(model) has no chat template (tokenizer_config.json chat_template or chat_template.jinja); pass --chat-template")
+            throw CommandError("\(model) has no chat template (tokenizer_config.json chat_template or chat_template.jinja); pass --chat-template")
         }
 
         let messagesJSON = try Self.readJSON(messages)
@@ -44,7 +44,7 @@ struct ChatTemplateCommand: ParsableCommand {
         case .list(let items):
             conversation = items
         case .dict(let d):
-            guard case .list(let items)? = d["messages"] else { throw ValidationError("\(messages): expected a \"messages\" array") }
+            guard case .list(let items)? = d["messages"] else { throw CommandError("\(messages): expected a \"messages\" array") }
             conversation = items
             if case .list(let t)? = d["tools"] { toolList = t }
             // Other keys of the object become template variables (e.g. "date_string").
@@ -52,10 +52,10 @@ struct ChatTemplateCommand: ParsableCommand {
                 if case .string(let name) = k, name != "messages", name != "tools" { extra[name] = v }
             }
         default:
-            throw ValidationError("\(messages): expected a JSON array of messages")
+            throw CommandError("\(messages): expected a JSON array of messages")
         }
         if let tools {
-            guard case .list(let t) = try Self.readJSON(tools) else { throw ValidationError("\(tools): expected a JSON array") }
+            guard case .list(let t) = try Self.readJSON(tools) else { throw CommandError("\(tools): expected a JSON array") }
             toolList = t
         }
 
@@ -74,4 +74,10 @@ struct ChatTemplateCommand: ParsableCommand {
         let data = path == "-" ? FileHandle.standardInput.readDataToEndOfFile() : try Data(contentsOf: URL(fileURLWithPath: path))
         return try JinjaValue(jsonData: data)
     }
+}
+
+/// A failure reported as a plain message (ArgumentParser adds usage text only to validation errors).
+private struct CommandError: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
 }
