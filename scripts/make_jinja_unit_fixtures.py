@@ -202,6 +202,17 @@ CASES = [
     ("join_nested_and_none", "{{ [[1, 2], none, {'a': 'b'}]|join(' ; ') }}", {}),
     ("trim_unicode_spaces", "[{{ '\u3000\u00a0 x \u2003\n'|trim }}]", {}),
     ("first_last_dict_string", "{{ {'a': 1, 'b': 2}|last }} {{ 'xyz'|first }}", {}),
+    # --- scoping corner cases
+    ("scope_read_then_set_in_loop", "{% set x = 1 %}{% for i in [1, 2] %}{{ x }}{% set x = x + 10 %}{{ x }};{% endfor %}{{ x }}", {}),
+    ("scope_macro_before_definition", "{{ m() }}{% macro m() %}x{% endmacro %}", {}),
+    ("scope_macro_sees_loop_var", "{% for i in [1, 2] %}{% macro m() %}{{ i }}{% endmacro %}{{ m() }}{% endfor %}", {}),
+    ("scope_nested_loops_set", "{% for a in [1, 2] %}{% set s = a %}{% for b in [10] %}{% set s = s + b %}{{ s }} {% endfor %}{{ s }}|{% endfor %}", {}),
+    ("scope_with_shadow", "{% set v = 'outer' %}{% with v = 'inner' %}{{ v }}{% set v = 'changed' %}{{ v }}{% endwith %}{{ v }}", {}),
+    ("scope_set_block_in_loop", "{% for i in [1, 2] %}{% set t %}<{{ i }}>{% endset %}{{ t }}{% endfor %}[{{ t }}]", {}),
+    ("scope_loop_var_is_context_name", "{% for messages in [[1], [2, 3]] %}{{ messages|length }}{% endfor %}{{ messages|length }}", {"messages": ["a"]}),
+    ("scope_loop_else_sees_outer", "{% set z = 'o' %}{% for i in [] %}{% else %}{{ z }}{% set z = 'e' %}{{ z }}{% endfor %}{{ z }}", {}),
+    ("scope_if_inside_loop_set_then_read_after_if", "{% for m in ['a', 'b'] %}{% if m == 'a' %}{% set c = 'x' %}{% endif %}[{{ c }}]{% endfor %}", {}),
+    ("scope_namespace_in_macro", "{% set ns = namespace(n=0) %}{% macro bump() %}{% set ns.n = ns.n + 1 %}{% endmacro %}{{ bump() }}{{ bump() }}{{ ns.n }}", {}),
     # --- syntax errors
     ("syntax_unclosed_if", "line1\n{% if true %}\nno end", {}),
     ("syntax_unknown_tag", "{% frobnicate %}", {}),

@@ -8,8 +8,8 @@ struct CallArgs {
     var starKwargs: Expr?
 }
 
-/// A filter application `|name(args)`. `known` is false when the filter was unknown at parse
-/// time inside a conditional branch, where jinja2 defers the error until it runs.
+/// A filter application `|name(args)`. An unknown name only gets here from inside an `if` or an
+/// inline `if`, where jinja2 defers the error until the filter actually runs.
 struct FilterCall {
     var name: String
     var args: CallArgs

@@ -2,7 +2,7 @@ import Foundation
 
 /// Walks the statement tree and renders it, with the semantics of jinja2's sandboxed,
 /// immutable environment as transformers configures it.
-public final class JinjaInterpreter {
+final class JinjaInterpreter {
     /// The clock behind `strftime_now`; replaceable so that renders can be reproduced.
     let now: () -> Date
     let timeZone: TimeZone

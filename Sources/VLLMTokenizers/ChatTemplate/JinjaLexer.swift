@@ -225,7 +225,6 @@ struct JinjaLexer {
         throw fail("Missing end of raw directive")
     }
 
-    private static let operators3: [String] = []
     private static let operators2: Set<String> = ["//", "**", "==", "!=", ">=", "<="]
     private static let operators1: Set<Unicode.Scalar> = [
         "+", "-", "/", "*", "%", "~", "[", "]", "(", ")", "{", "}", ">", "<", "=", ".", ":", "|", ",", ";",

@@ -212,10 +212,9 @@ struct JinjaParser {
         var condition: Expr?
         if skipName("if") { condition = try parseExpression() }
         let recursive = skipName("recursive")
-        var (body, end) = try parseBody(["endfor", "else"])
+        let (body, end) = try parseBody(["endfor", "else"])
         var elseBody: [Stmt] = []
-        if end == "else" { (elseBody, end) = try parseBody(["endfor"]) }
-        _ = body
+        if end == "else" { (elseBody, _) = try parseBody(["endfor"]) }
         let loop = ForLoop(target: target, iterable: iterable, condition: condition, body: body, elseBody: elseBody, recursive: recursive)
         return Stmt(kind: .forLoop(loop), line: line)
     }

@@ -1,7 +1,7 @@
 import Foundation
 
 /// Evaluated call arguments, bound to parameters the way Python binds a function call.
-public struct JinjaArguments {
+struct JinjaArguments {
     var positional: [JinjaValue]
     var keywords: [(String, JinjaValue)]
 
