@@ -8,7 +8,7 @@ struct ChatTemplateCase: Sendable, CustomTestStringConvertible {
     let template: String
     let conversation: String
     let addGenerationPrompt: Bool
-    let expected: ExpectedResult
+    let expected: JinjaExpectedResult
 
     var testDescription: String { "\(template) / \(conversation) / agp=\(addGenerationPrompt)" }
 
@@ -50,7 +50,7 @@ struct ChatTemplateCase: Sendable, CustomTestStringConvertible {
                 guard case .dict(let d) = item, let t = d["template"]?.stringValue, let c = d["conversation"]?.stringValue,
                     case .bool(let agp)? = d["add_generation_prompt"]
                 else { continue }
-                s.cases.append(ChatTemplateCase(template: t, conversation: c, addGenerationPrompt: agp, expected: ExpectedResult(d)))
+                s.cases.append(ChatTemplateCase(template: t, conversation: c, addGenerationPrompt: agp, expected: JinjaExpectedResult(d)))
             }
         }
         return s

@@ -26,7 +26,7 @@ enum JinjaFixtures {
 }
 
 /// What jinja2 produced: an output, or an error of some kind (and message).
-struct ExpectedResult: Sendable {
+struct JinjaExpectedResult: Sendable {
     var output: String?
     var errorKind: String?
     var errorMessage: String?

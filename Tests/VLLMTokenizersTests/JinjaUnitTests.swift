@@ -8,7 +8,7 @@ struct JinjaUnitCase: Sendable, CustomTestStringConvertible {
     let name: String
     let template: String
     let context: JinjaDict
-    let expected: ExpectedResult
+    let expected: JinjaExpectedResult
 
     var testDescription: String { name }
 
@@ -18,7 +18,7 @@ struct JinjaUnitCase: Sendable, CustomTestStringConvertible {
             guard case .dict(let d) = item, let name = d["name"]?.stringValue, let template = d["template"]?.stringValue,
                 case .dict(let context)? = d["context"]
             else { return nil }
-            return JinjaUnitCase(name: name, template: template, context: context, expected: ExpectedResult(d))
+            return JinjaUnitCase(name: name, template: template, context: context, expected: JinjaExpectedResult(d))
         }
     }()
 }

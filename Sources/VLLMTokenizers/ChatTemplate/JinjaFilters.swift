@@ -12,7 +12,7 @@ enum JinjaFilters {
     static func text(_ v: JinjaValue) -> String { v.pyStr }
 
     static func ignoreCase(_ v: JinjaValue) -> JinjaValue {
-        if case .string(let s) = v { return .string(PyString.lower(s)) }
+        if case .string(let s) = v { return .string(JinjaPyString.lower(s)) }
         return v
     }
 
@@ -134,7 +134,7 @@ enum JinjaFilters {
             }
             return .object(JinjaGenerator(out))
         }
-        t["capitalize"] = { v, _, _ in .string(PyString.capitalize(text(v))) }
+        t["capitalize"] = { v, _, _ in .string(JinjaPyString.capitalize(text(v))) }
         t["center"] = { v, args, interp in
             let b = try args.bind("do_center", [("width", .int(80))])
             let m = try JinjaMethods.attribute(.string(text(v)), "center", interp)!
@@ -189,7 +189,7 @@ enum JinjaFilters {
             switch v {
             case .undefined(let u): throw u.error
             case .int, .bool, .float: return .float(v.number!)
-            case .string(let s): return PyString.parseFloat(s).map { .float($0) } ?? b[0]
+            case .string(let s): return JinjaPyString.parseFloat(s).map { .float($0) } ?? b[0]
             default: return b[0]
             }
         }
@@ -198,7 +198,7 @@ enum JinjaFilters {
                 throw JinjaError.type("can't handle positional and keyword arguments at the same time")
             }
             let operand: JinjaValue = args.keywords.isEmpty ? .tuple(args.positional) : .dict(JinjaDict(pairs: args.keywords))
-            return .string(try PyFormat.percent(text(v), operand))
+            return .string(try JinjaPyFormat.percent(text(v), operand))
         }
         t["indent"] = { v, args, _ in
             let b = try args.bind("do_indent", [("width", .int(4)), ("first", .bool(false)), ("blank", .bool(false))])
@@ -211,7 +211,7 @@ enum JinjaFilters {
             let indention: String
             if case .string(let w) = b[0] { indention = w } else { indention = String(repeating: " ", count: max(0, b[0].integer ?? 0)) }
             // jinja2 appends a newline first so that splitlines() keeps a trailing empty line.
-            let lines = PyString.splitlines(s + "\n")
+            let lines = JinjaPyString.splitlines(s + "\n")
             var rv: String
             if b[2].truthy {
                 rv = lines.joined(separator: "\n" + indention)
@@ -232,8 +232,8 @@ enum JinjaFilters {
                 guard d.isFinite else { throw JinjaError(.runtime, "cannot convert float infinity or NaN to integer") }
                 return .int(Int(d.rounded(.towardZero)))
             case .string(let s):
-                if let i = PyString.parseInt(s, base: b[1].integer ?? 10) { return .int(i) }
-                if let d = PyString.parseFloat(s), d.isFinite { return .int(Int(d.rounded(.towardZero))) }
+                if let i = JinjaPyString.parseInt(s, base: b[1].integer ?? 10) { return .int(i) }
+                if let d = JinjaPyString.parseFloat(s), d.isFinite { return .int(Int(d.rounded(.towardZero))) }
                 return b[0]
             default: return b[0]
             }
@@ -252,8 +252,8 @@ enum JinjaFilters {
             return .string(items.map(\.pyStr).joined(separator: text(b[0])))
         }
         t["list"] = { v, _, _ in .list(try v.pyIterate()) }
-        t["lower"] = { v, _, _ in .string(PyString.lower(text(v))) }
-        t["upper"] = { v, _, _ in .string(PyString.upper(text(v))) }
+        t["lower"] = { v, _, _ in .string(JinjaPyString.lower(text(v))) }
+        t["upper"] = { v, _, _ in .string(JinjaPyString.upper(text(v))) }
         t["map"] = { v, args, interp in
             let items = try v.pyIterate()
             if args.positional.isEmpty, let attr = args.keywords.first(where: { $0.0 == "attribute" })?.1 {
@@ -279,11 +279,11 @@ enum JinjaFilters {
             let b = try args.bind("do_replace", [("old", nil), ("new", nil), ("count", JinjaValue.none)])
             let count: Int
             if case .none = b[2] { count = -1 } else { count = b[2].integer ?? -1 }
-            return .string(PyString.replace(text(v), text(b[0]), text(b[1]), count: count))
+            return .string(JinjaPyString.replace(text(v), text(b[0]), text(b[1]), count: count))
         }
         t["reverse"] = { v, _, _ in
             switch v {
-            case .string(let s): return .string(PyString.string(s.unicodeScalars.reversed()))
+            case .string(let s): return .string(JinjaPyString.string(s.unicodeScalars.reversed()))
             case .list(let a): return .object(JinjaGenerator(a.reversed(), kind: "list_reverseiterator"))
             case .tuple(let a): return .object(JinjaGenerator(a.reversed(), kind: "reversed"))
             case .dict(let d): return .object(JinjaGenerator(d.keys.reversed(), kind: "dict_reversekeyiterator"))
@@ -358,11 +358,11 @@ enum JinjaFilters {
             var inSeparator = false
             func flush() {
                 guard let first = piece.first else { return }
-                out += PyString.upper(String(first)) + PyString.lower(PyString.string(piece.dropFirst()))
+                out += JinjaPyString.upper(String(first)) + JinjaPyString.lower(JinjaPyString.string(piece.dropFirst()))
                 piece = String.UnicodeScalarView()
             }
             for c in text(v).unicodeScalars {
-                let sep = c == "-" || c == "(" || c == "{" || c == "[" || c == "<" || PyString.isSpace(c)
+                let sep = c == "-" || c == "(" || c == "{" || c == "[" || c == "<" || JinjaPyString.isSpace(c)
                 if sep != inSeparator { flush(); inSeparator = sep }
                 piece.append(c)
             }
@@ -396,7 +396,7 @@ enum JinjaFilters {
             let b = try args.bind("do_trim", [("chars", JinjaValue.none)])
             var chars: String?
             if case .none = b[0] {} else { chars = text(b[0]) }
-            return .string(PyString.strip(text(v), chars))
+            return .string(JinjaPyString.strip(text(v), chars))
         }
         t["truncate"] = { v, args, _ in
             let b = try args.bind("do_truncate", [("length", .int(255)), ("killwords", .bool(false)), ("end", .string("...")), ("leeway", JinjaValue.none)])
@@ -407,16 +407,16 @@ enum JinjaFilters {
             if case .none = b[3] { leeway = 5 } else { leeway = b[3].integer ?? 5 }
             let cs = Array(s.unicodeScalars)
             if cs.count <= length + leeway { return .string(s) }
-            let head = PyString.string(cs.prefix(max(0, length - PyString.length(end))))
+            let head = JinjaPyString.string(cs.prefix(max(0, length - JinjaPyString.length(end))))
             if b[1].truthy { return .string(head + end) }
-            return .string((try PyString.rsplit(head, " ", maxsplit: 1).first ?? head) + end)
+            return .string((try JinjaPyString.rsplit(head, " ", maxsplit: 1).first ?? head) + end)
         }
         t["unique"] = { v, args, interp in
             let b = try args.bind("do_unique", [("case_sensitive", .bool(false)), ("attribute", JinjaValue.none)])
             let key = attrGetter(interp, b[1], lowercase: !b[0].truthy)
-            var seen = Set<HashKey>()
+            var seen = Set<JinjaHashKey>()
             var out: [JinjaValue] = []
-            for item in try v.pyIterate() where seen.insert(try HashKey(try key(item))).inserted {
+            for item in try v.pyIterate() where seen.insert(try JinjaHashKey(try key(item))).inserted {
                 out.append(item)
             }
             return .object(JinjaGenerator(out))

@@ -58,7 +58,7 @@ enum JinjaGlobals {
         }
         fn("strftime_now") { args, interp in
             let a = try args.bind("strftime_now", [("format", nil)])
-            return .string(Strftime.format(a[0].pyStr, date: interp.now(), timeZone: interp.timeZone))
+            return .string(JinjaStrftime.format(a[0].pyStr, date: interp.now(), timeZone: interp.timeZone))
         }
         return t
     }()

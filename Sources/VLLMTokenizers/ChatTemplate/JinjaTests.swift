@@ -64,8 +64,8 @@ enum JinjaTests {
             let n = try args.bind("divisibleby", [("num", nil)])[0]
             return try JinjaOperators.binary("%", v, n).pyEquals(.int(0))
         }
-        t["lower"] = { v, _, _ in PyString.isLower(v.pyStr) }
-        t["upper"] = { v, _, _ in PyString.isUpper(v.pyStr) }
+        t["lower"] = { v, _, _ in JinjaPyString.isLower(v.pyStr) }
+        t["upper"] = { v, _, _ in JinjaPyString.isUpper(v.pyStr) }
         t["in"] = { v, args, _ in try args.bind("in", [("seq", nil)])[0].pyContains(v) }
         for name in ["eq", "equalto", "=="] { t[name] = compare("eq") }
         for name in ["ne", "!="] { t[name] = compare("ne") }
