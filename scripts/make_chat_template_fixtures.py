@@ -188,7 +188,7 @@ CONVERSATIONS = {
             {"role": "user", "content": "Think first: 2+2?"},
             {"role": "assistant", "content": "<think>\nTwo plus two.\n</think>\n\n4"},
             {"role": "user", "content": "And 3+3?"},
-            {"role": "assistant", "content": "<think>Three plus three.</think>6", "reasoning_content": "Three plus three, explicitly."},
+            {"role": "assistant", "content": "<think>Three plus three.</think>6", "reasoning_content": "Three plus three, explicitly.", "thinking": "Adding."},
         ],
     },
     "tool_call_without_tools": {
@@ -226,7 +226,8 @@ CONVERSATIONS = {
             {"role": "system", "content": "Sys"},
             {"role": "user", "content": "Date?"},
         ],
-        "extra": {"date_string": "01 Jan 2025", "enable_thinking": False, "tools_in_user_message": False},
+        "extra": {"date_string": "01 Jan 2025", "enable_thinking": False, "tools_in_user_message": False,
+                  "builtin_tools": ["browser", "python"], "reasoning_effort": "high", "model_identity": "You are a test model."},
     },
 }
 
