@@ -9,7 +9,7 @@ import Foundation
 public struct ChatTemplate: Sendable {
     /// The template source as given.
     public let source: String
-    private let body: Program
+    private let body: JinjaProgram
 
     /// The clock behind `strftime_now`; replace it to make renders reproducible.
     public var now: @Sendable () -> Date = { Date() }
@@ -19,7 +19,7 @@ public struct ChatTemplate: Sendable {
     /// Parses `source`; throws a `JinjaError` of kind `.syntax` with the line of the problem.
     public init(_ source: String) throws {
         self.source = source
-        self.body = Program(statements: try JinjaParser.parse(source))
+        self.body = JinjaProgram(statements: try JinjaParser.parse(source))
     }
 
     /// Renders a conversation as transformers does: `messages`, `tools` (None when absent),
@@ -48,7 +48,7 @@ public struct ChatTemplate: Sendable {
     /// Renders with exactly the given variables (jinja2's `template.render(**context)`).
     public func render(context: [String: JinjaValue]) throws -> String {
         let interp = JinjaInterpreter(now: now, timeZone: timeZone)
-        let scope = Scope(parent: nil)
+        let scope = JinjaScope(parent: nil)
         scope.vars = context
         var out = ""
         try interp.execute(body.statements, scope, &out)
@@ -58,7 +58,7 @@ public struct ChatTemplate: Sendable {
 
 /// The parsed statements. The tree is never mutated after parsing, which is what makes sharing
 /// it between threads safe.
-private final class Program: @unchecked Sendable {
-    let statements: [Stmt]
-    init(statements: [Stmt]) { self.statements = statements }
+private final class JinjaProgram: @unchecked Sendable {
+    let statements: [JinjaStmt]
+    init(statements: [JinjaStmt]) { self.statements = statements }
 }

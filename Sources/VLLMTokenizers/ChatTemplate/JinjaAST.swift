@@ -1,44 +1,44 @@
 import Foundation
 
 /// Arguments written at a call site: `f(a, b, key=c, *rest, **more)`.
-struct CallArgs {
-    var positional: [Expr] = []
-    var keywords: [(String, Expr)] = []
-    var starArgs: Expr?
-    var starKwargs: Expr?
+struct JinjaCallArgs {
+    var positional: [JinjaExpr] = []
+    var keywords: [(String, JinjaExpr)] = []
+    var starArgs: JinjaExpr?
+    var starKwargs: JinjaExpr?
 }
 
-/// A filter application `|name(args)`. `known` is false when the filter was unknown at parse
-/// time inside a conditional branch, where jinja2 defers the error until it runs.
-struct FilterCall {
+/// A filter application `|name(args)`. An unknown name only gets here from inside an `if` or an
+/// inline `if`, where jinja2 defers the error until the filter actually runs.
+struct JinjaFilterCall {
     var name: String
-    var args: CallArgs
+    var args: JinjaCallArgs
     var line: Int
 }
 
 /// An expression node with the line it starts on (for error messages).
-final class Expr {
+final class JinjaExpr {
     indirect enum Kind {
         case literal(JinjaValue)
         case name(String)
-        case list([Expr])
-        case tuple([Expr])
-        case dict([(Expr, Expr)])
-        case getattr(Expr, String)
-        case getitem(Expr, Expr)
-        case slice(Expr?, Expr?, Expr?)
-        case call(Expr, CallArgs)
-        case filter(Expr, FilterCall)
-        case test(Expr, name: String, args: CallArgs, negated: Bool)
-        case neg(Expr)
-        case pos(Expr)
-        case not(Expr)
-        case binary(String, Expr, Expr)
-        case concat([Expr])
-        case and(Expr, Expr)
-        case or(Expr, Expr)
-        case compare(Expr, [(String, Expr)])
-        case condition(test: Expr, then: Expr, otherwise: Expr?)
+        case list([JinjaExpr])
+        case tuple([JinjaExpr])
+        case dict([(JinjaExpr, JinjaExpr)])
+        case getattr(JinjaExpr, String)
+        case getitem(JinjaExpr, JinjaExpr)
+        case slice(JinjaExpr?, JinjaExpr?, JinjaExpr?)
+        case call(JinjaExpr, JinjaCallArgs)
+        case filter(JinjaExpr, JinjaFilterCall)
+        case test(JinjaExpr, name: String, args: JinjaCallArgs, negated: Bool)
+        case neg(JinjaExpr)
+        case pos(JinjaExpr)
+        case not(JinjaExpr)
+        case binary(String, JinjaExpr, JinjaExpr)
+        case concat([JinjaExpr])
+        case and(JinjaExpr, JinjaExpr)
+        case or(JinjaExpr, JinjaExpr)
+        case compare(JinjaExpr, [(String, JinjaExpr)])
+        case condition(test: JinjaExpr, then: JinjaExpr, otherwise: JinjaExpr?)
     }
 
     let kind: Kind
@@ -51,20 +51,20 @@ final class Expr {
 }
 
 /// Where `set`, `for` and `with` store values.
-indirect enum AssignTarget {
+indirect enum JinjaAssignTarget {
     case name(String)
-    case tuple([AssignTarget])
+    case tuple([JinjaAssignTarget])
     /// `ns.attr`: only namespace objects accept attribute assignment.
     case namespaceAttribute(String, String)
 }
 
 /// A macro definition (also used for the anonymous `caller` of a call block).
-final class MacroDefinition {
+final class JinjaMacroDefinition {
     let name: String
-    let parameters: [(String, Expr?)]
-    let body: [Stmt]
+    let parameters: [(String, JinjaExpr?)]
+    let body: [JinjaStmt]
 
-    init(name: String, parameters: [(String, Expr?)], body: [Stmt]) {
+    init(name: String, parameters: [(String, JinjaExpr?)], body: [JinjaStmt]) {
         self.name = name
         self.parameters = parameters
         self.body = body
@@ -72,15 +72,15 @@ final class MacroDefinition {
 }
 
 /// A `for` loop.
-final class ForLoop {
-    let target: AssignTarget
-    let iterable: Expr
-    let condition: Expr?
-    let body: [Stmt]
-    let elseBody: [Stmt]
+final class JinjaForLoop {
+    let target: JinjaAssignTarget
+    let iterable: JinjaExpr
+    let condition: JinjaExpr?
+    let body: [JinjaStmt]
+    let elseBody: [JinjaStmt]
     let recursive: Bool
 
-    init(target: AssignTarget, iterable: Expr, condition: Expr?, body: [Stmt], elseBody: [Stmt], recursive: Bool) {
+    init(target: JinjaAssignTarget, iterable: JinjaExpr, condition: JinjaExpr?, body: [JinjaStmt], elseBody: [JinjaStmt], recursive: Bool) {
         self.target = target
         self.iterable = iterable
         self.condition = condition
@@ -91,20 +91,20 @@ final class ForLoop {
 }
 
 /// A statement node.
-struct Stmt {
+struct JinjaStmt {
     indirect enum Kind {
         case text(String)
-        case output(Expr)
-        case ifChain([(Expr, [Stmt])], otherwise: [Stmt])
-        case forLoop(ForLoop)
-        case assign(AssignTarget, Expr)
-        case assignBlock(AssignTarget, [FilterCall], [Stmt])
-        case macro(MacroDefinition)
-        case callBlock(call: Expr, caller: MacroDefinition)
-        case filterBlock([FilterCall], [Stmt])
-        case with([(AssignTarget, Expr)], [Stmt])
+        case output(JinjaExpr)
+        case ifChain([(JinjaExpr, [JinjaStmt])], otherwise: [JinjaStmt])
+        case forLoop(JinjaForLoop)
+        case assign(JinjaAssignTarget, JinjaExpr)
+        case assignBlock(JinjaAssignTarget, [JinjaFilterCall], [JinjaStmt])
+        case macro(JinjaMacroDefinition)
+        case callBlock(call: JinjaExpr, caller: JinjaMacroDefinition)
+        case filterBlock([JinjaFilterCall], [JinjaStmt])
+        case with([(JinjaAssignTarget, JinjaExpr)], [JinjaStmt])
         /// A body rendered in its own scope: `{% block %}` and transformers' `{% generation %}`.
-        case scoped([Stmt])
+        case scoped([JinjaStmt])
         case breakLoop
         case continueLoop
     }

@@ -12,7 +12,7 @@ enum JinjaFilters {
     static func text(_ v: JinjaValue) -> String { v.pyStr }
 
     static func ignoreCase(_ v: JinjaValue) -> JinjaValue {
-        if case .string(let s) = v { return .string(PyString.lower(s)) }
+        if case .string(let s) = v { return .string(JinjaPyString.lower(s)) }
         return v
     }
 
@@ -87,7 +87,7 @@ enum JinjaFilters {
     }
 
     private static func minOrMax(_ value: JinjaValue, _ args: JinjaArguments, _ interp: JinjaInterpreter, max: Bool) throws -> JinjaValue {
-        let b = try args.bind(max ? "do_max" : "do_min", [("case_sensitive", .bool(false)), ("attribute", .none)])
+        let b = try args.bind(max ? "do_max" : "do_min", [("case_sensitive", .bool(false)), ("attribute", JinjaValue.none)])
         let items = try value.pyIterate()
         guard var best = items.first else {
             return .undefined(JinjaUndefined(name: nil, hint: "No aggregated item, sequence was empty."))
@@ -120,7 +120,7 @@ enum JinjaFilters {
             return .undefined(JinjaUndefined(name: name, owner: v.ownerDescription))
         }
         t["batch"] = { v, args, _ in
-            let b = try args.bind("do_batch", [("linecount", nil), ("fill_with", .none)])
+            let b = try args.bind("do_batch", [("linecount", nil), ("fill_with", JinjaValue.none)])
             guard let n = b[0].integer, n > 0 else { throw JinjaError.type("linecount must be a positive integer") }
             var out: [JinjaValue] = []
             var tmp: [JinjaValue] = []
@@ -134,7 +134,7 @@ enum JinjaFilters {
             }
             return .object(JinjaGenerator(out))
         }
-        t["capitalize"] = { v, _, _ in .string(PyString.capitalize(text(v))) }
+        t["capitalize"] = { v, _, _ in .string(JinjaPyString.capitalize(text(v))) }
         t["center"] = { v, args, interp in
             let b = try args.bind("do_center", [("width", .int(80))])
             let m = try JinjaMethods.attribute(.string(text(v)), "center", interp)!
@@ -189,7 +189,7 @@ enum JinjaFilters {
             switch v {
             case .undefined(let u): throw u.error
             case .int, .bool, .float: return .float(v.number!)
-            case .string(let s): return PyString.parseFloat(s).map { .float($0) } ?? b[0]
+            case .string(let s): return JinjaPyString.parseFloat(s).map { .float($0) } ?? b[0]
             default: return b[0]
             }
         }
@@ -198,7 +198,7 @@ enum JinjaFilters {
                 throw JinjaError.type("can't handle positional and keyword arguments at the same time")
             }
             let operand: JinjaValue = args.keywords.isEmpty ? .tuple(args.positional) : .dict(JinjaDict(pairs: args.keywords))
-            return .string(try PyFormat.percent(text(v), operand))
+            return .string(try JinjaPyFormat.percent(text(v), operand))
         }
         t["indent"] = { v, args, _ in
             let b = try args.bind("do_indent", [("width", .int(4)), ("first", .bool(false)), ("blank", .bool(false))])
@@ -211,7 +211,7 @@ enum JinjaFilters {
             let indention: String
             if case .string(let w) = b[0] { indention = w } else { indention = String(repeating: " ", count: max(0, b[0].integer ?? 0)) }
             // jinja2 appends a newline first so that splitlines() keeps a trailing empty line.
-            let lines = PyString.splitlines(s + "\n")
+            let lines = JinjaPyString.splitlines(s + "\n")
             var rv: String
             if b[2].truthy {
                 rv = lines.joined(separator: "\n" + indention)
@@ -232,8 +232,8 @@ enum JinjaFilters {
                 guard d.isFinite else { throw JinjaError(.runtime, "cannot convert float infinity or NaN to integer") }
                 return .int(Int(d.rounded(.towardZero)))
             case .string(let s):
-                if let i = PyString.parseInt(s, base: b[1].integer ?? 10) { return .int(i) }
-                if let d = PyString.parseFloat(s), d.isFinite { return .int(Int(d.rounded(.towardZero))) }
+                if let i = JinjaPyString.parseInt(s, base: b[1].integer ?? 10) { return .int(i) }
+                if let d = JinjaPyString.parseFloat(s), d.isFinite { return .int(Int(d.rounded(.towardZero))) }
                 return b[0]
             default: return b[0]
             }
@@ -246,14 +246,14 @@ enum JinjaFilters {
             }
         }
         t["join"] = { v, args, interp in
-            let b = try args.bind("do_join", [("d", .string("")), ("attribute", .none)])
+            let b = try args.bind("do_join", [("d", .string("")), ("attribute", JinjaValue.none)])
             var items = try v.pyIterate()
             if case .none = b[1] {} else { items = try items.map(attrGetter(interp, b[1])) }
             return .string(items.map(\.pyStr).joined(separator: text(b[0])))
         }
         t["list"] = { v, _, _ in .list(try v.pyIterate()) }
-        t["lower"] = { v, _, _ in .string(PyString.lower(text(v))) }
-        t["upper"] = { v, _, _ in .string(PyString.upper(text(v))) }
+        t["lower"] = { v, _, _ in .string(JinjaPyString.lower(text(v))) }
+        t["upper"] = { v, _, _ in .string(JinjaPyString.upper(text(v))) }
         t["map"] = { v, args, interp in
             let items = try v.pyIterate()
             if args.positional.isEmpty, let attr = args.keywords.first(where: { $0.0 == "attribute" })?.1 {
@@ -276,14 +276,14 @@ enum JinjaFilters {
         t["selectattr"] = selectFilter(attribute: true, keep: true)
         t["rejectattr"] = selectFilter(attribute: true, keep: false)
         t["replace"] = { v, args, _ in
-            let b = try args.bind("do_replace", [("old", nil), ("new", nil), ("count", .none)])
+            let b = try args.bind("do_replace", [("old", nil), ("new", nil), ("count", JinjaValue.none)])
             let count: Int
             if case .none = b[2] { count = -1 } else { count = b[2].integer ?? -1 }
-            return .string(PyString.replace(text(v), text(b[0]), text(b[1]), count: count))
+            return .string(JinjaPyString.replace(text(v), text(b[0]), text(b[1]), count: count))
         }
         t["reverse"] = { v, _, _ in
             switch v {
-            case .string(let s): return .string(PyString.string(s.unicodeScalars.reversed()))
+            case .string(let s): return .string(JinjaPyString.string(s.unicodeScalars.reversed()))
             case .list(let a): return .object(JinjaGenerator(a.reversed(), kind: "list_reverseiterator"))
             case .tuple(let a): return .object(JinjaGenerator(a.reversed(), kind: "reversed"))
             case .dict(let d): return .object(JinjaGenerator(d.keys.reversed(), kind: "dict_reversekeyiterator"))
@@ -314,7 +314,7 @@ enum JinjaFilters {
         t["safe"] = { v, _, _ in .string(text(v)) }
         t["string"] = { v, _, _ in .string(text(v)) }
         t["slice"] = { v, args, _ in
-            let b = try args.bind("do_slice", [("slices", nil), ("fill_with", .none)])
+            let b = try args.bind("do_slice", [("slices", nil), ("fill_with", JinjaValue.none)])
             let seq = try v.pyIterate()
             guard let slices = b[0].integer, slices > 0 else { throw JinjaError.type("slices must be a positive integer") }
             let per = seq.count / slices, extra = seq.count % slices
@@ -331,7 +331,7 @@ enum JinjaFilters {
             return .object(JinjaGenerator(out))
         }
         t["sort"] = { v, args, interp in
-            let b = try args.bind("do_sort", [("reverse", .bool(false)), ("case_sensitive", .bool(false)), ("attribute", .none)])
+            let b = try args.bind("do_sort", [("reverse", .bool(false)), ("case_sensitive", .bool(false)), ("attribute", JinjaValue.none)])
             let lower = !b[1].truthy
             var key: (JinjaValue) throws -> JinjaValue = { lower ? ignoreCase($0) : $0 }
             if case .string(let attrs) = b[2] {
@@ -343,7 +343,7 @@ enum JinjaFilters {
             return .list(try sorted(try v.pyIterate(), reverse: b[0].truthy, key: key))
         }
         t["sum"] = { v, args, interp in
-            let b = try args.bind("sync_do_sum", [("attribute", .none), ("start", .int(0))])
+            let b = try args.bind("sync_do_sum", [("attribute", JinjaValue.none), ("start", .int(0))])
             var items = try v.pyIterate()
             if case .none = b[0] {} else { items = try items.map(attrGetter(interp, b[0])) }
             var total = b[1]
@@ -358,11 +358,11 @@ enum JinjaFilters {
             var inSeparator = false
             func flush() {
                 guard let first = piece.first else { return }
-                out += PyString.upper(String(first)) + PyString.lower(PyString.string(piece.dropFirst()))
+                out += JinjaPyString.upper(String(first)) + JinjaPyString.lower(JinjaPyString.string(piece.dropFirst()))
                 piece = String.UnicodeScalarView()
             }
             for c in text(v).unicodeScalars {
-                let sep = c == "-" || c == "(" || c == "{" || c == "[" || c == "<" || PyString.isSpace(c)
+                let sep = c == "-" || c == "(" || c == "{" || c == "[" || c == "<" || JinjaPyString.isSpace(c)
                 if sep != inSeparator { flush(); inSeparator = sep }
                 piece.append(c)
             }
@@ -370,7 +370,7 @@ enum JinjaFilters {
             return .string(out)
         }
         t["tojson"] = { v, args, _ in
-            let b = try args.bind("tojson", [("ensure_ascii", .bool(false)), ("indent", .none), ("separators", .none), ("sort_keys", .bool(false))])
+            let b = try args.bind("tojson", [("ensure_ascii", .bool(false)), ("indent", JinjaValue.none), ("separators", JinjaValue.none), ("sort_keys", .bool(false))])
             var indent: String?
             switch b[1] {
             case .none: indent = nil
@@ -393,13 +393,13 @@ enum JinjaFilters {
             return .string(try encoder.encode(v))
         }
         t["trim"] = { v, args, _ in
-            let b = try args.bind("do_trim", [("chars", .none)])
+            let b = try args.bind("do_trim", [("chars", JinjaValue.none)])
             var chars: String?
             if case .none = b[0] {} else { chars = text(b[0]) }
-            return .string(PyString.strip(text(v), chars))
+            return .string(JinjaPyString.strip(text(v), chars))
         }
         t["truncate"] = { v, args, _ in
-            let b = try args.bind("do_truncate", [("length", .int(255)), ("killwords", .bool(false)), ("end", .string("...")), ("leeway", .none)])
+            let b = try args.bind("do_truncate", [("length", .int(255)), ("killwords", .bool(false)), ("end", .string("...")), ("leeway", JinjaValue.none)])
             let s = text(v)
             let length = b[0].integer ?? 255
             let end = text(b[2])
@@ -407,16 +407,16 @@ enum JinjaFilters {
             if case .none = b[3] { leeway = 5 } else { leeway = b[3].integer ?? 5 }
             let cs = Array(s.unicodeScalars)
             if cs.count <= length + leeway { return .string(s) }
-            let head = PyString.string(cs.prefix(max(0, length - PyString.length(end))))
+            let head = JinjaPyString.string(cs.prefix(max(0, length - JinjaPyString.length(end))))
             if b[1].truthy { return .string(head + end) }
-            return .string((try PyString.rsplit(head, " ", maxsplit: 1).first ?? head) + end)
+            return .string((try JinjaPyString.rsplit(head, " ", maxsplit: 1).first ?? head) + end)
         }
         t["unique"] = { v, args, interp in
-            let b = try args.bind("do_unique", [("case_sensitive", .bool(false)), ("attribute", .none)])
+            let b = try args.bind("do_unique", [("case_sensitive", .bool(false)), ("attribute", JinjaValue.none)])
             let key = attrGetter(interp, b[1], lowercase: !b[0].truthy)
-            var seen = Set<HashKey>()
+            var seen = Set<JinjaHashKey>()
             var out: [JinjaValue] = []
-            for item in try v.pyIterate() where seen.insert(try HashKey(try key(item))).inserted {
+            for item in try v.pyIterate() where seen.insert(try JinjaHashKey(try key(item))).inserted {
                 out.append(item)
             }
             return .object(JinjaGenerator(out))

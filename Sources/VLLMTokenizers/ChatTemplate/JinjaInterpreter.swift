@@ -2,7 +2,7 @@ import Foundation
 
 /// Walks the statement tree and renders it, with the semantics of jinja2's sandboxed,
 /// immutable environment as transformers configures it.
-public final class JinjaInterpreter {
+final class JinjaInterpreter {
     /// The clock behind `strftime_now`; replaceable so that renders can be reproduced.
     let now: () -> Date
     let timeZone: TimeZone
@@ -20,7 +20,7 @@ public final class JinjaInterpreter {
 
     /// Runs `body` in `scope`, appending its output to `out`; a `break`/`continue` stops early.
     @discardableResult
-    func execute(_ body: [Stmt], _ scope: Scope, _ out: inout String) throws -> Flow {
+    func execute(_ body: [JinjaStmt], _ scope: JinjaScope, _ out: inout String) throws -> Flow {
         for stmt in body {
             do {
                 let flow = try executeOne(stmt, scope, &out)
@@ -32,7 +32,7 @@ public final class JinjaInterpreter {
         return .normal
     }
 
-    private func executeOne(_ stmt: Stmt, _ scope: Scope, _ out: inout String) throws -> Flow {
+    private func executeOne(_ stmt: JinjaStmt, _ scope: JinjaScope, _ out: inout String) throws -> Flow {
         switch stmt.kind {
         case .text(let s):
             out += s
@@ -49,7 +49,7 @@ public final class JinjaInterpreter {
             try assign(target, try eval(e, scope), scope)
         case .assignBlock(let target, let filters, let body):
             var captured = ""
-            try execute(body, Scope(parent: scope), &captured)
+            try execute(body, JinjaScope(parent: scope), &captured)
             var value = JinjaValue.string(captured)
             for f in filters { value = try applyFilter(f, value, scope) }
             try assign(target, value, scope)
@@ -70,16 +70,16 @@ public final class JinjaInterpreter {
             }
         case .filterBlock(let filters, let body):
             var captured = ""
-            try execute(body, Scope(parent: scope), &captured)
+            try execute(body, JinjaScope(parent: scope), &captured)
             var value = JinjaValue.string(captured)
             for f in filters { value = try applyFilter(f, value, scope) }
             out += value.pyStr
         case .with(let assignments, let body):
-            let inner = Scope(parent: scope)
+            let inner = JinjaScope(parent: scope)
             for (target, e) in assignments { try assign(target, try eval(e, scope), inner) }
             return try execute(body, inner, &out)
         case .scoped(let body):
-            return try execute(body, Scope(parent: scope), &out)
+            return try execute(body, JinjaScope(parent: scope), &out)
         case .breakLoop:
             return .breakLoop
         case .continueLoop:
@@ -88,7 +88,7 @@ public final class JinjaInterpreter {
         return .normal
     }
 
-    private func runFor(_ loop: ForLoop, iterable: JinjaValue, _ scope: Scope, _ out: inout String, depth0: Int) throws {
+    private func runFor(_ loop: JinjaForLoop, iterable: JinjaValue, _ scope: JinjaScope, _ out: inout String, depth0: Int) throws {
         depth += 1
         defer { depth -= 1 }
         if depth > 500 { throw JinjaError(.runtime, "maximum recursion depth exceeded") }
@@ -96,7 +96,7 @@ public final class JinjaInterpreter {
         if let condition = loop.condition {
             // The filter sees the loop variable but not `loop`; filtered-out items do not count.
             items = try items.filter { item in
-                let s = Scope(parent: scope)
+                let s = JinjaScope(parent: scope)
                 try assign(loop.target, item, s)
                 return try eval(condition, s).truthy
             }
@@ -112,15 +112,15 @@ public final class JinjaInterpreter {
         let context = JinjaLoop(items: items, depth0: depth0, recurse: recurse)
         for (n, item) in items.enumerated() {
             context.index0 = n
-            let s = Scope(parent: scope)
+            let s = JinjaScope(parent: scope)
             s.vars["loop"] = .object(context)
             try assign(loop.target, item, s)
             if try execute(loop.body, s, &out) == .breakLoop { break }
         }
-        if items.isEmpty { try execute(loop.elseBody, Scope(parent: scope), &out) }
+        if items.isEmpty { try execute(loop.elseBody, JinjaScope(parent: scope), &out) }
     }
 
-    private func assign(_ target: AssignTarget, _ value: JinjaValue, _ scope: Scope) throws {
+    private func assign(_ target: JinjaAssignTarget, _ value: JinjaValue, _ scope: JinjaScope) throws {
         switch target {
         case .name(let n):
             scope.vars[n] = value
@@ -142,7 +142,7 @@ public final class JinjaInterpreter {
 
     // MARK: expressions
 
-    func eval(_ e: Expr, _ scope: Scope) throws -> JinjaValue {
+    func eval(_ e: JinjaExpr, _ scope: JinjaScope) throws -> JinjaValue {
         do {
             return try evalKind(e, scope)
         } catch let err as JinjaError {
@@ -150,7 +150,7 @@ public final class JinjaInterpreter {
         }
     }
 
-    private func evalKind(_ e: Expr, _ scope: Scope) throws -> JinjaValue {
+    private func evalKind(_ e: JinjaExpr, _ scope: JinjaScope) throws -> JinjaValue {
         switch e.kind {
         case .literal(let v): return v
         case .name(let n):
@@ -221,7 +221,7 @@ public final class JinjaInterpreter {
         }
     }
 
-    func evalArgs(_ args: CallArgs, _ scope: Scope) throws -> JinjaArguments {
+    func evalArgs(_ args: JinjaCallArgs, _ scope: JinjaScope) throws -> JinjaArguments {
         var out = JinjaArguments(try args.positional.map { try eval($0, scope) }, try args.keywords.map { ($0.0, try eval($0.1, scope)) })
         if let star = args.starArgs { out.positional += try eval(star, scope).pyIterate() }
         if let star = args.starKwargs {
@@ -245,7 +245,7 @@ public final class JinjaInterpreter {
         }
     }
 
-    func applyFilter(_ f: FilterCall, _ value: JinjaValue, _ scope: Scope) throws -> JinjaValue {
+    func applyFilter(_ f: JinjaFilterCall, _ value: JinjaValue, _ scope: JinjaScope) throws -> JinjaValue {
         guard let filter = JinjaFilters.table[f.name] else {
             throw JinjaError(.runtime, "No filter named '\(f.name)' found.", line: f.line)
         }
@@ -328,7 +328,7 @@ public final class JinjaInterpreter {
         case .tuple(let x): return .tuple(indices(x.count).map { x[$0] })
         case .string(let s):
             let cs = Array(s.unicodeScalars)
-            return .string(PyString.string(indices(cs.count).map { cs[$0] }))
+            return .string(JinjaPyString.string(indices(cs.count).map { cs[$0] }))
         default:
             return .undefined(JinjaUndefined(name: "slice", owner: obj.ownerDescription, hint: "'\(obj.typeName)' object is not subscriptable"))
         }

@@ -88,7 +88,7 @@ struct JinjaLexer {
     /// Skips `\s*` (Python's Unicode whitespace) and records whether the match ended on a newline.
     private mutating func skipTrailingWhitespace() {
         var k = pos
-        while k < src.count && PyString.isSpace(src[k]) { k += 1 }
+        while k < src.count && JinjaPyString.isSpace(src[k]) { k += 1 }
         if k > pos { lineStarting = src[k - 1] == "\n" }
         advance(to: k)
     }
@@ -98,10 +98,10 @@ struct JinjaLexer {
     private func matchRawBegin(_ p: Int) -> (end: Int, strip: Bool)? {
         var k = p + 2
         if k < src.count && (src[k] == "-" || src[k] == "+") { k += 1 }
-        while k < src.count && PyString.isSpace(src[k]) { k += 1 }
+        while k < src.count && JinjaPyString.isSpace(src[k]) { k += 1 }
         guard at(k, "raw") else { return nil }
         k += 3
-        while k < src.count && PyString.isSpace(src[k]) { k += 1 }
+        while k < src.count && JinjaPyString.isSpace(src[k]) { k += 1 }
         if at(k, "-%}") { return (k + 3, true) }
         if at(k, "%}") { return (k + 2, false) }
         return nil
@@ -111,13 +111,14 @@ struct JinjaLexer {
     private func controlled(_ text: ArraySlice<Unicode.Scalar>, sign: Unicode.Scalar?, kind: TagKind) -> ArraySlice<Unicode.Scalar> {
         if sign == "-" {
             var end = text.endIndex
-            while end > text.startIndex && PyString.isSpace(text[end - 1]) { end -= 1 }
+            while end > text.startIndex && JinjaPyString.isSpace(text[end - 1]) { end -= 1 }
             return text[text.startIndex..<end]
         }
         if sign != "+" && kind != .variable {
             let lpos = (text.lastIndex(of: "\n").map { $0 + 1 }) ?? text.startIndex
             if lpos > text.startIndex || lineStarting {
-                if text[lpos...].allSatisfy({ $0 == " " || $0 == "\t" }) { return text[text.startIndex..<lpos] }
+                // jinja2 3.1 checks `\s+` here, so any Unicode whitespace counts, not only spaces and tabs.
+                if lpos < text.endIndex && text[lpos...].allSatisfy(JinjaPyString.isSpace) { return text[text.startIndex..<lpos] }
             }
         }
         return text
@@ -138,14 +139,14 @@ struct JinjaLexer {
                 k += 1
             }
             guard let (tagPos, kind) = found else {
-                emit(.data(PyString.string(src[pos...])))
+                emit(.data(JinjaPyString.string(src[pos...])))
                 advance(to: src.count)
                 break
             }
             let signPos = tagPos + 2
             let sign: Unicode.Scalar? = signPos < src.count && (src[signPos] == "-" || src[signPos] == "+") ? src[signPos] : nil
             let text = controlled(src[pos..<tagPos], sign: sign, kind: kind)
-            if !text.isEmpty { emit(.data(PyString.string(text))) }
+            if !text.isEmpty { emit(.data(JinjaPyString.string(text))) }
             advance(to: tagPos)
             lineStarting = false
             switch kind {
@@ -199,10 +200,10 @@ struct JinjaLexer {
                 var m = k + 2
                 let sign: Unicode.Scalar? = m < src.count && (src[m] == "-" || src[m] == "+") ? src[m] : nil
                 if sign != nil { m += 1 }
-                while m < src.count && PyString.isSpace(src[m]) { m += 1 }
+                while m < src.count && JinjaPyString.isSpace(src[m]) { m += 1 }
                 if at(m, "endraw") {
                     m += 6
-                    while m < src.count && PyString.isSpace(src[m]) { m += 1 }
+                    while m < src.count && JinjaPyString.isSpace(src[m]) { m += 1 }
                     var end: Int?
                     var mode = 0
                     if at(m, "+%}") { end = m + 3; mode = 1 }
@@ -210,7 +211,7 @@ struct JinjaLexer {
                     else if at(m, "%}") { end = m + 2; mode = 3 }
                     if let end {
                         let text = controlled(src[pos..<k], sign: sign, kind: .block)
-                        if !text.isEmpty { emit(.data(PyString.string(text))) }
+                        if !text.isEmpty { emit(.data(JinjaPyString.string(text))) }
                         advance(to: end)
                         lineStarting = false
                         if mode == 2 { skipTrailingWhitespace() }
@@ -224,7 +225,6 @@ struct JinjaLexer {
         throw fail("Missing end of raw directive")
     }
 
-    private static let operators3: [String] = []
     private static let operators2: Set<String> = ["//", "**", "==", "!=", ">=", "<="]
     private static let operators1: Set<Unicode.Scalar> = [
         "+", "-", "/", "*", "%", "~", "[", "]", "(", ")", "{", "}", ">", "<", "=", ".", ":", "|", ",", ";",
@@ -273,9 +273,9 @@ struct JinjaLexer {
                 }
             }
             let c = src[pos]
-            if PyString.isSpace(c) {
+            if JinjaPyString.isSpace(c) {
                 var k = pos
-                while k < src.count && PyString.isSpace(src[k]) { k += 1 }
+                while k < src.count && JinjaPyString.isSpace(src[k]) { k += 1 }
                 advance(to: k)
                 continue
             }
@@ -286,7 +286,7 @@ struct JinjaLexer {
             if Self.isNameStart(c) {
                 var k = pos + 1
                 while k < src.count && Self.isNameContinue(src[k]) { k += 1 }
-                emit(.name(PyString.string(src[pos..<k])))
+                emit(.name(JinjaPyString.string(src[pos..<k])))
                 advance(to: k)
                 continue
             }
@@ -295,7 +295,7 @@ struct JinjaLexer {
                 continue
             }
             if pos + 1 < src.count, Self.operators2.contains(String(String.UnicodeScalarView([c, src[pos + 1]]))) {
-                emit(.op(PyString.string([c, src[pos + 1]])))
+                emit(.op(JinjaPyString.string([c, src[pos + 1]])))
                 advance(to: pos + 2)
                 continue
             }
@@ -351,7 +351,7 @@ struct JinjaLexer {
                 if e > m { k = e; isFloat = true }
             }
             if isFloat {
-                let text = PyString.string(src[start..<k]).replacingOccurrences(of: "_", with: "")
+                let text = JinjaPyString.string(src[start..<k]).replacingOccurrences(of: "_", with: "")
                 emit(.float(Double(text) ?? 0))
                 advance(to: k)
                 return
@@ -370,7 +370,7 @@ struct JinjaLexer {
                     break
                 }
                 if k > start + 2 {
-                    let text = PyString.string(src[(start + 2)..<k]).replacingOccurrences(of: "_", with: "")
+                    let text = JinjaPyString.string(src[(start + 2)..<k]).replacingOccurrences(of: "_", with: "")
                     emit(.integer(Int(text, radix: radix) ?? 0))
                     advance(to: k)
                     return
@@ -386,7 +386,7 @@ struct JinjaLexer {
         } else {
             k = intEnd
         }
-        let text = PyString.string(src[start..<k]).replacingOccurrences(of: "_", with: "")
+        let text = JinjaPyString.string(src[start..<k]).replacingOccurrences(of: "_", with: "")
         guard let v = Int(text) else { throw fail("integer literal too large: \(text)") }
         emit(.integer(v))
         advance(to: k)
@@ -406,7 +406,7 @@ struct JinjaLexer {
             let e = src[k + 1]
             k += 2
             func hexEscape(_ n: Int) throws {
-                guard k + n <= src.count, let v = UInt32(PyString.string(src[k..<(k + n)]), radix: 16),
+                guard k + n <= src.count, let v = UInt32(JinjaPyString.string(src[k..<(k + n)]), radix: 16),
                     src[k..<(k + n)].allSatisfy({ $0.properties.isASCIIHexDigit }), let s = Unicode.Scalar(v)
                 else { throw fail("truncated \\\(e) escape in string literal") }
                 out.append(s)

@@ -77,7 +77,7 @@ enum JinjaMethods {
         let lo = a.count > 1 ? clamp(try intArg(a[1], 0)) : 0
         let hi = a.count > 2 ? clamp(try intArg(a[2], n)) : n
         cs = lo <= hi ? Array(cs[lo..<hi]) : []
-        let sub = PyString.string(cs)
+        let sub = JinjaPyString.string(cs)
         let candidates: [JinjaValue]
         if case .tuple(let t) = a[0] { candidates = t } else { candidates = [a[0]] }
         for c in candidates {
@@ -97,45 +97,45 @@ enum JinjaMethods {
             return method(name) { args, _ in
                 let a = try args.positionalOnly(name, min: 0, max: 1)
                 let chars = try optionalStr(a.first, "\(name) arg")
-                return .string(PyString.strip(s, chars, left: name != "rstrip", right: name != "lstrip"))
+                return .string(JinjaPyString.strip(s, chars, left: name != "rstrip", right: name != "lstrip"))
             }
         case "split", "rsplit":
             return method(name) { args, _ in
-                let b = try args.bind(name, [("sep", .none), ("maxsplit", .int(-1))])
+                let b = try args.bind(name, [("sep", JinjaValue.none), ("maxsplit", .int(-1))])
                 let sep = try optionalStr(b[0], "sep")
                 let max = try intArg(b[1], -1)
-                let parts = name == "split" ? try PyString.split(s, sep, maxsplit: max) : try PyString.rsplit(s, sep, maxsplit: max)
+                let parts = name == "split" ? try JinjaPyString.split(s, sep, maxsplit: max) : try JinjaPyString.rsplit(s, sep, maxsplit: max)
                 return .list(parts.map { .string($0) })
             }
         case "splitlines":
             return method(name) { args, _ in
                 let b = try args.bind(name, [("keepends", .bool(false))])
-                return .list(PyString.splitlines(s, keepends: b[0].truthy).map { .string($0) })
+                return .list(JinjaPyString.splitlines(s, keepends: b[0].truthy).map { .string($0) })
             }
         case "startswith": return method(name) { args, _ in try affix(s, args, name, suffix: false) }
         case "endswith": return method(name) { args, _ in try affix(s, args, name, suffix: true) }
-        case "upper": return method(name) { _, _ in .string(PyString.upper(s)) }
-        case "lower", "casefold": return method(name) { _, _ in .string(PyString.lower(s)) }
-        case "title": return method(name) { _, _ in .string(PyString.title(s)) }
-        case "capitalize": return method(name) { _, _ in .string(PyString.capitalize(s)) }
-        case "swapcase": return method(name) { _, _ in .string(PyString.swapcase(s)) }
+        case "upper": return method(name) { _, _ in .string(JinjaPyString.upper(s)) }
+        case "lower", "casefold": return method(name) { _, _ in .string(JinjaPyString.lower(s)) }
+        case "title": return method(name) { _, _ in .string(JinjaPyString.title(s)) }
+        case "capitalize": return method(name) { _, _ in .string(JinjaPyString.capitalize(s)) }
+        case "swapcase": return method(name) { _, _ in .string(JinjaPyString.swapcase(s)) }
         case "replace":
             return method(name) { args, _ in
                 let a = try args.positionalOnly(name, min: 2, max: 3)
                 let count = a.count > 2 ? try intArg(a[2], -1) : -1
-                return .string(PyString.replace(s, try str(a[0], "replace() argument 1"), try str(a[1], "replace() argument 2"), count: count))
+                return .string(JinjaPyString.replace(s, try str(a[0], "replace() argument 1"), try str(a[1], "replace() argument 2"), count: count))
             }
         case "find", "rfind", "index", "rindex":
             return method(name) { args, _ in
                 let a = try args.positionalOnly(name, min: 1, max: 1)
-                let i = PyString.findIndex(s, try str(a[0], "must be str"), reverse: name.hasPrefix("r"))
+                let i = JinjaPyString.findIndex(s, try str(a[0], "must be str"), reverse: name.hasPrefix("r"))
                 if i < 0 && name.hasSuffix("index") { throw JinjaError(.runtime, "substring not found") }
                 return .int(i)
             }
         case "count":
             return method(name) { args, _ in
                 let a = try args.positionalOnly(name, min: 1, max: 1)
-                return .int(PyString.count(s, try str(a[0], "must be str")))
+                return .int(JinjaPyString.count(s, try str(a[0], "must be str")))
             }
         case "join":
             return method(name) { args, _ in
@@ -150,7 +150,7 @@ enum JinjaMethods {
                 return .string(parts.joined(separator: s))
             }
         case "format":
-            return method(name) { args, interp in .string(try PyFormat.format(s, args, interp)) }
+            return method(name) { args, interp in .string(try JinjaPyFormat.format(s, args, interp)) }
         case "isdigit", "isnumeric", "isdecimal":
             return method(name) { _, _ in .bool(!s.isEmpty && s.unicodeScalars.allSatisfy { $0.properties.numericType != nil }) }
         case "isalpha":
@@ -159,10 +159,10 @@ enum JinjaMethods {
             return method(name) { _, _ in
                 .bool(!s.isEmpty && s.unicodeScalars.allSatisfy { $0.properties.isAlphabetic || $0.properties.numericType != nil })
             }
-        case "isspace": return method(name) { _, _ in .bool(!s.isEmpty && s.unicodeScalars.allSatisfy(PyString.isSpace)) }
-        case "islower": return method(name) { _, _ in .bool(PyString.isLower(s)) }
-        case "isupper": return method(name) { _, _ in .bool(PyString.isUpper(s)) }
-        case "istitle": return method(name) { _, _ in .bool(!s.isEmpty && PyString.title(s) == s && s.unicodeScalars.contains(where: PyString.isCased)) }
+        case "isspace": return method(name) { _, _ in .bool(!s.isEmpty && s.unicodeScalars.allSatisfy(JinjaPyString.isSpace)) }
+        case "islower": return method(name) { _, _ in .bool(JinjaPyString.isLower(s)) }
+        case "isupper": return method(name) { _, _ in .bool(JinjaPyString.isUpper(s)) }
+        case "istitle": return method(name) { _, _ in .bool(!s.isEmpty && JinjaPyString.title(s) == s && s.unicodeScalars.contains(where: JinjaPyString.isCased)) }
         case "removeprefix", "removesuffix":
             return method(name) { args, _ in
                 let a = try args.positionalOnly(name, min: 1, max: 1)
@@ -180,7 +180,7 @@ enum JinjaMethods {
                 let a = try args.positionalOnly(name, min: 1, max: 1)
                 let sep = try str(a[0], "argument")
                 if sep.isEmpty { throw JinjaError(.runtime, "empty separator") }
-                let parts = name == "partition" ? try PyString.split(s, sep, maxsplit: 1) : try PyString.rsplit(s, sep, maxsplit: 1)
+                let parts = name == "partition" ? try JinjaPyString.split(s, sep, maxsplit: 1) : try JinjaPyString.rsplit(s, sep, maxsplit: 1)
                 if parts.count == 2 { return .tuple([.string(parts[0]), .string(sep), .string(parts[1])]) }
                 return name == "partition" ? .tuple([.string(s), "", ""]) : .tuple(["", "", .string(s)])
             }
@@ -189,7 +189,7 @@ enum JinjaMethods {
                 let a = try args.positionalOnly(name, min: 1, max: 2)
                 let width = try intArg(a[0], 0)
                 let fill = a.count > 1 ? try str(a[1], "fill character") : " "
-                let n = PyString.length(s)
+                let n = JinjaPyString.length(s)
                 if width <= n { return .string(s) }
                 let marg = width - n
                 let left: Int
@@ -204,7 +204,7 @@ enum JinjaMethods {
             return method(name) { args, _ in
                 let a = try args.positionalOnly(name, min: 1, max: 1)
                 let width = try intArg(a[0], 0)
-                let n = PyString.length(s)
+                let n = JinjaPyString.length(s)
                 if width <= n { return .string(s) }
                 var body = s
                 var sign = ""
@@ -223,7 +223,7 @@ enum JinjaMethods {
         case "get":
             return method(name) { args, _ in
                 let a = try args.positionalOnly(name, min: 1, max: 2)
-                return try d.lookup(a[0]) ?? (a.count > 1 ? a[1] : .none)
+                return try d.lookup(a[0]) ?? (a.count > 1 ? a[1] : JinjaValue.none)
             }
         case "copy": return method(name) { _, _ in .dict(d) }
         default: return nil

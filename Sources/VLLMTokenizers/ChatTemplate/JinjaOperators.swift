@@ -59,7 +59,7 @@ enum JinjaOperators {
             if y == 0 { throw JinjaError(.runtime, "float floor division by zero") }
             return .float(floorDivFloat(x, y))
         case "%":
-            if case .string(let format) = a { return .string(try PyFormat.percent(format, b)) }
+            if case .string(let format) = a { return .string(try JinjaPyFormat.percent(format, b)) }
             if let x = a.integer, let y = b.integer {
                 if y == 0 { throw JinjaError(.runtime, "integer division or modulo by zero") }
                 let m = x % y

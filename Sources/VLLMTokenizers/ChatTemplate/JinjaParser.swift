@@ -10,7 +10,7 @@ struct JinjaParser {
     /// filter or test slide until it actually runs ("soft" frames in its compiler).
     private var softDepth = 0
 
-    static func parse(_ source: String) throws -> [Stmt] {
+    static func parse(_ source: String) throws -> [JinjaStmt] {
         var p = JinjaParser(tokens: try JinjaLexer.tokenize(source))
         let body = try p.subparse(until: [])
         guard case .eof = p.current.kind else { throw p.fail("unexpected \(p.describe(p.current))") }
@@ -88,20 +88,20 @@ struct JinjaParser {
 
     /// Parses template contents until a `{% name %}` whose name is in `until` (left unconsumed,
     /// positioned on the name) or the end of the template.
-    private mutating func subparse(until: Set<String>) throws -> [Stmt] {
-        var body: [Stmt] = []
+    private mutating func subparse(until: Set<String>) throws -> [JinjaStmt] {
+        var body: [JinjaStmt] = []
         while true {
             let t = current
             switch t.kind {
             case .data(let s):
                 _ = next()
-                body.append(Stmt(kind: .text(s), line: t.line))
+                body.append(JinjaStmt(kind: .text(s), line: t.line))
             case .variableBegin:
                 _ = next()
                 let e = try parseTuple()
                 guard case .variableEnd = current.kind else { throw fail("expected token 'end of print statement', got \(describe(current))") }
                 _ = next()
-                body.append(Stmt(kind: .output(e), line: t.line))
+                body.append(JinjaStmt(kind: .output(e), line: t.line))
             case .blockBegin:
                 _ = next()
                 if case .name(let n) = current.kind, until.contains(n) { return body }
@@ -120,7 +120,7 @@ struct JinjaParser {
     }
 
     /// Parses a body up to one of `ends`; returns it with the end tag's name, consumed.
-    private mutating func parseBody(_ ends: Set<String>, soft: Bool = false) throws -> ([Stmt], String) {
+    private mutating func parseBody(_ ends: Set<String>, soft: Bool = false) throws -> ([JinjaStmt], String) {
         _ = skipOp(":")
         try expectBlockEnd()
         let saved = softDepth
@@ -131,7 +131,7 @@ struct JinjaParser {
         return (body, end)
     }
 
-    private mutating func parseStatement() throws -> [Stmt] {
+    private mutating func parseStatement() throws -> [JinjaStmt] {
         let t = current
         guard case .name(let tag) = t.kind else { throw fail("tag name expected") }
         let line = t.line
@@ -145,10 +145,10 @@ struct JinjaParser {
             _ = next()
             let filters = try parseFilterChain(first: true)
             let (body, _) = try parseBody(["endfilter"])
-            return [Stmt(kind: .filterBlock(filters, body), line: line)]
+            return [JinjaStmt(kind: .filterBlock(filters, body), line: line)]
         case "with":
             _ = next()
-            var assignments: [(AssignTarget, Expr)] = []
+            var assignments: [(JinjaAssignTarget, JinjaExpr)] = []
             while true {
                 if case .blockEnd = current.kind { break }
                 if !assignments.isEmpty { try expectOp(",") }
@@ -157,21 +157,21 @@ struct JinjaParser {
                 assignments.append((target, try parseExpression()))
             }
             let (body, _) = try parseBody(["endwith"])
-            return [Stmt(kind: .with(assignments, body), line: line)]
+            return [JinjaStmt(kind: .with(assignments, body), line: line)]
         case "print":
             _ = next()
-            return [Stmt(kind: .output(try parseTuple()), line: line)]
+            return [JinjaStmt(kind: .output(try parseTuple()), line: line)]
         case "break":
             _ = next()
-            return [Stmt(kind: .breakLoop, line: line)]
+            return [JinjaStmt(kind: .breakLoop, line: line)]
         case "continue":
             _ = next()
-            return [Stmt(kind: .continueLoop, line: line)]
+            return [JinjaStmt(kind: .continueLoop, line: line)]
         case "generation":
             // transformers' AssistantTracker tag: renders its body unchanged.
             _ = next()
             let (body, _) = try parseBody(["endgeneration"])
-            return [Stmt(kind: .scoped(body), line: line)]
+            return [JinjaStmt(kind: .scoped(body), line: line)]
         case "block":
             _ = next()
             let name = try expectName()
@@ -179,7 +179,7 @@ struct JinjaParser {
             _ = skipName("required")
             let (body, _) = try parseBody(["endblock"])
             if case .name(let n) = current.kind, n == name { _ = next() }
-            return [Stmt(kind: .scoped(body), line: line)]
+            return [JinjaStmt(kind: .scoped(body), line: line)]
         case "extends", "include", "import", "from":
             throw fail("the '\(tag)' tag needs a template loader, which chat templates do not have")
         default:
@@ -187,10 +187,10 @@ struct JinjaParser {
         }
     }
 
-    private mutating func parseIf() throws -> Stmt {
+    private mutating func parseIf() throws -> JinjaStmt {
         let line = next().line
-        var branches: [(Expr, [Stmt])] = []
-        var otherwise: [Stmt] = []
+        var branches: [(JinjaExpr, [JinjaStmt])] = []
+        var otherwise: [JinjaStmt] = []
         softDepth += 1
         defer { softDepth -= 1 }
         while true {
@@ -201,37 +201,36 @@ struct JinjaParser {
             if end == "else" { (otherwise, _) = try parseBody(["endif"], soft: true) }
             break
         }
-        return Stmt(kind: .ifChain(branches, otherwise: otherwise), line: line)
+        return JinjaStmt(kind: .ifChain(branches, otherwise: otherwise), line: line)
     }
 
-    private mutating func parseFor() throws -> Stmt {
+    private mutating func parseFor() throws -> JinjaStmt {
         let line = next().line
         let target = try parseAssignTarget(extraEnd: ["in"])
         guard skipName("in") else { throw fail("expected token 'in', got \(describe(current))") }
         let iterable = try parseTuple(withCondition: false, extraEnd: ["recursive"])
-        var condition: Expr?
+        var condition: JinjaExpr?
         if skipName("if") { condition = try parseExpression() }
         let recursive = skipName("recursive")
-        var (body, end) = try parseBody(["endfor", "else"])
-        var elseBody: [Stmt] = []
-        if end == "else" { (elseBody, end) = try parseBody(["endfor"]) }
-        _ = body
-        let loop = ForLoop(target: target, iterable: iterable, condition: condition, body: body, elseBody: elseBody, recursive: recursive)
-        return Stmt(kind: .forLoop(loop), line: line)
+        let (body, end) = try parseBody(["endfor", "else"])
+        var elseBody: [JinjaStmt] = []
+        if end == "else" { (elseBody, _) = try parseBody(["endfor"]) }
+        let loop = JinjaForLoop(target: target, iterable: iterable, condition: condition, body: body, elseBody: elseBody, recursive: recursive)
+        return JinjaStmt(kind: .forLoop(loop), line: line)
     }
 
-    private mutating func parseSet() throws -> Stmt {
+    private mutating func parseSet() throws -> JinjaStmt {
         let line = next().line
         let target = try parseAssignTarget(withNamespace: true)
-        if skipOp("=") { return Stmt(kind: .assign(target, try parseTuple()), line: line) }
+        if skipOp("=") { return JinjaStmt(kind: .assign(target, try parseTuple()), line: line) }
         let filters = isOp("|") ? try parseFilterChain(first: false) : []
         let (body, _) = try parseBody(["endset"])
-        return Stmt(kind: .assignBlock(target, filters, body), line: line)
+        return JinjaStmt(kind: .assignBlock(target, filters, body), line: line)
     }
 
-    private mutating func parseSignature() throws -> [(String, Expr?)] {
+    private mutating func parseSignature() throws -> [(String, JinjaExpr?)] {
         try expectOp("(")
-        var params: [(String, Expr?)] = []
+        var params: [(String, JinjaExpr?)] = []
         var sawDefault = false
         while !isOp(")") {
             if !params.isEmpty { try expectOp(",") }
@@ -249,30 +248,30 @@ struct JinjaParser {
         return params
     }
 
-    private mutating func parseMacro() throws -> Stmt {
+    private mutating func parseMacro() throws -> JinjaStmt {
         let line = next().line
         let name = try expectName()
         let params = try parseSignature()
         let (body, _) = try parseBody(["endmacro"])
-        return Stmt(kind: .macro(MacroDefinition(name: name, parameters: params, body: body)), line: line)
+        return JinjaStmt(kind: .macro(JinjaMacroDefinition(name: name, parameters: params, body: body)), line: line)
     }
 
-    private mutating func parseCallBlock() throws -> Stmt {
+    private mutating func parseCallBlock() throws -> JinjaStmt {
         let line = next().line
         let params = isOp("(") ? try parseSignature() : []
         let call = try parseExpression()
         guard case .call = call.kind else { throw fail("expected call", line: line) }
         let (body, _) = try parseBody(["endcall"])
-        return Stmt(kind: .callBlock(call: call, caller: MacroDefinition(name: "caller", parameters: params, body: body)), line: line)
+        return JinjaStmt(kind: .callBlock(call: call, caller: JinjaMacroDefinition(name: "caller", parameters: params, body: body)), line: line)
     }
 
-    private mutating func parseAssignTarget(extraEnd: Set<String> = [], withNamespace: Bool = false) throws -> AssignTarget {
+    private mutating func parseAssignTarget(extraEnd: Set<String> = [], withNamespace: Bool = false) throws -> JinjaAssignTarget {
         if withNamespace, case .name(let n) = current.kind, isOp(".", look()) {
             _ = next()
             _ = next()
             return .namespaceAttribute(n, try expectName())
         }
-        func primary(_ p: inout JinjaParser) throws -> AssignTarget {
+        func primary(_ p: inout JinjaParser) throws -> JinjaAssignTarget {
             if case .name(let n) = p.current.kind {
                 if ["true", "false", "True", "False", "none", "None"].contains(n) { throw p.fail("can't assign to '\(n)'") }
                 _ = p.next()
@@ -288,8 +287,8 @@ struct JinjaParser {
         return try parseTargetTuple(extraEnd: extraEnd, primary: primary)
     }
 
-    private mutating func parseTargetTuple(extraEnd: Set<String>, primary: (inout JinjaParser) throws -> AssignTarget) throws -> AssignTarget {
-        var items: [AssignTarget] = []
+    private mutating func parseTargetTuple(extraEnd: Set<String>, primary: (inout JinjaParser) throws -> JinjaAssignTarget) throws -> JinjaAssignTarget {
+        var items: [JinjaAssignTarget] = []
         var isTuple = false
         while true {
             if !items.isEmpty { try expectOp(",") }
@@ -313,9 +312,9 @@ struct JinjaParser {
     }
 
     /// jinja2's `parse_tuple`: a comma-separated list becomes a tuple, a single item stays itself.
-    private mutating func parseTuple(withCondition: Bool = true, extraEnd: Set<String> = [], explicitParens: Bool = false) throws -> Expr {
+    private mutating func parseTuple(withCondition: Bool = true, extraEnd: Set<String> = [], explicitParens: Bool = false) throws -> JinjaExpr {
         let line = current.line
-        var items: [Expr] = []
+        var items: [JinjaExpr] = []
         var isTuple = false
         while true {
             if !items.isEmpty { try expectOp(",") }
@@ -327,55 +326,55 @@ struct JinjaParser {
             if let first = items.first { return first }
             if !explicitParens { throw fail("Expected an expression, got \(describe(current))") }
         }
-        return Expr(.tuple(items), line: line)
+        return JinjaExpr(.tuple(items), line: line)
     }
 
-    private mutating func parseExpression() throws -> Expr {
+    private mutating func parseExpression() throws -> JinjaExpr {
         var e = try parseOr()
         while isName("if") {
             let line = next().line
             softDepth += 1
             defer { softDepth -= 1 }
             let test = try parseOr()
-            var otherwise: Expr?
+            var otherwise: JinjaExpr?
             if skipName("else") { otherwise = try parseExpression() }
-            e = Expr(.condition(test: test, then: e, otherwise: otherwise), line: line)
+            e = JinjaExpr(.condition(test: test, then: e, otherwise: otherwise), line: line)
         }
         return e
     }
 
-    private mutating func parseOr() throws -> Expr {
+    private mutating func parseOr() throws -> JinjaExpr {
         var left = try parseAnd()
         while isName("or") {
             let line = next().line
-            left = Expr(.or(left, try parseAnd()), line: line)
+            left = JinjaExpr(.or(left, try parseAnd()), line: line)
         }
         return left
     }
 
-    private mutating func parseAnd() throws -> Expr {
+    private mutating func parseAnd() throws -> JinjaExpr {
         var left = try parseNot()
         while isName("and") {
             let line = next().line
-            left = Expr(.and(left, try parseNot()), line: line)
+            left = JinjaExpr(.and(left, try parseNot()), line: line)
         }
         return left
     }
 
-    private mutating func parseNot() throws -> Expr {
+    private mutating func parseNot() throws -> JinjaExpr {
         if isName("not") {
             let line = next().line
-            return Expr(.not(try parseNot()), line: line)
+            return JinjaExpr(.not(try parseNot()), line: line)
         }
         return try parseCompare()
     }
 
     private static let comparisons: [String: String] = ["==": "eq", "!=": "ne", "<": "lt", "<=": "lteq", ">": "gt", ">=": "gteq"]
 
-    private mutating func parseCompare() throws -> Expr {
+    private mutating func parseCompare() throws -> JinjaExpr {
         let line = current.line
         let left = try parseMath1()
-        var ops: [(String, Expr)] = []
+        var ops: [(String, JinjaExpr)] = []
         while true {
             if case .op(let o) = current.kind, let name = Self.comparisons[o] {
                 _ = next()
@@ -390,52 +389,52 @@ struct JinjaParser {
                 break
             }
         }
-        return ops.isEmpty ? left : Expr(.compare(left, ops), line: line)
+        return ops.isEmpty ? left : JinjaExpr(.compare(left, ops), line: line)
     }
 
-    private mutating func parseMath1() throws -> Expr {
+    private mutating func parseMath1() throws -> JinjaExpr {
         var left = try parseConcat()
         while isOp("+") || isOp("-") {
             let t = next()
             guard case .op(let o) = t.kind else { break }
-            left = Expr(.binary(o, left, try parseConcat()), line: t.line)
+            left = JinjaExpr(.binary(o, left, try parseConcat()), line: t.line)
         }
         return left
     }
 
-    private mutating func parseConcat() throws -> Expr {
+    private mutating func parseConcat() throws -> JinjaExpr {
         let line = current.line
         var items = [try parseMath2()]
         while skipOp("~") { items.append(try parseMath2()) }
-        return items.count == 1 ? items[0] : Expr(.concat(items), line: line)
+        return items.count == 1 ? items[0] : JinjaExpr(.concat(items), line: line)
     }
 
-    private mutating func parseMath2() throws -> Expr {
+    private mutating func parseMath2() throws -> JinjaExpr {
         var left = try parsePow()
         while isOp("*") || isOp("/") || isOp("//") || isOp("%") {
             let t = next()
             guard case .op(let o) = t.kind else { break }
-            left = Expr(.binary(o, left, try parsePow()), line: t.line)
+            left = JinjaExpr(.binary(o, left, try parsePow()), line: t.line)
         }
         return left
     }
 
-    private mutating func parsePow() throws -> Expr {
+    private mutating func parsePow() throws -> JinjaExpr {
         var left = try parseUnary()
         while isOp("**") {
             let line = next().line
-            left = Expr(.binary("**", left, try parseUnary()), line: line)
+            left = JinjaExpr(.binary("**", left, try parseUnary()), line: line)
         }
         return left
     }
 
-    private mutating func parseUnary(withFilter: Bool = true) throws -> Expr {
+    private mutating func parseUnary(withFilter: Bool = true) throws -> JinjaExpr {
         let line = current.line
-        var node: Expr
+        var node: JinjaExpr
         if skipOp("-") {
-            node = Expr(.neg(try parseUnary(withFilter: false)), line: line)
+            node = JinjaExpr(.neg(try parseUnary(withFilter: false)), line: line)
         } else if skipOp("+") {
-            node = Expr(.pos(try parseUnary(withFilter: false)), line: line)
+            node = JinjaExpr(.pos(try parseUnary(withFilter: false)), line: line)
         } else {
             node = try parsePrimary()
         }
@@ -444,16 +443,16 @@ struct JinjaParser {
         return node
     }
 
-    private mutating func parsePrimary() throws -> Expr {
+    private mutating func parsePrimary() throws -> JinjaExpr {
         let t = current
         switch t.kind {
         case .name(let n):
             _ = next()
             switch n {
-            case "true", "True": return Expr(.literal(.bool(true)), line: t.line)
-            case "false", "False": return Expr(.literal(.bool(false)), line: t.line)
-            case "none", "None": return Expr(.literal(.none), line: t.line)
-            default: return Expr(.name(n), line: t.line)
+            case "true", "True": return JinjaExpr(.literal(.bool(true)), line: t.line)
+            case "false", "False": return JinjaExpr(.literal(.bool(false)), line: t.line)
+            case "none", "None": return JinjaExpr(.literal(.none), line: t.line)
+            default: return JinjaExpr(.name(n), line: t.line)
             }
         case .string(let s):
             _ = next()
@@ -463,13 +462,13 @@ struct JinjaParser {
                 text += more
                 _ = next()
             }
-            return Expr(.literal(.string(text)), line: t.line)
+            return JinjaExpr(.literal(.string(text)), line: t.line)
         case .integer(let v):
             _ = next()
-            return Expr(.literal(.int(v)), line: t.line)
+            return JinjaExpr(.literal(.int(v)), line: t.line)
         case .float(let v):
             _ = next()
-            return Expr(.literal(.float(v)), line: t.line)
+            return JinjaExpr(.literal(.float(v)), line: t.line)
         case .op("("):
             _ = next()
             let e = try parseTuple(explicitParens: true)
@@ -477,17 +476,17 @@ struct JinjaParser {
             return e
         case .op("["):
             _ = next()
-            var items: [Expr] = []
+            var items: [JinjaExpr] = []
             while !isOp("]") {
                 if !items.isEmpty { try expectOp(",") }
                 if isOp("]") { break }
                 items.append(try parseExpression())
             }
             try expectOp("]")
-            return Expr(.list(items), line: t.line)
+            return JinjaExpr(.list(items), line: t.line)
         case .op("{"):
             _ = next()
-            var items: [(Expr, Expr)] = []
+            var items: [(JinjaExpr, JinjaExpr)] = []
             while !isOp("}") {
                 if !items.isEmpty { try expectOp(",") }
                 if isOp("}") { break }
@@ -496,63 +495,63 @@ struct JinjaParser {
                 items.append((k, try parseExpression()))
             }
             try expectOp("}")
-            return Expr(.dict(items), line: t.line)
+            return JinjaExpr(.dict(items), line: t.line)
         default:
             throw fail("unexpected \(describe(t))")
         }
     }
 
-    private mutating func parsePostfix(_ start: Expr) throws -> Expr {
+    private mutating func parsePostfix(_ start: JinjaExpr) throws -> JinjaExpr {
         var node = start
         while true {
             if isOp(".") || isOp("[") {
                 node = try parseSubscript(node)
             } else if isOp("(") {
-                node = Expr(.call(node, try parseCallArgs()), line: current.line)
+                node = JinjaExpr(.call(node, try parseCallArgs()), line: current.line)
             } else {
                 return node
             }
         }
     }
 
-    private mutating func parseFilterExpr(_ start: Expr) throws -> Expr {
+    private mutating func parseFilterExpr(_ start: JinjaExpr) throws -> JinjaExpr {
         var node = start
         while true {
             if isOp("|") {
-                for f in try parseFilterChain(first: false) { node = Expr(.filter(node, f), line: f.line) }
+                for f in try parseFilterChain(first: false) { node = JinjaExpr(.filter(node, f), line: f.line) }
             } else if isName("is") {
                 node = try parseTest(node)
             } else if isOp("(") {
-                node = Expr(.call(node, try parseCallArgs()), line: current.line)
+                node = JinjaExpr(.call(node, try parseCallArgs()), line: current.line)
             } else {
                 return node
             }
         }
     }
 
-    private mutating func parseSubscript(_ node: Expr) throws -> Expr {
+    private mutating func parseSubscript(_ node: JinjaExpr) throws -> JinjaExpr {
         let t = next()
         if isOp(".", t) {
             let a = next()
             switch a.kind {
-            case .name(let n): return Expr(.getattr(node, n), line: t.line)
-            case .integer(let v): return Expr(.getitem(node, Expr(.literal(.int(v)), line: a.line)), line: t.line)
+            case .name(let n): return JinjaExpr(.getattr(node, n), line: t.line)
+            case .integer(let v): return JinjaExpr(.getitem(node, JinjaExpr(.literal(.int(v)), line: a.line)), line: t.line)
             default: throw fail("expected name or number", line: a.line)
             }
         }
-        var args: [Expr] = []
+        var args: [JinjaExpr] = []
         while !isOp("]") {
             if !args.isEmpty { try expectOp(",") }
             args.append(try parseSubscribed())
         }
         try expectOp("]")
-        let arg = args.count == 1 ? args[0] : Expr(.tuple(args), line: t.line)
-        return Expr(.getitem(node, arg), line: t.line)
+        let arg = args.count == 1 ? args[0] : JinjaExpr(.tuple(args), line: t.line)
+        return JinjaExpr(.getitem(node, arg), line: t.line)
     }
 
-    private mutating func parseSubscribed() throws -> Expr {
+    private mutating func parseSubscribed() throws -> JinjaExpr {
         let line = current.line
-        var parts: [Expr?] = []
+        var parts: [JinjaExpr?] = []
         if skipOp(":") {
             parts.append(nil)
         } else {
@@ -572,13 +571,13 @@ struct JinjaParser {
         } else {
             parts.append(nil)
         }
-        return Expr(.slice(parts[0], parts[1], parts[2]), line: line)
+        return JinjaExpr(.slice(parts[0], parts[1], parts[2]), line: line)
     }
 
-    private mutating func parseCallArgs() throws -> CallArgs {
+    private mutating func parseCallArgs() throws -> JinjaCallArgs {
         let open = current.line
         try expectOp("(")
-        var args = CallArgs()
+        var args = JinjaCallArgs()
         var requireComma = false
         while !isOp(")") {
             if requireComma {
@@ -609,8 +608,8 @@ struct JinjaParser {
     }
 
     /// `|a|b(x)`; with `first`, the leading pipe is absent (as in `{% filter a|b %}`).
-    private mutating func parseFilterChain(first: Bool) throws -> [FilterCall] {
-        var filters: [FilterCall] = []
+    private mutating func parseFilterChain(first: Bool) throws -> [JinjaFilterCall] {
+        var filters: [JinjaFilterCall] = []
         var inline = first
         while isOp("|") || inline {
             if !inline { _ = next() }
@@ -621,13 +620,13 @@ struct JinjaParser {
             if softDepth == 0 && JinjaFilters.table[name] == nil {
                 throw fail("No filter named '\(name)'.", line: line)
             }
-            let args = isOp("(") ? try parseCallArgs() : CallArgs()
-            filters.append(FilterCall(name: name, args: args, line: line))
+            let args = isOp("(") ? try parseCallArgs() : JinjaCallArgs()
+            filters.append(JinjaFilterCall(name: name, args: args, line: line))
         }
         return filters
     }
 
-    private mutating func parseTest(_ node: Expr) throws -> Expr {
+    private mutating func parseTest(_ node: JinjaExpr) throws -> JinjaExpr {
         let line = next().line
         let negated = skipName("not")
         var name = try expectName()
@@ -635,7 +634,7 @@ struct JinjaParser {
         if softDepth == 0 && JinjaTests.table[name] == nil {
             throw fail("No test named '\(name)'.", line: line)
         }
-        var args = CallArgs()
+        var args = JinjaCallArgs()
         if isOp("(") {
             args = try parseCallArgs()
         } else {
@@ -651,6 +650,6 @@ struct JinjaParser {
                 args.positional = [try parsePostfix(try parsePrimary())]
             }
         }
-        return Expr(.test(node, name: name, args: args, negated: negated), line: line)
+        return JinjaExpr(.test(node, name: name, args: args, negated: negated), line: line)
     }
 }

@@ -1,7 +1,7 @@
 import Foundation
 
 /// Evaluated call arguments, bound to parameters the way Python binds a function call.
-public struct JinjaArguments {
+struct JinjaArguments {
     var positional: [JinjaValue]
     var keywords: [(String, JinjaValue)]
 
@@ -44,14 +44,14 @@ public struct JinjaArguments {
 
 /// A variable scope. jinja2 gives `for` iterations, macros, `with` and call blocks their own
 /// scope, so a `set` inside them is not visible outside (hence `namespace()`); `if` does not.
-final class Scope {
+final class JinjaScope {
     var vars: [String: JinjaValue] = [:]
-    let parent: Scope?
+    let parent: JinjaScope?
 
-    init(parent: Scope?) { self.parent = parent }
+    init(parent: JinjaScope?) { self.parent = parent }
 
     func lookup(_ name: String) -> JinjaValue? {
-        var s: Scope? = self
+        var s: JinjaScope? = self
         while let cur = s {
             if let v = cur.vars[name] { return v }
             s = cur.parent
@@ -87,11 +87,11 @@ final class JinjaNamespace: JinjaObject, @unchecked Sendable {
 
 /// A `{% macro %}` (or the `caller` of a call block), closed over the scope it was defined in.
 final class JinjaMacro: JinjaObject, @unchecked Sendable {
-    let definition: MacroDefinition
-    let closure: Scope
+    let definition: JinjaMacroDefinition
+    let closure: JinjaScope
     let caller: JinjaMacro?
 
-    init(_ definition: MacroDefinition, closure: Scope, caller: JinjaMacro? = nil) {
+    init(_ definition: JinjaMacroDefinition, closure: JinjaScope, caller: JinjaMacro? = nil) {
         self.definition = definition
         self.closure = closure
         self.caller = caller
@@ -110,7 +110,7 @@ final class JinjaMacro: JinjaObject, @unchecked Sendable {
     }
 
     override func call(_ args: JinjaArguments, _ interp: JinjaInterpreter) throws -> JinjaValue {
-        let scope = Scope(parent: closure)
+        let scope = JinjaScope(parent: closure)
         let params = definition.parameters
         var extra: [JinjaValue] = []
         for (n, v) in args.positional.enumerated() {
@@ -215,7 +215,7 @@ final class JinjaCycler: JinjaObject, @unchecked Sendable {
 
     override func attribute(_ name: String, _ interp: JinjaInterpreter) throws -> JinjaValue? {
         switch name {
-        case "current": return items.isEmpty ? .none : items[position]
+        case "current": return items.isEmpty ? JinjaValue.none : items[position]
         case "next":
             return .object(JinjaFunction("next") { [unowned self] _, _ in
                 let v = self.items[self.position]

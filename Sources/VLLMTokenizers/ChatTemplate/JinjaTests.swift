@@ -39,7 +39,13 @@ enum JinjaTests {
             default: return false
             }
         }
-        t["callable"] = { v, _, _ in if case .object(let o) = v { return o.isCallable }; return false }
+        t["callable"] = { v, _, _ in
+            switch v {
+            case .object(let o): return o.isCallable
+            case .undefined: return true  // jinja2's Undefined defines __call__ (which raises)
+            default: return false
+            }
+        }
         t["sameas"] = { v, args, _ in
             let other = try one(args, "sameas")
             switch (v, other) {
@@ -58,8 +64,8 @@ enum JinjaTests {
             let n = try args.bind("divisibleby", [("num", nil)])[0]
             return try JinjaOperators.binary("%", v, n).pyEquals(.int(0))
         }
-        t["lower"] = { v, _, _ in PyString.isLower(v.pyStr) }
-        t["upper"] = { v, _, _ in PyString.isUpper(v.pyStr) }
+        t["lower"] = { v, _, _ in JinjaPyString.isLower(v.pyStr) }
+        t["upper"] = { v, _, _ in JinjaPyString.isUpper(v.pyStr) }
         t["in"] = { v, args, _ in try args.bind("in", [("seq", nil)])[0].pyContains(v) }
         for name in ["eq", "equalto", "=="] { t[name] = compare("eq") }
         for name in ["ne", "!="] { t[name] = compare("ne") }

@@ -79,7 +79,7 @@ public struct JinjaDict: Sendable {
     public private(set) var keys: [JinjaValue] = []
     /// The values, parallel to `keys`.
     public private(set) var values: [JinjaValue] = []
-    private var index: [HashKey: Int] = [:]
+    private var index: [JinjaHashKey: Int] = [:]
 
     /// An empty dictionary.
     public init() {}
@@ -104,10 +104,10 @@ public struct JinjaDict: Sendable {
 
     /// Reads or writes the entry under a string key; writing `nil` is not supported.
     public subscript(key: String) -> JinjaValue? {
-        get { index[.string(PyStringKey(key))].map { values[$0] } }
+        get { index[.string(JinjaStringKey(key))].map { values[$0] } }
         set {
             guard let newValue else { return }
-            let h = HashKey.string(PyStringKey(key))
+            let h = JinjaHashKey.string(JinjaStringKey(key))
             if let i = index[h] { values[i] = newValue } else {
                 index[h] = keys.count
                 keys.append(.string(key))
@@ -118,13 +118,13 @@ public struct JinjaDict: Sendable {
 
     /// Looks a key up with Python semantics; throws `TypeError` for unhashable keys.
     func lookup(_ key: JinjaValue) throws -> JinjaValue? {
-        let h = try HashKey(key)
+        let h = try JinjaHashKey(key)
         return index[h].map { values[$0] }
     }
 
     /// Inserts or replaces an entry, keeping the original position of an existing key like Python.
     mutating func set(_ key: JinjaValue, _ value: JinjaValue) throws {
-        let h = try HashKey(key)
+        let h = try JinjaHashKey(key)
         if let i = index[h] { values[i] = value } else {
             index[h] = keys.count
             keys.append(key)
@@ -135,10 +135,10 @@ public struct JinjaDict: Sendable {
 
 /// A string compared and hashed by its Unicode scalars, as Python does; Swift's own `String`
 /// equality treats canonically equivalent strings as equal, which Python does not.
-struct PyStringKey: Hashable {
+struct JinjaStringKey: Hashable {
     let s: String
     init(_ s: String) { self.s = s }
-    static func == (a: PyStringKey, b: PyStringKey) -> Bool { a.s.utf8.elementsEqual(b.s.utf8) }
+    static func == (a: JinjaStringKey, b: JinjaStringKey) -> Bool { a.s.utf8.elementsEqual(b.s.utf8) }
     func hash(into hasher: inout Hasher) {
         var copy = s
         copy.withUTF8 { hasher.combine(bytes: UnsafeRawBufferPointer($0)) }
@@ -146,12 +146,12 @@ struct PyStringKey: Hashable {
 }
 
 /// Python's hash identity for dictionary keys.
-enum HashKey: Hashable {
+enum JinjaHashKey: Hashable {
     case none
     case int(Int)
     case float(UInt64)
-    case string(PyStringKey)
-    case tuple([HashKey])
+    case string(JinjaStringKey)
+    case tuple([JinjaHashKey])
     case object(ObjectIdentifier)
     case undefined
 
@@ -163,8 +163,8 @@ enum HashKey: Hashable {
         case .float(let d):
             // Python makes equal numbers hash alike, so 1.0 finds the key 1.
             if d == d.rounded(), abs(d) < 9.2e18 { self = .int(Int(d)) } else { self = .float(d.bitPattern) }
-        case .string(let s): self = .string(PyStringKey(s))
-        case .tuple(let items): self = .tuple(try items.map(HashKey.init))
+        case .string(let s): self = .string(JinjaStringKey(s))
+        case .tuple(let items): self = .tuple(try items.map(JinjaHashKey.init))
         case .object(let o): self = .object(ObjectIdentifier(o))
         case .undefined: self = .undefined
         case .list: throw JinjaError.type("unhashable type: 'list'")
@@ -195,7 +195,7 @@ public class JinjaObject: @unchecked Sendable {
 // MARK: - Literals, so that Swift callers and tests can write contexts naturally.
 
 extension JinjaValue: ExpressibleByStringLiteral, ExpressibleByIntegerLiteral, ExpressibleByFloatLiteral,
-    ExpressibleByBooleanLiteral, ExpressibleByArrayLiteral, ExpressibleByDictionaryLiteral, ExpressibleByNilLiteral
+    ExpressibleByBooleanLiteral, ExpressibleByArrayLiteral, ExpressibleByDictionaryLiteral
 {
     public init(stringLiteral value: String) { self = .string(value) }
     public init(integerLiteral value: Int) { self = .int(value) }
@@ -203,8 +203,6 @@ extension JinjaValue: ExpressibleByStringLiteral, ExpressibleByIntegerLiteral, E
     public init(booleanLiteral value: Bool) { self = .bool(value) }
     public init(arrayLiteral elements: JinjaValue...) { self = .list(elements) }
     public init(dictionaryLiteral elements: (String, JinjaValue)...) { self = .dict(JinjaDict(pairs: elements)) }
-    /// `nil` is Python's `None`.
-    public init(nilLiteral: ()) { self = .none }
 }
 
 extension JinjaValue {

@@ -1,7 +1,7 @@
 import Foundation
 
 /// Python's string formatting: `"%s" % args` (also the `format` filter) and `str.format`.
-enum PyFormat {
+enum JinjaPyFormat {
     // MARK: printf-style
 
     static func percent(_ format: String, _ args: JinjaValue) throws -> String {
@@ -34,7 +34,7 @@ enum PyFormat {
                     if cs[k] == "(" { depth += 1 } else if cs[k] == ")" { depth -= 1 }
                     k += 1
                 }
-                key = PyString.string(cs[(i + 1)..<(k - 1)])
+                key = JinjaPyString.string(cs[(i + 1)..<(k - 1)])
                 i = k
             }
             var flags = ""
@@ -74,7 +74,7 @@ enum PyFormat {
 
     private static func pad(_ s: String, width: Int?, left: Bool, zero: Bool = false) -> String {
         guard let width else { return s }
-        let n = PyString.length(s)
+        let n = JinjaPyString.length(s)
         if n >= width { return s }
         if left { return s + String(repeating: " ", count: width - n) }
         if zero {
@@ -92,7 +92,7 @@ enum PyFormat {
         switch type {
         case "s", "r", "a":
             var s = type == "s" ? v.pyStr : v.pyRepr
-            if let precision { s = PyString.string(Array(s.unicodeScalars).prefix(precision)) }
+            if let precision { s = JinjaPyString.string(Array(s.unicodeScalars).prefix(precision)) }
             return pad(s, width: width, left: left)
         case "d", "i", "u":
             guard let x = v.number else { throw JinjaError.type("%\(type) format: a real number is required, not \(v.typeName)") }
@@ -113,7 +113,7 @@ enum PyFormat {
             let spec = "%" + cflags + (width.map(String.init) ?? "") + "." + String(precision ?? 6) + String(type)
             return String(format: spec, x)
         case "c":
-            if case .string(let s) = v, PyString.length(s) == 1 { return pad(s, width: width, left: left) }
+            if case .string(let s) = v, JinjaPyString.length(s) == 1 { return pad(s, width: width, left: left) }
             guard let n = v.integer, let u = Unicode.Scalar(UInt32(max(0, n))) else { throw JinjaError.type("%c requires int or char") }
             return pad(String(u), width: width, left: left)
         default:
@@ -138,7 +138,7 @@ enum PyFormat {
                     k += 1
                 }
                 guard k < cs.count else { throw JinjaError(.runtime, "Single '{' encountered in format string") }
-                let field = PyString.string(cs[(i + 1)..<k])
+                let field = JinjaPyString.string(cs[(i + 1)..<k])
                 out += try replacement(field, args, interp, &auto)
                 i = k + 1
             } else if c == "}" {
@@ -237,7 +237,7 @@ enum PyFormat {
         var negative = false
         switch value {
         case .string(let str):
-            body = precision.map { PyString.string(Array(str.unicodeScalars).prefix($0)) } ?? str
+            body = precision.map { JinjaPyString.string(Array(str.unicodeScalars).prefix($0)) } ?? str
             if align == nil { align = "<" }
         case .int, .bool, .float:
             let isInt = value.integer != nil && (type == nil || "dxXobcn".unicodeScalars.contains(type!))
@@ -278,7 +278,7 @@ enum PyFormat {
             if align == nil { align = "<" }
         }
         let signText = negative ? "-" : (sign == "+" ? "+" : sign == " " ? " " : "")
-        let total = PyString.length(body) + signText.count
+        let total = JinjaPyString.length(body) + signText.count
         let padding = max(0, width - total)
         let fillText = String(repeating: String(fill), count: padding)
         switch align {

@@ -1,7 +1,7 @@
 import Foundation
 
 /// Python's `datetime.strftime` for the directives templates use (C locale, as in CPython).
-enum Strftime {
+enum JinjaStrftime {
     private static let days = ["Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday"]
     private static let months = ["January", "February", "March", "April", "May", "June", "July", "August",
                                  "September", "October", "November", "December"]

@@ -58,7 +58,7 @@ extension JinjaValue {
         case .bool(let b): return b ? "True" : "False"
         case .int(let i): return String(i)
         case .float(let d): return pyFloatRepr(d)
-        case .string(let s): return PyString.repr(s)
+        case .string(let s): return JinjaPyString.repr(s)
         case .list(let a): return "[" + a.map(\.pyRepr).joined(separator: ", ") + "]"
         case .tuple(let a):
             if a.count == 1 { return "(" + a[0].pyRepr + ",)" }
@@ -94,7 +94,7 @@ extension JinjaValue {
         case (.undefined, .undefined): return true
         case (.undefined, _), (_, .undefined): return false
         case (.none, .none): return true
-        case (.string(let a), .string(let b)): return PyString.equal(a, b)
+        case (.string(let a), .string(let b)): return JinjaPyString.equal(a, b)
         case (.list(let a), .list(let b)), (.tuple(let a), .tuple(let b)):
             return a.count == b.count && zip(a, b).allSatisfy { $0.pyEquals($1) }
         case (.dict(let a), .dict(let b)):
@@ -115,7 +115,7 @@ extension JinjaValue {
     func pyLess(_ other: JinjaValue, _ op: String = "<") throws -> Bool {
         switch (self, other) {
         case (.undefined(let u), _), (_, .undefined(let u)): throw u.error
-        case (.string(let a), .string(let b)): return PyString.less(a, b)
+        case (.string(let a), .string(let b)): return JinjaPyString.less(a, b)
         case (.list(let a), .list(let b)), (.tuple(let a), .tuple(let b)):
             for (x, y) in zip(a, b) where !x.pyEquals(y) { return try x.pyLess(y, op) }
             return a.count < b.count
@@ -156,7 +156,7 @@ extension JinjaValue {
     func pyLength() throws -> Int {
         switch self {
         case .undefined: return 0
-        case .string(let s): return PyString.length(s)
+        case .string(let s): return JinjaPyString.length(s)
         case .list(let a), .tuple(let a): return a.count
         case .dict(let d): return d.count
         default: throw JinjaError.type("object of type '\(typeName)' has no len()")
@@ -171,7 +171,7 @@ extension JinjaValue {
             guard case .string(let sub) = item else {
                 throw JinjaError.type("'in <string>' requires string as left operand, not \(item.typeName)")
             }
-            return PyString.contains(s, sub)
+            return JinjaPyString.contains(s, sub)
         case .list(let a), .tuple(let a): return a.contains { $0.pyEquals(item) }
         case .dict(let d): return try d.lookup(item) != nil
         case .object(let g as JinjaGenerator): return g.drain().contains { $0.pyEquals(item) }

@@ -4,7 +4,7 @@ import Foundation
 ///
 /// Python indexes and compares strings by Unicode code point, while Swift works on grapheme
 /// clusters and canonical equivalence, so everything here goes through `unicodeScalars` or UTF-8.
-enum PyString {
+enum JinjaPyString {
     /// `str.isspace()` for one character (Unicode White_Space plus the ASCII separators 0x1C-0x1F).
     static func isSpace(_ c: Unicode.Scalar) -> Bool {
         switch c.value {
