@@ -75,9 +75,4 @@ struct ChatTemplateCommand: ParsableCommand {
         return try JinjaValue(jsonData: data)
     }
 }
-
-/// A failure reported as a plain message (ArgumentParser adds usage text only to validation errors).
-private struct CommandError: Error, CustomStringConvertible {
-    let description: String
-    init(_ description: String) { self.description = description }
 }
