@@ -75,4 +75,3 @@ struct ChatTemplateCommand: ParsableCommand {
         return try JinjaValue(jsonData: data)
     }
 }
-}
