@@ -7,6 +7,7 @@ struct OutputCollector {
         var promptTokenIDs: [Int]
         var outputs: [CompletionOutput]
         var numCachedTokens = 0
+        var promptLogprobs: [PositionLogprobs?]?
     }
 
     private var groups: [String: Group] = [:]
@@ -52,6 +53,7 @@ struct OutputCollector {
         output.stopReason = update.stopReason
         group.outputs[index] = output
         group.numCachedTokens = max(group.numCachedTokens, update.numCachedTokens)
+        if group.promptLogprobs == nil { group.promptLogprobs = update.promptLogprobs }
         let finished = group.outputs.allSatisfy(\.finished)
         if update.finishReason != nil { owners[update.requestID] = nil }
         groups[id] = finished ? nil : group
@@ -64,7 +66,7 @@ struct OutputCollector {
             outputs = [piece]
         }
         return RequestOutput(
-            requestID: id, prompt: group.prompt, promptTokenIDs: group.promptTokenIDs, promptLogprobs: nil,
+            requestID: id, prompt: group.prompt, promptTokenIDs: group.promptTokenIDs, promptLogprobs: group.promptLogprobs,
             outputs: outputs, finished: finished, numCachedTokens: group.numCachedTokens)
     }
 }

@@ -77,6 +77,7 @@ struct SamplingOptions: ParsableArguments {
     @Option var maxTokens: Int = 16
     @Option var minTokens: Int = 0
     @Option(help: "Top log-probabilities to return per token.") var logprobs: Int?
+    @Option(help: "Top log-probabilities to return per prompt token.") var promptLogprobs: Int?
     @Flag(inversion: .prefixedNo, help: "Leave special tokens out of the text.") var skipSpecialTokens = true
 
     func params(defaults: GenerationConfig) throws -> SamplingParams {
@@ -97,6 +98,7 @@ struct SamplingOptions: ParsableArguments {
         p.maxTokens = maxTokens
         p.minTokens = minTokens
         p.logprobs = logprobs
+        p.promptLogprobs = promptLogprobs
         p.skipSpecialTokens = skipSpecialTokens
         try p.validate()
         return p

@@ -108,6 +108,7 @@ struct GenerateResult: Encodable {
     var request_id: String
     var prompt: String?
     var prompt_token_ids: [Int]
+    var prompt_logprobs: [[String: Double]?]?
     var outputs: [Output]
     var num_cached_tokens: Int
 
@@ -116,15 +117,11 @@ struct GenerateResult: Encodable {
         prompt = r.prompt
         prompt_token_ids = r.promptTokenIDs
         num_cached_tokens = r.numCachedTokens
+        prompt_logprobs = r.promptLogprobs?.map { $0.map(logprobEntry) }
         outputs = r.outputs.map { o in
             Output(
                 index: o.index, text: o.text, token_ids: o.tokenIDs, cumulative_logprob: o.cumulativeLogprob,
-                logprobs: o.logprobs?.map { position in
-                    var entry: [String: Double] = [:]
-                    for t in position.top { entry[String(t.tokenID)] = Double(t.logprob) }
-                    entry[String(position.chosen.tokenID)] = Double(position.chosen.logprob)
-                    return entry
-                },
+                logprobs: o.logprobs?.map(logprobEntry),
                 finish_reason: o.finishReason?.rawValue,
                 stop_reason: o.stopReason.map { reason in
                     switch reason {
@@ -134,6 +131,14 @@ struct GenerateResult: Encodable {
                 })
         }
     }
+}
+
+/// vLLM's form of one position's logprobs: token id -> logprob, the top ones and the chosen one.
+private func logprobEntry(_ position: PositionLogprobs) -> [String: Double] {
+    var entry: [String: Double] = [:]
+    for t in position.top { entry[String(t.tokenID)] = Double(t.logprob) }
+    entry[String(position.chosen.tokenID)] = Double(position.chosen.logprob)
+    return entry
 }
 
 /// One line of compact JSON.

@@ -123,4 +123,36 @@ import VLLMCore
         p.maxTokens = 0
         #expect(throws: EngineError.invalidParameter(field: "max_tokens", detail: "must be at least 1, got 0")) { try p.validate() }
     }
+
+    /// Prompt logprobs are the log-softmax of each position's logits at the next prompt token, also
+    /// when the prompt is prefilled in several chunks.
+    @Test(arguments: [nil, 5] as [Int?])
+    func promptLogprobsMatchTheLogits(budget: Int?) throws {
+        let prompt = [1, 403, 407, 261, 378, 432, 383, 286, 261, 376, 298, 315]
+        var args = EngineArgs(model: EnginePaths.builtinModel)
+        args.maxModelLength = 64
+        let executor = try LoadedModel(args).executor
+        executor.allocateKVCache(numBlocks: 4, blockSize: 16)
+        var batch = ForwardBatch(
+            chunks: [SequenceChunk(tokenIDs: prompt.map(Int32.init), numCached: 0, blockTable: [0])], blockSize: 16)
+        batch.logitIndices = (0..<prompt.count).map(Int32.init)
+        let logits = executor.execute(batch)
+        let vocab = 512
+
+        var params = greedyParams(2)
+        params.promptLogprobs = 2
+        let output = try makeLLM { $0.maxNumBatchedTokens = budget }.generate([.tokens(prompt)], params, showProgress: false)[0]
+        let reported = try #require(output.promptLogprobs)
+        #expect(reported.count == prompt.count)
+        #expect(reported[0] == nil)
+        for p in 1..<prompt.count {
+            let row = logits[((p - 1) * vocab)..<(p * vocab)]
+            let m = Double(row.max()!)
+            let logTotal = log(row.reduce(0.0) { $0 + exp(Double($1) - m) }) + m
+            let entry = try #require(reported[p])
+            #expect(entry.chosen.tokenID == prompt[p])
+            #expect(abs(Double(entry.chosen.logprob) - (Double(row[row.startIndex + prompt[p]]) - logTotal)) < 1e-4)
+            #expect(entry.top.count == 2)
+        }
+    }
 }
