@@ -111,14 +111,15 @@ def build_model(config_path, model_dir, weights_dtype):
     json.dump(stamp, open(stamp_path, "w"), indent=1)
 
 
-def median_time(fn, runs, warmup):
+def median_time(fn, runs, warmup, label=""):
     for _ in range(warmup):
         fn()
     times = []
-    for _ in range(runs):
+    for i in range(runs):
         t0 = time.perf_counter()
         fn()
         times.append(time.perf_counter() - t0)
+        log(f"    {label} run {i + 1}/{runs}: {times[-1]:.2f} s (load {loadavg()})")
     return statistics.median(times), times
 
 
@@ -177,9 +178,9 @@ class HFBench:
                     inrun.append(clock.stamps[-1] - clock.stamps[0])
             return f
 
-        t_pre, t_pre_all = median_time(prefill, runs, warmup)
-        t_g1, t_g1_all = median_time(gen(1), runs, warmup)
-        t_gn, t_gn_all = median_time(gen(N), runs, warmup)
+        t_pre, t_pre_all = median_time(prefill, runs, warmup, "prefill")
+        t_g1, t_g1_all = median_time(gen(1), runs, warmup, "generate 1")
+        t_gn, t_gn_all = median_time(gen(N), runs, warmup, f"generate {N}")
         decode_t = t_gn - t_g1
         inrun = inrun[warmup:]
         t_inrun = statistics.median(inrun)
