@@ -19,14 +19,22 @@ public final class LLM {
     public let tokenizer: Tokenizer?
     private var nextID = 0
 
-    /// Loads `args.model` (the built-in model when nil) and its tokenizer.
-    public init(args: EngineArgs = EngineArgs()) throws {
-        let loaded = try LoadedModel(args)
+    /// Loads `args.model` (the built-in model when nil) and its tokenizer; `progress` hears of each
+    /// layer loaded (done, total).
+    public init(args: EngineArgs = EngineArgs(), progress: ((Int, Int) -> Void)? = nil) throws {
+        let loaded = try LoadedModel(args, progress: progress)
         folder = loaded.folder
         tokenizer = try loadTokenizer(folder: loaded.folder.path)
         engine = try EngineCore(
             executor: loaded.executor, config: loaded.coreConfig, eosTokenIDs: loaded.eosTokenIDs,
             textDecoder: tokenizer.map(textDecoderFactory))
+    }
+
+    /// One line saying what was loaded, for logs.
+    public var summary: String {
+        let c = engine.config
+        return "\(folder.config.architecture) from \(folder.path): \(c.numBlocks) KV cache blocks of \(c.blockSize) tokens "
+            + "(\(c.numBlocks * c.blockSize) tokens), max_model_len \(c.scheduler.maxModelLength)"
     }
 
     /// Generates for every prompt and returns the outputs in prompt order. All requests are checked

@@ -123,7 +123,7 @@ struct BenchThroughputCommand: ParsableCommand {
     @Option var inputLen = 1024
     @Option var outputLen = 128
     @Option var numPrompts = 1000
-    @Option(name: .customLong("random-range-ratio")) var rangeRatio = 0.0
+    @Option(name: [.customLong("random-range-ratio"), .customLong("range-ratio")]) var rangeRatio = 0.0
     @Option var n = 1
     @Option var seed: UInt64 = 0
     @Option(help: "Write the results as JSON to this file.") var outputJson: String?

@@ -32,7 +32,8 @@ struct GenerateCommand: ParsableCommand {
     func run() throws {
         let prompts = try collectPrompts()
         guard !prompts.isEmpty else { throw ValidationError("give a prompt: --prompt, --prompt-token-ids or --prompts-file") }
-        let llm = try LLM(args: engine.engineArgs())
+        let llm = try LLM(args: engine.engineArgs(), progress: loadProgress())
+        logToStderr("Loaded \(llm.summary)")
         if let beamWidth {
             let params = BeamSearchParams(
                 beamWidth: beamWidth, maxTokens: sampling.maxTokens, ignoreEOS: sampling.ignoreEos, lengthPenalty: lengthPenalty)
@@ -139,6 +140,19 @@ private func logprobEntry(_ position: PositionLogprobs) -> [String: Double] {
     for t in position.top { entry[String(t.tokenID)] = Double(t.logprob) }
     entry[String(position.chosen.tokenID)] = Double(position.chosen.logprob)
     return entry
+}
+
+/// Draws "Loading weights: i/N layers" on standard error while a model loads, when it is a terminal.
+func loadProgress() -> ((Int, Int) -> Void)? {
+    guard isatty(2) != 0 else { return nil }
+    return { done, total in
+        FileHandle.standardError.write(Data("\rLoading weights: \(done)/\(total) layers\(done == total ? "\n" : "")".utf8))
+    }
+}
+
+/// Writes a line to standard error (logs stay out of the JSON on standard output).
+func logToStderr(_ line: String) {
+    FileHandle.standardError.write(Data((line + "\n").utf8))
 }
 
 /// One line of compact JSON.
