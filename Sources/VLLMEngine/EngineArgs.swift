@@ -1,6 +1,20 @@
 import Foundation
 import VLLMCPU
+import VLLMCUDA
 import VLLMCore
+
+/// Where the model runs (`--device`).
+public enum Device: String, Sendable, CaseIterable {
+    /// CUDA when a usable GPU is present (`CUDAAvailability.problem() == nil`), else the CPU.
+    case auto
+    case cpu
+    case cuda
+
+    /// `auto` decided for this machine.
+    public var resolved: Device {
+        self == .auto ? (CUDAAvailability.problem() == nil ? .cuda : .cpu) : self
+    }
+}
 
 /// Everything needed to build an engine, with vLLM's argument names and defaults.
 public struct EngineArgs: Sendable {
@@ -23,6 +37,14 @@ public struct EngineArgs: Sendable {
     public var priorityScheduling = false
     /// Keep bfloat16 weights as bfloat16 on the CPU (less memory traffic) instead of float32.
     public var cpuKeepBFloat16Weights = true
+    /// Where the model runs.
+    public var device: Device = .auto
+    /// Share of the GPU's memory that weights, activations and the KV cache may take.
+    public var gpuMemoryUtilization = 0.9
+    /// Run every step eagerly (no CUDA graphs).
+    public var enforceEager = false
+    /// Compute dtype on the GPU (`--dtype`); nil: float16 for float16 models, else bfloat16.
+    public var dtype: DType?
 
     public init(model: String? = nil) {
         self.model = model
@@ -63,13 +85,19 @@ public struct LoadedModel {
         guard args.blockSize > 0, args.blockSize % 8 == 0 || args.blockSize < 8 else {
             throw EngineError.invalidParameter(field: "block_size", detail: "must be a positive multiple of 8, got \(args.blockSize)")
         }
-        let backend = CPUBackend(keepsBFloat16: args.cpuKeepBFloat16Weights)
-        executor = try ModelRegistry.load(
-            config: config, weights: folder.weights(format: args.loadFormat), backend: backend,
-            maxPositions: maxModelLength, progress: progress)
-        let bytesPerBlock = executor.kvCacheBytesPerBlock(blockSize: args.blockSize)
-        let numBlocks = args.numGPUBlocksOverride ?? max(1, args.cpuKVCacheBytes / bytesPerBlock)
         let budget = args.maxNumBatchedTokens ?? max(2048, min(maxModelLength, 8192))
+        let numBlocks: Int
+        if args.device.resolved == .cuda {
+            (executor, numBlocks) = try Self.loadOnCUDA(
+                args, folder: folder, maxModelLength: maxModelLength, budget: budget, progress: progress)
+        } else {
+            let backend = CPUBackend(keepsBFloat16: args.cpuKeepBFloat16Weights)
+            executor = try ModelRegistry.load(
+                config: config, weights: folder.weights(format: args.loadFormat), backend: backend,
+                maxPositions: maxModelLength, progress: progress)
+            let bytesPerBlock = executor.kvCacheBytesPerBlock(blockSize: args.blockSize)
+            numBlocks = args.numGPUBlocksOverride ?? max(1, args.cpuKVCacheBytes / bytesPerBlock)
+        }
         coreConfig = EngineCoreConfig(
             blockSize: args.blockSize, numBlocks: numBlocks, enablePrefixCaching: args.enablePrefixCaching,
             scheduler: SchedulerConfig(
@@ -77,5 +105,38 @@ public struct LoadedModel {
                 priorityScheduling: args.priorityScheduling))
         self.folder = folder
         eosTokenIDs = folder.eosTokenIDs
+    }
+}
+
+extension LoadedModel {
+    /// Loads the model on the GPU and sizes the KV cache from the memory left after the weights and
+    /// the activations of the largest step: `free - total * (1 - gpuMemoryUtilization)`.
+    static func loadOnCUDA(
+        _ args: EngineArgs, folder: ModelFolder, maxModelLength: Int, budget: Int, progress: ((Int, Int) -> Void)?
+    ) throws -> (any ModelExecutor, Int) {
+        if let problem = CUDAAvailability.problem() {
+            throw EngineError.invalidParameter(field: "device", detail: "CUDA is not usable here: \(problem)")
+        }
+        let config = folder.config
+        let dtype = args.dtype ?? (config.dtype == .float16 ? .float16 : .bfloat16)
+        let backend = try CUDABackend(computeDType: dtype)
+        let weights: WeightStore = args.loadFormat == .dummy && dtype != .float32
+            ? ParallelDummyWeights(dtype: dtype) : try folder.weights(format: args.loadFormat)
+        let executor = try ModelRegistry.load(
+            config: config, weights: weights, backend: backend, maxPositions: maxModelLength, progress: progress)
+        let activations = CUDAActivationEstimate.bytes(
+            config: config, dtype: dtype, tokens: budget, sequences: args.maxNumSeqs)
+        try backend.reserveActivations(ringBytes: activations.ring, stepBytes: activations.step)
+        let bytesPerBlock = executor.kvCacheBytesPerBlock(blockSize: args.blockSize)
+        let memory = backend.memoryInfo()
+        let usable = memory.free - Int(Double(memory.total) * (1 - args.gpuMemoryUtilization))
+        // More blocks than every sequence at full length could use only slow down the block pool.
+        let useful = args.maxNumSeqs * ((maxModelLength + args.blockSize - 1) / args.blockSize) + 1
+        let numBlocks = args.numGPUBlocksOverride ?? min(useful, usable / bytesPerBlock)
+        guard numBlocks > 0 else {
+            throw EngineError.notEnoughCache(
+                detail: "no GPU memory left for the KV cache (\(memory.free >> 20) MiB free of \(memory.total >> 20) MiB after weights and activations); raise --gpu-memory-utilization or lower --max-num-batched-tokens")
+        }
+        return (executor, numBlocks)
     }
 }
