@@ -31,10 +31,10 @@ date -u +%FT%TZ > "$R/date.txt"
 
 if [ "$MODE" = check ] || [ "$MODE" = all ]; then
     export VLLM_CACHE_ROOT=$W/cache
-    step kernel_check_float32_cold 120 "$BIN" kernel-check --dtype float32 --json
-    step kernel_check_float32_warm 120 "$BIN" kernel-check --dtype float32 --json
-    step kernel_check_bfloat16 120 "$BIN" kernel-check --dtype bfloat16 --json
-    step kernel_check_float16 120 "$BIN" kernel-check --dtype float16 --json
+    step kernel_check_float32_cold 60 "$BIN" kernel-check --dtype float32 --json
+    step kernel_check_float32_warm 60 "$BIN" kernel-check --dtype float32 --json
+    step kernel_check_bfloat16 60 "$BIN" kernel-check --dtype bfloat16 --json
+    step kernel_check_float16 60 "$BIN" kernel-check --dtype float16 --json
 
     # Real shapes, few layers: Llama-3.1-8B and Qwen3-0.6B with 2 layers, random bf16 weights.
     step make_llama8b_2l 300 python3 $G/make_models.py --config bench/gpu/configs/llama3_1_8b/config.json --out $W/models/llama8b-2l --layers 2
@@ -49,12 +49,12 @@ import random, json
 random.seed(7)
 for n in (40, 23, 7, 61):
     print(json.dumps({'prompt_token_ids': [random.randrange(3, $vocab) for _ in range(n)]}))" > $R/$name.prompts.jsonl
-        step hf_${name} 300 python3 $G/hf_reference.py --model "$m" --prompts $R/$name.prompts.jsonl --dtypes float32,$lowp \
+        step hf_${name} 150 python3 $G/hf_reference.py --model "$m" --prompts $R/$name.prompts.jsonl --dtypes float32,$lowp \
             --out-prefix $R/hf_${name} --greedy 32
         for dt in float32 $lowp; do
-            step ours_${name}_$dt 300 "$BIN" logits --device cuda --dtype $dt --model "$m" --prompts-file $R/$name.prompts.jsonl --out $R/ours_${name}_$dt.bin --max-model-len 2048
-            step ours_${name}_${dt}_chunked 300 "$BIN" logits --device cuda --dtype $dt --model "$m" --prompts-file $R/$name.prompts.jsonl --out $R/ours_${name}_${dt}_chunked.bin --chunked --max-model-len 2048
-            step ours_${name}_${dt}_greedy 300 "$BIN" generate --device cuda --dtype $dt --model "$m" --prompts-file $R/$name.prompts.jsonl \
+            step ours_${name}_$dt 90 "$BIN" logits --device cuda --dtype $dt --model "$m" --prompts-file $R/$name.prompts.jsonl --out $R/ours_${name}_$dt.bin --max-model-len 2048
+            step ours_${name}_${dt}_chunked 90 "$BIN" logits --device cuda --dtype $dt --model "$m" --prompts-file $R/$name.prompts.jsonl --out $R/ours_${name}_${dt}_chunked.bin --chunked --max-model-len 2048
+            step ours_${name}_${dt}_greedy 90 "$BIN" generate --device cuda --dtype $dt --model "$m" --prompts-file $R/$name.prompts.jsonl \
                 --max-tokens 32 --temperature 0 --ignore-eos --json --num-gpu-blocks-override 512 --max-model-len 2048
             python3 $G/compare.py --name "${name} $dt" --vocab $vocab --ours $R/ours_${name}_$dt.bin --ref $R/hf_${name}_$dt.bin \
                 --ours-greedy $R/ours_${name}_${dt}_greedy.out --ref-greedy $R/hf_${name}_$dt.greedy.json | tee -a $R/compare.jsonl
