@@ -10,6 +10,7 @@ ap.add_argument("--ours", required=True)
 ap.add_argument("--ref", required=True)
 ap.add_argument("--ours-greedy")
 ap.add_argument("--ref-greedy")
+ap.add_argument("--ours-greedy-json", help="greedy ids as a JSON list of lists (instead of vllm generate output)")
 a = ap.parse_args()
 
 out = {"name": a.name}
@@ -26,9 +27,12 @@ try:
         out["nan"] = bool(np.isnan(x).any())
 except Exception as e:  # a missing file is a failed run of ours
     out["error"] = repr(e)
-if a.ours_greedy and a.ref_greedy:
+if (a.ours_greedy or a.ours_greedy_json) and a.ref_greedy:
     try:
-        ours = [json.loads(l)["outputs"][0]["token_ids"] for l in open(a.ours_greedy) if l.strip().startswith("{")]
+        if a.ours_greedy_json:
+            ours = json.load(open(a.ours_greedy_json))
+        else:
+            ours = [json.loads(l)["outputs"][0]["token_ids"] for l in open(a.ours_greedy) if l.strip().startswith("{")]
         ref = json.load(open(a.ref_greedy))
         agree = []
         for o, r in zip(ours, ref):

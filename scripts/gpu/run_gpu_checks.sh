@@ -44,9 +44,14 @@ if [ "$MODE" = check ] || [ "$MODE" = all ]; then
         [ -f "$m/config.json" ] || continue
         vocab=$(python3 -c "import json;print(json.load(open('$m/config.json'))['vocab_size'])")
         lowp=$(python3 -c "import json;c=json.load(open('$m/config.json'));d=c.get('dtype') or c.get('torch_dtype');print('float16' if d=='float16' else 'bfloat16')")
+        # The fixture's own prompt first (its greedy continuation has a top-2 margin of at least 0.02
+        # in float32), then random ones of other lengths.
         python3 -c "
-import random, json
+import random, json, os
 random.seed(7)
+ref = '$m/reference.json'
+if os.path.exists(ref):
+    print(json.dumps({'prompt_token_ids': json.load(open(ref))['prompt_ids']}))
 for n in (40, 23, 7, 61):
     print(json.dumps({'prompt_token_ids': [random.randrange(3, $vocab) for _ in range(n)]}))" > $R/$name.prompts.jsonl
         step hf_${name} 150 python3 $G/hf_reference.py --model "$m" --prompts $R/$name.prompts.jsonl --dtypes float32,$lowp \
@@ -61,6 +66,11 @@ for n in (40, 23, 7, 61):
             python3 $G/compare.py --name "${name} $dt chunked" --vocab $vocab --ours $R/ours_${name}_${dt}_chunked.bin \
                 --ref $R/hf_${name}_$dt.bin | tee -a $R/compare.jsonl
         done
+        # How far transformers' own low-precision run is from its float32 run, for scale.
+        python3 $G/compare.py --name "${name} hf-$lowp vs hf-float32" --vocab $vocab --ours $R/hf_${name}_$lowp.bin \
+            --ref $R/hf_${name}_float32.bin --ours-greedy-json $R/hf_${name}_$lowp.greedy.json --ref-greedy $R/hf_${name}_float32.greedy.json | tee -a $R/compare.jsonl
+        python3 $G/compare.py --name "${name} ours-$lowp vs hf-float32" --vocab $vocab --ours $R/ours_${name}_$lowp.bin \
+            --ref $R/hf_${name}_float32.bin | tee -a $R/compare.jsonl
         rm -f $R/*.bin
     done
 fi
@@ -69,15 +79,15 @@ if [ "$MODE" = bench ] || [ "$MODE" = all ]; then
     export VLLM_CACHE_ROOT=$W/cache
     L8=bench/gpu/configs/llama3_1_8b
     Q06=bench/gpu/configs/qwen3_0_6b
-    for shape in 1x32x128 32x1024x128; do
+    for shape in 1x32x128 64x1024x128; do
         IFS=x read b i o <<< "$shape"
         step ours_bench_llama8b_$shape 400 "$BIN" bench forward --device cuda --load-format dummy --model $L8 --max-model-len 2048 \
             --batch-size $b --input-len $i --output-len $o --warmup 1 --iterations 2 --json
     done
-    step ours_bench_qwen06_64x512x128 300 "$BIN" bench forward --device cuda --load-format dummy --model $Q06 --max-model-len 2048 \
-        --batch-size 64 --input-len 512 --output-len 128 --warmup 1 --iterations 2 --json
-    step hf_bench_llama8b 500 python3 $G/hf_bench.py --limits --config $L8 --shapes 1x32x128,32x1024x128 --out $R/hf_llama8b.json
-    step hf_bench_qwen06 300 python3 $G/hf_bench.py --config $Q06 --shapes 64x512x128 --out $R/hf_qwen06.json
+    step ours_bench_qwen06_256x512x128 300 "$BIN" bench forward --device cuda --load-format dummy --model $Q06 --max-model-len 2048 \
+        --batch-size 256 --input-len 512 --output-len 128 --warmup 1 --iterations 2 --json
+    step hf_bench_llama8b 500 python3 $G/hf_bench.py --limits --config $L8 --shapes 1x32x128,64x1024x128 --out $R/hf_llama8b.json
+    step hf_bench_qwen06 300 python3 $G/hf_bench.py --config $Q06 --shapes 256x512x128 --out $R/hf_qwen06.json
 fi
 
 python3 $G/summarize.py "$R" > "$OUT/summary.json"
