@@ -105,6 +105,7 @@ public final class CUDABackend: Backend {
     private let argumentStorage: UnsafeMutableRawPointer
     private let argumentPointers: UnsafeMutablePointer<UnsafeMutableRawPointer?>
     private var attentionSharedBytes = 48 * 1024
+    private var flashSharedBytes: [Int: Int] = [:]
     private let elementSize: Int
 
     /// Opens device `device`, compiles or loads the kernels and creates the cuBLASLt handle.
@@ -430,6 +431,9 @@ public final class CUDABackend: Backend {
                 .int32(Int32(kvHeads)), .int32(Int32(hd)), .int32(Int32(cache.shape.blockSize)),
             ])
         let group = layout.numHeads / kvHeads
+        if let flash = kernels.flashAttention[hd], group <= 64 {
+            return flashAttention(flash, qkv, layout: layout, cache: cache, layer: layer, batch: batch, scale: scale, window: slidingWindow ?? 0)
+        }
         // Up to 64 query rows (32 for head_dim 256) per block keep shared memory near 100 KB.
         let maxRows = max(group, min(64, 8192 / hd))
         let tileTokens = max(1, maxRows / group)
@@ -451,6 +455,36 @@ public final class CUDABackend: Backend {
                 .pointer(tilePointer), .pointer(batch.positions), .pointer(batch.blockTables), .int32(Int32(b.blockTableWidth)),
                 .int32(Int32(layout.width)), .int32(Int32(layout.numHeads)), .int32(Int32(kvHeads)), .int32(Int32(hd)),
                 .int32(Int32(cache.shape.blockSize)), .float(scale), .int32(Int32(slidingWindow ?? 0)),
+            ])
+        return out
+    }
+
+    /// The tensor-core kernel: tiles of up to 64 query rows (tokens x query heads of one kv head).
+    private func flashAttention(
+        _ function: CUhandle, _ qkv: CUDATensor, layout: QKVLayout, cache: CUDAKVCache, layer: Int, batch: CUDABatch,
+        scale: Float, window: Int
+    ) -> CUDATensor {
+        let b = batch.batch
+        let hd = layout.headDim, kvHeads = layout.numKVHeads, group = layout.numHeads / kvHeads
+        let tileTokens = max(1, 64 / group)
+        // Shared memory as laid out by flash_attention in kernels.cu.
+        let (rows, keys) = (64, 64)
+        let shared = 2 * 3 * rows * (hd + 8) + 4 * rows * (keys + 4) + 4 * rows * (hd + 4) + 4 * 4 * rows
+        if shared > flashSharedBytes[hd, default: 48 * 1024] {
+            driver.must(
+                driver.cuFuncSetAttribute(function, CUDADriver.functionAttributeMaxDynamicSharedBytes, Int32(shared)),
+                "cuFuncSetAttribute(flash_attention, \(shared) bytes of shared memory)")
+            flashSharedBytes[hd] = shared
+        }
+        let (tilePointer, tileCount) = tiles(batch, tileTokens: tileTokens)
+        let out = allocate([b.numTokens, layout.numHeads * hd])
+        launch(
+            function, "flash_attention", grid: (tileCount, kvHeads), block: 128, shared: shared,
+            [
+                .pointer(out.pointer), .pointer(qkv.pointer), .pointer(cache.keys[layer]), .pointer(cache.values[layer]),
+                .pointer(tilePointer), .pointer(batch.positions), .pointer(batch.blockTables), .int32(Int32(b.blockTableWidth)),
+                .int32(Int32(layout.width)), .int32(Int32(layout.numHeads)), .int32(Int32(kvHeads)),
+                .int32(Int32(cache.shape.blockSize)), .float(scale), .int32(Int32(window)),
             ])
         return out
     }

@@ -8,6 +8,8 @@ final class CUDAKernels {
     let compiled: Bool
     let embedding, rmsNorm, addRMSNorm, headRMSNorm, rotary, writeKVCache, pagedAttention: CUhandle
     let siluAndMul, gatherRows, addBias, toFloat, fromFloat, argmaxRows: CUhandle
+    /// Tensor-core attention for 16-bit activations, by head dimension.
+    private(set) var flashAttention: [Int: CUhandle] = [:]
 
     /// The embedded source text.
     static var source: String { String(decoding: PackageResources.kernels_cu, as: UTF8.self) }
@@ -44,6 +46,13 @@ final class CUDAKernels {
         toFloat = try load("to_float")
         fromFloat = try load("from_float")
         argmaxRows = try load("argmax_rows")
+        if dtype != .float32 {
+            for hd in [64, 128, 256] {
+                var f: CUhandle?
+                try driver.check(driver.cuModuleGetFunction(&f, m!, "flash_attention_\(suffix)_hd\(hd)"), "cuModuleGetFunction(flash_attention)")
+                flashAttention[hd] = f!
+            }
+        }
     }
 }
 

@@ -29,7 +29,9 @@ step() {  # step NAME TIMEOUT CMD... ; stdout of CMD goes to $R/NAME.out
 nvidia-smi --query-gpu=name,driver_version,memory.total,memory.used,clocks.max.sm,power.limit --format=csv | tee "$R/nvidia_smi.csv"
 date -u +%FT%TZ > "$R/date.txt"
 
-if [ "$MODE" = check ] || [ "$MODE" = all ]; then
+# quick: kernel checks, the real-shape models and our benchmarks only (no fixtures, no transformers
+# benchmark), for a second run after a kernel change.
+if [ "$MODE" = check ] || [ "$MODE" = all ] || [ "$MODE" = quick ]; then
     export VLLM_CACHE_ROOT=$W/cache
     step kernel_check_float32_cold 60 "$BIN" kernel-check --dtype float32 --json
     step kernel_check_float32_warm 60 "$BIN" kernel-check --dtype float32 --json
@@ -39,7 +41,9 @@ if [ "$MODE" = check ] || [ "$MODE" = all ]; then
     # Real shapes, few layers: Llama-3.1-8B and Qwen3-0.6B with 2 layers, random bf16 weights.
     step make_llama8b_2l 300 python3 $G/make_models.py --config bench/gpu/configs/llama3_1_8b/config.json --out $W/models/llama8b-2l --layers 2
     step make_qwen3_2l 300 python3 $G/make_models.py --config bench/gpu/configs/qwen3_0_6b/config.json --out $W/models/qwen3-0.6b-2l --layers 2
-    for m in Tests/Fixtures/models/*/ $W/models/*/; do
+    MODELS="Tests/Fixtures/models/*/ $W/models/*/"
+    [ "$MODE" = quick ] && MODELS="$W/models/*/"
+    for m in $MODELS; do
         m=${m%/}; name=$(basename "$m")
         [ -f "$m/config.json" ] || continue
         vocab=$(python3 -c "import json;print(json.load(open('$m/config.json'))['vocab_size'])")
@@ -75,7 +79,7 @@ for n in (40, 23, 7, 61):
     done
 fi
 
-if [ "$MODE" = bench ] || [ "$MODE" = all ]; then
+if [ "$MODE" = bench ] || [ "$MODE" = all ] || [ "$MODE" = quick ]; then
     export VLLM_CACHE_ROOT=$W/cache
     L8=bench/gpu/configs/llama3_1_8b
     Q06=bench/gpu/configs/qwen3_0_6b
@@ -86,8 +90,8 @@ if [ "$MODE" = bench ] || [ "$MODE" = all ]; then
     done
     step ours_bench_qwen06_256x512x128 300 "$BIN" bench forward --device cuda --load-format dummy --model $Q06 --max-model-len 2048 \
         --batch-size 256 --input-len 512 --output-len 128 --warmup 1 --iterations 2 --json
-    step hf_bench_llama8b 500 python3 $G/hf_bench.py --limits --config $L8 --shapes 1x32x128,64x1024x128 --out $R/hf_llama8b.json
-    step hf_bench_qwen06 300 python3 $G/hf_bench.py --config $Q06 --shapes 256x512x128 --out $R/hf_qwen06.json
+    [ "$MODE" = quick ] || step hf_bench_llama8b 500 python3 $G/hf_bench.py --limits --config $L8 --shapes 1x32x128,64x1024x128 --out $R/hf_llama8b.json
+    [ "$MODE" = quick ] || step hf_bench_qwen06 300 python3 $G/hf_bench.py --config $Q06 --shapes 256x512x128 --out $R/hf_qwen06.json
 fi
 
 python3 $G/summarize.py "$R" > "$OUT/summary.json"

@@ -6,6 +6,7 @@
 // so that bfloat16 outputs follow the reference step by step instead of drifting.
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
+#include <mma.h>
 
 #define NEG_INF __int_as_float(0xff800000)
 
@@ -236,6 +237,145 @@ __device__ void paged_attention(T* out, const T* qkv, const T* key_cache, const 
     }
 }
 
+// The same attention for 16-bit activations and head_dim 64/128/256, on the tensor cores (WMMA,
+// 16x16x16 tiles, float accumulators). A block of 4 warps takes up to 64 query rows (token, head of
+// this kv head) and walks the keys in tiles of 64, loaded with 16-byte reads; each warp owns 16
+// rows: S = Q·Kᵀ into shared memory, an online softmax over its rows (P overwrites S in place, in
+// the activation dtype), then O = O·alpha + P·V with O kept in float32 in shared memory. Only the
+// key/value tile loads need the whole block to wait.
+#define FA_ROWS 64
+#define FA_KEYS 64
+template <typename T, int HD>
+__device__ void flash_attention(T* out, const T* qkv, const T* key_cache, const T* value_cache, const int* tiles,
+                                const int* positions, const int* block_tables, int table_width, int width,
+                                int num_heads, int kv_heads, int block_size, float scale, int window) {
+    using namespace nvcuda;
+    constexpr int QLD = HD + 8, SLD = FA_KEYS + 4, PLD = 2 * SLD, OLD = HD + 4, CH = HD / 8;
+    extern __shared__ __align__(128) unsigned char fa_smem[];
+    T* qs = (T*)fa_smem;                          // [FA_ROWS][QLD]
+    T* ks = qs + FA_ROWS * QLD;                   // [FA_KEYS][QLD]
+    T* vs = ks + FA_KEYS * QLD;                   // [FA_KEYS][QLD]
+    float* ss = (float*)(vs + FA_KEYS * QLD);     // [FA_ROWS][SLD]; P (type T, PLD) overwrites it row by row
+    float* os = ss + FA_ROWS * SLD;               // [FA_ROWS][OLD]
+    float* ms = os + FA_ROWS * OLD;
+    float* ls = ms + FA_ROWS;
+    float* as = ls + FA_ROWS;
+    int* qp = (int*)(as + FA_ROWS);               // position of each row's token; -1 for padding rows
+    T* ps = (T*)ss;
+
+    const int seq = tiles[3 * blockIdx.x], first = tiles[3 * blockIdx.x + 1], count = tiles[3 * blockIdx.x + 2];
+    const int g = blockIdx.y, group = num_heads / kv_heads, rows = count * group;
+    const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31;
+    const uint4 zero = make_uint4(0u, 0u, 0u, 0u);
+
+    for (int i = tid; i < FA_ROWS * CH; i += blockDim.x) {
+        const int r = i / CH, c = i % CH;
+        uint4 v = zero;
+        if (r < rows) {
+            const int token = first + r / group, head = g * group + r % group;
+            v = *(const uint4*)(qkv + (long long)token * width + head * HD + c * 8);
+        }
+        *(uint4*)(qs + r * QLD + c * 8) = v;
+    }
+    for (int i = tid; i < FA_ROWS * OLD; i += blockDim.x) os[i] = 0.f;
+    for (int r = tid; r < FA_ROWS; r += blockDim.x) {
+        ms[r] = NEG_INF; ls[r] = 0.f; as[r] = 1.f;
+        qp[r] = r < rows ? positions[first + r / group] : -1;
+    }
+    const int first_pos = positions[first], last_pos = positions[first + count - 1];
+    const int key_start = window > 0 ? imax(0, first_pos - window + 1) : 0;
+    const int* table = block_tables + (long long)seq * table_width;
+    const int r0 = warp * 16;
+    const bool active = r0 < rows;
+    __syncthreads();
+
+    for (int k0 = key_start; k0 <= last_pos; k0 += FA_KEYS) {
+        const int nk = imin(FA_KEYS, last_pos - k0 + 1);
+        // Unrolled with the launch's fixed 128 threads, so that all 16-byte loads are in flight at once.
+#pragma unroll
+        for (int i = tid; i < FA_KEYS * CH; i += 128) {
+            const int j = i / CH, c = i % CH;
+            uint4 kv = zero, vv = zero;
+            if (j < nk) {
+                const int pos = k0 + j;
+                const long long block = table[pos / block_size];
+                const long long at = ((block * kv_heads + g) * block_size + pos % block_size) * HD + c * 8;
+                kv = *(const uint4*)(key_cache + at);
+                vv = *(const uint4*)(value_cache + at);
+            }
+            *(uint4*)(ks + j * QLD + c * 8) = kv;
+            *(uint4*)(vs + j * QLD + c * 8) = vv;
+        }
+        __syncthreads();
+        if (active) {
+            for (int kc = 0; kc < FA_KEYS / 16; ++kc) {
+                wmma::fragment<wmma::accumulator, 16, 16, 16, float> acc;
+                wmma::fill_fragment(acc, 0.f);
+#pragma unroll
+                for (int dc = 0; dc < HD / 16; ++dc) {
+                    wmma::fragment<wmma::matrix_a, 16, 16, 16, T, wmma::row_major> a;
+                    wmma::fragment<wmma::matrix_b, 16, 16, 16, T, wmma::col_major> b;
+                    wmma::load_matrix_sync(a, qs + r0 * QLD + dc * 16, QLD);
+                    wmma::load_matrix_sync(b, ks + kc * 16 * QLD + dc * 16, QLD);
+                    wmma::mma_sync(acc, a, b, acc);
+                }
+                wmma::store_matrix_sync(ss + r0 * SLD + kc * 16, acc, SLD, wmma::mem_row_major);
+            }
+            __syncwarp();
+            const int live_rows = imin(16, rows - r0);  // decodes fill few of the 16 rows
+            for (int rr = 0; rr < live_rows; ++rr) {
+                const int r = r0 + rr, qpos = qp[r];
+                float s[2];
+#pragma unroll
+                for (int h = 0; h < 2; ++h) {
+                    const int j = lane + 32 * h, kpos = k0 + j;
+                    const bool valid = j < nk && kpos <= qpos && (window <= 0 || kpos > qpos - window);
+                    s[h] = valid ? ss[r * SLD + j] * scale : NEG_INF;
+                }
+                const float old_max = ms[r];
+                const float new_max = fmaxf(old_max, warp_max(fmaxf(s[0], s[1])));
+                float p0 = 0.f, p1 = 0.f, alpha = 1.f;
+                if (new_max != NEG_INF) {
+                    p0 = s[0] == NEG_INF ? 0.f : expf(s[0] - new_max);
+                    p1 = s[1] == NEG_INF ? 0.f : expf(s[1] - new_max);
+                    alpha = old_max == NEG_INF ? 0.f : expf(old_max - new_max);
+                }
+                const float total = warp_sum(p0 + p1);
+                ps[r * PLD + lane] = from_f<T>(p0);
+                ps[r * PLD + lane + 32] = from_f<T>(p1);
+                if (lane == 0) { ls[r] = ls[r] * alpha + total; ms[r] = new_max; as[r] = alpha; }
+            }
+            __syncwarp();
+            for (int i = lane; i < live_rows * HD; i += 32) {
+                const int rr = i / HD, d = i % HD;
+                os[(r0 + rr) * OLD + d] *= as[r0 + rr];
+            }
+            __syncwarp();
+#pragma unroll
+            for (int dc = 0; dc < HD / 16; ++dc) {
+                wmma::fragment<wmma::accumulator, 16, 16, 16, float> acc;
+                wmma::load_matrix_sync(acc, os + r0 * OLD + dc * 16, OLD, wmma::mem_row_major);
+                for (int kc = 0; kc < FA_KEYS / 16; ++kc) {
+                    wmma::fragment<wmma::matrix_a, 16, 16, 16, T, wmma::row_major> a;
+                    wmma::fragment<wmma::matrix_b, 16, 16, 16, T, wmma::row_major> b;
+                    wmma::load_matrix_sync(a, ps + r0 * PLD + kc * 16, PLD);
+                    wmma::load_matrix_sync(b, vs + kc * 16 * QLD + dc * 16, QLD);
+                    wmma::mma_sync(acc, a, b, acc);
+                }
+                wmma::store_matrix_sync(os + r0 * OLD + dc * 16, acc, OLD, wmma::mem_row_major);
+            }
+            __syncwarp();
+        }
+        __syncthreads();
+    }
+    for (int i = tid; i < rows * HD; i += blockDim.x) {
+        const int r = i / HD, d = i % HD;
+        const int token = first + r / group, head = g * group + r % group;
+        const float l = ls[r];
+        out[(long long)token * num_heads * HD + head * HD + d] = from_f<T>(l > 0.f ? os[r * OLD + d] / l : 0.f);
+    }
+}
+
 // out = silu(x[:, :n]) * x[:, n:], rounding silu's result first as PyTorch does.
 template <typename T> __device__ void silu_and_mul(T* out, const T* x, long long rows, int n) {
     const long long total = rows * n;
@@ -338,3 +478,19 @@ template <typename T> __device__ void argmax_rows(int* out, const T* x, int n) {
 INSTANTIATE(f32, float)
 INSTANTIATE(bf16, __nv_bfloat16)
 INSTANTIATE(f16, __half)
+
+#define INSTANTIATE_FLASH(S, T, HD)                                                                                    \
+    extern "C" __global__ void __launch_bounds__(128) flash_attention_##S##_hd##HD(                                   \
+        T* out, const T* qkv, const T* key_cache, const T* value_cache, const int* tiles, const int* positions,         \
+        const int* block_tables, int table_width, int width, int num_heads, int kv_heads, int block_size, float scale,  \
+        int window) {                                                                                                  \
+        flash_attention<T, HD>(out, qkv, key_cache, value_cache, tiles, positions, block_tables, table_width, width,  \
+                               num_heads, kv_heads, block_size, scale, window);                                        \
+    }
+
+INSTANTIATE_FLASH(bf16, __nv_bfloat16, 64)
+INSTANTIATE_FLASH(bf16, __nv_bfloat16, 128)
+INSTANTIATE_FLASH(bf16, __nv_bfloat16, 256)
+INSTANTIATE_FLASH(f16, __half, 64)
+INSTANTIATE_FLASH(f16, __half, 128)
+INSTANTIATE_FLASH(f16, __half, 256)
