@@ -1,6 +1,20 @@
 import Foundation
 import VLLMCPU
+import VLLMCUDA
 import VLLMCore
+
+/// Where the model runs (`--device`).
+public enum Device: String, Sendable, CaseIterable {
+    /// CUDA when a usable GPU is present (`CUDAAvailability.problem() == nil`), else the CPU.
+    case auto
+    case cpu
+    case cuda
+
+    /// `auto` decided for this machine.
+    public var resolved: Device {
+        self == .auto ? (CUDAAvailability.problem() == nil ? .cuda : .cpu) : self
+    }
+}
 
 /// Everything needed to build an engine, with vLLM's argument names and defaults.
 public struct EngineArgs: Sendable {
@@ -26,6 +40,14 @@ public struct EngineArgs: Sendable {
     /// Ranks the model is split over (Megatron-style tensor parallelism); on the CPU, threads of
     /// this process with in-process collectives.
     public var tensorParallelSize = 1
+    /// Where the model runs.
+    public var device: Device = .auto
+    /// Share of the GPU's memory that weights, activations and the KV cache may take.
+    public var gpuMemoryUtilization = 0.9
+    /// Run every step eagerly (no CUDA graphs).
+    public var enforceEager = false
+    /// Compute dtype on the GPU (`--dtype`); nil: float16 for float16 models, else bfloat16.
+    public var dtype: DType?
 
     public init(model: String? = nil) {
         self.model = model
@@ -66,10 +88,20 @@ public struct LoadedModel {
         guard args.blockSize > 0, args.blockSize % 8 == 0 || args.blockSize < 8 else {
             throw EngineError.invalidParameter(field: "block_size", detail: "must be a positive multiple of 8, got \(args.blockSize)")
         }
-        executor = try Self.loadOnCPU(args, folder: folder, maxPositions: maxModelLength, progress: progress)
-        let bytesPerBlock = executor.kvCacheBytesPerBlock(blockSize: args.blockSize)
-        let numBlocks = args.numGPUBlocksOverride ?? max(1, args.cpuKVCacheBytes / bytesPerBlock)
         let budget = args.maxNumBatchedTokens ?? max(2048, min(maxModelLength, 8192))
+        let numBlocks: Int
+        if args.device.resolved == .cuda {
+            guard args.tensorParallelSize == 1 else {
+                throw EngineError.invalidParameter(
+                    field: "tensor_parallel_size", detail: "tensor parallelism on CUDA (NCCL) is not built yet; use 1, or --device cpu")
+            }
+            (executor, numBlocks) = try Self.loadOnCUDA(
+                args, folder: folder, maxModelLength: maxModelLength, budget: budget, progress: progress)
+        } else {
+            executor = try Self.loadOnCPU(args, folder: folder, maxPositions: maxModelLength, progress: progress)
+            let bytesPerBlock = executor.kvCacheBytesPerBlock(blockSize: args.blockSize)
+            numBlocks = args.numGPUBlocksOverride ?? max(1, args.cpuKVCacheBytes / bytesPerBlock)
+        }
         coreConfig = EngineCoreConfig(
             blockSize: args.blockSize, numBlocks: numBlocks, enablePrefixCaching: args.enablePrefixCaching,
             scheduler: SchedulerConfig(
@@ -101,5 +133,38 @@ public struct LoadedModel {
                 progress: rank == 0 ? progress : nil)
         }
         return TensorParallelExecutor(ranks: ranks)
+    }
+}
+
+extension LoadedModel {
+    /// Loads the model on the GPU and sizes the KV cache from the memory left after the weights and
+    /// the activations of the largest step: `free - total * (1 - gpuMemoryUtilization)`.
+    static func loadOnCUDA(
+        _ args: EngineArgs, folder: ModelFolder, maxModelLength: Int, budget: Int, progress: ((Int, Int) -> Void)?
+    ) throws -> (any ModelExecutor, Int) {
+        if let problem = CUDAAvailability.problem() {
+            throw EngineError.invalidParameter(field: "device", detail: "CUDA is not usable here: \(problem)")
+        }
+        let config = folder.config
+        let dtype = args.dtype ?? (config.dtype == .float16 ? .float16 : .bfloat16)
+        let backend = try CUDABackend(computeDType: dtype)
+        let weights: WeightStore = args.loadFormat == .dummy && dtype != .float32
+            ? ParallelDummyWeights(dtype: dtype) : try folder.weights(format: args.loadFormat)
+        let executor = try ModelRegistry.load(
+            config: config, weights: weights, backend: backend, maxPositions: maxModelLength, progress: progress)
+        let activations = CUDAActivationEstimate.bytes(
+            config: config, dtype: dtype, tokens: budget, sequences: args.maxNumSeqs)
+        try backend.reserveActivations(ringBytes: activations.ring, stepBytes: activations.step)
+        let bytesPerBlock = executor.kvCacheBytesPerBlock(blockSize: args.blockSize)
+        let memory = backend.memoryInfo()
+        let usable = memory.free - Int(Double(memory.total) * (1 - args.gpuMemoryUtilization))
+        // More blocks than every sequence at full length could use only slow down the block pool.
+        let useful = args.maxNumSeqs * ((maxModelLength + args.blockSize - 1) / args.blockSize) + 1
+        let numBlocks = args.numGPUBlocksOverride ?? min(useful, usable / bytesPerBlock)
+        guard numBlocks > 0 else {
+            throw EngineError.notEnoughCache(
+                detail: "no GPU memory left for the KV cache (\(memory.free >> 20) MiB free of \(memory.total >> 20) MiB after weights and activations); raise --gpu-memory-utilization or lower --max-num-batched-tokens")
+        }
+        return (executor, numBlocks)
     }
 }

@@ -38,6 +38,18 @@ struct EngineOptions: ParsableArguments {
     @Flag(help: "Turn automatic prefix caching off.")
     var noEnablePrefixCaching = false
 
+    @Option(help: "Where to run: auto (CUDA when a GPU is usable), cpu or cuda.")
+    var device: String = "auto"
+
+    @Option(help: "Share of GPU memory for weights, activations and the KV cache.")
+    var gpuMemoryUtilization: Double = 0.9
+
+    @Flag(help: "Run every step eagerly, without CUDA graphs.")
+    var enforceEager = false
+
+    @Option(help: "Compute dtype on the GPU: auto, bfloat16, float16 or float32.")
+    var dtype: String = "auto"
+
     func engineArgs() throws -> EngineArgs {
         var args = EngineArgs(model: model)
         guard let format = LoadFormat(rawValue: loadFormat) else {
@@ -52,6 +64,17 @@ struct EngineOptions: ParsableArguments {
         args.cpuKVCacheBytes = Int(cpuKvCacheSpace * Double(1 << 30))
         args.enablePrefixCaching = prefixCaching && !noEnablePrefixCaching
         args.tensorParallelSize = tensorParallelSize
+        guard let chosen = Device(rawValue: device) else { throw ValidationError("--device must be auto, cpu or cuda") }
+        args.device = chosen
+        guard gpuMemoryUtilization > 0, gpuMemoryUtilization <= 1 else {
+            throw ValidationError("--gpu-memory-utilization must be in (0, 1]")
+        }
+        args.gpuMemoryUtilization = gpuMemoryUtilization
+        args.enforceEager = enforceEager
+        if dtype != "auto" {
+            guard let d = DType(configName: dtype) else { throw ValidationError("--dtype must be auto, bfloat16, float16 or float32") }
+            args.dtype = d
+        }
         guard maxNumSeqs > 0 else { throw ValidationError("--max-num-seqs must be positive") }
         if let budget = maxNumBatchedTokens, budget <= 0 { throw ValidationError("--max-num-batched-tokens must be positive") }
         if let blocks = numGpuBlocksOverride, blocks <= 0 { throw ValidationError("--num-gpu-blocks-override must be positive") }

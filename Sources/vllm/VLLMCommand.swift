@@ -13,5 +13,7 @@ struct VLLMCommand: AsyncParsableCommand {
             TokenizeCommand.self,
             DetokenizeCommand.self,
             ChatTemplateCommand.self,
+            LogitsCommand.self,
+            KernelCheckCommand.self,
         ])
 }

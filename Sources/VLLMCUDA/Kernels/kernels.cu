@@ -1,1 +1,496 @@
 // swift-vllm CUDA kernels, compiled at run time by NVRTC for the GPU that is present.
+//
+// Every kernel exists for float, __nv_bfloat16 and __half activations (suffixes f32, bf16, f16);
+// arithmetic is float32. Where transformers rounds an intermediate to the activation dtype
+// (RMSNorm before the weight, rotary products, SiLU before the multiply), `rnd` rounds the same way,
+// so that bfloat16 outputs follow the reference step by step instead of drifting.
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
+#include <mma.h>
+
+#define NEG_INF __int_as_float(0xff800000)
+
+__device__ __forceinline__ int imin(int a, int b) { return a < b ? a : b; }
+__device__ __forceinline__ int imax(int a, int b) { return a > b ? a : b; }
+
+template <typename T> __device__ __forceinline__ float to_f(T x);
+template <> __device__ __forceinline__ float to_f<float>(float x) { return x; }
+template <> __device__ __forceinline__ float to_f<__nv_bfloat16>(__nv_bfloat16 x) { return __bfloat162float(x); }
+template <> __device__ __forceinline__ float to_f<__half>(__half x) { return __half2float(x); }
+
+template <typename T> __device__ __forceinline__ T from_f(float x);
+template <> __device__ __forceinline__ float from_f<float>(float x) { return x; }
+template <> __device__ __forceinline__ __nv_bfloat16 from_f<__nv_bfloat16>(float x) { return __float2bfloat16_rn(x); }
+template <> __device__ __forceinline__ __half from_f<__half>(float x) { return __float2half_rn(x); }
+
+template <typename T> __device__ __forceinline__ float rnd(float x) { return to_f<T>(from_f<T>(x)); }
+
+// Sum over the block; every thread gets the total. Blocks are at most 1024 threads.
+__device__ float block_sum(float v) {
+    __shared__ float partial[32];
+    for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, warps = (blockDim.x + 31) >> 5;
+    if (lane == 0) partial[warp] = v;
+    __syncthreads();
+    if (warp == 0) {
+        float t = lane < warps ? partial[lane] : 0.f;
+        for (int o = 16; o > 0; o >>= 1) t += __shfl_xor_sync(0xffffffffu, t, o);
+        if (lane == 0) partial[0] = t;
+    }
+    __syncthreads();
+    const float total = partial[0];
+    __syncthreads();
+    return total;
+}
+
+__device__ __forceinline__ float warp_sum(float v) {
+    for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+    return v;
+}
+
+__device__ __forceinline__ float warp_max(float v) {
+    for (int o = 16; o > 0; o >>= 1) v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, o));
+    return v;
+}
+
+// out[t, :] = table[ids[t], :]; one block per token.
+template <typename T> __device__ void embedding(T* out, const T* table, const int* ids, int hidden) {
+    const T* row = table + (long long)ids[blockIdx.x] * hidden;
+    T* o = out + (long long)blockIdx.x * hidden;
+    for (int i = threadIdx.x; i < hidden; i += blockDim.x) o[i] = row[i];
+}
+
+// One row of RMSNorm as transformers computes it: mean of squares in float32, rsqrt, round to the
+// activation dtype, times the weight, round again. `x` may alias `out` (each thread rereads only
+// what it wrote itself).
+template <typename T>
+__device__ void rms_norm_row(T* out, const T* x, const T* w, int n, float eps) {
+    float squares = 0.f;
+    for (int i = threadIdx.x; i < n; i += blockDim.x) { const float v = to_f(x[i]); squares += v * v; }
+    const float inverse = 1.f / sqrtf(block_sum(squares) / (float)n + eps);
+    for (int i = threadIdx.x; i < n; i += blockDim.x)
+        out[i] = from_f<T>(to_f(w[i]) * rnd<T>(to_f(x[i]) * inverse));
+}
+
+template <typename T> __device__ void rms_norm(T* out, const T* x, const T* w, int n, float eps) {
+    const long long r = blockIdx.x;
+    rms_norm_row(out + r * n, x + r * n, w, n, eps);
+}
+
+// residual += x (rounded to the activation dtype, like a bf16 add in PyTorch), then RMSNorm of it.
+template <typename T> __device__ void add_rms_norm(T* out, T* residual, const T* x, const T* w, int n, float eps) {
+    const long long r = blockIdx.x;
+    T* res = residual + r * n;
+    const T* in = x + r * n;
+    for (int i = threadIdx.x; i < n; i += blockDim.x) res[i] = from_f<T>(to_f(res[i]) + to_f(in[i]));
+    rms_norm_row(out + r * n, (const T*)res, w, n, eps);
+}
+
+// Qwen3's per-head RMSNorm of q and k inside the fused qkv rows, in place. Grid (tokens, q heads +
+// kv heads), one warp per head.
+template <typename T>
+__device__ void head_rms_norm(T* qkv, const T* qw, const T* kw, int width, int num_heads, int head_dim, float eps) {
+    const int head = blockIdx.y;
+    T* x = qkv + (long long)blockIdx.x * width + (long long)head * head_dim;
+    const T* w = head < num_heads ? qw : kw;
+    float squares = 0.f;
+    for (int i = threadIdx.x; i < head_dim; i += 32) { const float v = to_f(x[i]); squares += v * v; }
+    const float inverse = 1.f / sqrtf(warp_sum(squares) / (float)head_dim + eps);
+    __syncwarp();
+    for (int i = threadIdx.x; i < head_dim; i += 32) x[i] = from_f<T>(to_f(w[i]) * rnd<T>(to_f(x[i]) * inverse));
+}
+
+// Rotary embedding (rotate-half convention) of the q and k heads of each token, in place. `rope`
+// rows hold head_dim/2 cosines then head_dim/2 sines, already in the activation dtype (transformers
+// casts cos and sin to it), and each product is rounded as PyTorch rounds it.
+template <typename T>
+__device__ void rotary(T* qkv, const T* rope, const int* positions, int width, int heads, int head_dim) {
+    const int half = head_dim / 2;
+    T* row = qkv + (long long)blockIdx.x * width;
+    const T* table = rope + (long long)positions[blockIdx.x] * head_dim;
+    for (int i = threadIdx.x; i < heads * half; i += blockDim.x) {
+        const int h = i / half, d = i % half;
+        T* x = row + h * head_dim;
+        const float c = to_f(table[d]), s = to_f(table[half + d]);
+        const float x1 = to_f(x[d]), x2 = to_f(x[half + d]);
+        x[d] = from_f<T>(rnd<T>(x1 * c) + rnd<T>(-x2 * s));
+        x[half + d] = from_f<T>(rnd<T>(x2 * c) + rnd<T>(x1 * s));
+    }
+}
+
+// Copies each token's keys and values from its qkv row into its cache slot. The cache of a layer is
+// [block, kv head, slot in block, head_dim]. A negative slot means "do not store".
+template <typename T>
+__device__ void write_kv_cache(const T* qkv, T* keys, T* values, const int* slots, int width, int key_offset,
+                               int value_offset, int kv_heads, int head_dim, int block_size) {
+    const int slot = slots[blockIdx.x];
+    if (slot < 0) return;
+    const T* row = qkv + (long long)blockIdx.x * width;
+    const long long block = slot / block_size, offset = slot % block_size;
+    for (int i = threadIdx.x; i < kv_heads * head_dim; i += blockDim.x) {
+        const int g = i / head_dim, d = i % head_dim;
+        const long long at = ((block * kv_heads + g) * block_size + offset) * head_dim + d;
+        keys[at] = row[key_offset + i];
+        values[at] = row[value_offset + i];
+    }
+}
+
+// Causal attention over the paged cache for a flat batch of prefill chunks and decodes.
+//
+// One block per (query tile, kv head). A tile is up to `tile_tokens` consecutive tokens of one
+// sequence (tiles[3 * i] = sequence, [3 * i + 1] = first token, [3 * i + 2] = token count); its
+// rows are every (token, query head of this kv head) pair, so that each key and value read from the
+// cache serves all of them (grouped-query reuse for decodes, FlashAttention-style reuse for
+// prefill chunks). Keys are walked in tiles of 32 with an online softmax; scores and the output
+// accumulate in float32 in shared memory.
+#define KEY_TILE 32
+template <typename T>
+__device__ void paged_attention(T* out, const T* qkv, const T* key_cache, const T* value_cache, const int* tiles,
+                                const int* positions, const int* block_tables, int table_width, int width,
+                                int num_heads, int kv_heads, int head_dim, int block_size, float scale, int window) {
+    extern __shared__ float smem[];
+    const int seq = tiles[3 * blockIdx.x], first = tiles[3 * blockIdx.x + 1], count = tiles[3 * blockIdx.x + 2];
+    const int g = blockIdx.y, group = num_heads / kv_heads;
+    const int rows = count * group;
+    const int kstride = head_dim + 1;  // padding: threads of a warp read different keys' same column
+    float* qs = smem;                             // [rows, head_dim]
+    float* ks = qs + rows * head_dim;             // [KEY_TILE, head_dim + 1]
+    float* vs = ks + KEY_TILE * kstride;          // [KEY_TILE, head_dim]
+    float* ss = vs + KEY_TILE * head_dim;         // [rows, KEY_TILE]
+    float* os = ss + rows * KEY_TILE;             // [rows, head_dim]
+    float* ms = os + rows * head_dim;             // [rows] running max
+    float* ls = ms + rows;                        // [rows] running sum
+    float* as = ls + rows;                        // [rows] rescale factor of this key tile
+    const int tid = threadIdx.x, threads = blockDim.x;
+
+    for (int i = tid; i < rows * head_dim; i += threads) {
+        const int r = i / head_dim, d = i % head_dim;
+        const int token = first + r / group, head = g * group + r % group;
+        qs[i] = to_f(qkv[(long long)token * width + head * head_dim + d]);
+        os[i] = 0.f;
+    }
+    for (int r = tid; r < rows; r += threads) { ms[r] = NEG_INF; ls[r] = 0.f; }
+    const int first_pos = positions[first], last_pos = positions[first + count - 1];
+    const int key_start = window > 0 ? imax(0, first_pos - window + 1) : 0;
+    const int* table = block_tables + (long long)seq * table_width;
+    const int lane = tid & 31, warp = tid >> 5, warps = threads >> 5;
+    __syncthreads();
+
+    for (int k0 = key_start; k0 <= last_pos; k0 += KEY_TILE) {
+        const int nk = imin(KEY_TILE, last_pos - k0 + 1);
+        for (int i = tid; i < KEY_TILE * head_dim; i += threads) {
+            const int j = i / head_dim, d = i % head_dim;
+            float kv = 0.f, vv = 0.f;
+            if (j < nk) {
+                const int pos = k0 + j;
+                const long long block = table[pos / block_size];
+                const long long at = ((block * kv_heads + g) * block_size + pos % block_size) * head_dim + d;
+                kv = to_f(key_cache[at]);
+                vv = to_f(value_cache[at]);
+            }
+            ks[j * kstride + d] = kv;
+            vs[j * head_dim + d] = vv;
+        }
+        __syncthreads();
+        for (int i = tid; i < rows * KEY_TILE; i += threads) {
+            const int r = i / KEY_TILE, j = i % KEY_TILE;
+            const int qpos = positions[first + r / group], kpos = k0 + j;
+            float score = NEG_INF;
+            if (j < nk && kpos <= qpos && (window <= 0 || kpos > qpos - window)) {
+                const float* q = qs + r * head_dim;
+                const float* k = ks + j * kstride;
+                float dot = 0.f;
+                for (int d = 0; d < head_dim; ++d) dot += q[d] * k[d];
+                score = dot * scale;
+            }
+            ss[i] = score;
+        }
+        __syncthreads();
+        for (int r = warp; r < rows; r += warps) {
+            const float s = ss[r * KEY_TILE + lane];
+            const float old_max = ms[r];
+            const float new_max = fmaxf(old_max, warp_max(s));
+            float p = 0.f, alpha = 1.f;
+            if (new_max != NEG_INF) {
+                p = s == NEG_INF ? 0.f : expf(s - new_max);
+                alpha = old_max == NEG_INF ? 0.f : expf(old_max - new_max);
+            }
+            const float total = warp_sum(p);
+            ss[r * KEY_TILE + lane] = p;
+            if (lane == 0) { ls[r] = ls[r] * alpha + total; ms[r] = new_max; as[r] = alpha; }
+        }
+        __syncthreads();
+        for (int i = tid; i < rows * head_dim; i += threads) {
+            const int r = i / head_dim, d = i % head_dim;
+            const float* p = ss + r * KEY_TILE;
+            float acc = os[i] * as[r];
+            for (int j = 0; j < nk; ++j) acc += p[j] * vs[j * head_dim + d];
+            os[i] = acc;
+        }
+        __syncthreads();
+    }
+    for (int i = tid; i < rows * head_dim; i += threads) {
+        const int r = i / head_dim, d = i % head_dim;
+        const int token = first + r / group, head = g * group + r % group;
+        const float l = ls[r];
+        out[(long long)token * num_heads * head_dim + head * head_dim + d] = from_f<T>(l > 0.f ? os[i] / l : 0.f);
+    }
+}
+
+// The same attention for 16-bit activations and head_dim 64/128/256, on the tensor cores (WMMA,
+// 16x16x16 tiles, float accumulators). A block of 4 warps takes up to 64 query rows (token, head of
+// this kv head) and walks the keys in tiles of 64, loaded with 16-byte reads; each warp owns 16
+// rows: S = Q·Kᵀ into shared memory, an online softmax over its rows (P overwrites S in place, in
+// the activation dtype), then O = O·alpha + P·V with O kept in float32 in shared memory. Only the
+// key/value tile loads need the whole block to wait.
+#define FA_ROWS 64
+#define FA_KEYS 64
+template <typename T, int HD>
+__device__ void flash_attention(T* out, const T* qkv, const T* key_cache, const T* value_cache, const int* tiles,
+                                const int* positions, const int* block_tables, int table_width, int width,
+                                int num_heads, int kv_heads, int block_size, float scale, int window) {
+    using namespace nvcuda;
+    constexpr int QLD = HD + 8, SLD = FA_KEYS + 4, PLD = 2 * SLD, OLD = HD + 4, CH = HD / 8;
+    extern __shared__ __align__(128) unsigned char fa_smem[];
+    T* qs = (T*)fa_smem;                          // [FA_ROWS][QLD]
+    T* ks = qs + FA_ROWS * QLD;                   // [FA_KEYS][QLD]
+    T* vs = ks + FA_KEYS * QLD;                   // [FA_KEYS][QLD]
+    float* ss = (float*)(vs + FA_KEYS * QLD);     // [FA_ROWS][SLD]; P (type T, PLD) overwrites it row by row
+    float* os = ss + FA_ROWS * SLD;               // [FA_ROWS][OLD]
+    float* ms = os + FA_ROWS * OLD;
+    float* ls = ms + FA_ROWS;
+    float* as = ls + FA_ROWS;
+    int* qp = (int*)(as + FA_ROWS);               // position of each row's token; -1 for padding rows
+    T* ps = (T*)ss;
+
+    const int seq = tiles[3 * blockIdx.x], first = tiles[3 * blockIdx.x + 1], count = tiles[3 * blockIdx.x + 2];
+    const int g = blockIdx.y, group = num_heads / kv_heads, rows = count * group;
+    const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31;
+    const uint4 zero = make_uint4(0u, 0u, 0u, 0u);
+
+    for (int i = tid; i < FA_ROWS * CH; i += blockDim.x) {
+        const int r = i / CH, c = i % CH;
+        uint4 v = zero;
+        if (r < rows) {
+            const int token = first + r / group, head = g * group + r % group;
+            v = *(const uint4*)(qkv + (long long)token * width + head * HD + c * 8);
+        }
+        *(uint4*)(qs + r * QLD + c * 8) = v;
+    }
+    for (int i = tid; i < FA_ROWS * OLD; i += blockDim.x) os[i] = 0.f;
+    for (int r = tid; r < FA_ROWS; r += blockDim.x) {
+        ms[r] = NEG_INF; ls[r] = 0.f; as[r] = 1.f;
+        qp[r] = r < rows ? positions[first + r / group] : -1;
+    }
+    const int first_pos = positions[first], last_pos = positions[first + count - 1];
+    const int key_start = window > 0 ? imax(0, first_pos - window + 1) : 0;
+    const int* table = block_tables + (long long)seq * table_width;
+    const int r0 = warp * 16;
+    const bool active = r0 < rows;
+    __syncthreads();
+
+    for (int k0 = key_start; k0 <= last_pos; k0 += FA_KEYS) {
+        const int nk = imin(FA_KEYS, last_pos - k0 + 1);
+        // Unrolled with the launch's fixed 128 threads, so that all 16-byte loads are in flight at once.
+#pragma unroll
+        for (int i = tid; i < FA_KEYS * CH; i += 128) {
+            const int j = i / CH, c = i % CH;
+            uint4 kv = zero, vv = zero;
+            if (j < nk) {
+                const int pos = k0 + j;
+                const long long block = table[pos / block_size];
+                const long long at = ((block * kv_heads + g) * block_size + pos % block_size) * HD + c * 8;
+                kv = *(const uint4*)(key_cache + at);
+                vv = *(const uint4*)(value_cache + at);
+            }
+            *(uint4*)(ks + j * QLD + c * 8) = kv;
+            *(uint4*)(vs + j * QLD + c * 8) = vv;
+        }
+        __syncthreads();
+        if (active) {
+            for (int kc = 0; kc < FA_KEYS / 16; ++kc) {
+                wmma::fragment<wmma::accumulator, 16, 16, 16, float> acc;
+                wmma::fill_fragment(acc, 0.f);
+#pragma unroll
+                for (int dc = 0; dc < HD / 16; ++dc) {
+                    wmma::fragment<wmma::matrix_a, 16, 16, 16, T, wmma::row_major> a;
+                    wmma::fragment<wmma::matrix_b, 16, 16, 16, T, wmma::col_major> b;
+                    wmma::load_matrix_sync(a, qs + r0 * QLD + dc * 16, QLD);
+                    wmma::load_matrix_sync(b, ks + kc * 16 * QLD + dc * 16, QLD);
+                    wmma::mma_sync(acc, a, b, acc);
+                }
+                wmma::store_matrix_sync(ss + r0 * SLD + kc * 16, acc, SLD, wmma::mem_row_major);
+            }
+            __syncwarp();
+            const int live_rows = imin(16, rows - r0);  // decodes fill few of the 16 rows
+            for (int rr = 0; rr < live_rows; ++rr) {
+                const int r = r0 + rr, qpos = qp[r];
+                float s[2];
+#pragma unroll
+                for (int h = 0; h < 2; ++h) {
+                    const int j = lane + 32 * h, kpos = k0 + j;
+                    const bool valid = j < nk && kpos <= qpos && (window <= 0 || kpos > qpos - window);
+                    s[h] = valid ? ss[r * SLD + j] * scale : NEG_INF;
+                }
+                const float old_max = ms[r];
+                const float new_max = fmaxf(old_max, warp_max(fmaxf(s[0], s[1])));
+                float p0 = 0.f, p1 = 0.f, alpha = 1.f;
+                if (new_max != NEG_INF) {
+                    p0 = s[0] == NEG_INF ? 0.f : expf(s[0] - new_max);
+                    p1 = s[1] == NEG_INF ? 0.f : expf(s[1] - new_max);
+                    alpha = old_max == NEG_INF ? 0.f : expf(old_max - new_max);
+                }
+                const float total = warp_sum(p0 + p1);
+                ps[r * PLD + lane] = from_f<T>(p0);
+                ps[r * PLD + lane + 32] = from_f<T>(p1);
+                if (lane == 0) { ls[r] = ls[r] * alpha + total; ms[r] = new_max; as[r] = alpha; }
+            }
+            __syncwarp();
+            for (int i = lane; i < live_rows * HD; i += 32) {
+                const int rr = i / HD, d = i % HD;
+                os[(r0 + rr) * OLD + d] *= as[r0 + rr];
+            }
+            __syncwarp();
+#pragma unroll
+            for (int dc = 0; dc < HD / 16; ++dc) {
+                wmma::fragment<wmma::accumulator, 16, 16, 16, float> acc;
+                wmma::load_matrix_sync(acc, os + r0 * OLD + dc * 16, OLD, wmma::mem_row_major);
+                for (int kc = 0; kc < FA_KEYS / 16; ++kc) {
+                    wmma::fragment<wmma::matrix_a, 16, 16, 16, T, wmma::row_major> a;
+                    wmma::fragment<wmma::matrix_b, 16, 16, 16, T, wmma::row_major> b;
+                    wmma::load_matrix_sync(a, ps + r0 * PLD + kc * 16, PLD);
+                    wmma::load_matrix_sync(b, vs + kc * 16 * QLD + dc * 16, QLD);
+                    wmma::mma_sync(acc, a, b, acc);
+                }
+                wmma::store_matrix_sync(os + r0 * OLD + dc * 16, acc, OLD, wmma::mem_row_major);
+            }
+            __syncwarp();
+        }
+        __syncthreads();
+    }
+    for (int i = tid; i < rows * HD; i += blockDim.x) {
+        const int r = i / HD, d = i % HD;
+        const int token = first + r / group, head = g * group + r % group;
+        const float l = ls[r];
+        out[(long long)token * num_heads * HD + head * HD + d] = from_f<T>(l > 0.f ? os[r * OLD + d] / l : 0.f);
+    }
+}
+
+// out = silu(x[:, :n]) * x[:, n:], rounding silu's result first as PyTorch does.
+template <typename T> __device__ void silu_and_mul(T* out, const T* x, long long rows, int n) {
+    const long long total = rows * n;
+    for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < total; i += (long long)gridDim.x * blockDim.x) {
+        const long long r = i / n, c = i % n;
+        const float gate = to_f(x[r * 2 * n + c]), up = to_f(x[r * 2 * n + n + c]);
+        out[i] = from_f<T>(rnd<T>(gate / (1.f + expf(-gate))) * up);
+    }
+}
+
+template <typename T> __device__ void gather_rows(T* out, const T* x, const int* indices, int n) {
+    const T* row = x + (long long)indices[blockIdx.x] * n;
+    T* o = out + (long long)blockIdx.x * n;
+    for (int i = threadIdx.x; i < n; i += blockDim.x) o[i] = row[i];
+}
+
+template <typename T> __device__ void add_bias(T* y, const T* bias, long long rows, int n) {
+    const long long total = rows * n;
+    for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < total; i += (long long)gridDim.x * blockDim.x)
+        y[i] = from_f<T>(to_f(y[i]) + to_f(bias[i % n]));
+}
+
+template <typename T> __device__ void to_float(float* out, const T* x, long long count) {
+    for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < count; i += (long long)gridDim.x * blockDim.x)
+        out[i] = to_f(x[i]);
+}
+
+template <typename T> __device__ void from_float(T* out, const float* x, long long count) {
+    for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < count; i += (long long)gridDim.x * blockDim.x)
+        out[i] = from_f<T>(x[i]);
+}
+
+// Greedy sampling helper: index of the largest logit of each row (first one on ties, like argmax).
+template <typename T> __device__ void argmax_rows(int* out, const T* x, int n) {
+    __shared__ float best_value[32];
+    __shared__ int best_index[32];
+    const T* row = x + (long long)blockIdx.x * n;
+    float bv = NEG_INF;
+    int bi = 0x7fffffff;
+    for (int i = threadIdx.x; i < n; i += blockDim.x) {
+        const float v = to_f(row[i]);
+        if (v > bv) { bv = v; bi = i; }
+    }
+    for (int o = 16; o > 0; o >>= 1) {
+        const float ov = __shfl_xor_sync(0xffffffffu, bv, o);
+        const int oi = __shfl_xor_sync(0xffffffffu, bi, o);
+        if (ov > bv || (ov == bv && oi < bi)) { bv = ov; bi = oi; }
+    }
+    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, warps = (blockDim.x + 31) >> 5;
+    if (lane == 0) { best_value[warp] = bv; best_index[warp] = bi; }
+    __syncthreads();
+    if (threadIdx.x == 0) {
+        for (int w = 1; w < warps; ++w)
+            if (best_value[w] > bv || (best_value[w] == bv && best_index[w] < bi)) { bv = best_value[w]; bi = best_index[w]; }
+        out[blockIdx.x] = bi;
+    }
+}
+
+#define INSTANTIATE(S, T)                                                                                               \
+    extern "C" __global__ void embedding_##S(T* out, const T* table, const int* ids, int hidden) {                    \
+        embedding<T>(out, table, ids, hidden);                                                                         \
+    }                                                                                                                  \
+    extern "C" __global__ void rms_norm_##S(T* out, const T* x, const T* w, int n, float eps) {                        \
+        rms_norm<T>(out, x, w, n, eps);                                                                                \
+    }                                                                                                                  \
+    extern "C" __global__ void add_rms_norm_##S(T* out, T* residual, const T* x, const T* w, int n, float eps) {       \
+        add_rms_norm<T>(out, residual, x, w, n, eps);                                                                  \
+    }                                                                                                                  \
+    extern "C" __global__ void head_rms_norm_##S(T* qkv, const T* qw, const T* kw, int width, int num_heads,           \
+                                                 int head_dim, float eps) {                                            \
+        head_rms_norm<T>(qkv, qw, kw, width, num_heads, head_dim, eps);                                                \
+    }                                                                                                                  \
+    extern "C" __global__ void rotary_##S(T* qkv, const T* rope, const int* positions, int width, int heads,          \
+                                          int head_dim) {                                                              \
+        rotary<T>(qkv, rope, positions, width, heads, head_dim);                                                       \
+    }                                                                                                                  \
+    extern "C" __global__ void write_kv_cache_##S(const T* qkv, T* keys, T* values, const int* slots, int width,       \
+                                                  int key_offset, int value_offset, int kv_heads, int head_dim,        \
+                                                  int block_size) {                                                    \
+        write_kv_cache<T>(qkv, keys, values, slots, width, key_offset, value_offset, kv_heads, head_dim, block_size);  \
+    }                                                                                                                  \
+    extern "C" __global__ void paged_attention_##S(T* out, const T* qkv, const T* key_cache, const T* value_cache,     \
+                                                   const int* tiles, const int* positions, const int* block_tables,    \
+                                                   int table_width, int width, int num_heads, int kv_heads,            \
+                                                   int head_dim, int block_size, float scale, int window) {            \
+        paged_attention<T>(out, qkv, key_cache, value_cache, tiles, positions, block_tables, table_width, width,      \
+                           num_heads, kv_heads, head_dim, block_size, scale, window);                                  \
+    }                                                                                                                  \
+    extern "C" __global__ void silu_and_mul_##S(T* out, const T* x, long long rows, int n) {                          \
+        silu_and_mul<T>(out, x, rows, n);                                                                              \
+    }                                                                                                                  \
+    extern "C" __global__ void gather_rows_##S(T* out, const T* x, const int* indices, int n) {                       \
+        gather_rows<T>(out, x, indices, n);                                                                            \
+    }                                                                                                                  \
+    extern "C" __global__ void add_bias_##S(T* y, const T* bias, long long rows, int n) { add_bias<T>(y, bias, rows, n); } \
+    extern "C" __global__ void to_float_##S(float* out, const T* x, long long count) { to_float<T>(out, x, count); }  \
+    extern "C" __global__ void from_float_##S(T* out, const float* x, long long count) { from_float<T>(out, x, count); } \
+    extern "C" __global__ void argmax_rows_##S(int* out, const T* x, int n) { argmax_rows<T>(out, x, n); }
+
+INSTANTIATE(f32, float)
+INSTANTIATE(bf16, __nv_bfloat16)
+INSTANTIATE(f16, __half)
+
+#define INSTANTIATE_FLASH(S, T, HD)                                                                                    \
+    extern "C" __global__ void __launch_bounds__(128) flash_attention_##S##_hd##HD(                                   \
+        T* out, const T* qkv, const T* key_cache, const T* value_cache, const int* tiles, const int* positions,         \
+        const int* block_tables, int table_width, int width, int num_heads, int kv_heads, int block_size, float scale,  \
+        int window) {                                                                                                  \
+        flash_attention<T, HD>(out, qkv, key_cache, value_cache, tiles, positions, block_tables, table_width, width,  \
+                               num_heads, kv_heads, block_size, scale, window);                                        \
+    }
+
+INSTANTIATE_FLASH(bf16, __nv_bfloat16, 64)
+INSTANTIATE_FLASH(bf16, __nv_bfloat16, 128)
+INSTANTIATE_FLASH(bf16, __nv_bfloat16, 256)
+INSTANTIATE_FLASH(f16, __half, 64)
+INSTANTIATE_FLASH(f16, __half, 128)
+INSTANTIATE_FLASH(f16, __half, 256)

@@ -1,0 +1,132 @@
+import VLLMCore
+
+/// cuBLASLt (`libcublasLt.so.13` / `.12`), loaded at run time, for the model's matrix products:
+/// 16-bit (or float32) operands with float32 accumulation.
+final class CUBLASLt: @unchecked Sendable {
+    private typealias Handle = OpaquePointer
+    private let library: DynamicLibrary
+    private let create: @convention(c) (UnsafeMutablePointer<Handle?>) -> Int32
+    private let descCreate: @convention(c) (UnsafeMutablePointer<Handle?>, Int32, Int32) -> Int32
+    private let descSetAttribute: @convention(c) (Handle, Int32, UnsafeRawPointer, Int) -> Int32
+    private let layoutCreate: @convention(c) (UnsafeMutablePointer<Handle?>, Int32, UInt64, UInt64, Int64) -> Int32
+    private let preferenceCreate: @convention(c) (UnsafeMutablePointer<Handle?>) -> Int32
+    private let preferenceSetAttribute: @convention(c) (Handle, Int32, UnsafeRawPointer, Int) -> Int32
+    private let heuristic: @convention(c) (
+        Handle, Handle, Handle, Handle, Handle, Handle, Handle, Int32, UnsafeMutableRawPointer, UnsafeMutablePointer<Int32>
+    ) -> Int32
+    private let matmul: @convention(c) (
+        Handle, Handle, UnsafeRawPointer, UInt64, Handle, UInt64, Handle, UnsafeRawPointer, UInt64, Handle,
+        UInt64, Handle, UnsafeRawPointer?, UInt64, Int, OpaquePointer?
+    ) -> Int32
+
+    private let handle: Handle
+    private let preference: Handle
+    let workspace: CUdeviceptr
+    let workspaceBytes: Int
+
+    /// A ready matrix product of one shape: descriptors and the chosen algorithm.
+    private final class Plan {
+        let desc: Handle, a: Handle, b: Handle, d: Handle
+        /// `cublasLtMatmulAlgo_t`: 8 opaque 64-bit words.
+        var algo = [UInt64](repeating: 0, count: 8)
+        init(desc: Handle, a: Handle, b: Handle, d: Handle) {
+            self.desc = desc
+            self.a = a
+            self.b = b
+            self.d = d
+        }
+    }
+
+    private struct Key: Hashable { var m: Int, n: Int, k: Int }
+    private var plans: [Key: Plan] = [:]
+    private let dataType: Int32
+    private var one: Float = 1, zero: Float = 0
+
+    // cublasLt enums (stable across CUDA 11..13).
+    private static let computeF32: Int32 = 68
+    private static let realF32: Int32 = 0, realF16: Int32 = 2, realBF16: Int32 = 14
+    private static let descTransA: Int32 = 3, descTransB: Int32 = 4
+    private static let preferenceMaxWorkspace: Int32 = 1
+    private static let opN: Int32 = 0, opT: Int32 = 1
+
+    init(dtype: DType, workspace: CUdeviceptr, workspaceBytes: Int) throws {
+        let lib = try DynamicLibrary(
+            ["libcublasLt.so.13", "libcublasLt.so.12", "libcublasLt.so"], directories: cudaLibraryDirectories)
+        library = lib
+        create = try lib.function("cublasLtCreate")
+        descCreate = try lib.function("cublasLtMatmulDescCreate")
+        descSetAttribute = try lib.function("cublasLtMatmulDescSetAttribute")
+        layoutCreate = try lib.function("cublasLtMatrixLayoutCreate")
+        preferenceCreate = try lib.function("cublasLtMatmulPreferenceCreate")
+        preferenceSetAttribute = try lib.function("cublasLtMatmulPreferenceSetAttribute")
+        heuristic = try lib.function("cublasLtMatmulAlgoGetHeuristic")
+        matmul = try lib.function("cublasLtMatmul")
+        dataType = switch dtype {
+        case .float32: Self.realF32
+        case .float16: Self.realF16
+        case .bfloat16: Self.realBF16
+        }
+        var h: Handle?
+        try Self.check(create(&h), "cublasLtCreate")
+        handle = h!
+        var p: Handle?
+        try Self.check(preferenceCreate(&p), "cublasLtMatmulPreferenceCreate")
+        preference = p!
+        var bytes = UInt64(workspaceBytes)
+        try Self.check(
+            preferenceSetAttribute(preference, Self.preferenceMaxWorkspace, &bytes, 8), "cublasLtMatmulPreferenceSetAttribute")
+        self.workspace = workspace
+        self.workspaceBytes = workspaceBytes
+    }
+
+    private static func check(_ status: Int32, _ call: String) throws {
+        if status != 0 { throw CUDAError.blas(call: call, code: status) }
+    }
+
+    /// `y[T, N] = x[T, K] · w[N, K]ᵀ`, all row-major. In cuBLAS's column-major terms that is
+    /// `yᵀ (N×T) = op(w)ᵀ ... `: A = w seen as K×N (transposed), B = x seen as K×T, D as N×T.
+    func linear(x: CUdeviceptr, w: CUdeviceptr, y: CUdeviceptr, tokens: Int, outFeatures: Int, inFeatures: Int, stream: OpaquePointer?) {
+        let plan = self.plan(m: outFeatures, n: tokens, k: inFeatures)
+        let status = plan.algo.withUnsafeBytes { algo in
+            matmul(
+                handle, plan.desc, &one, w, plan.a, x, plan.b, &zero, y, plan.d, y, plan.d, algo.baseAddress,
+                workspace, workspaceBytes, stream)
+        }
+        if status != 0 { fatalError("cuBLASLt: cublasLtMatmul (\(outFeatures)x\(tokens)x\(inFeatures)) failed with status \(status)") }
+    }
+
+    private func plan(m: Int, n: Int, k: Int) -> Plan {
+        let key = Key(m: m, n: n, k: k)
+        if let plan = plans[key] { return plan }
+        do {
+            let plan = try makePlan(m: m, n: n, k: k)
+            plans[key] = plan
+            return plan
+        } catch {
+            fatalError("\(error)")
+        }
+    }
+
+    private func makePlan(m: Int, n: Int, k: Int) throws -> Plan {
+        var desc: Handle?
+        try Self.check(descCreate(&desc, Self.computeF32, Self.realF32), "cublasLtMatmulDescCreate")
+        var transA = Self.opT, transB = Self.opN
+        try Self.check(descSetAttribute(desc!, Self.descTransA, &transA, 4), "cublasLtMatmulDescSetAttribute(TRANSA)")
+        try Self.check(descSetAttribute(desc!, Self.descTransB, &transB, 4), "cublasLtMatmulDescSetAttribute(TRANSB)")
+        var a: Handle?, b: Handle?, d: Handle?
+        try Self.check(layoutCreate(&a, dataType, UInt64(k), UInt64(m), Int64(k)), "cublasLtMatrixLayoutCreate(A)")
+        try Self.check(layoutCreate(&b, dataType, UInt64(k), UInt64(n), Int64(k)), "cublasLtMatrixLayoutCreate(B)")
+        try Self.check(layoutCreate(&d, dataType, UInt64(m), UInt64(n), Int64(m)), "cublasLtMatrixLayoutCreate(D)")
+        let plan = Plan(desc: desc!, a: a!, b: b!, d: d!)
+        // cublasLtMatmulHeuristicResult_t: algo (64 bytes), workspaceSize (8), state (4), waves (4), reserved (16).
+        let result = UnsafeMutableRawPointer.allocate(byteCount: 96, alignment: 16)
+        defer { result.deallocate() }
+        var found: Int32 = 0
+        try Self.check(
+            heuristic(handle, plan.desc, plan.a, plan.b, plan.d, plan.d, preference, 1, result, &found),
+            "cublasLtMatmulAlgoGetHeuristic(\(m)x\(n)x\(k))")
+        guard found > 0 else { throw CUDAError.blas(call: "cublasLtMatmulAlgoGetHeuristic(\(m)x\(n)x\(k)): no algorithm", code: -1) }
+        for i in 0..<8 { plan.algo[i] = result.load(fromByteOffset: i * 8, as: UInt64.self) }
+        return plan
+    }
+}

@@ -1,0 +1,534 @@
+import Foundation
+import VLLMCore
+
+/// A tensor in device memory, in the backend's compute dtype, row-major.
+public struct CUDATensor {
+    /// The first element.
+    public let pointer: CUdeviceptr
+    /// Row-major shape; operations treat the last dimension as columns.
+    public let shape: [Int]
+    /// Where in the activation ring it was made; -1 for memory outside the ring.
+    let stamp: Int
+
+    init(pointer: CUdeviceptr, shape: [Int], stamp: Int = -1) {
+        self.pointer = pointer
+        self.shape = shape
+        self.stamp = stamp
+    }
+
+    /// Elements of the last dimension.
+    public var columns: Int { shape.last ?? 1 }
+    /// Product of the other dimensions.
+    public var rows: Int { shape.dropLast().reduce(1, *) }
+    /// Number of elements.
+    public var count: Int { shape.reduce(1, *) }
+}
+
+/// A step's batch in device memory (token ids, positions, slots, block tables, logit rows), plus
+/// the host copy that launch sizes are read from.
+public final class CUDABatch {
+    /// The host description.
+    public let batch: ForwardBatch
+    let tokenIDs: CUdeviceptr, positions: CUdeviceptr, slots: CUdeviceptr
+    let blockTables: CUdeviceptr, logitIndices: CUdeviceptr
+    /// Attention query tiles per tile size, made on first use in the step.
+    var tiles: [Int: (pointer: CUdeviceptr, count: Int)] = [:]
+
+    init(
+        batch: ForwardBatch, tokenIDs: CUdeviceptr, positions: CUdeviceptr, slots: CUdeviceptr, blockTables: CUdeviceptr,
+        logitIndices: CUdeviceptr
+    ) {
+        self.batch = batch
+        self.tokenIDs = tokenIDs
+        self.positions = positions
+        self.slots = slots
+        self.blockTables = blockTables
+        self.logitIndices = logitIndices
+    }
+}
+
+/// The paged KV cache of all layers on the device; each layer's keys (and values) are laid out
+/// `[block, kvHead, slotInBlock, headDim]` like the CPU cache.
+public final class CUDAKVCache {
+    /// The cache's shape.
+    public let shape: KVCacheShape
+    let keys: [CUdeviceptr]
+    let values: [CUdeviceptr]
+    private let base: CUdeviceptr
+    private let driver: CUDADriver
+
+    init(shape: KVCacheShape, base: CUdeviceptr, layerBytes: Int, driver: CUDADriver) {
+        self.shape = shape
+        self.base = base
+        self.driver = driver
+        keys = (0..<shape.numLayers).map { base + UInt64(2 * $0 * layerBytes) }
+        values = (0..<shape.numLayers).map { base + UInt64((2 * $0 + 1) * layerBytes) }
+    }
+
+    deinit { _ = driver.cuMemFree(base) }
+}
+
+/// The CUDA backend: weights and activations on one GPU in bfloat16 (float16 for float16 models,
+/// float32 for exactness checks) with float32 accumulation; matrix products through cuBLASLt, the
+/// other operations through our own kernels (`Kernels/kernels.cu`), compiled by NVRTC at start and
+/// cached on disk. All work goes to one stream; `toHost` is the step's only synchronisation.
+public final class CUDABackend: Backend {
+    public typealias Tensor = CUDATensor
+    public typealias Batch = CUDABatch
+    public typealias KVCache = CUDAKVCache
+
+    public let name = "cuda"
+    /// The dtype of weights, activations and the KV cache.
+    public let computeDType: DType
+    /// The device's name (e.g. "NVIDIA H100 80GB HBM3").
+    public let deviceName: String
+    /// Compute capability, e.g. (9, 0).
+    public let computeCapability: (major: Int, minor: Int)
+    /// The architecture the kernels were built for (e.g. "sm_90a").
+    public let architecture: String
+    /// Whether this start compiled the kernels (false: they came from the disk cache).
+    public let compiledKernels: Bool
+    /// The driver's CUDA version, e.g. 13000.
+    public let driverVersion: Int
+
+    let driver: CUDADriver
+    private let context: CUhandle
+    let stream: CUhandle
+    private let kernels: CUDAKernels
+    private let blas: CUBLASLt
+    private let arena: DeviceArena
+    private let ring: ActivationRing
+    private let staging: PinnedBuffer
+    private var stagingOffset = 0
+    private let hostOutput: PinnedBuffer
+    private var weightAllocations: [CUdeviceptr] = []
+    private let argumentStorage: UnsafeMutableRawPointer
+    private let argumentPointers: UnsafeMutablePointer<UnsafeMutableRawPointer?>
+    private var attentionSharedBytes = 48 * 1024
+    private var flashSharedBytes: [Int: Int] = [:]
+    private let elementSize: Int
+
+    /// Opens device `device`, compiles or loads the kernels and creates the cuBLASLt handle.
+    /// `computeDType` is the dtype of weights and activations.
+    public init(device: Int = 0, computeDType: DType = .bfloat16) throws {
+        let driver = try CUDADriver.shared.get()
+        self.driver = driver
+        self.computeDType = computeDType
+        elementSize = computeDType.byteSize
+        try driver.check(driver.cuInit(0), "cuInit")
+        driverVersion = try driver.version()
+        guard driverVersion >= 12000 else {
+            throw CUDAError.noDevice(
+                "the driver supports CUDA \(driverVersion / 1000).\(driverVersion % 1000 / 10); CUDA 12.0 or newer is needed")
+        }
+        var count: Int32 = 0
+        try driver.check(driver.cuDeviceGetCount(&count), "cuDeviceGetCount")
+        guard device >= 0, device < Int(count) else {
+            throw CUDAError.noDevice("device \(device) requested, \(count) present")
+        }
+        var handle: Int32 = 0
+        try driver.check(driver.cuDeviceGet(&handle, Int32(device)), "cuDeviceGet")
+        var major: Int32 = 0, minor: Int32 = 0
+        try driver.check(driver.cuDeviceGetAttribute(&major, CUDADriver.attributeComputeCapabilityMajor, handle), "cuDeviceGetAttribute")
+        try driver.check(driver.cuDeviceGetAttribute(&minor, CUDADriver.attributeComputeCapabilityMinor, handle), "cuDeviceGetAttribute")
+        computeCapability = (Int(major), Int(minor))
+        var nameBuffer = [CChar](repeating: 0, count: 256)
+        try driver.check(driver.cuDeviceGetName(&nameBuffer, 256, handle), "cuDeviceGetName")
+        deviceName = nameBuffer.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
+        var ctx: CUhandle?
+        try driver.check(driver.cuDevicePrimaryCtxRetain(&ctx, handle), "cuDevicePrimaryCtxRetain")
+        context = ctx!
+        try driver.check(driver.cuCtxSetCurrent(context), "cuCtxSetCurrent")
+        var s: CUhandle?
+        try driver.check(driver.cuStreamCreate(&s, 1), "cuStreamCreate")
+        stream = s!
+        // Hopper's wgmma and friends need the arch-specific target; other GPUs take the plain one.
+        architecture = "sm_\(major)\(minor)" + (major == 9 && minor == 0 ? "a" : "")
+        kernels = try CUDAKernels(driver: driver, dtype: computeDType, arch: architecture)
+        compiledKernels = kernels.compiled
+        let workspaceBytes = 32 << 20
+        var workspace: CUdeviceptr = 0
+        try driver.check(driver.cuMemAlloc(&workspace, workspaceBytes), "cuMemAlloc(cuBLASLt workspace)")
+        blas = try CUBLASLt(dtype: computeDType, workspace: workspace, workspaceBytes: workspaceBytes)
+        arena = try DeviceArena(driver: driver, initialBytes: 16 << 20)
+        ring = try ActivationRing(driver: driver, bytes: 256 << 20)
+        staging = PinnedBuffer(driver: driver)
+        hostOutput = PinnedBuffer(driver: driver)
+        argumentStorage = UnsafeMutableRawPointer.allocate(byteCount: 64 * 8, alignment: 16)
+        argumentPointers = UnsafeMutablePointer<UnsafeMutableRawPointer?>.allocate(capacity: 64)
+    }
+
+    deinit {
+        _ = driver.cuCtxSynchronize()
+        for pointer in weightAllocations { _ = driver.cuMemFree(pointer) }
+        argumentStorage.deallocate()
+        argumentPointers.deallocate()
+    }
+
+    /// Free and total bytes of device memory.
+    public func memoryInfo() -> (free: Int, total: Int) {
+        makeCurrent()
+        var free = 0, total = 0
+        driver.must(driver.cuMemGetInfo(&free, &total), "cuMemGetInfo")
+        return (free, total)
+    }
+
+    /// Sizes the activation memory now: `ringBytes` for operation outputs (about two decoder
+    /// layers of the largest step) and `stepBytes` for what lives through a step (the residual
+    /// stream, the batch description), so that no step allocates and the KV cache is sized from
+    /// what is left.
+    public func reserveActivations(ringBytes: Int, stepBytes: Int) throws {
+        makeCurrent()
+        if ringBytes > ring.size { try ring.resize(ringBytes) }
+        try arena.reserve(stepBytes)
+    }
+
+    /// Bytes of device memory held for activations.
+    public var activationBytes: Int { ring.size + arena.capacity }
+
+    /// Waits for all queued work.
+    public func synchronize() {
+        driver.must(driver.cuStreamSynchronize(stream), "cuStreamSynchronize")
+    }
+
+    /// The context is per thread in the driver API; the engine may call from another thread than
+    /// the one that made the backend.
+    private func makeCurrent() {
+        driver.must(driver.cuCtxSetCurrent(context), "cuCtxSetCurrent")
+    }
+
+    // MARK: launches
+
+    private func launch(
+        _ function: CUhandle, _ name: @autoclosure () -> String, grid: (Int, Int), block: Int, shared: Int = 0,
+        _ arguments: [KernelArgument]
+    ) {
+        for (i, argument) in arguments.enumerated() {
+            let slot = argumentStorage + i * 8
+            switch argument {
+            case .pointer(let p): slot.storeBytes(of: p, as: UInt64.self)
+            case .int32(let v): slot.storeBytes(of: v, as: Int32.self)
+            case .int64(let v): slot.storeBytes(of: v, as: Int64.self)
+            case .float(let v): slot.storeBytes(of: v, as: Float.self)
+            }
+            argumentPointers[i] = slot
+        }
+        guard grid.0 > 0, grid.1 > 0 else { return }
+        driver.must(
+            driver.cuLaunchKernel(
+                function, UInt32(grid.0), UInt32(grid.1), 1, UInt32(block), 1, 1, UInt32(shared), stream, argumentPointers, nil),
+            "cuLaunchKernel(\(name()))")
+    }
+
+    private func allocate(_ shape: [Int]) -> CUDATensor {
+        let (pointer, stamp) = ring.allocate(shape.reduce(1, *) * elementSize)
+        return CUDATensor(pointer: pointer, shape: shape, stamp: stamp)
+    }
+
+    /// Stops when an input's memory was handed out again (the ring is too small for the step).
+    private func checkLive(_ tensors: CUDATensor...) {
+        for t in tensors where t.stamp >= 0 && !ring.isLive(stamp: t.stamp) {
+            fatalError("CUDA: an activation was overwritten before its last use; the activation ring (\(ring.size) bytes) is too small for this step")
+        }
+    }
+
+    /// Blocks for a grid-stride loop over `count` elements.
+    private func gridFor(_ count: Int) -> Int { max(1, min((count + 255) / 256, 132 * 16)) }
+
+    /// Threads for a row of `n` elements: about 8 elements a thread, at least a warp.
+    private func threadsFor(row n: Int) -> Int { min(1024, max(32, ((n + 7) / 8 + 31) / 32 * 32)) }
+
+    // MARK: Backend
+
+    public func weight(_ parts: [HostTensor]) throws -> CUDATensor {
+        makeCurrent()
+        let first = parts[0]
+        let rows = parts.reduce(0) { $0 + ($1.shape.first ?? 1) }
+        let shape = first.shape.count <= 1 ? [parts.reduce(0) { $0 + $1.count }] : [rows] + first.shape.dropFirst()
+        let total = shape.reduce(1, *)
+        var pointer: CUdeviceptr = 0
+        try driver.check(driver.cuMemAlloc(&pointer, max(1, total * elementSize)), "cuMemAlloc(weight \(shape))")
+        weightAllocations.append(pointer)
+        var at = pointer
+        for part in parts {
+            let bytes = part.count * elementSize
+            if part.dtype == computeDType {
+                try driver.check(driver.cuMemcpyHtoDAsync(at, part.bytes, bytes, stream), "cuMemcpyHtoD(weight)")
+            } else {
+                let converted = convert(part)
+                try converted.withUnsafeBytes {
+                    try driver.check(driver.cuMemcpyHtoDAsync(at, $0.baseAddress!, bytes, stream), "cuMemcpyHtoD(weight)")
+                }
+                // Pageable sources are staged before the call returns, but the buffer dies here.
+                try driver.check(driver.cuStreamSynchronize(stream), "cuStreamSynchronize")
+            }
+            at += UInt64(bytes)
+        }
+        return CUDATensor(pointer: pointer, shape: shape)
+    }
+
+    /// A host tensor's elements in the compute dtype.
+    private func convert(_ part: HostTensor) -> [UInt8] {
+        let floats = part.floats()
+        switch computeDType {
+        case .float32:
+            return floats.withUnsafeBytes { Array($0) }
+        case .bfloat16:
+            return floats.map(FloatBits.floatToBFloat16).withUnsafeBytes { Array($0) }
+        case .float16:
+            #if arch(x86_64) || arch(arm64)
+            return floats.map { Float16($0).bitPattern }.withUnsafeBytes { Array($0) }
+            #else
+            preconditionFailure("float16 conversion is not available on this platform")
+            #endif
+        }
+    }
+
+    public func makeKVCache(_ shape: KVCacheShape) -> CUDAKVCache {
+        makeCurrent()
+        let layerBytes = shape.numBlocks * shape.blockSize * shape.numKVHeads * shape.headDim * elementSize
+        let total = 2 * shape.numLayers * layerBytes
+        var base: CUdeviceptr = 0
+        driver.must(driver.cuMemAlloc(&base, max(1, total)), "cuMemAlloc(KV cache, \(total) bytes)")
+        driver.must(driver.cuMemsetD8Async(base, 0, total, stream), "cuMemsetD8Async(KV cache)")
+        synchronize()
+        return CUDAKVCache(shape: shape, base: base, layerBytes: layerBytes, driver: driver)
+    }
+
+    public func kvCacheBytesPerBlock(_ shape: KVCacheShape) -> Int {
+        2 * shape.numLayers * shape.blockSize * shape.numKVHeads * shape.headDim * elementSize
+    }
+
+    public func prepare(_ batch: ForwardBatch) -> CUDABatch {
+        makeCurrent()
+        arena.reset()
+        ring.reset()
+        let arrays = [batch.tokenIDs, batch.positions, batch.slotMapping, batch.blockTables, batch.logitIndices]
+        // Room for the attention tiles too (at most one tile per token, for two tile sizes).
+        let bytes = arrays.reduce(0) { $0 + $1.count * 4 } + 2 * 12 * batch.numTokens + 1024
+        let host = staging.ensure(bytes)
+        stagingOffset = 0
+        var pointers: [CUdeviceptr] = []
+        let device = arena.allocate(arrays.reduce(0) { $0 + $1.count * 4 })
+        var offset = 0
+        for array in arrays {
+            array.withUnsafeBytes { (host + offset).copyMemory(from: $0.baseAddress ?? UnsafeRawPointer(host), byteCount: $0.count) }
+            pointers.append(device + UInt64(offset))
+            offset += array.count * 4
+        }
+        stagingOffset = offset
+        if offset > 0 { driver.must(driver.cuMemcpyHtoDAsync(device, host, offset, stream), "cuMemcpyHtoDAsync(batch)") }
+        return CUDABatch(
+            batch: batch, tokenIDs: pointers[0], positions: pointers[1], slots: pointers[2], blockTables: pointers[3],
+            logitIndices: pointers[4])
+    }
+
+    /// The query tiles of `batch` for tiles of `tileTokens` tokens: (sequence, first token, count).
+    private func tiles(_ batch: CUDABatch, tileTokens: Int) -> (pointer: CUdeviceptr, count: Int) {
+        if let made = batch.tiles[tileTokens] { return made }
+        let b = batch.batch
+        var values: [Int32] = []
+        for s in 0..<b.numSequences {
+            let start = Int(b.queryStart[s]), end = Int(b.queryStart[s + 1])
+            var t = start
+            while t < end {
+                let n = min(tileTokens, end - t)
+                values += [Int32(s), Int32(t), Int32(n)]
+                t += n
+            }
+        }
+        let bytes = values.count * 4
+        let host = staging.pointer! + stagingOffset
+        precondition(stagingOffset + bytes <= staging.size, "attention tiles overflow the staging buffer")
+        values.withUnsafeBytes { host.copyMemory(from: $0.baseAddress!, byteCount: bytes) }
+        stagingOffset += bytes
+        let device = arena.allocate(bytes)
+        driver.must(driver.cuMemcpyHtoDAsync(device, host, bytes, stream), "cuMemcpyHtoDAsync(tiles)")
+        let made = (device, values.count / 3)
+        batch.tiles[tileTokens] = made
+        return made
+    }
+
+    public func embedding(_ table: CUDATensor, _ batch: CUDABatch) -> CUDATensor {
+        let hidden = table.columns
+        // The residual stream: lives through the whole step, so not in the ring.
+        let out = CUDATensor(pointer: arena.allocate(batch.batch.numTokens * hidden * elementSize), shape: [batch.batch.numTokens, hidden])
+        launch(
+            kernels.embedding, "embedding", grid: (batch.batch.numTokens, 1), block: min(256, threadsFor(row: hidden)),
+            [.pointer(out.pointer), .pointer(table.pointer), .pointer(batch.tokenIDs), .int32(Int32(hidden))])
+        return out
+    }
+
+    public func rmsNorm(_ x: CUDATensor, weight: CUDATensor, eps: Float) -> CUDATensor {
+        checkLive(x)
+        let out = allocate(x.shape)
+        launch(
+            kernels.rmsNorm, "rms_norm", grid: (x.rows, 1), block: threadsFor(row: x.columns),
+            [.pointer(out.pointer), .pointer(x.pointer), .pointer(weight.pointer), .int32(Int32(x.columns)), .float(eps)])
+        return out
+    }
+
+    public func addRMSNorm(_ x: CUDATensor, residual: CUDATensor, weight: CUDATensor, eps: Float) -> CUDATensor {
+        checkLive(x, residual)
+        let out = allocate(x.shape)
+        launch(
+            kernels.addRMSNorm, "add_rms_norm", grid: (x.rows, 1), block: threadsFor(row: x.columns),
+            [
+                .pointer(out.pointer), .pointer(residual.pointer), .pointer(x.pointer), .pointer(weight.pointer),
+                .int32(Int32(x.columns)), .float(eps),
+            ])
+        return out
+    }
+
+    public func linear(_ x: CUDATensor, weight: CUDATensor, bias: CUDATensor?) -> CUDATensor {
+        let (t, k, n) = (x.rows, x.columns, weight.shape[0])
+        precondition(weight.columns == k, "linear: input has \(k) columns, weight \(weight.shape)")
+        checkLive(x)
+        let out = allocate([t, n])
+        guard t > 0 else { return out }
+        blas.linear(x: x.pointer, w: weight.pointer, y: out.pointer, tokens: t, outFeatures: n, inFeatures: k, stream: stream)
+        if let bias {
+            launch(
+                kernels.addBias, "add_bias", grid: (gridFor(t * n), 1), block: 256,
+                [.pointer(out.pointer), .pointer(bias.pointer), .int64(Int64(t)), .int32(Int32(n))])
+        }
+        return out
+    }
+
+    public func headRMSNorm(_ qkv: CUDATensor, layout: QKVLayout, qWeight: CUDATensor, kWeight: CUDATensor, eps: Float) {
+        checkLive(qkv)
+        launch(
+            kernels.headRMSNorm, "head_rms_norm", grid: (qkv.rows, layout.numHeads + layout.numKVHeads), block: 32,
+            [
+                .pointer(qkv.pointer), .pointer(qWeight.pointer), .pointer(kWeight.pointer), .int32(Int32(layout.width)),
+                .int32(Int32(layout.numHeads)), .int32(Int32(layout.headDim)), .float(eps),
+            ])
+    }
+
+    public func rotary(_ qkv: CUDATensor, layout: QKVLayout, rope: CUDATensor, batch: CUDABatch) {
+        checkLive(qkv)
+        precondition(Int(batch.batch.positions.max() ?? 0) < rope.rows, "position beyond the rotary table (\(rope.rows))")
+        launch(
+            kernels.rotary, "rotary", grid: (qkv.rows, 1), block: 128,
+            [
+                .pointer(qkv.pointer), .pointer(rope.pointer), .pointer(batch.positions), .int32(Int32(layout.width)),
+                .int32(Int32(layout.numHeads + layout.numKVHeads)), .int32(Int32(layout.headDim)),
+            ])
+    }
+
+    public func attention(
+        _ qkv: CUDATensor, layout: QKVLayout, cache: CUDAKVCache, layer: Int, batch: CUDABatch, scale: Float,
+        slidingWindow: Int?
+    ) -> CUDATensor {
+        checkLive(qkv)
+        let b = batch.batch
+        let hd = layout.headDim, kvHeads = layout.numKVHeads
+        launch(
+            kernels.writeKVCache, "write_kv_cache", grid: (b.numTokens, 1), block: 128,
+            [
+                .pointer(qkv.pointer), .pointer(cache.keys[layer]), .pointer(cache.values[layer]), .pointer(batch.slots),
+                .int32(Int32(layout.width)), .int32(Int32(layout.keyOffset)), .int32(Int32(layout.valueOffset)),
+                .int32(Int32(kvHeads)), .int32(Int32(hd)), .int32(Int32(cache.shape.blockSize)),
+            ])
+        let group = layout.numHeads / kvHeads
+        if let flash = kernels.flashAttention[hd], group <= 64 {
+            return flashAttention(flash, qkv, layout: layout, cache: cache, layer: layer, batch: batch, scale: scale, window: slidingWindow ?? 0)
+        }
+        // Up to 64 query rows (32 for head_dim 256) per block keep shared memory near 100 KB.
+        let maxRows = max(group, min(64, 8192 / hd))
+        let tileTokens = max(1, maxRows / group)
+        let rows = tileTokens * group
+        let floats = 2 * rows * hd + 32 * (hd + 1) + 32 * hd + rows * 32 + 3 * rows
+        let shared = floats * 4
+        if shared > attentionSharedBytes {
+            driver.must(
+                driver.cuFuncSetAttribute(kernels.pagedAttention, CUDADriver.functionAttributeMaxDynamicSharedBytes, Int32(shared)),
+                "cuFuncSetAttribute(paged_attention, \(shared) bytes of shared memory)")
+            attentionSharedBytes = shared
+        }
+        let (tilePointer, tileCount) = tiles(batch, tileTokens: tileTokens)
+        let out = allocate([b.numTokens, layout.numHeads * hd])
+        launch(
+            kernels.pagedAttention, "paged_attention", grid: (tileCount, kvHeads), block: 128, shared: shared,
+            [
+                .pointer(out.pointer), .pointer(qkv.pointer), .pointer(cache.keys[layer]), .pointer(cache.values[layer]),
+                .pointer(tilePointer), .pointer(batch.positions), .pointer(batch.blockTables), .int32(Int32(b.blockTableWidth)),
+                .int32(Int32(layout.width)), .int32(Int32(layout.numHeads)), .int32(Int32(kvHeads)), .int32(Int32(hd)),
+                .int32(Int32(cache.shape.blockSize)), .float(scale), .int32(Int32(slidingWindow ?? 0)),
+            ])
+        return out
+    }
+
+    /// The tensor-core kernel: tiles of up to 64 query rows (tokens x query heads of one kv head).
+    private func flashAttention(
+        _ function: CUhandle, _ qkv: CUDATensor, layout: QKVLayout, cache: CUDAKVCache, layer: Int, batch: CUDABatch,
+        scale: Float, window: Int
+    ) -> CUDATensor {
+        let b = batch.batch
+        let hd = layout.headDim, kvHeads = layout.numKVHeads, group = layout.numHeads / kvHeads
+        let tileTokens = max(1, 64 / group)
+        // Shared memory as laid out by flash_attention in kernels.cu.
+        let (rows, keys) = (64, 64)
+        let shared = 2 * 3 * rows * (hd + 8) + 4 * rows * (keys + 4) + 4 * rows * (hd + 4) + 4 * 4 * rows
+        if shared > flashSharedBytes[hd, default: 48 * 1024] {
+            driver.must(
+                driver.cuFuncSetAttribute(function, CUDADriver.functionAttributeMaxDynamicSharedBytes, Int32(shared)),
+                "cuFuncSetAttribute(flash_attention, \(shared) bytes of shared memory)")
+            flashSharedBytes[hd] = shared
+        }
+        let (tilePointer, tileCount) = tiles(batch, tileTokens: tileTokens)
+        let out = allocate([b.numTokens, layout.numHeads * hd])
+        launch(
+            function, "flash_attention", grid: (tileCount, kvHeads), block: 128, shared: shared,
+            [
+                .pointer(out.pointer), .pointer(qkv.pointer), .pointer(cache.keys[layer]), .pointer(cache.values[layer]),
+                .pointer(tilePointer), .pointer(batch.positions), .pointer(batch.blockTables), .int32(Int32(b.blockTableWidth)),
+                .int32(Int32(layout.width)), .int32(Int32(layout.numHeads)), .int32(Int32(kvHeads)),
+                .int32(Int32(cache.shape.blockSize)), .float(scale), .int32(Int32(window)),
+            ])
+        return out
+    }
+
+    public func siluAndMul(_ x: CUDATensor) -> CUDATensor {
+        checkLive(x)
+        let n = x.columns / 2
+        let out = allocate([x.rows, n])
+        launch(
+            kernels.siluAndMul, "silu_and_mul", grid: (gridFor(x.rows * n), 1), block: 256,
+            [.pointer(out.pointer), .pointer(x.pointer), .int64(Int64(x.rows)), .int32(Int32(n))])
+        return out
+    }
+
+    public func gatherLogitRows(_ x: CUDATensor, batch: CUDABatch) -> CUDATensor {
+        checkLive(x)
+        let count = batch.batch.logitIndices.count
+        let out = allocate([count, x.columns])
+        launch(
+            kernels.gatherRows, "gather_rows", grid: (count, 1), block: min(256, threadsFor(row: x.columns)),
+            [.pointer(out.pointer), .pointer(x.pointer), .pointer(batch.logitIndices), .int32(Int32(x.columns))])
+        return out
+    }
+
+    public func toHost(_ x: CUDATensor) -> [Float] {
+        checkLive(x)
+        let count = x.count
+        var source = x.pointer
+        if computeDType != .float32 {
+            source = ring.allocate(count * 4).pointer
+            launch(
+                kernels.toFloat, "to_float", grid: (gridFor(count), 1), block: 256,
+                [.pointer(source), .pointer(x.pointer), .int64(Int64(count))])
+        }
+        let host = hostOutput.ensure(count * 4)
+        if count > 0 { driver.must(driver.cuMemcpyDtoHAsync(host, source, count * 4, stream), "cuMemcpyDtoHAsync(toHost)") }
+        synchronize()
+        return Array(UnsafeBufferPointer(start: host.assumingMemoryBound(to: Float.self), count: count))
+    }
+
+    // MARK: helpers for checks
+
+    /// Uploads float32 values as a tensor of the compute dtype (checks and tests).
+    public func upload(_ values: [Float], shape: [Int]) throws -> CUDATensor {
+        try weight([HostTensor(shape: shape, values: values)])
+    }
+}

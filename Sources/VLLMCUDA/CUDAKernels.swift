@@ -1,0 +1,65 @@
+import VLLMCore
+
+/// The embedded kernels (`Kernels/kernels.cu`), compiled for the present GPU (or read from the
+/// disk cache) and loaded as one module; the functions for one activation dtype.
+final class CUDAKernels {
+    let module: CUhandle
+    /// Whether this start ran NVRTC (false: the cubin came from the disk cache).
+    let compiled: Bool
+    let embedding, rmsNorm, addRMSNorm, headRMSNorm, rotary, writeKVCache, pagedAttention: CUhandle
+    let siluAndMul, gatherRows, addBias, toFloat, fromFloat, argmaxRows: CUhandle
+    /// Tensor-core attention for 16-bit activations, by head dimension.
+    private(set) var flashAttention: [Int: CUhandle] = [:]
+
+    /// The embedded source text.
+    static var source: String { String(decoding: PackageResources.kernels_cu, as: UTF8.self) }
+
+    init(driver: CUDADriver, dtype: DType, arch: String) throws {
+        let compiler = try NVRTCCompiler()
+        let includes = ["/usr/local/cuda/include", "/usr/local/cuda/targets/x86_64-linux/include"]
+        let (cubin, compiled) = try KernelCache.cubin(
+            source: Self.source, arch: arch, compiler: compiler, includeDirectories: includes)
+        self.compiled = compiled
+        var m: CUhandle?
+        try cubin.withUnsafeBytes { try driver.check(driver.cuModuleLoadData(&m, $0.baseAddress!), "cuModuleLoadData") }
+        module = m!
+        let suffix = switch dtype {
+        case .float32: "f32"
+        case .bfloat16: "bf16"
+        case .float16: "f16"
+        }
+        func load(_ name: String) throws -> CUhandle {
+            var f: CUhandle?
+            try driver.check(driver.cuModuleGetFunction(&f, m!, name + "_" + suffix), "cuModuleGetFunction(\(name)_\(suffix))")
+            return f!
+        }
+        embedding = try load("embedding")
+        rmsNorm = try load("rms_norm")
+        addRMSNorm = try load("add_rms_norm")
+        headRMSNorm = try load("head_rms_norm")
+        rotary = try load("rotary")
+        writeKVCache = try load("write_kv_cache")
+        pagedAttention = try load("paged_attention")
+        siluAndMul = try load("silu_and_mul")
+        gatherRows = try load("gather_rows")
+        addBias = try load("add_bias")
+        toFloat = try load("to_float")
+        fromFloat = try load("from_float")
+        argmaxRows = try load("argmax_rows")
+        if dtype != .float32 {
+            for hd in [64, 128, 256] {
+                var f: CUhandle?
+                try driver.check(driver.cuModuleGetFunction(&f, m!, "flash_attention_\(suffix)_hd\(hd)"), "cuModuleGetFunction(flash_attention)")
+                flashAttention[hd] = f!
+            }
+        }
+    }
+}
+
+/// One argument of a kernel launch: a device pointer or a scalar, each passed by address.
+enum KernelArgument {
+    case pointer(CUdeviceptr)
+    case int32(Int32)
+    case int64(Int64)
+    case float(Float)
+}

@@ -1,0 +1,215 @@
+import ArgumentParser
+import Foundation
+import VLLMCPU
+import VLLMCUDA
+import VLLMCore
+import VLLMEngine
+
+/// `vllm logits`: the logits of every prompt position for a set of prompts, written as raw float32
+/// `[total tokens, vocab]`, to compare a backend with a reference (transformers on the same GPU).
+/// `--chunked` runs the prompts the way the engine does: a prefill chunk of half of each prompt,
+/// then the rest one token a step, all sequences in one flat batch per step.
+struct LogitsCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "logits", abstract: "Write the logits of every prompt position (raw float32) for backend checks.")
+
+    @OptionGroup var engine: EngineOptions
+    @Option(help: "JSON Lines file of {\"prompt_token_ids\": [...]}.") var promptsFile: String
+    @Option(help: "Output file: float32 [total prompt tokens, vocab], prompts in file order.") var out: String
+    @Flag(help: "Half of each prompt as one chunk, then one token a step.") var chunked = false
+
+    func run() throws {
+        let prompts: [[Int]] = try readPromptsFile(promptsFile).map {
+            guard case .tokens(let ids) = $0 else { throw ValidationError("logits needs prompt_token_ids") }
+            return ids
+        }
+        let args = try engine.engineArgs()
+        let start = Date()
+        let loaded = try LoadedModel(args)
+        let model = loaded.executor
+        let vocab = model.config.vocabSize
+        let blockSize = args.blockSize
+        var tables: [[Int32]] = []
+        var next: Int32 = 0
+        for p in prompts {
+            let blocks = (p.count + blockSize - 1) / blockSize
+            tables.append((0..<blocks).map { next + Int32($0) })
+            next += Int32(blocks)
+        }
+        model.allocateKVCache(numBlocks: Int(next), blockSize: blockSize)
+        let loadSeconds = Date().timeIntervalSince(start)
+        var logits = [[Float]](repeating: [], count: prompts.count)
+        var done = [Int](repeating: 0, count: prompts.count)
+        var steps = 0
+        while zip(done, prompts).contains(where: { $0 < $1.count }) {
+            var chunks: [SequenceChunk] = [], owners: [Int] = []
+            for (s, p) in prompts.enumerated() where done[s] < p.count {
+                let n = !chunked ? p.count : (done[s] == 0 ? max(1, p.count / 2) : 1)
+                chunks.append(SequenceChunk(
+                    tokenIDs: p[done[s]..<(done[s] + n)].map(Int32.init), numCached: done[s], blockTable: tables[s]))
+                owners.append(s)
+            }
+            var batch = ForwardBatch(chunks: chunks, blockSize: blockSize)
+            batch.logitIndices = (0..<Int32(batch.numTokens)).map { $0 }
+            let rows = model.execute(batch)
+            for (i, s) in owners.enumerated() {
+                let from = Int(batch.queryStart[i]) * vocab, to = Int(batch.queryStart[i + 1]) * vocab
+                logits[s] += rows[from..<to]
+                done[s] += chunks[i].tokenIDs.count
+            }
+            steps += 1
+        }
+        let flat = logits.flatMap { $0 }
+        try flat.withUnsafeBytes { try Data($0).write(to: URL(fileURLWithPath: out)) }
+        print(try jsonLine([
+            "backend": model.backendName, "tokens": String(flat.count / vocab), "vocab": String(vocab), "steps": String(steps),
+            "load_seconds": String(format: "%.2f", loadSeconds),
+        ]))
+    }
+}
+
+/// `vllm kernel-check`: each CUDA operation alone against the CPU backend (float32) on random
+/// inputs, with the relative error ‖cuda − cpu‖ / ‖cpu‖ of each; the inputs are rounded to the
+/// compute dtype first, so that both sides see the same values.
+struct KernelCheckCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "kernel-check", abstract: "Check each CUDA operation against the CPU backend.")
+
+    @Option(help: "Compute dtype: float32, bfloat16 or float16.") var dtype = "bfloat16"
+    @Flag(help: "Print one JSON object.") var json = false
+
+    func run() throws {
+        guard let dtype = DType(configName: dtype) else { throw ValidationError("--dtype: float32, bfloat16 or float16") }
+        if let problem = CUDAAvailability.problem() { throw ValidationError("CUDA is not usable: \(problem)") }
+        let started = Date()
+        let gpu = try CUDABackend(computeDType: dtype)
+        let startSeconds = Date().timeIntervalSince(started)
+        let cpu = CPUBackend(keepsBFloat16: false)
+        var rng = SplitMixRNG(seed: 42)
+        var results: [(String, Double)] = []
+        let tolerance = dtype == .float32 ? 1e-5 : (dtype == .bfloat16 ? 2e-2 : 4e-3)
+
+        func random(_ count: Int, scale: Float = 1) -> [Float] {
+            (0..<count).map { _ in round(Float.random(in: -1...1, using: &rng) * scale) }
+        }
+        func round(_ x: Float) -> Float {
+            switch dtype {
+            case .float32: x
+            case .bfloat16: FloatBits.bfloat16ToFloat(FloatBits.floatToBFloat16(x))
+            case .float16: Float(Float16(x))
+            }
+        }
+        func pair(_ values: [Float], _ shape: [Int]) throws -> (CPUTensor, CUDATensor) {
+            (try cpu.weight([HostTensor(shape: shape, values: values)]), try gpu.upload(values, shape: shape))
+        }
+        func compare(_ name: String, _ a: CPUTensor, _ b: CUDATensor) {
+            let x = a.toArray(), y = gpu.toHost(b)
+            var diff = 0.0, norm = 0.0
+            for i in 0..<x.count {
+                let d = Double(y[i]) - Double(x[i])
+                diff += d.isNaN ? .infinity : d * d
+                norm += Double(x[i]) * Double(x[i])
+            }
+            results.append((name, (diff / max(norm, 1e-30)).squareRoot()))
+        }
+
+        // Row operations at a model's width.
+        let rows = 37, n = 1000
+        let (xc, xg) = try pair(random(rows * n, scale: 3), [rows, n])
+        let (wc, wg) = try pair(random(n, scale: 1).map { 1 + $0 / 4 }, [n])
+        let step = gpu.prepare(ForwardBatch(chunks: [SequenceChunk(tokenIDs: [1], numCached: 0, blockTable: [0])], blockSize: 16))
+        _ = step
+        compare("rms_norm", cpu.rmsNorm(xc, weight: wc, eps: 1e-5), gpu.rmsNorm(xg, weight: wg, eps: 1e-5))
+        let residualValues = random(rows * n, scale: 2)
+        let (rc, rg) = try pair(residualValues, [rows, n])
+        compare("add_rms_norm", cpu.addRMSNorm(xc, residual: rc, weight: wc, eps: 1e-6), gpu.addRMSNorm(xg, residual: rg, weight: wg, eps: 1e-6))
+        compare("add_rms_norm.residual", rc, rg)
+        let (gc, gg) = try pair(random(rows * 2 * 300, scale: 4), [rows, 600])
+        compare("silu_and_mul", cpu.siluAndMul(gc), gpu.siluAndMul(gg))
+
+        // Matrix products, with and without bias, at odd and aligned sizes.
+        for (t, k, m) in [(1, 256, 512), (37, 1000, 300), (129, 4096, 1024)] {
+            let (ac, ag) = try pair(random(t * k), [t, k])
+            let (bc, bg) = try pair(random(m * k, scale: 0.05), [m, k])
+            let (biasC, biasG) = try pair(random(m), [m])
+            compare("linear \(t)x\(k)x\(m)", cpu.linear(ac, weight: bc, bias: nil), gpu.linear(ag, weight: bg, bias: nil))
+            compare("linear+bias \(t)x\(k)x\(m)", cpu.linear(ac, weight: bc, bias: biasC), gpu.linear(ag, weight: bg, bias: biasG))
+        }
+
+        // Attention layouts: (heads, kv heads, head dim), two steps mixing prefill chunks and decodes.
+        for (heads, kvHeads, hd, window) in [(8, 2, 64, 0), (32, 8, 128, 0), (4, 2, 12, 0), (6, 6, 8, 0), (16, 8, 128, 7)] {
+            let layout = QKVLayout(numHeads: heads, numKVHeads: kvHeads, headDim: hd)
+            let shape = KVCacheShape(numLayers: 1, numBlocks: 64, blockSize: 16, numKVHeads: kvHeads, headDim: hd)
+            let cacheC = cpu.makeKVCache(shape), cacheG = gpu.makeKVCache(shape)
+            let (ropeC, ropeG) = try pair(
+                RotaryEmbedding.table(headDim: hd, theta: 10000, scaling: .none, positions: 256).floats().map(round), [256, hd])
+            let tables: [[Int32]] = [[3, 9, 1, 4], [7, 2], [11, 12, 13, 14, 15, 16]]
+            let steps: [[SequenceChunk]] = [
+                [
+                    SequenceChunk(tokenIDs: Array(repeating: 1, count: 37), numCached: 0, blockTable: tables[0]),
+                    SequenceChunk(tokenIDs: Array(repeating: 1, count: 5), numCached: 0, blockTable: tables[1]),
+                    SequenceChunk(tokenIDs: Array(repeating: 1, count: 70), numCached: 0, blockTable: tables[2]),
+                ],
+                [
+                    SequenceChunk(tokenIDs: [1], numCached: 37, blockTable: tables[0]),
+                    SequenceChunk(tokenIDs: Array(repeating: 1, count: 12), numCached: 5, blockTable: tables[1]),
+                    SequenceChunk(tokenIDs: [1], numCached: 70, blockTable: tables[2]),
+                ],
+            ]
+            for (i, chunks) in steps.enumerated() {
+                let batch = ForwardBatch(chunks: chunks, blockSize: 16)
+                let bc = cpu.prepare(batch), bg = gpu.prepare(batch)
+                let (qc, qg) = try pair(random(batch.numTokens * layout.width, scale: 2), [batch.numTokens, layout.width])
+                cpu.rotary(qc, layout: layout, rope: ropeC, batch: bc)
+                gpu.rotary(qg, layout: layout, rope: ropeG, batch: bg)
+                let name = "h\(heads)/\(kvHeads)x\(hd)\(window > 0 ? " window \(window)" : "") step \(i)"
+                compare("rotary " + name, qc, qg)
+                let scale = 1 / Float(hd).squareRoot()
+                let w: Int? = window > 0 ? window : nil
+                compare(
+                    "attention " + name,
+                    cpu.attention(qc, layout: layout, cache: cacheC, layer: 0, batch: bc, scale: scale, slidingWindow: w),
+                    gpu.attention(qg, layout: layout, cache: cacheG, layer: 0, batch: bg, scale: scale, slidingWindow: w))
+                let (nqc, nqg) = try pair(random(hd).map { 1 + $0 / 4 }, [hd])
+                let (nkc, nkg) = try pair(random(hd).map { 1 + $0 / 4 }, [hd])
+                cpu.headRMSNorm(qc, layout: layout, qWeight: nqc, kWeight: nkc, eps: 1e-6)
+                gpu.headRMSNorm(qg, layout: layout, qWeight: nqg, kWeight: nkg, eps: 1e-6)
+                compare("head_rms_norm " + name, qc, qg)
+            }
+        }
+
+        // Embedding and logit rows.
+        let batch = ForwardBatch(
+            chunks: [SequenceChunk(tokenIDs: [5, 0, 99, 17], numCached: 0, blockTable: [0]),
+                     SequenceChunk(tokenIDs: [3, 3], numCached: 0, blockTable: [1])], blockSize: 16)
+        let (tc, tg) = try pair(random(100 * 64), [100, 64])
+        let bc = cpu.prepare(batch), bg = gpu.prepare(batch)
+        let ec = cpu.embedding(tc, bc), eg = gpu.embedding(tg, bg)
+        compare("embedding", ec, eg)
+        compare("gather_logit_rows", cpu.gatherLogitRows(ec, batch: bc), gpu.gatherLogitRows(eg, batch: bg))
+
+        let failed = results.filter { !($0.1 <= tolerance) }
+        if json {
+            var object: [String: Any] = [
+                "dtype": dtype.rawValue, "device": gpu.deviceName, "tolerance": tolerance, "architecture": gpu.architecture,
+                "compiled_kernels": gpu.compiledKernels, "start_seconds": startSeconds, "driver_version": gpu.driverVersion,
+            ]
+            object["errors"] = Dictionary(uniqueKeysWithValues: results.map { ($0.0, $0.1) })
+            object["failed"] = failed.map(\.0)
+            let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
+            print(String(decoding: data, as: UTF8.self))
+        } else {
+            for (name, error) in results {
+                print(String(format: "%-44@ %.3e %@", name as NSString, error, error <= tolerance ? "ok" : "FAIL"))
+            }
+        }
+        if !failed.isEmpty { throw ExitCode(1) }
+    }
+}
+
+/// A seeded generator for reproducible check inputs.
+struct SplitMixRNG: RandomNumberGenerator {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 { splitMix(&state) }
+}

@@ -1,0 +1,99 @@
+#!/usr/bin/env bash
+# The whole GPU session of issue 6 in one script, run on the device machine from the repository
+# root: `scripts/gpu/run_gpu_checks.sh [check|bench|all]`. Needs the static `vllm` binary as
+# .gpu/vllm.xz (built here with `scripts/gpu/build_binary.sh`), python3 with torch + transformers.
+# Writes $OUT/log.txt, $OUT/summary.json and $OUT/results.tar.gz (every raw file).
+set -u
+MODE=${1:-all}
+OUT=${OUT:-/tmp/gpu-out}
+W=/tmp/gpuwork
+R=$W/res
+mkdir -p "$OUT" "$R"
+exec > >(tee -a "$OUT/log.txt") 2>&1
+export PYTHONUNBUFFERED=1
+BIN=$W/vllm
+xz -dc .gpu/vllm.xz > "$BIN" && chmod +x "$BIN" || { echo "no binary"; exit 1; }
+G=scripts/gpu
+
+step() {  # step NAME TIMEOUT CMD... ; stdout of CMD goes to $R/NAME.out
+    local name=$1 limit=$2; shift 2
+    local s=$(date +%s%N)
+    echo "== $name"
+    timeout "$limit" "$@" > "$R/$name.out" 2> "$R/$name.err"
+    local rc=$?
+    echo "== $name rc=$rc $(( ($(date +%s%N) - s) / 1000000 )) ms"
+    tail -c 1500 "$R/$name.out"; tail -c 1500 "$R/$name.err"
+    return 0
+}
+
+nvidia-smi --query-gpu=name,driver_version,memory.total,memory.used,clocks.max.sm,power.limit --format=csv | tee "$R/nvidia_smi.csv"
+date -u +%FT%TZ > "$R/date.txt"
+
+# quick: kernel checks, the real-shape models and our benchmarks only (no fixtures, no transformers
+# benchmark), for a second run after a kernel change.
+if [ "$MODE" = check ] || [ "$MODE" = all ] || [ "$MODE" = quick ]; then
+    export VLLM_CACHE_ROOT=$W/cache
+    step kernel_check_float32_cold 60 "$BIN" kernel-check --dtype float32 --json
+    step kernel_check_float32_warm 60 "$BIN" kernel-check --dtype float32 --json
+    step kernel_check_bfloat16 60 "$BIN" kernel-check --dtype bfloat16 --json
+    step kernel_check_float16 60 "$BIN" kernel-check --dtype float16 --json
+
+    # Real shapes, few layers: Llama-3.1-8B and Qwen3-0.6B with 2 layers, random bf16 weights.
+    step make_llama8b_2l 300 python3 $G/make_models.py --config bench/gpu/configs/llama3_1_8b/config.json --out $W/models/llama8b-2l --layers 2
+    step make_qwen3_2l 300 python3 $G/make_models.py --config bench/gpu/configs/qwen3_0_6b/config.json --out $W/models/qwen3-0.6b-2l --layers 2
+    MODELS="Tests/Fixtures/models/*/ $W/models/*/"
+    [ "$MODE" = quick ] && MODELS="$W/models/*/"
+    for m in $MODELS; do
+        m=${m%/}; name=$(basename "$m")
+        [ -f "$m/config.json" ] || continue
+        vocab=$(python3 -c "import json;print(json.load(open('$m/config.json'))['vocab_size'])")
+        lowp=$(python3 -c "import json;c=json.load(open('$m/config.json'));d=c.get('dtype') or c.get('torch_dtype');print('float16' if d=='float16' else 'bfloat16')")
+        # The fixture's own prompt first (its greedy continuation has a top-2 margin of at least 0.02
+        # in float32), then random ones of other lengths.
+        python3 -c "
+import random, json, os
+random.seed(7)
+ref = '$m/reference.json'
+if os.path.exists(ref):
+    print(json.dumps({'prompt_token_ids': json.load(open(ref))['prompt_ids']}))
+for n in (40, 23, 7, 61):
+    print(json.dumps({'prompt_token_ids': [random.randrange(3, $vocab) for _ in range(n)]}))" > $R/$name.prompts.jsonl
+        step hf_${name} 150 python3 $G/hf_reference.py --model "$m" --prompts $R/$name.prompts.jsonl --dtypes float32,$lowp \
+            --out-prefix $R/hf_${name} --greedy 32
+        for dt in float32 $lowp; do
+            step ours_${name}_$dt 90 "$BIN" logits --device cuda --dtype $dt --model "$m" --prompts-file $R/$name.prompts.jsonl --out $R/ours_${name}_$dt.bin --max-model-len 2048
+            step ours_${name}_${dt}_chunked 90 "$BIN" logits --device cuda --dtype $dt --model "$m" --prompts-file $R/$name.prompts.jsonl --out $R/ours_${name}_${dt}_chunked.bin --chunked --max-model-len 2048
+            step ours_${name}_${dt}_greedy 90 "$BIN" generate --device cuda --dtype $dt --model "$m" --prompts-file $R/$name.prompts.jsonl \
+                --max-tokens 32 --temperature 0 --ignore-eos --json --num-gpu-blocks-override 512 --max-model-len 2048
+            python3 $G/compare.py --name "${name} $dt" --vocab $vocab --ours $R/ours_${name}_$dt.bin --ref $R/hf_${name}_$dt.bin \
+                --ours-greedy $R/ours_${name}_${dt}_greedy.out --ref-greedy $R/hf_${name}_$dt.greedy.json | tee -a $R/compare.jsonl
+            python3 $G/compare.py --name "${name} $dt chunked" --vocab $vocab --ours $R/ours_${name}_${dt}_chunked.bin \
+                --ref $R/hf_${name}_$dt.bin | tee -a $R/compare.jsonl
+        done
+        # How far transformers' own low-precision run is from its float32 run, for scale.
+        python3 $G/compare.py --name "${name} hf-$lowp vs hf-float32" --vocab $vocab --ours $R/hf_${name}_$lowp.bin \
+            --ref $R/hf_${name}_float32.bin --ours-greedy-json $R/hf_${name}_$lowp.greedy.json --ref-greedy $R/hf_${name}_float32.greedy.json | tee -a $R/compare.jsonl
+        python3 $G/compare.py --name "${name} ours-$lowp vs hf-float32" --vocab $vocab --ours $R/ours_${name}_$lowp.bin \
+            --ref $R/hf_${name}_float32.bin | tee -a $R/compare.jsonl
+        rm -f $R/*.bin
+    done
+fi
+
+if [ "$MODE" = bench ] || [ "$MODE" = all ] || [ "$MODE" = quick ]; then
+    export VLLM_CACHE_ROOT=$W/cache
+    L8=bench/gpu/configs/llama3_1_8b
+    Q06=bench/gpu/configs/qwen3_0_6b
+    for shape in 1x32x128 64x1024x128; do
+        IFS=x read b i o <<< "$shape"
+        step ours_bench_llama8b_$shape 400 "$BIN" bench forward --device cuda --load-format dummy --model $L8 --max-model-len 2048 \
+            --batch-size $b --input-len $i --output-len $o --warmup 1 --iterations 2 --json
+    done
+    step ours_bench_qwen06_256x512x128 300 "$BIN" bench forward --device cuda --load-format dummy --model $Q06 --max-model-len 2048 \
+        --batch-size 256 --input-len 512 --output-len 128 --warmup 1 --iterations 2 --json
+    [ "$MODE" = quick ] || step hf_bench_llama8b 500 python3 $G/hf_bench.py --limits --config $L8 --shapes 1x32x128,64x1024x128 --out $R/hf_llama8b.json
+    [ "$MODE" = quick ] || step hf_bench_qwen06 300 python3 $G/hf_bench.py --config $Q06 --shapes 256x512x128 --out $R/hf_qwen06.json
+fi
+
+python3 $G/summarize.py "$R" > "$OUT/summary.json"
+cat "$OUT/summary.json"
+tar -C "$W" -czf "$OUT/results.tar.gz" res

@@ -1,0 +1,33 @@
+#!/usr/bin/env python3
+"""Collects the raw outputs of run_gpu_checks.sh into one JSON object."""
+import glob, json, os, sys
+
+r = sys.argv[1]
+out = {}
+def read(p):
+    try:
+        return open(p).read()
+    except OSError:
+        return None
+out["date"] = (read(f"{r}/date.txt") or "").strip()
+out["nvidia_smi"] = (read(f"{r}/nvidia_smi.csv") or "").strip()
+for p in sorted(glob.glob(f"{r}/kernel_check_*.out")):
+    try:
+        out[os.path.basename(p)[:-4]] = json.loads(read(p).strip().splitlines()[-1])
+    except Exception as e:
+        out[os.path.basename(p)[:-4]] = {"error": repr(e), "stderr": (read(p[:-4] + ".err") or "")[-800:]}
+if os.path.exists(f"{r}/compare.jsonl"):
+    out["compare"] = [json.loads(l) for l in open(f"{r}/compare.jsonl") if l.strip()]
+for p in sorted(glob.glob(f"{r}/ours_bench_*.out")):
+    try:
+        out[os.path.basename(p)[:-4]] = json.loads(read(p).strip().splitlines()[-1])
+    except Exception as e:
+        out[os.path.basename(p)[:-4]] = {"error": repr(e), "stderr": (read(p[:-4] + ".err") or "")[-800:]}
+for p in sorted(glob.glob(f"{r}/hf_*.json")):
+    if "greedy" in p:
+        continue
+    try:
+        out[os.path.basename(p)[:-5]] = json.load(open(p))
+    except Exception as e:
+        out[os.path.basename(p)[:-5]] = {"error": repr(e)}
+print(json.dumps(out, indent=1))
