@@ -164,11 +164,15 @@ final class SharedWordCache: @unchecked Sendable {
 
     init(maxFootprint: Int = 32 << 20) { self.maxFootprint = maxFootprint }
 
-    func lookup(_ p: UnsafeBufferPointer<UInt8>, hash: UInt64) -> [Int32]? {
+    /// Appends the cached ids of a word to `ids`; false when the word is not cached.
+    func lookup(_ p: UnsafeBufferPointer<UInt8>, hash: UInt64, into ids: inout [Int]) -> Bool {
         lock.lock()
         defer { lock.unlock() }
-        guard let (start, count) = table.find(p, hash: hash) else { return nil }
-        return Array(table.valueArena[start..<(start + count)])
+        guard let (start, count) = table.find(p, hash: hash) else { return false }
+        table.valueArena.withUnsafeBufferPointer { v in
+            for k in start..<(start + count) { ids.append(Int(v[k])) }
+        }
+        return true
     }
 
     func insert(_ p: UnsafeBufferPointer<UInt8>, hash: UInt64, values: UnsafeBufferPointer<Int32>) {
