@@ -216,7 +216,50 @@ def trained_tokenizers():
     # (Strip with left+right larger than a token panics inside `tokenizers`, so strip after Fuse.)
     t.decoder = decoders.Sequence([decoders.Replace("a", "A"), decoders.Fuse(), decoders.Strip(content="e", left=1, right=0)])
     out["tiny-added-tokens"] = t
+
+    spm = sentencepiece_unigram()
+    if spm is not None:
+        out["tiny-spm-unigram"] = spm
     return out
+
+
+def sentencepiece_unigram():
+    """A T5/ALBERT-style tokenizer.json: a SentencePiece Unigram model converted by transformers,
+    with a Precompiled (charsmap) normalizer, Metaspace and byte fallback. A small custom
+    normalization rule table keeps the charsmap (and the committed file) small. Needs
+    `pip install sentencepiece protobuf transformers`; skipped when they are missing."""
+    try:
+        import sentencepiece as sp
+        from transformers.convert_slow_tokenizer import SpmConverter
+    except ImportError:
+        print("sentencepiece/protobuf/transformers missing: tiny-spm-unigram not rebuilt")
+        return None
+    import tempfile
+    work = tempfile.mkdtemp()
+    rules = {  # source code points -> replacement code points
+        "FB01": "66 69", "2460": "31", "FF26": "46", "FF55": "75", "FF4C": "6C", "3000": "20", "9": "20",
+        "65 301": "E9", "41 30A": "C5", "2126": "3A9", "FF8A": "30CF", "FF9D": "30F3",
+    }
+    with open(os.path.join(work, "rules.tsv"), "w") as f:
+        for k, v in rules.items():
+            f.write(f"{k}\t{v}\n")
+    with open(os.path.join(work, "train.txt"), "w", encoding="utf-8") as f:
+        f.write("\n".join(train_corpus()[:3000]))
+    sp.SentencePieceTrainer.train(
+        input=os.path.join(work, "train.txt"), model_prefix=os.path.join(work, "tiny"), vocab_size=700,
+        model_type="unigram", normalization_rule_tsv=os.path.join(work, "rules.tsv"), byte_fallback=True,
+        character_coverage=0.995, minloglevel=2)
+
+    class Original:  # what SpmConverter reads from a slow tokenizer
+        vocab_file = os.path.join(work, "tiny.model")
+        legacy = True
+        add_prefix_space = True
+
+    t = SpmConverter(Original()).converted()
+    j = json.loads(t.to_str())
+    j["model"]["byte_fallback"] = True
+    j["decoder"] = {"type": "Sequence", "decoders": [j["decoder"], {"type": "ByteFallback"}, {"type": "Fuse"}]}
+    return Tokenizer.from_str(json.dumps(j))
 
 
 def main():
