@@ -237,6 +237,49 @@ def trained_tokenizers():
     t.decoder = decoders.Sequence([decoders.Replace("a", "A"), decoders.Fuse(), decoders.Strip(content="e", left=1, right=0)])
     out["tiny-added-tokens"] = t
 
+    # RoBERTa: byte-level BPE with the prefix space added by the pre-tokenizer.
+    t = Tokenizer(models.BPE())
+    t.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=True)
+    t.train_from_iterator(data, trainers.BpeTrainer(vocab_size=500, initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+                                                    special_tokens=["<s>", "<pad>", "</s>", "<unk>"]))
+    t.post_processor = processors.RobertaProcessing(("</s>", t.token_to_id("</s>")), ("<s>", t.token_to_id("<s>")))
+    t.decoder = decoders.ByteLevel()
+    out["tiny-roberta-bpe"] = t
+
+    # Split behaviours, string and regex patterns, WordLevel, TemplateProcessing with two
+    # special tokens, and regex Replace in normalizer and decoder.
+    t = Tokenizer(models.WordLevel(unk_token="[UNK]"))
+    t.normalizer = normalizers.Sequence([normalizers.Strip(), normalizers.Replace(Regex(r"\s+"), " "), normalizers.NFKC(), normalizers.Lowercase()])
+    t.pre_tokenizer = pre_tokenizers.Sequence([
+        pre_tokenizers.Split("-", behavior="merged_with_previous"),
+        pre_tokenizers.Split(Regex(r"\d"), behavior="merged_with_next"),
+        pre_tokenizers.Split(Regex(r"[aeiou]{2}"), behavior="contiguous"),
+        pre_tokenizers.Split(Regex(r"[^a-z0-9 ]+"), behavior="removed", invert=True),
+        pre_tokenizers.CharDelimiterSplit("|"),
+        pre_tokenizers.Punctuation(behavior="contiguous"),
+        pre_tokenizers.WhitespaceSplit(),
+    ])
+    t.train_from_iterator(data, trainers.WordLevelTrainer(vocab_size=800, special_tokens=["[UNK]", "[CLS]", "[SEP]"]))
+    t.post_processor = processors.TemplateProcessing(single="[CLS] $A [SEP]", special_tokens=[("[CLS]", 1), ("[SEP]", 2)])
+    t.decoder = decoders.Sequence([decoders.Replace(Regex("e+"), "E"), decoders.Strip(content="x", left=0, right=1)])
+    out["tiny-wordlevel-splits"] = t
+
+    # BPE with an end-of-word suffix (and its decoder), Metaspace with prepend_scheme first.
+    t = Tokenizer(models.BPE(unk_token="<unk>", end_of_word_suffix="</w>"))
+    t.pre_tokenizer = pre_tokenizers.Sequence([pre_tokenizers.Metaspace(prepend_scheme="first", split=True), pre_tokenizers.Digits(individual_digits=True)])
+    t.train_from_iterator(data, trainers.BpeTrainer(vocab_size=500, special_tokens=["<unk>", "<sep>"], end_of_word_suffix="</w>", limit_alphabet=80))
+    t.add_special_tokens(["<sep>"])
+    t.decoder = decoders.BPEDecoder(suffix="</w>")
+    out["tiny-bpe-suffix"] = t
+
+    # BPE with a continuing-subword prefix, decoded by the WordPiece decoder.
+    t = Tokenizer(models.BPE(unk_token="[UNK]", continuing_subword_prefix="##"))
+    t.normalizer = normalizers.BertNormalizer(lowercase=False, strip_accents=True)
+    t.pre_tokenizer = pre_tokenizers.Whitespace()
+    t.train_from_iterator(data, trainers.BpeTrainer(vocab_size=500, special_tokens=["[UNK]"], continuing_subword_prefix="##", limit_alphabet=80))
+    t.decoder = decoders.WordPiece(prefix="##", cleanup=True)
+    out["tiny-bpe-prefix"] = t
+
     spm = sentencepiece_unigram()
     if spm is not None:
         out["tiny-spm-unigram"] = spm
@@ -299,7 +342,10 @@ def main():
         folder = os.path.join(OUT, name)
         os.makedirs(folder, exist_ok=True)
         tok.save(os.path.join(folder, "tokenizer.json"))
-        write_fixture(name, tok, texts + extra_added, seed=200 + i, folder=f"fixture:{name}")
+        # The tiny tokenizers skip the two long Shakespeare excerpts and half the random texts
+        # (they cover model types and options; the real tokenizers cover the long inputs).
+        small = texts[2:len(texts) - 15] + extra_added
+        write_fixture(name, tok, small, seed=200 + i, folder=f"fixture:{name}")
     total = 0
     for dirpath, _, files in os.walk(OUT):
         total += sum(os.path.getsize(os.path.join(dirpath, f)) for f in files)

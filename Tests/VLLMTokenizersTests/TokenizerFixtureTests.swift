@@ -8,7 +8,7 @@ import Testing
 let fixtureNames = [
     "gpt2", "llama2", "mistral-7b-v0.3", "phi3-mini", "smollm2-135m", "stories260K",
     "tiny-bert-wordpiece", "tiny-unigram", "tiny-llama3-bpe", "tiny-qwen2-bpe", "tiny-added-tokens",
-    "tiny-spm-unigram",
+    "tiny-spm-unigram", "tiny-roberta-bpe", "tiny-wordlevel-splits", "tiny-bpe-suffix", "tiny-bpe-prefix",
 ]
 
 @Suite("Tokenizer fixtures")
