@@ -35,7 +35,6 @@ struct ModelScratch {
     var useLocalCache: Bool
     // (Not `lazy`: mutating through a lazy property copies the table on every insert.)
     var cache = ByteStringTable(capacity: 16)
-    var keyBuffer: [UInt8] = []
     var ranges: [Range<Int>] = []
 
     init(inputBytes: Int) { useLocalCache = inputBytes > 8192 }
