@@ -198,7 +198,7 @@ public final class Tokenizer: Sendable {
         var bytes = Array(text.utf8)
         var ids: [Int] = []
         ids.reserveCapacity(bytes.count / 3 + 4)
-        var scratch = ModelScratch()
+        var scratch = ModelScratch(inputBytes: bytes.count)
         encodeBytes(&bytes, into: &ids, scratch: &scratch)
         if addSpecialTokens, let pp = postProcessor { return pp.process(ids) }
         return ids
