@@ -5,6 +5,7 @@ Writes Tests/VLLMTokenizersTests/Fixtures/jinja/unit-cases.json: a list of
 {"name", "template", "context", "output" | "error"}. Run from the repository root:
     python3 scripts/make_jinja_unit_fixtures.py
 """
+import copy
 import json
 import os
 import sys
@@ -235,7 +236,7 @@ def main():
         assert name not in seen, name
         seen.add(name)
         case = {"name": name, "template": template, "context": context}
-        case.update(hf_jinja_env.render(template, context))
+        case.update(hf_jinja_env.render(template, copy.deepcopy(context)))
         cases.append(case)
     with open(os.path.join(out_dir, "unit-cases.json"), "w", encoding="utf-8") as f:
         json.dump(cases, f, ensure_ascii=False, indent=1)

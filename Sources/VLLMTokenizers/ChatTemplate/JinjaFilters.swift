@@ -75,6 +75,8 @@ enum JinjaFilters {
                 getter = attrGetter(interp, attr)
             }
             let test = try selector(positional, args.keywords, interp)
+            // jinja2 only iterates a truthy value (`if seq:`), so False, 0 and None give nothing.
+            guard value.truthy else { return .object(JinjaGenerator([])) }
             let items = try value.pyIterate().filter { try test(try getter($0)) == keep }
             return .object(JinjaGenerator(items))
         }
@@ -108,7 +110,6 @@ enum JinjaFilters {
             case .int(let i): return .int(Swift.abs(i))
             case .bool(let b): return .int(b ? 1 : 0)
             case .float(let d): return .float(Swift.abs(d))
-            case .undefined(let u): throw u.error
             default: throw JinjaError.type("bad operand type for abs(): '\(v.typeName)'")
             }
         }
@@ -152,6 +153,7 @@ enum JinjaFilters {
         t["d"] = defaultFilter
         t["dictsort"] = { v, args, _ in
             let b = try args.bind("do_dictsort", [("case_sensitive", .bool(false)), ("by", .string("key")), ("reverse", .bool(false))])
+            if case .undefined(let u) = v { throw u.error }
             guard case .dict(let d) = v else { throw JinjaError.type("'\(v.typeName)' object has no attribute 'items'") }
             let pos: Int
             switch b[1].pyStr {
@@ -255,7 +257,8 @@ enum JinjaFilters {
         t["lower"] = { v, _, _ in .string(JinjaPyString.lower(text(v))) }
         t["upper"] = { v, _, _ in .string(JinjaPyString.upper(text(v))) }
         t["map"] = { v, args, interp in
-            let items = try v.pyIterate()
+            // Like select, map skips a falsy input without trying to iterate it.
+            let items = v.truthy ? try v.pyIterate() : []
             if args.positional.isEmpty, let attr = args.keywords.first(where: { $0.0 == "attribute" })?.1 {
                 let fallback = args.keywords.first(where: { $0.0 == "default" })?.1
                 if args.keywords.contains(where: { $0.0 != "attribute" && $0.0 != "default" }) {
@@ -298,7 +301,6 @@ enum JinjaFilters {
             guard ["common", "ceil", "floor"].contains(method) else {
                 throw JinjaError(.runtime, "method must be common, ceil or floor")
             }
-            if case .undefined(let u) = v { throw u.error }
             guard let x = v.number else { throw JinjaError.type("type \(v.typeName) doesn't define __round__ method") }
             if method == "common" {
                 if let i = v.integer, precision >= 0 { return .int(i) }
@@ -400,13 +402,16 @@ enum JinjaFilters {
         }
         t["truncate"] = { v, args, _ in
             let b = try args.bind("do_truncate", [("length", .int(255)), ("killwords", .bool(false)), ("end", .string("...")), ("leeway", JinjaValue.none)])
-            let s = text(v)
             let length = b[0].integer ?? 255
             let end = text(b[2])
             let leeway: Int
             if case .none = b[3] { leeway = 5 } else { leeway = b[3].integer ?? 5 }
+            // jinja2 measures and returns the value itself, not its string form.
+            if try v.pyLength() <= length + leeway { return v }
+            guard case .string(let s) = v else {
+                throw JinjaError.type("'\(v.typeName)' object has no attribute 'rsplit'")
+            }
             let cs = Array(s.unicodeScalars)
-            if cs.count <= length + leeway { return .string(s) }
             let head = JinjaPyString.string(cs.prefix(max(0, length - JinjaPyString.length(end))))
             if b[1].truthy { return .string(head + end) }
             return .string((try JinjaPyString.rsplit(head, " ", maxsplit: 1).first ?? head) + end)

@@ -11,6 +11,9 @@ enum JinjaPyFormat {
         switch args {
         case .tuple(let a): positional = a
         case .dict(let d): positional = [args]; mapping = d
+        // Python treats anything with __getitem__ (a list too) as a possible mapping, which turns
+        // off the "not all arguments converted" check.
+        case .list: positional = [args]; mapping = JinjaDict()
         default: positional = [args]
         }
         var next = 0
