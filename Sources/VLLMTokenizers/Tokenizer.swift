@@ -3,8 +3,10 @@ import Foundation
 /// A Hugging Face tokenizer loaded from a model folder (`tokenizer.json` and, when present,
 /// `tokenizer_config.json`), giving the same ids and text as the `tokenizers` library.
 ///
-/// Immutable after loading, so one instance serves every request thread; encoding keeps its
-/// working memory (including the BPE word cache) local to the call.
+/// Immutable after loading, so one instance serves every request thread: encoding keeps its
+/// working memory local to the call, and the one shared structure (the BPE word cache, as in
+/// `tokenizers`) is behind a lock. The `truncation` and `padding` sections of tokenizer.json
+/// are ignored, as transformers (and so vLLM) ignores them; the engine manages lengths itself.
 public final class Tokenizer: Sendable {
     private let model: TokenizerModel
     private let normalizer: Normalizer?
@@ -14,7 +16,6 @@ public final class Tokenizer: Sendable {
     private let postProcessor: PostProcessor?
     private let decoder: Decoder?
     private let hasByteFallbackDecoder: Bool
-    private let addedByID: [Int: AddedToken]
     /// The string each added token decodes to: its content.
     ///
     /// `tokenizers` 0.23 decodes a `normalized` added token as its normalized form (Llama-2's
@@ -94,13 +95,8 @@ public final class Tokenizer: Sendable {
             added = try json.objects("added_tokens").map { try AddedToken(json: $0) }
         }
         addedTokens = added
-        var byID: [Int: AddedToken] = [:]
         var byContent: [[UInt8]: Int] = [:]
-        for t in added {
-            byID[t.id] = t
-            byContent[Array(t.content.utf8)] = t.id
-        }
-        addedByID = byID
+        for t in added { byContent[Array(t.content.utf8)] = t.id }
         addedByContent = byContent
         let normalizer = self.normalizer
         var decodeContent: [Int: String] = [:]
