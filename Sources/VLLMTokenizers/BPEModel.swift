@@ -89,7 +89,7 @@ final class BPEModel: TokenizerModel {
         suffix = s.isEmpty ? nil : Array(s.utf8)
         splitsAtMetaspace = separable && prefix == nil && suffix == nil
 
-        let mergeList = try json.array("merges")
+        let mergeList = json.has("merges") ? try json.array("merges") : []
         var pairs = PairTable(capacity: mergeList.count)
         let prefixLen = p.count
         for (rank, m) in mergeList.enumerated() {

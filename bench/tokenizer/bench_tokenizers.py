@@ -7,7 +7,8 @@ Two workloads per tokenizer:
   chunks  - the file split at blank lines into ~7k paragraphs, each encoded on its own
             (closer to a server's prompts)
 Swift runs `vllm tokenize --bench-file` (release build); Python times `Tokenizer.encode` with
-RAYON_NUM_THREADS=1. Rounds alternate between the two so that load on a shared machine hits
+RAYON_NUM_THREADS=1. Wall time and thread CPU time are both recorded (CPU time is the fairer
+figure on a loaded machine). Rounds alternate between the two so that load on a shared machine hits
 both alike; the best and the median per-encode time are reported.
 
 Usage (from the repository root, after `swift build -c release`):
@@ -57,13 +58,15 @@ def machine():
 
 def python_times(tok, pieces, iterations):
     total = sum(len(tok.encode(p).ids) for p in pieces)  # warm-up, and the token count
-    times = []
+    times, cpu = [], []
     for _ in range(iterations):
         t0 = time.perf_counter()
+        c0 = time.thread_time()
         for p in pieces:
             tok.encode(p)
+        cpu.append(time.thread_time() - c0)
         times.append(time.perf_counter() - t0)
-    return times, total
+    return times, cpu, total
 
 
 def swift_times(vllm, folder, text_path, chunks, iterations):
@@ -108,14 +111,16 @@ def main():
         folder = os.path.join(args.tokenizers_dir, name)
         tok = Tokenizer.from_file(os.path.join(folder, "tokenizer.json"))
         for mode, pieces in (("whole", [text]), ("chunks", chunks)):
-            py_all, sw_all = [], []
+            py_all, sw_all, py_cpu, sw_cpu = [], [], [], []
             py_tokens = sw_tokens = None
             for _ in range(args.rounds):
-                t, py_tokens = python_times(tok, pieces, args.iterations)
+                t, c, py_tokens = python_times(tok, pieces, args.iterations)
                 py_all += t
+                py_cpu += c
                 r = swift_times(vllm, folder, args.text, mode == "chunks", args.iterations)
                 sw_all.append(r["best_seconds"])
                 sw_all.append(r["seconds"])
+                sw_cpu.append(r["best_cpu_seconds"])
                 sw_tokens = r["tokens"]
             entry = {
                 "tokenizer": name, "kind": kind, "mode": mode,
@@ -123,12 +128,16 @@ def main():
                 "swift_best_s": min(sw_all), "swift_median_s": statistics.median(sw_all),
                 "python_mb_per_s": nbytes / min(py_all) / 1e6,
                 "swift_mb_per_s": nbytes / min(sw_all) / 1e6,
+                "python_best_cpu_s": min(py_cpu), "swift_best_cpu_s": min(sw_cpu),
+                "python_cpu_mb_per_s": nbytes / min(py_cpu) / 1e6,
+                "swift_cpu_mb_per_s": nbytes / min(sw_cpu) / 1e6,
                 "python_tokens": py_tokens, "swift_tokens": sw_tokens,
             }
             entry["speedup"] = entry["python_best_s"] / entry["swift_best_s"]
             results["results"].append(entry)
             print(f"{name:16s} {mode:6s} python {entry['python_mb_per_s']:7.2f} MB/s  swift {entry['swift_mb_per_s']:7.2f} MB/s"
-                  f"  x{entry['speedup']:.2f}  tokens {py_tokens} / {sw_tokens}", flush=True)
+                  f"  x{entry['speedup']:.2f}  (CPU time: python {entry['python_cpu_mb_per_s']:.2f}, swift {entry['swift_cpu_mb_per_s']:.2f} MB/s)"
+                  f"  tokens {py_tokens} / {sw_tokens}", flush=True)
     results["machine"]["loadavg_end"] = os.getloadavg()
     os.makedirs(os.path.dirname(args.out), exist_ok=True)
     with open(args.out, "w") as f:
