@@ -25,8 +25,10 @@ let package = Package(
         .target(name: "VLLMTokenizers", swiftSettings: [.unsafeFlags(["-O"])]),
         // Model folders, safetensors, configs, the backend protocol and the model definitions.
         .target(name: "VLLMCore"),
+        // Small C helpers for what Swift cannot reach (malloc tuning).
+        .target(name: "CVLLMSupport"),
         // The CPU backend: Swift SIMD and threads.
-        .target(name: "VLLMCPU", dependencies: ["VLLMCore"], swiftSettings: kernelFlags),
+        .target(name: "VLLMCPU", dependencies: ["VLLMCore", "CVLLMSupport"], swiftSettings: kernelFlags),
         // The CUDA backend: driver API, NVRTC and cuBLASLt loaded with dlopen at run time; kernels
         // embedded as source and compiled for the GPU that is present.
         .target(name: "VLLMCUDA", dependencies: ["VLLMCore"], resources: [.embedInCode("Kernels/kernels.cu")]),

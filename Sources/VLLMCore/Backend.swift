@@ -85,4 +85,38 @@ public protocol Backend: AnyObject {
     func gatherLogitRows(_ x: Tensor, batch: Batch) -> Tensor
     /// Copies a 2-D tensor back to the host as float32, row-major.
     func toHost(_ x: Tensor) -> [Float]
+
+    // Tensor parallelism. A backend of one rank keeps the defaults below.
+
+    /// Rows of `table` for the token ids in `firstTokenID ..< firstTokenID + rows`, zeros for the
+    /// others: one rank's part of a vocabulary-parallel embedding (summed over ranks after).
+    func embedding(_ table: Tensor, _ batch: Batch, firstTokenID: Int) -> Tensor
+    /// In place: the sum of `x` over the ranks of the tensor-parallel group.
+    func allReduce(_ x: Tensor)
+    /// Every rank's columns of `x`, side by side in rank order (vocabulary-parallel logits).
+    func allGatherColumns(_ x: Tensor, totalColumns: Int) -> Tensor
+
+    /// The index of the largest value of each of the `rows` rows of `x` (the first on ties), for
+    /// greedy sampling; a backend with device memory copies back one index per row, not the rows.
+    func argmaxRows(_ x: Tensor, rows: Int) -> [Int32]
+}
+
+extension Backend {
+    public func embedding(_ table: Tensor, _ batch: Batch, firstTokenID: Int) -> Tensor {
+        precondition(firstTokenID == 0, "\(name): vocabulary-parallel embedding is not supported")
+        return embedding(table, batch)
+    }
+
+    public func allReduce(_ x: Tensor) {}
+
+    public func allGatherColumns(_ x: Tensor, totalColumns: Int) -> Tensor { x }
+}
+
+extension Backend {
+    public func argmaxRows(_ x: Tensor, rows: Int) -> [Int32] {
+        let values = toHost(x)
+        guard rows > 0 else { return [] }
+        let n = values.count / rows
+        return (0..<rows).map { r in Int32(argmaxRow(values[(r * n)..<((r + 1) * n)])) }
+    }
 }

@@ -51,12 +51,15 @@ public struct SequenceChunk: Sendable {
     public var blockTable: [Int32]
     /// Whether the logits of the last new token are wanted.
     public var wantsLogits: Bool
+    /// How many of the first new tokens also want their logits (for prompt logprobs).
+    public var leadingLogits: Int
 
-    public init(tokenIDs: [Int32], numCached: Int, blockTable: [Int32], wantsLogits: Bool = true) {
+    public init(tokenIDs: [Int32], numCached: Int, blockTable: [Int32], wantsLogits: Bool = true, leadingLogits: Int = 0) {
         self.tokenIDs = tokenIDs
         self.numCached = numCached
         self.blockTable = blockTable
         self.wantsLogits = wantsLogits
+        self.leadingLogits = min(leadingLogits, tokenIDs.count)
     }
 }
 
@@ -67,6 +70,8 @@ extension ForwardBatch {
         var tokens: [Int32] = [], positions: [Int32] = [], slots: [Int32] = []
         var starts: [Int32] = [0], lens: [Int32] = [], tables: [Int32] = [], logits: [Int32] = []
         for chunk in chunks {
+            let first = tokens.count
+            logits += (0..<chunk.leadingLogits).map { Int32(first + $0) }
             for (i, token) in chunk.tokenIDs.enumerated() {
                 let position = chunk.numCached + i
                 tokens.append(token)

@@ -66,3 +66,28 @@ final class OwnedBuffer {
     init(byteCount: Int) { pointer = UnsafeMutableRawPointer.allocate(byteCount: max(byteCount, 1), alignment: 64) }
     deinit { pointer.deallocate() }
 }
+
+extension HostTensor {
+    /// Rows `range` of the first dimension, as a view (no copy): how a rank reads its slice of a
+    /// column-parallel weight straight from the mapped file.
+    public func rows(_ range: Range<Int>) -> HostTensor {
+        if range == 0..<shape[0] { return self }
+        let rowElements = shape.dropFirst().reduce(1, *)
+        return HostTensor(
+            dtype: dtype, shape: [range.count] + shape.dropFirst(),
+            bytes: bytes + range.lowerBound * rowElements * dtype.byteSize, owner: owner)
+    }
+
+    /// Columns `range` of a 2-D tensor, copied (the slice of a row-parallel weight is strided).
+    public func columns(_ range: Range<Int>) -> HostTensor {
+        precondition(shape.count == 2, "columns(_:) needs a 2-D tensor")
+        if range == 0..<shape[1] { return self }
+        let (rows, width, size) = (shape[0], shape[1], dtype.byteSize)
+        let buffer = OwnedBuffer(byteCount: rows * range.count * size)
+        for r in 0..<rows {
+            (buffer.pointer + r * range.count * size).copyMemory(
+                from: bytes + (r * width + range.lowerBound) * size, byteCount: range.count * size)
+        }
+        return HostTensor(dtype: dtype, shape: [rows, range.count], bytes: UnsafeRawPointer(buffer.pointer), owner: buffer)
+    }
+}

@@ -17,6 +17,9 @@ public final class LlamaModel<B: Backend>: ModelExecutor {
     }
 
     public let config: ModelConfig
+    /// The part of the model this instance holds.
+    public let shard: TensorParallelShard
+    private let vocabulary: Range<Int>
     private let backend: B
     private let layout: QKVLayout
     private let embedTokens: B.Tensor
@@ -30,20 +33,29 @@ public final class LlamaModel<B: Backend>: ModelExecutor {
     public var backendName: String { backend.name }
 
     /// Loads the weights of `config` from `weights` onto `backend`; `maxPositions` bounds the rotary
-    /// table. `progress` is called after each layer with (done, total).
+    /// table. With a `shard` of several ranks, only that rank's slices are read (views into the
+    /// mapped files, copies only for the strided slices of row-parallel weights). `progress` is
+    /// called after each layer with (done, total).
     public init(
-        config: ModelConfig, weights: WeightStore, backend: B, maxPositions: Int,
+        config: ModelConfig, weights: WeightStore, backend: B, maxPositions: Int, shard: TensorParallelShard = .whole,
         progress: ((Int, Int) -> Void)? = nil
     ) throws {
+        try shard.validate(config)
         self.config = config
         self.backend = backend
-        let c = config
-        layout = QKVLayout(numHeads: c.numHeads, numKVHeads: c.numKVHeads, headDim: c.headDim)
-        let qDim = c.numHeads * c.headDim, kvDim = c.numKVHeads * c.headDim, h = c.hiddenSize
+        self.shard = shard
+        let c = config, hd = c.headDim, h = c.hiddenSize
+        let heads = shard.evenPart(of: c.numHeads), kvHeads = shard.kvHeads(of: c.numKVHeads)
+        let qRows = (heads.lowerBound * hd)..<(heads.upperBound * hd)
+        let kvRows = (kvHeads.lowerBound * hd)..<(kvHeads.upperBound * hd)
+        let mlp = shard.evenPart(of: c.intermediateSize)
+        vocabulary = shard.vocabularyPart(of: c.vocabSize)
+        layout = QKVLayout(numHeads: heads.count, numKVHeads: kvHeads.count, headDim: hd)
+        let (qDim, kvDim) = (c.numHeads * hd, c.numKVHeads * hd)
         func load(_ name: String, _ shape: [Int]) throws -> HostTensor { try weights.tensor(name, shape: shape) }
         func take(_ name: String, _ shape: [Int]) throws -> B.Tensor { try backend.weight([load(name, shape)]) }
 
-        embedTokens = try take("model.embed_tokens.weight", [c.vocabSize, h])
+        embedTokens = try backend.weight([load("model.embed_tokens.weight", [c.vocabSize, h]).rows(vocabulary)])
         var layers: [Layer] = []
         for i in 0..<c.numLayers {
             let p = "model.layers.\(i)."
@@ -51,28 +63,31 @@ public final class LlamaModel<B: Backend>: ModelExecutor {
             layers.append(Layer(
                 inputNorm: try take(p + "input_layernorm.weight", [h]),
                 qkv: try backend.weight([
-                    load(a + "q_proj.weight", [qDim, h]), load(a + "k_proj.weight", [kvDim, h]),
-                    load(a + "v_proj.weight", [kvDim, h]),
+                    load(a + "q_proj.weight", [qDim, h]).rows(qRows), load(a + "k_proj.weight", [kvDim, h]).rows(kvRows),
+                    load(a + "v_proj.weight", [kvDim, h]).rows(kvRows),
                 ]),
                 qkvBias: c.qkvBias
                     ? try backend.weight([
-                        load(a + "q_proj.bias", [qDim]), load(a + "k_proj.bias", [kvDim]), load(a + "v_proj.bias", [kvDim]),
+                        load(a + "q_proj.bias", [qDim]).rows(qRows), load(a + "k_proj.bias", [kvDim]).rows(kvRows),
+                        load(a + "v_proj.bias", [kvDim]).rows(kvRows),
                     ]) : nil,
-                qNorm: c.qkNorm ? try take(a + "q_norm.weight", [c.headDim]) : nil,
-                kNorm: c.qkNorm ? try take(a + "k_norm.weight", [c.headDim]) : nil,
-                output: try take(a + "o_proj.weight", [h, qDim]),
-                outputBias: c.outputBias ? try take(a + "o_proj.bias", [h]) : nil,
+                qNorm: c.qkNorm ? try take(a + "q_norm.weight", [hd]) : nil,
+                kNorm: c.qkNorm ? try take(a + "k_norm.weight", [hd]) : nil,
+                output: try backend.weight([load(a + "o_proj.weight", [h, qDim]).columns(qRows)]),
+                // The bias is added once, by rank 0, before the partial sums are reduced.
+                outputBias: c.outputBias && shard.rank == 0 ? try take(a + "o_proj.bias", [h]) : nil,
                 postAttentionNorm: try take(p + "post_attention_layernorm.weight", [h]),
                 gateUp: try backend.weight([
-                    load(p + "mlp.gate_proj.weight", [c.intermediateSize, h]),
-                    load(p + "mlp.up_proj.weight", [c.intermediateSize, h]),
+                    load(p + "mlp.gate_proj.weight", [c.intermediateSize, h]).rows(mlp),
+                    load(p + "mlp.up_proj.weight", [c.intermediateSize, h]).rows(mlp),
                 ]),
-                down: try take(p + "mlp.down_proj.weight", [h, c.intermediateSize])))
+                down: try backend.weight([load(p + "mlp.down_proj.weight", [h, c.intermediateSize]).columns(mlp)])))
             progress?(i + 1, c.numLayers)
         }
         self.layers = layers
         finalNorm = try take("model.norm.weight", [h])
-        lmHead = c.tieWordEmbeddings ? embedTokens : try take("lm_head.weight", [c.vocabSize, h])
+        lmHead = c.tieWordEmbeddings
+            ? embedTokens : try backend.weight([load("lm_head.weight", [c.vocabSize, h]).rows(vocabulary)])
         rope = try backend.weight([
             RotaryEmbedding.table(headDim: c.headDim, theta: c.ropeTheta, scaling: c.ropeScaling, positions: maxPositions)
         ])
@@ -81,7 +96,7 @@ public final class LlamaModel<B: Backend>: ModelExecutor {
     private func cacheShape(numBlocks: Int, blockSize: Int) -> KVCacheShape {
         KVCacheShape(
             numLayers: config.numLayers, numBlocks: numBlocks, blockSize: blockSize,
-            numKVHeads: config.numKVHeads, headDim: config.headDim)
+            numKVHeads: layout.numKVHeads, headDim: config.headDim)
     }
 
     public func kvCacheBytesPerBlock(blockSize: Int) -> Int {
@@ -95,12 +110,22 @@ public final class LlamaModel<B: Backend>: ModelExecutor {
     }
 
     public func execute(_ batch: ForwardBatch) -> [Float] {
+        backend.toHost(logits(batch))
+    }
+
+    public func executeGreedy(_ batch: ForwardBatch) -> [Int32] {
+        backend.argmaxRows(logits(batch), rows: batch.logitIndices.count)
+    }
+
+    /// The forward pass up to the logits of the requested rows, left on the backend.
+    private func logits(_ batch: ForwardBatch) -> B.Tensor {
         guard let cache else { preconditionFailure("allocateKVCache must be called before execute") }
         let b = backend
         let eps = config.rmsNormEps
         let scale = 1 / Float(config.headDim).squareRoot()
         let step = b.prepare(batch)
-        var hidden = b.embedding(embedTokens, step)
+        var hidden = b.embedding(embedTokens, step, firstTokenID: vocabulary.lowerBound)
+        if shard.worldSize > 1 { b.allReduce(hidden) }
         var residual: B.Tensor?
         for (index, layer) in layers.enumerated() {
             let normed: B.Tensor
@@ -119,13 +144,16 @@ public final class LlamaModel<B: Backend>: ModelExecutor {
                 qkv, layout: layout, cache: cache, layer: index, batch: step, scale: scale,
                 slidingWindow: config.slidingWindow)
             hidden = b.linear(attention, weight: layer.output, bias: layer.outputBias)
+            if shard.worldSize > 1 { b.allReduce(hidden) }
             let mlpInput = b.addRMSNorm(hidden, residual: residual!, weight: layer.postAttentionNorm, eps: eps)
             let gateUp = b.linear(mlpInput, weight: layer.gateUp, bias: nil)
             hidden = b.linear(b.siluAndMul(gateUp), weight: layer.down, bias: nil)
+            if shard.worldSize > 1 { b.allReduce(hidden) }
         }
         // Only the rows whose logits are wanted go through the last norm and the vocabulary projection.
         let last = b.addRMSNorm(hidden, residual: residual!, weight: finalNorm, eps: eps)
-        let logits = b.linear(b.gatherLogitRows(last, batch: step), weight: lmHead, bias: nil)
-        return b.toHost(logits)
+        var logits = b.linear(b.gatherLogitRows(last, batch: step), weight: lmHead, bias: nil)
+        if shard.worldSize > 1 { logits = b.allGatherColumns(logits, totalColumns: config.vocabSize) }
+        return logits
     }
 }

@@ -59,12 +59,13 @@ public enum ModelRegistry {
 
     /// Loads the model of `config` on `backend`.
     public static func load<B: Backend>(
-        config: ModelConfig, weights: WeightStore, backend: B, maxPositions: Int,
+        config: ModelConfig, weights: WeightStore, backend: B, maxPositions: Int, shard: TensorParallelShard = .whole,
         progress: ((Int, Int) -> Void)? = nil
     ) throws -> any ModelExecutor {
         guard supportedArchitectures.contains(config.architecture) else {
             throw ModelLoadError.unknownArchitecture(path: "config.json", name: config.architecture, supported: supportedArchitectures)
         }
-        return try LlamaModel(config: config, weights: weights, backend: backend, maxPositions: maxPositions, progress: progress)
+        return try LlamaModel(
+            config: config, weights: weights, backend: backend, maxPositions: maxPositions, shard: shard, progress: progress)
     }
 }

@@ -45,6 +45,9 @@ public struct EngineArgs: Sendable {
     public var enforceEager = false
     /// Compute dtype on the GPU (`--dtype`); nil: float16 for float16 models, else bfloat16.
     public var dtype: DType?
+    /// Ranks the model is split over (Megatron-style tensor parallelism); on the CPU, threads of
+    /// this process with in-process collectives.
+    public var tensorParallelSize = 1
 
     public init(model: String? = nil) {
         self.model = model
@@ -91,10 +94,7 @@ public struct LoadedModel {
             (executor, numBlocks) = try Self.loadOnCUDA(
                 args, folder: folder, maxModelLength: maxModelLength, budget: budget, progress: progress)
         } else {
-            let backend = CPUBackend(keepsBFloat16: args.cpuKeepBFloat16Weights)
-            executor = try ModelRegistry.load(
-                config: config, weights: folder.weights(format: args.loadFormat), backend: backend,
-                maxPositions: maxModelLength, progress: progress)
+            executor = try Self.loadOnCPU(args, folder: folder, maxPositions: maxModelLength, progress: progress)
             let bytesPerBlock = executor.kvCacheBytesPerBlock(blockSize: args.blockSize)
             numBlocks = args.numGPUBlocksOverride ?? max(1, args.cpuKVCacheBytes / bytesPerBlock)
         }
@@ -106,6 +106,30 @@ public struct LoadedModel {
         self.folder = folder
         eosTokenIDs = folder.eosTokenIDs
     }
+
+    private static func loadOnCPU(
+        _ args: EngineArgs, folder: ModelFolder, maxPositions: Int, progress: ((Int, Int) -> Void)?
+    ) throws -> any ModelExecutor {
+        let weights = try folder.weights(format: args.loadFormat)
+        let size = args.tensorParallelSize
+        guard size >= 1 else {
+            throw EngineError.invalidParameter(field: "tensor_parallel_size", detail: "must be at least 1, got \(size)")
+        }
+        guard size > 1 else {
+            return try ModelRegistry.load(
+                config: folder.config, weights: weights, backend: CPUBackend(keepsBFloat16: args.cpuKeepBFloat16Weights),
+                maxPositions: maxPositions, progress: progress)
+        }
+        let group = InProcessGroup(worldSize: size)
+        let ranks = try (0..<size).map { rank in
+            try ModelRegistry.load(
+                config: folder.config, weights: weights,
+                backend: CPUBackend(keepsBFloat16: args.cpuKeepBFloat16Weights, group: group, rank: rank),
+                maxPositions: maxPositions, shard: TensorParallelShard(rank: rank, worldSize: size),
+                progress: rank == 0 ? progress : nil)
+        }
+        return TensorParallelExecutor(ranks: ranks)
+    }
 }
 
 extension LoadedModel {
@@ -114,6 +138,10 @@ extension LoadedModel {
     static func loadOnCUDA(
         _ args: EngineArgs, folder: ModelFolder, maxModelLength: Int, budget: Int, progress: ((Int, Int) -> Void)?
     ) throws -> (any ModelExecutor, Int) {
+        guard args.tensorParallelSize == 1 else {
+            throw EngineError.invalidParameter(
+                field: "tensor_parallel_size", detail: "the CUDA backend runs on one GPU for now; got \(args.tensorParallelSize)")
+        }
         if let problem = CUDAAvailability.problem() {
             throw EngineError.invalidParameter(field: "device", detail: "CUDA is not usable here: \(problem)")
         }

@@ -25,6 +25,9 @@ public struct SequenceUpdate: Sendable {
     public var finishReason: FinishReason?
     public var stopReason: StopReason?
     public var numCachedTokens: Int
+    /// Log-probabilities of the prompt tokens (nil for the first), with the first update of a
+    /// request that asked for them.
+    public var promptLogprobs: [PositionLogprobs?]?
 }
 
 /// Counters and gauges of the engine, with the meanings of vLLM's metrics.
@@ -117,15 +120,29 @@ public final class EngineCore {
         for (request, numTokens) in step.requests where request.numComputedTokens < request.numPromptTokens {
             counters.promptTokens += min(numTokens, request.numPromptTokens - request.numComputedTokens)
         }
-        let sampled = runner.run(step, cache: cache)
+        let results = runner.run(step, cache: cache)
         for (request, numTokens) in step.requests { request.numComputedTokens += numTokens }
         var updates: [SequenceUpdate] = []
-        for (request, logits) in sampled {
-            var row = logits
-            let (token, logprobs) = sampler.sample(&row, for: request)
-            updates.append(accept(token, logprobs: logprobs, for: request))
+        for result in results {
+            recordPromptLogprobs(result)
+            if let token = result.greedyToken {
+                updates.append(accept(token, logprobs: nil, for: result.request))
+                continue
+            }
+            guard var row = result.sampleLogits else { continue }
+            let (token, logprobs) = sampler.sample(&row, for: result.request)
+            updates.append(accept(token, logprobs: logprobs, for: result.request))
         }
         return updates
+    }
+
+    private func recordPromptLogprobs(_ result: ModelRunner.Result) {
+        let request = result.request
+        guard let top = request.params.promptLogprobs, result.firstPromptPosition == request.promptLogprobs.count else { return }
+        for (i, logits) in result.promptLogits.enumerated() {
+            let next = request.tokenIDs[result.firstPromptPosition + i + 1]
+            request.promptLogprobs.append(Sampler.positionLogprobs(Sampler.logSoftmax(logits), chosen: next, top: top))
+        }
     }
 
     private func accept(_ token: Int, logprobs: PositionLogprobs?, for request: Request) -> SequenceUpdate {
@@ -159,17 +176,20 @@ public final class EngineCore {
 
     private func update(_ request: Request, tokens: [Int], logprobs: [PositionLogprobs] = []) -> SequenceUpdate {
         let finishReason: FinishReason? = if case .finished(let reason) = request.status { reason } else { nil }
+        let promptLogprobs: [PositionLogprobs?]? =
+            request.params.promptLogprobs != nil && request.numOutputTokens <= 1 ? [nil] + request.promptLogprobs : nil
         return SequenceUpdate(
             requestID: request.id, newTokenIDs: tokens,
             newText: texts[request.id]!.takeDelta(finished: finishReason != nil), newLogprobs: logprobs,
             cumulativeLogprob: request.cumulativeLogprob, finishReason: finishReason, stopReason: request.stopReason,
-            numCachedTokens: request.numCachedPromptTokens)
+            numCachedTokens: request.numCachedPromptTokens, promptLogprobs: promptLogprobs)
     }
 
     private func close(_ request: Request, update: SequenceUpdate) -> SequenceUpdate {
         var update = update
         if case .finished(let reason) = request.status {
             update.finishReason = reason
+            if reason != .stop || request.stopReason == nil { texts[request.id]!.flush() }
             update.newText += texts[request.id]!.takeDelta(finished: true)
         }
         requests[request.id] = nil

@@ -30,7 +30,8 @@ final class KVCacheManager {
     /// Cached blocks holding a prefix of the request's tokens, and how many tokens they cover. At
     /// least one token is always left to compute, so the last position's logits exist.
     func cachedPrefix(of request: Request) -> (blocks: [Int], numTokens: Int) {
-        guard prefixCaching else { return ([], 0) }
+        // Prompt logprobs need the logits of every prompt position, so nothing may be skipped.
+        guard prefixCaching, request.params.promptLogprobs == nil else { return ([], 0) }
         let hashes = blockHashes(of: request)
         let usable = (request.numTokens - 1) / blockSize
         var found: [Int] = []

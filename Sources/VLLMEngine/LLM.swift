@@ -1,5 +1,6 @@
 import Foundation
 import VLLMCore
+import VLLMTokenizers
 
 /// A prompt: text (tokenized with the model's tokenizer) or token ids.
 public enum Prompt: Sendable, Equatable {
@@ -14,18 +15,26 @@ public final class LLM {
     public let engine: EngineCore
     /// The loaded model folder.
     public let folder: ModelFolder
-    private let encoder: (@Sendable (String) -> [Int])?
+    /// The model's tokenizer, when the folder has one (text prompts and output text need it).
+    public let tokenizer: Tokenizer?
     private var nextID = 0
 
-    /// Loads `args.model` (the built-in model when nil).
-    public init(
-        args: EngineArgs = EngineArgs(), encoder: (@Sendable (String) -> [Int])? = nil, textDecoder: TextDecoderFactory? = nil
-    ) throws {
-        let loaded = try LoadedModel(args)
+    /// Loads `args.model` (the built-in model when nil) and its tokenizer; `progress` hears of each
+    /// layer loaded (done, total).
+    public init(args: EngineArgs = EngineArgs(), progress: ((Int, Int) -> Void)? = nil) throws {
+        let loaded = try LoadedModel(args, progress: progress)
         folder = loaded.folder
+        tokenizer = try loadTokenizer(folder: loaded.folder.path)
         engine = try EngineCore(
-            executor: loaded.executor, config: loaded.coreConfig, eosTokenIDs: loaded.eosTokenIDs, textDecoder: textDecoder)
-        self.encoder = encoder
+            executor: loaded.executor, config: loaded.coreConfig, eosTokenIDs: loaded.eosTokenIDs,
+            textDecoder: tokenizer.map(textDecoderFactory))
+    }
+
+    /// One line saying what was loaded, for logs.
+    public var summary: String {
+        let c = engine.config
+        return "\(folder.config.architecture) from \(folder.path): \(c.numBlocks) KV cache blocks of \(c.blockSize) tokens "
+            + "(\(c.numBlocks * c.blockSize) tokens), max_model_len \(c.scheduler.maxModelLength)"
     }
 
     /// Generates for every prompt and returns the outputs in prompt order. All requests are checked
@@ -79,12 +88,12 @@ public final class LLM {
         }
     }
 
-    private func tokens(_ prompt: Prompt) throws -> [Int] {
+    func tokens(_ prompt: Prompt) throws -> [Int] {
         switch prompt {
         case .tokens(let ids): return ids
         case .text(let text):
-            guard let encoder else { throw EngineError.invalidPrompt("this engine has no tokenizer; give token ids") }
-            return encoder(text)
+            guard let tokenizer else { throw EngineError.invalidPrompt("the model folder has no tokenizer.json; give token ids") }
+            return tokenizer.encode(text)
         }
     }
 }

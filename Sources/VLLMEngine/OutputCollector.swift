@@ -7,6 +7,7 @@ struct OutputCollector {
         var promptTokenIDs: [Int]
         var outputs: [CompletionOutput]
         var numCachedTokens = 0
+        var promptLogprobs: [PositionLogprobs?]?
     }
 
     private var groups: [String: Group] = [:]
@@ -28,6 +29,15 @@ struct OutputCollector {
         for (index, sample) in Self.sampleIDs(id, n: n).enumerated() { owners[sample] = (id, index) }
     }
 
+    /// The request that an engine request id belongs to.
+    func requestID(of sampleID: String) -> String? { owners[sampleID]?.0 }
+
+    /// Forgets a request that could not be started.
+    mutating func drop(_ id: String) -> Bool {
+        owners = owners.filter { $0.value.0 != id }
+        return groups.removeValue(forKey: id) != nil
+    }
+
     /// Applies an update; returns the request's cumulative output and, when `delta`, the output of this
     /// update alone. Finished requests are forgotten.
     mutating func apply(_ update: SequenceUpdate, delta: Bool = false) -> RequestOutput? {
@@ -43,6 +53,7 @@ struct OutputCollector {
         output.stopReason = update.stopReason
         group.outputs[index] = output
         group.numCachedTokens = max(group.numCachedTokens, update.numCachedTokens)
+        if group.promptLogprobs == nil { group.promptLogprobs = update.promptLogprobs }
         let finished = group.outputs.allSatisfy(\.finished)
         if update.finishReason != nil { owners[update.requestID] = nil }
         groups[id] = finished ? nil : group
@@ -55,7 +66,7 @@ struct OutputCollector {
             outputs = [piece]
         }
         return RequestOutput(
-            requestID: id, prompt: group.prompt, promptTokenIDs: group.promptTokenIDs, promptLogprobs: nil,
+            requestID: id, prompt: group.prompt, promptTokenIDs: group.promptTokenIDs, promptLogprobs: group.promptLogprobs,
             outputs: outputs, finished: finished, numCachedTokens: group.numCachedTokens)
     }
 }

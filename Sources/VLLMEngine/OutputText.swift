@@ -2,6 +2,8 @@
 public protocol IncrementalTextDecoder {
     /// Takes the next token and returns the text it completes (possibly empty, never half a character).
     mutating func append(_ tokenID: Int) -> String
+    /// Ends the sequence: returns any text held back (bytes that never completed a character).
+    mutating func finish() -> String
 }
 
 /// Makes a decoder for a sequence from its prompt ids and `skip_special_tokens`.
@@ -47,6 +49,12 @@ struct OutputText {
         text = String(text[..<(includeStop ? range.upperBound : range.lowerBound)])
         released = min(released, text.utf8.count)
         return stop
+    }
+
+    /// Takes what the decoder still held back, at the end of the sequence.
+    mutating func flush() {
+        guard decoder != nil else { return }
+        text += decoder!.finish()
     }
 
     /// Text not yet released; when `finished` all of it, else all but the held-back tail.

@@ -58,6 +58,8 @@ final class Request {
     var stopReason: StopReason?
     var random: SplitMixRandom?
     var logprobs: [PositionLogprobs] = []
+    /// Log-probabilities of prompt tokens 1..., as far as computed (position p predicts token p + 1).
+    var promptLogprobs: [PositionLogprobs] = []
     var cumulativeLogprob: Double = 0
     /// Output tokens seen per id, for frequency and presence penalties.
     var outputCounts: [Int: Int] = [:]

@@ -56,28 +56,34 @@ struct Sampler {
             let threshold = Float(params.minP) * (probabilities.max() ?? 0)
             for i in probabilities.indices where probabilities[i] < threshold { probabilities[i] = 0 }
         }
-        var order = probabilities.indices.filter { probabilities[$0] > 0 }
-        order.sort { probabilities[$0] > probabilities[$1] || (probabilities[$0] == probabilities[$1] && $0 < $1) }
-        if params.topK > 0, order.count > params.topK { order.removeLast(order.count - params.topK) }
-        var total = order.reduce(Float(0)) { $0 + probabilities[$1] }
-        if params.topP < 1 {
-            var kept: Float = 0
-            var keep = 0
-            for id in order {
-                kept += probabilities[id] / total
-                keep += 1
-                if Double(kept) >= params.topP { break }
+        // Only top-k and top-p need the tokens in order; plain sampling draws over the vocabulary as it is.
+        var candidates: [Int]
+        if params.topK > 0 || params.topP < 1 {
+            candidates = probabilities.indices.filter { probabilities[$0] > 0 }
+            candidates.sort { probabilities[$0] > probabilities[$1] || (probabilities[$0] == probabilities[$1] && $0 < $1) }
+            if params.topK > 0, candidates.count > params.topK { candidates.removeLast(candidates.count - params.topK) }
+            if params.topP < 1 {
+                let total = candidates.reduce(Float(0)) { $0 + probabilities[$1] }
+                var kept: Float = 0
+                var keep = 0
+                for id in candidates {
+                    kept += probabilities[id] / total
+                    keep += 1
+                    if Double(kept) >= params.topP { break }
+                }
+                candidates.removeLast(candidates.count - keep)
             }
-            order.removeLast(order.count - keep)
-            total = order.reduce(Float(0)) { $0 + probabilities[$1] }
+        } else {
+            candidates = Array(probabilities.indices)
         }
+        let total = candidates.reduce(Float(0)) { $0 + probabilities[$1] }
         let u = Float(Double(random.next() >> 11) / Double(1 << 53)) * total
         var cumulative: Float = 0
-        for id in order {
+        for id in candidates {
             cumulative += probabilities[id]
             if u < cumulative { return id }
         }
-        return order.last ?? argmax(logits)
+        return candidates.last { probabilities[$0] > 0 } ?? argmax(logits)
     }
 
     static func argmax(_ values: [Float]) -> Int {

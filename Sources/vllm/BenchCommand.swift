@@ -6,7 +6,7 @@ import VLLMEngine
 /// `vllm bench`: benchmarks of the engine.
 struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "bench", abstract: "Benchmark the engine.", subcommands: [BenchForwardCommand.self])
+        commandName: "bench", abstract: "Benchmark the engine.", subcommands: [BenchThroughputCommand.self, BenchLatencyCommand.self, BenchForwardCommand.self, BenchKernelsCommand.self])
 }
 
 /// `vllm bench forward`: prefill and decode speed of a static batch through the engine: B random
@@ -76,4 +76,148 @@ struct BenchForwardCommand: ParsableCommand {
 func median(_ values: [Double]) -> Double {
     let sorted = values.sorted()
     return sorted.isEmpty ? 0 : sorted[sorted.count / 2]
+}
+
+/// vLLM's `random` dataset: prompt and output lengths drawn uniformly within `range_ratio` of the
+/// given lengths, prompts made of consecutive token ids from a random offset.
+struct RandomDataset {
+    var inputLen: Int
+    var outputLen: Int
+    var rangeRatio: Double
+    var seed: UInt64
+
+    func requests(count: Int, vocabSize: Int) -> [(prompt: [Int], outputLen: Int)] {
+        var random = SeededGenerator(seed: seed)
+        func length(_ center: Int) -> Int {
+            let low = max(1, Int((Double(center) * (1 - rangeRatio)).rounded(.down)))
+            let high = max(low, Int((Double(center) * (1 + rangeRatio)).rounded(.down)))
+            return Int.random(in: low...high, using: &random)
+        }
+        return (0..<count).map { i in
+            let n = length(inputLen)
+            let offset = Int.random(in: 0..<vocabSize, using: &random)
+            return ((0..<n).map { (offset + i + $0) % vocabSize }, length(outputLen))
+        }
+    }
+}
+
+/// SplitMix64, so that a dataset is the same in every run.
+struct SeededGenerator: RandomNumberGenerator {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
+
+/// `vllm bench throughput`: offline throughput over the random dataset, as vLLM prints it.
+struct BenchThroughputCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "throughput", abstract: "Offline throughput.")
+
+    @OptionGroup var engine: EngineOptions
+    @Option(help: "Only 'random' is supported.") var datasetName = "random"
+    @Option var inputLen = 1024
+    @Option var outputLen = 128
+    @Option var numPrompts = 1000
+    @Option(name: [.customLong("random-range-ratio"), .customLong("range-ratio")]) var rangeRatio = 0.0
+    @Option var n = 1
+    @Option var seed: UInt64 = 0
+    @Option(help: "Write the results as JSON to this file.") var outputJson: String?
+
+    func run() throws {
+        guard datasetName == "random" else { throw ValidationError("--dataset-name: only 'random' is supported") }
+        guard (0..<1).contains(rangeRatio) else { throw ValidationError("--random-range-ratio must be in [0, 1)") }
+        let llm = try LLM(args: engine.engineArgs())
+        let requests = RandomDataset(inputLen: inputLen, outputLen: outputLen, rangeRatio: rangeRatio, seed: seed)
+            .requests(count: numPrompts, vocabSize: llm.folder.config.vocabSize)
+        let params = requests.map { request -> SamplingParams in
+            var p = SamplingParams()
+            p.n = n
+            p.temperature = 1
+            p.topP = 1
+            p.ignoreEOS = true
+            p.maxTokens = request.outputLen
+            return p
+        }
+        let start = DispatchTime.now().uptimeNanoseconds
+        let outputs = try llm.generate(requests.map { .tokens($0.prompt) }, params: params)
+        let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+        let promptTokens = requests.reduce(0) { $0 + $1.prompt.count }
+        let outputTokens = outputs.reduce(0) { $0 + $1.outputs.reduce(0) { $0 + $1.tokenIDs.count } }
+        print(String(format: "Throughput: %.2f requests/s, %.2f total tokens/s, %.2f output tokens/s",
+                     Double(numPrompts) / seconds, Double(promptTokens + outputTokens) / seconds, Double(outputTokens) / seconds))
+        print("Total num prompt tokens:  \(promptTokens)")
+        print("Total num output tokens:  \(outputTokens)")
+        if let outputJson {
+            let result: [String: Any] = [
+                "elapsed_time": seconds, "num_requests": numPrompts, "total_num_tokens": promptTokens + outputTokens,
+                "requests_per_second": Double(numPrompts) / seconds,
+                "tokens_per_second": Double(promptTokens + outputTokens) / seconds,
+                "output_tokens_per_second": Double(outputTokens) / seconds,
+            ]
+            try writeJSON(result, to: outputJson)
+        }
+    }
+}
+
+/// `vllm bench latency`: end-to-end latency of one static batch, as vLLM prints it.
+struct BenchLatencyCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "latency", abstract: "Latency of a batch.")
+
+    @OptionGroup var engine: EngineOptions
+    @Option var inputLen = 32
+    @Option var outputLen = 128
+    @Option var batchSize = 8
+    @Option var n = 1
+    @Option var numItersWarmup = 10
+    @Option var numIters = 30
+    @Option(help: "Write the results as JSON to this file.") var outputJson: String?
+
+    func run() throws {
+        let llm = try LLM(args: engine.engineArgs())
+        let vocab = llm.folder.config.vocabSize
+        var random = SeededGenerator(seed: 0)
+        let prompts = (0..<batchSize).map { _ in Prompt.tokens((0..<inputLen).map { _ in Int.random(in: 0..<vocab, using: &random) }) }
+        var params = SamplingParams()
+        params.n = n
+        params.temperature = 1
+        params.ignoreEOS = true
+        params.maxTokens = outputLen
+        func once() throws -> Double {
+            let start = DispatchTime.now().uptimeNanoseconds
+            _ = try llm.generate(prompts, params, showProgress: false)
+            return Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+        }
+        for _ in 0..<numItersWarmup { _ = try once() }
+        let latencies = try (0..<numIters).map { _ in try once() }
+        let average = latencies.reduce(0, +) / Double(max(1, latencies.count))
+        print("Avg latency: \(average) seconds")
+        var percentiles: [String: Double] = [:]
+        for p in [10, 25, 50, 75, 90, 99] {
+            let value = percentile(latencies, Double(p))
+            percentiles[String(p)] = value
+            print("\(p)% percentile latency: \(value) seconds")
+        }
+        if let outputJson {
+            try writeJSON(["avg_latency": average, "latencies": latencies, "percentiles": percentiles], to: outputJson)
+        }
+    }
+}
+
+/// Linear-interpolated percentile, as numpy computes it.
+func percentile(_ values: [Double], _ p: Double) -> Double {
+    let sorted = values.sorted()
+    guard !sorted.isEmpty else { return 0 }
+    let rank = p / 100 * Double(sorted.count - 1)
+    let low = Int(rank.rounded(.down)), high = min(sorted.count - 1, low + 1)
+    return sorted[low] + (sorted[high] - sorted[low]) * (rank - Double(low))
+}
+
+func writeJSON(_ object: [String: Any], to path: String) throws {
+    let data = try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys])
+    try data.write(to: URL(fileURLWithPath: path))
 }

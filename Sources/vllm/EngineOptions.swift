@@ -29,6 +29,9 @@ struct EngineOptions: ParsableArguments {
     @Option(help: "GiB of memory for the KV cache on the CPU.")
     var cpuKvCacheSpace: Double = 4
 
+    @Option(name: [.customLong("tensor-parallel-size"), .customShort("t")], help: "Ranks to split the model over.")
+    var tensorParallelSize = 1
+
     @Flag(inversion: .prefixedEnableDisable, help: "Automatic prefix caching.")
     var prefixCaching = true
 
@@ -71,6 +74,7 @@ struct EngineOptions: ParsableArguments {
             guard let d = DType(configName: dtype) else { throw ValidationError("--dtype must be auto, bfloat16, float16 or float32") }
             args.dtype = d
         }
+        args.tensorParallelSize = tensorParallelSize
         guard maxNumSeqs > 0 else { throw ValidationError("--max-num-seqs must be positive") }
         if let budget = maxNumBatchedTokens, budget <= 0 { throw ValidationError("--max-num-batched-tokens must be positive") }
         if let blocks = numGpuBlocksOverride, blocks <= 0 { throw ValidationError("--num-gpu-blocks-override must be positive") }
@@ -96,6 +100,7 @@ struct SamplingOptions: ParsableArguments {
     @Option var maxTokens: Int = 16
     @Option var minTokens: Int = 0
     @Option(help: "Top log-probabilities to return per token.") var logprobs: Int?
+    @Option(help: "Top log-probabilities to return per prompt token.") var promptLogprobs: Int?
     @Flag(inversion: .prefixedNo, help: "Leave special tokens out of the text.") var skipSpecialTokens = true
 
     func params(defaults: GenerationConfig) throws -> SamplingParams {
@@ -116,6 +121,7 @@ struct SamplingOptions: ParsableArguments {
         p.maxTokens = maxTokens
         p.minTokens = minTokens
         p.logprobs = logprobs
+        p.promptLogprobs = promptLogprobs
         p.skipSpecialTokens = skipSpecialTokens
         try p.validate()
         return p

@@ -23,10 +23,23 @@ struct GenerateCommand: ParsableCommand {
     @Flag(help: "Print one JSON object per prompt, in input order.")
     var json = false
 
+    @Option(help: "Beam search with this many beams instead of sampling (uses --max-tokens, --ignore-eos).")
+    var beamWidth: Int?
+
+    @Option(help: "Length penalty of beam search.")
+    var lengthPenalty: Double = 1.0
+
     func run() throws {
         let prompts = try collectPrompts()
         guard !prompts.isEmpty else { throw ValidationError("give a prompt: --prompt, --prompt-token-ids or --prompts-file") }
-        let llm = try loadLLM(engine.engineArgs())
+        let llm = try LLM(args: engine.engineArgs(), progress: loadProgress())
+        logToStderr("Loaded \(llm.summary)")
+        if let beamWidth {
+            let params = BeamSearchParams(
+                beamWidth: beamWidth, maxTokens: sampling.maxTokens, ignoreEOS: sampling.ignoreEos, lengthPenalty: lengthPenalty)
+            for output in try llm.beamSearch(prompts, params) { try printBeams(output) }
+            return
+        }
         let params = try sampling.params(defaults: llm.folder.generationConfig)
         let outputs = try llm.generate(prompts, params, showProgress: !json)
         for output in outputs {
@@ -36,6 +49,19 @@ struct GenerateCommand: ParsableCommand {
                 for completion in output.outputs {
                     print(completion.text.isEmpty ? completion.tokenIDs.map(String.init).joined(separator: " ") : completion.text)
                 }
+            }
+        }
+    }
+
+    private func printBeams(_ output: BeamSearchOutput) throws {
+        let promptIDs = output.promptTokenIDs
+        for (i, beam) in output.sequences.enumerated() {
+            let generated = Array(beam.tokens.dropFirst(promptIDs.count))
+            if json {
+                struct Beam: Encodable { var index: Int; var text: String; var token_ids: [Int]; var cumulative_logprob: Double }
+                print(try jsonLine(Beam(index: i, text: beam.text, token_ids: generated, cumulative_logprob: beam.cumulativeLogprob)))
+            } else {
+                print(beam.text.isEmpty ? generated.map(String.init).joined(separator: " ") : beam.text)
             }
         }
     }
@@ -83,6 +109,7 @@ struct GenerateResult: Encodable {
     var request_id: String
     var prompt: String?
     var prompt_token_ids: [Int]
+    var prompt_logprobs: [[String: Double]?]?
     var outputs: [Output]
     var num_cached_tokens: Int
 
@@ -91,15 +118,11 @@ struct GenerateResult: Encodable {
         prompt = r.prompt
         prompt_token_ids = r.promptTokenIDs
         num_cached_tokens = r.numCachedTokens
+        prompt_logprobs = r.promptLogprobs?.map { $0.map(logprobEntry) }
         outputs = r.outputs.map { o in
             Output(
                 index: o.index, text: o.text, token_ids: o.tokenIDs, cumulative_logprob: o.cumulativeLogprob,
-                logprobs: o.logprobs?.map { position in
-                    var entry: [String: Double] = [:]
-                    for t in position.top { entry[String(t.tokenID)] = Double(t.logprob) }
-                    entry[String(position.chosen.tokenID)] = Double(position.chosen.logprob)
-                    return entry
-                },
+                logprobs: o.logprobs?.map(logprobEntry),
                 finish_reason: o.finishReason?.rawValue,
                 stop_reason: o.stopReason.map { reason in
                     switch reason {
@@ -111,14 +134,30 @@ struct GenerateResult: Encodable {
     }
 }
 
+/// vLLM's form of one position's logprobs: token id -> logprob, the top ones and the chosen one.
+private func logprobEntry(_ position: PositionLogprobs) -> [String: Double] {
+    var entry: [String: Double] = [:]
+    for t in position.top { entry[String(t.tokenID)] = Double(t.logprob) }
+    entry[String(position.chosen.tokenID)] = Double(position.chosen.logprob)
+    return entry
+}
+
+/// Draws "Loading weights: i/N layers" on standard error while a model loads, when it is a terminal.
+func loadProgress() -> ((Int, Int) -> Void)? {
+    guard isatty(2) != 0 else { return nil }
+    return { done, total in
+        FileHandle.standardError.write(Data("\rLoading weights: \(done)/\(total) layers\(done == total ? "\n" : "")".utf8))
+    }
+}
+
+/// Writes a line to standard error (logs stay out of the JSON on standard output).
+func logToStderr(_ line: String) {
+    FileHandle.standardError.write(Data((line + "\n").utf8))
+}
+
 /// One line of compact JSON.
 func jsonLine(_ value: some Encodable) throws -> String {
     let encoder = JSONEncoder()
     encoder.outputFormatting = [.withoutEscapingSlashes]
     return String(decoding: try encoder.encode(value), as: UTF8.self)
-}
-
-/// Loads a model into the offline API (with its tokenizer when the folder has one).
-func loadLLM(_ args: EngineArgs) throws -> LLM {
-    try LLM(args: args)
 }

@@ -1,13 +1,123 @@
 import ArgumentParser
+import Foundation
+import VLLMTokenizers
+
+/// Resolves `--model` (relative paths against the current directory) and loads the tokenizer,
+/// turning a missing folder into a message that says where it looked.
+func loadTokenizer(model: String) throws -> Tokenizer {
+    let url = URL(fileURLWithPath: model, relativeTo: URL(fileURLWithPath: FileManager.default.currentDirectoryPath)).standardizedFileURL
+    var isDir: ObjCBool = false
+    guard FileManager.default.fileExists(atPath: url.path, isDirectory: &isDir), isDir.boolValue else {
+        throw CommandError("model folder not found: \(url.path) (pass --model DIR; the default Models/stories260K is looked up in the current directory)")
+    }
+    do {
+        return try Tokenizer.load(folder: url)
+    } catch let e as TokenizerError {
+        throw CommandError(e.description)
+    }
+}
+
+/// Reads standard input line by line, skipping blank lines; `body` gets the 1-based line number.
+func forEachInputLine(_ body: (Int, String) throws -> Void) rethrows {
+    var number = 0
+    while let line = readLine(strippingNewline: true) {
+        number += 1
+        if line.allSatisfy({ $0 == " " || $0 == "\t" || $0 == "\r" }) { continue }
+        try body(number, line)
+    }
+}
 
 /// `vllm tokenize`: JSON Lines of strings in, JSON arrays of ids out.
 struct TokenizeCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "tokenize", abstract: "Encode text to token ids.")
-    func run() throws {}
+    static let configuration = CommandConfiguration(
+        commandName: "tokenize",
+        abstract: "Encode text to token ids.",
+        discussion: "Reads one JSON string per line on standard input and writes one JSON array of ids per line.")
+
+    @Option(name: .long, help: "Model folder with tokenizer.json (and tokenizer_config.json).")
+    var model: String = "Models/stories260K"
+
+    @Flag(name: .customLong("no-special-tokens"), help: "Do not add BOS/EOS or other template tokens.")
+    var noSpecialTokens = false
+
+    @Option(name: .customLong("bench-file"), help: "Instead of reading standard input, time encoding this file and print JSON.")
+    var benchFile: String?
+
+    @Option(name: .customLong("bench-iterations"), help: "Timed encodes of --bench-file (after one warm-up).")
+    var benchIterations: Int = 5
+
+    func run() throws {
+        let tokenizer = try loadTokenizer(model: model)
+        if let benchFile {
+            try benchmark(tokenizer, file: benchFile)
+            return
+        }
+        var out = ""
+        // Lines before a bad one are still written out.
+        defer { FileHandle.standardOutput.write(Data(out.utf8)) }
+        try forEachInputLine { number, line in
+            let text: String
+            do { text = try TokenizerJSONLines.parseString(line) } catch {
+                throw CommandError("standard input line \(number): \(error)")
+            }
+            out += TokenizerJSONLines.encodeIDs(tokenizer.encode(text, addSpecialTokens: !noSpecialTokens))
+            out += "\n"
+            if out.utf8.count > 1 << 16 { FileHandle.standardOutput.write(Data(out.utf8)); out = "" }
+        }
+    }
+
+    private func benchmark(_ tokenizer: Tokenizer, file: String) throws {
+        guard let data = FileManager.default.contents(atPath: file) else { throw CommandError("cannot read --bench-file \(file)") }
+        let text = String(decoding: data, as: UTF8.self)
+        let bytes = text.utf8.count
+        var tokens = tokenizer.encode(text, addSpecialTokens: !noSpecialTokens).count
+        var times: [Double] = []
+        for _ in 0..<max(1, benchIterations) {
+            let start = DispatchTime.now().uptimeNanoseconds
+            tokens = tokenizer.encode(text, addSpecialTokens: !noSpecialTokens).count
+            times.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
+        }
+        times.sort()
+        let median = times[times.count / 2]
+        let json = """
+            {"bytes":\(bytes),"tokens":\(tokens),"iterations":\(times.count),"seconds":\(median),"best_seconds":\(times[0]),"mb_per_s":\(Double(bytes) / median / 1e6)}
+            """
+        print(json)
+    }
 }
 
 /// `vllm detokenize`: JSON arrays of ids in, JSON strings out.
 struct DetokenizeCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "detokenize", abstract: "Decode token ids to text.")
-    func run() throws {}
+    static let configuration = CommandConfiguration(
+        commandName: "detokenize",
+        abstract: "Decode token ids to text.",
+        discussion: "Reads one JSON array of ids per line on standard input and writes one JSON string per line.")
+
+    @Option(name: .long, help: "Model folder with tokenizer.json (and tokenizer_config.json).")
+    var model: String = "Models/stories260K"
+
+    @Flag(name: .customLong("skip-special-tokens"), help: "Leave special tokens out of the text.")
+    var skipSpecialTokens = false
+
+    func run() throws {
+        let tokenizer = try loadTokenizer(model: model)
+        var out = ""
+        defer { FileHandle.standardOutput.write(Data(out.utf8)) }
+        try forEachInputLine { number, line in
+            let ids: [Int]
+            do { ids = try TokenizerJSONLines.parseIDs(line) } catch {
+                throw CommandError("standard input line \(number): \(error)")
+            }
+            out += TokenizerJSONLines.encodeString(tokenizer.decode(ids, skipSpecialTokens: skipSpecialTokens))
+            out += "\n"
+            if out.utf8.count > 1 << 16 { FileHandle.standardOutput.write(Data(out.utf8)); out = "" }
+        }
+    }
+}
+
+/// A failure reported as one line on standard error (without the usage text that
+/// ArgumentParser prints for validation errors), with exit status 1.
+struct CommandError: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
 }

@@ -8,6 +8,7 @@ struct VLLMCommand: AsyncParsableCommand {
         abstract: "A high-throughput LLM inference and serving engine.",
         subcommands: [
             GenerateCommand.self,
+            ChatCommand.self,
             BenchCommand.self,
             TokenizeCommand.self,
             DetokenizeCommand.self,

@@ -44,4 +44,9 @@ import Testing
     @Test func blockSizeEight() throws {
         #expect(try Self.outputs(makeLLM { $0.blockSize = 8 }) == Self.reference)
     }
+
+    @Test(arguments: [2, 4])
+    func tensorParallelRanks(size: Int) throws {
+        #expect(try Self.outputs(makeLLM { $0.tensorParallelSize = size }) == Self.reference)
+    }
 }

@@ -111,14 +111,15 @@ def build_model(config_path, model_dir, weights_dtype):
     json.dump(stamp, open(stamp_path, "w"), indent=1)
 
 
-def median_time(fn, runs, warmup):
+def median_time(fn, runs, warmup, label=""):
     for _ in range(warmup):
         fn()
     times = []
-    for _ in range(runs):
+    for i in range(runs):
         t0 = time.perf_counter()
         fn()
         times.append(time.perf_counter() - t0)
+        log(f"    {label} run {i + 1}/{runs}: {times[-1]:.2f} s (load {loadavg()})")
     return statistics.median(times), times
 
 
@@ -150,24 +151,49 @@ class HFBench:
             with torch.inference_mode():
                 m(input_ids=ids, attention_mask=mask, logits_to_keep=1)
 
+        from transformers import LogitsProcessor, LogitsProcessorList
+
+        class StepClock(LogitsProcessor):
+            """Records when each step's logits are ready: the first call follows the prefill forward,
+            the last follows the last decode forward, so last - first spans the N-1 decode steps."""
+            def __init__(self):
+                self.stamps = []
+
+            def __call__(self, input_ids, scores):
+                self.stamps.append(time.perf_counter())
+                return scores
+
+        inrun = []
+
         def gen(n):
             def f():
+                clock = StepClock()
                 with torch.inference_mode():
                     out = m.generate(input_ids=ids, attention_mask=mask, do_sample=False, max_new_tokens=n,
-                                     min_new_tokens=n, pad_token_id=m.config.pad_token_id or 0)
+                                     min_new_tokens=n, pad_token_id=m.config.pad_token_id or 0,
+                                     logits_processor=LogitsProcessorList([clock]))
                 assert out.shape == (B, L + n), out.shape
+                if n > 1:
+                    assert len(clock.stamps) == n, len(clock.stamps)
+                    inrun.append(clock.stamps[-1] - clock.stamps[0])
             return f
 
-        t_pre, t_pre_all = median_time(prefill, runs, warmup)
-        t_g1, t_g1_all = median_time(gen(1), runs, warmup)
-        t_gn, t_gn_all = median_time(gen(N), runs, warmup)
+        t_pre, t_pre_all = median_time(prefill, runs, warmup, "prefill")
+        t_g1, t_g1_all = median_time(gen(1), runs, warmup, "generate 1")
+        t_gn, t_gn_all = median_time(gen(N), runs, warmup, f"generate {N}")
         decode_t = t_gn - t_g1
+        inrun = inrun[warmup:]
+        t_inrun = statistics.median(inrun)
         return {
             "batch_size": B, "input_len": L, "output_len": N,
             "prefill_tokens_per_s": B * L / t_pre,
             "decode_tokens_per_s": B * (N - 1) / decode_t if decode_t > 0 else None,
             "prefill_s": t_pre, "generate_1_s": t_g1, "generate_n_s": t_gn, "decode_s": decode_t,
-            "runs_s": {"prefill": t_pre_all, "generate_1": t_g1_all, "generate_n": t_gn_all},
+            # Cross-check, less sensitive to load changes between runs: decode time measured inside each
+            # generate(N) run, from the first step's logits to the last (N-1 decode forwards).
+            "decode_tokens_per_s_inrun": B * (N - 1) / t_inrun,
+            "decode_inrun_s": t_inrun,
+            "runs_s": {"prefill": t_pre_all, "generate_1": t_g1_all, "generate_n": t_gn_all, "decode_inrun": inrun},
         }
 
 
@@ -175,6 +201,8 @@ def run_swift(binary, model_dir, B, L, N, timeout):
     cmd = [binary, "bench", "forward", "--model", model_dir, "--batch-size", str(B),
            "--input-len", str(L), "--output-len", str(N), "--json"]
     rec = {"command": " ".join(cmd)}
+    if os.sep not in binary and shutil.which(binary):  # a bare name on PATH
+        binary = cmd[0] = shutil.which(binary)
     if not (os.path.isfile(binary) and os.access(binary, os.X_OK)):
         rec["error"] = f"binary not found or not executable: {binary}"
         return rec
@@ -260,6 +288,8 @@ def main():
                        "tokens/s = B*L/time",
             "decode": "greedy generate of a static batch, min_new_tokens = max_new_tokens = output_len (EOS ignored); "
                       "decode time = time(generate output_len) - time(generate 1); tokens/s = B*(output_len-1)/decode time",
+            "decode_inrun": "transformers only, cross-check: time from the first to the last step's logits inside "
+                            "each generate(output_len) run (a LogitsProcessor stamps the time); same token count",
             "runs": args.runs, "warmup": args.warmup, "statistic": "median",
             "swift_command": "<binary> bench forward --model DIR --batch-size B --input-len L --output-len N --json",
         },
@@ -272,7 +302,8 @@ def main():
         if hf:
             log(f"transformers B={B} L={args.input_len} N={args.output_len} ...")
             hf_r = hf.run(B, args.input_len, args.output_len, args.runs, args.warmup)
-            log(f"  prefill {hf_r['prefill_tokens_per_s']:.1f} tok/s, decode {hf_r['decode_tokens_per_s']:.1f} tok/s")
+            log(f"  prefill {hf_r['prefill_tokens_per_s']:.1f} tok/s, decode {hf_r['decode_tokens_per_s'] or 0:.1f} tok/s "
+                f"(in-run {hf_r['decode_tokens_per_s_inrun']:.1f})")
             result["transformers"]["results"].append(hf_r)
         sw_r = None
         if not args.skip_swift:
@@ -285,6 +316,7 @@ def main():
                 "batch_size": B,
                 "prefill": ratio(sw_r.get("prefill_tokens_per_s"), hf_r["prefill_tokens_per_s"]),
                 "decode": ratio(sw_r.get("decode_tokens_per_s"), hf_r["decode_tokens_per_s"]),
+            "decode_vs_inrun": ratio(sw_r.get("decode_tokens_per_s"), hf_r["decode_tokens_per_s_inrun"]),
             })
     result["loadavg_end"] = loadavg()
     result["elapsed_s"] = (datetime.datetime.now(datetime.timezone.utc) - started).total_seconds()

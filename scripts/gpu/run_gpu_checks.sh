@@ -88,6 +88,9 @@ if [ "$MODE" = bench ] || [ "$MODE" = all ] || [ "$MODE" = quick ]; then
         step ours_bench_llama8b_$shape 400 "$BIN" bench forward --device cuda --load-format dummy --model $L8 --max-model-len 2048 \
             --batch-size $b --input-len $i --output-len $o --warmup 1 --iterations 2 --json
     done
+    # The same batch-1 decode with cuBLASLt instead of our matrix-vector kernel, for comparison.
+    step ours_bench_llama8b_1x32x128_cublaslt 400 env VLLM_CUDA_GEMV=0 "$BIN" bench forward --device cuda --load-format dummy \
+        --model $L8 --max-model-len 2048 --batch-size 1 --input-len 32 --output-len 128 --warmup 1 --iterations 2 --json
     step ours_bench_qwen06_256x512x128 300 "$BIN" bench forward --device cuda --load-format dummy --model $Q06 --max-model-len 2048 \
         --batch-size 256 --input-len 512 --output-len 128 --warmup 1 --iterations 2 --json
     [ "$MODE" = quick ] || step hf_bench_llama8b 500 python3 $G/hf_bench.py --limits --config $L8 --shapes 1x32x128,64x1024x128 --out $R/hf_llama8b.json

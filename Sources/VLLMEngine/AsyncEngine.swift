@@ -1,0 +1,165 @@
+import Foundation
+import VLLMCore
+import VLLMTokenizers
+
+/// The engine for servers: requests come from many tasks, one dedicated thread runs the engine
+/// core's step loop, and each request's outputs flow back as an `AsyncStream`. Ending the stream
+/// early (a client that hangs up) aborts the request and frees its blocks at once.
+public final class AsyncEngine: @unchecked Sendable {
+    /// What arrives from callers between steps.
+    private enum Command {
+        case add(id: String, prompt: String?, tokens: [Int], params: SamplingParams, priority: Int, delta: Bool,
+                 continuation: AsyncStream<Result<RequestOutput, Error>>.Continuation)
+        case abort(String)
+    }
+
+    private let core: EngineCore
+    /// The model folder, when built from `EngineArgs`.
+    public let folder: ModelFolder?
+    /// The model's tokenizer, when the folder has one.
+    public let tokenizer: Tokenizer?
+    /// The engine core's settings (blocks, block size, limits).
+    public var config: EngineCoreConfig { core.config }
+    private let condition = NSCondition()
+    private var inbox: [Command] = []
+    private var stopping = false
+    private var latestStats = EngineStats()
+    private var thread: Thread?
+
+    /// Loads the model of `args` with its tokenizer and starts the step loop.
+    public convenience init(args: EngineArgs, progress: ((Int, Int) -> Void)? = nil) throws {
+        let loaded = try LoadedModel(args, progress: progress)
+        let tokenizer = try loadTokenizer(folder: loaded.folder.path)
+        let core = try EngineCore(
+            executor: loaded.executor, config: loaded.coreConfig, eosTokenIDs: loaded.eosTokenIDs,
+            textDecoder: tokenizer.map(textDecoderFactory))
+        self.init(core: core, folder: loaded.folder, tokenizer: tokenizer)
+    }
+
+    /// Starts the step loop over `core`, which this engine now owns.
+    public init(core: EngineCore, folder: ModelFolder? = nil, tokenizer: Tokenizer? = nil) {
+        self.core = core
+        self.folder = folder
+        self.tokenizer = tokenizer
+        let thread = Thread { [unowned self] in self.loop() }
+        thread.name = "vllm-engine"
+        thread.stackSize = 8 << 20
+        self.thread = thread
+        thread.start()
+    }
+
+    /// Generates for one prompt. The stream yields cumulative outputs (or only the new part of each,
+    /// when `delta`), the last one with `finished`; errors (such as invalid parameters) end it.
+    public func generate(
+        requestID: String, prompt: String? = nil, promptTokenIDs: [Int], params: SamplingParams, priority: Int = 0,
+        delta: Bool = false
+    ) -> AsyncStream<Result<RequestOutput, Error>> {
+        let (stream, continuation) = AsyncStream<Result<RequestOutput, Error>>.makeStream()
+        continuation.onTermination = { [weak self] reason in
+            if case .cancelled = reason { self?.abort(requestID) }
+        }
+        send(.add(id: requestID, prompt: prompt, tokens: promptTokenIDs, params: params, priority: priority, delta: delta,
+                  continuation: continuation))
+        return stream
+    }
+
+    /// Aborts a request (all of its samples); unknown ids are ignored.
+    public func abort(_ requestID: String) { send(.abort(requestID)) }
+
+    /// The engine's counters as of the last step.
+    public var stats: EngineStats {
+        condition.lock()
+        defer { condition.unlock() }
+        return latestStats
+    }
+
+    /// Stops the loop after aborting every request in flight.
+    public func shutdown() {
+        condition.lock()
+        stopping = true
+        condition.signal()
+        condition.unlock()
+    }
+
+    private func send(_ command: Command) {
+        condition.lock()
+        inbox.append(command)
+        condition.signal()
+        condition.unlock()
+    }
+
+    // MARK: The step loop (engine thread only)
+
+    private var streams: [String: (continuation: AsyncStream<Result<RequestOutput, Error>>.Continuation, delta: Bool, n: Int)] = [:]
+    private var collector = OutputCollector()
+
+    private func loop() {
+        while true {
+            condition.lock()
+            while inbox.isEmpty && !core.hasUnfinishedRequests && !stopping { condition.wait() }
+            let commands = inbox
+            inbox.removeAll()
+            let stop = stopping
+            condition.unlock()
+            for command in commands { handle(command) }
+            if stop {
+                for id in Array(streams.keys) { abortAll(id) }
+                publishStats()
+                return
+            }
+            for update in core.step() { deliver(update) }
+            publishStats()
+        }
+    }
+
+    private func publishStats() {
+        let stats = core.stats
+        condition.lock()
+        latestStats = stats
+        condition.unlock()
+    }
+
+    private func handle(_ command: Command) {
+        switch command {
+        case .add(let id, let prompt, let tokens, let params, let priority, let delta, let continuation):
+            guard streams[id] == nil else {
+                continuation.yield(.failure(EngineError.duplicateRequestID(id)))
+                continuation.finish()
+                return
+            }
+            collector.register(id: id, prompt: prompt, promptTokenIDs: tokens, n: params.n, wantsLogprobs: params.logprobs != nil)
+            do {
+                for (index, sample) in OutputCollector.sampleIDs(id, n: params.n).enumerated() {
+                    var sampleParams = params
+                    if let seed = params.seed, index > 0 { sampleParams.seed = seed &+ UInt64(index) }
+                    try core.addRequest(id: sample, promptTokenIDs: tokens, params: sampleParams, priority: priority)
+                }
+                streams[id] = (continuation, delta, params.n)
+            } catch {
+                for sample in OutputCollector.sampleIDs(id, n: params.n) { core.abort(sample) }
+                _ = collector.drop(id)
+                continuation.yield(.failure(error))
+                continuation.finish()
+            }
+        case .abort(let id):
+            abortAll(id)
+        }
+    }
+
+    private func abortAll(_ id: String) {
+        guard let entry = streams[id] else { return }
+        for sample in OutputCollector.sampleIDs(id, n: entry.n) {
+            if let update = core.abort(sample) { deliver(update) }
+        }
+    }
+
+    private func deliver(_ update: SequenceUpdate) {
+        let id = collector.requestID(of: update.requestID)
+        guard let id, let entry = streams[id], let output = collector.apply(update, delta: entry.delta) else { return }
+        entry.continuation.yield(.success(output))
+        if output.finished {
+            entry.continuation.finish()
+            streams[id] = nil
+        }
+    }
+}

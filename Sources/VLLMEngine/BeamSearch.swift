@@ -1,0 +1,102 @@
+/// Parameters of beam search, as vLLM's `BeamSearchParams`.
+public struct BeamSearchParams: Sendable, Equatable {
+    public var beamWidth: Int
+    public var maxTokens: Int
+    public var ignoreEOS = false
+    public var lengthPenalty = 1.0
+
+    public init(beamWidth: Int, maxTokens: Int, ignoreEOS: Bool = false, lengthPenalty: Double = 1.0) {
+        self.beamWidth = beamWidth
+        self.maxTokens = maxTokens
+        self.ignoreEOS = ignoreEOS
+        self.lengthPenalty = lengthPenalty
+    }
+
+    func validate() throws {
+        guard beamWidth >= 1 else { throw EngineError.invalidParameter(field: "beam_width", detail: "must be at least 1, got \(beamWidth)") }
+        guard maxTokens >= 1 else { throw EngineError.invalidParameter(field: "max_tokens", detail: "must be at least 1, got \(maxTokens)") }
+    }
+}
+
+/// One finished beam: prompt and generated tokens with their summed log-probability.
+public struct BeamSequence: Sendable, Equatable {
+    /// Prompt then generated token ids.
+    public var tokens: [Int]
+    public var cumulativeLogprob: Double
+    public var text: String = ""
+}
+
+/// The best beams of one prompt, best first.
+public struct BeamSearchOutput: Sendable, Equatable {
+    public var promptTokenIDs: [Int]
+    public var sequences: [BeamSequence]
+}
+
+/// Beam search as vLLM's `LLM.beam_search` runs it: each step asks the engine for one token of
+/// every live beam with the top `2 × beam_width` log-probabilities, extends each beam with those
+/// tokens, and keeps the `beam_width` best. Beams that share a prefix share its cached blocks
+/// through prefix caching, so each step computes only the new tokens.
+struct BeamSearch {
+    let params: BeamSearchParams
+    let eosTokenID: Int?
+
+    /// vLLM's score: cumulative log-probability over length (without a final EOS) to the power `length_penalty`.
+    func score(_ beam: BeamSequence) -> Double {
+        var length = beam.tokens.count
+        if let eosTokenID, beam.tokens.last == eosTokenID { length -= 1 }
+        return beam.cumulativeLogprob / pow(Double(length), params.lengthPenalty)
+    }
+
+    /// Runs the search for `prompts`; `step` returns for each beam its top log-probabilities.
+    func run(prompts: [[Int]], step: ([[Int]]) throws -> [[TokenLogprob]]) rethrows -> [BeamSearchOutput] {
+        var live = prompts.map { [BeamSequence(tokens: $0, cumulativeLogprob: 0)] }
+        var done = prompts.map { _ in [BeamSequence]() }
+        for _ in 0..<params.maxTokens {
+            let flat = live.flatMap { $0 }
+            guard !flat.isEmpty else { break }
+            let candidates = try step(flat.map(\.tokens))
+            var offset = 0
+            for p in live.indices {
+                var extended: [BeamSequence] = []
+                for (i, beam) in live[p].enumerated() {
+                    for entry in candidates[offset + i] {
+                        let next = BeamSequence(
+                            tokens: beam.tokens + [entry.tokenID], cumulativeLogprob: beam.cumulativeLogprob + Double(entry.logprob))
+                        if !params.ignoreEOS, entry.tokenID == eosTokenID { done[p].append(next) } else { extended.append(next) }
+                    }
+                }
+                offset += live[p].count
+                live[p] = Array(extended.sorted { $0.cumulativeLogprob > $1.cumulativeLogprob }.prefix(params.beamWidth))
+            }
+        }
+        return prompts.indices.map { p in
+            BeamSearchOutput(promptTokenIDs: prompts[p], sequences: Array((done[p] + live[p]).sorted { score($0) > score($1) }.prefix(params.beamWidth)))
+        }
+    }
+}
+
+import Foundation
+
+extension LLM {
+    /// Beam search over token prompts (vLLM's `LLM.beam_search`).
+    public func beamSearch(_ prompts: [Prompt], _ params: BeamSearchParams) throws -> [BeamSearchOutput] {
+        try params.validate()
+        let tokenized = try prompts.map(tokens)
+        var stepParams = SamplingParams.greedy(maxTokens: 1)
+        stepParams.logprobs = 2 * params.beamWidth
+        stepParams.ignoreEOS = true
+        let search = BeamSearch(params: params, eosTokenID: folder.eosTokenIDs.first)
+        var outputs = try search.run(prompts: tokenized) { beams in
+            try generate(beams.map(Prompt.tokens), stepParams, showProgress: false).map { $0.outputs[0].logprobs![0].top }
+        }
+        if let tokenizer {
+            for p in outputs.indices {
+                for s in outputs[p].sequences.indices {
+                    let generated = Array(outputs[p].sequences[s].tokens.dropFirst(tokenized[p].count))
+                    outputs[p].sequences[s].text = tokenizer.decode(generated, skipSpecialTokens: true)
+                }
+            }
+        }
+        return outputs
+    }
+}

@@ -1,0 +1,15 @@
+import Foundation
+import VLLMTokenizers
+
+extension IncrementalDetokenizer: IncrementalTextDecoder {}
+
+/// A factory of incremental detokenizers over `tokenizer`, for the engine core.
+public func textDecoderFactory(_ tokenizer: Tokenizer) -> TextDecoderFactory {
+    { prompt, skipSpecialTokens in IncrementalDetokenizer(tokenizer: tokenizer, skipSpecialTokens: skipSpecialTokens, promptTokenIDs: prompt) }
+}
+
+/// The tokenizer of a model folder; nil when the folder has no tokenizer.json.
+public func loadTokenizer(folder: String) throws -> Tokenizer? {
+    guard FileManager.default.fileExists(atPath: folder + "/tokenizer.json") else { return nil }
+    return try Tokenizer.load(folder: URL(fileURLWithPath: folder))
+}

@@ -1,0 +1,64 @@
+import Foundation
+
+/// A parsed chat template, rendered the way transformers' `apply_chat_template` renders it with
+/// jinja2 (`ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True)`, `loopcontrols`,
+/// `raise_exception`, `strftime_now`, and a `tojson` that is `json.dumps(..., ensure_ascii=False)`).
+///
+/// Parsing happens once in `init`; a template can then be rendered any number of times, from any
+/// thread (each render has its own state).
+public struct ChatTemplate: Sendable {
+    /// The template source as given.
+    public let source: String
+    private let body: JinjaProgram
+
+    /// The clock behind `strftime_now`; replace it to make renders reproducible.
+    public var now: @Sendable () -> Date = { Date() }
+    /// The time zone `strftime_now` formats in (Python's `datetime.now()` uses local time).
+    public var timeZone: TimeZone = .current
+
+    /// Parses `source`; throws a `JinjaError` of kind `.syntax` with the line of the problem.
+    public init(_ source: String) throws {
+        self.source = source
+        self.body = JinjaProgram(statements: try JinjaParser.parse(source))
+    }
+
+    /// Renders a conversation as transformers does: `messages`, `tools` (None when absent),
+    /// `documents` (None unless given in `extraContext`), `add_generation_prompt`, the special
+    /// tokens (`bos_token`, `eos_token`, ...) and any extra variables.
+    ///
+    /// - Parameters:
+    ///   - messages: the conversation; each message is usually a dict with `role` and `content`.
+    ///   - addGenerationPrompt: whether to append the prompt that starts an assistant turn.
+    ///   - tools: tool (function) definitions as JSON schemas, if any.
+    ///   - extraContext: further template variables (e.g. `date_string`, `enable_thinking`).
+    ///   - specialTokens: special token strings by variable name, e.g. `["bos_token": "<s>"]`.
+    /// - Throws: `JinjaError`, including `.raised` when the template calls `raise_exception`.
+    public func render(messages: [JinjaValue], addGenerationPrompt: Bool, tools: [JinjaValue]? = nil,
+                       extraContext: [String: JinjaValue] = [:], specialTokens: [String: String] = [:]) throws -> String {
+        var context: [String: JinjaValue] = [:]
+        for (k, v) in specialTokens { context[k] = .string(v) }
+        for (k, v) in extraContext { context[k] = v }
+        context["messages"] = .list(messages)
+        if let tools { context["tools"] = .list(tools) } else if context["tools"] == nil { context["tools"] = JinjaValue.none }
+        if context["documents"] == nil { context["documents"] = JinjaValue.none }
+        context["add_generation_prompt"] = .bool(addGenerationPrompt)
+        return try render(context: context)
+    }
+
+    /// Renders with exactly the given variables (jinja2's `template.render(**context)`).
+    public func render(context: [String: JinjaValue]) throws -> String {
+        let interp = JinjaInterpreter(now: now, timeZone: timeZone)
+        let scope = JinjaScope(parent: nil)
+        scope.vars = context
+        var out = ""
+        try interp.execute(body.statements, scope, &out)
+        return out
+    }
+}
+
+/// The parsed statements. The tree is never mutated after parsing, which is what makes sharing
+/// it between threads safe.
+private final class JinjaProgram: @unchecked Sendable {
+    let statements: [JinjaStmt]
+    init(statements: [JinjaStmt]) { self.statements = statements }
+}

@@ -1,0 +1,285 @@
+import Foundation
+
+/// A JSON reader that behaves like Python's `json.loads`: object keys keep their order (Python
+/// dicts are ordered, and `tojson` prints them in that order), integers stay ints and numbers with
+/// a fraction or exponent become floats. `NaN`, `Infinity` and `-Infinity` are accepted too.
+struct JinjaJSONParser {
+    private let b: [UInt8]
+    private var i = 0
+
+    static func parse(_ text: String) throws -> JinjaValue {
+        var p = JinjaJSONParser(b: Array(text.utf8))
+        p.skipSpace()
+        let v = try p.value()
+        p.skipSpace()
+        if p.i != p.b.count { throw p.fail("extra data") }
+        return v
+    }
+
+    private init(b: [UInt8]) { self.b = b }
+
+    private func fail(_ what: String) -> JinjaError {
+        let line = b[0..<min(i, b.count)].filter { $0 == 10 }.count + 1
+        return JinjaError(.runtime, "invalid JSON: \(what) at line \(line), offset \(i)")
+    }
+
+    private mutating func skipSpace() {
+        while i < b.count, b[i] == 0x20 || b[i] == 0x0A || b[i] == 0x0D || b[i] == 0x09 { i += 1 }
+    }
+
+    private mutating func literal(_ word: String, _ v: JinjaValue) throws -> JinjaValue {
+        let w = Array(word.utf8)
+        guard i + w.count <= b.count, Array(b[i..<(i + w.count)]) == w else { throw fail("unexpected character") }
+        i += w.count
+        return v
+    }
+
+    private mutating func value() throws -> JinjaValue {
+        guard i < b.count else { throw fail("unexpected end") }
+        switch b[i] {
+        case UInt8(ascii: "{"):
+            i += 1
+            var d = JinjaDict()
+            skipSpace()
+            if i < b.count, b[i] == UInt8(ascii: "}") { i += 1; return .dict(d) }
+            while true {
+                skipSpace()
+                guard i < b.count, b[i] == UInt8(ascii: "\"") else { throw fail("expected key") }
+                let k = try string()
+                skipSpace()
+                guard i < b.count, b[i] == UInt8(ascii: ":") else { throw fail("expected ':'") }
+                i += 1
+                skipSpace()
+                d[k] = try value()
+                skipSpace()
+                guard i < b.count else { throw fail("unexpected end") }
+                if b[i] == UInt8(ascii: ",") { i += 1; continue }
+                if b[i] == UInt8(ascii: "}") { i += 1; return .dict(d) }
+                throw fail("expected ',' or '}'")
+            }
+        case UInt8(ascii: "["):
+            i += 1
+            var a: [JinjaValue] = []
+            skipSpace()
+            if i < b.count, b[i] == UInt8(ascii: "]") { i += 1; return .list(a) }
+            while true {
+                skipSpace()
+                a.append(try value())
+                skipSpace()
+                guard i < b.count else { throw fail("unexpected end") }
+                if b[i] == UInt8(ascii: ",") { i += 1; continue }
+                if b[i] == UInt8(ascii: "]") { i += 1; return .list(a) }
+                throw fail("expected ',' or ']'")
+            }
+        case UInt8(ascii: "\""): return .string(try string())
+        case UInt8(ascii: "t"): return try literal("true", .bool(true))
+        case UInt8(ascii: "f"): return try literal("false", .bool(false))
+        case UInt8(ascii: "n"): return try literal("null", .none)
+        case UInt8(ascii: "N"): return try literal("NaN", .float(.nan))
+        case UInt8(ascii: "I"): return try literal("Infinity", .float(.infinity))
+        default: return try number()
+        }
+    }
+
+    private mutating func number() throws -> JinjaValue {
+        let start = i
+        if i < b.count, b[i] == UInt8(ascii: "-") {
+            i += 1
+            if i < b.count, b[i] == UInt8(ascii: "I") { return try literal("Infinity", .float(-.infinity)) }
+        }
+        var isFloat = false
+        let digitsStart = i
+        while i < b.count, b[i] >= 0x30, b[i] <= 0x39 { i += 1 }
+        if i == digitsStart { throw fail("unexpected character") }
+        if i < b.count, b[i] == UInt8(ascii: ".") {
+            isFloat = true
+            i += 1
+            while i < b.count, b[i] >= 0x30, b[i] <= 0x39 { i += 1 }
+        }
+        if i < b.count, b[i] == UInt8(ascii: "e") || b[i] == UInt8(ascii: "E") {
+            isFloat = true
+            i += 1
+            if i < b.count, b[i] == UInt8(ascii: "+") || b[i] == UInt8(ascii: "-") { i += 1 }
+            while i < b.count, b[i] >= 0x30, b[i] <= 0x39 { i += 1 }
+        }
+        let text = String(decoding: b[start..<i], as: UTF8.self)
+        if !isFloat, let v = Int(text) { return .int(v) }
+        guard let d = Double(text) else { throw fail("bad number") }
+        return .float(d)
+    }
+
+    private mutating func hex4() throws -> UInt32 {
+        guard i + 4 <= b.count, let v = UInt32(String(decoding: b[i..<(i + 4)], as: UTF8.self), radix: 16) else {
+            throw fail("bad \\u escape")
+        }
+        i += 4
+        return v
+    }
+
+    private mutating func string() throws -> String {
+        i += 1
+        var out: [UInt8] = []
+        while true {
+            guard i < b.count else { throw fail("unterminated string") }
+            let c = b[i]
+            if c == UInt8(ascii: "\"") { i += 1; break }
+            if c != UInt8(ascii: "\\") { out.append(c); i += 1; continue }
+            i += 1
+            guard i < b.count else { throw fail("unterminated string") }
+            let e = b[i]
+            i += 1
+            switch e {
+            case UInt8(ascii: "\""): out.append(0x22)
+            case UInt8(ascii: "\\"): out.append(0x5C)
+            case UInt8(ascii: "/"): out.append(0x2F)
+            case UInt8(ascii: "b"): out.append(0x08)
+            case UInt8(ascii: "f"): out.append(0x0C)
+            case UInt8(ascii: "n"): out.append(0x0A)
+            case UInt8(ascii: "r"): out.append(0x0D)
+            case UInt8(ascii: "t"): out.append(0x09)
+            case UInt8(ascii: "u"):
+                var v = try hex4()
+                if v >= 0xD800 && v < 0xDC00, i + 6 <= b.count, b[i] == UInt8(ascii: "\\"), b[i + 1] == UInt8(ascii: "u") {
+                    let save = i
+                    i += 2
+                    let lo = try hex4()
+                    if lo >= 0xDC00 && lo < 0xE000 { v = 0x10000 + ((v - 0xD800) << 10) + (lo - 0xDC00) } else { i = save }
+                }
+                // Lone surrogates cannot live in a Swift string; U+FFFD is the closest stand-in.
+                let scalar = Unicode.Scalar(v) ?? "\u{FFFD}"
+                out.append(contentsOf: Array(String(Character(scalar)).utf8))
+            default: throw fail("bad escape")
+            }
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+}
+
+/// Python's `json.dumps(x, ensure_ascii=..., indent=..., separators=..., sort_keys=...)`, which is
+/// what transformers installs as the `tojson` filter.
+struct JinjaJSONEncoder {
+    var indent: String?
+    var itemSeparator: String
+    var keySeparator: String
+    var sortKeys: Bool
+    var ensureASCII: Bool
+
+    init(indent: String?, separators: (String, String)? = nil, sortKeys: Bool = false, ensureASCII: Bool = false) {
+        self.indent = indent
+        // Python switches the default item separator to "," when indenting, to avoid trailing spaces.
+        let defaults = indent == nil ? (", ", ": ") : (",", ": ")
+        self.itemSeparator = separators?.0 ?? defaults.0
+        self.keySeparator = separators?.1 ?? defaults.1
+        self.sortKeys = sortKeys
+        self.ensureASCII = ensureASCII
+    }
+
+    func encode(_ v: JinjaValue) throws -> String {
+        var out = ""
+        try write(v, level: 0, into: &out)
+        return out
+    }
+
+    private func write(_ v: JinjaValue, level: Int, into out: inout String) throws {
+        switch v {
+        case .none: out += "null"
+        case .bool(let b): out += b ? "true" : "false"
+        case .int(let i): out += String(i)
+        case .float(let d): out += floatText(d)
+        case .string(let s): writeString(s, into: &out)
+        case .list(let a), .tuple(let a):
+            if a.isEmpty { out += "[]"; return }
+            out += "["
+            let (sep, close) = separators(level)
+            out += close.isEmpty ? "" : String(sep.dropFirst(itemSeparator.count))
+            for (n, item) in a.enumerated() {
+                if n > 0 { out += sep }
+                try write(item, level: level + 1, into: &out)
+            }
+            out += close + "]"
+        case .dict(let d):
+            if d.count == 0 { out += "{}"; return }
+            var pairs: [(String, JinjaValue, JinjaValue)] = []
+            for (k, val) in zip(d.keys, d.values) { pairs.append((try keyText(k), k, val)) }
+            if sortKeys {
+                // Python sorts the original keys, which must be mutually comparable.
+                var err: Error?
+                pairs.sort { a, b in
+                    do { return try a.1.pyLess(b.1) } catch { err = error; return false }
+                }
+                if let err { throw err }
+            }
+            out += "{"
+            let (sep, close) = separators(level)
+            out += close.isEmpty ? "" : String(sep.dropFirst(itemSeparator.count))
+            for (n, (k, _, val)) in pairs.enumerated() {
+                if n > 0 { out += sep }
+                writeString(k, into: &out)
+                out += keySeparator
+                try write(val, level: level + 1, into: &out)
+            }
+            out += close + "}"
+        case .undefined:
+            throw JinjaError.type("Object of type Undefined is not JSON serializable")
+        case .object(let o):
+            throw JinjaError.type("Object of type \(o.typeName) is not JSON serializable")
+        }
+    }
+
+    /// The separator between items and the text before the closing bracket at this depth.
+    private func separators(_ level: Int) -> (String, String) {
+        guard let indent else { return (itemSeparator, "") }
+        let inner = "\n" + String(repeating: indent, count: level + 1)
+        let outer = "\n" + String(repeating: indent, count: level)
+        return (itemSeparator + inner, outer)
+    }
+
+    private func floatText(_ d: Double) -> String {
+        if d.isNaN { return "NaN" }
+        if d.isInfinite { return d < 0 ? "-Infinity" : "Infinity" }
+        return pyFloatRepr(d)
+    }
+
+    private func keyText(_ k: JinjaValue) throws -> String {
+        switch k {
+        case .string(let s): return s
+        case .none: return "null"
+        case .bool(let b): return b ? "true" : "false"
+        case .int(let i): return String(i)
+        case .float(let d): return floatText(d)
+        default: throw JinjaError.type("keys must be str, int, float, bool or None, not \(k.typeName)")
+        }
+    }
+
+    private func writeString(_ s: String, into out: inout String) {
+        out += "\""
+        for c in s.unicodeScalars {
+            switch c {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            case "\u{08}": out += "\\b"
+            case "\u{0C}": out += "\\f"
+            default:
+                if c.value < 0x20 || (ensureASCII && c.value > 0x7E) {
+                    if c.value > 0xFFFF {
+                        let v = c.value - 0x10000
+                        out += hex4(0xD800 + (v >> 10)) + hex4(0xDC00 + (v & 0x3FF))
+                    } else {
+                        out += hex4(c.value)
+                    }
+                } else {
+                    out.unicodeScalars.append(c)
+                }
+            }
+        }
+        out += "\""
+    }
+
+    private func hex4(_ v: UInt32) -> String {
+        let h = String(v, radix: 16)
+        return "\\u" + String(repeating: "0", count: 4 - h.count) + h
+    }
+}

@@ -1,0 +1,154 @@
+import Foundation
+
+/// Python's arithmetic operators on template values (`+ - * / // % **` and unary signs).
+enum JinjaOperators {
+    static func unsupported(_ op: String, _ a: JinjaValue, _ b: JinjaValue) -> JinjaError {
+        if op == "+", case .string = a {
+            return JinjaError.type("can only concatenate str (not \"\(b.typeName)\") to str")
+        }
+        if op == "+", case .list = a {
+            return JinjaError.type("can only concatenate list (not \"\(b.typeName)\") to list")
+        }
+        return JinjaError.type("unsupported operand type(s) for \(op): '\(a.typeName)' and '\(b.typeName)'")
+    }
+
+    static func negate(_ v: JinjaValue) throws -> JinjaValue {
+        switch v {
+        case .undefined(let u): throw u.error
+        case .bool(let b): return .int(b ? -1 : 0)
+        case .int(let i): return .int(-i)
+        case .float(let d): return .float(-d)
+        default: throw JinjaError.type("bad operand type for unary -: '\(v.typeName)'")
+        }
+    }
+
+    static func plus(_ v: JinjaValue) throws -> JinjaValue {
+        switch v {
+        case .undefined(let u): throw u.error
+        case .bool(let b): return .int(b ? 1 : 0)
+        case .int, .float: return v
+        default: throw JinjaError.type("bad operand type for unary +: '\(v.typeName)'")
+        }
+    }
+
+    static func binary(_ op: String, _ a: JinjaValue, _ b: JinjaValue) throws -> JinjaValue {
+        if case .undefined(let u) = a { throw u.error }
+        if case .undefined(let u) = b { throw u.error }
+        switch op {
+        case "+":
+            switch (a, b) {
+            case (.string(let x), .string(let y)): return .string(x + y)
+            case (.list(let x), .list(let y)): return .list(x + y)
+            case (.tuple(let x), .tuple(let y)): return .tuple(x + y)
+            default: return try arithmetic(op, a, b, { $0.addingReportingOverflow($1) }, +)
+            }
+        case "-": return try arithmetic(op, a, b, { $0.subtractingReportingOverflow($1) }, -)
+        case "*":
+            if let (seq, n) = repetition(a, b) { return seq(max(0, n)) }
+            return try arithmetic(op, a, b, { $0.multipliedReportingOverflow(by: $1) }, *)
+        case "/":
+            guard let x = a.number, let y = b.number else { throw unsupported(op, a, b) }
+            if y == 0 { throw JinjaError(.runtime, "division by zero") }
+            return .float(x / y)
+        case "//":
+            if let x = a.integer, let y = b.integer {
+                if y == 0 { throw JinjaError(.runtime, "integer division or modulo by zero") }
+                return .int(floorDiv(x, y))
+            }
+            guard let x = a.number, let y = b.number else { throw unsupported(op, a, b) }
+            if y == 0 { throw JinjaError(.runtime, "float floor division by zero") }
+            return .float(floorDivFloat(x, y))
+        case "%":
+            if case .string(let format) = a { return .string(try JinjaPyFormat.percent(format, b)) }
+            if let x = a.integer, let y = b.integer {
+                if y == 0 { throw JinjaError(.runtime, "integer division or modulo by zero") }
+                let m = x % y
+                return .int(m != 0 && (m < 0) != (y < 0) ? m + y : m)
+            }
+            guard let x = a.number, let y = b.number else { throw unsupported(op, a, b) }
+            if y == 0 { throw JinjaError(.runtime, "float modulo") }
+            return .float(floatMod(x, y))
+        case "**":
+            if let x = a.integer, let y = b.integer {
+                if y >= 0 {
+                    var result = 1, base = x, e = y
+                    while e > 0 {
+                        if e & 1 == 1 {
+                            let (r, o) = result.multipliedReportingOverflow(by: base)
+                            if o { return .float(pow(Double(x), Double(y))) }
+                            result = r
+                        }
+                        e >>= 1
+                        if e > 0 {
+                            let (bb, o) = base.multipliedReportingOverflow(by: base)
+                            if o { return .float(pow(Double(x), Double(y))) }
+                            base = bb
+                        }
+                    }
+                    return .int(result)
+                }
+                if x == 0 { throw JinjaError(.runtime, "0.0 cannot be raised to a negative power") }
+                return .float(pow(Double(x), Double(y)))
+            }
+            guard let x = a.number, let y = b.number else { throw unsupported("** or pow()", a, b) }
+            if x == 0 && y < 0 { throw JinjaError(.runtime, "0.0 cannot be raised to a negative power") }
+            return .float(pow(x, y))
+        default:
+            throw JinjaError.type("unknown operator \(op)")
+        }
+    }
+
+    /// `str * int` and `list * int` (either order).
+    private static func repetition(_ a: JinjaValue, _ b: JinjaValue) -> ((Int) -> JinjaValue, Int)? {
+        switch (a, b) {
+        case (.string(let s), _) where b.integer != nil: return ({ .string(String(repeating: s, count: $0)) }, b.integer!)
+        case (_, .string(let s)) where a.integer != nil: return ({ .string(String(repeating: s, count: $0)) }, a.integer!)
+        case (.list(let x), _) where b.integer != nil: return ({ n in .list(Array((0..<n).map { _ in x }.joined())) }, b.integer!)
+        case (_, .list(let x)) where a.integer != nil: return ({ n in .list(Array((0..<n).map { _ in x }.joined())) }, a.integer!)
+        case (.tuple(let x), _) where b.integer != nil: return ({ n in .tuple(Array((0..<n).map { _ in x }.joined())) }, b.integer!)
+        default: return nil
+        }
+    }
+
+    private static func arithmetic(_ op: String, _ a: JinjaValue, _ b: JinjaValue,
+                                   _ intOp: (Int, Int) -> (partialValue: Int, overflow: Bool),
+                                   _ floatOp: (Double, Double) -> Double) throws -> JinjaValue {
+        if let x = a.integer, let y = b.integer {
+            let (r, o) = intOp(x, y)
+            // Python integers do not overflow; a float is the closest we get without bignums.
+            return o ? .float(floatOp(Double(x), Double(y))) : .int(r)
+        }
+        guard let x = a.number, let y = b.number else { throw unsupported(op, a, b) }
+        return .float(floatOp(x, y))
+    }
+
+    static func floorDiv(_ x: Int, _ y: Int) -> Int {
+        let q = x / y
+        return (x % y != 0 && (x < 0) != (y < 0)) ? q - 1 : q
+    }
+
+    /// CPython's float_floor_div.
+    static func floorDivFloat(_ x: Double, _ y: Double) -> Double {
+        let mod = floatMod(x, y)
+        let div = (x - mod) / y
+        if div == 0 { return (0.0).withSign(x / y) }
+        var f = div.rounded(.down)
+        if div - f > 0.5 { f += 1 }
+        return f
+    }
+
+    /// CPython's float_rem: the result takes the sign of the divisor.
+    static func floatMod(_ x: Double, _ y: Double) -> Double {
+        var m = fmod(x, y)
+        if m != 0 {
+            if (y < 0) != (m < 0) { m += y }
+        } else {
+            m = (0.0).withSign(y)
+        }
+        return m
+    }
+}
+
+extension Double {
+    fileprivate func withSign(_ other: Double) -> Double { other.sign == .minus ? -Swift.abs(self) : Swift.abs(self) }
+}

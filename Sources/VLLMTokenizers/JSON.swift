@@ -1,0 +1,266 @@
+import Foundation
+
+/// A parsed JSON value.
+///
+/// `tokenizer.json` is parsed by hand rather than with `JSONSerialization`: Foundation returns
+/// dictionaries keyed by `String`, whose equality is canonical equivalence, so two vocabulary
+/// entries such as "ί" (U+03AF) and "ί" (U+1F77) would collapse into one, and on Linux it also
+/// drops U+FEFF from strings. Objects here keep every key, in file order.
+indirect enum JSONValue: Sendable {
+    case null
+    case bool(Bool)
+    case number(Double)
+    case string(String)
+    case array([JSONValue])
+    case object(JSONObject)
+
+    var isNull: Bool { if case .null = self { return true } else { return false } }
+    var stringValue: String? { if case .string(let s) = self { return s } else { return nil } }
+    var arrayValue: [JSONValue]? { if case .array(let a) = self { return a } else { return nil } }
+    var objectValue: JSONObject? { if case .object(let o) = self { return o } else { return nil } }
+    var doubleValue: Double? { if case .number(let d) = self { return d } else { return nil } }
+    var intValue: Int? {
+        guard case .number(let d) = self, d.rounded() == d, abs(d) < 1e15 else { return nil }
+        return Int(d)
+    }
+    var boolValue: Bool? { if case .bool(let b) = self { return b } else { return nil } }
+}
+
+/// A JSON object with its keys in file order (duplicates and canonically equivalent keys kept).
+struct JSONObject: Sendable {
+    var pairs: [(key: String, value: JSONValue)]
+
+    /// The value of the first pair whose key has exactly these bytes.
+    subscript(key: String) -> JSONValue? {
+        let k = Array(key.utf8)
+        for p in pairs where p.key.utf8.count == k.count && p.key.utf8.elementsEqual(k) { return p.value }
+        return nil
+    }
+}
+
+/// Where and why parsing failed, to be wrapped in a `TokenizerError` that names the file.
+struct JSONParseError: Error, CustomStringConvertible {
+    let offset: Int
+    let line: Int
+    let message: String
+    var description: String { "line \(line): \(message) (byte \(offset))" }
+}
+
+/// A strict recursive-descent JSON parser over UTF-8 bytes.
+struct JSONParser {
+    private let p: UnsafeBufferPointer<UInt8>
+    private var i = 0
+    private var depth = 0
+
+    static func parse(_ data: Data) throws -> JSONValue {
+        try data.withUnsafeBytes { raw in
+            var parser = JSONParser(p: raw.bindMemory(to: UInt8.self))
+            parser.skipBOM()
+            let v = try parser.value()
+            parser.skipWhitespace()
+            if parser.i != parser.p.count { throw parser.error("unexpected data after the JSON value") }
+            return v
+        }
+    }
+
+    private init(p: UnsafeBufferPointer<UInt8>) { self.p = p }
+
+    private func error(_ message: String) -> JSONParseError {
+        var line = 1
+        for k in 0..<min(i, p.count) where p[k] == 0x0A { line += 1 }
+        return JSONParseError(offset: i, line: line, message: message)
+    }
+
+    private mutating func skipBOM() {
+        if p.count >= 3 && p[0] == 0xEF && p[1] == 0xBB && p[2] == 0xBF { i = 3 }
+    }
+
+    private mutating func skipWhitespace() {
+        while i < p.count {
+            let c = p[i]
+            if c == 0x20 || c == 0x0A || c == 0x0D || c == 0x09 { i += 1 } else { break }
+        }
+    }
+
+    private mutating func value() throws -> JSONValue {
+        skipWhitespace()
+        guard i < p.count else { throw error("unexpected end of input") }
+        switch p[i] {
+        case UInt8(ascii: "{"): return try object()
+        case UInt8(ascii: "["): return try array()
+        case UInt8(ascii: "\""): return .string(try string())
+        case UInt8(ascii: "t"): try literal("true"); return .bool(true)
+        case UInt8(ascii: "f"): try literal("false"); return .bool(false)
+        case UInt8(ascii: "n"): try literal("null"); return .null
+        default: return .number(try number())
+        }
+    }
+
+    private mutating func literal(_ word: StaticString) throws {
+        let n = word.utf8CodeUnitCount
+        guard i + n <= p.count else { throw error("unexpected end of input") }
+        for k in 0..<n where p[i + k] != word.utf8Start[k] { throw error("invalid literal") }
+        i += n
+    }
+
+    private mutating func object() throws -> JSONValue {
+        depth += 1
+        if depth > 512 { throw error("nesting too deep") }
+        defer { depth -= 1 }
+        i += 1
+        var pairs: [(key: String, value: JSONValue)] = []
+        skipWhitespace()
+        if i < p.count && p[i] == UInt8(ascii: "}") { i += 1; return .object(JSONObject(pairs: pairs)) }
+        while true {
+            skipWhitespace()
+            guard i < p.count, p[i] == UInt8(ascii: "\"") else { throw error("expected a string key") }
+            let k = try string()
+            skipWhitespace()
+            guard i < p.count, p[i] == UInt8(ascii: ":") else { throw error("expected ':' after a key") }
+            i += 1
+            let v = try value()
+            pairs.append((k, v))
+            skipWhitespace()
+            guard i < p.count else { throw error("unexpected end of input in an object") }
+            if p[i] == UInt8(ascii: ",") { i += 1; continue }
+            if p[i] == UInt8(ascii: "}") { i += 1; break }
+            throw error("expected ',' or '}' in an object")
+        }
+        return .object(JSONObject(pairs: pairs))
+    }
+
+    private mutating func array() throws -> JSONValue {
+        depth += 1
+        if depth > 512 { throw error("nesting too deep") }
+        defer { depth -= 1 }
+        i += 1
+        var items: [JSONValue] = []
+        skipWhitespace()
+        if i < p.count && p[i] == UInt8(ascii: "]") { i += 1; return .array(items) }
+        while true {
+            items.append(try value())
+            skipWhitespace()
+            guard i < p.count else { throw error("unexpected end of input in an array") }
+            if p[i] == UInt8(ascii: ",") { i += 1; continue }
+            if p[i] == UInt8(ascii: "]") { i += 1; break }
+            throw error("expected ',' or ']' in an array")
+        }
+        return .array(items)
+    }
+
+    private mutating func hex4() throws -> UInt32 {
+        guard i + 4 <= p.count else { throw error("truncated \\u escape") }
+        var v: UInt32 = 0
+        for _ in 0..<4 {
+            let c = p[i]
+            var d: UInt32
+            switch c {
+            case 0x30...0x39: d = UInt32(c - 0x30)
+            case 0x41...0x46: d = UInt32(c - 0x41 + 10)
+            case 0x61...0x66: d = UInt32(c - 0x61 + 10)
+            default: throw error("invalid \\u escape")
+            }
+            v = v << 4 | d
+            i += 1
+        }
+        return v
+    }
+
+    private mutating func string() throws -> String {
+        i += 1
+        let start = i
+        // Fast path: no escapes.
+        while i < p.count {
+            let c = p[i]
+            if c == UInt8(ascii: "\"") {
+                let s = String(decoding: UnsafeBufferPointer(rebasing: p[start..<i]), as: UTF8.self)
+                i += 1
+                return s
+            }
+            if c == UInt8(ascii: "\\") { break }
+            if c < 0x20 { throw error("control character in a string") }
+            i += 1
+        }
+        var out = [UInt8](UnsafeBufferPointer(rebasing: p[start..<i]))
+        while i < p.count {
+            let c = p[i]
+            if c == UInt8(ascii: "\"") {
+                i += 1
+                return String(decoding: out, as: UTF8.self)
+            }
+            if c == UInt8(ascii: "\\") {
+                i += 1
+                guard i < p.count else { break }
+                let e = p[i]
+                i += 1
+                switch e {
+                case UInt8(ascii: "\""): out.append(0x22)
+                case UInt8(ascii: "\\"): out.append(0x5C)
+                case UInt8(ascii: "/"): out.append(0x2F)
+                case UInt8(ascii: "b"): out.append(0x08)
+                case UInt8(ascii: "f"): out.append(0x0C)
+                case UInt8(ascii: "n"): out.append(0x0A)
+                case UInt8(ascii: "r"): out.append(0x0D)
+                case UInt8(ascii: "t"): out.append(0x09)
+                case UInt8(ascii: "u"):
+                    var v = try hex4()
+                    if v >= 0xD800 && v < 0xDC00 {
+                        // A high surrogate must pair with a following \uDC00-\uDFFF.
+                        if i + 6 <= p.count && p[i] == UInt8(ascii: "\\") && p[i + 1] == UInt8(ascii: "u") {
+                            let save = i
+                            i += 2
+                            let lo = try hex4()
+                            if lo >= 0xDC00 && lo < 0xE000 {
+                                v = 0x10000 + ((v - 0xD800) << 10) + (lo - 0xDC00)
+                            } else {
+                                i = save
+                                v = 0xFFFD
+                            }
+                        } else {
+                            v = 0xFFFD
+                        }
+                    } else if v >= 0xDC00 && v < 0xE000 {
+                        v = 0xFFFD
+                    }
+                    UnicodeSupport.appendUTF8(v, to: &out)
+                default: throw error("invalid escape")
+                }
+                continue
+            }
+            if c < 0x20 { throw error("control character in a string") }
+            out.append(c)
+            i += 1
+        }
+        throw error("unterminated string")
+    }
+
+    private mutating func number() throws -> Double {
+        let start = i
+        if i < p.count && p[i] == UInt8(ascii: "-") { i += 1 }
+        var intPart: Int = 0
+        var digits = 0
+        var simple = true
+        while i < p.count, p[i] >= 0x30 && p[i] <= 0x39 {
+            if digits < 15 { intPart = intPart * 10 + Int(p[i] - 0x30) } else { simple = false }
+            digits += 1
+            i += 1
+        }
+        if digits == 0 { throw error("invalid value") }
+        if i < p.count && (p[i] == UInt8(ascii: ".") || p[i] == UInt8(ascii: "e") || p[i] == UInt8(ascii: "E")) {
+            simple = false
+            if p[i] == UInt8(ascii: ".") {
+                i += 1
+                while i < p.count, p[i] >= 0x30 && p[i] <= 0x39 { i += 1 }
+            }
+            if i < p.count && (p[i] == UInt8(ascii: "e") || p[i] == UInt8(ascii: "E")) {
+                i += 1
+                if i < p.count && (p[i] == UInt8(ascii: "+") || p[i] == UInt8(ascii: "-")) { i += 1 }
+                while i < p.count, p[i] >= 0x30 && p[i] <= 0x39 { i += 1 }
+            }
+        }
+        if simple { return p[start] == UInt8(ascii: "-") ? -Double(intPart) : Double(intPart) }
+        let text = String(decoding: UnsafeBufferPointer(rebasing: p[start..<i]), as: UTF8.self)
+        guard let d = Double(text) else { throw error("invalid number \(text)") }
+        return d
+    }
+}

@@ -1,0 +1,71 @@
+import Foundation
+import Testing
+
+@testable import VLLMTokenizers
+
+/// Paths of the repository and of the shared test data, found from this file's location.
+enum TestPaths {
+    static let repoRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    static let shared = repoRoot.deletingLastPathComponent().appendingPathComponent("shared/data")
+    static let fixtures = repoRoot.appendingPathComponent("Tests/VLLMTokenizersTests/Fixtures/tokenizers")
+
+    /// The folder of a fixture's tokenizer: a real one under shared data, the built-in model,
+    /// or a tiny trained one committed next to the fixtures.
+    static func folder(forFixture folder: String) -> URL {
+        if folder.hasPrefix("fixture:") { return fixtures.appendingPathComponent(String(folder.dropFirst(8))) }
+        if folder.hasPrefix("Models/") { return repoRoot.appendingPathComponent(folder) }
+        return shared.appendingPathComponent(folder)
+    }
+}
+
+/// Loaded tokenizers are shared between tests: loading the big vocabularies dominates otherwise.
+final class TokenizerCache: @unchecked Sendable {
+    static let shared = TokenizerCache()
+    private let lock = NSLock()
+    private var cache: [String: Tokenizer] = [:]
+
+    func get(_ url: URL) throws -> Tokenizer {
+        lock.lock()
+        defer { lock.unlock() }
+        if let t = cache[url.path] { return t }
+        let t = try Tokenizer.load(folder: url)
+        cache[url.path] = t
+        return t
+    }
+}
+
+struct FixtureCase: Decodable {
+    let text: String
+    let ids: [Int]
+    let ids_no_special: [Int]
+    let decoded: String
+    let decoded_skip: String
+}
+
+struct DecodeCase: Decodable {
+    let ids: [Int]
+    let decoded: String
+    let decoded_skip: String
+}
+
+struct Fixture: Decodable {
+    let tokenizer: String
+    let folder: String
+    let vocab_size: Int
+    let cases: [FixtureCase]
+    let decode_only: [DecodeCase]
+
+    static func load(_ name: String) throws -> Fixture {
+        let data = try Data(contentsOf: TestPaths.fixtures.appendingPathComponent("\(name).json"))
+        return try JSONDecoder().decode(Fixture.self, from: data)
+    }
+}
+
+/// Exact comparison: Swift's `==` on strings treats canonically equivalent text as equal.
+func sameScalars(_ a: String, _ b: String) -> Bool {
+    Array(a.unicodeScalars) == Array(b.unicodeScalars)
+}
+
+func debugString(_ s: String) -> String {
+    s.unicodeScalars.map { $0.value < 0x80 && $0.value >= 0x20 ? String($0) : String(format: "\\u{%X}", $0.value) }.joined()
+}
