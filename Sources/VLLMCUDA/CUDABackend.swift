@@ -106,6 +106,9 @@ public final class CUDABackend: Backend {
     private let argumentPointers: UnsafeMutablePointer<UnsafeMutableRawPointer?>
     private var attentionSharedBytes = 48 * 1024
     private var flashSharedBytes: [Int: Int] = [:]
+    /// Our matrix-vector kernel for decodes of up to 4 tokens instead of cuBLASLt
+    /// (`VLLM_CUDA_GEMV=0` turns it off, for comparisons).
+    public var useGEMV = ProcessInfo.processInfo.environment["VLLM_CUDA_GEMV"] != "0"
     private let elementSize: Int
 
     /// Opens device `device`, compiles or loads the kernels and creates the cuBLASLt handle.
@@ -386,7 +389,14 @@ public final class CUDABackend: Backend {
         checkLive(x)
         let out = allocate([t, n])
         guard t > 0 else { return out }
-        blas.linear(x: x.pointer, w: weight.pointer, y: out.pointer, tokens: t, outFeatures: n, inFeatures: k, stream: stream)
+        if useGEMV, let gemv = kernels.gemv[t], k % 8 == 0 {
+            // 8 warps a block, one output row each.
+            launch(
+                gemv, "gemv", grid: ((n + 7) / 8, 1), block: 256,
+                [.pointer(out.pointer), .pointer(x.pointer), .pointer(weight.pointer), .int32(Int32(n)), .int32(Int32(k))])
+        } else {
+            blas.linear(x: x.pointer, w: weight.pointer, y: out.pointer, tokens: t, outFeatures: n, inFeatures: k, stream: stream)
+        }
         if let bias {
             launch(
                 kernels.addBias, "add_bias", grid: (gridFor(t * n), 1), block: 256,
@@ -525,7 +535,39 @@ public final class CUDABackend: Backend {
         return Array(UnsafeBufferPointer(start: host.assumingMemoryBound(to: Float.self), count: count))
     }
 
+    public func argmaxRows(_ x: CUDATensor, rows: Int) -> [Int32] {
+        checkLive(x)
+        guard rows > 0 else { return [] }
+        let indices = ring.allocate(rows * 4).pointer
+        launch(
+            kernels.argmaxRows, "argmax_rows", grid: (rows, 1), block: 1024,
+            [.pointer(indices), .pointer(x.pointer), .int32(Int32(x.count / rows))])
+        let host = hostOutput.ensure(rows * 4)
+        driver.must(driver.cuMemcpyDtoHAsync(host, indices, rows * 4, stream), "cuMemcpyDtoHAsync(argmax)")
+        synchronize()
+        return Array(UnsafeBufferPointer(start: host.assumingMemoryBound(to: Int32.self), count: rows))
+    }
+
     // MARK: helpers for checks
+
+    /// Median milliseconds of `body`'s device work over `repeats` runs, timed with events.
+    public func timeMilliseconds(repeats: Int = 20, _ body: () -> Void) -> Double {
+        var start: CUhandle?, end: CUhandle?
+        driver.must(driver.cuEventCreate(&start, 0), "cuEventCreate")
+        driver.must(driver.cuEventCreate(&end, 0), "cuEventCreate")
+        body()
+        var times: [Double] = []
+        for _ in 0..<repeats {
+            driver.must(driver.cuEventRecord(start!, stream), "cuEventRecord")
+            body()
+            driver.must(driver.cuEventRecord(end!, stream), "cuEventRecord")
+            driver.must(driver.cuEventSynchronize(end!), "cuEventSynchronize")
+            var ms: Float = 0
+            driver.must(driver.cuEventElapsedTime(&ms, start!, end!), "cuEventElapsedTime")
+            times.append(Double(ms))
+        }
+        return times.sorted()[times.count / 2]
+    }
 
     /// Uploads float32 values as a tensor of the compute dtype (checks and tests).
     public func upload(_ values: [Float], shape: [Int]) throws -> CUDATensor {

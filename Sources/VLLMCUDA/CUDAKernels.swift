@@ -10,6 +10,8 @@ final class CUDAKernels {
     let siluAndMul, gatherRows, addBias, toFloat, fromFloat, argmaxRows: CUhandle
     /// Tensor-core attention for 16-bit activations, by head dimension.
     private(set) var flashAttention: [Int: CUhandle] = [:]
+    /// Matrix-vector products for 1 to 4 tokens of 16-bit activations, by token count.
+    private(set) var gemv: [Int: CUhandle] = [:]
 
     /// The embedded source text.
     static var source: String { String(decoding: PackageResources.kernels_cu, as: UTF8.self) }
@@ -47,6 +49,11 @@ final class CUDAKernels {
         fromFloat = try load("from_float")
         argmaxRows = try load("argmax_rows")
         if dtype != .float32 {
+            for t in 1...4 {
+                var f: CUhandle?
+                try driver.check(driver.cuModuleGetFunction(&f, m!, "gemv_\(suffix)_t\(t)"), "cuModuleGetFunction(gemv)")
+                gemv[t] = f!
+            }
             for hd in [64, 128, 256] {
                 var f: CUhandle?
                 try driver.check(driver.cuModuleGetFunction(&f, m!, "flash_attention_\(suffix)_hd\(hd)"), "cuModuleGetFunction(flash_attention)")

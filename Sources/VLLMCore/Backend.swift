@@ -95,6 +95,10 @@ public protocol Backend: AnyObject {
     func allReduce(_ x: Tensor)
     /// Every rank's columns of `x`, side by side in rank order (vocabulary-parallel logits).
     func allGatherColumns(_ x: Tensor, totalColumns: Int) -> Tensor
+
+    /// The index of the largest value of each of the `rows` rows of `x` (the first on ties), for
+    /// greedy sampling; a backend with device memory copies back one index per row, not the rows.
+    func argmaxRows(_ x: Tensor, rows: Int) -> [Int32]
 }
 
 extension Backend {
@@ -106,4 +110,13 @@ extension Backend {
     public func allReduce(_ x: Tensor) {}
 
     public func allGatherColumns(_ x: Tensor, totalColumns: Int) -> Tensor { x }
+}
+
+extension Backend {
+    public func argmaxRows(_ x: Tensor, rows: Int) -> [Int32] {
+        let values = toHost(x)
+        guard rows > 0 else { return [] }
+        let n = values.count / rows
+        return (0..<rows).map { r in Int32(argmaxRow(values[(r * n)..<((r + 1) * n)])) }
+    }
 }

@@ -110,6 +110,15 @@ public final class LlamaModel<B: Backend>: ModelExecutor {
     }
 
     public func execute(_ batch: ForwardBatch) -> [Float] {
+        backend.toHost(logits(batch))
+    }
+
+    public func executeGreedy(_ batch: ForwardBatch) -> [Int32] {
+        backend.argmaxRows(logits(batch), rows: batch.logitIndices.count)
+    }
+
+    /// The forward pass up to the logits of the requested rows, left on the backend.
+    private func logits(_ batch: ForwardBatch) -> B.Tensor {
         guard let cache else { preconditionFailure("allocateKVCache must be called before execute") }
         let b = backend
         let eps = config.rmsNormEps
@@ -145,6 +154,6 @@ public final class LlamaModel<B: Backend>: ModelExecutor {
         let last = b.addRMSNorm(hidden, residual: residual!, weight: finalNorm, eps: eps)
         var logits = b.linear(b.gatherLogitRows(last, batch: step), weight: lmHead, bias: nil)
         if shard.worldSize > 1 { logits = b.allGatherColumns(logits, totalColumns: config.vocabSize) }
-        return b.toHost(logits)
+        return logits
     }
 }

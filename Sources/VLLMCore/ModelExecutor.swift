@@ -11,4 +11,22 @@ public protocol ModelExecutor: AnyObject {
     func allocateKVCache(numBlocks: Int, blockSize: Int)
     /// Runs the model over `batch` and returns float32 logits, `[batch.logitIndices.count, vocabSize]`.
     func execute(_ batch: ForwardBatch) -> [Float]
+    /// Runs the model over `batch` and returns the index of the largest logit of each requested row
+    /// (the first on ties): greedy sampling without copying the logits to the host.
+    func executeGreedy(_ batch: ForwardBatch) -> [Int32]
+}
+
+extension ModelExecutor {
+    public func executeGreedy(_ batch: ForwardBatch) -> [Int32] {
+        let logits = execute(batch)
+        let vocab = config.vocabSize
+        return (0..<(logits.count / max(vocab, 1))).map { r in Int32(argmaxRow(logits[(r * vocab)..<((r + 1) * vocab)])) }
+    }
+}
+
+/// Index of the largest value, the first on ties (like `Sampler.argmax`).
+func argmaxRow(_ row: ArraySlice<Float>) -> Int {
+    var best = row.startIndex
+    for i in row.indices where row[i] > row[best] { best = i }
+    return best - row.startIndex
 }

@@ -142,6 +142,10 @@ extension LoadedModel {
     static func loadOnCUDA(
         _ args: EngineArgs, folder: ModelFolder, maxModelLength: Int, budget: Int, progress: ((Int, Int) -> Void)?
     ) throws -> (any ModelExecutor, Int) {
+        guard args.tensorParallelSize == 1 else {
+            throw EngineError.invalidParameter(
+                field: "tensor_parallel_size", detail: "the CUDA backend runs on one GPU for now; got \(args.tensorParallelSize)")
+        }
         if let problem = CUDAAvailability.problem() {
             throw EngineError.invalidParameter(field: "device", detail: "CUDA is not usable here: \(problem)")
         }

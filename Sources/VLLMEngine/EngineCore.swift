@@ -125,6 +125,10 @@ public final class EngineCore {
         var updates: [SequenceUpdate] = []
         for result in results {
             recordPromptLogprobs(result)
+            if let token = result.greedyToken {
+                updates.append(accept(token, logprobs: nil, for: result.request))
+                continue
+            }
             guard var row = result.sampleLogits else { continue }
             let (token, logprobs) = sampler.sample(&row, for: result.request)
             updates.append(accept(token, logprobs: logprobs, for: result.request))

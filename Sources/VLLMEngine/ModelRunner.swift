@@ -20,6 +20,8 @@ final class ModelRunner {
         var firstPromptPosition = 0
         /// Logits to sample the next token from, when the request has computed all its tokens.
         var sampleLogits: [Float]?
+        /// The token itself, when the whole step was sampled greedily on the backend.
+        var greedyToken: Int?
     }
 
     /// Runs the step; one result per scheduled request, in step order.
@@ -32,7 +34,21 @@ final class ModelRunner {
                 blockTable: cache.blocks(of: request).map(Int32.init), wantsLogits: start + numTokens == request.numTokens,
                 leadingLogits: Self.promptPositions(request, start: start, count: numTokens)))
         }
-        let logits = executor.execute(ForwardBatch(chunks: chunks, blockSize: blockSize))
+        let batch = ForwardBatch(chunks: chunks, blockSize: blockSize)
+        // When every sampling request only wants the argmax, the backend picks the tokens and the
+        // logits never leave the device (on a GPU, copying and scanning them costs more than the
+        // forward pass at large batches).
+        if chunks.allSatisfy({ $0.leadingLogits == 0 }),
+           zip(step.requests, chunks).allSatisfy({ !$1.wantsLogits || Self.isPlainGreedy($0.request) }) {
+            var tokens = executor.executeGreedy(batch).makeIterator()
+            return zip(step.requests, chunks).map { scheduled, chunk in
+                var result = Result(request: scheduled.request)
+                result.firstPromptPosition = chunk.numCached
+                if chunk.wantsLogits { result.greedyToken = tokens.next().map(Int.init) }
+                return result
+            }
+        }
+        let logits = executor.execute(batch)
         let vocab = executor.config.vocabSize
         var row = 0
         func next() -> [Float] {
@@ -50,6 +66,14 @@ final class ModelRunner {
             if chunk.wantsLogits { result.sampleLogits = next() }
             return result
         }
+    }
+
+    /// Whether sampling `request` now is the argmax of the raw logits: greedy, and nothing that
+    /// changes or reports the logits (logprobs, bias, penalties, a min_tokens ban).
+    private static func isPlainGreedy(_ request: Request) -> Bool {
+        let p = request.params
+        return p.isGreedy && p.logprobs == nil && p.logitBias.isEmpty && p.repetitionPenalty == 1
+            && p.frequencyPenalty == 0 && p.presencePenalty == 0 && request.numOutputTokens >= p.minTokens
     }
 
     /// Leading positions of a chunk whose logits give prompt logprobs.

@@ -136,6 +136,29 @@ struct KernelCheckCommand: ParsableCommand {
             compare("linear+bias \(t)x\(k)x\(m)", cpu.linear(ac, weight: bc, bias: biasC), gpu.linear(ag, weight: bg, bias: biasG))
         }
 
+        // Decode-sized products through our matrix-vector kernel (16-bit only) and cuBLASLt.
+        for t in 1...4 {
+            let (k, m) = (1024, 777)
+            let (ac, ag) = try pair(random(t * k), [t, k])
+            let (bc, bg) = try pair(random(m * k, scale: 0.05), [m, k])
+            compare("linear decode \(t)x\(k)x\(m)", cpu.linear(ac, weight: bc, bias: nil), gpu.linear(ag, weight: bg, bias: nil))
+        }
+        var timings: [String: Double] = [:]
+        if dtype != .float32 {
+            // Llama-3.1-8B decode shapes: bytes of the weight over the median time.
+            for (k, m) in [(4096, 6144), (4096, 4096), (4096, 28672), (14336, 4096), (4096, 32768)] {
+                let x = try gpu.upload(random(k), shape: [1, k])
+                let w = try gpu.upload([Float](repeating: 0.01, count: m * k).map(round), shape: [m, k])
+                for use in [true, false] {
+                    gpu.useGEMV = use
+                    _ = gpu.prepare(ForwardBatch(chunks: [SequenceChunk(tokenIDs: [1], numCached: 0, blockTable: [0])], blockSize: 16))
+                    let ms = gpu.timeMilliseconds { _ = gpu.linear(x, weight: w, bias: nil) }
+                    timings["\(use ? "gemv" : "cublaslt") \(k)x\(m) GB/s"] = Double(m * k * dtype.byteSize) / (ms / 1000) / 1e9
+                }
+            }
+            gpu.useGEMV = true
+        }
+
         // Attention layouts: (heads, kv heads, head dim), two steps mixing prefill chunks and decodes.
         for (heads, kvHeads, hd, window) in [(8, 2, 64, 0), (32, 8, 128, 0), (4, 2, 12, 0), (6, 6, 8, 0), (16, 8, 128, 7)] {
             let layout = QKVLayout(numHeads: heads, numKVHeads: kvHeads, headDim: hd)
@@ -193,6 +216,7 @@ struct KernelCheckCommand: ParsableCommand {
             var object: [String: Any] = [
                 "dtype": dtype.rawValue, "device": gpu.deviceName, "tolerance": tolerance, "architecture": gpu.architecture,
                 "compiled_kernels": gpu.compiledKernels, "start_seconds": startSeconds, "driver_version": gpu.driverVersion,
+                "timings": timings,
             ]
             object["errors"] = Dictionary(uniqueKeysWithValues: results.map { ($0.0, $0.1) })
             object["failed"] = failed.map(\.0)

@@ -88,10 +88,33 @@ if [ "$MODE" = bench ] || [ "$MODE" = all ] || [ "$MODE" = quick ]; then
         step ours_bench_llama8b_$shape 400 "$BIN" bench forward --device cuda --load-format dummy --model $L8 --max-model-len 2048 \
             --batch-size $b --input-len $i --output-len $o --warmup 1 --iterations 2 --json
     done
+    # The same batch-1 decode with cuBLASLt instead of our matrix-vector kernel, for comparison.
+    step ours_bench_llama8b_1x32x128_cublaslt 400 env VLLM_CUDA_GEMV=0 "$BIN" bench forward --device cuda --load-format dummy \
+        --model $L8 --max-model-len 2048 --batch-size 1 --input-len 32 --output-len 128 --warmup 1 --iterations 2 --json
     step ours_bench_qwen06_256x512x128 300 "$BIN" bench forward --device cuda --load-format dummy --model $Q06 --max-model-len 2048 \
         --batch-size 256 --input-len 512 --output-len 128 --warmup 1 --iterations 2 --json
     [ "$MODE" = quick ] || step hf_bench_llama8b 500 python3 $G/hf_bench.py --limits --config $L8 --shapes 1x32x128,64x1024x128 --out $R/hf_llama8b.json
     [ "$MODE" = quick ] || step hf_bench_qwen06 300 python3 $G/hf_bench.py --config $Q06 --shapes 256x512x128 --out $R/hf_qwen06.json
+fi
+
+# extra: vLLM's offline throughput benchmark (random dataset, 1000 prompts of 1024 tokens, 128 out;
+# temperature 1, so sampling runs on the host) and start-up time of a real 8B safetensors folder
+# (page cache warm) with a cold and then a warm kernel cache.
+if [ "$MODE" = extra ]; then
+    L8=bench/gpu/configs/llama3_1_8b
+    export VLLM_CACHE_ROOT=$W/cache-extra
+    step ours_throughput_llama8b 300 "$BIN" bench throughput --device cuda --load-format dummy --model $L8 --max-model-len 2048 \
+        --input-len 1024 --output-len 128 --num-prompts 1000 --max-num-batched-tokens 8192 --max-num-seqs 256 \
+        --output-json $R/ours_throughput_llama8b.json
+    step make_llama8b_full 300 python3 $G/make_models.py --config $L8/config.json --out $W/models8b/llama8b --layers 32
+    cat $W/models8b/llama8b/*.safetensors > /dev/null
+    rm -rf "$VLLM_CACHE_ROOT"
+    for start in cold warm; do
+        s=$(date +%s%N)
+        "$BIN" generate --device cuda --model $W/models8b/llama8b --prompt-token-ids 1,2,3,4 --max-tokens 1 --temperature 0 \
+            --max-model-len 2048 --json > $R/startup_$start.out 2> $R/startup_$start.err
+        echo "{\"startup_${start}_seconds\": $(( ($(date +%s%N) - s) / 1000000 )).0e-3}" | tee $R/startup_$start.json
+    done
 fi
 
 python3 $G/summarize.py "$R" > "$OUT/summary.json"

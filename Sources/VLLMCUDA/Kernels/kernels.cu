@@ -376,6 +376,37 @@ __device__ void flash_attention(T* out, const T* qkv, const T* key_cache, const 
     }
 }
 
+// y[t, :] = x[t, :] · Wᵀ for a few tokens (decode steps): reading W once at full bandwidth is all
+// that matters. One warp per output row; each lane reads 16 bytes of the weight row per step (and
+// the matching 16 bytes of each token's x, which stay in cache), float32 accumulation, then a warp
+// sum. k must be a multiple of 8.
+template <typename T, int NT>
+__device__ void gemv(T* y, const T* x, const T* w, int n, int k) {
+    const int row = blockIdx.x * (blockDim.x >> 5) + (threadIdx.x >> 5), lane = threadIdx.x & 31;
+    if (row >= n) return;
+    const T* wr = w + (long long)row * k;
+    float acc[NT];
+#pragma unroll
+    for (int t = 0; t < NT; ++t) acc[t] = 0.f;
+#pragma unroll 4
+    for (int c = lane * 8; c < k; c += 256) {
+        const uint4 wv = *(const uint4*)(wr + c);
+        const T* wp = (const T*)&wv;
+#pragma unroll
+        for (int t = 0; t < NT; ++t) {
+            const uint4 xv = *(const uint4*)(x + (long long)t * k + c);
+            const T* xp = (const T*)&xv;
+#pragma unroll
+            for (int e = 0; e < 8; ++e) acc[t] += to_f(wp[e]) * to_f(xp[e]);
+        }
+    }
+#pragma unroll
+    for (int t = 0; t < NT; ++t) {
+        const float total = warp_sum(acc[t]);
+        if (lane == 0) y[(long long)t * n + row] = from_f<T>(total);
+    }
+}
+
 // out = silu(x[:, :n]) * x[:, n:], rounding silu's result first as PyTorch does.
 template <typename T> __device__ void silu_and_mul(T* out, const T* x, long long rows, int n) {
     const long long total = rows * n;
@@ -494,3 +525,16 @@ INSTANTIATE_FLASH(bf16, __nv_bfloat16, 256)
 INSTANTIATE_FLASH(f16, __half, 64)
 INSTANTIATE_FLASH(f16, __half, 128)
 INSTANTIATE_FLASH(f16, __half, 256)
+
+#define INSTANTIATE_GEMV(S, T, NT)                                                                                     \
+    extern "C" __global__ void __launch_bounds__(256) gemv_##S##_t##NT(T* y, const T* x, const T* w, int n, int k) {  \
+        gemv<T, NT>(y, x, w, n, k);                                                                                    \
+    }
+INSTANTIATE_GEMV(bf16, __nv_bfloat16, 1)
+INSTANTIATE_GEMV(bf16, __nv_bfloat16, 2)
+INSTANTIATE_GEMV(bf16, __nv_bfloat16, 3)
+INSTANTIATE_GEMV(bf16, __nv_bfloat16, 4)
+INSTANTIATE_GEMV(f16, __half, 1)
+INSTANTIATE_GEMV(f16, __half, 2)
+INSTANTIATE_GEMV(f16, __half, 3)
+INSTANTIATE_GEMV(f16, __half, 4)
