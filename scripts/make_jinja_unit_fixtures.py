@@ -214,6 +214,12 @@ CASES = [
     ("scope_loop_else_sees_outer", "{% set z = 'o' %}{% for i in [] %}{% else %}{{ z }}{% set z = 'e' %}{{ z }}{% endfor %}{{ z }}", {}),
     ("scope_if_inside_loop_set_then_read_after_if", "{% for m in ['a', 'b'] %}{% if m == 'a' %}{% set c = 'x' %}{% endif %}[{{ c }}]{% endfor %}", {}),
     ("scope_namespace_in_macro", "{% set ns = namespace(n=0) %}{% macro bump() %}{% set ns.n = ns.n + 1 %}{% endmacro %}{{ bump() }}{{ bump() }}{{ ns.n }}", {}),
+    # --- compile-time constant folding (observable through slices of non-sequences)
+    ("fold_in_set_and_if", "{% set v = (1)[::-1] is mapping %}{{ v }}{% if ({})[1:]|sum == 0 %}|zero{% endif %}{% for x in (2.0)[:2]|join(', ') %}{{ x }}{% else %}|none{% endfor %}", {}),
+    ("fold_output_undefined", "[{{ (10)[:2] }}][{{ ('ab')[::-1] }}][{{ [1, 2][5:] }}]", {}),
+    ("fold_not_for_variables", "{{ n[:2] }}", {"n": 10}),
+    ("sort_undefined_keys", "{{ l|map(attribute='role')|list|sort(reverse=true) }} {{ [{'a': 2}, {'a': 1}, {}]|sort(attribute='a')|map(attribute='a')|list }}", {"l": [3, 1, 2]}),
+    ("percent_with_list_and_undefined", "{{ 'x' % [] }}|{{ 'x%s' % nope }}|{{ '%s' % [1, 2] }}", {}),
     # --- syntax errors
     ("syntax_unclosed_if", "line1\n{% if true %}\nno end", {}),
     ("syntax_unknown_tag", "{% frobnicate %}", {}),

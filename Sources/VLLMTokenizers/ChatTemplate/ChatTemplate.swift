@@ -19,7 +19,9 @@ public struct ChatTemplate: Sendable {
     /// Parses `source`; throws a `JinjaError` of kind `.syntax` with the line of the problem.
     public init(_ source: String) throws {
         self.source = source
-        self.body = JinjaProgram(statements: try JinjaParser.parse(source))
+        let statements = try JinjaParser.parse(source)
+        JinjaConstantFolder.fold(statements, JinjaInterpreter(now: { Date() }, timeZone: .current))
+        self.body = JinjaProgram(statements: statements)
     }
 
     /// Renders a conversation as transformers does: `messages`, `tools` (None when absent),

@@ -335,12 +335,15 @@ enum JinjaFilters {
         t["sort"] = { v, args, interp in
             let b = try args.bind("do_sort", [("reverse", .bool(false)), ("case_sensitive", .bool(false)), ("attribute", JinjaValue.none)])
             let lower = !b[1].truthy
-            var key: (JinjaValue) throws -> JinjaValue = { lower ? ignoreCase($0) : $0 }
+            // jinja2's make_multi_attrgetter returns a list of keys; list comparison checks `==`
+            // before `<`, which is why equal undefined keys sort without raising.
+            var key: (JinjaValue) throws -> JinjaValue = { .list([lower ? ignoreCase($0) : $0]) }
             if case .string(let attrs) = b[2] {
                 let getters = attrs.split(separator: ",").map { attrGetter(interp, .string(String($0)), lowercase: lower) }
-                key = { item in getters.count == 1 ? try getters[0](item) : .list(try getters.map { try $0(item) }) }
+                key = { item in .list(try getters.map { try $0(item) }) }
             } else if case .none = b[2] {} else {
-                key = attrGetter(interp, b[2], lowercase: lower)
+                let getter = attrGetter(interp, b[2], lowercase: lower)
+                key = { .list([try getter($0)]) }
             }
             return .list(try sorted(try v.pyIterate(), reverse: b[0].truthy, key: key))
         }

@@ -19,9 +19,9 @@ final class JinjaInterpreter {
     /// filters that need the render context, which jinja2 never evaluates at compile time.
     private static let contextFilters: Set<String> = ["map", "select", "reject", "selectattr", "rejectattr"]
 
-    /// The value jinja2 would compute for `{{ e }}` when compiling the template, or nil when the
-    /// expression depends on the context (or fails, in which case jinja2 also defers to run time).
-    private func constantOutput(_ e: JinjaExpr) -> JinjaValue? {
+    /// The value jinja2's compiler computes for `e` (`as_const`), or nil when the expression
+    /// depends on the context or fails (in which case jinja2 also defers to run time).
+    func constantValue(_ e: JinjaExpr) -> JinjaValue? {
         folding = true
         defer { folding = false }
         return try? eval(e, JinjaScope(parent: nil))
@@ -55,7 +55,7 @@ final class JinjaInterpreter {
         case .text(let s):
             out += s
         case .output(let e):
-            if let constant = constantOutput(e) {
+            if let constant = e.outputConstant {
                 out += constant.pyStr
             } else {
                 out += try eval(e, scope).pyStr

@@ -32,6 +32,7 @@ enum JinjaOperators {
     }
 
     static func binary(_ op: String, _ a: JinjaValue, _ b: JinjaValue) throws -> JinjaValue {
+        if op == "%", case .string(let format) = a { return .string(try JinjaPyFormat.percent(format, b)) }
         if case .undefined(let u) = a { throw u.error }
         if case .undefined(let u) = b { throw u.error }
         switch op {
@@ -106,6 +107,7 @@ enum JinjaOperators {
         case (.list(let x), _) where b.integer != nil: return ({ n in .list(Array((0..<n).map { _ in x }.joined())) }, b.integer!)
         case (_, .list(let x)) where a.integer != nil: return ({ n in .list(Array((0..<n).map { _ in x }.joined())) }, a.integer!)
         case (.tuple(let x), _) where b.integer != nil: return ({ n in .tuple(Array((0..<n).map { _ in x }.joined())) }, b.integer!)
+        case (_, .tuple(let x)) where a.integer != nil: return ({ n in .tuple(Array((0..<n).map { _ in x }.joined())) }, a.integer!)
         default: return nil
         }
     }

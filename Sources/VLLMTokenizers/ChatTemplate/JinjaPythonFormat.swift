@@ -14,6 +14,7 @@ enum JinjaPyFormat {
         // Python treats anything with __getitem__ (a list too) as a possible mapping, which turns
         // off the "not all arguments converted" check.
         case .list: positional = [args]; mapping = JinjaDict()
+        case .undefined: positional = [args]; mapping = JinjaDict()
         default: positional = [args]
         }
         var next = 0
