@@ -220,6 +220,9 @@ CASES = [
     ("fold_not_for_variables", "{{ n[:2] }}", {"n": 10}),
     ("sort_undefined_keys", "{{ l|map(attribute='role')|list|sort(reverse=true) }} {{ [{'a': 2}, {'a': 1}, {}]|sort(attribute='a')|map(attribute='a')|list }}", {"l": [3, 1, 2]}),
     ("percent_with_list_and_undefined", "{{ 'x' % [] }}|{{ 'x%s' % nope }}|{{ '%s' % [1, 2] }}", {}),
+    ("pow_negative_constant_quirk", "{{ -2 ** x }} {{ (0-2) ** x }} {{ -2 ** 2 }} {{ -x ** 2 }} {{ -2.5 ** x }}", {"x": 2}),
+    ("pow_overflow", "{{ 10.0 ** x }}", {"x": 400}),
+    ("int_of_huge_float_no_crash", "{{ (x|int) > 0 }} {{ '%d' % 3.9 }}", {"x": 1e300}),
     # --- syntax errors
     ("syntax_unclosed_if", "line1\n{% if true %}\nno end", {}),
     ("syntax_unknown_tag", "{% frobnicate %}", {}),

@@ -103,6 +103,13 @@ enum JinjaFilters {
         return best
     }
 
+    /// Python's `int(float)`. Python integers are unbounded; beyond 64 bits the value stays a
+    /// float here (printed differently, but never a crash).
+    static func truncatedInteger(_ d: Double) -> JinjaValue {
+        let t = d.rounded(.towardZero)
+        return Swift.abs(t) < 9.2e18 ? .int(Int(t)) : .float(t)
+    }
+
     static let table: [String: Filter] = {
         var t: [String: Filter] = [:]
         t["abs"] = { v, _, _ in
@@ -232,10 +239,10 @@ enum JinjaFilters {
             case .int, .bool: return .int(v.integer!)
             case .float(let d):
                 guard d.isFinite else { throw JinjaError(.runtime, "cannot convert float infinity or NaN to integer") }
-                return .int(Int(d.rounded(.towardZero)))
+                return truncatedInteger(d)
             case .string(let s):
                 if let i = JinjaPyString.parseInt(s, base: b[1].integer ?? 10) { return .int(i) }
-                if let d = JinjaPyString.parseFloat(s), d.isFinite { return .int(Int(d.rounded(.towardZero))) }
+                if let d = JinjaPyString.parseFloat(s), d.isFinite { return truncatedInteger(d) }
                 return b[0]
             default: return b[0]
             }

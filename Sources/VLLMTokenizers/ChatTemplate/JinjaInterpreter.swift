@@ -220,6 +220,12 @@ final class JinjaInterpreter {
         case .pos(let x): return try JinjaOperators.plus(try eval(x, scope))
         case .not(let x): return .bool(!(try eval(x, scope).truthy))
         case .binary(let op, let l, let r):
+            if op == "**", !folding, case .literal(let base) = l.kind, let x = base.number, x.sign == .minus {
+                // jinja2 writes a folded negative constant without parentheses into the Python
+                // code it generates, so `-2 ** y` runs as Python's `-2 ** y`, i.e. -(2 ** y).
+                let magnitude: JinjaValue = base.integer.map { .int(-$0) } ?? .float(-x)
+                return try JinjaOperators.negate(try JinjaOperators.binary(op, magnitude, try eval(r, scope)))
+            }
             return try JinjaOperators.binary(op, try eval(l, scope), try eval(r, scope))
         case .concat(let items):
             var s = ""

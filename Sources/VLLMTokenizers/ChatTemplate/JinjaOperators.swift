@@ -93,7 +93,13 @@ enum JinjaOperators {
             }
             guard let x = a.number, let y = b.number else { throw unsupported("** or pow()", a, b) }
             if x == 0 && y < 0 { throw JinjaError(.runtime, "0.0 cannot be raised to a negative power") }
-            return .float(pow(x, y))
+            let p = pow(x, y)
+            // Python raises instead of returning inf (or nan for a negative base and fractional exponent).
+            if p.isInfinite && x.isFinite && y.isFinite { throw JinjaError(.runtime, "(34, 'Numerical result out of range')") }
+            if x < 0 && y != y.rounded() && x.isFinite && y.isFinite {
+                throw JinjaError.type("negative number cannot be raised to a fractional power (complex result)")
+            }
+            return .float(p)
         default:
             throw JinjaError.type("unknown operator \(op)")
         }

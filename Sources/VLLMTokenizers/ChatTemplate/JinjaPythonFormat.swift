@@ -100,8 +100,17 @@ enum JinjaPyFormat {
             return pad(s, width: width, left: left)
         case "d", "i", "u":
             guard let x = v.number else { throw JinjaError.type("%\(type) format: a real number is required, not \(v.typeName)") }
-            let n = v.integer ?? Int(x.rounded(.towardZero))
-            var s = String(n)
+            var s: String
+            if let n = v.integer {
+                s = String(n)
+            } else if x.isFinite, Swift.abs(x) < 9.2e18 {
+                s = String(Int(x.rounded(.towardZero)))
+            } else if x.isFinite {
+                s = String(format: "%.0f", x.rounded(.towardZero))
+            } else {
+                throw JinjaError(.runtime, "cannot convert float \(x.isNaN ? "NaN" : "infinity") to integer")
+            }
+            let n = x
             if n >= 0 { if flags.contains("+") { s = "+" + s } else if flags.contains(" ") { s = " " + s } }
             return pad(s, width: width, left: left, zero: zero)
         case "x", "X", "o":
