@@ -128,3 +128,28 @@ struct ChatTemplateCase: Sendable, CustomTestStringConvertible {
         #expect(Set(results).count == 16)
     }
 }
+
+/// Hostile or broken templates and inputs must give errors, never crash the process.
+@Suite struct ChatTemplateRobustnessTests {
+    @Test func deepRecursionIsAnErrorEvenOnAConcurrencyThread() async throws {
+        let t = try ChatTemplate("{% macro r(n) %}{% if n > 0 %}({{ r(n - 1) }}){% endif %}{% endmacro %}{{ r(depth) }}")
+        let ok = try await Task { try t.render(context: ["depth": 100]) }.value
+        #expect(ok.count == 200)
+        await #expect(throws: JinjaError.self) { try await Task { try t.render(context: ["depth": 100_000]) }.value }
+    }
+
+    @Test func deeplyNestedSourceIsASyntaxError() {
+        #expect(throws: JinjaError.self) { try ChatTemplate("{{ " + String(repeating: "(", count: 5000) + "1" + String(repeating: ")", count: 5000) + " }}") }
+        #expect(throws: JinjaError.self) { try ChatTemplate("{{ " + String(repeating: "-", count: 5000) + "1 }}") }
+        #expect(throws: JinjaError.self) { try ChatTemplate(String(repeating: "{% if true %}", count: 5000)) }
+        #expect(throws: JinjaError.self) { try JinjaValue(jsonString: String(repeating: "[", count: 100_000)) }
+    }
+
+    @Test func hugeAllocationsAndOverflowsAreErrors() throws {
+        #expect(throws: JinjaError.self) { try ChatTemplate("{{ 'x' * 10000000000 }}").render(context: [:]) }
+        #expect(throws: JinjaError.self) { try ChatTemplate("{{ 'x'|center(10000000000) }}").render(context: [:]) }
+        #expect(throws: JinjaError.self) { try ChatTemplate("{{ range(10000000) }}").render(context: [:]) }
+        let t = try ChatTemplate("{{ -n }} {{ n // -1 }} {{ n % -1 }} {{ n|abs }} {{ big|int > 0 }}")
+        _ = try t.render(context: ["n": .int(Int.min), "big": 1e300])
+    }
+}

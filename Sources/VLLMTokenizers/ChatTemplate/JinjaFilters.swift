@@ -114,7 +114,7 @@ enum JinjaFilters {
         var t: [String: Filter] = [:]
         t["abs"] = { v, _, _ in
             switch v {
-            case .int(let i): return .int(Swift.abs(i))
+            case .int(let i): return i == Int.min ? .float(-Double(i)) : .int(Swift.abs(i))
             case .bool(let b): return .int(b ? 1 : 0)
             case .float(let d): return .float(Swift.abs(d))
             default: throw JinjaError.type("bad operand type for abs(): '\(v.typeName)'")
@@ -218,7 +218,12 @@ enum JinjaFilters {
             default: throw JinjaError.type("unsupported operand type(s) for +=: '\(v.typeName)' and 'str'")
             }
             let indention: String
-            if case .string(let w) = b[0] { indention = w } else { indention = String(repeating: " ", count: max(0, b[0].integer ?? 0)) }
+            if case .string(let w) = b[0] {
+                indention = w
+            } else {
+                try JinjaError.checkSize(b[0].integer ?? 0)
+                indention = String(repeating: " ", count: max(0, b[0].integer ?? 0))
+            }
             // jinja2 appends a newline first so that splitlines() keeps a trailing empty line.
             let lines = JinjaPyString.splitlines(s + "\n")
             var rv: String
@@ -326,6 +331,7 @@ enum JinjaFilters {
             let b = try args.bind("do_slice", [("slices", nil), ("fill_with", JinjaValue.none)])
             let seq = try v.pyIterate()
             guard let slices = b[0].integer, slices > 0 else { throw JinjaError.type("slices must be a positive integer") }
+            try JinjaError.checkSize(slices)
             let per = seq.count / slices, extra = seq.count % slices
             var offset = 0
             var out: [JinjaValue] = []
@@ -389,6 +395,7 @@ enum JinjaFilters {
             case .string(let s): indent = s
             default:
                 guard let n = b[1].integer else { throw JinjaError.type("indent must be an int or a string") }
+                try JinjaError.checkSize(n)
                 indent = String(repeating: " ", count: max(0, n))
             }
             var separators: (String, String)?

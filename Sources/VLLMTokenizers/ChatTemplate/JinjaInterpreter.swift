@@ -12,6 +12,9 @@ final class JinjaInterpreter {
     /// (`as_const`): only literals, no variables or calls, and slices go through the sandbox's
     /// getitem, which turns a TypeError into an undefined value.
     private var folding = false
+    /// Deep enough for any real template (Python's own limit stops jinja2 at a few hundred
+    /// nested macro calls) and shallow enough for the 512 KiB stacks of Swift concurrency threads.
+    static let maxDepth = 120
 
     /// Raised when an expression is not a compile-time constant (jinja2's `Impossible`).
     private struct NotConstant: Error {}
@@ -113,7 +116,7 @@ final class JinjaInterpreter {
     private func runFor(_ loop: JinjaForLoop, iterable: JinjaValue, _ scope: JinjaScope, _ out: inout String, depth0: Int) throws {
         depth += 1
         defer { depth -= 1 }
-        if depth > 500 { throw JinjaError(.runtime, "maximum recursion depth exceeded") }
+        if depth > Self.maxDepth { throw JinjaError(.runtime, "maximum recursion depth exceeded") }
         var items = try iterable.pyIterate()
         if let condition = loop.condition {
             // The filter sees the loop variable but not `loop`; filtered-out items do not count.
@@ -278,7 +281,7 @@ final class JinjaInterpreter {
     func call(_ fn: JinjaValue, _ args: JinjaArguments) throws -> JinjaValue {
         depth += 1
         defer { depth -= 1 }
-        if depth > 500 { throw JinjaError(.runtime, "maximum recursion depth exceeded") }
+        if depth > Self.maxDepth { throw JinjaError(.runtime, "maximum recursion depth exceeded") }
         switch fn {
         case .object(let o) where o.isCallable: return try o.call(args, self)
         case .undefined(let u): throw u.error

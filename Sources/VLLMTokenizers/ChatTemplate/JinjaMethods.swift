@@ -188,6 +188,7 @@ enum JinjaMethods {
             return method(name) { args, _ in
                 let a = try args.positionalOnly(name, min: 1, max: 2)
                 let width = try intArg(a[0], 0)
+                try JinjaError.checkSize(width)
                 let fill = a.count > 1 ? try str(a[1], "fill character") : " "
                 let n = JinjaPyString.length(s)
                 if width <= n { return .string(s) }
@@ -204,6 +205,7 @@ enum JinjaMethods {
             return method(name) { args, _ in
                 let a = try args.positionalOnly(name, min: 1, max: 1)
                 let width = try intArg(a[0], 0)
+                try JinjaError.checkSize(width)
                 let n = JinjaPyString.length(s)
                 if width <= n { return .string(s) }
                 var body = s

@@ -16,7 +16,9 @@ enum JinjaOperators {
         switch v {
         case .undefined(let u): throw u.error
         case .bool(let b): return .int(b ? -1 : 0)
-        case .int(let i): return .int(-i)
+        case .int(let i):
+            let (r, o) = Int(0).subtractingReportingOverflow(i)
+            return o ? .float(-Double(i)) : .int(r)
         case .float(let d): return .float(-d)
         default: throw JinjaError.type("bad operand type for unary -: '\(v.typeName)'")
         }
@@ -45,7 +47,13 @@ enum JinjaOperators {
             }
         case "-": return try arithmetic(op, a, b, { $0.subtractingReportingOverflow($1) }, -)
         case "*":
-            if let (seq, n) = repetition(a, b) { return seq(max(0, n)) }
+            if let (seq, n) = repetition(a, b) {
+                let unit = max(1, (try? a.pyLength()) ?? (try? b.pyLength()) ?? 1)
+                let (total, overflow) = max(0, n).multipliedReportingOverflow(by: unit)
+                if overflow { throw JinjaError(.runtime, "OverflowError: repeated sequence is too long") }
+                try JinjaError.checkSize(total)
+                return seq(max(0, n))
+            }
             return try arithmetic(op, a, b, { $0.multipliedReportingOverflow(by: $1) }, *)
         case "/":
             guard let x = a.number, let y = b.number else { throw unsupported(op, a, b) }
@@ -54,6 +62,7 @@ enum JinjaOperators {
         case "//":
             if let x = a.integer, let y = b.integer {
                 if y == 0 { throw JinjaError(.runtime, "integer division or modulo by zero") }
+                if x == Int.min && y == -1 { return .float(-Double(x)) }
                 return .int(floorDiv(x, y))
             }
             guard let x = a.number, let y = b.number else { throw unsupported(op, a, b) }
@@ -63,6 +72,7 @@ enum JinjaOperators {
             if case .string(let format) = a { return .string(try JinjaPyFormat.percent(format, b)) }
             if let x = a.integer, let y = b.integer {
                 if y == 0 { throw JinjaError(.runtime, "integer division or modulo by zero") }
+                if y == -1 { return .int(0) }
                 let m = x % y
                 return .int(m != 0 && (m < 0) != (y < 0) ? m + y : m)
             }

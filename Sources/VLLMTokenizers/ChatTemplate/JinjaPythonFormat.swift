@@ -77,7 +77,7 @@ enum JinjaPyFormat {
     }
 
     private static func pad(_ s: String, width: Int?, left: Bool, zero: Bool = false) -> String {
-        guard let width else { return s }
+        guard let width, width <= JinjaError.maxBuiltSize else { return s }
         let n = JinjaPyString.length(s)
         if n >= width { return s }
         if left { return s + String(repeating: " ", count: width - n) }
@@ -123,6 +123,7 @@ enum JinjaPyFormat {
             guard let x = v.number else { throw JinjaError.type("must be real number, not \(v.typeName)") }
             var cflags = flags
             if x.isNaN || x.isInfinite { cflags = cflags.replacingOccurrences(of: "0", with: "") }
+            try JinjaError.checkSize((width ?? 0) + (precision ?? 0))
             let spec = "%" + cflags + (width.map(String.init) ?? "") + "." + String(precision ?? 6) + String(type)
             return String(format: spec, x)
         case "c":
@@ -292,6 +293,7 @@ enum JinjaPyFormat {
         }
         let signText = negative ? "-" : (sign == "+" ? "+" : sign == " " ? " " : "")
         let total = JinjaPyString.length(body) + signText.count
+        try JinjaError.checkSize(width)
         let padding = max(0, width - total)
         let fillText = String(repeating: String(fill), count: padding)
         switch align {
