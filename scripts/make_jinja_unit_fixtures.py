@@ -223,6 +223,13 @@ CASES = [
     ("pow_negative_constant_quirk", "{{ -2 ** x }} {{ (0-2) ** x }} {{ -2 ** 2 }} {{ -x ** 2 }} {{ -2.5 ** x }}", {"x": 2}),
     ("pow_overflow", "{{ 10.0 ** x }}", {"x": 400}),
     ("int_of_huge_float_no_crash", "{{ (x|int) > 0 }} {{ '%d' % 3.9 }}", {"x": 1e300}),
+    # --- less common filters
+    ("filter_groupby", "{{ users|groupby('g') }}|{% for g, items in users|groupby('g') %}{{ g }}:{{ items|map(attribute='n')|join(',') }};{% endfor %}|{% for grp in users|groupby('g') %}{{ grp.grouper }}={{ grp.list|length }};{% endfor %}|{{ users|groupby('g', case_sensitive=true)|list|length }}|{{ users|groupby('missing', default='z')|list }}", {"users": [{"n": 1, "g": "x"}, {"n": 2, "g": "X"}, {"n": 3, "g": "a"}]}),
+    ("filter_striptags", "{{ '<b>a</b>  <!-- c -->b &amp; c\n<br/>d'|striptags }}", {}),
+    ("filter_filesizeformat", "{{ 1000|filesizeformat }} {{ 123456789|filesizeformat }} {{ 1024|filesizeformat(true) }} {{ 1|filesizeformat }} {{ 999|filesizeformat }} {{ '2048'|filesizeformat(binary=true) }}", {}),
+    ("filter_urlencode", "{{ 'a b&c/é'|urlencode }} {{ {'a': 'x y', 'b': 1}|urlencode }} {{ [('k', 'v w')]|urlencode }}", {}),
+    ("filter_xmlattr_pprint", "[{{ {'class': 'x', 'id': none, 'data-v': '<q>'}|xmlattr }}][{{ {'a': 1}|xmlattr(false) }}] {{ [1, {'a': 'b'}]|pprint }}", {}),
+    ("filter_unsupported_parses", "{% if false %}{{ x|wordwrap }}{% endif %}ok", {}),
     # --- syntax errors
     ("syntax_unclosed_if", "line1\n{% if true %}\nno end", {}),
     ("syntax_unknown_tag", "{% frobnicate %}", {}),

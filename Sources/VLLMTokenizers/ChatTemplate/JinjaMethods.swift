@@ -30,7 +30,11 @@ enum JinjaMethods {
         case .list(let a):
             if mutatingList.contains(name) { return unsafe(obj, name) }
             return sequenceMethod(a, name, obj)
-        case .tuple(let a): return sequenceMethod(a, name, obj)
+        case .tuple(let a):
+            // groupby's _GroupTuple(grouper, list); other tuples never ask for these names.
+            if a.count == 2, name == "grouper" { return a[0] }
+            if a.count == 2, name == "list" { return a[1] }
+            return sequenceMethod(a, name, obj)
         case .object(let o): return try o.attribute(name, interp)
         case .float(let d):
             switch name {
