@@ -87,17 +87,51 @@ def statement(rng):
     return f"{{% set ns = namespace(acc=[]) %}}{{% for x in {e1} %}}{{% set ns.acc = ns.acc + [x] %}}{{% endfor %}}{{{{ ns.acc }}}}"
 
 
+TEXTS = ["", " ", "  ", "\t", "\n", "\n\n", " \n ", "a", "a ", " b\n", "\n  c", "x\n\t", "\r\n", "\u3000", "\n \n"]
+
+
+def ws_template(rng):
+    """Text and tags with random whitespace control, to pin down trim_blocks/lstrip_blocks."""
+    parts = []
+    depth = 0
+    for _ in range(rng.randint(2, 7)):
+        parts.append(rng.choice(TEXTS))
+        l, r = rng.choice(["", "", "-", "+"]), rng.choice(["", "", "-", "+"])
+        k = rng.random()
+        if k < 0.3:
+            parts.append("{{" + rng.choice(["", "-"]) + " 'v' " + rng.choice(["", "-"]) + "}}")
+        elif k < 0.45:
+            parts.append("{#" + l + " c " + r + "#}")
+        elif k < 0.7 or depth == 0:
+            parts.append("{%" + l + " if true " + r + "%}")
+            depth += 1
+        else:
+            parts.append("{%" + l + " endif " + r + "%}")
+            depth -= 1
+    while depth > 0:
+        parts.append(rng.choice(TEXTS))
+        parts.append("{%" + rng.choice(["", "-"]) + " endif " + rng.choice(["", "-", "+"]) + "%}")
+        depth -= 1
+    parts.append(rng.choice(TEXTS))
+    if rng.random() < 0.2:
+        parts.insert(rng.randrange(len(parts)), "{% raw %}" + rng.choice(TEXTS) + "{{ r }}" + rng.choice(TEXTS) + "{%" + rng.choice(["", "-", "+"]) + " endraw " + rng.choice(["", "-", "+"]) + "%}")
+    return "".join(parts)
+
+
 def main():
-    count = int(sys.argv[1]) if len(sys.argv) > 1 else 2000
+    count = int(sys.argv[1]) if len(sys.argv) > 1 else 2500
     rng = random.Random(20260125)
     cases = []
     seen = set()
     errors = 0
     while len(cases) < count:
-        if rng.random() < 0.75:
+        k = rng.random()
+        if k < 0.6:
             template = "{{ " + expr(rng, 3) + " }}"
-        else:
+        elif k < 0.8:
             template = statement(rng)
+        else:
+            template = ws_template(rng)
         if template in seen:
             continue
 

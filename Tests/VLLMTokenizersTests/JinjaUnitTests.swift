@@ -100,7 +100,7 @@ struct JinjaUnitCase: Sendable, CustomTestStringConvertible {
     }()
 
     @Test func fixturesArePresent() {
-        #expect(Self.loaded.cases.count >= 2000)
+        #expect(Self.loaded.cases.count >= 2500)
     }
 
     @Test(arguments: loaded.cases)

@@ -12,6 +12,9 @@ final class JinjaInterpreter {
     /// (`as_const`): only literals, no variables or calls, and slices go through the sandbox's
     /// getitem, which turns a TypeError into an undefined value.
     private var folding = false
+    /// Deep enough for any real template (Python's own limit stops jinja2 at a few hundred
+    /// nested macro calls) and shallow enough for the 512 KiB stacks of Swift concurrency threads.
+    static let maxDepth = 120
 
     /// Raised when an expression is not a compile-time constant (jinja2's `Impossible`).
     private struct NotConstant: Error {}
@@ -19,9 +22,9 @@ final class JinjaInterpreter {
     /// filters that need the render context, which jinja2 never evaluates at compile time.
     private static let contextFilters: Set<String> = ["map", "select", "reject", "selectattr", "rejectattr"]
 
-    /// The value jinja2 would compute for `{{ e }}` when compiling the template, or nil when the
-    /// expression depends on the context (or fails, in which case jinja2 also defers to run time).
-    private func constantOutput(_ e: JinjaExpr) -> JinjaValue? {
+    /// The value jinja2's compiler computes for `e` (`as_const`), or nil when the expression
+    /// depends on the context or fails (in which case jinja2 also defers to run time).
+    func constantValue(_ e: JinjaExpr) -> JinjaValue? {
         folding = true
         defer { folding = false }
         return try? eval(e, JinjaScope(parent: nil))
@@ -55,7 +58,7 @@ final class JinjaInterpreter {
         case .text(let s):
             out += s
         case .output(let e):
-            if let constant = constantOutput(e) {
+            if let constant = e.outputConstant {
                 out += constant.pyStr
             } else {
                 out += try eval(e, scope).pyStr
@@ -113,7 +116,7 @@ final class JinjaInterpreter {
     private func runFor(_ loop: JinjaForLoop, iterable: JinjaValue, _ scope: JinjaScope, _ out: inout String, depth0: Int) throws {
         depth += 1
         defer { depth -= 1 }
-        if depth > 500 { throw JinjaError(.runtime, "maximum recursion depth exceeded") }
+        if depth > Self.maxDepth { throw JinjaError(.runtime, "maximum recursion depth exceeded") }
         var items = try iterable.pyIterate()
         if let condition = loop.condition {
             // The filter sees the loop variable but not `loop`; filtered-out items do not count.
@@ -220,6 +223,12 @@ final class JinjaInterpreter {
         case .pos(let x): return try JinjaOperators.plus(try eval(x, scope))
         case .not(let x): return .bool(!(try eval(x, scope).truthy))
         case .binary(let op, let l, let r):
+            if op == "**", !folding, case .literal(let base) = l.kind, let x = base.number, x.sign == .minus {
+                // jinja2 writes a folded negative constant without parentheses into the Python
+                // code it generates, so `-2 ** y` runs as Python's `-2 ** y`, i.e. -(2 ** y).
+                let magnitude: JinjaValue = base.integer.map { .int(-$0) } ?? .float(-x)
+                return try JinjaOperators.negate(try JinjaOperators.binary(op, magnitude, try eval(r, scope)))
+            }
             return try JinjaOperators.binary(op, try eval(l, scope), try eval(r, scope))
         case .concat(let items):
             var s = ""
@@ -272,7 +281,7 @@ final class JinjaInterpreter {
     func call(_ fn: JinjaValue, _ args: JinjaArguments) throws -> JinjaValue {
         depth += 1
         defer { depth -= 1 }
-        if depth > 500 { throw JinjaError(.runtime, "maximum recursion depth exceeded") }
+        if depth > Self.maxDepth { throw JinjaError(.runtime, "maximum recursion depth exceeded") }
         switch fn {
         case .object(let o) where o.isCallable: return try o.call(args, self)
         case .undefined(let u): throw u.error
