@@ -7,6 +7,7 @@ struct VLLMCommand: AsyncParsableCommand {
         commandName: "vllm",
         abstract: "A high-throughput LLM inference and serving engine.",
         subcommands: [
+            ServeCommand.self,
             GenerateCommand.self,
             BenchCommand.self,
             TokenizeCommand.self,
