@@ -25,6 +25,8 @@ public struct SequenceUpdate: Sendable {
     public var finishReason: FinishReason?
     public var stopReason: StopReason?
     public var numCachedTokens: Int
+    /// Seconds between the request's arrival and its first scheduling, once it has been scheduled.
+    public var queueTime: Double? = nil
 }
 
 /// Counters and gauges of the engine, with the meanings of vLLM's metrics.
@@ -114,6 +116,7 @@ public final class EngineCore {
         let step = scheduler.schedule()
         guard !step.requests.isEmpty else { return [] }
         counters.numSteps += 1
+        for (request, _) in step.requests where request.firstScheduledAt == nil { request.firstScheduledAt = .now }
         for (request, numTokens) in step.requests where request.numComputedTokens < request.numPromptTokens {
             counters.promptTokens += min(numTokens, request.numPromptTokens - request.numComputedTokens)
         }
@@ -163,7 +166,8 @@ public final class EngineCore {
             requestID: request.id, newTokenIDs: tokens,
             newText: texts[request.id]!.takeDelta(finished: finishReason != nil), newLogprobs: logprobs,
             cumulativeLogprob: request.cumulativeLogprob, finishReason: finishReason, stopReason: request.stopReason,
-            numCachedTokens: request.numCachedPromptTokens)
+            numCachedTokens: request.numCachedPromptTokens,
+            queueTime: request.firstScheduledAt.map { ($0 - request.addedAt) / .seconds(1) })
     }
 
     private func close(_ request: Request, update: SequenceUpdate) -> SequenceUpdate {

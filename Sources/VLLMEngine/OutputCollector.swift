@@ -50,6 +50,7 @@ struct OutputCollector {
         }
         output.finishReason = update.finishReason
         output.stopReason = update.stopReason
+        output.queueTime = update.queueTime ?? output.queueTime
         group.outputs[index] = output
         group.numCachedTokens = max(group.numCachedTokens, update.numCachedTokens)
         let finished = group.outputs.allSatisfy(\.finished)

@@ -30,7 +30,7 @@ extension OpenAIServing {
                 object["content"] = texts.joined(separator: "\n")
             case .text(let text):
                 object["content"] = text
-            case .none, nil:
+            case .none?, nil:
                 object["content"] = NSNull()
             }
             jinjaMessages.append(JinjaValue(json: object))
@@ -99,8 +99,9 @@ extension OpenAIServing {
         let prompt = try renderChat(
             messages: body.messages, raw: raw, addGenerationPrompt: body.addGenerationPrompt ?? true,
             continueFinalMessage: body.continueFinalMessage ?? false, templateOverride: body.chatTemplate)
-        var tokens = prompt.tokens
-        if f.addSpecialTokens == true, let tokenizer { tokens = tokenizer.encode(prompt.text, addSpecialTokens: true) }
+        var promptTokens = prompt.tokens
+        if f.addSpecialTokens == true, let tokenizer { promptTokens = tokenizer.encode(prompt.text, addSpecialTokens: true) }
+        let tokens = promptTokens
         try checkPrompt(tokens, param: "messages")
         let requested = body.maxCompletionTokens ?? f.maxTokens
         let params = try samplingParams(

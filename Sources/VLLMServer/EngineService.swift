@@ -21,7 +21,12 @@ struct EngineService: Service {
             var previous = serving.engine.stats
             var previousTime = ContinuousClock.now
             while !Task.isCancelled && !Task.isShuttingDownGracefully {
-                try? await Task.sleep(for: .seconds(interval))
+                // Short naps, so that a shutdown is noticed at once.
+                let wake = ContinuousClock.now + .milliseconds(Int(interval * 1000))
+                while ContinuousClock.now < wake, !Task.isCancelled, !Task.isShuttingDownGracefully {
+                    try? await Task.sleep(for: .milliseconds(100))
+                }
+                if Task.isCancelled || Task.isShuttingDownGracefully { break }
                 let stats = serving.engine.stats
                 let now = ContinuousClock.now
                 let elapsed = max((now - previousTime).seconds, 1e-9)
@@ -40,6 +45,8 @@ struct EngineService: Service {
             logger.info("Shutting down: no new requests; \(serving.admittedSequences) sequences in flight")
             let engine = serving.engine
             let grace = gracePeriod
+            // Not awaited: the server's own shutdown proceeds meanwhile and waits for the requests
+            // that this task lets finish or aborts.
             Task {
                 let deadline = ContinuousClock.now + grace
                 while serving.admittedSequences > 0, ContinuousClock.now < deadline {

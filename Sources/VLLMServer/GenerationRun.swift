@@ -54,7 +54,7 @@ final class GenerationRun: @unchecked Sendable {
                                     generated[piece.index, default: 0] += piece.tokenIDs.count
                                     if let reason = piece.finishReason {
                                         metrics.recordFinished(
-                                            reason: reason, e2eSeconds: (now - arrival).seconds, queueSeconds: nil,
+                                            reason: reason, e2eSeconds: (now - arrival).seconds, queueSeconds: piece.queueTime,
                                             promptTokenCount: promptLengths[i], generatedTokenCount: generated[piece.index] ?? 0)
                                     }
                                 }

@@ -74,7 +74,7 @@ public struct APIError: Error, Sendable, Equatable, CustomStringConvertible {
         case let error as any HTTPResponseError:
             return APIError(status: error.status, message: error.status.reasonPhrase)
         default:
-            return APIError(status: .internalServerError, message: "internal error: \(type(of: error))")
+            return APIError(status: .internalServerError, message: "internal error: \(Swift.type(of: error))")
         }
     }
 
@@ -103,14 +103,13 @@ public struct APIError: Error, Sendable, Equatable, CustomStringConvertible {
     }
 
     private static func typeDescription(_ type: Any.Type) -> String {
-        switch type {
+        let name = String(describing: type)
+        return switch type {
         case is String.Type: "a string"
         case is Int.Type, is UInt64.Type: "an integer"
         case is Double.Type: "a number"
         case is Bool.Type: "a boolean"
-        default:
-            let name = String(describing: type)
-            name.hasPrefix("Array") ? "a list" : name.hasPrefix("Dictionary") ? "an object" : "a valid value"
+        default: name.hasPrefix("Array") ? "a list" : name.hasPrefix("Dictionary") ? "an object" : "a valid value"
         }
     }
 }

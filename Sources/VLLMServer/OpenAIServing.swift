@@ -39,20 +39,21 @@ public final class OpenAIServing: @unchecked Sendable {
         generationDefaults = options.useGenerationConfig ? (engine.folder?.generationConfig ?? GenerationConfig()) : GenerationConfig()
         admissionLimit = engine.config.scheduler.maxNumSeqs + options.maxQueuedSequences
         metrics = ServerMetrics(modelName: modelNames[0], maxModelLength: maxModelLength)
+        var renderer: ChatPromptRenderer?
+        var rendererError: String?
         if let folder = engine.folder, let tokenizer {
             do {
                 renderer = try ChatPromptRenderer(folder: folder.path, tokenizer: tokenizer, chatTemplate: options.chatTemplate)
-                rendererError = nil
-            } catch let error as EngineError {
-                // No template is not fatal: completions still work, chat says why it cannot.
-                renderer = nil
-                rendererError = error.description
+            } catch {
+                // A model without a (usable) template still serves completions; chat says why it cannot.
                 if options.chatTemplate != nil { throw error }
+                rendererError = (error as? EngineError)?.description ?? "the model's chat template does not parse: \(error)"
             }
         } else {
-            renderer = nil
             rendererError = "the model has no tokenizer, so chat is not available"
         }
+        self.renderer = renderer
+        self.rendererError = rendererError
     }
 
     /// Whether chat requests can be rendered (a template was given or the model has one).

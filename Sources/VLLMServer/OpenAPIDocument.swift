@@ -11,10 +11,10 @@ enum OpenAPIDocument {
 
     private static func ref(_ name: String) -> [String: Any] { ["$ref": "#/components/schemas/\(name)"] }
     private static func nullable(_ schema: [String: Any]) -> [String: Any] { ["anyOf": [schema, ["type": "null"]]] }
-    private static let string: [String: Any] = ["type": "string"]
-    private static let integer: [String: Any] = ["type": "integer"]
-    private static let number: [String: Any] = ["type": "number"]
-    private static let boolean: [String: Any] = ["type": "boolean"]
+    private static var string: [String: Any] { ["type": "string"] }
+    private static var integer: [String: Any] { ["type": "integer"] }
+    private static var number: [String: Any] { ["type": "number"] }
+    private static var boolean: [String: Any] { ["type": "boolean"] }
     private static func array(_ items: [String: Any]) -> [String: Any] { ["type": "array", "items": items] }
 
     private static func jsonBody(_ schema: [String: Any]) -> [String: Any] {

@@ -3,6 +3,7 @@ import Hummingbird
 import Logging
 import NIOCore
 import NIOFoundationCompat
+import ServiceLifecycle
 import VLLMEngine
 
 /// The request context of the server: Hummingbird's, plus the connection, whose closing aborts the
@@ -73,18 +74,34 @@ public enum OpenAIRoutes {
         return router
     }
 
-    /// The whole server: routes on Hummingbird's HTTP/1.1 server, stopped cleanly by SIGINT/SIGTERM
-    /// through `runService()`.
+    /// The HTTP application: the routes on Hummingbird's HTTP/1.1 server.
     public static func application(
-        _ serving: OpenAIServing, host: String, port: Int, logger: Logger, shutdownGracePeriod: Duration = .seconds(5),
+        _ serving: OpenAIServing, host: String, port: Int, logger: Logger,
         onServerRunning: @escaping @Sendable (any Channel) async -> Void = { _ in }
     ) -> some ApplicationProtocol {
         Application(
             router: router(serving),
             configuration: .init(address: .hostname(host, port: port), serverName: "vllm"),
-            services: [EngineService(serving: serving, gracePeriod: shutdownGracePeriod)],
             onServerRunning: onServerRunning,
             logger: logger)
+    }
+
+    /// Serves until SIGINT or SIGTERM. Shutting down first stops admitting requests and gives those
+    /// in flight `shutdownGracePeriod` to finish, then aborts the rest, so that the server's own
+    /// graceful shutdown (which waits for open requests) never hangs.
+    public static func serve(
+        _ serving: OpenAIServing, host: String, port: Int, logger: Logger, shutdownGracePeriod: Duration = .seconds(5),
+        onServerRunning: @escaping @Sendable (any Channel) async -> Void = { _ in }
+    ) async throws {
+        let app = application(serving, host: host, port: port, logger: logger, onServerRunning: onServerRunning)
+        // Services shut down last-first: the engine's drain starts before the server stops.
+        let services: [ServiceGroupConfiguration.ServiceConfiguration] = [
+            .init(service: app),
+            .init(service: EngineService(serving: serving, gracePeriod: shutdownGracePeriod), successTerminationBehavior: .ignore),
+        ]
+        let group = ServiceGroup(
+            configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        try await group.run()
     }
 
     /// Reads the body (413 past `limit`) and decodes it; also returns the raw JSON object for the
@@ -102,9 +119,11 @@ public enum OpenAIRoutes {
         return (try JSONDecoder().decode(T.self, from: data), dict)
     }
 
-    /// Aborts `run` when the client's connection closes before it ends.
+    /// Aborts `run` when the client's connection closes before it ends. The callback holds the run
+    /// weakly: a keep-alive connection collects one callback per request, and a finished run need
+    /// not stay alive for them.
     static func abortOnClose(_ run: GenerationRun, _ context: ServerRequestContext) {
-        context.channel.closeFuture.whenComplete { _ in run.abort() }
+        context.channel.closeFuture.whenComplete { [weak run] _ in run?.abort() }
     }
 }
 

@@ -276,7 +276,7 @@ public struct ServeBenchmarkResult: Sendable {
             "num_prompts": config.numPrompts, "random_input_len": config.inputLength, "random_output_len": config.outputLength,
             "random_range_ratio": config.rangeRatio,
             "request_rate": config.requestRate.isFinite ? config.requestRate as Any : "inf", "burstiness": config.burstiness,
-            "max_concurrency": config.maxConcurrency as Any? ?? NSNull(), "ignore_eos": config.ignoreEOS,
+            "max_concurrency": config.maxConcurrency.map { $0 as Any } ?? NSNull(), "ignore_eos": config.ignoreEOS,
             "duration": duration, "completed": completed, "failed": results.count - completed,
             "total_input_tokens": totalInput, "total_output_tokens": totalOutput,
             "request_throughput": requestThroughput, "output_throughput": outputThroughput,

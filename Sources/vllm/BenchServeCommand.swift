@@ -98,5 +98,9 @@ func machineDescription() -> [String: Any] {
     {
         model = value.trimmingCharacters(in: .whitespaces)
     }
-    return ["cpu": model, "cores": ProcessInfo.processInfo.activeProcessorCount, "os": ProcessInfo.processInfo.operatingSystemVersionString]
+    let load = (try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8))?.split(separator: " ").prefix(3).joined(separator: " ") ?? "unknown"
+    return [
+        "cpu_model": model, "cores": ProcessInfo.processInfo.activeProcessorCount,
+        "os": ProcessInfo.processInfo.operatingSystemVersionString, "loadavg_at_end": load,
+    ]
 }

@@ -49,7 +49,7 @@ struct ServeCommand: AsyncParsableCommand {
     var shutdownTimeout: Double = 5
 
     func run() async throws {
-        guard let level = Logger.Level(rawValue: logLevel == "warning" ? "warning" : logLevel.lowercased()) else {
+        guard let level = Logger.Level(rawValue: logLevel.lowercased()) else {
             throw ValidationError("--log-level must be one of trace, debug, info, warning, error, critical")
         }
         LoggingSystem.bootstrap { label in
@@ -103,7 +103,7 @@ struct ServeCommand: AsyncParsableCommand {
         }
         logger.info(
             "KV cache: \(config.numBlocks) blocks of \(config.blockSize) tokens (\(config.numBlocks * config.blockSize) tokens); max_model_len \(config.scheduler.maxModelLength), max_num_seqs \(config.scheduler.maxNumSeqs), max_num_batched_tokens \(config.scheduler.maxNumBatchedTokens), prefix caching \(config.enablePrefixCaching ? "on" : "off")")
-        var serving: OpenAIServing
+        let serving: OpenAIServing
         do {
             serving = try OpenAIServing(engine: asyncEngine, options: options, logger: logger)
         } catch {
@@ -114,12 +114,11 @@ struct ServeCommand: AsyncParsableCommand {
             logger.warning("The model has no chat template: /v1/chat/completions answers 400 until one is given with --chat-template")
         }
         let names = serving.servedModelNames
-        let app = OpenAIRoutes.application(
+        try await OpenAIRoutes.serve(
             serving, host: host, port: port, logger: logger, shutdownGracePeriod: .milliseconds(Int(shutdownTimeout * 1000)),
             onServerRunning: { channel in
                 logger.info("Serving \(names) on http://\(host):\(channel.localAddress?.port ?? port) (Ctrl-C to stop)")
             })
-        try await app.runService()
         asyncEngine.shutdown()
         logger.info("Server stopped")
     }

@@ -8,6 +8,8 @@ struct VLLMCommand: AsyncParsableCommand {
         abstract: "A high-throughput LLM inference and serving engine.",
         subcommands: [
             ServeCommand.self,
+            ChatCommand.self,
+            CompleteCommand.self,
             GenerateCommand.self,
             BenchCommand.self,
             TokenizeCommand.self,

@@ -40,7 +40,7 @@ func withServer(
     let serving = try OpenAIServing(engine: engine, options: opts)
     var logger = Logger(label: "test")
     logger.logLevel = .warning
-    let app = OpenAIRoutes.application(serving, host: "127.0.0.1", port: 0, logger: logger, shutdownGracePeriod: .milliseconds(200))
+    let app = OpenAIRoutes.application(serving, host: "127.0.0.1", port: 0, logger: logger)
     try await app.test(.live) { client in try await body(client, serving) }
     engine.shutdown()
 }
