@@ -128,6 +128,7 @@ extension OpenAIServing {
                             ServerSentEvents.event(ChatCompletionChunk(id: id, created: created, model: servedName, choices: [first])))
                     }
                     var completionTokens = 0
+                    var contexts = [[Int]](repeating: tokens, count: n)
                     for await event in run.events {
                         switch event {
                         case .failure(_, let error):
@@ -138,7 +139,9 @@ extension OpenAIServing {
                         case .output(_, let output):
                             for piece in output.outputs {
                                 completionTokens += piece.tokenIDs.count
-                                let logprobs = wantsLogprobs ? chatLogprobs(piece.logprobs ?? [], top: topCount) : nil
+                                let logprobs = wantsLogprobs
+                                    ? chatLogprobs(piece.logprobs ?? [], context: contexts[piece.index], top: topCount) : nil
+                                if wantsLogprobs { contexts[piece.index] += piece.tokenIDs }
                                 if piece.text.isEmpty, piece.finishReason == nil, (logprobs?.content?.isEmpty ?? true) { continue }
                                 let choice = ChatChunkChoice(
                                     index: piece.index, delta: ChatDelta(content: piece.text), logprobs: logprobs,
@@ -173,7 +176,7 @@ extension OpenAIServing {
         let choices = samples.enumerated().map { index, sample in
             ChatChoice(
                 index: index, message: ChatResponseMessage(content: sample.text),
-                logprobs: wantsLogprobs ? chatLogprobs(sample.logprobs, top: topCount) : nil,
+                logprobs: wantsLogprobs ? chatLogprobs(sample.logprobs, context: tokens, top: topCount) : nil,
                 finishReason: sample.finishReason?.openAIName, stopReason: StopReasonValue(sample.stopReason))
         }
         let usage = Usage(promptTokens: tokens.count, completionTokens: samples.reduce(0) { $0 + $1.tokenIDs.count })
@@ -181,15 +184,13 @@ extension OpenAIServing {
     }
 
     /// The chat `logprobs` object for `positions`, with `top` alternatives each.
-    func chatLogprobs(_ positions: [PositionLogprobs], top: Int) -> ChatLogprobs {
+    func chatLogprobs(_ positions: [PositionLogprobs], context: [Int], top: Int) -> ChatLogprobs {
         ChatLogprobs(
-            content: positions.map { position in
-                let token = tokenText(position.chosen.tokenID)
-                return ChatLogprobEntry(
-                    token: token, logprob: finiteLogprob(position.chosen.logprob), bytes: Array(token.utf8),
-                    topLogprobs: position.top.prefix(top).map { entry in
-                        let text = tokenText(entry.tokenID)
-                        return ChatTokenLogprob(token: text, logprob: finiteLogprob(entry.logprob), bytes: Array(text.utf8))
+            content: zip(positions, positionTexts(positions, context: context)).map { position, texts in
+                ChatLogprobEntry(
+                    token: texts.chosen, logprob: finiteLogprob(position.chosen.logprob), bytes: Array(texts.chosen.utf8),
+                    topLogprobs: zip(position.top, texts.top).prefix(top).map { entry, text in
+                        ChatTokenLogprob(token: text, logprob: finiteLogprob(entry.logprob), bytes: Array(text.utf8))
                     })
             })
     }

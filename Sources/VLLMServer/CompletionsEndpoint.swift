@@ -46,6 +46,7 @@ extension OpenAIServing {
             return p.text ?? tokenizer?.decode(p.tokens, skipSpecialTokens: false) ?? ""
         }
         let promptTokenCount = prompts.reduce(0) { $0 + $1.tokens.count }
+        let promptTokenLists = prompts.map(\.tokens)
         let asIDs = body.returnTokensAsTokenIDs ?? false
         if f.stream == true {
             let includeUsage = f.streamOptions?.includeUsage ?? false
@@ -53,6 +54,8 @@ extension OpenAIServing {
             return ServerSentEvents.response(
                 write: { [self] writer in
                     var offsets = [Int](repeating: 0, count: sequences)
+                    // What came before each choice's next token: its prompt, then its tokens so far.
+                    var contexts = (0..<sequences).map { promptTokenLists[$0 / n] }
                     var echoed = [Bool](repeating: false, count: sequences)
                     var completionTokens = 0
                     for await event in run.events {
@@ -72,7 +75,9 @@ extension OpenAIServing {
                                     text = echoText[p] + text
                                 }
                                 let logprobs = body.logprobs == nil
-                                    ? nil : completionLogprobs(piece.logprobs ?? [], offset: &offsets[index], asIDs: asIDs)
+                                    ? nil
+                                    : completionLogprobs(piece.logprobs ?? [], context: contexts[index], offset: &offsets[index], asIDs: asIDs)
+                                if body.logprobs != nil { contexts[index] += piece.tokenIDs }
                                 if text.isEmpty, piece.finishReason == nil, (logprobs?.tokens.isEmpty ?? true) { continue }
                                 let choice = CompletionChoice(
                                     index: index, text: text, logprobs: logprobs, finishReason: piece.finishReason?.openAIName,
@@ -111,7 +116,7 @@ extension OpenAIServing {
             choices.append(
                 CompletionChoice(
                     index: index, text: echoText[p] + sample.text,
-                    logprobs: body.logprobs == nil ? nil : completionLogprobs(sample.logprobs, offset: &offset, asIDs: asIDs),
+                    logprobs: body.logprobs == nil ? nil : completionLogprobs(sample.logprobs, context: prompts[p].tokens, offset: &offset, asIDs: asIDs),
                     finishReason: sample.finishReason?.openAIName, stopReason: StopReasonValue(sample.stopReason)))
         }
         let usage = Usage(promptTokens: promptTokenCount, completionTokens: samples.reduce(0) { $0 + $1.tokenIDs.count })
@@ -120,14 +125,14 @@ extension OpenAIServing {
     }
 
     /// The legacy `logprobs` object for `positions`, with text offsets counted from `offset`.
-    func completionLogprobs(_ positions: [PositionLogprobs], offset: inout Int, asIDs: Bool) -> CompletionLogprobs {
+    func completionLogprobs(_ positions: [PositionLogprobs], context: [Int], offset: inout Int, asIDs: Bool) -> CompletionLogprobs {
         var result = CompletionLogprobs()
-        for position in positions {
-            let token = tokenText(position.chosen.tokenID, asID: asIDs)
+        for (position, texts) in zip(positions, positionTexts(positions, context: context, asID: asIDs)) {
+            let token = texts.chosen
             result.tokens.append(token)
             result.tokenLogprobs.append(finiteLogprob(position.chosen.logprob))
             var top: [String: Double] = [:]
-            for entry in position.top { top[tokenText(entry.tokenID, asID: asIDs)] = finiteLogprob(entry.logprob) }
+            for (entry, text) in zip(position.top, texts.top) { top[text] = finiteLogprob(entry.logprob) }
             top[token] = finiteLogprob(position.chosen.logprob)
             result.topLogprobs.append(top)
             result.textOffset.append(offset)

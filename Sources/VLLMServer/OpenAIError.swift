@@ -157,7 +157,7 @@ struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
             } else if apiError.status == .notFound, case let error as HTTPError = error, error.body == nil {
                 apiError.message = "no route for \(request.method.rawValue) \(request.uri.path)"
             }
-            if apiError.status.code >= 500 {
+            if apiError.status.code >= 500, apiError.status != .serviceUnavailable {
                 context.logger.error("\(request.method.rawValue) \(request.uri.path) failed: \(error)")
             }
             return apiError.response()
@@ -168,7 +168,8 @@ struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
 /// Compact JSON for responses; slashes stay as they are.
 func encodeJSON(_ value: some Encodable) -> [UInt8] {
     let encoder = JSONEncoder()
-    encoder.outputFormatting = [.withoutEscapingSlashes]
+    // Sorted keys: the same response always has the same bytes.
+    encoder.outputFormatting = [.withoutEscapingSlashes, .sortedKeys]
     do {
         return Array(try encoder.encode(value))
     } catch {

@@ -217,6 +217,27 @@ public final class OpenAIServing: @unchecked Sendable {
         return tokenizer?.decode([id], skipSpecialTokens: false) ?? "token_id:\(id)"
     }
 
+    /// The texts of the chosen and the top tokens of each position, each decoded after the tokens
+    /// before it (`context`, then the chosen tokens so far) in a short window: a token alone loses
+    /// what depends on its neighbours, such as the leading space of SentencePiece's "▁the".
+    func positionTexts(_ positions: [PositionLogprobs], context: [Int], asID: Bool = false) -> [(chosen: String, top: [String])] {
+        guard let tokenizer, !asID else {
+            return positions.map { p in (tokenText(p.chosen.tokenID, asID: asID), p.top.map { tokenText($0.tokenID, asID: asID) }) }
+        }
+        var window = Array(context.suffix(4))
+        var result: [(chosen: String, top: [String])] = []
+        for position in positions {
+            let before = tokenizer.decode(window, skipSpecialTokens: false)
+            func text(_ id: Int) -> String {
+                let after = tokenizer.decode(window + [id], skipSpecialTokens: false)
+                return after.hasPrefix(before) ? String(after.dropFirst(before.count)) : tokenizer.decode([id], skipSpecialTokens: false)
+            }
+            result.append((text(position.chosen.tokenID), position.top.map { text($0.tokenID) }))
+            window = Array((window + [position.chosen.tokenID]).suffix(4))
+        }
+        return result
+    }
+
     /// A request id like OpenAI's: prefix and 32 hex digits.
     func newID(_ prefix: String) -> String {
         prefix + "-" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased()

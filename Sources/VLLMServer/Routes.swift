@@ -57,11 +57,13 @@ public enum OpenAIRoutes {
         }
         router.post("/v1/completions") { request, context -> Response in
             let (body, _) = try await decodeBody(CompletionRequest.self, request, limit: limit)
-            return try await serving.completions(body, abortOnClose: { run in abortOnClose(run, context) })
+            let watcher = await DisconnectWatcher.find(on: context.channel)
+            return try await serving.completions(body, abortOnClose: { run in watcher?.watch(run) })
         }
         router.post("/v1/chat/completions") { request, context -> Response in
             let (body, raw) = try await decodeBody(ChatCompletionRequest.self, request, limit: limit)
-            return try await serving.chatCompletions(body, raw: raw, abortOnClose: { run in abortOnClose(run, context) })
+            let watcher = await DisconnectWatcher.find(on: context.channel)
+            return try await serving.chatCompletions(body, raw: raw, abortOnClose: { run in watcher?.watch(run) })
         }
         router.post("/tokenize") { request, _ -> Response in
             let (body, raw) = try await decodeBody(TokenizeRequest.self, request, limit: limit)
@@ -81,6 +83,7 @@ public enum OpenAIRoutes {
     ) -> some ApplicationProtocol {
         Application(
             router: router(serving),
+            server: .http1(configuration: .init(additionalChannelHandlers: [DisconnectWatcher()])),
             configuration: .init(address: .hostname(host, port: port), serverName: "vllm"),
             onServerRunning: onServerRunning,
             logger: logger)
@@ -117,13 +120,6 @@ public enum OpenAIRoutes {
             throw APIError.invalid(nil, "the request body must be a JSON object")
         }
         return (try JSONDecoder().decode(T.self, from: data), dict)
-    }
-
-    /// Aborts `run` when the client's connection closes before it ends. The callback holds the run
-    /// weakly: a keep-alive connection collects one callback per request, and a finished run need
-    /// not stay alive for them.
-    static func abortOnClose(_ run: GenerationRun, _ context: ServerRequestContext) {
-        context.channel.closeFuture.whenComplete { [weak run] _ in run?.abort() }
     }
 }
 

@@ -7,43 +7,55 @@ import XCTest
 
 @testable import VLLMServer
 
-final class LoadTests: XCTestCase {
-    private func request(_ port: Int, _ path: String, _ json: [String: Any]) throws -> HTTPClientRequest {
-        var request = HTTPClientRequest(url: "http://127.0.0.1:\(port)\(path)")
-        request.method = .POST
-        request.headers.add(name: "Content-Type", value: "application/json")
-        request.body = .bytes(ByteBuffer(data: try JSONSerialization.data(withJSONObject: json)))
-        return request
-    }
+/// A POST of `json` (already serialised) to the live server on `port`.
+private func jsonRequest(_ port: Int, _ path: String, _ json: String) -> HTTPClientRequest {
+    var request = HTTPClientRequest(url: "http://127.0.0.1:\(port)\(path)")
+    request.method = .POST
+    request.headers.add(name: "Content-Type", value: "application/json")
+    request.body = .bytes(ByteBuffer(string: json))
+    return request
+}
 
+/// `object` as JSON text.
+private func jsonText(_ object: [String: Any]) -> String {
+    String(decoding: try! JSONSerialization.data(withJSONObject: object), as: UTF8.self)
+}
+
+final class LoadTests: XCTestCase {
     /// Streaming and non-streaming clients that hang up have their requests aborted and their
     /// blocks freed at once; the others finish.
     func testDisconnectsAbortRequests() async throws {
         try await withServer(maxNumSeqs: 256, blocks: 2048) { client, serving in
             let port = client.port!
             let http = HTTPClient(eventLoopGroupProvider: .singleton)
-            let long: [String: Any] = ["prompt": "Once upon a time", "max_tokens": 500, "ignore_eos": true]
-            // One streaming client reads a chunk and hangs up.
-            var streaming = long
-            streaming["stream"] = true
+            // A streaming client reads one chunk and hangs up.
+            let streaming = jsonText(["prompt": "Once upon a time", "max_tokens": 500, "ignore_eos": true, "stream": true])
             let streamTask = Task {
-                let response = try await http.execute(try request(port, "/v1/completions", streaming), timeout: .seconds(60))
+                let response = try await http.execute(jsonRequest(port, "/v1/completions", streaming), timeout: .seconds(60))
                 for try await _ in response.body { break }
             }
-            // One non-streaming client gives up while waiting.
-            let waitingTask = Task {
-                _ = try await http.execute(try request(port, "/v1/completions", long), timeout: .seconds(60))
-            }
-            try await eventually("both requests running") { serving.engine.stats.numRunning + serving.engine.stats.numWaiting >= 2 }
             try? await streamTask.value
+            try await eventually("the streaming request aborted") { serving.admittedSequences == 0 }
+            let afterStream = serving.engine.stats
+            XCTAssertLessThan(afterStream.generationTokens, 450, "the stream was not cut short")
+            // A non-streaming client gives up while waiting.
+            // 32 samples of 480 tokens: long enough to be cut short even on a fast machine.
+            let long = jsonText(["prompt": "Once upon a time", "max_tokens": 480, "ignore_eos": true, "n": 32])
+            let waitingTask = Task {
+                _ = try await http.execute(jsonRequest(port, "/v1/completions", long), timeout: .seconds(60))
+            }
+            try await eventually("the second request running") {
+                serving.admittedSequences == 32 && serving.engine.stats.generationTokens > afterStream.generationTokens
+            }
             waitingTask.cancel()
             _ = try? await waitingTask.value
-            try await eventually("the aborted requests freed") { serving.admittedSequences == 0 }
+            try await eventually("the waiting request aborted") { serving.admittedSequences == 0 }
             let stats = serving.engine.stats
             XCTAssertEqual(stats.numRunning, 0)
             XCTAssertEqual(stats.kvCacheUsage, 0)
-            // Far fewer than 2 × 500 tokens were generated.
-            XCTAssertLessThan(stats.generationTokens, 900)
+            XCTAssertLessThan(stats.generationTokens - afterStream.generationTokens, 32 * 480, "the request was not cut short")
+            let metrics = try await client.execute(uri: "/metrics", method: .get).text
+            XCTAssertTrue(metrics.contains("finished_reason=\"abort\"} 33.0"), metrics)
             try await http.shutdown()
         }
     }
@@ -59,12 +71,12 @@ final class LoadTests: XCTestCase {
             let count = 120
             let finished = try await withThrowingTaskGroup(of: Bool.self) { group in
                 for i in 0..<count {
-                    let body: [String: Any] = [
+                    let body = jsonText([
                         "prompt": "Once upon a time \(i)", "max_tokens": 40, "ignore_eos": true, "stream": true, "temperature": 0.8, "seed": i,
-                    ]
+                    ])
                     let dropAfter = i % 3 == 0 ? 2 : Int.max
                     group.addTask {
-                        let response = try await http.execute(try self.request(port, "/v1/completions", body), timeout: .seconds(120))
+                        let response = try await http.execute(jsonRequest(port, "/v1/completions", body), timeout: .seconds(120))
                         var text = ""
                         var events = 0
                         for try await buffer in response.body {
@@ -97,16 +109,19 @@ final class LoadTests: XCTestCase {
         try await withServer(options: options, maxNumSeqs: 1) { client, serving in
             let port = client.port!
             let http = HTTPClient(eventLoopGroupProvider: .singleton)
-            let long: [String: Any] = ["prompt": "Once upon a time", "max_tokens": 400, "ignore_eos": true]
-            let a = Task { try await http.execute(try request(port, "/v1/completions", long), timeout: .seconds(60)).status }
-            let b = Task { try await http.execute(try request(port, "/v1/completions", long), timeout: .seconds(60)).status }
+            let long = jsonText(["prompt": "Once upon a time", "max_tokens": 400, "ignore_eos": true])
+            let a = Task { try await http.execute(jsonRequest(port, "/v1/completions", long), timeout: .seconds(60)).status }
+            let b = Task { try await http.execute(jsonRequest(port, "/v1/completions", long), timeout: .seconds(60)).status }
             try await eventually("two sequences admitted") { serving.admittedSequences == 2 }
             let refused = try await client.post("/v1/completions", ["prompt": "Hi", "max_tokens": 2])
             XCTAssertEqual(refused.status, .serviceUnavailable)
             XCTAssertEqual(refused.error["code"] as? Int, 503)
-            XCTAssertEqual(try await a.value, .ok)
-            XCTAssertEqual(try await b.value, .ok)
-            XCTAssertEqual(try await client.post("/v1/completions", ["prompt": "Hi", "max_tokens": 2]).status, .ok)
+            let statusA = try await a.value
+            let statusB = try await b.value
+            XCTAssertEqual(statusA, .ok)
+            XCTAssertEqual(statusB, .ok)
+            let after = try await client.post("/v1/completions", ["prompt": "Hi", "max_tokens": 2])
+            XCTAssertEqual(after.status, .ok)
             let metrics = try await client.execute(uri: "/metrics", method: .get).text
             XCTAssertTrue(metrics.contains("vllm:request_rejected_total{model_name=\"\(serving.servedName)\"} 1.0"))
             try await http.shutdown()

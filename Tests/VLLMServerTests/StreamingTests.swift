@@ -79,10 +79,11 @@ final class StreamingTests: XCTestCase {
     func testErrorInStreamIsAnEvent() async throws {
         try await withServer { client, serving in
             // A duplicate request id is refused by the engine only once the stream runs.
-            let body: [String: Any] = ["prompt": "Once", "max_tokens": 200, "ignore_eos": true, "stream": true, "request_id": "dup"]
-            async let first = client.post("/v1/completions", body)
+            async let first = client.post(
+                "/v1/completions", ["prompt": "Once", "max_tokens": 200, "ignore_eos": true, "stream": true, "request_id": "dup"])
             try await Task.sleep(for: .milliseconds(5))
-            let second = try await client.post("/v1/completions", body)
+            let second = try await client.post(
+                "/v1/completions", ["prompt": "Once", "max_tokens": 200, "ignore_eos": true, "stream": true, "request_id": "dup"])
             _ = try await first
             let events = second.events
             XCTAssertEqual(events.last, "[DONE]")
