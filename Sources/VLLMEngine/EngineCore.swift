@@ -28,6 +28,8 @@ public struct SequenceUpdate: Sendable {
     /// Log-probabilities of the prompt tokens (nil for the first), with the first update of a
     /// request that asked for them.
     public var promptLogprobs: [PositionLogprobs?]?
+    /// Seconds between the request's arrival and its first scheduling, once it has been scheduled.
+    public var queueTime: Double? = nil
 }
 
 /// Counters and gauges of the engine, with the meanings of vLLM's metrics.
@@ -117,6 +119,7 @@ public final class EngineCore {
         let step = scheduler.schedule()
         guard !step.requests.isEmpty else { return [] }
         counters.numSteps += 1
+        for (request, _) in step.requests where request.firstScheduledAt == nil { request.firstScheduledAt = .now }
         for (request, numTokens) in step.requests where request.numComputedTokens < request.numPromptTokens {
             counters.promptTokens += min(numTokens, request.numPromptTokens - request.numComputedTokens)
         }
@@ -182,7 +185,8 @@ public final class EngineCore {
             requestID: request.id, newTokenIDs: tokens,
             newText: texts[request.id]!.takeDelta(finished: finishReason != nil), newLogprobs: logprobs,
             cumulativeLogprob: request.cumulativeLogprob, finishReason: finishReason, stopReason: request.stopReason,
-            numCachedTokens: request.numCachedPromptTokens, promptLogprobs: promptLogprobs)
+            numCachedTokens: request.numCachedPromptTokens, promptLogprobs: promptLogprobs,
+            queueTime: request.firstScheduledAt.map { ($0 - request.addedAt) / .seconds(1) })
     }
 
     private func close(_ request: Request, update: SequenceUpdate) -> SequenceUpdate {

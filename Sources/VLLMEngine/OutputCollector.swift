@@ -51,6 +51,7 @@ struct OutputCollector {
         }
         output.finishReason = update.finishReason
         output.stopReason = update.stopReason
+        output.queueTime = update.queueTime ?? output.queueTime
         group.outputs[index] = output
         group.numCachedTokens = max(group.numCachedTokens, update.numCachedTokens)
         if group.promptLogprobs == nil { group.promptLogprobs = update.promptLogprobs }

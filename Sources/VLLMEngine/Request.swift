@@ -65,6 +65,9 @@ final class Request {
     var cumulativeLogprob: Double = 0
     /// Output tokens seen per id, for frequency and presence penalties.
     var outputCounts: [Int: Int] = [:]
+    /// When it was added and when it was first scheduled, for the queue-time metric.
+    let addedAt = ContinuousClock.now
+    var firstScheduledAt: ContinuousClock.Instant?
 
     init(
         id: String, promptTokenIDs: [Int], params: SamplingParams, arrival: Int, priority: Int = 0,

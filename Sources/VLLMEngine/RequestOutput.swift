@@ -14,6 +14,8 @@ public struct CompletionOutput: Sendable, Equatable {
     public var finishReason: FinishReason?
     /// The stop token or string that ended it, if any.
     public var stopReason: StopReason?
+    /// Seconds the sequence waited before it was first scheduled (nil until it was).
+    public var queueTime: Double? = nil
 
     /// Whether the sequence has finished.
     public var finished: Bool { finishReason != nil }

@@ -6,7 +6,11 @@ import VLLMEngine
 /// `vllm bench`: benchmarks of the engine.
 struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "bench", abstract: "Benchmark the engine.", subcommands: [BenchThroughputCommand.self, BenchLatencyCommand.self, BenchForwardCommand.self, BenchKernelsCommand.self])
+        commandName: "bench", abstract: "Benchmark the engine.",
+        subcommands: [
+            BenchServeCommand.self, BenchThroughputCommand.self, BenchLatencyCommand.self, BenchForwardCommand.self,
+            BenchKernelsCommand.self,
+        ])
 }
 
 /// `vllm bench forward`: prefill and decode speed of a static batch through the engine: B random

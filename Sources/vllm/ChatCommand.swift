@@ -1,11 +1,26 @@
 import ArgumentParser
 import Foundation
 import VLLMEngine
+import VLLMServer
 import VLLMTokenizers
 
-/// `vllm chat`: an interactive chat in the terminal that streams each answer as it is generated.
+/// `vllm chat`: an interactive chat in the terminal that streams each answer as it is generated,
+/// with a model loaded here or, with `--url`, with a running server.
 struct ChatCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "chat", abstract: "Chat with a model in the terminal.")
+    static let configuration = CommandConfiguration(
+        commandName: "chat", abstract: "Chat with a model in the terminal (or with a running server: --url).")
+
+    @Option(help: "Talk to a running OpenAI-compatible server at this API root (e.g. http://localhost:8000/v1).")
+    var url: String?
+
+    @Option(help: "With --url: the model name (default: the first one the server lists).")
+    var modelName: String?
+
+    @Option(help: "With --url: API key (default: OPENAI_API_KEY or VLLM_API_KEY).")
+    var apiKey: String?
+
+    @Option(name: [.customShort("q"), .long], help: "Send one message, print the reply and exit.")
+    var quick: String?
 
     @OptionGroup var engine: EngineOptions
     @OptionGroup var sampling: SamplingOptions
@@ -17,6 +32,15 @@ struct ChatCommand: AsyncParsableCommand {
     var systemPrompt: String?
 
     func run() async throws {
+        if let url {
+            let env = ProcessInfo.processInfo.environment
+            var body: [String: Any] = ["max_tokens": sampling.maxTokens]
+            if let temperature = sampling.temperature { body["temperature"] = temperature }
+            try await chatWithServer(
+                client: OpenAIClient(baseURL: url, apiKey: apiKey ?? env["OPENAI_API_KEY"] ?? env["VLLM_API_KEY"]),
+                modelName: modelName, body: body, systemPrompt: systemPrompt, quick: quick)
+            return
+        }
         let engine = try AsyncEngine(args: self.engine.engineArgs())
         defer { engine.shutdown() }
         guard let tokenizer = engine.tokenizer, let folder = engine.folder else {
@@ -28,10 +52,17 @@ struct ChatCommand: AsyncParsableCommand {
         if sampling.maxTokens == 16 { params.maxTokens = nil }
         var messages: [JinjaValue] = systemPrompt.map { [["role": .string("system"), "content": .string($0)]] } ?? []
         var turn = 0
-        writeToTerminal("Type a message; an empty line or end of input quits.\n")
+        if quick == nil { writeToTerminal("Type a message; an empty line or end of input quits.\n") }
         while true {
-            writeToTerminal("> ")
-            guard let line = readLine(), !line.isEmpty else { break }
+            let line: String
+            if let quick {
+                guard turn == 0 else { break }
+                line = quick
+            } else {
+                writeToTerminal("> ")
+                guard let input = readLine(), !input.isEmpty else { break }
+                line = input
+            }
             messages.append(["role": "user", "content": .string(line)])
             let prompt = try renderer.render(messages: messages)
             var answer = ""

@@ -7,8 +7,10 @@ struct VLLMCommand: AsyncParsableCommand {
         commandName: "vllm",
         abstract: "A high-throughput LLM inference and serving engine.",
         subcommands: [
-            GenerateCommand.self,
+            ServeCommand.self,
             ChatCommand.self,
+            CompleteCommand.self,
+            GenerateCommand.self,
             BenchCommand.self,
             TokenizeCommand.self,
             DetokenizeCommand.self,

@@ -1,0 +1,197 @@
+import Foundation
+import Hummingbird
+import NIOCore
+import VLLMEngine
+import VLLMTokenizers
+
+extension OpenAIServing {
+    /// Renders the conversation of a chat (or tokenize) request with the chat template. `raw` is the
+    /// request's JSON object: the template sees each message whole (name, tool_calls, ...), with
+    /// list-of-parts content joined into one string as vLLM does for string-content templates.
+    func renderChat(
+        messages: [ChatMessage], raw: [String: Any], addGenerationPrompt: Bool, continueFinalMessage: Bool,
+        templateOverride: String?
+    ) throws -> (text: String, tokens: [Int]) {
+        guard !messages.isEmpty else { throw APIError.invalid("messages", "messages must not be empty") }
+        let rawMessages = raw["messages"] as? [Any] ?? []
+        var jinjaMessages: [JinjaValue] = []
+        for (i, message) in messages.enumerated() {
+            var object = (i < rawMessages.count ? rawMessages[i] as? [String: Any] : nil) ?? ["role": message.role]
+            switch message.content {
+            case .parts(let parts):
+                var texts: [String] = []
+                for (j, part) in parts.enumerated() {
+                    guard part.type == "text" || part.type == "input_text", let text = part.text else {
+                        throw APIError.invalid(
+                            "messages[\(i)].content[\(j)]", "content parts of type '\(part.type)' are not supported; only 'text' parts are")
+                    }
+                    texts.append(text)
+                }
+                object["content"] = texts.joined(separator: "\n")
+            case .text(let text):
+                object["content"] = text
+            case .none?, nil:
+                object["content"] = NSNull()
+            }
+            jinjaMessages.append(JinjaValue(json: object))
+        }
+        if continueFinalMessage, messages.last?.role != "assistant" {
+            throw APIError.invalid("continue_final_message", "continue_final_message needs the last message to be from the assistant")
+        }
+        if continueFinalMessage, addGenerationPrompt, raw["add_generation_prompt"] as? Bool == true {
+            throw APIError.invalid("add_generation_prompt", "add_generation_prompt and continue_final_message cannot both be true")
+        }
+        var extra: [String: JinjaValue] = [:]
+        if let kwargs = raw["chat_template_kwargs"] {
+            guard let dict = kwargs as? [String: Any] else {
+                throw APIError.invalid("chat_template_kwargs", "chat_template_kwargs must be an object")
+            }
+            for (key, value) in dict { extra[key] = JinjaValue(json: value) }
+        }
+        let tools = (raw["tools"] as? [Any]).map { $0.map { JinjaValue(json: $0) } }
+        let chosen: ChatPromptRenderer
+        if let templateOverride {
+            guard let folder = engine.folder, let tokenizer else { throw APIError.invalid("chat_template", "the model has no tokenizer") }
+            do {
+                chosen = try ChatPromptRenderer(folder: folder.path, tokenizer: tokenizer, chatTemplate: templateOverride)
+            } catch {
+                throw APIError.invalid("chat_template", "the chat template does not parse: \(error)")
+            }
+        } else {
+            guard let renderer else {
+                throw APIError.invalid(nil, rendererError ?? "the model has no chat template; start the server with --chat-template")
+            }
+            chosen = renderer
+        }
+        var rendered: (text: String, tokenIDs: [Int])
+        do {
+            rendered = try chosen.render(
+                messages: jinjaMessages, addGenerationPrompt: addGenerationPrompt && !continueFinalMessage, tools: tools,
+                extraContext: extra)
+        } catch let error as EngineError {
+            throw APIError.invalid("messages", error.description)
+        }
+        if continueFinalMessage, case .text(let last)? = messages.last?.content, !last.isEmpty,
+            let range = rendered.text.range(of: last, options: .backwards)
+        {
+            // Continue the assistant's message: drop whatever the template closes it with.
+            let text = String(rendered.text[..<range.upperBound])
+            rendered = (text, try requireTokenizer().encode(text, addSpecialTokens: false))
+        }
+        return (rendered.text, rendered.tokenIDs)
+    }
+
+    /// `POST /v1/chat/completions`.
+    func chatCompletions(_ body: ChatCompletionRequest, raw: [String: Any], abortOnClose: (GenerationRun) -> Void) async throws -> Response {
+        let f = body.sampling
+        try checkModel(f.model)
+        let wantsLogprobs = body.logprobs ?? false
+        if let top = body.topLogprobs {
+            guard wantsLogprobs else { throw APIError.invalid("top_logprobs", "when using top_logprobs, logprobs must be set to true") }
+            guard top >= 0 else { throw APIError.invalid("top_logprobs", "top_logprobs must be non-negative, got \(top)") }
+            guard top <= options.maxLogprobs else {
+                throw APIError.invalid("top_logprobs", "top_logprobs must be at most \(options.maxLogprobs), got \(top)")
+            }
+        }
+        if let choice = body.toolChoice, choice != "none", choice != "auto" {
+            throw APIError.invalid("tool_choice", "tool_choice '\(choice)' is not supported; tool calls are not parsed by this server")
+        }
+        let prompt = try renderChat(
+            messages: body.messages, raw: raw, addGenerationPrompt: body.addGenerationPrompt ?? true,
+            continueFinalMessage: body.continueFinalMessage ?? false, templateOverride: body.chatTemplate)
+        var promptTokens = prompt.tokens
+        if f.addSpecialTokens == true, let tokenizer { promptTokens = tokenizer.encode(prompt.text, addSpecialTokens: true) }
+        let tokens = promptTokens
+        try checkPrompt(tokens, param: "messages")
+        let requested = body.maxCompletionTokens ?? f.maxTokens
+        let params = try samplingParams(
+            f, promptLength: tokens.count, maxTokens: requested,
+            maxTokensParam: body.maxCompletionTokens != nil ? "max_completion_tokens" : "max_tokens",
+            defaultMaxTokens: nil, logprobs: wantsLogprobs ? (body.topLogprobs ?? 0) : nil)
+        let n = params.n
+        try admit(n)
+        let id = f.requestID.map { "chatcmpl-\($0)" } ?? newID("chatcmpl")
+        logRequest(id, promptTokens: tokens, params: params)
+        let run = GenerationRun(
+            engine: engine, baseID: id, prompts: [(prompt.text, tokens)], params: [params], priority: f.priority ?? 0,
+            metrics: metrics, onComplete: { [self] in release(n) })
+        abortOnClose(run)
+        let topCount = body.topLogprobs ?? 0
+        let created = Int(Date().timeIntervalSince1970)
+        if f.stream == true {
+            let includeUsage = f.streamOptions?.includeUsage ?? false
+            return ServerSentEvents.response(
+                write: { [self] writer in
+                    for index in 0..<n {
+                        let first = ChatChunkChoice(index: index, delta: ChatDelta(role: "assistant", content: ""))
+                        try await writer.write(
+                            ServerSentEvents.event(ChatCompletionChunk(id: id, created: created, model: servedName, choices: [first])))
+                    }
+                    var completionTokens = 0
+                    var contexts = [[Int]](repeating: tokens, count: n)
+                    for await event in run.events {
+                        switch event {
+                        case .failure(_, let error):
+                            run.abort()
+                            try await writer.write(ServerSentEvents.event(APIError.from(error).body))
+                            try await writer.write(ServerSentEvents.done)
+                            return
+                        case .output(_, let output):
+                            for piece in output.outputs {
+                                completionTokens += piece.tokenIDs.count
+                                let logprobs = wantsLogprobs
+                                    ? chatLogprobs(piece.logprobs ?? [], context: contexts[piece.index], top: topCount) : nil
+                                if wantsLogprobs { contexts[piece.index] += piece.tokenIDs }
+                                if piece.text.isEmpty, piece.finishReason == nil, (logprobs?.content?.isEmpty ?? true) { continue }
+                                let choice = ChatChunkChoice(
+                                    index: piece.index, delta: ChatDelta(content: piece.text), logprobs: logprobs,
+                                    finishReason: piece.finishReason?.openAIName, stopReason: StopReasonValue(piece.stopReason))
+                                try await writer.write(
+                                    ServerSentEvents.event(ChatCompletionChunk(id: id, created: created, model: servedName, choices: [choice])))
+                            }
+                        }
+                    }
+                    if includeUsage {
+                        let usage = Usage(promptTokens: tokens.count, completionTokens: completionTokens)
+                        try await writer.write(
+                            ServerSentEvents.event(ChatCompletionChunk(id: id, created: created, model: servedName, choices: [], usage: usage)))
+                    }
+                    try await writer.write(ServerSentEvents.done)
+                },
+                onEnd: { run.abort() })
+        }
+        var samples = [SampleAccumulator](repeating: SampleAccumulator(), count: n)
+        for await event in run.events {
+            switch event {
+            case .failure(_, let error):
+                run.abort()
+                throw APIError.from(error)
+            case .output(_, let output):
+                for piece in output.outputs { samples[piece.index].add(piece) }
+            }
+        }
+        if samples.contains(where: { $0.finishReason == .abort }) {
+            throw APIError(status: .serviceUnavailable, message: "the request was aborted before it finished")
+        }
+        let choices = samples.enumerated().map { index, sample in
+            ChatChoice(
+                index: index, message: ChatResponseMessage(content: sample.text),
+                logprobs: wantsLogprobs ? chatLogprobs(sample.logprobs, context: tokens, top: topCount) : nil,
+                finishReason: sample.finishReason?.openAIName, stopReason: StopReasonValue(sample.stopReason))
+        }
+        let usage = Usage(promptTokens: tokens.count, completionTokens: samples.reduce(0) { $0 + $1.tokenIDs.count })
+        return jsonResponse(ChatCompletionResponse(id: id, created: created, model: servedName, choices: choices, usage: usage))
+    }
+
+    /// The chat `logprobs` object for `positions`, with `top` alternatives each.
+    func chatLogprobs(_ positions: [PositionLogprobs], context: [Int], top: Int) -> ChatLogprobs {
+        ChatLogprobs(
+            content: zip(positions, positionTexts(positions, context: context)).map { position, texts in
+                ChatLogprobEntry(
+                    token: texts.chosen, logprob: finiteLogprob(position.chosen.logprob), bytes: Array(texts.chosen.utf8),
+                    topLogprobs: zip(position.top, texts.top).prefix(top).map { entry, text in
+                        ChatTokenLogprob(token: text, logprob: finiteLogprob(entry.logprob), bytes: Array(text.utf8))
+                    })
+            })
+    }
+}

@@ -1,0 +1,164 @@
+import Foundation
+import VLLMEngine
+
+/// A Prometheus histogram with fixed upper bounds (cumulative buckets are made when rendering).
+struct Histogram: Sendable {
+    let bounds: [Double]
+    private(set) var counts: [Int]
+    private(set) var sum = 0.0
+    private(set) var count = 0
+
+    init(bounds: [Double]) {
+        self.bounds = bounds
+        counts = Array(repeating: 0, count: bounds.count)
+    }
+
+    mutating func observe(_ value: Double) {
+        if let i = bounds.firstIndex(where: { value <= $0 }) { counts[i] += 1 }
+        sum += value
+        count += 1
+    }
+}
+
+/// vLLM's `build_1_2_5_buckets`: 1, 2, 5, 10, 20, 50, ... up to `max`.
+func oneTwoFiveBuckets(upTo max: Int) -> [Double] {
+    var buckets: [Double] = []
+    var exponent = 0.0
+    while true {
+        for mantissa in [1.0, 2.0, 5.0] {
+            let value = mantissa * pow(10, exponent)
+            guard value <= Double(max) else { return buckets }
+            buckets.append(value)
+        }
+        exponent += 1
+    }
+}
+
+/// The server's metrics with vLLM's names and meanings: gauges and counters of the engine taken
+/// from `EngineStats` when scraped, per-request histograms and counters kept here. Rendered in
+/// the Prometheus text format, every series labelled with `model_name`.
+public final class ServerMetrics: @unchecked Sendable {
+    private let lock = NSLock()
+    private let modelName: String
+    private var success: [FinishReason: Int] = [:]
+    private var ttft = Histogram(bounds: [
+        0.001, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0, 20.0, 40.0, 80.0, 160.0,
+        640.0, 2560.0,
+    ])
+    private var itl = Histogram(bounds: [
+        0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0, 20.0, 40.0, 80.0,
+    ])
+    private var e2e: Histogram
+    private var queue: Histogram
+    private var promptTokens: Histogram
+    private var generationTokens: Histogram
+    /// Requests turned away because the queue was full.
+    private var rejected = 0
+
+    public init(modelName: String, maxModelLength: Int) {
+        self.modelName = modelName
+        let latency: [Double] = [
+            0.3, 0.5, 0.8, 1.0, 1.5, 2.0, 2.5, 5.0, 10.0, 15.0, 20.0, 30.0, 40.0, 50.0, 60.0, 120.0, 240.0, 480.0, 960.0,
+            1920.0, 7680.0,
+        ]
+        e2e = Histogram(bounds: latency)
+        queue = Histogram(bounds: latency)
+        promptTokens = Histogram(bounds: oneTwoFiveBuckets(upTo: maxModelLength))
+        generationTokens = Histogram(bounds: oneTwoFiveBuckets(upTo: maxModelLength))
+    }
+
+    /// Records one finished sequence: its reason, its timings (seconds) and token counts.
+    func recordFinished(
+        reason: FinishReason, e2eSeconds: Double, queueSeconds: Double?, promptTokenCount: Int, generatedTokenCount: Int
+    ) {
+        lock.lock()
+        defer { lock.unlock() }
+        success[reason, default: 0] += 1
+        e2e.observe(e2eSeconds)
+        if let queueSeconds { queue.observe(queueSeconds) }
+        promptTokens.observe(Double(promptTokenCount))
+        generationTokens.observe(Double(generatedTokenCount))
+    }
+
+    func recordFirstToken(seconds: Double) {
+        lock.lock()
+        ttft.observe(seconds)
+        lock.unlock()
+    }
+
+    func recordInterTokenLatency(seconds: Double) {
+        lock.lock()
+        itl.observe(seconds)
+        lock.unlock()
+    }
+
+    func recordRejected() {
+        lock.lock()
+        rejected += 1
+        lock.unlock()
+    }
+
+    /// The Prometheus text exposition of every metric, with the engine's counters from `stats`.
+    public func render(stats: EngineStats) -> String {
+        lock.lock()
+        defer { lock.unlock() }
+        var out = ""
+        let label = "model_name=\"\(escapeLabel(modelName))\""
+        func header(_ name: String, _ type: String, _ help: String) {
+            out += "# HELP vllm:\(name) \(help)\n# TYPE vllm:\(name) \(type)\n"
+        }
+        func sample(_ name: String, _ value: Double, extra: String = "") {
+            out += "vllm:\(name){\(label)\(extra)} \(format(value))\n"
+        }
+        header("num_requests_running", "gauge", "Number of requests in model execution batches.")
+        sample("num_requests_running", Double(stats.numRunning))
+        header("num_requests_waiting", "gauge", "Number of requests waiting to be processed.")
+        sample("num_requests_waiting", Double(stats.numWaiting))
+        header("kv_cache_usage_perc", "gauge", "KV-cache usage. 1 means 100 percent usage.")
+        sample("kv_cache_usage_perc", stats.kvCacheUsage)
+        header("prefix_cache_queries", "counter", "Prefix cache queries, in terms of number of queried tokens.")
+        sample("prefix_cache_queries_total", Double(stats.prefixCacheQueries))
+        header("prefix_cache_hits", "counter", "Prefix cache hits, in terms of number of cached tokens.")
+        sample("prefix_cache_hits_total", Double(stats.prefixCacheHits))
+        header("num_preemptions", "counter", "Cumulative number of preemptions from the engine.")
+        sample("num_preemptions_total", Double(stats.numPreemptions))
+        header("prompt_tokens", "counter", "Number of prefill tokens processed.")
+        sample("prompt_tokens_total", Double(stats.promptTokens))
+        header("generation_tokens", "counter", "Number of generation tokens processed.")
+        sample("generation_tokens_total", Double(stats.generationTokens))
+        header("request_success", "counter", "Count of successfully processed requests.")
+        for reason in [FinishReason.stop, .length, .abort] {
+            sample("request_success_total", Double(success[reason] ?? 0), extra: ",finished_reason=\"\(reason.rawValue)\"")
+        }
+        header("request_rejected", "counter", "Requests refused with 503 because the request queue was full.")
+        sample("request_rejected_total", Double(rejected))
+        func histogram(_ name: String, _ h: Histogram, _ help: String) {
+            header(name, "histogram", help)
+            var cumulative = 0
+            for (bound, count) in zip(h.bounds, h.counts) {
+                cumulative += count
+                sample("\(name)_bucket", Double(cumulative), extra: ",le=\"\(format(bound))\"")
+            }
+            sample("\(name)_bucket", Double(h.count), extra: ",le=\"+Inf\"")
+            sample("\(name)_sum", h.sum)
+            sample("\(name)_count", Double(h.count))
+        }
+        histogram("time_to_first_token_seconds", ttft, "Histogram of time to first token in seconds.")
+        histogram("inter_token_latency_seconds", itl, "Histogram of inter-token latency in seconds.")
+        histogram("e2e_request_latency_seconds", e2e, "Histogram of e2e request latency in seconds.")
+        histogram("request_queue_time_seconds", queue, "Histogram of time spent in WAITING phase for request.")
+        histogram("request_prompt_tokens", promptTokens, "Number of prefill tokens processed.")
+        histogram("request_generation_tokens", generationTokens, "Number of generation tokens processed.")
+        return out
+    }
+
+    private func format(_ value: Double) -> String {
+        if value == value.rounded(), abs(value) < 1e15 { return String(Int64(value)) + ".0" }
+        return String(value)
+    }
+
+    private func escapeLabel(_ s: String) -> String {
+        s.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"")
+            .replacingOccurrences(of: "\n", with: "\\n")
+    }
+}

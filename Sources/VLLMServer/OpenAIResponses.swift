@@ -1,0 +1,236 @@
+import Foundation
+import VLLMEngine
+
+// Response bodies of the OpenAI API. Fields that OpenAI sends as `null` rather than leaving out
+// (finish_reason, logprobs, ...) are encoded by hand, because clients look for them.
+
+/// Token counts of a request.
+public struct Usage: Codable, Sendable, Equatable {
+    public var promptTokens: Int
+    public var completionTokens: Int
+    public var totalTokens: Int
+
+    public init(promptTokens: Int, completionTokens: Int) {
+        self.promptTokens = promptTokens
+        self.completionTokens = completionTokens
+        totalTokens = promptTokens + completionTokens
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case promptTokens = "prompt_tokens", completionTokens = "completion_tokens", totalTokens = "total_tokens"
+    }
+}
+
+/// vLLM's `stop_reason`: the stop token id, the stop string, or null (EOS or length).
+public enum StopReasonValue: Encodable, Sendable, Equatable {
+    case token(Int)
+    case string(String)
+
+    init?(_ reason: StopReason?) {
+        switch reason {
+        case .token(let id): self = .token(id)
+        case .string(let s): self = .string(s)
+        case nil: return nil
+        }
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.singleValueContainer()
+        switch self {
+        case .token(let id): try c.encode(id)
+        case .string(let s): try c.encode(s)
+        }
+    }
+}
+
+/// Log-probabilities of a completion choice, in the legacy completions format.
+public struct CompletionLogprobs: Encodable, Sendable, Equatable {
+    public var textOffset: [Int] = []
+    public var tokenLogprobs: [Double?] = []
+    public var tokens: [String] = []
+    public var topLogprobs: [[String: Double]?] = []
+
+    enum CodingKeys: String, CodingKey {
+        case textOffset = "text_offset", tokenLogprobs = "token_logprobs", tokens, topLogprobs = "top_logprobs"
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(textOffset, forKey: .textOffset)
+        try c.encode(tokenLogprobs, forKey: .tokenLogprobs)
+        try c.encode(tokens, forKey: .tokens)
+        try c.encode(topLogprobs, forKey: .topLogprobs)
+    }
+}
+
+/// One choice of a completion (whole or a streamed chunk).
+public struct CompletionChoice: Encodable, Sendable {
+    public var index: Int
+    public var text: String
+    public var logprobs: CompletionLogprobs?
+    public var finishReason: String?
+    public var stopReason: StopReasonValue?
+
+    enum CodingKeys: String, CodingKey {
+        case index, text, logprobs, finishReason = "finish_reason", stopReason = "stop_reason"
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(index, forKey: .index)
+        try c.encode(text, forKey: .text)
+        try c.encode(logprobs, forKey: .logprobs)
+        try c.encode(finishReason, forKey: .finishReason)
+        try c.encode(stopReason, forKey: .stopReason)
+    }
+}
+
+/// The body of a `/v1/completions` response, and of each of its stream chunks.
+public struct CompletionResponse: Encodable, Sendable {
+    public var id: String
+    public var object = "text_completion"
+    public var created: Int
+    public var model: String
+    public var choices: [CompletionChoice]
+    public var usage: Usage?
+}
+
+/// One token's log-probability in the chat format.
+public struct ChatTokenLogprob: Encodable, Sendable, Equatable {
+    public var token: String
+    public var logprob: Double
+    public var bytes: [UInt8]?
+}
+
+/// A generated token with its top alternatives in the chat format.
+public struct ChatLogprobEntry: Encodable, Sendable, Equatable {
+    public var token: String
+    public var logprob: Double
+    public var bytes: [UInt8]?
+    public var topLogprobs: [ChatTokenLogprob]
+
+    enum CodingKeys: String, CodingKey { case token, logprob, bytes, topLogprobs = "top_logprobs" }
+}
+
+/// `logprobs` of a chat choice.
+public struct ChatLogprobs: Encodable, Sendable, Equatable {
+    public var content: [ChatLogprobEntry]?
+}
+
+/// The assistant's message in a chat response.
+public struct ChatResponseMessage: Encodable, Sendable {
+    public var role = "assistant"
+    public var content: String?
+    public var toolCalls: [String] = []
+
+    enum CodingKeys: String, CodingKey { case role, content, toolCalls = "tool_calls" }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(role, forKey: .role)
+        try c.encode(content, forKey: .content)
+        try c.encode(toolCalls, forKey: .toolCalls)
+    }
+}
+
+/// One choice of a chat completion.
+public struct ChatChoice: Encodable, Sendable {
+    public var index: Int
+    public var message: ChatResponseMessage
+    public var logprobs: ChatLogprobs?
+    public var finishReason: String?
+    public var stopReason: StopReasonValue?
+
+    enum CodingKeys: String, CodingKey {
+        case index, message, logprobs, finishReason = "finish_reason", stopReason = "stop_reason"
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(index, forKey: .index)
+        try c.encode(message, forKey: .message)
+        try c.encode(logprobs, forKey: .logprobs)
+        try c.encode(finishReason, forKey: .finishReason)
+        try c.encode(stopReason, forKey: .stopReason)
+    }
+}
+
+/// The body of a `/v1/chat/completions` response.
+public struct ChatCompletionResponse: Encodable, Sendable {
+    public var id: String
+    public var object = "chat.completion"
+    public var created: Int
+    public var model: String
+    public var choices: [ChatChoice]
+    public var usage: Usage
+}
+
+/// The `delta` of a streamed chat choice: the role first, then content.
+public struct ChatDelta: Encodable, Sendable {
+    public var role: String?
+    public var content: String?
+}
+
+/// One choice of a streamed chat chunk.
+public struct ChatChunkChoice: Encodable, Sendable {
+    public var index: Int
+    public var delta: ChatDelta
+    public var logprobs: ChatLogprobs?
+    public var finishReason: String?
+    public var stopReason: StopReasonValue?
+
+    enum CodingKeys: String, CodingKey {
+        case index, delta, logprobs, finishReason = "finish_reason", stopReason = "stop_reason"
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(index, forKey: .index)
+        try c.encode(delta, forKey: .delta)
+        try c.encode(logprobs, forKey: .logprobs)
+        try c.encode(finishReason, forKey: .finishReason)
+        if let stopReason { try c.encode(stopReason, forKey: .stopReason) }
+    }
+}
+
+/// One `data:` event of a streamed chat completion.
+public struct ChatCompletionChunk: Encodable, Sendable {
+    public var id: String
+    public var object = "chat.completion.chunk"
+    public var created: Int
+    public var model: String
+    public var choices: [ChatChunkChoice]
+    public var usage: Usage?
+}
+
+/// `GET /v1/models`.
+public struct ModelList: Encodable, Sendable {
+    public struct Card: Encodable, Sendable {
+        public var id: String
+        public var object = "model"
+        public var created: Int
+        public var ownedBy = "vllm"
+        public var root: String
+        public var maxModelLen: Int
+
+        enum CodingKeys: String, CodingKey { case id, object, created, ownedBy = "owned_by", root, maxModelLen = "max_model_len" }
+    }
+
+    public var object = "list"
+    public var data: [Card]
+}
+
+/// `POST /tokenize`.
+public struct TokenizeResponse: Encodable, Sendable {
+    public var count: Int
+    public var maxModelLen: Int
+    public var tokens: [Int]
+    public var tokenStrs: [String]?
+
+    enum CodingKeys: String, CodingKey { case count, maxModelLen = "max_model_len", tokens, tokenStrs = "token_strs" }
+}
+
+/// `POST /detokenize`.
+public struct DetokenizeResponse: Encodable, Sendable {
+    public var prompt: String
+}

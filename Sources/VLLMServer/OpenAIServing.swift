@@ -1,0 +1,256 @@
+import Foundation
+import Logging
+import VLLMCore
+import VLLMEngine
+import VLLMTokenizers
+
+/// The state shared by every endpoint: the engine, its tokenizer and chat template, the metrics,
+/// and the admission count that bounds how many sequences may be queued at once.
+public final class OpenAIServing: @unchecked Sendable {
+    public let engine: AsyncEngine
+    public let options: ServerOptions
+    public let metrics: ServerMetrics
+    public let tokenizer: Tokenizer?
+    let renderer: ChatPromptRenderer?
+    /// Why there is no renderer (no template), said to clients that ask for chat.
+    let rendererError: String?
+    let modelNames: [String]
+    let modelRoot: String
+    let maxModelLength: Int
+    let vocabularySize: Int
+    let generationDefaults: GenerationConfig
+    let created = Int(Date().timeIntervalSince1970)
+    let logger: Logger
+    private let admissionLimit: Int
+    private let lock = NSLock()
+    private var admitted = 0
+    private var draining = false
+
+    /// Wraps a started engine. Fails only when `options.chatTemplate` does not parse.
+    public init(engine: AsyncEngine, options: ServerOptions, logger: Logger = Logger(label: "vllm.server")) throws {
+        self.engine = engine
+        self.options = options
+        self.logger = logger
+        tokenizer = engine.tokenizer
+        modelRoot = engine.folder?.path ?? "model"
+        modelNames = options.servedModelNames.isEmpty ? [modelRoot] : options.servedModelNames
+        maxModelLength = engine.config.scheduler.maxModelLength
+        vocabularySize = engine.folder?.config.vocabSize ?? tokenizer?.vocabularySize ?? 0
+        generationDefaults = options.useGenerationConfig ? (engine.folder?.generationConfig ?? GenerationConfig()) : GenerationConfig()
+        admissionLimit = engine.config.scheduler.maxNumSeqs + options.maxQueuedSequences
+        metrics = ServerMetrics(modelName: modelNames[0], maxModelLength: maxModelLength)
+        var renderer: ChatPromptRenderer?
+        var rendererError: String?
+        if let folder = engine.folder, let tokenizer {
+            do {
+                renderer = try ChatPromptRenderer(folder: folder.path, tokenizer: tokenizer, chatTemplate: options.chatTemplate)
+            } catch {
+                // A model without a (usable) template still serves completions; chat says why it cannot.
+                if options.chatTemplate != nil { throw error }
+                rendererError = (error as? EngineError)?.description ?? "the model's chat template does not parse: \(error)"
+            }
+        } else {
+            rendererError = "the model has no tokenizer, so chat is not available"
+        }
+        self.renderer = renderer
+        self.rendererError = rendererError
+    }
+
+    /// Whether chat requests can be rendered (a template was given or the model has one).
+    public var hasChatTemplate: Bool { renderer != nil }
+
+    /// The names the API answers to.
+    public var servedModelNames: [String] { modelNames }
+
+    /// The model name reported in responses.
+    var servedName: String { modelNames[0] }
+
+    /// Checks the `model` field: absent is fine (the one model), anything else must be a served name (400).
+    func checkModel(_ model: String?) throws {
+        guard let model, !modelNames.contains(model) else { return }
+        // vLLM answers 404 here; the OpenAI clients treat both as errors, and 400 keeps "not found"
+        // for unknown routes.
+        throw APIError.invalid("model", "The model `\(model)` does not exist. Served: \(modelNames.joined(separator: ", ")).")
+    }
+
+    // MARK: Admission
+
+    /// Reserves room for `count` sequences or throws 503 when the queue is full.
+    func admit(_ count: Int) throws {
+        lock.lock()
+        defer { lock.unlock() }
+        if draining {
+            throw APIError(status: .serviceUnavailable, message: "the server is shutting down")
+        }
+        guard count <= admissionLimit else {
+            throw APIError.invalid("n", "the request asks for \(count) sequences, more than this server can ever hold at once (\(admissionLimit))")
+        }
+        guard admitted + count <= admissionLimit else {
+            metrics.recordRejected()
+            throw APIError(
+                status: .serviceUnavailable,
+                message: "the server is at capacity (\(admitted) sequences queued or running, limit \(admissionLimit)); retry later")
+        }
+        admitted += count
+    }
+
+    func release(_ count: Int) {
+        lock.lock()
+        admitted -= count
+        lock.unlock()
+    }
+
+    /// Sequences admitted and not finished yet.
+    public var admittedSequences: Int {
+        lock.lock()
+        defer { lock.unlock() }
+        return admitted
+    }
+
+    /// Stops admitting new requests (server shutdown).
+    public func beginDraining() {
+        lock.lock()
+        draining = true
+        lock.unlock()
+    }
+
+    // MARK: Prompts and parameters
+
+    func requireTokenizer() throws -> Tokenizer {
+        guard let tokenizer else {
+            throw APIError.invalid("prompt", "the model has no tokenizer.json; send the prompt as token ids")
+        }
+        return tokenizer
+    }
+
+    /// Checks the token ids of a prompt against the vocabulary and the context length.
+    func checkPrompt(_ tokens: [Int], param: String) throws {
+        guard !tokens.isEmpty else { throw APIError.invalid(param, "the prompt is empty") }
+        if let bad = tokens.first(where: { $0 < 0 || $0 >= vocabularySize }) {
+            throw APIError.invalid(param, "token id \(bad) is out of vocabulary (size \(vocabularySize))")
+        }
+        guard tokens.count < maxModelLength else {
+            throw APIError.invalid(
+                param,
+                "This model's maximum context length is \(maxModelLength) tokens. However, your request has \(tokens.count) input tokens. Please reduce the length of the input messages.")
+        }
+    }
+
+    /// vLLM's `SamplingParams` for a request: its fields, then the model's generation config, then
+    /// vLLM's defaults. `defaultMaxTokens` nil means "up to the context length".
+    func samplingParams(
+        _ f: SamplingFields, promptLength: Int, maxTokens requested: Int?, maxTokensParam: String, defaultMaxTokens: Int?,
+        logprobs: Int?
+    ) throws -> SamplingParams {
+        var p = SamplingParams()
+        let d = generationDefaults
+        p.n = f.n ?? 1
+        p.temperature = f.temperature ?? d.temperature ?? (d.doSample == false ? 0 : 1)
+        p.topP = f.topP ?? d.topP ?? 1
+        p.topK = f.topK ?? d.topK ?? 0
+        p.minP = f.minP ?? d.minP ?? 0
+        p.seed = f.seed.map { UInt64(bitPattern: Int64($0)) }
+        p.presencePenalty = f.presencePenalty ?? 0
+        p.frequencyPenalty = f.frequencyPenalty ?? 0
+        p.repetitionPenalty = f.repetitionPenalty ?? d.repetitionPenalty ?? 1
+        if let bias = f.logitBias {
+            for (key, value) in bias {
+                guard let id = Int(key) else { throw APIError.invalid("logit_bias", "keys must be token ids, got '\(key)'") }
+                p.logitBias[id] = value
+            }
+        }
+        p.stop = f.stop?.values ?? []
+        p.stopTokenIDs = f.stopTokenIDs ?? []
+        p.includeStopStringInOutput = f.includeStopStrInOutput ?? false
+        p.ignoreEOS = f.ignoreEOS ?? false
+        p.minTokens = f.minTokens ?? 0
+        p.skipSpecialTokens = f.skipSpecialTokens ?? true
+        p.spacesBetweenSpecialTokens = f.spacesBetweenSpecialTokens ?? true
+        p.logprobs = logprobs
+        let room = maxModelLength - promptLength
+        let maxTokens: Int?
+        if let requested {
+            guard requested >= 1 else { throw APIError.invalid(maxTokensParam, "\(maxTokensParam) must be at least 1, got \(requested)") }
+            guard promptLength + requested <= maxModelLength else {
+                throw APIError.invalid(
+                    maxTokensParam,
+                    "This model's maximum context length is \(maxModelLength) tokens. However, you requested \(promptLength + requested) tokens (\(promptLength) in the messages, \(requested) in the completion). Please reduce the length of the messages or completion.")
+            }
+            maxTokens = requested
+        } else {
+            maxTokens = min(defaultMaxTokens ?? room, room)
+        }
+        p.maxTokens = maxTokens
+        if let logprobs, logprobs > options.maxLogprobs {
+            throw APIError.invalid("logprobs", "at most \(options.maxLogprobs) log-probabilities per token are served, got \(logprobs)")
+        }
+        if let promptLogprobs = f.promptLogprobs {
+            throw APIError.invalid("prompt_logprobs", "prompt_logprobs is not supported by this server (got \(promptLogprobs))")
+        }
+        if f.useBeamSearch == true {
+            throw APIError.invalid("use_beam_search", "beam search is not supported by this server yet")
+        }
+        if let format = f.responseFormat, format.type != "text" {
+            throw APIError.invalid("response_format", "response_format of type '\(format.type)' is not supported; only 'text' is")
+        }
+        guard p.n <= 128 else { throw APIError.invalid("n", "n must be at most 128, got \(p.n)") }
+        do {
+            try p.validate()
+        } catch let error as EngineError {
+            if case .invalidParameter(let field, _) = error, field == "max_tokens", maxTokensParam != "max_tokens" {
+                throw APIError.invalid(maxTokensParam, error.description.replacingOccurrences(of: "max_tokens", with: maxTokensParam))
+            }
+            throw APIError.from(error)
+        }
+        for token in p.stopTokenIDs where token < 0 || token >= vocabularySize {
+            throw APIError.invalid("stop_token_ids", "token id \(token) is out of vocabulary (size \(vocabularySize))")
+        }
+        for token in p.logitBias.keys where token < 0 || token >= vocabularySize {
+            throw APIError.invalid("logit_bias", "token id \(token) is out of vocabulary (size \(vocabularySize))")
+        }
+        return p
+    }
+
+    /// The text of one token, for log-probabilities.
+    func tokenText(_ id: Int, asID: Bool = false) -> String {
+        if asID { return "token_id:\(id)" }
+        return tokenizer?.decode([id], skipSpecialTokens: false) ?? "token_id:\(id)"
+    }
+
+    /// The texts of the chosen and the top tokens of each position, each decoded after the tokens
+    /// before it (`context`, then the chosen tokens so far) in a short window: a token alone loses
+    /// what depends on its neighbours, such as the leading space of SentencePiece's "▁the".
+    func positionTexts(_ positions: [PositionLogprobs], context: [Int], asID: Bool = false) -> [(chosen: String, top: [String])] {
+        guard let tokenizer, !asID else {
+            return positions.map { p in (tokenText(p.chosen.tokenID, asID: asID), p.top.map { tokenText($0.tokenID, asID: asID) }) }
+        }
+        var window = Array(context.suffix(4))
+        var result: [(chosen: String, top: [String])] = []
+        for position in positions {
+            let before = tokenizer.decode(window, skipSpecialTokens: false)
+            func text(_ id: Int) -> String {
+                let after = tokenizer.decode(window + [id], skipSpecialTokens: false)
+                return after.hasPrefix(before) ? String(after.dropFirst(before.count)) : tokenizer.decode([id], skipSpecialTokens: false)
+            }
+            result.append((text(position.chosen.tokenID), position.top.map { text($0.tokenID) }))
+            window = Array((window + [position.chosen.tokenID]).suffix(4))
+        }
+        return result
+    }
+
+    /// A request id like OpenAI's: prefix and 32 hex digits.
+    func newID(_ prefix: String) -> String {
+        prefix + "-" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased()
+    }
+
+    func logRequest(_ id: String, promptTokens: [Int], params: SamplingParams) {
+        guard options.logRequests else { return }
+        logger.info(
+            "Received request \(id): prompt tokens \(promptTokens.count), n=\(params.n), max_tokens=\(params.maxTokens.map(String.init) ?? "none"), temperature=\(params.temperature), top_p=\(params.topP), top_k=\(params.topK), seed=\(params.seed.map(String.init) ?? "none"), stop=\(params.stop)")
+    }
+}
+
+/// Log-probability values safe for JSON: -inf becomes vLLM's -9999.
+func finiteLogprob(_ value: Float) -> Double {
+    value.isFinite ? Double(value) : -9999.0
+}

@@ -1,0 +1,211 @@
+import Foundation
+
+/// The OpenAPI 3.1 description of the server, served at `/openapi.json`. Written out by hand from
+/// the request and response types so that it says what the server really accepts (fuzzers such as
+/// schemathesis generate requests from it).
+enum OpenAPIDocument {
+    static func json(modelName: String) -> String {
+        let data = try? JSONSerialization.data(withJSONObject: document(modelName: modelName), options: [.sortedKeys, .withoutEscapingSlashes])
+        return data.map { String(decoding: $0, as: UTF8.self) } ?? "{}"
+    }
+
+    private static func ref(_ name: String) -> [String: Any] { ["$ref": "#/components/schemas/\(name)"] }
+    private static func nullable(_ schema: [String: Any]) -> [String: Any] { ["anyOf": [schema, ["type": "null"]]] }
+    private static var string: [String: Any] { ["type": "string"] }
+    private static var integer: [String: Any] { ["type": "integer"] }
+    private static var number: [String: Any] { ["type": "number"] }
+    private static var boolean: [String: Any] { ["type": "boolean"] }
+    private static func array(_ items: [String: Any]) -> [String: Any] { ["type": "array", "items": items] }
+
+    private static func jsonBody(_ schema: [String: Any]) -> [String: Any] {
+        ["required": true, "content": ["application/json": ["schema": schema]]]
+    }
+
+    private static func responses(_ ok: [String: Any], okType: String = "application/json", errors: [Int]) -> [String: Any] {
+        var result: [String: Any] = ["200": ["description": "Success", "content": [okType: ["schema": ok]]]]
+        let descriptions = [
+            400: "Invalid request (bad JSON, unknown model, invalid parameter, prompt too long)", 401: "Missing or wrong API key",
+            413: "Request body too large", 503: "Server at capacity or shutting down",
+        ]
+        for code in errors {
+            result[String(code)] = ["description": descriptions[code] ?? "Error", "content": ["application/json": ["schema": ref("ErrorResponse")]]]
+        }
+        return result
+    }
+
+    /// Sampling fields shared by both generation endpoints (OpenAI's and vLLM's extras).
+    private static var samplingProperties: [String: Any] {
+        [
+            "model": nullable(string), "n": nullable(["type": "integer", "minimum": 1, "maximum": 128]),
+            "temperature": nullable(["type": "number", "minimum": 0]),
+            "top_p": nullable(["type": "number", "exclusiveMinimum": 0, "maximum": 1]),
+            "top_k": nullable(["type": "integer", "minimum": -1]), "min_p": nullable(["type": "number", "minimum": 0, "maximum": 1]),
+            "seed": nullable(integer),
+            "presence_penalty": nullable(["type": "number", "minimum": -2, "maximum": 2]),
+            "frequency_penalty": nullable(["type": "number", "minimum": -2, "maximum": 2]),
+            "repetition_penalty": nullable(["type": "number", "exclusiveMinimum": 0]),
+            "logit_bias": nullable(["type": "object", "additionalProperties": ["type": "number", "minimum": -100, "maximum": 100]]),
+            "stop": nullable(["anyOf": [string, array(string)]]),
+            "stop_token_ids": nullable(array(integer)), "include_stop_str_in_output": nullable(boolean),
+            "ignore_eos": nullable(boolean), "max_tokens": nullable(["type": "integer", "minimum": 1]),
+            "min_tokens": nullable(["type": "integer", "minimum": 0]), "skip_special_tokens": nullable(boolean),
+            "spaces_between_special_tokens": nullable(boolean), "stream": nullable(boolean),
+            "stream_options": nullable(ref("StreamOptions")), "use_beam_search": nullable(boolean),
+            "length_penalty": nullable(number), "priority": nullable(integer), "user": nullable(string),
+            "response_format": nullable(ref("ResponseFormat")), "add_special_tokens": nullable(boolean),
+            "request_id": nullable(string), "echo": nullable(boolean),
+        ]
+    }
+
+    static func document(modelName: String) -> [String: Any] {
+        var completion = samplingProperties
+        completion["prompt"] = [
+            "anyOf": [string, array(string), array(["type": "integer", "minimum": 0]), array(array(["type": "integer", "minimum": 0]))]
+        ]
+        completion["suffix"] = nullable(string)
+        completion["best_of"] = nullable(integer)
+        completion["logprobs"] = nullable(["type": "integer", "minimum": 0, "maximum": 20])
+        completion["return_tokens_as_token_ids"] = nullable(boolean)
+        var chat = samplingProperties
+        chat["messages"] = ["type": "array", "items": ref("ChatMessage"), "minItems": 1]
+        chat["logprobs"] = nullable(boolean)
+        chat["top_logprobs"] = nullable(["type": "integer", "minimum": 0, "maximum": 20])
+        chat["max_completion_tokens"] = nullable(["type": "integer", "minimum": 1])
+        chat["add_generation_prompt"] = nullable(boolean)
+        chat["continue_final_message"] = nullable(boolean)
+        chat["chat_template"] = nullable(string)
+        chat["chat_template_kwargs"] = nullable(["type": "object"])
+        chat["tools"] = nullable(array(["type": "object"]))
+        chat["tool_choice"] = nullable(["anyOf": [string, ["type": "object"]]])
+        let usage: [String: Any] = [
+            "type": "object", "required": ["prompt_tokens", "completion_tokens", "total_tokens"],
+            "properties": ["prompt_tokens": integer, "completion_tokens": integer, "total_tokens": integer],
+        ]
+        let schemas: [String: Any] = [
+            "ErrorResponse": [
+                "type": "object", "required": ["error"],
+                "properties": [
+                    "error": [
+                        "type": "object", "required": ["message", "type", "code"],
+                        "properties": ["message": string, "type": string, "param": nullable(string), "code": integer],
+                    ]
+                ],
+            ],
+            "StreamOptions": ["type": "object", "properties": ["include_usage": nullable(boolean), "continuous_usage_stats": nullable(boolean)]],
+            "ResponseFormat": ["type": "object", "required": ["type"], "properties": ["type": ["type": "string", "enum": ["text"]]]],
+            "ContentPart": ["type": "object", "required": ["type", "text"], "properties": ["type": ["type": "string", "enum": ["text"]], "text": string]],
+            "ChatMessage": [
+                "type": "object", "required": ["role"],
+                "properties": [
+                    "role": ["type": "string", "enum": ["system", "user", "assistant", "tool", "developer"]],
+                    "content": ["anyOf": [string, array(ref("ContentPart")), ["type": "null"]]], "name": string,
+                ],
+            ],
+            "CompletionRequest": ["type": "object", "required": ["prompt"], "properties": completion],
+            "ChatCompletionRequest": ["type": "object", "required": ["messages"], "properties": chat],
+            "Usage": usage,
+            "CompletionResponse": [
+                "type": "object", "required": ["id", "object", "created", "model", "choices"],
+                "properties": [
+                    "id": string, "object": string, "created": integer, "model": string, "usage": ref("Usage"),
+                    "choices": array([
+                        "type": "object", "required": ["index", "text"],
+                        "properties": ["index": integer, "text": string, "finish_reason": nullable(string), "logprobs": nullable(["type": "object"])],
+                    ]),
+                ],
+            ],
+            "ChatCompletionResponse": [
+                "type": "object", "required": ["id", "object", "created", "model", "choices", "usage"],
+                "properties": [
+                    "id": string, "object": string, "created": integer, "model": string, "usage": ref("Usage"),
+                    "choices": array([
+                        "type": "object", "required": ["index", "message"],
+                        "properties": [
+                            "index": integer, "finish_reason": nullable(string), "logprobs": nullable(["type": "object"]),
+                            "message": ["type": "object", "properties": ["role": string, "content": nullable(string)]],
+                        ],
+                    ]),
+                ],
+            ],
+            "ModelList": [
+                "type": "object", "required": ["object", "data"],
+                "properties": [
+                    "object": string,
+                    "data": array([
+                        "type": "object", "required": ["id", "object"],
+                        "properties": ["id": string, "object": string, "created": integer, "owned_by": string, "max_model_len": integer],
+                    ]),
+                ],
+            ],
+            "TokenizeRequest": [
+                "type": "object",
+                "properties": [
+                    "model": nullable(string), "prompt": string, "messages": array(ref("ChatMessage")),
+                    "add_special_tokens": nullable(boolean), "add_generation_prompt": nullable(boolean),
+                    "return_token_strs": nullable(boolean),
+                ],
+            ],
+            "TokenizeResponse": [
+                "type": "object", "required": ["count", "max_model_len", "tokens"],
+                "properties": ["count": integer, "max_model_len": integer, "tokens": array(integer), "token_strs": array(string)],
+            ],
+            "DetokenizeRequest": [
+                "type": "object", "required": ["tokens"],
+                "properties": ["model": nullable(string), "tokens": array(["type": "integer", "minimum": 0])],
+            ],
+            "DetokenizeResponse": ["type": "object", "required": ["prompt"], "properties": ["prompt": string]],
+        ]
+        let generationErrors = [400, 401, 413, 503]
+        let paths: [String: Any] = [
+            "/v1/completions": [
+                "post": [
+                    "summary": "Create a completion (stream: server-sent events)", "operationId": "createCompletion",
+                    "requestBody": jsonBody(ref("CompletionRequest")),
+                    "responses": responses(ref("CompletionResponse"), errors: generationErrors),
+                ]
+            ],
+            "/v1/chat/completions": [
+                "post": [
+                    "summary": "Create a chat completion (stream: server-sent events)", "operationId": "createChatCompletion",
+                    "requestBody": jsonBody(ref("ChatCompletionRequest")),
+                    "responses": responses(ref("ChatCompletionResponse"), errors: generationErrors),
+                ]
+            ],
+            "/v1/models": ["get": ["summary": "List the served models", "operationId": "listModels", "responses": responses(ref("ModelList"), errors: [401])]],
+            "/tokenize": [
+                "post": [
+                    "summary": "Tokenize a prompt or chat messages", "operationId": "tokenize", "requestBody": jsonBody(ref("TokenizeRequest")),
+                    "responses": responses(ref("TokenizeResponse"), errors: [400, 401, 413]),
+                ]
+            ],
+            "/detokenize": [
+                "post": [
+                    "summary": "Turn token ids into text", "operationId": "detokenize", "requestBody": jsonBody(ref("DetokenizeRequest")),
+                    "responses": responses(ref("DetokenizeResponse"), errors: [400, 401, 413]),
+                ]
+            ],
+            "/health": ["get": ["summary": "Liveness", "operationId": "health", "responses": ["200": ["description": "The server is up"]]]],
+            "/version": [
+                "get": [
+                    "summary": "Server version", "operationId": "version",
+                    "responses": responses(["type": "object", "properties": ["version": string]], errors: []),
+                ]
+            ],
+            "/metrics": [
+                "get": ["summary": "Prometheus metrics", "operationId": "metrics", "responses": responses(string, okType: "text/plain", errors: [])]
+            ],
+        ]
+        return [
+            "openapi": "3.1.0",
+            "info": [
+                "title": "swift-vllm OpenAI-compatible server", "version": vllmServerVersion,
+                "description": "OpenAI-compatible API serving \(modelName).",
+            ],
+            "paths": paths,
+            "components": [
+                "schemas": schemas,
+                "securitySchemes": ["bearer": ["type": "http", "scheme": "bearer"]],
+            ],
+        ]
+    }
+}

@@ -1,0 +1,158 @@
+import Foundation
+import Hummingbird
+import Logging
+import NIOCore
+import NIOFoundationCompat
+import ServiceLifecycle
+import VLLMEngine
+
+/// The request context of the server: Hummingbird's, plus the connection, whose closing aborts the
+/// requests it carries.
+public struct ServerRequestContext: RequestContext {
+    public var coreContext: CoreRequestContextStorage
+    /// The client's connection.
+    public let channel: any Channel
+
+    public init(source: ApplicationRequestContextSource) {
+        coreContext = .init(source: source)
+        channel = source.channel
+    }
+}
+
+/// Builds the router of the OpenAI-compatible API over `serving`.
+public enum OpenAIRoutes {
+    /// Paths and their methods, for 405 answers and the OpenAPI description.
+    static let table: [String: Set<HTTPRequest.Method>] = [
+        "/v1/completions": [.post], "/v1/chat/completions": [.post], "/v1/models": [.get],
+        "/tokenize": [.post], "/detokenize": [.post], "/health": [.get], "/ping": [.get, .post], "/version": [.get],
+        "/metrics": [.get], "/openapi.json": [.get],
+    ]
+
+    public static func router(_ serving: OpenAIServing) -> Router<ServerRequestContext> {
+        let router = Router(context: ServerRequestContext.self)
+        router.add(middleware: ErrorMiddleware(routes: table))
+        if let key = serving.options.apiKey, !key.isEmpty { router.add(middleware: APIKeyMiddleware(key: key)) }
+        let limit = serving.options.maxRequestBodyBytes
+
+        router.get("/health") { _, _ -> Response in Response(status: .ok) }
+        router.get("/ping") { _, _ -> Response in Response(status: .ok) }
+        router.post("/ping") { _, _ -> Response in Response(status: .ok) }
+        router.get("/version") { _, _ -> Response in jsonResponse(["version": vllmServerVersion]) }
+        router.get("/metrics") { _, _ -> Response in
+            Response(
+                status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
+                body: .init(byteBuffer: ByteBuffer(string: serving.metrics.render(stats: serving.engine.stats))))
+        }
+        router.get("/openapi.json") { _, _ -> Response in
+            Response(
+                status: .ok, headers: [.contentType: "application/json"],
+                body: .init(byteBuffer: ByteBuffer(string: OpenAPIDocument.json(modelName: serving.servedName))))
+        }
+        router.get("/v1/models") { _, _ -> Response in
+            jsonResponse(
+                ModelList(
+                    data: serving.modelNames.map {
+                        .init(id: $0, created: serving.created, root: serving.modelRoot, maxModelLen: serving.maxModelLength)
+                    }))
+        }
+        router.post("/v1/completions") { request, context -> Response in
+            let (body, _) = try await decodeBody(CompletionRequest.self, request, limit: limit)
+            let watcher = await DisconnectWatcher.find(on: context.channel)
+            return try await serving.completions(body, abortOnClose: { run in watcher?.watch(run) })
+        }
+        router.post("/v1/chat/completions") { request, context -> Response in
+            let (body, raw) = try await decodeBody(ChatCompletionRequest.self, request, limit: limit)
+            let watcher = await DisconnectWatcher.find(on: context.channel)
+            return try await serving.chatCompletions(body, raw: raw, abortOnClose: { run in watcher?.watch(run) })
+        }
+        router.post("/tokenize") { request, _ -> Response in
+            let (body, raw) = try await decodeBody(TokenizeRequest.self, request, limit: limit)
+            return try serving.tokenize(body, raw: raw)
+        }
+        router.post("/detokenize") { request, _ -> Response in
+            let (body, _) = try await decodeBody(DetokenizeRequest.self, request, limit: limit)
+            return try serving.detokenize(body)
+        }
+        return router
+    }
+
+    /// The HTTP application: the routes on Hummingbird's HTTP/1.1 server.
+    public static func application(
+        _ serving: OpenAIServing, host: String, port: Int, logger: Logger,
+        onServerRunning: @escaping @Sendable (any Channel) async -> Void = { _ in }
+    ) -> some ApplicationProtocol {
+        Application(
+            router: router(serving),
+            server: .http1(configuration: .init(additionalChannelHandlers: [DisconnectWatcher()])),
+            configuration: .init(address: .hostname(host, port: port), serverName: "vllm"),
+            onServerRunning: onServerRunning,
+            logger: logger)
+    }
+
+    /// Serves until SIGINT or SIGTERM. Shutting down first stops admitting requests and gives those
+    /// in flight `shutdownGracePeriod` to finish, then aborts the rest, so that the server's own
+    /// graceful shutdown (which waits for open requests) never hangs.
+    public static func serve(
+        _ serving: OpenAIServing, host: String, port: Int, logger: Logger, shutdownGracePeriod: Duration = .seconds(5),
+        onServerRunning: @escaping @Sendable (any Channel) async -> Void = { _ in }
+    ) async throws {
+        let app = application(serving, host: host, port: port, logger: logger, onServerRunning: onServerRunning)
+        // Services shut down last-first: the engine's drain starts before the server stops.
+        let services: [ServiceGroupConfiguration.ServiceConfiguration] = [
+            .init(service: app),
+            .init(service: EngineService(serving: serving, gracePeriod: shutdownGracePeriod), successTerminationBehavior: .ignore),
+        ]
+        let group = ServiceGroup(
+            configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        try await group.run()
+    }
+
+    /// Reads the body (413 past `limit`) and decodes it; also returns the raw JSON object for the
+    /// fields handed to chat templates untyped.
+    static func decodeBody<T: Decodable>(_ type: T.Type, _ request: Request, limit: Int) async throws -> (T, [String: Any]) {
+        var request = request
+        let buffer = try await request.collectBody(upTo: limit)
+        let data = Data(buffer: buffer)
+        guard let object = (try? JSONSerialization.jsonObject(with: data, options: [.fragmentsAllowed])) else {
+            throw APIError.invalid(nil, "the request body is not valid JSON")
+        }
+        guard let dict = object as? [String: Any] else {
+            throw APIError.invalid(nil, "the request body must be a JSON object")
+        }
+        return (try JSONDecoder().decode(T.self, from: data), dict)
+    }
+}
+
+extension OpenAIServing {
+    /// `POST /tokenize`: a prompt, or messages through the chat template.
+    func tokenize(_ body: TokenizeRequest, raw: [String: Any]) throws -> Response {
+        try checkModel(body.model)
+        let tokenizer = try requireTokenizer()
+        let tokens: [Int]
+        if let messages = body.messages {
+            guard body.prompt == nil else { throw APIError.invalid("prompt", "give either prompt or messages, not both") }
+            let rendered = try renderChat(
+                messages: messages, raw: raw, addGenerationPrompt: body.addGenerationPrompt ?? true, continueFinalMessage: false,
+                templateOverride: nil)
+            tokens = body.addSpecialTokens == true ? tokenizer.encode(rendered.text, addSpecialTokens: true) : rendered.tokens
+        } else if let prompt = body.prompt {
+            tokens = tokenizer.encode(prompt, addSpecialTokens: body.addSpecialTokens ?? true)
+        } else {
+            throw APIError.invalid("prompt", "give a prompt or messages")
+        }
+        return jsonResponse(
+            TokenizeResponse(
+                count: tokens.count, maxModelLen: maxModelLength, tokens: tokens,
+                tokenStrs: body.returnTokenStrs == true ? tokens.map { tokenizer.token(forID: $0) ?? "" } : nil))
+    }
+
+    /// `POST /detokenize`.
+    func detokenize(_ body: DetokenizeRequest) throws -> Response {
+        try checkModel(body.model)
+        let tokenizer = try requireTokenizer()
+        if let bad = body.tokens.first(where: { $0 < 0 || $0 >= vocabularySize }) {
+            throw APIError.invalid("tokens", "token id \(bad) is out of vocabulary (size \(vocabularySize))")
+        }
+        return jsonResponse(DetokenizeResponse(prompt: tokenizer.decode(body.tokens, skipSpecialTokens: false)))
+    }
+}

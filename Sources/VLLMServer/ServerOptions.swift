@@ -1,0 +1,28 @@
+import Foundation
+
+/// How the server behaves, independent of the engine's own settings.
+public struct ServerOptions: Sendable {
+    /// Names the model answers to; the first is reported in responses. Empty: the model path.
+    public var servedModelNames: [String] = []
+    /// When set, `/v1/*`, `/tokenize` and `/detokenize` need `Authorization: Bearer <key>`.
+    public var apiKey: String?
+    /// A chat template (its source) replacing the model's own.
+    public var chatTemplate: String?
+    /// Bodies larger than this get 413.
+    public var maxRequestBodyBytes = 16 << 20
+    /// Sequences that may wait for a slot beyond the engine's `max_num_seqs`; more get 503.
+    public var maxQueuedSequences = 1024
+    /// Log one line per request with its prompt size and parameters.
+    public var logRequests = true
+    /// Take default sampling parameters from the model's generation_config.json (vLLM's `--generation-config auto`).
+    public var useGenerationConfig = true
+    /// Largest `logprobs` / `top_logprobs` a request may ask for (vLLM's `max_logprobs`).
+    public var maxLogprobs = 20
+    /// Seconds between the periodic throughput log lines; 0 turns them off.
+    public var statsLogInterval: Double = 10
+
+    public init() {}
+}
+
+/// The version reported by `/version` and the OpenAPI description.
+public let vllmServerVersion = "0.1.0"

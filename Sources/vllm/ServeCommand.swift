@@ -1,0 +1,125 @@
+import ArgumentParser
+import Foundation
+import Logging
+import VLLMCore
+import VLLMEngine
+import VLLMServer
+
+/// `vllm serve [MODEL]`: the OpenAI-compatible HTTP server (vLLM's flags).
+struct ServeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "serve", abstract: "Serve a model over an OpenAI-compatible HTTP API.")
+
+    @Argument(help: "Hugging Face model folder (the same as --model; default: the built-in stories260K model).")
+    var modelTag: String?
+
+    @OptionGroup var engine: EngineOptions
+
+    @Option(help: "Address to listen on.") var host: String = "0.0.0.0"
+    @Option(help: "Port to listen on.") var port: Int = 8000
+
+    @Option(help: "Require 'Authorization: Bearer <key>' on the API (also VLLM_API_KEY).")
+    var apiKey: String?
+
+    @Option(parsing: .upToNextOption, help: "Model names the API answers to (the first is reported; default: the model path).")
+    var servedModelName: [String] = []
+
+    @Option(help: "Chat template: a file or the template itself (default: the model's own).")
+    var chatTemplate: String?
+
+    @Option(help: "Weights dtype on the CPU: auto, float32 or bfloat16 (bfloat16 weights stay bfloat16 unless float32).")
+    var dtype: String = "auto"
+
+    @Option(help: "Default sampling parameters: 'auto' (the model's generation_config.json) or 'vllm' (vLLM's defaults).")
+    var generationConfig: String = "auto"
+
+    @Option(name: [.customLong("log-level"), .customLong("uvicorn-log-level")], help: "trace, debug, info, warning, error or critical.")
+    var logLevel: String = "info"
+
+    @Flag(help: "Do not log each request.") var disableLogRequests = false
+    @Flag(help: "Do not log throughput every few seconds.") var disableLogStats = false
+
+    @Option(help: "Sequences that may wait beyond --max-num-seqs before requests get 503.")
+    var maxQueuedRequests: Int = 1024
+
+    @Option(help: "Largest request body in bytes (larger ones get 413).")
+    var maxRequestBodyBytes: Int = 16 << 20
+
+    @Option(help: "Seconds to let requests in flight finish on SIGINT/SIGTERM before aborting them.")
+    var shutdownTimeout: Double = 5
+
+    func run() async throws {
+        guard let level = Logger.Level(rawValue: logLevel.lowercased()) else {
+            throw ValidationError("--log-level must be one of trace, debug, info, warning, error, critical")
+        }
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+        let logger = Logger(label: "vllm.serve")
+        var args = try engine.engineArgs()
+        if let modelTag {
+            if let flag = engine.model, flag != modelTag { throw ValidationError("the model is given twice: \(modelTag) and --model \(flag)") }
+            args.model = modelTag
+        }
+        switch dtype {
+        case "auto", "bfloat16": break
+        case "float32", "float": args.cpuKeepBFloat16Weights = false
+        default: throw ValidationError("--dtype must be auto, float32 or bfloat16 on the CPU backend")
+        }
+        guard ["auto", "vllm"].contains(generationConfig) else { throw ValidationError("--generation-config must be auto or vllm") }
+        guard (1...65535).contains(port) else { throw ValidationError("--port must be in 1...65535") }
+
+        var options = ServerOptions()
+        options.servedModelNames = servedModelName
+        options.apiKey = apiKey ?? ProcessInfo.processInfo.environment["VLLM_API_KEY"]
+        options.logRequests = !disableLogRequests
+        options.useGenerationConfig = generationConfig == "auto"
+        options.maxQueuedSequences = maxQueuedRequests
+        options.maxRequestBodyBytes = maxRequestBodyBytes
+        options.statsLogInterval = disableLogStats ? 0 : 10
+        if let chatTemplate {
+            if FileManager.default.fileExists(atPath: chatTemplate) {
+                guard let text = try? String(contentsOfFile: chatTemplate, encoding: .utf8) else {
+                    throw ValidationError("cannot read the chat template \(chatTemplate)")
+                }
+                options.chatTemplate = text
+            } else if chatTemplate.contains("{") {
+                options.chatTemplate = chatTemplate
+            } else {
+                throw ValidationError("--chat-template: no such file \(chatTemplate)")
+            }
+        }
+
+        let start = Date()
+        logger.info("Loading model \(args.model ?? EngineArgs.builtinModelPath())")
+        let asyncEngine = try AsyncEngine(args: args)
+        let config = asyncEngine.config
+        if let folder = asyncEngine.folder {
+            let c = folder.config
+            logger.info(
+                "Loaded \(c.architecture) from \(folder.path): \(c.numLayers) layers, hidden size \(c.hiddenSize), vocabulary \(c.vocabSize), in \(String(format: "%.2f", Date().timeIntervalSince(start))) s")
+        }
+        logger.info(
+            "KV cache: \(config.numBlocks) blocks of \(config.blockSize) tokens (\(config.numBlocks * config.blockSize) tokens); max_model_len \(config.scheduler.maxModelLength), max_num_seqs \(config.scheduler.maxNumSeqs), max_num_batched_tokens \(config.scheduler.maxNumBatchedTokens), prefix caching \(config.enablePrefixCaching ? "on" : "off")")
+        let serving: OpenAIServing
+        do {
+            serving = try OpenAIServing(engine: asyncEngine, options: options, logger: logger)
+        } catch {
+            asyncEngine.shutdown()
+            throw ValidationError("--chat-template: \(error)")
+        }
+        if serving.hasChatTemplate == false {
+            logger.warning("The model has no chat template: /v1/chat/completions answers 400 until one is given with --chat-template")
+        }
+        let names = serving.servedModelNames
+        try await OpenAIRoutes.serve(
+            serving, host: host, port: port, logger: logger, shutdownGracePeriod: .milliseconds(Int(shutdownTimeout * 1000)),
+            onServerRunning: { channel in
+                logger.info("Serving \(names) on http://\(host):\(channel.localAddress?.port ?? port) (Ctrl-C to stop)")
+            })
+        asyncEngine.shutdown()
+        logger.info("Server stopped")
+    }
+}
