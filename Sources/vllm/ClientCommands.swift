@@ -53,7 +53,7 @@ struct ChatCommand: AsyncParsableCommand {
             if let quick {
                 try await ask(quick)
             } else {
-                print("Using model \(model). Type a message; an empty line or end of input quits.")
+                emit("Using model \(model). Type a message; an empty line or end of input quits.\n")
                 while true {
                     emit("> ")
                     guard let line = readLine(), !line.isEmpty else { break }
@@ -89,7 +89,7 @@ struct CompleteCommand: AsyncParsableCommand {
             if let quick {
                 try await complete(quick)
             } else {
-                print("Using model \(model). Type a prompt; an empty line or end of input quits.")
+                emit("Using model \(model). Type a prompt; an empty line or end of input quits.\n")
                 while true {
                     emit("> ")
                     guard let line = readLine(), !line.isEmpty else { break }
