@@ -82,7 +82,9 @@ extension OpenAIServing {
     }
 
     /// `POST /v1/chat/completions`.
-    func chatCompletions(_ body: ChatCompletionRequest, raw: [String: Any], abortOnClose: (GenerationRun) -> Void) async throws -> Response {
+    func chatCompletions(
+        _ body: ChatCompletionRequest, raw: [String: Any], abortOnClose: (any Abortable) -> Void
+    ) async throws -> Response {
         let f = body.sampling
         try checkModel(f.model)
         let wantsLogprobs = body.logprobs ?? false
@@ -112,6 +114,20 @@ extension OpenAIServing {
         try admit(n)
         let id = f.requestID.map { "chatcmpl-\($0)" } ?? newID("chatcmpl")
         logRequest(id, promptTokens: tokens, params: params)
+        if f.useBeamSearch == true {
+            defer { release(n) }
+            let cancel = BeamCancel()
+            abortOnClose(cancel)
+            let beams = try await beamSearch(
+                prompt: tokens, width: n, maxTokens: params.maxTokens ?? 16, ignoreEOS: params.ignoreEOS,
+                lengthPenalty: f.lengthPenalty ?? 1, baseID: id, cancel: cancel)
+            let choices = beams.enumerated().map { k, beam in
+                ChatChoice(index: k, message: ChatResponseMessage(content: beam.text), finishReason: beam.finishReason.openAIName)
+            }
+            let usage = Usage(promptTokens: tokens.count, completionTokens: beams.reduce(0) { $0 + $1.tokenIDs.count })
+            return jsonResponse(
+                ChatCompletionResponse(id: id, created: Int(Date().timeIntervalSince1970), model: servedName, choices: choices, usage: usage))
+        }
         let run = GenerationRun(
             engine: engine, baseID: id, prompts: [(prompt.text, tokens)], params: [params], priority: f.priority ?? 0,
             metrics: metrics, onComplete: { [self] in release(n) })

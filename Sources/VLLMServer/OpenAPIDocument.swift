@@ -56,7 +56,7 @@ enum OpenAPIDocument {
             "min_tokens": nullable(["type": "integer", "minimum": 0]), "skip_special_tokens": nullable(boolean),
             "spaces_between_special_tokens": nullable(boolean), "stream": nullable(boolean),
             "stream_options": nullable(ref("StreamOptions")),
-            "use_beam_search": ["enum": [false, NSNull()], "description": "beam search is not served"],
+            "use_beam_search": ["anyOf": [boolean, ["type": "null"]], "description": "beam search with width n (not streamed)"],
             "length_penalty": nullable(number), "priority": nullable(integer), "user": nullable(string),
             "response_format": nullable(ref("ResponseFormat")), "add_special_tokens": nullable(boolean),
             "request_id": nullable(string), "echo": nullable(boolean),
