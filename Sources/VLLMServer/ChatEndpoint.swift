@@ -136,12 +136,16 @@ extension OpenAIServing {
         let created = Int(Date().timeIntervalSince1970)
         if f.stream == true {
             let includeUsage = f.streamOptions?.includeUsage ?? false
+            // vLLM's continuous_usage_stats: every chunk carries the usage so far.
+            let continuousUsage = includeUsage && (f.streamOptions?.continuousUsageStats ?? false)
             return ServerSentEvents.response(
                 write: { [self] writer in
                     for index in 0..<n {
                         let first = ChatChunkChoice(index: index, delta: ChatDelta(role: "assistant", content: ""))
+                        let usage = continuousUsage ? Usage(promptTokens: tokens.count, completionTokens: 0) : nil
                         try await writer.write(
-                            ServerSentEvents.event(ChatCompletionChunk(id: id, created: created, model: servedName, choices: [first])))
+                            ServerSentEvents.event(
+                                ChatCompletionChunk(id: id, created: created, model: servedName, choices: [first], usage: usage)))
                     }
                     var completionTokens = 0
                     var contexts = [[Int]](repeating: tokens, count: n)
@@ -162,8 +166,10 @@ extension OpenAIServing {
                                 let choice = ChatChunkChoice(
                                     index: piece.index, delta: ChatDelta(content: piece.text), logprobs: logprobs,
                                     finishReason: piece.finishReason?.openAIName, stopReason: StopReasonValue(piece.stopReason))
+                                let usage = continuousUsage ? Usage(promptTokens: tokens.count, completionTokens: completionTokens) : nil
                                 try await writer.write(
-                                    ServerSentEvents.event(ChatCompletionChunk(id: id, created: created, model: servedName, choices: [choice])))
+                                    ServerSentEvents.event(
+                                        ChatCompletionChunk(id: id, created: created, model: servedName, choices: [choice], usage: usage)))
                             }
                         }
                     }

@@ -70,6 +70,8 @@ extension OpenAIServing {
         let asIDs = body.returnTokensAsTokenIDs ?? false
         if f.stream == true {
             let includeUsage = f.streamOptions?.includeUsage ?? false
+            // vLLM's continuous_usage_stats: every chunk carries the usage so far.
+            let continuousUsage = includeUsage && (f.streamOptions?.continuousUsageStats ?? false)
             let created = Int(Date().timeIntervalSince1970)
             return ServerSentEvents.response(
                 write: { [self] writer in
@@ -102,8 +104,10 @@ extension OpenAIServing {
                                 let choice = CompletionChoice(
                                     index: index, text: text, logprobs: logprobs, finishReason: piece.finishReason?.openAIName,
                                     stopReason: StopReasonValue(piece.stopReason))
+                                let usage = continuousUsage ? Usage(promptTokens: promptTokenCount, completionTokens: completionTokens) : nil
                                 try await writer.write(
-                                    ServerSentEvents.event(CompletionResponse(id: id, created: created, model: servedName, choices: [choice])))
+                                    ServerSentEvents.event(
+                                        CompletionResponse(id: id, created: created, model: servedName, choices: [choice], usage: usage)))
                             }
                         }
                     }
