@@ -82,7 +82,9 @@ extension OpenAIServing {
     }
 
     /// `POST /v1/chat/completions`.
-    func chatCompletions(_ body: ChatCompletionRequest, raw: [String: Any], abortOnClose: (GenerationRun) -> Void) async throws -> Response {
+    func chatCompletions(
+        _ body: ChatCompletionRequest, raw: [String: Any], abortOnClose: (any Abortable) -> Void
+    ) async throws -> Response {
         let f = body.sampling
         try checkModel(f.model)
         let wantsLogprobs = body.logprobs ?? false
@@ -112,6 +114,20 @@ extension OpenAIServing {
         try admit(n)
         let id = f.requestID.map { "chatcmpl-\($0)" } ?? newID("chatcmpl")
         logRequest(id, promptTokens: tokens, params: params)
+        if f.useBeamSearch == true {
+            defer { release(n) }
+            let cancel = BeamCancel()
+            abortOnClose(cancel)
+            let beams = try await beamSearch(
+                prompt: tokens, width: n, maxTokens: params.maxTokens ?? 16, ignoreEOS: params.ignoreEOS,
+                lengthPenalty: f.lengthPenalty ?? 1, baseID: id, cancel: cancel)
+            let choices = beams.enumerated().map { k, beam in
+                ChatChoice(index: k, message: ChatResponseMessage(content: beam.text), finishReason: beam.finishReason.openAIName)
+            }
+            let usage = Usage(promptTokens: tokens.count, completionTokens: beams.reduce(0) { $0 + $1.tokenIDs.count })
+            return jsonResponse(
+                ChatCompletionResponse(id: id, created: Int(Date().timeIntervalSince1970), model: servedName, choices: choices, usage: usage))
+        }
         let run = GenerationRun(
             engine: engine, baseID: id, prompts: [(prompt.text, tokens)], params: [params], priority: f.priority ?? 0,
             metrics: metrics, onComplete: { [self] in release(n) })
@@ -120,12 +136,16 @@ extension OpenAIServing {
         let created = Int(Date().timeIntervalSince1970)
         if f.stream == true {
             let includeUsage = f.streamOptions?.includeUsage ?? false
+            // vLLM's continuous_usage_stats: every chunk carries the usage so far.
+            let continuousUsage = includeUsage && (f.streamOptions?.continuousUsageStats ?? false)
             return ServerSentEvents.response(
                 write: { [self] writer in
                     for index in 0..<n {
                         let first = ChatChunkChoice(index: index, delta: ChatDelta(role: "assistant", content: ""))
+                        let usage = continuousUsage ? Usage(promptTokens: tokens.count, completionTokens: 0) : nil
                         try await writer.write(
-                            ServerSentEvents.event(ChatCompletionChunk(id: id, created: created, model: servedName, choices: [first])))
+                            ServerSentEvents.event(
+                                ChatCompletionChunk(id: id, created: created, model: servedName, choices: [first], usage: usage)))
                     }
                     var completionTokens = 0
                     var contexts = [[Int]](repeating: tokens, count: n)
@@ -146,8 +166,10 @@ extension OpenAIServing {
                                 let choice = ChatChunkChoice(
                                     index: piece.index, delta: ChatDelta(content: piece.text), logprobs: logprobs,
                                     finishReason: piece.finishReason?.openAIName, stopReason: StopReasonValue(piece.stopReason))
+                                let usage = continuousUsage ? Usage(promptTokens: tokens.count, completionTokens: completionTokens) : nil
                                 try await writer.write(
-                                    ServerSentEvents.event(ChatCompletionChunk(id: id, created: created, model: servedName, choices: [choice])))
+                                    ServerSentEvents.event(
+                                        ChatCompletionChunk(id: id, created: created, model: servedName, choices: [choice], usage: usage)))
                             }
                         }
                     }

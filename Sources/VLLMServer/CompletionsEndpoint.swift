@@ -5,7 +5,7 @@ import VLLMEngine
 
 extension OpenAIServing {
     /// `POST /v1/completions`.
-    func completions(_ body: CompletionRequest, abortOnClose: (GenerationRun) -> Void) async throws -> Response {
+    func completions(_ body: CompletionRequest, abortOnClose: (any Abortable) -> Void) async throws -> Response {
         let f = body.sampling
         try checkModel(f.model)
         if body.suffix != nil { throw APIError.invalid("suffix", "suffix is not currently supported") }
@@ -36,6 +36,26 @@ extension OpenAIServing {
         let sequences = prompts.count * n
         try admit(sequences)
         let id = f.requestID.map { "cmpl-\($0)" } ?? newID("cmpl")
+        if f.useBeamSearch == true {
+            defer { release(sequences) }
+            let cancel = BeamCancel()
+            abortOnClose(cancel)
+            var choices: [CompletionChoice] = []
+            var generated = 0
+            for (p, prompt) in prompts.enumerated() {
+                let beams = try await beamSearch(
+                    prompt: prompt.tokens, width: n, maxTokens: params[p].maxTokens ?? 16, ignoreEOS: params[p].ignoreEOS,
+                    lengthPenalty: f.lengthPenalty ?? 1, baseID: "\(id)-\(p)", cancel: cancel)
+                let echo = f.echo == true ? (prompt.text ?? tokenizer?.decode(prompt.tokens, skipSpecialTokens: false) ?? "") : ""
+                for (k, beam) in beams.enumerated() {
+                    generated += beam.tokenIDs.count
+                    choices.append(CompletionChoice(index: p * n + k, text: echo + beam.text, finishReason: beam.finishReason.openAIName))
+                }
+            }
+            let usage = Usage(promptTokens: prompts.reduce(0) { $0 + $1.tokens.count }, completionTokens: generated)
+            return jsonResponse(
+                CompletionResponse(id: id, created: Int(Date().timeIntervalSince1970), model: servedName, choices: choices, usage: usage))
+        }
         for (i, prompt) in prompts.enumerated() { logRequest(prompts.count == 1 ? id : "\(id)-\(i)", promptTokens: prompt.tokens, params: params[i]) }
         let run = GenerationRun(
             engine: engine, baseID: id, prompts: prompts, params: params, priority: f.priority ?? 0, metrics: metrics,
@@ -50,6 +70,8 @@ extension OpenAIServing {
         let asIDs = body.returnTokensAsTokenIDs ?? false
         if f.stream == true {
             let includeUsage = f.streamOptions?.includeUsage ?? false
+            // vLLM's continuous_usage_stats: every chunk carries the usage so far.
+            let continuousUsage = includeUsage && (f.streamOptions?.continuousUsageStats ?? false)
             let created = Int(Date().timeIntervalSince1970)
             return ServerSentEvents.response(
                 write: { [self] writer in
@@ -82,8 +104,10 @@ extension OpenAIServing {
                                 let choice = CompletionChoice(
                                     index: index, text: text, logprobs: logprobs, finishReason: piece.finishReason?.openAIName,
                                     stopReason: StopReasonValue(piece.stopReason))
+                                let usage = continuousUsage ? Usage(promptTokens: promptTokenCount, completionTokens: completionTokens) : nil
                                 try await writer.write(
-                                    ServerSentEvents.event(CompletionResponse(id: id, created: created, model: servedName, choices: [choice])))
+                                    ServerSentEvents.event(
+                                        CompletionResponse(id: id, created: created, model: servedName, choices: [choice], usage: usage)))
                             }
                         }
                     }

@@ -10,7 +10,7 @@ final class DisconnectWatcher: ChannelInboundHandler, RemovableChannelHandler, @
     typealias InboundIn = NIOAny
 
     private struct Entry {
-        weak var run: GenerationRun?
+        weak var run: (any Abortable)?
     }
 
     private let lock = NSLock()
@@ -29,7 +29,7 @@ final class DisconnectWatcher: ChannelInboundHandler, RemovableChannelHandler, @
 
     /// Watches `run` for this connection; aborts it at once if the client is already gone. Runs are
     /// held weakly (a keep-alive connection carries many), and forgotten once they are gone.
-    func watch(_ run: GenerationRun) {
+    func watch(_ run: any Abortable) {
         lock.lock()
         let gone = disconnected
         if !gone {

@@ -187,8 +187,8 @@ public final class OpenAIServing: @unchecked Sendable {
         if let promptLogprobs = f.promptLogprobs {
             throw APIError.invalid("prompt_logprobs", "prompt_logprobs is not supported by this server (got \(promptLogprobs))")
         }
-        if f.useBeamSearch == true {
-            throw APIError.invalid("use_beam_search", "beam search is not supported by this server yet")
+        if f.useBeamSearch == true, f.stream == true {
+            throw APIError.invalid("use_beam_search", "beam search cannot be streamed")
         }
         if let format = f.responseFormat, format.type != "text" {
             throw APIError.invalid("response_format", "response_format of type '\(format.type)' is not supported; only 'text' is")

@@ -4,8 +4,9 @@ import Foundation
 /// the request and response types so that it says what the server really accepts (fuzzers such as
 /// schemathesis generate requests from it).
 enum OpenAPIDocument {
-    static func json(modelName: String) -> String {
-        let data = try? JSONSerialization.data(withJSONObject: document(modelName: modelName), options: [.sortedKeys, .withoutEscapingSlashes])
+    static func json(modelNames: [String], vocabularySize: Int) -> String {
+        let data = try? JSONSerialization.data(
+            withJSONObject: document(modelNames: modelNames, vocabularySize: vocabularySize), options: [.sortedKeys, .withoutEscapingSlashes])
         return data.map { String(decoding: $0, as: UTF8.self) } ?? "{}"
     }
 
@@ -21,8 +22,12 @@ enum OpenAPIDocument {
         ["required": true, "content": ["application/json": ["schema": schema]]]
     }
 
-    private static func responses(_ ok: [String: Any], okType: String = "application/json", errors: [Int]) -> [String: Any] {
-        var result: [String: Any] = ["200": ["description": "Success", "content": [okType: ["schema": ok]]]]
+    private static func responses(
+        _ ok: [String: Any], okType: String = "application/json", streams: Bool = false, errors: [Int]
+    ) -> [String: Any] {
+        var content: [String: Any] = [okType: ["schema": ok]]
+        if streams { content["text/event-stream"] = ["schema": string] }
+        var result: [String: Any] = ["200": ["description": "Success (server-sent events when stream is true)", "content": content]]
         let descriptions = [
             400: "Invalid request (bad JSON, unknown model, invalid parameter, prompt too long)", 401: "Missing or wrong API key",
             413: "Request body too large", 503: "Server at capacity or shutting down",
@@ -34,9 +39,9 @@ enum OpenAPIDocument {
     }
 
     /// Sampling fields shared by both generation endpoints (OpenAI's and vLLM's extras).
-    private static var samplingProperties: [String: Any] {
+    private static func samplingProperties(_ modelNames: [String]) -> [String: Any] {
         [
-            "model": nullable(string), "n": nullable(["type": "integer", "minimum": 1, "maximum": 128]),
+            "model": ["enum": (modelNames as [Any]) + [NSNull()]], "n": nullable(["type": "integer", "minimum": 1, "maximum": 128]),
             "temperature": nullable(["type": "number", "minimum": 0]),
             "top_p": nullable(["type": "number", "exclusiveMinimum": 0, "maximum": 1]),
             "top_k": nullable(["type": "integer", "minimum": -1]), "min_p": nullable(["type": "number", "minimum": 0, "maximum": 1]),
@@ -50,19 +55,22 @@ enum OpenAPIDocument {
             "ignore_eos": nullable(boolean), "max_tokens": nullable(["type": "integer", "minimum": 1]),
             "min_tokens": nullable(["type": "integer", "minimum": 0]), "skip_special_tokens": nullable(boolean),
             "spaces_between_special_tokens": nullable(boolean), "stream": nullable(boolean),
-            "stream_options": nullable(ref("StreamOptions")), "use_beam_search": nullable(boolean),
+            "stream_options": nullable(ref("StreamOptions")),
+            "use_beam_search": ["anyOf": [boolean, ["type": "null"]], "description": "beam search with width n (not streamed)"],
             "length_penalty": nullable(number), "priority": nullable(integer), "user": nullable(string),
             "response_format": nullable(ref("ResponseFormat")), "add_special_tokens": nullable(boolean),
             "request_id": nullable(string), "echo": nullable(boolean),
         ]
     }
 
-    static func document(modelName: String) -> [String: Any] {
+    static func document(modelNames: [String], vocabularySize: Int) -> [String: Any] {
+        let modelName = modelNames.first ?? "model"
+        let samplingProperties = samplingProperties(modelNames)
         var completion = samplingProperties
         completion["prompt"] = [
             "anyOf": [string, array(string), array(["type": "integer", "minimum": 0]), array(array(["type": "integer", "minimum": 0]))]
         ]
-        completion["suffix"] = nullable(string)
+        completion["suffix"] = ["type": "null", "description": "not served"]
         completion["best_of"] = nullable(integer)
         completion["logprobs"] = nullable(["type": "integer", "minimum": 0, "maximum": 20])
         completion["return_tokens_as_token_ids"] = nullable(boolean)
@@ -138,9 +146,9 @@ enum OpenAPIDocument {
                 ],
             ],
             "TokenizeRequest": [
-                "type": "object",
+                "type": "object", "oneOf": [["required": ["prompt"]], ["required": ["messages"]]],
                 "properties": [
-                    "model": nullable(string), "prompt": string, "messages": array(ref("ChatMessage")),
+                    "model": ["enum": (modelNames as [Any]) + [NSNull()]], "prompt": string, "messages": ["type": "array", "items": ref("ChatMessage"), "minItems": 1],
                     "add_special_tokens": nullable(boolean), "add_generation_prompt": nullable(boolean),
                     "return_token_strs": nullable(boolean),
                 ],
@@ -151,7 +159,7 @@ enum OpenAPIDocument {
             ],
             "DetokenizeRequest": [
                 "type": "object", "required": ["tokens"],
-                "properties": ["model": nullable(string), "tokens": array(["type": "integer", "minimum": 0])],
+                "properties": ["model": ["enum": (modelNames as [Any]) + [NSNull()]], "tokens": array(["type": "integer", "minimum": 0, "maximum": max(0, vocabularySize - 1)])],
             ],
             "DetokenizeResponse": ["type": "object", "required": ["prompt"], "properties": ["prompt": string]],
         ]
@@ -161,14 +169,14 @@ enum OpenAPIDocument {
                 "post": [
                     "summary": "Create a completion (stream: server-sent events)", "operationId": "createCompletion",
                     "requestBody": jsonBody(ref("CompletionRequest")),
-                    "responses": responses(ref("CompletionResponse"), errors: generationErrors),
+                    "responses": responses(ref("CompletionResponse"), streams: true, errors: generationErrors),
                 ]
             ],
             "/v1/chat/completions": [
                 "post": [
                     "summary": "Create a chat completion (stream: server-sent events)", "operationId": "createChatCompletion",
                     "requestBody": jsonBody(ref("ChatCompletionRequest")),
-                    "responses": responses(ref("ChatCompletionResponse"), errors: generationErrors),
+                    "responses": responses(ref("ChatCompletionResponse"), streams: true, errors: generationErrors),
                 ]
             ],
             "/v1/models": ["get": ["summary": "List the served models", "operationId": "listModels", "responses": responses(ref("ModelList"), errors: [401])]],

@@ -46,7 +46,7 @@ public enum OpenAIRoutes {
         router.get("/openapi.json") { _, _ -> Response in
             Response(
                 status: .ok, headers: [.contentType: "application/json"],
-                body: .init(byteBuffer: ByteBuffer(string: OpenAPIDocument.json(modelName: serving.servedName))))
+                body: .init(byteBuffer: ByteBuffer(string: OpenAPIDocument.json(modelNames: serving.modelNames, vocabularySize: serving.vocabularySize))))
         }
         router.get("/v1/models") { _, _ -> Response in
             jsonResponse(

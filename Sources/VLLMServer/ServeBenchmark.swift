@@ -265,6 +265,9 @@ public struct ServeBenchmarkResult: Sendable {
             row("P99 \(name) (ms):", percentile(values, 99) * 1000)
         }
         lines.append(String(repeating: "=", count: 50))
+        if let error = results.first(where: { !$0.success })?.error {
+            lines.append("First error: \(error)")
+        }
         return lines.joined(separator: "\n")
     }
 

@@ -1,5 +1,6 @@
 import Foundation
 import HummingbirdTesting
+import VLLMEngine
 import XCTest
 
 @testable import VLLMServer
@@ -131,6 +132,27 @@ final class CompletionsTests: XCTestCase {
             for path in ["/v1/completions", "/v1/chat/completions", "/v1/models", "/tokenize", "/detokenize", "/health", "/version", "/metrics"] {
                 XCTAssertNotNil(paths[path], path)
             }
+        }
+    }
+}
+
+final class BeamSearchServingTests: XCTestCase {
+    /// `use_beam_search` gives the same beams as the offline `LLM.beamSearch`.
+    func testBeamSearchMatchesOfflineEngine() async throws {
+        var args = EngineArgs(model: repositoryRoot.appendingPathComponent("Models/stories260K").path)
+        args.numGPUBlocksOverride = 256
+        let llm = try LLM(args: args)
+        let prompt = llm.tokenizer!.encode("Once upon a time")
+        let offline = try llm.beamSearch([.tokens(prompt)], BeamSearchParams(beamWidth: 3, maxTokens: 8))[0].sequences
+        try await withServer { client, _ in
+            let response = try await client.post(
+                "/v1/completions", ["prompt": prompt, "max_tokens": 8, "n": 3, "use_beam_search": true])
+            XCTAssertEqual(response.status, .ok, response.text)
+            let texts = (response.json["choices"] as! [[String: Any]]).map { $0["text"] as! String }
+            XCTAssertEqual(texts, offline.map(\.text))
+            let chat = try await client.post(
+                "/v1/chat/completions", ["messages": [["role": "user", "content": "Hi"]], "max_tokens": 4, "n": 2, "use_beam_search": true])
+            XCTAssertEqual((chat.json["choices"] as! [[String: Any]]).count, 2)
         }
     }
 }

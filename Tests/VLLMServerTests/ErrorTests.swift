@@ -39,7 +39,9 @@ final class ErrorTests: XCTestCase {
             assertError(try await client.post("/v1/completions", ["prompt": "Hi", "stop_token_ids": [99999]]), .badRequest, param: "stop_token_ids")
             assertError(try await client.post("/v1/completions", ["prompt": [1, 99999]]), .badRequest, param: "prompt")
             assertError(try await client.post("/v1/completions", ["prompt": []]), .badRequest, param: "prompt")
-            assertError(try await client.post("/v1/completions", ["prompt": "Hi", "use_beam_search": true]), .badRequest, param: "use_beam_search")
+            assertError(
+                try await client.post("/v1/completions", ["prompt": "Hi", "use_beam_search": true, "stream": true]), .badRequest,
+                param: "use_beam_search")
             // A prompt longer than max_model_len (512).
             let long = Array(repeating: 5, count: 600)
             assertError(try await client.post("/v1/completions", ["prompt": long]), .badRequest, param: "prompt")

@@ -44,6 +44,17 @@ final class StreamingTests: XCTestCase {
             let plain = try await client.post(
                 "/v1/chat/completions", ["messages": [["role": "user", "content": "Hi"]], "max_tokens": 3, "stream": true])
             XCTAssertTrue(plain.events.dropLast().map(jsonObject).allSatisfy { $0["usage"] == nil })
+
+            // continuous_usage_stats: every chunk has the usage so far.
+            let continuous = try await client.post(
+                "/v1/chat/completions",
+                [
+                    "messages": [["role": "user", "content": "Hi"]], "max_tokens": 3, "stream": true, "ignore_eos": true,
+                    "stream_options": ["include_usage": true, "continuous_usage_stats": true],
+                ])
+            let counts = continuous.events.dropLast().map { (jsonObject($0)["usage"] as? [String: Int])?["completion_tokens"] }
+            XCTAssertTrue(counts.allSatisfy { $0 != nil })
+            XCTAssertEqual(counts.last!, 3)
         }
     }
 
