@@ -100,6 +100,27 @@ fi
 # extra: vLLM's offline throughput benchmark (random dataset, 1000 prompts of 1024 tokens, 128 out;
 # temperature 1, so sampling runs on the host) and start-up time of a real 8B safetensors folder
 # (page cache warm) with a cold and then a warm kernel cache.
+# throughput: the same workload at 200 prompts through vLLM's benchmark (temperature 1: sampling on
+# the host), and all 1000 prompts greedily through `vllm generate` (sampling on the GPU).
+if [ "$MODE" = throughput ]; then
+    L8=bench/gpu/configs/llama3_1_8b
+    export VLLM_CACHE_ROOT=$W/cache-extra
+    step ours_throughput_llama8b_200 240 "$BIN" bench throughput --device cuda --load-format dummy --model $L8 --max-model-len 2048 \
+        --input-len 1024 --output-len 128 --num-prompts 200 --max-num-batched-tokens 8192 --max-num-seqs 256 \
+        --output-json $R/ours_throughput_llama8b_200.json
+    python3 -c "
+import random, json
+random.seed(0)
+for _ in range(1000):
+    print(json.dumps({'prompt_token_ids': [random.randrange(0, 128000) for _ in range(1024)]}))" > $W/prompts1000.jsonl
+    s=$(date +%s%N)
+    step ours_generate_greedy_llama8b_1000 300 "$BIN" generate --device cuda --load-format dummy --model $L8 --max-model-len 2048 \
+        --prompts-file $W/prompts1000.jsonl --max-tokens 128 --temperature 0 --ignore-eos --json \
+        --max-num-batched-tokens 8192 --max-num-seqs 256
+    echo "{\"greedy_1000_wall_seconds_including_load\": $(( ($(date +%s%N) - s) / 1000000 )).0e-3}" | tee $R/startup_greedy1000.json
+    grep -c token_ids $R/ours_generate_greedy_llama8b_1000.out
+fi
+
 if [ "$MODE" = extra ]; then
     L8=bench/gpu/configs/llama3_1_8b
     export VLLM_CACHE_ROOT=$W/cache-extra
