@@ -74,3 +74,21 @@ def render(source, context):
         return {"error": {"kind": kind, "type": type(e).__name__, "message": str(e)}}
     except Exception as e:  # TypeError, ValueError, ... raised by Python operations
         return {"error": {"kind": "runtime", "type": type(e).__name__, "message": str(e)}}
+
+
+def continue_final_message(rendered, messages):
+    """transformers' continue_final_message post-processing of a render without generation prompt."""
+    final_message = messages[-1]["content"]
+    if isinstance(final_message, (list, tuple)):
+        for content_block in reversed(final_message):
+            if "text" in content_block:
+                final_message = content_block["text"]
+                break
+        else:
+            raise ValueError("continue_final_message is set but we could not find any text to continue in the final message!")
+    if final_message.strip() not in rendered:
+        raise ValueError("continue_final_message is set but the final message does not appear in the chat after applying the chat template!")
+    final_msg_loc = rendered.rindex(final_message.strip())
+    if rendered[final_msg_loc : final_msg_loc + len(final_message.lstrip())] == final_message:
+        return rendered[: final_msg_loc + len(final_message.lstrip())]
+    return rendered[: final_msg_loc + len(final_message.strip())]

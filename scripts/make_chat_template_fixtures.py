@@ -19,6 +19,7 @@ Output, under Tests/VLLMTokenizersTests/Fixtures/chat-templates/:
     model-configs/<name>/tokenizer_config.json   trimmed configs for the CLI / config tests
 Run from the repository root: python3 scripts/make_chat_template_fixtures.py
 """
+import copy
 import glob
 import json
 import os
@@ -297,8 +298,25 @@ def main():
                 context.update(conv.get("extra", {}))
                 context.update(messages=conv["messages"], tools=conv.get("tools"), documents=None, add_generation_prompt=agp)
                 case = {"template": name, "conversation": cname, "add_generation_prompt": agp}
-                case.update(hf_jinja_env.render(source, context))
+                case.update(hf_jinja_env.render(source, copy.deepcopy(context)))
                 cases.append(case)
+    # continue_final_message: the render without generation prompt, cut after the final message.
+    for name, (source, tokens) in templates.items():
+        for cname in ("ends_with_assistant", "no_system", "content_parts", "unicode"):
+            conv = CONVERSATIONS[cname]
+            context = dict(tokens)
+            context.update(conv.get("extra", {}))
+            context.update(messages=conv["messages"], tools=conv.get("tools"), documents=None, add_generation_prompt=False)
+            result = hf_jinja_env.render(source, copy.deepcopy(context))
+            case = {"template": name, "conversation": cname, "add_generation_prompt": False, "continue_final_message": True}
+            if "output" in result:
+                try:
+                    case["output"] = hf_jinja_env.continue_final_message(result["output"], conv["messages"])
+                except ValueError as e:
+                    case["error"] = {"kind": "runtime", "type": "ValueError", "message": str(e)}
+            else:
+                case.update(result)
+            cases.append(case)
     with open(os.path.join(OUT, "cases.json"), "w", encoding="utf-8") as f:
         json.dump({"templates": index, "conversations": CONVERSATIONS, "cases": cases}, f, ensure_ascii=False, indent=1)
         f.write("\n")

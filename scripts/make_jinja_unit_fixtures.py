@@ -5,6 +5,7 @@ Writes Tests/VLLMTokenizersTests/Fixtures/jinja/unit-cases.json: a list of
 {"name", "template", "context", "output" | "error"}. Run from the repository root:
     python3 scripts/make_jinja_unit_fixtures.py
 """
+import copy
 import json
 import os
 import sys
@@ -213,6 +214,22 @@ CASES = [
     ("scope_loop_else_sees_outer", "{% set z = 'o' %}{% for i in [] %}{% else %}{{ z }}{% set z = 'e' %}{{ z }}{% endfor %}{{ z }}", {}),
     ("scope_if_inside_loop_set_then_read_after_if", "{% for m in ['a', 'b'] %}{% if m == 'a' %}{% set c = 'x' %}{% endif %}[{{ c }}]{% endfor %}", {}),
     ("scope_namespace_in_macro", "{% set ns = namespace(n=0) %}{% macro bump() %}{% set ns.n = ns.n + 1 %}{% endmacro %}{{ bump() }}{{ bump() }}{{ ns.n }}", {}),
+    # --- compile-time constant folding (observable through slices of non-sequences)
+    ("fold_in_set_and_if", "{% set v = (1)[::-1] is mapping %}{{ v }}{% if ({})[1:]|sum == 0 %}|zero{% endif %}{% for x in (2.0)[:2]|join(', ') %}{{ x }}{% else %}|none{% endfor %}", {}),
+    ("fold_output_undefined", "[{{ (10)[:2] }}][{{ ('ab')[::-1] }}][{{ [1, 2][5:] }}]", {}),
+    ("fold_not_for_variables", "{{ n[:2] }}", {"n": 10}),
+    ("sort_undefined_keys", "{{ l|map(attribute='role')|list|sort(reverse=true) }} {{ [{'a': 2}, {'a': 1}, {}]|sort(attribute='a')|map(attribute='a')|list }}", {"l": [3, 1, 2]}),
+    ("percent_with_list_and_undefined", "{{ 'x' % [] }}|{{ 'x%s' % nope }}|{{ '%s' % [1, 2] }}", {}),
+    ("pow_negative_constant_quirk", "{{ -2 ** x }} {{ (0-2) ** x }} {{ -2 ** 2 }} {{ -x ** 2 }} {{ -2.5 ** x }}", {"x": 2}),
+    ("pow_overflow", "{{ 10.0 ** x }}", {"x": 400}),
+    ("int_of_huge_float_no_crash", "{{ (x|int) > 0 }} {{ '%d' % 3.9 }}", {"x": 1e300}),
+    # --- less common filters
+    ("filter_groupby", "{{ users|groupby('g') }}|{% for g, items in users|groupby('g') %}{{ g }}:{{ items|map(attribute='n')|join(',') }};{% endfor %}|{% for grp in users|groupby('g') %}{{ grp.grouper }}={{ grp.list|length }};{% endfor %}|{{ users|groupby('g', case_sensitive=true)|list|length }}|{{ users|groupby('missing', default='z')|list }}", {"users": [{"n": 1, "g": "x"}, {"n": 2, "g": "X"}, {"n": 3, "g": "a"}]}),
+    ("filter_striptags", "{{ '<b>a</b>  <!-- c -->b &amp; c\n<br/>d'|striptags }}", {}),
+    ("filter_filesizeformat", "{{ 1000|filesizeformat }} {{ 123456789|filesizeformat }} {{ 1024|filesizeformat(true) }} {{ 1|filesizeformat }} {{ 999|filesizeformat }} {{ '2048'|filesizeformat(binary=true) }}", {}),
+    ("filter_urlencode", "{{ 'a b&c/é'|urlencode }} {{ {'a': 'x y', 'b': 1}|urlencode }} {{ [('k', 'v w')]|urlencode }}", {}),
+    ("filter_xmlattr_pprint", "[{{ {'class': 'x', 'id': none, 'data-v': '<q>'}|xmlattr }}][{{ {'a': 1}|xmlattr(false) }}] {{ [1, {'a': 'b'}]|pprint }}", {}),
+    ("filter_unsupported_parses", "{% if false %}{{ x|wordwrap }}{% endif %}ok", {}),
     # --- syntax errors
     ("syntax_unclosed_if", "line1\n{% if true %}\nno end", {}),
     ("syntax_unknown_tag", "{% frobnicate %}", {}),
@@ -235,7 +252,7 @@ def main():
         assert name not in seen, name
         seen.add(name)
         case = {"name": name, "template": template, "context": context}
-        case.update(hf_jinja_env.render(template, context))
+        case.update(hf_jinja_env.render(template, copy.deepcopy(context)))
         cases.append(case)
     with open(os.path.join(out_dir, "unit-cases.json"), "w", encoding="utf-8") as f:
         json.dump(cases, f, ensure_ascii=False, indent=1)

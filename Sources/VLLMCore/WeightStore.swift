@@ -100,6 +100,14 @@ public func splitMix(_ state: inout UInt64) -> UInt64 {
     return z ^ (z >> 31)
 }
 
+/// A small seedable random generator (SplitMix64): one per seeded request, so that its draws do
+/// not depend on what else is in the batch; also used for reproducible datasets and weights.
+public struct SplitMixRandom: RandomNumberGenerator, Sendable {
+    public var state: UInt64
+    public init(seed: UInt64) { state = seed }
+    public mutating func next() -> UInt64 { splitMix(&state) }
+}
+
 extension String {
     /// A hash that is the same in every process (Swift's `hashValue` is seeded per run).
     var hashValueStable: UInt64 {

@@ -37,6 +37,9 @@ public struct EngineArgs: Sendable {
     public var priorityScheduling = false
     /// Keep bfloat16 weights as bfloat16 on the CPU (less memory traffic) instead of float32.
     public var cpuKeepBFloat16Weights = true
+    /// Ranks the model is split over (Megatron-style tensor parallelism); on the CPU, threads of
+    /// this process with in-process collectives.
+    public var tensorParallelSize = 1
     /// Where the model runs.
     public var device: Device = .auto
     /// Share of the GPU's memory that weights, activations and the KV cache may take.
@@ -45,9 +48,6 @@ public struct EngineArgs: Sendable {
     public var enforceEager = false
     /// Compute dtype on the GPU (`--dtype`); nil: float16 for float16 models, else bfloat16.
     public var dtype: DType?
-    /// Ranks the model is split over (Megatron-style tensor parallelism); on the CPU, threads of
-    /// this process with in-process collectives.
-    public var tensorParallelSize = 1
 
     public init(model: String? = nil) {
         self.model = model
@@ -91,6 +91,10 @@ public struct LoadedModel {
         let budget = args.maxNumBatchedTokens ?? max(2048, min(maxModelLength, 8192))
         let numBlocks: Int
         if args.device.resolved == .cuda {
+            guard args.tensorParallelSize == 1 else {
+                throw EngineError.invalidParameter(
+                    field: "tensor_parallel_size", detail: "tensor parallelism on CUDA (NCCL) is not built yet; use 1, or --device cpu")
+            }
             (executor, numBlocks) = try Self.loadOnCUDA(
                 args, folder: folder, maxModelLength: maxModelLength, budget: budget, progress: progress)
         } else {

@@ -1,3 +1,5 @@
+import VLLMCore
+
 /// Why a request stopped generating.
 public enum FinishReason: String, Sendable, Codable {
     /// An end-of-sequence token, a stop token or a stop string.
@@ -101,18 +103,4 @@ final class Request {
 public enum StopReason: Sendable, Equatable, Codable {
     case token(Int)
     case string(String)
-}
-
-/// A small seedable generator (SplitMix64): one per seeded request, so its draws do not depend on
-/// what else is in the batch.
-struct SplitMixRandom: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
 }

@@ -89,7 +89,7 @@ final class BPEModel: TokenizerModel {
         suffix = s.isEmpty ? nil : Array(s.utf8)
         splitsAtMetaspace = separable && prefix == nil && suffix == nil
 
-        let mergeList = try json.array("merges")
+        let mergeList = json.has("merges") ? try json.array("merges") : []
         var pairs = PairTable(capacity: mergeList.count)
         let prefixLen = p.count
         for (rank, m) in mergeList.enumerated() {
@@ -155,15 +155,19 @@ final class BPEModel: TokenizerModel {
             var h: UInt64 = 0
             if cacheable {
                 h = ByteStringTable.hash(p)
-                if let (start, count) = scratch.cache.find(p, hash: h) {
+                if scratch.useLocalCache, let (start, count) = scratch.cache.find(p, hash: h) {
                     scratch.cache.valueArena.withUnsafeBufferPointer { v in
                         for k in start..<(start + count) { ids.append(Int(v[k])) }
                     }
                     return
                 }
-                if let shared = sharedCache.lookup(p, hash: h) {
-                    for v in shared { ids.append(Int(v)) }
-                    shared.withUnsafeBufferPointer { sp in scratch.cache.insert(p, hash: h, values: sp) }
+                let before = ids.count
+                if sharedCache.lookup(p, hash: h, into: &ids) {
+                    if scratch.useLocalCache {
+                        scratch.symbols.removeAll(keepingCapacity: true)
+                        for k in before..<ids.count { scratch.symbols.append(Int32(truncatingIfNeeded: ids[k])) }
+                        scratch.symbols.withUnsafeBufferPointer { sp in scratch.cache.insert(p, hash: h, values: sp) }
+                    }
                     return
                 }
             }
@@ -184,7 +188,7 @@ final class BPEModel: TokenizerModel {
             if cacheable {
                 if scratch.cache.footprint > maxCacheFootprint { scratch.cache.removeAll() }
                 scratch.symbols.withUnsafeBufferPointer { sp in
-                    scratch.cache.insert(p, hash: h, values: sp)
+                    if scratch.useLocalCache { scratch.cache.insert(p, hash: h, values: sp) }
                     sharedCache.insert(p, hash: h, values: sp)
                 }
             }

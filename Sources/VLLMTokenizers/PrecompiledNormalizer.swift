@@ -10,7 +10,14 @@ struct PrecompiledNormalizer: Normalizer {
     let normalized: [UInt8]
 
     init(json: JSONReader) throws {
-        let b64 = try json.string("precompiled_charsmap")
+        // Converters write null or "" when the SentencePiece model has no normalization rules;
+        // the normalizer is then the identity.
+        let b64 = try json.optionalString("precompiled_charsmap") ?? ""
+        if b64.isEmpty {
+            units = []
+            normalized = []
+            return
+        }
         guard let data = Data(base64Encoded: b64), data.count >= 4 else {
             throw json.fail("precompiled_charsmap", "not valid base64 of a charsmap")
         }
@@ -57,6 +64,7 @@ struct PrecompiledNormalizer: Normalizer {
     }
 
     func normalize(_ text: [UInt8]) -> [UInt8] {
+        if units.isEmpty { return text }
         var out: [UInt8] = []
         out.reserveCapacity(text.count)
         let s = String(decoding: text, as: UTF8.self)

@@ -3,8 +3,10 @@ import Foundation
 /// A Hugging Face tokenizer loaded from a model folder (`tokenizer.json` and, when present,
 /// `tokenizer_config.json`), giving the same ids and text as the `tokenizers` library.
 ///
-/// Immutable after loading, so one instance serves every request thread; encoding keeps its
-/// working memory (including the BPE word cache) local to the call.
+/// Immutable after loading, so one instance serves every request thread: encoding keeps its
+/// working memory local to the call, and the one shared structure (the BPE word cache, as in
+/// `tokenizers`) is behind a lock. The `truncation` and `padding` sections of tokenizer.json
+/// are ignored, as transformers (and so vLLM) ignores them; the engine manages lengths itself.
 public final class Tokenizer: Sendable {
     private let model: TokenizerModel
     private let normalizer: Normalizer?
@@ -14,7 +16,6 @@ public final class Tokenizer: Sendable {
     private let postProcessor: PostProcessor?
     private let decoder: Decoder?
     private let hasByteFallbackDecoder: Bool
-    private let addedByID: [Int: AddedToken]
     /// The string each added token decodes to: its content.
     ///
     /// `tokenizers` 0.23 decodes a `normalized` added token as its normalized form (Llama-2's
@@ -94,13 +95,8 @@ public final class Tokenizer: Sendable {
             added = try json.objects("added_tokens").map { try AddedToken(json: $0) }
         }
         addedTokens = added
-        var byID: [Int: AddedToken] = [:]
         var byContent: [[UInt8]: Int] = [:]
-        for t in added {
-            byID[t.id] = t
-            byContent[Array(t.content.utf8)] = t.id
-        }
-        addedByID = byID
+        for t in added { byContent[Array(t.content.utf8)] = t.id }
         addedByContent = byContent
         let normalizer = self.normalizer
         var decodeContent: [Int: String] = [:]
@@ -198,7 +194,7 @@ public final class Tokenizer: Sendable {
         var bytes = Array(text.utf8)
         var ids: [Int] = []
         ids.reserveCapacity(bytes.count / 3 + 4)
-        var scratch = ModelScratch()
+        var scratch = ModelScratch(inputBytes: bytes.count)
         encodeBytes(&bytes, into: &ids, scratch: &scratch)
         if addSpecialTokens, let pp = postProcessor { return pp.process(ids) }
         return ids
@@ -258,35 +254,5 @@ public final class Tokenizer: Sendable {
         }
         guard let decoder else { return tokens.joined(separator: " ") }
         return decoder.decodeChain(tokens).joined()
-    }
-}
-
-/// A plain vocabulary lookup per word, `unk` for anything else.
-final class WordLevelModel: TokenizerModel {
-    let vocab: [[UInt8]: Int]
-    let idToTokenTable: [String?]
-    let vocabularySize: Int
-    private let unkID: Int?
-    var acceptsUnmappedByteLevel: Bool { false }
-
-    init(json: JSONReader) throws {
-        let entries = try json.vocabulary("vocab")
-        var vocab: [[UInt8]: Int] = [:]
-        for (k, v) in entries where vocab[Array(k.utf8)] == nil { vocab[Array(k.utf8)] = v }
-        self.vocab = vocab
-        let maxID = entries.map { $0.1 }.max() ?? -1
-        var table = [String?](repeating: nil, count: maxID + 1)
-        for (k, v) in entries { table[v] = k }
-        idToTokenTable = table
-        vocabularySize = maxID + 1
-        unkID = try json.optionalString("unk_token").flatMap { vocab[Array($0.utf8)] }
-    }
-
-    func tokenToID(_ token: String) -> Int? { vocab[Array(token.utf8)] }
-    func idToToken(_ id: Int) -> String? { id >= 0 && id < idToTokenTable.count ? idToTokenTable[id] : nil }
-
-    func tokenize(_ word: ArraySlice<UInt8>, byteLevel: Bool, scratch: inout ModelScratch, into ids: inout [Int]) {
-        if word.isEmpty { return }
-        if let id = vocab[Array(word)] { ids.append(id) } else if let u = unkID { ids.append(u) }
     }
 }

@@ -30,7 +30,12 @@ struct ModelScratch {
     var prev: [Int32] = []
     var next: [Int32] = []
     var heap: [UInt64] = []
-    var cache = ByteStringTable(capacity: 256)
-    var keyBuffer: [UInt8] = []
+    /// A lock-free cache for this call, worth its setup only for long inputs (short ones go to
+    /// the model's shared cache directly).
+    var useLocalCache: Bool
+    // (Not `lazy`: mutating through a lazy property copies the table on every insert.)
+    var cache = ByteStringTable(capacity: 16)
     var ranges: [Range<Int>] = []
+
+    init(inputBytes: Int) { useLocalCache = inputBytes > 8192 }
 }

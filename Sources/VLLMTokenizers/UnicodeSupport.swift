@@ -143,12 +143,6 @@ enum UnicodeSupport {
         }
     }
 
-    /// Builds a String from bytes, replacing invalid sequences with U+FFFD the way Rust's
-    /// `String::from_utf8_lossy` does (one replacement per maximal invalid subpart).
-    static func lossyString<C: Collection>(_ bytes: C) -> String where C.Element == UInt8 {
-        String(decoding: bytes, as: UTF8.self)
-    }
-
     /// Finds `needle` in `hay` starting at `from`; a naive scan is fine for the short patterns
     /// tokenizers use (a space, `▁`, a token).
     static func find(_ needle: [UInt8], in hay: [UInt8], from: Int) -> Int? {

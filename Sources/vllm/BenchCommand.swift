@@ -87,7 +87,7 @@ struct RandomDataset {
     var seed: UInt64
 
     func requests(count: Int, vocabSize: Int) -> [(prompt: [Int], outputLen: Int)] {
-        var random = SeededGenerator(seed: seed)
+        var random = SplitMixRandom(seed: seed)
         func length(_ center: Int) -> Int {
             let low = max(1, Int((Double(center) * (1 - rangeRatio)).rounded(.down)))
             let high = max(low, Int((Double(center) * (1 + rangeRatio)).rounded(.down)))
@@ -98,19 +98,6 @@ struct RandomDataset {
             let offset = Int.random(in: 0..<vocabSize, using: &random)
             return ((0..<n).map { (offset + i + $0) % vocabSize }, length(outputLen))
         }
-    }
-}
-
-/// SplitMix64, so that a dataset is the same in every run.
-struct SeededGenerator: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }
 
@@ -180,7 +167,7 @@ struct BenchLatencyCommand: ParsableCommand {
     func run() throws {
         let llm = try LLM(args: engine.engineArgs())
         let vocab = llm.folder.config.vocabSize
-        var random = SeededGenerator(seed: 0)
+        var random = SplitMixRandom(seed: 0)
         let prompts = (0..<batchSize).map { _ in Prompt.tokens((0..<inputLen).map { _ in Int.random(in: 0..<vocab, using: &random) }) }
         var params = SamplingParams()
         params.n = n

@@ -63,6 +63,7 @@ struct EngineOptions: ParsableArguments {
         args.numGPUBlocksOverride = numGpuBlocksOverride
         args.cpuKVCacheBytes = Int(cpuKvCacheSpace * Double(1 << 30))
         args.enablePrefixCaching = prefixCaching && !noEnablePrefixCaching
+        args.tensorParallelSize = tensorParallelSize
         guard let chosen = Device(rawValue: device) else { throw ValidationError("--device must be auto, cpu or cuda") }
         args.device = chosen
         guard gpuMemoryUtilization > 0, gpuMemoryUtilization <= 1 else {
@@ -74,7 +75,6 @@ struct EngineOptions: ParsableArguments {
             guard let d = DType(configName: dtype) else { throw ValidationError("--dtype must be auto, bfloat16, float16 or float32") }
             args.dtype = d
         }
-        args.tensorParallelSize = tensorParallelSize
         guard maxNumSeqs > 0 else { throw ValidationError("--max-num-seqs must be positive") }
         if let budget = maxNumBatchedTokens, budget <= 0 { throw ValidationError("--max-num-batched-tokens must be positive") }
         if let blocks = numGpuBlocksOverride, blocks <= 0 { throw ValidationError("--num-gpu-blocks-override must be positive") }

@@ -1,4 +1,5 @@
 import Foundation
+import VLLMCore
 @testable import VLLMEngine
 
 enum EnginePaths {

@@ -8,9 +8,12 @@ struct ChatTemplateCase: Sendable, CustomTestStringConvertible {
     let template: String
     let conversation: String
     let addGenerationPrompt: Bool
+    var continueFinalMessage = false
     let expected: JinjaExpectedResult
 
-    var testDescription: String { "\(template) / \(conversation) / agp=\(addGenerationPrompt)" }
+    var testDescription: String {
+        "\(template) / \(conversation) / " + (continueFinalMessage ? "continue_final_message" : "agp=\(addGenerationPrompt)")
+    }
 
     struct Suite: Sendable {
         var templates: [String: (source: String, tokens: [String: String])] = [:]
@@ -50,7 +53,9 @@ struct ChatTemplateCase: Sendable, CustomTestStringConvertible {
                 guard case .dict(let d) = item, let t = d["template"]?.stringValue, let c = d["conversation"]?.stringValue,
                     case .bool(let agp)? = d["add_generation_prompt"]
                 else { continue }
-                s.cases.append(ChatTemplateCase(template: t, conversation: c, addGenerationPrompt: agp, expected: JinjaExpectedResult(d)))
+                var item = ChatTemplateCase(template: t, conversation: c, addGenerationPrompt: agp, expected: JinjaExpectedResult(d))
+                if case .bool(true)? = d["continue_final_message"] { item.continueFinalMessage = true }
+                s.cases.append(item)
             }
         }
         return s
@@ -65,7 +70,7 @@ struct ChatTemplateCase: Sendable, CustomTestStringConvertible {
                          "config-mistral-7b-v0.3", "config-phi3-mini"] {
             #expect(names.contains(required), "no fixtures for \(required)")
         }
-        #expect(ChatTemplateCase.suite.cases.count >= 500)
+        #expect(ChatTemplateCase.suite.cases.count >= 800)
     }
 
     @Test(arguments: ChatTemplateCase.suite.cases)
@@ -74,7 +79,12 @@ struct ChatTemplateCase: Sendable, CustomTestStringConvertible {
         let (source, tokens) = try #require(suite.templates[c.template])
         let conv = try #require(suite.conversations[c.conversation])
         c.expected.check(c.testDescription) {
-            try JinjaFixtures.template(source).render(
+            let template = try JinjaFixtures.template(source)
+            if c.continueFinalMessage {
+                return try template.renderContinuingFinalMessage(
+                    messages: conv.messages, tools: conv.tools, extraContext: conv.extra, specialTokens: tokens)
+            }
+            return try template.render(
                 messages: conv.messages, addGenerationPrompt: c.addGenerationPrompt, tools: conv.tools,
                 extraContext: conv.extra, specialTokens: tokens)
         }
@@ -126,5 +136,30 @@ struct ChatTemplateCase: Sendable, CustomTestStringConvertible {
             return out
         }
         #expect(Set(results).count == 16)
+    }
+}
+
+/// Hostile or broken templates and inputs must give errors, never crash the process.
+@Suite struct ChatTemplateRobustnessTests {
+    @Test func deepRecursionIsAnErrorEvenOnAConcurrencyThread() async throws {
+        let t = try ChatTemplate("{% macro r(n) %}{% if n > 0 %}({{ r(n - 1) }}){% endif %}{% endmacro %}{{ r(depth) }}")
+        let ok = try await Task { try t.render(context: ["depth": 100]) }.value
+        #expect(ok.count == 200)
+        await #expect(throws: JinjaError.self) { try await Task { try t.render(context: ["depth": 100_000]) }.value }
+    }
+
+    @Test func deeplyNestedSourceIsASyntaxError() {
+        #expect(throws: JinjaError.self) { try ChatTemplate("{{ " + String(repeating: "(", count: 5000) + "1" + String(repeating: ")", count: 5000) + " }}") }
+        #expect(throws: JinjaError.self) { try ChatTemplate("{{ " + String(repeating: "-", count: 5000) + "1 }}") }
+        #expect(throws: JinjaError.self) { try ChatTemplate(String(repeating: "{% if true %}", count: 5000)) }
+        #expect(throws: JinjaError.self) { try JinjaValue(jsonString: String(repeating: "[", count: 100_000)) }
+    }
+
+    @Test func hugeAllocationsAndOverflowsAreErrors() throws {
+        #expect(throws: JinjaError.self) { try ChatTemplate("{{ 'x' * 10000000000 }}").render(context: [:]) }
+        #expect(throws: JinjaError.self) { try ChatTemplate("{{ 'x'|center(10000000000) }}").render(context: [:]) }
+        #expect(throws: JinjaError.self) { try ChatTemplate("{{ range(10000000) }}").render(context: [:]) }
+        let t = try ChatTemplate("{{ -n }} {{ n // -1 }} {{ n % -1 }} {{ n|abs }} {{ big|int > 0 }}")
+        _ = try t.render(context: ["n": .int(Int.min), "big": 1e300])
     }
 }

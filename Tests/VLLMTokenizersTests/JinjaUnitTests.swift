@@ -82,3 +82,67 @@ struct JinjaUnitCase: Sendable, CustomTestStringConvertible {
         for (x, s) in cases { #expect(pyFloatRepr(x) == s) }
     }
 }
+
+/// Randomly generated expressions and statements with jinja2's results
+/// (Fixtures/jinja/random-cases.json, made by scripts/make_jinja_random_fixtures.py).
+@Suite struct JinjaRandomTests {
+    static let loaded: (context: [String: JinjaValue], cases: [JinjaUnitCase]) = {
+        guard case .dict(let root)? = try? JinjaFixtures.json("jinja/random-cases.json"),
+            case .dict(let ctx)? = root["context"], case .list(let items)? = root["cases"]
+        else { return ([:], []) }
+        var context: [String: JinjaValue] = [:]
+        for (k, v) in zip(ctx.keys, ctx.values) { context[k.pyStr] = v }
+        let cases = items.compactMap { item -> JinjaUnitCase? in
+            guard case .dict(let d) = item, let name = d["name"]?.stringValue, let template = d["template"]?.stringValue else { return nil }
+            return JinjaUnitCase(name: name, template: template, context: JinjaDict(), expected: JinjaExpectedResult(d))
+        }
+        return (context, cases)
+    }()
+
+    @Test func fixturesArePresent() {
+        #expect(Self.loaded.cases.count >= 2500)
+    }
+
+    @Test(arguments: loaded.cases)
+    func matchesJinja2(_ c: JinjaUnitCase) {
+        c.expected.check("\(c.name): \(c.template)") { try JinjaFixtures.template(c.template).render(context: Self.loaded.context) }
+    }
+}
+
+/// Differences from jinja2 that are known and accepted for now. `withKnownIssue` keeps them
+/// visible: the test starts failing (as a reminder to remove the wrapper) once they are fixed.
+@Suite struct JinjaKnownGaps {
+    /// `|safe` and `|e` return markupsafe.Markup in jinja2: `Markup + str` escapes the right-hand
+    /// side and a Markup inside a printed list shows as `Markup('...')`. Here they are plain strings.
+    @Test func markupStringsAreNotModelled() throws {
+        let out = try ChatTemplate("{{ '<b>'|safe + '<i>' }}").render(context: [:])
+        withKnownIssue {
+            #expect(out == "<b>&lt;i&gt;")
+        }
+    }
+
+    /// Python integers are unbounded; here they are 64-bit and overflow into floats.
+    @Test func bigIntegersBecomeFloats() throws {
+        let out = try ChatTemplate("{{ 2 ** 100 }}").render(context: [:])
+        withKnownIssue {
+            #expect(out == "1267650600228229401496703205376")
+        }
+    }
+
+    /// `range()` and `dict.items()` return lists here, so printing them directly differs
+    /// (`range(0, 3)` and `dict_items([...])` in Python); iterating, `|list` and `|length` agree.
+    @Test func rangeAndDictViewsPrintAsLists() throws {
+        let out = try ChatTemplate("{{ range(3) }}").render(context: [:])
+        withKnownIssue {
+            #expect(out == "range(0, 3)")
+        }
+        #expect(try ChatTemplate("{{ range(3)|list }} {{ {'a': 1}.items()|list }}").render(context: [:]) == "[0, 1, 2] [('a', 1)]")
+    }
+}
+
+/// jinja2 evaluates an output expression made only of literals at compile time, through the
+/// sandbox's getitem, so slicing a non-sequence literal prints "" instead of raising TypeError.
+@Test func constantFoldedOutputs() throws {
+    #expect(try ChatTemplate("{{ (10)[:2] }}|{{ (not (false|round(1))[::-1]) }}").render(context: [:]) == "|True")
+    #expect(throws: JinjaError.self) { try ChatTemplate("{{ x[:2] }}").render(context: ["x": 10]) }
+}

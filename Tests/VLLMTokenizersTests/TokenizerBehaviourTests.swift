@@ -219,3 +219,26 @@ struct PreTokenizerFastPathTests {
         }
     }
 }
+
+@Suite("Concurrency")
+struct TokenizerConcurrencyTests {
+    /// One tokenizer shared by many threads (the shared word cache is filled concurrently)
+    /// gives every thread the same ids as a serial run.
+    @Test func concurrentEncodeMatchesSerial() throws {
+        let tok = try TokenizerCache.shared.get(TestPaths.shared.appendingPathComponent("tokenizers/smollm2-135m"))
+        let text = try String(contentsOf: TestPaths.shared.appendingPathComponent("corpus/tinyshakespeare.txt"), encoding: .utf8)
+        let paragraphs = Array(text.components(separatedBy: "\n\n").prefix(400))
+        let fresh = try Tokenizer.load(folder: TestPaths.shared.appendingPathComponent("tokenizers/smollm2-135m"))
+        let expected = paragraphs.map { fresh.encode($0) }
+        final class Box: @unchecked Sendable { var mismatches = 0; let lock = NSLock() }
+        let box = Box()
+        DispatchQueue.concurrentPerform(iterations: 8) { worker in
+            var bad = 0
+            for (k, p) in paragraphs.enumerated() where (k + worker) % 2 == 0 {
+                if tok.encode(p) != expected[k] { bad += 1 }
+            }
+            box.lock.lock(); box.mismatches += bad; box.lock.unlock()
+        }
+        #expect(box.mismatches == 0)
+    }
+}

@@ -8,6 +8,7 @@ import Testing
 let fixtureNames = [
     "gpt2", "llama2", "mistral-7b-v0.3", "phi3-mini", "smollm2-135m", "stories260K",
     "tiny-bert-wordpiece", "tiny-unigram", "tiny-llama3-bpe", "tiny-qwen2-bpe", "tiny-added-tokens",
+    "tiny-spm-unigram", "tiny-roberta-bpe", "tiny-wordlevel-splits", "tiny-bpe-suffix", "tiny-bpe-prefix",
 ]
 
 @Suite("Tokenizer fixtures")
@@ -22,7 +23,7 @@ struct TokenizerFixtureTests {
             let ids = tok.encode(c.text, addSpecialTokens: true)
             if ids != c.ids { failures.append("with special tokens: \(debugString(c.text))\n got \(ids)\n want \(c.ids)") }
             let plain = tok.encode(c.text, addSpecialTokens: false)
-            if plain != c.ids_no_special { failures.append("without special tokens: \(debugString(c.text))") }
+            if plain != c.idsNoSpecial { failures.append("without special tokens: \(debugString(c.text))") }
         }
         #expect(failures.isEmpty, "\(name): \(failures.count) mismatches, first: \(failures.prefix(3).joined(separator: "\n"))")
     }
@@ -32,7 +33,7 @@ struct TokenizerFixtureTests {
         let fixture = try Fixture.load(name)
         let tok = try TokenizerCache.shared.get(TestPaths.folder(forFixture: fixture.folder))
         var failures: [String] = []
-        let all = fixture.cases.map { ($0.ids, $0.decoded, $0.decoded_skip) } + fixture.decode_only.map { ($0.ids, $0.decoded, $0.decoded_skip) }
+        let all = fixture.cases.map { ($0.ids, $0.decodedText, $0.decodedSkip) } + fixture.decode_only.map { ($0.ids, $0.decoded, $0.decoded_skip) }
         for (ids, decoded, decodedSkip) in all {
             let d = tok.decode(ids)
             if !sameScalars(d, decoded) { failures.append("decode \(ids):\n got \(debugString(d))\n want \(debugString(decoded))") }

@@ -34,12 +34,18 @@ final class TokenizerCache: @unchecked Sendable {
     }
 }
 
+/// One text of a fixture. The file leaves out values that repeat another (see the script);
+/// the accessors fill them back in.
 struct FixtureCase: Decodable {
     let text: String
     let ids: [Int]
-    let ids_no_special: [Int]
-    let decoded: String
-    let decoded_skip: String
+    private let ids_no_special: [Int]?
+    private let decoded: String?
+    private let decoded_skip: String?
+
+    var idsNoSpecial: [Int] { ids_no_special ?? ids }
+    var decodedText: String { decoded ?? text }
+    var decodedSkip: String { decoded_skip ?? decodedText }
 }
 
 struct DecodeCase: Decodable {

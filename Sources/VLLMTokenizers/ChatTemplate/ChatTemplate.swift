@@ -19,7 +19,9 @@ public struct ChatTemplate: Sendable {
     /// Parses `source`; throws a `JinjaError` of kind `.syntax` with the line of the problem.
     public init(_ source: String) throws {
         self.source = source
-        self.body = JinjaProgram(statements: try JinjaParser.parse(source))
+        let statements = try JinjaParser.parse(source)
+        JinjaConstantFolder.fold(statements, JinjaInterpreter(now: { Date() }, timeZone: .current))
+        self.body = JinjaProgram(statements: statements)
     }
 
     /// Renders a conversation as transformers does: `messages`, `tools` (None when absent),
@@ -43,6 +45,53 @@ public struct ChatTemplate: Sendable {
         if context["documents"] == nil { context["documents"] = JinjaValue.none }
         context["add_generation_prompt"] = .bool(addGenerationPrompt)
         return try render(context: context)
+    }
+
+    /// Renders a conversation whose last message is an unfinished assistant turn for the model to
+    /// continue, as transformers' `continue_final_message=True` does: the conversation is rendered
+    /// without generation prompt and cut right after the final message's text (its last text part
+    /// when the content is a list), so that the end-of-turn markup is dropped.
+    ///
+    /// - Throws: `JinjaError` from rendering, or `.runtime` when the final message has no text or
+    ///   its text does not appear in the rendered prompt.
+    public func renderContinuingFinalMessage(messages: [JinjaValue], tools: [JinjaValue]? = nil,
+                                             extraContext: [String: JinjaValue] = [:],
+                                             specialTokens: [String: String] = [:]) throws -> String {
+        let rendered = try render(messages: messages, addGenerationPrompt: false, tools: tools,
+                                  extraContext: extraContext, specialTokens: specialTokens)
+        var finalText: String?
+        if case .dict(let last)? = messages.last {
+            switch last["content"] {
+            case .string(let s)?: finalText = s
+            case .list(let parts)?, .tuple(let parts)?:
+                for case .dict(let part) in parts.reversed() {
+                    if let t = part["text"] { finalText = t.pyStr; break }
+                }
+            default: break
+            }
+        }
+        guard let final = finalText else {
+            throw JinjaError(.runtime, "continue_final_message is set but we could not find any text to continue in the final message!")
+        }
+        // Python slices by code point; work on scalars so the cut lands where transformers cuts.
+        let text = Array(rendered.unicodeScalars)
+        let stripped = Array(JinjaPyString.strip(final, nil).unicodeScalars)
+        let lstripped = Array(JinjaPyString.strip(final, nil, right: false).unicodeScalars)
+        var location: Int?
+        if stripped.isEmpty {
+            location = text.count
+        } else if text.count >= stripped.count {
+            for start in stride(from: text.count - stripped.count, through: 0, by: -1) where text[start] == stripped[0] {
+                if Array(text[start..<(start + stripped.count)]) == stripped { location = start; break }
+            }
+        }
+        guard let loc = location else {
+            throw JinjaError(.runtime, "continue_final_message is set but the final message does not appear in the chat after applying the chat template!")
+        }
+        let finalScalars = Array(final.unicodeScalars)
+        let end = min(text.count, loc + lstripped.count)
+        let cut = Array(text[loc..<end]) == finalScalars ? loc + lstripped.count : loc + stripped.count
+        return JinjaPyString.string(text[0..<min(cut, text.count)])
     }
 
     /// Renders with exactly the given variables (jinja2's `template.render(**context)`).

@@ -41,8 +41,11 @@ final class JinjaExpr {
         case condition(test: JinjaExpr, then: JinjaExpr, otherwise: JinjaExpr?)
     }
 
-    let kind: Kind
+    /// Replaced by a literal when the constant folder proves the value (only before rendering).
+    var kind: Kind
     let line: Int
+    /// For `{{ e }}`: the value jinja2's compiler computes for an all-literal expression.
+    var outputConstant: JinjaValue?
 
     init(_ kind: Kind, line: Int) {
         self.kind = kind

@@ -57,4 +57,13 @@ public struct JinjaError: Error, CustomStringConvertible, Sendable, Equatable {
     }
 
     static func type(_ message: String) -> JinjaError { JinjaError(.runtime, message) }
+
+    /// The largest string or list a template may build from a count it computes (`'x' * n`,
+    /// `center(n)`, ...). Python would exhaust memory instead; a server must not.
+    static let maxBuiltSize = 1 << 26
+
+    /// Throws Python's MemoryError stand-in when `count` exceeds `maxBuiltSize`.
+    static func checkSize(_ count: Int) throws {
+        if count > maxBuiltSize { throw JinjaError(.runtime, "MemoryError: result too large (\(count) items)") }
+    }
 }

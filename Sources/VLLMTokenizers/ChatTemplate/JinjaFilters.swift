@@ -75,6 +75,8 @@ enum JinjaFilters {
                 getter = attrGetter(interp, attr)
             }
             let test = try selector(positional, args.keywords, interp)
+            // jinja2 only iterates a truthy value (`if seq:`), so False, 0 and None give nothing.
+            guard value.truthy else { return .object(JinjaGenerator([])) }
             let items = try value.pyIterate().filter { try test(try getter($0)) == keep }
             return .object(JinjaGenerator(items))
         }
@@ -101,14 +103,20 @@ enum JinjaFilters {
         return best
     }
 
+    /// Python's `int(float)`. Python integers are unbounded; beyond 64 bits the value stays a
+    /// float here (printed differently, but never a crash).
+    static func truncatedInteger(_ d: Double) -> JinjaValue {
+        let t = d.rounded(.towardZero)
+        return Swift.abs(t) < 9.2e18 ? .int(Int(t)) : .float(t)
+    }
+
     static let table: [String: Filter] = {
         var t: [String: Filter] = [:]
         t["abs"] = { v, _, _ in
             switch v {
-            case .int(let i): return .int(Swift.abs(i))
+            case .int(let i): return i == Int.min ? .float(-Double(i)) : .int(Swift.abs(i))
             case .bool(let b): return .int(b ? 1 : 0)
             case .float(let d): return .float(Swift.abs(d))
-            case .undefined(let u): throw u.error
             default: throw JinjaError.type("bad operand type for abs(): '\(v.typeName)'")
             }
         }
@@ -152,6 +160,7 @@ enum JinjaFilters {
         t["d"] = defaultFilter
         t["dictsort"] = { v, args, _ in
             let b = try args.bind("do_dictsort", [("case_sensitive", .bool(false)), ("by", .string("key")), ("reverse", .bool(false))])
+            if case .undefined(let u) = v { throw u.error }
             guard case .dict(let d) = v else { throw JinjaError.type("'\(v.typeName)' object has no attribute 'items'") }
             let pos: Int
             switch b[1].pyStr {
@@ -209,7 +218,12 @@ enum JinjaFilters {
             default: throw JinjaError.type("unsupported operand type(s) for +=: '\(v.typeName)' and 'str'")
             }
             let indention: String
-            if case .string(let w) = b[0] { indention = w } else { indention = String(repeating: " ", count: max(0, b[0].integer ?? 0)) }
+            if case .string(let w) = b[0] {
+                indention = w
+            } else {
+                try JinjaError.checkSize(b[0].integer ?? 0)
+                indention = String(repeating: " ", count: max(0, b[0].integer ?? 0))
+            }
             // jinja2 appends a newline first so that splitlines() keeps a trailing empty line.
             let lines = JinjaPyString.splitlines(s + "\n")
             var rv: String
@@ -230,10 +244,10 @@ enum JinjaFilters {
             case .int, .bool: return .int(v.integer!)
             case .float(let d):
                 guard d.isFinite else { throw JinjaError(.runtime, "cannot convert float infinity or NaN to integer") }
-                return .int(Int(d.rounded(.towardZero)))
+                return truncatedInteger(d)
             case .string(let s):
                 if let i = JinjaPyString.parseInt(s, base: b[1].integer ?? 10) { return .int(i) }
-                if let d = JinjaPyString.parseFloat(s), d.isFinite { return .int(Int(d.rounded(.towardZero))) }
+                if let d = JinjaPyString.parseFloat(s), d.isFinite { return truncatedInteger(d) }
                 return b[0]
             default: return b[0]
             }
@@ -255,7 +269,8 @@ enum JinjaFilters {
         t["lower"] = { v, _, _ in .string(JinjaPyString.lower(text(v))) }
         t["upper"] = { v, _, _ in .string(JinjaPyString.upper(text(v))) }
         t["map"] = { v, args, interp in
-            let items = try v.pyIterate()
+            // Like select, map skips a falsy input without trying to iterate it.
+            let items = v.truthy ? try v.pyIterate() : []
             if args.positional.isEmpty, let attr = args.keywords.first(where: { $0.0 == "attribute" })?.1 {
                 let fallback = args.keywords.first(where: { $0.0 == "default" })?.1
                 if args.keywords.contains(where: { $0.0 != "attribute" && $0.0 != "default" }) {
@@ -298,7 +313,6 @@ enum JinjaFilters {
             guard ["common", "ceil", "floor"].contains(method) else {
                 throw JinjaError(.runtime, "method must be common, ceil or floor")
             }
-            if case .undefined(let u) = v { throw u.error }
             guard let x = v.number else { throw JinjaError.type("type \(v.typeName) doesn't define __round__ method") }
             if method == "common" {
                 if let i = v.integer, precision >= 0 { return .int(i) }
@@ -317,6 +331,7 @@ enum JinjaFilters {
             let b = try args.bind("do_slice", [("slices", nil), ("fill_with", JinjaValue.none)])
             let seq = try v.pyIterate()
             guard let slices = b[0].integer, slices > 0 else { throw JinjaError.type("slices must be a positive integer") }
+            try JinjaError.checkSize(slices)
             let per = seq.count / slices, extra = seq.count % slices
             var offset = 0
             var out: [JinjaValue] = []
@@ -333,12 +348,15 @@ enum JinjaFilters {
         t["sort"] = { v, args, interp in
             let b = try args.bind("do_sort", [("reverse", .bool(false)), ("case_sensitive", .bool(false)), ("attribute", JinjaValue.none)])
             let lower = !b[1].truthy
-            var key: (JinjaValue) throws -> JinjaValue = { lower ? ignoreCase($0) : $0 }
+            // jinja2's make_multi_attrgetter returns a list of keys; list comparison checks `==`
+            // before `<`, which is why equal undefined keys sort without raising.
+            var key: (JinjaValue) throws -> JinjaValue = { .list([lower ? ignoreCase($0) : $0]) }
             if case .string(let attrs) = b[2] {
                 let getters = attrs.split(separator: ",").map { attrGetter(interp, .string(String($0)), lowercase: lower) }
-                key = { item in getters.count == 1 ? try getters[0](item) : .list(try getters.map { try $0(item) }) }
+                key = { item in .list(try getters.map { try $0(item) }) }
             } else if case .none = b[2] {} else {
-                key = attrGetter(interp, b[2], lowercase: lower)
+                let getter = attrGetter(interp, b[2], lowercase: lower)
+                key = { .list([try getter($0)]) }
             }
             return .list(try sorted(try v.pyIterate(), reverse: b[0].truthy, key: key))
         }
@@ -377,6 +395,7 @@ enum JinjaFilters {
             case .string(let s): indent = s
             default:
                 guard let n = b[1].integer else { throw JinjaError.type("indent must be an int or a string") }
+                try JinjaError.checkSize(n)
                 indent = String(repeating: " ", count: max(0, n))
             }
             var separators: (String, String)?
@@ -400,13 +419,16 @@ enum JinjaFilters {
         }
         t["truncate"] = { v, args, _ in
             let b = try args.bind("do_truncate", [("length", .int(255)), ("killwords", .bool(false)), ("end", .string("...")), ("leeway", JinjaValue.none)])
-            let s = text(v)
             let length = b[0].integer ?? 255
             let end = text(b[2])
             let leeway: Int
             if case .none = b[3] { leeway = 5 } else { leeway = b[3].integer ?? 5 }
+            // jinja2 measures and returns the value itself, not its string form.
+            if try v.pyLength() <= length + leeway { return v }
+            guard case .string(let s) = v else {
+                throw JinjaError.type("'\(v.typeName)' object has no attribute 'rsplit'")
+            }
             let cs = Array(s.unicodeScalars)
-            if cs.count <= length + leeway { return .string(s) }
             let head = JinjaPyString.string(cs.prefix(max(0, length - JinjaPyString.length(end))))
             if b[1].truthy { return .string(head + end) }
             return .string((try JinjaPyString.rsplit(head, " ", maxsplit: 1).first ?? head) + end)
@@ -420,6 +442,128 @@ enum JinjaFilters {
                 out.append(item)
             }
             return .object(JinjaGenerator(out))
+        }
+        t["groupby"] = { v, args, interp in
+            let b = try args.bind("sync_do_groupby", [("attribute", nil), ("default", JinjaValue.none), ("case_sensitive", .bool(false))])
+            let fallback: JinjaValue? = { if case .none = b[1] { return nil }; return b[1] }()
+            let key = attrGetter(interp, b[0], default: fallback, lowercase: !b[2].truthy)
+            let original = attrGetter(interp, b[0], default: fallback)
+            let items = try sorted(try v.pyIterate(), reverse: false, key: key)
+            // itertools.groupby: runs of consecutive items with equal keys.
+            var groups: [JinjaValue] = []
+            var runKey: JinjaValue?
+            var run: [JinjaValue] = []
+            func flush() throws {
+                guard let first = run.first else { return }
+                let grouper = b[2].truthy ? runKey! : try original(first)
+                groups.append(.tuple([grouper, .list(run)]))
+            }
+            for item in items {
+                let k = try key(item)
+                if let rk = runKey, rk.pyEquals(k) { run.append(item); continue }
+                try flush()
+                runKey = k
+                run = [item]
+            }
+            try flush()
+            return .list(groups)
+        }
+        t["striptags"] = { v, _, _ in
+            // markupsafe: drop comments and tags, collapse whitespace, then unescape entities.
+            var s = Array(text(v).unicodeScalars)
+            var out: [Unicode.Scalar] = []
+            var i = 0
+            func at(_ p: Int, _ lit: String) -> Bool { Array(lit.unicodeScalars).enumerated().allSatisfy { p + $0.offset < s.count && s[p + $0.offset] == $0.element } }
+            while i < s.count {
+                if at(i, "<!--"), let end = (i + 4..<max(i + 4, s.count)).first(where: { at($0, "-->") }) { i = end + 3; continue }
+                if s[i] == "<", let end = (i + 1..<s.count).first(where: { s[$0] == ">" }) { i = end + 1; continue }
+                out.append(s[i])
+                i += 1
+            }
+            s = out
+            let collapsed = try JinjaPyString.split(JinjaPyString.string(s), nil).joined(separator: " ")
+            var result = collapsed
+            for (entity, char) in [("&lt;", "<"), ("&gt;", ">"), ("&quot;", "\""), ("&#34;", "\""), ("&#39;", "'"), ("&nbsp;", "\u{A0}"), ("&amp;", "&")] {
+                result = JinjaPyString.replace(result, entity, char)
+            }
+            return .string(result)
+        }
+        t["filesizeformat"] = { v, args, _ in
+            let b = try args.bind("do_filesizeformat", [("binary", .bool(false))])
+            let bytes: Double
+            switch v {
+            case .string(let s): guard let d = JinjaPyString.parseFloat(s) else { throw JinjaError(.runtime, "could not convert string to float") }; bytes = d
+            default: guard let d = v.number else { throw JinjaError.type("float() argument must be a string or a real number") }; bytes = d
+            }
+            let binary = b[0].truthy
+            let base = binary ? 1024.0 : 1000.0
+            let prefixes = binary ? ["KiB", "MiB", "GiB", "TiB", "PiB", "EiB", "ZiB", "YiB"] : ["kB", "MB", "GB", "TB", "PB", "EB", "ZB", "YB"]
+            if bytes == 1 { return .string("1 Byte") }
+            if bytes < base { return .string("\(Int(bytes.rounded(.towardZero))) Bytes") }
+            var unit = base
+            for (n, prefix) in prefixes.enumerated() {
+                unit = pow(base, Double(n + 2))
+                if bytes < unit || n == prefixes.count - 1 {
+                    return .string(String(format: "%.1f", base * bytes / unit) + " " + prefix)
+                }
+            }
+            return .string("")
+        }
+        t["urlencode"] = { v, _, _ in
+            func quote(_ s: String, query: Bool) -> String {
+                var out = ""
+                for byte in s.utf8 {
+                    let c = Character(Unicode.Scalar(byte))
+                    if byte < 128 && (c.isLetter || c.isNumber || "_.-~".contains(c) || (!query && c == "/")) {
+                        out.append(c)
+                    } else {
+                        out += String(format: "%%%02X", byte)
+                    }
+                }
+                return query ? out.replacingOccurrences(of: "%20", with: "+") : out
+            }
+            switch v {
+            case .string(let s): return .string(quote(s, query: false))
+            case .dict(let d):
+                return .string(zip(d.keys, d.values).map { quote($0.pyStr, query: true) + "=" + quote($1.pyStr, query: true) }.joined(separator: "&"))
+            case .list, .tuple:
+                let pairs = try v.pyIterate().map { pair -> String in
+                    let kv = try pair.pyIterate()
+                    guard kv.count == 2 else { throw JinjaError.type("urlencode needs pairs") }
+                    return quote(kv[0].pyStr, query: true) + "=" + quote(kv[1].pyStr, query: true)
+                }
+                return .string(pairs.joined(separator: "&"))
+            default: return .string(quote(v.pyStr, query: false))
+            }
+        }
+        t["xmlattr"] = { v, args, interp in
+            let b = try args.bind("do_xmlattr", [("autospace", .bool(true))])
+            guard case .dict(let d) = v else { throw JinjaError.type("'\(v.typeName)' object has no attribute 'items'") }
+            var items: [String] = []
+            for (k, val) in zip(d.keys, d.values) {
+                if case .none = val { continue }
+                if case .undefined = val { continue }
+                let key = k.pyStr
+                if key.contains(where: { $0 == " " || $0 == "/" || $0 == ">" || $0 == "=" || $0.isWhitespace }) {
+                    throw JinjaError(.runtime, "Invalid character in attribute name: \(k.pyRepr)")
+                }
+                let escapedKey = try table["escape"]!(.string(key), JinjaArguments(), interp).pyStr
+                let escapedValue = try table["escape"]!(val, JinjaArguments(), interp).pyStr
+                items.append("\(escapedKey)=\"\(escapedValue)\"")
+            }
+            let rv = items.joined(separator: " ")
+            return .string(b[0].truthy && !rv.isEmpty ? " " + rv : rv)
+        }
+        // pprint is pformat(): the repr for anything that fits in 80 columns.
+        t["pprint"] = { v, _, _ in .string(v.pyRepr) }
+        t["random"] = { v, _, _ in
+            let items = try v.pyIterate()
+            guard let pick = items.randomElement() else { throw JinjaError(.runtime, "Cannot choose from an empty sequence") }
+            return pick
+        }
+        // Known to jinja2 (so templates that merely mention them must parse) but not implemented.
+        for name in ["wordwrap", "urlize"] {
+            t[name] = { _, _, _ in throw JinjaError(.runtime, "the '\(name)' filter is not supported") }
         }
         t["wordcount"] = { v, _, _ in
             var count = 0

@@ -8,6 +8,27 @@ final class JinjaInterpreter {
     let timeZone: TimeZone
     /// Guards against runaway recursion (recursive loops, macros calling themselves).
     private var depth = 0
+    /// True while evaluating an output expression the way jinja2's compiler does at compile time
+    /// (`as_const`): only literals, no variables or calls, and slices go through the sandbox's
+    /// getitem, which turns a TypeError into an undefined value.
+    private var folding = false
+    /// Deep enough for any real template (Python's own limit stops jinja2 at a few hundred
+    /// nested macro calls) and shallow enough for the 512 KiB stacks of Swift concurrency threads.
+    static let maxDepth = 120
+
+    /// Raised when an expression is not a compile-time constant (jinja2's `Impossible`).
+    private struct NotConstant: Error {}
+
+    /// filters that need the render context, which jinja2 never evaluates at compile time.
+    private static let contextFilters: Set<String> = ["map", "select", "reject", "selectattr", "rejectattr"]
+
+    /// The value jinja2's compiler computes for `e` (`as_const`), or nil when the expression
+    /// depends on the context or fails (in which case jinja2 also defers to run time).
+    func constantValue(_ e: JinjaExpr) -> JinjaValue? {
+        folding = true
+        defer { folding = false }
+        return try? eval(e, JinjaScope(parent: nil))
+    }
 
     init(now: @escaping () -> Date, timeZone: TimeZone) {
         self.now = now
@@ -37,7 +58,11 @@ final class JinjaInterpreter {
         case .text(let s):
             out += s
         case .output(let e):
-            out += try eval(e, scope).pyStr
+            if let constant = e.outputConstant {
+                out += constant.pyStr
+            } else {
+                out += try eval(e, scope).pyStr
+            }
         case .ifChain(let branches, let otherwise):
             for (test, body) in branches where try eval(test, scope).truthy {
                 return try execute(body, scope, &out)
@@ -91,7 +116,7 @@ final class JinjaInterpreter {
     private func runFor(_ loop: JinjaForLoop, iterable: JinjaValue, _ scope: JinjaScope, _ out: inout String, depth0: Int) throws {
         depth += 1
         defer { depth -= 1 }
-        if depth > 500 { throw JinjaError(.runtime, "maximum recursion depth exceeded") }
+        if depth > Self.maxDepth { throw JinjaError(.runtime, "maximum recursion depth exceeded") }
         var items = try iterable.pyIterate()
         if let condition = loop.condition {
             // The filter sees the loop variable but not `loop`; filtered-out items do not count.
@@ -154,6 +179,7 @@ final class JinjaInterpreter {
         switch e.kind {
         case .literal(let v): return v
         case .name(let n):
+            if folding { throw NotConstant() }
             if let v = scope.lookup(n) { return v }
             if let g = JinjaGlobals.lookup(n) { return g }
             return .undefined(JinjaUndefined(name: n))
@@ -168,15 +194,26 @@ final class JinjaInterpreter {
         case .getitem(let obj, let index):
             let o = try eval(obj, scope)
             if case .slice(let a, let b, let c) = index.kind {
-                return try slice(o, try a.map { try eval($0, scope) }, try b.map { try eval($0, scope) }, try c.map { try eval($0, scope) })
+                let bounds = (try a.map { try eval($0, scope) }, try b.map { try eval($0, scope) }, try c.map { try eval($0, scope) })
+                if folding {
+                    if case .undefined = o { throw NotConstant() }
+                    do {
+                        return try slice(o, bounds.0, bounds.1, bounds.2)
+                    } catch let e as JinjaError where e.kind == .runtime && !e.message.contains("step cannot be zero") {
+                        return .undefined(JinjaUndefined(name: "slice", owner: o.ownerDescription))
+                    }
+                }
+                return try slice(o, bounds.0, bounds.1, bounds.2)
             }
             return try getitem(o, try eval(index, scope))
         case .slice:
             throw JinjaError.type("slice outside of a subscript")
         case .call(let fnExpr, let args):
+            if folding { throw NotConstant() }
             let fn = try eval(fnExpr, scope)
             return try call(fn, try evalArgs(args, scope))
         case .filter(let input, let f):
+            if folding && Self.contextFilters.contains(f.name) { throw NotConstant() }
             return try applyFilter(f, try eval(input, scope), scope)
         case .test(let input, let name, let args, let negated):
             let v = try eval(input, scope)
@@ -186,6 +223,12 @@ final class JinjaInterpreter {
         case .pos(let x): return try JinjaOperators.plus(try eval(x, scope))
         case .not(let x): return .bool(!(try eval(x, scope).truthy))
         case .binary(let op, let l, let r):
+            if op == "**", !folding, case .literal(let base) = l.kind, let x = base.number, x.sign == .minus {
+                // jinja2 writes a folded negative constant without parentheses into the Python
+                // code it generates, so `-2 ** y` runs as Python's `-2 ** y`, i.e. -(2 ** y).
+                let magnitude: JinjaValue = base.integer.map { .int(-$0) } ?? .float(-x)
+                return try JinjaOperators.negate(try JinjaOperators.binary(op, magnitude, try eval(r, scope)))
+            }
             return try JinjaOperators.binary(op, try eval(l, scope), try eval(r, scope))
         case .concat(let items):
             var s = ""
@@ -217,6 +260,7 @@ final class JinjaInterpreter {
         case .condition(let test, let then, let otherwise):
             if try eval(test, scope).truthy { return try eval(then, scope) }
             if let otherwise { return try eval(otherwise, scope) }
+            if folding { throw NotConstant() }
             return .undefined(JinjaUndefined(name: nil, hint: "the inline if-expression evaluated to false and no else section was defined."))
         }
     }
@@ -237,7 +281,7 @@ final class JinjaInterpreter {
     func call(_ fn: JinjaValue, _ args: JinjaArguments) throws -> JinjaValue {
         depth += 1
         defer { depth -= 1 }
-        if depth > 500 { throw JinjaError(.runtime, "maximum recursion depth exceeded") }
+        if depth > Self.maxDepth { throw JinjaError(.runtime, "maximum recursion depth exceeded") }
         switch fn {
         case .object(let o) where o.isCallable: return try o.call(args, self)
         case .undefined(let u): throw u.error
@@ -258,6 +302,10 @@ final class JinjaInterpreter {
 
     func runTest(_ name: String, _ value: JinjaValue, _ args: JinjaArguments) throws -> Bool {
         guard let test = JinjaTests.table[name] else { throw JinjaError(.runtime, "No test named '\(name)' found.") }
+        // Python checks arity: `x is none foo` passes `foo` to test_none, which takes no argument.
+        if JinjaTests.unary.contains(name), !args.positional.isEmpty || !args.keywords.isEmpty {
+            throw JinjaError.type("test_\(name)() takes 1 positional argument but \(1 + args.positional.count + args.keywords.count) were given")
+        }
         return try test(value, args, self)
     }
 
@@ -307,8 +355,15 @@ final class JinjaInterpreter {
             guard let i = v.integer else { return nil }
             return .some(i)
         }
+        // jinja2 compiles slices to a plain Python subscript (no sandbox getitem), so every
+        // failure is a Python TypeError rather than an undefined value.
+        switch obj {
+        case .list, .tuple, .string: break
+        case .dict: throw JinjaError.type("unhashable type: 'slice'")
+        default: throw JinjaError.type("'\(obj.typeName)' object is not subscriptable")
+        }
         guard let start = try bound(a), let stop = try bound(b), let step = try bound(c) else {
-            return .undefined(JinjaUndefined(name: "slice", owner: obj.ownerDescription, hint: "slice indices must be integers or None"))
+            throw JinjaError.type("slice indices must be integers or None or have an __index__ method")
         }
         let st = step ?? 1
         if st == 0 { throw JinjaError.type("slice step cannot be zero") }
@@ -330,7 +385,7 @@ final class JinjaInterpreter {
             let cs = Array(s.unicodeScalars)
             return .string(JinjaPyString.string(indices(cs.count).map { cs[$0] }))
         default:
-            return .undefined(JinjaUndefined(name: "slice", owner: obj.ownerDescription, hint: "'\(obj.typeName)' object is not subscriptable"))
+            throw JinjaError.type("'\(obj.typeName)' object is not subscriptable")
         }
     }
 

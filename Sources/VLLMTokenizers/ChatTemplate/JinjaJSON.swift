@@ -6,6 +6,8 @@ import Foundation
 struct JinjaJSONParser {
     private let b: [UInt8]
     private var i = 0
+    /// Nesting depth, bounded so that hostile input cannot overflow the stack.
+    private var depth = 0
 
     static func parse(_ text: String) throws -> JinjaValue {
         var p = JinjaJSONParser(b: Array(text.utf8))
@@ -36,6 +38,9 @@ struct JinjaJSONParser {
 
     private mutating func value() throws -> JinjaValue {
         guard i < b.count else { throw fail("unexpected end") }
+        depth += 1
+        defer { depth -= 1 }
+        if depth > 512 { throw fail("nested too deeply") }
         switch b[i] {
         case UInt8(ascii: "{"):
             i += 1

@@ -30,7 +30,11 @@ enum JinjaMethods {
         case .list(let a):
             if mutatingList.contains(name) { return unsafe(obj, name) }
             return sequenceMethod(a, name, obj)
-        case .tuple(let a): return sequenceMethod(a, name, obj)
+        case .tuple(let a):
+            // groupby's _GroupTuple(grouper, list); other tuples never ask for these names.
+            if a.count == 2, name == "grouper" { return a[0] }
+            if a.count == 2, name == "list" { return a[1] }
+            return sequenceMethod(a, name, obj)
         case .object(let o): return try o.attribute(name, interp)
         case .float(let d):
             switch name {
@@ -188,6 +192,7 @@ enum JinjaMethods {
             return method(name) { args, _ in
                 let a = try args.positionalOnly(name, min: 1, max: 2)
                 let width = try intArg(a[0], 0)
+                try JinjaError.checkSize(width)
                 let fill = a.count > 1 ? try str(a[1], "fill character") : " "
                 let n = JinjaPyString.length(s)
                 if width <= n { return .string(s) }
@@ -204,6 +209,7 @@ enum JinjaMethods {
             return method(name) { args, _ in
                 let a = try args.positionalOnly(name, min: 1, max: 1)
                 let width = try intArg(a[0], 0)
+                try JinjaError.checkSize(width)
                 let n = JinjaPyString.length(s)
                 if width <= n { return .string(s) }
                 var body = s

@@ -16,7 +16,9 @@ enum JinjaOperators {
         switch v {
         case .undefined(let u): throw u.error
         case .bool(let b): return .int(b ? -1 : 0)
-        case .int(let i): return .int(-i)
+        case .int(let i):
+            let (r, o) = Int(0).subtractingReportingOverflow(i)
+            return o ? .float(-Double(i)) : .int(r)
         case .float(let d): return .float(-d)
         default: throw JinjaError.type("bad operand type for unary -: '\(v.typeName)'")
         }
@@ -32,6 +34,7 @@ enum JinjaOperators {
     }
 
     static func binary(_ op: String, _ a: JinjaValue, _ b: JinjaValue) throws -> JinjaValue {
+        if op == "%", case .string(let format) = a { return .string(try JinjaPyFormat.percent(format, b)) }
         if case .undefined(let u) = a { throw u.error }
         if case .undefined(let u) = b { throw u.error }
         switch op {
@@ -44,7 +47,13 @@ enum JinjaOperators {
             }
         case "-": return try arithmetic(op, a, b, { $0.subtractingReportingOverflow($1) }, -)
         case "*":
-            if let (seq, n) = repetition(a, b) { return seq(max(0, n)) }
+            if let (seq, n) = repetition(a, b) {
+                let unit = max(1, (try? a.pyLength()) ?? (try? b.pyLength()) ?? 1)
+                let (total, overflow) = max(0, n).multipliedReportingOverflow(by: unit)
+                if overflow { throw JinjaError(.runtime, "OverflowError: repeated sequence is too long") }
+                try JinjaError.checkSize(total)
+                return seq(max(0, n))
+            }
             return try arithmetic(op, a, b, { $0.multipliedReportingOverflow(by: $1) }, *)
         case "/":
             guard let x = a.number, let y = b.number else { throw unsupported(op, a, b) }
@@ -53,6 +62,7 @@ enum JinjaOperators {
         case "//":
             if let x = a.integer, let y = b.integer {
                 if y == 0 { throw JinjaError(.runtime, "integer division or modulo by zero") }
+                if x == Int.min && y == -1 { return .float(-Double(x)) }
                 return .int(floorDiv(x, y))
             }
             guard let x = a.number, let y = b.number else { throw unsupported(op, a, b) }
@@ -62,6 +72,7 @@ enum JinjaOperators {
             if case .string(let format) = a { return .string(try JinjaPyFormat.percent(format, b)) }
             if let x = a.integer, let y = b.integer {
                 if y == 0 { throw JinjaError(.runtime, "integer division or modulo by zero") }
+                if y == -1 { return .int(0) }
                 let m = x % y
                 return .int(m != 0 && (m < 0) != (y < 0) ? m + y : m)
             }
@@ -92,7 +103,13 @@ enum JinjaOperators {
             }
             guard let x = a.number, let y = b.number else { throw unsupported("** or pow()", a, b) }
             if x == 0 && y < 0 { throw JinjaError(.runtime, "0.0 cannot be raised to a negative power") }
-            return .float(pow(x, y))
+            let p = pow(x, y)
+            // Python raises instead of returning inf (or nan for a negative base and fractional exponent).
+            if p.isInfinite && x.isFinite && y.isFinite { throw JinjaError(.runtime, "(34, 'Numerical result out of range')") }
+            if x < 0 && y != y.rounded() && x.isFinite && y.isFinite {
+                throw JinjaError.type("negative number cannot be raised to a fractional power (complex result)")
+            }
+            return .float(p)
         default:
             throw JinjaError.type("unknown operator \(op)")
         }
@@ -106,6 +123,7 @@ enum JinjaOperators {
         case (.list(let x), _) where b.integer != nil: return ({ n in .list(Array((0..<n).map { _ in x }.joined())) }, b.integer!)
         case (_, .list(let x)) where a.integer != nil: return ({ n in .list(Array((0..<n).map { _ in x }.joined())) }, a.integer!)
         case (.tuple(let x), _) where b.integer != nil: return ({ n in .tuple(Array((0..<n).map { _ in x }.joined())) }, b.integer!)
+        case (_, .tuple(let x)) where a.integer != nil: return ({ n in .tuple(Array((0..<n).map { _ in x }.joined())) }, a.integer!)
         default: return nil
         }
     }

@@ -9,6 +9,15 @@ struct JinjaParser {
     /// >0 inside `if` statements and inline `if` expressions, where jinja2 lets an unknown
     /// filter or test slide until it actually runs ("soft" frames in its compiler).
     private var softDepth = 0
+    /// Nesting of expressions and blocks; bounded so that a hostile template gets a syntax
+    /// error instead of overflowing the stack (jinja2 hits Python's recursion limit instead).
+    private var nesting = 0
+    private static let maxNesting = 100
+
+    private mutating func enter() throws {
+        nesting += 1
+        if nesting > Self.maxNesting { throw fail("template nested too deeply") }
+    }
 
     static func parse(_ source: String) throws -> [JinjaStmt] {
         var p = JinjaParser(tokens: try JinjaLexer.tokenize(source))
@@ -121,6 +130,8 @@ struct JinjaParser {
 
     /// Parses a body up to one of `ends`; returns it with the end tag's name, consumed.
     private mutating func parseBody(_ ends: Set<String>, soft: Bool = false) throws -> ([JinjaStmt], String) {
+        try enter()
+        defer { nesting -= 1 }
         _ = skipOp(":")
         try expectBlockEnd()
         let saved = softDepth
@@ -330,6 +341,8 @@ struct JinjaParser {
     }
 
     private mutating func parseExpression() throws -> JinjaExpr {
+        try enter()
+        defer { nesting -= 1 }
         var e = try parseOr()
         while isName("if") {
             let line = next().line
@@ -362,6 +375,8 @@ struct JinjaParser {
     }
 
     private mutating func parseNot() throws -> JinjaExpr {
+        try enter()
+        defer { nesting -= 1 }
         if isName("not") {
             let line = next().line
             return JinjaExpr(.not(try parseNot()), line: line)
@@ -429,6 +444,8 @@ struct JinjaParser {
     }
 
     private mutating func parseUnary(withFilter: Bool = true) throws -> JinjaExpr {
+        try enter()
+        defer { nesting -= 1 }
         let line = current.line
         var node: JinjaExpr
         if skipOp("-") {

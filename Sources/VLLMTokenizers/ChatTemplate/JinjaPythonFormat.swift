@@ -11,6 +11,10 @@ enum JinjaPyFormat {
         switch args {
         case .tuple(let a): positional = a
         case .dict(let d): positional = [args]; mapping = d
+        // Python treats anything with __getitem__ (a list too) as a possible mapping, which turns
+        // off the "not all arguments converted" check.
+        case .list: positional = [args]; mapping = JinjaDict()
+        case .undefined: positional = [args]; mapping = JinjaDict()
         default: positional = [args]
         }
         var next = 0
@@ -73,7 +77,7 @@ enum JinjaPyFormat {
     }
 
     private static func pad(_ s: String, width: Int?, left: Bool, zero: Bool = false) -> String {
-        guard let width else { return s }
+        guard let width, width <= JinjaError.maxBuiltSize else { return s }
         let n = JinjaPyString.length(s)
         if n >= width { return s }
         if left { return s + String(repeating: " ", count: width - n) }
@@ -96,8 +100,17 @@ enum JinjaPyFormat {
             return pad(s, width: width, left: left)
         case "d", "i", "u":
             guard let x = v.number else { throw JinjaError.type("%\(type) format: a real number is required, not \(v.typeName)") }
-            let n = v.integer ?? Int(x.rounded(.towardZero))
-            var s = String(n)
+            var s: String
+            if let n = v.integer {
+                s = String(n)
+            } else if x.isFinite, Swift.abs(x) < 9.2e18 {
+                s = String(Int(x.rounded(.towardZero)))
+            } else if x.isFinite {
+                s = String(format: "%.0f", x.rounded(.towardZero))
+            } else {
+                throw JinjaError(.runtime, "cannot convert float \(x.isNaN ? "NaN" : "infinity") to integer")
+            }
+            let n = x
             if n >= 0 { if flags.contains("+") { s = "+" + s } else if flags.contains(" ") { s = " " + s } }
             return pad(s, width: width, left: left, zero: zero)
         case "x", "X", "o":
@@ -110,6 +123,7 @@ enum JinjaPyFormat {
             guard let x = v.number else { throw JinjaError.type("must be real number, not \(v.typeName)") }
             var cflags = flags
             if x.isNaN || x.isInfinite { cflags = cflags.replacingOccurrences(of: "0", with: "") }
+            try JinjaError.checkSize((width ?? 0) + (precision ?? 0))
             let spec = "%" + cflags + (width.map(String.init) ?? "") + "." + String(precision ?? 6) + String(type)
             return String(format: spec, x)
         case "c":
@@ -279,6 +293,7 @@ enum JinjaPyFormat {
         }
         let signText = negative ? "-" : (sign == "+" ? "+" : sign == " " ? " " : "")
         let total = JinjaPyString.length(body) + signText.count
+        try JinjaError.checkSize(width)
         let padding = max(0, width - total)
         let fillText = String(repeating: String(fill), count: padding)
         switch align {

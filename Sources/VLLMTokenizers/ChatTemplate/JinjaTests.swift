@@ -12,6 +12,12 @@ enum JinjaTests {
         return { v, args, _ in try v.pyCompare(op, try one(args, op)) }
     }
 
+    /// Tests that take no argument besides the value.
+    static let unary: Set<String> = [
+        "defined", "undefined", "none", "boolean", "true", "false", "integer", "float", "number", "string", "mapping",
+        "iterable", "sequence", "callable", "escaped", "odd", "even", "lower", "upper", "filter", "test",
+    ]
+
     static let table: [String: Test] = {
         var t: [String: Test] = [:]
         t["defined"] = { v, _, _ in !v.isUndefined }
