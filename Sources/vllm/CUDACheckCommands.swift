@@ -85,7 +85,7 @@ struct KernelCheckCommand: ParsableCommand {
         let gpu = try CUDABackend(computeDType: dtype)
         let startSeconds = Date().timeIntervalSince(started)
         let cpu = CPUBackend(keepsBFloat16: false)
-        var rng = SplitMixRNG(seed: 42)
+        var rng = SplitMixRandom(seed: 42)
         var results: [(String, Double)] = []
         let tolerance = dtype == .float32 ? 1e-5 : (dtype == .bfloat16 ? 2e-2 : 4e-3)
 
@@ -250,11 +250,4 @@ struct KernelCheckCommand: ParsableCommand {
         }
         if !failed.isEmpty { throw ExitCode(1) }
     }
-}
-
-/// A seeded generator for reproducible check inputs.
-struct SplitMixRNG: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 { splitMix(&state) }
 }
