@@ -101,6 +101,10 @@ public final class CUDABackend: Backend {
     private let staging: PinnedBuffer
     private var stagingOffset = 0
     private let hostOutput: PinnedBuffer
+    private lazy var sampleStaging = PinnedBuffer(driver: driver)
+    /// Random numbers of device sampling: a per-process seed and a per-call counter.
+    private let sampleSeed = UInt64.random(in: 0...UInt64.max)
+    private var sampleCounter: UInt64 = 0
     private var weightAllocations: [CUdeviceptr] = []
     private let argumentStorage: UnsafeMutableRawPointer
     private let argumentPointers: UnsafeMutablePointer<UnsafeMutableRawPointer?>
@@ -541,9 +545,34 @@ public final class CUDABackend: Backend {
         let indices = ring.allocate(rows * 4).pointer
         launch(
             kernels.argmaxRows, "argmax_rows", grid: (rows, 1), block: 1024,
-            [.pointer(indices), .pointer(x.pointer), .int32(Int32(x.count / rows))])
+            [.pointer(indices), .pointer(x.pointer), .int32(Int32(x.count / rows)), .pointer(0), .int32(0)])
         let host = hostOutput.ensure(rows * 4)
         driver.must(driver.cuMemcpyDtoHAsync(host, indices, rows * 4, stream), "cuMemcpyDtoHAsync(argmax)")
+        synchronize()
+        return Array(UnsafeBufferPointer(start: host.assumingMemoryBound(to: Int32.self), count: rows))
+    }
+
+    public var samplesOnDevice: Bool { true }
+
+    public func sampleRows(_ x: CUDATensor, temperatures: [Float]) -> [Int32] {
+        checkLive(x)
+        let rows = temperatures.count
+        guard rows > 0 else { return [] }
+        let staged = sampleStaging.ensure(rows * 4)
+        temperatures.withUnsafeBytes { staged.copyMemory(from: $0.baseAddress!, byteCount: rows * 4) }
+        let deviceTemperatures = ring.allocate(rows * 4).pointer
+        driver.must(driver.cuMemcpyHtoDAsync(deviceTemperatures, staged, rows * 4, stream), "cuMemcpyHtoDAsync(temperatures)")
+        let indices = ring.allocate(rows * 4).pointer
+        sampleCounter &+= 1
+        let seed = UInt32(truncatingIfNeeded: sampleSeed &+ sampleCounter &* 0x9E37_79B9_7F4A_7C15 >> 32)
+        launch(
+            kernels.argmaxRows, "argmax_rows", grid: (rows, 1), block: 1024,
+            [
+                .pointer(indices), .pointer(x.pointer), .int32(Int32(x.count / rows)), .pointer(deviceTemperatures),
+                .int32(Int32(bitPattern: seed)),
+            ])
+        let host = hostOutput.ensure(rows * 4)
+        driver.must(driver.cuMemcpyDtoHAsync(host, indices, rows * 4, stream), "cuMemcpyDtoHAsync(samples)")
         synchronize()
         return Array(UnsafeBufferPointer(start: host.assumingMemoryBound(to: Int32.self), count: rows))
     }

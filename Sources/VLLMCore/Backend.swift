@@ -99,6 +99,11 @@ public protocol Backend: AnyObject {
     /// The index of the largest value of each of the `rows` rows of `x` (the first on ties), for
     /// greedy sampling; a backend with device memory copies back one index per row, not the rows.
     func argmaxRows(_ x: Tensor, rows: Int) -> [Int32]
+    /// Whether `sampleRows` draws on the device (so that plain temperature sampling skips the host).
+    var samplesOnDevice: Bool { get }
+    /// One token per row of `x`: the argmax where the row's temperature is 0, else a draw from
+    /// softmax(row / temperature) with the backend's own random numbers (unseeded requests only).
+    func sampleRows(_ x: Tensor, temperatures: [Float]) -> [Int32]
 }
 
 extension Backend {
@@ -113,6 +118,13 @@ extension Backend {
 }
 
 extension Backend {
+    public var samplesOnDevice: Bool { false }
+
+    public func sampleRows(_ x: Tensor, temperatures: [Float]) -> [Int32] {
+        precondition(temperatures.allSatisfy { $0 == 0 }, "\(name) samples on the host; only greedy rows come here")
+        return argmaxRows(x, rows: temperatures.count)
+    }
+
     public func argmaxRows(_ x: Tensor, rows: Int) -> [Int32] {
         let values = toHost(x)
         guard rows > 0 else { return [] }

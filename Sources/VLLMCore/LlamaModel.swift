@@ -117,6 +117,12 @@ public final class LlamaModel<B: Backend>: ModelExecutor {
         backend.argmaxRows(logits(batch), rows: batch.logitIndices.count)
     }
 
+    public var samplesOnDevice: Bool { shard.worldSize == 1 && backend.samplesOnDevice }
+
+    public func executeSampled(_ batch: ForwardBatch, temperatures: [Float]) -> [Int32] {
+        backend.sampleRows(logits(batch), temperatures: temperatures)
+    }
+
     /// The forward pass up to the logits of the requested rows, left on the backend.
     private func logits(_ batch: ForwardBatch) -> B.Tensor {
         guard let cache else { preconditionFailure("allocateKVCache must be called before execute") }

@@ -14,9 +14,21 @@ public protocol ModelExecutor: AnyObject {
     /// Runs the model over `batch` and returns the index of the largest logit of each requested row
     /// (the first on ties): greedy sampling without copying the logits to the host.
     func executeGreedy(_ batch: ForwardBatch) -> [Int32]
+    /// Whether `executeSampled` can draw with temperatures above 0 on the device.
+    var samplesOnDevice: Bool { get }
+    /// Runs the model over `batch` and returns one token per requested row: the argmax where the
+    /// row's temperature is 0, else a draw from softmax(logits / temperature) on the device.
+    func executeSampled(_ batch: ForwardBatch, temperatures: [Float]) -> [Int32]
 }
 
 extension ModelExecutor {
+    public var samplesOnDevice: Bool { false }
+
+    public func executeSampled(_ batch: ForwardBatch, temperatures: [Float]) -> [Int32] {
+        precondition(temperatures.allSatisfy { $0 == 0 }, "this executor samples on the host; only greedy rows come here")
+        return executeGreedy(batch)
+    }
+
     public func executeGreedy(_ batch: ForwardBatch) -> [Int32] {
         let logits = execute(batch)
         let vocab = config.vocabSize

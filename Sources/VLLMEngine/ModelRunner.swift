@@ -38,9 +38,12 @@ final class ModelRunner {
         // When every sampling request only wants the argmax, the backend picks the tokens and the
         // logits never leave the device (on a GPU, copying and scanning them costs more than the
         // forward pass at large batches).
-        if chunks.allSatisfy({ $0.leadingLogits == 0 }),
-           zip(step.requests, chunks).allSatisfy({ !$1.wantsLogits || Self.isPlainGreedy($0.request) }) {
-            var tokens = executor.executeGreedy(batch).makeIterator()
+        let onDevice = executor.samplesOnDevice
+        let temperatures = zip(step.requests, chunks).compactMap { $1.wantsLogits ? Self.deviceTemperature($0.request, onDevice) : 0 }
+        if chunks.allSatisfy({ $0.leadingLogits == 0 }), temperatures.count == chunks.count {
+            let sampled = zip(temperatures, chunks).filter { $1.wantsLogits }.map(\.0)
+            var tokens = (sampled.allSatisfy { $0 == 0 }
+                ? executor.executeGreedy(batch) : executor.executeSampled(batch, temperatures: sampled)).makeIterator()
             return zip(step.requests, chunks).map { scheduled, chunk in
                 var result = Result(request: scheduled.request)
                 result.firstPromptPosition = chunk.numCached
@@ -68,12 +71,17 @@ final class ModelRunner {
         }
     }
 
-    /// Whether sampling `request` now is the argmax of the raw logits: greedy, and nothing that
-    /// changes or reports the logits (logprobs, bias, penalties, a min_tokens ban).
-    private static func isPlainGreedy(_ request: Request) -> Bool {
+    /// The temperature to sample `request` with on the backend (0: argmax), or nil when the host
+    /// sampler must do it: anything that changes or reports the logits (logprobs, bias, penalties,
+    /// a min_tokens ban), and, unless the backend draws on the device, any temperature above 0;
+    /// a draw on the device also needs no seed and no top-k, top-p or min-p.
+    private static func deviceTemperature(_ request: Request, _ onDevice: Bool) -> Float? {
         let p = request.params
-        return p.isGreedy && p.logprobs == nil && p.logitBias.isEmpty && p.repetitionPenalty == 1
-            && p.frequencyPenalty == 0 && p.presencePenalty == 0 && request.numOutputTokens >= p.minTokens
+        guard p.logprobs == nil, p.logitBias.isEmpty, p.repetitionPenalty == 1, p.frequencyPenalty == 0,
+              p.presencePenalty == 0, request.numOutputTokens >= p.minTokens else { return nil }
+        if p.isGreedy { return 0 }
+        guard onDevice, p.seed == nil, p.topK <= 0, p.topP >= 1, p.minP <= 0 else { return nil }
+        return Float(p.temperature)
     }
 
     /// Leading positions of a chunk whose logits give prompt logprobs.

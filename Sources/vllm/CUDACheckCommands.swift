@@ -85,7 +85,7 @@ struct KernelCheckCommand: ParsableCommand {
         let gpu = try CUDABackend(computeDType: dtype)
         let startSeconds = Date().timeIntervalSince(started)
         let cpu = CPUBackend(keepsBFloat16: false)
-        var rng = SplitMixRNG(seed: 42)
+        var rng = SplitMixRandom(seed: 42)
         var results: [(String, Double)] = []
         let tolerance = dtype == .float32 ? 1e-5 : (dtype == .bfloat16 ? 2e-2 : 4e-3)
 
@@ -201,6 +201,27 @@ struct KernelCheckCommand: ParsableCommand {
             }
         }
 
+        // Sampling on the device: frequencies of 6000 draws from softmax([0, ln 2, ln 3] / 1) against
+        // 1/6, 2/6, 3/6 (the error is the largest difference; about 0.006 is one standard deviation),
+        // and temperature 0 giving the argmax.
+        do {
+            let rows = 6000
+            let logits = (0..<rows).flatMap { _ in [Float(0), round(logf(2)), round(logf(3))] }
+            let x = try gpu.upload(logits, shape: [rows, 3])
+            _ = gpu.prepare(ForwardBatch(chunks: [SequenceChunk(tokenIDs: [1], numCached: 0, blockTable: [0])], blockSize: 16))
+            let drawn = gpu.sampleRows(x, temperatures: [Float](repeating: 1, count: rows))
+            let expected: [Double] = [Double(exp(0.0)), Double(exp(Double(round(logf(2))))), Double(exp(Double(round(logf(3)))))]
+            let total = expected.reduce(0, +)
+            var worst = 0.0
+            for k in 0..<3 {
+                let frequency = Double(drawn.filter { $0 == k }.count) / Double(rows)
+                worst = max(worst, abs(frequency - expected[k] / total))
+            }
+            results.append(("sample_rows frequencies (tolerance 0.03)", worst * tolerance / 0.03))
+            let greedy = gpu.sampleRows(x, temperatures: [Float](repeating: 0, count: rows))
+            results.append(("sample_rows temperature 0 is argmax", greedy.allSatisfy { $0 == 2 } ? 0 : 1))
+        }
+
         // Embedding and logit rows.
         let batch = ForwardBatch(
             chunks: [SequenceChunk(tokenIDs: [5, 0, 99, 17], numCached: 0, blockTable: [0]),
@@ -229,11 +250,4 @@ struct KernelCheckCommand: ParsableCommand {
         }
         if !failed.isEmpty { throw ExitCode(1) }
     }
-}
-
-/// A seeded generator for reproducible check inputs.
-struct SplitMixRNG: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 { splitMix(&state) }
 }

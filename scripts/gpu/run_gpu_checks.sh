@@ -31,7 +31,8 @@ date -u +%FT%TZ > "$R/date.txt"
 
 # quick: kernel checks, the real-shape models and our benchmarks only (no fixtures, no transformers
 # benchmark), for a second run after a kernel change.
-if [ "$MODE" = check ] || [ "$MODE" = all ] || [ "$MODE" = quick ]; then
+# final: kernel checks, two fixtures end to end, and vLLM's throughput benchmark (1000 prompts).
+if [ "$MODE" = check ] || [ "$MODE" = all ] || [ "$MODE" = quick ] || [ "$MODE" = final ]; then
     export VLLM_CACHE_ROOT=$W/cache
     step kernel_check_float32_cold 60 "$BIN" kernel-check --dtype float32 --json
     step kernel_check_float32_warm 60 "$BIN" kernel-check --dtype float32 --json
@@ -39,10 +40,11 @@ if [ "$MODE" = check ] || [ "$MODE" = all ] || [ "$MODE" = quick ]; then
     step kernel_check_float16 60 "$BIN" kernel-check --dtype float16 --json
 
     # Real shapes, few layers: Llama-3.1-8B and Qwen3-0.6B with 2 layers, random bf16 weights.
-    step make_llama8b_2l 300 python3 $G/make_models.py --config bench/gpu/configs/llama3_1_8b/config.json --out $W/models/llama8b-2l --layers 2
-    step make_qwen3_2l 300 python3 $G/make_models.py --config bench/gpu/configs/qwen3_0_6b/config.json --out $W/models/qwen3-0.6b-2l --layers 2
+    [ "$MODE" = final ] || step make_llama8b_2l 300 python3 $G/make_models.py --config bench/gpu/configs/llama3_1_8b/config.json --out $W/models/llama8b-2l --layers 2
+    [ "$MODE" = final ] || step make_qwen3_2l 300 python3 $G/make_models.py --config bench/gpu/configs/qwen3_0_6b/config.json --out $W/models/qwen3-0.6b-2l --layers 2
     MODELS="Tests/Fixtures/models/*/ $W/models/*/"
     [ "$MODE" = quick ] && MODELS="$W/models/*/"
+    [ "$MODE" = final ] && MODELS="Tests/Fixtures/models/llama3/ Tests/Fixtures/models/qwen3-bf16/"
     for m in $MODELS; do
         m=${m%/}; name=$(basename "$m")
         [ -f "$m/config.json" ] || continue
@@ -100,6 +102,33 @@ fi
 # extra: vLLM's offline throughput benchmark (random dataset, 1000 prompts of 1024 tokens, 128 out;
 # temperature 1, so sampling runs on the host) and start-up time of a real 8B safetensors folder
 # (page cache warm) with a cold and then a warm kernel cache.
+# throughput: the same workload at 200 prompts through vLLM's benchmark (temperature 1: sampling on
+# the host), and all 1000 prompts greedily through `vllm generate` (sampling on the GPU).
+if [ "$MODE" = throughput ]; then
+    L8=bench/gpu/configs/llama3_1_8b
+    export VLLM_CACHE_ROOT=$W/cache-extra
+    step ours_throughput_llama8b_200 240 "$BIN" bench throughput --device cuda --load-format dummy --model $L8 --max-model-len 2048 \
+        --input-len 1024 --output-len 128 --num-prompts 200 --max-num-batched-tokens 8192 --max-num-seqs 256 \
+        --output-json $R/ours_throughput_llama8b_200.json
+    python3 -c "
+import random, json
+random.seed(0)
+for _ in range(1000):
+    print(json.dumps({'prompt_token_ids': [random.randrange(0, 128000) for _ in range(1024)]}))" > $W/prompts1000.jsonl
+    s=$(date +%s%N)
+    step ours_generate_greedy_llama8b_1000 300 "$BIN" generate --device cuda --load-format dummy --model $L8 --max-model-len 2048 \
+        --prompts-file $W/prompts1000.jsonl --max-tokens 128 --temperature 0 --ignore-eos --json \
+        --max-num-batched-tokens 8192 --max-num-seqs 256
+    echo "{\"greedy_1000_wall_seconds_including_load\": $(( ($(date +%s%N) - s) / 1000000 )).0e-3}" | tee $R/startup_greedy1000.json
+    grep -c token_ids $R/ours_generate_greedy_llama8b_1000.out
+fi
+
+if [ "$MODE" = final ]; then
+    step ours_throughput_llama8b_1000 300 "$BIN" bench throughput --device cuda --load-format dummy \
+        --model bench/gpu/configs/llama3_1_8b --max-model-len 2048 --input-len 1024 --output-len 128 --num-prompts 1000 \
+        --max-num-batched-tokens 8192 --max-num-seqs 256 --output-json $R/ours_throughput_llama8b_1000.json
+fi
+
 if [ "$MODE" = extra ]; then
     L8=bench/gpu/configs/llama3_1_8b
     export VLLM_CACHE_ROOT=$W/cache-extra

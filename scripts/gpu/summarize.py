@@ -23,7 +23,7 @@ for p in sorted(glob.glob(f"{r}/ours_bench_*.out")):
         out[os.path.basename(p)[:-4]] = json.loads(read(p).strip().splitlines()[-1])
     except Exception as e:
         out[os.path.basename(p)[:-4]] = {"error": repr(e), "stderr": (read(p[:-4] + ".err") or "")[-800:]}
-for p in sorted(glob.glob(f"{r}/startup_*.json")) + [f"{r}/ours_throughput_llama8b.json"]:
+for p in sorted(glob.glob(f"{r}/startup_*.json")) + sorted(glob.glob(f"{r}/ours_throughput_*.json")):
     try:
         out[os.path.basename(p)[:-5]] = json.load(open(p))
     except Exception as e:

@@ -439,15 +439,30 @@ template <typename T> __device__ void from_float(T* out, const float* x, long lo
         out[i] = from_f<T>(x[i]);
 }
 
+__device__ __forceinline__ unsigned int mix32(unsigned int x) {
+    x ^= x >> 16; x *= 0x7feb352du; x ^= x >> 15; x *= 0x846ca68bu; x ^= x >> 16;
+    return x;
+}
+
 // Greedy sampling helper: index of the largest logit of each row (first one on ties, like argmax).
-template <typename T> __device__ void argmax_rows(int* out, const T* x, int n) {
+// With `temperatures`, a row of temperature t > 0 instead draws from softmax(x / t) by the
+// Gumbel-max trick: argmax(x / t - log(-log(u))) with u uniform in (0, 1) from a counter hash of
+// (seed, row, column), which has exactly that distribution.
+template <typename T> __device__ void argmax_rows(int* out, const T* x, int n, const float* temperatures,
+                                                  unsigned int seed) {
     __shared__ float best_value[32];
     __shared__ int best_index[32];
     const T* row = x + (long long)blockIdx.x * n;
     float bv = NEG_INF;
     int bi = 0x7fffffff;
+    const float t = temperatures ? temperatures[blockIdx.x] : 0.f;
+    const unsigned int row_key = mix32(seed ^ mix32(blockIdx.x + 0x9e3779b9u));
     for (int i = threadIdx.x; i < n; i += blockDim.x) {
-        const float v = to_f(row[i]);
+        float v = to_f(row[i]);
+        if (t > 0.f) {
+            const float u = ((float)(mix32(row_key ^ (unsigned int)i * 0x85ebca6bu) >> 8) + 0.5f) * (1.f / 16777216.f);
+            v = v / t - logf(-logf(u));
+        }
         if (v > bv) { bv = v; bi = i; }
     }
     for (int o = 16; o > 0; o >>= 1) {
@@ -504,7 +519,10 @@ template <typename T> __device__ void argmax_rows(int* out, const T* x, int n) {
     extern "C" __global__ void add_bias_##S(T* y, const T* bias, long long rows, int n) { add_bias<T>(y, bias, rows, n); } \
     extern "C" __global__ void to_float_##S(float* out, const T* x, long long count) { to_float<T>(out, x, count); }  \
     extern "C" __global__ void from_float_##S(T* out, const float* x, long long count) { from_float<T>(out, x, count); } \
-    extern "C" __global__ void argmax_rows_##S(int* out, const T* x, int n) { argmax_rows<T>(out, x, n); }
+    extern "C" __global__ void argmax_rows_##S(int* out, const T* x, int n, const float* temperatures,                \
+                                               unsigned int seed) {                                                    \
+        argmax_rows<T>(out, x, n, temperatures, seed);                                                                 \
+    }
 
 INSTANTIATE(f32, float)
 INSTANTIATE(bf16, __nv_bfloat16)
