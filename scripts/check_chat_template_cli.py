@@ -5,7 +5,8 @@ Each case of Tests/VLLMTokenizersTests/Fixtures/chat-templates/cases.json is rep
 command line: a temporary model folder holds a tokenizer_config.json with the template's special
 tokens, the template goes through --chat-template, the conversation through --messages (as an
 object, so extra variables travel with it) and --tools. strftime_now is pinned in the fixtures,
-so cases that print the date get date_string="26 Jul 2024" (the same text) here.
+so the command runs with SOURCE_DATE_EPOCH set to the same instant (and date_string="26 Jul 2024"
+for good measure).
 Usage: python3 scripts/check_chat_template_cli.py [path/to/vllm]
 """
 import json
@@ -46,7 +47,8 @@ def main():
                 args += ["--tools", tools_path]
             if case["add_generation_prompt"]:
                 args.append("--add-generation-prompt")
-            p = subprocess.run(args, capture_output=True)
+            env = dict(os.environ, SOURCE_DATE_EPOCH="1722002709")  # the fixtures' fixed clock
+            p = subprocess.run(args, capture_output=True, env=env)
             label = f'{case["template"]} / {case["conversation"]} / agp={case["add_generation_prompt"]}'
             if "output" in case:
                 good = p.returncode == 0 and p.stdout.decode("utf-8") == case["output"]

@@ -87,6 +87,32 @@ def statement(rng):
     return f"{{% set ns = namespace(acc=[]) %}}{{% for x in {e1} %}}{{% set ns.acc = ns.acc + [x] %}}{{% endfor %}}{{{{ ns.acc }}}}"
 
 
+LOOP_BODIES = [
+    "{{ x }}", "{{ loop.index }}{{ x }}", "{% if loop.first %}<{% endif %}{{ x }}{% if loop.last %}>{% endif %}",
+    "{% if x is odd %}{% continue %}{% endif %}{{ x }}", "{% if loop.index > 2 %}{% break %}{% endif %}{{ x }}",
+    "{{ loop.revindex }}:{{ loop.length }}", "[{{ loop.previtem }}|{{ loop.nextitem }}]", "{{ loop.cycle('a', 'b') }}",
+    "{% set ns.total = ns.total ~ x %}", "{% set y = x %}{{ y }}", "{% for z in [1, 2] %}{{ loop.index }}{{ x }}{% endfor %}",
+    "{{ m(x) }}", "{% call m(x) %}!{% endcall %}",
+]
+ITERABLES = ["l", "sl", "el", "'abc'", "d", "m", "range(4)", "[1, 2, 3, 4, 5]", "l|sort", "d.items()|list", "none", "n",
+             "m|selectattr('role', 'eq', 'user')", "[[1, 2], [3, 4]]"]
+
+
+def loop_template(rng):
+    """Loops, loop variables, break/continue, namespaces and macros around random bodies."""
+    target = "x" if rng.random() < 0.85 else "x, w"
+    cond = rng.choice(["", "", " if x", " if x is not none", " if loop is undefined"])
+    body = "".join(rng.choice(LOOP_BODIES) for _ in range(rng.randint(1, 3)))
+    els = rng.choice(["", "{% else %}E"])
+    macro = rng.choice([
+        "{% macro m(a, b='B') %}({{ a }}{{ b }}{{ caller() if caller is defined else '' }}){% endmacro %}",
+        "{% macro m(a) %}{{ a|string|upper }}{{ varargs|length }}{% endmacro %}",
+    ])
+    prefix = macro + "{% set ns = namespace(total='') %}" + rng.choice(["", "{% set x = 'outer' %}"])
+    suffix = rng.choice(["", "|{{ ns.total }}", "|{{ x }}", "|{{ y }}"])
+    return f"{prefix}{{% for {target} in {rng.choice(ITERABLES)}{cond} %}}{body}{els}{{% endfor %}}{suffix}"
+
+
 TEXTS = ["", " ", "  ", "\t", "\n", "\n\n", " \n ", "a", "a ", " b\n", "\n  c", "x\n\t", "\r\n", "\u3000", "\n \n"]
 
 
@@ -119,19 +145,21 @@ def ws_template(rng):
 
 
 def main():
-    count = int(sys.argv[1]) if len(sys.argv) > 1 else 2500
+    count = int(sys.argv[1]) if len(sys.argv) > 1 else 3000
     rng = random.Random(20260125)
     cases = []
     seen = set()
     errors = 0
     while len(cases) < count:
         k = rng.random()
-        if k < 0.6:
+        if k < 0.5:
             template = "{{ " + expr(rng, 3) + " }}"
-        elif k < 0.8:
+        elif k < 0.65:
             template = statement(rng)
-        else:
+        elif k < 0.85:
             template = ws_template(rng)
+        else:
+            template = loop_template(rng)
         if template in seen:
             continue
 

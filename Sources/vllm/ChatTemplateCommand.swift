@@ -5,7 +5,8 @@ import VLLMTokenizers
 /// `vllm chat-template`: render a model's chat template over a conversation.
 ///
 /// Prints exactly the rendered prompt (no newline added), so the output can be compared byte
-/// for byte with transformers' `apply_chat_template(..., tokenize=False)`.
+/// for byte with transformers' `apply_chat_template(..., tokenize=False)`. Set SOURCE_DATE_EPOCH
+/// to fix the date that `strftime_now` reports.
 struct ChatTemplateCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "chat-template", abstract: "Render a chat template.")
 
@@ -60,7 +61,12 @@ struct ChatTemplateCommand: ParsableCommand {
         }
 
         do {
-            let template = try ChatTemplate(source)
+            var template = try ChatTemplate(source)
+            // SOURCE_DATE_EPOCH (the reproducible-builds convention) pins strftime_now, in UTC.
+            if let epoch = ProcessInfo.processInfo.environment["SOURCE_DATE_EPOCH"].flatMap(Double.init) {
+                template.now = { Date(timeIntervalSince1970: epoch) }
+                template.timeZone = TimeZone(identifier: "UTC")!
+            }
             let prompt = try template.render(messages: conversation, addGenerationPrompt: addGenerationPrompt, tools: toolList,
                                              extraContext: extra, specialTokens: config.specialTokens)
             FileHandle.standardOutput.write(Data(prompt.utf8))

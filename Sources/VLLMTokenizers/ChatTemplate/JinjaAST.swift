@@ -66,11 +66,103 @@ final class JinjaMacroDefinition {
     let name: String
     let parameters: [(String, JinjaExpr?)]
     let body: [JinjaStmt]
+    /// Which of the implicit names the body reads. jinja2 only accepts extra positional
+    /// arguments, extra keyword arguments and a call block's `caller` when the body uses
+    /// `varargs`, `kwargs` and `caller` respectively; otherwise the call is a TypeError.
+    let usesCaller: Bool
+    let usesVarargs: Bool
+    let usesKwargs: Bool
 
     init(name: String, parameters: [(String, JinjaExpr?)], body: [JinjaStmt]) {
         self.name = name
         self.parameters = parameters
         self.body = body
+        var names = Set<String>()
+        JinjaNameScanner.collect(body, into: &names)
+        for (_, d) in parameters { if let d { JinjaNameScanner.collect(d, into: &names) } }
+        usesCaller = names.contains("caller")
+        usesVarargs = names.contains("varargs")
+        usesKwargs = names.contains("kwargs")
+    }
+}
+
+/// Collects the variable names an AST reads (like jinja2's `find_undeclared`, without scoping).
+enum JinjaNameScanner {
+    static func collect(_ body: [JinjaStmt], into names: inout Set<String>) {
+        for stmt in body {
+            switch stmt.kind {
+            case .text, .breakLoop, .continueLoop: break
+            case .output(let e), .assign(_, let e): collect(e, into: &names)
+            case .ifChain(let branches, let otherwise):
+                for (t, b) in branches {
+                    collect(t, into: &names)
+                    collect(b, into: &names)
+                }
+                collect(otherwise, into: &names)
+            case .forLoop(let loop):
+                collect(loop.iterable, into: &names)
+                if let c = loop.condition { collect(c, into: &names) }
+                collect(loop.body, into: &names)
+                collect(loop.elseBody, into: &names)
+            case .assignBlock(_, let filters, let b), .filterBlock(let filters, let b):
+                for f in filters { collect(f.args, into: &names) }
+                collect(b, into: &names)
+            case .macro(let def):
+                collect(def.body, into: &names)
+            case .callBlock(let call, let caller):
+                collect(call, into: &names)
+                collect(caller.body, into: &names)
+            case .with(let assignments, let b):
+                for (_, e) in assignments { collect(e, into: &names) }
+                collect(b, into: &names)
+            case .scoped(let b): collect(b, into: &names)
+            }
+        }
+    }
+
+    static func collect(_ args: JinjaCallArgs, into names: inout Set<String>) {
+        for e in args.positional { collect(e, into: &names) }
+        for (_, e) in args.keywords { collect(e, into: &names) }
+        if let e = args.starArgs { collect(e, into: &names) }
+        if let e = args.starKwargs { collect(e, into: &names) }
+    }
+
+    static func collect(_ e: JinjaExpr, into names: inout Set<String>) {
+        switch e.kind {
+        case .literal: break
+        case .name(let n): names.insert(n)
+        case .list(let items), .tuple(let items), .concat(let items): for x in items { collect(x, into: &names) }
+        case .dict(let pairs):
+            for (k, v) in pairs {
+                collect(k, into: &names)
+                collect(v, into: &names)
+            }
+        case .getattr(let o, _): collect(o, into: &names)
+        case .getitem(let o, let i):
+            collect(o, into: &names)
+            collect(i, into: &names)
+        case .slice(let a, let b, let c): for x in [a, b, c] { if let x { collect(x, into: &names) } }
+        case .call(let f, let args):
+            collect(f, into: &names)
+            collect(args, into: &names)
+        case .filter(let input, let f):
+            collect(input, into: &names)
+            collect(f.args, into: &names)
+        case .test(let input, _, let args, _):
+            collect(input, into: &names)
+            collect(args, into: &names)
+        case .neg(let x), .pos(let x), .not(let x): collect(x, into: &names)
+        case .binary(_, let l, let r), .and(let l, let r), .or(let l, let r):
+            collect(l, into: &names)
+            collect(r, into: &names)
+        case .compare(let first, let ops):
+            collect(first, into: &names)
+            for (_, x) in ops { collect(x, into: &names) }
+        case .condition(let t, let a, let b):
+            collect(t, into: &names)
+            collect(a, into: &names)
+            if let b { collect(b, into: &names) }
+        }
     }
 }
 

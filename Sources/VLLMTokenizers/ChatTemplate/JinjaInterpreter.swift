@@ -85,7 +85,7 @@ final class JinjaInterpreter {
             let caller = JinjaMacro(callerDef, closure: scope)
             let fn = try eval(fnExpr, scope)
             var evaluated = try evalArgs(args, scope)
-            if case .object(let m as JinjaMacro) = fn {
+            if case .object(let m as JinjaMacro) = fn, m.definition.usesCaller {
                 // The macro sees the call block's body as `caller`.
                 let bound = JinjaMacro(m.definition, closure: m.closure, caller: caller)
                 out += try bound.call(evaluated, self).pyStr
@@ -135,14 +135,19 @@ final class JinjaInterpreter {
             }
         }
         let context = JinjaLoop(items: items, depth0: depth0, recurse: recurse)
+        // jinja2 clears its "no iteration happened" flag at the end of the loop body, so the else
+        // block also runs when every iteration left through break or continue.
+        var completedAnIteration = false
         for (n, item) in items.enumerated() {
             context.index0 = n
             let s = JinjaScope(parent: scope)
             s.vars["loop"] = .object(context)
             try assign(loop.target, item, s)
-            if try execute(loop.body, s, &out) == .breakLoop { break }
+            let flow = try execute(loop.body, s, &out)
+            if flow == .normal { completedAnIteration = true }
+            if flow == .breakLoop { break }
         }
-        if items.isEmpty { try execute(loop.elseBody, JinjaScope(parent: scope), &out) }
+        if !completedAnIteration { try execute(loop.elseBody, JinjaScope(parent: scope), &out) }
     }
 
     private func assign(_ target: JinjaAssignTarget, _ value: JinjaValue, _ scope: JinjaScope) throws {
@@ -223,7 +228,8 @@ final class JinjaInterpreter {
         case .pos(let x): return try JinjaOperators.plus(try eval(x, scope))
         case .not(let x): return .bool(!(try eval(x, scope).truthy))
         case .binary(let op, let l, let r):
-            if op == "**", !folding, case .literal(let base) = l.kind, let x = base.number, x.sign == .minus {
+            if op == "**", !folding, case .literal(let base) = l.kind, let x = base.number, x.sign == .minus,
+                !{ if case .literal = r.kind { return true }; return false }() {
                 // jinja2 writes a folded negative constant without parentheses into the Python
                 // code it generates, so `-2 ** y` runs as Python's `-2 ** y`, i.e. -(2 ** y).
                 let magnitude: JinjaValue = base.integer.map { .int(-$0) } ?? .float(-x)

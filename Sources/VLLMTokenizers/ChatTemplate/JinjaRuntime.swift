@@ -118,7 +118,7 @@ final class JinjaMacro: JinjaObject, @unchecked Sendable {
         }
         var kwargs = JinjaDict()
         for (k, v) in args.keywords {
-            if k == "caller", caller == nil { scope.vars["caller"] = v; continue }
+            if k == "caller", caller == nil, definition.usesCaller { scope.vars["caller"] = v; continue }
             if let n = params.firstIndex(where: { $0.0 == k }) {
                 if n < args.positional.count {
                     throw JinjaError.type("macro '\(definition.name)' got multiple values for argument '\(k)'")
@@ -127,6 +127,16 @@ final class JinjaMacro: JinjaObject, @unchecked Sendable {
             } else {
                 kwargs[k] = v
             }
+        }
+        // jinja2 only tolerates what the body can reach through varargs/kwargs/caller.
+        if !definition.usesKwargs, let first = kwargs.keys.first {
+            if first.pyStr == "caller" {
+                throw JinjaError.type("macro '\(definition.name)' was invoked with two values for the special caller argument. This is most likely a bug.")
+            }
+            throw JinjaError.type("macro '\(definition.name)' takes no keyword argument \(first.pyRepr)")
+        }
+        if !definition.usesVarargs, !extra.isEmpty {
+            throw JinjaError.type("macro '\(definition.name)' takes not more than \(params.count) argument(s)")
         }
         // Defaults are evaluated at call time in the macro's scope, so they can see earlier parameters.
         for (name, def) in params where scope.vars[name] == nil {
