@@ -47,7 +47,7 @@ struct EngineOptions: ParsableArguments {
     @Flag(help: "Run every step eagerly, without CUDA graphs.")
     var enforceEager = false
 
-    @Option(help: "Compute dtype on the GPU: auto, bfloat16, float16 or float32.")
+    @Option(help: "Compute dtype on the GPU: auto, bfloat16, float16 or float32; on the CPU, float32 widens bfloat16 weights.")
     var dtype: String = "auto"
 
     func engineArgs() throws -> EngineArgs {
@@ -74,6 +74,7 @@ struct EngineOptions: ParsableArguments {
         if dtype != "auto" {
             guard let d = DType(configName: dtype) else { throw ValidationError("--dtype must be auto, bfloat16, float16 or float32") }
             args.dtype = d
+            args.cpuKeepBFloat16Weights = d != .float32
         }
         guard maxNumSeqs > 0 else { throw ValidationError("--max-num-seqs must be positive") }
         if let budget = maxNumBatchedTokens, budget <= 0 { throw ValidationError("--max-num-batched-tokens must be positive") }

@@ -27,9 +27,6 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Chat template: a file or the template itself (default: the model's own).")
     var chatTemplate: String?
 
-    @Option(help: "Weights dtype on the CPU: auto, float32 or bfloat16 (bfloat16 weights stay bfloat16 unless float32).")
-    var dtype: String = "auto"
-
     @Option(help: "Default sampling parameters: 'auto' (the model's generation_config.json) or 'vllm' (vLLM's defaults).")
     var generationConfig: String = "auto"
 
@@ -62,11 +59,6 @@ struct ServeCommand: AsyncParsableCommand {
         if let modelTag {
             if let flag = engine.model, flag != modelTag { throw ValidationError("the model is given twice: \(modelTag) and --model \(flag)") }
             args.model = modelTag
-        }
-        switch dtype {
-        case "auto", "bfloat16": break
-        case "float32", "float": args.cpuKeepBFloat16Weights = false
-        default: throw ValidationError("--dtype must be auto, float32 or bfloat16 on the CPU backend")
         }
         guard ["auto", "vllm"].contains(generationConfig) else { throw ValidationError("--generation-config must be auto or vllm") }
         guard (1...65535).contains(port) else { throw ValidationError("--port must be in 1...65535") }
