@@ -114,7 +114,6 @@ final class ChatTests: XCTestCase {
     /// A real model's template (from the shared data) renders conversations for the built-in model.
     func testRealChatTemplate() async throws {
         let candidates = [
-            "/work/shared/data/chat-templates/tinyllama-1.1b-chat.jinja",
             repositoryRoot.deletingLastPathComponent().appendingPathComponent("shared/data/chat-templates/tinyllama-1.1b-chat.jinja").path,
         ]
         guard let path = candidates.first(where: { FileManager.default.fileExists(atPath: $0) }) else {
