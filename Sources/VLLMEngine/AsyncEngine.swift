@@ -129,14 +129,9 @@ public final class AsyncEngine: @unchecked Sendable {
             }
             collector.register(id: id, prompt: prompt, promptTokenIDs: tokens, n: params.n, wantsLogprobs: params.logprobs != nil)
             do {
-                for (index, sample) in OutputCollector.sampleIDs(id, n: params.n).enumerated() {
-                    var sampleParams = params
-                    if let seed = params.seed, index > 0 { sampleParams.seed = seed &+ UInt64(index) }
-                    try core.addRequest(id: sample, promptTokenIDs: tokens, params: sampleParams, priority: priority)
-                }
+                try core.addSamples(id: id, promptTokenIDs: tokens, params: params, priority: priority)
                 streams[id] = (continuation, delta, params.n)
             } catch {
-                for sample in OutputCollector.sampleIDs(id, n: params.n) { core.abort(sample) }
                 _ = collector.drop(id)
                 continuation.yield(.failure(error))
                 continuation.finish()

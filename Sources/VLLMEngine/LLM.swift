@@ -57,12 +57,8 @@ public final class LLM {
                 let text: String? = if case .text(let t) = prompt { t } else { nil }
                 collector.register(
                     id: id, prompt: text, promptTokenIDs: tokenized[i], n: params[i].n, wantsLogprobs: params[i].logprobs != nil)
+                try engine.addSamples(id: id, promptTokenIDs: tokenized[i], params: params[i])
                 ids.append(id)
-                for (index, sample) in OutputCollector.sampleIDs(id, n: params[i].n).enumerated() {
-                    var sampleParams = params[i]
-                    if let seed = sampleParams.seed, index > 0 { sampleParams.seed = seed &+ UInt64(index) }
-                    try engine.addRequest(id: sample, promptTokenIDs: tokenized[i], params: sampleParams)
-                }
             }
         } catch {
             abortAll(ids: ids, params: params)

@@ -71,3 +71,21 @@ struct OutputCollector {
             outputs: outputs, finished: finished, numCachedTokens: group.numCachedTokens)
     }
 }
+
+extension EngineCore {
+    /// Adds the `n` samples of request `id` as engine requests (sample `i` seeded `seed + i`, so
+    /// seeded samples differ). If one cannot be added, the ones already added are aborted.
+    func addSamples(id: String, promptTokenIDs: [Int], params: SamplingParams, priority: Int = 0) throws {
+        let samples = OutputCollector.sampleIDs(id, n: params.n)
+        do {
+            for (index, sample) in samples.enumerated() {
+                var sampleParams = params
+                if let seed = params.seed, index > 0 { sampleParams.seed = seed &+ UInt64(index) }
+                try addRequest(id: sample, promptTokenIDs: promptTokenIDs, params: sampleParams, priority: priority)
+            }
+        } catch {
+            for sample in samples { abort(sample) }
+            throw error
+        }
+    }
+}
