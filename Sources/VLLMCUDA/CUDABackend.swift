@@ -29,21 +29,23 @@ public struct CUDATensor {
 public final class CUDABatch {
     /// The host description.
     public let batch: ForwardBatch
-    let tokenIDs: CUdeviceptr, positions: CUdeviceptr, slots: CUdeviceptr
-    let blockTables: CUdeviceptr, logitIndices: CUdeviceptr
+    let tableWidth: CUdeviceptr, tokenIDs: CUdeviceptr, positions: CUdeviceptr, slots: CUdeviceptr
+    let logitIndices: CUdeviceptr, blockTables: CUdeviceptr
+    /// A decode step's attention tiles, one per sequence, made with the inputs.
+    let decodeTiles: (pointer: CUdeviceptr, count: Int)?
     /// Attention query tiles per tile size, made on first use in the step.
     var tiles: [Int: (pointer: CUdeviceptr, count: Int)] = [:]
 
-    init(
-        batch: ForwardBatch, tokenIDs: CUdeviceptr, positions: CUdeviceptr, slots: CUdeviceptr, blockTables: CUdeviceptr,
-        logitIndices: CUdeviceptr
-    ) {
+    init(batch: ForwardBatch, inputs: [CUdeviceptr], blockTables: CUdeviceptr) {
         self.batch = batch
-        self.tokenIDs = tokenIDs
-        self.positions = positions
-        self.slots = slots
+        (tableWidth, tokenIDs, positions, slots, logitIndices) = (inputs[0], inputs[1], inputs[2], inputs[3], inputs[4])
         self.blockTables = blockTables
-        self.logitIndices = logitIndices
+        decodeTiles = batch.isDecodeOnly ? (inputs[5], batch.numSequences) : nil
+    }
+
+    /// Every device address the step's kernels read inputs from.
+    var addresses: [CUdeviceptr] {
+        [tableWidth, tokenIDs, positions, slots, logitIndices, blockTables, decodeTiles?.pointer ?? 0]
     }
 }
 
@@ -98,6 +100,8 @@ public final class CUDABackend: Backend {
     private let blas: CUBLASLt
     private let arena: DeviceArena
     private let ring: ActivationRing
+    private let blockTableBuffer: GrowingDeviceBuffer
+    private let graphs: CUDAGraphRecorder
     private let staging: PinnedBuffer
     private var stagingOffset = 0
     private let hostOutput: PinnedBuffer
@@ -159,6 +163,8 @@ public final class CUDABackend: Backend {
         blas = try CUBLASLt(dtype: computeDType, workspace: workspace, workspaceBytes: workspaceBytes)
         arena = try DeviceArena(driver: driver, initialBytes: 16 << 20)
         ring = try ActivationRing(driver: driver, bytes: 256 << 20)
+        blockTableBuffer = GrowingDeviceBuffer(driver: driver)
+        graphs = CUDAGraphRecorder(driver: driver)
         staging = PinnedBuffer(driver: driver)
         hostOutput = PinnedBuffer(driver: driver)
         argumentStorage = UnsafeMutableRawPointer.allocate(byteCount: 64 * 8, alignment: 16)
@@ -310,29 +316,34 @@ public final class CUDABackend: Backend {
         makeCurrent()
         arena.reset()
         ring.reset()
-        let arrays = [batch.tokenIDs, batch.positions, batch.slotMapping, batch.blockTables, batch.logitIndices]
+        // Fixed-size inputs first, each on a 16-byte boundary, so that a decode step of a given size
+        // lands at the same addresses every time (recorded steps read them there); the block tables,
+        // whose width varies, go to their own buffer, and kernels read the width from the device.
+        let decodeTiles: [Int32] = batch.isDecodeOnly ? (0..<Int32(batch.numSequences)).flatMap { [$0, $0, 1] } : []
+        let arrays: [[Int32]] = [[Int32(batch.blockTableWidth)], batch.tokenIDs, batch.positions, batch.slotMapping, batch.logitIndices, decodeTiles]
+        let sizes = arrays.map { ($0.count * 4 + 15) / 16 * 16 }
+        let fixedBytes = sizes.reduce(0, +), tableBytes = batch.blockTables.count * 4
         // Room for the attention tiles too (at most one tile per token, for two tile sizes).
-        let bytes = arrays.reduce(0) { $0 + $1.count * 4 } + 2 * 12 * batch.numTokens + 1024
-        let host = staging.ensure(bytes)
-        stagingOffset = 0
-        var pointers: [CUdeviceptr] = []
-        let device = arena.allocate(arrays.reduce(0) { $0 + $1.count * 4 })
+        let host = staging.ensure(fixedBytes + tableBytes + 2 * 12 * batch.numTokens + 1024)
+        let device = arena.allocate(fixedBytes)
+        var inputs: [CUdeviceptr] = []
         var offset = 0
-        for array in arrays {
-            array.withUnsafeBytes { (host + offset).copyMemory(from: $0.baseAddress ?? UnsafeRawPointer(host), byteCount: $0.count) }
-            pointers.append(device + UInt64(offset))
-            offset += array.count * 4
+        for (array, size) in zip(arrays, sizes) {
+            array.withUnsafeBytes { if let from = $0.baseAddress { (host + offset).copyMemory(from: from, byteCount: $0.count) } }
+            inputs.append(device + UInt64(offset))
+            offset += size
         }
-        stagingOffset = offset
-        if offset > 0 { driver.must(driver.cuMemcpyHtoDAsync(device, host, offset, stream), "cuMemcpyHtoDAsync(batch)") }
-        return CUDABatch(
-            batch: batch, tokenIDs: pointers[0], positions: pointers[1], slots: pointers[2], blockTables: pointers[3],
-            logitIndices: pointers[4])
+        driver.must(driver.cuMemcpyHtoDAsync(device, host, fixedBytes, stream), "cuMemcpyHtoDAsync(batch)")
+        let tables = blockTableBuffer.ensure(max(tableBytes, 4))
+        batch.blockTables.withUnsafeBytes { if let from = $0.baseAddress { (host + offset).copyMemory(from: from, byteCount: $0.count) } }
+        if tableBytes > 0 { driver.must(driver.cuMemcpyHtoDAsync(tables, host + offset, tableBytes, stream), "cuMemcpyHtoDAsync(block tables)") }
+        stagingOffset = offset + tableBytes
+        return CUDABatch(batch: batch, inputs: inputs, blockTables: tables)
     }
 
     /// The query tiles of `batch` for tiles of `tileTokens` tokens: (sequence, first token, count).
     private func tiles(_ batch: CUDABatch, tileTokens: Int) -> (pointer: CUdeviceptr, count: Int) {
-        if let made = batch.tiles[tileTokens] { return made }
+        if let made = batch.decodeTiles ?? batch.tiles[tileTokens] { return made }
         let b = batch.batch
         var values: [Int32] = []
         for s in 0..<b.numSequences {
@@ -466,7 +477,7 @@ public final class CUDABackend: Backend {
             kernels.pagedAttention, "paged_attention", grid: (tileCount, kvHeads), block: 128, shared: shared,
             [
                 .pointer(out.pointer), .pointer(qkv.pointer), .pointer(cache.keys[layer]), .pointer(cache.values[layer]),
-                .pointer(tilePointer), .pointer(batch.positions), .pointer(batch.blockTables), .int32(Int32(b.blockTableWidth)),
+                .pointer(tilePointer), .pointer(batch.positions), .pointer(batch.blockTables), .pointer(batch.tableWidth),
                 .int32(Int32(layout.width)), .int32(Int32(layout.numHeads)), .int32(Int32(kvHeads)), .int32(Int32(hd)),
                 .int32(Int32(cache.shape.blockSize)), .float(scale), .int32(Int32(slidingWindow ?? 0)),
             ])
@@ -496,7 +507,7 @@ public final class CUDABackend: Backend {
             function, "flash_attention", grid: (tileCount, kvHeads), block: 128, shared: shared,
             [
                 .pointer(out.pointer), .pointer(qkv.pointer), .pointer(cache.keys[layer]), .pointer(cache.values[layer]),
-                .pointer(tilePointer), .pointer(batch.positions), .pointer(batch.blockTables), .int32(Int32(b.blockTableWidth)),
+                .pointer(tilePointer), .pointer(batch.positions), .pointer(batch.blockTables), .pointer(batch.tableWidth),
                 .int32(Int32(layout.width)), .int32(Int32(layout.numHeads)), .int32(Int32(kvHeads)),
                 .int32(Int32(cache.shape.blockSize)), .float(scale), .int32(Int32(window)),
             ])
@@ -575,6 +586,45 @@ public final class CUDABackend: Backend {
         driver.must(driver.cuMemcpyDtoHAsync(host, indices, rows * 4, stream), "cuMemcpyDtoHAsync(samples)")
         synchronize()
         return Array(UnsafeBufferPointer(start: host.assumingMemoryBound(to: Int32.self), count: rows))
+    }
+
+    // MARK: recorded steps (CUDA graphs)
+
+    public var recordsSteps: Bool { graphs.disabledReason == nil }
+
+    /// Why steps are not recorded, if they are not.
+    public var graphsDisabledReason: String? { graphs.disabledReason }
+
+    public func recorded(_ key: Int, batch: CUDABatch, _ forward: () -> CUDATensor) -> CUDATensor {
+        guard recordsSteps else { return forward() }
+        let ringStart = ring.mark, arenaStart = arena.mark
+        let addresses = CUDAGraphRecorder.Addresses(inputs: batch.addresses, ring: ring.base, ringSize: ring.size, arena: arenaStart)
+        if let recording = graphs.recording(key, at: addresses) {
+            graphs.launch(recording, stream: stream)
+            ring.mark = recording.ringEnd
+            arena.rewind(to: recording.arenaEnd)
+            return recording.output
+        }
+        // One eager run first: kernels, shared-memory limits and cuBLASLt plans are set up outside
+        // the recording, and its result stands if recording fails.
+        let eager = forward()
+        let (eagerRing, eagerArena) = (ring.mark, arena.mark)
+        ring.mark = ringStart
+        arena.rewind(to: arenaStart)
+        do {
+            let recording = try graphs.record(key, addresses: addresses, stream: stream) {
+                let output = forward()
+                return (output, ring.mark, arena.mark)
+            }
+            graphs.launch(recording, stream: stream)
+            return recording.output
+        } catch {
+            graphs.disable("recording a decode step of \(key) sequences failed: \(error)")
+            FileHandle.standardError.write(Data("warning: CUDA graphs are off: \(graphs.disabledReason ?? "")\n".utf8))
+            ring.mark = eagerRing
+            arena.rewind(to: eagerArena)
+            return eager
+        }
     }
 
     // MARK: helpers for checks

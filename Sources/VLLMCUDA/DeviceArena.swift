@@ -52,6 +52,23 @@ final class DeviceArena {
         offset = 0
     }
 
+    /// Where the next allocation would start: the chunks and the position in them. Equal marks
+    /// hand out equal addresses for equal requests, which recorded steps rely on.
+    struct Mark: Equatable {
+        var chunkBases: [CUdeviceptr]
+        var current: Int, offset: Int, used: Int
+    }
+
+    var mark: Mark { Mark(chunkBases: chunks.map(\.base), current: current, offset: offset, used: used) }
+
+    /// Goes back (or forward) to `mark`, taken since the last reset with the same chunks.
+    func rewind(to mark: Mark) {
+        precondition(mark.chunkBases == chunks.map(\.base), "DeviceArena.rewind: the chunks changed since the mark")
+        current = mark.current
+        offset = mark.offset
+        used = mark.used
+    }
+
     /// `bytes` of device memory valid until the next reset.
     func allocate(_ bytes: Int) -> CUdeviceptr {
         let size = max(Self.alignment, (bytes + Self.alignment - 1) / Self.alignment * Self.alignment)
@@ -144,6 +161,13 @@ final class ActivationRing {
 
     func reset() { position = 0 }
 
+    /// The allocation position, saved and restored around a recorded step so that a replay leaves
+    /// the ring where the recorded run left it.
+    var mark: Int {
+        get { position }
+        set { position = newValue }
+    }
+
     /// `bytes` of device memory and the stamp to check the tensor with later.
     func allocate(_ bytes: Int) -> (pointer: CUdeviceptr, stamp: Int) {
         let need = max(Self.alignment, (bytes + Self.alignment - 1) / Self.alignment * Self.alignment)
@@ -162,4 +186,34 @@ final class ActivationRing {
 
     /// Whether a tensor made at `stamp` has not been overwritten since.
     func isLive(stamp: Int) -> Bool { position - stamp <= size }
+}
+
+/// Device memory that only grows (block tables of a step): its address changes only when it grows,
+/// so recordings that baked in the old address must check it.
+final class GrowingDeviceBuffer {
+    private let driver: CUDADriver
+    private(set) var pointer: CUdeviceptr = 0
+    private(set) var size = 0
+
+    init(driver: CUDADriver) {
+        self.driver = driver
+    }
+
+    /// At least `bytes` of device memory; the contents are lost when it grows.
+    func ensure(_ bytes: Int) -> CUdeviceptr {
+        if bytes > size {
+            if pointer != 0 {
+                _ = driver.cuCtxSynchronize()
+                _ = driver.cuMemFree(pointer)
+            }
+            let newSize = max(bytes, size * 2, 1 << 20)
+            var p: CUdeviceptr = 0
+            driver.must(driver.cuMemAlloc(&p, newSize), "cuMemAlloc(\(newSize) bytes of block tables)")
+            pointer = p
+            size = newSize
+        }
+        return pointer
+    }
+
+    deinit { if pointer != 0 { _ = driver.cuMemFree(pointer) } }
 }

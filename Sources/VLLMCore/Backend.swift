@@ -104,6 +104,17 @@ public protocol Backend: AnyObject {
     /// One token per row of `x`: the argmax where the row's temperature is 0, else a draw from
     /// softmax(row / temperature) with the backend's own random numbers (unseeded requests only).
     func sampleRows(_ x: Tensor, temperatures: [Float]) -> [Int32]
+
+    // Recorded steps (CUDA graphs). A backend that cannot record keeps the defaults below.
+
+    /// Whether `recorded(_:batch:_:)` records device work and replays it.
+    var recordsSteps: Bool { get }
+    /// The result of `forward` over `batch`, a prepared decode step of `key` sequences: the first
+    /// call for a key runs `forward` and records its device work; later calls for the key replay
+    /// the recording, which reads the new batch's inputs from the same device addresses, and
+    /// return the same tensor. The model code must issue the same operations for every batch of a
+    /// key (it does for decode steps of equal size).
+    func recorded(_ key: Int, batch: Batch, _ forward: () -> Tensor) -> Tensor
 }
 
 extension Backend {
@@ -115,6 +126,12 @@ extension Backend {
     public func allReduce(_ x: Tensor) {}
 
     public func allGatherColumns(_ x: Tensor, totalColumns: Int) -> Tensor { x }
+}
+
+extension Backend {
+    public var recordsSteps: Bool { false }
+
+    public func recorded(_ key: Int, batch: Batch, _ forward: () -> Tensor) -> Tensor { forward() }
 }
 
 extension Backend {

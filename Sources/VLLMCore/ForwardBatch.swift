@@ -88,3 +88,38 @@ extension ForwardBatch {
             blockTables: tables, blockTableWidth: width, logitIndices: logits)
     }
 }
+
+extension ForwardBatch {
+    /// Whether every sequence brings exactly one new token and wants its logits: a pure decode
+    /// step, the kind of step a backend may replay from a recording (CUDA graphs).
+    public var isDecodeOnly: Bool {
+        numTokens == numSequences && logitIndices.count == numTokens
+            && logitIndices.enumerated().allSatisfy { $0.offset == Int($0.element) }
+    }
+
+    /// This decode step with dummy decodes appended up to `count` sequences, so that a recording
+    /// made for `count` sequences fits it. A dummy decode is token 0 at position 0 with no cache
+    /// slot (-1: nothing is written) and an all-zero block table row; its logits are computed and
+    /// dropped by the caller.
+    public func paddedDecodes(to count: Int) -> ForwardBatch {
+        precondition(isDecodeOnly && count >= numSequences, "only a decode step can be padded, and only upwards")
+        let extra = count - numSequences
+        var padded = self
+        padded.tokenIDs += [Int32](repeating: 0, count: extra)
+        padded.positions += [Int32](repeating: 0, count: extra)
+        padded.slotMapping += [Int32](repeating: -1, count: extra)
+        padded.queryStart += (1...max(1, extra)).prefix(extra).map { Int32(numTokens + $0) }
+        padded.seqLens += [Int32](repeating: 1, count: extra)
+        padded.blockTables += [Int32](repeating: 0, count: extra * blockTableWidth)
+        padded.logitIndices += (numTokens..<count).map(Int32.init)
+        return padded
+    }
+
+    /// `count` dummy decodes (see `paddedDecodes(to:)`), for recording a step before any request runs.
+    public static func dummyDecodes(_ count: Int) -> ForwardBatch {
+        ForwardBatch(
+            tokenIDs: [], positions: [], slotMapping: [], queryStart: [0], seqLens: [], blockTables: [],
+            blockTableWidth: 1, logitIndices: []
+        ).paddedDecodes(to: count)
+    }
+}

@@ -110,26 +110,55 @@ public final class LlamaModel<B: Backend>: ModelExecutor {
     }
 
     public func execute(_ batch: ForwardBatch) -> [Float] {
-        backend.toHost(logits(batch))
+        let (logits, rows) = self.logits(batch)
+        let values = backend.toHost(logits)
+        let wanted = batch.logitIndices.count
+        return rows == wanted ? values : Array(values.prefix(wanted * config.vocabSize))
     }
 
     public func executeGreedy(_ batch: ForwardBatch) -> [Int32] {
-        backend.argmaxRows(logits(batch), rows: batch.logitIndices.count)
+        let (logits, rows) = self.logits(batch)
+        return Array(backend.argmaxRows(logits, rows: rows).prefix(batch.logitIndices.count))
     }
 
     public var samplesOnDevice: Bool { shard.worldSize == 1 && backend.samplesOnDevice }
 
     public func executeSampled(_ batch: ForwardBatch, temperatures: [Float]) -> [Int32] {
-        backend.sampleRows(logits(batch), temperatures: temperatures)
+        let (logits, rows) = self.logits(batch)
+        // Padding rows of a recorded step are sampled greedily and dropped.
+        let padded = temperatures + [Float](repeating: 0, count: rows - temperatures.count)
+        return Array(backend.sampleRows(logits, temperatures: padded).prefix(temperatures.count))
     }
 
-    /// The forward pass up to the logits of the requested rows, left on the backend.
-    private func logits(_ batch: ForwardBatch) -> B.Tensor {
+    /// Decode batch sizes replayed from recordings, ascending; empty when steps run eagerly.
+    public private(set) var graphBatchSizes: [Int] = []
+
+    public func captureGraphs(batchSizes: [Int]) -> Int {
+        guard backend.recordsSteps, shard.worldSize == 1, cache != nil else { return 0 }
+        graphBatchSizes = Set(batchSizes.filter { $0 > 0 }).sorted()
+        // Largest first, as vLLM does; each dummy step records its size.
+        for size in graphBatchSizes.reversed() { _ = executeGreedy(.dummyDecodes(size)) }
+        // A backend that failed to record stops recording; the steps then run eagerly.
+        if !backend.recordsSteps { graphBatchSizes = [] }
+        return graphBatchSizes.count
+    }
+
+    /// The logits of `batch`'s requested rows on the backend, and how many rows there are: more
+    /// than requested when a decode step was padded to a recorded size.
+    private func logits(_ batch: ForwardBatch) -> (B.Tensor, rows: Int) {
+        if backend.recordsSteps, batch.isDecodeOnly, let size = graphBatchSizes.first(where: { $0 >= batch.numSequences }) {
+            let step = backend.prepare(batch.paddedDecodes(to: size))
+            return (backend.recorded(size, batch: step) { forward(step) }, size)
+        }
+        return (forward(backend.prepare(batch)), batch.logitIndices.count)
+    }
+
+    /// The forward pass of a prepared step up to the logits of the requested rows, left on the backend.
+    private func forward(_ step: B.Batch) -> B.Tensor {
         guard let cache else { preconditionFailure("allocateKVCache must be called before execute") }
         let b = backend
         let eps = config.rmsNormEps
         let scale = 1 / Float(config.headDim).squareRoot()
-        let step = b.prepare(batch)
         var hidden = b.embedding(embedTokens, step, firstTokenID: vocabulary.lowerBound)
         if shard.worldSize > 1 { b.allReduce(hidden) }
         var residual: B.Tensor?

@@ -19,9 +19,15 @@ public protocol ModelExecutor: AnyObject {
     /// Runs the model over `batch` and returns one token per requested row: the argmax where the
     /// row's temperature is 0, else a draw from softmax(logits / temperature) on the device.
     func executeSampled(_ batch: ForwardBatch, temperatures: [Float]) -> [Int32]
+    /// Records decode steps of the given batch sizes (CUDA graphs) so that later decode steps
+    /// replay them, each padded to the next recorded size; call after `allocateKVCache`. Returns
+    /// how many sizes were recorded (0 where the backend cannot record).
+    func captureGraphs(batchSizes: [Int]) -> Int
 }
 
 extension ModelExecutor {
+    public func captureGraphs(batchSizes: [Int]) -> Int { 0 }
+
     public var samplesOnDevice: Bool { false }
 
     public func executeSampled(_ batch: ForwardBatch, temperatures: [Float]) -> [Int32] {

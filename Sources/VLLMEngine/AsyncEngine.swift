@@ -20,6 +20,8 @@ public final class AsyncEngine: @unchecked Sendable {
     public let tokenizer: Tokenizer?
     /// The engine core's settings (blocks, block size, limits).
     public var config: EngineCoreConfig { core.config }
+    /// How many decode batch sizes were recorded as CUDA graphs at start, and in how many seconds.
+    public var graphsRecorded: (count: Int, seconds: Double) { (core.graphsRecorded, core.graphRecordingSeconds) }
     private let condition = NSCondition()
     private var inbox: [Command] = []
     private var stopping = false

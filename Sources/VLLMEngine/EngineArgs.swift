@@ -106,7 +106,8 @@ public struct LoadedModel {
             blockSize: args.blockSize, numBlocks: numBlocks, enablePrefixCaching: args.enablePrefixCaching,
             scheduler: SchedulerConfig(
                 maxNumBatchedTokens: budget, maxNumSeqs: args.maxNumSeqs, maxModelLength: maxModelLength,
-                priorityScheduling: args.priorityScheduling))
+                priorityScheduling: args.priorityScheduling),
+            graphBatchSizes: args.enforceEager ? [] : EngineCoreConfig.graphBatchSizes(maxNumSeqs: args.maxNumSeqs))
         self.folder = folder
         eosTokenIDs = folder.eosTokenIDs
     }

@@ -1,3 +1,4 @@
+import Dispatch
 import VLLMCore
 
 /// Settings of the engine core, with vLLM's names.
@@ -6,12 +7,26 @@ public struct EngineCoreConfig: Sendable, Equatable {
     public var numBlocks: Int
     public var enablePrefixCaching: Bool
     public var scheduler: SchedulerConfig
+    /// Decode batch sizes to record as CUDA graphs after the KV cache is made (empty: every step
+    /// runs eagerly; backends that cannot record ignore it).
+    public var graphBatchSizes: [Int]
 
-    public init(blockSize: Int, numBlocks: Int, enablePrefixCaching: Bool, scheduler: SchedulerConfig) {
+    public init(
+        blockSize: Int, numBlocks: Int, enablePrefixCaching: Bool, scheduler: SchedulerConfig, graphBatchSizes: [Int] = []
+    ) {
         self.blockSize = blockSize
         self.numBlocks = numBlocks
         self.enablePrefixCaching = enablePrefixCaching
         self.scheduler = scheduler
+        self.graphBatchSizes = graphBatchSizes
+    }
+
+    /// vLLM's capture sizes up to `maxNumSeqs`: 1, 2, 4, then steps of 8 up to 256 and of 16 beyond,
+    /// plus the first size at or above `maxNumSeqs`, so that every decode step has a recording.
+    public static func graphBatchSizes(maxNumSeqs: Int) -> [Int] {
+        let all = [1, 2, 4] + Array(stride(from: 8, through: 256, by: 8)) + Array(stride(from: 272, through: 1024, by: 16))
+        let upTo = all.firstIndex { $0 >= maxNumSeqs } ?? (all.count - 1)
+        return Array(all[...upTo])
     }
 }
 
@@ -73,11 +88,18 @@ public final class EngineCore {
         cache = KVCacheManager(numBlocks: config.numBlocks, blockSize: config.blockSize, prefixCaching: config.enablePrefixCaching)
         scheduler = Scheduler(config: config.scheduler, cache: cache)
         executor.allocateKVCache(numBlocks: config.numBlocks, blockSize: config.blockSize)
+        let recordStart = DispatchTime.now().uptimeNanoseconds
+        graphsRecorded = executor.captureGraphs(batchSizes: config.graphBatchSizes)
+        graphRecordingSeconds = Double(DispatchTime.now().uptimeNanoseconds - recordStart) / 1e9
         runner = ModelRunner(executor: executor, blockSize: config.blockSize)
         sampler = Sampler(eosTokenIDs: Set(eosTokenIDs))
         self.textDecoder = textDecoder
         vocabularySize = executor.config.vocabSize
     }
+
+    /// How many decode batch sizes were recorded as CUDA graphs at start, and how long that took.
+    public private(set) var graphsRecorded = 0
+    public private(set) var graphRecordingSeconds = 0.0
 
     /// Whether any request is waiting or running.
     public var hasUnfinishedRequests: Bool { scheduler.hasWork }

@@ -35,6 +35,8 @@ public final class LLM {
         let c = engine.config
         return "\(folder.config.architecture) from \(folder.path): \(c.numBlocks) KV cache blocks of \(c.blockSize) tokens "
             + "(\(c.numBlocks * c.blockSize) tokens), max_model_len \(c.scheduler.maxModelLength)"
+            + (engine.graphsRecorded > 0
+                ? String(format: ", %d CUDA graphs recorded in %.2f s", engine.graphsRecorded, engine.graphRecordingSeconds) : "")
     }
 
     /// Generates for every prompt and returns the outputs in prompt order. All requests are checked

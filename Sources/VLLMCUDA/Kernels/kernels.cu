@@ -146,7 +146,7 @@ __device__ void write_kv_cache(const T* qkv, T* keys, T* values, const int* slot
 #define KEY_TILE 32
 template <typename T>
 __device__ void paged_attention(T* out, const T* qkv, const T* key_cache, const T* value_cache, const int* tiles,
-                                const int* positions, const int* block_tables, int table_width, int width,
+                                const int* positions, const int* block_tables, const int* table_width, int width,
                                 int num_heads, int kv_heads, int head_dim, int block_size, float scale, int window) {
     extern __shared__ float smem[];
     const int seq = tiles[3 * blockIdx.x], first = tiles[3 * blockIdx.x + 1], count = tiles[3 * blockIdx.x + 2];
@@ -172,7 +172,8 @@ __device__ void paged_attention(T* out, const T* qkv, const T* key_cache, const 
     for (int r = tid; r < rows; r += threads) { ms[r] = NEG_INF; ls[r] = 0.f; }
     const int first_pos = positions[first], last_pos = positions[first + count - 1];
     const int key_start = window > 0 ? imax(0, first_pos - window + 1) : 0;
-    const int* table = block_tables + (long long)seq * table_width;
+    // The width comes from device memory so that a recorded graph replays with any step's tables.
+    const int* table = block_tables + (long long)seq * *table_width;
     const int lane = tid & 31, warp = tid >> 5, warps = threads >> 5;
     __syncthreads();
 
@@ -247,7 +248,7 @@ __device__ void paged_attention(T* out, const T* qkv, const T* key_cache, const 
 #define FA_KEYS 64
 template <typename T, int HD>
 __device__ void flash_attention(T* out, const T* qkv, const T* key_cache, const T* value_cache, const int* tiles,
-                                const int* positions, const int* block_tables, int table_width, int width,
+                                const int* positions, const int* block_tables, const int* table_width, int width,
                                 int num_heads, int kv_heads, int block_size, float scale, int window) {
     using namespace nvcuda;
     constexpr int QLD = HD + 8, SLD = FA_KEYS + 4, PLD = 2 * SLD, OLD = HD + 4, CH = HD / 8;
@@ -284,7 +285,8 @@ __device__ void flash_attention(T* out, const T* qkv, const T* key_cache, const 
     }
     const int first_pos = positions[first], last_pos = positions[first + count - 1];
     const int key_start = window > 0 ? imax(0, first_pos - window + 1) : 0;
-    const int* table = block_tables + (long long)seq * table_width;
+    // The width comes from device memory so that a recorded graph replays with any step's tables.
+    const int* table = block_tables + (long long)seq * *table_width;
     const int r0 = warp * 16;
     const bool active = r0 < rows;
     __syncthreads();
@@ -505,7 +507,7 @@ template <typename T> __device__ void argmax_rows(int* out, const T* x, int n, c
     }                                                                                                                  \
     extern "C" __global__ void paged_attention_##S(T* out, const T* qkv, const T* key_cache, const T* value_cache,     \
                                                    const int* tiles, const int* positions, const int* block_tables,    \
-                                                   int table_width, int width, int num_heads, int kv_heads,            \
+                                                   const int* table_width, int width, int num_heads, int kv_heads,            \
                                                    int head_dim, int block_size, float scale, int window) {            \
         paged_attention<T>(out, qkv, key_cache, value_cache, tiles, positions, block_tables, table_width, width,      \
                            num_heads, kv_heads, head_dim, block_size, scale, window);                                  \
@@ -531,7 +533,7 @@ INSTANTIATE(f16, __half)
 #define INSTANTIATE_FLASH(S, T, HD)                                                                                    \
     extern "C" __global__ void __launch_bounds__(128) flash_attention_##S##_hd##HD(                                   \
         T* out, const T* qkv, const T* key_cache, const T* value_cache, const int* tiles, const int* positions,         \
-        const int* block_tables, int table_width, int width, int num_heads, int kv_heads, int block_size, float scale,  \
+        const int* block_tables, const int* table_width, int width, int num_heads, int kv_heads, int block_size, float scale,  \
         int window) {                                                                                                  \
         flash_attention<T, HD>(out, qkv, key_cache, value_cache, tiles, positions, block_tables, table_width, width,  \
                                num_heads, kv_heads, block_size, scale, window);                                        \
