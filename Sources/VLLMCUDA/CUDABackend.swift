@@ -92,6 +92,8 @@ public final class CUDABackend: Backend {
     public let compiledKernels: Bool
     /// The driver's CUDA version, e.g. 13000.
     public let driverVersion: Int
+    /// Streaming multiprocessors of the device.
+    public let multiprocessors: Int
 
     let driver: CUDADriver
     private let context: CUhandle
@@ -143,6 +145,9 @@ public final class CUDABackend: Backend {
         try driver.check(driver.cuDeviceGetAttribute(&major, CUDADriver.attributeComputeCapabilityMajor, handle), "cuDeviceGetAttribute")
         try driver.check(driver.cuDeviceGetAttribute(&minor, CUDADriver.attributeComputeCapabilityMinor, handle), "cuDeviceGetAttribute")
         computeCapability = (Int(major), Int(minor))
+        var sms: Int32 = 0
+        try driver.check(driver.cuDeviceGetAttribute(&sms, CUDADriver.attributeMultiprocessorCount, handle), "cuDeviceGetAttribute")
+        multiprocessors = Int(sms)
         var nameBuffer = [CChar](repeating: 0, count: 256)
         try driver.check(driver.cuDeviceGetName(&nameBuffer, 256, handle), "cuDeviceGetName")
         deviceName = nameBuffer.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
@@ -216,6 +221,13 @@ public final class CUDABackend: Backend {
         _ function: CUhandle, _ name: @autoclosure () -> String, grid: (Int, Int), block: Int, shared: Int = 0,
         _ arguments: [KernelArgument]
     ) {
+        launch(function, name(), grid: (grid.0, grid.1, 1), block: block, shared: shared, arguments)
+    }
+
+    private func launch(
+        _ function: CUhandle, _ name: @autoclosure () -> String, grid: (Int, Int, Int), block: Int, shared: Int = 0,
+        _ arguments: [KernelArgument]
+    ) {
         for (i, argument) in arguments.enumerated() {
             let slot = argumentStorage + i * 8
             switch argument {
@@ -226,10 +238,11 @@ public final class CUDABackend: Backend {
             }
             argumentPointers[i] = slot
         }
-        guard grid.0 > 0, grid.1 > 0 else { return }
+        guard grid.0 > 0, grid.1 > 0, grid.2 > 0 else { return }
         driver.must(
             driver.cuLaunchKernel(
-                function, UInt32(grid.0), UInt32(grid.1), 1, UInt32(block), 1, 1, UInt32(shared), stream, argumentPointers, nil),
+                function, UInt32(grid.0), UInt32(grid.1), UInt32(grid.2), UInt32(block), 1, 1, UInt32(shared), stream,
+                argumentPointers, nil),
             "cuLaunchKernel(\(name()))")
     }
 
@@ -503,15 +516,39 @@ public final class CUDABackend: Backend {
         }
         let (tilePointer, tileCount) = tiles(batch, tileTokens: tileTokens)
         let out = allocate([b.numTokens, layout.numHeads * hd])
+        let splits = keySplits(blocks: tileCount * kvHeads, tokens: b.numTokens)
+        var partialO: CUdeviceptr = 0, partialML: CUdeviceptr = 0
+        if splits > 1 {
+            partialO = ring.allocate(splits * b.numTokens * layout.numHeads * hd * 4).pointer
+            partialML = ring.allocate(splits * b.numTokens * layout.numHeads * 2 * 4).pointer
+        }
         launch(
-            function, "flash_attention", grid: (tileCount, kvHeads), block: 128, shared: shared,
+            function, "flash_attention", grid: (tileCount, kvHeads, splits), block: 128, shared: shared,
             [
                 .pointer(out.pointer), .pointer(qkv.pointer), .pointer(cache.keys[layer]), .pointer(cache.values[layer]),
                 .pointer(tilePointer), .pointer(batch.positions), .pointer(batch.blockTables), .pointer(batch.tableWidth),
                 .int32(Int32(layout.width)), .int32(Int32(layout.numHeads)), .int32(Int32(kvHeads)),
-                .int32(Int32(cache.shape.blockSize)), .float(scale), .int32(Int32(window)),
+                .int32(Int32(cache.shape.blockSize)), .float(scale), .int32(Int32(window)), .pointer(partialO), .pointer(partialML),
+                .int32(Int32(b.numTokens)),
             ])
+        if splits > 1, let combine = kernels.attentionCombine {
+            launch(
+                combine, "attention_combine", grid: (b.numTokens, layout.numHeads), block: min(256, hd),
+                [
+                    .pointer(out.pointer), .pointer(partialO), .pointer(partialML), .int32(Int32(splits)),
+                    .int32(Int32(b.numTokens)), .int32(Int32(layout.numHeads)), .int32(Int32(hd)),
+                ])
+        }
         return out
+    }
+
+    /// How many runs of keys (split-KV) each attention tile is cut into: enough blocks to fill the
+    /// device twice when the step has few tiles (decodes of a few sequences), else 1. It depends
+    /// only on the step's shape, never on context lengths, so a recorded step keeps it; tiles
+    /// whose context is short leave the extra splits empty.
+    private func keySplits(blocks: Int, tokens: Int) -> Int {
+        guard kernels.attentionCombine != nil, tokens <= 64, blocks < multiprocessors else { return 1 }
+        return min(16, (2 * multiprocessors + blocks - 1) / blocks)
     }
 
     public func siluAndMul(_ x: CUDATensor) -> CUDATensor {

@@ -12,6 +12,8 @@ final class CUDAKernels {
     private(set) var flashAttention: [Int: CUhandle] = [:]
     /// Matrix-vector products for 1 to 4 tokens of 16-bit activations, by token count.
     private(set) var gemv: [Int: CUhandle] = [:]
+    /// Merges split-KV partial attention results (16-bit activations).
+    private(set) var attentionCombine: CUhandle?
 
     /// The embedded source text.
     static var source: String { String(decoding: PackageResources.kernels_cu, as: UTF8.self) }
@@ -49,6 +51,7 @@ final class CUDAKernels {
         fromFloat = try load("from_float")
         argmaxRows = try load("argmax_rows")
         if dtype != .float32 {
+            attentionCombine = try load("attention_combine")
             for t in 1...4 {
                 var f: CUhandle?
                 try driver.check(driver.cuModuleGetFunction(&f, m!, "gemv_\(suffix)_t\(t)"), "cuModuleGetFunction(gemv)")

@@ -159,7 +159,7 @@ struct KernelCheckCommand: ParsableCommand {
             gpu.useGEMV = true
         }
 
-        // Attention layouts: (heads, kv heads, head dim), two steps mixing prefill chunks and decodes.
+        // Attention layouts: (heads, kv heads, head dim), two steps mixing prefill chunks and decodes, then decodes.
         for (heads, kvHeads, hd, window) in [(8, 2, 64, 0), (32, 8, 128, 0), (4, 2, 12, 0), (6, 6, 8, 0), (16, 8, 128, 7)] {
             let layout = QKVLayout(numHeads: heads, numKVHeads: kvHeads, headDim: hd)
             let shape = KVCacheShape(numLayers: 1, numBlocks: 64, blockSize: 16, numKVHeads: kvHeads, headDim: hd)
@@ -177,6 +177,12 @@ struct KernelCheckCommand: ParsableCommand {
                     SequenceChunk(tokenIDs: [1], numCached: 37, blockTable: tables[0]),
                     SequenceChunk(tokenIDs: Array(repeating: 1, count: 12), numCached: 5, blockTable: tables[1]),
                     SequenceChunk(tokenIDs: [1], numCached: 70, blockTable: tables[2]),
+                ],
+                // Decodes only: split-KV attention (few blocks), as recorded decode steps run it.
+                [
+                    SequenceChunk(tokenIDs: [1], numCached: 38, blockTable: tables[0]),
+                    SequenceChunk(tokenIDs: [1], numCached: 17, blockTable: tables[1]),
+                    SequenceChunk(tokenIDs: [1], numCached: 71, blockTable: tables[2]),
                 ],
             ]
             for (i, chunks) in steps.enumerated() {

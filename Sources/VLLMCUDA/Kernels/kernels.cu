@@ -249,7 +249,8 @@ __device__ void paged_attention(T* out, const T* qkv, const T* key_cache, const 
 template <typename T, int HD>
 __device__ void flash_attention(T* out, const T* qkv, const T* key_cache, const T* value_cache, const int* tiles,
                                 const int* positions, const int* block_tables, const int* table_width, int width,
-                                int num_heads, int kv_heads, int block_size, float scale, int window) {
+                                int num_heads, int kv_heads, int block_size, float scale, int window,
+                                float* partial_o, float* partial_ml, int num_tokens) {
     using namespace nvcuda;
     constexpr int QLD = HD + 8, SLD = FA_KEYS + 4, PLD = 2 * SLD, OLD = HD + 4, CH = HD / 8;
     extern __shared__ __align__(128) unsigned char fa_smem[];
@@ -284,15 +285,22 @@ __device__ void flash_attention(T* out, const T* qkv, const T* key_cache, const 
         qp[r] = r < rows ? positions[first + r / group] : -1;
     }
     const int first_pos = positions[first], last_pos = positions[first + count - 1];
-    const int key_start = window > 0 ? imax(0, first_pos - window + 1) : 0;
     // The width comes from device memory so that a recorded graph replays with any step's tables.
     const int* table = block_tables + (long long)seq * *table_width;
+    // Split-KV: block z of gridDim.z takes its own run of whole key tiles; the context length is
+    // read here, on the device, so that a recorded step serves every length.
+    int key_begin = window > 0 ? imax(0, first_pos - window + 1) : 0, key_end = last_pos + 1;
+    if (gridDim.z > 1) {
+        const int per_split = ((key_end - key_begin + gridDim.z - 1) / gridDim.z + FA_KEYS - 1) / FA_KEYS * FA_KEYS;
+        key_begin += blockIdx.z * per_split;
+        key_end = imin(key_end, key_begin + per_split);
+    }
     const int r0 = warp * 16;
     const bool active = r0 < rows;
     __syncthreads();
 
-    for (int k0 = key_start; k0 <= last_pos; k0 += FA_KEYS) {
-        const int nk = imin(FA_KEYS, last_pos - k0 + 1);
+    for (int k0 = key_begin; k0 < key_end; k0 += FA_KEYS) {
+        const int nk = imin(FA_KEYS, key_end - k0);
         // Unrolled with the launch's fixed 128 threads, so that all 16-byte loads are in flight at once.
 #pragma unroll
         for (int i = tid; i < FA_KEYS * CH; i += 128) {
@@ -370,11 +378,45 @@ __device__ void flash_attention(T* out, const T* qkv, const T* key_cache, const 
         }
         __syncthreads();
     }
+    if (gridDim.z > 1) {
+        // Unnormalized partial results; attention_combine merges the splits.
+        for (int i = tid; i < rows * HD; i += blockDim.x) {
+            const int r = i / HD, d = i % HD;
+            const int token = first + r / group, head = g * group + r % group;
+            const long long at = ((long long)blockIdx.z * num_tokens + token) * num_heads + head;
+            partial_o[at * HD + d] = os[r * OLD + d];
+            if (d == 0) { partial_ml[2 * at] = ms[r]; partial_ml[2 * at + 1] = ls[r]; }
+        }
+        return;
+    }
     for (int i = tid; i < rows * HD; i += blockDim.x) {
         const int r = i / HD, d = i % HD;
         const int token = first + r / group, head = g * group + r % group;
         const float l = ls[r];
         out[(long long)token * num_heads * HD + head * HD + d] = from_f<T>(l > 0.f ? os[r * OLD + d] / l : 0.f);
+    }
+}
+
+// Merges the splits of split-KV attention: one block per (token, head), one thread per element of
+// the head: out = sum_z e^(m_z - M) o_z / sum_z e^(m_z - M) l_z with M the largest m_z.
+template <typename T>
+__device__ void attention_combine(T* out, const float* partial_o, const float* partial_ml, int splits, int num_tokens,
+                                  int num_heads, int head_dim) {
+    const int token = blockIdx.x, head = blockIdx.y;
+    float big = NEG_INF;
+    for (int z = 0; z < splits; ++z)
+        big = fmaxf(big, partial_ml[2 * (((long long)z * num_tokens + token) * num_heads + head)]);
+    for (int d = threadIdx.x; d < head_dim; d += blockDim.x) {
+        float o = 0.f, l = 0.f;
+        for (int z = 0; z < splits; ++z) {
+            const long long at = ((long long)z * num_tokens + token) * num_heads + head;
+            const float m = partial_ml[2 * at];
+            if (m == NEG_INF) continue;
+            const float w = expf(m - big);
+            o += w * partial_o[at * head_dim + d];
+            l += w * partial_ml[2 * at + 1];
+        }
+        out[((long long)token * num_heads + head) * head_dim + d] = from_f<T>(l > 0.f ? o / l : 0.f);
     }
 }
 
@@ -533,11 +575,19 @@ INSTANTIATE(f16, __half)
 #define INSTANTIATE_FLASH(S, T, HD)                                                                                    \
     extern "C" __global__ void __launch_bounds__(128) flash_attention_##S##_hd##HD(                                   \
         T* out, const T* qkv, const T* key_cache, const T* value_cache, const int* tiles, const int* positions,         \
-        const int* block_tables, const int* table_width, int width, int num_heads, int kv_heads, int block_size, float scale,  \
-        int window) {                                                                                                  \
+        const int* block_tables, const int* table_width, int width, int num_heads, int kv_heads, int block_size,        \
+        float scale, int window, float* partial_o, float* partial_ml, int num_tokens) {                                \
         flash_attention<T, HD>(out, qkv, key_cache, value_cache, tiles, positions, block_tables, table_width, width,  \
-                               num_heads, kv_heads, block_size, scale, window);                                        \
+                               num_heads, kv_heads, block_size, scale, window, partial_o, partial_ml, num_tokens);     \
     }
+
+#define INSTANTIATE_COMBINE(S, T)                                                                                      \
+    extern "C" __global__ void attention_combine_##S(T* out, const float* partial_o, const float* partial_ml,          \
+                                                     int splits, int num_tokens, int num_heads, int head_dim) {        \
+        attention_combine<T>(out, partial_o, partial_ml, splits, num_tokens, num_heads, head_dim);                     \
+    }
+INSTANTIATE_COMBINE(bf16, __nv_bfloat16)
+INSTANTIATE_COMBINE(f16, __half)
 
 INSTANTIATE_FLASH(bf16, __nv_bfloat16, 64)
 INSTANTIATE_FLASH(bf16, __nv_bfloat16, 128)
