@@ -103,6 +103,10 @@ public final class CUDABackend: Backend {
     private let arena: DeviceArena
     private let ring: ActivationRing
     private let blockTableBuffer: GrowingDeviceBuffer
+    private let uploader: WeightUploader
+    /// Device time per operation when `VLLM_CUDA_PROFILE=1`.
+    private let profiler: OperationProfiler?
+    private var stepKind = "step"
     private let graphs: CUDAGraphRecorder
     private let staging: PinnedBuffer
     private var stagingOffset = 0
@@ -169,6 +173,9 @@ public final class CUDABackend: Backend {
         arena = try DeviceArena(driver: driver, initialBytes: 16 << 20)
         ring = try ActivationRing(driver: driver, bytes: 256 << 20)
         blockTableBuffer = GrowingDeviceBuffer(driver: driver)
+        uploader = try WeightUploader(driver: driver, stream: stream)
+        profiler = ProcessInfo.processInfo.environment["VLLM_CUDA_PROFILE"] == "1" ? OperationProfiler(driver: driver) : nil
+        if let profiler { OperationProfiler.reportAtExit(profiler, synchronize: { [stream] in _ = driver.cuStreamSynchronize(stream) }) }
         graphs = CUDAGraphRecorder(driver: driver)
         staging = PinnedBuffer(driver: driver)
         hostOutput = PinnedBuffer(driver: driver)
@@ -207,6 +214,20 @@ public final class CUDABackend: Backend {
     /// Waits for all queued work.
     public func synchronize() {
         driver.must(driver.cuStreamSynchronize(stream), "cuStreamSynchronize")
+        profiler?.collect()
+    }
+
+    /// Runs `body`, timed under `name` (and the kind of step) when profiling.
+    private func profiled(_ name: @autoclosure () -> String, _ body: () -> Void) {
+        guard let profiler else { return body() }
+        profiler.measure(stepKind + " " + name(), stream: stream, body)
+    }
+
+    /// Device time per operation kind since start (`VLLM_CUDA_PROFILE=1`), or nil when not profiling.
+    public func profileReport() -> String? {
+        guard let profiler else { return nil }
+        synchronize()
+        return profiler.report()
     }
 
     /// The context is per thread in the driver API; the engine may call from another thread than
@@ -239,11 +260,13 @@ public final class CUDABackend: Backend {
             argumentPointers[i] = slot
         }
         guard grid.0 > 0, grid.1 > 0, grid.2 > 0 else { return }
-        driver.must(
-            driver.cuLaunchKernel(
-                function, UInt32(grid.0), UInt32(grid.1), UInt32(grid.2), UInt32(block), 1, 1, UInt32(shared), stream,
-                argumentPointers, nil),
-            "cuLaunchKernel(\(name()))")
+        profiled(name()) {
+            driver.must(
+                driver.cuLaunchKernel(
+                    function, UInt32(grid.0), UInt32(grid.1), UInt32(grid.2), UInt32(block), 1, 1, UInt32(shared), stream,
+                    argumentPointers, nil),
+                "cuLaunchKernel(\(name()))")
+        }
     }
 
     private func allocate(_ shape: [Int]) -> CUDATensor {
@@ -277,36 +300,36 @@ public final class CUDABackend: Backend {
         weightAllocations.append(pointer)
         var at = pointer
         for part in parts {
-            let bytes = part.count * elementSize
-            if part.dtype == computeDType {
-                try driver.check(driver.cuMemcpyHtoDAsync(at, part.bytes, bytes, stream), "cuMemcpyHtoD(weight)")
-            } else {
-                let converted = convert(part)
-                try converted.withUnsafeBytes {
-                    try driver.check(driver.cuMemcpyHtoDAsync(at, $0.baseAddress!, bytes, stream), "cuMemcpyHtoD(weight)")
-                }
-                // Pageable sources are staged before the call returns, but the buffer dies here.
-                try driver.check(driver.cuStreamSynchronize(stream), "cuStreamSynchronize")
-            }
-            at += UInt64(bytes)
+            try uploader.upload(count: part.count, elementBytes: elementSize, to: at, fill: converter(part))
+            at += UInt64(part.count * elementSize)
         }
         return CUDATensor(pointer: pointer, shape: shape)
     }
 
-    /// A host tensor's elements in the compute dtype.
-    private func convert(_ part: HostTensor) -> [UInt8] {
-        let floats = part.floats()
-        switch computeDType {
-        case .float32:
-            return floats.withUnsafeBytes { Array($0) }
-        case .bfloat16:
-            return floats.map(FloatBits.floatToBFloat16).withUnsafeBytes { Array($0) }
-        case .float16:
-            #if arch(x86_64) || arch(arm64)
-            return floats.map { Float16($0).bitPattern }.withUnsafeBytes { Array($0) }
-            #else
-            preconditionFailure("float16 conversion is not available on this platform")
-            #endif
+    /// Writes elements `first ..< first + n` of `part` in the compute dtype to a destination.
+    private func converter(_ part: HostTensor) -> @Sendable (UnsafeMutableRawPointer, Int, Int) -> Void {
+        let (target, size) = (computeDType, elementSize)
+        if part.dtype == target {
+            return { destination, first, n in destination.copyMemory(from: part.bytes + first * size, byteCount: n * size) }
+        }
+        return { destination, first, n in
+            let floats = UnsafeMutablePointer<Float>.allocate(capacity: n)
+            defer { floats.deallocate() }
+            part.convert(offset: first, count: n, to: floats)
+            switch target {
+            case .float32:
+                destination.copyMemory(from: floats, byteCount: n * 4)
+            case .bfloat16:
+                let out = destination.assumingMemoryBound(to: UInt16.self)
+                for i in 0..<n { out[i] = FloatBits.floatToBFloat16(floats[i]) }
+            case .float16:
+                #if arch(x86_64) || arch(arm64)
+                let out = destination.assumingMemoryBound(to: UInt16.self)
+                for i in 0..<n { out[i] = Float16(floats[i]).bitPattern }
+                #else
+                preconditionFailure("float16 conversion is not available on this platform")
+                #endif
+            }
         }
     }
 
@@ -329,6 +352,7 @@ public final class CUDABackend: Backend {
         makeCurrent()
         arena.reset()
         ring.reset()
+        stepKind = batch.isDecodeOnly ? "decode" : "mixed"
         // Fixed-size inputs first, each on a 16-byte boundary, so that a decode step of a given size
         // lands at the same addresses every time (recorded steps read them there); the block tables,
         // whose width varies, go to their own buffer, and kernels read the width from the device.
@@ -420,10 +444,12 @@ public final class CUDABackend: Backend {
         if useGEMV, let gemv = kernels.gemv[t], k % 8 == 0 {
             // 8 warps a block, one output row each.
             launch(
-                gemv, "gemv", grid: ((n + 7) / 8, 1), block: 256,
+                gemv, "gemv \(n)x\(k)", grid: ((n + 7) / 8, 1), block: 256,
                 [.pointer(out.pointer), .pointer(x.pointer), .pointer(weight.pointer), .int32(Int32(n)), .int32(Int32(k))])
         } else {
-            blas.linear(x: x.pointer, w: weight.pointer, y: out.pointer, tokens: t, outFeatures: n, inFeatures: k, stream: stream)
+            profiled("cublaslt \(n)x\(k)") {
+                blas.linear(x: x.pointer, w: weight.pointer, y: out.pointer, tokens: t, outFeatures: n, inFeatures: k, stream: stream)
+            }
         }
         if let bias {
             launch(
@@ -627,7 +653,7 @@ public final class CUDABackend: Backend {
 
     // MARK: recorded steps (CUDA graphs)
 
-    public var recordsSteps: Bool { graphs.disabledReason == nil }
+    public var recordsSteps: Bool { graphs.disabledReason == nil && profiler == nil }
 
     /// Why steps are not recorded, if they are not.
     public var graphsDisabledReason: String? { graphs.disabledReason }

@@ -6,15 +6,28 @@ import numpy as np
 ap = argparse.ArgumentParser()
 ap.add_argument("--name", required=True)
 ap.add_argument("--vocab", type=int, required=True)
-ap.add_argument("--ours", required=True)
-ap.add_argument("--ref", required=True)
+ap.add_argument("--ours", help="our logits (raw float32); without it only greedy tokens are compared")
+ap.add_argument("--ref")
 ap.add_argument("--ours-greedy")
 ap.add_argument("--ref-greedy")
 ap.add_argument("--ours-greedy-json", help="greedy ids as a JSON list of lists (instead of vllm generate output)")
 a = ap.parse_args()
 
 out = {"name": a.name}
+
+
+def greedy_ids(path):
+    """Token ids of a JSON list of lists, or of `vllm generate --json` output (one object a line)."""
+    text = open(path).read()
+    try:
+        return json.loads(text)
+    except ValueError:
+        return [json.loads(l)["outputs"][0]["token_ids"] for l in text.splitlines() if l.strip().startswith("{")]
+
+
 try:
+    if not a.ours:
+        raise LookupError("no logits")
     x = np.fromfile(a.ours, dtype=np.float32).reshape(-1, a.vocab).astype(np.float64)
     y = np.fromfile(a.ref, dtype=np.float32).reshape(-1, a.vocab).astype(np.float64)
     out["rows"] = int(y.shape[0])
@@ -25,15 +38,14 @@ try:
         out["max_abs_error_over_max_abs"] = float(np.abs(x - y).max() / np.abs(y).max())
         out["argmax_agreement"] = float((x.argmax(1) == y.argmax(1)).mean())
         out["nan"] = bool(np.isnan(x).any())
+except LookupError:
+    pass
 except Exception as e:  # a missing file is a failed run of ours
     out["error"] = repr(e)
 if (a.ours_greedy or a.ours_greedy_json) and a.ref_greedy:
     try:
-        if a.ours_greedy_json:
-            ours = json.load(open(a.ours_greedy_json))
-        else:
-            ours = [json.loads(l)["outputs"][0]["token_ids"] for l in open(a.ours_greedy) if l.strip().startswith("{")]
-        ref = json.load(open(a.ref_greedy))
+        ours = greedy_ids(a.ours_greedy_json or a.ours_greedy)
+        ref = greedy_ids(a.ref_greedy)
         agree = []
         for o, r in zip(ours, ref):
             n = 0

@@ -71,6 +71,12 @@ for n in (40, 23, 7, 61):
                 --ours-greedy $R/ours_${name}_${dt}_greedy.out --ref-greedy $R/hf_${name}_$dt.greedy.json | tee -a $R/compare.jsonl
             python3 $G/compare.py --name "${name} $dt chunked" --vocab $vocab --ours $R/ours_${name}_${dt}_chunked.bin \
                 --ref $R/hf_${name}_$dt.bin | tee -a $R/compare.jsonl
+            # The same greedy run with every step eager: recorded decode steps (CUDA graphs) must not
+            # change the tokens (padding rows may change GEMM algorithms, so near-ties can differ).
+            step ours_${name}_${dt}_greedy_eager 90 "$BIN" generate --device cuda --dtype $dt --model "$m" --prompts-file $R/$name.prompts.jsonl \
+                --max-tokens 32 --temperature 0 --ignore-eos --json --num-gpu-blocks-override 512 --max-model-len 2048 --enforce-eager
+            python3 $G/compare.py --name "${name} $dt graphs vs eager" --vocab $vocab --ours-greedy $R/ours_${name}_${dt}_greedy.out \
+                --ref-greedy $R/ours_${name}_${dt}_greedy_eager.out | tee -a $R/compare.jsonl
         done
         # How far transformers' own low-precision run is from its float32 run, for scale.
         python3 $G/compare.py --name "${name} hf-$lowp vs hf-float32" --vocab $vocab --ours $R/hf_${name}_$lowp.bin \
@@ -88,6 +94,17 @@ if [ "$MODE" = bench ] || [ "$MODE" = all ] || [ "$MODE" = quick ]; then
     for shape in 1x32x128 64x1024x128; do
         IFS=x read b i o <<< "$shape"
         step ours_bench_llama8b_$shape 400 "$BIN" bench forward --device cuda --load-format dummy --model $L8 --max-model-len 2048 \
+            --batch-size $b --input-len $i --output-len $o --warmup 1 --iterations 2 --json
+    done
+    # Without CUDA graphs, and long-context decodes at small batches (split-KV attention).
+    step ours_bench_llama8b_1x32x128_eager 400 "$BIN" bench forward --device cuda --load-format dummy --model $L8 --max-model-len 2048 \
+        --batch-size 1 --input-len 32 --output-len 128 --warmup 1 --iterations 2 --json --enforce-eager
+    # Device time per operation (eager, events around each launch): where a decode step's time goes.
+    step ours_profile_llama8b_1x32x128 400 env VLLM_CUDA_PROFILE=1 "$BIN" bench forward --device cuda --load-format dummy \
+        --model $L8 --max-model-len 2048 --batch-size 1 --input-len 32 --output-len 128 --warmup 0 --iterations 1 --json
+    for shape in 1x4000x64 8x2000x64; do
+        IFS=x read b i o <<< "$shape"
+        step ours_bench_llama8b_$shape 400 "$BIN" bench forward --device cuda --load-format dummy --model $L8 --max-model-len 4096 \
             --batch-size $b --input-len $i --output-len $o --warmup 1 --iterations 2 --json
     done
     # The same batch-1 decode with cuBLASLt instead of our matrix-vector kernel, for comparison.
