@@ -1,3 +1,4 @@
+import Foundation
 import VLLMCore
 
 /// The embedded kernels (`Kernels/kernels.cu`), compiled for the present GPU (or read from the
@@ -15,8 +16,17 @@ final class CUDAKernels {
     /// Merges split-KV partial attention results (16-bit activations).
     private(set) var attentionCombine: CUhandle?
 
-    /// The embedded source text.
-    static var source: String { String(decoding: PackageResources.kernels_cu, as: UTF8.self) }
+    /// The embedded source text, or the file named by `VLLM_CUDA_KERNEL_SOURCE` (for trying a
+    /// kernel change on the GPU machine without rebuilding the binary; the disk cache is keyed by
+    /// the source, so the file is compiled once).
+    static var source: String {
+        if let path = ProcessInfo.processInfo.environment["VLLM_CUDA_KERNEL_SOURCE"],
+           let text = try? String(contentsOfFile: path, encoding: .utf8)
+        {
+            return text
+        }
+        return String(decoding: PackageResources.kernels_cu, as: UTF8.self)
+    }
 
     init(driver: CUDADriver, dtype: DType, arch: String) throws {
         let compiler = try NVRTCCompiler()

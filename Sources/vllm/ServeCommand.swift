@@ -86,7 +86,10 @@ struct ServeCommand: AsyncParsableCommand {
 
         let start = Date()
         logger.info("Loading model \(args.model ?? EngineArgs.builtinModelPath())")
-        let asyncEngine = try AsyncEngine(args: args)
+        let asyncEngine = try AsyncEngine(args: args) { done, total in
+            // A line per quarter: start-up of a large model is visible in the log, not flooded.
+            if done == total || done % max(1, total / 4) == 0 { logger.info("Loading weights: \(done)/\(total) layers") }
+        }
         let config = asyncEngine.config
         if let folder = asyncEngine.folder {
             let c = folder.config

@@ -102,6 +102,11 @@ if [ "$MODE" = bench ] || [ "$MODE" = all ] || [ "$MODE" = quick ]; then
     # Device time per operation (eager, events around each launch): where a decode step's time goes.
     step ours_profile_llama8b_1x32x128 400 env VLLM_CUDA_PROFILE=1 "$BIN" bench forward --device cuda --load-format dummy \
         --model $L8 --max-model-len 2048 --batch-size 1 --input-len 32 --output-len 128 --warmup 0 --iterations 1 --json
+    # The throughput workload at 200 prompts, profiled: device time per operation by step kind,
+    # against the run's wall time (the rest is host work between steps).
+    step ours_profile_throughput_llama8b_200 300 env VLLM_CUDA_PROFILE=1 "$BIN" bench throughput --device cuda --load-format dummy \
+        --model $L8 --max-model-len 2048 --input-len 1024 --output-len 128 --num-prompts 200 --max-num-batched-tokens 8192 \
+        --max-num-seqs 256 --output-json $R/ours_throughput_profiled_200.json
     for shape in 1x4000x64 8x2000x64; do
         IFS=x read b i o <<< "$shape"
         step ours_bench_llama8b_$shape 400 "$BIN" bench forward --device cuda --load-format dummy --model $L8 --max-model-len 4096 \
