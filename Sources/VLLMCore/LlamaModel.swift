@@ -27,6 +27,7 @@ public final class LlamaModel<B: Backend>: ModelExecutor {
     private let finalNorm: B.Tensor
     private let lmHead: B.Tensor
     private let rope: B.Tensor
+    private let maxPositions: Int
     private var cache: B.KVCache?
     private var cacheShape: KVCacheShape?
 
@@ -88,6 +89,7 @@ public final class LlamaModel<B: Backend>: ModelExecutor {
         finalNorm = try take("model.norm.weight", [h])
         lmHead = c.tieWordEmbeddings
             ? embedTokens : try backend.weight([load("lm_head.weight", [c.vocabSize, h]).rows(vocabulary)])
+        self.maxPositions = maxPositions
         rope = try backend.weight([
             RotaryEmbedding.table(headDim: c.headDim, theta: c.ropeTheta, scaling: c.ropeScaling, positions: maxPositions)
         ])
@@ -128,6 +130,21 @@ public final class LlamaModel<B: Backend>: ModelExecutor {
         // Padding rows of a recorded step are sampled greedily and dropped.
         let padded = temperatures + [Float](repeating: 0, count: rows - temperatures.count)
         return Array(backend.sampleRows(logits, temperatures: padded).prefix(temperatures.count))
+    }
+
+    public func profileRun(tokens: Int, sequences: Int, blockSize: Int) {
+        let perSequence = max(1, min(maxPositions - 1, (tokens + max(1, sequences) - 1) / max(1, sequences)))
+        let count = (tokens + perSequence - 1) / perSequence
+        let blocksPerSequence = (perSequence + blockSize - 1) / blockSize
+        allocateKVCache(numBlocks: count * blocksPerSequence, blockSize: blockSize)
+        let chunks = (0..<count).map { s in
+            SequenceChunk(
+                tokenIDs: [Int32](repeating: 0, count: min(perSequence, tokens - s * perSequence)), numCached: 0,
+                blockTable: (0..<blocksPerSequence).map { Int32(s * blocksPerSequence + $0) })
+        }
+        _ = executeGreedy(ForwardBatch(chunks: chunks, blockSize: blockSize))
+        cache = nil
+        cacheShape = nil
     }
 
     /// Decode batch sizes replayed from recordings, ascending; empty when steps run eagerly.

@@ -23,10 +23,16 @@ public protocol ModelExecutor: AnyObject {
     /// replay them, each padded to the next recorded size; call after `allocateKVCache`. Returns
     /// how many sizes were recorded (0 where the backend cannot record).
     func captureGraphs(batchSizes: [Int]) -> Int
+    /// Runs the largest step the engine will schedule (`tokens` prompt tokens over up to
+    /// `sequences` sequences) once on a temporary KV cache, then frees that cache: activation
+    /// memory reaches its high-water mark before the real cache is sized from what is left.
+    func profileRun(tokens: Int, sequences: Int, blockSize: Int)
 }
 
 extension ModelExecutor {
     public func captureGraphs(batchSizes: [Int]) -> Int { 0 }
+
+    public func profileRun(tokens: Int, sequences: Int, blockSize: Int) {}
 
     public var samplesOnDevice: Bool { false }
 

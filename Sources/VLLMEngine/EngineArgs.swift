@@ -160,6 +160,7 @@ extension LoadedModel {
         let activations = CUDAActivationEstimate.bytes(
             config: config, dtype: dtype, tokens: budget, sequences: args.maxNumSeqs)
         try backend.reserveActivations(ringBytes: activations.ring, stepBytes: activations.step)
+        executor.profileRun(tokens: budget, sequences: args.maxNumSeqs, blockSize: args.blockSize)
         let bytesPerBlock = executor.kvCacheBytesPerBlock(blockSize: args.blockSize)
         let memory = backend.memoryInfo()
         let usable = memory.free - Int(Double(memory.total) * (1 - args.gpuMemoryUtilization))

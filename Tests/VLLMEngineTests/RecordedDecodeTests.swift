@@ -74,6 +74,19 @@ final class RecordingCPUBackend: Backend {
         #expect(model.execute(decode) == plain)
     }
 
+    /// The profiling run of the largest step leaves no cache behind, and the model runs as before
+    /// once the real cache is made.
+    @Test func profileRunLeavesModelUsable() throws {
+        let folder = try ModelFolder(path: EnginePaths.builtinModel)
+        let model = try ModelRegistry.load(
+            config: folder.config, weights: folder.weights(format: .auto), backend: CPUBackend(), maxPositions: 32)
+        model.profileRun(tokens: 100, sequences: 3, blockSize: 8)
+        model.allocateKVCache(numBlocks: 8, blockSize: 8)
+        let batch = ForwardBatch(chunks: [SequenceChunk(tokenIDs: [1, 5, 9], numCached: 0, blockTable: [0])], blockSize: 8)
+        let first = model.execute(batch)
+        #expect(first.count == folder.config.vocabSize && first.allSatisfy(\.isFinite))
+    }
+
     /// Through the engine, decode steps go through recordings padded to the recorded sizes, and the
     /// tokens are those of eager steps; prefill steps never do.
     @Test func engineOutputsEqualEagerSteps() throws {

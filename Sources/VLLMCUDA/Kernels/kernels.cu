@@ -421,9 +421,29 @@ __device__ void attention_combine(T* out, const float* partial_o, const float* p
 }
 
 // y[t, :] = x[t, :] · Wᵀ for a few tokens (decode steps): reading W once at full bandwidth is all
-// that matters. One warp per output row; each lane reads 16 bytes of the weight row per step (and
-// the matching 16 bytes of each token's x, which stay in cache), float32 accumulation, then a warp
-// sum. k must be a multiple of 8.
+// that matters. One warp per output row; each lane issues GEMV_DEPTH 16-byte weight loads before
+// using any (so that many bytes are in flight per warp), marked streaming so that they do not
+// evict x from L1; float32 accumulation, then a warp sum. k must be a multiple of 8.
+#define GEMV_DEPTH 8
+__device__ __forceinline__ uint4 load_streaming(const void* p) {
+    uint4 v;
+    asm volatile("ld.global.nc.L1::no_allocate.v4.u32 {%0, %1, %2, %3}, [%4];"
+                 : "=r"(v.x), "=r"(v.y), "=r"(v.z), "=r"(v.w) : "l"(p));
+    return v;
+}
+
+template <typename T, int NT>
+__device__ __forceinline__ void gemv_accumulate(float* acc, const uint4& wv, const T* x, int k, int c) {
+    const T* wp = (const T*)&wv;
+#pragma unroll
+    for (int t = 0; t < NT; ++t) {
+        const uint4 xv = *(const uint4*)(x + (long long)t * k + c);
+        const T* xp = (const T*)&xv;
+#pragma unroll
+        for (int e = 0; e < 8; ++e) acc[t] += to_f(wp[e]) * to_f(xp[e]);
+    }
+}
+
 template <typename T, int NT>
 __device__ void gemv(T* y, const T* x, const T* w, int n, int k) {
     const int row = blockIdx.x * (blockDim.x >> 5) + (threadIdx.x >> 5), lane = threadIdx.x & 31;
@@ -432,18 +452,15 @@ __device__ void gemv(T* y, const T* x, const T* w, int n, int k) {
     float acc[NT];
 #pragma unroll
     for (int t = 0; t < NT; ++t) acc[t] = 0.f;
-#pragma unroll 4
-    for (int c = lane * 8; c < k; c += 256) {
-        const uint4 wv = *(const uint4*)(wr + c);
-        const T* wp = (const T*)&wv;
+    int c = lane * 8;
+    for (; c + (GEMV_DEPTH - 1) * 256 < k; c += GEMV_DEPTH * 256) {
+        uint4 wv[GEMV_DEPTH];
 #pragma unroll
-        for (int t = 0; t < NT; ++t) {
-            const uint4 xv = *(const uint4*)(x + (long long)t * k + c);
-            const T* xp = (const T*)&xv;
+        for (int u = 0; u < GEMV_DEPTH; ++u) wv[u] = load_streaming(wr + c + u * 256);
 #pragma unroll
-            for (int e = 0; e < 8; ++e) acc[t] += to_f(wp[e]) * to_f(xp[e]);
-        }
+        for (int u = 0; u < GEMV_DEPTH; ++u) gemv_accumulate<T, NT>(acc, wv[u], x, k, c + u * 256);
     }
+    for (; c < k; c += 256) gemv_accumulate<T, NT>(acc, load_streaming(wr + c), x, k, c);
 #pragma unroll
     for (int t = 0; t < NT; ++t) {
         const float total = warp_sum(acc[t]);
