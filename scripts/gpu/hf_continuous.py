@@ -35,7 +35,8 @@ ap.add_argument("--time-limit", type=float, default=0, help="seconds of generati
 ap.add_argument("--device", default="cuda")
 ap.add_argument("--dtype", default="bfloat16")
 ap.add_argument("--cb", action="append", default=[], metavar="KEY=VALUE",
-                help="continuous: a ContinuousBatchingConfig field, e.g. max_memory_percent=0.1 (repeatable)")
+                help="continuous: a ContinuousBatchingConfig field (repeatable); on a CPU num_blocks=64, else the "
+                     "KV cache takes 90%% of free memory")
 ap.add_argument("--api", choices=["manager", "generate_batch"], default="manager",
                 help="continuous: the manager (per-request lengths) or generate_batch (one length for all)")
 ap.add_argument("--no-warmup", action="store_true", help="continuous: skip the manager's warm-up")
