@@ -105,7 +105,7 @@ struct RandomDataset {
     }
 }
 
-/// `vllm bench throughput`: offline throughput over the random dataset, as vLLM prints it.
+/// `vllm bench throughput`: offline throughput over the random dataset or a request file, as vLLM prints it.
 struct BenchThroughputCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "throughput", abstract: "Offline throughput.")
 
@@ -113,7 +113,10 @@ struct BenchThroughputCommand: ParsableCommand {
     @Option(help: "Only 'random' is supported.") var datasetName = "random"
     @Option var inputLen = 1024
     @Option var outputLen = 128
-    @Option var numPrompts = 1000
+    @Option(help: "Requests of the random dataset (default 1000); with --dataset-path, the first N of the file (default all).")
+    var numPrompts: Int?
+    @Option(help: "JSON Lines file, one request a line: {\"prompt_token_ids\": [...], \"output_len\": N}; replaces the random dataset.")
+    var datasetPath: String?
     @Option(name: [.customLong("random-range-ratio"), .customLong("range-ratio")]) var rangeRatio = 0.0
     @Option var n = 1
     @Option var seed: UInt64 = 0
@@ -122,9 +125,19 @@ struct BenchThroughputCommand: ParsableCommand {
     func run() throws {
         guard datasetName == "random" else { throw ValidationError("--dataset-name: only 'random' is supported") }
         guard (0..<1).contains(rangeRatio) else { throw ValidationError("--random-range-ratio must be in [0, 1)") }
+        // Read the file before loading the model so that a bad line fails at once.
+        var fileRequests: [(prompt: [Int], outputLen: Int)]?
+        if let datasetPath {
+            let all = try readThroughputDataset(datasetPath)
+            let count = numPrompts ?? all.count
+            guard count <= all.count else {
+                throw ValidationError("--num-prompts \(count): \(datasetPath) has only \(all.count) requests")
+            }
+            fileRequests = Array(all.prefix(count))
+        }
         let llm = try LLM(args: engine.engineArgs())
-        let requests = RandomDataset(inputLen: inputLen, outputLen: outputLen, rangeRatio: rangeRatio, seed: seed)
-            .requests(count: numPrompts, vocabSize: llm.folder.config.vocabSize)
+        let requests = fileRequests ?? RandomDataset(inputLen: inputLen, outputLen: outputLen, rangeRatio: rangeRatio, seed: seed)
+            .requests(count: numPrompts ?? 1000, vocabSize: llm.folder.config.vocabSize)
         let params = requests.map { request -> SamplingParams in
             var p = SamplingParams()
             p.n = n
@@ -140,19 +153,41 @@ struct BenchThroughputCommand: ParsableCommand {
         let promptTokens = requests.reduce(0) { $0 + $1.prompt.count }
         let outputTokens = outputs.reduce(0) { $0 + $1.outputs.reduce(0) { $0 + $1.tokenIDs.count } }
         print(String(format: "Throughput: %.2f requests/s, %.2f total tokens/s, %.2f output tokens/s",
-                     Double(numPrompts) / seconds, Double(promptTokens + outputTokens) / seconds, Double(outputTokens) / seconds))
+                     Double(requests.count) / seconds, Double(promptTokens + outputTokens) / seconds, Double(outputTokens) / seconds))
         print("Total num prompt tokens:  \(promptTokens)")
         print("Total num output tokens:  \(outputTokens)")
         if let outputJson {
             let result: [String: Any] = [
-                "elapsed_time": seconds, "num_requests": numPrompts, "total_num_tokens": promptTokens + outputTokens,
-                "requests_per_second": Double(numPrompts) / seconds,
+                "elapsed_time": seconds, "num_requests": requests.count, "total_num_tokens": promptTokens + outputTokens,
+                "requests_per_second": Double(requests.count) / seconds,
                 "tokens_per_second": Double(promptTokens + outputTokens) / seconds,
                 "output_tokens_per_second": Double(outputTokens) / seconds,
             ]
             try writeJSON(result, to: outputJson)
         }
     }
+}
+
+/// Reads a request list written by scripts/gpu/make_dataset.py, so that another engine can run the
+/// very same requests; an error names the line.
+func readThroughputDataset(_ path: String) throws -> [(prompt: [Int], outputLen: Int)] {
+    guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8) else {
+        throw ValidationError("\(path): cannot read the file")
+    }
+    var requests: [(prompt: [Int], outputLen: Int)] = []
+    for (number, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated()
+    where !line.trimmingCharacters(in: .whitespaces).isEmpty {
+        let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any]
+        guard let ids = object?["prompt_token_ids"] as? [Int], !ids.isEmpty, ids.allSatisfy({ $0 >= 0 }),
+              let outputLen = object?["output_len"] as? Int, outputLen >= 1
+        else {
+            throw ValidationError(
+                "\(path):\(number + 1): expected {\"prompt_token_ids\": [non-negative ints, at least one], \"output_len\": int >= 1}")
+        }
+        requests.append((ids, outputLen))
+    }
+    guard !requests.isEmpty else { throw ValidationError("\(path): no requests") }
+    return requests
 }
 
 /// `vllm bench latency`: end-to-end latency of one static batch, as vLLM prints it.

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole GPU session of issue 6 in one script, run on the device machine from the repository
-# root: `scripts/gpu/run_gpu_checks.sh [check|bench|all]`. Needs the static `vllm` binary as
-# .gpu/vllm.xz (built here with `scripts/gpu/build_binary.sh`), python3 with torch + transformers.
+# root: `scripts/gpu/run_gpu_checks.sh MODE` (check, bench, all, quick, final, extra, throughput,
+# baselines, startup). Needs the static `vllm` binary as .gpu/vllm.xz (built here with
+# `scripts/gpu/build_binary.sh`), python3 with torch + transformers.
 # Writes $OUT/log.txt, $OUT/summary.json and $OUT/results.tar.gz (every raw file).
 set -u
 MODE=${1:-all}
@@ -172,6 +173,49 @@ if [ "$MODE" = extra ]; then
         "$BIN" generate --device cuda --model $W/models8b/llama8b --prompt-token-ids 1,2,3,4 --max-tokens 1 --temperature 0 \
             --max-model-len 2048 --json > $R/startup_$start.out 2> $R/startup_$start.err
         echo "{\"startup_${start}_seconds\": $(( ($(date +%s%N) - s) / 1000000 )).0e-3}" | tee $R/startup_$start.json
+    done
+fi
+
+# baselines: transformers beside us on identical request files (make_dataset.py). Qwen3-0.6B shape,
+# 256 requests with input and output lengths uniform in 100..1024: `vllm bench throughput
+# --dataset-path`, then transformers' continuous batching on the same file. Then the 8B workload
+# (1000 x 1024 in, 128 out) through transformers only, until its time limit (ours: the `final` mode).
+# Both sample at temperature 1 with EOS ignored, as vLLM's benchmark does.
+if [ "$MODE" = baselines ]; then
+    L8=bench/gpu/configs/llama3_1_8b
+    Q06=bench/gpu/configs/qwen3_0_6b
+    export VLLM_CACHE_ROOT=$W/cache
+    end=$(( $(date +%s) + 510 ))  # the mode's share of a 10-minute call, leaving time to pack the results
+    qvocab=$(python3 -c "import json;print(json.load(open('$Q06/config.json'))['vocab_size'])")
+    python3 $G/make_dataset.py --num-prompts 256 --input-min 100 --input-max 1024 --output-min 100 --output-max 1024 \
+        --vocab $qvocab --seed 0 --out $W/dataset_qwen06.jsonl
+    python3 $G/make_dataset.py --num-prompts 1000 --input-min 1024 --input-max 1024 --output-min 128 --output-max 128 \
+        --vocab 128256 --seed 0 --out $W/dataset_llama8b.jsonl
+    step ours_throughput_qwen06_dataset 180 "$BIN" bench throughput --device cuda --load-format dummy --model $Q06 \
+        --dataset-path $W/dataset_qwen06.jsonl --max-model-len 2048 --output-json $R/ours_throughput_qwen06_dataset.json
+    step hf_continuous_qwen06 240 python3 $G/hf_continuous.py --config $Q06 --dataset $W/dataset_qwen06.jsonl --do-sample \
+        --time-limit 150 --out $R/hf_continuous_qwen06.json
+    # Whatever is left goes to the 8B run; about 100 s of it are model creation and warm-up.
+    left=$(( end - $(date +%s) ))
+    limit=$(( left - 100 < 200 ? left - 100 : 200 ))
+    if [ $limit -ge 30 ]; then
+        step hf_continuous_llama8b $left python3 $G/hf_continuous.py --config $L8 --dataset $W/dataset_llama8b.jsonl --do-sample \
+            --time-limit $limit --out $R/hf_continuous_llama8b.json
+    else
+        echo "{\"skipped\": \"only $left s left in the call\"}" | tee $R/hf_continuous_llama8b.json
+    fi
+fi
+
+# startup: `vllm serve` of a real 32-layer 8B safetensors folder (page cache warm) until its first
+# answered completion, with an empty kernel cache and then with the kernels it left there.
+if [ "$MODE" = startup ]; then
+    L8=bench/gpu/configs/llama3_1_8b
+    step make_llama8b_full 300 python3 $G/make_models.py --config $L8/config.json --out $W/models8b/llama8b --layers 32
+    cat $W/models8b/llama8b/*.safetensors > /dev/null
+    rm -rf $W/cache-serve
+    for start in cold warm; do
+        step startup_serve_$start 120 python3 $G/startup_serve.py --binary "$BIN" --model $W/models8b/llama8b \
+            --cache-root $W/cache-serve --timeout 100 --out $R/startup_serve_$start.json --extra-args --max-model-len 2048
     done
 fi
 
