@@ -30,7 +30,7 @@ step() {  # step NAME TIMEOUT CMD... ; stdout of CMD goes to $R/NAME.out
 nvidia-smi --query-gpu=name,driver_version,memory.total,memory.used,clocks.max.sm,power.limit --format=csv | tee "$R/nvidia_smi.csv"
 date -u +%FT%TZ > "$R/date.txt"
 
-# quick: kernel checks, the real-shape models and our benchmarks only (no fixtures, no transformers
+# quick: kernel checks, three fixtures against transformers and our benchmarks only (no transformers
 # benchmark), for a second run after a kernel change.
 # final: kernel checks, two fixtures end to end, and vLLM's throughput benchmark (1000 prompts).
 if [ "$MODE" = check ] || [ "$MODE" = all ] || [ "$MODE" = quick ] || [ "$MODE" = final ]; then
@@ -41,10 +41,10 @@ if [ "$MODE" = check ] || [ "$MODE" = all ] || [ "$MODE" = quick ] || [ "$MODE" 
     step kernel_check_float16 60 "$BIN" kernel-check --dtype float16 --json
 
     # Real shapes, few layers: Llama-3.1-8B and Qwen3-0.6B with 2 layers, random bf16 weights.
-    [ "$MODE" = final ] || step make_llama8b_2l 300 python3 $G/make_models.py --config bench/gpu/configs/llama3_1_8b/config.json --out $W/models/llama8b-2l --layers 2
-    [ "$MODE" = final ] || step make_qwen3_2l 300 python3 $G/make_models.py --config bench/gpu/configs/qwen3_0_6b/config.json --out $W/models/qwen3-0.6b-2l --layers 2
+    [ "$MODE" = final ] || [ "$MODE" = quick ] || step make_llama8b_2l 300 python3 $G/make_models.py --config bench/gpu/configs/llama3_1_8b/config.json --out $W/models/llama8b-2l --layers 2
+    [ "$MODE" = final ] || [ "$MODE" = quick ] || step make_qwen3_2l 300 python3 $G/make_models.py --config bench/gpu/configs/qwen3_0_6b/config.json --out $W/models/qwen3-0.6b-2l --layers 2
     MODELS="Tests/Fixtures/models/*/ $W/models/*/"
-    [ "$MODE" = quick ] && MODELS="$W/models/*/"
+    [ "$MODE" = quick ] && MODELS="Tests/Fixtures/models/llama3/ Tests/Fixtures/models/qwen3-bf16/ Tests/Fixtures/models/qwen2-fp16/"
     [ "$MODE" = final ] && MODELS="Tests/Fixtures/models/llama3/ Tests/Fixtures/models/qwen3-bf16/"
     for m in $MODELS; do
         m=${m%/}; name=$(basename "$m")
