@@ -13,8 +13,15 @@ final class CUDAKernels {
     /// Matrix-vector products for 1 to 4 tokens of 16-bit activations, by token count.
     private(set) var gemv: [Int: CUhandle] = [:]
 
-    /// The embedded source text.
-    static var source: String { String(decoding: PackageResources.kernels_cu, as: UTF8.self) }
+    /// Device sampling (`Kernels/sampling.cu`); nil when the module lacks it, and the engine
+    /// samples on the host.
+    private(set) var sampleRows, adjustLogits: CUhandle?
+
+    /// The embedded source text: the files as one source, in this order (sampling.cu uses kernels.cu's helpers).
+    static var source: String {
+        [PackageResources.kernels_cu, PackageResources.sampling_cu].map { String(decoding: $0, as: UTF8.self) }
+            .joined(separator: "\n")
+    }
 
     init(driver: CUDADriver, dtype: DType, arch: String) throws {
         let compiler = try NVRTCCompiler()
@@ -48,6 +55,9 @@ final class CUDAKernels {
         toFloat = try load("to_float")
         fromFloat = try load("from_float")
         argmaxRows = try load("argmax_rows")
+        sampleRows = try? load("sample_rows")
+        var adjust: CUhandle?
+        if driver.cuModuleGetFunction(&adjust, m!, "adjust_logits") == 0 { adjustLogits = adjust }
         if dtype != .float32 {
             for t in 1...4 {
                 var f: CUhandle?

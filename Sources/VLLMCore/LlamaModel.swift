@@ -119,8 +119,8 @@ public final class LlamaModel<B: Backend>: ModelExecutor {
 
     public var samplesOnDevice: Bool { shard.worldSize == 1 && backend.samplesOnDevice }
 
-    public func executeSampled(_ batch: ForwardBatch, temperatures: [Float]) -> [Int32] {
-        backend.sampleRows(logits(batch), temperatures: temperatures)
+    public func executeSampled(_ batch: ForwardBatch, rows: [DeviceSamplingRow]) -> [DeviceSample] {
+        backend.sampleRows(logits(batch), rows: rows)
     }
 
     /// The forward pass up to the logits of the requested rows, left on the backend.
