@@ -98,10 +98,10 @@ public final class CUDABackend: Backend {
     let driver: CUDADriver
     private let context: CUhandle
     let stream: CUhandle
-    private let kernels: CUDAKernels
+    let kernels: CUDAKernels
     private let blas: CUBLASLt
     private let arena: DeviceArena
-    private let ring: ActivationRing
+    let ring: ActivationRing
     private let blockTableBuffer: GrowingDeviceBuffer
     private let uploader: WeightUploader
     /// Device time per operation when `VLLM_CUDA_PROFILE=1`.
@@ -110,11 +110,8 @@ public final class CUDABackend: Backend {
     private let graphs: CUDAGraphRecorder
     private let staging: PinnedBuffer
     private var stagingOffset = 0
-    private let hostOutput: PinnedBuffer
-    private lazy var sampleStaging = PinnedBuffer(driver: driver)
-    /// Random numbers of device sampling: a per-process seed and a per-call counter.
-    private let sampleSeed = UInt64.random(in: 0...UInt64.max)
-    private var sampleCounter: UInt64 = 0
+    let hostOutput: PinnedBuffer
+    lazy var sampleStaging = PinnedBuffer(driver: driver)
     private var weightAllocations: [CUdeviceptr] = []
     private let argumentStorage: UnsafeMutableRawPointer
     private let argumentPointers: UnsafeMutablePointer<UnsafeMutableRawPointer?>
@@ -238,7 +235,7 @@ public final class CUDABackend: Backend {
 
     // MARK: launches
 
-    private func launch(
+    func launch(
         _ function: CUhandle, _ name: @autoclosure () -> String, grid: (Int, Int), block: Int, shared: Int = 0,
         _ arguments: [KernelArgument]
     ) {
@@ -275,14 +272,14 @@ public final class CUDABackend: Backend {
     }
 
     /// Stops when an input's memory was handed out again (the ring is too small for the step).
-    private func checkLive(_ tensors: CUDATensor...) {
+    func checkLive(_ tensors: CUDATensor...) {
         for t in tensors where t.stamp >= 0 && !ring.isLive(stamp: t.stamp) {
             fatalError("CUDA: an activation was overwritten before its last use; the activation ring (\(ring.size) bytes) is too small for this step")
         }
     }
 
     /// Blocks for a grid-stride loop over `count` elements.
-    private func gridFor(_ count: Int) -> Int { max(1, min((count + 255) / 256, 132 * 16)) }
+    func gridFor(_ count: Int) -> Int { max(1, min((count + 255) / 256, 132 * 16)) }
 
     /// Threads for a row of `n` elements: about 8 elements a thread, at least a warp.
     private func threadsFor(row n: Int) -> Int { min(1024, max(32, ((n + 7) / 8 + 31) / 32 * 32)) }
@@ -622,31 +619,6 @@ public final class CUDABackend: Backend {
             [.pointer(indices), .pointer(x.pointer), .int32(Int32(x.count / rows)), .pointer(0), .int32(0)])
         let host = hostOutput.ensure(rows * 4)
         driver.must(driver.cuMemcpyDtoHAsync(host, indices, rows * 4, stream), "cuMemcpyDtoHAsync(argmax)")
-        synchronize()
-        return Array(UnsafeBufferPointer(start: host.assumingMemoryBound(to: Int32.self), count: rows))
-    }
-
-    public var samplesOnDevice: Bool { true }
-
-    public func sampleRows(_ x: CUDATensor, temperatures: [Float]) -> [Int32] {
-        checkLive(x)
-        let rows = temperatures.count
-        guard rows > 0 else { return [] }
-        let staged = sampleStaging.ensure(rows * 4)
-        temperatures.withUnsafeBytes { staged.copyMemory(from: $0.baseAddress!, byteCount: rows * 4) }
-        let deviceTemperatures = ring.allocate(rows * 4).pointer
-        driver.must(driver.cuMemcpyHtoDAsync(deviceTemperatures, staged, rows * 4, stream), "cuMemcpyHtoDAsync(temperatures)")
-        let indices = ring.allocate(rows * 4).pointer
-        sampleCounter &+= 1
-        let seed = UInt32(truncatingIfNeeded: sampleSeed &+ sampleCounter &* 0x9E37_79B9_7F4A_7C15 >> 32)
-        launch(
-            kernels.argmaxRows, "argmax_rows", grid: (rows, 1), block: 1024,
-            [
-                .pointer(indices), .pointer(x.pointer), .int32(Int32(x.count / rows)), .pointer(deviceTemperatures),
-                .int32(Int32(bitPattern: seed)),
-            ])
-        let host = hostOutput.ensure(rows * 4)
-        driver.must(driver.cuMemcpyDtoHAsync(host, indices, rows * 4, stream), "cuMemcpyDtoHAsync(samples)")
         synchronize()
         return Array(UnsafeBufferPointer(start: host.assumingMemoryBound(to: Int32.self), count: rows))
     }

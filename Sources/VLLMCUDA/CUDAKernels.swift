@@ -16,16 +16,22 @@ final class CUDAKernels {
     /// Merges split-KV partial attention results (16-bit activations).
     private(set) var attentionCombine: CUhandle?
 
-    /// The embedded source text, or the file named by `VLLM_CUDA_KERNEL_SOURCE` (for trying a
-    /// kernel change on the GPU machine without rebuilding the binary; the disk cache is keyed by
-    /// the source, so the file is compiled once).
+    /// Device sampling (`Kernels/sampling.cu`); nil when the module lacks it, and the engine
+    /// samples on the host.
+    private(set) var sampleRows, adjustLogits: CUhandle?
+
+    /// The embedded source text (the files as one source, in this order: sampling.cu uses
+    /// kernels.cu's helpers), or the file named by `VLLM_CUDA_KERNEL_SOURCE` (for trying a kernel
+    /// change on the GPU machine without rebuilding the binary; the disk cache is keyed by the
+    /// source, so the file is compiled once). That file is the whole source: both files joined.
     static var source: String {
         if let path = ProcessInfo.processInfo.environment["VLLM_CUDA_KERNEL_SOURCE"],
            let text = try? String(contentsOfFile: path, encoding: .utf8)
         {
             return text
         }
-        return String(decoding: PackageResources.kernels_cu, as: UTF8.self)
+        return [PackageResources.kernels_cu, PackageResources.sampling_cu].map { String(decoding: $0, as: UTF8.self) }
+            .joined(separator: "\n")
     }
 
     init(driver: CUDADriver, dtype: DType, arch: String) throws {
@@ -60,6 +66,9 @@ final class CUDAKernels {
         toFloat = try load("to_float")
         fromFloat = try load("from_float")
         argmaxRows = try load("argmax_rows")
+        sampleRows = try? load("sample_rows")
+        var adjust: CUhandle?
+        if driver.cuModuleGetFunction(&adjust, m!, "adjust_logits") == 0 { adjustLogits = adjust }
         if dtype != .float32 {
             attentionCombine = try load("attention_combine")
             for t in 1...4 {

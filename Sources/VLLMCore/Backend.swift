@@ -99,11 +99,11 @@ public protocol Backend: AnyObject {
     /// The index of the largest value of each of the `rows` rows of `x` (the first on ties), for
     /// greedy sampling; a backend with device memory copies back one index per row, not the rows.
     func argmaxRows(_ x: Tensor, rows: Int) -> [Int32]
-    /// Whether `sampleRows` draws on the device (so that plain temperature sampling skips the host).
+    /// Whether `sampleRows` samples on the device (so that sampling skips copying the logits).
     var samplesOnDevice: Bool { get }
-    /// One token per row of `x`: the argmax where the row's temperature is 0, else a draw from
-    /// softmax(row / temperature) with the backend's own random numbers (unseeded requests only).
-    func sampleRows(_ x: Tensor, temperatures: [Float]) -> [Int32]
+    /// Samples each of the `rows.count` rows of `x` as its row says: ban, bias and penalties, then
+    /// the argmax or a draw after temperature, min-p, top-k and top-p, and the raw logprobs.
+    func sampleRows(_ x: Tensor, rows: [DeviceSamplingRow]) -> [DeviceSample]
 
     // Recorded steps (CUDA graphs). A backend that cannot record keeps the defaults below.
 
@@ -137,9 +137,8 @@ extension Backend {
 extension Backend {
     public var samplesOnDevice: Bool { false }
 
-    public func sampleRows(_ x: Tensor, temperatures: [Float]) -> [Int32] {
-        precondition(temperatures.allSatisfy { $0 == 0 }, "\(name) samples on the host; only greedy rows come here")
-        return argmaxRows(x, rows: temperatures.count)
+    public func sampleRows(_ x: Tensor, rows: [DeviceSamplingRow]) -> [DeviceSample] {
+        SamplingMath.sampleRows(toHost(x), rows: rows)
     }
 
     public func argmaxRows(_ x: Tensor, rows: Int) -> [Int32] {

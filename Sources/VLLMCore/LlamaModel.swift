@@ -125,11 +125,11 @@ public final class LlamaModel<B: Backend>: ModelExecutor {
 
     public var samplesOnDevice: Bool { shard.worldSize == 1 && backend.samplesOnDevice }
 
-    public func executeSampled(_ batch: ForwardBatch, temperatures: [Float]) -> [Int32] {
-        let (logits, rows) = self.logits(batch)
+    public func executeSampled(_ batch: ForwardBatch, rows: [DeviceSamplingRow]) -> [DeviceSample] {
+        let (logits, count) = self.logits(batch)
         // Padding rows of a recorded step are sampled greedily and dropped.
-        let padded = temperatures + [Float](repeating: 0, count: rows - temperatures.count)
-        return Array(backend.sampleRows(logits, temperatures: padded).prefix(temperatures.count))
+        let padded = rows + [DeviceSamplingRow](repeating: DeviceSamplingRow(), count: count - rows.count)
+        return Array(backend.sampleRows(logits, rows: padded).prefix(rows.count))
     }
 
     public func profileRun(tokens: Int, sequences: Int, blockSize: Int) {

@@ -14,11 +14,10 @@ public protocol ModelExecutor: AnyObject {
     /// Runs the model over `batch` and returns the index of the largest logit of each requested row
     /// (the first on ties): greedy sampling without copying the logits to the host.
     func executeGreedy(_ batch: ForwardBatch) -> [Int32]
-    /// Whether `executeSampled` can draw with temperatures above 0 on the device.
+    /// Whether `executeSampled` samples on the device (else it copies the logits to the host).
     var samplesOnDevice: Bool { get }
-    /// Runs the model over `batch` and returns one token per requested row: the argmax where the
-    /// row's temperature is 0, else a draw from softmax(logits / temperature) on the device.
-    func executeSampled(_ batch: ForwardBatch, temperatures: [Float]) -> [Int32]
+    /// Runs the model over `batch` and samples each requested row as `rows` says (one row each).
+    func executeSampled(_ batch: ForwardBatch, rows: [DeviceSamplingRow]) -> [DeviceSample]
     /// Records decode steps of the given batch sizes (CUDA graphs) so that later decode steps
     /// replay them, each padded to the next recorded size; call after `allocateKVCache`. Returns
     /// how many sizes were recorded (0 where the backend cannot record).
@@ -36,9 +35,8 @@ extension ModelExecutor {
 
     public var samplesOnDevice: Bool { false }
 
-    public func executeSampled(_ batch: ForwardBatch, temperatures: [Float]) -> [Int32] {
-        precondition(temperatures.allSatisfy { $0 == 0 }, "this executor samples on the host; only greedy rows come here")
-        return executeGreedy(batch)
+    public func executeSampled(_ batch: ForwardBatch, rows: [DeviceSamplingRow]) -> [DeviceSample] {
+        SamplingMath.sampleRows(execute(batch), rows: rows)
     }
 
     public func executeGreedy(_ batch: ForwardBatch) -> [Int32] {

@@ -66,7 +66,7 @@ public final class EngineCore {
     public let config: EngineCoreConfig
     private let scheduler: Scheduler
     private let cache: KVCacheManager
-    private let runner: ModelRunner
+    let runner: ModelRunner
     private var sampler: Sampler
     private let textDecoder: TextDecoderFactory?
     private let vocabularySize: Int
@@ -145,13 +145,14 @@ public final class EngineCore {
         for (request, numTokens) in step.requests where request.numComputedTokens < request.numPromptTokens {
             counters.promptTokens += min(numTokens, request.numPromptTokens - request.numComputedTokens)
         }
-        let results = runner.run(step, cache: cache)
+        let results = runner.run(step, cache: cache, sampler: sampler)
         for (request, numTokens) in step.requests { request.numComputedTokens += numTokens }
         var updates: [SequenceUpdate] = []
         for result in results {
             recordPromptLogprobs(result)
-            if let token = result.greedyToken {
-                updates.append(accept(token, logprobs: nil, for: result.request))
+            if let sample = result.deviceSample {
+                let logprobs = sample.logprobs.map { PositionLogprobs($0, chosen: sample.token) }
+                updates.append(accept(sample.token, logprobs: logprobs, for: result.request))
                 continue
             }
             guard var row = result.sampleLogits else { continue }

@@ -6,6 +6,9 @@ final class ModelRunner {
     let executor: any ModelExecutor
     let blockSize: Int
 
+    /// Overrides `executor.samplesOnDevice` (tests run the backend sampling path on the CPU).
+    var samplesOnBackend: Bool?
+
     init(executor: any ModelExecutor, blockSize: Int) {
         self.executor = executor
         self.blockSize = blockSize
@@ -20,12 +23,13 @@ final class ModelRunner {
         var firstPromptPosition = 0
         /// Logits to sample the next token from, when the request has computed all its tokens.
         var sampleLogits: [Float]?
-        /// The token itself, when the whole step was sampled greedily on the backend.
-        var greedyToken: Int?
+        /// The token (and its logprobs), when the backend sampled the whole step.
+        var deviceSample: DeviceSample?
     }
 
-    /// Runs the step; one result per scheduled request, in step order.
-    func run(_ step: ScheduledStep, cache: KVCacheManager) -> [Result] {
+    /// Runs the step; one result per scheduled request, in step order. `sampler` describes each
+    /// sampling request as a backend row.
+    func run(_ step: ScheduledStep, cache: KVCacheManager, sampler: Sampler) -> [Result] {
         var chunks: [SequenceChunk] = []
         for (request, numTokens) in step.requests {
             let start = request.numComputedTokens
@@ -35,19 +39,16 @@ final class ModelRunner {
                 leadingLogits: Self.promptPositions(request, start: start, count: numTokens)))
         }
         let batch = ForwardBatch(chunks: chunks, blockSize: blockSize)
-        // When every sampling request only wants the argmax, the backend picks the tokens and the
-        // logits never leave the device (on a GPU, copying and scanning them costs more than the
-        // forward pass at large batches).
-        let onDevice = executor.samplesOnDevice
-        let temperatures = zip(step.requests, chunks).compactMap { $1.wantsLogits ? Self.deviceTemperature($0.request, onDevice) : 0 }
-        if chunks.allSatisfy({ $0.leadingLogits == 0 }), temperatures.count == chunks.count {
-            let sampled = zip(temperatures, chunks).filter { $1.wantsLogits }.map(\.0)
-            var tokens = (sampled.allSatisfy { $0 == 0 }
-                ? executor.executeGreedy(batch) : executor.executeSampled(batch, temperatures: sampled)).makeIterator()
+        // When the backend can sample every row, the logits never leave the device (on a GPU,
+        // copying and scanning them costs more than the forward pass at large batches).
+        if let rows = backendRows(step, chunks, sampler) {
+            var samples = (rows.allSatisfy(\.isPlainGreedy)
+                ? executor.executeGreedy(batch).map { DeviceSample(token: Int($0)) }
+                : executor.executeSampled(batch, rows: rows)).makeIterator()
             return zip(step.requests, chunks).map { scheduled, chunk in
                 var result = Result(request: scheduled.request)
                 result.firstPromptPosition = chunk.numCached
-                if chunk.wantsLogits { result.greedyToken = tokens.next().map(Int.init) }
+                if chunk.wantsLogits { result.deviceSample = samples.next() }
                 return result
             }
         }
@@ -71,17 +72,18 @@ final class ModelRunner {
         }
     }
 
-    /// The temperature to sample `request` with on the backend (0: argmax), or nil when the host
-    /// sampler must do it: anything that changes or reports the logits (logprobs, bias, penalties,
-    /// a min_tokens ban), and, unless the backend draws on the device, any temperature above 0;
-    /// a draw on the device also needs no seed and no top-k, top-p or min-p.
-    private static func deviceTemperature(_ request: Request, _ onDevice: Bool) -> Float? {
-        let p = request.params
-        guard p.logprobs == nil, p.logitBias.isEmpty, p.repetitionPenalty == 1, p.frequencyPenalty == 0,
-              p.presencePenalty == 0, request.numOutputTokens >= p.minTokens else { return nil }
-        if p.isGreedy { return 0 }
-        guard onDevice, p.seed == nil, p.topK <= 0, p.topP >= 1, p.minP <= 0 else { return nil }
-        return Float(p.temperature)
+    /// The backend rows of the step's sampling requests, or nil when the host samples: prompt
+    /// logprobs need the logits, as does a row that only the host sampler can do; and unless the
+    /// backend samples on the device, any row beyond the argmax of the raw logits.
+    private func backendRows(_ step: ScheduledStep, _ chunks: [SequenceChunk], _ sampler: Sampler) -> [DeviceSamplingRow]? {
+        guard chunks.allSatisfy({ $0.leadingLogits == 0 }) else { return nil }
+        var rows: [DeviceSamplingRow] = []
+        for (scheduled, chunk) in zip(step.requests, chunks) where chunk.wantsLogits {
+            guard let row = sampler.deviceRow(for: scheduled.request) else { return nil }
+            rows.append(row)
+        }
+        guard samplesOnBackend ?? executor.samplesOnDevice || rows.allSatisfy(\.isPlainGreedy) else { return nil }
+        return rows
     }
 
     /// Leading positions of a chunk whose logits give prompt logprobs.

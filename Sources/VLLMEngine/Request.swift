@@ -58,7 +58,6 @@ final class Request {
     var status: Status = .waiting
     /// Why it stopped, when a stop token or string did it.
     var stopReason: StopReason?
-    var random: SplitMixRandom?
     var logprobs: [PositionLogprobs] = []
     /// Log-probabilities of prompt tokens 1..., as far as computed (position p predicts token p + 1).
     var promptLogprobs: [PositionLogprobs] = []
@@ -82,7 +81,6 @@ final class Request {
         numPromptTokens = promptTokenIDs.count
         let room = maxModelLength - promptTokenIDs.count
         maxOutputTokens = min(params.maxTokens ?? room, room)
-        random = params.seed.map { SplitMixRandom(seed: $0) }
     }
 
     var promptTokenIDs: ArraySlice<Int> { tokenIDs[..<numPromptTokens] }

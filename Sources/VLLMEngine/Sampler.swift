@@ -1,8 +1,10 @@
 import Foundation
+import VLLMCore
 
 /// Turns one request's logits into its next token, as vLLM does: log-probabilities of the raw
 /// logits for reporting, then min_tokens, logit_bias and penalties, then greedy choice or
-/// temperature, min-p, top-k, top-p and a draw from the request's own generator.
+/// temperature, min-p, top-k, top-p and a draw: by inverse CDF from the system generator, or for a
+/// seeded request by Gumbel-max from a hash of (seed, output index, token id).
 struct Sampler {
     /// Ids that end a sequence unless `ignore_eos`.
     let eosTokenIDs: Set<Int>
@@ -17,9 +19,12 @@ struct Sampler {
         let token: Int
         if params.isGreedy {
             token = Self.argmax(logits)
-        } else if var random = request.random {
-            token = Self.draw(&logits, params, using: &random)
-            request.random = random
+        } else if let key = Self.seededKey(request) {
+            // A pure function of (seed, output index, logits), as on the device: the same tokens
+            // whether a step samples here or on the backend, and after a preemption.
+            token = SamplingMath.draw(
+                &logits, temperature: Float(params.temperature), minP: Float(params.minP), topK: params.topK,
+                topP: params.topP, key: key)
         } else {
             token = Self.draw(&logits, params, using: &unseeded)
         }
@@ -47,35 +52,61 @@ struct Sampler {
         }
     }
 
+    /// The request's sampling as a backend row, or nil when only the host can do it (more top
+    /// logprobs than a device row reports).
+    func deviceRow(for request: Request) -> DeviceSamplingRow? {
+        let p = request.params
+        if let count = p.logprobs, count > DeviceSamplingRow.maxLogprobs { return nil }
+        var row = DeviceSamplingRow()
+        row.temperature = p.isGreedy ? 0 : Float(p.temperature)
+        row.topK = max(p.topK, 0)
+        row.topP = Float(p.topP)
+        row.minP = Float(p.minP)
+        row.seed = p.seed
+        row.outputIndex = request.numOutputTokens
+        row.repetitionPenalty = Float(p.repetitionPenalty)
+        row.frequencyPenalty = Float(p.frequencyPenalty)
+        row.presencePenalty = Float(p.presencePenalty)
+        row.logprobs = p.logprobs
+        row.adjustments = adjustments(request)
+        return row
+    }
+
+    /// `applyProcessors` as one entry per touched token id, for a backend to apply.
+    private func adjustments(_ request: Request) -> [LogitAdjustment] {
+        let p = request.params
+        var byColumn: [Int: LogitAdjustment] = [:]
+        func edit(_ id: Int, _ change: (inout LogitAdjustment) -> Void) {
+            var entry = byColumn[id] ?? LogitAdjustment(column: Int32(id))
+            change(&entry)
+            byColumn[id] = entry
+        }
+        if request.numOutputTokens < p.minTokens {
+            for id in p.stopTokenIDs { edit(id) { $0.banned = true } }
+            if !p.ignoreEOS { for id in eosTokenIDs { edit(id) { $0.banned = true } } }
+        }
+        for (id, bias) in p.logitBias { edit(id) { $0.bias = Float(bias) } }
+        if p.repetitionPenalty != 1 { for id in Set(request.tokenIDs) { edit(id) { $0.inSequence = true } } }
+        if p.frequencyPenalty != 0 || p.presencePenalty != 0 {
+            for (id, count) in request.outputCounts { edit(id) { $0.outputCount = Int32(clamping: count) } }
+        }
+        return byColumn.values.sorted { $0.column < $1.column }
+    }
+
+    private static func seededKey(_ request: Request) -> UInt64? {
+        var row = DeviceSamplingRow()
+        row.seed = request.params.seed
+        row.outputIndex = request.numOutputTokens
+        return row.seededKey
+    }
+
     /// Temperature, min-p, top-k and top-p, then one draw from what is left.
     static func draw(_ logits: inout [Float], _ params: SamplingParams, using random: inout some RandomNumberGenerator) -> Int {
         let temperature = Float(params.temperature)
         for i in logits.indices { logits[i] /= temperature }
         var probabilities = softmax(logits)
-        if params.minP > 0 {
-            let threshold = Float(params.minP) * (probabilities.max() ?? 0)
-            for i in probabilities.indices where probabilities[i] < threshold { probabilities[i] = 0 }
-        }
-        // Only top-k and top-p need the tokens in order; plain sampling draws over the vocabulary as it is.
-        var candidates: [Int]
-        if params.topK > 0 || params.topP < 1 {
-            candidates = probabilities.indices.filter { probabilities[$0] > 0 }
-            candidates.sort { probabilities[$0] > probabilities[$1] || (probabilities[$0] == probabilities[$1] && $0 < $1) }
-            if params.topK > 0, candidates.count > params.topK { candidates.removeLast(candidates.count - params.topK) }
-            if params.topP < 1 {
-                let total = candidates.reduce(Float(0)) { $0 + probabilities[$1] }
-                var kept: Float = 0
-                var keep = 0
-                for id in candidates {
-                    kept += probabilities[id] / total
-                    keep += 1
-                    if Double(kept) >= params.topP { break }
-                }
-                candidates.removeLast(candidates.count - keep)
-            }
-        } else {
-            candidates = Array(probabilities.indices)
-        }
+        let candidates = SamplingMath.candidates(
+            &probabilities, minP: Float(params.minP), topK: params.topK, topP: params.topP)
         let total = candidates.reduce(Float(0)) { $0 + probabilities[$1] }
         let u = Float(Double(random.next() >> 11) / Double(1 << 53)) * total
         var cumulative: Float = 0
@@ -86,34 +117,25 @@ struct Sampler {
         return candidates.last { probabilities[$0] > 0 } ?? argmax(logits)
     }
 
-    static func argmax(_ values: [Float]) -> Int {
-        var best = 0
-        for i in values.indices where values[i] > values[best] { best = i }
-        return best
-    }
+    static func argmax(_ values: [Float]) -> Int { SamplingMath.argmax(values) }
 
-    static func softmax(_ logits: [Float]) -> [Float] {
-        let m = logits.max() ?? 0
-        var e = logits.map { expf($0 - m) }
-        let total = e.reduce(0, +)
-        for i in e.indices { e[i] /= total }
-        return e
-    }
+    static func softmax(_ logits: [Float]) -> [Float] { SamplingMath.softmax(logits) }
 
-    static func logSoftmax(_ logits: [Float]) -> [Float] {
-        let m = logits.max() ?? 0
-        let logTotal = logf(logits.reduce(Float(0)) { $0 + expf($1 - m) }) + m
-        return logits.map { $0 - logTotal }
-    }
+    static func logSoftmax(_ logits: [Float]) -> [Float] { SamplingMath.logSoftmax(logits) }
 
     /// The chosen token's log-probability and rank, and the `top` most likely tokens.
     static func positionLogprobs(_ logprobs: [Float], chosen: Int, top: Int) -> PositionLogprobs {
-        let value = logprobs[chosen]
-        let rank = 1 + logprobs.reduce(0) { $0 + ($1 > value ? 1 : 0) }
-        let best = logprobs.indices.sorted { logprobs[$0] > logprobs[$1] || (logprobs[$0] == logprobs[$1] && $0 < $1) }
-            .prefix(top)
-        return PositionLogprobs(
-            chosen: TokenLogprob(tokenID: chosen, logprob: value, rank: rank),
-            top: best.enumerated().map { TokenLogprob(tokenID: $1, logprob: logprobs[$1], rank: $0 + 1) })
+        PositionLogprobs(SamplingMath.logprobs(logprobs, chosen: chosen, top: top), chosen: chosen)
+    }
+}
+
+extension PositionLogprobs {
+    /// The engine's form of log-probabilities computed by `SamplingMath` or a backend.
+    init(_ values: DeviceLogprobs, chosen: Int) {
+        self.init(
+            chosen: TokenLogprob(tokenID: chosen, logprob: values.chosen, rank: values.rank),
+            top: zip(values.topTokens, values.topLogprobs).enumerated().map {
+                TokenLogprob(tokenID: $1.0, logprob: $1.1, rank: $0 + 1)
+            })
     }
 }

@@ -207,25 +207,12 @@ struct KernelCheckCommand: ParsableCommand {
             }
         }
 
-        // Sampling on the device: frequencies of 6000 draws from softmax([0, ln 2, ln 3] / 1) against
-        // 1/6, 2/6, 3/6 (the error is the largest difference; about 0.006 is one standard deviation),
-        // and temperature 0 giving the argmax.
-        do {
-            let rows = 6000
-            let logits = (0..<rows).flatMap { _ in [Float(0), round(logf(2)), round(logf(3))] }
-            let x = try gpu.upload(logits, shape: [rows, 3])
-            _ = gpu.prepare(ForwardBatch(chunks: [SequenceChunk(tokenIDs: [1], numCached: 0, blockTable: [0])], blockSize: 16))
-            let drawn = gpu.sampleRows(x, temperatures: [Float](repeating: 1, count: rows))
-            let expected: [Double] = [Double(exp(0.0)), Double(exp(Double(round(logf(2))))), Double(exp(Double(round(logf(3)))))]
-            let total = expected.reduce(0, +)
-            var worst = 0.0
-            for k in 0..<3 {
-                let frequency = Double(drawn.filter { $0 == k }.count) / Double(rows)
-                worst = max(worst, abs(frequency - expected[k] / total))
-            }
-            results.append(("sample_rows frequencies (tolerance 0.03)", worst * tolerance / 0.03))
-            let greedy = gpu.sampleRows(x, temperatures: [Float](repeating: 0, count: rows))
-            results.append(("sample_rows temperature 0 is argmax", greedy.allSatisfy { $0 == 2 } ? 0 : 1))
+        // Sampling on the device against the host sampler's arithmetic; each value scaled so that
+        // its limit lands on the tolerance, like the relative errors above.
+        var check = SamplingCheck(gpu: gpu, round: round)
+        let sampling = try check.run()
+        for (name, value, limit) in sampling {
+            results.append((name, value <= limit ? value / max(limit, 1e-30) * tolerance : .infinity))
         }
 
         // Embedding and logit rows.
@@ -247,11 +234,17 @@ struct KernelCheckCommand: ParsableCommand {
             ]
             object["errors"] = Dictionary(uniqueKeysWithValues: results.map { ($0.0, $0.1) })
             object["failed"] = failed.map(\.0)
+            object["sampling"] = Dictionary(uniqueKeysWithValues: sampling.map {
+                ($0.0, ["value": $0.1, "limit": $0.2, "ok": $0.1 <= $0.2] as [String: Any])
+            })
             let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
             print(String(decoding: data, as: UTF8.self))
         } else {
-            for (name, error) in results {
+            for (name, error) in results where !sampling.contains(where: { $0.0 == name }) {
                 print(String(format: "%-44@ %.3e %@", name as NSString, error, error <= tolerance ? "ok" : "FAIL"))
+            }
+            for (name, value, limit) in sampling {
+                print(String(format: "%-60@ %.4g (limit %.4g) %@", name as NSString, value, limit, value <= limit ? "ok" : "FAIL"))
             }
         }
         if !failed.isEmpty { throw ExitCode(1) }

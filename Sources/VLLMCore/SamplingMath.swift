@@ -1,0 +1,135 @@
+import Foundation
+
+/// The arithmetic of sampling shared by the engine's host sampler and the host implementation of
+/// `Backend.sampleRows`, so that both filter, penalise and report in exactly the same way.
+public enum SamplingMath {
+    /// Index of the largest value, the first on ties.
+    public static func argmax(_ values: [Float]) -> Int {
+        var best = 0
+        for i in values.indices where values[i] > values[best] { best = i }
+        return best
+    }
+
+    public static func softmax(_ logits: [Float]) -> [Float] {
+        let m = logits.max() ?? 0
+        var e = logits.map { expf($0 - m) }
+        let total = e.reduce(0, +)
+        for i in e.indices { e[i] /= total }
+        return e
+    }
+
+    public static func logSoftmax(_ logits: [Float]) -> [Float] {
+        let m = logits.max() ?? 0
+        let logTotal = logf(logits.reduce(Float(0)) { $0 + expf($1 - m) }) + m
+        return logits.map { $0 - logTotal }
+    }
+
+    /// The tokens min-p, top-k and top-p leave to draw from; `probabilities` loses those below the
+    /// min-p threshold. Top-k and top-p take the tokens by decreasing probability, the lower id first
+    /// on ties; top-p keeps the shortest such prefix whose share of what top-k kept reaches `topP`.
+    public static func candidates(_ probabilities: inout [Float], minP: Float, topK: Int, topP: Double) -> [Int] {
+        if minP > 0 {
+            let threshold = minP * (probabilities.max() ?? 0)
+            for i in probabilities.indices where probabilities[i] < threshold { probabilities[i] = 0 }
+        }
+        // Only top-k and top-p need the tokens in order; plain sampling draws over the vocabulary as it is.
+        guard topK > 0 || topP < 1 else { return Array(probabilities.indices) }
+        let p = probabilities
+        var candidates = p.indices.filter { p[$0] > 0 }
+        candidates.sort { p[$0] > p[$1] || (p[$0] == p[$1] && $0 < $1) }
+        if topK > 0, candidates.count > topK { candidates.removeLast(candidates.count - topK) }
+        if topP < 1 {
+            let total = candidates.reduce(Float(0)) { $0 + p[$1] }
+            var kept: Float = 0
+            var keep = 0
+            for id in candidates {
+                kept += p[id] / total
+                keep += 1
+                if Double(kept) >= topP { break }
+            }
+            candidates.removeLast(candidates.count - keep)
+        }
+        return candidates
+    }
+
+    /// Applies a row's ban, bias and penalties to its logits, in the host sampler's order.
+    public static func adjust(_ logits: inout [Float], _ row: DeviceSamplingRow) {
+        for a in row.adjustments where a.column >= 0 && Int(a.column) < logits.count {
+            var v = logits[Int(a.column)]
+            if a.banned { v = -.infinity }
+            v += a.bias
+            if a.inSequence { v = v > 0 ? v / row.repetitionPenalty : v * row.repetitionPenalty }
+            if a.outputCount > 0 { v -= row.frequencyPenalty * Float(a.outputCount) + row.presencePenalty }
+            logits[Int(a.column)] = v
+        }
+    }
+
+    /// The SplitMix64 finaliser: a counter-based hash, the same on the host and in `sampling.cu`.
+    public static func mix(_ value: UInt64) -> UInt64 {
+        var z = value
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+
+    /// The Gumbel noise of column `column` for a row of random key `key`: -log(-log(u)) with u
+    /// uniform in (0, 1) on 24 bits, as `sampling.cu` computes it.
+    public static func gumbel(key: UInt64, column: Int) -> Float {
+        let h = mix(key &+ UInt64(column + 1) &* 0x9E37_79B9_7F4A_7C15)
+        let u = (Float(h >> 40) + 0.5) * 0x1p-24
+        return -logf(-logf(u))
+    }
+
+    /// Samples one row on the host as the device does: the host sampler's processing and filters,
+    /// then a Gumbel-max draw with the random numbers of `key` (argmax of logit / temperature plus
+    /// noise over the candidates; the same distribution as the host sampler's inverse CDF).
+    public static func sample(_ values: ArraySlice<Float>, _ row: DeviceSamplingRow, key: UInt64) -> DeviceSample {
+        var logits = Array(values)
+        let raw = row.logprobs.map { _ in logSoftmax(logits) }
+        adjust(&logits, row)
+        let token = row.temperature == 0 ? argmax(logits) : draw(&logits, row, key: key)
+        guard let raw, let count = row.logprobs else { return DeviceSample(token: token) }
+        return DeviceSample(token: token, logprobs: logprobs(raw, chosen: token, top: count))
+    }
+
+    /// Samples each row of `logits` (`rows.count` rows side by side) on the host; unseeded rows draw
+    /// from the system generator.
+    public static func sampleRows(_ logits: [Float], rows: [DeviceSamplingRow]) -> [DeviceSample] {
+        guard !rows.isEmpty else { return [] }
+        let n = logits.count / rows.count
+        var random = SystemRandomNumberGenerator()
+        return rows.enumerated().map { r, row in
+            sample(logits[(r * n)..<((r + 1) * n)], row, key: row.seededKey ?? random.next())
+        }
+    }
+
+    private static func draw(_ logits: inout [Float], _ row: DeviceSamplingRow, key: UInt64) -> Int {
+        draw(&logits, temperature: row.temperature, minP: row.minP, topK: row.topK, topP: Double(row.topP), key: key)
+    }
+
+    /// Divides `logits` by the temperature, filters with min-p, top-k and top-p as `candidates`
+    /// does, and draws by Gumbel-max with the random numbers of `key`.
+    public static func draw(
+        _ logits: inout [Float], temperature: Float, minP: Float, topK: Int, topP: Double, key: UInt64
+    ) -> Int {
+        for i in logits.indices { logits[i] /= temperature }
+        var probabilities = softmax(logits)
+        let kept = candidates(&probabilities, minP: minP, topK: topK, topP: topP)
+        var best: Int?
+        var bestScore = -Float.infinity
+        for id in kept where probabilities[id] > 0 {
+            let score = logits[id] + gumbel(key: key, column: id)
+            if best == nil || score > bestScore || (score == bestScore && id < best!) { (best, bestScore) = (id, score) }
+        }
+        return best ?? argmax(logits)
+    }
+
+    /// The chosen token's log-probability and rank, and the `top` most likely tokens.
+    public static func logprobs(_ logprobs: [Float], chosen: Int, top: Int) -> DeviceLogprobs {
+        let value = logprobs[chosen]
+        let rank = 1 + logprobs.reduce(0) { $0 + ($1 > value ? 1 : 0) }
+        let best = logprobs.indices.sorted { logprobs[$0] > logprobs[$1] || (logprobs[$0] == logprobs[$1] && $0 < $1) }
+            .prefix(top)
+        return DeviceLogprobs(chosen: value, rank: rank, topTokens: Array(best), topLogprobs: best.map { logprobs[$0] })
+    }
+}
