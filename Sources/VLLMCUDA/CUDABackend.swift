@@ -492,6 +492,11 @@ public final class CUDABackend: Backend {
                 .int32(Int32(kvHeads)), .int32(Int32(hd)), .int32(Int32(cache.shape.blockSize)),
             ])
         let group = layout.numHeads / kvHeads
+        if let decode = kernels.decodeAttention[hd], let tiles = batch.decodeTiles, group <= 8 {
+            return decodeAttention(
+                decode, qkv, layout: layout, cache: cache, layer: layer, batch: batch, tiles: tiles, scale: scale,
+                window: slidingWindow ?? 0)
+        }
         if let flash = kernels.flashAttention[hd], group <= 64 {
             return flashAttention(flash, qkv, layout: layout, cache: cache, layer: layer, batch: batch, scale: scale, window: slidingWindow ?? 0)
         }
@@ -539,30 +544,57 @@ public final class CUDABackend: Backend {
         }
         let (tilePointer, tileCount) = tiles(batch, tileTokens: tileTokens)
         let out = allocate([b.numTokens, layout.numHeads * hd])
-        let splits = keySplits(blocks: tileCount * kvHeads, tokens: b.numTokens)
+        return splitAttention(
+            function, "flash_attention", out: out, qkv: qkv, layout: layout, cache: cache, layer: layer, batch: batch,
+            grid: (tileCount, kvHeads), splits: keySplits(blocks: tileCount * kvHeads, tokens: b.numTokens), shared: shared,
+            tiles: tilePointer, scale: scale, window: window)
+    }
+
+    /// Launches an attention kernel of the flash/decode argument list over `grid` x `splits`; with
+    /// several splits, partial results go to ring memory and attention_combine merges them into `out`.
+    private func splitAttention(
+        _ function: CUhandle, _ name: String, out: CUDATensor, qkv: CUDATensor, layout: QKVLayout, cache: CUDAKVCache,
+        layer: Int, batch: CUDABatch, grid: (Int, Int), splits: Int, shared: Int, tiles: CUdeviceptr, scale: Float, window: Int
+    ) -> CUDATensor {
+        let tokens = batch.batch.numTokens, hd = layout.headDim
         var partialO: CUdeviceptr = 0, partialML: CUdeviceptr = 0
         if splits > 1 {
-            partialO = ring.allocate(splits * b.numTokens * layout.numHeads * hd * 4).pointer
-            partialML = ring.allocate(splits * b.numTokens * layout.numHeads * 2 * 4).pointer
+            partialO = ring.allocate(splits * tokens * layout.numHeads * hd * 4).pointer
+            partialML = ring.allocate(splits * tokens * layout.numHeads * 2 * 4).pointer
         }
         launch(
-            function, "flash_attention", grid: (tileCount, kvHeads, splits), block: 128, shared: shared,
+            function, name, grid: (grid.0, grid.1, splits), block: 128, shared: shared,
             [
                 .pointer(out.pointer), .pointer(qkv.pointer), .pointer(cache.keys[layer]), .pointer(cache.values[layer]),
-                .pointer(tilePointer), .pointer(batch.positions), .pointer(batch.blockTables), .pointer(batch.tableWidth),
-                .int32(Int32(layout.width)), .int32(Int32(layout.numHeads)), .int32(Int32(kvHeads)),
+                .pointer(tiles), .pointer(batch.positions), .pointer(batch.blockTables), .pointer(batch.tableWidth),
+                .int32(Int32(layout.width)), .int32(Int32(layout.numHeads)), .int32(Int32(layout.numKVHeads)),
                 .int32(Int32(cache.shape.blockSize)), .float(scale), .int32(Int32(window)), .pointer(partialO), .pointer(partialML),
-                .int32(Int32(b.numTokens)),
+                .int32(Int32(tokens)),
             ])
         if splits > 1, let combine = kernels.attentionCombine {
             launch(
-                combine, "attention_combine", grid: (b.numTokens, layout.numHeads), block: min(256, hd),
+                combine, "attention_combine", grid: (tokens, layout.numHeads), block: min(256, hd),
                 [
                     .pointer(out.pointer), .pointer(partialO), .pointer(partialML), .int32(Int32(splits)),
-                    .int32(Int32(b.numTokens)), .int32(Int32(layout.numHeads)), .int32(Int32(hd)),
+                    .int32(Int32(tokens)), .int32(Int32(layout.numHeads)), .int32(Int32(hd)),
                 ])
         }
         return out
+    }
+
+    /// The memory-bound kernel for decode steps: one block per (sequence, kv head, split).
+    private func decodeAttention(
+        _ function: CUhandle, _ qkv: CUDATensor, layout: QKVLayout, cache: CUDAKVCache, layer: Int, batch: CUDABatch,
+        tiles: (pointer: CUdeviceptr, count: Int), scale: Float, window: Int
+    ) -> CUDATensor {
+        let b = batch.batch
+        let out = allocate([b.numTokens, layout.numHeads * layout.headDim])
+        let blocks = tiles.count * layout.numKVHeads
+        // Light blocks: about four a multiprocessor keep enough loads in flight.
+        let splits = blocks >= 4 * multiprocessors ? 1 : min(16, (4 * multiprocessors + blocks - 1) / blocks)
+        return splitAttention(
+            function, "decode_attention", out: out, qkv: qkv, layout: layout, cache: cache, layer: layer, batch: batch,
+            grid: (tiles.count, layout.numKVHeads), splits: splits, shared: 0, tiles: tiles.pointer, scale: scale, window: window)
     }
 
     /// How many runs of keys (split-KV) each attention tile is cut into: enough blocks to fill the

@@ -13,6 +13,8 @@ final class CUDAKernels {
     private(set) var flashAttention: [Int: CUhandle] = [:]
     /// Matrix-vector products for 1 to 4 tokens of 16-bit activations, by token count.
     private(set) var gemv: [Int: CUhandle] = [:]
+    /// Attention of decode steps for 16-bit activations, by head dimension (64 and 128).
+    private(set) var decodeAttention: [Int: CUhandle] = [:]
     /// Merges split-KV partial attention results (16-bit activations).
     private(set) var attentionCombine: CUhandle?
 
@@ -80,6 +82,10 @@ final class CUDAKernels {
                 var f: CUhandle?
                 try driver.check(driver.cuModuleGetFunction(&f, m!, "flash_attention_\(suffix)_hd\(hd)"), "cuModuleGetFunction(flash_attention)")
                 flashAttention[hd] = f!
+            }
+            for hd in [64, 128] {
+                var f: CUhandle?
+                if driver.cuModuleGetFunction(&f, m!, "decode_attention_\(suffix)_hd\(hd)") == 0 { decodeAttention[hd] = f! }
             }
         }
     }
