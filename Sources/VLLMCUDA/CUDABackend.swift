@@ -104,6 +104,8 @@ public final class CUDABackend: Backend {
     let ring: ActivationRing
     private let blockTableBuffer: GrowingDeviceBuffer
     private let uploader: WeightUploader
+    /// Launches that overlap the previous kernel (Hopper and later; `VLLM_CUDA_PDL=0` turns them off).
+    private var overlapping: ProgrammaticLaunch?
     /// Device time per operation when `VLLM_CUDA_PROFILE=1`.
     private let profiler: OperationProfiler?
     private var stepKind = "step"
@@ -171,6 +173,8 @@ public final class CUDABackend: Backend {
         ring = try ActivationRing(driver: driver, bytes: 256 << 20)
         blockTableBuffer = GrowingDeviceBuffer(driver: driver)
         uploader = try WeightUploader(driver: driver, stream: stream)
+        overlapping = major >= 9 && ProcessInfo.processInfo.environment["VLLM_CUDA_PDL"] != "0"
+            ? ProgrammaticLaunch(driver: driver) : nil
         profiler = ProcessInfo.processInfo.environment["VLLM_CUDA_PROFILE"] == "1" ? OperationProfiler(driver: driver) : nil
         if let profiler { OperationProfiler.reportAtExit(profiler, synchronize: { [stream] in _ = driver.cuStreamSynchronize(stream) }) }
         graphs = CUDAGraphRecorder(driver: driver)
@@ -258,6 +262,14 @@ public final class CUDABackend: Backend {
         }
         guard grid.0 > 0, grid.1 > 0, grid.2 > 0 else { return }
         profiled(name()) {
+            if let overlapping, kernels.waitsForPrevious.contains(function) {
+                let result = overlapping.launch(
+                    function, grid: grid, block: block, shared: shared, stream: stream, arguments: argumentPointers)
+                if result == 0 { return }
+                // A driver that refuses the attribute: ordinary launches from now on.
+                FileHandle.standardError.write(Data("warning: programmatic dependent launch refused (\(result)); launching without it\n".utf8))
+                self.overlapping = nil
+            }
             driver.must(
                 driver.cuLaunchKernel(
                     function, UInt32(grid.0), UInt32(grid.1), UInt32(grid.2), UInt32(block), 1, 1, UInt32(shared), stream,

@@ -48,6 +48,10 @@ final class CUDADriver: @unchecked Sendable {
     let cuGraphLaunch: (@convention(c) (CUhandle, CUhandle?) -> CUresult)?
     let cuGraphDestroy: (@convention(c) (CUhandle) -> CUresult)?
     let cuGraphExecDestroy: (@convention(c) (CUhandle) -> CUresult)?
+    /// `cuLaunchKernelEx(config, function, parameters, extra)`, for launch attributes (CUDA 12+).
+    let cuLaunchKernelEx: (@convention(c) (
+        UnsafeRawPointer, CUhandle, UnsafeMutablePointer<UnsafeMutableRawPointer?>?, UnsafeMutablePointer<UnsafeMutableRawPointer?>?
+    ) -> CUresult)?
 
     /// The process's driver, loaded once; the error says what is missing.
     static let shared: Result<CUDADriver, Error> = Result { try CUDADriver() }
@@ -94,6 +98,7 @@ final class CUDADriver: @unchecked Sendable {
         cuGraphLaunch = lib.optionalFunction("cuGraphLaunch")
         cuGraphDestroy = lib.optionalFunction("cuGraphDestroy")
         cuGraphExecDestroy = lib.optionalFunction("cuGraphExecDestroy")
+        cuLaunchKernelEx = lib.optionalFunction("cuLaunchKernelEx")
     }
 
     /// Throws a `CUDAError.driver` naming `call` unless `result` is success.

@@ -15,6 +15,9 @@ final class CUDAKernels {
     private(set) var gemv: [Int: CUhandle] = [:]
     /// Attention of decode steps for 16-bit activations, by head dimension (64 and 128).
     private(set) var decodeAttention: [Int: CUhandle] = [:]
+    /// The kernels of kernels.cu, which all wait for the previous grid themselves and so may be
+    /// launched to overlap it (programmatic dependent launch); the sampling kernels may not.
+    private(set) var waitsForPrevious: Set<CUhandle> = []
     /// Merges split-KV partial attention results (16-bit activations).
     private(set) var attentionCombine: CUhandle?
 
@@ -88,6 +91,10 @@ final class CUDAKernels {
                 if driver.cuModuleGetFunction(&f, m!, "decode_attention_\(suffix)_hd\(hd)") == 0 { decodeAttention[hd] = f! }
             }
         }
+        waitsForPrevious = Set(
+            [embedding, rmsNorm, addRMSNorm, headRMSNorm, rotary, writeKVCache, pagedAttention, siluAndMul, gatherRows, addBias,
+             toFloat, fromFloat, argmaxRows] + [attentionCombine].compactMap { $0 } + Array(gemv.values)
+                + Array(flashAttention.values) + Array(decodeAttention.values))
     }
 }
 

@@ -33,7 +33,7 @@ date -u +%FT%TZ > "$R/date.txt"
 # quick: kernel checks, three fixtures against transformers and our benchmarks only (no transformers
 # benchmark), for a second run after a kernel change.
 # final: kernel checks, two fixtures end to end, and vLLM's throughput benchmark (1000 prompts).
-if [ "$MODE" = check ] || [ "$MODE" = all ] || [ "$MODE" = quick ] || [ "$MODE" = final ]; then
+if [ "$MODE" = check ] || [ "$MODE" = all ] || [ "$MODE" = quick ] || [ "$MODE" = final ] || [ "$MODE" = round2 ]; then
     export VLLM_CACHE_ROOT=$W/cache
     step kernel_check_float32_cold 60 "$BIN" kernel-check --dtype float32 --json
     step kernel_check_float32_warm 60 "$BIN" kernel-check --dtype float32 --json
@@ -41,11 +41,11 @@ if [ "$MODE" = check ] || [ "$MODE" = all ] || [ "$MODE" = quick ] || [ "$MODE" 
     step kernel_check_float16 60 "$BIN" kernel-check --dtype float16 --json
 
     # Real shapes, few layers: Llama-3.1-8B and Qwen3-0.6B with 2 layers, random bf16 weights.
-    [ "$MODE" = final ] || [ "$MODE" = quick ] || step make_llama8b_2l 300 python3 $G/make_models.py --config bench/gpu/configs/llama3_1_8b/config.json --out $W/models/llama8b-2l --layers 2
-    [ "$MODE" = final ] || [ "$MODE" = quick ] || step make_qwen3_2l 300 python3 $G/make_models.py --config bench/gpu/configs/qwen3_0_6b/config.json --out $W/models/qwen3-0.6b-2l --layers 2
+    [ "$MODE" = final ] || [ "$MODE" = quick ] || [ "$MODE" = round2 ] || step make_llama8b_2l 300 python3 $G/make_models.py --config bench/gpu/configs/llama3_1_8b/config.json --out $W/models/llama8b-2l --layers 2
+    [ "$MODE" = final ] || [ "$MODE" = quick ] || [ "$MODE" = round2 ] || step make_qwen3_2l 300 python3 $G/make_models.py --config bench/gpu/configs/qwen3_0_6b/config.json --out $W/models/qwen3-0.6b-2l --layers 2
     MODELS="Tests/Fixtures/models/*/ $W/models/*/"
     [ "$MODE" = quick ] && MODELS="Tests/Fixtures/models/llama3/ Tests/Fixtures/models/qwen3-bf16/ Tests/Fixtures/models/qwen2-fp16/"
-    [ "$MODE" = final ] && MODELS="Tests/Fixtures/models/llama3/ Tests/Fixtures/models/qwen3-bf16/"
+    [ "$MODE" = final ] || [ "$MODE" = round2 ] && MODELS="Tests/Fixtures/models/llama3/ Tests/Fixtures/models/qwen3-bf16/"
     for m in $MODELS; do
         m=${m%/}; name=$(basename "$m")
         [ -f "$m/config.json" ] || continue
@@ -218,6 +218,51 @@ if [ "$MODE" = startup ]; then
     for start in cold warm; do
         step startup_serve_$start 120 python3 $G/startup_serve.py --binary "$BIN" --model $W/models8b/llama8b \
             --cache-root $W/cache-serve --timeout 100 --out $R/startup_serve_$start.json --extra-args --max-model-len 2048
+    done
+fi
+
+# round2: the checks above, then every benchmark of issue 6 but the 8B continuous-batching baseline
+# and start-up (round3), each side by side with transformers in this run: batch-1 latency (with and
+# without programmatic dependent launch and CUDA graphs), vLLM's throughput workload, the small-model
+# workload, transformers' static batches and the machine's limits.
+if [ "$MODE" = round2 ]; then
+    L8=bench/gpu/configs/llama3_1_8b
+    Q06=bench/gpu/configs/qwen3_0_6b
+    export VLLM_CACHE_ROOT=$W/cache
+    for variant in default pdl_off eager; do
+        extra=""; envs=""
+        [ $variant = pdl_off ] && envs="VLLM_CUDA_PDL=0"
+        [ $variant = eager ] && extra="--enforce-eager"
+        step ours_bench_llama8b_1x32x128_$variant 200 env $envs "$BIN" bench forward --device cuda --load-format dummy --model $L8 \
+            --max-model-len 2048 --batch-size 1 --input-len 32 --output-len 128 --warmup 1 --iterations 3 --json $extra
+    done
+    step ours_throughput_llama8b_1000 200 "$BIN" bench throughput --device cuda --load-format dummy --model $L8 --max-model-len 2048 \
+        --input-len 1024 --output-len 128 --num-prompts 1000 --max-num-batched-tokens 8192 --max-num-seqs 256 \
+        --output-json $R/ours_throughput_llama8b_1000.json
+    qvocab=$(python3 -c "import json;print(json.load(open('$Q06/config.json'))['vocab_size'])")
+    python3 $G/make_dataset.py --num-prompts 256 --input-min 100 --input-max 1024 --output-min 100 --output-max 1024 \
+        --vocab $qvocab --seed 0 --out $W/dataset_qwen06.jsonl
+    step ours_throughput_qwen06_dataset 120 "$BIN" bench throughput --device cuda --load-format dummy --model $Q06 \
+        --dataset-path $W/dataset_qwen06.jsonl --max-model-len 2048 --output-json $R/ours_throughput_qwen06_dataset.json
+    step hf_bench_llama8b 200 python3 $G/hf_bench.py --limits --config $L8 --shapes 1x32x128,64x1024x128 --out $R/hf_llama8b.json
+    step hf_continuous_qwen06 200 python3 $G/hf_continuous.py --config $Q06 --dataset $W/dataset_qwen06.jsonl --do-sample \
+        --time-limit 120 --out $R/hf_continuous_qwen06.json
+fi
+
+# round3: transformers' continuous batching on the 8B throughput workload (time-limited), and
+# start-up of `vllm serve` on a real 8B folder.
+if [ "$MODE" = round3 ]; then
+    L8=bench/gpu/configs/llama3_1_8b
+    python3 $G/make_dataset.py --num-prompts 1000 --input-min 1024 --input-max 1024 --output-min 128 --output-max 128 \
+        --vocab 128256 --seed 0 --out $W/dataset_llama8b.jsonl
+    step hf_continuous_llama8b 230 python3 $G/hf_continuous.py --config $L8 --dataset $W/dataset_llama8b.jsonl --do-sample \
+        --time-limit 120 --out $R/hf_continuous_llama8b.json
+    step make_llama8b_full 150 python3 $G/make_models.py --config $L8/config.json --out $W/models8b/llama8b --layers 32
+    cat $W/models8b/llama8b/*.safetensors > /dev/null
+    rm -rf $W/cache-serve
+    for start in cold warm; do
+        step startup_serve_$start 60 python3 $G/startup_serve.py --binary "$BIN" --model $W/models8b/llama8b \
+            --cache-root $W/cache-serve --timeout 50 --out $R/startup_serve_$start.json --extra-args --max-model-len 2048
     done
 fi
 

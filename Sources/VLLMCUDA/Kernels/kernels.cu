@@ -10,6 +10,21 @@
 
 #define NEG_INF __int_as_float(0xff800000)
 
+// Programmatic dependent launch (Hopper and later): the backend may launch a kernel while the one
+// before it still runs. Each kernel first waits until the previous grid has finished and its
+// writes are visible, then lets the next grid launch, so only launch latency and work that reads
+// no earlier result (the matrix-vector kernel's first weight loads) overlap. Every kernel here
+// starts with PDL_ENTER (or waits by hand before reading inputs), so launching any of them that
+// way is safe; launched the ordinary way, both instructions do nothing.
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+#define PDL_WAIT() asm volatile("griddepcontrol.wait;" ::: "memory")
+#define PDL_LAUNCH_DEPENDENTS() asm volatile("griddepcontrol.launch_dependents;" ::: "memory")
+#else
+#define PDL_WAIT() do {} while (0)
+#define PDL_LAUNCH_DEPENDENTS() do {} while (0)
+#endif
+#define PDL_ENTER() do { PDL_WAIT(); PDL_LAUNCH_DEPENDENTS(); } while (0)
+
 __device__ __forceinline__ int imin(int a, int b) { return a < b ? a : b; }
 __device__ __forceinline__ int imax(int a, int b) { return a > b ? a : b; }
 
@@ -589,16 +604,25 @@ __device__ __forceinline__ void gemv_accumulate(float* acc, const uint4& wv, con
 template <typename T, int NT>
 __device__ void gemv(T* y, const T* x, const T* w, int n, int k) {
     const int row = blockIdx.x * (blockDim.x >> 5) + (threadIdx.x >> 5), lane = threadIdx.x & 31;
-    if (row >= n) return;
+    if (row >= n) { PDL_ENTER(); return; }
     const T* wr = w + (long long)row * k;
     float acc[NT];
 #pragma unroll
     for (int t = 0; t < NT; ++t) acc[t] = 0.f;
     int c = lane * 8;
-    for (; c + (GEMV_DEPTH - 1) * 256 < k; c += GEMV_DEPTH * 256) {
-        uint4 wv[GEMV_DEPTH];
+    uint4 wv[GEMV_DEPTH];
+    // The weights do not depend on the previous kernel: the first batch is read before waiting for it.
+    const bool full = c + (GEMV_DEPTH - 1) * 256 < k;
+    if (full) {
 #pragma unroll
         for (int u = 0; u < GEMV_DEPTH; ++u) wv[u] = load_streaming(wr + c + u * 256);
+    }
+    PDL_ENTER();
+    for (bool first = true; c + (GEMV_DEPTH - 1) * 256 < k; c += GEMV_DEPTH * 256, first = false) {
+        if (!first) {
+#pragma unroll
+            for (int u = 0; u < GEMV_DEPTH; ++u) wv[u] = load_streaming(wr + c + u * 256);
+        }
 #pragma unroll
         for (int u = 0; u < GEMV_DEPTH; ++u) gemv_accumulate<T, NT>(acc, wv[u], x, k, c + u * 256);
     }
@@ -684,46 +708,46 @@ template <typename T> __device__ void argmax_rows(int* out, const T* x, int n, c
 }
 
 #define INSTANTIATE(S, T)                                                                                               \
-    extern "C" __global__ void embedding_##S(T* out, const T* table, const int* ids, int hidden) {                    \
+    extern "C" __global__ void embedding_##S(T* out, const T* table, const int* ids, int hidden) { PDL_ENTER();                    \
         embedding<T>(out, table, ids, hidden);                                                                         \
     }                                                                                                                  \
-    extern "C" __global__ void rms_norm_##S(T* out, const T* x, const T* w, int n, float eps) {                        \
+    extern "C" __global__ void rms_norm_##S(T* out, const T* x, const T* w, int n, float eps) { PDL_ENTER();                        \
         rms_norm<T>(out, x, w, n, eps);                                                                                \
     }                                                                                                                  \
-    extern "C" __global__ void add_rms_norm_##S(T* out, T* residual, const T* x, const T* w, int n, float eps) {       \
+    extern "C" __global__ void add_rms_norm_##S(T* out, T* residual, const T* x, const T* w, int n, float eps) { PDL_ENTER();       \
         add_rms_norm<T>(out, residual, x, w, n, eps);                                                                  \
     }                                                                                                                  \
     extern "C" __global__ void head_rms_norm_##S(T* qkv, const T* qw, const T* kw, int width, int num_heads,           \
-                                                 int head_dim, float eps) {                                            \
+                                                 int head_dim, float eps) { PDL_ENTER();                                            \
         head_rms_norm<T>(qkv, qw, kw, width, num_heads, head_dim, eps);                                                \
     }                                                                                                                  \
     extern "C" __global__ void rotary_##S(T* qkv, const T* rope, const int* positions, int width, int heads,          \
-                                          int head_dim) {                                                              \
+                                          int head_dim) { PDL_ENTER();                                                              \
         rotary<T>(qkv, rope, positions, width, heads, head_dim);                                                       \
     }                                                                                                                  \
     extern "C" __global__ void write_kv_cache_##S(const T* qkv, T* keys, T* values, const int* slots, int width,       \
                                                   int key_offset, int value_offset, int kv_heads, int head_dim,        \
-                                                  int block_size) {                                                    \
+                                                  int block_size) { PDL_ENTER();                                                    \
         write_kv_cache<T>(qkv, keys, values, slots, width, key_offset, value_offset, kv_heads, head_dim, block_size);  \
     }                                                                                                                  \
     extern "C" __global__ void paged_attention_##S(T* out, const T* qkv, const T* key_cache, const T* value_cache,     \
                                                    const int* tiles, const int* positions, const int* block_tables,    \
                                                    const int* table_width, int width, int num_heads, int kv_heads,            \
-                                                   int head_dim, int block_size, float scale, int window) {            \
+                                                   int head_dim, int block_size, float scale, int window) { PDL_ENTER();            \
         paged_attention<T>(out, qkv, key_cache, value_cache, tiles, positions, block_tables, table_width, width,      \
                            num_heads, kv_heads, head_dim, block_size, scale, window);                                  \
     }                                                                                                                  \
-    extern "C" __global__ void silu_and_mul_##S(T* out, const T* x, long long rows, int n) {                          \
+    extern "C" __global__ void silu_and_mul_##S(T* out, const T* x, long long rows, int n) { PDL_ENTER();                          \
         silu_and_mul<T>(out, x, rows, n);                                                                              \
     }                                                                                                                  \
-    extern "C" __global__ void gather_rows_##S(T* out, const T* x, const int* indices, int n) {                       \
+    extern "C" __global__ void gather_rows_##S(T* out, const T* x, const int* indices, int n) { PDL_ENTER();                       \
         gather_rows<T>(out, x, indices, n);                                                                            \
     }                                                                                                                  \
-    extern "C" __global__ void add_bias_##S(T* y, const T* bias, long long rows, int n) { add_bias<T>(y, bias, rows, n); } \
-    extern "C" __global__ void to_float_##S(float* out, const T* x, long long count) { to_float<T>(out, x, count); }  \
-    extern "C" __global__ void from_float_##S(T* out, const float* x, long long count) { from_float<T>(out, x, count); } \
+    extern "C" __global__ void add_bias_##S(T* y, const T* bias, long long rows, int n) { PDL_ENTER(); add_bias<T>(y, bias, rows, n); } \
+    extern "C" __global__ void to_float_##S(float* out, const T* x, long long count) { PDL_ENTER(); to_float<T>(out, x, count); }  \
+    extern "C" __global__ void from_float_##S(T* out, const float* x, long long count) { PDL_ENTER(); from_float<T>(out, x, count); } \
     extern "C" __global__ void argmax_rows_##S(int* out, const T* x, int n, const float* temperatures,                \
-                                               unsigned int seed) {                                                    \
+                                               unsigned int seed) { PDL_ENTER();                                                    \
         argmax_rows<T>(out, x, n, temperatures, seed);                                                                 \
     }
 
@@ -735,14 +759,14 @@ INSTANTIATE(f16, __half)
     extern "C" __global__ void __launch_bounds__(128) flash_attention_##S##_hd##HD(                                   \
         T* out, const T* qkv, const T* key_cache, const T* value_cache, const int* tiles, const int* positions,         \
         const int* block_tables, const int* table_width, int width, int num_heads, int kv_heads, int block_size,        \
-        float scale, int window, float* partial_o, float* partial_ml, int num_tokens) {                                \
+        float scale, int window, float* partial_o, float* partial_ml, int num_tokens) { PDL_ENTER();                                \
         flash_attention<T, HD>(out, qkv, key_cache, value_cache, tiles, positions, block_tables, table_width, width,  \
                                num_heads, kv_heads, block_size, scale, window, partial_o, partial_ml, num_tokens);     \
     }
 
 #define INSTANTIATE_COMBINE(S, T)                                                                                      \
     extern "C" __global__ void attention_combine_##S(T* out, const float* partial_o, const float* partial_ml,          \
-                                                     int splits, int num_tokens, int num_heads, int head_dim) {        \
+                                                     int splits, int num_tokens, int num_heads, int head_dim) { PDL_ENTER();        \
         attention_combine<T>(out, partial_o, partial_ml, splits, num_tokens, num_heads, head_dim);                     \
     }
 INSTANTIATE_COMBINE(bf16, __nv_bfloat16)
@@ -752,7 +776,7 @@ INSTANTIATE_COMBINE(f16, __half)
     extern "C" __global__ void __launch_bounds__(128) decode_attention_##S##_hd##HD(                                  \
         T* out, const T* qkv, const T* key_cache, const T* value_cache, const int* tiles, const int* positions,         \
         const int* block_tables, const int* table_width, int width, int num_heads, int kv_heads, int block_size,        \
-        float scale, int window, float* partial_o, float* partial_ml, int num_tokens) {                                \
+        float scale, int window, float* partial_o, float* partial_ml, int num_tokens) { PDL_ENTER();                                \
         decode_attention<T, HD>(out, qkv, key_cache, value_cache, tiles, positions, block_tables, table_width, width, \
                                 num_heads, kv_heads, block_size, scale, window, partial_o, partial_ml, num_tokens);    \
     }
