@@ -86,7 +86,8 @@ final class CUDAKernels {
                 try driver.check(driver.cuModuleGetFunction(&f, m!, "flash_attention_\(suffix)_hd\(hd)"), "cuModuleGetFunction(flash_attention)")
                 flashAttention[hd] = f!
             }
-            for hd in [64, 128] {
+            // `VLLM_CUDA_DECODE_ATTENTION=0`: decode steps use flash_attention too (for comparisons).
+            for hd in [64, 128] where ProcessInfo.processInfo.environment["VLLM_CUDA_DECODE_ATTENTION"] != "0" {
                 var f: CUhandle?
                 if driver.cuModuleGetFunction(&f, m!, "decode_attention_\(suffix)_hd\(hd)") == 0 { decodeAttention[hd] = f! }
             }
