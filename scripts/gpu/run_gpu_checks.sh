@@ -249,14 +249,44 @@ if [ "$MODE" = round2 ]; then
         --time-limit 120 --out $R/hf_continuous_qwen06.json
 fi
 
-# round3: transformers' continuous batching on the 8B throughput workload (time-limited), and
-# start-up of `vllm serve` on a real 8B folder.
+# round3: which launch/attention switch a kernel-check failure follows (and compute-sanitizer on it),
+# a real-shape model (Llama-3.1-8B, 2 layers: head_dim 128, so decodes take decode_attention)
+# against transformers with graphs and eager, start-up of `vllm serve` on a real 8B folder, and
+# transformers' continuous batching on the 8B workload with whatever time is left.
 if [ "$MODE" = round3 ]; then
     L8=bench/gpu/configs/llama3_1_8b
-    python3 $G/make_dataset.py --num-prompts 1000 --input-min 1024 --input-max 1024 --output-min 128 --output-max 128 \
-        --vocab 128256 --seed 0 --out $W/dataset_llama8b.jsonl
-    step hf_continuous_llama8b 230 python3 $G/hf_continuous.py --config $L8 --dataset $W/dataset_llama8b.jsonl --do-sample \
-        --time-limit 120 --out $R/hf_continuous_llama8b.json
+    end=$(( $(date +%s) + 500 ))
+    export VLLM_CACHE_ROOT=$W/cache
+    for variant in default pdl_off decode_off both_off; do
+        envs="X=1"
+        [ $variant = pdl_off ] && envs="VLLM_CUDA_PDL=0"
+        [ $variant = decode_off ] && envs="VLLM_CUDA_DECODE_ATTENTION=0"
+        [ $variant = both_off ] && envs="VLLM_CUDA_PDL=0 VLLM_CUDA_DECODE_ATTENTION=0"
+        step kernel_check_bfloat16_$variant 60 env $envs "$BIN" kernel-check --dtype bfloat16 --json
+    done
+    SAN=$(ls /usr/local/cuda/bin/compute-sanitizer 2>/dev/null)
+    [ -n "$SAN" ] && step sanitizer_kernel_check 100 $SAN --tool memcheck --print-limit 20 "$BIN" kernel-check --dtype bfloat16 --json
+    step make_llama8b_2l 120 python3 $G/make_models.py --config $L8/config.json --out $W/models/llama8b-2l --layers 2
+    m=$W/models/llama8b-2l; name=llama8b-2l
+    python3 -c "
+import random, json
+random.seed(7)
+for n in (40, 23, 7, 61, 300):
+    print(json.dumps({'prompt_token_ids': [random.randrange(3, 128000) for _ in range(n)]}))" > $R/$name.prompts.jsonl
+    step hf_$name 150 python3 $G/hf_reference.py --model "$m" --prompts $R/$name.prompts.jsonl --dtypes bfloat16 \
+        --out-prefix $R/hf_$name --greedy 32
+    step ours_${name}_bfloat16 90 "$BIN" logits --device cuda --dtype bfloat16 --model "$m" --prompts-file $R/$name.prompts.jsonl \
+        --out $R/ours_${name}_bfloat16.bin --chunked --max-model-len 2048
+    for variant in default eager; do
+        extra=""; [ $variant = eager ] && extra="--enforce-eager"
+        step ours_${name}_greedy_$variant 90 "$BIN" generate --device cuda --dtype bfloat16 --model "$m" --prompts-file $R/$name.prompts.jsonl \
+            --max-tokens 32 --temperature 0 --ignore-eos --json --num-gpu-blocks-override 512 --max-model-len 2048 $extra
+    done
+    python3 $G/compare.py --name "$name bfloat16 chunked (decode steps)" --vocab 128256 --ours $R/ours_${name}_bfloat16.bin \
+        --ref $R/hf_${name}_bfloat16.bin --ours-greedy $R/ours_${name}_greedy_default.out --ref-greedy $R/hf_${name}_bfloat16.greedy.json | tee -a $R/compare.jsonl
+    python3 $G/compare.py --name "$name graphs vs eager" --vocab 128256 --ours-greedy $R/ours_${name}_greedy_default.out \
+        --ref-greedy $R/ours_${name}_greedy_eager.out | tee -a $R/compare.jsonl
+    rm -f $R/*.bin
     step make_llama8b_full 150 python3 $G/make_models.py --config $L8/config.json --out $W/models8b/llama8b --layers 32
     cat $W/models8b/llama8b/*.safetensors > /dev/null
     rm -rf $W/cache-serve
@@ -264,6 +294,13 @@ if [ "$MODE" = round3 ]; then
         step startup_serve_$start 60 python3 $G/startup_serve.py --binary "$BIN" --model $W/models8b/llama8b \
             --cache-root $W/cache-serve --timeout 50 --out $R/startup_serve_$start.json --extra-args --max-model-len 2048
     done
+    left=$(( end - $(date +%s) ))
+    if [ $left -ge 120 ]; then
+        python3 $G/make_dataset.py --num-prompts 1000 --input-min 1024 --input-max 1024 --output-min 128 --output-max 128 \
+            --vocab 128256 --seed 0 --out $W/dataset_llama8b.jsonl
+        step hf_continuous_llama8b $left python3 $G/hf_continuous.py --config $L8 --dataset $W/dataset_llama8b.jsonl --do-sample \
+            --time-limit $(( left - 90 )) --out $R/hf_continuous_llama8b.json
+    fi
 fi
 
 python3 $G/summarize.py "$R" > "$OUT/summary.json"
