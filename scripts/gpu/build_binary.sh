@@ -2,6 +2,11 @@
 # Builds the static vllm binary for the GPU machine and packs it as .gpu/vllm.xz (git-ignored
 # through .git/info/exclude; name `.gpu` in the device call's carry).
 set -eu
+# Our own modules are always rebuilt: an incremental build once kept the command-line module's
+# field offsets of CUDABackend after a private stored property was added to it (the kernel-check
+# wrote `useGEMV` into another field), so only the dependencies are reused.
+rm -rf .build-cuda/*/release/{VLLMCore,VLLMCPU,VLLMCUDA,VLLMEngine,VLLMTokenizers,VLLMServer,vllm,CVLLMSupport}.build \
+    .build-cuda/*/release/Modules/{VLLM,vllm,CVLLM}*
 swift build -c release --static-swift-stdlib --scratch-path .build-cuda
 mkdir -p .gpu
 strip -o .gpu/vllm .build-cuda/release/vllm

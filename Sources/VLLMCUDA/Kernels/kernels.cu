@@ -10,6 +10,14 @@
 
 #define NEG_INF __int_as_float(0xff800000)
 
+// The backend defines the one activation dtype it runs (VLLM_DTYPE_F32, _BF16 or _F16) before
+// this file, so that NVRTC compiles a third of the kernels; without a definition, all three.
+#if !defined(VLLM_DTYPE_F32) && !defined(VLLM_DTYPE_BF16) && !defined(VLLM_DTYPE_F16)
+#define VLLM_DTYPE_F32
+#define VLLM_DTYPE_BF16
+#define VLLM_DTYPE_F16
+#endif
+
 // Programmatic dependent launch (Hopper and later): the backend may launch a kernel while the one
 // before it still runs. Each kernel first waits until the previous grid has finished and its
 // writes are visible, then lets the next grid launch, so only launch latency and work that reads
@@ -751,9 +759,15 @@ template <typename T> __device__ void argmax_rows(int* out, const T* x, int n, c
         argmax_rows<T>(out, x, n, temperatures, seed);                                                                 \
     }
 
+#ifdef VLLM_DTYPE_F32
 INSTANTIATE(f32, float)
+#endif
+#ifdef VLLM_DTYPE_BF16
 INSTANTIATE(bf16, __nv_bfloat16)
+#endif
+#ifdef VLLM_DTYPE_F16
 INSTANTIATE(f16, __half)
+#endif
 
 #define INSTANTIATE_FLASH(S, T, HD)                                                                                    \
     extern "C" __global__ void __launch_bounds__(128) flash_attention_##S##_hd##HD(                                   \
@@ -769,8 +783,12 @@ INSTANTIATE(f16, __half)
                                                      int splits, int num_tokens, int num_heads, int head_dim) { PDL_ENTER();        \
         attention_combine<T>(out, partial_o, partial_ml, splits, num_tokens, num_heads, head_dim);                     \
     }
+#ifdef VLLM_DTYPE_BF16
 INSTANTIATE_COMBINE(bf16, __nv_bfloat16)
+#endif
+#ifdef VLLM_DTYPE_F16
 INSTANTIATE_COMBINE(f16, __half)
+#endif
 
 #define INSTANTIATE_DECODE(S, T, HD)                                                                                   \
     extern "C" __global__ void __launch_bounds__(128) decode_attention_##S##_hd##HD(                                  \
@@ -780,27 +798,63 @@ INSTANTIATE_COMBINE(f16, __half)
         decode_attention<T, HD>(out, qkv, key_cache, value_cache, tiles, positions, block_tables, table_width, width, \
                                 num_heads, kv_heads, block_size, scale, window, partial_o, partial_ml, num_tokens);    \
     }
+#ifdef VLLM_DTYPE_BF16
 INSTANTIATE_DECODE(bf16, __nv_bfloat16, 64)
+#endif
+#ifdef VLLM_DTYPE_BF16
 INSTANTIATE_DECODE(bf16, __nv_bfloat16, 128)
+#endif
+#ifdef VLLM_DTYPE_F16
 INSTANTIATE_DECODE(f16, __half, 64)
+#endif
+#ifdef VLLM_DTYPE_F16
 INSTANTIATE_DECODE(f16, __half, 128)
+#endif
 
+#ifdef VLLM_DTYPE_BF16
 INSTANTIATE_FLASH(bf16, __nv_bfloat16, 64)
+#endif
+#ifdef VLLM_DTYPE_BF16
 INSTANTIATE_FLASH(bf16, __nv_bfloat16, 128)
+#endif
+#ifdef VLLM_DTYPE_BF16
 INSTANTIATE_FLASH(bf16, __nv_bfloat16, 256)
+#endif
+#ifdef VLLM_DTYPE_F16
 INSTANTIATE_FLASH(f16, __half, 64)
+#endif
+#ifdef VLLM_DTYPE_F16
 INSTANTIATE_FLASH(f16, __half, 128)
+#endif
+#ifdef VLLM_DTYPE_F16
 INSTANTIATE_FLASH(f16, __half, 256)
+#endif
 
 #define INSTANTIATE_GEMV(S, T, NT)                                                                                     \
     extern "C" __global__ void __launch_bounds__(256) gemv_##S##_t##NT(T* y, const T* x, const T* w, int n, int k) {  \
         gemv<T, NT>(y, x, w, n, k);                                                                                    \
     }
+#ifdef VLLM_DTYPE_BF16
 INSTANTIATE_GEMV(bf16, __nv_bfloat16, 1)
+#endif
+#ifdef VLLM_DTYPE_BF16
 INSTANTIATE_GEMV(bf16, __nv_bfloat16, 2)
+#endif
+#ifdef VLLM_DTYPE_BF16
 INSTANTIATE_GEMV(bf16, __nv_bfloat16, 3)
+#endif
+#ifdef VLLM_DTYPE_BF16
 INSTANTIATE_GEMV(bf16, __nv_bfloat16, 4)
+#endif
+#ifdef VLLM_DTYPE_F16
 INSTANTIATE_GEMV(f16, __half, 1)
+#endif
+#ifdef VLLM_DTYPE_F16
 INSTANTIATE_GEMV(f16, __half, 2)
+#endif
+#ifdef VLLM_DTYPE_F16
 INSTANTIATE_GEMV(f16, __half, 3)
+#endif
+#ifdef VLLM_DTYPE_F16
 INSTANTIATE_GEMV(f16, __half, 4)
+#endif

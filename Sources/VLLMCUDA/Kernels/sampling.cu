@@ -281,6 +281,12 @@ template <typename T> __device__ void sample_rows(int* tokens, float* chosen_log
         sample_rows<T>(tokens, chosen_logprobs, ranks, top_ids, top_logprobs, max_top, x, adjusted, n, rows);         \
     }
 
+#ifdef VLLM_DTYPE_F32
 INSTANTIATE_SAMPLING(f32, float)
+#endif
+#ifdef VLLM_DTYPE_BF16
 INSTANTIATE_SAMPLING(bf16, __nv_bfloat16)
+#endif
+#ifdef VLLM_DTYPE_F16
 INSTANTIATE_SAMPLING(f16, __half)
+#endif
