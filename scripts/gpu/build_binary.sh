@@ -6,7 +6,7 @@ set -eu
 # field offsets of CUDABackend after a private stored property was added to it (the kernel-check
 # wrote `useGEMV` into another field), so only the dependencies are reused.
 rm -rf .build-cuda/*/release/{VLLMCore,VLLMCPU,VLLMCUDA,VLLMEngine,VLLMTokenizers,VLLMServer,vllm,CVLLMSupport}.build \
-    .build-cuda/*/release/Modules/{VLLM,vllm,CVLLM}*
+    .build-cuda/*/release/Modules/{VLLM,vllm,CVLLM}* .build-cuda/release.yaml
 swift build -c release --static-swift-stdlib --scratch-path .build-cuda
 mkdir -p .gpu
 strip -o .gpu/vllm .build-cuda/release/vllm

@@ -303,6 +303,30 @@ for n in (40, 23, 7, 61, 300):
     fi
 fi
 
+# round4: the rebuilt binary's kernel checks from a cold kernel cache (compile time of one dtype,
+# sampling on the GPU against the host), seeded sampling through the engine twice (must repeat),
+# and the batch-1 decode again.
+if [ "$MODE" = round4 ]; then
+    export VLLM_CACHE_ROOT=$W/cache4
+    rm -rf $VLLM_CACHE_ROOT
+    for dt in bfloat16 float16 float32; do
+        step kernel_check_${dt}_cold 90 "$BIN" kernel-check --dtype $dt --json
+    done
+    step kernel_check_bfloat16_warm 60 "$BIN" kernel-check --dtype bfloat16 --json
+    for run in 1 2; do
+        step ours_seeded_sampling_$run 60 "$BIN" generate --device cuda --model Tests/Fixtures/models/qwen3-bf16 \
+            --prompt-token-ids 5,6,7,8,9 --prompt-token-ids 11,12 --max-tokens 16 --temperature 0.8 --top-p 0.9 --top-k 20 \
+            --min-p 0.02 --repetition-penalty 1.1 --seed 7 --logprobs 3 --ignore-eos --json
+    done
+    python3 -c "
+import json, sys
+runs = [[json.loads(l) for l in open(f'$R/ours_seeded_sampling_{i}.out') if l.startswith('{')] for i in (1, 2)]
+ids = [[o['outputs'][0]['token_ids'] for o in r] for r in runs]
+print(json.dumps({'seeded_sampling_repeats': len(ids[0]) == 2 and ids[0] == ids[1], 'token_ids': ids[0]}))" > $R/startup_seeded.json
+    step ours_bench_llama8b_1x32x128 150 "$BIN" bench forward --device cuda --load-format dummy --model bench/gpu/configs/llama3_1_8b \
+        --max-model-len 2048 --batch-size 1 --input-len 32 --output-len 128 --warmup 1 --iterations 3 --json
+fi
+
 python3 $G/summarize.py "$R" > "$OUT/summary.json"
 cat "$OUT/summary.json"
 tar -C "$W" -czf "$OUT/results.tar.gz" res
