@@ -1,34 +1,62 @@
 #!/usr/bin/env python3
-"""Compiles the embedded CUDA kernels with NVRTC for sm_90a on a machine without a GPU, to catch
-compile errors before spending device time. Uses the NVRTC and headers of the pip wheels
-`nvidia-cuda-nvrtc` / `nvidia-cuda-runtime` (CUDA 13); no GPU or driver is needed.
+"""Compiles the embedded CUDA kernels with NVRTC for sm_90a on a machine without a GPU, as the
+backend does (kernels.cu then sampling.cu as one source, one activation dtype at a time), and checks
+that every kernel the backend loads is in each cubin. Uses the NVRTC and headers of the pip wheels
+(`nvidia-cuda-nvrtc`, `nvidia-cuda-runtime`; crt/mma.h from triton's copy); no GPU or driver.
 
-    python3 scripts/gpu/nvrtc_compile_check.py [Sources/VLLMCUDA/Kernels/*.cu]
+    python3 scripts/gpu/nvrtc_compile_check.py            # the three dtypes
+    python3 scripts/gpu/nvrtc_compile_check.py FILE.cu    # one file as is
 """
 import ctypes, glob, os, sys
 
 root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import nvidia  # the pip namespace package
-base = os.path.join(list(nvidia.__path__)[0], "cu13")
+
+site = list(nvidia.__path__)[0]
+base = os.path.join(site, "cu13")
 lib = ctypes.CDLL(os.path.join(base, "lib", "libnvrtc.so.13"))
-files = sys.argv[1:] or sorted(glob.glob(os.path.join(root, "Sources/VLLMCUDA/Kernels/*.cu")))
-# The kernels are compiled as one source, as CUDAKernels does.
-source = "\n".join(open(f).read() for f in files).encode()
-prog = ctypes.c_void_p()
-assert lib.nvrtcCreateProgram(ctypes.byref(prog), source, b"kernels.cu", 0, None, None) == 0
-# The options of NVRTCCompiler.swift; crt/mma.h is missing from the nvrtc wheel, triton's copy has it.
-includes = [os.path.join(base, "include")] + glob.glob(os.path.join(os.path.dirname(list(nvidia.__path__)[0]), "triton/backends/nvidia/include"))
-opts = [b"--gpu-architecture=sm_90a", b"--std=c++17", b"-default-device"] + [("-I" + d).encode() for d in includes]
-arr = (ctypes.c_char_p * len(opts))(*opts)
-rc = lib.nvrtcCompileProgram(prog, len(opts), arr)
-size = ctypes.c_size_t()
-lib.nvrtcGetProgramLogSize(prog, ctypes.byref(size))
-log = ctypes.create_string_buffer(size.value)
-lib.nvrtcGetProgramLog(prog, log)
-print(log.value.decode(errors="replace"))
-if rc != 0:
-    print(f"NVRTC failed ({rc})")
-    sys.exit(1)
-cubin = ctypes.c_size_t()
-lib.nvrtcGetCUBINSize(prog, ctypes.byref(cubin))
-print(f"ok: {len(files)} file(s), cubin {cubin.value} bytes for sm_90a")
+includes = [os.path.join(base, "include")] + glob.glob(os.path.join(os.path.dirname(site), "triton/backends/nvidia/include"))
+options = [b"--gpu-architecture=sm_90a", b"--std=c++17", b"-default-device"] + [("-I" + d).encode() for d in includes]
+
+
+def compile_source(text):
+    prog = ctypes.c_void_p()
+    assert lib.nvrtcCreateProgram(ctypes.byref(prog), text.encode(), b"kernels.cu", 0, None, None) == 0
+    rc = lib.nvrtcCompileProgram(prog, len(options), (ctypes.c_char_p * len(options))(*options))
+    size = ctypes.c_size_t()
+    lib.nvrtcGetProgramLogSize(prog, ctypes.byref(size))
+    log = ctypes.create_string_buffer(size.value)
+    lib.nvrtcGetProgramLog(prog, log)
+    if rc != 0:
+        print(log.value.decode(errors="replace"))
+        print(f"NVRTC failed ({rc})")
+        sys.exit(1)
+    lib.nvrtcGetCUBINSize(prog, ctypes.byref(size))
+    cubin = ctypes.create_string_buffer(size.value)
+    lib.nvrtcGetCUBIN(prog, cubin)
+    return cubin.raw
+
+
+def expected(suffix):
+    """The kernels CUDAKernels.swift loads for one dtype."""
+    names = [f"{k}_{suffix}" for k in (
+        "embedding rms_norm add_rms_norm head_rms_norm rotary write_kv_cache paged_attention silu_and_mul "
+        "gather_rows add_bias to_float from_float argmax_rows sample_rows").split()] + ["adjust_logits"]
+    if suffix != "f32":
+        names += [f"attention_combine_{suffix}"] + [f"gemv_{suffix}_t{t}" for t in range(1, 5)]
+        names += [f"flash_attention_{suffix}_hd{h}" for h in (64, 128, 256)]
+        names += [f"decode_attention_{suffix}_hd{h}" for h in (64, 128)]
+    return names
+
+
+if len(sys.argv) > 1:
+    cubin = compile_source(open(sys.argv[1]).read())
+    print(f"ok: {sys.argv[1]}, cubin {len(cubin)} bytes for sm_90a")
+    sys.exit(0)
+kernels = "\n".join(open(os.path.join(root, "Sources/VLLMCUDA/Kernels", f)).read() for f in ("kernels.cu", "sampling.cu"))
+for define, suffix in (("F32", "f32"), ("BF16", "bf16"), ("F16", "f16")):
+    cubin = compile_source(f"#define VLLM_DTYPE_{define}\n" + kernels)
+    missing = [n for n in expected(suffix) if (n + "\0").encode() not in cubin]
+    print(f"{suffix}: cubin {len(cubin)} bytes for sm_90a" + (f", MISSING {missing}" if missing else ", every kernel present"))
+    if missing:
+        sys.exit(1)
