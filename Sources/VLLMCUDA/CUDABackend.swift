@@ -224,12 +224,6 @@ public final class CUDABackend: Backend {
         profiler.measure(stepKind + " " + name(), stream: stream, body)
     }
 
-    /// Device time per operation kind since start (`VLLM_CUDA_PROFILE=1`), or nil when not profiling.
-    public func profileReport() -> String? {
-        guard let profiler else { return nil }
-        synchronize()
-        return profiler.report()
-    }
 
     /// The context is per thread in the driver API; the engine may call from another thread than
     /// the one that made the backend.
@@ -558,7 +552,9 @@ public final class CUDABackend: Backend {
         let out = allocate([b.numTokens, layout.numHeads * hd])
         return splitAttention(
             function, "flash_attention", out: out, qkv: qkv, layout: layout, cache: cache, layer: layer, batch: batch,
-            grid: (tileCount, kvHeads), splits: keySplits(blocks: tileCount * kvHeads, tokens: b.numTokens), shared: shared,
+            // The tensor-core kernel splits only decode-sized steps, up to two blocks a multiprocessor.
+            grid: (tileCount, kvHeads),
+            splits: b.numTokens <= 64 ? keySplits(blocks: tileCount * kvHeads, perMultiprocessor: 2, below: 1) : 1, shared: shared,
             tiles: tilePointer, scale: scale, window: window)
     }
 
@@ -599,23 +595,22 @@ public final class CUDABackend: Backend {
         _ function: CUhandle, _ qkv: CUDATensor, layout: QKVLayout, cache: CUDAKVCache, layer: Int, batch: CUDABatch,
         tiles: (pointer: CUdeviceptr, count: Int), scale: Float, window: Int
     ) -> CUDATensor {
-        let b = batch.batch
-        let out = allocate([b.numTokens, layout.numHeads * layout.headDim])
-        let blocks = tiles.count * layout.numKVHeads
+        let out = allocate([batch.batch.numTokens, layout.numHeads * layout.headDim])
         // Light blocks: about four a multiprocessor keep enough loads in flight.
-        let splits = blocks >= 4 * multiprocessors ? 1 : min(16, (4 * multiprocessors + blocks - 1) / blocks)
         return splitAttention(
             function, "decode_attention", out: out, qkv: qkv, layout: layout, cache: cache, layer: layer, batch: batch,
-            grid: (tiles.count, layout.numKVHeads), splits: splits, shared: 0, tiles: tiles.pointer, scale: scale, window: window)
+            grid: (tiles.count, layout.numKVHeads),
+            splits: keySplits(blocks: tiles.count * layout.numKVHeads, perMultiprocessor: 4, below: 4),
+            shared: 0, tiles: tiles.pointer, scale: scale, window: window)
     }
 
-    /// How many runs of keys (split-KV) each attention tile is cut into: enough blocks to fill the
-    /// device twice when the step has few tiles (decodes of a few sequences), else 1. It depends
-    /// only on the step's shape, never on context lengths, so a recorded step keeps it; tiles
-    /// whose context is short leave the extra splits empty.
-    private func keySplits(blocks: Int, tokens: Int) -> Int {
-        guard kernels.attentionCombine != nil, tokens <= 64, blocks < multiprocessors else { return 1 }
-        return min(16, (2 * multiprocessors + blocks - 1) / blocks)
+    /// How many runs of keys (split-KV) each attention tile is cut into: 1 when the step already
+    /// has `below` blocks a multiprocessor, else enough to make `perMultiprocessor` (at most 16).
+    /// It depends only on the step's shape, never on context lengths, so a recorded step keeps
+    /// it; tiles whose context is short leave the extra splits empty.
+    private func keySplits(blocks: Int, perMultiprocessor: Int, below: Int) -> Int {
+        guard kernels.attentionCombine != nil, blocks < below * multiprocessors else { return 1 }
+        return min(16, (perMultiprocessor * multiprocessors + blocks - 1) / blocks)
     }
 
     public func siluAndMul(_ x: CUDATensor) -> CUDATensor {
@@ -670,9 +665,6 @@ public final class CUDABackend: Backend {
     // MARK: recorded steps (CUDA graphs)
 
     public var recordsSteps: Bool { graphs.disabledReason == nil && profiler == nil }
-
-    /// Why steps are not recorded, if they are not.
-    public var graphsDisabledReason: String? { graphs.disabledReason }
 
     public func recorded(_ key: Int, batch: CUDABatch, _ forward: () -> CUDATensor) -> CUDATensor {
         guard recordsSteps else { return forward() }

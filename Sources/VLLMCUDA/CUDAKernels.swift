@@ -63,43 +63,39 @@ final class CUDAKernels {
         case .bfloat16: "bf16"
         case .float16: "f16"
         }
+        /// The function `name` of the module exactly as spelled; nil when the module lacks it.
+        func function(_ name: String) -> CUhandle? {
+            var f: CUhandle?
+            return driver.cuModuleGetFunction(&f, m!, name) == 0 ? f : nil
+        }
+        /// A function every module has; its absence is the driver's error.
         func load(_ name: String) throws -> CUhandle {
             var f: CUhandle?
-            try driver.check(driver.cuModuleGetFunction(&f, m!, name + "_" + suffix), "cuModuleGetFunction(\(name)_\(suffix))")
+            try driver.check(driver.cuModuleGetFunction(&f, m!, name), "cuModuleGetFunction(\(name))")
             return f!
         }
-        embedding = try load("embedding")
-        rmsNorm = try load("rms_norm")
-        addRMSNorm = try load("add_rms_norm")
-        headRMSNorm = try load("head_rms_norm")
-        rotary = try load("rotary")
-        writeKVCache = try load("write_kv_cache")
-        pagedAttention = try load("paged_attention")
-        siluAndMul = try load("silu_and_mul")
-        gatherRows = try load("gather_rows")
-        addBias = try load("add_bias")
-        toFloat = try load("to_float")
-        fromFloat = try load("from_float")
-        argmaxRows = try load("argmax_rows")
-        sampleRows = try? load("sample_rows")
-        var adjust: CUhandle?
-        if driver.cuModuleGetFunction(&adjust, m!, "adjust_logits") == 0 { adjustLogits = adjust }
+        embedding = try load("embedding_\(suffix)")
+        rmsNorm = try load("rms_norm_\(suffix)")
+        addRMSNorm = try load("add_rms_norm_\(suffix)")
+        headRMSNorm = try load("head_rms_norm_\(suffix)")
+        rotary = try load("rotary_\(suffix)")
+        writeKVCache = try load("write_kv_cache_\(suffix)")
+        pagedAttention = try load("paged_attention_\(suffix)")
+        siluAndMul = try load("silu_and_mul_\(suffix)")
+        gatherRows = try load("gather_rows_\(suffix)")
+        addBias = try load("add_bias_\(suffix)")
+        toFloat = try load("to_float_\(suffix)")
+        fromFloat = try load("from_float_\(suffix)")
+        argmaxRows = try load("argmax_rows_\(suffix)")
+        sampleRows = function("sample_rows_\(suffix)")
+        adjustLogits = function("adjust_logits")
         if dtype != .float32 {
-            attentionCombine = try load("attention_combine")
-            for t in 1...4 {
-                var f: CUhandle?
-                try driver.check(driver.cuModuleGetFunction(&f, m!, "gemv_\(suffix)_t\(t)"), "cuModuleGetFunction(gemv)")
-                gemv[t] = f!
-            }
-            for hd in [64, 128, 256] {
-                var f: CUhandle?
-                try driver.check(driver.cuModuleGetFunction(&f, m!, "flash_attention_\(suffix)_hd\(hd)"), "cuModuleGetFunction(flash_attention)")
-                flashAttention[hd] = f!
-            }
+            attentionCombine = try load("attention_combine_\(suffix)")
+            for t in 1...4 { gemv[t] = try load("gemv_\(suffix)_t\(t)") }
+            for hd in [64, 128, 256] { flashAttention[hd] = try load("flash_attention_\(suffix)_hd\(hd)") }
             // `VLLM_CUDA_DECODE_ATTENTION=0`: decode steps use flash_attention too (for comparisons).
-            for hd in [64, 128] where ProcessInfo.processInfo.environment["VLLM_CUDA_DECODE_ATTENTION"] != "0" {
-                var f: CUhandle?
-                if driver.cuModuleGetFunction(&f, m!, "decode_attention_\(suffix)_hd\(hd)") == 0 { decodeAttention[hd] = f! }
+            if ProcessInfo.processInfo.environment["VLLM_CUDA_DECODE_ATTENTION"] != "0" {
+                for hd in [64, 128] { decodeAttention[hd] = function("decode_attention_\(suffix)_hd\(hd)") }
             }
         }
         waitsForPrevious = Set(
