@@ -108,7 +108,7 @@ extension ForwardBatch {
         padded.tokenIDs += [Int32](repeating: 0, count: extra)
         padded.positions += [Int32](repeating: 0, count: extra)
         padded.slotMapping += [Int32](repeating: -1, count: extra)
-        padded.queryStart += (1...max(1, extra)).prefix(extra).map { Int32(numTokens + $0) }
+        padded.queryStart += (numTokens..<count).map { Int32($0 + 1) }
         padded.seqLens += [Int32](repeating: 1, count: extra)
         padded.blockTables += [Int32](repeating: 0, count: extra * blockTableWidth)
         padded.logitIndices += (numTokens..<count).map(Int32.init)
