@@ -13,16 +13,7 @@ import VLLMCore
     func generate(_ params: SamplingParams, backend: Bool, others: Int = 0) throws -> CompletionOutput {
         let llm = try makeLLM()
         llm.engine.runner.samplesOnBackend = backend
-        var prompts: [Prompt] = [.tokens(Self.prompt)]
-        var all = [params]
-        for i in 0..<others {
-            prompts.append(.tokens([1] + mixedPrompts(count: 1, seed: UInt64(i + 100))[0]))
-            var other = params
-            other.seed = nil
-            other.logprobs = nil
-            all.append(other)
-        }
-        return try llm.generate(prompts, params: all, showProgress: false)[0].outputs[0]
+        return try firstOutput(Self.prompt, params, others: others, llm: llm)
     }
 
     static func penalised() -> SamplingParams {

@@ -32,3 +32,19 @@ func greedyParams(_ maxTokens: Int) -> SamplingParams {
     params.ignoreEOS = true
     return params
 }
+
+/// The first request's output when `prompt` runs with `params` on `llm`, alone or beside `others`
+/// requests of other prompts with the same parameters but no seed and no logprobs (they only fill
+/// the batch).
+func firstOutput(_ prompt: [Int], _ params: SamplingParams, others: Int = 0, llm: LLM) throws -> CompletionOutput {
+    var prompts: [Prompt] = [.tokens(prompt)]
+    var all = [params]
+    for i in 0..<others {
+        prompts.append(.tokens([1] + mixedPrompts(count: 1, seed: UInt64(i + 100))[0]))
+        var other = params
+        other.seed = nil
+        other.logprobs = nil
+        all.append(other)
+    }
+    return try llm.generate(prompts, params: all, showProgress: false)[0].outputs[0]
+}

@@ -6,17 +6,8 @@ import VLLMCore
 @Suite struct SamplingTests {
     static let prompt = [1, 403, 407, 261, 378]
 
-    func sampled(_ params: SamplingParams, others: Int = 0, llm: LLM? = nil) throws -> [Int] {
-        let llm = try llm ?? makeLLM()
-        var prompts: [Prompt] = [.tokens(Self.prompt)]
-        var all = [params]
-        for i in 0..<others {
-            prompts.append(.tokens([1] + mixedPrompts(count: 1, seed: UInt64(i + 100))[0]))
-            var other = params
-            other.seed = nil
-            all.append(other)
-        }
-        return try llm.generate(prompts, params: all, showProgress: false)[0].outputs[0].tokenIDs
+    func sampled(_ params: SamplingParams, others: Int = 0) throws -> [Int] {
+        try firstOutput(Self.prompt, params, others: others, llm: makeLLM()).tokenIDs
     }
 
     @Test func seededSamplingIgnoresTheRestOfTheBatch() throws {
