@@ -182,19 +182,7 @@ extension OpenAIServing {
                 },
                 onEnd: { run.abort() })
         }
-        var samples = [SampleAccumulator](repeating: SampleAccumulator(), count: n)
-        for await event in run.events {
-            switch event {
-            case .failure(_, let error):
-                run.abort()
-                throw APIError.from(error)
-            case .output(_, let output):
-                for piece in output.outputs { samples[piece.index].add(piece) }
-            }
-        }
-        if samples.contains(where: { $0.finishReason == .abort }) {
-            throw APIError(status: .serviceUnavailable, message: "the request was aborted before it finished")
-        }
+        let samples = try await run.collect(prompts: 1, samplesPerPrompt: n)
         let choices = samples.enumerated().map { index, sample in
             ChatChoice(
                 index: index, message: ChatResponseMessage(content: sample.text),

@@ -120,19 +120,7 @@ extension OpenAIServing {
                 },
                 onEnd: { run.abort() })
         }
-        var samples = [SampleAccumulator](repeating: SampleAccumulator(), count: sequences)
-        for await event in run.events {
-            switch event {
-            case .failure(_, let error):
-                run.abort()
-                throw APIError.from(error)
-            case .output(let p, let output):
-                for piece in output.outputs { samples[p * n + piece.index].add(piece) }
-            }
-        }
-        if samples.contains(where: { $0.finishReason == .abort }) {
-            throw APIError(status: .serviceUnavailable, message: "the request was aborted before it finished")
-        }
+        let samples = try await run.collect(prompts: prompts.count, samplesPerPrompt: n)
         var choices: [CompletionChoice] = []
         for (index, sample) in samples.enumerated() {
             let p = index / n

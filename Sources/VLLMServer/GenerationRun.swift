@@ -71,6 +71,26 @@ final class GenerationRun: @unchecked Sendable {
         }
     }
 
+    /// Every sample's whole output for a response that is not streamed, prompt by prompt (`n`
+    /// samples each). The first failure aborts the run and is thrown; a sample that ended by abort
+    /// (the server shutting down) is a 503.
+    func collect(prompts: Int, samplesPerPrompt n: Int) async throws -> [SampleAccumulator] {
+        var samples = [SampleAccumulator](repeating: SampleAccumulator(), count: prompts * n)
+        for await event in events {
+            switch event {
+            case .failure(_, let error):
+                abort()
+                throw APIError.from(error)
+            case .output(let p, let output):
+                for piece in output.outputs { samples[p * n + piece.index].add(piece) }
+            }
+        }
+        if samples.contains(where: { $0.finishReason == .abort }) {
+            throw APIError(status: .serviceUnavailable, message: "the request was aborted before it finished")
+        }
+        return samples
+    }
+
     /// Aborts every engine request of this run; ids that already finished are ignored by the engine.
     func abort() {
         for id in engineIDs { engine.abort(id) }
