@@ -148,24 +148,6 @@ struct JSONParser {
         return .array(items)
     }
 
-    private mutating func hex4() throws -> UInt32 {
-        guard i + 4 <= p.count else { throw error("truncated \\u escape") }
-        var v: UInt32 = 0
-        for _ in 0..<4 {
-            let c = p[i]
-            var d: UInt32
-            switch c {
-            case 0x30...0x39: d = UInt32(c - 0x30)
-            case 0x41...0x46: d = UInt32(c - 0x41 + 10)
-            case 0x61...0x66: d = UInt32(c - 0x61 + 10)
-            default: throw error("invalid \\u escape")
-            }
-            v = v << 4 | d
-            i += 1
-        }
-        return v
-    }
-
     private mutating func string() throws -> String {
         i += 1
         let start = i
@@ -191,39 +173,14 @@ struct JSONParser {
             if c == UInt8(ascii: "\\") {
                 i += 1
                 guard i < p.count else { break }
-                let e = p[i]
-                i += 1
-                switch e {
-                case UInt8(ascii: "\""): out.append(0x22)
-                case UInt8(ascii: "\\"): out.append(0x5C)
-                case UInt8(ascii: "/"): out.append(0x2F)
-                case UInt8(ascii: "b"): out.append(0x08)
-                case UInt8(ascii: "f"): out.append(0x0C)
-                case UInt8(ascii: "n"): out.append(0x0A)
-                case UInt8(ascii: "r"): out.append(0x0D)
-                case UInt8(ascii: "t"): out.append(0x09)
-                case UInt8(ascii: "u"):
-                    var v = try hex4()
-                    if v >= 0xD800 && v < 0xDC00 {
-                        // A high surrogate must pair with a following \uDC00-\uDFFF.
-                        if i + 6 <= p.count && p[i] == UInt8(ascii: "\\") && p[i + 1] == UInt8(ascii: "u") {
-                            let save = i
-                            i += 2
-                            let lo = try hex4()
-                            if lo >= 0xDC00 && lo < 0xE000 {
-                                v = 0x10000 + ((v - 0xD800) << 10) + (lo - 0xDC00)
-                            } else {
-                                i = save
-                                v = 0xFFFD
-                            }
-                        } else {
-                            v = 0xFFFD
-                        }
-                    } else if v >= 0xDC00 && v < 0xE000 {
-                        v = 0xFFFD
+                do {
+                    try JSONEscape.decode(p, at: &i, into: &out)
+                } catch {
+                    switch error {
+                    case .truncatedUnicode: throw self.error("truncated \\u escape")
+                    case .invalidUnicode: throw self.error("invalid \\u escape")
+                    case .invalidEscape: throw self.error("invalid escape")
                     }
-                    UnicodeSupport.appendUTF8(v, to: &out)
-                default: throw error("invalid escape")
                 }
                 continue
             }

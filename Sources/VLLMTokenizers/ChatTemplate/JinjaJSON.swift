@@ -113,14 +113,6 @@ struct JinjaJSONParser {
         return .float(d)
     }
 
-    private mutating func hex4() throws -> UInt32 {
-        guard i + 4 <= b.count, let v = UInt32(String(decoding: b[i..<(i + 4)], as: UTF8.self), radix: 16) else {
-            throw fail("bad \\u escape")
-        }
-        i += 4
-        return v
-    }
-
     private mutating func string() throws -> String {
         i += 1
         var out: [UInt8] = []
@@ -131,29 +123,10 @@ struct JinjaJSONParser {
             if c != UInt8(ascii: "\\") { out.append(c); i += 1; continue }
             i += 1
             guard i < b.count else { throw fail("unterminated string") }
-            let e = b[i]
-            i += 1
-            switch e {
-            case UInt8(ascii: "\""): out.append(0x22)
-            case UInt8(ascii: "\\"): out.append(0x5C)
-            case UInt8(ascii: "/"): out.append(0x2F)
-            case UInt8(ascii: "b"): out.append(0x08)
-            case UInt8(ascii: "f"): out.append(0x0C)
-            case UInt8(ascii: "n"): out.append(0x0A)
-            case UInt8(ascii: "r"): out.append(0x0D)
-            case UInt8(ascii: "t"): out.append(0x09)
-            case UInt8(ascii: "u"):
-                var v = try hex4()
-                if v >= 0xD800 && v < 0xDC00, i + 6 <= b.count, b[i] == UInt8(ascii: "\\"), b[i + 1] == UInt8(ascii: "u") {
-                    let save = i
-                    i += 2
-                    let lo = try hex4()
-                    if lo >= 0xDC00 && lo < 0xE000 { v = 0x10000 + ((v - 0xD800) << 10) + (lo - 0xDC00) } else { i = save }
-                }
-                // Lone surrogates cannot live in a Swift string; U+FFFD is the closest stand-in.
-                let scalar = Unicode.Scalar(v) ?? "\u{FFFD}"
-                out.append(contentsOf: Array(String(Character(scalar)).utf8))
-            default: throw fail("bad escape")
+            do {
+                try JSONEscape.decode(b, at: &i, into: &out)
+            } catch {
+                throw fail(error == .invalidEscape ? "bad escape" : "bad \\u escape")
             }
         }
         return String(decoding: out, as: UTF8.self)
