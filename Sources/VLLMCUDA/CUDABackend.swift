@@ -115,6 +115,10 @@ public final class CUDABackend: Backend {
     let hostOutput: PinnedBuffer
     lazy var sampleStaging = PinnedBuffer(driver: driver)
     private var weightAllocations: [CUdeviceptr] = []
+    /// Zeros that kernels count finished blocks in (the last block of a group does the group's
+    /// final merge and puts the zero back): one per decode sequence and kv head, or per logits row.
+    private let completionCounters: CUdeviceptr
+    private static let completionCounterCount = 1 << 16
     private let argumentStorage: UnsafeMutableRawPointer
     private let argumentPointers: UnsafeMutablePointer<UnsafeMutableRawPointer?>
     private var attentionSharedBytes = 48 * 1024
@@ -180,6 +184,10 @@ public final class CUDABackend: Backend {
         graphs = CUDAGraphRecorder(driver: driver)
         staging = PinnedBuffer(driver: driver)
         hostOutput = PinnedBuffer(driver: driver)
+        var counters: CUdeviceptr = 0
+        try driver.check(driver.cuMemAlloc(&counters, Self.completionCounterCount * 4), "cuMemAlloc(completion counters)")
+        try driver.check(driver.cuMemsetD8Async(counters, 0, Self.completionCounterCount * 4, stream), "cuMemsetD8Async")
+        completionCounters = counters
         argumentStorage = UnsafeMutableRawPointer.allocate(byteCount: 64 * 8, alignment: 16)
         argumentPointers = UnsafeMutablePointer<UnsafeMutableRawPointer?>.allocate(capacity: 64)
     }
@@ -187,6 +195,7 @@ public final class CUDABackend: Backend {
     deinit {
         _ = driver.cuCtxSynchronize()
         for pointer in weightAllocations { _ = driver.cuMemFree(pointer) }
+        _ = driver.cuMemFree(completionCounters)
         argumentStorage.deallocate()
         argumentPointers.deallocate()
     }
@@ -474,12 +483,31 @@ public final class CUDABackend: Backend {
 
     public func rotary(_ qkv: CUDATensor, layout: QKVLayout, rope: CUDATensor, batch: CUDABatch) {
         checkLive(qkv)
+        rotate(qkv, layout: layout, rope: rope, batch: batch, into: nil)
+    }
+
+    public func rotaryAttention(
+        _ qkv: CUDATensor, layout: QKVLayout, rope: CUDATensor, cache: CUDAKVCache, layer: Int, batch: CUDABatch,
+        scale: Float, slidingWindow: Int?
+    ) -> CUDATensor {
+        checkLive(qkv)
+        rotate(qkv, layout: layout, rope: rope, batch: batch, into: (cache, layer))
+        return attendCached(qkv, layout: layout, cache: cache, layer: layer, batch: batch, scale: scale, slidingWindow: slidingWindow)
+    }
+
+    /// Rotary embedding of q and k in place; with a cache layer, the rotated keys and the values
+    /// also go to the batch's slots of that layer (one kernel for both).
+    private func rotate(
+        _ qkv: CUDATensor, layout: QKVLayout, rope: CUDATensor, batch: CUDABatch, into cache: (CUDAKVCache, Int)?
+    ) {
         precondition(Int(batch.batch.positions.max() ?? 0) < rope.rows, "position beyond the rotary table (\(rope.rows))")
         launch(
-            kernels.rotary, "rotary", grid: (qkv.rows, 1), block: 128,
+            kernels.rotaryWriteKV, cache == nil ? "rotary" : "rotary_write_kv", grid: (qkv.rows, 1), block: 128,
             [
-                .pointer(qkv.pointer), .pointer(rope.pointer), .pointer(batch.positions), .int32(Int32(layout.width)),
-                .int32(Int32(layout.numHeads + layout.numKVHeads)), .int32(Int32(layout.headDim)),
+                .pointer(qkv.pointer), .pointer(rope.pointer), .pointer(batch.positions), .pointer(cache == nil ? 0 : batch.slots),
+                .pointer(cache.map { $0.0.keys[$0.1] } ?? 0), .pointer(cache.map { $0.0.values[$0.1] } ?? 0),
+                .int32(Int32(layout.width)), .int32(Int32(layout.numHeads)), .int32(Int32(layout.numKVHeads)),
+                .int32(Int32(layout.headDim)), .int32(Int32(cache?.0.shape.blockSize ?? 1)),
             ])
     }
 
@@ -488,15 +516,24 @@ public final class CUDABackend: Backend {
         slidingWindow: Int?
     ) -> CUDATensor {
         checkLive(qkv)
-        let b = batch.batch
-        let hd = layout.headDim, kvHeads = layout.numKVHeads
+        let hd = layout.headDim
         launch(
-            kernels.writeKVCache, "write_kv_cache", grid: (b.numTokens, 1), block: 128,
+            kernels.writeKVCache, "write_kv_cache", grid: (batch.batch.numTokens, 1), block: 128,
             [
                 .pointer(qkv.pointer), .pointer(cache.keys[layer]), .pointer(cache.values[layer]), .pointer(batch.slots),
                 .int32(Int32(layout.width)), .int32(Int32(layout.keyOffset)), .int32(Int32(layout.valueOffset)),
-                .int32(Int32(kvHeads)), .int32(Int32(hd)), .int32(Int32(cache.shape.blockSize)),
+                .int32(Int32(layout.numKVHeads)), .int32(Int32(hd)), .int32(Int32(cache.shape.blockSize)),
             ])
+        return attendCached(qkv, layout: layout, cache: cache, layer: layer, batch: batch, scale: scale, slidingWindow: slidingWindow)
+    }
+
+    /// Attention of the batch's queries over the cache, whose layer already holds the batch's keys and values.
+    private func attendCached(
+        _ qkv: CUDATensor, layout: QKVLayout, cache: CUDAKVCache, layer: Int, batch: CUDABatch, scale: Float,
+        slidingWindow: Int?
+    ) -> CUDATensor {
+        let b = batch.batch
+        let hd = layout.headDim, kvHeads = layout.numKVHeads
         let group = layout.numHeads / kvHeads
         if let decode = kernels.decodeAttention[hd], let tiles = batch.decodeTiles, group <= 8 {
             return decodeAttention(
@@ -559,10 +596,12 @@ public final class CUDABackend: Backend {
     }
 
     /// Launches an attention kernel of the flash/decode argument list over `grid` x `splits`; with
-    /// several splits, partial results go to ring memory and attention_combine merges them into `out`.
+    /// several splits, partial results go to ring memory and are merged into `out`: by the kernel's
+    /// last split when it `mergesSplits` (decode_attention), else by attention_combine.
     private func splitAttention(
         _ function: CUhandle, _ name: String, out: CUDATensor, qkv: CUDATensor, layout: QKVLayout, cache: CUDAKVCache,
-        layer: Int, batch: CUDABatch, grid: (Int, Int), splits: Int, shared: Int, tiles: CUdeviceptr, scale: Float, window: Int
+        layer: Int, batch: CUDABatch, grid: (Int, Int), splits: Int, mergesSplits: Bool = false, shared: Int,
+        tiles: CUdeviceptr, scale: Float, window: Int
     ) -> CUDATensor {
         let tokens = batch.batch.numTokens, hd = layout.headDim
         var partialO: CUdeviceptr = 0, partialML: CUdeviceptr = 0
@@ -578,8 +617,8 @@ public final class CUDABackend: Backend {
                 .int32(Int32(layout.width)), .int32(Int32(layout.numHeads)), .int32(Int32(layout.numKVHeads)),
                 .int32(Int32(cache.shape.blockSize)), .float(scale), .int32(Int32(window)), .pointer(partialO), .pointer(partialML),
                 .int32(Int32(tokens)),
-            ])
-        if splits > 1, let combine = kernels.attentionCombine {
+            ] + (mergesSplits ? [.pointer(completionCounters)] : []))
+        if splits > 1, !mergesSplits, let combine = kernels.attentionCombine {
             launch(
                 combine, "attention_combine", grid: (tokens, layout.numHeads), block: min(256, hd),
                 [
@@ -597,10 +636,11 @@ public final class CUDABackend: Backend {
     ) -> CUDATensor {
         let out = allocate([batch.batch.numTokens, layout.numHeads * layout.headDim])
         // Light blocks: about four a multiprocessor keep enough loads in flight.
+        precondition(tiles.count * layout.numKVHeads <= Self.completionCounterCount, "decode step too large for the split counters")
         return splitAttention(
             function, "decode_attention", out: out, qkv: qkv, layout: layout, cache: cache, layer: layer, batch: batch,
             grid: (tiles.count, layout.numKVHeads),
-            splits: keySplits(blocks: tiles.count * layout.numKVHeads, perMultiprocessor: 4, below: 4),
+            splits: keySplits(blocks: tiles.count * layout.numKVHeads, perMultiprocessor: 4, below: 4), mergesSplits: true,
             shared: 0, tiles: tiles.pointer, scale: scale, window: window)
     }
 
@@ -611,6 +651,20 @@ public final class CUDABackend: Backend {
     private func keySplits(blocks: Int, perMultiprocessor: Int, below: Int) -> Int {
         guard kernels.attentionCombine != nil, blocks < below * multiprocessors else { return 1 }
         return min(16, (perMultiprocessor * multiprocessors + blocks - 1) / blocks)
+    }
+
+    public func swiGLU(_ x: CUDATensor, gateUp: CUDATensor) -> CUDATensor {
+        let (t, k, n) = (x.rows, x.columns, gateUp.shape[0] / 2)
+        guard useGEMV, let gemv = kernels.gemvSwiGLU[t], k % 8 == 0, gateUp.columns == k else {
+            return siluAndMul(linear(x, weight: gateUp, bias: nil))
+        }
+        checkLive(x)
+        let out = allocate([t, n])
+        // 8 warps a block: four gate rows and the same four up rows.
+        launch(
+            gemv, "gemv_swiglu \(2 * n)x\(k)", grid: ((n + 3) / 4, 1), block: 256,
+            [.pointer(out.pointer), .pointer(x.pointer), .pointer(gateUp.pointer), .int32(Int32(n)), .int32(Int32(k))])
+        return out
     }
 
     public func siluAndMul(_ x: CUDATensor) -> CUDATensor {
@@ -652,10 +706,19 @@ public final class CUDABackend: Backend {
     public func argmaxRows(_ x: CUDATensor, rows: Int) -> [Int32] {
         checkLive(x)
         guard rows > 0 else { return [] }
+        precondition(rows <= Self.completionCounterCount, "argmax of \(rows) rows exceeds the completion counters")
+        let n = x.count / rows
+        // Chunks of about 4096 logits, one block each, so that even one row is read by many multiprocessors.
+        let chunks = max(1, min(64, n / 4096))
         let indices = ring.allocate(rows * 4).pointer
+        let chunkValues = ring.allocate(rows * chunks * 4).pointer, chunkIndices = ring.allocate(rows * chunks * 4).pointer
+        checkLive(x)
         launch(
-            kernels.argmaxRows, "argmax_rows", grid: (rows, 1), block: 1024,
-            [.pointer(indices), .pointer(x.pointer), .int32(Int32(x.count / rows)), .pointer(0), .int32(0)])
+            kernels.argmaxRows, "argmax_rows", grid: (rows, chunks), block: 256,
+            [
+                .pointer(indices), .pointer(x.pointer), .int32(Int32(n)), .pointer(chunkValues), .pointer(chunkIndices),
+                .pointer(completionCounters),
+            ])
         let host = hostOutput.ensure(rows * 4)
         driver.must(driver.cuMemcpyDtoHAsync(host, indices, rows * 4, stream), "cuMemcpyDtoHAsync(argmax)")
         synchronize()

@@ -7,12 +7,14 @@ final class CUDAKernels {
     let module: CUhandle
     /// Whether this start ran NVRTC (false: the cubin came from the disk cache).
     let compiled: Bool
-    let embedding, rmsNorm, addRMSNorm, headRMSNorm, rotary, writeKVCache, pagedAttention: CUhandle
+    let embedding, rmsNorm, addRMSNorm, headRMSNorm, rotaryWriteKV, writeKVCache, pagedAttention: CUhandle
     let siluAndMul, gatherRows, addBias, toFloat, fromFloat, argmaxRows: CUhandle
     /// Tensor-core attention for 16-bit activations, by head dimension.
     private(set) var flashAttention: [Int: CUhandle] = [:]
     /// Matrix-vector products for 1 to 4 tokens of 16-bit activations, by token count.
     private(set) var gemv: [Int: CUhandle] = [:]
+    /// The same with the SwiGLU activation applied to stacked gate and up rows, by token count.
+    private(set) var gemvSwiGLU: [Int: CUhandle] = [:]
     /// Attention of decode steps for 16-bit activations, by head dimension (64 and 128).
     private(set) var decodeAttention: [Int: CUhandle] = [:]
     /// The kernels of kernels.cu, which all wait for the previous grid themselves and so may be
@@ -78,7 +80,7 @@ final class CUDAKernels {
         rmsNorm = try load("rms_norm_\(suffix)")
         addRMSNorm = try load("add_rms_norm_\(suffix)")
         headRMSNorm = try load("head_rms_norm_\(suffix)")
-        rotary = try load("rotary_\(suffix)")
+        rotaryWriteKV = try load("rotary_write_kv_\(suffix)")
         writeKVCache = try load("write_kv_cache_\(suffix)")
         pagedAttention = try load("paged_attention_\(suffix)")
         siluAndMul = try load("silu_and_mul_\(suffix)")
@@ -91,7 +93,10 @@ final class CUDAKernels {
         adjustLogits = function("adjust_logits")
         if dtype != .float32 {
             attentionCombine = try load("attention_combine_\(suffix)")
-            for t in 1...4 { gemv[t] = try load("gemv_\(suffix)_t\(t)") }
+            for t in 1...4 {
+                gemv[t] = try load("gemv_\(suffix)_t\(t)")
+                gemvSwiGLU[t] = try load("gemv_swiglu_\(suffix)_t\(t)")
+            }
             for hd in [64, 128, 256] { flashAttention[hd] = try load("flash_attention_\(suffix)_hd\(hd)") }
             // `VLLM_CUDA_DECODE_ATTENTION=0`: decode steps use flash_attention too (for comparisons).
             if ProcessInfo.processInfo.environment["VLLM_CUDA_DECODE_ATTENTION"] != "0" {
@@ -99,8 +104,8 @@ final class CUDAKernels {
             }
         }
         waitsForPrevious = Set(
-            [embedding, rmsNorm, addRMSNorm, headRMSNorm, rotary, writeKVCache, pagedAttention, siluAndMul, gatherRows, addBias,
-             toFloat, fromFloat, argmaxRows] + [attentionCombine].compactMap { $0 } + Array(gemv.values)
+            [embedding, rmsNorm, addRMSNorm, headRMSNorm, rotaryWriteKV, writeKVCache, pagedAttention, siluAndMul, gatherRows, addBias,
+             toFloat, fromFloat, argmaxRows] + [attentionCombine].compactMap { $0 } + Array(gemv.values) + Array(gemvSwiGLU.values)
                 + Array(flashAttention.values) + Array(decodeAttention.values))
     }
 }

@@ -81,6 +81,18 @@ public protocol Backend: AnyObject {
     ) -> Tensor
     /// `silu(x[:, :n]) * x[:, n:]` for `x` of width `2n`.
     func siluAndMul(_ x: Tensor) -> Tensor
+
+    // Fused operations: each has a default made of the operations above; a backend overrides one
+    // where doing the parts in one pass saves a trip through memory or a kernel launch.
+
+    /// `rotary`, then `attention`; a backend may rotate the keys on their way into the cache.
+    func rotaryAttention(
+        _ qkv: Tensor, layout: QKVLayout, rope: Tensor, cache: KVCache, layer: Int, batch: Batch, scale: Float,
+        slidingWindow: Int?
+    ) -> Tensor
+    /// `siluAndMul(linear(x, weight: gateUp, bias: nil))` for the gate and up projections stacked
+    /// in one weight; a backend may apply the activation as the products come out.
+    func swiGLU(_ x: Tensor, gateUp: Tensor) -> Tensor
     /// The rows of `x` named by the batch's `logitIndices`.
     func gatherLogitRows(_ x: Tensor, batch: Batch) -> Tensor
     /// Copies a 2-D tensor back to the host as float32, row-major.
@@ -126,6 +138,18 @@ extension Backend {
     public func allReduce(_ x: Tensor) {}
 
     public func allGatherColumns(_ x: Tensor, totalColumns: Int) -> Tensor { x }
+}
+
+extension Backend {
+    public func rotaryAttention(
+        _ qkv: Tensor, layout: QKVLayout, rope: Tensor, cache: KVCache, layer: Int, batch: Batch, scale: Float,
+        slidingWindow: Int?
+    ) -> Tensor {
+        rotary(qkv, layout: layout, rope: rope, batch: batch)
+        return attention(qkv, layout: layout, cache: cache, layer: layer, batch: batch, scale: scale, slidingWindow: slidingWindow)
+    }
+
+    public func swiGLU(_ x: Tensor, gateUp: Tensor) -> Tensor { siluAndMul(linear(x, weight: gateUp, bias: nil)) }
 }
 
 extension Backend {

@@ -191,15 +191,13 @@ public final class LlamaModel<B: Backend>: ModelExecutor {
             if let qNorm = layer.qNorm, let kNorm = layer.kNorm {
                 b.headRMSNorm(qkv, layout: layout, qWeight: qNorm, kWeight: kNorm, eps: eps)
             }
-            b.rotary(qkv, layout: layout, rope: rope, batch: step)
-            let attention = b.attention(
-                qkv, layout: layout, cache: cache, layer: index, batch: step, scale: scale,
+            let attention = b.rotaryAttention(
+                qkv, layout: layout, rope: rope, cache: cache, layer: index, batch: step, scale: scale,
                 slidingWindow: config.slidingWindow)
             hidden = b.linear(attention, weight: layer.output, bias: layer.outputBias)
             if shard.worldSize > 1 { b.allReduce(hidden) }
             let mlpInput = b.addRMSNorm(hidden, residual: residual!, weight: layer.postAttentionNorm, eps: eps)
-            let gateUp = b.linear(mlpInput, weight: layer.gateUp, bias: nil)
-            hidden = b.linear(b.siluAndMul(gateUp), weight: layer.down, bias: nil)
+            hidden = b.linear(b.swiGLU(mlpInput, gateUp: layer.gateUp), weight: layer.down, bias: nil)
             if shard.worldSize > 1 { b.allReduce(hidden) }
         }
         // Only the rows whose logits are wanted go through the last norm and the vocabulary projection.

@@ -157,13 +157,41 @@ struct KernelCheckCommand: ParsableCommand {
                 }
             }
             gpu.useGEMV = true
+            // The MLP's gate/up product with its activation (weight bytes over time), and greedy
+            // sampling of one 128k-vocabulary row.
+            let x = try gpu.upload(random(4096), shape: [1, 4096])
+            let gateUp = try gpu.upload(random(28672 * 4096, scale: 0.05), shape: [28672, 4096])
+            _ = gpu.prepare(ForwardBatch(chunks: [SequenceChunk(tokenIDs: [1], numCached: 0, blockTable: [0])], blockSize: 16))
+            let ms = gpu.timeMilliseconds { _ = gpu.swiGLU(x, gateUp: gateUp) }
+            timings["gemv_swiglu 4096x28672 GB/s"] = Double(28672 * 4096 * dtype.byteSize) / (ms / 1000) / 1e9
+            let logits = try gpu.upload(random(128_256, scale: 8), shape: [1, 128_256])
+            timings["argmax_rows 1x128256 us"] = 1000 * gpu.timeMilliseconds { _ = gpu.argmaxRows(logits, rows: 1) }
+        }
+
+        // The MLP's fused gate/up product and activation, through the matrix-vector kernel (1-4
+        // tokens) and through cuBLASLt (37 tokens), against the separate operations on the CPU.
+        for t in [1, 2, 3, 4, 37] {
+            let (k, m) = (1024, 2 * 389)
+            let (ac, ag) = try pair(random(t * k), [t, k])
+            let (bc, bg) = try pair(random(m * k, scale: 0.05), [m, k])
+            compare("swiglu \(t)x\(k)x\(m)", cpu.siluAndMul(cpu.linear(ac, weight: bc, bias: nil)), gpu.swiGLU(ag, gateUp: bg))
+        }
+
+        // Greedy sampling: indices must agree exactly (ties go to the lower index), for one row cut
+        // into many chunks, several rows, and rows whose maximum repeats.
+        for (count, width) in [(1, 128_256), (5, 32_000), (3, 1000)] {
+            var values = random(count * width, scale: 8)
+            for r in 0..<count where r % 2 == 0 { values[r * width + width - 1] = 9; values[r * width + width / 3] = 9 }
+            let (lc, lg) = try pair(values, [count, width])
+            let expected = cpu.argmaxRows(lc, rows: count), got = gpu.argmaxRows(lg, rows: count)
+            results.append(("argmax_rows \(count)x\(width)", expected == got ? 0 : .infinity))
         }
 
         // Attention layouts: (heads, kv heads, head dim), two steps mixing prefill chunks and decodes, then decodes.
         for (heads, kvHeads, hd, window) in [(8, 2, 64, 0), (32, 8, 128, 0), (4, 2, 12, 0), (6, 6, 8, 0), (16, 8, 128, 7)] {
             let layout = QKVLayout(numHeads: heads, numKVHeads: kvHeads, headDim: hd)
             let shape = KVCacheShape(numLayers: 1, numBlocks: 64, blockSize: 16, numKVHeads: kvHeads, headDim: hd)
-            let cacheC = cpu.makeKVCache(shape), cacheG = gpu.makeKVCache(shape)
+            let cacheC = cpu.makeKVCache(shape), cacheG = gpu.makeKVCache(shape), fusedCacheG = gpu.makeKVCache(shape)
             let (ropeC, ropeG) = try pair(
                 RotaryEmbedding.table(headDim: hd, theta: 10000, scaling: .none, positions: 256).floats().map(round), [256, hd])
             let tables: [[Int32]] = [[3, 9, 1, 4], [7, 2], [11, 12, 13, 14, 15, 16]]
@@ -188,17 +216,25 @@ struct KernelCheckCommand: ParsableCommand {
             for (i, chunks) in steps.enumerated() {
                 let batch = ForwardBatch(chunks: chunks, blockSize: 16)
                 let bc = cpu.prepare(batch), bg = gpu.prepare(batch)
-                let (qc, qg) = try pair(random(batch.numTokens * layout.width, scale: 2), [batch.numTokens, layout.width])
+                let qkvValues = random(batch.numTokens * layout.width, scale: 2)
+                let (qc, qg) = try pair(qkvValues, [batch.numTokens, layout.width])
+                let fusedQ = try gpu.upload(qkvValues, shape: [batch.numTokens, layout.width])
                 cpu.rotary(qc, layout: layout, rope: ropeC, batch: bc)
                 gpu.rotary(qg, layout: layout, rope: ropeG, batch: bg)
                 let name = "h\(heads)/\(kvHeads)x\(hd)\(window > 0 ? " window \(window)" : "") step \(i)"
                 compare("rotary " + name, qc, qg)
                 let scale = 1 / Float(hd).squareRoot()
                 let w: Int? = window > 0 ? window : nil
+                let expected = cpu.attention(qc, layout: layout, cache: cacheC, layer: 0, batch: bc, scale: scale, slidingWindow: w)
                 compare(
-                    "attention " + name,
-                    cpu.attention(qc, layout: layout, cache: cacheC, layer: 0, batch: bc, scale: scale, slidingWindow: w),
+                    "attention " + name, expected,
                     gpu.attention(qg, layout: layout, cache: cacheG, layer: 0, batch: bg, scale: scale, slidingWindow: w))
+                // The same step with the rotation and the cache write in one kernel, on its own cache.
+                compare(
+                    "rotary_attention " + name, expected,
+                    gpu.rotaryAttention(
+                        fusedQ, layout: layout, rope: ropeG, cache: fusedCacheG, layer: 0, batch: bg, scale: scale, slidingWindow: w))
+                compare("rotary_attention.qkv " + name, qc, fusedQ)
                 let (nqc, nqg) = try pair(random(hd).map { 1 + $0 / 4 }, [hd])
                 let (nkc, nkg) = try pair(random(hd).map { 1 + $0 / 4 }, [hd])
                 cpu.headRMSNorm(qc, layout: layout, qWeight: nqc, kWeight: nkc, eps: 1e-6)

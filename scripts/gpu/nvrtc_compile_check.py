@@ -40,10 +40,10 @@ def compile_source(text):
 def expected(suffix):
     """The kernels CUDAKernels.swift loads for one dtype."""
     names = [f"{k}_{suffix}" for k in (
-        "embedding rms_norm add_rms_norm head_rms_norm rotary write_kv_cache paged_attention silu_and_mul "
+        "embedding rms_norm add_rms_norm head_rms_norm rotary_write_kv write_kv_cache paged_attention silu_and_mul "
         "gather_rows add_bias to_float from_float argmax_rows sample_rows").split()] + ["adjust_logits"]
     if suffix != "f32":
-        names += [f"attention_combine_{suffix}"] + [f"gemv_{suffix}_t{t}" for t in range(1, 5)]
+        names += [f"attention_combine_{suffix}"] + [f"{g}_{suffix}_t{t}" for g in ("gemv", "gemv_swiglu") for t in range(1, 5)]
         names += [f"flash_attention_{suffix}_hd{h}" for h in (64, 128, 256)]
         names += [f"decode_attention_{suffix}_hd{h}" for h in (64, 128)]
     return names

@@ -123,21 +123,38 @@ __device__ void head_rms_norm(T* qkv, const T* qw, const T* kw, int width, int n
     for (int i = threadIdx.x; i < head_dim; i += 32) x[i] = from_f<T>(to_f(w[i]) * rnd<T>(to_f(x[i]) * inverse));
 }
 
-// Rotary embedding (rotate-half convention) of the q and k heads of each token, in place. `rope`
-// rows hold head_dim/2 cosines then head_dim/2 sines, already in the activation dtype (transformers
-// casts cos and sin to it), and each product is rounded as PyTorch rounds it.
+// Rotary embedding (rotate-half convention) of each token's q and k heads, in place; with `slots`,
+// the rotated keys and the values also go to the token's cache slot (layout of write_kv_cache), so
+// that a step rotates and fills the cache in one pass. `rope` rows hold head_dim/2 cosines then
+// head_dim/2 sines, already in the activation dtype (transformers casts cos and sin to it), and
+// each product is rounded as PyTorch rounds it.
 template <typename T>
-__device__ void rotary(T* qkv, const T* rope, const int* positions, int width, int heads, int head_dim) {
-    const int half = head_dim / 2;
+__device__ void rotary_write_kv(T* qkv, const T* rope, const int* positions, const int* slots, T* keys, T* values,
+                                int width, int num_heads, int kv_heads, int head_dim, int block_size) {
+    const int half = head_dim / 2, heads = num_heads + kv_heads;
     T* row = qkv + (long long)blockIdx.x * width;
     const T* table = rope + (long long)positions[blockIdx.x] * head_dim;
+    const int slot = slots ? slots[blockIdx.x] : -1;
+    // Where this token's head 0 lives in a layer's cache; head g is g * block_size rows further.
+    const long long at = slot < 0 ? 0 : ((long long)(slot / block_size) * kv_heads * block_size + slot % block_size) * head_dim;
     for (int i = threadIdx.x; i < heads * half; i += blockDim.x) {
         const int h = i / half, d = i % half;
         T* x = row + h * head_dim;
         const float c = to_f(table[d]), s = to_f(table[half + d]);
         const float x1 = to_f(x[d]), x2 = to_f(x[half + d]);
-        x[d] = from_f<T>(rnd<T>(x1 * c) + rnd<T>(-x2 * s));
-        x[half + d] = from_f<T>(rnd<T>(x2 * c) + rnd<T>(x1 * s));
+        const T a = from_f<T>(rnd<T>(x1 * c) + rnd<T>(-x2 * s)), b = from_f<T>(rnd<T>(x2 * c) + rnd<T>(x1 * s));
+        x[d] = a;
+        x[half + d] = b;
+        if (slot >= 0 && h >= num_heads) {
+            T* k = keys + at + (long long)(h - num_heads) * block_size * head_dim;
+            k[d] = a;
+            k[half + d] = b;
+        }
+    }
+    if (slot < 0) return;
+    for (int i = threadIdx.x; i < kv_heads * head_dim; i += blockDim.x) {
+        const int g = i / head_dim, d = i % head_dim;
+        values[at + (long long)g * block_size * head_dim + d] = row[heads * head_dim + i];
     }
 }
 
@@ -420,14 +437,60 @@ __device__ void flash_attention(T* out, const T* qkv, const T* key_cache, const 
     }
 }
 
+// Element d of one (token, head)'s output from the splits of split-KV attention:
+// sum_z e^(m_z - M) o_z / sum_z e^(m_z - M) l_z with M the largest m_z. Reads bypass L1, since
+// other blocks of the same kernel may have written the partials (decode_attention's last split).
+template <typename T>
+__device__ __forceinline__ void combine_splits(T* out, const float* partial_o, const float* partial_ml, int splits,
+                                               int num_tokens, int num_heads, int head_dim, int token, int head, int d) {
+    float big = NEG_INF;
+    for (int z = 0; z < splits; ++z)
+        big = fmaxf(big, __ldcg(partial_ml + 2 * (((long long)z * num_tokens + token) * num_heads + head)));
+    float o = 0.f, l = 0.f;
+    for (int z = 0; z < splits; ++z) {
+        const long long at = ((long long)z * num_tokens + token) * num_heads + head;
+        const float m = __ldcg(partial_ml + 2 * at);
+        if (m == NEG_INF) continue;
+        const float w = expf(m - big);
+        o += w * __ldcg(partial_o + at * head_dim + d);
+        l += w * __ldcg(partial_ml + 2 * at + 1);
+    }
+    out[((long long)token * num_heads + head) * head_dim + d] = from_f<T>(l > 0.f ? o / l : 0.f);
+}
+
+// Merges the splits of split-KV attention: one block per (token, head), one thread per element.
+template <typename T>
+__device__ void attention_combine(T* out, const float* partial_o, const float* partial_ml, int splits, int num_tokens,
+                                  int num_heads, int head_dim) {
+    for (int d = threadIdx.x; d < head_dim; d += blockDim.x)
+        combine_splits(out, partial_o, partial_ml, splits, num_tokens, num_heads, head_dim, blockIdx.x, blockIdx.y, d);
+}
+
+// Whether this block is the last of the `count` blocks that share `counter` to get here: each
+// block's writes are made visible first, and the last one resets the counter for the next launch
+// (so that a buffer of zeros serves every launch, recorded ones included). Saves a merging kernel.
+__device__ bool last_to_arrive(int* counter, int count) {
+    __shared__ bool last;
+    __threadfence();
+    __syncthreads();
+    if (threadIdx.x == 0) {
+        last = atomicAdd(counter, 1) == count - 1;
+        if (last) *counter = 0;
+    }
+    __syncthreads();
+    if (last) __threadfence();
+    return last;
+}
+
 // Attention of decode steps (one query token per sequence): memory-bound, so built to keep many
 // key/value bytes in flight rather than to use the tensor cores. One block of 4 warps per
 // (sequence, kv head, split); each warp takes runs of 32 keys. Lane j reads key j's whole row
 // (16-byte loads) and dots it with the group's queries (all query heads of this kv head, kept in
 // shared memory), while the 32 value rows stream into shared memory with cp.async; then each lane
 // owns HD / 32 output dimensions of every head and walks the 32 keys. Per-warp online softmax,
-// merged across warps at the end; with several splits the unnormalized result goes to
-// attention_combine. Head sizes 64 and 128 (larger ones use flash_attention).
+// merged across warps at the end; with several splits each writes its unnormalized result and
+// the last split of a (sequence, kv head) to finish merges them (`counters`: zeros, one per
+// sequence and kv head). Head sizes 64 and 128 (larger ones use flash_attention).
 #define DA_WARPS 4
 #define DA_MAX_GROUP 8
 __device__ __forceinline__ void cp_async16(void* shared, const void* global) {
@@ -439,7 +502,7 @@ template <typename T, int HD>
 __device__ void decode_attention(T* out, const T* qkv, const T* key_cache, const T* value_cache, const int* tiles,
                                  const int* positions, const int* block_tables, const int* table_width, int width,
                                  int num_heads, int kv_heads, int block_size, float scale, int window,
-                                 float* partial_o, float* partial_ml, int num_tokens) {
+                                 float* partial_o, float* partial_ml, int num_tokens, int* counters) {
     constexpr int DPL = HD / 32, VLD = HD + 8;  // output dimensions per lane; padded value row
     static_assert(DPL == 2 || DPL == 4, "decode_attention takes head sizes 64 and 128");
     __shared__ float qs[DA_MAX_GROUP][HD];
@@ -560,36 +623,22 @@ __device__ void decode_attention(T* out, const T* qkv, const T* key_cache, const
             out[((long long)token * num_heads + head) * HD + d] = from_f<T>(total > 0.f ? o / total : 0.f);
         }
     }
-}
-
-// Merges the splits of split-KV attention: one block per (token, head), one thread per element of
-// the head: out = sum_z e^(m_z - M) o_z / sum_z e^(m_z - M) l_z with M the largest m_z.
-template <typename T>
-__device__ void attention_combine(T* out, const float* partial_o, const float* partial_ml, int splits, int num_tokens,
-                                  int num_heads, int head_dim) {
-    const int token = blockIdx.x, head = blockIdx.y;
-    float big = NEG_INF;
-    for (int z = 0; z < splits; ++z)
-        big = fmaxf(big, partial_ml[2 * (((long long)z * num_tokens + token) * num_heads + head)]);
-    for (int d = threadIdx.x; d < head_dim; d += blockDim.x) {
-        float o = 0.f, l = 0.f;
-        for (int z = 0; z < splits; ++z) {
-            const long long at = ((long long)z * num_tokens + token) * num_heads + head;
-            const float m = partial_ml[2 * at];
-            if (m == NEG_INF) continue;
-            const float w = expf(m - big);
-            o += w * partial_o[at * head_dim + d];
-            l += w * partial_ml[2 * at + 1];
-        }
-        out[((long long)token * num_heads + head) * head_dim + d] = from_f<T>(l > 0.f ? o / l : 0.f);
+    // The last split of this (sequence, kv head) to finish merges all of them.
+    if (gridDim.z > 1 && last_to_arrive(counters + token * kv_heads + g, gridDim.z)) {
+        for (int i = threadIdx.x; i < group * HD; i += blockDim.x)
+            combine_splits(out, partial_o, partial_ml, gridDim.z, num_tokens, num_heads, HD, token, g * group + i / HD, i % HD);
     }
 }
 
 // y[t, :] = x[t, :] · Wᵀ for a few tokens (decode steps): reading W once at full bandwidth is all
-// that matters. One warp per output row; each lane issues GEMV_DEPTH 16-byte weight loads before
-// using any (so that many bytes are in flight per warp), marked streaming so that they do not
-// evict x from L1; float32 accumulation, then a warp sum. k must be a multiple of 8.
+// that matters. One warp per output row; each lane reads its row in chunks of GEMV_DEPTH 16-byte
+// loads, and asks for the next chunk before using the current one, so that a warp's loads never
+// stop: with rows of 8 KB (two chunks), waiting for one chunk before asking for the next left a
+// gap per chunk that cost a quarter of the bandwidth. Loads are marked streaming so that they do
+// not evict x from L1; float32 accumulation, then a warp sum. k must be a multiple of 8.
+#ifndef GEMV_DEPTH  // a kernel-source override may try another depth
 #define GEMV_DEPTH 8
+#endif
 __device__ __forceinline__ uint4 load_streaming(const void* p) {
     uint4 v;
     asm volatile("ld.global.nc.L1::no_allocate.v4.u32 {%0, %1, %2, %3}, [%4];"
@@ -609,36 +658,70 @@ __device__ __forceinline__ void gemv_accumulate(float* acc, const uint4& wv, con
     }
 }
 
+// The dot products of weight row `wr` with the NT rows of x, summed over the warp (every lane
+// gets them); a dead warp (`live` false) only takes part in the launch protocol and gets zeros.
 template <typename T, int NT>
-__device__ void gemv(T* y, const T* x, const T* w, int n, int k) {
-    const int row = blockIdx.x * (blockDim.x >> 5) + (threadIdx.x >> 5), lane = threadIdx.x & 31;
-    if (row >= n) { PDL_ENTER(); return; }
-    const T* wr = w + (long long)row * k;
-    float acc[NT];
+__device__ __forceinline__ void gemv_row(float* total, const T* x, const T* wr, int k, bool live) {
+    constexpr int CHUNK = GEMV_DEPTH * 256;  // elements of a warp's chunk: 8 per lane and load
+    const int lane = threadIdx.x & 31;
 #pragma unroll
-    for (int t = 0; t < NT; ++t) acc[t] = 0.f;
-    int c = lane * 8;
-    uint4 wv[GEMV_DEPTH];
-    // The weights do not depend on the previous kernel: the first batch is read before waiting for it.
-    const bool full = c + (GEMV_DEPTH - 1) * 256 < k;
-    if (full) {
+    for (int t = 0; t < NT; ++t) total[t] = 0.f;
+    if (!live) { PDL_ENTER(); return; }
+    const int chunks = k / CHUNK;
+    uint4 current[GEMV_DEPTH], next[GEMV_DEPTH];
+    // The weights do not depend on the previous kernel: the first chunk is read before waiting for it.
+    if (chunks > 0) {
 #pragma unroll
-        for (int u = 0; u < GEMV_DEPTH; ++u) wv[u] = load_streaming(wr + c + u * 256);
+        for (int u = 0; u < GEMV_DEPTH; ++u) current[u] = load_streaming(wr + lane * 8 + u * 256);
     }
     PDL_ENTER();
-    for (bool first = true; c + (GEMV_DEPTH - 1) * 256 < k; c += GEMV_DEPTH * 256, first = false) {
-        if (!first) {
+    for (int i = 0; i < chunks; ++i) {
+        const int c = i * CHUNK + lane * 8;
+        if (i + 1 < chunks) {
 #pragma unroll
-            for (int u = 0; u < GEMV_DEPTH; ++u) wv[u] = load_streaming(wr + c + u * 256);
+            for (int u = 0; u < GEMV_DEPTH; ++u) next[u] = load_streaming(wr + c + CHUNK + u * 256);
         }
 #pragma unroll
-        for (int u = 0; u < GEMV_DEPTH; ++u) gemv_accumulate<T, NT>(acc, wv[u], x, k, c + u * 256);
+        for (int u = 0; u < GEMV_DEPTH; ++u) gemv_accumulate<T, NT>(total, current[u], x, k, c + u * 256);
+#pragma unroll
+        for (int u = 0; u < GEMV_DEPTH; ++u) current[u] = next[u];
     }
-    for (; c < k; c += 256) gemv_accumulate<T, NT>(acc, load_streaming(wr + c), x, k, c);
+    for (int c = chunks * CHUNK + lane * 8; c < k; c += 256) gemv_accumulate<T, NT>(total, load_streaming(wr + c), x, k, c);
+#pragma unroll
+    for (int t = 0; t < NT; ++t) total[t] = warp_sum(total[t]);
+}
+
+template <typename T, int NT>
+__device__ void gemv(T* y, const T* x, const T* w, int n, int k) {
+    const int row = blockIdx.x * (blockDim.x >> 5) + (threadIdx.x >> 5);
+    float total[NT];
+    gemv_row<T, NT>(total, x, w + (long long)row * k, k, row < n);
+    if (row >= n || (threadIdx.x & 31) != 0) return;
+#pragma unroll
+    for (int t = 0; t < NT; ++t) y[(long long)t * n + row] = from_f<T>(total[t]);
+}
+
+// y = silu(x · Wgᵀ) * (x · Wuᵀ) for W = [gate; up] stacked (2n rows): the MLP's gate/up product
+// and its activation in one kernel. Blocks of 8 warps: warps 0-3 take four gate rows, warps 4-7
+// the same four up rows, and one exchange through shared memory pairs them. Each product is
+// rounded to the activation dtype before the activation, as the separate kernels round it.
+template <typename T, int NT>
+__device__ void gemv_swiglu(T* y, const T* x, const T* w, int n, int k) {
+    __shared__ float up[4][NT];
+    const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
+    const int row = blockIdx.x * 4 + (warp & 3);
+    float total[NT];
+    gemv_row<T, NT>(total, x, w + (long long)(row + (warp >= 4 ? n : 0)) * k, k, row < n);
+    if (warp >= 4 && lane == 0) {
+#pragma unroll
+        for (int t = 0; t < NT; ++t) up[warp - 4][t] = total[t];
+    }
+    __syncthreads();
+    if (warp >= 4 || lane != 0 || row >= n) return;
 #pragma unroll
     for (int t = 0; t < NT; ++t) {
-        const float total = warp_sum(acc[t]);
-        if (lane == 0) y[(long long)t * n + row] = from_f<T>(total);
+        const float gate = rnd<T>(total[t]);
+        y[(long long)t * n + row] = from_f<T>(rnd<T>(gate / (1.f + expf(-gate))) * rnd<T>(up[warp][t]));
     }
 }
 
@@ -674,45 +757,64 @@ template <typename T> __device__ void from_float(T* out, const float* x, long lo
         out[i] = from_f<T>(x[i]);
 }
 
-__device__ __forceinline__ unsigned int mix32(unsigned int x) {
-    x ^= x >> 16; x *= 0x7feb352du; x ^= x >> 15; x *= 0x846ca68bu; x ^= x >> 16;
-    return x;
-}
+// Whether (v, i) beats (bv, bi) for argmax: the larger value, the lower index on ties.
+__device__ __forceinline__ bool better(float v, int i, float bv, int bi) { return v > bv || (v == bv && i < bi); }
 
-// Greedy sampling helper: index of the largest logit of each row (first one on ties, like argmax).
-// With `temperatures`, a row of temperature t > 0 instead draws from softmax(x / t) by the
-// Gumbel-max trick: argmax(x / t - log(-log(u))) with u uniform in (0, 1) from a counter hash of
-// (seed, row, column), which has exactly that distribution.
-template <typename T> __device__ void argmax_rows(int* out, const T* x, int n, const float* temperatures,
-                                                  unsigned int seed) {
-    __shared__ float best_value[32];
-    __shared__ int best_index[32];
-    const T* row = x + (long long)blockIdx.x * n;
-    float bv = NEG_INF;
-    int bi = 0x7fffffff;
-    const float t = temperatures ? temperatures[blockIdx.x] : 0.f;
-    const unsigned int row_key = mix32(seed ^ mix32(blockIdx.x + 0x9e3779b9u));
-    for (int i = threadIdx.x; i < n; i += blockDim.x) {
-        float v = to_f(row[i]);
-        if (t > 0.f) {
-            const float u = ((float)(mix32(row_key ^ (unsigned int)i * 0x85ebca6bu) >> 8) + 0.5f) * (1.f / 16777216.f);
-            v = v / t - logf(-logf(u));
-        }
-        if (v > bv) { bv = v; bi = i; }
-    }
+// The largest value and its index (the lower index on ties) over the block; every thread gets it.
+__device__ void block_argmax(float& v, int& i) {
+    __shared__ float values[32];
+    __shared__ int indices[32];
     for (int o = 16; o > 0; o >>= 1) {
-        const float ov = __shfl_xor_sync(0xffffffffu, bv, o);
-        const int oi = __shfl_xor_sync(0xffffffffu, bi, o);
-        if (ov > bv || (ov == bv && oi < bi)) { bv = ov; bi = oi; }
+        const float ov = __shfl_xor_sync(0xffffffffu, v, o);
+        const int oi = __shfl_xor_sync(0xffffffffu, i, o);
+        if (better(ov, oi, v, i)) { v = ov; i = oi; }
     }
     const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, warps = (blockDim.x + 31) >> 5;
-    if (lane == 0) { best_value[warp] = bv; best_index[warp] = bi; }
+    if (lane == 0) { values[warp] = v; indices[warp] = i; }
     __syncthreads();
     if (threadIdx.x == 0) {
         for (int w = 1; w < warps; ++w)
-            if (best_value[w] > bv || (best_value[w] == bv && best_index[w] < bi)) { bv = best_value[w]; bi = best_index[w]; }
-        out[blockIdx.x] = bi;
+            if (better(values[w], indices[w], v, i)) { v = values[w]; i = indices[w]; }
+        values[0] = v;
+        indices[0] = i;
     }
+    __syncthreads();
+    v = values[0];
+    i = indices[0];
+    __syncthreads();
+}
+
+// Greedy sampling: index of the largest logit of each row (the first on ties, like argmax). A
+// row is cut into gridDim.y chunks, one block each, so that a single row (batch-1 decode) is read
+// by many multiprocessors instead of one; the last block of a row to finish picks the best of the
+// chunks' candidates.
+template <typename T> __device__ void argmax_rows(int* out, const T* x, int n, float* chunk_value, int* chunk_index,
+                                                  int* counters) {
+    const int chunks = gridDim.y, per = (n + chunks - 1) / chunks;
+    const int begin = blockIdx.y * per, end = imin(n, begin + per);
+    const T* row = x + (long long)blockIdx.x * n;
+    float bv = NEG_INF;
+    int bi = 0x7fffffff;
+#pragma unroll 4
+    for (int i = begin + threadIdx.x; i < end; i += blockDim.x) {
+        const float v = to_f(row[i]);
+        if (better(v, i, bv, bi)) { bv = v; bi = i; }
+    }
+    block_argmax(bv, bi);
+    if (threadIdx.x == 0) {
+        chunk_value[blockIdx.x * chunks + blockIdx.y] = bv;
+        chunk_index[blockIdx.x * chunks + blockIdx.y] = bi;
+    }
+    if (!last_to_arrive(counters + blockIdx.x, chunks)) return;
+    bv = NEG_INF;
+    bi = 0x7fffffff;
+    for (int c = threadIdx.x; c < chunks; c += blockDim.x) {
+        const float v = __ldcg(chunk_value + blockIdx.x * chunks + c);
+        const int i = __ldcg(chunk_index + blockIdx.x * chunks + c);
+        if (better(v, i, bv, bi)) { bv = v; bi = i; }
+    }
+    block_argmax(bv, bi);
+    if (threadIdx.x == 0) out[blockIdx.x] = bi;
 }
 
 #define INSTANTIATE(S, T)                                                                                               \
@@ -729,9 +831,10 @@ template <typename T> __device__ void argmax_rows(int* out, const T* x, int n, c
                                                  int head_dim, float eps) { PDL_ENTER();                                            \
         head_rms_norm<T>(qkv, qw, kw, width, num_heads, head_dim, eps);                                                \
     }                                                                                                                  \
-    extern "C" __global__ void rotary_##S(T* qkv, const T* rope, const int* positions, int width, int heads,          \
-                                          int head_dim) { PDL_ENTER();                                                              \
-        rotary<T>(qkv, rope, positions, width, heads, head_dim);                                                       \
+    extern "C" __global__ void rotary_write_kv_##S(T* qkv, const T* rope, const int* positions, const int* slots,      \
+                                                   T* keys, T* values, int width, int num_heads, int kv_heads,         \
+                                                   int head_dim, int block_size) { PDL_ENTER();                        \
+        rotary_write_kv<T>(qkv, rope, positions, slots, keys, values, width, num_heads, kv_heads, head_dim, block_size); \
     }                                                                                                                  \
     extern "C" __global__ void write_kv_cache_##S(const T* qkv, T* keys, T* values, const int* slots, int width,       \
                                                   int key_offset, int value_offset, int kv_heads, int head_dim,        \
@@ -754,9 +857,9 @@ template <typename T> __device__ void argmax_rows(int* out, const T* x, int n, c
     extern "C" __global__ void add_bias_##S(T* y, const T* bias, long long rows, int n) { PDL_ENTER(); add_bias<T>(y, bias, rows, n); } \
     extern "C" __global__ void to_float_##S(float* out, const T* x, long long count) { PDL_ENTER(); to_float<T>(out, x, count); }  \
     extern "C" __global__ void from_float_##S(T* out, const float* x, long long count) { PDL_ENTER(); from_float<T>(out, x, count); } \
-    extern "C" __global__ void argmax_rows_##S(int* out, const T* x, int n, const float* temperatures,                \
-                                               unsigned int seed) { PDL_ENTER();                                                    \
-        argmax_rows<T>(out, x, n, temperatures, seed);                                                                 \
+    extern "C" __global__ void argmax_rows_##S(int* out, const T* x, int n, float* chunk_value, int* chunk_index,     \
+                                               int* counters) { PDL_ENTER();                                           \
+        argmax_rows<T>(out, x, n, chunk_value, chunk_index, counters);                                                 \
     }
 
 #ifdef VLLM_DTYPE_F32
@@ -794,9 +897,10 @@ INSTANTIATE_COMBINE(f16, __half)
     extern "C" __global__ void __launch_bounds__(128) decode_attention_##S##_hd##HD(                                  \
         T* out, const T* qkv, const T* key_cache, const T* value_cache, const int* tiles, const int* positions,         \
         const int* block_tables, const int* table_width, int width, int num_heads, int kv_heads, int block_size,        \
-        float scale, int window, float* partial_o, float* partial_ml, int num_tokens) { PDL_ENTER();                                \
+        float scale, int window, float* partial_o, float* partial_ml, int num_tokens, int* counters) { PDL_ENTER();                  \
         decode_attention<T, HD>(out, qkv, key_cache, value_cache, tiles, positions, block_tables, table_width, width, \
-                                num_heads, kv_heads, block_size, scale, window, partial_o, partial_ml, num_tokens);    \
+                                num_heads, kv_heads, block_size, scale, window, partial_o, partial_ml, num_tokens,     \
+                                counters);                                                                             \
     }
 #ifdef VLLM_DTYPE_BF16
 INSTANTIATE_DECODE(bf16, __nv_bfloat16, 64)
@@ -833,6 +937,10 @@ INSTANTIATE_FLASH(f16, __half, 256)
 #define INSTANTIATE_GEMV(S, T, NT)                                                                                     \
     extern "C" __global__ void __launch_bounds__(256) gemv_##S##_t##NT(T* y, const T* x, const T* w, int n, int k) {  \
         gemv<T, NT>(y, x, w, n, k);                                                                                    \
+    }                                                                                                                  \
+    extern "C" __global__ void __launch_bounds__(256) gemv_swiglu_##S##_t##NT(T* y, const T* x, const T* w, int n,    \
+                                                                            int k) {                                   \
+        gemv_swiglu<T, NT>(y, x, w, n, k);                                                                             \
     }
 #ifdef VLLM_DTYPE_BF16
 INSTANTIATE_GEMV(bf16, __nv_bfloat16, 1)

@@ -79,32 +79,6 @@ __device__ float block_max(float v) {
     return result;
 }
 
-__device__ __forceinline__ bool better(float v, int i, float bv, int bi) { return v > bv || (v == bv && i < bi); }
-
-// The largest value and its index (the lower index on ties) over the block; every thread gets it.
-__device__ void block_argmax(float& v, int& i) {
-    __shared__ float values[32];
-    __shared__ int indices[32];
-    for (int o = 16; o > 0; o >>= 1) {
-        const float ov = __shfl_xor_sync(0xffffffffu, v, o);
-        const int oi = __shfl_xor_sync(0xffffffffu, i, o);
-        if (better(ov, oi, v, i)) { v = ov; i = oi; }
-    }
-    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, warps = (blockDim.x + 31) >> 5;
-    if (lane == 0) { values[warp] = v; indices[warp] = i; }
-    __syncthreads();
-    if (threadIdx.x == 0) {
-        for (int w = 1; w < warps; ++w)
-            if (better(values[w], indices[w], v, i)) { v = values[w]; i = indices[w]; }
-        values[0] = v;
-        indices[0] = i;
-    }
-    __syncthreads();
-    v = values[0];
-    i = indices[0];
-    __syncthreads();
-}
-
 // Keeps a token when its probability key is above `key`, or equal with an id of at most `index`.
 struct Cut {
     unsigned int key;
