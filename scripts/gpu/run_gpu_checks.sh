@@ -327,6 +327,71 @@ print(json.dumps({'seeded_sampling_repeats': len(ids[0]) == 2 and ids[0] == ids[
         --max-model-len 2048 --batch-size 1 --input-len 32 --output-len 128 --warmup 1 --iterations 3 --json
 fi
 
+# round5: fewer kernels per decode step (rotary with the cache write, SwiGLU inside the gate/up
+# matrix-vector kernel, split-KV merged by the last split, many-block argmax, double-buffered
+# matrix-vector loads). Kernel checks from a cold cache (and the matrix-vector timings again with
+# GEMV_DEPTH 4 through VLLM_CUDA_KERNEL_SOURCE), two fixtures against transformers with graphs and
+# eager, then batch-1 latency of this binary beside the previous one (.gpu/vllm-base.xz) in the
+# same run, a profile, and the two throughput workloads. BASE=0 skips the previous binary.
+if [ "$MODE" = round5 ]; then
+    L8=bench/gpu/configs/llama3_1_8b
+    Q06=bench/gpu/configs/qwen3_0_6b
+    export VLLM_CACHE_ROOT=$W/cache5
+    rm -rf $VLLM_CACHE_ROOT
+    for dt in bfloat16 float16 float32; do
+        step kernel_check_${dt}_cold 90 "$BIN" kernel-check --dtype $dt --json
+    done
+    (echo "#define GEMV_DEPTH 4"; cat Sources/VLLMCUDA/Kernels/kernels.cu; echo; cat Sources/VLLMCUDA/Kernels/sampling.cu) > $W/depth4.cu
+    step kernel_check_bfloat16_gemv_depth4 90 env VLLM_CUDA_KERNEL_SOURCE=$W/depth4.cu "$BIN" kernel-check --dtype bfloat16 --json
+    for m in Tests/Fixtures/models/llama3 Tests/Fixtures/models/qwen3-bf16; do
+        name=$(basename "$m")
+        vocab=$(python3 -c "import json;print(json.load(open('$m/config.json'))['vocab_size'])")
+        python3 -c "
+import random, json
+random.seed(7)
+print(json.dumps({'prompt_token_ids': json.load(open('$m/reference.json'))['prompt_ids']}))
+for n in (40, 23, 7, 61):
+    print(json.dumps({'prompt_token_ids': [random.randrange(3, $vocab) for _ in range(n)]}))" > $R/$name.prompts.jsonl
+        step hf_${name} 150 python3 $G/hf_reference.py --model "$m" --prompts $R/$name.prompts.jsonl --dtypes float32,bfloat16 \
+            --out-prefix $R/hf_${name} --greedy 32
+        for dt in float32 bfloat16; do
+            step ours_${name}_${dt}_chunked 90 "$BIN" logits --device cuda --dtype $dt --model "$m" --prompts-file $R/$name.prompts.jsonl \
+                --out $R/ours_${name}_${dt}_chunked.bin --chunked --max-model-len 2048
+            for variant in graphs eager; do
+                extra=""; [ $variant = eager ] && extra="--enforce-eager"
+                step ours_${name}_${dt}_greedy_$variant 90 "$BIN" generate --device cuda --dtype $dt --model "$m" \
+                    --prompts-file $R/$name.prompts.jsonl --max-tokens 32 --temperature 0 --ignore-eos --json \
+                    --num-gpu-blocks-override 512 --max-model-len 2048 $extra
+            done
+            python3 $G/compare.py --name "${name} $dt chunked" --vocab $vocab --ours $R/ours_${name}_${dt}_chunked.bin \
+                --ref $R/hf_${name}_$dt.bin --ours-greedy $R/ours_${name}_${dt}_greedy_graphs.out \
+                --ref-greedy $R/hf_${name}_$dt.greedy.json | tee -a $R/compare.jsonl
+            python3 $G/compare.py --name "${name} $dt graphs vs eager" --vocab $vocab --ours-greedy $R/ours_${name}_${dt}_greedy_graphs.out \
+                --ref-greedy $R/ours_${name}_${dt}_greedy_eager.out | tee -a $R/compare.jsonl
+        done
+        rm -f $R/*.bin
+    done
+    BASE_BIN=$W/vllm-base
+    [ "${BASE:-1}" = 1 ] && [ -f .gpu/vllm-base.xz ] && xz -dc .gpu/vllm-base.xz > $BASE_BIN && chmod +x $BASE_BIN
+    for variant in new base new_eager; do
+        b="$BIN"; extra=""
+        [ $variant = base ] && { [ -x $BASE_BIN ] || continue; b=$BASE_BIN; }
+        [ $variant = new_eager ] && extra="--enforce-eager"
+        step ours_bench_llama8b_1x32x128_$variant 150 "$b" bench forward --device cuda --load-format dummy --model $L8 \
+            --max-model-len 2048 --batch-size 1 --input-len 32 --output-len 128 --warmup 1 --iterations 3 --json $extra
+    done
+    step ours_profile_llama8b_1x32x128 150 env VLLM_CUDA_PROFILE=1 "$BIN" bench forward --device cuda --load-format dummy \
+        --model $L8 --max-model-len 2048 --batch-size 1 --input-len 32 --output-len 128 --warmup 0 --iterations 1 --json
+    step ours_throughput_llama8b_1000 200 "$BIN" bench throughput --device cuda --load-format dummy --model $L8 --max-model-len 2048 \
+        --input-len 1024 --output-len 128 --num-prompts 1000 --max-num-batched-tokens 8192 --max-num-seqs 256 \
+        --output-json $R/ours_throughput_llama8b_1000.json
+    qvocab=$(python3 -c "import json;print(json.load(open('$Q06/config.json'))['vocab_size'])")
+    python3 $G/make_dataset.py --num-prompts 256 --input-min 100 --input-max 1024 --output-min 100 --output-max 1024 \
+        --vocab $qvocab --seed 0 --out $W/dataset_qwen06.jsonl
+    step ours_throughput_qwen06_dataset 120 "$BIN" bench throughput --device cuda --load-format dummy --model $Q06 \
+        --dataset-path $W/dataset_qwen06.jsonl --max-model-len 2048 --output-json $R/ours_throughput_qwen06_dataset.json
+fi
+
 python3 $G/summarize.py "$R" > "$OUT/summary.json"
 cat "$OUT/summary.json"
 tar -C "$W" -czf "$OUT/results.tar.gz" res
