@@ -126,6 +126,11 @@ public final class CUDABackend: Backend {
     /// Our matrix-vector kernel for decodes of up to 4 tokens instead of cuBLASLt
     /// (`VLLM_CUDA_GEMV=0` turns it off, for comparisons).
     public var useGEMV = ProcessInfo.processInfo.environment["VLLM_CUDA_GEMV"] != "0"
+    /// The memory-bound decode attention kernel for decode-only steps, else the tensor-core kernel
+    /// (`VLLM_CUDA_DECODE_ATTENTION=0` turns it off, for comparisons).
+    public var useDecodeAttention = ProcessInfo.processInfo.environment["VLLM_CUDA_DECODE_ATTENTION"] != "0"
+    /// Whether decode attention's last split merges the splits (else attention_combine does).
+    public var mergesDecodeSplits = true
     private let elementSize: Int
 
     /// Opens device `device`, compiles or loads the kernels and creates the cuBLASLt handle.
@@ -535,7 +540,7 @@ public final class CUDABackend: Backend {
         let b = batch.batch
         let hd = layout.headDim, kvHeads = layout.numKVHeads
         let group = layout.numHeads / kvHeads
-        if let decode = kernels.decodeAttention[hd], let tiles = batch.decodeTiles, group <= 8 {
+        if useDecodeAttention, let decode = kernels.decodeAttention[hd], let tiles = batch.decodeTiles, group <= 8 {
             return decodeAttention(
                 decode, qkv, layout: layout, cache: cache, layer: layer, batch: batch, tiles: tiles, scale: scale,
                 window: slidingWindow ?? 0)
@@ -597,10 +602,11 @@ public final class CUDABackend: Backend {
 
     /// Launches an attention kernel of the flash/decode argument list over `grid` x `splits`; with
     /// several splits, partial results go to ring memory and are merged into `out`: by the kernel's
-    /// last split when it `mergesSplits` (decode_attention), else by attention_combine.
+    /// last split when it `mergesSplits` (decode_attention, whose last argument is the counters or
+    /// null), else by attention_combine.
     private func splitAttention(
         _ function: CUhandle, _ name: String, out: CUDATensor, qkv: CUDATensor, layout: QKVLayout, cache: CUDAKVCache,
-        layer: Int, batch: CUDABatch, grid: (Int, Int), splits: Int, mergesSplits: Bool = false, shared: Int,
+        layer: Int, batch: CUDABatch, grid: (Int, Int), splits: Int, mergesSplits: Bool? = nil, shared: Int,
         tiles: CUdeviceptr, scale: Float, window: Int
     ) -> CUDATensor {
         let tokens = batch.batch.numTokens, hd = layout.headDim
@@ -617,8 +623,8 @@ public final class CUDABackend: Backend {
                 .int32(Int32(layout.width)), .int32(Int32(layout.numHeads)), .int32(Int32(layout.numKVHeads)),
                 .int32(Int32(cache.shape.blockSize)), .float(scale), .int32(Int32(window)), .pointer(partialO), .pointer(partialML),
                 .int32(Int32(tokens)),
-            ] + (mergesSplits ? [.pointer(completionCounters)] : []))
-        if splits > 1, !mergesSplits, let combine = kernels.attentionCombine {
+            ] + (mergesSplits.map { [.pointer($0 ? completionCounters : 0)] } ?? []))
+        if splits > 1, mergesSplits != true, let combine = kernels.attentionCombine {
             launch(
                 combine, "attention_combine", grid: (tokens, layout.numHeads), block: min(256, hd),
                 [
@@ -640,7 +646,8 @@ public final class CUDABackend: Backend {
         return splitAttention(
             function, "decode_attention", out: out, qkv: qkv, layout: layout, cache: cache, layer: layer, batch: batch,
             grid: (tiles.count, layout.numKVHeads),
-            splits: keySplits(blocks: tiles.count * layout.numKVHeads, perMultiprocessor: 4, below: 4), mergesSplits: true,
+            splits: keySplits(blocks: tiles.count * layout.numKVHeads, perMultiprocessor: 4, below: 4),
+            mergesSplits: mergesDecodeSplits,
             shared: 0, tiles: tiles.pointer, scale: scale, window: window)
     }
 

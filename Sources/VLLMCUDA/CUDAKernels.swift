@@ -98,10 +98,7 @@ final class CUDAKernels {
                 gemvSwiGLU[t] = try load("gemv_swiglu_\(suffix)_t\(t)")
             }
             for hd in [64, 128, 256] { flashAttention[hd] = try load("flash_attention_\(suffix)_hd\(hd)") }
-            // `VLLM_CUDA_DECODE_ATTENTION=0`: decode steps use flash_attention too (for comparisons).
-            if ProcessInfo.processInfo.environment["VLLM_CUDA_DECODE_ATTENTION"] != "0" {
-                for hd in [64, 128] { decodeAttention[hd] = function("decode_attention_\(suffix)_hd\(hd)") }
-            }
+            for hd in [64, 128] { decodeAttention[hd] = function("decode_attention_\(suffix)_hd\(hd)") }
         }
         waitsForPrevious = Set(
             [embedding, rmsNorm, addRMSNorm, headRMSNorm, rotaryWriteKV, writeKVCache, pagedAttention, siluAndMul, gatherRows, addBias,

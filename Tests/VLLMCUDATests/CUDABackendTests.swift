@@ -24,7 +24,7 @@ import VLLMCore
 
     @Test func kernelSourceIsEmbeddedWithEveryKernel() {
         let source = CUDAKernels.source
-        for name in ["embedding", "rms_norm", "add_rms_norm", "head_rms_norm", "rotary", "write_kv_cache", "paged_attention",
+        for name in ["embedding", "rms_norm", "add_rms_norm", "head_rms_norm", "rotary_write_kv", "write_kv_cache", "paged_attention",
                      "silu_and_mul", "gather_rows", "add_bias", "to_float", "argmax_rows"] {
             for suffix in ["f32", "bf16", "f16"] {
                 #expect(source.contains("void \(name)_##S") || source.contains("\(name)_\(suffix)"), "\(name)")
