@@ -300,8 +300,11 @@ __device__ void flash_prefill(T* out, const T* qkv, const T* key_cache, const T*
     }
 }
 
-#define INSTANTIATE_FLASH_PREFILL(S, T, HD, WARPS)                                                                      \
-    extern "C" __global__ void __launch_bounds__(32 * WARPS) flash_prefill_##S##_hd##HD##_w##WARPS(                   \
+// BLOCKS: blocks a multiprocessor must hold (a register cap for ptxas). Head size 64 with 8 warps
+// needs 129 registers uncapped, one too many for two blocks; the others are at 1 (hd128: one block
+// of 8 warps or two of 4 fit anyway; hd64 with 4 warps fits three).
+#define INSTANTIATE_FLASH_PREFILL(S, T, HD, WARPS, BLOCKS)                                                              \
+    extern "C" __global__ void __launch_bounds__(32 * WARPS, BLOCKS) flash_prefill_##S##_hd##HD##_w##WARPS(          \
         T* out, const T* qkv, const T* key_cache, const T* value_cache, const int* tiles, const int* positions,         \
         const int* block_tables, const int* table_width, int width, int num_heads, int kv_heads, int block_size,        \
         float scale, int window, float* partial_o, float* partial_ml, int num_tokens) {                                \
@@ -311,14 +314,14 @@ __device__ void flash_prefill(T* out, const T* qkv, const T* key_cache, const T*
                                     num_tokens);                                                                       \
     }
 #ifdef VLLM_DTYPE_BF16
-INSTANTIATE_FLASH_PREFILL(bf16, __nv_bfloat16, 64, 4)
-INSTANTIATE_FLASH_PREFILL(bf16, __nv_bfloat16, 64, 8)
-INSTANTIATE_FLASH_PREFILL(bf16, __nv_bfloat16, 128, 4)
-INSTANTIATE_FLASH_PREFILL(bf16, __nv_bfloat16, 128, 8)
+INSTANTIATE_FLASH_PREFILL(bf16, __nv_bfloat16, 64, 4, 1)
+INSTANTIATE_FLASH_PREFILL(bf16, __nv_bfloat16, 64, 8, 2)
+INSTANTIATE_FLASH_PREFILL(bf16, __nv_bfloat16, 128, 4, 1)
+INSTANTIATE_FLASH_PREFILL(bf16, __nv_bfloat16, 128, 8, 1)
 #endif
 #ifdef VLLM_DTYPE_F16
-INSTANTIATE_FLASH_PREFILL(f16, __half, 64, 4)
-INSTANTIATE_FLASH_PREFILL(f16, __half, 64, 8)
-INSTANTIATE_FLASH_PREFILL(f16, __half, 128, 4)
-INSTANTIATE_FLASH_PREFILL(f16, __half, 128, 8)
+INSTANTIATE_FLASH_PREFILL(f16, __half, 64, 4, 1)
+INSTANTIATE_FLASH_PREFILL(f16, __half, 64, 8, 2)
+INSTANTIATE_FLASH_PREFILL(f16, __half, 128, 4, 1)
+INSTANTIATE_FLASH_PREFILL(f16, __half, 128, 8, 1)
 #endif
