@@ -246,7 +246,8 @@ struct KernelCheckCommand: ParsableCommand {
         // Prefill attention kernels side by side (16-bit): the register-accumulator kernel of
         // flash_prefill.cu (8 and 4 warps a block) and the WMMA kernel, each against the CPU, on steps
         // of several sequences with chunk lengths off the tiles, a chunk after a cached prefix, a
-        // decode inside a mixed step, GQA groups 1/4/8, head sizes 64/128, and sliding windows.
+        // decode inside a mixed step, a small step split over the keys, GQA groups 1/4/8, head sizes
+        // 64/128, and sliding windows.
         if dtype != .float32 {
             let chosen = gpu.flashPrefillWarps
             defer { gpu.flashPrefillWarps = chosen }
@@ -275,6 +276,11 @@ struct KernelCheckCommand: ParsableCommand {
                         SequenceChunk(tokenIDs: Array(repeating: 1, count: 150), numCached: 100, blockTable: tables[0]),
                         SequenceChunk(tokenIDs: [1], numCached: 37, blockTable: tables[1]),
                         SequenceChunk(tokenIDs: Array(repeating: 1, count: 77), numCached: 0, blockTable: tables[3]),
+                    ],
+                    // A small mixed step: split-KV (few blocks), partials merged by attention_combine.
+                    [
+                        SequenceChunk(tokenIDs: Array(repeating: 1, count: 3), numCached: 250, blockTable: tables[0]),
+                        SequenceChunk(tokenIDs: [1], numCached: 200, blockTable: tables[2]),
                     ],
                 ]
                 let kernels = [(8, "flash_prefill w8"), (4, "flash_prefill w4"), (0, "flash_attention")].filter {
