@@ -36,7 +36,7 @@ let package = Package(
         .target(name: "VLLMCPU", dependencies: ["VLLMCore", "CVLLMSupport"], swiftSettings: kernelFlags),
         // The CUDA backend: driver API, NVRTC and cuBLASLt loaded with dlopen at run time; kernels
         // embedded as source and compiled for the GPU that is present.
-        .target(name: "VLLMCUDA", dependencies: ["VLLMCore"], resources: [.embedInCode("Kernels/kernels.cu"), .embedInCode("Kernels/sampling.cu")]),
+        .target(name: "VLLMCUDA", dependencies: ["VLLMCore"], resources: [.embedInCode("Kernels/kernels.cu"), .embedInCode("Kernels/sampling.cu"), .embedInCode("Kernels/flash_prefill.cu")]),
         // The engine: KV cache manager, scheduler, model runner, sampler, offline API.
         .target(name: "VLLMEngine", dependencies: ["VLLMCore", "VLLMCPU", "VLLMCUDA", "VLLMTokenizers"]),
         // The OpenAI-compatible HTTP server, its metrics, and the client side of the serving benchmark.

@@ -123,6 +123,15 @@ public final class CUDABackend: Backend {
     private let argumentPointers: UnsafeMutablePointer<UnsafeMutableRawPointer?>
     private var attentionSharedBytes = 48 * 1024
     private var flashSharedBytes: [Int: Int] = [:]
+    private var prefillSharedBytes: [CUhandle: Int] = [:]
+    /// Warps a block of the register-accumulator prefill kernel (flash_prefill.cu: 16 query rows a
+    /// warp) for steps with prefill chunks, 4 or 8; 0: the WMMA kernel instead. `VLLM_CUDA_FLASH2=0`
+    /// starts with 0, `=4` with 4 (for comparisons).
+    public var flashPrefillWarps = switch ProcessInfo.processInfo.environment["VLLM_CUDA_FLASH2"] {
+    case "0": 0
+    case "4": 4
+    default: 8
+    }
     /// Our matrix-vector kernel for decodes of up to 4 tokens instead of cuBLASLt
     /// (`VLLM_CUDA_GEMV=0` turns it off, for comparisons).
     public var useGEMV = ProcessInfo.processInfo.environment["VLLM_CUDA_GEMV"] != "0"
@@ -545,6 +554,11 @@ public final class CUDABackend: Backend {
                 decode, qkv, layout: layout, cache: cache, layer: layer, batch: batch, tiles: tiles, scale: scale,
                 window: slidingWindow ?? 0)
         }
+        if batch.decodeTiles == nil, let prefill = kernels.flashPrefill[hd]?[flashPrefillWarps], group <= 16 * flashPrefillWarps {
+            return flashPrefill(
+                prefill, warps: flashPrefillWarps, qkv, layout: layout, cache: cache, layer: layer, batch: batch, scale: scale,
+                window: slidingWindow ?? 0)
+        }
         if let flash = kernels.flashAttention[hd], group <= 64 {
             return flashAttention(flash, qkv, layout: layout, cache: cache, layer: layer, batch: batch, scale: scale, window: slidingWindow ?? 0)
         }
@@ -600,6 +614,38 @@ public final class CUDABackend: Backend {
             tiles: tilePointer, scale: scale, window: window)
     }
 
+    /// Whether the register-accumulator prefill kernel of `warps` warps exists for `headDim` (checks).
+    public func hasFlashPrefill(headDim: Int, warps: Int) -> Bool { kernels.flashPrefill[headDim]?[warps] != nil }
+
+    /// The register-accumulator tensor-core kernel (flash_prefill.cu) for steps with prefill chunks:
+    /// tiles of up to 16 x `warps` query rows, the same tiles and arguments as flash_attention.
+    private func flashPrefill(
+        _ function: CUhandle, warps: Int, _ qkv: CUDATensor, layout: QKVLayout, cache: CUDAKVCache, layer: Int,
+        batch: CUDABatch, scale: Float, window: Int
+    ) -> CUDATensor {
+        let b = batch.batch
+        let hd = layout.headDim, kvHeads = layout.numKVHeads, group = layout.numHeads / kvHeads
+        let rows = 16 * warps
+        // Shared memory as laid out by flash_prefill (fp_shared_bytes): the Q rows, then two stages
+        // of 64 key and 64 value rows, every row padded by 8 elements.
+        let shared = (rows + 4 * 64) * (hd + 8) * elementSize
+        if shared > prefillSharedBytes[function, default: 48 * 1024] {
+            driver.must(
+                driver.cuFuncSetAttribute(function, CUDADriver.functionAttributeMaxDynamicSharedBytes, Int32(shared)),
+                "cuFuncSetAttribute(flash_prefill, \(shared) bytes of shared memory)")
+            prefillSharedBytes[function] = shared
+        }
+        let (tilePointer, tileCount) = tiles(batch, tileTokens: max(1, rows / group))
+        let out = allocate([b.numTokens, layout.numHeads * hd])
+        return splitAttention(
+            function, "flash_prefill", out: out, qkv: qkv, layout: layout, cache: cache, layer: layer, batch: batch,
+            // Split like flash_attention: only small steps, up to the blocks a multiprocessor holds
+            // (registers: one block of 8 warps, two of 4).
+            grid: (tileCount, kvHeads),
+            splits: b.numTokens <= 64 ? keySplits(blocks: tileCount * kvHeads, perMultiprocessor: 8 / warps, below: 1) : 1,
+            shared: shared, tiles: tilePointer, scale: scale, window: window, block: 32 * warps)
+    }
+
     /// Launches an attention kernel of the flash/decode argument list over `grid` x `splits`; with
     /// several splits, partial results go to ring memory and are merged into `out`: by the kernel's
     /// last split when it `mergesSplits` (decode_attention, whose last argument is the counters or
@@ -607,7 +653,7 @@ public final class CUDABackend: Backend {
     private func splitAttention(
         _ function: CUhandle, _ name: String, out: CUDATensor, qkv: CUDATensor, layout: QKVLayout, cache: CUDAKVCache,
         layer: Int, batch: CUDABatch, grid: (Int, Int), splits: Int, mergesSplits: Bool? = nil, shared: Int,
-        tiles: CUdeviceptr, scale: Float, window: Int
+        tiles: CUdeviceptr, scale: Float, window: Int, block: Int = 128
     ) -> CUDATensor {
         let tokens = batch.batch.numTokens, hd = layout.headDim
         var partialO: CUdeviceptr = 0, partialML: CUdeviceptr = 0
@@ -616,7 +662,7 @@ public final class CUDABackend: Backend {
             partialML = ring.allocate(splits * tokens * layout.numHeads * 2 * 4).pointer
         }
         launch(
-            function, name, grid: (grid.0, grid.1, splits), block: 128, shared: shared,
+            function, name, grid: (grid.0, grid.1, splits), block: block, shared: shared,
             [
                 .pointer(out.pointer), .pointer(qkv.pointer), .pointer(cache.keys[layer]), .pointer(cache.values[layer]),
                 .pointer(tiles), .pointer(batch.positions), .pointer(batch.blockTables), .pointer(batch.tableWidth),

@@ -1,7 +1,7 @@
 import Foundation
 import VLLMCore
 
-/// The embedded kernels (`Kernels/kernels.cu`), compiled for the present GPU (or read from the
+/// The embedded kernels (`Kernels/*.cu`), compiled for the present GPU (or read from the
 /// disk cache) and loaded as one module; the functions for one activation dtype.
 final class CUDAKernels {
     let module: CUhandle
@@ -17,6 +17,10 @@ final class CUDAKernels {
     private(set) var gemvSwiGLU: [Int: CUhandle] = [:]
     /// Attention of decode steps for 16-bit activations, by head dimension (64 and 128).
     private(set) var decodeAttention: [Int: CUhandle] = [:]
+    /// Prefill attention with register accumulators (`Kernels/flash_prefill.cu`) for 16-bit
+    /// activations, by head dimension (64 and 128), then by warps a block (4 or 8: 64 or 128 query
+    /// rows a tile); empty when the module lacks it.
+    private(set) var flashPrefill: [Int: [Int: CUhandle]] = [:]
     /// The kernels of kernels.cu, which all wait for the previous grid themselves and so may be
     /// launched to overlap it (programmatic dependent launch); the sampling kernels may not.
     private(set) var waitsForPrevious: Set<CUhandle> = []
@@ -27,17 +31,17 @@ final class CUDAKernels {
     /// samples on the host.
     private(set) var sampleRows, adjustLogits: CUhandle?
 
-    /// The embedded source text (the files as one source, in this order: sampling.cu uses
-    /// kernels.cu's helpers), or the file named by `VLLM_CUDA_KERNEL_SOURCE` (for trying a kernel
-    /// change on the GPU machine without rebuilding the binary; that file is the whole source, both
-    /// files joined). The disk cache is keyed by the source, so each is compiled once.
+    /// The embedded source text (the files as one source, in this order: sampling.cu and
+    /// flash_prefill.cu use kernels.cu's helpers), or the file named by `VLLM_CUDA_KERNEL_SOURCE`
+    /// (for trying a kernel change on the GPU machine without rebuilding the binary; that file is
+    /// the whole source, the files joined). The disk cache is keyed by the source, so each is compiled once.
     static var source: String {
         if let path = ProcessInfo.processInfo.environment["VLLM_CUDA_KERNEL_SOURCE"],
            let text = try? String(contentsOfFile: path, encoding: .utf8)
         {
             return text
         }
-        return [PackageResources.kernels_cu, PackageResources.sampling_cu].map { String(decoding: $0, as: UTF8.self) }
+        return [PackageResources.kernels_cu, PackageResources.sampling_cu, PackageResources.flash_prefill_cu].map { String(decoding: $0, as: UTF8.self) }
             .joined(separator: "\n")
     }
 
@@ -99,11 +103,14 @@ final class CUDAKernels {
             }
             for hd in [64, 128, 256] { flashAttention[hd] = try load("flash_attention_\(suffix)_hd\(hd)") }
             for hd in [64, 128] { decodeAttention[hd] = function("decode_attention_\(suffix)_hd\(hd)") }
+            for hd in [64, 128] {
+                for warps in [4, 8] { flashPrefill[hd, default: [:]][warps] = function("flash_prefill_\(suffix)_hd\(hd)_w\(warps)") }
+            }
         }
         waitsForPrevious = Set(
             [embedding, rmsNorm, addRMSNorm, headRMSNorm, rotaryWriteKV, writeKVCache, pagedAttention, siluAndMul, gatherRows, addBias,
              toFloat, fromFloat, argmaxRows] + [attentionCombine].compactMap { $0 } + Array(gemv.values) + Array(gemvSwiGLU.values)
-                + Array(flashAttention.values) + Array(decodeAttention.values))
+                + Array(flashAttention.values) + Array(decodeAttention.values) + flashPrefill.values.flatMap(\.values))
     }
 }
 

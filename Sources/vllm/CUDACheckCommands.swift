@@ -267,6 +267,111 @@ struct KernelCheckCommand: ParsableCommand {
             }
         }
 
+        // Prefill attention kernels side by side (16-bit): the register-accumulator kernel of
+        // flash_prefill.cu (8 and 4 warps a block) and the WMMA kernel, each against the CPU, on steps
+        // of several sequences with chunk lengths off the tiles, a chunk after a cached prefix, a
+        // decode inside a mixed step, a small step split over the keys, GQA groups 1/4/8, head sizes
+        // 64/128, and sliding windows.
+        if dtype != .float32 {
+            let chosen = gpu.flashPrefillWarps
+            defer { gpu.flashPrefillWarps = chosen }
+            for (heads, kvHeads, hd, window) in [
+                (8, 8, 64, 0), (8, 2, 64, 0), (16, 2, 64, 0), (8, 8, 128, 0), (32, 8, 128, 0), (32, 4, 128, 0),
+                (16, 4, 128, 50), (16, 2, 64, 100),
+            ] {
+                let layout = QKVLayout(numHeads: heads, numKVHeads: kvHeads, headDim: hd)
+                let shape = KVCacheShape(numLayers: 1, numBlocks: 64, blockSize: 16, numKVHeads: kvHeads, headDim: hd)
+                let cacheC = cpu.makeKVCache(shape), cacheG = gpu.makeKVCache(shape)
+                // Blocks out of order: sequences of 250, 38, 200 and 77 tokens.
+                var blocks = (0..<Int32(64)).shuffled(using: &rng)[...]
+                func table(_ tokens: Int) -> [Int32] {
+                    let n = (tokens + 15) / 16
+                    defer { blocks = blocks.dropFirst(n) }
+                    return Array(blocks.prefix(n))
+                }
+                let tables = [table(250), table(38), table(200), table(77)]
+                let steps: [[SequenceChunk]] = [
+                    [
+                        SequenceChunk(tokenIDs: Array(repeating: 1, count: 100), numCached: 0, blockTable: tables[0]),
+                        SequenceChunk(tokenIDs: Array(repeating: 1, count: 37), numCached: 0, blockTable: tables[1]),
+                        SequenceChunk(tokenIDs: Array(repeating: 1, count: 200), numCached: 0, blockTable: tables[2]),
+                    ],
+                    [
+                        SequenceChunk(tokenIDs: Array(repeating: 1, count: 150), numCached: 100, blockTable: tables[0]),
+                        SequenceChunk(tokenIDs: [1], numCached: 37, blockTable: tables[1]),
+                        SequenceChunk(tokenIDs: Array(repeating: 1, count: 77), numCached: 0, blockTable: tables[3]),
+                    ],
+                    // A small mixed step: split-KV (few blocks), partials merged by attention_combine.
+                    [
+                        SequenceChunk(tokenIDs: Array(repeating: 1, count: 3), numCached: 250, blockTable: tables[0]),
+                        SequenceChunk(tokenIDs: [1], numCached: 200, blockTable: tables[2]),
+                    ],
+                ]
+                let kernels = [(8, "flash_prefill w8"), (4, "flash_prefill w4"), (0, "flash_attention")].filter {
+                    $0.0 == 0 || gpu.hasFlashPrefill(headDim: hd, warps: $0.0)
+                }
+                for (i, chunks) in steps.enumerated() {
+                    let batch = ForwardBatch(chunks: chunks, blockSize: 16)
+                    let bc = cpu.prepare(batch), bg = gpu.prepare(batch)
+                    let (qc, qg) = try pair(random(batch.numTokens * layout.width, scale: 2), [batch.numTokens, layout.width])
+                    let scale = 1 / Float(hd).squareRoot()
+                    let w: Int? = window > 0 ? window : nil
+                    let expected = cpu.attention(qc, layout: layout, cache: cacheC, layer: 0, batch: bc, scale: scale, slidingWindow: w)
+                    for (warps, kernel) in kernels {
+                        gpu.flashPrefillWarps = warps
+                        compare(
+                            "\(kernel) h\(heads)/\(kvHeads)x\(hd)\(window > 0 ? " window \(window)" : "") step \(i)", expected,
+                            gpu.attention(qg, layout: layout, cache: cacheG, layer: 0, batch: bg, scale: scale, slidingWindow: w))
+                    }
+                }
+            }
+
+            // Llama-3.1-8B's prefill attention in a step of 8192 tokens (8 sequences of 1024, 32
+            // heads, 8 kv heads, head size 128): causal FLOPs 4 x heads x hd x sum of L^2 / 2 over the
+            // median time (which includes the step's cache write), and the kernels against the WMMA one.
+            let layout = QKVLayout(numHeads: 32, numKVHeads: 8, headDim: 128)
+            let (sequences, length) = (8, 1024)
+            let blocksPerSequence = length / 16
+            let shape = KVCacheShape(
+                numLayers: 1, numBlocks: sequences * blocksPerSequence, blockSize: 16, numKVHeads: 8, headDim: 128)
+            let cache = gpu.makeKVCache(shape)
+            let chunks = (0..<sequences).map { s in
+                SequenceChunk(
+                    tokenIDs: Array(repeating: 1, count: length), numCached: 0,
+                    blockTable: (0..<Int32(blocksPerSequence)).map { Int32(s * blocksPerSequence) + $0 })
+            }
+            let batch = ForwardBatch(chunks: chunks, blockSize: 16)
+            let tokens = batch.numTokens
+            // A cheap pattern instead of 50M random draws: values in [-2, 2) on a 1/256 grid.
+            let qkv = try gpu.upload(
+                (0..<(tokens * layout.width)).map { round(Float(($0 &* 2_654_435_761) >> 7 & 1023) / 256 - 2) },
+                shape: [tokens, layout.width])
+            let flops = 4.0 * 32 * 128 * Double(sequences) * Double(length * length) / 2
+            let scale = 1 / Float(128).squareRoot()
+            var reference: [Float] = []
+            for (warps, kernel) in [(0, "flash_attention"), (4, "flash_prefill w4"), (8, "flash_prefill w8")]
+            where warps == 0 || gpu.hasFlashPrefill(headDim: 128, warps: warps) {
+                gpu.flashPrefillWarps = warps
+                let step = gpu.prepare(batch)
+                let out = gpu.toHost(gpu.attention(qkv, layout: layout, cache: cache, layer: 0, batch: step, scale: scale, slidingWindow: nil))
+                if warps == 0 {
+                    reference = out
+                } else {
+                    var diff = 0.0, norm = 0.0
+                    for (x, y) in zip(reference, out) {
+                        let d = Double(y) - Double(x)
+                        diff += d.isNaN ? .infinity : d * d
+                        norm += Double(x) * Double(x)
+                    }
+                    results.append(("\(kernel) vs flash_attention 8x1024 h32/8x128", (diff / max(norm, 1e-30)).squareRoot()))
+                }
+                let ms = gpu.timeMilliseconds {
+                    _ = gpu.attention(qkv, layout: layout, cache: cache, layer: 0, batch: step, scale: scale, slidingWindow: nil)
+                }
+                timings["prefill attention \(kernel) 8x1024 h32/8x128 TFLOP/s"] = flops / (ms / 1000) / 1e12
+            }
+        }
+
         // Sampling on the device against the host sampler's arithmetic; each value scaled so that
         // its limit lands on the tolerance, like the relative errors above.
         var check = SamplingCheck(gpu: gpu, round: round)
@@ -305,6 +410,9 @@ struct KernelCheckCommand: ParsableCommand {
             }
             for (name, value, limit) in sampling {
                 print(String(format: "%-60@ %.4g (limit %.4g) %@", name as NSString, value, limit, value <= limit ? "ok" : "FAIL"))
+            }
+            for (name, value) in timings.sorted(by: { $0.key < $1.key }) {
+                print(String(format: "%-60@ %.1f", name as NSString, value))
             }
         }
         if !failed.isEmpty { throw ExitCode(1) }

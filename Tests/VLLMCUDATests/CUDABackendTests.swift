@@ -30,6 +30,9 @@ import VLLMCore
                 #expect(source.contains("void \(name)_##S") || source.contains("\(name)_\(suffix)"), "\(name)")
             }
         }
+        // flash_prefill.cu, joined after kernels.cu whose helpers it uses.
+        #expect(source.contains("flash_prefill_##S##_hd##HD##_w##WARPS"))
+        #expect(source.range(of: "__device__ void flash_prefill")!.lowerBound > source.range(of: "#define PDL_ENTER")!.lowerBound)
     }
 
     @Test func kernelCacheKeyDependsOnEveryInput() {

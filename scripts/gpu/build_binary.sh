@@ -12,5 +12,5 @@ mkdir -p .gpu
 strip -o .gpu/vllm .build-cuda/release/vllm
 xz -T2 -6 -f .gpu/vllm
 # The kernels the binary embeds, so that the GPU script can tell when the working tree's differ.
-(cat Sources/VLLMCUDA/Kernels/kernels.cu; echo; cat Sources/VLLMCUDA/Kernels/sampling.cu) | xz -c > .gpu/kernels.cu.xz
+(cat Sources/VLLMCUDA/Kernels/kernels.cu; echo; cat Sources/VLLMCUDA/Kernels/sampling.cu; echo; cat Sources/VLLMCUDA/Kernels/flash_prefill.cu) | xz -c > .gpu/kernels.cu.xz
 ls -l .gpu

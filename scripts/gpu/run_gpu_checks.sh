@@ -103,7 +103,7 @@ if [ "$MODE" = bench ] || [ "$MODE" = all ] || [ "$MODE" = quick ]; then
     # The kernels of the working tree instead of the embedded ones (a kernel change tried without
     # rebuilding the binary): checked, then the batch-1 decode.
     # (The binary joins the .cu files in this order; .gpu/kernels.cu.xz is what it embedded.)
-    (cat Sources/VLLMCUDA/Kernels/kernels.cu; echo; cat Sources/VLLMCUDA/Kernels/sampling.cu) > $W/worktree_kernels.cu
+    (cat Sources/VLLMCUDA/Kernels/kernels.cu; echo; cat Sources/VLLMCUDA/Kernels/sampling.cu; echo; cat Sources/VLLMCUDA/Kernels/flash_prefill.cu) > $W/worktree_kernels.cu
     if ! cmp -s $W/worktree_kernels.cu <(xz -dc .gpu/kernels.cu.xz 2>/dev/null); then
         step kernel_check_bfloat16_worktree 60 env VLLM_CUDA_KERNEL_SOURCE=$W/worktree_kernels.cu "$BIN" kernel-check --dtype bfloat16 --json
         step ours_bench_llama8b_1x32x128_worktree 400 env VLLM_CUDA_KERNEL_SOURCE=$W/worktree_kernels.cu "$BIN" bench forward \
