@@ -1,0 +1,240 @@
+import Foundation
+import Testing
+import VLLMCPU
+import VLLMCore
+@testable import VLLMEngine
+
+/// An executor that logs when each step is launched and when waiting for its samples returns, and
+/// how many rows each step samples, around a real model.
+final class LoggingExecutor: ModelExecutor {
+    let inner: any ModelExecutor
+    private(set) var events: [String] = []
+    private(set) var sampledRows: [Int] = []
+
+    init(_ inner: any ModelExecutor) { self.inner = inner }
+
+    var config: ModelConfig { inner.config }
+    var backendName: String { inner.backendName }
+    func kvCacheBytesPerBlock(blockSize: Int) -> Int { inner.kvCacheBytesPerBlock(blockSize: blockSize) }
+    func allocateKVCache(numBlocks: Int, blockSize: Int) { inner.allocateKVCache(numBlocks: numBlocks, blockSize: blockSize) }
+    func execute(_ batch: ForwardBatch) -> [Float] { inner.execute(batch) }
+    var launchesAhead: Bool { inner.launchesAhead }
+
+    func launch(_ batch: ForwardBatch, rows: [DeviceSamplingRow]) -> PendingSamples {
+        let step = sampledRows.count + 1
+        sampledRows.append(rows.count)
+        events.append("launch \(step)")
+        let samples = inner.launch(batch, rows: rows)
+        return PendingSamples { [self] in
+            let result = samples.wait()
+            events.append("wait \(step)")
+            return result
+        }
+    }
+
+    /// Whether every step but the last was launched before waiting for the one before returned.
+    var launchedAhead: Bool {
+        let steps = sampledRows.count
+        return steps > 1 && (2...steps).allSatisfy { k in
+            events.firstIndex(of: "launch \(k)")! < events.firstIndex(of: "wait \(k - 1)")!
+        }
+    }
+}
+
+/// Async scheduling gives exactly the outputs of one step at a time, whatever finishes a request
+/// while its next token is being computed.
+@Suite struct AsyncSchedulingTests {
+    /// The outputs of `prompts` with `params` (one each) on a fresh engine, without queue times.
+    static func outputs(
+        _ prompts: [[Int]], _ params: [SamplingParams], async: Bool, backendSampling: Bool? = nil,
+        _ configure: (inout EngineArgs) -> Void = { _ in }
+    ) throws -> (outputs: [RequestOutput], stats: EngineStats) {
+        let llm = try makeLLM {
+            $0.asyncScheduling = async
+            configure(&$0)
+        }
+        llm.engine.runner.samplesOnBackend = backendSampling
+        var outputs = try llm.generate(prompts.map(Prompt.tokens), params: params, showProgress: false)
+        for r in outputs.indices {
+            outputs[r].numCachedTokens = 0
+            for o in outputs[r].outputs.indices { outputs[r].outputs[o].queueTime = nil }
+        }
+        #expect(llm.engine.numFreeBlocks == llm.engine.config.numBlocks, "blocks leaked")
+        return (outputs, llm.engine.stats)
+    }
+
+    /// Runs both ways and expects the same outputs; returns them.
+    @discardableResult
+    static func expectSame(
+        _ prompts: [[Int]], _ params: [SamplingParams], backendSampling: Bool? = nil,
+        _ configure: (inout EngineArgs) -> Void = { _ in }
+    ) throws -> [RequestOutput] {
+        let sync = try outputs(prompts, params, async: false, backendSampling: backendSampling, configure)
+        let async = try outputs(prompts, params, async: true, backendSampling: backendSampling, configure)
+        #expect(async.outputs == sync.outputs)
+        return async.outputs
+    }
+
+    static let prompts = mixedPrompts(count: 12, seed: 11, maxLength: 30)
+
+    @Test func greedyRequestsJoiningAndLeaving() throws {
+        let params = Self.prompts.indices.map { greedyParams(1 + $0 * 5 % 17) }
+        let outputs = try Self.expectSame(Self.prompts, params) { $0.maxNumSeqs = 5 }
+        #expect(outputs.map { $0.outputs[0].tokenIDs.count } == params.map(\.maxTokens))
+        #expect(outputs.allSatisfy { $0.outputs[0].finishReason == .length })
+    }
+
+    @Test func chunkedPrefillsBesideDecodes() throws {
+        let params = Self.prompts.indices.map { greedyParams(3 + $0 % 9) }
+        try Self.expectSame(Self.prompts, params) { $0.maxNumBatchedTokens = 13 }
+    }
+
+    @Test func eosAndStopTokens() throws {
+        let eos = Self.tokens("Once upon a time, there was a dog.")
+        var stopEOS = SamplingParams.greedy(maxTokens: 300)
+        stopEOS.ignoreEOS = false
+        // Stop at the fourth greedy token of each prompt, a token the request has in flight by then.
+        let reference = try Self.outputs(Self.prompts, Self.prompts.map { _ in greedyParams(10) }, async: false).outputs
+        let stopping = reference.map { output in
+            var p = greedyParams(10)
+            p.stopTokenIDs = [output.outputs[0].tokenIDs[3]]
+            return p
+        }
+        let outputs = try Self.expectSame([eos] + Self.prompts, [stopEOS] + stopping) { $0.maxModelLength = 512 }
+        #expect(outputs[0].outputs[0].finishReason == .stop && outputs[0].outputs[0].tokenIDs.last == 1)
+        #expect(outputs.dropFirst().allSatisfy { $0.outputs[0].stopReason != nil && $0.outputs[0].tokenIDs.count <= 4 })
+    }
+
+    /// A stop string ends a request while its next token is computed beside the other requests.
+    @Test(arguments: [false, true])
+    func stopStrings(include: Bool) throws {
+        var params = greedyParams(200)
+        params.stop = ["no such text", "ily. She"]
+        params.includeStopStringInOutput = include
+        let others = Self.prompts.prefix(5).map { _ in greedyParams(40) }
+        let outputs = try Self.expectSame([[1]] + Self.prompts.prefix(5), [params] + others) { $0.maxModelLength = 256 }
+        #expect(outputs[0].outputs[0].stopReason == .string("ily. She"))
+    }
+
+    @Test func seededSamplingOnTheBackend() throws {
+        var params = SamplingParams()
+        params.temperature = 0.9
+        params.topK = 30
+        params.topP = 0.85
+        params.minP = 0.01
+        params.maxTokens = 14
+        params.ignoreEOS = true
+        params.logprobs = 3
+        let all = Self.prompts.indices.map { i in
+            var p = params
+            p.seed = UInt64(40 + i)
+            p.n = i % 3 == 0 ? 3 : 1
+            return p
+        }
+        let outputs = try Self.expectSame(Self.prompts, all, backendSampling: true)
+        #expect(outputs[0].outputs.count == 3 && outputs[0].outputs[0].logprobs?.count == 14)
+    }
+
+    /// On the CPU, rows beyond the argmax are sampled by the host (the logits come back), so these
+    /// steps are not launched ahead, and the outputs still match.
+    @Test func hostSamplingFallsBack() throws {
+        var params = greedyParams(9)
+        params.logprobs = 2
+        params.minTokens = 3
+        params.logitBias = [77: 0.5]
+        try Self.expectSame(Self.prompts, Self.prompts.map { _ in params })
+    }
+
+    @Test func penaltiesFallBackBesideGreedyRequests() throws {
+        var penalised = greedyParams(12)
+        penalised.repetitionPenalty = 1.4
+        penalised.frequencyPenalty = 0.3
+        penalised.presencePenalty = 0.2
+        let params = Self.prompts.indices.map { $0 % 4 == 1 ? penalised : greedyParams(6 + $0) }
+        try Self.expectSame(Self.prompts, params, backendSampling: true)
+        try Self.expectSame(Self.prompts, params, backendSampling: false)
+    }
+
+    @Test func promptLogprobsFallBack() throws {
+        var params = greedyParams(5)
+        params.promptLogprobs = 2
+        let all = Self.prompts.indices.map { $0 == 6 ? params : greedyParams(8) }
+        let outputs = try Self.expectSame(Self.prompts, all)
+        #expect(outputs[6].promptLogprobs?.count == Self.prompts[6].count)
+    }
+
+    @Test func preemptionWithTokensInFlight() throws {
+        let prompts = mixedPrompts(count: 16, seed: 5)
+        let params = prompts.indices.map { greedyParams(10 + $0 % 11) }
+        let sync = try Self.outputs(prompts, params, async: false) { $0.numGPUBlocksOverride = 9 }
+        let async = try Self.outputs(prompts, params, async: true) { $0.numGPUBlocksOverride = 9 }
+        #expect(async.outputs == sync.outputs)
+        #expect(async.stats.numPreemptions > 0)
+    }
+
+    /// Aborting a request whose next token is in flight drops that token and frees its blocks.
+    @Test func abortMidRun() throws {
+        func run(async: Bool) throws -> [String: [Int]] {
+            let llm = try makeLLM { $0.asyncScheduling = async }
+            let engine = llm.engine
+            for (i, prompt) in Self.prompts.enumerated() {
+                try engine.addRequest(id: "r\(i)", promptTokenIDs: prompt, params: greedyParams(12))
+            }
+            var tokens: [String: [Int]] = [:]
+            var steps = 0
+            while engine.hasUnfinishedRequests {
+                for update in engine.step() { tokens[update.requestID, default: []] += update.newTokenIDs }
+                steps += 1
+                if steps == 4 || steps == 7 {
+                    let final = engine.abort("r\(steps)")
+                    #expect(final?.finishReason == .abort)
+                }
+            }
+            #expect(engine.numFreeBlocks == engine.config.numBlocks)
+            return tokens
+        }
+        let sync = try run(async: false), async = try run(async: true)
+        #expect(async == sync)
+        #expect(async["r4"]?.count == 4 && async["r7"]?.count == 7)
+    }
+
+    /// Each step is launched before the engine waits for the one before, and a request is never
+    /// scheduled past its max_tokens: every sampled row gives a token.
+    @Test func stepsOverlapAndNoRowIsWasted() throws {
+        let folder = try ModelFolder(path: EnginePaths.builtinModel)
+        let model = try ModelRegistry.load(
+            config: folder.config, weights: folder.weights(format: .auto), backend: CPUBackend(), maxPositions: 128)
+        let executor = LoggingExecutor(model)
+        let config = EngineCoreConfig(
+            blockSize: 16, numBlocks: 64, enablePrefixCaching: true,
+            scheduler: SchedulerConfig(maxNumBatchedTokens: 256, maxNumSeqs: 8, maxModelLength: 128))
+        let engine = try EngineCore(executor: executor, config: config, eosTokenIDs: [])
+        let maxTokens = Self.prompts.indices.map { 2 + $0 % 5 }
+        for (i, prompt) in Self.prompts.enumerated() {
+            try engine.addRequest(id: "r\(i)", promptTokenIDs: prompt, params: greedyParams(maxTokens[i]))
+        }
+        var generated = 0
+        while engine.hasUnfinishedRequests { generated += engine.step().reduce(0) { $0 + $1.newTokenIDs.count } }
+        #expect(executor.launchedAhead, "\(executor.events)")
+        #expect(generated == maxTokens.reduce(0, +))
+        #expect(executor.sampledRows.reduce(0, +) == generated)
+    }
+
+    /// With async scheduling off, each step is waited for before the next is launched.
+    @Test func syncModeLaunchesOneStepAtATime() throws {
+        let folder = try ModelFolder(path: EnginePaths.builtinModel)
+        let model = try ModelRegistry.load(
+            config: folder.config, weights: folder.weights(format: .auto), backend: CPUBackend(), maxPositions: 128)
+        let executor = LoggingExecutor(model)
+        let config = EngineCoreConfig(
+            blockSize: 16, numBlocks: 64, enablePrefixCaching: true,
+            scheduler: SchedulerConfig(maxNumBatchedTokens: 256, maxNumSeqs: 8, maxModelLength: 128), asyncScheduling: false)
+        let engine = try EngineCore(executor: executor, config: config, eosTokenIDs: [])
+        try engine.addRequest(id: "a", promptTokenIDs: [1, 5, 9], params: greedyParams(4))
+        while engine.hasUnfinishedRequests { _ = engine.step() }
+        #expect(executor.events == (1...4).flatMap { ["launch \($0)", "wait \($0)"] })
+    }
+
+    /// Token ids of `text` with the built-in model's tokenizer.
+    static func tokens(_ text: String) -> [Int] { try! makeLLM().tokenizer!.encode(text) }
+}
