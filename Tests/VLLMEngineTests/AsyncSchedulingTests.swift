@@ -41,6 +41,61 @@ final class LoggingExecutor: ModelExecutor {
     }
 }
 
+/// The CPU backend acting as the CUDA backend does with launched steps: sampling keeps the tokens
+/// "on the device" (`sampled`) and hands back samples that are not ready until waited for, so the
+/// model leaves placeholder ids to `embedding`, which resolves them from `sampled`; steps are
+/// "recorded" (padded to recorded sizes) as with CUDA graphs.
+final class DeviceLikeCPUBackend: Backend {
+    let cpu = CPUBackend()
+    private var sampled: [Int32] = []
+    /// Placeholder ids `embedding` resolved, and decode steps that went through `recorded`.
+    private(set) var resolvedPlaceholders = 0, recordedSteps = 0
+
+    var name: String { "device-like-cpu" }
+    func weight(_ parts: [HostTensor]) throws -> CPUTensor { try cpu.weight(parts) }
+    func makeKVCache(_ shape: KVCacheShape) -> CPUKVCache { cpu.makeKVCache(shape) }
+    func kvCacheBytesPerBlock(_ shape: KVCacheShape) -> Int { cpu.kvCacheBytesPerBlock(shape) }
+    func prepare(_ batch: ForwardBatch) -> CPUBatch { cpu.prepare(batch) }
+    func embedding(_ table: CPUTensor, _ batch: CPUBatch) -> CPUTensor {
+        let placeholders = batch.batch.tokenIDs.filter { $0 < 0 }.count
+        resolvedPlaceholders += placeholders
+        return cpu.embedding(table, placeholders > 0 ? cpu.prepare(batch.batch.resolvingPlaceholders(sampled)) : batch)
+    }
+    func rmsNorm(_ x: CPUTensor, weight: CPUTensor, eps: Float) -> CPUTensor { cpu.rmsNorm(x, weight: weight, eps: eps) }
+    func addRMSNorm(_ x: CPUTensor, residual: CPUTensor, weight: CPUTensor, eps: Float) -> CPUTensor {
+        cpu.addRMSNorm(x, residual: residual, weight: weight, eps: eps)
+    }
+    func linear(_ x: CPUTensor, weight: CPUTensor, bias: CPUTensor?) -> CPUTensor { cpu.linear(x, weight: weight, bias: bias) }
+    func headRMSNorm(_ qkv: CPUTensor, layout: QKVLayout, qWeight: CPUTensor, kWeight: CPUTensor, eps: Float) {
+        cpu.headRMSNorm(qkv, layout: layout, qWeight: qWeight, kWeight: kWeight, eps: eps)
+    }
+    func rotary(_ qkv: CPUTensor, layout: QKVLayout, rope: CPUTensor, batch: CPUBatch) {
+        cpu.rotary(qkv, layout: layout, rope: rope, batch: batch)
+    }
+    func attention(
+        _ qkv: CPUTensor, layout: QKVLayout, cache: CPUKVCache, layer: Int, batch: CPUBatch, scale: Float, slidingWindow: Int?
+    ) -> CPUTensor {
+        cpu.attention(qkv, layout: layout, cache: cache, layer: layer, batch: batch, scale: scale, slidingWindow: slidingWindow)
+    }
+    func siluAndMul(_ x: CPUTensor) -> CPUTensor { cpu.siluAndMul(x) }
+    func gatherLogitRows(_ x: CPUTensor, batch: CPUBatch) -> CPUTensor { cpu.gatherLogitRows(x, batch: batch) }
+    func toHost(_ x: CPUTensor) -> [Float] { cpu.toHost(x) }
+    var samplesOnDevice: Bool { true }
+
+    func launchSampling(_ x: CPUTensor, rows: [DeviceSamplingRow]) -> PendingSamples {
+        let samples = rows.allSatisfy(\.isPlainGreedy)
+            ? cpu.argmaxRows(x, rows: rows.count).map { DeviceSample(token: Int($0)) } : cpu.sampleRows(x, rows: rows)
+        sampled = samples.map { Int32($0.token) }
+        return PendingSamples { samples }
+    }
+
+    var recordsSteps: Bool { true }
+    func recorded(_ key: Int, batch: CPUBatch, _ forward: () -> CPUTensor) -> CPUTensor {
+        recordedSteps += 1
+        return forward()
+    }
+}
+
 /// Async scheduling gives exactly the outputs of one step at a time, whatever finishes a request
 /// while its next token is being computed.
 @Suite struct AsyncSchedulingTests {
@@ -218,6 +273,42 @@ final class LoggingExecutor: ModelExecutor {
         #expect(executor.launchedAhead, "\(executor.events)")
         #expect(generated == maxTokens.reduce(0, +))
         #expect(executor.sampledRows.reduce(0, +) == generated)
+    }
+
+    /// Placeholders left to the backend (as on CUDA, where the previous step's tokens are still on
+    /// the device) give the same tokens, through padded recorded decode steps too.
+    @Test func placeholdersResolvedByTheBackend() throws {
+        let folder = try ModelFolder(path: EnginePaths.builtinModel)
+        func run(async: Bool) throws -> (tokens: [String: [Int]], backend: DeviceLikeCPUBackend) {
+            let backend = DeviceLikeCPUBackend()
+            let model = try ModelRegistry.load(
+                config: folder.config, weights: folder.weights(format: .auto), backend: backend, maxPositions: 128)
+            let config = EngineCoreConfig(
+                blockSize: 8, numBlocks: 256, enablePrefixCaching: true,
+                scheduler: SchedulerConfig(maxNumBatchedTokens: 64, maxNumSeqs: 7, maxModelLength: 128),
+                graphBatchSizes: EngineCoreConfig.graphBatchSizes(maxNumSeqs: 7), asyncScheduling: async)
+            let engine = try EngineCore(executor: model, config: config, eosTokenIDs: [])
+            var seeded = SamplingParams()
+            seeded.temperature = 0.8
+            seeded.topK = 50
+            seeded.maxTokens = 11
+            seeded.ignoreEOS = true
+            for (i, prompt) in Self.prompts.enumerated() {
+                var params = i % 2 == 0 ? greedyParams(4 + i) : seeded
+                params.seed = UInt64(i)
+                try engine.addRequest(id: "r\(i)", promptTokenIDs: prompt, params: params)
+            }
+            var tokens = [String: [Int]]()
+            while engine.hasUnfinishedRequests {
+                for update in engine.step() { tokens[update.requestID, default: []] += update.newTokenIDs }
+            }
+            return (tokens, backend)
+        }
+        let sync = try run(async: false), async = try run(async: true)
+        #expect(async.tokens == sync.tokens)
+        #expect(sync.backend.resolvedPlaceholders == 0)
+        #expect(async.backend.resolvedPlaceholders > 0)
+        #expect(async.backend.recordedSteps > 0)
     }
 
     /// With async scheduling off, each step is waited for before the next is launched.
