@@ -120,7 +120,8 @@ public protocol Backend: AnyObject {
     /// without waiting where the device works on its own (async scheduling). Until the next
     /// launch, the backend keeps the sampled tokens where the next step's `embedding` reads the
     /// placeholder ids of `ForwardBatch.placeholder(row:)` from, unless the samples come back ready
-    /// (the model then resolves the placeholders on the host).
+    /// (the model then resolves the placeholders on the host). The samples must be waited for
+    /// before the launch after next, which may reuse the host memory they come back to.
     func launchSampling(_ x: Tensor, rows: [DeviceSamplingRow]) -> PendingSamples
 
     // Recorded steps (CUDA graphs). A backend that cannot record keeps the defaults below.

@@ -24,7 +24,8 @@ public protocol ModelExecutor: AnyObject {
     var launchesAhead: Bool { get }
     /// Runs the model over `batch` and samples each requested row as `rows` says (the argmax of the
     /// raw logits when every row is plain greedy), returning at once where the device works on its
-    /// own; the engine has at most one launch in flight beyond the one it waits for.
+    /// own. At most one launch may be in flight beyond the one waited for next: a launch's samples
+    /// must be waited for (or dropped unread) before the launch after next.
     func launch(_ batch: ForwardBatch, rows: [DeviceSamplingRow]) -> PendingSamples
     /// Records decode steps of the given batch sizes (CUDA graphs) so that later decode steps
     /// replay them, each padded to the next recorded size; call after `allocateKVCache`. Returns
