@@ -18,6 +18,15 @@ final class LoggingExecutor: ModelExecutor {
     func kvCacheBytesPerBlock(blockSize: Int) -> Int { inner.kvCacheBytesPerBlock(blockSize: blockSize) }
     func allocateKVCache(numBlocks: Int, blockSize: Int) { inner.allocateKVCache(numBlocks: numBlocks, blockSize: blockSize) }
     func execute(_ batch: ForwardBatch) -> [Float] { inner.execute(batch) }
+    func executeGreedy(_ batch: ForwardBatch) -> [Int32] { inner.executeGreedy(batch) }
+    var samplesOnDevice: Bool { inner.samplesOnDevice }
+    func executeSampled(_ batch: ForwardBatch, rows: [DeviceSamplingRow]) -> [DeviceSample] {
+        inner.executeSampled(batch, rows: rows)
+    }
+    func captureGraphs(batchSizes: [Int]) -> Int { inner.captureGraphs(batchSizes: batchSizes) }
+    func profileRun(tokens: Int, sequences: Int, blockSize: Int) {
+        inner.profileRun(tokens: tokens, sequences: sequences, blockSize: blockSize)
+    }
     var launchesAhead: Bool { inner.launchesAhead }
 
     func launch(_ batch: ForwardBatch, rows: [DeviceSamplingRow]) -> PendingSamples {
@@ -32,13 +41,17 @@ final class LoggingExecutor: ModelExecutor {
         }
     }
 
-    /// Whether every step but the last was launched before waiting for the one before returned.
-    var launchedAhead: Bool {
+    /// Steps launched before waiting for the step before them returned.
+    var numLaunchedAhead: Int {
         let steps = sampledRows.count
-        return steps > 1 && (2...steps).allSatisfy { k in
+        guard steps > 1 else { return 0 }
+        return (2...steps).filter { k in
             events.firstIndex(of: "launch \(k)")! < events.firstIndex(of: "wait \(k - 1)")!
-        }
+        }.count
     }
+
+    /// Whether every step but the first was launched ahead.
+    var launchedAhead: Bool { sampledRows.count > 1 && numLaunchedAhead == sampledRows.count - 1 }
 }
 
 /// The CPU backend acting as the CUDA backend does with launched steps: sampling keeps the tokens
@@ -328,4 +341,61 @@ final class DeviceLikeCPUBackend: Backend {
 
     /// Token ids of `text` with the built-in model's tokenizer.
     static func tokens(_ text: String) -> [Int] { try! makeLLM().tokenizer!.encode(text) }
+}
+
+/// Runs only where a GPU is usable: async scheduling on the CUDA backend, where placeholders are
+/// resolved by the embedding kernel from the previous step's tokens on the device, samples are read
+/// back after the next step is launched, and decode steps replay CUDA graphs.
+@Suite(.enabled(if: Device.auto.resolved == .cuda)) struct CUDAAsyncSchedulingTests {
+    struct Run {
+        var outputs: [String: [Int]] = [:]
+        var logprobs: [String: [PositionLogprobs]] = [:]
+        var finishReasons: [String: FinishReason] = [:]
+    }
+
+    func run(async: Bool) throws -> (Run, LoggingExecutor, graphs: Int) {
+        var args = EngineArgs(model: EnginePaths.builtinModel)
+        args.device = .cuda
+        args.dtype = .float32
+        args.maxModelLength = 128
+        args.maxNumSeqs = 8
+        args.numGPUBlocksOverride = 256
+        args.asyncScheduling = async
+        let loaded = try LoadedModel(args)
+        let executor = LoggingExecutor(loaded.executor)
+        let engine = try EngineCore(executor: executor, config: loaded.coreConfig, eosTokenIDs: loaded.eosTokenIDs)
+        let prompts = mixedPrompts(count: 12, seed: 21, maxLength: 40)
+        for (i, prompt) in prompts.enumerated() {
+            var params = greedyParams(3 + i * 7 % 19)
+            if i % 3 == 1 {
+                params.temperature = 0.8
+                params.topP = 0.9
+                params.seed = UInt64(i)
+                params.logprobs = 2
+            }
+            if i % 4 == 2 { params.stopTokenIDs = [426, 411] }
+            try engine.addRequest(id: "r\(i)", promptTokenIDs: prompt, params: params)
+        }
+        var run = Run()
+        while engine.hasUnfinishedRequests {
+            for update in engine.step() {
+                run.outputs[update.requestID, default: []] += update.newTokenIDs
+                run.logprobs[update.requestID, default: []] += update.newLogprobs
+                if let reason = update.finishReason { run.finishReasons[update.requestID] = reason }
+            }
+        }
+        #expect(engine.numFreeBlocks == 256)
+        return (run, executor, engine.graphsRecorded)
+    }
+
+    @Test func asyncGivesTheTokensOfOneStepAtATime() throws {
+        let (sync, _, _) = try run(async: false)
+        let (async, executor, graphs) = try run(async: true)
+        #expect(graphs > 0)
+        // Steps are not launched ahead only while every running request awaits its last token.
+        #expect(executor.numLaunchedAhead > executor.sampledRows.count / 2, "\(executor.events)")
+        #expect(async.outputs == sync.outputs)
+        #expect(async.finishReasons == sync.finishReasons)
+        #expect(async.logprobs == sync.logprobs)
+    }
 }
