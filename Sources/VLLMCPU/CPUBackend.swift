@@ -71,6 +71,7 @@ public final class CPUBackend: Backend {
         let ids = batch.batch.tokenIDs
         let out = CPUTensor(shape: [ids.count, hidden])
         for (t, id) in ids.enumerated() {
+            precondition(id >= 0, "a placeholder token id reached the CPU backend (the model resolves them)")
             let destination = out.floats + t * hidden
             let local = Int(id) - firstTokenID
             guard (0..<table.rows).contains(local) else {

@@ -73,7 +73,11 @@ public final class CUDAKVCache {
 /// The CUDA backend: weights and activations on one GPU in bfloat16 (float16 for float16 models,
 /// float32 for exactness checks) with float32 accumulation; matrix products through cuBLASLt, the
 /// other operations through our own kernels (`Kernels/kernels.cu`), compiled by NVRTC at start and
-/// cached on disk. All work goes to one stream; `toHost` is the step's only synchronisation.
+/// cached on disk. All work goes to one stream, so stream order protects device memory from one step
+/// to the next; a step's only synchronisation is its readback (`toHost`, `argmaxRows`, `sampleRows`),
+/// or none at all for a launched step (`launchSampling`), whose results are waited for later. The
+/// host memory that a step's copies read or write is double-buffered (alternate steps use
+/// alternate buffers) so that the host can prepare the next step while the device runs this one.
 public final class CUDABackend: Backend {
     public typealias Tensor = CUDATensor
     public typealias Batch = CUDABatch
@@ -110,10 +114,21 @@ public final class CUDABackend: Backend {
     private let profiler: OperationProfiler?
     private var stepKind = "step"
     private let graphs: CUDAGraphRecorder
-    private let staging: PinnedBuffer
+    /// Which of the double-buffered host staging areas the current step uses (flips each `prepare`).
+    private(set) var stepParity = 0
+    private let stagings: [PinnedBuffer]
+    private var staging: PinnedBuffer { stagings[stepParity] }
     private var stagingOffset = 0
     let hostOutput: PinnedBuffer
-    lazy var sampleStaging = PinnedBuffer(driver: driver)
+    private lazy var sampleStagings = [PinnedBuffer(driver: driver), PinnedBuffer(driver: driver)]
+    var sampleStaging: PinnedBuffer { sampleStagings[stepParity] }
+    /// Where launched steps' results come back to, one per parity.
+    lazy var launchReadbacks = [StepReadback(driver: driver), StepReadback(driver: driver)]
+    /// The tokens the last launched step sampled, at a fixed address (recorded steps read it), for
+    /// the placeholder ids of the next step (`launchSampling`).
+    let sampledTokens: CUdeviceptr
+    /// Rows `sampledTokens` holds: more than any step samples.
+    static let maxSampledRows = 1 << 16
     private var weightAllocations: [CUdeviceptr] = []
     /// Zeros that kernels count finished blocks in (the last block of a group does the group's
     /// final merge and puts the zero back): one per decode sequence and kv head, or per logits row.
@@ -196,12 +211,16 @@ public final class CUDABackend: Backend {
         profiler = ProcessInfo.processInfo.environment["VLLM_CUDA_PROFILE"] == "1" ? OperationProfiler(driver: driver) : nil
         if let profiler { OperationProfiler.reportAtExit(profiler, synchronize: { [stream] in _ = driver.cuStreamSynchronize(stream) }) }
         graphs = CUDAGraphRecorder(driver: driver)
-        staging = PinnedBuffer(driver: driver)
+        stagings = [PinnedBuffer(driver: driver), PinnedBuffer(driver: driver)]
         hostOutput = PinnedBuffer(driver: driver)
         var counters: CUdeviceptr = 0
         try driver.check(driver.cuMemAlloc(&counters, Self.completionCounterCount * 4), "cuMemAlloc(completion counters)")
         try driver.check(driver.cuMemsetD8Async(counters, 0, Self.completionCounterCount * 4, stream), "cuMemsetD8Async")
         completionCounters = counters
+        var sampled: CUdeviceptr = 0
+        try driver.check(driver.cuMemAlloc(&sampled, Self.maxSampledRows * 4), "cuMemAlloc(sampled tokens)")
+        try driver.check(driver.cuMemsetD8Async(sampled, 0, Self.maxSampledRows * 4, stream), "cuMemsetD8Async(sampled tokens)")
+        sampledTokens = sampled
         argumentStorage = UnsafeMutableRawPointer.allocate(byteCount: 64 * 8, alignment: 16)
         argumentPointers = UnsafeMutablePointer<UnsafeMutableRawPointer?>.allocate(capacity: 64)
     }
@@ -210,6 +229,7 @@ public final class CUDABackend: Backend {
         _ = driver.cuCtxSynchronize()
         for pointer in weightAllocations { _ = driver.cuMemFree(pointer) }
         _ = driver.cuMemFree(completionCounters)
+        _ = driver.cuMemFree(sampledTokens)
         argumentStorage.deallocate()
         argumentPointers.deallocate()
     }
@@ -239,6 +259,13 @@ public final class CUDABackend: Backend {
     public func synchronize() {
         driver.must(driver.cuStreamSynchronize(stream), "cuStreamSynchronize")
         profiler?.collect()
+    }
+
+    /// Waits until the stream has passed `event` (when profiling, for all queued work: the
+    /// timings are read then).
+    func synchronize(upTo event: CUhandle) {
+        guard profiler == nil else { return synchronize() }
+        driver.must(driver.cuEventSynchronize(event), "cuEventSynchronize")
     }
 
     /// Runs `body`, timed under `name` (and the kind of step) when profiling.
@@ -376,6 +403,9 @@ public final class CUDABackend: Backend {
 
     public func prepare(_ batch: ForwardBatch) -> CUDABatch {
         makeCurrent()
+        // Device memory is reused in stream order; the host staging of the step launched before
+        // may still be copying, so this step takes the other one.
+        stepParity ^= 1
         arena.reset()
         ring.reset()
         stepKind = batch.isDecodeOnly ? "decode" : "mixed"
@@ -436,7 +466,7 @@ public final class CUDABackend: Backend {
         let out = CUDATensor(pointer: arena.allocate(batch.batch.numTokens * hidden * elementSize), shape: [batch.batch.numTokens, hidden])
         launch(
             kernels.embedding, "embedding", grid: (batch.batch.numTokens, 1), block: min(256, threadsFor(row: hidden)),
-            [.pointer(out.pointer), .pointer(table.pointer), .pointer(batch.tokenIDs), .int32(Int32(hidden))])
+            [.pointer(out.pointer), .pointer(table.pointer), .pointer(batch.tokenIDs), .pointer(sampledTokens), .int32(Int32(hidden))])
         return out
     }
 
@@ -757,8 +787,16 @@ public final class CUDABackend: Backend {
     }
 
     public func argmaxRows(_ x: CUDATensor, rows: Int) -> [Int32] {
-        checkLive(x)
         guard rows > 0 else { return [] }
+        let indices = queueArgmax(x, rows: rows)
+        let host = hostOutput.ensure(rows * 4)
+        driver.must(driver.cuMemcpyDtoHAsync(host, indices, rows * 4, stream), "cuMemcpyDtoHAsync(argmax)")
+        synchronize()
+        return Array(UnsafeBufferPointer(start: host.assumingMemoryBound(to: Int32.self), count: rows))
+    }
+
+    /// Queues the argmax of each of the `rows` rows of `x`; returns where the indices will be (ring memory).
+    func queueArgmax(_ x: CUDATensor, rows: Int) -> CUdeviceptr {
         precondition(rows <= Self.completionCounterCount, "argmax of \(rows) rows exceeds the completion counters")
         let n = x.count / rows
         // Chunks of about 4096 logits, one block each, so that even one row is read by many multiprocessors.
@@ -772,10 +810,7 @@ public final class CUDABackend: Backend {
                 .pointer(indices), .pointer(x.pointer), .int32(Int32(n)), .pointer(chunkValues), .pointer(chunkIndices),
                 .pointer(completionCounters),
             ])
-        let host = hostOutput.ensure(rows * 4)
-        driver.must(driver.cuMemcpyDtoHAsync(host, indices, rows * 4, stream), "cuMemcpyDtoHAsync(argmax)")
-        synchronize()
-        return Array(UnsafeBufferPointer(start: host.assumingMemoryBound(to: Int32.self), count: rows))
+        return indices
     }
 
     // MARK: recorded steps (CUDA graphs)

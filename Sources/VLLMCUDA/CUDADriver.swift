@@ -40,6 +40,7 @@ final class CUDADriver: @unchecked Sendable {
     let cuEventRecord: @convention(c) (CUhandle, CUhandle?) -> CUresult
     let cuEventSynchronize: @convention(c) (CUhandle) -> CUresult
     let cuEventElapsedTime: @convention(c) (UnsafeMutablePointer<Float>, CUhandle, CUhandle) -> CUresult
+    let cuEventDestroy: (@convention(c) (CUhandle) -> CUresult)?
     let cuGetErrorString: @convention(c) (CUresult, UnsafeMutablePointer<UnsafePointer<CChar>?>) -> CUresult
     // CUDA graphs: optional so that an old driver still runs eagerly.
     let cuStreamBeginCapture: (@convention(c) (CUhandle?, Int32) -> CUresult)?
@@ -92,6 +93,7 @@ final class CUDADriver: @unchecked Sendable {
             cuEventElapsedTime = try lib.function("cuEventElapsedTime")
         }
         cuGetErrorString = try lib.function("cuGetErrorString")
+        cuEventDestroy = lib.optionalFunction("cuEventDestroy_v2")
         cuStreamBeginCapture = lib.optionalFunction("cuStreamBeginCapture_v2")
         cuStreamEndCapture = lib.optionalFunction("cuStreamEndCapture")
         cuGraphInstantiate = lib.optionalFunction("cuGraphInstantiateWithFlags")

@@ -11,11 +11,50 @@ extension CUDABackend {
     public var samplesOnDevice: Bool { kernels.sampleRows != nil && kernels.adjustLogits != nil }
 
     public func sampleRows(_ x: CUDATensor, rows: [DeviceSamplingRow]) -> [DeviceSample] {
-        guard let sample = kernels.sampleRows, let adjust = kernels.adjustLogits else {
-            return SamplingMath.sampleRows(toHost(x), rows: rows)
-        }
+        guard samplesOnDevice else { return SamplingMath.sampleRows(toHost(x), rows: rows) }
         checkLive(x)
         guard !rows.isEmpty else { return [] }
+        let queued = queueSampling(x, rows: rows)
+        let host = hostOutput.ensure(queued.bytes)
+        driver.must(driver.cuMemcpyDtoHAsync(host, queued.output, queued.bytes, stream), "cuMemcpyDtoHAsync(samples)")
+        synchronize()
+        return Self.samples(host, rows: rows, maxTop: queued.maxTop)
+    }
+
+    /// Queues the argmax or the sampling kernels over `x` (rows of plain greedy rows take the
+    /// argmax), then a copy of the tokens to `sampledTokens` for the next step's placeholders and
+    /// of the results to pinned memory, and returns; `wait()` waits for the copy's event. Without
+    /// the sampling kernels the host samples at once, and the samples come back ready.
+    public func launchSampling(_ x: CUDATensor, rows: [DeviceSamplingRow]) -> PendingSamples {
+        let greedy = rows.allSatisfy(\.isPlainGreedy)
+        guard greedy || samplesOnDevice else { return PendingSamples(ready: sampleRows(x, rows: rows)) }
+        guard !rows.isEmpty else { return PendingSamples(ready: []) }
+        precondition(rows.count <= Self.maxSampledRows, "a step samples \(rows.count) rows, more than \(Self.maxSampledRows)")
+        let (output, bytes, maxTop) = greedy ? (queueArgmax(x, rows: rows.count), rows.count * 4, 0) : queueSampling(x, rows: rows)
+        // Both sampling outputs begin with one token per row. The next step's embedding reads them
+        // after this copy, in stream order, as the copy reads them before the next step's sampling.
+        driver.must(
+            driver.cuMemcpyDtoDAsync(sampledTokens, output, rows.count * 4, stream), "cuMemcpyDtoDAsync(sampled tokens)")
+        // This parity's readback belongs to the step launched two before, which has been waited for.
+        let readback = launchReadbacks[stepParity]
+        let host = readback.buffer.ensure(bytes)
+        driver.must(driver.cuMemcpyDtoHAsync(host, output, bytes, stream), "cuMemcpyDtoHAsync(launched samples)")
+        driver.must(driver.cuEventRecord(readback.event, stream), "cuEventRecord(launched samples)")
+        return PendingSamples { [self] in
+            synchronize(upTo: readback.event)
+            if greedy { return (0..<rows.count).map { DeviceSample(token: Int(host.load(fromByteOffset: 4 * $0, as: Int32.self))) } }
+            return Self.samples(host, rows: rows, maxTop: maxTop)
+        }
+    }
+
+    /// Queues the adjustments and the sampling of `rows` over `x`; returns where the kernel's output
+    /// will be (ring memory: tokens, chosen logprobs, ranks, then `maxTop` ids and logprobs a
+    /// row), its size, and `maxTop`.
+    private func queueSampling(_ x: CUDATensor, rows: [DeviceSamplingRow]) -> (output: CUdeviceptr, bytes: Int, maxTop: Int) {
+        guard let sample = kernels.sampleRows, let adjust = kernels.adjustLogits else {
+            preconditionFailure("the kernel module has no sampling kernels")
+        }
+        checkLive(x)
         let n = x.count / rows.count
         let maxTop = min(rows.compactMap(\.logprobs).max() ?? 0, DeviceSamplingRow.maxLogprobs)
         let (parameters, entryCount) = uploadSamplingWords(rows)
@@ -45,10 +84,7 @@ extension CUDABackend {
                 .pointer(at(3 * count + count * maxTop)), .int32(Int32(maxTop)), .pointer(x.pointer), .pointer(adjusted),
                 .int32(Int32(n)), .pointer(parameters),
             ])
-        let host = hostOutput.ensure(outputBytes)
-        driver.must(driver.cuMemcpyDtoHAsync(host, output, outputBytes, stream), "cuMemcpyDtoHAsync(samples)")
-        synchronize()
-        return Self.samples(host, rows: rows, maxTop: maxTop)
+        return (output, outputBytes, maxTop)
     }
 
     /// Copies the rows' parameters, then their adjustments, to the device in one transfer; returns
@@ -97,4 +133,24 @@ extension CUDABackend {
                 topLogprobs: top.map { float($0 + count * maxTop) }))
         }
     }
+}
+
+/// Pinned memory and an event for the results of one launched step. The backend alternates between
+/// two, so that the results of the step being waited for are not overwritten by the next step's.
+final class StepReadback {
+    let buffer: PinnedBuffer
+    let event: CUhandle
+    private let driver: CUDADriver
+
+    init(driver: CUDADriver) {
+        self.driver = driver
+        buffer = PinnedBuffer(driver: driver)
+        var event: CUhandle?
+        // Without timing: recording and waiting are cheaper.
+        let disableTiming: UInt32 = 2
+        driver.must(driver.cuEventCreate(&event, disableTiming), "cuEventCreate(launched samples)")
+        self.event = event!
+    }
+
+    deinit { _ = driver.cuEventDestroy?(event) }
 }

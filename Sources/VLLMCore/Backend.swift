@@ -116,6 +116,13 @@ public protocol Backend: AnyObject {
     /// Samples each of the `rows.count` rows of `x` as its row says: ban, bias and penalties, then
     /// the argmax or a draw after temperature, min-p, top-k and top-p, and the raw logprobs.
     func sampleRows(_ x: Tensor, rows: [DeviceSamplingRow]) -> [DeviceSample]
+    /// Queues `argmaxRows` (when every row is plain greedy) or `sampleRows` of `x` and returns
+    /// without waiting where the device works on its own (async scheduling). Until the next
+    /// launch, the backend keeps the sampled tokens where the next step's `embedding` reads the
+    /// placeholder ids of `ForwardBatch.placeholder(row:)` from, unless the samples come back ready
+    /// (the model then resolves the placeholders on the host). The samples must be waited for
+    /// before the launch after next, which may reuse the host memory they come back to.
+    func launchSampling(_ x: Tensor, rows: [DeviceSamplingRow]) -> PendingSamples
 
     // Recorded steps (CUDA graphs). A backend that cannot record keeps the defaults below.
 
@@ -163,6 +170,11 @@ extension Backend {
 
     public func sampleRows(_ x: Tensor, rows: [DeviceSamplingRow]) -> [DeviceSample] {
         SamplingMath.sampleRows(toHost(x), rows: rows)
+    }
+
+    public func launchSampling(_ x: Tensor, rows: [DeviceSamplingRow]) -> PendingSamples {
+        guard rows.allSatisfy(\.isPlainGreedy) else { return PendingSamples(ready: sampleRows(x, rows: rows)) }
+        return PendingSamples(ready: argmaxRows(x, rows: rows.count).map { DeviceSample(token: Int($0)) })
     }
 
     public func argmaxRows(_ x: Tensor, rows: Int) -> [Int32] {

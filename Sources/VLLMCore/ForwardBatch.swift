@@ -4,7 +4,7 @@
 /// Sequence `s` owns tokens `queryStart[s] ..< queryStart[s + 1]`; they are the last
 /// `queryStart[s + 1] - queryStart[s]` positions of its `seqLens[s]` tokens of context.
 public struct ForwardBatch: Sendable, Equatable {
-    /// Token ids, one per token of the batch.
+    /// Token ids, one per token of the batch. A negative id is a placeholder (see `placeholder(row:)`).
     public var tokenIDs: [Int32]
     /// Position of each token in its sequence.
     public var positions: [Int32]
@@ -121,5 +121,23 @@ extension ForwardBatch {
             tokenIDs: [], positions: [], slotMapping: [], queryStart: [0], seqLens: [], blockTables: [],
             blockTableWidth: 1, logitIndices: []
         ).paddedDecodes(to: count)
+    }
+}
+
+extension ForwardBatch {
+    /// The token id that stands for the token sampled for row `row` of the step launched just
+    /// before this one, which the host does not know yet (async scheduling): -(row + 1). The
+    /// backend resolves it where that token is (`Backend.launchSampling`).
+    public static func placeholder(row: Int) -> Int32 { Int32(-(row + 1)) }
+
+    /// Whether some token id is a placeholder.
+    public var hasPlaceholders: Bool { tokenIDs.contains { $0 < 0 } }
+
+    /// This batch with each placeholder replaced by its row of `previous`, the tokens the step
+    /// launched before it sampled.
+    public func resolvingPlaceholders(_ previous: [Int32]) -> ForwardBatch {
+        var resolved = self
+        resolved.tokenIDs = tokenIDs.map { $0 < 0 ? previous[Int(-$0) - 1] : $0 }
+        return resolved
     }
 }

@@ -30,6 +30,8 @@ public final class LlamaModel<B: Backend>: ModelExecutor {
     private let maxPositions: Int
     private var cache: B.KVCache?
     private var cacheShape: KVCacheShape?
+    /// The samples of the last `launch`, which placeholder token ids of the next batch stand for.
+    private var lastSamples: PendingSamples?
 
     public var backendName: String { backend.name }
 
@@ -132,6 +134,17 @@ public final class LlamaModel<B: Backend>: ModelExecutor {
         return Array(backend.sampleRows(logits, rows: padded).prefix(rows.count))
     }
 
+    public var launchesAhead: Bool { shard.worldSize == 1 }
+
+    public func launch(_ batch: ForwardBatch, rows: [DeviceSamplingRow]) -> PendingSamples {
+        let (logits, count) = self.logits(batch)
+        // Padding rows of a recorded step are sampled greedily and dropped.
+        let padded = rows + [DeviceSamplingRow](repeating: DeviceSamplingRow(), count: count - rows.count)
+        let samples = backend.launchSampling(logits, rows: padded)
+        lastSamples = samples
+        return samples.map { Array($0.prefix(rows.count)) }
+    }
+
     public func profileRun(tokens: Int, sequences: Int, blockSize: Int) {
         let perSequence = max(1, min(maxPositions - 1, (tokens + max(1, sequences) - 1) / max(1, sequences)))
         let count = (tokens + perSequence - 1) / perSequence
@@ -163,6 +176,12 @@ public final class LlamaModel<B: Backend>: ModelExecutor {
     /// The logits of `batch`'s requested rows on the backend, and how many rows there are: more
     /// than requested when a decode step was padded to a recorded size.
     private func logits(_ batch: ForwardBatch) -> (B.Tensor, rows: Int) {
+        var batch = batch
+        if batch.hasPlaceholders {
+            guard let last = lastSamples else { preconditionFailure("placeholder token ids before any launch") }
+            // Tokens already on the host are put in here; the others the backend reads on the device.
+            if last.isReady { batch = batch.resolvingPlaceholders(last.wait().map { Int32($0.token) }) }
+        }
         if backend.recordsSteps, batch.isDecodeOnly, let size = graphBatchSizes.first(where: { $0 >= batch.numSequences }) {
             let step = backend.prepare(batch.paddedDecodes(to: size))
             return (backend.recorded(size, batch: step) { forward(step) }, size)

@@ -18,6 +18,15 @@ public protocol ModelExecutor: AnyObject {
     var samplesOnDevice: Bool { get }
     /// Runs the model over `batch` and samples each requested row as `rows` says (one row each).
     func executeSampled(_ batch: ForwardBatch, rows: [DeviceSamplingRow]) -> [DeviceSample]
+    /// Whether `launch` takes placeholder token ids (`ForwardBatch.placeholder(row:)`) for the
+    /// tokens of the step launched before, so that the engine may schedule and launch a step before
+    /// the previous one's tokens are back on the host.
+    var launchesAhead: Bool { get }
+    /// Runs the model over `batch` and samples each requested row as `rows` says (the argmax of the
+    /// raw logits when every row is plain greedy), returning at once where the device works on its
+    /// own. At most one launch may be in flight beyond the one waited for next: a launch's samples
+    /// must be waited for (or dropped unread) before the launch after next.
+    func launch(_ batch: ForwardBatch, rows: [DeviceSamplingRow]) -> PendingSamples
     /// Records decode steps of the given batch sizes (CUDA graphs) so that later decode steps
     /// replay them, each padded to the next recorded size; call after `allocateKVCache`. Returns
     /// how many sizes were recorded (0 where the backend cannot record).
@@ -34,6 +43,13 @@ extension ModelExecutor {
     public func profileRun(tokens: Int, sequences: Int, blockSize: Int) {}
 
     public var samplesOnDevice: Bool { false }
+
+    public var launchesAhead: Bool { false }
+
+    public func launch(_ batch: ForwardBatch, rows: [DeviceSamplingRow]) -> PendingSamples {
+        guard rows.allSatisfy(\.isPlainGreedy) else { return PendingSamples(ready: executeSampled(batch, rows: rows)) }
+        return PendingSamples(ready: executeGreedy(batch).map { DeviceSample(token: Int($0)) })
+    }
 
     public func executeSampled(_ batch: ForwardBatch, rows: [DeviceSamplingRow]) -> [DeviceSample] {
         SamplingMath.sampleRows(execute(batch), rows: rows)

@@ -46,6 +46,8 @@ public struct EngineArgs: Sendable {
     public var gpuMemoryUtilization = 0.9
     /// Run every step eagerly (no CUDA graphs).
     public var enforceEager = false
+    /// Schedule each step before the previous one's tokens are back (`EngineCoreConfig.asyncScheduling`).
+    public var asyncScheduling = true
     /// Compute dtype on the GPU (`--dtype`); nil: float16 for float16 models, else bfloat16.
     public var dtype: DType?
 
@@ -107,7 +109,8 @@ public struct LoadedModel {
             scheduler: SchedulerConfig(
                 maxNumBatchedTokens: budget, maxNumSeqs: args.maxNumSeqs, maxModelLength: maxModelLength,
                 priorityScheduling: args.priorityScheduling),
-            graphBatchSizes: args.enforceEager ? [] : EngineCoreConfig.graphBatchSizes(maxNumSeqs: args.maxNumSeqs))
+            graphBatchSizes: args.enforceEager ? [] : EngineCoreConfig.graphBatchSizes(maxNumSeqs: args.maxNumSeqs),
+            asyncScheduling: args.asyncScheduling)
         self.folder = folder
         eosTokenIDs = folder.eosTokenIDs
     }

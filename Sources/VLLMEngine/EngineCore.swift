@@ -10,15 +10,20 @@ public struct EngineCoreConfig: Sendable, Equatable {
     /// Decode batch sizes to record as CUDA graphs after the KV cache is made (empty: every step
     /// runs eagerly; backends that cannot record ignore it).
     public var graphBatchSizes: [Int]
+    /// Schedule and launch each step before the tokens of the step before are back, so that the
+    /// host's work of one step overlaps the device's work of the next (vLLM's async scheduling).
+    public var asyncScheduling: Bool
 
     public init(
-        blockSize: Int, numBlocks: Int, enablePrefixCaching: Bool, scheduler: SchedulerConfig, graphBatchSizes: [Int] = []
+        blockSize: Int, numBlocks: Int, enablePrefixCaching: Bool, scheduler: SchedulerConfig, graphBatchSizes: [Int] = [],
+        asyncScheduling: Bool = true
     ) {
         self.blockSize = blockSize
         self.numBlocks = numBlocks
         self.enablePrefixCaching = enablePrefixCaching
         self.scheduler = scheduler
         self.graphBatchSizes = graphBatchSizes
+        self.asyncScheduling = asyncScheduling
     }
 
     /// vLLM's capture sizes up to `maxNumSeqs`: 1, 2, 4, then steps of 8 up to 256 and of 16 beyond,
@@ -60,8 +65,14 @@ public struct EngineStats: Sendable, Equatable {
     public var numSteps = 0
 }
 
-/// The synchronous heart of the engine: requests in, one scheduled and computed step at a time,
-/// sequence updates out. Not thread-safe; one owner drives it.
+/// The heart of the engine: requests in, one scheduled and computed step at a time, sequence
+/// updates out. Not thread-safe; one owner drives it.
+///
+/// With async scheduling, each `step()` schedules and launches the next step before it waits for
+/// the tokens of the one in flight, assuming that every request in flight gets exactly one token
+/// (the next step computes it from a placeholder id that the backend resolves); while the device
+/// computes, the host appends the tokens, checks stops and detokenizes. A request that finishes
+/// meanwhile has the token of the step ahead dropped.
 public final class EngineCore {
     public let config: EngineCoreConfig
     private let scheduler: Scheduler
@@ -74,6 +85,8 @@ public final class EngineCore {
     private var texts: [String: OutputText] = [:]
     private var arrivals = 0
     private var counters = EngineStats()
+    /// The step launched last, whose tokens the next `step()` processes.
+    private var inFlight: ModelRunner.LaunchedStep?
 
     /// A core over `executor`, whose KV cache it allocates with `config.numBlocks` blocks.
     public init(
@@ -101,7 +114,7 @@ public final class EngineCore {
     public private(set) var graphsRecorded = 0
     public private(set) var graphRecordingSeconds = 0.0
 
-    /// Whether any request is waiting or running.
+    /// Whether any request is waiting or running (a step in flight holds no other request).
     public var hasUnfinishedRequests: Bool { scheduler.hasWork }
 
     /// Queues a request; throws for invalid parameters, ids outside the vocabulary or a prompt that cannot fit.
@@ -136,28 +149,64 @@ public final class EngineCore {
         return close(request, update: update(request, tokens: []))
     }
 
-    /// Schedules and runs one step; returns an update for every sequence that produced a token or finished.
+    /// Processes one step and returns an update for every sequence that produced a token or
+    /// finished. With async scheduling the step after it is launched first, so that the device
+    /// computes it meanwhile; else the step is launched and waited for here.
     public func step() -> [SequenceUpdate] {
+        // Every request of the step in flight finished since it was launched: nothing to wait for.
+        if let stale = inFlight, stale.step.requests.allSatisfy({ $0.request.isFinished }) { inFlight = nil }
+        if inFlight == nil { inFlight = launchNextStep() }
+        let ahead = canScheduleAhead ? launchNextStep() : nil
+        guard let current = inFlight else { return [] }
+        let updates = process(current)
+        inFlight = ahead
+        return updates
+    }
+
+    /// Whether the next step may be scheduled before the tokens of the one in flight are known:
+    /// the executor takes placeholders for them, the step in flight samples on the backend, and no
+    /// request needs the host or its full token history to sample (`ModelRunner.canLaunchAhead`).
+    /// Otherwise the step in flight is drained first and the next one runs as before.
+    private var canScheduleAhead: Bool {
+        guard config.asyncScheduling, runner.executor.launchesAhead, let inFlight, inFlight.samplesOnBackend else { return false }
+        return scheduler.running.allSatisfy(runner.canLaunchAhead) && scheduler.waiting.allSatisfy(runner.canLaunchAhead)
+    }
+
+    /// Schedules the next step and launches it; nil when nothing can run.
+    private func launchNextStep() -> ModelRunner.LaunchedStep? {
         let step = scheduler.schedule()
-        guard !step.requests.isEmpty else { return [] }
+        guard !step.requests.isEmpty else { return nil }
         counters.numSteps += 1
         for (request, _) in step.requests where request.firstScheduledAt == nil { request.firstScheduledAt = .now }
         for (request, numTokens) in step.requests where request.numComputedTokens < request.numPromptTokens {
             counters.promptTokens += min(numTokens, request.numPromptTokens - request.numComputedTokens)
         }
-        let results = runner.run(step, cache: cache, sampler: sampler)
+        let launched = runner.launch(step, cache: cache, sampler: sampler)
         for (request, numTokens) in step.requests { request.numComputedTokens += numTokens }
+        for (row, request) in launched.samplingRequests.enumerated() {
+            request.numPendingTokens += 1
+            request.pendingRow = row
+        }
+        return launched
+    }
+
+    /// Waits for a launched step and takes in its tokens.
+    private func process(_ launched: ModelRunner.LaunchedStep) -> [SequenceUpdate] {
         var updates: [SequenceUpdate] = []
-        for result in results {
+        for result in launched.results(vocabularySize: vocabularySize) {
+            let request = result.request
+            if result.samples { request.numPendingTokens -= 1 }
+            // Finished or aborted after the step was launched: its token is dropped.
+            guard !request.isFinished else { continue }
             recordPromptLogprobs(result)
             if let sample = result.deviceSample {
                 let logprobs = sample.logprobs.map { PositionLogprobs($0, chosen: sample.token) }
-                updates.append(accept(sample.token, logprobs: logprobs, for: result.request))
+                updates.append(accept(sample.token, logprobs: logprobs, for: request))
                 continue
             }
             guard var row = result.sampleLogits else { continue }
-            let (token, logprobs) = sampler.sample(&row, for: result.request)
-            updates.append(accept(token, logprobs: logprobs, for: result.request))
+            let (token, logprobs) = sampler.sample(&row, for: request)
+            updates.append(accept(token, logprobs: logprobs, for: request))
         }
         return updates
     }

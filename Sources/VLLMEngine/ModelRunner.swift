@@ -1,7 +1,8 @@
 import VLLMCore
 
-/// Lays out a scheduled step as one flat batch, runs the model and hands back the logits of each
-/// request that has reached the end of its known tokens (and so samples one now).
+/// Lays out a scheduled step as one flat batch, launches the model on it and hands back, once the
+/// step is done, the sample or the logits of each request that has reached the end of its tokens
+/// (and so samples one now).
 final class ModelRunner {
     let executor: any ModelExecutor
     let blockSize: Int
@@ -25,51 +26,103 @@ final class ModelRunner {
         var sampleLogits: [Float]?
         /// The token (and its logprobs), when the backend sampled the whole step.
         var deviceSample: DeviceSample?
+        /// Whether this step samples a token of the request (on the backend or from `sampleLogits`).
+        var samples: Bool { sampleLogits != nil || deviceSample != nil }
     }
 
-    /// Runs the step; one result per scheduled request, in step order. `sampler` describes each
-    /// sampling request as a backend row.
-    func run(_ step: ScheduledStep, cache: KVCacheManager, sampler: Sampler) -> [Result] {
-        var chunks: [SequenceChunk] = []
-        for (request, numTokens) in step.requests {
-            let start = request.numComputedTokens
-            chunks.append(SequenceChunk(
-                tokenIDs: request.tokenIDs[start..<(start + numTokens)].map(Int32.init), numCached: start,
-                blockTable: cache.blocks(of: request).map(Int32.init), wantsLogits: start + numTokens == request.numTokens,
-                leadingLogits: Self.promptPositions(request, start: start, count: numTokens)))
+    /// A step given to the executor. With samples on the backend it may still be computing;
+    /// `results()` waits for it.
+    struct LaunchedStep {
+        enum Output {
+            /// The backend samples every sampling row.
+            case samples(PendingSamples)
+            /// The logits of the requested rows, on the host (the host samples).
+            case logits([Float])
         }
+
+        let step: ScheduledStep
+        let chunks: [SequenceChunk]
+        let output: Output
+
+        /// Whether the backend samples the step (else the host does, once `results()` are in).
+        var samplesOnBackend: Bool { if case .samples = output { true } else { false } }
+
+        /// The requests that sample a token in this step, in row order.
+        var samplingRequests: [Request] {
+            zip(step.requests, chunks).filter { $0.1.wantsLogits }.map(\.0.request)
+        }
+
+        /// One result per scheduled request, in step order, once the step is done.
+        func results(vocabularySize vocab: Int) -> [Result] {
+            switch output {
+            case .samples(let pending):
+                var samples = pending.wait().makeIterator()
+                return zip(step.requests, chunks).map { scheduled, chunk in
+                    var result = Result(request: scheduled.request)
+                    result.firstPromptPosition = chunk.numCached
+                    if chunk.wantsLogits { result.deviceSample = samples.next() }
+                    return result
+                }
+            case .logits(let logits):
+                var row = 0
+                func next() -> [Float] {
+                    defer { row += 1 }
+                    return Array(logits[(row * vocab)..<((row + 1) * vocab)])
+                }
+                return zip(step.requests, chunks).map { scheduled, chunk in
+                    let request = scheduled.request
+                    var result = Result(request: request)
+                    let rows = (0..<chunk.leadingLogits).map { _ in next() }
+                    // Positions recomputed after a preemption were reported before.
+                    let skip = max(0, request.promptLogprobs.count - chunk.numCached)
+                    result.promptLogits = Array(rows.dropFirst(skip))
+                    result.firstPromptPosition = chunk.numCached + skip
+                    if chunk.wantsLogits { result.sampleLogits = next() }
+                    return result
+                }
+            }
+        }
+    }
+
+    /// Launches the step; `sampler` describes each sampling request as a backend row. When the
+    /// host samples, the logits are copied back before this returns.
+    func launch(_ step: ScheduledStep, cache: KVCacheManager, sampler: Sampler) -> LaunchedStep {
+        let chunks = step.requests.map { chunk($0.request, numTokens: $0.numTokens, cache: cache) }
         let batch = ForwardBatch(chunks: chunks, blockSize: blockSize)
         // When the backend can sample every row, the logits never leave the device (on a GPU,
         // copying and scanning them costs more than the forward pass at large batches).
         if let rows = backendRows(step, chunks, sampler) {
-            var samples = (rows.allSatisfy(\.isPlainGreedy)
-                ? executor.executeGreedy(batch).map { DeviceSample(token: Int($0)) }
-                : executor.executeSampled(batch, rows: rows)).makeIterator()
-            return zip(step.requests, chunks).map { scheduled, chunk in
-                var result = Result(request: scheduled.request)
-                result.firstPromptPosition = chunk.numCached
-                if chunk.wantsLogits { result.deviceSample = samples.next() }
-                return result
-            }
+            return LaunchedStep(step: step, chunks: chunks, output: .samples(executor.launch(batch, rows: rows)))
         }
-        let logits = executor.execute(batch)
-        let vocab = executor.config.vocabSize
-        var row = 0
-        func next() -> [Float] {
-            defer { row += 1 }
-            return Array(logits[(row * vocab)..<((row + 1) * vocab)])
-        }
-        return zip(step.requests, chunks).map { scheduled, chunk in
-            let request = scheduled.request
-            var result = Result(request: request)
-            let rows = (0..<chunk.leadingLogits).map { _ in next() }
-            // Positions recomputed after a preemption were reported before.
-            let skip = max(0, request.promptLogprobs.count - chunk.numCached)
-            result.promptLogits = Array(rows.dropFirst(skip))
-            result.firstPromptPosition = chunk.numCached + skip
-            if chunk.wantsLogits { result.sampleLogits = next() }
-            return result
-        }
+        // The engine schedules ahead only requests that `canLaunchAhead`, so no placeholder gets here.
+        precondition(!batch.hasPlaceholders, "a step with tokens still coming needs the host to sample")
+        return LaunchedStep(step: step, chunks: chunks, output: .logits(executor.execute(batch)))
+    }
+
+    /// The request's part of the step: its next `numTokens` tokens, the last of which may be the
+    /// one the step launched before is still sampling (a placeholder).
+    private func chunk(_ request: Request, numTokens: Int, cache: KVCacheManager) -> SequenceChunk {
+        let start = request.numComputedTokens, end = start + numTokens
+        precondition(end <= request.numTokens + min(request.numPendingTokens, 1), "only the first pending token can be computed")
+        var tokens = request.tokenIDs[start..<min(end, request.numTokens)].map(Int32.init)
+        if end > request.numTokens { tokens.append(ForwardBatch.placeholder(row: request.pendingRow)) }
+        return SequenceChunk(
+            tokenIDs: tokens, numCached: start, blockTable: cache.blocks(of: request).map(Int32.init),
+            wantsLogits: end == request.numTokensWithPending,
+            leadingLogits: Self.promptPositions(request, start: start, count: numTokens))
+    }
+
+    /// Whether a step of `request` can be launched before the tokens of the step before are on the
+    /// host: the backend samples it from what the row carries (greedy unless the backend samples,
+    /// no more top logprobs than a row reports, no prompt logprobs, whose logits must come to the
+    /// host), and the row needs no token history (the repetition, frequency and presence
+    /// penalties read it, and its last token would still be unknown).
+    func canLaunchAhead(_ request: Request) -> Bool {
+        let p = request.params
+        guard p.promptLogprobs == nil, (p.logprobs ?? 0) <= DeviceSamplingRow.maxLogprobs else { return false }
+        guard p.repetitionPenalty == 1, p.frequencyPenalty == 0, p.presencePenalty == 0 else { return false }
+        let plainGreedy = p.isGreedy && p.logprobs == nil && p.logitBias.isEmpty && request.nextOutputIndex >= p.minTokens
+        return plainGreedy || samplesOnBackend ?? executor.samplesOnDevice
     }
 
     /// The backend rows of the step's sampling requests, or nil when the host samples: prompt

@@ -51,8 +51,13 @@ final class Request {
     let maxOutputTokens: Int
     /// Prompt then output token ids.
     private(set) var tokenIDs: [Int]
-    /// Tokens whose keys and values are in the cache.
+    /// Tokens whose keys and values are in the cache (or being computed by a launched step).
     var numComputedTokens = 0
+    /// Tokens that launched steps sample for this request and that are not in `tokenIDs` yet
+    /// (async scheduling): the next step may already compute the first of them, as a placeholder.
+    var numPendingTokens = 0
+    /// The row, among the sampled rows of the last launched step, of this request's newest pending token.
+    var pendingRow = 0
     /// Prompt tokens that came from the prefix cache when the request was first scheduled.
     var numCachedPromptTokens = 0
     var status: Status = .waiting
@@ -87,6 +92,10 @@ final class Request {
     var outputTokenIDs: ArraySlice<Int> { tokenIDs[numPromptTokens...] }
     var numTokens: Int { tokenIDs.count }
     var numOutputTokens: Int { tokenIDs.count - numPromptTokens }
+    /// Known tokens plus pending ones: what the scheduler plans with.
+    var numTokensWithPending: Int { numTokens + numPendingTokens }
+    /// Index among the outputs of the token that the next sampling of this request gives.
+    var nextOutputIndex: Int { numOutputTokens + numPendingTokens }
     var isFinished: Bool { if case .finished = status { true } else { false } }
 
     func append(_ token: Int) {

@@ -34,7 +34,7 @@ struct Sampler {
 
     private func applyProcessors(_ logits: inout [Float], _ request: Request) {
         let params = request.params
-        if request.numOutputTokens < params.minTokens {
+        if request.nextOutputIndex < params.minTokens {
             for id in params.stopTokenIDs where id < logits.count { logits[id] = -.infinity }
             if !params.ignoreEOS { for id in eosTokenIDs where id < logits.count { logits[id] = -.infinity } }
         }
@@ -63,7 +63,7 @@ struct Sampler {
         row.topP = Float(p.topP)
         row.minP = Float(p.minP)
         row.seed = p.seed
-        row.outputIndex = request.numOutputTokens
+        row.outputIndex = request.nextOutputIndex
         row.repetitionPenalty = Float(p.repetitionPenalty)
         row.frequencyPenalty = Float(p.frequencyPenalty)
         row.presencePenalty = Float(p.presencePenalty)
@@ -81,7 +81,7 @@ struct Sampler {
             change(&entry)
             byColumn[id] = entry
         }
-        if request.numOutputTokens < p.minTokens {
+        if request.nextOutputIndex < p.minTokens {
             for id in p.stopTokenIDs { edit(id) { $0.banned = true } }
             if !p.ignoreEOS { for id in eosTokenIDs { edit(id) { $0.banned = true } } }
         }
@@ -96,7 +96,7 @@ struct Sampler {
     private static func seededKey(_ request: Request) -> UInt64? {
         var row = DeviceSamplingRow()
         row.seed = request.params.seed
-        row.outputIndex = request.numOutputTokens
+        row.outputIndex = request.nextOutputIndex
         return row.seededKey
     }
 

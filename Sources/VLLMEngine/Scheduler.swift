@@ -57,7 +57,12 @@ final class Scheduler {
         var index = 0
         while index < running.count, budget > 0 {
             let request = running[index]
-            let numTokens = min(request.numTokens - request.numComputedTokens, budget)
+            // Its pending token is its last: nothing more to compute, it ends when that token comes.
+            if request.numPendingTokens > 0, request.nextOutputIndex >= request.maxOutputTokens {
+                index += 1
+                continue
+            }
+            let numTokens = min(request.numTokensWithPending - request.numComputedTokens, budget)
             var scheduled = false
             while true {
                 if cache.allocateSlots(for: request, numNewTokens: numTokens) {
@@ -76,6 +81,8 @@ final class Scheduler {
         }
         // New requests only when nothing had to be preempted: there is no room to spare.
         while step.numPreempted == 0, budget > 0, running.count < config.maxNumSeqs, let request = waiting.first {
+            // One preempted with a token still coming is recomputed once that token is known.
+            guard request.numPendingTokens == 0 else { break }
             let (cachedBlocks, numCached) =
                 request.numComputedTokens == 0 ? cache.cachedPrefix(of: request) : ([], 0)
             let numTokens = min(request.numTokens - request.numComputedTokens - numCached, budget)

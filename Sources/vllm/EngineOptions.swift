@@ -47,6 +47,9 @@ struct EngineOptions: ParsableArguments {
     @Flag(help: "Run every step eagerly, without CUDA graphs.")
     var enforceEager = false
 
+    @Flag(inversion: .prefixedNo, help: "Schedule each step while the device computes the one before (off: one step at a time).")
+    var asyncScheduling = true
+
     @Option(help: "Compute dtype on the GPU: auto, bfloat16, float16 or float32; on the CPU, float32 widens bfloat16 weights.")
     var dtype: String = "auto"
 
@@ -71,6 +74,7 @@ struct EngineOptions: ParsableArguments {
         }
         args.gpuMemoryUtilization = gpuMemoryUtilization
         args.enforceEager = enforceEager
+        args.asyncScheduling = asyncScheduling
         if dtype != "auto" {
             guard let d = DType(configName: dtype) else { throw ValidationError("--dtype must be auto, bfloat16, float16 or float32") }
             args.dtype = d

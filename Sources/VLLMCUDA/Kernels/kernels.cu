@@ -77,8 +77,12 @@ __device__ __forceinline__ float warp_max(float v) {
 }
 
 // out[t, :] = table[ids[t], :]; one block per token.
-template <typename T> __device__ void embedding(T* out, const T* table, const int* ids, int hidden) {
-    const T* row = table + (long long)ids[blockIdx.x] * hidden;
+// A negative id is a placeholder for a token the step launched before sampled (async scheduling):
+// -(r + 1) stands for row r of `sampled`, which that step's sampling filled on the device.
+template <typename T> __device__ void embedding(T* out, const T* table, const int* ids, const int* sampled, int hidden) {
+    int id = ids[blockIdx.x];
+    if (id < 0) id = sampled[-id - 1];
+    const T* row = table + (long long)id * hidden;
     T* o = out + (long long)blockIdx.x * hidden;
     for (int i = threadIdx.x; i < hidden; i += blockDim.x) o[i] = row[i];
 }
@@ -846,8 +850,8 @@ template <typename T> __device__ void argmax_rows(int* out, const T* x, int n, f
 }
 
 #define INSTANTIATE(S, T)                                                                                               \
-    extern "C" __global__ void embedding_##S(T* out, const T* table, const int* ids, int hidden) { PDL_ENTER();                    \
-        embedding<T>(out, table, ids, hidden);                                                                         \
+    extern "C" __global__ void embedding_##S(T* out, const T* table, const int* ids, const int* sampled, int hidden) { PDL_ENTER(); \
+        embedding<T>(out, table, ids, sampled, hidden);                                                                \
     }                                                                                                                  \
     extern "C" __global__ void rms_norm_##S(T* out, const T* x, const T* w, int n, float eps) { PDL_ENTER();                        \
         rms_norm<T>(out, x, w, n, eps);                                                                                \
