@@ -341,7 +341,8 @@ if [ "$MODE" = round5 ]; then
     for dt in bfloat16 float16 float32; do
         step kernel_check_${dt}_cold 90 "$BIN" kernel-check --dtype $dt --json
     done
-    (echo "#define GEMV_DEPTH 4"; cat Sources/VLLMCUDA/Kernels/kernels.cu; echo; cat Sources/VLLMCUDA/Kernels/sampling.cu) > $W/depth4.cu
+    (echo "#define GEMV_DEPTH 4"; cat Sources/VLLMCUDA/Kernels/kernels.cu; echo; cat Sources/VLLMCUDA/Kernels/sampling.cu; echo
+     cat Sources/VLLMCUDA/Kernels/flash_prefill.cu) > $W/depth4.cu
     step kernel_check_bfloat16_gemv_depth4 90 env VLLM_CUDA_KERNEL_SOURCE=$W/depth4.cu "$BIN" kernel-check --dtype bfloat16 --json
     for m in Tests/Fixtures/models/llama3 Tests/Fixtures/models/qwen3-bf16; do
         name=$(basename "$m")
@@ -390,6 +391,101 @@ for n in (40, 23, 7, 61):
         --vocab $qvocab --seed 0 --out $W/dataset_qwen06.jsonl
     step ours_throughput_qwen06_dataset 120 "$BIN" bench throughput --device cuda --load-format dummy --model $Q06 \
         --dataset-path $W/dataset_qwen06.jsonl --max-model-len 2048 --output-json $R/ours_throughput_qwen06_dataset.json
+fi
+
+# round6a: the merged binary (fused decode kernels, flash_prefill, async scheduling): kernel checks
+# cold, a real-shape model (Llama-3.1-8B, 2 layers, head size 128: prefill through flash_prefill,
+# decodes through decode_attention) and two fixtures against transformers, greedy tokens with graphs,
+# eager and without async scheduling, and seeded sampling repeated with and without async scheduling.
+if [ "$MODE" = round6a ]; then
+    L8=bench/gpu/configs/llama3_1_8b
+    export VLLM_CACHE_ROOT=$W/cache6
+    rm -rf $VLLM_CACHE_ROOT
+    for dt in bfloat16 float16 float32; do
+        step kernel_check_${dt}_cold 120 "$BIN" kernel-check --dtype $dt --json
+    done
+    step make_llama8b_2l 150 python3 $G/make_models.py --config $L8/config.json --out $W/models/llama8b-2l --layers 2
+    for m in $W/models/llama8b-2l Tests/Fixtures/models/llama3 Tests/Fixtures/models/qwen3-bf16; do
+        name=$(basename "$m")
+        vocab=$(python3 -c "import json;print(json.load(open('$m/config.json'))['vocab_size'])")
+        python3 -c "
+import random, json, os
+random.seed(7)
+ref = '$m/reference.json'
+if os.path.exists(ref):
+    print(json.dumps({'prompt_token_ids': json.load(open(ref))['prompt_ids']}))
+for n in (40, 23, 7, 61, 300):
+    print(json.dumps({'prompt_token_ids': [random.randrange(3, $vocab) for _ in range(n)]}))" > $R/$name.prompts.jsonl
+        step hf_${name} 150 python3 $G/hf_reference.py --model "$m" --prompts $R/$name.prompts.jsonl --dtypes bfloat16 \
+            --out-prefix $R/hf_${name} --greedy 32
+        for chunking in whole chunked; do
+            extra=""; [ $chunking = chunked ] && extra="--chunked"
+            step ours_${name}_$chunking 90 "$BIN" logits --device cuda --dtype bfloat16 --model "$m" --prompts-file $R/$name.prompts.jsonl \
+                --out $R/ours_${name}_$chunking.bin --max-model-len 2048 $extra
+        done
+        for variant in graphs eager sync; do
+            extra=""; [ $variant = eager ] && extra="--enforce-eager"; [ $variant = sync ] && extra="--no-async-scheduling"
+            step ours_${name}_greedy_$variant 90 "$BIN" generate --device cuda --dtype bfloat16 --model "$m" \
+                --prompts-file $R/$name.prompts.jsonl --max-tokens 32 --temperature 0 --ignore-eos --json \
+                --num-gpu-blocks-override 512 --max-model-len 2048 $extra
+        done
+        python3 $G/compare.py --name "${name} bfloat16 whole prompts" --vocab $vocab --ours $R/ours_${name}_whole.bin \
+            --ref $R/hf_${name}_bfloat16.bin --ours-greedy $R/ours_${name}_greedy_graphs.out \
+            --ref-greedy $R/hf_${name}_bfloat16.greedy.json | tee -a $R/compare.jsonl
+        python3 $G/compare.py --name "${name} bfloat16 chunked" --vocab $vocab --ours $R/ours_${name}_chunked.bin \
+            --ref $R/hf_${name}_bfloat16.bin | tee -a $R/compare.jsonl
+        for variant in eager sync; do
+            python3 $G/compare.py --name "${name} bfloat16 graphs+async vs $variant" --vocab $vocab \
+                --ours-greedy $R/ours_${name}_greedy_graphs.out --ref-greedy $R/ours_${name}_greedy_$variant.out | tee -a $R/compare.jsonl
+        done
+        rm -f $R/*.bin
+    done
+    for variant in async1 async2 sync; do
+        extra=""; [ $variant = sync ] && extra="--no-async-scheduling"
+        step ours_seeded_sampling_$variant 60 "$BIN" generate --device cuda --model Tests/Fixtures/models/qwen3-bf16 \
+            --prompt-token-ids 5,6,7,8,9 --prompt-token-ids 11,12 --max-tokens 16 --temperature 0.8 --top-p 0.9 --top-k 20 \
+            --min-p 0.02 --seed 7 --logprobs 3 --ignore-eos --json $extra
+    done
+    python3 -c "
+import json
+runs = {v: [json.loads(l) for l in open(f'$R/ours_seeded_sampling_{v}.out') if l.startswith('{')] for v in ('async1', 'async2', 'sync')}
+ids = {v: [o['outputs'][0]['token_ids'] for o in r] for v, r in runs.items()}
+print(json.dumps({'repeats': ids['async1'] == ids['async2'] and len(ids['async1']) == 2, 'async_equals_sync': ids['async1'] == ids['sync'], 'token_ids': ids}))" > $R/startup_seeded_sampling.json
+fi
+
+# round6b: speed of the merged binary beside the previous one (.gpu/vllm-base.xz) in the same run:
+# batch-1 decode (async on and off, eager), a profile, vLLM's throughput workload (8- and 4-warp
+# flash_prefill, and async off), the small-model workload.
+if [ "$MODE" = round6b ]; then
+    L8=bench/gpu/configs/llama3_1_8b
+    Q06=bench/gpu/configs/qwen3_0_6b
+    export VLLM_CACHE_ROOT=$W/cache6
+    BASE_BIN=$W/vllm-base
+    [ -f .gpu/vllm-base.xz ] && xz -dc .gpu/vllm-base.xz > $BASE_BIN && chmod +x $BASE_BIN
+    for variant in new base new_sync new_eager; do
+        b="$BIN"; extra=""
+        [ $variant = base ] && { [ -x $BASE_BIN ] || continue; b=$BASE_BIN; }
+        [ $variant = new_sync ] && extra="--no-async-scheduling"
+        [ $variant = new_eager ] && extra="--enforce-eager"
+        step ours_bench_llama8b_1x32x128_$variant 150 "$b" bench forward --device cuda --load-format dummy --model $L8 \
+            --max-model-len 2048 --batch-size 1 --input-len 32 --output-len 128 --warmup 1 --iterations 3 --json $extra
+    done
+    step ours_profile_llama8b_1x32x128 150 env VLLM_CUDA_PROFILE=1 "$BIN" bench forward --device cuda --load-format dummy \
+        --model $L8 --max-model-len 2048 --batch-size 1 --input-len 32 --output-len 128 --warmup 0 --iterations 1 --json
+    for variant in default w4; do
+        envs="X=1"; [ $variant = w4 ] && envs="VLLM_CUDA_FLASH2=4"
+        step ours_throughput_llama8b_1000_$variant 150 env $envs "$BIN" bench throughput --device cuda --load-format dummy --model $L8 \
+            --max-model-len 2048 --input-len 1024 --output-len 128 --num-prompts 1000 --max-num-batched-tokens 8192 --max-num-seqs 256 \
+            --output-json $R/ours_throughput_llama8b_1000_$variant.json
+    done
+    qvocab=$(python3 -c "import json;print(json.load(open('$Q06/config.json'))['vocab_size'])")
+    python3 $G/make_dataset.py --num-prompts 256 --input-min 100 --input-max 1024 --output-min 100 --output-max 1024 \
+        --vocab $qvocab --seed 0 --out $W/dataset_qwen06.jsonl
+    step ours_throughput_qwen06_dataset 120 "$BIN" bench throughput --device cuda --load-format dummy --model $Q06 \
+        --dataset-path $W/dataset_qwen06.jsonl --max-model-len 2048 --output-json $R/ours_throughput_qwen06_dataset.json
+    step ours_profile_throughput_200 150 env VLLM_CUDA_PROFILE=1 "$BIN" bench throughput --device cuda --load-format dummy --model $L8 \
+        --max-model-len 2048 --input-len 1024 --output-len 128 --num-prompts 200 --max-num-batched-tokens 8192 --max-num-seqs 256 \
+        --output-json $R/ours_profile_throughput_200.json
 fi
 
 python3 $G/summarize.py "$R" > "$OUT/summary.json"
