@@ -462,6 +462,9 @@ if [ "$MODE" = round6b ]; then
     export VLLM_CACHE_ROOT=$W/cache6
     BASE_BIN=$W/vllm-base
     [ -f .gpu/vllm-base.xz ] && xz -dc .gpu/vllm-base.xz > $BASE_BIN && chmod +x $BASE_BIN
+    # The previous binary's kernel timings on this machine (matrix-vector GB/s beside this one's).
+    [ -x $BASE_BIN ] && step kernel_check_bfloat16_base 90 $BASE_BIN kernel-check --dtype bfloat16 --json
+    step kernel_check_bfloat16_new 90 "$BIN" kernel-check --dtype bfloat16 --json
     for variant in new base new_sync new_eager; do
         b="$BIN"; extra=""
         [ $variant = base ] && { [ -x $BASE_BIN ] || continue; b=$BASE_BIN; }
