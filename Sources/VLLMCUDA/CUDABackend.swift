@@ -131,7 +131,7 @@ public final class CUDABackend: Backend {
     static let maxSampledRows = 1 << 16
     private var weightAllocations: [CUdeviceptr] = []
     /// Zeros that kernels count finished blocks in (the last block of a group does the group's
-    /// final merge and puts the zero back): one per decode sequence and kv head, or per logits row.
+    /// final merge and puts the zero back): one per logits row of the argmax.
     private let completionCounters: CUdeviceptr
     private static let completionCounterCount = 1 << 16
     private let argumentStorage: UnsafeMutableRawPointer
@@ -153,8 +153,6 @@ public final class CUDABackend: Backend {
     /// The memory-bound decode attention kernel for decode-only steps, else the tensor-core kernel
     /// (`VLLM_CUDA_DECODE_ATTENTION=0` turns it off, for comparisons).
     public var useDecodeAttention = ProcessInfo.processInfo.environment["VLLM_CUDA_DECODE_ATTENTION"] != "0"
-    /// Whether decode attention's last split merges the splits (else attention_combine does).
-    public var mergesDecodeSplits = true
     private let elementSize: Int
 
     /// Opens device `device`, compiles or loads the kernels and creates the cuBLASLt handle.
@@ -677,12 +675,10 @@ public final class CUDABackend: Backend {
     }
 
     /// Launches an attention kernel of the flash/decode argument list over `grid` x `splits`; with
-    /// several splits, partial results go to ring memory and are merged into `out`: by the kernel's
-    /// last split when it `mergesSplits` (decode_attention, whose last argument is the counters or
-    /// null), else by attention_combine.
+    /// several splits, partial results go to ring memory and attention_combine merges them into `out`.
     private func splitAttention(
         _ function: CUhandle, _ name: String, out: CUDATensor, qkv: CUDATensor, layout: QKVLayout, cache: CUDAKVCache,
-        layer: Int, batch: CUDABatch, grid: (Int, Int), splits: Int, mergesSplits: Bool? = nil, shared: Int,
+        layer: Int, batch: CUDABatch, grid: (Int, Int), splits: Int, shared: Int,
         tiles: CUdeviceptr, scale: Float, window: Int, block: Int = 128
     ) -> CUDATensor {
         let tokens = batch.batch.numTokens, hd = layout.headDim
@@ -699,8 +695,8 @@ public final class CUDABackend: Backend {
                 .int32(Int32(layout.width)), .int32(Int32(layout.numHeads)), .int32(Int32(layout.numKVHeads)),
                 .int32(Int32(cache.shape.blockSize)), .float(scale), .int32(Int32(window)), .pointer(partialO), .pointer(partialML),
                 .int32(Int32(tokens)),
-            ] + (mergesSplits.map { [.pointer($0 ? completionCounters : 0)] } ?? []))
-        if splits > 1, mergesSplits != true, let combine = kernels.attentionCombine {
+            ])
+        if splits > 1, let combine = kernels.attentionCombine {
             launch(
                 combine, "attention_combine", grid: (tokens, layout.numHeads), block: min(256, hd),
                 [
@@ -718,12 +714,10 @@ public final class CUDABackend: Backend {
     ) -> CUDATensor {
         let out = allocate([batch.batch.numTokens, layout.numHeads * layout.headDim])
         // Light blocks: about four a multiprocessor keep enough loads in flight.
-        precondition(tiles.count * layout.numKVHeads <= Self.completionCounterCount, "decode step too large for the split counters")
         return splitAttention(
             function, "decode_attention", out: out, qkv: qkv, layout: layout, cache: cache, layer: layer, batch: batch,
             grid: (tiles.count, layout.numKVHeads),
             splits: keySplits(blocks: tiles.count * layout.numKVHeads, perMultiprocessor: 4, below: 4),
-            mergesSplits: mergesDecodeSplits,
             shared: 0, tiles: tiles.pointer, scale: scale, window: window)
     }
 

@@ -167,8 +167,8 @@ struct KernelCheckCommand: ParsableCommand {
             let logits = try gpu.upload(random(128_256, scale: 8), shape: [1, 128_256])
             timings["argmax_rows 1x128256 us"] = 1000 * gpu.timeMilliseconds { _ = gpu.argmaxRows(logits, rows: 1) }
             // Decode attention in Llama-3.1-8B's layout (32/8 heads, head size 128), microseconds a
-            // step (with the step's cache write): the decode kernel merging its own splits, the same
-            // with attention_combine, and the tensor-core kernel with attention_combine.
+            // step (with the step's cache write and, for few sequences, attention_combine): the
+            // memory-bound decode kernel and the tensor-core kernel.
             let layout = QKVLayout(numHeads: 32, numKVHeads: 8, headDim: 128)
             for (sequences, context) in [(1, 160), (1, 2000), (64, 1000)] {
                 let perSequence = context / 16 + 1
@@ -179,17 +179,15 @@ struct KernelCheckCommand: ParsableCommand {
                 }
                 let batch = gpu.prepare(ForwardBatch(chunks: chunks, blockSize: 16))
                 let qkv = try gpu.upload(random(sequences * layout.width), shape: [sequences, layout.width])
-                for (label, decode, merges) in [
-                    ("decode_attention", true, true), ("decode_attention+combine", true, false), ("flash_attention+combine", false, false),
-                ] {
-                    (gpu.useDecodeAttention, gpu.mergesDecodeSplits) = (decode, merges)
+                for (label, decode) in [("decode_attention", true), ("flash_attention", false)] {
+                    gpu.useDecodeAttention = decode
                     let ms = gpu.timeMilliseconds {
                         _ = gpu.attention(qkv, layout: layout, cache: cache, layer: 0, batch: batch, scale: 0.09, slidingWindow: nil)
                     }
                     timings["\(label) \(sequences)x\(context) us"] = 1000 * ms
                 }
             }
-            (gpu.useDecodeAttention, gpu.mergesDecodeSplits) = (true, true)
+            gpu.useDecodeAttention = true
         }
 
         // The MLP's fused gate/up product and activation, through the matrix-vector kernel (1-4
