@@ -94,6 +94,8 @@ public final class CUDABackend: Backend {
     public let architecture: String
     /// Whether this start compiled the kernels (false: they came from the disk cache).
     public let compiledKernels: Bool
+    /// Seconds spent compiling or loading the kernels at start.
+    public let kernelSeconds: Double
     /// The driver's CUDA version, e.g. 13000.
     public let driverVersion: Int
     /// Streaming multiprocessors of the device.
@@ -194,7 +196,9 @@ public final class CUDABackend: Backend {
         stream = s!
         // Hopper's wgmma and friends need the arch-specific target; other GPUs take the plain one.
         architecture = "sm_\(major)\(minor)" + (major == 9 && minor == 0 ? "a" : "")
+        let kernelStart = Date()
         kernels = try CUDAKernels(driver: driver, dtype: computeDType, arch: architecture)
+        kernelSeconds = Date().timeIntervalSince(kernelStart)
         compiledKernels = kernels.compiled
         let workspaceBytes = 32 << 20
         var workspace: CUdeviceptr = 0

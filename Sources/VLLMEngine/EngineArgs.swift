@@ -156,6 +156,10 @@ extension LoadedModel {
         let config = folder.config
         let dtype = args.dtype ?? (config.dtype == .float16 ? .float16 : .bfloat16)
         let backend = try CUDABackend(computeDType: dtype)
+        // Start-up time is mostly weights and kernels; say which way the kernels came.
+        FileHandle.standardError.write(Data(String(
+            format: "CUDA: %@, kernels %@ in %.2f s\n", backend.deviceName,
+            backend.compiledKernels ? "compiled by NVRTC" : "loaded from the cache", backend.kernelSeconds).utf8))
         let weights: WeightStore = args.loadFormat == .dummy && dtype != .float32
             ? ParallelDummyWeights(dtype: dtype) : try folder.weights(format: args.loadFormat)
         let executor = try ModelRegistry.load(

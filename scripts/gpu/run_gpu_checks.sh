@@ -491,6 +491,50 @@ if [ "$MODE" = round6b ]; then
         --output-json $R/ours_profile_throughput_200.json
 fi
 
+# round7a: the issue's speed table in one run: the machine's limits and transformers' static
+# batches (hf_bench.py), batch-1 latency of this binary and of the previous one, vLLM's throughput
+# workload and the small-model workload.
+if [ "$MODE" = round7a ]; then
+    L8=bench/gpu/configs/llama3_1_8b
+    Q06=bench/gpu/configs/qwen3_0_6b
+    export VLLM_CACHE_ROOT=$W/cache7
+    step hf_bench_llama8b 240 python3 $G/hf_bench.py --limits --config $L8 --shapes 1x32x128,64x1024x128 --out $R/hf_llama8b.json
+    BASE_BIN=$W/vllm-base
+    [ -f .gpu/vllm-base.xz ] && xz -dc .gpu/vllm-base.xz > $BASE_BIN && chmod +x $BASE_BIN
+    for variant in new base; do
+        b="$BIN"; [ $variant = base ] && { [ -x $BASE_BIN ] || continue; b=$BASE_BIN; }
+        step ours_bench_llama8b_1x32x128_$variant 150 "$b" bench forward --device cuda --load-format dummy --model $L8 \
+            --max-model-len 2048 --batch-size 1 --input-len 32 --output-len 128 --warmup 1 --iterations 3 --json
+    done
+    step ours_throughput_llama8b_1000 150 "$BIN" bench throughput --device cuda --load-format dummy --model $L8 \
+        --max-model-len 2048 --input-len 1024 --output-len 128 --num-prompts 1000 --max-num-batched-tokens 8192 --max-num-seqs 256 \
+        --output-json $R/ours_throughput_llama8b_1000.json
+    qvocab=$(python3 -c "import json;print(json.load(open('$Q06/config.json'))['vocab_size'])")
+    python3 $G/make_dataset.py --num-prompts 256 --input-min 100 --input-max 1024 --output-min 100 --output-max 1024 \
+        --vocab $qvocab --seed 0 --out $W/dataset_qwen06.jsonl
+    step ours_throughput_qwen06_dataset 120 "$BIN" bench throughput --device cuda --load-format dummy --model $Q06 \
+        --dataset-path $W/dataset_qwen06.jsonl --max-model-len 2048 --output-json $R/ours_throughput_qwen06_dataset.json
+fi
+
+# round7b: start-up of `vllm serve` on a real 32-layer 8B folder, cold kernel cache then warm, and
+# transformers' continuous batching on the small-model request file in the same run.
+if [ "$MODE" = round7b ]; then
+    L8=bench/gpu/configs/llama3_1_8b
+    Q06=bench/gpu/configs/qwen3_0_6b
+    step make_llama8b_full 200 python3 $G/make_models.py --config $L8/config.json --out $W/models8b/llama8b --layers 32
+    cat $W/models8b/llama8b/*.safetensors > /dev/null
+    rm -rf $W/cache-serve
+    for start in cold warm; do
+        step startup_serve_$start 90 python3 $G/startup_serve.py --binary "$BIN" --model $W/models8b/llama8b \
+            --cache-root $W/cache-serve --timeout 80 --out $R/startup_serve_$start.json --extra-args --max-model-len 2048
+    done
+    qvocab=$(python3 -c "import json;print(json.load(open('$Q06/config.json'))['vocab_size'])")
+    python3 $G/make_dataset.py --num-prompts 256 --input-min 100 --input-max 1024 --output-min 100 --output-max 1024 \
+        --vocab $qvocab --seed 0 --out $W/dataset_qwen06.jsonl
+    step hf_continuous_qwen06 200 python3 $G/hf_continuous.py --config $Q06 --dataset $W/dataset_qwen06.jsonl --do-sample \
+        --time-limit 120 --out $R/hf_continuous_qwen06.json
+fi
+
 python3 $G/summarize.py "$R" > "$OUT/summary.json"
 cat "$OUT/summary.json"
 tar -C "$W" -czf "$OUT/results.tar.gz" res

@@ -71,7 +71,10 @@ finally:
             proc.wait()
     result["exit_code"] = proc.returncode
     log.seek(0)
-    result["log_tail"] = log.read().decode(errors="replace")[-3000:]
+    text = log.read().decode(errors="replace")
+    # The head says how the kernels came (compiled or from the cache); the tail, how it ended.
+    result["log_head"] = text[:3000]
+    result["log_tail"] = text[-3000:]
     text = json.dumps(result, indent=1)
     if a.out:
         with open(a.out, "w") as f:
