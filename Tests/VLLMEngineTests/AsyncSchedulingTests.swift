@@ -58,41 +58,18 @@ final class LoggingExecutor: ModelExecutor {
 /// "on the device" (`sampled`) and hands back samples that are not ready until waited for, so the
 /// model leaves placeholder ids to `embedding`, which resolves them from `sampled`; steps are
 /// "recorded" (padded to recorded sizes) as with CUDA graphs.
-final class DeviceLikeCPUBackend: Backend {
+final class DeviceLikeCPUBackend: CPUWrappingBackend {
     let cpu = CPUBackend()
     private var sampled: [Int32] = []
     /// Placeholder ids `embedding` resolved, and decode steps that went through `recorded`.
     private(set) var resolvedPlaceholders = 0, recordedSteps = 0
 
     var name: String { "device-like-cpu" }
-    func weight(_ parts: [HostTensor]) throws -> CPUTensor { try cpu.weight(parts) }
-    func makeKVCache(_ shape: KVCacheShape) -> CPUKVCache { cpu.makeKVCache(shape) }
-    func kvCacheBytesPerBlock(_ shape: KVCacheShape) -> Int { cpu.kvCacheBytesPerBlock(shape) }
-    func prepare(_ batch: ForwardBatch) -> CPUBatch { cpu.prepare(batch) }
     func embedding(_ table: CPUTensor, _ batch: CPUBatch) -> CPUTensor {
         let placeholders = batch.batch.tokenIDs.filter { $0 < 0 }.count
         resolvedPlaceholders += placeholders
         return cpu.embedding(table, placeholders > 0 ? cpu.prepare(batch.batch.resolvingPlaceholders(sampled)) : batch)
     }
-    func rmsNorm(_ x: CPUTensor, weight: CPUTensor, eps: Float) -> CPUTensor { cpu.rmsNorm(x, weight: weight, eps: eps) }
-    func addRMSNorm(_ x: CPUTensor, residual: CPUTensor, weight: CPUTensor, eps: Float) -> CPUTensor {
-        cpu.addRMSNorm(x, residual: residual, weight: weight, eps: eps)
-    }
-    func linear(_ x: CPUTensor, weight: CPUTensor, bias: CPUTensor?) -> CPUTensor { cpu.linear(x, weight: weight, bias: bias) }
-    func headRMSNorm(_ qkv: CPUTensor, layout: QKVLayout, qWeight: CPUTensor, kWeight: CPUTensor, eps: Float) {
-        cpu.headRMSNorm(qkv, layout: layout, qWeight: qWeight, kWeight: kWeight, eps: eps)
-    }
-    func rotary(_ qkv: CPUTensor, layout: QKVLayout, rope: CPUTensor, batch: CPUBatch) {
-        cpu.rotary(qkv, layout: layout, rope: rope, batch: batch)
-    }
-    func attention(
-        _ qkv: CPUTensor, layout: QKVLayout, cache: CPUKVCache, layer: Int, batch: CPUBatch, scale: Float, slidingWindow: Int?
-    ) -> CPUTensor {
-        cpu.attention(qkv, layout: layout, cache: cache, layer: layer, batch: batch, scale: scale, slidingWindow: slidingWindow)
-    }
-    func siluAndMul(_ x: CPUTensor) -> CPUTensor { cpu.siluAndMul(x) }
-    func gatherLogitRows(_ x: CPUTensor, batch: CPUBatch) -> CPUTensor { cpu.gatherLogitRows(x, batch: batch) }
-    func toHost(_ x: CPUTensor) -> [Float] { cpu.toHost(x) }
     var samplesOnDevice: Bool { true }
 
     func launchSampling(_ x: CPUTensor, rows: [DeviceSamplingRow]) -> PendingSamples {

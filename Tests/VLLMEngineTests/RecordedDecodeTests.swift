@@ -6,7 +6,7 @@ import VLLMCore
 /// The CPU backend behind a backend that says it records steps, as CUDA graphs do: it counts which
 /// step sizes the model hands to `recorded` and runs them eagerly, so that the model's side of
 /// recorded decode steps (padding to a recorded size, dropping the padding rows) runs on the CPU.
-final class RecordingCPUBackend: Backend {
+final class RecordingCPUBackend: CPUWrappingBackend {
     let cpu = CPUBackend()
     /// Sizes recorded (first use of a key) and replayed (later uses).
     var recordedKeys: [Int] = [], replayedKeys: [Int] = []
@@ -14,30 +14,6 @@ final class RecordingCPUBackend: Backend {
     var sequencesPerStep: [Int] = []
 
     var name: String { "recording-cpu" }
-    func weight(_ parts: [HostTensor]) throws -> CPUTensor { try cpu.weight(parts) }
-    func makeKVCache(_ shape: KVCacheShape) -> CPUKVCache { cpu.makeKVCache(shape) }
-    func kvCacheBytesPerBlock(_ shape: KVCacheShape) -> Int { cpu.kvCacheBytesPerBlock(shape) }
-    func prepare(_ batch: ForwardBatch) -> CPUBatch { cpu.prepare(batch) }
-    func embedding(_ table: CPUTensor, _ batch: CPUBatch) -> CPUTensor { cpu.embedding(table, batch) }
-    func rmsNorm(_ x: CPUTensor, weight: CPUTensor, eps: Float) -> CPUTensor { cpu.rmsNorm(x, weight: weight, eps: eps) }
-    func addRMSNorm(_ x: CPUTensor, residual: CPUTensor, weight: CPUTensor, eps: Float) -> CPUTensor {
-        cpu.addRMSNorm(x, residual: residual, weight: weight, eps: eps)
-    }
-    func linear(_ x: CPUTensor, weight: CPUTensor, bias: CPUTensor?) -> CPUTensor { cpu.linear(x, weight: weight, bias: bias) }
-    func headRMSNorm(_ qkv: CPUTensor, layout: QKVLayout, qWeight: CPUTensor, kWeight: CPUTensor, eps: Float) {
-        cpu.headRMSNorm(qkv, layout: layout, qWeight: qWeight, kWeight: kWeight, eps: eps)
-    }
-    func rotary(_ qkv: CPUTensor, layout: QKVLayout, rope: CPUTensor, batch: CPUBatch) {
-        cpu.rotary(qkv, layout: layout, rope: rope, batch: batch)
-    }
-    func attention(
-        _ qkv: CPUTensor, layout: QKVLayout, cache: CPUKVCache, layer: Int, batch: CPUBatch, scale: Float, slidingWindow: Int?
-    ) -> CPUTensor {
-        cpu.attention(qkv, layout: layout, cache: cache, layer: layer, batch: batch, scale: scale, slidingWindow: slidingWindow)
-    }
-    func siluAndMul(_ x: CPUTensor) -> CPUTensor { cpu.siluAndMul(x) }
-    func gatherLogitRows(_ x: CPUTensor, batch: CPUBatch) -> CPUTensor { cpu.gatherLogitRows(x, batch: batch) }
-    func toHost(_ x: CPUTensor) -> [Float] { cpu.toHost(x) }
 
     var recordsSteps: Bool { true }
 
