@@ -27,6 +27,30 @@ step() {  # step NAME TIMEOUT CMD... ; stdout of CMD goes to $R/NAME.out
     return 0
 }
 
+# The issue's workloads as one step each. NAME and TIMEOUT as for `step`; EXTRA: flags after the
+# subcommand (may be empty); then the command that runs vllm (the binary, or `env VAR=... BIN`).
+latency_8b() {  # latency_8b NAME TIMEOUT EXTRA CMD...: Llama-3.1-8B shape, batch 1, 32 in, 128 out
+    local name=$1 limit=$2 extra=$3; shift 3
+    step $name $limit "$@" bench forward --device cuda --load-format dummy --model bench/gpu/configs/llama3_1_8b \
+        --max-model-len 2048 --batch-size 1 --input-len 32 --output-len 128 --warmup 1 --iterations 3 --json $extra
+}
+throughput_8b() {  # throughput_8b NAME TIMEOUT PROMPTS CMD...: vLLM's random dataset, 1024 in, 128 out
+    local name=$1 limit=$2 prompts=$3; shift 3
+    step $name $limit "$@" bench throughput --device cuda --load-format dummy --model bench/gpu/configs/llama3_1_8b \
+        --max-model-len 2048 --input-len 1024 --output-len 128 --num-prompts $prompts --max-num-batched-tokens 8192 \
+        --max-num-seqs 256 --output-json $R/$name.json
+}
+qwen06_dataset() {  # the small-model request file: 256 requests, input and output uniform in 100..1024
+    local qvocab=$(python3 -c "import json;print(json.load(open('bench/gpu/configs/qwen3_0_6b/config.json'))['vocab_size'])")
+    python3 $G/make_dataset.py --num-prompts 256 --input-min 100 --input-max 1024 --output-min 100 --output-max 1024 \
+        --vocab $qvocab --seed 0 --out $W/dataset_qwen06.jsonl
+}
+throughput_qwen06() {  # throughput_qwen06 TIMEOUT: our engine on the small-model request file
+    step ours_throughput_qwen06_dataset $1 "$BIN" bench throughput --device cuda --load-format dummy \
+        --model bench/gpu/configs/qwen3_0_6b --dataset-path $W/dataset_qwen06.jsonl --max-model-len 2048 \
+        --output-json $R/ours_throughput_qwen06_dataset.json
+}
+
 nvidia-smi --query-gpu=name,driver_version,memory.total,memory.used,clocks.max.sm,power.limit --format=csv | tee "$R/nvidia_smi.csv"
 date -u +%FT%TZ > "$R/date.txt"
 
@@ -188,13 +212,10 @@ if [ "$MODE" = baselines ]; then
     Q06=bench/gpu/configs/qwen3_0_6b
     export VLLM_CACHE_ROOT=$W/cache
     end=$(( $(date +%s) + 510 ))  # the mode's share of a 10-minute call, leaving time to pack the results
-    qvocab=$(python3 -c "import json;print(json.load(open('$Q06/config.json'))['vocab_size'])")
-    python3 $G/make_dataset.py --num-prompts 256 --input-min 100 --input-max 1024 --output-min 100 --output-max 1024 \
-        --vocab $qvocab --seed 0 --out $W/dataset_qwen06.jsonl
+    qwen06_dataset
     python3 $G/make_dataset.py --num-prompts 1000 --input-min 1024 --input-max 1024 --output-min 128 --output-max 128 \
         --vocab 128256 --seed 0 --out $W/dataset_llama8b.jsonl
-    step ours_throughput_qwen06_dataset 180 "$BIN" bench throughput --device cuda --load-format dummy --model $Q06 \
-        --dataset-path $W/dataset_qwen06.jsonl --max-model-len 2048 --output-json $R/ours_throughput_qwen06_dataset.json
+    throughput_qwen06 180
     step hf_continuous_qwen06 240 python3 $G/hf_continuous.py --config $Q06 --dataset $W/dataset_qwen06.jsonl --do-sample \
         --time-limit 150 --out $R/hf_continuous_qwen06.json
     # Whatever is left goes to the 8B run; about 100 s of it are model creation and warm-up.
@@ -236,14 +257,9 @@ if [ "$MODE" = round2 ]; then
         step ours_bench_llama8b_1x32x128_$variant 200 env $envs "$BIN" bench forward --device cuda --load-format dummy --model $L8 \
             --max-model-len 2048 --batch-size 1 --input-len 32 --output-len 128 --warmup 1 --iterations 3 --json $extra
     done
-    step ours_throughput_llama8b_1000 200 "$BIN" bench throughput --device cuda --load-format dummy --model $L8 --max-model-len 2048 \
-        --input-len 1024 --output-len 128 --num-prompts 1000 --max-num-batched-tokens 8192 --max-num-seqs 256 \
-        --output-json $R/ours_throughput_llama8b_1000.json
-    qvocab=$(python3 -c "import json;print(json.load(open('$Q06/config.json'))['vocab_size'])")
-    python3 $G/make_dataset.py --num-prompts 256 --input-min 100 --input-max 1024 --output-min 100 --output-max 1024 \
-        --vocab $qvocab --seed 0 --out $W/dataset_qwen06.jsonl
-    step ours_throughput_qwen06_dataset 120 "$BIN" bench throughput --device cuda --load-format dummy --model $Q06 \
-        --dataset-path $W/dataset_qwen06.jsonl --max-model-len 2048 --output-json $R/ours_throughput_qwen06_dataset.json
+    throughput_8b ours_throughput_llama8b_1000 200 1000 "$BIN"
+    qwen06_dataset
+    throughput_qwen06 120
     step hf_bench_llama8b 200 python3 $G/hf_bench.py --limits --config $L8 --shapes 1x32x128,64x1024x128 --out $R/hf_llama8b.json
     step hf_continuous_qwen06 200 python3 $G/hf_continuous.py --config $Q06 --dataset $W/dataset_qwen06.jsonl --do-sample \
         --time-limit 120 --out $R/hf_continuous_qwen06.json
@@ -378,19 +394,13 @@ for n in (40, 23, 7, 61):
         b="$BIN"; extra=""
         [ $variant = base ] && { [ -x $BASE_BIN ] || continue; b=$BASE_BIN; }
         [ $variant = new_eager ] && extra="--enforce-eager"
-        step ours_bench_llama8b_1x32x128_$variant 150 "$b" bench forward --device cuda --load-format dummy --model $L8 \
-            --max-model-len 2048 --batch-size 1 --input-len 32 --output-len 128 --warmup 1 --iterations 3 --json $extra
+        latency_8b ours_bench_llama8b_1x32x128_$variant 150 "$extra" "$b"
     done
     step ours_profile_llama8b_1x32x128 150 env VLLM_CUDA_PROFILE=1 "$BIN" bench forward --device cuda --load-format dummy \
         --model $L8 --max-model-len 2048 --batch-size 1 --input-len 32 --output-len 128 --warmup 0 --iterations 1 --json
-    step ours_throughput_llama8b_1000 200 "$BIN" bench throughput --device cuda --load-format dummy --model $L8 --max-model-len 2048 \
-        --input-len 1024 --output-len 128 --num-prompts 1000 --max-num-batched-tokens 8192 --max-num-seqs 256 \
-        --output-json $R/ours_throughput_llama8b_1000.json
-    qvocab=$(python3 -c "import json;print(json.load(open('$Q06/config.json'))['vocab_size'])")
-    python3 $G/make_dataset.py --num-prompts 256 --input-min 100 --input-max 1024 --output-min 100 --output-max 1024 \
-        --vocab $qvocab --seed 0 --out $W/dataset_qwen06.jsonl
-    step ours_throughput_qwen06_dataset 120 "$BIN" bench throughput --device cuda --load-format dummy --model $Q06 \
-        --dataset-path $W/dataset_qwen06.jsonl --max-model-len 2048 --output-json $R/ours_throughput_qwen06_dataset.json
+    throughput_8b ours_throughput_llama8b_1000 200 1000 "$BIN"
+    qwen06_dataset
+    throughput_qwen06 120
 fi
 
 # round6a: the merged binary (fused decode kernels, flash_prefill, async scheduling): kernel checks
@@ -470,22 +480,16 @@ if [ "$MODE" = round6b ]; then
         [ $variant = base ] && { [ -x $BASE_BIN ] || continue; b=$BASE_BIN; }
         [ $variant = new_sync ] && extra="--no-async-scheduling"
         [ $variant = new_eager ] && extra="--enforce-eager"
-        step ours_bench_llama8b_1x32x128_$variant 150 "$b" bench forward --device cuda --load-format dummy --model $L8 \
-            --max-model-len 2048 --batch-size 1 --input-len 32 --output-len 128 --warmup 1 --iterations 3 --json $extra
+        latency_8b ours_bench_llama8b_1x32x128_$variant 150 "$extra" "$b"
     done
     step ours_profile_llama8b_1x32x128 150 env VLLM_CUDA_PROFILE=1 "$BIN" bench forward --device cuda --load-format dummy \
         --model $L8 --max-model-len 2048 --batch-size 1 --input-len 32 --output-len 128 --warmup 0 --iterations 1 --json
     for variant in default w4; do
         envs="X=1"; [ $variant = w4 ] && envs="VLLM_CUDA_FLASH2=4"
-        step ours_throughput_llama8b_1000_$variant 150 env $envs "$BIN" bench throughput --device cuda --load-format dummy --model $L8 \
-            --max-model-len 2048 --input-len 1024 --output-len 128 --num-prompts 1000 --max-num-batched-tokens 8192 --max-num-seqs 256 \
-            --output-json $R/ours_throughput_llama8b_1000_$variant.json
+        throughput_8b ours_throughput_llama8b_1000_$variant 150 1000 env $envs "$BIN"
     done
-    qvocab=$(python3 -c "import json;print(json.load(open('$Q06/config.json'))['vocab_size'])")
-    python3 $G/make_dataset.py --num-prompts 256 --input-min 100 --input-max 1024 --output-min 100 --output-max 1024 \
-        --vocab $qvocab --seed 0 --out $W/dataset_qwen06.jsonl
-    step ours_throughput_qwen06_dataset 120 "$BIN" bench throughput --device cuda --load-format dummy --model $Q06 \
-        --dataset-path $W/dataset_qwen06.jsonl --max-model-len 2048 --output-json $R/ours_throughput_qwen06_dataset.json
+    qwen06_dataset
+    throughput_qwen06 120
     step ours_profile_throughput_200 150 env VLLM_CUDA_PROFILE=1 "$BIN" bench throughput --device cuda --load-format dummy --model $L8 \
         --max-model-len 2048 --input-len 1024 --output-len 128 --num-prompts 200 --max-num-batched-tokens 8192 --max-num-seqs 256 \
         --output-json $R/ours_profile_throughput_200.json
@@ -503,17 +507,11 @@ if [ "$MODE" = round7a ]; then
     [ -f .gpu/vllm-base.xz ] && xz -dc .gpu/vllm-base.xz > $BASE_BIN && chmod +x $BASE_BIN
     for variant in new base; do
         b="$BIN"; [ $variant = base ] && { [ -x $BASE_BIN ] || continue; b=$BASE_BIN; }
-        step ours_bench_llama8b_1x32x128_$variant 150 "$b" bench forward --device cuda --load-format dummy --model $L8 \
-            --max-model-len 2048 --batch-size 1 --input-len 32 --output-len 128 --warmup 1 --iterations 3 --json
+        latency_8b ours_bench_llama8b_1x32x128_$variant 150 "" "$b"
     done
-    step ours_throughput_llama8b_1000 150 "$BIN" bench throughput --device cuda --load-format dummy --model $L8 \
-        --max-model-len 2048 --input-len 1024 --output-len 128 --num-prompts 1000 --max-num-batched-tokens 8192 --max-num-seqs 256 \
-        --output-json $R/ours_throughput_llama8b_1000.json
-    qvocab=$(python3 -c "import json;print(json.load(open('$Q06/config.json'))['vocab_size'])")
-    python3 $G/make_dataset.py --num-prompts 256 --input-min 100 --input-max 1024 --output-min 100 --output-max 1024 \
-        --vocab $qvocab --seed 0 --out $W/dataset_qwen06.jsonl
-    step ours_throughput_qwen06_dataset 120 "$BIN" bench throughput --device cuda --load-format dummy --model $Q06 \
-        --dataset-path $W/dataset_qwen06.jsonl --max-model-len 2048 --output-json $R/ours_throughput_qwen06_dataset.json
+    throughput_8b ours_throughput_llama8b_1000 150 1000 "$BIN"
+    qwen06_dataset
+    throughput_qwen06 120
 fi
 
 # round7b: start-up of `vllm serve` on a real 32-layer 8B folder, cold kernel cache then warm, and
@@ -528,9 +526,7 @@ if [ "$MODE" = round7b ]; then
         step startup_serve_$start 90 python3 $G/startup_serve.py --binary "$BIN" --model $W/models8b/llama8b \
             --cache-root $W/cache-serve --timeout 80 --out $R/startup_serve_$start.json --extra-args --max-model-len 2048
     done
-    qvocab=$(python3 -c "import json;print(json.load(open('$Q06/config.json'))['vocab_size'])")
-    python3 $G/make_dataset.py --num-prompts 256 --input-min 100 --input-max 1024 --output-min 100 --output-max 1024 \
-        --vocab $qvocab --seed 0 --out $W/dataset_qwen06.jsonl
+    qwen06_dataset
     step hf_continuous_qwen06 200 python3 $G/hf_continuous.py --config $Q06 --dataset $W/dataset_qwen06.jsonl --do-sample \
         --time-limit 120 --out $R/hf_continuous_qwen06.json
 fi
