@@ -126,6 +126,9 @@ struct KernelCheckCommand: ParsableCommand {
         compare("add_rms_norm.residual", rc, rg)
         let (gc, gg) = try pair(random(rows * 2 * 300, scale: 4), [rows, 600])
         compare("silu_and_mul", cpu.siluAndMul(gc), gpu.siluAndMul(gg))
+        // A width of whole 16-byte chunks takes the kernel's vector path.
+        let (wideC, wideG) = try pair(random(rows * 2 * 512, scale: 4), [rows, 1024])
+        compare("silu_and_mul 16-byte", cpu.siluAndMul(wideC), gpu.siluAndMul(wideG))
 
         // Matrix products, with and without bias, at odd and aligned sizes.
         for (t, k, m) in [(1, 256, 512), (37, 1000, 300), (129, 4096, 1024)] {
