@@ -531,6 +531,40 @@ if [ "$MODE" = round7b ]; then
         --time-limit 120 --out $R/hf_continuous_qwen06.json
 fi
 
+# round8: the last binary of the session (kernel-check against float64 references, 16-byte
+# silu_and_mul): kernel checks, the 8B-shape 2-layer model against transformers, and the speed
+# table's three engine workloads again beside the previous binary.
+if [ "$MODE" = round8 ]; then
+    L8=bench/gpu/configs/llama3_1_8b
+    export VLLM_CACHE_ROOT=$W/cache8
+    for dt in bfloat16 float16 float32; do
+        step kernel_check_${dt}_cold 120 "$BIN" kernel-check --dtype $dt --json
+    done
+    step make_llama8b_2l 150 python3 $G/make_models.py --config $L8/config.json --out $W/models/llama8b-2l --layers 2
+    m=$W/models/llama8b-2l; name=llama8b-2l
+    python3 -c "
+import random, json
+random.seed(7)
+for n in (40, 23, 7, 61, 300):
+    print(json.dumps({'prompt_token_ids': [random.randrange(3, 128000) for _ in range(n)]}))" > $R/$name.prompts.jsonl
+    step hf_$name 150 python3 $G/hf_reference.py --model "$m" --prompts $R/$name.prompts.jsonl --dtypes bfloat16 \
+        --out-prefix $R/hf_$name --greedy 32
+    step ours_${name}_whole 90 "$BIN" logits --device cuda --dtype bfloat16 --model "$m" --prompts-file $R/$name.prompts.jsonl \
+        --out $R/ours_${name}_whole.bin --max-model-len 2048
+    step ours_${name}_greedy 90 "$BIN" generate --device cuda --dtype bfloat16 --model "$m" --prompts-file $R/$name.prompts.jsonl \
+        --max-tokens 32 --temperature 0 --ignore-eos --json --num-gpu-blocks-override 512 --max-model-len 2048
+    python3 $G/compare.py --name "$name bfloat16 whole prompts" --vocab 128256 --ours $R/ours_${name}_whole.bin \
+        --ref $R/hf_${name}_bfloat16.bin --ours-greedy $R/ours_${name}_greedy.out --ref-greedy $R/hf_${name}_bfloat16.greedy.json | tee -a $R/compare.jsonl
+    rm -f $R/*.bin
+    BASE_BIN=$W/vllm-base
+    [ -f .gpu/vllm-base.xz ] && xz -dc .gpu/vllm-base.xz > $BASE_BIN && chmod +x $BASE_BIN
+    latency_8b ours_bench_llama8b_1x32x128_new 150 "" "$BIN"
+    [ -x $BASE_BIN ] && latency_8b ours_bench_llama8b_1x32x128_base 150 "" $BASE_BIN
+    throughput_8b ours_throughput_llama8b_1000 150 1000 "$BIN"
+    qwen06_dataset
+    throughput_qwen06 120
+fi
+
 python3 $G/summarize.py "$R" > "$OUT/summary.json"
 cat "$OUT/summary.json"
 tar -C "$W" -czf "$OUT/results.tar.gz" res
