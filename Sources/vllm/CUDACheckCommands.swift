@@ -68,12 +68,14 @@ struct LogitsCommand: ParsableCommand {
     }
 }
 
-/// `vllm kernel-check`: each CUDA operation alone against the CPU backend (float32) on random
-/// inputs, with the relative error ‖cuda − cpu‖ / ‖cpu‖ of each; the inputs are rounded to the
-/// compute dtype first, so that both sides see the same values.
+/// `vllm kernel-check`: each CUDA operation alone against a float64 reference (`Float64Reference`)
+/// on random inputs, with the relative error ‖cuda − f64‖ / ‖f64‖ of each; the inputs are rounded
+/// to the compute dtype first, so that the kernel and the reference see the same values. Where the
+/// CPU backend (float32) runs the same operation, its error against the reference is reported too,
+/// as `<name> cpu-vs-f64`.
 struct KernelCheckCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "kernel-check", abstract: "Check each CUDA operation against the CPU backend.")
+        commandName: "kernel-check", abstract: "Check each CUDA operation against a float64 reference.")
 
     @Option(help: "Compute dtype: float32, bfloat16 or float16.") var dtype = "bfloat16"
     @Flag(help: "Print one JSON object.") var json = false
@@ -102,49 +104,68 @@ struct KernelCheckCommand: ParsableCommand {
         func pair(_ values: [Float], _ shape: [Int]) throws -> (CPUTensor, CUDATensor) {
             (try cpu.weight([HostTensor(shape: shape, values: values)]), try gpu.upload(values, shape: shape))
         }
-        func compare(_ name: String, _ a: CPUTensor, _ b: CUDATensor) {
-            let x = a.toArray(), y = gpu.toHost(b)
-            var diff = 0.0, norm = 0.0
-            for i in 0..<x.count {
-                let d = Double(y[i]) - Double(x[i])
-                diff += d.isNaN ? .infinity : d * d
-                norm += Double(x[i]) * Double(x[i])
-            }
-            results.append((name, (diff / max(norm, 1e-30)).squareRoot()))
+        func doubles(_ x: [Float]) -> [Double] { x.map(Double.init) }
+        /// The CUDA result's relative error against the float64 reference, as `name`, and the CPU
+        /// backend's (when given) as `name cpu-vs-f64`.
+        func check(_ name: String, _ expected: [Double], _ c: CPUTensor?, _ g: CUDATensor) {
+            results.append((name, Float64Reference.relativeError(gpu.toHost(g), expected)))
+            if let c { results.append(("\(name) cpu-vs-f64", Float64Reference.relativeError(c.toArray(), expected))) }
         }
 
         // Row operations at a model's width.
         let rows = 37, n = 1000
-        let (xc, xg) = try pair(random(rows * n, scale: 3), [rows, n])
-        let (wc, wg) = try pair(random(n, scale: 1).map { 1 + $0 / 4 }, [n])
+        let xValues = random(rows * n, scale: 3)
+        let (xc, xg) = try pair(xValues, [rows, n])
+        // Weights near 1, rounded to the dtype like every input (the reference sees what the GPU sees).
+        let wValues = random(n, scale: 1).map { round(1 + $0 / 4) }
+        let (wc, wg) = try pair(wValues, [n])
         let step = gpu.prepare(ForwardBatch(chunks: [SequenceChunk(tokenIDs: [1], numCached: 0, blockTable: [0])], blockSize: 16))
         _ = step
-        compare("rms_norm", cpu.rmsNorm(xc, weight: wc, eps: 1e-5), gpu.rmsNorm(xg, weight: wg, eps: 1e-5))
+        check(
+            "rms_norm", Float64Reference.rmsNorm(doubles(xValues), weight: doubles(wValues), columns: n, eps: Double(Float(1e-5))),
+            cpu.rmsNorm(xc, weight: wc, eps: 1e-5), gpu.rmsNorm(xg, weight: wg, eps: 1e-5))
         let residualValues = random(rows * n, scale: 2)
         let (rc, rg) = try pair(residualValues, [rows, n])
-        compare("add_rms_norm", cpu.addRMSNorm(xc, residual: rc, weight: wc, eps: 1e-6), gpu.addRMSNorm(xg, residual: rg, weight: wg, eps: 1e-6))
-        compare("add_rms_norm.residual", rc, rg)
-        let (gc, gg) = try pair(random(rows * 2 * 300, scale: 4), [rows, 600])
-        compare("silu_and_mul", cpu.siluAndMul(gc), gpu.siluAndMul(gg))
+        let added = Float64Reference.addRMSNorm(
+            doubles(xValues), residual: doubles(residualValues), weight: doubles(wValues), columns: n, eps: Double(Float(1e-6)))
+        check(
+            "add_rms_norm", added.out, cpu.addRMSNorm(xc, residual: rc, weight: wc, eps: 1e-6),
+            gpu.addRMSNorm(xg, residual: rg, weight: wg, eps: 1e-6))
+        check("add_rms_norm.residual", added.residual, rc, rg)
+        let gateValues = random(rows * 2 * 300, scale: 4)
+        let (gc, gg) = try pair(gateValues, [rows, 600])
+        check("silu_and_mul", Float64Reference.siluAndMul(doubles(gateValues), columns: 600), cpu.siluAndMul(gc), gpu.siluAndMul(gg))
         // A width of whole 16-byte chunks takes the kernel's vector path.
-        let (wideC, wideG) = try pair(random(rows * 2 * 512, scale: 4), [rows, 1024])
-        compare("silu_and_mul 16-byte", cpu.siluAndMul(wideC), gpu.siluAndMul(wideG))
+        let wideValues = random(rows * 2 * 512, scale: 4)
+        let (wideC, wideG) = try pair(wideValues, [rows, 1024])
+        check(
+            "silu_and_mul 16-byte", Float64Reference.siluAndMul(doubles(wideValues), columns: 1024), cpu.siluAndMul(wideC),
+            gpu.siluAndMul(wideG))
 
         // Matrix products, with and without bias, at odd and aligned sizes.
         for (t, k, m) in [(1, 256, 512), (37, 1000, 300), (129, 4096, 1024)] {
-            let (ac, ag) = try pair(random(t * k), [t, k])
-            let (bc, bg) = try pair(random(m * k, scale: 0.05), [m, k])
-            let (biasC, biasG) = try pair(random(m), [m])
-            compare("linear \(t)x\(k)x\(m)", cpu.linear(ac, weight: bc, bias: nil), gpu.linear(ag, weight: bg, bias: nil))
-            compare("linear+bias \(t)x\(k)x\(m)", cpu.linear(ac, weight: bc, bias: biasC), gpu.linear(ag, weight: bg, bias: biasG))
+            let a = random(t * k), b = random(m * k, scale: 0.05), bias = random(m)
+            let (ac, ag) = try pair(a, [t, k])
+            let (bc, bg) = try pair(b, [m, k])
+            let (biasC, biasG) = try pair(bias, [m])
+            let (ad, bd) = (doubles(a), doubles(b))
+            check(
+                "linear \(t)x\(k)x\(m)", Float64Reference.linear(ad, weight: bd, bias: nil, inputs: k),
+                cpu.linear(ac, weight: bc, bias: nil), gpu.linear(ag, weight: bg, bias: nil))
+            check(
+                "linear+bias \(t)x\(k)x\(m)", Float64Reference.linear(ad, weight: bd, bias: doubles(bias), inputs: k),
+                cpu.linear(ac, weight: bc, bias: biasC), gpu.linear(ag, weight: bg, bias: biasG))
         }
 
         // Decode-sized products through our matrix-vector kernel (16-bit only) and cuBLASLt.
         for t in 1...4 {
             let (k, m) = (1024, 777)
-            let (ac, ag) = try pair(random(t * k), [t, k])
-            let (bc, bg) = try pair(random(m * k, scale: 0.05), [m, k])
-            compare("linear decode \(t)x\(k)x\(m)", cpu.linear(ac, weight: bc, bias: nil), gpu.linear(ag, weight: bg, bias: nil))
+            let a = random(t * k), b = random(m * k, scale: 0.05)
+            let (ac, ag) = try pair(a, [t, k])
+            let (bc, bg) = try pair(b, [m, k])
+            check(
+                "linear decode \(t)x\(k)x\(m)", Float64Reference.linear(doubles(a), weight: doubles(b), bias: nil, inputs: k),
+                cpu.linear(ac, weight: bc, bias: nil), gpu.linear(ag, weight: bg, bias: nil))
         }
         var timings: [String: Double] = [:]
         if dtype != .float32 {
@@ -194,12 +215,15 @@ struct KernelCheckCommand: ParsableCommand {
         }
 
         // The MLP's fused gate/up product and activation, through the matrix-vector kernel (1-4
-        // tokens) and through cuBLASLt (37 tokens), against the separate operations on the CPU.
+        // tokens) and through cuBLASLt (37 tokens); the CPU runs the separate operations.
         for t in [1, 2, 3, 4, 37] {
             let (k, m) = (1024, 2 * 389)
-            let (ac, ag) = try pair(random(t * k), [t, k])
-            let (bc, bg) = try pair(random(m * k, scale: 0.05), [m, k])
-            compare("swiglu \(t)x\(k)x\(m)", cpu.siluAndMul(cpu.linear(ac, weight: bc, bias: nil)), gpu.swiGLU(ag, gateUp: bg))
+            let a = random(t * k), b = random(m * k, scale: 0.05)
+            let (ac, ag) = try pair(a, [t, k])
+            let (bc, bg) = try pair(b, [m, k])
+            check(
+                "swiglu \(t)x\(k)x\(m)", Float64Reference.swiGLU(doubles(a), gateUp: doubles(b), inputs: k),
+                cpu.siluAndMul(cpu.linear(ac, weight: bc, bias: nil)), gpu.swiGLU(ag, gateUp: bg))
         }
 
         // Greedy sampling: indices must agree exactly (ties go to the lower index), for one row cut
@@ -208,8 +232,10 @@ struct KernelCheckCommand: ParsableCommand {
             var values = random(count * width, scale: 8)
             for r in 0..<count where r % 2 == 0 { values[r * width + width - 1] = 9; values[r * width + width / 3] = 9 }
             let (lc, lg) = try pair(values, [count, width])
-            let expected = cpu.argmaxRows(lc, rows: count), got = gpu.argmaxRows(lg, rows: count)
+            let expected = Float64Reference.argmaxRows(doubles(values), rows: count)
+            let got = gpu.argmaxRows(lg, rows: count), cpuGot = cpu.argmaxRows(lc, rows: count)
             results.append(("argmax_rows \(count)x\(width)", expected == got ? 0 : .infinity))
+            results.append(("argmax_rows \(count)x\(width) cpu-vs-f64", expected == cpuGot ? 0 : .infinity))
         }
 
         // Attention layouts: (heads, kv heads, head dim), two steps mixing prefill chunks and decodes, then decodes.
@@ -217,8 +243,11 @@ struct KernelCheckCommand: ParsableCommand {
             let layout = QKVLayout(numHeads: heads, numKVHeads: kvHeads, headDim: hd)
             let shape = KVCacheShape(numLayers: 1, numBlocks: 64, blockSize: 16, numKVHeads: kvHeads, headDim: hd)
             let cacheC = cpu.makeKVCache(shape), cacheG = gpu.makeKVCache(shape), fusedCacheG = gpu.makeKVCache(shape)
-            let (ropeC, ropeG) = try pair(
-                RotaryEmbedding.table(headDim: hd, theta: 10000, scaling: .none, positions: 256).floats().map(round), [256, hd])
+            let ropeValues = RotaryEmbedding.table(headDim: hd, theta: 10000, scaling: .none, positions: 256).floats().map(round)
+            let (ropeC, ropeG) = try pair(ropeValues, [256, hd])
+            let ropeD = doubles(ropeValues)
+            // The reference's keys and values of the three sequences (chunk s of every step is sequence s).
+            var history = Float64Reference.AttentionHistory()
             let tables: [[Int32]] = [[3, 9, 1, 4], [7, 2], [11, 12, 13, 14, 15, 16]]
             let steps: [[SequenceChunk]] = [
                 [
@@ -246,30 +275,39 @@ struct KernelCheckCommand: ParsableCommand {
                 let fusedQ = try gpu.upload(qkvValues, shape: [batch.numTokens, layout.width])
                 cpu.rotary(qc, layout: layout, rope: ropeC, batch: bc)
                 gpu.rotary(qg, layout: layout, rope: ropeG, batch: bg)
+                let rotated = Float64Reference.rotary(doubles(qkvValues), layout: layout, rope: ropeD, positions: batch.positions)
                 let name = "h\(heads)/\(kvHeads)x\(hd)\(window > 0 ? " window \(window)" : "") step \(i)"
-                compare("rotary " + name, qc, qg)
+                check("rotary " + name, rotated, qc, qg)
                 let scale = 1 / Float(hd).squareRoot()
                 let w: Int? = window > 0 ? window : nil
-                let expected = cpu.attention(qc, layout: layout, cache: cacheC, layer: 0, batch: bc, scale: scale, slidingWindow: w)
-                compare(
+                let expected = Float64Reference.attention(
+                    rotated, layout: layout, batch: batch, sequences: [0, 1, 2], history: &history, scale: Double(scale),
+                    slidingWindow: w)
+                check(
                     "attention " + name, expected,
+                    cpu.attention(qc, layout: layout, cache: cacheC, layer: 0, batch: bc, scale: scale, slidingWindow: w),
                     gpu.attention(qg, layout: layout, cache: cacheG, layer: 0, batch: bg, scale: scale, slidingWindow: w))
                 // The same step with the rotation and the cache write in one kernel, on its own cache.
-                compare(
-                    "rotary_attention " + name, expected,
+                check(
+                    "rotary_attention " + name, expected, nil,
                     gpu.rotaryAttention(
                         fusedQ, layout: layout, rope: ropeG, cache: fusedCacheG, layer: 0, batch: bg, scale: scale, slidingWindow: w))
-                compare("rotary_attention.qkv " + name, qc, fusedQ)
-                let (nqc, nqg) = try pair(random(hd).map { 1 + $0 / 4 }, [hd])
-                let (nkc, nkg) = try pair(random(hd).map { 1 + $0 / 4 }, [hd])
+                check("rotary_attention.qkv " + name, rotated, nil, fusedQ)
+                let nq = random(hd).map { round(1 + $0 / 4) }, nk = random(hd).map { round(1 + $0 / 4) }
+                let (nqc, nqg) = try pair(nq, [hd])
+                let (nkc, nkg) = try pair(nk, [hd])
                 cpu.headRMSNorm(qc, layout: layout, qWeight: nqc, kWeight: nkc, eps: 1e-6)
                 gpu.headRMSNorm(qg, layout: layout, qWeight: nqg, kWeight: nkg, eps: 1e-6)
-                compare("head_rms_norm " + name, qc, qg)
+                check(
+                    "head_rms_norm " + name,
+                    Float64Reference.headRMSNorm(rotated, layout: layout, qWeight: doubles(nq), kWeight: doubles(nk), eps: Double(Float(1e-6))),
+                    qc, qg)
             }
         }
 
         // Prefill attention kernels side by side (16-bit): the register-accumulator kernel of
-        // flash_prefill.cu (8 and 4 warps a block) and the WMMA kernel, each against the CPU, on steps
+        // flash_prefill.cu (8 and 4 warps a block) and the WMMA kernel, each against the float64
+        // reference (the CPU backend's error reported once a step), on steps
         // of several sequences with chunk lengths off the tiles, a chunk after a cached prefix, a
         // decode inside a mixed step, a small step split over the keys, GQA groups 1/4/8, head sizes
         // 64/128, and sliding windows.
@@ -291,6 +329,9 @@ struct KernelCheckCommand: ParsableCommand {
                     return Array(blocks.prefix(n))
                 }
                 let tables = [table(250), table(38), table(200), table(77)]
+                // The sequence (index into `tables`) of each chunk of each step below, for the reference's history.
+                let sequenceIDs = [[0, 1, 2], [0, 1, 3], [0, 2]]
+                var history = Float64Reference.AttentionHistory()
                 let steps: [[SequenceChunk]] = [
                     [
                         SequenceChunk(tokenIDs: Array(repeating: 1, count: 100), numCached: 0, blockTable: tables[0]),
@@ -314,14 +355,20 @@ struct KernelCheckCommand: ParsableCommand {
                 for (i, chunks) in steps.enumerated() {
                     let batch = ForwardBatch(chunks: chunks, blockSize: 16)
                     let bc = cpu.prepare(batch), bg = gpu.prepare(batch)
-                    let (qc, qg) = try pair(random(batch.numTokens * layout.width, scale: 2), [batch.numTokens, layout.width])
+                    let qkvValues = random(batch.numTokens * layout.width, scale: 2)
+                    let (qc, qg) = try pair(qkvValues, [batch.numTokens, layout.width])
                     let scale = 1 / Float(hd).squareRoot()
                     let w: Int? = window > 0 ? window : nil
-                    let expected = cpu.attention(qc, layout: layout, cache: cacheC, layer: 0, batch: bc, scale: scale, slidingWindow: w)
+                    let name = "h\(heads)/\(kvHeads)x\(hd)\(window > 0 ? " window \(window)" : "") step \(i)"
+                    let expected = Float64Reference.attention(
+                        doubles(qkvValues), layout: layout, batch: batch, sequences: sequenceIDs[i], history: &history,
+                        scale: Double(scale), slidingWindow: w)
+                    let cpuOut = cpu.attention(qc, layout: layout, cache: cacheC, layer: 0, batch: bc, scale: scale, slidingWindow: w)
+                    results.append(("prefill_attention \(name) cpu-vs-f64", Float64Reference.relativeError(cpuOut.toArray(), expected)))
                     for (warps, kernel) in kernels {
                         gpu.flashPrefillWarps = warps
-                        compare(
-                            "\(kernel) h\(heads)/\(kvHeads)x\(hd)\(window > 0 ? " window \(window)" : "") step \(i)", expected,
+                        check(
+                            "\(kernel) \(name)", expected, nil,
                             gpu.attention(qg, layout: layout, cache: cacheG, layer: 0, batch: bg, scale: scale, slidingWindow: w))
                     }
                 }
@@ -375,8 +422,8 @@ struct KernelCheckCommand: ParsableCommand {
 
         // Sampling on the device against the host sampler's arithmetic; each value scaled so that
         // its limit lands on the tolerance, like the relative errors above.
-        var check = SamplingCheck(gpu: gpu, round: round)
-        let sampling = try check.run()
+        var samplingCheck = SamplingCheck(gpu: gpu, round: round)
+        let sampling = try samplingCheck.run()
         for (name, value, limit) in sampling {
             results.append((name, value <= limit ? value / max(limit, 1e-30) * tolerance : .infinity))
         }
@@ -385,11 +432,15 @@ struct KernelCheckCommand: ParsableCommand {
         let batch = ForwardBatch(
             chunks: [SequenceChunk(tokenIDs: [5, 0, 99, 17], numCached: 0, blockTable: [0]),
                      SequenceChunk(tokenIDs: [3, 3], numCached: 0, blockTable: [1])], blockSize: 16)
-        let (tc, tg) = try pair(random(100 * 64), [100, 64])
+        let tableValues = random(100 * 64)
+        let (tc, tg) = try pair(tableValues, [100, 64])
         let bc = cpu.prepare(batch), bg = gpu.prepare(batch)
         let ec = cpu.embedding(tc, bc), eg = gpu.embedding(tg, bg)
-        compare("embedding", ec, eg)
-        compare("gather_logit_rows", cpu.gatherLogitRows(ec, batch: bc), gpu.gatherLogitRows(eg, batch: bg))
+        let embedded = Float64Reference.embedding(doubles(tableValues), columns: 64, tokenIDs: batch.tokenIDs)
+        check("embedding", embedded, ec, eg)
+        check(
+            "gather_logit_rows", Float64Reference.gatherRows(embedded, columns: 64, indices: batch.logitIndices),
+            cpu.gatherLogitRows(ec, batch: bc), gpu.gatherLogitRows(eg, batch: bg))
 
         let failed = results.filter { !($0.1 <= tolerance) }
         if json {
@@ -407,7 +458,7 @@ struct KernelCheckCommand: ParsableCommand {
             print(String(decoding: data, as: UTF8.self))
         } else {
             for (name, error) in results where !sampling.contains(where: { $0.0 == name }) {
-                print(String(format: "%-44@ %.3e %@", name as NSString, error, error <= tolerance ? "ok" : "FAIL"))
+                print(String(format: "%-64@ %.3e %@", name as NSString, error, error <= tolerance ? "ok" : "FAIL"))
             }
             for (name, value, limit) in sampling {
                 print(String(format: "%-60@ %.4g (limit %.4g) %@", name as NSString, value, limit, value <= limit ? "ok" : "FAIL"))
