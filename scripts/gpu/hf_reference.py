@@ -32,10 +32,15 @@ def run(name, dtype):
         greedy = []
         with torch.inference_mode():
             for p in prompts:
-                ids = torch.tensor([p], device="cuda")
-                g = model.generate(ids, attention_mask=torch.ones_like(ids), do_sample=False, max_new_tokens=a.greedy,
-                                   min_new_tokens=a.greedy, pad_token_id=0)
-                greedy.append(g[0, len(p):].tolist())
+                # The argmax at every step, EOS included, as `--ignore-eos` does (generate's
+                # min_new_tokens would ban EOS instead and pick the runner-up).
+                out = model(torch.tensor([p], device="cuda"), use_cache=True)
+                tokens = []
+                for _ in range(a.greedy):
+                    token = int(out.logits[0, -1].argmax())
+                    tokens.append(token)
+                    out = model(torch.tensor([[token]], device="cuda"), past_key_values=out.past_key_values, use_cache=True)
+                greedy.append(tokens)
         json.dump(greedy, open(f"{a.out_prefix}_{name}.greedy.json", "w"))
     print(json.dumps({"model": a.model, "dtype": name, "prompts": len(prompts)}))
     del model

@@ -565,6 +565,35 @@ for n in (40, 23, 7, 61, 300):
     throughput_qwen06 120
 fi
 
+# round9: greedy tokens of every fixture against transformers' argmax with EOS allowed (the
+# reference used min_new_tokens before, which bans EOS where `--ignore-eos` only keeps going).
+if [ "$MODE" = round9 ]; then
+    export VLLM_CACHE_ROOT=$W/cache9
+    for m in Tests/Fixtures/models/*/; do
+        m=${m%/}; name=$(basename "$m")
+        [ -f "$m/config.json" ] || continue
+        vocab=$(python3 -c "import json;print(json.load(open('$m/config.json'))['vocab_size'])")
+        lowp=$(python3 -c "import json;c=json.load(open('$m/config.json'));d=c.get('dtype') or c.get('torch_dtype');print('float16' if d=='float16' else 'bfloat16')")
+        python3 -c "
+import random, json, os
+random.seed(7)
+ref = '$m/reference.json'
+if os.path.exists(ref):
+    print(json.dumps({'prompt_token_ids': json.load(open(ref))['prompt_ids']}))
+for n in (40, 23, 7, 61):
+    print(json.dumps({'prompt_token_ids': [random.randrange(3, $vocab) for _ in range(n)]}))" > $R/$name.prompts.jsonl
+        step hf_${name} 120 python3 $G/hf_reference.py --model "$m" --prompts $R/$name.prompts.jsonl --dtypes float32,$lowp \
+            --out-prefix $R/hf_${name} --greedy 32
+        for dt in float32 $lowp; do
+            step ours_${name}_${dt}_greedy 60 "$BIN" generate --device cuda --dtype $dt --model "$m" --prompts-file $R/$name.prompts.jsonl \
+                --max-tokens 32 --temperature 0 --ignore-eos --json --num-gpu-blocks-override 512 --max-model-len 2048
+            python3 $G/compare.py --name "${name} $dt greedy" --vocab $vocab --ours-greedy $R/ours_${name}_${dt}_greedy.out \
+                --ref-greedy $R/hf_${name}_$dt.greedy.json | tee -a $R/compare.jsonl
+        done
+        rm -f $R/*.bin
+    done
+fi
+
 python3 $G/summarize.py "$R" > "$OUT/summary.json"
 cat "$OUT/summary.json"
 tar -C "$W" -czf "$OUT/results.tar.gz" res
