@@ -45,6 +45,18 @@ qwen06_dataset() {  # the small-model request file: 256 requests, input and outp
     python3 $G/make_dataset.py --num-prompts 256 --input-min 100 --input-max 1024 --output-min 100 --output-max 1024 \
         --vocab $qvocab --seed 0 --out $W/dataset_qwen06.jsonl
 }
+model_prompts() {  # model_prompts MODEL LENGTHS...: the model's own reference prompt (if any), then random ones
+    local m=$1; shift
+    python3 -c "
+import random, json, os, sys
+random.seed(7)
+vocab = json.load(open('$m/config.json'))['vocab_size']
+ref = '$m/reference.json'
+if os.path.exists(ref):
+    print(json.dumps({'prompt_token_ids': json.load(open(ref))['prompt_ids']}))
+for n in map(int, sys.argv[1:]):
+    print(json.dumps({'prompt_token_ids': [random.randrange(3, vocab) for _ in range(n)]}))" "$@"
+}
 throughput_qwen06() {  # throughput_qwen06 TIMEOUT: our engine on the small-model request file
     step ours_throughput_qwen06_dataset $1 "$BIN" bench throughput --device cuda --load-format dummy \
         --model bench/gpu/configs/qwen3_0_6b --dataset-path $W/dataset_qwen06.jsonl --max-model-len 2048 \
@@ -77,14 +89,7 @@ if [ "$MODE" = check ] || [ "$MODE" = all ] || [ "$MODE" = quick ] || [ "$MODE" 
         lowp=$(python3 -c "import json;c=json.load(open('$m/config.json'));d=c.get('dtype') or c.get('torch_dtype');print('float16' if d=='float16' else 'bfloat16')")
         # The fixture's own prompt first (its greedy continuation has a top-2 margin of at least 0.02
         # in float32), then random ones of other lengths.
-        python3 -c "
-import random, json, os
-random.seed(7)
-ref = '$m/reference.json'
-if os.path.exists(ref):
-    print(json.dumps({'prompt_token_ids': json.load(open(ref))['prompt_ids']}))
-for n in (40, 23, 7, 61):
-    print(json.dumps({'prompt_token_ids': [random.randrange(3, $vocab) for _ in range(n)]}))" > $R/$name.prompts.jsonl
+        model_prompts "$m" 40 23 7 61 > $R/$name.prompts.jsonl
         step hf_${name} 150 python3 $G/hf_reference.py --model "$m" --prompts $R/$name.prompts.jsonl --dtypes float32,$lowp \
             --out-prefix $R/hf_${name} --greedy 32
         for dt in float32 $lowp; do
@@ -418,14 +423,7 @@ if [ "$MODE" = round6a ]; then
     for m in $W/models/llama8b-2l Tests/Fixtures/models/llama3 Tests/Fixtures/models/qwen3-bf16; do
         name=$(basename "$m")
         vocab=$(python3 -c "import json;print(json.load(open('$m/config.json'))['vocab_size'])")
-        python3 -c "
-import random, json, os
-random.seed(7)
-ref = '$m/reference.json'
-if os.path.exists(ref):
-    print(json.dumps({'prompt_token_ids': json.load(open(ref))['prompt_ids']}))
-for n in (40, 23, 7, 61, 300):
-    print(json.dumps({'prompt_token_ids': [random.randrange(3, $vocab) for _ in range(n)]}))" > $R/$name.prompts.jsonl
+        model_prompts "$m" 40 23 7 61 300 > $R/$name.prompts.jsonl
         step hf_${name} 150 python3 $G/hf_reference.py --model "$m" --prompts $R/$name.prompts.jsonl --dtypes bfloat16 \
             --out-prefix $R/hf_${name} --greedy 32
         for chunking in whole chunked; do
@@ -574,14 +572,7 @@ if [ "$MODE" = round9 ]; then
         [ -f "$m/config.json" ] || continue
         vocab=$(python3 -c "import json;print(json.load(open('$m/config.json'))['vocab_size'])")
         lowp=$(python3 -c "import json;c=json.load(open('$m/config.json'));d=c.get('dtype') or c.get('torch_dtype');print('float16' if d=='float16' else 'bfloat16')")
-        python3 -c "
-import random, json, os
-random.seed(7)
-ref = '$m/reference.json'
-if os.path.exists(ref):
-    print(json.dumps({'prompt_token_ids': json.load(open(ref))['prompt_ids']}))
-for n in (40, 23, 7, 61):
-    print(json.dumps({'prompt_token_ids': [random.randrange(3, $vocab) for _ in range(n)]}))" > $R/$name.prompts.jsonl
+        model_prompts "$m" 40 23 7 61 > $R/$name.prompts.jsonl
         step hf_${name} 120 python3 $G/hf_reference.py --model "$m" --prompts $R/$name.prompts.jsonl --dtypes float32,$lowp \
             --out-prefix $R/hf_${name} --greedy 32
         for dt in float32 $lowp; do
