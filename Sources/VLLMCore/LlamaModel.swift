@@ -128,10 +128,7 @@ public final class LlamaModel<B: Backend>: ModelExecutor {
     public var samplesOnDevice: Bool { shard.worldSize == 1 && backend.samplesOnDevice }
 
     public func executeSampled(_ batch: ForwardBatch, rows: [DeviceSamplingRow]) -> [DeviceSample] {
-        let (logits, count) = self.logits(batch)
-        // Padding rows of a recorded step are sampled greedily and dropped.
-        let padded = rows + [DeviceSamplingRow](repeating: DeviceSamplingRow(), count: count - rows.count)
-        return Array(backend.sampleRows(logits, rows: padded).prefix(rows.count))
+        launch(batch, rows: rows).wait()
     }
 
     public var launchesAhead: Bool { shard.worldSize == 1 }

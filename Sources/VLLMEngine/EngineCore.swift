@@ -169,7 +169,8 @@ public final class EngineCore {
     /// Otherwise the step in flight is drained first and the next one runs as before.
     private var canScheduleAhead: Bool {
         guard config.asyncScheduling, runner.executor.launchesAhead, let inFlight, inFlight.samplesOnBackend else { return false }
-        return scheduler.running.allSatisfy(runner.canLaunchAhead) && scheduler.waiting.allSatisfy(runner.canLaunchAhead)
+        let launchable = { (request: Request) in self.runner.canLaunchAhead(request, sampler: self.sampler) }
+        return scheduler.running.allSatisfy(launchable) && scheduler.waiting.allSatisfy(launchable)
     }
 
     /// Schedules the next step and launches it; nil when nothing can run.

@@ -113,16 +113,16 @@ final class ModelRunner {
     }
 
     /// Whether a step of `request` can be launched before the tokens of the step before are on the
-    /// host: the backend samples it from what the row carries (greedy unless the backend samples,
-    /// no more top logprobs than a row reports, no prompt logprobs, whose logits must come to the
-    /// host), and the row needs no token history (the repetition, frequency and presence
+    /// host: the backend samples its row (as `backendRows` decides for a step: a row `sampler` can
+    /// describe, greedy unless the backend samples; no prompt logprobs, whose logits must come to
+    /// the host), and the row needs no token history (the repetition, frequency and presence
     /// penalties read it, and its last token would still be unknown).
-    func canLaunchAhead(_ request: Request) -> Bool {
+    func canLaunchAhead(_ request: Request, sampler: Sampler) -> Bool {
         let p = request.params
-        guard p.promptLogprobs == nil, (p.logprobs ?? 0) <= DeviceSamplingRow.maxLogprobs else { return false }
-        guard p.repetitionPenalty == 1, p.frequencyPenalty == 0, p.presencePenalty == 0 else { return false }
-        let plainGreedy = p.isGreedy && p.logprobs == nil && p.logitBias.isEmpty && request.nextOutputIndex >= p.minTokens
-        return plainGreedy || samplesOnBackend ?? executor.samplesOnDevice
+        guard p.promptLogprobs == nil, p.repetitionPenalty == 1, p.frequencyPenalty == 0, p.presencePenalty == 0,
+              let row = sampler.deviceRow(for: request)
+        else { return false }
+        return row.isPlainGreedy || samplesOnBackend ?? executor.samplesOnDevice
     }
 
     /// The backend rows of the step's sampling requests, or nil when the host samples: prompt
