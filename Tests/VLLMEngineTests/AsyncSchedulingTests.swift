@@ -243,17 +243,22 @@ final class DeviceLikeCPUBackend: CPUWrappingBackend {
         #expect(async["r4"]?.count == 4 && async["r7"]?.count == 7)
     }
 
-    /// Each step is launched before the engine waits for the one before, and a request is never
-    /// scheduled past its max_tokens: every sampled row gives a token.
-    @Test func stepsOverlapAndNoRowIsWasted() throws {
+    /// An engine over the built-in model on the CPU whose executor logs launches and waits.
+    static func loggedEngine(async: Bool) throws -> (EngineCore, LoggingExecutor) {
         let folder = try ModelFolder(path: EnginePaths.builtinModel)
         let model = try ModelRegistry.load(
             config: folder.config, weights: folder.weights(format: .auto), backend: CPUBackend(), maxPositions: 128)
         let executor = LoggingExecutor(model)
         let config = EngineCoreConfig(
             blockSize: 16, numBlocks: 64, enablePrefixCaching: true,
-            scheduler: SchedulerConfig(maxNumBatchedTokens: 256, maxNumSeqs: 8, maxModelLength: 128))
-        let engine = try EngineCore(executor: executor, config: config, eosTokenIDs: [])
+            scheduler: SchedulerConfig(maxNumBatchedTokens: 256, maxNumSeqs: 8, maxModelLength: 128), asyncScheduling: async)
+        return (try EngineCore(executor: executor, config: config, eosTokenIDs: []), executor)
+    }
+
+    /// Each step is launched before the engine waits for the one before, and a request is never
+    /// scheduled past its max_tokens: every sampled row gives a token.
+    @Test func stepsOverlapAndNoRowIsWasted() throws {
+        let (engine, executor) = try Self.loggedEngine(async: true)
         let maxTokens = Self.prompts.indices.map { 2 + $0 % 5 }
         for (i, prompt) in Self.prompts.enumerated() {
             try engine.addRequest(id: "r\(i)", promptTokenIDs: prompt, params: greedyParams(maxTokens[i]))
@@ -303,14 +308,7 @@ final class DeviceLikeCPUBackend: CPUWrappingBackend {
 
     /// With async scheduling off, each step is waited for before the next is launched.
     @Test func syncModeLaunchesOneStepAtATime() throws {
-        let folder = try ModelFolder(path: EnginePaths.builtinModel)
-        let model = try ModelRegistry.load(
-            config: folder.config, weights: folder.weights(format: .auto), backend: CPUBackend(), maxPositions: 128)
-        let executor = LoggingExecutor(model)
-        let config = EngineCoreConfig(
-            blockSize: 16, numBlocks: 64, enablePrefixCaching: true,
-            scheduler: SchedulerConfig(maxNumBatchedTokens: 256, maxNumSeqs: 8, maxModelLength: 128), asyncScheduling: false)
-        let engine = try EngineCore(executor: executor, config: config, eosTokenIDs: [])
+        let (engine, executor) = try Self.loggedEngine(async: false)
         try engine.addRequest(id: "a", promptTokenIDs: [1, 5, 9], params: greedyParams(4))
         while engine.hasUnfinishedRequests { _ = engine.step() }
         #expect(executor.events == (1...4).flatMap { ["launch \($0)", "wait \($0)"] })
