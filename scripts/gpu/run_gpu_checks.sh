@@ -45,6 +45,11 @@ qwen06_dataset() {  # the small-model request file: 256 requests, input and outp
     python3 $G/make_dataset.py --num-prompts 256 --input-min 100 --input-max 1024 --output-min 100 --output-max 1024 \
         --vocab $qvocab --seed 0 --out $W/dataset_qwen06.jsonl
 }
+unpack_base() {  # the previous binary (.gpu/vllm-base.xz) as $BASE_BIN, for speed beside it; BASE=0 skips it
+    BASE_BIN=$W/vllm-base
+    [ "${BASE:-1}" = 1 ] && [ -f .gpu/vllm-base.xz ] && xz -dc .gpu/vllm-base.xz > $BASE_BIN && chmod +x $BASE_BIN
+    return 0
+}
 model_prompts() {  # model_prompts MODEL LENGTHS...: the model's own reference prompt (if any), then random ones
     local m=$1; shift
     python3 -c "
@@ -393,8 +398,7 @@ for n in (40, 23, 7, 61):
         done
         rm -f $R/*.bin
     done
-    BASE_BIN=$W/vllm-base
-    [ "${BASE:-1}" = 1 ] && [ -f .gpu/vllm-base.xz ] && xz -dc .gpu/vllm-base.xz > $BASE_BIN && chmod +x $BASE_BIN
+    unpack_base
     for variant in new base new_eager; do
         b="$BIN"; extra=""
         [ $variant = base ] && { [ -x $BASE_BIN ] || continue; b=$BASE_BIN; }
@@ -468,8 +472,7 @@ if [ "$MODE" = round6b ]; then
     L8=bench/gpu/configs/llama3_1_8b
     Q06=bench/gpu/configs/qwen3_0_6b
     export VLLM_CACHE_ROOT=$W/cache6
-    BASE_BIN=$W/vllm-base
-    [ -f .gpu/vllm-base.xz ] && xz -dc .gpu/vllm-base.xz > $BASE_BIN && chmod +x $BASE_BIN
+    unpack_base
     # The previous binary's kernel timings on this machine (matrix-vector GB/s beside this one's).
     [ -x $BASE_BIN ] && step kernel_check_bfloat16_base 90 $BASE_BIN kernel-check --dtype bfloat16 --json
     step kernel_check_bfloat16_new 90 "$BIN" kernel-check --dtype bfloat16 --json
@@ -501,8 +504,7 @@ if [ "$MODE" = round7a ]; then
     Q06=bench/gpu/configs/qwen3_0_6b
     export VLLM_CACHE_ROOT=$W/cache7
     step hf_bench_llama8b 240 python3 $G/hf_bench.py --limits --config $L8 --shapes 1x32x128,64x1024x128 --out $R/hf_llama8b.json
-    BASE_BIN=$W/vllm-base
-    [ -f .gpu/vllm-base.xz ] && xz -dc .gpu/vllm-base.xz > $BASE_BIN && chmod +x $BASE_BIN
+    unpack_base
     for variant in new base; do
         b="$BIN"; [ $variant = base ] && { [ -x $BASE_BIN ] || continue; b=$BASE_BIN; }
         latency_8b ours_bench_llama8b_1x32x128_$variant 150 "" "$b"
@@ -554,8 +556,7 @@ for n in (40, 23, 7, 61, 300):
     python3 $G/compare.py --name "$name bfloat16 whole prompts" --vocab 128256 --ours $R/ours_${name}_whole.bin \
         --ref $R/hf_${name}_bfloat16.bin --ours-greedy $R/ours_${name}_greedy.out --ref-greedy $R/hf_${name}_bfloat16.greedy.json | tee -a $R/compare.jsonl
     rm -f $R/*.bin
-    BASE_BIN=$W/vllm-base
-    [ -f .gpu/vllm-base.xz ] && xz -dc .gpu/vllm-base.xz > $BASE_BIN && chmod +x $BASE_BIN
+    unpack_base
     latency_8b ours_bench_llama8b_1x32x128_new 150 "" "$BIN"
     [ -x $BASE_BIN ] && latency_8b ours_bench_llama8b_1x32x128_base 150 "" $BASE_BIN
     throughput_8b ours_throughput_llama8b_1000 150 1000 "$BIN"
