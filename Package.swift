@@ -13,7 +13,7 @@ let package = Package(
     name: "swift-vllm",
     platforms: [.macOS(.v14)],
     products: [
-        .library(name: "SwiftVLLM", targets: ["VLLMEngine"]),
+        .library(name: "SwiftVLLM", targets: ["SwiftVLLM"]),
         .library(name: "VLLMTokenizers", targets: ["VLLMTokenizers"]),
         .executable(name: "vllm", targets: ["vllm"]),
     ],
@@ -37,8 +37,11 @@ let package = Package(
         // The CUDA backend: driver API, NVRTC and cuBLASLt loaded with dlopen at run time; kernels
         // embedded as source and compiled for the GPU that is present.
         .target(name: "VLLMCUDA", dependencies: ["VLLMCore"], resources: [.embedInCode("Kernels/kernels.cu"), .embedInCode("Kernels/sampling.cu"), .embedInCode("Kernels/flash_prefill.cu")]),
-        // The engine: KV cache manager, scheduler, model runner, sampler, offline API.
-        .target(name: "VLLMEngine", dependencies: ["VLLMCore", "VLLMCPU", "VLLMCUDA", "VLLMTokenizers"]),
+        // The engine: KV cache manager, scheduler, step runner, sampler, offline API. It knows no
+        // concrete backend: it runs on whichever `Platform` it is given.
+        .target(name: "VLLMEngine", dependencies: ["VLLMCore", "VLLMTokenizers"]),
+        // The library users import: the engine with the built-in platforms (CUDA, CPU) wired in.
+        .target(name: "SwiftVLLM", dependencies: ["VLLMEngine", "VLLMCore", "VLLMCPU", "VLLMCUDA"]),
         // The OpenAI-compatible HTTP server, its metrics, and the client side of the serving benchmark.
         .target(
             name: "VLLMServer",
@@ -55,7 +58,7 @@ let package = Package(
         .executableTarget(
             name: "vllm",
             dependencies: [
-                "VLLMEngine", "VLLMTokenizers", "VLLMServer",
+                "SwiftVLLM", "VLLMEngine", "VLLMTokenizers", "VLLMServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]),
@@ -63,11 +66,11 @@ let package = Package(
         .testTarget(name: "VLLMCoreTests", dependencies: ["VLLMCore"]),
         .testTarget(name: "VLLMCPUTests", dependencies: ["VLLMCore", "VLLMCPU"]),
         .testTarget(name: "VLLMCUDATests", dependencies: ["VLLMCore", "VLLMCUDA"]),
-        .testTarget(name: "VLLMEngineTests", dependencies: ["VLLMEngine", "VLLMCore", "VLLMCPU"]),
+        .testTarget(name: "VLLMEngineTests", dependencies: ["SwiftVLLM", "VLLMEngine", "VLLMCore", "VLLMCPU", "VLLMCUDA"]),
         .testTarget(
             name: "VLLMServerTests",
             dependencies: [
-                "VLLMServer", "VLLMEngine",
+                "VLLMServer", "VLLMEngine", "SwiftVLLM",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOFoundationCompat", package: "swift-nio"),

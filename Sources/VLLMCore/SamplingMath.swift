@@ -1,7 +1,8 @@
 import Foundation
 
-/// The arithmetic of sampling shared by the engine's host sampler and the host implementation of
-/// `Backend.sampleRows`, so that both filter, penalise and report in exactly the same way.
+/// The rules of sampling, in one place: the engine's host sampler and the host implementation of
+/// `Backend.sampleRows` both run them, and `sampling.cu` follows them, so that every path bans,
+/// biases, penalises, filters, draws and reports in exactly the same way.
 public enum SamplingMath {
     /// Index of the largest value, the first on ties.
     public static func argmax(_ values: [Float]) -> Int {
@@ -85,6 +86,11 @@ public enum SamplingMath {
     /// noise over the candidates; the same distribution as the host sampler's inverse CDF).
     public static func sample(_ values: ArraySlice<Float>, _ row: DeviceSamplingRow, key: UInt64) -> DeviceSample {
         var logits = Array(values)
+        return sample(&logits, row, key: key)
+    }
+
+    /// `sample`, leaving `logits` as the row's processing and temperature made them.
+    public static func sample(_ logits: inout [Float], _ row: DeviceSamplingRow, key: UInt64) -> DeviceSample {
         let raw = row.logprobs.map { _ in logSoftmax(logits) }
         adjust(&logits, row)
         let token = row.temperature == 0 ? argmax(logits) : draw(&logits, row, key: key)

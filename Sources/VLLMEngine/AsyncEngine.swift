@@ -28,9 +28,9 @@ public final class AsyncEngine: @unchecked Sendable {
     private var latestStats = EngineStats()
     private var thread: Thread?
 
-    /// Loads the model of `args` with its tokenizer and starts the step loop.
-    public convenience init(args: EngineArgs, progress: ((Int, Int) -> Void)? = nil) throws {
-        let loaded = try LoadedModel(args, progress: progress)
+    /// Loads the model of `args` with its tokenizer on one of `platforms` and starts the step loop.
+    public convenience init(args: EngineArgs, platforms: [any Platform], progress: ((Int, Int) -> Void)? = nil) throws {
+        let loaded = try LoadedModel(args, platforms: platforms, progress: progress)
         let tokenizer = try loadTokenizer(folder: loaded.folder.path)
         let core = try EngineCore(
             executor: loaded.executor, config: loaded.coreConfig, eosTokenIDs: loaded.eosTokenIDs,

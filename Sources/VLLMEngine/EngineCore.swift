@@ -77,7 +77,7 @@ public final class EngineCore {
     public let config: EngineCoreConfig
     private let scheduler: Scheduler
     private let cache: KVCacheManager
-    let runner: ModelRunner
+    let runner: StepRunner
     private var sampler: Sampler
     private let textDecoder: TextDecoderFactory?
     private let vocabularySize: Int
@@ -86,7 +86,7 @@ public final class EngineCore {
     private var arrivals = 0
     private var counters = EngineStats()
     /// The step launched last, whose tokens the next `step()` processes.
-    private var inFlight: ModelRunner.LaunchedStep?
+    private var inFlight: StepRunner.LaunchedStep?
 
     /// A core over `executor`, whose KV cache it allocates with `config.numBlocks` blocks.
     public init(
@@ -104,7 +104,7 @@ public final class EngineCore {
         let recordStart = DispatchTime.now().uptimeNanoseconds
         graphsRecorded = executor.captureGraphs(batchSizes: config.graphBatchSizes)
         graphRecordingSeconds = Double(DispatchTime.now().uptimeNanoseconds - recordStart) / 1e9
-        runner = ModelRunner(executor: executor, blockSize: config.blockSize)
+        runner = StepRunner(executor: executor, blockSize: config.blockSize)
         sampler = Sampler(eosTokenIDs: Set(eosTokenIDs))
         self.textDecoder = textDecoder
         vocabularySize = executor.config.vocabSize
@@ -165,7 +165,7 @@ public final class EngineCore {
 
     /// Whether the next step may be scheduled before the tokens of the one in flight are known:
     /// the executor takes placeholders for them, the step in flight samples on the backend, and no
-    /// request needs the host or its full token history to sample (`ModelRunner.canLaunchAhead`).
+    /// request needs the host or its full token history to sample (`StepRunner.canLaunchAhead`).
     /// Otherwise the step in flight is drained first and the next one runs as before.
     private var canScheduleAhead: Bool {
         guard config.asyncScheduling, runner.executor.launchesAhead, let inFlight, inFlight.samplesOnBackend else { return false }
@@ -174,7 +174,7 @@ public final class EngineCore {
     }
 
     /// Schedules the next step and launches it; nil when nothing can run.
-    private func launchNextStep() -> ModelRunner.LaunchedStep? {
+    private func launchNextStep() -> StepRunner.LaunchedStep? {
         let step = scheduler.schedule()
         guard !step.requests.isEmpty else { return nil }
         counters.numSteps += 1
@@ -192,7 +192,7 @@ public final class EngineCore {
     }
 
     /// Waits for a launched step and takes in its tokens.
-    private func process(_ launched: ModelRunner.LaunchedStep) -> [SequenceUpdate] {
+    private func process(_ launched: StepRunner.LaunchedStep) -> [SequenceUpdate] {
         var updates: [SequenceUpdate] = []
         for result in launched.results(vocabularySize: vocabularySize) {
             let request = result.request
@@ -212,12 +212,12 @@ public final class EngineCore {
         return updates
     }
 
-    private func recordPromptLogprobs(_ result: ModelRunner.Result) {
+    private func recordPromptLogprobs(_ result: StepRunner.Result) {
         let request = result.request
         guard let top = request.params.promptLogprobs, result.firstPromptPosition == request.promptLogprobs.count else { return }
         for (i, logits) in result.promptLogits.enumerated() {
             let next = request.tokenIDs[result.firstPromptPosition + i + 1]
-            request.promptLogprobs.append(Sampler.positionLogprobs(Sampler.logSoftmax(logits), chosen: next, top: top))
+            request.promptLogprobs.append(Sampler.positionLogprobs(SamplingMath.logSoftmax(logits), chosen: next, top: top))
         }
     }
 

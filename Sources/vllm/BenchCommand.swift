@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import VLLMCore
+import SwiftVLLM
 import VLLMEngine
 
 /// `vllm bench`: benchmarks of the engine.

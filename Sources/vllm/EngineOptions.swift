@@ -1,6 +1,7 @@
 import Foundation
 import ArgumentParser
 import VLLMCore
+import SwiftVLLM
 import VLLMEngine
 
 /// Flags that build an engine, shared by the commands that load a model (vLLM's names).
@@ -67,8 +68,10 @@ struct EngineOptions: ParsableArguments {
         args.cpuKVCacheBytes = Int(cpuKvCacheSpace * Double(1 << 30))
         args.enablePrefixCaching = prefixCaching && !noEnablePrefixCaching
         args.tensorParallelSize = tensorParallelSize
-        guard let chosen = Device(rawValue: device) else { throw ValidationError("--device must be auto, cpu or cuda") }
-        args.device = chosen
+        guard Platforms.deviceNames.contains(device) else {
+            throw ValidationError("--device must be one of \(Platforms.deviceNames.joined(separator: ", "))")
+        }
+        args.device = device
         guard gpuMemoryUtilization > 0, gpuMemoryUtilization <= 1 else {
             throw ValidationError("--gpu-memory-utilization must be in (0, 1]")
         }

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Logging
 import VLLMCore
+import SwiftVLLM
 import VLLMEngine
 import VLLMServer
 

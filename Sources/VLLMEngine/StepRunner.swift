@@ -3,7 +3,7 @@ import VLLMCore
 /// Lays out a scheduled step as one flat batch, launches the model on it and hands back, once the
 /// step is done, the sample or the logits of each request that has reached the end of its tokens
 /// (and so samples one now).
-final class ModelRunner {
+final class StepRunner {
     let executor: any ModelExecutor
     let blockSize: Int
 
@@ -113,30 +113,35 @@ final class ModelRunner {
     }
 
     /// Whether a step of `request` can be launched before the tokens of the step before are on the
-    /// host: the backend samples its row (as `backendRows` decides for a step: a row `sampler` can
-    /// describe, greedy unless the backend samples; no prompt logprobs, whose logits must come to
-    /// the host), and the row needs no token history (the repetition, frequency and presence
-    /// penalties read it, and its last token would still be unknown).
+    /// host: the backend samples its row, the row needs no prompt logprobs (their logits must come
+    /// to the host) and no token history (the repetition, frequency and presence penalties read
+    /// it, and its last token would still be unknown).
     func canLaunchAhead(_ request: Request, sampler: Sampler) -> Bool {
         let p = request.params
-        guard p.promptLogprobs == nil, p.repetitionPenalty == 1, p.frequencyPenalty == 0, p.presencePenalty == 0,
-              let row = sampler.deviceRow(for: request)
-        else { return false }
-        return row.isPlainGreedy || samplesOnBackend ?? executor.samplesOnDevice
+        guard p.promptLogprobs == nil, p.repetitionPenalty == 1, p.frequencyPenalty == 0, p.presencePenalty == 0 else {
+            return false
+        }
+        return backendRow(for: request, sampler: sampler) != nil
     }
 
     /// The backend rows of the step's sampling requests, or nil when the host samples: prompt
-    /// logprobs need the logits, as does a row that only the host sampler can do; and unless the
-    /// backend samples on the device, any row beyond the argmax of the raw logits.
+    /// logprobs need the logits, as does any row the backend does not sample.
     private func backendRows(_ step: ScheduledStep, _ chunks: [SequenceChunk], _ sampler: Sampler) -> [DeviceSamplingRow]? {
         guard chunks.allSatisfy({ $0.leadingLogits == 0 }) else { return nil }
         var rows: [DeviceSamplingRow] = []
         for (scheduled, chunk) in zip(step.requests, chunks) where chunk.wantsLogits {
-            guard let row = sampler.deviceRow(for: scheduled.request) else { return nil }
+            guard let row = backendRow(for: scheduled.request, sampler: sampler) else { return nil }
             rows.append(row)
         }
-        guard samplesOnBackend ?? executor.samplesOnDevice || rows.allSatisfy(\.isPlainGreedy) else { return nil }
         return rows
+    }
+
+    /// The one decision of what the backend samples: a row the sampler can describe for a
+    /// backend, and unless the backend samples on the device, only the argmax of the raw logits.
+    private func backendRow(for request: Request, sampler: Sampler) -> DeviceSamplingRow? {
+        guard let row = sampler.deviceRow(for: request), row.isPlainGreedy || samplesOnBackend ?? executor.samplesOnDevice
+        else { return nil }
+        return row
     }
 
     /// Leading positions of a chunk whose logits give prompt logprobs.
