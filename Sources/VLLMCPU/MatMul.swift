@@ -49,7 +49,7 @@ enum MatMul {
     }
 
     @inline(__always)
-    private static func multiplyBlock<W: WeightElement>(
+    static func multiplyBlock<W: WeightElement>(
         x: UnsafePointer<Float>, w: UnsafePointer<W>, out: UnsafeMutablePointer<Float>, T: Int, N: Int, K: Int,
         rows: Range<Int>
     ) {

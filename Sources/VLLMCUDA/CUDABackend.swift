@@ -384,6 +384,8 @@ public final class CUDABackend: Backend {
                 #else
                 preconditionFailure("float16 conversion is not available on this platform")
                 #endif
+            case .float8E4M3, .int32, .int64:
+                preconditionFailure("\(target) is not a compute dtype")
             }
         }
     }

@@ -35,7 +35,7 @@ public struct CUDAPlatform: Platform {
     public func weights(of folder: ModelFolder, _ options: ModelLoadOptions) throws -> WeightStore {
         let dtype = dtype(folder.config, options)
         if options.loadFormat == .dummy && dtype != .float32 { return ParallelDummyWeights(dtype: dtype) }
-        return try folder.weights(format: options.loadFormat)
+        return try folder.weights(format: options.loadFormat, quantization: options.quantization)
     }
 
     public func reserveActivations(_ backends: [CUDABackend], config: ModelConfig, _ options: ModelLoadOptions) throws -> Bool {

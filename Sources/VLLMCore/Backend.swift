@@ -182,12 +182,14 @@ extension Backend {
     public func linear(_ x: Tensor, _ weight: LinearWeight<Tensor>, bias: Tensor?) -> Tensor {
         switch weight.format {
         case .dense: linear(x, weight: weight.tensors[0], bias: bias)
+        case .packedInt, .fp8: preconditionFailure("\(name): linearWeight refuses \(weight.format) weights")
         }
     }
 
     public func swiGLU(_ x: Tensor, gateUp: LinearWeight<Tensor>) -> Tensor {
         switch gateUp.format {
         case .dense: swiGLU(x, gateUp: gateUp.tensors[0])
+        case .packedInt, .fp8: preconditionFailure("\(name): linearWeight refuses \(gateUp.format) weights")
         }
     }
 }

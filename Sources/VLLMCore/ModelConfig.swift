@@ -39,6 +39,8 @@ public struct ModelConfig: Sendable, Equatable {
     public var dtype: DType?
     public var bosTokenID: Int?
     public var eosTokenIDs: [Int]
+    /// `quantization_config`: how the checkpoint's linear layers are quantized (nil: not at all).
+    public var quantization: QuantizationConfig?
 
     /// Reads and validates `config.json`.
     public init(contentsOf path: String) throws {
@@ -77,6 +79,7 @@ public struct ModelConfig: Sendable, Equatable {
         dtype = ((c["dtype"] ?? c["torch_dtype"]) as? String).flatMap(DType.init(configName:))
         bosTokenID = c["bos_token_id"] as? Int
         eosTokenIDs = tokenIDList(c["eos_token_id"])
+        quantization = try QuantizationConfig(json: c, path: path)
         (ropeTheta, ropeScaling) = try Self.readRope(c, reader: reader)
 
         guard numHeads % numKVHeads == 0 else {

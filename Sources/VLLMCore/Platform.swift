@@ -22,6 +22,8 @@ public struct ModelLoadOptions: Sendable {
     public var cpuKVCacheBytes = 4 << 30
     /// Keep bfloat16 weights as bfloat16 on the CPU instead of widening them to float32.
     public var cpuKeepBFloat16Weights = true
+    /// `--quantization`: the checkpoint's method, or `fp8` to quantize a float checkpoint at load.
+    public var quantization: String?
 
     /// Options with the two limits that have no default.
     public init(maxModelLength: Int, maxNumBatchedTokens: Int) {
@@ -75,7 +77,7 @@ public protocol Platform: Sendable {
 
 extension Platform {
     public func weights(of folder: ModelFolder, _ options: ModelLoadOptions) throws -> WeightStore {
-        try folder.weights(format: options.loadFormat)
+        try folder.weights(format: options.loadFormat, quantization: options.quantization)
     }
 
     /// Loads the model of `folder` on this platform and sizes its KV cache: as many blocks as the

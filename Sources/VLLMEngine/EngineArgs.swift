@@ -6,6 +6,9 @@ public struct EngineArgs: Sendable {
     /// A Hugging Face model folder; the built-in model when nil.
     public var model: String?
     public var loadFormat: LoadFormat = .auto
+    /// `--quantization`: the checkpoint's method (checked against config.json), or `fp8` to
+    /// quantize a float checkpoint's linear layers at load; nil follows config.json.
+    public var quantization: String?
     /// Tokens per KV cache block.
     public var blockSize = 16
     /// Longest prompt plus output; the model's `max_position_embeddings` when nil.
@@ -118,6 +121,7 @@ extension EngineArgs {
         options.gpuMemoryUtilization = gpuMemoryUtilization
         options.cpuKVCacheBytes = cpuKVCacheBytes
         options.cpuKeepBFloat16Weights = cpuKeepBFloat16Weights
+        options.quantization = quantization
         return options
     }
 

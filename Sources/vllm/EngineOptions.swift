@@ -12,6 +12,9 @@ struct EngineOptions: ParsableArguments {
     @Option(help: "How to get the weights: auto, safetensors, or dummy (random, from config.json).")
     var loadFormat: String = "auto"
 
+    @Option(help: "Quantization: fp8, compressed-tensors, awq or gptq (default: config.json's quantization_config); fp8 on a float checkpoint quantizes at load.")
+    var quantization: String?
+
     @Option(help: "Tokens per KV cache block.")
     var blockSize: Int = 16
 
@@ -60,6 +63,7 @@ struct EngineOptions: ParsableArguments {
             throw ValidationError("--load-format must be one of \(LoadFormat.allCases.map(\.rawValue).joined(separator: ", "))")
         }
         args.loadFormat = format
+        args.quantization = quantization
         args.blockSize = blockSize
         args.maxModelLength = maxModelLen
         args.maxNumSeqs = maxNumSeqs
