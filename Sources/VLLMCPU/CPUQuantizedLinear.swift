@@ -39,18 +39,17 @@ extension CPUBackend {
     }
 
     /// The tensors of each fused part: `[packed, scales, zeros(, order)]` or `[codes, scales]`.
-    private func quantizedParts(_ weight: LinearWeight<CPUTensor>) -> [ArraySlice<CPUTensor>] {
+    private func quantizedParts(_ weight: LinearWeight<CPUTensor>) -> [[CPUTensor]] {
         let size = switch weight.format {
         case .packedInt(_, _, let permuted): permuted ? 4 : 3
         case .fp8: 2
         case .dense: 1
         }
-        return stride(from: 0, to: weight.tensors.count, by: size).map { weight.tensors[$0..<($0 + size)] }
+        return stride(from: 0, to: weight.tensors.count, by: size).map { Array(weight.tensors[$0..<($0 + size)]) }
     }
 
     /// One part's product into columns of `out`.
-    private func multiply(_ x: CPUTensor, _ part: ArraySlice<CPUTensor>, format: WeightFormat, out: UnsafeMutablePointer<Float>, outStride: Int) {
-        let tensors = Array(part)
+    private func multiply(_ x: CPUTensor, _ tensors: [CPUTensor], format: WeightFormat, out: UnsafeMutablePointer<Float>, outStride: Int) {
         let (T, K, N) = (x.rows, x.columns, tensors[1].rows)
         switch format {
         case .packedInt(let bits, let groupSize, let permuted):
