@@ -84,14 +84,14 @@ extension Platform {
     /// budget holds, no more than every sequence could use, or exactly `numBlocksOverride`.
     public func load(
         _ folder: ModelFolder, _ options: ModelLoadOptions, progress: ((Int, Int) -> Void)? = nil
-    ) throws -> (executor: any ModelExecutor, numBlocks: Int) {
+    ) throws -> (executor: any ModelExecutor, numBlocks: Int, weightBytes: Int) {
         guard options.tensorParallelSize >= 1 else {
             throw PlatformError.unsupported(
                 field: "tensor_parallel_size", detail: "must be at least 1, got \(options.tensorParallelSize)")
         }
         let config = folder.config
         let backends = try makeBackends(config: config, options)
-        let weights = try self.weights(of: folder, options)
+        let weights = CountingWeights(try self.weights(of: folder, options))
         let ranks = try backends.enumerated().map { rank, backend in
             try ModelRegistry.load(ModelLoadContext(
                 config: config, weights: weights, backend: backend, maxPositions: options.maxModelLength,
@@ -101,7 +101,7 @@ extension Platform {
         if try reserveActivations(backends, config: config, options) {
             executor.profileRun(tokens: options.maxNumBatchedTokens, sequences: options.maxNumSeqs, blockSize: options.blockSize)
         }
-        if let exact = options.numBlocksOverride { return (executor, exact) }
+        if let exact = options.numBlocksOverride { return (executor, exact, weights.bytes) }
         let bytesPerBlock = executor.kvCacheBytesPerBlock(blockSize: options.blockSize)
         let budget = try kvCacheBudget(backends, options)
         let numBlocks = min(options.usefulBlocks, budget / bytesPerBlock)
@@ -109,6 +109,6 @@ extension Platform {
             throw PlatformError.notEnoughMemory(
                 detail: "\(budget >> 20) MiB left for the KV cache on \(name), one block takes \(bytesPerBlock >> 10) KiB")
         }
-        return (executor, numBlocks)
+        return (executor, numBlocks, weights.bytes)
     }
 }

@@ -86,7 +86,9 @@ public struct LoadedModel {
         let platform = try Self.platform(args.device, among: platforms)
         let loaded = try platform.load(folder, args.loadOptions(maxModelLength: maxModelLength, budget: budget), progress: progress)
         executor = loaded.executor
-        coreConfig = args.coreConfig(numBlocks: loaded.numBlocks, maxModelLength: maxModelLength, budget: budget)
+        var core = args.coreConfig(numBlocks: loaded.numBlocks, maxModelLength: maxModelLength, budget: budget)
+        core.weightBytes = loaded.weightBytes
+        coreConfig = core
         platformName = platform.name
         self.folder = folder
         eosTokenIDs = folder.eosTokenIDs

@@ -13,6 +13,8 @@ public struct EngineCoreConfig: Sendable, Equatable {
     /// Schedule and launch each step before the tokens of the step before are back, so that the
     /// host's work of one step overlaps the device's work of the next (vLLM's async scheduling).
     public var asyncScheduling: Bool
+    /// Bytes of the model's weights as loaded (quantized weights count as stored), for logs.
+    public var weightBytes = 0
 
     public init(
         blockSize: Int, numBlocks: Int, enablePrefixCaching: Bool, scheduler: SchedulerConfig, graphBatchSizes: [Int] = [],
