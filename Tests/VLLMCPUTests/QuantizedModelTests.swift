@@ -19,15 +19,16 @@ import VLLMCore
 
     @Test(arguments: fixtures)
     func promptLogitsMatchDequantizedTransformers(fixture: String) throws {
-        let reference = try TransformersReferenceTests.Reference(root + "/" + fixture)
+        let reference = try TransformersReferenceTests.Reference(Self.root + "/" + fixture)
         let logits = try Self.runner(fixture).promptLogits(reference.prompt)
         let expected = reference.logits.floats()
         let vocab = reference.logits.shape[1]
         var worst: Float = 0
         for (position, row) in logits.enumerated() {
             let want = expected[(position * vocab)..<((position + 1) * vocab)]
-            let error = zip(row, want).map { abs($0 - $1) }.max()!
-            worst = max(worst, error / want.map(abs).max()!)
+            let error: Float = zip(row, want).map { Swift.abs($0 - $1) }.max()!
+            let scale: Float = want.map { Swift.abs($0) }.max()!
+            worst = max(worst, error / scale)
         }
         print("\(fixture): worst relative logit error \(worst)")
         #expect(worst < 1e-4, "\(fixture): worst relative logit error \(worst)")
@@ -35,7 +36,7 @@ import VLLMCore
 
     @Test(arguments: fixtures)
     func greedyTokensMatchDequantizedTransformers(fixture: String) throws {
-        let reference = try TransformersReferenceTests.Reference(root + "/" + fixture)
+        let reference = try TransformersReferenceTests.Reference(Self.root + "/" + fixture)
         #expect(try Self.runner(fixture).greedy(reference.prompt, count: reference.greedy.count) == reference.greedy)
     }
 
