@@ -98,6 +98,36 @@ public enum SamplingMath {
         return DeviceSample(token: token, logprobs: logprobs(raw, chosen: token, top: count))
     }
 
+    /// Verifies a draft token proposed without probabilities (n-gram lookup) against the row's
+    /// distribution, by the exact rejection rule: greedy keeps the draft when it is the argmax and
+    /// else takes the argmax; sampling keeps it with its probability p(draft) after the row's
+    /// processing and filters, and else draws from p with the draft removed. Either way the
+    /// token returned follows the row's distribution exactly. `logits` are left processed.
+    public static func verify(_ logits: inout [Float], _ row: DeviceSamplingRow, draft: Int, key: UInt64) -> DeviceSample {
+        guard row.temperature > 0 else { return sample(&logits, row, key: key) }
+        let raw = row.logprobs.map { _ in logSoftmax(logits) }
+        adjust(&logits, row)
+        for i in logits.indices { logits[i] /= row.temperature }
+        var probabilities = softmax(logits)
+        let kept = candidates(&probabilities, minP: row.minP, topK: row.topK, topP: Double(row.topP))
+        let total = kept.reduce(Float(0)) { $0 + probabilities[$1] }
+        let draftProbability = kept.contains(draft) ? probabilities[draft] / total : 0
+        let u = (Float(mix(key ^ 0x5851_F42D_4C95_7F2D) >> 40) + 0.5) * 0x1p-24
+        var token = draft
+        if u >= draftProbability {
+            // The residual max(0, p - q) of a point-mass proposal q is p without the draft.
+            var best: Int?
+            var bestScore = -Float.infinity
+            for id in kept where id != draft && probabilities[id] > 0 {
+                let score = logits[id] + gumbel(key: key, column: id)
+                if best == nil || score > bestScore { (best, bestScore) = (id, score) }
+            }
+            token = best ?? draft
+        }
+        guard let raw, let count = row.logprobs else { return DeviceSample(token: token) }
+        return DeviceSample(token: token, logprobs: logprobs(raw, chosen: token, top: count))
+    }
+
     /// Samples each row of `logits` (`rows.count` rows side by side) on the host; unseeded rows draw
     /// from the system generator.
     public static func sampleRows(_ logits: [Float], rows: [DeviceSamplingRow]) -> [DeviceSample] {

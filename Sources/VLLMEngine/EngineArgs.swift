@@ -36,6 +36,8 @@ public struct EngineArgs: Sendable {
     public var asyncScheduling = true
     /// Compute dtype on the GPU (`--dtype`); nil: float16 for float16 models, else bfloat16.
     public var dtype: DType?
+    /// Speculative decoding (`--speculative-config`); nil decodes one token per step.
+    public var speculative: SpeculativeConfig?
 
     public init(model: String? = nil) {
         self.model = model
@@ -129,6 +131,6 @@ extension EngineArgs {
                 maxNumBatchedTokens: budget, maxNumSeqs: maxNumSeqs, maxModelLength: maxModelLength,
                 priorityScheduling: priorityScheduling),
             graphBatchSizes: enforceEager ? [] : EngineCoreConfig.graphBatchSizes(maxNumSeqs: maxNumSeqs),
-            asyncScheduling: asyncScheduling)
+            asyncScheduling: asyncScheduling, speculative: speculative)
     }
 }

@@ -13,10 +13,13 @@ public struct EngineCoreConfig: Sendable, Equatable {
     /// Schedule and launch each step before the tokens of the step before are back, so that the
     /// host's work of one step overlaps the device's work of the next (vLLM's async scheduling).
     public var asyncScheduling: Bool
+    /// Draft tokens proposed for each decode and verified in the same step (speculative decoding);
+    /// steps then run one at a time, since drafts come from the tokens known on the host.
+    public var speculative: SpeculativeConfig?
 
     public init(
         blockSize: Int, numBlocks: Int, enablePrefixCaching: Bool, scheduler: SchedulerConfig, graphBatchSizes: [Int] = [],
-        asyncScheduling: Bool = true
+        asyncScheduling: Bool = true, speculative: SpeculativeConfig? = nil
     ) {
         self.blockSize = blockSize
         self.numBlocks = numBlocks
@@ -24,6 +27,7 @@ public struct EngineCoreConfig: Sendable, Equatable {
         self.scheduler = scheduler
         self.graphBatchSizes = graphBatchSizes
         self.asyncScheduling = asyncScheduling
+        self.speculative = speculative
     }
 
     /// vLLM's capture sizes up to `maxNumSeqs`: 1, 2, 4, then steps of 8 up to 256 and of 16 beyond,
@@ -63,6 +67,8 @@ public struct EngineStats: Sendable, Equatable {
     public var promptTokens = 0
     public var generationTokens = 0
     public var numSteps = 0
+    /// Speculative decoding's counters (all zero without it).
+    public var speculative = SpeculativeStats()
 }
 
 /// The heart of the engine: requests in, one scheduled and computed step at a time, sequence
@@ -168,13 +174,14 @@ public final class EngineCore {
     /// request needs the host or its full token history to sample (`StepRunner.canLaunchAhead`).
     /// Otherwise the step in flight is drained first and the next one runs as before.
     private var canScheduleAhead: Bool {
-        guard config.asyncScheduling, runner.executor.launchesAhead, let inFlight, inFlight.samplesOnBackend else { return false }
+        guard config.asyncScheduling, config.speculative == nil, runner.executor.launchesAhead, let inFlight, inFlight.samplesOnBackend else { return false }
         let launchable = { (request: Request) in self.runner.canLaunchAhead(request, sampler: self.sampler) }
         return scheduler.running.allSatisfy(launchable) && scheduler.waiting.allSatisfy(launchable)
     }
 
     /// Schedules the next step and launches it; nil when nothing can run.
     private func launchNextStep() -> StepRunner.LaunchedStep? {
+        if let speculative = config.speculative { proposeDrafts(speculative) }
         let step = scheduler.schedule()
         guard !step.requests.isEmpty else { return nil }
         counters.numSteps += 1
@@ -206,8 +213,45 @@ public final class EngineCore {
                 continue
             }
             guard var row = result.sampleLogits else { continue }
+            if !result.draftLogits.isEmpty {
+                updates.append(contentsOf: verifyDrafts(result, for: request))
+                continue
+            }
             let (token, logprobs) = sampler.sample(&row, for: request)
             updates.append(accept(token, logprobs: logprobs, for: request))
+        }
+        return updates
+    }
+
+    /// Gives each decoding request with every token known its draft tokens for the next step.
+    private func proposeDrafts(_ speculative: SpeculativeConfig) {
+        for request in scheduler.running where request.numPendingTokens == 0 && request.numComputedTokens == request.numTokens - 1 {
+            let room = request.maxOutputTokens - request.numOutputTokens - 1
+            request.draftTokenIDs = speculative.propose(request.tokenIDs[...], limit: room)
+        }
+    }
+
+    /// Takes in a verifying step's tokens: the drafts up to the first one rejected, then the
+    /// token sampled in its place (or after the last draft), each checked for stops as usual.
+    /// The slots of rejected drafts are given back; their keys and values are overwritten later.
+    private func verifyDrafts(_ result: StepRunner.Result, for request: Request) -> [SequenceUpdate] {
+        let drafts = request.draftTokenIDs
+        request.draftTokenIDs = []
+        var updates: [SequenceUpdate] = []
+        var accepted = 0
+        for (i, logits) in (result.draftLogits + [result.sampleLogits!]).enumerated() {
+            var row = logits
+            let draft = i < drafts.count ? drafts[i] : nil
+            let (token, logprobs) = draft.map { sampler.verify(&row, for: request, draft: $0) } ?? sampler.sample(&row, for: request)
+            updates.append(accept(token, logprobs: logprobs, for: request))
+            guard token == draft else { break }
+            accepted += 1
+            if request.isFinished { break }
+        }
+        counters.speculative.record(drafted: drafts.count, accepted: accepted)
+        if !request.isFinished {
+            request.numComputedTokens = request.numTokens - 1
+            cache.trim(request, toTokens: request.numComputedTokens)
         }
         return updates
     }

@@ -90,6 +90,18 @@ final class KVCacheManager {
         return hashes
     }
 
+    /// Returns the blocks beyond those that `numTokens` tokens fill to the pool: the slots of
+    /// rejected draft tokens. Such blocks hold no full block of known tokens, so none is cached.
+    func trim(_ request: Request, toTokens numTokens: Int) {
+        guard var blocks = blocksOfRequest[request.id] else { return }
+        let needed = (numTokens + blockSize - 1) / blockSize
+        guard blocks.count > needed else { return }
+        pool.free(Array(blocks[needed...].reversed()))
+        blocks.removeLast(blocks.count - needed)
+        blocksOfRequest[request.id] = blocks
+        numCachedBlocksOfRequest[request.id] = min(numCachedBlocksOfRequest[request.id] ?? 0, needed)
+    }
+
     /// Returns the request's blocks to the pool (they stay cached until evicted).
     func free(_ request: Request) {
         if let blocks = blocksOfRequest.removeValue(forKey: request.id) { pool.free(blocks.reversed()) }

@@ -23,6 +23,14 @@ struct Sampler {
         return (sample.token, sample.logprobs.map { PositionLogprobs($0, chosen: sample.token) })
     }
 
+    /// Verifies `draft` as the request's next token against `logits` (`SamplingMath.verify`): the
+    /// draft when accepted, else the token drawn in its place.
+    mutating func verify(_ logits: inout [Float], for request: Request, draft: Int) -> (token: Int, logprobs: PositionLogprobs?) {
+        let row = samplingRow(for: request)
+        let sample = SamplingMath.verify(&logits, row, draft: draft, key: row.seededKey ?? unseeded.next())
+        return (sample.token, sample.logprobs.map { PositionLogprobs($0, chosen: sample.token) })
+    }
+
     /// The request's sampling as a backend row, or nil when only the host can do it (more top
     /// logprobs than a device row reports).
     func deviceRow(for request: Request) -> DeviceSamplingRow? {

@@ -51,6 +51,11 @@ struct EngineOptions: ParsableArguments {
     @Flag(inversion: .prefixedNo, help: "Schedule each step while the device computes the one before (off: one step at a time).")
     var asyncScheduling = true
 
+    @Option(help: ArgumentHelp(
+        "Speculative decoding as vLLM's JSON, e.g. '{\"method\": \"ngram\", \"num_speculative_tokens\": 4, \"prompt_lookup_max\": 4, \"prompt_lookup_min\": 2}'.",
+        valueName: "json"))
+    var speculativeConfig: String?
+
     @Option(help: "Compute dtype on the GPU: auto, bfloat16, float16 or float32; on the CPU, float32 widens bfloat16 weights.")
     var dtype: String = "auto"
 
@@ -78,6 +83,7 @@ struct EngineOptions: ParsableArguments {
         args.gpuMemoryUtilization = gpuMemoryUtilization
         args.enforceEager = enforceEager
         args.asyncScheduling = asyncScheduling
+        args.speculative = try speculativeConfig.map(SpeculativeConfig.init(json:))
         if dtype != "auto" {
             guard let d = DType(configName: dtype) else { throw ValidationError("--dtype must be auto, bfloat16, float16 or float32") }
             args.dtype = d
