@@ -40,8 +40,17 @@ let package = Package(
         // The engine: KV cache manager, scheduler, step runner, sampler, offline API. It knows no
         // concrete backend: it runs on whichever `Platform` it is given.
         .target(name: "VLLMEngine", dependencies: ["VLLMCore", "VLLMTokenizers"]),
-        // The library users import: the engine with the built-in platforms (CUDA, CPU) wired in.
-        .target(name: "SwiftVLLM", dependencies: ["VLLMEngine", "VLLMCore", "VLLMCPU", "VLLMCUDA"]),
+        // Models by Hugging Face id: the Hub's cache layout and download protocol.
+        .target(
+            name: "VLLMHub",
+            dependencies: [
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOFoundationCompat", package: "swift-nio"),
+            ]),
+        // The library users import: the engine with the built-in platforms (CUDA, CPU) and Hub ids wired in.
+        .target(name: "SwiftVLLM", dependencies: ["VLLMEngine", "VLLMCore", "VLLMCPU", "VLLMCUDA", "VLLMHub"]),
         // The OpenAI-compatible HTTP server, its metrics, and the client side of the serving benchmark.
         .target(
             name: "VLLMServer",
@@ -64,6 +73,7 @@ let package = Package(
             ]),
         .testTarget(name: "VLLMTokenizersTests", dependencies: ["VLLMTokenizers"], resources: [.copy("Fixtures")]),
         .testTarget(name: "VLLMCoreTests", dependencies: ["VLLMCore"]),
+        .testTarget(name: "VLLMHubTests", dependencies: ["VLLMHub"]),
         .testTarget(name: "VLLMCPUTests", dependencies: ["VLLMCore", "VLLMCPU"]),
         .testTarget(name: "VLLMCUDATests", dependencies: ["VLLMCore", "VLLMCUDA"]),
         .testTarget(name: "VLLMEngineTests", dependencies: ["SwiftVLLM", "VLLMEngine", "VLLMCore", "VLLMCPU", "VLLMCUDA"]),

@@ -3,8 +3,13 @@ import VLLMCore
 
 /// Everything needed to build an engine, with vLLM's argument names and defaults.
 public struct EngineArgs: Sendable {
-    /// A Hugging Face model folder; the built-in model when nil.
+    /// A Hugging Face model folder, or a Hub id (`org/name`) that `SwiftVLLM` resolves through the
+    /// Hugging Face cache; the built-in model when nil.
     public var model: String?
+    /// The branch, tag or commit of a Hub id (`--revision`); "main" when nil.
+    public var revision: String?
+    /// The cache folder for Hub downloads (`--download-dir`), instead of `HF_HUB_CACHE`.
+    public var downloadDir: String?
     public var loadFormat: LoadFormat = .auto
     /// Tokens per KV cache block.
     public var blockSize = 16

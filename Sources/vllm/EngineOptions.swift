@@ -6,8 +6,14 @@ import VLLMEngine
 
 /// Flags that build an engine, shared by the commands that load a model (vLLM's names).
 struct EngineOptions: ParsableArguments {
-    @Option(help: "Hugging Face model folder (default: the built-in stories260K model).")
+    @Option(help: "Hugging Face model folder, or a Hub id (org/name) resolved through the Hugging Face cache (default: the built-in stories260K model).")
     var model: String?
+
+    @Option(help: "Branch, tag or commit of a Hub model id (default: main).")
+    var revision: String?
+
+    @Option(help: "Folder for Hub downloads instead of the Hugging Face cache (HF_HUB_CACHE).")
+    var downloadDir: String?
 
     @Option(help: "How to get the weights: auto, safetensors, or dummy (random, from config.json).")
     var loadFormat: String = "auto"
@@ -61,6 +67,8 @@ struct EngineOptions: ParsableArguments {
 
     func engineArgs() throws -> EngineArgs {
         var args = EngineArgs(model: model)
+        args.revision = revision
+        args.downloadDir = downloadDir
         guard let format = LoadFormat(rawValue: loadFormat) else {
             throw ValidationError("--load-format must be one of \(LoadFormat.allCases.map(\.rawValue).joined(separator: ", "))")
         }
