@@ -43,6 +43,10 @@ public struct EngineArgs: Sendable {
     public var dtype: DType?
     /// Speculative decoding (`--speculative-config`); nil decodes one token per step.
     public var speculative: SpeculativeConfig?
+    /// How full blocks are hashed (`--prefix-caching-hash-algo`).
+    public var prefixCachingHashAlgorithm: PrefixCachingHashAlgorithm = .builtin
+    /// Record KV cache events for a publisher (`--kv-events-config`).
+    public var recordsKVCacheEvents = false
 
     public init(model: String? = nil) {
         self.model = model
@@ -130,12 +134,16 @@ extension EngineArgs {
 
     /// The engine core's settings for a model of `numBlocks` KV cache blocks.
     func coreConfig(numBlocks: Int, maxModelLength: Int, budget: Int) -> EngineCoreConfig {
-        EngineCoreConfig(
+        var config = EngineCoreConfig(
             blockSize: blockSize, numBlocks: numBlocks, enablePrefixCaching: enablePrefixCaching,
             scheduler: SchedulerConfig(
                 maxNumBatchedTokens: budget, maxNumSeqs: maxNumSeqs, maxModelLength: maxModelLength,
                 priorityScheduling: priorityScheduling),
             graphBatchSizes: enforceEager ? [] : EngineCoreConfig.graphBatchSizes(maxNumSeqs: maxNumSeqs),
             asyncScheduling: asyncScheduling, speculative: speculative)
+        config.prefixCachingHashAlgorithm = prefixCachingHashAlgorithm
+        config.hashSeed = ProcessInfo.processInfo.environment["PYTHONHASHSEED"]
+        config.recordsKVCacheEvents = recordsKVCacheEvents
+        return config
     }
 }

@@ -1,4 +1,5 @@
 import AsyncHTTPClient
+import VLLMCore
 import Foundation
 import NIOCore
 import NIOFoundationCompat

@@ -62,6 +62,9 @@ struct EngineOptions: ParsableArguments {
         valueName: "json"))
     var speculativeConfig: String?
 
+    @Option(help: "How prefix-cache blocks are hashed: builtin, or sha256_cbor (vLLM's, reproducible from token ids with PYTHONHASHSEED, for routers).")
+    var prefixCachingHashAlgo: String = "builtin"
+
     @Option(help: "Compute dtype on the GPU: auto, bfloat16, float16 or float32; on the CPU, float32 widens bfloat16 weights.")
     var dtype: String = "auto"
 
@@ -92,6 +95,10 @@ struct EngineOptions: ParsableArguments {
         args.enforceEager = enforceEager
         args.asyncScheduling = asyncScheduling
         args.speculative = try speculativeConfig.map(SpeculativeConfig.init(json:))
+        guard let algorithm = PrefixCachingHashAlgorithm(rawValue: prefixCachingHashAlgo) else {
+            throw ValidationError("--prefix-caching-hash-algo must be one of \(PrefixCachingHashAlgorithm.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        args.prefixCachingHashAlgorithm = algorithm
         if dtype != "auto" {
             guard let d = DType(configName: dtype) else { throw ValidationError("--dtype must be auto, bfloat16, float16 or float32") }
             args.dtype = d

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import VLLMCore
 @testable import VLLMHub
 
 @Suite struct SHA256Tests {
