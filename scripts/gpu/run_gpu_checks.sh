@@ -586,9 +586,6 @@ if [ "$MODE" = round9 ]; then
     done
 fi
 
-python3 $G/summarize.py "$R" > "$OUT/summary.json"
-cat "$OUT/summary.json"
-tar -C "$W" -czf "$OUT/results.tar.gz" res
 
 # verify: the structure change (issue 12) and speculative decoding (issue 16) in one run: kernel
 # checks against float64, the machine's limits with transformers' batch-1 generate, the issue-6
@@ -623,3 +620,7 @@ if [ "$MODE" = verify ]; then
         latency_8b spec_ngram_$prompts 150 "$flag --speculative-config $NGRAM" "$BIN"
     done
 fi
+
+python3 $G/summarize.py "$R" > "$OUT/summary.json"
+cat "$OUT/summary.json"
+tar -C "$W" -czf "$OUT/results.tar.gz" res
