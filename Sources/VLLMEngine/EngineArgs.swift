@@ -5,6 +5,9 @@ import VLLMCore
 public struct EngineArgs: Sendable {
     /// A Hugging Face model folder; the built-in model when nil.
     public var model: String?
+    /// A Hugging Face tokenizer folder to use instead of the model's own tokenizer (vLLM's
+    /// `--tokenizer`), e.g. for a GGUF model whose file describes no tokenizer we can build.
+    public var tokenizer: String?
     public var loadFormat: LoadFormat = .auto
     /// Tokens per KV cache block.
     public var blockSize = 16

@@ -15,9 +15,15 @@ public func loadTokenizer(folder: String) throws -> Tokenizer? {
     return try Tokenizer.load(folder: URL(fileURLWithPath: folder))
 }
 
-/// The tokenizer of a model: a folder's tokenizer.json, or the tokenizer a GGUF file's metadata
-/// describes (nil when there is neither).
-public func loadTokenizer(_ model: ModelFolder) throws -> Tokenizer? {
+/// The tokenizer of a model: the tokenizer folder `override` when given, else the model folder's
+/// tokenizer.json, or the tokenizer a GGUF file's metadata describes (nil when there is none).
+public func loadTokenizer(_ model: ModelFolder, override: String? = nil) throws -> Tokenizer? {
+    if let override {
+        guard let tokenizer = try loadTokenizer(folder: override) else {
+            throw TokenizerError.missingFile(path: override + "/tokenizer.json")
+        }
+        return tokenizer
+    }
     guard let gguf = model.gguf else { return try loadTokenizer(folder: model.path) }
     let m = gguf.metadata
     guard let kind = m["tokenizer.ggml.model"]?.string, let tokens = m["tokenizer.ggml.tokens"]?.array else { return nil }

@@ -6,8 +6,11 @@ import VLLMEngine
 
 /// Flags that build an engine, shared by the commands that load a model (vLLM's names).
 struct EngineOptions: ParsableArguments {
-    @Option(help: "Hugging Face model folder (default: the built-in stories260K model).")
+    @Option(help: "Hugging Face model folder, or a GGUF file (default: the built-in stories260K model).")
     var model: String?
+
+    @Option(help: "Hugging Face tokenizer folder to use instead of the model's tokenizer.")
+    var tokenizer: String?
 
     @Option(help: "How to get the weights: auto, safetensors, or dummy (random, from config.json).")
     var loadFormat: String = "auto"
@@ -67,6 +70,7 @@ struct EngineOptions: ParsableArguments {
         args.loadFormat = format
         args.blockSize = blockSize
         args.maxModelLength = maxModelLen
+        args.tokenizer = tokenizer
         args.maxNumSeqs = maxNumSeqs
         args.maxNumBatchedTokens = maxNumBatchedTokens
         args.numGPUBlocksOverride = numGpuBlocksOverride

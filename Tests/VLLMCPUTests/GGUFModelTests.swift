@@ -34,7 +34,7 @@ enum GGUFModels {
 
 @Suite(.serialized) struct GGUFModelTests {
     /// Greedy tokens of each chat prompt equal transformers' 64.
-    @Test(.enabled(if: GGUFModels.available("smollm2")), arguments: ["smollm2"])
+    @Test(arguments: GGUFModels.files.keys.sorted().filter(GGUFModels.available))
     func greedyMatchesTransformers(model: String) throws {
         let reference = try GGUFModels.Reference(model)
         let runner = try DirectRunner(folder: GGUFModels.path(model), maxSequences: 1, maxLength: 256)
@@ -46,7 +46,7 @@ enum GGUFModels {
     }
 
     /// Perplexity of a tinyshakespeare excerpt within 0.1% of transformers'.
-    @Test(.enabled(if: GGUFModels.available("smollm2")), arguments: ["smollm2"])
+    @Test(arguments: GGUFModels.files.keys.sorted().filter(GGUFModels.available))
     func perplexityMatchesTransformers(model: String) throws {
         let reference = try GGUFModels.Reference(model)
         let ids = reference.perplexityIDs
