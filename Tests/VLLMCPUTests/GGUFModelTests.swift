@@ -33,13 +33,13 @@ enum GGUFModels {
 }
 
 @Suite(.serialized) struct GGUFModelTests {
-    /// Greedy tokens of each chat prompt equal transformers' 64.
+    /// Greedy tokens of each chat prompt, decoded together, equal transformers' 64.
     @Test(arguments: GGUFModels.files.keys.sorted().filter(GGUFModels.available))
     func greedyMatchesTransformers(model: String) throws {
         let reference = try GGUFModels.Reference(model)
-        let runner = try DirectRunner(folder: GGUFModels.path(model), maxSequences: 1, maxLength: 256)
-        for chat in reference.chats {
-            let tokens = runner.greedy(chat.prompt, count: chat.greedy.count)
+        let runner = try DirectRunner(folder: GGUFModels.path(model), maxSequences: reference.chats.count, maxLength: 256)
+        let outputs = runner.greedyBatch(reference.chats.map(\.prompt), count: reference.chats[0].greedy.count)
+        for (tokens, chat) in zip(outputs, reference.chats) {
             let agree = zip(tokens, chat.greedy).prefix { $0 == $1 }.count
             #expect(tokens == chat.greedy, "\(model): first \(agree) of \(chat.greedy.count) tokens agree")
         }
