@@ -45,6 +45,16 @@ enum GGUFModels {
         }
     }
 
+    /// SmolLM2's hyperparameters from the metadata (its config.json says the same).
+    @Test(.enabled(if: GGUFModels.available("smollm2")))
+    func smollm2Config() throws {
+        let c = try ModelFolder(path: GGUFModels.path("smollm2")).config
+        #expect(c.architecture == "LlamaForCausalLM" && c.hiddenSize == 576 && c.intermediateSize == 1536)
+        #expect(c.numLayers == 30 && c.numHeads == 9 && c.numKVHeads == 3 && c.headDim == 64 && c.vocabSize == 49152)
+        #expect(c.tieWordEmbeddings && !c.qkvBias && c.ropeTheta == 100_000 && c.rmsNormEps == 1e-5)
+        #expect(c.maxPositionEmbeddings == 8192 && c.eosTokenIDs == [2] && c.bosTokenID == 1)
+    }
+
     /// Perplexity of a tinyshakespeare excerpt within 0.1% of transformers'.
     @Test(arguments: GGUFModels.files.keys.sorted().filter(GGUFModels.available))
     func perplexityMatchesTransformers(model: String) throws {

@@ -131,6 +131,20 @@ import VLLMCore
         #expect(GGUFWeights.ggufName("model.layers.0.self_attn.rotary_emb.inv_freq") == nil)
     }
 
+    /// An architecture this project does not run is named in the error, with the supported ones.
+    @Test func unknownArchitectureIsAnError() throws {
+        var whole = try Data(contentsOf: URL(fileURLWithPath: Self.fixture))
+        let value = try #require(whole.range(of: Data("general.architecture".utf8))).upperBound + 4 + 8
+        #expect(whole[value..<(value + 5)] == Data("llama".utf8))
+        whole.replaceSubrange(value..<(value + 5), with: Data("gemma".utf8))
+        let path = NSTemporaryDirectory() + "vllm-arch-\(UUID().uuidString).gguf"
+        FileManager.default.createFile(atPath: path, contents: whole)
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        #expect(throws: ModelLoadError.unknownArchitecture(path: path, name: "gemma", supported: ["llama", "qwen2", "qwen3"])) {
+            _ = try ModelFolder(path: path)
+        }
+    }
+
     /// The fixture's architecture is llama but it has no hyperparameters: the error names the key.
     @Test func missingHyperparametersAreErrors() throws {
         do {
