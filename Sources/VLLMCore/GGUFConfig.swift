@@ -30,8 +30,8 @@ extension GGUFCheckpoint {
             // Numbers as JSONSerialization makes them, which is what ModelConfig reads.
             json[configKey] = value.int.map { NSNumber(value: $0) } ?? NSNumber(value: number)
         }
-        if json["vocab_size"] == nil, let rows = tensor("token_embd.weight")?.info.shape.first {
-            json["vocab_size"] = rows
+        if json["vocab_size"] == nil {
+            json["vocab_size"] = tensor("token_embd.weight")?.info.shape.first ?? metadata["tokenizer.ggml.tokens"]?.array?.count
         }
         json["tie_word_embeddings"] = tensor("output.weight") == nil
         json["attention_bias"] = tensor("blk.0.attn_q.bias") != nil

@@ -35,6 +35,8 @@ public func loadTokenizer(_ model: ModelFolder, override: String? = nil) throws 
     metadata.eosTokenID = m["tokenizer.ggml.eos_token_id"]?.int
     metadata.unknownTokenID = m["tokenizer.ggml.unknown_token_id"]?.int
     metadata.paddingTokenID = m["tokenizer.ggml.padding_token_id"]?.int
+    metadata.scores = m["tokenizer.ggml.scores"]?.array?.map { $0.double ?? 0 } ?? []
+    metadata.addSpacePrefix = m["tokenizer.ggml.add_space_prefix"]?.bool
     metadata.addBOS = m["tokenizer.ggml.add_bos_token"]?.bool
     metadata.chatTemplate = m["tokenizer.chat_template"]?.string
     return try Tokenizer.fromGGUF(metadata)

@@ -13,8 +13,12 @@ public struct GGUFTokenizerMetadata: Sendable {
     public var tokens: [String]
     /// `tokenizer.ggml.token_type`, by id (1 normal, 2 unknown, 3 control, 4 user-defined, 5 unused, 6 byte).
     public var tokenTypes: [Int]
-    /// `tokenizer.ggml.merges`: "left right" pairs, best first.
+    /// `tokenizer.ggml.merges`: "left right" pairs, best first (byte-level BPE).
     public var merges: [String]
+    /// `tokenizer.ggml.scores`, by id (SentencePiece: higher merges first).
+    public var scores: [Double] = []
+    /// `tokenizer.ggml.add_space_prefix` (SentencePiece: a space before the text).
+    public var addSpacePrefix: Bool?
     public var bosTokenID: Int?
     public var eosTokenID: Int?
     public var unknownTokenID: Int?
@@ -65,17 +69,21 @@ extension Tokenizer {
         }
     }
 
-    /// The tokenizer that a GGUF file's metadata describes. Only byte-level BPE ("gpt2") is built;
-    /// other models are an error that names them (a Hugging Face tokenizer folder can be given instead).
+    /// The tokenizer that a GGUF file's metadata describes, built as transformers builds it from
+    /// the same file: "gpt2" is byte-level BPE with the file's merges and the pre-tokenizer that
+    /// `tokenizer.ggml.pre` names; "llama" is SentencePiece-style BPE with byte fallback, its merges
+    /// recovered from the token scores. Other models are an error that names them (a Hugging Face
+    /// tokenizer folder can be given instead).
     public static func fromGGUF(_ m: GGUFTokenizerMetadata) throws -> Tokenizer {
-        guard m.model == "gpt2" else {
+        let byteLevel = m.model == "gpt2"
+        guard byteLevel || m.model == "llama" else {
             throw TokenizerError.unsupported(file: m.path, component: "tokenizer.ggml.model", type: m.model)
         }
         var vocab: [String: Int] = [:]
         var added: [[String: Any]] = []
         for (id, token) in m.tokens.enumerated() {
-            // Tokens are spelled in the byte-level alphabet; one that is not is spelled by its UTF-8 bytes.
-            let spelled = ByteLevelAlphabet.decode(token) != nil ? token
+            // Byte-level tokens are spelled in the byte alphabet; one that is not is spelled by its UTF-8 bytes.
+            let spelled = !byteLevel || ByteLevelAlphabet.decode(token) != nil ? token
                 : String(decoding: ByteLevelAlphabet.encode(Array(token.utf8)[...]), as: UTF8.self)
             vocab[spelled] = id
             let type = id < m.tokenTypes.count ? m.tokenTypes[id] : 1
@@ -85,22 +93,32 @@ extension Tokenizer {
                               "normalized": false, "special": type == 3])
             }
         }
-        var json: [String: Any] = [
-            "version": "1.0", "added_tokens": added, "normalizer": NSNull(),
-            "pre_tokenizer": try ggufPreTokenizer(m.pre, path: m.path),
-            "decoder": ["type": "ByteLevel", "add_prefix_space": true, "trim_offsets": true, "use_regex": true],
-            "model": ["type": "BPE", "dropout": NSNull(), "unk_token": NSNull(), "continuing_subword_prefix": NSNull(),
-                      "end_of_word_suffix": NSNull(), "fuse_unk": false, "byte_fallback": false, "ignore_merges": false,
-                      "vocab": vocab, "merges": m.merges],
-        ]
+        var json: [String: Any] = ["version": "1.0", "added_tokens": added, "normalizer": NSNull()]
+        if byteLevel {
+            json["pre_tokenizer"] = try ggufPreTokenizer(m.pre, path: m.path)
+            json["decoder"] = ["type": "ByteLevel", "add_prefix_space": true, "trim_offsets": true, "use_regex": true]
+            let merges = m.merges.map { $0.split(separator: " ", maxSplits: 1).map(String.init) }
+            json["model"] = bpeModel(vocab: vocab, merges: merges, unknown: nil)
+        } else {
+            let prefix = m.addSpacePrefix ?? true
+            json["pre_tokenizer"] = ["type": "Metaspace", "replacement": "\u{2581}", "prepend_scheme": prefix ? "first" : "never", "split": false]
+            json["decoder"] = ["type": "Sequence", "decoders": [
+                ["type": "Replace", "pattern": ["String": "\u{2581}"], "content": " "], ["type": "ByteFallback"], ["type": "Fuse"],
+            ] + (prefix ? [["type": "Strip", "content": " ", "start": 1, "stop": 0]] : [])]
+            let merges = m.merges.isEmpty ? sentencePieceMerges(m.tokens, scores: m.scores)
+                : m.merges.map { $0.split(separator: " ", maxSplits: 1).map(String.init) }
+            json["model"] = bpeModel(vocab: vocab, merges: merges, unknown: m.unknownTokenID.map { m.tokens[$0] })
+        }
         var config = TokenizerConfig()
         for (name, id) in [("bos_token", m.bosTokenID), ("eos_token", m.eosTokenID), ("unk_token", m.unknownTokenID),
                            ("pad_token", m.paddingTokenID)] {
             if let id, m.tokens.indices.contains(id) { config.specialTokens[name] = m.tokens[id] }
         }
-        config.addBosToken = m.addBOS
+        // transformers adds BOS to a SentencePiece vocabulary unless the file says otherwise (as llama.cpp does).
+        let addBOS = m.addBOS ?? !byteLevel
+        config.addBosToken = addBOS
         if let template = m.chatTemplate { config.chatTemplates["default"] = template }
-        if m.addBOS == true, let bos = m.bosTokenID, m.tokens.indices.contains(bos) {
+        if addBOS, let bos = m.bosTokenID, m.tokens.indices.contains(bos) {
             let token = m.tokens[bos]
             json["post_processor"] = [
                 "type": "TemplateProcessing",
@@ -112,5 +130,40 @@ extension Tokenizer {
         }
         let data = try JSONSerialization.data(withJSONObject: json)
         return try Tokenizer(tokenizerJSON: data, config: config, file: m.path + " (tokenizer metadata)")
+    }
+
+    /// A tokenizer.json BPE model; SentencePiece vocabularies (with an unknown token) fall back to bytes.
+    private static func bpeModel(vocab: [String: Int], merges: [[String]], unknown: String?) -> [String: Any] {
+        ["type": "BPE", "dropout": NSNull(), "unk_token": unknown ?? NSNull(), "continuing_subword_prefix": NSNull(),
+         "end_of_word_suffix": NSNull(), "fuse_unk": unknown != nil, "byte_fallback": unknown != nil, "ignore_merges": false,
+         "vocab": vocab, "merges": merges]
+    }
+
+    /// The merges a SentencePiece BPE vocabulary implies, best first, as transformers derives them
+    /// (`generate_merges`): every split of every token into two tokens, ranked by the token's
+    /// score, then by the lengths of the halves (longer first), ties in vocabulary order.
+    static func sentencePieceMerges(_ tokens: [String], scores: [Double]) -> [[String]] {
+        var ids: [String: Int] = [:]
+        for (id, token) in tokens.enumerated() where ids[token] == nil { ids[token] = id }
+        var merges: [(left: String, right: String, score: Double, leftLength: Int, rightLength: Int)] = []
+        for (id, token) in tokens.enumerated() {
+            let scalars = Array(token.unicodeScalars)
+            var local: [(String, String, Int, Int)] = []
+            for cut in scalars.indices.dropFirst() {
+                let left = String(String.UnicodeScalarView(scalars[..<cut])), right = String(String.UnicodeScalarView(scalars[cut...]))
+                if let l = ids[left], let r = ids[right] { local.append((left, right, l, r)) }
+            }
+            local.sort { ($0.2, $0.3) < ($1.2, $1.3) }
+            let score = id < scores.count ? scores[id] : 0
+            merges += local.map { ($0.0, $0.1, score, $0.0.unicodeScalars.count, $0.1.unicodeScalars.count) }
+        }
+        let order = merges.indices.sorted { a, b in
+            let (x, y) = (merges[a], merges[b])
+            if x.score != y.score { return x.score > y.score }
+            if x.leftLength != y.leftLength { return x.leftLength > y.leftLength }
+            if x.rightLength != y.rightLength { return x.rightLength > y.rightLength }
+            return a < b
+        }
+        return order.map { [merges[$0].left, merges[$0].right] }
     }
 }
