@@ -42,8 +42,20 @@ let package = Package(
         // The engine: KV cache manager, scheduler, step runner, sampler, offline API. It knows no
         // concrete backend: it runs on whichever `Platform` it is given.
         .target(name: "VLLMEngine", dependencies: ["VLLMCore", "VLLMTokenizers"]),
-        // The library users import: the engine with the built-in platforms (CUDA, CPU) wired in.
-        .target(name: "SwiftVLLM", dependencies: ["VLLMEngine", "VLLMCore", "VLLMCPU", "VLLMCUDA"]),
+        // Models by Hugging Face id: the Hub's cache layout and download protocol.
+        .target(
+            name: "VLLMHub",
+            dependencies: [
+                "VLLMCore",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOFoundationCompat", package: "swift-nio"),
+            ]),
+        // KV cache events for routers, over ZeroMQ (libzmq loaded at run time, only when asked for).
+        .target(name: "VLLMKVEvents", dependencies: ["VLLMEngine"]),
+        // The library users import: the engine with the built-in platforms (CUDA, CPU) and Hub ids wired in.
+        .target(name: "SwiftVLLM", dependencies: ["VLLMEngine", "VLLMCore", "VLLMCPU", "VLLMCUDA", "VLLMHub"]),
         // The OpenAI-compatible HTTP server, its metrics, and the client side of the serving benchmark.
         .target(
             name: "VLLMServer",
@@ -60,12 +72,14 @@ let package = Package(
         .executableTarget(
             name: "vllm",
             dependencies: [
-                "SwiftVLLM", "VLLMEngine", "VLLMTokenizers", "VLLMServer",
+                "SwiftVLLM", "VLLMEngine", "VLLMTokenizers", "VLLMServer", "VLLMKVEvents",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]),
         .testTarget(name: "VLLMTokenizersTests", dependencies: ["VLLMTokenizers"], resources: [.copy("Fixtures")]),
         .testTarget(name: "VLLMCoreTests", dependencies: ["VLLMCore"]),
+        .testTarget(name: "VLLMHubTests", dependencies: ["VLLMHub", "VLLMCore"]),
+        .testTarget(name: "VLLMKVEventsTests", dependencies: ["VLLMKVEvents", "VLLMEngine"]),
         .testTarget(name: "VLLMCPUTests", dependencies: ["VLLMCore", "VLLMCPU"]),
         .testTarget(name: "VLLMCUDATests", dependencies: ["VLLMCore", "VLLMCUDA"]),
         .testTarget(name: "VLLMEngineTests", dependencies: ["SwiftVLLM", "VLLMEngine", "VLLMCore", "VLLMCPU", "VLLMCUDA"]),

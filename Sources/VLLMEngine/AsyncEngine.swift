@@ -11,6 +11,7 @@ public final class AsyncEngine: @unchecked Sendable {
         case add(id: String, prompt: String?, tokens: [Int], params: SamplingParams, priority: Int, delta: Bool,
                  continuation: AsyncStream<Result<RequestOutput, Error>>.Continuation)
         case abort(String)
+        case resetPrefixCache(CheckedContinuation<Bool, Never>)
     }
 
     private let core: EngineCore
@@ -65,6 +66,16 @@ public final class AsyncEngine: @unchecked Sendable {
         return stream
     }
 
+    /// Where the KV cache events of each step go (on the engine thread), when the engine records
+    /// them (`EngineCoreConfig.recordsKVCacheEvents`); set it before requests arrive.
+    public nonisolated(unsafe) var kvCacheEventSink: (@Sendable ([KVCacheEvent]) -> Void)?
+
+    /// Forgets every cached prefix, as vLLM's `/reset_prefix_cache`: only while no request runs;
+    /// returns whether it did.
+    public func resetPrefixCache() async -> Bool {
+        await withCheckedContinuation { send(.resetPrefixCache($0)) }
+    }
+
     /// Aborts a request (all of its samples); unknown ids are ignored.
     public func abort(_ requestID: String) { send(.abort(requestID)) }
 
@@ -110,8 +121,14 @@ public final class AsyncEngine: @unchecked Sendable {
                 return
             }
             for update in core.step() { deliver(update) }
+            publishEvents()
             publishStats()
         }
+    }
+
+    private func publishEvents() {
+        let events = core.takeKVCacheEvents()
+        if !events.isEmpty { kvCacheEventSink?(events) }
     }
 
     private func publishStats() {
@@ -140,6 +157,9 @@ public final class AsyncEngine: @unchecked Sendable {
             }
         case .abort(let id):
             abortAll(id)
+        case .resetPrefixCache(let continuation):
+            continuation.resume(returning: core.resetPrefixCache())
+            publishEvents()
         }
     }
 

@@ -3,8 +3,13 @@ import VLLMCore
 
 /// Everything needed to build an engine, with vLLM's argument names and defaults.
 public struct EngineArgs: Sendable {
-    /// A Hugging Face model folder; the built-in model when nil.
+    /// A Hugging Face model folder, or a Hub id (`org/name`) that `SwiftVLLM` resolves through the
+    /// Hugging Face cache; the built-in model when nil.
     public var model: String?
+    /// The branch, tag or commit of a Hub id (`--revision`); "main" when nil.
+    public var revision: String?
+    /// The cache folder for Hub downloads (`--download-dir`), instead of `HF_HUB_CACHE`.
+    public var downloadDir: String?
     /// A Hugging Face tokenizer folder to use instead of the model's own tokenizer (vLLM's
     /// `--tokenizer`), e.g. for a GGUF model whose file describes no tokenizer we can build.
     public var tokenizer: String?
@@ -41,6 +46,10 @@ public struct EngineArgs: Sendable {
     public var dtype: DType?
     /// Speculative decoding (`--speculative-config`); nil decodes one token per step.
     public var speculative: SpeculativeConfig?
+    /// How full blocks are hashed (`--prefix-caching-hash-algo`).
+    public var prefixCachingHashAlgorithm: PrefixCachingHashAlgorithm = .builtin
+    /// Record KV cache events for a publisher (`--kv-events-config`).
+    public var recordsKVCacheEvents = false
 
     public init(model: String? = nil) {
         self.model = model
@@ -128,12 +137,16 @@ extension EngineArgs {
 
     /// The engine core's settings for a model of `numBlocks` KV cache blocks.
     func coreConfig(numBlocks: Int, maxModelLength: Int, budget: Int) -> EngineCoreConfig {
-        EngineCoreConfig(
+        var config = EngineCoreConfig(
             blockSize: blockSize, numBlocks: numBlocks, enablePrefixCaching: enablePrefixCaching,
             scheduler: SchedulerConfig(
                 maxNumBatchedTokens: budget, maxNumSeqs: maxNumSeqs, maxModelLength: maxModelLength,
                 priorityScheduling: priorityScheduling),
             graphBatchSizes: enforceEager ? [] : EngineCoreConfig.graphBatchSizes(maxNumSeqs: maxNumSeqs),
             asyncScheduling: asyncScheduling, speculative: speculative)
+        config.prefixCachingHashAlgorithm = prefixCachingHashAlgorithm
+        config.hashSeed = ProcessInfo.processInfo.environment["PYTHONHASHSEED"]
+        config.recordsKVCacheEvents = recordsKVCacheEvents
+        return config
     }
 }

@@ -16,6 +16,12 @@ public struct EngineCoreConfig: Sendable, Equatable {
     /// Draft tokens proposed for each decode and verified in the same step (speculative decoding);
     /// steps then run one at a time, since drafts come from the tokens known on the host.
     public var speculative: SpeculativeConfig?
+    /// How full blocks are hashed for the prefix cache.
+    public var prefixCachingHashAlgorithm: PrefixCachingHashAlgorithm = .builtin
+    /// The seed of sha256_cbor block hashes (vLLM reads `PYTHONHASHSEED`); random when nil.
+    public var hashSeed: String?
+    /// Keep KV cache events for `takeKVCacheEvents()` (routers learn what each replica caches).
+    public var recordsKVCacheEvents = false
 
     public init(
         blockSize: Int, numBlocks: Int, enablePrefixCaching: Bool, scheduler: SchedulerConfig, graphBatchSizes: [Int] = [],
@@ -104,7 +110,10 @@ public final class EngineCore {
                 detail: "\(config.numBlocks) blocks of \(config.blockSize) tokens hold \(capacity) tokens, fewer than max_model_len \(config.scheduler.maxModelLength); lower max_model_len or give the cache more memory")
         }
         self.config = config
-        cache = KVCacheManager(numBlocks: config.numBlocks, blockSize: config.blockSize, prefixCaching: config.enablePrefixCaching)
+        cache = KVCacheManager(
+            numBlocks: config.numBlocks, blockSize: config.blockSize, prefixCaching: config.enablePrefixCaching,
+            hashAlgorithm: config.prefixCachingHashAlgorithm, hashSeed: config.hashSeed,
+            recordsEvents: config.recordsKVCacheEvents)
         scheduler = Scheduler(config: config.scheduler, cache: cache)
         executor.allocateKVCache(numBlocks: config.numBlocks, blockSize: config.blockSize)
         let recordStart = DispatchTime.now().uptimeNanoseconds
@@ -316,6 +325,15 @@ public final class EngineCore {
         requests[request.id] = nil
         texts[request.id] = nil
         return update
+    }
+
+    /// The KV cache events since the last call (none unless `config.recordsKVCacheEvents`).
+    public func takeKVCacheEvents() -> [KVCacheEvent] { cache.takeEvents() }
+
+    /// Forgets every cached prefix while no request runs; returns whether it did.
+    public func resetPrefixCache() -> Bool {
+        guard !scheduler.hasWork else { return false }
+        return cache.resetPrefixCache()
     }
 
     /// The engine's counters now.

@@ -6,8 +6,14 @@ import VLLMEngine
 
 /// Flags that build an engine, shared by the commands that load a model (vLLM's names).
 struct EngineOptions: ParsableArguments {
-    @Option(help: "Hugging Face model folder, or a GGUF file (default: the built-in stories260K model).")
+    @Option(help: "Hugging Face model folder, a GGUF file, or a Hub id (org/name) resolved through the Hugging Face cache (default: the built-in stories260K model).")
     var model: String?
+
+    @Option(help: "Branch, tag or commit of a Hub model id (default: main).")
+    var revision: String?
+
+    @Option(help: "Folder for Hub downloads instead of the Hugging Face cache (HF_HUB_CACHE).")
+    var downloadDir: String?
 
     @Option(help: "Hugging Face tokenizer folder to use instead of the model's tokenizer.")
     var tokenizer: String?
@@ -59,11 +65,16 @@ struct EngineOptions: ParsableArguments {
         valueName: "json"))
     var speculativeConfig: String?
 
+    @Option(help: "How prefix-cache blocks are hashed: builtin, or sha256_cbor (vLLM's, reproducible from token ids with PYTHONHASHSEED, for routers).")
+    var prefixCachingHashAlgo: String = "builtin"
+
     @Option(help: "Compute dtype on the GPU: auto, bfloat16, float16 or float32; on the CPU, float32 widens bfloat16 weights.")
     var dtype: String = "auto"
 
     func engineArgs() throws -> EngineArgs {
         var args = EngineArgs(model: model)
+        args.revision = revision
+        args.downloadDir = downloadDir
         guard let format = LoadFormat(rawValue: loadFormat) else {
             throw ValidationError("--load-format must be one of \(LoadFormat.allCases.map(\.rawValue).joined(separator: ", "))")
         }
@@ -88,6 +99,10 @@ struct EngineOptions: ParsableArguments {
         args.enforceEager = enforceEager
         args.asyncScheduling = asyncScheduling
         args.speculative = try speculativeConfig.map(SpeculativeConfig.init(json:))
+        guard let algorithm = PrefixCachingHashAlgorithm(rawValue: prefixCachingHashAlgo) else {
+            throw ValidationError("--prefix-caching-hash-algo must be one of \(PrefixCachingHashAlgorithm.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        args.prefixCachingHashAlgorithm = algorithm
         if dtype != "auto" {
             guard let d = DType(configName: dtype) else { throw ValidationError("--dtype must be auto, bfloat16, float16 or float32") }
             args.dtype = d
