@@ -1,10 +1,16 @@
 /// A metadata value of a GGUF file.
 public enum GGUFValue: Sendable, Equatable {
+    /// A signed integer of any width.
     case int(Int64)
+    /// An unsigned integer of any width.
     case uint(UInt64)
+    /// A float32 or float64.
     case float(Double)
+    /// A bool.
     case bool(Bool)
+    /// A UTF-8 string.
     case string(String)
+    /// An array of values of one type.
     case array([GGUFValue])
 
     /// The value as an integer, when it is one (of any width or signedness).

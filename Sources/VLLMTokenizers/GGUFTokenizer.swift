@@ -19,9 +19,13 @@ public struct GGUFTokenizerMetadata: Sendable {
     public var scores: [Double] = []
     /// `tokenizer.ggml.add_space_prefix` (SentencePiece: a space before the text).
     public var addSpacePrefix: Bool?
+    /// `tokenizer.ggml.bos_token_id`.
     public var bosTokenID: Int?
+    /// `tokenizer.ggml.eos_token_id`.
     public var eosTokenID: Int?
+    /// `tokenizer.ggml.unknown_token_id`.
     public var unknownTokenID: Int?
+    /// `tokenizer.ggml.padding_token_id`.
     public var paddingTokenID: Int?
     /// `tokenizer.ggml.add_bos_token`.
     public var addBOS: Bool?
