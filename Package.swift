@@ -38,7 +38,14 @@ let package = Package(
         .target(name: "VLLMCPU", dependencies: ["VLLMCore", "CVLLMSupport"], swiftSettings: kernelFlags),
         // The CUDA backend: driver API, NVRTC and cuBLASLt loaded with dlopen at run time; kernels
         // embedded as source and compiled for the GPU that is present.
-        .target(name: "VLLMCUDA", dependencies: ["VLLMCore"], resources: [.embedInCode("Kernels/kernels.cu"), .embedInCode("Kernels/sampling.cu"), .embedInCode("Kernels/flash_prefill.cu")]),
+        .target(name: "VLLMCUDA", dependencies: ["VLLMCore"], resources: [
+                // The kernel files of Kernels/manifest.json (which gives their order) and the manifest.
+                .embedInCode("Kernels/manifest.json"), .embedInCode("Kernels/common.cuh"), .embedInCode("Kernels/gather.cu"),
+                .embedInCode("Kernels/norm.cu"), .embedInCode("Kernels/rotary.cu"), .embedInCode("Kernels/kv_cache.cu"),
+                .embedInCode("Kernels/attention.cu"), .embedInCode("Kernels/decode_attention.cu"), .embedInCode("Kernels/gemv.cu"),
+                .embedInCode("Kernels/activation.cu"), .embedInCode("Kernels/elementwise.cu"), .embedInCode("Kernels/argmax.cu"),
+                .embedInCode("Kernels/sampling.cu"), .embedInCode("Kernels/flash_prefill.cu"),
+            ]),
         // The engine: KV cache manager, scheduler, step runner, sampler, offline API. It knows no
         // concrete backend: it runs on whichever `Platform` it is given.
         .target(name: "VLLMEngine", dependencies: ["VLLMCore", "VLLMTokenizers"]),

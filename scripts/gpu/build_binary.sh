@@ -12,5 +12,6 @@ mkdir -p .gpu
 strip -o .gpu/vllm .build-cuda/release/vllm
 xz -T2 -6 -f .gpu/vllm
 # The kernels the binary embeds, so that the GPU script can tell when the working tree's differ.
-(cat Sources/VLLMCUDA/Kernels/kernels.cu; echo; cat Sources/VLLMCUDA/Kernels/sampling.cu; echo; cat Sources/VLLMCUDA/Kernels/flash_prefill.cu) | xz -c > .gpu/kernels.cu.xz
+# (the files of Sources/VLLMCUDA/Kernels/manifest.json joined in its order, as the binary joins them)
+python3 scripts/gpu/kernel_source.py | xz -c > .gpu/kernels.cu.xz
 ls -l .gpu

@@ -136,8 +136,8 @@ if [ "$MODE" = bench ] || [ "$MODE" = all ] || [ "$MODE" = quick ]; then
         --batch-size 1 --input-len 32 --output-len 128 --warmup 1 --iterations 2 --json --enforce-eager
     # The kernels of the working tree instead of the embedded ones (a kernel change tried without
     # rebuilding the binary): checked, then the batch-1 decode.
-    # (The binary joins the .cu files in this order; .gpu/kernels.cu.xz is what it embedded.)
-    (cat Sources/VLLMCUDA/Kernels/kernels.cu; echo; cat Sources/VLLMCUDA/Kernels/sampling.cu; echo; cat Sources/VLLMCUDA/Kernels/flash_prefill.cu) > $W/worktree_kernels.cu
+    # (kernel_source.py joins the files as the binary does; .gpu/kernels.cu.xz is what it embedded.)
+    python3 $G/kernel_source.py > $W/worktree_kernels.cu
     if ! cmp -s $W/worktree_kernels.cu <(xz -dc .gpu/kernels.cu.xz 2>/dev/null); then
         step kernel_check_bfloat16_worktree 60 env VLLM_CUDA_KERNEL_SOURCE=$W/worktree_kernels.cu "$BIN" kernel-check --dtype bfloat16 --json
         step ours_bench_llama8b_1x32x128_worktree 400 env VLLM_CUDA_KERNEL_SOURCE=$W/worktree_kernels.cu "$BIN" bench forward \
@@ -367,8 +367,7 @@ if [ "$MODE" = round5 ]; then
     for dt in bfloat16 float16 float32; do
         step kernel_check_${dt}_cold 90 "$BIN" kernel-check --dtype $dt --json
     done
-    (echo "#define GEMV_DEPTH 4"; cat Sources/VLLMCUDA/Kernels/kernels.cu; echo; cat Sources/VLLMCUDA/Kernels/sampling.cu; echo
-     cat Sources/VLLMCUDA/Kernels/flash_prefill.cu) > $W/depth4.cu
+    (echo "#define GEMV_DEPTH 4"; python3 $G/kernel_source.py) > $W/depth4.cu
     step kernel_check_bfloat16_gemv_depth4 90 env VLLM_CUDA_KERNEL_SOURCE=$W/depth4.cu "$BIN" kernel-check --dtype bfloat16 --json
     for m in Tests/Fixtures/models/llama3 Tests/Fixtures/models/qwen3-bf16; do
         name=$(basename "$m")
