@@ -142,6 +142,16 @@ public protocol Backend: AnyObject {
     /// return the same tensor. The model code must issue the same operations for every batch of a
     /// key (it does for decode steps of equal size).
     func recorded(_ key: Int, batch: Batch, _ forward: () -> Tensor) -> Tensor
+
+    // Mixture of experts (defaults in MixtureOfExperts.swift: routing and grouping on the host).
+
+    /// Takes the experts of one layer into the backend's memory, per expert or stacked (see
+    /// `ExpertWeights`), as the backend's `mixtureOfExperts` multiplies them.
+    func expertWeights(_ experts: [HostExpert]) throws -> ExpertWeights<Tensor>
+    /// A mixture-of-experts block over `x` (`[tokens, hidden]`): the router's softmax and top-k,
+    /// the tokens grouped by expert with one SwiGLU product per expert over its tokens, the
+    /// results weighted and summed per token in expert order, plus the gated shared expert.
+    func mixtureOfExperts(_ x: Tensor, _ block: MixtureOfExpertsBlock<Tensor>) -> Tensor
 }
 
 extension Backend {

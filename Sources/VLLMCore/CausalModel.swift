@@ -59,6 +59,9 @@ public enum ModelRegistry {
         "MistralForCausalLM": Llama.self,
         "Qwen2ForCausalLM": Llama.self,
         "Qwen3ForCausalLM": Llama.self,
+        "MixtralForCausalLM": MixtureOfExpertsModels.self,
+        "Qwen2MoeForCausalLM": MixtureOfExpertsModels.self,
+        "Qwen3MoeForCausalLM": MixtureOfExpertsModels.self,
     ]
 
     /// The architecture names that can be loaded, sorted.

@@ -39,6 +39,8 @@ public struct ModelConfig: Sendable, Equatable {
     public var dtype: DType?
     public var bosTokenID: Int?
     public var eosTokenIDs: [Int]
+    /// The experts of a mixture-of-experts model (Mixtral, Qwen2/3-MoE); nil for a dense one.
+    public var moe: MixtureOfExpertsConfig?
 
     /// Reads and validates `config.json`.
     public init(contentsOf path: String) throws {
@@ -65,10 +67,11 @@ public struct ModelConfig: Sendable, Equatable {
         maxPositionEmbeddings = try reader.positiveInt("max_position_embeddings", default: 2048)
         tieWordEmbeddings = c["tie_word_embeddings"] as? Bool ?? false
         let attentionBias = c["attention_bias"] as? Bool ?? false
-        qkvBias = first == "Qwen2ForCausalLM" ? true : attentionBias
-        outputBias = first == "Qwen2ForCausalLM" ? false : attentionBias
-        qkNorm = first == "Qwen3ForCausalLM"
-        if first == "Qwen2ForCausalLM" || first == "Qwen3ForCausalLM" {
+        let isQwen2 = first == "Qwen2ForCausalLM" || first == "Qwen2MoeForCausalLM"
+        qkvBias = isQwen2 ? c["qkv_bias"] as? Bool ?? true : attentionBias
+        outputBias = isQwen2 ? false : attentionBias
+        qkNorm = first == "Qwen3ForCausalLM" || first == "Qwen3MoeForCausalLM"
+        if isQwen2 || qkNorm {
             let use = c["use_sliding_window"] as? Bool ?? false
             slidingWindow = use ? c["sliding_window"] as? Int : nil
         } else {
@@ -78,6 +81,7 @@ public struct ModelConfig: Sendable, Equatable {
         bosTokenID = c["bos_token_id"] as? Int
         eosTokenIDs = tokenIDList(c["eos_token_id"])
         (ropeTheta, ropeScaling) = try Self.readRope(c, reader: reader)
+        moe = try MixtureOfExpertsConfig(json: c, architecture: first, reader: reader)
 
         guard numHeads % numKVHeads == 0 else {
             throw ModelLoadError.invalidConfig(
