@@ -27,6 +27,9 @@ final class CUDAKernels {
     /// Merges split-KV partial attention results (16-bit activations).
     private(set) var attentionCombine: CUhandle?
 
+    /// Mixture of experts (`Kernels/moe.cu`); nil when the module lacks it.
+    private(set) var moe: MixtureOfExpertsKernels?
+
     /// Device sampling (`Kernels/sampling.cu`); nil when the module lacks it, and the engine
     /// samples on the host.
     private(set) var sampleRows, adjustLogits: CUhandle?
@@ -41,7 +44,8 @@ final class CUDAKernels {
         {
             return text
         }
-        return [PackageResources.kernels_cu, PackageResources.sampling_cu, PackageResources.flash_prefill_cu].map { String(decoding: $0, as: UTF8.self) }
+        return [PackageResources.kernels_cu, PackageResources.sampling_cu, PackageResources.flash_prefill_cu, PackageResources.moe_cu]
+            .map { String(decoding: $0, as: UTF8.self) }
             .joined(separator: "\n")
     }
 
@@ -95,6 +99,7 @@ final class CUDAKernels {
         argmaxRows = try load("argmax_rows_\(suffix)")
         sampleRows = function("sample_rows_\(suffix)")
         adjustLogits = function("adjust_logits")
+        moe = MixtureOfExpertsKernels(suffix: suffix, function: function)
         if dtype != .float32 {
             attentionCombine = try load("attention_combine_\(suffix)")
             for t in 1...4 {

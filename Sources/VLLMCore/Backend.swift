@@ -152,6 +152,21 @@ public protocol Backend: AnyObject {
     /// the tokens grouped by expert with one SwiGLU product per expert over its tokens, the
     /// results weighted and summed per token in expert order, plus the gated shared expert.
     func mixtureOfExperts(_ x: Tensor, _ block: MixtureOfExpertsBlock<Tensor>) -> Tensor
+
+    // Encoders (BERT; defaults in Models/Bert.swift stop: a backend without them says so in
+    // `runsEncoders`, and the model refuses to load).
+
+    /// Whether the backend has the encoder operations below.
+    var runsEncoders: Bool { get }
+    /// Word + position + token-type-0 embedding of the batch's tokens: `[numTokens, hidden]`.
+    func encoderEmbedding(words: Tensor, positions: Tensor, tokenType: Tensor, _ batch: Batch) -> Tensor
+    /// LayerNorm of `x + residual` (of `x` without one), row by row, with `weight` and `bias`.
+    func layerNorm(_ x: Tensor, residual: Tensor?, weight: Tensor, bias: Tensor, eps: Float) -> Tensor
+    /// `x * Φ(x)` (the erf GELU), elementwise.
+    func gelu(_ x: Tensor) -> Tensor
+    /// Attention of every token over all tokens of its sequence in the step (no mask, no cache):
+    /// `[numTokens, numHeads * headDim]`. Each sequence's whole input must be in the step.
+    func bidirectionalAttention(_ qkv: Tensor, layout: QKVLayout, batch: Batch, scale: Float) -> Tensor
 }
 
 extension Backend {

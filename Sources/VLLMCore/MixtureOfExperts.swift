@@ -170,7 +170,10 @@ public struct MixtureOfExpertsBlock<Tensor> {
 // then each expert that got tokens runs one SwiGLU product over all of its tokens. A backend
 // overrides both (the CPU to skip the copies, CUDA to keep everything on the device).
 extension Backend {
-    public func expertWeights(_ experts: [HostExpert]) throws -> ExpertWeights<Tensor> {
+    public func expertWeights(_ experts: [HostExpert]) throws -> ExpertWeights<Tensor> { try perExpertWeights(experts) }
+
+    /// The default `expertWeights` (one weight per expert, for `hostGroupedMixtureOfExperts`).
+    public func perExpertWeights(_ experts: [HostExpert]) throws -> ExpertWeights<Tensor> {
         let first = experts[0]
         return ExpertWeights(
             numExperts: experts.count, intermediate: first.gate.outFeatures, hidden: first.gate.inFeatures, stacked: false,
@@ -179,6 +182,12 @@ extension Backend {
     }
 
     public func mixtureOfExperts(_ x: Tensor, _ block: MixtureOfExpertsBlock<Tensor>) -> Tensor {
+        hostGroupedMixtureOfExperts(x, block)
+    }
+
+    /// The default `mixtureOfExperts` under its own name, for a backend that overrides the
+    /// operation but falls back to it (a kernel module without the MoE kernels).
+    public func hostGroupedMixtureOfExperts(_ x: Tensor, _ block: MixtureOfExpertsBlock<Tensor>) -> Tensor {
         let logits = toHost(linear(x, block.router, bias: nil))
         let tokens = logits.count / block.routing.numExperts
         let assignment = ExpertAssignment(routerLogits: logits, tokens: tokens, routing: block.routing)

@@ -41,6 +41,8 @@ public struct ModelConfig: Sendable, Equatable {
     public var eosTokenIDs: [Int]
     /// The experts of a mixture-of-experts model (Mixtral, Qwen2/3-MoE); nil for a dense one.
     public var moe: MixtureOfExpertsConfig?
+    /// The settings of a bidirectional encoder (BERT); nil for a decoder.
+    public var encoder: EncoderConfig?
 
     /// Reads and validates `config.json`.
     public init(contentsOf path: String) throws {
@@ -82,17 +84,19 @@ public struct ModelConfig: Sendable, Equatable {
         eosTokenIDs = tokenIDList(c["eos_token_id"])
         (ropeTheta, ropeScaling) = try Self.readRope(c, reader: reader)
         moe = try MixtureOfExpertsConfig(json: c, architecture: first, reader: reader)
+        encoder = try EncoderConfig(json: c, architecture: first, reader: reader)
 
         guard numHeads % numKVHeads == 0 else {
             throw ModelLoadError.invalidConfig(
                 path: path, field: "num_key_value_heads",
                 detail: "\(numKVHeads) does not divide num_attention_heads \(numHeads)")
         }
-        guard headDim % 2 == 0 else {
+        guard headDim % 2 == 0 || encoder != nil else {
             throw ModelLoadError.invalidConfig(path: path, field: "head_dim", detail: "\(headDim) is odd; rotary needs pairs")
         }
-        if let act = c["hidden_act"] as? String, act != "silu" {
-            throw ModelLoadError.invalidConfig(path: path, field: "hidden_act", detail: "'\(act)' is not supported (only silu)")
+        let activation = encoder == nil ? "silu" : "gelu"
+        if let act = c["hidden_act"] as? String, act != activation {
+            throw ModelLoadError.invalidConfig(path: path, field: "hidden_act", detail: "'\(act)' is not supported (only \(activation))")
         }
     }
 

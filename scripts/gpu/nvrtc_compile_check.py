@@ -60,7 +60,8 @@ def expected(suffix):
     """The kernels CUDAKernels.swift loads for one dtype."""
     names = [f"{k}_{suffix}" for k in (
         "embedding rms_norm add_rms_norm head_rms_norm rotary_write_kv write_kv_cache paged_attention silu_and_mul "
-        "gather_rows add_bias to_float from_float argmax_rows sample_rows").split()] + ["adjust_logits"]
+        "gather_rows add_bias to_float from_float argmax_rows sample_rows moe_route moe_gemm moe_combine").split()]
+    names += ["adjust_logits", "moe_group"]
     if suffix != "f32":
         names += [f"attention_combine_{suffix}"] + [f"{g}_{suffix}_t{t}" for g in ("gemv", "gemv_swiglu") for t in range(1, 5)]
         names += [f"flash_attention_{suffix}_hd{h}" for h in (64, 128, 256)]
@@ -74,7 +75,7 @@ if arguments:
     print(f"ok: {arguments[0]}, cubin {len(cubin)} bytes for sm_90a")
     print("\n".join(usage(log)))
     sys.exit(0)
-files = ("kernels.cu", "sampling.cu", "flash_prefill.cu")
+files = ("kernels.cu", "sampling.cu", "flash_prefill.cu", "moe.cu")
 kernels = "\n".join(open(os.path.join(root, "Sources/VLLMCUDA/Kernels", f)).read() for f in files)
 for define, suffix in (("F32", "f32"), ("BF16", "bf16"), ("F16", "f16")):
     cubin, log = compile_source(f"#define VLLM_DTYPE_{define}\n" + kernels)

@@ -9,7 +9,7 @@ public enum Llama: ModelArchitecture {
 }
 
 /// The weights and forward pass of a Llama-family model.
-public final class LlamaModel<B: Backend>: CausalModel {
+public final class LlamaModel<B: Backend>: CausalModel, EmbeddingModel {
     struct Layer {
         var inputNorm: B.Tensor
         var qkv: LinearWeight<B.Tensor>
@@ -104,6 +104,14 @@ public final class LlamaModel<B: Backend>: CausalModel {
 
     public func forward(_ step: B.Batch, cache: B.KVCache) -> B.Tensor {
         let b = backend
+        // Only the rows whose logits are wanted go through the vocabulary projection.
+        var logits = b.linear(b.gatherLogitRows(hiddenStates(step, cache: cache), batch: step), lmHead, bias: nil)
+        if shard.worldSize > 1 { logits = b.allGatherColumns(logits, totalColumns: config.vocabSize) }
+        return logits
+    }
+
+    public func hiddenStates(_ step: B.Batch, cache: B.KVCache) -> B.Tensor {
+        let b = backend
         let eps = config.rmsNormEps
         let scale = 1 / Float(config.headDim).squareRoot()
         var hidden = b.embedding(embedTokens, step, firstTokenID: vocabulary.lowerBound)
@@ -130,10 +138,6 @@ public final class LlamaModel<B: Backend>: CausalModel {
             hidden = layer.feedForward.apply(mlpInput, on: b)
             if shard.worldSize > 1 { b.allReduce(hidden) }
         }
-        // Only the rows whose logits are wanted go through the last norm and the vocabulary projection.
-        let last = b.addRMSNorm(hidden, residual: residual!, weight: finalNorm, eps: eps)
-        var logits = b.linear(b.gatherLogitRows(last, batch: step), lmHead, bias: nil)
-        if shard.worldSize > 1 { logits = b.allGatherColumns(logits, totalColumns: config.vocabSize) }
-        return logits
+        return b.addRMSNorm(hidden, residual: residual!, weight: finalNorm, eps: eps)
     }
 }
