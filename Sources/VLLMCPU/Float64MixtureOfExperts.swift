@@ -39,7 +39,6 @@ extension Float64Reference {
 
     /// `down · (silu(gate · x) * (up · x))` for one row `x`.
     static func swiGLUMLP(_ x: [Double], gateUp: [Double], down: [Double], rows: Int) -> [Double] {
-        siluAndMul(linear(x, weight: gateUp, bias: nil, inputs: x.count), columns: 2 * rows)
-            .withUnsafeBufferPointer { linear(Array($0), weight: down, bias: nil, inputs: rows) }
+        linear(siluAndMul(linear(x, weight: gateUp, bias: nil, inputs: x.count), columns: 2 * rows), weight: down, bias: nil, inputs: rows)
     }
 }
