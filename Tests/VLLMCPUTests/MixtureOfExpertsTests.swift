@@ -96,3 +96,42 @@ import VLLMCore
         #expect(error < 1e-6)
     }
 }
+
+/// Mixture-of-experts models split over ranks (each expert's rows split like a dense MLP's, the
+/// router whole on every rank, the shared expert's gate applied to each rank's partial sum) give
+/// the logits and greedy tokens of one rank.
+@Suite struct MixtureOfExpertsTensorParallelTests {
+    nonisolated(unsafe) static let variants: [(String, [String: Any])] = [
+        ("mixtral", ["architectures": ["MixtralForCausalLM"], "num_key_value_heads": 2, "num_local_experts": 6, "num_experts_per_tok": 2]),
+        ("qwen2moe", ["architectures": ["Qwen2MoeForCausalLM"], "num_key_value_heads": 4, "num_experts": 7, "num_experts_per_tok": 3,
+                      "moe_intermediate_size": 40, "shared_expert_intermediate_size": 56, "decoder_sparse_step": 2]),
+        ("qwen3moe", ["architectures": ["Qwen3MoeForCausalLM"], "num_key_value_heads": 2, "num_experts": 9, "num_experts_per_tok": 4,
+                      "moe_intermediate_size": 24, "norm_topk_prob": true, "mlp_only_layers": [1]]),
+    ]
+
+    @Test(arguments: [2, 4])
+    func shardedMatchesOneRank(ranks: Int) throws {
+        let prompt = (0..<40).map { 3 + ($0 * 37) % 290 }
+        for (name, extra) in Self.variants {
+            let config = try TensorParallelTests.config(extra)
+            let whole = try TensorParallelTests.load(config, ranks: 1)
+            let split = try TensorParallelTests.load(config, ranks: ranks)
+            let expected = TensorParallelTests.prefill(whole, prompt), got = TensorParallelTests.prefill(split, prompt)
+            let error = zip(got, expected).map { abs($0 - $1) }.max()! / expected.map(abs).max()!
+            #expect(error < 1e-5, "\(name) at \(ranks) ranks: relative logit error \(error)")
+            #expect(
+                TensorParallelTests.greedy(split, prompt, count: 16) == TensorParallelTests.greedy(whole, prompt, count: 16),
+                "\(name) at \(ranks) ranks")
+        }
+    }
+
+    @Test func indivisibleExpertRowsAreAClearError() throws {
+        let config = try TensorParallelTests.config(
+            ["architectures": ["Qwen3MoeForCausalLM"], "num_experts": 4, "num_experts_per_tok": 2, "moe_intermediate_size": 30])
+        #expect(throws: ModelLoadError.invalidConfig(
+            path: "config.json", field: "tensor_parallel_size",
+            detail: "moe_intermediate_size 30 is not divisible by tensor_parallel_size 4")) {
+            try TensorParallelTests.load(config, ranks: 4)
+        }
+    }
+}
