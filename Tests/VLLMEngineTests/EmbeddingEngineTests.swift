@@ -52,6 +52,28 @@ import VLLMCore
         #expect(llm.engine.numFreeBlocks == llm.engine.config.numBlocks)
     }
 
+    static let miniLM = EnginePaths.repository + "/Tests/Fixtures/external/all-MiniLM-L6-v2"
+
+    /// all-MiniLM-L6-v2 end to end from text: our WordPiece tokenizer gives sentence-transformers'
+    /// ids, and `LLM.embed` its embeddings (cosine similarity above 0.99999).
+    @Test(.enabled(if: FileManager.default.fileExists(atPath: miniLM + "/model.safetensors"), "scripts/fetch_test_models.sh caches all-MiniLM-L6-v2"))
+    func miniLMFromText() throws {
+        let reference = try Self.reference("/Tests/Fixtures/embeddings/minilm.json")
+        var args = EngineArgs(model: Self.miniLM)
+        args.maxModelLength = 256
+        args.cpuKVCacheBytes = 8 << 20
+        let llm = try LLM(args: args)
+        let texts = reference["texts"] as! [String]
+        #expect(texts.map { llm.tokenizer!.encode($0) } == reference["input_ids"] as! [[Int]])
+        let outputs = try llm.embed(texts.map(Prompt.text))
+        for (output, want) in zip(outputs, reference["embeddings"] as! [[NSNumber]]) {
+            let w = want.map(\.doubleValue)
+            let dot = zip(output.embedding, w).reduce(0.0) { $0 + Double($1.0) * $1.1 }
+            let norms = output.embedding.reduce(0.0) { $0 + Double($1 * $1) }.squareRoot() * w.reduce(0.0) { $0 + $1 * $1 }.squareRoot()
+            #expect(dot / norms > 0.99999)
+        }
+    }
+
     @Test func errorsAreClear() throws {
         let bert = try Self.llm("bert")
         #expect(throws: EngineError.self) { try bert.generate([.tokens([1, 2])], greedyParams(2), showProgress: false) }
