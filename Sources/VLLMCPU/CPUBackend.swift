@@ -125,13 +125,7 @@ public final class CPUBackend: Backend {
         let (T, K, N) = (x.rows, x.columns, weight.shape[0])
         precondition(weight.columns == K, "linear: input has \(K) columns, weight \(weight.shape)")
         let out = CPUTensor(shape: [T, N])
-        if weight.dtype == .bfloat16 {
-            weight.storage.withMemoryRebound(to: BFloat16Bits.self, capacity: weight.count) { w in
-                MatMul.multiply(x: x.floats, w: w, out: out.floats, T: T, N: N, K: K)
-            }
-        } else {
-            MatMul.multiply(x: x.floats, w: weight.floats, out: out.floats, T: T, N: N, K: K)
-        }
+        multiply(x.floats, tokens: T, weight, rows: 0..<N, into: out.floats)
         if let bias { Self.addBias(bias, to: out) }
         return out
     }
@@ -142,6 +136,21 @@ public final class CPUBackend: Backend {
         for t in 0..<out.rows {
             let row = out.floats + t * n
             for i in 0..<n { row[i] += bias.floats[i] }
+        }
+    }
+
+    /// `out = x · weight[rows]ᵀ` for `tokens` rows of `x`: a product with some rows of a
+    /// weight (all of them for `linear`, one expert's for a stacked mixture of experts).
+    func multiply(
+        _ x: UnsafePointer<Float>, tokens: Int, _ weight: CPUTensor, rows: Range<Int>, into out: UnsafeMutablePointer<Float>
+    ) {
+        let k = weight.columns
+        if weight.dtype == .bfloat16 {
+            weight.storage.withMemoryRebound(to: BFloat16Bits.self, capacity: weight.count) { w in
+                MatMul.multiply(x: x, w: w + rows.lowerBound * k, out: out, T: tokens, N: rows.count, K: k)
+            }
+        } else {
+            MatMul.multiply(x: x, w: weight.floats + rows.lowerBound * k, out: out, T: tokens, N: rows.count, K: k)
         }
     }
 

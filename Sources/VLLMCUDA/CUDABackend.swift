@@ -325,7 +325,7 @@ public final class CUDABackend: Backend {
         }
     }
 
-    private func allocate(_ shape: [Int]) -> CUDATensor {
+    func allocate(_ shape: [Int]) -> CUDATensor {
         let (pointer, stamp) = ring.allocate(shape.reduce(1, *) * elementSize)
         return CUDATensor(pointer: pointer, shape: shape, stamp: stamp)
     }

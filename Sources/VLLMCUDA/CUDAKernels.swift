@@ -29,6 +29,9 @@ final class CUDAKernels {
     /// Merges split-KV partial attention results (16-bit activations).
     private(set) var attentionCombine: CUhandle?
 
+    /// Mixture of experts (`Kernels/moe.cu`); nil when the module lacks it.
+    private(set) var moe: MixtureOfExpertsKernels?
+
     /// Device sampling (`Kernels/sampling.cu`); nil when the module lacks it, and the engine
     /// samples on the host.
     private(set) var sampleRows, adjustLogits: CUhandle?
@@ -88,6 +91,7 @@ final class CUDAKernels {
         fromFloat = try one(.fromFloat)
         argmaxRows = try one(.argmaxRows)
         sampleRows = loaded.functions[.sampleRows]?.first?.function
+        moe = MixtureOfExpertsKernels { loaded.functions[$0]?.first?.function }
         adjustLogits = loaded.functions[.adjustLogits]?.first?.function
         attentionCombine = loaded.functions[.attentionCombine]?.first?.function
         gemv = by(.gemv, .tokens)

@@ -7,6 +7,7 @@ enum Kernel: String, CaseIterable, Sendable {
     case embedding, gatherRows, rmsNorm, addRMSNorm, headRMSNorm, rotaryWriteKV, writeKVCache
     case pagedAttention, flashAttention, attentionCombine, decodeAttention, gemv, gemvSwiGLU
     case siluAndMul, addBias, toFloat, fromFloat, argmaxRows, adjustLogits, sampleRows, flashPrefill
+    case moeRoute, moeGroup, moeGemm, moeCombine
 
     /// Kernels the backend can do without (it samples on the host, or takes another attention
     /// kernel) when a module lacks them: a `VLLM_CUDA_KERNEL_SOURCE` from before they existed.
@@ -55,6 +56,7 @@ struct KernelManifest: Sendable {
         "gemv.cu": PackageResources.gemv_cu, "activation.cu": PackageResources.activation_cu,
         "elementwise.cu": PackageResources.elementwise_cu, "argmax.cu": PackageResources.argmax_cu,
         "sampling.cu": PackageResources.sampling_cu, "flash_prefill.cu": PackageResources.flash_prefill_cu,
+        "moe.cu": PackageResources.moe_cu,
     ]
 
     /// The manifest embedded in the binary.

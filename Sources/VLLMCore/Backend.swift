@@ -142,6 +142,31 @@ public protocol Backend: AnyObject {
     /// return the same tensor. The model code must issue the same operations for every batch of a
     /// key (it does for decode steps of equal size).
     func recorded(_ key: Int, batch: Batch, _ forward: () -> Tensor) -> Tensor
+
+    // Mixture of experts (defaults in MixtureOfExperts.swift: routing and grouping on the host).
+
+    /// Takes the experts of one layer into the backend's memory, per expert or stacked (see
+    /// `ExpertWeights`), as the backend's `mixtureOfExperts` multiplies them.
+    func expertWeights(_ experts: [HostExpert]) throws -> ExpertWeights<Tensor>
+    /// A mixture-of-experts block over `x` (`[tokens, hidden]`): the router's softmax and top-k,
+    /// the tokens grouped by expert with one SwiGLU product per expert over its tokens, the
+    /// results weighted and summed per token in expert order, plus the gated shared expert.
+    func mixtureOfExperts(_ x: Tensor, _ block: MixtureOfExpertsBlock<Tensor>) -> Tensor
+
+    // Encoders (BERT; defaults in Models/Bert.swift stop: a backend without them says so in
+    // `runsEncoders`, and the model refuses to load).
+
+    /// Whether the backend has the encoder operations below.
+    var runsEncoders: Bool { get }
+    /// Word + position + token-type-0 embedding of the batch's tokens: `[numTokens, hidden]`.
+    func encoderEmbedding(words: Tensor, positions: Tensor, tokenType: Tensor, _ batch: Batch) -> Tensor
+    /// LayerNorm of `x + residual` (of `x` without one), row by row, with `weight` and `bias`.
+    func layerNorm(_ x: Tensor, residual: Tensor?, weight: Tensor, bias: Tensor, eps: Float) -> Tensor
+    /// `x * Φ(x)` (the erf GELU), elementwise.
+    func gelu(_ x: Tensor) -> Tensor
+    /// Attention of every token over all tokens of its sequence in the step (no mask, no cache):
+    /// `[numTokens, numHeads * headDim]`. Each sequence's whole input must be in the step.
+    func bidirectionalAttention(_ qkv: Tensor, layout: QKVLayout, batch: Batch, scale: Float) -> Tensor
 }
 
 extension Backend {

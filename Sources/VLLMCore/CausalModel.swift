@@ -46,6 +46,14 @@ public protocol CausalModel<B>: AnyObject {
     func forward(_ step: B.Batch, cache: B.KVCache) -> B.Tensor
 }
 
+/// A model whose final hidden states can be pooled into embeddings (`ModelRunner.embed`): a
+/// decoder used as an embedding model (Qwen3-Embedding), or an encoder (BERT).
+public protocol EmbeddingModel<B>: CausalModel {
+    /// The final hidden states (after the last norm) of every token of the step: `[numTokens, hidden]`.
+    /// An encoder needs each sequence's whole input in the step.
+    func hiddenStates(_ step: B.Batch, cache: B.KVCache) -> B.Tensor
+}
+
 /// A family of architectures that one model type runs, named in `ModelRegistry`.
 public protocol ModelArchitecture {
     /// Loads the model for `context` on its backend.
@@ -59,6 +67,10 @@ public enum ModelRegistry {
         "MistralForCausalLM": Llama.self,
         "Qwen2ForCausalLM": Llama.self,
         "Qwen3ForCausalLM": Llama.self,
+        "MixtralForCausalLM": MixtureOfExpertsModels.self,
+        "BertModel": Bert.self,
+        "Qwen2MoeForCausalLM": MixtureOfExpertsModels.self,
+        "Qwen3MoeForCausalLM": MixtureOfExpertsModels.self,
     ]
 
     /// The architecture names that can be loaded, sorted.

@@ -39,6 +39,10 @@ public struct ModelConfig: Sendable, Equatable {
     public var dtype: DType?
     public var bosTokenID: Int?
     public var eosTokenIDs: [Int]
+    /// The experts of a mixture-of-experts model (Mixtral, Qwen2/3-MoE); nil for a dense one.
+    public var moe: MixtureOfExpertsConfig?
+    /// The settings of a bidirectional encoder (BERT); nil for a decoder.
+    public var encoder: EncoderConfig?
 
     /// Reads and validates `config.json`.
     public init(contentsOf path: String) throws {
@@ -65,10 +69,11 @@ public struct ModelConfig: Sendable, Equatable {
         maxPositionEmbeddings = try reader.positiveInt("max_position_embeddings", default: 2048)
         tieWordEmbeddings = c["tie_word_embeddings"] as? Bool ?? false
         let attentionBias = c["attention_bias"] as? Bool ?? false
-        qkvBias = first == "Qwen2ForCausalLM" ? true : attentionBias
-        outputBias = first == "Qwen2ForCausalLM" ? false : attentionBias
-        qkNorm = first == "Qwen3ForCausalLM"
-        if first == "Qwen2ForCausalLM" || first == "Qwen3ForCausalLM" {
+        let isQwen2 = first == "Qwen2ForCausalLM" || first == "Qwen2MoeForCausalLM"
+        qkvBias = isQwen2 ? c["qkv_bias"] as? Bool ?? true : attentionBias
+        outputBias = isQwen2 ? false : attentionBias
+        qkNorm = first == "Qwen3ForCausalLM" || first == "Qwen3MoeForCausalLM"
+        if isQwen2 || qkNorm {
             let use = c["use_sliding_window"] as? Bool ?? false
             slidingWindow = use ? c["sliding_window"] as? Int : nil
         } else {
@@ -78,17 +83,20 @@ public struct ModelConfig: Sendable, Equatable {
         bosTokenID = c["bos_token_id"] as? Int
         eosTokenIDs = tokenIDList(c["eos_token_id"])
         (ropeTheta, ropeScaling) = try Self.readRope(c, reader: reader)
+        moe = try MixtureOfExpertsConfig(json: c, architecture: first, reader: reader)
+        encoder = try EncoderConfig(json: c, architecture: first, reader: reader)
 
         guard numHeads % numKVHeads == 0 else {
             throw ModelLoadError.invalidConfig(
                 path: path, field: "num_key_value_heads",
                 detail: "\(numKVHeads) does not divide num_attention_heads \(numHeads)")
         }
-        guard headDim % 2 == 0 else {
+        guard headDim % 2 == 0 || encoder != nil else {
             throw ModelLoadError.invalidConfig(path: path, field: "head_dim", detail: "\(headDim) is odd; rotary needs pairs")
         }
-        if let act = c["hidden_act"] as? String, act != "silu" {
-            throw ModelLoadError.invalidConfig(path: path, field: "hidden_act", detail: "'\(act)' is not supported (only silu)")
+        let activation = encoder == nil ? "silu" : "gelu"
+        if let act = c["hidden_act"] as? String, act != activation {
+            throw ModelLoadError.invalidConfig(path: path, field: "hidden_act", detail: "'\(act)' is not supported (only \(activation))")
         }
     }
 

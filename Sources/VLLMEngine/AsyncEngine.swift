@@ -12,6 +12,7 @@ public final class AsyncEngine: @unchecked Sendable {
                  continuation: AsyncStream<Result<RequestOutput, Error>>.Continuation)
         case abort(String)
         case resetPrefixCache(CheckedContinuation<Bool, Never>)
+        case embed(id: String, tokens: [Int], pooling: PoolingParams, continuation: CheckedContinuation<[Float], Error>)
     }
 
     private let core: EngineCore
@@ -76,6 +77,18 @@ public final class AsyncEngine: @unchecked Sendable {
         await withCheckedContinuation { send(.resetPrefixCache($0)) }
     }
 
+    /// The embedding of one input, pooled as `pooling` says (`LLM.embed` describes the run);
+    /// cancelling the task aborts the request.
+    public func embed(requestID: String, promptTokenIDs: [Int], pooling: PoolingParams) async throws -> [Float] {
+        try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { continuation in
+                send(.embed(id: requestID, tokens: promptTokenIDs, pooling: pooling, continuation: continuation))
+            }
+        } onCancel: {
+            abort(requestID)
+        }
+    }
+
     /// Aborts a request (all of its samples); unknown ids are ignored.
     public func abort(_ requestID: String) { send(.abort(requestID)) }
 
@@ -105,6 +118,7 @@ public final class AsyncEngine: @unchecked Sendable {
 
     private var streams: [String: (continuation: AsyncStream<Result<RequestOutput, Error>>.Continuation, delta: Bool, n: Int)] = [:]
     private var collector = OutputCollector()
+    private var embeddings: [String: CheckedContinuation<[Float], Error>] = [:]
 
     private func loop() {
         while true {
@@ -116,7 +130,7 @@ public final class AsyncEngine: @unchecked Sendable {
             condition.unlock()
             for command in commands { handle(command) }
             if stop {
-                for id in Array(streams.keys) { abortAll(id) }
+                for id in Array(streams.keys) + Array(embeddings.keys) { abortAll(id) }
                 publishStats()
                 return
             }
@@ -160,10 +174,19 @@ public final class AsyncEngine: @unchecked Sendable {
         case .resetPrefixCache(let continuation):
             continuation.resume(returning: core.resetPrefixCache())
             publishEvents()
+        case .embed(let id, let tokens, let pooling, let continuation):
+            guard embeddings[id] == nil, streams[id] == nil else { return continuation.resume(throwing: EngineError.duplicateRequestID(id)) }
+            do {
+                try core.addEmbeddingRequest(id: id, promptTokenIDs: tokens, pooling: pooling)
+                embeddings[id] = continuation
+            } catch {
+                continuation.resume(throwing: error)
+            }
         }
     }
 
     private func abortAll(_ id: String) {
+        if embeddings[id] != nil, let update = core.abort(id) { deliver(update) }
         guard let entry = streams[id] else { return }
         for sample in OutputCollector.sampleIDs(id, n: entry.n) {
             if let update = core.abort(sample) { deliver(update) }
@@ -171,6 +194,10 @@ public final class AsyncEngine: @unchecked Sendable {
     }
 
     private func deliver(_ update: SequenceUpdate) {
+        if let continuation = embeddings.removeValue(forKey: update.requestID) {
+            if let vector = update.embedding { continuation.resume(returning: vector) } else { continuation.resume(throwing: CancellationError()) }
+            return
+        }
         let id = collector.requestID(of: update.requestID)
         guard let id, let entry = streams[id], let output = collector.apply(update, delta: entry.delta) else { return }
         entry.continuation.yield(.success(output))

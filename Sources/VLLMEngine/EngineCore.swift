@@ -60,6 +60,8 @@ public struct SequenceUpdate: Sendable {
     public var promptLogprobs: [PositionLogprobs?]?
     /// Seconds between the request's arrival and its first scheduling, once it has been scheduled.
     public var queueTime: Double? = nil
+    /// The pooled embedding of a finished embedding request.
+    public var embedding: [Float]? = nil
 }
 
 /// Counters and gauges of the engine, with the meanings of vLLM's metrics.
@@ -99,6 +101,8 @@ public final class EngineCore {
     private var counters = EngineStats()
     /// The step launched last, whose tokens the next `step()` processes.
     private var inFlight: StepRunner.LaunchedStep?
+    /// Embedding requests finished while launching a step, reported by the next `step()`.
+    private var pooled: [SequenceUpdate] = []
 
     /// A core over `executor`, whose KV cache it allocates with `config.numBlocks` blocks.
     public init(
@@ -130,7 +134,33 @@ public final class EngineCore {
     public private(set) var graphRecordingSeconds = 0.0
 
     /// Whether any request is waiting or running (a step in flight holds no other request).
-    public var hasUnfinishedRequests: Bool { scheduler.hasWork }
+    public var hasUnfinishedRequests: Bool { scheduler.hasWork || !pooled.isEmpty }
+
+    /// Queues an embedding request: its whole prompt runs in one step (never chunked, no prefix
+    /// cache: an encoder's states depend on every token), its hidden states are pooled as
+    /// `pooling` says, and it ends in that step, its blocks freed.
+    public func addEmbeddingRequest(id: String, promptTokenIDs: [Int], pooling: PoolingParams, priority: Int = 0) throws {
+        guard runner.executor.embeds else {
+            throw EngineError.invalidPrompt("\(runner.executor.config.architecture) on this executor gives no hidden states to pool (embedding needs one rank)")
+        }
+        guard requests[id] == nil else { throw EngineError.duplicateRequestID(id) }
+        guard !promptTokenIDs.isEmpty else { throw EngineError.invalidPrompt("the input is empty") }
+        if let bad = promptTokenIDs.first(where: { $0 < 0 || $0 >= vocabularySize }) {
+            throw EngineError.invalidPrompt("token id \(bad) is outside the vocabulary (size \(vocabularySize))")
+        }
+        let maxLength = min(config.scheduler.maxModelLength, config.scheduler.maxNumBatchedTokens)
+        guard promptTokenIDs.count <= maxLength else { throw EngineError.promptTooLong(length: promptTokenIDs.count, maxModelLength: maxLength) }
+        if let dimensions = pooling.dimensions, !(1...runner.executor.config.hiddenSize).contains(dimensions) {
+            throw EngineError.invalidPrompt("dimensions \(dimensions) is outside 1...\(runner.executor.config.hiddenSize)")
+        }
+        let request = Request(
+            id: id, promptTokenIDs: promptTokenIDs, params: .greedy(maxTokens: 1), arrival: arrivals, priority: priority,
+            maxModelLength: promptTokenIDs.count + 1, pooling: pooling)
+        arrivals += 1
+        requests[id] = request
+        texts[id] = OutputText(decoder: nil, params: request.params)
+        scheduler.add(request)
+    }
 
     /// Queues a request; throws for invalid parameters, ids outside the vocabulary or a prompt that cannot fit.
     public func addRequest(
@@ -138,6 +168,9 @@ public final class EngineCore {
     ) throws {
         try params.validate()
         try params.validate(vocabularySize: vocabularySize)
+        guard !runner.executor.onlyEmbeds else {
+            throw EngineError.invalidPrompt("\(runner.executor.config.architecture) is an embedding model and generates nothing: use embed")
+        }
         guard requests[id] == nil else { throw EngineError.duplicateRequestID(id) }
         guard !promptTokenIDs.isEmpty else { throw EngineError.invalidPrompt("the prompt is empty") }
         if let bad = promptTokenIDs.first(where: { $0 < 0 || $0 >= vocabularySize }) {
@@ -172,8 +205,10 @@ public final class EngineCore {
         if let stale = inFlight, stale.step.requests.allSatisfy({ $0.request.isFinished }) { inFlight = nil }
         if inFlight == nil { inFlight = launchNextStep() }
         let ahead = canScheduleAhead ? launchNextStep() : nil
-        guard let current = inFlight else { return [] }
-        let updates = process(current)
+        var updates = pooled
+        pooled = []
+        guard let current = inFlight else { return updates }
+        updates += process(current)
         inFlight = ahead
         return updates
     }
@@ -191,7 +226,12 @@ public final class EngineCore {
     /// Schedules the next step and launches it; nil when nothing can run.
     private func launchNextStep() -> StepRunner.LaunchedStep? {
         if let speculative = config.speculative { proposeDrafts(speculative) }
-        let step = scheduler.schedule()
+        var step = scheduler.schedule()
+        let embedding = step.requests.filter { $0.request.pooling != nil }
+        if !embedding.isEmpty {
+            step.requests.removeAll { $0.request.pooling != nil }
+            runEmbeddings(embedding.map(\.request))
+        }
         guard !step.requests.isEmpty else { return nil }
         counters.numSteps += 1
         for (request, _) in step.requests where request.firstScheduledAt == nil { request.firstScheduledAt = .now }
@@ -205,6 +245,27 @@ public final class EngineCore {
             request.pendingRow = row
         }
         return launched
+    }
+
+    /// Runs the scheduled embedding requests (each with its whole prompt) in one forward pass and
+    /// finishes them; their updates wait in `pooled` for `step()`.
+    private func runEmbeddings(_ batch: [Request]) {
+        counters.numSteps += 1
+        let chunks = batch.map { request in
+            request.firstScheduledAt = request.firstScheduledAt ?? .now
+            counters.promptTokens += request.numPromptTokens
+            return SequenceChunk(
+                tokenIDs: request.promptTokenIDs.map(Int32.init), numCached: 0, blockTable: cache.blocks(of: request).map(Int32.init),
+                wantsLogits: false)
+        }
+        let vectors = runner.executor.embed(ForwardBatch(chunks: chunks, blockSize: config.blockSize), pooling: batch.map { $0.pooling! })
+        for (request, vector) in zip(batch, vectors) {
+            request.numComputedTokens = request.numPromptTokens
+            scheduler.finish(request, reason: .stop)
+            var result = update(request, tokens: [])
+            result.embedding = vector
+            pooled.append(close(request, update: result))
+        }
     }
 
     /// Waits for a launched step and takes in its tokens.

@@ -46,6 +46,8 @@ final class Request {
     /// Order of arrival, for first-come-first-served.
     let arrival: Int
     let cacheSalt: String?
+    /// How an embedding request pools its hidden states; nil for a generating request.
+    let pooling: PoolingParams?
     let numPromptTokens: Int
     /// The most tokens this request may generate (max_tokens, bounded by the context length).
     let maxOutputTokens: Int
@@ -78,9 +80,10 @@ final class Request {
 
     init(
         id: String, promptTokenIDs: [Int], params: SamplingParams, arrival: Int, priority: Int = 0,
-        cacheSalt: String? = nil, maxModelLength: Int
+        cacheSalt: String? = nil, maxModelLength: Int, pooling: PoolingParams? = nil
     ) {
         self.id = id
+        self.pooling = pooling
         self.params = params
         self.arrival = arrival
         self.priority = priority

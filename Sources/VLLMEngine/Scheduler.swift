@@ -84,8 +84,10 @@ final class Scheduler {
             // One preempted with a token still coming is recomputed once that token is known.
             guard request.numPendingTokens == 0 else { break }
             let (cachedBlocks, numCached) =
-                request.numComputedTokens == 0 ? cache.cachedPrefix(of: request) : ([], 0)
+                request.numComputedTokens == 0 && request.pooling == nil ? cache.cachedPrefix(of: request) : ([], 0)
             let numTokens = min(request.numTokens - request.numComputedTokens - numCached, budget)
+            // An embedding request runs its whole input in one step, or waits for a step with room.
+            if request.pooling != nil, numTokens < request.numTokens { break }
             guard cache.allocateSlots(for: request, numNewTokens: numTokens, cachedBlocks: cachedBlocks) else { break }
             waiting.removeFirst()
             request.numComputedTokens += numCached

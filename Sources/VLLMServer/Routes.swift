@@ -23,7 +23,7 @@ public struct ServerRequestContext: RequestContext {
 public enum OpenAIRoutes {
     /// Paths and their methods, for 405 answers and the OpenAPI description.
     static let table: [String: Set<HTTPRequest.Method>] = [
-        "/v1/completions": [.post], "/v1/chat/completions": [.post], "/v1/models": [.get],
+        "/v1/completions": [.post], "/v1/chat/completions": [.post], "/v1/embeddings": [.post], "/v1/models": [.get],
         "/tokenize": [.post], "/detokenize": [.post], "/health": [.get], "/ping": [.get, .post], "/version": [.get],
         "/metrics": [.get], "/openapi.json": [.get], "/reset_prefix_cache": [.post],
     ]
@@ -71,6 +71,10 @@ public enum OpenAIRoutes {
             let (body, raw) = try await decodeBody(ChatCompletionRequest.self, request, limit: limit)
             let watcher = await DisconnectWatcher.find(on: context.channel)
             return try await serving.chatCompletions(body, raw: raw, abortOnClose: { run in watcher?.watch(run) })
+        }
+        router.post("/v1/embeddings") { request, _ -> Response in
+            let (body, _) = try await decodeBody(EmbeddingRequest.self, request, limit: limit)
+            return try await serving.embeddings(body)
         }
         router.post("/tokenize") { request, _ -> Response in
             let (body, raw) = try await decodeBody(TokenizeRequest.self, request, limit: limit)

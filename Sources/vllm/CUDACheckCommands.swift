@@ -430,6 +430,9 @@ struct KernelCheckCommand: ParsableCommand {
             results.append((name, value <= limit ? value / max(limit, 1e-30) * tolerance : .infinity))
         }
 
+        var expertsCheck = MixtureOfExpertsCheck(gpu: gpu, cpu: cpu, round: round)
+        results += try expertsCheck.run()
+
         // Embedding and logit rows.
         let batch = ForwardBatch(
             chunks: [SequenceChunk(tokenIDs: [5, 0, 99, 17], numCached: 0, blockTable: [0]),

@@ -90,6 +90,7 @@ if [ "$MODE" = check ] || [ "$MODE" = all ] || [ "$MODE" = quick ] || [ "$MODE" 
     for m in $MODELS; do
         m=${m%/}; name=$(basename "$m")
         [ -f "$m/config.json" ] || continue
+        grep -q ForCausalLM "$m/config.json" || continue  # embedding models: scripts/make_embedding_fixtures.py
         vocab=$(python3 -c "import json;print(json.load(open('$m/config.json'))['vocab_size'])")
         lowp=$(python3 -c "import json;c=json.load(open('$m/config.json'));d=c.get('dtype') or c.get('torch_dtype');print('float16' if d=='float16' else 'bfloat16')")
         # The fixture's own prompt first (its greedy continuation has a top-2 margin of at least 0.02

@@ -9,7 +9,7 @@ public enum Llama: ModelArchitecture {
 }
 
 /// The weights and forward pass of a Llama-family model.
-public final class LlamaModel<B: Backend>: CausalModel {
+public final class LlamaModel<B: Backend>: CausalModel, EmbeddingModel {
     struct Layer {
         var inputNorm: B.Tensor
         var qkv: LinearWeight<B.Tensor>
@@ -19,8 +19,7 @@ public final class LlamaModel<B: Backend>: CausalModel {
         var output: LinearWeight<B.Tensor>
         var outputBias: B.Tensor?
         var postAttentionNorm: B.Tensor
-        var gateUp: LinearWeight<B.Tensor>
-        var down: LinearWeight<B.Tensor>
+        var feedForward: FeedForward<B.Tensor>
     }
 
     public let config: ModelConfig
@@ -37,7 +36,13 @@ public final class LlamaModel<B: Backend>: CausalModel {
 
     /// Loads the weights; with a shard of several ranks, only that rank's slices are read (views
     /// into the mapped files, copies only for the strided slices of row-parallel weights).
-    public init(_ context: ModelLoadContext<B>) throws {
+    public convenience init(_ context: ModelLoadContext<B>) throws {
+        try self.init(context, feedForward: DenseFeedForward())
+    }
+
+    /// Loads the weights with each layer's feed-forward block made by `feedForward` (dense
+    /// SwiGLU, or a mixture of experts: `Models/MixtureOfExperts.swift`).
+    public init(_ context: ModelLoadContext<B>, feedForward: some FeedForwardLoading) throws {
         let (c, weights, backend, shard) = (context.config, context.weights, context.backend, context.shard)
         config = c
         self.backend = backend
@@ -46,7 +51,6 @@ public final class LlamaModel<B: Backend>: CausalModel {
         let heads = shard.evenPart(of: c.numHeads), kvHeads = shard.kvHeads(of: c.numKVHeads)
         let qRows = (heads.lowerBound * hd)..<(heads.upperBound * hd)
         let kvRows = (kvHeads.lowerBound * hd)..<(kvHeads.upperBound * hd)
-        let mlp = shard.evenPart(of: c.intermediateSize)
         vocabulary = shard.vocabularyPart(of: c.vocabSize)
         layout = QKVLayout(numHeads: heads.count, numKVHeads: kvHeads.count, headDim: hd)
         let (qDim, kvDim) = (c.numHeads * hd, c.numKVHeads * hd)
@@ -78,11 +82,7 @@ public final class LlamaModel<B: Backend>: CausalModel {
                 // The bias is added once, by rank 0, before the partial sums are reduced.
                 outputBias: c.outputBias && shard.rank == 0 ? try take(a + "o_proj.bias", [h]) : nil,
                 postAttentionNorm: try take(p + "post_attention_layernorm.weight", [h]),
-                gateUp: try backend.linearWeight([
-                    linear(p + "mlp.gate_proj", c.intermediateSize, h).rows(mlp),
-                    linear(p + "mlp.up_proj", c.intermediateSize, h).rows(mlp),
-                ]),
-                down: try backend.linearWeight([linear(p + "mlp.down_proj", h, c.intermediateSize).columns(mlp)])))
+                feedForward: try feedForward.load(layer: i, prefix: p, context)))
             context.progress?(i + 1, c.numLayers)
         }
         self.layers = layers
@@ -103,6 +103,14 @@ public final class LlamaModel<B: Backend>: CausalModel {
     }
 
     public func forward(_ step: B.Batch, cache: B.KVCache) -> B.Tensor {
+        let b = backend
+        // Only the rows whose logits are wanted go through the vocabulary projection.
+        var logits = b.linear(b.gatherLogitRows(hiddenStates(step, cache: cache), batch: step), lmHead, bias: nil)
+        if shard.worldSize > 1 { logits = b.allGatherColumns(logits, totalColumns: config.vocabSize) }
+        return logits
+    }
+
+    public func hiddenStates(_ step: B.Batch, cache: B.KVCache) -> B.Tensor {
         let b = backend
         let eps = config.rmsNormEps
         let scale = 1 / Float(config.headDim).squareRoot()
@@ -127,13 +135,9 @@ public final class LlamaModel<B: Backend>: CausalModel {
             hidden = b.linear(attention, layer.output, bias: layer.outputBias)
             if shard.worldSize > 1 { b.allReduce(hidden) }
             let mlpInput = b.addRMSNorm(hidden, residual: residual!, weight: layer.postAttentionNorm, eps: eps)
-            hidden = b.linear(b.swiGLU(mlpInput, gateUp: layer.gateUp), layer.down, bias: nil)
+            hidden = layer.feedForward.apply(mlpInput, on: b)
             if shard.worldSize > 1 { b.allReduce(hidden) }
         }
-        // Only the rows whose logits are wanted go through the last norm and the vocabulary projection.
-        let last = b.addRMSNorm(hidden, residual: residual!, weight: finalNorm, eps: eps)
-        var logits = b.linear(b.gatherLogitRows(last, batch: step), lmHead, bias: nil)
-        if shard.worldSize > 1 { logits = b.allGatherColumns(logits, totalColumns: config.vocabSize) }
-        return logits
+        return b.addRMSNorm(hidden, residual: residual!, weight: finalNorm, eps: eps)
     }
 }
