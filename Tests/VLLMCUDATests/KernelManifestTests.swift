@@ -35,7 +35,7 @@ import Testing
                     body += next + "\n"
                     if !next.hasSuffix("\\") { break }
                 }
-                let names = body.matches(of: declaration).map { String($0.output.1).components(separatedBy: "##") }
+                let names = body.matches(of: declaration).map { String($0.output[1].substring ?? "").components(separatedBy: "##") }
                 if !names.isEmpty { macros[name] = (parameters, names) }
                 for parts in names {
                     result.templates.append(parts.map { parameters.contains($0) ? "{\($0)}" : $0 }.joined())
@@ -53,7 +53,7 @@ import Testing
                     result.instances[values["S"] ?? "", default: []].insert(parts.map { values[$0] ?? $0 }.joined())
                 }
             } else if let match = line.firstMatch(of: declaration) {
-                let name = String(match.output.1)
+                let name = String(match.output[1].substring ?? "")
                 result.templates.append(name)
                 for suffix in dtypes { result.instances[suffix, default: []].insert(name) }
             }
