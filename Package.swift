@@ -15,7 +15,9 @@ let package = Package(
     products: [
         .library(name: "SwiftVLLM", targets: ["VLLMEngine"]),
         .library(name: "VLLMTokenizers", targets: ["VLLMTokenizers"]),
+        .library(name: "VLLMStructuredOutputs", targets: ["VLLMStructuredOutputs"]),
         .executable(name: "vllm", targets: ["vllm"]),
+        .executable(name: "grammar-bench", targets: ["grammar-bench"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -28,6 +30,9 @@ let package = Package(
     targets: [
         // Hugging Face tokenizer.json, incremental detokenizer and Jinja chat templates; no engine dependency.
         .target(name: "VLLMTokenizers", swiftSettings: [.unsafeFlags(["-O"])]),
+        // Structured outputs: JSON Schema, regex, choice and EBNF compiled to a byte-level
+        // pushdown automaton with per-token masks; depends only on the tokenizers.
+        .target(name: "VLLMStructuredOutputs", dependencies: ["VLLMTokenizers"], swiftSettings: [.unsafeFlags(["-O"])]),
         // Model folders, safetensors, configs, the backend protocol and the model definitions.
         .target(name: "VLLMCore"),
         // Small C helpers for what Swift cannot reach (malloc tuning).
@@ -60,6 +65,9 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]),
         .testTarget(name: "VLLMTokenizersTests", dependencies: ["VLLMTokenizers"], resources: [.copy("Fixtures")]),
+        // Benchmark and xgrammar comparison of the grammar engine (scripts/compare_grammar_masks.py drives it).
+        .executableTarget(name: "grammar-bench", dependencies: ["VLLMStructuredOutputs", "VLLMTokenizers"], swiftSettings: [.unsafeFlags(["-O"])]),
+        .testTarget(name: "VLLMStructuredOutputsTests", dependencies: ["VLLMStructuredOutputs", "VLLMTokenizers"], resources: [.copy("Fixtures")]),
         .testTarget(name: "VLLMCoreTests", dependencies: ["VLLMCore"]),
         .testTarget(name: "VLLMCPUTests", dependencies: ["VLLMCore", "VLLMCPU"]),
         .testTarget(name: "VLLMCUDATests", dependencies: ["VLLMCore", "VLLMCUDA"]),
