@@ -18,6 +18,11 @@ struct Automaton: Sendable {
     var isFinal: [Bool] = []
     var ruleStart: [Int32] = []
     var ruleNames: [String] = []
+    /// The rule each node belongs to.
+    var ruleOfNode: [Int32] = []
+    /// For each rule, the nodes its callers return to: what may follow the rule anywhere in the
+    /// grammar (mask precomputation looks there to reject tokens that no context accepts).
+    var returnNodesOfRule: [[Int32]] = []
 
     var nodeCount: Int { isFinal.count }
     func hasByteEdges(_ n: Int32) -> Bool { byteEdgeStart[Int(n)] != byteEdgeStart[Int(n) + 1] }
@@ -44,6 +49,9 @@ struct Automaton: Sendable {
                 ruleOfNode.append(Int32(r))
             }
         }
+        self.ruleOfNode = ruleOfNode
+        returnNodesOfRule = .init(repeating: [], count: ruleStart.count)
+        for c in calls where !returnNodesOfRule[Int(c.rule)].contains(c.returnNode) { returnNodesOfRule[Int(c.rule)].append(c.returnNode) }
         for i in calls.indices {
             let ret = calls[i].returnNode
             calls[i].tail = isFinal[Int(ret)] && !hasByteEdges(ret) && callStart[Int(ret)] == callStart[Int(ret) + 1]

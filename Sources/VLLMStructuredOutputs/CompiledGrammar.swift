@@ -1,12 +1,13 @@
 import Dispatch
 
 /// What is known about the tokens from one automaton node before any stack exists: the ids
-/// accepted whatever lies below (as a list, or as "all but these" when that is shorter), and
+/// accepted whatever lies below (as a list, or as a ready bitmask when that is smaller), and
 /// the uncertain tokens, left to check at run time against the real stack.
 struct NodeTokenMask: Sendable {
-    /// Accepted ids, or when `acceptsAllBut`, the ids that are not accepted.
-    var ids: [Int32]
-    var acceptsAllBut: Bool
+    /// Accepted ids when few; empty when `acceptedBits` holds them.
+    var acceptedIDs: [Int32]
+    /// Accepted ids as mask words when many (a copy or an OR per step instead of a loop over ids).
+    var acceptedBits: [UInt32]?
     /// Uncertain tokens as sorted-vocabulary positions, ascending, with shared-prefix lengths.
     var uncertain: [Int32]
     var uncertainLCP: [Int32]
@@ -19,8 +20,6 @@ public final class CompiledGrammar: Sendable {
     /// The vocabulary the masks are for.
     public let vocabulary: TokenVocabulary
     let nodeMasks: [NodeTokenMask?]
-    /// Bits of every id in the sorted vocabulary (what "all but" starts from).
-    let sortedMask: [UInt32]
     /// Number of automaton nodes (for reports).
     public var nodeCount: Int { automaton.nodeCount }
 
@@ -29,9 +28,6 @@ public final class CompiledGrammar: Sendable {
         let automaton = try Automaton(grammar)
         self.automaton = automaton
         self.vocabulary = vocabulary
-        var sorted = [UInt32](repeating: 0, count: vocabulary.maskWords)
-        for id in vocabulary.sortedIDs { sorted[Int(id) >> 5] |= 1 << (UInt32(id) & 31) }
-        sortedMask = sorted
         let nodes = (0..<automaton.nodeCount).filter { automaton.hasByteEdges(Int32($0)) }
         let results = UnsafeSendableBox([NodeTokenMask?](repeating: nil, count: automaton.nodeCount))
         let workers = max(1, min(threads, nodes.count))
@@ -53,7 +49,7 @@ public final class CompiledGrammar: Sendable {
         var accepted: [Int32] = []
         var uncertain: [Int32] = []
         for i in classes.indices { classes[i] = .rejected }
-        walker.walk(a, &arena, start: 0, vocabulary: v, positions: nil, lcps: nil) { p, cls in
+        walker.walk(a, &arena, start: 0, vocabulary: v, positions: nil, lcps: nil, expandContext: true) { p, cls in
             classes[p] = cls
             if cls == .accepted { accepted.append(v.sortedIDs[p]) } else { uncertain.append(Int32(p)) }
         }
@@ -63,9 +59,12 @@ public final class CompiledGrammar: Sendable {
             lcps.append(previous < 0 ? 0 : sharedPrefix(v, previous, p))
             previous = p
         }
-        let acceptsAllBut = accepted.count * 2 > classes.count
-        let ids = acceptsAllBut ? classes.indices.filter { classes[$0] != .accepted }.map { v.sortedIDs[$0] } : accepted
-        return NodeTokenMask(ids: ids, acceptsAllBut: acceptsAllBut, uncertain: uncertain, uncertainLCP: lcps)
+        guard accepted.count > v.maskWords else {
+            return NodeTokenMask(acceptedIDs: accepted, acceptedBits: nil, uncertain: uncertain, uncertainLCP: lcps)
+        }
+        var bits = [UInt32](repeating: 0, count: v.maskWords)
+        for id in accepted { bits[Int(id) >> 5] |= 1 << (UInt32(id) & 31) }
+        return NodeTokenMask(acceptedIDs: [], acceptedBits: bits, uncertain: uncertain, uncertainLCP: lcps)
     }
 
     private static func sharedPrefix(_ v: TokenVocabulary, _ a: Int, _ b: Int) -> Int32 {
@@ -80,7 +79,7 @@ public final class CompiledGrammar: Sendable {
         var acc = 0, unc = 0, n = 0
         for m in nodeMasks.compactMap({ $0 }) {
             n += 1
-            acc += m.acceptsAllBut ? vocabulary.sortedIDs.count - m.ids.count : m.ids.count
+            acc += m.acceptedBits.map { $0.reduce(0) { $0 + $1.nonzeroBitCount } } ?? m.acceptedIDs.count
             unc += m.uncertain.count
         }
         return (n, acc, unc)

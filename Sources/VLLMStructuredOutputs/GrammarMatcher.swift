@@ -13,7 +13,6 @@ public struct GrammarMatcher: Sendable {
     /// Whether a stop token was accepted: generation is over.
     public private(set) var isTerminated = false
     private var walker = TokenWalker()
-    private var scratch: [UInt32] = []
     private var buffer: [Int32] = []
     private var visited: [Frame] = []
 
@@ -33,21 +32,31 @@ public struct GrammarMatcher: Sendable {
     public mutating func fillNextTokenBitmask(_ mask: inout [UInt32]) {
         let v = grammar.vocabulary
         precondition(mask.count >= v.maskWords, "mask too small")
-        for i in 0..<v.maskWords { mask[i] = 0 }
-        if isTerminated { return }
+        if isTerminated {
+            for i in 0..<v.maskWords { mask[i] = 0 }
+            return
+        }
+        // The first node with a bitmask writes the mask; the others add to it.
+        var written = false
+        for f in state {
+            guard let bits = grammar.nodeMasks[Int(arena[Int(f)].node)]?.acceptedBits else { continue }
+            bits.withUnsafeBufferPointer { src in
+                if written {
+                    for i in 0..<v.maskWords { mask[i] |= src[i] }
+                } else {
+                    for i in 0..<v.maskWords { mask[i] = src[i] }
+                }
+            }
+            written = true
+        }
+        if !written { for i in 0..<v.maskWords { mask[i] = 0 } }
         for f in state {
             guard let m = grammar.nodeMasks[Int(arena[Int(f)].node)] else { continue }
-            if m.acceptsAllBut {
-                scratch = grammar.sortedMask
-                for id in m.ids { scratch[Int(id) >> 5] &= ~(1 << (UInt32(id) & 31)) }
-                for i in 0..<v.maskWords { mask[i] |= scratch[i] }
-            } else {
-                for id in m.ids { mask[Int(id) >> 5] |= 1 << (UInt32(id) & 31) }
-            }
+            for id in m.acceptedIDs { mask[Int(id) >> 5] |= 1 << (UInt32(id) & 31) }
         }
         for f in state {
             guard let m = grammar.nodeMasks[Int(arena[Int(f)].node)], !m.uncertain.isEmpty else { continue }
-            walker.walk(grammar.automaton, &arena, start: f, vocabulary: v, positions: m.uncertain, lcps: m.uncertainLCP) { p, cls in
+            walker.walk(grammar.automaton, &arena, start: f, vocabulary: v, positions: m.uncertain, lcps: m.uncertainLCP, expandContext: false) { p, cls in
                 if cls == .accepted {
                     let id = v.sortedIDs[p]
                     mask[Int(id) >> 5] |= 1 << (UInt32(id) & 31)
@@ -93,7 +102,7 @@ public struct GrammarMatcher: Sendable {
         var finished = canEnd
         for b in bytes {
             if from == to { arena.removeSubrange(mark...); return false }
-            finished = grammar.automaton.step(&buffer, from: from, to: to, b, &arena, &visited)
+            finished = grammar.automaton.step(&buffer, from: from, to: to, b, &arena, &visited).contains(.finished)
             from = to
             to = buffer.count
         }
