@@ -13,7 +13,7 @@ let package = Package(
     name: "swift-vllm",
     platforms: [.macOS(.v14)],
     products: [
-        .library(name: "SwiftVLLM", targets: ["VLLMEngine"]),
+        .library(name: "SwiftVLLM", targets: ["SwiftVLLM"]),
         .library(name: "VLLMTokenizers", targets: ["VLLMTokenizers"]),
         .library(name: "VLLMStructuredOutputs", targets: ["VLLMStructuredOutputs"]),
         .executable(name: "vllm", targets: ["vllm"]),
@@ -42,8 +42,23 @@ let package = Package(
         // The CUDA backend: driver API, NVRTC and cuBLASLt loaded with dlopen at run time; kernels
         // embedded as source and compiled for the GPU that is present.
         .target(name: "VLLMCUDA", dependencies: ["VLLMCore"], resources: [.embedInCode("Kernels/kernels.cu"), .embedInCode("Kernels/sampling.cu"), .embedInCode("Kernels/flash_prefill.cu")]),
-        // The engine: KV cache manager, scheduler, model runner, sampler, offline API.
-        .target(name: "VLLMEngine", dependencies: ["VLLMCore", "VLLMCPU", "VLLMCUDA", "VLLMTokenizers"]),
+        // The engine: KV cache manager, scheduler, step runner, sampler, offline API. It knows no
+        // concrete backend: it runs on whichever `Platform` it is given.
+        .target(name: "VLLMEngine", dependencies: ["VLLMCore", "VLLMTokenizers"]),
+        // Models by Hugging Face id: the Hub's cache layout and download protocol.
+        .target(
+            name: "VLLMHub",
+            dependencies: [
+                "VLLMCore",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOFoundationCompat", package: "swift-nio"),
+            ]),
+        // KV cache events for routers, over ZeroMQ (libzmq loaded at run time, only when asked for).
+        .target(name: "VLLMKVEvents", dependencies: ["VLLMEngine"]),
+        // The library users import: the engine with the built-in platforms (CUDA, CPU) and Hub ids wired in.
+        .target(name: "SwiftVLLM", dependencies: ["VLLMEngine", "VLLMCore", "VLLMCPU", "VLLMCUDA", "VLLMHub"]),
         // The OpenAI-compatible HTTP server, its metrics, and the client side of the serving benchmark.
         .target(
             name: "VLLMServer",
@@ -60,7 +75,7 @@ let package = Package(
         .executableTarget(
             name: "vllm",
             dependencies: [
-                "VLLMEngine", "VLLMTokenizers", "VLLMServer",
+                "SwiftVLLM", "VLLMEngine", "VLLMTokenizers", "VLLMServer", "VLLMKVEvents",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]),
@@ -69,13 +84,15 @@ let package = Package(
         .executableTarget(name: "grammar-bench", dependencies: ["VLLMStructuredOutputs", "VLLMTokenizers"], swiftSettings: [.unsafeFlags(["-O"])]),
         .testTarget(name: "VLLMStructuredOutputsTests", dependencies: ["VLLMStructuredOutputs", "VLLMTokenizers"], resources: [.copy("Fixtures")]),
         .testTarget(name: "VLLMCoreTests", dependencies: ["VLLMCore"]),
+        .testTarget(name: "VLLMHubTests", dependencies: ["VLLMHub", "VLLMCore"]),
+        .testTarget(name: "VLLMKVEventsTests", dependencies: ["VLLMKVEvents", "VLLMEngine"]),
         .testTarget(name: "VLLMCPUTests", dependencies: ["VLLMCore", "VLLMCPU"]),
         .testTarget(name: "VLLMCUDATests", dependencies: ["VLLMCore", "VLLMCUDA"]),
-        .testTarget(name: "VLLMEngineTests", dependencies: ["VLLMEngine", "VLLMCore", "VLLMCPU"]),
+        .testTarget(name: "VLLMEngineTests", dependencies: ["SwiftVLLM", "VLLMEngine", "VLLMCore", "VLLMCPU", "VLLMCUDA"]),
         .testTarget(
             name: "VLLMServerTests",
             dependencies: [
-                "VLLMServer", "VLLMEngine",
+                "VLLMServer", "VLLMEngine", "SwiftVLLM",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOFoundationCompat", package: "swift-nio"),

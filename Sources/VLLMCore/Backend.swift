@@ -68,8 +68,14 @@ public protocol Backend: AnyObject {
     func rmsNorm(_ x: Tensor, weight: Tensor, eps: Float) -> Tensor
     /// In place `residual += x`, then returns `rmsNorm(residual)`.
     func addRMSNorm(_ x: Tensor, residual: Tensor, weight: Tensor, eps: Float) -> Tensor
-    /// `x · weightᵀ + bias` for a weight of shape `[out, in]`.
+    /// `x · weightᵀ + bias` for a dense weight of shape `[out, in]`.
     func linear(_ x: Tensor, weight: Tensor, bias: Tensor?) -> Tensor
+    /// Takes a linear layer's weight into the backend's memory, kept in its format; several parts
+    /// are stacked along the output dimension (q, k and v, or gate and up, in one product). Throws
+    /// `ModelLoadError.unsupportedWeightFormat` for a format the backend cannot multiply.
+    func linearWeight(_ parts: [HostLinearWeight]) throws -> LinearWeight<Tensor>
+    /// `x · weightᵀ + bias` with the weight in its format: the one matrix product models call.
+    func linear(_ x: Tensor, _ weight: LinearWeight<Tensor>, bias: Tensor?) -> Tensor
     /// In place: RMSNorm over each head of q (with `qWeight`) and of k (with `kWeight`) in a fused qkv tensor.
     func headRMSNorm(_ qkv: Tensor, layout: QKVLayout, qWeight: Tensor, kWeight: Tensor, eps: Float)
     /// In place: rotary embedding of q and k in a fused qkv tensor; `rope` holds cos and sin per position.
@@ -93,6 +99,8 @@ public protocol Backend: AnyObject {
     /// `siluAndMul(linear(x, weight: gateUp, bias: nil))` for the gate and up projections stacked
     /// in one weight; a backend may apply the activation as the products come out.
     func swiGLU(_ x: Tensor, gateUp: Tensor) -> Tensor
+    /// `swiGLU` with the stacked gate and up weight in its format.
+    func swiGLU(_ x: Tensor, gateUp: LinearWeight<Tensor>) -> Tensor
     /// The rows of `x` named by the batch's `logitIndices`.
     func gatherLogitRows(_ x: Tensor, batch: Batch) -> Tensor
     /// Copies a 2-D tensor back to the host as float32, row-major.
@@ -159,6 +167,31 @@ extension Backend {
     public func swiGLU(_ x: Tensor, gateUp: Tensor) -> Tensor { siluAndMul(linear(x, weight: gateUp, bias: nil)) }
 }
 
+// Weight formats: a backend of dense weights only keeps these defaults; one that multiplies
+// quantized formats overrides all three.
+extension Backend {
+    public func linearWeight(_ parts: [HostLinearWeight]) throws -> LinearWeight<Tensor> {
+        if let other = parts.first(where: { $0.format != .dense }) {
+            throw ModelLoadError.unsupportedWeightFormat(format: other.format, backend: name)
+        }
+        return LinearWeight(
+            format: .dense, outFeatures: parts.reduce(0) { $0 + $1.outFeatures }, inFeatures: parts[0].inFeatures,
+            tensors: [try weight(parts.map { $0.tensors[0] })])
+    }
+
+    public func linear(_ x: Tensor, _ weight: LinearWeight<Tensor>, bias: Tensor?) -> Tensor {
+        switch weight.format {
+        case .dense: linear(x, weight: weight.tensors[0], bias: bias)
+        }
+    }
+
+    public func swiGLU(_ x: Tensor, gateUp: LinearWeight<Tensor>) -> Tensor {
+        switch gateUp.format {
+        case .dense: swiGLU(x, gateUp: gateUp.tensors[0])
+        }
+    }
+}
+
 extension Backend {
     public var recordsSteps: Bool { false }
 
@@ -181,6 +214,6 @@ extension Backend {
         let values = toHost(x)
         guard rows > 0 else { return [] }
         let n = values.count / rows
-        return (0..<rows).map { r in Int32(argmaxRow(values[(r * n)..<((r + 1) * n)])) }
+        return (0..<rows).map { r in Int32(SamplingMath.argmax(Array(values[(r * n)..<((r + 1) * n)]))) }
     }
 }

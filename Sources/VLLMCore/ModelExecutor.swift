@@ -1,5 +1,6 @@
 /// A loaded model on a backend, as the engine sees it: it owns the weights and the KV cache, and
-/// turns one flat batch into the logits of the requested tokens.
+/// turns one flat batch into the logits or the samples of the requested tokens. `ModelRunner` is
+/// the implementation for one backend; `TensorParallelExecutor` drives several ranks as one.
 public protocol ModelExecutor: AnyObject {
     /// The model's configuration.
     var config: ModelConfig { get }
@@ -11,21 +12,17 @@ public protocol ModelExecutor: AnyObject {
     func allocateKVCache(numBlocks: Int, blockSize: Int)
     /// Runs the model over `batch` and returns float32 logits, `[batch.logitIndices.count, vocabSize]`.
     func execute(_ batch: ForwardBatch) -> [Float]
-    /// Runs the model over `batch` and returns the index of the largest logit of each requested row
-    /// (the first on ties): greedy sampling without copying the logits to the host.
-    func executeGreedy(_ batch: ForwardBatch) -> [Int32]
-    /// Whether `executeSampled` samples on the device (else it copies the logits to the host).
+    /// Whether `launch` samples rows beyond plain greedy on the device (else such rows copy the
+    /// logits to the host).
     var samplesOnDevice: Bool { get }
-    /// Runs the model over `batch` and samples each requested row as `rows` says (one row each).
-    func executeSampled(_ batch: ForwardBatch, rows: [DeviceSamplingRow]) -> [DeviceSample]
     /// Whether `launch` takes placeholder token ids (`ForwardBatch.placeholder(row:)`) for the
     /// tokens of the step launched before, so that the engine may schedule and launch a step before
     /// the previous one's tokens are back on the host.
     var launchesAhead: Bool { get }
-    /// Runs the model over `batch` and samples each requested row as `rows` says (the argmax of the
-    /// raw logits when every row is plain greedy), returning at once where the device works on its
-    /// own. At most one launch may be in flight beyond the one waited for next: a launch's samples
-    /// must be waited for (or dropped unread) before the launch after next.
+    /// Runs the model over `batch` and samples each requested row as `rows` says (one row each),
+    /// returning at once where the device works on its own. At most one launch may be in flight
+    /// beyond the one waited for next: a launch's samples must be waited for (or dropped unread)
+    /// before the launch after next.
     func launch(_ batch: ForwardBatch, rows: [DeviceSamplingRow]) -> PendingSamples
     /// Records decode steps of the given batch sizes (CUDA graphs) so that later decode steps
     /// replay them, each padded to the next recorded size; call after `allocateKVCache`. Returns
@@ -46,25 +43,20 @@ extension ModelExecutor {
 
     public var launchesAhead: Bool { false }
 
+    /// Samples on the host from `execute`'s logits.
     public func launch(_ batch: ForwardBatch, rows: [DeviceSamplingRow]) -> PendingSamples {
-        guard rows.allSatisfy(\.isPlainGreedy) else { return PendingSamples(ready: executeSampled(batch, rows: rows)) }
-        return PendingSamples(ready: executeGreedy(batch).map { DeviceSample(token: Int($0)) })
+        PendingSamples(ready: SamplingMath.sampleRows(execute(batch), rows: rows))
     }
 
+    /// `launch`, waited for.
     public func executeSampled(_ batch: ForwardBatch, rows: [DeviceSamplingRow]) -> [DeviceSample] {
-        SamplingMath.sampleRows(execute(batch), rows: rows)
+        launch(batch, rows: rows).wait()
     }
 
+    /// The index of the largest logit of each requested row (the first on ties): greedy sampling
+    /// without copying the logits to the host where the backend can avoid it.
     public func executeGreedy(_ batch: ForwardBatch) -> [Int32] {
-        let logits = execute(batch)
-        let vocab = config.vocabSize
-        return (0..<(logits.count / max(vocab, 1))).map { r in Int32(argmaxRow(logits[(r * vocab)..<((r + 1) * vocab)])) }
+        let rows = [DeviceSamplingRow](repeating: DeviceSamplingRow(), count: batch.logitIndices.count)
+        return executeSampled(batch, rows: rows).map { Int32($0.token) }
     }
-}
-
-/// Index of the largest value, the first on ties (like `Sampler.argmax`).
-func argmaxRow(_ row: ArraySlice<Float>) -> Int {
-    var best = row.startIndex
-    for i in row.indices where row[i] > row[best] { best = i }
-    return best - row.startIndex
 }

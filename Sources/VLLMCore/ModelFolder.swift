@@ -29,10 +29,7 @@ public struct ModelFolder: Sendable {
         self.path = path
         let configPath = path + "/config.json"
         config = try ModelConfig(contentsOf: configPath)
-        guard ModelRegistry.supportedArchitectures.contains(config.architecture) else {
-            throw ModelLoadError.unknownArchitecture(
-                path: configPath, name: config.architecture, supported: ModelRegistry.supportedArchitectures)
-        }
+        _ = try ModelRegistry.architecture(of: config, path: configPath)
         generationConfig = try GenerationConfig(contentsOf: path + "/generation_config.json")
     }
 
@@ -47,25 +44,5 @@ public struct ModelFolder: Sendable {
         case .auto, .safetensors: try SafetensorsWeights(folder: path)
         case .dummy: DummyWeights(dtype: dummyDType ?? config.dtype ?? .bfloat16)
         }
-    }
-}
-
-/// Maps `architectures[0]` of config.json to a model implementation.
-public enum ModelRegistry {
-    /// Architectures that `LlamaModel` runs; their differences are switches of `ModelConfig`.
-    public static let supportedArchitectures = [
-        "LlamaForCausalLM", "MistralForCausalLM", "Qwen2ForCausalLM", "Qwen3ForCausalLM",
-    ]
-
-    /// Loads the model of `config` on `backend`.
-    public static func load<B: Backend>(
-        config: ModelConfig, weights: WeightStore, backend: B, maxPositions: Int, shard: TensorParallelShard = .whole,
-        progress: ((Int, Int) -> Void)? = nil
-    ) throws -> any ModelExecutor {
-        guard supportedArchitectures.contains(config.architecture) else {
-            throw ModelLoadError.unknownArchitecture(path: "config.json", name: config.architecture, supported: supportedArchitectures)
-        }
-        return try LlamaModel(
-            config: config, weights: weights, backend: backend, maxPositions: maxPositions, shard: shard, progress: progress)
     }
 }

@@ -9,6 +9,8 @@ public enum ModelLoadError: Error, CustomStringConvertible, Equatable {
     case missingTensor(name: String, path: String)
     case wrongShape(name: String, path: String, expected: [Int], actual: [Int])
     case unsupportedDType(name: String, path: String, dtype: String)
+    /// A weight format that the chosen backend cannot multiply.
+    case unsupportedWeightFormat(format: WeightFormat, backend: String)
 
     public var description: String {
         switch self {
@@ -28,6 +30,8 @@ public enum ModelLoadError: Error, CustomStringConvertible, Equatable {
             "\(path): tensor '\(name)' has shape \(actual), expected \(expected)"
         case .unsupportedDType(let name, let path, let dtype):
             "\(path): tensor '\(name)' has unsupported dtype \(dtype) (supported: F32, F16, BF16)"
+        case .unsupportedWeightFormat(let format, let backend):
+            "weights in the \(format) format are not supported by the \(backend) backend"
         }
     }
 }

@@ -1,7 +1,8 @@
 import Foundation
 
-/// The arithmetic of sampling shared by the engine's host sampler and the host implementation of
-/// `Backend.sampleRows`, so that both filter, penalise and report in exactly the same way.
+/// The rules of sampling, in one place: the engine's host sampler and the host implementation of
+/// `Backend.sampleRows` both run them, and `sampling.cu` follows them, so that every path bans,
+/// biases, penalises, filters, draws and reports in exactly the same way.
 public enum SamplingMath {
     /// Index of the largest value, the first on ties.
     public static func argmax(_ values: [Float]) -> Int {
@@ -85,9 +86,44 @@ public enum SamplingMath {
     /// noise over the candidates; the same distribution as the host sampler's inverse CDF).
     public static func sample(_ values: ArraySlice<Float>, _ row: DeviceSamplingRow, key: UInt64) -> DeviceSample {
         var logits = Array(values)
+        return sample(&logits, row, key: key)
+    }
+
+    /// `sample`, leaving `logits` as the row's processing and temperature made them.
+    public static func sample(_ logits: inout [Float], _ row: DeviceSamplingRow, key: UInt64) -> DeviceSample {
         let raw = row.logprobs.map { _ in logSoftmax(logits) }
         adjust(&logits, row)
         let token = row.temperature == 0 ? argmax(logits) : draw(&logits, row, key: key)
+        guard let raw, let count = row.logprobs else { return DeviceSample(token: token) }
+        return DeviceSample(token: token, logprobs: logprobs(raw, chosen: token, top: count))
+    }
+
+    /// Verifies a draft token proposed without probabilities (n-gram lookup) against the row's
+    /// distribution, by the exact rejection rule: greedy keeps the draft when it is the argmax and
+    /// else takes the argmax; sampling keeps it with its probability p(draft) after the row's
+    /// processing and filters, and else draws from p with the draft removed. Either way the
+    /// token returned follows the row's distribution exactly. `logits` are left processed.
+    public static func verify(_ logits: inout [Float], _ row: DeviceSamplingRow, draft: Int, key: UInt64) -> DeviceSample {
+        guard row.temperature > 0 else { return sample(&logits, row, key: key) }
+        let raw = row.logprobs.map { _ in logSoftmax(logits) }
+        adjust(&logits, row)
+        for i in logits.indices { logits[i] /= row.temperature }
+        var probabilities = softmax(logits)
+        let kept = candidates(&probabilities, minP: row.minP, topK: row.topK, topP: Double(row.topP))
+        let total = kept.reduce(Float(0)) { $0 + probabilities[$1] }
+        let draftProbability = kept.contains(draft) ? probabilities[draft] / total : 0
+        let u = (Float(mix(key ^ 0x5851_F42D_4C95_7F2D) >> 40) + 0.5) * 0x1p-24
+        var token = draft
+        if u >= draftProbability {
+            // The residual max(0, p - q) of a point-mass proposal q is p without the draft.
+            var best: Int?
+            var bestScore = -Float.infinity
+            for id in kept where id != draft && probabilities[id] > 0 {
+                let score = logits[id] + gumbel(key: key, column: id)
+                if best == nil || score > bestScore { (best, bestScore) = (id, score) }
+            }
+            token = best ?? draft
+        }
         guard let raw, let count = row.logprobs else { return DeviceSample(token: token) }
         return DeviceSample(token: token, logprobs: logprobs(raw, chosen: token, top: count))
     }

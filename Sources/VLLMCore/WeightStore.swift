@@ -6,6 +6,9 @@ public protocol WeightStore: Sendable {
     func tensor(_ name: String, shape: [Int]) throws -> HostTensor
     /// Whether `name` exists (e.g. `lm_head.weight` in a tied model).
     func contains(_ name: String) -> Bool
+    /// The weight of the linear layer `prefix` (`prefix.weight`, `[out, in]` when dense) in the
+    /// format the checkpoint stores it; a store of quantized weights returns its own format.
+    func linear(_ prefix: String, out: Int, in inFeatures: Int) throws -> HostLinearWeight
 }
 
 /// The weights of a Hugging Face folder: one `model.safetensors`, or shards listed by

@@ -11,6 +11,7 @@ public final class AsyncEngine: @unchecked Sendable {
         case add(id: String, prompt: String?, tokens: [Int], params: SamplingParams, priority: Int, delta: Bool,
                  continuation: AsyncStream<Result<RequestOutput, Error>>.Continuation)
         case abort(String)
+        case resetPrefixCache(CheckedContinuation<Bool, Never>)
     }
 
     private let core: EngineCore
@@ -28,9 +29,9 @@ public final class AsyncEngine: @unchecked Sendable {
     private var latestStats = EngineStats()
     private var thread: Thread?
 
-    /// Loads the model of `args` with its tokenizer and starts the step loop.
-    public convenience init(args: EngineArgs, progress: ((Int, Int) -> Void)? = nil) throws {
-        let loaded = try LoadedModel(args, progress: progress)
+    /// Loads the model of `args` with its tokenizer on one of `platforms` and starts the step loop.
+    public convenience init(args: EngineArgs, platforms: [any Platform], progress: ((Int, Int) -> Void)? = nil) throws {
+        let loaded = try LoadedModel(args, platforms: platforms, progress: progress)
         let tokenizer = try loadTokenizer(folder: loaded.folder.path)
         let core = try EngineCore(
             executor: loaded.executor, config: loaded.coreConfig, eosTokenIDs: loaded.eosTokenIDs,
@@ -63,6 +64,16 @@ public final class AsyncEngine: @unchecked Sendable {
         send(.add(id: requestID, prompt: prompt, tokens: promptTokenIDs, params: params, priority: priority, delta: delta,
                   continuation: continuation))
         return stream
+    }
+
+    /// Where the KV cache events of each step go (on the engine thread), when the engine records
+    /// them (`EngineCoreConfig.recordsKVCacheEvents`); set it before requests arrive.
+    public nonisolated(unsafe) var kvCacheEventSink: (@Sendable ([KVCacheEvent]) -> Void)?
+
+    /// Forgets every cached prefix, as vLLM's `/reset_prefix_cache`: only while no request runs;
+    /// returns whether it did.
+    public func resetPrefixCache() async -> Bool {
+        await withCheckedContinuation { send(.resetPrefixCache($0)) }
     }
 
     /// Aborts a request (all of its samples); unknown ids are ignored.
@@ -110,8 +121,14 @@ public final class AsyncEngine: @unchecked Sendable {
                 return
             }
             for update in core.step() { deliver(update) }
+            publishEvents()
             publishStats()
         }
+    }
+
+    private func publishEvents() {
+        let events = core.takeKVCacheEvents()
+        if !events.isEmpty { kvCacheEventSink?(events) }
     }
 
     private func publishStats() {
@@ -140,6 +157,9 @@ public final class AsyncEngine: @unchecked Sendable {
             }
         case .abort(let id):
             abortAll(id)
+        case .resetPrefixCache(let continuation):
+            continuation.resume(returning: core.resetPrefixCache())
+            publishEvents()
         }
     }
 

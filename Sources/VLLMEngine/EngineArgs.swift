@@ -1,25 +1,15 @@
 import Foundation
-import VLLMCPU
-import VLLMCUDA
 import VLLMCore
-
-/// Where the model runs (`--device`).
-public enum Device: String, Sendable, CaseIterable {
-    /// CUDA when a usable GPU is present (`CUDAAvailability.problem() == nil`), else the CPU.
-    case auto
-    case cpu
-    case cuda
-
-    /// `auto` decided for this machine.
-    public var resolved: Device {
-        self == .auto ? (CUDAAvailability.problem() == nil ? .cuda : .cpu) : self
-    }
-}
 
 /// Everything needed to build an engine, with vLLM's argument names and defaults.
 public struct EngineArgs: Sendable {
-    /// A Hugging Face model folder; the built-in model when nil.
+    /// A Hugging Face model folder, or a Hub id (`org/name`) that `SwiftVLLM` resolves through the
+    /// Hugging Face cache; the built-in model when nil.
     public var model: String?
+    /// The branch, tag or commit of a Hub id (`--revision`); "main" when nil.
+    public var revision: String?
+    /// The cache folder for Hub downloads (`--download-dir`), instead of `HF_HUB_CACHE`.
+    public var downloadDir: String?
     public var loadFormat: LoadFormat = .auto
     /// Tokens per KV cache block.
     public var blockSize = 16
@@ -40,8 +30,9 @@ public struct EngineArgs: Sendable {
     /// Ranks the model is split over (Megatron-style tensor parallelism); on the CPU, threads of
     /// this process with in-process collectives.
     public var tensorParallelSize = 1
-    /// Where the model runs.
-    public var device: Device = .auto
+    /// Where the model runs: a platform's name ("cpu", "cuda"), or "auto" for the first platform
+    /// that is usable here.
+    public var device = "auto"
     /// Share of the GPU's memory that weights, activations and the KV cache may take.
     public var gpuMemoryUtilization = 0.9
     /// Run every step eagerly (no CUDA graphs).
@@ -50,6 +41,12 @@ public struct EngineArgs: Sendable {
     public var asyncScheduling = true
     /// Compute dtype on the GPU (`--dtype`); nil: float16 for float16 models, else bfloat16.
     public var dtype: DType?
+    /// Speculative decoding (`--speculative-config`); nil decodes one token per step.
+    public var speculative: SpeculativeConfig?
+    /// How full blocks are hashed (`--prefix-caching-hash-algo`).
+    public var prefixCachingHashAlgorithm: PrefixCachingHashAlgorithm = .builtin
+    /// Record KV cache events for a publisher (`--kv-events-config`).
+    public var recordsKVCacheEvents = false
 
     public init(model: String? = nil) {
         self.model = model
@@ -71,15 +68,18 @@ public struct EngineArgs: Sendable {
     }
 }
 
-/// A model loaded on a backend, ready for an engine core.
+/// A model loaded on a platform, ready for an engine core.
 public struct LoadedModel {
     public let folder: ModelFolder
     public let executor: any ModelExecutor
     public let coreConfig: EngineCoreConfig
     public let eosTokenIDs: [Int]
+    /// The platform the model runs on.
+    public let platformName: String
 
-    /// Loads the model of `args` on the CPU backend and sizes its KV cache.
-    public init(_ args: EngineArgs, progress: ((Int, Int) -> Void)? = nil) throws {
+    /// Loads the model of `args` on the platform `args.device` names among `platforms` and sizes
+    /// its KV cache.
+    public init(_ args: EngineArgs, platforms: [any Platform], progress: ((Int, Int) -> Void)? = nil) throws {
         let folder = try ModelFolder(path: args.model ?? EngineArgs.builtinModelPath())
         let config = folder.config
         let maxModelLength = args.maxModelLength ?? config.maxPositionEmbeddings
@@ -91,93 +91,59 @@ public struct LoadedModel {
             throw EngineError.invalidParameter(field: "block_size", detail: "must be a positive multiple of 8, got \(args.blockSize)")
         }
         let budget = args.maxNumBatchedTokens ?? max(2048, min(maxModelLength, 8192))
-        let numBlocks: Int
-        if args.device.resolved == .cuda {
-            guard args.tensorParallelSize == 1 else {
-                throw EngineError.invalidParameter(
-                    field: "tensor_parallel_size", detail: "tensor parallelism on CUDA (NCCL) is not built yet; use 1, or --device cpu")
-            }
-            (executor, numBlocks) = try Self.loadOnCUDA(
-                args, folder: folder, maxModelLength: maxModelLength, budget: budget, progress: progress)
-        } else {
-            executor = try Self.loadOnCPU(args, folder: folder, maxPositions: maxModelLength, progress: progress)
-            let bytesPerBlock = executor.kvCacheBytesPerBlock(blockSize: args.blockSize)
-            numBlocks = args.numGPUBlocksOverride ?? max(1, args.cpuKVCacheBytes / bytesPerBlock)
-        }
-        coreConfig = EngineCoreConfig(
-            blockSize: args.blockSize, numBlocks: numBlocks, enablePrefixCaching: args.enablePrefixCaching,
-            scheduler: SchedulerConfig(
-                maxNumBatchedTokens: budget, maxNumSeqs: args.maxNumSeqs, maxModelLength: maxModelLength,
-                priorityScheduling: args.priorityScheduling),
-            graphBatchSizes: args.enforceEager ? [] : EngineCoreConfig.graphBatchSizes(maxNumSeqs: args.maxNumSeqs),
-            asyncScheduling: args.asyncScheduling)
+        let platform = try Self.platform(args.device, among: platforms)
+        let loaded = try platform.load(folder, args.loadOptions(maxModelLength: maxModelLength, budget: budget), progress: progress)
+        executor = loaded.executor
+        coreConfig = args.coreConfig(numBlocks: loaded.numBlocks, maxModelLength: maxModelLength, budget: budget)
+        platformName = platform.name
         self.folder = folder
         eosTokenIDs = folder.eosTokenIDs
     }
 
-    private static func loadOnCPU(
-        _ args: EngineArgs, folder: ModelFolder, maxPositions: Int, progress: ((Int, Int) -> Void)?
-    ) throws -> any ModelExecutor {
-        let weights = try folder.weights(format: args.loadFormat)
-        let size = args.tensorParallelSize
-        guard size >= 1 else {
-            throw EngineError.invalidParameter(field: "tensor_parallel_size", detail: "must be at least 1, got \(size)")
+    /// The platform called `name`, or for "auto" the first usable one.
+    public static func platform(_ name: String, among platforms: [any Platform]) throws -> any Platform {
+        if name == "auto" {
+            guard let usable = platforms.first(where: { $0.unavailableReason() == nil }) else {
+                throw EngineError.invalidParameter(field: "device", detail: "no platform is usable here")
+            }
+            return usable
         }
-        guard size > 1 else {
-            return try ModelRegistry.load(
-                config: folder.config, weights: weights, backend: CPUBackend(keepsBFloat16: args.cpuKeepBFloat16Weights),
-                maxPositions: maxPositions, progress: progress)
+        guard let named = platforms.first(where: { $0.name == name }) else {
+            throw EngineError.invalidParameter(
+                field: "device", detail: "'\(name)' is not one of auto, \(platforms.map(\.name).joined(separator: ", "))")
         }
-        let group = InProcessGroup(worldSize: size)
-        let ranks = try (0..<size).map { rank in
-            try ModelRegistry.load(
-                config: folder.config, weights: weights,
-                backend: CPUBackend(keepsBFloat16: args.cpuKeepBFloat16Weights, group: group, rank: rank),
-                maxPositions: maxPositions, shard: TensorParallelShard(rank: rank, worldSize: size),
-                progress: rank == 0 ? progress : nil)
-        }
-        return TensorParallelExecutor(ranks: ranks)
+        return named
     }
 }
 
-extension LoadedModel {
-    /// Loads the model on the GPU and sizes the KV cache from the memory left after the weights and
-    /// the activations of the largest step: `free - total * (1 - gpuMemoryUtilization)`.
-    static func loadOnCUDA(
-        _ args: EngineArgs, folder: ModelFolder, maxModelLength: Int, budget: Int, progress: ((Int, Int) -> Void)?
-    ) throws -> (any ModelExecutor, Int) {
-        guard args.tensorParallelSize == 1 else {
-            throw EngineError.invalidParameter(
-                field: "tensor_parallel_size", detail: "the CUDA backend runs on one GPU for now; got \(args.tensorParallelSize)")
-        }
-        if let problem = CUDAAvailability.problem() {
-            throw EngineError.invalidParameter(field: "device", detail: "CUDA is not usable here: \(problem)")
-        }
-        let config = folder.config
-        let dtype = args.dtype ?? (config.dtype == .float16 ? .float16 : .bfloat16)
-        let backend = try CUDABackend(computeDType: dtype)
-        // Start-up time is mostly weights and kernels; say which way the kernels came.
-        FileHandle.standardError.write(Data(String(
-            format: "CUDA: %@, kernels %@ in %.2f s\n", backend.deviceName,
-            backend.compiledKernels ? "compiled by NVRTC" : "loaded from the cache", backend.kernelSeconds).utf8))
-        let weights: WeightStore = args.loadFormat == .dummy && dtype != .float32
-            ? ParallelDummyWeights(dtype: dtype) : try folder.weights(format: args.loadFormat)
-        let executor = try ModelRegistry.load(
-            config: config, weights: weights, backend: backend, maxPositions: maxModelLength, progress: progress)
-        let activations = CUDAActivationEstimate.bytes(
-            config: config, dtype: dtype, tokens: budget, sequences: args.maxNumSeqs)
-        try backend.reserveActivations(ringBytes: activations.ring, stepBytes: activations.step)
-        executor.profileRun(tokens: budget, sequences: args.maxNumSeqs, blockSize: args.blockSize)
-        let bytesPerBlock = executor.kvCacheBytesPerBlock(blockSize: args.blockSize)
-        let memory = backend.memoryInfo()
-        let usable = memory.free - Int(Double(memory.total) * (1 - args.gpuMemoryUtilization))
-        // More blocks than every sequence at full length could use only slow down the block pool.
-        let useful = args.maxNumSeqs * ((maxModelLength + args.blockSize - 1) / args.blockSize) + 1
-        let numBlocks = args.numGPUBlocksOverride ?? min(useful, usable / bytesPerBlock)
-        guard numBlocks > 0 else {
-            throw EngineError.notEnoughCache(
-                detail: "no GPU memory left for the KV cache (\(memory.free >> 20) MiB free of \(memory.total >> 20) MiB after weights and activations); raise --gpu-memory-utilization or lower --max-num-batched-tokens")
-        }
-        return (executor, numBlocks)
+extension EngineArgs {
+    /// What the platform needs of these arguments.
+    func loadOptions(maxModelLength: Int, budget: Int) -> ModelLoadOptions {
+        var options = ModelLoadOptions(maxModelLength: maxModelLength, maxNumBatchedTokens: budget)
+        options.loadFormat = loadFormat
+        options.blockSize = blockSize
+        options.maxNumSeqs = maxNumSeqs
+        options.tensorParallelSize = tensorParallelSize
+        options.numBlocksOverride = numGPUBlocksOverride
+        options.dtype = dtype
+        options.gpuMemoryUtilization = gpuMemoryUtilization
+        options.cpuKVCacheBytes = cpuKVCacheBytes
+        options.cpuKeepBFloat16Weights = cpuKeepBFloat16Weights
+        return options
+    }
+
+    /// The engine core's settings for a model of `numBlocks` KV cache blocks.
+    func coreConfig(numBlocks: Int, maxModelLength: Int, budget: Int) -> EngineCoreConfig {
+        var config = EngineCoreConfig(
+            blockSize: blockSize, numBlocks: numBlocks, enablePrefixCaching: enablePrefixCaching,
+            scheduler: SchedulerConfig(
+                maxNumBatchedTokens: budget, maxNumSeqs: maxNumSeqs, maxModelLength: maxModelLength,
+                priorityScheduling: priorityScheduling),
+            graphBatchSizes: enforceEager ? [] : EngineCoreConfig.graphBatchSizes(maxNumSeqs: maxNumSeqs),
+            asyncScheduling: asyncScheduling, speculative: speculative)
+        config.prefixCachingHashAlgorithm = prefixCachingHashAlgorithm
+        config.hashSeed = ProcessInfo.processInfo.environment["PYTHONHASHSEED"]
+        config.recordsKVCacheEvents = recordsKVCacheEvents
+        return config
     }
 }

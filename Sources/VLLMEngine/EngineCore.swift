@@ -13,10 +13,19 @@ public struct EngineCoreConfig: Sendable, Equatable {
     /// Schedule and launch each step before the tokens of the step before are back, so that the
     /// host's work of one step overlaps the device's work of the next (vLLM's async scheduling).
     public var asyncScheduling: Bool
+    /// Draft tokens proposed for each decode and verified in the same step (speculative decoding);
+    /// steps then run one at a time, since drafts come from the tokens known on the host.
+    public var speculative: SpeculativeConfig?
+    /// How full blocks are hashed for the prefix cache.
+    public var prefixCachingHashAlgorithm: PrefixCachingHashAlgorithm = .builtin
+    /// The seed of sha256_cbor block hashes (vLLM reads `PYTHONHASHSEED`); random when nil.
+    public var hashSeed: String?
+    /// Keep KV cache events for `takeKVCacheEvents()` (routers learn what each replica caches).
+    public var recordsKVCacheEvents = false
 
     public init(
         blockSize: Int, numBlocks: Int, enablePrefixCaching: Bool, scheduler: SchedulerConfig, graphBatchSizes: [Int] = [],
-        asyncScheduling: Bool = true
+        asyncScheduling: Bool = true, speculative: SpeculativeConfig? = nil
     ) {
         self.blockSize = blockSize
         self.numBlocks = numBlocks
@@ -24,6 +33,7 @@ public struct EngineCoreConfig: Sendable, Equatable {
         self.scheduler = scheduler
         self.graphBatchSizes = graphBatchSizes
         self.asyncScheduling = asyncScheduling
+        self.speculative = speculative
     }
 
     /// vLLM's capture sizes up to `maxNumSeqs`: 1, 2, 4, then steps of 8 up to 256 and of 16 beyond,
@@ -63,6 +73,8 @@ public struct EngineStats: Sendable, Equatable {
     public var promptTokens = 0
     public var generationTokens = 0
     public var numSteps = 0
+    /// Speculative decoding's counters (all zero without it).
+    public var speculative = SpeculativeStats()
 }
 
 /// The heart of the engine: requests in, one scheduled and computed step at a time, sequence
@@ -77,7 +89,7 @@ public final class EngineCore {
     public let config: EngineCoreConfig
     private let scheduler: Scheduler
     private let cache: KVCacheManager
-    let runner: ModelRunner
+    let runner: StepRunner
     private var sampler: Sampler
     private let textDecoder: TextDecoderFactory?
     private let vocabularySize: Int
@@ -86,7 +98,7 @@ public final class EngineCore {
     private var arrivals = 0
     private var counters = EngineStats()
     /// The step launched last, whose tokens the next `step()` processes.
-    private var inFlight: ModelRunner.LaunchedStep?
+    private var inFlight: StepRunner.LaunchedStep?
 
     /// A core over `executor`, whose KV cache it allocates with `config.numBlocks` blocks.
     public init(
@@ -98,13 +110,16 @@ public final class EngineCore {
                 detail: "\(config.numBlocks) blocks of \(config.blockSize) tokens hold \(capacity) tokens, fewer than max_model_len \(config.scheduler.maxModelLength); lower max_model_len or give the cache more memory")
         }
         self.config = config
-        cache = KVCacheManager(numBlocks: config.numBlocks, blockSize: config.blockSize, prefixCaching: config.enablePrefixCaching)
+        cache = KVCacheManager(
+            numBlocks: config.numBlocks, blockSize: config.blockSize, prefixCaching: config.enablePrefixCaching,
+            hashAlgorithm: config.prefixCachingHashAlgorithm, hashSeed: config.hashSeed,
+            recordsEvents: config.recordsKVCacheEvents)
         scheduler = Scheduler(config: config.scheduler, cache: cache)
         executor.allocateKVCache(numBlocks: config.numBlocks, blockSize: config.blockSize)
         let recordStart = DispatchTime.now().uptimeNanoseconds
         graphsRecorded = executor.captureGraphs(batchSizes: config.graphBatchSizes)
         graphRecordingSeconds = Double(DispatchTime.now().uptimeNanoseconds - recordStart) / 1e9
-        runner = ModelRunner(executor: executor, blockSize: config.blockSize)
+        runner = StepRunner(executor: executor, blockSize: config.blockSize)
         sampler = Sampler(eosTokenIDs: Set(eosTokenIDs))
         self.textDecoder = textDecoder
         vocabularySize = executor.config.vocabSize
@@ -165,16 +180,17 @@ public final class EngineCore {
 
     /// Whether the next step may be scheduled before the tokens of the one in flight are known:
     /// the executor takes placeholders for them, the step in flight samples on the backend, and no
-    /// request needs the host or its full token history to sample (`ModelRunner.canLaunchAhead`).
+    /// request needs the host or its full token history to sample (`StepRunner.canLaunchAhead`).
     /// Otherwise the step in flight is drained first and the next one runs as before.
     private var canScheduleAhead: Bool {
-        guard config.asyncScheduling, runner.executor.launchesAhead, let inFlight, inFlight.samplesOnBackend else { return false }
+        guard config.asyncScheduling, config.speculative == nil, runner.executor.launchesAhead, let inFlight, inFlight.samplesOnBackend else { return false }
         let launchable = { (request: Request) in self.runner.canLaunchAhead(request, sampler: self.sampler) }
         return scheduler.running.allSatisfy(launchable) && scheduler.waiting.allSatisfy(launchable)
     }
 
     /// Schedules the next step and launches it; nil when nothing can run.
-    private func launchNextStep() -> ModelRunner.LaunchedStep? {
+    private func launchNextStep() -> StepRunner.LaunchedStep? {
+        if let speculative = config.speculative { proposeDrafts(speculative) }
         let step = scheduler.schedule()
         guard !step.requests.isEmpty else { return nil }
         counters.numSteps += 1
@@ -192,7 +208,7 @@ public final class EngineCore {
     }
 
     /// Waits for a launched step and takes in its tokens.
-    private func process(_ launched: ModelRunner.LaunchedStep) -> [SequenceUpdate] {
+    private func process(_ launched: StepRunner.LaunchedStep) -> [SequenceUpdate] {
         var updates: [SequenceUpdate] = []
         for result in launched.results(vocabularySize: vocabularySize) {
             let request = result.request
@@ -206,18 +222,55 @@ public final class EngineCore {
                 continue
             }
             guard var row = result.sampleLogits else { continue }
+            if !result.draftLogits.isEmpty {
+                updates.append(contentsOf: verifyDrafts(result, for: request))
+                continue
+            }
             let (token, logprobs) = sampler.sample(&row, for: request)
             updates.append(accept(token, logprobs: logprobs, for: request))
         }
         return updates
     }
 
-    private func recordPromptLogprobs(_ result: ModelRunner.Result) {
+    /// Gives each decoding request with every token known its draft tokens for the next step.
+    private func proposeDrafts(_ speculative: SpeculativeConfig) {
+        for request in scheduler.running where request.numPendingTokens == 0 && request.numComputedTokens == request.numTokens - 1 {
+            let room = request.maxOutputTokens - request.numOutputTokens - 1
+            request.draftTokenIDs = speculative.propose(request.tokenIDs[...], limit: room)
+        }
+    }
+
+    /// Takes in a verifying step's tokens: the drafts up to the first one rejected, then the
+    /// token sampled in its place (or after the last draft), each checked for stops as usual.
+    /// The slots of rejected drafts are given back; their keys and values are overwritten later.
+    private func verifyDrafts(_ result: StepRunner.Result, for request: Request) -> [SequenceUpdate] {
+        let drafts = request.draftTokenIDs
+        request.draftTokenIDs = []
+        var updates: [SequenceUpdate] = []
+        var accepted = 0
+        for (i, logits) in (result.draftLogits + [result.sampleLogits!]).enumerated() {
+            var row = logits
+            let draft = i < drafts.count ? drafts[i] : nil
+            let (token, logprobs) = draft.map { sampler.verify(&row, for: request, draft: $0) } ?? sampler.sample(&row, for: request)
+            updates.append(accept(token, logprobs: logprobs, for: request))
+            guard token == draft else { break }
+            accepted += 1
+            if request.isFinished { break }
+        }
+        counters.speculative.record(drafted: drafts.count, accepted: accepted)
+        if !request.isFinished {
+            request.numComputedTokens = request.numTokens - 1
+            cache.trim(request, toTokens: request.numComputedTokens)
+        }
+        return updates
+    }
+
+    private func recordPromptLogprobs(_ result: StepRunner.Result) {
         let request = result.request
         guard let top = request.params.promptLogprobs, result.firstPromptPosition == request.promptLogprobs.count else { return }
         for (i, logits) in result.promptLogits.enumerated() {
             let next = request.tokenIDs[result.firstPromptPosition + i + 1]
-            request.promptLogprobs.append(Sampler.positionLogprobs(Sampler.logSoftmax(logits), chosen: next, top: top))
+            request.promptLogprobs.append(Sampler.positionLogprobs(SamplingMath.logSoftmax(logits), chosen: next, top: top))
         }
     }
 
@@ -272,6 +325,15 @@ public final class EngineCore {
         requests[request.id] = nil
         texts[request.id] = nil
         return update
+    }
+
+    /// The KV cache events since the last call (none unless `config.recordsKVCacheEvents`).
+    public func takeKVCacheEvents() -> [KVCacheEvent] { cache.takeEvents() }
+
+    /// Forgets every cached prefix while no request runs; returns whether it did.
+    public func resetPrefixCache() -> Bool {
+        guard !scheduler.hasWork else { return false }
+        return cache.resetPrefixCache()
     }
 
     /// The engine's counters now.

@@ -19,10 +19,10 @@ public final class LLM {
     public let tokenizer: Tokenizer?
     private var nextID = 0
 
-    /// Loads `args.model` (the built-in model when nil) and its tokenizer; `progress` hears of each
-    /// layer loaded (done, total).
-    public init(args: EngineArgs = EngineArgs(), progress: ((Int, Int) -> Void)? = nil) throws {
-        let loaded = try LoadedModel(args, progress: progress)
+    /// Loads `args.model` (the built-in model when nil) and its tokenizer on one of `platforms`
+    /// (`args.device` says which); `progress` hears of each layer loaded (done, total).
+    public init(args: EngineArgs = EngineArgs(), platforms: [any Platform], progress: ((Int, Int) -> Void)? = nil) throws {
+        let loaded = try LoadedModel(args, platforms: platforms, progress: progress)
         folder = loaded.folder
         tokenizer = try loadTokenizer(folder: loaded.folder.path)
         engine = try EngineCore(

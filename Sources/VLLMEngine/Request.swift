@@ -58,6 +58,9 @@ final class Request {
     var numPendingTokens = 0
     /// The row, among the sampled rows of the last launched step, of this request's newest pending token.
     var pendingRow = 0
+    /// Tokens proposed to follow its last token (speculative decoding), verified by the next step
+    /// that computes them; cleared once that step's tokens are in.
+    var draftTokenIDs: [Int] = []
     /// Prompt tokens that came from the prefix cache when the request was first scheduled.
     var numCachedPromptTokens = 0
     var status: Status = .waiting

@@ -25,7 +25,7 @@ public enum OpenAIRoutes {
     static let table: [String: Set<HTTPRequest.Method>] = [
         "/v1/completions": [.post], "/v1/chat/completions": [.post], "/v1/models": [.get],
         "/tokenize": [.post], "/detokenize": [.post], "/health": [.get], "/ping": [.get, .post], "/version": [.get],
-        "/metrics": [.get], "/openapi.json": [.get],
+        "/metrics": [.get], "/openapi.json": [.get], "/reset_prefix_cache": [.post],
     ]
 
     public static func router(_ serving: OpenAIServing) -> Router<ServerRequestContext> {
@@ -38,6 +38,13 @@ public enum OpenAIRoutes {
         router.get("/ping") { _, _ -> Response in Response(status: .ok) }
         router.post("/ping") { _, _ -> Response in Response(status: .ok) }
         router.get("/version") { _, _ -> Response in jsonResponse(["version": vllmServerVersion]) }
+        // vLLM's: forget every cached prefix (only while no request runs; 409 otherwise).
+        router.post("/reset_prefix_cache") { _, _ -> Response in
+            guard await serving.engine.resetPrefixCache() else {
+                return jsonResponse(["error": "requests are running; the prefix cache was not reset"], status: .conflict)
+            }
+            return Response(status: .ok)
+        }
         router.get("/metrics") { _, _ -> Response in
             Response(
                 status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],

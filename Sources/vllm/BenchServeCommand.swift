@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import VLLMCore
+import SwiftVLLM
 import VLLMEngine
 import VLLMServer
 import VLLMTokenizers

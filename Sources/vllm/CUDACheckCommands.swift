@@ -3,6 +3,7 @@ import Foundation
 import VLLMCPU
 import VLLMCUDA
 import VLLMCore
+import SwiftVLLM
 import VLLMEngine
 
 /// `vllm logits`: the logits of every prompt position for a set of prompts, written as raw float32

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import SwiftVLLM
 import VLLMEngine
 import VLLMServer
 import VLLMTokenizers

@@ -1,12 +1,19 @@
 import Foundation
 import ArgumentParser
 import VLLMCore
+import SwiftVLLM
 import VLLMEngine
 
 /// Flags that build an engine, shared by the commands that load a model (vLLM's names).
 struct EngineOptions: ParsableArguments {
-    @Option(help: "Hugging Face model folder (default: the built-in stories260K model).")
+    @Option(help: "Hugging Face model folder, or a Hub id (org/name) resolved through the Hugging Face cache (default: the built-in stories260K model).")
     var model: String?
+
+    @Option(help: "Branch, tag or commit of a Hub model id (default: main).")
+    var revision: String?
+
+    @Option(help: "Folder for Hub downloads instead of the Hugging Face cache (HF_HUB_CACHE).")
+    var downloadDir: String?
 
     @Option(help: "How to get the weights: auto, safetensors, or dummy (random, from config.json).")
     var loadFormat: String = "auto"
@@ -50,11 +57,21 @@ struct EngineOptions: ParsableArguments {
     @Flag(inversion: .prefixedNo, help: "Schedule each step while the device computes the one before (off: one step at a time).")
     var asyncScheduling = true
 
+    @Option(help: ArgumentHelp(
+        "Speculative decoding as vLLM's JSON, e.g. '{\"method\": \"ngram\", \"num_speculative_tokens\": 4, \"prompt_lookup_max\": 4, \"prompt_lookup_min\": 2}'.",
+        valueName: "json"))
+    var speculativeConfig: String?
+
+    @Option(help: "How prefix-cache blocks are hashed: builtin, or sha256_cbor (vLLM's, reproducible from token ids with PYTHONHASHSEED, for routers).")
+    var prefixCachingHashAlgo: String = "builtin"
+
     @Option(help: "Compute dtype on the GPU: auto, bfloat16, float16 or float32; on the CPU, float32 widens bfloat16 weights.")
     var dtype: String = "auto"
 
     func engineArgs() throws -> EngineArgs {
         var args = EngineArgs(model: model)
+        args.revision = revision
+        args.downloadDir = downloadDir
         guard let format = LoadFormat(rawValue: loadFormat) else {
             throw ValidationError("--load-format must be one of \(LoadFormat.allCases.map(\.rawValue).joined(separator: ", "))")
         }
@@ -67,14 +84,21 @@ struct EngineOptions: ParsableArguments {
         args.cpuKVCacheBytes = Int(cpuKvCacheSpace * Double(1 << 30))
         args.enablePrefixCaching = prefixCaching && !noEnablePrefixCaching
         args.tensorParallelSize = tensorParallelSize
-        guard let chosen = Device(rawValue: device) else { throw ValidationError("--device must be auto, cpu or cuda") }
-        args.device = chosen
+        guard Platforms.deviceNames.contains(device) else {
+            throw ValidationError("--device must be one of \(Platforms.deviceNames.joined(separator: ", "))")
+        }
+        args.device = device
         guard gpuMemoryUtilization > 0, gpuMemoryUtilization <= 1 else {
             throw ValidationError("--gpu-memory-utilization must be in (0, 1]")
         }
         args.gpuMemoryUtilization = gpuMemoryUtilization
         args.enforceEager = enforceEager
         args.asyncScheduling = asyncScheduling
+        args.speculative = try speculativeConfig.map(SpeculativeConfig.init(json:))
+        guard let algorithm = PrefixCachingHashAlgorithm(rawValue: prefixCachingHashAlgo) else {
+            throw ValidationError("--prefix-caching-hash-algo must be one of \(PrefixCachingHashAlgorithm.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        args.prefixCachingHashAlgorithm = algorithm
         if dtype != "auto" {
             guard let d = DType(configName: dtype) else { throw ValidationError("--dtype must be auto, bfloat16, float16 or float32") }
             args.dtype = d

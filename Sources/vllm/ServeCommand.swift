@@ -2,7 +2,9 @@ import ArgumentParser
 import Foundation
 import Logging
 import VLLMCore
+import SwiftVLLM
 import VLLMEngine
+import VLLMKVEvents
 import VLLMServer
 
 /// `vllm serve [MODEL]`: the OpenAI-compatible HTTP server (vLLM's flags).
@@ -45,6 +47,11 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Seconds to let requests in flight finish on SIGINT/SIGTERM before aborting them.")
     var shutdownTimeout: Double = 5
 
+    @Option(help: ArgumentHelp(
+        "KV cache events for routers, as vLLM's JSON, e.g. '{\"enable_kv_cache_events\": true, \"endpoint\": \"tcp://*:5557\", \"replay_endpoint\": \"tcp://*:5558\", \"topic\": \"kv-events\"}' (needs libzmq).",
+        valueName: "json"))
+    var kvEventsConfig: String?
+
     func run() async throws {
         guard let level = Logger.Level(rawValue: logLevel.lowercased()) else {
             throw ValidationError("--log-level must be one of trace, debug, info, warning, error, critical")
@@ -84,12 +91,20 @@ struct ServeCommand: AsyncParsableCommand {
             }
         }
 
+        let events = try kvEventsConfig.map(KVEventsConfig.init(json:)) ?? KVEventsConfig()
+        args.recordsKVCacheEvents = events.publishes
+        let publisher = events.publishes ? try KVEventPublisher(events) : nil
+        if events.publishes {
+            logger.info("KV cache events on \(events.endpoint)\(events.replayEndpoint.map { ", replay on \($0)" } ?? "")")
+        }
+
         let start = Date()
         logger.info("Loading model \(args.model ?? EngineArgs.builtinModelPath())")
         let asyncEngine = try AsyncEngine(args: args) { done, total in
             // A line per quarter: start-up of a large model is visible in the log, not flooded.
             if done == total || done % max(1, total / 4) == 0 { logger.info("Loading weights: \(done)/\(total) layers") }
         }
+        if let publisher { asyncEngine.kvCacheEventSink = { publisher.publish($0) } }
         let config = asyncEngine.config
         if let folder = asyncEngine.folder {
             let c = folder.config
@@ -119,6 +134,7 @@ struct ServeCommand: AsyncParsableCommand {
                 logger.info("Serving \(names) on http://\(host):\(channel.localAddress?.port ?? port) (Ctrl-C to stop)")
             })
         asyncEngine.shutdown()
+        publisher?.shutdown()
         logger.info("Server stopped")
     }
 }

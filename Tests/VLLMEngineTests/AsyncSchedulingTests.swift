@@ -1,6 +1,8 @@
 import Foundation
+import SwiftVLLM
 import Testing
 import VLLMCPU
+import VLLMCUDA
 import VLLMCore
 @testable import VLLMEngine
 
@@ -18,11 +20,7 @@ final class LoggingExecutor: ModelExecutor {
     func kvCacheBytesPerBlock(blockSize: Int) -> Int { inner.kvCacheBytesPerBlock(blockSize: blockSize) }
     func allocateKVCache(numBlocks: Int, blockSize: Int) { inner.allocateKVCache(numBlocks: numBlocks, blockSize: blockSize) }
     func execute(_ batch: ForwardBatch) -> [Float] { inner.execute(batch) }
-    func executeGreedy(_ batch: ForwardBatch) -> [Int32] { inner.executeGreedy(batch) }
     var samplesOnDevice: Bool { inner.samplesOnDevice }
-    func executeSampled(_ batch: ForwardBatch, rows: [DeviceSamplingRow]) -> [DeviceSample] {
-        inner.executeSampled(batch, rows: rows)
-    }
     func captureGraphs(batchSizes: [Int]) -> Int { inner.captureGraphs(batchSizes: batchSizes) }
     func profileRun(tokens: Int, sequences: Int, blockSize: Int) {
         inner.profileRun(tokens: tokens, sequences: sequences, blockSize: blockSize)
@@ -321,7 +319,7 @@ final class DeviceLikeCPUBackend: CPUWrappingBackend {
 /// Runs only where a GPU is usable: async scheduling on the CUDA backend, where placeholders are
 /// resolved by the embedding kernel from the previous step's tokens on the device, samples are read
 /// back after the next step is launched, and decode steps replay CUDA graphs.
-@Suite(.enabled(if: Device.auto.resolved == .cuda)) struct CUDAAsyncSchedulingTests {
+@Suite(.enabled(if: CUDAPlatform().unavailableReason() == nil)) struct CUDAAsyncSchedulingTests {
     struct Run {
         var outputs: [String: [Int]] = [:]
         var logprobs: [String: [PositionLogprobs]] = [:]
@@ -330,7 +328,7 @@ final class DeviceLikeCPUBackend: CPUWrappingBackend {
 
     func run(async: Bool) throws -> (Run, LoggingExecutor, graphs: Int) {
         var args = EngineArgs(model: EnginePaths.builtinModel)
-        args.device = .cuda
+        args.device = "cuda"
         args.dtype = .float32
         args.maxModelLength = 128
         args.maxNumSeqs = 8

@@ -1,4 +1,5 @@
 import Foundation
+import SwiftVLLM
 import Testing
 import VLLMCore
 @testable import VLLMEngine

@@ -1,4 +1,5 @@
 import Testing
+import SwiftVLLM
 @testable import VLLMEngine
 
 @Suite struct PrefixCacheAndLeakTests {

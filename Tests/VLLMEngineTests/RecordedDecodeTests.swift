@@ -1,4 +1,5 @@
 import Testing
+import SwiftVLLM
 import VLLMCPU
 import VLLMCore
 @testable import VLLMEngine

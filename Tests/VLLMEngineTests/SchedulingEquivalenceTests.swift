@@ -1,4 +1,5 @@
 import Testing
+import SwiftVLLM
 @testable import VLLMEngine
 
 /// Greedy outputs are the same however the requests are batched, chunked, preempted or cached.

@@ -1,4 +1,5 @@
 import Foundation
+import SwiftVLLM
 import HummingbirdTesting
 import XCTest
 

@@ -1,5 +1,6 @@
 import Foundation
 import HummingbirdTesting
+import SwiftVLLM
 import VLLMEngine
 import XCTest
 

@@ -1,4 +1,5 @@
 import Foundation
+import SwiftVLLM
 import Hummingbird
 import HummingbirdTesting
 import NIOCore

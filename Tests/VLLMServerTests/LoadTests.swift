@@ -1,5 +1,6 @@
 import AsyncHTTPClient
 import Foundation
+import SwiftVLLM
 import HummingbirdTesting
 import NIOCore
 import NIOFoundationCompat

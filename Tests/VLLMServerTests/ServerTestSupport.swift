@@ -4,6 +4,7 @@ import HummingbirdTesting
 import Logging
 import NIOCore
 import NIOFoundationCompat
+import SwiftVLLM
 import VLLMEngine
 import XCTest
 

@@ -586,6 +586,41 @@ if [ "$MODE" = round9 ]; then
     done
 fi
 
+
+# verify: the structure change (issue 12) and speculative decoding (issue 16) in one run: kernel
+# checks against float64, the machine's limits with transformers' batch-1 generate, the issue-6
+# workloads for this binary and the previous one (.gpu/vllm-base.xz) alternating, and batch-1
+# n-gram speculation on prompts that repeat themselves and on random ones.
+if [ "$MODE" = verify ]; then
+    L8=bench/gpu/configs/llama3_1_8b
+    export VLLM_CACHE_ROOT=$W/cachev
+    for dt in bfloat16 float16 float32; do
+        step kernel_check_${dt} 120 "$BIN" kernel-check --dtype $dt --json
+    done
+    step hf_bench_llama8b 240 python3 $G/hf_bench.py --limits --config $L8 --shapes 1x32x128 --out $R/hf_llama8b.json
+    unpack_base
+    qwen06_dataset
+    for round in 1 2; do
+        for variant in new base; do
+            b="$BIN"; [ $variant = base ] && { [ -x $BASE_BIN ] || continue; b=$BASE_BIN; }
+            latency_8b latency_8b_${variant}_$round 150 "" $b
+        done
+    done
+    for variant in new base; do
+        b="$BIN"; [ $variant = base ] && { [ -x $BASE_BIN ] || continue; b=$BASE_BIN; }
+        throughput_8b throughput_8b_1000_$variant 180 1000 $b
+        step throughput_qwen06_$variant 120 $b bench throughput --device cuda --load-format dummy \
+            --model bench/gpu/configs/qwen3_0_6b --dataset-path $W/dataset_qwen06.jsonl --max-model-len 2048 \
+            --output-json $R/throughput_qwen06_$variant.json
+    done
+    NGRAM='{"method":"ngram","num_speculative_tokens":4,"prompt_lookup_max":4,"prompt_lookup_min":2}'
+    for prompts in self_repeat random; do
+        flag=""; [ $prompts = self_repeat ] && flag="--self-repeat"
+        latency_8b spec_off_$prompts 150 "$flag" "$BIN"
+        latency_8b spec_ngram_$prompts 150 "$flag --speculative-config $NGRAM" "$BIN"
+    done
+fi
+
 python3 $G/summarize.py "$R" > "$OUT/summary.json"
 cat "$OUT/summary.json"
 tar -C "$W" -czf "$OUT/results.tar.gz" res

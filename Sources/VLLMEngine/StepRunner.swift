@@ -3,7 +3,7 @@ import VLLMCore
 /// Lays out a scheduled step as one flat batch, launches the model on it and hands back, once the
 /// step is done, the sample or the logits of each request that has reached the end of its tokens
 /// (and so samples one now).
-final class ModelRunner {
+final class StepRunner {
     let executor: any ModelExecutor
     let blockSize: Int
 
@@ -24,6 +24,9 @@ final class ModelRunner {
         var firstPromptPosition = 0
         /// Logits to sample the next token from, when the request has computed all its tokens.
         var sampleLogits: [Float]?
+        /// Logits that verify the request's draft tokens, one row per draft (row i decides the
+        /// token at draft position i); `sampleLogits` then follows the last draft.
+        var draftLogits: [[Float]] = []
         /// The token (and its logprobs), when the backend sampled the whole step.
         var deviceSample: DeviceSample?
         /// Whether this step samples a token of the request (on the backend or from `sampleLogits`).
@@ -73,6 +76,11 @@ final class ModelRunner {
                     let request = scheduled.request
                     var result = Result(request: request)
                     let rows = (0..<chunk.leadingLogits).map { _ in next() }
+                    if chunk.wantsLogits, !request.draftTokenIDs.isEmpty {
+                        result.draftLogits = rows
+                        result.sampleLogits = next()
+                        return result
+                    }
                     // Positions recomputed after a preemption were reported before.
                     let skip = max(0, request.promptLogprobs.count - chunk.numCached)
                     result.promptLogits = Array(rows.dropFirst(skip))
@@ -100,43 +108,54 @@ final class ModelRunner {
     }
 
     /// The request's part of the step: its next `numTokens` tokens, the last of which may be the
-    /// one the step launched before is still sampling (a placeholder).
+    /// one the step launched before is still sampling (a placeholder), then as many of its draft
+    /// tokens as fit, each of whose positions wants logits to verify the next.
     private func chunk(_ request: Request, numTokens: Int, cache: KVCacheManager) -> SequenceChunk {
-        let start = request.numComputedTokens, end = start + numTokens
+        let start = request.numComputedTokens
+        let known = min(numTokens, request.numTokensWithPending - start)
+        let end = start + known
         precondition(end <= request.numTokens + min(request.numPendingTokens, 1), "only the first pending token can be computed")
         var tokens = request.tokenIDs[start..<min(end, request.numTokens)].map(Int32.init)
         if end > request.numTokens { tokens.append(ForwardBatch.placeholder(row: request.pendingRow)) }
+        // Drafts the token budget cut off are not verified.
+        request.draftTokenIDs = Array(request.draftTokenIDs.prefix(numTokens - known))
+        tokens += request.draftTokenIDs.map(Int32.init)
         return SequenceChunk(
             tokenIDs: tokens, numCached: start, blockTable: cache.blocks(of: request).map(Int32.init),
             wantsLogits: end == request.numTokensWithPending,
-            leadingLogits: Self.promptPositions(request, start: start, count: numTokens))
+            leadingLogits: Self.promptPositions(request, start: start, count: known) + request.draftTokenIDs.count)
     }
 
     /// Whether a step of `request` can be launched before the tokens of the step before are on the
-    /// host: the backend samples its row (as `backendRows` decides for a step: a row `sampler` can
-    /// describe, greedy unless the backend samples; no prompt logprobs, whose logits must come to
-    /// the host), and the row needs no token history (the repetition, frequency and presence
-    /// penalties read it, and its last token would still be unknown).
+    /// host: the backend samples its row, the row needs no prompt logprobs (their logits must come
+    /// to the host) and no token history (the repetition, frequency and presence penalties read
+    /// it, and its last token would still be unknown).
     func canLaunchAhead(_ request: Request, sampler: Sampler) -> Bool {
         let p = request.params
-        guard p.promptLogprobs == nil, p.repetitionPenalty == 1, p.frequencyPenalty == 0, p.presencePenalty == 0,
-              let row = sampler.deviceRow(for: request)
-        else { return false }
-        return row.isPlainGreedy || samplesOnBackend ?? executor.samplesOnDevice
+        guard request.draftTokenIDs.isEmpty, p.promptLogprobs == nil, p.repetitionPenalty == 1, p.frequencyPenalty == 0, p.presencePenalty == 0 else {
+            return false
+        }
+        return backendRow(for: request, sampler: sampler) != nil
     }
 
     /// The backend rows of the step's sampling requests, or nil when the host samples: prompt
-    /// logprobs need the logits, as does a row that only the host sampler can do; and unless the
-    /// backend samples on the device, any row beyond the argmax of the raw logits.
+    /// logprobs need the logits, as does any row the backend does not sample.
     private func backendRows(_ step: ScheduledStep, _ chunks: [SequenceChunk], _ sampler: Sampler) -> [DeviceSamplingRow]? {
         guard chunks.allSatisfy({ $0.leadingLogits == 0 }) else { return nil }
         var rows: [DeviceSamplingRow] = []
         for (scheduled, chunk) in zip(step.requests, chunks) where chunk.wantsLogits {
-            guard let row = sampler.deviceRow(for: scheduled.request) else { return nil }
+            guard let row = backendRow(for: scheduled.request, sampler: sampler) else { return nil }
             rows.append(row)
         }
-        guard samplesOnBackend ?? executor.samplesOnDevice || rows.allSatisfy(\.isPlainGreedy) else { return nil }
         return rows
+    }
+
+    /// The one decision of what the backend samples: a row the sampler can describe for a
+    /// backend, and unless the backend samples on the device, only the argmax of the raw logits.
+    private func backendRow(for request: Request, sampler: Sampler) -> DeviceSamplingRow? {
+        guard let row = sampler.deviceRow(for: request), row.isPlainGreedy || samplesOnBackend ?? executor.samplesOnDevice
+        else { return nil }
+        return row
     }
 
     /// Leading positions of a chunk whose logits give prompt logprobs.

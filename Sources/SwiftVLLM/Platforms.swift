@@ -1,0 +1,49 @@
+@_exported import VLLMCore
+@_exported import VLLMEngine
+import VLLMCPU
+import VLLMCUDA
+import VLLMHub
+
+/// The platforms this package builds, in the order "auto" tries them: a usable GPU first, then
+/// the CPU, which runs everywhere. This is the one place that knows the concrete backends; the
+/// engine takes whatever list it is given.
+public enum Platforms {
+    /// Every platform built in.
+    public static let builtIn: [any Platform] = [CUDAPlatform(), CPUPlatform()]
+
+    /// The names `--device` takes: "auto" and each platform's.
+    public static var deviceNames: [String] { ["auto"] + builtIn.map(\.name) }
+}
+
+extension LLM {
+    /// Loads `args.model` (the built-in model when nil) and its tokenizer on the built-in
+    /// platforms; `progress` hears of each layer loaded (done, total).
+    public convenience init(args: EngineArgs = EngineArgs(), progress: ((Int, Int) -> Void)? = nil) throws {
+        try self.init(args: args.resolvingHubModel(), platforms: Platforms.builtIn, progress: progress)
+    }
+}
+
+extension AsyncEngine {
+    /// Loads the model of `args` with its tokenizer on the built-in platforms and starts the step loop.
+    public convenience init(args: EngineArgs, progress: ((Int, Int) -> Void)? = nil) throws {
+        try self.init(args: args.resolvingHubModel(), platforms: Platforms.builtIn, progress: progress)
+    }
+}
+
+extension LoadedModel {
+    /// Loads the model of `args` on the built-in platforms.
+    public init(_ args: EngineArgs, progress: ((Int, Int) -> Void)? = nil) throws {
+        try self.init(args.resolvingHubModel(), platforms: Platforms.builtIn, progress: progress)
+    }
+}
+
+extension EngineArgs {
+    /// These arguments with a Hub id in `model` replaced by its folder in the Hugging Face cache
+    /// (downloaded as needed, at `revision`).
+    public func resolvingHubModel() throws -> EngineArgs {
+        guard let model else { return self }
+        var resolved = self
+        resolved.model = try HubModel.localFolder(model, revision: revision, downloadDirectory: downloadDir)
+        return resolved
+    }
+}

@@ -1,0 +1,57 @@
+import Foundation
+import VLLMCore
+
+/// One NVIDIA GPU as a platform: our kernels and cuBLASLt, loaded at run time. The KV cache gets
+/// what is left of `gpuMemoryUtilization` of the GPU's memory after the weights and the
+/// activations of the largest step: `free - total * (1 - gpuMemoryUtilization)`.
+public struct CUDAPlatform: Platform {
+    public init() {}
+
+    public var name: String { "cuda" }
+
+    public func unavailableReason() -> String? { CUDAAvailability.problem() }
+
+    /// The compute dtype: `--dtype`, else float16 for float16 checkpoints and bfloat16 for the rest.
+    private func dtype(_ config: ModelConfig, _ options: ModelLoadOptions) -> DType {
+        options.dtype ?? (config.dtype == .float16 ? .float16 : .bfloat16)
+    }
+
+    public func makeBackends(config: ModelConfig, _ options: ModelLoadOptions) throws -> [CUDABackend] {
+        guard options.tensorParallelSize == 1 else {
+            throw PlatformError.unsupported(
+                field: "tensor_parallel_size",
+                detail: "tensor parallelism on CUDA (NCCL) is not built yet; use 1, or --device cpu (got \(options.tensorParallelSize))")
+        }
+        if let problem = unavailableReason() { throw PlatformError.unavailable(platform: "CUDA", reason: problem) }
+        let backend = try CUDABackend(computeDType: dtype(config, options))
+        // Start-up time is mostly weights and kernels; say which way the kernels came.
+        FileHandle.standardError.write(Data(String(
+            format: "CUDA: %@, kernels %@ in %.2f s\n", backend.deviceName,
+            backend.compiledKernels ? "compiled by NVRTC" : "loaded from the cache", backend.kernelSeconds).utf8))
+        return [backend]
+    }
+
+    /// Dummy weights are made on all cores, already in the compute dtype.
+    public func weights(of folder: ModelFolder, _ options: ModelLoadOptions) throws -> WeightStore {
+        let dtype = dtype(folder.config, options)
+        if options.loadFormat == .dummy && dtype != .float32 { return ParallelDummyWeights(dtype: dtype) }
+        return try folder.weights(format: options.loadFormat)
+    }
+
+    public func reserveActivations(_ backends: [CUDABackend], config: ModelConfig, _ options: ModelLoadOptions) throws -> Bool {
+        let activations = CUDAActivationEstimate.bytes(
+            config: config, dtype: dtype(config, options), tokens: options.maxNumBatchedTokens, sequences: options.maxNumSeqs)
+        try backends[0].reserveActivations(ringBytes: activations.ring, stepBytes: activations.step)
+        return true
+    }
+
+    public func kvCacheBudget(_ backends: [CUDABackend], _ options: ModelLoadOptions) throws -> Int {
+        let memory = backends[0].memoryInfo()
+        let usable = memory.free - Int(Double(memory.total) * (1 - options.gpuMemoryUtilization))
+        guard usable > 0 else {
+            throw PlatformError.notEnoughMemory(
+                detail: "no GPU memory left for the KV cache (\(memory.free >> 20) MiB free of \(memory.total >> 20) MiB after weights and activations); raise --gpu-memory-utilization or lower --max-num-batched-tokens")
+        }
+        return usable
+    }
+}

@@ -1,0 +1,90 @@
+/// What a model needs to load itself: its configuration, where its weights come from, the backend
+/// it runs on and which part of it this instance holds.
+public struct ModelLoadContext<B: Backend> {
+    /// config.json.
+    public var config: ModelConfig
+    /// The weights.
+    public var weights: WeightStore
+    /// The backend the model's tensors live on.
+    public var backend: B
+    /// Positions the rotary tables cover (the longest sequence the engine will run).
+    public var maxPositions: Int
+    /// The part of the model this instance holds (tensor parallelism).
+    public var shard: TensorParallelShard
+    /// Called after each layer with (done, total).
+    public var progress: ((Int, Int) -> Void)?
+
+    /// Collects what a model needs to load.
+    public init(
+        config: ModelConfig, weights: WeightStore, backend: B, maxPositions: Int, shard: TensorParallelShard = .whole,
+        progress: ((Int, Int) -> Void)? = nil
+    ) {
+        self.config = config
+        self.weights = weights
+        self.backend = backend
+        self.maxPositions = maxPositions
+        self.shard = shard
+        self.progress = progress
+    }
+}
+
+/// A decoder-only language model on a backend: its weights and its forward pass, nothing else.
+/// Running it (the KV cache, graphs, sampling, placeholders) is `ModelRunner`'s job, the same
+/// for every architecture.
+public protocol CausalModel<B>: AnyObject {
+    /// The backend the model runs on.
+    associatedtype B: Backend
+
+    /// Loads the weights of `context.config` onto `context.backend`.
+    init(_ context: ModelLoadContext<B>) throws
+    /// The model's configuration.
+    var config: ModelConfig { get }
+    /// The shape of this instance's paged KV cache with `numBlocks` blocks of `blockSize` tokens.
+    func kvCacheShape(numBlocks: Int, blockSize: Int) -> KVCacheShape
+    /// The forward pass of a prepared step: the logits of the step's requested rows
+    /// (`ForwardBatch.logitIndices`), left on the backend.
+    func forward(_ step: B.Batch, cache: B.KVCache) -> B.Tensor
+}
+
+/// A family of architectures that one model type runs, named in `ModelRegistry`.
+public protocol ModelArchitecture {
+    /// Loads the model for `context` on its backend.
+    static func load<B: Backend>(_ context: ModelLoadContext<B>) throws -> any CausalModel<B>
+}
+
+/// Maps `architectures[0]` of config.json to the model that runs it: one line per architecture.
+public enum ModelRegistry {
+    static let architectures: [String: any ModelArchitecture.Type] = [
+        "LlamaForCausalLM": Llama.self,
+        "MistralForCausalLM": Llama.self,
+        "Qwen2ForCausalLM": Llama.self,
+        "Qwen3ForCausalLM": Llama.self,
+    ]
+
+    /// The architecture names that can be loaded, sorted.
+    public static var supportedArchitectures: [String] { architectures.keys.sorted() }
+
+    /// The model type that runs `config`'s architecture; the error lists every supported one.
+    public static func architecture(of config: ModelConfig, path: String = "config.json") throws -> any ModelArchitecture.Type {
+        guard let found = architectures[config.architecture] else {
+            throw ModelLoadError.unknownArchitecture(path: path, name: config.architecture, supported: supportedArchitectures)
+        }
+        return found
+    }
+
+    /// Loads the model of `context.config` and wraps it in a runner.
+    public static func load<B: Backend>(_ context: ModelLoadContext<B>) throws -> ModelRunner<B> {
+        try context.shard.validate(context.config)
+        let model = try architecture(of: context.config).load(context)
+        return ModelRunner(model: model, backend: context.backend, maxPositions: context.maxPositions, shard: context.shard)
+    }
+
+    /// Loads the model of `config` on `backend`.
+    public static func load<B: Backend>(
+        config: ModelConfig, weights: WeightStore, backend: B, maxPositions: Int, shard: TensorParallelShard = .whole,
+        progress: ((Int, Int) -> Void)? = nil
+    ) throws -> ModelRunner<B> {
+        try load(ModelLoadContext(
+            config: config, weights: weights, backend: backend, maxPositions: maxPositions, shard: shard, progress: progress))
+    }
+}

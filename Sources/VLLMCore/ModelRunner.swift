@@ -1,0 +1,103 @@
+/// Runs a model on its backend, the same way for every architecture: it owns the paged KV cache,
+/// the profile run, the recorded decode steps (CUDA graphs) and the padding that replays them,
+/// the placeholder token ids of async scheduling, and launching and waiting for samples.
+public final class ModelRunner<B: Backend>: ModelExecutor {
+    /// The model's weights and forward pass.
+    public let model: any CausalModel<B>
+    private let backend: B
+    private let shard: TensorParallelShard
+    private let maxPositions: Int
+    private var cache: B.KVCache?
+    /// The samples of the last `launch`, which placeholder token ids of the next batch stand for.
+    private var lastSamples: PendingSamples?
+    /// Decode batch sizes replayed from recordings, ascending; empty when steps run eagerly.
+    public private(set) var graphBatchSizes: [Int] = []
+
+    /// Runs `model` on `backend`; `maxPositions` bounds the sequences of the profile run.
+    public init(model: any CausalModel<B>, backend: B, maxPositions: Int, shard: TensorParallelShard = .whole) {
+        self.model = model
+        self.backend = backend
+        self.maxPositions = maxPositions
+        self.shard = shard
+    }
+
+    public var config: ModelConfig { model.config }
+
+    public var backendName: String { backend.name }
+
+    public func kvCacheBytesPerBlock(blockSize: Int) -> Int {
+        backend.kvCacheBytesPerBlock(model.kvCacheShape(numBlocks: 1, blockSize: blockSize))
+    }
+
+    public func allocateKVCache(numBlocks: Int, blockSize: Int) {
+        cache = backend.makeKVCache(model.kvCacheShape(numBlocks: numBlocks, blockSize: blockSize))
+    }
+
+    public func execute(_ batch: ForwardBatch) -> [Float] {
+        let (logits, rows) = self.logits(batch)
+        let values = backend.toHost(logits)
+        let wanted = batch.logitIndices.count
+        return rows == wanted ? values : Array(values.prefix(wanted * config.vocabSize))
+    }
+
+    public var samplesOnDevice: Bool { shard.worldSize == 1 && backend.samplesOnDevice }
+
+    public var launchesAhead: Bool { shard.worldSize == 1 }
+
+    public func launch(_ batch: ForwardBatch, rows: [DeviceSamplingRow]) -> PendingSamples {
+        let (logits, count) = self.logits(batch)
+        // Padding rows of a recorded step are sampled greedily and dropped.
+        let padded = rows + [DeviceSamplingRow](repeating: DeviceSamplingRow(), count: count - rows.count)
+        let samples = backend.launchSampling(logits, rows: padded)
+        lastSamples = samples
+        return samples.map { Array($0.prefix(rows.count)) }
+    }
+
+    public func profileRun(tokens: Int, sequences: Int, blockSize: Int) {
+        let perSequence = max(1, min(maxPositions - 1, (tokens + max(1, sequences) - 1) / max(1, sequences)))
+        let count = (tokens + perSequence - 1) / perSequence
+        let blocksPerSequence = (perSequence + blockSize - 1) / blockSize
+        allocateKVCache(numBlocks: count * blocksPerSequence, blockSize: blockSize)
+        let chunks = (0..<count).map { s in
+            SequenceChunk(
+                tokenIDs: [Int32](repeating: 0, count: min(perSequence, tokens - s * perSequence)), numCached: 0,
+                blockTable: (0..<blocksPerSequence).map { Int32(s * blocksPerSequence + $0) })
+        }
+        runGreedy(ForwardBatch(chunks: chunks, blockSize: blockSize))
+        cache = nil
+    }
+
+    public func captureGraphs(batchSizes: [Int]) -> Int {
+        guard backend.recordsSteps, shard.worldSize == 1, cache != nil else { return 0 }
+        graphBatchSizes = Set(batchSizes.filter { $0 > 0 }).sorted()
+        // Largest first, as vLLM does; each dummy step records its size.
+        for size in graphBatchSizes.reversed() { runGreedy(.dummyDecodes(size)) }
+        // A backend that failed to record stops recording; the steps then run eagerly.
+        if !backend.recordsSteps { graphBatchSizes = [] }
+        return graphBatchSizes.count
+    }
+
+    /// Runs a step whose tokens nobody reads (profile and recording runs) through the argmax, so
+    /// that it touches neither the samples that placeholders stand for nor the sampling buffers.
+    private func runGreedy(_ batch: ForwardBatch) {
+        let (logits, rows) = self.logits(batch)
+        _ = backend.argmaxRows(logits, rows: rows)
+    }
+
+    /// The logits of `batch`'s requested rows on the backend, and how many rows there are: more
+    /// than requested when a decode step was padded to a recorded size.
+    private func logits(_ batch: ForwardBatch) -> (B.Tensor, rows: Int) {
+        guard let cache else { preconditionFailure("allocateKVCache must be called before execute") }
+        var batch = batch
+        if batch.hasPlaceholders {
+            guard let last = lastSamples else { preconditionFailure("placeholder token ids before any launch") }
+            // Tokens already on the host are put in here; the others the backend reads on the device.
+            if last.isReady { batch = batch.resolvingPlaceholders(last.wait().map { Int32($0.token) }) }
+        }
+        if backend.recordsSteps, batch.isDecodeOnly, let size = graphBatchSizes.first(where: { $0 >= batch.numSequences }) {
+            let step = backend.prepare(batch.paddedDecodes(to: size))
+            return (backend.recorded(size, batch: step) { model.forward(step, cache: cache) }, size)
+        }
+        return (model.forward(backend.prepare(batch), cache: cache), batch.logitIndices.count)
+    }
+}

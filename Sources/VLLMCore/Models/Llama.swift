@@ -1,0 +1,139 @@
+/// The Llama family (Llama 2/3, Mistral, Qwen2/2.5, Qwen3, SmolLM, TinyLlama) in one implementation:
+/// pre-norm decoder layers of grouped-query attention with rotary embeddings and a SwiGLU MLP.
+/// The variants differ only by switches of `ModelConfig` (q/k/v bias, q/k norm, rope scaling,
+/// tied embeddings, sliding window).
+public enum Llama: ModelArchitecture {
+    public static func load<B: Backend>(_ context: ModelLoadContext<B>) throws -> any CausalModel<B> {
+        try LlamaModel(context)
+    }
+}
+
+/// The weights and forward pass of a Llama-family model.
+public final class LlamaModel<B: Backend>: CausalModel {
+    struct Layer {
+        var inputNorm: B.Tensor
+        var qkv: LinearWeight<B.Tensor>
+        var qkvBias: B.Tensor?
+        var qNorm: B.Tensor?
+        var kNorm: B.Tensor?
+        var output: LinearWeight<B.Tensor>
+        var outputBias: B.Tensor?
+        var postAttentionNorm: B.Tensor
+        var gateUp: LinearWeight<B.Tensor>
+        var down: LinearWeight<B.Tensor>
+    }
+
+    public let config: ModelConfig
+    /// The part of the model this instance holds.
+    public let shard: TensorParallelShard
+    private let vocabulary: Range<Int>
+    private let backend: B
+    private let layout: QKVLayout
+    private let embedTokens: B.Tensor
+    private let layers: [Layer]
+    private let finalNorm: B.Tensor
+    private let lmHead: LinearWeight<B.Tensor>
+    private let rope: B.Tensor
+
+    /// Loads the weights; with a shard of several ranks, only that rank's slices are read (views
+    /// into the mapped files, copies only for the strided slices of row-parallel weights).
+    public init(_ context: ModelLoadContext<B>) throws {
+        let (c, weights, backend, shard) = (context.config, context.weights, context.backend, context.shard)
+        config = c
+        self.backend = backend
+        self.shard = shard
+        let hd = c.headDim, h = c.hiddenSize
+        let heads = shard.evenPart(of: c.numHeads), kvHeads = shard.kvHeads(of: c.numKVHeads)
+        let qRows = (heads.lowerBound * hd)..<(heads.upperBound * hd)
+        let kvRows = (kvHeads.lowerBound * hd)..<(kvHeads.upperBound * hd)
+        let mlp = shard.evenPart(of: c.intermediateSize)
+        vocabulary = shard.vocabularyPart(of: c.vocabSize)
+        layout = QKVLayout(numHeads: heads.count, numKVHeads: kvHeads.count, headDim: hd)
+        let (qDim, kvDim) = (c.numHeads * hd, c.numKVHeads * hd)
+        func load(_ name: String, _ shape: [Int]) throws -> HostTensor { try weights.tensor(name, shape: shape) }
+        func take(_ name: String, _ shape: [Int]) throws -> B.Tensor { try backend.weight([load(name, shape)]) }
+        func linear(_ prefix: String, _ out: Int, _ inFeatures: Int) throws -> HostLinearWeight {
+            try weights.linear(prefix, out: out, in: inFeatures)
+        }
+
+        embedTokens = try backend.weight([load("model.embed_tokens.weight", [c.vocabSize, h]).rows(vocabulary)])
+        var layers: [Layer] = []
+        for i in 0..<c.numLayers {
+            let p = "model.layers.\(i)."
+            let a = p + "self_attn."
+            layers.append(Layer(
+                inputNorm: try take(p + "input_layernorm.weight", [h]),
+                qkv: try backend.linearWeight([
+                    linear(a + "q_proj", qDim, h).rows(qRows), linear(a + "k_proj", kvDim, h).rows(kvRows),
+                    linear(a + "v_proj", kvDim, h).rows(kvRows),
+                ]),
+                qkvBias: c.qkvBias
+                    ? try backend.weight([
+                        load(a + "q_proj.bias", [qDim]).rows(qRows), load(a + "k_proj.bias", [kvDim]).rows(kvRows),
+                        load(a + "v_proj.bias", [kvDim]).rows(kvRows),
+                    ]) : nil,
+                qNorm: c.qkNorm ? try take(a + "q_norm.weight", [hd]) : nil,
+                kNorm: c.qkNorm ? try take(a + "k_norm.weight", [hd]) : nil,
+                output: try backend.linearWeight([linear(a + "o_proj", h, qDim).columns(qRows)]),
+                // The bias is added once, by rank 0, before the partial sums are reduced.
+                outputBias: c.outputBias && shard.rank == 0 ? try take(a + "o_proj.bias", [h]) : nil,
+                postAttentionNorm: try take(p + "post_attention_layernorm.weight", [h]),
+                gateUp: try backend.linearWeight([
+                    linear(p + "mlp.gate_proj", c.intermediateSize, h).rows(mlp),
+                    linear(p + "mlp.up_proj", c.intermediateSize, h).rows(mlp),
+                ]),
+                down: try backend.linearWeight([linear(p + "mlp.down_proj", h, c.intermediateSize).columns(mlp)])))
+            context.progress?(i + 1, c.numLayers)
+        }
+        self.layers = layers
+        finalNorm = try take("model.norm.weight", [h])
+        lmHead = c.tieWordEmbeddings
+            ? LinearWeight(format: .dense, outFeatures: vocabulary.count, inFeatures: h, tensors: [embedTokens])
+            : try backend.linearWeight([linear("lm_head", c.vocabSize, h).rows(vocabulary)])
+        rope = try backend.weight([
+            RotaryEmbedding.table(
+                headDim: c.headDim, theta: c.ropeTheta, scaling: c.ropeScaling, positions: context.maxPositions)
+        ])
+    }
+
+    public func kvCacheShape(numBlocks: Int, blockSize: Int) -> KVCacheShape {
+        KVCacheShape(
+            numLayers: config.numLayers, numBlocks: numBlocks, blockSize: blockSize,
+            numKVHeads: layout.numKVHeads, headDim: config.headDim)
+    }
+
+    public func forward(_ step: B.Batch, cache: B.KVCache) -> B.Tensor {
+        let b = backend
+        let eps = config.rmsNormEps
+        let scale = 1 / Float(config.headDim).squareRoot()
+        var hidden = b.embedding(embedTokens, step, firstTokenID: vocabulary.lowerBound)
+        if shard.worldSize > 1 { b.allReduce(hidden) }
+        var residual: B.Tensor?
+        for (index, layer) in layers.enumerated() {
+            let normed: B.Tensor
+            if let residual {
+                normed = b.addRMSNorm(hidden, residual: residual, weight: layer.inputNorm, eps: eps)
+            } else {
+                residual = hidden
+                normed = b.rmsNorm(hidden, weight: layer.inputNorm, eps: eps)
+            }
+            let qkv = b.linear(normed, layer.qkv, bias: layer.qkvBias)
+            if let qNorm = layer.qNorm, let kNorm = layer.kNorm {
+                b.headRMSNorm(qkv, layout: layout, qWeight: qNorm, kWeight: kNorm, eps: eps)
+            }
+            let attention = b.rotaryAttention(
+                qkv, layout: layout, rope: rope, cache: cache, layer: index, batch: step, scale: scale,
+                slidingWindow: config.slidingWindow)
+            hidden = b.linear(attention, layer.output, bias: layer.outputBias)
+            if shard.worldSize > 1 { b.allReduce(hidden) }
+            let mlpInput = b.addRMSNorm(hidden, residual: residual!, weight: layer.postAttentionNorm, eps: eps)
+            hidden = b.linear(b.swiGLU(mlpInput, gateUp: layer.gateUp), layer.down, bias: nil)
+            if shard.worldSize > 1 { b.allReduce(hidden) }
+        }
+        // Only the rows whose logits are wanted go through the last norm and the vocabulary projection.
+        let last = b.addRMSNorm(hidden, residual: residual!, weight: finalNorm, eps: eps)
+        var logits = b.linear(b.gatherLogitRows(last, batch: step), lmHead, bias: nil)
+        if shard.worldSize > 1 { logits = b.allGatherColumns(logits, totalColumns: config.vocabSize) }
+        return logits
+    }
+}

@@ -1,0 +1,112 @@
+/// The engine's settings that loading a model and sizing its KV cache depend on (vLLM's names).
+public struct ModelLoadOptions: Sendable {
+    /// How weights are obtained.
+    public var loadFormat: LoadFormat = .auto
+    /// Longest prompt plus output.
+    public var maxModelLength: Int
+    /// Tokens per KV cache block.
+    public var blockSize = 16
+    /// Token budget of the largest step.
+    public var maxNumBatchedTokens: Int
+    /// Most sequences in a step.
+    public var maxNumSeqs = 256
+    /// Ranks the model is split over.
+    public var tensorParallelSize = 1
+    /// Exact number of KV cache blocks, overriding the memory budget.
+    public var numBlocksOverride: Int?
+    /// Compute dtype (`--dtype`); nil lets the platform choose from the checkpoint.
+    public var dtype: DType?
+    /// Share of a GPU's memory that weights, activations and the KV cache may take.
+    public var gpuMemoryUtilization = 0.9
+    /// Bytes of host memory for the KV cache of a CPU platform.
+    public var cpuKVCacheBytes = 4 << 30
+    /// Keep bfloat16 weights as bfloat16 on the CPU instead of widening them to float32.
+    public var cpuKeepBFloat16Weights = true
+
+    /// Options with the two limits that have no default.
+    public init(maxModelLength: Int, maxNumBatchedTokens: Int) {
+        self.maxModelLength = maxModelLength
+        self.maxNumBatchedTokens = maxNumBatchedTokens
+    }
+
+    /// Blocks that every sequence at full length would fill, plus one; more only slow down the block pool.
+    public var usefulBlocks: Int { maxNumSeqs * ((maxModelLength + blockSize - 1) / blockSize) + 1 }
+}
+
+/// Why a platform could not load a model.
+public enum PlatformError: Error, CustomStringConvertible, Equatable {
+    /// The platform cannot run on this machine.
+    case unavailable(platform: String, reason: String)
+    /// An engine setting the platform does not support.
+    case unsupported(field: String, detail: String)
+    /// No memory is left for the KV cache.
+    case notEnoughMemory(detail: String)
+
+    public var description: String {
+        switch self {
+        case .unavailable(let platform, let reason): "\(platform) is not usable here: \(reason)"
+        case .unsupported(let field, let detail): "invalid value for '\(field)': \(detail)"
+        case .notEnoughMemory(let detail): "not enough memory for the KV cache: \(detail)"
+        }
+    }
+}
+
+/// A kind of device that models run on. Each backend module provides one; the engine picks one by
+/// name and knows no concrete backend, so a new backend is a new module and a line where the
+/// platforms are listed (`SwiftVLLM`'s `Platforms.builtIn`).
+public protocol Platform: Sendable {
+    /// The backend of one rank.
+    associatedtype B: Backend
+
+    /// The name `--device` takes ("cpu", "cuda").
+    var name: String { get }
+    /// Why the platform cannot run on this machine, or nil when it can.
+    func unavailableReason() -> String?
+    /// The backends of one model, one per tensor-parallel rank.
+    func makeBackends(config: ModelConfig, _ options: ModelLoadOptions) throws -> [B]
+    /// Where the weights come from (a platform may make dummy weights its own way).
+    func weights(of folder: ModelFolder, _ options: ModelLoadOptions) throws -> WeightStore
+    /// Sets aside the activation memory of the largest step, once the weights are loaded; true
+    /// when a profile run should then bring activations to their high-water mark.
+    func reserveActivations(_ backends: [B], config: ModelConfig, _ options: ModelLoadOptions) throws -> Bool
+    /// Bytes the KV cache may take, with weights and activations in place.
+    func kvCacheBudget(_ backends: [B], _ options: ModelLoadOptions) throws -> Int
+}
+
+extension Platform {
+    public func weights(of folder: ModelFolder, _ options: ModelLoadOptions) throws -> WeightStore {
+        try folder.weights(format: options.loadFormat)
+    }
+
+    /// Loads the model of `folder` on this platform and sizes its KV cache: as many blocks as the
+    /// budget holds, no more than every sequence could use, or exactly `numBlocksOverride`.
+    public func load(
+        _ folder: ModelFolder, _ options: ModelLoadOptions, progress: ((Int, Int) -> Void)? = nil
+    ) throws -> (executor: any ModelExecutor, numBlocks: Int) {
+        guard options.tensorParallelSize >= 1 else {
+            throw PlatformError.unsupported(
+                field: "tensor_parallel_size", detail: "must be at least 1, got \(options.tensorParallelSize)")
+        }
+        let config = folder.config
+        let backends = try makeBackends(config: config, options)
+        let weights = try self.weights(of: folder, options)
+        let ranks = try backends.enumerated().map { rank, backend in
+            try ModelRegistry.load(ModelLoadContext(
+                config: config, weights: weights, backend: backend, maxPositions: options.maxModelLength,
+                shard: TensorParallelShard(rank: rank, worldSize: backends.count), progress: rank == 0 ? progress : nil))
+        }
+        let executor: any ModelExecutor = ranks.count == 1 ? ranks[0] : TensorParallelExecutor(ranks: ranks)
+        if try reserveActivations(backends, config: config, options) {
+            executor.profileRun(tokens: options.maxNumBatchedTokens, sequences: options.maxNumSeqs, blockSize: options.blockSize)
+        }
+        if let exact = options.numBlocksOverride { return (executor, exact) }
+        let bytesPerBlock = executor.kvCacheBytesPerBlock(blockSize: options.blockSize)
+        let budget = try kvCacheBudget(backends, options)
+        let numBlocks = min(options.usefulBlocks, budget / bytesPerBlock)
+        guard numBlocks > 0 else {
+            throw PlatformError.notEnoughMemory(
+                detail: "\(budget >> 20) MiB left for the KV cache on \(name), one block takes \(bytesPerBlock >> 10) KiB")
+        }
+        return (executor, numBlocks)
+    }
+}
