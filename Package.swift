@@ -44,7 +44,7 @@ let package = Package(
         .target(name: "VLLMCUDA", dependencies: ["VLLMCore"], resources: [.embedInCode("Kernels/kernels.cu"), .embedInCode("Kernels/sampling.cu"), .embedInCode("Kernels/flash_prefill.cu")]),
         // The engine: KV cache manager, scheduler, step runner, sampler, offline API. It knows no
         // concrete backend: it runs on whichever `Platform` it is given.
-        .target(name: "VLLMEngine", dependencies: ["VLLMCore", "VLLMTokenizers"]),
+        .target(name: "VLLMEngine", dependencies: ["VLLMCore", "VLLMTokenizers", "VLLMStructuredOutputs"]),
         // Models by Hugging Face id: the Hub's cache layout and download protocol.
         .target(
             name: "VLLMHub",
@@ -76,6 +76,7 @@ let package = Package(
             name: "vllm",
             dependencies: [
                 "SwiftVLLM", "VLLMEngine", "VLLMTokenizers", "VLLMServer", "VLLMKVEvents",
+                "VLLMStructuredOutputs",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]),
@@ -88,7 +89,7 @@ let package = Package(
         .testTarget(name: "VLLMKVEventsTests", dependencies: ["VLLMKVEvents", "VLLMEngine"]),
         .testTarget(name: "VLLMCPUTests", dependencies: ["VLLMCore", "VLLMCPU"]),
         .testTarget(name: "VLLMCUDATests", dependencies: ["VLLMCore", "VLLMCUDA"]),
-        .testTarget(name: "VLLMEngineTests", dependencies: ["SwiftVLLM", "VLLMEngine", "VLLMCore", "VLLMCPU", "VLLMCUDA"]),
+        .testTarget(name: "VLLMEngineTests", dependencies: ["SwiftVLLM", "VLLMEngine", "VLLMCore", "VLLMCPU", "VLLMCUDA", "VLLMStructuredOutputs"]),
         .testTarget(
             name: "VLLMServerTests",
             dependencies: [

@@ -35,7 +35,7 @@ public final class AsyncEngine: @unchecked Sendable {
         let tokenizer = try loadTokenizer(folder: loaded.folder.path)
         let core = try EngineCore(
             executor: loaded.executor, config: loaded.coreConfig, eosTokenIDs: loaded.eosTokenIDs,
-            textDecoder: tokenizer.map(textDecoderFactory))
+            textDecoder: tokenizer.map(textDecoderFactory), grammarCompiler: tokenizer.map { grammarCompiler($0, eosTokenIDs: loaded.eosTokenIDs) })
         self.init(core: core, folder: loaded.folder, tokenizer: tokenizer)
     }
 

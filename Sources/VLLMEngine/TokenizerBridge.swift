@@ -1,4 +1,5 @@
 import Foundation
+import VLLMStructuredOutputs
 import VLLMTokenizers
 
 extension IncrementalDetokenizer: IncrementalTextDecoder {}
@@ -12,4 +13,11 @@ public func textDecoderFactory(_ tokenizer: Tokenizer) -> TextDecoderFactory {
 public func loadTokenizer(folder: String) throws -> Tokenizer? {
     guard FileManager.default.fileExists(atPath: folder + "/tokenizer.json") else { return nil }
     return try Tokenizer.load(folder: URL(fileURLWithPath: folder))
+}
+
+/// The structured-output grammar compiler of `tokenizer`'s vocabulary: special tokens are never
+/// allowed, the end-of-sequence ids end a grammar.
+public func grammarCompiler(_ tokenizer: Tokenizer, eosTokenIDs: [Int]) -> GrammarCompiler {
+    let threads = min(4, ProcessInfo.processInfo.activeProcessorCount)
+    return GrammarCompiler(vocabulary: TokenVocabulary(tokenizer: tokenizer, stopTokenIDs: eosTokenIDs), threads: threads)
 }
