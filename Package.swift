@@ -63,7 +63,7 @@ let package = Package(
         .target(
             name: "VLLMServer",
             dependencies: [
-                "VLLMEngine", "VLLMTokenizers",
+                "VLLMEngine", "VLLMTokenizers", "VLLMStructuredOutputs",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

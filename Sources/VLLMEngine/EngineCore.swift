@@ -95,7 +95,9 @@ public final class EngineCore {
     private let textDecoder: TextDecoderFactory?
     private let vocabularySize: Int
     /// Compiles and caches the grammars of structured-output requests (nil without a tokenizer).
-    private let grammarCompiler: GrammarCompiler?
+    /// Thread-safe: a server compiles a request's grammar on its own thread before adding it, so
+    /// that errors come back at once and the step loop finds the grammar in the cache.
+    public let grammarCompiler: GrammarCompiler?
     private var requests: [String: Request] = [:]
     private var texts: [String: OutputText] = [:]
     private var arrivals = 0

@@ -27,7 +27,7 @@ public final class LLM {
         tokenizer = try loadTokenizer(folder: loaded.folder.path)
         engine = try EngineCore(
             executor: loaded.executor, config: loaded.coreConfig, eosTokenIDs: loaded.eosTokenIDs,
-            textDecoder: tokenizer.map(textDecoderFactory), grammarCompiler: tokenizer.map { grammarCompiler($0, eosTokenIDs: loaded.eosTokenIDs) })
+            textDecoder: tokenizer.map(textDecoderFactory), grammarCompiler: tokenizer.map { makeGrammarCompiler($0, eosTokenIDs: loaded.eosTokenIDs) })
     }
 
     /// One line saying what was loaded, for logs.

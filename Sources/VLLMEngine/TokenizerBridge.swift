@@ -17,7 +17,7 @@ public func loadTokenizer(folder: String) throws -> Tokenizer? {
 
 /// The structured-output grammar compiler of `tokenizer`'s vocabulary: special tokens are never
 /// allowed, the end-of-sequence ids end a grammar.
-public func grammarCompiler(_ tokenizer: Tokenizer, eosTokenIDs: [Int]) -> GrammarCompiler {
+public func makeGrammarCompiler(_ tokenizer: Tokenizer, eosTokenIDs: [Int]) -> GrammarCompiler {
     let threads = min(4, ProcessInfo.processInfo.activeProcessorCount)
     return GrammarCompiler(vocabulary: TokenVocabulary(tokenizer: tokenizer, stopTokenIDs: eosTokenIDs), threads: threads)
 }

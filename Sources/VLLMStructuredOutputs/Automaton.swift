@@ -27,8 +27,17 @@ struct Automaton: Sendable {
     var nodeCount: Int { isFinal.count }
     func hasByteEdges(_ n: Int32) -> Bool { byteEdgeStart[Int(n)] != byteEdgeStart[Int(n) + 1] }
 
-    /// Compiles every rule; throws for left recursion, which a pushdown automaton cannot run.
+    /// The most automaton states a grammar may unroll to (bounded repetitions are copied out),
+    /// so that `a{999999999}` or a huge `maxLength` is an error instead of the memory of a machine.
+    static let maxStates = 1_000_000
+
+    /// Compiles every rule; throws for left recursion, which a pushdown automaton cannot run, and
+    /// for a grammar too large to unroll.
     init(_ grammar: Grammar) throws {
+        let states = grammar.bodies.reduce(0) { $0.addingReportingOverflow(Self.states($1)).overflow ? Int.max : $0 + Self.states($1) }
+        if states > Self.maxStates {
+            throw StructuredOutputError("the grammar unrolls to more than \(Self.maxStates) states (lower the repetition counts, lengths or item counts)")
+        }
         ruleNames = grammar.names
         var ruleOfNode: [Int32] = []
         for (r, body) in grammar.bodies.enumerated() {
@@ -57,6 +66,19 @@ struct Automaton: Sendable {
             calls[i].tail = isFinal[Int(ret)] && !hasByteEdges(ret) && callStart[Int(ret)] == callStart[Int(ret) + 1]
         }
         try checkLeftRecursion()
+    }
+
+    /// How many states `e` unrolls to, saturating.
+    private static func states(_ e: GrammarExpr) -> Int {
+        switch e {
+        case .bytes, .rule: return 1
+        case .sequence(let parts), .choice(let parts):
+            return parts.reduce(1) { a, p in let (s, o) = a.addingReportingOverflow(states(p)); return o ? Int.max : s }
+        case .repeated(let x, let lo, let hi):
+            let copies = max(lo, hi ?? lo) + 1
+            let (s, o) = copies.multipliedReportingOverflow(by: states(x))
+            return o ? Int.max : s
+        }
     }
 
     /// Rules that can match the empty string.

@@ -1,3 +1,5 @@
+import VLLMTokenizers
+
 /// What a request constrains its output to (vLLM's `structured_outputs`, OpenAI's
 /// `response_format`).
 public enum StructuredOutputSpec: Hashable, Sendable {
@@ -11,6 +13,9 @@ public enum StructuredOutputSpec: Hashable, Sendable {
     case choice([String])
     /// A string of this EBNF/GBNF grammar (start rule `root`).
     case grammar(String)
+
+    /// A JSON Schema given as a parsed value (its keys in the order they came).
+    public static func jsonSchema(_ schema: JSONValue) -> StructuredOutputSpec { .jsonSchema(JSONText.serialize(schema)) }
 
     /// The byte grammar of the spec; `anyWhitespace` as xgrammar's option of that name
     /// (JSON only). Errors name the unsupported feature or the syntax error.

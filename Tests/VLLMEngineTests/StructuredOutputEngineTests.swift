@@ -12,7 +12,7 @@ import VLLMStructuredOutputs
 
     /// Every output's tokens are a path through the grammar, and a finished one is a sentence.
     static func checkFollowsGrammar(_ outputs: [CompletionOutput], _ spec: StructuredOutputSpec, _ llm: LLM) throws {
-        let compiler = grammarCompiler(llm.tokenizer!, eosTokenIDs: [llm.tokenizer!.eosTokenID!])
+        let compiler = makeGrammarCompiler(llm.tokenizer!, eosTokenIDs: [llm.tokenizer!.eosTokenID!])
         for output in outputs {
             var matcher = GrammarMatcher(grammar: try compiler.compile(spec))
             for token in output.tokenIDs where token != llm.tokenizer!.eosTokenID {

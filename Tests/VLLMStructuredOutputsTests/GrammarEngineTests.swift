@@ -174,3 +174,11 @@ extension Grammar {
         try CompiledGrammar(self, vocabulary: TokenVocabulary(tokenBytes: [[0x61]], stopTokenIDs: []))
     }
 }
+
+@Suite struct GrammarLimitTests {
+    @Test func hugeRepetitionsAreAnErrorNotAnAllocation() throws {
+        for spec in [StructuredOutputSpec.regex("a{999999999}"), .jsonSchema(#"{"type":"string","maxLength":2000000000}"#)] {
+            #expect(throws: StructuredOutputError.self) { try spec.grammar().compiledForTest() }
+        }
+    }
+}
