@@ -55,8 +55,8 @@ struct TokenWalker {
                 let lo = Int(v.offsets[p]), len = Int(v.offsets[p + 1]) - lo
                 var d = min(shared, computed)
                 while d < len && stateSize(d) > 0 {
-                    buffer.removeSubrange(stateEnd[d]...)
-                    arena.removeSubrange(arenaMark[d]...)
+                    buffer.removeLast(buffer.count - stateEnd[d])
+                    arena.removeLast(arena.count - arenaMark[d])
                     let from = d == 0 ? 0 : stateEnd[d - 1]
                     let events = a.step(&buffer, from: from, to: stateEnd[d], bytes[lo + d], &arena, &visited, expandContext: expandContext)
                     d += 1
@@ -87,7 +87,7 @@ struct TokenWalker {
                 k += 1
             }
         }
-        arena.removeSubrange(arenaBase...)
+        arena.removeLast(arena.count - arenaBase)
     }
 
     /// Whether the state at depth `d` holds a frame that is not a context frame.
