@@ -15,7 +15,9 @@ let package = Package(
     products: [
         .library(name: "SwiftVLLM", targets: ["SwiftVLLM"]),
         .library(name: "VLLMTokenizers", targets: ["VLLMTokenizers"]),
+        .library(name: "VLLMStructuredOutputs", targets: ["VLLMStructuredOutputs"]),
         .executable(name: "vllm", targets: ["vllm"]),
+        .executable(name: "grammar-bench", targets: ["grammar-bench"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -28,6 +30,9 @@ let package = Package(
     targets: [
         // Hugging Face tokenizer.json, incremental detokenizer and Jinja chat templates; no engine dependency.
         .target(name: "VLLMTokenizers", swiftSettings: [.unsafeFlags(["-O"])]),
+        // Structured outputs: JSON Schema, regex, choice and EBNF compiled to a byte-level
+        // pushdown automaton with per-token masks; depends only on the tokenizers.
+        .target(name: "VLLMStructuredOutputs", dependencies: ["VLLMTokenizers"], swiftSettings: [.unsafeFlags(["-O"])]),
         // Model folders, safetensors, GGUF, configs, the backend protocol and the model definitions.
         // Optimised like the kernels: the CPU kernels inline its GGUF block decoders, which are
         // slow (an order of magnitude) when their bodies come from an unoptimised module.
@@ -48,7 +53,7 @@ let package = Package(
             ]),
         // The engine: KV cache manager, scheduler, step runner, sampler, offline API. It knows no
         // concrete backend: it runs on whichever `Platform` it is given.
-        .target(name: "VLLMEngine", dependencies: ["VLLMCore", "VLLMTokenizers"]),
+        .target(name: "VLLMEngine", dependencies: ["VLLMCore", "VLLMTokenizers", "VLLMStructuredOutputs"]),
         // Models by Hugging Face id: the Hub's cache layout and download protocol.
         .target(
             name: "VLLMHub",
@@ -67,7 +72,7 @@ let package = Package(
         .target(
             name: "VLLMServer",
             dependencies: [
-                "VLLMEngine", "VLLMTokenizers",
+                "VLLMEngine", "VLLMTokenizers", "VLLMStructuredOutputs",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -80,16 +85,20 @@ let package = Package(
             name: "vllm",
             dependencies: [
                 "SwiftVLLM", "VLLMEngine", "VLLMTokenizers", "VLLMServer", "VLLMKVEvents",
+                "VLLMStructuredOutputs",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]),
         .testTarget(name: "VLLMTokenizersTests", dependencies: ["VLLMTokenizers"], resources: [.copy("Fixtures")]),
+        // Benchmark and xgrammar comparison of the grammar engine (scripts/compare_grammar_masks.py drives it).
+        .executableTarget(name: "grammar-bench", dependencies: ["VLLMStructuredOutputs", "VLLMTokenizers"], swiftSettings: [.unsafeFlags(["-O"])]),
+        .testTarget(name: "VLLMStructuredOutputsTests", dependencies: ["VLLMStructuredOutputs", "VLLMTokenizers"], resources: [.copy("Fixtures")]),
         .testTarget(name: "VLLMCoreTests", dependencies: ["VLLMCore"]),
         .testTarget(name: "VLLMHubTests", dependencies: ["VLLMHub", "VLLMCore"]),
         .testTarget(name: "VLLMKVEventsTests", dependencies: ["VLLMKVEvents", "VLLMEngine"]),
         .testTarget(name: "VLLMCPUTests", dependencies: ["VLLMCore", "VLLMCPU"]),
         .testTarget(name: "VLLMCUDATests", dependencies: ["VLLMCore", "VLLMCUDA"]),
-        .testTarget(name: "VLLMEngineTests", dependencies: ["SwiftVLLM", "VLLMEngine", "VLLMCore", "VLLMCPU", "VLLMCUDA"]),
+        .testTarget(name: "VLLMEngineTests", dependencies: ["SwiftVLLM", "VLLMEngine", "VLLMCore", "VLLMCPU", "VLLMCUDA", "VLLMStructuredOutputs"]),
         .testTarget(
             name: "VLLMServerTests",
             dependencies: [

@@ -53,6 +53,15 @@ public enum SamplingMath {
         return candidates
     }
 
+    /// Bans every column whose bit is clear in `mask` (bit i of word i / 32 allows column i; a
+    /// structured-output grammar's allowed tokens), columns past the mask included.
+    public static func applyTokenBitmask(_ logits: inout [Float], _ mask: [UInt32]) {
+        for i in logits.indices {
+            let w = i >> 5
+            if w >= mask.count || mask[w] >> UInt32(i & 31) & 1 == 0 { logits[i] = -.infinity }
+        }
+    }
+
     /// Applies a row's ban, bias and penalties to its logits, in the host sampler's order.
     public static func adjust(_ logits: inout [Float], _ row: DeviceSamplingRow) {
         for a in row.adjustments where a.column >= 0 && Int(a.column) < logits.count {

@@ -1,4 +1,5 @@
 import Foundation
+import VLLMStructuredOutputs
 import VLLMCore
 import VLLMTokenizers
 
@@ -20,6 +21,8 @@ public final class AsyncEngine: @unchecked Sendable {
     public let folder: ModelFolder?
     /// The model's tokenizer, when the folder has one.
     public let tokenizer: Tokenizer?
+    /// The structured-output grammar compiler of the engine (thread-safe), nil without a tokenizer.
+    public var grammarCompiler: GrammarCompiler? { core.grammarCompiler }
     /// The engine core's settings (blocks, block size, limits).
     public var config: EngineCoreConfig { core.config }
     /// How many decode batch sizes were recorded as CUDA graphs at start, and in how many seconds.
@@ -36,7 +39,7 @@ public final class AsyncEngine: @unchecked Sendable {
         let tokenizer = try loadTokenizer(loaded.folder, override: args.tokenizer)
         let core = try EngineCore(
             executor: loaded.executor, config: loaded.coreConfig, eosTokenIDs: loaded.eosTokenIDs,
-            textDecoder: tokenizer.map(textDecoderFactory))
+            textDecoder: tokenizer.map(textDecoderFactory), grammarCompiler: tokenizer.map { makeGrammarCompiler($0, eosTokenIDs: loaded.eosTokenIDs) })
         self.init(core: core, folder: loaded.folder, tokenizer: tokenizer)
     }
 

@@ -1,5 +1,6 @@
 import Dispatch
 import VLLMCore
+import VLLMStructuredOutputs
 
 /// Settings of the engine core, with vLLM's names.
 public struct EngineCoreConfig: Sendable, Equatable {
@@ -95,6 +96,10 @@ public final class EngineCore {
     private var sampler: Sampler
     private let textDecoder: TextDecoderFactory?
     private let vocabularySize: Int
+    /// Compiles and caches the grammars of structured-output requests (nil without a tokenizer).
+    /// Thread-safe: a server compiles a request's grammar on its own thread before adding it, so
+    /// that errors come back at once and the step loop finds the grammar in the cache.
+    public let grammarCompiler: GrammarCompiler?
     private var requests: [String: Request] = [:]
     private var texts: [String: OutputText] = [:]
     private var arrivals = 0
@@ -106,7 +111,8 @@ public final class EngineCore {
 
     /// A core over `executor`, whose KV cache it allocates with `config.numBlocks` blocks.
     public init(
-        executor: any ModelExecutor, config: EngineCoreConfig, eosTokenIDs: [Int], textDecoder: TextDecoderFactory? = nil
+        executor: any ModelExecutor, config: EngineCoreConfig, eosTokenIDs: [Int], textDecoder: TextDecoderFactory? = nil,
+        grammarCompiler: GrammarCompiler? = nil
     ) throws {
         let capacity = config.numBlocks * config.blockSize
         guard capacity >= config.scheduler.maxModelLength else {
@@ -126,6 +132,7 @@ public final class EngineCore {
         runner = StepRunner(executor: executor, blockSize: config.blockSize)
         sampler = Sampler(eosTokenIDs: Set(eosTokenIDs))
         self.textDecoder = textDecoder
+        self.grammarCompiler = grammarCompiler
         vocabularySize = executor.config.vocabSize
     }
 
@@ -183,10 +190,23 @@ public final class EngineCore {
         let request = Request(
             id: id, promptTokenIDs: promptTokenIDs, params: params, arrival: arrivals, priority: priority,
             cacheSalt: cacheSalt, maxModelLength: maxLength)
+        if let spec = params.structuredOutputs { request.grammar = try grammarMatcher(spec) }
         arrivals += 1
         requests[id] = request
         texts[id] = OutputText(decoder: textDecoder?(promptTokenIDs, params.skipSpecialTokens), params: params)
         scheduler.add(request)
+    }
+
+    /// A fresh matcher of `spec` (the compiled grammar comes from the cache after the first time).
+    private func grammarMatcher(_ spec: StructuredOutputSpec) throws -> GrammarMatcher {
+        guard let grammarCompiler else {
+            throw EngineError.invalidParameter(field: "structured_outputs", detail: "needs the model's tokenizer, and this model has none")
+        }
+        do {
+            return GrammarMatcher(grammar: try grammarCompiler.compile(spec))
+        } catch let error as StructuredOutputError {
+            throw EngineError.invalidParameter(field: "structured_outputs", detail: error.message)
+        }
     }
 
     /// Stops a request at once and frees its blocks; returns its final update, nil if unknown.
@@ -295,7 +315,9 @@ public final class EngineCore {
 
     /// Gives each decoding request with every token known its draft tokens for the next step.
     private func proposeDrafts(_ speculative: SpeculativeConfig) {
-        for request in scheduler.running where request.numPendingTokens == 0 && request.numComputedTokens == request.numTokens - 1 {
+        // A grammar's mask for each draft position would need its matcher advanced over the drafts
+        // before they are verified; requests with one are not drafted for.
+        for request in scheduler.running where request.grammar == nil && request.numPendingTokens == 0 && request.numComputedTokens == request.numTokens - 1 {
             let room = request.maxOutputTokens - request.numOutputTokens - 1
             request.draftTokenIDs = speculative.propose(request.tokenIDs[...], limit: room)
         }
@@ -337,6 +359,9 @@ public final class EngineCore {
 
     private func accept(_ token: Int, logprobs: PositionLogprobs?, for request: Request) -> SequenceUpdate {
         request.append(token)
+        // The mask allowed only this grammar's tokens; a rejection means every allowed token was
+        // banned (min_tokens against a finished grammar), and the sequence stops there.
+        let grammarRejected = request.grammar.map { _ in !request.grammar!.acceptToken(token) } ?? false
         counters.generationTokens += 1
         if let logprobs {
             request.logprobs.append(logprobs)
@@ -355,6 +380,7 @@ public final class EngineCore {
         if !stopToken || params.includeStopStringInOutput, let stop = texts[request.id]!.append(token) {
             (finish, request.stopReason) = (.stop, .string(stop))
         }
+        if finish == nil, grammarRejected { finish = .stop }
         if finish == nil, request.numOutputTokens >= request.maxOutputTokens { finish = .length }
         var result = update(request, tokens: [token], logprobs: logprobs.map { [$0] } ?? [])
         if let finish {

@@ -1,4 +1,5 @@
 import VLLMCore
+import VLLMStructuredOutputs
 
 /// Why a request stopped generating.
 public enum FinishReason: String, Sendable, Codable {
@@ -72,6 +73,8 @@ final class Request {
     /// Log-probabilities of prompt tokens 1..., as far as computed (position p predicts token p + 1).
     var promptLogprobs: [PositionLogprobs] = []
     var cumulativeLogprob: Double = 0
+    /// Where the output stands in its structured-output grammar; advanced with each accepted token.
+    var grammar: GrammarMatcher?
     /// Output tokens seen per id, for frequency and presence penalties.
     var outputCounts: [Int: Int] = [:]
     /// When it was added and when it was first scheduled, for the queue-time metric.

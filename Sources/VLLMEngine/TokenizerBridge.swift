@@ -1,5 +1,6 @@
 import Foundation
 import VLLMCore
+import VLLMStructuredOutputs
 import VLLMTokenizers
 
 extension IncrementalDetokenizer: IncrementalTextDecoder {}
@@ -40,4 +41,11 @@ public func loadTokenizer(_ model: ModelFolder, override: String? = nil) throws 
     metadata.addBOS = m["tokenizer.ggml.add_bos_token"]?.bool
     metadata.chatTemplate = m["tokenizer.chat_template"]?.string
     return try Tokenizer.fromGGUF(metadata)
+}
+
+/// The structured-output grammar compiler of `tokenizer`'s vocabulary: special tokens are never
+/// allowed, the end-of-sequence ids end a grammar.
+public func makeGrammarCompiler(_ tokenizer: Tokenizer, eosTokenIDs: [Int]) -> GrammarCompiler {
+    let threads = min(4, ProcessInfo.processInfo.activeProcessorCount)
+    return GrammarCompiler(vocabulary: TokenVocabulary(tokenizer: tokenizer, stopTokenIDs: eosTokenIDs), threads: threads)
 }

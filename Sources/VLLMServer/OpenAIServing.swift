@@ -1,4 +1,5 @@
 import Foundation
+import VLLMStructuredOutputs
 import Logging
 import VLLMCore
 import VLLMEngine
@@ -190,8 +191,13 @@ public final class OpenAIServing: @unchecked Sendable {
         if f.useBeamSearch == true, f.stream == true {
             throw APIError.invalid("use_beam_search", "beam search cannot be streamed")
         }
-        if let format = f.responseFormat, format.type != "text" {
-            throw APIError.invalid("response_format", "response_format of type '\(format.type)' is not supported; only 'text' is")
+        if let spec = f.structuredOutputs {
+            // Compiled here, off the step loop: errors are a 400 now, and the engine finds it cached.
+            guard let compiler = engine.grammarCompiler else { throw APIError.invalid("response_format", "structured outputs need the model's tokenizer") }
+            do { _ = try compiler.compile(spec) } catch let error as StructuredOutputError {
+                throw APIError.invalid(f.responseFormat != nil ? "response_format" : "structured_outputs", error.message)
+            }
+            p.structuredOutputs = spec
         }
         guard p.n <= 128 else { throw APIError.invalid("n", "n must be at most 128, got \(p.n)") }
         do {

@@ -58,7 +58,8 @@ enum OpenAPIDocument {
             "stream_options": nullable(ref("StreamOptions")),
             "use_beam_search": ["anyOf": [boolean, ["type": "null"]], "description": "beam search with width n (not streamed)"],
             "length_penalty": nullable(number), "priority": nullable(integer), "user": nullable(string),
-            "response_format": nullable(ref("ResponseFormat")), "add_special_tokens": nullable(boolean),
+            "response_format": nullable(ref("ResponseFormat")), "structured_outputs": nullable(ref("StructuredOutputs")),
+            "add_special_tokens": nullable(boolean),
             "request_id": nullable(string), "echo": nullable(boolean),
         ]
     }
@@ -100,7 +101,17 @@ enum OpenAPIDocument {
                 ],
             ],
             "StreamOptions": ["type": "object", "properties": ["include_usage": nullable(boolean), "continuous_usage_stats": nullable(boolean)]],
-            "ResponseFormat": ["type": "object", "required": ["type"], "properties": ["type": ["type": "string", "enum": ["text"]]]],
+            "ResponseFormat": [
+                "type": "object", "required": ["type"],
+                "properties": [
+                    "type": ["type": "string", "enum": ["text", "json_object", "json_schema"]],
+                    "json_schema": ["type": "object", "properties": ["name": string, "schema": ["type": "object"], "strict": nullable(boolean)]],
+                ],
+            ],
+            "StructuredOutputs": [
+                "type": "object", "description": "one of json (a JSON schema), regex, choice, grammar (EBNF) or json_object",
+                "properties": ["json": ["type": "object"], "regex": string, "choice": ["type": "array", "items": string], "grammar": string, "json_object": boolean],
+            ],
             "ContentPart": ["type": "object", "required": ["type", "text"], "properties": ["type": ["type": "string", "enum": ["text"]], "text": string]],
             "ChatMessage": [
                 "type": "object", "required": ["role"],

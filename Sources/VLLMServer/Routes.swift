@@ -130,7 +130,9 @@ public enum OpenAIRoutes {
         guard let dict = object as? [String: Any] else {
             throw APIError.invalid(nil, "the request body must be a JSON object")
         }
-        return (try JSONDecoder().decode(T.self, from: data), dict)
+        let decoder = JSONDecoder()
+        decoder.userInfo[.rawBody] = data
+        return (try decoder.decode(T.self, from: data), dict)
     }
 }
 

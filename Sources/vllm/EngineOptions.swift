@@ -3,6 +3,7 @@ import ArgumentParser
 import VLLMCore
 import SwiftVLLM
 import VLLMEngine
+import VLLMStructuredOutputs
 
 /// Flags that build an engine, shared by the commands that load a model (vLLM's names).
 struct EngineOptions: ParsableArguments {
@@ -135,6 +136,26 @@ struct SamplingOptions: ParsableArguments {
     @Option(help: "Top log-probabilities to return per token.") var logprobs: Int?
     @Option(help: "Top log-probabilities to return per prompt token.") var promptLogprobs: Int?
     @Flag(inversion: .prefixedNo, help: "Leave special tokens out of the text.") var skipSpecialTokens = true
+    @Option(help: "Constrain the output to this JSON schema (JSON text, or a file holding it).") var jsonSchema: String?
+    @Flag(help: "Constrain the output to a JSON object.") var jsonObject = false
+    @Option(help: "Constrain the output to this regular expression.") var regex: String?
+    @Option(help: "Constrain the output to one of these strings (repeatable).") var choice: [String] = []
+    @Option(help: "Constrain the output to this EBNF/GBNF grammar (text, or a file holding it; start rule root).") var grammar: String?
+
+    /// The structured-output constraint the flags ask for; at most one.
+    func structuredOutputs() throws -> StructuredOutputSpec? {
+        func textOrFile(_ value: String) -> String {
+            FileManager.default.fileExists(atPath: value) ? (try? String(contentsOfFile: value, encoding: .utf8)) ?? value : value
+        }
+        var specs: [StructuredOutputSpec] = []
+        if let jsonSchema { specs.append(.jsonSchema(textOrFile(jsonSchema))) }
+        if jsonObject { specs.append(.jsonObject) }
+        if let regex { specs.append(.regex(regex)) }
+        if !choice.isEmpty { specs.append(.choice(choice)) }
+        if let grammar { specs.append(.grammar(textOrFile(grammar))) }
+        guard specs.count <= 1 else { throw ValidationError("give at most one of --json-schema, --json-object, --regex, --choice and --grammar") }
+        return specs.first
+    }
 
     func params(defaults: GenerationConfig) throws -> SamplingParams {
         var p = SamplingParams()
@@ -156,6 +177,7 @@ struct SamplingOptions: ParsableArguments {
         p.logprobs = logprobs
         p.promptLogprobs = promptLogprobs
         p.skipSpecialTokens = skipSpecialTokens
+        p.structuredOutputs = try structuredOutputs()
         try p.validate()
         return p
     }

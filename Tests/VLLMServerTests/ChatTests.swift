@@ -89,7 +89,7 @@ final class ChatTests: XCTestCase {
     func testChatRejections() async throws {
         try await withServer { client, _ in
             let json = try await client.post(
-                "/v1/chat/completions", ["messages": [["role": "user", "content": "Hi"]], "response_format": ["type": "json_object"]])
+                "/v1/chat/completions", ["messages": [["role": "user", "content": "Hi"]], "response_format": ["type": "xml"]])
             XCTAssertEqual(json.status, .badRequest)
             XCTAssertEqual(json.error["param"] as? String, "response_format")
             let image = try await client.post(
