@@ -30,7 +30,8 @@ enum OpenAPIDocument {
         var result: [String: Any] = ["200": ["description": "Success (server-sent events when stream is true)", "content": content]]
         let descriptions = [
             400: "Invalid request (bad JSON, unknown model, invalid parameter, prompt too long)", 401: "Missing or wrong API key",
-            413: "Request body too large", 503: "Server at capacity or shutting down",
+            413: "Request body too large", 415: "The body is not application/json",
+            503: "Server at capacity or shutting down (see Retry-After)",
         ]
         for code in errors {
             result[String(code)] = ["description": descriptions[code] ?? "Error", "content": ["application/json": ["schema": ref("ErrorResponse")]]]
@@ -38,34 +39,37 @@ enum OpenAPIDocument {
         return result
     }
 
+    /// The largest number the engine takes (it samples in Float).
+    private static let floatLimit = Double(Float.greatestFiniteMagnitude)
+
     /// Sampling fields shared by both generation endpoints (OpenAI's and vLLM's extras).
-    private static func samplingProperties(_ modelNames: [String]) -> [String: Any] {
+    private static func samplingProperties(_ modelNames: [String], vocabularySize: Int) -> [String: Any] {
         [
             "model": ["enum": (modelNames as [Any]) + [NSNull()]], "n": nullable(["type": "integer", "minimum": 1, "maximum": 128]),
-            "temperature": nullable(["type": "number", "minimum": 0]),
+            "temperature": nullable(["type": "number", "minimum": 0, "maximum": floatLimit]),
             "top_p": nullable(["type": "number", "exclusiveMinimum": 0, "maximum": 1]),
             "top_k": nullable(["type": "integer", "minimum": -1]), "min_p": nullable(["type": "number", "minimum": 0, "maximum": 1]),
             "seed": nullable(integer),
             "presence_penalty": nullable(["type": "number", "minimum": -2, "maximum": 2]),
             "frequency_penalty": nullable(["type": "number", "minimum": -2, "maximum": 2]),
-            "repetition_penalty": nullable(["type": "number", "exclusiveMinimum": 0]),
+            "repetition_penalty": nullable(["type": "number", "exclusiveMinimum": 0, "maximum": floatLimit]),
             "logit_bias": nullable(["type": "object", "additionalProperties": ["type": "number", "minimum": -100, "maximum": 100]]),
-            "stop": nullable(["anyOf": [string, array(string)]]),
-            "stop_token_ids": nullable(array(integer)), "include_stop_str_in_output": nullable(boolean),
+            "stop": nullable(["anyOf": [["type": "string", "minLength": 1], ["type": "array", "items": ["type": "string", "minLength": 1], "maxItems": 1024]]]),
+            "stop_token_ids": nullable(["type": "array", "items": ["type": "integer", "minimum": 0, "maximum": max(0, vocabularySize - 1)], "maxItems": 1024]), "include_stop_str_in_output": nullable(boolean),
             "ignore_eos": nullable(boolean), "max_tokens": nullable(["type": "integer", "minimum": 1]),
             "min_tokens": nullable(["type": "integer", "minimum": 0]), "skip_special_tokens": nullable(boolean),
             "spaces_between_special_tokens": nullable(boolean), "stream": nullable(boolean),
             "stream_options": nullable(ref("StreamOptions")),
             "use_beam_search": ["anyOf": [boolean, ["type": "null"]], "description": "beam search with width n (not streamed)"],
-            "length_penalty": nullable(number), "priority": nullable(integer), "user": nullable(string),
+            "length_penalty": nullable(["type": "number", "minimum": -floatLimit, "maximum": floatLimit]), "priority": nullable(integer), "user": nullable(string),
             "response_format": nullable(ref("ResponseFormat")), "add_special_tokens": nullable(boolean),
-            "request_id": nullable(string), "echo": nullable(boolean),
+            "request_id": nullable(["type": "string", "maxLength": 256]), "echo": nullable(boolean),
         ]
     }
 
     static func document(modelNames: [String], vocabularySize: Int) -> [String: Any] {
         let modelName = modelNames.first ?? "model"
-        let samplingProperties = samplingProperties(modelNames)
+        let samplingProperties = samplingProperties(modelNames, vocabularySize: vocabularySize)
         var completion = samplingProperties
         completion["prompt"] = [
             "anyOf": [string, array(string), array(["type": "integer", "minimum": 0]), array(array(["type": "integer", "minimum": 0]))]
@@ -105,12 +109,18 @@ enum OpenAPIDocument {
             "ChatMessage": [
                 "type": "object", "required": ["role"],
                 "properties": [
-                    "role": ["type": "string", "enum": ["system", "user", "assistant", "tool", "developer"]],
+                    // Any role: templates define their own (Llama's "ipython", ...), as vLLM allows.
+                    "role": string,
                     "content": ["anyOf": [string, array(ref("ContentPart")), ["type": "null"]]], "name": string,
                 ],
             ],
             "CompletionRequest": ["type": "object", "required": ["prompt"], "properties": completion],
-            "ChatCompletionRequest": ["type": "object", "required": ["messages"], "properties": chat],
+            "ChatCompletionRequest": [
+                "type": "object", "required": ["messages"], "properties": chat,
+                // top_logprobs needs logprobs: true, as vLLM requires.
+                "if": ["required": ["top_logprobs"], "properties": ["top_logprobs": integer]],
+                "then": ["required": ["logprobs"], "properties": ["logprobs": ["const": true]]],
+            ],
             "Usage": usage,
             "CompletionResponse": [
                 "type": "object", "required": ["id", "object", "created", "model", "choices"],
@@ -163,7 +173,7 @@ enum OpenAPIDocument {
             ],
             "DetokenizeResponse": ["type": "object", "required": ["prompt"], "properties": ["prompt": string]],
         ]
-        let generationErrors = [400, 401, 413, 503]
+        let generationErrors = [400, 401, 413, 415, 503]
         let paths: [String: Any] = [
             "/v1/completions": [
                 "post": [
@@ -183,13 +193,13 @@ enum OpenAPIDocument {
             "/tokenize": [
                 "post": [
                     "summary": "Tokenize a prompt or chat messages", "operationId": "tokenize", "requestBody": jsonBody(ref("TokenizeRequest")),
-                    "responses": responses(ref("TokenizeResponse"), errors: [400, 401, 413]),
+                    "responses": responses(ref("TokenizeResponse"), errors: [400, 401, 413, 415]),
                 ]
             ],
             "/detokenize": [
                 "post": [
                     "summary": "Turn token ids into text", "operationId": "detokenize", "requestBody": jsonBody(ref("DetokenizeRequest")),
-                    "responses": responses(ref("DetokenizeResponse"), errors: [400, 401, 413]),
+                    "responses": responses(ref("DetokenizeResponse"), errors: [400, 401, 413, 415]),
                 ]
             ],
             "/health": ["get": ["summary": "Liveness", "operationId": "health", "responses": ["200": ["description": "The server is up"]]]],
