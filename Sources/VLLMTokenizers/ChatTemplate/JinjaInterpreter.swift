@@ -198,7 +198,8 @@ final class JinjaInterpreter {
     /// Whether an expression makes a new value (whose size the budget pays) rather than reading one.
     private static func builds(_ kind: JinjaExpr.Kind) -> Bool {
         switch kind {
-        case .list, .tuple, .dict, .binary, .concat, .filter, .call: true
+        case .list, .tuple, .dict, .concat, .filter, .call: true
+        case .binary(let op, _, _): op != "*"
         case .getitem(_, let index): if case .slice = index.kind { true } else { false }
         default: false
         }
@@ -259,7 +260,10 @@ final class JinjaInterpreter {
                 let magnitude: JinjaValue = base.integer.map { .int(-$0) } ?? .float(-x)
                 return try JinjaOperators.negate(try JinjaOperators.binary(op, magnitude, try eval(r, scope)))
             }
-            return try JinjaOperators.binary(op, try eval(l, scope), try eval(r, scope))
+            let (a, b) = (try eval(l, scope), try eval(r, scope))
+            // Paid before it is built: `'x' * 60000000` must not allocate first and fail after.
+            if op == "*" { try meter.charge(bytes: JinjaOperators.repetitionSize(a, b)) }
+            return try JinjaOperators.binary(op, a, b)
         case .concat(let items):
             var s = ""
             for item in items { s += try eval(item, scope).pyStr }
