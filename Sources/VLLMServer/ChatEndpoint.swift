@@ -60,7 +60,11 @@ extension OpenAIServing {
             throw APIError.invalid("chat_template_kwargs", "chat_template_kwargs must be an object")
         }
         var tools: [JinjaValue]?
-        if case .list(let list)? = raw["tools"] { tools = list }
+        switch raw["tools"] {
+        case nil, JinjaValue.none?: break
+        case .list(let list)? where list.allSatisfy({ if case .dict = $0 { true } else { false } }): tools = list
+        default: throw APIError.invalid("tools", "tools must be a list of objects")
+        }
         let chosen: ChatPromptRenderer
         if let templateOverride {
             guard options.trustRequestChatTemplate else { throw untrustedTemplate("chat_template") }

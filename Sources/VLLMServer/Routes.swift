@@ -48,7 +48,9 @@ public enum OpenAIRoutes {
         router.get("/openapi.json") { _, _ -> Response in
             Response(
                 status: .ok, headers: [.contentType: "application/json"],
-                body: .init(byteBuffer: ByteBuffer(string: OpenAPIDocument.json(modelNames: serving.modelNames, vocabularySize: serving.vocabularySize))))
+                body: .init(byteBuffer: ByteBuffer(string: OpenAPIDocument.json(
+                    modelNames: serving.modelNames, vocabularySize: serving.vocabularySize,
+                    trustsRequestTemplates: serving.options.trustRequestChatTemplate))))
         }
         router.get("/v1/models") { _, _ -> Response in
             jsonResponse(

@@ -90,10 +90,11 @@ final class StreamingTests: XCTestCase {
     /// (the engine ids are the server's own), and each response echoes it.
     func testDuplicateRequestIDsDoNotInterfere() async throws {
         try await withServer { client, _ in
-            let body: [String: Any] = ["prompt": "Once", "max_tokens": 30, "ignore_eos": true, "stream": true, "request_id": "dup"]
-            async let first = client.post("/v1/completions", body)
+            async let first = client.post(
+                "/v1/completions", ["prompt": "Once", "max_tokens": 30, "ignore_eos": true, "stream": true, "request_id": "dup"])
             try await Task.sleep(for: .milliseconds(5))
-            let second = try await client.post("/v1/completions", body)
+            let second = try await client.post(
+                "/v1/completions", ["prompt": "Once", "max_tokens": 30, "ignore_eos": true, "stream": true, "request_id": "dup"])
             for response in [try await first, second] {
                 let events = response.events
                 XCTAssertEqual(events.last, "[DONE]")

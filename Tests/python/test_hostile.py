@@ -132,6 +132,7 @@ def survive(server, name, run):
     assert server["process"].poll() is None, f"{name}: the server died"
     assert watch.latencies, f"{name}: /health was never probed"
     worst = max(watch.latencies)
+    print(f"{name}: {len(statuses)} cases, /health worst {1000 * worst:.0f} ms over {len(watch.latencies)} probes")
     assert worst < HEALTH_LIMIT, f"{name}: /health took {worst:.3f} s (probes: {len(watch.latencies)})"
     status, _, body = call(server["port"], "POST", "/v1/completions", {"prompt": "Once upon a time", "max_tokens": 4})
     assert status == 200 and body["choices"][0]["text"], f"{name}: a normal request failed after the class: {body}"
