@@ -209,6 +209,12 @@ extension OpenAIServing {
                 throw APIError.invalid("top_logprobs", "top_logprobs must be at most \(options.maxLogprobs), got \(top)")
             }
         }
+        // max_completion_tokens wins when both are given, but a bad max_tokens is still an error.
+        if let maxTokens = f.maxTokens, maxTokens < 1 { throw APIError.invalid("max_tokens", "max_tokens must be at least 1, got \(maxTokens)") }
+        switch raw["tool_choice"] {
+        case nil, JinjaValue.none?, .string?, .dict?: break
+        default: throw APIError.invalid("tool_choice", "tool_choice must be a string or an object")
+        }
         if let choice = body.toolChoice, choice != "none", choice != "auto" {
             throw APIError.invalid("tool_choice", "tool_choice '\(choice)' is not supported; tool calls are not parsed by this server")
         }

@@ -131,6 +131,8 @@ extension OpenAIServing {
         switch body.prompt {
         case .texts(let texts):
             let tokenizer = try requireTokenizer()
+            // An empty text is refused whatever the special tokens would add, as vLLM does.
+            if let i = texts.firstIndex(of: "") { throw APIError.invalid(texts.count == 1 ? "prompt" : "prompt[\(i)]", "the prompt is empty") }
             for text in texts { prompts.append((text, tokenizer.encode(text, addSpecialTokens: f.addSpecialTokens ?? true))) }
         case .tokens(let lists):
             prompts = lists.map { (nil, $0) }

@@ -149,7 +149,8 @@ enum OpenAPIDocument {
                 "properties": [
                     // Any role: templates define their own (Llama's "ipython", ...), as vLLM allows.
                     "role": string,
-                    "content": ["anyOf": [string, array(ref("ContentPart")), ["type": "null"]]], "name": string,
+                    // Other fields (name, tool_calls, ...) go to the template as they are.
+                    "content": ["anyOf": [string, array(ref("ContentPart")), ["type": "null"]]],
                 ],
             ],
             "CompletionRequest": ["type": "object", "required": ["prompt"], "properties": completion],
