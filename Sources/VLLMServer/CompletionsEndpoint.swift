@@ -7,7 +7,11 @@ extension OpenAIServing {
     /// `POST /v1/completions`.
     func completions(_ body: CompletionRequest, abortOnClose: (any Abortable) -> Void) async throws -> Response {
         let f = body.sampling
-        let (prompts, params) = try await Self.offload { [self] in try completionPrompts(body) }
+        let size: Int = switch body.prompt {
+        case .texts(let texts): texts.reduce(0) { $0 + $1.utf8.count }
+        case .tokens(let lists): lists.reduce(0) { $0 + 8 * $1.count }
+        }
+        let (prompts, params) = try await Self.offload(bytes: size) { [self] in try completionPrompts(body) }
         let n = params[0].n
         let sequences = prompts.count * n
         try admit(sequences)

@@ -126,9 +126,15 @@ public final class OpenAIServing: @unchecked Sendable {
     /// Runs CPU-heavy request work (parsing a body, rendering a template, tokenizing) on NIO's
     /// blocking-work threads, so that the cooperative threads serving every connection (and
     /// `/health`) stay free however large or hostile one request is.
-    static func offload<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
-        try await NIOThreadPool.singleton.runIfActive(work)
+    /// Work on fewer than `inlineBytes` bytes runs where it is: it takes microseconds, and a small
+    /// request should not wait behind a huge one for a pool thread.
+    static func offload<T: Sendable>(bytes: Int = .max, _ work: @escaping @Sendable () throws -> T) async throws -> T {
+        if bytes < inlineBytes { return try work() }
+        return try await NIOThreadPool.singleton.runIfActive(work)
     }
+
+    /// Below this size, parsing and tokenizing stay on the calling thread.
+    static let inlineBytes = 64 << 10
 
     /// The engine id of a request whose response id is `responseID`. The server numbers its own:
     /// a client's `request_id` only names the response, so two clients using the same one never

@@ -134,7 +134,7 @@ public enum OpenAIRoutes {
         } catch {
             throw APIError.invalid(nil, "the request body could not be read (malformed HTTP framing)")
         }
-        return try await OpenAIServing.offload {
+        return try await OpenAIServing.offload(bytes: buffer.readableBytes) {
             let value: JinjaValue
             do {
                 value = try JinjaValue(strictJSON: Array(buffer.readableBytesView), maxDepth: maxJSONDepth)
