@@ -102,6 +102,8 @@ public final class EngineCore {
     public let grammarCompiler: GrammarCompiler?
     private var requests: [String: Request] = [:]
     private var texts: [String: OutputText] = [:]
+    /// The stop strings of the request added last, built once for all its samples.
+    private var lastStops: StopStringAutomaton?
     private var arrivals = 0
     private var counters = EngineStats()
     /// The step launched last, whose tokens the next `step()` processes.
@@ -193,7 +195,8 @@ public final class EngineCore {
         if let spec = params.structuredOutputs { request.grammar = try grammarMatcher(spec) }
         arrivals += 1
         requests[id] = request
-        texts[id] = OutputText(decoder: textDecoder?(promptTokenIDs, params.skipSpecialTokens), params: params)
+        if !params.stop.isEmpty, lastStops?.patterns != params.stop { lastStops = StopStringAutomaton(params.stop) }
+        texts[id] = OutputText(decoder: textDecoder?(promptTokenIDs, params.skipSpecialTokens), params: params, stops: lastStops)
         scheduler.add(request)
     }
 

@@ -146,7 +146,7 @@ public struct SamplingFields: Decodable, Sendable {
         priority = try c.decodeIfPresent(Int.self, forKey: .priority)
         promptLogprobs = try c.decodeIfPresent(Int.self, forKey: .promptLogprobs)
         responseFormat = try c.decodeIfPresent(ResponseFormat.self, forKey: .responseFormat)
-        structuredOutputs = try StructuredOutputFields.spec(rawBody: decoder.userInfo[.rawBody] as? Data)
+        structuredOutputs = try StructuredOutputFields.spec(rawBody: RequestBody.raw)
         addSpecialTokens = try c.decodeIfPresent(Bool.self, forKey: .addSpecialTokens)
         user = try c.decodeIfPresent(String.self, forKey: .user)
         requestID = try c.decodeIfPresent(String.self, forKey: .requestID)

@@ -2,9 +2,9 @@ import Foundation
 import VLLMStructuredOutputs
 import VLLMTokenizers
 
-extension CodingUserInfoKey {
-    /// The request body as received, for fields that must be read in key order.
-    static let rawBody = CodingUserInfoKey(rawValue: "vllm.rawBody")!
+/// The request body as received while it is decoded, for fields that must be read in key order.
+enum RequestBody {
+    @TaskLocal static var raw: Data?
 }
 
 /// OpenAI's `response_format` (`text`, `json_object`, `json_schema` with `schema` and `strict`)

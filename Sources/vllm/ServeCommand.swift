@@ -52,6 +52,21 @@ struct ServeCommand: AsyncParsableCommand {
         valueName: "json"))
     var kvEventsConfig: String?
 
+    @Flag(help: "Accept 'chat_template' in requests (a template is a program the server runs; refused by default).")
+    var trustRequestChatTemplate = false
+
+    @Option(help: "Connections served at once; more wait until one closes.")
+    var maxConnections: Int = ServerOptions().maxConnections
+
+    @Option(help: "Seconds a client has to send a request head once it starts one (0: no limit).")
+    var headerTimeout: Double = ServerOptions().headerTimeout
+
+    @Option(help: "Seconds a client has to send a request body once its head has arrived (0: no limit).")
+    var bodyTimeout: Double = ServerOptions().bodyTimeout
+
+    @Option(help: "Seconds an idle keep-alive connection stays open (0: no limit).")
+    var idleTimeout: Double = ServerOptions().idleTimeout
+
     func run() async throws {
         guard let level = Logger.Level(rawValue: logLevel.lowercased()) else {
             throw ValidationError("--log-level must be one of trace, debug, info, warning, error, critical")
@@ -78,6 +93,16 @@ struct ServeCommand: AsyncParsableCommand {
         options.maxQueuedSequences = maxQueuedRequests
         options.maxRequestBodyBytes = maxRequestBodyBytes
         options.statsLogInterval = disableLogStats ? 0 : 10
+        options.trustRequestChatTemplate = trustRequestChatTemplate
+        guard maxConnections >= 1 else { throw ValidationError("--max-connections must be at least 1") }
+        for (name, value) in [("--header-timeout", headerTimeout), ("--body-timeout", bodyTimeout), ("--idle-timeout", idleTimeout)] {
+            guard value >= 0, value.isFinite else { throw ValidationError("\(name) must be a non-negative number of seconds") }
+        }
+        guard maxRequestBodyBytes >= 1 else { throw ValidationError("--max-request-body-bytes must be at least 1") }
+        options.maxConnections = min(maxConnections, raiseOpenFileLimit() - 64)
+        options.headerTimeout = headerTimeout
+        options.bodyTimeout = bodyTimeout
+        options.idleTimeout = idleTimeout
         if let chatTemplate {
             if FileManager.default.fileExists(atPath: chatTemplate) {
                 guard let text = try? String(contentsOfFile: chatTemplate, encoding: .utf8) else {
@@ -98,6 +123,9 @@ struct ServeCommand: AsyncParsableCommand {
             logger.info("KV cache events on \(events.endpoint)\(events.replayEndpoint.map { ", replay on \($0)" } ?? "")")
         }
 
+        if options.maxConnections < maxConnections {
+            logger.warning("--max-connections lowered to \(options.maxConnections): the open-file limit leaves no room for more")
+        }
         let start = Date()
         logger.info("Loading model \(args.model ?? EngineArgs.builtinModelPath())")
         let asyncEngine = try AsyncEngine(args: args) { done, total in
@@ -138,3 +166,22 @@ struct ServeCommand: AsyncParsableCommand {
         logger.info("Server stopped")
     }
 }
+
+/// Raises the soft limit on open files to the hard limit, as vLLM does (each connection is a file,
+/// and a low soft limit makes the server refuse clients long before it is busy); returns the limit.
+private func raiseOpenFileLimit() -> Int {
+    var limit = rlimit()
+    guard getrlimit(RLIMIT_NOFILE_VALUE, &limit) == 0 else { return 1024 }
+    if limit.rlim_cur < limit.rlim_max {
+        var raised = limit
+        raised.rlim_cur = limit.rlim_max
+        if setrlimit(RLIMIT_NOFILE_VALUE, &raised) == 0 { limit = raised }
+    }
+    return Int(clamping: limit.rlim_cur)
+}
+
+#if os(Linux)
+private let RLIMIT_NOFILE_VALUE = __rlimit_resource_t(RLIMIT_NOFILE.rawValue)
+#else
+private let RLIMIT_NOFILE_VALUE = RLIMIT_NOFILE
+#endif

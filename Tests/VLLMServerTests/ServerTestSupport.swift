@@ -55,9 +55,11 @@ extension TestClientProtocol {
         return try await execute(uri: uri, method: .post, headers: headers, body: ByteBuffer(data: data))
     }
 
-    /// POSTs raw bytes.
+    /// POSTs raw bytes, as JSON unless `headers` says otherwise.
     func postRaw(_ uri: String, _ text: String, headers: HTTPFields = [:]) async throws -> TestResponse {
-        try await execute(uri: uri, method: .post, headers: headers, body: ByteBuffer(string: text))
+        var headers = headers
+        if headers[.contentType] == nil { headers[.contentType] = "application/json" }
+        return try await execute(uri: uri, method: .post, headers: headers, body: ByteBuffer(string: text))
     }
 }
 
