@@ -305,8 +305,8 @@ func standardDeviation(_ values: [Double]) -> Double {
     return (values.reduce(0) { $0 + ($1 - m) * ($1 - m) } / Double(values.count)).squareRoot()
 }
 
-/// numpy's default (linear) percentile.
-func percentile(_ values: [Double], _ p: Double) -> Double {
+/// numpy's default (linear) percentile; 0 for no values. `vllm bench latency` reports with it too.
+public func percentile(_ values: [Double], _ p: Double) -> Double {
     guard !values.isEmpty else { return 0 }
     let sorted = values.sorted()
     let rank = p / 100 * Double(sorted.count - 1)

@@ -1,8 +1,9 @@
 import Foundation
+import VLLMCPU
 import VLLMCore
 
 /// Plain float64 host implementations of the backend operations, for checking kernels
-/// (`vllm kernel-check`) and the CPU backend itself against arithmetic whose own rounding error is
+/// (`vllm-dev kernel-check`) and the CPU backend itself against arithmetic whose own rounding error is
 /// far below float32's: a float32 kernel must match these to about 1e-5 relative, a 16-bit one to
 /// its dtype's precision.
 ///
@@ -10,9 +11,9 @@ import VLLMCore
 /// semantics (rotate-half rotary, RMSNorm as transformers computes it, the first index on argmax
 /// ties), written in the most direct way: no tiling, no caches, no fused passes, so that it is easy
 /// to read against the contract. Tensors are flat row-major `[Double]` arrays; the caller gives
-/// the widths that the shapes need. The code lives in `VLLMCPU` (rather than next to kernel-check)
-/// so that tests can run it without a GPU, and because this target is optimised even in debug
-/// builds, which keeps the large matrix products of kernel-check quick.
+/// the widths that the shapes need. The code lives in the test-support target (not in the `vllm`
+/// product) so that tests can run it without a GPU; the target is optimised even in debug builds,
+/// which keeps the large matrix products of kernel-check quick.
 public enum Float64Reference {
     /// Relative L2 error `‖got − expected‖ / ‖expected‖`, as kernel-check reports it; infinity when
     /// any difference is NaN or the sizes differ, so that a broken kernel can never pass.

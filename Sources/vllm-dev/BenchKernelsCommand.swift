@@ -3,12 +3,12 @@ import Foundation
 import VLLMCPU
 import VLLMCore
 
-/// `vllm bench kernels`: speed of the CPU backend's matrix product at a model's shapes, next to the
+/// `vllm-dev bench-kernels`: speed of the CPU backend's matrix product at a model's shapes, next to the
 /// machine's memory bandwidth measured in the same run, in wall time and per CPU-second (which
 /// stays meaningful when other programs share the cores).
 struct BenchKernelsCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "kernels", abstract: "CPU matrix-product speed and memory bandwidth on this machine.")
+        commandName: "bench-kernels", abstract: "CPU matrix-product speed and memory bandwidth on this machine.")
 
     @Option(help: "Hidden size K.") var hidden = 576
     @Option(help: "Output size N.") var intermediate = 1536

@@ -2,7 +2,7 @@ import Foundation
 import VLLMCUDA
 import VLLMCore
 
-/// The device sampling part of `vllm kernel-check`: `CUDABackend.sampleRows` against the host's
+/// The device sampling part of `vllm-dev kernel-check`: `CUDABackend.sampleRows` against the host's
 /// arithmetic (`SamplingMath`, shared with the engine's sampler) on logits already rounded to the
 /// compute dtype. Each result is (name, measured value, limit); a check passes when value <= limit.
 struct SamplingCheck {

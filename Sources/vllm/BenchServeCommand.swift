@@ -3,6 +3,7 @@ import Foundation
 import VLLMCore
 import SwiftVLLM
 import VLLMEngine
+import VLLMClient
 import VLLMServer
 import VLLMTokenizers
 

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import SwiftVLLM
 import VLLMEngine
+import VLLMClient
 import VLLMServer
 import VLLMTokenizers
 

@@ -1,6 +1,10 @@
+import Testing
+import VLLMCPU
+import VLLMCore
+import VLLMTestSupport
 
 /// The CPU backend's mixture of experts against the float64 reference (the same reference
-/// `vllm kernel-check` holds the CUDA kernels to), shared expert included.
+/// `vllm-dev kernel-check` holds the CUDA kernels to), shared expert included.
 @Suite struct MixtureOfExpertsFloat64Tests {
     @Test func cpuMatchesFloat64Reference() throws {
         var rng = SplitMixRandom(seed: 5)
