@@ -16,6 +16,8 @@ let package = Package(
         .library(name: "SwiftVLLM", targets: ["SwiftVLLM"]),
         .library(name: "VLLMTokenizers", targets: ["VLLMTokenizers"]),
         .executable(name: "vllm", targets: ["vllm"]),
+        // Developer checks (kernel-check, bench-kernels): built and carried by the GPU scripts, not shipped to users.
+        .executable(name: "vllm-dev", targets: ["vllm-dev"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -54,7 +56,7 @@ let package = Package(
         .target(name: "VLLMKVEvents", dependencies: ["VLLMEngine"]),
         // The library users import: the engine with the built-in platforms (CUDA, CPU) and Hub ids wired in.
         .target(name: "SwiftVLLM", dependencies: ["VLLMEngine", "VLLMCore", "VLLMCPU", "VLLMCUDA", "VLLMHub"]),
-        // The OpenAI-compatible HTTP server, its metrics, and the client side of the serving benchmark.
+        // The OpenAI-compatible HTTP server and its metrics.
         .target(
             name: "VLLMServer",
             dependencies: [
@@ -63,28 +65,45 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOFoundationCompat", package: "swift-nio"),
-                .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
             ]),
+        // The client side of an OpenAI-compatible server: `vllm chat/complete --url` and the serving benchmark.
+        .target(
+            name: "VLLMClient",
+            dependencies: [
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOFoundationCompat", package: "swift-nio"),
+            ]),
+        // Test support, not in any user product: the repository's test files (every test path stays inside the
+        // checkout) and float64 references for the tests and `vllm-dev kernel-check` (optimised even in debug
+        // builds because the kernel checks run large matrix products through them).
+        .target(name: "VLLMTestSupport", dependencies: ["VLLMCore", "VLLMCPU"], swiftSettings: kernelFlags),
         .executableTarget(
             name: "vllm",
             dependencies: [
-                "SwiftVLLM", "VLLMEngine", "VLLMTokenizers", "VLLMServer", "VLLMKVEvents",
+                "SwiftVLLM", "VLLMEngine", "VLLMTokenizers", "VLLMServer", "VLLMClient", "VLLMKVEvents",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]),
-        .testTarget(name: "VLLMTokenizersTests", dependencies: ["VLLMTokenizers"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "VLLMCoreTests", dependencies: ["VLLMCore"]),
+        .executableTarget(
+            name: "vllm-dev",
+            dependencies: [
+                "VLLMCore", "VLLMCPU", "VLLMCUDA", "VLLMTestSupport",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]),
+        .testTarget(name: "VLLMTokenizersTests", dependencies: ["VLLMTokenizers", "VLLMTestSupport"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "VLLMCoreTests", dependencies: ["VLLMCore", "VLLMTestSupport"]),
         .testTarget(name: "VLLMHubTests", dependencies: ["VLLMHub", "VLLMCore"]),
         .testTarget(name: "VLLMKVEventsTests", dependencies: ["VLLMKVEvents", "VLLMEngine"]),
-        .testTarget(name: "VLLMCPUTests", dependencies: ["VLLMCore", "VLLMCPU"]),
+        .testTarget(name: "VLLMCPUTests", dependencies: ["VLLMCore", "VLLMCPU", "VLLMTestSupport"]),
         .testTarget(name: "VLLMCUDATests", dependencies: ["VLLMCore", "VLLMCUDA"]),
-        .testTarget(name: "VLLMEngineTests", dependencies: ["SwiftVLLM", "VLLMEngine", "VLLMCore", "VLLMCPU", "VLLMCUDA"]),
+        .testTarget(name: "VLLMEngineTests", dependencies: ["SwiftVLLM", "VLLMEngine", "VLLMCore", "VLLMCPU", "VLLMCUDA", "VLLMTestSupport"]),
         .testTarget(
             name: "VLLMServerTests",
             dependencies: [
-                "VLLMServer", "VLLMEngine", "SwiftVLLM",
+                "VLLMServer", "VLLMClient", "VLLMEngine", "SwiftVLLM", "VLLMTestSupport",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOFoundationCompat", package: "swift-nio"),
