@@ -30,8 +30,10 @@ let package = Package(
     targets: [
         // Hugging Face tokenizer.json, incremental detokenizer and Jinja chat templates; no engine dependency.
         .target(name: "VLLMTokenizers", swiftSettings: [.unsafeFlags(["-O"])]),
-        // Model folders, safetensors, configs, the backend protocol and the model definitions.
-        .target(name: "VLLMCore"),
+        // Model folders, safetensors, GGUF, configs, the backend protocol and the model definitions.
+        // Optimised like the kernels: the CPU kernels inline its GGUF block decoders, which are
+        // slow (an order of magnitude) when their bodies come from an unoptimised module.
+        .target(name: "VLLMCore", swiftSettings: kernelFlags),
         // Small C helpers for what Swift cannot reach (malloc tuning).
         .target(name: "CVLLMSupport"),
         // The CPU backend: Swift SIMD and threads.

@@ -132,13 +132,17 @@ public final class CPUBackend: Backend {
         } else {
             MatMul.multiply(x: x.floats, w: weight.floats, out: out.floats, T: T, N: N, K: K)
         }
-        if let bias {
-            for t in 0..<T {
-                let row = out.floats + t * N
-                for n in 0..<N { row[n] += bias.floats[n] }
-            }
-        }
+        if let bias { Self.addBias(bias, to: out) }
         return out
+    }
+
+    /// Adds `bias` to every row of `out`.
+    static func addBias(_ bias: CPUTensor, to out: CPUTensor) {
+        let n = out.columns
+        for t in 0..<out.rows {
+            let row = out.floats + t * n
+            for i in 0..<n { row[i] += bias.floats[i] }
+        }
     }
 
     public func headRMSNorm(_ qkv: CPUTensor, layout: QKVLayout, qWeight: CPUTensor, kWeight: CPUTensor, eps: Float) {

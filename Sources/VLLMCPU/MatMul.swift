@@ -48,8 +48,9 @@ enum MatMul {
         }
     }
 
+    /// Rows `rows` of `out` (stride `N`) from the same rows of `w`, for every token.
     @inline(__always)
-    private static func multiplyBlock<W: WeightElement>(
+    static func multiplyBlock<W: WeightElement>(
         x: UnsafePointer<Float>, w: UnsafePointer<W>, out: UnsafeMutablePointer<Float>, T: Int, N: Int, K: Int,
         rows: Range<Int>
     ) {

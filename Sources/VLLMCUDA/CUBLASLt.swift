@@ -65,6 +65,7 @@ final class CUBLASLt: @unchecked Sendable {
         case .float32: Self.realF32
         case .float16: Self.realF16
         case .bfloat16: Self.realBF16
+        case .uint8: preconditionFailure("uint8 is not a compute dtype")
         }
         var h: Handle?
         try Self.check(create(&h), "cublasLtCreate")

@@ -384,6 +384,8 @@ public final class CUDABackend: Backend {
                 #else
                 preconditionFailure("float16 conversion is not available on this platform")
                 #endif
+            case .uint8:
+                preconditionFailure("uint8 is not a compute dtype")
             }
         }
     }

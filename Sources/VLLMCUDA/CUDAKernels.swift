@@ -51,6 +51,7 @@ final class CUDAKernels {
         case .float32: "F32"
         case .bfloat16: "BF16"
         case .float16: "F16"
+        case .uint8: preconditionFailure("uint8 is not a compute dtype")
         }
         return "#define VLLM_DTYPE_\(name)\n" + source
     }
@@ -68,6 +69,7 @@ final class CUDAKernels {
         case .float32: "f32"
         case .bfloat16: "bf16"
         case .float16: "f16"
+        case .uint8: preconditionFailure("uint8 is not a compute dtype")
         }
         /// The function `name` of the module exactly as spelled; nil when the module lacks it.
         func function(_ name: String) -> CUhandle? {

@@ -3,12 +3,16 @@ public enum DType: String, Sendable, CaseIterable {
     case float32
     case float16
     case bfloat16
+    /// Raw bytes: the blocks of a quantized weight (`WeightFormat.ggml`), which no operation
+    /// computes with directly.
+    case uint8
 
     /// The size of one element in bytes.
     public var byteSize: Int {
         switch self {
         case .float32: 4
         case .float16, .bfloat16: 2
+        case .uint8: 1
         }
     }
 

@@ -48,6 +48,8 @@ public struct HostTensor: @unchecked Sendable {
         case .float16:
             let source = bytes.assumingMemoryBound(to: UInt16.self) + offset
             for i in 0..<n { destination[i] = FloatBits.float16ToFloat(source[i]) }
+        case .uint8:
+            preconditionFailure("raw bytes (quantized blocks) have no float values; decode them with their GGMLType")
         }
     }
 

@@ -4,10 +4,19 @@
 public enum WeightFormat: Sendable, Hashable, CustomStringConvertible {
     /// A plain `[out, in]` matrix, kept in the backend's weight dtype.
     case dense
+    /// Rows of ggml blocks as a GGUF file stores them (`GGMLType`): one `[out, rowBytes]` tensor
+    /// of `uint8`, each row `in` values of the type.
+    case ggml(GGMLType)
+    /// Parts of different formats stacked along the output dimension, as a backend keeps the fused
+    /// q/k/v of a GGUF file that stores v in another type: tensor i holds part i, in format i.
+    /// Only backends make it; checkpoints never hold it.
+    indirect case stacked([WeightFormat])
 
     public var description: String {
         switch self {
         case .dense: "dense"
+        case .ggml(let type): "GGUF \(type)"
+        case .stacked(let formats): formats.map(\.description).joined(separator: " + ")
         }
     }
 }
@@ -35,6 +44,8 @@ public struct HostLinearWeight: Sendable {
         guard range != 0..<outFeatures else { return self }
         switch format {
         case .dense: return .dense(tensors[0].rows(range))
+        case .ggml: return HostLinearWeight(format: format, outFeatures: range.count, inFeatures: inFeatures, tensors: [tensors[0].rows(range)])
+        case .stacked: preconditionFailure("stacked weights are made by backends, never sliced")
         }
     }
 
@@ -43,6 +54,16 @@ public struct HostLinearWeight: Sendable {
         guard range != 0..<inFeatures else { return self }
         switch format {
         case .dense: return .dense(tensors[0].columns(range))
+        case .ggml(let type):
+            // Blocks run along the input features, so a row-parallel slice must start and end on a block.
+            guard range.lowerBound % type.blockSize == 0, range.upperBound % type.blockSize == 0 else {
+                throw ModelLoadError.invalidConfig(
+                    path: "GGUF weights", field: "tensor_parallel_size",
+                    detail: "the slice \(range) of input features does not fall on \(type) blocks of \(type.blockSize)")
+            }
+            let bytes = type.rowBytes(range.lowerBound)..<type.rowBytes(range.upperBound)
+            return HostLinearWeight(format: format, outFeatures: outFeatures, inFeatures: range.count, tensors: [tensors[0].columns(bytes)])
+        case .stacked: preconditionFailure("stacked weights are made by backends, never sliced")
         }
     }
 }

@@ -11,6 +11,8 @@ public enum ModelLoadError: Error, CustomStringConvertible, Equatable {
     case unsupportedDType(name: String, path: String, dtype: String)
     /// A weight format that the chosen backend cannot multiply.
     case unsupportedWeightFormat(format: WeightFormat, backend: String)
+    /// A GGUF file that is broken, truncated or holds what this project cannot load.
+    case invalidGGUF(path: String, detail: String)
 
     public var description: String {
         switch self {
@@ -32,6 +34,8 @@ public enum ModelLoadError: Error, CustomStringConvertible, Equatable {
             "\(path): tensor '\(name)' has unsupported dtype \(dtype) (supported: F32, F16, BF16)"
         case .unsupportedWeightFormat(let format, let backend):
             "weights in the \(format) format are not supported by the \(backend) backend"
+        case .invalidGGUF(let path, let detail):
+            "\(path): not a loadable GGUF file: \(detail)"
         }
     }
 }

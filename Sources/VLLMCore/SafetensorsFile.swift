@@ -75,7 +75,7 @@ public final class SafetensorsFile: @unchecked Sendable {
         var offset = 0
         for (name, tensor) in tensors {
             let size = tensor.count * tensor.dtype.byteSize
-            let tag = switch tensor.dtype { case .float32: "F32"; case .float16: "F16"; case .bfloat16: "BF16" }
+            let tag = switch tensor.dtype { case .float32: "F32"; case .float16: "F16"; case .bfloat16: "BF16"; case .uint8: "U8" }
             header[name] = ["dtype": tag, "shape": tensor.shape, "data_offsets": [offset, offset + size]]
             offset += size
         }

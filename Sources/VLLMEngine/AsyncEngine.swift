@@ -32,7 +32,7 @@ public final class AsyncEngine: @unchecked Sendable {
     /// Loads the model of `args` with its tokenizer on one of `platforms` and starts the step loop.
     public convenience init(args: EngineArgs, platforms: [any Platform], progress: ((Int, Int) -> Void)? = nil) throws {
         let loaded = try LoadedModel(args, platforms: platforms, progress: progress)
-        let tokenizer = try loadTokenizer(folder: loaded.folder.path)
+        let tokenizer = try loadTokenizer(loaded.folder, override: args.tokenizer)
         let core = try EngineCore(
             executor: loaded.executor, config: loaded.coreConfig, eosTokenIDs: loaded.eosTokenIDs,
             textDecoder: tokenizer.map(textDecoderFactory))

@@ -10,6 +10,9 @@ public struct EngineArgs: Sendable {
     public var revision: String?
     /// The cache folder for Hub downloads (`--download-dir`), instead of `HF_HUB_CACHE`.
     public var downloadDir: String?
+    /// A Hugging Face tokenizer folder to use instead of the model's own tokenizer (vLLM's
+    /// `--tokenizer`), e.g. for a GGUF model whose file describes no tokenizer we can build.
+    public var tokenizer: String?
     public var loadFormat: LoadFormat = .auto
     /// Tokens per KV cache block.
     public var blockSize = 16

@@ -24,7 +24,7 @@ public final class LLM {
     public init(args: EngineArgs = EngineArgs(), platforms: [any Platform], progress: ((Int, Int) -> Void)? = nil) throws {
         let loaded = try LoadedModel(args, platforms: platforms, progress: progress)
         folder = loaded.folder
-        tokenizer = try loadTokenizer(folder: loaded.folder.path)
+        tokenizer = try loadTokenizer(loaded.folder, override: args.tokenizer)
         engine = try EngineCore(
             executor: loaded.executor, config: loaded.coreConfig, eosTokenIDs: loaded.eosTokenIDs,
             textDecoder: tokenizer.map(textDecoderFactory))

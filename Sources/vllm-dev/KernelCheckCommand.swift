@@ -36,6 +36,7 @@ struct KernelCheckCommand: ParsableCommand {
             case .float32: x
             case .bfloat16: FloatBits.bfloat16ToFloat(FloatBits.floatToBFloat16(x))
             case .float16: Float(Float16(x))
+            case .uint8: preconditionFailure("uint8 is not a compute dtype")
             }
         }
         func pair(_ values: [Float], _ shape: [Int]) throws -> (CPUTensor, CUDATensor) {

@@ -6,7 +6,7 @@ import VLLMEngine
 
 /// Flags that build an engine, shared by the commands that load a model (vLLM's names).
 struct EngineOptions: ParsableArguments {
-    @Option(help: "Hugging Face model folder, or a Hub id (org/name) resolved through the Hugging Face cache (default: the built-in stories260K model).")
+    @Option(help: "Hugging Face model folder, a GGUF file, or a Hub id (org/name) resolved through the Hugging Face cache (default: the built-in stories260K model).")
     var model: String?
 
     @Option(help: "Branch, tag or commit of a Hub model id (default: main).")
@@ -14,6 +14,9 @@ struct EngineOptions: ParsableArguments {
 
     @Option(help: "Folder for Hub downloads instead of the Hugging Face cache (HF_HUB_CACHE).")
     var downloadDir: String?
+
+    @Option(help: "Hugging Face tokenizer folder to use instead of the model's tokenizer.")
+    var tokenizer: String?
 
     @Option(help: "How to get the weights: auto, safetensors, or dummy (random, from config.json).")
     var loadFormat: String = "auto"
@@ -78,6 +81,7 @@ struct EngineOptions: ParsableArguments {
         args.loadFormat = format
         args.blockSize = blockSize
         args.maxModelLength = maxModelLen
+        args.tokenizer = tokenizer
         args.maxNumSeqs = maxNumSeqs
         args.maxNumBatchedTokens = maxNumBatchedTokens
         args.numGPUBlocksOverride = numGpuBlocksOverride

@@ -57,6 +57,30 @@ final class DirectRunner {
         }
         return generated
     }
+
+    /// Greedy continuations of `prompts` decoded together (sequence i in slot i), `count` tokens
+    /// each, no stopping: one batched step per token, as the engine runs them.
+    func greedyBatch(_ prompts: [[Int]], count: Int) -> [[Int]] {
+        var tokens = prompts
+        var cached = [Int](repeating: 0, count: prompts.count)
+        var generated = [[Int]](repeating: [], count: prompts.count)
+        let vocab = model.config.vocabSize
+        for _ in 0..<count {
+            let chunks = tokens.indices.map { s in
+                SequenceChunk(
+                    tokenIDs: tokens[s][cached[s]...].map(Int32.init), numCached: cached[s],
+                    blockTable: table(s, length: tokens[s].count))
+            }
+            let logits = model.execute(ForwardBatch(chunks: chunks, blockSize: blockSize))
+            for s in tokens.indices {
+                cached[s] = tokens[s].count
+                let next = argmax(logits[(s * vocab)..<((s + 1) * vocab)])
+                generated[s].append(next)
+                tokens[s].append(next)
+            }
+        }
+        return generated
+    }
 }
 
 func argmax(_ values: some Collection<Float>) -> Int {
