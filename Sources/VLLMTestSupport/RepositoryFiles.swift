@@ -42,4 +42,14 @@ public enum RepositoryFiles {
 
     /// `url(relativePath).path`.
     public static func path(_ relativePath: String) -> String { url(relativePath).path }
+
+    /// The one exception to "inside the repository": large data that a script of the repository
+    /// downloads (`fetchedBy`, e.g. "scripts/fetch_gguf_models.sh") into `$environmentVariable`,
+    /// else `~/.cache/swift-vllm/<name>`. Tests that read it must skip when it is absent, so that
+    /// a fresh clone passes without it.
+    public static func fetchedData(_ name: String, environmentVariable: String, fetchedBy script: String) -> String {
+        precondition(FileManager.default.fileExists(atPath: path(script)), "\(script), which fetches \(name), is missing")
+        return ProcessInfo.processInfo.environment[environmentVariable]
+            ?? FileManager.default.homeDirectoryForCurrentUser.path + "/.cache/swift-vllm/" + name
+    }
 }
