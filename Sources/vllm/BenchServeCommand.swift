@@ -4,7 +4,6 @@ import VLLMCore
 import SwiftVLLM
 import VLLMEngine
 import VLLMClient
-import VLLMServer
 import VLLMTokenizers
 
 /// `vllm bench serve`: vLLM's online serving benchmark against an OpenAI-compatible server.

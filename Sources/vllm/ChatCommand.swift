@@ -3,7 +3,6 @@ import Foundation
 import SwiftVLLM
 import VLLMEngine
 import VLLMClient
-import VLLMServer
 import VLLMTokenizers
 
 /// `vllm chat`: an interactive chat in the terminal that streams each answer as it is generated,
