@@ -18,6 +18,8 @@ let package = Package(
         .library(name: "VLLMStructuredOutputs", targets: ["VLLMStructuredOutputs"]),
         .executable(name: "vllm", targets: ["vllm"]),
         .executable(name: "grammar-bench", targets: ["grammar-bench"]),
+        // Developer checks (kernel-check, bench-kernels): built and carried by the GPU scripts, not shipped to users.
+        .executable(name: "vllm-dev", targets: ["vllm-dev"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -70,7 +72,7 @@ let package = Package(
         .target(name: "VLLMKVEvents", dependencies: ["VLLMEngine"]),
         // The library users import: the engine with the built-in platforms (CUDA, CPU) and Hub ids wired in.
         .target(name: "SwiftVLLM", dependencies: ["VLLMEngine", "VLLMCore", "VLLMCPU", "VLLMCUDA", "VLLMHub"]),
-        // The OpenAI-compatible HTTP server, its metrics, and the client side of the serving benchmark.
+        // The OpenAI-compatible HTTP server and its metrics.
         .target(
             name: "VLLMServer",
             dependencies: [
@@ -82,32 +84,49 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOFoundationCompat", package: "swift-nio"),
-                .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
             ]),
+        // The client side of an OpenAI-compatible server: `vllm chat/complete --url` and the serving benchmark.
+        .target(
+            name: "VLLMClient",
+            dependencies: [
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOFoundationCompat", package: "swift-nio"),
+            ]),
+        // Test support, not in any user product: the repository's test files (every test path stays inside the
+        // checkout) and float64 references for the tests and `vllm-dev kernel-check` (optimised even in debug
+        // builds because the kernel checks run large matrix products through them).
+        .target(name: "VLLMTestSupport", dependencies: ["VLLMCore", "VLLMCPU"], swiftSettings: kernelFlags),
         .executableTarget(
             name: "vllm",
             dependencies: [
-                "SwiftVLLM", "VLLMEngine", "VLLMTokenizers", "VLLMServer", "VLLMKVEvents",
+                "SwiftVLLM", "VLLMEngine", "VLLMTokenizers", "VLLMServer", "VLLMClient", "VLLMKVEvents",
                 "VLLMStructuredOutputs",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]),
-        .testTarget(name: "VLLMTokenizersTests", dependencies: ["VLLMTokenizers"], resources: [.copy("Fixtures")]),
+        .executableTarget(
+            name: "vllm-dev",
+            dependencies: [
+                "VLLMCore", "VLLMCPU", "VLLMCUDA", "VLLMTestSupport",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]),
+        .testTarget(name: "VLLMTokenizersTests", dependencies: ["VLLMTokenizers", "VLLMTestSupport"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "VLLMCoreTests", dependencies: ["VLLMCore", "VLLMTestSupport"]),
         // Benchmark and xgrammar comparison of the grammar engine (scripts/compare_grammar_masks.py drives it).
         .executableTarget(name: "grammar-bench", dependencies: ["VLLMStructuredOutputs", "VLLMTokenizers"], swiftSettings: [.unsafeFlags(["-O"])]),
         .testTarget(name: "VLLMStructuredOutputsTests", dependencies: ["VLLMStructuredOutputs", "VLLMTokenizers"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "VLLMCoreTests", dependencies: ["VLLMCore"]),
         .testTarget(name: "VLLMHubTests", dependencies: ["VLLMHub", "VLLMCore"]),
         .testTarget(name: "VLLMKVEventsTests", dependencies: ["VLLMKVEvents", "VLLMEngine"]),
-        .testTarget(name: "VLLMCPUTests", dependencies: ["VLLMCore", "VLLMCPU"]),
+        .testTarget(name: "VLLMCPUTests", dependencies: ["VLLMCore", "VLLMCPU", "VLLMTestSupport"]),
         .testTarget(name: "VLLMCUDATests", dependencies: ["VLLMCore", "VLLMCUDA"]),
-        .testTarget(name: "VLLMEngineTests", dependencies: ["SwiftVLLM", "VLLMEngine", "VLLMCore", "VLLMCPU", "VLLMCUDA", "VLLMStructuredOutputs"]),
+        .testTarget(name: "VLLMEngineTests", dependencies: ["SwiftVLLM", "VLLMEngine", "VLLMCore", "VLLMCPU", "VLLMCUDA", "VLLMStructuredOutputs", "VLLMTestSupport"]),
         .testTarget(
             name: "VLLMServerTests",
             dependencies: [
-                "VLLMServer", "VLLMEngine", "SwiftVLLM",
+                "VLLMServer", "VLLMClient", "VLLMEngine", "SwiftVLLM", "VLLMTestSupport",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOFoundationCompat", package: "swift-nio"),

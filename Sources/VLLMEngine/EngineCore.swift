@@ -167,7 +167,7 @@ public final class EngineCore {
             maxModelLength: promptTokenIDs.count + 1, pooling: pooling)
         arrivals += 1
         requests[id] = request
-        texts[id] = OutputText(decoder: nil, params: request.params)
+        texts[id] = OutputText(decoder: nil, params: request.params, stops: nil)
         scheduler.add(request)
     }
 

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import VLLMCore
 import SwiftVLLM
+import VLLMClient
 import VLLMEngine
 
 /// `vllm bench`: benchmarks of the engine.
@@ -10,7 +11,6 @@ struct BenchCommand: ParsableCommand {
         commandName: "bench", abstract: "Benchmark the engine.",
         subcommands: [
             BenchServeCommand.self, BenchThroughputCommand.self, BenchLatencyCommand.self, BenchForwardCommand.self,
-            BenchKernelsCommand.self,
         ])
 }
 
@@ -247,15 +247,6 @@ struct BenchLatencyCommand: ParsableCommand {
             try writeJSON(["avg_latency": average, "latencies": latencies, "percentiles": percentiles], to: outputJson)
         }
     }
-}
-
-/// Linear-interpolated percentile, as numpy computes it.
-func percentile(_ values: [Double], _ p: Double) -> Double {
-    let sorted = values.sorted()
-    guard !sorted.isEmpty else { return 0 }
-    let rank = p / 100 * Double(sorted.count - 1)
-    let low = Int(rank.rounded(.down)), high = min(sorted.count - 1, low + 1)
-    return sorted[low] + (sorted[high] - sorted[low]) * (rank - Double(low))
 }
 
 func writeJSON(_ object: [String: Any], to path: String) throws {

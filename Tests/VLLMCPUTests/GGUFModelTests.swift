@@ -1,13 +1,14 @@
 import Foundation
 import Testing
 import VLLMCPU
+import VLLMTestSupport
 @testable import VLLMCore
 
 /// The real GGUF models that scripts/fetch_gguf_models.sh caches (skipped when they are absent),
 /// against what transformers computed from the same files (scripts/gguf_reference.py).
 enum GGUFModels {
-    static let folder = ProcessInfo.processInfo.environment["SWIFT_VLLM_GGUF_DIR"]
-        ?? FileManager.default.homeDirectoryForCurrentUser.path + "/.cache/swift-vllm/gguf"
+    static let folder = RepositoryFiles.fetchedData(
+        "gguf", environmentVariable: "SWIFT_VLLM_GGUF_DIR", fetchedBy: "scripts/fetch_gguf_models.sh")
     static let files = [
         "smollm2": "SmolLM2-135M-Instruct.Q4_1.gguf", "qwen2.5-coder": "Qwen2.5-Coder-0.5B-Instruct-Q4_K_M.gguf",
     ]
@@ -22,7 +23,7 @@ enum GGUFModels {
         let perplexity: Double
 
         init(_ model: String) throws {
-            let url = URL(fileURLWithPath: TestPaths.repository + "/Tests/Fixtures/gguf/reference-\(model).json")
+            let url = RepositoryFiles.url("Tests/Fixtures/gguf/reference-\(model).json")
             let json = try JSONSerialization.jsonObject(with: Data(contentsOf: url)) as! [String: Any]
             chats = (json["chat"] as! [[String: Any]]).map { Chat(prompt: $0["prompt_ids"] as! [Int], greedy: $0["greedy_ids"] as! [Int]) }
             let perplexity = json["perplexity"] as! [String: Any]
@@ -78,7 +79,7 @@ enum GGUFModels {
 /// The CPU's products of quantized weights (block by block for decode, decoded tiles for prefill)
 /// against the same weights decoded to float32.
 @Suite struct QuantizedLinearTests {
-    static let fixture = TestPaths.repository + "/Tests/Fixtures/gguf/blocks.gguf"
+    static let fixture = RepositoryFiles.path("Tests/Fixtures/gguf/blocks.gguf")
 
     @Test(arguments: ["Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q8_0", "Q4_K-random", "Q5_K-random", "Q6_K-qwen", "BF16"])
     func quantizedProductEqualsDecodedProduct(name: String) throws {

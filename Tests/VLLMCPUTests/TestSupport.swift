@@ -1,14 +1,12 @@
 import Foundation
 import VLLMCPU
 import VLLMCore
+import VLLMTestSupport
 
-/// Paths of the repository and of `../shared` as seen from this file.
+/// Paths of the model folders the tests run, inside the repository (`RepositoryFiles`).
 enum TestPaths {
-    static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-        .deletingLastPathComponent().deletingLastPathComponent().path
-    static let shared = URL(fileURLWithPath: repository).deletingLastPathComponent().appendingPathComponent("shared").path
-    static let builtinModel = repository + "/Models/stories260K"
-    static let fixtureModels = repository + "/Tests/Fixtures/models"
+    static let builtinModel = RepositoryFiles.path("Models/stories260K")
+    static let fixtureModels = RepositoryFiles.path("Tests/Fixtures/models")
 }
 
 /// Runs sequences through a model with the simplest block tables (block i of sequence s is

@@ -1,13 +1,12 @@
 import Foundation
 import Testing
 import VLLMCore
+import VLLMTestSupport
 
 /// The GGUF reader and the ggml block decoders, against Tests/Fixtures/gguf/blocks.gguf, which the
 /// `gguf` Python package wrote (scripts/make_gguf_fixtures.py).
 @Suite struct GGUFTests {
-    static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-        .deletingLastPathComponent().deletingLastPathComponent().path
-    static let fixture = repository + "/Tests/Fixtures/gguf/blocks.gguf"
+    static let fixture = RepositoryFiles.path("Tests/Fixtures/gguf/blocks.gguf")
 
     /// Every block type decodes bit for bit as `gguf.quants.dequantize` does.
     @Test(arguments: [

@@ -1,12 +1,11 @@
 import Foundation
 import Testing
 import VLLMCore
+import VLLMTestSupport
 
 /// A broken model folder gives one clear error naming the file and the problem.
 @Suite struct ModelFolderTests {
-    static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-        .deletingLastPathComponent().deletingLastPathComponent().path
-    static let source = repository + "/Tests/Fixtures/models/qwen2"
+    static let source = RepositoryFiles.path("Tests/Fixtures/models/qwen2")
 
     /// A copy of the qwen2 fixture folder in a temporary directory, changed by `edit`.
     func brokenCopy(_ edit: (String) throws -> Void) throws -> String {

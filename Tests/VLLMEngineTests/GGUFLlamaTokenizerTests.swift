@@ -2,6 +2,7 @@ import Foundation
 import Testing
 import VLLMCore
 import VLLMEngine
+import VLLMTestSupport
 import VLLMTokenizers
 
 /// A SentencePiece-style ("llama") tokenizer from GGUF metadata against transformers' tokenizer
@@ -9,7 +10,7 @@ import VLLMTokenizers
 /// scripts/make_gguf_tokenizer_fixture.py from the built-in model's vocabulary).
 @Suite struct GGUFLlamaTokenizerTests {
     @Test func idsAndTextMatchTransformers() throws {
-        let fixtures = EnginePaths.repository + "/Tests/Fixtures/gguf/"
+        let fixtures = RepositoryFiles.path("Tests/Fixtures/gguf") + "/"
         let folder = try ModelFolder(path: fixtures + "tokenizer-llama.gguf")
         let tokenizer = try #require(try loadTokenizer(folder))
         let data = try Data(contentsOf: URL(fileURLWithPath: fixtures + "tokenizer-llama.json"))

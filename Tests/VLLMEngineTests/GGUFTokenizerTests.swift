@@ -2,19 +2,20 @@ import Foundation
 import Testing
 import VLLMCore
 import VLLMEngine
+import VLLMTestSupport
 import VLLMTokenizers
 
 /// The tokenizer and chat template that a GGUF file's metadata describes, against transformers'
 /// tokenizer loaded from the same file (scripts/gguf_reference.py), for the real models that
 /// scripts/fetch_gguf_models.sh caches (skipped when they are absent).
 @Suite struct GGUFTokenizerTests {
-    static let folder = ProcessInfo.processInfo.environment["SWIFT_VLLM_GGUF_DIR"]
-        ?? FileManager.default.homeDirectoryForCurrentUser.path + "/.cache/swift-vllm/gguf"
+    static let folder = RepositoryFiles.fetchedData(
+        "gguf", environmentVariable: "SWIFT_VLLM_GGUF_DIR", fetchedBy: "scripts/fetch_gguf_models.sh")
     static let files = ["smollm2": "SmolLM2-135M-Instruct.Q4_1.gguf", "qwen2.5-coder": "Qwen2.5-Coder-0.5B-Instruct-Q4_K_M.gguf"]
     static func available(_ model: String) -> Bool { FileManager.default.fileExists(atPath: folder + "/" + files[model]!) }
 
     func reference(_ model: String) throws -> [String: Any] {
-        let url = URL(fileURLWithPath: EnginePaths.repository + "/Tests/Fixtures/gguf/reference-\(model).json")
+        let url = RepositoryFiles.url("Tests/Fixtures/gguf/reference-\(model).json")
         return try JSONSerialization.jsonObject(with: Data(contentsOf: url)) as! [String: Any]
     }
 
@@ -40,7 +41,7 @@ import VLLMTokenizers
             #expect(tokenizer.encode(text) == entry["ids"] as! [Int], "\(model): \(text.debugDescription)")
         }
         let excerpt = json["perplexity"] as! [String: Any]
-        let text = try String(contentsOfFile: EnginePaths.repository + "/Tests/Fixtures/gguf/tinyshakespeare-excerpt.txt", encoding: .utf8)
+        let text = try String(contentsOfFile: RepositoryFiles.path("Tests/Fixtures/gguf/tinyshakespeare-excerpt.txt"), encoding: .utf8)
         #expect(tokenizer.encode(text, addSpecialTokens: false) == excerpt["ids"] as! [Int], "\(model): the excerpt")
         let renderer = try ChatPromptRenderer(folder: folder.path, tokenizer: tokenizer)
         for chat in json["chat"] as! [[String: Any]] {
