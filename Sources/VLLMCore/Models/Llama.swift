@@ -1,4 +1,5 @@
-/// The Llama family (Llama 2/3, Mistral, Qwen2/2.5, Qwen3, SmolLM, TinyLlama) in one implementation:
+/// The Llama family (Llama 2/3, Mistral, Qwen2/2.5, Qwen3, SmolLM, TinyLlama; Phi-3 through
+/// `Phi3`) in one implementation:
 /// pre-norm decoder layers of grouped-query attention with rotary embeddings and a SwiGLU MLP.
 /// The variants differ only by switches of `ModelConfig` (q/k/v bias, q/k norm, rope scaling,
 /// tied embeddings, sliding window).
@@ -37,8 +38,19 @@ public final class LlamaModel<B: Backend>: CausalModel {
 
     /// Loads the weights; with a shard of several ranks, only that rank's slices are read (views
     /// into the mapped files, copies only for the strided slices of row-parallel weights).
-    public init(_ context: ModelLoadContext<B>) throws {
+    public convenience init(_ context: ModelLoadContext<B>) throws {
+        try self.init(context, fusedProjections: false)
+    }
+
+    /// Loads the weights; `fusedProjections` reads q, k and v from one `qkv_proj` and gate and up
+    /// from one `gate_up_proj` (Phi-3), each split into its parts (and this rank's rows) at load.
+    public init(_ context: ModelLoadContext<B>, fusedProjections: Bool) throws {
         let (c, weights, backend, shard) = (context.config, context.weights, context.backend, context.shard)
+        guard c.activation == "silu" else {
+            throw ModelLoadError.invalidConfig(
+                path: "config.json", field: "hidden_act", detail: "'\(c.activation)' is not supported by \(c.architecture) (silu)")
+        }
+        if c.rotaryDim != c.headDim { try backend.requireFamilyOperations(.partialRotary, model: c.architecture) }
         config = c
         self.backend = backend
         self.shard = shard
@@ -61,12 +73,31 @@ public final class LlamaModel<B: Backend>: CausalModel {
         for i in 0..<c.numLayers {
             let p = "model.layers.\(i)."
             let a = p + "self_attn."
+            let qkvParts: [HostLinearWeight]
+            let gateUpParts: [HostLinearWeight]
+            if fusedProjections {
+                let qkv = try linear(a + "qkv_proj", qDim + 2 * kvDim, h)
+                let shiftK = qDim, shiftV = qDim + kvDim
+                qkvParts = try [
+                    qkv.rows(qRows), qkv.rows((kvRows.lowerBound + shiftK)..<(kvRows.upperBound + shiftK)),
+                    qkv.rows((kvRows.lowerBound + shiftV)..<(kvRows.upperBound + shiftV)),
+                ]
+                let gateUp = try linear(p + "mlp.gate_up_proj", 2 * c.intermediateSize, h)
+                let n = c.intermediateSize
+                gateUpParts = try [gateUp.rows(mlp), gateUp.rows((mlp.lowerBound + n)..<(mlp.upperBound + n))]
+            } else {
+                qkvParts = [
+                    try linear(a + "q_proj", qDim, h).rows(qRows), try linear(a + "k_proj", kvDim, h).rows(kvRows),
+                    try linear(a + "v_proj", kvDim, h).rows(kvRows),
+                ]
+                gateUpParts = [
+                    try linear(p + "mlp.gate_proj", c.intermediateSize, h).rows(mlp),
+                    try linear(p + "mlp.up_proj", c.intermediateSize, h).rows(mlp),
+                ]
+            }
             layers.append(Layer(
                 inputNorm: try take(p + "input_layernorm.weight", [h]),
-                qkv: try backend.linearWeight([
-                    linear(a + "q_proj", qDim, h).rows(qRows), linear(a + "k_proj", kvDim, h).rows(kvRows),
-                    linear(a + "v_proj", kvDim, h).rows(kvRows),
-                ]),
+                qkv: try backend.linearWeight(qkvParts),
                 qkvBias: c.qkvBias
                     ? try backend.weight([
                         load(a + "q_proj.bias", [qDim]).rows(qRows), load(a + "k_proj.bias", [kvDim]).rows(kvRows),
@@ -78,10 +109,7 @@ public final class LlamaModel<B: Backend>: CausalModel {
                 // The bias is added once, by rank 0, before the partial sums are reduced.
                 outputBias: c.outputBias && shard.rank == 0 ? try take(a + "o_proj.bias", [h]) : nil,
                 postAttentionNorm: try take(p + "post_attention_layernorm.weight", [h]),
-                gateUp: try backend.linearWeight([
-                    linear(p + "mlp.gate_proj", c.intermediateSize, h).rows(mlp),
-                    linear(p + "mlp.up_proj", c.intermediateSize, h).rows(mlp),
-                ]),
+                gateUp: try backend.linearWeight(gateUpParts),
                 down: try backend.linearWeight([linear(p + "mlp.down_proj", h, c.intermediateSize).columns(mlp)])))
             context.progress?(i + 1, c.numLayers)
         }
@@ -92,7 +120,7 @@ public final class LlamaModel<B: Backend>: CausalModel {
             : try backend.linearWeight([linear("lm_head", c.vocabSize, h).rows(vocabulary)])
         rope = try backend.weight([
             RotaryEmbedding.table(
-                headDim: c.headDim, theta: c.ropeTheta, scaling: c.ropeScaling, positions: context.maxPositions)
+                headDim: c.rotaryDim, theta: c.ropeTheta, scaling: c.ropeScaling, positions: context.maxPositions)
         ])
     }
 
@@ -123,7 +151,7 @@ public final class LlamaModel<B: Backend>: CausalModel {
             }
             let attention = b.rotaryAttention(
                 qkv, layout: layout, rope: rope, cache: cache, layer: index, batch: step, scale: scale,
-                slidingWindow: config.slidingWindow)
+                slidingWindow: config.slidingWindow(layer: index))
             hidden = b.linear(attention, layer.output, bias: layer.outputBias)
             if shard.worldSize > 1 { b.allReduce(hidden) }
             let mlpInput = b.addRMSNorm(hidden, residual: residual!, weight: layer.postAttentionNorm, eps: eps)
