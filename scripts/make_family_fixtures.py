@@ -61,15 +61,15 @@ VARIANTS = {
         cls=Gemma3ForCausalLM, config_cls=Gemma3TextConfig, dtype=torch.float32, seed=10000, layers=4,
         description="Gemma 3 text shape: 4 layers (sliding, sliding, full, sliding; window 7), q/k norm, "
                     "GQA 6/2 head_dim 10, query_pre_attn_scalar 14, local rope 1e4, global rope 1e6 with "
-                    "linear scaling 8, tied embeddings (drawn with std 0.05, so that the scaled embedding does "
-                    "not drown the layers and greedy does not just repeat the last token).",
+                    "linear scaling 8, tied embeddings (with random weights, the scaled embedding of the last "
+                    "token dominates tied logits, so greedy repeats tokens: at least 5 distinct are asked for).",
         config=dict(vocab_size=307, hidden_size=42, intermediate_size=66, num_attention_heads=6,
                     num_key_value_heads=2, head_dim=10, query_pre_attn_scalar=14, sliding_window=7,
                     layer_types=["sliding_attention", "sliding_attention", "full_attention", "sliding_attention"],
                     rope_parameters={"full_attention": {"rope_type": "linear", "factor": 8.0, "rope_theta": 1000000.0},
                                      "sliding_attention": {"rope_type": "default", "rope_theta": 10000.0}},
                     rms_norm_eps=1e-6, max_position_embeddings=32768, tie_word_embeddings=True,
-                    hidden_activation="gelu_pytorch_tanh")),
+                    hidden_activation="gelu_pytorch_tanh"), min_distinct=5),
     "phi3": dict(
         cls=Phi3ForCausalLM, config_cls=Phi3Config, dtype=torch.float32, seed=11000, layers=2,
         description="Phi-3/Phi-4-mini shape: fused qkv_proj and gate_up_proj, GQA 4/2 head_dim 16, "
@@ -101,8 +101,6 @@ def build(spec, seed, dtype=None):
             for name, p in model.named_parameters():
                 if name.endswith("norm.weight"):
                     p.sub_(1.0)
-            if model.config.tie_word_embeddings:
-                model.get_input_embeddings().weight.mul_(0.25)
     return model.to(dtype or spec["dtype"])
 
 
@@ -123,7 +121,7 @@ def make_variant(name, spec, out_root):
                     for p in f32.parameters():
                         p.copy_(p.to(spec["dtype"]).float())
             g_ids, margin = greedy(f32, prompt, GREEDY_LEN)
-            if margin >= MIN_MARGIN and EOS not in g_ids and len(set(g_ids)) >= MIN_DISTINCT:
+            if margin >= MIN_MARGIN and EOS not in g_ids and len(set(g_ids)) >= spec.get("min_distinct", MIN_DISTINCT):
                 break
             seed += 1
         else:
