@@ -1,5 +1,7 @@
 import Testing
 import SwiftVLLM
+import VLLMCPU
+import VLLMCore
 @testable import VLLMEngine
 
 /// Greedy outputs of one model of each new family (Gemma 3: sliding and global layers with their
@@ -39,9 +41,40 @@ X
         #expect(try Self.outputs(Self.llm(model)) == reference, "all at once")
         let chunked = try Self.llm(model) { $0.maxNumBatchedTokens = 7 }
         #expect(try Self.outputs(chunked) == reference, "chunked prefills")
-        let preempting = try Self.llm(model) { $0.numGPUBlocksOverride = 6 }
+        let preempting = try Self.llm(model) { $0.numGPUBlocksOverride = 8 }
         #expect(try Self.outputs(preempting) == reference, "preempted and recomputed")
         #expect(preempting.engine.stats.numPreemptions > 0)
         #expect(try Self.outputs(Self.llm(model) { $0.tensorParallelSize = 2 }) == reference, "two ranks")
+    }
+}
+
+/// The CPU backend without the family operations: what the CUDA backend is today.
+final class NoFamilyOperationsBackend: CPUWrappingBackend {
+    let cpu = CPUBackend()
+    var name: String { "no-family-cpu" }
+    var familyOperations: FamilyOperations { [] }
+}
+
+/// A backend that lacks an operation a model needs is refused at load, with the operations named.
+@Suite struct FamilyOperationRefusalTests {
+    func loadError(_ model: String) -> String {
+        do {
+            let folder = try ModelFolder(path: EnginePaths.fixtureModels + "/" + model)
+            _ = try ModelRegistry.load(
+                config: folder.config, weights: folder.weights(format: .auto), backend: NoFamilyOperationsBackend(),
+                maxPositions: 64)
+            return "loaded"
+        } catch {
+            return "\(error)"
+        }
+    }
+
+    @Test func gemma2NeedsGeluSoftCapAndAttentionSoftCap() {
+        #expect(loadError("gemma2") == "Gemma2ForCausalLM needs gelu-tanh-and-mul, soft-cap/scale, attention logit soft-capping, which the no-family-cpu backend does not implement yet")
+    }
+
+    @Test func phi4MiniPartialRotaryIsRefusedButLlamaLoads() {
+        #expect(loadError("phi3") == "Phi3ForCausalLM needs partial rotary, which the no-family-cpu backend does not implement yet")
+        #expect(loadError("llama3") == "loaded")
     }
 }
