@@ -12,7 +12,7 @@ import VLLMCore
     static let models = ["gemma3", "phi3"]
     static let params = greedyParams(12)
 
-X
+    /// Prompts of 1 to 41 tokens within the fixtures' vocabularies (199 tokens and more).
     static let prompts: [[Int]] = {
         var random = SplitMixRandom(seed: 11)
         return (0..<16).map { _ in (0...Int(random.next() % 40)).map { _ in 3 + Int(random.next() % 190) } }
