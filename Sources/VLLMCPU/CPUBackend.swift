@@ -167,12 +167,14 @@ public final class CPUBackend: Backend {
     }
 
     public func rotary(_ qkv: CPUTensor, layout: QKVLayout, rope: CPUTensor, batch: CPUBatch) {
-        let hd = layout.headDim, half = hd / 2
+        // The table's width is the rotary dimension: narrower than the head for partial rotary.
+        let hd = layout.headDim, rotaryDim = rope.columns, half = rotaryDim / 2
+        precondition(rotaryDim <= hd, "rotary table wider (\(rotaryDim)) than a head (\(hd))")
         let positions = batch.batch.positions
         precondition(Int(positions.max() ?? 0) < rope.rows, "position beyond the rotary table (\(rope.rows))")
         for t in 0..<qkv.rows {
             let row = qkv.floats + t * layout.width
-            let table = rope.floats + Int(positions[t]) * hd
+            let table = rope.floats + Int(positions[t]) * rotaryDim
             for head in 0..<(layout.numHeads + layout.numKVHeads) {
                 let x = row + head * hd
                 for i in 0..<half {
@@ -189,11 +191,19 @@ public final class CPUBackend: Backend {
         _ qkv: CPUTensor, layout: QKVLayout, cache: CPUKVCache, layer: Int, batch: CPUBatch, scale: Float,
         slidingWindow: Int?
     ) -> CPUTensor {
+        attention(qkv, layout: layout, cache: cache, layer: layer, batch: batch, scale: scale, slidingWindow: slidingWindow, softCap: nil)
+    }
+
+    /// `attention` with the scores soft-capped when `softCap` is set.
+    func attention(
+        _ qkv: CPUTensor, layout: QKVLayout, cache: CPUKVCache, layer: Int, batch: CPUBatch, scale: Float,
+        slidingWindow: Int?, softCap: Float?
+    ) -> CPUTensor {
         PagedAttention.writeCache(qkv: qkv.floats, layout: layout, cache: cache, layer: layer, batch: batch.batch)
         let out = CPUTensor(shape: [qkv.rows, layout.numHeads * layout.headDim])
         PagedAttention.attend(
             qkv: qkv.floats, layout: layout, cache: cache, layer: layer, batch: batch, scale: scale,
-            slidingWindow: slidingWindow, out: out.floats)
+            slidingWindow: slidingWindow, softCap: softCap, out: out.floats)
         return out
     }
 

@@ -167,6 +167,25 @@ public protocol Backend: AnyObject {
     /// Attention of every token over all tokens of its sequence in the step (no mask, no cache):
     /// `[numTokens, numHeads * headDim]`. Each sequence's whole input must be in the step.
     func bidirectionalAttention(_ qkv: Tensor, layout: QKVLayout, batch: Batch, scale: Float) -> Tensor
+
+    // Gemma and Phi-3 families (issue 13). A backend lists those it implements in
+    // `familyOperations`; the defaults (at the end of this file) are never reached, because a model
+    // checks the list at load (`requireFamilyOperations`).
+
+    /// The family operations this backend implements.
+    var familyOperations: FamilyOperations { get }
+    /// `gelu_tanh(x[:, :n]) * x[:, n:]` for `x` of width `2n` (GeGLU with `gelu_pytorch_tanh`).
+    func geluTanhAndMul(_ x: Tensor) -> Tensor
+    /// In place `x = cap * tanh(x / cap)`.
+    func softCap(_ x: Tensor, cap: Float)
+    /// In place `x *= factor`.
+    func scale(_ x: Tensor, by factor: Float)
+    /// `rotaryAttention` whose scores become `cap * tanh(score / cap)` before the softmax when
+    /// `logitSoftCap` is set.
+    func rotaryAttention(
+        _ qkv: Tensor, layout: QKVLayout, rope: Tensor, cache: KVCache, layer: Int, batch: Batch, scale: Float,
+        slidingWindow: Int?, logitSoftCap: Float?
+    ) -> Tensor
 }
 
 extension Backend {
@@ -243,5 +262,64 @@ extension Backend {
         guard rows > 0 else { return [] }
         let n = values.count / rows
         return (0..<rows).map { r in Int32(SamplingMath.argmax(Array(values[(r * n)..<((r + 1) * n)]))) }
+    }
+}
+
+// MARK: - Gemma and Phi-3 families (issue 13)
+
+/// The operations that the Gemma and Phi-3 families add to the Llama family's, by name, so that a
+/// model can refuse at load, with a clear error, a backend that lacks one.
+public struct FamilyOperations: OptionSet, Sendable {
+    public let rawValue: Int
+    /// Creates a set from its bits.
+    public init(rawValue: Int) { self.rawValue = rawValue }
+
+    /// `geluTanhAndMul`.
+    public static let geluTanh = FamilyOperations(rawValue: 1 << 0)
+    /// `softCap` and `scale`.
+    public static let elementwise = FamilyOperations(rawValue: 1 << 1)
+    /// `rotaryAttention(…, logitSoftCap:)` with a cap.
+    public static let attentionSoftCap = FamilyOperations(rawValue: 1 << 2)
+    /// `rotary` with a table narrower than the heads (partial rotary).
+    public static let partialRotary = FamilyOperations(rawValue: 1 << 3)
+
+    /// The names of the operations in the set, for error messages.
+    public var names: [String] {
+        [(Self.geluTanh, "gelu-tanh-and-mul"), (.elementwise, "soft-cap/scale"), (.attentionSoftCap, "attention logit soft-capping"),
+         (.partialRotary, "partial rotary")].filter { contains($0.0) }.map(\.1)
+    }
+}
+
+/// Defaults of the family operations: a backend implements none of them until it lists them in
+/// `familyOperations`; models check that list at load, so the traps below mark a model bug.
+extension Backend {
+    public var familyOperations: FamilyOperations { [] }
+
+    public func geluTanhAndMul(_ x: Tensor) -> Tensor { unsupported(.geluTanh) }
+
+    public func softCap(_ x: Tensor, cap: Float) { unsupported(.elementwise) }
+
+    public func scale(_ x: Tensor, by factor: Float) { unsupported(.elementwise) }
+
+    public func rotaryAttention(
+        _ qkv: Tensor, layout: QKVLayout, rope: Tensor, cache: KVCache, layer: Int, batch: Batch, scale: Float,
+        slidingWindow: Int?, logitSoftCap: Float?
+    ) -> Tensor {
+        if logitSoftCap != nil { unsupported(.attentionSoftCap) }
+        return rotaryAttention(
+            qkv, layout: layout, rope: rope, cache: cache, layer: layer, batch: batch, scale: scale,
+            slidingWindow: slidingWindow)
+    }
+
+    private func unsupported(_ operation: FamilyOperations) -> Never {
+        preconditionFailure("\(name) backend: \(operation.names) used without requireFamilyOperations at load")
+    }
+
+    /// Throws `ModelLoadError.unsupportedOperation` unless the backend implements all of `needed`.
+    public func requireFamilyOperations(_ needed: FamilyOperations, model: String) throws {
+        let missing = needed.subtracting(familyOperations)
+        guard missing.isEmpty else {
+            throw ModelLoadError.unsupportedOperation(operations: missing.names, model: model, backend: name)
+        }
     }
 }

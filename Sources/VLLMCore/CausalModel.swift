@@ -63,8 +63,12 @@ public protocol ModelArchitecture {
 /// Maps `architectures[0]` of config.json to the model that runs it: one line per architecture.
 public enum ModelRegistry {
     static let architectures: [String: any ModelArchitecture.Type] = [
+        "Gemma2ForCausalLM": Gemma.self,
+        "Gemma3ForCausalLM": Gemma.self,
+        "Gemma3ForConditionalGeneration": Gemma.self,
         "LlamaForCausalLM": Llama.self,
         "MistralForCausalLM": Llama.self,
+        "Phi3ForCausalLM": Phi3.self,
         "Qwen2ForCausalLM": Llama.self,
         "Qwen3ForCausalLM": Llama.self,
         "MixtralForCausalLM": MixtureOfExpertsModels.self,
@@ -75,6 +79,12 @@ public enum ModelRegistry {
 
     /// The architecture names that can be loaded, sorted.
     public static var supportedArchitectures: [String] { architectures.keys.sorted() }
+
+    /// The name of the implementation that runs `architecture` (the type in `Models/`, e.g.
+    /// "Gemma"), nil when none does; `vllm serve` logs it.
+    public static func implementation(of architecture: String) -> String? {
+        architectures[architecture].map { String(describing: $0) }
+    }
 
     /// The model type that runs `config`'s architecture; the error lists every supported one.
     public static func architecture(of config: ModelConfig, path: String = "config.json") throws -> any ModelArchitecture.Type {

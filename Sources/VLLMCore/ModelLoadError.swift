@@ -13,6 +13,8 @@ public enum ModelLoadError: Error, CustomStringConvertible, Equatable {
     case unsupportedWeightFormat(format: WeightFormat, backend: String)
     /// A GGUF file that is broken, truncated or holds what this project cannot load.
     case invalidGGUF(path: String, detail: String)
+    /// Operations a model needs that the chosen backend does not implement yet.
+    case unsupportedOperation(operations: [String], model: String, backend: String)
 
     public var description: String {
         switch self {
@@ -36,6 +38,8 @@ public enum ModelLoadError: Error, CustomStringConvertible, Equatable {
             "weights in the \(format) format are not supported by the \(backend) backend"
         case .invalidGGUF(let path, let detail):
             "\(path): not a loadable GGUF file: \(detail)"
+        case .unsupportedOperation(let operations, let model, let backend):
+            "\(model) needs \(operations.joined(separator: ", ")), which the \(backend) backend does not implement yet"
         }
     }
 }

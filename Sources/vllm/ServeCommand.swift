@@ -136,6 +136,8 @@ struct ServeCommand: AsyncParsableCommand {
         let config = asyncEngine.config
         if let folder = asyncEngine.folder {
             let c = folder.config
+            let implementation = ModelRegistry.implementation(of: c.architecture) ?? "?"
+            logger.info("Architecture \(c.architecture): implementation \(implementation)")
             logger.info(
                 "Loaded \(c.architecture) from \(folder.path): \(c.numLayers) layers, hidden size \(c.hiddenSize), vocabulary \(c.vocabSize), in \(String(format: "%.2f", Date().timeIntervalSince(start))) s")
         }

@@ -57,6 +57,27 @@ import VLLMTestSupport
         #expect(loadError(folder) == "\(folder)/config.json: unknown architecture 'GPT2LMHeadModel'; supported: \(supported.joined(separator: ", "))")
     }
 
+    @Test func unsupportedActivation() throws {
+        let folder = try brokenCopy { try editConfig($0) { $0["hidden_act"] = "relu" } }
+        #expect(loadError(folder) == "\(folder)/config.json: invalid value for 'hidden_activation': 'relu' is not supported (silu, gelu_pytorch_tanh)")
+    }
+
+    @Test func longRopeWithoutLongFactors() throws {
+        let folder = try brokenCopy { try editConfig($0) {
+            $0["rope_parameters"] = ["rope_type": "longrope", "rope_theta": 10000.0, "short_factor": [1.0, 1.0], "original_max_position_embeddings": 32]
+        } }
+        #expect(loadError(folder) == "\(folder)/config.json: invalid value for 'rope_parameters.long_factor': missing for longrope")
+    }
+
+    @Test func layerTypesOfTheWrongLength() throws {
+        let folder = try brokenCopy { try editConfig($0) {
+            $0["use_sliding_window"] = true
+            $0["sliding_window"] = 4
+            $0["layer_types"] = ["sliding_attention"]
+        } }
+        #expect(loadError(folder) == "\(folder)/config.json: invalid value for 'layer_types': 1 entries for 2 layers")
+    }
+
     @Test func missingConfigField() throws {
         let folder = try brokenCopy { try editConfig($0) { $0["hidden_size"] = nil } }
         #expect(loadError(folder) == "\(folder)/config.json: invalid value for 'hidden_size': missing")

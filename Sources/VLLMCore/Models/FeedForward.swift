@@ -47,3 +47,21 @@ public struct DenseFeedForward: FeedForwardLoading {
         return (gateUp, down)
     }
 }
+
+/// Phi-3's SwiGLU MLP: gate and up in one `gate_up_proj`, split into this rank's rows at load.
+public struct FusedDenseFeedForward: FeedForwardLoading {
+    /// The Phi-3 layout.
+    public init() {}
+
+    public func load<B: Backend>(layer: Int, prefix: String, _ context: ModelLoadContext<B>) throws -> FeedForward<B.Tensor> {
+        let (c, weights, backend) = (context.config, context.weights, context.backend)
+        let (h, n) = (c.hiddenSize, c.intermediateSize)
+        let part = context.shard.evenPart(of: n)
+        let fused = try weights.linear(prefix + "mlp.gate_up_proj", out: 2 * n, in: h)
+        let gateUp = try backend.linearWeight([
+            fused.rows(part), fused.rows((part.lowerBound + n)..<(part.upperBound + n)),
+        ])
+        let down = try backend.linearWeight([weights.linear(prefix + "mlp.down_proj", out: h, in: n).columns(part)])
+        return .dense(gateUp: gateUp, down: down)
+    }
+}

@@ -1,4 +1,5 @@
-/// The Llama family (Llama 2/3, Mistral, Qwen2/2.5, Qwen3, SmolLM, TinyLlama) in one implementation:
+/// The Llama family (Llama 2/3, Mistral, Qwen2/2.5, Qwen3, SmolLM, TinyLlama; Phi-3 through
+/// `Phi3`) in one implementation:
 /// pre-norm decoder layers of grouped-query attention with rotary embeddings and a SwiGLU MLP.
 /// The variants differ only by switches of `ModelConfig` (q/k/v bias, q/k norm, rope scaling,
 /// tied embeddings, sliding window).
@@ -41,9 +42,16 @@ public final class LlamaModel<B: Backend>: CausalModel, EmbeddingModel {
     }
 
     /// Loads the weights with each layer's feed-forward block made by `feedForward` (dense
-    /// SwiGLU, or a mixture of experts: `Models/MixtureOfExperts.swift`).
-    public init(_ context: ModelLoadContext<B>, feedForward: some FeedForwardLoading) throws {
+    /// SwiGLU, Phi-3's fused one, or a mixture of experts: `Models/MixtureOfExperts.swift`);
+    /// `fusedProjections` reads q, k and v from one `qkv_proj` (Phi-3), split into its parts (and
+    /// this rank's rows) at load.
+    public init(_ context: ModelLoadContext<B>, feedForward: some FeedForwardLoading, fusedProjections: Bool = false) throws {
         let (c, weights, backend, shard) = (context.config, context.weights, context.backend, context.shard)
+        guard c.activation == "silu" else {
+            throw ModelLoadError.invalidConfig(
+                path: "config.json", field: "hidden_act", detail: "'\(c.activation)' is not supported by \(c.architecture) (silu)")
+        }
+        if c.rotaryDim != c.headDim { try backend.requireFamilyOperations(.partialRotary, model: c.architecture) }
         config = c
         self.backend = backend
         self.shard = shard
@@ -65,12 +73,23 @@ public final class LlamaModel<B: Backend>: CausalModel, EmbeddingModel {
         for i in 0..<c.numLayers {
             let p = "model.layers.\(i)."
             let a = p + "self_attn."
+            let qkvParts: [HostLinearWeight]
+            if fusedProjections {
+                let qkv = try linear(a + "qkv_proj", qDim + 2 * kvDim, h)
+                let shiftK = qDim, shiftV = qDim + kvDim
+                qkvParts = try [
+                    qkv.rows(qRows), qkv.rows((kvRows.lowerBound + shiftK)..<(kvRows.upperBound + shiftK)),
+                    qkv.rows((kvRows.lowerBound + shiftV)..<(kvRows.upperBound + shiftV)),
+                ]
+            } else {
+                qkvParts = [
+                    try linear(a + "q_proj", qDim, h).rows(qRows), try linear(a + "k_proj", kvDim, h).rows(kvRows),
+                    try linear(a + "v_proj", kvDim, h).rows(kvRows),
+                ]
+            }
             layers.append(Layer(
                 inputNorm: try take(p + "input_layernorm.weight", [h]),
-                qkv: try backend.linearWeight([
-                    linear(a + "q_proj", qDim, h).rows(qRows), linear(a + "k_proj", kvDim, h).rows(kvRows),
-                    linear(a + "v_proj", kvDim, h).rows(kvRows),
-                ]),
+                qkv: try backend.linearWeight(qkvParts),
                 qkvBias: c.qkvBias
                     ? try backend.weight([
                         load(a + "q_proj.bias", [qDim]).rows(qRows), load(a + "k_proj.bias", [kvDim]).rows(kvRows),
@@ -92,7 +111,7 @@ public final class LlamaModel<B: Backend>: CausalModel, EmbeddingModel {
             : try backend.linearWeight([linear("lm_head", c.vocabSize, h).rows(vocabulary)])
         rope = try backend.weight([
             RotaryEmbedding.table(
-                headDim: c.headDim, theta: c.ropeTheta, scaling: c.ropeScaling, positions: context.maxPositions)
+                headDim: c.rotaryDim, theta: c.ropeTheta, scaling: c.ropeScaling, positions: context.maxPositions)
         ])
     }
 
@@ -131,7 +150,7 @@ public final class LlamaModel<B: Backend>: CausalModel, EmbeddingModel {
             }
             let attention = b.rotaryAttention(
                 qkv, layout: layout, rope: rope, cache: cache, layer: index, batch: step, scale: scale,
-                slidingWindow: config.slidingWindow)
+                slidingWindow: config.slidingWindow(layer: index))
             hidden = b.linear(attention, layer.output, bias: layer.outputBias)
             if shard.worldSize > 1 { b.allReduce(hidden) }
             let mlpInput = b.addRMSNorm(hidden, residual: residual!, weight: layer.postAttentionNorm, eps: eps)
