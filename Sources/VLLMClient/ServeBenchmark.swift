@@ -372,3 +372,8 @@ actor ConcurrencyLimiter {
         }
     }
 }
+
+extension Duration {
+    /// The duration in seconds.
+    fileprivate var seconds: Double { Double(components.seconds) + Double(components.attoseconds) * 1e-18 }
+}

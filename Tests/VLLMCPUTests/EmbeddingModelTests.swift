@@ -1,3 +1,4 @@
+import VLLMTestSupport
 import Foundation
 import Testing
 import VLLMCPU
@@ -7,8 +8,8 @@ import VLLMCore
 /// a random-weight BERT, the real all-MiniLM-L6-v2 when scripts/fetch_test_models.sh has cached
 /// it, and the qwen3 fixture used as a Qwen3-Embedding-style model (last token, normalized).
 @Suite struct EmbeddingModelTests {
-    static let embeddings = TestPaths.repository + "/Tests/Fixtures/embeddings"
-    static let miniLM = TestPaths.repository + "/Tests/Fixtures/external/all-MiniLM-L6-v2"
+    static let embeddings = RepositoryFiles.path("Tests/Fixtures/embeddings")
+    static let miniLM = RepositoryFiles.path("Tests/Fixtures/external/all-MiniLM-L6-v2")
 
     /// Each input alone and all of them in one step, pooled as `pooling` says.
     static func embed(folder: String, _ inputs: [[Int]], pooling: PoolingParams) throws -> (alone: [[Float]], together: [[Float]]) {

@@ -1,3 +1,4 @@
+import VLLMTestSupport
 import Foundation
 import Testing
 import VLLMCPU
@@ -18,7 +19,7 @@ import VLLMCore
     /// `TorchTopK` gives torch.topk's indices on vectors full of equal values, on both of torch's
     /// paths (nth_element + sort, and partial_sort for k * 64 <= n).
     @Test func topKFollowsTorchOnTies() throws {
-        let path = TestPaths.repository + "/Tests/Fixtures/moe/topk_ties.json"
+        let path = RepositoryFiles.path("Tests/Fixtures/moe/topk_ties.json")
         let json = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: path))) as! [String: Any]
         let cases = json["cases"] as! [[String: Any]]
         var lowestIndexFirstWouldFail = 0

@@ -1,3 +1,4 @@
+import VLLMTestSupport
 import Foundation
 import SwiftVLLM
 import Testing
@@ -16,7 +17,7 @@ import VLLMCore
     }
 
     static func reference(_ path: String) throws -> [String: Any] {
-        try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: EnginePaths.repository + path))) as! [String: Any]
+        try JSONSerialization.jsonObject(with: Data(contentsOf: RepositoryFiles.url(String(path.drop { $0 == "/" })))) as! [String: Any]
     }
 
     static func expectMatches(_ outputs: [EmbeddingOutput], _ expected: [[NSNumber]]) {
@@ -52,7 +53,7 @@ import VLLMCore
         #expect(llm.engine.numFreeBlocks == llm.engine.config.numBlocks)
     }
 
-    static let miniLM = EnginePaths.repository + "/Tests/Fixtures/external/all-MiniLM-L6-v2"
+    static let miniLM = RepositoryFiles.path("Tests/Fixtures/external/all-MiniLM-L6-v2")
 
     /// all-MiniLM-L6-v2 end to end from text: our WordPiece tokenizer gives sentence-transformers'
     /// ids, and `LLM.embed` its embeddings (cosine similarity above 0.99999).

@@ -1,3 +1,4 @@
+import VLLMTestSupport
 import Foundation
 import Hummingbird
 import HummingbirdTesting
@@ -8,7 +9,7 @@ import VLLMEngine
 
 /// `POST /v1/embeddings` on the random-weight BERT fixture (no tokenizer: token-id inputs).
 @Suite struct EmbeddingsTests {
-    static let folder = repositoryRoot.appendingPathComponent("Tests/Fixtures/models/bert").path
+    static let folder = RepositoryFiles.path("Tests/Fixtures/models/bert")
 
     static func withEmbeddingServer(_ body: @Sendable (any TestClientProtocol) async throws -> Void) async throws {
         var args = EngineArgs(model: folder)

@@ -1,6 +1,7 @@
 import VLLMCPU
 import VLLMCUDA
 import VLLMCore
+import VLLMTestSupport
 
 /// The mixture-of-experts part of `vllm kernel-check`: `CUDABackend.mixtureOfExperts` (route,
 /// group, grouped products, combine) against `Float64Reference.mixtureOfExperts`. The router sees
