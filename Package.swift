@@ -69,6 +69,9 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
             ]),
+        // Tool-call parsers (--tool-call-parser) and reasoning parsers (--reasoning-parser) over model
+        // output text, whole or streamed; no engine dependency.
+        .target(name: "VLLMToolParsers"),
         .executableTarget(
             name: "vllm",
             dependencies: [
@@ -77,6 +80,7 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]),
         .testTarget(name: "VLLMTokenizersTests", dependencies: ["VLLMTokenizers"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "VLLMToolParsersTests", dependencies: ["VLLMToolParsers"], resources: [.copy("Fixtures")]),
         .testTarget(name: "VLLMCoreTests", dependencies: ["VLLMCore"]),
         .testTarget(name: "VLLMHubTests", dependencies: ["VLLMHub", "VLLMCore"]),
         .testTarget(name: "VLLMKVEventsTests", dependencies: ["VLLMKVEvents", "VLLMEngine"]),

@@ -1,0 +1,34 @@
+/// Calls in `<tool_call>…</tool_call>` blocks between ordinary text (hermes, qwen3_coder): the
+/// text outside the blocks is content; a block whose body does not parse stays content, markers
+/// included. A block still open when the output ends counts if its body parses.
+struct DelimitedCallFormat: OutputFormat {
+    var start = "<tool_call>"
+    var end = "</tool_call>"
+    /// Reads a block's body (between the markers) as a call, or nil.
+    let parseBody: @Sendable (Substring) -> OutputItem?
+
+    func items(in text: Substring, final: Bool) -> [OutputItem] {
+        var items: [OutputItem] = []
+        var rest = text
+        while !rest.isEmpty {
+            guard let open = rest.range(of: start) else {
+                items.appendContent(rest.releasable(final: final, markers: [start]))
+                break
+            }
+            items.appendContent(rest[..<open.lowerBound])
+            let afterOpen = rest[open.upperBound...]
+            guard let close = afterOpen.range(of: end) else {
+                if final { items.append(parseBody(afterOpen) ?? .content(String(rest[open.lowerBound...]))) }
+                break
+            }
+            items.append(parseBody(afterOpen[..<close.lowerBound]) ?? .content(String(rest[open.lowerBound..<close.upperBound])))
+            rest = rest[close.upperBound...]
+        }
+        return items
+    }
+}
+
+/// A hermes block body: one JSON call object.
+@Sendable func hermesCall(_ body: Substring) -> OutputItem? {
+    JSONValue.parse(body).flatMap(jsonCall)
+}

@@ -1,0 +1,48 @@
+/// A decided piece of model output, in order. Formats split output into these; whole and streamed
+/// parsing both come from the same list, which is why they always agree.
+enum OutputItem: Equatable {
+    case content(String)
+    case reasoning(String)
+    case call(name: String, arguments: String)
+}
+
+/// A model output format: reads the items that the text so far decides.
+///
+/// With `final == false` the text may still grow: a format returns only items that no later text
+/// can change (holding back, for example, a suffix that could begin a call marker, or a call not yet
+/// closed), so that the items for a longer text always begin with the items for a shorter one.
+/// With `final == true` it decides everything; whatever is not a well-formed call is content.
+protocol OutputFormat: Sendable {
+    func items(in text: Substring, final: Bool) -> [OutputItem]
+}
+
+extension Substring {
+    /// The length of the longest suffix of the text that is a proper prefix of one of `markers`:
+    /// text that must wait, because the next delta may complete a marker.
+    func partialMarkerSuffixLength(_ markers: [String]) -> Int {
+        var best = 0
+        for marker in markers {
+            var length = Swift.min(marker.count - 1, count)
+            while length > best {
+                if hasSuffix(marker.prefix(length)) {
+                    best = length
+                    break
+                }
+                length -= 1
+            }
+        }
+        return best
+    }
+
+    /// The text without a trailing part that could begin one of `markers`, unless the text is final.
+    func releasable(final: Bool, markers: [String]) -> Substring {
+        final ? self : dropLast(partialMarkerSuffixLength(markers))
+    }
+}
+
+extension Array where Element == OutputItem {
+    /// Appends content unless it is empty.
+    mutating func appendContent(_ text: Substring) {
+        if !text.isEmpty { append(.content(String(text))) }
+    }
+}
