@@ -33,6 +33,8 @@ private func typedValue(_ raw: Substring, type: String?) -> JSONValue {
     switch type {
     case "string"?, nil:
         return .string(String(raw))
+    case _ where text == "null":
+        return .null
     case "integer"?:
         return Int(text) != nil ? .number(String(text)) : .string(String(raw))
     case "number"?:
