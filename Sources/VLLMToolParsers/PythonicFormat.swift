@@ -152,8 +152,14 @@ struct PythonLiteralReader {
             skipWhitespace()
             if text.isEmpty { return .incomplete }
             if consume("}") { return .read(.object(members), rest: text) }
-            guard case .read(.string(let key), let afterKey) = literal() else { return text.isEmpty ? .incomplete : .invalid }
-            text = afterKey
+            let key: String
+            switch literal() {
+            case .read(.string(let s), let rest):
+                key = s
+                text = rest
+            case .incomplete: return .incomplete
+            default: return .invalid
+            }
             skipWhitespace()
             if text.isEmpty { return .incomplete }
             guard consume(":") else { return .invalid }

@@ -39,7 +39,7 @@ public struct ReasoningParser: Sendable {
     }
 
     /// A stream for one response: feed it the output's text deltas.
-    public func makeStream() -> OutputStream { OutputStream(format: format, ids: .random) }
+    public func makeStream() -> ParsedOutputStream { ParsedOutputStream(format: format, ids: .random) }
 }
 
 /// `<think>reasoning</think>content`. Without `<think>` at the start (and not opened by the

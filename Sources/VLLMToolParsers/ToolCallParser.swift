@@ -34,7 +34,7 @@ public struct ToolCallParser: Sendable {
     }
 
     /// A stream for one response: feed it the output's text deltas.
-    public func makeStream() -> OutputStream { OutputStream(format: format, ids: ids) }
+    public func makeStream() -> ParsedOutputStream { ParsedOutputStream(format: format, ids: ids) }
 }
 
 /// A parser name that is not known.

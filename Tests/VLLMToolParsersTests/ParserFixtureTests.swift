@@ -25,7 +25,7 @@ struct ReasoningCase: Sendable, CustomTestStringConvertible {
 }
 
 enum Fixtures {
-    static let root: [String: Any] = {
+    nonisolated(unsafe) static let root: [String: Any] = {
         let url = Bundle.module.url(forResource: "Fixtures/tool-call-cases", withExtension: "json")!
         return try! JSONSerialization.jsonObject(with: Data(contentsOf: url)) as! [String: Any]
     }()
@@ -54,7 +54,7 @@ let indexIDs = ToolCallIDs { "call_\($0)" }
 
 /// Feeds `output` to a fresh stream in pieces cut at `cuts` (ascending character offsets) and adds
 /// the deltas up, checking that every call's first piece carries its id and name and later ones do not.
-func streamed(_ stream: OutputStream, _ output: String, cuts: [Int]) -> (content: String, reasoning: String, calls: [ToolCall]) {
+func streamed(_ stream: ParsedOutputStream, _ output: String, cuts: [Int]) -> (content: String, reasoning: String, calls: [ToolCall]) {
     var stream = stream
     var pieces: [String] = []
     var start = output.startIndex

@@ -4,7 +4,7 @@
 /// Each step reads the items of all text so far and sends what is new since the last step. The
 /// formats only decide what later text cannot change, so nothing is sent twice or lost, and the
 /// deltas added up equal the whole-output parse.
-public struct OutputStream: Sendable {
+public struct ParsedOutputStream: Sendable {
     private let format: any OutputFormat
     private let ids: ToolCallIDs
     private var text = ""
