@@ -7,15 +7,19 @@ struct DelimitedCallFormat: OutputFormat {
     /// Reads a block's body (between the markers) as a call, or nil.
     let parseBody: @Sendable (Substring) -> OutputItem?
 
-    func items(in text: Substring, final: Bool) -> [OutputItem] {
+    func scan(_ text: Substring, final: Bool) -> Scan {
         var items: [OutputItem] = []
         var rest = text
+        var settled = text.startIndex
         while !rest.isEmpty {
             guard let open = rest.range(of: start) else {
-                items.appendContent(rest.releasable(final: final, markers: [start]))
+                let released = rest.releasable(final: final, markers: [start])
+                items.appendContent(released)
+                settled = released.endIndex
                 break
             }
             items.appendContent(rest[..<open.lowerBound])
+            settled = open.lowerBound
             let afterOpen = rest[open.upperBound...]
             guard let close = afterOpen.range(of: end) else {
                 if final { items.append(parseBody(afterOpen) ?? .content(String(rest[open.lowerBound...]))) }
@@ -23,8 +27,9 @@ struct DelimitedCallFormat: OutputFormat {
             }
             items.append(parseBody(afterOpen[..<close.lowerBound]) ?? .content(String(rest[open.lowerBound..<close.upperBound])))
             rest = rest[close.upperBound...]
+            settled = rest.startIndex
         }
-        return items
+        return Scan(items, settled: (settled, self))
     }
 }
 

@@ -4,15 +4,15 @@
 struct Llama3JSONFormat: OutputFormat {
     private let tag = "<|python_tag|>"
 
-    func items(in text: Substring, final: Bool) -> [OutputItem] {
+    func scan(_ text: Substring, final: Bool) -> Scan {
         var body = text.droppingLeadingWhitespace
         if body.hasPrefix(tag) {
             body = body.dropFirst(tag.count).droppingLeadingWhitespace
         } else if !final, tag.hasPrefix(body) {
-            return []  // nothing but whitespace or the start of the tag so far
+            return Scan([])  // nothing but whitespace or the start of the tag so far
         }
-        if body.isEmpty { return final ? [.content(String(text))] : [] }
-        guard body.hasPrefix("{") else { return [.content(String(text))] }
+        if body.isEmpty { return final ? .content([], rest: text) : Scan([]) }
+        guard body.hasPrefix("{") else { return .content([], rest: text) }
         var items: [OutputItem] = []
         var fallback = text.startIndex  // where text becomes content if the next call fails
         while true {
@@ -21,20 +21,15 @@ struct Llama3JSONFormat: OutputFormat {
                 items += calls
                 let afterCall = rest.droppingLeadingWhitespace
                 guard afterCall.hasPrefix(";") else {
-                    if final || !afterCall.isEmpty { items.appendContent(rest) }
-                    return items
+                    return final || !afterCall.isEmpty ? .content(items, rest: rest) : Scan(items)
                 }
                 fallback = afterCall.startIndex
                 body = afterCall.dropFirst().droppingLeadingWhitespace
-                if body.isEmpty {
-                    if final { items.appendContent(text[fallback...]) }
-                    return items
-                }
+                if body.isEmpty { return final ? .content(items, rest: text[fallback...]) : Scan(items) }
             case .incomplete where !final:
-                return items
+                return Scan(items)
             default:
-                items.appendContent(text[fallback...])
-                return items
+                return .content(items, rest: text[fallback...])
             }
         }
     }

@@ -5,28 +5,32 @@ struct MistralFormat: OutputFormat {
     private let marker = "[TOOL_CALLS]"
     private let argsMarker = "[ARGS]"
 
-    func items(in text: Substring, final: Bool) -> [OutputItem] {
+    func scan(_ text: Substring, final: Bool) -> Scan {
         var items: [OutputItem] = []
         var rest = text
-        while !rest.isEmpty {
+        var settled = text.startIndex
+        reading: while !rest.isEmpty {
             guard let open = rest.range(of: marker) else {
-                items.appendContent(rest.releasable(final: final, markers: [marker]))
+                let released = rest.releasable(final: final, markers: [marker])
+                items.appendContent(released)
+                settled = released.endIndex
                 break
             }
             items.appendContent(rest[..<open.lowerBound])
+            settled = open.lowerBound
             switch readCalls(rest[open.upperBound...].droppingLeadingWhitespace, final: final) {
             case .read(let calls, let after):
                 items += calls
                 rest = after
+                settled = after.startIndex
             case .incomplete where !final:
-                return items
+                break reading
             default:
                 // Not calls: everything from the marker on is content.
-                items.appendContent(rest[open.lowerBound...])
-                return items
+                return .content(items, rest: rest[open.lowerBound...])
             }
         }
-        return items
+        return Scan(items, settled: (settled, self))
     }
 
     private func readCalls(_ text: Substring, final: Bool) -> ReadStep<[OutputItem]> {

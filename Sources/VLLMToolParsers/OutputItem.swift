@@ -13,7 +13,35 @@ enum OutputItem: Equatable {
 /// closed), so that the items for a longer text always begin with the items for a shorter one.
 /// With `final == true` it decides everything; whatever is not a well-formed call is content.
 protocol OutputFormat: Sendable {
-    func items(in text: Substring, final: Bool) -> [OutputItem]
+    func scan(_ text: Substring, final: Bool) -> Scan
+}
+
+/// What a format read from some text: the items, and where a stream may drop the text it has
+/// sent and go on reading with another (or the same) format, so that each delta costs the same
+/// however long the output grew.
+struct Scan {
+    var items: [OutputItem]
+    /// Everything before `index` is covered by `items`; the text from `index` on, read with
+    /// `next`, gives the items that follow. Nil when the whole text must be read again.
+    var settled: (index: String.Index, next: any OutputFormat)?
+
+    /// The items, with no settled point.
+    init(_ items: [OutputItem], settled: (index: String.Index, next: any OutputFormat)? = nil) {
+        self.items = items
+        self.settled = settled
+    }
+
+    /// Items followed by the rest of `text`, which is all content, as is everything after it.
+    static func content(_ items: [OutputItem], rest text: Substring) -> Scan {
+        var items = items
+        items.appendContent(text)
+        return Scan(items, settled: (text.endIndex, AllContentFormat()))
+    }
+}
+
+/// Output that is all content (what a format becomes once it knows no call can follow).
+struct AllContentFormat: OutputFormat {
+    func scan(_ text: Substring, final: Bool) -> Scan { .content([], rest: text) }
 }
 
 extension Substring {

@@ -1,16 +1,20 @@
 /// Turns a model's output, fed as text deltas, into OpenAI stream deltas: content, reasoning and
-/// tool calls (first piece: index, id, name; then argument text).
+/// tool calls (first piece: index, id, name; then the arguments).
 ///
-/// Each step reads the items of all text so far and sends what is new since the last step. The
-/// formats only decide what later text cannot change, so nothing is sent twice or lost, and the
-/// deltas added up equal the whole-output parse.
+/// Each step reads the items of the text not yet settled and sends what is new since the last
+/// step. Formats only decide what later text cannot change, so nothing is sent twice or lost, and
+/// the deltas added up equal the whole-output parse. Text a format marks as settled is dropped,
+/// so a long answer costs the same per delta from start to end.
 public struct ParsedOutputStream: Sendable {
-    private let format: any OutputFormat
+    private var format: any OutputFormat
     private let ids: ToolCallIDs
     private var text = ""
+    /// What was sent from the items of `text` (unicode scalars of content and reasoning, calls).
     private var sentContent = 0
     private var sentReasoning = 0
     private var sentCalls = 0
+    /// Calls sent before the current `text`, so that indexes go on counting.
+    private var earlierCalls = 0
 
     init(format: any OutputFormat, ids: ToolCallIDs) {
         self.format = format
@@ -29,10 +33,11 @@ public struct ParsedOutputStream: Sendable {
     }
 
     private mutating func step(final: Bool) -> OutputDelta {
+        let scan = format.scan(text[...], final: final)
         var content = String.UnicodeScalarView()
         var reasoning = String.UnicodeScalarView()
         var calls: [(name: String, arguments: String)] = []
-        for item in format.items(in: text[...], final: final) {
+        for item in scan.items {
             switch item {
             case .content(let s): content.append(contentsOf: s.unicodeScalars)
             case .reasoning(let s): reasoning.append(contentsOf: s.unicodeScalars)
@@ -42,13 +47,19 @@ public struct ParsedOutputStream: Sendable {
         var delta = OutputDelta()
         delta.content = String(String.UnicodeScalarView(content.dropFirst(sentContent)))
         delta.reasoning = String(String.UnicodeScalarView(reasoning.dropFirst(sentReasoning)))
-        sentContent = max(sentContent, content.count)
-        sentReasoning = max(sentReasoning, reasoning.count)
-        while sentCalls < calls.count {
-            let call = calls[sentCalls]
-            delta.toolCalls.append(ToolCallDelta(index: sentCalls, id: ids.id(sentCalls), name: call.name, arguments: ""))
-            delta.toolCalls.append(ToolCallDelta(index: sentCalls, id: nil, name: nil, arguments: call.arguments))
-            sentCalls += 1
+        for (offset, call) in calls.enumerated().dropFirst(sentCalls) {
+            let index = earlierCalls + offset
+            delta.toolCalls.append(ToolCallDelta(index: index, id: ids.id(index), name: call.name, arguments: ""))
+            delta.toolCalls.append(ToolCallDelta(index: index, id: nil, name: nil, arguments: call.arguments))
+        }
+        if let settled = scan.settled {
+            // Everything read so far has just been sent: start again from the settled point.
+            text = String(text[settled.index...])
+            format = settled.next
+            earlierCalls += calls.count
+            (sentContent, sentReasoning, sentCalls) = (0, 0, 0)
+        } else {
+            (sentContent, sentReasoning, sentCalls) = (content.count, reasoning.count, calls.count)
         }
         return delta
     }

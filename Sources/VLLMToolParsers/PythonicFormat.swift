@@ -2,10 +2,10 @@
 /// keyword arguments are Python literals (strings, numbers, True/False/None, lists, tuples,
 /// dicts). Output that does not begin with `[` is all content; text after the list is content.
 struct PythonicFormat: OutputFormat {
-    func items(in text: Substring, final: Bool) -> [OutputItem] {
+    func scan(_ text: Substring, final: Bool) -> Scan {
         var body = text.droppingLeadingWhitespace
-        if body.isEmpty { return final ? contentItems(text) : [] }
-        guard body.first == "[" else { return [.content(String(text))] }
+        if body.isEmpty { return final ? .content([], rest: text) : Scan([]) }
+        guard body.first == "[" else { return .content([], rest: text) }
         body = body.dropFirst()
         var items: [OutputItem] = []
         var fallback = text.startIndex
@@ -20,25 +20,18 @@ struct PythonicFormat: OutputFormat {
                     fallback = rest.startIndex
                     body = after.text
                 } else if after.consume("]") {
-                    items.appendContent(after.text)
-                    return items
+                    return .content(items, rest: after.text)
                 } else if after.text.isEmpty && !final {
-                    return items
+                    return Scan(items)
                 } else {
-                    items.appendContent(rest)
-                    return items
+                    return .content(items, rest: rest)
                 }
             case .incomplete where !final:
-                return items
+                return Scan(items)
             default:
-                items.appendContent(text[fallback...])
-                return items
+                return .content(items, rest: text[fallback...])
             }
         }
-    }
-
-    private func contentItems(_ text: Substring) -> [OutputItem] {
-        text.isEmpty ? [] : [.content(String(text))]
     }
 }
 

@@ -28,7 +28,7 @@ public struct ReasoningParser: Sendable {
     public func parse(_ text: String) -> (reasoning: String?, content: String) {
         var reasoning: String?
         var content = ""
-        for item in format.items(in: text[...], final: true) {
+        for item in format.scan(text[...], final: true).items {
             switch item {
             case .reasoning(let s): reasoning = (reasoning ?? "") + s
             case .content(let s): content += s
@@ -46,26 +46,29 @@ public struct ReasoningParser: Sendable {
 /// prompt), everything is content; with no `</think>`, everything after the opening is reasoning.
 struct ThinkFormat: OutputFormat {
     let startsInReasoning: Bool
+    /// True once the start of the output has been read (a stream goes on from inside the block).
+    var pastStart = false
     private let open = "<think>"
     private let close = "</think>"
 
-    func items(in text: Substring, final: Bool) -> [OutputItem] {
+    func scan(_ text: Substring, final: Bool) -> Scan {
         var rest = text
         let leading = rest.droppingLeadingWhitespace
-        if leading.hasPrefix(open) {
+        if pastStart {
+            // Inside the block already.
+        } else if leading.hasPrefix(open) {
             rest = leading.dropFirst(open.count)
         } else if !final, open.hasPrefix(leading) {
-            return []  // the output may still be opening the block
+            return Scan([])  // the output may still be opening the block
         } else if !startsInReasoning {
-            return text.isEmpty ? [] : [.content(String(text))]
+            return .content([], rest: text)
         }
+        let inside = ThinkFormat(startsInReasoning: true, pastStart: true)
         guard let end = rest.range(of: close) else {
             let released = rest.releasable(final: final, markers: [close])
-            return released.isEmpty ? [] : [.reasoning(String(released))]
+            return Scan(released.isEmpty ? [] : [.reasoning(String(released))], settled: (released.endIndex, inside))
         }
-        var items: [OutputItem] = []
-        if !rest[..<end.lowerBound].isEmpty { items.append(.reasoning(String(rest[..<end.lowerBound]))) }
-        items.appendContent(rest[end.upperBound...])
-        return items
+        let reasoning = rest[..<end.lowerBound]
+        return .content(reasoning.isEmpty ? [] : [.reasoning(String(reasoning))], rest: rest[end.upperBound...])
     }
 }

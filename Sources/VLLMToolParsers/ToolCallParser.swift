@@ -23,7 +23,7 @@ public struct ToolCallParser: Sendable {
     /// Splits a whole model output into content and calls. Calls that do not parse stay content.
     public func parse(_ text: String) -> ToolParseResult {
         var result = ToolParseResult(content: "", toolCalls: [])
-        for item in format.items(in: text[...], final: true) {
+        for item in format.scan(text[...], final: true).items {
             switch item {
             case .content(let s), .reasoning(let s): result.content += s
             case .call(let name, let arguments):
