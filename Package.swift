@@ -70,8 +70,9 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]),
         // Tool-call parsers (--tool-call-parser) and reasoning parsers (--reasoning-parser) over model
-        // output text, whole or streamed; no engine dependency.
-        .target(name: "VLLMToolParsers"),
+        // output text, whole or streamed; no engine dependency. Optimised like the tokenizers: a
+        // stream reads an open call again at every delta.
+        .target(name: "VLLMToolParsers", swiftSettings: [.unsafeFlags(["-O"])]),
         .executableTarget(
             name: "vllm",
             dependencies: [

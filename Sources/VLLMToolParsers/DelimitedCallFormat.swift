@@ -12,7 +12,7 @@ struct DelimitedCallFormat: OutputFormat {
         var rest = text
         var settled = text.startIndex
         while !rest.isEmpty {
-            guard let open = rest.range(of: start) else {
+            guard let open = rest.firstRange(ofMarker: start) else {
                 let released = rest.releasable(final: final, markers: [start])
                 items.appendContent(released)
                 settled = released.endIndex
@@ -21,7 +21,7 @@ struct DelimitedCallFormat: OutputFormat {
             items.appendContent(rest[..<open.lowerBound])
             settled = open.lowerBound
             let afterOpen = rest[open.upperBound...]
-            guard let close = afterOpen.range(of: end) else {
+            guard let close = afterOpen.firstRange(ofMarker: end) else {
                 if final { items.append(parseBody(afterOpen) ?? .content(String(rest[open.lowerBound...]))) }
                 break
             }

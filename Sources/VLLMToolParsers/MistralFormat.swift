@@ -10,7 +10,7 @@ struct MistralFormat: OutputFormat {
         var rest = text
         var settled = text.startIndex
         reading: while !rest.isEmpty {
-            guard let open = rest.range(of: marker) else {
+            guard let open = rest.firstRange(ofMarker: marker) else {
                 let released = rest.releasable(final: final, markers: [marker])
                 items.appendContent(released)
                 settled = released.endIndex

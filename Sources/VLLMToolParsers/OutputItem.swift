@@ -74,3 +74,29 @@ extension Array where Element == OutputItem {
         if !text.isEmpty { append(.content(String(text))) }
     }
 }
+
+extension Substring {
+    /// Where `marker` first occurs, compared byte by byte over UTF-8 (Foundation's `range(of:)`
+    /// converts the whole text at each call, which a stream reading an open call at every delta
+    /// cannot afford). Markers are ASCII, so a byte match is a character match.
+    func firstRange(ofMarker marker: String) -> Range<String.Index>? {
+        let needle = Array(marker.utf8)
+        let search = { (bytes: UnsafeBufferPointer<UInt8>) -> Int? in
+            guard !needle.isEmpty, bytes.count >= needle.count else { return nil }
+            var i = 0
+            while i <= bytes.count - needle.count {
+                if bytes[i] == needle[0] {
+                    var j = 1
+                    while j < needle.count, bytes[i + j] == needle[j] { j += 1 }
+                    if j == needle.count { return i }
+                }
+                i += 1
+            }
+            return nil
+        }
+        let found = utf8.withContiguousStorageIfAvailable(search) ?? Array(utf8).withUnsafeBufferPointer(search)
+        guard let offset = found else { return nil }
+        let lower = utf8.index(utf8.startIndex, offsetBy: offset)
+        return lower..<utf8.index(lower, offsetBy: needle.count)
+    }
+}

@@ -19,7 +19,7 @@ func qwen3CoderCall(_ body: Substring, tools: [ToolDefinition]) -> OutputItem? {
         guard rest.hasPrefix("<parameter="), let keyEnd = rest.firstIndex(of: ">") else { return nil }
         let key = String(rest[rest.index(rest.startIndex, offsetBy: 11)..<keyEnd].trimmingWhitespace())
         let valueStart = rest.index(after: keyEnd)
-        guard !key.isEmpty, let close = rest[valueStart...].range(of: "</parameter>") else { return nil }
+        guard !key.isEmpty, let close = rest[valueStart...].firstRange(ofMarker: "</parameter>") else { return nil }
         let raw = rest[valueStart..<close.lowerBound].droppingOneNewline()
         members.append((key, typedValue(raw, type: tool?.parameterType(key))))
         rest = rest[close.upperBound...]

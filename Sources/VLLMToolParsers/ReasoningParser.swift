@@ -64,7 +64,7 @@ struct ThinkFormat: OutputFormat {
             return .content([], rest: text)
         }
         let inside = ThinkFormat(startsInReasoning: true, pastStart: true)
-        guard let end = rest.range(of: close) else {
+        guard let end = rest.firstRange(ofMarker: close) else {
             let released = rest.releasable(final: final, markers: [close])
             return Scan(released.isEmpty ? [] : [.reasoning(String(released))], settled: (released.endIndex, inside))
         }
