@@ -39,8 +39,10 @@ public struct ToolCallParser: Sendable {
 
 /// A parser name that is not known.
 public enum ParserError: Error, Equatable, CustomStringConvertible {
+    /// The name asked for and the names that exist.
     case unknownParser(String, known: [String])
 
+    /// The message a server puts in its error response.
     public var description: String {
         switch self {
         case .unknownParser(let name, let known):
