@@ -99,6 +99,10 @@ let package = Package(
         // checkout) and float64 references for the tests and `vllm-dev kernel-check` (optimised even in debug
         // builds because the kernel checks run large matrix products through them).
         .target(name: "VLLMTestSupport", dependencies: ["VLLMCore", "VLLMCPU"], swiftSettings: kernelFlags),
+        // Tool-call parsers (--tool-call-parser) and reasoning parsers (--reasoning-parser) over model
+        // output text, whole or streamed; no engine dependency. Optimised like the tokenizers: a
+        // stream reads an open call again at every delta.
+        .target(name: "VLLMToolParsers", swiftSettings: [.unsafeFlags(["-O"])]),
         .executableTarget(
             name: "vllm",
             dependencies: [
@@ -118,6 +122,7 @@ let package = Package(
         // Benchmark and xgrammar comparison of the grammar engine (scripts/compare_grammar_masks.py drives it).
         .executableTarget(name: "grammar-bench", dependencies: ["VLLMStructuredOutputs", "VLLMTokenizers"], swiftSettings: [.unsafeFlags(["-O"])]),
         .testTarget(name: "VLLMStructuredOutputsTests", dependencies: ["VLLMStructuredOutputs", "VLLMTokenizers"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "VLLMToolParsersTests", dependencies: ["VLLMToolParsers"], resources: [.copy("Fixtures")]),
         .testTarget(name: "VLLMHubTests", dependencies: ["VLLMHub", "VLLMCore"]),
         .testTarget(name: "VLLMKVEventsTests", dependencies: ["VLLMKVEvents", "VLLMEngine"]),
         .testTarget(name: "VLLMCPUTests", dependencies: ["VLLMCore", "VLLMCPU", "VLLMTestSupport"]),
