@@ -121,12 +121,12 @@ let package = Package(
         .testTarget(name: "VLLMCoreTests", dependencies: ["VLLMCore", "VLLMTestSupport"]),
         // Benchmark and xgrammar comparison of the grammar engine (scripts/compare_grammar_masks.py drives it).
         .executableTarget(name: "grammar-bench", dependencies: ["VLLMStructuredOutputs", "VLLMTokenizers"], swiftSettings: [.unsafeFlags(["-O"])]),
-        .testTarget(name: "VLLMStructuredOutputsTests", dependencies: ["VLLMStructuredOutputs", "VLLMTokenizers"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "VLLMStructuredOutputsTests", dependencies: ["VLLMStructuredOutputs", "VLLMTokenizers", "VLLMTestSupport"], resources: [.copy("Fixtures")]),
         .testTarget(name: "VLLMToolParsersTests", dependencies: ["VLLMToolParsers"], resources: [.copy("Fixtures")]),
         .testTarget(name: "VLLMHubTests", dependencies: ["VLLMHub", "VLLMCore"]),
         .testTarget(name: "VLLMKVEventsTests", dependencies: ["VLLMKVEvents", "VLLMEngine"]),
         .testTarget(name: "VLLMCPUTests", dependencies: ["VLLMCore", "VLLMCPU", "VLLMTestSupport"]),
-        .testTarget(name: "VLLMCUDATests", dependencies: ["VLLMCore", "VLLMCUDA"]),
+        .testTarget(name: "VLLMCUDATests", dependencies: ["VLLMCore", "VLLMCUDA", "VLLMTestSupport"]),
         .testTarget(name: "VLLMEngineTests", dependencies: ["SwiftVLLM", "VLLMEngine", "VLLMCore", "VLLMCPU", "VLLMCUDA", "VLLMStructuredOutputs", "VLLMTestSupport"]),
         .testTarget(
             name: "VLLMServerTests",

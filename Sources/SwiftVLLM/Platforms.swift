@@ -38,12 +38,15 @@ extension LoadedModel {
 }
 
 extension EngineArgs {
-    /// These arguments with a Hub id in `model` replaced by its folder in the Hugging Face cache
-    /// (downloaded as needed, at `revision`).
+    /// These arguments with Hub ids in `model` and `tokenizer` replaced by their folders in the
+    /// Hugging Face cache (downloaded as needed, at `revision` and `tokenizerRevision`).
     public func resolvingHubModel() throws -> EngineArgs {
-        guard let model else { return self }
         var resolved = self
-        resolved.model = try HubModel.localFolder(model, revision: revision, downloadDirectory: downloadDir)
+        if let model { resolved.model = try HubModel.localFolder(model, revision: revision, downloadDirectory: downloadDir) }
+        if let tokenizer {
+            resolved.tokenizer = try HubModel.localFolder(
+                tokenizer, revision: tokenizerRevision, downloadDirectory: downloadDir, weights: false)
+        }
         return resolved
     }
 }

@@ -13,6 +13,8 @@ public struct EngineArgs: Sendable {
     /// A Hugging Face tokenizer folder to use instead of the model's own tokenizer (vLLM's
     /// `--tokenizer`), e.g. for a GGUF model whose file describes no tokenizer we can build.
     public var tokenizer: String?
+    /// The branch, tag or commit of a Hub id in `tokenizer` (`--tokenizer-revision`); "main" when nil.
+    public var tokenizerRevision: String?
     public var loadFormat: LoadFormat = .auto
     /// Tokens per KV cache block.
     public var blockSize = 16

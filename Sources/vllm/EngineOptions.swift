@@ -16,8 +16,11 @@ struct EngineOptions: ParsableArguments {
     @Option(help: "Folder for Hub downloads instead of the Hugging Face cache (HF_HUB_CACHE).")
     var downloadDir: String?
 
-    @Option(help: "Hugging Face tokenizer folder to use instead of the model's tokenizer.")
+    @Option(help: "Hugging Face tokenizer folder (or Hub id) to use instead of the model's tokenizer.")
     var tokenizer: String?
+
+    @Option(help: "Branch, tag or commit of a Hub tokenizer id (default: main).")
+    var tokenizerRevision: String?
 
     @Option(help: "How to get the weights: auto, safetensors, or dummy (random, from config.json).")
     var loadFormat: String = "auto"
@@ -83,6 +86,7 @@ struct EngineOptions: ParsableArguments {
         args.blockSize = blockSize
         args.maxModelLength = maxModelLen
         args.tokenizer = tokenizer
+        args.tokenizerRevision = tokenizerRevision
         args.maxNumSeqs = maxNumSeqs
         args.maxNumBatchedTokens = maxNumBatchedTokens
         args.numGPUBlocksOverride = numGpuBlocksOverride

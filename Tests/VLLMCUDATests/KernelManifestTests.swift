@@ -1,3 +1,4 @@
+import VLLMTestSupport
 import Foundation
 import Testing
 @testable import VLLMCUDA
@@ -88,7 +89,7 @@ import Testing
     }
 
     @Test func everyKernelFileIsListedAndEmbedded() throws {
-        let directory = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../Sources/VLLMCUDA/Kernels")
+        let directory = RepositoryFiles.url("Sources/VLLMCUDA/Kernels")
         let onDisk = try FileManager.default.contentsOfDirectory(atPath: directory.path).filter { $0.hasSuffix(".cu") || $0.hasSuffix(".cuh") }
         #expect(Set(onDisk) == Set(manifest.files))
         #expect(Set(KernelManifest.embeddedFiles.keys) == Set(manifest.files))

@@ -1,10 +1,11 @@
+import VLLMTestSupport
 import Foundation
 
 @testable import VLLMStructuredOutputs
 
 /// Fixture paths, from this file's location.
 enum GrammarTestPaths {
-    static let repoRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    static let repoRoot = RepositoryFiles.root
     static let fixtures = repoRoot.appendingPathComponent("Tests/VLLMStructuredOutputsTests/Fixtures")
 }
 

@@ -14,7 +14,7 @@ import pytest
 from conftest import ROOT, _free_port
 
 GGUF = os.path.join(
-    os.environ.get("SWIFT_VLLM_GGUF_DIR", os.path.expanduser("~/.cache/swift-vllm/gguf")), "SmolLM2-135M-Instruct.Q4_1.gguf")
+    os.environ.get("SWIFT_VLLM_GGUF_DIR", os.path.join(os.environ.get("HOME", "/root"), ".cache", "swift-vllm", "gguf")), "SmolLM2-135M-Instruct.Q4_1.gguf")
 
 pytestmark = pytest.mark.skipif(not os.path.exists(GGUF), reason="run scripts/fetch_gguf_models.sh first")
 

@@ -148,3 +148,11 @@ def test_offline_without_the_files_says_so(hub, tmp_path):
     result = generate(hub, tmp_path / "empty", env={"HF_HUB_OFFLINE": "1"})
     assert result.returncode != 0
     assert "HF_HUB_OFFLINE=1" in result.stderr, result.stderr
+
+
+def test_tokenizer_by_id_with_its_revision(hub, tmp_path):
+    cache = tmp_path / "tokenizer"
+    result = generate(hub, cache, model=MODEL_FOLDER, extra=["--tokenizer", REPO, "--tokenizer-revision", "v1.0"])
+    assert output_text(result) == reference_text()
+    snapshot = next((cache / "models--test-org--stories260K" / "snapshots").iterdir())
+    assert (snapshot / "tokenizer.json").exists() and not (snapshot / "model.safetensors").exists()
