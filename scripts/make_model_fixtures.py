@@ -144,17 +144,25 @@ def greedy(model, prompt, n):
 
 
 def build(spec, seed, dtype=None):
-    cfg = spec["config_cls"](num_hidden_layers=2, initializer_range=INIT_STD, bos_token_id=BOS,
-                             eos_token_id=spec.get("eos", EOS), pad_token_id=None, **spec["config"])
+    cfg = spec["config_cls"](initializer_range=INIT_STD, bos_token_id=BOS, eos_token_id=spec.get("eos", EOS),
+                             pad_token_id=None, **{"num_hidden_layers": 2, **spec["config"]})
     torch.manual_seed(seed)
     cfg._attn_implementation = "eager"
+    if "experts_implementation" in LOAD_ARGS:
+        cfg._experts_implementation = LOAD_ARGS["experts_implementation"]
     model = spec["cls"](cfg).eval()
     randomize(model, seed)
+    if "after_randomize" in spec:  # e.g. tied router rows in the mixture-of-experts fixtures
+        spec["after_randomize"](model)
     return model.to(dtype or spec["dtype"])
 
 
+# Extra from_pretrained arguments a family's script sets (the MoE one asks for the eager experts loop).
+LOAD_ARGS = {}
+
+
 def load_f32(folder, attn="eager"):
-    return AutoModelForCausalLM.from_pretrained(folder, dtype=torch.float32, attn_implementation=attn).eval()
+    return AutoModelForCausalLM.from_pretrained(folder, dtype=torch.float32, attn_implementation=attn, **LOAD_ARGS).eval()
 
 
 def to_old_style(cfg):
@@ -243,7 +251,7 @@ def make_variant(name, spec, out_root, seeds_used):
         # Check against the in-memory (upcast) model and against low-precision load + .float().
         assert torch.equal(logits, full_logits(f32, prompt)), f"{name}: reload changed logits"
         if spec["dtype"] != torch.float32:
-            lp = AutoModelForCausalLM.from_pretrained(tmp, dtype=spec["dtype"], attn_implementation="eager").float().eval()
+            lp = AutoModelForCausalLM.from_pretrained(tmp, dtype=spec["dtype"], attn_implementation="eager", **LOAD_ARGS).float().eval()
             assert torch.equal(logits, full_logits(lp, prompt)), f"{name}: low-precision load + .float() differs"
         # sdpa attention agrees closely (sanity check of the eager reference).
         sdpa = full_logits(load_f32(tmp, "sdpa"), prompt)
@@ -303,6 +311,8 @@ def make_variant(name, spec, out_root, seeds_used):
             "logits_file": "reference_logits.safetensors",
             "made_by": "scripts/make_model_fixtures.py",
         }
+        if "extra" in spec:  # facts a family's script wants recorded (e.g. router ties)
+            extra.update(spec["extra"](ref_model, prompt + ref_greedy))
         ref.update(extra)
         with open(os.path.join(tmp, "reference.json"), "w") as f:
             f.write(compact_json(ref))

@@ -125,20 +125,33 @@ public final class CPUBackend: Backend {
         let (T, K, N) = (x.rows, x.columns, weight.shape[0])
         precondition(weight.columns == K, "linear: input has \(K) columns, weight \(weight.shape)")
         let out = CPUTensor(shape: [T, N])
+        multiply(x.floats, tokens: T, weight, rows: 0..<N, into: out.floats)
+        if let bias { Self.addBias(bias, to: out) }
+        return out
+    }
+
+    /// Adds `bias` to every row of `out`.
+    static func addBias(_ bias: CPUTensor, to out: CPUTensor) {
+        let n = out.columns
+        for t in 0..<out.rows {
+            let row = out.floats + t * n
+            for i in 0..<n { row[i] += bias.floats[i] }
+        }
+    }
+
+    /// `out = x · weight[rows]ᵀ` for `tokens` rows of `x`: a product with some rows of a
+    /// weight (all of them for `linear`, one expert's for a stacked mixture of experts).
+    func multiply(
+        _ x: UnsafePointer<Float>, tokens: Int, _ weight: CPUTensor, rows: Range<Int>, into out: UnsafeMutablePointer<Float>
+    ) {
+        let k = weight.columns
         if weight.dtype == .bfloat16 {
             weight.storage.withMemoryRebound(to: BFloat16Bits.self, capacity: weight.count) { w in
-                MatMul.multiply(x: x.floats, w: w, out: out.floats, T: T, N: N, K: K)
+                MatMul.multiply(x: x, w: w + rows.lowerBound * k, out: out, T: tokens, N: rows.count, K: k)
             }
         } else {
-            MatMul.multiply(x: x.floats, w: weight.floats, out: out.floats, T: T, N: N, K: K)
+            MatMul.multiply(x: x, w: weight.floats + rows.lowerBound * k, out: out, T: tokens, N: rows.count, K: k)
         }
-        if let bias {
-            for t in 0..<T {
-                let row = out.floats + t * N
-                for n in 0..<N { row[n] += bias.floats[n] }
-            }
-        }
-        return out
     }
 
     public func headRMSNorm(_ qkv: CPUTensor, layout: QKVLayout, qWeight: CPUTensor, kWeight: CPUTensor, eps: Float) {
@@ -154,12 +167,14 @@ public final class CPUBackend: Backend {
     }
 
     public func rotary(_ qkv: CPUTensor, layout: QKVLayout, rope: CPUTensor, batch: CPUBatch) {
-        let hd = layout.headDim, half = hd / 2
+        // The table's width is the rotary dimension: narrower than the head for partial rotary.
+        let hd = layout.headDim, rotaryDim = rope.columns, half = rotaryDim / 2
+        precondition(rotaryDim <= hd, "rotary table wider (\(rotaryDim)) than a head (\(hd))")
         let positions = batch.batch.positions
         precondition(Int(positions.max() ?? 0) < rope.rows, "position beyond the rotary table (\(rope.rows))")
         for t in 0..<qkv.rows {
             let row = qkv.floats + t * layout.width
-            let table = rope.floats + Int(positions[t]) * hd
+            let table = rope.floats + Int(positions[t]) * rotaryDim
             for head in 0..<(layout.numHeads + layout.numKVHeads) {
                 let x = row + head * hd
                 for i in 0..<half {
@@ -176,11 +191,19 @@ public final class CPUBackend: Backend {
         _ qkv: CPUTensor, layout: QKVLayout, cache: CPUKVCache, layer: Int, batch: CPUBatch, scale: Float,
         slidingWindow: Int?
     ) -> CPUTensor {
+        attention(qkv, layout: layout, cache: cache, layer: layer, batch: batch, scale: scale, slidingWindow: slidingWindow, softCap: nil)
+    }
+
+    /// `attention` with the scores soft-capped when `softCap` is set.
+    func attention(
+        _ qkv: CPUTensor, layout: QKVLayout, cache: CPUKVCache, layer: Int, batch: CPUBatch, scale: Float,
+        slidingWindow: Int?, softCap: Float?
+    ) -> CPUTensor {
         PagedAttention.writeCache(qkv: qkv.floats, layout: layout, cache: cache, layer: layer, batch: batch.batch)
         let out = CPUTensor(shape: [qkv.rows, layout.numHeads * layout.headDim])
         PagedAttention.attend(
             qkv: qkv.floats, layout: layout, cache: cache, layer: layer, batch: batch, scale: scale,
-            slidingWindow: slidingWindow, out: out.floats)
+            slidingWindow: slidingWindow, softCap: softCap, out: out.floats)
         return out
     }
 

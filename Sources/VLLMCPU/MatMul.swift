@@ -48,6 +48,7 @@ enum MatMul {
         }
     }
 
+    /// Rows `rows` of `out` (stride `N`) from the same rows of `w`, for every token.
     @inline(__always)
     static func multiplyBlock<W: WeightElement>(
         x: UnsafePointer<Float>, w: UnsafePointer<W>, out: UnsafeMutablePointer<Float>, T: Int, N: Int, K: Int,

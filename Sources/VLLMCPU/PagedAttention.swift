@@ -22,10 +22,11 @@ enum PagedAttention {
     }
 
     /// For every token and query head, softmax(q·kᵀ·scale)·v over positions `0...position` of the
-    /// token's sequence (limited to the last `slidingWindow` positions when set).
+    /// token's sequence (limited to the last `slidingWindow` positions when set); with `softCap`,
+    /// each score becomes `softCap * tanh(score / softCap)` before the softmax (Gemma 2).
     static func attend(
         qkv: UnsafePointer<Float>, layout: QKVLayout, cache: CPUKVCache, layer: Int, batch: CPUBatch,
-        scale: Float, slidingWindow: Int?, out: UnsafeMutablePointer<Float>
+        scale: Float, slidingWindow: Int?, softCap: Float? = nil, out: UnsafeMutablePointer<Float>
     ) {
         let b = batch.batch
         let hd = layout.headDim, heads = layout.numHeads, width = layout.width
@@ -46,7 +47,8 @@ enum PagedAttention {
                 var maxScore = -Float.infinity
                 for j in first...position {
                     let block = Int(b.blockTables[table + j / bs])
-                    let score = MatMul.dot(q, keys + cache.offset(block: block, head: g, slot: j % bs), hd) * scale
+                    var score = MatMul.dot(q, keys + cache.offset(block: block, head: g, slot: j % bs), hd) * scale
+                    if let softCap { score = tanhf(score / softCap) * softCap }
                     scores[j - first] = score
                     maxScore = max(maxScore, score)
                 }

@@ -2,14 +2,15 @@ import Dispatch
 import Foundation
 
 /// Splits work over the machine's cores. Small jobs run on the calling thread, where waking
-/// other threads would cost more than the work.
-enum ParallelFor {
+/// other threads would cost more than the work. Package-visible: VLLMTestSupport's float64
+/// references use it too.
+package enum ParallelFor {
     /// Number of worker threads: one per core.
-    static let threads = max(1, ProcessInfo.processInfo.activeProcessorCount)
+    package static let threads = max(1, ProcessInfo.processInfo.activeProcessorCount)
 
     /// Runs `body` on contiguous parts of `0..<count` that together cover it, in parallel when
     /// `count * costPerItem` is large enough to pay for the threads.
-    static func run(_ count: Int, costPerItem: Int = 1, _ body: (Range<Int>) -> Void) {
+    package static func run(_ count: Int, costPerItem: Int = 1, _ body: (Range<Int>) -> Void) {
         guard count > 0 else { return }
         let parts = min(count, threads)
         if parts == 1 || count * costPerItem < 20_000 {

@@ -1,57 +1,91 @@
-/// `out[t, n] = Σ_k x[t, k] · w[n, k]` for weights that stay packed in memory (4- and 8-bit
-/// integers, FP8): each thread dequantizes a few weight rows into a small float32 tile that stays
-/// in cache, then runs the dense register tiles of `MatMul` over it for every token.
+import VLLMCore
+
+/// `out[t, n] = Σ_k x[t, k] · w[n, k]` for a weight whose rows are ggml blocks (a GGUF tensor),
+/// parallel over the rows of `w`, without the weight ever being expanded in memory.
+///
+/// Few tokens (decode): each block is decoded into a 256-value buffer on the stack and multiplied
+/// with the tokens' slice of `x` while it is in L1. Many tokens (prefill): a tile of rows is
+/// decoded into a per-thread float32 buffer and the dense tile kernels of `MatMul` pass every
+/// token over it, so the decoding is paid once per row for all tokens.
 enum QuantizedMatMul {
-    /// `dequantize(n, row)` writes the `K` float32 weights of output row `n` into `row`; results
-    /// go to columns `0..<N` of `out`, whose rows are `outStride` apart.
+    /// Rows decoded at a time for prefill.
+    static let tileRows = 16
+    /// Token counts from which prefill tiles pay for themselves.
+    static let tileTokens = 4
+
+    /// Writes columns `0..<N` of `out` (whose rows are `outStride` apart) for the `T` rows of `x`
+    /// (`K` columns) and the `N` rows of `w`, each `type.rowBytes(K)` bytes.
     static func multiply(
-        x: UnsafePointer<Float>, T: Int, K: Int, N: Int, out: UnsafeMutablePointer<Float>, outStride: Int,
-        dequantize: (Int, UnsafeMutablePointer<Float>) -> Void
+        x: UnsafePointer<Float>, w: UnsafeRawPointer, type: GGMLType, out: UnsafeMutablePointer<Float>, outStride: Int,
+        T: Int, N: Int, K: Int
     ) {
-        // Enough rows to amortise the tile over the tokens, few enough to stay in L2.
-        let rowsPerTile = max(2, min(32, (64 * 1024) / max(1, K * 4)) & ~1)
-        ParallelFor.run((N + 7) / 8, costPerItem: 8 * K * max(T, 4)) { range in
-            let tile = UnsafeMutablePointer<Float>.allocate(capacity: rowsPerTile * K)
+        let rowBytes = type.rowBytes(K)
+        if T < tileTokens {
+            ParallelFor.run(N, costPerItem: K * T * 2) { rows in
+                // The switch on the type is outside the row loop, so each loop is specialised.
+                switch type {
+                case .q4_0: dotRows(rows, .q4_0, x: x, w: w, rowBytes: rowBytes, out: out, outStride: outStride, T: T, K: K)
+                case .q4_1: dotRows(rows, .q4_1, x: x, w: w, rowBytes: rowBytes, out: out, outStride: outStride, T: T, K: K)
+                case .q5_0: dotRows(rows, .q5_0, x: x, w: w, rowBytes: rowBytes, out: out, outStride: outStride, T: T, K: K)
+                case .q5_1: dotRows(rows, .q5_1, x: x, w: w, rowBytes: rowBytes, out: out, outStride: outStride, T: T, K: K)
+                case .q8_0: dotRows(rows, .q8_0, x: x, w: w, rowBytes: rowBytes, out: out, outStride: outStride, T: T, K: K)
+                case .q4_K: dotRows(rows, .q4_K, x: x, w: w, rowBytes: rowBytes, out: out, outStride: outStride, T: T, K: K)
+                case .q5_K: dotRows(rows, .q5_K, x: x, w: w, rowBytes: rowBytes, out: out, outStride: outStride, T: T, K: K)
+                case .q6_K: dotRows(rows, .q6_K, x: x, w: w, rowBytes: rowBytes, out: out, outStride: outStride, T: T, K: K)
+                case .f32, .f16, .bf16: dotRows(rows, type, x: x, w: w, rowBytes: rowBytes, out: out, outStride: outStride, T: T, K: K)
+                }
+            }
+            return
+        }
+        ParallelFor.run((N + tileRows - 1) / tileRows, costPerItem: tileRows * K * T * 2) { tiles in
+            let tile = UnsafeMutablePointer<Float>.allocate(capacity: tileRows * K)
             defer { tile.deallocate() }
-            var n = range.lowerBound * 8
-            let end = min(N, range.upperBound * 8)
-            while n < end {
-                let rows = min(rowsPerTile, end - n)
-                for r in 0..<rows { dequantize(n + r, tile + r * K) }
-                MatMul.multiplyBlock(x: x, w: UnsafePointer(tile), out: out + n, T: T, N: outStride, K: K, rows: 0..<rows)
-                n += rows
+            for index in tiles {
+                let first = index * tileRows
+                let count = min(tileRows, N - first)
+                for r in 0..<count { type.dequantize(w + (first + r) * rowBytes, count: K, to: tile + r * K) }
+                MatMul.multiplyBlock(x: x, w: UnsafePointer(tile), out: out + first, T: T, N: outStride, K: K, rows: 0..<count)
             }
         }
     }
 
-    /// Row `n` of a `WeightFormat.packedInt` matrix: `(q - zero) · scale` per group.
+    /// Rows `rows` of `out` as dot products of each quantized row with each token, block by block.
     @inline(__always)
-    static func dequantizePackedInt(
-        row n: Int, packed: UnsafePointer<UInt32>, scales: UnsafePointer<Float>, zeros: UnsafePointer<Float>,
-        bits: Int, groupSize: Int, K: Int, into out: UnsafeMutablePointer<Float>
+    static func dotRows(
+        _ rows: Range<Int>, _ type: GGMLType, x: UnsafePointer<Float>, w: UnsafeRawPointer, rowBytes: Int,
+        out: UnsafeMutablePointer<Float>, outStride: Int, T: Int, K: Int
     ) {
-        let perWord = 32 / bits, mask = UInt32((1 << bits) - 1), groups = K / groupSize
-        let words = packed + n * (K / perWord)
-        for g in 0..<groups {
-            let scale = scales[n * groups + g], zero = zeros[n * groups + g]
-            for k in (g * groupSize)..<((g + 1) * groupSize) {
-                let q = (words[k / perWord] >> UInt32((k % perWord) * bits)) & mask
-                out[k] = (Float(q) - zero) * scale
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: 256) { buffer in
+            let block = buffer.baseAddress!
+            let (size, bytes) = (type.blockSize, type.blockBytes)
+            for n in rows {
+                var sums = (SIMD8<Float>(), SIMD8<Float>(), SIMD8<Float>())
+                let row = w + n * rowBytes
+                var k = 0
+                while k < K {
+                    type.decodeBlock(row + (k / size) * bytes, to: block)
+                    if size == 1 {
+                        // Plain floats: one value per "block".
+                        sums.0[0] += x[k] * block[0]
+                        if T > 1 { sums.1[0] += x[K + k] * block[0] }
+                        if T > 2 { sums.2[0] += x[2 * K + k] * block[0] }
+                        k += 1
+                        continue
+                    }
+                    var i = 0
+                    while i < size {
+                        let v = UnsafeRawPointer(block + i).loadUnaligned(as: SIMD8<Float>.self)
+                        sums.0.addProduct(Float.load8(x + k + i), v)
+                        if T > 1 { sums.1.addProduct(Float.load8(x + K + k + i), v) }
+                        if T > 2 { sums.2.addProduct(Float.load8(x + 2 * K + k + i), v) }
+                        i += 8
+                    }
+                    k += size
+                }
+                out[n] = sums.0.sum()
+                if T > 1 { out[outStride + n] = sums.1.sum() }
+                if T > 2 { out[2 * outStride + n] = sums.2.sum() }
             }
-        }
-    }
-
-    /// Row `n` of a `WeightFormat.fp8` matrix: the e4m3 value times its block's scale.
-    @inline(__always)
-    static func dequantizeFP8(
-        row n: Int, codes: UnsafePointer<UInt8>, scales: UnsafePointer<Float>, blockColumns: Int, K: Int,
-        table: UnsafePointer<Float>, into out: UnsafeMutablePointer<Float>
-    ) {
-        let blocks = (K + blockColumns - 1) / blockColumns
-        let row = codes + n * K
-        for b in 0..<blocks {
-            let scale = scales[n * blocks + b]
-            for k in (b * blockColumns)..<min(K, (b + 1) * blockColumns) { out[k] = table[Int(row[k])] * scale }
         }
     }
 }

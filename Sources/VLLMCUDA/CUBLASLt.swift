@@ -65,7 +65,7 @@ final class CUBLASLt: @unchecked Sendable {
         case .float32: Self.realF32
         case .float16: Self.realF16
         case .bfloat16: Self.realBF16
-        case .float8E4M3, .int32, .int64: preconditionFailure("\(dtype) is not a compute dtype")
+        case .float8E4M3, .int32, .int64, .uint8: preconditionFailure("\(dtype) is not a compute dtype")
         }
         var h: Handle?
         try Self.check(create(&h), "cublasLtCreate")

@@ -72,12 +72,13 @@ public final class CUDAKVCache {
 
 /// The CUDA backend: weights and activations on one GPU in bfloat16 (float16 for float16 models,
 /// float32 for exactness checks) with float32 accumulation; matrix products through cuBLASLt, the
-/// other operations through our own kernels (`Kernels/kernels.cu`), compiled by NVRTC at start and
-/// cached on disk. All work goes to one stream, so stream order protects device memory from one step
-/// to the next; a step's only synchronisation is its readback (`toHost`, `argmaxRows`, `sampleRows`),
-/// or none at all for a launched step (`launchSampling`), whose results are waited for later. The
-/// host memory that a step's copies read or write is double-buffered (alternate steps use
-/// alternate buffers) so that the host can prepare the next step while the device runs this one.
+/// other operations through our own kernels (`Kernels/*.cu`, listed in `Kernels/manifest.json`),
+/// compiled by NVRTC at start and cached on disk. All work goes to one stream, so stream order
+/// protects device memory from one step to the next; a step's only synchronisation is its readback
+/// (`toHost`, `argmaxRows`, `sampleRows`), or none at all for a launched step (`launchSampling`),
+/// whose results are waited for later. The host memory that a step's copies read or write is
+/// double-buffered (alternate steps use alternate buffers) so that the host can prepare the next
+/// step while the device runs this one.
 public final class CUDABackend: Backend {
     public typealias Tensor = CUDATensor
     public typealias Batch = CUDABatch
@@ -324,7 +325,7 @@ public final class CUDABackend: Backend {
         }
     }
 
-    private func allocate(_ shape: [Int]) -> CUDATensor {
+    func allocate(_ shape: [Int]) -> CUDATensor {
         let (pointer, stamp) = ring.allocate(shape.reduce(1, *) * elementSize)
         return CUDATensor(pointer: pointer, shape: shape, stamp: stamp)
     }
@@ -384,7 +385,7 @@ public final class CUDABackend: Backend {
                 #else
                 preconditionFailure("float16 conversion is not available on this platform")
                 #endif
-            case .float8E4M3, .int32, .int64:
+            case .float8E4M3, .int32, .int64, .uint8:
                 preconditionFailure("\(target) is not a compute dtype")
             }
         }
@@ -629,7 +630,7 @@ public final class CUDABackend: Backend {
         let b = batch.batch
         let hd = layout.headDim, kvHeads = layout.numKVHeads, group = layout.numHeads / kvHeads
         let tileTokens = max(1, 64 / group)
-        // Shared memory as laid out by flash_attention in kernels.cu.
+        // Shared memory as laid out by flash_attention in attention.cu.
         let (rows, keys) = (64, 64)
         let shared = 2 * 3 * rows * (hd + 8) + 4 * rows * (keys + 4) + 4 * rows * (hd + 4) + 4 * 4 * rows
         if shared > flashSharedBytes[hd, default: 48 * 1024] {

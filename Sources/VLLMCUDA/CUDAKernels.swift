@@ -1,8 +1,9 @@
 import Foundation
 import VLLMCore
 
-/// The embedded kernels (`Kernels/*.cu`), compiled for the present GPU (or read from the
-/// disk cache) and loaded as one module; the functions for one activation dtype.
+/// The embedded kernels (`Kernels/*.cu`, listed in `Kernels/manifest.json`), compiled for the
+/// present GPU (or read from the disk cache) and loaded as one module; the functions for one
+/// activation dtype.
 final class CUDAKernels {
     let module: CUhandle
     /// Whether this start ran NVRTC (false: the cubin came from the disk cache).
@@ -21,98 +22,120 @@ final class CUDAKernels {
     /// activations, by head dimension (64 and 128), then by warps a block (4 or 8: 64 or 128 query
     /// rows a tile); empty when the module lacks it.
     private(set) var flashPrefill: [Int: [Int: CUhandle]] = [:]
-    /// The kernels of kernels.cu, which all wait for the previous grid themselves and so may be
-    /// launched to overlap it (programmatic dependent launch); the sampling kernels may not.
-    private(set) var waitsForPrevious: Set<CUhandle> = []
+    /// The kernels the manifest marks `waitsForPrevious`: they wait for the previous grid
+    /// themselves and so may be launched to overlap it (programmatic dependent launch); the
+    /// sampling kernels may not.
+    let waitsForPrevious: Set<CUhandle>
     /// Merges split-KV partial attention results (16-bit activations).
     private(set) var attentionCombine: CUhandle?
+
+    /// Mixture of experts (`Kernels/moe.cu`); nil when the module lacks it.
+    private(set) var moe: MixtureOfExpertsKernels?
 
     /// Device sampling (`Kernels/sampling.cu`); nil when the module lacks it, and the engine
     /// samples on the host.
     private(set) var sampleRows, adjustLogits: CUhandle?
 
-    /// The embedded source text (the files as one source, in this order: sampling.cu and
-    /// flash_prefill.cu use kernels.cu's helpers), or the file named by `VLLM_CUDA_KERNEL_SOURCE`
-    /// (for trying a kernel change on the GPU machine without rebuilding the binary; that file is
-    /// the whole source, the files joined). The disk cache is keyed by the source, so each is compiled once.
-    static var source: String {
+    /// The embedded source text (the files of `Kernels/manifest.json` joined in its order), or
+    /// the file named by `VLLM_CUDA_KERNEL_SOURCE` (for trying a kernel change on the GPU machine
+    /// without rebuilding the binary; that file is the whole source, the files joined, as
+    /// `scripts/gpu/kernel_source.py` prints it). The disk cache is keyed by the source, so each is
+    /// compiled once.
+    static func source(manifest: KernelManifest) -> String {
         if let path = ProcessInfo.processInfo.environment["VLLM_CUDA_KERNEL_SOURCE"],
            let text = try? String(contentsOfFile: path, encoding: .utf8)
         {
             return text
         }
-        return [PackageResources.kernels_cu, PackageResources.sampling_cu, PackageResources.flash_prefill_cu].map { String(decoding: $0, as: UTF8.self) }
-            .joined(separator: "\n")
+        return manifest.source()
     }
 
     /// The source with only `dtype`'s kernels instantiated: a third of the compile time.
-    static func source(for dtype: DType) -> String {
-        let name = switch dtype {
-        case .float32: "F32"
-        case .bfloat16: "BF16"
-        case .float16: "F16"
-        case .float8E4M3, .int32, .int64: preconditionFailure("\(dtype) is not a compute dtype")
-        }
-        return "#define VLLM_DTYPE_\(name)\n" + source
+    static func source(for dtype: DType, manifest: KernelManifest) -> String {
+        "#define VLLM_DTYPE_\(dtype.kernelSuffix.uppercased())\n" + source(manifest: manifest)
     }
 
     init(driver: CUDADriver, dtype: DType, arch: String) throws {
+        let manifest = try KernelManifest.embedded()
         let compiler = try NVRTCCompiler()
         let includes = ["/usr/local/cuda/include", "/usr/local/cuda/targets/x86_64-linux/include"]
         let (cubin, compiled) = try KernelCache.cubin(
-            source: Self.source(for: dtype), arch: arch, compiler: compiler, includeDirectories: includes)
+            source: Self.source(for: dtype, manifest: manifest), arch: arch, compiler: compiler, includeDirectories: includes)
         self.compiled = compiled
         var m: CUhandle?
         try cubin.withUnsafeBytes { try driver.check(driver.cuModuleLoadData(&m, $0.baseAddress!), "cuModuleLoadData") }
         module = m!
-        let suffix = switch dtype {
+        let loaded = try Self.functions(of: m!, manifest: manifest, dtype: dtype, driver: driver)
+        /// The one function of a family without parameters other than the dtype.
+        func one(_ kernel: Kernel) throws -> CUhandle {
+            guard let f = loaded.functions[kernel]?.first?.function else {
+                throw CUDAError.missingKernel(name: kernel.rawValue, file: manifest.entries[kernel]?.file ?? "?", dtype: dtype.rawValue)
+            }
+            return f
+        }
+        /// A family's functions by one numeric parameter.
+        func by(_ kernel: Kernel, _ parameter: KernelParameter) -> [Int: CUhandle] {
+            Dictionary((loaded.functions[kernel] ?? []).map { ($0.values[parameter] ?? 0, $0.function) }, uniquingKeysWith: { a, _ in a })
+        }
+        embedding = try one(.embedding)
+        rmsNorm = try one(.rmsNorm)
+        addRMSNorm = try one(.addRMSNorm)
+        headRMSNorm = try one(.headRMSNorm)
+        rotaryWriteKV = try one(.rotaryWriteKV)
+        writeKVCache = try one(.writeKVCache)
+        pagedAttention = try one(.pagedAttention)
+        siluAndMul = try one(.siluAndMul)
+        gatherRows = try one(.gatherRows)
+        addBias = try one(.addBias)
+        toFloat = try one(.toFloat)
+        fromFloat = try one(.fromFloat)
+        argmaxRows = try one(.argmaxRows)
+        sampleRows = loaded.functions[.sampleRows]?.first?.function
+        moe = MixtureOfExpertsKernels { loaded.functions[$0]?.first?.function }
+        adjustLogits = loaded.functions[.adjustLogits]?.first?.function
+        attentionCombine = loaded.functions[.attentionCombine]?.first?.function
+        gemv = by(.gemv, .tokens)
+        gemvSwiGLU = by(.gemvSwiGLU, .tokens)
+        flashAttention = by(.flashAttention, .headDim)
+        decodeAttention = by(.decodeAttention, .headDim)
+        for instance in loaded.functions[.flashPrefill] ?? [] {
+            flashPrefill[instance.values[.headDim] ?? 0, default: [:]][instance.values[.warps] ?? 0] = instance.function
+        }
+        waitsForPrevious = loaded.waitsForPrevious
+    }
+
+    /// Every function the manifest lists for `dtype`, looked up in the module by name. A kernel
+    /// that is not optional and absent from the module is an error that names it.
+    private static func functions(of module: CUhandle, manifest: KernelManifest, dtype: DType, driver: CUDADriver) throws -> (
+        functions: [Kernel: [(values: [KernelParameter: Int], function: CUhandle)]], waitsForPrevious: Set<CUhandle>
+    ) {
+        var functions: [Kernel: [(values: [KernelParameter: Int], function: CUhandle)]] = [:]
+        var waits: Set<CUhandle> = []
+        for kernel in Kernel.allCases {
+            guard let (file, entry) = manifest.entries[kernel] else { continue }
+            for instance in manifest.instances(of: kernel, dtype: dtype.kernelSuffix) {
+                var f: CUhandle?
+                guard driver.cuModuleGetFunction(&f, module, instance.name) == 0, let f else {
+                    if kernel.isOptional { continue }
+                    throw CUDAError.missingKernel(name: instance.name, file: file, dtype: dtype.rawValue)
+                }
+                functions[kernel, default: []].append((instance.values, f))
+                if entry.waitsForPrevious { waits.insert(f) }
+            }
+        }
+        return (functions, waits)
+    }
+}
+
+extension DType {
+    /// The suffix of this dtype's kernel names (`S` in the manifest).
+    var kernelSuffix: String {
+        switch self {
         case .float32: "f32"
         case .bfloat16: "bf16"
         case .float16: "f16"
-        case .float8E4M3, .int32, .int64: preconditionFailure("\(dtype) is not a compute dtype")
+        case .float8E4M3, .int32, .int64, .uint8: preconditionFailure("\(self) is not a compute dtype")
         }
-        /// The function `name` of the module exactly as spelled; nil when the module lacks it.
-        func function(_ name: String) -> CUhandle? {
-            var f: CUhandle?
-            return driver.cuModuleGetFunction(&f, m!, name) == 0 ? f : nil
-        }
-        /// A function every module has; its absence is the driver's error.
-        func load(_ name: String) throws -> CUhandle {
-            var f: CUhandle?
-            try driver.check(driver.cuModuleGetFunction(&f, m!, name), "cuModuleGetFunction(\(name))")
-            return f!
-        }
-        embedding = try load("embedding_\(suffix)")
-        rmsNorm = try load("rms_norm_\(suffix)")
-        addRMSNorm = try load("add_rms_norm_\(suffix)")
-        headRMSNorm = try load("head_rms_norm_\(suffix)")
-        rotaryWriteKV = try load("rotary_write_kv_\(suffix)")
-        writeKVCache = try load("write_kv_cache_\(suffix)")
-        pagedAttention = try load("paged_attention_\(suffix)")
-        siluAndMul = try load("silu_and_mul_\(suffix)")
-        gatherRows = try load("gather_rows_\(suffix)")
-        addBias = try load("add_bias_\(suffix)")
-        toFloat = try load("to_float_\(suffix)")
-        fromFloat = try load("from_float_\(suffix)")
-        argmaxRows = try load("argmax_rows_\(suffix)")
-        sampleRows = function("sample_rows_\(suffix)")
-        adjustLogits = function("adjust_logits")
-        if dtype != .float32 {
-            attentionCombine = try load("attention_combine_\(suffix)")
-            for t in 1...4 {
-                gemv[t] = try load("gemv_\(suffix)_t\(t)")
-                gemvSwiGLU[t] = try load("gemv_swiglu_\(suffix)_t\(t)")
-            }
-            for hd in [64, 128, 256] { flashAttention[hd] = try load("flash_attention_\(suffix)_hd\(hd)") }
-            for hd in [64, 128] { decodeAttention[hd] = function("decode_attention_\(suffix)_hd\(hd)") }
-            for hd in [64, 128] {
-                for warps in [4, 8] { flashPrefill[hd, default: [:]][warps] = function("flash_prefill_\(suffix)_hd\(hd)_w\(warps)") }
-            }
-        }
-        waitsForPrevious = Set(
-            [embedding, rmsNorm, addRMSNorm, headRMSNorm, rotaryWriteKV, writeKVCache, pagedAttention, siluAndMul, gatherRows, addBias,
-             toFloat, fromFloat, argmaxRows] + [attentionCombine].compactMap { $0 } + Array(gemv.values) + Array(gemvSwiGLU.values)
-                + Array(flashAttention.values) + Array(decodeAttention.values) + flashPrefill.values.flatMap(\.values))
     }
 }
 

@@ -55,7 +55,13 @@ public enum CUDAActivationEstimate {
         let e = dtype.byteSize
         let qkv = (c.numHeads + 2 * c.numKVHeads) * c.headDim
         // Outputs of one decoder layer per token: norm, qkv, attention, o_proj, norm, gate_up, silu, down.
-        let perLayer = (c.hiddenSize * 4 + qkv + c.numHeads * c.headDim + 3 * c.intermediateSize) * e
+        // A mixture of experts instead: per token and chosen expert its gathered gate/up, SwiGLU and
+        // down rows (and index entries), plus the router logits, the shared expert and the sum.
+        let experts = c.moe.map { m in
+            m.routing.topK * (3 * m.expertIntermediateSize + c.hiddenSize + 8) + m.routing.numExperts
+                + 3 * (m.sharedExpertIntermediateSize ?? 0) + 2 * c.hiddenSize
+        } ?? 0
+        let perLayer = (c.hiddenSize * 4 + qkv + c.numHeads * c.headDim + max(3 * c.intermediateSize, experts)) * e
         let logits = sequences * c.vocabSize * (e + 4) + sequences * c.hiddenSize * e * 2
         let ring = 5 * tokens * perLayer / 2 + 2 * logits + (32 << 20)
         let step = tokens * c.hiddenSize * e + tokens * 64 + (8 << 20)

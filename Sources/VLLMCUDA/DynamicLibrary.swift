@@ -18,6 +18,8 @@ public enum CUDAError: Error, CustomStringConvertible {
     case blas(call: String, code: Int32)
     /// No usable device.
     case noDevice(String)
+    /// The compiled module lacks a kernel that `Kernels/manifest.json` lists for the dtype.
+    case missingKernel(name: String, file: String, dtype: String)
 
     public var description: String {
         switch self {
@@ -29,6 +31,8 @@ public enum CUDAError: Error, CustomStringConvertible {
         case .compile(let message, let log): "NVRTC: \(message)\n\(log)"
         case .blas(let call, let code): "cuBLASLt: \(call) failed with status \(code)"
         case .noDevice(let detail): "CUDA: \(detail)"
+        case .missingKernel(let name, let file, let dtype):
+            "CUDA: the compiled kernels lack \(name) (Kernels/\(file), \(dtype)); the kernel source and Kernels/manifest.json disagree"
         }
     }
 }

@@ -1,6 +1,6 @@
 /// Launches with programmatic stream serialization (Hopper's programmatic dependent launch): the
 /// kernel may start while the previous kernel of the stream still runs, and waits for it itself
-/// (`PDL_ENTER` in kernels.cu). That hides each launch's latency behind the kernel before it, and
+/// (`PDL_ENTER` in common.cuh). That hides each launch's latency behind the kernel before it, and
 /// lets the matrix-vector kernel read its first weights early; recorded graphs keep the overlap.
 final class ProgrammaticLaunch {
     private let driver: CUDADriver

@@ -142,6 +142,50 @@ public protocol Backend: AnyObject {
     /// return the same tensor. The model code must issue the same operations for every batch of a
     /// key (it does for decode steps of equal size).
     func recorded(_ key: Int, batch: Batch, _ forward: () -> Tensor) -> Tensor
+
+    // Mixture of experts (defaults in MixtureOfExperts.swift: routing and grouping on the host).
+
+    /// Takes the experts of one layer into the backend's memory, per expert or stacked (see
+    /// `ExpertWeights`), as the backend's `mixtureOfExperts` multiplies them.
+    func expertWeights(_ experts: [HostExpert]) throws -> ExpertWeights<Tensor>
+    /// A mixture-of-experts block over `x` (`[tokens, hidden]`): the router's softmax and top-k,
+    /// the tokens grouped by expert with one SwiGLU product per expert over its tokens, the
+    /// results weighted and summed per token in expert order, plus the gated shared expert.
+    func mixtureOfExperts(_ x: Tensor, _ block: MixtureOfExpertsBlock<Tensor>) -> Tensor
+
+    // Encoders (BERT; defaults in Models/Bert.swift stop: a backend without them says so in
+    // `runsEncoders`, and the model refuses to load).
+
+    /// Whether the backend has the encoder operations below.
+    var runsEncoders: Bool { get }
+    /// Word + position + token-type-0 embedding of the batch's tokens: `[numTokens, hidden]`.
+    func encoderEmbedding(words: Tensor, positions: Tensor, tokenType: Tensor, _ batch: Batch) -> Tensor
+    /// LayerNorm of `x + residual` (of `x` without one), row by row, with `weight` and `bias`.
+    func layerNorm(_ x: Tensor, residual: Tensor?, weight: Tensor, bias: Tensor, eps: Float) -> Tensor
+    /// `x * Φ(x)` (the erf GELU), elementwise.
+    func gelu(_ x: Tensor) -> Tensor
+    /// Attention of every token over all tokens of its sequence in the step (no mask, no cache):
+    /// `[numTokens, numHeads * headDim]`. Each sequence's whole input must be in the step.
+    func bidirectionalAttention(_ qkv: Tensor, layout: QKVLayout, batch: Batch, scale: Float) -> Tensor
+
+    // Gemma and Phi-3 families (issue 13). A backend lists those it implements in
+    // `familyOperations`; the defaults (at the end of this file) are never reached, because a model
+    // checks the list at load (`requireFamilyOperations`).
+
+    /// The family operations this backend implements.
+    var familyOperations: FamilyOperations { get }
+    /// `gelu_tanh(x[:, :n]) * x[:, n:]` for `x` of width `2n` (GeGLU with `gelu_pytorch_tanh`).
+    func geluTanhAndMul(_ x: Tensor) -> Tensor
+    /// In place `x = cap * tanh(x / cap)`.
+    func softCap(_ x: Tensor, cap: Float)
+    /// In place `x *= factor`.
+    func scale(_ x: Tensor, by factor: Float)
+    /// `rotaryAttention` whose scores become `cap * tanh(score / cap)` before the softmax when
+    /// `logitSoftCap` is set.
+    func rotaryAttention(
+        _ qkv: Tensor, layout: QKVLayout, rope: Tensor, cache: KVCache, layer: Int, batch: Batch, scale: Float,
+        slidingWindow: Int?, logitSoftCap: Float?
+    ) -> Tensor
 }
 
 extension Backend {
@@ -182,14 +226,16 @@ extension Backend {
     public func linear(_ x: Tensor, _ weight: LinearWeight<Tensor>, bias: Tensor?) -> Tensor {
         switch weight.format {
         case .dense: linear(x, weight: weight.tensors[0], bias: bias)
-        case .packedInt, .fp8: preconditionFailure("\(name): linearWeight refuses \(weight.format) weights")
+        // The default linearWeight refuses other formats, so only an overriding backend holds them.
+        case .packedInt, .fp8, .ggml, .stacked: preconditionFailure("\(name): no \(weight.format) weights without an overriding linearWeight")
         }
     }
 
     public func swiGLU(_ x: Tensor, gateUp: LinearWeight<Tensor>) -> Tensor {
         switch gateUp.format {
         case .dense: swiGLU(x, gateUp: gateUp.tensors[0])
-        case .packedInt, .fp8: preconditionFailure("\(name): linearWeight refuses \(gateUp.format) weights")
+        // The default linearWeight refuses other formats, so only an overriding backend holds them.
+        case .packedInt, .fp8, .ggml, .stacked: preconditionFailure("\(name): no \(gateUp.format) weights without an overriding linearWeight")
         }
     }
 }
@@ -217,5 +263,64 @@ extension Backend {
         guard rows > 0 else { return [] }
         let n = values.count / rows
         return (0..<rows).map { r in Int32(SamplingMath.argmax(Array(values[(r * n)..<((r + 1) * n)]))) }
+    }
+}
+
+// MARK: - Gemma and Phi-3 families (issue 13)
+
+/// The operations that the Gemma and Phi-3 families add to the Llama family's, by name, so that a
+/// model can refuse at load, with a clear error, a backend that lacks one.
+public struct FamilyOperations: OptionSet, Sendable {
+    public let rawValue: Int
+    /// Creates a set from its bits.
+    public init(rawValue: Int) { self.rawValue = rawValue }
+
+    /// `geluTanhAndMul`.
+    public static let geluTanh = FamilyOperations(rawValue: 1 << 0)
+    /// `softCap` and `scale`.
+    public static let elementwise = FamilyOperations(rawValue: 1 << 1)
+    /// `rotaryAttention(…, logitSoftCap:)` with a cap.
+    public static let attentionSoftCap = FamilyOperations(rawValue: 1 << 2)
+    /// `rotary` with a table narrower than the heads (partial rotary).
+    public static let partialRotary = FamilyOperations(rawValue: 1 << 3)
+
+    /// The names of the operations in the set, for error messages.
+    public var names: [String] {
+        [(Self.geluTanh, "gelu-tanh-and-mul"), (.elementwise, "soft-cap/scale"), (.attentionSoftCap, "attention logit soft-capping"),
+         (.partialRotary, "partial rotary")].filter { contains($0.0) }.map(\.1)
+    }
+}
+
+/// Defaults of the family operations: a backend implements none of them until it lists them in
+/// `familyOperations`; models check that list at load, so the traps below mark a model bug.
+extension Backend {
+    public var familyOperations: FamilyOperations { [] }
+
+    public func geluTanhAndMul(_ x: Tensor) -> Tensor { unsupported(.geluTanh) }
+
+    public func softCap(_ x: Tensor, cap: Float) { unsupported(.elementwise) }
+
+    public func scale(_ x: Tensor, by factor: Float) { unsupported(.elementwise) }
+
+    public func rotaryAttention(
+        _ qkv: Tensor, layout: QKVLayout, rope: Tensor, cache: KVCache, layer: Int, batch: Batch, scale: Float,
+        slidingWindow: Int?, logitSoftCap: Float?
+    ) -> Tensor {
+        if logitSoftCap != nil { unsupported(.attentionSoftCap) }
+        return rotaryAttention(
+            qkv, layout: layout, rope: rope, cache: cache, layer: layer, batch: batch, scale: scale,
+            slidingWindow: slidingWindow)
+    }
+
+    private func unsupported(_ operation: FamilyOperations) -> Never {
+        preconditionFailure("\(name) backend: \(operation.names) used without requireFamilyOperations at load")
+    }
+
+    /// Throws `ModelLoadError.unsupportedOperation` unless the backend implements all of `needed`.
+    public func requireFamilyOperations(_ needed: FamilyOperations, model: String) throws {
+        let missing = needed.subtracting(familyOperations)
+        guard missing.isEmpty else {
+            throw ModelLoadError.unsupportedOperation(operations: missing.names, model: model, backend: name)
+        }
     }
 }

@@ -46,6 +46,14 @@ public protocol CausalModel<B>: AnyObject {
     func forward(_ step: B.Batch, cache: B.KVCache) -> B.Tensor
 }
 
+/// A model whose final hidden states can be pooled into embeddings (`ModelRunner.embed`): a
+/// decoder used as an embedding model (Qwen3-Embedding), or an encoder (BERT).
+public protocol EmbeddingModel<B>: CausalModel {
+    /// The final hidden states (after the last norm) of every token of the step: `[numTokens, hidden]`.
+    /// An encoder needs each sequence's whole input in the step.
+    func hiddenStates(_ step: B.Batch, cache: B.KVCache) -> B.Tensor
+}
+
 /// A family of architectures that one model type runs, named in `ModelRegistry`.
 public protocol ModelArchitecture {
     /// Loads the model for `context` on its backend.
@@ -55,14 +63,28 @@ public protocol ModelArchitecture {
 /// Maps `architectures[0]` of config.json to the model that runs it: one line per architecture.
 public enum ModelRegistry {
     static let architectures: [String: any ModelArchitecture.Type] = [
+        "Gemma2ForCausalLM": Gemma.self,
+        "Gemma3ForCausalLM": Gemma.self,
+        "Gemma3ForConditionalGeneration": Gemma.self,
         "LlamaForCausalLM": Llama.self,
         "MistralForCausalLM": Llama.self,
+        "Phi3ForCausalLM": Phi3.self,
         "Qwen2ForCausalLM": Llama.self,
         "Qwen3ForCausalLM": Llama.self,
+        "MixtralForCausalLM": MixtureOfExpertsModels.self,
+        "BertModel": Bert.self,
+        "Qwen2MoeForCausalLM": MixtureOfExpertsModels.self,
+        "Qwen3MoeForCausalLM": MixtureOfExpertsModels.self,
     ]
 
     /// The architecture names that can be loaded, sorted.
     public static var supportedArchitectures: [String] { architectures.keys.sorted() }
+
+    /// The name of the implementation that runs `architecture` (the type in `Models/`, e.g.
+    /// "Gemma"), nil when none does; `vllm serve` logs it.
+    public static func implementation(of architecture: String) -> String? {
+        architectures[architecture].map { String(describing: $0) }
+    }
 
     /// The model type that runs `config`'s architecture; the error lists every supported one.
     public static func architecture(of config: ModelConfig, path: String = "config.json") throws -> any ModelArchitecture.Type {

@@ -9,6 +9,9 @@ public enum DType: String, Sendable, CaseIterable {
     case int32
     /// 64-bit integers (compressed-tensors' `weight_shape`).
     case int64
+    /// Raw bytes: the blocks of a quantized weight (`WeightFormat.ggml`), which no operation
+    /// computes with directly.
+    case uint8
 
     /// The size of one element in bytes.
     public var byteSize: Int {
@@ -17,6 +20,7 @@ public enum DType: String, Sendable, CaseIterable {
         case .float16, .bfloat16: 2
         case .float8E4M3: 1
         case .int64: 8
+        case .uint8: 1
         }
     }
 
@@ -29,6 +33,7 @@ public enum DType: String, Sendable, CaseIterable {
         case .float8E4M3: "F8_E4M3"
         case .int32: "I32"
         case .int64: "I64"
+        case .uint8: "U8"
         }
     }
 

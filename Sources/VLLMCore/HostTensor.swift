@@ -65,6 +65,8 @@ public struct HostTensor: @unchecked Sendable {
         case .int64:
             let source = bytes.assumingMemoryBound(to: Int64.self) + offset
             for i in 0..<n { destination[i] = Float(source[i]) }
+        case .uint8:
+            preconditionFailure("raw bytes (quantized blocks) have no float values; decode them with their GGMLType")
         }
     }
 

@@ -15,6 +15,13 @@ public enum WeightFormat: Sendable, Hashable, CustomStringConvertible {
     /// `blockColumns` inputs: `w = fp8 · scale`. Per-tensor, per-channel and 128×128-block
     /// checkpoints are all read into this.
     case fp8(blockColumns: Int)
+    /// Rows of ggml blocks as a GGUF file stores them (`GGMLType`): one `[out, rowBytes]` tensor
+    /// of `uint8`, each row `in` values of the type.
+    case ggml(GGMLType)
+    /// Parts of different formats stacked along the output dimension, as a backend keeps the fused
+    /// q/k/v of a GGUF file that stores v in another type: tensor i holds part i, in format i.
+    /// Only backends make it; checkpoints never hold it.
+    indirect case stacked([WeightFormat])
 
     public var description: String {
         switch self {
@@ -22,6 +29,8 @@ public enum WeightFormat: Sendable, Hashable, CustomStringConvertible {
         case .packedInt(let bits, let groupSize, let permuted):
             "int\(bits) (group \(groupSize)\(permuted ? ", act-order" : ""))"
         case .fp8(let blockColumns): "fp8 e4m3 (scale blocks of \(blockColumns) inputs)"
+        case .ggml(let type): "GGUF \(type)"
+        case .stacked(let formats): formats.map(\.description).joined(separator: " + ")
         }
     }
 }
@@ -53,6 +62,8 @@ public struct HostLinearWeight: Sendable {
             return HostLinearWeight(
                 format: format, outFeatures: range.count, inFeatures: inFeatures,
                 tensors: tensors.enumerated().map { i, t in i == 3 ? t : t.rows(range) })
+        case .ggml: return HostLinearWeight(format: format, outFeatures: range.count, inFeatures: inFeatures, tensors: [tensors[0].rows(range)])
+        case .stacked: preconditionFailure("stacked weights are made by backends, never sliced")
         }
     }
 
@@ -63,6 +74,16 @@ public struct HostLinearWeight: Sendable {
         case .dense: return .dense(tensors[0].columns(range))
         case .packedInt, .fp8:
             throw ModelLoadError.unsupportedWeightFormat(format: format, backend: "tensor-parallel (row-parallel shards)")
+        case .ggml(let type):
+            // Blocks run along the input features, so a row-parallel slice must start and end on a block.
+            guard range.lowerBound % type.blockSize == 0, range.upperBound % type.blockSize == 0 else {
+                throw ModelLoadError.invalidConfig(
+                    path: "GGUF weights", field: "tensor_parallel_size",
+                    detail: "the slice \(range) of input features does not fall on \(type) blocks of \(type.blockSize)")
+            }
+            let bytes = type.rowBytes(range.lowerBound)..<type.rowBytes(range.upperBound)
+            return HostLinearWeight(format: format, outFeatures: outFeatures, inFeatures: range.count, tensors: [tensors[0].columns(bytes)])
+        case .stacked: preconditionFailure("stacked weights are made by backends, never sliced")
         }
     }
 

@@ -7,6 +7,9 @@ public enum RopeScaling: Sendable, Equatable {
     case linear(factor: Double)
     /// Llama 3.x frequency-dependent scaling.
     case llama3(factor: Double, lowFreqFactor: Double, highFreqFactor: Double, originalMaxPositions: Int)
+    /// LongRoPE (Phi-3, Phi-4-mini): inverse frequencies divided by `shortFactor` for sequences up
+    /// to `originalMaxPositions`, by `longFactor` past it; cos and sin multiplied by `attentionFactor`.
+    case longrope(shortFactor: [Double], longFactor: [Double], originalMaxPositions: Int, attentionFactor: Double)
 }
 
 /// The parts of a Hugging Face `config.json` that the Llama family needs, read from either
@@ -41,6 +44,14 @@ public struct ModelConfig: Sendable, Equatable {
     public var eosTokenIDs: [Int]
     /// `quantization_config`: how the checkpoint's linear layers are quantized (nil: not at all).
     public var quantization: QuantizationConfig?
+    /// The experts of a mixture-of-experts model (Mixtral, Qwen2/3-MoE); nil for a dense one.
+    public var moe: MixtureOfExpertsConfig?
+    /// The settings of a bidirectional encoder (BERT); nil for a decoder.
+    public var encoder: EncoderConfig?
+    /// The MLP activation (`hidden_activation`, else `hidden_act`): "silu" or "gelu_pytorch_tanh".
+    public var activation: String
+    /// Gemma and Phi-3 switches (`FamilyConfig.swift`).
+    public var family: FamilyConfig
 
     /// Reads and validates `config.json`.
     public init(contentsOf path: String) throws {
@@ -49,11 +60,15 @@ public struct ModelConfig: Sendable, Equatable {
     }
 
     /// Reads a parsed `config.json` object; `path` is used in error messages.
-    public init(json c: [String: Any], path: String) throws {
-        let reader = ConfigReader(json: c, path: path)
-        guard let architectures = c["architectures"] as? [String], let first = architectures.first else {
+    public init(json top: [String: Any], path: String) throws {
+        guard let architectures = top["architectures"] as? [String], let first = architectures.first else {
             throw ModelLoadError.invalidConfig(path: path, field: "architectures", detail: "missing or empty")
         }
+        // A multimodal checkpoint (Gemma3ForConditionalGeneration) keeps the language model's fields
+        // in text_config; the text model is what runs.
+        var c = top["text_config"] as? [String: Any] ?? top
+        for key in ["dtype", "torch_dtype", "bos_token_id", "eos_token_id"] where c[key] == nil { c[key] = top[key] }
+        let reader = ConfigReader(json: c, path: path)
         architecture = first
         modelType = c["model_type"] as? String ?? ""
         hiddenSize = try reader.positiveInt("hidden_size")
@@ -67,10 +82,11 @@ public struct ModelConfig: Sendable, Equatable {
         maxPositionEmbeddings = try reader.positiveInt("max_position_embeddings", default: 2048)
         tieWordEmbeddings = c["tie_word_embeddings"] as? Bool ?? false
         let attentionBias = c["attention_bias"] as? Bool ?? false
-        qkvBias = first == "Qwen2ForCausalLM" ? true : attentionBias
-        outputBias = first == "Qwen2ForCausalLM" ? false : attentionBias
-        qkNorm = first == "Qwen3ForCausalLM"
-        if first == "Qwen2ForCausalLM" || first == "Qwen3ForCausalLM" {
+        let isQwen2 = first == "Qwen2ForCausalLM" || first == "Qwen2MoeForCausalLM"
+        qkvBias = isQwen2 ? c["qkv_bias"] as? Bool ?? true : attentionBias
+        outputBias = isQwen2 ? false : attentionBias
+        qkNorm = first == "Qwen3ForCausalLM" || first == "Qwen3MoeForCausalLM"
+        if isQwen2 || qkNorm {
             let use = c["use_sliding_window"] as? Bool ?? false
             slidingWindow = use ? c["sliding_window"] as? Int : nil
         } else {
@@ -80,29 +96,64 @@ public struct ModelConfig: Sendable, Equatable {
         bosTokenID = c["bos_token_id"] as? Int
         eosTokenIDs = tokenIDList(c["eos_token_id"])
         quantization = try QuantizationConfig(json: c, path: path)
-        (ropeTheta, ropeScaling) = try Self.readRope(c, reader: reader)
+        let rope = try Self.readRopeParameters(c, reader: reader)
+        (ropeTheta, ropeScaling) = try Self.readRope(
+            rope.global, reader: reader, field: rope.field, maxPositions: maxPositionEmbeddings)
+        moe = try MixtureOfExpertsConfig(json: c, architecture: first, reader: reader)
+        encoder = try EncoderConfig(json: c, architecture: first, reader: reader)
+        activation = (c["hidden_activation"] ?? c["hidden_act"]) as? String ?? (encoder == nil ? "silu" : "gelu")
+        family = try FamilyConfig(c, reader: reader, numLayers: numLayers, slidingWindow: slidingWindow, rope: rope)
 
         guard numHeads % numKVHeads == 0 else {
             throw ModelLoadError.invalidConfig(
                 path: path, field: "num_key_value_heads",
                 detail: "\(numKVHeads) does not divide num_attention_heads \(numHeads)")
         }
-        guard headDim % 2 == 0 else {
+        guard headDim % 2 == 0 || encoder != nil else {
             throw ModelLoadError.invalidConfig(path: path, field: "head_dim", detail: "\(headDim) is odd; rotary needs pairs")
         }
-        if let act = c["hidden_act"] as? String, act != "silu" {
-            throw ModelLoadError.invalidConfig(path: path, field: "hidden_act", detail: "'\(act)' is not supported (only silu)")
+        let supported = encoder == nil ? ["silu", "gelu_pytorch_tanh"] : ["gelu"]
+        guard supported.contains(activation) else {
+            throw ModelLoadError.invalidConfig(
+                path: path, field: "hidden_activation",
+                detail: "'\(activation)' is not supported (\(supported.joined(separator: ", ")))")
         }
     }
 
-    private static func readRope(_ c: [String: Any], reader: ConfigReader) throws -> (Double, RopeScaling) {
-        // transformers 5 nests everything in rope_parameters; older files have top-level keys.
-        let parameters = c["rope_parameters"] as? [String: Any]
-        let theta = (parameters?["rope_theta"] as? NSNumber)?.doubleValue
-            ?? (c["rope_theta"] as? NSNumber)?.doubleValue ?? 10000
-        guard let scaling = parameters ?? (c["rope_scaling"] as? [String: Any]) else { return (theta, .none) }
+    /// The rope settings of the global layers and, where a model gives its sliding layers their own
+    /// (transformers 5 nests one dictionary per layer type), those of the sliding layers.
+    struct RopeParameters {
+        var global: [String: Any]
+        var sliding: [String: Any]?
+        var field: String
+    }
+
+    /// Gathers the rope keys of either config generation into flat dictionaries: transformers 5
+    /// nests them in rope_parameters (per layer type for Gemma 3); older files have top-level
+    /// rope_theta and rope_scaling.
+    static func readRopeParameters(_ c: [String: Any], reader: ConfigReader) throws -> RopeParameters {
+        if let parameters = c["rope_parameters"] as? [String: Any] {
+            if let full = parameters["full_attention"] as? [String: Any] {
+                return RopeParameters(
+                    global: full, sliding: parameters["sliding_attention"] as? [String: Any],
+                    field: "rope_parameters.full_attention")
+            }
+            return RopeParameters(global: parameters, sliding: nil, field: "rope_parameters")
+        }
+        var flat = c["rope_scaling"] as? [String: Any] ?? [:]
+        flat["rope_theta"] = c["rope_theta"]
+        if flat["original_max_position_embeddings"] == nil {
+            flat["original_max_position_embeddings"] = c["original_max_position_embeddings"]
+        }
+        return RopeParameters(global: flat, sliding: nil, field: "rope_scaling")
+    }
+
+    /// Theta and scaling from one flat dictionary of rope keys (see `readRopeParameters`).
+    static func readRope(
+        _ scaling: [String: Any], reader: ConfigReader, field: String, maxPositions: Int
+    ) throws -> (Double, RopeScaling) {
+        let theta = (scaling["rope_theta"] as? NSNumber)?.doubleValue ?? 10000
         let type = (scaling["rope_type"] ?? scaling["type"]) as? String ?? "default"
-        let field = parameters != nil ? "rope_parameters" : "rope_scaling"
         func number(_ key: String) throws -> Double {
             guard let value = (scaling[key] as? NSNumber)?.doubleValue else {
                 throw ModelLoadError.invalidConfig(path: reader.path, field: "\(field).\(key)", detail: "missing for rope type \(type)")
@@ -119,9 +170,12 @@ public struct ModelConfig: Sendable, Equatable {
                 factor: try number("factor"), lowFreqFactor: try number("low_freq_factor"),
                 highFreqFactor: try number("high_freq_factor"),
                 originalMaxPositions: Int(try number("original_max_position_embeddings"))))
+        case "longrope":
+            return (theta, try readLongRope(scaling, reader: reader, field: field, maxPositions: maxPositions))
         default:
             throw ModelLoadError.invalidConfig(
-                path: reader.path, field: field, detail: "rope type '\(type)' is not supported (default, linear, llama3)")
+                path: reader.path, field: field,
+                detail: "rope type '\(type)' is not supported (default, linear, llama3, longrope)")
         }
     }
 }

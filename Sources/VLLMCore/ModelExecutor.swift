@@ -32,6 +32,13 @@ public protocol ModelExecutor: AnyObject {
     /// `sequences` sequences) once on a temporary KV cache, then frees that cache: activation
     /// memory reaches its high-water mark before the real cache is sized from what is left.
     func profileRun(tokens: Int, sequences: Int, blockSize: Int)
+    /// Whether `embed` works: the model exposes its hidden states (an `EmbeddingModel` on one rank).
+    var embeds: Bool { get }
+    /// Whether the model only embeds (an encoder without a language-model head).
+    var onlyEmbeds: Bool { get }
+    /// Runs the model over `batch`, whose every sequence holds its whole input (no cached
+    /// tokens), and pools each sequence's hidden states as `pooling` says (one each).
+    func embed(_ batch: ForwardBatch, pooling: [PoolingParams]) -> [[Float]]
 }
 
 extension ModelExecutor {
@@ -42,6 +49,14 @@ extension ModelExecutor {
     public var samplesOnDevice: Bool { false }
 
     public var launchesAhead: Bool { false }
+
+    public var embeds: Bool { false }
+
+    public var onlyEmbeds: Bool { false }
+
+    public func embed(_ batch: ForwardBatch, pooling: [PoolingParams]) -> [[Float]] {
+        preconditionFailure("\(backendName): this executor does not embed (check `embeds` first)")
+    }
 
     /// Samples on the host from `execute`'s logits.
     public func launch(_ batch: ForwardBatch, rows: [DeviceSamplingRow]) -> PendingSamples {

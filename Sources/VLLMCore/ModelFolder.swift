@@ -11,10 +11,14 @@ public enum LoadFormat: String, Sendable, CaseIterable {
 }
 
 /// A Hugging Face model folder: config.json, generation_config.json and the weights, checked up
-/// front so that a broken folder fails with one clear error before anything is loaded.
+/// front so that a broken folder fails with one clear error before anything is loaded. A GGUF
+/// model (a `.gguf` file, its split files, or a folder holding them) is one too: its metadata
+/// gives the configuration.
 public struct ModelFolder: Sendable {
-    /// The folder's path.
+    /// The folder's path (for a GGUF model, the path it was named by).
     public let path: String
+    /// The GGUF model, when the path names one.
+    public let gguf: GGUFCheckpoint?
     /// config.json.
     public let config: ModelConfig
     /// generation_config.json (empty when the folder has none).
@@ -22,6 +26,16 @@ public struct ModelFolder: Sendable {
 
     /// Reads the folder's configuration files and checks that its architecture is supported.
     public init(path: String) throws {
+        if GGUFCheckpoint.isGGUF(path) {
+            self.path = path
+            let checkpoint = try GGUFCheckpoint(path: path)
+            gguf = checkpoint
+            config = try checkpoint.modelConfig()
+            _ = try ModelRegistry.architecture(of: config, path: checkpoint.path)
+            generationConfig = GenerationConfig()
+            return
+        }
+        gguf = nil
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue else {
             throw ModelLoadError.missingFile(path: path + " (model folder)")
@@ -41,6 +55,17 @@ public struct ModelFolder: Sendable {
     /// The weights, as `format` says; quantized as config.json says, or as `quantization`
     /// (`--quantization`) asks.
     public func weights(format: LoadFormat, dummyDType: DType? = nil, quantization: String? = nil) throws -> WeightStore {
+        if let gguf, format != .dummy {
+            guard format == .auto else {
+                throw ModelLoadError.invalidConfig(path: path, field: "load_format", detail: "'\(format.rawValue)' cannot read a GGUF model (use auto)")
+            }
+            guard quantization == nil else {
+                throw ModelLoadError.invalidConfig(
+                    path: path, field: "quantization",
+                    detail: "a GGUF model is quantized by its file; --quantization '\(quantization!)' does not apply")
+            }
+            return GGUFWeights(gguf, config: config)
+        }
         let store: WeightStore = switch format {
         case .auto, .safetensors: try SafetensorsWeights(folder: path)
         case .dummy: DummyWeights(dtype: dummyDType ?? config.dtype ?? .bfloat16)

@@ -11,6 +11,10 @@ public enum ModelLoadError: Error, CustomStringConvertible, Equatable {
     case unsupportedDType(name: String, path: String, dtype: String)
     /// A weight format that the chosen backend cannot multiply.
     case unsupportedWeightFormat(format: WeightFormat, backend: String)
+    /// A GGUF file that is broken, truncated or holds what this project cannot load.
+    case invalidGGUF(path: String, detail: String)
+    /// Operations a model needs that the chosen backend does not implement yet.
+    case unsupportedOperation(operations: [String], model: String, backend: String)
 
     public var description: String {
         switch self {
@@ -32,6 +36,10 @@ public enum ModelLoadError: Error, CustomStringConvertible, Equatable {
             "\(path): tensor '\(name)' has unsupported dtype \(dtype) (supported: F32, F16, BF16, F8_E4M3, I32, I64)"
         case .unsupportedWeightFormat(let format, let backend):
             "weights in the \(format) format are not supported by the \(backend) backend"
+        case .invalidGGUF(let path, let detail):
+            "\(path): not a loadable GGUF file: \(detail)"
+        case .unsupportedOperation(let operations, let model, let backend):
+            "\(model) needs \(operations.joined(separator: ", ")), which the \(backend) backend does not implement yet"
         }
     }
 }

@@ -53,6 +53,22 @@ public final class ModelRunner<B: Backend>: ModelExecutor {
         return samples.map { Array($0.prefix(rows.count)) }
     }
 
+    public var embeds: Bool { shard.worldSize == 1 && model is any EmbeddingModel<B> }
+
+    public var onlyEmbeds: Bool { config.encoder != nil }
+
+    public func embed(_ batch: ForwardBatch, pooling: [PoolingParams]) -> [[Float]] {
+        guard let cache, let model = model as? any EmbeddingModel<B> else {
+            preconditionFailure("embed needs an embedding model and allocateKVCache first")
+        }
+        let states = backend.toHost(model.hiddenStates(backend.prepare(batch), cache: cache))
+        let hidden = config.hiddenSize
+        return pooling.enumerated().map { s, params in
+            let (start, end) = (Int(batch.queryStart[s]), Int(batch.queryStart[s + 1]))
+            return params.pool(states[(start * hidden)..<(end * hidden)], tokens: end - start, hidden: hidden)
+        }
+    }
+
     public func profileRun(tokens: Int, sequences: Int, blockSize: Int) {
         let perSequence = max(1, min(maxPositions - 1, (tokens + max(1, sequences) - 1) / max(1, sequences)))
         let count = (tokens + perSequence - 1) / perSequence
@@ -68,7 +84,7 @@ public final class ModelRunner<B: Backend>: ModelExecutor {
     }
 
     public func captureGraphs(batchSizes: [Int]) -> Int {
-        guard backend.recordsSteps, shard.worldSize == 1, cache != nil else { return 0 }
+        guard backend.recordsSteps, shard.worldSize == 1, cache != nil, !onlyEmbeds else { return 0 }
         graphBatchSizes = Set(batchSizes.filter { $0 > 0 }).sorted()
         // Largest first, as vLLM does; each dummy step records its size.
         for size in graphBatchSizes.reversed() { runGreedy(.dummyDecodes(size)) }
@@ -80,6 +96,10 @@ public final class ModelRunner<B: Backend>: ModelExecutor {
     /// Runs a step whose tokens nobody reads (profile and recording runs) through the argmax, so
     /// that it touches neither the samples that placeholders stand for nor the sampling buffers.
     private func runGreedy(_ batch: ForwardBatch) {
+        if onlyEmbeds, let cache, let model = model as? any EmbeddingModel<B> {
+            _ = backend.toHost(model.hiddenStates(backend.prepare(batch), cache: cache))
+            return
+        }
         let (logits, rows) = self.logits(batch)
         _ = backend.argmaxRows(logits, rows: rows)
     }

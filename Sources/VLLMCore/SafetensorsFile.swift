@@ -44,6 +44,8 @@ public final class SafetensorsFile: @unchecked Sendable {
             guard let info = value as? [String: Any], let tag = info["dtype"] as? String,
                 let shape = info["shape"] as? [Int], let offsets = info["data_offsets"] as? [Int], offsets.count == 2
             else { throw fail("bad header entry for tensor '\(name)'") }
+            // Integer and boolean buffers of types no format uses are no weights: left out.
+            if ["I16", "I8", "BOOL"].contains(tag) { continue }
             guard let dtype = DType(safetensorsTag: tag) else {
                 throw ModelLoadError.unsupportedDType(name: name, path: path, dtype: tag)
             }

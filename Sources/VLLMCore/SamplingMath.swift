@@ -53,6 +53,15 @@ public enum SamplingMath {
         return candidates
     }
 
+    /// Bans every column whose bit is clear in `mask` (bit i of word i / 32 allows column i; a
+    /// structured-output grammar's allowed tokens), columns past the mask included.
+    public static func applyTokenBitmask(_ logits: inout [Float], _ mask: [UInt32]) {
+        for i in logits.indices {
+            let w = i >> 5
+            if w >= mask.count || mask[w] >> UInt32(i & 31) & 1 == 0 { logits[i] = -.infinity }
+        }
+    }
+
     /// Applies a row's ban, bias and penalties to its logits, in the host sampler's order.
     public static func adjust(_ logits: inout [Float], _ row: DeviceSamplingRow) {
         for a in row.adjustments where a.column >= 0 && Int(a.column) < logits.count {
@@ -94,6 +103,36 @@ public enum SamplingMath {
         let raw = row.logprobs.map { _ in logSoftmax(logits) }
         adjust(&logits, row)
         let token = row.temperature == 0 ? argmax(logits) : draw(&logits, row, key: key)
+        guard let raw, let count = row.logprobs else { return DeviceSample(token: token) }
+        return DeviceSample(token: token, logprobs: logprobs(raw, chosen: token, top: count))
+    }
+
+    /// Verifies a draft token proposed without probabilities (n-gram lookup) against the row's
+    /// distribution, by the exact rejection rule: greedy keeps the draft when it is the argmax and
+    /// else takes the argmax; sampling keeps it with its probability p(draft) after the row's
+    /// processing and filters, and else draws from p with the draft removed. Either way the
+    /// token returned follows the row's distribution exactly. `logits` are left processed.
+    public static func verify(_ logits: inout [Float], _ row: DeviceSamplingRow, draft: Int, key: UInt64) -> DeviceSample {
+        guard row.temperature > 0 else { return sample(&logits, row, key: key) }
+        let raw = row.logprobs.map { _ in logSoftmax(logits) }
+        adjust(&logits, row)
+        for i in logits.indices { logits[i] /= row.temperature }
+        var probabilities = softmax(logits)
+        let kept = candidates(&probabilities, minP: row.minP, topK: row.topK, topP: Double(row.topP))
+        let total = kept.reduce(Float(0)) { $0 + probabilities[$1] }
+        let draftProbability = kept.contains(draft) ? probabilities[draft] / total : 0
+        let u = (Float(mix(key ^ 0x5851_F42D_4C95_7F2D) >> 40) + 0.5) * 0x1p-24
+        var token = draft
+        if u >= draftProbability {
+            // The residual max(0, p - q) of a point-mass proposal q is p without the draft.
+            var best: Int?
+            var bestScore = -Float.infinity
+            for id in kept where id != draft && probabilities[id] > 0 {
+                let score = logits[id] + gumbel(key: key, column: id)
+                if best == nil || score > bestScore { (best, bestScore) = (id, score) }
+            }
+            token = best ?? draft
+        }
         guard let raw, let count = row.logprobs else { return DeviceSample(token: token) }
         return DeviceSample(token: token, logprobs: logprobs(raw, chosen: token, top: count))
     }

@@ -1,4 +1,5 @@
 import Foundation
+import VLLMStructuredOutputs
 import VLLMCore
 import VLLMTokenizers
 
@@ -11,6 +12,8 @@ public final class AsyncEngine: @unchecked Sendable {
         case add(id: String, prompt: String?, tokens: [Int], params: SamplingParams, priority: Int, delta: Bool,
                  continuation: AsyncStream<Result<RequestOutput, Error>>.Continuation)
         case abort(String)
+        case resetPrefixCache(CheckedContinuation<Bool, Never>)
+        case embed(id: String, tokens: [Int], pooling: PoolingParams, continuation: CheckedContinuation<[Float], Error>)
     }
 
     private let core: EngineCore
@@ -18,6 +21,8 @@ public final class AsyncEngine: @unchecked Sendable {
     public let folder: ModelFolder?
     /// The model's tokenizer, when the folder has one.
     public let tokenizer: Tokenizer?
+    /// The structured-output grammar compiler of the engine (thread-safe), nil without a tokenizer.
+    public var grammarCompiler: GrammarCompiler? { core.grammarCompiler }
     /// The engine core's settings (blocks, block size, limits).
     public var config: EngineCoreConfig { core.config }
     /// How many decode batch sizes were recorded as CUDA graphs at start, and in how many seconds.
@@ -31,10 +36,10 @@ public final class AsyncEngine: @unchecked Sendable {
     /// Loads the model of `args` with its tokenizer on one of `platforms` and starts the step loop.
     public convenience init(args: EngineArgs, platforms: [any Platform], progress: ((Int, Int) -> Void)? = nil) throws {
         let loaded = try LoadedModel(args, platforms: platforms, progress: progress)
-        let tokenizer = try loadTokenizer(folder: loaded.folder.path)
+        let tokenizer = try loadTokenizer(loaded.folder, override: args.tokenizer)
         let core = try EngineCore(
             executor: loaded.executor, config: loaded.coreConfig, eosTokenIDs: loaded.eosTokenIDs,
-            textDecoder: tokenizer.map(textDecoderFactory))
+            textDecoder: tokenizer.map(textDecoderFactory), grammarCompiler: tokenizer.map { makeGrammarCompiler($0, eosTokenIDs: loaded.eosTokenIDs) })
         self.init(core: core, folder: loaded.folder, tokenizer: tokenizer)
     }
 
@@ -63,6 +68,28 @@ public final class AsyncEngine: @unchecked Sendable {
         send(.add(id: requestID, prompt: prompt, tokens: promptTokenIDs, params: params, priority: priority, delta: delta,
                   continuation: continuation))
         return stream
+    }
+
+    /// Where the KV cache events of each step go (on the engine thread), when the engine records
+    /// them (`EngineCoreConfig.recordsKVCacheEvents`); set it before requests arrive.
+    public nonisolated(unsafe) var kvCacheEventSink: (@Sendable ([KVCacheEvent]) -> Void)?
+
+    /// Forgets every cached prefix, as vLLM's `/reset_prefix_cache`: only while no request runs;
+    /// returns whether it did.
+    public func resetPrefixCache() async -> Bool {
+        await withCheckedContinuation { send(.resetPrefixCache($0)) }
+    }
+
+    /// The embedding of one input, pooled as `pooling` says (`LLM.embed` describes the run);
+    /// cancelling the task aborts the request.
+    public func embed(requestID: String, promptTokenIDs: [Int], pooling: PoolingParams) async throws -> [Float] {
+        try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { continuation in
+                send(.embed(id: requestID, tokens: promptTokenIDs, pooling: pooling, continuation: continuation))
+            }
+        } onCancel: {
+            abort(requestID)
+        }
     }
 
     /// Aborts a request (all of its samples); unknown ids are ignored.
@@ -94,6 +121,7 @@ public final class AsyncEngine: @unchecked Sendable {
 
     private var streams: [String: (continuation: AsyncStream<Result<RequestOutput, Error>>.Continuation, delta: Bool, n: Int)] = [:]
     private var collector = OutputCollector()
+    private var embeddings: [String: CheckedContinuation<[Float], Error>] = [:]
 
     private func loop() {
         while true {
@@ -105,13 +133,19 @@ public final class AsyncEngine: @unchecked Sendable {
             condition.unlock()
             for command in commands { handle(command) }
             if stop {
-                for id in Array(streams.keys) { abortAll(id) }
+                for id in Array(streams.keys) + Array(embeddings.keys) { abortAll(id) }
                 publishStats()
                 return
             }
             for update in core.step() { deliver(update) }
+            publishEvents()
             publishStats()
         }
+    }
+
+    private func publishEvents() {
+        let events = core.takeKVCacheEvents()
+        if !events.isEmpty { kvCacheEventSink?(events) }
     }
 
     private func publishStats() {
@@ -140,10 +174,22 @@ public final class AsyncEngine: @unchecked Sendable {
             }
         case .abort(let id):
             abortAll(id)
+        case .resetPrefixCache(let continuation):
+            continuation.resume(returning: core.resetPrefixCache())
+            publishEvents()
+        case .embed(let id, let tokens, let pooling, let continuation):
+            guard embeddings[id] == nil, streams[id] == nil else { return continuation.resume(throwing: EngineError.duplicateRequestID(id)) }
+            do {
+                try core.addEmbeddingRequest(id: id, promptTokenIDs: tokens, pooling: pooling)
+                embeddings[id] = continuation
+            } catch {
+                continuation.resume(throwing: error)
+            }
         }
     }
 
     private func abortAll(_ id: String) {
+        if embeddings[id] != nil, let update = core.abort(id) { deliver(update) }
         guard let entry = streams[id] else { return }
         for sample in OutputCollector.sampleIDs(id, n: entry.n) {
             if let update = core.abort(sample) { deliver(update) }
@@ -151,6 +197,10 @@ public final class AsyncEngine: @unchecked Sendable {
     }
 
     private func deliver(_ update: SequenceUpdate) {
+        if let continuation = embeddings.removeValue(forKey: update.requestID) {
+            if let vector = update.embedding { continuation.resume(returning: vector) } else { continuation.resume(throwing: CancellationError()) }
+            return
+        }
         let id = collector.requestID(of: update.requestID)
         guard let id, let entry = streams[id], let output = collector.apply(update, delta: entry.delta) else { return }
         entry.continuation.yield(.success(output))

@@ -10,8 +10,14 @@ final class BlockPool {
     private(set) var hashes: [BlockHash?]
     private var cached: [BlockHash: Int] = [:]
     private var freeQueue: FreeBlockQueue
+    /// Events since the last `takeEvents()`, when they are recorded.
+    private var events: [KVCacheEvent]?
+    private let blockSize: Int
 
-    init(numBlocks: Int) {
+    /// A pool of `numBlocks` blocks of `blockSize` tokens; `recordsEvents` keeps KV cache events.
+    init(numBlocks: Int, blockSize: Int = 16, recordsEvents: Bool = false) {
+        self.blockSize = blockSize
+        events = recordsEvents ? [] : nil
         self.numBlocks = numBlocks
         referenceCounts = [Int](repeating: 0, count: numBlocks)
         hashes = [BlockHash?](repeating: nil, count: numBlocks)
@@ -29,6 +35,7 @@ final class BlockPool {
             if let hash = hashes[block] {
                 cached[hash] = nil
                 hashes[block] = nil
+                events?.append(.blockRemoved(hash: hash.value))
             }
             referenceCounts[block] = 1
             return block
@@ -45,10 +52,18 @@ final class BlockPool {
     }
 
     /// Records that full block `block` holds `hash`, so later requests can reuse it.
-    func cache(_ block: Int, hash: BlockHash) {
+    func cache(_ block: Int, hash: BlockHash, salt: String? = nil) {
         guard hashes[block] == nil, cached[hash] == nil else { return }
         hashes[block] = hash
         cached[hash] = block
+        events?.append(.blockStored(
+            hash: hash.value, parentHash: hash.parent, tokenIDs: hash.tokens, blockSize: blockSize, salt: hash.parent == nil ? salt : nil))
+    }
+
+    /// The events recorded since the last call, oldest first.
+    func takeEvents() -> [KVCacheEvent] {
+        defer { if events != nil { events = [] } }
+        return events ?? []
     }
 
     /// Drops one reference from each block; blocks that reach zero join the back of the free queue
@@ -65,6 +80,7 @@ final class BlockPool {
     func resetPrefixCache() {
         cached.removeAll()
         hashes = [BlockHash?](repeating: nil, count: numBlocks)
+        events?.append(.allBlocksCleared)
     }
 }
 
@@ -109,25 +125,5 @@ struct FreeBlockQueue {
         if n >= 0 { previous[n] = p } else { tail = p }
         inQueue[block] = false
         count -= 1
-    }
-}
-
-/// The identity of a full block's contents: a hash chained from the parent block's hash, the
-/// block's token ids and an optional per-request salt.
-struct BlockHash: Hashable {
-    let value: UInt64
-    /// The token ids, kept so that a hash collision can never hand out another prompt's cache.
-    let tokens: [Int]
-
-    init(parent: BlockHash?, tokens: ArraySlice<Int>, salt: String?) {
-        var h: UInt64 = parent?.value ?? 0x243F_6A88_85A3_08D3
-        func mix(_ x: UInt64) {
-            h ^= x &+ 0x9E37_79B9_7F4A_7C15 &+ (h << 6) &+ (h >> 2)
-            h = (h ^ (h >> 31)) &* 0x7FB5_D329_728E_A185
-        }
-        if let salt, parent == nil { for byte in salt.utf8 { mix(UInt64(byte) | 0x1_0000_0000) } }
-        for token in tokens { mix(UInt64(bitPattern: Int64(token))) }
-        value = h
-        self.tokens = Array(tokens)
     }
 }

@@ -11,7 +11,13 @@ public struct ChatPromptRenderer: Sendable {
 
     /// Uses `chatTemplate` (a template source) when given, else the folder's own template.
     public init(folder: String, tokenizer: Tokenizer, chatTemplate: String? = nil) throws {
-        config = try ChatTemplateConfig(directory: URL(fileURLWithPath: folder))
+        var config = try ChatTemplateConfig(directory: URL(fileURLWithPath: folder))
+        if config.templates.isEmpty && !tokenizer.chatTemplates.isEmpty {
+            // A GGUF model: the template and its special tokens come with the file's tokenizer.
+            config.templates = tokenizer.chatTemplates.sorted { $0.key < $1.key }.map { (name: $0.key, source: $0.value) }
+            config.specialTokens = tokenizer.specialTokens
+        }
+        self.config = config
         guard let source = chatTemplate ?? config.defaultTemplate else {
             throw EngineError.invalidPrompt(
                 "the model has no chat template (tokenizer_config.json has no chat_template); pass one with --chat-template")

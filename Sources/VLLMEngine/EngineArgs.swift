@@ -3,8 +3,18 @@ import VLLMCore
 
 /// Everything needed to build an engine, with vLLM's argument names and defaults.
 public struct EngineArgs: Sendable {
-    /// A Hugging Face model folder; the built-in model when nil.
+    /// A Hugging Face model folder, or a Hub id (`org/name`) that `SwiftVLLM` resolves through the
+    /// Hugging Face cache; the built-in model when nil.
     public var model: String?
+    /// The branch, tag or commit of a Hub id (`--revision`); "main" when nil.
+    public var revision: String?
+    /// The cache folder for Hub downloads (`--download-dir`), instead of `HF_HUB_CACHE`.
+    public var downloadDir: String?
+    /// A Hugging Face tokenizer folder to use instead of the model's own tokenizer (vLLM's
+    /// `--tokenizer`), e.g. for a GGUF model whose file describes no tokenizer we can build.
+    public var tokenizer: String?
+    /// The branch, tag or commit of a Hub id in `tokenizer` (`--tokenizer-revision`); "main" when nil.
+    public var tokenizerRevision: String?
     public var loadFormat: LoadFormat = .auto
     /// `--quantization`: the checkpoint's method (checked against config.json), or `fp8` to
     /// quantize a float checkpoint's linear layers at load; nil follows config.json.
@@ -39,6 +49,12 @@ public struct EngineArgs: Sendable {
     public var asyncScheduling = true
     /// Compute dtype on the GPU (`--dtype`); nil: float16 for float16 models, else bfloat16.
     public var dtype: DType?
+    /// Speculative decoding (`--speculative-config`); nil decodes one token per step.
+    public var speculative: SpeculativeConfig?
+    /// How full blocks are hashed (`--prefix-caching-hash-algo`).
+    public var prefixCachingHashAlgorithm: PrefixCachingHashAlgorithm = .builtin
+    /// Record KV cache events for a publisher (`--kv-events-config`).
+    public var recordsKVCacheEvents = false
 
     public init(model: String? = nil) {
         self.model = model
@@ -129,12 +145,16 @@ extension EngineArgs {
 
     /// The engine core's settings for a model of `numBlocks` KV cache blocks.
     func coreConfig(numBlocks: Int, maxModelLength: Int, budget: Int) -> EngineCoreConfig {
-        EngineCoreConfig(
+        var config = EngineCoreConfig(
             blockSize: blockSize, numBlocks: numBlocks, enablePrefixCaching: enablePrefixCaching,
             scheduler: SchedulerConfig(
                 maxNumBatchedTokens: budget, maxNumSeqs: maxNumSeqs, maxModelLength: maxModelLength,
                 priorityScheduling: priorityScheduling),
             graphBatchSizes: enforceEager ? [] : EngineCoreConfig.graphBatchSizes(maxNumSeqs: maxNumSeqs),
-            asyncScheduling: asyncScheduling)
+            asyncScheduling: asyncScheduling, speculative: speculative)
+        config.prefixCachingHashAlgorithm = prefixCachingHashAlgorithm
+        config.hashSeed = ProcessInfo.processInfo.environment["PYTHONHASHSEED"]
+        config.recordsKVCacheEvents = recordsKVCacheEvents
+        return config
     }
 }

@@ -1,5 +1,6 @@
 import Dispatch
 import VLLMCore
+import VLLMStructuredOutputs
 
 /// Settings of the engine core, with vLLM's names.
 public struct EngineCoreConfig: Sendable, Equatable {
@@ -15,10 +16,19 @@ public struct EngineCoreConfig: Sendable, Equatable {
     public var asyncScheduling: Bool
     /// Bytes of the model's weights as loaded (quantized weights count as stored), for logs.
     public var weightBytes = 0
+    /// Draft tokens proposed for each decode and verified in the same step (speculative decoding);
+    /// steps then run one at a time, since drafts come from the tokens known on the host.
+    public var speculative: SpeculativeConfig?
+    /// How full blocks are hashed for the prefix cache.
+    public var prefixCachingHashAlgorithm: PrefixCachingHashAlgorithm = .builtin
+    /// The seed of sha256_cbor block hashes (vLLM reads `PYTHONHASHSEED`); random when nil.
+    public var hashSeed: String?
+    /// Keep KV cache events for `takeKVCacheEvents()` (routers learn what each replica caches).
+    public var recordsKVCacheEvents = false
 
     public init(
         blockSize: Int, numBlocks: Int, enablePrefixCaching: Bool, scheduler: SchedulerConfig, graphBatchSizes: [Int] = [],
-        asyncScheduling: Bool = true
+        asyncScheduling: Bool = true, speculative: SpeculativeConfig? = nil
     ) {
         self.blockSize = blockSize
         self.numBlocks = numBlocks
@@ -26,6 +36,7 @@ public struct EngineCoreConfig: Sendable, Equatable {
         self.scheduler = scheduler
         self.graphBatchSizes = graphBatchSizes
         self.asyncScheduling = asyncScheduling
+        self.speculative = speculative
     }
 
     /// vLLM's capture sizes up to `maxNumSeqs`: 1, 2, 4, then steps of 8 up to 256 and of 16 beyond,
@@ -52,6 +63,8 @@ public struct SequenceUpdate: Sendable {
     public var promptLogprobs: [PositionLogprobs?]?
     /// Seconds between the request's arrival and its first scheduling, once it has been scheduled.
     public var queueTime: Double? = nil
+    /// The pooled embedding of a finished embedding request.
+    public var embedding: [Float]? = nil
 }
 
 /// Counters and gauges of the engine, with the meanings of vLLM's metrics.
@@ -65,6 +78,8 @@ public struct EngineStats: Sendable, Equatable {
     public var promptTokens = 0
     public var generationTokens = 0
     public var numSteps = 0
+    /// Speculative decoding's counters (all zero without it).
+    public var speculative = SpeculativeStats()
 }
 
 /// The heart of the engine: requests in, one scheduled and computed step at a time, sequence
@@ -83,16 +98,25 @@ public final class EngineCore {
     private var sampler: Sampler
     private let textDecoder: TextDecoderFactory?
     private let vocabularySize: Int
+    /// Compiles and caches the grammars of structured-output requests (nil without a tokenizer).
+    /// Thread-safe: a server compiles a request's grammar on its own thread before adding it, so
+    /// that errors come back at once and the step loop finds the grammar in the cache.
+    public let grammarCompiler: GrammarCompiler?
     private var requests: [String: Request] = [:]
     private var texts: [String: OutputText] = [:]
+    /// The stop strings of the request added last, built once for all its samples.
+    private var lastStops: StopStringAutomaton?
     private var arrivals = 0
     private var counters = EngineStats()
     /// The step launched last, whose tokens the next `step()` processes.
     private var inFlight: StepRunner.LaunchedStep?
+    /// Embedding requests finished while launching a step, reported by the next `step()`.
+    private var pooled: [SequenceUpdate] = []
 
     /// A core over `executor`, whose KV cache it allocates with `config.numBlocks` blocks.
     public init(
-        executor: any ModelExecutor, config: EngineCoreConfig, eosTokenIDs: [Int], textDecoder: TextDecoderFactory? = nil
+        executor: any ModelExecutor, config: EngineCoreConfig, eosTokenIDs: [Int], textDecoder: TextDecoderFactory? = nil,
+        grammarCompiler: GrammarCompiler? = nil
     ) throws {
         let capacity = config.numBlocks * config.blockSize
         guard capacity >= config.scheduler.maxModelLength else {
@@ -100,7 +124,10 @@ public final class EngineCore {
                 detail: "\(config.numBlocks) blocks of \(config.blockSize) tokens hold \(capacity) tokens, fewer than max_model_len \(config.scheduler.maxModelLength); lower max_model_len or give the cache more memory")
         }
         self.config = config
-        cache = KVCacheManager(numBlocks: config.numBlocks, blockSize: config.blockSize, prefixCaching: config.enablePrefixCaching)
+        cache = KVCacheManager(
+            numBlocks: config.numBlocks, blockSize: config.blockSize, prefixCaching: config.enablePrefixCaching,
+            hashAlgorithm: config.prefixCachingHashAlgorithm, hashSeed: config.hashSeed,
+            recordsEvents: config.recordsKVCacheEvents)
         scheduler = Scheduler(config: config.scheduler, cache: cache)
         executor.allocateKVCache(numBlocks: config.numBlocks, blockSize: config.blockSize)
         let recordStart = DispatchTime.now().uptimeNanoseconds
@@ -109,6 +136,7 @@ public final class EngineCore {
         runner = StepRunner(executor: executor, blockSize: config.blockSize)
         sampler = Sampler(eosTokenIDs: Set(eosTokenIDs))
         self.textDecoder = textDecoder
+        self.grammarCompiler = grammarCompiler
         vocabularySize = executor.config.vocabSize
     }
 
@@ -117,7 +145,33 @@ public final class EngineCore {
     public private(set) var graphRecordingSeconds = 0.0
 
     /// Whether any request is waiting or running (a step in flight holds no other request).
-    public var hasUnfinishedRequests: Bool { scheduler.hasWork }
+    public var hasUnfinishedRequests: Bool { scheduler.hasWork || !pooled.isEmpty }
+
+    /// Queues an embedding request: its whole prompt runs in one step (never chunked, no prefix
+    /// cache: an encoder's states depend on every token), its hidden states are pooled as
+    /// `pooling` says, and it ends in that step, its blocks freed.
+    public func addEmbeddingRequest(id: String, promptTokenIDs: [Int], pooling: PoolingParams, priority: Int = 0) throws {
+        guard runner.executor.embeds else {
+            throw EngineError.invalidPrompt("\(runner.executor.config.architecture) on this executor gives no hidden states to pool (embedding needs one rank)")
+        }
+        guard requests[id] == nil else { throw EngineError.duplicateRequestID(id) }
+        guard !promptTokenIDs.isEmpty else { throw EngineError.invalidPrompt("the input is empty") }
+        if let bad = promptTokenIDs.first(where: { $0 < 0 || $0 >= vocabularySize }) {
+            throw EngineError.invalidPrompt("token id \(bad) is outside the vocabulary (size \(vocabularySize))")
+        }
+        let maxLength = min(config.scheduler.maxModelLength, config.scheduler.maxNumBatchedTokens)
+        guard promptTokenIDs.count <= maxLength else { throw EngineError.promptTooLong(length: promptTokenIDs.count, maxModelLength: maxLength) }
+        if let dimensions = pooling.dimensions, !(1...runner.executor.config.hiddenSize).contains(dimensions) {
+            throw EngineError.invalidPrompt("dimensions \(dimensions) is outside 1...\(runner.executor.config.hiddenSize)")
+        }
+        let request = Request(
+            id: id, promptTokenIDs: promptTokenIDs, params: .greedy(maxTokens: 1), arrival: arrivals, priority: priority,
+            maxModelLength: promptTokenIDs.count + 1, pooling: pooling)
+        arrivals += 1
+        requests[id] = request
+        texts[id] = OutputText(decoder: nil, params: request.params, stops: nil)
+        scheduler.add(request)
+    }
 
     /// Queues a request; throws for invalid parameters, ids outside the vocabulary or a prompt that cannot fit.
     public func addRequest(
@@ -125,6 +179,9 @@ public final class EngineCore {
     ) throws {
         try params.validate()
         try params.validate(vocabularySize: vocabularySize)
+        guard !runner.executor.onlyEmbeds else {
+            throw EngineError.invalidPrompt("\(runner.executor.config.architecture) is an embedding model and generates nothing: use embed")
+        }
         guard requests[id] == nil else { throw EngineError.duplicateRequestID(id) }
         guard !promptTokenIDs.isEmpty else { throw EngineError.invalidPrompt("the prompt is empty") }
         if let bad = promptTokenIDs.first(where: { $0 < 0 || $0 >= vocabularySize }) {
@@ -137,10 +194,24 @@ public final class EngineCore {
         let request = Request(
             id: id, promptTokenIDs: promptTokenIDs, params: params, arrival: arrivals, priority: priority,
             cacheSalt: cacheSalt, maxModelLength: maxLength)
+        if let spec = params.structuredOutputs { request.grammar = try grammarMatcher(spec) }
         arrivals += 1
         requests[id] = request
-        texts[id] = OutputText(decoder: textDecoder?(promptTokenIDs, params.skipSpecialTokens), params: params)
+        if !params.stop.isEmpty, lastStops?.patterns != params.stop { lastStops = StopStringAutomaton(params.stop) }
+        texts[id] = OutputText(decoder: textDecoder?(promptTokenIDs, params.skipSpecialTokens), params: params, stops: lastStops)
         scheduler.add(request)
+    }
+
+    /// A fresh matcher of `spec` (the compiled grammar comes from the cache after the first time).
+    private func grammarMatcher(_ spec: StructuredOutputSpec) throws -> GrammarMatcher {
+        guard let grammarCompiler else {
+            throw EngineError.invalidParameter(field: "structured_outputs", detail: "needs the model's tokenizer, and this model has none")
+        }
+        do {
+            return GrammarMatcher(grammar: try grammarCompiler.compile(spec))
+        } catch let error as StructuredOutputError {
+            throw EngineError.invalidParameter(field: "structured_outputs", detail: error.message)
+        }
     }
 
     /// Stops a request at once and frees its blocks; returns its final update, nil if unknown.
@@ -159,8 +230,10 @@ public final class EngineCore {
         if let stale = inFlight, stale.step.requests.allSatisfy({ $0.request.isFinished }) { inFlight = nil }
         if inFlight == nil { inFlight = launchNextStep() }
         let ahead = canScheduleAhead ? launchNextStep() : nil
-        guard let current = inFlight else { return [] }
-        let updates = process(current)
+        var updates = pooled
+        pooled = []
+        guard let current = inFlight else { return updates }
+        updates += process(current)
         inFlight = ahead
         return updates
     }
@@ -170,14 +243,20 @@ public final class EngineCore {
     /// request needs the host or its full token history to sample (`StepRunner.canLaunchAhead`).
     /// Otherwise the step in flight is drained first and the next one runs as before.
     private var canScheduleAhead: Bool {
-        guard config.asyncScheduling, runner.executor.launchesAhead, let inFlight, inFlight.samplesOnBackend else { return false }
+        guard config.asyncScheduling, config.speculative == nil, runner.executor.launchesAhead, let inFlight, inFlight.samplesOnBackend else { return false }
         let launchable = { (request: Request) in self.runner.canLaunchAhead(request, sampler: self.sampler) }
         return scheduler.running.allSatisfy(launchable) && scheduler.waiting.allSatisfy(launchable)
     }
 
     /// Schedules the next step and launches it; nil when nothing can run.
     private func launchNextStep() -> StepRunner.LaunchedStep? {
-        let step = scheduler.schedule()
+        if let speculative = config.speculative { proposeDrafts(speculative) }
+        var step = scheduler.schedule()
+        let embedding = step.requests.filter { $0.request.pooling != nil }
+        if !embedding.isEmpty {
+            step.requests.removeAll { $0.request.pooling != nil }
+            runEmbeddings(embedding.map(\.request))
+        }
         guard !step.requests.isEmpty else { return nil }
         counters.numSteps += 1
         for (request, _) in step.requests where request.firstScheduledAt == nil { request.firstScheduledAt = .now }
@@ -191,6 +270,27 @@ public final class EngineCore {
             request.pendingRow = row
         }
         return launched
+    }
+
+    /// Runs the scheduled embedding requests (each with its whole prompt) in one forward pass and
+    /// finishes them; their updates wait in `pooled` for `step()`.
+    private func runEmbeddings(_ batch: [Request]) {
+        counters.numSteps += 1
+        let chunks = batch.map { request in
+            request.firstScheduledAt = request.firstScheduledAt ?? .now
+            counters.promptTokens += request.numPromptTokens
+            return SequenceChunk(
+                tokenIDs: request.promptTokenIDs.map(Int32.init), numCached: 0, blockTable: cache.blocks(of: request).map(Int32.init),
+                wantsLogits: false)
+        }
+        let vectors = runner.executor.embed(ForwardBatch(chunks: chunks, blockSize: config.blockSize), pooling: batch.map { $0.pooling! })
+        for (request, vector) in zip(batch, vectors) {
+            request.numComputedTokens = request.numPromptTokens
+            scheduler.finish(request, reason: .stop)
+            var result = update(request, tokens: [])
+            result.embedding = vector
+            pooled.append(close(request, update: result))
+        }
     }
 
     /// Waits for a launched step and takes in its tokens.
@@ -208,8 +308,47 @@ public final class EngineCore {
                 continue
             }
             guard var row = result.sampleLogits else { continue }
+            if !result.draftLogits.isEmpty {
+                updates.append(contentsOf: verifyDrafts(result, for: request))
+                continue
+            }
             let (token, logprobs) = sampler.sample(&row, for: request)
             updates.append(accept(token, logprobs: logprobs, for: request))
+        }
+        return updates
+    }
+
+    /// Gives each decoding request with every token known its draft tokens for the next step.
+    private func proposeDrafts(_ speculative: SpeculativeConfig) {
+        // A grammar's mask for each draft position would need its matcher advanced over the drafts
+        // before they are verified; requests with one are not drafted for.
+        for request in scheduler.running where request.grammar == nil && request.numPendingTokens == 0 && request.numComputedTokens == request.numTokens - 1 {
+            let room = request.maxOutputTokens - request.numOutputTokens - 1
+            request.draftTokenIDs = speculative.propose(request.tokenIDs[...], limit: room)
+        }
+    }
+
+    /// Takes in a verifying step's tokens: the drafts up to the first one rejected, then the
+    /// token sampled in its place (or after the last draft), each checked for stops as usual.
+    /// The slots of rejected drafts are given back; their keys and values are overwritten later.
+    private func verifyDrafts(_ result: StepRunner.Result, for request: Request) -> [SequenceUpdate] {
+        let drafts = request.draftTokenIDs
+        request.draftTokenIDs = []
+        var updates: [SequenceUpdate] = []
+        var accepted = 0
+        for (i, logits) in (result.draftLogits + [result.sampleLogits!]).enumerated() {
+            var row = logits
+            let draft = i < drafts.count ? drafts[i] : nil
+            let (token, logprobs) = draft.map { sampler.verify(&row, for: request, draft: $0) } ?? sampler.sample(&row, for: request)
+            updates.append(accept(token, logprobs: logprobs, for: request))
+            guard token == draft else { break }
+            accepted += 1
+            if request.isFinished { break }
+        }
+        counters.speculative.record(drafted: drafts.count, accepted: accepted)
+        if !request.isFinished {
+            request.numComputedTokens = request.numTokens - 1
+            cache.trim(request, toTokens: request.numComputedTokens)
         }
         return updates
     }
@@ -225,6 +364,9 @@ public final class EngineCore {
 
     private func accept(_ token: Int, logprobs: PositionLogprobs?, for request: Request) -> SequenceUpdate {
         request.append(token)
+        // The mask allowed only this grammar's tokens; a rejection means every allowed token was
+        // banned (min_tokens against a finished grammar), and the sequence stops there.
+        let grammarRejected = request.grammar.map { _ in !request.grammar!.acceptToken(token) } ?? false
         counters.generationTokens += 1
         if let logprobs {
             request.logprobs.append(logprobs)
@@ -243,6 +385,7 @@ public final class EngineCore {
         if !stopToken || params.includeStopStringInOutput, let stop = texts[request.id]!.append(token) {
             (finish, request.stopReason) = (.stop, .string(stop))
         }
+        if finish == nil, grammarRejected { finish = .stop }
         if finish == nil, request.numOutputTokens >= request.maxOutputTokens { finish = .length }
         var result = update(request, tokens: [token], logprobs: logprobs.map { [$0] } ?? [])
         if let finish {
@@ -274,6 +417,15 @@ public final class EngineCore {
         requests[request.id] = nil
         texts[request.id] = nil
         return update
+    }
+
+    /// The KV cache events since the last call (none unless `config.recordsKVCacheEvents`).
+    public func takeKVCacheEvents() -> [KVCacheEvent] { cache.takeEvents() }
+
+    /// Forgets every cached prefix while no request runs; returns whether it did.
+    public func resetPrefixCache() -> Bool {
+        guard !scheduler.hasWork else { return false }
+        return cache.resetPrefixCache()
     }
 
     /// The engine's counters now.

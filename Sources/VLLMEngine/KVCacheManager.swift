@@ -13,10 +13,31 @@ final class KVCacheManager {
     private(set) var prefixCacheQueries = 0
     private(set) var prefixCacheHits = 0
 
-    init(numBlocks: Int, blockSize: Int, prefixCaching: Bool) {
+    /// How full blocks are hashed.
+    let hashAlgorithm: PrefixCachingHashAlgorithm
+    /// The parent of first blocks under sha256_cbor.
+    private let cborRoot: [UInt8]
+
+    init(
+        numBlocks: Int, blockSize: Int, prefixCaching: Bool, hashAlgorithm: PrefixCachingHashAlgorithm = .builtin,
+        hashSeed: String? = nil, recordsEvents: Bool = false
+    ) {
         self.blockSize = blockSize
         self.prefixCaching = prefixCaching
-        pool = BlockPool(numBlocks: numBlocks)
+        self.hashAlgorithm = hashAlgorithm
+        cborRoot = hashAlgorithm == .sha256CBOR ? BlockHash.cborRoot(seed: hashSeed) : []
+        pool = BlockPool(numBlocks: numBlocks, blockSize: blockSize, recordsEvents: recordsEvents)
+    }
+
+    /// KV cache events since the last call.
+    func takeEvents() -> [KVCacheEvent] { pool.takeEvents() }
+
+    /// Forgets every cached prefix (vLLM's `reset_prefix_cache`), only while no request holds a
+    /// block; returns whether it did.
+    func resetPrefixCache() -> Bool {
+        guard pool.numFreeBlocks == pool.numBlocks else { return false }
+        pool.resetPrefixCache()
+        return true
     }
 
     var numBlocks: Int { pool.numBlocks }
@@ -72,7 +93,7 @@ final class KVCacheManager {
         let full = min(numTokens / blockSize, hashes.count)
         var done = numCachedBlocksOfRequest[request.id] ?? 0
         while done < full {
-            pool.cache(blocks[done], hash: hashes[done])
+            pool.cache(blocks[done], hash: hashes[done], salt: request.cacheSalt)
             done += 1
         }
         numCachedBlocksOfRequest[request.id] = done
@@ -84,10 +105,26 @@ final class KVCacheManager {
         let tokens = request.tokenIDs
         while (hashes.count + 1) * blockSize <= request.numTokens {
             let start = hashes.count * blockSize
-            hashes.append(BlockHash(parent: hashes.last, tokens: tokens[start..<(start + blockSize)], salt: request.cacheSalt))
+            let blockTokens = tokens[start..<(start + blockSize)]
+            hashes.append(
+                hashAlgorithm == .sha256CBOR
+                    ? BlockHash(sha256CBORParent: hashes.last, root: cborRoot, tokens: blockTokens, salt: request.cacheSalt)
+                    : BlockHash(parent: hashes.last, tokens: blockTokens, salt: request.cacheSalt))
         }
         hashesOfRequest[request.id] = hashes
         return hashes
+    }
+
+    /// Returns the blocks beyond those that `numTokens` tokens fill to the pool: the slots of
+    /// rejected draft tokens. Such blocks hold no full block of known tokens, so none is cached.
+    func trim(_ request: Request, toTokens numTokens: Int) {
+        guard var blocks = blocksOfRequest[request.id] else { return }
+        let needed = (numTokens + blockSize - 1) / blockSize
+        guard blocks.count > needed else { return }
+        pool.free(Array(blocks[needed...].reversed()))
+        blocks.removeLast(blocks.count - needed)
+        blocksOfRequest[request.id] = blocks
+        numCachedBlocksOfRequest[request.id] = min(numCachedBlocksOfRequest[request.id] ?? 0, needed)
     }
 
     /// Returns the request's blocks to the pool (they stay cached until evicted).

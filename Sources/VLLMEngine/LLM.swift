@@ -24,10 +24,10 @@ public final class LLM {
     public init(args: EngineArgs = EngineArgs(), platforms: [any Platform], progress: ((Int, Int) -> Void)? = nil) throws {
         let loaded = try LoadedModel(args, platforms: platforms, progress: progress)
         folder = loaded.folder
-        tokenizer = try loadTokenizer(folder: loaded.folder.path)
+        tokenizer = try loadTokenizer(loaded.folder, override: args.tokenizer)
         engine = try EngineCore(
             executor: loaded.executor, config: loaded.coreConfig, eosTokenIDs: loaded.eosTokenIDs,
-            textDecoder: tokenizer.map(textDecoderFactory))
+            textDecoder: tokenizer.map(textDecoderFactory), grammarCompiler: tokenizer.map { makeGrammarCompiler($0, eosTokenIDs: loaded.eosTokenIDs) })
     }
 
     /// One line saying what was loaded, for logs.

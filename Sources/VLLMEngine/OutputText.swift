@@ -13,42 +13,31 @@ public typealias TextDecoderFactory = @Sendable (_ promptTokenIDs: [Int], _ skip
 /// the caller only once no stop string can still begin in it.
 struct OutputText {
     private var decoder: (any IncrementalTextDecoder)?
-    private let stops: [String]
+    private let stops: StopStringAutomaton?
+    private var stopState = StopStringAutomaton.State()
     private let includeStop: Bool
-    /// Characters held back while a stop string could still be completing.
-    private let holdBack: Int
     private(set) var text = ""
     /// UTF-8 bytes of `text` already released.
     private var released = 0
 
-    init(decoder: (any IncrementalTextDecoder)?, params: SamplingParams) {
+    /// `stops` is the automaton of `params.stop` (shared by the samples of a request), nil for none.
+    init(decoder: (any IncrementalTextDecoder)?, params: SamplingParams, stops: StopStringAutomaton?) {
         self.decoder = decoder
-        stops = params.stop
+        self.stops = params.stop.isEmpty ? nil : stops
         includeStop = params.includeStopStringInOutput
-        holdBack = max(0, (params.stop.map(\.count).max() ?? 0) - 1)
     }
 
     /// Adds a token's text; returns the stop string it completed, if any (the text is then cut there).
     mutating func append(_ tokenID: Int) -> String? {
         guard decoder != nil else { return nil }
-        let before = text.utf8.count
-        text += decoder!.append(tokenID)
-        guard !stops.isEmpty else { return nil }
-        // A stop string that ends in the new text starts at most (its length - 1) characters earlier.
-        let searchFrom = text.utf8.index(text.startIndex, offsetBy: before)
-        let start = text.index(searchFrom, offsetBy: -holdBack, limitedBy: text.startIndex) ?? text.startIndex
-        var earliest: (Range<String.Index>, String)?
-        for stop in stops {
-            if let range = text.range(of: stop, range: start..<text.endIndex),
-                earliest == nil || range.lowerBound < earliest!.0.lowerBound
-            {
-                earliest = (range, stop)
-            }
-        }
-        guard let (range, stop) = earliest else { return nil }
-        text = String(text[..<(includeStop ? range.upperBound : range.lowerBound)])
-        released = min(released, text.utf8.count)
-        return stop
+        let piece = decoder!.append(tokenID)
+        text += piece
+        guard let stops, let match = stops.feed(piece.utf8, &stopState) else { return nil }
+        // The automaton has seen exactly the bytes of `text`, so its offsets are offsets into it.
+        let cut = includeStop ? match.end : match.start
+        text = String(decoding: text.utf8.prefix(cut), as: UTF8.self)
+        released = min(released, cut)
+        return stops.patterns[match.patternIndex]
     }
 
     /// Takes what the decoder still held back, at the end of the sequence.
@@ -57,32 +46,14 @@ struct OutputText {
         text += decoder!.finish()
     }
 
-    /// Text not yet released; when `finished` all of it, else all but the held-back tail.
+    /// Text not yet released; when `finished` all of it, else all but the bytes that could still
+    /// be the beginning of a stop string.
     mutating func takeDelta(finished: Bool) -> String {
-        var end = text.endIndex
-        if !finished, holdBack > 0 {
-            end = text.index(text.endIndex, offsetBy: -holdBack, limitedBy: text.startIndex) ?? text.startIndex
-        }
-        let endOffset = text.utf8.distance(from: text.startIndex, to: end)
-        guard endOffset > released else { return "" }
-        let from = text.utf8.index(text.startIndex, offsetBy: released)
-        released = endOffset
-        return String(text[from..<end])
-    }
-}
-
-extension String {
-    /// Finds `needle` in `range` (Foundation-free, works on Unicode scalars).
-    func range(of needle: String, range: Range<String.Index>) -> Range<String.Index>? {
-        let haystack = self[range]
-        guard let first = needle.first else { return nil }
-        var index = haystack.startIndex
-        while let found = haystack[index...].firstIndex(of: first) {
-            if haystack[found...].hasPrefix(needle) {
-                return found..<haystack.index(found, offsetBy: needle.count)
-            }
-            index = haystack.index(after: found)
-        }
-        return nil
+        let held = finished ? 0 : (stops.map { $0.pendingBytes(stopState) } ?? 0)
+        let end = max(0, text.utf8.count - held)
+        guard end > released else { return "" }
+        let bytes = text.utf8.dropFirst(released).prefix(end - released)
+        released = end
+        return String(decoding: bytes, as: UTF8.self)
     }
 }

@@ -1,4 +1,5 @@
 import VLLMCore
+import VLLMStructuredOutputs
 
 /// Why a request stopped generating.
 public enum FinishReason: String, Sendable, Codable {
@@ -46,6 +47,8 @@ final class Request {
     /// Order of arrival, for first-come-first-served.
     let arrival: Int
     let cacheSalt: String?
+    /// How an embedding request pools its hidden states; nil for a generating request.
+    let pooling: PoolingParams?
     let numPromptTokens: Int
     /// The most tokens this request may generate (max_tokens, bounded by the context length).
     let maxOutputTokens: Int
@@ -58,6 +61,9 @@ final class Request {
     var numPendingTokens = 0
     /// The row, among the sampled rows of the last launched step, of this request's newest pending token.
     var pendingRow = 0
+    /// Tokens proposed to follow its last token (speculative decoding), verified by the next step
+    /// that computes them; cleared once that step's tokens are in.
+    var draftTokenIDs: [Int] = []
     /// Prompt tokens that came from the prefix cache when the request was first scheduled.
     var numCachedPromptTokens = 0
     var status: Status = .waiting
@@ -67,6 +73,8 @@ final class Request {
     /// Log-probabilities of prompt tokens 1..., as far as computed (position p predicts token p + 1).
     var promptLogprobs: [PositionLogprobs] = []
     var cumulativeLogprob: Double = 0
+    /// Where the output stands in its structured-output grammar; advanced with each accepted token.
+    var grammar: GrammarMatcher?
     /// Output tokens seen per id, for frequency and presence penalties.
     var outputCounts: [Int: Int] = [:]
     /// When it was added and when it was first scheduled, for the queue-time metric.
@@ -75,9 +83,10 @@ final class Request {
 
     init(
         id: String, promptTokenIDs: [Int], params: SamplingParams, arrival: Int, priority: Int = 0,
-        cacheSalt: String? = nil, maxModelLength: Int
+        cacheSalt: String? = nil, maxModelLength: Int, pooling: PoolingParams? = nil
     ) {
         self.id = id
+        self.pooling = pooling
         self.params = params
         self.arrival = arrival
         self.priority = priority

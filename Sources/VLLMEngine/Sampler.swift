@@ -14,19 +14,41 @@ struct Sampler {
     let eosTokenIDs: Set<Int>
     /// Random keys for requests without a seed.
     var unseeded = SystemRandomNumberGenerator()
+    /// The grammar mask of the row being sampled (reused between rows).
+    var mask: [UInt32] = []
 
     /// Samples the next token of `request` from `logits` (one row), which are left as the
     /// processors and the temperature made them.
     mutating func sample(_ logits: inout [Float], for request: Request) -> (token: Int, logprobs: PositionLogprobs?) {
+        applyGrammar(&logits, request)
         let row = samplingRow(for: request)
         let sample = SamplingMath.sample(&logits, row, key: row.seededKey ?? unseeded.next())
         return (sample.token, sample.logprobs.map { PositionLogprobs($0, chosen: sample.token) })
     }
 
+    /// Verifies `draft` as the request's next token against `logits` (`SamplingMath.verify`): the
+    /// draft when accepted, else the token drawn in its place.
+    mutating func verify(_ logits: inout [Float], for request: Request, draft: Int) -> (token: Int, logprobs: PositionLogprobs?) {
+        applyGrammar(&logits, request)
+        let row = samplingRow(for: request)
+        let sample = SamplingMath.verify(&logits, row, draft: draft, key: row.seededKey ?? unseeded.next())
+        return (sample.token, sample.logprobs.map { PositionLogprobs($0, chosen: sample.token) })
+    }
+
+    /// Bans the tokens the request's grammar does not allow next (before logprobs, as vLLM
+    /// applies the grammar bitmask to the logits before its sampler).
+    private mutating func applyGrammar(_ logits: inout [Float], _ request: Request) {
+        guard request.grammar != nil else { return }
+        if mask.count != request.grammar!.grammar.vocabulary.maskWords { mask = .init(repeating: 0, count: request.grammar!.grammar.vocabulary.maskWords) }
+        request.grammar!.fillNextTokenBitmask(&mask)
+        SamplingMath.applyTokenBitmask(&logits, mask)
+    }
+
     /// The request's sampling as a backend row, or nil when only the host can do it (more top
-    /// logprobs than a device row reports).
+    /// logprobs than a device row reports, or a grammar, whose mask the host computes and applies).
     func deviceRow(for request: Request) -> DeviceSamplingRow? {
         if let count = request.params.logprobs, count > DeviceSamplingRow.maxLogprobs { return nil }
+        if request.grammar != nil { return nil }
         return samplingRow(for: request)
     }
 

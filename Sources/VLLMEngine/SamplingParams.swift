@@ -1,3 +1,5 @@
+import VLLMStructuredOutputs
+
 /// How to sample the output of one request, with vLLM's field names and defaults.
 public struct SamplingParams: Sendable, Equatable {
     /// Number of outputs to return for the prompt.
@@ -34,6 +36,9 @@ public struct SamplingParams: Sendable, Equatable {
     /// Number of top log-probabilities to return per prompt token; nil for none.
     public var promptLogprobs: Int?
     public var skipSpecialTokens = true
+    /// Constrains the output to a JSON schema, any JSON object, a regex, a choice or a grammar
+    /// (vLLM's `structured_outputs`); each sample follows the grammar token by token.
+    public var structuredOutputs: StructuredOutputSpec?
     public var spacesBetweenSpecialTokens = true
 
     public init() {}

@@ -62,7 +62,7 @@ final class Scheduler {
                 index += 1
                 continue
             }
-            let numTokens = min(request.numTokensWithPending - request.numComputedTokens, budget)
+            let numTokens = min(request.numTokensWithPending + request.draftTokenIDs.count - request.numComputedTokens, budget)
             var scheduled = false
             while true {
                 if cache.allocateSlots(for: request, numNewTokens: numTokens) {
@@ -84,8 +84,10 @@ final class Scheduler {
             // One preempted with a token still coming is recomputed once that token is known.
             guard request.numPendingTokens == 0 else { break }
             let (cachedBlocks, numCached) =
-                request.numComputedTokens == 0 ? cache.cachedPrefix(of: request) : ([], 0)
+                request.numComputedTokens == 0 && request.pooling == nil ? cache.cachedPrefix(of: request) : ([], 0)
             let numTokens = min(request.numTokens - request.numComputedTokens - numCached, budget)
+            // An embedding request runs its whole input in one step, or waits for a step with room.
+            if request.pooling != nil, numTokens < request.numTokens { break }
             guard cache.allocateSlots(for: request, numNewTokens: numTokens, cachedBlocks: cachedBlocks) else { break }
             waiting.removeFirst()
             request.numComputedTokens += numCached
@@ -101,6 +103,7 @@ final class Scheduler {
     private func preempt(_ request: Request) {
         cache.free(request)
         request.numComputedTokens = 0
+        request.draftTokenIDs = []
         request.status = .waiting
         waiting.insert(request, at: 0)
         numPreemptions += 1

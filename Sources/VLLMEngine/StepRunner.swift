@@ -24,6 +24,9 @@ final class StepRunner {
         var firstPromptPosition = 0
         /// Logits to sample the next token from, when the request has computed all its tokens.
         var sampleLogits: [Float]?
+        /// Logits that verify the request's draft tokens, one row per draft (row i decides the
+        /// token at draft position i); `sampleLogits` then follows the last draft.
+        var draftLogits: [[Float]] = []
         /// The token (and its logprobs), when the backend sampled the whole step.
         var deviceSample: DeviceSample?
         /// Whether this step samples a token of the request (on the backend or from `sampleLogits`).
@@ -73,6 +76,11 @@ final class StepRunner {
                     let request = scheduled.request
                     var result = Result(request: request)
                     let rows = (0..<chunk.leadingLogits).map { _ in next() }
+                    if chunk.wantsLogits, !request.draftTokenIDs.isEmpty {
+                        result.draftLogits = rows
+                        result.sampleLogits = next()
+                        return result
+                    }
                     // Positions recomputed after a preemption were reported before.
                     let skip = max(0, request.promptLogprobs.count - chunk.numCached)
                     result.promptLogits = Array(rows.dropFirst(skip))
@@ -100,16 +108,22 @@ final class StepRunner {
     }
 
     /// The request's part of the step: its next `numTokens` tokens, the last of which may be the
-    /// one the step launched before is still sampling (a placeholder).
+    /// one the step launched before is still sampling (a placeholder), then as many of its draft
+    /// tokens as fit, each of whose positions wants logits to verify the next.
     private func chunk(_ request: Request, numTokens: Int, cache: KVCacheManager) -> SequenceChunk {
-        let start = request.numComputedTokens, end = start + numTokens
+        let start = request.numComputedTokens
+        let known = min(numTokens, request.numTokensWithPending - start)
+        let end = start + known
         precondition(end <= request.numTokens + min(request.numPendingTokens, 1), "only the first pending token can be computed")
         var tokens = request.tokenIDs[start..<min(end, request.numTokens)].map(Int32.init)
         if end > request.numTokens { tokens.append(ForwardBatch.placeholder(row: request.pendingRow)) }
+        // Drafts the token budget cut off are not verified.
+        request.draftTokenIDs = Array(request.draftTokenIDs.prefix(numTokens - known))
+        tokens += request.draftTokenIDs.map(Int32.init)
         return SequenceChunk(
             tokenIDs: tokens, numCached: start, blockTable: cache.blocks(of: request).map(Int32.init),
             wantsLogits: end == request.numTokensWithPending,
-            leadingLogits: Self.promptPositions(request, start: start, count: numTokens))
+            leadingLogits: Self.promptPositions(request, start: start, count: known) + request.draftTokenIDs.count)
     }
 
     /// Whether a step of `request` can be launched before the tokens of the step before are on the
@@ -118,7 +132,7 @@ final class StepRunner {
     /// it, and its last token would still be unknown).
     func canLaunchAhead(_ request: Request, sampler: Sampler) -> Bool {
         let p = request.params
-        guard p.promptLogprobs == nil, p.repetitionPenalty == 1, p.frequencyPenalty == 0, p.presencePenalty == 0 else {
+        guard request.draftTokenIDs.isEmpty, p.promptLogprobs == nil, p.repetitionPenalty == 1, p.frequencyPenalty == 0, p.presencePenalty == 0 else {
             return false
         }
         return backendRow(for: request, sampler: sampler) != nil

@@ -1,3 +1,4 @@
+import Foundation
 import Hummingbird
 
 /// vLLM's `--api-key`: every route needs `Authorization: Bearer <key>` except the ones a load
@@ -8,11 +9,17 @@ struct APIKeyMiddleware<Context: RequestContext>: RouterMiddleware {
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         if Self.openPaths.contains(request.uri.path) { return try await next(request, context) }
-        let header = request.headers[.authorization] ?? ""
-        guard header.hasPrefix("Bearer "), constantTimeEqual(String(header.dropFirst(7)), key) else {
+        guard let token = Self.bearerToken(request.headers[.authorization] ?? ""), constantTimeEqual(token, key) else {
             throw APIError(status: .unauthorized, message: "Unauthorized: a valid API key is required (Authorization: Bearer <key>)", type: "AuthenticationError")
         }
         return try await next(request, context)
+    }
+
+    /// The credentials of a `Bearer` authorization; the scheme name is case-insensitive (RFC 7235).
+    static func bearerToken(_ header: String) -> String? {
+        let parts = header.trimmingCharacters(in: .whitespaces).split(separator: " ", maxSplits: 1)
+        guard parts.count == 2, parts[0].lowercased() == "bearer" else { return nil }
+        return parts[1].trimmingCharacters(in: .whitespaces)
     }
 
     /// Compares without stopping at the first difference, so timing does not tell how much of a guess was right.

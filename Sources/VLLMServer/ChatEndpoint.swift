@@ -9,48 +9,65 @@ extension OpenAIServing {
     /// request's JSON object: the template sees each message whole (name, tool_calls, ...), with
     /// list-of-parts content joined into one string as vLLM does for string-content templates.
     func renderChat(
-        messages: [ChatMessage], raw: [String: Any], addGenerationPrompt: Bool, continueFinalMessage: Bool,
+        messages: [ChatMessage], raw: JinjaDict, addGenerationPrompt: Bool, continueFinalMessage: Bool,
         templateOverride: String?
     ) throws -> (text: String, tokens: [Int]) {
         guard !messages.isEmpty else { throw APIError.invalid("messages", "messages must not be empty") }
-        let rawMessages = raw["messages"] as? [Any] ?? []
+        var rawMessages: [JinjaValue] = []
+        if case .list(let list)? = raw["messages"] { rawMessages = list }
         var jinjaMessages: [JinjaValue] = []
         for (i, message) in messages.enumerated() {
-            var object = (i < rawMessages.count ? rawMessages[i] as? [String: Any] : nil) ?? ["role": message.role]
+            var object = JinjaDict(pairs: [("role", .string(message.role))])
+            if i < rawMessages.count, case .dict(let d) = rawMessages[i] { object = d }
             switch message.content {
             case .parts(let parts):
                 var texts: [String] = []
                 for (j, part) in parts.enumerated() {
-                    guard part.type == "text" || part.type == "input_text", let text = part.text else {
+                    guard part.type == "text" || part.type == "input_text" else {
                         throw APIError.invalid(
                             "messages[\(i)].content[\(j)]", "content parts of type '\(part.type)' are not supported; only 'text' parts are")
                     }
+                    guard let text = part.text else {
+                        throw APIError.invalid("messages[\(i)].content[\(j)].text", "a '\(part.type)' content part needs a 'text' string")
+                    }
                     texts.append(text)
                 }
-                object["content"] = texts.joined(separator: "\n")
+                object["content"] = .string(texts.joined(separator: "\n"))
             case .text(let text):
-                object["content"] = text
+                object["content"] = .string(text)
             case .none?, nil:
-                object["content"] = NSNull()
+                object["content"] = JinjaValue.none
             }
-            jinjaMessages.append(JinjaValue(json: object))
+            jinjaMessages.append(.dict(object))
         }
         if continueFinalMessage, messages.last?.role != "assistant" {
             throw APIError.invalid("continue_final_message", "continue_final_message needs the last message to be from the assistant")
         }
-        if continueFinalMessage, addGenerationPrompt, raw["add_generation_prompt"] as? Bool == true {
+        if continueFinalMessage, addGenerationPrompt, case .bool(true)? = raw["add_generation_prompt"] {
             throw APIError.invalid("add_generation_prompt", "add_generation_prompt and continue_final_message cannot both be true")
         }
         var extra: [String: JinjaValue] = [:]
-        if let kwargs = raw["chat_template_kwargs"] {
-            guard let dict = kwargs as? [String: Any] else {
-                throw APIError.invalid("chat_template_kwargs", "chat_template_kwargs must be an object")
+        switch raw["chat_template_kwargs"] {
+        case nil, JinjaValue.none?: break
+        case .dict(let dict)?:
+            for (key, value) in zip(dict.keys, dict.values) {
+                guard case .string(let name) = key else { continue }
+                // vLLM refuses a template smuggled in through the keyword arguments as well.
+                if name == "chat_template", !options.trustRequestChatTemplate { throw untrustedTemplate("chat_template_kwargs") }
+                extra[name] = value
             }
-            for (key, value) in dict { extra[key] = JinjaValue(json: value) }
+        default:
+            throw APIError.invalid("chat_template_kwargs", "chat_template_kwargs must be an object")
         }
-        let tools = (raw["tools"] as? [Any]).map { $0.map { JinjaValue(json: $0) } }
+        var tools: [JinjaValue]?
+        switch raw["tools"] {
+        case nil, JinjaValue.none?: break
+        case .list(let list)? where list.allSatisfy({ if case .dict = $0 { true } else { false } }): tools = list
+        default: throw APIError.invalid("tools", "tools must be a list of objects")
+        }
         let chosen: ChatPromptRenderer
         if let templateOverride {
+            guard options.trustRequestChatTemplate else { throw untrustedTemplate("chat_template") }
             guard let folder = engine.folder, let tokenizer else { throw APIError.invalid("chat_template", "the model has no tokenizer") }
             do {
                 chosen = try ChatPromptRenderer(folder: folder.path, tokenizer: tokenizer, chatTemplate: templateOverride)
@@ -81,38 +98,24 @@ extension OpenAIServing {
         return (rendered.text, rendered.tokenIDs)
     }
 
+    /// The refusal of a template sent by a client to a server that does not trust them (vLLM's).
+    private func untrustedTemplate(_ param: String) -> APIError {
+        APIError.invalid(
+            param,
+            "a chat template was passed with the request, but the server does not trust request templates (start it with --trust-request-chat-template); refused")
+    }
+
     /// `POST /v1/chat/completions`.
     func chatCompletions(
-        _ body: ChatCompletionRequest, raw: [String: Any], abortOnClose: (any Abortable) -> Void
+        _ body: ChatCompletionRequest, raw: JinjaDict, abortOnClose: (any Abortable) -> Void
     ) async throws -> Response {
         let f = body.sampling
-        try checkModel(f.model)
         let wantsLogprobs = body.logprobs ?? false
-        if let top = body.topLogprobs {
-            guard wantsLogprobs else { throw APIError.invalid("top_logprobs", "when using top_logprobs, logprobs must be set to true") }
-            guard top >= 0 else { throw APIError.invalid("top_logprobs", "top_logprobs must be non-negative, got \(top)") }
-            guard top <= options.maxLogprobs else {
-                throw APIError.invalid("top_logprobs", "top_logprobs must be at most \(options.maxLogprobs), got \(top)")
-            }
-        }
-        if let choice = body.toolChoice, choice != "none", choice != "auto" {
-            throw APIError.invalid("tool_choice", "tool_choice '\(choice)' is not supported; tool calls are not parsed by this server")
-        }
-        let prompt = try renderChat(
-            messages: body.messages, raw: raw, addGenerationPrompt: body.addGenerationPrompt ?? true,
-            continueFinalMessage: body.continueFinalMessage ?? false, templateOverride: body.chatTemplate)
-        var promptTokens = prompt.tokens
-        if f.addSpecialTokens == true, let tokenizer { promptTokens = tokenizer.encode(prompt.text, addSpecialTokens: true) }
-        let tokens = promptTokens
-        try checkPrompt(tokens, param: "messages")
-        let requested = body.maxCompletionTokens ?? f.maxTokens
-        let params = try samplingParams(
-            f, promptLength: tokens.count, maxTokens: requested,
-            maxTokensParam: body.maxCompletionTokens != nil ? "max_completion_tokens" : "max_tokens",
-            defaultMaxTokens: nil, logprobs: wantsLogprobs ? (body.topLogprobs ?? 0) : nil)
+        let (text, tokens, params) = try await Self.offload { [self] in try chatPrompt(body, raw: raw) }
         let n = params.n
         try admit(n)
-        let id = f.requestID.map { "chatcmpl-\($0)" } ?? newID("chatcmpl")
+        let id = responseID("chatcmpl", clientID: f.requestID)
+        let engineBase = engineID(for: id)
         logRequest(id, promptTokens: tokens, params: params)
         if f.useBeamSearch == true {
             defer { release(n) }
@@ -120,7 +123,7 @@ extension OpenAIServing {
             abortOnClose(cancel)
             let beams = try await beamSearch(
                 prompt: tokens, width: n, maxTokens: params.maxTokens ?? 16, ignoreEOS: params.ignoreEOS,
-                lengthPenalty: f.lengthPenalty ?? 1, baseID: id, cancel: cancel)
+                lengthPenalty: f.lengthPenalty ?? 1, baseID: engineBase, cancel: cancel)
             let choices = beams.enumerated().map { k, beam in
                 ChatChoice(index: k, message: ChatResponseMessage(content: beam.text), finishReason: beam.finishReason.openAIName)
             }
@@ -129,7 +132,7 @@ extension OpenAIServing {
                 ChatCompletionResponse(id: id, created: Int(Date().timeIntervalSince1970), model: servedName, choices: choices, usage: usage))
         }
         let run = GenerationRun(
-            engine: engine, baseID: id, prompts: [(prompt.text, tokens)], params: [params], priority: f.priority ?? 0,
+            engine: engine, baseID: engineBase, prompts: [(text, tokens)], params: [params], priority: f.priority ?? 0,
             metrics: metrics, onComplete: { [self] in release(n) })
         abortOnClose(run)
         let topCount = body.topLogprobs ?? 0
@@ -191,6 +194,41 @@ extension OpenAIServing {
         }
         let usage = Usage(promptTokens: tokens.count, completionTokens: samples.reduce(0) { $0 + $1.tokenIDs.count })
         return jsonResponse(ChatCompletionResponse(id: id, created: created, model: servedName, choices: choices, usage: usage))
+    }
+
+    /// Checks a chat request, renders its conversation and tokenizes it: CPU work, run off the
+    /// I/O threads.
+    func chatPrompt(_ body: ChatCompletionRequest, raw: JinjaDict) throws -> (String, [Int], SamplingParams) {
+        let f = body.sampling
+        try checkLimits(f)
+        let wantsLogprobs = body.logprobs ?? false
+        if let top = body.topLogprobs {
+            guard wantsLogprobs else { throw APIError.invalid("top_logprobs", "when using top_logprobs, logprobs must be set to true") }
+            guard top >= 0 else { throw APIError.invalid("top_logprobs", "top_logprobs must be non-negative, got \(top)") }
+            guard top <= options.maxLogprobs else {
+                throw APIError.invalid("top_logprobs", "top_logprobs must be at most \(options.maxLogprobs), got \(top)")
+            }
+        }
+        // max_completion_tokens wins when both are given, but a bad max_tokens is still an error.
+        if let maxTokens = f.maxTokens, maxTokens < 1 { throw APIError.invalid("max_tokens", "max_tokens must be at least 1, got \(maxTokens)") }
+        switch raw["tool_choice"] {
+        case nil, JinjaValue.none?, .string?, .dict?: break
+        default: throw APIError.invalid("tool_choice", "tool_choice must be a string or an object")
+        }
+        if let choice = body.toolChoice, choice != "none", choice != "auto" {
+            throw APIError.invalid("tool_choice", "tool_choice '\(choice)' is not supported; tool calls are not parsed by this server")
+        }
+        let prompt = try renderChat(
+            messages: body.messages, raw: raw, addGenerationPrompt: body.addGenerationPrompt ?? true,
+            continueFinalMessage: body.continueFinalMessage ?? false, templateOverride: body.chatTemplate)
+        var tokens = prompt.tokens
+        if f.addSpecialTokens == true, let tokenizer { tokens = tokenizer.encode(prompt.text, addSpecialTokens: true) }
+        try checkPrompt(tokens, param: "messages")
+        let params = try samplingParams(
+            f, promptLength: tokens.count, maxTokens: body.maxCompletionTokens ?? f.maxTokens,
+            maxTokensParam: body.maxCompletionTokens != nil ? "max_completion_tokens" : "max_tokens",
+            defaultMaxTokens: nil, logprobs: wantsLogprobs ? (body.topLogprobs ?? 0) : nil)
+        return (prompt.text, tokens, params)
     }
 
     /// The chat `logprobs` object for `positions`, with `top` alternatives each.

@@ -7,35 +7,16 @@ extension OpenAIServing {
     /// `POST /v1/completions`.
     func completions(_ body: CompletionRequest, abortOnClose: (any Abortable) -> Void) async throws -> Response {
         let f = body.sampling
-        try checkModel(f.model)
-        if body.suffix != nil { throw APIError.invalid("suffix", "suffix is not currently supported") }
-        if let bestOf = body.bestOf, bestOf != (f.n ?? 1) {
-            throw APIError.invalid("best_of", "best_of is not supported (it must equal n when given), got \(bestOf)")
+        let size: Int = switch body.prompt {
+        case .texts(let texts): texts.reduce(0) { $0 + $1.utf8.count }
+        case .tokens(let lists): lists.reduce(0) { $0 + 8 * $1.count }
         }
-        if body.prompt.count == 0 { throw APIError.invalid("prompt", "the prompt list is empty") }
-        if body.sampling.echo == true, body.logprobs != nil {
-            throw APIError.invalid("echo", "echo together with logprobs is not supported (prompt log-probabilities are not computed)")
-        }
-        var prompts: [(text: String?, tokens: [Int])] = []
-        switch body.prompt {
-        case .texts(let texts):
-            let tokenizer = try requireTokenizer()
-            for text in texts { prompts.append((text, tokenizer.encode(text, addSpecialTokens: f.addSpecialTokens ?? true))) }
-        case .tokens(let lists):
-            prompts = lists.map { (nil, $0) }
-        }
-        var params: [SamplingParams] = []
-        for (i, prompt) in prompts.enumerated() {
-            try checkPrompt(prompt.tokens, param: prompts.count == 1 ? "prompt" : "prompt[\(i)]")
-            params.append(
-                try samplingParams(
-                    f, promptLength: prompt.tokens.count, maxTokens: f.maxTokensIsNull ? nil : (f.maxTokens ?? 16),
-                    maxTokensParam: "max_tokens", defaultMaxTokens: nil, logprobs: body.logprobs))
-        }
+        let (prompts, params) = try await Self.offload(bytes: size) { [self] in try completionPrompts(body) }
         let n = params[0].n
         let sequences = prompts.count * n
         try admit(sequences)
-        let id = f.requestID.map { "cmpl-\($0)" } ?? newID("cmpl")
+        let id = responseID("cmpl", clientID: f.requestID)
+        let engineBase = engineID(for: id)
         if f.useBeamSearch == true {
             defer { release(sequences) }
             let cancel = BeamCancel()
@@ -45,7 +26,7 @@ extension OpenAIServing {
             for (p, prompt) in prompts.enumerated() {
                 let beams = try await beamSearch(
                     prompt: prompt.tokens, width: n, maxTokens: params[p].maxTokens ?? 16, ignoreEOS: params[p].ignoreEOS,
-                    lengthPenalty: f.lengthPenalty ?? 1, baseID: "\(id)-\(p)", cancel: cancel)
+                    lengthPenalty: f.lengthPenalty ?? 1, baseID: "\(engineBase)-\(p)", cancel: cancel)
                 let echo = f.echo == true ? (prompt.text ?? tokenizer?.decode(prompt.tokens, skipSpecialTokens: false) ?? "") : ""
                 for (k, beam) in beams.enumerated() {
                     generated += beam.tokenIDs.count
@@ -58,7 +39,7 @@ extension OpenAIServing {
         }
         for (i, prompt) in prompts.enumerated() { logRequest(prompts.count == 1 ? id : "\(id)-\(i)", promptTokens: prompt.tokens, params: params[i]) }
         let run = GenerationRun(
-            engine: engine, baseID: id, prompts: prompts, params: params, priority: f.priority ?? 0, metrics: metrics,
+            engine: engine, baseID: engineBase, prompts: prompts, params: params, priority: f.priority ?? 0, metrics: metrics,
             onComplete: { [self] in release(sequences) })
         abortOnClose(run)
         let echoText: [String] = prompts.map { p in
@@ -134,6 +115,41 @@ extension OpenAIServing {
         let usage = Usage(promptTokens: promptTokenCount, completionTokens: samples.reduce(0) { $0 + $1.tokenIDs.count })
         return jsonResponse(
             CompletionResponse(id: id, created: Int(Date().timeIntervalSince1970), model: servedName, choices: choices, usage: usage))
+    }
+
+    /// Checks a completion request and tokenizes its prompts: CPU work, run off the I/O threads.
+    func completionPrompts(_ body: CompletionRequest) throws -> ([(text: String?, tokens: [Int])], [SamplingParams]) {
+        let f = body.sampling
+        try checkLimits(f)
+        if body.suffix != nil { throw APIError.invalid("suffix", "suffix is not currently supported") }
+        if let bestOf = body.bestOf, bestOf != (f.n ?? 1) {
+            throw APIError.invalid("best_of", "best_of is not supported (it must equal n when given), got \(bestOf)")
+        }
+        if body.prompt.count == 0 { throw APIError.invalid("prompt", "the prompt list is empty") }
+        // Before tokenizing: a list of many prompts that could never be admitted costs nothing.
+        try checkAdmissible(body.prompt.count * (f.n ?? 1))
+        if body.sampling.echo == true, body.logprobs != nil {
+            throw APIError.invalid("echo", "echo together with logprobs is not supported (prompt log-probabilities are not computed)")
+        }
+        var prompts: [(text: String?, tokens: [Int])] = []
+        switch body.prompt {
+        case .texts(let texts):
+            let tokenizer = try requireTokenizer()
+            // An empty text is refused whatever the special tokens would add, as vLLM does.
+            if let i = texts.firstIndex(of: "") { throw APIError.invalid(texts.count == 1 ? "prompt" : "prompt[\(i)]", "the prompt is empty") }
+            for text in texts { prompts.append((text, tokenizer.encode(text, addSpecialTokens: f.addSpecialTokens ?? true))) }
+        case .tokens(let lists):
+            prompts = lists.map { (nil, $0) }
+        }
+        var params: [SamplingParams] = []
+        for (i, prompt) in prompts.enumerated() {
+            try checkPrompt(prompt.tokens, param: prompts.count == 1 ? "prompt" : "prompt[\(i)]")
+            params.append(
+                try samplingParams(
+                    f, promptLength: prompt.tokens.count, maxTokens: f.maxTokensIsNull ? nil : (f.maxTokens ?? 16),
+                    maxTokensParam: "max_tokens", defaultMaxTokens: nil, logprobs: body.logprobs))
+        }
+        return (prompts, params)
     }
 
     /// The legacy `logprobs` object for `positions`, with text offsets counted from `offset`.

@@ -132,6 +132,17 @@ public final class ServerMetrics: @unchecked Sendable {
         }
         header("request_rejected", "counter", "Requests refused with 503 because the request queue was full.")
         sample("request_rejected_total", Double(rejected))
+        let spec = stats.speculative
+        header("spec_decode_num_drafts", "counter", "Number of spec decoding drafts.")
+        sample("spec_decode_num_drafts_total", Double(spec.numDrafts))
+        header("spec_decode_num_draft_tokens", "counter", "Number of draft tokens.")
+        sample("spec_decode_num_draft_tokens_total", Double(spec.numDraftTokens))
+        header("spec_decode_num_accepted_tokens", "counter", "Number of accepted tokens.")
+        sample("spec_decode_num_accepted_tokens_total", Double(spec.numAcceptedTokens))
+        header("spec_decode_num_accepted_tokens_per_pos", "counter", "Accepted tokens per draft position.")
+        for (position, count) in spec.acceptedPerPosition.enumerated() {
+            sample("spec_decode_num_accepted_tokens_per_pos_total", Double(count), extra: ",position=\"\(position)\"")
+        }
         func histogram(_ name: String, _ h: Histogram, _ help: String) {
             header(name, "histogram", help)
             var cumulative = 0

@@ -13,12 +13,15 @@ public struct APIError: Error, Sendable, Equatable, CustomStringConvertible {
     public var type: String
     /// The request field at fault, when there is one.
     public var param: String?
+    /// Seconds after which a retry may succeed (the `Retry-After` header of a 503).
+    public var retryAfterSeconds: Int?
 
-    public init(status: HTTPResponse.Status, message: String, type: String? = nil, param: String? = nil) {
+    public init(status: HTTPResponse.Status, message: String, type: String? = nil, param: String? = nil, retryAfterSeconds: Int? = nil) {
         self.status = status
         self.message = message
         self.type = type ?? Self.typeName(status)
         self.param = param
+        self.retryAfterSeconds = retryAfterSeconds
     }
 
     public var description: String { "\(status.code) \(type): \(message)" }
@@ -38,6 +41,7 @@ public struct APIError: Error, Sendable, Equatable, CustomStringConvertible {
         var headers = HTTPFields()
         headers[.contentType] = "application/json"
         if status == .unauthorized { headers[.wwwAuthenticate] = "Bearer" }
+        if let retryAfterSeconds { headers[.retryAfter] = String(retryAfterSeconds) }
         return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: encodeJSON(body))))
     }
 
@@ -48,6 +52,7 @@ public struct APIError: Error, Sendable, Equatable, CustomStringConvertible {
         case 404: "NotFoundError"
         case 405: "MethodNotAllowedError"
         case 413: "RequestTooLargeError"
+        case 415: "UnsupportedMediaTypeError"
         case 503: "ServiceUnavailableError"
         default: status.code >= 500 ? "InternalServerError" : "BadRequestError"
         }
@@ -62,8 +67,9 @@ public struct APIError: Error, Sendable, Equatable, CustomStringConvertible {
             switch error {
             case .invalidParameter(let field, _): return .invalid(field, error.description)
             case .promptTooLong, .invalidPrompt: return .invalid("prompt", error.description)
-            case .duplicateRequestID: return .invalid("request_id", error.description)
-            case .notEnoughCache: return APIError(status: .serviceUnavailable, message: error.description)
+            // The server makes every engine id unique, so a duplicate is its own fault.
+            case .duplicateRequestID: return APIError(status: .internalServerError, message: error.description)
+            case .notEnoughCache: return APIError(status: .serviceUnavailable, message: error.description, retryAfterSeconds: 1)
             }
         case let error as DecodingError:
             return fromDecoding(error)

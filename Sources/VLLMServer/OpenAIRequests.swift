@@ -1,4 +1,5 @@
 import Foundation
+import VLLMStructuredOutputs
 
 /// A prompt of `/v1/completions`: a string, a list of strings, a list of token ids or a list of
 /// token id lists, as OpenAI accepts. Each entry becomes its own engine request.
@@ -59,7 +60,8 @@ public struct StreamOptions: Decodable, Sendable, Equatable {
     }
 }
 
-/// `response_format`: only `{"type": "text"}` is served; structured output is refused clearly.
+/// `response_format`'s type (`text`, `json_object` or `json_schema`); the schema itself is read
+/// in schema order from the raw body (`StructuredOutputFields`).
 public struct ResponseFormat: Decodable, Sendable, Equatable {
     public var type: String
 }
@@ -95,6 +97,8 @@ public struct SamplingFields: Decodable, Sendable {
     public var priority: Int?
     public var promptLogprobs: Int?
     public var responseFormat: ResponseFormat?
+    /// The output constraint of `response_format` or `structured_outputs`.
+    public var structuredOutputs: StructuredOutputSpec?
     public var addSpecialTokens: Bool?
     public var user: String?
     public var requestID: String?
@@ -142,6 +146,7 @@ public struct SamplingFields: Decodable, Sendable {
         priority = try c.decodeIfPresent(Int.self, forKey: .priority)
         promptLogprobs = try c.decodeIfPresent(Int.self, forKey: .promptLogprobs)
         responseFormat = try c.decodeIfPresent(ResponseFormat.self, forKey: .responseFormat)
+        structuredOutputs = try StructuredOutputFields.spec(rawBody: RequestBody.raw)
         addSpecialTokens = try c.decodeIfPresent(Bool.self, forKey: .addSpecialTokens)
         user = try c.decodeIfPresent(String.self, forKey: .user)
         requestID = try c.decodeIfPresent(String.self, forKey: .requestID)

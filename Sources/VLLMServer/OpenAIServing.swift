@@ -1,5 +1,7 @@
 import Foundation
+import VLLMStructuredOutputs
 import Logging
+import NIOPosix
 import VLLMCore
 import VLLMEngine
 import VLLMTokenizers
@@ -24,6 +26,8 @@ public final class OpenAIServing: @unchecked Sendable {
     private let admissionLimit: Int
     private let lock = NSLock()
     private var admitted = 0
+    /// Requests given to the engine so far; numbers the engine ids.
+    private var engineRequests = 0
     private var draining = false
 
     /// Wraps a started engine. Fails only when `options.chatTemplate` does not parse.
@@ -80,18 +84,24 @@ public final class OpenAIServing: @unchecked Sendable {
         lock.lock()
         defer { lock.unlock() }
         if draining {
-            throw APIError(status: .serviceUnavailable, message: "the server is shutting down")
+            throw APIError(status: .serviceUnavailable, message: "the server is shutting down", retryAfterSeconds: 5)
         }
-        guard count <= admissionLimit else {
-            throw APIError.invalid("n", "the request asks for \(count) sequences, more than this server can ever hold at once (\(admissionLimit))")
-        }
+        try checkAdmissible(count)
         guard admitted + count <= admissionLimit else {
             metrics.recordRejected()
             throw APIError(
                 status: .serviceUnavailable,
-                message: "the server is at capacity (\(admitted) sequences queued or running, limit \(admissionLimit)); retry later")
+                message: "the server is at capacity (\(admitted) sequences queued or running, limit \(admissionLimit)); retry later",
+                retryAfterSeconds: 1)
         }
         admitted += count
+    }
+
+    /// Throws 400 for a request of more sequences than the server can ever hold at once.
+    func checkAdmissible(_ count: Int) throws {
+        guard count <= admissionLimit else {
+            throw APIError.invalid("n", "the request asks for \(count) sequences, more than this server can ever hold at once (\(admissionLimit))")
+        }
     }
 
     func release(_ count: Int) {
@@ -112,6 +122,35 @@ public final class OpenAIServing: @unchecked Sendable {
         lock.lock()
         draining = true
         lock.unlock()
+    }
+
+    /// Runs CPU-heavy request work (parsing a body, rendering a template, tokenizing) on NIO's
+    /// blocking-work threads, so that the cooperative threads serving every connection (and
+    /// `/health`) stay free however large or hostile one request is.
+    /// Work on fewer than `inlineBytes` bytes runs where it is: it takes microseconds, and a small
+    /// request should not wait behind a huge one for a pool thread.
+    static func offload<T: Sendable>(bytes: Int = .max, _ work: @escaping @Sendable () throws -> T) async throws -> T {
+        if bytes < inlineBytes { return try work() }
+        return try await NIOThreadPool.singleton.runIfActive(work)
+    }
+
+    /// Below this size, parsing and tokenizing stay on the calling thread.
+    static let inlineBytes = 64 << 10
+
+    /// The engine id of a request whose response id is `responseID`. The server numbers its own:
+    /// a client's `request_id` only names the response, so two clients using the same one never
+    /// touch each other's requests. The number leads, so that no client id can imitate it.
+    func engineID(for responseID: String) -> String {
+        lock.lock()
+        engineRequests += 1
+        let number = engineRequests
+        lock.unlock()
+        return "\(number)-\(responseID)"
+    }
+
+    /// The response id: the client's `request_id` with `prefix`, or a fresh one.
+    func responseID(_ prefix: String, clientID: String?) -> String {
+        clientID.map { "\(prefix)-\($0)" } ?? newID(prefix)
     }
 
     // MARK: Prompts and parameters
@@ -171,10 +210,12 @@ public final class OpenAIServing: @unchecked Sendable {
         let maxTokens: Int?
         if let requested {
             guard requested >= 1 else { throw APIError.invalid(maxTokensParam, "\(maxTokensParam) must be at least 1, got \(requested)") }
-            guard promptLength + requested <= maxModelLength else {
+            // Compared against the room left, never added to the prompt length: a client number
+            // near Int.max would overflow.
+            guard requested <= room else {
                 throw APIError.invalid(
                     maxTokensParam,
-                    "This model's maximum context length is \(maxModelLength) tokens. However, you requested \(promptLength + requested) tokens (\(promptLength) in the messages, \(requested) in the completion). Please reduce the length of the messages or completion.")
+                    "This model's maximum context length is \(maxModelLength) tokens. However, you requested \(requested) output tokens and your prompt has \(promptLength) tokens. Please reduce the length of the messages or completion.")
             }
             maxTokens = requested
         } else {
@@ -190,8 +231,13 @@ public final class OpenAIServing: @unchecked Sendable {
         if f.useBeamSearch == true, f.stream == true {
             throw APIError.invalid("use_beam_search", "beam search cannot be streamed")
         }
-        if let format = f.responseFormat, format.type != "text" {
-            throw APIError.invalid("response_format", "response_format of type '\(format.type)' is not supported; only 'text' is")
+        if let spec = f.structuredOutputs {
+            // Compiled here, off the step loop: errors are a 400 now, and the engine finds it cached.
+            guard let compiler = engine.grammarCompiler else { throw APIError.invalid("response_format", "structured outputs need the model's tokenizer") }
+            do { _ = try compiler.compile(spec) } catch let error as StructuredOutputError {
+                throw APIError.invalid(f.responseFormat != nil ? "response_format" : "structured_outputs", error.message)
+            }
+            p.structuredOutputs = spec
         }
         guard p.n <= 128 else { throw APIError.invalid("n", "n must be at most 128, got \(p.n)") }
         do {
@@ -209,6 +255,35 @@ public final class OpenAIServing: @unchecked Sendable {
             throw APIError.invalid("logit_bias", "token id \(token) is out of vocabulary (size \(vocabularySize))")
         }
         return p
+    }
+
+    /// The bounds on what one request may ask of the engine, beyond vLLM's own checks: how many
+    /// stop strings and stop tokens (each is checked at every step), and numbers that must stay
+    /// finite once the engine converts them to Float. Called once per request, before any prompt
+    /// is tokenized.
+    func checkLimits(_ f: SamplingFields) throws {
+        try checkModel(f.model)
+        if let id = f.requestID, id.utf8.count > options.maxRequestIDLength {
+            throw APIError.invalid("request_id", "request_id may be at most \(options.maxRequestIDLength) bytes long, got \(id.utf8.count)")
+        }
+        if let n = f.n, !(1...128).contains(n) { throw APIError.invalid("n", "n must be in 1...128, got \(n)") }
+        let stops = f.stop?.values ?? []
+        guard stops.count <= options.maxStopStrings else {
+            throw APIError.invalid("stop", "at most \(options.maxStopStrings) stop strings are accepted, got \(stops.count)")
+        }
+        let stopBytes = stops.reduce(0) { $0 + $1.utf8.count }
+        guard stopBytes <= options.maxStopStringBytes else {
+            throw APIError.invalid("stop", "the stop strings may hold at most \(options.maxStopStringBytes) bytes in all, got \(stopBytes)")
+        }
+        if let ids = f.stopTokenIDs, ids.count > options.maxStopTokenIDs {
+            throw APIError.invalid("stop_token_ids", "at most \(options.maxStopTokenIDs) stop token ids are accepted, got \(ids.count)")
+        }
+        let floatLimit = Double(Float.greatestFiniteMagnitude)
+        for (name, value) in [("temperature", f.temperature), ("repetition_penalty", f.repetitionPenalty), ("length_penalty", f.lengthPenalty)] {
+            if let value, !(abs(value) <= floatLimit) {
+                throw APIError.invalid(name, "\(name) must be a finite number of at most \(floatLimit), got \(value)")
+            }
+        }
     }
 
     /// The text of one token, for log-probabilities.

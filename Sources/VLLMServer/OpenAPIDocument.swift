@@ -4,9 +4,10 @@ import Foundation
 /// the request and response types so that it says what the server really accepts (fuzzers such as
 /// schemathesis generate requests from it).
 enum OpenAPIDocument {
-    static func json(modelNames: [String], vocabularySize: Int) -> String {
+    static func json(modelNames: [String], vocabularySize: Int, trustsRequestTemplates: Bool) -> String {
         let data = try? JSONSerialization.data(
-            withJSONObject: document(modelNames: modelNames, vocabularySize: vocabularySize), options: [.sortedKeys, .withoutEscapingSlashes])
+            withJSONObject: document(modelNames: modelNames, vocabularySize: vocabularySize, trustsRequestTemplates: trustsRequestTemplates),
+            options: [.sortedKeys, .withoutEscapingSlashes])
         return data.map { String(decoding: $0, as: UTF8.self) } ?? "{}"
     }
 
@@ -26,11 +27,13 @@ enum OpenAPIDocument {
         _ ok: [String: Any], okType: String = "application/json", streams: Bool = false, errors: [Int]
     ) -> [String: Any] {
         var content: [String: Any] = [okType: ["schema": ok]]
-        if streams { content["text/event-stream"] = ["schema": string] }
+        // Schemathesis and other readers see each server-sent event as an object with its `data`.
+        if streams { content["text/event-stream"] = ["schema": ["type": "object", "required": ["data"], "properties": ["data": string]]] }
         var result: [String: Any] = ["200": ["description": "Success (server-sent events when stream is true)", "content": content]]
         let descriptions = [
             400: "Invalid request (bad JSON, unknown model, invalid parameter, prompt too long)", 401: "Missing or wrong API key",
-            413: "Request body too large", 503: "Server at capacity or shutting down",
+            413: "Request body too large", 415: "The body is not application/json",
+            503: "Server at capacity or shutting down (see Retry-After)",
         ]
         for code in errors {
             result[String(code)] = ["description": descriptions[code] ?? "Error", "content": ["application/json": ["schema": ref("ErrorResponse")]]]
@@ -38,37 +41,71 @@ enum OpenAPIDocument {
         return result
     }
 
+    private static func nonEmpty(_ schema: [String: Any]) -> [String: Any] { schema.merging(["minItems": 1]) { $1 } }
+
+    /// A token id of the vocabulary.
+    private static func tokenID(_ vocabularySize: Int) -> [String: Any] {
+        ["type": "integer", "minimum": 0, "maximum": max(0, vocabularySize - 1)]
+    }
+
+    /// A regular expression for the decimal token ids 0 ..< vocabularySize (the keys of `logit_bias`).
+    static func tokenIDPattern(_ vocabularySize: Int) -> String {
+        let top = Array(String(max(0, vocabularySize - 1)))
+        var alternatives = ["0"]
+        for length in 1..<max(1, top.count) { alternatives.append(length == 1 ? "[1-9]" : "[1-9][0-9]{\(length - 1)}") }
+        // Numbers as long as the largest: a prefix of it, a smaller digit, then any digits.
+        for (i, digit) in top.enumerated() {
+            let low = i == 0 ? 1 : 0
+            guard let d = digit.wholeNumberValue, d - 1 >= low else { continue }
+            let rest = top.count - i - 1
+            alternatives.append(String(top[..<i]) + "[\(low)-\(d - 1)]" + (rest > 0 ? "[0-9]{\(rest)}" : ""))
+        }
+        if top != ["0"] { alternatives.append(String(top)) }
+        return "^(" + alternatives.joined(separator: "|") + ")$"
+    }
+
+    /// The largest number the engine takes (it samples in Float).
+    private static let floatLimit = Double(Float.greatestFiniteMagnitude)
+
     /// Sampling fields shared by both generation endpoints (OpenAI's and vLLM's extras).
-    private static func samplingProperties(_ modelNames: [String]) -> [String: Any] {
+    private static func samplingProperties(_ modelNames: [String], vocabularySize: Int) -> [String: Any] {
         [
             "model": ["enum": (modelNames as [Any]) + [NSNull()]], "n": nullable(["type": "integer", "minimum": 1, "maximum": 128]),
-            "temperature": nullable(["type": "number", "minimum": 0]),
+            "temperature": nullable(["type": "number", "minimum": 0, "maximum": floatLimit]),
             "top_p": nullable(["type": "number", "exclusiveMinimum": 0, "maximum": 1]),
             "top_k": nullable(["type": "integer", "minimum": -1]), "min_p": nullable(["type": "number", "minimum": 0, "maximum": 1]),
             "seed": nullable(integer),
             "presence_penalty": nullable(["type": "number", "minimum": -2, "maximum": 2]),
             "frequency_penalty": nullable(["type": "number", "minimum": -2, "maximum": 2]),
-            "repetition_penalty": nullable(["type": "number", "exclusiveMinimum": 0]),
-            "logit_bias": nullable(["type": "object", "additionalProperties": ["type": "number", "minimum": -100, "maximum": 100]]),
-            "stop": nullable(["anyOf": [string, array(string)]]),
-            "stop_token_ids": nullable(array(integer)), "include_stop_str_in_output": nullable(boolean),
+            "repetition_penalty": nullable(["type": "number", "exclusiveMinimum": 0, "maximum": floatLimit]),
+            "logit_bias": nullable([
+                "type": "object", "propertyNames": ["pattern": tokenIDPattern(vocabularySize)],
+                "additionalProperties": ["type": "number", "minimum": -100, "maximum": 100],
+            ]),
+            "stop": nullable(["anyOf": [["type": "string", "minLength": 1], ["type": "array", "items": ["type": "string", "minLength": 1], "maxItems": 1024]]]),
+            "stop_token_ids": nullable(["type": "array", "items": ["type": "integer", "minimum": 0, "maximum": max(0, vocabularySize - 1)], "maxItems": 1024]), "include_stop_str_in_output": nullable(boolean),
             "ignore_eos": nullable(boolean), "max_tokens": nullable(["type": "integer", "minimum": 1]),
             "min_tokens": nullable(["type": "integer", "minimum": 0]), "skip_special_tokens": nullable(boolean),
             "spaces_between_special_tokens": nullable(boolean), "stream": nullable(boolean),
             "stream_options": nullable(ref("StreamOptions")),
             "use_beam_search": ["anyOf": [boolean, ["type": "null"]], "description": "beam search with width n (not streamed)"],
-            "length_penalty": nullable(number), "priority": nullable(integer), "user": nullable(string),
-            "response_format": nullable(ref("ResponseFormat")), "add_special_tokens": nullable(boolean),
-            "request_id": nullable(string), "echo": nullable(boolean),
+            "length_penalty": nullable(["type": "number", "minimum": -floatLimit, "maximum": floatLimit]), "priority": nullable(integer), "user": nullable(string),
+            "response_format": nullable(ref("ResponseFormat")), "structured_outputs": nullable(ref("StructuredOutputs")),
+            "add_special_tokens": nullable(boolean),
+            "request_id": nullable(["type": "string", "maxLength": 256]), "echo": nullable(boolean),
         ]
     }
 
-    static func document(modelNames: [String], vocabularySize: Int) -> [String: Any] {
+    static func document(modelNames: [String], vocabularySize: Int, trustsRequestTemplates: Bool) -> [String: Any] {
         let modelName = modelNames.first ?? "model"
-        let samplingProperties = samplingProperties(modelNames)
+        let samplingProperties = samplingProperties(modelNames, vocabularySize: vocabularySize)
         var completion = samplingProperties
         completion["prompt"] = [
-            "anyOf": [string, array(string), array(["type": "integer", "minimum": 0]), array(array(["type": "integer", "minimum": 0]))]
+            // Empty prompts are refused (as vLLM refuses them).
+            "anyOf": [
+                ["type": "string", "minLength": 1], nonEmpty(array(["type": "string", "minLength": 1])), nonEmpty(array(tokenID(vocabularySize))),
+                nonEmpty(array(nonEmpty(array(tokenID(vocabularySize))))),
+            ]
         ]
         completion["suffix"] = ["type": "null", "description": "not served"]
         completion["best_of"] = nullable(integer)
@@ -81,10 +118,16 @@ enum OpenAPIDocument {
         chat["max_completion_tokens"] = nullable(["type": "integer", "minimum": 1])
         chat["add_generation_prompt"] = nullable(boolean)
         chat["continue_final_message"] = nullable(boolean)
-        chat["chat_template"] = nullable(string)
-        chat["chat_template_kwargs"] = nullable(["type": "object"])
+        if trustsRequestTemplates {
+            chat["chat_template"] = nullable(string)
+            chat["chat_template_kwargs"] = nullable(["type": "object"])
+        } else {
+            // Refused unless the server runs with --trust-request-chat-template.
+            chat["chat_template"] = ["type": "null"]
+            chat["chat_template_kwargs"] = nullable(["type": "object", "not": ["required": ["chat_template"]]])
+        }
         chat["tools"] = nullable(array(["type": "object"]))
-        chat["tool_choice"] = nullable(["anyOf": [string, ["type": "object"]]])
+        chat["tool_choice"] = nullable(["anyOf": [["type": "string", "enum": ["none", "auto"]], ["type": "object"]]])
         let usage: [String: Any] = [
             "type": "object", "required": ["prompt_tokens", "completion_tokens", "total_tokens"],
             "properties": ["prompt_tokens": integer, "completion_tokens": integer, "total_tokens": integer],
@@ -100,17 +143,34 @@ enum OpenAPIDocument {
                 ],
             ],
             "StreamOptions": ["type": "object", "properties": ["include_usage": nullable(boolean), "continuous_usage_stats": nullable(boolean)]],
-            "ResponseFormat": ["type": "object", "required": ["type"], "properties": ["type": ["type": "string", "enum": ["text"]]]],
+            "ResponseFormat": [
+                "type": "object", "required": ["type"],
+                "properties": [
+                    "type": ["type": "string", "enum": ["text", "json_object", "json_schema"]],
+                    "json_schema": ["type": "object", "properties": ["name": string, "schema": ["type": "object"], "strict": nullable(boolean)]],
+                ],
+            ],
+            "StructuredOutputs": [
+                "type": "object", "description": "one of json (a JSON schema), regex, choice, grammar (EBNF) or json_object",
+                "properties": ["json": ["type": "object"], "regex": string, "choice": ["type": "array", "items": string], "grammar": string, "json_object": boolean],
+            ],
             "ContentPart": ["type": "object", "required": ["type", "text"], "properties": ["type": ["type": "string", "enum": ["text"]], "text": string]],
             "ChatMessage": [
                 "type": "object", "required": ["role"],
                 "properties": [
-                    "role": ["type": "string", "enum": ["system", "user", "assistant", "tool", "developer"]],
-                    "content": ["anyOf": [string, array(ref("ContentPart")), ["type": "null"]]], "name": string,
+                    // Any role: templates define their own (Llama's "ipython", ...), as vLLM allows.
+                    "role": string,
+                    // Other fields (name, tool_calls, ...) go to the template as they are.
+                    "content": ["anyOf": [string, array(ref("ContentPart")), ["type": "null"]]],
                 ],
             ],
             "CompletionRequest": ["type": "object", "required": ["prompt"], "properties": completion],
-            "ChatCompletionRequest": ["type": "object", "required": ["messages"], "properties": chat],
+            "ChatCompletionRequest": [
+                "type": "object", "required": ["messages"], "properties": chat,
+                // top_logprobs needs logprobs: true, as vLLM requires.
+                "if": ["required": ["top_logprobs"], "properties": ["top_logprobs": integer]],
+                "then": ["required": ["logprobs"], "properties": ["logprobs": ["const": true]]],
+            ],
             "Usage": usage,
             "CompletionResponse": [
                 "type": "object", "required": ["id", "object", "created", "model", "choices"],
@@ -146,9 +206,14 @@ enum OpenAPIDocument {
                 ],
             ],
             "TokenizeRequest": [
-                "type": "object", "oneOf": [["required": ["prompt"]], ["required": ["messages"]]],
+                // A prompt (and no messages), or messages (and a null prompt or none).
+                "type": "object",
+                "oneOf": [
+                    ["required": ["prompt"], "properties": ["prompt": string], "not": ["required": ["messages"]]],
+                    ["required": ["messages"], "properties": ["prompt": ["type": "null"], "messages": ["type": "array"]]],
+                ],
                 "properties": [
-                    "model": ["enum": (modelNames as [Any]) + [NSNull()]], "prompt": string, "messages": ["type": "array", "items": ref("ChatMessage"), "minItems": 1],
+                    "model": ["enum": (modelNames as [Any]) + [NSNull()]], "prompt": nullable(string), "messages": ["type": "array", "items": ref("ChatMessage"), "minItems": 1],
                     "add_special_tokens": nullable(boolean), "add_generation_prompt": nullable(boolean),
                     "return_token_strs": nullable(boolean),
                 ],
@@ -163,7 +228,7 @@ enum OpenAPIDocument {
             ],
             "DetokenizeResponse": ["type": "object", "required": ["prompt"], "properties": ["prompt": string]],
         ]
-        let generationErrors = [400, 401, 413, 503]
+        let generationErrors = [400, 401, 413, 415, 503]
         let paths: [String: Any] = [
             "/v1/completions": [
                 "post": [
@@ -183,13 +248,13 @@ enum OpenAPIDocument {
             "/tokenize": [
                 "post": [
                     "summary": "Tokenize a prompt or chat messages", "operationId": "tokenize", "requestBody": jsonBody(ref("TokenizeRequest")),
-                    "responses": responses(ref("TokenizeResponse"), errors: [400, 401, 413]),
+                    "responses": responses(ref("TokenizeResponse"), errors: [400, 401, 413, 415]),
                 ]
             ],
             "/detokenize": [
                 "post": [
                     "summary": "Turn token ids into text", "operationId": "detokenize", "requestBody": jsonBody(ref("DetokenizeRequest")),
-                    "responses": responses(ref("DetokenizeResponse"), errors: [400, 401, 413]),
+                    "responses": responses(ref("DetokenizeResponse"), errors: [400, 401, 413, 415]),
                 ]
             ],
             "/health": ["get": ["summary": "Liveness", "operationId": "health", "responses": ["200": ["description": "The server is up"]]]],

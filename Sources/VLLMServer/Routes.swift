@@ -1,10 +1,12 @@
 import Foundation
 import Hummingbird
+import HummingbirdCore
 import Logging
 import NIOCore
 import NIOFoundationCompat
 import ServiceLifecycle
 import VLLMEngine
+import VLLMTokenizers
 
 /// The request context of the server: Hummingbird's, plus the connection, whose closing aborts the
 /// requests it carries.
@@ -23,9 +25,9 @@ public struct ServerRequestContext: RequestContext {
 public enum OpenAIRoutes {
     /// Paths and their methods, for 405 answers and the OpenAPI description.
     static let table: [String: Set<HTTPRequest.Method>] = [
-        "/v1/completions": [.post], "/v1/chat/completions": [.post], "/v1/models": [.get],
+        "/v1/completions": [.post], "/v1/chat/completions": [.post], "/v1/embeddings": [.post], "/v1/models": [.get],
         "/tokenize": [.post], "/detokenize": [.post], "/health": [.get], "/ping": [.get, .post], "/version": [.get],
-        "/metrics": [.get], "/openapi.json": [.get],
+        "/metrics": [.get], "/openapi.json": [.get], "/reset_prefix_cache": [.post],
     ]
 
     public static func router(_ serving: OpenAIServing) -> Router<ServerRequestContext> {
@@ -38,6 +40,13 @@ public enum OpenAIRoutes {
         router.get("/ping") { _, _ -> Response in Response(status: .ok) }
         router.post("/ping") { _, _ -> Response in Response(status: .ok) }
         router.get("/version") { _, _ -> Response in jsonResponse(["version": vllmServerVersion]) }
+        // vLLM's: forget every cached prefix (only while no request runs; 409 otherwise).
+        router.post("/reset_prefix_cache") { _, _ -> Response in
+            guard await serving.engine.resetPrefixCache() else {
+                return jsonResponse(["error": "requests are running; the prefix cache was not reset"], status: .conflict)
+            }
+            return Response(status: .ok)
+        }
         router.get("/metrics") { _, _ -> Response in
             Response(
                 status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
@@ -46,7 +55,9 @@ public enum OpenAIRoutes {
         router.get("/openapi.json") { _, _ -> Response in
             Response(
                 status: .ok, headers: [.contentType: "application/json"],
-                body: .init(byteBuffer: ByteBuffer(string: OpenAPIDocument.json(modelNames: serving.modelNames, vocabularySize: serving.vocabularySize))))
+                body: .init(byteBuffer: ByteBuffer(string: OpenAPIDocument.json(
+                    modelNames: serving.modelNames, vocabularySize: serving.vocabularySize,
+                    trustsRequestTemplates: serving.options.trustRequestChatTemplate))))
         }
         router.get("/v1/models") { _, _ -> Response in
             jsonResponse(
@@ -65,13 +76,17 @@ public enum OpenAIRoutes {
             let watcher = await DisconnectWatcher.find(on: context.channel)
             return try await serving.chatCompletions(body, raw: raw, abortOnClose: { run in watcher?.watch(run) })
         }
+        router.post("/v1/embeddings") { request, _ -> Response in
+            let (body, _) = try await decodeBody(EmbeddingRequest.self, request, limit: limit)
+            return try await serving.embeddings(body)
+        }
         router.post("/tokenize") { request, _ -> Response in
             let (body, raw) = try await decodeBody(TokenizeRequest.self, request, limit: limit)
-            return try serving.tokenize(body, raw: raw)
+            return try await OpenAIServing.offload { try serving.tokenize(body, raw: raw) }
         }
         router.post("/detokenize") { request, _ -> Response in
             let (body, _) = try await decodeBody(DetokenizeRequest.self, request, limit: limit)
-            return try serving.detokenize(body)
+            return try await OpenAIServing.offload { try serving.detokenize(body) }
         }
         return router
     }
@@ -81,10 +96,13 @@ public enum OpenAIRoutes {
         _ serving: OpenAIServing, host: String, port: Int, logger: Logger,
         onServerRunning: @escaping @Sendable (any Channel) async -> Void = { _ in }
     ) -> some ApplicationProtocol {
-        Application(
+        let options = serving.options
+        return Application(
             router: router(serving),
-            server: .http1(configuration: .init(additionalChannelHandlers: [DisconnectWatcher()])),
-            configuration: .init(address: .hostname(host, port: port), serverName: "vllm"),
+            server: GuardedHTTP1Channel.builder(options: options),
+            configuration: .init(
+                address: .hostname(host, port: port), serverName: "vllm",
+                availableConnectionsDelegate: MaximumAvailableConnections(options.maxConnections, logger: logger)),
             onServerRunning: onServerRunning,
             logger: logger)
     }
@@ -107,25 +125,48 @@ public enum OpenAIRoutes {
         try await group.run()
     }
 
-    /// Reads the body (413 past `limit`) and decodes it; also returns the raw JSON object for the
-    /// fields handed to chat templates untyped.
-    static func decodeBody<T: Decodable>(_ type: T.Type, _ request: Request, limit: Int) async throws -> (T, [String: Any]) {
+    /// Reads the body (413 past `limit`, 400 when its framing is broken) and parses it once, off
+    /// the I/O threads, as strict JSON into the typed request and the raw object that chat
+    /// templates see. Only `application/json` bodies are read (415 otherwise): a form or text
+    /// body is what a cross-site page can make a browser send without asking.
+    static func decodeBody<T: Decodable & Sendable>(_ type: T.Type, _ request: Request, limit: Int) async throws -> (T, JinjaDict) {
+        let mediaType = request.headers[.contentType]?.split(separator: ";").first.map {
+            $0.trimmingCharacters(in: .whitespaces).lowercased()
+        }
+        guard mediaType == "application/json" else {
+            throw APIError(status: .unsupportedMediaType, message: "Unsupported Media Type: only 'application/json' is allowed")
+        }
         var request = request
-        let buffer = try await request.collectBody(upTo: limit)
-        let data = Data(buffer: buffer)
-        guard let object = (try? JSONSerialization.jsonObject(with: data, options: [.fragmentsAllowed])) else {
-            throw APIError.invalid(nil, "the request body is not valid JSON")
+        let buffer: ByteBuffer
+        do {
+            buffer = try await request.collectBody(upTo: limit)
+        } catch is NIOTooManyBytesError {
+            throw APIError(status: .contentTooLarge, message: "the request body is larger than the server accepts (\(limit) bytes)")
+        } catch {
+            throw APIError.invalid(nil, "the request body could not be read (malformed HTTP framing)")
         }
-        guard let dict = object as? [String: Any] else {
-            throw APIError.invalid(nil, "the request body must be a JSON object")
+        return try await OpenAIServing.offload(bytes: buffer.readableBytes) {
+            let value: JinjaValue
+            do {
+                value = try JinjaValue(strictJSON: Array(buffer.readableBytesView), maxDepth: maxJSONDepth)
+            } catch {
+                throw APIError.invalid(nil, "the request body is not valid JSON: \((error as? JinjaError)?.message ?? "\(error)")")
+            }
+            guard case .dict(let dict) = value else { throw APIError.invalid(nil, "the request body must be a JSON object") }
+            let typed = try RequestBody.$raw.withValue(Data(buffer.readableBytesView)) {
+                try JSONValueDecoder.decode(T.self, from: value, at: [])
+            }
+            return (typed, dict)
         }
-        return (try JSONDecoder().decode(T.self, from: data), dict)
     }
+
+    /// Nesting deeper than this is refused: no request field needs it (tool schemas nest a dozen levels).
+    static let maxJSONDepth = 64
 }
 
 extension OpenAIServing {
     /// `POST /tokenize`: a prompt, or messages through the chat template.
-    func tokenize(_ body: TokenizeRequest, raw: [String: Any]) throws -> Response {
+    func tokenize(_ body: TokenizeRequest, raw: JinjaDict) throws -> Response {
         try checkModel(body.model)
         let tokenizer = try requireTokenizer()
         let tokens: [Int]

@@ -20,6 +20,23 @@ public struct ServerOptions: Sendable {
     public var maxLogprobs = 20
     /// Seconds between the periodic throughput log lines; 0 turns them off.
     public var statsLogInterval: Double = 10
+    /// Accept `chat_template` in requests (vLLM's `--trust-request-chat-template`); refused otherwise.
+    public var trustRequestChatTemplate = false
+    /// Most stop strings one request may give, and their total size in UTF-8 bytes.
+    public var maxStopStrings = 1024
+    public var maxStopStringBytes = 64 << 10
+    /// Most `stop_token_ids` one request may give.
+    public var maxStopTokenIDs = 1024
+    /// Longest client `request_id` (it is echoed in every response and streamed chunk).
+    public var maxRequestIDLength = 256
+    /// Connections served at once; more wait in the listen backlog until one closes.
+    public var maxConnections = 2048
+    /// Seconds a client has to send a request head once it has sent its first byte.
+    public var headerTimeout: Double = 10
+    /// Seconds a client has to send a request body once its head has arrived.
+    public var bodyTimeout: Double = 60
+    /// Seconds a connection may stay open between requests (keep-alive) before it is closed.
+    public var idleTimeout: Double = 30
 
     public init() {}
 }

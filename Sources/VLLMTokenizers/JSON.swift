@@ -6,7 +6,7 @@ import Foundation
 /// dictionaries keyed by `String`, whose equality is canonical equivalence, so two vocabulary
 /// entries such as "ί" (U+03AF) and "ί" (U+1F77) would collapse into one, and on Linux it also
 /// drops U+FEFF from strings. Objects here keep every key, in file order.
-indirect enum JSONValue: Sendable {
+public indirect enum JSONValue: Sendable {
     case null
     case bool(Bool)
     case number(Double)
@@ -14,24 +14,25 @@ indirect enum JSONValue: Sendable {
     case array([JSONValue])
     case object(JSONObject)
 
-    var isNull: Bool { if case .null = self { return true } else { return false } }
-    var stringValue: String? { if case .string(let s) = self { return s } else { return nil } }
-    var arrayValue: [JSONValue]? { if case .array(let a) = self { return a } else { return nil } }
-    var objectValue: JSONObject? { if case .object(let o) = self { return o } else { return nil } }
-    var doubleValue: Double? { if case .number(let d) = self { return d } else { return nil } }
-    var intValue: Int? {
+    public var isNull: Bool { if case .null = self { return true } else { return false } }
+    public var stringValue: String? { if case .string(let s) = self { return s } else { return nil } }
+    public var arrayValue: [JSONValue]? { if case .array(let a) = self { return a } else { return nil } }
+    public var objectValue: JSONObject? { if case .object(let o) = self { return o } else { return nil } }
+    public var doubleValue: Double? { if case .number(let d) = self { return d } else { return nil } }
+    public var intValue: Int? {
         guard case .number(let d) = self, d.rounded() == d, abs(d) < 1e15 else { return nil }
         return Int(d)
     }
-    var boolValue: Bool? { if case .bool(let b) = self { return b } else { return nil } }
+    public var boolValue: Bool? { if case .bool(let b) = self { return b } else { return nil } }
 }
 
 /// A JSON object with its keys in file order (duplicates and canonically equivalent keys kept).
-struct JSONObject: Sendable {
-    var pairs: [(key: String, value: JSONValue)]
+public struct JSONObject: Sendable {
+    /// The key-value pairs in file order.
+    public var pairs: [(key: String, value: JSONValue)]
 
     /// The value of the first pair whose key has exactly these bytes.
-    subscript(key: String) -> JSONValue? {
+    public subscript(key: String) -> JSONValue? {
         let k = Array(key.utf8)
         for p in pairs where p.key.utf8.count == k.count && p.key.utf8.elementsEqual(k) { return p.value }
         return nil
@@ -39,20 +40,25 @@ struct JSONObject: Sendable {
 }
 
 /// Where and why parsing failed, to be wrapped in a `TokenizerError` that names the file.
-struct JSONParseError: Error, CustomStringConvertible {
-    let offset: Int
-    let line: Int
-    let message: String
-    var description: String { "line \(line): \(message) (byte \(offset))" }
+public struct JSONParseError: Error, CustomStringConvertible {
+    /// Byte offset of the failure.
+    public let offset: Int
+    /// Line number of the failure (from 1).
+    public let line: Int
+    /// What is wrong.
+    public let message: String
+    /// Line, message and offset.
+    public var description: String { "line \(line): \(message) (byte \(offset))" }
 }
 
 /// A strict recursive-descent JSON parser over UTF-8 bytes.
-struct JSONParser {
+public struct JSONParser {
     private let p: UnsafeBufferPointer<UInt8>
     private var i = 0
     private var depth = 0
 
-    static func parse(_ data: Data) throws -> JSONValue {
+    /// Parses one JSON value (the whole input); throws `JSONParseError`.
+    public static func parse(_ data: Data) throws -> JSONValue {
         try data.withUnsafeBytes { raw in
             var parser = JSONParser(p: raw.bindMemory(to: UInt8.self))
             parser.skipBOM()

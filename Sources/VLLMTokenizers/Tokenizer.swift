@@ -151,6 +151,24 @@ public final class Tokenizer: Sendable {
         return ByteFallbackDecoder.byteValue(t) != nil
     }
 
+    /// The bytes that an id stands for in generated text, as a grammar must see them: a
+    /// byte-level token mapped back from GPT-2's alphabet, a `<0xNN>` token as its one byte, a
+    /// SentencePiece token with `▁` as a space, an added token as its content; nil for an id
+    /// outside the vocabulary. (Unlike `decode`, no leading space is stripped.)
+    public func tokenBytes(forID id: Int) -> [UInt8]? {
+        if let added = addedDecodeContent[id] { return Array(added.utf8) }
+        guard let t = model.idToToken(id) else { return nil }
+        if Tokenizer.contains(decoder, ByteLevelDecoder.self) { return ByteLevelAlphabet.decode(t) ?? Array(t.utf8) }
+        if hasByteFallbackDecoder, let b = ByteFallbackDecoder.byteValue(t) { return [b] }
+        return UnicodeSupport.replace(Array("\u{2581}".utf8), with: [0x20], in: Array(t.utf8))
+    }
+
+    private static func contains<T: Decoder>(_ d: Decoder?, _ type: T.Type) -> Bool {
+        if d is T { return true }
+        if let s = d as? SequenceDecoder { return s.items.contains { contains($0, type) } }
+        return false
+    }
+
     private static func containsByteFallback(_ d: Decoder?) -> Bool {
         if d is ByteFallbackDecoder { return true }
         if let s = d as? SequenceDecoder { return s.items.contains { containsByteFallback($0) } }

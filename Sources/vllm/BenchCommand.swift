@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import VLLMCore
 import SwiftVLLM
+import VLLMClient
 import VLLMEngine
 
 /// `vllm bench`: benchmarks of the engine.
@@ -10,7 +11,6 @@ struct BenchCommand: ParsableCommand {
         commandName: "bench", abstract: "Benchmark the engine.",
         subcommands: [
             BenchServeCommand.self, BenchThroughputCommand.self, BenchLatencyCommand.self, BenchForwardCommand.self,
-            BenchKernelsCommand.self,
         ])
 }
 
@@ -26,6 +26,8 @@ struct BenchForwardCommand: ParsableCommand {
     @Option var outputLen = 64
     @Option(help: "Untimed runs before the measured one.") var warmup = 1
     @Option(help: "Measured runs; the median is reported.") var iterations = 3
+    @Flag(help: "Make each prompt repeat itself: the random prompt, the model's own greedy continuation of it, then the prompt again (a workload for speculative decoding, where the continuation repeats the prompt).")
+    var selfRepeat = false
     @Flag(help: "Print one JSON object.") var json = false
 
     func run() throws {
@@ -38,15 +40,21 @@ struct BenchForwardCommand: ParsableCommand {
         var random = SystemRandomNumberGenerator()
         var prefill: [Double] = [], decode: [Double] = []
         for run in 0..<(warmup + iterations) {
-            let prompts = (0..<batchSize).map { _ in (0..<inputLen).map { _ in Int.random(in: 0..<vocab, using: &random) } }
+            var prompts = (0..<batchSize).map { _ in (0..<inputLen).map { _ in Int.random(in: 0..<vocab, using: &random) } }
+            if selfRepeat {
+                let continuations = try llm.generate(prompts.map(Prompt.tokens), greedy(), showProgress: false)
+                prompts = zip(prompts, continuations).map { $0 + $1.outputs[0].tokenIDs + $0 }
+            }
             let (p, d) = try measure(llm.engine, prompts: prompts, run: run)
             if run >= warmup { prefill.append(p); decode.append(d) }
         }
         let result = Result(
             batch_size: batchSize, input_len: inputLen, output_len: outputLen,
-            prefill_tokens_per_s: Double(batchSize * inputLen) / median(prefill),
+            prefill_tokens_per_s: Double(batchSize * (selfRepeat ? 2 * inputLen + outputLen : inputLen)) / median(prefill),
             decode_tokens_per_s: Double(batchSize * (outputLen - 1)) / median(decode),
-            prefill_seconds: median(prefill), decode_seconds: median(decode), threads: ProcessInfo.processInfo.activeProcessorCount)
+            prefill_seconds: median(prefill), decode_seconds: median(decode), threads: ProcessInfo.processInfo.activeProcessorCount,
+            spec_acceptance_rate: llm.engine.stats.speculative.acceptanceRate,
+            spec_mean_accepted_length: llm.engine.stats.speculative.meanAcceptedLength)
         if json {
             print(try jsonLine(result))
         } else {
@@ -56,11 +64,15 @@ struct BenchForwardCommand: ParsableCommand {
     }
 
     /// Seconds of the prefill step and of the decode steps of one run.
-    private func measure(_ engine: EngineCore, prompts: [[Int]], run: Int) throws -> (Double, Double) {
+    private func greedy() -> SamplingParams {
         var params = SamplingParams.greedy(maxTokens: outputLen)
         params.ignoreEOS = true
+        return params
+    }
+
+    private func measure(_ engine: EngineCore, prompts: [[Int]], run: Int) throws -> (Double, Double) {
         for (i, prompt) in prompts.enumerated() {
-            try engine.addRequest(id: "bench-\(run)-\(i)", promptTokenIDs: prompt, params: params)
+            try engine.addRequest(id: "bench-\(run)-\(i)", promptTokenIDs: prompt, params: greedy())
         }
         let start = DispatchTime.now().uptimeNanoseconds
         _ = engine.step()
@@ -75,6 +87,8 @@ struct BenchForwardCommand: ParsableCommand {
         var prefill_tokens_per_s: Double, decode_tokens_per_s: Double
         var prefill_seconds: Double, decode_seconds: Double
         var threads: Int
+        /// Speculative decoding over all runs, warm-up included (0 without it).
+        var spec_acceptance_rate: Double, spec_mean_accepted_length: Double
     }
 }
 
@@ -233,15 +247,6 @@ struct BenchLatencyCommand: ParsableCommand {
             try writeJSON(["avg_latency": average, "latencies": latencies, "percentiles": percentiles], to: outputJson)
         }
     }
-}
-
-/// Linear-interpolated percentile, as numpy computes it.
-func percentile(_ values: [Double], _ p: Double) -> Double {
-    let sorted = values.sorted()
-    guard !sorted.isEmpty else { return 0 }
-    let rank = p / 100 * Double(sorted.count - 1)
-    let low = Int(rank.rounded(.down)), high = min(sorted.count - 1, low + 1)
-    return sorted[low] + (sorted[high] - sorted[low]) * (rank - Double(low))
 }
 
 func writeJSON(_ object: [String: Any], to path: String) throws {

@@ -3,7 +3,7 @@ import Foundation
 import VLLMCore
 import SwiftVLLM
 import VLLMEngine
-import VLLMServer
+import VLLMClient
 import VLLMTokenizers
 
 /// `vllm bench serve`: vLLM's online serving benchmark against an OpenAI-compatible server.

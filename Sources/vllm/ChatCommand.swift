@@ -2,7 +2,7 @@ import ArgumentParser
 import Foundation
 import SwiftVLLM
 import VLLMEngine
-import VLLMServer
+import VLLMClient
 import VLLMTokenizers
 
 /// `vllm chat`: an interactive chat in the terminal that streams each answer as it is generated,

@@ -1,6 +1,6 @@
 import ArgumentParser
 import Foundation
-import VLLMServer
+import VLLMClient
 
 /// Options of the commands that talk to a running server.
 struct ServerClientOptions: ParsableArguments {

@@ -3,11 +3,24 @@ import ArgumentParser
 import VLLMCore
 import SwiftVLLM
 import VLLMEngine
+import VLLMStructuredOutputs
 
 /// Flags that build an engine, shared by the commands that load a model (vLLM's names).
 struct EngineOptions: ParsableArguments {
-    @Option(help: "Hugging Face model folder (default: the built-in stories260K model).")
+    @Option(help: "Hugging Face model folder, a GGUF file, or a Hub id (org/name) resolved through the Hugging Face cache (default: the built-in stories260K model).")
     var model: String?
+
+    @Option(help: "Branch, tag or commit of a Hub model id (default: main).")
+    var revision: String?
+
+    @Option(help: "Folder for Hub downloads instead of the Hugging Face cache (HF_HUB_CACHE).")
+    var downloadDir: String?
+
+    @Option(help: "Hugging Face tokenizer folder (or Hub id) to use instead of the model's tokenizer.")
+    var tokenizer: String?
+
+    @Option(help: "Branch, tag or commit of a Hub tokenizer id (default: main).")
+    var tokenizerRevision: String?
 
     @Option(help: "How to get the weights: auto, safetensors, or dummy (random, from config.json).")
     var loadFormat: String = "auto"
@@ -54,11 +67,21 @@ struct EngineOptions: ParsableArguments {
     @Flag(inversion: .prefixedNo, help: "Schedule each step while the device computes the one before (off: one step at a time).")
     var asyncScheduling = true
 
+    @Option(help: ArgumentHelp(
+        "Speculative decoding as vLLM's JSON, e.g. '{\"method\": \"ngram\", \"num_speculative_tokens\": 4, \"prompt_lookup_max\": 4, \"prompt_lookup_min\": 2}'.",
+        valueName: "json"))
+    var speculativeConfig: String?
+
+    @Option(help: "How prefix-cache blocks are hashed: builtin, or sha256_cbor (vLLM's, reproducible from token ids with PYTHONHASHSEED, for routers).")
+    var prefixCachingHashAlgo: String = "builtin"
+
     @Option(help: "Compute dtype on the GPU: auto, bfloat16, float16 or float32; on the CPU, float32 widens bfloat16 weights.")
     var dtype: String = "auto"
 
     func engineArgs() throws -> EngineArgs {
         var args = EngineArgs(model: model)
+        args.revision = revision
+        args.downloadDir = downloadDir
         guard let format = LoadFormat(rawValue: loadFormat) else {
             throw ValidationError("--load-format must be one of \(LoadFormat.allCases.map(\.rawValue).joined(separator: ", "))")
         }
@@ -66,6 +89,8 @@ struct EngineOptions: ParsableArguments {
         args.quantization = quantization
         args.blockSize = blockSize
         args.maxModelLength = maxModelLen
+        args.tokenizer = tokenizer
+        args.tokenizerRevision = tokenizerRevision
         args.maxNumSeqs = maxNumSeqs
         args.maxNumBatchedTokens = maxNumBatchedTokens
         args.numGPUBlocksOverride = numGpuBlocksOverride
@@ -82,6 +107,11 @@ struct EngineOptions: ParsableArguments {
         args.gpuMemoryUtilization = gpuMemoryUtilization
         args.enforceEager = enforceEager
         args.asyncScheduling = asyncScheduling
+        args.speculative = try speculativeConfig.map(SpeculativeConfig.init(json:))
+        guard let algorithm = PrefixCachingHashAlgorithm(rawValue: prefixCachingHashAlgo) else {
+            throw ValidationError("--prefix-caching-hash-algo must be one of \(PrefixCachingHashAlgorithm.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        args.prefixCachingHashAlgorithm = algorithm
         if dtype != "auto" {
             guard let d = DType(configName: dtype) else { throw ValidationError("--dtype must be auto, bfloat16, float16 or float32") }
             args.dtype = d
@@ -114,6 +144,26 @@ struct SamplingOptions: ParsableArguments {
     @Option(help: "Top log-probabilities to return per token.") var logprobs: Int?
     @Option(help: "Top log-probabilities to return per prompt token.") var promptLogprobs: Int?
     @Flag(inversion: .prefixedNo, help: "Leave special tokens out of the text.") var skipSpecialTokens = true
+    @Option(help: "Constrain the output to this JSON schema (JSON text, or a file holding it).") var jsonSchema: String?
+    @Flag(help: "Constrain the output to a JSON object.") var jsonObject = false
+    @Option(help: "Constrain the output to this regular expression.") var regex: String?
+    @Option(help: "Constrain the output to one of these strings (repeatable).") var choice: [String] = []
+    @Option(help: "Constrain the output to this EBNF/GBNF grammar (text, or a file holding it; start rule root).") var grammar: String?
+
+    /// The structured-output constraint the flags ask for; at most one.
+    func structuredOutputs() throws -> StructuredOutputSpec? {
+        func textOrFile(_ value: String) -> String {
+            FileManager.default.fileExists(atPath: value) ? (try? String(contentsOfFile: value, encoding: .utf8)) ?? value : value
+        }
+        var specs: [StructuredOutputSpec] = []
+        if let jsonSchema { specs.append(.jsonSchema(textOrFile(jsonSchema))) }
+        if jsonObject { specs.append(.jsonObject) }
+        if let regex { specs.append(.regex(regex)) }
+        if !choice.isEmpty { specs.append(.choice(choice)) }
+        if let grammar { specs.append(.grammar(textOrFile(grammar))) }
+        guard specs.count <= 1 else { throw ValidationError("give at most one of --json-schema, --json-object, --regex, --choice and --grammar") }
+        return specs.first
+    }
 
     func params(defaults: GenerationConfig) throws -> SamplingParams {
         var p = SamplingParams()
@@ -135,6 +185,7 @@ struct SamplingOptions: ParsableArguments {
         p.logprobs = logprobs
         p.promptLogprobs = promptLogprobs
         p.skipSpecialTokens = skipSpecialTokens
+        p.structuredOutputs = try structuredOutputs()
         try p.validate()
         return p
     }

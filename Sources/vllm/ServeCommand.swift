@@ -4,6 +4,7 @@ import Logging
 import VLLMCore
 import SwiftVLLM
 import VLLMEngine
+import VLLMKVEvents
 import VLLMServer
 
 /// `vllm serve [MODEL]`: the OpenAI-compatible HTTP server (vLLM's flags).
@@ -46,6 +47,26 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Seconds to let requests in flight finish on SIGINT/SIGTERM before aborting them.")
     var shutdownTimeout: Double = 5
 
+    @Option(help: ArgumentHelp(
+        "KV cache events for routers, as vLLM's JSON, e.g. '{\"enable_kv_cache_events\": true, \"endpoint\": \"tcp://*:5557\", \"replay_endpoint\": \"tcp://*:5558\", \"topic\": \"kv-events\"}' (needs libzmq).",
+        valueName: "json"))
+    var kvEventsConfig: String?
+
+    @Flag(help: "Accept 'chat_template' in requests (a template is a program the server runs; refused by default).")
+    var trustRequestChatTemplate = false
+
+    @Option(help: "Connections served at once; more wait until one closes.")
+    var maxConnections: Int = ServerOptions().maxConnections
+
+    @Option(help: "Seconds a client has to send a request head once it starts one (0: no limit).")
+    var headerTimeout: Double = ServerOptions().headerTimeout
+
+    @Option(help: "Seconds a client has to send a request body once its head has arrived (0: no limit).")
+    var bodyTimeout: Double = ServerOptions().bodyTimeout
+
+    @Option(help: "Seconds an idle keep-alive connection stays open (0: no limit).")
+    var idleTimeout: Double = ServerOptions().idleTimeout
+
     func run() async throws {
         guard let level = Logger.Level(rawValue: logLevel.lowercased()) else {
             throw ValidationError("--log-level must be one of trace, debug, info, warning, error, critical")
@@ -72,6 +93,16 @@ struct ServeCommand: AsyncParsableCommand {
         options.maxQueuedSequences = maxQueuedRequests
         options.maxRequestBodyBytes = maxRequestBodyBytes
         options.statsLogInterval = disableLogStats ? 0 : 10
+        options.trustRequestChatTemplate = trustRequestChatTemplate
+        guard maxConnections >= 1 else { throw ValidationError("--max-connections must be at least 1") }
+        for (name, value) in [("--header-timeout", headerTimeout), ("--body-timeout", bodyTimeout), ("--idle-timeout", idleTimeout)] {
+            guard value >= 0, value.isFinite else { throw ValidationError("\(name) must be a non-negative number of seconds") }
+        }
+        guard maxRequestBodyBytes >= 1 else { throw ValidationError("--max-request-body-bytes must be at least 1") }
+        options.maxConnections = min(maxConnections, raiseOpenFileLimit() - 64)
+        options.headerTimeout = headerTimeout
+        options.bodyTimeout = bodyTimeout
+        options.idleTimeout = idleTimeout
         if let chatTemplate {
             if FileManager.default.fileExists(atPath: chatTemplate) {
                 guard let text = try? String(contentsOfFile: chatTemplate, encoding: .utf8) else {
@@ -85,15 +116,28 @@ struct ServeCommand: AsyncParsableCommand {
             }
         }
 
+        let events = try kvEventsConfig.map(KVEventsConfig.init(json:)) ?? KVEventsConfig()
+        args.recordsKVCacheEvents = events.publishes
+        let publisher = events.publishes ? try KVEventPublisher(events) : nil
+        if events.publishes {
+            logger.info("KV cache events on \(events.endpoint)\(events.replayEndpoint.map { ", replay on \($0)" } ?? "")")
+        }
+
+        if options.maxConnections < maxConnections {
+            logger.warning("--max-connections lowered to \(options.maxConnections): the open-file limit leaves no room for more")
+        }
         let start = Date()
         logger.info("Loading model \(args.model ?? EngineArgs.builtinModelPath())")
         let asyncEngine = try AsyncEngine(args: args) { done, total in
             // A line per quarter: start-up of a large model is visible in the log, not flooded.
             if done == total || done % max(1, total / 4) == 0 { logger.info("Loading weights: \(done)/\(total) layers") }
         }
+        if let publisher { asyncEngine.kvCacheEventSink = { publisher.publish($0) } }
         let config = asyncEngine.config
         if let folder = asyncEngine.folder {
             let c = folder.config
+            let implementation = ModelRegistry.implementation(of: c.architecture) ?? "?"
+            logger.info("Architecture \(c.architecture): implementation \(implementation)")
             logger.info(
                 "Loaded \(c.architecture) from \(folder.path): \(c.numLayers) layers, hidden size \(c.hiddenSize), vocabulary \(c.vocabSize), in \(String(format: "%.2f", Date().timeIntervalSince(start))) s")
         }
@@ -120,6 +164,26 @@ struct ServeCommand: AsyncParsableCommand {
                 logger.info("Serving \(names) on http://\(host):\(channel.localAddress?.port ?? port) (Ctrl-C to stop)")
             })
         asyncEngine.shutdown()
+        publisher?.shutdown()
         logger.info("Server stopped")
     }
 }
+
+/// Raises the soft limit on open files to the hard limit, as vLLM does (each connection is a file,
+/// and a low soft limit makes the server refuse clients long before it is busy); returns the limit.
+private func raiseOpenFileLimit() -> Int {
+    var limit = rlimit()
+    guard getrlimit(RLIMIT_NOFILE_VALUE, &limit) == 0 else { return 1024 }
+    if limit.rlim_cur < limit.rlim_max {
+        var raised = limit
+        raised.rlim_cur = limit.rlim_max
+        if setrlimit(RLIMIT_NOFILE_VALUE, &raised) == 0 { limit = raised }
+    }
+    return Int(clamping: limit.rlim_cur)
+}
+
+#if os(Linux)
+private let RLIMIT_NOFILE_VALUE = __rlimit_resource_t(RLIMIT_NOFILE.rawValue)
+#else
+private let RLIMIT_NOFILE_VALUE = RLIMIT_NOFILE
+#endif

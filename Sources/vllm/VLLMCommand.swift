@@ -16,6 +16,5 @@ struct VLLMCommand: AsyncParsableCommand {
             DetokenizeCommand.self,
             ChatTemplateCommand.self,
             LogitsCommand.self,
-            KernelCheckCommand.self,
         ])
 }

@@ -1,8 +1,9 @@
 import Testing
 import VLLMCPU
+import VLLMTestSupport
 import VLLMCore
 
-/// The float64 reference that `vllm kernel-check` measures the CUDA kernels against, checked
+/// The float64 reference that `vllm-dev kernel-check` measures the CUDA kernels against, checked
 /// against the CPU backend (float32) on small random inputs: each operation must agree to 1e-5
 /// relative, which validates the reference's semantics (layouts, rotate-half, window, ties) without
 /// a GPU.

@@ -2,6 +2,7 @@ import Foundation
 import Testing
 import VLLMCPU
 import VLLMCore
+import VLLMTestSupport
 
 /// Quantized checkpoints in each published layout (scripts/make_quantized_fixtures.py) against
 /// transformers run in float32 on the same checkpoint dequantized: the CPU multiplies the packed
@@ -10,7 +11,7 @@ import VLLMCore
     static let fixtures = [
         "gptq-int4-actorder", "gptq-int8-channel", "awq-int4", "ct-int4-group", "ct-fp8-channel", "fp8-block", "online-fp8",
     ]
-    static let root = TestPaths.repository + "/Tests/Fixtures/quantized"
+    static let root = RepositoryFiles.path("Tests/Fixtures/quantized")
 
     /// The runner of a fixture; `online-fp8` is a float checkpoint loaded as `--quantization fp8`.
     static func runner(_ fixture: String) throws -> DirectRunner {

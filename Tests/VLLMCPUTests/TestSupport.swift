@@ -1,14 +1,12 @@
 import Foundation
 import VLLMCPU
 import VLLMCore
+import VLLMTestSupport
 
-/// Paths of the repository and of `../shared` as seen from this file.
+/// Paths of the model folders the tests run, inside the repository (`RepositoryFiles`).
 enum TestPaths {
-    static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-        .deletingLastPathComponent().deletingLastPathComponent().path
-    static let shared = URL(fileURLWithPath: repository).deletingLastPathComponent().appendingPathComponent("shared").path
-    static let builtinModel = repository + "/Models/stories260K"
-    static let fixtureModels = repository + "/Tests/Fixtures/models"
+    static let builtinModel = RepositoryFiles.path("Models/stories260K")
+    static let fixtureModels = RepositoryFiles.path("Tests/Fixtures/models")
 }
 
 /// Runs sequences through a model with the simplest block tables (block i of sequence s is
@@ -60,6 +58,30 @@ final class DirectRunner {
             let next = argmax(logits)
             generated.append(next)
             tokens.append(next)
+        }
+        return generated
+    }
+
+    /// Greedy continuations of `prompts` decoded together (sequence i in slot i), `count` tokens
+    /// each, no stopping: one batched step per token, as the engine runs them.
+    func greedyBatch(_ prompts: [[Int]], count: Int) -> [[Int]] {
+        var tokens = prompts
+        var cached = [Int](repeating: 0, count: prompts.count)
+        var generated = [[Int]](repeating: [], count: prompts.count)
+        let vocab = model.config.vocabSize
+        for _ in 0..<count {
+            let chunks = tokens.indices.map { s in
+                SequenceChunk(
+                    tokenIDs: tokens[s][cached[s]...].map(Int32.init), numCached: cached[s],
+                    blockTable: table(s, length: tokens[s].count))
+            }
+            let logits = model.execute(ForwardBatch(chunks: chunks, blockSize: blockSize))
+            for s in tokens.indices {
+                cached[s] = tokens[s].count
+                let next = argmax(logits[(s * vocab)..<((s + 1) * vocab)])
+                generated[s].append(next)
+                tokens[s].append(next)
+            }
         }
         return generated
     }

@@ -22,15 +22,15 @@ import VLLMCore
         }
     }
 
-    @Test func kernelSourceIsEmbeddedWithEveryKernel() {
-        let source = CUDAKernels.source
+    @Test func kernelSourceIsEmbeddedWithEveryKernel() throws {
+        let source = CUDAKernels.source(manifest: try KernelManifest.embedded())
         for name in ["embedding", "rms_norm", "add_rms_norm", "head_rms_norm", "rotary_write_kv", "write_kv_cache", "paged_attention",
                      "silu_and_mul", "gather_rows", "add_bias", "to_float", "argmax_rows"] {
             for suffix in ["f32", "bf16", "f16"] {
                 #expect(source.contains("void \(name)_##S") || source.contains("\(name)_\(suffix)"), "\(name)")
             }
         }
-        // flash_prefill.cu, joined after kernels.cu whose helpers it uses.
+        // flash_prefill.cu, joined after common.cuh whose helpers it uses.
         #expect(source.contains("flash_prefill_##S##_hd##HD##_w##WARPS"))
         #expect(source.range(of: "__device__ void flash_prefill")!.lowerBound > source.range(of: "#define PDL_ENTER")!.lowerBound)
     }

@@ -1,12 +1,11 @@
 import Foundation
 import Testing
 import VLLMCore
+import VLLMTestSupport
 
 /// A broken model folder gives one clear error naming the file and the problem.
 @Suite struct ModelFolderTests {
-    static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-        .deletingLastPathComponent().deletingLastPathComponent().path
-    static let source = repository + "/Tests/Fixtures/models/qwen2"
+    static let source = RepositoryFiles.path("Tests/Fixtures/models/qwen2")
 
     /// A copy of the qwen2 fixture folder in a temporary directory, changed by `edit`.
     func brokenCopy(_ edit: (String) throws -> Void) throws -> String {
@@ -53,7 +52,30 @@ import VLLMCore
 
     @Test func unknownArchitecture() throws {
         let folder = try brokenCopy { try editConfig($0) { $0["architectures"] = ["GPT2LMHeadModel"] } }
-        #expect(loadError(folder) == "\(folder)/config.json: unknown architecture 'GPT2LMHeadModel'; supported: LlamaForCausalLM, MistralForCausalLM, Qwen2ForCausalLM, Qwen3ForCausalLM")
+        let supported = ModelRegistry.supportedArchitectures
+        #expect(supported.contains("LlamaForCausalLM") && supported.contains("Qwen3MoeForCausalLM") && supported.contains("BertModel"))
+        #expect(loadError(folder) == "\(folder)/config.json: unknown architecture 'GPT2LMHeadModel'; supported: \(supported.joined(separator: ", "))")
+    }
+
+    @Test func unsupportedActivation() throws {
+        let folder = try brokenCopy { try editConfig($0) { $0["hidden_act"] = "relu" } }
+        #expect(loadError(folder) == "\(folder)/config.json: invalid value for 'hidden_activation': 'relu' is not supported (silu, gelu_pytorch_tanh)")
+    }
+
+    @Test func longRopeWithoutLongFactors() throws {
+        let folder = try brokenCopy { try editConfig($0) {
+            $0["rope_parameters"] = ["rope_type": "longrope", "rope_theta": 10000.0, "short_factor": [1.0, 1.0], "original_max_position_embeddings": 32]
+        } }
+        #expect(loadError(folder) == "\(folder)/config.json: invalid value for 'rope_parameters.long_factor': missing for longrope")
+    }
+
+    @Test func layerTypesOfTheWrongLength() throws {
+        let folder = try brokenCopy { try editConfig($0) {
+            $0["use_sliding_window"] = true
+            $0["sliding_window"] = 4
+            $0["layer_types"] = ["sliding_attention"]
+        } }
+        #expect(loadError(folder) == "\(folder)/config.json: invalid value for 'layer_types': 1 entries for 2 layers")
     }
 
     @Test func missingConfigField() throws {

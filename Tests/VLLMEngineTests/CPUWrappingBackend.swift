@@ -32,4 +32,16 @@ extension CPUWrappingBackend {
     func siluAndMul(_ x: CPUTensor) -> CPUTensor { cpu.siluAndMul(x) }
     func gatherLogitRows(_ x: CPUTensor, batch: CPUBatch) -> CPUTensor { cpu.gatherLogitRows(x, batch: batch) }
     func toHost(_ x: CPUTensor) -> [Float] { cpu.toHost(x) }
+    var familyOperations: FamilyOperations { cpu.familyOperations }
+    func geluTanhAndMul(_ x: CPUTensor) -> CPUTensor { cpu.geluTanhAndMul(x) }
+    func softCap(_ x: CPUTensor, cap: Float) { cpu.softCap(x, cap: cap) }
+    func scale(_ x: CPUTensor, by factor: Float) { cpu.scale(x, by: factor) }
+    func rotaryAttention(
+        _ qkv: CPUTensor, layout: QKVLayout, rope: CPUTensor, cache: CPUKVCache, layer: Int, batch: CPUBatch,
+        scale: Float, slidingWindow: Int?, logitSoftCap: Float?
+    ) -> CPUTensor {
+        cpu.rotaryAttention(
+            qkv, layout: layout, rope: rope, cache: cache, layer: layer, batch: batch, scale: scale,
+            slidingWindow: slidingWindow, logitSoftCap: logitSoftCap)
+    }
 }

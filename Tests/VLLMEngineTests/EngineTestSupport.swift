@@ -1,13 +1,13 @@
 import Foundation
 import SwiftVLLM
 import VLLMCore
+import VLLMTestSupport
 @testable import VLLMEngine
 
+/// Paths of the model folders the tests run, inside the repository (`RepositoryFiles`).
 enum EnginePaths {
-    static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-        .deletingLastPathComponent().deletingLastPathComponent().path
-    static let builtinModel = repository + "/Models/stories260K"
-    static let fixtureModels = repository + "/Tests/Fixtures/models"
+    static let builtinModel = RepositoryFiles.path("Models/stories260K")
+    static let fixtureModels = RepositoryFiles.path("Tests/Fixtures/models")
 }
 
 /// Deterministic prompts of mixed lengths for the built-in model (vocabulary 512).

@@ -1,5 +1,6 @@
 import Foundation
 import SwiftVLLM
+import VLLMTestSupport
 import HummingbirdTesting
 import XCTest
 
@@ -89,7 +90,7 @@ final class ChatTests: XCTestCase {
     func testChatRejections() async throws {
         try await withServer { client, _ in
             let json = try await client.post(
-                "/v1/chat/completions", ["messages": [["role": "user", "content": "Hi"]], "response_format": ["type": "json_object"]])
+                "/v1/chat/completions", ["messages": [["role": "user", "content": "Hi"]], "response_format": ["type": "xml"]])
             XCTAssertEqual(json.status, .badRequest)
             XCTAssertEqual(json.error["param"] as? String, "response_format")
             let image = try await client.post(
@@ -112,14 +113,9 @@ final class ChatTests: XCTestCase {
         }
     }
 
-    /// A real model's template (from the shared data) renders conversations for the built-in model.
+    /// A real model's template (Tests/Fixtures/data) renders conversations for the built-in model.
     func testRealChatTemplate() async throws {
-        let candidates = [
-            repositoryRoot.deletingLastPathComponent().appendingPathComponent("shared/data/chat-templates/tinyllama-1.1b-chat.jinja").path,
-        ]
-        guard let path = candidates.first(where: { FileManager.default.fileExists(atPath: $0) }) else {
-            throw XCTSkip("shared chat templates not found")
-        }
+        let path = RepositoryFiles.path("Tests/Fixtures/data/chat-templates/tinyllama-1.1b-chat.jinja")
         var options = ServerOptions()
         options.chatTemplate = try String(contentsOfFile: path, encoding: .utf8)
         try await withServer(options: options) { client, _ in

@@ -2,6 +2,7 @@ import Foundation
 import HummingbirdTesting
 import SwiftVLLM
 import VLLMEngine
+import VLLMTestSupport
 import XCTest
 
 @testable import VLLMServer
@@ -140,7 +141,7 @@ final class CompletionsTests: XCTestCase {
 final class BeamSearchServingTests: XCTestCase {
     /// `use_beam_search` gives the same beams as the offline `LLM.beamSearch`.
     func testBeamSearchMatchesOfflineEngine() async throws {
-        var args = EngineArgs(model: repositoryRoot.appendingPathComponent("Models/stories260K").path)
+        var args = EngineArgs(model: RepositoryFiles.path("Models/stories260K"))
         args.numGPUBlocksOverride = 256
         let llm = try LLM(args: args)
         let prompt = llm.tokenizer!.encode("Once upon a time")

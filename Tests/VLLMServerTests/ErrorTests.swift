@@ -62,10 +62,80 @@ final class ErrorTests: XCTestCase {
             assertError(try await client.execute(uri: "/nope", method: .get), .notFound)
             assertError(try await client.execute(uri: "/v1/completions", method: .get), .methodNotAllowed)
             assertError(try await client.execute(uri: "/v1/models", method: .delete), .methodNotAllowed)
+            let before = try await client.post("/v1/completions", ["prompt": "Hi", "max_tokens": 1])
+            XCTAssertEqual(before.status, .ok)
+            // Refused from its Content-Length alone; the server then closes the connection, so last.
             assertError(try await client.post("/v1/completions", ["prompt": String(repeating: "x", count: 5000)]), .contentTooLarge)
-            let after = try await client.post("/v1/completions", ["prompt": "Hi", "max_tokens": 1])
+        }
+    }
+
+    /// Client numbers are range-checked before any arithmetic (Int.max once crashed the server by
+    /// overflowing prompt length + max_tokens); each refusal names its field.
+    func testExtremeNumbersAreRefusedByName() async throws {
+        try await withServer { client, _ in
+            let chat: [String: Any] = ["messages": [["role": "user", "content": "Hi"]]]
+            for (field, value) in [("max_tokens", Int.max), ("max_tokens", Int.min), ("n", 1 << 62), ("logprobs", Int.max), ("min_tokens", Int.max)] {
+                assertError(try await client.post("/v1/completions", ["prompt": "Hi", field: value]), .badRequest, param: field)
+            }
+            for field in ["max_completion_tokens", "max_tokens", "n"] {
+                assertError(try await client.post("/v1/chat/completions", chat.merging([field: Int.max]) { $1 }), .badRequest, param: field)
+            }
+            assertError(try await client.postRaw("/v1/completions", #"{"prompt": "Hi", "max_tokens": 1e300}"#), .badRequest, param: "max_tokens")
+            assertError(try await client.postRaw("/v1/completions", #"{"prompt": "Hi", "seed": 18446744073709551616}"#), .badRequest, param: "seed")
+            assertError(try await client.postRaw("/v1/completions", #"{"prompt": "Hi", "temperature": 1e400}"#), .badRequest)
+            assertError(try await client.post("/v1/completions", ["prompt": "Hi", "temperature": 1e300]), .badRequest, param: "temperature")
+            assertError(
+                try await client.post("/v1/completions", ["prompt": "Hi", "logit_bias": ["99999999999999999999": 1]]), .badRequest, param: "logit_bias")
+            assertError(try await client.post("/detokenize", ["tokens": [Int.max]]), .badRequest, param: "tokens")
+            let after = try await client.post("/v1/completions", ["prompt": "Hi", "max_tokens": 2])
             XCTAssertEqual(after.status, .ok)
         }
+    }
+
+    /// Strict JSON, JSON bodies only, bounded stop strings and ids, and no request templates
+    /// unless the server trusts them.
+    func testHostileBodies() async throws {
+        try await withServer { client, _ in
+            assertError(try await client.postRaw("/v1/completions", #"{"prompt": "Hi",}"#), .badRequest)
+            assertError(try await client.postRaw("/v1/completions", #"{"prompt": ["Hi",]}"#), .badRequest)
+            assertError(try await client.postRaw("/v1/completions", #"{"prompt": "Hi", "top_p": NaN}"#), .badRequest)
+            assertError(try await client.postRaw("/v1/completions", String(repeating: "[", count: 10000)), .badRequest)
+            assertError(
+                try await client.postRaw("/v1/completions", #"{"prompt": "Hi"}"#, headers: [.contentType: "text/plain"]),
+                .unsupportedMediaType)
+            assertError(try await client.post("/v1/completions", ["prompt": "Hi", "stop": Array(repeating: "ab", count: 1025)]), .badRequest, param: "stop")
+            assertError(try await client.post("/v1/completions", ["prompt": "Hi", "stop": [""]]), .badRequest, param: "stop")
+            assertError(
+                try await client.post("/v1/completions", ["prompt": "Hi", "request_id": String(repeating: "x", count: 300)]), .badRequest,
+                param: "request_id")
+            let chat: [String: Any] = ["messages": [["role": "user", "content": "Hi"]], "max_tokens": 2]
+            assertError(
+                try await client.post("/v1/chat/completions", chat.merging(["chat_template": "{{ 'x' }}"]) { $1 }), .badRequest,
+                param: "chat_template")
+            assertError(
+                try await client.post("/v1/chat/completions", chat.merging(["chat_template_kwargs": ["chat_template": "{{ 'x' }}"]]) { $1 }),
+                .badRequest, param: "chat_template_kwargs")
+            assertError(
+                try await client.post("/v1/chat/completions", ["messages": [["role": "user", "content": [["type": "text"]]]]]), .badRequest,
+                param: "messages[0].content[0].text")
+        }
+        var options = ServerOptions()
+        options.chatTemplate = try fixtureTemplate()
+        options.trustRequestChatTemplate = true
+        try await withServer(options: options) { client, _ in
+            let chat: [String: Any] = ["messages": [["role": "user", "content": "Hi"]], "max_tokens": 2]
+            let loops = "{% for a in range(100000) %}{% for b in range(100000) %}{% endfor %}{% endfor %}"
+            assertError(try await client.post("/v1/chat/completions", chat.merging(["chat_template": loops]) { $1 }), .badRequest)
+            let ok = try await client.post("/v1/chat/completions", chat.merging(["chat_template": "{{ messages[0]['content'] }}:"]) { $1 })
+            XCTAssertEqual(ok.status, .ok, ok.text)
+        }
+    }
+
+    func testBearerSchemeIsCaseInsensitive() {
+        XCTAssertEqual(APIKeyMiddleware<BasicRequestContext>.bearerToken("bearer k"), "k")
+        XCTAssertEqual(APIKeyMiddleware<BasicRequestContext>.bearerToken("BEARER  k "), "k")
+        XCTAssertNil(APIKeyMiddleware<BasicRequestContext>.bearerToken("Basic k"))
+        XCTAssertNil(APIKeyMiddleware<BasicRequestContext>.bearerToken("Bearer"))
     }
 
     func testAPIKey() async throws {

@@ -1,6 +1,7 @@
 import AsyncHTTPClient
 import Foundation
 import SwiftVLLM
+import VLLMClient
 import HummingbirdTesting
 import NIOCore
 import NIOFoundationCompat

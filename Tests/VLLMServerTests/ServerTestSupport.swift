@@ -6,12 +6,10 @@ import NIOCore
 import NIOFoundationCompat
 import SwiftVLLM
 import VLLMEngine
+import VLLMTestSupport
 import XCTest
 
 @testable import VLLMServer
-
-/// The repository root (for the built-in model), found from this file's path.
-let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 
 /// The simple chat template of the fixtures: "role: content" lines, then "assistant:".
 func fixtureTemplate() throws -> String {
@@ -21,7 +19,7 @@ func fixtureTemplate() throws -> String {
 
 /// An engine on the built-in model with a small KV cache (tests run side by side).
 func makeEngine(maxNumSeqs: Int = 64, blocks: Int = 256) throws -> AsyncEngine {
-    var args = EngineArgs(model: repositoryRoot.appendingPathComponent("Models/stories260K").path)
+    var args = EngineArgs(model: RepositoryFiles.path("Models/stories260K"))
     args.numGPUBlocksOverride = blocks
     args.maxNumSeqs = maxNumSeqs
     return try AsyncEngine(args: args)
@@ -55,9 +53,11 @@ extension TestClientProtocol {
         return try await execute(uri: uri, method: .post, headers: headers, body: ByteBuffer(data: data))
     }
 
-    /// POSTs raw bytes.
+    /// POSTs raw bytes, as JSON unless `headers` says otherwise.
     func postRaw(_ uri: String, _ text: String, headers: HTTPFields = [:]) async throws -> TestResponse {
-        try await execute(uri: uri, method: .post, headers: headers, body: ByteBuffer(string: text))
+        var headers = headers
+        if headers[.contentType] == nil { headers[.contentType] = "application/json" }
+        return try await execute(uri: uri, method: .post, headers: headers, body: ByteBuffer(string: text))
     }
 }
 

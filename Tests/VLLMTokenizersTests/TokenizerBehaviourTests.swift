@@ -1,17 +1,18 @@
 import Foundation
 import Testing
+import VLLMTestSupport
 
 @testable import VLLMTokenizers
 
 @Suite("Tokenizer behaviour")
 struct TokenizerBehaviourTests {
     static func real(_ name: String) throws -> Tokenizer {
-        try TokenizerCache.shared.get(TestPaths.shared.appendingPathComponent("tokenizers/\(name)"))
+        try TokenizerCache.shared.get(TestPaths.data("tokenizers/\(name)"))
     }
 
     @Test func gpt2Vectors() throws {
         let tok = try Self.real("gpt2")
-        let data = try Data(contentsOf: TestPaths.shared.appendingPathComponent("tokenizer-vectors/gpt2_encoded_tokens.json"))
+        let data = try Data(contentsOf: TestPaths.data("tokenizer-vectors/gpt2_encoded_tokens.json"))
         let v = try JSONSerialization.jsonObject(with: data) as! [String: Any]
         let text = v["text"] as! String
         let ids = (v["token_ids"] as! [NSNumber]).map { $0.intValue }
@@ -23,7 +24,7 @@ struct TokenizerBehaviourTests {
 
     @Test func llamaVectors() throws {
         let tok = try Self.real("llama2")
-        let data = try Data(contentsOf: TestPaths.shared.appendingPathComponent("tokenizer-vectors/llama_encoded.json"))
+        let data = try Data(contentsOf: TestPaths.data("tokenizer-vectors/llama_encoded.json"))
         let v = try JSONSerialization.jsonObject(with: data) as! [String: Any]
         let ids = (v["token_ids"] as! [NSNumber]).map { $0.intValue }
         #expect(tok.encode(v["text"] as! String) == ids)
@@ -36,7 +37,7 @@ struct TokenizerBehaviourTests {
     @Test(arguments: [("distilgpt2", "gpt2"), ("coreml-projects/Llama-2-7b-chat-coreml", "llama2")])
     func tokenizerTestTable(key: String, folder: String) throws {
         let tok = try Self.real(folder)
-        let data = try Data(contentsOf: TestPaths.shared.appendingPathComponent("tokenizer-vectors/tokenizer_tests.json"))
+        let data = try Data(contentsOf: TestPaths.data("tokenizer-vectors/tokenizer_tests.json"))
         let all = try JSONSerialization.jsonObject(with: data) as! [String: Any]
         let cases = all[key] as! [[String: Any]]
         #expect(!cases.isEmpty)
@@ -102,7 +103,7 @@ struct TokenizerBehaviourTests {
     }
 
     @Test func builtInModel() throws {
-        let tok = try TokenizerCache.shared.get(TestPaths.repoRoot.appendingPathComponent("Models/stories260K"))
+        let tok = try TokenizerCache.shared.get(RepositoryFiles.url("Models/stories260K"))
         #expect(tok.vocabularySize == 512)
         let ids = tok.encode("Once upon a time")
         #expect(ids.first == 1)
@@ -225,10 +226,10 @@ struct TokenizerConcurrencyTests {
     /// One tokenizer shared by many threads (the shared word cache is filled concurrently)
     /// gives every thread the same ids as a serial run.
     @Test func concurrentEncodeMatchesSerial() throws {
-        let tok = try TokenizerCache.shared.get(TestPaths.shared.appendingPathComponent("tokenizers/smollm2-135m"))
-        let text = try String(contentsOf: TestPaths.shared.appendingPathComponent("corpus/tinyshakespeare.txt"), encoding: .utf8)
+        let tok = try TokenizerCache.shared.get(TestPaths.data("tokenizers/smollm2-135m"))
+        let text = try String(contentsOf: TestPaths.data("corpus/tinyshakespeare-excerpt.txt"), encoding: .utf8)
         let paragraphs = Array(text.components(separatedBy: "\n\n").prefix(400))
-        let fresh = try Tokenizer.load(folder: TestPaths.shared.appendingPathComponent("tokenizers/smollm2-135m"))
+        let fresh = try Tokenizer.load(folder: TestPaths.data("tokenizers/smollm2-135m"))
         let expected = paragraphs.map { fresh.encode($0) }
         final class Box: @unchecked Sendable { var mismatches = 0; let lock = NSLock() }
         let box = Box()

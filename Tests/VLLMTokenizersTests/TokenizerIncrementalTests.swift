@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import VLLMTestSupport
 
 @testable import VLLMTokenizers
 
@@ -40,7 +41,7 @@ struct IncrementalDetokenizerTests {
     /// held back until complete.
     @Test(arguments: ["gpt2", "llama2"])
     func splitCharactersAreHeldBack(folder: String) throws {
-        let tok = try TokenizerCache.shared.get(TestPaths.shared.appendingPathComponent("tokenizers/\(folder)"))
+        let tok = try TokenizerCache.shared.get(TestPaths.data("tokenizers/\(folder)"))
         let ids = tok.encode("a 😀 b 𝔘", addSpecialTokens: false)
         var detok = IncrementalDetokenizer(tokenizer: tok, skipSpecialTokens: true)
         var deltas: [String] = []
@@ -54,7 +55,7 @@ struct IncrementalDetokenizerTests {
 
     /// With prompt context, the first generated SentencePiece token keeps its leading space.
     @Test func promptContextKeepsLeadingSpace() throws {
-        let tok = try TokenizerCache.shared.get(TestPaths.shared.appendingPathComponent("tokenizers/llama2"))
+        let tok = try TokenizerCache.shared.get(TestPaths.data("tokenizers/llama2"))
         let prompt = tok.encode("Hello")
         let generated = tok.encode("world, again", addSpecialTokens: false)
         var detok = IncrementalDetokenizer(tokenizer: tok, skipSpecialTokens: true, promptTokenIDs: prompt)
@@ -68,8 +69,8 @@ struct IncrementalDetokenizerTests {
     }
 
     @Test func longStreamStaysExact() throws {
-        let tok = try TokenizerCache.shared.get(TestPaths.shared.appendingPathComponent("tokenizers/mistral-7b-v0.3"))
-        let text = try String(contentsOf: TestPaths.shared.appendingPathComponent("corpus/tinyshakespeare.txt"), encoding: .utf8)
+        let tok = try TokenizerCache.shared.get(TestPaths.data("tokenizers/mistral-7b-v0.3"))
+        let text = try String(contentsOf: TestPaths.data("corpus/tinyshakespeare-excerpt.txt"), encoding: .utf8)
         let ids = tok.encode(String(text.prefix(20000)), addSpecialTokens: false)
         var detok = IncrementalDetokenizer(tokenizer: tok, skipSpecialTokens: false)
         for id in ids { _ = detok.append(id) }

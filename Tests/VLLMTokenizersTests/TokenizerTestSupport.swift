@@ -1,20 +1,23 @@
 import Foundation
 import Testing
+import VLLMTestSupport
 
 @testable import VLLMTokenizers
 
-/// Paths of the repository and of the shared test data, found from this file's location.
+/// Paths of the test data, all inside the repository (`RepositoryFiles`).
 enum TestPaths {
-    static let repoRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-    static let shared = repoRoot.deletingLastPathComponent().appendingPathComponent("shared/data")
-    static let fixtures = repoRoot.appendingPathComponent("Tests/VLLMTokenizersTests/Fixtures/tokenizers")
+    static let fixtures = RepositoryFiles.url("Tests/VLLMTokenizersTests/Fixtures/tokenizers")
 
-    /// The folder of a fixture's tokenizer: a real one under shared data, the built-in model,
-    /// or a tiny trained one committed next to the fixtures.
+    /// A file or folder of the real-world test data copied into Tests/Fixtures/data (see its
+    /// SOURCES.md), e.g. "tokenizers/gpt2".
+    static func data(_ relativePath: String) -> URL { RepositoryFiles.url("Tests/Fixtures/data/" + relativePath) }
+
+    /// The folder of a fixture's tokenizer: a real one under Tests/Fixtures/data, the built-in
+    /// model, or a tiny trained one committed next to the fixtures.
     static func folder(forFixture folder: String) -> URL {
         if folder.hasPrefix("fixture:") { return fixtures.appendingPathComponent(String(folder.dropFirst(8))) }
-        if folder.hasPrefix("Models/") { return repoRoot.appendingPathComponent(folder) }
-        return shared.appendingPathComponent(folder)
+        if folder.hasPrefix("Models/") { return RepositoryFiles.url(folder) }
+        return data(folder)
     }
 }
 

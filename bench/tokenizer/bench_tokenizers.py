@@ -13,7 +13,7 @@ both alike; the best and the median per-encode time are reported.
 
 Usage (from the repository root, after `swift build -c release`):
   python3 bench/tokenizer/bench_tokenizers.py [--vllm PATH] [--rounds 3] [--iterations 5]
-Writes bench/results/tokenizer_encode.json.
+Writes bench/results/cpu_tokenizer_encode.json.
 """
 import argparse
 import json
@@ -86,7 +86,7 @@ def main():
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--iterations", type=int, default=5)
     ap.add_argument("--only", nargs="*", default=None)
-    ap.add_argument("--out", default=os.path.join(ROOT, "bench", "results", "tokenizer_encode.json"))
+    ap.add_argument("--out", default=os.path.join(ROOT, "bench", "results", "cpu_tokenizer_encode.json"))
     args = ap.parse_args()
     vllm = args.vllm
     if vllm is None:

@@ -1,15 +1,19 @@
 #!/usr/bin/env python3
 """Compiles the embedded CUDA kernels with NVRTC for sm_90a on a machine without a GPU, as the
-backend does (kernels.cu, sampling.cu, flash_prefill.cu as one source, one activation dtype at a
-time), and checks that every kernel the backend loads is in each cubin; prints ptxas's registers and
-spills of the attention kernels (`--ptxas-options=-v`). Uses the NVRTC and headers of the pip wheels
+backend does (the files of Kernels/manifest.json joined in its order, one activation dtype at a
+time), and checks that each cubin holds exactly the kernels the manifest lists for that dtype;
+prints ptxas's registers and spills of the attention kernels (`--ptxas-options=-v`). Uses the NVRTC and headers of the pip wheels
 (`nvidia-cuda-nvrtc`, `nvidia-cuda-runtime`; crt/mma.h from triton's copy); no GPU or driver.
 
     python3 scripts/gpu/nvrtc_compile_check.py            # the three dtypes
     python3 scripts/gpu/nvrtc_compile_check.py FILE.cu    # one file as is
     python3 scripts/gpu/nvrtc_compile_check.py --all-usage # registers/spills of every kernel
+    python3 scripts/gpu/nvrtc_compile_check.py --each-file # each file alone, including common.cuh (bf16)
 """
-import ctypes, glob, os, re, sys
+import ctypes, glob, os, re, struct, sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import kernel_source
 
 root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import nvidia  # the pip namespace package
@@ -21,7 +25,8 @@ includes = [os.path.join(base, "include")] + glob.glob(os.path.join(os.path.dirn
 options = [b"--gpu-architecture=sm_90a", b"--std=c++17", b"-default-device", b"--ptxas-options=-v"]
 options += [("-I" + d).encode() for d in includes]
 all_usage = "--all-usage" in sys.argv[1:]
-arguments = [a for a in sys.argv[1:] if a != "--all-usage"]
+each_file = "--each-file" in sys.argv[1:]
+arguments = [a for a in sys.argv[1:] if a not in ("--all-usage", "--each-file")]
 
 
 def usage(log):
@@ -56,16 +61,19 @@ def compile_source(text):
     return cubin.raw, log.value.decode(errors="replace")
 
 
-def expected(suffix):
-    """The kernels CUDAKernels.swift loads for one dtype."""
-    names = [f"{k}_{suffix}" for k in (
-        "embedding rms_norm add_rms_norm head_rms_norm rotary_write_kv write_kv_cache paged_attention silu_and_mul "
-        "gather_rows add_bias to_float from_float argmax_rows sample_rows").split()] + ["adjust_logits"]
-    if suffix != "f32":
-        names += [f"attention_combine_{suffix}"] + [f"{g}_{suffix}_t{t}" for g in ("gemv", "gemv_swiglu") for t in range(1, 5)]
-        names += [f"flash_attention_{suffix}_hd{h}" for h in (64, 128, 256)]
-        names += [f"decode_attention_{suffix}_hd{h}" for h in (64, 128)]
-        names += [f"flash_prefill_{suffix}_hd{h}_w{w}" for h in (64, 128) for w in (4, 8)]
+def kernels_in(cubin):
+    """The kernel names of a cubin: its ELF sections `.text.<name>`."""
+    shoff, = struct.unpack_from("<Q", cubin, 0x28)
+    shentsize, shnum, shstrndx = struct.unpack_from("<HHH", cubin, 0x3A)
+    def section(i):
+        name, _, _, _, offset, size = struct.unpack_from("<IIQQQQ", cubin, shoff + i * shentsize)
+        return name, offset, size
+    _, strings, _ = section(shstrndx)
+    names = []
+    for i in range(shnum):
+        name = cubin[strings + section(i)[0]:].split(b"\0", 1)[0].decode()
+        if name.startswith(".text."):
+            names.append(name[len(".text."):])
     return names
 
 
@@ -74,12 +82,22 @@ if arguments:
     print(f"ok: {arguments[0]}, cubin {len(cubin)} bytes for sm_90a")
     print("\n".join(usage(log)))
     sys.exit(0)
-files = ("kernels.cu", "sampling.cu", "flash_prefill.cu")
-kernels = "\n".join(open(os.path.join(root, "Sources/VLLMCUDA/Kernels", f)).read() for f in files)
+if each_file:
+    # Each file compiles alone, including common.cuh itself: no file leans on another's helpers.
+    options.append(("-I" + kernel_source.directory).encode())
+    for entry in kernel_source.manifest()["files"][1:]:
+        compile_source("#define VLLM_DTYPE_BF16\n" + kernel_source.source({entry["file"]}))
+        print(f"ok: {entry['file']} alone")
+    sys.exit(0)
+kernels = kernel_source.source()
 for define, suffix in (("F32", "f32"), ("BF16", "bf16"), ("F16", "f16")):
     cubin, log = compile_source(f"#define VLLM_DTYPE_{define}\n" + kernels)
-    missing = [n for n in expected(suffix) if (n + "\0").encode() not in cubin]
-    print(f"{suffix}: cubin {len(cubin)} bytes for sm_90a" + (f", MISSING {missing}" if missing else ", every kernel present"))
+    expected, present = kernel_source.kernel_names(suffix), kernels_in(cubin)
+    missing = [n for n in expected if n not in present]
+    unlisted = [n for n in present if n not in expected]
+    print(f"{suffix}: cubin {len(cubin)} bytes for sm_90a, {len(present)} kernels"
+          + (f", MISSING {missing}" if missing else "") + (f", NOT IN THE MANIFEST {unlisted}" if unlisted else "")
+          + ("" if missing or unlisted else ", exactly the manifest's"))
     print("\n".join(usage(log)))
-    if missing:
+    if missing or unlisted:
         sys.exit(1)

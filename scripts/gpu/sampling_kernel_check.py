@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Runs the device sampling kernels (Sources/VLLMCUDA/Kernels/sampling.cu) on a GPU without Swift:
-nvcc builds kernels.cu + sampling.cu as one source (as CUDAKernels does), torch holds the memory and
+nvcc builds sampling.cu (which includes common.cuh when compiled alone), torch holds the memory and
 the kernels are launched through the driver API. Checks against a numpy version of the host sampler
 (SamplingMath.swift): draw frequencies after min-p/top-k/top-p (with ties), seeded rows independent
 of their position, penalties/bias/ban, and raw logprobs. Prints one line per check; exits 1 on failure.
@@ -12,11 +12,10 @@ import numpy as np
 import torch
 
 root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-kernels = [os.path.join(root, "Sources/VLLMCUDA/Kernels", f) for f in ("kernels.cu", "sampling.cu")]
+kernels = os.path.join(root, "Sources/VLLMCUDA/Kernels")
 work = tempfile.mkdtemp()
-source = os.path.join(work, "all.cu")
-open(source, "w").write("\n".join(open(f).read() for f in kernels))
-subprocess.run(["nvcc", "-cubin", "-arch=sm_90a", "-std=c++17", "-o", work + "/all.cubin", source], check=True)
+subprocess.run(["nvcc", "-cubin", "-arch=sm_90a", "-std=c++17", "-I", kernels, "-o", work + "/all.cubin",
+                os.path.join(kernels, "sampling.cu")], check=True)
 
 torch.zeros(1, device="cuda")  # makes the primary context current
 cuda = ctypes.CDLL("libcuda.so.1")

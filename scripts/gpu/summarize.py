@@ -18,12 +18,17 @@ for p in sorted(glob.glob(f"{r}/kernel_check_*.out")):
         out[os.path.basename(p)[:-4]] = {"error": repr(e), "stderr": (read(p[:-4] + ".err") or "")[-800:]}
 if os.path.exists(f"{r}/compare.jsonl"):
     out["compare"] = [json.loads(l) for l in open(f"{r}/compare.jsonl") if l.strip()]
-for p in sorted(glob.glob(f"{r}/ours_bench_*.out")):
+# One JSON line per `bench forward` step (latency_8b and the spec mode).
+for p in sorted(glob.glob(f"{r}/latency_8b_*.out")) + sorted(glob.glob(f"{r}/spec_*.out")):
     try:
         out[os.path.basename(p)[:-4]] = json.loads(read(p).strip().splitlines()[-1])
     except Exception as e:
         out[os.path.basename(p)[:-4]] = {"error": repr(e), "stderr": (read(p[:-4] + ".err") or "")[-800:]}
-for p in sorted(glob.glob(f"{r}/startup_*.json")) + sorted(glob.glob(f"{r}/ours_throughput_*.json")):
+for p in (
+    sorted(glob.glob(f"{r}/startup_*.json"))
+    + sorted(glob.glob(f"{r}/ours_throughput_*.json"))
+    + sorted(glob.glob(f"{r}/throughput_*.json"))
+):
     try:
         out[os.path.basename(p)[:-5]] = json.load(open(p))
     except Exception as e:

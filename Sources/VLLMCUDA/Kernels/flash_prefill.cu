@@ -1,8 +1,7 @@
 // Prefill attention on the tensor cores with register accumulators (FlashAttention-2 style).
-// Appended after kernels.cu (and sampling.cu) as one source: uses its imin/imax, NEG_INF, PDL_ENTER
-// and the VLLM_DTYPE_* switches. 16-bit activations, head sizes 64 and 128.
+// 16-bit activations, head sizes 64 and 128.
 //
-// Same arguments and semantics as flash_attention in kernels.cu, so the backend swaps one for the
+// Same arguments and semantics as flash_attention in attention.cu, so the backend swaps one for the
 // other: one block per (query tile, kv head, key split). A tile is up to ROWS/group consecutive tokens
 // of one sequence (tiles[3i] = sequence, [3i+1] = first token, [3i+2] = token count); its rows are
 // the (token, query head of this kv head) pairs, row r = token r / group, head r % group, so that
@@ -54,6 +53,10 @@
 //     l points at key (l & 7) + 8 ((l >> 3) & 1), dim 8 (l >> 4).
 //   - P as A of P·V for keys 16j..16j+15: a0, a1 = C fragment of keys 16j..16j+7 (c0 c1, c2 c3),
 //     a2, a3 = that of keys 16j+8..16j+15.
+#ifndef VLLM_KERNELS_COMMON  // the backend joins common.cuh before this file; a tool compiling it alone includes it
+#include "common.cuh"
+#endif
+
 #define FP_KEYS 64
 
 __device__ __forceinline__ unsigned fp_shared_address(const void* p) { return (unsigned)__cvta_generic_to_shared(p); }

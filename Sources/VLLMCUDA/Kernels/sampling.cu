@@ -1,4 +1,4 @@
-// Sampling on the device: compiled after kernels.cu as one source (it uses to_f, block_sum and NEG_INF).
+// Sampling on the device: ban, bias, penalties, filters and the draw, and the log-probabilities to report.
 //
 // The host sampler (Sources/VLLMEngine/Sampler.swift, SamplingMath.swift) is the reference; each step
 // here follows it so that the kept tokens and the reported log-probabilities are the same:
@@ -10,6 +10,10 @@
 // row. Ties at the cut keep the lower token ids, as the host's sort does. The draw is Gumbel-max:
 // argmax(z / t + g) over the kept tokens, g from a counter hash of (row key, token id), which does
 // not depend on the row's position in the batch.
+
+#ifndef VLLM_KERNELS_COMMON  // the backend joins common.cuh before this file; a tool compiling it alone includes it
+#include "common.cuh"
+#endif
 
 // Per-row parameters; CUDASampling.swift writes them as 12 32-bit words.
 struct SampleRow {

@@ -1,4 +1,5 @@
-/// The Llama family (Llama 2/3, Mistral, Qwen2/2.5, Qwen3, SmolLM, TinyLlama) in one implementation:
+/// The Llama family (Llama 2/3, Mistral, Qwen2/2.5, Qwen3, SmolLM, TinyLlama; Phi-3 through
+/// `Phi3`) in one implementation:
 /// pre-norm decoder layers of grouped-query attention with rotary embeddings and a SwiGLU MLP.
 /// The variants differ only by switches of `ModelConfig` (q/k/v bias, q/k norm, rope scaling,
 /// tied embeddings, sliding window).
@@ -9,7 +10,7 @@ public enum Llama: ModelArchitecture {
 }
 
 /// The weights and forward pass of a Llama-family model.
-public final class LlamaModel<B: Backend>: CausalModel {
+public final class LlamaModel<B: Backend>: CausalModel, EmbeddingModel {
     struct Layer {
         var inputNorm: B.Tensor
         var qkv: LinearWeight<B.Tensor>
@@ -19,8 +20,7 @@ public final class LlamaModel<B: Backend>: CausalModel {
         var output: LinearWeight<B.Tensor>
         var outputBias: B.Tensor?
         var postAttentionNorm: B.Tensor
-        var gateUp: LinearWeight<B.Tensor>
-        var down: LinearWeight<B.Tensor>
+        var feedForward: FeedForward<B.Tensor>
     }
 
     public let config: ModelConfig
@@ -37,8 +37,21 @@ public final class LlamaModel<B: Backend>: CausalModel {
 
     /// Loads the weights; with a shard of several ranks, only that rank's slices are read (views
     /// into the mapped files, copies only for the strided slices of row-parallel weights).
-    public init(_ context: ModelLoadContext<B>) throws {
+    public convenience init(_ context: ModelLoadContext<B>) throws {
+        try self.init(context, feedForward: DenseFeedForward())
+    }
+
+    /// Loads the weights with each layer's feed-forward block made by `feedForward` (dense
+    /// SwiGLU, Phi-3's fused one, or a mixture of experts: `Models/MixtureOfExperts.swift`);
+    /// `fusedProjections` reads q, k and v from one `qkv_proj` (Phi-3), split into its parts (and
+    /// this rank's rows) at load.
+    public init(_ context: ModelLoadContext<B>, feedForward: some FeedForwardLoading, fusedProjections: Bool = false) throws {
         let (c, weights, backend, shard) = (context.config, context.weights, context.backend, context.shard)
+        guard c.activation == "silu" else {
+            throw ModelLoadError.invalidConfig(
+                path: "config.json", field: "hidden_act", detail: "'\(c.activation)' is not supported by \(c.architecture) (silu)")
+        }
+        if c.rotaryDim != c.headDim { try backend.requireFamilyOperations(.partialRotary, model: c.architecture) }
         config = c
         self.backend = backend
         self.shard = shard
@@ -46,7 +59,6 @@ public final class LlamaModel<B: Backend>: CausalModel {
         let heads = shard.evenPart(of: c.numHeads), kvHeads = shard.kvHeads(of: c.numKVHeads)
         let qRows = (heads.lowerBound * hd)..<(heads.upperBound * hd)
         let kvRows = (kvHeads.lowerBound * hd)..<(kvHeads.upperBound * hd)
-        let mlp = shard.evenPart(of: c.intermediateSize)
         vocabulary = shard.vocabularyPart(of: c.vocabSize)
         layout = QKVLayout(numHeads: heads.count, numKVHeads: kvHeads.count, headDim: hd)
         let (qDim, kvDim) = (c.numHeads * hd, c.numKVHeads * hd)
@@ -61,12 +73,23 @@ public final class LlamaModel<B: Backend>: CausalModel {
         for i in 0..<c.numLayers {
             let p = "model.layers.\(i)."
             let a = p + "self_attn."
+            let qkvParts: [HostLinearWeight]
+            if fusedProjections {
+                let qkv = try linear(a + "qkv_proj", qDim + 2 * kvDim, h)
+                let shiftK = qDim, shiftV = qDim + kvDim
+                qkvParts = try [
+                    qkv.rows(qRows), qkv.rows((kvRows.lowerBound + shiftK)..<(kvRows.upperBound + shiftK)),
+                    qkv.rows((kvRows.lowerBound + shiftV)..<(kvRows.upperBound + shiftV)),
+                ]
+            } else {
+                qkvParts = [
+                    try linear(a + "q_proj", qDim, h).rows(qRows), try linear(a + "k_proj", kvDim, h).rows(kvRows),
+                    try linear(a + "v_proj", kvDim, h).rows(kvRows),
+                ]
+            }
             layers.append(Layer(
                 inputNorm: try take(p + "input_layernorm.weight", [h]),
-                qkv: try backend.linearWeight([
-                    linear(a + "q_proj", qDim, h).rows(qRows), linear(a + "k_proj", kvDim, h).rows(kvRows),
-                    linear(a + "v_proj", kvDim, h).rows(kvRows),
-                ]),
+                qkv: try backend.linearWeight(qkvParts),
                 qkvBias: c.qkvBias
                     ? try backend.weight([
                         load(a + "q_proj.bias", [qDim]).rows(qRows), load(a + "k_proj.bias", [kvDim]).rows(kvRows),
@@ -78,11 +101,7 @@ public final class LlamaModel<B: Backend>: CausalModel {
                 // The bias is added once, by rank 0, before the partial sums are reduced.
                 outputBias: c.outputBias && shard.rank == 0 ? try take(a + "o_proj.bias", [h]) : nil,
                 postAttentionNorm: try take(p + "post_attention_layernorm.weight", [h]),
-                gateUp: try backend.linearWeight([
-                    linear(p + "mlp.gate_proj", c.intermediateSize, h).rows(mlp),
-                    linear(p + "mlp.up_proj", c.intermediateSize, h).rows(mlp),
-                ]),
-                down: try backend.linearWeight([linear(p + "mlp.down_proj", h, c.intermediateSize).columns(mlp)])))
+                feedForward: try feedForward.load(layer: i, prefix: p, context)))
             context.progress?(i + 1, c.numLayers)
         }
         self.layers = layers
@@ -92,7 +111,7 @@ public final class LlamaModel<B: Backend>: CausalModel {
             : try backend.linearWeight([linear("lm_head", c.vocabSize, h).rows(vocabulary)])
         rope = try backend.weight([
             RotaryEmbedding.table(
-                headDim: c.headDim, theta: c.ropeTheta, scaling: c.ropeScaling, positions: context.maxPositions)
+                headDim: c.rotaryDim, theta: c.ropeTheta, scaling: c.ropeScaling, positions: context.maxPositions)
         ])
     }
 
@@ -103,6 +122,14 @@ public final class LlamaModel<B: Backend>: CausalModel {
     }
 
     public func forward(_ step: B.Batch, cache: B.KVCache) -> B.Tensor {
+        let b = backend
+        // Only the rows whose logits are wanted go through the vocabulary projection.
+        var logits = b.linear(b.gatherLogitRows(hiddenStates(step, cache: cache), batch: step), lmHead, bias: nil)
+        if shard.worldSize > 1 { logits = b.allGatherColumns(logits, totalColumns: config.vocabSize) }
+        return logits
+    }
+
+    public func hiddenStates(_ step: B.Batch, cache: B.KVCache) -> B.Tensor {
         let b = backend
         let eps = config.rmsNormEps
         let scale = 1 / Float(config.headDim).squareRoot()
@@ -123,17 +150,13 @@ public final class LlamaModel<B: Backend>: CausalModel {
             }
             let attention = b.rotaryAttention(
                 qkv, layout: layout, rope: rope, cache: cache, layer: index, batch: step, scale: scale,
-                slidingWindow: config.slidingWindow)
+                slidingWindow: config.slidingWindow(layer: index))
             hidden = b.linear(attention, layer.output, bias: layer.outputBias)
             if shard.worldSize > 1 { b.allReduce(hidden) }
             let mlpInput = b.addRMSNorm(hidden, residual: residual!, weight: layer.postAttentionNorm, eps: eps)
-            hidden = b.linear(b.swiGLU(mlpInput, gateUp: layer.gateUp), layer.down, bias: nil)
+            hidden = layer.feedForward.apply(mlpInput, on: b)
             if shard.worldSize > 1 { b.allReduce(hidden) }
         }
-        // Only the rows whose logits are wanted go through the last norm and the vocabulary projection.
-        let last = b.addRMSNorm(hidden, residual: residual!, weight: finalNorm, eps: eps)
-        var logits = b.linear(b.gatherLogitRows(last, batch: step), lmHead, bias: nil)
-        if shard.worldSize > 1 { logits = b.allGatherColumns(logits, totalColumns: config.vocabSize) }
-        return logits
+        return b.addRMSNorm(hidden, residual: residual!, weight: finalNorm, eps: eps)
     }
 }

@@ -20,7 +20,9 @@ public struct ChatTemplate: Sendable {
     public init(_ source: String) throws {
         self.source = source
         let statements = try JinjaParser.parse(source)
-        JinjaConstantFolder.fold(statements, JinjaInterpreter(now: { Date() }, timeZone: .current))
+        // Folding runs template expressions too, so it gets a budget of its own.
+        let budget = JinjaRenderBudget(inputBytes: source.utf8.count)
+        JinjaConstantFolder.fold(statements, JinjaInterpreter(now: { Date() }, timeZone: .current, budget: budget))
         self.body = JinjaProgram(statements: statements)
     }
 
@@ -34,9 +36,12 @@ public struct ChatTemplate: Sendable {
     ///   - tools: tool (function) definitions as JSON schemas, if any.
     ///   - extraContext: further template variables (e.g. `date_string`, `enable_thinking`).
     ///   - specialTokens: special token strings by variable name, e.g. `["bos_token": "<s>"]`.
-    /// - Throws: `JinjaError`, including `.raised` when the template calls `raise_exception`.
+    ///   - budget: steps and bytes the render may spend; nil: `JinjaRenderBudget(inputBytes:)` of the variables.
+    /// - Throws: `JinjaError`, including `.raised` when the template calls `raise_exception` and
+    ///   `.limit` when the render runs past its budget.
     public func render(messages: [JinjaValue], addGenerationPrompt: Bool, tools: [JinjaValue]? = nil,
-                       extraContext: [String: JinjaValue] = [:], specialTokens: [String: String] = [:]) throws -> String {
+                       extraContext: [String: JinjaValue] = [:], specialTokens: [String: String] = [:],
+                       budget: JinjaRenderBudget? = nil) throws -> String {
         var context: [String: JinjaValue] = [:]
         for (k, v) in specialTokens { context[k] = .string(v) }
         for (k, v) in extraContext { context[k] = v }
@@ -44,7 +49,7 @@ public struct ChatTemplate: Sendable {
         if let tools { context["tools"] = .list(tools) } else if context["tools"] == nil { context["tools"] = JinjaValue.none }
         if context["documents"] == nil { context["documents"] = JinjaValue.none }
         context["add_generation_prompt"] = .bool(addGenerationPrompt)
-        return try render(context: context)
+        return try render(context: context, budget: budget)
     }
 
     /// Renders a conversation whose last message is an unfinished assistant turn for the model to
@@ -94,9 +99,11 @@ public struct ChatTemplate: Sendable {
         return JinjaPyString.string(text[0..<min(cut, text.count)])
     }
 
-    /// Renders with exactly the given variables (jinja2's `template.render(**context)`).
-    public func render(context: [String: JinjaValue]) throws -> String {
-        let interp = JinjaInterpreter(now: now, timeZone: timeZone)
+    /// Renders with exactly the given variables (jinja2's `template.render(**context)`), within
+    /// `budget` (nil: `JinjaRenderBudget(inputBytes:)` of the variables).
+    public func render(context: [String: JinjaValue], budget: JinjaRenderBudget? = nil) throws -> String {
+        let limits = budget ?? JinjaRenderBudget(inputBytes: JinjaRenderBudget.inputBytes(context.values))
+        let interp = JinjaInterpreter(now: now, timeZone: timeZone, budget: limits)
         let scope = JinjaScope(parent: nil)
         scope.vars = context
         var out = ""

@@ -18,6 +18,8 @@ public struct JinjaError: Error, CustomStringConvertible, Sendable, Equatable {
         case security
         /// `TypeError` / `ValueError` and other Python runtime errors.
         case runtime
+        /// The render ran past its `JinjaRenderBudget` (steps or bytes) and was stopped.
+        case limit
     }
 
     /// The family of the error.
@@ -42,6 +44,7 @@ public struct JinjaError: Error, CustomStringConvertible, Sendable, Equatable {
         case .undefined: prefix = "undefined error"
         case .security: prefix = "sandbox security error"
         case .runtime: prefix = "template runtime error"
+        case .limit: prefix = "template limit exceeded"
         }
         if let line { return "\(prefix) (line \(line)): \(message)" }
         return "\(prefix): \(message)"

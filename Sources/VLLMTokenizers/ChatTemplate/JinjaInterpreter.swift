@@ -30,9 +30,19 @@ final class JinjaInterpreter {
         return try? eval(e, JinjaScope(parent: nil))
     }
 
-    init(now: @escaping () -> Date, timeZone: TimeZone) {
+    /// What this render may still spend; every statement, expression and loop iteration takes a step.
+    private var meter: JinjaBudgetMeter
+
+    init(now: @escaping () -> Date, timeZone: TimeZone, budget: JinjaRenderBudget) {
         self.now = now
         self.timeZone = timeZone
+        meter = JinjaBudgetMeter(budget)
+    }
+
+    /// Appends rendered text to the output, paying for its bytes.
+    private func emit(_ text: String, _ out: inout String) throws {
+        try meter.charge(bytes: text.utf8.count)
+        out += text
     }
 
     enum Flow { case normal, breakLoop, continueLoop }
@@ -43,6 +53,7 @@ final class JinjaInterpreter {
     @discardableResult
     func execute(_ body: [JinjaStmt], _ scope: JinjaScope, _ out: inout String) throws -> Flow {
         for stmt in body {
+            try meter.step()
             do {
                 let flow = try executeOne(stmt, scope, &out)
                 if flow != .normal { return flow }
@@ -56,12 +67,12 @@ final class JinjaInterpreter {
     private func executeOne(_ stmt: JinjaStmt, _ scope: JinjaScope, _ out: inout String) throws -> Flow {
         switch stmt.kind {
         case .text(let s):
-            out += s
+            try emit(s, &out)
         case .output(let e):
             if let constant = e.outputConstant {
-                out += constant.pyStr
+                try emit(constant.pyStr, &out)
             } else {
-                out += try eval(e, scope).pyStr
+                try emit(try eval(e, scope).pyStr, &out)
             }
         case .ifChain(let branches, let otherwise):
             for (test, body) in branches where try eval(test, scope).truthy {
@@ -88,17 +99,17 @@ final class JinjaInterpreter {
             if case .object(let m as JinjaMacro) = fn, m.definition.usesCaller {
                 // The macro sees the call block's body as `caller`.
                 let bound = JinjaMacro(m.definition, closure: m.closure, caller: caller)
-                out += try bound.call(evaluated, self).pyStr
+                try emit(try bound.call(evaluated, self).pyStr, &out)
             } else {
                 evaluated.keywords.append(("caller", .object(caller)))
-                out += try call(fn, evaluated).pyStr
+                try emit(try call(fn, evaluated).pyStr, &out)
             }
         case .filterBlock(let filters, let body):
             var captured = ""
             try execute(body, JinjaScope(parent: scope), &captured)
             var value = JinjaValue.string(captured)
             for f in filters { value = try applyFilter(f, value, scope) }
-            out += value.pyStr
+            try emit(value.pyStr, &out)
         case .with(let assignments, let body):
             let inner = JinjaScope(parent: scope)
             for (target, e) in assignments { try assign(target, try eval(e, scope), inner) }
@@ -139,6 +150,7 @@ final class JinjaInterpreter {
         // block also runs when every iteration left through break or continue.
         var completedAnIteration = false
         for (n, item) in items.enumerated() {
+            try meter.step()
             context.index0 = n
             let s = JinjaScope(parent: scope)
             s.vars["loop"] = .object(context)
@@ -174,9 +186,22 @@ final class JinjaInterpreter {
 
     func eval(_ e: JinjaExpr, _ scope: JinjaScope) throws -> JinjaValue {
         do {
-            return try evalKind(e, scope)
+            try meter.step()
+            let value = try evalKind(e, scope)
+            if Self.builds(e.kind) { try meter.charge(value) }
+            return value
         } catch let err as JinjaError {
             throw err.at(e.line)
+        }
+    }
+
+    /// Whether an expression makes a new value (whose size the budget pays) rather than reading one.
+    private static func builds(_ kind: JinjaExpr.Kind) -> Bool {
+        switch kind {
+        case .list, .tuple, .dict, .concat, .filter, .call: true
+        case .binary(let op, _, _): op != "*"
+        case .getitem(_, let index): if case .slice = index.kind { true } else { false }
+        default: false
         }
     }
 
@@ -235,7 +260,10 @@ final class JinjaInterpreter {
                 let magnitude: JinjaValue = base.integer.map { .int(-$0) } ?? .float(-x)
                 return try JinjaOperators.negate(try JinjaOperators.binary(op, magnitude, try eval(r, scope)))
             }
-            return try JinjaOperators.binary(op, try eval(l, scope), try eval(r, scope))
+            let (a, b) = (try eval(l, scope), try eval(r, scope))
+            // Paid before it is built: `'x' * 60000000` must not allocate first and fail after.
+            if op == "*" { try meter.charge(bytes: JinjaOperators.repetitionSize(a, b)) }
+            return try JinjaOperators.binary(op, a, b)
         case .concat(let items):
             var s = ""
             for item in items { s += try eval(item, scope).pyStr }

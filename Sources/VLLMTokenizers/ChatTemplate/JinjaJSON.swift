@@ -2,15 +2,22 @@ import Foundation
 
 /// A JSON reader that behaves like Python's `json.loads`: object keys keep their order (Python
 /// dicts are ordered, and `tojson` prints them in that order), integers stay ints and numbers with
-/// a fraction or exponent become floats. `NaN`, `Infinity` and `-Infinity` are accepted too.
+/// a fraction or exponent become floats. `NaN`, `Infinity` and `-Infinity` are accepted too,
+/// unless `strict` (RFC 8259 only: no such words, no number that overflows to infinity).
 struct JinjaJSONParser {
     private let b: [UInt8]
     private var i = 0
     /// Nesting depth, bounded so that hostile input cannot overflow the stack.
     private var depth = 0
+    private let maxDepth: Int
+    private let strict: Bool
 
     static func parse(_ text: String) throws -> JinjaValue {
-        var p = JinjaJSONParser(b: Array(text.utf8))
+        try parse(Array(text.utf8), strict: false, maxDepth: 512)
+    }
+
+    static func parse(_ bytes: [UInt8], strict: Bool, maxDepth: Int) throws -> JinjaValue {
+        var p = JinjaJSONParser(b: bytes, maxDepth: maxDepth, strict: strict)
         p.skipSpace()
         let v = try p.value()
         p.skipSpace()
@@ -18,7 +25,11 @@ struct JinjaJSONParser {
         return v
     }
 
-    private init(b: [UInt8]) { self.b = b }
+    private init(b: [UInt8], maxDepth: Int, strict: Bool) {
+        self.b = b
+        self.maxDepth = maxDepth
+        self.strict = strict
+    }
 
     private func fail(_ what: String) -> JinjaError {
         let line = b[0..<min(i, b.count)].filter { $0 == 10 }.count + 1
@@ -40,7 +51,7 @@ struct JinjaJSONParser {
         guard i < b.count else { throw fail("unexpected end") }
         depth += 1
         defer { depth -= 1 }
-        if depth > 512 { throw fail("nested too deeply") }
+        if depth > maxDepth { throw fail("nested more than \(maxDepth) levels deep") }
         switch b[i] {
         case UInt8(ascii: "{"):
             i += 1
@@ -80,8 +91,8 @@ struct JinjaJSONParser {
         case UInt8(ascii: "t"): return try literal("true", .bool(true))
         case UInt8(ascii: "f"): return try literal("false", .bool(false))
         case UInt8(ascii: "n"): return try literal("null", .none)
-        case UInt8(ascii: "N"): return try literal("NaN", .float(.nan))
-        case UInt8(ascii: "I"): return try literal("Infinity", .float(.infinity))
+        case UInt8(ascii: "N") where !strict: return try literal("NaN", .float(.nan))
+        case UInt8(ascii: "I") where !strict: return try literal("Infinity", .float(.infinity))
         default: return try number()
         }
     }
@@ -90,12 +101,13 @@ struct JinjaJSONParser {
         let start = i
         if i < b.count, b[i] == UInt8(ascii: "-") {
             i += 1
-            if i < b.count, b[i] == UInt8(ascii: "I") { return try literal("Infinity", .float(-.infinity)) }
+            if i < b.count, b[i] == UInt8(ascii: "I"), !strict { return try literal("Infinity", .float(-.infinity)) }
         }
         var isFloat = false
         let digitsStart = i
         while i < b.count, b[i] >= 0x30, b[i] <= 0x39 { i += 1 }
         if i == digitsStart { throw fail("unexpected character") }
+        if strict, b[digitsStart] == UInt8(ascii: "0"), i - digitsStart > 1 { throw fail("leading zero in a number") }
         if i < b.count, b[i] == UInt8(ascii: ".") {
             isFloat = true
             i += 1
@@ -110,6 +122,7 @@ struct JinjaJSONParser {
         let text = String(decoding: b[start..<i], as: UTF8.self)
         if !isFloat, let v = Int(text) { return .int(v) }
         guard let d = Double(text) else { throw fail("bad number") }
+        if strict, !d.isFinite { throw fail("number out of range") }
         return .float(d)
     }
 

@@ -118,14 +118,35 @@ enum JinjaOperators {
     /// `str * int` and `list * int` (either order).
     private static func repetition(_ a: JinjaValue, _ b: JinjaValue) -> ((Int) -> JinjaValue, Int)? {
         switch (a, b) {
-        case (.string(let s), _) where b.integer != nil: return ({ .string(String(repeating: s, count: $0)) }, b.integer!)
-        case (_, .string(let s)) where a.integer != nil: return ({ .string(String(repeating: s, count: $0)) }, a.integer!)
+        case (.string(let s), _) where b.integer != nil: return ({ .string(repeated(s, $0)) }, b.integer!)
+        case (_, .string(let s)) where a.integer != nil: return ({ .string(repeated(s, $0)) }, a.integer!)
         case (.list(let x), _) where b.integer != nil: return ({ n in .list(Array((0..<n).map { _ in x }.joined())) }, b.integer!)
         case (_, .list(let x)) where a.integer != nil: return ({ n in .list(Array((0..<n).map { _ in x }.joined())) }, a.integer!)
         case (.tuple(let x), _) where b.integer != nil: return ({ n in .tuple(Array((0..<n).map { _ in x }.joined())) }, b.integer!)
         case (_, .tuple(let x)) where a.integer != nil: return ({ n in .tuple(Array((0..<n).map { _ in x }.joined())) }, a.integer!)
         default: return nil
         }
+    }
+
+    /// The bytes `a * b` would build when it repeats a string or list (0 otherwise), so that a
+    /// render can pay for it before building it.
+    static func repetitionSize(_ a: JinjaValue, _ b: JinjaValue) -> Int {
+        guard let (_, n) = repetition(a, b), n > 0 else { return 0 }
+        let sequence = a.integer == nil ? a : b
+        let (total, overflow) = JinjaRenderBudget.size(of: sequence).multipliedReportingOverflow(by: n)
+        return overflow ? Int.max : total
+    }
+
+    /// `s * n` by doubling its bytes: `String(repeating:count:)` appends `n` times, which took
+    /// seconds for the 60-million-character strings a template may ask for.
+    static func repeated(_ s: String, _ n: Int) -> String {
+        let unit = Array(s.utf8)
+        guard n > 0, !unit.isEmpty else { return "" }
+        var bytes = unit
+        bytes.reserveCapacity(unit.count * n)
+        while bytes.count * 2 <= unit.count * n { bytes.append(contentsOf: bytes) }
+        bytes.append(contentsOf: bytes[0..<(unit.count * n - bytes.count)])
+        return String(decoding: bytes, as: UTF8.self)
     }
 
     private static func arithmetic(_ op: String, _ a: JinjaValue, _ b: JinjaValue,

@@ -248,6 +248,12 @@ extension JinjaValue {
         self = try JinjaJSONParser.parse(String(decoding: jsonData, as: UTF8.self))
     }
 
+    /// Parses a request body as strict RFC 8259 JSON: no trailing commas, no `NaN` or `Infinity`,
+    /// no number too large for a double, at most `maxDepth` levels of nesting. Integers stay ints.
+    public init(strictJSON bytes: [UInt8], maxDepth: Int) throws {
+        self = try JinjaJSONParser.parse(bytes, strict: true, maxDepth: maxDepth)
+    }
+
     /// The value as JSON, formatted like Python's `json.dumps(value, ensure_ascii=False)`.
     public func jsonString(indent: Int? = nil, sortKeys: Bool = false) throws -> String {
         try JinjaJSONEncoder(indent: indent.map { String(repeating: " ", count: $0) }, sortKeys: sortKeys).encode(self)

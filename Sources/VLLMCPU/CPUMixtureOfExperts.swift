@@ -1,0 +1,71 @@
+import Foundation
+import VLLMCore
+
+// Mixture of experts on the CPU: each layer's experts stacked in one gate/up tensor and one down
+// tensor, the tokens gathered in expert order, then one product per expert over its rows of the
+// gathered block (a slice of the stacked weight), one SwiGLU over all rows, and the weighted sum.
+extension CPUBackend {
+    public func expertWeights(_ experts: [HostExpert]) throws -> ExpertWeights<CPUTensor> {
+        let all = experts.flatMap { [$0.gate, $0.up, $0.down] }
+        if let other = all.first(where: { $0.format != .dense }) {
+            throw ModelLoadError.unsupportedWeightFormat(format: other.format, backend: name)
+        }
+        let (count, rows, hidden) = (experts.count, experts[0].gate.outFeatures, experts[0].gate.inFeatures)
+        let gateUp = try weight(experts.flatMap { [$0.gate.tensors[0], $0.up.tensors[0]] })
+        let down = try weight(experts.map { $0.down.tensors[0] })
+        return ExpertWeights(
+            numExperts: count, intermediate: rows, hidden: hidden, stacked: true,
+            gateUp: [LinearWeight(format: .dense, outFeatures: count * 2 * rows, inFeatures: hidden, tensors: [gateUp])],
+            down: [LinearWeight(format: .dense, outFeatures: count * hidden, inFeatures: rows, tensors: [down])])
+    }
+
+    public func mixtureOfExperts(_ x: CPUTensor, _ block: MixtureOfExpertsBlock<CPUTensor>) -> CPUTensor {
+        let experts = block.experts
+        precondition(experts.stacked, "cpu: experts not loaded by CPUBackend.expertWeights")
+        let (tokens, hidden, rows) = (x.rows, x.columns, experts.intermediate)
+        let logits = linear(x, block.router, bias: nil)
+        let assignment = ExpertAssignment(routerLogits: logits.toArray(), tokens: tokens, routing: block.routing)
+        let slots = assignment.tokenOfSlot.count
+        let gathered = CPUTensor(shape: [slots, hidden])
+        for (s, t) in assignment.tokenOfSlot.enumerated() {
+            (gathered.floats + s * hidden).update(from: x.floats + Int(t) * hidden, count: hidden)
+        }
+        let gateUp = CPUTensor(shape: [slots, 2 * rows])
+        let down = CPUTensor(shape: [slots, hidden])
+        for e in 0..<experts.numExperts {
+            let range = assignment.slots(of: e)
+            guard !range.isEmpty else { continue }
+            multiply(
+                gathered.floats + range.lowerBound * hidden, tokens: range.count, experts.gateUp[0].tensors[0],
+                rows: (e * 2 * rows)..<((e + 1) * 2 * rows), into: gateUp.floats + range.lowerBound * 2 * rows)
+        }
+        let activated = siluAndMul(gateUp)
+        for e in 0..<experts.numExperts {
+            let range = assignment.slots(of: e)
+            guard !range.isEmpty else { continue }
+            multiply(
+                activated.floats + range.lowerBound * rows, tokens: range.count, experts.down[0].tensors[0],
+                rows: (e * hidden)..<((e + 1) * hidden), into: down.floats + range.lowerBound * hidden)
+        }
+        // Slots are in expert order, so each token's experts are summed in expert order.
+        let out = CPUTensor.zeros([tokens, hidden])
+        for s in 0..<slots {
+            let (target, source, w) = (out.floats + Int(assignment.tokenOfSlot[s]) * hidden, down.floats + s * hidden, assignment.weightOfSlot[s])
+            for i in 0..<hidden { target[i] += source[i] * w }
+        }
+        if let shared = block.shared { addSharedExpert(shared, x: x, to: out) }
+        return out
+    }
+
+    /// `out += sigmoid(gate · x) * sharedExpert(x)`, row by row.
+    private func addSharedExpert(_ shared: SharedExpert<CPUTensor>, x: CPUTensor, to out: CPUTensor) {
+        let values = linear(swiGLU(x, gateUp: shared.gateUp), shared.down, bias: nil)
+        let gates = linear(x, shared.gate, bias: nil)
+        let hidden = out.columns
+        for t in 0..<out.rows {
+            let scale = 1 / (1 + expf(-gates.floats[t]))
+            let (target, source) = (out.floats + t * hidden, values.floats + t * hidden)
+            for i in 0..<hidden { target[i] += scale * source[i] }
+        }
+    }
+}

@@ -1,0 +1,86 @@
+import VLLMCore
+
+/// The functions of `Kernels/moe.cu` for one activation dtype.
+struct MixtureOfExpertsKernels {
+    let route, group, gemm, combine: CUhandle
+
+    /// Nil when the module lacks any of them (an older kernel source given by `VLLM_CUDA_KERNEL_SOURCE`).
+    init?(function: (Kernel) -> CUhandle?) {
+        guard let route = function(.moeRoute), let group = function(.moeGroup), let gemm = function(.moeGemm),
+              let combine = function(.moeCombine)
+        else { return nil }
+        (self.route, self.group, self.gemm, self.combine) = (route, group, gemm, combine)
+    }
+}
+
+/// Most experts `moe.cu` handles in a layer (its per-token top-k queue and one-block grouping).
+private let maxExperts = 256
+/// Rows of a tile of the grouped product (MOE_TILE_ROWS and MOE_TILE_COLS in moe.cu).
+private let tileRows = 16, tileColumns = 64
+
+// The fused mixture of experts: the routing, grouping and products stay on the device, and the
+// launch sizes depend only on the token count (a decode step can be recorded as a CUDA graph).
+// Experts are stacked as on the CPU: one [E·2I, H] gate/up tensor and one [E·H, I] down tensor.
+extension CUDABackend {
+    public func expertWeights(_ experts: [HostExpert]) throws -> ExpertWeights<CUDATensor> {
+        guard kernels.moe != nil, experts.count <= maxExperts else { return try perExpertWeights(experts) }
+        let all = experts.flatMap { [$0.gate, $0.up, $0.down] }
+        if let other = all.first(where: { $0.format != .dense }) {
+            throw ModelLoadError.unsupportedWeightFormat(format: other.format, backend: name)
+        }
+        let (count, rows, hidden) = (experts.count, experts[0].gate.outFeatures, experts[0].gate.inFeatures)
+        let gateUp = try weight(experts.flatMap { [$0.gate.tensors[0], $0.up.tensors[0]] })
+        let down = try weight(experts.map { $0.down.tensors[0] })
+        return ExpertWeights(
+            numExperts: count, intermediate: rows, hidden: hidden, stacked: true,
+            gateUp: [LinearWeight(format: .dense, outFeatures: count * 2 * rows, inFeatures: hidden, tensors: [gateUp])],
+            down: [LinearWeight(format: .dense, outFeatures: count * hidden, inFeatures: rows, tensors: [down])])
+    }
+
+    public func mixtureOfExperts(_ x: CUDATensor, _ block: MixtureOfExpertsBlock<CUDATensor>) -> CUDATensor {
+        let experts = block.experts
+        guard let moe = kernels.moe, experts.stacked else { return hostGroupedMixtureOfExperts(x, block) }
+        checkLive(x)
+        let (tokens, hidden, rows) = (x.rows, x.columns, experts.intermediate)
+        let (count, k) = (experts.numExperts, block.routing.topK)
+        let out = allocate([tokens, hidden])
+        guard tokens > 0 else { return out }
+        let slots = tokens * k
+        let logits = linear(x, block.router, bias: nil)
+        let topIDs = ring.allocate(slots * 4).pointer, topWeights = ring.allocate(slots * 4).pointer
+        let expertStart = ring.allocate((count + 1) * 4).pointer, tileStart = ring.allocate((count + 1) * 4).pointer
+        let slotEntry = ring.allocate(slots * 4).pointer, entrySlot = ring.allocate(slots * 4).pointer
+        launch(
+            moe.route, "moe_route", grid: ((tokens + 127) / 128, 1), block: 128,
+            [.pointer(logits.pointer), .int32(Int32(tokens)), .int32(Int32(count)), .int32(Int32(k)),
+             .int32(block.routing.normalizeTopK ? 1 : 0), .pointer(topIDs), .pointer(topWeights)])
+        launch(
+            moe.group, "moe_group", grid: (1, 1), block: max(32, (count + 31) / 32 * 32),
+            [.pointer(topIDs), .int32(Int32(slots)), .int32(Int32(count)), .pointer(expertStart), .pointer(tileStart),
+             .pointer(slotEntry), .pointer(entrySlot)])
+        // Every expert adds at most one partial tile to the full ones.
+        let tiles = (slots + tileRows - 1) / tileRows + count
+        func grouped(_ input: CUDATensor, gather: Bool, _ weight: CUDATensor, n: Int, kdim: Int) -> CUDATensor {
+            let result = allocate([slots, n])
+            launch(
+                moe.gemm, "moe_gemm \(n)x\(kdim)", grid: (tiles, (n + tileColumns - 1) / tileColumns), block: 256,
+                [.pointer(result.pointer), .pointer(input.pointer), .pointer(gather ? slotEntry : 0), .int32(Int32(k)),
+                 .pointer(weight.pointer), .pointer(expertStart), .pointer(tileStart), .int32(Int32(count)),
+                 .int32(Int32(n)), .int32(Int32(kdim))])
+            return result
+        }
+        let gateUp = grouped(x, gather: true, experts.gateUp[0].tensors[0], n: 2 * rows, kdim: hidden)
+        let down = grouped(siluAndMul(gateUp), gather: false, experts.down[0].tensors[0], n: hidden, kdim: rows)
+        var shared: (values: CUDATensor, gates: CUDATensor)?
+        if let s = block.shared {
+            shared = (linear(swiGLU(x, gateUp: s.gateUp), s.down, bias: nil), linear(x, s.gate, bias: nil))
+        }
+        checkLive(down)
+        launch(
+            moe.combine, "moe_combine", grid: (gridFor(tokens * hidden), 1), block: 256,
+            [.pointer(out.pointer), .pointer(down.pointer), .pointer(topIDs), .pointer(topWeights), .pointer(entrySlot),
+             .int32(Int32(tokens)), .int32(Int32(k)), .int32(Int32(hidden)), .pointer(shared?.values.pointer ?? 0),
+             .pointer(shared?.gates.pointer ?? 0)])
+        return out
+    }
+}

@@ -1,0 +1,112 @@
+// What every kernel file uses: the activation dtypes and the switch that picks one, programmatic
+// dependent launch, float conversion with the reference's rounding, and warp and block reductions.
+// The backend joins the files of manifest.json into one source, this one first, so that NVRTC
+// compiles them as one module.
+//
+// Every kernel exists for float, __nv_bfloat16 and __half activations (suffixes f32, bf16, f16) unless
+// its file says otherwise; arithmetic is float32. Where transformers rounds an intermediate to the
+// activation dtype (RMSNorm before the weight, rotary products, SiLU before the multiply), `rnd`
+// rounds the same way, so that bfloat16 outputs follow the reference step by step instead of drifting.
+#ifndef VLLM_KERNELS_COMMON
+#define VLLM_KERNELS_COMMON
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
+#include <mma.h>
+
+#define NEG_INF __int_as_float(0xff800000)
+
+// The backend defines the one activation dtype it runs (VLLM_DTYPE_F32, _BF16 or _F16) before
+// these files, so that NVRTC compiles a third of the kernels; without a definition, all three.
+#if !defined(VLLM_DTYPE_F32) && !defined(VLLM_DTYPE_BF16) && !defined(VLLM_DTYPE_F16)
+#define VLLM_DTYPE_F32
+#define VLLM_DTYPE_BF16
+#define VLLM_DTYPE_F16
+#endif
+
+// Programmatic dependent launch (Hopper and later): the backend may launch a kernel while the one
+// before it still runs. Each kernel first waits until the previous grid has finished and its
+// writes are visible, then lets the next grid launch, so only launch latency and work that reads
+// no earlier result (the matrix-vector kernel's first weight loads) overlap. The kernels that
+// manifest.json marks `waitsForPrevious` start with PDL_ENTER (or wait by hand before reading
+// inputs), so launching them that way is safe; launched the ordinary way, both instructions do
+// nothing.
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+#define PDL_WAIT() asm volatile("griddepcontrol.wait;" ::: "memory")
+#define PDL_LAUNCH_DEPENDENTS() asm volatile("griddepcontrol.launch_dependents;" ::: "memory")
+#else
+#define PDL_WAIT() do {} while (0)
+#define PDL_LAUNCH_DEPENDENTS() do {} while (0)
+#endif
+#define PDL_ENTER() do { PDL_WAIT(); PDL_LAUNCH_DEPENDENTS(); } while (0)
+
+__device__ __forceinline__ int imin(int a, int b) { return a < b ? a : b; }
+__device__ __forceinline__ int imax(int a, int b) { return a > b ? a : b; }
+
+template <typename T> __device__ __forceinline__ float to_f(T x);
+template <> __device__ __forceinline__ float to_f<float>(float x) { return x; }
+template <> __device__ __forceinline__ float to_f<__nv_bfloat16>(__nv_bfloat16 x) { return __bfloat162float(x); }
+template <> __device__ __forceinline__ float to_f<__half>(__half x) { return __half2float(x); }
+
+template <typename T> __device__ __forceinline__ T from_f(float x);
+template <> __device__ __forceinline__ float from_f<float>(float x) { return x; }
+template <> __device__ __forceinline__ __nv_bfloat16 from_f<__nv_bfloat16>(float x) { return __float2bfloat16_rn(x); }
+template <> __device__ __forceinline__ __half from_f<__half>(float x) { return __float2half_rn(x); }
+
+template <typename T> __device__ __forceinline__ float rnd(float x) { return to_f<T>(from_f<T>(x)); }
+
+// Sum over the block; every thread gets the total. Blocks are at most 1024 threads.
+__device__ float block_sum(float v) {
+    __shared__ float partial[32];
+    for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, warps = (blockDim.x + 31) >> 5;
+    if (lane == 0) partial[warp] = v;
+    __syncthreads();
+    if (warp == 0) {
+        float t = lane < warps ? partial[lane] : 0.f;
+        for (int o = 16; o > 0; o >>= 1) t += __shfl_xor_sync(0xffffffffu, t, o);
+        if (lane == 0) partial[0] = t;
+    }
+    __syncthreads();
+    const float total = partial[0];
+    __syncthreads();
+    return total;
+}
+
+__device__ __forceinline__ float warp_sum(float v) {
+    for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+    return v;
+}
+
+__device__ __forceinline__ float warp_max(float v) {
+    for (int o = 16; o > 0; o >>= 1) v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, o));
+    return v;
+}
+
+// Whether (v, i) beats (bv, bi) for argmax: the larger value, the lower index on ties.
+__device__ __forceinline__ bool better(float v, int i, float bv, int bi) { return v > bv || (v == bv && i < bi); }
+
+// The largest value and its index (the lower index on ties) over the block; every thread gets it.
+__device__ void block_argmax(float& v, int& i) {
+    __shared__ float values[32];
+    __shared__ int indices[32];
+    for (int o = 16; o > 0; o >>= 1) {
+        const float ov = __shfl_xor_sync(0xffffffffu, v, o);
+        const int oi = __shfl_xor_sync(0xffffffffu, i, o);
+        if (better(ov, oi, v, i)) { v = ov; i = oi; }
+    }
+    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, warps = (blockDim.x + 31) >> 5;
+    if (lane == 0) { values[warp] = v; indices[warp] = i; }
+    __syncthreads();
+    if (threadIdx.x == 0) {
+        for (int w = 1; w < warps; ++w)
+            if (better(values[w], indices[w], v, i)) { v = values[w]; i = indices[w]; }
+        values[0] = v;
+        indices[0] = i;
+    }
+    __syncthreads();
+    v = values[0];
+    i = indices[0];
+    __syncthreads();
+}
+
+#endif  // VLLM_KERNELS_COMMON

@@ -1,0 +1,171 @@
+// Attention of decode steps for 16-bit activations, head sizes 64 and 128. Its split-KV partial
+// results are merged by attention_combine (attention.cu).
+
+#ifndef VLLM_KERNELS_COMMON  // the backend joins common.cuh before this file; a tool compiling it alone includes it
+#include "common.cuh"
+#endif
+
+// Attention of decode steps (one query token per sequence): memory-bound, so built to keep many
+// key/value bytes in flight rather than to use the tensor cores. One block of 4 warps per
+// (sequence, kv head, split); each warp takes runs of 32 keys. Lane j reads key j's whole row
+// (16-byte loads) and dots it with the group's queries (all query heads of this kv head, kept in
+// shared memory), while the 32 value rows stream into shared memory with cp.async; then each lane
+// owns HD / 32 output dimensions of every head and walks the 32 keys. Per-warp online softmax,
+// merged across warps at the end; with several splits the unnormalized result goes to
+// attention_combine. (Merging in the last split to finish, counted with atomics, measured 6 to
+// 14 us slower a step on an H100 than the separate kernel.) Head sizes 64 and 128 (larger ones
+// use flash_attention).
+#define DA_WARPS 4
+#define DA_MAX_GROUP 8
+__device__ __forceinline__ void cp_async16(void* shared, const void* global) {
+    const unsigned int address = (unsigned int)__cvta_generic_to_shared(shared);
+    asm volatile("cp.async.cg.shared.global [%0], [%1], 16;" ::"r"(address), "l"(global));
+}
+
+template <typename T, int HD>
+__device__ void decode_attention(T* out, const T* qkv, const T* key_cache, const T* value_cache, const int* tiles,
+                                 const int* positions, const int* block_tables, const int* table_width, int width,
+                                 int num_heads, int kv_heads, int block_size, float scale, int window,
+                                 float* partial_o, float* partial_ml, int num_tokens) {
+    constexpr int DPL = HD / 32, VLD = HD + 8;  // output dimensions per lane; padded value row
+    static_assert(DPL == 2 || DPL == 4, "decode_attention takes head sizes 64 and 128");
+    __shared__ float qs[DA_MAX_GROUP][HD];
+    // Value rows while the loop runs; the warps' partial results after it.
+    constexpr int STAGE_BYTES = DA_WARPS * 32 * VLD * (int)sizeof(T);
+    constexpr int MERGE_BYTES = DA_WARPS * DA_MAX_GROUP * (HD + 2) * 4;
+    __shared__ __align__(16) unsigned char scratch[STAGE_BYTES > MERGE_BYTES ? STAGE_BYTES : MERGE_BYTES];
+    const int seq = tiles[3 * blockIdx.x], token = tiles[3 * blockIdx.x + 1];
+    const int g = blockIdx.y, group = num_heads / kv_heads;
+    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+    T* vs = (T*)scratch + warp * 32 * VLD;
+    for (int i = threadIdx.x; i < group * HD; i += blockDim.x) {
+        const int h = i / HD, d = i % HD;
+        qs[h][d] = to_f(qkv[(long long)token * width + (g * group + h) * HD + d]) * scale;
+    }
+    const int pos = positions[token];
+    const int* table = block_tables + (long long)seq * *table_width;
+    int key_begin = window > 0 ? imax(0, pos - window + 1) : 0, key_end = pos + 1;
+    if (gridDim.z > 1) {
+        const int per_split = ((key_end - key_begin + gridDim.z - 1) / gridDim.z + 31) / 32 * 32;
+        key_begin += blockIdx.z * per_split;
+        key_end = imin(key_end, key_begin + per_split);
+    }
+    __syncthreads();
+
+    float m[DA_MAX_GROUP], l[DA_MAX_GROUP], acc[DA_MAX_GROUP][DPL];
+#pragma unroll
+    for (int h = 0; h < DA_MAX_GROUP; ++h) {
+        m[h] = NEG_INF; l[h] = 0.f;
+#pragma unroll
+        for (int e = 0; e < DPL; ++e) acc[h][e] = 0.f;
+    }
+    for (int k0 = key_begin + warp * 32; k0 < key_end; k0 += DA_WARPS * 32) {
+        const int key = k0 + lane, count = imin(32, key_end - k0);
+        const bool valid = lane < count;
+        float s[DA_MAX_GROUP];
+#pragma unroll
+        for (int h = 0; h < DA_MAX_GROUP; ++h) s[h] = 0.f;
+        if (valid) {
+            const long long at = ((long long)table[key / block_size] * kv_heads + g) * block_size + key % block_size;
+            const T* krow = key_cache + at * HD;
+            const T* vrow = value_cache + at * HD;
+#pragma unroll
+            for (int c = 0; c < HD / 8; ++c) cp_async16(vs + lane * VLD + c * 8, vrow + c * 8);
+            uint4 kv[HD / 8];
+#pragma unroll
+            for (int c = 0; c < HD / 8; ++c) kv[c] = *(const uint4*)(krow + c * 8);
+#pragma unroll
+            for (int c = 0; c < HD / 8; ++c) {
+                const T* kp = (const T*)&kv[c];
+#pragma unroll
+                for (int e = 0; e < 8; ++e) {
+                    const float kf = to_f(kp[e]);
+#pragma unroll
+                    for (int h = 0; h < DA_MAX_GROUP; ++h)
+                        if (h < group) s[h] += qs[h][c * 8 + e] * kf;
+                }
+            }
+        }
+        asm volatile("cp.async.commit_group;");
+        float p[DA_MAX_GROUP];
+#pragma unroll
+        for (int h = 0; h < DA_MAX_GROUP; ++h) {
+            p[h] = 0.f;
+            if (h >= group) continue;
+            const float new_max = fmaxf(m[h], warp_max(valid ? s[h] : NEG_INF));
+            p[h] = valid ? expf(s[h] - new_max) : 0.f;
+            const float alpha = m[h] == NEG_INF ? 0.f : expf(m[h] - new_max);
+            l[h] = l[h] * alpha + warp_sum(p[h]);
+            m[h] = new_max;
+#pragma unroll
+            for (int e = 0; e < DPL; ++e) acc[h][e] *= alpha;
+        }
+        asm volatile("cp.async.wait_all;" ::: "memory");
+        __syncwarp();
+        for (int j = 0; j < count; ++j) {
+            float v[DPL];
+            const T* vp = vs + j * VLD + lane * DPL;
+#pragma unroll
+            for (int e = 0; e < DPL; ++e) v[e] = to_f(vp[e]);
+#pragma unroll
+            for (int h = 0; h < DA_MAX_GROUP; ++h) {
+                if (h >= group) continue;
+                const float pj = __shfl_sync(0xffffffffu, p[h], j);
+#pragma unroll
+                for (int e = 0; e < DPL; ++e) acc[h][e] += pj * v[e];
+            }
+        }
+        __syncwarp();  // the next run's copies overwrite this run's rows
+    }
+    __syncthreads();  // the staging memory becomes the merge area
+    float* merge = (float*)scratch;  // [warp][head][HD + 2]: output, then max and sum
+    for (int h = 0; h < group; ++h) {
+        float* row = merge + (warp * DA_MAX_GROUP + h) * (HD + 2);
+#pragma unroll
+        for (int e = 0; e < DPL; ++e) row[lane * DPL + e] = acc[h][e];
+        if (lane == 0) { row[HD] = m[h]; row[HD + 1] = l[h]; }
+    }
+    __syncthreads();
+    for (int i = threadIdx.x; i < group * HD; i += blockDim.x) {
+        const int h = i / HD, d = i % HD;
+        float big = NEG_INF;
+        for (int w = 0; w < DA_WARPS; ++w) big = fmaxf(big, merge[(w * DA_MAX_GROUP + h) * (HD + 2) + HD]);
+        float o = 0.f, total = 0.f;
+        for (int w = 0; w < DA_WARPS; ++w) {
+            const float* row = merge + (w * DA_MAX_GROUP + h) * (HD + 2);
+            if (row[HD] == NEG_INF) continue;
+            const float f = expf(row[HD] - big);
+            o += f * row[d];
+            total += f * row[HD + 1];
+        }
+        const int head = g * group + h;
+        if (gridDim.z > 1) {
+            const long long at = ((long long)blockIdx.z * num_tokens + token) * num_heads + head;
+            partial_o[at * HD + d] = o;
+            if (d == 0) { partial_ml[2 * at] = big; partial_ml[2 * at + 1] = total; }
+        } else {
+            out[((long long)token * num_heads + head) * HD + d] = from_f<T>(total > 0.f ? o / total : 0.f);
+        }
+    }
+}
+
+#define INSTANTIATE_DECODE(S, T, HD)                                                                                   \
+    extern "C" __global__ void __launch_bounds__(128) decode_attention_##S##_hd##HD(                                  \
+        T* out, const T* qkv, const T* key_cache, const T* value_cache, const int* tiles, const int* positions,         \
+        const int* block_tables, const int* table_width, int width, int num_heads, int kv_heads, int block_size,        \
+        float scale, int window, float* partial_o, float* partial_ml, int num_tokens) { PDL_ENTER();                                \
+        decode_attention<T, HD>(out, qkv, key_cache, value_cache, tiles, positions, block_tables, table_width, width, \
+                                num_heads, kv_heads, block_size, scale, window, partial_o, partial_ml, num_tokens);    \
+    }
+#ifdef VLLM_DTYPE_BF16
+INSTANTIATE_DECODE(bf16, __nv_bfloat16, 64)
+#endif
+#ifdef VLLM_DTYPE_BF16
+INSTANTIATE_DECODE(bf16, __nv_bfloat16, 128)
+#endif
+#ifdef VLLM_DTYPE_F16
+INSTANTIATE_DECODE(f16, __half, 64)
+#endif
+#ifdef VLLM_DTYPE_F16
+INSTANTIATE_DECODE(f16, __half, 128)
+#endif

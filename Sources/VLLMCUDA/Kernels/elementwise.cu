@@ -1,0 +1,36 @@
+// Element-wise passes: a bias added to rows, and conversion between the activation dtype and float.
+
+#ifndef VLLM_KERNELS_COMMON  // the backend joins common.cuh before this file; a tool compiling it alone includes it
+#include "common.cuh"
+#endif
+
+template <typename T> __device__ void add_bias(T* y, const T* bias, long long rows, int n) {
+    const long long total = rows * n;
+    for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < total; i += (long long)gridDim.x * blockDim.x)
+        y[i] = from_f<T>(to_f(y[i]) + to_f(bias[i % n]));
+}
+
+template <typename T> __device__ void to_float(float* out, const T* x, long long count) {
+    for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < count; i += (long long)gridDim.x * blockDim.x)
+        out[i] = to_f(x[i]);
+}
+
+template <typename T> __device__ void from_float(T* out, const float* x, long long count) {
+    for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < count; i += (long long)gridDim.x * blockDim.x)
+        out[i] = from_f<T>(x[i]);
+}
+
+#define INSTANTIATE_ELEMENTWISE(S, T)                                                                                  \
+    extern "C" __global__ void add_bias_##S(T* y, const T* bias, long long rows, int n) { PDL_ENTER(); add_bias<T>(y, bias, rows, n); } \
+    extern "C" __global__ void to_float_##S(float* out, const T* x, long long count) { PDL_ENTER(); to_float<T>(out, x, count); }  \
+    extern "C" __global__ void from_float_##S(T* out, const float* x, long long count) { PDL_ENTER(); from_float<T>(out, x, count); }
+
+#ifdef VLLM_DTYPE_F32
+INSTANTIATE_ELEMENTWISE(f32, float)
+#endif
+#ifdef VLLM_DTYPE_BF16
+INSTANTIATE_ELEMENTWISE(bf16, __nv_bfloat16)
+#endif
+#ifdef VLLM_DTYPE_F16
+INSTANTIATE_ELEMENTWISE(f16, __half)
+#endif

@@ -1,0 +1,39 @@
+// Writing keys and values to the paged KV cache (steps whose rotation is done elsewhere).
+
+#ifndef VLLM_KERNELS_COMMON  // the backend joins common.cuh before this file; a tool compiling it alone includes it
+#include "common.cuh"
+#endif
+
+// Copies each token's keys and values from its qkv row into its cache slot. The cache of a layer is
+// [block, kv head, slot in block, head_dim]. A negative slot means "do not store".
+template <typename T>
+__device__ void write_kv_cache(const T* qkv, T* keys, T* values, const int* slots, int width, int key_offset,
+                               int value_offset, int kv_heads, int head_dim, int block_size) {
+    const int slot = slots[blockIdx.x];
+    if (slot < 0) return;
+    const T* row = qkv + (long long)blockIdx.x * width;
+    const long long block = slot / block_size, offset = slot % block_size;
+    for (int i = threadIdx.x; i < kv_heads * head_dim; i += blockDim.x) {
+        const int g = i / head_dim, d = i % head_dim;
+        const long long at = ((block * kv_heads + g) * block_size + offset) * head_dim + d;
+        keys[at] = row[key_offset + i];
+        values[at] = row[value_offset + i];
+    }
+}
+
+#define INSTANTIATE_KV_CACHE(S, T)                                                                                     \
+    extern "C" __global__ void write_kv_cache_##S(const T* qkv, T* keys, T* values, const int* slots, int width,       \
+                                                  int key_offset, int value_offset, int kv_heads, int head_dim,        \
+                                                  int block_size) { PDL_ENTER();                                                    \
+        write_kv_cache<T>(qkv, keys, values, slots, width, key_offset, value_offset, kv_heads, head_dim, block_size);  \
+    }
+
+#ifdef VLLM_DTYPE_F32
+INSTANTIATE_KV_CACHE(f32, float)
+#endif
+#ifdef VLLM_DTYPE_BF16
+INSTANTIATE_KV_CACHE(bf16, __nv_bfloat16)
+#endif
+#ifdef VLLM_DTYPE_F16
+INSTANTIATE_KV_CACHE(f16, __half)
+#endif

@@ -1,0 +1,328 @@
+// Mixture-of-experts kernels (joined after kernels.cu, whose to_f/from_f/rnd helpers they use).
+//
+// One MoE block is four launches whose sizes depend only on the token count, so that a decode step
+// can be recorded in a CUDA graph:
+//   moe_route   one thread per token: softmax of the router logits, top-k in torch.topk's order
+//               (ties included), optional renormalisation;
+//   moe_group   one block: the (token, choice) entries grouped by expert, tokens in batch order
+//               within an expert, and each expert's first row tile;
+//   moe_gemm    one grouped product over all experts: a block computes a 16-row tile of one expert's
+//               rows against that expert's slice of the stacked weight (gathering the token rows
+//               for the first projection); run for gate/up and again for down;
+//   moe_combine per output element: the weighted expert results summed in expert order (as
+//               transformers adds them), plus the gated shared expert when there is one.
+
+#define MOE_MAX_EXPERTS 256
+#define MOE_TILE_ROWS 16
+#define MOE_TILE_COLS 64
+#define MOE_TILE_DEPTH 32
+
+// torch.topk on the CPU (largest, sorted): std::nth_element then std::sort of the k - 1 before
+// the k-th, or std::partial_sort when k * 64 <= n, with libstdc++'s steps, so that equal router
+// probabilities pick the experts transformers picks (TorchTopK.swift is the same on the host).
+struct MoeQueue {
+    float v[MOE_MAX_EXPERTS];
+    int i[MOE_MAX_EXPERTS];
+
+    __device__ bool before(int a, int b) const { return (isnan(v[a]) && !isnan(v[b])) || v[a] > v[b]; }
+    __device__ static bool before(float va, float vb) { return (isnan(va) && !isnan(vb)) || va > vb; }
+    __device__ void swap(int a, int b) {
+        const float tv = v[a]; v[a] = v[b]; v[b] = tv;
+        const int ti = i[a]; i[a] = i[b]; i[b] = ti;
+    }
+    __device__ void set(int at, float value, int index) { v[at] = value; i[at] = index; }
+
+    __device__ void adjust_heap(int first, int hole, int count, float value, int index) {
+        const int top = hole;
+        int child = hole;
+        while (child < (count - 1) / 2) {
+            child = 2 * (child + 1);
+            if (before(first + child, first + child - 1)) child--;
+            set(first + hole, v[first + child], i[first + child]);
+            hole = child;
+        }
+        if ((count & 1) == 0 && child == (count - 2) / 2) {
+            child = 2 * (child + 1);
+            set(first + hole, v[first + child - 1], i[first + child - 1]);
+            hole = child - 1;
+        }
+        int parent = (hole - 1) / 2;
+        while (hole > top && before(v[first + parent], value)) {
+            set(first + hole, v[first + parent], i[first + parent]);
+            hole = parent;
+            parent = (hole - 1) / 2;
+        }
+        set(first + hole, value, index);
+    }
+    __device__ void make_heap(int first, int last) {
+        const int count = last - first;
+        if (count < 2) return;
+        for (int parent = (count - 2) / 2;; parent--) {
+            adjust_heap(first, parent, count, v[first + parent], i[first + parent]);
+            if (parent == 0) return;
+        }
+    }
+    __device__ void pop_heap(int first, int last, int result) {
+        const float value = v[result];
+        const int index = i[result];
+        set(result, v[first], i[first]);
+        adjust_heap(first, 0, last - first, value, index);
+    }
+    __device__ void heap_select(int first, int middle, int last) {
+        make_heap(first, middle);
+        for (int at = middle; at < last; at++)
+            if (before(at, first)) pop_heap(first, middle, at);
+    }
+    __device__ void sort_heap(int first, int last) {
+        while (last - first > 1) {
+            last--;
+            pop_heap(first, last, last);
+        }
+    }
+    __device__ int partition_around_pivot(int first, int last) {
+        const int a = first + 1, b = first + (last - first) / 2, c = last - 1;
+        int median;
+        if (before(a, b)) median = before(b, c) ? b : (before(a, c) ? c : a);
+        else median = before(a, c) ? a : (before(b, c) ? c : b);
+        swap(first, median);
+        int low = first + 1, high = last;
+        while (true) {
+            while (before(low, first)) low++;
+            high--;
+            while (before(first, high)) high--;
+            if (!(low < high)) return low;
+            swap(low, high);
+            low++;
+        }
+    }
+    __device__ void linear_insert(int position) {
+        const float value = v[position];
+        const int index = i[position];
+        int hole = position;
+        while (before(value, v[hole - 1])) {
+            set(hole, v[hole - 1], i[hole - 1]);
+            hole--;
+        }
+        set(hole, value, index);
+    }
+    __device__ void insertion_sort(int first, int last) {
+        if (first == last) return;
+        for (int at = first + 1; at < last; at++) {
+            if (before(at, first)) {
+                const float value = v[at];
+                const int index = i[at];
+                for (int j = at; j > first; j--) set(j, v[j - 1], i[j - 1]);
+                set(first, value, index);
+            } else {
+                linear_insert(at);
+            }
+        }
+    }
+    __device__ static int log2_floor(int n) { return 31 - __clz(n); }
+    __device__ void nth_element(int first, int nth, int last) {
+        if (first == last || nth == last) return;
+        int depth = log2_floor(last - first) * 2;
+        while (last - first > 3) {
+            if (depth == 0) {
+                heap_select(first, nth + 1, last);
+                swap(first, nth);
+                return;
+            }
+            depth--;
+            const int cut = partition_around_pivot(first, last);
+            if (cut <= nth) first = cut; else last = cut;
+        }
+        insertion_sort(first, last);
+    }
+    // std::sort: the introsort loop over a stack of parts (each part's steps touch only its own
+    // elements, so the order the parts are done in is immaterial), then the final insertion sort.
+    __device__ void sort(int first, int last) {
+        if (first == last) return;
+        int firsts[32], lasts[32], depths[32], pending = 1;
+        firsts[0] = first; lasts[0] = last; depths[0] = log2_floor(last - first) * 2;
+        while (pending > 0) {
+            pending--;
+            int f = firsts[pending], l = lasts[pending], depth = depths[pending];
+            while (l - f > 16) {
+                if (depth == 0) { heap_select(f, l, l); sort_heap(f, l); break; }
+                depth--;
+                const int cut = partition_around_pivot(f, l);
+                firsts[pending] = cut; lasts[pending] = l; depths[pending] = depth; pending++;
+                l = cut;
+            }
+        }
+        if (last - first > 16) {
+            insertion_sort(first, first + 16);
+            for (int at = first + 16; at < last; at++) linear_insert(at);
+        } else {
+            insertion_sort(first, last);
+        }
+    }
+};
+
+template <typename T>
+__device__ void moe_route(const T* logits, int tokens, int experts, int k, int normalize, int* top_ids, float* top_weights) {
+    const int t = blockIdx.x * blockDim.x + threadIdx.x;
+    if (t >= tokens) return;
+    const T* row = logits + (long long)t * experts;
+    float top = NEG_INF;
+    for (int e = 0; e < experts; e++) top = fmaxf(top, to_f<T>(row[e]));
+    MoeQueue q;
+    float sum = 0.f;
+    for (int e = 0; e < experts; e++) {
+        q.v[e] = expf(to_f<T>(row[e]) - top);
+        q.i[e] = e;
+        sum += q.v[e];
+    }
+    for (int e = 0; e < experts; e++) q.v[e] = q.v[e] / sum;
+    if (k * 64 <= experts) {
+        q.heap_select(0, k, experts);
+        q.sort_heap(0, k);
+    } else {
+        q.nth_element(0, k - 1, experts);
+        q.sort(0, k - 1);
+    }
+    float total = 0.f;
+    for (int j = 0; j < k; j++) total += q.v[j];
+    for (int j = 0; j < k; j++) {
+        top_ids[t * k + j] = q.i[j];
+        top_weights[t * k + j] = normalize ? q.v[j] / total : q.v[j];
+    }
+}
+
+// One block, a thread per expert (experts <= blockDim.x): counts, then an exclusive scan of the
+// counts and of the row tiles, then each expert's entries in entry (= token) order.
+extern "C" __global__ void moe_group(const int* top_ids, int entries, int experts, int* expert_start, int* tile_start,
+                                     int* slot_entry, int* entry_slot) {
+    __shared__ int counts[MOE_MAX_EXPERTS + 1];
+    const int e = threadIdx.x;
+    if (e < experts) {
+        int count = 0;
+        for (int n = 0; n < entries; n++) count += top_ids[n] == e;
+        counts[e] = count;
+    }
+    __syncthreads();
+    if (e == 0) {
+        int slots = 0, tiles = 0;
+        for (int x = 0; x < experts; x++) {
+            expert_start[x] = slots;
+            tile_start[x] = tiles;
+            slots += counts[x];
+            tiles += (counts[x] + MOE_TILE_ROWS - 1) / MOE_TILE_ROWS;
+        }
+        expert_start[experts] = slots;
+        tile_start[experts] = tiles;
+    }
+    __syncthreads();
+    if (e < experts) {
+        int slot = expert_start[e];
+        for (int n = 0; n < entries; n++) {
+            if (top_ids[n] == e) {
+                slot_entry[slot] = n;
+                entry_slot[n] = slot;
+                slot++;
+            }
+        }
+    }
+}
+
+// out[s] = x_row(s) · w[e]ᵀ for the slots s of expert e, w stacked as [experts, n, kdim]. The row of
+// slot s is x[slot_entry[s] / k] (the token, gathered) when slot_entry is given, else x[s].
+template <typename T>
+__device__ void moe_gemm(T* out, const T* x, const int* slot_entry, int k, const T* w, const int* expert_start,
+                         const int* tile_start, int experts, int n, int kdim) {
+    __shared__ float xs[MOE_TILE_ROWS][MOE_TILE_DEPTH + 1];
+    __shared__ float ws[MOE_TILE_COLS][MOE_TILE_DEPTH + 1];
+    const int tile = blockIdx.x;
+    if (tile >= tile_start[experts]) return;
+    int e = 0;
+    while (tile_start[e + 1] <= tile) e++;
+    const int row0 = expert_start[e] + (tile - tile_start[e]) * MOE_TILE_ROWS;
+    const int rows = imin(MOE_TILE_ROWS, expert_start[e + 1] - row0);
+    const int col0 = blockIdx.y * MOE_TILE_COLS;
+    const T* weight = w + (long long)e * n * kdim;
+    const int tid = threadIdx.x, col = tid % MOE_TILE_COLS, group = tid / MOE_TILE_COLS;  // 4 groups of 4 rows
+    float acc[4] = {0.f, 0.f, 0.f, 0.f};
+    for (int d0 = 0; d0 < kdim; d0 += MOE_TILE_DEPTH) {
+        for (int at = tid; at < MOE_TILE_ROWS * MOE_TILE_DEPTH; at += blockDim.x) {
+            const int r = at / MOE_TILE_DEPTH, d = at % MOE_TILE_DEPTH;
+            float value = 0.f;
+            if (r < rows && d0 + d < kdim) {
+                const int s = row0 + r;
+                const long long source = slot_entry ? (long long)(slot_entry[s] / k) : (long long)s;
+                value = to_f<T>(x[source * kdim + d0 + d]);
+            }
+            xs[r][d] = value;
+        }
+        for (int at = tid; at < MOE_TILE_COLS * MOE_TILE_DEPTH; at += blockDim.x) {
+            const int c = at / MOE_TILE_DEPTH, d = at % MOE_TILE_DEPTH;
+            ws[c][d] = (col0 + c < n && d0 + d < kdim) ? to_f<T>(weight[(long long)(col0 + c) * kdim + d0 + d]) : 0.f;
+        }
+        __syncthreads();
+#pragma unroll 8
+        for (int d = 0; d < MOE_TILE_DEPTH; d++) {
+            const float wv = ws[col][d];
+#pragma unroll
+            for (int r = 0; r < 4; r++) acc[r] += xs[group * 4 + r][d] * wv;
+        }
+        __syncthreads();
+    }
+    if (col0 + col >= n) return;
+    for (int r = 0; r < 4; r++) {
+        const int local = group * 4 + r;
+        if (local < rows) out[(long long)(row0 + local) * n + col0 + col] = from_f<T>(acc[r]);
+    }
+}
+
+// out[t, c] = Σ over t's experts in expert order of weight · down[slot, c], then
+// + sigmoid(shared_gate[t]) · shared[t, c] when shared is given; rounded to T after each step as
+// transformers' tensors of that dtype are.
+template <typename T>
+__device__ void moe_combine(T* out, const T* down, const int* top_ids, const float* top_weights, const int* entry_slot,
+                            int tokens, int k, int hidden, const T* shared, const T* shared_gate) {
+    const long long total = (long long)tokens * hidden;
+    for (long long at = blockIdx.x * (long long)blockDim.x + threadIdx.x; at < total; at += (long long)gridDim.x * blockDim.x) {
+        const int t = (int)(at / hidden), c = (int)(at % hidden);
+        float acc = 0.f;
+        int previous = -1;
+        for (int step = 0; step < k; step++) {
+            int best = -1, best_expert = 1 << 30;
+            for (int j = 0; j < k; j++) {
+                const int expert = top_ids[t * k + j];
+                if (expert > previous && expert < best_expert) { best = j; best_expert = expert; }
+            }
+            previous = best_expert;
+            const int slot = entry_slot[t * k + best];
+            acc = rnd<T>(acc + rnd<T>(to_f<T>(down[(long long)slot * hidden + c]) * top_weights[t * k + best]));
+        }
+        if (shared) {
+            const float gate = 1.f / (1.f + expf(-to_f<T>(shared_gate[t])));
+            acc = rnd<T>(acc + rnd<T>(gate * to_f<T>(shared[at])));
+        }
+        out[at] = from_f<T>(acc);
+    }
+}
+
+#define INSTANTIATE_MOE(S, T)                                                                                          \
+    extern "C" __global__ void moe_route_##S(const T* logits, int tokens, int experts, int k, int normalize,           \
+                                             int* top_ids, float* top_weights) {                                       \
+        moe_route<T>(logits, tokens, experts, k, normalize, top_ids, top_weights);                                     \
+    }                                                                                                                  \
+    extern "C" __global__ void __launch_bounds__(256) moe_gemm_##S(T* out, const T* x, const int* slot_entry, int k,   \
+        const T* w, const int* expert_start, const int* tile_start, int experts, int n, int kdim) {                    \
+        moe_gemm<T>(out, x, slot_entry, k, w, expert_start, tile_start, experts, n, kdim);                             \
+    }                                                                                                                  \
+    extern "C" __global__ void moe_combine_##S(T* out, const T* down, const int* top_ids, const float* top_weights,    \
+        const int* entry_slot, int tokens, int k, int hidden, const T* shared, const T* shared_gate) {                 \
+        moe_combine<T>(out, down, top_ids, top_weights, entry_slot, tokens, k, hidden, shared, shared_gate);           \
+    }
+
+#ifdef VLLM_DTYPE_F32
+INSTANTIATE_MOE(f32, float)
+#endif
+#ifdef VLLM_DTYPE_BF16
+INSTANTIATE_MOE(bf16, __nv_bfloat16)
+#endif
+#ifdef VLLM_DTYPE_F16
+INSTANTIATE_MOE(f16, __half)
+#endif

@@ -1,0 +1,99 @@
+// RMSNorm as transformers computes it: of whole rows, fused with the residual add, and per head
+// (Qwen3's q/k norm).
+
+#ifndef VLLM_KERNELS_COMMON  // the backend joins common.cuh before this file; a tool compiling it alone includes it
+#include "common.cuh"
+#endif
+
+// One row of RMSNorm as transformers computes it: mean of squares in float32, rsqrt, round to the
+// activation dtype, times the weight, round again. `x` may alias `out` (each thread rereads only
+// what it wrote itself).
+template <typename T>
+__device__ void rms_norm_row(T* out, const T* x, const T* w, int n, float eps) {
+    float squares = 0.f;
+    for (int i = threadIdx.x; i < n; i += blockDim.x) { const float v = to_f(x[i]); squares += v * v; }
+    const float inverse = 1.f / sqrtf(block_sum(squares) / (float)n + eps);
+    for (int i = threadIdx.x; i < n; i += blockDim.x)
+        out[i] = from_f<T>(to_f(w[i]) * rnd<T>(to_f(x[i]) * inverse));
+}
+
+template <typename T> __device__ void rms_norm(T* out, const T* x, const T* w, int n, float eps) {
+    const long long r = blockIdx.x;
+    rms_norm_row(out + r * n, x + r * n, w, n, eps);
+}
+
+// residual += x (rounded to the activation dtype, like a bf16 add in PyTorch), then RMSNorm of it.
+// Rows of up to 8 elements a thread (the backend's launch) stay in registers: one read of each
+// input instead of rereading the residual after the sum, which matters for the one-row blocks of
+// decode steps, where each read is a full memory round trip.
+#define NORM_PER_THREAD 8
+template <typename T> __device__ void add_rms_norm(T* out, T* residual, const T* x, const T* w, int n, float eps) {
+    const long long r = blockIdx.x;
+    T* res = residual + r * n;
+    const T* in = x + r * n;
+    if (n > NORM_PER_THREAD * (int)blockDim.x) {
+        for (int i = threadIdx.x; i < n; i += blockDim.x) res[i] = from_f<T>(to_f(res[i]) + to_f(in[i]));
+        rms_norm_row(out + r * n, (const T*)res, w, n, eps);
+        return;
+    }
+    float v[NORM_PER_THREAD], weight[NORM_PER_THREAD], squares = 0.f;
+#pragma unroll
+    for (int e = 0; e < NORM_PER_THREAD; ++e) {
+        const int i = threadIdx.x + e * blockDim.x;
+        v[e] = 0.f;
+        weight[e] = 0.f;
+        if (i < n) {
+            v[e] = rnd<T>(to_f(res[i]) + to_f(in[i]));
+            weight[e] = to_f(w[i]);
+        }
+    }
+#pragma unroll
+    for (int e = 0; e < NORM_PER_THREAD; ++e) {
+        const int i = threadIdx.x + e * blockDim.x;
+        if (i < n) res[i] = from_f<T>(v[e]);
+        squares += v[e] * v[e];
+    }
+    const float inverse = 1.f / sqrtf(block_sum(squares) / (float)n + eps);
+    T* o = out + r * n;
+#pragma unroll
+    for (int e = 0; e < NORM_PER_THREAD; ++e) {
+        const int i = threadIdx.x + e * blockDim.x;
+        if (i < n) o[i] = from_f<T>(weight[e] * rnd<T>(v[e] * inverse));
+    }
+}
+
+// Qwen3's per-head RMSNorm of q and k inside the fused qkv rows, in place. Grid (tokens, q heads +
+// kv heads), one warp per head.
+template <typename T>
+__device__ void head_rms_norm(T* qkv, const T* qw, const T* kw, int width, int num_heads, int head_dim, float eps) {
+    const int head = blockIdx.y;
+    T* x = qkv + (long long)blockIdx.x * width + (long long)head * head_dim;
+    const T* w = head < num_heads ? qw : kw;
+    float squares = 0.f;
+    for (int i = threadIdx.x; i < head_dim; i += 32) { const float v = to_f(x[i]); squares += v * v; }
+    const float inverse = 1.f / sqrtf(warp_sum(squares) / (float)head_dim + eps);
+    __syncwarp();
+    for (int i = threadIdx.x; i < head_dim; i += 32) x[i] = from_f<T>(to_f(w[i]) * rnd<T>(to_f(x[i]) * inverse));
+}
+
+#define INSTANTIATE_NORM(S, T)                                                                                         \
+    extern "C" __global__ void rms_norm_##S(T* out, const T* x, const T* w, int n, float eps) { PDL_ENTER();                        \
+        rms_norm<T>(out, x, w, n, eps);                                                                                \
+    }                                                                                                                  \
+    extern "C" __global__ void add_rms_norm_##S(T* out, T* residual, const T* x, const T* w, int n, float eps) { PDL_ENTER();       \
+        add_rms_norm<T>(out, residual, x, w, n, eps);                                                                  \
+    }                                                                                                                  \
+    extern "C" __global__ void head_rms_norm_##S(T* qkv, const T* qw, const T* kw, int width, int num_heads,           \
+                                                 int head_dim, float eps) { PDL_ENTER();                                            \
+        head_rms_norm<T>(qkv, qw, kw, width, num_heads, head_dim, eps);                                                \
+    }
+
+#ifdef VLLM_DTYPE_F32
+INSTANTIATE_NORM(f32, float)
+#endif
+#ifdef VLLM_DTYPE_BF16
+INSTANTIATE_NORM(bf16, __nv_bfloat16)
+#endif
+#ifdef VLLM_DTYPE_F16
+INSTANTIATE_NORM(f16, __half)
+#endif

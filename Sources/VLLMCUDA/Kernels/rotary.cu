@@ -1,0 +1,58 @@
+// Rotary position embedding of q and k, optionally writing the rotated keys and the values to the
+// paged cache in the same pass.
+
+#ifndef VLLM_KERNELS_COMMON  // the backend joins common.cuh before this file; a tool compiling it alone includes it
+#include "common.cuh"
+#endif
+
+// Rotary embedding (rotate-half convention) of each token's q and k heads, in place; with `slots`,
+// the rotated keys and the values also go to the token's cache slot (layout of write_kv_cache), so
+// that a step rotates and fills the cache in one pass. `rope` rows hold head_dim/2 cosines then
+// head_dim/2 sines, already in the activation dtype (transformers casts cos and sin to it), and
+// each product is rounded as PyTorch rounds it.
+template <typename T>
+__device__ void rotary_write_kv(T* qkv, const T* rope, const int* positions, const int* slots, T* keys, T* values,
+                                int width, int num_heads, int kv_heads, int head_dim, int block_size) {
+    const int half = head_dim / 2, heads = num_heads + kv_heads;
+    T* row = qkv + (long long)blockIdx.x * width;
+    const T* table = rope + (long long)positions[blockIdx.x] * head_dim;
+    const int slot = slots ? slots[blockIdx.x] : -1;
+    // Where this token's head 0 lives in a layer's cache; head g is g * block_size rows further.
+    const long long at = slot < 0 ? 0 : ((long long)(slot / block_size) * kv_heads * block_size + slot % block_size) * head_dim;
+    for (int i = threadIdx.x; i < heads * half; i += blockDim.x) {
+        const int h = i / half, d = i % half;
+        T* x = row + h * head_dim;
+        const float c = to_f(table[d]), s = to_f(table[half + d]);
+        const float x1 = to_f(x[d]), x2 = to_f(x[half + d]);
+        const T a = from_f<T>(rnd<T>(x1 * c) + rnd<T>(-x2 * s)), b = from_f<T>(rnd<T>(x2 * c) + rnd<T>(x1 * s));
+        x[d] = a;
+        x[half + d] = b;
+        if (slot >= 0 && h >= num_heads) {
+            T* k = keys + at + (long long)(h - num_heads) * block_size * head_dim;
+            k[d] = a;
+            k[half + d] = b;
+        }
+    }
+    if (slot < 0) return;
+    for (int i = threadIdx.x; i < kv_heads * head_dim; i += blockDim.x) {
+        const int g = i / head_dim, d = i % head_dim;
+        values[at + (long long)g * block_size * head_dim + d] = row[heads * head_dim + i];
+    }
+}
+
+#define INSTANTIATE_ROTARY(S, T)                                                                                       \
+    extern "C" __global__ void rotary_write_kv_##S(T* qkv, const T* rope, const int* positions, const int* slots,      \
+                                                   T* keys, T* values, int width, int num_heads, int kv_heads,         \
+                                                   int head_dim, int block_size) { PDL_ENTER();                        \
+        rotary_write_kv<T>(qkv, rope, positions, slots, keys, values, width, num_heads, kv_heads, head_dim, block_size); \
+    }
+
+#ifdef VLLM_DTYPE_F32
+INSTANTIATE_ROTARY(f32, float)
+#endif
+#ifdef VLLM_DTYPE_BF16
+INSTANTIATE_ROTARY(bf16, __nv_bfloat16)
+#endif
+#ifdef VLLM_DTYPE_F16
+INSTANTIATE_ROTARY(f16, __half)
+#endif

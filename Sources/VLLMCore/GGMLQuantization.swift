@@ -1,0 +1,250 @@
+/// The tensor types of ggml (the element types of GGUF files): plain floats and the block formats
+/// of llama.cpp's quantizations. A row of a block-quantized tensor is a sequence of blocks, each
+/// holding `blockSize` values in `blockBytes` bytes; rows are independent, so rows can be sliced
+/// and reordered as whole byte ranges.
+public enum GGMLType: UInt32, Sendable, CaseIterable, CustomStringConvertible {
+    case f32 = 0
+    case f16 = 1
+    case q4_0 = 2
+    case q4_1 = 3
+    case q5_0 = 6
+    case q5_1 = 7
+    case q8_0 = 8
+    case q4_K = 12
+    case q5_K = 13
+    case q6_K = 14
+    case bf16 = 30
+
+    /// The name llama.cpp uses ("Q4_K").
+    public var description: String {
+        switch self {
+        case .f32: "F32"
+        case .f16: "F16"
+        case .bf16: "BF16"
+        case .q4_0: "Q4_0"
+        case .q4_1: "Q4_1"
+        case .q5_0: "Q5_0"
+        case .q5_1: "Q5_1"
+        case .q8_0: "Q8_0"
+        case .q4_K: "Q4_K"
+        case .q5_K: "Q5_K"
+        case .q6_K: "Q6_K"
+        }
+    }
+
+    /// The name of a ggml type id, also for the types this project does not decode (for errors).
+    public static func name(of raw: UInt32) -> String {
+        if let known = GGMLType(rawValue: raw) { return known.description }
+        let others: [UInt32: String] = [
+            9: "Q8_1", 10: "Q2_K", 11: "Q3_K", 15: "Q8_K", 16: "IQ2_XXS", 17: "IQ2_XS", 18: "IQ3_XXS", 19: "IQ1_S",
+            20: "IQ4_NL", 21: "IQ3_S", 22: "IQ2_S", 23: "IQ4_XS", 24: "I8", 25: "I16", 26: "I32", 27: "I64", 28: "F64",
+            29: "IQ1_M", 34: "TQ1_0", 35: "TQ2_0", 39: "MXFP4",
+        ]
+        return others[raw].map { "\($0) (type \(raw))" } ?? "unknown type \(raw)"
+    }
+
+    /// Values per block.
+    public var blockSize: Int {
+        switch self {
+        case .f32, .f16, .bf16: 1
+        case .q4_0, .q4_1, .q5_0, .q5_1, .q8_0: 32
+        case .q4_K, .q5_K, .q6_K: 256
+        }
+    }
+
+    /// Bytes per block.
+    public var blockBytes: Int {
+        switch self {
+        case .f32: 4
+        case .f16, .bf16: 2
+        case .q4_0: 18
+        case .q4_1: 20
+        case .q5_0: 22
+        case .q5_1: 24
+        case .q8_0: 34
+        case .q4_K: 144
+        case .q5_K: 176
+        case .q6_K: 210
+        }
+    }
+
+    /// The plain float type this type is, or nil for a block format.
+    public var floatDType: DType? {
+        switch self {
+        case .f32: .float32
+        case .f16: .float16
+        case .bf16: .bfloat16
+        default: nil
+        }
+    }
+
+    /// Bytes of a row of `count` values (`count` a multiple of `blockSize`).
+    public func rowBytes(_ count: Int) -> Int { count / blockSize * blockBytes }
+
+    /// Decodes the `count` values (a multiple of `blockSize`) that start at `source` into
+    /// `destination`, exactly as ggml's reference dequantization does.
+    @inlinable
+    public func dequantize(_ source: UnsafeRawPointer, count: Int, to destination: UnsafeMutablePointer<Float>) {
+        var (block, out) = (source, destination)
+        for _ in 0..<(count / blockSize) {
+            decodeBlock(block, to: out)
+            block += blockBytes
+            out += blockSize
+        }
+    }
+
+    /// Decodes one block (`blockSize` values).
+    @inlinable @inline(__always)
+    public func decodeBlock(_ block: UnsafeRawPointer, to out: UnsafeMutablePointer<Float>) {
+        switch self {
+        case .f32: out[0] = block.loadUnaligned(as: Float.self)
+        case .f16: out[0] = FloatBits.float16ToFloat(block.loadUnaligned(as: UInt16.self))
+        case .bf16: out[0] = FloatBits.bfloat16ToFloat(block.loadUnaligned(as: UInt16.self))
+        case .q4_0: GGMLBlocks.q4(block, out, hasMin: false)
+        case .q4_1: GGMLBlocks.q4(block, out, hasMin: true)
+        case .q5_0: GGMLBlocks.q5(block, out, hasMin: false)
+        case .q5_1: GGMLBlocks.q5(block, out, hasMin: true)
+        case .q8_0: GGMLBlocks.q8_0(block, out)
+        case .q4_K: GGMLBlocks.q4_K(block, out)
+        case .q5_K: GGMLBlocks.q5_K(block, out)
+        case .q6_K: GGMLBlocks.q6_K(block, out)
+        }
+    }
+}
+
+/// The decoders of ggml's block formats, one block each. Products and sums are in the order of
+/// ggml's reference code (`dequantize_row_*`), each rounded to float32 on its own (no fused
+/// multiply-add), so that the values are bit-identical to it. They are `@inlinable` so that the
+/// CPU kernels, compiled with optimisation, inline them into their loops.
+public enum GGMLBlocks {
+    @inlinable @inline(__always)
+    static func half(_ p: UnsafeRawPointer, _ offset: Int) -> Float {
+        FloatBits.float16ToFloat(p.loadUnaligned(fromByteOffset: offset, as: UInt16.self))
+    }
+
+    /// The low and high nibbles of 16 bytes, widened.
+    @inlinable @inline(__always)
+    static func nibbles(_ p: UnsafeRawPointer) -> (low: SIMD16<Int32>, high: SIMD16<Int32>) {
+        let bytes = SIMD16<Int32>(truncatingIfNeeded: p.loadUnaligned(as: SIMD16<UInt8>.self))
+        return (bytes & 0xF, bytes &>> 4)
+    }
+
+    @inlinable @inline(__always)
+    static func store(_ values: SIMD16<Float>, _ out: UnsafeMutablePointer<Float>) {
+        UnsafeMutableRawPointer(out).storeBytes(of: values, as: SIMD16<Float>.self)
+    }
+
+    /// Q4_0 (`d`, 16 bytes of nibbles: `(q - 8) * d`) and Q4_1 (`d`, `m`, nibbles: `q * d + m`).
+    /// Values 0..15 are the low nibbles, 16..31 the high ones.
+    @inlinable @inline(__always)
+    static func q4(_ block: UnsafeRawPointer, _ out: UnsafeMutablePointer<Float>, hasMin: Bool) {
+        let d = half(block, 0)
+        let (low, high) = nibbles(block + (hasMin ? 4 : 2))
+        if hasMin {
+            let m = half(block, 2)
+            store(SIMD16<Float>(low) * d + m, out)
+            store(SIMD16<Float>(high) * d + m, out + 16)
+        } else {
+            store(SIMD16<Float>(low &- 8) * d, out)
+            store(SIMD16<Float>(high &- 8) * d, out + 16)
+        }
+    }
+
+    /// Q5_0 (`d`, 32 high bits, nibbles: `(q - 16) * d`) and Q5_1 (`d`, `m`, high bits, nibbles:
+    /// `q * d + m`). Bit j of the high bits is the fifth bit of value j.
+    @inlinable @inline(__always)
+    static func q5(_ block: UnsafeRawPointer, _ out: UnsafeMutablePointer<Float>, hasMin: Bool) {
+        let d = half(block, 0)
+        let at = hasMin ? 4 : 2
+        let highBits = Int32(bitPattern: block.loadUnaligned(fromByteOffset: at, as: UInt32.self))
+        let (low, high) = nibbles(block + at + 4)
+        let lanes = SIMD16<Int32>(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15)
+        let fifthLow = ((SIMD16(repeating: highBits) &>> lanes) & 1) &<< 4
+        let fifthHigh = ((SIMD16(repeating: highBits) &>> (lanes &+ 16)) & 1) &<< 4
+        if hasMin {
+            let m = half(block, 2)
+            store(SIMD16<Float>(low | fifthLow) * d + m, out)
+            store(SIMD16<Float>(high | fifthHigh) * d + m, out + 16)
+        } else {
+            store(SIMD16<Float>((low | fifthLow) &- 16) * d, out)
+            store(SIMD16<Float>((high | fifthHigh) &- 16) * d, out + 16)
+        }
+    }
+
+    /// Q8_0: `d`, then 32 signed bytes: `q * d`.
+    @inlinable @inline(__always)
+    static func q8_0(_ block: UnsafeRawPointer, _ out: UnsafeMutablePointer<Float>) {
+        let d = half(block, 0)
+        for i in stride(from: 0, to: 32, by: 16) {
+            let q = SIMD16<Int32>(truncatingIfNeeded: (block + 2 + i).loadUnaligned(as: SIMD16<Int8>.self))
+            store(SIMD16<Float>(q) * d, out + i)
+        }
+    }
+
+    /// The 6-bit scale and minimum of sub-block `j` (0..<8) of a Q4_K or Q5_K block, packed in 12 bytes.
+    @inlinable @inline(__always)
+    static func scaleMin(_ scales: UnsafeRawPointer, _ j: Int) -> (Float, Float) {
+        let q = scales.assumingMemoryBound(to: UInt8.self)
+        if j < 4 { return (Float(q[j] & 63), Float(q[j + 4] & 63)) }
+        let scale = (q[j + 4] & 0xF) | ((q[j - 4] >> 6) << 4)
+        let minimum = (q[j + 4] >> 4) | ((q[j] >> 6) << 4)
+        return (Float(scale), Float(minimum))
+    }
+
+    /// Q4_K: `d`, `dmin`, 12 bytes of 6-bit scales and minima for 8 sub-blocks of 32, 128 bytes of
+    /// nibbles; each 32 bytes hold two sub-blocks (low nibbles, then high): `(d·sc) q - (dmin·m)`.
+    @inlinable @inline(__always)
+    static func q4_K(_ block: UnsafeRawPointer, _ out: UnsafeMutablePointer<Float>) {
+        let d = half(block, 0), dmin = half(block, 2)
+        for pair in 0..<4 {
+            let (sc1, m1) = scaleMin(block + 4, 2 * pair), (sc2, m2) = scaleMin(block + 4, 2 * pair + 1)
+            let (d1, min1, d2, min2) = (d * sc1, dmin * m1, d * sc2, dmin * m2)
+            for half in 0..<2 {
+                let (low, high) = nibbles(block + 16 + 32 * pair + 16 * half)
+                let o = out + 64 * pair + 16 * half
+                store(SIMD16<Float>(low) * d1 - min1, o)
+                store(SIMD16<Float>(high) * d2 - min2, o + 32)
+            }
+        }
+    }
+
+    /// Q5_K: as Q4_K, with 32 bytes of fifth bits before the nibbles; sub-block j takes bit j of each.
+    @inlinable @inline(__always)
+    static func q5_K(_ block: UnsafeRawPointer, _ out: UnsafeMutablePointer<Float>) {
+        let d = half(block, 0), dmin = half(block, 2)
+        let fifth = block + 16
+        for pair in 0..<4 {
+            let (sc1, m1) = scaleMin(block + 4, 2 * pair), (sc2, m2) = scaleMin(block + 4, 2 * pair + 1)
+            let (d1, min1, d2, min2) = (d * sc1, dmin * m1, d * sc2, dmin * m2)
+            for half in 0..<2 {
+                let (low, high) = nibbles(block + 48 + 32 * pair + 16 * half)
+                let bits = SIMD16<Int32>(truncatingIfNeeded: (fifth + 16 * half).loadUnaligned(as: SIMD16<UInt8>.self))
+                let o = out + 64 * pair + 16 * half
+                store(SIMD16<Float>(low | (((bits &>> Int32(2 * pair)) & 1) &<< 4)) * d1 - min1, o)
+                store(SIMD16<Float>(high | (((bits &>> Int32(2 * pair + 1)) & 1) &<< 4)) * d2 - min2, o + 32)
+            }
+        }
+    }
+
+    /// Q6_K: 128 bytes of low nibbles, 64 bytes of 2-bit high parts, 16 signed 8-bit scales (one
+    /// per 16 values), then `d`: `(d·sc) (q - 32)`. Each half of 128 values takes 64 low bytes and 32 high.
+    @inlinable @inline(__always)
+    static func q6_K(_ block: UnsafeRawPointer, _ out: UnsafeMutablePointer<Float>) {
+        let d = half(block, 208)
+        let scales = (block + 192).assumingMemoryBound(to: Int8.self)
+        for part in 0..<2 {
+            let ql = block + 64 * part, qh = block + 128 + 32 * part
+            for l in stride(from: 0, to: 32, by: 16) {
+                let (a, b) = nibbles(ql + l)
+                let (c, e) = nibbles(ql + 32 + l)
+                let h = SIMD16<Int32>(truncatingIfNeeded: (qh + l).loadUnaligned(as: SIMD16<UInt8>.self))
+                let o = out + 128 * part + l
+                let s = scales + 8 * part + l / 16
+                store(SIMD16<Float>((a | ((h & 3) &<< 4)) &- 32) * (d * Float(s[0])), o)
+                store(SIMD16<Float>((c | (((h &>> 2) & 3) &<< 4)) &- 32) * (d * Float(s[2])), o + 32)
+                store(SIMD16<Float>((b | (((h &>> 4) & 3) &<< 4)) &- 32) * (d * Float(s[4])), o + 64)
+                store(SIMD16<Float>((e | (((h &>> 6) & 3) &<< 4)) &- 32) * (d * Float(s[6])), o + 96)
+            }
+        }
+    }
+}

@@ -1,0 +1,65 @@
+/// A tool-call parser chosen by its vLLM `--tool-call-parser` name.
+public struct ToolCallParser: Sendable {
+    /// The parser names this module knows, as vLLM spells them.
+    public static let names = ["hermes", "llama3_json", "mistral", "pythonic", "qwen3_coder"]
+
+    private let format: any OutputFormat
+    private let ids: ToolCallIDs
+
+    /// The parser called `name`; `tools` are the request's tools (qwen3_coder types values by
+    /// their schemas). Throws `ParserError.unknownParser` for a name not in `names`.
+    public init(named name: String, tools: [ToolDefinition] = [], ids: ToolCallIDs = .random) throws {
+        switch name {
+        case "hermes": format = DelimitedCallFormat(parseBody: hermesCall)
+        case "qwen3_coder": format = DelimitedCallFormat(parseBody: { qwen3CoderCall($0, tools: tools) })
+        case "llama3_json": format = Llama3JSONFormat()
+        case "mistral": format = MistralFormat()
+        case "pythonic": format = PythonicFormat()
+        default: throw ParserError.unknownParser(name, known: Self.names)
+        }
+        self.ids = ids
+    }
+
+    /// Splits a whole model output into content and calls. Calls that do not parse stay content.
+    public func parse(_ text: String) -> ToolParseResult {
+        var result = ToolParseResult(content: "", toolCalls: [])
+        for item in format.scan(text[...], final: true).items {
+            switch item {
+            case .content(let s), .reasoning(let s): result.content += s
+            case .call(let name, let arguments):
+                result.toolCalls.append(ToolCall(id: ids.id(result.toolCalls.count), name: name, arguments: arguments))
+            }
+        }
+        return result
+    }
+
+    /// A stream for one response: feed it the output's text deltas.
+    public func makeStream() -> ParsedOutputStream { ParsedOutputStream(format: format, ids: ids) }
+}
+
+/// A parser name that is not known.
+public enum ParserError: Error, Equatable, CustomStringConvertible {
+    /// The name asked for and the names that exist.
+    case unknownParser(String, known: [String])
+
+    /// The message a server puts in its error response.
+    public var description: String {
+        switch self {
+        case .unknownParser(let name, let known):
+            "unknown parser '\(name)'; known parsers: \(known.joined(separator: ", "))"
+        }
+    }
+}
+
+/// A call object as JSON formats write it: `{"name": ..., "arguments"|"parameters": {...}}`;
+/// the arguments may also come as a string holding the JSON object. Nil when it is not one.
+func jsonCall(_ value: JSONValue) -> OutputItem? {
+    guard let name = value["name"]?.stringValue, !name.isEmpty else { return nil }
+    switch value["arguments"] ?? value["parameters"] ?? .object([]) {
+    case .object(let members): return .call(name: name, arguments: JSONValue.object(members).serialized)
+    case .string(let text):
+        guard case .object? = JSONValue.parse(text) else { return nil }
+        return .call(name: name, arguments: text)
+    default: return nil
+    }
+}

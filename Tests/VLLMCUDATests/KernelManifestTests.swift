@@ -1,0 +1,134 @@
+import VLLMTestSupport
+import Foundation
+import Testing
+@testable import VLLMCUDA
+
+/// The kernel manifest against the embedded CUDA sources, without a GPU or a compiler: the
+/// declarations and instantiation macros of the `.cu` files are read as text.
+@Suite struct KernelManifestTests {
+    let manifest: KernelManifest
+
+    init() throws { manifest = try KernelManifest.embedded() }
+
+    /// The `extern "C" __global__` kernels of one file: each name as the manifest writes it
+    /// (`##P` as `{P}`), and the names its instantiation lines make, by dtype suffix (a kernel
+    /// outside any macro is made for every dtype).
+    struct Scan {
+        var templates: [String] = []
+        var instances: [String: Set<String>] = [:]
+    }
+
+    static let dtypes = ["f32", "bf16", "f16"]
+
+    static func scan(_ text: String) throws -> Scan {
+        var result = Scan()
+        let declaration = try Regex(#"extern "C" __global__ void(?:\s|\\)+(?:__launch_bounds__\([^)]*\)(?:\s|\\)+)?([A-Za-z_][A-Za-z0-9_#]*)\s*\("#)
+        // Macro name -> (parameters, the kernel names its body declares, split at ##).
+        var macros: [String: (parameters: [String], names: [[String]])] = [:]
+        var lines = text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)[...]
+        var dtype: String?
+        while let line = lines.popFirst() {
+            if line.hasPrefix("#define "), let open = line.firstIndex(of: "("), line.hasSuffix("\\") {
+                let name = String(line[line.index(line.startIndex, offsetBy: 8)..<open])
+                let parameters = line[line.index(after: open)..<line.firstIndex(of: ")")!].split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+                var body = ""
+                while let next = lines.popFirst() {
+                    body += next + "\n"
+                    if !next.hasSuffix("\\") { break }
+                }
+                let names = body.matches(of: declaration).map { String($0.output[1].substring ?? "").components(separatedBy: "##") }
+                if !names.isEmpty { macros[name] = (parameters, names) }
+                for parts in names {
+                    result.templates.append(parts.map { parameters.contains($0) ? "{\($0)}" : $0 }.joined())
+                }
+            } else if line.hasPrefix("#ifdef VLLM_DTYPE_") {
+                dtype = String(line.dropFirst("#ifdef VLLM_DTYPE_".count)).lowercased()
+            } else if line.hasPrefix("#endif") {
+                dtype = nil
+            } else if let open = line.firstIndex(of: "("), let macro = macros[String(line[..<open])] {
+                let arguments = line[line.index(after: open)..<line.lastIndex(of: ")")!].split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+                let values = Dictionary(uniqueKeysWithValues: zip(macro.parameters, arguments))
+                // An instantiation for one dtype stands under that dtype's switch.
+                #expect(dtype == values["S"], "\(line) is under VLLM_DTYPE_\(dtype ?? "none")")
+                for parts in macro.names {
+                    result.instances[values["S"] ?? "", default: []].insert(parts.map { values[$0] ?? $0 }.joined())
+                }
+            } else if let match = line.firstMatch(of: declaration) {
+                let name = String(match.output[1].substring ?? "")
+                result.templates.append(name)
+                for suffix in dtypes { result.instances[suffix, default: []].insert(name) }
+            }
+        }
+        return result
+    }
+
+    func text(of file: String) -> String { String(decoding: KernelManifest.embeddedFiles[file] ?? [], as: UTF8.self) }
+
+    @Test func everyManifestKernelIsDefinedInExactlyItsListedFile() throws {
+        let scans = try Dictionary(uniqueKeysWithValues: manifest.files.map { ($0, try Self.scan(text(of: $0))) })
+        for (kernel, (file, entry)) in manifest.entries {
+            let definingFiles = scans.filter { $0.value.templates.contains(entry.name) }.map(\.key)
+            #expect(definingFiles == [file], "\(kernel) (\(entry.name)) is defined in \(definingFiles), listed under \(file)")
+        }
+        for (file, scan) in scans {
+            for name in scan.templates {
+                #expect(scan.templates.filter { $0 == name }.count == 1, "\(name) is declared twice in \(file)")
+                #expect(manifest.entries.values.contains { $0.file == file && $0.entry.name == name }, "\(name) of \(file) is not in the manifest")
+            }
+        }
+    }
+
+    @Test func manifestInstancesAreExactlyTheInstantiatedKernels() throws {
+        let scans = try manifest.files.map { try Self.scan(text(of: $0)) }
+        for suffix in Self.dtypes {
+            let instantiated = scans.reduce(into: Set<String>()) { $0.formUnion($1.instances[suffix] ?? []) }
+            let listed = Set(Kernel.allCases.flatMap { manifest.instances(of: $0, dtype: suffix).map(\.name) })
+            #expect(listed == instantiated, "\(suffix): only listed \(listed.subtracting(instantiated)), only instantiated \(instantiated.subtracting(listed))")
+        }
+        #expect(manifest.instances(of: .gemv, dtype: "bf16").count == 4)
+    }
+
+    @Test func everyKernelFileIsListedAndEmbedded() throws {
+        let directory = RepositoryFiles.url("Sources/VLLMCUDA/Kernels")
+        let onDisk = try FileManager.default.contentsOfDirectory(atPath: directory.path).filter { $0.hasSuffix(".cu") || $0.hasSuffix(".cuh") }
+        #expect(Set(onDisk) == Set(manifest.files))
+        #expect(Set(KernelManifest.embeddedFiles.keys) == Set(manifest.files))
+        #expect(manifest.files.first == "common.cuh")
+        #expect(Set(manifest.files).count == manifest.files.count)
+    }
+
+    @Test func sourceJoinsTheFilesInManifestOrderAfterTheDtypeSwitch() {
+        let source = CUDAKernels.source(for: .bfloat16, manifest: manifest)
+        #expect(source.hasPrefix("#define VLLM_DTYPE_BF16\n// "))
+        var previous = source.startIndex
+        for file in manifest.files {
+            let range = source.range(of: text(of: file))
+            #expect(range != nil && range!.lowerBound >= previous, "\(file) out of order")
+            previous = range?.upperBound ?? previous
+        }
+    }
+
+    @Test func instancesCarryTheirParameters() {
+        let prefill = manifest.instances(of: .flashPrefill, dtype: "f16")
+        #expect(prefill.map(\.name).sorted() == ["flash_prefill_f16_hd128_w4", "flash_prefill_f16_hd128_w8", "flash_prefill_f16_hd64_w4", "flash_prefill_f16_hd64_w8"])
+        #expect(prefill.contains { $0.name == "flash_prefill_f16_hd64_w8" && $0.values == [.headDim: 64, .warps: 8] })
+        #expect(manifest.instances(of: .gemv, dtype: "f32").isEmpty)
+        #expect(manifest.instances(of: .adjustLogits, dtype: "f32").map(\.name) == ["adjust_logits"])
+    }
+
+    @Test func manifestThatDisagreesWithTheConstantsNamesTheKernel() {
+        func error(_ json: String) -> String {
+            do {
+                _ = try KernelManifest(json: Array(json.utf8))
+                return ""
+            } catch {
+                return "\(error)"
+            }
+        }
+        let unknown = #"{"files": [{"file": "common.cuh", "kernels": [{"id": "softmaxRows", "name": "softmax_{S}", "parameters": {}, "waitsForPrevious": true}]}]}"#
+        #expect(error(unknown).contains("softmaxRows"))
+        #expect(error(#"{"files": [{"file": "common.cuh", "kernels": []}]}"#).contains("'embedding'"))
+        #expect(error(#"{"files": [{"file": "missing.cu", "kernels": []}]}"#).contains("missing.cu"))
+        #expect(error("{").contains("manifest.json"))
+    }
+}

@@ -1,0 +1,45 @@
+#!/usr/bin/env python3
+"""The CUDA kernel source as the backend compiles it: the files of Sources/VLLMCUDA/Kernels/manifest.json
+joined in the manifest's order (CUDAKernels.swift does the same), and the kernel names the manifest
+promises for one activation dtype. Run as a script, prints the joined source.
+
+    python3 scripts/gpu/kernel_source.py > kernels.cu   # for VLLM_CUDA_KERNEL_SOURCE or nvcc
+"""
+import itertools, json, os, sys
+
+root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+directory = os.path.join(root, "Sources/VLLMCUDA/Kernels")
+
+
+def manifest():
+    with open(os.path.join(directory, "manifest.json")) as f:
+        return json.load(f)
+
+
+def source(files=None):
+    """The named files (default: all of the manifest), in the manifest's order, joined by newlines."""
+    names = [entry["file"] for entry in manifest()["files"] if files is None or entry["file"] in files]
+    return "\n".join(open(os.path.join(directory, name)).read() for name in names)
+
+
+def kernel_names(suffix):
+    """Every kernel name the manifest lists for the activation dtype `suffix` (f32, bf16, f16)."""
+    names = []
+    for entry in manifest()["files"]:
+        for kernel in entry["kernels"]:
+            parameters = dict(kernel["parameters"])
+            if "S" in parameters:
+                if suffix not in parameters["S"]:
+                    continue
+                parameters["S"] = [suffix]
+            keys = sorted(parameters)
+            for values in itertools.product(*(parameters[k] for k in keys)):
+                name = kernel["name"]
+                for key, value in zip(keys, values):
+                    name = name.replace("{" + key + "}", value)
+                names.append(name)
+    return names
+
+
+if __name__ == "__main__":
+    sys.stdout.write(source())
