@@ -53,7 +53,7 @@ let package = Package(
                 .embedInCode("Kernels/norm.cu"), .embedInCode("Kernels/rotary.cu"), .embedInCode("Kernels/kv_cache.cu"),
                 .embedInCode("Kernels/attention.cu"), .embedInCode("Kernels/decode_attention.cu"), .embedInCode("Kernels/gemv.cu"),
                 .embedInCode("Kernels/activation.cu"), .embedInCode("Kernels/elementwise.cu"), .embedInCode("Kernels/argmax.cu"),
-                .embedInCode("Kernels/sampling.cu"), .embedInCode("Kernels/flash_prefill.cu"), .embedInCode("Kernels/moe.cu"),
+                .embedInCode("Kernels/sampling.cu"), .embedInCode("Kernels/flash_prefill.cu"), .embedInCode("Kernels/moe.cu"), .embedInCode("Kernels/quantized.cu"),
             ]),
         // The engine: KV cache manager, scheduler, step runner, sampler, offline API. It knows no
         // concrete backend: it runs on whichever `Platform` it is given.

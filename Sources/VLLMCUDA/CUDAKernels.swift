@@ -31,6 +31,8 @@ final class CUDAKernels {
 
     /// Mixture of experts (`Kernels/moe.cu`); nil when the module lacks it.
     private(set) var moe: MixtureOfExpertsKernels?
+    /// Quantized linear layers (`Kernels/quantized.cu`); nil when the module lacks them.
+    private(set) var quantized: QuantizedLinearKernels?
 
     /// Device sampling (`Kernels/sampling.cu`); nil when the module lacks it, and the engine
     /// samples on the host.
@@ -92,6 +94,7 @@ final class CUDAKernels {
         argmaxRows = try one(.argmaxRows)
         sampleRows = loaded.functions[.sampleRows]?.first?.function
         moe = MixtureOfExpertsKernels { loaded.functions[$0]?.first?.function }
+        quantized = QuantizedLinearKernels(loaded.functions)
         adjustLogits = loaded.functions[.adjustLogits]?.first?.function
         attentionCombine = loaded.functions[.attentionCombine]?.first?.function
         gemv = by(.gemv, .tokens)

@@ -47,6 +47,14 @@ public struct HostLinearWeight: Sendable {
     /// The tensors of the format, in the format's order (dense: the `[out, in]` matrix).
     public var tensors: [HostTensor]
 
+    /// A weight of `format` made of its tensors (in the format's order).
+    public init(format: WeightFormat, outFeatures: Int, inFeatures: Int, tensors: [HostTensor]) {
+        self.format = format
+        self.outFeatures = outFeatures
+        self.inFeatures = inFeatures
+        self.tensors = tensors
+    }
+
     /// A plain `[out, in]` matrix.
     public static func dense(_ matrix: HostTensor) -> HostLinearWeight {
         precondition(matrix.shape.count == 2, "a dense linear weight is a matrix, got shape \(matrix.shape)")

@@ -71,6 +71,7 @@ public struct ModelFolder: Sendable {
         case .dummy: DummyWeights(dtype: dummyDType ?? config.dtype ?? .bfloat16)
         }
         guard let method = try resolvedQuantization(quantization) else { return store }
+        if let dummy = store as? DummyWeights { return DummyQuantizedWeights(base: dummy, quantization: method) }
         return QuantizedWeights(base: store, quantization: method, path: path + "/config.json")
     }
 

@@ -368,6 +368,9 @@ struct KernelCheckCommand: ParsableCommand {
 
         var expertsCheck = MixtureOfExpertsCheck(gpu: gpu, cpu: cpu, round: round)
         results += try expertsCheck.run()
+        var quantizedCheck = QuantizedLinearCheck(gpu: gpu, cpu: cpu, round: round)
+        results += try quantizedCheck.run()
+        if dtype != .float32 { timings.merge(try quantizedCheck.timings()) { a, _ in a } }
 
         // Embedding and logit rows.
         let batch = ForwardBatch(

@@ -49,6 +49,25 @@ import VLLMTestSupport
         #expect(weight.tensors[0].count * 4 == 96 * 160 / 2)
     }
 
+    /// `--load-format dummy` on a quantized config gives random weights already in the stored
+    /// layout (what GPU benchmarks load), and they run.
+    @Test(arguments: ["awq-int4", "gptq-int8-channel", "fp8-block", "online-fp8"])
+    func dummyWeightsComeInTheQuantizedLayout(fixture: String) throws {
+        let folder = try ModelFolder(path: Self.root + "/" + fixture)
+        let quantization = fixture == "online-fp8" ? "fp8" : nil
+        let weights = try folder.weights(format: .dummy, quantization: quantization)
+        let layer = try weights.linear("model.layers.0.mlp.down_proj", out: 96, in: 160)
+        let expected = try #require(try folder.resolvedQuantization(quantization))
+        switch expected {
+        case .awq, .gptq, .packedInt4: #expect({ if case .packedInt = layer.format { true } else { false } }())
+        case .fp8, .onlineFP8: #expect({ if case .fp8 = layer.format { true } else { false } }())
+        }
+        let model = try ModelRegistry.load(config: folder.config, weights: weights, backend: CPUBackend(), maxPositions: 64)
+        model.allocateKVCache(numBlocks: 4, blockSize: 16)
+        let logits = model.execute(ForwardBatch(chunks: [SequenceChunk(tokenIDs: [1, 2, 3], numCached: 0, blockTable: [0])], blockSize: 16))
+        #expect(!logits.isEmpty && logits.allSatisfy(\.isFinite))
+    }
+
     @Test func fp8CodesRoundTrip() {
         for code in 0..<256 where code & 0x7F != 0x7F {
             let value = FloatBits.float8E4M3ToFloat(UInt8(code))
