@@ -159,6 +159,10 @@ public final class CUDABackend: Backend {
     /// The memory-bound decode attention kernel for decode-only steps, else the tensor-core kernel
     /// (`VLLM_CUDA_DECODE_ATTENTION=0` turns it off, for comparisons).
     public var useDecodeAttention = ProcessInfo.processInfo.environment["VLLM_CUDA_DECODE_ATTENTION"] != "0"
+    /// FP8 weights with per-row scales multiplied on the FP8 tensor cores for more than 4 tokens
+    /// (activations quantized per token), else dequantized to 16 bits first
+    /// (`VLLM_CUDA_FP8_GEMM=0` turns it off, for comparisons).
+    public var useFP8Products = ProcessInfo.processInfo.environment["VLLM_CUDA_FP8_GEMM"] != "0"
     private let elementSize: Int
 
     /// Opens device `device`, compiles or loads the kernels and creates the cuBLASLt handle.

@@ -7,6 +7,8 @@ struct QuantizedLinearKernels {
     /// FP8 matrix-vector products, by token count (1 to 4).
     let gemvFP8: [Int: CUhandle]
     let dequantizeInt, dequantizeFP8, permuteColumns: CUhandle
+    /// Per-token FP8 quantization of activations and the scaling of a product of codes (W8A8).
+    let quantizeRowsFP8, scaleProduct: CUhandle?
 
     /// Nil when the module lacks any of them (an older kernel source given by `VLLM_CUDA_KERNEL_SOURCE`).
     init?(_ functions: [Kernel: [(values: [KernelParameter: Int], function: CUhandle)]]) {
@@ -15,6 +17,8 @@ struct QuantizedLinearKernels {
               let permuteColumns = functions[.permuteColumns]?.first?.function
         else { return nil }
         (self.dequantizeInt, self.dequantizeFP8, self.permuteColumns) = (dequantizeInt, dequantizeFP8, permuteColumns)
+        quantizeRowsFP8 = functions[.quantizeRowsFP8]?.first?.function
+        scaleProduct = functions[.scaleProduct]?.first?.function
         var ints: [Int: [Int: CUhandle]] = [:]
         for instance in functions[.gemvInt] ?? [] {
             ints[instance.values[.bits] ?? 0, default: [:]][instance.values[.tokens] ?? 0] = instance.function
@@ -66,6 +70,8 @@ extension CUDABackend {
         guard t > 0 else { return out }
         if useGEMV, let vector = vectorKernel(weight.format, tokens: t, inFeatures: k) {
             multiplyVectors(x, weight, kernel: vector, out: out)
+        } else if multiplyFP8(x, weight, bias: bias, out: out) {
+            return out
         } else {
             var row = 0
             for part in parts(of: weight) {
@@ -88,6 +94,47 @@ extension CUDABackend {
 
     public func swiGLU(_ x: CUDATensor, gateUp: LinearWeight<CUDATensor>) -> CUDATensor {
         gateUp.format == .dense ? swiGLU(x, gateUp: gateUp.tensors[0]) : siluAndMul(linear(x, gateUp, bias: nil))
+    }
+
+    /// FP8 weights with one scale per output row, many tokens: the tokens quantized to FP8 per row
+    /// and the codes multiplied on the tensor cores (W8A8, as vLLM runs FP8 checkpoints on Hopper).
+    /// False, with nothing done, where that path does not apply: other layouts, 16-bit float
+    /// compute (the product of codes could overflow it), GPUs before Ada, or no cuBLASLt algorithm.
+    private func multiplyFP8(_ x: CUDATensor, _ weight: LinearWeight<CUDATensor>, bias: CUDATensor?, out: CUDATensor) -> Bool {
+        let (t, k, n) = (x.rows, x.columns, weight.outFeatures)
+        guard useFP8Products, case .fp8(let blockColumns) = weight.format, blockColumns >= k, computeDType == .bfloat16,
+              computeCapability.major * 10 + computeCapability.minor >= 89, k % 16 == 0, n % 16 == 0,
+              let quantized = kernels.quantized, let quantize = quantized.quantizeRowsFP8, let scale = quantized.scaleProduct
+        else { return false }
+        let codes = allocate([t, (k + 1) / 2])  // t·k bytes in 16-bit elements
+        let scales = allocate([2 * t])  // t floats
+        launch(
+            quantize, "quantize_rows_fp8 \(t)x\(k)", grid: (t, 1), block: 256,
+            [.pointer(codes.pointer), .pointer(scales.pointer), .pointer(x.pointer), .int32(Int32(k))])
+        var product = CUBLASLt.FP8Product.unsupported
+        profiled("cublaslt fp8 \(n)x\(k)") {
+            product = blas.linearFP8(
+                x: codes.pointer, w: weight.tensors[0].pointer, y: out.pointer, xScales: scales.pointer,
+                wScales: weight.tensors[1].pointer, tokens: t, outFeatures: n, inFeatures: k, stream: stream)
+        }
+        switch product {
+        case .unsupported:
+            return false
+        case .scaled:
+            if let bias {
+                launch(
+                    kernels.addBias, "add_bias", grid: (gridFor(t * n), 1), block: 256,
+                    [.pointer(out.pointer), .pointer(bias.pointer), .int64(Int64(t)), .int32(Int32(n))])
+            }
+        case .unscaled:
+            launch(
+                scale, "scale_product \(t)x\(n)", grid: (gridFor(t * n), 1), block: 256,
+                [
+                    .pointer(out.pointer), .pointer(scales.pointer), .pointer(weight.tensors[1].pointer), .pointer(bias?.pointer ?? 0),
+                    .int32(Int32(t)), .int32(Int32(n)),
+                ])
+        }
+        return true
     }
 
     /// The tensors of each stored part: `[packed, scales, zeros(, order)]` or `[codes, scales]`.

@@ -8,11 +8,11 @@ enum Kernel: String, CaseIterable, Sendable {
     case pagedAttention, flashAttention, attentionCombine, decodeAttention, gemv, gemvSwiGLU
     case siluAndMul, addBias, toFloat, fromFloat, argmaxRows, adjustLogits, sampleRows, flashPrefill
     case moeRoute, moeGroup, moeGemm, moeCombine
-    case gemvInt, gemvFP8, dequantizeInt, dequantizeFP8, permuteColumns
+    case gemvInt, gemvFP8, dequantizeInt, dequantizeFP8, permuteColumns, quantizeRowsFP8, scaleProduct
 
     /// Kernels the backend can do without (it samples on the host, or takes another attention
     /// kernel) when a module lacks them: a `VLLM_CUDA_KERNEL_SOURCE` from before they existed.
-    var isOptional: Bool { [.adjustLogits, .sampleRows, .decodeAttention, .flashPrefill, .gemvInt, .gemvFP8, .dequantizeInt, .dequantizeFP8, .permuteColumns].contains(self) }
+    var isOptional: Bool { [.adjustLogits, .sampleRows, .decodeAttention, .flashPrefill, .gemvInt, .gemvFP8, .dequantizeInt, .dequantizeFP8, .permuteColumns, .quantizeRowsFP8, .scaleProduct].contains(self) }
 }
 
 /// A macro parameter of a manifest kernel name (`HD` in `flash_attention_{S}_hd{HD}`); `S`, the

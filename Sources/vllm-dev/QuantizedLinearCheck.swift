@@ -17,6 +17,8 @@ struct QuantizedLinearCheck {
     /// (name, relative error) of each case: the CUDA result and the CPU backend's.
     mutating func run() throws -> [(String, Double)] {
         var results: [(String, Double)] = []
+        // Weight-only paths here (matrix-vector kernels, dequantized products); W8A8 in `w8a8`.
+        gpu.useFP8Products = false
         let formats: [(String, WeightFormat)] = [
             ("int4 g128", .packedInt(bits: 4, groupSize: 128, permuted: false)),
             ("int4 g32 act-order", .packedInt(bits: 4, groupSize: 32, permuted: true)),
@@ -39,6 +41,47 @@ struct QuantizedLinearCheck {
                 results.append((label + " cpu-vs-f64", Float64Reference.relativeError(cpu.linear(xc, c, bias: nil).toArray(), expected)))
             }
         }
+        results += try w8a8()
+        return results
+    }
+
+    /// FP8 per-channel weights times many tokens on the FP8 tensor cores (bf16 compute only): the
+    /// activations are quantized per token, so the reference quantizes them the same way (e4m3,
+    /// round to nearest even, scale max|x|/448); with the path turned off, the same product
+    /// dequantized against the plain reference. A GPU or cuBLASLt without the FP8 path falls back
+    /// to dequantizing and then misses the W8A8 reference by the activations' rounding (~1e-2).
+    private mutating func w8a8() throws -> [(String, Double)] {
+        guard gpu.computeDType == .bfloat16 else { return [] }
+        var results: [(String, Double)] = []
+        let (n, k) = (336, 512)
+        let host = randomWeight(.fp8(blockColumns: k), out: n, inFeatures: k)
+        let reference = Self.dequantized(host)
+        let weight = try gpu.linearWeight([host])
+        for tokens in [5, 37, 129] {
+            let x = random(tokens * k, scale: 2)
+            let xg = try gpu.upload(x, shape: [tokens, k])
+            var quantized = [Double](repeating: 0, count: x.count)
+            for t in 0..<tokens {
+                let row = x[(t * k)..<((t + 1) * k)]
+                let largest = row.reduce(0) { max($0, abs($1)) }
+                let scale: Float = largest > 0 ? largest / 448 : 1
+                for j in 0..<k {
+                    let code = FloatBits.floatToFloat8E4M3(x[t * k + j] / scale)
+                    quantized[t * k + j] = Double(FloatBits.float8E4M3ToFloat(code)) * Double(scale)
+                }
+            }
+            gpu.useFP8Products = true
+            let w8a8 = gpu.toHost(gpu.linear(xg, weight, bias: nil))
+            results.append((
+                "quantized fp8 w8a8 \(tokens)x\(k)x\(n)",
+                Float64Reference.relativeError(w8a8, Float64Reference.linear(quantized, weight: reference, bias: nil, inputs: k))))
+            gpu.useFP8Products = false
+            let dequantized = gpu.toHost(gpu.linear(xg, weight, bias: nil))
+            results.append((
+                "quantized fp8 dequantized \(tokens)x\(k)x\(n)",
+                Float64Reference.relativeError(dequantized, Float64Reference.linear(x.map(Double.init), weight: reference, bias: nil, inputs: k))))
+        }
+        gpu.useFP8Products = true
         return results
     }
 
@@ -57,6 +100,20 @@ struct QuantizedLinearCheck {
                 timings["\(name) gemv \(k)x\(m) GB/s"] = Double(host.byteCount) / (ms / 1000) / 1e9
                 timings["\(name) gemv \(k)x\(m) us"] = ms * 1000
             }
+        }
+        // A prefill-sized product (4096 tokens, 4096 -> 14336) in TFLOP/s: dense bf16, FP8 on the
+        // FP8 tensor cores, and int4 dequantized into the scratch matrix before cuBLASLt.
+        let (t, k, m) = (4096, 4096, 14336)
+        let x = try gpu.upload(random(t * k, scale: 1), shape: [t, k])
+        let dense = HostLinearWeight.dense(HostTensor(shape: [m, k], values: [Float](repeating: 0.01, count: m * k)))
+        for (name, host) in [
+            ("bf16", dense), ("fp8 w8a8", randomWeight(.fp8(blockColumns: k), out: m, inFeatures: k)),
+            ("int4 g128 dequantized", randomWeight(.packedInt(bits: 4, groupSize: 128, permuted: false), out: m, inFeatures: k)),
+        ] {
+            let weight = try gpu.linearWeight([host])
+            _ = gpu.prepare(ForwardBatch(chunks: [SequenceChunk(tokenIDs: [1], numCached: 0, blockTable: [0])], blockSize: 16))
+            let ms = gpu.timeMilliseconds(repeats: 10) { _ = gpu.linear(x, weight, bias: nil) }
+            timings["\(name) \(t)x\(k)x\(m) TFLOP/s"] = 2 * Double(t * k * m) / (ms / 1000) / 1e12
         }
         return timings
     }

@@ -173,6 +173,52 @@ __device__ void permute_columns(T* y, const T* x, const int* order, int rows, in
     }
 }
 
+// FP8 products of many tokens on the tensor cores (W8A8): each token row of x is quantized to
+// e4m3 with its own scale, max|x[t, :]| / 448 (1 for a zero row), rounded to nearest and
+// saturating; cuBLASLt multiplies the codes and the scales are applied to the product.
+template <typename T>
+__device__ void quantize_rows_fp8(unsigned char* q, float* scales, const T* x, int k) {
+    __shared__ float part[32];
+    PDL_ENTER();
+    const T* xr = x + (long long)blockIdx.x * k;
+    float m = 0.f;
+    for (int j = threadIdx.x; j < k; j += blockDim.x) m = fmaxf(m, fabsf(to_f(xr[j])));
+    m = warp_max(m);
+    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, warps = (blockDim.x + 31) >> 5;
+    if (lane == 0) part[warp] = m;
+    __syncthreads();
+    if (warp == 0) {
+        float v = lane < warps ? part[lane] : 0.f;
+        v = warp_max(v);
+        if (lane == 0) part[0] = v;
+    }
+    __syncthreads();
+    const float scale = part[0] > 0.f ? part[0] / 448.f : 1.f;
+    if (threadIdx.x == 0) scales[blockIdx.x] = scale;
+    unsigned short* qr = (unsigned short*)(q + (long long)blockIdx.x * k);
+    for (int j = threadIdx.x; j < k / 2; j += blockDim.x) {
+        unsigned short r = 0;
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 890
+        // The first operand lands in the upper byte: element 2j+1, as memory orders the pair.
+        asm("cvt.rn.satfinite.e4m3x2.f32 %0, %1, %2;" : "=h"(r) : "f"(to_f(xr[2 * j + 1]) / scale), "f"(to_f(xr[2 * j]) / scale));
+#endif
+        qr[j] = r;
+    }
+}
+
+// y[t, n] = y[t, n] · row_scales[t] · column_scales[n] (+ bias[n]): the scales of a product of
+// codes, where cuBLASLt cannot apply them itself.
+template <typename T>
+__device__ void scale_product(T* y, const float* row_scales, const float* column_scales, const T* bias, int rows, int n) {
+    PDL_ENTER();
+    const long long total = (long long)rows * n;
+    for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < total; i += (long long)gridDim.x * blockDim.x) {
+        const int c = (int)(i % n);
+        const float v = to_f(y[i]) * row_scales[i / n] * column_scales[c];
+        y[i] = from_f<T>(bias ? v + to_f(bias[c]) : v);
+    }
+}
+
 #define INSTANTIATE_QGEMV_INT(S, T, BITS, NT)                                                                       \
     extern "C" __global__ void __launch_bounds__(256)                                                              \
         gemv_int_##S##_b##BITS##_t##NT(T* y, const T* x, const unsigned int* packed, const float* scales,          \
@@ -197,6 +243,13 @@ __device__ void permute_columns(T* y, const T* x, const int* order, int rows, in
     }                                                                                                              \
     extern "C" __global__ void permute_columns_##S(T* y, const T* x, const int* order, int rows, int k) {          \
         permute_columns<T>(y, x, order, rows, k);                                                                  \
+    }                                                                                                              \
+    extern "C" __global__ void quantize_rows_fp8_##S(unsigned char* q, float* scales, const T* x, int k) {         \
+        quantize_rows_fp8<T>(q, scales, x, k);                                                                     \
+    }                                                                                                              \
+    extern "C" __global__ void scale_product_##S(T* y, const float* row_scales, const float* column_scales,       \
+                                                 const T* bias, int rows, int n) {                                 \
+        scale_product<T>(y, row_scales, column_scales, bias, rows, n);                                             \
     }
 #ifdef VLLM_DTYPE_BF16
 INSTANTIATE_QGEMV_INT(bf16, __nv_bfloat16, 4, 1)
