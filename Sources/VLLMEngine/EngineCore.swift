@@ -192,7 +192,10 @@ public final class EngineCore {
         let request = Request(
             id: id, promptTokenIDs: promptTokenIDs, params: params, arrival: arrivals, priority: priority,
             cacheSalt: cacheSalt, maxModelLength: maxLength)
-        if let spec = params.structuredOutputs { request.grammar = try grammarMatcher(spec) }
+        if let spec = params.structuredOutputs {
+            request.grammar = try grammarMatcher(spec)
+            request.grammarWaits = !params.structuredOutputsStartAfter.isEmpty
+        }
         arrivals += 1
         requests[id] = request
         if !params.stop.isEmpty, lastStops?.patterns != params.stop { lastStops = StopStringAutomaton(params.stop) }
@@ -364,7 +367,7 @@ public final class EngineCore {
         request.append(token)
         // The mask allowed only this grammar's tokens; a rejection means every allowed token was
         // banned (min_tokens against a finished grammar), and the sequence stops there.
-        let grammarRejected = request.grammar.map { _ in !request.grammar!.acceptToken(token) } ?? false
+        let grammarRejected = advanceGrammar(request, with: token)
         counters.generationTokens += 1
         if let logprobs {
             request.logprobs.append(logprobs)
@@ -391,6 +394,18 @@ public final class EngineCore {
             result = close(request, update: result)
         }
         return result
+    }
+
+    /// Advances the request's grammar with its newest token; true when the grammar refused it. A
+    /// waiting grammar starts once the output ends with `structuredOutputsStartAfter`.
+    private func advanceGrammar(_ request: Request, with token: Int) -> Bool {
+        guard request.grammar != nil else { return false }
+        guard request.grammarWaits else { return !request.grammar!.acceptToken(token) }
+        let marker = request.params.structuredOutputsStartAfter
+        if request.outputTokenIDs.count >= marker.count, request.outputTokenIDs.suffix(marker.count).elementsEqual(marker) {
+            request.grammarWaits = false
+        }
+        return false
     }
 
     private func update(_ request: Request, tokens: [Int], logprobs: [PositionLogprobs] = []) -> SequenceUpdate {

@@ -39,6 +39,10 @@ public struct SamplingParams: Sendable, Equatable {
     /// Constrains the output to a JSON schema, any JSON object, a regex, a choice or a grammar
     /// (vLLM's `structured_outputs`); each sample follows the grammar token by token.
     public var structuredOutputs: StructuredOutputSpec?
+    /// Token ids after which `structuredOutputs` starts to apply: the output is unconstrained
+    /// until it contains them (a reasoning model's end of thinking, `</think>`), and follows the
+    /// grammar from the next token on. Empty: the grammar applies from the first token.
+    public var structuredOutputsStartAfter: [Int] = []
     public var spacesBetweenSpecialTokens = true
 
     public init() {}

@@ -222,14 +222,13 @@ public struct ChatCompletionRequest: Decodable, Sendable {
     public var addGenerationPrompt: Bool?
     public var continueFinalMessage: Bool?
     public var chatTemplate: String?
-    public var toolChoice: String?
     public var sampling: SamplingFields
 
     enum CodingKeys: String, CodingKey {
         case messages, logprobs
         case topLogprobs = "top_logprobs", maxCompletionTokens = "max_completion_tokens"
         case addGenerationPrompt = "add_generation_prompt", continueFinalMessage = "continue_final_message"
-        case chatTemplate = "chat_template", toolChoice = "tool_choice"
+        case chatTemplate = "chat_template"
     }
 
     public init(from decoder: any Decoder) throws {
@@ -241,8 +240,6 @@ public struct ChatCompletionRequest: Decodable, Sendable {
         addGenerationPrompt = try c.decodeIfPresent(Bool.self, forKey: .addGenerationPrompt)
         continueFinalMessage = try c.decodeIfPresent(Bool.self, forKey: .continueFinalMessage)
         chatTemplate = try c.decodeIfPresent(String.self, forKey: .chatTemplate)
-        // tool_choice may be a string or an object naming a function; only the string forms matter here.
-        toolChoice = try? c.decodeIfPresent(String.self, forKey: .toolChoice)
         sampling = try SamplingFields(from: decoder)
     }
 }

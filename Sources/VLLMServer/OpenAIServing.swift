@@ -30,7 +30,7 @@ public final class OpenAIServing: @unchecked Sendable {
     private var engineRequests = 0
     private var draining = false
 
-    /// Wraps a started engine. Fails only when `options.chatTemplate` does not parse.
+    /// Wraps a started engine. Fails when `options.chatTemplate` does not parse or a parser name is unknown.
     public init(engine: AsyncEngine, options: ServerOptions, logger: Logger = Logger(label: "vllm.server")) throws {
         self.engine = engine
         self.options = options
@@ -43,6 +43,7 @@ public final class OpenAIServing: @unchecked Sendable {
         generationDefaults = options.useGenerationConfig ? (engine.folder?.generationConfig ?? GenerationConfig()) : GenerationConfig()
         admissionLimit = engine.config.scheduler.maxNumSeqs + options.maxQueuedSequences
         metrics = ServerMetrics(modelName: modelNames[0], maxModelLength: maxModelLength)
+        try ChatOutputParsing.checkParserNames(options)
         var renderer: ChatPromptRenderer?
         var rendererError: String?
         if let folder = engine.folder, let tokenizer {
