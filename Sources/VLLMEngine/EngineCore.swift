@@ -193,7 +193,7 @@ public final class EngineCore {
             id: id, promptTokenIDs: promptTokenIDs, params: params, arrival: arrivals, priority: priority,
             cacheSalt: cacheSalt, maxModelLength: maxLength)
         if let spec = params.structuredOutputs {
-            request.grammar = try grammarMatcher(spec)
+            request.grammar = try grammarMatcher(spec, anyWhitespace: params.structuredOutputsAnyWhitespace)
             request.grammarWaits = !params.structuredOutputsStartAfter.isEmpty
         }
         arrivals += 1
@@ -204,12 +204,12 @@ public final class EngineCore {
     }
 
     /// A fresh matcher of `spec` (the compiled grammar comes from the cache after the first time).
-    private func grammarMatcher(_ spec: StructuredOutputSpec) throws -> GrammarMatcher {
+    private func grammarMatcher(_ spec: StructuredOutputSpec, anyWhitespace: Bool) throws -> GrammarMatcher {
         guard let grammarCompiler else {
             throw EngineError.invalidParameter(field: "structured_outputs", detail: "needs the model's tokenizer, and this model has none")
         }
         do {
-            return GrammarMatcher(grammar: try grammarCompiler.compile(spec))
+            return GrammarMatcher(grammar: try grammarCompiler.compile(spec, anyWhitespace: anyWhitespace))
         } catch let error as StructuredOutputError {
             throw EngineError.invalidParameter(field: "structured_outputs", detail: error.message)
         }

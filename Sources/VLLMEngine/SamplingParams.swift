@@ -43,6 +43,10 @@ public struct SamplingParams: Sendable, Equatable {
     /// until it contains them (a reasoning model's end of thinking, `</think>`), and follows the
     /// grammar from the next token on. Empty: the grammar applies from the first token.
     public var structuredOutputsStartAfter: [Int] = []
+    /// JSON grammars allow any whitespace between tokens (xgrammar's `any_whitespace`, vLLM's
+    /// default); false writes compact JSON (`", "` and `": "` as separators), which a model cannot
+    /// stretch with endless newlines (vLLM's `disable_any_whitespace`).
+    public var structuredOutputsAnyWhitespace = true
     public var spacesBetweenSpecialTokens = true
 
     public init() {}

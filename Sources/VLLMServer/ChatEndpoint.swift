@@ -268,7 +268,10 @@ extension OpenAIServing {
             f, promptLength: tokens.count, maxTokens: body.maxCompletionTokens ?? f.maxTokens,
             maxTokensParam: body.maxCompletionTokens != nil ? "max_completion_tokens" : "max_tokens",
             defaultMaxTokens: nil, logprobs: wantsLogprobs ? (body.topLogprobs ?? 0) : nil)
-        if let toolGrammar { params.structuredOutputs = toolGrammar }
+        if let toolGrammar {
+            params.structuredOutputs = toolGrammar
+            params.structuredOutputsAnyWhitespace = false
+        }
         // Tool markers are special tokens in some vocabularies; the parser must see them (vLLM's parsers do the same).
         if tools.choice == .auto, f.skipSpecialTokens == nil { params.skipSpecialTokens = false }
         let parsing = try ChatOutputParsing(options: options, tools: tools, prompt: prompt.text)
@@ -279,7 +282,8 @@ extension OpenAIServing {
     }
 
     /// The grammar of a `required` or named `tool_choice`, compiled now so that a schema the
-    /// engine cannot follow is a 400 naming `tools`.
+    /// engine cannot follow is a 400 naming `tools`. Calls are compact JSON: whitespace means
+    /// nothing to the client, and a model that loops on newlines could never finish the call.
     private func toolChoiceGrammar(_ tools: ChatToolRequest, sampling f: SamplingFields) throws -> StructuredOutputSpec? {
         guard let spec = try tools.structuredOutput() else { return nil }
         if f.structuredOutputs != nil {
@@ -290,7 +294,7 @@ extension OpenAIServing {
         guard let compiler = engine.grammarCompiler else {
             throw APIError.invalid("tool_choice", "tool_choice \"required\" and named functions need the model's tokenizer")
         }
-        do { _ = try compiler.compile(spec) } catch let error as StructuredOutputError {
+        do { _ = try compiler.compile(spec, anyWhitespace: false) } catch let error as StructuredOutputError {
             throw APIError.invalid("tools", "the tools' parameters cannot constrain the output: \(error.message)")
         }
         return spec

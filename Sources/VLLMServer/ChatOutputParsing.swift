@@ -57,7 +57,12 @@ struct ChatOutputParsing: Sendable {
                 message.content = rest  // cut short (max_tokens): not arguments yet
             }
         }
-        if !message.toolCalls.isEmpty, let content = message.content, content.allSatisfy(\.isWhitespace) { message.content = nil }
+        // Nothing but calls, or nothing after the reasoning: no content (null), as vLLM answers.
+        if let content = message.content {
+            let onlyCalls = !message.toolCalls.isEmpty && content.allSatisfy(\.isWhitespace)
+            let onlyReasoning = message.reasoning != nil && content.isEmpty
+            if onlyCalls || onlyReasoning { message.content = nil }
+        }
         return message
     }
 
@@ -148,8 +153,11 @@ extension ChatOutputParsing {
     /// The parsing of one chat request: the server's reasoning parser (told whether the rendered
     /// prompt already opened the block) and the tool calls its `tool_choice` asks for.
     init(options: ServerOptions, tools: ChatToolRequest, prompt: String) throws {
-        let opens = ReasoningParser.promptOpensReasoning(prompt)
-        reasoning = try options.reasoningParser.map { try ReasoningParser(named: $0, startsInReasoning: opens ? true : nil) }
+        // A prompt that opened the block starts the output inside it; one that closed it (thinking
+        // off) leaves none to read; otherwise each parser's default holds.
+        let starts: Bool? =
+            ReasoningParser.promptOpensReasoning(prompt) ? true : ReasoningParser.promptClosesReasoning(prompt) ? false : nil
+        reasoning = try options.reasoningParser.map { try ReasoningParser(named: $0, startsInReasoning: starts) }
         switch tools.choice {
         case .none: calls = .none
         case .auto: calls = .parser(try ToolCallParser(named: options.toolCallParser ?? "", tools: Self.definitions(tools), ids: Self.toolCallIDs))

@@ -84,7 +84,7 @@ import VLLMStructuredOutputs
         params.structuredOutputsStartAfter = marker
         let output = try llm.generate([.text("Once upon a time")], params, showProgress: false)[0].outputs[0]
         #expect(Array(output.tokenIDs.prefix(start)) == Array(free.prefix(start)))
-        let rest = llm.tokenizer!.decode(Array(output.tokenIDs.dropFirst(start)).filter { $0 != llm.tokenizer!.eosTokenID })
+        let rest = llm.tokenizer!.decode(Array(output.tokenIDs.dropFirst(start)), skipSpecialTokens: true)
         #expect(["the cat", "a dog", "an owl"].contains(rest), "\(output.text)")
 
         params.structuredOutputsStartAfter = [llm.tokenizer!.eosTokenID!, llm.tokenizer!.eosTokenID!]
