@@ -66,6 +66,14 @@ func toolRequest(_ extra: [String: Any]) -> [String: Any] {
     return body
 }
 
+extension TestClientProtocol {
+    /// POSTs `json` serialised with sorted keys, so that two requests list schema properties alike.
+    func postSorted(_ uri: String, _ json: [String: Any]) async throws -> TestResponse {
+        let data = try JSONSerialization.data(withJSONObject: json, options: .sortedKeys)
+        return try await postRaw(uri, String(decoding: data, as: UTF8.self))
+    }
+}
+
 extension TestResponse {
     /// The choices of a chat response.
     var choices: [[String: Any]] { json["choices"] as? [[String: Any]] ?? [] }
@@ -176,8 +184,10 @@ final class ToolCallingTests: XCTestCase {
             let choices: [Any] = ["required", ["type": "function", "function": ["name": "get_time"]]]
             for choice in choices {
                 let fields: [String: Any] = ["tool_choice": choice, "temperature": 0, "parallel_tool_calls": false]
-                let whole = try await client.post("/v1/chat/completions", toolRequest(fields))
-                let stream = try await client.post("/v1/chat/completions", toolRequest(fields.merging(["stream": true]) { $1 }))
+                // Keys sorted: the schema's property order (the order arguments are written in) must
+                // be the same in both requests.
+                let whole = try await client.postSorted("/v1/chat/completions", toolRequest(fields))
+                let stream = try await client.postSorted("/v1/chat/completions", toolRequest(fields.merging(["stream": true]) { $1 }))
                 let streamed = StreamedChoice(stream.events)
                 let expected = calls(messageOf(whole.choice0))
                 XCTAssertFalse(expected.isEmpty)
