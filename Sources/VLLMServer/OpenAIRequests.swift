@@ -99,6 +99,8 @@ public struct SamplingFields: Decodable, Sendable {
     public var responseFormat: ResponseFormat?
     /// The output constraint of `response_format` or `structured_outputs`.
     public var structuredOutputs: StructuredOutputSpec?
+    /// `structured_outputs.disable_any_whitespace`: JSON grammars write compact JSON.
+    public var disableAnyWhitespace = false
     public var addSpecialTokens: Bool?
     public var user: String?
     public var requestID: String?
@@ -146,7 +148,7 @@ public struct SamplingFields: Decodable, Sendable {
         priority = try c.decodeIfPresent(Int.self, forKey: .priority)
         promptLogprobs = try c.decodeIfPresent(Int.self, forKey: .promptLogprobs)
         responseFormat = try c.decodeIfPresent(ResponseFormat.self, forKey: .responseFormat)
-        structuredOutputs = try StructuredOutputFields.spec(rawBody: RequestBody.raw)
+        (structuredOutputs, disableAnyWhitespace) = try StructuredOutputFields.read(rawBody: RequestBody.raw)
         addSpecialTokens = try c.decodeIfPresent(Bool.self, forKey: .addSpecialTokens)
         user = try c.decodeIfPresent(String.self, forKey: .user)
         requestID = try c.decodeIfPresent(String.self, forKey: .requestID)

@@ -235,10 +235,11 @@ public final class OpenAIServing: @unchecked Sendable {
         if let spec = f.structuredOutputs {
             // Compiled here, off the step loop: errors are a 400 now, and the engine finds it cached.
             guard let compiler = engine.grammarCompiler else { throw APIError.invalid("response_format", "structured outputs need the model's tokenizer") }
-            do { _ = try compiler.compile(spec) } catch let error as StructuredOutputError {
+            do { _ = try compiler.compile(spec, anyWhitespace: !f.disableAnyWhitespace) } catch let error as StructuredOutputError {
                 throw APIError.invalid(f.responseFormat != nil ? "response_format" : "structured_outputs", error.message)
             }
             p.structuredOutputs = spec
+            p.structuredOutputsAnyWhitespace = !f.disableAnyWhitespace
         }
         guard p.n <= 128 else { throw APIError.invalid("n", "n must be at most 128, got \(p.n)") }
         do {

@@ -161,7 +161,10 @@ enum OpenAPIDocument {
             ],
             "StructuredOutputs": [
                 "type": "object", "description": "one of json (a JSON schema), regex, choice, grammar (EBNF) or json_object",
-                "properties": ["json": ["type": "object"], "regex": string, "choice": ["type": "array", "items": string], "grammar": string, "json_object": boolean],
+                "properties": [
+                    "json": ["type": "object"], "regex": string, "choice": ["type": "array", "items": string], "grammar": string, "json_object": boolean,
+                    "disable_any_whitespace": boolean,
+                ],
             ],
             "Tool": [
                 "type": "object", "required": ["function"],
