@@ -194,7 +194,10 @@ public final class EngineCore {
         let request = Request(
             id: id, promptTokenIDs: promptTokenIDs, params: params, arrival: arrivals, priority: priority,
             cacheSalt: cacheSalt, maxModelLength: maxLength)
-        if let spec = params.structuredOutputs { request.grammar = try grammarMatcher(spec) }
+        if let spec = params.structuredOutputs {
+            request.grammar = try grammarMatcher(spec, anyWhitespace: params.structuredOutputsAnyWhitespace)
+            request.grammarWaits = !params.structuredOutputsStartAfter.isEmpty
+        }
         arrivals += 1
         requests[id] = request
         if !params.stop.isEmpty, lastStops?.patterns != params.stop { lastStops = StopStringAutomaton(params.stop) }
@@ -203,12 +206,12 @@ public final class EngineCore {
     }
 
     /// A fresh matcher of `spec` (the compiled grammar comes from the cache after the first time).
-    private func grammarMatcher(_ spec: StructuredOutputSpec) throws -> GrammarMatcher {
+    private func grammarMatcher(_ spec: StructuredOutputSpec, anyWhitespace: Bool) throws -> GrammarMatcher {
         guard let grammarCompiler else {
             throw EngineError.invalidParameter(field: "structured_outputs", detail: "needs the model's tokenizer, and this model has none")
         }
         do {
-            return GrammarMatcher(grammar: try grammarCompiler.compile(spec))
+            return GrammarMatcher(grammar: try grammarCompiler.compile(spec, anyWhitespace: anyWhitespace))
         } catch let error as StructuredOutputError {
             throw EngineError.invalidParameter(field: "structured_outputs", detail: error.message)
         }
@@ -366,7 +369,7 @@ public final class EngineCore {
         request.append(token)
         // The mask allowed only this grammar's tokens; a rejection means every allowed token was
         // banned (min_tokens against a finished grammar), and the sequence stops there.
-        let grammarRejected = request.grammar.map { _ in !request.grammar!.acceptToken(token) } ?? false
+        let grammarRejected = advanceGrammar(request, with: token)
         counters.generationTokens += 1
         if let logprobs {
             request.logprobs.append(logprobs)
@@ -393,6 +396,18 @@ public final class EngineCore {
             result = close(request, update: result)
         }
         return result
+    }
+
+    /// Advances the request's grammar with its newest token; true when the grammar refused it. A
+    /// waiting grammar starts once the output ends with `structuredOutputsStartAfter`.
+    private func advanceGrammar(_ request: Request, with token: Int) -> Bool {
+        guard request.grammar != nil else { return false }
+        guard request.grammarWaits else { return !request.grammar!.acceptToken(token) }
+        let marker = request.params.structuredOutputsStartAfter
+        if request.outputTokenIDs.count >= marker.count, request.outputTokenIDs.suffix(marker.count).elementsEqual(marker) {
+            request.grammarWaits = false
+        }
+        return false
     }
 
     private func update(_ request: Request, tokens: [Int], logprobs: [PositionLogprobs] = []) -> SequenceUpdate {

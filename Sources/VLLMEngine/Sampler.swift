@@ -38,7 +38,7 @@ struct Sampler {
     /// Bans the tokens the request's grammar does not allow next (before logprobs, as vLLM
     /// applies the grammar bitmask to the logits before its sampler).
     private mutating func applyGrammar(_ logits: inout [Float], _ request: Request) {
-        guard request.grammar != nil else { return }
+        guard request.grammar != nil, !request.grammarWaits else { return }
         if mask.count != request.grammar!.grammar.vocabulary.maskWords { mask = .init(repeating: 0, count: request.grammar!.grammar.vocabulary.maskWords) }
         request.grammar!.fillNextTokenBitmask(&mask)
         SamplingMath.applyTokenBitmask(&logits, mask)

@@ -126,8 +126,17 @@ enum OpenAPIDocument {
             chat["chat_template"] = ["type": "null"]
             chat["chat_template_kwargs"] = nullable(["type": "object", "not": ["required": ["chat_template"]]])
         }
-        chat["tools"] = nullable(array(["type": "object"]))
-        chat["tool_choice"] = nullable(["anyOf": [["type": "string", "enum": ["none", "auto"]], ["type": "object"]]])
+        chat["tools"] = nullable(array(ref("Tool")))
+        chat["tool_choice"] = nullable([
+            "anyOf": [
+                ["type": "string", "enum": ["none", "auto", "required"]],
+                [
+                    "type": "object", "required": ["function"],
+                    "properties": ["type": ["const": "function"], "function": ["type": "object", "required": ["name"], "properties": ["name": string]]],
+                ],
+            ]
+        ])
+        chat["parallel_tool_calls"] = nullable(boolean)
         let usage: [String: Any] = [
             "type": "object", "required": ["prompt_tokens", "completion_tokens", "total_tokens"],
             "properties": ["prompt_tokens": integer, "completion_tokens": integer, "total_tokens": integer],
@@ -152,7 +161,27 @@ enum OpenAPIDocument {
             ],
             "StructuredOutputs": [
                 "type": "object", "description": "one of json (a JSON schema), regex, choice, grammar (EBNF) or json_object",
-                "properties": ["json": ["type": "object"], "regex": string, "choice": ["type": "array", "items": string], "grammar": string, "json_object": boolean],
+                "properties": [
+                    "json": ["type": "object"], "regex": string, "choice": ["type": "array", "items": string], "grammar": string, "json_object": boolean,
+                    "disable_any_whitespace": boolean,
+                ],
+            ],
+            "Tool": [
+                "type": "object", "required": ["function"],
+                "properties": [
+                    "type": ["const": "function"],
+                    "function": [
+                        "type": "object", "required": ["name"],
+                        "properties": ["name": ["type": "string", "minLength": 1], "description": nullable(string), "parameters": nullable(["type": "object"])],
+                    ],
+                ],
+            ],
+            "ToolCall": [
+                "type": "object", "required": ["function"],
+                "properties": [
+                    "index": integer, "id": string, "type": ["const": "function"],
+                    "function": ["type": "object", "properties": ["name": string, "arguments": string]],
+                ],
             ],
             "ContentPart": ["type": "object", "required": ["type", "text"], "properties": ["type": ["type": "string", "enum": ["text"]], "text": string]],
             "ChatMessage": [
@@ -160,8 +189,12 @@ enum OpenAPIDocument {
                 "properties": [
                     // Any role: templates define their own (Llama's "ipython", ...), as vLLM allows.
                     "role": string,
-                    // Other fields (name, tool_calls, ...) go to the template as they are.
+                    // Other fields (name, ...) go to the template as they are.
                     "content": ["anyOf": [string, array(ref("ContentPart")), ["type": "null"]]],
+                    // An assistant's calls (arguments: a JSON object's text, given to the template
+                    // parsed) and the id a tool message answers.
+                    "tool_calls": nullable(array(ref("ToolCall"))),
+                    "tool_call_id": nullable(string),
                 ],
             ],
             "CompletionRequest": ["type": "object", "required": ["prompt"], "properties": completion],
@@ -190,7 +223,13 @@ enum OpenAPIDocument {
                         "type": "object", "required": ["index", "message"],
                         "properties": [
                             "index": integer, "finish_reason": nullable(string), "logprobs": nullable(["type": "object"]),
-                            "message": ["type": "object", "properties": ["role": string, "content": nullable(string)]],
+                            "message": [
+                                "type": "object",
+                                "properties": [
+                                    "role": string, "content": nullable(string), "reasoning_content": nullable(string), "reasoning": nullable(string),
+                                    "tool_calls": array(ref("ToolCall")),
+                                ],
+                            ],
                         ],
                     ]),
                 ],
