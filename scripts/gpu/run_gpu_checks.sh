@@ -9,10 +9,12 @@
 #   spec       batch-1 n-gram speculative decoding against plain decoding
 #   startup    `vllm serve` of a real 8B folder to its first answer, cold and warm kernel cache
 #   baselines  transformers' continuous batching on the same request files as ours
-#   quant      kernel checks (each dtype's include the quantized formats), the quantized fixtures
-#              against transformers on their dequantized weights, then the 8B shape's batch-1
-#              latency in bf16, FP8 (online, per channel) and GPTQ int4 (group 128)
-#   quantspeed the 8B shape's throughput (1000 x 1024/128) in bf16, FP8 and int4, with the limits
+#   quant      kernel checks (each dtype's include the quantized formats) and the quantized fixtures
+#              against transformers on their dequantized weights
+#   quantlatency  the 8B shape's batch-1 latency in bf16, FP8 (online, per channel) and GPTQ int4
+#              (group 128), beside the previous binary's bf16
+#   quantspeed the 8B shape's throughput (1000 x 1024/128) in bf16, FP8 and int4 and the Qwen3-0.6B
+#              request file, beside the previous binary, with the machine's limits
 # (`checks speed spec` is the whole verification of a change; each mode fits one 10-minute call
 # except that one, which takes about two). Needs .gpu/vllm.xz and .gpu/vllm-dev.xz (built here with
 # `scripts/gpu/build_binary.sh`), python3 with torch + transformers.
@@ -242,8 +244,14 @@ print(len(r['greedy_ids']))" > $R/q_$name.count
                 --ours-greedy $R/q_${name}_${dt}_greedy.out --ref-greedy $R/q_$name.ref_greedy.json | tee -a $R/compare.jsonl
         done
     done
+fi
+
+if has_mode quantlatency; then
+    export VLLM_CACHE_ROOT=$W/cache-quant
+    unpack_base
     gptq_8b_config
     for round in 1 2; do
+        [ -x "$BASE_BIN" ] && latency_8b latency_8b_base_$round 150 "" "$BASE_BIN"
         latency_8b latency_8b_bf16_$round 150 "" "$BIN"
         latency_8b latency_8b_fp8_$round 150 "--quantization fp8" "$BIN"
         step latency_8b_int4_$round 150 "$BIN" bench forward --device cuda --load-format dummy --model $W/configs/llama8b-gptq \
@@ -254,7 +262,16 @@ fi
 if has_mode quantspeed; then
     export VLLM_CACHE_ROOT=$W/cache-quant
     step hf_limits 120 python3 $G/hf_bench.py --limits --out $R/hf_limits.json
+    unpack_base
     gptq_8b_config
+    qwen06_dataset
+    for variant in new base; do
+        b="$BIN"; [ $variant = base ] && { [ -x "$BASE_BIN" ] || continue; b=$BASE_BIN; }
+        step throughput_qwen06_$variant 120 $b bench throughput --device cuda --load-format dummy \
+            --model $Q06 --dataset-path $W/dataset_qwen06.jsonl --max-model-len 2048 \
+            --output-json $R/throughput_qwen06_$variant.json
+    done
+    [ -x "$BASE_BIN" ] && throughput_8b throughput_8b_1000_base 180 1000 "$BASE_BIN"
     throughput_8b throughput_8b_1000_bf16 180 1000 "$BIN"
     step throughput_8b_1000_fp8 180 "$BIN" bench throughput --device cuda --load-format dummy --model $L8 --quantization fp8 \
         --max-model-len 2048 --input-len 1024 --output-len 128 --num-prompts 1000 --max-num-batched-tokens 8192 \
