@@ -27,14 +27,17 @@ R=$W/res
 mkdir -p "$OUT" "$R"
 exec > >(tee -a "$OUT/log.txt") 2>&1
 export PYTHONUNBUFFERED=1
+has_mode() { [[ " $MODES " == *" $1 "* ]]; }
 BIN=$W/vllm
 xz -dc .gpu/vllm.xz > "$BIN" && chmod +x "$BIN" || { echo "no binary"; exit 1; }
 DEV=$W/vllm-dev
-xz -dc .gpu/vllm-dev.xz > "$DEV" && chmod +x "$DEV" || { echo "no vllm-dev binary"; exit 1; }
+# Only the checks need vllm-dev; a call that runs benchmarks alone may leave it out of its carry.
+if has_mode checks || has_mode quant; then
+    xz -dc .gpu/vllm-dev.xz > "$DEV" && chmod +x "$DEV" || { echo "no vllm-dev binary"; exit 1; }
+fi
 G=scripts/gpu
 L8=bench/gpu/configs/llama3_1_8b
 Q06=bench/gpu/configs/qwen3_0_6b
-has_mode() { [[ " $MODES " == *" $1 "* ]]; }
 
 step() {  # step NAME TIMEOUT CMD... ; stdout of CMD goes to $R/NAME.out
     local name=$1 limit=$2; shift 2
