@@ -200,9 +200,10 @@ extension CUDABackend {
         switch format {
         case .packedInt(let bits, let groupSize, let permuted):
             let inFeatures = part[first].shape[1] * (32 / bits)
+            // A row per grid row; threads over the row's words.
             launch(
                 kernels.quantized!.dequantizeInt, "dequantize_int\(bits) \(rows)x\(inFeatures)",
-                grid: (gridFor(rows * part[first].shape[1]), 1), block: 256,
+                grid: ((part[first].shape[1] + 255) / 256, rows), block: 256,
                 [
                     .pointer(destination), .pointer(part[first].pointer), .pointer(part[first + 1].pointer),
                     .pointer(part[first + 2].pointer), .pointer(permuted ? part[first + 3].pointer : 0),
@@ -211,7 +212,7 @@ extension CUDABackend {
         case .fp8(let blockColumns):
             let inFeatures = part[first].shape[1]
             launch(
-                kernels.quantized!.dequantizeFP8, "dequantize_fp8 \(rows)x\(inFeatures)", grid: (gridFor(rows * inFeatures), 1),
+                kernels.quantized!.dequantizeFP8, "dequantize_fp8 \(rows)x\(inFeatures)", grid: ((inFeatures + 255) / 256, rows),
                 block: 256,
                 [
                     .pointer(destination), .pointer(part[first].pointer), .pointer(part[first + 1].pointer),

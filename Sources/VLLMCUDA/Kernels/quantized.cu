@@ -24,28 +24,80 @@ __device__ __forceinline__ uint4 load_weights_streaming(const void* p) {
     return v;
 }
 
+// N consecutive activations as floats, read 16 bytes at a time (p is 16-byte aligned).
+template <typename T, int N>
+__device__ __forceinline__ void load_floats(float* out, const T* p) {
+    constexpr int PER = 16 / sizeof(T);
+#pragma unroll
+    for (int v = 0; v < N / PER; ++v) {
+        const uint4 raw = *(const uint4*)(p + v * PER);
+        const T* e = (const T*)&raw;
+#pragma unroll
+        for (int i = 0; i < PER; ++i) out[v * PER + i] = to_f(e[i]);
+    }
+}
+
 // Dots of the 16-byte chunk `wv` (VPC = 128 / BITS values starting at input c) with NT token rows
-// of x: acc[t] += scale * (Σ q·x - zero · Σ x), so the zero point costs one multiply per chunk.
-// A chunk lies inside one group (callers ensure group % VPC == 0).
+// of x: acc[t] += scale · Σ (q − zero)·x. The chunk lies inside one group (callers ensure
+// group % VPC == 0). The weights are unpacked once for all tokens; q becomes a float through its
+// bits (2^23 + q has q in the low mantissa bits) instead of a slower integer conversion.
 template <typename T, int NT, int BITS>
 __device__ __forceinline__ void int_chunk(float* acc, const uint4& wv, const T* x, int k, int c, float scale, float zero) {
-    constexpr int PER_WORD = 32 / BITS;
+    constexpr int PER_WORD = 32 / BITS, VPC = 4 * PER_WORD;
     constexpr unsigned int MASK = (1u << BITS) - 1u;
     const unsigned int words[4] = {wv.x, wv.y, wv.z, wv.w};
+    float w[VPC];
+#pragma unroll
+    for (int i = 0; i < VPC; ++i) {
+        const unsigned int q = (words[i / PER_WORD] >> ((i % PER_WORD) * BITS)) & MASK;
+        w[i] = (__int_as_float(0x4B000000u | q) - 8388608.f) - zero;
+    }
 #pragma unroll
     for (int t = 0; t < NT; ++t) {
-        const T* xr = x + (long long)t * k + c;
-        float dot = 0.f, sum = 0.f;
+        float xv[VPC];
+        load_floats<T, VPC>(xv, x + (long long)t * k + c);
+        float even = 0.f, odd = 0.f;
 #pragma unroll
-        for (int w = 0; w < 4; ++w) {
-#pragma unroll
-            for (int e = 0; e < PER_WORD; ++e) {
-                const float xv = to_f(xr[w * PER_WORD + e]);
-                dot += (float)((words[w] >> (e * BITS)) & MASK) * xv;
-                sum += xv;
-            }
+        for (int i = 0; i < VPC; i += 2) {
+            even = fmaf(w[i], xv[i], even);
+            odd = fmaf(w[i + 1], xv[i + 1], odd);
         }
-        acc[t] += scale * (dot - zero * sum);
+        acc[t] = fmaf(scale, even + odd, acc[t]);
+    }
+}
+
+// Two e4m3 codes (bits 0-7 and 16-23 of `pair`) as floats times 2^-8, through a half2 (see
+// fp8_times_2m8).
+__device__ __forceinline__ float2 fp8x2_times_2m8(unsigned int pair) {
+    const unsigned int h = ((pair & 0x00800080u) << 8) | ((pair & 0x007F007Fu) << 7);
+    return __half22float2(*(const __half2*)&h);
+}
+
+// The same for 16 e4m3 codes; `scale` already carries the 2^8.
+template <typename T, int NT>
+__device__ __forceinline__ void fp8_chunk(float* acc, const uint4& wv, const T* x, int k, int c, float scale) {
+    const unsigned int words[4] = {wv.x, wv.y, wv.z, wv.w};
+    float w[16];
+#pragma unroll
+    for (int i = 0; i < 4; ++i) {
+        const float2 lo = fp8x2_times_2m8(__byte_perm(words[i], 0, 0x4140));
+        const float2 hi = fp8x2_times_2m8(__byte_perm(words[i], 0, 0x4342));
+        w[4 * i] = lo.x;
+        w[4 * i + 1] = lo.y;
+        w[4 * i + 2] = hi.x;
+        w[4 * i + 3] = hi.y;
+    }
+#pragma unroll
+    for (int t = 0; t < NT; ++t) {
+        float xv[16];
+        load_floats<T, 16>(xv, x + (long long)t * k + c);
+        float even = 0.f, odd = 0.f;
+#pragma unroll
+        for (int i = 0; i < 16; i += 2) {
+            even = fmaf(w[i], xv[i], even);
+            odd = fmaf(w[i + 1], xv[i + 1], odd);
+        }
+        acc[t] = fmaf(scale, even + odd, acc[t]);
     }
 }
 
@@ -109,17 +161,7 @@ __device__ void gemv_fp8(T* y, const T* x, const unsigned char* codes, const flo
 #pragma unroll
         for (int u = 0; u < QGEMV_DEPTH; ++u) {
             const int c = c0 + u * 32 * 16;
-            if (c >= k) continue;
-            const unsigned int words[4] = {wv[u].x, wv[u].y, wv[u].z, wv[u].w};
-            const float scale = sr[c / block] * 256.f;
-#pragma unroll
-            for (int t = 0; t < NT; ++t) {
-                const T* xr = x + (long long)t * k + c;
-                float dot = 0.f;
-#pragma unroll
-                for (int e = 0; e < 16; ++e) dot += fp8_times_2m8((words[e >> 2] >> ((e & 3) * 8)) & 0xFFu) * to_f(xr[e]);
-                acc[t] += scale * dot;
-            }
+            if (c < k) fp8_chunk<T, NT>(acc, wv[u], x, k, c, sr[c / block] * 256.f);
         }
     }
 #pragma unroll
@@ -129,36 +171,55 @@ __device__ void gemv_fp8(T* y, const T* x, const unsigned char* codes, const flo
     for (int t = 0; t < NT; ++t) y[(long long)t * ldy + row] = from_f<T>(acc[t]);
 }
 
-// w[n, k] in the activation dtype from packed rows, one 32-bit word a thread. With `order`
-// (act-order), stored column j is input order[j], so the matrix comes out in input order and
-// the activations need no gathering.
-template <typename T>
-__device__ void dequantize_int(T* w, const unsigned int* packed, const float* scales, const float* zeros, const int* order,
-                               int n, int k, int group, int bits) {
-    PDL_ENTER();
-    const int per_word = 32 / bits, words_per_row = k / per_word, groups = k / group;
-    const unsigned int mask = (1u << bits) - 1u;
-    const long long total = (long long)n * words_per_row;
-    for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < total; i += (long long)gridDim.x * blockDim.x) {
-        const int row = (int)(i / words_per_row), first = (int)(i % words_per_row) * per_word;
-        const unsigned int word = packed[i];
-        for (int e = 0; e < per_word; ++e) {
-            const int j = first + e, g = j / group;
-            const float v = ((float)((word >> (e * bits)) & mask) - zeros[(long long)row * groups + g]) *
-                            scales[(long long)row * groups + g];
-            w[(long long)row * k + (order ? order[j] : j)] = from_f<T>(v);
+// w[n, k] in the activation dtype from packed rows: row blockIdx.y, one 32-bit word a thread.
+// With `order` (act-order), stored column j is input order[j], so the matrix comes out in input
+// order and the activations need no gathering; without it, each word's values go out in one store.
+template <typename T, int BITS>
+__device__ __forceinline__ void dequantize_words(T* w, const unsigned int* packed, const float* scales, const float* zeros,
+                                                 const int* order, int k, int group) {
+    constexpr int PER_WORD = 32 / BITS, BYTES = (int)sizeof(T) * PER_WORD;
+    constexpr unsigned int MASK = (1u << BITS) - 1u;
+    const int row = blockIdx.y, words_per_row = k / PER_WORD, groups = k / group;
+    const unsigned int* pr = packed + (long long)row * words_per_row;
+    T* wr = w + (long long)row * k;
+    for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < words_per_row; i += gridDim.x * blockDim.x) {
+        const int first = i * PER_WORD, g = row * groups + first / group;
+        const float scale = scales[g], zero = zeros[g];
+        const unsigned int word = pr[i];
+        union { T v[PER_WORD]; uint2 u[BYTES / 8]; } out;
+#pragma unroll
+        for (int e = 0; e < PER_WORD; ++e) {
+            const unsigned int q = (word >> (e * BITS)) & MASK;
+            out.v[e] = from_f<T>(((__int_as_float(0x4B000000u | q) - 8388608.f) - zero) * scale);
+        }
+        if (order) {
+#pragma unroll
+            for (int e = 0; e < PER_WORD; ++e) wr[order[first + e]] = out.v[e];
+        } else {
+#pragma unroll
+            for (int b = 0; b < BYTES / 8; ++b) ((uint2*)(wr + first))[b] = out.u[b];
         }
     }
 }
 
 template <typename T>
+__device__ void dequantize_int(T* w, const unsigned int* packed, const float* scales, const float* zeros, const int* order,
+                               int n, int k, int group, int bits) {
+    PDL_ENTER();
+    if (bits == 4) dequantize_words<T, 4>(w, packed, scales, zeros, order, k, group);
+    else dequantize_words<T, 8>(w, packed, scales, zeros, order, k, group);
+}
+
+// The same for e4m3 rows: row blockIdx.y, one code a thread.
+template <typename T>
 __device__ void dequantize_fp8(T* w, const unsigned char* codes, const float* scales, int n, int k, int block) {
     PDL_ENTER();
-    const int blocks = (k + block - 1) / block;
-    const long long total = (long long)n * k;
-    for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < total; i += (long long)gridDim.x * blockDim.x) {
-        const int row = (int)(i / k), j = (int)(i % k);
-        w[i] = from_f<T>(fp8_times_2m8(codes[i]) * 256.f * scales[(long long)row * blocks + j / block]);
+    const int row = blockIdx.y, blocks = (k + block - 1) / block;
+    const unsigned char* cr = codes + (long long)row * k;
+    const float* sr = scales + (long long)row * blocks;
+    T* wr = w + (long long)row * k;
+    for (int j = blockIdx.x * blockDim.x + threadIdx.x; j < k; j += gridDim.x * blockDim.x) {
+        wr[j] = from_f<T>(fp8_times_2m8(cr[j]) * 256.f * sr[j / block]);
     }
 }
 
