@@ -225,6 +225,8 @@ if has_mode quant; then
     for dt in bfloat16 float16 float32; do
         step kernel_check_${dt} 120 "$DEV" kernel-check --dtype $dt --json
     done
+    # cuBLASLt's fast FP8 accumulation (no periodic promotion): its error and speed beside the default.
+    step kernel_check_bfloat16_fp8_fast_accum 120 env VLLM_CUDA_FP8_FAST_ACCUM=1 "$DEV" kernel-check --dtype bfloat16 --json
     for m in Tests/Fixtures/quantized/*/; do
         m=${m%/}; name=$(basename "$m"); q=""
         [ "$name" = online-fp8 ] && q="--quantization fp8"
@@ -246,6 +248,13 @@ print(len(r['greedy_ids']))" > $R/q_$name.count
             python3 $G/compare.py --name "quantized ${name} $dt" --vocab $vocab --ours $R/q_${name}_$dt.bin --ref $R/q_$name.ref.bin \
                 --ours-greedy $R/q_${name}_${dt}_greedy.out --ref-greedy $R/q_$name.ref_greedy.json | tee -a $R/compare.jsonl
         done
+        # FP8 in bf16 with weight-only products (no FP8 activations), to separate the two roundings.
+        if [[ $name == *fp8* ]]; then
+            step q_${name}_bfloat16_weight_only 60 env VLLM_CUDA_FP8_GEMM=0 "$BIN" logits --device cuda --dtype bfloat16 --model "$m" $q \
+                --prompts-file $R/q_$name.prompts.jsonl --out $R/q_${name}_bfloat16_weight_only.bin --max-model-len 256
+            python3 $G/compare.py --name "quantized ${name} bfloat16 weight-only" --vocab $vocab --ours $R/q_${name}_bfloat16_weight_only.bin \
+                --ref $R/q_$name.ref.bin | tee -a $R/compare.jsonl
+        fi
     done
 fi
 
