@@ -121,7 +121,9 @@ final class CUBLASLt: @unchecked Sendable {
     ) -> FP8Product {
         let key = Key(m: outFeatures, n: tokens, k: inFeatures)
         if fp8Plans[key] == nil {
-            let scaled = try? makePlan(m: outFeatures, n: tokens, k: inFeatures, input: Self.realF8E4M3, scaled: true)
+            // `VLLM_CUDA_FP8_SCALING=after` leaves the scales to the caller's kernel (for comparisons).
+            let outer = ProcessInfo.processInfo.environment["VLLM_CUDA_FP8_SCALING"] != "after"
+            let scaled = outer ? try? makePlan(m: outFeatures, n: tokens, k: inFeatures, input: Self.realF8E4M3, scaled: true) : nil
             fp8Plans[key] = (scaled, scaled == nil ? try? makePlan(m: outFeatures, n: tokens, k: inFeatures, input: Self.realF8E4M3, scaled: false) : nil)
         }
         let (scaled, plain) = fp8Plans[key]!

@@ -163,9 +163,11 @@ extension CUDABackend {
         }
     }
 
-    /// Decode products: one launch per stored part, each filling its columns of `out`.
+    /// Decode products: one launch per stored part, each filling its columns of `out`; blocks of 8
+    /// warps, each warp taking `rowsPerWarp` rows (QGEMV_ROWS in quantized.cu).
     private func multiplyVectors(_ x: CUDATensor, _ weight: LinearWeight<CUDATensor>, kernel: CUhandle, out: CUDATensor) {
         let (t, k, n) = (x.rows, x.columns, weight.outFeatures)
+        let rowsPerBlock = 8 * (t == 1 ? 4 : 1)
         var column = 0
         for part in parts(of: weight) {
             let rows = part[1].shape[0]
@@ -182,11 +184,11 @@ extension CUDABackend {
                 }
                 arguments = [.pointer(y), .pointer(input.pointer)] + part.prefix(3).map { .pointer($0.pointer) }
                 arguments += [.int32(Int32(rows)), .int32(Int32(k)), .int32(Int32(groupSize)), .int32(Int32(n))]
-                launch(kernel, "gemv_int\(bits) \(rows)x\(k)", grid: ((rows + 7) / 8, 1), block: 256, arguments)
+                launch(kernel, "gemv_int\(bits) \(rows)x\(k)", grid: ((rows + rowsPerBlock - 1) / rowsPerBlock, 1), block: 256, arguments)
             case .fp8(let blockColumns):
                 arguments = [.pointer(y), .pointer(x.pointer)] + part.prefix(2).map { .pointer($0.pointer) }
                 arguments += [.int32(Int32(rows)), .int32(Int32(k)), .int32(Int32(min(blockColumns, k))), .int32(Int32(n))]
-                launch(kernel, "gemv_fp8 \(rows)x\(k)", grid: ((rows + 7) / 8, 1), block: 256, arguments)
+                launch(kernel, "gemv_fp8 \(rows)x\(k)", grid: ((rows + rowsPerBlock - 1) / rowsPerBlock, 1), block: 256, arguments)
             default:
                 preconditionFailure("\(weight.format) is not a quantized format")
             }

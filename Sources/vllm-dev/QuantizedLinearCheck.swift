@@ -103,17 +103,19 @@ struct QuantizedLinearCheck {
         }
         // A prefill-sized product (4096 tokens, 4096 -> 14336) in TFLOP/s: dense bf16, FP8 on the
         // FP8 tensor cores, and int4 dequantized into the scratch matrix before cuBLASLt.
-        let (t, k, m) = (4096, 4096, 14336)
-        let x = try gpu.upload(random(t * k, scale: 1), shape: [t, k])
+        let (k, m) = (4096, 14336)
         let dense = HostLinearWeight.dense(HostTensor(shape: [m, k], values: [Float](repeating: 0.01, count: m * k)))
         for (name, host) in [
             ("bf16", dense), ("fp8 w8a8", randomWeight(.fp8(blockColumns: k), out: m, inFeatures: k)),
             ("int4 g128 dequantized", randomWeight(.packedInt(bits: 4, groupSize: 128, permuted: false), out: m, inFeatures: k)),
         ] {
             let weight = try gpu.linearWeight([host])
-            _ = gpu.prepare(ForwardBatch(chunks: [SequenceChunk(tokenIDs: [1], numCached: 0, blockTable: [0])], blockSize: 16))
-            let ms = gpu.timeMilliseconds(repeats: 10) { _ = gpu.linear(x, weight, bias: nil) }
-            timings["\(name) \(t)x\(k)x\(m) TFLOP/s"] = 2 * Double(t * k * m) / (ms / 1000) / 1e12
+            for t in [256, 4096] {
+                let x = try gpu.upload(random(t * k, scale: 1), shape: [t, k])
+                _ = gpu.prepare(ForwardBatch(chunks: [SequenceChunk(tokenIDs: [1], numCached: 0, blockTable: [0])], blockSize: 16))
+                let ms = gpu.timeMilliseconds(repeats: 10) { _ = gpu.linear(x, weight, bias: nil) }
+                timings["\(name) \(t)x\(k)x\(m) TFLOP/s"] = 2 * Double(t * k * m) / (ms / 1000) / 1e12
+            }
         }
         return timings
     }

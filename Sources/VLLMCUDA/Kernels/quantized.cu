@@ -37,32 +37,21 @@ __device__ __forceinline__ void load_floats(float* out, const T* p) {
     }
 }
 
-// Dots of the 16-byte chunk `wv` (VPC = 128 / BITS values starting at input c) with NT token rows
-// of x: acc[t] += scale · Σ (q − zero)·x. The chunk lies inside one group (callers ensure
-// group % VPC == 0). The weights are unpacked once for all tokens; q becomes a float through its
-// bits (2^23 + q has q in the low mantissa bits) instead of a slower integer conversion.
-template <typename T, int NT, int BITS>
-__device__ __forceinline__ void int_chunk(float* acc, const uint4& wv, const T* x, int k, int c, float scale, float zero) {
+// Rows a warp takes in the matrix-vector kernels: the activations a lane reads and converts for
+// a chunk serve that many rows (CUDAQuantizedLinear.swift's rowsPerWarp says the same).
+#define QGEMV_ROWS(NT) ((NT) == 1 ? 4 : 1)
+
+// 16 bytes of packed BITS-bit values (VPC = 128 / BITS of them) as floats q − zero; q becomes a
+// float through its bits (2^23 + q has q in the low mantissa bits) instead of an integer conversion.
+template <int BITS>
+__device__ __forceinline__ void unpack_int(float* w, const uint4& wv, float zero) {
     constexpr int PER_WORD = 32 / BITS, VPC = 4 * PER_WORD;
     constexpr unsigned int MASK = (1u << BITS) - 1u;
     const unsigned int words[4] = {wv.x, wv.y, wv.z, wv.w};
-    float w[VPC];
 #pragma unroll
     for (int i = 0; i < VPC; ++i) {
         const unsigned int q = (words[i / PER_WORD] >> ((i % PER_WORD) * BITS)) & MASK;
         w[i] = (__int_as_float(0x4B000000u | q) - 8388608.f) - zero;
-    }
-#pragma unroll
-    for (int t = 0; t < NT; ++t) {
-        float xv[VPC];
-        load_floats<T, VPC>(xv, x + (long long)t * k + c);
-        float even = 0.f, odd = 0.f;
-#pragma unroll
-        for (int i = 0; i < VPC; i += 2) {
-            even = fmaf(w[i], xv[i], even);
-            odd = fmaf(w[i + 1], xv[i + 1], odd);
-        }
-        acc[t] = fmaf(scale, even + odd, acc[t]);
     }
 }
 
@@ -73,11 +62,9 @@ __device__ __forceinline__ float2 fp8x2_times_2m8(unsigned int pair) {
     return __half22float2(*(const __half2*)&h);
 }
 
-// The same for 16 e4m3 codes; `scale` already carries the 2^8.
-template <typename T, int NT>
-__device__ __forceinline__ void fp8_chunk(float* acc, const uint4& wv, const T* x, int k, int c, float scale) {
+// 16 bytes of e4m3 codes as floats times 2^-8.
+__device__ __forceinline__ void unpack_fp8(float* w, const uint4& wv, float) {
     const unsigned int words[4] = {wv.x, wv.y, wv.z, wv.w};
-    float w[16];
 #pragma unroll
     for (int i = 0; i < 4; ++i) {
         const float2 lo = fp8x2_times_2m8(__byte_perm(words[i], 0, 0x4140));
@@ -87,88 +74,82 @@ __device__ __forceinline__ void fp8_chunk(float* acc, const uint4& wv, const T* 
         w[4 * i + 2] = hi.x;
         w[4 * i + 3] = hi.y;
     }
-#pragma unroll
-    for (int t = 0; t < NT; ++t) {
-        float xv[16];
-        load_floats<T, 16>(xv, x + (long long)t * k + c);
-        float even = 0.f, odd = 0.f;
-#pragma unroll
-        for (int i = 0; i < 16; i += 2) {
-            even = fmaf(w[i], xv[i], even);
-            odd = fmaf(w[i + 1], xv[i + 1], odd);
-        }
-        acc[t] = fmaf(scale, even + odd, acc[t]);
-    }
 }
 
 // y[t, :n] = x[t, :] · Wᵀ (rows of y ldy apart, so that the parts of a fused weight fill their
-// columns) for packed BITS-bit rows: one warp per output row, each lane reading
-// 16-byte chunks (VPC inputs) DEPTH at a time before using them. k % VPC == 0.
-#define QGEMV_DEPTH 4
+// columns) for rows of BYTES_PER_VALUE-wide codes read 16 bytes (VPC values) at a time: each warp
+// takes ROWS rows; per chunk a lane reads the tokens' VPC activations once, then each row's
+// chunk, unpacks it once for all tokens (Unpack: q − zero, or e4m3 · 2^-8) and adds
+// scale · Σ w·x. Scale (and zero) per row and group of `group` inputs, group % VPC == 0, k % VPC == 0.
+template <typename T, int NT, int VPC, typename Code, typename Unpack>
+__device__ __forceinline__ void gemv_codes(T* y, const T* x, const Code* codes, int codes_per_row, const float* scales,
+                                           const float* zeros, float scale_factor, int n, int k, int group, int ldy,
+                                           Unpack unpack) {
+    constexpr int ROWS = QGEMV_ROWS(NT), CODES_PER_CHUNK = 16 / (int)sizeof(Code);
+    const int lane = threadIdx.x & 31;
+    const int row0 = (blockIdx.x * (blockDim.x >> 5) + (threadIdx.x >> 5)) * ROWS;
+    float acc[ROWS][NT];
+#pragma unroll
+    for (int r = 0; r < ROWS; ++r)
+#pragma unroll
+        for (int t = 0; t < NT; ++t) acc[r][t] = 0.f;
+    if (row0 >= n) { PDL_ENTER(); return; }
+    const int groups = (k + group - 1) / group;
+    PDL_ENTER();
+    for (int c = lane * VPC; c < k; c += 32 * VPC) {
+        uint4 wv[ROWS];
+#pragma unroll
+        for (int r = 0; r < ROWS; ++r) {
+            // Rows past n read row n - 1 and are never written.
+            const long long row = imin(row0 + r, n - 1);
+            wv[r] = load_weights_streaming(codes + row * codes_per_row + c / VPC * CODES_PER_CHUNK);
+        }
+        float xv[NT][VPC];
+#pragma unroll
+        for (int t = 0; t < NT; ++t) load_floats<T, VPC>(xv[t], x + (long long)t * k + c);
+        const int g = c / group;
+#pragma unroll
+        for (int r = 0; r < ROWS; ++r) {
+            const long long gi = (long long)imin(row0 + r, n - 1) * groups + g;
+            float w[VPC];
+            unpack(w, wv[r], zeros ? zeros[gi] : 0.f);
+            const float scale = scales[gi] * scale_factor;
+#pragma unroll
+            for (int t = 0; t < NT; ++t) {
+                float even = 0.f, odd = 0.f;
+#pragma unroll
+                for (int i = 0; i < VPC; i += 2) {
+                    even = fmaf(w[i], xv[t][i], even);
+                    odd = fmaf(w[i + 1], xv[t][i + 1], odd);
+                }
+                acc[r][t] = fmaf(scale, even + odd, acc[r][t]);
+            }
+        }
+    }
+#pragma unroll
+    for (int r = 0; r < ROWS; ++r) {
+#pragma unroll
+        for (int t = 0; t < NT; ++t) acc[r][t] = warp_sum(acc[r][t]);
+        if (lane == 0 && row0 + r < n) {
+#pragma unroll
+            for (int t = 0; t < NT; ++t) y[(long long)t * ldy + row0 + r] = from_f<T>(acc[r][t]);
+        }
+    }
+}
+
 template <typename T, int NT, int BITS>
 __device__ void gemv_int(T* y, const T* x, const unsigned int* packed, const float* scales, const float* zeros, int n,
                          int k, int group, int ldy) {
-    constexpr int VPC = 128 / BITS;
-    const int row = blockIdx.x * (blockDim.x >> 5) + (threadIdx.x >> 5), lane = threadIdx.x & 31;
-    float acc[NT];
-#pragma unroll
-    for (int t = 0; t < NT; ++t) acc[t] = 0.f;
-    if (row >= n) { PDL_ENTER(); return; }
-    const unsigned int* wr = packed + (long long)row * (k / (32 / BITS));
-    const int groups = k / group;
-    const float* sr = scales + (long long)row * groups;
-    const float* zr = zeros + (long long)row * groups;
-    PDL_ENTER();
-    for (int c0 = lane * VPC; c0 < k; c0 += 32 * VPC * QGEMV_DEPTH) {
-        uint4 wv[QGEMV_DEPTH];
-#pragma unroll
-        for (int u = 0; u < QGEMV_DEPTH; ++u) {
-            const int c = c0 + u * 32 * VPC;
-            if (c < k) wv[u] = load_weights_streaming(wr + c / (32 / BITS));
-        }
-#pragma unroll
-        for (int u = 0; u < QGEMV_DEPTH; ++u) {
-            const int c = c0 + u * 32 * VPC;
-            if (c < k) int_chunk<T, NT, BITS>(acc, wv[u], x, k, c, sr[c / group], zr[c / group]);
-        }
-    }
-#pragma unroll
-    for (int t = 0; t < NT; ++t) acc[t] = warp_sum(acc[t]);
-    if (lane != 0) return;
-#pragma unroll
-    for (int t = 0; t < NT; ++t) y[(long long)t * ldy + row] = from_f<T>(acc[t]);
+    gemv_codes<T, NT, 128 / BITS>(y, x, packed, k / (32 / BITS), scales, zeros, 1.f, n, k, group, ldy,
+                                  [](float* w, const uint4& wv, float zero) { unpack_int<BITS>(w, wv, zero); });
 }
 
-// The same for e4m3 rows: 16 codes a chunk, one scale per block of `block` inputs (block % 16 == 0).
+// The e4m3 codes' 2^-8 is folded into the scale.
 template <typename T, int NT>
 __device__ void gemv_fp8(T* y, const T* x, const unsigned char* codes, const float* scales, int n, int k, int block,
                          int ldy) {
-    const int row = blockIdx.x * (blockDim.x >> 5) + (threadIdx.x >> 5), lane = threadIdx.x & 31;
-    float acc[NT];
-#pragma unroll
-    for (int t = 0; t < NT; ++t) acc[t] = 0.f;
-    if (row >= n) { PDL_ENTER(); return; }
-    const unsigned char* wr = codes + (long long)row * k;
-    const float* sr = scales + (long long)row * ((k + block - 1) / block);
-    PDL_ENTER();
-    for (int c0 = lane * 16; c0 < k; c0 += 32 * 16 * QGEMV_DEPTH) {
-        uint4 wv[QGEMV_DEPTH];
-#pragma unroll
-        for (int u = 0; u < QGEMV_DEPTH; ++u) {
-            const int c = c0 + u * 32 * 16;
-            if (c < k) wv[u] = load_weights_streaming(wr + c);
-        }
-#pragma unroll
-        for (int u = 0; u < QGEMV_DEPTH; ++u) {
-            const int c = c0 + u * 32 * 16;
-            if (c < k) fp8_chunk<T, NT>(acc, wv[u], x, k, c, sr[c / block] * 256.f);
-        }
-    }
-#pragma unroll
-    for (int t = 0; t < NT; ++t) acc[t] = warp_sum(acc[t]);
-    if (lane != 0) return;
-#pragma unroll
-    for (int t = 0; t < NT; ++t) y[(long long)t * ldy + row] = from_f<T>(acc[t]);
+    gemv_codes<T, NT, 16>(y, x, codes, k, scales, nullptr, 256.f, n, k, block, ldy,
+                          [](float* w, const uint4& wv, float zero) { unpack_fp8(w, wv, zero); });
 }
 
 // w[n, k] in the activation dtype from packed rows: row blockIdx.y, one 32-bit word a thread.
