@@ -9,12 +9,13 @@
 #   spec       batch-1 n-gram speculative decoding against plain decoding
 #   startup    `vllm serve` of a real 8B folder to its first answer, cold and warm kernel cache
 #   baselines  transformers' continuous batching on the same request files as ours
+#   compare    the issue-6 workloads (8B latency twice, 8B throughput, the Qwen3-0.6B file) for this
+#              binary and the previous one, without transformers (the structure check of a refactor)
 #   quant      kernel checks (each dtype's include the quantized formats) and the quantized fixtures
 #              against transformers on their dequantized weights
 #   quantlatency  the 8B shape's batch-1 latency in bf16, FP8 (online, per channel) and GPTQ int4
 #              (group 128), beside the previous binary's bf16
-#   quantspeed the 8B shape's throughput (1000 x 1024/128) in bf16, FP8 and int4 and the Qwen3-0.6B
-#              request file, beside the previous binary, with the machine's limits
+#   quantspeed the 8B shape's throughput (1000 x 1024/128) in bf16, FP8 and int4, with the limits
 # (`checks speed spec` is the whole verification of a change; each mode fits one 10-minute call
 # except that one, which takes about two). Needs .gpu/vllm.xz and .gpu/vllm-dev.xz (built here with
 # `scripts/gpu/build_binary.sh`), python3 with torch + transformers.
@@ -271,19 +272,29 @@ if has_mode quantlatency; then
     done
 fi
 
-if has_mode quantspeed; then
-    export VLLM_CACHE_ROOT=$W/cache-quant
-    step hf_limits 120 python3 $G/hf_bench.py --limits --out $R/hf_limits.json
+if has_mode compare; then
+    export VLLM_CACHE_ROOT=$W/cache-speed
     unpack_base
-    gptq_8b_config
     qwen06_dataset
+    for round in 1 2; do
+        for variant in new base; do
+            b="$BIN"; [ $variant = base ] && { [ -x "$BASE_BIN" ] || continue; b=$BASE_BIN; }
+            latency_8b latency_8b_${variant}_$round 150 "" $b
+        done
+    done
     for variant in new base; do
         b="$BIN"; [ $variant = base ] && { [ -x "$BASE_BIN" ] || continue; b=$BASE_BIN; }
+        throughput_8b throughput_8b_1000_$variant 180 1000 $b
         step throughput_qwen06_$variant 120 $b bench throughput --device cuda --load-format dummy \
             --model $Q06 --dataset-path $W/dataset_qwen06.jsonl --max-model-len 2048 \
             --output-json $R/throughput_qwen06_$variant.json
     done
-    [ -x "$BASE_BIN" ] && throughput_8b throughput_8b_1000_base 180 1000 "$BASE_BIN"
+fi
+
+if has_mode quantspeed; then
+    export VLLM_CACHE_ROOT=$W/cache-quant
+    step hf_limits 120 python3 $G/hf_bench.py --limits --out $R/hf_limits.json
+    gptq_8b_config
     throughput_8b throughput_8b_1000_bf16 180 1000 "$BIN"
     step throughput_8b_1000_fp8 180 "$BIN" bench throughput --device cuda --load-format dummy --model $L8 --quantization fp8 \
         --max-model-len 2048 --input-len 1024 --output-len 128 --num-prompts 1000 --max-num-batched-tokens 8192 \
