@@ -27,7 +27,8 @@ public final class LLM {
         tokenizer = try loadTokenizer(loaded.folder, override: args.tokenizer)
         engine = try EngineCore(
             executor: loaded.executor, config: loaded.coreConfig, eosTokenIDs: loaded.eosTokenIDs,
-            textDecoder: tokenizer.map(textDecoderFactory), grammarCompiler: tokenizer.map { makeGrammarCompiler($0, eosTokenIDs: loaded.eosTokenIDs) })
+            textDecoder: tokenizer.map(textDecoderFactory), grammarCompiler: tokenizer.map { makeGrammarCompiler($0, eosTokenIDs: loaded.eosTokenIDs) },
+            draftExecutor: loaded.draftExecutor)
     }
 
     /// One line saying what was loaded, for logs.
