@@ -38,6 +38,7 @@ public final class LLM {
             + "(\(c.numBlocks * c.blockSize) tokens), max_model_len \(c.scheduler.maxModelLength)"
             + (engine.graphsRecorded > 0
                 ? String(format: ", %d CUDA graphs recorded in %.2f s", engine.graphsRecorded, engine.graphRecordingSeconds) : "")
+            + (c.speculative.map { ", speculative decoding: \($0.summary)" } ?? "")
     }
 
     /// Generates for every prompt and returns the outputs in prompt order. All requests are checked

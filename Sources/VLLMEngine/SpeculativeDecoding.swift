@@ -84,6 +84,14 @@ public struct SpeculativeConfig: Sendable, Equatable {
         }
     }
 
+    /// What is configured, in a few words for logs.
+    public var summary: String {
+        switch method {
+        case .ngram: "ngram, \(numSpeculativeTokens) tokens, lookup \(promptLookupMin)...\(promptLookupMax)"
+        case .draftModel: "draft_model \(model ?? "?"), \(numSpeculativeTokens) tokens (its KV cache in every block beside the target's)"
+        }
+    }
+
     private static func invalid(_ detail: String) -> EngineError { .invalidParameter(field: "speculative_config", detail: detail) }
 
     /// Up to `limit` draft tokens for a sequence of `tokens`: the tokens that followed the latest
