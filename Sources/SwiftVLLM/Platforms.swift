@@ -44,7 +44,8 @@ extension EngineArgs {
         var resolved = self
         if let model { resolved.model = try HubModel.localFolder(model, revision: revision, downloadDirectory: downloadDir) }
         if let draft = speculative?.model {
-            resolved.speculative?.model = try HubModel.localFolder(draft, revision: nil, downloadDirectory: downloadDir)
+            resolved.speculative?.model = try HubModel.localFolder(
+                draft, revision: speculative?.revision, downloadDirectory: downloadDir)
         }
         if let tokenizer {
             resolved.tokenizer = try HubModel.localFolder(

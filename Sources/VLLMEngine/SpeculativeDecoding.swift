@@ -21,6 +21,8 @@ public struct SpeculativeConfig: Sendable, Equatable {
     public var promptLookupMin: Int
     /// The draft model of `draftModel`: a folder or a Hugging Face id.
     public var model: String?
+    /// The branch, tag or commit of a Hub id in `model`; "main" when nil.
+    public var revision: String?
 
     /// An n-gram configuration.
     public init(method: Method = .ngram, numSpeculativeTokens: Int, promptLookupMax: Int = 5, promptLookupMin: Int? = nil) {
@@ -45,13 +47,18 @@ public struct SpeculativeConfig: Sendable, Equatable {
         guard let data = json.data(using: .utf8),
               let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any]
         else { throw fail("not a JSON object: \(json)") }
-        let known: Set = ["method", "model", "num_speculative_tokens", "prompt_lookup_max", "prompt_lookup_min"]
+        let known: Set = [
+            "method", "model", "revision", "draft_tensor_parallel_size", "num_speculative_tokens", "prompt_lookup_max",
+            "prompt_lookup_min",
+        ]
         if let unknown = object.keys.sorted().first(where: { !known.contains($0) }) {
             throw fail("unknown key '\(unknown)' (supported: \(known.sorted().joined(separator: ", ")))")
         }
         struct Fields: Decodable {
             var method: String?
             var model: String?
+            var revision: String?
+            var draft_tensor_parallel_size: Int?
             var num_speculative_tokens: Int?
             var prompt_lookup_max: Int?
             var prompt_lookup_min: Int?
@@ -67,6 +74,10 @@ public struct SpeculativeConfig: Sendable, Equatable {
             method: method, numSpeculativeTokens: count, promptLookupMax: fields.prompt_lookup_max ?? 5,
             promptLookupMin: fields.prompt_lookup_min)
         model = fields.model
+        revision = fields.revision
+        if let size = fields.draft_tensor_parallel_size, size != 1 {
+            throw fail("draft_tensor_parallel_size \(size): the draft runs on one rank; use 1")
+        }
         try validate()
     }
 

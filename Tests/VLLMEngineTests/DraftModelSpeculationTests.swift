@@ -138,10 +138,14 @@ import VLLMTestSupport
         #expect(inferred == SpeculativeConfig(draftModel: "some/draft", numSpeculativeTokens: 3))
         let explicit = try SpeculativeConfig(json: #"{"method": "draft_model", "model": "d", "num_speculative_tokens": 2}"#)
         #expect(explicit.method == .draftModel && explicit.model == "d")
+        let pinned = try SpeculativeConfig(
+            json: #"{"model": "o/d", "revision": "v1", "draft_tensor_parallel_size": 1, "num_speculative_tokens": 2}"#)
+        #expect(pinned.revision == "v1")
         for bad in [
             #"{"method": "draft_model", "num_speculative_tokens": 3}"#,
             #"{"method": "ngram", "model": "d", "num_speculative_tokens": 3}"#,
             #"{"model": 5, "num_speculative_tokens": 3}"#,
+            #"{"model": "d", "draft_tensor_parallel_size": 2, "num_speculative_tokens": 3}"#,
         ] {
             #expect(throws: EngineError.self, "\(bad)") { try SpeculativeConfig(json: bad) }
         }
