@@ -89,7 +89,7 @@ import VLLMCore
     @Test func sampledTokensHaveTheDistributionOfPlainDecoding() throws {
         let plain = try makeLLM()
         let prompt = try SpeculativeDecodingTests.repeatingPrompts(plain, count: 1)[0]
-        let draws = 1200
+        let draws = 800
         let reference = try Self.firstTokens(plain, prompt, draws: draws, seeds: 0)
         let configurations: [(String, SpeculativeConfig)] = [
             ("ngram", SpeculativeConfig(numSpeculativeTokens: 3, promptLookupMax: 3, promptLookupMin: 1)),
