@@ -80,6 +80,8 @@ public struct EngineArgs: Sendable {
 public struct LoadedModel {
     public let folder: ModelFolder
     public let executor: any ModelExecutor
+    /// The draft model of `draft_model` speculative decoding, on the same platform.
+    public let draftExecutor: (any ModelExecutor)?
     public let coreConfig: EngineCoreConfig
     public let eosTokenIDs: [Int]
     /// The platform the model runs on.
@@ -100,14 +102,31 @@ public struct LoadedModel {
         }
         let budget = args.maxNumBatchedTokens ?? max(2048, min(maxModelLength, 8192))
         let platform = try Self.platform(args.device, among: platforms)
-        let loaded = try platform.load(folder, args.loadOptions(maxModelLength: maxModelLength, budget: budget), progress: progress)
+        let draft = try Self.draftFolder(args.speculative, target: config, maxModelLength: maxModelLength)
+        let loaded = try platform.load(
+            folder, args.loadOptions(maxModelLength: maxModelLength, budget: budget), draft: draft, progress: progress)
         executor = loaded.executor
+        draftExecutor = loaded.draft
         var core = args.coreConfig(numBlocks: loaded.numBlocks, maxModelLength: maxModelLength, budget: budget)
         core.weightBytes = loaded.weightBytes
         coreConfig = core
         platformName = platform.name
         self.folder = folder
         eosTokenIDs = folder.eosTokenIDs
+    }
+
+    /// The draft model's folder when `speculative` asks for one, checked against the target: the
+    /// same vocabulary, and room for `maxModelLength` positions.
+    static func draftFolder(_ speculative: SpeculativeConfig?, target: ModelConfig, maxModelLength: Int) throws -> ModelFolder? {
+        guard let speculative, speculative.method == .draftModel, let path = speculative.model else { return nil }
+        let folder = try ModelFolder(path: path)
+        try checkDraftVocabulary(folder.config, target: target)
+        guard folder.config.maxPositionEmbeddings >= maxModelLength else {
+            throw EngineError.invalidParameter(
+                field: "speculative_config",
+                detail: "the draft model holds \(folder.config.maxPositionEmbeddings) positions, fewer than max_model_len \(maxModelLength); lower --max-model-len")
+        }
+        return folder
     }
 
     /// The platform called `name`, or for "auto" the first usable one.

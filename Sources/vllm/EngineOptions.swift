@@ -68,7 +68,7 @@ struct EngineOptions: ParsableArguments {
     var asyncScheduling = true
 
     @Option(help: ArgumentHelp(
-        "Speculative decoding as vLLM's JSON, e.g. '{\"method\": \"ngram\", \"num_speculative_tokens\": 4, \"prompt_lookup_max\": 4, \"prompt_lookup_min\": 2}'.",
+        "Speculative decoding as vLLM's JSON, e.g. '{\"method\": \"ngram\", \"num_speculative_tokens\": 4, \"prompt_lookup_max\": 4, \"prompt_lookup_min\": 2}' or '{\"method\": \"draft_model\", \"model\": \"DIR or org/name\", \"num_speculative_tokens\": 4}'.",
         valueName: "json"))
     var speculativeConfig: String?
 
