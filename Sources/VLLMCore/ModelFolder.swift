@@ -71,7 +71,9 @@ public struct ModelFolder: Sendable {
         case .dummy: DummyWeights(dtype: dummyDType ?? config.dtype ?? .bfloat16)
         }
         guard let method = try resolvedQuantization(quantization) else { return store }
-        if let dummy = store as? DummyWeights { return DummyQuantizedWeights(base: dummy, quantization: method) }
+        if let dummy = store as? DummyWeights {
+            return DummyQuantizedWeights(base: dummy, quantization: method, seed: dummy.seed, scale: dummy.scale)
+        }
         return QuantizedWeights(base: store, quantization: method, path: path + "/config.json")
     }
 
