@@ -263,7 +263,7 @@ if has_mode quantlatency; then
     export VLLM_CACHE_ROOT=$W/cache-quant
     unpack_base
     gptq_8b_config
-    for round in 1 2; do
+    for round in $(seq 1 ${ROUNDS:-2}); do
         [ -x "$BASE_BIN" ] && latency_8b latency_8b_base_$round 150 "" "$BASE_BIN"
         latency_8b latency_8b_bf16_$round 150 "" "$BIN"
         latency_8b latency_8b_fp8_$round 150 "--quantization fp8" "$BIN"
