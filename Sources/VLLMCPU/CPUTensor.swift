@@ -56,20 +56,24 @@ public final class CPUTensor: @unchecked Sendable {
 
 /// The paged KV cache of all layers. Each layer's keys (and values) are laid out
 /// `[block, kvHead, slotInBlock, headDim]`, so that one head's keys of a block are contiguous.
+/// The element type is the cache's (`shape.format`): float32, or FP8 e4m3 codes with the layer's
+/// scales; attention reads and writes through `CPUKVRows`, the same code for both.
 public final class CPUKVCache: @unchecked Sendable {
-    /// The cache's shape.
+    /// The cache's shape and format.
     public let shape: KVCacheShape
-    let keys: [UnsafeMutablePointer<Float>]
-    let values: [UnsafeMutablePointer<Float>]
+    /// Each layer's keys.
+    let keys: [CPUKVRows]
+    /// Each layer's values.
+    let values: [CPUKVRows]
 
     init(_ shape: KVCacheShape) {
         self.shape = shape
         let perLayer = shape.numBlocks * shape.blockSize * shape.numKVHeads * shape.headDim
+        let fp8 = shape.format.dtype == .fp8
         // Not zeroed: a slot is always written before it is read, and untouched pages of a large
         // cache then cost no memory.
-        func make() -> UnsafeMutablePointer<Float> { UnsafeMutablePointer<Float>.allocate(capacity: max(1, perLayer)) }
-        keys = (0..<shape.numLayers).map { _ in make() }
-        values = (0..<shape.numLayers).map { _ in make() }
+        keys = (0..<shape.numLayers).map { CPUKVRows(count: perLayer, fp8: fp8, scale: shape.format.scales(layer: $0).key) }
+        values = (0..<shape.numLayers).map { CPUKVRows(count: perLayer, fp8: fp8, scale: shape.format.scales(layer: $0).value) }
     }
 
     deinit {
@@ -77,10 +81,67 @@ public final class CPUKVCache: @unchecked Sendable {
         values.forEach { $0.deallocate() }
     }
 
+    /// Bytes of one element of a cache of `format`: 4 (float32) or 1 (FP8 code).
+    static func elementSize(_ format: KVCacheFormat) -> Int {
+        switch format.dtype {
+        case .auto: MemoryLayout<Float>.size
+        case .fp8: 1
+        }
+    }
+
     /// Offset of (block, kvHead, slot) in a layer's buffer.
     @inline(__always)
     func offset(block: Int, head: Int, slot: Int) -> Int {
         ((block * shape.numKVHeads + head) * shape.blockSize + slot) * shape.headDim
+    }
+}
+
+/// One layer's keys or values of a `CPUKVCache`: float32 elements, or FP8 e4m3 codes of
+/// `value / scale` (round to nearest even, saturating) decoded as `code · scale` on read.
+struct CPUKVRows: @unchecked Sendable {
+    /// The elements: `Float`s, or `UInt8` codes.
+    let base: UnsafeMutableRawPointer
+    /// FP8 only: the 256 codes decoded and multiplied by the scale.
+    let table: UnsafeMutablePointer<Float>?
+    /// FP8 only: 1 / scale.
+    let inverseScale: Float
+
+    init(count: Int, fp8: Bool, scale: Float) {
+        base = UnsafeMutableRawPointer.allocate(byteCount: max(1, count) * (fp8 ? 1 : 4), alignment: 64)
+        inverseScale = 1 / scale
+        if fp8 {
+            let table = UnsafeMutablePointer<Float>.allocate(capacity: 256)
+            for code in 0..<256 { table[code] = FloatBits.float8E4M3Table[code] * scale }
+            self.table = table
+        } else {
+            table = nil
+        }
+    }
+
+    func deallocate() {
+        base.deallocate()
+        table?.deallocate()
+    }
+
+    /// Writes `count` values from `source` at element `offset`, quantized for FP8.
+    @inline(__always)
+    func store(_ source: UnsafePointer<Float>, at offset: Int, count: Int) {
+        guard table != nil else {
+            (base.assumingMemoryBound(to: Float.self) + offset).update(from: source, count: count)
+            return
+        }
+        let codes = base.assumingMemoryBound(to: UInt8.self) + offset
+        for i in 0..<count { codes[i] = FloatBits.floatToFloat8E4M3(source[i] * inverseScale) }
+    }
+
+    /// The `count` values at element `offset` as float32: the cache's own memory for float32,
+    /// else decoded into `scratch` (at least `count` floats).
+    @inline(__always)
+    func load(at offset: Int, count: Int, scratch: UnsafeMutablePointer<Float>) -> UnsafePointer<Float> {
+        guard let table else { return UnsafePointer(base.assumingMemoryBound(to: Float.self) + offset) }
+        let codes = base.assumingMemoryBound(to: UInt8.self) + offset
+        for i in 0..<count { scratch[i] = table[Int(codes[i])] }
+        return UnsafePointer(scratch)
     }
 }
 

@@ -15,8 +15,8 @@ enum PagedAttention {
             let row = qkv + t * width
             for g in 0..<layout.numKVHeads {
                 let at = cache.offset(block: slot / bs, head: g, slot: slot % bs)
-                (keys + at).update(from: row + layout.keyOffset + g * hd, count: hd)
-                (values + at).update(from: row + layout.valueOffset + g * hd, count: hd)
+                keys.store(row + layout.keyOffset + g * hd, at: at, count: hd)
+                values.store(row + layout.valueOffset + g * hd, at: at, count: hd)
             }
         }
     }
@@ -37,6 +37,9 @@ enum PagedAttention {
         ParallelFor.run(b.numTokens * heads, costPerItem: maxContext * hd * 2) { items in
             var scores = [Float](repeating: 0, count: max(1, maxContext))
             var accumulator = [Float](repeating: 0, count: hd)
+            // Where an FP8 cache's rows are decoded to (a float32 cache is read in place).
+            let scratch = UnsafeMutablePointer<Float>.allocate(capacity: hd)
+            defer { scratch.deallocate() }
             for item in items {
                 let t = item / heads, h = item % heads, g = h / group
                 let s = batch.sequenceOfToken[t]
@@ -47,7 +50,8 @@ enum PagedAttention {
                 var maxScore = -Float.infinity
                 for j in first...position {
                     let block = Int(b.blockTables[table + j / bs])
-                    var score = MatMul.dot(q, keys + cache.offset(block: block, head: g, slot: j % bs), hd) * scale
+                    let k = keys.load(at: cache.offset(block: block, head: g, slot: j % bs), count: hd, scratch: scratch)
+                    var score = MatMul.dot(q, k, hd) * scale
                     if let softCap { score = tanhf(score / softCap) * softCap }
                     scores[j - first] = score
                     maxScore = max(maxScore, score)
@@ -62,7 +66,7 @@ enum PagedAttention {
                     acc.update(repeating: 0)
                     for j in first...position {
                         let block = Int(b.blockTables[table + j / bs])
-                        let v = values + cache.offset(block: block, head: g, slot: j % bs)
+                        let v = values.load(at: cache.offset(block: block, head: g, slot: j % bs), count: hd, scratch: scratch)
                         axpy(scores[j - first], v, acc.baseAddress!, hd)
                     }
                     let o = out + t * heads * hd + h * hd

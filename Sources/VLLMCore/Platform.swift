@@ -24,6 +24,8 @@ public struct ModelLoadOptions: Sendable {
     public var cpuKeepBFloat16Weights = true
     /// `--quantization`: the checkpoint's method, or `fp8` to quantize a float checkpoint at load.
     public var quantization: String?
+    /// `--kv-cache-dtype`: the backend's own element type, or FP8 with the checkpoint's scales.
+    public var kvCacheDType: KVCacheDType = .auto
 
     /// Options with the two limits that have no default.
     public init(maxModelLength: Int, maxNumBatchedTokens: Int) {
@@ -81,27 +83,34 @@ extension Platform {
     }
 
     /// Loads the model of `folder` on this platform and sizes its KV cache: as many blocks as the
-    /// budget holds, no more than every sequence could use, or exactly `numBlocksOverride`.
+    /// budget holds, no more than every sequence could use, or exactly `numBlocksOverride`; the
+    /// cache's format (`--kv-cache-dtype`, FP8 scales from the checkpoint) comes back for logs.
     public func load(
         _ folder: ModelFolder, _ options: ModelLoadOptions, progress: ((Int, Int) -> Void)? = nil
-    ) throws -> (executor: any ModelExecutor, numBlocks: Int, weightBytes: Int) {
+    ) throws -> (executor: any ModelExecutor, numBlocks: Int, weightBytes: Int, kvCache: KVCacheFormat) {
         guard options.tensorParallelSize >= 1 else {
             throw PlatformError.unsupported(
                 field: "tensor_parallel_size", detail: "must be at least 1, got \(options.tensorParallelSize)")
         }
         let config = folder.config
         let backends = try makeBackends(config: config, options)
+        try backends.first?.requireKVCacheDType(options.kvCacheDType)
         let weights = CountingWeights(try self.weights(of: folder, options))
+        // Dummy weights hold every name, so their scales would be random: 1.0 as with none.
+        let kvCache = try KVCacheFormat.read(
+            options.kvCacheDType, numLayers: config.numLayers, from: options.loadFormat == .dummy ? nil : weights.base)
         let ranks = try backends.enumerated().map { rank, backend in
-            try ModelRegistry.load(ModelLoadContext(
+            let runner = try ModelRegistry.load(ModelLoadContext(
                 config: config, weights: weights, backend: backend, maxPositions: options.maxModelLength,
                 shard: TensorParallelShard(rank: rank, worldSize: backends.count), progress: rank == 0 ? progress : nil))
+            runner.kvCacheFormat = kvCache
+            return runner
         }
         let executor: any ModelExecutor = ranks.count == 1 ? ranks[0] : TensorParallelExecutor(ranks: ranks)
         if try reserveActivations(backends, config: config, options) {
             executor.profileRun(tokens: options.maxNumBatchedTokens, sequences: options.maxNumSeqs, blockSize: options.blockSize)
         }
-        if let exact = options.numBlocksOverride { return (executor, exact, weights.bytes) }
+        if let exact = options.numBlocksOverride { return (executor, exact, weights.bytes, kvCache) }
         let bytesPerBlock = executor.kvCacheBytesPerBlock(blockSize: options.blockSize)
         let budget = try kvCacheBudget(backends, options)
         let numBlocks = min(options.usefulBlocks, budget / bytesPerBlock)
@@ -109,6 +118,6 @@ extension Platform {
             throw PlatformError.notEnoughMemory(
                 detail: "\(budget >> 20) MiB left for the KV cache on \(name), one block takes \(bytesPerBlock >> 10) KiB")
         }
-        return (executor, numBlocks, weights.bytes)
+        return (executor, numBlocks, weights.bytes, kvCache)
     }
 }

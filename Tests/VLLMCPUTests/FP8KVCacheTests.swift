@@ -1,0 +1,179 @@
+import Foundation
+import Testing
+import VLLMCPU
+import VLLMCore
+import VLLMTestSupport
+
+/// The FP8 KV cache (`--kv-cache-dtype fp8`) on the CPU against the float32 cache, on the fixture
+/// models: keys and values go through e4m3 (3 mantissa bits), so logits move by a few percent of
+/// the row's largest magnitude and greedy tokens mostly agree; the figures are printed (and
+/// recorded in docs/quantization.md).
+@Suite struct FP8KVCacheTests {
+    static let models = [
+        "llama2", "llama3", "llama3-bf16", "mistral", "qwen2", "qwen3", "gemma2", "gemma3", "phi3", "mixtral", "qwen2moe",
+        "qwen3moe",
+    ]
+    static let fp8 = KVCacheFormat(dtype: .fp8)
+
+    static func runner(_ model: String, format: KVCacheFormat, blockSize: Int = 16) throws -> DirectRunner {
+        try DirectRunner(folder: TestPaths.fixtureModels + "/" + model, blockSize: blockSize, maxLength: 128, kvCacheFormat: format)
+    }
+
+    /// The largest error over all rows, each relative to the largest magnitude of its `reference` row.
+    static func worstRelativeError(_ logits: [[Float]], _ reference: [[Float]]) -> Float {
+        zip(logits, reference).map { row, want in
+            zip(row, want).map { abs($0 - $1) }.max()! / want.map(abs).max()!
+        }.max()!
+    }
+
+    /// How many leading tokens two sequences share.
+    static func commonPrefix(_ a: [Int], _ b: [Int]) -> Int {
+        zip(a, b).prefix { $0 == $1 }.count
+    }
+
+    @Test(arguments: models)
+    func logitsAndGreedyTokensStayCloseToTheFloat32Cache(model: String) throws {
+        let reference = try TransformersReferenceTests.Reference(TestPaths.fixtureModels + "/" + model)
+        let exact = try Self.runner(model, format: .auto), quantized = try Self.runner(model, format: Self.fp8)
+        let error = Self.worstRelativeError(quantized.promptLogits(reference.prompt), exact.promptLogits(reference.prompt))
+        let greedy = exact.greedy(reference.prompt, count: 32)
+        let agreed = Self.commonPrefix(quantized.greedy(reference.prompt, count: 32), greedy)
+        print("fp8 KV cache, \(model): worst relative logit error \(error), greedy prefix agreement \(agreed)/32")
+        #expect(error > 0, "the FP8 cache changes nothing: is it used?")
+        #expect(error < 0.1, "\(model): worst relative logit error \(error)")
+        #expect(agreed >= 8, "\(model): greedy tokens agree for only \(agreed) of 32")
+    }
+
+    /// The cache's contents do not depend on how tokens fall into blocks: every block size gives
+    /// the same greedy tokens, decoded together with other sequences.
+    @Test(arguments: ["llama3", "gemma3", "qwen3"])
+    func everyBlockSizeGivesTheSameTokens(model: String) throws {
+        let prompts = [Array(3..<40), [5, 9, 12], Array((20..<60).reversed())]
+        let expected = try Self.runner(model, format: Self.fp8).greedyBatch(prompts, count: 12)
+        for blockSize in [1, 2, 8, 32, 64] {
+            let tokens = try Self.runner(model, format: Self.fp8, blockSize: blockSize).greedyBatch(prompts, count: 12)
+            #expect(tokens == expected, "block size \(blockSize)")
+        }
+    }
+
+    /// Bytes per block: a quarter of the float32 cache's (half a 16-bit cache's).
+    @Test func fp8BlocksTakeAQuarterOfTheFloat32Bytes() {
+        let cpu = CPUBackend()
+        let shape = KVCacheShape(numLayers: 3, numBlocks: 1, blockSize: 16, numKVHeads: 2, headDim: 12)
+        var fp8 = shape
+        fp8.format = Self.fp8
+        #expect(cpu.kvCacheBytesPerBlock(shape) == 2 * 3 * 16 * 2 * 12 * 4)
+        #expect(cpu.kvCacheBytesPerBlock(fp8) * 4 == cpu.kvCacheBytesPerBlock(shape))
+    }
+
+    /// Values are stored as `e4m3(x / scale)` and read as `code · scale`: with a scale of 2^-8 the
+    /// keys and values saturate at 448 · 2^-8 = 1.75, so the logits move much further than with 1.
+    @Test func scalesApplyOnWriteAndRead() throws {
+        let reference = try TransformersReferenceTests.Reference(TestPaths.fixtureModels + "/llama3")
+        let exact = try Self.runner("llama3", format: .auto).promptLogits(reference.prompt)
+        let one = try Self.runner("llama3", format: Self.fp8).promptLogits(reference.prompt)
+        let tiny = KVCacheFormat(dtype: .fp8, scales: Array(repeating: KVCacheScales(key: 0x1p-8, value: 0x1p-8), count: 2))
+        let saturated = try Self.runner("llama3", format: tiny).promptLogits(reference.prompt)
+        #expect(Self.worstRelativeError(saturated, exact) > 3 * Self.worstRelativeError(one, exact))
+    }
+}
+
+/// Scales from a checkpoint: the names vLLM accepts, the fallback to 1.0, and bad tensors.
+@Suite struct FP8KVCacheScaleTests {
+    static let source = TestPaths.fixtureModels + "/llama3"
+
+    /// A copy of the llama3 fixture (2 layers) in a temporary folder, with `extra` tensors added.
+    static func fixture(with extra: [(String, HostTensor)]) throws -> String {
+        let folder = NSTemporaryDirectory() + "llama3-kv-scales-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        for name in ["config.json", "generation_config.json"] {
+            try FileManager.default.copyItem(atPath: source + "/" + name, toPath: folder + "/" + name)
+        }
+        let file = try SafetensorsFile(path: source + "/model.safetensors")
+        let tensors = try file.tensorNames.sorted().map { ($0, try file.tensor($0)) }
+        try writeSafetensors(tensors + extra, to: folder + "/model.safetensors")
+        return folder
+    }
+
+    static func scalar(_ value: Float, shape: [Int] = []) -> HostTensor { HostTensor(shape: shape, values: [value]) }
+
+    static func read(_ extra: [(String, HostTensor)], dtype: KVCacheDType = .fp8) throws -> KVCacheFormat {
+        let folder = try fixture(with: extra)
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        return try KVCacheFormat.read(dtype, numLayers: 2, from: ModelFolder(path: folder).weights(format: .auto))
+    }
+
+    @Test func llmCompressorNamesGiveEachLayerItsScales() throws {
+        let format = try Self.read([
+            ("model.layers.0.self_attn.k_scale", Self.scalar(0.5)), ("model.layers.0.self_attn.v_scale", Self.scalar(0.25)),
+            ("model.layers.1.self_attn.k_scale", Self.scalar(2, shape: [1])), ("model.layers.1.self_attn.v_scale", Self.scalar(4)),
+        ])
+        #expect(format.scales == [KVCacheScales(key: 0.5, value: 0.25), KVCacheScales(key: 2, value: 4)])
+        #expect(format.scalesFromCheckpoint && format.summary == "fp8 (e4m3), k/v scales from the checkpoint")
+    }
+
+    @Test func vllmAndCompressedTensorsVariantsAreRead() throws {
+        let format = try Self.read([
+            ("model.layers.0.self_attn.attn.k_scale", Self.scalar(0.5)), ("model.layers.0.self_attn.attn.v_scale", Self.scalar(3)),
+            ("model.layers.1.self_attn.k_proj.output_scale", Self.scalar(2)),
+            ("model.layers.1.self_attn.v_proj.output_scale", Self.scalar(8)),
+        ])
+        #expect(format.scales == [KVCacheScales(key: 0.5, value: 3), KVCacheScales(key: 2, value: 8)])
+    }
+
+    /// The deprecated `kv_scale` serves both; a layer with only a key scale uses it for values
+    /// too (vLLM duplicates the one it has); a layer with none takes 1.
+    @Test func sharedAndMissingScales() throws {
+        let format = try Self.read([
+            ("model.layers.0.self_attn.kv_scale", Self.scalar(0.75)), ("model.layers.1.self_attn.k_scale", Self.scalar(1.5)),
+        ])
+        #expect(format.scales == [KVCacheScales(key: 0.75, value: 0.75), KVCacheScales(key: 1.5, value: 1.5)])
+        let partial = try Self.read([("model.layers.1.self_attn.v_scale", Self.scalar(2))])
+        #expect(partial.scales == [.one, KVCacheScales(key: 2, value: 2)])
+    }
+
+    @Test func noScalesMeanOneAndAutoIgnoresThem() throws {
+        let none = try KVCacheFormat.read(.fp8, numLayers: 2, from: ModelFolder(path: Self.source).weights(format: .auto))
+        #expect(none.scales.isEmpty && !none.scalesFromCheckpoint && none.scales(layer: 1) == .one)
+        #expect(none.summary == "fp8 (e4m3), k/v scales 1.0 (none in the checkpoint)")
+        let auto = try Self.read([("model.layers.0.self_attn.k_scale", Self.scalar(0.5))], dtype: .auto)
+        #expect(auto == .auto)
+    }
+
+    @Test func perHeadAndNonPositiveScalesAreRefused() throws {
+        let perHead = #expect(throws: ModelLoadError.self) {
+            try Self.read([("model.layers.0.self_attn.k_scale", HostTensor(shape: [2], values: [1, 2]))])
+        }
+        #expect("\(perHead!)".contains("model.layers.0.self_attn.k_scale"))
+        let negative = #expect(throws: ModelLoadError.self) {
+            try Self.read([("model.layers.1.self_attn.v_scale", Self.scalar(-1))])
+        }
+        #expect("\(negative!)".contains("must be positive"))
+    }
+
+    /// Loaded through the platform with `--kv-cache-dtype fp8`, the checkpoint's scales reach the
+    /// cache: logits equal those of a runner given the same scales, and differ from scales of 1.
+    @Test func platformLoadUsesTheCheckpointScales() throws {
+        let scales = [KVCacheScales(key: 0x1p-7, value: 0x1p-6), KVCacheScales(key: 0x1p-6, value: 0x1p-7)]
+        let folder = try Self.fixture(with: (0..<2).flatMap { layer in
+            [("model.layers.\(layer).self_attn.k_scale", Self.scalar(scales[layer].key)),
+             ("model.layers.\(layer).self_attn.v_scale", Self.scalar(scales[layer].value))]
+        })
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        var options = ModelLoadOptions(maxModelLength: 128, maxNumBatchedTokens: 256)
+        options.kvCacheDType = .fp8
+        options.numBlocksOverride = 64
+        let loaded = try CPUPlatform().load(ModelFolder(path: folder), options)
+        #expect(loaded.kvCache == KVCacheFormat(dtype: .fp8, scales: scales, scalesFromCheckpoint: true))
+        loaded.executor.allocateKVCache(numBlocks: 64, blockSize: 16)
+        let prompt = Array(3..<40)
+        var batch = ForwardBatch(
+            chunks: [SequenceChunk(tokenIDs: prompt.map(Int32.init), numCached: 0, blockTable: [0, 1, 2])], blockSize: 16)
+        batch.logitIndices = (0..<Int32(prompt.count)).map { $0 }
+        let logits = loaded.executor.execute(batch)
+        let given = try DirectRunner(folder: folder, maxLength: 128, kvCacheFormat: loaded.kvCache).promptLogits(prompt)
+        let one = try DirectRunner(folder: folder, maxLength: 128, kvCacheFormat: KVCacheFormat(dtype: .fp8)).promptLogits(prompt)
+        #expect(logits == given.flatMap { $0 })
+        #expect(logits != one.flatMap { $0 })
+    }
+}
