@@ -77,15 +77,20 @@ extension KVCacheFormat {
     /// The format of `dtype` for a model of `numLayers` layers, with FP8 scales read from
     /// `weights` (vLLM's names, see `KVCacheScaleNames`) where the checkpoint has them, else 1.0
     /// as vLLM does. A layer with only one of the two takes it for both (vLLM duplicates it too).
-    public static func read(_ dtype: KVCacheDType, numLayers: Int, from weights: WeightStore?) throws -> KVCacheFormat {
+    /// Errors name `path` (the model folder) and the tensor.
+    public static func read(
+        _ dtype: KVCacheDType, numLayers: Int, from weights: WeightStore?, path: String = "the checkpoint"
+    ) throws -> KVCacheFormat {
         guard dtype == .fp8, let weights else { return KVCacheFormat(dtype: dtype) }
+        func first(_ names: [String]) throws -> Float? {
+            guard let name = names.first(where: weights.contains) else { return nil }
+            return try readScale(name, from: weights, path: path)
+        }
         var scales: [KVCacheScales] = []
         var found = false
         for layer in 0..<numLayers {
             let names = KVCacheScaleNames(layer: layer)
-            let key = try firstScale(names.keys, in: weights)
-            let value = try firstScale(names.values, in: weights)
-            let shared = try firstScale(names.shared, in: weights)
+            let (key, value, shared) = (try first(names.keys), try first(names.values), try first(names.shared))
             found = found || key != nil || value != nil || shared != nil
             let either = key ?? value ?? shared ?? 1
             scales.append(KVCacheScales(key: key ?? shared ?? either, value: value ?? shared ?? either))
@@ -93,33 +98,25 @@ extension KVCacheFormat {
         return KVCacheFormat(dtype: dtype, scales: found ? scales : [], scalesFromCheckpoint: found)
     }
 
-    /// The first of `names` that `weights` holds, read as a scale.
-    private static func firstScale(_ names: [String], in weights: WeightStore) throws -> Float? {
-        for name in names where weights.contains(name) { return try readScale(name, from: weights) }
-        return nil
-    }
-
-    /// The scalar tensor `name` of `weights` (shape `[]` or `[1]`), nil when absent; a per-head
-    /// or non-positive scale throws.
-    private static func readScale(_ name: String, from weights: WeightStore) throws -> Float? {
-        guard weights.contains(name) else { return nil }
+    /// The scalar tensor `name` of `weights` (shape `[]` or `[1]`, a float dtype, positive and
+    /// finite); anything else, per-head scales included, throws naming the tensor.
+    private static func readScale(_ name: String, from weights: WeightStore, path: String) throws -> Float {
+        func refuse(_ detail: String) -> ModelLoadError { .invalidConfig(path: path, field: name, detail: detail) }
         let tensor: HostTensor
         do {
             tensor = try weights.tensor(name, shape: [])
-        } catch ModelLoadError.wrongShape(_, let path, _, let actual) where actual.reduce(1, *) != 1 {
-            throw ModelLoadError.wrongShape(name: name, path: path, expected: [], actual: actual)
         } catch ModelLoadError.wrongShape(_, _, _, let actual) {
+            guard actual.reduce(1, *) == 1 else {
+                throw refuse("a KV cache scale must be one number per layer; per-head scales (shape \(actual)) are not supported")
+            }
             tensor = try weights.tensor(name, shape: actual)
         }
         guard [.float32, .float16, .bfloat16].contains(tensor.dtype) else {
-            throw ModelLoadError.unsupportedDType(name: name, path: "the checkpoint", dtype: tensor.dtype.rawValue)
+            throw refuse("a KV cache scale must be F32, F16 or BF16, got \(tensor.dtype.safetensorsTag)")
         }
         var value: Float = 0
         tensor.convert(count: 1, to: &value)
-        guard value.isFinite, value > 0 else {
-            throw ModelLoadError.invalidConfig(
-                path: "the checkpoint", field: name, detail: "a KV cache scale must be positive and finite, got \(value)")
-        }
+        guard value.isFinite, value > 0 else { throw refuse("a KV cache scale must be positive and finite, got \(value)") }
         return value
     }
 }

@@ -98,7 +98,8 @@ extension Platform {
         let weights = CountingWeights(try self.weights(of: folder, options))
         // Dummy weights hold every name, so their scales would be random: 1.0 as with none.
         let kvCache = try KVCacheFormat.read(
-            options.kvCacheDType, numLayers: config.numLayers, from: options.loadFormat == .dummy ? nil : weights.base)
+            options.kvCacheDType, numLayers: config.numLayers, from: options.loadFormat == .dummy ? nil : weights.base,
+            path: folder.path)
         let ranks = try backends.enumerated().map { rank, backend in
             let runner = try ModelRegistry.load(ModelLoadContext(
                 config: config, weights: weights, backend: backend, maxPositions: options.maxModelLength,
