@@ -5,8 +5,8 @@ import VLLMCore
 @testable import VLLMEngine
 
 /// `--kv-cache-dtype fp8` through the engine on the CPU: the block count at the same cache space,
-/// greedy outputs that do not depend on batching, chunking, preemption, prefix caching or the
-/// block size (FP8 codes are made element by element, so recomputed and cached keys are the same
+/// greedy outputs that do not depend on batching, chunking, preemption, prefix caching, tensor
+/// parallelism or the block size (FP8 codes are made element by element, so recomputed and cached keys are the same
 /// codes), and clear errors for values and backends that do not take it.
 @Suite struct FP8KVCacheEngineTests {
     static let params = greedyParams(12)
@@ -54,6 +54,7 @@ import VLLMCore
         let cached = try Self.llm(model)
         _ = try Self.outputs(cached, prompts)
         #expect(try Self.outputs(cached, prompts) == reference, "prefix-cached")
+        #expect(try Self.outputs(Self.llm(model) { $0.tensorParallelSize = 2 }, prompts) == reference, "two ranks")
         for blockSize in [1, 8, 32] {
             #expect(try Self.outputs(Self.llm(model) { $0.blockSize = blockSize }, prompts) == reference, "block size \(blockSize)")
         }
