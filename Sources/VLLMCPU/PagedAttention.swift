@@ -94,3 +94,53 @@ enum PagedAttention {
         }
     }
 }
+
+/// One layer's keys or values of a `CPUKVCache`: float32 elements, or FP8 e4m3 codes of
+/// `value / scale` (round to nearest even, saturating) decoded as `code · scale` on read. In this
+/// file so that the attention loop inlines its loads also in builds without whole-module optimisation.
+struct CPUKVRows: @unchecked Sendable {
+    /// The elements: `Float`s, or `UInt8` codes.
+    let base: UnsafeMutableRawPointer
+    /// FP8 only: the 256 codes decoded and multiplied by the scale.
+    let table: UnsafeMutablePointer<Float>?
+    /// FP8 only: 1 / scale.
+    let inverseScale: Float
+
+    init(count: Int, fp8: Bool, scale: Float) {
+        base = UnsafeMutableRawPointer.allocate(byteCount: max(1, count) * (fp8 ? 1 : 4), alignment: 64)
+        inverseScale = 1 / scale
+        if fp8 {
+            let table = UnsafeMutablePointer<Float>.allocate(capacity: 256)
+            for code in 0..<256 { table[code] = FloatBits.float8E4M3Table[code] * scale }
+            self.table = table
+        } else {
+            table = nil
+        }
+    }
+
+    func deallocate() {
+        base.deallocate()
+        table?.deallocate()
+    }
+
+    /// Writes `count` values from `source` at element `offset`, quantized for FP8.
+    @inline(__always)
+    func store(_ source: UnsafePointer<Float>, at offset: Int, count: Int) {
+        guard table != nil else {
+            (base.assumingMemoryBound(to: Float.self) + offset).update(from: source, count: count)
+            return
+        }
+        let codes = base.assumingMemoryBound(to: UInt8.self) + offset
+        for i in 0..<count { codes[i] = FloatBits.floatToFloat8E4M3(source[i] * inverseScale) }
+    }
+
+    /// The `count` values at element `offset` as float32: the cache's own memory for float32,
+    /// else decoded into `scratch` (at least `count` floats).
+    @inline(__always)
+    func load(at offset: Int, count: Int, scratch: UnsafeMutablePointer<Float>) -> UnsafePointer<Float> {
+        guard let table else { return UnsafePointer(base.assumingMemoryBound(to: Float.self) + offset) }
+        let codes = base.assumingMemoryBound(to: UInt8.self) + offset
+        for i in 0..<count { scratch[i] = table[Int(codes[i])] }
+        return UnsafePointer(scratch)
+    }
+}
