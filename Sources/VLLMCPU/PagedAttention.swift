@@ -23,23 +23,40 @@ enum PagedAttention {
 
     /// For every token and query head, softmax(q·kᵀ·scale)·v over positions `0...position` of the
     /// token's sequence (limited to the last `slidingWindow` positions when set); with `softCap`,
-    /// each score becomes `softCap * tanh(score / softCap)` before the softmax (Gemma 2).
+    /// each score becomes `softCap * tanh(score / softCap)` before the softmax (Gemma 2). The loop
+    /// is instantiated for the cache's element type: float32, or FP8 codes whose layer scales
+    /// multiply the score and the softmax weight (so a float32 cache, of scales 1, is read as ever).
     static func attend(
         qkv: UnsafePointer<Float>, layout: QKVLayout, cache: CPUKVCache, layer: Int, batch: CPUBatch,
         scale: Float, slidingWindow: Int?, softCap: Float? = nil, out: UnsafeMutablePointer<Float>
+    ) {
+        switch cache.shape.format.dtype {
+        case .auto:
+            attend(
+                Float.self, qkv: qkv, layout: layout, cache: cache, layer: layer, batch: batch, scale: scale,
+                slidingWindow: slidingWindow, softCap: softCap, out: out)
+        case .fp8:
+            attend(
+                Float8E4M3Code.self, qkv: qkv, layout: layout, cache: cache, layer: layer, batch: batch, scale: scale,
+                slidingWindow: slidingWindow, softCap: softCap, out: out)
+        }
+    }
+
+    /// `attend` over a cache of elements `W`.
+    private static func attend<W: WeightElement>(
+        _: W.Type, qkv: UnsafePointer<Float>, layout: QKVLayout, cache: CPUKVCache, layer: Int, batch: CPUBatch,
+        scale: Float, slidingWindow: Int?, softCap: Float?, out: UnsafeMutablePointer<Float>
     ) {
         let b = batch.batch
         let hd = layout.headDim, heads = layout.numHeads, width = layout.width
         let group = heads / layout.numKVHeads
         let bs = cache.shape.blockSize
-        let keys = cache.keys[layer], values = cache.values[layer]
+        let keys = cache.keys[layer].elements(W.self), values = cache.values[layer].elements(W.self)
+        let (scoreScale, valueScale) = (scale * cache.keys[layer].scale, cache.values[layer].scale)
         let maxContext = Int(b.seqLens.max() ?? 0)
         ParallelFor.run(b.numTokens * heads, costPerItem: maxContext * hd * 2) { items in
             var scores = [Float](repeating: 0, count: max(1, maxContext))
             var accumulator = [Float](repeating: 0, count: hd)
-            // Where an FP8 cache's rows are decoded to (a float32 cache is read in place).
-            let scratch = UnsafeMutablePointer<Float>.allocate(capacity: hd)
-            defer { scratch.deallocate() }
             for item in items {
                 let t = item / heads, h = item % heads, g = h / group
                 let s = batch.sequenceOfToken[t]
@@ -50,8 +67,7 @@ enum PagedAttention {
                 var maxScore = -Float.infinity
                 for j in first...position {
                     let block = Int(b.blockTables[table + j / bs])
-                    let k = keys.load(at: cache.offset(block: block, head: g, slot: j % bs), count: hd, scratch: scratch)
-                    var score = MatMul.dot(q, k, hd) * scale
+                    var score = MatMul.dot(q, keys + cache.offset(block: block, head: g, slot: j % bs), hd) * scoreScale
                     if let softCap { score = tanhf(score / softCap) * softCap }
                     scores[j - first] = score
                     maxScore = max(maxScore, score)
@@ -66,8 +82,8 @@ enum PagedAttention {
                     acc.update(repeating: 0)
                     for j in first...position {
                         let block = Int(b.blockTables[table + j / bs])
-                        let v = values.load(at: cache.offset(block: block, head: g, slot: j % bs), count: hd, scratch: scratch)
-                        axpy(scores[j - first], v, acc.baseAddress!, hd)
+                        let v = values + cache.offset(block: block, head: g, slot: j % bs)
+                        axpy(scores[j - first] * valueScale, v, acc.baseAddress!, hd)
                     }
                     let o = out + t * heads * hd + h * hd
                     let inverse = 1 / total
@@ -79,68 +95,73 @@ enum PagedAttention {
 
     /// `y += a * x` over `n` elements.
     @inline(__always)
-    static func axpy(_ a: Float, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ n: Int) {
+    static func axpy<W: WeightElement>(_ a: Float, _ x: UnsafePointer<W>, _ y: UnsafeMutablePointer<Float>, _ n: Int) {
         var d = 0
         let av = SIMD8<Float>(repeating: a)
         while d + 8 <= n {
-            let r = UnsafeRawPointer(y + d).loadUnaligned(as: SIMD8<Float>.self)
-                .addingProduct(av, UnsafeRawPointer(x + d).loadUnaligned(as: SIMD8<Float>.self))
+            let r = UnsafeRawPointer(y + d).loadUnaligned(as: SIMD8<Float>.self).addingProduct(av, W.load8(x + d))
             UnsafeMutableRawPointer(y + d).storeBytes(of: r, as: SIMD8<Float>.self)
             d += 8
         }
         while d < n {
-            y[d] += a * x[d]
+            y[d] += a * W.load1(x + d)
             d += 1
         }
     }
 }
 
 /// One layer's keys or values of a `CPUKVCache`: float32 elements, or FP8 e4m3 codes of
-/// `value / scale` (round to nearest even, saturating) decoded as `code · scale` on read. In this
-/// file so that the attention loop inlines its loads also in builds without whole-module optimisation.
+/// `value / scale` (round to nearest even, saturating, `FloatBits.floatToFloat8E4M3`), read as
+/// `code · scale` (the attention applies `scale` to the score and the softmax weight).
 struct CPUKVRows: @unchecked Sendable {
-    /// The elements: `Float`s, or `UInt8` codes.
+    /// The elements: `Float`s, or `Float8E4M3Code`s.
     let base: UnsafeMutableRawPointer
-    /// FP8 only: the 256 codes decoded and multiplied by the scale.
-    let table: UnsafeMutablePointer<Float>?
-    /// FP8 only: 1 / scale.
-    let inverseScale: Float
+    /// Whether the elements are FP8 codes.
+    let isFP8: Bool
+    /// The layer's scale (1 for float32).
+    let scale: Float
 
     init(count: Int, fp8: Bool, scale: Float) {
         base = UnsafeMutableRawPointer.allocate(byteCount: max(1, count) * (fp8 ? 1 : 4), alignment: 64)
-        inverseScale = 1 / scale
-        if fp8 {
-            let table = UnsafeMutablePointer<Float>.allocate(capacity: 256)
-            for code in 0..<256 { table[code] = FloatBits.float8E4M3Table[code] * scale }
-            self.table = table
-        } else {
-            table = nil
-        }
+        isFP8 = fp8
+        self.scale = fp8 ? scale : 1
     }
 
-    func deallocate() {
-        base.deallocate()
-        table?.deallocate()
-    }
+    func deallocate() { base.deallocate() }
+
+    /// The elements as `W` (`Float` or `Float8E4M3Code`, as the cache stores them).
+    func elements<W>(_: W.Type) -> UnsafePointer<W> { UnsafePointer(base.assumingMemoryBound(to: W.self)) }
 
     /// Writes `count` values from `source` at element `offset`, quantized for FP8.
     @inline(__always)
     func store(_ source: UnsafePointer<Float>, at offset: Int, count: Int) {
-        guard table != nil else {
+        guard isFP8 else {
             (base.assumingMemoryBound(to: Float.self) + offset).update(from: source, count: count)
             return
         }
-        let codes = base.assumingMemoryBound(to: UInt8.self) + offset
-        for i in 0..<count { codes[i] = FloatBits.floatToFloat8E4M3(source[i] * inverseScale) }
+        let codes = base.assumingMemoryBound(to: Float8E4M3Code.self) + offset
+        let inverse = 1 / scale
+        for i in 0..<count { codes[i] = Float8E4M3Code(bits: FloatBits.floatToFloat8E4M3(source[i] * inverse)) }
+    }
+}
+
+/// A float8 e4m3fn code in the KV cache, widened to float32 through its bits, eight at a time.
+struct Float8E4M3Code: WeightElement {
+    var bits: UInt8
+
+    /// `(code & 0x7F) << 20` are the bits of the float32 2^(e - 127)·(1 + m/8), or for e = 0 of the
+    /// float32 subnormal m·2^-129; times 2^120 that is e4m3's 2^(e - 7)·(1 + m/8), or m·2^-9. Then the
+    /// sign, and NaN for 0x7F/0xFF (the only codes whose low 7 bits plus 1 reach bit 7), all in
+    /// integer lanes without masks. Exact for every code (as `FloatBits.float8E4M3ToFloat`).
+    @inline(__always) static func load8(_ p: UnsafePointer<Float8E4M3Code>) -> SIMD8<Float> {
+        let codes = SIMD8<UInt32>(truncatingIfNeeded: UnsafeRawPointer(p).loadUnaligned(as: SIMD8<UInt8>.self))
+        let low = codes & 0x7F
+        let magnitude = unsafeBitCast(unsafeBitCast(low &<< 20, to: SIMD8<Float>.self) * 0x1p120, to: SIMD8<UInt32>.self)
+        let nan = (SIMD8<UInt32>() &- ((low &+ 1) &>> 7)) & 0x7FC0_0000
+        return unsafeBitCast(magnitude | nan | (codes & 0x80) &<< 24, to: SIMD8<Float>.self)
     }
 
-    /// The `count` values at element `offset` as float32: the cache's own memory for float32,
-    /// else decoded into `scratch` (at least `count` floats).
-    @inline(__always)
-    func load(at offset: Int, count: Int, scratch: UnsafeMutablePointer<Float>) -> UnsafePointer<Float> {
-        guard let table else { return UnsafePointer(base.assumingMemoryBound(to: Float.self) + offset) }
-        let codes = base.assumingMemoryBound(to: UInt8.self) + offset
-        for i in 0..<count { scratch[i] = table[Int(codes[i])] }
-        return UnsafePointer(scratch)
+    @inline(__always) static func load1(_ p: UnsafePointer<Float8E4M3Code>) -> Float {
+        FloatBits.float8E4M3ToFloat(p.pointee.bits)
     }
 }

@@ -1,6 +1,6 @@
 import Foundation
 import Testing
-import VLLMCPU
+@testable import VLLMCPU
 import VLLMCore
 import VLLMTestSupport
 
@@ -109,6 +109,22 @@ import VLLMTestSupport
         #expect(error > 0 && error < 0.3)
         #expect(top1 >= got.count - 4)
         #expect(agreed >= 32)
+    }
+
+    /// The attention's eight-at-a-time widening of codes gives every code's value, subnormals,
+    /// ±0, ±448 and NaN included.
+    @Test func everyCodeWidensExactly() {
+        let codes = (0..<256).map { Float8E4M3Code(bits: UInt8($0)) }
+        codes.withUnsafeBufferPointer { p in
+            for start in stride(from: 0, to: 256, by: 8) {
+                let wide = Float8E4M3Code.load8(p.baseAddress! + start)
+                for i in 0..<8 {
+                    let want = FloatBits.float8E4M3ToFloat(UInt8(start + i))
+                    #expect(wide[i].bitPattern == want.bitPattern || (wide[i].isNaN && want.isNaN), "code \(start + i)")
+                    #expect(Float8E4M3Code.load1(p.baseAddress! + start + i).bitPattern == want.bitPattern || want.isNaN)
+                }
+            }
+        }
     }
 
     /// The cache's contents do not depend on how tokens fall into blocks: every block size gives
