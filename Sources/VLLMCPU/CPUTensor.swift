@@ -57,7 +57,7 @@ public final class CPUTensor: @unchecked Sendable {
 /// The paged KV cache of all layers. Each layer's keys (and values) are laid out
 /// `[block, kvHead, slotInBlock, headDim]`, so that one head's keys of a block are contiguous.
 /// The element type is the cache's (`shape.format`): float32, or FP8 e4m3 codes with the layer's
-/// scales; attention reads and writes through `CPUKVRows`, the same code for both.
+/// scales (`CPUKVRows`); `PagedAttention` writes and reads both with one loop, generic over the element.
 public final class CPUKVCache: @unchecked Sendable {
     /// The cache's shape and format.
     public let shape: KVCacheShape
