@@ -57,8 +57,11 @@ public final class CPUBackend: Backend {
     public func makeKVCache(_ shape: KVCacheShape) -> CPUKVCache { CPUKVCache(shape) }
 
     public func kvCacheBytesPerBlock(_ shape: KVCacheShape) -> Int {
-        2 * shape.numLayers * shape.blockSize * shape.numKVHeads * shape.headDim * MemoryLayout<Float>.size
+        2 * shape.numLayers * shape.blockSize * shape.numKVHeads * shape.headDim * CPUKVCache.elementSize(shape.format)
     }
+
+    /// float32 (`auto`) and FP8 e4m3 codes with per-layer scales.
+    public var kvCacheDTypes: [KVCacheDType] { [.auto, .fp8] }
 
     public func prepare(_ batch: ForwardBatch) -> CPUBatch { CPUBatch(batch) }
 

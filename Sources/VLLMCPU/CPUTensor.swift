@@ -56,25 +56,37 @@ public final class CPUTensor: @unchecked Sendable {
 
 /// The paged KV cache of all layers. Each layer's keys (and values) are laid out
 /// `[block, kvHead, slotInBlock, headDim]`, so that one head's keys of a block are contiguous.
+/// The element type is the cache's (`shape.format`): float32, or FP8 e4m3 codes with the layer's
+/// scales (`CPUKVRows`); `PagedAttention` writes and reads both with one loop, generic over the element.
 public final class CPUKVCache: @unchecked Sendable {
-    /// The cache's shape.
+    /// The cache's shape and format.
     public let shape: KVCacheShape
-    let keys: [UnsafeMutablePointer<Float>]
-    let values: [UnsafeMutablePointer<Float>]
+    /// Each layer's keys.
+    let keys: [CPUKVRows]
+    /// Each layer's values.
+    let values: [CPUKVRows]
 
     init(_ shape: KVCacheShape) {
         self.shape = shape
         let perLayer = shape.numBlocks * shape.blockSize * shape.numKVHeads * shape.headDim
+        let fp8 = shape.format.dtype == .fp8
         // Not zeroed: a slot is always written before it is read, and untouched pages of a large
         // cache then cost no memory.
-        func make() -> UnsafeMutablePointer<Float> { UnsafeMutablePointer<Float>.allocate(capacity: max(1, perLayer)) }
-        keys = (0..<shape.numLayers).map { _ in make() }
-        values = (0..<shape.numLayers).map { _ in make() }
+        keys = (0..<shape.numLayers).map { CPUKVRows(count: perLayer, fp8: fp8, scale: shape.format.scales(layer: $0).key) }
+        values = (0..<shape.numLayers).map { CPUKVRows(count: perLayer, fp8: fp8, scale: shape.format.scales(layer: $0).value) }
     }
 
     deinit {
         keys.forEach { $0.deallocate() }
         values.forEach { $0.deallocate() }
+    }
+
+    /// Bytes of one element of a cache of `format`: 4 (float32) or 1 (FP8 code).
+    static func elementSize(_ format: KVCacheFormat) -> Int {
+        switch format.dtype {
+        case .auto: MemoryLayout<Float>.size
+        case .fp8: 1
+        }
     }
 
     /// Offset of (block, kvHead, slot) in a layer's buffer.

@@ -15,24 +15,44 @@ enum PagedAttention {
             let row = qkv + t * width
             for g in 0..<layout.numKVHeads {
                 let at = cache.offset(block: slot / bs, head: g, slot: slot % bs)
-                (keys + at).update(from: row + layout.keyOffset + g * hd, count: hd)
-                (values + at).update(from: row + layout.valueOffset + g * hd, count: hd)
+                keys.store(row + layout.keyOffset + g * hd, at: at, count: hd)
+                values.store(row + layout.valueOffset + g * hd, at: at, count: hd)
             }
         }
     }
 
     /// For every token and query head, softmax(q·kᵀ·scale)·v over positions `0...position` of the
     /// token's sequence (limited to the last `slidingWindow` positions when set); with `softCap`,
-    /// each score becomes `softCap * tanh(score / softCap)` before the softmax (Gemma 2).
+    /// each score becomes `softCap * tanh(score / softCap)` before the softmax (Gemma 2). The loop
+    /// is instantiated for the cache's element type: float32, or FP8 codes whose layer scales
+    /// multiply the score and the softmax weight (so a float32 cache, of scales 1, is read as ever).
     static func attend(
         qkv: UnsafePointer<Float>, layout: QKVLayout, cache: CPUKVCache, layer: Int, batch: CPUBatch,
         scale: Float, slidingWindow: Int?, softCap: Float? = nil, out: UnsafeMutablePointer<Float>
+    ) {
+        switch cache.shape.format.dtype {
+        case .auto:
+            attend(
+                Float.self, qkv: qkv, layout: layout, cache: cache, layer: layer, batch: batch, scale: scale,
+                slidingWindow: slidingWindow, softCap: softCap, out: out)
+        case .fp8:
+            attend(
+                Float8E4M3Code.self, qkv: qkv, layout: layout, cache: cache, layer: layer, batch: batch, scale: scale,
+                slidingWindow: slidingWindow, softCap: softCap, out: out)
+        }
+    }
+
+    /// `attend` over a cache of elements `W`.
+    private static func attend<W: WeightElement>(
+        _: W.Type, qkv: UnsafePointer<Float>, layout: QKVLayout, cache: CPUKVCache, layer: Int, batch: CPUBatch,
+        scale: Float, slidingWindow: Int?, softCap: Float?, out: UnsafeMutablePointer<Float>
     ) {
         let b = batch.batch
         let hd = layout.headDim, heads = layout.numHeads, width = layout.width
         let group = heads / layout.numKVHeads
         let bs = cache.shape.blockSize
-        let keys = cache.keys[layer], values = cache.values[layer]
+        let keys = cache.keys[layer].elements(W.self), values = cache.values[layer].elements(W.self)
+        let (scoreScale, valueScale) = (scale * cache.keys[layer].scale, cache.values[layer].scale)
         let maxContext = Int(b.seqLens.max() ?? 0)
         ParallelFor.run(b.numTokens * heads, costPerItem: maxContext * hd * 2) { items in
             var scores = [Float](repeating: 0, count: max(1, maxContext))
@@ -47,7 +67,7 @@ enum PagedAttention {
                 var maxScore = -Float.infinity
                 for j in first...position {
                     let block = Int(b.blockTables[table + j / bs])
-                    var score = MatMul.dot(q, keys + cache.offset(block: block, head: g, slot: j % bs), hd) * scale
+                    var score = MatMul.dot(q, keys + cache.offset(block: block, head: g, slot: j % bs), hd) * scoreScale
                     if let softCap { score = tanhf(score / softCap) * softCap }
                     scores[j - first] = score
                     maxScore = max(maxScore, score)
@@ -63,7 +83,7 @@ enum PagedAttention {
                     for j in first...position {
                         let block = Int(b.blockTables[table + j / bs])
                         let v = values + cache.offset(block: block, head: g, slot: j % bs)
-                        axpy(scores[j - first], v, acc.baseAddress!, hd)
+                        axpy(scores[j - first] * valueScale, v, acc.baseAddress!, hd)
                     }
                     let o = out + t * heads * hd + h * hd
                     let inverse = 1 / total
@@ -75,18 +95,73 @@ enum PagedAttention {
 
     /// `y += a * x` over `n` elements.
     @inline(__always)
-    static func axpy(_ a: Float, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ n: Int) {
+    static func axpy<W: WeightElement>(_ a: Float, _ x: UnsafePointer<W>, _ y: UnsafeMutablePointer<Float>, _ n: Int) {
         var d = 0
         let av = SIMD8<Float>(repeating: a)
         while d + 8 <= n {
-            let r = UnsafeRawPointer(y + d).loadUnaligned(as: SIMD8<Float>.self)
-                .addingProduct(av, UnsafeRawPointer(x + d).loadUnaligned(as: SIMD8<Float>.self))
+            let r = UnsafeRawPointer(y + d).loadUnaligned(as: SIMD8<Float>.self).addingProduct(av, W.load8(x + d))
             UnsafeMutableRawPointer(y + d).storeBytes(of: r, as: SIMD8<Float>.self)
             d += 8
         }
         while d < n {
-            y[d] += a * x[d]
+            y[d] += a * W.load1(x + d)
             d += 1
         }
+    }
+}
+
+/// One layer's keys or values of a `CPUKVCache`: float32 elements, or FP8 e4m3 codes of
+/// `value / scale` (round to nearest even, saturating, `FloatBits.floatToFloat8E4M3`), read as
+/// `code · scale` (the attention applies `scale` to the score and the softmax weight).
+struct CPUKVRows: @unchecked Sendable {
+    /// The elements: `Float`s, or `Float8E4M3Code`s.
+    let base: UnsafeMutableRawPointer
+    /// Whether the elements are FP8 codes.
+    let isFP8: Bool
+    /// The layer's scale (1 for float32).
+    let scale: Float
+
+    init(count: Int, fp8: Bool, scale: Float) {
+        base = UnsafeMutableRawPointer.allocate(byteCount: max(1, count) * (fp8 ? 1 : 4), alignment: 64)
+        isFP8 = fp8
+        self.scale = fp8 ? scale : 1
+    }
+
+    func deallocate() { base.deallocate() }
+
+    /// The elements as `W` (`Float` or `Float8E4M3Code`, as the cache stores them).
+    func elements<W>(_: W.Type) -> UnsafePointer<W> { UnsafePointer(base.assumingMemoryBound(to: W.self)) }
+
+    /// Writes `count` values from `source` at element `offset`, quantized for FP8.
+    @inline(__always)
+    func store(_ source: UnsafePointer<Float>, at offset: Int, count: Int) {
+        guard isFP8 else {
+            (base.assumingMemoryBound(to: Float.self) + offset).update(from: source, count: count)
+            return
+        }
+        let codes = base.assumingMemoryBound(to: Float8E4M3Code.self) + offset
+        let inverse = 1 / scale
+        for i in 0..<count { codes[i] = Float8E4M3Code(bits: FloatBits.floatToFloat8E4M3(source[i] * inverse)) }
+    }
+}
+
+/// A float8 e4m3fn code in the KV cache, widened to float32 through its bits, eight at a time.
+struct Float8E4M3Code: WeightElement {
+    var bits: UInt8
+
+    /// `(code & 0x7F) << 20` are the bits of the float32 2^(e - 127)·(1 + m/8), or for e = 0 of the
+    /// float32 subnormal m·2^-129; times 2^120 that is e4m3's 2^(e - 7)·(1 + m/8), or m·2^-9. Then the
+    /// sign, and NaN for 0x7F/0xFF (the only codes whose low 7 bits plus 1 reach bit 7), all in
+    /// integer lanes without masks. Exact for every code (as `FloatBits.float8E4M3ToFloat`).
+    @inline(__always) static func load8(_ p: UnsafePointer<Float8E4M3Code>) -> SIMD8<Float> {
+        let codes = SIMD8<UInt32>(truncatingIfNeeded: UnsafeRawPointer(p).loadUnaligned(as: SIMD8<UInt8>.self))
+        let low = codes & 0x7F
+        let magnitude = unsafeBitCast(unsafeBitCast(low &<< 20, to: SIMD8<Float>.self) * 0x1p120, to: SIMD8<UInt32>.self)
+        let nan = (SIMD8<UInt32>() &- ((low &+ 1) &>> 7)) & 0x7FC0_0000
+        return unsafeBitCast(magnitude | nan | (codes & 0x80) &<< 24, to: SIMD8<Float>.self)
+    }
+
+    @inline(__always) static func load1(_ p: UnsafePointer<Float8E4M3Code>) -> Float {
+        FloatBits.float8E4M3ToFloat(p.pointee.bits)
     }
 }

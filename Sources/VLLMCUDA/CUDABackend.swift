@@ -440,6 +440,8 @@ public final class CUDABackend: Backend {
     }
 
     public func makeKVCache(_ shape: KVCacheShape) -> CUDAKVCache {
+        // Platform.load refuses other formats (kvCacheDTypes) with an error naming the flag.
+        precondition(shape.format.dtype == .auto, "the CUDA KV cache stores the compute dtype only, not \(shape.format.dtype)")
         makeCurrent()
         let layerBytes = shape.numBlocks * shape.blockSize * shape.numKVHeads * shape.headDim * elementSize
         let total = 2 * shape.numLayers * layerBytes

@@ -19,20 +19,24 @@ public struct QKVLayout: Sendable, Equatable {
     public var valueOffset: Int { (numHeads + numKVHeads) * headDim }
 }
 
-/// The shape of a paged KV cache: every layer has `numBlocks` blocks of `blockSize` tokens.
+/// The shape of a paged KV cache: every layer has `numBlocks` blocks of `blockSize` tokens; and
+/// how it stores them (`format`: the backend's own element type, or FP8 codes with per-layer scales).
 public struct KVCacheShape: Sendable, Equatable {
     public var numLayers: Int
     public var numBlocks: Int
     public var blockSize: Int
     public var numKVHeads: Int
     public var headDim: Int
+    /// The element type and scales; a backend sizes, writes and reads the cache by it.
+    public var format: KVCacheFormat
 
-    public init(numLayers: Int, numBlocks: Int, blockSize: Int, numKVHeads: Int, headDim: Int) {
+    public init(numLayers: Int, numBlocks: Int, blockSize: Int, numKVHeads: Int, headDim: Int, format: KVCacheFormat = .auto) {
         self.numLayers = numLayers
         self.numBlocks = numBlocks
         self.blockSize = blockSize
         self.numKVHeads = numKVHeads
         self.headDim = headDim
+        self.format = format
     }
 }
 
@@ -59,6 +63,9 @@ public protocol Backend: AnyObject {
     func makeKVCache(_ shape: KVCacheShape) -> KVCache
     /// Bytes that one block of all layers takes.
     func kvCacheBytesPerBlock(_ shape: KVCacheShape) -> Int
+    /// The KV cache element types `makeKVCache` takes (`KVCacheShape.format.dtype`); loading a
+    /// model with another fails with an error naming the flag and the backend.
+    var kvCacheDTypes: [KVCacheDType] { get }
     /// Moves a step's batch description to the backend.
     func prepare(_ batch: ForwardBatch) -> Batch
 
@@ -236,6 +243,20 @@ extension Backend {
         case .dense: swiGLU(x, gateUp: gateUp.tensors[0])
         // The default linearWeight refuses other formats, so only an overriding backend holds them.
         case .packedInt, .fp8, .ggml, .stacked: preconditionFailure("\(name): no \(gateUp.format) weights without an overriding linearWeight")
+        }
+    }
+}
+
+extension Backend {
+    public var kvCacheDTypes: [KVCacheDType] { [.auto] }
+
+    /// Throws `PlatformError.unsupported` naming `--kv-cache-dtype` unless `dtype` is one of `kvCacheDTypes`.
+    public func requireKVCacheDType(_ dtype: KVCacheDType) throws {
+        guard kvCacheDTypes.contains(dtype) else {
+            let takes = kvCacheDTypes.map(\.rawValue).joined(separator: ", ")
+            throw PlatformError.unsupported(
+                field: "kv_cache_dtype",
+                detail: "--kv-cache-dtype \(dtype.rawValue) is not supported by the \(name) backend (it takes \(takes)); use --kv-cache-dtype auto or --device cpu")
         }
     }
 }

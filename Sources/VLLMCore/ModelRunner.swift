@@ -12,6 +12,9 @@ public final class ModelRunner<B: Backend>: ModelExecutor {
     private var lastSamples: PendingSamples?
     /// Decode batch sizes replayed from recordings, ascending; empty when steps run eagerly.
     public private(set) var graphBatchSizes: [Int] = []
+    /// How the KV cache stores keys and values (`--kv-cache-dtype` and the checkpoint's scales);
+    /// set before `kvCacheBytesPerBlock` and `allocateKVCache`.
+    public var kvCacheFormat: KVCacheFormat = .auto
 
     /// Runs `model` on `backend`; `maxPositions` bounds the sequences of the profile run.
     public init(model: any CausalModel<B>, backend: B, maxPositions: Int, shard: TensorParallelShard = .whole) {
@@ -26,11 +29,18 @@ public final class ModelRunner<B: Backend>: ModelExecutor {
     public var backendName: String { backend.name }
 
     public func kvCacheBytesPerBlock(blockSize: Int) -> Int {
-        backend.kvCacheBytesPerBlock(model.kvCacheShape(numBlocks: 1, blockSize: blockSize))
+        backend.kvCacheBytesPerBlock(kvCacheShape(numBlocks: 1, blockSize: blockSize))
     }
 
     public func allocateKVCache(numBlocks: Int, blockSize: Int) {
-        cache = backend.makeKVCache(model.kvCacheShape(numBlocks: numBlocks, blockSize: blockSize))
+        cache = backend.makeKVCache(kvCacheShape(numBlocks: numBlocks, blockSize: blockSize))
+    }
+
+    /// The model's cache shape in `kvCacheFormat`.
+    private func kvCacheShape(numBlocks: Int, blockSize: Int) -> KVCacheShape {
+        var shape = model.kvCacheShape(numBlocks: numBlocks, blockSize: blockSize)
+        shape.format = kvCacheFormat
+        return shape
     }
 
     public func execute(_ batch: ForwardBatch) -> [Float] {

@@ -24,6 +24,8 @@ public struct ModelLoadOptions: Sendable {
     public var cpuKeepBFloat16Weights = true
     /// `--quantization`: the checkpoint's method, or `fp8` to quantize a float checkpoint at load.
     public var quantization: String?
+    /// `--kv-cache-dtype`: the backend's own element type, or FP8 with the checkpoint's scales.
+    public var kvCacheDType: KVCacheDType = .auto
 
     /// Options with the two limits that have no default.
     public init(maxModelLength: Int, maxNumBatchedTokens: Int) {
@@ -81,33 +83,34 @@ extension Platform {
     }
 
     /// Loads the model of `folder` on this platform and sizes its KV cache: as many blocks as the
-    /// budget holds, no more than every sequence could use, or exactly `numBlocksOverride`.
+    /// budget holds, no more than every sequence could use, or exactly `numBlocksOverride`; the
+    /// cache's format (`--kv-cache-dtype`, FP8 scales from the checkpoint) comes back for logs.
     public func load(
         _ folder: ModelFolder, _ options: ModelLoadOptions, progress: ((Int, Int) -> Void)? = nil
-    ) throws -> (executor: any ModelExecutor, numBlocks: Int, weightBytes: Int) {
+    ) throws -> (executor: any ModelExecutor, numBlocks: Int, weightBytes: Int, kvCache: KVCacheFormat) {
         let loaded = try load(folder, options, draft: nil, progress: progress)
-        return (loaded.executor, loaded.numBlocks, loaded.weightBytes)
+        return (loaded.executor, loaded.numBlocks, loaded.weightBytes, loaded.kvCache)
     }
 
     /// Loads the model of `folder` and, when given, a draft model (speculative decoding, on one
     /// rank) on this platform, then sizes the KV cache from what is left. The two caches have the
     /// same number of blocks (the draft's are indexed by the target's block tables), so a block
     /// costs the target's bytes plus the draft's: the budget is split in proportion to each
-    /// model's KV bytes per token.
+    /// model's KV bytes per token. `kvCache` is the target's cache format.
     public func load(
         _ folder: ModelFolder, _ options: ModelLoadOptions, draft: ModelFolder?, progress: ((Int, Int) -> Void)? = nil
-    ) throws -> (executor: any ModelExecutor, draft: (any ModelExecutor)?, numBlocks: Int, weightBytes: Int) {
+    ) throws -> (executor: any ModelExecutor, draft: (any ModelExecutor)?, numBlocks: Int, weightBytes: Int, kvCache: KVCacheFormat) {
         guard options.tensorParallelSize >= 1 else {
             throw PlatformError.unsupported(
                 field: "tensor_parallel_size", detail: "must be at least 1, got \(options.tensorParallelSize)")
         }
-        let (executor, backends, weightBytes) = try loadExecutor(folder, options, progress: progress)
+        let (executor, backends, weightBytes, kvCache) = try loadExecutor(folder, options, progress: progress)
         var draftOptions = options
         draftOptions.tensorParallelSize = 1
         let loadedDraft = try draft.map { try loadExecutor($0, draftOptions, progress: nil) }
         let draftExecutor = loadedDraft?.executor
         let allWeightBytes = weightBytes + (loadedDraft?.weightBytes ?? 0)
-        if let exact = options.numBlocksOverride { return (executor, draftExecutor, exact, allWeightBytes) }
+        if let exact = options.numBlocksOverride { return (executor, draftExecutor, exact, allWeightBytes, kvCache) }
         let bytesPerBlock = executor.kvCacheBytesPerBlock(blockSize: options.blockSize)
             + (draftExecutor?.kvCacheBytesPerBlock(blockSize: options.blockSize) ?? 0)
         let budget = try kvCacheBudget(backends, options)
@@ -116,25 +119,32 @@ extension Platform {
             throw PlatformError.notEnoughMemory(
                 detail: "\(budget >> 20) MiB left for the KV cache on \(name), one block takes \(bytesPerBlock >> 10) KiB")
         }
-        return (executor, draftExecutor, numBlocks, allWeightBytes)
+        return (executor, draftExecutor, numBlocks, allWeightBytes, kvCache)
     }
 
     /// The model of `folder` on new backends (one per rank), with its activations reserved.
     private func loadExecutor(
         _ folder: ModelFolder, _ options: ModelLoadOptions, progress: ((Int, Int) -> Void)?
-    ) throws -> (executor: any ModelExecutor, backends: [B], weightBytes: Int) {
+    ) throws -> (executor: any ModelExecutor, backends: [B], weightBytes: Int, kvCache: KVCacheFormat) {
         let config = folder.config
         let backends = try makeBackends(config: config, options)
+        try backends.first?.requireKVCacheDType(options.kvCacheDType)
         let weights = CountingWeights(try self.weights(of: folder, options))
+        // Dummy weights hold every name, so their scales would be random: 1.0 as with none.
+        let kvCache = try KVCacheFormat.read(
+            options.kvCacheDType, numLayers: config.numLayers, from: options.loadFormat == .dummy ? nil : weights.base,
+            path: folder.path)
         let ranks = try backends.enumerated().map { rank, backend in
-            try ModelRegistry.load(ModelLoadContext(
+            let runner = try ModelRegistry.load(ModelLoadContext(
                 config: config, weights: weights, backend: backend, maxPositions: options.maxModelLength,
                 shard: TensorParallelShard(rank: rank, worldSize: backends.count), progress: rank == 0 ? progress : nil))
+            runner.kvCacheFormat = kvCache
+            return runner
         }
         let executor: any ModelExecutor = ranks.count == 1 ? ranks[0] : TensorParallelExecutor(ranks: ranks)
         if try reserveActivations(backends, config: config, options) {
             executor.profileRun(tokens: options.maxNumBatchedTokens, sequences: options.maxNumSeqs, blockSize: options.blockSize)
         }
-        return (executor, backends, weights.bytes)
+        return (executor, backends, weights.bytes, kvCache)
     }
 }

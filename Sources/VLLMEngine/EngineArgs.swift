@@ -21,6 +21,10 @@ public struct EngineArgs: Sendable {
     public var quantization: String?
     /// Tokens per KV cache block.
     public var blockSize = 16
+    /// `--kv-cache-dtype`: the backend's own element type (`auto`), or FP8 e4m3 codes with the
+    /// checkpoint's per-layer scales (1.0 where it has none), which doubles the blocks per byte
+    /// against a 16-bit cache (four times against the CPU's float32 one).
+    public var kvCacheDType: KVCacheDType = .auto
     /// Longest prompt plus output; the model's `max_position_embeddings` when nil.
     public var maxModelLength: Int?
     public var maxNumSeqs = 256
@@ -109,6 +113,7 @@ public struct LoadedModel {
         draftExecutor = loaded.draft
         var core = args.coreConfig(numBlocks: loaded.numBlocks, maxModelLength: maxModelLength, budget: budget)
         core.weightBytes = loaded.weightBytes
+        core.kvCacheFormat = loaded.kvCache
         coreConfig = core
         platformName = platform.name
         self.folder = folder
@@ -159,6 +164,7 @@ extension EngineArgs {
         options.cpuKVCacheBytes = cpuKVCacheBytes
         options.cpuKeepBFloat16Weights = cpuKeepBFloat16Weights
         options.quantization = quantization
+        options.kvCacheDType = kvCacheDType
         return options
     }
 

@@ -16,6 +16,8 @@ public struct EngineCoreConfig: Sendable, Equatable {
     public var asyncScheduling: Bool
     /// Bytes of the model's weights as loaded (quantized weights count as stored), for logs.
     public var weightBytes = 0
+    /// How the KV cache stores keys and values (`--kv-cache-dtype`), for logs.
+    public var kvCacheFormat: KVCacheFormat = .auto
     /// Draft tokens proposed for each decode and verified in the same step (speculative decoding);
     /// steps then run one at a time, since drafts come from the tokens known on the host.
     public var speculative: SpeculativeConfig?

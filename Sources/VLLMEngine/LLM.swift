@@ -35,7 +35,7 @@ public final class LLM {
     public var summary: String {
         let c = engine.config
         return "\(folder.config.architecture) from \(folder.path): weights \(c.weightBytes >> 20) MiB, \(c.numBlocks) KV cache blocks of \(c.blockSize) tokens "
-            + "(\(c.numBlocks * c.blockSize) tokens), max_model_len \(c.scheduler.maxModelLength)"
+            + "(\(c.numBlocks * c.blockSize) tokens, \(c.kvCacheFormat.summary)), max_model_len \(c.scheduler.maxModelLength)"
             + (engine.graphsRecorded > 0
                 ? String(format: ", %d CUDA graphs recorded in %.2f s", engine.graphsRecorded, engine.graphRecordingSeconds) : "")
             + (c.speculative.map { ", speculative decoding: \($0.summary)" } ?? "")

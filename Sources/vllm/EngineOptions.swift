@@ -31,6 +31,9 @@ struct EngineOptions: ParsableArguments {
     @Option(help: "Tokens per KV cache block.")
     var blockSize: Int = 16
 
+    @Option(help: "KV cache element type: auto (the backend's own), or fp8 (alias fp8_e4m3): e4m3 codes with the checkpoint's k_scale/v_scale per layer (1.0 where it has none).")
+    var kvCacheDtype: String = "auto"
+
     @Option(help: "Longest prompt plus output (default: the model's max_position_embeddings).")
     var maxModelLen: Int?
 
@@ -88,6 +91,11 @@ struct EngineOptions: ParsableArguments {
         args.loadFormat = format
         args.quantization = quantization
         args.blockSize = blockSize
+        do {
+            args.kvCacheDType = try KVCacheDType(flag: kvCacheDtype)
+        } catch {
+            throw ValidationError(String(describing: error))
+        }
         args.maxModelLength = maxModelLen
         args.tokenizer = tokenizer
         args.tokenizerRevision = tokenizerRevision

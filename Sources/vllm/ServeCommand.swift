@@ -169,7 +169,7 @@ struct ServeCommand: AsyncParsableCommand {
                 "Loaded \(c.architecture) from \(folder.path): \(c.numLayers) layers, hidden size \(c.hiddenSize), vocabulary \(c.vocabSize), in \(String(format: "%.2f", Date().timeIntervalSince(start))) s")
         }
         logger.info(
-            "Weights: \(config.weightBytes >> 20) MiB (\(config.weightBytes) bytes); KV cache: \(config.numBlocks) blocks of \(config.blockSize) tokens (\(config.numBlocks * config.blockSize) tokens); max_model_len \(config.scheduler.maxModelLength), max_num_seqs \(config.scheduler.maxNumSeqs), max_num_batched_tokens \(config.scheduler.maxNumBatchedTokens), prefix caching \(config.enablePrefixCaching ? "on" : "off")")
+            "Weights: \(config.weightBytes >> 20) MiB (\(config.weightBytes) bytes); KV cache: \(config.numBlocks) blocks of \(config.blockSize) tokens (\(config.numBlocks * config.blockSize) tokens), dtype \(config.kvCacheFormat.summary); max_model_len \(config.scheduler.maxModelLength), max_num_seqs \(config.scheduler.maxNumSeqs), max_num_batched_tokens \(config.scheduler.maxNumBatchedTokens), prefix caching \(config.enablePrefixCaching ? "on" : "off")")
         if let speculative = config.speculative { logger.info("Speculative decoding: \(speculative.summary)") }
         let graphs = asyncEngine.graphsRecorded
         if graphs.count > 0 {

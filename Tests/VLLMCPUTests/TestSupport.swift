@@ -18,12 +18,14 @@ final class DirectRunner {
 
     init(
         folder: String, blockSize: Int = 16, maxSequences: Int = 8, maxLength: Int = 256, backend: CPUBackend = CPUBackend(),
-        quantization: String? = nil
+        quantization: String? = nil, kvCacheFormat: KVCacheFormat = .auto
     ) throws {
         let folder = try ModelFolder(path: folder)
-        model = try ModelRegistry.load(
+        let runner = try ModelRegistry.load(
             config: folder.config, weights: folder.weights(format: .auto, quantization: quantization), backend: backend,
             maxPositions: maxLength)
+        runner.kvCacheFormat = kvCacheFormat
+        model = runner
         self.blockSize = blockSize
         blocksPerSequence = (maxLength + blockSize - 1) / blockSize
         model.allocateKVCache(numBlocks: blocksPerSequence * maxSequences, blockSize: blockSize)

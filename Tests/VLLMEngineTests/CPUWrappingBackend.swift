@@ -11,6 +11,7 @@ extension CPUWrappingBackend {
     func weight(_ parts: [HostTensor]) throws -> CPUTensor { try cpu.weight(parts) }
     func makeKVCache(_ shape: KVCacheShape) -> CPUKVCache { cpu.makeKVCache(shape) }
     func kvCacheBytesPerBlock(_ shape: KVCacheShape) -> Int { cpu.kvCacheBytesPerBlock(shape) }
+    var kvCacheDTypes: [KVCacheDType] { cpu.kvCacheDTypes }
     func prepare(_ batch: ForwardBatch) -> CPUBatch { cpu.prepare(batch) }
     func embedding(_ table: CPUTensor, _ batch: CPUBatch) -> CPUTensor { cpu.embedding(table, batch) }
     func rmsNorm(_ x: CPUTensor, weight: CPUTensor, eps: Float) -> CPUTensor { cpu.rmsNorm(x, weight: weight, eps: eps) }
