@@ -1,0 +1,257 @@
+import VLLMCore
+
+/// `out[t, n] = Σ_k x[t, k] · w[n, k]` for 1 to `maxTokens` tokens (decode steps) and weights
+/// that stay packed (`WeightFormat.packedInt`, `.fp8`, `.lookupTable`), parallel over the rows of
+/// `w`. Each row is read once, straight from its packed form: eight values at a time become a
+/// `SIMD8<Float>` in registers (integers and FP8 codes through their bits, table indices through
+/// the row's table) and are multiplied with every token while the slice of `x` is in L1. For
+/// integers the zero point is folded out of the loop, `scale · (Σ q·x − zero · Σ x)` per group,
+/// with `Σ x` per token and group computed once per product. Larger batches dequantize tiles of
+/// rows instead (`PackedMatMul`), where the decoding is shared by many tokens.
+enum PackedDecode {
+    /// Token counts up to which products take this path.
+    static let maxTokens = 4
+
+    /// A `WeightFormat.packedInt` matrix: `packed [N, K·bits/32]`, `scales`/`zeros [N, K/groupSize]`.
+    static func multiplyInt(
+        x: UnsafePointer<Float>, T: Int, K: Int, N: Int, packed: UnsafePointer<UInt32>, scales: UnsafePointer<Float>,
+        zeros: UnsafePointer<Float>, bits: Int, groupSize: Int, out: UnsafeMutablePointer<Float>, outStride: Int
+    ) {
+        precondition(T >= 1 && T <= maxTokens && (bits == 4 || bits == 8) && K % groupSize == 0)
+        let weights = IntRows(packed: packed, scales: scales, zeros: zeros, K: K, groupSize: groupSize)
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: maxTokens * (K / groupSize)) { sums in
+            groupSums(x, T: T, K: K, groupSize: groupSize, into: sums.baseAddress!)
+            let sums = UnsafePointer(sums.baseAddress!)
+            ParallelFor.run(N, costPerItem: K * (T + 2) / 2) { rows in
+                // Constant token counts and widths, so that each loop is specialised.
+                switch (bits, T) {
+                case (4, 1): weights.dot(rows, bits: 4, T: 1, x: x, sums: sums, out: out, outStride: outStride)
+                case (4, 2): weights.dot(rows, bits: 4, T: 2, x: x, sums: sums, out: out, outStride: outStride)
+                case (4, 3): weights.dot(rows, bits: 4, T: 3, x: x, sums: sums, out: out, outStride: outStride)
+                case (4, _): weights.dot(rows, bits: 4, T: 4, x: x, sums: sums, out: out, outStride: outStride)
+                case (_, 1): weights.dot(rows, bits: 8, T: 1, x: x, sums: sums, out: out, outStride: outStride)
+                case (_, 2): weights.dot(rows, bits: 8, T: 2, x: x, sums: sums, out: out, outStride: outStride)
+                case (_, 3): weights.dot(rows, bits: 8, T: 3, x: x, sums: sums, out: out, outStride: outStride)
+                case (_, _): weights.dot(rows, bits: 8, T: 4, x: x, sums: sums, out: out, outStride: outStride)
+                }
+            }
+        }
+    }
+
+    /// A `WeightFormat.fp8` matrix: e4m3 `codes [N, K]`, `scales [N, ⌈K/blockColumns⌉]`.
+    static func multiplyFP8(
+        x: UnsafePointer<Float>, T: Int, K: Int, N: Int, codes: UnsafePointer<UInt8>, scales: UnsafePointer<Float>,
+        blockColumns: Int, out: UnsafeMutablePointer<Float>, outStride: Int
+    ) {
+        precondition(T >= 1 && T <= maxTokens)
+        let weights = FP8Rows(codes: codes, scales: scales, K: K, blockColumns: min(blockColumns, K))
+        ParallelFor.run(N, costPerItem: K * (T + 3) / 2) { rows in
+            switch T {
+            case 1: weights.dot(rows, T: 1, x: x, out: out, outStride: outStride)
+            case 2: weights.dot(rows, T: 2, x: x, out: out, outStride: outStride)
+            case 3: weights.dot(rows, T: 3, x: x, out: out, outStride: outStride)
+            default: weights.dot(rows, T: 4, x: x, out: out, outStride: outStride)
+            }
+        }
+    }
+
+    /// A `WeightFormat.lookupTable` matrix of 4-bit indices: `packed [N, K/8]`, `table [N, 16]`.
+    static func multiplyLookup(
+        x: UnsafePointer<Float>, T: Int, K: Int, N: Int, packed: UnsafePointer<UInt32>, table: UnsafePointer<Float>,
+        out: UnsafeMutablePointer<Float>, outStride: Int
+    ) {
+        precondition(T >= 1 && T <= maxTokens && K % 8 == 0)
+        let weights = LookupRows(packed: packed, table: table, K: K)
+        ParallelFor.run(N, costPerItem: K * (T + 4) / 2) { rows in
+            switch T {
+            case 1: weights.dot(rows, T: 1, x: x, out: out, outStride: outStride)
+            case 2: weights.dot(rows, T: 2, x: x, out: out, outStride: outStride)
+            case 3: weights.dot(rows, T: 3, x: x, out: out, outStride: outStride)
+            default: weights.dot(rows, T: 4, x: x, out: out, outStride: outStride)
+            }
+        }
+    }
+
+    /// `Σ x[t, k]` over each group of `groupSize` inputs, `[maxTokens, groups]` (rows past `T` zero).
+    private static func groupSums(_ x: UnsafePointer<Float>, T: Int, K: Int, groupSize: Int, into sums: UnsafeMutablePointer<Float>) {
+        let groups = K / groupSize
+        sums.initialize(repeating: 0, count: maxTokens * groups)
+        for t in 0..<T {
+            for g in 0..<groups {
+                var s = SIMD8<Float>(), tail: Float = 0
+                var k = g * groupSize
+                let end = k + groupSize
+                while k + 8 <= end { s += Float.load8(x + t * K + k); k += 8 }
+                while k < end { tail += x[t * K + k]; k += 1 }
+                sums[t * groups + g] = s.sum() + tail
+            }
+        }
+    }
+}
+
+/// One SIMD8 accumulator per token; `T` is a constant where the kernels call it, so the unused
+/// ones vanish.
+struct TokenSums {
+    var a0 = SIMD8<Float>(), a1 = SIMD8<Float>(), a2 = SIMD8<Float>(), a3 = SIMD8<Float>()
+
+    /// `a_t += w · x[t, k..<k+8]` for `x` pointing at column `k` of token 0.
+    @inline(__always)
+    mutating func add(_ w: SIMD8<Float>, x: UnsafePointer<Float>, K: Int, T: Int) {
+        a0.addProduct(Float.load8(x), w)
+        if T > 1 { a1.addProduct(Float.load8(x + K), w) }
+        if T > 2 { a2.addProduct(Float.load8(x + 2 * K), w) }
+        if T > 3 { a3.addProduct(Float.load8(x + 3 * K), w) }
+    }
+
+    /// `a_t += other_t · scale`.
+    @inline(__always)
+    mutating func add(_ other: TokenSums, times scale: Float, T: Int) {
+        let s = SIMD8<Float>(repeating: scale)
+        a0.addProduct(other.a0, s)
+        if T > 1 { a1.addProduct(other.a1, s) }
+        if T > 2 { a2.addProduct(other.a2, s) }
+        if T > 3 { a3.addProduct(other.a3, s) }
+    }
+
+    /// Lane 0 of token `t` gets `value` (scalar tails).
+    @inline(__always)
+    mutating func addScalar(_ value: Float, token t: Int) {
+        switch t {
+        case 0: a0[0] += value
+        case 1: a1[0] += value
+        case 2: a2[0] += value
+        default: a3[0] += value
+        }
+    }
+
+    /// Writes `Σ a_t − correction[t]` to `out[t · outStride]`.
+    @inline(__always)
+    func store(_ out: UnsafeMutablePointer<Float>, outStride: Int, T: Int, minus correction: SIMD4<Float> = SIMD4()) {
+        out[0] = a0.sum() - correction[0]
+        if T > 1 { out[outStride] = a1.sum() - correction[1] }
+        if T > 2 { out[2 * outStride] = a2.sum() - correction[2] }
+        if T > 3 { out[3 * outStride] = a3.sum() - correction[3] }
+    }
+}
+
+/// Exact small integers as floats: `v | 2²³`'s bits are the float `2²³ + v` (v < 2²³).
+@inline(__always)
+private func floats(_ v: SIMD8<UInt32>) -> SIMD8<Float> {
+    unsafeBitCast(v | 0x4B00_0000, to: SIMD8<Float>.self) - 0x1p23
+}
+
+/// Eight packed `bits`-bit values starting at value `k` of a row of words, low bits first.
+@inline(__always)
+private func unpack(_ row: UnsafePointer<UInt32>, _ k: Int, bits: Int) -> SIMD8<UInt32> {
+    if bits == 4 {
+        return (SIMD8(repeating: row[k >> 3]) &>> SIMD8(0, 4, 8, 12, 16, 20, 24, 28)) & 0xF
+    }
+    let (w0, w1) = (row[k >> 2], row[(k >> 2) + 1])
+    return (SIMD8(w0, w0, w0, w0, w1, w1, w1, w1) &>> SIMD8(0, 8, 16, 24, 0, 8, 16, 24)) & 0xFF
+}
+
+/// The rows of a `WeightFormat.packedInt` matrix.
+private struct IntRows {
+    let packed: UnsafePointer<UInt32>, scales: UnsafePointer<Float>, zeros: UnsafePointer<Float>
+    let K: Int, groupSize: Int
+
+    @inline(__always)
+    func dot(
+        _ rows: Range<Int>, bits: Int, T: Int, x: UnsafePointer<Float>, sums: UnsafePointer<Float>,
+        out: UnsafeMutablePointer<Float>, outStride: Int
+    ) {
+        let groups = K / groupSize, words = K * bits / 32
+        for n in rows {
+            let row = packed + n * words
+            var total = TokenSums(), correction = SIMD4<Float>()
+            for g in 0..<groups {
+                var group = TokenSums()
+                var k = g * groupSize
+                let end = k + groupSize
+                while k + 8 <= end {
+                    group.add(floats(unpack(row, k, bits: bits)), x: x + k, K: K, T: T)
+                    k += 8
+                }
+                while k < end {  // int8 groups of 8·i + 4 inputs
+                    let q = Float((row[k * bits / 32] >> UInt32((k % (32 / bits)) * bits)) & ((1 << UInt32(bits)) - 1))
+                    for t in 0..<T { group.addScalar(q * x[t * K + k], token: t) }
+                    k += 1
+                }
+                let scale = scales[n * groups + g], zero = zeros[n * groups + g]
+                total.add(group, times: scale, T: T)
+                let z = scale * zero
+                correction += SIMD4(sums[g], sums[groups + g], sums[2 * groups + g], sums[3 * groups + g]) * z
+            }
+            total.store(out + n, outStride: outStride, T: T, minus: correction)
+        }
+    }
+}
+
+/// The rows of a `WeightFormat.fp8` matrix.
+private struct FP8Rows {
+    let codes: UnsafePointer<UInt8>, scales: UnsafePointer<Float>
+    let K: Int, blockColumns: Int
+
+    /// Eight e4m3 codes as floats, exactly: the exponent and mantissa bits moved into a float's
+    /// and rebiased (7 → 127); subnormal codes (exponent 0) get exponent 1 and lose its implicit
+    /// one, `2⁻⁶ · (1 + m/8) − 2⁻⁶ = m · 2⁻⁹`. NaN codes (0x7F, 0xFF) come out as 480.
+    @inline(__always)
+    static func decode(_ p: UnsafePointer<UInt8>) -> SIMD8<Float> {
+        let raw = UnsafeRawPointer(p)
+        let (w0, w1) = (raw.loadUnaligned(as: UInt32.self), raw.loadUnaligned(fromByteOffset: 4, as: UInt32.self))
+        let c = (SIMD8(w0, w0, w0, w0, w1, w1, w1, w1) &>> SIMD8(0, 8, 16, 24, 0, 8, 16, 24)) & 0xFF
+        let magnitude = c & 0x7F
+        let subnormal = (magnitude &- 8) &>> 31  // 1 where the exponent is 0
+        let biased = (magnitude &<< 20) &+ (120 << 23) &+ (subnormal &<< 23)
+        let value = unsafeBitCast(biased, to: SIMD8<Float>.self) - unsafeBitCast(subnormal &* (121 << 23), to: SIMD8<Float>.self)
+        return unsafeBitCast(unsafeBitCast(value, to: SIMD8<UInt32>.self) | ((c & 0x80) &<< 24), to: SIMD8<Float>.self)
+    }
+
+    @inline(__always)
+    func dot(_ rows: Range<Int>, T: Int, x: UnsafePointer<Float>, out: UnsafeMutablePointer<Float>, outStride: Int) {
+        let blocks = (K + blockColumns - 1) / blockColumns
+        for n in rows {
+            let row = codes + n * K
+            var total = TokenSums()
+            for b in 0..<blocks {
+                var block = TokenSums()
+                var k = b * blockColumns
+                let end = min(K, k + blockColumns)
+                while k + 8 <= end {
+                    block.add(Self.decode(row + k), x: x + k, K: K, T: T)
+                    k += 8
+                }
+                while k < end {
+                    let w = FloatBits.float8E4M3ToFloat(row[k])
+                    for t in 0..<T { block.addScalar(w * x[t * K + k], token: t) }
+                    k += 1
+                }
+                total.add(block, times: scales[n * blocks + b], T: T)
+            }
+            total.store(out + n, outStride: outStride, T: T)
+        }
+    }
+}
+
+/// The rows of a `WeightFormat.lookupTable` matrix of 4-bit indices.
+private struct LookupRows {
+    let packed: UnsafePointer<UInt32>, table: UnsafePointer<Float>
+    let K: Int
+
+    @inline(__always)
+    func dot(_ rows: Range<Int>, T: Int, x: UnsafePointer<Float>, out: UnsafeMutablePointer<Float>, outStride: Int) {
+        let words = K / 8
+        for n in rows {
+            let row = packed + n * words, values = table + n * 16
+            var total = TokenSums()
+            for i in 0..<words {
+                let q = unpack(row, i * 8, bits: 4)
+                let w = SIMD8<Float>(
+                    values[Int(q[0])], values[Int(q[1])], values[Int(q[2])], values[Int(q[3])],
+                    values[Int(q[4])], values[Int(q[5])], values[Int(q[6])], values[Int(q[7])])
+                total.add(w, x: x + i * 8, K: K, T: T)
+            }
+            total.store(out + n, outStride: outStride, T: T)
+        }
+    }
+}
