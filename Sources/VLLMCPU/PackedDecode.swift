@@ -19,6 +19,10 @@ enum PackedDecode {
     ) {
         precondition(T >= 1 && T <= maxTokens && (bits == 4 || bits == 8) && K % groupSize == 0)
         let weights = IntRows(packed: packed, scales: scales, zeros: zeros, K: K, groupSize: groupSize)
+        if groupSize % (256 / bits) == 0 {
+            multiplyIntBlocks(x: x, T: T, N: N, weights: weights, bits: bits, out: out, outStride: outStride)
+            return
+        }
         withUnsafeTemporaryAllocation(of: Float.self, capacity: maxTokens * (K / groupSize)) { sums in
             groupSums(x, T: T, K: K, groupSize: groupSize, into: sums.baseAddress!)
             let sums = UnsafePointer(sums.baseAddress!)
@@ -38,6 +42,52 @@ enum PackedDecode {
         }
     }
 
+    /// Groups made of whole blocks of 8 words (64 int4 or 32 int8 values): each block is one
+    /// 32-byte load, and value `j` of every word is masked in place (`q · 2^(bits·j)`, converted
+    /// exactly) and multiplied with activations reordered and scaled by `2^(−bits·j)` to match.
+    private static func multiplyIntBlocks(
+        x: UnsafePointer<Float>, T: Int, N: Int, weights: IntRows, bits: Int, out: UnsafeMutablePointer<Float>, outStride: Int
+    ) {
+        let (K, groups, perWord) = (weights.K, weights.K / weights.groupSize, 32 / bits)
+        let buffer = UnsafeMutablePointer<Float>.allocate(capacity: maxTokens * groups + T * K)
+        defer { buffer.deallocate() }
+        let xp = buffer + maxTokens * groups
+        groupSums(x, T: T, K: K, groupSize: weights.groupSize, into: buffer)
+        interleave(x, T: T, K: K, perWord: perWord, into: xp) { j in
+            // The top value is shifted down one place before masking, so that its integer stays positive.
+            Float(sign: .plus, exponent: -bits * (j == perWord - 1 ? j - 1 : j), significand: 1)
+        }
+        let (x, sums) = (UnsafePointer(xp), UnsafePointer(buffer))
+        ParallelFor.run(N, costPerItem: K * (T + 1) / 2) { rows in
+            switch (bits, T) {
+            case (4, 1): weights.dotBlocks4(rows, T: 1, chains: 4, x: x, sums: sums, out: out, outStride: outStride)
+            case (4, 2): weights.dotBlocks4(rows, T: 2, chains: 2, x: x, sums: sums, out: out, outStride: outStride)
+            case (4, 3): weights.dotBlocks4(rows, T: 3, chains: 2, x: x, sums: sums, out: out, outStride: outStride)
+            case (4, _): weights.dotBlocks4(rows, T: 4, chains: 2, x: x, sums: sums, out: out, outStride: outStride)
+            case (_, 1): weights.dotBlocks8(rows, T: 1, chains: 4, x: x, sums: sums, out: out, outStride: outStride)
+            case (_, 2): weights.dotBlocks8(rows, T: 2, chains: 2, x: x, sums: sums, out: out, outStride: outStride)
+            case (_, 3): weights.dotBlocks8(rows, T: 3, chains: 2, x: x, sums: sums, out: out, outStride: outStride)
+            case (_, _): weights.dotBlocks8(rows, T: 4, chains: 2, x: x, sums: sums, out: out, outStride: outStride)
+            }
+        }
+    }
+
+    /// `x` with every block of `8 · perWord` inputs (8 packed words) reordered so that its chunk
+    /// `j` of 8 floats holds value `j` of each word, times `scale(j)`:
+    /// `xp[b + 8j + i] = x[b + perWord·i + j] · scale(j)`.
+    private static func interleave(
+        _ x: UnsafePointer<Float>, T: Int, K: Int, perWord: Int, into xp: UnsafeMutablePointer<Float>, scale: (Int) -> Float
+    ) {
+        let factors = (0..<perWord).map(scale)
+        for t in 0..<T {
+            for b in stride(from: 0, to: K, by: 8 * perWord) {
+                for j in 0..<perWord {
+                    for i in 0..<8 { xp[t * K + b + 8 * j + i] = x[t * K + b + perWord * i + j] * factors[j] }
+                }
+            }
+        }
+    }
+
     /// A `WeightFormat.fp8` matrix: e4m3 `codes [N, K]`, `scales [N, ⌈K/blockColumns⌉]`.
     static func multiplyFP8(
         x: UnsafePointer<Float>, T: Int, K: Int, N: Int, codes: UnsafePointer<UInt8>, scales: UnsafePointer<Float>,
@@ -45,6 +95,24 @@ enum PackedDecode {
     ) {
         precondition(T >= 1 && T <= maxTokens)
         let weights = FP8Rows(codes: codes, scales: scales, K: K, blockColumns: min(blockColumns, K))
+        if K % 32 == 0 && weights.blockColumns % 32 == 0 {
+            // Blocks of 32 codes, one 32-byte load each; byte j of every word is read in place as a
+            // float's bits, `code · 2⁻¹²⁰`, and the activations are scaled by 2⁶⁰ and reordered to
+            // match (the other 2⁶⁰ goes to the scales).
+            let xp = UnsafeMutablePointer<Float>.allocate(capacity: T * K)
+            defer { xp.deallocate() }
+            interleave(x, T: T, K: K, perWord: 4, into: xp) { _ in 0x1p60 }
+            let x = UnsafePointer(xp)
+            ParallelFor.run(N, costPerItem: K * (T + 2) / 2) { rows in
+                switch T {
+                case 1: weights.dotBlocks(rows, T: 1, chains: 4, x: x, out: out, outStride: outStride)
+                case 2: weights.dotBlocks(rows, T: 2, chains: 2, x: x, out: out, outStride: outStride)
+                case 3: weights.dotBlocks(rows, T: 3, chains: 2, x: x, out: out, outStride: outStride)
+                default: weights.dotBlocks(rows, T: 4, chains: 2, x: x, out: out, outStride: outStride)
+                }
+            }
+            return
+        }
         ParallelFor.run(N, costPerItem: K * (T + 3) / 2) { rows in
             switch T {
             case 1: weights.dot(rows, T: 1, x: x, out: out, outStride: outStride)
@@ -134,6 +202,55 @@ struct TokenSums {
     }
 }
 
+/// Independent accumulators: `chains` per token (4 for one token, 2 for more), so that
+/// consecutive multiply-adds do not wait on each other. `T` and `chains` are constants where the
+/// kernels call it, so the unused ones vanish.
+struct Chains {
+    var a0 = SIMD8<Float>(), a1 = SIMD8<Float>(), a2 = SIMD8<Float>(), a3 = SIMD8<Float>()
+    var a4 = SIMD8<Float>(), a5 = SIMD8<Float>(), a6 = SIMD8<Float>(), a7 = SIMD8<Float>()
+
+    @inline(__always)
+    mutating func fma(_ slot: Int, _ x: SIMD8<Float>, _ w: SIMD8<Float>) {
+        switch slot {
+        case 0: a0.addProduct(x, w)
+        case 1: a1.addProduct(x, w)
+        case 2: a2.addProduct(x, w)
+        case 3: a3.addProduct(x, w)
+        case 4: a4.addProduct(x, w)
+        case 5: a5.addProduct(x, w)
+        case 6: a6.addProduct(x, w)
+        default: a7.addProduct(x, w)
+        }
+    }
+
+    /// Chunk `j` of a block: `w` times the 8 activations at `x` of every token.
+    @inline(__always)
+    mutating func add(_ j: Int, _ w: SIMD8<Float>, x: UnsafePointer<Float>, K: Int, T: Int, chains: Int) {
+        for t in 0..<T { fma(t * chains + j % chains, Float.load8(x + t * K), w) }
+    }
+
+    /// The chains of each token summed, as `TokenSums`.
+    @inline(__always)
+    func tokens(T: Int, chains: Int) -> TokenSums {
+        var result = TokenSums()
+        if chains == 4 {
+            result.a0 = (a0 + a1) + (a2 + a3)
+        } else {
+            result.a0 = a0 + a1
+            if T > 1 { result.a1 = a2 + a3 }
+            if T > 2 { result.a2 = a4 + a5 }
+            if T > 3 { result.a3 = a6 + a7 }
+        }
+        return result
+    }
+}
+
+/// Integer SIMD lanes as floats (`vcvtdq2ps`); exact below 2²⁴ · 2^k for values with k low zero bits.
+@inline(__always)
+private func converted(_ v: SIMD8<UInt32>) -> SIMD8<Float> {
+    SIMD8<Float>(SIMD8<Int32>(truncatingIfNeeded: v))
+}
+
 /// Exact small integers as floats: `v | 2²³`'s bits are the float `2²³ + v` (v < 2²³).
 @inline(__always)
 private func floats(_ v: SIMD8<UInt32>) -> SIMD8<Float> {
@@ -187,6 +304,66 @@ private struct IntRows {
     }
 }
 
+extension IntRows {
+    /// `dot` for groups of whole 64-value blocks of int4, `x` interleaved (`PackedDecode.interleave`).
+    @inline(__always)
+    func dotBlocks4(
+        _ rows: Range<Int>, T: Int, chains: Int, x: UnsafePointer<Float>, sums: UnsafePointer<Float>,
+        out: UnsafeMutablePointer<Float>, outStride: Int
+    ) {
+        dotBlocks(rows, perBlock: 64, T: T, x: x, sums: sums, out: out, outStride: outStride) { v, x, acc in
+            acc.add(0, converted(v & 0xF), x: x, K: K, T: T, chains: chains)
+            acc.add(1, converted(v & 0xF0), x: x + 8, K: K, T: T, chains: chains)
+            acc.add(2, converted(v & 0xF00), x: x + 16, K: K, T: T, chains: chains)
+            acc.add(3, converted(v & 0xF000), x: x + 24, K: K, T: T, chains: chains)
+            acc.add(4, converted(v & 0xF_0000), x: x + 32, K: K, T: T, chains: chains)
+            acc.add(5, converted(v & 0xF0_0000), x: x + 40, K: K, T: T, chains: chains)
+            acc.add(6, converted(v & 0xF00_0000), x: x + 48, K: K, T: T, chains: chains)
+            acc.add(7, converted((v &>> 4) & 0xF00_0000), x: x + 56, K: K, T: T, chains: chains)
+        }
+    }
+
+    /// `dot` for groups of whole 32-value blocks of int8, `x` interleaved.
+    @inline(__always)
+    func dotBlocks8(
+        _ rows: Range<Int>, T: Int, chains: Int, x: UnsafePointer<Float>, sums: UnsafePointer<Float>,
+        out: UnsafeMutablePointer<Float>, outStride: Int
+    ) {
+        dotBlocks(rows, perBlock: 32, T: T, x: x, sums: sums, out: out, outStride: outStride) { v, x, acc in
+            acc.add(0, converted(v & 0xFF), x: x, K: K, T: T, chains: chains)
+            acc.add(1, converted(v & 0xFF00), x: x + 8, K: K, T: T, chains: chains)
+            acc.add(2, converted(v & 0xFF_0000), x: x + 16, K: K, T: T, chains: chains)
+            acc.add(3, converted((v &>> 8) & 0xFF_0000), x: x + 24, K: K, T: T, chains: chains)
+        }
+    }
+
+    /// Rows of groups of `perBlock`-value blocks; `block(words, x, acc)` adds one block of 8 words.
+    @inline(__always)
+    private func dotBlocks(
+        _ rows: Range<Int>, perBlock: Int, T: Int, x: UnsafePointer<Float>, sums: UnsafePointer<Float>,
+        out: UnsafeMutablePointer<Float>, outStride: Int, block: (SIMD8<UInt32>, UnsafePointer<Float>, inout Chains) -> Void
+    ) {
+        let groups = K / groupSize, rowBytes = K * 32 / perBlock
+        for n in rows {
+            let row = UnsafeRawPointer(packed) + n * rowBytes
+            var total = TokenSums(), correction = SIMD4<Float>()
+            for g in 0..<groups {
+                var acc = Chains()
+                var k = g * groupSize
+                let end = k + groupSize
+                while k < end {
+                    block(row.loadUnaligned(fromByteOffset: k * 32 / perBlock, as: SIMD8<UInt32>.self), x + k, &acc)
+                    k += perBlock
+                }
+                let scale = scales[n * groups + g], zero = zeros[n * groups + g]
+                total.add(acc.tokens(T: T, chains: T == 1 ? 4 : 2), times: scale, T: T)
+                correction += SIMD4(sums[g], sums[groups + g], sums[2 * groups + g], sums[3 * groups + g]) * (scale * zero)
+            }
+            total.store(out + n, outStride: outStride, T: T, minus: correction)
+        }
+    }
+}
+
 /// The rows of a `WeightFormat.fp8` matrix.
 private struct FP8Rows {
     let codes: UnsafePointer<UInt8>, scales: UnsafePointer<Float>
@@ -205,6 +382,40 @@ private struct FP8Rows {
         let biased = (magnitude &<< 20) &+ (120 << 23) &+ (subnormal &<< 23)
         let value = unsafeBitCast(biased, to: SIMD8<Float>.self) - unsafeBitCast(subnormal &* (121 << 23), to: SIMD8<Float>.self)
         return unsafeBitCast(unsafeBitCast(value, to: SIMD8<UInt32>.self) | ((c & 0x80) &<< 24), to: SIMD8<Float>.self)
+    }
+
+    /// One 32-byte load of codes: byte `j` of every word, its exponent and mantissa moved to a
+    /// float's bits 20...26 and its sign to bit 31, is `code · 2⁻¹²⁰` exactly (subnormal codes
+    /// become float32 subnormals).
+    @inline(__always)
+    static func addBlock(_ v: SIMD8<UInt32>, x: UnsafePointer<Float>, K: Int, T: Int, chains: Int, into acc: inout Chains) {
+        let magnitude: UInt32 = 0x07F0_0000, sign: UInt32 = 0x8000_0000
+        func float(_ bits: SIMD8<UInt32>) -> SIMD8<Float> { unsafeBitCast(bits, to: SIMD8<Float>.self) }
+        acc.add(0, float(((v &<< 20) & magnitude) | ((v &<< 24) & sign)), x: x, K: K, T: T, chains: chains)
+        acc.add(1, float(((v &<< 12) & magnitude) | ((v &<< 16) & sign)), x: x + 8, K: K, T: T, chains: chains)
+        acc.add(2, float(((v &<< 4) & magnitude) | ((v &<< 8) & sign)), x: x + 16, K: K, T: T, chains: chains)
+        acc.add(3, float(((v &>> 4) & magnitude) | (v & sign)), x: x + 24, K: K, T: T, chains: chains)
+    }
+
+    /// `dot` for `K` and blocks that are multiples of 32, `x` interleaved and scaled by 2⁶⁰.
+    @inline(__always)
+    func dotBlocks(_ rows: Range<Int>, T: Int, chains: Int, x: UnsafePointer<Float>, out: UnsafeMutablePointer<Float>, outStride: Int) {
+        let blocks = (K + blockColumns - 1) / blockColumns
+        for n in rows {
+            let row = UnsafeRawPointer(codes + n * K)
+            var total = TokenSums()
+            for b in 0..<blocks {
+                var acc = Chains()
+                var k = b * blockColumns
+                let end = min(K, k + blockColumns)
+                while k < end {
+                    Self.addBlock(row.loadUnaligned(fromByteOffset: k, as: SIMD8<UInt32>.self), x: x + k, K: K, T: T, chains: chains, into: &acc)
+                    k += 32
+                }
+                total.add(acc.tokens(T: T, chains: chains), times: scales[n * blocks + b] * 0x1p60, T: T)
+            }
+            total.store(out + n, outStride: outStride, T: T)
+        }
     }
 
     @inline(__always)

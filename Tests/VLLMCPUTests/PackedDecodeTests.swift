@@ -12,10 +12,13 @@ import VLLMCore
         var dense: [Double]
     }
 
+    /// Groups of whole 8-word blocks (64 int4 or 32 int8 values; FP8 blocks of multiples of 32)
+    /// take the interleaved path, the others the word-by-word one.
     static let layouts = [
-        "int4 g32, 3 groups", "int4 g32, 5 groups, act-order", "int4 per channel", "int8 g32, 3 groups",
-        "int8 g16, 9 groups, act-order", "int8 per channel, 100 inputs", "fp8 per row", "fp8 blocks of 32, partial last",
-        "fp8 blocks of 64, 100 inputs", "lookup table",
+        "int4 g32, 3 groups", "int4 g32, 5 groups, act-order", "int4 per channel, 96 inputs", "int4 g64, 3 groups",
+        "int4 g128, 3 groups, act-order", "int4 per channel, 192 inputs", "int8 g32, 3 groups", "int8 g16, 9 groups, act-order",
+        "int8 g32, 5 groups, act-order", "int8 per channel, 100 inputs", "fp8 per row", "fp8 blocks of 32, partial last",
+        "fp8 blocks of 64, 100 inputs", "fp8 blocks of 128, 320 inputs", "lookup table",
     ]
 
     /// One fused weight of two parts (37 and 19 rows) in `layout`.
@@ -24,13 +27,18 @@ import VLLMCore
         switch layout {
         case "int4 g32, 3 groups": return (96, both { packedInt(bits: 4, group: 32, permuted: false, N: $0, K: 96, &$1) })
         case "int4 g32, 5 groups, act-order": return (160, both { packedInt(bits: 4, group: 32, permuted: true, N: $0, K: 160, &$1) })
-        case "int4 per channel": return (96, both { packedInt(bits: 4, group: 96, permuted: false, N: $0, K: 96, &$1) })
+        case "int4 per channel, 96 inputs": return (96, both { packedInt(bits: 4, group: 96, permuted: false, N: $0, K: 96, &$1) })
+        case "int4 g64, 3 groups": return (192, both { packedInt(bits: 4, group: 64, permuted: false, N: $0, K: 192, &$1) })
+        case "int4 g128, 3 groups, act-order": return (384, both { packedInt(bits: 4, group: 128, permuted: true, N: $0, K: 384, &$1) })
+        case "int4 per channel, 192 inputs": return (192, both { packedInt(bits: 4, group: 192, permuted: false, N: $0, K: 192, &$1) })
+        case "int8 g32, 5 groups, act-order": return (160, both { packedInt(bits: 8, group: 32, permuted: true, N: $0, K: 160, &$1) })
         case "int8 g32, 3 groups": return (96, both { packedInt(bits: 8, group: 32, permuted: false, N: $0, K: 96, &$1) })
         case "int8 g16, 9 groups, act-order": return (144, both { packedInt(bits: 8, group: 16, permuted: true, N: $0, K: 144, &$1) })
         case "int8 per channel, 100 inputs": return (100, both { packedInt(bits: 8, group: 100, permuted: false, N: $0, K: 100, &$1) })
         case "fp8 per row": return (96, both { fp8(blockColumns: 96, N: $0, K: 96, &$1) })
         case "fp8 blocks of 32, partial last": return (84, both { fp8(blockColumns: 32, N: $0, K: 84, &$1) })
         case "fp8 blocks of 64, 100 inputs": return (100, both { fp8(blockColumns: 64, N: $0, K: 100, &$1) })
+        case "fp8 blocks of 128, 320 inputs": return (320, both { fp8(blockColumns: 128, N: $0, K: 320, &$1) })
         default: return (96, both { lookupTable(N: $0, K: 96, &$1) })
         }
     }
