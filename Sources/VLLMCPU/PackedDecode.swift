@@ -27,16 +27,12 @@ enum PackedDecode {
             groupSums(x, T: T, K: K, groupSize: groupSize, into: sums.baseAddress!)
             let sums = UnsafePointer(sums.baseAddress!)
             ParallelFor.run(N, costPerItem: K * (T + 2) / 2) { rows in
-                // Constant token counts and widths, so that each loop is specialised.
-                switch (bits, T) {
-                case (4, 1): weights.dot(rows, bits: 4, T: 1, x: x, sums: sums, out: out, outStride: outStride)
-                case (4, 2): weights.dot(rows, bits: 4, T: 2, x: x, sums: sums, out: out, outStride: outStride)
-                case (4, 3): weights.dot(rows, bits: 4, T: 3, x: x, sums: sums, out: out, outStride: outStride)
-                case (4, _): weights.dot(rows, bits: 4, T: 4, x: x, sums: sums, out: out, outStride: outStride)
-                case (_, 1): weights.dot(rows, bits: 8, T: 1, x: x, sums: sums, out: out, outStride: outStride)
-                case (_, 2): weights.dot(rows, bits: 8, T: 2, x: x, sums: sums, out: out, outStride: outStride)
-                case (_, 3): weights.dot(rows, bits: 8, T: 3, x: x, sums: sums, out: out, outStride: outStride)
-                case (_, _): weights.dot(rows, bits: 8, T: 4, x: x, sums: sums, out: out, outStride: outStride)
+                // Token counts as types, so that each loop is specialised for its count.
+                switch T {
+                case 1: weights.dot(rows, OneToken.self, bits: bits, x: x, sums: sums, out: out, outStride: outStride)
+                case 2: weights.dot(rows, TwoTokens.self, bits: bits, x: x, sums: sums, out: out, outStride: outStride)
+                case 3: weights.dot(rows, ThreeTokens.self, bits: bits, x: x, sums: sums, out: out, outStride: outStride)
+                default: weights.dot(rows, FourTokens.self, bits: bits, x: x, sums: sums, out: out, outStride: outStride)
                 }
             }
         }
@@ -60,14 +56,14 @@ enum PackedDecode {
         let (x, sums) = (UnsafePointer(xp), UnsafePointer(buffer))
         ParallelFor.run(N, costPerItem: K * (T + 1) / 2) { rows in
             switch (bits, T) {
-            case (4, 1): weights.dotBlocks4(rows, T: 1, chains: 4, x: x, sums: sums, out: out, outStride: outStride)
-            case (4, 2): weights.dotBlocks4(rows, T: 2, chains: 2, x: x, sums: sums, out: out, outStride: outStride)
-            case (4, 3): weights.dotBlocks4(rows, T: 3, chains: 2, x: x, sums: sums, out: out, outStride: outStride)
-            case (4, _): weights.dotBlocks4(rows, T: 4, chains: 2, x: x, sums: sums, out: out, outStride: outStride)
-            case (_, 1): weights.dotBlocks8(rows, T: 1, chains: 4, x: x, sums: sums, out: out, outStride: outStride)
-            case (_, 2): weights.dotBlocks8(rows, T: 2, chains: 2, x: x, sums: sums, out: out, outStride: outStride)
-            case (_, 3): weights.dotBlocks8(rows, T: 3, chains: 2, x: x, sums: sums, out: out, outStride: outStride)
-            case (_, _): weights.dotBlocks8(rows, T: 4, chains: 2, x: x, sums: sums, out: out, outStride: outStride)
+            case (4, 1): weights.dotBlocks(rows, Int4Block.self, OneToken.self, x: x, sums: sums, out: out, outStride: outStride)
+            case (4, 2): weights.dotBlocks(rows, Int4Block.self, TwoTokens.self, x: x, sums: sums, out: out, outStride: outStride)
+            case (4, 3): weights.dotBlocks(rows, Int4Block.self, ThreeTokens.self, x: x, sums: sums, out: out, outStride: outStride)
+            case (4, _): weights.dotBlocks(rows, Int4Block.self, FourTokens.self, x: x, sums: sums, out: out, outStride: outStride)
+            case (_, 1): weights.dotBlocks(rows, Int8Block.self, OneToken.self, x: x, sums: sums, out: out, outStride: outStride)
+            case (_, 2): weights.dotBlocks(rows, Int8Block.self, TwoTokens.self, x: x, sums: sums, out: out, outStride: outStride)
+            case (_, 3): weights.dotBlocks(rows, Int8Block.self, ThreeTokens.self, x: x, sums: sums, out: out, outStride: outStride)
+            case (_, _): weights.dotBlocks(rows, Int8Block.self, FourTokens.self, x: x, sums: sums, out: out, outStride: outStride)
             }
         }
     }
@@ -105,20 +101,20 @@ enum PackedDecode {
             let x = UnsafePointer(xp)
             ParallelFor.run(N, costPerItem: K * (T + 2) / 2) { rows in
                 switch T {
-                case 1: weights.dotBlocks(rows, T: 1, chains: 4, x: x, out: out, outStride: outStride)
-                case 2: weights.dotBlocks(rows, T: 2, chains: 2, x: x, out: out, outStride: outStride)
-                case 3: weights.dotBlocks(rows, T: 3, chains: 2, x: x, out: out, outStride: outStride)
-                default: weights.dotBlocks(rows, T: 4, chains: 2, x: x, out: out, outStride: outStride)
+                case 1: weights.dotBlocks(rows, OneToken.self, x: x, out: out, outStride: outStride)
+                case 2: weights.dotBlocks(rows, TwoTokens.self, x: x, out: out, outStride: outStride)
+                case 3: weights.dotBlocks(rows, ThreeTokens.self, x: x, out: out, outStride: outStride)
+                default: weights.dotBlocks(rows, FourTokens.self, x: x, out: out, outStride: outStride)
                 }
             }
             return
         }
         ParallelFor.run(N, costPerItem: K * (T + 3) / 2) { rows in
             switch T {
-            case 1: weights.dot(rows, T: 1, x: x, out: out, outStride: outStride)
-            case 2: weights.dot(rows, T: 2, x: x, out: out, outStride: outStride)
-            case 3: weights.dot(rows, T: 3, x: x, out: out, outStride: outStride)
-            default: weights.dot(rows, T: 4, x: x, out: out, outStride: outStride)
+            case 1: weights.dot(rows, OneToken.self, x: x, out: out, outStride: outStride)
+            case 2: weights.dot(rows, TwoTokens.self, x: x, out: out, outStride: outStride)
+            case 3: weights.dot(rows, ThreeTokens.self, x: x, out: out, outStride: outStride)
+            default: weights.dot(rows, FourTokens.self, x: x, out: out, outStride: outStride)
             }
         }
     }
@@ -132,10 +128,10 @@ enum PackedDecode {
         let weights = LookupRows(packed: packed, table: table, K: K)
         ParallelFor.run(N, costPerItem: K * (T + 4) / 2) { rows in
             switch T {
-            case 1: weights.dot(rows, T: 1, x: x, out: out, outStride: outStride)
-            case 2: weights.dot(rows, T: 2, x: x, out: out, outStride: outStride)
-            case 3: weights.dot(rows, T: 3, x: x, out: out, outStride: outStride)
-            default: weights.dot(rows, T: 4, x: x, out: out, outStride: outStride)
+            case 1: weights.dot(rows, OneToken.self, x: x, out: out, outStride: outStride)
+            case 2: weights.dot(rows, TwoTokens.self, x: x, out: out, outStride: outStride)
+            case 3: weights.dot(rows, ThreeTokens.self, x: x, out: out, outStride: outStride)
+            default: weights.dot(rows, FourTokens.self, x: x, out: out, outStride: outStride)
             }
         }
     }
@@ -149,13 +145,25 @@ enum PackedDecode {
                 var s = SIMD8<Float>(), tail: Float = 0
                 var k = g * groupSize
                 let end = k + groupSize
-                while k + 8 <= end { s += Float.load8(x + t * K + k); k += 8 }
+                while k + 8 <= end { s += loadFloats(x + t * K + k); k += 8 }
                 while k < end { tail += x[t * K + k]; k += 1 }
                 sums[t * groups + g] = s.sum() + tail
             }
         }
     }
 }
+
+/// A token count as a type (with its number of accumulator chains per token), so that the decode
+/// loops, generic over it, are specialised for each count with the count a constant.
+protocol DecodeTokens {
+    static var count: Int { get }
+    /// Independent accumulators per token (8 in all for one or two tokens, 6 or 8 for more).
+    static var chains: Int { get }
+}
+enum OneToken: DecodeTokens { static var count: Int { 1 }; static var chains: Int { 8 } }
+enum TwoTokens: DecodeTokens { static var count: Int { 2 }; static var chains: Int { 4 } }
+enum ThreeTokens: DecodeTokens { static var count: Int { 3 }; static var chains: Int { 2 } }
+enum FourTokens: DecodeTokens { static var count: Int { 4 }; static var chains: Int { 2 } }
 
 /// One SIMD8 accumulator per token; `T` is a constant where the kernels call it, so the unused
 /// ones vanish.
@@ -165,20 +173,20 @@ struct TokenSums {
     /// `a_t += w · x[t, k..<k+8]` for `x` pointing at column `k` of token 0.
     @inline(__always)
     mutating func add(_ w: SIMD8<Float>, x: UnsafePointer<Float>, K: Int, T: Int) {
-        a0.addProduct(Float.load8(x), w)
-        if T > 1 { a1.addProduct(Float.load8(x + K), w) }
-        if T > 2 { a2.addProduct(Float.load8(x + 2 * K), w) }
-        if T > 3 { a3.addProduct(Float.load8(x + 3 * K), w) }
+        a0.accumulate(loadFloats(x), w)
+        if T > 1 { a1.accumulate(loadFloats(x + K), w) }
+        if T > 2 { a2.accumulate(loadFloats(x + 2 * K), w) }
+        if T > 3 { a3.accumulate(loadFloats(x + 3 * K), w) }
     }
 
     /// `a_t += other_t · scale`.
     @inline(__always)
     mutating func add(_ other: TokenSums, times scale: Float, T: Int) {
         let s = SIMD8<Float>(repeating: scale)
-        a0.addProduct(other.a0, s)
-        if T > 1 { a1.addProduct(other.a1, s) }
-        if T > 2 { a2.addProduct(other.a2, s) }
-        if T > 3 { a3.addProduct(other.a3, s) }
+        a0.accumulate(other.a0, s)
+        if T > 1 { a1.accumulate(other.a1, s) }
+        if T > 2 { a2.accumulate(other.a2, s) }
+        if T > 3 { a3.accumulate(other.a3, s) }
     }
 
     /// Lane 0 of token `t` gets `value` (scalar tails).
@@ -202,7 +210,7 @@ struct TokenSums {
     }
 }
 
-/// Independent accumulators: `chains` per token (4 for one token, 2 for more), so that
+/// Independent accumulators: `chains` per token (`DecodeTokens.chains`), so that
 /// consecutive multiply-adds do not wait on each other. `T` and `chains` are constants where the
 /// kernels call it, so the unused ones vanish.
 struct Chains {
@@ -212,29 +220,32 @@ struct Chains {
     @inline(__always)
     mutating func fma(_ slot: Int, _ x: SIMD8<Float>, _ w: SIMD8<Float>) {
         switch slot {
-        case 0: a0.addProduct(x, w)
-        case 1: a1.addProduct(x, w)
-        case 2: a2.addProduct(x, w)
-        case 3: a3.addProduct(x, w)
-        case 4: a4.addProduct(x, w)
-        case 5: a5.addProduct(x, w)
-        case 6: a6.addProduct(x, w)
-        default: a7.addProduct(x, w)
+        case 0: a0.accumulate(x, w)
+        case 1: a1.accumulate(x, w)
+        case 2: a2.accumulate(x, w)
+        case 3: a3.accumulate(x, w)
+        case 4: a4.accumulate(x, w)
+        case 5: a5.accumulate(x, w)
+        case 6: a6.accumulate(x, w)
+        default: a7.accumulate(x, w)
         }
     }
 
     /// Chunk `j` of a block: `w` times the 8 activations at `x` of every token.
     @inline(__always)
     mutating func add(_ j: Int, _ w: SIMD8<Float>, x: UnsafePointer<Float>, K: Int, T: Int, chains: Int) {
-        for t in 0..<T { fma(t * chains + j % chains, Float.load8(x + t * K), w) }
+        for t in 0..<T { fma(t * chains + j % chains, loadFloats(x + t * K), w) }
     }
 
     /// The chains of each token summed, as `TokenSums`.
     @inline(__always)
     func tokens(T: Int, chains: Int) -> TokenSums {
         var result = TokenSums()
-        if chains == 4 {
+        if chains == 8 {
+            result.a0 = ((a0 + a1) + (a2 + a3)) + ((a4 + a5) + (a6 + a7))
+        } else if chains == 4 {
             result.a0 = (a0 + a1) + (a2 + a3)
+            if T > 1 { result.a1 = (a4 + a5) + (a6 + a7) }
         } else {
             result.a0 = a0 + a1
             if T > 1 { result.a1 = a2 + a3 }
@@ -253,13 +264,13 @@ private func converted(_ v: SIMD8<UInt32>) -> SIMD8<Float> {
 
 /// Exact small integers as floats: `v | 2²³`'s bits are the float `2²³ + v` (v < 2²³).
 @inline(__always)
-private func floats(_ v: SIMD8<UInt32>) -> SIMD8<Float> {
+func floats(_ v: SIMD8<UInt32>) -> SIMD8<Float> {
     unsafeBitCast(v | 0x4B00_0000, to: SIMD8<Float>.self) - 0x1p23
 }
 
 /// Eight packed `bits`-bit values starting at value `k` of a row of words, low bits first.
 @inline(__always)
-private func unpack(_ row: UnsafePointer<UInt32>, _ k: Int, bits: Int) -> SIMD8<UInt32> {
+func unpack(_ row: UnsafePointer<UInt32>, _ k: Int, bits: Int) -> SIMD8<UInt32> {
     if bits == 4 {
         return (SIMD8(repeating: row[k >> 3]) &>> SIMD8(0, 4, 8, 12, 16, 20, 24, 28)) & 0xF
     }
@@ -272,11 +283,12 @@ private struct IntRows {
     let packed: UnsafePointer<UInt32>, scales: UnsafePointer<Float>, zeros: UnsafePointer<Float>
     let K: Int, groupSize: Int
 
-    @inline(__always)
-    func dot(
-        _ rows: Range<Int>, bits: Int, T: Int, x: UnsafePointer<Float>, sums: UnsafePointer<Float>,
+    /// Rows `rows` of the product, word by word (any group of a multiple of 8 values, or int8 of 8·i + 4).
+    func dot<C: DecodeTokens>(
+        _ rows: Range<Int>, _: C.Type, bits: Int, x: UnsafePointer<Float>, sums: UnsafePointer<Float>,
         out: UnsafeMutablePointer<Float>, outStride: Int
     ) {
+        let T = C.count
         let groups = K / groupSize, words = K * bits / 32
         for n in rows {
             let row = packed + n * words
@@ -304,45 +316,54 @@ private struct IntRows {
     }
 }
 
+/// How the values of one 32-byte block of packed integers are read in place.
+protocol IntBlock {
+    /// Values in a block of 8 words.
+    static var perBlock: Int { get }
+    /// Adds the block `v` against the interleaved activations at `x` to `acc`.
+    static func add<C: DecodeTokens>(_ v: SIMD8<UInt32>, x: UnsafePointer<Float>, K: Int, into acc: inout Chains, _: C.Type)
+}
+
+/// 64 int4 values: nibble j of each word masked in place is `q · 16^j` (the top one shifted
+/// down a nibble first, so that its integer stays positive).
+enum Int4Block: IntBlock {
+    static var perBlock: Int { 64 }
+
+    @inline(__always)
+    static func add<C: DecodeTokens>(_ v: SIMD8<UInt32>, x: UnsafePointer<Float>, K: Int, into acc: inout Chains, _: C.Type) {
+        let (T, c) = (C.count, C.chains)
+        acc.add(0, converted(v & 0xF), x: x, K: K, T: T, chains: c)
+        acc.add(1, converted(v & 0xF0), x: x + 8, K: K, T: T, chains: c)
+        acc.add(2, converted(v & 0xF00), x: x + 16, K: K, T: T, chains: c)
+        acc.add(3, converted(v & 0xF000), x: x + 24, K: K, T: T, chains: c)
+        acc.add(4, converted(v & 0xF_0000), x: x + 32, K: K, T: T, chains: c)
+        acc.add(5, converted(v & 0xF0_0000), x: x + 40, K: K, T: T, chains: c)
+        acc.add(6, converted(v & 0xF00_0000), x: x + 48, K: K, T: T, chains: c)
+        acc.add(7, converted((v &>> 4) & 0xF00_0000), x: x + 56, K: K, T: T, chains: c)
+    }
+}
+
+/// 32 int8 values: byte j of each word masked in place is `q · 256^j` (the top one shifted down).
+enum Int8Block: IntBlock {
+    static var perBlock: Int { 32 }
+
+    @inline(__always)
+    static func add<C: DecodeTokens>(_ v: SIMD8<UInt32>, x: UnsafePointer<Float>, K: Int, into acc: inout Chains, _: C.Type) {
+        let (T, c) = (C.count, C.chains)
+        acc.add(0, converted(v & 0xFF), x: x, K: K, T: T, chains: c)
+        acc.add(1, converted(v & 0xFF00), x: x + 8, K: K, T: T, chains: c)
+        acc.add(2, converted(v & 0xFF_0000), x: x + 16, K: K, T: T, chains: c)
+        acc.add(3, converted((v &>> 8) & 0xFF_0000), x: x + 24, K: K, T: T, chains: c)
+    }
+}
+
 extension IntRows {
-    /// `dot` for groups of whole 64-value blocks of int4, `x` interleaved (`PackedDecode.interleave`).
-    @inline(__always)
-    func dotBlocks4(
-        _ rows: Range<Int>, T: Int, chains: Int, x: UnsafePointer<Float>, sums: UnsafePointer<Float>,
+    /// Rows `rows` of the product for groups of whole blocks, `x` interleaved (`PackedDecode.interleave`).
+    func dotBlocks<B: IntBlock, C: DecodeTokens>(
+        _ rows: Range<Int>, _: B.Type, _: C.Type, x: UnsafePointer<Float>, sums: UnsafePointer<Float>,
         out: UnsafeMutablePointer<Float>, outStride: Int
     ) {
-        dotBlocks(rows, perBlock: 64, T: T, x: x, sums: sums, out: out, outStride: outStride) { v, x, acc in
-            acc.add(0, converted(v & 0xF), x: x, K: K, T: T, chains: chains)
-            acc.add(1, converted(v & 0xF0), x: x + 8, K: K, T: T, chains: chains)
-            acc.add(2, converted(v & 0xF00), x: x + 16, K: K, T: T, chains: chains)
-            acc.add(3, converted(v & 0xF000), x: x + 24, K: K, T: T, chains: chains)
-            acc.add(4, converted(v & 0xF_0000), x: x + 32, K: K, T: T, chains: chains)
-            acc.add(5, converted(v & 0xF0_0000), x: x + 40, K: K, T: T, chains: chains)
-            acc.add(6, converted(v & 0xF00_0000), x: x + 48, K: K, T: T, chains: chains)
-            acc.add(7, converted((v &>> 4) & 0xF00_0000), x: x + 56, K: K, T: T, chains: chains)
-        }
-    }
-
-    /// `dot` for groups of whole 32-value blocks of int8, `x` interleaved.
-    @inline(__always)
-    func dotBlocks8(
-        _ rows: Range<Int>, T: Int, chains: Int, x: UnsafePointer<Float>, sums: UnsafePointer<Float>,
-        out: UnsafeMutablePointer<Float>, outStride: Int
-    ) {
-        dotBlocks(rows, perBlock: 32, T: T, x: x, sums: sums, out: out, outStride: outStride) { v, x, acc in
-            acc.add(0, converted(v & 0xFF), x: x, K: K, T: T, chains: chains)
-            acc.add(1, converted(v & 0xFF00), x: x + 8, K: K, T: T, chains: chains)
-            acc.add(2, converted(v & 0xFF_0000), x: x + 16, K: K, T: T, chains: chains)
-            acc.add(3, converted((v &>> 8) & 0xFF_0000), x: x + 24, K: K, T: T, chains: chains)
-        }
-    }
-
-    /// Rows of groups of `perBlock`-value blocks; `block(words, x, acc)` adds one block of 8 words.
-    @inline(__always)
-    private func dotBlocks(
-        _ rows: Range<Int>, perBlock: Int, T: Int, x: UnsafePointer<Float>, sums: UnsafePointer<Float>,
-        out: UnsafeMutablePointer<Float>, outStride: Int, block: (SIMD8<UInt32>, UnsafePointer<Float>, inout Chains) -> Void
-    ) {
+        let (T, perBlock) = (C.count, B.perBlock)
         let groups = K / groupSize, rowBytes = K * 32 / perBlock
         for n in rows {
             let row = UnsafeRawPointer(packed) + n * rowBytes
@@ -352,11 +373,11 @@ extension IntRows {
                 var k = g * groupSize
                 let end = k + groupSize
                 while k < end {
-                    block(row.loadUnaligned(fromByteOffset: k * 32 / perBlock, as: SIMD8<UInt32>.self), x + k, &acc)
+                    B.add(row.loadUnaligned(fromByteOffset: k * 32 / perBlock, as: SIMD8<UInt32>.self), x: x + k, K: K, into: &acc, C.self)
                     k += perBlock
                 }
                 let scale = scales[n * groups + g], zero = zeros[n * groups + g]
-                total.add(acc.tokens(T: T, chains: T == 1 ? 4 : 2), times: scale, T: T)
+                total.add(acc.tokens(T: T, chains: C.chains), times: scale, T: T)
                 correction += SIMD4(sums[g], sums[groups + g], sums[2 * groups + g], sums[3 * groups + g]) * (scale * zero)
             }
             total.store(out + n, outStride: outStride, T: T, minus: correction)
@@ -365,7 +386,7 @@ extension IntRows {
 }
 
 /// The rows of a `WeightFormat.fp8` matrix.
-private struct FP8Rows {
+struct FP8Rows {
     let codes: UnsafePointer<UInt8>, scales: UnsafePointer<Float>
     let K: Int, blockColumns: Int
 
@@ -388,7 +409,8 @@ private struct FP8Rows {
     /// float's bits 20...26 and its sign to bit 31, is `code · 2⁻¹²⁰` exactly (subnormal codes
     /// become float32 subnormals).
     @inline(__always)
-    static func addBlock(_ v: SIMD8<UInt32>, x: UnsafePointer<Float>, K: Int, T: Int, chains: Int, into acc: inout Chains) {
+    static func addBlock<C: DecodeTokens>(_ v: SIMD8<UInt32>, x: UnsafePointer<Float>, K: Int, into acc: inout Chains, _: C.Type) {
+        let (T, chains) = (C.count, C.chains)
         let magnitude: UInt32 = 0x07F0_0000, sign: UInt32 = 0x8000_0000
         func float(_ bits: SIMD8<UInt32>) -> SIMD8<Float> { unsafeBitCast(bits, to: SIMD8<Float>.self) }
         acc.add(0, float(((v &<< 20) & magnitude) | ((v &<< 24) & sign)), x: x, K: K, T: T, chains: chains)
@@ -398,8 +420,8 @@ private struct FP8Rows {
     }
 
     /// `dot` for `K` and blocks that are multiples of 32, `x` interleaved and scaled by 2⁶⁰.
-    @inline(__always)
-    func dotBlocks(_ rows: Range<Int>, T: Int, chains: Int, x: UnsafePointer<Float>, out: UnsafeMutablePointer<Float>, outStride: Int) {
+    func dotBlocks<C: DecodeTokens>(_ rows: Range<Int>, _: C.Type, x: UnsafePointer<Float>, out: UnsafeMutablePointer<Float>, outStride: Int) {
+        let (T, chains) = (C.count, C.chains)
         let blocks = (K + blockColumns - 1) / blockColumns
         for n in rows {
             let row = UnsafeRawPointer(codes + n * K)
@@ -409,7 +431,7 @@ private struct FP8Rows {
                 var k = b * blockColumns
                 let end = min(K, k + blockColumns)
                 while k < end {
-                    Self.addBlock(row.loadUnaligned(fromByteOffset: k, as: SIMD8<UInt32>.self), x: x + k, K: K, T: T, chains: chains, into: &acc)
+                    Self.addBlock(row.loadUnaligned(fromByteOffset: k, as: SIMD8<UInt32>.self), x: x + k, K: K, into: &acc, C.self)
                     k += 32
                 }
                 total.add(acc.tokens(T: T, chains: chains), times: scales[n * blocks + b] * 0x1p60, T: T)
@@ -418,8 +440,9 @@ private struct FP8Rows {
         }
     }
 
-    @inline(__always)
-    func dot(_ rows: Range<Int>, T: Int, x: UnsafePointer<Float>, out: UnsafeMutablePointer<Float>, outStride: Int) {
+    /// Rows `rows` of the product, 8 codes at a time (any `K` and block width).
+    func dot<C: DecodeTokens>(_ rows: Range<Int>, _: C.Type, x: UnsafePointer<Float>, out: UnsafeMutablePointer<Float>, outStride: Int) {
+        let T = C.count
         let blocks = (K + blockColumns - 1) / blockColumns
         for n in rows {
             let row = codes + n * K
@@ -449,8 +472,9 @@ private struct LookupRows {
     let packed: UnsafePointer<UInt32>, table: UnsafePointer<Float>
     let K: Int
 
-    @inline(__always)
-    func dot(_ rows: Range<Int>, T: Int, x: UnsafePointer<Float>, out: UnsafeMutablePointer<Float>, outStride: Int) {
+    /// Rows `rows` of the product: each word's 8 indices select their table entries.
+    func dot<C: DecodeTokens>(_ rows: Range<Int>, _: C.Type, x: UnsafePointer<Float>, out: UnsafeMutablePointer<Float>, outStride: Int) {
+        let T = C.count
         let words = K / 8
         for n in rows {
             let row = packed + n * words, values = table + n * 16
@@ -464,5 +488,19 @@ private struct LookupRows {
             }
             total.store(out + n, outStride: outStride, T: T)
         }
+    }
+}
+
+// Kept in this file, so that builds without whole-module optimisation (debug) inline them too.
+@inline(__always)
+private func loadFloats(_ p: UnsafePointer<Float>) -> SIMD8<Float> {
+    UnsafeRawPointer(p).loadUnaligned(as: SIMD8<Float>.self)
+}
+
+extension SIMD8 where Scalar == Float {
+    /// `self += a * b`, fused.
+    @inline(__always)
+    fileprivate mutating func accumulate(_ a: SIMD8<Float>, _ b: SIMD8<Float>) {
+        self = addingProduct(a, b)
     }
 }

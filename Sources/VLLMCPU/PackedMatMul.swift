@@ -37,9 +37,17 @@ enum PackedMatMul {
         let words = packed + n * (K / perWord)
         for g in 0..<groups {
             let scale = scales[n * groups + g], zero = zeros[n * groups + g]
-            for k in (g * groupSize)..<((g + 1) * groupSize) {
+            var k = g * groupSize
+            let end = k + groupSize
+            while k + 8 <= end {
+                let w = (floats(unpack(words, k, bits: bits)) - zero) * scale
+                UnsafeMutableRawPointer(out + k).storeBytes(of: w, as: SIMD8<Float>.self)
+                k += 8
+            }
+            while k < end {
                 let q = (words[k / perWord] >> UInt32((k % perWord) * bits)) & mask
                 out[k] = (Float(q) - zero) * scale
+                k += 1
             }
         }
     }
@@ -54,7 +62,16 @@ enum PackedMatMul {
         let row = codes + n * K
         for b in 0..<blocks {
             let scale = scales[n * blocks + b]
-            for k in (b * blockColumns)..<min(K, (b + 1) * blockColumns) { out[k] = table[Int(row[k])] * scale }
+            var k = b * blockColumns
+            let end = min(K, k + blockColumns)
+            while k + 8 <= end {
+                UnsafeMutableRawPointer(out + k).storeBytes(of: FP8Rows.decode(row + k) * scale, as: SIMD8<Float>.self)
+                k += 8
+            }
+            while k < end {
+                out[k] = table[Int(row[k])] * scale
+                k += 1
+            }
         }
     }
 

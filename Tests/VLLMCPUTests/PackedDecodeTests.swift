@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 import VLLMCPU
 import VLLMCore
@@ -139,5 +140,38 @@ import VLLMCore
         ]
         return Packed(
             weight: HostLinearWeight(format: .lookupTable(bits: 4), outFeatures: N, inFeatures: K, tensors: tensors), dense: dense)
+    }
+}
+
+/// Milliseconds per batch-1 product of the SmolLM2-135M layer shapes in each format (bf16 dense,
+/// int4 g64, int8 g64, FP8 per row, SqueezeLLM), printed; runs only with
+/// `VLLM_PACKED_DECODE_BENCH=1` (the kernels are optimised in debug builds too).
+@Suite struct PackedDecodeSpeed {
+    @Test(.enabled(if: ProcessInfo.processInfo.environment["VLLM_PACKED_DECODE_BENCH"] == "1"))
+    func printDecodeProductTimes() throws {
+        let backend = CPUBackend()
+        var random = SplitMixRandom(seed: 7)
+        // q/k/v fused, o, gate/up fused, down of one layer.
+        let shapes = [(960, 576), (576, 576), (3072, 576), (576, 1536)]
+        for format in ["bf16", "int4 g64", "int8 g64", "fp8", "lookup"] {
+            var seconds = 0.0
+            for (N, K) in shapes {
+                let host: HostLinearWeight = switch format {
+                case "bf16": .dense(HostTensor(shape: [N, K], dtype: .bfloat16, bits: (0..<(N * K)).map { _ in UInt16.random(in: 0x3C00...0x3D00, using: &random) }))
+                case "int4 g64": PackedDecodeTests.packedInt(bits: 4, group: 64, permuted: false, N: N, K: K, &random).weight
+                case "int8 g64": PackedDecodeTests.packedInt(bits: 8, group: 64, permuted: false, N: N, K: K, &random).weight
+                case "fp8": PackedDecodeTests.fp8(blockColumns: K, N: N, K: K, &random).weight
+                default: PackedDecodeTests.lookupTable(N: N, K: K, &random).weight
+                }
+                let weight = try backend.linearWeight([host])
+                let x = try backend.weight([HostTensor(shape: [1, K], values: (0..<K).map { _ in Float.random(in: -1...1, using: &random) })])
+                _ = backend.linear(x, weight, bias: nil)
+                let runs = 200
+                let start = DispatchTime.now().uptimeNanoseconds
+                for _ in 0..<runs { _ = backend.linear(x, weight, bias: nil) }
+                seconds += Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9 / Double(runs)
+            }
+            print("decode product, one SmolLM2-135M layer, \(format): \(String(format: "%.3f", seconds * 1e3)) ms")
+        }
     }
 }
