@@ -157,10 +157,10 @@ enum PackedDecode {
 /// loops, generic over it, are specialised for each count with the count a constant.
 protocol DecodeTokens {
     static var count: Int { get }
-    /// Independent accumulators per token (8 in all for one or two tokens, 6 or 8 for more).
+    /// Independent accumulators per token (4 for one token, 8 in all for two, 6 or 8 for more).
     static var chains: Int { get }
 }
-enum OneToken: DecodeTokens { static var count: Int { 1 }; static var chains: Int { 8 } }
+enum OneToken: DecodeTokens { static var count: Int { 1 }; static var chains: Int { 4 } }
 enum TwoTokens: DecodeTokens { static var count: Int { 2 }; static var chains: Int { 4 } }
 enum ThreeTokens: DecodeTokens { static var count: Int { 3 }; static var chains: Int { 2 } }
 enum FourTokens: DecodeTokens { static var count: Int { 4 }; static var chains: Int { 2 } }
