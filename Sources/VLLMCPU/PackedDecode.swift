@@ -217,6 +217,7 @@ struct Chains {
     var a0 = SIMD8<Float>(), a1 = SIMD8<Float>(), a2 = SIMD8<Float>(), a3 = SIMD8<Float>()
     var a4 = SIMD8<Float>(), a5 = SIMD8<Float>(), a6 = SIMD8<Float>(), a7 = SIMD8<Float>()
 
+    /// Accumulator `slot` += `x · w` (the switch folds away for a constant slot).
     @inline(__always)
     mutating func fma(_ slot: Int, _ x: SIMD8<Float>, _ w: SIMD8<Float>) {
         switch slot {
