@@ -19,6 +19,10 @@ Layouts (written from the published formats; the packers are checked against a s
   fp8-block            quant_method fp8, weight_block_size [128, 128], weight_scale_inv (DeepSeek-V3 layout)
   online-fp8           a float32 checkpoint; the reference quantizes it as `--quantization fp8`
                        does (per output row, largest magnitude to 448, torch's e4m3 cast)
+  squeezellm           SqueezeLLM 4-bit (dense-only): quant_config.json {"wbits": 4} instead of a
+                       quantization_config; qweight [in/8, out] int32 of indices packed along the
+                       input low bits first (as vLLM's former squeezellm.py / NUQ4MatMulKernel read
+                       them), lookup_table [out, 16] fp16, w[n, k] = lookup_table[n, q[n, k]]
 
 Shape: hidden 96 (3 groups of 32), intermediate 160 (5 groups of 32; 2 FP8 blocks of 128, the
 second partial), 4 heads of 24, 2 KV heads, 2 layers, vocabulary 256, tied embeddings.
@@ -152,6 +156,21 @@ def fp8_channel(w):
     return {"weight": codes, "weight_scale": scale}, w_hat
 
 
+def squeezellm(w):
+    """SqueezeLLM's layout: per output row 16 table values (here the row's quantiles, stored fp16; SqueezeLLM
+    itself clusters with sensitivity weights) and each weight's index of the nearest value."""
+    table = torch.quantile(w, torch.linspace(0.02, 0.98, 16), dim=1).T.contiguous().half()
+    values = table.float()
+    q = (w[:, :, None] - values[:, None, :]).abs().argmin(-1)
+    qweight = pack_words(q.T.numpy(), 4, 0)
+    assert torch.equal(unpack_words(qweight, 4, 0), q.T)
+    # Second reader, as the CUDA kernel indexed it: word (i, n), nibble j is input 8i + j of output n.
+    words = qweight.numpy().view(np.uint32)
+    i, j, n = 5, 3, 7
+    assert (words[i, n] >> (4 * j)) & 0xF == q[n, 8 * i + j]
+    return {"qweight": qweight, "lookup_table": table}, torch.gather(values, 1, q)
+
+
 def fp8_block(w, block=128):
     out, k = w.shape
     rb, cb = math.ceil(out / block), math.ceil(k / block)
@@ -187,7 +206,10 @@ FORMATS = {
     "fp8-block": (lambda w, rng: fp8_block(w),
                   dict(quant_method="fp8", fmt="e4m3", activation_scheme="dynamic", weight_block_size=[128, 128])),
     "online-fp8": (None, None),
+    "squeezellm": (lambda w, rng: squeezellm(w), dict(quant_method="squeezellm", wbits=4)),
 }
+# Formats whose folder keeps the quantization in quant_config.json instead of config.json.
+QUANT_CONFIG_FILE = {"squeezellm": {"wbits": 4}}
 
 
 def full_logits(model, ids):
@@ -236,7 +258,10 @@ def make(name, out_root, seed):
     folder = os.path.join(out_root, name)
     os.makedirs(folder, exist_ok=True)
     config = dict(CONFIG, architectures=["LlamaForCausalLM"], model_type="llama", torch_dtype="float32")
-    if qconfig:
+    if name in QUANT_CONFIG_FILE:
+        with open(os.path.join(folder, "quant_config.json"), "w") as f:
+            json.dump(QUANT_CONFIG_FILE[name], f, indent=2)
+    elif qconfig:
         config["quantization_config"] = qconfig
     with open(os.path.join(folder, "config.json"), "w") as f:
         json.dump(config, f, indent=2)

@@ -1,8 +1,9 @@
 import VLLMCore
 
 // Linear layers whose weights stay quantized in memory on the CPU: GGUF blocks
-// (`WeightFormat.ggml`, multiplied by `QuantizedMatMul`) and the packed-integer and FP8 layouts
-// that GPTQ, AWQ, compressed-tensors and FP8 checkpoints are repacked to (`PackedMatMul`).
+// (`WeightFormat.ggml`, multiplied by `QuantizedMatMul`) and the packed-integer, FP8 and
+// lookup-table layouts that GPTQ, AWQ, compressed-tensors, FP8 and SqueezeLLM checkpoints are
+// repacked to (`PackedDecode` for 1 to 4 tokens, `PackedMatMul` for more).
 extension CPUBackend {
     public func linearWeight(_ parts: [HostLinearWeight]) throws -> LinearWeight<CPUTensor> {
         let outFeatures = parts.reduce(0) { $0 + $1.outFeatures }
@@ -28,7 +29,7 @@ extension CPUBackend {
         switch weight.format {
         case .dense: preconditionFailure("dense weights are multiplied above")
         case .ggml, .stacked: multiplyGGML(x, weight, out: out)
-        case .packedInt, .fp8: multiplyPacked(x, weight, out: out)
+        case .packedInt, .fp8, .lookupTable: multiplyPacked(x, weight, out: out)
         }
         if let bias { Self.addBias(bias, to: out) }
         return out
@@ -56,7 +57,7 @@ extension CPUBackend {
                 case .uint8, .float8E4M3, .int32, .int64: preconditionFailure("a dense weight of \(tensor.dtype)")
                 }
                 return (type, tensor)
-            case .stacked, .packedInt, .fp8:
+            case .stacked, .packedInt, .fp8, .lookupTable:
                 throw ModelLoadError.unsupportedWeightFormat(format: part.format, backend: name + " (fused with GGUF blocks)")
             }
         }
@@ -110,11 +111,11 @@ extension CPUBackend {
         }
     }
 
-    /// The tensors of each fused part: `[packed, scales, zeros(, order)]` or `[codes, scales]`.
+    /// The tensors of each fused part: `[packed, scales, zeros(, order)]`, `[codes, scales]` or `[packed, table]`.
     private func packedParts(_ weight: LinearWeight<CPUTensor>) -> [[CPUTensor]] {
         let size = switch weight.format {
         case .packedInt(_, _, let permuted): permuted ? 4 : 3
-        case .fp8: 2
+        case .fp8, .lookupTable: 2
         case .dense, .ggml, .stacked: 1
         }
         return stride(from: 0, to: weight.tensors.count, by: size).map { Array(weight.tensors[$0..<($0 + size)]) }
@@ -128,6 +129,12 @@ extension CPUBackend {
             let input = permuted ? Self.permuteColumns(x, order: tensors[3]) : x
             let packed = UnsafePointer(tensors[0].storage.assumingMemoryBound(to: UInt32.self))
             let (scales, zeros) = (UnsafePointer(tensors[1].floats), UnsafePointer(tensors[2].floats))
+            if (1...PackedDecode.maxTokens).contains(T) {
+                PackedDecode.multiplyInt(
+                    x: input.floats, T: T, K: K, N: N, packed: packed, scales: scales, zeros: zeros, bits: bits,
+                    groupSize: groupSize, out: out, outStride: outStride)
+                return
+            }
             PackedMatMul.multiply(x: input.floats, T: T, K: K, N: N, out: out, outStride: outStride) { n, row in
                 PackedMatMul.dequantizePackedInt(
                     row: n, packed: packed, scales: scales, zeros: zeros, bits: bits, groupSize: groupSize, K: K, into: row)
@@ -135,11 +142,28 @@ extension CPUBackend {
         case .fp8(let blockColumns):
             let codes = UnsafePointer(tensors[0].storage.assumingMemoryBound(to: UInt8.self))
             let scales = UnsafePointer(tensors[1].floats)
+            if (1...PackedDecode.maxTokens).contains(T) {
+                PackedDecode.multiplyFP8(
+                    x: x.floats, T: T, K: K, N: N, codes: codes, scales: scales, blockColumns: blockColumns, out: out,
+                    outStride: outStride)
+                return
+            }
             FloatBits.float8E4M3Table.withUnsafeBufferPointer { table in
                 PackedMatMul.multiply(x: x.floats, T: T, K: K, N: N, out: out, outStride: outStride) { n, row in
                     PackedMatMul.dequantizeFP8(
                         row: n, codes: codes, scales: scales, blockColumns: blockColumns, K: K, table: table.baseAddress!, into: row)
                 }
+            }
+        case .lookupTable(let bits):
+            precondition(bits == 4, "\(bits)-bit lookup tables are refused at load")
+            let packed = UnsafePointer(tensors[0].storage.assumingMemoryBound(to: UInt32.self))
+            let table = UnsafePointer(tensors[1].floats)
+            if (1...PackedDecode.maxTokens).contains(T) {
+                PackedDecode.multiplyLookup(x: x.floats, T: T, K: K, N: N, packed: packed, table: table, out: out, outStride: outStride)
+                return
+            }
+            PackedMatMul.multiply(x: x.floats, T: T, K: K, N: N, out: out, outStride: outStride) { n, row in
+                PackedMatMul.dequantizeLookup(row: n, packed: packed, table: table, K: K, into: row)
             }
         case .dense, .ggml, .stacked:
             preconditionFailure("\(format) parts are not packed")

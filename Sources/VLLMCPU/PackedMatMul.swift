@@ -1,8 +1,9 @@
 import VLLMCore
 
 /// `out[t, n] = Σ_k x[t, k] · w[n, k]` for weights that stay packed in memory (4- and 8-bit
-/// integers, FP8): each thread dequantizes a few weight rows into a small float32 tile that stays
-/// in cache, then runs the dense register tiles of `MatMul` over it for every token.
+/// integers, FP8, lookup tables) and more tokens than `PackedDecode` takes: each thread
+/// dequantizes a few weight rows into a small float32 tile that stays in cache, then runs the
+/// dense register tiles of `MatMul` over it for every token.
 enum PackedMatMul {
     /// `dequantize(n, row)` writes the `K` float32 weights of output row `n` into `row`; results
     /// go to columns `0..<N` of `out`, whose rows are `outStride` apart.
@@ -36,9 +37,17 @@ enum PackedMatMul {
         let words = packed + n * (K / perWord)
         for g in 0..<groups {
             let scale = scales[n * groups + g], zero = zeros[n * groups + g]
-            for k in (g * groupSize)..<((g + 1) * groupSize) {
+            var k = g * groupSize
+            let end = k + groupSize
+            while k + 8 <= end {
+                let w = (floats(unpack(words, k, bits: bits)) - zero) * scale
+                UnsafeMutableRawPointer(out + k).storeBytes(of: w, as: SIMD8<Float>.self)
+                k += 8
+            }
+            while k < end {
                 let q = (words[k / perWord] >> UInt32((k % perWord) * bits)) & mask
                 out[k] = (Float(q) - zero) * scale
+                k += 1
             }
         }
     }
@@ -53,7 +62,25 @@ enum PackedMatMul {
         let row = codes + n * K
         for b in 0..<blocks {
             let scale = scales[n * blocks + b]
-            for k in (b * blockColumns)..<min(K, (b + 1) * blockColumns) { out[k] = table[Int(row[k])] * scale }
+            var k = b * blockColumns
+            let end = min(K, k + blockColumns)
+            while k + 8 <= end {
+                UnsafeMutableRawPointer(out + k).storeBytes(of: FP8Rows.decode(row + k) * scale, as: SIMD8<Float>.self)
+                k += 8
+            }
+            while k < end {
+                out[k] = table[Int(row[k])] * scale
+                k += 1
+            }
         }
+    }
+
+    /// Row `n` of a `WeightFormat.lookupTable` matrix of 4-bit indices: each index's table value.
+    @inline(__always)
+    static func dequantizeLookup(
+        row n: Int, packed: UnsafePointer<UInt32>, table: UnsafePointer<Float>, K: Int, into out: UnsafeMutablePointer<Float>
+    ) {
+        let words = packed + n * (K / 8), values = table + n * 16
+        for k in 0..<K { out[k] = values[Int((words[k / 8] >> UInt32((k % 8) * 4)) & 0xF)] }
     }
 }

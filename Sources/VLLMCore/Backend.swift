@@ -234,7 +234,7 @@ extension Backend {
         switch weight.format {
         case .dense: linear(x, weight: weight.tensors[0], bias: bias)
         // The default linearWeight refuses other formats, so only an overriding backend holds them.
-        case .packedInt, .fp8, .ggml, .stacked: preconditionFailure("\(name): no \(weight.format) weights without an overriding linearWeight")
+        case .packedInt, .fp8, .lookupTable, .ggml, .stacked: preconditionFailure("\(name): no \(weight.format) weights without an overriding linearWeight")
         }
     }
 
@@ -242,7 +242,7 @@ extension Backend {
         switch gateUp.format {
         case .dense: swiGLU(x, gateUp: gateUp.tensors[0])
         // The default linearWeight refuses other formats, so only an overriding backend holds them.
-        case .packedInt, .fp8, .ggml, .stacked: preconditionFailure("\(name): no \(gateUp.format) weights without an overriding linearWeight")
+        case .packedInt, .fp8, .lookupTable, .ggml, .stacked: preconditionFailure("\(name): no \(gateUp.format) weights without an overriding linearWeight")
         }
     }
 }

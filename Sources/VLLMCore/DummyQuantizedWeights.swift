@@ -43,15 +43,31 @@ public struct DummyQuantizedWeights: WeightStore {
             let scales = HostTensor(shape: [out, blocks], values: [Float](repeating: scale / 448, count: out * blocks))
             return HostLinearWeight(format: .fp8(blockColumns: blockColumns), outFeatures: out, inFeatures: inFeatures, tensors: [tensor, scales])
         case .gptq(let bits, let groupSize, _, _):
-            return packed(bits: bits, groupSize: groupSize ?? inFeatures, out: out, inFeatures: inFeatures, state: &state)
+            return try packed(bits: bits, groupSize: groupSize ?? inFeatures, out: out, inFeatures: inFeatures, state: &state)
         case .awq(let groupSize), .packedInt4(let groupSize):
-            return packed(bits: 4, groupSize: groupSize ?? inFeatures, out: out, inFeatures: inFeatures, state: &state)
+            return try packed(bits: 4, groupSize: groupSize ?? inFeatures, out: out, inFeatures: inFeatures, state: &state)
+        case .squeezeLLM(let bits):
+            // Random indices into 2^bits values spread evenly over ±`scale` in every row.
+            let words = Self.randomWords(count: out * inFeatures * bits / 64, state: &state)
+            let levels = 1 << bits, half = Float(levels - 1) / 2
+            let table = (0..<(out * levels)).map { scale * (Float($0 % levels) - half) / half }
+            return HostLinearWeight(
+                format: .lookupTable(bits: bits), outFeatures: out, inFeatures: inFeatures,
+                tensors: [
+                    words.withUnsafeBytes { HostTensor(shape: [out, inFeatures * bits / 32], dtype: .int32, copying: $0.baseAddress!) },
+                    HostTensor(shape: [out, levels], values: table),
+                ])
         }
     }
 
     /// Random packed words, zero points in the middle of the range and scales that map the range
     /// onto about ±`scale`.
-    private func packed(bits: Int, groupSize: Int, out: Int, inFeatures: Int, state: inout UInt64) -> HostLinearWeight {
+    private func packed(bits: Int, groupSize: Int, out: Int, inFeatures: Int, state: inout UInt64) throws -> HostLinearWeight {
+        guard inFeatures % groupSize == 0 else {
+            throw ModelLoadError.invalidConfig(
+                path: "config.json", field: "quantization_config.group_size",
+                detail: "\(groupSize) does not divide a layer's \(inFeatures) inputs")
+        }
         let words = Self.randomWords(count: out * inFeatures * bits / 64, state: &state)
         let groups = inFeatures / groupSize
         let half = Float(1 << (bits - 1))

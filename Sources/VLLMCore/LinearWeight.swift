@@ -15,6 +15,11 @@ public enum WeightFormat: Sendable, Hashable, CustomStringConvertible {
     /// `blockColumns` inputs: `w = fp8 · scale`. Per-tensor, per-channel and 128×128-block
     /// checkpoints are all read into this.
     case fp8(blockColumns: Int)
+    /// `bits`-bit indices (4) into a table of `2^bits` float32 values per output row, packed like
+    /// `packedInt` (each row's inputs low bits first in int32 words): `w[n, k] = table[n, q[n, k]]`.
+    /// Tensors: `packed [out, in·bits/32]` int32, `table [out, 2^bits]`. SqueezeLLM checkpoints
+    /// (dense-only non-uniform 4-bit) are repacked to this at load.
+    case lookupTable(bits: Int)
     /// Rows of ggml blocks as a GGUF file stores them (`GGMLType`): one `[out, rowBytes]` tensor
     /// of `uint8`, each row `in` values of the type.
     case ggml(GGMLType)
@@ -29,6 +34,7 @@ public enum WeightFormat: Sendable, Hashable, CustomStringConvertible {
         case .packedInt(let bits, let groupSize, let permuted):
             "int\(bits) (group \(groupSize)\(permuted ? ", act-order" : ""))"
         case .fp8(let blockColumns): "fp8 e4m3 (scale blocks of \(blockColumns) inputs)"
+        case .lookupTable(let bits): "\(bits)-bit lookup table"
         case .ggml(let type): "GGUF \(type)"
         case .stacked(let formats): formats.map(\.description).joined(separator: " + ")
         }
@@ -66,7 +72,7 @@ public struct HostLinearWeight: Sendable {
         guard range != 0..<outFeatures else { return self }
         switch format {
         case .dense: return .dense(tensors[0].rows(range))
-        case .packedInt, .fp8:
+        case .packedInt, .fp8, .lookupTable:
             return HostLinearWeight(
                 format: format, outFeatures: range.count, inFeatures: inFeatures,
                 tensors: tensors.enumerated().map { i, t in i == 3 ? t : t.rows(range) })
@@ -80,7 +86,7 @@ public struct HostLinearWeight: Sendable {
         guard range != 0..<inFeatures else { return self }
         switch format {
         case .dense: return .dense(tensors[0].columns(range))
-        case .packedInt, .fp8:
+        case .packedInt, .fp8, .lookupTable:
             throw ModelLoadError.unsupportedWeightFormat(format: format, backend: "tensor-parallel (row-parallel shards)")
         case .ggml(let type):
             // Blocks run along the input features, so a row-parallel slice must start and end on a block.

@@ -53,10 +53,15 @@ public struct ModelConfig: Sendable, Equatable {
     /// Gemma and Phi-3 switches (`FamilyConfig.swift`).
     public var family: FamilyConfig
 
-    /// Reads and validates `config.json`.
+    /// Reads and validates `config.json`. Without a `quantization_config`, a SqueezeLLM
+    /// `quant_config.json` beside it (`wbits`) gives the quantization, as vLLM read it.
     public init(contentsOf path: String) throws {
         let object = try readJSONObject(path: path)
         try self.init(json: object, path: path)
+        let quantConfig = (path as NSString).deletingLastPathComponent + "/quant_config.json"
+        if quantization == nil, FileManager.default.fileExists(atPath: quantConfig) {
+            quantization = try QuantizationConfig(quantConfigJSON: readJSONObject(path: quantConfig), path: quantConfig)
+        }
     }
 
     /// Reads a parsed `config.json` object; `path` is used in error messages.

@@ -89,10 +89,12 @@ public struct ModelFolder: Sendable {
         }
         guard let stored else {
             if requested == "fp8" { return .onlineFP8 }
+            if requested == "squeezellm" { throw fail("'squeezellm' needs the folder's quant_config.json (with wbits)") }
             throw fail("'\(requested)' needs a checkpoint quantized with it; only fp8 quantizes a float checkpoint at load")
         }
         let matches = switch (requested, stored) {
-        case ("gptq", .gptq), ("awq", .awq), ("fp8", .fp8), ("compressed-tensors", .fp8), ("compressed-tensors", .packedInt4): true
+        case ("gptq", .gptq), ("awq", .awq), ("fp8", .fp8), ("compressed-tensors", .fp8), ("compressed-tensors", .packedInt4),
+            ("squeezellm", .squeezeLLM): true
         default: false
         }
         guard matches else { throw fail("'\(requested)' does not match the checkpoint's quantization_config (\(stored))") }

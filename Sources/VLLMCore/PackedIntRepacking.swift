@@ -1,6 +1,7 @@
 /// Reads the packed-integer layouts of GPTQ, AWQ and compressed-tensors checkpoints into the one
 /// layout of `WeightFormat.packedInt` (each output row's inputs packed low bits first, float32
-/// scales and zero points per row and group), so that backends have one kernel for all three.
+/// scales and zero points per row and group), so that backends have one kernel for all three;
+/// SqueezeLLM's indices go to the same packing with their tables (`WeightFormat.lookupTable`).
 struct PackedIntRepacking {
     let bits: Int
     let outFeatures: Int
@@ -21,22 +22,16 @@ struct PackedIntRepacking {
     func repack(
         value: (Int, Int) -> UInt32, scale: (Int, Int) -> Float, zero: (Int, Int) -> Float, order: [Int32]?
     ) -> HostLinearWeight {
-        let wordsPerRow = inFeatures / perWord
-        var packed = [Int32](repeating: 0, count: outFeatures * wordsPerRow)
         var scales = [Float](repeating: 0, count: outFeatures * groups)
         var zeros = [Float](repeating: 0, count: outFeatures * groups)
         for n in 0..<outFeatures {
-            for k in 0..<inFeatures {
-                let source = order.map { Int($0[k]) } ?? k
-                packed[n * wordsPerRow + k / perWord] |= Int32(bitPattern: value(source, n) << UInt32((k % perWord) * bits))
-            }
             for g in 0..<groups {
                 scales[n * groups + g] = scale(g, n)
                 zeros[n * groups + g] = zero(g, n)
             }
         }
         var tensors = [
-            packed.withUnsafeBytes { HostTensor(shape: [outFeatures, wordsPerRow], dtype: .int32, copying: $0.baseAddress!) },
+            pack(value: value, order: order),
             HostTensor(shape: [outFeatures, groups], values: scales),
             HostTensor(shape: [outFeatures, groups], values: zeros),
         ]
@@ -44,6 +39,31 @@ struct PackedIntRepacking {
         return HostLinearWeight(
             format: .packedInt(bits: bits, groupSize: groupSize, permuted: order != nil), outFeatures: outFeatures,
             inFeatures: inFeatures, tensors: tensors)
+    }
+
+    /// `packed [out, in/perWord]`: each row's values `value(k, n)` (input `order[k]` at column `k`), low bits first.
+    func pack(value: (Int, Int) -> UInt32, order: [Int32]?) -> HostTensor {
+        let wordsPerRow = inFeatures / perWord
+        var packed = [Int32](repeating: 0, count: outFeatures * wordsPerRow)
+        for n in 0..<outFeatures {
+            for k in 0..<inFeatures {
+                let source = order.map { Int($0[k]) } ?? k
+                packed[n * wordsPerRow + k / perWord] |= Int32(bitPattern: value(source, n) << UInt32((k % perWord) * bits))
+            }
+        }
+        return packed.withUnsafeBytes { HostTensor(shape: [outFeatures, wordsPerRow], dtype: .int32, copying: $0.baseAddress!) }
+    }
+
+    /// SqueezeLLM: `qweight [in/perWord, out]`, each word holding consecutive input rows low bits
+    /// first (GPTQ's packing), of indices into `lookup_table [out, 2^bits]`.
+    func squeezeLLM(qweight: HostTensor, table: HostTensor) -> HostLinearWeight {
+        let q = qweight.bytes.assumingMemoryBound(to: Int32.self)
+        return HostLinearWeight(
+            format: .lookupTable(bits: bits), outFeatures: outFeatures, inFeatures: inFeatures,
+            tensors: [
+                pack(value: { k, n in field(q[(k / perWord) * outFeatures + n], k % perWord) }, order: nil),
+                HostTensor(shape: [outFeatures, 1 << bits], values: table.floats()),
+            ])
     }
 
     /// GPTQ: `qweight [in/perWord, out]`, `qzeros [groups, out/perWord]`, `scales [groups, out]`,

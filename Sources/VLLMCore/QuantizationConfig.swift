@@ -1,5 +1,6 @@
-/// How a checkpoint's linear layers are quantized: config.json's `quantization_config`, or
-/// `--quantization fp8` asking for FP8 weights made at load from a float checkpoint.
+/// How a checkpoint's linear layers are quantized: config.json's `quantization_config` (or a
+/// SqueezeLLM folder's `quant_config.json`), or `--quantization fp8` asking for FP8 weights made
+/// at load from a float checkpoint.
 ///
 /// Only the variants that the loaders and kernels implement are accepted; anything else is an
 /// `invalidConfig` error naming the field, never weights read the wrong way.
@@ -17,9 +18,24 @@ public enum QuantizationConfig: Sendable, Equatable {
     case packedInt4(groupSize: Int?)
     /// FP8 weights made at load from a float checkpoint, one scale per output channel.
     case onlineFP8
+    /// SqueezeLLM (dense-only): `qweight [in/8, out]` of 4-bit indices packed along the input
+    /// dimension as GPTQ packs its values, and `lookup_table [out, 16]`: `w[n, k] = table[n, q]`.
+    case squeezeLLM(bits: Int)
 
     /// The methods `--quantization` names.
-    public static let methods = ["fp8", "compressed-tensors", "awq", "gptq"]
+    public static let methods = ["fp8", "compressed-tensors", "awq", "gptq", "squeezellm"]
+
+    /// Reads a SqueezeLLM `quant_config.json` (`{"wbits": 4}`) at `path`; nil when the object is
+    /// not SqueezeLLM's (no `wbits`, or another `quant_method`).
+    public init?(quantConfigJSON q: [String: Any], path: String) throws {
+        let method = (q["quant_method"] as? String)?.lowercased()
+        guard method == "squeezellm" || method == nil && q["wbits"] != nil else { return nil }
+        let bits = q["wbits"] as? Int ?? 0
+        guard bits == 4 else {
+            throw ModelLoadError.invalidConfig(path: path, field: "wbits", detail: "\(bits) is not supported (SqueezeLLM: 4)")
+        }
+        self = .squeezeLLM(bits: bits)
+    }
 
     /// Reads `quantization_config` of config.json at `path`; nil when the checkpoint is not quantized.
     public init?(json config: [String: Any], path: String) throws {

@@ -1,6 +1,7 @@
 /// The weights of a quantized checkpoint (or of a float one quantized at load): every tensor as the
 /// base store holds it, and linear layers in the one layout per family that backends multiply
-/// (`WeightFormat.packedInt` for GPTQ, AWQ and compressed-tensors int4; `.fp8` for FP8).
+/// (`WeightFormat.packedInt` for GPTQ, AWQ and compressed-tensors int4; `.fp8` for FP8;
+/// `.lookupTable` for SqueezeLLM).
 public struct QuantizedWeights: WeightStore {
     /// Where the tensors come from.
     public let base: WeightStore
@@ -47,6 +48,17 @@ public struct QuantizedWeights: WeightStore {
             return r.compressedTensors(
                 packed: try tensor(prefix + ".weight_packed", shape: [out, inFeatures / 8]),
                 scales: try tensor(prefix + ".weight_scale", shape: [out, r.groups]))
+        case .squeezeLLM(let bits):
+            guard inFeatures % 8 == 0 else {
+                throw ModelLoadError.invalidConfig(
+                    path: path, field: "wbits", detail: "a layer's \(inFeatures) inputs do not pack into words of 8 indices")
+            }
+            let r = PackedIntRepacking(bits: bits, outFeatures: out, inFeatures: inFeatures, groupSize: inFeatures, path: path)
+            let qweight = try tensor(prefix + ".qweight", shape: [inFeatures / r.perWord, out])
+            guard qweight.dtype == .int32 else {
+                throw ModelLoadError.unsupportedDType(name: prefix + ".qweight", path: path, dtype: qweight.dtype.safetensorsTag + " (expected I32)")
+            }
+            return r.squeezeLLM(qweight: qweight, table: try tensor(prefix + ".lookup_table", shape: [out, 1 << bits]))
         }
     }
 
@@ -54,7 +66,7 @@ public struct QuantizedWeights: WeightStore {
     private func isQuantized(_ prefix: String) -> Bool {
         switch quantization {
         case .onlineFP8: false
-        case .gptq, .awq: base.contains(prefix + ".qweight")
+        case .gptq, .awq, .squeezeLLM: base.contains(prefix + ".qweight")
         case .packedInt4: base.contains(prefix + ".weight_packed")
         case .fp8: base.contains(prefix + ".weight_scale") || base.contains(prefix + ".weight_scale_inv")
         }

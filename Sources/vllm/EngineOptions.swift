@@ -25,7 +25,7 @@ struct EngineOptions: ParsableArguments {
     @Option(help: "How to get the weights: auto, safetensors, or dummy (random, from config.json).")
     var loadFormat: String = "auto"
 
-    @Option(help: "Quantization: fp8, compressed-tensors, awq or gptq (default: config.json's quantization_config); fp8 on a float checkpoint quantizes at load.")
+    @Option(help: "Quantization: fp8, compressed-tensors, awq, gptq or squeezellm (default: config.json's quantization_config, or a SqueezeLLM quant_config.json); fp8 on a float checkpoint quantizes at load.")
     var quantization: String?
 
     @Option(help: "Tokens per KV cache block.")

@@ -10,6 +10,7 @@ import VLLMTestSupport
 @Suite struct QuantizedModelTests {
     static let fixtures = [
         "gptq-int4-actorder", "gptq-int8-channel", "awq-int4", "ct-int4-group", "ct-fp8-channel", "fp8-block", "online-fp8",
+        "squeezellm",
     ]
     static let root = RepositoryFiles.path("Tests/Fixtures/quantized")
 
@@ -51,7 +52,7 @@ import VLLMTestSupport
 
     /// `--load-format dummy` on a quantized config gives random weights already in the stored
     /// layout (what GPU benchmarks load), and they run.
-    @Test(arguments: ["awq-int4", "gptq-int8-channel", "fp8-block", "online-fp8"])
+    @Test(arguments: ["awq-int4", "gptq-int8-channel", "fp8-block", "online-fp8", "squeezellm"])
     func dummyWeightsComeInTheQuantizedLayout(fixture: String) throws {
         let folder = try ModelFolder(path: Self.root + "/" + fixture)
         let quantization = fixture == "online-fp8" ? "fp8" : nil
@@ -61,11 +62,24 @@ import VLLMTestSupport
         switch expected {
         case .awq, .gptq, .packedInt4: #expect({ if case .packedInt = layer.format { true } else { false } }())
         case .fp8, .onlineFP8: #expect({ if case .fp8 = layer.format { true } else { false } }())
+        case .squeezeLLM: #expect(layer.format == .lookupTable(bits: 4))
         }
         let model = try ModelRegistry.load(config: folder.config, weights: weights, backend: CPUBackend(), maxPositions: 64)
         model.allocateKVCache(numBlocks: 4, blockSize: 16)
         let logits = model.execute(ForwardBatch(chunks: [SequenceChunk(tokenIDs: [1, 2, 3], numCached: 0, blockTable: [0])], blockSize: 16))
         #expect(!logits.isEmpty && logits.allSatisfy(\.isFinite))
+    }
+
+    /// SqueezeLLM's `qweight [in/8, out]` is repacked to rows of `[out, in/8]` words; its fp16
+    /// tables become float32.
+    @Test func squeezeLLMIsReadFromQuantConfigJSON() throws {
+        let folder = try ModelFolder(path: Self.root + "/squeezellm")
+        #expect(folder.config.quantization == .squeezeLLM(bits: 4))
+        #expect(try folder.resolvedQuantization("squeezellm") == .squeezeLLM(bits: 4))
+        let weight = try folder.weights(format: .auto).linear("model.layers.0.mlp.down_proj", out: 96, in: 160)
+        #expect(weight.format == .lookupTable(bits: 4))
+        #expect(weight.tensors[0].shape == [96, 20] && weight.tensors[1].shape == [96, 16])
+        #expect(weight.tensors[1].dtype == .float32)
     }
 
     @Test func fp8CodesRoundTrip() {
@@ -101,10 +115,14 @@ import VLLMTestSupport
         #expect(try config(["quant_method": "awq", "bits": 4, "group_size": -1, "version": "GEMM"]) == .awq(groupSize: nil))
         #expect(try config(["quant_method": "fp8", "weight_block_size": [128, 128]]) == .fp8(.block(rows: 128, columns: 128)))
         #expect(try QuantizationConfig(json: [:], path: "config.json") == nil)
+        #expect(try QuantizationConfig(quantConfigJSON: ["wbits": 4], path: "quant_config.json") == .squeezeLLM(bits: 4))
+        // AutoAWQ's older quant_config.json (w_bit) is not SqueezeLLM's.
+        #expect(try QuantizationConfig(quantConfigJSON: ["w_bit": 4, "q_group_size": 128], path: "quant_config.json") == nil)
     }
 
     @Test func unsupportedVariantsNameTheirField() {
         #expect(field(of: ["quant_method": "bitsandbytes"]) == "quantization_config.quant_method")
+        #expect(throws: ModelLoadError.self) { try QuantizationConfig(quantConfigJSON: ["wbits": 3], path: "quant_config.json") }
         #expect(field(of: ["quant_method": "gptq", "bits": 3]) == "quantization_config.bits")
         #expect(field(of: ["quant_method": "gptq", "bits": 4, "group_size": 12]) == "quantization_config.group_size")
         #expect(field(of: ["quant_method": "awq", "bits": 4, "version": "gemv"]) == "quantization_config.version")
@@ -125,5 +143,7 @@ import VLLMTestSupport
         let float = try ModelFolder(path: QuantizedModelTests.root + "/online-fp8")
         #expect(try float.resolvedQuantization("fp8") == .onlineFP8)
         #expect(throws: PlatformError.self) { try float.resolvedQuantization("awq") }
+        #expect(throws: PlatformError.self) { try float.resolvedQuantization("squeezellm") }
+        #expect(throws: PlatformError.self) { try quantized.resolvedQuantization("squeezellm") }
     }
 }
