@@ -93,7 +93,9 @@ def test_interrupted_download_resumes(hub, tmp_path):
     assert first.returncode != 0
     assert "run again to resume" in first.stderr or "connection lost" in first.stderr, first.stderr
     partial = list((cache / "models--test-org--stories260K" / "blobs").glob("*.incomplete"))
-    assert len(partial) == 1 and partial[0].stat().st_size == 300_000
+    # The server sends 300,000 bytes and then cuts the connection; what was still in the socket
+    # buffers may be lost with it, so the client keeps some prefix of those bytes, never more.
+    assert len(partial) == 1 and 0 < partial[0].stat().st_size <= 300_000, partial
     assert output_text(generate(hub, cache)) == reference_text()
     assert not list((cache / "models--test-org--stories260K" / "blobs").glob("*.incomplete"))
 
