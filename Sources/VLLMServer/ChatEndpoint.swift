@@ -224,6 +224,12 @@ extension OpenAIServing {
         var tokens = prompt.tokens
         if f.addSpecialTokens == true, let tokenizer { tokens = tokenizer.encode(prompt.text, addSpecialTokens: true) }
         try checkPrompt(tokens, param: "messages")
+        if body.maxCompletionTokens != nil, let maxTokens = f.maxTokens, maxTokens > maxModelLength - tokens.count {
+            // Ignored for the length, but never accepted beyond the context.
+            throw APIError.invalid(
+                "max_tokens",
+                "This model's maximum context length is \(maxModelLength) tokens. However, you requested \(maxTokens) output tokens and your prompt has \(tokens.count) tokens. Please reduce the length of the messages or completion.")
+        }
         let params = try samplingParams(
             f, promptLength: tokens.count, maxTokens: body.maxCompletionTokens ?? f.maxTokens,
             maxTokensParam: body.maxCompletionTokens != nil ? "max_completion_tokens" : "max_tokens",

@@ -22,12 +22,13 @@ public struct ServerOptions: Sendable {
     public var statsLogInterval: Double = 10
     /// Accept `chat_template` in requests (vLLM's `--trust-request-chat-template`); refused otherwise.
     public var trustRequestChatTemplate = false
-    /// Most stop strings one request may give, and their total size in UTF-8 bytes.
+    /// Most stop strings one request may give, and their total size in characters (Unicode
+    /// scalars, as JSON Schema's `maxLength` counts them; at most four UTF-8 bytes each).
     public var maxStopStrings = 1024
-    public var maxStopStringBytes = 64 << 10
+    public var maxStopStringCharacters = 64 << 10
     /// Most `stop_token_ids` one request may give.
     public var maxStopTokenIDs = 1024
-    /// Longest client `request_id` (it is echoed in every response and streamed chunk).
+    /// Longest client `request_id` in characters (it is echoed in every response and streamed chunk).
     public var maxRequestIDLength = 256
     /// Connections served at once; more wait in the listen backlog until one closes.
     public var maxConnections = 2048
