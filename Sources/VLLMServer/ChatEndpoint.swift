@@ -46,25 +46,7 @@ extension OpenAIServing {
         if continueFinalMessage, addGenerationPrompt, case .bool(true)? = raw["add_generation_prompt"] {
             throw APIError.invalid("add_generation_prompt", "add_generation_prompt and continue_final_message cannot both be true")
         }
-        var extra: [String: JinjaValue] = [:]
-        switch raw["chat_template_kwargs"] {
-        case nil, JinjaValue.none?: break
-        case .dict(let dict)?:
-            for (key, value) in zip(dict.keys, dict.values) {
-                guard case .string(let name) = key else { continue }
-                // vLLM refuses a template smuggled in through the keyword arguments as well.
-                if name == "chat_template", !options.trustRequestChatTemplate { throw untrustedTemplate("chat_template_kwargs") }
-                extra[name] = value
-            }
-        default:
-            throw APIError.invalid("chat_template_kwargs", "chat_template_kwargs must be an object")
-        }
-        var tools: [JinjaValue]?
-        switch raw["tools"] {
-        case nil, JinjaValue.none?: break
-        case .list(let list)? where list.allSatisfy({ if case .dict = $0 { true } else { false } }): tools = list
-        default: throw APIError.invalid("tools", "tools must be a list of objects")
-        }
+        let (extra, tools) = try templateInputs(raw)
         let chosen: ChatPromptRenderer
         if let templateOverride {
             guard options.trustRequestChatTemplate else { throw untrustedTemplate("chat_template") }
@@ -96,6 +78,31 @@ extension OpenAIServing {
             rendered = (text, try requireTokenizer().encode(text, addSpecialTokens: false))
         }
         return (rendered.text, rendered.tokenIDs)
+    }
+
+    /// The request's `chat_template_kwargs` (extra template variables) and `tools`, checked: an
+    /// object without `chat_template` unless the server trusts request templates, and a list of objects.
+    func templateInputs(_ raw: JinjaDict) throws -> (extra: [String: JinjaValue], tools: [JinjaValue]?) {
+        var extra: [String: JinjaValue] = [:]
+        switch raw["chat_template_kwargs"] {
+        case nil, JinjaValue.none?: break
+        case .dict(let dict)?:
+            for (key, value) in zip(dict.keys, dict.values) {
+                guard case .string(let name) = key else { continue }
+                // vLLM refuses a template smuggled in through the keyword arguments as well.
+                if name == "chat_template", !options.trustRequestChatTemplate { throw untrustedTemplate("chat_template_kwargs") }
+                extra[name] = value
+            }
+        default:
+            throw APIError.invalid("chat_template_kwargs", "chat_template_kwargs must be an object")
+        }
+        var tools: [JinjaValue]?
+        switch raw["tools"] {
+        case nil, JinjaValue.none?: break
+        case .list(let list)? where list.allSatisfy({ if case .dict = $0 { true } else { false } }): tools = list
+        default: throw APIError.invalid("tools", "tools must be a list of objects")
+        }
+        return (extra, tools)
     }
 
     /// The refusal of a template sent by a client to a server that does not trust them (vLLM's).

@@ -70,8 +70,8 @@ enum OpenAPIDocument {
         ["not": ["required": [a, b], "properties": [a: aSchema, b: bSchema]]]
     }
 
-    private static func jsonBody(_ schema: [String: Any]) -> [String: Any] {
-        ["required": true, "content": ["application/json": ["schema": schema]]]
+    private static func jsonBody(_ schema: [String: Any], example: [String: Any]) -> [String: Any] {
+        ["required": true, "content": ["application/json": ["schema": schema, "example": example]]]
     }
 
     private static let errorDescriptions = [
@@ -208,6 +208,7 @@ enum OpenAPIDocument {
             "response_format": nullable(ref("ResponseFormat")), "structured_outputs": nullable(ref("StructuredOutputs")),
             "add_special_tokens": nullable(boolean),
             "request_id": nullable(["type": "string", "maxLength": l.maxRequestIDLength]), "echo": nullable(boolean),
+            "prompt_logprobs": ["type": "null", "description": "not served (prompt log-probabilities are not computed)"],
         ]
     }
 
@@ -248,14 +249,11 @@ enum OpenAPIDocument {
         chat["max_completion_tokens"] = nullable(int(1, room))
         chat["add_generation_prompt"] = nullable(boolean)
         chat["continue_final_message"] = nullable(boolean)
-        if l.trustsRequestTemplates {
-            chat["chat_template"] = nullable(string)
-            chat["chat_template_kwargs"] = nullable(["type": "object"])
-        } else {
-            // Refused unless the server runs with --trust-request-chat-template.
-            chat["chat_template"] = ["type": "null", "description": "refused unless the server trusts request templates"]
-            chat["chat_template_kwargs"] = nullable(["type": "object", "not": ["required": ["chat_template"]]])
-        }
+        // Refused unless the server runs with --trust-request-chat-template.
+        let templateKwargs = nullable(l.trustsRequestTemplates ? ["type": "object"] : ["type": "object", "not": ["required": ["chat_template"]]])
+        chat["chat_template"] = l.trustsRequestTemplates
+            ? nullable(string) : ["type": "null", "description": "refused unless the server trusts request templates"]
+        chat["chat_template_kwargs"] = templateKwargs
         chat["tools"] = nullable(array(["type": "object"]))
         chat["tool_choice"] = nullable(["anyOf": [["type": "string", "enum": ["none", "auto"]], ["type": "object"]]])
         let usage: [String: Any] = [
@@ -400,6 +398,8 @@ enum OpenAPIDocument {
                     "messages": nullable(["type": "array", "items": ref("ChatMessage"), "minItems": 1]),
                     "add_special_tokens": nullable(boolean), "add_generation_prompt": nullable(boolean),
                     "return_token_strs": nullable(boolean),
+                    // The chat template sees these as chat completions do.
+                    "chat_template_kwargs": templateKwargs, "tools": nullable(array(["type": "object"])),
                 ],
                 "oneOf": [
                     ["required": ["prompt"], "properties": ["prompt": string]],
@@ -427,14 +427,15 @@ enum OpenAPIDocument {
             "/v1/completions": [
                 "post": operation([
                     "summary": "Create a completion (stream: server-sent events)", "operationId": "createCompletion",
-                    "requestBody": jsonBody(ref("CompletionRequest")),
+                    "requestBody": jsonBody(ref("CompletionRequest"), example: ["prompt": "Once upon a time", "max_tokens": 8, "temperature": 0]),
                     "responses": streamingResponses(ref("CompletionResponse"), chunk: ref("CompletionChunk"), errors: bodyErrors + [503]),
                 ])
             ],
             "/v1/chat/completions": [
                 "post": operation([
                     "summary": "Create a chat completion (stream: server-sent events)", "operationId": "createChatCompletion",
-                    "requestBody": jsonBody(ref("ChatCompletionRequest")),
+                    "requestBody": jsonBody(
+                        ref("ChatCompletionRequest"), example: ["messages": [["role": "user", "content": "Tell me a story"]], "max_completion_tokens": 8]),
                     "responses": streamingResponses(ref("ChatCompletionResponse"), chunk: ref("ChatCompletionChunk"), errors: bodyErrors + [503]),
                 ])
             ],
@@ -443,13 +444,13 @@ enum OpenAPIDocument {
             ],
             "/tokenize": [
                 "post": operation([
-                    "summary": "Tokenize a prompt or chat messages", "operationId": "tokenize", "requestBody": jsonBody(ref("TokenizeRequest")),
+                    "summary": "Tokenize a prompt or chat messages", "operationId": "tokenize", "requestBody": jsonBody(ref("TokenizeRequest"), example: ["prompt": "Once upon a time"]),
                     "responses": responses(ref("TokenizeResponse"), errors: bodyErrors),
                 ])
             ],
             "/detokenize": [
                 "post": operation([
-                    "summary": "Turn token ids into text", "operationId": "detokenize", "requestBody": jsonBody(ref("DetokenizeRequest")),
+                    "summary": "Turn token ids into text", "operationId": "detokenize", "requestBody": jsonBody(ref("DetokenizeRequest"), example: ["tokens": [1, 2]]),
                     "responses": responses(ref("DetokenizeResponse"), errors: bodyErrors),
                 ])
             ],

@@ -167,6 +167,8 @@ extension OpenAIServing {
     func tokenize(_ body: TokenizeRequest, raw: JinjaDict) throws -> Response {
         try checkModel(body.model)
         let tokenizer = try requireTokenizer()
+        // Checked whether or not messages are given, as the OpenAPI document says.
+        _ = try templateInputs(raw)
         let tokens: [Int]
         if let messages = body.messages {
             guard body.prompt == nil else { throw APIError.invalid("prompt", "give either prompt or messages, not both") }

@@ -14,6 +14,7 @@ with a one-token request that carries nothing else. Both are cached.
 
 Environment: VLLM_SCHEMATHESIS_BASE (the server's base URL) and VLLM_SCHEMATHESIS_KEY (its API key).
 """
+import atexit
 import json
 import os
 import urllib.error
@@ -23,8 +24,9 @@ import schemathesis
 
 BASE = os.environ.get("VLLM_SCHEMATHESIS_BASE", "")
 KEY = os.environ.get("VLLM_SCHEMATHESIS_KEY", "")
-# Counted as dropped per rule, for the test's report.
+# Positive cases kept and dropped per rule, written as JSON to VLLM_SCHEMATHESIS_STATS at exit.
 DROPPED = {}
+KEPT = {}
 _cache = {}
 _limits = {}
 
@@ -161,4 +163,14 @@ def filter_case(context, case):
         rule = _chat_rule(case, case.body)
     else:
         return True
-    return _drop(rule) if rule else True
+    if rule:
+        return _drop(rule)
+    KEPT[path] = KEPT.get(path, 0) + 1
+    return True
+
+
+@atexit.register
+def _write_stats():
+    if os.environ.get("VLLM_SCHEMATHESIS_STATS"):
+        with open(os.environ["VLLM_SCHEMATHESIS_STATS"], "w") as f:
+            json.dump({"kept positive": KEPT, "dropped positive": DROPPED}, f, indent=1, sort_keys=True)
