@@ -78,7 +78,11 @@ public final class OpenAIServing: @unchecked Sendable {
             maxStopStrings: options.maxStopStrings, maxStopStringCharacters: options.maxStopStringCharacters,
             maxStopTokenIDs: options.maxStopTokenIDs, maxRequestIDLength: options.maxRequestIDLength,
             trustsRequestTemplates: options.trustRequestChatTemplate, requiresAPIKey: !(options.apiKey ?? "").isEmpty,
-            maxRequestBodyBytes: options.maxRequestBodyBytes)
+            maxRequestBodyBytes: options.maxRequestBodyBytes,
+            maxEmbeddingTokens: min(maxModelLength, engine.config.scheduler.maxNumBatchedTokens),
+            matryoshkaDimensions: engine.folder.flatMap { folder in
+                (try? EmbeddingSettings(folder: folder.path, config: folder.config))?.matryoshka == true ? folder.config.hiddenSize : nil
+            })
     }
 
     /// Checks the `model` field: absent is fine (the one model), anything else must be a served name (400).

@@ -40,6 +40,10 @@ enum OpenAPIDocument {
         var requiresAPIKey: Bool
         /// Largest request body, in bytes.
         var maxRequestBodyBytes: Int
+        /// Longest embedding input, in tokens (the context, or the step's token budget if smaller).
+        var maxEmbeddingTokens: Int
+        /// The model's hidden size when it serves Matryoshka `dimensions` (nil: `dimensions` refused).
+        var matryoshkaDimensions: Int?
     }
 
     static func json(_ limits: Limits) -> String {
@@ -227,6 +231,7 @@ enum OpenAPIDocument {
         let sampling = samplingProperties(l)
         let vocabulary = l.vocabularySize
         let promptTokens: [String: Any] = ["type": "array", "items": tokenID(vocabulary), "minItems": 1, "maxItems": max(1, l.maxModelLength - 1)]
+        let embeddingTokens: [String: Any] = ["type": "array", "items": tokenID(vocabulary), "minItems": 1, "maxItems": max(1, l.maxEmbeddingTokens)]
         var completion = sampling
         completion["prompt"] = [
             // Empty prompts are refused (as vLLM refuses them).
@@ -416,6 +421,35 @@ enum OpenAPIDocument {
                 ["model": ["enum": (l.modelNames as [Any]) + [NSNull()]], "tokens": array(tokenID(vocabulary))], required: ["tokens"]),
             "DetokenizeResponse": object(["prompt": string], required: ["prompt"]),
             "Version": object(["version": string], required: ["version"]),
+            "EmbeddingRequest": [
+                "type": "object", "required": ["input"],
+                "properties": [
+                    "model": ["enum": (l.modelNames as [Any]) + [NSNull()]],
+                    "input": [
+                        "anyOf": [
+                            string, ["type": "array", "items": string, "minItems": 1, "maxItems": l.admissionLimit], embeddingTokens,
+                            ["type": "array", "items": embeddingTokens, "minItems": 1, "maxItems": l.admissionLimit],
+                        ]
+                    ],
+                    "encoding_format": nullable(["type": "string", "enum": ["float", "base64"]]),
+                    "dimensions": l.matryoshkaDimensions.map { nullable(int(1, $0)) } ?? ["type": "null", "description": "the model is not a Matryoshka model"],
+                    "user": nullable(string), "add_special_tokens": nullable(boolean), "normalize": nullable(boolean),
+                ],
+                "x-vllm-constraints": ["each input is 1 to \(l.maxEmbeddingTokens) tokens"],
+            ],
+            "EmbeddingResponse": object(
+                merged(
+                    responseHead,
+                    [
+                        "object": ["const": "list"], "usage": ref("Usage"),
+                        "data": array(
+                            object(
+                                [
+                                    "index": int(0, Int(Int32.max)), "object": ["const": "embedding"],
+                                    "embedding": ["anyOf": [array(number), ["type": "string", "contentEncoding": "base64"]]],
+                                ], required: ["index", "object", "embedding"])),
+                    ]),
+                required: ["id", "object", "created", "model", "data", "usage"]),
         ]
         // Every request body may be refused for its size or media type, and every protected
         // operation for its key.
@@ -437,6 +471,13 @@ enum OpenAPIDocument {
                     "requestBody": jsonBody(
                         ref("ChatCompletionRequest"), example: ["messages": [["role": "user", "content": "Tell me a story"]], "max_completion_tokens": 8]),
                     "responses": streamingResponses(ref("ChatCompletionResponse"), chunk: ref("ChatCompletionChunk"), errors: bodyErrors + [503]),
+                ])
+            ],
+            "/v1/embeddings": [
+                "post": operation([
+                    "summary": "Embed text or token ids", "operationId": "createEmbedding",
+                    "requestBody": jsonBody(ref("EmbeddingRequest"), example: ["input": "Once upon a time"]),
+                    "responses": responses(ref("EmbeddingResponse"), errors: bodyErrors + [503]),
                 ])
             ],
             "/v1/models": [
@@ -492,7 +533,7 @@ enum OpenAPIDocument {
                 "x-vllm-limits": [
                     "max_model_len": l.maxModelLength, "max_sequences": l.admissionLimit, "max_n": l.maxSequences,
                     "max_stop_characters": l.maxStopStringCharacters, "vocab_size": l.vocabularySize,
-                    "max_request_body_bytes": l.maxRequestBodyBytes,
+                    "max_request_body_bytes": l.maxRequestBodyBytes, "max_embedding_tokens": l.maxEmbeddingTokens,
                 ],
             ],
             "paths": paths,

@@ -2,10 +2,10 @@
 
 The OpenAPI document states every rule on a single field and every rule between fields that JSON
 Schema can express; the rest it lists in each request body's `x-vllm-constraints`, with the numbers
-in `info.x-vllm-limits`. Those rules compare token counts with the context length, `min_tokens`
-with the effective `max_tokens`, `best_of` with `n`, prompts times `n` with the server's capacity
-and the stop strings' total size with its limit, and they need regular expressions, grammars and
-JSON schemas to compile. A positive case (one the document calls valid) that breaks one of them is
+in `info.x-vllm-limits`. Those rules compare token counts with the context length (embedding
+inputs with their limit), `min_tokens` with the effective `max_tokens`, `best_of` with `n`, prompts
+times `n` with the server's capacity and the stop strings' total size with its limit, and they need
+regular expressions, grammars and JSON schemas to compile. A positive case (one the document calls valid) that breaks one of them is
 not a valid request, so it is dropped here before it is sent; negative cases are never touched.
 
 Token counts come from the server's own `/tokenize` (the tokenizer and the chat template are the
@@ -151,6 +151,18 @@ def _chat_rule(case, body):
     return None
 
 
+def _embedding_rule(case, body):
+    inputs = body["input"]
+    inputs = [inputs] if isinstance(inputs, str) or (inputs and isinstance(inputs[0], (int, float))) else inputs
+    add_special = _number(body, "add_special_tokens", True)
+    for text in inputs:
+        if isinstance(text, str):
+            tokens = _token_count({"prompt": text, "add_special_tokens": add_special})
+            if tokens is None or not 1 <= tokens <= _limit(case, "max_embedding_tokens"):
+                return "embedding input length"
+    return None
+
+
 @schemathesis.hook
 def filter_case(context, case):
     meta = case.meta
@@ -161,6 +173,8 @@ def filter_case(context, case):
         rule = _completion_rule(case, case.body)
     elif path == "/v1/chat/completions" and case.body.get("messages"):
         rule = _chat_rule(case, case.body)
+    elif path == "/v1/embeddings" and "input" in case.body:
+        rule = _embedding_rule(case, case.body)
     else:
         return True
     if rule:
