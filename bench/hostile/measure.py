@@ -123,14 +123,15 @@ def stop_strings(binary):
 def concurrent(server, requests, seconds_limit):
     """Sends the (path, raw body) requests at once, under a HealthWatch; returns statuses and /health."""
     results = []
-    threads = [threading.Thread(target=lambda p=p, r=r: results.append(call(server.port, "POST", p, raw=r, timeout=seconds_limit)[0]))
+    threads = [threading.Thread(target=lambda p=p, r=r: results.append(call(server.port, "POST", p, raw=r, timeout=seconds_limit)[:2]))
                for p, r in requests]
     with HealthWatch(server.port) as watch:
         for t in threads:
             t.start()
         for t in threads:
             t.join()
-    return {"statuses": sorted(results), "/health meanwhile": watch.summary()}
+    return {"statuses (0: no answer)": sorted(s for s, _ in results), "slowest request s": round(max(t for _, t in results), 2),
+            "/health meanwhile": watch.summary()}
 
 
 def huge_bodies(binary):
@@ -154,7 +155,7 @@ def templates(binary):
         server.stop()
 
 
-def idle_sockets(binary, most=4000, step=250):
+def idle_sockets(binary, most=4000, step=100):
     """Opens idle connections `step` at a time; after each step, how long /health takes (5 s timeout)."""
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
