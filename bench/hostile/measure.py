@@ -35,7 +35,7 @@ class Server:
                 "--chat-template", os.path.join(ROOT, "Tests", "VLLMServerTests", "Fixtures", "simple_chat.jinja"),
                 "--num-gpu-blocks-override", "1024", "--disable-log-requests", "--disable-log-stats"]
         args += [a for a in extra if not a.startswith("--") or a in help_text]
-        self.log = open(os.path.join(ROOT, ".measure-server.log"), "a")
+        self.log = open(os.path.join(ROOT, ".server-measure.log"), "a")
         hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
         # A soft open-file limit as a shell or systemd gives by default (the hard limit stays).
         limit = (lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (open_files, hard))) if open_files else None
