@@ -22,8 +22,8 @@ enum StructuredOutputFields {
         return format ?? structured
     }
 
-    /// `value` when it is absent or null, a string, ...: the field's type checked as the OpenAPI
-    /// document states it (a wrong type is refused, never ignored).
+    /// An optional field read as its type: nil when absent or null, `read(value)` otherwise. A value
+    /// of another type is a 400 naming the field, as the OpenAPI document states (never ignored).
     private static func optional<T>(_ value: JSONValue?, _ field: String, _ expected: String, _ read: (JSONValue) -> T?) throws -> T? {
         guard let value, !value.isNull else { return nil }
         guard let typed = read(value) else { throw APIError.invalid(field, "\(field) must be \(expected)") }
