@@ -53,7 +53,7 @@ let package = Package(
                 .embedInCode("Kernels/norm.cu"), .embedInCode("Kernels/rotary.cu"), .embedInCode("Kernels/kv_cache.cu"),
                 .embedInCode("Kernels/attention.cu"), .embedInCode("Kernels/decode_attention.cu"), .embedInCode("Kernels/gemv.cu"),
                 .embedInCode("Kernels/activation.cu"), .embedInCode("Kernels/elementwise.cu"), .embedInCode("Kernels/argmax.cu"),
-                .embedInCode("Kernels/sampling.cu"), .embedInCode("Kernels/flash_prefill.cu"), .embedInCode("Kernels/moe.cu"),
+                .embedInCode("Kernels/sampling.cu"), .embedInCode("Kernels/flash_prefill.cu"), .embedInCode("Kernels/moe.cu"), .embedInCode("Kernels/quantized.cu"),
             ]),
         // The engine: KV cache manager, scheduler, step runner, sampler, offline API. It knows no
         // concrete backend: it runs on whichever `Platform` it is given.
@@ -76,7 +76,7 @@ let package = Package(
         .target(
             name: "VLLMServer",
             dependencies: [
-                "VLLMEngine", "VLLMTokenizers", "VLLMStructuredOutputs",
+                "VLLMEngine", "VLLMTokenizers", "VLLMStructuredOutputs", "VLLMToolParsers",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
@@ -107,7 +107,7 @@ let package = Package(
             name: "vllm",
             dependencies: [
                 "SwiftVLLM", "VLLMEngine", "VLLMTokenizers", "VLLMServer", "VLLMClient", "VLLMKVEvents",
-                "VLLMStructuredOutputs",
+                "VLLMStructuredOutputs", "VLLMToolParsers",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]),
@@ -131,7 +131,7 @@ let package = Package(
         .testTarget(
             name: "VLLMServerTests",
             dependencies: [
-                "VLLMServer", "VLLMClient", "VLLMEngine", "SwiftVLLM", "VLLMTestSupport",
+                "VLLMServer", "VLLMClient", "VLLMEngine", "SwiftVLLM", "VLLMTestSupport", "VLLMToolParsers",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOFoundationCompat", package: "swift-nio"),

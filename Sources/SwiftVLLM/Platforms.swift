@@ -43,6 +43,10 @@ extension EngineArgs {
     public func resolvingHubModel() throws -> EngineArgs {
         var resolved = self
         if let model { resolved.model = try HubModel.localFolder(model, revision: revision, downloadDirectory: downloadDir) }
+        if let draft = speculative?.model {
+            resolved.speculative?.model = try HubModel.localFolder(
+                draft, revision: speculative?.revision, downloadDirectory: downloadDir)
+        }
         if let tokenizer {
             resolved.tokenizer = try HubModel.localFolder(
                 tokenizer, revision: tokenizerRevision, downloadDirectory: downloadDir, weights: false)

@@ -1,15 +1,49 @@
 import VLLMCore
 
-/// Linear layers whose weights stay in their GGUF block format (`WeightFormat.ggml`) on the CPU.
+// Linear layers whose weights stay quantized in memory on the CPU: GGUF blocks
+// (`WeightFormat.ggml`, multiplied by `QuantizedMatMul`) and the packed-integer and FP8 layouts
+// that GPTQ, AWQ, compressed-tensors and FP8 checkpoints are repacked to (`PackedMatMul`).
 extension CPUBackend {
     public func linearWeight(_ parts: [HostLinearWeight]) throws -> LinearWeight<CPUTensor> {
         let outFeatures = parts.reduce(0) { $0 + $1.outFeatures }
         let inFeatures = parts[0].inFeatures
+        guard parts.allSatisfy({ $0.inFeatures == inFeatures }) else {
+            preconditionFailure("fused linear parts disagree on input features")
+        }
         if parts.allSatisfy({ $0.format == .dense }) {
             return LinearWeight(
                 format: .dense, outFeatures: outFeatures, inFeatures: inFeatures, tensors: [try weight(parts.map { $0.tensors[0] })])
         }
-        // A dense part beside quantized ones (a float tensor of a GGUF file) is a ggml float type.
+        if parts.contains(where: { if case .ggml = $0.format { true } else { false } }) {
+            return try ggmlWeight(parts, outFeatures: outFeatures, inFeatures: inFeatures)
+        }
+        return try packedWeight(parts, outFeatures: outFeatures, inFeatures: inFeatures)
+    }
+
+    public func linear(_ x: CPUTensor, _ weight: LinearWeight<CPUTensor>, bias: CPUTensor?) -> CPUTensor {
+        if weight.format == .dense { return linear(x, weight: weight.tensors[0], bias: bias) }
+        let (T, K, N) = (x.rows, x.columns, weight.outFeatures)
+        precondition(K == weight.inFeatures, "linear: input has \(K) columns, weight \(weight.outFeatures)×\(weight.inFeatures)")
+        let out = CPUTensor(shape: [T, N])
+        switch weight.format {
+        case .dense: preconditionFailure("dense weights are multiplied above")
+        case .ggml, .stacked: multiplyGGML(x, weight, out: out)
+        case .packedInt, .fp8: multiplyPacked(x, weight, out: out)
+        }
+        if let bias { Self.addBias(bias, to: out) }
+        return out
+    }
+
+    public func swiGLU(_ x: CPUTensor, gateUp: LinearWeight<CPUTensor>) -> CPUTensor {
+        gateUp.format == .dense ? swiGLU(x, gateUp: gateUp.tensors[0]) : siluAndMul(linear(x, gateUp, bias: nil))
+    }
+}
+
+// GGUF blocks.
+extension CPUBackend {
+    /// GGUF parts as rows of blocks; a dense part beside quantized ones (a float tensor of a GGUF
+    /// file) is a ggml float type.
+    private func ggmlWeight(_ parts: [HostLinearWeight], outFeatures: Int, inFeatures: Int) throws -> LinearWeight<CPUTensor> {
         let typed = try parts.map { part -> (GGMLType, HostTensor) in
             switch part.format {
             case .ggml(let type): return (type, part.tensors[0])
@@ -19,10 +53,11 @@ extension CPUBackend {
                 case .float32: .f32
                 case .float16: .f16
                 case .bfloat16: .bf16
-                case .uint8: preconditionFailure("a dense weight of raw bytes")
+                case .uint8, .float8E4M3, .int32, .int64: preconditionFailure("a dense weight of \(tensor.dtype)")
                 }
                 return (type, tensor)
-            case .stacked: throw ModelLoadError.unsupportedWeightFormat(format: part.format, backend: name)
+            case .stacked, .packedInt, .fp8:
+                throw ModelLoadError.unsupportedWeightFormat(format: part.format, backend: name + " (fused with GGUF blocks)")
             }
         }
         // Parts of one type are kept as one matrix, so that a product splits evenly over the threads.
@@ -43,31 +78,97 @@ extension CPUBackend {
         return LinearWeight(format: format, outFeatures: outFeatures, inFeatures: inFeatures, tensors: tensors)
     }
 
-    public func linear(_ x: CPUTensor, _ weight: LinearWeight<CPUTensor>, bias: CPUTensor?) -> CPUTensor {
-        let formats: [WeightFormat]
-        switch weight.format {
-        case .dense: return linear(x, weight: weight.tensors[0], bias: bias)
-        case .ggml: formats = [weight.format]
-        case .stacked(let parts): formats = parts
-        }
-        let (T, K, N) = (x.rows, x.columns, weight.outFeatures)
-        precondition(K == weight.inFeatures, "linear: input has \(K) columns, weight \(weight.inFeatures)")
-        let out = CPUTensor(shape: [T, N])
+    private func multiplyGGML(_ x: CPUTensor, _ weight: LinearWeight<CPUTensor>, out: CPUTensor) {
+        let formats: [WeightFormat] = if case .stacked(let parts) = weight.format { parts } else { [weight.format] }
         var column = 0
         for (format, tensor) in zip(formats, weight.tensors) {
             guard case .ggml(let type) = format else { preconditionFailure("a stacked part in format \(format)") }
             QuantizedMatMul.multiply(
-                x: x.floats, w: tensor.storage, type: type, out: out.floats + column, outStride: N, T: T, N: tensor.shape[0], K: K)
+                x: x.floats, w: tensor.storage, type: type, out: out.floats + column, outStride: out.columns,
+                T: x.rows, N: tensor.shape[0], K: x.columns)
             column += tensor.shape[0]
         }
-        if let bias { Self.addBias(bias, to: out) }
+    }
+}
+
+// Packed integers and FP8: the parts of a fused weight keep their own tensors, one after
+// another, and each part's product fills its columns of the output.
+extension CPUBackend {
+    private func packedWeight(_ parts: [HostLinearWeight], outFeatures: Int, inFeatures: Int) throws -> LinearWeight<CPUTensor> {
+        let format = parts[0].format
+        guard parts.allSatisfy({ $0.format == format }) else {
+            throw ModelLoadError.unsupportedWeightFormat(format: parts.first { $0.format != format }!.format, backend: name + " (fused with \(format))")
+        }
+        return LinearWeight(format: format, outFeatures: outFeatures, inFeatures: inFeatures, tensors: parts.flatMap { $0.tensors.map(Self.copy) })
+    }
+
+    private func multiplyPacked(_ x: CPUTensor, _ weight: LinearWeight<CPUTensor>, out: CPUTensor) {
+        var column = 0
+        for part in packedParts(weight) {
+            multiply(x, part, format: weight.format, out: out.floats + column, outStride: out.columns)
+            column += part[1].rows
+        }
+    }
+
+    /// The tensors of each fused part: `[packed, scales, zeros(, order)]` or `[codes, scales]`.
+    private func packedParts(_ weight: LinearWeight<CPUTensor>) -> [[CPUTensor]] {
+        let size = switch weight.format {
+        case .packedInt(_, _, let permuted): permuted ? 4 : 3
+        case .fp8: 2
+        case .dense, .ggml, .stacked: 1
+        }
+        return stride(from: 0, to: weight.tensors.count, by: size).map { Array(weight.tensors[$0..<($0 + size)]) }
+    }
+
+    /// One part's product into columns of `out`.
+    private func multiply(_ x: CPUTensor, _ tensors: [CPUTensor], format: WeightFormat, out: UnsafeMutablePointer<Float>, outStride: Int) {
+        let (T, K, N) = (x.rows, x.columns, tensors[1].rows)
+        switch format {
+        case .packedInt(let bits, let groupSize, let permuted):
+            let input = permuted ? Self.permuteColumns(x, order: tensors[3]) : x
+            let packed = UnsafePointer(tensors[0].storage.assumingMemoryBound(to: UInt32.self))
+            let (scales, zeros) = (UnsafePointer(tensors[1].floats), UnsafePointer(tensors[2].floats))
+            PackedMatMul.multiply(x: input.floats, T: T, K: K, N: N, out: out, outStride: outStride) { n, row in
+                PackedMatMul.dequantizePackedInt(
+                    row: n, packed: packed, scales: scales, zeros: zeros, bits: bits, groupSize: groupSize, K: K, into: row)
+            }
+        case .fp8(let blockColumns):
+            let codes = UnsafePointer(tensors[0].storage.assumingMemoryBound(to: UInt8.self))
+            let scales = UnsafePointer(tensors[1].floats)
+            FloatBits.float8E4M3Table.withUnsafeBufferPointer { table in
+                PackedMatMul.multiply(x: x.floats, T: T, K: K, N: N, out: out, outStride: outStride) { n, row in
+                    PackedMatMul.dequantizeFP8(
+                        row: n, codes: codes, scales: scales, blockColumns: blockColumns, K: K, table: table.baseAddress!, into: row)
+                }
+            }
+        case .dense, .ggml, .stacked:
+            preconditionFailure("\(format) parts are not packed")
+        }
+    }
+
+    /// `x` with its columns in act-order: column `k` of the result is column `order[k]` of `x`.
+    private static func permuteColumns(_ x: CPUTensor, order: CPUTensor) -> CPUTensor {
+        let (T, K) = (x.rows, x.columns)
+        let out = CPUTensor(shape: [T, K])
+        let indices = order.storage.assumingMemoryBound(to: Int32.self)
+        for t in 0..<T {
+            for k in 0..<K { out.floats[t * K + k] = x.floats[t * K + Int(indices[k])] }
+        }
         return out
     }
 
-    public func swiGLU(_ x: CPUTensor, gateUp: LinearWeight<CPUTensor>) -> CPUTensor {
-        switch gateUp.format {
-        case .dense: swiGLU(x, gateUp: gateUp.tensors[0])
-        case .ggml, .stacked: siluAndMul(linear(x, gateUp, bias: nil))
+    /// A host tensor copied as it is stored (packed integers and FP8 codes keep their bits);
+    /// floats become float32.
+    private static func copy(_ host: HostTensor) -> CPUTensor {
+        switch host.dtype {
+        case .int32, .float8E4M3, .int64, .uint8:
+            let tensor = CPUTensor(shape: host.shape, dtype: host.dtype)
+            tensor.storage.copyMemory(from: host.bytes, byteCount: host.count * host.dtype.byteSize)
+            return tensor
+        case .float32, .float16, .bfloat16:
+            let tensor = CPUTensor(shape: host.shape)
+            host.convert(to: tensor.floats)
+            return tensor
         }
     }
 }

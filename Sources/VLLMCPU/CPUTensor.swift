@@ -49,7 +49,7 @@ public final class CPUTensor: @unchecked Sendable {
         switch dtype {
         case .float32: Array(UnsafeBufferPointer(start: floats, count: count))
         case .bfloat16: (0..<count).map { FloatBits.bfloat16ToFloat(bfloat16Bits[$0]) }
-        case .float16, .uint8: preconditionFailure("a \(dtype) tensor has no float values here")
+        case .float16, .float8E4M3, .int32, .int64, .uint8: preconditionFailure("a \(dtype) tensor has no float values here")
         }
     }
 }

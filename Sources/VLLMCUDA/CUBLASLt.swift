@@ -1,3 +1,4 @@
+import Foundation
 import VLLMCore
 
 /// cuBLASLt (`libcublasLt.so.13` / `.12`), loaded at run time, for the model's matrix products:
@@ -39,12 +40,17 @@ final class CUBLASLt: @unchecked Sendable {
 
     private struct Key: Hashable { var m: Int, n: Int, k: Int }
     private var plans: [Key: Plan] = [:]
+    /// FP8 plans: with the scales applied by cuBLASLt (outer-vector scaling), else nil when it has
+    /// no such algorithm; then a plan of the plain product of the codes, else nil.
+    private var fp8Plans: [Key: (scaled: Plan?, plain: Plan?)] = [:]
     private let dataType: Int32
     private var one: Float = 1, zero: Float = 0
 
     // cublasLt enums (stable across CUDA 11..13).
     private static let computeF32: Int32 = 68
-    private static let realF32: Int32 = 0, realF16: Int32 = 2, realBF16: Int32 = 14
+    private static let realF32: Int32 = 0, realF16: Int32 = 2, realBF16: Int32 = 14, realF8E4M3: Int32 = 28
+    private static let descAScalePointer: Int32 = 17, descBScalePointer: Int32 = 18, descFastAccumulation: Int32 = 25
+    private static let descAScaleMode: Int32 = 31, descBScaleMode: Int32 = 32, scaleOuterVector: Int32 = 3
     private static let descTransA: Int32 = 3, descTransB: Int32 = 4
     private static let preferenceMaxWorkspace: Int32 = 1
     private static let opN: Int32 = 0, opT: Int32 = 1
@@ -65,7 +71,7 @@ final class CUBLASLt: @unchecked Sendable {
         case .float32: Self.realF32
         case .float16: Self.realF16
         case .bfloat16: Self.realBF16
-        case .uint8: preconditionFailure("uint8 is not a compute dtype")
+        case .float8E4M3, .int32, .int64, .uint8: preconditionFailure("\(dtype) is not a compute dtype")
         }
         var h: Handle?
         try Self.check(create(&h), "cublasLtCreate")
@@ -96,6 +102,53 @@ final class CUBLASLt: @unchecked Sendable {
         if status != 0 { fatalError("cuBLASLt: cublasLtMatmul (\(outFeatures)x\(tokens)x\(inFeatures)) failed with status \(status)") }
     }
 
+    /// How `linearFP8` applied the scales.
+    enum FP8Product {
+        /// cuBLASLt multiplied by both scale vectors: `y` is final.
+        case scaled
+        /// `y` holds the product of the codes; the caller applies the scales.
+        case unscaled
+        /// cuBLASLt has no FP8 algorithm for this shape; `y` is untouched.
+        case unsupported
+    }
+
+    /// `y[T, N] = x[T, K] · w[N, K]ᵀ` for float8 e4m3 codes (row-major), accumulated in float32 and
+    /// written in the compute dtype, scaled by `xScales[T]` and `wScales[N]` where cuBLASLt can
+    /// (outer-vector scaling, CUDA 12.9 and later).
+    func linearFP8(
+        x: CUdeviceptr, w: CUdeviceptr, y: CUdeviceptr, xScales: CUdeviceptr, wScales: CUdeviceptr, tokens: Int,
+        outFeatures: Int, inFeatures: Int, stream: OpaquePointer?
+    ) -> FP8Product {
+        let key = Key(m: outFeatures, n: tokens, k: inFeatures)
+        if fp8Plans[key] == nil {
+            // `VLLM_CUDA_FP8_SCALING=after` leaves the scales to the caller's kernel (for comparisons).
+            let outer = ProcessInfo.processInfo.environment["VLLM_CUDA_FP8_SCALING"] != "after"
+            let scaled = outer ? try? makePlan(m: outFeatures, n: tokens, k: inFeatures, input: Self.realF8E4M3, scaled: true) : nil
+            fp8Plans[key] = (scaled, scaled == nil ? try? makePlan(m: outFeatures, n: tokens, k: inFeatures, input: Self.realF8E4M3, scaled: false) : nil)
+        }
+        let (scaled, plain) = fp8Plans[key]!
+        if let plan = scaled {
+            var (a, b) = (wScales, xScales)
+            _ = descSetAttribute(plan.desc, Self.descAScalePointer, &a, 8)
+            _ = descSetAttribute(plan.desc, Self.descBScalePointer, &b, 8)
+            if run(plan, x: x, w: w, y: y, stream: stream) == 0 { return .scaled }
+            fp8Plans[key] = (nil, try? makePlan(m: outFeatures, n: tokens, k: inFeatures, input: Self.realF8E4M3, scaled: false))
+            return linearFP8(x: x, w: w, y: y, xScales: xScales, wScales: wScales, tokens: tokens, outFeatures: outFeatures, inFeatures: inFeatures, stream: stream)
+        }
+        guard let plan = plain else { return .unsupported }
+        if run(plan, x: x, w: w, y: y, stream: stream) == 0 { return .unscaled }
+        fp8Plans[key] = (nil, nil)
+        return .unsupported
+    }
+
+    private func run(_ plan: Plan, x: CUdeviceptr, w: CUdeviceptr, y: CUdeviceptr, stream: OpaquePointer?) -> Int32 {
+        plan.algo.withUnsafeBytes { algo in
+            matmul(
+                handle, plan.desc, &one, w, plan.a, x, plan.b, &zero, y, plan.d, y, plan.d, algo.baseAddress,
+                workspace, workspaceBytes, stream)
+        }
+    }
+
     private func plan(m: Int, n: Int, k: Int) -> Plan {
         let key = Key(m: m, n: n, k: k)
         if let plan = plans[key] { return plan }
@@ -108,15 +161,27 @@ final class CUBLASLt: @unchecked Sendable {
         }
     }
 
-    private func makePlan(m: Int, n: Int, k: Int) throws -> Plan {
+    /// A plan for operands of `input` (the compute dtype unless given); with `scaled`, A and B
+    /// take vectors of float32 scales (per output feature, per token).
+    private func makePlan(m: Int, n: Int, k: Int, input: Int32? = nil, scaled: Bool = false) throws -> Plan {
         var desc: Handle?
         try Self.check(descCreate(&desc, Self.computeF32, Self.realF32), "cublasLtMatmulDescCreate")
         var transA = Self.opT, transB = Self.opN
         try Self.check(descSetAttribute(desc!, Self.descTransA, &transA, 4), "cublasLtMatmulDescSetAttribute(TRANSA)")
         try Self.check(descSetAttribute(desc!, Self.descTransB, &transB, 4), "cublasLtMatmulDescSetAttribute(TRANSB)")
+        if scaled {
+            var mode = Self.scaleOuterVector
+            try Self.check(descSetAttribute(desc!, Self.descAScaleMode, &mode, 4), "cublasLtMatmulDescSetAttribute(A_SCALE_MODE)")
+            try Self.check(descSetAttribute(desc!, Self.descBScaleMode, &mode, 4), "cublasLtMatmulDescSetAttribute(B_SCALE_MODE)")
+        }
+        if input == Self.realF8E4M3, ProcessInfo.processInfo.environment["VLLM_CUDA_FP8_FAST_ACCUM"] == "1" {
+            var fast: Int8 = 1
+            try Self.check(descSetAttribute(desc!, Self.descFastAccumulation, &fast, 1), "cublasLtMatmulDescSetAttribute(FAST_ACCUM)")
+        }
+        let inputType = input ?? dataType
         var a: Handle?, b: Handle?, d: Handle?
-        try Self.check(layoutCreate(&a, dataType, UInt64(k), UInt64(m), Int64(k)), "cublasLtMatrixLayoutCreate(A)")
-        try Self.check(layoutCreate(&b, dataType, UInt64(k), UInt64(n), Int64(k)), "cublasLtMatrixLayoutCreate(B)")
+        try Self.check(layoutCreate(&a, inputType, UInt64(k), UInt64(m), Int64(k)), "cublasLtMatrixLayoutCreate(A)")
+        try Self.check(layoutCreate(&b, inputType, UInt64(k), UInt64(n), Int64(k)), "cublasLtMatrixLayoutCreate(B)")
         try Self.check(layoutCreate(&d, dataType, UInt64(m), UInt64(n), Int64(m)), "cublasLtMatrixLayoutCreate(D)")
         let plan = Plan(desc: desc!, a: a!, b: b!, d: d!)
         // cublasLtMatmulHeuristicResult_t: algo (64 bytes), workspaceSize (8), state (4), waves (4), reserved (16).

@@ -106,7 +106,7 @@ public final class CUDABackend: Backend {
     private let context: CUhandle
     let stream: CUhandle
     let kernels: CUDAKernels
-    private let blas: CUBLASLt
+    let blas: CUBLASLt
     private let arena: DeviceArena
     let ring: ActivationRing
     private let blockTableBuffer: GrowingDeviceBuffer
@@ -133,6 +133,9 @@ public final class CUDABackend: Backend {
     /// Rows `sampledTokens` holds: more than any step samples.
     static let maxSampledRows = 1 << 16
     private var weightAllocations: [CUdeviceptr] = []
+    /// Where quantized weights are dequantized for products of many tokens
+    /// (`CUDAQuantizedLinear.swift`): as large as the largest such weight, made at load.
+    var dequantizedScratch: (pointer: CUdeviceptr, bytes: Int) = (0, 0)
     /// Zeros that kernels count finished blocks in (the last block of a group does the group's
     /// final merge and puts the zero back): one per logits row of the argmax.
     private let completionCounters: CUdeviceptr
@@ -156,6 +159,10 @@ public final class CUDABackend: Backend {
     /// The memory-bound decode attention kernel for decode-only steps, else the tensor-core kernel
     /// (`VLLM_CUDA_DECODE_ATTENTION=0` turns it off, for comparisons).
     public var useDecodeAttention = ProcessInfo.processInfo.environment["VLLM_CUDA_DECODE_ATTENTION"] != "0"
+    /// FP8 weights with per-row scales multiplied on the FP8 tensor cores for more than 4 tokens
+    /// (activations quantized per token), else dequantized to 16 bits first
+    /// (`VLLM_CUDA_FP8_GEMM=0` turns it off, for comparisons).
+    public var useFP8Products = ProcessInfo.processInfo.environment["VLLM_CUDA_FP8_GEMM"] != "0"
     private let elementSize: Int
 
     /// Opens device `device`, compiles or loads the kernels and creates the cuBLASLt handle.
@@ -272,7 +279,7 @@ public final class CUDABackend: Backend {
     }
 
     /// Runs `body`, timed under `name` (and the kind of step) when profiling.
-    private func profiled(_ name: @autoclosure () -> String, _ body: () -> Void) {
+    func profiled(_ name: @autoclosure () -> String, _ body: () -> Void) {
         guard let profiler else { return body() }
         profiler.measure(stepKind + " " + name(), stream: stream, body)
     }
@@ -362,6 +369,47 @@ public final class CUDABackend: Backend {
         return CUDATensor(pointer: pointer, shape: shape)
     }
 
+    /// `parts` stacked along their first dimension as stored, not in the compute dtype: integer and
+    /// FP8 codes keep their bits, float tensors become float32 (the scales and zero points of
+    /// quantized weights).
+    func storedWeight(_ parts: [HostTensor]) throws -> CUDATensor {
+        makeCurrent()
+        let floats = parts[0].dtype == .float32 || parts[0].dtype == .float16 || parts[0].dtype == .bfloat16
+        precondition(parts.allSatisfy { ($0.dtype == parts[0].dtype) || floats }, "stacked tensors of different dtypes")
+        let size = floats ? 4 : parts[0].dtype.byteSize
+        let rows = parts.reduce(0) { $0 + ($1.shape.first ?? 1) }
+        let shape = parts[0].shape.count <= 1 ? [parts.reduce(0) { $0 + $1.count }] : [rows] + parts[0].shape.dropFirst()
+        var pointer: CUdeviceptr = 0
+        try driver.check(driver.cuMemAlloc(&pointer, max(1, shape.reduce(1, *) * size)), "cuMemAlloc(weight \(shape))")
+        weightAllocations.append(pointer)
+        var at = pointer
+        for part in parts {
+            try uploader.upload(count: part.count, elementBytes: size, to: at) { destination, first, n in
+                if floats {
+                    part.convert(offset: first, count: n, to: destination.assumingMemoryBound(to: Float.self))
+                } else {
+                    destination.copyMemory(from: part.bytes + first * size, byteCount: n * size)
+                }
+            }
+            at += UInt64(part.count * size)
+        }
+        return CUDATensor(pointer: pointer, shape: shape)
+    }
+
+    /// Grows `dequantizedScratch` to `bytes` (at load, before any step runs).
+    func reserveDequantizedScratch(_ bytes: Int) throws {
+        guard bytes > dequantizedScratch.bytes else { return }
+        makeCurrent()
+        var pointer: CUdeviceptr = 0
+        try driver.check(driver.cuMemAlloc(&pointer, bytes), "cuMemAlloc(dequantized weight scratch, \(bytes) bytes)")
+        if dequantizedScratch.pointer != 0 {
+            weightAllocations.removeAll { $0 == dequantizedScratch.pointer }
+            _ = driver.cuMemFree(dequantizedScratch.pointer)
+        }
+        weightAllocations.append(pointer)
+        dequantizedScratch = (pointer, bytes)
+    }
+
     /// Writes elements `first ..< first + n` of `part` in the compute dtype to a destination.
     private func converter(_ part: HostTensor) -> @Sendable (UnsafeMutableRawPointer, Int, Int) -> Void {
         let (target, size) = (computeDType, elementSize)
@@ -385,8 +433,8 @@ public final class CUDABackend: Backend {
                 #else
                 preconditionFailure("float16 conversion is not available on this platform")
                 #endif
-            case .uint8:
-                preconditionFailure("uint8 is not a compute dtype")
+            case .float8E4M3, .int32, .int64, .uint8:
+                preconditionFailure("\(target) is not a compute dtype")
             }
         }
     }

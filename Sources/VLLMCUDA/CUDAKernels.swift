@@ -31,6 +31,8 @@ final class CUDAKernels {
 
     /// Mixture of experts (`Kernels/moe.cu`); nil when the module lacks it.
     private(set) var moe: MixtureOfExpertsKernels?
+    /// Quantized linear layers (`Kernels/quantized.cu`); nil when the module lacks them.
+    private(set) var quantized: QuantizedLinearKernels?
 
     /// Device sampling (`Kernels/sampling.cu`); nil when the module lacks it, and the engine
     /// samples on the host.
@@ -92,6 +94,7 @@ final class CUDAKernels {
         argmaxRows = try one(.argmaxRows)
         sampleRows = loaded.functions[.sampleRows]?.first?.function
         moe = MixtureOfExpertsKernels { loaded.functions[$0]?.first?.function }
+        quantized = QuantizedLinearKernels(loaded.functions)
         adjustLogits = loaded.functions[.adjustLogits]?.first?.function
         attentionCombine = loaded.functions[.attentionCombine]?.first?.function
         gemv = by(.gemv, .tokens)
@@ -134,7 +137,7 @@ extension DType {
         case .float32: "f32"
         case .bfloat16: "bf16"
         case .float16: "f16"
-        case .uint8: preconditionFailure("uint8 is not a compute dtype")
+        case .float8E4M3, .int32, .int64, .uint8: preconditionFailure("\(self) is not a compute dtype")
         }
     }
 }

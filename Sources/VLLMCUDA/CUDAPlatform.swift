@@ -31,11 +31,16 @@ public struct CUDAPlatform: Platform {
         return [backend]
     }
 
-    /// Dummy weights are made on all cores, already in the compute dtype.
+    /// Dummy weights are made on all cores, already in the compute dtype (linear layers in the
+    /// quantized layout where config.json or `--quantization` asks for one).
     public func weights(of folder: ModelFolder, _ options: ModelLoadOptions) throws -> WeightStore {
         let dtype = dtype(folder.config, options)
-        if options.loadFormat == .dummy && dtype != .float32 { return ParallelDummyWeights(dtype: dtype) }
-        return try folder.weights(format: options.loadFormat)
+        if options.loadFormat == .dummy && dtype != .float32 {
+            let dense = ParallelDummyWeights(dtype: dtype)
+            guard let quantization = try folder.resolvedQuantization(options.quantization) else { return dense }
+            return DummyQuantizedWeights(base: dense, quantization: quantization)
+        }
+        return try folder.weights(format: options.loadFormat, quantization: options.quantization)
     }
 
     public func reserveActivations(_ backends: [CUDABackend], config: ModelConfig, _ options: ModelLoadOptions) throws -> Bool {

@@ -8,16 +8,17 @@ enum Kernel: String, CaseIterable, Sendable {
     case pagedAttention, flashAttention, attentionCombine, decodeAttention, gemv, gemvSwiGLU
     case siluAndMul, addBias, toFloat, fromFloat, argmaxRows, adjustLogits, sampleRows, flashPrefill
     case moeRoute, moeGroup, moeGemm, moeCombine
+    case gemvInt, gemvFP8, dequantizeInt, dequantizeFP8, permuteColumns, quantizeRowsFP8, scaleProduct
 
     /// Kernels the backend can do without (it samples on the host, or takes another attention
     /// kernel) when a module lacks them: a `VLLM_CUDA_KERNEL_SOURCE` from before they existed.
-    var isOptional: Bool { [.adjustLogits, .sampleRows, .decodeAttention, .flashPrefill].contains(self) }
+    var isOptional: Bool { [.adjustLogits, .sampleRows, .decodeAttention, .flashPrefill, .gemvInt, .gemvFP8, .dequantizeInt, .dequantizeFP8, .permuteColumns, .quantizeRowsFP8, .scaleProduct].contains(self) }
 }
 
 /// A macro parameter of a manifest kernel name (`HD` in `flash_attention_{S}_hd{HD}`); `S`, the
 /// activation dtype, is the one that is not a number.
 enum KernelParameter: String, Sendable {
-    case dtype = "S", headDim = "HD", tokens = "NT", warps = "WARPS"
+    case dtype = "S", headDim = "HD", tokens = "NT", warps = "WARPS", bits = "BITS"
 }
 
 /// `Kernels/manifest.json`: the kernel files in the order the backend joins them into one NVRTC
@@ -56,7 +57,7 @@ struct KernelManifest: Sendable {
         "gemv.cu": PackageResources.gemv_cu, "activation.cu": PackageResources.activation_cu,
         "elementwise.cu": PackageResources.elementwise_cu, "argmax.cu": PackageResources.argmax_cu,
         "sampling.cu": PackageResources.sampling_cu, "flash_prefill.cu": PackageResources.flash_prefill_cu,
-        "moe.cu": PackageResources.moe_cu,
+        "moe.cu": PackageResources.moe_cu, "quantized.cu": PackageResources.quantized_cu,
     ]
 
     /// The manifest embedded in the binary.

@@ -227,14 +227,15 @@ extension Backend {
         switch weight.format {
         case .dense: linear(x, weight: weight.tensors[0], bias: bias)
         // The default linearWeight refuses other formats, so only an overriding backend holds them.
-        case .ggml, .stacked: preconditionFailure("\(name): no \(weight.format) weights without an overriding linearWeight")
+        case .packedInt, .fp8, .ggml, .stacked: preconditionFailure("\(name): no \(weight.format) weights without an overriding linearWeight")
         }
     }
 
     public func swiGLU(_ x: Tensor, gateUp: LinearWeight<Tensor>) -> Tensor {
         switch gateUp.format {
         case .dense: swiGLU(x, gateUp: gateUp.tensors[0])
-        case .ggml, .stacked: preconditionFailure("\(name): no \(gateUp.format) weights without an overriding linearWeight")
+        // The default linearWeight refuses other formats, so only an overriding backend holds them.
+        case .packedInt, .fp8, .ggml, .stacked: preconditionFailure("\(name): no \(gateUp.format) weights without an overriding linearWeight")
         }
     }
 }

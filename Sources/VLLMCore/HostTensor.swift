@@ -28,6 +28,14 @@ public struct HostTensor: @unchecked Sendable {
         self.init(dtype: .float32, shape: shape, bytes: UnsafeRawPointer(buffer.pointer), owner: buffer)
     }
 
+    /// A tensor of `dtype` that owns a copy of `byteCount` raw bytes (packed integers, FP8 codes).
+    public init(shape: [Int], dtype: DType, copying raw: UnsafeRawPointer) {
+        let byteCount = shape.reduce(1, *) * dtype.byteSize
+        let buffer = OwnedBuffer(byteCount: byteCount)
+        buffer.pointer.copyMemory(from: raw, byteCount: byteCount)
+        self.init(dtype: dtype, shape: shape, bytes: UnsafeRawPointer(buffer.pointer), owner: buffer)
+    }
+
     /// A tensor of raw 16-bit values (bfloat16 or float16 bit patterns) that owns a copy of them.
     public init(shape: [Int], dtype: DType, bits: [UInt16]) {
         precondition(dtype != .float32 && shape.reduce(1, *) == bits.count)
@@ -48,6 +56,15 @@ public struct HostTensor: @unchecked Sendable {
         case .float16:
             let source = bytes.assumingMemoryBound(to: UInt16.self) + offset
             for i in 0..<n { destination[i] = FloatBits.float16ToFloat(source[i]) }
+        case .float8E4M3:
+            let source = bytes.assumingMemoryBound(to: UInt8.self) + offset
+            for i in 0..<n { destination[i] = FloatBits.float8E4M3Table[Int(source[i])] }
+        case .int32:
+            let source = bytes.assumingMemoryBound(to: Int32.self) + offset
+            for i in 0..<n { destination[i] = Float(source[i]) }
+        case .int64:
+            let source = bytes.assumingMemoryBound(to: Int64.self) + offset
+            for i in 0..<n { destination[i] = Float(source[i]) }
         case .uint8:
             preconditionFailure("raw bytes (quantized blocks) have no float values; decode them with their GGMLType")
         }

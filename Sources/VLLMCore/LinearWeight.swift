@@ -4,6 +4,17 @@
 public enum WeightFormat: Sendable, Hashable, CustomStringConvertible {
     /// A plain `[out, in]` matrix, kept in the backend's weight dtype.
     case dense
+    /// `bits`-bit integers (4 or 8), every output row's inputs packed low bits first into int32
+    /// words, with float32 scales and zero points per row and group of `groupSize` inputs:
+    /// `w = (q - zero) · scale`. Tensors: `packed [out, in·bits/32]` int32, `scales [out, groups]`,
+    /// `zeros [out, groups]`, and when `permuted` an int32 `order [in]`: input `order[k]` is
+    /// stored at column `k` (GPTQ act-order, so that every group is contiguous).
+    /// AWQ, GPTQ and compressed-tensors int4 checkpoints are repacked to this at load.
+    case packedInt(bits: Int, groupSize: Int, permuted: Bool)
+    /// float8 e4m3 codes `[out, in]` and float32 `scales [out, blocks]`, one per row and block of
+    /// `blockColumns` inputs: `w = fp8 · scale`. Per-tensor, per-channel and 128×128-block
+    /// checkpoints are all read into this.
+    case fp8(blockColumns: Int)
     /// Rows of ggml blocks as a GGUF file stores them (`GGMLType`): one `[out, rowBytes]` tensor
     /// of `uint8`, each row `in` values of the type.
     case ggml(GGMLType)
@@ -15,6 +26,9 @@ public enum WeightFormat: Sendable, Hashable, CustomStringConvertible {
     public var description: String {
         switch self {
         case .dense: "dense"
+        case .packedInt(let bits, let groupSize, let permuted):
+            "int\(bits) (group \(groupSize)\(permuted ? ", act-order" : ""))"
+        case .fp8(let blockColumns): "fp8 e4m3 (scale blocks of \(blockColumns) inputs)"
         case .ggml(let type): "GGUF \(type)"
         case .stacked(let formats): formats.map(\.description).joined(separator: " + ")
         }
@@ -33,6 +47,14 @@ public struct HostLinearWeight: Sendable {
     /// The tensors of the format, in the format's order (dense: the `[out, in]` matrix).
     public var tensors: [HostTensor]
 
+    /// A weight of `format` made of its tensors (in the format's order).
+    public init(format: WeightFormat, outFeatures: Int, inFeatures: Int, tensors: [HostTensor]) {
+        self.format = format
+        self.outFeatures = outFeatures
+        self.inFeatures = inFeatures
+        self.tensors = tensors
+    }
+
     /// A plain `[out, in]` matrix.
     public static func dense(_ matrix: HostTensor) -> HostLinearWeight {
         precondition(matrix.shape.count == 2, "a dense linear weight is a matrix, got shape \(matrix.shape)")
@@ -44,6 +66,10 @@ public struct HostLinearWeight: Sendable {
         guard range != 0..<outFeatures else { return self }
         switch format {
         case .dense: return .dense(tensors[0].rows(range))
+        case .packedInt, .fp8:
+            return HostLinearWeight(
+                format: format, outFeatures: range.count, inFeatures: inFeatures,
+                tensors: tensors.enumerated().map { i, t in i == 3 ? t : t.rows(range) })
         case .ggml: return HostLinearWeight(format: format, outFeatures: range.count, inFeatures: inFeatures, tensors: [tensors[0].rows(range)])
         case .stacked: preconditionFailure("stacked weights are made by backends, never sliced")
         }
@@ -54,6 +80,8 @@ public struct HostLinearWeight: Sendable {
         guard range != 0..<inFeatures else { return self }
         switch format {
         case .dense: return .dense(tensors[0].columns(range))
+        case .packedInt, .fp8:
+            throw ModelLoadError.unsupportedWeightFormat(format: format, backend: "tensor-parallel (row-parallel shards)")
         case .ggml(let type):
             // Blocks run along the input features, so a row-parallel slice must start and end on a block.
             guard range.lowerBound % type.blockSize == 0, range.upperBound % type.blockSize == 0 else {
@@ -66,6 +94,9 @@ public struct HostLinearWeight: Sendable {
         case .stacked: preconditionFailure("stacked weights are made by backends, never sliced")
         }
     }
+
+    /// Bytes the format's tensors take.
+    public var byteCount: Int { tensors.reduce(0) { $0 + $1.count * $1.dtype.byteSize } }
 }
 
 /// A linear layer's weight in a backend's memory: the format and the tensors it keeps.

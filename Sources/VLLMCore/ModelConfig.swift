@@ -42,6 +42,8 @@ public struct ModelConfig: Sendable, Equatable {
     public var dtype: DType?
     public var bosTokenID: Int?
     public var eosTokenIDs: [Int]
+    /// `quantization_config`: how the checkpoint's linear layers are quantized (nil: not at all).
+    public var quantization: QuantizationConfig?
     /// The experts of a mixture-of-experts model (Mixtral, Qwen2/3-MoE); nil for a dense one.
     public var moe: MixtureOfExpertsConfig?
     /// The settings of a bidirectional encoder (BERT); nil for a decoder.
@@ -93,6 +95,7 @@ public struct ModelConfig: Sendable, Equatable {
         dtype = ((c["dtype"] ?? c["torch_dtype"]) as? String).flatMap(DType.init(configName:))
         bosTokenID = c["bos_token_id"] as? Int
         eosTokenIDs = tokenIDList(c["eos_token_id"])
+        quantization = try QuantizationConfig(json: c, path: path)
         let rope = try Self.readRopeParameters(c, reader: reader)
         (ropeTheta, ropeScaling) = try Self.readRope(
             rope.global, reader: reader, field: rope.field, maxPositions: maxPositionEmbeddings)

@@ -52,17 +52,50 @@ public struct ModelFolder: Sendable {
         generationConfig.eosTokenIDs.isEmpty ? config.eosTokenIDs : generationConfig.eosTokenIDs
     }
 
-    /// The weights, as `format` says.
-    public func weights(format: LoadFormat, dummyDType: DType? = nil) throws -> WeightStore {
+    /// The weights, as `format` says; quantized as config.json says, or as `quantization`
+    /// (`--quantization`) asks.
+    public func weights(format: LoadFormat, dummyDType: DType? = nil, quantization: String? = nil) throws -> WeightStore {
         if let gguf, format != .dummy {
             guard format == .auto else {
                 throw ModelLoadError.invalidConfig(path: path, field: "load_format", detail: "'\(format.rawValue)' cannot read a GGUF model (use auto)")
             }
+            guard quantization == nil else {
+                throw ModelLoadError.invalidConfig(
+                    path: path, field: "quantization",
+                    detail: "a GGUF model is quantized by its file; --quantization '\(quantization!)' does not apply")
+            }
             return GGUFWeights(gguf, config: config)
         }
-        return switch format {
+        let store: WeightStore = switch format {
         case .auto, .safetensors: try SafetensorsWeights(folder: path)
         case .dummy: DummyWeights(dtype: dummyDType ?? config.dtype ?? .bfloat16)
         }
+        guard let method = try resolvedQuantization(quantization) else { return store }
+        if let dummy = store as? DummyWeights {
+            return DummyQuantizedWeights(base: dummy, quantization: method, seed: dummy.seed, scale: dummy.scale)
+        }
+        return QuantizedWeights(base: store, quantization: method, path: path + "/config.json")
+    }
+
+    /// The checkpoint's quantization, checked against `--quantization`: a method that names the
+    /// checkpoint's own is accepted, `fp8` on a float checkpoint quantizes at load, anything else
+    /// is an error naming the flag.
+    public func resolvedQuantization(_ requested: String?) throws -> QuantizationConfig? {
+        let stored = config.quantization
+        guard let requested else { return stored }
+        func fail(_ detail: String) -> PlatformError { .unsupported(field: "--quantization", detail: detail) }
+        guard QuantizationConfig.methods.contains(requested) else {
+            throw fail("'\(requested)' is not one of \(QuantizationConfig.methods.joined(separator: ", "))")
+        }
+        guard let stored else {
+            if requested == "fp8" { return .onlineFP8 }
+            throw fail("'\(requested)' needs a checkpoint quantized with it; only fp8 quantizes a float checkpoint at load")
+        }
+        let matches = switch (requested, stored) {
+        case ("gptq", .gptq), ("awq", .awq), ("fp8", .fp8), ("compressed-tensors", .fp8), ("compressed-tensors", .packedInt4): true
+        default: false
+        }
+        guard matches else { throw fail("'\(requested)' does not match the checkpoint's quantization_config (\(stored))") }
+        return stored
     }
 }

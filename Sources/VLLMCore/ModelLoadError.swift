@@ -33,7 +33,7 @@ public enum ModelLoadError: Error, CustomStringConvertible, Equatable {
         case .wrongShape(let name, let path, let expected, let actual):
             "\(path): tensor '\(name)' has shape \(actual), expected \(expected)"
         case .unsupportedDType(let name, let path, let dtype):
-            "\(path): tensor '\(name)' has unsupported dtype \(dtype) (supported: F32, F16, BF16)"
+            "\(path): tensor '\(name)' has unsupported dtype \(dtype) (supported: F32, F16, BF16, F8_E4M3, I32, I64)"
         case .unsupportedWeightFormat(let format, let backend):
             "weights in the \(format) format are not supported by the \(backend) backend"
         case .invalidGGUF(let path, let detail):

@@ -22,6 +22,8 @@ public struct ModelLoadOptions: Sendable {
     public var cpuKVCacheBytes = 4 << 30
     /// Keep bfloat16 weights as bfloat16 on the CPU instead of widening them to float32.
     public var cpuKeepBFloat16Weights = true
+    /// `--quantization`: the checkpoint's method, or `fp8` to quantize a float checkpoint at load.
+    public var quantization: String?
 
     /// Options with the two limits that have no default.
     public init(maxModelLength: Int, maxNumBatchedTokens: Int) {
@@ -75,21 +77,55 @@ public protocol Platform: Sendable {
 
 extension Platform {
     public func weights(of folder: ModelFolder, _ options: ModelLoadOptions) throws -> WeightStore {
-        try folder.weights(format: options.loadFormat)
+        try folder.weights(format: options.loadFormat, quantization: options.quantization)
     }
 
     /// Loads the model of `folder` on this platform and sizes its KV cache: as many blocks as the
     /// budget holds, no more than every sequence could use, or exactly `numBlocksOverride`.
     public func load(
         _ folder: ModelFolder, _ options: ModelLoadOptions, progress: ((Int, Int) -> Void)? = nil
-    ) throws -> (executor: any ModelExecutor, numBlocks: Int) {
+    ) throws -> (executor: any ModelExecutor, numBlocks: Int, weightBytes: Int) {
+        let loaded = try load(folder, options, draft: nil, progress: progress)
+        return (loaded.executor, loaded.numBlocks, loaded.weightBytes)
+    }
+
+    /// Loads the model of `folder` and, when given, a draft model (speculative decoding, on one
+    /// rank) on this platform, then sizes the KV cache from what is left. The two caches have the
+    /// same number of blocks (the draft's are indexed by the target's block tables), so a block
+    /// costs the target's bytes plus the draft's: the budget is split in proportion to each
+    /// model's KV bytes per token.
+    public func load(
+        _ folder: ModelFolder, _ options: ModelLoadOptions, draft: ModelFolder?, progress: ((Int, Int) -> Void)? = nil
+    ) throws -> (executor: any ModelExecutor, draft: (any ModelExecutor)?, numBlocks: Int, weightBytes: Int) {
         guard options.tensorParallelSize >= 1 else {
             throw PlatformError.unsupported(
                 field: "tensor_parallel_size", detail: "must be at least 1, got \(options.tensorParallelSize)")
         }
+        let (executor, backends, weightBytes) = try loadExecutor(folder, options, progress: progress)
+        var draftOptions = options
+        draftOptions.tensorParallelSize = 1
+        let loadedDraft = try draft.map { try loadExecutor($0, draftOptions, progress: nil) }
+        let draftExecutor = loadedDraft?.executor
+        let allWeightBytes = weightBytes + (loadedDraft?.weightBytes ?? 0)
+        if let exact = options.numBlocksOverride { return (executor, draftExecutor, exact, allWeightBytes) }
+        let bytesPerBlock = executor.kvCacheBytesPerBlock(blockSize: options.blockSize)
+            + (draftExecutor?.kvCacheBytesPerBlock(blockSize: options.blockSize) ?? 0)
+        let budget = try kvCacheBudget(backends, options)
+        let numBlocks = min(options.usefulBlocks, budget / bytesPerBlock)
+        guard numBlocks > 0 else {
+            throw PlatformError.notEnoughMemory(
+                detail: "\(budget >> 20) MiB left for the KV cache on \(name), one block takes \(bytesPerBlock >> 10) KiB")
+        }
+        return (executor, draftExecutor, numBlocks, allWeightBytes)
+    }
+
+    /// The model of `folder` on new backends (one per rank), with its activations reserved.
+    private func loadExecutor(
+        _ folder: ModelFolder, _ options: ModelLoadOptions, progress: ((Int, Int) -> Void)?
+    ) throws -> (executor: any ModelExecutor, backends: [B], weightBytes: Int) {
         let config = folder.config
         let backends = try makeBackends(config: config, options)
-        let weights = try self.weights(of: folder, options)
+        let weights = CountingWeights(try self.weights(of: folder, options))
         let ranks = try backends.enumerated().map { rank, backend in
             try ModelRegistry.load(ModelLoadContext(
                 config: config, weights: weights, backend: backend, maxPositions: options.maxModelLength,
@@ -99,14 +135,6 @@ extension Platform {
         if try reserveActivations(backends, config: config, options) {
             executor.profileRun(tokens: options.maxNumBatchedTokens, sequences: options.maxNumSeqs, blockSize: options.blockSize)
         }
-        if let exact = options.numBlocksOverride { return (executor, exact) }
-        let bytesPerBlock = executor.kvCacheBytesPerBlock(blockSize: options.blockSize)
-        let budget = try kvCacheBudget(backends, options)
-        let numBlocks = min(options.usefulBlocks, budget / bytesPerBlock)
-        guard numBlocks > 0 else {
-            throw PlatformError.notEnoughMemory(
-                detail: "\(budget >> 20) MiB left for the KV cache on \(name), one block takes \(bytesPerBlock >> 10) KiB")
-        }
-        return (executor, numBlocks)
+        return (executor, backends, weights.bytes)
     }
 }

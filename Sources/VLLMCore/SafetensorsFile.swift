@@ -44,8 +44,8 @@ public final class SafetensorsFile: @unchecked Sendable {
             guard let info = value as? [String: Any], let tag = info["dtype"] as? String,
                 let shape = info["shape"] as? [Int], let offsets = info["data_offsets"] as? [Int], offsets.count == 2
             else { throw fail("bad header entry for tensor '\(name)'") }
-            // Integer buffers saved beside the weights (BERT's position_ids) are no weights: left out.
-            if ["I64", "I32", "I16", "I8", "U8", "BOOL"].contains(tag) { continue }
+            // Integer and boolean buffers of types no format uses are no weights: left out.
+            if ["I16", "I8", "BOOL"].contains(tag) { continue }
             guard let dtype = DType(safetensorsTag: tag) else {
                 throw ModelLoadError.unsupportedDType(name: name, path: path, dtype: tag)
             }
@@ -77,7 +77,7 @@ public final class SafetensorsFile: @unchecked Sendable {
         var offset = 0
         for (name, tensor) in tensors {
             let size = tensor.count * tensor.dtype.byteSize
-            let tag = switch tensor.dtype { case .float32: "F32"; case .float16: "F16"; case .bfloat16: "BF16"; case .uint8: "U8" }
+            let tag = tensor.dtype.safetensorsTag
             header[name] = ["dtype": tag, "shape": tensor.shape, "data_offsets": [offset, offset + size]]
             offset += size
         }

@@ -107,34 +107,66 @@ public enum SamplingMath {
         return DeviceSample(token: token, logprobs: logprobs(raw, chosen: token, top: count))
     }
 
-    /// Verifies a draft token proposed without probabilities (n-gram lookup) against the row's
-    /// distribution, by the exact rejection rule: greedy keeps the draft when it is the argmax and
-    /// else takes the argmax; sampling keeps it with its probability p(draft) after the row's
-    /// processing and filters, and else draws from p with the draft removed. Either way the
-    /// token returned follows the row's distribution exactly. `logits` are left processed.
-    public static func verify(_ logits: inout [Float], _ row: DeviceSamplingRow, draft: Int, key: UInt64) -> DeviceSample {
-        guard row.temperature > 0 else { return sample(&logits, row, key: key) }
-        let raw = row.logprobs.map { _ in logSoftmax(logits) }
+    /// The row's distribution after its processing (ban, bias, penalties, temperature) and its
+    /// filters (min-p, top-k, top-p), renormalised over the kept tokens; zero elsewhere. `logits`
+    /// are left processed and divided by the temperature (which must be above 0).
+    public static func probabilities(_ logits: inout [Float], _ row: DeviceSamplingRow) -> [Float] {
         adjust(&logits, row)
         for i in logits.indices { logits[i] /= row.temperature }
         var probabilities = softmax(logits)
         let kept = candidates(&probabilities, minP: row.minP, topK: row.topK, topP: Double(row.topP))
+        var filtered = [Float](repeating: 0, count: probabilities.count)
         let total = kept.reduce(Float(0)) { $0 + probabilities[$1] }
-        let draftProbability = kept.contains(draft) ? probabilities[draft] / total : 0
-        let u = (Float(mix(key ^ 0x5851_F42D_4C95_7F2D) >> 40) + 0.5) * 0x1p-24
-        var token = draft
-        if u >= draftProbability {
-            // The residual max(0, p - q) of a point-mass proposal q is p without the draft.
-            var best: Int?
-            var bestScore = -Float.infinity
-            for id in kept where id != draft && probabilities[id] > 0 {
-                let score = logits[id] + gumbel(key: key, column: id)
-                if best == nil || score > bestScore { (best, bestScore) = (id, score) }
-            }
-            token = best ?? draft
+        for id in kept where total > 0 { filtered[id] = probabilities[id] / total }
+        return filtered
+    }
+
+    /// A token drawn from `probabilities` by Gumbel-max with the random numbers of `key` (the
+    /// lower id on ties); nil when every probability is zero.
+    public static func draw(from probabilities: [Float], key: UInt64) -> Int? {
+        var best: Int?
+        var bestScore = -Float.infinity
+        for id in probabilities.indices where probabilities[id] > 0 {
+            let score = logf(probabilities[id]) + gumbel(key: key, column: id)
+            if best == nil || score > bestScore { (best, bestScore) = (id, score) }
         }
+        return best
+    }
+
+    /// Verifies a draft token against the row's distribution p by the exact rejection rule of
+    /// speculative sampling. `draftProbabilities` is the distribution q the draft was drawn from
+    /// (a draft model's); nil means a point mass on the draft (n-gram lookup). Greedy keeps the
+    /// draft when it is the argmax and else takes the argmax. Sampling keeps it with probability
+    /// min(1, p(draft) / q(draft)), and else draws from the residual max(0, p - q), normalised
+    /// (for a point mass: p without the draft). Either way the token returned follows p exactly.
+    /// `logits` are left processed.
+    public static func verify(
+        _ logits: inout [Float], _ row: DeviceSamplingRow, draft: Int, draftProbabilities q: [Float]? = nil, key: UInt64
+    ) -> DeviceSample {
+        guard row.temperature > 0 else { return sample(&logits, row, key: key) }
+        let raw = row.logprobs.map { _ in logSoftmax(logits) }
+        let p = probabilities(&logits, row)
+        let token = rejectionSample(p: p, q: q, draft: draft, key: key)
         guard let raw, let count = row.logprobs else { return DeviceSample(token: token) }
         return DeviceSample(token: token, logprobs: logprobs(raw, chosen: token, top: count))
+    }
+
+    /// The rejection rule over target probabilities `p` and draft probabilities `q` (nil: a point
+    /// mass on `draft`): the draft, or the token recovered from the residual in its place.
+    public static func rejectionSample(p: [Float], q: [Float]?, draft: Int, key: UInt64) -> Int {
+        let u = (Float(mix(key ^ 0x5851_F42D_4C95_7F2D) >> 40) + 0.5) * 0x1p-24
+        let qDraft = q.map { $0[draft] } ?? 1
+        // Accept when u < p / q, written without the division (q(draft) > 0: the draft was drawn from q).
+        if u * qDraft < p[draft] { return draft }
+        var residual = p
+        if let q {
+            for i in residual.indices { residual[i] = max(0, p[i] - q[i]) }
+        } else {
+            residual[draft] = 0
+        }
+        // The residual is empty only when p equals q (rejection then has probability zero) or p is
+        // all on the draft; rounding can still get here, and p itself is then the right law.
+        return draw(from: residual, key: key) ?? draw(from: p, key: key) ?? draft
     }
 
     /// Samples each row of `logits` (`rows.count` rows side by side) on the host; unseeded rows draw

@@ -39,7 +39,8 @@ public final class AsyncEngine: @unchecked Sendable {
         let tokenizer = try loadTokenizer(loaded.folder, override: args.tokenizer)
         let core = try EngineCore(
             executor: loaded.executor, config: loaded.coreConfig, eosTokenIDs: loaded.eosTokenIDs,
-            textDecoder: tokenizer.map(textDecoderFactory), grammarCompiler: tokenizer.map { makeGrammarCompiler($0, eosTokenIDs: loaded.eosTokenIDs) })
+            textDecoder: tokenizer.map(textDecoderFactory), grammarCompiler: tokenizer.map { makeGrammarCompiler($0, eosTokenIDs: loaded.eosTokenIDs) },
+            draftExecutor: loaded.draftExecutor)
         self.init(core: core, folder: loaded.folder, tokenizer: tokenizer)
     }
 

@@ -16,6 +16,9 @@ public struct EngineArgs: Sendable {
     /// The branch, tag or commit of a Hub id in `tokenizer` (`--tokenizer-revision`); "main" when nil.
     public var tokenizerRevision: String?
     public var loadFormat: LoadFormat = .auto
+    /// `--quantization`: the checkpoint's method (checked against config.json), or `fp8` to
+    /// quantize a float checkpoint's linear layers at load; nil follows config.json.
+    public var quantization: String?
     /// Tokens per KV cache block.
     public var blockSize = 16
     /// Longest prompt plus output; the model's `max_position_embeddings` when nil.
@@ -77,6 +80,8 @@ public struct EngineArgs: Sendable {
 public struct LoadedModel {
     public let folder: ModelFolder
     public let executor: any ModelExecutor
+    /// The draft model of `draft_model` speculative decoding, on the same platform.
+    public let draftExecutor: (any ModelExecutor)?
     public let coreConfig: EngineCoreConfig
     public let eosTokenIDs: [Int]
     /// The platform the model runs on.
@@ -97,12 +102,31 @@ public struct LoadedModel {
         }
         let budget = args.maxNumBatchedTokens ?? max(2048, min(maxModelLength, 8192))
         let platform = try Self.platform(args.device, among: platforms)
-        let loaded = try platform.load(folder, args.loadOptions(maxModelLength: maxModelLength, budget: budget), progress: progress)
+        let draft = try Self.draftFolder(args.speculative, target: config, maxModelLength: maxModelLength)
+        let loaded = try platform.load(
+            folder, args.loadOptions(maxModelLength: maxModelLength, budget: budget), draft: draft, progress: progress)
         executor = loaded.executor
-        coreConfig = args.coreConfig(numBlocks: loaded.numBlocks, maxModelLength: maxModelLength, budget: budget)
+        draftExecutor = loaded.draft
+        var core = args.coreConfig(numBlocks: loaded.numBlocks, maxModelLength: maxModelLength, budget: budget)
+        core.weightBytes = loaded.weightBytes
+        coreConfig = core
         platformName = platform.name
         self.folder = folder
         eosTokenIDs = folder.eosTokenIDs
+    }
+
+    /// The draft model's folder when `speculative` asks for one, checked against the target: the
+    /// same vocabulary, and room for `maxModelLength` positions.
+    static func draftFolder(_ speculative: SpeculativeConfig?, target: ModelConfig, maxModelLength: Int) throws -> ModelFolder? {
+        guard let speculative, speculative.method == .draftModel, let path = speculative.model else { return nil }
+        let folder = try ModelFolder(path: path)
+        try checkDraftVocabulary(folder.config, target: target)
+        guard folder.config.maxPositionEmbeddings >= maxModelLength else {
+            throw EngineError.invalidParameter(
+                field: "speculative_config",
+                detail: "the draft model holds \(folder.config.maxPositionEmbeddings) positions, fewer than max_model_len \(maxModelLength); lower --max-model-len")
+        }
+        return folder
     }
 
     /// The platform called `name`, or for "auto" the first usable one.
@@ -134,6 +158,7 @@ extension EngineArgs {
         options.gpuMemoryUtilization = gpuMemoryUtilization
         options.cpuKVCacheBytes = cpuKVCacheBytes
         options.cpuKeepBFloat16Weights = cpuKeepBFloat16Weights
+        options.quantization = quantization
         return options
     }
 

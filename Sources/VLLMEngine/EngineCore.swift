@@ -14,6 +14,8 @@ public struct EngineCoreConfig: Sendable, Equatable {
     /// Schedule and launch each step before the tokens of the step before are back, so that the
     /// host's work of one step overlaps the device's work of the next (vLLM's async scheduling).
     public var asyncScheduling: Bool
+    /// Bytes of the model's weights as loaded (quantized weights count as stored), for logs.
+    public var weightBytes = 0
     /// Draft tokens proposed for each decode and verified in the same step (speculative decoding);
     /// steps then run one at a time, since drafts come from the tokens known on the host.
     public var speculative: SpeculativeConfig?
@@ -110,11 +112,15 @@ public final class EngineCore {
     private var inFlight: StepRunner.LaunchedStep?
     /// Embedding requests finished while launching a step, reported by the next `step()`.
     private var pooled: [SequenceUpdate] = []
+    /// Makes the draft tokens of speculative decoding (nil without it).
+    private let proposer: (any SpeculativeProposer)?
 
     /// A core over `executor`, whose KV cache it allocates with `config.numBlocks` blocks.
+    /// `draftExecutor` is the draft model of `config.speculative`'s `draft_model` method; it gets a
+    /// KV cache of as many blocks.
     public init(
         executor: any ModelExecutor, config: EngineCoreConfig, eosTokenIDs: [Int], textDecoder: TextDecoderFactory? = nil,
-        grammarCompiler: GrammarCompiler? = nil
+        grammarCompiler: GrammarCompiler? = nil, draftExecutor: (any ModelExecutor)? = nil
     ) throws {
         let capacity = config.numBlocks * config.blockSize
         guard capacity >= config.scheduler.maxModelLength else {
@@ -132,10 +138,30 @@ public final class EngineCore {
         graphsRecorded = executor.captureGraphs(batchSizes: config.graphBatchSizes)
         graphRecordingSeconds = Double(DispatchTime.now().uptimeNanoseconds - recordStart) / 1e9
         runner = StepRunner(executor: executor, blockSize: config.blockSize)
+        proposer = try Self.proposer(config, target: executor, draft: draftExecutor)
         sampler = Sampler(eosTokenIDs: Set(eosTokenIDs))
         self.textDecoder = textDecoder
         self.grammarCompiler = grammarCompiler
         vocabularySize = executor.config.vocabSize
+    }
+
+    /// The proposer `config.speculative` asks for; a draft model must share the target's vocabulary.
+    private static func proposer(
+        _ config: EngineCoreConfig, target: any ModelExecutor, draft: (any ModelExecutor)?
+    ) throws -> (any SpeculativeProposer)? {
+        guard let speculative = config.speculative else { return nil }
+        switch speculative.method {
+        case .ngram:
+            return NgramProposer(config: speculative)
+        case .draftModel:
+            guard let draft else {
+                throw EngineError.invalidParameter(field: "speculative_config", detail: "method draft_model needs the draft model loaded")
+            }
+            try checkDraftVocabulary(draft.config, target: target.config)
+            return DraftModelProposer(
+                executor: draft, numSpeculativeTokens: speculative.numSpeculativeTokens, numBlocks: config.numBlocks,
+                blockSize: config.blockSize)
+        }
     }
 
     /// How many decode batch sizes were recorded as CUDA graphs at start, and how long that took.
@@ -192,7 +218,10 @@ public final class EngineCore {
         let request = Request(
             id: id, promptTokenIDs: promptTokenIDs, params: params, arrival: arrivals, priority: priority,
             cacheSalt: cacheSalt, maxModelLength: maxLength)
-        if let spec = params.structuredOutputs { request.grammar = try grammarMatcher(spec) }
+        if let spec = params.structuredOutputs {
+            request.grammar = try grammarMatcher(spec, anyWhitespace: params.structuredOutputsAnyWhitespace)
+            request.grammarWaits = !params.structuredOutputsStartAfter.isEmpty
+        }
         arrivals += 1
         requests[id] = request
         if !params.stop.isEmpty, lastStops?.patterns != params.stop { lastStops = StopStringAutomaton(params.stop) }
@@ -201,12 +230,12 @@ public final class EngineCore {
     }
 
     /// A fresh matcher of `spec` (the compiled grammar comes from the cache after the first time).
-    private func grammarMatcher(_ spec: StructuredOutputSpec) throws -> GrammarMatcher {
+    private func grammarMatcher(_ spec: StructuredOutputSpec, anyWhitespace: Bool) throws -> GrammarMatcher {
         guard let grammarCompiler else {
             throw EngineError.invalidParameter(field: "structured_outputs", detail: "needs the model's tokenizer, and this model has none")
         }
         do {
-            return GrammarMatcher(grammar: try grammarCompiler.compile(spec))
+            return GrammarMatcher(grammar: try grammarCompiler.compile(spec, anyWhitespace: anyWhitespace))
         } catch let error as StructuredOutputError {
             throw EngineError.invalidParameter(field: "structured_outputs", detail: error.message)
         }
@@ -248,7 +277,7 @@ public final class EngineCore {
 
     /// Schedules the next step and launches it; nil when nothing can run.
     private func launchNextStep() -> StepRunner.LaunchedStep? {
-        if let speculative = config.speculative { proposeDrafts(speculative) }
+        if let proposer { planDrafts(proposer) }
         var step = scheduler.schedule()
         let embedding = step.requests.filter { $0.request.pooling != nil }
         if !embedding.isEmpty {
@@ -256,6 +285,7 @@ public final class EngineCore {
             runEmbeddings(embedding.map(\.request))
         }
         guard !step.requests.isEmpty else { return nil }
+        if let proposer { proposeDrafts(step, proposer) }
         counters.numSteps += 1
         for (request, _) in step.requests where request.firstScheduledAt == nil { request.firstScheduledAt = .now }
         for (request, numTokens) in step.requests where request.numComputedTokens < request.numPromptTokens {
@@ -316,13 +346,27 @@ public final class EngineCore {
         return updates
     }
 
-    /// Gives each decoding request with every token known its draft tokens for the next step.
-    private func proposeDrafts(_ speculative: SpeculativeConfig) {
+    /// Asks for room for draft tokens after each decoding request whose tokens are all known.
+    private func planDrafts(_ proposer: any SpeculativeProposer) {
         // A grammar's mask for each draft position would need its matcher advanced over the drafts
         // before they are verified; requests with one are not drafted for.
         for request in scheduler.running where request.grammar == nil && request.numPendingTokens == 0 && request.numComputedTokens == request.numTokens - 1 {
             let room = request.maxOutputTokens - request.numOutputTokens - 1
-            request.draftTokenIDs = speculative.propose(request.tokenIDs[...], limit: room)
+            request.numDraftSlots = room > 0 ? proposer.plannedDrafts(for: request, limit: room) : 0
+        }
+    }
+
+    /// Fills the drafts of the scheduled step, each request's within the room the scheduler gave
+    /// it (the token budget may have cut the slots planned).
+    private func proposeDrafts(_ step: ScheduledStep, _ proposer: any SpeculativeProposer) {
+        let counts = step.requests.map { request, numTokens in
+            max(0, min(request.numDraftSlots, numTokens - (request.numTokensWithPending - request.numComputedTokens)))
+        }
+        let drafts = proposer.propose(step, counts: counts, cache: cache, sampler: &sampler)
+        for ((request, _), draft) in zip(step.requests, drafts) {
+            request.numDraftSlots = 0
+            request.draftTokenIDs = draft.tokens
+            request.draftProbabilities = draft.probabilities
         }
     }
 
@@ -331,13 +375,17 @@ public final class EngineCore {
     /// The slots of rejected drafts are given back; their keys and values are overwritten later.
     private func verifyDrafts(_ result: StepRunner.Result, for request: Request) -> [SequenceUpdate] {
         let drafts = request.draftTokenIDs
+        let probabilities = request.draftProbabilities
         request.draftTokenIDs = []
+        request.draftProbabilities = []
         var updates: [SequenceUpdate] = []
         var accepted = 0
         for (i, logits) in (result.draftLogits + [result.sampleLogits!]).enumerated() {
             var row = logits
             let draft = i < drafts.count ? drafts[i] : nil
-            let (token, logprobs) = draft.map { sampler.verify(&row, for: request, draft: $0) } ?? sampler.sample(&row, for: request)
+            let q = i < probabilities.count ? probabilities[i] : nil
+            let (token, logprobs) =
+                draft.map { sampler.verify(&row, for: request, draft: $0, draftProbabilities: q) } ?? sampler.sample(&row, for: request)
             updates.append(accept(token, logprobs: logprobs, for: request))
             guard token == draft else { break }
             accepted += 1
@@ -364,7 +412,7 @@ public final class EngineCore {
         request.append(token)
         // The mask allowed only this grammar's tokens; a rejection means every allowed token was
         // banned (min_tokens against a finished grammar), and the sequence stops there.
-        let grammarRejected = request.grammar.map { _ in !request.grammar!.acceptToken(token) } ?? false
+        let grammarRejected = advanceGrammar(request, with: token)
         counters.generationTokens += 1
         if let logprobs {
             request.logprobs.append(logprobs)
@@ -393,6 +441,18 @@ public final class EngineCore {
         return result
     }
 
+    /// Advances the request's grammar with its newest token; true when the grammar refused it. A
+    /// waiting grammar starts once the output ends with `structuredOutputsStartAfter`.
+    private func advanceGrammar(_ request: Request, with token: Int) -> Bool {
+        guard request.grammar != nil else { return false }
+        guard request.grammarWaits else { return !request.grammar!.acceptToken(token) }
+        let marker = request.params.structuredOutputsStartAfter
+        if request.outputTokenIDs.count >= marker.count, request.outputTokenIDs.suffix(marker.count).elementsEqual(marker) {
+            request.grammarWaits = false
+        }
+        return false
+    }
+
     private func update(_ request: Request, tokens: [Int], logprobs: [PositionLogprobs] = []) -> SequenceUpdate {
         let finishReason: FinishReason? = if case .finished(let reason) = request.status { reason } else { nil }
         let promptLogprobs: [PositionLogprobs?]? =
@@ -414,6 +474,7 @@ public final class EngineCore {
         }
         requests[request.id] = nil
         texts[request.id] = nil
+        proposer?.finish(request)
         return update
     }
 
@@ -440,4 +501,13 @@ public final class EngineCore {
 
     /// Free blocks in the pool (all of them once every request has ended).
     public var numFreeBlocks: Int { cache.numFreeBlocks }
+}
+
+/// Refuses a draft model whose vocabulary differs from the target's: its tokens would mean other text.
+func checkDraftVocabulary(_ draft: ModelConfig, target: ModelConfig) throws {
+    guard draft.vocabSize == target.vocabSize else {
+        throw EngineError.invalidParameter(
+            field: "speculative_config",
+            detail: "the draft model's vocabulary has \(draft.vocabSize) tokens and the target's \(target.vocabSize); draft_model needs a draft with the target's tokenizer and vocabulary")
+    }
 }

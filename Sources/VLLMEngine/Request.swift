@@ -61,9 +61,15 @@ final class Request {
     var numPendingTokens = 0
     /// The row, among the sampled rows of the last launched step, of this request's newest pending token.
     var pendingRow = 0
+    /// Draft tokens the next step makes room for (speculative decoding): the scheduler reserves
+    /// their slots and budget, and the proposer fills `draftTokenIDs` within what was granted.
+    var numDraftSlots = 0
     /// Tokens proposed to follow its last token (speculative decoding), verified by the next step
     /// that computes them; cleared once that step's tokens are in.
     var draftTokenIDs: [Int] = []
+    /// The distribution each draft token was drawn from (a sampling draft model), for the
+    /// rejection rule; empty for point-mass drafts.
+    var draftProbabilities: [[Float]] = []
     /// Prompt tokens that came from the prefix cache when the request was first scheduled.
     var numCachedPromptTokens = 0
     var status: Status = .waiting
@@ -75,6 +81,10 @@ final class Request {
     var cumulativeLogprob: Double = 0
     /// Where the output stands in its structured-output grammar; advanced with each accepted token.
     var grammar: GrammarMatcher?
+    /// True while the output has not yet reached `params.structuredOutputsStartAfter`: the grammar
+    /// waits, and neither masks nor advances. The request is still sampled on the host meanwhile,
+    /// so that the first constrained token is never launched ahead without its mask.
+    var grammarWaits = false
     /// Output tokens seen per id, for frequency and presence penalties.
     var outputCounts: [Int: Int] = [:]
     /// When it was added and when it was first scheduled, for the queue-time metric.

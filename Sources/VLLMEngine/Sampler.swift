@@ -28,17 +28,21 @@ struct Sampler {
 
     /// Verifies `draft` as the request's next token against `logits` (`SamplingMath.verify`): the
     /// draft when accepted, else the token drawn in its place.
-    mutating func verify(_ logits: inout [Float], for request: Request, draft: Int) -> (token: Int, logprobs: PositionLogprobs?) {
+    /// `draftProbabilities` is the distribution the draft was drawn from (nil: a point mass).
+    mutating func verify(
+        _ logits: inout [Float], for request: Request, draft: Int, draftProbabilities: [Float]? = nil
+    ) -> (token: Int, logprobs: PositionLogprobs?) {
         applyGrammar(&logits, request)
         let row = samplingRow(for: request)
-        let sample = SamplingMath.verify(&logits, row, draft: draft, key: row.seededKey ?? unseeded.next())
+        let sample = SamplingMath.verify(
+            &logits, row, draft: draft, draftProbabilities: draftProbabilities, key: row.seededKey ?? unseeded.next())
         return (sample.token, sample.logprobs.map { PositionLogprobs($0, chosen: sample.token) })
     }
 
     /// Bans the tokens the request's grammar does not allow next (before logprobs, as vLLM
     /// applies the grammar bitmask to the logits before its sampler).
     private mutating func applyGrammar(_ logits: inout [Float], _ request: Request) {
-        guard request.grammar != nil else { return }
+        guard request.grammar != nil, !request.grammarWaits else { return }
         if mask.count != request.grammar!.grammar.vocabulary.maskWords { mask = .init(repeating: 0, count: request.grammar!.grammar.vocabulary.maskWords) }
         request.grammar!.fillNextTokenBitmask(&mask)
         SamplingMath.applyTokenBitmask(&logits, mask)
@@ -52,8 +56,19 @@ struct Sampler {
         return samplingRow(for: request)
     }
 
+    /// The random key of a draft model's draw for the request's output `outputIndex`: for a
+    /// seeded request a function of the seed, apart from the keys of the target's own draws (the
+    /// rejection rule needs the draft independent of them); fresh otherwise.
+    mutating func draftKey(for request: Request, outputIndex: Int) -> UInt64 {
+        guard let seed = request.params.seed else { return unseeded.next() }
+        var row = DeviceSamplingRow()
+        row.seed = seed
+        row.outputIndex = outputIndex
+        return SamplingMath.mix(row.seededKey! ^ 0xA076_1D64_78BD_642F)
+    }
+
     /// Everything the request's sampling needs, as one row for `SamplingMath` or a backend.
-    private func samplingRow(for request: Request) -> DeviceSamplingRow {
+    func samplingRow(for request: Request) -> DeviceSamplingRow {
         let p = request.params
         var row = DeviceSamplingRow()
         row.temperature = p.isGreedy ? 0 : Float(p.temperature)

@@ -39,6 +39,14 @@ public struct SamplingParams: Sendable, Equatable {
     /// Constrains the output to a JSON schema, any JSON object, a regex, a choice or a grammar
     /// (vLLM's `structured_outputs`); each sample follows the grammar token by token.
     public var structuredOutputs: StructuredOutputSpec?
+    /// Token ids after which `structuredOutputs` starts to apply: the output is unconstrained
+    /// until it contains them (a reasoning model's end of thinking, `</think>`), and follows the
+    /// grammar from the next token on. Empty: the grammar applies from the first token.
+    public var structuredOutputsStartAfter: [Int] = []
+    /// JSON grammars allow any whitespace between tokens (xgrammar's `any_whitespace`, vLLM's
+    /// default); false writes compact JSON (`", "` and `": "` as separators), which a model cannot
+    /// stretch with endless newlines (vLLM's `disable_any_whitespace`).
+    public var structuredOutputsAnyWhitespace = true
     public var spacesBetweenSpecialTokens = true
 
     public init() {}

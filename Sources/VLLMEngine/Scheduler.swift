@@ -62,7 +62,7 @@ final class Scheduler {
                 index += 1
                 continue
             }
-            let numTokens = min(request.numTokensWithPending + request.draftTokenIDs.count - request.numComputedTokens, budget)
+            let numTokens = min(request.numTokensWithPending + request.numDraftSlots - request.numComputedTokens, budget)
             var scheduled = false
             while true {
                 if cache.allocateSlots(for: request, numNewTokens: numTokens) {
@@ -103,7 +103,9 @@ final class Scheduler {
     private func preempt(_ request: Request) {
         cache.free(request)
         request.numComputedTokens = 0
+        request.numDraftSlots = 0
         request.draftTokenIDs = []
+        request.draftProbabilities = []
         request.status = .waiting
         waiting.insert(request, at: 0)
         numPreemptions += 1

@@ -8,6 +8,8 @@ public struct SpeculativeConfig: Sendable, Equatable {
         /// Prompt lookup: the tokens that followed the latest earlier occurrence of the sequence's
         /// last n tokens.
         case ngram
+        /// A smaller model with the same vocabulary, run autoregressively for the drafts.
+        case draftModel = "draft_model"
     }
 
     public var method: Method
@@ -17,6 +19,10 @@ public struct SpeculativeConfig: Sendable, Equatable {
     public var promptLookupMax: Int
     /// Shortest suffix looked up.
     public var promptLookupMin: Int
+    /// The draft model of `draftModel`: a folder or a Hugging Face id.
+    public var model: String?
+    /// The branch, tag or commit of a Hub id in `model`; "main" when nil.
+    public var revision: String?
 
     /// An n-gram configuration.
     public init(method: Method = .ngram, numSpeculativeTokens: Int, promptLookupMax: Int = 5, promptLookupMin: Int? = nil) {
@@ -26,31 +32,52 @@ public struct SpeculativeConfig: Sendable, Equatable {
         self.promptLookupMin = promptLookupMin ?? promptLookupMax
     }
 
+    /// A draft-model configuration: `model` (a folder or a Hub id) proposes `numSpeculativeTokens` per step.
+    public init(draftModel model: String, numSpeculativeTokens: Int) {
+        self.init(method: .draftModel, numSpeculativeTokens: numSpeculativeTokens)
+        self.model = model
+    }
+
     /// Parses vLLM's JSON form, e.g. `{"method": "ngram", "num_speculative_tokens": 4,
-    /// "prompt_lookup_max": 4, "prompt_lookup_min": 2}`.
+    /// "prompt_lookup_max": 4, "prompt_lookup_min": 2}` or `{"method": "draft_model", "model":
+    /// "org/small", "num_speculative_tokens": 4}` (a `model` without `method` means `draft_model`, as
+    /// vLLM infers it).
     public init(json: String) throws {
         let fail = Self.invalid
         guard let data = json.data(using: .utf8),
               let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any]
         else { throw fail("not a JSON object: \(json)") }
-        let known: Set = ["method", "num_speculative_tokens", "prompt_lookup_max", "prompt_lookup_min"]
+        let known: Set = [
+            "method", "model", "revision", "draft_tensor_parallel_size", "num_speculative_tokens", "prompt_lookup_max",
+            "prompt_lookup_min",
+        ]
         if let unknown = object.keys.sorted().first(where: { !known.contains($0) }) {
             throw fail("unknown key '\(unknown)' (supported: \(known.sorted().joined(separator: ", ")))")
         }
         struct Fields: Decodable {
             var method: String?
+            var model: String?
+            var revision: String?
+            var draft_tensor_parallel_size: Int?
             var num_speculative_tokens: Int?
             var prompt_lookup_max: Int?
             var prompt_lookup_min: Int?
         }
         let fields: Fields
         do { fields = try JSONDecoder().decode(Fields.self, from: data) } catch { throw fail("each value must be a string or an integer: \(json)") }
-        let name = fields.method ?? "ngram"
-        guard let method = Method(rawValue: name) else { throw fail("method '\(name)' is not supported; supported: ngram") }
+        let name = fields.method ?? (fields.model == nil ? "ngram" : "draft_model")
+        guard let method = Method(rawValue: name) else {
+            throw fail("method '\(name)' is not supported; supported: ngram, draft_model")
+        }
         guard let count = fields.num_speculative_tokens else { throw fail("'num_speculative_tokens' is required") }
         self.init(
             method: method, numSpeculativeTokens: count, promptLookupMax: fields.prompt_lookup_max ?? 5,
             promptLookupMin: fields.prompt_lookup_min)
+        model = fields.model
+        revision = fields.revision
+        if let size = fields.draft_tensor_parallel_size, size != 1 {
+            throw fail("draft_tensor_parallel_size \(size): the draft runs on one rank; use 1")
+        }
         try validate()
     }
 
@@ -60,6 +87,19 @@ public struct SpeculativeConfig: Sendable, Equatable {
         guard (1...32).contains(numSpeculativeTokens) else { throw fail("num_speculative_tokens must be in 1...32") }
         guard promptLookupMin >= 1, promptLookupMin <= promptLookupMax, promptLookupMax <= 64 else {
             throw fail("need 1 <= prompt_lookup_min <= prompt_lookup_max <= 64")
+        }
+        switch method {
+        case .ngram where model != nil: throw fail("'model' is for method draft_model, not ngram")
+        case .draftModel where model?.isEmpty ?? true: throw fail("method draft_model needs 'model' (a folder or a Hugging Face id)")
+        default: break
+        }
+    }
+
+    /// What is configured, in a few words for logs.
+    public var summary: String {
+        switch method {
+        case .ngram: "ngram, \(numSpeculativeTokens) tokens, lookup \(promptLookupMin)...\(promptLookupMax)"
+        case .draftModel: "draft_model \(model ?? "?"), \(numSpeculativeTokens) tokens (its KV cache in every block beside the target's)"
         }
     }
 

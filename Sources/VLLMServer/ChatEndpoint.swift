@@ -2,7 +2,9 @@ import Foundation
 import Hummingbird
 import NIOCore
 import VLLMEngine
+import VLLMStructuredOutputs
 import VLLMTokenizers
+import VLLMToolParsers
 
 extension OpenAIServing {
     /// Renders the conversation of a chat (or tokenize) request with the chat template. `raw` is the
@@ -37,6 +39,15 @@ extension OpenAIServing {
                 object["content"] = .string(text)
             case .none?, nil:
                 object["content"] = JinjaValue.none
+            }
+            switch object["tool_calls"] {
+            case nil, JinjaValue.none?: break
+            case .list(let calls)?: object["tool_calls"] = .list(try templateToolCalls(calls, message: i))
+            default: throw APIError.invalid("messages[\(i)].tool_calls", "tool_calls must be a list of tool calls")
+            }
+            switch object["tool_call_id"] {
+            case nil, JinjaValue.none?, .string?: break
+            default: throw APIError.invalid("messages[\(i)].tool_call_id", "tool_call_id must be a string")
             }
             jinjaMessages.append(.dict(object))
         }
@@ -105,6 +116,37 @@ extension OpenAIServing {
         return (extra, tools)
     }
 
+    /// An assistant message's `tool_calls` as templates expect them: each `function.arguments`
+    /// JSON string parsed into a mapping, as vLLM does before rendering (templates iterate over
+    /// `arguments.items()` or write `arguments | tojson`).
+    private func templateToolCalls(_ calls: [JinjaValue], message: Int) throws -> [JinjaValue] {
+        try calls.enumerated().map { j, call in
+            // A call: {"id"?: string, "type"?: "function", "function": {"name": string, "arguments": string}}.
+            let param = "messages[\(message)].tool_calls[\(j)]"
+            guard case .dict(var object) = call, case .dict(var function)? = object["function"],
+                case .string? = function["name"], case .string(let text)? = function["arguments"]
+            else {
+                throw APIError.invalid(param, "a tool call needs a function object with a string name and string arguments")
+            }
+            switch object["id"] {
+            case nil, .string?: break
+            default: throw APIError.invalid(param + ".id", "a tool call's id must be a string")
+            }
+            switch object["type"] {
+            case nil, .string("function")?: break
+            default: throw APIError.invalid(param + ".type", "a tool call's type must be \"function\"")
+            }
+            do {
+                function["arguments"] = try JinjaValue(jsonString: text)
+            } catch {
+                throw APIError.invalid(
+                    "messages[\(message)].tool_calls[\(j)].function.arguments", "the arguments of a tool call must be a JSON string: \(error)")
+            }
+            object["function"] = .dict(function)
+            return .dict(object)
+        }
+    }
+
     /// The refusal of a template sent by a client to a server that does not trust them (vLLM's).
     private func untrustedTemplate(_ param: String) -> APIError {
         APIError.invalid(
@@ -117,8 +159,8 @@ extension OpenAIServing {
         _ body: ChatCompletionRequest, raw: JinjaDict, abortOnClose: (any Abortable) -> Void
     ) async throws -> Response {
         let f = body.sampling
-        let wantsLogprobs = body.logprobs ?? false
-        let (text, tokens, params) = try await Self.offload { [self] in try chatPrompt(body, raw: raw) }
+        let prepared = try await Self.offload { [self] in try chatPrompt(body, raw: raw) }
+        let (tokens, params) = (prepared.tokens, prepared.params)
         let n = params.n
         try admit(n)
         let id = responseID("chatcmpl", clientID: f.requestID)
@@ -132,80 +174,103 @@ extension OpenAIServing {
                 prompt: tokens, width: n, maxTokens: params.maxTokens ?? 16, ignoreEOS: params.ignoreEOS,
                 lengthPenalty: f.lengthPenalty ?? 1, baseID: engineBase, cancel: cancel)
             let choices = beams.enumerated().map { k, beam in
-                ChatChoice(index: k, message: ChatResponseMessage(content: beam.text), finishReason: beam.finishReason.openAIName)
+                let message = prepared.parsing.parse(beam.text)
+                return ChatChoice(
+                    index: k, message: ChatResponseMessage(message),
+                    finishReason: prepared.parsing.finishReason(beam.finishReason, madeCalls: !message.toolCalls.isEmpty))
             }
             let usage = Usage(promptTokens: tokens.count, completionTokens: beams.reduce(0) { $0 + $1.tokenIDs.count })
             return jsonResponse(
                 ChatCompletionResponse(id: id, created: Int(Date().timeIntervalSince1970), model: servedName, choices: choices, usage: usage))
         }
         let run = GenerationRun(
-            engine: engine, baseID: engineBase, prompts: [(text, tokens)], params: [params], priority: f.priority ?? 0,
+            engine: engine, baseID: engineBase, prompts: [(prepared.text, tokens)], params: [params], priority: f.priority ?? 0,
             metrics: metrics, onComplete: { [self] in release(n) })
         abortOnClose(run)
-        let topCount = body.topLogprobs ?? 0
         let created = Int(Date().timeIntervalSince1970)
         if f.stream == true {
-            let includeUsage = f.streamOptions?.includeUsage ?? false
-            // vLLM's continuous_usage_stats: every chunk carries the usage so far.
-            let continuousUsage = includeUsage && (f.streamOptions?.continuousUsageStats ?? false)
-            return ServerSentEvents.response(
-                write: { [self] writer in
-                    for index in 0..<n {
-                        let first = ChatChunkChoice(index: index, delta: ChatDelta(role: "assistant", content: ""))
-                        let usage = continuousUsage ? Usage(promptTokens: tokens.count, completionTokens: 0) : nil
-                        try await writer.write(
-                            ServerSentEvents.event(
-                                ChatCompletionChunk(id: id, created: created, model: servedName, choices: [first], usage: usage)))
-                    }
-                    var completionTokens = 0
-                    var contexts = [[Int]](repeating: tokens, count: n)
-                    for await event in run.events {
-                        switch event {
-                        case .failure(_, let error):
-                            run.abort()
-                            try await writer.write(ServerSentEvents.event(APIError.from(error).body))
-                            try await writer.write(ServerSentEvents.done)
-                            return
-                        case .output(_, let output):
-                            for piece in output.outputs {
-                                completionTokens += piece.tokenIDs.count
-                                let logprobs = wantsLogprobs
-                                    ? chatLogprobs(piece.logprobs ?? [], context: contexts[piece.index], top: topCount) : nil
-                                if wantsLogprobs { contexts[piece.index] += piece.tokenIDs }
-                                if piece.text.isEmpty, piece.finishReason == nil, (logprobs?.content?.isEmpty ?? true) { continue }
-                                let choice = ChatChunkChoice(
-                                    index: piece.index, delta: ChatDelta(content: piece.text), logprobs: logprobs,
-                                    finishReason: piece.finishReason?.openAIName, stopReason: StopReasonValue(piece.stopReason))
-                                let usage = continuousUsage ? Usage(promptTokens: tokens.count, completionTokens: completionTokens) : nil
-                                try await writer.write(
-                                    ServerSentEvents.event(
-                                        ChatCompletionChunk(id: id, created: created, model: servedName, choices: [choice], usage: usage)))
-                            }
-                        }
-                    }
-                    if includeUsage {
-                        let usage = Usage(promptTokens: tokens.count, completionTokens: completionTokens)
-                        try await writer.write(
-                            ServerSentEvents.event(ChatCompletionChunk(id: id, created: created, model: servedName, choices: [], usage: usage)))
-                    }
-                    try await writer.write(ServerSentEvents.done)
-                },
-                onEnd: { run.abort() })
+            return streamChat(body, prepared: prepared, run: run, id: id, created: created)
         }
         let samples = try await run.collect(prompts: 1, samplesPerPrompt: n)
+        let wantsLogprobs = body.logprobs ?? false
         let choices = samples.enumerated().map { index, sample in
-            ChatChoice(
-                index: index, message: ChatResponseMessage(content: sample.text),
-                logprobs: wantsLogprobs ? chatLogprobs(sample.logprobs, context: tokens, top: topCount) : nil,
-                finishReason: sample.finishReason?.openAIName, stopReason: StopReasonValue(sample.stopReason))
+            let message = prepared.parsing.parse(sample.text)
+            return ChatChoice(
+                index: index, message: ChatResponseMessage(message),
+                logprobs: wantsLogprobs ? chatLogprobs(sample.logprobs, context: tokens, top: body.topLogprobs ?? 0) : nil,
+                finishReason: prepared.parsing.finishReason(sample.finishReason, madeCalls: !message.toolCalls.isEmpty),
+                stopReason: StopReasonValue(sample.stopReason))
         }
         let usage = Usage(promptTokens: tokens.count, completionTokens: samples.reduce(0) { $0 + $1.tokenIDs.count })
         return jsonResponse(ChatCompletionResponse(id: id, created: created, model: servedName, choices: choices, usage: usage))
     }
 
+    /// The server-sent events of a streamed chat completion: a role chunk per choice, then each
+    /// choice's parsed deltas (content, reasoning, tool-call pieces) as they come.
+    private func streamChat(
+        _ body: ChatCompletionRequest, prepared: PreparedChat, run: GenerationRun, id: String, created: Int
+    ) -> Response {
+        let f = body.sampling
+        let (tokens, n) = (prepared.tokens, prepared.params.n)
+        let wantsLogprobs = body.logprobs ?? false
+        let topCount = body.topLogprobs ?? 0
+        let includeUsage = f.streamOptions?.includeUsage ?? false
+        // vLLM's continuous_usage_stats: every chunk carries the usage so far.
+        let continuousUsage = includeUsage && (f.streamOptions?.continuousUsageStats ?? false)
+        return ServerSentEvents.response(
+            write: { [self] writer in
+                func send(_ choices: [ChatChunkChoice], usage: Usage?) async throws {
+                    try await writer.write(
+                        ServerSentEvents.event(ChatCompletionChunk(id: id, created: created, model: servedName, choices: choices, usage: usage)))
+                }
+                for index in 0..<n {
+                    let usage = continuousUsage ? Usage(promptTokens: tokens.count, completionTokens: 0) : nil
+                    try await send([ChatChunkChoice(index: index, delta: ChatDelta(role: "assistant", content: ""))], usage: usage)
+                }
+                var completionTokens = 0
+                var contexts = [[Int]](repeating: tokens, count: n)
+                var streams = (0..<n).map { _ in prepared.parsing.makeStream() }
+                for await event in run.events {
+                    switch event {
+                    case .failure(_, let error):
+                        run.abort()
+                        try await writer.write(ServerSentEvents.event(APIError.from(error).body))
+                        try await writer.write(ServerSentEvents.done)
+                        return
+                    case .output(_, let output):
+                        for piece in output.outputs {
+                            completionTokens += piece.tokenIDs.count
+                            let logprobs = wantsLogprobs ? chatLogprobs(piece.logprobs ?? [], context: contexts[piece.index], top: topCount) : nil
+                            if wantsLogprobs { contexts[piece.index] += piece.tokenIDs }
+                            var delta = streams[piece.index].feed(piece.text)
+                            if piece.finishReason != nil { delta.append(streams[piece.index].finish()) }
+                            if delta.isEmpty, piece.finishReason == nil, (logprobs?.content?.isEmpty ?? true) { continue }
+                            let choice = ChatChunkChoice(
+                                index: piece.index, delta: ChatDelta(delta), logprobs: logprobs,
+                                finishReason: prepared.parsing.finishReason(piece.finishReason, madeCalls: streams[piece.index].sentCalls),
+                                stopReason: StopReasonValue(piece.stopReason))
+                            try await send([choice], usage: continuousUsage ? Usage(promptTokens: tokens.count, completionTokens: completionTokens) : nil)
+                        }
+                    }
+                }
+                if includeUsage { try await send([], usage: Usage(promptTokens: tokens.count, completionTokens: completionTokens)) }
+                try await writer.write(ServerSentEvents.done)
+            },
+            onEnd: { run.abort() })
+    }
+
+    /// A chat request made ready for the engine: the rendered prompt, its tokens, the sampling
+    /// parameters (with the grammar `tool_choice` asks for) and how the output will be parsed.
+    struct PreparedChat: Sendable {
+        var text: String
+        var tokens: [Int]
+        var params: SamplingParams
+        var parsing: ChatOutputParsing
+    }
+
     /// Checks a chat request, renders its conversation and tokenizes it: CPU work, run off the
     /// I/O threads.
-    func chatPrompt(_ body: ChatCompletionRequest, raw: JinjaDict) throws -> (String, [Int], SamplingParams) {
+    func chatPrompt(_ body: ChatCompletionRequest, raw: JinjaDict) throws -> PreparedChat {
         let f = body.sampling
         try checkLimits(f)
         let wantsLogprobs = body.logprobs ?? false
@@ -218,13 +283,8 @@ extension OpenAIServing {
         }
         // max_completion_tokens wins when both are given, but a bad max_tokens is still an error.
         if let maxTokens = f.maxTokens, maxTokens < 1 { throw APIError.invalid("max_tokens", "max_tokens must be at least 1, got \(maxTokens)") }
-        switch raw["tool_choice"] {
-        case nil, JinjaValue.none?, .string?, .dict?: break
-        default: throw APIError.invalid("tool_choice", "tool_choice must be a string or an object")
-        }
-        if let choice = body.toolChoice, choice != "none", choice != "auto" {
-            throw APIError.invalid("tool_choice", "tool_choice '\(choice)' is not supported; tool calls are not parsed by this server")
-        }
+        let tools = try ChatToolRequest(raw: raw, autoEnabled: options.enableAutoToolChoice && options.toolCallParser != nil)
+        let toolGrammar = try toolChoiceGrammar(tools, sampling: f)
         let prompt = try renderChat(
             messages: body.messages, raw: raw, addGenerationPrompt: body.addGenerationPrompt ?? true,
             continueFinalMessage: body.continueFinalMessage ?? false, templateOverride: body.chatTemplate)
@@ -237,11 +297,40 @@ extension OpenAIServing {
                 "max_tokens",
                 "This model's maximum context length is \(maxModelLength) tokens. However, you requested \(maxTokens) output tokens and your prompt has \(tokens.count) tokens. Please reduce the length of the messages or completion.")
         }
-        let params = try samplingParams(
+        var params = try samplingParams(
             f, promptLength: tokens.count, maxTokens: body.maxCompletionTokens ?? f.maxTokens,
             maxTokensParam: body.maxCompletionTokens != nil ? "max_completion_tokens" : "max_tokens",
             defaultMaxTokens: nil, logprobs: wantsLogprobs ? (body.topLogprobs ?? 0) : nil)
-        return (prompt.text, tokens, params)
+        if let toolGrammar {
+            params.structuredOutputs = toolGrammar
+            params.structuredOutputsAnyWhitespace = false
+        }
+        // Tool markers are special tokens in some vocabularies; the parser must see them (vLLM's parsers do the same).
+        if tools.choice == .auto, f.skipSpecialTokens == nil { params.skipSpecialTokens = false }
+        let parsing = try ChatOutputParsing(options: options, tools: tools, prompt: prompt.text)
+        if params.structuredOutputs != nil, let marker = parsing.grammarStartMarker(prompt: prompt.text), let tokenizer {
+            params.structuredOutputsStartAfter = tokenizer.encode(marker, addSpecialTokens: false)
+        }
+        return PreparedChat(text: prompt.text, tokens: tokens, params: params, parsing: parsing)
+    }
+
+    /// The grammar of a `required` or named `tool_choice`, compiled now so that a schema the
+    /// engine cannot follow is a 400 naming `tools`. Calls are compact JSON: whitespace means
+    /// nothing to the client, and a model that loops on newlines could never finish the call.
+    private func toolChoiceGrammar(_ tools: ChatToolRequest, sampling f: SamplingFields) throws -> StructuredOutputSpec? {
+        guard let spec = try tools.structuredOutput() else { return nil }
+        if f.structuredOutputs != nil {
+            throw APIError.invalid(
+                "tool_choice", "tool_choice \"required\" or a named function constrains the output itself; it cannot be combined with response_format or structured_outputs")
+        }
+        if f.useBeamSearch == true { throw APIError.invalid("tool_choice", "tool_choice \"required\" or a named function cannot be used with beam search") }
+        guard let compiler = engine.grammarCompiler else {
+            throw APIError.invalid("tool_choice", "tool_choice \"required\" and named functions need the model's tokenizer")
+        }
+        do { _ = try compiler.compile(spec, anyWhitespace: false) } catch let error as StructuredOutputError {
+            throw APIError.invalid("tools", "the tools' parameters cannot constrain the output: \(error.message)")
+        }
+        return spec
     }
 
     /// The chat `logprobs` object for `positions`, with `top` alternatives each.

@@ -99,6 +99,8 @@ public struct SamplingFields: Decodable, Sendable {
     public var responseFormat: ResponseFormat?
     /// The output constraint of `response_format` or `structured_outputs`.
     public var structuredOutputs: StructuredOutputSpec?
+    /// `structured_outputs.disable_any_whitespace`: JSON grammars write compact JSON.
+    public var disableAnyWhitespace = false
     public var addSpecialTokens: Bool?
     public var user: String?
     public var requestID: String?
@@ -146,7 +148,7 @@ public struct SamplingFields: Decodable, Sendable {
         priority = try c.decodeIfPresent(Int.self, forKey: .priority)
         promptLogprobs = try c.decodeIfPresent(Int.self, forKey: .promptLogprobs)
         responseFormat = try c.decodeIfPresent(ResponseFormat.self, forKey: .responseFormat)
-        structuredOutputs = try StructuredOutputFields.spec(rawBody: RequestBody.raw)
+        (structuredOutputs, disableAnyWhitespace) = try StructuredOutputFields.read(rawBody: RequestBody.raw)
         addSpecialTokens = try c.decodeIfPresent(Bool.self, forKey: .addSpecialTokens)
         user = try c.decodeIfPresent(String.self, forKey: .user)
         requestID = try c.decodeIfPresent(String.self, forKey: .requestID)
@@ -222,14 +224,13 @@ public struct ChatCompletionRequest: Decodable, Sendable {
     public var addGenerationPrompt: Bool?
     public var continueFinalMessage: Bool?
     public var chatTemplate: String?
-    public var toolChoice: String?
     public var sampling: SamplingFields
 
     enum CodingKeys: String, CodingKey {
         case messages, logprobs
         case topLogprobs = "top_logprobs", maxCompletionTokens = "max_completion_tokens"
         case addGenerationPrompt = "add_generation_prompt", continueFinalMessage = "continue_final_message"
-        case chatTemplate = "chat_template", toolChoice = "tool_choice"
+        case chatTemplate = "chat_template"
     }
 
     public init(from decoder: any Decoder) throws {
@@ -241,8 +242,6 @@ public struct ChatCompletionRequest: Decodable, Sendable {
         addGenerationPrompt = try c.decodeIfPresent(Bool.self, forKey: .addGenerationPrompt)
         continueFinalMessage = try c.decodeIfPresent(Bool.self, forKey: .continueFinalMessage)
         chatTemplate = try c.decodeIfPresent(String.self, forKey: .chatTemplate)
-        // tool_choice may be a string or an object naming a function; only the string forms matter here.
-        toolChoice = try? c.decodeIfPresent(String.self, forKey: .toolChoice)
         sampling = try SamplingFields(from: decoder)
     }
 }

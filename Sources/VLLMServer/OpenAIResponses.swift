@@ -117,18 +117,42 @@ public struct ChatLogprobs: Encodable, Sendable, Equatable {
     public var content: [ChatLogprobEntry]?
 }
 
+/// A tool call in a chat response (`message.tool_calls`), or a piece of one in a stream
+/// (`delta.tool_calls`: `index` always; `id`, `type` and `name` on a call's first piece only).
+public struct ResponseToolCall: Encodable, Sendable, Equatable {
+    /// The function's name and its arguments' JSON text (a fragment of it in a stream).
+    public struct Function: Encodable, Sendable, Equatable {
+        public var name: String?
+        public var arguments: String
+    }
+
+    /// The call's position among the choice's calls (streams only).
+    public var index: Int?
+    public var id: String?
+    public var type: String?
+    public var function: Function
+}
+
 /// The assistant's message in a chat response.
 public struct ChatResponseMessage: Encodable, Sendable {
     public var role = "assistant"
+    /// The text for the user; null when the model only called tools.
     public var content: String?
-    public var toolCalls: [String] = []
+    /// The reasoning block, when the server runs with `--reasoning-parser` and there was one
+    /// (sent as `reasoning_content` and as vLLM's newer `reasoning`).
+    public var reasoning: String?
+    public var toolCalls: [ResponseToolCall] = []
 
-    enum CodingKeys: String, CodingKey { case role, content, toolCalls = "tool_calls" }
+    enum CodingKeys: String, CodingKey { case role, content, reasoningContent = "reasoning_content", reasoning, toolCalls = "tool_calls" }
 
     public func encode(to encoder: any Encoder) throws {
         var c = encoder.container(keyedBy: CodingKeys.self)
         try c.encode(role, forKey: .role)
         try c.encode(content, forKey: .content)
+        if let reasoning {
+            try c.encode(reasoning, forKey: .reasoningContent)
+            try c.encode(reasoning, forKey: .reasoning)
+        }
         try c.encode(toolCalls, forKey: .toolCalls)
     }
 }
@@ -165,10 +189,31 @@ public struct ChatCompletionResponse: Encodable, Sendable {
     public var usage: Usage
 }
 
-/// The `delta` of a streamed chat choice: the role first, then content.
+/// The `delta` of a streamed chat choice: the role first, then content, reasoning (as
+/// `reasoning_content` and `reasoning`) and tool-call pieces; parts with nothing new are left out.
 public struct ChatDelta: Encodable, Sendable {
     public var role: String?
     public var content: String?
+    public var reasoning: String?
+    public var toolCalls: [ResponseToolCall]?
+
+    enum CodingKeys: String, CodingKey { case role, content, reasoningContent = "reasoning_content", reasoning, toolCalls = "tool_calls" }
+
+    public init(role: String? = nil, content: String? = nil, reasoning: String? = nil, toolCalls: [ResponseToolCall]? = nil) {
+        self.role = role
+        self.content = content
+        self.reasoning = reasoning
+        self.toolCalls = toolCalls
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encodeIfPresent(role, forKey: .role)
+        try c.encodeIfPresent(content, forKey: .content)
+        try c.encodeIfPresent(reasoning, forKey: .reasoningContent)
+        try c.encodeIfPresent(reasoning, forKey: .reasoning)
+        try c.encodeIfPresent(toolCalls, forKey: .toolCalls)
+    }
 }
 
 /// One choice of a streamed chat chunk.

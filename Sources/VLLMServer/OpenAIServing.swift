@@ -31,7 +31,7 @@ public final class OpenAIServing: @unchecked Sendable {
     private var engineRequests = 0
     private var draining = false
 
-    /// Wraps a started engine. Fails only when `options.chatTemplate` does not parse.
+    /// Wraps a started engine. Fails when `options.chatTemplate` does not parse or a parser name is unknown.
     public init(engine: AsyncEngine, options: ServerOptions, logger: Logger = Logger(label: "vllm.server")) throws {
         self.engine = engine
         self.options = options
@@ -44,6 +44,7 @@ public final class OpenAIServing: @unchecked Sendable {
         generationDefaults = options.useGenerationConfig ? (engine.folder?.generationConfig ?? GenerationConfig()) : GenerationConfig()
         admissionLimit = engine.config.scheduler.maxNumSeqs + options.maxQueuedSequences
         metrics = ServerMetrics(modelName: modelNames[0], maxModelLength: maxModelLength)
+        try ChatOutputParsing.checkParserNames(options)
         var renderer: ChatPromptRenderer?
         var rendererError: String?
         if let folder = engine.folder, let tokenizer {
@@ -77,7 +78,8 @@ public final class OpenAIServing: @unchecked Sendable {
             maxSequences: min(128, admissionLimit), admissionLimit: admissionLimit, maxLogprobs: options.maxLogprobs,
             maxStopStrings: options.maxStopStrings, maxStopStringCharacters: options.maxStopStringCharacters,
             maxStopTokenIDs: options.maxStopTokenIDs, maxRequestIDLength: options.maxRequestIDLength,
-            trustsRequestTemplates: options.trustRequestChatTemplate, requiresAPIKey: !(options.apiKey ?? "").isEmpty,
+            trustsRequestTemplates: options.trustRequestChatTemplate,
+            autoToolChoice: options.enableAutoToolChoice && options.toolCallParser != nil, requiresAPIKey: !(options.apiKey ?? "").isEmpty,
             maxRequestBodyBytes: options.maxRequestBodyBytes,
             maxEmbeddingTokens: min(maxModelLength, engine.config.scheduler.maxNumBatchedTokens),
             matryoshkaDimensions: engine.folder.flatMap { folder in
@@ -253,10 +255,11 @@ public final class OpenAIServing: @unchecked Sendable {
         if let spec = f.structuredOutputs {
             // Compiled here, off the step loop: errors are a 400 now, and the engine finds it cached.
             guard let compiler = engine.grammarCompiler else { throw APIError.invalid("response_format", "structured outputs need the model's tokenizer") }
-            do { _ = try compiler.compile(spec) } catch let error as StructuredOutputError {
+            do { _ = try compiler.compile(spec, anyWhitespace: !f.disableAnyWhitespace) } catch let error as StructuredOutputError {
                 throw APIError.invalid(f.responseFormat != nil ? "response_format" : "structured_outputs", error.message)
             }
             p.structuredOutputs = spec
+            p.structuredOutputsAnyWhitespace = !f.disableAnyWhitespace
         }
         guard p.n <= 128 else { throw APIError.invalid("n", "n must be at most 128, got \(p.n)") }
         do {

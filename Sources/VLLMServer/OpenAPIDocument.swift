@@ -36,6 +36,8 @@ enum OpenAPIDocument {
         var maxRequestIDLength: Int
         /// Whether `chat_template` may be sent (`--trust-request-chat-template`).
         var trustsRequestTemplates: Bool
+        /// Whether `tool_choice` may be `"auto"` (`--enable-auto-tool-choice` with a `--tool-call-parser`).
+        var autoToolChoice: Bool = false
         /// Whether `/v1/*`, `/tokenize`, `/detokenize` and `/reset_prefix_cache` need the API key.
         var requiresAPIKey: Bool
         /// Largest request body, in bytes.
@@ -171,6 +173,19 @@ enum OpenAPIDocument {
                 "max_tokens and max_completion_tokens must both fit the context when both are given",
                 "continue_final_message needs the last message to be from the assistant",
                 "the chat template must render the messages",
+                "each messages[].tool_calls[].function.arguments is JSON text",
+                // JSON Schema could state the next two, but schemathesis' generator gives up on the
+                // request body with more than four conditional rules.
+                "tool_choice other than \"none\" needs tools",
+            ]
+            if !l.autoToolChoice {
+                rules.append(
+                    "non-empty tools need tool_choice \"none\", \"required\" or a named function (absent or null is \"auto\", which needs --enable-auto-tool-choice)"
+                )
+            }
+            rules += [
+                "a named tool_choice names a function of tools",
+                "tool_choice \"required\" with tools, or a named function, constrains the output itself: not with response_format json_object or json_schema, a structured_outputs constraint or use_beam_search, and the tools' parameters must be JSON schemas the server compiles",
             ]
         } else {
             rules += [
@@ -221,8 +236,13 @@ enum OpenAPIDocument {
         [
             // Beam search is not streamed.
             notBoth("use_beam_search", ["const": true], "stream", ["const": true]),
-            // One output constraint at most.
-            notBoth("response_format", ["type": "object"], "structured_outputs", ["type": "object"]),
+            // One output constraint at most (structured_outputs may still disable_any_whitespace).
+            notBoth(
+                "response_format", ["type": "object"], "structured_outputs",
+                [
+                    "type": "object",
+                    "anyOf": StructuredOutputFields.constraintFields.map { field -> [String: Any] in ["required": [field], "properties": [field: ["not": null]]] },
+                ]),
         ]
     }
 
@@ -259,13 +279,20 @@ enum OpenAPIDocument {
         chat["chat_template"] = l.trustsRequestTemplates
             ? nullable(string) : ["type": "null", "description": "refused unless the server trusts request templates"]
         chat["chat_template_kwargs"] = templateKwargs
-        chat["tools"] = nullable(array(["type": "object"]))
-        chat["tool_choice"] = nullable(["anyOf": [["type": "string", "enum": ["none", "auto"]], ["type": "object"]]])
+        chat["tools"] = nullable(array(ref("Tool")))
+        // "auto" needs --enable-auto-tool-choice (and a --tool-call-parser).
+        let namedChoice = object(
+            ["type": ["const": "function"], "function": object(["name": ["type": "string", "minLength": 1]], required: ["name"])],
+            required: ["function"])
+        chat["tool_choice"] = nullable([
+            "anyOf": [["type": "string", "enum": l.autoToolChoice ? ["none", "auto", "required"] : ["none", "required"]], namedChoice]
+        ])
+        chat["parallel_tool_calls"] = nullable(boolean)
         let usage: [String: Any] = [
             "type": "object", "required": ["prompt_tokens", "completion_tokens", "total_tokens"],
             "properties": ["prompt_tokens": int(0, Int(Int32.max)), "completion_tokens": int(0, Int(Int32.max)), "total_tokens": int(0, Int(Int32.max))],
         ]
-        let finishReason = nullable(["type": "string", "enum": ["stop", "length", "abort"]])
+        let finishReason = nullable(["type": "string", "enum": ["stop", "length", "abort", "tool_calls"]])
         let stopReason: [String: Any] = ["anyOf": [integer, string, null], "description": "the stop token id or stop string, null for EOS or length"]
         let completionLogprobs = nullable(
             object(
@@ -319,17 +346,38 @@ enum OpenAPIDocument {
                     "json": ["anyOf": [["type": "object"], string, null]], "regex": nullable(string),
                     "choice": nullable(["type": "array", "items": string, "minItems": 1]), "grammar": nullable(string),
                     "json_object": nullable(boolean),
+                    // JSON grammars write compact JSON (a response_format schema too).
+                    "disable_any_whitespace": nullable(boolean),
                 ],
                 "allOf": structuredOutputPairs(),
             ],
+            "Tool": object(
+                [
+                    "type": ["const": "function"],
+                    "function": object(
+                        [
+                            "name": ["type": "string", "minLength": 1], "description": nullable(string),
+                            "parameters": nullable(["type": "object", "description": "a JSON schema of the arguments"]),
+                        ], required: ["name"]),
+                ], required: ["function"]),
+            // A call in an assistant message (arguments: a JSON object's text) or in a response.
+            "ToolCall": object(
+                [
+                    "id": string, "type": ["const": "function"],
+                    "function": object(["name": string, "arguments": string], required: ["name", "arguments"]),
+                ], required: ["function"]),
             "ContentPart": object(["type": ["type": "string", "enum": ["text", "input_text"]], "text": string], required: ["type", "text"]),
             "ChatMessage": [
                 "type": "object", "required": ["role"],
                 "properties": [
                     // Any role: templates define their own (Llama's "ipython", ...), as vLLM allows.
                     "role": string,
-                    // Other fields (name, tool_calls, ...) go to the template as they are.
+                    // Other fields (name, ...) go to the template as they are.
                     "content": ["anyOf": [string, array(ref("ContentPart")), null]],
+                    // An assistant's calls (arguments given to the template parsed) and the id a
+                    // tool message answers.
+                    "tool_calls": nullable(array(ref("ToolCall"))),
+                    "tool_call_id": nullable(string),
                 ],
             ],
             "CompletionRequest": [
@@ -367,8 +415,12 @@ enum OpenAPIDocument {
                                 [
                                     "index": int(0, Int(Int32.max)), "finish_reason": finishReason, "logprobs": chatLogprobs, "stop_reason": stopReason,
                                     "message": object(
-                                        ["role": ["const": "assistant"], "content": nullable(string), "tool_calls": ["type": "array", "maxItems": 0]],
-                                        required: ["role", "content"]),
+                                        [
+                                            "role": ["const": "assistant"], "content": nullable(string),
+                                            "reasoning_content": nullable(string), "reasoning": nullable(string),
+                                            "tool_calls": array(object(["id": string, "type": ["const": "function"], "function": object(["name": string, "arguments": string], required: ["name", "arguments"])], required: ["id", "type", "function"])),
+                                        ],
+                                        required: ["role", "content", "tool_calls"]),
                                 ], required: ["index", "message", "logprobs", "finish_reason", "stop_reason"])),
                     ]),
                 required: ["id", "object", "created", "model", "choices", "usage"]),
@@ -381,7 +433,16 @@ enum OpenAPIDocument {
                             object(
                                 [
                                     "index": int(0, Int(Int32.max)), "finish_reason": finishReason, "logprobs": chatLogprobs, "stop_reason": stopReason,
-                                    "delta": object(["role": ["const": "assistant"], "content": string]),
+                                    "delta": object([
+                                        "role": ["const": "assistant"], "content": string, "reasoning_content": string, "reasoning": string,
+                                        // index always; id, type and name on a call's first piece only.
+                                        "tool_calls": array(
+                                            object(
+                                                [
+                                                    "index": int(0, Int(Int32.max)), "id": string, "type": ["const": "function"],
+                                                    "function": object(["name": string, "arguments": string], required: ["arguments"]),
+                                                ], required: ["index", "function"])),
+                                    ]),
                                 ], required: ["index", "delta", "logprobs", "finish_reason"])),
                     ]),
                 required: ["id", "object", "created", "model", "choices"]),
@@ -410,7 +471,7 @@ enum OpenAPIDocument {
                     ["required": ["prompt"], "properties": ["prompt": string]],
                     ["required": ["messages"], "properties": ["messages": ["type": "array"]]],
                 ],
-                "x-vllm-constraints": ["the chat template must render the messages"],
+                "x-vllm-constraints": ["the chat template must render the messages", "each messages[].tool_calls[].function.arguments is JSON text"],
             ],
             "TokenizeResponse": object(
                 [
@@ -534,6 +595,7 @@ enum OpenAPIDocument {
                     "max_model_len": l.maxModelLength, "max_sequences": l.admissionLimit, "max_n": l.maxSequences,
                     "max_stop_characters": l.maxStopStringCharacters, "vocab_size": l.vocabularySize,
                     "max_request_body_bytes": l.maxRequestBodyBytes, "max_embedding_tokens": l.maxEmbeddingTokens,
+                    "auto_tool_choice": l.autoToolChoice,
                 ],
             ],
             "paths": paths,

@@ -22,6 +22,15 @@ public struct ServerOptions: Sendable {
     public var statsLogInterval: Double = 10
     /// Accept `chat_template` in requests (vLLM's `--trust-request-chat-template`); refused otherwise.
     public var trustRequestChatTemplate = false
+    /// Serve `tool_choice: "auto"` (the default when a request gives tools) by parsing calls out of
+    /// the output with `toolCallParser` (vLLM's `--enable-auto-tool-choice`).
+    public var enableAutoToolChoice = false
+    /// The tool-call format of the model (`--tool-call-parser`: hermes, llama3_json, mistral,
+    /// pythonic, qwen3_coder).
+    public var toolCallParser: String?
+    /// Splits the reasoning block off chat outputs into `reasoning_content` (`--reasoning-parser`:
+    /// deepseek_r1, qwen3); structured outputs then apply after it.
+    public var reasoningParser: String?
     /// Most stop strings one request may give, and their total size in characters (Unicode
     /// scalars, as JSON Schema's `maxLength` counts them; at most four UTF-8 bytes each).
     public var maxStopStrings = 1024

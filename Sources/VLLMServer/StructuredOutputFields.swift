@@ -12,14 +12,31 @@ enum RequestBody {
 /// output constraint. The body is parsed again with the order-keeping parser, because a schema's
 /// properties are generated in the order the schema lists them (Foundation's dictionaries lose it).
 enum StructuredOutputFields {
-    static func spec(rawBody: Data?) throws -> StructuredOutputSpec? {
-        guard let rawBody, let body = (try? JSONParser.parse(rawBody))?.objectValue else { return nil }
+    /// The constraint, and vLLM's `structured_outputs.disable_any_whitespace` (JSON grammars then
+    /// write compact JSON; it applies to a `response_format` schema too).
+    static func read(rawBody: Data?) throws -> (spec: StructuredOutputSpec?, disableAnyWhitespace: Bool) {
+        guard let rawBody, let body = (try? JSONParser.parse(rawBody))?.objectValue else { return (nil, false) }
         let format = try responseFormat(body["response_format"])
         let structured = try structuredOutputs(body["structured_outputs"])
-        if let a = body["response_format"], !a.isNull, let b = body["structured_outputs"], !b.isNull {
+        // structured_outputs may still carry disable_any_whitespace (vLLM's), which applies to a
+        // response_format schema too.
+        if let a = body["response_format"], !a.isNull, let b = body["structured_outputs"]?.objectValue,
+            constraintFields.contains(where: { b[$0].map { !$0.isNull } ?? false })
+        {
             throw APIError.invalid("structured_outputs", "give either response_format or structured_outputs, not both")
         }
-        return format ?? structured
+        return (format ?? structured, try disablesAnyWhitespace(body["structured_outputs"]))
+    }
+
+    /// The fields of `structured_outputs` that constrain the output.
+    static let constraintFields = ["json", "regex", "choice", "grammar", "json_object"]
+
+    private static func disablesAnyWhitespace(_ value: JSONValue?) throws -> Bool {
+        guard let flag = value?.objectValue?["disable_any_whitespace"], !flag.isNull else { return false }
+        guard let disable = flag.boolValue else {
+            throw APIError.invalid("structured_outputs", "structured_outputs.disable_any_whitespace must be a boolean")
+        }
+        return disable
     }
 
     /// An optional field read as its type: nil when absent or null, `read(value)` otherwise. A value

@@ -18,6 +18,17 @@ public struct ReasoningParser: Sendable {
         }
     }
 
+    /// The text that ends the reasoning block; structured output applies after it.
+    public let endMarker = "</think>"
+
+    /// True when a rendered prompt has already closed the reasoning block (its last think marker is
+    /// `</think>`, as Qwen3's template writes with thinking off): the output holds no reasoning to
+    /// wait for. vLLM's `is_reasoning_end` reads the prompt the same way.
+    public static func promptClosesReasoning(_ prompt: String) -> Bool {
+        guard let close = prompt.range(of: "</think>", options: .backwards) else { return false }
+        return !prompt[close.upperBound...].contains("<think>")
+    }
+
     /// True when a rendered prompt ends inside an opened `<think>` block.
     public static func promptOpensReasoning(_ prompt: String) -> Bool {
         guard let open = prompt.range(of: "<think>", options: .backwards) else { return false }

@@ -36,6 +36,14 @@ public struct ToolCallDelta: Equatable, Sendable {
     public var name: String?
     /// The next fragment of the arguments' JSON text (may be empty).
     public var arguments: String
+
+    /// A piece with the given parts.
+    public init(index: Int, id: String?, name: String?, arguments: String) {
+        self.index = index
+        self.id = id
+        self.name = name
+        self.arguments = arguments
+    }
 }
 
 /// What one streamed step adds to the response; empty parts mean nothing new.
@@ -46,6 +54,9 @@ public struct OutputDelta: Equatable, Sendable {
     public var reasoning = ""
     /// New `delta.tool_calls` pieces.
     public var toolCalls: [ToolCallDelta] = []
+
+    /// An empty delta.
+    public init() {}
 
     /// True when the step adds nothing, so a server sends no chunk.
     public var isEmpty: Bool { content.isEmpty && reasoning.isEmpty && toolCalls.isEmpty }

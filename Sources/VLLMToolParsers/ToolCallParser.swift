@@ -20,6 +20,18 @@ public struct ToolCallParser: Sendable {
         self.ids = ids
     }
 
+    private init(format: any OutputFormat, ids: ToolCallIDs) {
+        self.format = format
+        self.ids = ids
+    }
+
+    /// The parser of output constrained by `tool_choice: "required"`: a JSON list of
+    /// `{"name": ..., "parameters": {...}}` objects (what vLLM's grammar for that choice makes the
+    /// model write). Any other output is content.
+    public static func callList(ids: ToolCallIDs = .random) -> ToolCallParser {
+        ToolCallParser(format: CallListFormat(), ids: ids)
+    }
+
     /// Splits a whole model output into content and calls. Calls that do not parse stay content.
     public func parse(_ text: String) -> ToolParseResult {
         var result = ToolParseResult(content: "", toolCalls: [])
@@ -61,5 +73,22 @@ func jsonCall(_ value: JSONValue) -> OutputItem? {
         guard case .object? = JSONValue.parse(text) else { return nil }
         return .call(name: name, arguments: text)
     default: return nil
+    }
+}
+
+/// The output of `tool_choice: "required"`: one JSON list of call objects, whitespace before it.
+struct CallListFormat: OutputFormat {
+    func scan(_ text: Substring, final: Bool) -> Scan {
+        let body = text.droppingLeadingWhitespace
+        if body.isEmpty { return final ? .content([], rest: text) : Scan([]) }
+        guard body.first == "[" else { return .content([], rest: text) }
+        switch readJSONCalls(body) {
+        case .read(let calls, let rest):
+            return .content(calls, rest: rest)  // text after the list (the grammar allows none) is content
+        case .incomplete where !final:
+            return Scan([])
+        default:
+            return .content([], rest: text)
+        }
     }
 }

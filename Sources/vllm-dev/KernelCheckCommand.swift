@@ -36,7 +36,7 @@ struct KernelCheckCommand: ParsableCommand {
             case .float32: x
             case .bfloat16: FloatBits.bfloat16ToFloat(FloatBits.floatToBFloat16(x))
             case .float16: Float(Float16(x))
-            case .uint8: preconditionFailure("uint8 is not a compute dtype")
+            case .float8E4M3, .int32, .int64, .uint8: preconditionFailure("\(dtype) is not a compute dtype")
             }
         }
         func pair(_ values: [Float], _ shape: [Int]) throws -> (CPUTensor, CUDATensor) {
@@ -368,6 +368,9 @@ struct KernelCheckCommand: ParsableCommand {
 
         var expertsCheck = MixtureOfExpertsCheck(gpu: gpu, cpu: cpu, round: round)
         results += try expertsCheck.run()
+        var quantizedCheck = QuantizedLinearCheck(gpu: gpu, cpu: cpu, round: round)
+        results += try quantizedCheck.run()
+        if dtype != .float32 { timings.merge(try quantizedCheck.timings()) { a, _ in a } }
 
         // Embedding and logit rows.
         let batch = ForwardBatch(

@@ -60,6 +60,7 @@ struct BenchForwardCommand: ParsableCommand {
         } else {
             print(String(format: "prefill: %.1f tokens/s, decode: %.1f tokens/s (batch %d, input %d, output %d)",
                          result.prefill_tokens_per_s, result.decode_tokens_per_s, batchSize, inputLen, outputLen))
+            if let line = specDecodingLine(llm.engine.stats.speculative) { print(line) }
         }
     }
 
@@ -171,13 +172,14 @@ struct BenchThroughputCommand: ParsableCommand {
                      Double(requests.count) / seconds, Double(promptTokens + outputTokens) / seconds, Double(outputTokens) / seconds))
         print("Total num prompt tokens:  \(promptTokens)")
         print("Total num output tokens:  \(outputTokens)")
+        if let line = specDecodingLine(llm.engine.stats.speculative) { print(line) }
         if let outputJson {
-            let result: [String: Any] = [
+            let result: [String: Any] = specDecodingJSON(llm.engine.stats.speculative).merging([
                 "elapsed_time": seconds, "num_requests": requests.count, "total_num_tokens": promptTokens + outputTokens,
                 "requests_per_second": Double(requests.count) / seconds,
                 "tokens_per_second": Double(promptTokens + outputTokens) / seconds,
                 "output_tokens_per_second": Double(outputTokens) / seconds,
-            ]
+            ]) { $1 }
             try writeJSON(result, to: outputJson)
         }
     }
@@ -243,10 +245,33 @@ struct BenchLatencyCommand: ParsableCommand {
             percentiles[String(p)] = value
             print("\(p)% percentile latency: \(value) seconds")
         }
+        if let line = specDecodingLine(llm.engine.stats.speculative) { print(line) }
         if let outputJson {
-            try writeJSON(["avg_latency": average, "latencies": latencies, "percentiles": percentiles], to: outputJson)
+            let result: [String: Any] = ["avg_latency": average, "latencies": latencies, "percentiles": percentiles]
+            try writeJSON(result.merging(specDecodingJSON(llm.engine.stats.speculative)) { $1 }, to: outputJson)
         }
     }
+}
+
+/// vLLM's speculative decoding log line (`SpecDecoding metrics: ...`), nil when nothing was drafted.
+func specDecodingLine(_ stats: SpeculativeStats) -> String? {
+    guard stats.numDrafts > 0 else { return nil }
+    let perPosition = stats.acceptedPerPosition.map { String(format: "%.3f", Double($0) / Double(stats.numDrafts)) }
+    return String(
+        format: "SpecDecoding metrics: Mean acceptance length: %.2f, Accepted: %d tokens, Drafted: %d tokens, "
+            + "Per-position acceptance rate: %@, Avg Draft acceptance rate: %.1f%%",
+        stats.meanAcceptedLength, stats.numAcceptedTokens, stats.numDraftTokens, perPosition.joined(separator: ", "),
+        100 * stats.acceptanceRate)
+}
+
+/// The speculative decoding figures of `--output-json` (empty when nothing was drafted).
+func specDecodingJSON(_ stats: SpeculativeStats) -> [String: Any] {
+    guard stats.numDrafts > 0 else { return [:] }
+    return [
+        "spec_acceptance_rate": stats.acceptanceRate, "spec_mean_accepted_length": stats.meanAcceptedLength,
+        "spec_num_drafts": stats.numDrafts, "spec_num_draft_tokens": stats.numDraftTokens,
+        "spec_num_accepted_tokens": stats.numAcceptedTokens,
+    ]
 }
 
 func writeJSON(_ object: [String: Any], to path: String) throws {

@@ -25,6 +25,9 @@ struct EngineOptions: ParsableArguments {
     @Option(help: "How to get the weights: auto, safetensors, or dummy (random, from config.json).")
     var loadFormat: String = "auto"
 
+    @Option(help: "Quantization: fp8, compressed-tensors, awq or gptq (default: config.json's quantization_config); fp8 on a float checkpoint quantizes at load.")
+    var quantization: String?
+
     @Option(help: "Tokens per KV cache block.")
     var blockSize: Int = 16
 
@@ -65,7 +68,7 @@ struct EngineOptions: ParsableArguments {
     var asyncScheduling = true
 
     @Option(help: ArgumentHelp(
-        "Speculative decoding as vLLM's JSON, e.g. '{\"method\": \"ngram\", \"num_speculative_tokens\": 4, \"prompt_lookup_max\": 4, \"prompt_lookup_min\": 2}'.",
+        "Speculative decoding as vLLM's JSON, e.g. '{\"method\": \"ngram\", \"num_speculative_tokens\": 4, \"prompt_lookup_max\": 4, \"prompt_lookup_min\": 2}' or '{\"method\": \"draft_model\", \"model\": \"DIR or org/name\", \"num_speculative_tokens\": 4}'.",
         valueName: "json"))
     var speculativeConfig: String?
 
@@ -83,6 +86,7 @@ struct EngineOptions: ParsableArguments {
             throw ValidationError("--load-format must be one of \(LoadFormat.allCases.map(\.rawValue).joined(separator: ", "))")
         }
         args.loadFormat = format
+        args.quantization = quantization
         args.blockSize = blockSize
         args.maxModelLength = maxModelLen
         args.tokenizer = tokenizer

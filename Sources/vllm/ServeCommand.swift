@@ -6,6 +6,7 @@ import SwiftVLLM
 import VLLMEngine
 import VLLMKVEvents
 import VLLMServer
+import VLLMToolParsers
 
 /// `vllm serve [MODEL]`: the OpenAI-compatible HTTP server (vLLM's flags).
 struct ServeCommand: AsyncParsableCommand {
@@ -55,6 +56,15 @@ struct ServeCommand: AsyncParsableCommand {
     @Flag(help: "Accept 'chat_template' in requests (a template is a program the server runs; refused by default).")
     var trustRequestChatTemplate = false
 
+    @Flag(help: "Serve tool_choice \"auto\" (the default when a request gives tools): calls are parsed out of the output with --tool-call-parser.")
+    var enableAutoToolChoice = false
+
+    @Option(help: "The model's tool-call format: hermes, llama3_json, mistral, pythonic or qwen3_coder.")
+    var toolCallParser: String?
+
+    @Option(help: "Split the model's reasoning block off into reasoning_content: deepseek_r1 or qwen3.")
+    var reasoningParser: String?
+
     @Option(help: "Connections served at once; more wait until one closes.")
     var maxConnections: Int = ServerOptions().maxConnections
 
@@ -66,6 +76,22 @@ struct ServeCommand: AsyncParsableCommand {
 
     @Option(help: "Seconds an idle keep-alive connection stays open (0: no limit).")
     var idleTimeout: Double = ServerOptions().idleTimeout
+
+    /// The tool-call and reasoning parsers, checked as vLLM checks them before the model loads.
+    private func setParsers(_ options: inout ServerOptions) throws {
+        if enableAutoToolChoice, toolCallParser == nil {
+            throw ValidationError("--enable-auto-tool-choice needs --tool-call-parser to say which format the model writes")
+        }
+        if let name = toolCallParser, !ToolCallParser.names.contains(name) {
+            throw ValidationError("--tool-call-parser: unknown parser '\(name)'; known: \(ToolCallParser.names.joined(separator: ", "))")
+        }
+        if let name = reasoningParser, !ReasoningParser.names.contains(name) {
+            throw ValidationError("--reasoning-parser: unknown parser '\(name)'; known: \(ReasoningParser.names.joined(separator: ", "))")
+        }
+        options.enableAutoToolChoice = enableAutoToolChoice
+        options.toolCallParser = toolCallParser
+        options.reasoningParser = reasoningParser
+    }
 
     func run() async throws {
         guard let level = Logger.Level(rawValue: logLevel.lowercased()) else {
@@ -94,6 +120,7 @@ struct ServeCommand: AsyncParsableCommand {
         options.maxRequestBodyBytes = maxRequestBodyBytes
         options.statsLogInterval = disableLogStats ? 0 : 10
         options.trustRequestChatTemplate = trustRequestChatTemplate
+        try setParsers(&options)
         guard maxConnections >= 1 else { throw ValidationError("--max-connections must be at least 1") }
         for (name, value) in [("--header-timeout", headerTimeout), ("--body-timeout", bodyTimeout), ("--idle-timeout", idleTimeout)] {
             guard value >= 0, value.isFinite else { throw ValidationError("\(name) must be a non-negative number of seconds") }
@@ -142,7 +169,8 @@ struct ServeCommand: AsyncParsableCommand {
                 "Loaded \(c.architecture) from \(folder.path): \(c.numLayers) layers, hidden size \(c.hiddenSize), vocabulary \(c.vocabSize), in \(String(format: "%.2f", Date().timeIntervalSince(start))) s")
         }
         logger.info(
-            "KV cache: \(config.numBlocks) blocks of \(config.blockSize) tokens (\(config.numBlocks * config.blockSize) tokens); max_model_len \(config.scheduler.maxModelLength), max_num_seqs \(config.scheduler.maxNumSeqs), max_num_batched_tokens \(config.scheduler.maxNumBatchedTokens), prefix caching \(config.enablePrefixCaching ? "on" : "off")")
+            "Weights: \(config.weightBytes >> 20) MiB (\(config.weightBytes) bytes); KV cache: \(config.numBlocks) blocks of \(config.blockSize) tokens (\(config.numBlocks * config.blockSize) tokens); max_model_len \(config.scheduler.maxModelLength), max_num_seqs \(config.scheduler.maxNumSeqs), max_num_batched_tokens \(config.scheduler.maxNumBatchedTokens), prefix caching \(config.enablePrefixCaching ? "on" : "off")")
+        if let speculative = config.speculative { logger.info("Speculative decoding: \(speculative.summary)") }
         let graphs = asyncEngine.graphsRecorded
         if graphs.count > 0 {
             logger.info("CUDA graphs: \(graphs.count) decode batch sizes recorded in \(String(format: "%.2f", graphs.seconds)) s")

@@ -16,10 +16,14 @@ final class DirectRunner {
     let blockSize: Int
     let blocksPerSequence: Int
 
-    init(folder: String, blockSize: Int = 16, maxSequences: Int = 8, maxLength: Int = 256, backend: CPUBackend = CPUBackend()) throws {
+    init(
+        folder: String, blockSize: Int = 16, maxSequences: Int = 8, maxLength: Int = 256, backend: CPUBackend = CPUBackend(),
+        quantization: String? = nil
+    ) throws {
         let folder = try ModelFolder(path: folder)
         model = try ModelRegistry.load(
-            config: folder.config, weights: folder.weights(format: .auto), backend: backend, maxPositions: maxLength)
+            config: folder.config, weights: folder.weights(format: .auto, quantization: quantization), backend: backend,
+            maxPositions: maxLength)
         self.blockSize = blockSize
         blocksPerSequence = (maxLength + blockSize - 1) / blockSize
         model.allocateKVCache(numBlocks: blocksPerSequence * maxSequences, blockSize: blockSize)

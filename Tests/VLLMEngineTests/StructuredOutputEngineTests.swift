@@ -70,4 +70,26 @@ import VLLMStructuredOutputs
             try llm.generate([.text("Hi")], params, showProgress: false)
         }
     }
+
+    /// With `structuredOutputsStartAfter`, the output is the model's own until it has produced the
+    /// marker tokens (as a reasoning model's `</think>`), and follows the grammar from there on.
+    @Test func grammarStartsAfterTheMarker() throws {
+        let llm = try makeLLM()
+        let free = try llm.generate([.text("Once upon a time")], .greedy(maxTokens: 12), showProgress: false)[0].outputs[0].tokenIDs
+        let marker = Array(free[2...3])
+        // The output reaches the marker where the free output first ends with it.
+        let start = (marker.count...free.count).first { free[..<$0].suffix(marker.count).elementsEqual(marker) }!
+        var params = SamplingParams.greedy(maxTokens: 40)
+        params.structuredOutputs = .choice(["the cat", "a dog", "an owl"])
+        params.structuredOutputsStartAfter = marker
+        let output = try llm.generate([.text("Once upon a time")], params, showProgress: false)[0].outputs[0]
+        #expect(Array(output.tokenIDs.prefix(start)) == Array(free.prefix(start)))
+        let rest = llm.tokenizer!.decode(Array(output.tokenIDs.dropFirst(start)), skipSpecialTokens: true)
+        #expect(["the cat", "a dog", "an owl"].contains(rest), "\(output.text)")
+
+        params.structuredOutputsStartAfter = [llm.tokenizer!.eosTokenID!, llm.tokenizer!.eosTokenID!]
+        params.maxTokens = 12
+        let never = try llm.generate([.text("Once upon a time")], params, showProgress: false)[0].outputs[0]
+        #expect(never.tokenIDs == free, "a marker that never comes leaves the output unconstrained")
+    }
 }

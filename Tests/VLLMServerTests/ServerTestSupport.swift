@@ -17,25 +17,27 @@ func fixtureTemplate() throws -> String {
     return try String(contentsOf: url, encoding: .utf8)
 }
 
-/// An engine on the built-in model with a small KV cache (tests run side by side).
-func makeEngine(maxNumSeqs: Int = 64, blocks: Int = 256) throws -> AsyncEngine {
+/// An engine on the built-in model with a small KV cache (tests run side by side), with
+/// `configure` applied to its arguments last.
+func makeEngine(maxNumSeqs: Int = 64, blocks: Int = 256, configure: (inout EngineArgs) -> Void = { _ in }) throws -> AsyncEngine {
     var args = EngineArgs(model: RepositoryFiles.path("Models/stories260K"))
     args.numGPUBlocksOverride = blocks
     args.maxNumSeqs = maxNumSeqs
+    configure(&args)
     return try AsyncEngine(args: args)
 }
 
 /// Runs `body` against a live server (random port) over a fresh engine; the engine is shut down
 /// with the server.
 func withServer(
-    options: ServerOptions? = nil, maxNumSeqs: Int = 64, blocks: Int = 256,
+    options: ServerOptions? = nil, maxNumSeqs: Int = 64, blocks: Int = 256, configure: (inout EngineArgs) -> Void = { _ in },
     _ body: @Sendable (any TestClientProtocol, OpenAIServing) async throws -> Void
 ) async throws {
     var opts = options ?? ServerOptions()
     if options == nil { opts.chatTemplate = try fixtureTemplate() }
     opts.logRequests = false
     opts.statsLogInterval = 0
-    let engine = try makeEngine(maxNumSeqs: maxNumSeqs, blocks: blocks)
+    let engine = try makeEngine(maxNumSeqs: maxNumSeqs, blocks: blocks, configure: configure)
     let serving = try OpenAIServing(engine: engine, options: opts)
     var logger = Logger(label: "test")
     logger.logLevel = .warning

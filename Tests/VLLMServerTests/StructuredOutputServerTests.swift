@@ -54,4 +54,29 @@ final class StructuredOutputServerTests: XCTestCase {
             XCTAssertEqual(both.status, .badRequest)
         }
     }
+
+    /// `structured_outputs.disable_any_whitespace` (vLLM's) makes a `response_format` schema
+    /// compact JSON: with bounded values even sampled outputs of a random model finish.
+    func testDisableAnyWhitespaceWritesCompactJSON() async throws {
+        try await withServer { client, _ in
+            let schema: [String: Any] = [
+                "type": "object", "properties": ["answer": ["type": "string", "enum": ["yes", "no"]], "n": ["type": "integer", "minimum": 0, "maximum": 9]],
+                "required": ["answer", "n"],
+            ]
+            let response = try await client.postSorted(
+                "/v1/chat/completions",
+                ["messages": [["role": "user", "content": "Hi"]], "max_tokens": 60, "n": 4, "temperature": 1,
+                 "response_format": ["type": "json_schema", "json_schema": ["name": "reply", "schema": schema]],
+                 "structured_outputs": ["disable_any_whitespace": true]])
+            XCTAssertEqual(response.status, .ok, response.text)
+            for choice in response.json["choices"] as! [[String: Any]] {
+                let content = (choice["message"] as! [String: Any])["content"] as! String
+                XCTAssertEqual(choice["finish_reason"] as? String, "stop", content)
+                XCTAssertNotNil(content.range(of: #"^\{"answer": "(yes|no)", "n": [0-9]\}$"#, options: .regularExpression), content)
+            }
+            let bad = try await client.post(
+                "/v1/chat/completions", ["messages": [["role": "user", "content": "Hi"]], "structured_outputs": ["disable_any_whitespace": "yes"]])
+            XCTAssertEqual(bad.status, .badRequest)
+        }
+    }
 }

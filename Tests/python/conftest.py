@@ -1,8 +1,9 @@
 """Starts `vllm serve` on the built-in model for the OpenAI-client tests.
 
-VLLM_BIN names the binary (default: .build/debug/vllm); the server listens on a free loopback port
-with an API key and the fixture chat template, and is stopped with SIGINT at the end (which must
-stop it cleanly).
+VLLM_BIN names the binary (default: .build/debug/vllm); each server listens on a free loopback port
+with an API key and a fixture chat template, and is stopped with SIGINT at the end (which must
+stop it cleanly). `server`/`client` are the plain server; `tool_client` parses hermes tool calls;
+`reasoning_client` splits reasoning with deepseek_r1.
 """
 import os
 import signal
@@ -24,17 +25,17 @@ def _free_port():
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="session")
-def server():
+def _start(template, extra_args=(), log_name=".server-test.log"):
+    """Starts `vllm serve` on the built-in model; returns base URL, process and port, and the log."""
     binary = os.environ.get("VLLM_BIN", os.path.join(ROOT, ".build", "debug", "vllm"))
     port = _free_port()
     args = [
         binary, "serve", os.path.join(ROOT, "Models", "stories260K"), "--host", "127.0.0.1", "--port", str(port),
         "--api-key", API_KEY, "--served-model-name", MODEL,
-        "--chat-template", os.path.join(ROOT, "Tests", "VLLMServerTests", "Fixtures", "simple_chat.jinja"),
-        "--num-gpu-blocks-override", "2048", "--disable-log-requests",
+        "--chat-template", os.path.join(ROOT, "Tests", "VLLMServerTests", "Fixtures", template),
+        "--num-gpu-blocks-override", "2048", "--disable-log-requests", *extra_args,
     ]
-    log = open(os.path.join(ROOT, ".server-test.log"), "w")
+    log = open(os.path.join(ROOT, log_name), "w")
     process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
     base = f"http://127.0.0.1:{port}"
     deadline = time.time() + 120
@@ -45,9 +46,13 @@ def server():
         except Exception:
             if process.poll() is not None or time.time() > deadline:
                 process.kill()
-                raise RuntimeError("vllm serve did not start; see .server-test.log")
+                raise RuntimeError(f"vllm serve did not start; see {log_name}")
             time.sleep(0.2)
-    yield {"base": base, "process": process, "port": port}
+    return {"base": base, "process": process, "port": port}, log
+
+
+def _stop(server, log):
+    process = server["process"]
     process.send_signal(signal.SIGINT)
     try:
         assert process.wait(timeout=30) == 0, "vllm serve did not exit cleanly on SIGINT"
@@ -55,6 +60,33 @@ def server():
         if process.poll() is None:
             process.kill()
         log.close()
+
+
+@pytest.fixture(scope="session")
+def server():
+    started, log = _start("simple_chat.jinja")
+    yield started
+    _stop(started, log)
+
+
+@pytest.fixture(scope="session")
+def tool_client():
+    """A server that parses tool calls (hermes) and renders tools with the tool test template."""
+    import openai
+
+    started, log = _start("tool_chat.jinja", ["--enable-auto-tool-choice", "--tool-call-parser", "hermes"], ".server-test-tools.log")
+    yield openai.OpenAI(base_url=started["base"] + "/v1", api_key=API_KEY, max_retries=0)
+    _stop(started, log)
+
+
+@pytest.fixture(scope="session")
+def reasoning_client():
+    """A server with the deepseek_r1 reasoning parser (output before </think> is reasoning)."""
+    import openai
+
+    started, log = _start("tool_chat.jinja", ["--reasoning-parser", "deepseek_r1"], ".server-test-reasoning.log")
+    yield openai.OpenAI(base_url=started["base"] + "/v1", api_key=API_KEY, max_retries=0)
+    _stop(started, log)
 
 
 @pytest.fixture(scope="session")

@@ -4,8 +4,10 @@ The OpenAPI document states every rule on a single field and every rule between 
 Schema can express; the rest it lists in each request body's `x-vllm-constraints`, with the numbers
 in `info.x-vllm-limits`. Those rules compare token counts with the context length (embedding
 inputs with their limit), `min_tokens` with the effective `max_tokens`, `best_of` with `n`, prompts
-times `n` with the server's capacity and the stop strings' total size with its limit, and they need
-regular expressions, grammars and JSON schemas to compile. A positive case (one the document calls valid) that breaks one of them is
+times `n` with the server's capacity and the stop strings' total size with its limit, they need
+regular expressions, grammars and JSON schemas to compile, and a `tool_choice` that constrains the
+output (`required`, or a named function that must be one of `tools`) to stand alone (no other
+output constraint, no beam search) with tools whose parameters compile. A positive case (one the document calls valid) that breaks one of them is
 not a valid request, so it is dropped here before it is sent; negative cases are never touched.
 
 Token counts come from the server's own `/tokenize` (the tokenizer and the chat template are the
@@ -123,12 +125,70 @@ def _completion_rule(case, body):
     return None
 
 
+def _is_json(text):
+    def refuse(constant):
+        raise ValueError(constant)
+    try:
+        json.loads(text, parse_constant=refuse)
+        return True
+    except ValueError:
+        return False
+
+
+def _arguments_rule(messages):
+    """Assistant messages' tool calls carry their arguments as JSON text."""
+    for message in messages:
+        for call in message.get("tool_calls") or []:
+            if not _is_json(call["function"]["arguments"]):
+                return "tool call arguments are not JSON text"
+    return None
+
+
+def _tools_compile(body):
+    """Whether the server accepts these tools and tool_choice alone (their parameters compile)."""
+    request = {"messages": [{"role": "user", "content": "Hi"}], "max_tokens": 1}
+    for field in ("tools", "tool_choice", "parallel_tool_calls"):
+        if body.get(field) is not None:
+            request[field] = body[field]
+    def compute():
+        status, _ = _post("/v1/chat/completions", request)
+        return status == 200
+    return _cached(("tools", json.dumps(request, sort_keys=True)), compute)
+
+
+def _tool_rule(case, body):
+    """The tool_choice rules: a named function is one of tools; "required" (with tools) and named
+    functions constrain the output themselves (no other constraint, no beam search, parameters
+    that compile)."""
+    tools, choice = body.get("tools"), body.get("tool_choice")
+    if choice not in (None, "none") and tools is None:
+        return "tool_choice without tools"
+    tools = tools or []
+    if tools and choice is None and not _limit(case, "auto_tool_choice"):
+        return "tools without tool_choice (auto) on a server without auto tool choice"
+    if isinstance(choice, dict):
+        if choice["function"]["name"] not in [tool["function"]["name"] for tool in tools]:
+            return "tool_choice names no function of tools"
+    elif choice != "required" or not tools:
+        return None
+    response_format = body.get("response_format")
+    structured = body.get("structured_outputs") or {}
+    if (response_format is not None and response_format.get("type") != "text") or structured.get("json_object") is True or any(
+            structured.get(key) is not None for key in ("json", "regex", "choice", "grammar")):
+        return "tool_choice with another output constraint"
+    if body.get("use_beam_search") is True:
+        return "tool_choice with beam search"
+    if not _tools_compile(body):
+        return "tools' parameters do not compile"
+    return None
+
+
 def _chat_rule(case, body):
     messages = body["messages"]
     continues = _number(body, "continue_final_message", False)
     if continues and not (isinstance(messages[-1], dict) and messages[-1].get("role") == "assistant"):
         return "continue_final_message without a final assistant message"
-    rule = _common(case, body)
+    rule = _arguments_rule(messages) or _common(case, body) or _tool_rule(case, body)
     if rule:
         return rule
     request = {"messages": messages, "add_generation_prompt": _number(body, "add_generation_prompt", True) and not continues,
@@ -173,6 +233,8 @@ def filter_case(context, case):
         rule = _completion_rule(case, case.body)
     elif path == "/v1/chat/completions" and case.body.get("messages"):
         rule = _chat_rule(case, case.body)
+    elif path == "/tokenize" and case.body.get("messages"):
+        rule = _arguments_rule(case.body["messages"])
     elif path == "/v1/embeddings" and "input" in case.body:
         rule = _embedding_rule(case, case.body)
     else:

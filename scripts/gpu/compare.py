@@ -20,9 +20,13 @@ def greedy_ids(path):
     """Token ids of a JSON list of lists, or of `vllm generate --json` output (one object a line)."""
     text = open(path).read()
     try:
-        return json.loads(text)
+        ids = json.loads(text)
+        if isinstance(ids, list):
+            return ids
     except ValueError:
-        return [json.loads(l)["outputs"][0]["token_ids"] for l in text.splitlines() if l.strip().startswith("{")]
+        pass
+    # One object a line (a single request's output is one line that also parses as a whole).
+    return [json.loads(l)["outputs"][0]["token_ids"] for l in text.splitlines() if l.strip().startswith("{")]
 
 
 try:

@@ -56,6 +56,16 @@ def main():
         result["matmul_shape"] = [m, m, m]
         result["matmul_flops_per_s"] = 2 * m ** 3 / t
         del sets
+        # FP8 e4m3 tensor-core rate (per-tensor scales, bf16 out), the limit of FP8 matrix products.
+        try:
+            a8 = torch.randn(m, m, device="cuda").to(torch.float8_e4m3fn)
+            b8 = torch.randn(m, m, device="cuda").to(torch.float8_e4m3fn).t()
+            one = torch.tensor(1.0, device="cuda")
+            mm8 = lambda: torch._scaled_mm(a8, b8, scale_a=one, scale_b=one, out_dtype=torch.bfloat16)
+            mm8()
+            result["fp8_matmul_flops_per_s"] = 2 * m ** 3 / timed(mm8, 30)
+        except Exception as e:  # a torch without _scaled_mm
+            result["fp8_matmul_error"] = repr(e)
         torch.cuda.empty_cache()
 
     if a.config:

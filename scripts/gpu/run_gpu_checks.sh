@@ -9,6 +9,13 @@
 #   spec       batch-1 n-gram speculative decoding against plain decoding
 #   startup    `vllm serve` of a real 8B folder to its first answer, cold and warm kernel cache
 #   baselines  transformers' continuous batching on the same request files as ours
+#   compare    the issue-6 workloads (8B latency twice, 8B throughput, the Qwen3-0.6B file) for this
+#              binary and the previous one, without transformers (the structure check of a refactor)
+#   quant      kernel checks (each dtype's include the quantized formats) and the quantized fixtures
+#              against transformers on their dequantized weights
+#   quantlatency  the 8B shape's batch-1 latency in bf16, FP8 (online, per channel) and GPTQ int4
+#              (group 128), beside the previous binary's bf16
+#   quantspeed the 8B shape's throughput (1000 x 1024/128) in bf16, FP8 and int4, with the limits
 # (`checks speed spec` is the whole verification of a change; each mode fits one 10-minute call
 # except that one, which takes about two). Needs .gpu/vllm.xz and .gpu/vllm-dev.xz (built here with
 # `scripts/gpu/build_binary.sh`), python3 with torch + transformers.
@@ -21,14 +28,17 @@ R=$W/res
 mkdir -p "$OUT" "$R"
 exec > >(tee -a "$OUT/log.txt") 2>&1
 export PYTHONUNBUFFERED=1
+has_mode() { [[ " $MODES " == *" $1 "* ]]; }
 BIN=$W/vllm
 xz -dc .gpu/vllm.xz > "$BIN" && chmod +x "$BIN" || { echo "no binary"; exit 1; }
 DEV=$W/vllm-dev
-xz -dc .gpu/vllm-dev.xz > "$DEV" && chmod +x "$DEV" || { echo "no vllm-dev binary"; exit 1; }
+# Only the checks need vllm-dev; a call that runs benchmarks alone may leave it out of its carry.
+if has_mode checks || has_mode quant; then
+    xz -dc .gpu/vllm-dev.xz > "$DEV" && chmod +x "$DEV" || { echo "no vllm-dev binary"; exit 1; }
+fi
 G=scripts/gpu
 L8=bench/gpu/configs/llama3_1_8b
 Q06=bench/gpu/configs/qwen3_0_6b
-has_mode() { [[ " $MODES " == *" $1 "* ]]; }
 
 step() {  # step NAME TIMEOUT CMD... ; stdout of CMD goes to $R/NAME.out
     local name=$1 limit=$2; shift 2
@@ -199,6 +209,99 @@ if has_mode baselines; then
     else
         echo "{\"skipped\": \"only $left s left in the call\"}" | tee $R/hf_continuous_llama8b.json
     fi
+fi
+
+# The Llama-3.1-8B shape as a GPTQ int4 checkpoint (group 128), for dummy weights in that layout.
+gptq_8b_config() {
+    mkdir -p $W/configs/llama8b-gptq
+    python3 -c "
+import json
+c = json.load(open('$L8/config.json'))
+c['quantization_config'] = {'quant_method': 'gptq', 'bits': 4, 'group_size': 128, 'desc_act': False, 'sym': True}
+json.dump(c, open('$W/configs/llama8b-gptq/config.json', 'w'))"
+}
+
+if has_mode quant; then
+    export VLLM_CACHE_ROOT=$W/cache-quant
+    for dt in bfloat16 float16 float32; do
+        step kernel_check_${dt} 120 "$DEV" kernel-check --dtype $dt --json
+    done
+    # cuBLASLt's fast FP8 accumulation (no periodic promotion): its error and speed beside the default.
+    step kernel_check_bfloat16_fp8_fast_accum 120 env VLLM_CUDA_FP8_FAST_ACCUM=1 "$DEV" kernel-check --dtype bfloat16 --json
+    for m in Tests/Fixtures/quantized/*/; do
+        m=${m%/}; name=$(basename "$m"); q=""
+        [ "$name" = online-fp8 ] && q="--quantization fp8"
+        python3 -c "
+import json, numpy as np
+from safetensors.numpy import load_file
+r = json.load(open('$m/reference.json'))
+print(json.dumps({'prompt_token_ids': r['prompt_ids']}), file=open('$R/q_$name.prompts.jsonl', 'w'))
+json.dump([r['greedy_ids']], open('$R/q_$name.ref_greedy.json', 'w'))
+list(load_file('$m/reference_logits.safetensors').values())[0].astype(np.float32).tofile('$R/q_$name.ref.bin')
+print(len(r['greedy_ids']))" > $R/q_$name.count
+        count=$(cat $R/q_$name.count)
+        vocab=$(python3 -c "import json;print(json.load(open('$m/config.json'))['vocab_size'])")
+        for dt in float32 bfloat16; do
+            step q_${name}_$dt 60 "$BIN" logits --device cuda --dtype $dt --model "$m" $q --prompts-file $R/q_$name.prompts.jsonl \
+                --out $R/q_${name}_$dt.bin --max-model-len 256
+            step q_${name}_${dt}_greedy 60 "$BIN" generate --device cuda --dtype $dt --model "$m" $q --prompts-file $R/q_$name.prompts.jsonl \
+                --max-tokens $count --temperature 0 --ignore-eos --json --max-model-len 256
+            python3 $G/compare.py --name "quantized ${name} $dt" --vocab $vocab --ours $R/q_${name}_$dt.bin --ref $R/q_$name.ref.bin \
+                --ours-greedy $R/q_${name}_${dt}_greedy.out --ref-greedy $R/q_$name.ref_greedy.json | tee -a $R/compare.jsonl
+        done
+        # FP8 in bf16 with weight-only products (no FP8 activations), to separate the two roundings.
+        if [[ $name == *fp8* ]]; then
+            step q_${name}_bfloat16_weight_only 60 env VLLM_CUDA_FP8_GEMM=0 "$BIN" logits --device cuda --dtype bfloat16 --model "$m" $q \
+                --prompts-file $R/q_$name.prompts.jsonl --out $R/q_${name}_bfloat16_weight_only.bin --max-model-len 256
+            python3 $G/compare.py --name "quantized ${name} bfloat16 weight-only" --vocab $vocab --ours $R/q_${name}_bfloat16_weight_only.bin \
+                --ref $R/q_$name.ref.bin | tee -a $R/compare.jsonl
+        fi
+    done
+fi
+
+if has_mode quantlatency; then
+    export VLLM_CACHE_ROOT=$W/cache-quant
+    unpack_base
+    gptq_8b_config
+    for round in $(seq 1 ${ROUNDS:-2}); do
+        [ -x "$BASE_BIN" ] && latency_8b latency_8b_base_$round 150 "" "$BASE_BIN"
+        latency_8b latency_8b_bf16_$round 150 "" "$BIN"
+        latency_8b latency_8b_fp8_$round 150 "--quantization fp8" "$BIN"
+        step latency_8b_int4_$round 150 "$BIN" bench forward --device cuda --load-format dummy --model $W/configs/llama8b-gptq \
+            --max-model-len 2048 --batch-size 1 --input-len 32 --output-len 128 --warmup 1 --iterations 3 --json
+    done
+fi
+
+if has_mode compare; then
+    export VLLM_CACHE_ROOT=$W/cache-speed
+    unpack_base
+    qwen06_dataset
+    for round in 1 2; do
+        for variant in new base; do
+            b="$BIN"; [ $variant = base ] && { [ -x "$BASE_BIN" ] || continue; b=$BASE_BIN; }
+            latency_8b latency_8b_${variant}_$round 150 "" $b
+        done
+    done
+    for variant in new base; do
+        b="$BIN"; [ $variant = base ] && { [ -x "$BASE_BIN" ] || continue; b=$BASE_BIN; }
+        throughput_8b throughput_8b_1000_$variant 180 1000 $b
+        step throughput_qwen06_$variant 120 $b bench throughput --device cuda --load-format dummy \
+            --model $Q06 --dataset-path $W/dataset_qwen06.jsonl --max-model-len 2048 \
+            --output-json $R/throughput_qwen06_$variant.json
+    done
+fi
+
+if has_mode quantspeed; then
+    export VLLM_CACHE_ROOT=$W/cache-quant
+    step hf_limits 120 python3 $G/hf_bench.py --limits --out $R/hf_limits.json
+    gptq_8b_config
+    throughput_8b throughput_8b_1000_bf16 180 1000 "$BIN"
+    step throughput_8b_1000_fp8 180 "$BIN" bench throughput --device cuda --load-format dummy --model $L8 --quantization fp8 \
+        --max-model-len 2048 --input-len 1024 --output-len 128 --num-prompts 1000 --max-num-batched-tokens 8192 \
+        --max-num-seqs 256 --output-json $R/throughput_8b_1000_fp8.json
+    step throughput_8b_1000_int4 180 "$BIN" bench throughput --device cuda --load-format dummy --model $W/configs/llama8b-gptq \
+        --max-model-len 2048 --input-len 1024 --output-len 128 --num-prompts 1000 --max-num-batched-tokens 8192 \
+        --max-num-seqs 256 --output-json $R/throughput_8b_1000_int4.json
 fi
 
 python3 $G/summarize.py "$R" > "$OUT/summary.json"

@@ -1,0 +1,227 @@
+import VLLMCore
+
+/// The functions of `Kernels/quantized.cu` for one activation dtype.
+struct QuantizedLinearKernels {
+    /// Packed-integer matrix-vector products, by bits (4, 8), then by token count (1 to 4).
+    let gemvInt: [Int: [Int: CUhandle]]
+    /// FP8 matrix-vector products, by token count (1 to 4).
+    let gemvFP8: [Int: CUhandle]
+    let dequantizeInt, dequantizeFP8, permuteColumns: CUhandle
+    /// Per-token FP8 quantization of activations and the scaling of a product of codes (W8A8).
+    let quantizeRowsFP8, scaleProduct: CUhandle?
+
+    /// Nil when the module lacks any of them (an older kernel source given by `VLLM_CUDA_KERNEL_SOURCE`).
+    init?(_ functions: [Kernel: [(values: [KernelParameter: Int], function: CUhandle)]]) {
+        guard let dequantizeInt = functions[.dequantizeInt]?.first?.function,
+              let dequantizeFP8 = functions[.dequantizeFP8]?.first?.function,
+              let permuteColumns = functions[.permuteColumns]?.first?.function
+        else { return nil }
+        (self.dequantizeInt, self.dequantizeFP8, self.permuteColumns) = (dequantizeInt, dequantizeFP8, permuteColumns)
+        quantizeRowsFP8 = functions[.quantizeRowsFP8]?.first?.function
+        scaleProduct = functions[.scaleProduct]?.first?.function
+        var ints: [Int: [Int: CUhandle]] = [:]
+        for instance in functions[.gemvInt] ?? [] {
+            ints[instance.values[.bits] ?? 0, default: [:]][instance.values[.tokens] ?? 0] = instance.function
+        }
+        gemvInt = ints
+        gemvFP8 = Dictionary((functions[.gemvFP8] ?? []).map { ($0.values[.tokens] ?? 0, $0.function) }, uniquingKeysWith: { a, _ in a })
+    }
+}
+
+// Linear layers whose weights stay quantized in device memory (WeightFormat.packedInt with 4 or 8
+// bits, and .fp8). Decode steps (1 to 4 tokens) dequantize in registers inside matrix-vector
+// kernels, reading the packed bytes once; larger products dequantize the weight into a 16-bit
+// scratch matrix and run cuBLASLt over it, so that prefill keeps the tensor cores.
+//
+// The parts of a fused weight (q, k, v; gate, up) are stacked into one set of tensors, except
+// act-order parts: each keeps its own input order, and so its own tensors.
+extension CUDABackend {
+    public func linearWeight(_ parts: [HostLinearWeight]) throws -> LinearWeight<CUDATensor> {
+        let (outFeatures, inFeatures) = (parts.reduce(0) { $0 + $1.outFeatures }, parts[0].inFeatures)
+        if parts.allSatisfy({ $0.format == .dense }) {
+            return LinearWeight(
+                format: .dense, outFeatures: outFeatures, inFeatures: inFeatures, tensors: [try weight(parts.map { $0.tensors[0] })])
+        }
+        let format = parts[0].format
+        guard kernels.quantized != nil, parts.allSatisfy({ $0.format == format }) else {
+            throw ModelLoadError.unsupportedWeightFormat(format: parts.first { $0.format != .dense }!.format, backend: name)
+        }
+        let tensors: [CUDATensor]
+        switch format {
+        case .packedInt(let bits, _, let permuted) where bits == 4 || bits == 8:
+            tensors = permuted
+                ? try parts.flatMap { part in try part.tensors.map { try storedWeight([$0]) } }
+                : try (0..<3).map { i in try storedWeight(parts.map { $0.tensors[i] }) }
+        case .fp8:
+            tensors = try (0..<2).map { i in try storedWeight(parts.map { $0.tensors[i] }) }
+        default:
+            throw ModelLoadError.unsupportedWeightFormat(format: format, backend: name)
+        }
+        try reserveDequantizedScratch(outFeatures * inFeatures * computeDType.byteSize)
+        return LinearWeight(format: format, outFeatures: outFeatures, inFeatures: inFeatures, tensors: tensors)
+    }
+
+    public func linear(_ x: CUDATensor, _ weight: LinearWeight<CUDATensor>, bias: CUDATensor?) -> CUDATensor {
+        guard weight.format != .dense else { return linear(x, weight: weight.tensors[0], bias: bias) }
+        let (t, k, n) = (x.rows, x.columns, weight.outFeatures)
+        precondition(k == weight.inFeatures, "linear: input has \(k) columns, weight \(n)x\(weight.inFeatures)")
+        checkLive(x)
+        let out = allocate([t, n])
+        guard t > 0 else { return out }
+        if useGEMV, let vector = vectorKernel(weight.format, tokens: t, inFeatures: k) {
+            multiplyVectors(x, weight, kernel: vector, out: out)
+        } else if multiplyFP8(x, weight, bias: bias, out: out) {
+            return out
+        } else {
+            var row = 0
+            for part in parts(of: weight) {
+                dequantize(part, format: weight.format, into: dequantizedScratch.pointer + UInt64(row * k * computeDType.byteSize))
+                row += part[1].shape[0]
+            }
+            profiled("cublaslt \(n)x\(k) (dequantized)") {
+                blas.linear(
+                    x: x.pointer, w: dequantizedScratch.pointer, y: out.pointer, tokens: t, outFeatures: n, inFeatures: k,
+                    stream: stream)
+            }
+        }
+        if let bias {
+            launch(
+                kernels.addBias, "add_bias", grid: (gridFor(t * n), 1), block: 256,
+                [.pointer(out.pointer), .pointer(bias.pointer), .int64(Int64(t)), .int32(Int32(n))])
+        }
+        return out
+    }
+
+    public func swiGLU(_ x: CUDATensor, gateUp: LinearWeight<CUDATensor>) -> CUDATensor {
+        gateUp.format == .dense ? swiGLU(x, gateUp: gateUp.tensors[0]) : siluAndMul(linear(x, gateUp, bias: nil))
+    }
+
+    /// FP8 weights with one scale per output row, many tokens: the tokens quantized to FP8 per row
+    /// and the codes multiplied on the tensor cores (W8A8, as vLLM runs FP8 checkpoints on Hopper).
+    /// False, with nothing done, where that path does not apply: other layouts, 16-bit float
+    /// compute (the product of codes could overflow it), GPUs before Ada, or no cuBLASLt algorithm.
+    private func multiplyFP8(_ x: CUDATensor, _ weight: LinearWeight<CUDATensor>, bias: CUDATensor?, out: CUDATensor) -> Bool {
+        let (t, k, n) = (x.rows, x.columns, weight.outFeatures)
+        guard useFP8Products, case .fp8(let blockColumns) = weight.format, blockColumns >= k, computeDType == .bfloat16,
+              computeCapability.major * 10 + computeCapability.minor >= 89, k % 16 == 0, n % 16 == 0,
+              let quantized = kernels.quantized, let quantize = quantized.quantizeRowsFP8, let scale = quantized.scaleProduct
+        else { return false }
+        let codes = allocate([t, (k + 1) / 2])  // t·k bytes in 16-bit elements
+        let scales = allocate([2 * t])  // t floats
+        launch(
+            quantize, "quantize_rows_fp8 \(t)x\(k)", grid: (t, 1), block: 256,
+            [.pointer(codes.pointer), .pointer(scales.pointer), .pointer(x.pointer), .int32(Int32(k))])
+        var product = CUBLASLt.FP8Product.unsupported
+        profiled("cublaslt fp8 \(n)x\(k)") {
+            product = blas.linearFP8(
+                x: codes.pointer, w: weight.tensors[0].pointer, y: out.pointer, xScales: scales.pointer,
+                wScales: weight.tensors[1].pointer, tokens: t, outFeatures: n, inFeatures: k, stream: stream)
+        }
+        switch product {
+        case .unsupported:
+            return false
+        case .scaled:
+            if let bias {
+                launch(
+                    kernels.addBias, "add_bias", grid: (gridFor(t * n), 1), block: 256,
+                    [.pointer(out.pointer), .pointer(bias.pointer), .int64(Int64(t)), .int32(Int32(n))])
+            }
+        case .unscaled:
+            launch(
+                scale, "scale_product \(t)x\(n)", grid: (gridFor(t * n), 1), block: 256,
+                [
+                    .pointer(out.pointer), .pointer(scales.pointer), .pointer(weight.tensors[1].pointer), .pointer(bias?.pointer ?? 0),
+                    .int32(Int32(t)), .int32(Int32(n)),
+                ])
+        }
+        return true
+    }
+
+    /// The tensors of each stored part: `[packed, scales, zeros(, order)]` or `[codes, scales]`.
+    private func parts(of weight: LinearWeight<CUDATensor>) -> [[CUDATensor]] {
+        let size = switch weight.format {
+        case .packedInt(_, _, let permuted): permuted ? 4 : 3
+        default: 2
+        }
+        return stride(from: 0, to: weight.tensors.count, by: size).map { Array(weight.tensors[$0..<($0 + size)]) }
+    }
+
+    /// The matrix-vector kernel for `tokens` rows, when the layout suits it: every 16-byte chunk
+    /// of a row must fall inside one scale group.
+    private func vectorKernel(_ format: WeightFormat, tokens: Int, inFeatures k: Int) -> CUhandle? {
+        guard let quantized = kernels.quantized else { return nil }
+        switch format {
+        case .packedInt(let bits, let groupSize, _):
+            let perChunk = 128 / bits
+            guard k % perChunk == 0, groupSize % perChunk == 0 else { return nil }
+            return quantized.gemvInt[bits]?[tokens]
+        case .fp8(let blockColumns):
+            guard k % 16 == 0, blockColumns % 16 == 0 || blockColumns >= k else { return nil }
+            return quantized.gemvFP8[tokens]
+        default:
+            return nil
+        }
+    }
+
+    /// Decode products: one launch per stored part, each filling its columns of `out`; blocks of 8
+    /// warps, each warp taking `rowsPerWarp` rows (QGEMV_ROWS in quantized.cu).
+    private func multiplyVectors(_ x: CUDATensor, _ weight: LinearWeight<CUDATensor>, kernel: CUhandle, out: CUDATensor) {
+        let (t, k, n) = (x.rows, x.columns, weight.outFeatures)
+        let rowsPerBlock = 8 * (t == 1 ? 4 : 1)
+        var column = 0
+        for part in parts(of: weight) {
+            let rows = part[1].shape[0]
+            let y = out.pointer + UInt64(column * computeDType.byteSize)
+            var arguments: [KernelArgument]
+            switch weight.format {
+            case .packedInt(let bits, let groupSize, let permuted):
+                var input = x
+                if permuted {
+                    input = allocate([t, k])
+                    launch(
+                        kernels.quantized!.permuteColumns, "permute_columns", grid: (gridFor(t * k), 1), block: 256,
+                        [.pointer(input.pointer), .pointer(x.pointer), .pointer(part[3].pointer), .int32(Int32(t)), .int32(Int32(k))])
+                }
+                arguments = [.pointer(y), .pointer(input.pointer)] + part.prefix(3).map { .pointer($0.pointer) }
+                arguments += [.int32(Int32(rows)), .int32(Int32(k)), .int32(Int32(groupSize)), .int32(Int32(n))]
+                launch(kernel, "gemv_int\(bits) \(rows)x\(k)", grid: ((rows + rowsPerBlock - 1) / rowsPerBlock, 1), block: 256, arguments)
+            case .fp8(let blockColumns):
+                arguments = [.pointer(y), .pointer(x.pointer)] + part.prefix(2).map { .pointer($0.pointer) }
+                arguments += [.int32(Int32(rows)), .int32(Int32(k)), .int32(Int32(min(blockColumns, k))), .int32(Int32(n))]
+                launch(kernel, "gemv_fp8 \(rows)x\(k)", grid: ((rows + rowsPerBlock - 1) / rowsPerBlock, 1), block: 256, arguments)
+            default:
+                preconditionFailure("\(weight.format) is not a quantized format")
+            }
+            column += rows
+        }
+    }
+
+    /// One stored part as a `[rows, k]` matrix of the compute dtype at `destination`, in input order.
+    private func dequantize(_ part: [CUDATensor], format: WeightFormat, into destination: CUdeviceptr) {
+        let (rows, first) = (part[1].shape[0], 0)
+        switch format {
+        case .packedInt(let bits, let groupSize, let permuted):
+            let inFeatures = part[first].shape[1] * (32 / bits)
+            // A row per grid row; threads over the row's words.
+            launch(
+                kernels.quantized!.dequantizeInt, "dequantize_int\(bits) \(rows)x\(inFeatures)",
+                grid: ((part[first].shape[1] + 255) / 256, rows), block: 256,
+                [
+                    .pointer(destination), .pointer(part[first].pointer), .pointer(part[first + 1].pointer),
+                    .pointer(part[first + 2].pointer), .pointer(permuted ? part[first + 3].pointer : 0),
+                    .int32(Int32(rows)), .int32(Int32(inFeatures)), .int32(Int32(groupSize)), .int32(Int32(bits)),
+                ])
+        case .fp8(let blockColumns):
+            let inFeatures = part[first].shape[1]
+            launch(
+                kernels.quantized!.dequantizeFP8, "dequantize_fp8 \(rows)x\(inFeatures)", grid: ((inFeatures + 255) / 256, rows),
+                block: 256,
+                [
+                    .pointer(destination), .pointer(part[first].pointer), .pointer(part[first + 1].pointer),
+                    .int32(Int32(rows)), .int32(Int32(inFeatures)), .int32(Int32(min(blockColumns, inFeatures))),
+                ])
+        default:
+            preconditionFailure("\(format) is not a quantized format")
+        }
+    }
+}

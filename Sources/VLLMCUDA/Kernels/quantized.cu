@@ -1,0 +1,340 @@
+// Linear layers with quantized weights (WeightFormat.packedInt and .fp8): matrix-vector products
+// that dequantize in registers for decode steps (1 to 4 tokens), and a dequantization into a
+// 16-bit scratch matrix that cuBLASLt multiplies for larger batches.
+//
+// packedInt: row n holds k values of BITS bits, packed low bits first in 32-bit words, with one
+// float32 scale and zero point per row and group of `group` inputs: w = (q - zero) * scale.
+// fp8: row n holds k e4m3 codes, with one float32 scale per row and block of `block` inputs.
+
+#ifndef VLLM_KERNELS_COMMON  // the backend joins common.cuh before this file; a tool compiling it alone includes it
+#include "common.cuh"
+#endif
+
+// An e4m3 code as a float: its sign, exponent and mantissa bits placed in a half (bias 15
+// instead of 7) give the value times 2^-8, subnormals included; callers fold the 2^8 into the
+// scale. Exact for every finite code.
+__device__ __forceinline__ float fp8_times_2m8(unsigned int code) {
+    return __half2float(__ushort_as_half((unsigned short)(((code & 0x80u) << 8) | ((code & 0x7Fu) << 7))));
+}
+
+__device__ __forceinline__ uint4 load_weights_streaming(const void* p) {
+    uint4 v;
+    asm volatile("ld.global.nc.L1::no_allocate.v4.u32 {%0, %1, %2, %3}, [%4];"
+                 : "=r"(v.x), "=r"(v.y), "=r"(v.z), "=r"(v.w) : "l"(p));
+    return v;
+}
+
+// N consecutive activations as floats, read 16 bytes at a time (p is 16-byte aligned).
+template <typename T, int N>
+__device__ __forceinline__ void load_floats(float* out, const T* p) {
+    constexpr int PER = 16 / sizeof(T);
+#pragma unroll
+    for (int v = 0; v < N / PER; ++v) {
+        const uint4 raw = *(const uint4*)(p + v * PER);
+        const T* e = (const T*)&raw;
+#pragma unroll
+        for (int i = 0; i < PER; ++i) out[v * PER + i] = to_f(e[i]);
+    }
+}
+
+// Rows a warp takes in the matrix-vector kernels: the activations a lane reads and converts for
+// a chunk serve that many rows (CUDAQuantizedLinear.swift's rowsPerWarp says the same).
+#define QGEMV_ROWS(NT) ((NT) == 1 ? 4 : 1)
+
+// 16 bytes of packed BITS-bit values (VPC = 128 / BITS of them) as floats q − zero; q becomes a
+// float through its bits (2^23 + q has q in the low mantissa bits) instead of an integer conversion.
+template <int BITS>
+__device__ __forceinline__ void unpack_int(float* w, const uint4& wv, float zero) {
+    constexpr int PER_WORD = 32 / BITS, VPC = 4 * PER_WORD;
+    constexpr unsigned int MASK = (1u << BITS) - 1u;
+    const unsigned int words[4] = {wv.x, wv.y, wv.z, wv.w};
+#pragma unroll
+    for (int i = 0; i < VPC; ++i) {
+        const unsigned int q = (words[i / PER_WORD] >> ((i % PER_WORD) * BITS)) & MASK;
+        w[i] = (__int_as_float(0x4B000000u | q) - 8388608.f) - zero;
+    }
+}
+
+// Two e4m3 codes (bits 0-7 and 16-23 of `pair`) as floats times 2^-8, through a half2 (see
+// fp8_times_2m8).
+__device__ __forceinline__ float2 fp8x2_times_2m8(unsigned int pair) {
+    const unsigned int h = ((pair & 0x00800080u) << 8) | ((pair & 0x007F007Fu) << 7);
+    return __half22float2(*(const __half2*)&h);
+}
+
+// 16 bytes of e4m3 codes as floats times 2^-8.
+__device__ __forceinline__ void unpack_fp8(float* w, const uint4& wv, float) {
+    const unsigned int words[4] = {wv.x, wv.y, wv.z, wv.w};
+#pragma unroll
+    for (int i = 0; i < 4; ++i) {
+        const float2 lo = fp8x2_times_2m8(__byte_perm(words[i], 0, 0x4140));
+        const float2 hi = fp8x2_times_2m8(__byte_perm(words[i], 0, 0x4342));
+        w[4 * i] = lo.x;
+        w[4 * i + 1] = lo.y;
+        w[4 * i + 2] = hi.x;
+        w[4 * i + 3] = hi.y;
+    }
+}
+
+// y[t, :n] = x[t, :] · Wᵀ (rows of y ldy apart, so that the parts of a fused weight fill their
+// columns) for rows of BYTES_PER_VALUE-wide codes read 16 bytes (VPC values) at a time: each warp
+// takes ROWS rows; per chunk a lane reads the tokens' VPC activations once, then each row's
+// chunk, unpacks it once for all tokens (Unpack: q − zero, or e4m3 · 2^-8) and adds
+// scale · Σ w·x. Scale (and zero) per row and group of `group` inputs, group % VPC == 0, k % VPC == 0.
+template <typename T, int NT, int VPC, typename Code, typename Unpack>
+__device__ __forceinline__ void gemv_codes(T* y, const T* x, const Code* codes, int codes_per_row, const float* scales,
+                                           const float* zeros, float scale_factor, int n, int k, int group, int ldy,
+                                           Unpack unpack) {
+    constexpr int ROWS = QGEMV_ROWS(NT), CODES_PER_CHUNK = 16 / (int)sizeof(Code);
+    const int lane = threadIdx.x & 31;
+    const int row0 = (blockIdx.x * (blockDim.x >> 5) + (threadIdx.x >> 5)) * ROWS;
+    float acc[ROWS][NT];
+#pragma unroll
+    for (int r = 0; r < ROWS; ++r)
+#pragma unroll
+        for (int t = 0; t < NT; ++t) acc[r][t] = 0.f;
+    if (row0 >= n) { PDL_ENTER(); return; }
+    const int groups = (k + group - 1) / group;
+    PDL_ENTER();
+    for (int c = lane * VPC; c < k; c += 32 * VPC) {
+        uint4 wv[ROWS];
+#pragma unroll
+        for (int r = 0; r < ROWS; ++r) {
+            // Rows past n read row n - 1 and are never written.
+            const long long row = imin(row0 + r, n - 1);
+            wv[r] = load_weights_streaming(codes + row * codes_per_row + c / VPC * CODES_PER_CHUNK);
+        }
+        float xv[NT][VPC];
+#pragma unroll
+        for (int t = 0; t < NT; ++t) load_floats<T, VPC>(xv[t], x + (long long)t * k + c);
+        const int g = c / group;
+#pragma unroll
+        for (int r = 0; r < ROWS; ++r) {
+            const long long gi = (long long)imin(row0 + r, n - 1) * groups + g;
+            float w[VPC];
+            unpack(w, wv[r], zeros ? zeros[gi] : 0.f);
+            const float scale = scales[gi] * scale_factor;
+#pragma unroll
+            for (int t = 0; t < NT; ++t) {
+                float even = 0.f, odd = 0.f;
+#pragma unroll
+                for (int i = 0; i < VPC; i += 2) {
+                    even = fmaf(w[i], xv[t][i], even);
+                    odd = fmaf(w[i + 1], xv[t][i + 1], odd);
+                }
+                acc[r][t] = fmaf(scale, even + odd, acc[r][t]);
+            }
+        }
+    }
+#pragma unroll
+    for (int r = 0; r < ROWS; ++r) {
+#pragma unroll
+        for (int t = 0; t < NT; ++t) acc[r][t] = warp_sum(acc[r][t]);
+        if (lane == 0 && row0 + r < n) {
+#pragma unroll
+            for (int t = 0; t < NT; ++t) y[(long long)t * ldy + row0 + r] = from_f<T>(acc[r][t]);
+        }
+    }
+}
+
+template <typename T, int NT, int BITS>
+__device__ void gemv_int(T* y, const T* x, const unsigned int* packed, const float* scales, const float* zeros, int n,
+                         int k, int group, int ldy) {
+    gemv_codes<T, NT, 128 / BITS>(y, x, packed, k / (32 / BITS), scales, zeros, 1.f, n, k, group, ldy,
+                                  [](float* w, const uint4& wv, float zero) { unpack_int<BITS>(w, wv, zero); });
+}
+
+// The e4m3 codes' 2^-8 is folded into the scale.
+template <typename T, int NT>
+__device__ void gemv_fp8(T* y, const T* x, const unsigned char* codes, const float* scales, int n, int k, int block,
+                         int ldy) {
+    gemv_codes<T, NT, 16>(y, x, codes, k, scales, nullptr, 256.f, n, k, block, ldy,
+                          [](float* w, const uint4& wv, float zero) { unpack_fp8(w, wv, zero); });
+}
+
+// w[n, k] in the activation dtype from packed rows: row blockIdx.y, one 32-bit word a thread.
+// With `order` (act-order), stored column j is input order[j], so the matrix comes out in input
+// order and the activations need no gathering; without it, each word's values go out in one store.
+template <typename T, int BITS>
+__device__ __forceinline__ void dequantize_words(T* w, const unsigned int* packed, const float* scales, const float* zeros,
+                                                 const int* order, int k, int group) {
+    constexpr int PER_WORD = 32 / BITS, BYTES = (int)sizeof(T) * PER_WORD;
+    constexpr unsigned int MASK = (1u << BITS) - 1u;
+    const int row = blockIdx.y, words_per_row = k / PER_WORD, groups = k / group;
+    const unsigned int* pr = packed + (long long)row * words_per_row;
+    T* wr = w + (long long)row * k;
+    for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < words_per_row; i += gridDim.x * blockDim.x) {
+        const int first = i * PER_WORD, g = row * groups + first / group;
+        const float scale = scales[g], zero = zeros[g];
+        const unsigned int word = pr[i];
+        union { T v[PER_WORD]; uint2 u[BYTES / 8]; } out;
+#pragma unroll
+        for (int e = 0; e < PER_WORD; ++e) {
+            const unsigned int q = (word >> (e * BITS)) & MASK;
+            out.v[e] = from_f<T>(((__int_as_float(0x4B000000u | q) - 8388608.f) - zero) * scale);
+        }
+        if (order) {
+#pragma unroll
+            for (int e = 0; e < PER_WORD; ++e) wr[order[first + e]] = out.v[e];
+        } else {
+#pragma unroll
+            for (int b = 0; b < BYTES / 8; ++b) ((uint2*)(wr + first))[b] = out.u[b];
+        }
+    }
+}
+
+template <typename T>
+__device__ void dequantize_int(T* w, const unsigned int* packed, const float* scales, const float* zeros, const int* order,
+                               int n, int k, int group, int bits) {
+    PDL_ENTER();
+    if (bits == 4) dequantize_words<T, 4>(w, packed, scales, zeros, order, k, group);
+    else dequantize_words<T, 8>(w, packed, scales, zeros, order, k, group);
+}
+
+// The same for e4m3 rows: row blockIdx.y, one code a thread.
+template <typename T>
+__device__ void dequantize_fp8(T* w, const unsigned char* codes, const float* scales, int n, int k, int block) {
+    PDL_ENTER();
+    const int row = blockIdx.y, blocks = (k + block - 1) / block;
+    const unsigned char* cr = codes + (long long)row * k;
+    const float* sr = scales + (long long)row * blocks;
+    T* wr = w + (long long)row * k;
+    for (int j = blockIdx.x * blockDim.x + threadIdx.x; j < k; j += gridDim.x * blockDim.x) {
+        wr[j] = from_f<T>(fp8_times_2m8(cr[j]) * 256.f * sr[j / block]);
+    }
+}
+
+// y[t, j] = x[t, order[j]]: activations in the stored column order of an act-order weight.
+template <typename T>
+__device__ void permute_columns(T* y, const T* x, const int* order, int rows, int k) {
+    PDL_ENTER();
+    const long long total = (long long)rows * k;
+    for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < total; i += (long long)gridDim.x * blockDim.x) {
+        const long long t = i / k;
+        y[i] = x[t * k + order[i % k]];
+    }
+}
+
+// FP8 products of many tokens on the tensor cores (W8A8): each token row of x is quantized to
+// e4m3 with its own scale, max|x[t, :]| / 448 (1 for a zero row), rounded to nearest and
+// saturating; cuBLASLt multiplies the codes and the scales are applied to the product.
+template <typename T>
+__device__ void quantize_rows_fp8(unsigned char* q, float* scales, const T* x, int k) {
+    __shared__ float part[32];
+    PDL_ENTER();
+    const T* xr = x + (long long)blockIdx.x * k;
+    float m = 0.f;
+    for (int j = threadIdx.x; j < k; j += blockDim.x) m = fmaxf(m, fabsf(to_f(xr[j])));
+    m = warp_max(m);
+    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, warps = (blockDim.x + 31) >> 5;
+    if (lane == 0) part[warp] = m;
+    __syncthreads();
+    if (warp == 0) {
+        float v = lane < warps ? part[lane] : 0.f;
+        v = warp_max(v);
+        if (lane == 0) part[0] = v;
+    }
+    __syncthreads();
+    const float scale = part[0] > 0.f ? part[0] / 448.f : 1.f;
+    if (threadIdx.x == 0) scales[blockIdx.x] = scale;
+    unsigned short* qr = (unsigned short*)(q + (long long)blockIdx.x * k);
+    for (int j = threadIdx.x; j < k / 2; j += blockDim.x) {
+        unsigned short r = 0;
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 890
+        // The first operand lands in the upper byte: element 2j+1, as memory orders the pair.
+        asm("cvt.rn.satfinite.e4m3x2.f32 %0, %1, %2;" : "=h"(r) : "f"(to_f(xr[2 * j + 1]) / scale), "f"(to_f(xr[2 * j]) / scale));
+#endif
+        qr[j] = r;
+    }
+}
+
+// y[t, n] = y[t, n] · row_scales[t] · column_scales[n] (+ bias[n]): the scales of a product of
+// codes, where cuBLASLt cannot apply them itself.
+template <typename T>
+__device__ void scale_product(T* y, const float* row_scales, const float* column_scales, const T* bias, int rows, int n) {
+    PDL_ENTER();
+    const long long total = (long long)rows * n;
+    for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < total; i += (long long)gridDim.x * blockDim.x) {
+        const int c = (int)(i % n);
+        const float v = to_f(y[i]) * row_scales[i / n] * column_scales[c];
+        y[i] = from_f<T>(bias ? v + to_f(bias[c]) : v);
+    }
+}
+
+#define INSTANTIATE_QGEMV_INT(S, T, BITS, NT)                                                                       \
+    extern "C" __global__ void __launch_bounds__(256)                                                              \
+        gemv_int_##S##_b##BITS##_t##NT(T* y, const T* x, const unsigned int* packed, const float* scales,          \
+                                       const float* zeros, int n, int k, int group, int ldy) {                     \
+        gemv_int<T, NT, BITS>(y, x, packed, scales, zeros, n, k, group, ldy);                                      \
+    }
+#define INSTANTIATE_QGEMV_FP8(S, T, NT)                                                                            \
+    extern "C" __global__ void __launch_bounds__(256)                                                              \
+        gemv_fp8_##S##_t##NT(T* y, const T* x, const unsigned char* codes, const float* scales, int n, int k,       \
+                             int block, int ldy) {                                                                 \
+        gemv_fp8<T, NT>(y, x, codes, scales, n, k, block, ldy);                                                    \
+    }
+#define INSTANTIATE_DEQUANTIZE(S, T)                                                                               \
+    extern "C" __global__ void dequantize_int_##S(T* w, const unsigned int* packed, const float* scales,           \
+                                                  const float* zeros, const int* order, int n, int k, int group,   \
+                                                  int bits) {                                                      \
+        dequantize_int<T>(w, packed, scales, zeros, order, n, k, group, bits);                                     \
+    }                                                                                                              \
+    extern "C" __global__ void dequantize_fp8_##S(T* w, const unsigned char* codes, const float* scales, int n,    \
+                                                  int k, int block) {                                              \
+        dequantize_fp8<T>(w, codes, scales, n, k, block);                                                          \
+    }                                                                                                              \
+    extern "C" __global__ void permute_columns_##S(T* y, const T* x, const int* order, int rows, int k) {          \
+        permute_columns<T>(y, x, order, rows, k);                                                                  \
+    }                                                                                                              \
+    extern "C" __global__ void quantize_rows_fp8_##S(unsigned char* q, float* scales, const T* x, int k) {         \
+        quantize_rows_fp8<T>(q, scales, x, k);                                                                     \
+    }                                                                                                              \
+    extern "C" __global__ void scale_product_##S(T* y, const float* row_scales, const float* column_scales,       \
+                                                 const T* bias, int rows, int n) {                                 \
+        scale_product<T>(y, row_scales, column_scales, bias, rows, n);                                             \
+    }
+#ifdef VLLM_DTYPE_BF16
+INSTANTIATE_QGEMV_INT(bf16, __nv_bfloat16, 4, 1)
+INSTANTIATE_QGEMV_INT(bf16, __nv_bfloat16, 4, 2)
+INSTANTIATE_QGEMV_INT(bf16, __nv_bfloat16, 4, 3)
+INSTANTIATE_QGEMV_INT(bf16, __nv_bfloat16, 4, 4)
+INSTANTIATE_QGEMV_INT(bf16, __nv_bfloat16, 8, 1)
+INSTANTIATE_QGEMV_INT(bf16, __nv_bfloat16, 8, 2)
+INSTANTIATE_QGEMV_INT(bf16, __nv_bfloat16, 8, 3)
+INSTANTIATE_QGEMV_INT(bf16, __nv_bfloat16, 8, 4)
+INSTANTIATE_QGEMV_FP8(bf16, __nv_bfloat16, 1)
+INSTANTIATE_QGEMV_FP8(bf16, __nv_bfloat16, 2)
+INSTANTIATE_QGEMV_FP8(bf16, __nv_bfloat16, 3)
+INSTANTIATE_QGEMV_FP8(bf16, __nv_bfloat16, 4)
+INSTANTIATE_DEQUANTIZE(bf16, __nv_bfloat16)
+#endif
+#ifdef VLLM_DTYPE_F16
+INSTANTIATE_QGEMV_INT(f16, __half, 4, 1)
+INSTANTIATE_QGEMV_INT(f16, __half, 4, 2)
+INSTANTIATE_QGEMV_INT(f16, __half, 4, 3)
+INSTANTIATE_QGEMV_INT(f16, __half, 4, 4)
+INSTANTIATE_QGEMV_INT(f16, __half, 8, 1)
+INSTANTIATE_QGEMV_INT(f16, __half, 8, 2)
+INSTANTIATE_QGEMV_INT(f16, __half, 8, 3)
+INSTANTIATE_QGEMV_INT(f16, __half, 8, 4)
+INSTANTIATE_QGEMV_FP8(f16, __half, 1)
+INSTANTIATE_QGEMV_FP8(f16, __half, 2)
+INSTANTIATE_QGEMV_FP8(f16, __half, 3)
+INSTANTIATE_QGEMV_FP8(f16, __half, 4)
+INSTANTIATE_DEQUANTIZE(f16, __half)
+#endif
+#ifdef VLLM_DTYPE_F32
+INSTANTIATE_QGEMV_INT(f32, float, 4, 1)
+INSTANTIATE_QGEMV_INT(f32, float, 4, 2)
+INSTANTIATE_QGEMV_INT(f32, float, 4, 3)
+INSTANTIATE_QGEMV_INT(f32, float, 4, 4)
+INSTANTIATE_QGEMV_INT(f32, float, 8, 1)
+INSTANTIATE_QGEMV_INT(f32, float, 8, 2)
+INSTANTIATE_QGEMV_INT(f32, float, 8, 3)
+INSTANTIATE_QGEMV_INT(f32, float, 8, 4)
+INSTANTIATE_QGEMV_FP8(f32, float, 1)
+INSTANTIATE_QGEMV_FP8(f32, float, 2)
+INSTANTIATE_QGEMV_FP8(f32, float, 3)
+INSTANTIATE_QGEMV_FP8(f32, float, 4)
+INSTANTIATE_DEQUANTIZE(f32, float)
+#endif

@@ -1,0 +1,192 @@
+import VLLMCPU
+import VLLMCUDA
+import VLLMCore
+import VLLMTestSupport
+
+/// The quantized part of `vllm-dev kernel-check`: `linear` over packed-integer (4 and 8 bits, with
+/// and without act-order, fused parts) and FP8 weights (per channel and 128-column blocks), for
+/// decode sizes (the matrix-vector kernels) and prefill sizes (dequantized, then cuBLASLt), on the
+/// GPU and the CPU, each against float64 products with the same weights dequantized in float64.
+/// Also the decode-shape bandwidth of each kernel family on Llama-3.1-8B's matrices.
+struct QuantizedLinearCheck {
+    let gpu: CUDABackend
+    let cpu: CPUBackend
+    let round: (Float) -> Float
+    var rng = SplitMixRandom(seed: 91)
+
+    /// (name, relative error) of each case: the CUDA result and the CPU backend's.
+    mutating func run() throws -> [(String, Double)] {
+        var results: [(String, Double)] = []
+        // Weight-only paths here (matrix-vector kernels, dequantized products); W8A8 in `w8a8`.
+        gpu.useFP8Products = false
+        let formats: [(String, WeightFormat)] = [
+            ("int4 g128", .packedInt(bits: 4, groupSize: 128, permuted: false)),
+            ("int4 g32 act-order", .packedInt(bits: 4, groupSize: 32, permuted: true)),
+            ("int4 channel", .packedInt(bits: 4, groupSize: 512, permuted: false)),
+            ("int8 g64", .packedInt(bits: 8, groupSize: 64, permuted: false)),
+            ("fp8 channel", .fp8(blockColumns: 512)),
+            ("fp8 block128", .fp8(blockColumns: 128)),
+        ]
+        for (name, format) in formats {
+            // Two parts (as q and k fused), 200 and 136 rows, 512 inputs.
+            let parts = [randomWeight(format, out: 200, inFeatures: 512), randomWeight(format, out: 136, inFeatures: 512)]
+            let reference = parts.flatMap(Self.dequantized)
+            let (g, c) = (try gpu.linearWeight(parts), try cpu.linearWeight(parts))
+            for tokens in [1, 3, 4, 37] {
+                let x = random(tokens * 512, scale: 1)
+                let (xc, xg) = (try cpu.weight([HostTensor(shape: [tokens, 512], values: x)]), try gpu.upload(x, shape: [tokens, 512]))
+                let expected = Float64Reference.linear(x.map(Double.init), weight: reference, bias: nil, inputs: 512)
+                let label = "quantized \(name) \(tokens)x512x336"
+                results.append((label, Float64Reference.relativeError(gpu.toHost(gpu.linear(xg, g, bias: nil)), expected)))
+                results.append((label + " cpu-vs-f64", Float64Reference.relativeError(cpu.linear(xc, c, bias: nil).toArray(), expected)))
+            }
+        }
+        results += try w8a8()
+        return results
+    }
+
+    /// FP8 per-channel weights times many tokens on the FP8 tensor cores (bf16 compute only): the
+    /// activations are quantized per token, so the reference quantizes them the same way (e4m3,
+    /// round to nearest even, scale max|x|/448); with the path turned off, the same product
+    /// dequantized against the plain reference. A GPU or cuBLASLt without the FP8 path falls back
+    /// to dequantizing and then misses the W8A8 reference by the activations' rounding (~1e-2).
+    private mutating func w8a8() throws -> [(String, Double)] {
+        guard gpu.computeDType == .bfloat16 else { return [] }
+        var results: [(String, Double)] = []
+        let (n, k) = (336, 512)
+        let host = randomWeight(.fp8(blockColumns: k), out: n, inFeatures: k)
+        let reference = Self.dequantized(host)
+        let weight = try gpu.linearWeight([host])
+        for tokens in [5, 37, 129] {
+            let x = random(tokens * k, scale: 2)
+            let xg = try gpu.upload(x, shape: [tokens, k])
+            var quantized = [Double](repeating: 0, count: x.count)
+            for t in 0..<tokens {
+                let row = x[(t * k)..<((t + 1) * k)]
+                let largest = row.reduce(0) { max($0, abs($1)) }
+                let scale: Float = largest > 0 ? largest / 448 : 1
+                for j in 0..<k {
+                    let code = FloatBits.floatToFloat8E4M3(x[t * k + j] / scale)
+                    quantized[t * k + j] = Double(FloatBits.float8E4M3ToFloat(code)) * Double(scale)
+                }
+            }
+            gpu.useFP8Products = true
+            let w8a8 = gpu.toHost(gpu.linear(xg, weight, bias: nil))
+            results.append((
+                "quantized fp8 w8a8 \(tokens)x\(k)x\(n)",
+                Float64Reference.relativeError(w8a8, Float64Reference.linear(quantized, weight: reference, bias: nil, inputs: k))))
+            gpu.useFP8Products = false
+            let dequantized = gpu.toHost(gpu.linear(xg, weight, bias: nil))
+            results.append((
+                "quantized fp8 dequantized \(tokens)x\(k)x\(n)",
+                Float64Reference.relativeError(dequantized, Float64Reference.linear(x.map(Double.init), weight: reference, bias: nil, inputs: k))))
+        }
+        gpu.useFP8Products = true
+        return results
+    }
+
+    /// GB/s of packed bytes over the median time of one decode product, at Llama-3.1-8B's shapes.
+    mutating func timings() throws -> [String: Double] {
+        var timings: [String: Double] = [:]
+        for (name, format) in [
+            ("int4 g128", WeightFormat.packedInt(bits: 4, groupSize: 128, permuted: false)), ("fp8 channel", .fp8(blockColumns: 1 << 20)),
+        ] {
+            for (k, m) in [(4096, 6144), (4096, 28672), (14336, 4096)] {
+                let host = randomWeight(format, out: m, inFeatures: k)
+                let weight = try gpu.linearWeight([host])
+                let x = try gpu.upload(random(k, scale: 1), shape: [1, k])
+                _ = gpu.prepare(ForwardBatch(chunks: [SequenceChunk(tokenIDs: [1], numCached: 0, blockTable: [0])], blockSize: 16))
+                let ms = gpu.timeMilliseconds { _ = gpu.linear(x, weight, bias: nil) }
+                timings["\(name) gemv \(k)x\(m) GB/s"] = Double(host.byteCount) / (ms / 1000) / 1e9
+                timings["\(name) gemv \(k)x\(m) us"] = ms * 1000
+            }
+        }
+        // A prefill-sized product (4096 tokens, 4096 -> 14336) in TFLOP/s: dense bf16, FP8 on the
+        // FP8 tensor cores, and int4 dequantized into the scratch matrix before cuBLASLt.
+        let (k, m) = (4096, 14336)
+        let dense = HostLinearWeight.dense(HostTensor(shape: [m, k], values: [Float](repeating: 0.01, count: m * k)))
+        for (name, host) in [
+            ("bf16", dense), ("fp8 w8a8", randomWeight(.fp8(blockColumns: k), out: m, inFeatures: k)),
+            ("int4 g128 dequantized", randomWeight(.packedInt(bits: 4, groupSize: 128, permuted: false), out: m, inFeatures: k)),
+        ] {
+            let weight = try gpu.linearWeight([host])
+            for t in [256, 4096] {
+                let x = try gpu.upload(random(t * k, scale: 1), shape: [t, k])
+                _ = gpu.prepare(ForwardBatch(chunks: [SequenceChunk(tokenIDs: [1], numCached: 0, blockTable: [0])], blockSize: 16))
+                let ms = gpu.timeMilliseconds(repeats: 10) { _ = gpu.linear(x, weight, bias: nil) }
+                timings["\(name) \(t)x\(k)x\(m) TFLOP/s"] = 2 * Double(t * k * m) / (ms / 1000) / 1e12
+            }
+        }
+        return timings
+    }
+
+    private mutating func random(_ count: Int, scale: Float) -> [Float] {
+        (0..<count).map { _ in round(Float.random(in: -1...1, using: &rng) * scale) }
+    }
+
+    /// Random codes and scales in `format` (a block wider than the row is one per channel).
+    private mutating func randomWeight(_ format: WeightFormat, out: Int, inFeatures: Int) -> HostLinearWeight {
+        switch format {
+        case .packedInt(let bits, let groupSize, let permuted):
+            let group = min(groupSize, inFeatures), groups = inFeatures / group
+            let words = (0..<(out * inFeatures * bits / 32)).map { _ in UInt32.random(in: 0...UInt32.max, using: &rng) }
+            var tensors = [
+                words.withUnsafeBytes { HostTensor(shape: [out, inFeatures * bits / 32], dtype: .int32, copying: $0.baseAddress!) },
+                HostTensor(shape: [out, groups], values: (0..<(out * groups)).map { _ in Float.random(in: 0.001...0.01, using: &rng) }),
+                HostTensor(shape: [out, groups], values: (0..<(out * groups)).map { _ in Float(Int.random(in: 0..<(1 << bits), using: &rng)) }),
+            ]
+            if permuted {
+                let order = (0..<Int32(inFeatures)).shuffled(using: &rng)
+                tensors.append(order.withUnsafeBytes { HostTensor(shape: [inFeatures], dtype: .int32, copying: $0.baseAddress!) })
+            }
+            return HostLinearWeight(
+                format: .packedInt(bits: bits, groupSize: group, permuted: permuted), outFeatures: out, inFeatures: inFeatures, tensors: tensors)
+        case .fp8(let blockColumns):
+            let block = min(blockColumns, inFeatures), blocks = (inFeatures + block - 1) / block
+            let codes = (0..<(out * inFeatures)).map { _ -> UInt8 in
+                let c = UInt8.random(in: 0...255, using: &rng)
+                return c & 0x7F == 0x7F ? c ^ 1 : c
+            }
+            return HostLinearWeight(
+                format: .fp8(blockColumns: block), outFeatures: out, inFeatures: inFeatures,
+                tensors: [
+                    codes.withUnsafeBytes { HostTensor(shape: [out, inFeatures], dtype: .float8E4M3, copying: $0.baseAddress!) },
+                    HostTensor(shape: [out, blocks], values: (0..<(out * blocks)).map { _ in Float.random(in: 1e-4...1e-3, using: &rng) }),
+                ])
+        default:
+            preconditionFailure("\(format) is not a quantized format")
+        }
+    }
+
+    /// The `[out, in]` matrix in float64, in input order, straight from the format's definition.
+    private static func dequantized(_ w: HostLinearWeight) -> [Double] {
+        let (out, k) = (w.outFeatures, w.inFeatures)
+        var matrix = [Double](repeating: 0, count: out * k)
+        switch w.format {
+        case .packedInt(let bits, let groupSize, let permuted):
+            let words = w.tensors[0].bytes.assumingMemoryBound(to: UInt32.self)
+            let (scales, zeros) = (w.tensors[1].floats(), w.tensors[2].floats())
+            let order = permuted ? Array(UnsafeBufferPointer(start: w.tensors[3].bytes.assumingMemoryBound(to: Int32.self), count: k)) : nil
+            let perWord = 32 / bits, groups = k / groupSize
+            for n in 0..<out {
+                for j in 0..<k {
+                    let q = (words[n * (k / perWord) + j / perWord] >> UInt32((j % perWord) * bits)) & UInt32((1 << bits) - 1)
+                    let g = n * groups + j / groupSize
+                    matrix[n * k + (order.map { Int($0[j]) } ?? j)] = (Double(q) - Double(zeros[g])) * Double(scales[g])
+                }
+            }
+        case .fp8(let blockColumns):
+            let codes = w.tensors[0].bytes.assumingMemoryBound(to: UInt8.self)
+            let scales = w.tensors[1].floats()
+            let blocks = (k + blockColumns - 1) / blockColumns
+            for n in 0..<out {
+                for j in 0..<k {
+                    matrix[n * k + j] = Double(FloatBits.float8E4M3ToFloat(codes[n * k + j])) * Double(scales[n * blocks + j / blockColumns])
+                }
+            }
+        default:
+            preconditionFailure("\(w.format) is not a quantized format")
+        }
+        return matrix
+    }
+}
