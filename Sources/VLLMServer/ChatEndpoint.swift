@@ -40,7 +40,15 @@ extension OpenAIServing {
             case .none?, nil:
                 object["content"] = JinjaValue.none
             }
-            if case .list(let calls)? = object["tool_calls"] { object["tool_calls"] = .list(try templateToolCalls(calls, message: i)) }
+            switch object["tool_calls"] {
+            case nil, JinjaValue.none?: break
+            case .list(let calls)?: object["tool_calls"] = .list(try templateToolCalls(calls, message: i))
+            default: throw APIError.invalid("messages[\(i)].tool_calls", "tool_calls must be a list of tool calls")
+            }
+            switch object["tool_call_id"] {
+            case nil, JinjaValue.none?, .string?: break
+            default: throw APIError.invalid("messages[\(i)].tool_call_id", "tool_call_id must be a string")
+            }
             jinjaMessages.append(.dict(object))
         }
         if continueFinalMessage, messages.last?.role != "assistant" {
@@ -49,25 +57,7 @@ extension OpenAIServing {
         if continueFinalMessage, addGenerationPrompt, case .bool(true)? = raw["add_generation_prompt"] {
             throw APIError.invalid("add_generation_prompt", "add_generation_prompt and continue_final_message cannot both be true")
         }
-        var extra: [String: JinjaValue] = [:]
-        switch raw["chat_template_kwargs"] {
-        case nil, JinjaValue.none?: break
-        case .dict(let dict)?:
-            for (key, value) in zip(dict.keys, dict.values) {
-                guard case .string(let name) = key else { continue }
-                // vLLM refuses a template smuggled in through the keyword arguments as well.
-                if name == "chat_template", !options.trustRequestChatTemplate { throw untrustedTemplate("chat_template_kwargs") }
-                extra[name] = value
-            }
-        default:
-            throw APIError.invalid("chat_template_kwargs", "chat_template_kwargs must be an object")
-        }
-        var tools: [JinjaValue]?
-        switch raw["tools"] {
-        case nil, JinjaValue.none?: break
-        case .list(let list)? where list.allSatisfy({ if case .dict = $0 { true } else { false } }): tools = list
-        default: throw APIError.invalid("tools", "tools must be a list of objects")
-        }
+        let (extra, tools) = try templateInputs(raw)
         let chosen: ChatPromptRenderer
         if let templateOverride {
             guard options.trustRequestChatTemplate else { throw untrustedTemplate("chat_template") }
@@ -101,14 +91,51 @@ extension OpenAIServing {
         return (rendered.text, rendered.tokenIDs)
     }
 
+    /// The request's `chat_template_kwargs` (extra template variables) and `tools`, checked: an
+    /// object without `chat_template` unless the server trusts request templates, and a list of objects.
+    func templateInputs(_ raw: JinjaDict) throws -> (extra: [String: JinjaValue], tools: [JinjaValue]?) {
+        var extra: [String: JinjaValue] = [:]
+        switch raw["chat_template_kwargs"] {
+        case nil, JinjaValue.none?: break
+        case .dict(let dict)?:
+            for (key, value) in zip(dict.keys, dict.values) {
+                guard case .string(let name) = key else { continue }
+                // vLLM refuses a template smuggled in through the keyword arguments as well.
+                if name == "chat_template", !options.trustRequestChatTemplate { throw untrustedTemplate("chat_template_kwargs") }
+                extra[name] = value
+            }
+        default:
+            throw APIError.invalid("chat_template_kwargs", "chat_template_kwargs must be an object")
+        }
+        var tools: [JinjaValue]?
+        switch raw["tools"] {
+        case nil, JinjaValue.none?: break
+        case .list(let list)? where list.allSatisfy({ if case .dict = $0 { true } else { false } }): tools = list
+        default: throw APIError.invalid("tools", "tools must be a list of objects")
+        }
+        return (extra, tools)
+    }
+
     /// An assistant message's `tool_calls` as templates expect them: each `function.arguments`
     /// JSON string parsed into a mapping, as vLLM does before rendering (templates iterate over
     /// `arguments.items()` or write `arguments | tojson`).
     private func templateToolCalls(_ calls: [JinjaValue], message: Int) throws -> [JinjaValue] {
         try calls.enumerated().map { j, call in
+            // A call: {"id"?: string, "type"?: "function", "function": {"name": string, "arguments": string}}.
+            let param = "messages[\(message)].tool_calls[\(j)]"
             guard case .dict(var object) = call, case .dict(var function)? = object["function"],
-                case .string(let text)? = function["arguments"]
-            else { return call }
+                case .string? = function["name"], case .string(let text)? = function["arguments"]
+            else {
+                throw APIError.invalid(param, "a tool call needs a function object with a string name and string arguments")
+            }
+            switch object["id"] {
+            case nil, .string?: break
+            default: throw APIError.invalid(param + ".id", "a tool call's id must be a string")
+            }
+            switch object["type"] {
+            case nil, .string("function")?: break
+            default: throw APIError.invalid(param + ".type", "a tool call's type must be \"function\"")
+            }
             do {
                 function["arguments"] = try JinjaValue(jsonString: text)
             } catch {
@@ -264,6 +291,12 @@ extension OpenAIServing {
         var tokens = prompt.tokens
         if f.addSpecialTokens == true, let tokenizer { tokens = tokenizer.encode(prompt.text, addSpecialTokens: true) }
         try checkPrompt(tokens, param: "messages")
+        if body.maxCompletionTokens != nil, let maxTokens = f.maxTokens, maxTokens > maxModelLength - tokens.count {
+            // Ignored for the length, but never accepted beyond the context.
+            throw APIError.invalid(
+                "max_tokens",
+                "This model's maximum context length is \(maxModelLength) tokens. However, you requested \(maxTokens) output tokens and your prompt has \(tokens.count) tokens. Please reduce the length of the messages or completion.")
+        }
         var params = try samplingParams(
             f, promptLength: tokens.count, maxTokens: body.maxCompletionTokens ?? f.maxTokens,
             maxTokensParam: body.maxCompletionTokens != nil ? "max_completion_tokens" : "max_tokens",

@@ -58,6 +58,10 @@ struct ChatToolRequest: Sendable {
         guard case .dict(let function)? = tool["function"], case .string(let name)? = function["name"], !name.isEmpty else {
             throw APIError.invalid("tools", "tools[\(index)] needs a function object with a non-empty name")
         }
+        switch function["description"] {
+        case nil, JinjaValue.none?, .string?: break
+        default: throw APIError.invalid("tools", "tools[\(index)].function.description must be a string")
+        }
         switch function["parameters"] {
         case nil, JinjaValue.none?: return (name, nil)
         case .dict(let schema)?: return (name, .dict(schema))
@@ -82,6 +86,10 @@ struct ChatToolRequest: Sendable {
                 "tool_choice", "Invalid value for `tool_choice`: \(other)! Only named tools, \"none\", \"auto\" or \"required\" are supported.")
         case .dict(let object)?:
             guard templateTools != nil else { throw APIError.invalid("tool_choice", "When using `tool_choice`, `tools` must be set.") }
+            switch object["type"] {
+            case nil, .string("function")?: break
+            default: throw APIError.invalid("tool_choice", "tool_choice.type must be \"function\"")
+            }
             guard case .dict(let function)? = object["function"] else {
                 throw APIError.invalid("tool_choice", "Invalid value for `function` in `tool_choice`! \(usage)")
             }

@@ -70,7 +70,10 @@ struct JSONValueDecoder: Decoder {
         case .int(let i): return i
         case .float(let d):
             guard d.rounded() == d else { throw mismatch(Int.self, path, "expected an integer, got \(d)") }
-            guard let i = Int(exactly: d) else {
+            // An integer literal outside Int64 arrives here as the nearest double: -2^63 - 1 rounds
+            // to -2^63, which Int holds. Refusing that double keeps every such literal out
+            // (only the spelling -9223372036854775808.0 of Int.min is refused with them).
+            guard d > -9223372036854775808.0, let i = Int(exactly: d) else {
                 throw DecodingError.dataCorrupted(.init(codingPath: path, debugDescription: "\(d) is outside the integer range"))
             }
             return i

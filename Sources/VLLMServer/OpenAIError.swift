@@ -51,6 +51,7 @@ public struct APIError: Error, Sendable, Equatable, CustomStringConvertible {
         case 401: "AuthenticationError"
         case 404: "NotFoundError"
         case 405: "MethodNotAllowedError"
+        case 409: "ConflictError"
         case 413: "RequestTooLargeError"
         case 415: "UnsupportedMediaTypeError"
         case 503: "ServiceUnavailableError"

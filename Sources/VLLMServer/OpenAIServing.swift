@@ -23,7 +23,8 @@ public final class OpenAIServing: @unchecked Sendable {
     let generationDefaults: GenerationConfig
     let created = Int(Date().timeIntervalSince1970)
     let logger: Logger
-    private let admissionLimit: Int
+    /// Most sequences queued or running at once (`max_num_seqs` plus `--max-queued-requests`).
+    let admissionLimit: Int
     private let lock = NSLock()
     private var admitted = 0
     /// Requests given to the engine so far; numbers the engine ids.
@@ -69,6 +70,22 @@ public final class OpenAIServing: @unchecked Sendable {
 
     /// The model name reported in responses.
     var servedName: String { modelNames[0] }
+
+    /// The limits the OpenAPI document states, as this server applies them.
+    var documentLimits: OpenAPIDocument.Limits {
+        OpenAPIDocument.Limits(
+            modelNames: modelNames, vocabularySize: vocabularySize, maxModelLength: maxModelLength,
+            maxSequences: min(128, admissionLimit), admissionLimit: admissionLimit, maxLogprobs: options.maxLogprobs,
+            maxStopStrings: options.maxStopStrings, maxStopStringCharacters: options.maxStopStringCharacters,
+            maxStopTokenIDs: options.maxStopTokenIDs, maxRequestIDLength: options.maxRequestIDLength,
+            trustsRequestTemplates: options.trustRequestChatTemplate,
+            autoToolChoice: options.enableAutoToolChoice && options.toolCallParser != nil, requiresAPIKey: !(options.apiKey ?? "").isEmpty,
+            maxRequestBodyBytes: options.maxRequestBodyBytes,
+            maxEmbeddingTokens: min(maxModelLength, engine.config.scheduler.maxNumBatchedTokens),
+            matryoshkaDimensions: engine.folder.flatMap { folder in
+                (try? EmbeddingSettings(folder: folder.path, config: folder.config))?.matryoshka == true ? folder.config.hiddenSize : nil
+            })
+    }
 
     /// Checks the `model` field: absent is fine (the one model), anything else must be a served name (400).
     func checkModel(_ model: String?) throws {
@@ -195,7 +212,10 @@ public final class OpenAIServing: @unchecked Sendable {
         p.repetitionPenalty = f.repetitionPenalty ?? d.repetitionPenalty ?? 1
         if let bias = f.logitBias {
             for (key, value) in bias {
-                guard let id = Int(key) else { throw APIError.invalid("logit_bias", "keys must be token ids, got '\(key)'") }
+                // Decimal digits as the document's pattern says: no sign, space or leading zero.
+                guard let id = Int(key), String(id) == key else {
+                    throw APIError.invalid("logit_bias", "keys must be token ids in decimal, got '\(key)'")
+                }
                 p.logitBias[id] = value
             }
         }
@@ -265,17 +285,19 @@ public final class OpenAIServing: @unchecked Sendable {
     /// is tokenized.
     func checkLimits(_ f: SamplingFields) throws {
         try checkModel(f.model)
-        if let id = f.requestID, id.utf8.count > options.maxRequestIDLength {
-            throw APIError.invalid("request_id", "request_id may be at most \(options.maxRequestIDLength) bytes long, got \(id.utf8.count)")
+        if let id = f.requestID, id.unicodeScalars.count > options.maxRequestIDLength {
+            throw APIError.invalid(
+                "request_id", "request_id may be at most \(options.maxRequestIDLength) characters long, got \(id.unicodeScalars.count)")
         }
         if let n = f.n, !(1...128).contains(n) { throw APIError.invalid("n", "n must be in 1...128, got \(n)") }
         let stops = f.stop?.values ?? []
         guard stops.count <= options.maxStopStrings else {
             throw APIError.invalid("stop", "at most \(options.maxStopStrings) stop strings are accepted, got \(stops.count)")
         }
-        let stopBytes = stops.reduce(0) { $0 + $1.utf8.count }
-        guard stopBytes <= options.maxStopStringBytes else {
-            throw APIError.invalid("stop", "the stop strings may hold at most \(options.maxStopStringBytes) bytes in all, got \(stopBytes)")
+        let stopCharacters = stops.reduce(0) { $0 + $1.unicodeScalars.count }
+        guard stopCharacters <= options.maxStopStringCharacters else {
+            throw APIError.invalid(
+                "stop", "the stop strings may hold at most \(options.maxStopStringCharacters) characters in all, got \(stopCharacters)")
         }
         if let ids = f.stopTokenIDs, ids.count > options.maxStopTokenIDs {
             throw APIError.invalid("stop_token_ids", "at most \(options.maxStopTokenIDs) stop token ids are accepted, got \(ids.count)")

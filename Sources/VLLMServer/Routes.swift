@@ -43,7 +43,7 @@ public enum OpenAIRoutes {
         // vLLM's: forget every cached prefix (only while no request runs; 409 otherwise).
         router.post("/reset_prefix_cache") { _, _ -> Response in
             guard await serving.engine.resetPrefixCache() else {
-                return jsonResponse(["error": "requests are running; the prefix cache was not reset"], status: .conflict)
+                return APIError(status: .conflict, message: "requests are running; the prefix cache was not reset").response()
             }
             return Response(status: .ok)
         }
@@ -55,9 +55,7 @@ public enum OpenAIRoutes {
         router.get("/openapi.json") { _, _ -> Response in
             Response(
                 status: .ok, headers: [.contentType: "application/json"],
-                body: .init(byteBuffer: ByteBuffer(string: OpenAPIDocument.json(
-                    modelNames: serving.modelNames, vocabularySize: serving.vocabularySize,
-                    trustsRequestTemplates: serving.options.trustRequestChatTemplate))))
+                body: .init(byteBuffer: ByteBuffer(string: OpenAPIDocument.json(serving.documentLimits))))
         }
         router.get("/v1/models") { _, _ -> Response in
             jsonResponse(
@@ -169,6 +167,8 @@ extension OpenAIServing {
     func tokenize(_ body: TokenizeRequest, raw: JinjaDict) throws -> Response {
         try checkModel(body.model)
         let tokenizer = try requireTokenizer()
+        // Checked whether or not messages are given, as the OpenAPI document says.
+        _ = try templateInputs(raw)
         let tokens: [Int]
         if let messages = body.messages {
             guard body.prompt == nil else { throw APIError.invalid("prompt", "give either prompt or messages, not both") }

@@ -31,12 +31,13 @@ public struct ServerOptions: Sendable {
     /// Splits the reasoning block off chat outputs into `reasoning_content` (`--reasoning-parser`:
     /// deepseek_r1, qwen3); structured outputs then apply after it.
     public var reasoningParser: String?
-    /// Most stop strings one request may give, and their total size in UTF-8 bytes.
+    /// Most stop strings one request may give, and their total size in characters (Unicode
+    /// scalars, as JSON Schema's `maxLength` counts them; at most four UTF-8 bytes each).
     public var maxStopStrings = 1024
-    public var maxStopStringBytes = 64 << 10
+    public var maxStopStringCharacters = 64 << 10
     /// Most `stop_token_ids` one request may give.
     public var maxStopTokenIDs = 1024
-    /// Longest client `request_id` (it is echoed in every response and streamed chunk).
+    /// Longest client `request_id` in characters (it is echoed in every response and streamed chunk).
     public var maxRequestIDLength = 256
     /// Connections served at once; more wait in the listen backlog until one closes.
     public var maxConnections = 2048
