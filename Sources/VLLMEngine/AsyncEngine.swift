@@ -49,7 +49,9 @@ public final class AsyncEngine: @unchecked Sendable {
         self.core = core
         self.folder = folder
         self.tokenizer = tokenizer
-        let thread = Thread { [unowned self] in self.loop() }
+        // The thread holds the engine until its loop returns (after `shutdown()`), so that an
+        // engine released right after `shutdown()` is never read after it is gone.
+        let thread = Thread { [self] in self.loop() }
         thread.name = "vllm-engine"
         thread.stackSize = 8 << 20
         self.thread = thread
@@ -103,7 +105,8 @@ public final class AsyncEngine: @unchecked Sendable {
         return latestStats
     }
 
-    /// Stops the loop after aborting every request in flight.
+    /// Stops the loop after aborting every request in flight. The engine runs (and stays in
+    /// memory) until this is called.
     public func shutdown() {
         condition.lock()
         stopping = true

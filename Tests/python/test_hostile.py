@@ -8,6 +8,7 @@ timeouts so that the slow-client classes finish quickly), one with --trust-reque
 """
 import http.client
 import json
+import re
 import os
 import resource
 import signal
@@ -576,6 +577,16 @@ def test_capacity_answers_retry_after(plain):
         big = threading.Thread(target=lambda: results.append(
             call(port, "POST", "/v1/completions", {"prompt": "Once", "max_tokens": 200, "ignore_eos": True, "n": 8})))
         big.start()
+        # Small requests admitted before the big one would leave it no room (it would get the 503):
+        # wait until the engine reports it running or queued.
+        wait_until = time.monotonic() + 10
+        while big.is_alive() and time.monotonic() < wait_until:
+            _, _, metrics = call(port, "GET", "/metrics")
+            text = metrics.decode() if isinstance(metrics, bytes) else str(metrics)
+            counts = re.findall(r"^vllm:num_requests_(?:running|waiting)\{[^}]*\} ([0-9.e+]+)$", text, re.M)
+            if sum(float(c) for c in counts) >= 1:
+                break
+            time.sleep(0.01)
         refused, statuses, deadline = None, [], time.monotonic() + 10
         while refused is None and big.is_alive() and time.monotonic() < deadline:
             status, headers, payload = call(port, "POST", "/v1/completions", {"prompt": "Once", "max_tokens": 1})
