@@ -72,6 +72,15 @@ __device__ float block_sum(float v) {
     return total;
 }
 
+// 16 bytes of weights read once: streamed past L1 (not allocated there) so that they do not evict
+// the activations every warp reuses.
+__device__ __forceinline__ uint4 load_streaming(const void* p) {
+    uint4 v;
+    asm volatile("ld.global.nc.L1::no_allocate.v4.u32 {%0, %1, %2, %3}, [%4];"
+                 : "=r"(v.x), "=r"(v.y), "=r"(v.z), "=r"(v.w) : "l"(p));
+    return v;
+}
+
 __device__ __forceinline__ float warp_sum(float v) {
     for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
     return v;

@@ -14,12 +14,6 @@
 #ifndef GEMV_DEPTH  // a kernel-source override may try another depth
 #define GEMV_DEPTH 8
 #endif
-__device__ __forceinline__ uint4 load_streaming(const void* p) {
-    uint4 v;
-    asm volatile("ld.global.nc.L1::no_allocate.v4.u32 {%0, %1, %2, %3}, [%4];"
-                 : "=r"(v.x), "=r"(v.y), "=r"(v.z), "=r"(v.w) : "l"(p));
-    return v;
-}
 
 template <typename T, int NT>
 __device__ __forceinline__ void gemv_accumulate(float* acc, const uint4& wv, const T* x, int k, int c) {

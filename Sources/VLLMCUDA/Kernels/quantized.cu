@@ -17,12 +17,6 @@ __device__ __forceinline__ float fp8_times_2m8(unsigned int code) {
     return __half2float(__ushort_as_half((unsigned short)(((code & 0x80u) << 8) | ((code & 0x7Fu) << 7))));
 }
 
-__device__ __forceinline__ uint4 load_weights_streaming(const void* p) {
-    uint4 v;
-    asm volatile("ld.global.nc.L1::no_allocate.v4.u32 {%0, %1, %2, %3}, [%4];"
-                 : "=r"(v.x), "=r"(v.y), "=r"(v.z), "=r"(v.w) : "l"(p));
-    return v;
-}
 
 // N consecutive activations as floats, read 16 bytes at a time (p is 16-byte aligned).
 template <typename T, int N>
@@ -102,7 +96,7 @@ __device__ __forceinline__ void gemv_codes(T* y, const T* x, const Code* codes, 
         for (int r = 0; r < ROWS; ++r) {
             // Rows past n read row n - 1 and are never written.
             const long long row = imin(row0 + r, n - 1);
-            wv[r] = load_weights_streaming(codes + row * codes_per_row + c / VPC * CODES_PER_CHUNK);
+            wv[r] = load_streaming(codes + row * codes_per_row + c / VPC * CODES_PER_CHUNK);
         }
         float xv[NT][VPC];
 #pragma unroll
