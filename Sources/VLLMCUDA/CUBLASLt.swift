@@ -93,12 +93,7 @@ final class CUBLASLt: @unchecked Sendable {
     /// `y[T, N] = x[T, K] · w[N, K]ᵀ`, all row-major. In cuBLAS's column-major terms that is
     /// `yᵀ (N×T) = op(w)ᵀ ... `: A = w seen as K×N (transposed), B = x seen as K×T, D as N×T.
     func linear(x: CUdeviceptr, w: CUdeviceptr, y: CUdeviceptr, tokens: Int, outFeatures: Int, inFeatures: Int, stream: OpaquePointer?) {
-        let plan = self.plan(m: outFeatures, n: tokens, k: inFeatures)
-        let status = plan.algo.withUnsafeBytes { algo in
-            matmul(
-                handle, plan.desc, &one, w, plan.a, x, plan.b, &zero, y, plan.d, y, plan.d, algo.baseAddress,
-                workspace, workspaceBytes, stream)
-        }
+        let status = run(plan(m: outFeatures, n: tokens, k: inFeatures), x: x, w: w, y: y, stream: stream)
         if status != 0 { fatalError("cuBLASLt: cublasLtMatmul (\(outFeatures)x\(tokens)x\(inFeatures)) failed with status \(status)") }
     }
 

@@ -562,12 +562,16 @@ public final class CUDABackend: Backend {
                 blas.linear(x: x.pointer, w: weight.pointer, y: out.pointer, tokens: t, outFeatures: n, inFeatures: k, stream: stream)
             }
         }
-        if let bias {
-            launch(
-                kernels.addBias, "add_bias", grid: (gridFor(t * n), 1), block: 256,
-                [.pointer(out.pointer), .pointer(bias.pointer), .int64(Int64(t)), .int32(Int32(n))])
-        }
+        addBias(bias, to: out)
         return out
+    }
+
+    /// In place: `out[t, :] += bias` for every row (nothing without a bias).
+    func addBias(_ bias: CUDATensor?, to out: CUDATensor) {
+        guard let bias else { return }
+        launch(
+            kernels.addBias, "add_bias", grid: (gridFor(out.count), 1), block: 256,
+            [.pointer(out.pointer), .pointer(bias.pointer), .int64(Int64(out.rows)), .int32(Int32(out.columns))])
     }
 
     public func headRMSNorm(_ qkv: CUDATensor, layout: QKVLayout, qWeight: CUDATensor, kWeight: CUDATensor, eps: Float) {

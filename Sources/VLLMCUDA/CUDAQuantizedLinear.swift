@@ -84,11 +84,7 @@ extension CUDABackend {
                     stream: stream)
             }
         }
-        if let bias {
-            launch(
-                kernels.addBias, "add_bias", grid: (gridFor(t * n), 1), block: 256,
-                [.pointer(out.pointer), .pointer(bias.pointer), .int64(Int64(t)), .int32(Int32(n))])
-        }
+        addBias(bias, to: out)
         return out
     }
 
@@ -121,11 +117,7 @@ extension CUDABackend {
         case .unsupported:
             return false
         case .scaled:
-            if let bias {
-                launch(
-                    kernels.addBias, "add_bias", grid: (gridFor(t * n), 1), block: 256,
-                    [.pointer(out.pointer), .pointer(bias.pointer), .int64(Int64(t)), .int32(Int32(n))])
-            }
+            addBias(bias, to: out)
         case .unscaled:
             launch(
                 scale, "scale_product \(t)x\(n)", grid: (gridFor(t * n), 1), block: 256,
@@ -198,26 +190,26 @@ extension CUDABackend {
 
     /// One stored part as a `[rows, k]` matrix of the compute dtype at `destination`, in input order.
     private func dequantize(_ part: [CUDATensor], format: WeightFormat, into destination: CUdeviceptr) {
-        let (rows, first) = (part[1].shape[0], 0)
+        let rows = part[1].shape[0]
         switch format {
         case .packedInt(let bits, let groupSize, let permuted):
-            let inFeatures = part[first].shape[1] * (32 / bits)
+            let inFeatures = part[0].shape[1] * (32 / bits)
             // A row per grid row; threads over the row's words.
             launch(
                 kernels.quantized!.dequantizeInt, "dequantize_int\(bits) \(rows)x\(inFeatures)",
-                grid: ((part[first].shape[1] + 255) / 256, rows), block: 256,
+                grid: ((part[0].shape[1] + 255) / 256, rows), block: 256,
                 [
-                    .pointer(destination), .pointer(part[first].pointer), .pointer(part[first + 1].pointer),
-                    .pointer(part[first + 2].pointer), .pointer(permuted ? part[first + 3].pointer : 0),
+                    .pointer(destination), .pointer(part[0].pointer), .pointer(part[1].pointer),
+                    .pointer(part[2].pointer), .pointer(permuted ? part[3].pointer : 0),
                     .int32(Int32(rows)), .int32(Int32(inFeatures)), .int32(Int32(groupSize)), .int32(Int32(bits)),
                 ])
         case .fp8(let blockColumns):
-            let inFeatures = part[first].shape[1]
+            let inFeatures = part[0].shape[1]
             launch(
                 kernels.quantized!.dequantizeFP8, "dequantize_fp8 \(rows)x\(inFeatures)", grid: ((inFeatures + 255) / 256, rows),
                 block: 256,
                 [
-                    .pointer(destination), .pointer(part[first].pointer), .pointer(part[first + 1].pointer),
+                    .pointer(destination), .pointer(part[0].pointer), .pointer(part[1].pointer),
                     .int32(Int32(rows)), .int32(Int32(inFeatures)), .int32(Int32(min(blockColumns, inFeatures))),
                 ])
         default:
