@@ -1,7 +1,7 @@
-@_exported import VLLMCore
-@_exported import VLLMEngine
 import VLLMCPU
 import VLLMCUDA
+@_exported import VLLMCore
+@_exported import VLLMEngine
 import VLLMHub
 
 /// The platforms this package builds, in the order "auto" tries them: a usable GPU first, then

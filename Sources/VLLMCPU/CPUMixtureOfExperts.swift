@@ -50,7 +50,9 @@ extension CPUBackend {
         // Slots are in expert order, so each token's experts are summed in expert order.
         let out = CPUTensor.zeros([tokens, hidden])
         for s in 0..<slots {
-            let (target, source, w) = (out.floats + Int(assignment.tokenOfSlot[s]) * hidden, down.floats + s * hidden, assignment.weightOfSlot[s])
+            let (target, source, w) = (
+                out.floats + Int(assignment.tokenOfSlot[s]) * hidden, down.floats + s * hidden, assignment.weightOfSlot[s]
+            )
             for i in 0..<hidden { target[i] += source[i] * w }
         }
         if let shared = block.shared { addSharedExpert(shared, x: x, to: out) }

@@ -50,12 +50,13 @@ extension CPUBackend {
             case .ggml(let type): return (type, part.tensors[0])
             case .dense:
                 let tensor = part.tensors[0]
-                let type: GGMLType = switch tensor.dtype {
-                case .float32: .f32
-                case .float16: .f16
-                case .bfloat16: .bf16
-                case .uint8, .float8E4M3, .int32, .int64: preconditionFailure("a dense weight of \(tensor.dtype)")
-                }
+                let type: GGMLType =
+                    switch tensor.dtype {
+                    case .float32: .f32
+                    case .float16: .f16
+                    case .bfloat16: .bf16
+                    case .uint8, .float8E4M3, .int32, .int64: preconditionFailure("a dense weight of \(tensor.dtype)")
+                    }
                 return (type, tensor)
             case .stacked, .packedInt, .fp8, .lookupTable:
                 throw ModelLoadError.unsupportedWeightFormat(format: part.format, backend: name + " (fused with GGUF blocks)")
@@ -98,9 +99,11 @@ extension CPUBackend {
     private func packedWeight(_ parts: [HostLinearWeight], outFeatures: Int, inFeatures: Int) throws -> LinearWeight<CPUTensor> {
         let format = parts[0].format
         guard parts.allSatisfy({ $0.format == format }) else {
-            throw ModelLoadError.unsupportedWeightFormat(format: parts.first { $0.format != format }!.format, backend: name + " (fused with \(format))")
+            throw ModelLoadError.unsupportedWeightFormat(
+                format: parts.first { $0.format != format }!.format, backend: name + " (fused with \(format))")
         }
-        return LinearWeight(format: format, outFeatures: outFeatures, inFeatures: inFeatures, tensors: parts.flatMap { $0.tensors.map(Self.copy) })
+        return LinearWeight(
+            format: format, outFeatures: outFeatures, inFeatures: inFeatures, tensors: parts.flatMap { $0.tensors.map(Self.copy) })
     }
 
     private func multiplyPacked(_ x: CPUTensor, _ weight: LinearWeight<CPUTensor>, out: CPUTensor) {
@@ -113,11 +116,12 @@ extension CPUBackend {
 
     /// The tensors of each fused part: `[packed, scales, zeros(, order)]`, `[codes, scales]` or `[packed, table]`.
     private func packedParts(_ weight: LinearWeight<CPUTensor>) -> [[CPUTensor]] {
-        let size = switch weight.format {
-        case .packedInt(_, _, let permuted): permuted ? 4 : 3
-        case .fp8, .lookupTable: 2
-        case .dense, .ggml, .stacked: 1
-        }
+        let size =
+            switch weight.format {
+            case .packedInt(_, _, let permuted): permuted ? 4 : 3
+            case .fp8, .lookupTable: 2
+            case .dense, .ggml, .stacked: 1
+            }
         return stride(from: 0, to: weight.tensors.count, by: size).map { Array(weight.tensors[$0..<($0 + size)]) }
     }
 

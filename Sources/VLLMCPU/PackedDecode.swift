@@ -421,7 +421,9 @@ struct FP8Rows {
     }
 
     /// `dot` for `K` and blocks that are multiples of 32, `x` interleaved and scaled by 2⁶⁰.
-    func dotBlocks<C: DecodeTokens>(_ rows: Range<Int>, _: C.Type, x: UnsafePointer<Float>, out: UnsafeMutablePointer<Float>, outStride: Int) {
+    func dotBlocks<C: DecodeTokens>(
+        _ rows: Range<Int>, _: C.Type, x: UnsafePointer<Float>, out: UnsafeMutablePointer<Float>, outStride: Int
+    ) {
         let (T, chains) = (C.count, C.chains)
         let blocks = (K + blockColumns - 1) / blockColumns
         for n in rows {

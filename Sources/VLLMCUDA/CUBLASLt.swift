@@ -12,13 +12,15 @@ final class CUBLASLt: @unchecked Sendable {
     private let layoutCreate: @convention(c) (UnsafeMutablePointer<Handle?>, Int32, UInt64, UInt64, Int64) -> Int32
     private let preferenceCreate: @convention(c) (UnsafeMutablePointer<Handle?>) -> Int32
     private let preferenceSetAttribute: @convention(c) (Handle, Int32, UnsafeRawPointer, Int) -> Int32
-    private let heuristic: @convention(c) (
-        Handle, Handle, Handle, Handle, Handle, Handle, Handle, Int32, UnsafeMutableRawPointer, UnsafeMutablePointer<Int32>
-    ) -> Int32
-    private let matmul: @convention(c) (
-        Handle, Handle, UnsafeRawPointer, UInt64, Handle, UInt64, Handle, UnsafeRawPointer, UInt64, Handle,
-        UInt64, Handle, UnsafeRawPointer?, UInt64, Int, OpaquePointer?
-    ) -> Int32
+    private let heuristic:
+        @convention(c) (
+            Handle, Handle, Handle, Handle, Handle, Handle, Handle, Int32, UnsafeMutableRawPointer, UnsafeMutablePointer<Int32>
+        ) -> Int32
+    private let matmul:
+        @convention(c) (
+            Handle, Handle, UnsafeRawPointer, UInt64, Handle, UInt64, Handle, UnsafeRawPointer, UInt64, Handle,
+            UInt64, Handle, UnsafeRawPointer?, UInt64, Int, OpaquePointer?
+        ) -> Int32
 
     private let handle: Handle
     private let preference: Handle
@@ -67,12 +69,13 @@ final class CUBLASLt: @unchecked Sendable {
         preferenceSetAttribute = try lib.function("cublasLtMatmulPreferenceSetAttribute")
         heuristic = try lib.function("cublasLtMatmulAlgoGetHeuristic")
         matmul = try lib.function("cublasLtMatmul")
-        dataType = switch dtype {
-        case .float32: Self.realF32
-        case .float16: Self.realF16
-        case .bfloat16: Self.realBF16
-        case .float8E4M3, .int32, .int64, .uint8: preconditionFailure("\(dtype) is not a compute dtype")
-        }
+        dataType =
+            switch dtype {
+            case .float32: Self.realF32
+            case .float16: Self.realF16
+            case .bfloat16: Self.realBF16
+            case .float8E4M3, .int32, .int64, .uint8: preconditionFailure("\(dtype) is not a compute dtype")
+            }
         var h: Handle?
         try Self.check(create(&h), "cublasLtCreate")
         handle = h!
@@ -119,7 +122,9 @@ final class CUBLASLt: @unchecked Sendable {
             // `VLLM_CUDA_FP8_SCALING=after` leaves the scales to the caller's kernel (for comparisons).
             let outer = ProcessInfo.processInfo.environment["VLLM_CUDA_FP8_SCALING"] != "after"
             let scaled = outer ? try? makePlan(m: outFeatures, n: tokens, k: inFeatures, input: Self.realF8E4M3, scaled: true) : nil
-            fp8Plans[key] = (scaled, scaled == nil ? try? makePlan(m: outFeatures, n: tokens, k: inFeatures, input: Self.realF8E4M3, scaled: false) : nil)
+            fp8Plans[key] = (
+                scaled, scaled == nil ? try? makePlan(m: outFeatures, n: tokens, k: inFeatures, input: Self.realF8E4M3, scaled: false) : nil
+            )
         }
         let (scaled, plain) = fp8Plans[key]!
         if let plan = scaled {
@@ -128,7 +133,9 @@ final class CUBLASLt: @unchecked Sendable {
             _ = descSetAttribute(plan.desc, Self.descBScalePointer, &b, 8)
             if run(plan, x: x, w: w, y: y, stream: stream) == 0 { return .scaled }
             fp8Plans[key] = (nil, try? makePlan(m: outFeatures, n: tokens, k: inFeatures, input: Self.realF8E4M3, scaled: false))
-            return linearFP8(x: x, w: w, y: y, xScales: xScales, wScales: wScales, tokens: tokens, outFeatures: outFeatures, inFeatures: inFeatures, stream: stream)
+            return linearFP8(
+                x: x, w: w, y: y, xScales: xScales, wScales: wScales, tokens: tokens, outFeatures: outFeatures, inFeatures: inFeatures,
+                stream: stream)
         }
         guard let plan = plain else { return .unsupported }
         if run(plan, x: x, w: w, y: y, stream: stream) == 0 { return .unscaled }

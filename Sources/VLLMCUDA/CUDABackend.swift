@@ -148,11 +148,12 @@ public final class CUDABackend: Backend {
     /// Warps a block of the register-accumulator prefill kernel (flash_prefill.cu: 16 query rows a
     /// warp) for steps with prefill chunks, 4 or 8; 0: the WMMA kernel instead. `VLLM_CUDA_FLASH2=0`
     /// starts with 0, `=4` with 4 (for comparisons).
-    public var flashPrefillWarps = switch ProcessInfo.processInfo.environment["VLLM_CUDA_FLASH2"] {
-    case "0": 0
-    case "4": 4
-    default: 8
-    }
+    public var flashPrefillWarps =
+        switch ProcessInfo.processInfo.environment["VLLM_CUDA_FLASH2"] {
+        case "0": 0
+        case "4": 4
+        default: 8
+        }
     /// Our matrix-vector kernel for decodes of up to 4 tokens instead of cuBLASLt
     /// (`VLLM_CUDA_GEMV=0` turns it off, for comparisons).
     public var useGEMV = ProcessInfo.processInfo.environment["VLLM_CUDA_GEMV"] != "0"
@@ -216,7 +217,8 @@ public final class CUDABackend: Backend {
         ring = try ActivationRing(driver: driver, bytes: 256 << 20)
         blockTableBuffer = GrowingDeviceBuffer(driver: driver)
         uploader = try WeightUploader(driver: driver, stream: stream)
-        overlapping = major >= 9 && ProcessInfo.processInfo.environment["VLLM_CUDA_PDL"] != "0"
+        overlapping =
+            major >= 9 && ProcessInfo.processInfo.environment["VLLM_CUDA_PDL"] != "0"
             ? ProgrammaticLaunch(driver: driver) : nil
         profiler = ProcessInfo.processInfo.environment["VLLM_CUDA_PROFILE"] == "1" ? OperationProfiler(driver: driver) : nil
         if let profiler { OperationProfiler.reportAtExit(profiler, synchronize: { [stream] in _ = driver.cuStreamSynchronize(stream) }) }
@@ -284,7 +286,6 @@ public final class CUDABackend: Backend {
         profiler.measure(stepKind + " " + name(), stream: stream, body)
     }
 
-
     /// The context is per thread in the driver API; the engine may call from another thread than
     /// the one that made the backend.
     private func makeCurrent() {
@@ -321,7 +322,8 @@ public final class CUDABackend: Backend {
                     function, grid: grid, block: block, shared: shared, stream: stream, arguments: argumentPointers)
                 if result == 0 { return }
                 // A driver that refuses the attribute: ordinary launches from now on.
-                FileHandle.standardError.write(Data("warning: programmatic dependent launch refused (\(result)); launching without it\n".utf8))
+                FileHandle.standardError.write(
+                    Data("warning: programmatic dependent launch refused (\(result)); launching without it\n".utf8))
                 self.overlapping = nil
             }
             driver.must(
@@ -340,7 +342,9 @@ public final class CUDABackend: Backend {
     /// Stops when an input's memory was handed out again (the ring is too small for the step).
     func checkLive(_ tensors: CUDATensor...) {
         for t in tensors where t.stamp >= 0 && !ring.isLive(stamp: t.stamp) {
-            fatalError("CUDA: an activation was overwritten before its last use; the activation ring (\(ring.size) bytes) is too small for this step")
+            fatalError(
+                "CUDA: an activation was overwritten before its last use; the activation ring (\(ring.size) bytes) is too small for this step"
+            )
         }
     }
 
@@ -428,10 +432,10 @@ public final class CUDABackend: Backend {
                 for i in 0..<n { out[i] = FloatBits.floatToBFloat16(floats[i]) }
             case .float16:
                 #if arch(x86_64) || arch(arm64)
-                let out = destination.assumingMemoryBound(to: UInt16.self)
-                for i in 0..<n { out[i] = Float16(floats[i]).bitPattern }
+                    let out = destination.assumingMemoryBound(to: UInt16.self)
+                    for i in 0..<n { out[i] = Float16(floats[i]).bitPattern }
                 #else
-                preconditionFailure("float16 conversion is not available on this platform")
+                    preconditionFailure("float16 conversion is not available on this platform")
                 #endif
             case .float8E4M3, .int32, .int64, .uint8:
                 preconditionFailure("\(target) is not a compute dtype")
@@ -468,7 +472,9 @@ public final class CUDABackend: Backend {
         // lands at the same addresses every time (recorded steps read them there); the block tables,
         // whose width varies, go to their own buffer, and kernels read the width from the device.
         let decodeTiles: [Int32] = batch.isDecodeOnly ? (0..<Int32(batch.numSequences)).flatMap { [$0, $0, 1] } : []
-        let arrays: [[Int32]] = [[Int32(batch.blockTableWidth)], batch.tokenIDs, batch.positions, batch.slotMapping, batch.logitIndices, decodeTiles]
+        let arrays: [[Int32]] = [
+            [Int32(batch.blockTableWidth)], batch.tokenIDs, batch.positions, batch.slotMapping, batch.logitIndices, decodeTiles,
+        ]
         let sizes = arrays.map { ($0.count * 4 + 15) / 16 * 16 }
         let fixedBytes = sizes.reduce(0, +), tableBytes = batch.blockTables.count * 4
         // Room for the attention tiles too (at most one tile per token, for two tile sizes).
@@ -484,7 +490,9 @@ public final class CUDABackend: Backend {
         driver.must(driver.cuMemcpyHtoDAsync(device, host, fixedBytes, stream), "cuMemcpyHtoDAsync(batch)")
         let tables = blockTableBuffer.ensure(max(tableBytes, 4))
         batch.blockTables.withUnsafeBytes { if let from = $0.baseAddress { (host + offset).copyMemory(from: from, byteCount: $0.count) } }
-        if tableBytes > 0 { driver.must(driver.cuMemcpyHtoDAsync(tables, host + offset, tableBytes, stream), "cuMemcpyHtoDAsync(block tables)") }
+        if tableBytes > 0 {
+            driver.must(driver.cuMemcpyHtoDAsync(tables, host + offset, tableBytes, stream), "cuMemcpyHtoDAsync(block tables)")
+        }
         stagingOffset = offset + tableBytes
         return CUDABatch(batch: batch, inputs: inputs, blockTables: tables)
     }
@@ -649,7 +657,8 @@ public final class CUDABackend: Backend {
                 window: slidingWindow ?? 0)
         }
         if let flash = kernels.flashAttention[hd], group <= 64 {
-            return flashAttention(flash, qkv, layout: layout, cache: cache, layer: layer, batch: batch, scale: scale, window: slidingWindow ?? 0)
+            return flashAttention(
+                flash, qkv, layout: layout, cache: cache, layer: layer, batch: batch, scale: scale, window: slidingWindow ?? 0)
         }
         // Up to 64 query rows (32 for head_dim 256) per block keep shared memory near 100 KB.
         let maxRows = max(group, min(64, 8192 / hd))

@@ -30,10 +30,11 @@ final class CUDADriver: @unchecked Sendable {
     let cuModuleLoadData: @convention(c) (UnsafeMutablePointer<CUhandle?>, UnsafeRawPointer) -> CUresult
     let cuModuleGetFunction: @convention(c) (UnsafeMutablePointer<CUhandle?>, CUhandle, UnsafePointer<CChar>) -> CUresult
     let cuFuncSetAttribute: @convention(c) (CUhandle, Int32, Int32) -> CUresult
-    let cuLaunchKernel: @convention(c) (
-        CUhandle, UInt32, UInt32, UInt32, UInt32, UInt32, UInt32, UInt32, CUhandle?,
-        UnsafeMutablePointer<UnsafeMutableRawPointer?>?, UnsafeMutablePointer<UnsafeMutableRawPointer?>?
-    ) -> CUresult
+    let cuLaunchKernel:
+        @convention(c) (
+            CUhandle, UInt32, UInt32, UInt32, UInt32, UInt32, UInt32, UInt32, CUhandle?,
+            UnsafeMutablePointer<UnsafeMutableRawPointer?>?, UnsafeMutablePointer<UnsafeMutableRawPointer?>?
+        ) -> CUresult
     let cuStreamCreate: @convention(c) (UnsafeMutablePointer<CUhandle?>, UInt32) -> CUresult
     let cuStreamSynchronize: @convention(c) (CUhandle?) -> CUresult
     let cuEventCreate: @convention(c) (UnsafeMutablePointer<CUhandle?>, UInt32) -> CUresult
@@ -50,9 +51,12 @@ final class CUDADriver: @unchecked Sendable {
     let cuGraphDestroy: (@convention(c) (CUhandle) -> CUresult)?
     let cuGraphExecDestroy: (@convention(c) (CUhandle) -> CUresult)?
     /// `cuLaunchKernelEx(config, function, parameters, extra)`, for launch attributes (CUDA 12+).
-    let cuLaunchKernelEx: (@convention(c) (
-        UnsafeRawPointer, CUhandle, UnsafeMutablePointer<UnsafeMutableRawPointer?>?, UnsafeMutablePointer<UnsafeMutableRawPointer?>?
-    ) -> CUresult)?
+    let cuLaunchKernelEx:
+        (
+            @convention(c) (
+                UnsafeRawPointer, CUhandle, UnsafeMutablePointer<UnsafeMutableRawPointer?>?, UnsafeMutablePointer<UnsafeMutableRawPointer?>?
+            ) -> CUresult
+        )?
 
     /// The process's driver, loaded once; the error says what is missing.
     static let shared: Result<CUDADriver, Error> = Result { try CUDADriver() }
@@ -87,7 +91,9 @@ final class CUDADriver: @unchecked Sendable {
         cuEventCreate = try lib.function("cuEventCreate")
         cuEventRecord = try lib.function("cuEventRecord")
         cuEventSynchronize = try lib.function("cuEventSynchronize")
-        if let v2: @convention(c) (UnsafeMutablePointer<Float>, CUhandle, CUhandle) -> CUresult = lib.optionalFunction("cuEventElapsedTime_v2") {
+        if let v2: @convention(c) (UnsafeMutablePointer<Float>, CUhandle, CUhandle) -> CUresult = lib.optionalFunction(
+            "cuEventElapsedTime_v2")
+        {
             cuEventElapsedTime = v2
         } else {
             cuEventElapsedTime = try lib.function("cuEventElapsedTime")

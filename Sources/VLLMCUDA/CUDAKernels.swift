@@ -45,7 +45,7 @@ final class CUDAKernels {
     /// compiled once.
     static func source(manifest: KernelManifest) -> String {
         if let path = ProcessInfo.processInfo.environment["VLLM_CUDA_KERNEL_SOURCE"],
-           let text = try? String(contentsOfFile: path, encoding: .utf8)
+            let text = try? String(contentsOfFile: path, encoding: .utf8)
         {
             return text
         }

@@ -7,7 +7,7 @@ struct MixtureOfExpertsKernels {
     /// Nil when the module lacks any of them (an older kernel source given by `VLLM_CUDA_KERNEL_SOURCE`).
     init?(function: (Kernel) -> CUhandle?) {
         guard let route = function(.moeRoute), let group = function(.moeGroup), let gemm = function(.moeGemm),
-              let combine = function(.moeCombine)
+            let combine = function(.moeCombine)
         else { return nil }
         (self.route, self.group, self.gemm, self.combine) = (route, group, gemm, combine)
     }
@@ -52,21 +52,27 @@ extension CUDABackend {
         let slotEntry = ring.allocate(slots * 4).pointer, entrySlot = ring.allocate(slots * 4).pointer
         launch(
             moe.route, "moe_route", grid: ((tokens + 127) / 128, 1), block: 128,
-            [.pointer(logits.pointer), .int32(Int32(tokens)), .int32(Int32(count)), .int32(Int32(k)),
-             .int32(block.routing.normalizeTopK ? 1 : 0), .pointer(topIDs), .pointer(topWeights)])
+            [
+                .pointer(logits.pointer), .int32(Int32(tokens)), .int32(Int32(count)), .int32(Int32(k)),
+                .int32(block.routing.normalizeTopK ? 1 : 0), .pointer(topIDs), .pointer(topWeights),
+            ])
         launch(
             moe.group, "moe_group", grid: (1, 1), block: max(32, (count + 31) / 32 * 32),
-            [.pointer(topIDs), .int32(Int32(slots)), .int32(Int32(count)), .pointer(expertStart), .pointer(tileStart),
-             .pointer(slotEntry), .pointer(entrySlot)])
+            [
+                .pointer(topIDs), .int32(Int32(slots)), .int32(Int32(count)), .pointer(expertStart), .pointer(tileStart),
+                .pointer(slotEntry), .pointer(entrySlot),
+            ])
         // Every expert adds at most one partial tile to the full ones.
         let tiles = (slots + tileRows - 1) / tileRows + count
         func grouped(_ input: CUDATensor, gather: Bool, _ weight: CUDATensor, n: Int, kdim: Int) -> CUDATensor {
             let result = allocate([slots, n])
             launch(
                 moe.gemm, "moe_gemm \(n)x\(kdim)", grid: (tiles, (n + tileColumns - 1) / tileColumns), block: 256,
-                [.pointer(result.pointer), .pointer(input.pointer), .pointer(gather ? slotEntry : 0), .int32(Int32(k)),
-                 .pointer(weight.pointer), .pointer(expertStart), .pointer(tileStart), .int32(Int32(count)),
-                 .int32(Int32(n)), .int32(Int32(kdim))])
+                [
+                    .pointer(result.pointer), .pointer(input.pointer), .pointer(gather ? slotEntry : 0), .int32(Int32(k)),
+                    .pointer(weight.pointer), .pointer(expertStart), .pointer(tileStart), .int32(Int32(count)),
+                    .int32(Int32(n)), .int32(Int32(kdim)),
+                ])
             return result
         }
         let gateUp = grouped(x, gather: true, experts.gateUp[0].tensors[0], n: 2 * rows, kdim: hidden)
@@ -78,9 +84,11 @@ extension CUDABackend {
         checkLive(down)
         launch(
             moe.combine, "moe_combine", grid: (gridFor(tokens * hidden), 1), block: 256,
-            [.pointer(out.pointer), .pointer(down.pointer), .pointer(topIDs), .pointer(topWeights), .pointer(entrySlot),
-             .int32(Int32(tokens)), .int32(Int32(k)), .int32(Int32(hidden)), .pointer(shared?.values.pointer ?? 0),
-             .pointer(shared?.gates.pointer ?? 0)])
+            [
+                .pointer(out.pointer), .pointer(down.pointer), .pointer(topIDs), .pointer(topWeights), .pointer(entrySlot),
+                .int32(Int32(tokens)), .int32(Int32(k)), .int32(Int32(hidden)), .pointer(shared?.values.pointer ?? 0),
+                .pointer(shared?.gates.pointer ?? 0),
+            ])
         return out
     }
 }

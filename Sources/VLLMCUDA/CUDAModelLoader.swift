@@ -34,9 +34,9 @@ public struct ParallelDummyWeights: WeightStore {
                 for i in (c * chunk)..<min(count, (c + 1) * chunk) {
                     let value = (Float(splitMix(&state) >> 40) / Float(1 << 24) * 2 - 1) * scale
                     #if arch(x86_64) || arch(arm64)
-                    out[i] = isBF16 ? FloatBits.floatToBFloat16(value) : Float16(value).bitPattern
+                        out[i] = isBF16 ? FloatBits.floatToBFloat16(value) : Float16(value).bitPattern
                     #else
-                    out[i] = FloatBits.floatToBFloat16(value)
+                        out[i] = FloatBits.floatToBFloat16(value)
                     #endif
                 }
             }
@@ -57,10 +57,11 @@ public enum CUDAActivationEstimate {
         // Outputs of one decoder layer per token: norm, qkv, attention, o_proj, norm, gate_up, silu, down.
         // A mixture of experts instead: per token and chosen expert its gathered gate/up, SwiGLU and
         // down rows (and index entries), plus the router logits, the shared expert and the sum.
-        let experts = c.moe.map { m in
-            m.routing.topK * (3 * m.expertIntermediateSize + c.hiddenSize + 8) + m.routing.numExperts
-                + 3 * (m.sharedExpertIntermediateSize ?? 0) + 2 * c.hiddenSize
-        } ?? 0
+        let experts =
+            c.moe.map { m in
+                m.routing.topK * (3 * m.expertIntermediateSize + c.hiddenSize + 8) + m.routing.numExperts
+                    + 3 * (m.sharedExpertIntermediateSize ?? 0) + 2 * c.hiddenSize
+            } ?? 0
         let perLayer = (c.hiddenSize * 4 + qkv + c.numHeads * c.headDim + max(3 * c.intermediateSize, experts)) * e
         let logits = sequences * c.vocabSize * (e + 4) + sequences * c.hiddenSize * e * 2
         let ring = 5 * tokens * perLayer / 2 + 2 * logits + (32 << 20)

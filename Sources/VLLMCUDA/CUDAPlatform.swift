@@ -25,9 +25,12 @@ public struct CUDAPlatform: Platform {
         if let problem = unavailableReason() { throw PlatformError.unavailable(platform: "CUDA", reason: problem) }
         let backend = try CUDABackend(computeDType: dtype(config, options))
         // Start-up time is mostly weights and kernels; say which way the kernels came.
-        FileHandle.standardError.write(Data(String(
-            format: "CUDA: %@, kernels %@ in %.2f s\n", backend.deviceName,
-            backend.compiledKernels ? "compiled by NVRTC" : "loaded from the cache", backend.kernelSeconds).utf8))
+        FileHandle.standardError.write(
+            Data(
+                String(
+                    format: "CUDA: %@, kernels %@ in %.2f s\n", backend.deviceName,
+                    backend.compiledKernels ? "compiled by NVRTC" : "loaded from the cache", backend.kernelSeconds
+                ).utf8))
         return [backend]
     }
 
@@ -55,7 +58,9 @@ public struct CUDAPlatform: Platform {
         let usable = memory.free - Int(Double(memory.total) * (1 - options.gpuMemoryUtilization))
         guard usable > 0 else {
             throw PlatformError.notEnoughMemory(
-                detail: "no GPU memory left for the KV cache (\(memory.free >> 20) MiB free of \(memory.total >> 20) MiB after weights and activations); raise --gpu-memory-utilization or lower --max-num-batched-tokens")
+                detail:
+                    "no GPU memory left for the KV cache (\(memory.free >> 20) MiB free of \(memory.total >> 20) MiB after weights and activations); raise --gpu-memory-utilization or lower --max-num-batched-tokens"
+            )
         }
         return usable
     }

@@ -13,8 +13,8 @@ struct QuantizedLinearKernels {
     /// Nil when the module lacks any of them (an older kernel source given by `VLLM_CUDA_KERNEL_SOURCE`).
     init?(_ functions: [Kernel: [(values: [KernelParameter: Int], function: CUhandle)]]) {
         guard let dequantizeInt = functions[.dequantizeInt]?.first?.function,
-              let dequantizeFP8 = functions[.dequantizeFP8]?.first?.function,
-              let permuteColumns = functions[.permuteColumns]?.first?.function
+            let dequantizeFP8 = functions[.dequantizeFP8]?.first?.function,
+            let permuteColumns = functions[.permuteColumns]?.first?.function
         else { return nil }
         (self.dequantizeInt, self.dequantizeFP8, self.permuteColumns) = (dequantizeInt, dequantizeFP8, permuteColumns)
         quantizeRowsFP8 = functions[.quantizeRowsFP8]?.first?.function
@@ -49,7 +49,8 @@ extension CUDABackend {
         let tensors: [CUDATensor]
         switch format {
         case .packedInt(let bits, _, let permuted) where bits == 4 || bits == 8:
-            tensors = permuted
+            tensors =
+                permuted
                 ? try parts.flatMap { part in try part.tensors.map { try storedWeight([$0]) } }
                 : try (0..<3).map { i in try storedWeight(parts.map { $0.tensors[i] }) }
         case .fp8:
@@ -99,8 +100,8 @@ extension CUDABackend {
     private func multiplyFP8(_ x: CUDATensor, _ weight: LinearWeight<CUDATensor>, bias: CUDATensor?, out: CUDATensor) -> Bool {
         let (t, k, n) = (x.rows, x.columns, weight.outFeatures)
         guard useFP8Products, case .fp8(let blockColumns) = weight.format, blockColumns >= k, computeDType == .bfloat16,
-              computeCapability.major * 10 + computeCapability.minor >= 89, k % 16 == 0, n % 16 == 0,
-              let quantized = kernels.quantized, let quantize = quantized.quantizeRowsFP8, let scale = quantized.scaleProduct
+            computeCapability.major * 10 + computeCapability.minor >= 89, k % 16 == 0, n % 16 == 0,
+            let quantized = kernels.quantized, let quantize = quantized.quantizeRowsFP8, let scale = quantized.scaleProduct
         else { return false }
         let codes = allocate([t, (k + 1) / 2])  // t·k bytes in 16-bit elements
         let scales = allocate([2 * t])  // t floats
@@ -131,10 +132,11 @@ extension CUDABackend {
 
     /// The tensors of each stored part: `[packed, scales, zeros(, order)]` or `[codes, scales]`.
     private func parts(of weight: LinearWeight<CUDATensor>) -> [[CUDATensor]] {
-        let size = switch weight.format {
-        case .packedInt(_, _, let permuted): permuted ? 4 : 3
-        default: 2
-        }
+        let size =
+            switch weight.format {
+            case .packedInt(_, _, let permuted): permuted ? 4 : 3
+            default: 2
+            }
         return stride(from: 0, to: weight.tensors.count, by: size).map { Array(weight.tensors[$0..<($0 + size)]) }
     }
 

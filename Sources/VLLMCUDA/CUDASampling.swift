@@ -128,9 +128,11 @@ extension CUDABackend {
             guard let wanted = row.logprobs else { return DeviceSample(token: token) }
             // Ids of -1: the row has fewer tokens than asked for.
             let top = (0..<min(wanted, maxTop)).map { 3 * count + r * maxTop + $0 }.filter { int($0) >= 0 }
-            return DeviceSample(token: token, logprobs: DeviceLogprobs(
-                chosen: float(count + r), rank: int(2 * count + r), topTokens: top.map(int),
-                topLogprobs: top.map { float($0 + count * maxTop) }))
+            return DeviceSample(
+                token: token,
+                logprobs: DeviceLogprobs(
+                    chosen: float(count + r), rank: int(2 * count + r), topTokens: top.map(int),
+                    topLogprobs: top.map { float($0 + count * maxTop) }))
         }
     }
 }

@@ -173,7 +173,8 @@ final class ActivationRing {
         let need = max(Self.alignment, (bytes + Self.alignment - 1) / Self.alignment * Self.alignment)
         precondition(
             need <= size,
-            "CUDA: one activation of \(bytes) bytes exceeds the activation ring (\(size) bytes); lower max_num_batched_tokens or raise the reservation")
+            "CUDA: one activation of \(bytes) bytes exceeds the activation ring (\(size) bytes); lower max_num_batched_tokens or raise the reservation"
+        )
         var offset = position % size
         if offset + need > size {
             position += size - offset

@@ -12,13 +12,22 @@ enum Kernel: String, CaseIterable, Sendable {
 
     /// Kernels the backend can do without (it samples on the host, or takes another attention
     /// kernel) when a module lacks them: a `VLLM_CUDA_KERNEL_SOURCE` from before they existed.
-    var isOptional: Bool { [.adjustLogits, .sampleRows, .decodeAttention, .flashPrefill, .gemvInt, .gemvFP8, .dequantizeInt, .dequantizeFP8, .permuteColumns, .quantizeRowsFP8, .scaleProduct].contains(self) }
+    var isOptional: Bool {
+        [
+            .adjustLogits, .sampleRows, .decodeAttention, .flashPrefill, .gemvInt, .gemvFP8, .dequantizeInt, .dequantizeFP8,
+            .permuteColumns, .quantizeRowsFP8, .scaleProduct,
+        ].contains(self)
+    }
 }
 
 /// A macro parameter of a manifest kernel name (`HD` in `flash_attention_{S}_hd{HD}`); `S`, the
 /// activation dtype, is the one that is not a number.
 enum KernelParameter: String, Sendable {
-    case dtype = "S", headDim = "HD", tokens = "NT", warps = "WARPS", bits = "BITS"
+    case dtype = "S"
+    case headDim = "HD"
+    case tokens = "NT"
+    case warps = "WARPS"
+    case bits = "BITS"
 }
 
 /// `Kernels/manifest.json`: the kernel files in the order the backend joins them into one NVRTC
@@ -75,11 +84,14 @@ struct KernelManifest: Sendable {
         var entries: [Kernel: (file: String, entry: Entry)] = [:]
         for file in document.files {
             guard Self.embeddedFiles[file.file] != nil else {
-                throw KernelManifestError("Kernels/manifest.json lists \(file.file), which the binary does not embed (Package.swift, KernelManifest.embeddedFiles)")
+                throw KernelManifestError(
+                    "Kernels/manifest.json lists \(file.file), which the binary does not embed (Package.swift, KernelManifest.embeddedFiles)"
+                )
             }
             for entry in file.kernels {
                 guard let kernel = Kernel(rawValue: entry.id) else {
-                    throw KernelManifestError("Kernels/manifest.json: kernel id '\(entry.id)' (\(entry.name)) has no Swift constant in Kernel")
+                    throw KernelManifestError(
+                        "Kernels/manifest.json: kernel id '\(entry.id)' (\(entry.name)) has no Swift constant in Kernel")
                 }
                 guard entries[kernel] == nil else { throw KernelManifestError("Kernels/manifest.json lists '\(entry.id)' twice") }
                 try Self.checkParameters(entry)
@@ -96,7 +108,8 @@ struct KernelManifest: Sendable {
     private static func checkParameters(_ entry: Entry) throws {
         for (key, values) in entry.parameters {
             guard let parameter = KernelParameter(rawValue: key), entry.name.contains("{\(key)}") else {
-                throw KernelManifestError("Kernels/manifest.json: '\(entry.id)' has parameter \(key), unknown or not in its name \(entry.name)")
+                throw KernelManifestError(
+                    "Kernels/manifest.json: '\(entry.id)' has parameter \(key), unknown or not in its name \(entry.name)")
             }
             if parameter != .dtype, let bad = values.first(where: { Int($0) == nil }) {
                 throw KernelManifestError("Kernels/manifest.json: '\(entry.id)' has \(key) = \(bad), not a number")

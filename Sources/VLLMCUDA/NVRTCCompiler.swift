@@ -3,10 +3,11 @@
 final class NVRTCCompiler: @unchecked Sendable {
     private let library: DynamicLibrary
     private let nvrtcVersion: @convention(c) (UnsafeMutablePointer<Int32>, UnsafeMutablePointer<Int32>) -> Int32
-    private let nvrtcCreateProgram: @convention(c) (
-        UnsafeMutablePointer<OpaquePointer?>, UnsafePointer<CChar>, UnsafePointer<CChar>?, Int32,
-        UnsafePointer<UnsafePointer<CChar>?>?, UnsafePointer<UnsafePointer<CChar>?>?
-    ) -> Int32
+    private let nvrtcCreateProgram:
+        @convention(c) (
+            UnsafeMutablePointer<OpaquePointer?>, UnsafePointer<CChar>, UnsafePointer<CChar>?, Int32,
+            UnsafePointer<UnsafePointer<CChar>?>?, UnsafePointer<UnsafePointer<CChar>?>?
+        ) -> Int32
     private let nvrtcCompileProgram: @convention(c) (OpaquePointer, Int32, UnsafePointer<UnsafePointer<CChar>?>?) -> Int32
     private let nvrtcGetProgramLogSize: @convention(c) (OpaquePointer, UnsafeMutablePointer<Int>) -> Int32
     private let nvrtcGetProgramLog: @convention(c) (OpaquePointer, UnsafeMutablePointer<CChar>) -> Int32
@@ -43,7 +44,8 @@ final class NVRTCCompiler: @unchecked Sendable {
         var status = nvrtcCreateProgram(&program, source, name, 0, nil, nil)
         guard status == 0, let program else { throw CUDAError.compile(message: "nvrtcCreateProgram: \(message(status))", log: "") }
         defer { var p: OpaquePointer? = program; _ = nvrtcDestroyProgram(&p) }
-        let options = ["--gpu-architecture=\(arch)", "--std=c++17", "-default-device"]
+        let options =
+            ["--gpu-architecture=\(arch)", "--std=c++17", "-default-device"]
             + includeDirectories.map { "-I" + $0 }
         let cStrings = options.map { strdup($0) }
         defer { cStrings.forEach { free($0) } }
@@ -54,7 +56,9 @@ final class NVRTCCompiler: @unchecked Sendable {
         var log = [CChar](repeating: 0, count: max(1, logSize))
         _ = nvrtcGetProgramLog(program, &log)
         guard status == 0 else {
-            throw CUDAError.compile(message: "compiling \(name) for \(arch): \(message(status))", log: log.withUnsafeBufferPointer { String(cString: $0.baseAddress!) })
+            throw CUDAError.compile(
+                message: "compiling \(name) for \(arch): \(message(status))",
+                log: log.withUnsafeBufferPointer { String(cString: $0.baseAddress!) })
         }
         var size = 0
         _ = nvrtcGetCUBINSize(program, &size)
@@ -70,5 +74,5 @@ final class NVRTCCompiler: @unchecked Sendable {
 }
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif

@@ -61,8 +61,9 @@ final class OperationProfiler {
     func report() -> String {
         let sum = totals.values.reduce(0) { $0 + $1.milliseconds }
         return totals.sorted { $0.value.milliseconds > $1.value.milliseconds }.map { name, total in
-            String(format: "%-28@ %10.3f ms %8d calls %6.2f%%", name as NSString, total.milliseconds, total.count,
-                   100 * total.milliseconds / max(sum, 1e-9))
+            String(
+                format: "%-28@ %10.3f ms %8d calls %6.2f%%", name as NSString, total.milliseconds, total.count,
+                100 * total.milliseconds / max(sum, 1e-9))
         }.joined(separator: "\n")
     }
 }

@@ -4,9 +4,10 @@
 /// lets the matrix-vector kernel read its first weights early; recorded graphs keep the overlap.
 final class ProgrammaticLaunch {
     private let driver: CUDADriver
-    private let launchEx: @convention(c) (
-        UnsafeRawPointer, CUhandle, UnsafeMutablePointer<UnsafeMutableRawPointer?>?, UnsafeMutablePointer<UnsafeMutableRawPointer?>?
-    ) -> CUresult
+    private let launchEx:
+        @convention(c) (
+            UnsafeRawPointer, CUhandle, UnsafeMutablePointer<UnsafeMutableRawPointer?>?, UnsafeMutablePointer<UnsafeMutableRawPointer?>?
+        ) -> CUresult
     /// `CUlaunchConfig` (56 bytes) followed by one `CUlaunchAttribute` (72 bytes).
     private let memory = UnsafeMutableRawPointer.allocate(byteCount: 128, alignment: 16)
     private static let attributeProgrammaticStreamSerialization: UInt32 = 6

@@ -49,7 +49,8 @@ public final class OpenAIClient: Sendable {
         let response = try await client.execute(request, timeout: .seconds(3600))
         guard response.status == .ok else {
             let text = try await response.body.collect(upTo: 1 << 20)
-            let message = ((try? JSONSerialization.jsonObject(with: Data(buffer: text))) as? [String: Any])
+            let message =
+                ((try? JSONSerialization.jsonObject(with: Data(buffer: text))) as? [String: Any])
                 .flatMap { ($0["error"] as? [String: Any])?["message"] as? String } ?? String(buffer: text)
             throw ServeBenchmarkError("the server answered \(response.status.code): \(message)")
         }

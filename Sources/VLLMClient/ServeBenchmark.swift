@@ -183,7 +183,9 @@ public struct ServeBenchmark: Sendable {
                         let now = ContinuousClock.now
                         if let choices = object["choices"] as? [[String: Any]], let choice = choices.first {
                             let text = chat ? ((choice["delta"] as? [String: Any])?["content"] as? String) : choice["text"] as? String
-                            if chat, text == nil || text == "", choice["finish_reason"] is NSNull || choice["finish_reason"] == nil { continue }
+                            if chat, text == nil || text == "", choice["finish_reason"] is NSNull || choice["finish_reason"] == nil {
+                                continue
+                            }
                             if !firstChunk {
                                 firstChunk = true
                                 result.ttft = (now - start).seconds
@@ -274,7 +276,8 @@ public struct ServeBenchmarkResult: Sendable {
     /// vLLM's result JSON (times in milliseconds), plus whatever `extra` adds (the machine, ...).
     public func json(extra: [String: Any] = [:]) throws -> Data {
         var object: [String: Any] = [
-            "date": ISO8601DateFormatter().string(from: Date()), "backend": config.endpoint.hasSuffix("chat/completions") ? "openai-chat" : "openai",
+            "date": ISO8601DateFormatter().string(from: Date()),
+            "backend": config.endpoint.hasSuffix("chat/completions") ? "openai-chat" : "openai",
             "model_id": model, "base_url": config.baseURL, "endpoint": config.endpoint, "dataset_name": "random",
             "num_prompts": config.numPrompts, "random_input_len": config.inputLength, "random_output_len": config.outputLength,
             "random_range_ratio": config.rangeRatio,

@@ -234,7 +234,8 @@ extension Backend {
         switch weight.format {
         case .dense: linear(x, weight: weight.tensors[0], bias: bias)
         // The default linearWeight refuses other formats, so only an overriding backend holds them.
-        case .packedInt, .fp8, .lookupTable, .ggml, .stacked: preconditionFailure("\(name): no \(weight.format) weights without an overriding linearWeight")
+        case .packedInt, .fp8, .lookupTable, .ggml, .stacked:
+            preconditionFailure("\(name): no \(weight.format) weights without an overriding linearWeight")
         }
     }
 
@@ -242,7 +243,8 @@ extension Backend {
         switch gateUp.format {
         case .dense: swiGLU(x, gateUp: gateUp.tensors[0])
         // The default linearWeight refuses other formats, so only an overriding backend holds them.
-        case .packedInt, .fp8, .lookupTable, .ggml, .stacked: preconditionFailure("\(name): no \(gateUp.format) weights without an overriding linearWeight")
+        case .packedInt, .fp8, .lookupTable, .ggml, .stacked:
+            preconditionFailure("\(name): no \(gateUp.format) weights without an overriding linearWeight")
         }
     }
 }
@@ -256,7 +258,9 @@ extension Backend {
             let takes = kvCacheDTypes.map(\.rawValue).joined(separator: ", ")
             throw PlatformError.unsupported(
                 field: "kv_cache_dtype",
-                detail: "--kv-cache-dtype \(dtype.rawValue) is not supported by the \(name) backend (it takes \(takes)); use --kv-cache-dtype auto or --device cpu")
+                detail:
+                    "--kv-cache-dtype \(dtype.rawValue) is not supported by the \(name) backend (it takes \(takes)); use --kv-cache-dtype auto or --device cpu"
+            )
         }
     }
 }
@@ -307,8 +311,10 @@ public struct FamilyOperations: OptionSet, Sendable {
 
     /// The names of the operations in the set, for error messages.
     public var names: [String] {
-        [(Self.geluTanh, "gelu-tanh-and-mul"), (.elementwise, "soft-cap/scale"), (.attentionSoftCap, "attention logit soft-capping"),
-         (.partialRotary, "partial rotary")].filter { contains($0.0) }.map(\.1)
+        [
+            (Self.geluTanh, "gelu-tanh-and-mul"), (.elementwise, "soft-cap/scale"), (.attentionSoftCap, "attention logit soft-capping"),
+            (.partialRotary, "partial rotary"),
+        ].filter { contains($0.0) }.map(\.1)
     }
 }
 

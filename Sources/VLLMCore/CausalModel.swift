@@ -106,7 +106,8 @@ public enum ModelRegistry {
         config: ModelConfig, weights: WeightStore, backend: B, maxPositions: Int, shard: TensorParallelShard = .whole,
         progress: ((Int, Int) -> Void)? = nil
     ) throws -> ModelRunner<B> {
-        try load(ModelLoadContext(
-            config: config, weights: weights, backend: backend, maxPositions: maxPositions, shard: shard, progress: progress))
+        try load(
+            ModelLoadContext(
+                config: config, weights: weights, backend: backend, maxPositions: maxPositions, shard: shard, progress: progress))
     }
 }

@@ -96,9 +96,9 @@ extension FloatBits {
         let exponent = Int((bits >> 3) & 0xF)
         let mantissa = Float(bits & 0x7)
         let magnitude: Float =
-            if exponent == 0xF && bits & 0x7 == 0x7 { .nan }
-            else if exponent == 0 { mantissa * 0x1p-9 }
-            else { (1 + mantissa / 8) * Float(sign: .plus, exponent: exponent - 7, significand: 1) }
+            if exponent == 0xF && bits & 0x7 == 0x7 { .nan } else if exponent == 0 { mantissa * 0x1p-9 } else {
+                (1 + mantissa / 8) * Float(sign: .plus, exponent: exponent - 7, significand: 1)
+            }
         return bits & 0x80 == 0 ? magnitude : -magnitude
     }
 

@@ -41,7 +41,8 @@ public struct DummyQuantizedWeights: WeightStore {
                 return fixed.withUnsafeBytes { HostTensor(shape: [out, inFeatures], dtype: .float8E4M3, copying: $0.baseAddress!) }
             }
             let scales = HostTensor(shape: [out, blocks], values: [Float](repeating: scale / 448, count: out * blocks))
-            return HostLinearWeight(format: .fp8(blockColumns: blockColumns), outFeatures: out, inFeatures: inFeatures, tensors: [tensor, scales])
+            return HostLinearWeight(
+                format: .fp8(blockColumns: blockColumns), outFeatures: out, inFeatures: inFeatures, tensors: [tensor, scales])
         case .gptq(let bits, let groupSize, _, _):
             return try packed(bits: bits, groupSize: groupSize ?? inFeatures, out: out, inFeatures: inFeatures, state: &state)
         case .awq(let groupSize), .packedInt4(let groupSize):

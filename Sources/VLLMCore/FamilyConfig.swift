@@ -23,13 +23,15 @@ public struct FamilyConfig: Sendable, Equatable {
         queryPreAttnScalar = try reader.optionalPositiveDouble("query_pre_attn_scalar")
         attentionLogitSoftCap = try reader.optionalPositiveDouble("attn_logit_softcapping").map(Float.init)
         finalLogitSoftCap = try reader.optionalPositiveDouble("final_logit_softcapping").map(Float.init)
-        partialRotaryFactor = try (rope.global["partial_rotary_factor"] as? NSNumber)?.doubleValue
+        partialRotaryFactor =
+            try (rope.global["partial_rotary_factor"] as? NSNumber)?.doubleValue
             ?? (reader.optionalPositiveDouble("partial_rotary_factor")) ?? 1
         guard partialRotaryFactor > 0, partialRotaryFactor <= 1 else {
             throw ModelLoadError.invalidConfig(
                 path: reader.path, field: "partial_rotary_factor", detail: "\(partialRotaryFactor) is not in (0, 1]")
         }
-        slidingRopeTheta = try (rope.sliding?["rope_theta"] as? NSNumber)?.doubleValue
+        slidingRopeTheta =
+            try (rope.sliding?["rope_theta"] as? NSNumber)?.doubleValue
             ?? (reader.optionalPositiveDouble("rope_local_base_freq"))
         slidingLayers = try Self.readSlidingLayers(c, reader: reader, numLayers: numLayers, slidingWindow: slidingWindow)
     }
@@ -96,7 +98,8 @@ extension ModelConfig {
                 path: reader.path, field: "original_max_position_embeddings", detail: "missing or not above 1 for longrope")
         }
         let factor = (scaling["factor"] as? NSNumber)?.doubleValue ?? Double(maxPositions) / Double(original)
-        let attention = (scaling["attention_factor"] as? NSNumber)?.doubleValue
+        let attention =
+            (scaling["attention_factor"] as? NSNumber)?.doubleValue
             ?? (factor <= 1 ? 1 : (1 + log(factor) / log(Double(original))).squareRoot())
         return .longrope(shortFactor: short, longFactor: long, originalMaxPositions: original, attentionFactor: attention)
     }

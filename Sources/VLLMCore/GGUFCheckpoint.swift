@@ -28,7 +28,8 @@ public final class GGUFCheckpoint: @unchecked Sendable {
         for file in files {
             for info in file.tensors {
                 guard located[info.name] == nil else {
-                    throw ModelLoadError.invalidGGUF(path: file.path, detail: "tensor '\(info.name)' is also in \(located[info.name]!.0.path)")
+                    throw ModelLoadError.invalidGGUF(
+                        path: file.path, detail: "tensor '\(info.name)' is also in \(located[info.name]!.0.path)")
                 }
                 located[info.name] = (file, info)
             }

@@ -41,7 +41,9 @@ extension GGUFCheckpoint {
         let config = try ModelConfig(json: json, path: path)
         if let rotary = metadata[arch + ".rope.dimension_count"]?.int, rotary != config.headDim {
             throw ModelLoadError.invalidGGUF(
-                path: path, detail: "\(arch).rope.dimension_count \(rotary) differs from the head size \(config.headDim) (partial rotary is not supported)")
+                path: path,
+                detail:
+                    "\(arch).rope.dimension_count \(rotary) differs from the head size \(config.headDim) (partial rotary is not supported)")
         }
         return config
     }

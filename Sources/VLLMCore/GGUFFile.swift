@@ -95,8 +95,10 @@ public final class GGUFFile: @unchecked Sendable {
         let rawVersion = try reader.read(UInt32.self, "the version")
         guard rawVersion == 2 || rawVersion == 3 else {
             let swapped = rawVersion.byteSwapped == 2 || rawVersion.byteSwapped == 3
-            throw reader.error(swapped ? "a big-endian GGUF file; only little-endian files are supported"
-                : "GGUF version \(rawVersion) is not supported (2 and 3 are)")
+            throw reader.error(
+                swapped
+                    ? "a big-endian GGUF file; only little-endian files are supported"
+                    : "GGUF version \(rawVersion) is not supported (2 and 3 are)")
         }
         version = Int(rawVersion)
         let tensorCount = try reader.count("the tensor count", elementBytes: 8)
@@ -142,14 +144,18 @@ public final class GGUFFile: @unchecked Sendable {
             throw reader.error("tensor '\(info.name)' has type \(GGMLType.name(of: info.type)), which is not supported (\(supported))")
         }
         guard info.dimensions[0] % type.blockSize == 0 else {
-            throw reader.error("tensor '\(info.name)' has rows of \(info.dimensions[0]) values, not a multiple of the \(type) block size \(type.blockSize)")
+            throw reader.error(
+                "tensor '\(info.name)' has rows of \(info.dimensions[0]) values, not a multiple of the \(type) block size \(type.blockSize)"
+            )
         }
         guard info.offset % UInt64(alignment) == 0, info.offset < UInt64(reader.file.count) else {
             throw reader.error("tensor '\(info.name)' has offset \(info.offset), not aligned to \(alignment) or past the end")
         }
         let tensor = GGUFTensorInfo(name: info.name, dimensions: info.dimensions, type: type, offset: dataStart + Int(info.offset))
         guard tensor.offset + tensor.byteCount <= reader.file.count else {
-            throw reader.error("tensor '\(info.name)' ends at byte \(tensor.offset + tensor.byteCount) but the file has \(reader.file.count) bytes (truncated)")
+            throw reader.error(
+                "tensor '\(info.name)' ends at byte \(tensor.offset + tensor.byteCount) but the file has \(reader.file.count) bytes (truncated)"
+            )
         }
         return tensor
     }

@@ -22,8 +22,10 @@ public final class GGUFWeights: WeightStore, @unchecked Sendable {
 
     /// The GGUF name of a Hugging Face tensor name, nil for names GGUF files do not hold.
     public static func ggufName(_ name: String) -> String? {
-        let fixed = ["model.embed_tokens.weight": "token_embd.weight", "model.norm.weight": "output_norm.weight",
-                     "lm_head.weight": "output.weight"]
+        let fixed = [
+            "model.embed_tokens.weight": "token_embd.weight", "model.norm.weight": "output_norm.weight",
+            "lm_head.weight": "output.weight",
+        ]
         if let known = fixed[name] { return known }
         let parts = name.split(separator: ".", maxSplits: 3).map(String.init)
         guard parts.count == 4, parts[0] == "model", parts[1] == "layers", let layer = Int(parts[2]) else { return nil }

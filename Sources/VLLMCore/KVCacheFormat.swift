@@ -14,7 +14,8 @@ public enum KVCacheDType: String, Sendable, CaseIterable {
         case "fp8", "fp8_e4m3": self = .fp8
         case "fp8_e5m2":
             throw PlatformError.unsupported(
-                field: "kv_cache_dtype", detail: "--kv-cache-dtype fp8_e5m2 is not supported: the FP8 KV cache stores e4m3 (use fp8 or fp8_e4m3)")
+                field: "kv_cache_dtype",
+                detail: "--kv-cache-dtype fp8_e5m2 is not supported: the FP8 KV cache stores e4m3 (use fp8 or fp8_e4m3)")
         default:
             throw PlatformError.unsupported(
                 field: "kv_cache_dtype", detail: "--kv-cache-dtype '\(flag)' is not one of auto, fp8, fp8_e4m3")

@@ -76,7 +76,8 @@ public struct HostLinearWeight: Sendable {
             return HostLinearWeight(
                 format: format, outFeatures: range.count, inFeatures: inFeatures,
                 tensors: tensors.enumerated().map { i, t in i == 3 ? t : t.rows(range) })
-        case .ggml: return HostLinearWeight(format: format, outFeatures: range.count, inFeatures: inFeatures, tensors: [tensors[0].rows(range)])
+        case .ggml:
+            return HostLinearWeight(format: format, outFeatures: range.count, inFeatures: inFeatures, tensors: [tensors[0].rows(range)])
         case .stacked: preconditionFailure("stacked weights are made by backends, never sliced")
         }
     }

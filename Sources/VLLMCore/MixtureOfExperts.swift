@@ -203,8 +203,9 @@ extension Backend {
                 rows += input[(t * hidden)..<((t + 1) * hidden)]
             }
             let experts = block.experts
-            let result = toHost(linear(
-                swiGLU(upload(rows, rows: slots.count), gateUp: experts.gateUp[e]), experts.down[e], bias: nil))
+            let result = toHost(
+                linear(
+                    swiGLU(upload(rows, rows: slots.count), gateUp: experts.gateUp[e]), experts.down[e], bias: nil))
             for (j, s) in slots.enumerated() {
                 let (t, w) = (Int(assignment.tokenOfSlot[s]), assignment.weightOfSlot[s])
                 for i in 0..<hidden { output[t * hidden + i] += result[j * hidden + i] * w }

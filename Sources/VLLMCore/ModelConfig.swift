@@ -171,10 +171,13 @@ public struct ModelConfig: Sendable, Equatable {
         case "linear":
             return (theta, .linear(factor: try number("factor")))
         case "llama3":
-            return (theta, .llama3(
-                factor: try number("factor"), lowFreqFactor: try number("low_freq_factor"),
-                highFreqFactor: try number("high_freq_factor"),
-                originalMaxPositions: Int(try number("original_max_position_embeddings"))))
+            return (
+                theta,
+                .llama3(
+                    factor: try number("factor"), lowFreqFactor: try number("low_freq_factor"),
+                    highFreqFactor: try number("high_freq_factor"),
+                    originalMaxPositions: Int(try number("original_max_position_embeddings")))
+            )
         case "longrope":
             return (theta, try readLongRope(scaling, reader: reader, field: field, maxPositions: maxPositions))
         default:
@@ -223,7 +226,8 @@ func readJSONObject(path: String) throws -> [String: Any] {
     do {
         object = try JSONSerialization.jsonObject(with: data)
     } catch {
-        throw ModelLoadError.invalidJSON(path: path, detail: (error as NSError).userInfo[NSDebugDescriptionErrorKey] as? String ?? "\(error)")
+        throw ModelLoadError.invalidJSON(
+            path: path, detail: (error as NSError).userInfo[NSDebugDescriptionErrorKey] as? String ?? "\(error)")
     }
     guard let dictionary = object as? [String: Any] else {
         throw ModelLoadError.invalidJSON(path: path, detail: "the top level is not an object")

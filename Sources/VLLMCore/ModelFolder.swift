@@ -57,7 +57,8 @@ public struct ModelFolder: Sendable {
     public func weights(format: LoadFormat, dummyDType: DType? = nil, quantization: String? = nil) throws -> WeightStore {
         if let gguf, format != .dummy {
             guard format == .auto else {
-                throw ModelLoadError.invalidConfig(path: path, field: "load_format", detail: "'\(format.rawValue)' cannot read a GGUF model (use auto)")
+                throw ModelLoadError.invalidConfig(
+                    path: path, field: "load_format", detail: "'\(format.rawValue)' cannot read a GGUF model (use auto)")
             }
             guard quantization == nil else {
                 throw ModelLoadError.invalidConfig(
@@ -66,10 +67,11 @@ public struct ModelFolder: Sendable {
             }
             return GGUFWeights(gguf, config: config)
         }
-        let store: WeightStore = switch format {
-        case .auto, .safetensors: try SafetensorsWeights(folder: path)
-        case .dummy: DummyWeights(dtype: dummyDType ?? config.dtype ?? .bfloat16)
-        }
+        let store: WeightStore =
+            switch format {
+            case .auto, .safetensors: try SafetensorsWeights(folder: path)
+            case .dummy: DummyWeights(dtype: dummyDType ?? config.dtype ?? .bfloat16)
+            }
         guard let method = try resolvedQuantization(quantization) else { return store }
         if let dummy = store as? DummyWeights {
             return DummyQuantizedWeights(base: dummy, quantization: method, seed: dummy.seed, scale: dummy.scale)
@@ -92,11 +94,13 @@ public struct ModelFolder: Sendable {
             if requested == "squeezellm" { throw fail("'squeezellm' needs the folder's quant_config.json (with wbits)") }
             throw fail("'\(requested)' needs a checkpoint quantized with it; only fp8 quantizes a float checkpoint at load")
         }
-        let matches = switch (requested, stored) {
-        case ("gptq", .gptq), ("awq", .awq), ("fp8", .fp8), ("compressed-tensors", .fp8), ("compressed-tensors", .packedInt4),
-            ("squeezellm", .squeezeLLM): true
-        default: false
-        }
+        let matches =
+            switch (requested, stored) {
+            case ("gptq", .gptq), ("awq", .awq), ("fp8", .fp8), ("compressed-tensors", .fp8), ("compressed-tensors", .packedInt4),
+                ("squeezellm", .squeezeLLM):
+                true
+            default: false
+            }
         guard matches else { throw fail("'\(requested)' does not match the checkpoint's quantization_config (\(stored))") }
         return stored
     }

@@ -68,7 +68,8 @@ struct PackedIntRepacking {
 
     /// GPTQ: `qweight [in/perWord, out]`, `qzeros [groups, out/perWord]`, `scales [groups, out]`,
     /// `g_idx [in]` (the group of each input; act-order checkpoints shuffle it).
-    func gptq(qweight: HostTensor, qzeros: HostTensor, scales: HostTensor, groupIndex: [Int32]?, zeroOffset: Int) throws -> HostLinearWeight {
+    func gptq(qweight: HostTensor, qzeros: HostTensor, scales: HostTensor, groupIndex: [Int32]?, zeroOffset: Int) throws -> HostLinearWeight
+    {
         let q = qweight.bytes.assumingMemoryBound(to: Int32.self), z = qzeros.bytes.assumingMemoryBound(to: Int32.self)
         let s = scales.floats(), zeroWords = outFeatures / perWord
         let order = try actOrder(groupIndex)

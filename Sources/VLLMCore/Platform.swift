@@ -111,7 +111,8 @@ extension Platform {
         let draftExecutor = loadedDraft?.executor
         let allWeightBytes = weightBytes + (loadedDraft?.weightBytes ?? 0)
         if let exact = options.numBlocksOverride { return (executor, draftExecutor, exact, allWeightBytes, kvCache) }
-        let bytesPerBlock = executor.kvCacheBytesPerBlock(blockSize: options.blockSize)
+        let bytesPerBlock =
+            executor.kvCacheBytesPerBlock(blockSize: options.blockSize)
             + (draftExecutor?.kvCacheBytesPerBlock(blockSize: options.blockSize) ?? 0)
         let budget = try kvCacheBudget(backends, options)
         let numBlocks = min(options.usefulBlocks, budget / bytesPerBlock)
@@ -135,9 +136,10 @@ extension Platform {
             options.kvCacheDType, numLayers: config.numLayers, from: options.loadFormat == .dummy ? nil : weights.base,
             path: folder.path)
         let ranks = try backends.enumerated().map { rank, backend in
-            let runner = try ModelRegistry.load(ModelLoadContext(
-                config: config, weights: weights, backend: backend, maxPositions: options.maxModelLength,
-                shard: TensorParallelShard(rank: rank, worldSize: backends.count), progress: rank == 0 ? progress : nil))
+            let runner = try ModelRegistry.load(
+                ModelLoadContext(
+                    config: config, weights: weights, backend: backend, maxPositions: options.maxModelLength,
+                    shard: TensorParallelShard(rank: rank, worldSize: backends.count), progress: rank == 0 ? progress : nil))
             runner.kvCacheFormat = kvCache
             return runner
         }

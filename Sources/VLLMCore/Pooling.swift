@@ -75,7 +75,7 @@ public struct EmbeddingSettings: Sendable, Equatable {
             let modules = (try? JSONSerialization.jsonObject(with: data)) as? [[String: Any]] ?? []
             normalize = modules.contains { ($0["type"] as? String)?.hasSuffix(".Normalize") == true }
             if let pooling = modules.first(where: { ($0["type"] as? String)?.hasSuffix(".Pooling") == true }),
-               let folder = pooling["path"] as? String
+                let folder = pooling["path"] as? String
             {
                 let settings = try readJSONObject(path: path + "/" + folder + "/config.json")
                 if settings["pooling_mode_mean_tokens"] as? Bool == true { type = .mean }

@@ -108,7 +108,9 @@ public enum QuantizationConfig: Sendable, Equatable {
         let bits = weights["num_bits"] as? Int ?? 0
         let type = weights["type"] as? String ?? "int"
         let strategy = weights["strategy"] as? String ?? "tensor"
-        guard weights["symmetric"] as? Bool ?? true else { throw fail(field + ".weights.symmetric", "asymmetric weights are not supported") }
+        guard weights["symmetric"] as? Bool ?? true else {
+            throw fail(field + ".weights.symmetric", "asymmetric weights are not supported")
+        }
         let format = q["format"] as? String ?? ""
         switch (type, bits, format) {
         case ("float", 8, "float-quantized"), ("float", 8, "naive-quantized"):

@@ -56,7 +56,8 @@ public struct QuantizedWeights: WeightStore {
             let r = PackedIntRepacking(bits: bits, outFeatures: out, inFeatures: inFeatures, groupSize: inFeatures, path: path)
             let qweight = try tensor(prefix + ".qweight", shape: [inFeatures / r.perWord, out])
             guard qweight.dtype == .int32 else {
-                throw ModelLoadError.unsupportedDType(name: prefix + ".qweight", path: path, dtype: qweight.dtype.safetensorsTag + " (expected I32)")
+                throw ModelLoadError.unsupportedDType(
+                    name: prefix + ".qweight", path: path, dtype: qweight.dtype.safetensorsTag + " (expected I32)")
             }
             return r.squeezeLLM(qweight: qweight, table: try tensor(prefix + ".lookup_table", shape: [out, 1 << bits]))
         }
@@ -97,7 +98,8 @@ public struct QuantizedWeights: WeightStore {
     private func fp8(_ prefix: String, _ out: Int, _ inFeatures: Int, _ layout: FP8Scales) throws -> HostLinearWeight {
         let weight = try tensor(prefix + ".weight", shape: [out, inFeatures])
         guard weight.dtype == .float8E4M3 else {
-            throw ModelLoadError.unsupportedDType(name: prefix + ".weight", path: path, dtype: weight.dtype.safetensorsTag + " (expected F8_E4M3)")
+            throw ModelLoadError.unsupportedDType(
+                name: prefix + ".weight", path: path, dtype: weight.dtype.safetensorsTag + " (expected F8_E4M3)")
         }
         let (blockRows, blockColumns): (Int, Int)
         let scales: [Float]

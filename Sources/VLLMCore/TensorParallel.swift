@@ -49,7 +49,10 @@ public struct TensorParallelShard: Sendable, Equatable {
             throw fail("intermediate_size \(config.intermediateSize) is not divisible by tensor_parallel_size \(worldSize)")
         }
         if let moe = config.moe {
-            for (field, rows) in [("moe_intermediate_size", moe.expertIntermediateSize), ("shared_expert_intermediate_size", moe.sharedExpertIntermediateSize ?? 0)]
+            for (field, rows) in [
+                ("moe_intermediate_size", moe.expertIntermediateSize),
+                ("shared_expert_intermediate_size", moe.sharedExpertIntermediateSize ?? 0),
+            ]
             where rows % worldSize != 0 {
                 throw fail("\(field) \(rows) is not divisible by tensor_parallel_size \(worldSize)")
             }

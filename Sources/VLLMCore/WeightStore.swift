@@ -53,7 +53,8 @@ public final class SafetensorsWeights: WeightStore, @unchecked Sendable {
 
     public func tensor(_ name: String, shape: [Int]) throws -> HostTensor {
         guard let file = fileOfTensor[name] else {
-            throw ModelLoadError.missingTensor(name: name, path: files.count == 1 ? files[0].path : folder + "/model.safetensors.index.json")
+            throw ModelLoadError.missingTensor(
+                name: name, path: files.count == 1 ? files[0].path : folder + "/model.safetensors.index.json")
         }
         let tensor = try file.tensor(name)
         guard tensor.shape == shape else {
@@ -88,7 +89,8 @@ public struct DummyWeights: WeightStore {
         }
         if dtype == .float32 { return HostTensor(shape: shape, values: values) }
         let bits = values.map(FloatBits.floatToBFloat16)
-        return dtype == .bfloat16 ? HostTensor(shape: shape, dtype: .bfloat16, bits: bits)
+        return dtype == .bfloat16
+            ? HostTensor(shape: shape, dtype: .bfloat16, bits: bits)
             : HostTensor(shape: shape, values: values)
     }
 }

@@ -1,6 +1,6 @@
 import Foundation
-import VLLMStructuredOutputs
 import VLLMCore
+import VLLMStructuredOutputs
 import VLLMTokenizers
 
 /// The engine for servers: requests come from many tasks, one dedicated thread runs the engine
@@ -9,8 +9,9 @@ import VLLMTokenizers
 public final class AsyncEngine: @unchecked Sendable {
     /// What arrives from callers between steps.
     private enum Command {
-        case add(id: String, prompt: String?, tokens: [Int], params: SamplingParams, priority: Int, delta: Bool,
-                 continuation: AsyncStream<Result<RequestOutput, Error>>.Continuation)
+        case add(
+            id: String, prompt: String?, tokens: [Int], params: SamplingParams, priority: Int, delta: Bool,
+            continuation: AsyncStream<Result<RequestOutput, Error>>.Continuation)
         case abort(String)
         case resetPrefixCache(CheckedContinuation<Bool, Never>)
         case embed(id: String, tokens: [Int], pooling: PoolingParams, continuation: CheckedContinuation<[Float], Error>)
@@ -39,7 +40,8 @@ public final class AsyncEngine: @unchecked Sendable {
         let tokenizer = try loadTokenizer(loaded.folder, override: args.tokenizer)
         let core = try EngineCore(
             executor: loaded.executor, config: loaded.coreConfig, eosTokenIDs: loaded.eosTokenIDs,
-            textDecoder: tokenizer.map(textDecoderFactory), grammarCompiler: tokenizer.map { makeGrammarCompiler($0, eosTokenIDs: loaded.eosTokenIDs) },
+            textDecoder: tokenizer.map(textDecoderFactory),
+            grammarCompiler: tokenizer.map { makeGrammarCompiler($0, eosTokenIDs: loaded.eosTokenIDs) },
             draftExecutor: loaded.draftExecutor)
         self.init(core: core, folder: loaded.folder, tokenizer: tokenizer)
     }
@@ -68,8 +70,10 @@ public final class AsyncEngine: @unchecked Sendable {
         continuation.onTermination = { [weak self] reason in
             if case .cancelled = reason { self?.abort(requestID) }
         }
-        send(.add(id: requestID, prompt: prompt, tokens: promptTokenIDs, params: params, priority: priority, delta: delta,
-                  continuation: continuation))
+        send(
+            .add(
+                id: requestID, prompt: prompt, tokens: promptTokenIDs, params: params, priority: priority, delta: delta,
+                continuation: continuation))
         return stream
     }
 
@@ -182,7 +186,9 @@ public final class AsyncEngine: @unchecked Sendable {
             continuation.resume(returning: core.resetPrefixCache())
             publishEvents()
         case .embed(let id, let tokens, let pooling, let continuation):
-            guard embeddings[id] == nil, streams[id] == nil else { return continuation.resume(throwing: EngineError.duplicateRequestID(id)) }
+            guard embeddings[id] == nil, streams[id] == nil else {
+                return continuation.resume(throwing: EngineError.duplicateRequestID(id))
+            }
             do {
                 try core.addEmbeddingRequest(id: id, promptTokenIDs: tokens, pooling: pooling)
                 embeddings[id] = continuation
@@ -202,7 +208,11 @@ public final class AsyncEngine: @unchecked Sendable {
 
     private func deliver(_ update: SequenceUpdate) {
         if let continuation = embeddings.removeValue(forKey: update.requestID) {
-            if let vector = update.embedding { continuation.resume(returning: vector) } else { continuation.resume(throwing: CancellationError()) }
+            if let vector = update.embedding {
+                continuation.resume(returning: vector)
+            } else {
+                continuation.resume(throwing: CancellationError())
+            }
             return
         }
         let id = collector.requestID(of: update.requestID)

@@ -1,3 +1,5 @@
+import Foundation
+
 /// Parameters of beam search, as vLLM's `BeamSearchParams`.
 public struct BeamSearchParams: Sendable, Equatable {
     public var beamWidth: Int
@@ -13,8 +15,12 @@ public struct BeamSearchParams: Sendable, Equatable {
     }
 
     func validate() throws {
-        guard beamWidth >= 1 else { throw EngineError.invalidParameter(field: "beam_width", detail: "must be at least 1, got \(beamWidth)") }
-        guard maxTokens >= 1 else { throw EngineError.invalidParameter(field: "max_tokens", detail: "must be at least 1, got \(maxTokens)") }
+        guard beamWidth >= 1 else {
+            throw EngineError.invalidParameter(field: "beam_width", detail: "must be at least 1, got \(beamWidth)")
+        }
+        guard maxTokens >= 1 else {
+            throw EngineError.invalidParameter(field: "max_tokens", detail: "must be at least 1, got \(maxTokens)")
+        }
     }
 }
 
@@ -70,12 +76,11 @@ struct BeamSearch {
             }
         }
         return prompts.indices.map { p in
-            BeamSearchOutput(promptTokenIDs: prompts[p], sequences: Array((done[p] + live[p]).sorted { score($0) > score($1) }.prefix(params.beamWidth)))
+            BeamSearchOutput(
+                promptTokenIDs: prompts[p], sequences: Array((done[p] + live[p]).sorted { score($0) > score($1) }.prefix(params.beamWidth)))
         }
     }
 }
-
-import Foundation
 
 extension LLM {
     /// Beam search over token prompts (vLLM's `LLM.beam_search`).

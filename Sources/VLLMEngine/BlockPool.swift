@@ -56,8 +56,10 @@ final class BlockPool {
         guard hashes[block] == nil, cached[hash] == nil else { return }
         hashes[block] = hash
         cached[hash] = block
-        events?.append(.blockStored(
-            hash: hash.value, parentHash: hash.parent, tokenIDs: hash.tokens, blockSize: blockSize, salt: hash.parent == nil ? salt : nil))
+        events?.append(
+            .blockStored(
+                hash: hash.value, parentHash: hash.parent, tokenIDs: hash.tokens, blockSize: blockSize,
+                salt: hash.parent == nil ? salt : nil))
     }
 
     /// The events recorded since the last call, oldest first.

@@ -52,9 +52,10 @@ final class DraftModelProposer: SpeculativeProposer {
             let end = min(request.numComputedTokens + numTokens, request.numTokens)
             progress[request.id] = Progress(numComputed: max(start, end), drafts: [])
             guard end > start else { continue }
-            chunks.append(SequenceChunk(
-                tokenIDs: request.tokenIDs[start..<end].map(Int32.init), numCached: start, blockTable: tables[i],
-                wantsLogits: counts[i] > 0))
+            chunks.append(
+                SequenceChunk(
+                    tokenIDs: request.tokenIDs[start..<end].map(Int32.init), numCached: start, blockTable: tables[i],
+                    wantsLogits: counts[i] > 0))
             if counts[i] > 0 { sampling.append(i) }
         }
         var position = 0

@@ -26,7 +26,8 @@ extension LLM {
         var params = pooling ?? settings.pooling
         if let dimensions {
             guard settings.matryoshka else {
-                throw EngineError.invalidPrompt("\(folder.config.architecture) does not support matryoshka representation: 'dimensions' cannot be set")
+                throw EngineError.invalidPrompt(
+                    "\(folder.config.architecture) does not support matryoshka representation: 'dimensions' cannot be set")
             }
             params.dimensions = dimensions
         }

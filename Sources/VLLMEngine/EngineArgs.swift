@@ -129,7 +129,9 @@ public struct LoadedModel {
         guard folder.config.maxPositionEmbeddings >= maxModelLength else {
             throw EngineError.invalidParameter(
                 field: "speculative_config",
-                detail: "the draft model holds \(folder.config.maxPositionEmbeddings) positions, fewer than max_model_len \(maxModelLength); lower --max-model-len")
+                detail:
+                    "the draft model holds \(folder.config.maxPositionEmbeddings) positions, fewer than max_model_len \(maxModelLength); lower --max-model-len"
+            )
         }
         return folder
     }

@@ -127,7 +127,9 @@ public final class EngineCore {
         let capacity = config.numBlocks * config.blockSize
         guard capacity >= config.scheduler.maxModelLength else {
             throw EngineError.notEnoughCache(
-                detail: "\(config.numBlocks) blocks of \(config.blockSize) tokens hold \(capacity) tokens, fewer than max_model_len \(config.scheduler.maxModelLength); lower max_model_len or give the cache more memory")
+                detail:
+                    "\(config.numBlocks) blocks of \(config.blockSize) tokens hold \(capacity) tokens, fewer than max_model_len \(config.scheduler.maxModelLength); lower max_model_len or give the cache more memory"
+            )
         }
         self.config = config
         cache = KVCacheManager(
@@ -178,7 +180,8 @@ public final class EngineCore {
     /// `pooling` says, and it ends in that step, its blocks freed.
     public func addEmbeddingRequest(id: String, promptTokenIDs: [Int], pooling: PoolingParams, priority: Int = 0) throws {
         guard runner.executor.embeds else {
-            throw EngineError.invalidPrompt("\(runner.executor.config.architecture) on this executor gives no hidden states to pool (embedding needs one rank)")
+            throw EngineError.invalidPrompt(
+                "\(runner.executor.config.architecture) on this executor gives no hidden states to pool (embedding needs one rank)")
         }
         guard requests[id] == nil else { throw EngineError.duplicateRequestID(id) }
         guard !promptTokenIDs.isEmpty else { throw EngineError.invalidPrompt("the input is empty") }
@@ -186,7 +189,9 @@ public final class EngineCore {
             throw EngineError.invalidPrompt("token id \(bad) is outside the vocabulary (size \(vocabularySize))")
         }
         let maxLength = min(config.scheduler.maxModelLength, config.scheduler.maxNumBatchedTokens)
-        guard promptTokenIDs.count <= maxLength else { throw EngineError.promptTooLong(length: promptTokenIDs.count, maxModelLength: maxLength) }
+        guard promptTokenIDs.count <= maxLength else {
+            throw EngineError.promptTooLong(length: promptTokenIDs.count, maxModelLength: maxLength)
+        }
         if let dimensions = pooling.dimensions, !(1...runner.executor.config.hiddenSize).contains(dimensions) {
             throw EngineError.invalidPrompt("dimensions \(dimensions) is outside 1...\(runner.executor.config.hiddenSize)")
         }
@@ -272,7 +277,8 @@ public final class EngineCore {
     /// request needs the host or its full token history to sample (`StepRunner.canLaunchAhead`).
     /// Otherwise the step in flight is drained first and the next one runs as before.
     private var canScheduleAhead: Bool {
-        guard config.asyncScheduling, config.speculative == nil, runner.executor.launchesAhead, let inFlight, inFlight.samplesOnBackend else { return false }
+        guard config.asyncScheduling, config.speculative == nil, runner.executor.launchesAhead, let inFlight, inFlight.samplesOnBackend
+        else { return false }
         let launchable = { (request: Request) in self.runner.canLaunchAhead(request, sampler: self.sampler) }
         return scheduler.running.allSatisfy(launchable) && scheduler.waiting.allSatisfy(launchable)
     }
@@ -352,7 +358,8 @@ public final class EngineCore {
     private func planDrafts(_ proposer: any SpeculativeProposer) {
         // A grammar's mask for each draft position would need its matcher advanced over the drafts
         // before they are verified; requests with one are not drafted for.
-        for request in scheduler.running where request.grammar == nil && request.numPendingTokens == 0 && request.numComputedTokens == request.numTokens - 1 {
+        for request in scheduler.running
+        where request.grammar == nil && request.numPendingTokens == 0 && request.numComputedTokens == request.numTokens - 1 {
             let room = request.maxOutputTokens - request.numOutputTokens - 1
             request.numDraftSlots = room > 0 ? proposer.plannedDrafts(for: request, limit: room) : 0
         }
@@ -510,6 +517,8 @@ func checkDraftVocabulary(_ draft: ModelConfig, target: ModelConfig) throws {
     guard draft.vocabSize == target.vocabSize else {
         throw EngineError.invalidParameter(
             field: "speculative_config",
-            detail: "the draft model's vocabulary has \(draft.vocabSize) tokens and the target's \(target.vocabSize); draft_model needs a draft with the target's tokenizer and vocabulary")
+            detail:
+                "the draft model's vocabulary has \(draft.vocabSize) tokens and the target's \(target.vocabSize); draft_model needs a draft with the target's tokenizer and vocabulary"
+        )
     }
 }

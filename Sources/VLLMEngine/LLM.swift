@@ -27,14 +27,16 @@ public final class LLM {
         tokenizer = try loadTokenizer(loaded.folder, override: args.tokenizer)
         engine = try EngineCore(
             executor: loaded.executor, config: loaded.coreConfig, eosTokenIDs: loaded.eosTokenIDs,
-            textDecoder: tokenizer.map(textDecoderFactory), grammarCompiler: tokenizer.map { makeGrammarCompiler($0, eosTokenIDs: loaded.eosTokenIDs) },
+            textDecoder: tokenizer.map(textDecoderFactory),
+            grammarCompiler: tokenizer.map { makeGrammarCompiler($0, eosTokenIDs: loaded.eosTokenIDs) },
             draftExecutor: loaded.draftExecutor)
     }
 
     /// One line saying what was loaded, for logs.
     public var summary: String {
         let c = engine.config
-        return "\(folder.config.architecture) from \(folder.path): weights \(c.weightBytes >> 20) MiB, \(c.numBlocks) KV cache blocks of \(c.blockSize) tokens "
+        return
+            "\(folder.config.architecture) from \(folder.path): weights \(c.weightBytes >> 20) MiB, \(c.numBlocks) KV cache blocks of \(c.blockSize) tokens "
             + "(\(c.numBlocks * c.blockSize) tokens, \(c.kvCacheFormat.summary)), max_model_len \(c.scheduler.maxModelLength)"
             + (engine.graphsRecorded > 0
                 ? String(format: ", %d CUDA graphs recorded in %.2f s", engine.graphsRecorded, engine.graphRecordingSeconds) : "")

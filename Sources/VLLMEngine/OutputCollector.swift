@@ -25,7 +25,9 @@ struct OutputCollector {
             logprobs: wantsLogprobs ? [] : nil, finishReason: nil, stopReason: nil)
         groups[id] = Group(
             prompt: prompt, promptTokenIDs: promptTokenIDs,
-            outputs: (0..<n).map { var o = empty; o.index = $0; return o })
+            outputs: (0..<n).map {
+                var o = empty; o.index = $0; return o
+            })
         for (index, sample) in Self.sampleIDs(id, n: n).enumerated() { owners[sample] = (id, index) }
     }
 

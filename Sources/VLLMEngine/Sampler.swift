@@ -43,7 +43,9 @@ struct Sampler {
     /// applies the grammar bitmask to the logits before its sampler).
     private mutating func applyGrammar(_ logits: inout [Float], _ request: Request) {
         guard request.grammar != nil, !request.grammarWaits else { return }
-        if mask.count != request.grammar!.grammar.vocabulary.maskWords { mask = .init(repeating: 0, count: request.grammar!.grammar.vocabulary.maskWords) }
+        if mask.count != request.grammar!.grammar.vocabulary.maskWords {
+            mask = .init(repeating: 0, count: request.grammar!.grammar.vocabulary.maskWords)
+        }
         request.grammar!.fillNextTokenBitmask(&mask)
         SamplingMath.applyTokenBitmask(&logits, mask)
     }

@@ -95,10 +95,12 @@ public struct SamplingParams: Sendable, Equatable {
     /// Checks the token ids against the vocabulary.
     func validate(vocabularySize: Int) throws {
         for token in logitBias.keys where token < 0 || token >= vocabularySize {
-            throw EngineError.invalidParameter(field: "logit_bias", detail: "token id \(token) is outside the vocabulary (size \(vocabularySize))")
+            throw EngineError.invalidParameter(
+                field: "logit_bias", detail: "token id \(token) is outside the vocabulary (size \(vocabularySize))")
         }
         for token in stopTokenIDs where token < 0 || token >= vocabularySize {
-            throw EngineError.invalidParameter(field: "stop_token_ids", detail: "token id \(token) is outside the vocabulary (size \(vocabularySize))")
+            throw EngineError.invalidParameter(
+                field: "stop_token_ids", detail: "token id \(token) is outside the vocabulary (size \(vocabularySize))")
         }
     }
 }

@@ -45,7 +45,7 @@ public struct SpeculativeConfig: Sendable, Equatable {
     public init(json: String) throws {
         let fail = Self.invalid
         guard let data = json.data(using: .utf8),
-              let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any]
+            let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any]
         else { throw fail("not a JSON object: \(json)") }
         let known: Set = [
             "method", "model", "revision", "draft_tensor_parallel_size", "num_speculative_tokens", "prompt_lookup_max",
@@ -64,7 +64,9 @@ public struct SpeculativeConfig: Sendable, Equatable {
             var prompt_lookup_min: Int?
         }
         let fields: Fields
-        do { fields = try JSONDecoder().decode(Fields.self, from: data) } catch { throw fail("each value must be a string or an integer: \(json)") }
+        do { fields = try JSONDecoder().decode(Fields.self, from: data) } catch {
+            throw fail("each value must be a string or an integer: \(json)")
+        }
         let name = fields.method ?? (fields.model == nil ? "ngram" : "draft_model")
         guard let method = Method(rawValue: name) else {
             throw fail("method '\(name)' is not supported; supported: ngram, draft_model")

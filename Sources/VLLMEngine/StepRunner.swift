@@ -132,7 +132,9 @@ final class StepRunner {
     /// it, and its last token would still be unknown).
     func canLaunchAhead(_ request: Request, sampler: Sampler) -> Bool {
         let p = request.params
-        guard request.draftTokenIDs.isEmpty, p.promptLogprobs == nil, p.repetitionPenalty == 1, p.frequencyPenalty == 0, p.presencePenalty == 0 else {
+        guard request.draftTokenIDs.isEmpty, p.promptLogprobs == nil, p.repetitionPenalty == 1, p.frequencyPenalty == 0,
+            p.presencePenalty == 0
+        else {
             return false
         }
         return backendRow(for: request, sampler: sampler) != nil

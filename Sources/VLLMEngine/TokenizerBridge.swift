@@ -7,7 +7,9 @@ extension IncrementalDetokenizer: IncrementalTextDecoder {}
 
 /// A factory of incremental detokenizers over `tokenizer`, for the engine core.
 public func textDecoderFactory(_ tokenizer: Tokenizer) -> TextDecoderFactory {
-    { prompt, skipSpecialTokens in IncrementalDetokenizer(tokenizer: tokenizer, skipSpecialTokens: skipSpecialTokens, promptTokenIDs: prompt) }
+    { prompt, skipSpecialTokens in
+        IncrementalDetokenizer(tokenizer: tokenizer, skipSpecialTokens: skipSpecialTokens, promptTokenIDs: prompt)
+    }
 }
 
 /// The tokenizer of a model folder; nil when the folder has no tokenizer.json.

@@ -1,14 +1,14 @@
 import AsyncHTTPClient
-import VLLMCore
 import Foundation
 import NIOCore
 import NIOFoundationCompat
 import NIOHTTP1
+import VLLMCore
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// Brings a model repository's files into the Hugging Face cache, speaking the Hub's HTTP protocol
@@ -95,7 +95,7 @@ public final class HubDownloader: Sendable {
         let body = try await response.body.collect(upTo: 64 << 20)
         try check(response, url: url, repo: repo, revision: revision)
         guard let object = try? JSONSerialization.jsonObject(with: Data(buffer: body)) as? [String: Any],
-              let commit = object["sha"] as? String, let siblings = object["siblings"] as? [[String: Any]]
+            let commit = object["sha"] as? String, let siblings = object["siblings"] as? [[String: Any]]
         else { throw HubError.badResponse(url: url, detail: "no 'sha' and 'siblings' in the revision's information") }
         return (commit, siblings.compactMap { $0["rfilename"] as? String })
     }
@@ -118,14 +118,17 @@ public final class HubDownloader: Sendable {
 
     /// Downloads one file into its blob, under the blob's lock, and links it into the snapshot.
     private func fetch(_ file: String, repo: String, commit: String, client: HTTPClient) async throws {
-        let url = settings.endpoint + "/" + repo + "/resolve/" + commit + "/" + file.split(separator: "/").map { Self.escape(String($0)) }.joined(separator: "/")
+        let url =
+            settings.endpoint + "/" + repo + "/resolve/" + commit + "/"
+            + file.split(separator: "/").map { Self.escape(String($0)) }.joined(separator: "/")
         let head = try await client.execute(request(url, method: .HEAD, authorized: true), timeout: .seconds(30))
         try check(head, url: url, repo: repo, revision: commit)
         guard let etag = Self.normalize(head.headers.first(name: "X-Linked-Etag") ?? head.headers.first(name: "ETag")) else {
             throw HubError.badResponse(url: url, detail: "no ETag")
         }
         let redirected = (300..<400).contains(head.status.code)
-        let size = (head.headers.first(name: "X-Linked-Size") ?? (redirected ? nil : head.headers.first(name: "Content-Length"))).flatMap(Int.init)
+        let size = (head.headers.first(name: "X-Linked-Size") ?? (redirected ? nil : head.headers.first(name: "Content-Length"))).flatMap(
+            Int.init)
         let location = redirected ? head.headers.first(name: "Location").map { Self.absolute($0, base: url) } ?? url : url
         let blob = cache.blobPath(repo, etag: etag)
         try cache.createFolder((blob as NSString).deletingLastPathComponent)
@@ -270,7 +273,8 @@ final class DownloadProgress {
         guard now - lastPrinted > 100_000_000 || done == total else { return }
         lastPrinted = now
         let mb = Double(done) / 1e6
-        let line = total.map { String(format: "%.1f / %.1f MB (%.0f%%)", mb, Double($0) / 1e6, 100 * Double(done) / Double(max($0, 1))) }
+        let line =
+            total.map { String(format: "%.1f / %.1f MB (%.0f%%)", mb, Double($0) / 1e6, 100 * Double(done) / Double(max($0, 1))) }
             ?? String(format: "%.1f MB", mb)
         FileHandle.standardError.write(Data("\rDownloading \(name): \(line)".utf8))
     }

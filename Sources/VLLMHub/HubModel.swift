@@ -9,9 +9,10 @@ public enum HubModel {
         guard !FileManager.default.fileExists(atPath: model), !model.hasPrefix("/"), !model.hasPrefix(".") else { return false }
         let parts = model.split(separator: "/", omittingEmptySubsequences: false)
         let allowed = CharacterSet.alphanumerics.union(CharacterSet(charactersIn: "-_."))
-        return (1...2).contains(parts.count) && parts.allSatisfy {
-            !$0.isEmpty && $0.count <= 96 && $0.unicodeScalars.allSatisfy(allowed.contains) && !$0.hasPrefix(".")
-        }
+        return (1...2).contains(parts.count)
+            && parts.allSatisfy {
+                !$0.isEmpty && $0.count <= 96 && $0.unicodeScalars.allSatisfy(allowed.contains) && !$0.hasPrefix(".")
+            }
     }
 
     /// The files of a repository the engine reads: configuration, tokenizer, chat template and the

@@ -23,7 +23,8 @@ public struct HubSettings: Sendable, Equatable {
         let hfHome = expand(value("HF_HOME") ?? (value("XDG_CACHE_HOME") ?? home + "/.cache") + "/huggingface")
         cacheDirectory = expand(downloadDirectory ?? value("HF_HUB_CACHE") ?? value("HUGGINGFACE_HUB_CACHE") ?? hfHome + "/hub")
         let tokenFile = expand(value("HF_TOKEN_PATH") ?? hfHome + "/token")
-        token = value("HF_TOKEN") ?? value("HUGGING_FACE_HUB_TOKEN")
+        token =
+            value("HF_TOKEN") ?? value("HUGGING_FACE_HUB_TOKEN")
             ?? (try? String(contentsOfFile: tokenFile, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines)
         if token?.isEmpty == true { token = nil }
         let truthy: Set = ["1", "on", "yes", "true"]

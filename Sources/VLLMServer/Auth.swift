@@ -10,7 +10,9 @@ struct APIKeyMiddleware<Context: RequestContext>: RouterMiddleware {
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         if Self.openPaths.contains(request.uri.path) { return try await next(request, context) }
         guard let token = Self.bearerToken(request.headers[.authorization] ?? ""), constantTimeEqual(token, key) else {
-            throw APIError(status: .unauthorized, message: "Unauthorized: a valid API key is required (Authorization: Bearer <key>)", type: "AuthenticationError")
+            throw APIError(
+                status: .unauthorized, message: "Unauthorized: a valid API key is required (Authorization: Bearer <key>)",
+                type: "AuthenticationError")
         }
         return try await next(request, context)
     }

@@ -140,7 +140,8 @@ extension OpenAIServing {
                 function["arguments"] = try JinjaValue(jsonString: text)
             } catch {
                 throw APIError.invalid(
-                    "messages[\(message)].tool_calls[\(j)].function.arguments", "the arguments of a tool call must be a JSON string: \(error)")
+                    "messages[\(message)].tool_calls[\(j)].function.arguments",
+                    "the arguments of a tool call must be a JSON string: \(error)")
             }
             object["function"] = .dict(function)
             return .dict(object)
@@ -151,7 +152,8 @@ extension OpenAIServing {
     private func untrustedTemplate(_ param: String) -> APIError {
         APIError.invalid(
             param,
-            "a chat template was passed with the request, but the server does not trust request templates (start it with --trust-request-chat-template); refused")
+            "a chat template was passed with the request, but the server does not trust request templates (start it with --trust-request-chat-template); refused"
+        )
     }
 
     /// `POST /v1/chat/completions`.
@@ -181,7 +183,8 @@ extension OpenAIServing {
             }
             let usage = Usage(promptTokens: tokens.count, completionTokens: beams.reduce(0) { $0 + $1.tokenIDs.count })
             return jsonResponse(
-                ChatCompletionResponse(id: id, created: Int(Date().timeIntervalSince1970), model: servedName, choices: choices, usage: usage))
+                ChatCompletionResponse(
+                    id: id, created: Int(Date().timeIntervalSince1970), model: servedName, choices: choices, usage: usage))
         }
         let run = GenerationRun(
             engine: engine, baseID: engineBase, prompts: [(prepared.text, tokens)], params: [params], priority: f.priority ?? 0,
@@ -221,7 +224,8 @@ extension OpenAIServing {
             write: { [self] writer in
                 func send(_ choices: [ChatChunkChoice], usage: Usage?) async throws {
                     try await writer.write(
-                        ServerSentEvents.event(ChatCompletionChunk(id: id, created: created, model: servedName, choices: choices, usage: usage)))
+                        ServerSentEvents.event(
+                            ChatCompletionChunk(id: id, created: created, model: servedName, choices: choices, usage: usage)))
                 }
                 for index in 0..<n {
                     let usage = continuousUsage ? Usage(promptTokens: tokens.count, completionTokens: 0) : nil
@@ -240,16 +244,19 @@ extension OpenAIServing {
                     case .output(_, let output):
                         for piece in output.outputs {
                             completionTokens += piece.tokenIDs.count
-                            let logprobs = wantsLogprobs ? chatLogprobs(piece.logprobs ?? [], context: contexts[piece.index], top: topCount) : nil
+                            let logprobs =
+                                wantsLogprobs ? chatLogprobs(piece.logprobs ?? [], context: contexts[piece.index], top: topCount) : nil
                             if wantsLogprobs { contexts[piece.index] += piece.tokenIDs }
                             var delta = streams[piece.index].feed(piece.text)
                             if piece.finishReason != nil { delta.append(streams[piece.index].finish()) }
-                            if delta.isEmpty, piece.finishReason == nil, (logprobs?.content?.isEmpty ?? true) { continue }
+                            if delta.isEmpty, piece.finishReason == nil, logprobs?.content?.isEmpty ?? true { continue }
                             let choice = ChatChunkChoice(
                                 index: piece.index, delta: ChatDelta(delta), logprobs: logprobs,
                                 finishReason: prepared.parsing.finishReason(piece.finishReason, madeCalls: streams[piece.index].sentCalls),
                                 stopReason: StopReasonValue(piece.stopReason))
-                            try await send([choice], usage: continuousUsage ? Usage(promptTokens: tokens.count, completionTokens: completionTokens) : nil)
+                            try await send(
+                                [choice],
+                                usage: continuousUsage ? Usage(promptTokens: tokens.count, completionTokens: completionTokens) : nil)
                         }
                     }
                 }
@@ -282,7 +289,9 @@ extension OpenAIServing {
             }
         }
         // max_completion_tokens wins when both are given, but a bad max_tokens is still an error.
-        if let maxTokens = f.maxTokens, maxTokens < 1 { throw APIError.invalid("max_tokens", "max_tokens must be at least 1, got \(maxTokens)") }
+        if let maxTokens = f.maxTokens, maxTokens < 1 {
+            throw APIError.invalid("max_tokens", "max_tokens must be at least 1, got \(maxTokens)")
+        }
         let tools = try ChatToolRequest(raw: raw, autoEnabled: options.enableAutoToolChoice && options.toolCallParser != nil)
         let toolGrammar = try toolChoiceGrammar(tools, sampling: f)
         let prompt = try renderChat(
@@ -295,7 +304,8 @@ extension OpenAIServing {
             // Ignored for the length, but never accepted beyond the context.
             throw APIError.invalid(
                 "max_tokens",
-                "This model's maximum context length is \(maxModelLength) tokens. However, you requested \(maxTokens) output tokens and your prompt has \(tokens.count) tokens. Please reduce the length of the messages or completion.")
+                "This model's maximum context length is \(maxModelLength) tokens. However, you requested \(maxTokens) output tokens and your prompt has \(tokens.count) tokens. Please reduce the length of the messages or completion."
+            )
         }
         var params = try samplingParams(
             f, promptLength: tokens.count, maxTokens: body.maxCompletionTokens ?? f.maxTokens,
@@ -321,9 +331,13 @@ extension OpenAIServing {
         guard let spec = try tools.structuredOutput() else { return nil }
         if f.structuredOutputs != nil {
             throw APIError.invalid(
-                "tool_choice", "tool_choice \"required\" or a named function constrains the output itself; it cannot be combined with response_format or structured_outputs")
+                "tool_choice",
+                "tool_choice \"required\" or a named function constrains the output itself; it cannot be combined with response_format or structured_outputs"
+            )
         }
-        if f.useBeamSearch == true { throw APIError.invalid("tool_choice", "tool_choice \"required\" or a named function cannot be used with beam search") }
+        if f.useBeamSearch == true {
+            throw APIError.invalid("tool_choice", "tool_choice \"required\" or a named function cannot be used with beam search")
+        }
         guard let compiler = engine.grammarCompiler else {
             throw APIError.invalid("tool_choice", "tool_choice \"required\" and named functions need the model's tokenizer")
         }

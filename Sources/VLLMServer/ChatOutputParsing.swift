@@ -160,7 +160,8 @@ extension ChatOutputParsing {
         reasoning = try options.reasoningParser.map { try ReasoningParser(named: $0, startsInReasoning: starts) }
         switch tools.choice {
         case .none: calls = .none
-        case .auto: calls = .parser(try ToolCallParser(named: options.toolCallParser ?? "", tools: Self.definitions(tools), ids: Self.toolCallIDs))
+        case .auto:
+            calls = .parser(try ToolCallParser(named: options.toolCallParser ?? "", tools: Self.definitions(tools), ids: Self.toolCallIDs))
         case .required: calls = .parser(.callList(ids: Self.toolCallIDs))
         case .named(let name): calls = .named(name)
         }

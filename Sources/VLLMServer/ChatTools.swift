@@ -83,7 +83,8 @@ struct ChatToolRequest: Sendable {
             return name == "auto" ? .auto : .required
         case .string(let other)?:
             throw APIError.invalid(
-                "tool_choice", "Invalid value for `tool_choice`: \(other)! Only named tools, \"none\", \"auto\" or \"required\" are supported.")
+                "tool_choice",
+                "Invalid value for `tool_choice`: \(other)! Only named tools, \"none\", \"auto\" or \"required\" are supported.")
         case .dict(let object)?:
             guard templateTools != nil else { throw APIError.invalid("tool_choice", "When using `tool_choice`, `tools` must be set.") }
             switch object["type"] {
@@ -122,10 +123,12 @@ struct ChatToolRequest: Sendable {
                 var parameters = function.parameters ?? Self.emptyObjectSchema
                 if case .dict(let schema) = parameters, case .dict(let defs)? = schema["$defs"] {
                     for (key, value) in defs.entries { if case .string(let k) = key { definitions[k] = value } }
-                    parameters = .dict(JinjaDict(pairs: schema.entries.compactMap { entry in
-                        guard case .string(let k) = entry.key, k != "$defs" else { return nil }
-                        return (k, entry.value)
-                    }))
+                    parameters = .dict(
+                        JinjaDict(
+                            pairs: schema.entries.compactMap { entry in
+                                guard case .string(let k) = entry.key, k != "$defs" else { return nil }
+                                return (k, entry.value)
+                            }))
                 }
                 return [
                     "type": "object",

@@ -7,10 +7,11 @@ extension OpenAIServing {
     /// `POST /v1/completions`.
     func completions(_ body: CompletionRequest, abortOnClose: (any Abortable) -> Void) async throws -> Response {
         let f = body.sampling
-        let size: Int = switch body.prompt {
-        case .texts(let texts): texts.reduce(0) { $0 + $1.utf8.count }
-        case .tokens(let lists): lists.reduce(0) { $0 + 8 * $1.count }
-        }
+        let size: Int =
+            switch body.prompt {
+            case .texts(let texts): texts.reduce(0) { $0 + $1.utf8.count }
+            case .tokens(let lists): lists.reduce(0) { $0 + 8 * $1.count }
+            }
         let (prompts, params) = try await Self.offload(bytes: size) { [self] in try completionPrompts(body) }
         let n = params[0].n
         let sequences = prompts.count * n
@@ -37,7 +38,9 @@ extension OpenAIServing {
             return jsonResponse(
                 CompletionResponse(id: id, created: Int(Date().timeIntervalSince1970), model: servedName, choices: choices, usage: usage))
         }
-        for (i, prompt) in prompts.enumerated() { logRequest(prompts.count == 1 ? id : "\(id)-\(i)", promptTokens: prompt.tokens, params: params[i]) }
+        for (i, prompt) in prompts.enumerated() {
+            logRequest(prompts.count == 1 ? id : "\(id)-\(i)", promptTokens: prompt.tokens, params: params[i])
+        }
         let run = GenerationRun(
             engine: engine, baseID: engineBase, prompts: prompts, params: params, priority: f.priority ?? 0, metrics: metrics,
             onComplete: { [self] in release(sequences) })
@@ -77,15 +80,18 @@ extension OpenAIServing {
                                     echoed[index] = true
                                     text = echoText[p] + text
                                 }
-                                let logprobs = body.logprobs == nil
+                                let logprobs =
+                                    body.logprobs == nil
                                     ? nil
-                                    : completionLogprobs(piece.logprobs ?? [], context: contexts[index], offset: &offsets[index], asIDs: asIDs)
+                                    : completionLogprobs(
+                                        piece.logprobs ?? [], context: contexts[index], offset: &offsets[index], asIDs: asIDs)
                                 if body.logprobs != nil { contexts[index] += piece.tokenIDs }
-                                if text.isEmpty, piece.finishReason == nil, (logprobs?.tokens.isEmpty ?? true) { continue }
+                                if text.isEmpty, piece.finishReason == nil, logprobs?.tokens.isEmpty ?? true { continue }
                                 let choice = CompletionChoice(
                                     index: index, text: text, logprobs: logprobs, finishReason: piece.finishReason?.openAIName,
                                     stopReason: StopReasonValue(piece.stopReason))
-                                let usage = continuousUsage ? Usage(promptTokens: promptTokenCount, completionTokens: completionTokens) : nil
+                                let usage =
+                                    continuousUsage ? Usage(promptTokens: promptTokenCount, completionTokens: completionTokens) : nil
                                 try await writer.write(
                                     ServerSentEvents.event(
                                         CompletionResponse(id: id, created: created, model: servedName, choices: [choice], usage: usage)))
@@ -95,7 +101,8 @@ extension OpenAIServing {
                     if includeUsage {
                         let usage = Usage(promptTokens: promptTokenCount, completionTokens: completionTokens)
                         try await writer.write(
-                            ServerSentEvents.event(CompletionResponse(id: id, created: created, model: servedName, choices: [], usage: usage)))
+                            ServerSentEvents.event(
+                                CompletionResponse(id: id, created: created, model: servedName, choices: [], usage: usage)))
                     }
                     try await writer.write(ServerSentEvents.done)
                 },
@@ -109,7 +116,8 @@ extension OpenAIServing {
             choices.append(
                 CompletionChoice(
                     index: index, text: echoText[p] + sample.text,
-                    logprobs: body.logprobs == nil ? nil : completionLogprobs(sample.logprobs, context: prompts[p].tokens, offset: &offset, asIDs: asIDs),
+                    logprobs: body.logprobs == nil
+                        ? nil : completionLogprobs(sample.logprobs, context: prompts[p].tokens, offset: &offset, asIDs: asIDs),
                     finishReason: sample.finishReason?.openAIName, stopReason: StopReasonValue(sample.stopReason)))
         }
         let usage = Usage(promptTokens: promptTokenCount, completionTokens: samples.reduce(0) { $0 + $1.tokenIDs.count })
@@ -136,7 +144,9 @@ extension OpenAIServing {
         case .texts(let texts):
             let tokenizer = try requireTokenizer()
             // An empty text is refused whatever the special tokens would add, as vLLM does.
-            if let i = texts.firstIndex(of: "") { throw APIError.invalid(texts.count == 1 ? "prompt" : "prompt[\(i)]", "the prompt is empty") }
+            if let i = texts.firstIndex(of: "") {
+                throw APIError.invalid(texts.count == 1 ? "prompt" : "prompt[\(i)]", "the prompt is empty")
+            }
             for text in texts { prompts.append((text, tokenizer.encode(text, addSpecialTokens: f.addSpecialTokens ?? true))) }
         case .tokens(let lists):
             prompts = lists.map { (nil, $0) }

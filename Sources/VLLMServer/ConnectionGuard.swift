@@ -24,7 +24,9 @@ struct GuardedHTTP1Channel: ServerChildChannel {
         let deadlines = ConnectionDeadlines(channel: channel, options: options)
         let http1 = HTTP1Channel(
             responder: responder,
-            configuration: .init(additionalChannelHandlers: [DisconnectWatcher(), RequestPartWatch(deadlines, maxBody: options.maxRequestBodyBytes)]))
+            configuration: .init(additionalChannelHandlers: [
+                DisconnectWatcher(), RequestPartWatch(deadlines, maxBody: options.maxRequestBodyBytes),
+            ]))
         return channel.eventLoop.makeCompletedFuture {
             // First in the pipeline: it sees the raw bytes, before the HTTP decoder waits for a whole head.
             try channel.pipeline.syncOperations.addHandler(RawBytesWatch(deadlines), position: .first)
@@ -55,12 +57,13 @@ final class ConnectionDeadlines: @unchecked Sendable {
         self.phase = phase
         timer?.cancel()
         timer = nil
-        let seconds: Double? = switch phase {
-        case .idle: options.idleTimeout
-        case .head: options.headerTimeout
-        case .body: options.bodyTimeout
-        case .responding, .rejected: nil
-        }
+        let seconds: Double? =
+            switch phase {
+            case .idle: options.idleTimeout
+            case .head: options.headerTimeout
+            case .body: options.bodyTimeout
+            case .responding, .rejected: nil
+            }
         guard let seconds, seconds > 0 else { return }
         let channel = channel
         timer = channel.eventLoop.scheduleTask(in: .nanoseconds(Int64(seconds * 1e9))) { channel.close(promise: nil) }
@@ -142,7 +145,8 @@ final class RequestPartWatch: ChannelDuplexHandler, RemovableChannelHandler {
     private func reject(_ context: ChannelHandlerContext, length: Int) {
         deadlines.enter(.rejected)
         let error = APIError(
-            status: .contentTooLarge, message: "the request body (Content-Length \(length)) is larger than the server accepts (\(maxBody) bytes)")
+            status: .contentTooLarge,
+            message: "the request body (Content-Length \(length)) is larger than the server accepts (\(maxBody) bytes)")
         let body = ByteBuffer(bytes: encodeJSON(error.body))
         var fields = HTTPFields()
         fields[.contentType] = "application/json"

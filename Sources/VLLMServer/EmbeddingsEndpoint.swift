@@ -20,7 +20,8 @@ public struct EmbeddingRequest: Decodable, Sendable {
 
     enum CodingKeys: String, CodingKey {
         case model, input, dimensions, user, normalize
-        case encodingFormat = "encoding_format", addSpecialTokens = "add_special_tokens"
+        case encodingFormat = "encoding_format"
+        case addSpecialTokens = "add_special_tokens"
     }
 }
 
@@ -77,7 +78,10 @@ extension OpenAIServing {
         if let normalize = body.normalize { pooling.normalize = normalize }
         if let dimensions = body.dimensions {
             guard settings.matryoshka else {
-                throw APIError.invalid("dimensions", "Model \"\(servedName)\" does not support matryoshka representation, changing output dimensions will lead to poor results.")
+                throw APIError.invalid(
+                    "dimensions",
+                    "Model \"\(servedName)\" does not support matryoshka representation, changing output dimensions will lead to poor results."
+                )
             }
             guard (1...folder.config.hiddenSize).contains(dimensions) else {
                 throw APIError.invalid("dimensions", "dimensions must be in 1...\(folder.config.hiddenSize), got \(dimensions)")
@@ -100,18 +104,20 @@ extension OpenAIServing {
             EmbeddingData(index: i, embedding: format == "base64" ? .base64(EmbeddingValue.base64(of: v)) : .float(v))
         }
         let promptTokens = inputs.reduce(0) { $0 + $1.count }
-        return jsonResponse(EmbeddingResponse(
-            id: id, created: Int(Date().timeIntervalSince1970), model: servedName, data: data,
-            usage: Usage(promptTokens: promptTokens, completionTokens: 0)))
+        return jsonResponse(
+            EmbeddingResponse(
+                id: id, created: Int(Date().timeIntervalSince1970), model: servedName, data: data,
+                usage: Usage(promptTokens: promptTokens, completionTokens: 0)))
     }
 
     /// The token ids of each input, checked: not empty, in the vocabulary, within the context length.
     private func embeddingInputs(_ body: EmbeddingRequest) throws -> [[Int]] {
         guard body.input.count > 0 else { throw APIError.invalid("input", "the input list is empty") }
-        let inputs: [[Int]] = switch body.input {
-        case .texts(let texts): try texts.map { try requireTokenizer().encode($0, addSpecialTokens: body.addSpecialTokens ?? true) }
-        case .tokens(let lists): lists
-        }
+        let inputs: [[Int]] =
+            switch body.input {
+            case .texts(let texts): try texts.map { try requireTokenizer().encode($0, addSpecialTokens: body.addSpecialTokens ?? true) }
+            case .tokens(let lists): lists
+            }
         for (i, tokens) in inputs.enumerated() {
             let param = inputs.count == 1 ? "input" : "input[\(i)]"
             guard !tokens.isEmpty else { throw APIError.invalid(param, "the input is empty") }
@@ -120,7 +126,10 @@ extension OpenAIServing {
             }
             let limit = min(maxModelLength, engine.config.scheduler.maxNumBatchedTokens)
             guard tokens.count <= limit else {
-                throw APIError.invalid(param, "This model's maximum context length is \(limit) tokens. However, you requested \(tokens.count) tokens in the input for embedding generation. Please reduce the length of the input.")
+                throw APIError.invalid(
+                    param,
+                    "This model's maximum context length is \(limit) tokens. However, you requested \(tokens.count) tokens in the input for embedding generation. Please reduce the length of the input."
+                )
             }
         }
         return inputs

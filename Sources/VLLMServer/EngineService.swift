@@ -32,10 +32,12 @@ struct EngineService: Service {
                 let elapsed = max((now - previousTime).seconds, 1e-9)
                 let busy = stats.numRunning + stats.numWaiting > 0
                 if busy || stats.promptTokens != previous.promptTokens || stats.generationTokens != previous.generationTokens {
-                    let hitRate = stats.prefixCacheQueries > 0
+                    let hitRate =
+                        stats.prefixCacheQueries > 0
                         ? 100 * Double(stats.prefixCacheHits) / Double(stats.prefixCacheQueries) : 0
                     logger.info(
-                        "Avg prompt throughput: \(fmt(Double(stats.promptTokens - previous.promptTokens) / elapsed)) tokens/s, Avg generation throughput: \(fmt(Double(stats.generationTokens - previous.generationTokens) / elapsed)) tokens/s, Running: \(stats.numRunning) reqs, Waiting: \(stats.numWaiting) reqs, KV cache usage: \(fmt(100 * stats.kvCacheUsage))%, Prefix cache hit rate: \(fmt(hitRate))%")
+                        "Avg prompt throughput: \(fmt(Double(stats.promptTokens - previous.promptTokens) / elapsed)) tokens/s, Avg generation throughput: \(fmt(Double(stats.generationTokens - previous.generationTokens) / elapsed)) tokens/s, Running: \(stats.numRunning) reqs, Waiting: \(stats.numWaiting) reqs, KV cache usage: \(fmt(100 * stats.kvCacheUsage))%, Prefix cache hit rate: \(fmt(hitRate))%"
+                    )
                 }
                 previous = stats
                 previousTime = now

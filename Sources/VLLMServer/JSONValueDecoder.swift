@@ -110,7 +110,9 @@ struct JSONValueDecoder: Decoder {
             return try JSONValueDecoder.decode(T.self, from: v, at: codingPath + [key])
         }
 
-        func nestedContainer<NestedKey: CodingKey>(keyedBy type: NestedKey.Type, forKey key: Key) throws -> KeyedDecodingContainer<NestedKey> {
+        func nestedContainer<NestedKey: CodingKey>(keyedBy type: NestedKey.Type, forKey key: Key) throws -> KeyedDecodingContainer<
+            NestedKey
+        > {
             try JSONValueDecoder(try value(key), codingPath: codingPath + [key]).container(keyedBy: type)
         }
 

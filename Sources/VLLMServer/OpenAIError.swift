@@ -156,7 +156,9 @@ struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
                 if !methods.contains(request.method) {
                     apiError = APIError(
                         status: .methodNotAllowed,
-                        message: "method \(request.method.rawValue) is not allowed on \(request.uri.path); use \(methods.map(\.rawValue).sorted().joined(separator: " or "))")
+                        message:
+                            "method \(request.method.rawValue) is not allowed on \(request.uri.path); use \(methods.map(\.rawValue).sorted().joined(separator: " or "))"
+                    )
                     var response = apiError.response()
                     response.headers[.allow] = methods.map(\.rawValue).sorted().joined(separator: ", ")
                     return response

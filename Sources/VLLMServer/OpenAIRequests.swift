@@ -20,7 +20,9 @@ public enum PromptInput: Decodable, Sendable, Equatable {
         } else {
             throw DecodingError.typeMismatch(
                 PromptInput.self,
-                .init(codingPath: c.codingPath, debugDescription: "expected a string, a list of strings, a list of token ids or a list of lists of token ids"))
+                .init(
+                    codingPath: c.codingPath,
+                    debugDescription: "expected a string, a list of strings, a list of token ids or a list of lists of token ids"))
         }
     }
 
@@ -108,15 +110,27 @@ public struct SamplingFields: Decodable, Sendable {
 
     enum CodingKeys: String, CodingKey {
         case model, n, temperature, seed, stop, stream, priority, user, echo
-        case topP = "top_p", topK = "top_k", minP = "min_p"
-        case presencePenalty = "presence_penalty", frequencyPenalty = "frequency_penalty"
-        case repetitionPenalty = "repetition_penalty", logitBias = "logit_bias"
-        case stopTokenIDs = "stop_token_ids", includeStopStrInOutput = "include_stop_str_in_output"
-        case ignoreEOS = "ignore_eos", maxTokens = "max_tokens", minTokens = "min_tokens"
-        case skipSpecialTokens = "skip_special_tokens", spacesBetweenSpecialTokens = "spaces_between_special_tokens"
-        case streamOptions = "stream_options", useBeamSearch = "use_beam_search", lengthPenalty = "length_penalty"
-        case promptLogprobs = "prompt_logprobs", responseFormat = "response_format"
-        case addSpecialTokens = "add_special_tokens", requestID = "request_id"
+        case topP = "top_p"
+        case topK = "top_k"
+        case minP = "min_p"
+        case presencePenalty = "presence_penalty"
+        case frequencyPenalty = "frequency_penalty"
+        case repetitionPenalty = "repetition_penalty"
+        case logitBias = "logit_bias"
+        case stopTokenIDs = "stop_token_ids"
+        case includeStopStrInOutput = "include_stop_str_in_output"
+        case ignoreEOS = "ignore_eos"
+        case maxTokens = "max_tokens"
+        case minTokens = "min_tokens"
+        case skipSpecialTokens = "skip_special_tokens"
+        case spacesBetweenSpecialTokens = "spaces_between_special_tokens"
+        case streamOptions = "stream_options"
+        case useBeamSearch = "use_beam_search"
+        case lengthPenalty = "length_penalty"
+        case promptLogprobs = "prompt_logprobs"
+        case responseFormat = "response_format"
+        case addSpecialTokens = "add_special_tokens"
+        case requestID = "request_id"
     }
 
     public init(from decoder: any Decoder) throws {
@@ -168,7 +182,8 @@ public struct CompletionRequest: Decodable, Sendable {
 
     enum CodingKeys: String, CodingKey {
         case prompt, suffix, logprobs
-        case bestOf = "best_of", returnTokensAsTokenIDs = "return_tokens_as_token_ids"
+        case bestOf = "best_of"
+        case returnTokensAsTokenIDs = "return_tokens_as_token_ids"
     }
 
     public init(from decoder: any Decoder) throws {
@@ -204,7 +219,8 @@ public enum MessageContent: Decodable, Sendable {
             self = .parts(parts)
         } else {
             throw DecodingError.typeMismatch(
-                MessageContent.self, .init(codingPath: c.codingPath, debugDescription: "expected a string, a list of content parts or null"))
+                MessageContent.self, .init(codingPath: c.codingPath, debugDescription: "expected a string, a list of content parts or null")
+            )
         }
     }
 }
@@ -228,8 +244,10 @@ public struct ChatCompletionRequest: Decodable, Sendable {
 
     enum CodingKeys: String, CodingKey {
         case messages, logprobs
-        case topLogprobs = "top_logprobs", maxCompletionTokens = "max_completion_tokens"
-        case addGenerationPrompt = "add_generation_prompt", continueFinalMessage = "continue_final_message"
+        case topLogprobs = "top_logprobs"
+        case maxCompletionTokens = "max_completion_tokens"
+        case addGenerationPrompt = "add_generation_prompt"
+        case continueFinalMessage = "continue_final_message"
         case chatTemplate = "chat_template"
     }
 
@@ -257,7 +275,8 @@ public struct TokenizeRequest: Decodable, Sendable {
 
     enum CodingKeys: String, CodingKey {
         case model, prompt, messages
-        case addSpecialTokens = "add_special_tokens", addGenerationPrompt = "add_generation_prompt"
+        case addSpecialTokens = "add_special_tokens"
+        case addGenerationPrompt = "add_generation_prompt"
         case returnTokenStrs = "return_token_strs"
     }
 }

@@ -17,7 +17,9 @@ public struct Usage: Codable, Sendable, Equatable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case promptTokens = "prompt_tokens", completionTokens = "completion_tokens", totalTokens = "total_tokens"
+        case promptTokens = "prompt_tokens"
+        case completionTokens = "completion_tokens"
+        case totalTokens = "total_tokens"
     }
 }
 
@@ -51,7 +53,10 @@ public struct CompletionLogprobs: Encodable, Sendable, Equatable {
     public var topLogprobs: [[String: Double]?] = []
 
     enum CodingKeys: String, CodingKey {
-        case textOffset = "text_offset", tokenLogprobs = "token_logprobs", tokens, topLogprobs = "top_logprobs"
+        case textOffset = "text_offset"
+        case tokenLogprobs = "token_logprobs"
+        case tokens
+        case topLogprobs = "top_logprobs"
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -72,7 +77,9 @@ public struct CompletionChoice: Encodable, Sendable {
     public var stopReason: StopReasonValue?
 
     enum CodingKeys: String, CodingKey {
-        case index, text, logprobs, finishReason = "finish_reason", stopReason = "stop_reason"
+        case index, text, logprobs
+        case finishReason = "finish_reason"
+        case stopReason = "stop_reason"
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -109,7 +116,10 @@ public struct ChatLogprobEntry: Encodable, Sendable, Equatable {
     public var bytes: [UInt8]?
     public var topLogprobs: [ChatTokenLogprob]
 
-    enum CodingKeys: String, CodingKey { case token, logprob, bytes, topLogprobs = "top_logprobs" }
+    enum CodingKeys: String, CodingKey {
+        case token, logprob, bytes
+        case topLogprobs = "top_logprobs"
+    }
 }
 
 /// `logprobs` of a chat choice.
@@ -143,7 +153,12 @@ public struct ChatResponseMessage: Encodable, Sendable {
     public var reasoning: String?
     public var toolCalls: [ResponseToolCall] = []
 
-    enum CodingKeys: String, CodingKey { case role, content, reasoningContent = "reasoning_content", reasoning, toolCalls = "tool_calls" }
+    enum CodingKeys: String, CodingKey {
+        case role, content
+        case reasoningContent = "reasoning_content"
+        case reasoning
+        case toolCalls = "tool_calls"
+    }
 
     public func encode(to encoder: any Encoder) throws {
         var c = encoder.container(keyedBy: CodingKeys.self)
@@ -166,7 +181,9 @@ public struct ChatChoice: Encodable, Sendable {
     public var stopReason: StopReasonValue?
 
     enum CodingKeys: String, CodingKey {
-        case index, message, logprobs, finishReason = "finish_reason", stopReason = "stop_reason"
+        case index, message, logprobs
+        case finishReason = "finish_reason"
+        case stopReason = "stop_reason"
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -197,7 +214,12 @@ public struct ChatDelta: Encodable, Sendable {
     public var reasoning: String?
     public var toolCalls: [ResponseToolCall]?
 
-    enum CodingKeys: String, CodingKey { case role, content, reasoningContent = "reasoning_content", reasoning, toolCalls = "tool_calls" }
+    enum CodingKeys: String, CodingKey {
+        case role, content
+        case reasoningContent = "reasoning_content"
+        case reasoning
+        case toolCalls = "tool_calls"
+    }
 
     public init(role: String? = nil, content: String? = nil, reasoning: String? = nil, toolCalls: [ResponseToolCall]? = nil) {
         self.role = role
@@ -225,7 +247,9 @@ public struct ChatChunkChoice: Encodable, Sendable {
     public var stopReason: StopReasonValue?
 
     enum CodingKeys: String, CodingKey {
-        case index, delta, logprobs, finishReason = "finish_reason", stopReason = "stop_reason"
+        case index, delta, logprobs
+        case finishReason = "finish_reason"
+        case stopReason = "stop_reason"
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -258,7 +282,12 @@ public struct ModelList: Encodable, Sendable {
         public var root: String
         public var maxModelLen: Int
 
-        enum CodingKeys: String, CodingKey { case id, object, created, ownedBy = "owned_by", root, maxModelLen = "max_model_len" }
+        enum CodingKeys: String, CodingKey {
+            case id, object, created
+            case ownedBy = "owned_by"
+            case root
+            case maxModelLen = "max_model_len"
+        }
     }
 
     public var object = "list"
@@ -272,7 +301,12 @@ public struct TokenizeResponse: Encodable, Sendable {
     public var tokens: [Int]
     public var tokenStrs: [String]?
 
-    enum CodingKeys: String, CodingKey { case count, maxModelLen = "max_model_len", tokens, tokenStrs = "token_strs" }
+    enum CodingKeys: String, CodingKey {
+        case count
+        case maxModelLen = "max_model_len"
+        case tokens
+        case tokenStrs = "token_strs"
+    }
 }
 
 /// `POST /detokenize`.

@@ -1,9 +1,9 @@
 import Foundation
-import VLLMStructuredOutputs
 import Logging
 import NIOPosix
 import VLLMCore
 import VLLMEngine
+import VLLMStructuredOutputs
 import VLLMTokenizers
 
 /// The state shared by every endpoint: the engine, its tokenizer and chat template, the metrics,
@@ -118,7 +118,8 @@ public final class OpenAIServing: @unchecked Sendable {
     /// Throws 400 for a request of more sequences than the server can ever hold at once.
     func checkAdmissible(_ count: Int) throws {
         guard count <= admissionLimit else {
-            throw APIError.invalid("n", "the request asks for \(count) sequences, more than this server can ever hold at once (\(admissionLimit))")
+            throw APIError.invalid(
+                "n", "the request asks for \(count) sequences, more than this server can ever hold at once (\(admissionLimit))")
         }
     }
 
@@ -189,7 +190,8 @@ public final class OpenAIServing: @unchecked Sendable {
         guard tokens.count < maxModelLength else {
             throw APIError.invalid(
                 param,
-                "This model's maximum context length is \(maxModelLength) tokens. However, your request has \(tokens.count) input tokens. Please reduce the length of the input messages.")
+                "This model's maximum context length is \(maxModelLength) tokens. However, your request has \(tokens.count) input tokens. Please reduce the length of the input messages."
+            )
         }
     }
 
@@ -236,7 +238,8 @@ public final class OpenAIServing: @unchecked Sendable {
             guard requested <= room else {
                 throw APIError.invalid(
                     maxTokensParam,
-                    "This model's maximum context length is \(maxModelLength) tokens. However, you requested \(requested) output tokens and your prompt has \(promptLength) tokens. Please reduce the length of the messages or completion.")
+                    "This model's maximum context length is \(maxModelLength) tokens. However, you requested \(requested) output tokens and your prompt has \(promptLength) tokens. Please reduce the length of the messages or completion."
+                )
             }
             maxTokens = requested
         } else {
@@ -254,7 +257,9 @@ public final class OpenAIServing: @unchecked Sendable {
         }
         if let spec = f.structuredOutputs {
             // Compiled here, off the step loop: errors are a 400 now, and the engine finds it cached.
-            guard let compiler = engine.grammarCompiler else { throw APIError.invalid("response_format", "structured outputs need the model's tokenizer") }
+            guard let compiler = engine.grammarCompiler else {
+                throw APIError.invalid("response_format", "structured outputs need the model's tokenizer")
+            }
             do { _ = try compiler.compile(spec, anyWhitespace: !f.disableAnyWhitespace) } catch let error as StructuredOutputError {
                 throw APIError.invalid(f.responseFormat != nil ? "response_format" : "structured_outputs", error.message)
             }
@@ -303,7 +308,9 @@ public final class OpenAIServing: @unchecked Sendable {
             throw APIError.invalid("stop_token_ids", "at most \(options.maxStopTokenIDs) stop token ids are accepted, got \(ids.count)")
         }
         let floatLimit = Double(Float.greatestFiniteMagnitude)
-        for (name, value) in [("temperature", f.temperature), ("repetition_penalty", f.repetitionPenalty), ("length_penalty", f.lengthPenalty)] {
+        for (name, value) in [
+            ("temperature", f.temperature), ("repetition_penalty", f.repetitionPenalty), ("length_penalty", f.lengthPenalty),
+        ] {
             if let value, !(abs(value) <= floatLimit) {
                 throw APIError.invalid(name, "\(name) must be a finite number of at most \(floatLimit), got \(value)")
             }
@@ -345,7 +352,8 @@ public final class OpenAIServing: @unchecked Sendable {
     func logRequest(_ id: String, promptTokens: [Int], params: SamplingParams) {
         guard options.logRequests else { return }
         logger.info(
-            "Received request \(id): prompt tokens \(promptTokens.count), n=\(params.n), max_tokens=\(params.maxTokens.map(String.init) ?? "none"), temperature=\(params.temperature), top_p=\(params.topP), top_k=\(params.topK), seed=\(params.seed.map(String.init) ?? "none"), stop=\(params.stop)")
+            "Received request \(id): prompt tokens \(promptTokens.count), n=\(params.n), max_tokens=\(params.maxTokens.map(String.init) ?? "none"), temperature=\(params.temperature), top_p=\(params.topP), top_k=\(params.topK), seed=\(params.seed.map(String.init) ?? "none"), stop=\(params.stop)"
+        )
     }
 }
 

@@ -70,7 +70,9 @@ enum OpenAPIDocument {
     private static func int64(minimum: Int64 = .min, maximum: Int64 = .max) -> [String: Any] {
         ["type": "integer", "minimum": minimum, "maximum": maximum]
     }
-    private static func int(_ minimum: Int, _ maximum: Int) -> [String: Any] { ["type": "integer", "minimum": minimum, "maximum": maximum] }
+    private static func int(_ minimum: Int, _ maximum: Int) -> [String: Any] {
+        ["type": "integer", "minimum": minimum, "maximum": maximum]
+    }
     /// Not both `a` and `b` (each present and matching its schema).
     private static func notBoth(_ a: String, _ aSchema: [String: Any], _ b: String, _ bSchema: [String: Any]) -> [String: Any] {
         ["not": ["required": [a, b], "properties": [a: aSchema, b: bSchema]]]
@@ -241,7 +243,9 @@ enum OpenAPIDocument {
                 "response_format", ["type": "object"], "structured_outputs",
                 [
                     "type": "object",
-                    "anyOf": StructuredOutputFields.constraintFields.map { field -> [String: Any] in ["required": [field], "properties": [field: ["not": null]]] },
+                    "anyOf": StructuredOutputFields.constraintFields.map { field -> [String: Any] in
+                        ["required": [field], "properties": [field: ["not": null]]]
+                    },
                 ]),
         ]
     }
@@ -250,8 +254,12 @@ enum OpenAPIDocument {
         let modelName = l.modelNames.first ?? "model"
         let sampling = samplingProperties(l)
         let vocabulary = l.vocabularySize
-        let promptTokens: [String: Any] = ["type": "array", "items": tokenID(vocabulary), "minItems": 1, "maxItems": max(1, l.maxModelLength - 1)]
-        let embeddingTokens: [String: Any] = ["type": "array", "items": tokenID(vocabulary), "minItems": 1, "maxItems": max(1, l.maxEmbeddingTokens)]
+        let promptTokens: [String: Any] = [
+            "type": "array", "items": tokenID(vocabulary), "minItems": 1, "maxItems": max(1, l.maxModelLength - 1),
+        ]
+        let embeddingTokens: [String: Any] = [
+            "type": "array", "items": tokenID(vocabulary), "minItems": 1, "maxItems": max(1, l.maxEmbeddingTokens),
+        ]
         var completion = sampling
         completion["prompt"] = [
             // Empty prompts are refused (as vLLM refuses them).
@@ -275,8 +283,10 @@ enum OpenAPIDocument {
         chat["add_generation_prompt"] = nullable(boolean)
         chat["continue_final_message"] = nullable(boolean)
         // Refused unless the server runs with --trust-request-chat-template.
-        let templateKwargs = nullable(l.trustsRequestTemplates ? ["type": "object"] : ["type": "object", "not": ["required": ["chat_template"]]])
-        chat["chat_template"] = l.trustsRequestTemplates
+        let templateKwargs = nullable(
+            l.trustsRequestTemplates ? ["type": "object"] : ["type": "object", "not": ["required": ["chat_template"]]])
+        chat["chat_template"] =
+            l.trustsRequestTemplates
             ? nullable(string) : ["type": "null", "description": "refused unless the server trusts request templates"]
         chat["chat_template_kwargs"] = templateKwargs
         chat["tools"] = nullable(array(ref("Tool")))
@@ -290,10 +300,15 @@ enum OpenAPIDocument {
         chat["parallel_tool_calls"] = nullable(boolean)
         let usage: [String: Any] = [
             "type": "object", "required": ["prompt_tokens", "completion_tokens", "total_tokens"],
-            "properties": ["prompt_tokens": int(0, Int(Int32.max)), "completion_tokens": int(0, Int(Int32.max)), "total_tokens": int(0, Int(Int32.max))],
+            "properties": [
+                "prompt_tokens": int(0, Int(Int32.max)), "completion_tokens": int(0, Int(Int32.max)),
+                "total_tokens": int(0, Int(Int32.max)),
+            ],
         ]
         let finishReason = nullable(["type": "string", "enum": ["stop", "length", "abort", "tool_calls"]])
-        let stopReason: [String: Any] = ["anyOf": [integer, string, null], "description": "the stop token id or stop string, null for EOS or length"]
+        let stopReason: [String: Any] = [
+            "anyOf": [integer, string, null], "description": "the stop token id or stop string, null for EOS or length",
+        ]
         let completionLogprobs = nullable(
             object(
                 [
@@ -310,19 +325,25 @@ enum OpenAPIDocument {
                             required: ["token", "logprob", "top_logprobs"])))
             ]))
         let completionChoice = object(
-            ["index": int(0, Int(Int32.max)), "text": string, "logprobs": completionLogprobs, "finish_reason": finishReason, "stop_reason": stopReason],
+            [
+                "index": int(0, Int(Int32.max)), "text": string, "logprobs": completionLogprobs, "finish_reason": finishReason,
+                "stop_reason": stopReason,
+            ],
             required: ["index", "text", "logprobs", "finish_reason", "stop_reason"])
         let responseHead: [String: Any] = ["id": string, "created": integer, "model": ["type": "string", "enum": [modelName]]]
         func merged(_ a: [String: Any], _ b: [String: Any]) -> [String: Any] { a.merging(b) { $1 } }
         let jsonSchemaFormat = object([
-            "name": string, "description": nullable(string), "schema": nullable(["type": "object", "description": "a JSON schema the output follows"]),
+            "name": string, "description": nullable(string),
+            "schema": nullable(["type": "object", "description": "a JSON schema the output follows"]),
             "strict": nullable(boolean),
         ])
         let schemas: [String: Any] = [
             "ErrorResponse": [
                 "type": "object", "required": ["error"],
                 "properties": [
-                    "error": object(["message": string, "type": string, "param": nullable(string), "code": int(400, 599)], required: ["message", "type", "param", "code"])
+                    "error": object(
+                        ["message": string, "type": string, "param": nullable(string), "code": int(400, 599)],
+                        required: ["message", "type", "param", "code"])
                 ],
             ],
             "StreamOptions": object(["include_usage": nullable(boolean), "continuous_usage_stats": nullable(boolean)]),
@@ -336,7 +357,9 @@ enum OpenAPIDocument {
                 "if": ["properties": ["type": ["const": "json_schema"]]],
                 "then": [
                     "required": ["json_schema"],
-                    "properties": ["json_schema": ["type": "object", "required": ["schema"], "properties": ["schema": ["type": "object"]]]],
+                    "properties": [
+                        "json_schema": ["type": "object", "required": ["schema"], "properties": ["schema": ["type": "object"]]]
+                    ],
                 ],
             ],
             "StructuredOutputs": [
@@ -366,7 +389,8 @@ enum OpenAPIDocument {
                     "id": string, "type": ["const": "function"],
                     "function": object(["name": string, "arguments": string], required: ["name", "arguments"]),
                 ], required: ["function"]),
-            "ContentPart": object(["type": ["type": "string", "enum": ["text", "input_text"]], "text": string], required: ["type", "text"]),
+            "ContentPart": object(
+                ["type": ["type": "string", "enum": ["text", "input_text"]], "text": string], required: ["type", "text"]),
             "ChatMessage": [
                 "type": "object", "required": ["role"],
                 "properties": [
@@ -392,8 +416,10 @@ enum OpenAPIDocument {
                 "type": "object", "required": ["messages"], "properties": chat,
                 "allOf": samplingRules + [
                     // top_logprobs needs logprobs: true, as vLLM requires.
-                    ["if": ["required": ["top_logprobs"], "properties": ["top_logprobs": integer]],
-                     "then": ["required": ["logprobs"], "properties": ["logprobs": ["const": true]]]],
+                    [
+                        "if": ["required": ["top_logprobs"], "properties": ["top_logprobs": integer]],
+                        "then": ["required": ["logprobs"], "properties": ["logprobs": ["const": true]]],
+                    ],
                     notBoth("continue_final_message", ["const": true], "add_generation_prompt", ["const": true]),
                 ],
                 "x-vllm-constraints": crossFieldRules(chat: true, l),
@@ -413,12 +439,19 @@ enum OpenAPIDocument {
                         "choices": array(
                             object(
                                 [
-                                    "index": int(0, Int(Int32.max)), "finish_reason": finishReason, "logprobs": chatLogprobs, "stop_reason": stopReason,
+                                    "index": int(0, Int(Int32.max)), "finish_reason": finishReason, "logprobs": chatLogprobs,
+                                    "stop_reason": stopReason,
                                     "message": object(
                                         [
                                             "role": ["const": "assistant"], "content": nullable(string),
                                             "reasoning_content": nullable(string), "reasoning": nullable(string),
-                                            "tool_calls": array(object(["id": string, "type": ["const": "function"], "function": object(["name": string, "arguments": string], required: ["name", "arguments"])], required: ["id", "type", "function"])),
+                                            "tool_calls": array(
+                                                object(
+                                                    [
+                                                        "id": string, "type": ["const": "function"],
+                                                        "function": object(
+                                                            ["name": string, "arguments": string], required: ["name", "arguments"]),
+                                                    ], required: ["id", "type", "function"])),
                                         ],
                                         required: ["role", "content", "tool_calls"]),
                                 ], required: ["index", "message", "logprobs", "finish_reason", "stop_reason"])),
@@ -432,7 +465,8 @@ enum OpenAPIDocument {
                         "choices": array(
                             object(
                                 [
-                                    "index": int(0, Int(Int32.max)), "finish_reason": finishReason, "logprobs": chatLogprobs, "stop_reason": stopReason,
+                                    "index": int(0, Int(Int32.max)), "finish_reason": finishReason, "logprobs": chatLogprobs,
+                                    "stop_reason": stopReason,
                                     "delta": object([
                                         "role": ["const": "assistant"], "content": string, "reasoning_content": string, "reasoning": string,
                                         // index always; id, type and name on a call's first piece only.
@@ -471,7 +505,9 @@ enum OpenAPIDocument {
                     ["required": ["prompt"], "properties": ["prompt": string]],
                     ["required": ["messages"], "properties": ["messages": ["type": "array"]]],
                 ],
-                "x-vllm-constraints": ["the chat template must render the messages", "each messages[].tool_calls[].function.arguments is JSON text"],
+                "x-vllm-constraints": [
+                    "the chat template must render the messages", "each messages[].tool_calls[].function.arguments is JSON text",
+                ],
             ],
             "TokenizeResponse": object(
                 [
@@ -493,7 +529,9 @@ enum OpenAPIDocument {
                         ]
                     ],
                     "encoding_format": nullable(["type": "string", "enum": ["float", "base64"]]),
-                    "dimensions": l.matryoshkaDimensions.map { nullable(int(1, $0)) } ?? ["type": "null", "description": "the model is not a Matryoshka model"],
+                    "dimensions": l.matryoshkaDimensions.map { nullable(int(1, $0)) } ?? [
+                        "type": "null", "description": "the model is not a Matryoshka model",
+                    ],
                     "user": nullable(string), "add_special_tokens": nullable(boolean), "normalize": nullable(boolean),
                 ],
                 "x-vllm-constraints": ["each input is 1 to \(l.maxEmbeddingTokens) tokens"],
@@ -522,7 +560,8 @@ enum OpenAPIDocument {
             "/v1/completions": [
                 "post": operation([
                     "summary": "Create a completion (stream: server-sent events)", "operationId": "createCompletion",
-                    "requestBody": jsonBody(ref("CompletionRequest"), example: ["prompt": "Once upon a time", "max_tokens": 8, "temperature": 0]),
+                    "requestBody": jsonBody(
+                        ref("CompletionRequest"), example: ["prompt": "Once upon a time", "max_tokens": 8, "temperature": 0]),
                     "responses": streamingResponses(ref("CompletionResponse"), chunk: ref("CompletionChunk"), errors: bodyErrors + [503]),
                 ])
             ],
@@ -530,8 +569,10 @@ enum OpenAPIDocument {
                 "post": operation([
                     "summary": "Create a chat completion (stream: server-sent events)", "operationId": "createChatCompletion",
                     "requestBody": jsonBody(
-                        ref("ChatCompletionRequest"), example: ["messages": [["role": "user", "content": "Tell me a story"]], "max_completion_tokens": 8]),
-                    "responses": streamingResponses(ref("ChatCompletionResponse"), chunk: ref("ChatCompletionChunk"), errors: bodyErrors + [503]),
+                        ref("ChatCompletionRequest"),
+                        example: ["messages": [["role": "user", "content": "Tell me a story"]], "max_completion_tokens": 8]),
+                    "responses": streamingResponses(
+                        ref("ChatCompletionResponse"), chunk: ref("ChatCompletionChunk"), errors: bodyErrors + [503]),
                 ])
             ],
             "/v1/embeddings": [
@@ -542,17 +583,22 @@ enum OpenAPIDocument {
                 ])
             ],
             "/v1/models": [
-                "get": operation(["summary": "List the served models", "operationId": "listModels", "responses": responses(ref("ModelList"), errors: auth)])
+                "get": operation([
+                    "summary": "List the served models", "operationId": "listModels",
+                    "responses": responses(ref("ModelList"), errors: auth),
+                ])
             ],
             "/tokenize": [
                 "post": operation([
-                    "summary": "Tokenize a prompt or chat messages", "operationId": "tokenize", "requestBody": jsonBody(ref("TokenizeRequest"), example: ["prompt": "Once upon a time"]),
+                    "summary": "Tokenize a prompt or chat messages", "operationId": "tokenize",
+                    "requestBody": jsonBody(ref("TokenizeRequest"), example: ["prompt": "Once upon a time"]),
                     "responses": responses(ref("TokenizeResponse"), errors: bodyErrors),
                 ])
             ],
             "/detokenize": [
                 "post": operation([
-                    "summary": "Turn token ids into text", "operationId": "detokenize", "requestBody": jsonBody(ref("DetokenizeRequest"), example: ["tokens": [1, 2]]),
+                    "summary": "Turn token ids into text", "operationId": "detokenize",
+                    "requestBody": jsonBody(ref("DetokenizeRequest"), example: ["tokens": [1, 2]]),
                     "responses": responses(ref("DetokenizeResponse"), errors: bodyErrors),
                 ])
             ],
@@ -562,13 +608,25 @@ enum OpenAPIDocument {
                     "responses": errors(auth + [409]).merging(["200": ["description": "The prefix cache is empty"]]) { $1 },
                 ])
             ],
-            "/health": ["get": operation(["summary": "Liveness", "operationId": "health", "responses": ["200": ["description": "The server is up"]]], isOpen: true)],
+            "/health": [
+                "get": operation(
+                    ["summary": "Liveness", "operationId": "health", "responses": ["200": ["description": "The server is up"]]],
+                    isOpen: true)
+            ],
             "/ping": [
-                "get": operation(["summary": "Liveness (SageMaker)", "operationId": "ping", "responses": ["200": ["description": "The server is up"]]], isOpen: true),
-                "post": operation(["summary": "Liveness (SageMaker)", "operationId": "pingPost", "responses": ["200": ["description": "The server is up"]]], isOpen: true),
+                "get": operation(
+                    ["summary": "Liveness (SageMaker)", "operationId": "ping", "responses": ["200": ["description": "The server is up"]]],
+                    isOpen: true),
+                "post": operation(
+                    [
+                        "summary": "Liveness (SageMaker)", "operationId": "pingPost",
+                        "responses": ["200": ["description": "The server is up"]],
+                    ], isOpen: true),
             ],
             "/version": [
-                "get": operation(["summary": "Server version", "operationId": "version", "responses": responses(ref("Version"), errors: [])], isOpen: true)
+                "get": operation(
+                    ["summary": "Server version", "operationId": "version", "responses": responses(ref("Version"), errors: [])],
+                    isOpen: true)
             ],
             "/metrics": [
                 "get": operation(
@@ -589,7 +647,8 @@ enum OpenAPIDocument {
             "openapi": "3.1.0",
             "info": [
                 "title": "swift-vllm OpenAI-compatible server", "version": vllmServerVersion,
-                "description": "OpenAI-compatible API serving \(modelName). Request bodies are at most \(l.maxRequestBodyBytes) bytes of application/json.",
+                "description":
+                    "OpenAI-compatible API serving \(modelName). Request bodies are at most \(l.maxRequestBodyBytes) bytes of application/json.",
                 // The numbers behind `x-vllm-constraints`, for clients and fuzzers' hooks.
                 "x-vllm-limits": [
                     "max_model_len": l.maxModelLength, "max_sequences": l.admissionLimit, "max_n": l.maxSequences,
@@ -611,7 +670,8 @@ enum OpenAPIDocument {
     /// `structured_outputs` takes at most one constraint: no two of its fields may both be set.
     private static func structuredOutputPairs() -> [[String: Any]] {
         let set: [(String, [String: Any])] = [
-            ("json", ["not": null]), ("regex", string), ("choice", ["type": "array"]), ("grammar", string), ("json_object", ["const": true]),
+            ("json", ["not": null]), ("regex", string), ("choice", ["type": "array"]), ("grammar", string),
+            ("json_object", ["const": true]),
         ]
         var rules: [[String: Any]] = []
         for i in set.indices {

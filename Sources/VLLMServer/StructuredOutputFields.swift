@@ -57,7 +57,9 @@ enum StructuredOutputFields {
         }
         // OpenAI's json_schema object: name, description, schema, strict, whatever the type.
         let format = try optional(object["json_schema"], "response_format.json_schema", "an object", \.objectValue)
-        let schema = try optional(format?["schema"], "response_format.json_schema.schema", "an object (a JSON schema)") { v in v.objectValue != nil ? v : nil }
+        let schema = try optional(format?["schema"], "response_format.json_schema.schema", "an object (a JSON schema)") { v in
+            v.objectValue != nil ? v : nil
+        }
         if let name = format?["name"], name.stringValue == nil {
             throw APIError.invalid("response_format.json_schema.name", "response_format.json_schema.name must be a string")
         }
@@ -79,7 +81,10 @@ enum StructuredOutputFields {
         guard let object = value.objectValue else { throw APIError.invalid("structured_outputs", "structured_outputs must be an object") }
         var specs: [StructuredOutputSpec] = []
         // A schema as an object, or as JSON text (vLLM takes both).
-        if let json = try optional(object["json"], "structured_outputs.json", "an object or a string", { $0.objectValue != nil || $0.stringValue != nil ? $0 : nil }) {
+        if let json = try optional(
+            object["json"], "structured_outputs.json", "an object or a string",
+            { $0.objectValue != nil || $0.stringValue != nil ? $0 : nil })
+        {
             specs.append(json.stringValue.map { StructuredOutputSpec.jsonSchema($0) } ?? StructuredOutputSpec.jsonSchema(json))
         }
         if let regex = try optional(object["regex"], "structured_outputs.regex", "a string", \.stringValue) { specs.append(.regex(regex)) }
@@ -88,8 +93,12 @@ enum StructuredOutputFields {
             guard options.count == choice.count else { throw APIError.invalid("structured_outputs", "choice must be a list of strings") }
             specs.append(.choice(options))
         }
-        if let grammar = try optional(object["grammar"], "structured_outputs.grammar", "a string", \.stringValue) { specs.append(.grammar(grammar)) }
-        if try optional(object["json_object"], "structured_outputs.json_object", "a boolean", \.boolValue) == true { specs.append(.jsonObject) }
+        if let grammar = try optional(object["grammar"], "structured_outputs.grammar", "a string", \.stringValue) {
+            specs.append(.grammar(grammar))
+        }
+        if try optional(object["json_object"], "structured_outputs.json_object", "a boolean", \.boolValue) == true {
+            specs.append(.jsonObject)
+        }
         guard specs.count <= 1 else {
             throw APIError.invalid("structured_outputs", "give one of json, regex, choice, grammar and json_object")
         }

@@ -36,7 +36,8 @@ struct Automaton: Sendable {
     init(_ grammar: Grammar) throws {
         let states = grammar.bodies.reduce(0) { $0.addingReportingOverflow(Self.states($1)).overflow ? Int.max : $0 + Self.states($1) }
         if states > Self.maxStates {
-            throw StructuredOutputError("the grammar unrolls to more than \(Self.maxStates) states (lower the repetition counts, lengths or item counts)")
+            throw StructuredOutputError(
+                "the grammar unrolls to more than \(Self.maxStates) states (lower the repetition counts, lengths or item counts)")
         }
         ruleNames = grammar.names
         var ruleOfNode: [Int32] = []
@@ -50,7 +51,9 @@ struct Automaton: Sendable {
                 for e in n.edges { byteEdges.append(ByteEdge(lo: e.0.lowerBound, hi: e.0.upperBound, target: base + e.1)) }
                 byteEdgeStart.append(Int32(byteEdges.count))
                 for c in n.calls {
-                    guard c.0 >= 0 && c.0 < grammar.bodies.count else { throw StructuredOutputError("grammar rule \(grammar.names[r]) refers to an undefined rule") }
+                    guard c.0 >= 0 && c.0 < grammar.bodies.count else {
+                        throw StructuredOutputError("grammar rule \(grammar.names[r]) refers to an undefined rule")
+                    }
                     calls.append(Call(rule: Int32(c.0), returnNode: base + c.1, tail: false))
                 }
                 callStart.append(Int32(calls.count))
@@ -73,7 +76,9 @@ struct Automaton: Sendable {
         switch e {
         case .bytes, .rule: return 1
         case .sequence(let parts), .choice(let parts):
-            return parts.reduce(1) { a, p in let (s, o) = a.addingReportingOverflow(states(p)); return o ? Int.max : s }
+            return parts.reduce(1) { a, p in
+                let (s, o) = a.addingReportingOverflow(states(p)); return o ? Int.max : s
+            }
         case .repeated(let x, let lo, let hi):
             let copies = max(lo, hi ?? lo) + 1
             let (s, o) = copies.multipliedReportingOverflow(by: states(x))
@@ -100,7 +105,8 @@ struct Automaton: Sendable {
         var todo = [start]
         while let n = todo.popLast() {
             if isFinal[Int(n)] { return true }
-            for c in calls[Int(callStart[Int(n)])..<Int(callStart[Int(n) + 1])] where nullable[Int(c.rule)] && seen.insert(c.returnNode).inserted {
+            for c in calls[Int(callStart[Int(n)])..<Int(callStart[Int(n) + 1])]
+            where nullable[Int(c.rule)] && seen.insert(c.returnNode).inserted {
                 todo.append(c.returnNode)
             }
         }

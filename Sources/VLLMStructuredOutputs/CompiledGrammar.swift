@@ -44,7 +44,9 @@ public final class CompiledGrammar: Sendable {
         nodeMasks = results.value
     }
 
-    private static func precompute(node: Int32, _ a: Automaton, _ v: TokenVocabulary, _ walker: inout TokenWalker, _ classes: inout [TokenClass]) -> NodeTokenMask {
+    private static func precompute(
+        node: Int32, _ a: Automaton, _ v: TokenVocabulary, _ walker: inout TokenWalker, _ classes: inout [TokenClass]
+    ) -> NodeTokenMask {
         var arena = [Frame(node: node, parent: -1)]
         var accepted: [Int32] = []
         var uncertain: [Int32] = []

@@ -71,7 +71,9 @@ struct EBNFParser {
         guard j < s.count else { return false }
         // The next non-blank text starts a new rule when it is `name ::=`.
         var e = j
-        while e < s.count && (s[e].properties.isAlphabetic || s[e].properties.numericType != nil || s[e] == "_" || s[e] == "-" || s[e] == ".") { e += 1 }
+        while e < s.count
+            && (s[e].properties.isAlphabetic || s[e].properties.numericType != nil || s[e] == "_" || s[e] == "-" || s[e] == ".")
+        { e += 1 }
         if e == j { return true }
         while e < s.count && (s[e] == " " || s[e] == "\t") { e += 1 }
         return !(e + 2 < s.count && s[e] == ":" && s[e + 1] == ":" && s[e + 2] == "=")
@@ -79,7 +81,9 @@ struct EBNFParser {
 
     private mutating func name() throws -> String {
         let start = i
-        while i < s.count && (s[i].properties.isAlphabetic || s[i].properties.numericType != nil || s[i] == "_" || s[i] == "-" || s[i] == ".") { i += 1 }
+        while i < s.count
+            && (s[i].properties.isAlphabetic || s[i].properties.numericType != nil || s[i] == "_" || s[i] == "-" || s[i] == ".")
+        { i += 1 }
         guard i > start else { throw fail("expected a rule name") }
         return String(String.UnicodeScalarView(s[start..<i]))
     }
@@ -171,7 +175,9 @@ struct EBNFParser {
         case "0": return 0
         case "x", "u", "U":
             let n = c == "x" ? 2 : c == "u" ? 4 : 8
-            guard i + n <= s.count, let v = UInt32(String(String.UnicodeScalarView(s[i..<i + n])), radix: 16) else { throw fail("bad \\\(c) escape") }
+            guard i + n <= s.count, let v = UInt32(String(String.UnicodeScalarView(s[i..<i + n])), radix: 16) else {
+                throw fail("bad \\\(c) escape")
+            }
             i += n
             return v
         default: return c.value

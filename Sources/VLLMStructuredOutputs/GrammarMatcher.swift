@@ -56,7 +56,9 @@ public struct GrammarMatcher: Sendable {
         }
         for f in state {
             guard let m = grammar.nodeMasks[Int(arena[Int(f)].node)], !m.uncertain.isEmpty else { continue }
-            walker.walk(grammar.automaton, &arena, start: f, vocabulary: v, positions: m.uncertain, lcps: m.uncertainLCP, expandContext: false) { p, cls in
+            walker.walk(
+                grammar.automaton, &arena, start: f, vocabulary: v, positions: m.uncertain, lcps: m.uncertainLCP, expandContext: false
+            ) { p, cls in
                 if cls == .accepted {
                     let id = v.sortedIDs[p]
                     mask[Int(id) >> 5] |= 1 << (UInt32(id) & 31)

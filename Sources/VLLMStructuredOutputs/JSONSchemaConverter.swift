@@ -68,14 +68,19 @@ struct JSONSchemaConverter {
         case "number":
             let intPart = GrammarExpr.choice([.literal("0"), .sequence([IntegerRanges.nonZero, .star(digit)])])
             let fraction = GrammarExpr.optional(.sequence([.literal("."), .repeated(digit, min: 1, max: nil)]))
-            let exponent = GrammarExpr.optional(.sequence([.bytes([0x45...0x45, 0x65...0x65]), .optional(.bytes([0x2B...0x2B, 0x2D...0x2D])), .repeated(digit, min: 1, max: nil)]))
+            let exponent = GrammarExpr.optional(
+                .sequence([
+                    .bytes([0x45...0x45, 0x65...0x65]), .optional(.bytes([0x2B...0x2B, 0x2D...0x2D])), .repeated(digit, min: 1, max: nil),
+                ]))
             return .sequence([.optional(.literal("-")), intPart, fraction, exponent])
         case "boolean": return .choice([.literal("true"), .literal("false")])
         case "null": return .literal("null")
         case "any":
             let value = GrammarExpr.rule(basic("any"))
-            return .choice([.rule(basic("number")), .rule(basic("string")), .rule(basic("boolean")), .rule(basic("null")),
-                            anyArray(items: value), anyObject(values: value)])
+            return .choice([
+                .rule(basic("number")), .rule(basic("string")), .rule(basic("boolean")), .rule(basic("null")),
+                anyArray(items: value), anyObject(values: value),
+            ])
         default: fatalError("unknown basic kind \(kind)")
         }
     }
@@ -94,14 +99,18 @@ struct JSONSchemaConverter {
     private func stringExpr(_ content: GrammarExpr) -> GrammarExpr { .sequence([.literal("\""), content, .literal("\"")]) }
 
     private func anyArray(items: GrammarExpr) -> GrammarExpr {
-        .choice([.sequence([.literal("["), ws, items, .star(.sequence([comma, items])), ws, .literal("]")]),
-                 .sequence([.literal("["), ws, .literal("]")])])
+        .choice([
+            .sequence([.literal("["), ws, items, .star(.sequence([comma, items])), ws, .literal("]")]),
+            .sequence([.literal("["), ws, .literal("]")]),
+        ])
     }
 
     private mutating func anyObject(values: GrammarExpr) -> GrammarExpr {
         let member = GrammarExpr.sequence([.rule(basic("string")), colon, values])
-        return .choice([.sequence([.literal("{"), ws, member, .star(.sequence([comma, member])), ws, .literal("}")]),
-                        .sequence([.literal("{"), ws, .literal("}")])])
+        return .choice([
+            .sequence([.literal("{"), ws, member, .star(.sequence([comma, member])), ws, .literal("}")]),
+            .sequence([.literal("{"), ws, .literal("}")]),
+        ])
     }
 
     // MARK: - Schemas
@@ -139,37 +148,47 @@ struct JSONSchemaConverter {
         if let ref = s["$ref"]?.stringValue { return try refRule(ref, path: path) }
         if let c = s["const"] { return .literal(JSONText.serialize(c)) }
         if let e = s["enum"] {
-            guard let values = e.arrayValue, !values.isEmpty else { throw StructuredOutputError("enum at \(path) must be a non-empty array") }
+            guard let values = e.arrayValue, !values.isEmpty else {
+                throw StructuredOutputError("enum at \(path) must be a non-empty array")
+            }
             return .choice(values.map { .literal(JSONText.serialize($0)) })
         }
         for key in ["anyOf", "oneOf"] {
             if let alts = s[key] {
-                guard let list = alts.arrayValue, !list.isEmpty else { throw StructuredOutputError("\(key) at \(path) must be a non-empty array") }
+                guard let list = alts.arrayValue, !list.isEmpty else {
+                    throw StructuredOutputError("\(key) at \(path) must be a non-empty array")
+                }
                 return .choice(try list.enumerated().map { try schemaRule($1, path: "\(path)_\(key)_\($0)") })
             }
         }
         if let all = s["allOf"] {
-            guard let list = all.arrayValue, list.count == 1 else { throw StructuredOutputError.unsupported("allOf with more than one schema (at \(path))") }
+            guard let list = all.arrayValue, list.count == 1 else {
+                throw StructuredOutputError.unsupported("allOf with more than one schema (at \(path))")
+            }
             return try schemaRule(list[0], path: path + "_allOf")
         }
         if let types = s["type"]?.arrayValue {
-            return .choice(try types.map { t in
-                guard let name = t.stringValue else { throw StructuredOutputError("type at \(path) must be a string or strings") }
-                return try typedExpr(name, s, path: path)
-            })
+            return .choice(
+                try types.map { t in
+                    guard let name = t.stringValue else { throw StructuredOutputError("type at \(path) must be a string or strings") }
+                    return try typedExpr(name, s, path: path)
+                })
         }
         if let t = s["type"] {
             guard let name = t.stringValue else { throw StructuredOutputError("type at \(path) must be a string or strings") }
             return try typedExpr(name, s, path: path)
         }
-        if s["properties"] != nil || s["additionalProperties"] != nil || s["required"] != nil { return try typedExpr("object", s, path: path) }
+        if s["properties"] != nil || s["additionalProperties"] != nil || s["required"] != nil {
+            return try typedExpr("object", s, path: path)
+        }
         if s["items"] != nil || s["prefixItems"] != nil { return try typedExpr("array", s, path: path) }
         return .rule(basic("any"))
     }
 
     private mutating func typedExpr(_ type: String, _ s: JSONObject, path: String) throws -> GrammarExpr {
         switch type {
-        case "string": return try StringSchema.expr(s, path: path, lengthChar: plainChar(), basic: { .rule(basic("string")) }, quote: stringExpr)
+        case "string":
+            return try StringSchema.expr(s, path: path, lengthChar: plainChar(), basic: { .rule(basic("string")) }, quote: stringExpr)
         case "integer": return try integerExpr(s, path: path)
         case "number":
             for key in ["minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"] where s[key] != nil {
@@ -208,7 +227,9 @@ struct JSONSchemaConverter {
         }
         var rest: GrammarExpr? = .rule(basic("any"))
         if let items = s["items"] {
-            if items.boolValue == false { rest = nil } else if items.arrayValue != nil {
+            if items.boolValue == false {
+                rest = nil
+            } else if items.arrayValue != nil {
                 throw StructuredOutputError.unsupported("items as an array (use prefixItems) (at \(path))")
             } else {
                 rest = try schemaRule(items, path: path + "_item")
@@ -263,7 +284,8 @@ struct JSONSchemaConverter {
         // that lists none takes any properties (as xgrammar does).
         var additional: GrammarExpr? = props.isEmpty ? .rule(basic("any")) : nil
         if let a = s["additionalProperties"] {
-            additional = a.boolValue == false ? nil : a.boolValue == true ? .rule(basic("any")) : try schemaRule(a, path: path + "_additional")
+            additional =
+                a.boolValue == false ? nil : a.boolValue == true ? .rule(basic("any")) : try schemaRule(a, path: path + "_additional")
         }
         if props.isEmpty { return anyObjectOrEmpty(values: additional) }
         var members: [(GrammarExpr, Bool)] = []

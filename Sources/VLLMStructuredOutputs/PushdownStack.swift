@@ -60,7 +60,10 @@ extension Automaton {
 
     /// Moves every frame of the state `buffer[from..<to]` over `byte` and closes the results,
     /// appending them to `buffer`; reports what finished at the bottom.
-    func step(_ buffer: inout [Int32], from: Int, to: Int, _ byte: UInt8, _ arena: inout [Frame], _ visited: inout [Frame], expandContext: Bool = false) -> BottomEvents {
+    func step(
+        _ buffer: inout [Int32], from: Int, to: Int, _ byte: UInt8, _ arena: inout [Frame], _ visited: inout [Frame],
+        expandContext: Bool = false
+    ) -> BottomEvents {
         visited.removeAll(keepingCapacity: true)
         var events: BottomEvents = []
         for i in from..<to {

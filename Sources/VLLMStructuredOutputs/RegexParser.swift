@@ -120,7 +120,9 @@ struct RegexParser {
             if peek == "-", i + 1 < scalars.count, scalars[i + 1] != "]", lo.count == 1, lo[0].lowerBound == lo[0].upperBound {
                 i += 1
                 let hi = try classAtom()
-                guard hi.count == 1, hi[0].lowerBound == hi[0].upperBound, hi[0].lowerBound >= lo[0].lowerBound else { throw fail("bad class range") }
+                guard hi.count == 1, hi[0].lowerBound == hi[0].upperBound, hi[0].lowerBound >= lo[0].lowerBound else {
+                    throw fail("bad class range")
+                }
                 ranges.append(lo[0].lowerBound...hi[0].lowerBound)
             } else {
                 ranges += lo
@@ -143,7 +145,10 @@ struct RegexParser {
         i += 1
         let digit: UTF8Ranges.ScalarRanges = [0x30...0x39]
         let word: UTF8Ranges.ScalarRanges = [0x30...0x39, 0x41...0x5A, 0x5F...0x5F, 0x61...0x7A]
-        let space: UTF8Ranges.ScalarRanges = [0x09...0x0D, 0x20...0x20, 0xA0...0xA0, 0x1680...0x1680, 0x2000...0x200A, 0x2028...0x2029, 0x202F...0x202F, 0x205F...0x205F, 0x3000...0x3000, 0xFEFF...0xFEFF]
+        let space: UTF8Ranges.ScalarRanges = [
+            0x09...0x0D, 0x20...0x20, 0xA0...0xA0, 0x1680...0x1680, 0x2000...0x200A, 0x2028...0x2029, 0x202F...0x202F, 0x205F...0x205F,
+            0x3000...0x3000, 0xFEFF...0xFEFF,
+        ]
         switch c {
         case "d": return digit
         case "D": return UTF8Ranges.complement(digit)
@@ -163,7 +168,9 @@ struct RegexParser {
             if peek == "{" {
                 i += 1
                 var v: UInt32 = 0
-                while let h = peek, h != "}" { guard let d = UInt32(String(h), radix: 16) else { throw fail("bad \\u{}") }; v = v * 16 + d; i += 1 }
+                while let h = peek, h != "}" {
+                    guard let d = UInt32(String(h), radix: 16) else { throw fail("bad \\u{}") }; v = v * 16 + d; i += 1
+                }
                 i += 1
                 return [v...v]
             }
@@ -175,7 +182,9 @@ struct RegexParser {
     }
 
     private mutating func hex(_ n: Int) throws -> UInt32 {
-        guard i + n <= scalars.count, let v = UInt32(String(String.UnicodeScalarView(scalars[i..<i + n])), radix: 16) else { throw fail("bad hex escape") }
+        guard i + n <= scalars.count, let v = UInt32(String(String.UnicodeScalarView(scalars[i..<i + n])), radix: 16) else {
+            throw fail("bad hex escape")
+        }
         i += n
         return v
     }

@@ -8,7 +8,8 @@ enum StringSchema {
     /// Regular expressions of the supported formats (RFC 3339 dates and times, and the usual
     /// shapes of the others); a format not listed is an error.
     /// A calendar date: days within the month, February 29 only in leap years.
-    static let date = #"\d{4}-((0[13578]|1[02])-(0[1-9]|[12]\d|3[01])|(0[469]|11)-(0[1-9]|[12]\d|30)|02-(0[1-9]|1\d|2[0-8]))"#
+    static let date =
+        #"\d{4}-((0[13578]|1[02])-(0[1-9]|[12]\d|3[01])|(0[469]|11)-(0[1-9]|[12]\d|30)|02-(0[1-9]|1\d|2[0-8]))"#
         + #"|(\d\d(0[48]|[2468][048]|[13579][26])|([02468][048]|[13579][26])00)-02-29"#
 
     static let formats: [String: String] = [
@@ -22,7 +23,9 @@ enum StringSchema {
         "uri": #"[a-zA-Z][a-zA-Z0-9+.-]*:[^\s"\\<>{}|^`]+"#,
     ]
 
-    static func expr(_ s: JSONObject, path: String, lengthChar: GrammarExpr, basic: () -> GrammarExpr, quote: (GrammarExpr) -> GrammarExpr) throws -> GrammarExpr {
+    static func expr(_ s: JSONObject, path: String, lengthChar: GrammarExpr, basic: () -> GrammarExpr, quote: (GrammarExpr) -> GrammarExpr)
+        throws -> GrammarExpr
+    {
         let minLength = s["minLength"]?.intValue ?? 0
         let maxLength = s["maxLength"]?.intValue
         if let maxLength, maxLength < minLength { throw StructuredOutputError("maxLength below minLength at \(path)") }

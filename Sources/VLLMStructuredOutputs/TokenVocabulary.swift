@@ -67,7 +67,9 @@ public struct TokenVocabulary: Sendable {
     /// tokenizer's EOS) allowed at the end.
     public init(tokenizer: Tokenizer, stopTokenIDs: [Int]? = nil) {
         let bytes = (0..<tokenizer.vocabularySize).map { tokenizer.tokenBytes(forID: $0) }
-        self.init(tokenBytes: bytes, stopTokenIDs: stopTokenIDs ?? tokenizer.eosTokenID.map { [$0] } ?? [], excludedIDs: tokenizer.specialTokenIDs)
+        self.init(
+            tokenBytes: bytes, stopTokenIDs: stopTokenIDs ?? tokenizer.eosTokenID.map { [$0] } ?? [], excludedIDs: tokenizer.specialTokenIDs
+        )
     }
 
     /// The bytes of an id, nil for ids that are never allowed (special, empty or stop tokens).

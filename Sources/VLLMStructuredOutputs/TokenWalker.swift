@@ -29,8 +29,10 @@ struct TokenWalker {
     /// `emit` for tokens not rejected. Temporary frames are removed from the arena afterwards.
     /// When `positions` is nil, the walk covers the whole vocabulary and skips a first byte's
     /// run of tokens at once when that byte is rejected.
-    mutating func walk(_ a: Automaton, _ arena: inout [Frame], start: Int32, vocabulary v: TokenVocabulary,
-                       positions: [Int32]?, lcps: [Int32]?, expandContext: Bool, emit: (Int, TokenClass) -> Void) {
+    mutating func walk(
+        _ a: Automaton, _ arena: inout [Frame], start: Int32, vocabulary v: TokenVocabulary,
+        positions: [Int32]?, lcps: [Int32]?, expandContext: Bool, emit: (Int, TokenClass) -> Void
+    ) {
         let arenaBase = arena.count
         let depthCount = v.maxTokenLength + 1
         if stateEnd.count < depthCount + 1 {

@@ -24,7 +24,8 @@ public enum RepositoryFiles {
     /// `relativePath` (e.g. "Tests/Fixtures/models/qwen2") under the root, or `OutsideRepository`
     /// when `..` components or an absolute path lead out of it.
     public static func resolve(_ relativePath: String) throws -> URL {
-        let url = relativePath.hasPrefix("/")
+        let url =
+            relativePath.hasPrefix("/")
             ? URL(fileURLWithPath: relativePath).standardizedFileURL
             : root.appendingPathComponent(relativePath).standardizedFileURL
         let rootPath = root.path.hasSuffix("/") ? root.path : root.path + "/"

@@ -97,7 +97,9 @@ final class BPEModel: TokenizerModel {
             let b: String
             if let str = m.stringValue {
                 // "a b": the separator is the first space; tokens never contain a plain space.
-                guard let sp = str.firstIndex(of: " ") else { throw json.fail("merges[\(rank)]", "'\(str)' is not two tokens separated by a space") }
+                guard let sp = str.firstIndex(of: " ") else {
+                    throw json.fail("merges[\(rank)]", "'\(str)' is not two tokens separated by a space")
+                }
                 a = String(str[..<sp])
                 b = String(str[str.index(after: sp)...])
             } else if let arr = m.arrayValue, arr.count == 2, let x = arr[0].stringValue, let y = arr[1].stringValue {
@@ -111,7 +113,9 @@ final class BPEModel: TokenizerModel {
             let pb = Array(p.utf8)
             let bb = Array(b.utf8)
             let merged = Array(a.utf8) + (prefixLen > 0 && bb.starts(with: pb) ? Array(bb[pb.count...]) : bb)
-            guard let (ms, _) = vb.find(merged[...]) else { throw json.fail("merges[\(rank)]", "merged token '\(String(decoding: merged, as: UTF8.self))' is not in the vocabulary") }
+            guard let (ms, _) = vb.find(merged[...]) else {
+                throw json.fail("merges[\(rank)]", "merged token '\(String(decoding: merged, as: UTF8.self))' is not in the vocabulary")
+            }
             pairs.insert(Int32(ia), Int32(ib), rank: Int32(rank), newID: vb.valueArena[ms])
         }
         merges = pairs
@@ -219,7 +223,10 @@ final class BPEModel: TokenizerModel {
                 id = asciiIDs[Int(p[i]) & 0x7F]
                 if p[i] >= 0x80 { id = -1 }
             } else if prefix == nil && suffix == nil {
-                if let (s, _) = vocabBytes.find(UnsafeBufferPointer(rebasing: p[i..<(i + len)]), hash: ByteStringTable.hash(UnsafeBufferPointer(rebasing: p[i..<(i + len)]))) {
+                if let (s, _) = vocabBytes.find(
+                    UnsafeBufferPointer(rebasing: p[i..<(i + len)]),
+                    hash: ByteStringTable.hash(UnsafeBufferPointer(rebasing: p[i..<(i + len)])))
+                {
                     id = vocabBytes.valueArena[s]
                 }
             } else {

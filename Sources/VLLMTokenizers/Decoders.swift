@@ -189,9 +189,10 @@ struct ReplaceDecoder: Decoder {
 enum Cleanup {
     static func apply(_ s: String) -> String {
         var r = s
-        for (a, b) in [(" .", "."), (" ?", "?"), (" !", "!"), (" ,", ","), (" ' ", "'"), (" n't", "n't"), (" 'm", "'m"),
-                       (" do not", " don't"), (" 's", "'s"), (" 've", "'ve"), (" 're", "'re")]
-        {
+        for (a, b) in [
+            (" .", "."), (" ?", "?"), (" !", "!"), (" ,", ","), (" ' ", "'"), (" n't", "n't"), (" 'm", "'m"),
+            (" do not", " don't"), (" 's", "'s"), (" 've", "'ve"), (" 're", "'re"),
+        ] {
             r = Cleanup.replace(r, a, b)
         }
         return r

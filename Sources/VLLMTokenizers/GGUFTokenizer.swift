@@ -60,9 +60,12 @@ extension Tokenizer {
             ["type": "ByteLevel", "add_prefix_space": false, "trim_offsets": false, "use_regex": useRegex]
         }
         if let pattern = ggufSplitPatterns[pre ?? ""] {
-            return ["type": "Sequence", "pretokenizers": [
-                ["type": "Split", "pattern": ["Regex": pattern], "behavior": "Isolated", "invert": false], byteLevel(false),
-            ]]
+            return [
+                "type": "Sequence",
+                "pretokenizers": [
+                    ["type": "Split", "pattern": ["Regex": pattern], "behavior": "Isolated", "invert": false], byteLevel(false),
+                ],
+            ]
         }
         switch pre {
         case nil, "default", "gpt2", "gpt-2": return byteLevel(true)
@@ -87,14 +90,18 @@ extension Tokenizer {
         var added: [[String: Any]] = []
         for (id, token) in m.tokens.enumerated() {
             // Byte-level tokens are spelled in the byte alphabet; one that is not is spelled by its UTF-8 bytes.
-            let spelled = !byteLevel || ByteLevelAlphabet.decode(token) != nil ? token
+            let spelled =
+                !byteLevel || ByteLevelAlphabet.decode(token) != nil
+                ? token
                 : String(decoding: ByteLevelAlphabet.encode(Array(token.utf8)[...]), as: UTF8.self)
             vocab[spelled] = id
             let type = id < m.tokenTypes.count ? m.tokenTypes[id] : 1
             // Control tokens (3) are special; user-defined ones (4) are matched whole but not special.
             if type == 3 || type == 4, spelled == token {
-                added.append(["id": id, "content": token, "single_word": false, "lstrip": false, "rstrip": false,
-                              "normalized": false, "special": type == 3])
+                added.append([
+                    "id": id, "content": token, "single_word": false, "lstrip": false, "rstrip": false,
+                    "normalized": false, "special": type == 3,
+                ])
             }
         }
         var json: [String: Any] = ["version": "1.0", "added_tokens": added, "normalizer": NSNull()]
@@ -105,17 +112,26 @@ extension Tokenizer {
             json["model"] = bpeModel(vocab: vocab, merges: merges, unknown: nil)
         } else {
             let prefix = m.addSpacePrefix ?? true
-            json["pre_tokenizer"] = ["type": "Metaspace", "replacement": "\u{2581}", "prepend_scheme": prefix ? "first" : "never", "split": false]
-            json["decoder"] = ["type": "Sequence", "decoders": [
-                ["type": "Replace", "pattern": ["String": "\u{2581}"], "content": " "], ["type": "ByteFallback"], ["type": "Fuse"],
-            ] + (prefix ? [["type": "Strip", "content": " ", "start": 1, "stop": 0]] : [])]
-            let merges = m.merges.isEmpty ? sentencePieceMerges(m.tokens, scores: m.scores)
+            json["pre_tokenizer"] = [
+                "type": "Metaspace", "replacement": "\u{2581}", "prepend_scheme": prefix ? "first" : "never", "split": false,
+            ]
+            json["decoder"] = [
+                "type": "Sequence",
+                "decoders": [
+                    ["type": "Replace", "pattern": ["String": "\u{2581}"], "content": " "], ["type": "ByteFallback"], ["type": "Fuse"],
+                ] + (prefix ? [["type": "Strip", "content": " ", "start": 1, "stop": 0]] : []),
+            ]
+            let merges =
+                m.merges.isEmpty
+                ? sentencePieceMerges(m.tokens, scores: m.scores)
                 : m.merges.map { $0.split(separator: " ", maxSplits: 1).map(String.init) }
             json["model"] = bpeModel(vocab: vocab, merges: merges, unknown: m.unknownTokenID.map { m.tokens[$0] })
         }
         var config = TokenizerConfig()
-        for (name, id) in [("bos_token", m.bosTokenID), ("eos_token", m.eosTokenID), ("unk_token", m.unknownTokenID),
-                           ("pad_token", m.paddingTokenID)] {
+        for (name, id) in [
+            ("bos_token", m.bosTokenID), ("eos_token", m.eosTokenID), ("unk_token", m.unknownTokenID),
+            ("pad_token", m.paddingTokenID),
+        ] {
             if let id, m.tokens.indices.contains(id) { config.specialTokens[name] = m.tokens[id] }
         }
         // transformers adds BOS to a SentencePiece vocabulary unless the file says otherwise (as llama.cpp does).
@@ -127,8 +143,10 @@ extension Tokenizer {
             json["post_processor"] = [
                 "type": "TemplateProcessing",
                 "single": [["SpecialToken": ["id": token, "type_id": 0]], ["Sequence": ["id": "A", "type_id": 0]]],
-                "pair": [["SpecialToken": ["id": token, "type_id": 0]], ["Sequence": ["id": "A", "type_id": 0]],
-                         ["Sequence": ["id": "B", "type_id": 1]]],
+                "pair": [
+                    ["SpecialToken": ["id": token, "type_id": 0]], ["Sequence": ["id": "A", "type_id": 0]],
+                    ["Sequence": ["id": "B", "type_id": 1]],
+                ],
                 "special_tokens": [token: ["id": token, "ids": [bos], "tokens": [token]]],
             ]
         }
@@ -138,9 +156,11 @@ extension Tokenizer {
 
     /// A tokenizer.json BPE model; SentencePiece vocabularies (with an unknown token) fall back to bytes.
     private static func bpeModel(vocab: [String: Int], merges: [[String]], unknown: String?) -> [String: Any] {
-        ["type": "BPE", "dropout": NSNull(), "unk_token": unknown ?? NSNull(), "continuing_subword_prefix": NSNull(),
-         "end_of_word_suffix": NSNull(), "fuse_unk": unknown != nil, "byte_fallback": unknown != nil, "ignore_merges": false,
-         "vocab": vocab, "merges": merges]
+        [
+            "type": "BPE", "dropout": NSNull(), "unk_token": unknown ?? NSNull(), "continuing_subword_prefix": NSNull(),
+            "end_of_word_suffix": NSNull(), "fuse_unk": unknown != nil, "byte_fallback": unknown != nil, "ignore_merges": false,
+            "vocab": vocab, "merges": merges,
+        ]
     }
 
     /// The merges a SentencePiece BPE vocabulary implies, best first, as transformers derives them

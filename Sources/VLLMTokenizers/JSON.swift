@@ -235,12 +235,6 @@ struct JSONReader {
     let path: String
     let object: JSONObject
 
-    init(file: String, path: String, object: JSONObject) {
-        self.file = file
-        self.path = path
-        self.object = object
-    }
-
     /// Parses a whole file's bytes; the top level must be an object.
     static func parse(_ data: Data, file: String) throws -> JSONReader {
         let v: JSONValue

@@ -31,7 +31,11 @@ enum NormalizerFactory {
         case "BertNormalizer":
             let lowercase = try json.bool("lowercase", default: true)
             let stripAccents: Bool
-            if json.has("strip_accents") { stripAccents = try json.bool("strip_accents", default: lowercase) } else { stripAccents = lowercase }
+            if json.has("strip_accents") {
+                stripAccents = try json.bool("strip_accents", default: lowercase)
+            } else {
+                stripAccents = lowercase
+            }
             return BertNormalizer(
                 cleanText: try json.bool("clean_text", default: true),
                 handleChineseChars: try json.bool("handle_chinese_chars", default: true),

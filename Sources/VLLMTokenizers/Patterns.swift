@@ -47,7 +47,8 @@ enum PatternSpec: Sendable {
 /// back to `NSRegularExpression` for any other pattern.
 enum RegexFactory {
     static let gpt2 = #"'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+"#
-    static let llama3 = #"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"#
+    static let llama3 =
+        #"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"#
     static let qwen2 = #"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"#
 
     static func make(_ pattern: String, file: String, field: String) throws -> PatternMatcher {
@@ -85,7 +86,9 @@ enum ByteScan {
     /// `table` is `UnicodeSupport.asciiClassTable`, passed in so that hot loops do not pay for
     /// the lazy-global check on every character.
     @inline(__always)
-    static func classAt(_ p: UnsafeBufferPointer<UInt8>, _ i: Int, _ end: Int, _ table: UnsafeBufferPointer<ScalarClass>) -> (ScalarClass, Int) {
+    static func classAt(_ p: UnsafeBufferPointer<UInt8>, _ i: Int, _ end: Int, _ table: UnsafeBufferPointer<ScalarClass>) -> (
+        ScalarClass, Int
+    ) {
         let b0 = p[i]
         if b0 < 0x80 { return (table[Int(b0)], 1) }
         let (v, n) = scalar(p, i, end)

@@ -50,7 +50,10 @@ struct SequenceProcessor: PostProcessor {
 /// TemplateProcessing's `single` template: a list of special tokens and the sequence `$A`.
 /// Only single sequences are encoded by the engine, so the `pair` template is not used.
 struct TemplateProcessing: PostProcessor {
-    enum Piece: Sendable { case sequence, special([Int]) }
+    enum Piece: Sendable {
+        case sequence
+        case special([Int])
+    }
     let pieces: [Piece]
 
     init(json: JSONReader) throws {

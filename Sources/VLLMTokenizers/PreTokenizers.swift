@@ -338,7 +338,9 @@ struct Metaspace: PreTokenizer {
             case .never: break
             }
             if split {
-                out.append(contentsOf: Splitting.split(t[...], matches: Splitting.charMatches(t[...]) { $0 == repScalar }, behavior: .mergedWithNext))
+                out.append(
+                    contentsOf: Splitting.split(
+                        t[...], matches: Splitting.charMatches(t[...]) { $0 == repScalar }, behavior: .mergedWithNext))
             } else if !t.isEmpty {
                 out.append(t[...])
             }

@@ -54,7 +54,9 @@ public final class Tokenizer: Sendable {
             if fm.fileExists(atPath: folder.appendingPathComponent("tokenizer.model").path) {
                 throw TokenizerError.unreadableFile(
                     path: tokURL.path,
-                    reason: "missing; the folder only has a SentencePiece tokenizer.model, which is not supported (save the tokenizer with transformers to get tokenizer.json)")
+                    reason:
+                        "missing; the folder only has a SentencePiece tokenizer.model, which is not supported (save the tokenizer with transformers to get tokenizer.json)"
+                )
             }
             throw TokenizerError.missingFile(path: tokURL.path)
         }
@@ -132,7 +134,15 @@ public final class Tokenizer: Sendable {
         var type = try json.optionalString("type")
         if type == nil {
             // Files written by old versions of `tokenizers` omit the model type.
-            if json.has("merges") { type = "BPE" } else if json["vocab"]?.arrayValue != nil { type = "Unigram" } else if json.has("continuing_subword_prefix") { type = "WordPiece" } else { type = "WordLevel" }
+            if json.has("merges") {
+                type = "BPE"
+            } else if json["vocab"]?.arrayValue != nil {
+                type = "Unigram"
+            } else if json.has("continuing_subword_prefix") {
+                type = "WordPiece"
+            } else {
+                type = "WordLevel"
+            }
         }
         switch type! {
         case "BPE": return try BPEModel(json: json)

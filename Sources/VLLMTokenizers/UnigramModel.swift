@@ -43,7 +43,9 @@ final class UnigramModel: TokenizerModel {
         unkID = try json.optionalInt("unk_id")
         if let u = unkID, u < 0 || u >= pieces.count { throw json.fail("unk_id", "\(u) is outside the vocabulary") }
         byteFallback = try json.bool("byte_fallback", default: false)
-        byteFallbackIDs = (0..<256).map { b in vb.find(Array(String(format: "<0x%02X>", b).utf8)[...]).map { Int(vb.valueArena[$0.0]) } ?? -1 }
+        byteFallbackIDs = (0..<256).map { b in
+            vb.find(Array(String(format: "<0x%02X>", b).utf8)[...]).map { Int(vb.valueArena[$0.0]) } ?? -1
+        }
     }
 
     func tokenToID(_ token: String) -> Int? { vocabBytes.find(Array(token.utf8)[...]).map { Int(vocabBytes.valueArena[$0.0]) } }

@@ -25,7 +25,8 @@ func loadVocabulary(tokenizerDir: String) -> TokenVocabulary {
 
 func readJSON(_ path: String) -> Any {
     guard let data = FileManager.default.contents(atPath: path),
-          let value = try? JSONSerialization.jsonObject(with: data) else { fail("cannot read JSON from \(path)") }
+        let value = try? JSONSerialization.jsonObject(with: data)
+    else { fail("cannot read JSON from \(path)") }
     return value
 }
 
@@ -126,24 +127,34 @@ func bench(_ args: [String]) {
             for _ in 0..<300 {
                 let t = clock.measure { matcher.fillNextTokenBitmask(&mask) }
                 steps.append(seconds(t) * 1e6)
-                guard let id = pickToken(allowedIDs(mask, vocabulary.size), vocabulary, closers, &rng), matcher.acceptToken(id), !matcher.isTerminated else { break }
+                guard let id = pickToken(allowedIDs(mask, vocabulary.size), vocabulary, closers, &rng), matcher.acceptToken(id),
+                    !matcher.isTerminated
+                else { break }
             }
         }
         allSteps += steps
         steps.sort()
         let stats = grammar.maskStatistics
-        print(String(format: "%@: compile %.1f ms (cache hit %.3f ms), %d nodes; mask per step median %.1f µs, p99 %.1f µs, max %.1f µs over %d steps",
-                     name, seconds(compile) * 1e3, seconds(cached) * 1e3, stats.nodes,
-                     percentile(steps, 0.5), percentile(steps, 0.99), steps.last ?? 0, steps.count))
+        print(
+            String(
+                format:
+                    "%@: compile %.1f ms (cache hit %.3f ms), %d nodes; mask per step median %.1f µs, p99 %.1f µs, max %.1f µs over %d steps",
+                name, seconds(compile) * 1e3, seconds(cached) * 1e3, stats.nodes,
+                percentile(steps, 0.5), percentile(steps, 0.99), steps.last ?? 0, steps.count))
     }
     allSteps.sort()
     compileTimes.sort()
     print(String(format: "compile time per grammar: median %.1f ms, max %.1f ms", percentile(compileTimes, 0.5), compileTimes.last ?? 0))
-    print(String(format: "all cases: mask per step median %.1f µs, p99 %.1f µs over %d steps", percentile(allSteps, 0.5), percentile(allSteps, 0.99), allSteps.count))
+    print(
+        String(
+            format: "all cases: mask per step median %.1f µs, p99 %.1f µs over %d steps", percentile(allSteps, 0.5),
+            percentile(allSteps, 0.99), allSteps.count))
 }
 
 func compare(_ args: [String]) {
-    guard let file = readJSON(args.first ?? "") as? [String: Any], let cases = file["cases"] as? [[String: Any]] else { fail("usage: grammar-bench compare CASES.json [TOKENIZER_DIR]") }
+    guard let file = readJSON(args.first ?? "") as? [String: Any], let cases = file["cases"] as? [[String: Any]] else {
+        fail("usage: grammar-bench compare CASES.json [TOKENIZER_DIR]")
+    }
     let vocabulary: TokenVocabulary
     if args.count > 1 {
         vocabulary = loadVocabulary(tokenizerDir: args[1])
@@ -156,7 +167,10 @@ func compare(_ args: [String]) {
     for c in cases {
         let name = c["name"] as? String ?? "?"
         let grammar: CompiledGrammar
-        do { grammar = try CompiledGrammar(try spec(of: c).grammar(anyWhitespace: c["any_whitespace"] as? Bool ?? true), vocabulary: vocabulary, threads: 4) } catch {
+        do {
+            grammar = try CompiledGrammar(
+                try spec(of: c).grammar(anyWhitespace: c["any_whitespace"] as? Bool ?? true), vocabulary: vocabulary, threads: 4)
+        } catch {
             print("\(name): compile error \(error)"); failures += 1; continue
         }
         var matcher = GrammarMatcher(grammar: grammar)
@@ -171,7 +185,9 @@ func compare(_ args: [String]) {
                     // xgrammar lets raw control characters into length-limited strings (not JSON).
                     controlOnly += 1
                 } else {
-                    print("\(name) step \(k): ours \(ours.count) ids, xgrammar \(expected.count); only ours \(extra.sorted().prefix(8)), only xgrammar \(missing.sorted().prefix(8))")
+                    print(
+                        "\(name) step \(k): ours \(ours.count) ids, xgrammar \(expected.count); only ours \(extra.sorted().prefix(8)), only xgrammar \(missing.sorted().prefix(8))"
+                    )
                     failures += 1
                     break
                 }
@@ -179,13 +195,16 @@ func compare(_ args: [String]) {
             if k < path.count, !matcher.acceptToken(path[k]) { print("\(name) step \(k): token \(path[k]) rejected"); failures += 1; break }
         }
     }
-    print("compared \(steps) steps of \(cases.count) walks: \(failures) mismatching walks; \(controlOnly) steps differ only by xgrammar's raw control characters")
+    print(
+        "compared \(steps) steps of \(cases.count) walks: \(failures) mismatching walks; \(controlOnly) steps differ only by xgrammar's raw control characters"
+    )
     if failures > 0 { exit(1) }
 }
 
 func walk(_ args: [String]) {
     guard args.count == 4, let file = readJSON(args[1]) as? [String: Any], let cases = file["cases"] as? [[String: Any]],
-          let n = Int(args[2]), let seed = UInt64(args[3]) else { fail("usage: grammar-bench walk TOKENIZER_DIR CASES.json N SEED") }
+        let n = Int(args[2]), let seed = UInt64(args[3])
+    else { fail("usage: grammar-bench walk TOKENIZER_DIR CASES.json N SEED") }
     let tokenizer = try! Tokenizer.load(folder: URL(fileURLWithPath: args[0]))
     let vocabulary = TokenVocabulary(tokenizer: tokenizer)
     let closers = closerTokens(vocabulary) { tokenizer.tokenBytes(forID: $0) }

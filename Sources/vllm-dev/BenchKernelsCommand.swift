@@ -22,7 +22,7 @@ struct BenchKernelsCommand: ParsableCommand {
         let weight = try backend.weight([
             bfloat16
                 ? HostTensor(shape: [N, K], dtype: .bfloat16, bits: (0..<(N * K)).map { FloatBits.floatToBFloat16(Float($0 % 13) * 0.01) })
-                : HostTensor(shape: [N, K], values: (0..<(N * K)).map { Float($0 % 13) * 0.01 }),
+                : HostTensor(shape: [N, K], values: (0..<(N * K)).map { Float($0 % 13) * 0.01 })
         ])
         for T in tokens {
             let x = try backend.weight([HostTensor(shape: [T, K], values: (0..<(T * K)).map { Float($0 % 7) * 0.1 })])
@@ -30,8 +30,10 @@ struct BenchKernelsCommand: ParsableCommand {
             let (wall, cpu) = timed { for _ in 0..<repeats { _ = backend.linear(x, weight: weight, bias: nil) } }
             let flops = 2.0 * Double(T * N * K) * Double(repeats)
             let bytes = Double(N * K * (bfloat16 ? 2 : 4)) * Double(repeats)
-            print(String(format: "linear T=%d N=%d K=%d %@: %.1f GFLOP/s (%.1f per CPU-second), weights %.1f GB/s",
-                         T, N, K, bfloat16 ? "bf16" : "f32", flops / wall / 1e9, flops / cpu / 1e9, bytes / wall / 1e9))
+            print(
+                String(
+                    format: "linear T=%d N=%d K=%d %@: %.1f GFLOP/s (%.1f per CPU-second), weights %.1f GB/s",
+                    T, N, K, bfloat16 ? "bf16" : "f32", flops / wall / 1e9, flops / cpu / 1e9, bytes / wall / 1e9))
         }
         let count = 64 << 20
         let source = UnsafeMutablePointer<Float>.allocate(capacity: count)

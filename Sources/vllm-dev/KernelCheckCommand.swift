@@ -134,8 +134,9 @@ struct KernelCheckCommand: ParsableCommand {
             let layout = QKVLayout(numHeads: 32, numKVHeads: 8, headDim: 128)
             for (sequences, context) in [(1, 160), (1, 2000), (64, 1000)] {
                 let perSequence = context / 16 + 1
-                let cache = gpu.makeKVCache(KVCacheShape(
-                    numLayers: 1, numBlocks: sequences * perSequence, blockSize: 16, numKVHeads: 8, headDim: 128))
+                let cache = gpu.makeKVCache(
+                    KVCacheShape(
+                        numLayers: 1, numBlocks: sequences * perSequence, blockSize: 16, numKVHeads: 8, headDim: 128))
                 let chunks = (0..<sequences).map { s in
                     SequenceChunk(tokenIDs: [1], numCached: context - 1, blockTable: (0..<perSequence).map { Int32(s * perSequence + $0) })
                 }
@@ -238,7 +239,8 @@ struct KernelCheckCommand: ParsableCommand {
                 gpu.headRMSNorm(qg, layout: layout, qWeight: nqg, kWeight: nkg, eps: 1e-6)
                 check(
                     "head_rms_norm " + name,
-                    Float64Reference.headRMSNorm(rotated, layout: layout, qWeight: doubles(nq), kWeight: doubles(nk), eps: Double(Float(1e-6))),
+                    Float64Reference.headRMSNorm(
+                        rotated, layout: layout, qWeight: doubles(nq), kWeight: doubles(nk), eps: Double(Float(1e-6))),
                     qc, qg)
             }
         }
@@ -339,7 +341,8 @@ struct KernelCheckCommand: ParsableCommand {
             where warps == 0 || gpu.hasFlashPrefill(headDim: 128, warps: warps) {
                 gpu.flashPrefillWarps = warps
                 let step = gpu.prepare(batch)
-                let out = gpu.toHost(gpu.attention(qkv, layout: layout, cache: cache, layer: 0, batch: step, scale: scale, slidingWindow: nil))
+                let out = gpu.toHost(
+                    gpu.attention(qkv, layout: layout, cache: cache, layer: 0, batch: step, scale: scale, slidingWindow: nil))
                 if warps == 0 {
                     reference = out
                 } else {
@@ -374,8 +377,10 @@ struct KernelCheckCommand: ParsableCommand {
 
         // Embedding and logit rows.
         let batch = ForwardBatch(
-            chunks: [SequenceChunk(tokenIDs: [5, 0, 99, 17], numCached: 0, blockTable: [0]),
-                     SequenceChunk(tokenIDs: [3, 3], numCached: 0, blockTable: [1])], blockSize: 16)
+            chunks: [
+                SequenceChunk(tokenIDs: [5, 0, 99, 17], numCached: 0, blockTable: [0]),
+                SequenceChunk(tokenIDs: [3, 3], numCached: 0, blockTable: [1]),
+            ], blockSize: 16)
         let tableValues = random(100 * 64)
         let (tc, tg) = try pair(tableValues, [100, 64])
         let bc = cpu.prepare(batch), bg = gpu.prepare(batch)
@@ -395,9 +400,10 @@ struct KernelCheckCommand: ParsableCommand {
             ]
             object["errors"] = Dictionary(uniqueKeysWithValues: results.map { ($0.0, $0.1) })
             object["failed"] = failed.map(\.0)
-            object["sampling"] = Dictionary(uniqueKeysWithValues: sampling.map {
-                ($0.0, ["value": $0.1, "limit": $0.2, "ok": $0.1 <= $0.2] as [String: Any])
-            })
+            object["sampling"] = Dictionary(
+                uniqueKeysWithValues: sampling.map {
+                    ($0.0, ["value": $0.1, "limit": $0.2, "ok": $0.1 <= $0.2] as [String: Any])
+                })
             let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
             print(String(decoding: data, as: UTF8.self))
         } else {

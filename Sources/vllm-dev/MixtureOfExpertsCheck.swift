@@ -44,9 +44,12 @@ struct MixtureOfExpertsCheck {
         for e in 0..<experts { router[e * hidden + e] = 4 }
         let gateUps = (0..<experts).map { _ in random(2 * rows * hidden, scale: 0.2) }
         let downs = (0..<experts).map { _ in random(hidden * rows, scale: 0.2) }
-        let shared = hasShared
-            ? (gateUp: random(2 * sharedRows * hidden, scale: 0.2), down: random(hidden * sharedRows, scale: 0.2),
-               gate: random(hidden, scale: 0.3)) : nil
+        let shared =
+            hasShared
+            ? (
+                gateUp: random(2 * sharedRows * hidden, scale: 0.2), down: random(hidden * sharedRows, scale: 0.2),
+                gate: random(hidden, scale: 0.3)
+            ) : nil
         let routing = ExpertRouting(numExperts: experts, topK: k, normalizeTopK: normalize)
         func dense(_ values: [Float], _ out: Int, _ inputs: Int) -> HostLinearWeight {
             .dense(HostTensor(shape: [out, inputs], values: values))

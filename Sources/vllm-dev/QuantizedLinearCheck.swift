@@ -72,14 +72,19 @@ struct QuantizedLinearCheck {
             }
             gpu.useFP8Products = true
             let w8a8 = gpu.toHost(gpu.linear(xg, weight, bias: nil))
-            results.append((
-                "quantized fp8 w8a8 \(tokens)x\(k)x\(n)",
-                Float64Reference.relativeError(w8a8, Float64Reference.linear(quantized, weight: reference, bias: nil, inputs: k))))
+            results.append(
+                (
+                    "quantized fp8 w8a8 \(tokens)x\(k)x\(n)",
+                    Float64Reference.relativeError(w8a8, Float64Reference.linear(quantized, weight: reference, bias: nil, inputs: k))
+                ))
             gpu.useFP8Products = false
             let dequantized = gpu.toHost(gpu.linear(xg, weight, bias: nil))
-            results.append((
-                "quantized fp8 dequantized \(tokens)x\(k)x\(n)",
-                Float64Reference.relativeError(dequantized, Float64Reference.linear(x.map(Double.init), weight: reference, bias: nil, inputs: k))))
+            results.append(
+                (
+                    "quantized fp8 dequantized \(tokens)x\(k)x\(n)",
+                    Float64Reference.relativeError(
+                        dequantized, Float64Reference.linear(x.map(Double.init), weight: reference, bias: nil, inputs: k))
+                ))
         }
         gpu.useFP8Products = true
         return results
@@ -133,14 +138,16 @@ struct QuantizedLinearCheck {
             var tensors = [
                 words.withUnsafeBytes { HostTensor(shape: [out, inFeatures * bits / 32], dtype: .int32, copying: $0.baseAddress!) },
                 HostTensor(shape: [out, groups], values: (0..<(out * groups)).map { _ in Float.random(in: 0.001...0.01, using: &rng) }),
-                HostTensor(shape: [out, groups], values: (0..<(out * groups)).map { _ in Float(Int.random(in: 0..<(1 << bits), using: &rng)) }),
+                HostTensor(
+                    shape: [out, groups], values: (0..<(out * groups)).map { _ in Float(Int.random(in: 0..<(1 << bits), using: &rng)) }),
             ]
             if permuted {
                 let order = (0..<Int32(inFeatures)).shuffled(using: &rng)
                 tensors.append(order.withUnsafeBytes { HostTensor(shape: [inFeatures], dtype: .int32, copying: $0.baseAddress!) })
             }
             return HostLinearWeight(
-                format: .packedInt(bits: bits, groupSize: group, permuted: permuted), outFeatures: out, inFeatures: inFeatures, tensors: tensors)
+                format: .packedInt(bits: bits, groupSize: group, permuted: permuted), outFeatures: out, inFeatures: inFeatures,
+                tensors: tensors)
         case .fp8(let blockColumns):
             let block = min(blockColumns, inFeatures), blocks = (inFeatures + block - 1) / block
             let codes = (0..<(out * inFeatures)).map { _ -> UInt8 in
@@ -181,7 +188,8 @@ struct QuantizedLinearCheck {
             let blocks = (k + blockColumns - 1) / blockColumns
             for n in 0..<out {
                 for j in 0..<k {
-                    matrix[n * k + j] = Double(FloatBits.float8E4M3ToFloat(codes[n * k + j])) * Double(scales[n * blocks + j / blockColumns])
+                    matrix[n * k + j] =
+                        Double(FloatBits.float8E4M3ToFloat(codes[n * k + j])) * Double(scales[n * blocks + j / blockColumns])
                 }
             }
         default:

@@ -55,12 +55,22 @@ struct SamplingCheck {
             ("top_k 9 (ties)", { $0.topK = 9 }),
             ("top_p 0.7", { $0.topP = 0.7 }),
             ("min_p 0.1", { $0.minP = 0.1 }),
-            ("t 1.3 top_k 20 top_p 0.8 min_p 0.02", { $0.temperature = 1.3; $0.topK = 20; $0.topP = 0.8; $0.minP = 0.02 }),
-            ("penalties and bias", {
-                $0.repetitionPenalty = 1.5; $0.frequencyPenalty = 0.4; $0.presencePenalty = 0.3
-                $0.adjustments = [LogitAdjustment(column: 0, banned: true), LogitAdjustment(column: 5, bias: 3),
-                                  LogitAdjustment(column: 7, inSequence: true, outputCount: 2)]
-            }),
+            (
+                "t 1.3 top_k 20 top_p 0.8 min_p 0.02",
+                {
+                    $0.temperature = 1.3; $0.topK = 20; $0.topP = 0.8; $0.minP = 0.02
+                }
+            ),
+            (
+                "penalties and bias",
+                {
+                    $0.repetitionPenalty = 1.5; $0.frequencyPenalty = 0.4; $0.presencePenalty = 0.3
+                    $0.adjustments = [
+                        LogitAdjustment(column: 0, banned: true), LogitAdjustment(column: 5, bias: 3),
+                        LogitAdjustment(column: 7, inSequence: true, outputCount: 2),
+                    ]
+                }
+            ),
         ]
         let draws = 6000
         var results: [(String, Double, Double)] = []

@@ -1,8 +1,8 @@
 import ArgumentParser
 import Foundation
-import VLLMCore
 import SwiftVLLM
 import VLLMClient
+import VLLMCore
 import VLLMEngine
 
 /// `vllm bench`: benchmarks of the engine.
@@ -26,7 +26,10 @@ struct BenchForwardCommand: ParsableCommand {
     @Option var outputLen = 64
     @Option(help: "Untimed runs before the measured one.") var warmup = 1
     @Option(help: "Measured runs; the median is reported.") var iterations = 3
-    @Flag(help: "Make each prompt repeat itself: the random prompt, the model's own greedy continuation of it, then the prompt again (a workload for speculative decoding, where the continuation repeats the prompt).")
+    @Flag(
+        help:
+            "Make each prompt repeat itself: the random prompt, the model's own greedy continuation of it, then the prompt again (a workload for speculative decoding, where the continuation repeats the prompt)."
+    )
     var selfRepeat = false
     @Flag(help: "Print one JSON object.") var json = false
 
@@ -58,8 +61,10 @@ struct BenchForwardCommand: ParsableCommand {
         if json {
             print(try jsonLine(result))
         } else {
-            print(String(format: "prefill: %.1f tokens/s, decode: %.1f tokens/s (batch %d, input %d, output %d)",
-                         result.prefill_tokens_per_s, result.decode_tokens_per_s, batchSize, inputLen, outputLen))
+            print(
+                String(
+                    format: "prefill: %.1f tokens/s, decode: %.1f tokens/s (batch %d, input %d, output %d)",
+                    result.prefill_tokens_per_s, result.decode_tokens_per_s, batchSize, inputLen, outputLen))
             if let line = specDecodingLine(llm.engine.stats.speculative) { print(line) }
         }
     }
@@ -152,7 +157,9 @@ struct BenchThroughputCommand: ParsableCommand {
             fileRequests = Array(all.prefix(count))
         }
         let llm = try LLM(args: engine.engineArgs())
-        let requests = fileRequests ?? RandomDataset(inputLen: inputLen, outputLen: outputLen, rangeRatio: rangeRatio, seed: seed)
+        let requests =
+            fileRequests
+            ?? RandomDataset(inputLen: inputLen, outputLen: outputLen, rangeRatio: rangeRatio, seed: seed)
             .requests(count: numPrompts ?? 1000, vocabSize: llm.folder.config.vocabSize)
         let params = requests.map { request -> SamplingParams in
             var p = SamplingParams()
@@ -168,8 +175,10 @@ struct BenchThroughputCommand: ParsableCommand {
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
         let promptTokens = requests.reduce(0) { $0 + $1.prompt.count }
         let outputTokens = outputs.reduce(0) { $0 + $1.outputs.reduce(0) { $0 + $1.tokenIDs.count } }
-        print(String(format: "Throughput: %.2f requests/s, %.2f total tokens/s, %.2f output tokens/s",
-                     Double(requests.count) / seconds, Double(promptTokens + outputTokens) / seconds, Double(outputTokens) / seconds))
+        print(
+            String(
+                format: "Throughput: %.2f requests/s, %.2f total tokens/s, %.2f output tokens/s",
+                Double(requests.count) / seconds, Double(promptTokens + outputTokens) / seconds, Double(outputTokens) / seconds))
         print("Total num prompt tokens:  \(promptTokens)")
         print("Total num output tokens:  \(outputTokens)")
         if let line = specDecodingLine(llm.engine.stats.speculative) { print(line) }
@@ -196,7 +205,7 @@ func readThroughputDataset(_ path: String) throws -> [(prompt: [Int], outputLen:
     where !line.trimmingCharacters(in: .whitespaces).isEmpty {
         let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any]
         guard let ids = object?["prompt_token_ids"] as? [Int], !ids.isEmpty, ids.allSatisfy({ $0 >= 0 }),
-              let outputLen = object?["output_len"] as? Int, outputLen >= 1
+            let outputLen = object?["output_len"] as? Int, outputLen >= 1
         else {
             throw ValidationError(
                 "\(path):\(number + 1): expected {\"prompt_token_ids\": [non-negative ints, at least one], \"output_len\": int >= 1}")

@@ -1,9 +1,9 @@
 import ArgumentParser
 import Foundation
-import VLLMCore
 import SwiftVLLM
-import VLLMEngine
 import VLLMClient
+import VLLMCore
+import VLLMEngine
 import VLLMTokenizers
 
 /// `vllm bench serve`: vLLM's online serving benchmark against an OpenAI-compatible server.
@@ -99,7 +99,8 @@ func machineDescription() -> [String: Any] {
     {
         model = value.trimmingCharacters(in: .whitespaces)
     }
-    let load = (try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8))?.split(separator: " ").prefix(3).joined(separator: " ") ?? "unknown"
+    let load =
+        (try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8))?.split(separator: " ").prefix(3).joined(separator: " ") ?? "unknown"
     return [
         "cpu_model": model, "cores": ProcessInfo.processInfo.activeProcessorCount,
         "os": ProcessInfo.processInfo.operatingSystemVersionString, "loadavg_at_end": load,

@@ -1,8 +1,8 @@
 import ArgumentParser
 import Foundation
 import SwiftVLLM
-import VLLMEngine
 import VLLMClient
+import VLLMEngine
 import VLLMTokenizers
 
 /// `vllm chat`: an interactive chat in the terminal that streams each answer as it is generated,

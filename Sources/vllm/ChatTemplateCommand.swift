@@ -34,7 +34,8 @@ struct ChatTemplateCommand: ParsableCommand {
         } else if let s = config.defaultTemplate {
             source = s
         } else {
-            throw CommandError("\(model) has no chat template (tokenizer_config.json chat_template or chat_template.jinja); pass --chat-template")
+            throw CommandError(
+                "\(model) has no chat template (tokenizer_config.json chat_template or chat_template.jinja); pass --chat-template")
         }
 
         let messagesJSON = try Self.readJSON(messages)
@@ -67,8 +68,9 @@ struct ChatTemplateCommand: ParsableCommand {
                 template.now = { Date(timeIntervalSince1970: epoch) }
                 template.timeZone = TimeZone(identifier: "UTC")!
             }
-            let prompt = try template.render(messages: conversation, addGenerationPrompt: addGenerationPrompt, tools: toolList,
-                                             extraContext: extra, specialTokens: config.specialTokens)
+            let prompt = try template.render(
+                messages: conversation, addGenerationPrompt: addGenerationPrompt, tools: toolList,
+                extraContext: extra, specialTokens: config.specialTokens)
             FileHandle.standardOutput.write(Data(prompt.utf8))
         } catch let error as JinjaError {
             FileHandle.standardError.write(Data("error: \(error)\n".utf8))

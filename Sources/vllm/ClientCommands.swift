@@ -64,7 +64,8 @@ func chatWithServer(
 
 /// `vllm complete`: text completion with a running server (vLLM's `vllm complete`).
 struct CompleteCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "complete", abstract: "Complete prompts with a running OpenAI-compatible server.")
+    static let configuration = CommandConfiguration(
+        commandName: "complete", abstract: "Complete prompts with a running OpenAI-compatible server.")
 
     @OptionGroup var server: ServerClientOptions
     @Option(name: [.customShort("q"), .long], help: "Complete one prompt and exit.") var quick: String?

@@ -1,13 +1,16 @@
-import Foundation
 import ArgumentParser
-import VLLMCore
+import Foundation
 import SwiftVLLM
+import VLLMCore
 import VLLMEngine
 import VLLMStructuredOutputs
 
 /// Flags that build an engine, shared by the commands that load a model (vLLM's names).
 struct EngineOptions: ParsableArguments {
-    @Option(help: "Hugging Face model folder, a GGUF file, or a Hub id (org/name) resolved through the Hugging Face cache (default: the built-in stories260K model).")
+    @Option(
+        help:
+            "Hugging Face model folder, a GGUF file, or a Hub id (org/name) resolved through the Hugging Face cache (default: the built-in stories260K model)."
+    )
     var model: String?
 
     @Option(help: "Branch, tag or commit of a Hub model id (default: main).")
@@ -25,13 +28,19 @@ struct EngineOptions: ParsableArguments {
     @Option(help: "How to get the weights: auto, safetensors, or dummy (random, from config.json).")
     var loadFormat: String = "auto"
 
-    @Option(help: "Quantization: fp8, compressed-tensors, awq, gptq or squeezellm (default: config.json's quantization_config, or a SqueezeLLM quant_config.json); fp8 on a float checkpoint quantizes at load.")
+    @Option(
+        help:
+            "Quantization: fp8, compressed-tensors, awq, gptq or squeezellm (default: config.json's quantization_config, or a SqueezeLLM quant_config.json); fp8 on a float checkpoint quantizes at load."
+    )
     var quantization: String?
 
     @Option(help: "Tokens per KV cache block.")
     var blockSize: Int = 16
 
-    @Option(help: "KV cache element type: auto (the backend's own), or fp8 (alias fp8_e4m3): e4m3 codes with the checkpoint's k_scale/v_scale per layer (1.0 where it has none).")
+    @Option(
+        help:
+            "KV cache element type: auto (the backend's own), or fp8 (alias fp8_e4m3): e4m3 codes with the checkpoint's k_scale/v_scale per layer (1.0 where it has none)."
+    )
     var kvCacheDtype: String = "auto"
 
     @Option(help: "Longest prompt plus output (default: the model's max_position_embeddings).")
@@ -70,12 +79,16 @@ struct EngineOptions: ParsableArguments {
     @Flag(inversion: .prefixedNo, help: "Schedule each step while the device computes the one before (off: one step at a time).")
     var asyncScheduling = true
 
-    @Option(help: ArgumentHelp(
-        "Speculative decoding as vLLM's JSON, e.g. '{\"method\": \"ngram\", \"num_speculative_tokens\": 4, \"prompt_lookup_max\": 4, \"prompt_lookup_min\": 2}' or '{\"method\": \"draft_model\", \"model\": \"DIR or org/name\", \"num_speculative_tokens\": 4}'.",
-        valueName: "json"))
+    @Option(
+        help: ArgumentHelp(
+            "Speculative decoding as vLLM's JSON, e.g. '{\"method\": \"ngram\", \"num_speculative_tokens\": 4, \"prompt_lookup_max\": 4, \"prompt_lookup_min\": 2}' or '{\"method\": \"draft_model\", \"model\": \"DIR or org/name\", \"num_speculative_tokens\": 4}'.",
+            valueName: "json"))
     var speculativeConfig: String?
 
-    @Option(help: "How prefix-cache blocks are hashed: builtin, or sha256_cbor (vLLM's, reproducible from token ids with PYTHONHASHSEED, for routers).")
+    @Option(
+        help:
+            "How prefix-cache blocks are hashed: builtin, or sha256_cbor (vLLM's, reproducible from token ids with PYTHONHASHSEED, for routers)."
+    )
     var prefixCachingHashAlgo: String = "builtin"
 
     @Option(help: "Compute dtype on the GPU: auto, bfloat16, float16 or float32; on the CPU, float32 widens bfloat16 weights.")
@@ -117,7 +130,8 @@ struct EngineOptions: ParsableArguments {
         args.asyncScheduling = asyncScheduling
         args.speculative = try speculativeConfig.map(SpeculativeConfig.init(json:))
         guard let algorithm = PrefixCachingHashAlgorithm(rawValue: prefixCachingHashAlgo) else {
-            throw ValidationError("--prefix-caching-hash-algo must be one of \(PrefixCachingHashAlgorithm.allCases.map(\.rawValue).joined(separator: ", "))")
+            throw ValidationError(
+                "--prefix-caching-hash-algo must be one of \(PrefixCachingHashAlgorithm.allCases.map(\.rawValue).joined(separator: ", "))")
         }
         args.prefixCachingHashAlgorithm = algorithm
         if dtype != "auto" {
@@ -169,7 +183,9 @@ struct SamplingOptions: ParsableArguments {
         if let regex { specs.append(.regex(regex)) }
         if !choice.isEmpty { specs.append(.choice(choice)) }
         if let grammar { specs.append(.grammar(textOrFile(grammar))) }
-        guard specs.count <= 1 else { throw ValidationError("give at most one of --json-schema, --json-object, --regex, --choice and --grammar") }
+        guard specs.count <= 1 else {
+            throw ValidationError("give at most one of --json-schema, --json-object, --regex, --choice and --grammar")
+        }
         return specs.first
     }
 

@@ -1,7 +1,7 @@
 import ArgumentParser
 import Foundation
-import VLLMCore
 import SwiftVLLM
+import VLLMCore
 import VLLMEngine
 
 /// `vllm generate`: offline generation for one or more prompts through the engine.

@@ -44,8 +44,9 @@ struct LogitsCommand: ParsableCommand {
             var chunks: [SequenceChunk] = [], owners: [Int] = []
             for (s, p) in prompts.enumerated() where done[s] < p.count {
                 let n = !chunked ? p.count : (done[s] == 0 ? max(1, p.count / 2) : 1)
-                chunks.append(SequenceChunk(
-                    tokenIDs: p[done[s]..<(done[s] + n)].map(Int32.init), numCached: done[s], blockTable: tables[s]))
+                chunks.append(
+                    SequenceChunk(
+                        tokenIDs: p[done[s]..<(done[s] + n)].map(Int32.init), numCached: done[s], blockTable: tables[s]))
                 owners.append(s)
             }
             var batch = ForwardBatch(chunks: chunks, blockSize: blockSize)
@@ -60,9 +61,10 @@ struct LogitsCommand: ParsableCommand {
         }
         let flat = logits.flatMap { $0 }
         try flat.withUnsafeBytes { try Data($0).write(to: URL(fileURLWithPath: out)) }
-        print(try jsonLine([
-            "backend": model.backendName, "tokens": String(flat.count / vocab), "vocab": String(vocab), "steps": String(steps),
-            "load_seconds": String(format: "%.2f", loadSeconds),
-        ]))
+        print(
+            try jsonLine([
+                "backend": model.backendName, "tokens": String(flat.count / vocab), "vocab": String(vocab), "steps": String(steps),
+                "load_seconds": String(format: "%.2f", loadSeconds),
+            ]))
     }
 }

@@ -1,8 +1,8 @@
 import ArgumentParser
 import Foundation
 import Logging
-import VLLMCore
 import SwiftVLLM
+import VLLMCore
 import VLLMEngine
 import VLLMKVEvents
 import VLLMServer
@@ -48,15 +48,19 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Seconds to let requests in flight finish on SIGINT/SIGTERM before aborting them.")
     var shutdownTimeout: Double = 5
 
-    @Option(help: ArgumentHelp(
-        "KV cache events for routers, as vLLM's JSON, e.g. '{\"enable_kv_cache_events\": true, \"endpoint\": \"tcp://*:5557\", \"replay_endpoint\": \"tcp://*:5558\", \"topic\": \"kv-events\"}' (needs libzmq).",
-        valueName: "json"))
+    @Option(
+        help: ArgumentHelp(
+            "KV cache events for routers, as vLLM's JSON, e.g. '{\"enable_kv_cache_events\": true, \"endpoint\": \"tcp://*:5557\", \"replay_endpoint\": \"tcp://*:5558\", \"topic\": \"kv-events\"}' (needs libzmq).",
+            valueName: "json"))
     var kvEventsConfig: String?
 
     @Flag(help: "Accept 'chat_template' in requests (a template is a program the server runs; refused by default).")
     var trustRequestChatTemplate = false
 
-    @Flag(help: "Serve tool_choice \"auto\" (the default when a request gives tools): calls are parsed out of the output with --tool-call-parser.")
+    @Flag(
+        help:
+            "Serve tool_choice \"auto\" (the default when a request gives tools): calls are parsed out of the output with --tool-call-parser."
+    )
     var enableAutoToolChoice = false
 
     @Option(help: "The model's tool-call format: hermes, llama3_json, mistral, pythonic or qwen3_coder.")
@@ -105,7 +109,9 @@ struct ServeCommand: AsyncParsableCommand {
         let logger = Logger(label: "vllm.serve")
         var args = try engine.engineArgs()
         if let modelTag {
-            if let flag = engine.model, flag != modelTag { throw ValidationError("the model is given twice: \(modelTag) and --model \(flag)") }
+            if let flag = engine.model, flag != modelTag {
+                throw ValidationError("the model is given twice: \(modelTag) and --model \(flag)")
+            }
             args.model = modelTag
         }
         guard ["auto", "vllm"].contains(generationConfig) else { throw ValidationError("--generation-config must be auto or vllm") }
@@ -166,10 +172,12 @@ struct ServeCommand: AsyncParsableCommand {
             let implementation = ModelRegistry.implementation(of: c.architecture) ?? "?"
             logger.info("Architecture \(c.architecture): implementation \(implementation)")
             logger.info(
-                "Loaded \(c.architecture) from \(folder.path): \(c.numLayers) layers, hidden size \(c.hiddenSize), vocabulary \(c.vocabSize), in \(String(format: "%.2f", Date().timeIntervalSince(start))) s")
+                "Loaded \(c.architecture) from \(folder.path): \(c.numLayers) layers, hidden size \(c.hiddenSize), vocabulary \(c.vocabSize), in \(String(format: "%.2f", Date().timeIntervalSince(start))) s"
+            )
         }
         logger.info(
-            "Weights: \(config.weightBytes >> 20) MiB (\(config.weightBytes) bytes); KV cache: \(config.numBlocks) blocks of \(config.blockSize) tokens (\(config.numBlocks * config.blockSize) tokens), dtype \(config.kvCacheFormat.summary); max_model_len \(config.scheduler.maxModelLength), max_num_seqs \(config.scheduler.maxNumSeqs), max_num_batched_tokens \(config.scheduler.maxNumBatchedTokens), prefix caching \(config.enablePrefixCaching ? "on" : "off")")
+            "Weights: \(config.weightBytes >> 20) MiB (\(config.weightBytes) bytes); KV cache: \(config.numBlocks) blocks of \(config.blockSize) tokens (\(config.numBlocks * config.blockSize) tokens), dtype \(config.kvCacheFormat.summary); max_model_len \(config.scheduler.maxModelLength), max_num_seqs \(config.scheduler.maxNumSeqs), max_num_batched_tokens \(config.scheduler.maxNumBatchedTokens), prefix caching \(config.enablePrefixCaching ? "on" : "off")"
+        )
         if let speculative = config.speculative { logger.info("Speculative decoding: \(speculative.summary)") }
         let graphs = asyncEngine.graphsRecorded
         if graphs.count > 0 {
@@ -211,7 +219,7 @@ private func raiseOpenFileLimit() -> Int {
 }
 
 #if os(Linux)
-private let RLIMIT_NOFILE_VALUE = __rlimit_resource_t(RLIMIT_NOFILE.rawValue)
+    private let RLIMIT_NOFILE_VALUE = __rlimit_resource_t(RLIMIT_NOFILE.rawValue)
 #else
-private let RLIMIT_NOFILE_VALUE = RLIMIT_NOFILE
+    private let RLIMIT_NOFILE_VALUE = RLIMIT_NOFILE
 #endif

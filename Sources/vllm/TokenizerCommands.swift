@@ -8,7 +8,8 @@ func loadTokenizer(model: String) throws -> Tokenizer {
     let url = URL(fileURLWithPath: model, relativeTo: URL(fileURLWithPath: FileManager.default.currentDirectoryPath)).standardizedFileURL
     var isDir: ObjCBool = false
     guard FileManager.default.fileExists(atPath: url.path, isDirectory: &isDir), isDir.boolValue else {
-        throw CommandError("model folder not found: \(url.path) (pass --model DIR; the default Models/stories260K is looked up in the current directory)")
+        throw CommandError(
+            "model folder not found: \(url.path) (pass --model DIR; the default Models/stories260K is looked up in the current directory)")
     }
     do {
         return try Tokenizer.load(folder: url)
@@ -46,7 +47,9 @@ struct TokenizeCommand: ParsableCommand {
     @Option(name: .customLong("bench-iterations"), help: "Timed encodes of --bench-file (after one warm-up).")
     var benchIterations: Int = 5
 
-    @Flag(name: .customLong("bench-chunks"), help: "With --bench-file: encode it paragraph by paragraph (split at blank lines), like many short prompts.")
+    @Flag(
+        name: .customLong("bench-chunks"),
+        help: "With --bench-file: encode it paragraph by paragraph (split at blank lines), like many short prompts.")
     var benchChunks = false
 
     func run() throws {

@@ -1,8 +1,8 @@
-import VLLMTestSupport
 import Foundation
 import Testing
 import VLLMCPU
 import VLLMCore
+import VLLMTestSupport
 
 /// Embedding models against sentence-transformers / transformers (scripts/make_embedding_fixtures.py):
 /// a random-weight BERT, the real all-MiniLM-L6-v2 when scripts/fetch_test_models.sh has cached
@@ -60,12 +60,19 @@ import VLLMCore
         let inputs = reference["inputs"] as! [[Int]]
         let settings = try EmbeddingSettings(folder: folder, config: try ModelConfig(contentsOf: folder + "/config.json"))
         #expect(settings.pooling == PoolingParams(type: .mean, normalize: true))
-        Self.expectClose(try Self.embed(folder: folder, inputs, pooling: settings.pooling), Self.vectors(reference["mean_normalized"]), "mean normalized")
-        Self.expectClose(try Self.embed(folder: folder, inputs, pooling: .init(type: .mean, normalize: false)), Self.vectors(reference["mean"]), "mean")
-        Self.expectClose(try Self.embed(folder: folder, inputs, pooling: .init(type: .cls, normalize: false)), Self.vectors(reference["cls"]), "cls")
+        Self.expectClose(
+            try Self.embed(folder: folder, inputs, pooling: settings.pooling), Self.vectors(reference["mean_normalized"]), "mean normalized"
+        )
+        Self.expectClose(
+            try Self.embed(folder: folder, inputs, pooling: .init(type: .mean, normalize: false)), Self.vectors(reference["mean"]), "mean")
+        Self.expectClose(
+            try Self.embed(folder: folder, inputs, pooling: .init(type: .cls, normalize: false)), Self.vectors(reference["cls"]), "cls")
     }
 
-    @Test(.enabled(if: FileManager.default.fileExists(atPath: miniLM + "/model.safetensors"), "scripts/fetch_test_models.sh caches all-MiniLM-L6-v2"))
+    @Test(
+        .enabled(
+            if: FileManager.default.fileExists(atPath: miniLM + "/model.safetensors"),
+            "scripts/fetch_test_models.sh caches all-MiniLM-L6-v2"))
     func miniLMMatchesSentenceTransformers() throws {
         let reference = try Self.json(Self.embeddings + "/minilm.json")
         let settings = try EmbeddingSettings(folder: Self.miniLM, config: try ModelConfig(contentsOf: Self.miniLM + "/config.json"))
@@ -79,8 +86,10 @@ import VLLMCore
         let reference = try Self.json(Self.embeddings + "/qwen3.json")
         let inputs = reference["inputs"] as! [[Int]]
         let folder = TestPaths.fixtureModels + "/qwen3"
-        Self.expectClose(try Self.embed(folder: folder, inputs, pooling: .init(type: .last)), Self.vectors(reference["last_normalized"]), "last")
-        Self.expectClose(try Self.embed(folder: folder, inputs, pooling: .init(type: .mean, normalize: false)), Self.vectors(reference["mean"]), "mean")
+        Self.expectClose(
+            try Self.embed(folder: folder, inputs, pooling: .init(type: .last)), Self.vectors(reference["last_normalized"]), "last")
+        Self.expectClose(
+            try Self.embed(folder: folder, inputs, pooling: .init(type: .mean, normalize: false)), Self.vectors(reference["mean"]), "mean")
     }
 
     @Test func dimensionsKeepTheLeadingValuesRenormalized() {

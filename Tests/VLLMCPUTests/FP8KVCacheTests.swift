@@ -1,8 +1,9 @@
 import Foundation
 import Testing
-@testable import VLLMCPU
 import VLLMCore
 import VLLMTestSupport
+
+@testable import VLLMCPU
 
 /// The FP8 KV cache (`--kv-cache-dtype fp8`) on the CPU against the float32 cache, on the fixture
 /// models: keys and values go through e4m3 (3 mantissa bits), so logits move by a few percent of
@@ -43,7 +44,9 @@ import VLLMTestSupport
         let (got, want) = (quantized.promptLogits(reference.prompt), exact.promptLogits(reference.prompt))
         let error = Self.worstRelativeError(got, want)
         let agreed = Self.commonPrefix(quantized.greedy(reference.prompt, count: 32), exact.greedy(reference.prompt, count: 32))
-        print("fp8 KV cache, \(model): worst relative logit error \(error), prompt top-1 \(Self.sameTop1(got, want))/\(got.count), greedy prefix agreement \(agreed)/32")
+        print(
+            "fp8 KV cache, \(model): worst relative logit error \(error), prompt top-1 \(Self.sameTop1(got, want))/\(got.count), greedy prefix agreement \(agreed)/32"
+        )
         // The fixtures' random weights make attention very sensitive (a bfloat16 cache already
         // moves their logits by 0.4 to 1.5%; e4m3 has 4 mantissa bits fewer): the bound only
         // catches garbage. `attentionEqualsFloat64OverDequantizedKeysAndValues` checks exactness.
@@ -60,14 +63,19 @@ import VLLMTestSupport
         let layout = QKVLayout(numHeads: heads, numKVHeads: kvHeads, headDim: hd)
         let scales = KVCacheScales(key: 0.5, value: 0x1p-3)
         let format = KVCacheFormat(dtype: .fp8, scales: [.one, scales])
-        let cache = cpu.makeKVCache(KVCacheShape(numLayers: 2, numBlocks: 16, blockSize: 4, numKVHeads: kvHeads, headDim: hd, format: format))
+        let cache = cpu.makeKVCache(
+            KVCacheShape(numLayers: 2, numBlocks: 16, blockSize: 4, numKVHeads: kvHeads, headDim: hd, format: format))
         let tables: [[Int32]] = [[3, 9, 1, 4, 0], [7, 2, 5]]
         let steps: [[SequenceChunk]] = [
             [SequenceChunk(tokenIDs: Array(repeating: 1, count: 9), numCached: 0, blockTable: tables[0])],
-            [SequenceChunk(tokenIDs: [1], numCached: 9, blockTable: tables[0]),
-             SequenceChunk(tokenIDs: Array(repeating: 1, count: 10), numCached: 0, blockTable: tables[1])],
-            [SequenceChunk(tokenIDs: Array(repeating: 1, count: 3), numCached: 10, blockTable: tables[0]),
-             SequenceChunk(tokenIDs: [1], numCached: 10, blockTable: tables[1])],
+            [
+                SequenceChunk(tokenIDs: [1], numCached: 9, blockTable: tables[0]),
+                SequenceChunk(tokenIDs: Array(repeating: 1, count: 10), numCached: 0, blockTable: tables[1]),
+            ],
+            [
+                SequenceChunk(tokenIDs: Array(repeating: 1, count: 3), numCached: 10, blockTable: tables[0]),
+                SequenceChunk(tokenIDs: [1], numCached: 10, blockTable: tables[1]),
+            ],
         ]
         let sequences = [[0], [0, 1], [0, 1]]
         var random = SplitMixRandom(seed: 5)
@@ -96,8 +104,9 @@ import VLLMTestSupport
     /// The built-in model (trained weights, unlike the random fixtures): prompt logits and the
     /// greedy story from BOS against the float32 cache.
     @Test func builtinModelStaysCloseToTheFloat32Cache() throws {
-        let expected = try JSONSerialization.jsonObject(
-            with: Data(contentsOf: URL(fileURLWithPath: TestPaths.builtinModel + "/expected_greedy.json"))) as! [String: Any]
+        let expected =
+            try JSONSerialization.jsonObject(
+                with: Data(contentsOf: URL(fileURLWithPath: TestPaths.builtinModel + "/expected_greedy.json"))) as! [String: Any]
         let story = expected["generated_ids"] as! [Int]
         let prompt = [1] + story.prefix(63)
         let exact = try DirectRunner(folder: TestPaths.builtinModel, maxLength: 512)
@@ -105,7 +114,9 @@ import VLLMTestSupport
         let (got, want) = (quantized.promptLogits(prompt), exact.promptLogits(prompt))
         let error = Self.worstRelativeError(got, want), top1 = Self.sameTop1(got, want)
         let agreed = Self.commonPrefix(quantized.greedy([1], count: 200), story)
-        print("fp8 KV cache, stories260K: worst relative logit error \(error), prompt top-1 \(top1)/\(got.count), greedy prefix agreement \(agreed)/200")
+        print(
+            "fp8 KV cache, stories260K: worst relative logit error \(error), prompt top-1 \(top1)/\(got.count), greedy prefix agreement \(agreed)/200"
+        )
         #expect(error > 0 && error < 0.3)
         #expect(top1 >= got.count - 4)
         #expect(agreed >= 32)
@@ -227,7 +238,10 @@ import VLLMTestSupport
         let perHead = #expect(throws: ModelLoadError.self) {
             try Self.read([("model.layers.0.self_attn.k_scale", HostTensor(shape: [2], values: [1, 2]))])
         }
-        #expect("\(perHead!)".contains("'model.layers.0.self_attn.k_scale': a KV cache scale must be one number per layer; per-head scales (shape [2]) are not supported"))
+        #expect(
+            "\(perHead!)".contains(
+                "'model.layers.0.self_attn.k_scale': a KV cache scale must be one number per layer; per-head scales (shape [2]) are not supported"
+            ))
         let negative = #expect(throws: ModelLoadError.self) {
             try Self.read([("model.layers.1.self_attn.v_scale", Self.scalar(-1))])
         }
@@ -238,10 +252,13 @@ import VLLMTestSupport
     /// cache: logits equal those of a runner given the same scales, and differ from scales of 1.
     @Test func platformLoadUsesTheCheckpointScales() throws {
         let scales = [KVCacheScales(key: 0x1p-7, value: 0x1p-6), KVCacheScales(key: 0x1p-6, value: 0x1p-7)]
-        let folder = try Self.fixture(with: (0..<2).flatMap { layer in
-            [("model.layers.\(layer).self_attn.k_scale", Self.scalar(scales[layer].key)),
-             ("model.layers.\(layer).self_attn.v_scale", Self.scalar(scales[layer].value))]
-        })
+        let folder = try Self.fixture(
+            with: (0..<2).flatMap { layer in
+                [
+                    ("model.layers.\(layer).self_attn.k_scale", Self.scalar(scales[layer].key)),
+                    ("model.layers.\(layer).self_attn.v_scale", Self.scalar(scales[layer].value)),
+                ]
+            })
         defer { try? FileManager.default.removeItem(atPath: folder) }
         var options = ModelLoadOptions(maxModelLength: 128, maxNumBatchedTokens: 256)
         options.kvCacheDType = .fp8

@@ -56,8 +56,9 @@ import VLLMCore
     private func conditionalGenerationCopy(of source: String) throws -> String {
         let folder = NSTemporaryDirectory() + "gemma3-cg-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
-        let text = try JSONSerialization.jsonObject(
-            with: Data(contentsOf: URL(fileURLWithPath: source + "/config.json"))) as! [String: Any]
+        let text =
+            try JSONSerialization.jsonObject(
+                with: Data(contentsOf: URL(fileURLWithPath: source + "/config.json"))) as! [String: Any]
         let config: [String: Any] = [
             "architectures": ["Gemma3ForConditionalGeneration"], "model_type": "gemma3", "text_config": text,
             "dtype": text["dtype"] ?? "float32",

@@ -1,7 +1,7 @@
 import Testing
 import VLLMCPU
-import VLLMTestSupport
 import VLLMCore
+import VLLMTestSupport
 
 /// The float64 reference that `vllm-dev kernel-check` measures the CUDA kernels against, checked
 /// against the CPU backend (float32) on small random inputs: each operation must agree to 1e-5
@@ -122,8 +122,10 @@ import VLLMCore
             chunks: [SequenceChunk(tokenIDs: Array(repeating: 1, count: 10), numCached: 0, blockTable: [0, 1, 2])], blockSize: 4)
         let qkv = doubles(inputs.random(10 * layout.width))
         var a = Float64Reference.AttentionHistory(), b = Float64Reference.AttentionHistory()
-        let full = Float64Reference.attention(qkv, layout: layout, batch: batch, sequences: [0], history: &a, scale: 0.5, slidingWindow: nil)
-        let windowed = Float64Reference.attention(qkv, layout: layout, batch: batch, sequences: [0], history: &b, scale: 0.5, slidingWindow: 3)
+        let full = Float64Reference.attention(
+            qkv, layout: layout, batch: batch, sequences: [0], history: &a, scale: 0.5, slidingWindow: nil)
+        let windowed = Float64Reference.attention(
+            qkv, layout: layout, batch: batch, sequences: [0], history: &b, scale: 0.5, slidingWindow: 3)
         #expect(Array(full[0..<(3 * 8)]) == Array(windowed[0..<(3 * 8)]))
         #expect(Float64Reference.relativeError(windowed.map(Float.init), full) > 1e-3)
     }
@@ -131,8 +133,10 @@ import VLLMCore
     @Test func embeddingGatherAndArgmax() throws {
         let inputs = Inputs()
         let batch = ForwardBatch(
-            chunks: [SequenceChunk(tokenIDs: [5, 0, 99, 17], numCached: 0, blockTable: [0]),
-                     SequenceChunk(tokenIDs: [3, 3], numCached: 0, blockTable: [1])], blockSize: 16)
+            chunks: [
+                SequenceChunk(tokenIDs: [5, 0, 99, 17], numCached: 0, blockTable: [0]),
+                SequenceChunk(tokenIDs: [3, 3], numCached: 0, blockTable: [1]),
+            ], blockSize: 16)
         let table = inputs.random(100 * 64)
         let prepared = cpu.prepare(batch)
         let rows = cpu.embedding(try tensor(table, [100, 64]), prepared)

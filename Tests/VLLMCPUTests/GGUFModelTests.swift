@@ -2,6 +2,7 @@ import Foundation
 import Testing
 import VLLMCPU
 import VLLMTestSupport
+
 @testable import VLLMCore
 
 /// The real GGUF models that scripts/fetch_gguf_models.sh caches (skipped when they are absent),
@@ -91,11 +92,14 @@ enum GGUFModels {
         let blocks = HostTensor(dtype: .uint8, shape: [n, info.type.rowBytes(k)], bytes: file.data(info), owner: file.owner)
         let dense = HostTensor(dtype: .float32, shape: [n, k], bytes: file.data(expected), owner: file.owner)
         let backend = CPUBackend(keepsBFloat16: false)
-        let quantized = try backend.linearWeight([HostLinearWeight(format: .ggml(info.type), outFeatures: n, inFeatures: k, tensors: [blocks])])
+        let quantized = try backend.linearWeight([
+            HostLinearWeight(format: .ggml(info.type), outFeatures: n, inFeatures: k, tensors: [blocks])
+        ])
         let reference = try backend.linearWeight([.dense(dense)])
         for tokens in [1, 2, 3, 7] {
             var state: UInt64 = 7
-            let x = backend.weightlessInput((0..<(tokens * k)).map { _ in Float(splitMix(&state) >> 40) / Float(1 << 24) - 0.5 }, [tokens, k])
+            let x = backend.weightlessInput(
+                (0..<(tokens * k)).map { _ in Float(splitMix(&state) >> 40) / Float(1 << 24) - 0.5 }, [tokens, k])
             let got = backend.linear(x, quantized, bias: nil).toArray()
             let want = backend.linear(x, reference, bias: nil).toArray()
             let scale = want.map(abs).max()!

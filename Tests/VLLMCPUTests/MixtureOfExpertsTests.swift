@@ -1,8 +1,8 @@
-import VLLMTestSupport
 import Foundation
 import Testing
 import VLLMCPU
 import VLLMCore
+import VLLMTestSupport
 
 /// Mixtral, Qwen2-MoE and Qwen3-MoE against transformers (scripts/make_moe_fixtures.py): random
 /// weights with two experts sharing a router row, so that tied probabilities straddle the top-k
@@ -78,11 +78,12 @@ import VLLMCore
         let cpu = CPUBackend()
         let block = MixtureOfExpertsBlock(
             routing: routing, router: try cpu.linearWeight([dense(router, experts, hidden)]),
-            experts: try cpu.expertWeights((0..<experts).map { e in
-                HostExpert(
-                    gate: dense(Array(gateUps[e][..<(rows * hidden)]), rows, hidden),
-                    up: dense(Array(gateUps[e][(rows * hidden)...]), rows, hidden), down: dense(downs[e], hidden, rows))
-            }),
+            experts: try cpu.expertWeights(
+                (0..<experts).map { e in
+                    HostExpert(
+                        gate: dense(Array(gateUps[e][..<(rows * hidden)]), rows, hidden),
+                        up: dense(Array(gateUps[e][(rows * hidden)...]), rows, hidden), down: dense(downs[e], hidden, rows))
+                }),
             shared: SharedExpert(
                 gateUp: try cpu.linearWeight([dense(shared.gateUp, 2 * sharedRows, hidden)]),
                 down: try cpu.linearWeight([dense(shared.down, hidden, sharedRows)]),
@@ -104,10 +105,20 @@ import VLLMCore
 @Suite struct MixtureOfExpertsTensorParallelTests {
     nonisolated(unsafe) static let variants: [(String, [String: Any])] = [
         ("mixtral", ["architectures": ["MixtralForCausalLM"], "num_key_value_heads": 2, "num_local_experts": 6, "num_experts_per_tok": 2]),
-        ("qwen2moe", ["architectures": ["Qwen2MoeForCausalLM"], "num_key_value_heads": 4, "num_experts": 7, "num_experts_per_tok": 3,
-                      "moe_intermediate_size": 40, "shared_expert_intermediate_size": 56, "decoder_sparse_step": 2]),
-        ("qwen3moe", ["architectures": ["Qwen3MoeForCausalLM"], "num_key_value_heads": 2, "num_experts": 9, "num_experts_per_tok": 4,
-                      "moe_intermediate_size": 24, "norm_topk_prob": true, "mlp_only_layers": [1]]),
+        (
+            "qwen2moe",
+            [
+                "architectures": ["Qwen2MoeForCausalLM"], "num_key_value_heads": 4, "num_experts": 7, "num_experts_per_tok": 3,
+                "moe_intermediate_size": 40, "shared_expert_intermediate_size": 56, "decoder_sparse_step": 2,
+            ]
+        ),
+        (
+            "qwen3moe",
+            [
+                "architectures": ["Qwen3MoeForCausalLM"], "num_key_value_heads": 2, "num_experts": 9, "num_experts_per_tok": 4,
+                "moe_intermediate_size": 24, "norm_topk_prob": true, "mlp_only_layers": [1],
+            ]
+        ),
     ]
 
     @Test(arguments: [2, 4])
@@ -129,9 +140,11 @@ import VLLMCore
     @Test func indivisibleExpertRowsAreAClearError() throws {
         let config = try TensorParallelTests.config(
             ["architectures": ["Qwen3MoeForCausalLM"], "num_experts": 4, "num_experts_per_tok": 2, "moe_intermediate_size": 30])
-        #expect(throws: ModelLoadError.invalidConfig(
-            path: "config.json", field: "tensor_parallel_size",
-            detail: "moe_intermediate_size 30 is not divisible by tensor_parallel_size 4")) {
+        #expect(
+            throws: ModelLoadError.invalidConfig(
+                path: "config.json", field: "tensor_parallel_size",
+                detail: "moe_intermediate_size 30 is not divisible by tensor_parallel_size 4")
+        ) {
             try TensorParallelTests.load(config, ranks: 4)
         }
     }

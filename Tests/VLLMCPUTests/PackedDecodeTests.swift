@@ -69,8 +69,9 @@ import VLLMCore
                     let bound = 1e-5 * magnitude + 1e-7
                     let (d, tile) = (Double(decoded[t * N + n]), Double(tiled[t * N + n]))
                     worst = max(worst, Swift.abs(d - exact) / bound, Swift.abs(tile - exact) / bound)
-                    #expect(Swift.abs(d - exact) <= bound && Swift.abs(d - tile) <= bound,
-                            "\(layout), T \(T), token \(t), row \(n): decode \(d), tile \(tile), float64 \(exact)")
+                    #expect(
+                        Swift.abs(d - exact) <= bound && Swift.abs(d - tile) <= bound,
+                        "\(layout), T \(T), token \(t), row \(n): decode \(d), tile \(tile), float64 \(exact)")
                 }
             }
             #expect(worst <= 1, "\(layout), T \(T): worst error \(worst) of the bound")
@@ -156,15 +157,22 @@ import VLLMCore
         for format in ["bf16", "int4 g64", "int8 g64", "fp8", "lookup"] {
             var seconds = 0.0
             for (N, K) in shapes {
-                let host: HostLinearWeight = switch format {
-                case "bf16": .dense(HostTensor(shape: [N, K], dtype: .bfloat16, bits: (0..<(N * K)).map { _ in UInt16.random(in: 0x3C00...0x3D00, using: &random) }))
-                case "int4 g64": PackedDecodeTests.packedInt(bits: 4, group: 64, permuted: false, N: N, K: K, &random).weight
-                case "int8 g64": PackedDecodeTests.packedInt(bits: 8, group: 64, permuted: false, N: N, K: K, &random).weight
-                case "fp8": PackedDecodeTests.fp8(blockColumns: K, N: N, K: K, &random).weight
-                default: PackedDecodeTests.lookupTable(N: N, K: K, &random).weight
-                }
+                let host: HostLinearWeight =
+                    switch format {
+                    case "bf16":
+                        .dense(
+                            HostTensor(
+                                shape: [N, K], dtype: .bfloat16,
+                                bits: (0..<(N * K)).map { _ in UInt16.random(in: 0x3C00...0x3D00, using: &random) }))
+                    case "int4 g64": PackedDecodeTests.packedInt(bits: 4, group: 64, permuted: false, N: N, K: K, &random).weight
+                    case "int8 g64": PackedDecodeTests.packedInt(bits: 8, group: 64, permuted: false, N: N, K: K, &random).weight
+                    case "fp8": PackedDecodeTests.fp8(blockColumns: K, N: N, K: K, &random).weight
+                    default: PackedDecodeTests.lookupTable(N: N, K: K, &random).weight
+                    }
                 let weight = try backend.linearWeight([host])
-                let x = try backend.weight([HostTensor(shape: [1, K], values: (0..<K).map { _ in Float.random(in: -1...1, using: &random) })])
+                let x = try backend.weight([
+                    HostTensor(shape: [1, K], values: (0..<K).map { _ in Float.random(in: -1...1, using: &random) })
+                ])
                 _ = backend.linear(x, weight, bias: nil)
                 let runs = 200
                 let start = DispatchTime.now().uptimeNanoseconds

@@ -66,7 +66,8 @@ import VLLMTestSupport
         }
         let model = try ModelRegistry.load(config: folder.config, weights: weights, backend: CPUBackend(), maxPositions: 64)
         model.allocateKVCache(numBlocks: 4, blockSize: 16)
-        let logits = model.execute(ForwardBatch(chunks: [SequenceChunk(tokenIDs: [1, 2, 3], numCached: 0, blockTable: [0])], blockSize: 16))
+        let logits = model.execute(
+            ForwardBatch(chunks: [SequenceChunk(tokenIDs: [1, 2, 3], numCached: 0, blockTable: [0])], blockSize: 16))
         #expect(!logits.isEmpty && logits.allSatisfy(\.isFinite))
     }
 
@@ -110,8 +111,9 @@ import VLLMTestSupport
     }
 
     @Test func readsEachMethod() throws {
-        #expect(try config(["quant_method": "gptq", "bits": 4, "group_size": 128, "desc_act": true])
-            == .gptq(bits: 4, groupSize: 128, descAct: true, zeroOffset: 1))
+        #expect(
+            try config(["quant_method": "gptq", "bits": 4, "group_size": 128, "desc_act": true])
+                == .gptq(bits: 4, groupSize: 128, descAct: true, zeroOffset: 1))
         #expect(try config(["quant_method": "awq", "bits": 4, "group_size": -1, "version": "GEMM"]) == .awq(groupSize: nil))
         #expect(try config(["quant_method": "fp8", "weight_block_size": [128, 128]]) == .fp8(.block(rows: 128, columns: 128)))
         #expect(try QuantizationConfig(json: [:], path: "config.json") == nil)
@@ -126,13 +128,16 @@ import VLLMTestSupport
         #expect(field(of: ["quant_method": "gptq", "bits": 3]) == "quantization_config.bits")
         #expect(field(of: ["quant_method": "gptq", "bits": 4, "group_size": 12]) == "quantization_config.group_size")
         #expect(field(of: ["quant_method": "awq", "bits": 4, "version": "gemv"]) == "quantization_config.version")
-        #expect(field(of: ["quant_method": "awq", "bits": 4, "modules_to_not_convert": ["visual"]])
-            == "quantization_config.modules_to_not_convert")
-        #expect(field(of: [
-            "quant_method": "compressed-tensors", "format": "pack-quantized", "config_groups": [
-                "group_0": ["targets": ["Linear"], "weights": ["num_bits": 4, "type": "int", "strategy": "group", "symmetric": false]]
-            ],
-        ]) == "quantization_config.config_groups.group_0.weights.symmetric")
+        #expect(
+            field(of: ["quant_method": "awq", "bits": 4, "modules_to_not_convert": ["visual"]])
+                == "quantization_config.modules_to_not_convert")
+        #expect(
+            field(of: [
+                "quant_method": "compressed-tensors", "format": "pack-quantized",
+                "config_groups": [
+                    "group_0": ["targets": ["Linear"], "weights": ["num_bits": 4, "type": "int", "strategy": "group", "symmetric": false]]
+                ],
+            ]) == "quantization_config.config_groups.group_0.weights.symmetric")
     }
 
     @Test func quantizationFlagMustMatchTheCheckpoint() throws {

@@ -8,10 +8,17 @@ import VLLMCore
     /// Configurations in the shapes of each variant, small, with an odd vocabulary (uneven split).
     nonisolated(unsafe) static let variants: [(String, [String: Any])] = [
         ("llama2", ["architectures": ["LlamaForCausalLM"], "num_key_value_heads": 8]),
-        ("llama3", ["architectures": ["LlamaForCausalLM"], "num_key_value_heads": 2, "tie_word_embeddings": true,
-                    "rope_theta": 500000.0,
-                    "rope_scaling": ["rope_type": "llama3", "factor": 8.0, "low_freq_factor": 1.0, "high_freq_factor": 4.0,
-                                     "original_max_position_embeddings": 64]]),
+        (
+            "llama3",
+            [
+                "architectures": ["LlamaForCausalLM"], "num_key_value_heads": 2, "tie_word_embeddings": true,
+                "rope_theta": 500000.0,
+                "rope_scaling": [
+                    "rope_type": "llama3", "factor": 8.0, "low_freq_factor": 1.0, "high_freq_factor": 4.0,
+                    "original_max_position_embeddings": 64,
+                ],
+            ]
+        ),
         ("mistral", ["architectures": ["MistralForCausalLM"], "num_key_value_heads": 4, "sliding_window": 24]),
         ("qwen2", ["architectures": ["Qwen2ForCausalLM"], "num_key_value_heads": 2, "tie_word_embeddings": true]),
         ("qwen3", ["architectures": ["Qwen3ForCausalLM"], "num_key_value_heads": 1, "head_dim": 12]),
@@ -36,9 +43,10 @@ import VLLMCore
     static func greedy(_ model: any ModelExecutor, _ prompt: [Int], count: Int) -> [Int] {
         var tokens = prompt, cached = 0, out: [Int] = []
         for _ in 0..<count {
-            let logits = model.execute(ForwardBatch(
-                chunks: [SequenceChunk(tokenIDs: tokens[cached...].map(Int32.init), numCached: cached, blockTable: [0, 1, 2, 3])],
-                blockSize: 16))
+            let logits = model.execute(
+                ForwardBatch(
+                    chunks: [SequenceChunk(tokenIDs: tokens[cached...].map(Int32.init), numCached: cached, blockTable: [0, 1, 2, 3])],
+                    blockSize: 16))
             cached = tokens.count
             let next = logits.indices.max { logits[$0] < logits[$1] }!
             out.append(next)
@@ -54,11 +62,12 @@ import VLLMCore
             model = try ModelRegistry.load(config: config, weights: weights, backend: CPUBackend(), maxPositions: 128)
         } else {
             let group = InProcessGroup(worldSize: ranks)
-            model = TensorParallelExecutor(ranks: try (0..<ranks).map {
-                try ModelRegistry.load(
-                    config: config, weights: weights, backend: CPUBackend(group: group, rank: $0), maxPositions: 128,
-                    shard: TensorParallelShard(rank: $0, worldSize: ranks))
-            })
+            model = TensorParallelExecutor(
+                ranks: try (0..<ranks).map {
+                    try ModelRegistry.load(
+                        config: config, weights: weights, backend: CPUBackend(group: group, rank: $0), maxPositions: 128,
+                        shard: TensorParallelShard(rank: $0, worldSize: ranks))
+                })
         }
         model.allocateKVCache(numBlocks: 4, blockSize: 16)
         return model
@@ -81,9 +90,11 @@ import VLLMCore
 
     @Test func indivisibleHeadsAreAClearError() throws {
         let config = try Self.config(["architectures": ["LlamaForCausalLM"], "num_attention_heads": 6, "num_key_value_heads": 6])
-        #expect(throws: ModelLoadError.invalidConfig(
-            path: "config.json", field: "tensor_parallel_size",
-            detail: "num_attention_heads 6 is not divisible by tensor_parallel_size 4")) {
+        #expect(
+            throws: ModelLoadError.invalidConfig(
+                path: "config.json", field: "tensor_parallel_size",
+                detail: "num_attention_heads 6 is not divisible by tensor_parallel_size 4")
+        ) {
             try Self.load(config, ranks: 4)
         }
     }

@@ -16,8 +16,9 @@ import VLLMCore
         let logits: HostTensor
 
         init(_ folder: String) throws {
-            let json = try JSONSerialization.jsonObject(
-                with: Data(contentsOf: URL(fileURLWithPath: folder + "/reference.json"))) as! [String: Any]
+            let json =
+                try JSONSerialization.jsonObject(
+                    with: Data(contentsOf: URL(fileURLWithPath: folder + "/reference.json"))) as! [String: Any]
             prompt = json["prompt_ids"] as! [Int]
             greedy = json["greedy_ids"] as! [Int]
             logits = try SafetensorsFile(path: folder + "/reference_logits.safetensors").tensor("logits")

@@ -1,6 +1,7 @@
 import Testing
-@testable import VLLMCUDA
 import VLLMCore
+
+@testable import VLLMCUDA
 
 /// Runs everywhere: what the CUDA module does without a GPU.
 @Suite struct CUDAWithoutGPUTests {
@@ -24,8 +25,10 @@ import VLLMCore
 
     @Test func kernelSourceIsEmbeddedWithEveryKernel() throws {
         let source = CUDAKernels.source(manifest: try KernelManifest.embedded())
-        for name in ["embedding", "rms_norm", "add_rms_norm", "head_rms_norm", "rotary_write_kv", "write_kv_cache", "paged_attention",
-                     "silu_and_mul", "gather_rows", "add_bias", "to_float", "argmax_rows"] {
+        for name in [
+            "embedding", "rms_norm", "add_rms_norm", "head_rms_norm", "rotary_write_kv", "write_kv_cache", "paged_attention",
+            "silu_and_mul", "gather_rows", "add_bias", "to_float", "argmax_rows",
+        ] {
             for suffix in ["f32", "bf16", "f16"] {
                 #expect(source.contains("void \(name)_##S") || source.contains("\(name)_\(suffix)"), "\(name)")
             }
@@ -52,10 +55,11 @@ import VLLMCore
     }
 
     @Test func activationEstimateGrowsWithTokens() throws {
-        let config = try ModelConfig(json: [
-            "architectures": ["LlamaForCausalLM"], "hidden_size": 64, "intermediate_size": 128, "num_attention_heads": 4,
-            "num_key_value_heads": 2, "num_hidden_layers": 2, "vocab_size": 100, "max_position_embeddings": 128,
-        ], path: "config.json")
+        let config = try ModelConfig(
+            json: [
+                "architectures": ["LlamaForCausalLM"], "hidden_size": 64, "intermediate_size": 128, "num_attention_heads": 4,
+                "num_key_value_heads": 2, "num_hidden_layers": 2, "vocab_size": 100, "max_position_embeddings": 128,
+            ], path: "config.json")
         let small = CUDAActivationEstimate.bytes(config: config, dtype: .bfloat16, tokens: 16, sequences: 4)
         let large = CUDAActivationEstimate.bytes(config: config, dtype: .bfloat16, tokens: 4096, sequences: 4)
         #expect(large.ring > small.ring && large.step > small.step)

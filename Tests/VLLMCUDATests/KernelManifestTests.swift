@@ -1,6 +1,7 @@
-import VLLMTestSupport
 import Foundation
 import Testing
+import VLLMTestSupport
+
 @testable import VLLMCUDA
 
 /// The kernel manifest against the embedded CUDA sources, without a GPU or a compiler: the
@@ -22,7 +23,8 @@ import Testing
 
     static func scan(_ text: String) throws -> Scan {
         var result = Scan()
-        let declaration = try Regex(#"extern "C" __global__ void(?:\s|\\)+(?:__launch_bounds__\([^)]*\)(?:\s|\\)+)?([A-Za-z_][A-Za-z0-9_#]*)\s*\("#)
+        let declaration = try Regex(
+            #"extern "C" __global__ void(?:\s|\\)+(?:__launch_bounds__\([^)]*\)(?:\s|\\)+)?([A-Za-z_][A-Za-z0-9_#]*)\s*\("#)
         // Macro name -> (parameters, the kernel names its body declares, split at ##).
         var macros: [String: (parameters: [String], names: [[String]])] = [:]
         var lines = text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)[...]
@@ -30,7 +32,9 @@ import Testing
         while let line = lines.popFirst() {
             if line.hasPrefix("#define "), let open = line.firstIndex(of: "("), line.hasSuffix("\\") {
                 let name = String(line[line.index(line.startIndex, offsetBy: 8)..<open])
-                let parameters = line[line.index(after: open)..<line.firstIndex(of: ")")!].split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+                let parameters = line[line.index(after: open)..<line.firstIndex(of: ")")!].split(separator: ",").map {
+                    $0.trimmingCharacters(in: .whitespaces)
+                }
                 var body = ""
                 while let next = lines.popFirst() {
                     body += next + "\n"
@@ -46,7 +50,9 @@ import Testing
             } else if line.hasPrefix("#endif") {
                 dtype = nil
             } else if let open = line.firstIndex(of: "("), let macro = macros[String(line[..<open])] {
-                let arguments = line[line.index(after: open)..<line.lastIndex(of: ")")!].split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+                let arguments = line[line.index(after: open)..<line.lastIndex(of: ")")!].split(separator: ",").map {
+                    $0.trimmingCharacters(in: .whitespaces)
+                }
                 let values = Dictionary(uniqueKeysWithValues: zip(macro.parameters, arguments))
                 // An instantiation for one dtype stands under that dtype's switch.
                 #expect(dtype == values["S"], "\(line) is under VLLM_DTYPE_\(dtype ?? "none")")
@@ -73,7 +79,9 @@ import Testing
         for (file, scan) in scans {
             for name in scan.templates {
                 #expect(scan.templates.filter { $0 == name }.count == 1, "\(name) is declared twice in \(file)")
-                #expect(manifest.entries.values.contains { $0.file == file && $0.entry.name == name }, "\(name) of \(file) is not in the manifest")
+                #expect(
+                    manifest.entries.values.contains { $0.file == file && $0.entry.name == name },
+                    "\(name) of \(file) is not in the manifest")
             }
         }
     }
@@ -83,14 +91,18 @@ import Testing
         for suffix in Self.dtypes {
             let instantiated = scans.reduce(into: Set<String>()) { $0.formUnion($1.instances[suffix] ?? []) }
             let listed = Set(Kernel.allCases.flatMap { manifest.instances(of: $0, dtype: suffix).map(\.name) })
-            #expect(listed == instantiated, "\(suffix): only listed \(listed.subtracting(instantiated)), only instantiated \(instantiated.subtracting(listed))")
+            #expect(
+                listed == instantiated,
+                "\(suffix): only listed \(listed.subtracting(instantiated)), only instantiated \(instantiated.subtracting(listed))")
         }
         #expect(manifest.instances(of: .gemv, dtype: "bf16").count == 4)
     }
 
     @Test func everyKernelFileIsListedAndEmbedded() throws {
         let directory = RepositoryFiles.url("Sources/VLLMCUDA/Kernels")
-        let onDisk = try FileManager.default.contentsOfDirectory(atPath: directory.path).filter { $0.hasSuffix(".cu") || $0.hasSuffix(".cuh") }
+        let onDisk = try FileManager.default.contentsOfDirectory(atPath: directory.path).filter {
+            $0.hasSuffix(".cu") || $0.hasSuffix(".cuh")
+        }
         #expect(Set(onDisk) == Set(manifest.files))
         #expect(Set(KernelManifest.embeddedFiles.keys) == Set(manifest.files))
         #expect(manifest.files.first == "common.cuh")
@@ -110,7 +122,10 @@ import Testing
 
     @Test func instancesCarryTheirParameters() {
         let prefill = manifest.instances(of: .flashPrefill, dtype: "f16")
-        #expect(prefill.map(\.name).sorted() == ["flash_prefill_f16_hd128_w4", "flash_prefill_f16_hd128_w8", "flash_prefill_f16_hd64_w4", "flash_prefill_f16_hd64_w8"])
+        #expect(
+            prefill.map(\.name).sorted() == [
+                "flash_prefill_f16_hd128_w4", "flash_prefill_f16_hd128_w8", "flash_prefill_f16_hd64_w4", "flash_prefill_f16_hd64_w8",
+            ])
         #expect(prefill.contains { $0.name == "flash_prefill_f16_hd64_w8" && $0.values == [.headDim: 64, .warps: 8] })
         #expect(manifest.instances(of: .gemv, dtype: "f32").isEmpty)
         #expect(manifest.instances(of: .adjustLogits, dtype: "f32").map(\.name) == ["adjust_logits"])
@@ -125,7 +140,8 @@ import Testing
                 return "\(error)"
             }
         }
-        let unknown = #"{"files": [{"file": "common.cuh", "kernels": [{"id": "softmaxRows", "name": "softmax_{S}", "parameters": {}, "waitsForPrevious": true}]}]}"#
+        let unknown =
+            #"{"files": [{"file": "common.cuh", "kernels": [{"id": "softmaxRows", "name": "softmax_{S}", "parameters": {}, "waitsForPrevious": true}]}]}"#
         #expect(error(unknown).contains("softmaxRows"))
         #expect(error(#"{"files": [{"file": "common.cuh", "kernels": []}]}"#).contains("'embedding'"))
         #expect(error(#"{"files": [{"file": "missing.cu", "kernels": []}]}"#).contains("missing.cu"))

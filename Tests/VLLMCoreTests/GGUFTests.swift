@@ -109,7 +109,8 @@ import VLLMTestSupport
         func message(_ path: String) -> String {
             do { return "opened \(try GGUFCheckpoint(path: path).files.count) files" } catch { return "\(error)" }
         }
-        #expect(message(folder + "/m-00001-of-00002.gguf").contains("m-00002-of-00002.gguf (part 2 of the split GGUF model): file not found"))
+        #expect(
+            message(folder + "/m-00001-of-00002.gguf").contains("m-00002-of-00002.gguf (part 2 of the split GGUF model): file not found"))
         // Two copies of one file hold the same tensors: the checkpoint refuses the duplicate.
         try FileManager.default.copyItem(atPath: Self.fixture, toPath: folder + "/m-00002-of-00002.gguf")
         #expect(message(folder + "/m-00002-of-00002.gguf").contains("is also in"))

@@ -54,27 +54,37 @@ import VLLMTestSupport
         let folder = try brokenCopy { try editConfig($0) { $0["architectures"] = ["GPT2LMHeadModel"] } }
         let supported = ModelRegistry.supportedArchitectures
         #expect(supported.contains("LlamaForCausalLM") && supported.contains("Qwen3MoeForCausalLM") && supported.contains("BertModel"))
-        #expect(loadError(folder) == "\(folder)/config.json: unknown architecture 'GPT2LMHeadModel'; supported: \(supported.joined(separator: ", "))")
+        #expect(
+            loadError(folder)
+                == "\(folder)/config.json: unknown architecture 'GPT2LMHeadModel'; supported: \(supported.joined(separator: ", "))")
     }
 
     @Test func unsupportedActivation() throws {
         let folder = try brokenCopy { try editConfig($0) { $0["hidden_act"] = "relu" } }
-        #expect(loadError(folder) == "\(folder)/config.json: invalid value for 'hidden_activation': 'relu' is not supported (silu, gelu_pytorch_tanh)")
+        #expect(
+            loadError(folder)
+                == "\(folder)/config.json: invalid value for 'hidden_activation': 'relu' is not supported (silu, gelu_pytorch_tanh)")
     }
 
     @Test func longRopeWithoutLongFactors() throws {
-        let folder = try brokenCopy { try editConfig($0) {
-            $0["rope_parameters"] = ["rope_type": "longrope", "rope_theta": 10000.0, "short_factor": [1.0, 1.0], "original_max_position_embeddings": 32]
-        } }
+        let folder = try brokenCopy {
+            try editConfig($0) {
+                $0["rope_parameters"] = [
+                    "rope_type": "longrope", "rope_theta": 10000.0, "short_factor": [1.0, 1.0], "original_max_position_embeddings": 32,
+                ]
+            }
+        }
         #expect(loadError(folder) == "\(folder)/config.json: invalid value for 'rope_parameters.long_factor': missing for longrope")
     }
 
     @Test func layerTypesOfTheWrongLength() throws {
-        let folder = try brokenCopy { try editConfig($0) {
-            $0["use_sliding_window"] = true
-            $0["sliding_window"] = 4
-            $0["layer_types"] = ["sliding_attention"]
-        } }
+        let folder = try brokenCopy {
+            try editConfig($0) {
+                $0["use_sliding_window"] = true
+                $0["sliding_window"] = 4
+                $0["layer_types"] = ["sliding_attention"]
+            }
+        }
         #expect(loadError(folder) == "\(folder)/config.json: invalid value for 'layer_types': 1 entries for 2 layers")
     }
 
@@ -128,18 +138,24 @@ import VLLMTestSupport
 
     /// Both generations of config.json give the same configuration.
     @Test func oldAndNewRopeConfigKeys() throws {
-        let old = try ModelConfig(json: [
-            "architectures": ["LlamaForCausalLM"], "hidden_size": 64, "intermediate_size": 128, "num_hidden_layers": 2,
-            "num_attention_heads": 4, "vocab_size": 100, "rope_theta": 500000.0,
-            "rope_scaling": ["rope_type": "llama3", "factor": 8.0, "low_freq_factor": 1.0, "high_freq_factor": 4.0,
-                             "original_max_position_embeddings": 8192],
-        ], path: "old")
-        let new = try ModelConfig(json: [
-            "architectures": ["LlamaForCausalLM"], "hidden_size": 64, "intermediate_size": 128, "num_hidden_layers": 2,
-            "num_attention_heads": 4, "vocab_size": 100,
-            "rope_parameters": ["rope_type": "llama3", "rope_theta": 500000.0, "factor": 8.0, "low_freq_factor": 1.0,
-                                "high_freq_factor": 4.0, "original_max_position_embeddings": 8192],
-        ], path: "new")
+        let old = try ModelConfig(
+            json: [
+                "architectures": ["LlamaForCausalLM"], "hidden_size": 64, "intermediate_size": 128, "num_hidden_layers": 2,
+                "num_attention_heads": 4, "vocab_size": 100, "rope_theta": 500000.0,
+                "rope_scaling": [
+                    "rope_type": "llama3", "factor": 8.0, "low_freq_factor": 1.0, "high_freq_factor": 4.0,
+                    "original_max_position_embeddings": 8192,
+                ],
+            ], path: "old")
+        let new = try ModelConfig(
+            json: [
+                "architectures": ["LlamaForCausalLM"], "hidden_size": 64, "intermediate_size": 128, "num_hidden_layers": 2,
+                "num_attention_heads": 4, "vocab_size": 100,
+                "rope_parameters": [
+                    "rope_type": "llama3", "rope_theta": 500000.0, "factor": 8.0, "low_freq_factor": 1.0,
+                    "high_freq_factor": 4.0, "original_max_position_embeddings": 8192,
+                ],
+            ], path: "new")
         #expect(old == new)
         #expect(old.ropeScaling == .llama3(factor: 8, lowFreqFactor: 1, highFreqFactor: 4, originalMaxPositions: 8192))
     }

@@ -4,6 +4,7 @@ import Testing
 import VLLMCPU
 import VLLMCUDA
 import VLLMCore
+
 @testable import VLLMEngine
 
 /// An executor that logs when each step is launched and when waiting for its samples returns, and
@@ -71,7 +72,8 @@ final class DeviceLikeCPUBackend: CPUWrappingBackend {
     var samplesOnDevice: Bool { true }
 
     func launchSampling(_ x: CPUTensor, rows: [DeviceSamplingRow]) -> PendingSamples {
-        let samples = rows.allSatisfy(\.isPlainGreedy)
+        let samples =
+            rows.allSatisfy(\.isPlainGreedy)
             ? cpu.argmaxRows(x, rows: rows.count).map { DeviceSample(token: Int($0)) } : cpu.sampleRows(x, rows: rows)
         sampled = samples.map { Int32($0.token) }
         return PendingSamples { samples }

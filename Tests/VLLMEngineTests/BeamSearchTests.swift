@@ -2,15 +2,17 @@ import Foundation
 import SwiftVLLM
 import Testing
 import VLLMCore
+
 @testable import VLLMEngine
 
 @Suite struct BeamSearchTests {
     /// Log-probabilities of the next token after `tokens`, straight from the model.
     static func nextLogprobs(_ executor: any ModelExecutor, _ tokens: [Int]) -> [Double] {
         let blocks = (tokens.count + 15) / 16
-        let logits = executor.execute(ForwardBatch(
-            chunks: [SequenceChunk(tokenIDs: tokens.map(Int32.init), numCached: 0, blockTable: (0..<blocks).map(Int32.init))],
-            blockSize: 16))
+        let logits = executor.execute(
+            ForwardBatch(
+                chunks: [SequenceChunk(tokenIDs: tokens.map(Int32.init), numCached: 0, blockTable: (0..<blocks).map(Int32.init))],
+                blockSize: 16))
         let m = Double(logits.max()!)
         let logTotal = log(logits.reduce(0.0) { $0 + exp(Double($1) - m) }) + m
         return logits.map { Double($0) - logTotal }

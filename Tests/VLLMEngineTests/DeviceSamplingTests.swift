@@ -2,6 +2,7 @@ import Foundation
 import SwiftVLLM
 import Testing
 import VLLMCore
+
 @testable import VLLMEngine
 
 /// The backend sampling path (`executeSampled(_:rows:)`), run on the CPU through the host

@@ -3,6 +3,7 @@ import SwiftVLLM
 import Testing
 import VLLMCore
 import VLLMTestSupport
+
 @testable import VLLMEngine
 
 /// `draft_model` speculative decoding on the built-in model: greedy tokens identical to plain
@@ -28,9 +29,15 @@ import VLLMTestSupport
         let reference = try SpeculativeDecodingTests.greedy(plain, prompts).map(\.tokenIDs)
         for configure in [
             { (a: inout EngineArgs) in a.speculative = Self.drafted(by: draft) },
-            { $0.speculative = Self.drafted(by: draft, k: 2); $0.maxNumSeqs = 3 },
-            { $0.speculative = Self.drafted(by: draft); $0.maxNumBatchedTokens = 7 },
-            { $0.speculative = Self.drafted(by: draft, k: 5); $0.numGPUBlocksOverride = 12 },
+            {
+                $0.speculative = Self.drafted(by: draft, k: 2); $0.maxNumSeqs = 3
+            },
+            {
+                $0.speculative = Self.drafted(by: draft); $0.maxNumBatchedTokens = 7
+            },
+            {
+                $0.speculative = Self.drafted(by: draft, k: 5); $0.numGPUBlocksOverride = 12
+            },
         ] {
             let llm = try makeLLM(configure)
             #expect(try SpeculativeDecodingTests.greedy(llm, prompts).map(\.tokenIDs) == reference)
@@ -108,7 +115,9 @@ import VLLMTestSupport
         let plain = try makeLLM()
         let reference = try plain.generate(prompts.map(Prompt.tokens), params: params, showProgress: false)
         for draft in Self.drafts {
-            let llm = try makeLLM { $0.speculative = Self.drafted(by: draft); $0.maxNumBatchedTokens = 40 }
+            let llm = try makeLLM {
+                $0.speculative = Self.drafted(by: draft); $0.maxNumBatchedTokens = 40
+            }
             let outputs = try llm.generate(prompts.map(Prompt.tokens), params: params, showProgress: false)
             for i in greedy {
                 #expect(outputs[i].outputs[0].tokenIDs == reference[i].outputs[0].tokenIDs, "request \(i)")
@@ -127,7 +136,9 @@ import VLLMTestSupport
     @Test func theDraftsCacheSharesTheBlockBudget() throws {
         let budget = 8 << 20
         let plain = try makeLLM { $0.cpuKVCacheBytes = budget }
-        let llm = try makeLLM { $0.cpuKVCacheBytes = budget; $0.speculative = Self.drafted(by: EnginePaths.builtinModel) }
+        let llm = try makeLLM {
+            $0.cpuKVCacheBytes = budget; $0.speculative = Self.drafted(by: EnginePaths.builtinModel)
+        }
         let perBlock = plain.engine.runner.executor.kvCacheBytesPerBlock(blockSize: 16)
         #expect(plain.engine.config.numBlocks == budget / perBlock)
         #expect(llm.engine.config.numBlocks == budget / (2 * perBlock))

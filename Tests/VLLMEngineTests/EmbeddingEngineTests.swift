@@ -1,8 +1,9 @@
-import VLLMTestSupport
 import Foundation
 import SwiftVLLM
 import Testing
 import VLLMCore
+import VLLMTestSupport
+
 @testable import VLLMEngine
 
 /// `LLM.embed` through the scheduler: the fixtures' reference embeddings (sentence-transformers,
@@ -57,7 +58,10 @@ import VLLMCore
 
     /// all-MiniLM-L6-v2 end to end from text: our WordPiece tokenizer gives sentence-transformers'
     /// ids, and `LLM.embed` its embeddings (cosine similarity above 0.99999).
-    @Test(.enabled(if: FileManager.default.fileExists(atPath: miniLM + "/model.safetensors"), "scripts/fetch_test_models.sh caches all-MiniLM-L6-v2"))
+    @Test(
+        .enabled(
+            if: FileManager.default.fileExists(atPath: miniLM + "/model.safetensors"),
+            "scripts/fetch_test_models.sh caches all-MiniLM-L6-v2"))
     func miniLMFromText() throws {
         let reference = try Self.reference("/Tests/Fixtures/embeddings/minilm.json")
         var args = EngineArgs(model: Self.miniLM)

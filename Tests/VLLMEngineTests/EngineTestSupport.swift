@@ -2,6 +2,7 @@ import Foundation
 import SwiftVLLM
 import VLLMCore
 import VLLMTestSupport
+
 @testable import VLLMEngine
 
 /// Paths of the model folders the tests run, inside the repository (`RepositoryFiles`).

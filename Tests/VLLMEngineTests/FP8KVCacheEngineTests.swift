@@ -1,7 +1,8 @@
-import Testing
 import SwiftVLLM
+import Testing
 import VLLMCPU
 import VLLMCore
+
 @testable import VLLMEngine
 
 /// `--kv-cache-dtype fp8` through the engine on the CPU: the block count at the same cache space,
@@ -72,7 +73,10 @@ import VLLMCore
                 return "\(error)"
             }
         }
-        #expect(message("fp8_e5m2") == "invalid value for 'kv_cache_dtype': --kv-cache-dtype fp8_e5m2 is not supported: the FP8 KV cache stores e4m3 (use fp8 or fp8_e4m3)")
+        #expect(
+            message("fp8_e5m2")
+                == "invalid value for 'kv_cache_dtype': --kv-cache-dtype fp8_e5m2 is not supported: the FP8 KV cache stores e4m3 (use fp8 or fp8_e4m3)"
+        )
         #expect(message("int8") == "invalid value for 'kv_cache_dtype': --kv-cache-dtype 'int8' is not one of auto, fp8, fp8_e4m3")
     }
 
@@ -83,7 +87,10 @@ import VLLMCore
         args.kvCacheDType = .fp8
         args.device = "no-fp8"
         let error = #expect(throws: PlatformError.self) { try LoadedModel(args, platforms: [NoFP8Platform()]) }
-        #expect("\(error!)" == "invalid value for 'kv_cache_dtype': --kv-cache-dtype fp8 is not supported by the no-fp8-cpu backend (it takes auto); use --kv-cache-dtype auto or --device cpu")
+        #expect(
+            "\(error!)"
+                == "invalid value for 'kv_cache_dtype': --kv-cache-dtype fp8 is not supported by the no-fp8-cpu backend (it takes auto); use --kv-cache-dtype auto or --device cpu"
+        )
         args.kvCacheDType = .auto
         #expect(try LoadedModel(args, platforms: [NoFP8Platform()]).coreConfig.kvCacheFormat == .auto)
     }

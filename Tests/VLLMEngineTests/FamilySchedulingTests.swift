@@ -1,7 +1,8 @@
-import Testing
 import SwiftVLLM
+import Testing
 import VLLMCPU
 import VLLMCore
+
 @testable import VLLMEngine
 
 /// Greedy outputs of one model of each new family (Gemma 3: sliding and global layers with their
@@ -70,7 +71,10 @@ final class NoFamilyOperationsBackend: CPUWrappingBackend {
     }
 
     @Test func gemma2NeedsGeluSoftCapAndAttentionSoftCap() {
-        #expect(loadError("gemma2") == "Gemma2ForCausalLM needs gelu-tanh-and-mul, soft-cap/scale, attention logit soft-capping, which the no-family-cpu backend does not implement yet")
+        #expect(
+            loadError("gemma2")
+                == "Gemma2ForCausalLM needs gelu-tanh-and-mul, soft-cap/scale, attention logit soft-capping, which the no-family-cpu backend does not implement yet"
+        )
     }
 
     @Test func phi4MiniPartialRotaryIsRefusedButLlamaLoads() {

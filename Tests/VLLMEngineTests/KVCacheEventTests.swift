@@ -1,6 +1,7 @@
 import Foundation
 import SwiftVLLM
 import Testing
+
 @testable import VLLMEngine
 
 /// sha256_cbor block hashes equal vLLM's (vectors from Python's `cbor2` and `hashlib`), and the

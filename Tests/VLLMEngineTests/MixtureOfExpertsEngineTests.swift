@@ -3,6 +3,7 @@ import SwiftVLLM
 import Testing
 import VLLMCPU
 import VLLMCore
+
 @testable import VLLMEngine
 
 /// The CPU backend without its mixture-of-experts operations, so that models run the protocol's

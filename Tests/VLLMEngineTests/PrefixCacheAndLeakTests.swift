@@ -1,5 +1,6 @@
-import Testing
 import SwiftVLLM
+import Testing
+
 @testable import VLLMEngine
 
 @Suite struct PrefixCacheAndLeakTests {

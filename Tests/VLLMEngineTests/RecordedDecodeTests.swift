@@ -1,7 +1,8 @@
-import Testing
 import SwiftVLLM
+import Testing
 import VLLMCPU
 import VLLMCore
+
 @testable import VLLMEngine
 
 /// The CPU backend behind a backend that says it records steps, as CUDA graphs do: it counts which
@@ -34,8 +35,9 @@ final class RecordingCPUBackend: CPUWrappingBackend {
         model.allocateKVCache(numBlocks: 16, blockSize: 8)
         let prompts: [[Int32]] = [[1, 50, 60, 70], [1, 9, 8, 7, 6, 5, 4, 3, 2, 10], [1, 300]]
         let tables: [[Int32]] = [[0], [1, 2], [3]]
-        _ = model.execute(ForwardBatch(
-            chunks: zip(prompts, tables).map { SequenceChunk(tokenIDs: $0, numCached: 0, blockTable: $1) }, blockSize: 8))
+        _ = model.execute(
+            ForwardBatch(
+                chunks: zip(prompts, tables).map { SequenceChunk(tokenIDs: $0, numCached: 0, blockTable: $1) }, blockSize: 8))
         let decode = ForwardBatch(
             chunks: zip(prompts, tables).map { SequenceChunk(tokenIDs: [42], numCached: $0.count, blockTable: $1) }, blockSize: 8)
         #expect(decode.isDecodeOnly)

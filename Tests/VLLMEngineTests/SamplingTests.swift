@@ -2,6 +2,7 @@ import Foundation
 import SwiftVLLM
 import Testing
 import VLLMCore
+
 @testable import VLLMEngine
 
 @Suite struct SamplingTests {
@@ -60,7 +61,8 @@ import VLLMCore
 
     @Test func repetitionPenaltyAndFrequencyPenaltyChangeLogits() {
         let request = Request(
-            id: "x", promptTokenIDs: [1, 2], params: {
+            id: "x", promptTokenIDs: [1, 2],
+            params: {
                 var p = SamplingParams.greedy(maxTokens: 4)
                 p.repetitionPenalty = 2
                 p.frequencyPenalty = 0.5
@@ -85,10 +87,14 @@ import VLLMCore
     }
 
     @Test func logprobsAreTheLogSoftmaxOfTheLogits() throws {
-        let loaded = try LoadedModel({ var a = EngineArgs(model: EnginePaths.builtinModel); a.maxModelLength = 64; a.numGPUBlocksOverride = 8; return a }())
+        let loaded = try LoadedModel(
+            {
+                var a = EngineArgs(model: EnginePaths.builtinModel); a.maxModelLength = 64; a.numGPUBlocksOverride = 8; return a
+            }())
         loaded.executor.allocateKVCache(numBlocks: 8, blockSize: 16)
-        let logits = loaded.executor.execute(ForwardBatch(
-            chunks: [SequenceChunk(tokenIDs: Self.prompt.map(Int32.init), numCached: 0, blockTable: [0])], blockSize: 16))
+        let logits = loaded.executor.execute(
+            ForwardBatch(
+                chunks: [SequenceChunk(tokenIDs: Self.prompt.map(Int32.init), numCached: 0, blockTable: [0])], blockSize: 16))
         let m = logits.max()!
         let logTotal = log(logits.reduce(0.0) { $0 + exp(Double($1 - m)) }) + Double(m)
 

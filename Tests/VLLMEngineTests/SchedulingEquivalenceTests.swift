@@ -1,5 +1,6 @@
-import Testing
 import SwiftVLLM
+import Testing
+
 @testable import VLLMEngine
 
 /// Greedy outputs are the same however the requests are batched, chunked, preempted or cached.

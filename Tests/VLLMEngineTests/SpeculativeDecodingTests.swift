@@ -2,6 +2,7 @@ import Foundation
 import SwiftVLLM
 import Testing
 import VLLMCore
+
 @testable import VLLMEngine
 
 /// n-gram speculative decoding: the same greedy tokens as decoding one token per step, however the
@@ -13,7 +14,9 @@ import VLLMCore
     /// of it, then the prompt again (the model goes on as it did before, so lookups hit).
     static func repeatingPrompts(_ llm: LLM, count: Int) throws -> [[Int]] {
         let starts = ["Once upon a time", "The little dog", "Tom and Lily went", "One day, a bird", "The sun was"]
-        let seeds = (0..<count).map { llm.tokenizer!.encode(starts[$0 % starts.count] + String(repeating: " the", count: $0 / starts.count)) }
+        let seeds = (0..<count).map {
+            llm.tokenizer!.encode(starts[$0 % starts.count] + String(repeating: " the", count: $0 / starts.count))
+        }
         let continuations = try llm.generate(seeds.map(Prompt.tokens), greedyParams(24), showProgress: false)
         return zip(seeds, continuations).map { $0 + $1.outputs[0].tokenIDs + $0 }
     }
@@ -28,9 +31,15 @@ import VLLMCore
         let reference = try Self.greedy(plain, prompts).map(\.tokenIDs)
         for configure in [
             { (a: inout EngineArgs) in a.speculative = Self.ngram },
-            { $0.speculative = Self.ngram; $0.maxNumSeqs = 3 },
-            { $0.speculative = Self.ngram; $0.maxNumBatchedTokens = 7 },
-            { $0.speculative = Self.ngram; $0.numGPUBlocksOverride = 12 },
+            {
+                $0.speculative = Self.ngram; $0.maxNumSeqs = 3
+            },
+            {
+                $0.speculative = Self.ngram; $0.maxNumBatchedTokens = 7
+            },
+            {
+                $0.speculative = Self.ngram; $0.numGPUBlocksOverride = 12
+            },
         ] {
             let llm = try makeLLM(configure)
             #expect(try Self.greedy(llm, prompts).map(\.tokenIDs) == reference)
@@ -126,7 +135,8 @@ import VLLMCore
     }
 
     @Test func badConfigurationsAreRejectedWithTheField() throws {
-        #expect(try SpeculativeConfig(json: #"{"method": "ngram", "num_speculative_tokens": 4}"#) == SpeculativeConfig(numSpeculativeTokens: 4))
+        #expect(
+            try SpeculativeConfig(json: #"{"method": "ngram", "num_speculative_tokens": 4}"#) == SpeculativeConfig(numSpeculativeTokens: 4))
         for bad in [
             #"{"method": "eagle", "num_speculative_tokens": 4}"#, #"{"num_speculative_tokens": 0}"#,
             #"{"method": "ngram"}"#, #"{"num_speculative_tokens": 2, "bogus": 1}"#, "[1]", "{",

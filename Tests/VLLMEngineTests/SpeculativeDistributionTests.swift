@@ -2,6 +2,7 @@ import Foundation
 import SwiftVLLM
 import Testing
 import VLLMCore
+
 @testable import VLLMEngine
 
 /// Speculative sampling leaves the output distribution as it is: chi-squared tests, seeded so

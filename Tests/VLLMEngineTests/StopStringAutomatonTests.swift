@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import VLLMEngine
 
 /// The stop-string automaton against a plain search of every stop string (the earliest match

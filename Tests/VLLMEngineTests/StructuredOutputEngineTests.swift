@@ -8,7 +8,8 @@ import VLLMStructuredOutputs
 /// Structured outputs through the engine on the built-in model: whatever the weights prefer, the
 /// grammar decides what can come out.
 @Suite struct StructuredOutputEngineTests {
-    static let schema = #"{"type":"object","properties":{"name":{"type":"string","maxLength":6},"age":{"type":"integer","minimum":1,"maximum":99}},"required":["name","age"]}"#
+    static let schema =
+        #"{"type":"object","properties":{"name":{"type":"string","maxLength":6},"age":{"type":"integer","minimum":1,"maximum":99}},"required":["name","age"]}"#
 
     /// Every output's tokens are a path through the grammar, and a finished one is a sentence.
     static func checkFollowsGrammar(_ outputs: [CompletionOutput], _ spec: StructuredOutputSpec, _ llm: LLM) throws {
@@ -66,7 +67,10 @@ import VLLMStructuredOutputs
         let output = try llm.generate([.text("Hi")], params, showProgress: false)[0].outputs[0]
         #expect(output.finishReason == .length && output.tokenIDs.count == 2)
         params.structuredOutputs = .jsonSchema(#"{"type":"object","patternProperties":{}}"#)
-        #expect(throws: EngineError.invalidParameter(field: "structured_outputs", detail: "unsupported JSON Schema feature: patternProperties (at root)")) {
+        #expect(
+            throws: EngineError.invalidParameter(
+                field: "structured_outputs", detail: "unsupported JSON Schema feature: patternProperties (at root)")
+        ) {
             try llm.generate([.text("Hi")], params, showProgress: false)
         }
     }

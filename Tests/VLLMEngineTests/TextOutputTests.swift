@@ -1,6 +1,7 @@
 import Foundation
 import SwiftVLLM
 import Testing
+
 @testable import VLLMEngine
 
 @Suite struct TextOutputTests {

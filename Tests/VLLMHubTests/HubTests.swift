@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import VLLMCore
+
 @testable import VLLMHub
 
 @Suite struct SHA256Tests {
@@ -47,8 +48,12 @@ import VLLMCore
         #expect(!HubModel.isRepositoryID("org/na me"))
         #expect(HubCache(root: "/c").repositoryFolder("Qwen/Qwen3-0.6B") == "/c/models--Qwen--Qwen3-0.6B")
         #expect(HubDownloader.normalize("W/\"abc\"") == "abc")
-        #expect(HubModel.engineFiles(["README.md", "config.json", "model-00001-of-00002.safetensors", "pytorch_model.bin", "onnx/model.safetensors", "tokenizer.json"])
-            == ["config.json", "model-00001-of-00002.safetensors", "tokenizer.json"])
+        #expect(
+            HubModel.engineFiles([
+                "README.md", "config.json", "model-00001-of-00002.safetensors", "pytorch_model.bin", "onnx/model.safetensors",
+                "tokenizer.json",
+            ])
+                == ["config.json", "model-00001-of-00002.safetensors", "tokenizer.json"])
     }
 
     @Test func offlineWithoutTheRevisionNamesTheCache() throws {

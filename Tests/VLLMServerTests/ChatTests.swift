@@ -1,7 +1,7 @@
 import Foundation
+import HummingbirdTesting
 import SwiftVLLM
 import VLLMTestSupport
-import HummingbirdTesting
 import XCTest
 
 @testable import VLLMServer
@@ -37,7 +37,10 @@ final class ChatTests: XCTestCase {
             // max_completion_tokens wins over max_tokens.
             let both = try await client.post(
                 "/v1/chat/completions",
-                ["messages": [["role": "user", "content": "Hi"]], "max_tokens": 9, "max_completion_tokens": 3, "temperature": 0, "ignore_eos": true])
+                [
+                    "messages": [["role": "user", "content": "Hi"]], "max_tokens": 9, "max_completion_tokens": 3, "temperature": 0,
+                    "ignore_eos": true,
+                ])
             XCTAssertEqual((both.json["usage"] as! [String: Int])["completion_tokens"], 3)
         }
     }

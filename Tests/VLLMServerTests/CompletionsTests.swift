@@ -41,7 +41,8 @@ final class CompletionsTests: XCTestCase {
             XCTAssertEqual((lists.json["choices"] as! [[String: Any]]).count, 2)
             XCTAssertEqual((lists.json["usage"] as! [String: Int])["prompt_tokens"], ids.count + 3)
             XCTAssertEqual(
-                ((lists.json["choices"] as! [[String: Any]])[0]["text"] as! String), String(text.prefix(((listChoices[0]["text"] as! String)).count)))
+                ((lists.json["choices"] as! [[String: Any]])[0]["text"] as! String),
+                String(text.prefix(((listChoices[0]["text"] as! String)).count)))
         }
     }
 
@@ -55,7 +56,8 @@ final class CompletionsTests: XCTestCase {
             XCTAssertEqual(a.map { $0["text"] as! String }, b.map { $0["text"] as! String })
 
             // logprobs: one entry per token, with the top alternatives and the chosen token.
-            let lp = try await client.post("/v1/completions", ["prompt": "Once upon a time", "max_tokens": 5, "logprobs": 3, "temperature": 0])
+            let lp = try await client.post(
+                "/v1/completions", ["prompt": "Once upon a time", "max_tokens": 5, "logprobs": 3, "temperature": 0])
             let logprobs = (lp.json["choices"] as! [[String: Any]])[0]["logprobs"] as! [String: Any]
             let tokens = logprobs["tokens"] as! [String]
             XCTAssertEqual(tokens.count, 5)
@@ -66,11 +68,13 @@ final class CompletionsTests: XCTestCase {
             XCTAssertEqual(tokens.joined(), (lp.json["choices"] as! [[String: Any]])[0]["text"] as? String)
 
             // echo puts the prompt in front.
-            let echo = try await client.post("/v1/completions", ["prompt": "Once upon a time", "max_tokens": 3, "echo": true, "temperature": 0])
+            let echo = try await client.post(
+                "/v1/completions", ["prompt": "Once upon a time", "max_tokens": 3, "echo": true, "temperature": 0])
             XCTAssertTrue(((echo.json["choices"] as! [[String: Any]])[0]["text"] as! String).hasPrefix("Once upon a time"))
 
             // A stop string taken from the greedy text ends it there, with stop_reason naming it.
-            let full = try await client.post("/v1/completions", ["prompt": "Once upon a time", "max_tokens": 30, "temperature": 0, "ignore_eos": true])
+            let full = try await client.post(
+                "/v1/completions", ["prompt": "Once upon a time", "max_tokens": 30, "temperature": 0, "ignore_eos": true])
             let fullText = (full.json["choices"] as! [[String: Any]])[0]["text"] as! String
             let words = fullText.split(separator: " ")
             XCTAssertGreaterThan(words.count, 3)
@@ -131,7 +135,9 @@ final class CompletionsTests: XCTestCase {
             let spec = try await client.execute(uri: "/openapi.json", method: .get).json
             XCTAssertEqual(spec["openapi"] as? String, "3.1.0")
             let paths = spec["paths"] as! [String: Any]
-            for path in ["/v1/completions", "/v1/chat/completions", "/v1/models", "/tokenize", "/detokenize", "/health", "/version", "/metrics"] {
+            for path in [
+                "/v1/completions", "/v1/chat/completions", "/v1/models", "/tokenize", "/detokenize", "/health", "/version", "/metrics",
+            ] {
                 XCTAssertNotNil(paths[path], path)
             }
         }
@@ -153,7 +159,8 @@ final class BeamSearchServingTests: XCTestCase {
             let texts = (response.json["choices"] as! [[String: Any]]).map { $0["text"] as! String }
             XCTAssertEqual(texts, offline.map(\.text))
             let chat = try await client.post(
-                "/v1/chat/completions", ["messages": [["role": "user", "content": "Hi"]], "max_tokens": 4, "n": 2, "use_beam_search": true])
+                "/v1/chat/completions",
+                ["messages": [["role": "user", "content": "Hi"]], "max_tokens": 4, "n": 2, "use_beam_search": true])
             XCTAssertEqual((chat.json["choices"] as! [[String: Any]]).count, 2)
         }
     }

@@ -1,10 +1,11 @@
-import VLLMTestSupport
 import Foundation
 import Hummingbird
 import HummingbirdTesting
 import Logging
 import Testing
 import VLLMEngine
+import VLLMTestSupport
+
 @testable import VLLMServer
 
 /// `POST /v1/embeddings` on the random-weight BERT fixture (no tokenizer: token-id inputs).

@@ -1,8 +1,8 @@
 import Foundation
-import SwiftVLLM
 import Hummingbird
 import HummingbirdTesting
 import NIOCore
+import SwiftVLLM
 import XCTest
 
 @testable import VLLMServer
@@ -29,7 +29,8 @@ final class ErrorTests: XCTestCase {
             assertError(try await client.post("/v1/completions", ["max_tokens": 3]), .badRequest, param: "prompt")
             assertError(try await client.post("/v1/completions", ["prompt": "Hi", "model": "gpt-4"]), .badRequest, param: "model")
             assertError(try await client.post("/v1/completions", ["prompt": "Hi", "temperature": -1]), .badRequest, param: "temperature")
-            assertError(try await client.post("/v1/completions", ["prompt": "Hi", "temperature": "hot"]), .badRequest, param: "temperature")
+            assertError(
+                try await client.post("/v1/completions", ["prompt": "Hi", "temperature": "hot"]), .badRequest, param: "temperature")
             assertError(try await client.post("/v1/completions", ["prompt": "Hi", "top_p": 0]), .badRequest, param: "top_p")
             assertError(try await client.post("/v1/completions", ["prompt": "Hi", "n": 0]), .badRequest, param: "n")
             assertError(try await client.post("/v1/completions", ["prompt": "Hi", "max_tokens": 0]), .badRequest, param: "max_tokens")
@@ -37,7 +38,8 @@ final class ErrorTests: XCTestCase {
             assertError(try await client.post("/v1/completions", ["prompt": "Hi", "suffix": "x"]), .badRequest, param: "suffix")
             assertError(try await client.post("/v1/completions", ["prompt": "Hi", "best_of": 3]), .badRequest, param: "best_of")
             assertError(try await client.post("/v1/completions", ["prompt": "Hi", "logprobs": 50]), .badRequest, param: "logprobs")
-            assertError(try await client.post("/v1/completions", ["prompt": "Hi", "stop_token_ids": [99999]]), .badRequest, param: "stop_token_ids")
+            assertError(
+                try await client.post("/v1/completions", ["prompt": "Hi", "stop_token_ids": [99999]]), .badRequest, param: "stop_token_ids")
             assertError(try await client.post("/v1/completions", ["prompt": [1, 99999]]), .badRequest, param: "prompt")
             assertError(try await client.post("/v1/completions", ["prompt": []]), .badRequest, param: "prompt")
             assertError(
@@ -47,7 +49,8 @@ final class ErrorTests: XCTestCase {
             let long = Array(repeating: 5, count: 600)
             assertError(try await client.post("/v1/completions", ["prompt": long]), .badRequest, param: "prompt")
             assertError(
-                try await client.post("/v1/chat/completions", ["messages": [["role": "user", "content": String(repeating: "Once upon a time ", count: 200)]]]),
+                try await client.post(
+                    "/v1/chat/completions", ["messages": [["role": "user", "content": String(repeating: "Once upon a time ", count: 200)]]]),
                 .badRequest, param: "messages")
             // The server still answers.
             let after = try await client.post("/v1/completions", ["prompt": "Hi", "max_tokens": 2])
@@ -74,18 +77,24 @@ final class ErrorTests: XCTestCase {
     func testExtremeNumbersAreRefusedByName() async throws {
         try await withServer { client, _ in
             let chat: [String: Any] = ["messages": [["role": "user", "content": "Hi"]]]
-            for (field, value) in [("max_tokens", Int.max), ("max_tokens", Int.min), ("n", 1 << 62), ("logprobs", Int.max), ("min_tokens", Int.max)] {
+            for (field, value) in [
+                ("max_tokens", Int.max), ("max_tokens", Int.min), ("n", 1 << 62), ("logprobs", Int.max), ("min_tokens", Int.max),
+            ] {
                 assertError(try await client.post("/v1/completions", ["prompt": "Hi", field: value]), .badRequest, param: field)
             }
             for field in ["max_completion_tokens", "max_tokens", "n"] {
                 assertError(try await client.post("/v1/chat/completions", chat.merging([field: Int.max]) { $1 }), .badRequest, param: field)
             }
-            assertError(try await client.postRaw("/v1/completions", #"{"prompt": "Hi", "max_tokens": 1e300}"#), .badRequest, param: "max_tokens")
-            assertError(try await client.postRaw("/v1/completions", #"{"prompt": "Hi", "seed": 18446744073709551616}"#), .badRequest, param: "seed")
-            assertError(try await client.postRaw("/v1/completions", #"{"prompt": "Hi", "temperature": 1e400}"#), .badRequest)
-            assertError(try await client.post("/v1/completions", ["prompt": "Hi", "temperature": 1e300]), .badRequest, param: "temperature")
             assertError(
-                try await client.post("/v1/completions", ["prompt": "Hi", "logit_bias": ["99999999999999999999": 1]]), .badRequest, param: "logit_bias")
+                try await client.postRaw("/v1/completions", #"{"prompt": "Hi", "max_tokens": 1e300}"#), .badRequest, param: "max_tokens")
+            assertError(
+                try await client.postRaw("/v1/completions", #"{"prompt": "Hi", "seed": 18446744073709551616}"#), .badRequest, param: "seed")
+            assertError(try await client.postRaw("/v1/completions", #"{"prompt": "Hi", "temperature": 1e400}"#), .badRequest)
+            assertError(
+                try await client.post("/v1/completions", ["prompt": "Hi", "temperature": 1e300]), .badRequest, param: "temperature")
+            assertError(
+                try await client.post("/v1/completions", ["prompt": "Hi", "logit_bias": ["99999999999999999999": 1]]), .badRequest,
+                param: "logit_bias")
             assertError(try await client.post("/detokenize", ["tokens": [Int.max]]), .badRequest, param: "tokens")
             let after = try await client.post("/v1/completions", ["prompt": "Hi", "max_tokens": 2])
             XCTAssertEqual(after.status, .ok)
@@ -103,7 +112,9 @@ final class ErrorTests: XCTestCase {
             assertError(
                 try await client.postRaw("/v1/completions", #"{"prompt": "Hi"}"#, headers: [.contentType: "text/plain"]),
                 .unsupportedMediaType)
-            assertError(try await client.post("/v1/completions", ["prompt": "Hi", "stop": Array(repeating: "ab", count: 1025)]), .badRequest, param: "stop")
+            assertError(
+                try await client.post("/v1/completions", ["prompt": "Hi", "stop": Array(repeating: "ab", count: 1025)]), .badRequest,
+                param: "stop")
             assertError(try await client.post("/v1/completions", ["prompt": "Hi", "stop": [""]]), .badRequest, param: "stop")
             assertError(
                 try await client.post("/v1/completions", ["prompt": "Hi", "request_id": String(repeating: "x", count: 300)]), .badRequest,
@@ -113,7 +124,8 @@ final class ErrorTests: XCTestCase {
                 try await client.post("/v1/chat/completions", chat.merging(["chat_template": "{{ 'x' }}"]) { $1 }), .badRequest,
                 param: "chat_template")
             assertError(
-                try await client.post("/v1/chat/completions", chat.merging(["chat_template_kwargs": ["chat_template": "{{ 'x' }}"]]) { $1 }),
+                try await client.post(
+                    "/v1/chat/completions", chat.merging(["chat_template_kwargs": ["chat_template": "{{ 'x' }}"]]) { $1 }),
                 .badRequest, param: "chat_template_kwargs")
             assertError(
                 try await client.post("/v1/chat/completions", ["messages": [["role": "user", "content": [["type": "text"]]]]]), .badRequest,
@@ -143,10 +155,12 @@ final class ErrorTests: XCTestCase {
         options.apiKey = "secret"
         try await withServer(options: options) { client, _ in
             assertError(try await client.post("/v1/completions", ["prompt": "Hi"]), .unauthorized)
-            assertError(try await client.post("/v1/completions", ["prompt": "Hi"], headers: [.authorization: "Bearer wrong"]), .unauthorized)
+            assertError(
+                try await client.post("/v1/completions", ["prompt": "Hi"], headers: [.authorization: "Bearer wrong"]), .unauthorized)
             assertError(try await client.execute(uri: "/v1/models", method: .get), .unauthorized)
             assertError(try await client.post("/tokenize", ["prompt": "Hi"]), .unauthorized)
-            let ok = try await client.post("/v1/completions", ["prompt": "Hi", "max_tokens": 2], headers: [.authorization: "Bearer secret"])
+            let ok = try await client.post(
+                "/v1/completions", ["prompt": "Hi", "max_tokens": 2], headers: [.authorization: "Bearer secret"])
             XCTAssertEqual(ok.status, .ok)
             for path in ["/health", "/metrics", "/version"] {
                 let open = try await client.execute(uri: path, method: .get)

@@ -1,10 +1,10 @@
 import AsyncHTTPClient
 import Foundation
-import SwiftVLLM
-import VLLMClient
 import HummingbirdTesting
 import NIOCore
 import NIOFoundationCompat
+import SwiftVLLM
+import VLLMClient
 import XCTest
 
 @testable import VLLMServer
@@ -74,7 +74,8 @@ final class LoadTests: XCTestCase {
             let finished = try await withThrowingTaskGroup(of: Bool.self) { group in
                 for i in 0..<count {
                     let body = jsonText([
-                        "prompt": "Once upon a time \(i)", "max_tokens": 40, "ignore_eos": true, "stream": true, "temperature": 0.8, "seed": i,
+                        "prompt": "Once upon a time \(i)", "max_tokens": 40, "ignore_eos": true, "stream": true, "temperature": 0.8,
+                        "seed": i,
                     ])
                     let dropAfter = i % 3 == 0 ? 2 : Int.max
                     group.addTask {

@@ -51,7 +51,10 @@ final class OpenAPIDocumentTests: XCTestCase {
 
     func testServerRefusesWhatTheDocumentCallsInvalid() async throws {
         try await withServer { client, _ in
-            func expect(_ body: [String: Any], _ status: HTTPResponse.Status, _ param: String? = nil, file: StaticString = #filePath, line: UInt = #line) async throws {
+            func expect(
+                _ body: [String: Any], _ status: HTTPResponse.Status, _ param: String? = nil, file: StaticString = #filePath,
+                line: UInt = #line
+            ) async throws {
                 let base: [String: Any] = ["prompt": "Hi", "max_tokens": 1]
                 let response = try await client.post("/v1/completions", base.merging(body) { $1 })
                 XCTAssertEqual(response.status, status, response.text, file: file, line: line)
@@ -66,11 +69,15 @@ final class OpenAPIDocumentTests: XCTestCase {
             try await expect(["structured_outputs": ["json": true]], .badRequest, "structured_outputs.json")
             try await expect(["structured_outputs": ["json_object": false, "regex": NSNull()]], .ok)
             try await expect(["response_format": ["type": "text", "json_schema": [1]]], .badRequest, "response_format.json_schema")
-            try await expect(["response_format": ["type": "text", "json_schema": ["name": NSNull()]]], .badRequest, "response_format.json_schema.name")
-            try await expect(["response_format": ["type": "json_schema", "json_schema": ["name": "x", "schema": NSNull()]]], .badRequest, "response_format")
+            try await expect(
+                ["response_format": ["type": "text", "json_schema": ["name": NSNull()]]], .badRequest, "response_format.json_schema.name")
+            try await expect(
+                ["response_format": ["type": "json_schema", "json_schema": ["name": "x", "schema": NSNull()]]], .badRequest,
+                "response_format")
             // structured_outputs beside response_format may only carry disable_any_whitespace.
             try await expect(["response_format": ["type": "text"], "structured_outputs": ["disable_any_whitespace": true]], .ok)
-            try await expect(["response_format": ["type": "text"], "structured_outputs": ["json_object": false]], .badRequest, "structured_outputs")
+            try await expect(
+                ["response_format": ["type": "text"], "structured_outputs": ["json_object": false]], .badRequest, "structured_outputs")
             // Tool fields of the wrong shape are refused, not handed to the template.
             func expectChat(_ body: [String: Any], _ param: String, file: StaticString = #filePath, line: UInt = #line) async throws {
                 let base: [String: Any] = ["messages": [["role": "user", "content": "Hi"]], "max_tokens": 1]
@@ -80,9 +87,11 @@ final class OpenAPIDocumentTests: XCTestCase {
             }
             let tool: [String: Any] = ["type": "function", "function": ["name": "f"]]
             try await expectChat(["messages": [["role": "assistant", "tool_calls": 5]]], "messages[0].tool_calls")
-            try await expectChat(["messages": [["role": "assistant", "tool_calls": [["function": ["name": "f"]]]]]], "messages[0].tool_calls[0]")
+            try await expectChat(
+                ["messages": [["role": "assistant", "tool_calls": [["function": ["name": "f"]]]]]], "messages[0].tool_calls[0]")
             try await expectChat(["messages": [["role": "tool", "content": "x", "tool_call_id": 5]]], "messages[0].tool_call_id")
-            try await expectChat(["tools": [["type": "function", "function": ["name": "f", "description": 5]]], "tool_choice": "none"], "tools")
+            try await expectChat(
+                ["tools": [["type": "function", "function": ["name": "f", "description": 5]]], "tool_choice": "none"], "tools")
             try await expectChat(["tools": [tool], "tool_choice": ["type": "other", "function": ["name": "f"]]], "tool_choice")
             // Without --enable-auto-tool-choice, tools need a tool_choice other than auto.
             try await expectChat(["tools": [tool]], "tool_choice")

@@ -24,9 +24,11 @@ final class ReasoningServerTests: XCTestCase {
 
             let constrained = try await client.post(
                 "/v1/chat/completions", ["messages": hi, "max_tokens": 12, "temperature": 0, "structured_outputs": ["regex": "[0-9]{3}"]])
-            XCTAssertEqual(messageOf(constrained.choice0)["reasoning_content"] as? String, reasoning, "the grammar must not constrain thinking")
+            XCTAssertEqual(
+                messageOf(constrained.choice0)["reasoning_content"] as? String, reasoning, "the grammar must not constrain thinking")
 
-            let stream = try await client.post("/v1/chat/completions", ["messages": hi, "max_tokens": 12, "temperature": 0, "stream": true])
+            let stream = try await client.post(
+                "/v1/chat/completions", ["messages": hi, "max_tokens": 12, "temperature": 0, "stream": true])
             let streamed = StreamedChoice(stream.events)
             XCTAssertEqual(streamed.reasoning, reasoning)
             XCTAssertEqual(streamed.content, "")
@@ -40,8 +42,10 @@ final class ReasoningServerTests: XCTestCase {
         try await withServer(options: options) { client, _ in
             let response = try await client.post(
                 "/v1/chat/completions",
-                ["messages": [["role": "user", "content": "Hello"]], "max_tokens": 12, "temperature": 0,
-                 "chat_template_kwargs": ["enable_thinking": false], "structured_outputs": ["regex": "[0-9]{3}"]])
+                [
+                    "messages": [["role": "user", "content": "Hello"]], "max_tokens": 12, "temperature": 0,
+                    "chat_template_kwargs": ["enable_thinking": false], "structured_outputs": ["regex": "[0-9]{3}"],
+                ])
             let message = messageOf(response.choice0)
             let content = message["content"] as? String ?? ""
             XCTAssertNotNil(content.range(of: "^[0-9]{3}$", options: .regularExpression), response.text)
@@ -68,13 +72,15 @@ final class ReasoningServerTests: XCTestCase {
             calls[piece.index].arguments += piece.arguments
         }
         let message = ChatOutputParsing.Message(
-            reasoning: total.reasoning.isEmpty ? nil : total.reasoning, content: total.content.isEmpty ? nil : total.content, toolCalls: calls)
+            reasoning: total.reasoning.isEmpty ? nil : total.reasoning, content: total.content.isEmpty ? nil : total.content,
+            toolCalls: calls)
         return (message, stream.sentCalls)
     }
 
     func testScriptedReasoningAndHermesCallsWholeAndStreamed() throws {
         let parsing = try Self.parsing(.parser(try ToolCallParser(named: "hermes", ids: Self.ids)))
-        let text = #"<think>The user wants weather.</think>Checking. <tool_call>{"name": "get_weather", "arguments": {"city": "Paris", "days": 2}}</tool_call><tool_call>{"name": "get_time", "arguments": {"zone": "UTC"}}</tool_call>"#
+        let text =
+            #"<think>The user wants weather.</think>Checking. <tool_call>{"name": "get_weather", "arguments": {"city": "Paris", "days": 2}}</tool_call><tool_call>{"name": "get_time", "arguments": {"zone": "UTC"}}</tool_call>"#
         let whole = parsing.parse(text)
         XCTAssertEqual(whole.reasoning, "The user wants weather.")
         XCTAssertEqual(whole.content, "Checking. ")
@@ -93,7 +99,8 @@ final class ReasoningServerTests: XCTestCase {
 
     func testScriptedRequiredAndNamedOutputs() throws {
         let required = try Self.parsing(.parser(.callList(ids: Self.ids)), reasoning: nil)
-        let list = #"[{"name": "get_time", "parameters": {"zone": "CET"}}, {"name": "get_weather", "parameters": {"city": "Lima", "days": 7}}]"#
+        let list =
+            #"[{"name": "get_time", "parameters": {"zone": "CET"}}, {"name": "get_weather", "parameters": {"city": "Lima", "days": 7}}]"#
         let whole = required.parse(list)
         XCTAssertEqual(whole.toolCalls.map(\.name), ["get_time", "get_weather"])
         XCTAssertEqual(whole.toolCalls[1].arguments, #"{"city": "Lima", "days": 7}"#)

@@ -17,23 +17,26 @@ final class SpeculativeServerTests: XCTestCase {
             plain.value = try await Self.completion(client)
         }
         let draft = RepositoryFiles.path("Tests/Fixtures/speculative/stories260K-without-layer-2")
-        try await withServer(configure: { $0.speculative = SpeculativeConfig(draftModel: draft, numSpeculativeTokens: 3) }) { client, _ in
-            let text = try await Self.completion(client)
-            XCTAssertFalse(plain.value.isEmpty)
-            XCTAssertEqual(text, plain.value)
-            var streaming = Self.request
-            streaming["stream"] = true
-            let events = try await client.post("/v1/completions", streaming).events.dropLast().map(jsonObject)
-            let streamed = events.compactMap { ($0["choices"] as? [[String: Any]])?.first?["text"] as? String }.joined()
-            XCTAssertEqual(streamed, plain.value)
-            let metrics = try await client.execute(uri: "/metrics", method: .get).text
-            for name in ["num_drafts", "num_draft_tokens", "num_accepted_tokens"] {
-                let line = metrics.split(separator: "\n").first { $0.hasPrefix("vllm:spec_decode_\(name)_total{") }
-                let value = line.flatMap { Double($0.split(separator: " ").last!) } ?? 0
-                XCTAssertGreaterThan(value, 0, "vllm:spec_decode_\(name)_total in\n\(metrics)")
-            }
-            XCTAssertTrue(metrics.contains("vllm:spec_decode_num_accepted_tokens_per_pos_total{"), metrics)
-        }
+        let speculative = SpeculativeConfig(draftModel: draft, numSpeculativeTokens: 3)
+        try await withServer(
+            configure: { $0.speculative = speculative },
+            { client, _ in
+                let text = try await Self.completion(client)
+                XCTAssertFalse(plain.value.isEmpty)
+                XCTAssertEqual(text, plain.value)
+                var streaming = Self.request
+                streaming["stream"] = true
+                let events = try await client.post("/v1/completions", streaming).events.dropLast().map(jsonObject)
+                let streamed = events.compactMap { ($0["choices"] as? [[String: Any]])?.first?["text"] as? String }.joined()
+                XCTAssertEqual(streamed, plain.value)
+                let metrics = try await client.execute(uri: "/metrics", method: .get).text
+                for name in ["num_drafts", "num_draft_tokens", "num_accepted_tokens"] {
+                    let line = metrics.split(separator: "\n").first { $0.hasPrefix("vllm:spec_decode_\(name)_total{") }
+                    let value = line.flatMap { Double($0.split(separator: " ").last!) } ?? 0
+                    XCTAssertGreaterThan(value, 0, "vllm:spec_decode_\(name)_total in\n\(metrics)")
+                }
+                XCTAssertTrue(metrics.contains("vllm:spec_decode_num_accepted_tokens_per_pos_total{"), metrics)
+            })
     }
 
     private static func completion(_ client: any TestClientProtocol) async throws -> String {

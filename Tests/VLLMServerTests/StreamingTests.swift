@@ -1,6 +1,6 @@
 import Foundation
-import SwiftVLLM
 import HummingbirdTesting
+import SwiftVLLM
 import XCTest
 
 @testable import VLLMServer

@@ -10,13 +10,18 @@ final class StructuredOutputServerTests: XCTestCase {
     func testResponseFormatJSONSchemaAndStructuredOutputs() async throws {
         try await withServer { client, _ in
             let schema: [String: Any] = [
-                "type": "object", "properties": ["answer": ["type": "string", "enum": ["yes", "no"]], "n": ["type": "integer", "minimum": 0, "maximum": 9]],
+                "type": "object",
+                "properties": [
+                    "answer": ["type": "string", "enum": ["yes", "no"]], "n": ["type": "integer", "minimum": 0, "maximum": 9],
+                ],
                 "required": ["answer", "n"], "additionalProperties": false,
             ]
             let chat = try await client.post(
                 "/v1/chat/completions",
-                ["messages": [["role": "user", "content": "Hi"]], "max_tokens": 200, "temperature": 0,
-                 "response_format": ["type": "json_schema", "json_schema": ["name": "reply", "schema": schema, "strict": true]]])
+                [
+                    "messages": [["role": "user", "content": "Hi"]], "max_tokens": 200, "temperature": 0,
+                    "response_format": ["type": "json_schema", "json_schema": ["name": "reply", "schema": schema, "strict": true]],
+                ])
             XCTAssertEqual(chat.status, .ok, chat.text)
             let choice = (chat.json["choices"] as! [[String: Any]])[0]
             let content = (choice["message"] as! [String: Any])["content"] as! String
@@ -29,12 +34,14 @@ final class StructuredOutputServerTests: XCTestCase {
             }
 
             let pick = try await client.post(
-                "/v1/completions", ["prompt": "Once upon a time", "max_tokens": 20, "n": 3, "structured_outputs": ["choice": ["red", "green", "blue"]]])
+                "/v1/completions",
+                ["prompt": "Once upon a time", "max_tokens": 20, "n": 3, "structured_outputs": ["choice": ["red", "green", "blue"]]])
             XCTAssertEqual(pick.status, .ok, pick.text)
             for c in pick.json["choices"] as! [[String: Any]] { XCTAssertTrue(["red", "green", "blue"].contains(c["text"] as! String)) }
 
             let regex = try await client.post(
-                "/v1/completions", ["prompt": "Once", "max_tokens": 20, "temperature": 0, "structured_outputs": ["regex": "[0-9]{3}-[a-z]{2}"]])
+                "/v1/completions",
+                ["prompt": "Once", "max_tokens": 20, "temperature": 0, "structured_outputs": ["regex": "[0-9]{3}-[a-z]{2}"]])
             let text = (regex.json["choices"] as! [[String: Any]])[0]["text"] as! String
             XCTAssertNotNil(text.range(of: "^[0-9]{3}-[a-z]{2}$", options: .regularExpression), text)
         }
@@ -44,8 +51,12 @@ final class StructuredOutputServerTests: XCTestCase {
         try await withServer { client, _ in
             let bad = try await client.post(
                 "/v1/chat/completions",
-                ["messages": [["role": "user", "content": "Hi"]],
-                 "response_format": ["type": "json_schema", "json_schema": ["name": "x", "schema": ["type": "object", "not": ["type": "null"]]]]])
+                [
+                    "messages": [["role": "user", "content": "Hi"]],
+                    "response_format": [
+                        "type": "json_schema", "json_schema": ["name": "x", "schema": ["type": "object", "not": ["type": "null"]]],
+                    ],
+                ])
             XCTAssertEqual(bad.status, .badRequest)
             XCTAssertEqual(bad.error["param"] as? String, "response_format")
             XCTAssertTrue((bad.error["message"] as? String ?? "").contains("not"), bad.text)
@@ -60,14 +71,19 @@ final class StructuredOutputServerTests: XCTestCase {
     func testDisableAnyWhitespaceWritesCompactJSON() async throws {
         try await withServer { client, _ in
             let schema: [String: Any] = [
-                "type": "object", "properties": ["answer": ["type": "string", "enum": ["yes", "no"]], "n": ["type": "integer", "minimum": 0, "maximum": 9]],
+                "type": "object",
+                "properties": [
+                    "answer": ["type": "string", "enum": ["yes", "no"]], "n": ["type": "integer", "minimum": 0, "maximum": 9],
+                ],
                 "required": ["answer", "n"],
             ]
             let response = try await client.postSorted(
                 "/v1/chat/completions",
-                ["messages": [["role": "user", "content": "Hi"]], "max_tokens": 60, "n": 4, "temperature": 1,
-                 "response_format": ["type": "json_schema", "json_schema": ["name": "reply", "schema": schema]],
-                 "structured_outputs": ["disable_any_whitespace": true]])
+                [
+                    "messages": [["role": "user", "content": "Hi"]], "max_tokens": 60, "n": 4, "temperature": 1,
+                    "response_format": ["type": "json_schema", "json_schema": ["name": "reply", "schema": schema]],
+                    "structured_outputs": ["disable_any_whitespace": true],
+                ])
             XCTAssertEqual(response.status, .ok, response.text)
             for choice in response.json["choices"] as! [[String: Any]] {
                 let content = (choice["message"] as! [String: Any])["content"] as! String
@@ -75,7 +91,8 @@ final class StructuredOutputServerTests: XCTestCase {
                 XCTAssertNotNil(content.range(of: #"^\{"answer": "(yes|no)", "n": [0-9]\}$"#, options: .regularExpression), content)
             }
             let bad = try await client.post(
-                "/v1/chat/completions", ["messages": [["role": "user", "content": "Hi"]], "structured_outputs": ["disable_any_whitespace": "yes"]])
+                "/v1/chat/completions",
+                ["messages": [["role": "user", "content": "Hi"]], "structured_outputs": ["disable_any_whitespace": "yes"]])
             XCTAssertEqual(bad.status, .badRequest)
         }
     }

@@ -28,7 +28,10 @@ nonisolated(unsafe) let weatherTools: [[String: Any]] = [
             "name": "get_weather", "description": "Weather forecast",
             "parameters": [
                 "type": "object",
-                "properties": ["city": ["type": "string", "enum": ["Paris", "Tokyo", "Lima"]], "days": ["type": "integer", "minimum": 1, "maximum": 7]],
+                "properties": [
+                    "city": ["type": "string", "enum": ["Paris", "Tokyo", "Lima"]],
+                    "days": ["type": "integer", "minimum": 1, "maximum": 7],
+                ],
                 "required": ["city", "days"],
             ],
         ],
@@ -166,7 +169,8 @@ final class ToolCallingTests: XCTestCase {
             }
             // Parallel calls: the list may go on until max_tokens; a list cut short is no calls,
             // its text is the content and the finish reason says so.
-            let parallel = try await client.post("/v1/chat/completions", toolRequest(["tool_choice": "required", "temperature": 0, "max_tokens": 40]))
+            let parallel = try await client.post(
+                "/v1/chat/completions", toolRequest(["tool_choice": "required", "temperature": 0, "max_tokens": 40]))
             let choice = parallel.choice0
             let content = messageOf(choice)["content"] as? String ?? ""
             if choice["finish_reason"] as? String == "tool_calls" {
@@ -206,7 +210,8 @@ final class ToolCallingTests: XCTestCase {
         }
         try await withServer(options: options) { client, _ in
             // The regex makes the random model write a hermes call; the parser must find it.
-            let regex = #"I will check\. <tool_call>\{"name": "get_weather", "arguments": \{"city": "(Paris|Lima)", "days": [1-7]\}\}</tool_call>"#
+            let regex =
+                #"I will check\. <tool_call>\{"name": "get_weather", "arguments": \{"city": "(Paris|Lima)", "days": [1-7]\}\}</tool_call>"#
             let body = toolRequest(["temperature": 0, "structured_outputs": ["regex": regex]])
             let whole = try await client.post("/v1/chat/completions", body)
             XCTAssertEqual(whole.status, .ok, whole.text)
@@ -229,7 +234,8 @@ final class ToolCallingTests: XCTestCase {
             XCTAssertEqual(plain.choice0["finish_reason"] as? String, "length")
             XCTAssertEqual((messageOf(plain.choice0)["tool_calls"] as? [Any])?.count, 0)
             XCTAssertFalse((messageOf(plain.choice0)["content"] as? String ?? "").isEmpty)
-            let none = try await client.post("/v1/chat/completions", toolRequest(["tool_choice": "none", "temperature": 0, "structured_outputs": ["regex": regex]]))
+            let none = try await client.post(
+                "/v1/chat/completions", toolRequest(["tool_choice": "none", "temperature": 0, "structured_outputs": ["regex": regex]]))
             XCTAssertEqual((messageOf(none.choice0)["tool_calls"] as? [Any])?.count, 0)
             XCTAssertTrue((messageOf(none.choice0)["content"] as? String ?? "").contains("<tool_call>"))
         }
@@ -241,14 +247,20 @@ final class ToolCallingTests: XCTestCase {
                 ["role": "user", "content": "Weather in Paris?"],
                 [
                     "role": "assistant", "content": NSNull(),
-                    "tool_calls": [["id": "call_1", "type": "function", "function": ["name": "get_weather", "arguments": #"{"city": "Paris", "days": 2}"#]]],
+                    "tool_calls": [
+                        [
+                            "id": "call_1", "type": "function",
+                            "function": ["name": "get_weather", "arguments": #"{"city": "Paris", "days": 2}"#],
+                        ]
+                    ],
                 ],
                 ["role": "tool", "tool_call_id": "call_1", "content": "sunny"],
             ]
             let tokens = try await client.post("/tokenize", ["messages": messages, "tools": weatherTools])
             XCTAssertEqual(tokens.status, .ok, tokens.text)
             let text = try await client.post("/detokenize", ["tokens": tokens.json["tokens"] as! [Int]]).json["prompt"] as? String ?? ""
-            XCTAssertTrue(text.contains(#"<tool_call>{"name": "get_weather", "arguments": {"city": "Paris", "days": 2}}</tool_call>"#), text)
+            XCTAssertTrue(
+                text.contains(#"<tool_call>{"name": "get_weather", "arguments": {"city": "Paris", "days": 2}}</tool_call>"#), text)
             XCTAssertTrue(text.contains("tool: sunny (answers call_1)"), text)
             XCTAssertTrue(text.hasPrefix("tools: get_weather get_time\n"), text)
 
@@ -266,7 +278,10 @@ final class ToolCallingTests: XCTestCase {
             let cases: [([String: Any], String)] = [
                 (["tool_choice": "required"], "`tools` must be set"),
                 (["tool_choice": ["type": "function", "function": ["name": "get_weather"]]], "`tools` must be set"),
-                (["tools": weatherTools, "tool_choice": ["type": "function", "function": ["name": "nope"]]], "does not match any of the specified `tools`"),
+                (
+                    ["tools": weatherTools, "tool_choice": ["type": "function", "function": ["name": "nope"]]],
+                    "does not match any of the specified `tools`"
+                ),
                 (["tools": weatherTools, "tool_choice": ["type": "function"]], "Invalid value for `function`"),
                 (["tools": weatherTools, "tool_choice": "sometimes"], "Invalid value for `tool_choice`"),
                 (["tools": weatherTools], "--enable-auto-tool-choice"),
@@ -283,7 +298,8 @@ final class ToolCallingTests: XCTestCase {
                 XCTAssertTrue((response.error["message"] as? String ?? "").contains(expected), "\(fields): \(response.text)")
             }
             // Required with an empty list is none (OpenAI's behaviour, as vLLM has it).
-            let empty = try await client.post("/v1/chat/completions", ["messages": hi, "tools": [Any](), "tool_choice": "required", "max_tokens": 3])
+            let empty = try await client.post(
+                "/v1/chat/completions", ["messages": hi, "tools": [Any](), "tool_choice": "required", "max_tokens": 3])
             XCTAssertEqual(empty.status, .ok, empty.text)
             // The server goes on serving.
             let after = try await client.post("/v1/chat/completions", ["messages": hi, "max_tokens": 3])

@@ -63,7 +63,8 @@ private func accepts(_ spec: StructuredOutputSpec, _ text: String) throws -> Boo
     }
 
     @Test func objectPropertiesFollowSchemaOrderAndRequired() throws {
-        let spec = StructuredOutputSpec.jsonSchema(#"{"type":"object","properties":{"a":{"type":"string"},"b":{"type":"integer"},"c":{"type":"boolean"}},"required":["b"]}"#)
+        let spec = StructuredOutputSpec.jsonSchema(
+            #"{"type":"object","properties":{"a":{"type":"string"},"b":{"type":"integer"},"c":{"type":"boolean"}},"required":["b"]}"#)
         #expect(try accepts(spec, #"{"b":1}"#))
         #expect(try accepts(spec, #"{ "a" : "x\"y" ,"b":2, "c":true }"#))
         #expect(try !accepts(spec, #"{"a":"x"}"#))
@@ -73,16 +74,20 @@ private func accepts(_ spec: StructuredOutputSpec, _ text: String) throws -> Boo
     }
 
     @Test func refsArraysAndAnyOf() throws {
-        let tree = StructuredOutputSpec.jsonSchema(##"{"$defs":{"n":{"type":"object","properties":{"v":{"type":"integer"},"kids":{"type":"array","items":{"$ref":"#/$defs/n"},"maxItems":2}},"required":["v","kids"]}},"$ref":"#/$defs/n"}"##)
+        let tree = StructuredOutputSpec.jsonSchema(
+            ##"{"$defs":{"n":{"type":"object","properties":{"v":{"type":"integer"},"kids":{"type":"array","items":{"$ref":"#/$defs/n"},"maxItems":2}},"required":["v","kids"]}},"$ref":"#/$defs/n"}"##
+        )
         #expect(try accepts(tree, #"{"v":1,"kids":[{"v":2,"kids":[]},{"v":3,"kids":[{"v":4,"kids":[]}]}]}"#))
         #expect(try !accepts(tree, #"{"v":1,"kids":[{"v":2,"kids":[]},{"v":3,"kids":[]},{"v":5,"kids":[]}]}"#))
-        let either = StructuredOutputSpec.jsonSchema(#"{"anyOf":[{"type":"null"},{"type":"array","items":{"type":"number"},"minItems":2}]}"#)
+        let either = StructuredOutputSpec.jsonSchema(
+            #"{"anyOf":[{"type":"null"},{"type":"array","items":{"type":"number"},"minItems":2}]}"#)
         #expect(try accepts(either, "null") && accepts(either, "[1.5e3, -0.25]"))
         #expect(try !accepts(either, "[1]"))
     }
 
     @Test func ebnfGrammars() throws {
-        let arith = StructuredOutputSpec.grammar("""
+        let arith = StructuredOutputSpec.grammar(
+            """
             root ::= expr
             expr ::= term (("+" | "-") term)*
             term ::= [0-9]+ | "(" expr ")"
@@ -90,7 +95,9 @@ private func accepts(_ spec: StructuredOutputSpec, _ text: String) throws -> Boo
         #expect(try accepts(arith, "1+(23-4)+5"))
         #expect(try !accepts(arith, "1+"))
         #expect(try !accepts(arith, "(1"))
-        #expect(throws: StructuredOutputError.self) { try StructuredOutputSpec.grammar("root ::= root \"a\" | \"b\"").grammar().compiledForTest() }
+        #expect(throws: StructuredOutputError.self) {
+            try StructuredOutputSpec.grammar("root ::= root \"a\" | \"b\"").grammar().compiledForTest()
+        }
         do {
             _ = try StructuredOutputSpec.grammar("root ::= x").grammar()
             Issue.record("undefined rule accepted")
@@ -100,8 +107,10 @@ private func accepts(_ spec: StructuredOutputSpec, _ text: String) throws -> Boo
     }
 
     @Test func unsupportedFeaturesAreNamed() throws {
-        for (schema, feature) in [(#"{"type":"string","format":"idn-email"}"#, "format idn-email"), (#"{"not":{"type":"string"}}"#, "not"),
-                                  (#"{"type":"array","uniqueItems":true}"#, "uniqueItems"), (#"{"type":"number","minimum":1.5}"#, "minimum on a number")] {
+        for (schema, feature) in [
+            (#"{"type":"string","format":"idn-email"}"#, "format idn-email"), (#"{"not":{"type":"string"}}"#, "not"),
+            (#"{"type":"array","uniqueItems":true}"#, "uniqueItems"), (#"{"type":"number","minimum":1.5}"#, "minimum on a number"),
+        ] {
             do {
                 _ = try StructuredOutputSpec.jsonSchema(schema).grammar()
                 Issue.record("\(schema) compiled")
@@ -143,8 +152,13 @@ private func accepts(_ spec: StructuredOutputSpec, _ text: String) throws -> Boo
                     let allowed = Array(allowedIDs(m.nextTokenBitmask(), size: fixture.vocabulary.size))
                     try #require(!allowed.isEmpty, "\(name): dead end after \(String(decoding: bytes, as: UTF8.self))")
                     let stops = allowed.filter { fixture.vocabulary.stopTokenIDs.contains(Int32($0)) }
-                    let short = allowed.filter { (fixture.vocabulary.bytes(of: $0)?.count ?? 9) == 1 && "\"}]".utf8.contains(fixture.vocabulary.bytes(of: $0)![0]) }
-                    let id = stops.first ?? (short.isEmpty || Bool.random(using: &rng) ? allowed.randomElement(using: &rng)! : short.randomElement(using: &rng)!)
+                    let short = allowed.filter {
+                        (fixture.vocabulary.bytes(of: $0)?.count ?? 9) == 1 && "\"}]".utf8.contains(fixture.vocabulary.bytes(of: $0)![0])
+                    }
+                    let id =
+                        stops.first
+                        ?? (short.isEmpty || Bool.random(using: &rng)
+                            ? allowed.randomElement(using: &rng)! : short.randomElement(using: &rng)!)
                     let accepted = m.acceptToken(id)
                     #expect(accepted)
                     bytes += fixture.vocabulary.bytes(of: id) ?? []

@@ -1,5 +1,5 @@
-import VLLMTestSupport
 import Foundation
+import VLLMTestSupport
 
 @testable import VLLMStructuredOutputs
 
@@ -28,8 +28,9 @@ struct XGrammarFixture {
         let bytes = (doc["vocab_hex"] as! [String]).map(hexBytes)
         let vocabulary = TokenVocabulary(tokenBytes: bytes, stopTokenIDs: doc["stop_token_ids"] as! [Int])
         let walks = (doc["cases"] as! [[String: Any]]).map { c in
-            Walk(name: c["name"] as! String, spec: spec(c), path: c["path"] as! [Int],
-                 masks: (c["masks"] as! [String]).map { words(hexBytes($0), count: vocabulary.maskWords) })
+            Walk(
+                name: c["name"] as! String, spec: spec(c), path: c["path"] as! [Int],
+                masks: (c["masks"] as! [String]).map { words(hexBytes($0), count: vocabulary.maskWords) })
         }
         return XGrammarFixture(vocabulary: vocabulary, walks: walks)
     }()

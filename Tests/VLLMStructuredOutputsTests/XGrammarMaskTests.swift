@@ -17,7 +17,10 @@ import Testing
                 // length-limited strings; we leave them out. Anything else must be equal.
                 let onlyTheirs = theirs.subtracting(ours)
                 let controlOnly = onlyTheirs.allSatisfy { fixture.vocabulary.bytes(of: $0)?.contains { $0 < 0x20 } ?? false }
-                #expect(ours.isSubset(of: theirs) && controlOnly, "\(walk.name) step \(k): only ours \(ours.subtracting(theirs).sorted().prefix(5)), only xgrammar \(onlyTheirs.sorted().prefix(5))")
+                #expect(
+                    ours.isSubset(of: theirs) && controlOnly,
+                    "\(walk.name) step \(k): only ours \(ours.subtracting(theirs).sorted().prefix(5)), only xgrammar \(onlyTheirs.sorted().prefix(5))"
+                )
                 steps += 1
                 if k < walk.path.count {
                     let accepted = matcher.acceptToken(walk.path[k])

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import VLLMTokenizers
 
 /// One render of a real chat template over one conversation, with jinja2's result
@@ -27,7 +28,8 @@ struct ChatTemplateCase: Sendable, CustomTestStringConvertible {
         if case .dict(let templates)? = root["templates"] {
             for (k, v) in zip(templates.keys, templates.values) {
                 guard case .dict(let t) = v, let file = t["file"]?.stringValue,
-                    let source = try? String(contentsOf: JinjaFixtures.root.appendingPathComponent("chat-templates/templates/\(file)"), encoding: .utf8)
+                    let source = try? String(
+                        contentsOf: JinjaFixtures.root.appendingPathComponent("chat-templates/templates/\(file)"), encoding: .utf8)
                 else { continue }
                 var tokens: [String: String] = [:]
                 if case .dict(let tk)? = t["special_tokens"] {
@@ -65,9 +67,11 @@ struct ChatTemplateCase: Sendable, CustomTestStringConvertible {
 @Suite struct ChatTemplateFixtureTests {
     @Test func everyRealTemplateIsCovered() {
         let names = Set(ChatTemplateCase.suite.cases.map(\.template))
-        for required in ["llama3-8b-instruct", "llama3.2-3b-instruct", "mistral-7b-instruct", "phi3-mini-3.8b",
-                         "qwen2.5-0.5b-instruct", "smollm2-135m-instruct", "tinyllama-1.1b-chat",
-                         "config-mistral-7b-v0.3", "config-phi3-mini"] {
+        for required in [
+            "llama3-8b-instruct", "llama3.2-3b-instruct", "mistral-7b-instruct", "phi3-mini-3.8b",
+            "qwen2.5-0.5b-instruct", "smollm2-135m-instruct", "tinyllama-1.1b-chat",
+            "config-mistral-7b-v0.3", "config-phi3-mini",
+        ] {
             #expect(names.contains(required), "no fixtures for \(required)")
         }
         #expect(ChatTemplateCase.suite.cases.count >= 800)
@@ -94,7 +98,8 @@ struct ChatTemplateCase: Sendable, CustomTestStringConvertible {
         let dir = JinjaFixtures.root.appendingPathComponent("chat-templates/model-configs")
         let mistral = try ChatTemplateConfig(directory: dir.appendingPathComponent("mistral-7b-v0.3"))
         #expect(mistral.specialTokens == ["bos_token": "<s>", "eos_token": "</s>", "unk_token": "<unk>"])
-        let expected = try String(contentsOf: JinjaFixtures.root.appendingPathComponent("chat-templates/templates/config-mistral-7b-v0.3.jinja"), encoding: .utf8)
+        let expected = try String(
+            contentsOf: JinjaFixtures.root.appendingPathComponent("chat-templates/templates/config-mistral-7b-v0.3.jinja"), encoding: .utf8)
         #expect(mistral.defaultTemplate == expected)
         let phi3 = try ChatTemplateConfig(directory: dir.appendingPathComponent("phi3-mini"))
         #expect(phi3.specialTokens["pad_token"] == "<|endoftext|>")
@@ -102,11 +107,12 @@ struct ChatTemplateCase: Sendable, CustomTestStringConvertible {
     }
 
     @Test func namedTemplateListAndAddedTokenObjects() throws {
-        let config = try JinjaValue(jsonString: """
-            {"chat_template": [{"name": "tool_use", "template": "T"}, {"name": "default", "template": "D"}],
-             "bos_token": {"__type": "AddedToken", "content": "<s>", "lstrip": false}, "eos_token": "</s>", "pad_token": null,
-             "additional_special_tokens": ["<a>", {"content": "<b>"}]}
-            """)
+        let config = try JinjaValue(
+            jsonString: """
+                {"chat_template": [{"name": "tool_use", "template": "T"}, {"name": "default", "template": "D"}],
+                 "bos_token": {"__type": "AddedToken", "content": "<s>", "lstrip": false}, "eos_token": "</s>", "pad_token": null,
+                 "additional_special_tokens": ["<a>", {"content": "<b>"}]}
+                """)
         guard case .dict(let d) = config else { Issue.record("not a dict"); return }
         let c = try ChatTemplateConfig(config: d)
         #expect(c.defaultTemplate == "D")
@@ -149,7 +155,9 @@ struct ChatTemplateCase: Sendable, CustomTestStringConvertible {
     }
 
     @Test func deeplyNestedSourceIsASyntaxError() {
-        #expect(throws: JinjaError.self) { try ChatTemplate("{{ " + String(repeating: "(", count: 5000) + "1" + String(repeating: ")", count: 5000) + " }}") }
+        #expect(throws: JinjaError.self) {
+            try ChatTemplate("{{ " + String(repeating: "(", count: 5000) + "1" + String(repeating: ")", count: 5000) + " }}")
+        }
         #expect(throws: JinjaError.self) { try ChatTemplate("{{ " + String(repeating: "-", count: 5000) + "1 }}") }
         #expect(throws: JinjaError.self) { try ChatTemplate(String(repeating: "{% if true %}", count: 5000)) }
         #expect(throws: JinjaError.self) { try JinjaValue(jsonString: String(repeating: "[", count: 100_000)) }

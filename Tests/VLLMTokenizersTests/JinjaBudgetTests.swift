@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import VLLMTokenizers
 
 /// Every render has a budget of steps and bytes; a template that would run for hours or exhaust
@@ -52,7 +53,9 @@ import Testing
     @Test func longConversationsFitTheDefaultBudget() throws {
         let template = try ChatTemplate(
             "{% for m in messages %}{{ '<|im_start|>' + m['role'] + '\\n' + m['content'] | trim + '<|im_end|>\\n' }}{% endfor %}")
-        let long: [JinjaValue] = (0..<20000).map { i in ["role": "user", "content": .string(String(repeating: "word ", count: 100) + "\(i)")] }
+        let long: [JinjaValue] = (0..<20000).map { i in
+            ["role": "user", "content": .string(String(repeating: "word ", count: 100) + "\(i)")]
+        }
         let text = try template.render(messages: long, addGenerationPrompt: false)
         #expect(text.hasSuffix("19999<|im_end|>\n"))
     }

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import VLLMTokenizers
 
 /// One small template with its context and jinja2's result (Fixtures/jinja/unit-cases.json,
@@ -77,7 +78,7 @@ struct JinjaUnitCase: Sendable, CustomTestStringConvertible {
         let cases: [(Double, String)] = [
             (1, "1.0"), (0.1, "0.1"), (1e16, "1e+16"), (1e15, "1000000000000000.0"), (1e-5, "1e-05"),
             (0.0001, "0.0001"), (-2.5e-7, "-2.5e-07"), (1.7976931348623157e308, "1.7976931348623157e+308"),
-            (123456789012345680, "1.2345678901234568e+17"), (9007199254740992, "9007199254740992.0"), (.infinity, "inf"),
+            (123_456_789_012_345_680, "1.2345678901234568e+17"), (9_007_199_254_740_992, "9007199254740992.0"), (.infinity, "inf"),
         ]
         for (x, s) in cases { #expect(pyFloatRepr(x) == s) }
     }

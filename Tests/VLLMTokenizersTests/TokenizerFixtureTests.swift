@@ -33,12 +33,16 @@ struct TokenizerFixtureTests {
         let fixture = try Fixture.load(name)
         let tok = try TokenizerCache.shared.get(TestPaths.folder(forFixture: fixture.folder))
         var failures: [String] = []
-        let all = fixture.cases.map { ($0.ids, $0.decodedText, $0.decodedSkip) } + fixture.decode_only.map { ($0.ids, $0.decoded, $0.decoded_skip) }
+        let all =
+            fixture.cases.map { ($0.ids, $0.decodedText, $0.decodedSkip) }
+            + fixture.decode_only.map { ($0.ids, $0.decoded, $0.decoded_skip) }
         for (ids, decoded, decodedSkip) in all {
             let d = tok.decode(ids)
             if !sameScalars(d, decoded) { failures.append("decode \(ids):\n got \(debugString(d))\n want \(debugString(decoded))") }
             let s = tok.decode(ids, skipSpecialTokens: true)
-            if !sameScalars(s, decodedSkip) { failures.append("decode skip \(ids):\n got \(debugString(s))\n want \(debugString(decodedSkip))") }
+            if !sameScalars(s, decodedSkip) {
+                failures.append("decode skip \(ids):\n got \(debugString(s))\n want \(debugString(decodedSkip))")
+            }
         }
         #expect(failures.isEmpty, "\(name): \(failures.count) mismatches, first: \(failures.prefix(3).joined(separator: "\n"))")
     }

@@ -11,10 +11,11 @@ import Testing
         #expect(stream.feed("box>").content == "<toolbox>")
         #expect(stream.feed("<tool_call>{\"name\": \"f\", ").isEmpty)
         let delta = stream.feed("\"arguments\": {\"a\": 1}}</tool_call>")
-        #expect(delta.toolCalls == [
-            ToolCallDelta(index: 0, id: "call_0", name: "f", arguments: ""),
-            ToolCallDelta(index: 0, id: nil, name: nil, arguments: "{\"a\": 1}"),
-        ])
+        #expect(
+            delta.toolCalls == [
+                ToolCallDelta(index: 0, id: "call_0", name: "f", arguments: ""),
+                ToolCallDelta(index: 0, id: nil, name: nil, arguments: "{\"a\": 1}"),
+            ])
         #expect(stream.feed(" bye").content == " bye")
         #expect(stream.finish().isEmpty)
     }
@@ -42,8 +43,10 @@ import Testing
     /// Random garbage made of the formats' own marker pieces: no crash, and with no call found the
     /// whole text comes back as content.
     @Test func garbageNeverCrashesOrLosesText() throws {
-        let pieces = ["<tool_call>", "</tool_call>", "{", "}", "[", "]", "\"", "\\", "name", ":", ",", ";", "(", ")",
-            "=", "'", "[TOOL_CALLS]", "[ARGS]", "<|python_tag|>", "<function=", "<parameter=", "</parameter>", "</function>", ">", " ", "é"]
+        let pieces = [
+            "<tool_call>", "</tool_call>", "{", "}", "[", "]", "\"", "\\", "name", ":", ",", ";", "(", ")",
+            "=", "'", "[TOOL_CALLS]", "[ARGS]", "<|python_tag|>", "<function=", "<parameter=", "</parameter>", "</function>", ">", " ", "é",
+        ]
         var rng = SplitMix(seed: 7)
         for parserName in ToolCallParser.names {
             let parser = try ToolCallParser(named: parserName, ids: indexIDs)

@@ -20,7 +20,8 @@ public struct EncoderConfig: Sendable, Equatable {
         layerNormEps = Float(try reader.double("layer_norm_eps", default: 1e-12))
         typeVocabSize = try reader.positiveInt("type_vocab_size", default: 2)
         if let type = c["position_embedding_type"] as? String, type != "absolute" {
-            throw ModelLoadError.invalidConfig(path: reader.path, field: "position_embedding_type", detail: "'\(type)' is not supported (only absolute)")
+            throw ModelLoadError.invalidConfig(
+                path: reader.path, field: "position_embedding_type", detail: "'\(type)' is not supported (only absolute)")
         }
     }
 }
@@ -79,7 +80,9 @@ public final class BertEncoder<B: Backend>: EmbeddingModel {
         func bias(_ names: [String], _ count: Int) throws -> B.Tensor {
             try backend.weight(names.map { try weights.tensor(root + $0 + ".bias", shape: [count]) })
         }
-        func norm(_ prefix: String) throws -> Norm { Norm(weight: try take(prefix + ".weight", [h]), bias: try take(prefix + ".bias", [h])) }
+        func norm(_ prefix: String) throws -> Norm {
+            Norm(weight: try take(prefix + ".weight", [h]), bias: try take(prefix + ".bias", [h]))
+        }
         words = try take("embeddings.word_embeddings.weight", [c.vocabSize, h])
         positions = try take("embeddings.position_embeddings.weight", [c.maxPositionEmbeddings, h])
         tokenType = try take("embeddings.token_type_embeddings.weight", [c.encoder!.typeVocabSize, h])
@@ -88,13 +91,14 @@ public final class BertEncoder<B: Backend>: EmbeddingModel {
         for index in 0..<c.numLayers {
             let p = "encoder.layer.\(index)."
             let qkvNames = ["query", "key", "value"].map { p + "attention.self." + $0 }
-            layers.append(Layer(
-                qkv: try linear(qkvNames, h, h), qkvBias: try bias(qkvNames, h),
-                output: try linear([p + "attention.output.dense"], h, h), outputBias: try bias([p + "attention.output.dense"], h),
-                attentionNorm: try norm(p + "attention.output.LayerNorm"),
-                intermediate: try linear([p + "intermediate.dense"], i, h), intermediateBias: try bias([p + "intermediate.dense"], i),
-                down: try linear([p + "output.dense"], h, i), downBias: try bias([p + "output.dense"], h),
-                outputNorm: try norm(p + "output.LayerNorm")))
+            layers.append(
+                Layer(
+                    qkv: try linear(qkvNames, h, h), qkvBias: try bias(qkvNames, h),
+                    output: try linear([p + "attention.output.dense"], h, h), outputBias: try bias([p + "attention.output.dense"], h),
+                    attentionNorm: try norm(p + "attention.output.LayerNorm"),
+                    intermediate: try linear([p + "intermediate.dense"], i, h), intermediateBias: try bias([p + "intermediate.dense"], i),
+                    down: try linear([p + "output.dense"], h, i), downBias: try bias([p + "output.dense"], h),
+                    outputNorm: try norm(p + "output.LayerNorm")))
             context.progress?(index + 1, c.numLayers)
         }
         self.layers = layers

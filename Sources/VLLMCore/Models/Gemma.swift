@@ -73,39 +73,43 @@ public final class GemmaModel<B: Backend>: CausalModel {
         let globalRope = try backend.weight([
             RotaryEmbedding.table(headDim: c.rotaryDim, theta: c.ropeTheta, scaling: c.ropeScaling, positions: context.maxPositions)
         ])
-        let slidingRope = try c.family.slidingRopeTheta.map {
-            try backend.weight([RotaryEmbedding.table(headDim: c.rotaryDim, theta: $0, scaling: .none, positions: context.maxPositions)])
-        } ?? globalRope
+        let slidingRope =
+            try c.family.slidingRopeTheta.map {
+                try backend.weight([RotaryEmbedding.table(headDim: c.rotaryDim, theta: $0, scaling: .none, positions: context.maxPositions)]
+                )
+            } ?? globalRope
         let qkNorm = weights.contains(prefix + "layers.0.self_attn.q_norm.weight")
         var layers: [Layer] = []
         for i in 0..<c.numLayers {
             let p = "layers.\(i).", a = "layers.\(i).self_attn."
             let window = c.slidingWindow(layer: i)
-            layers.append(Layer(
-                inputNorm: try norm(p + "input_layernorm.weight", h),
-                qkv: try backend.linearWeight([
-                    linear(a + "q_proj", qDim, h).rows(qRows), linear(a + "k_proj", kvDim, h).rows(kvRows),
-                    linear(a + "v_proj", kvDim, h).rows(kvRows),
-                ]),
-                qNorm: qkNorm ? try norm(a + "q_norm.weight", hd) : nil,
-                kNorm: qkNorm ? try norm(a + "k_norm.weight", hd) : nil,
-                output: try backend.linearWeight([linear(a + "o_proj", h, qDim).columns(qRows)]),
-                postAttentionNorm: try norm(p + "post_attention_layernorm.weight", h),
-                preFeedforwardNorm: try norm(p + "pre_feedforward_layernorm.weight", h),
-                gateUp: try backend.linearWeight([
-                    linear(p + "mlp.gate_proj", c.intermediateSize, h).rows(mlp),
-                    linear(p + "mlp.up_proj", c.intermediateSize, h).rows(mlp),
-                ]),
-                down: try backend.linearWeight([linear(p + "mlp.down_proj", h, c.intermediateSize).columns(mlp)]),
-                postFeedforwardNorm: try norm(p + "post_feedforward_layernorm.weight", h),
-                rope: window == nil ? globalRope : slidingRope,
-                slidingWindow: window))
+            layers.append(
+                Layer(
+                    inputNorm: try norm(p + "input_layernorm.weight", h),
+                    qkv: try backend.linearWeight([
+                        linear(a + "q_proj", qDim, h).rows(qRows), linear(a + "k_proj", kvDim, h).rows(kvRows),
+                        linear(a + "v_proj", kvDim, h).rows(kvRows),
+                    ]),
+                    qNorm: qkNorm ? try norm(a + "q_norm.weight", hd) : nil,
+                    kNorm: qkNorm ? try norm(a + "k_norm.weight", hd) : nil,
+                    output: try backend.linearWeight([linear(a + "o_proj", h, qDim).columns(qRows)]),
+                    postAttentionNorm: try norm(p + "post_attention_layernorm.weight", h),
+                    preFeedforwardNorm: try norm(p + "pre_feedforward_layernorm.weight", h),
+                    gateUp: try backend.linearWeight([
+                        linear(p + "mlp.gate_proj", c.intermediateSize, h).rows(mlp),
+                        linear(p + "mlp.up_proj", c.intermediateSize, h).rows(mlp),
+                    ]),
+                    down: try backend.linearWeight([linear(p + "mlp.down_proj", h, c.intermediateSize).columns(mlp)]),
+                    postFeedforwardNorm: try norm(p + "post_feedforward_layernorm.weight", h),
+                    rope: window == nil ? globalRope : slidingRope,
+                    slidingWindow: window))
             context.progress?(i + 1, c.numLayers)
         }
         self.layers = layers
         finalNorm = try norm("norm.weight", h)
         let untied = !c.tieWordEmbeddings && weights.contains("lm_head.weight")
-        lmHead = untied
+        lmHead =
+            untied
             ? try backend.linearWeight([weights.linear("lm_head", out: c.vocabSize, in: h).rows(vocabulary)])
             : LinearWeight(format: .dense, outFeatures: vocabulary.count, inFeatures: h, tensors: [embedTokens])
     }
@@ -146,7 +150,8 @@ public final class GemmaModel<B: Backend>: CausalModel {
         // `residual` carries the stream; each block's output is normed, then added into it by addRMSNorm.
         var blockOutput: B.Tensor?
         for (index, layer) in layers.enumerated() {
-            let normed = blockOutput.map { b.addRMSNorm($0, residual: residual, weight: layer.inputNorm, eps: eps) }
+            let normed =
+                blockOutput.map { b.addRMSNorm($0, residual: residual, weight: layer.inputNorm, eps: eps) }
                 ?? b.rmsNorm(residual, weight: layer.inputNorm, eps: eps)
             let qkv = b.linear(normed, layer.qkv, bias: nil)
             if let qNorm = layer.qNorm, let kNorm = layer.kNorm {

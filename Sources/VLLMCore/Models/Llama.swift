@@ -87,26 +87,28 @@ public final class LlamaModel<B: Backend>: CausalModel, EmbeddingModel {
                     try linear(a + "v_proj", kvDim, h).rows(kvRows),
                 ]
             }
-            layers.append(Layer(
-                inputNorm: try take(p + "input_layernorm.weight", [h]),
-                qkv: try backend.linearWeight(qkvParts),
-                qkvBias: c.qkvBias
-                    ? try backend.weight([
-                        load(a + "q_proj.bias", [qDim]).rows(qRows), load(a + "k_proj.bias", [kvDim]).rows(kvRows),
-                        load(a + "v_proj.bias", [kvDim]).rows(kvRows),
-                    ]) : nil,
-                qNorm: c.qkNorm ? try take(a + "q_norm.weight", [hd]) : nil,
-                kNorm: c.qkNorm ? try take(a + "k_norm.weight", [hd]) : nil,
-                output: try backend.linearWeight([linear(a + "o_proj", h, qDim).columns(qRows)]),
-                // The bias is added once, by rank 0, before the partial sums are reduced.
-                outputBias: c.outputBias && shard.rank == 0 ? try take(a + "o_proj.bias", [h]) : nil,
-                postAttentionNorm: try take(p + "post_attention_layernorm.weight", [h]),
-                feedForward: try feedForward.load(layer: i, prefix: p, context)))
+            layers.append(
+                Layer(
+                    inputNorm: try take(p + "input_layernorm.weight", [h]),
+                    qkv: try backend.linearWeight(qkvParts),
+                    qkvBias: c.qkvBias
+                        ? try backend.weight([
+                            load(a + "q_proj.bias", [qDim]).rows(qRows), load(a + "k_proj.bias", [kvDim]).rows(kvRows),
+                            load(a + "v_proj.bias", [kvDim]).rows(kvRows),
+                        ]) : nil,
+                    qNorm: c.qkNorm ? try take(a + "q_norm.weight", [hd]) : nil,
+                    kNorm: c.qkNorm ? try take(a + "k_norm.weight", [hd]) : nil,
+                    output: try backend.linearWeight([linear(a + "o_proj", h, qDim).columns(qRows)]),
+                    // The bias is added once, by rank 0, before the partial sums are reduced.
+                    outputBias: c.outputBias && shard.rank == 0 ? try take(a + "o_proj.bias", [h]) : nil,
+                    postAttentionNorm: try take(p + "post_attention_layernorm.weight", [h]),
+                    feedForward: try feedForward.load(layer: i, prefix: p, context)))
             context.progress?(i + 1, c.numLayers)
         }
         self.layers = layers
         finalNorm = try take("model.norm.weight", [h])
-        lmHead = c.tieWordEmbeddings
+        lmHead =
+            c.tieWordEmbeddings
             ? LinearWeight(format: .dense, outFeatures: vocabulary.count, inFeatures: h, tensors: [embedTokens])
             : try backend.linearWeight([linear("lm_head", c.vocabSize, h).rows(vocabulary)])
         rope = try backend.weight([

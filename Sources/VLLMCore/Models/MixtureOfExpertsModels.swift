@@ -56,9 +56,10 @@ struct ExpertFeedForward: FeedForwardLoading {
                 gateUp: gateUp, down: down,
                 gate: try backend.linearWeight([weights.linear(block + "shared_expert_gate", out: 1, in: h)]))
         }
-        return .experts(MixtureOfExpertsBlock(
-            routing: config.routing,
-            router: try backend.linearWeight([weights.linear(block + "gate", out: config.routing.numExperts, in: h)]),
-            experts: try backend.expertWeights(experts), shared: shared))
+        return .experts(
+            MixtureOfExpertsBlock(
+                routing: config.routing,
+                router: try backend.linearWeight([weights.linear(block + "gate", out: config.routing.numExperts, in: h)]),
+                experts: try backend.expertWeights(experts), shared: shared))
     }
 }

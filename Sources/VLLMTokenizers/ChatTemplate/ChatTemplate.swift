@@ -39,9 +39,11 @@ public struct ChatTemplate: Sendable {
     ///   - budget: steps and bytes the render may spend; nil: `JinjaRenderBudget(inputBytes:)` of the variables.
     /// - Throws: `JinjaError`, including `.raised` when the template calls `raise_exception` and
     ///   `.limit` when the render runs past its budget.
-    public func render(messages: [JinjaValue], addGenerationPrompt: Bool, tools: [JinjaValue]? = nil,
-                       extraContext: [String: JinjaValue] = [:], specialTokens: [String: String] = [:],
-                       budget: JinjaRenderBudget? = nil) throws -> String {
+    public func render(
+        messages: [JinjaValue], addGenerationPrompt: Bool, tools: [JinjaValue]? = nil,
+        extraContext: [String: JinjaValue] = [:], specialTokens: [String: String] = [:],
+        budget: JinjaRenderBudget? = nil
+    ) throws -> String {
         var context: [String: JinjaValue] = [:]
         for (k, v) in specialTokens { context[k] = .string(v) }
         for (k, v) in extraContext { context[k] = v }
@@ -59,11 +61,14 @@ public struct ChatTemplate: Sendable {
     ///
     /// - Throws: `JinjaError` from rendering, or `.runtime` when the final message has no text or
     ///   its text does not appear in the rendered prompt.
-    public func renderContinuingFinalMessage(messages: [JinjaValue], tools: [JinjaValue]? = nil,
-                                             extraContext: [String: JinjaValue] = [:],
-                                             specialTokens: [String: String] = [:]) throws -> String {
-        let rendered = try render(messages: messages, addGenerationPrompt: false, tools: tools,
-                                  extraContext: extraContext, specialTokens: specialTokens)
+    public func renderContinuingFinalMessage(
+        messages: [JinjaValue], tools: [JinjaValue]? = nil,
+        extraContext: [String: JinjaValue] = [:],
+        specialTokens: [String: String] = [:]
+    ) throws -> String {
+        let rendered = try render(
+            messages: messages, addGenerationPrompt: false, tools: tools,
+            extraContext: extraContext, specialTokens: specialTokens)
         var finalText: String?
         if case .dict(let last)? = messages.last {
             switch last["content"] {
@@ -91,7 +96,9 @@ public struct ChatTemplate: Sendable {
             }
         }
         guard let loc = location else {
-            throw JinjaError(.runtime, "continue_final_message is set but the final message does not appear in the chat after applying the chat template!")
+            throw JinjaError(
+                .runtime,
+                "continue_final_message is set but the final message does not appear in the chat after applying the chat template!")
         }
         let finalScalars = Array(final.unicodeScalars)
         let end = min(text.count, loc + lstripped.count)

@@ -39,8 +39,10 @@ enum JinjaFilters {
     }
 
     /// jinja2's `make_attrgetter`: dotted attribute paths, optional default for undefined results.
-    static func attrGetter(_ interp: JinjaInterpreter, _ attribute: JinjaValue, default fallback: JinjaValue? = nil,
-                           lowercase: Bool = false) -> (JinjaValue) throws -> JinjaValue {
+    static func attrGetter(
+        _ interp: JinjaInterpreter, _ attribute: JinjaValue, default fallback: JinjaValue? = nil,
+        lowercase: Bool = false
+    ) -> (JinjaValue) throws -> JinjaValue {
         return { item in
             var v = item
             if case .none = attribute {
@@ -59,7 +61,9 @@ enum JinjaFilters {
     }
 
     /// The test used by select/reject/selectattr/rejectattr: a named test, or truthiness.
-    private static func selector(_ args: ArraySlice<JinjaValue>, _ kwargs: [(String, JinjaValue)], _ interp: JinjaInterpreter) throws -> (JinjaValue) throws -> Bool {
+    private static func selector(_ args: ArraySlice<JinjaValue>, _ kwargs: [(String, JinjaValue)], _ interp: JinjaInterpreter) throws -> (
+        JinjaValue
+    ) throws -> Bool {
         guard let first = args.first else { return { $0.truthy } }
         guard case .string(let name) = first else { throw JinjaError.type("test name must be a string") }
         let rest = JinjaArguments(Array(args.dropFirst()), kwargs)
@@ -169,10 +173,11 @@ enum JinjaFilters {
             default: throw JinjaError(.runtime, "You can only sort by either \"key\" or \"value\"")
             }
             let pairs = zip(d.keys, d.values).map { JinjaValue.tuple([$0, $1]) }
-            return .list(try sorted(pairs, reverse: b[2].truthy) { pair in
-                guard case .tuple(let kv) = pair else { return pair }
-                return b[0].truthy ? kv[pos] : ignoreCase(kv[pos])
-            })
+            return .list(
+                try sorted(pairs, reverse: b[2].truthy) { pair in
+                    guard case .tuple(let kv) = pair else { return pair }
+                    return b[0].truthy ? kv[pos] : ignoreCase(kv[pos])
+                })
         }
         let escape: Filter = { v, _, _ in
             var s = ""
@@ -354,7 +359,8 @@ enum JinjaFilters {
             if case .string(let attrs) = b[2] {
                 let getters = attrs.split(separator: ",").map { attrGetter(interp, .string(String($0)), lowercase: lower) }
                 key = { item in .list(try getters.map { try $0(item) }) }
-            } else if case .none = b[2] {} else {
+            } else if case .none = b[2] {
+            } else {
                 let getter = attrGetter(interp, b[2], lowercase: lower)
                 key = { .list([try getter($0)]) }
             }
@@ -388,7 +394,9 @@ enum JinjaFilters {
             return .string(out)
         }
         t["tojson"] = { v, args, _ in
-            let b = try args.bind("tojson", [("ensure_ascii", .bool(false)), ("indent", JinjaValue.none), ("separators", JinjaValue.none), ("sort_keys", .bool(false))])
+            let b = try args.bind(
+                "tojson",
+                [("ensure_ascii", .bool(false)), ("indent", JinjaValue.none), ("separators", JinjaValue.none), ("sort_keys", .bool(false))])
             var indent: String?
             switch b[1] {
             case .none: indent = nil
@@ -418,7 +426,8 @@ enum JinjaFilters {
             return .string(JinjaPyString.strip(text(v), chars))
         }
         t["truncate"] = { v, args, _ in
-            let b = try args.bind("do_truncate", [("length", .int(255)), ("killwords", .bool(false)), ("end", .string("...")), ("leeway", JinjaValue.none)])
+            let b = try args.bind(
+                "do_truncate", [("length", .int(255)), ("killwords", .bool(false)), ("end", .string("...")), ("leeway", JinjaValue.none)])
             let length = b[0].integer ?? 255
             let end = text(b[2])
             let leeway: Int
@@ -445,7 +454,9 @@ enum JinjaFilters {
         }
         t["groupby"] = { v, args, interp in
             let b = try args.bind("sync_do_groupby", [("attribute", nil), ("default", JinjaValue.none), ("case_sensitive", .bool(false))])
-            let fallback: JinjaValue? = { if case .none = b[1] { return nil }; return b[1] }()
+            let fallback: JinjaValue? = {
+                if case .none = b[1] { return nil }; return b[1]
+            }()
             let key = attrGetter(interp, b[0], default: fallback, lowercase: !b[2].truthy)
             let original = attrGetter(interp, b[0], default: fallback)
             let items = try sorted(try v.pyIterate(), reverse: false, key: key)
@@ -473,7 +484,9 @@ enum JinjaFilters {
             var s = Array(text(v).unicodeScalars)
             var out: [Unicode.Scalar] = []
             var i = 0
-            func at(_ p: Int, _ lit: String) -> Bool { Array(lit.unicodeScalars).enumerated().allSatisfy { p + $0.offset < s.count && s[p + $0.offset] == $0.element } }
+            func at(_ p: Int, _ lit: String) -> Bool {
+                Array(lit.unicodeScalars).enumerated().allSatisfy { p + $0.offset < s.count && s[p + $0.offset] == $0.element }
+            }
             while i < s.count {
                 if at(i, "<!--"), let end = (i + 4..<max(i + 4, s.count)).first(where: { at($0, "-->") }) { i = end + 3; continue }
                 if s[i] == "<", let end = (i + 1..<s.count).first(where: { s[$0] == ">" }) { i = end + 1; continue }
@@ -483,7 +496,9 @@ enum JinjaFilters {
             s = out
             let collapsed = try JinjaPyString.split(JinjaPyString.string(s), nil).joined(separator: " ")
             var result = collapsed
-            for (entity, char) in [("&lt;", "<"), ("&gt;", ">"), ("&quot;", "\""), ("&#34;", "\""), ("&#39;", "'"), ("&nbsp;", "\u{A0}"), ("&amp;", "&")] {
+            for (entity, char) in [
+                ("&lt;", "<"), ("&gt;", ">"), ("&quot;", "\""), ("&#34;", "\""), ("&#39;", "'"), ("&nbsp;", "\u{A0}"), ("&amp;", "&"),
+            ] {
                 result = JinjaPyString.replace(result, entity, char)
             }
             return .string(result)
@@ -492,12 +507,15 @@ enum JinjaFilters {
             let b = try args.bind("do_filesizeformat", [("binary", .bool(false))])
             let bytes: Double
             switch v {
-            case .string(let s): guard let d = JinjaPyString.parseFloat(s) else { throw JinjaError(.runtime, "could not convert string to float") }; bytes = d
+            case .string(let s):
+                guard let d = JinjaPyString.parseFloat(s) else { throw JinjaError(.runtime, "could not convert string to float") };
+                bytes = d
             default: guard let d = v.number else { throw JinjaError.type("float() argument must be a string or a real number") }; bytes = d
             }
             let binary = b[0].truthy
             let base = binary ? 1024.0 : 1000.0
-            let prefixes = binary ? ["KiB", "MiB", "GiB", "TiB", "PiB", "EiB", "ZiB", "YiB"] : ["kB", "MB", "GB", "TB", "PB", "EB", "ZB", "YB"]
+            let prefixes =
+                binary ? ["KiB", "MiB", "GiB", "TiB", "PiB", "EiB", "ZiB", "YiB"] : ["kB", "MB", "GB", "TB", "PB", "EB", "ZB", "YB"]
             if bytes == 1 { return .string("1 Byte") }
             if bytes < base { return .string("\(Int(bytes.rounded(.towardZero))) Bytes") }
             var unit = base
@@ -525,7 +543,8 @@ enum JinjaFilters {
             switch v {
             case .string(let s): return .string(quote(s, query: false))
             case .dict(let d):
-                return .string(zip(d.keys, d.values).map { quote($0.pyStr, query: true) + "=" + quote($1.pyStr, query: true) }.joined(separator: "&"))
+                return .string(
+                    zip(d.keys, d.values).map { quote($0.pyStr, query: true) + "=" + quote($1.pyStr, query: true) }.joined(separator: "&"))
             case .list, .tuple:
                 let pairs = try v.pyIterate().map { pair -> String in
                     let kv = try pair.pyIterate()

@@ -22,7 +22,9 @@ enum JinjaGlobals {
             let (start, stop, step) = ints.count == 1 ? (0, ints[0], 1) : (ints[0], ints[1], ints.count > 2 ? ints[2] : 1)
             if step == 0 { throw JinjaError(.runtime, "range() arg 3 must not be zero") }
             let count = step > 0 ? max(0, (stop - start + step - 1) / step) : max(0, (start - stop - step - 1) / -step)
-            if count > maxRange { throw JinjaError(.runtime, "Range too big. The sandbox blocks ranges larger than MAX_RANGE (\(maxRange)).") }
+            if count > maxRange {
+                throw JinjaError(.runtime, "Range too big. The sandbox blocks ranges larger than MAX_RANGE (\(maxRange)).")
+            }
             return .list(stride(from: start, to: stop, by: step).map { .int($0) })
         }
         fn("dict") { args, _ in
@@ -34,7 +36,9 @@ enum JinjaGlobals {
                 } else {
                     for pair in try source.pyIterate() {
                         let kv = try pair.pyIterate()
-                        guard kv.count == 2 else { throw JinjaError.type("dictionary update sequence element has length \(kv.count); 2 is required") }
+                        guard kv.count == 2 else {
+                            throw JinjaError.type("dictionary update sequence element has length \(kv.count); 2 is required")
+                        }
                         try d.set(kv[0], kv[1])
                     }
                 }

@@ -254,7 +254,10 @@ final class JinjaInterpreter {
         case .not(let x): return .bool(!(try eval(x, scope).truthy))
         case .binary(let op, let l, let r):
             if op == "**", !folding, case .literal(let base) = l.kind, let x = base.number, x.sign == .minus,
-                !{ if case .literal = r.kind { return true }; return false }() {
+                !{
+                    if case .literal = r.kind { return true }; return false
+                }()
+            {
                 // jinja2 writes a folded negative constant without parentheses into the Python
                 // code it generates, so `-2 ** y` runs as Python's `-2 ** y`, i.e. -(2 ** y).
                 let magnitude: JinjaValue = base.integer.map { .int(-$0) } ?? .float(-x)
@@ -295,7 +298,8 @@ final class JinjaInterpreter {
             if try eval(test, scope).truthy { return try eval(then, scope) }
             if let otherwise { return try eval(otherwise, scope) }
             if folding { throw NotConstant() }
-            return .undefined(JinjaUndefined(name: nil, hint: "the inline if-expression evaluated to false and no else section was defined."))
+            return .undefined(
+                JinjaUndefined(name: nil, hint: "the inline if-expression evaluated to false and no else section was defined."))
         }
     }
 
@@ -338,7 +342,8 @@ final class JinjaInterpreter {
         guard let test = JinjaTests.table[name] else { throw JinjaError(.runtime, "No test named '\(name)' found.") }
         // Python checks arity: `x is none foo` passes `foo` to test_none, which takes no argument.
         if JinjaTests.unary.contains(name), !args.positional.isEmpty || !args.keywords.isEmpty {
-            throw JinjaError.type("test_\(name)() takes 1 positional argument but \(1 + args.positional.count + args.keywords.count) were given")
+            throw JinjaError.type(
+                "test_\(name)() takes 1 positional argument but \(1 + args.positional.count + args.keywords.count) were given")
         }
         return try test(value, args, self)
     }
@@ -359,8 +364,10 @@ final class JinjaInterpreter {
         if let v = try item(obj, key) { return v }
         if case .string(let name) = key, let a = try JinjaMethods.attribute(obj, name, self) { return a }
         if case .string(let name) = key { return .undefined(JinjaUndefined(name: name, owner: obj.ownerDescription)) }
-        return .undefined(JinjaUndefined(name: key.pyRepr, owner: obj.ownerDescription,
-                                         hint: "'\(obj.ownerDescription)' has no element \(key.pyRepr)"))
+        return .undefined(
+            JinjaUndefined(
+                name: key.pyRepr, owner: obj.ownerDescription,
+                hint: "'\(obj.ownerDescription)' has no element \(key.pyRepr)"))
     }
 
     /// Python's `obj[key]`, or nil where Python raises `TypeError`/`LookupError`.

@@ -206,9 +206,13 @@ struct JinjaLexer {
                     while m < src.count && JinjaPyString.isSpace(src[m]) { m += 1 }
                     var end: Int?
                     var mode = 0
-                    if at(m, "+%}") { end = m + 3; mode = 1 }
-                    else if at(m, "-%}") { end = m + 3; mode = 2 }
-                    else if at(m, "%}") { end = m + 2; mode = 3 }
+                    if at(m, "+%}") {
+                        end = m + 3; mode = 1
+                    } else if at(m, "-%}") {
+                        end = m + 3; mode = 2
+                    } else if at(m, "%}") {
+                        end = m + 2; mode = 3
+                    }
                     if let end {
                         let text = controlled(src[pos..<k], sign: sign, kind: .block)
                         if !text.isEmpty { emit(.data(JinjaPyString.string(text))) }

@@ -9,8 +9,10 @@ enum JinjaMethods {
     private static let mutatingDict: Set<String> = ["clear", "pop", "popitem", "setdefault", "update"]
 
     private static func unsafe(_ obj: JinjaValue, _ name: String) -> JinjaValue {
-        .undefined(JinjaUndefined(name: name, owner: obj.ownerDescription,
-                                  hint: "access to attribute '\(name)' of '\(obj.typeName)' object is unsafe.", isSecurity: true))
+        .undefined(
+            JinjaUndefined(
+                name: name, owner: obj.ownerDescription,
+                hint: "access to attribute '\(name)' of '\(obj.typeName)' object is unsafe.", isSecurity: true))
     }
 
     private static func method(_ name: String, _ body: @escaping (JinjaArguments, JinjaInterpreter) throws -> JinjaValue) -> JinjaValue {
@@ -108,7 +110,8 @@ enum JinjaMethods {
                 let b = try args.bind(name, [("sep", JinjaValue.none), ("maxsplit", .int(-1))])
                 let sep = try optionalStr(b[0], "sep")
                 let max = try intArg(b[1], -1)
-                let parts = name == "split" ? try JinjaPyString.split(s, sep, maxsplit: max) : try JinjaPyString.rsplit(s, sep, maxsplit: max)
+                let parts =
+                    name == "split" ? try JinjaPyString.split(s, sep, maxsplit: max) : try JinjaPyString.rsplit(s, sep, maxsplit: max)
                 return .list(parts.map { .string($0) })
             }
         case "splitlines":
@@ -127,7 +130,8 @@ enum JinjaMethods {
             return method(name) { args, _ in
                 let a = try args.positionalOnly(name, min: 2, max: 3)
                 let count = a.count > 2 ? try intArg(a[2], -1) : -1
-                return .string(JinjaPyString.replace(s, try str(a[0], "replace() argument 1"), try str(a[1], "replace() argument 2"), count: count))
+                return .string(
+                    JinjaPyString.replace(s, try str(a[0], "replace() argument 1"), try str(a[1], "replace() argument 2"), count: count))
             }
         case "find", "rfind", "index", "rindex":
             return method(name) { args, _ in
@@ -166,7 +170,10 @@ enum JinjaMethods {
         case "isspace": return method(name) { _, _ in .bool(!s.isEmpty && s.unicodeScalars.allSatisfy(JinjaPyString.isSpace)) }
         case "islower": return method(name) { _, _ in .bool(JinjaPyString.isLower(s)) }
         case "isupper": return method(name) { _, _ in .bool(JinjaPyString.isUpper(s)) }
-        case "istitle": return method(name) { _, _ in .bool(!s.isEmpty && JinjaPyString.title(s) == s && s.unicodeScalars.contains(where: JinjaPyString.isCased)) }
+        case "istitle":
+            return method(name) { _, _ in
+                .bool(!s.isEmpty && JinjaPyString.title(s) == s && s.unicodeScalars.contains(where: JinjaPyString.isCased))
+            }
         case "removeprefix", "removesuffix":
             return method(name) { args, _ in
                 let a = try args.positionalOnly(name, min: 1, max: 1)
@@ -184,7 +191,8 @@ enum JinjaMethods {
                 let a = try args.positionalOnly(name, min: 1, max: 1)
                 let sep = try str(a[0], "argument")
                 if sep.isEmpty { throw JinjaError(.runtime, "empty separator") }
-                let parts = name == "partition" ? try JinjaPyString.split(s, sep, maxsplit: 1) : try JinjaPyString.rsplit(s, sep, maxsplit: 1)
+                let parts =
+                    name == "partition" ? try JinjaPyString.split(s, sep, maxsplit: 1) : try JinjaPyString.rsplit(s, sep, maxsplit: 1)
                 if parts.count == 2 { return .tuple([.string(parts[0]), .string(sep), .string(parts[1])]) }
                 return name == "partition" ? .tuple([.string(s), "", ""]) : .tuple(["", "", .string(s)])
             }
@@ -214,7 +222,9 @@ enum JinjaMethods {
                 if width <= n { return .string(s) }
                 var body = s
                 var sign = ""
-                if let f = body.unicodeScalars.first, f == "+" || f == "-" { sign = String(f); body = String(body.unicodeScalars.dropFirst()) }
+                if let f = body.unicodeScalars.first, f == "+" || f == "-" {
+                    sign = String(f); body = String(body.unicodeScalars.dropFirst())
+                }
                 return .string(sign + String(repeating: "0", count: width - n) + body)
             }
         default: return nil
@@ -241,7 +251,9 @@ enum JinjaMethods {
         case "index":
             return method(name) { args, _ in
                 let x = try args.positionalOnly(name, min: 1, max: 1)
-                guard let i = a.firstIndex(where: { $0.pyEquals(x[0]) }) else { throw JinjaError(.runtime, "\(x[0].pyRepr) is not in list") }
+                guard let i = a.firstIndex(where: { $0.pyEquals(x[0]) }) else {
+                    throw JinjaError(.runtime, "\(x[0].pyRepr) is not in list")
+                }
                 return .int(i)
             }
         case "count":

@@ -149,9 +149,11 @@ enum JinjaOperators {
         return String(decoding: bytes, as: UTF8.self)
     }
 
-    private static func arithmetic(_ op: String, _ a: JinjaValue, _ b: JinjaValue,
-                                   _ intOp: (Int, Int) -> (partialValue: Int, overflow: Bool),
-                                   _ floatOp: (Double, Double) -> Double) throws -> JinjaValue {
+    private static func arithmetic(
+        _ op: String, _ a: JinjaValue, _ b: JinjaValue,
+        _ intOp: (Int, Int) -> (partialValue: Int, overflow: Bool),
+        _ floatOp: (Double, Double) -> Double
+    ) throws -> JinjaValue {
         if let x = a.integer, let y = b.integer {
             let (r, o) = intOp(x, y)
             // Python integers do not overflow; a float is the closest we get without bignums.

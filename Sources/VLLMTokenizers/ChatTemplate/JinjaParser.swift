@@ -108,7 +108,9 @@ struct JinjaParser {
             case .variableBegin:
                 _ = next()
                 let e = try parseTuple()
-                guard case .variableEnd = current.kind else { throw fail("expected token 'end of print statement', got \(describe(current))") }
+                guard case .variableEnd = current.kind else {
+                    throw fail("expected token 'end of print statement', got \(describe(current))")
+                }
                 _ = next()
                 body.append(JinjaStmt(kind: .output(e), line: t.line))
             case .blockBegin:
@@ -226,7 +228,8 @@ struct JinjaParser {
         let (body, end) = try parseBody(["endfor", "else"])
         var elseBody: [JinjaStmt] = []
         if end == "else" { (elseBody, _) = try parseBody(["endfor"]) }
-        let loop = JinjaForLoop(target: target, iterable: iterable, condition: condition, body: body, elseBody: elseBody, recursive: recursive)
+        let loop = JinjaForLoop(
+            target: target, iterable: iterable, condition: condition, body: body, elseBody: elseBody, recursive: recursive)
         return JinjaStmt(kind: .forLoop(loop), line: line)
     }
 
@@ -273,7 +276,8 @@ struct JinjaParser {
         let call = try parseExpression()
         guard case .call = call.kind else { throw fail("expected call", line: line) }
         let (body, _) = try parseBody(["endcall"])
-        return JinjaStmt(kind: .callBlock(call: call, caller: JinjaMacroDefinition(name: "caller", parameters: params, body: body)), line: line)
+        return JinjaStmt(
+            kind: .callBlock(call: call, caller: JinjaMacroDefinition(name: "caller", parameters: params, body: body)), line: line)
     }
 
     private mutating func parseAssignTarget(extraEnd: Set<String> = [], withNamespace: Bool = false) throws -> JinjaAssignTarget {
@@ -298,7 +302,9 @@ struct JinjaParser {
         return try parseTargetTuple(extraEnd: extraEnd, primary: primary)
     }
 
-    private mutating func parseTargetTuple(extraEnd: Set<String>, primary: (inout JinjaParser) throws -> JinjaAssignTarget) throws -> JinjaAssignTarget {
+    private mutating func parseTargetTuple(extraEnd: Set<String>, primary: (inout JinjaParser) throws -> JinjaAssignTarget) throws
+        -> JinjaAssignTarget
+    {
         var items: [JinjaAssignTarget] = []
         var isTuple = false
         while true {
@@ -323,7 +329,9 @@ struct JinjaParser {
     }
 
     /// jinja2's `parse_tuple`: a comma-separated list becomes a tuple, a single item stays itself.
-    private mutating func parseTuple(withCondition: Bool = true, extraEnd: Set<String> = [], explicitParens: Bool = false) throws -> JinjaExpr {
+    private mutating func parseTuple(withCondition: Bool = true, extraEnd: Set<String> = [], explicitParens: Bool = false) throws
+        -> JinjaExpr
+    {
         let line = current.line
         var items: [JinjaExpr] = []
         var isTuple = false
@@ -602,7 +610,9 @@ struct JinjaParser {
                 if isOp(")") { break }
             }
             if skipOp("*") {
-                guard args.starArgs == nil, args.starKwargs == nil else { throw fail("invalid syntax for function call expression", line: open) }
+                guard args.starArgs == nil, args.starKwargs == nil else {
+                    throw fail("invalid syntax for function call expression", line: open)
+                }
                 args.starArgs = try parseExpression()
             } else if skipOp("**") {
                 guard args.starKwargs == nil else { throw fail("invalid syntax for function call expression", line: open) }

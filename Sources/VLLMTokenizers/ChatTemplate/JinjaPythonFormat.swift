@@ -166,7 +166,8 @@ enum JinjaPyFormat {
         return out
     }
 
-    private static func replacement(_ field: String, _ args: JinjaArguments, _ interp: JinjaInterpreter, _ auto: inout Int) throws -> String {
+    private static func replacement(_ field: String, _ args: JinjaArguments, _ interp: JinjaInterpreter, _ auto: inout Int) throws -> String
+    {
         var name = field
         var spec = ""
         var conversion: Character?
@@ -187,11 +188,15 @@ enum JinjaPyFormat {
         }
         var value: JinjaValue
         if head.isEmpty {
-            guard auto < args.positional.count else { throw JinjaError(.runtime, "Replacement index \(auto) out of range for positional args tuple") }
+            guard auto < args.positional.count else {
+                throw JinjaError(.runtime, "Replacement index \(auto) out of range for positional args tuple")
+            }
             value = args.positional[auto]
             auto += 1
         } else if let n = Int(head) {
-            guard n < args.positional.count else { throw JinjaError(.runtime, "Replacement index \(n) out of range for positional args tuple") }
+            guard n < args.positional.count else {
+                throw JinjaError(.runtime, "Replacement index \(n) out of range for positional args tuple")
+            }
             value = args.positional[n]
         } else {
             guard let v = args.keywords.first(where: { $0.0 == head })?.1 else { throw JinjaError(.runtime, "KeyError: '\(head)'") }
@@ -228,8 +233,11 @@ enum JinjaPyFormat {
         var s = Array(spec.unicodeScalars)
         var fill: Unicode.Scalar = " "
         var align: Unicode.Scalar?
-        if s.count >= 2, "<>^=".unicodeScalars.contains(s[1]) { fill = s[0]; align = s[1]; s.removeFirst(2) }
-        else if let f = s.first, "<>^=".unicodeScalars.contains(f) { align = f; s.removeFirst() }
+        if s.count >= 2, "<>^=".unicodeScalars.contains(s[1]) {
+            fill = s[0]; align = s[1]; s.removeFirst(2)
+        } else if let f = s.first, "<>^=".unicodeScalars.contains(f) {
+            align = f; s.removeFirst()
+        }
         var sign: Unicode.Scalar = "-"
         if let f = s.first, "+- ".unicodeScalars.contains(f) { sign = f; s.removeFirst() }
         var alternate = false

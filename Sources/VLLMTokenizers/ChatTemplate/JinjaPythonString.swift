@@ -251,9 +251,13 @@ enum JinjaPyString {
     static func swapcase(_ s: String) -> String {
         var out = ""
         for c in s.unicodeScalars {
-            if c.properties.isUppercase { out += c.properties.lowercaseMapping }
-            else if c.properties.isLowercase { out += c.properties.uppercaseMapping }
-            else { out.unicodeScalars.append(c) }
+            if c.properties.isUppercase {
+                out += c.properties.lowercaseMapping
+            } else if c.properties.isLowercase {
+                out += c.properties.uppercaseMapping
+            } else {
+                out.unicodeScalars.append(c)
+            }
         }
         return out
     }
@@ -336,10 +340,15 @@ enum JinjaPyString {
         if t.hasPrefix("-") { negative = true; t.removeFirst() } else if t.hasPrefix("+") { t.removeFirst() }
         var b = base
         let lower = t.lowercased()
-        if base == 0 || base == 16, lower.hasPrefix("0x") { t = String(t.dropFirst(2)); b = 16 }
-        else if base == 0 || base == 8, lower.hasPrefix("0o") { t = String(t.dropFirst(2)); b = 8 }
-        else if base == 0 || base == 2, lower.hasPrefix("0b") { t = String(t.dropFirst(2)); b = 2 }
-        else if base == 0 { b = 10 }
+        if base == 0 || base == 16, lower.hasPrefix("0x") {
+            t = String(t.dropFirst(2)); b = 16
+        } else if base == 0 || base == 8, lower.hasPrefix("0o") {
+            t = String(t.dropFirst(2)); b = 8
+        } else if base == 0 || base == 2, lower.hasPrefix("0b") {
+            t = String(t.dropFirst(2)); b = 2
+        } else if base == 0 {
+            b = 10
+        }
         guard !t.isEmpty, let v = Int(t, radix: b) else { return nil }
         return negative ? -v : v
     }

@@ -131,7 +131,8 @@ final class JinjaMacro: JinjaObject, @unchecked Sendable {
         // jinja2 only tolerates what the body can reach through varargs/kwargs/caller.
         if !definition.usesKwargs, let first = kwargs.keys.first {
             if first.pyStr == "caller" {
-                throw JinjaError.type("macro '\(definition.name)' was invoked with two values for the special caller argument. This is most likely a bug.")
+                throw JinjaError.type(
+                    "macro '\(definition.name)' was invoked with two values for the special caller argument. This is most likely a bug.")
             }
             throw JinjaError.type("macro '\(definition.name)' takes no keyword argument \(first.pyRepr)")
         }
@@ -198,17 +199,19 @@ final class JinjaLoop: JinjaObject, @unchecked Sendable {
         case "nextitem":
             return index0 + 1 < n ? items[index0 + 1] : .undefined(JinjaUndefined(name: "nextitem", hint: "there is no next item"))
         case "cycle":
-            return .object(JinjaFunction("cycle") { [unowned self] args, _ in
-                guard !args.positional.isEmpty else { throw JinjaError.type("no items for cycling given") }
-                return args.positional[self.index0 % args.positional.count]
-            })
+            return .object(
+                JinjaFunction("cycle") { [unowned self] args, _ in
+                    guard !args.positional.isEmpty else { throw JinjaError.type("no items for cycling given") }
+                    return args.positional[self.index0 % args.positional.count]
+                })
         case "changed":
-            return .object(JinjaFunction("changed") { [unowned self] args, _ in
-                let value = args.positional
-                if let last = self.lastChanged, JinjaValue.tuple(last).pyEquals(.tuple(value)) { return .bool(false) }
-                self.lastChanged = value
-                return .bool(true)
-            })
+            return .object(
+                JinjaFunction("changed") { [unowned self] args, _ in
+                    let value = args.positional
+                    if let last = self.lastChanged, JinjaValue.tuple(last).pyEquals(.tuple(value)) { return .bool(false) }
+                    self.lastChanged = value
+                    return .bool(true)
+                })
         default: return nil
         }
     }
@@ -227,16 +230,18 @@ final class JinjaCycler: JinjaObject, @unchecked Sendable {
         switch name {
         case "current": return items.isEmpty ? JinjaValue.none : items[position]
         case "next":
-            return .object(JinjaFunction("next") { [unowned self] _, _ in
-                let v = self.items[self.position]
-                self.position = (self.position + 1) % self.items.count
-                return v
-            })
+            return .object(
+                JinjaFunction("next") { [unowned self] _, _ in
+                    let v = self.items[self.position]
+                    self.position = (self.position + 1) % self.items.count
+                    return v
+                })
         case "reset":
-            return .object(JinjaFunction("reset") { [unowned self] _, _ in
-                self.position = 0
-                return .none
-            })
+            return .object(
+                JinjaFunction("reset") { [unowned self] _, _ in
+                    self.position = 0
+                    return .none
+                })
         default: return nil
         }
     }

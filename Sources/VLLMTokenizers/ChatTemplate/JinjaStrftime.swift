@@ -3,8 +3,10 @@ import Foundation
 /// Python's `datetime.strftime` for the directives templates use (C locale, as in CPython).
 enum JinjaStrftime {
     private static let days = ["Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday"]
-    private static let months = ["January", "February", "March", "April", "May", "June", "July", "August",
-                                 "September", "October", "November", "December"]
+    private static let months = [
+        "January", "February", "March", "April", "May", "June", "July", "August",
+        "September", "October", "November", "December",
+    ]
 
     static func format(_ format: String, date: Date, timeZone: TimeZone) -> String {
         var calendar = Calendar(identifier: .gregorian)
@@ -60,7 +62,8 @@ enum JinjaStrftime {
             case "T": out += pad(hour, 2, "0") + ":" + pad(minute, 2, "0") + ":" + pad(second, 2, "0")
             case "R": out += pad(hour, 2, "0") + ":" + pad(minute, 2, "0")
             case "c":
-                out += String(days[weekday].prefix(3)) + " " + String(months[month - 1].prefix(3)) + " " + pad(day, 2, " ")
+                out +=
+                    String(days[weekday].prefix(3)) + " " + String(months[month - 1].prefix(3)) + " " + pad(day, 2, " ")
                     + " " + pad(hour, 2, "0") + ":" + pad(minute, 2, "0") + ":" + pad(second, 2, "0") + " " + String(year)
             case "x": out += pad(month, 2, "0") + "/" + pad(day, 2, "0") + "/" + pad(year % 100, 2, "0")
             case "X": out += pad(hour, 2, "0") + ":" + pad(minute, 2, "0") + ":" + pad(second, 2, "0")

@@ -22,15 +22,31 @@ enum JinjaTests {
         var t: [String: Test] = [:]
         t["defined"] = { v, _, _ in !v.isUndefined }
         t["undefined"] = { v, _, _ in v.isUndefined }
-        t["none"] = { v, _, _ in if case .none = v { return true }; return false }
-        t["boolean"] = { v, _, _ in if case .bool = v { return true }; return false }
-        t["true"] = { v, _, _ in if case .bool(true) = v { return true }; return false }
-        t["false"] = { v, _, _ in if case .bool(false) = v { return true }; return false }
-        t["integer"] = { v, _, _ in if case .int = v { return true }; return false }
-        t["float"] = { v, _, _ in if case .float = v { return true }; return false }
+        t["none"] = { v, _, _ in
+            if case .none = v { return true }; return false
+        }
+        t["boolean"] = { v, _, _ in
+            if case .bool = v { return true }; return false
+        }
+        t["true"] = { v, _, _ in
+            if case .bool(true) = v { return true }; return false
+        }
+        t["false"] = { v, _, _ in
+            if case .bool(false) = v { return true }; return false
+        }
+        t["integer"] = { v, _, _ in
+            if case .int = v { return true }; return false
+        }
+        t["float"] = { v, _, _ in
+            if case .float = v { return true }; return false
+        }
         t["number"] = { v, _, _ in v.number != nil }
-        t["string"] = { v, _, _ in if case .string = v { return true }; return false }
-        t["mapping"] = { v, _, _ in if case .dict = v { return true }; return false }
+        t["string"] = { v, _, _ in
+            if case .string = v { return true }; return false
+        }
+        t["mapping"] = { v, _, _ in
+            if case .dict = v { return true }; return false
+        }
         t["iterable"] = { v, _, _ in
             switch v {
             case .undefined, .string, .list, .tuple, .dict: return true

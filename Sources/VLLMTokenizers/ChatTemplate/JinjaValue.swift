@@ -108,7 +108,9 @@ public struct JinjaDict: Sendable {
         set {
             guard let newValue else { return }
             let h = JinjaHashKey.string(JinjaStringKey(key))
-            if let i = index[h] { values[i] = newValue } else {
+            if let i = index[h] {
+                values[i] = newValue
+            } else {
                 index[h] = keys.count
                 keys.append(.string(key))
                 values.append(newValue)
@@ -125,7 +127,9 @@ public struct JinjaDict: Sendable {
     /// Inserts or replaces an entry, keeping the original position of an existing key like Python.
     mutating func set(_ key: JinjaValue, _ value: JinjaValue) throws {
         let h = try JinjaHashKey(key)
-        if let i = index[h] { values[i] = value } else {
+        if let i = index[h] {
+            values[i] = value
+        } else {
             index[h] = keys.count
             keys.append(key)
             values.append(value)
