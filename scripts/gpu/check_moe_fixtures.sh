@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The mixture-of-experts checks on the GPU machine, from the repository root, with the static
 # binary as .gpu/vllm.xz (scripts/gpu/build_binary.sh): each MoE fixture's prompt on CUDA against
-# the fixture's own transformers reference (float32 CPU logits, 32 greedy tokens): logits in float32 (one prefill, and chunked), greedy tokens in
-# float32 and bfloat16, graphs and eager. (The MoE kernels' float64 checks are part of
+# the fixture's own transformers reference (float32 CPU logits, 32 greedy tokens): logits in
+# float32 (one prefill, and chunked), greedy tokens in float32 and bfloat16, graphs and eager. (The MoE kernels' float64 checks are part of
 # `vllm-dev kernel-check`, which the `checks` and `quant` modes of run_gpu_checks.sh run.)
 # Writes $OUT/moe_log.txt and one JSON line per comparison to $OUT/moe_compare.jsonl.
 set -u
