@@ -15,7 +15,7 @@ public enum FinishReason: String, Sendable, Codable {
 public struct TokenLogprob: Sendable, Equatable, Codable {
     /// The token's id.
     public var tokenID: Int
-    /// Its natural-log probability, from the raw logits.
+    /// Its natural-log probability.
     public var logprob: Float
     /// Rank of the token among the vocabulary (1 = most likely).
     public var rank: Int
