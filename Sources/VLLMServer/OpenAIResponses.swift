@@ -120,7 +120,8 @@ public struct CompletionResponse: Encodable, Sendable {
     public var model: String
     /// `choices`: the generated choices.
     public var choices: [CompletionChoice]
-    /// `usage`: the token counts; in a stream only on the last chunk, and only when `stream_options.include_usage` asks for it.
+    /// `usage`: the token counts; in a stream, on a final chunk when `stream_options.include_usage` asks for it (and on every
+    /// chunk with `continuous_usage_stats`).
     public var usage: Usage?
 }
 
@@ -336,7 +337,8 @@ public struct ChatCompletionChunk: Encodable, Sendable {
     public var model: String
     /// `choices`: the choices that changed in this chunk (none in the final usage chunk).
     public var choices: [ChatChunkChoice]
-    /// `usage`: the token counts, on the final chunk only and only when `stream_options.include_usage` asks for it.
+    /// `usage`: the token counts, on a final chunk when `stream_options.include_usage` asks for it (and on every chunk with
+    /// `continuous_usage_stats`).
     public var usage: Usage?
 }
 
@@ -352,7 +354,7 @@ public struct ModelList: Encodable, Sendable {
         public var created: Int
         /// `owned_by`: always `vllm`.
         public var ownedBy = "vllm"
-        /// `root`: the model's path or Hugging Face id.
+        /// `root`: the model folder's path.
         public var root: String
         /// `max_model_len`: the most tokens (prompt plus output) a request may hold.
         public var maxModelLen: Int
