@@ -32,7 +32,8 @@ public struct EngineCoreConfig: Sendable, Equatable {
     /// Keep KV cache events for `takeKVCacheEvents()` (routers learn what each replica caches).
     public var recordsKVCacheEvents = false
 
-    /// A configuration; the KV cache settings, prefix hashing and events keep their defaults and are set afterwards.
+    /// A configuration; `weightBytes`, `kvCacheFormat`, the prefix-cache hashing and `recordsKVCacheEvents` keep their
+    /// defaults until set.
     public init(
         blockSize: Int, numBlocks: Int, enablePrefixCaching: Bool, scheduler: SchedulerConfig, graphBatchSizes: [Int] = [],
         asyncScheduling: Bool = true, speculative: SpeculativeConfig? = nil

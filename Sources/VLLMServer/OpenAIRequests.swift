@@ -295,7 +295,8 @@ public struct ChatCompletionRequest: Decodable, Sendable {
     public var addGenerationPrompt: Bool?
     /// `continue_final_message`: vLLM's extra; continue the last (assistant) message instead of starting a new turn.
     public var continueFinalMessage: Bool?
-    /// `chat_template`: vLLM's extra; a Jinja template to use instead of the model's.
+    /// `chat_template`: vLLM's extra; a Jinja template to use instead of the model's (refused unless the server runs with
+    /// `--trust-request-chat-template`).
     public var chatTemplate: String?
     /// The sampling fields, read from the same JSON object.
     public var sampling: SamplingFields

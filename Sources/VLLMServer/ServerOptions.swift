@@ -49,7 +49,7 @@ public struct ServerOptions: Sendable {
     /// Seconds a connection may stay open between requests (keep-alive) before it is closed.
     public var idleTimeout: Double = 30
 
-    /// vLLM's defaults.
+    /// Every option at its default.
     public init() {}
 }
 
