@@ -15,7 +15,7 @@ public final class OpenAIServing: @unchecked Sendable {
     public let options: ServerOptions
     /// The Prometheus metrics that `/metrics` reports.
     public let metrics: ServerMetrics
-    /// The model's tokenizer; nil when the model folder has none (then only token-id prompts are served).
+    /// The engine's tokenizer; nil when it has none (then only token-id prompts are served).
     public let tokenizer: Tokenizer?
     let renderer: ChatPromptRenderer?
     /// Why there is no renderer (no template), said to clients that ask for chat.
