@@ -8,10 +8,14 @@ import VLLMCore
 /// Weights stored as bfloat16 stay bfloat16 (half the memory traffic of a decode step; widened to
 /// float32 in the kernels); float16 and float32 weights become float32.
 public final class CPUBackend: Backend {
+    /// A tensor in host memory.
     public typealias Tensor = CPUTensor
+    /// A step's batch, as the host already has it.
     public typealias Batch = CPUBatch
+    /// The paged KV cache in host memory.
     public typealias KVCache = CPUKVCache
 
+    /// `"cpu"`.
     public let name = "cpu"
 
     /// Whether bfloat16 weights are kept as bfloat16 (true) or widened to float32 at load time.
@@ -19,8 +23,10 @@ public final class CPUBackend: Backend {
 
     /// The tensor-parallel group and this backend's rank in it (nil for a single rank).
     public let group: InProcessGroup?
+    /// This backend's rank in `group` (0 for a single rank).
     public let rank: Int
 
+    /// A backend of one rank, or rank `rank` of `group`; `keepsBFloat16` keeps bfloat16 matrices as bfloat16.
     public init(keepsBFloat16: Bool = true, group: InProcessGroup? = nil, rank: Int = 0) {
         // Activations are allocated and freed every step; above glibc's default 128 KiB threshold
         // each one would be a fresh mmap whose pages the kernel zeroes again (a tenth of a decode
@@ -31,6 +37,8 @@ public final class CPUBackend: Backend {
         self.rank = rank
     }
 
+    /// Copies the parts into one tensor stacked along the first dimension: bfloat16 matrices stay bfloat16 when `keepsBFloat16`, everything
+    /// else becomes float32.
     public func weight(_ parts: [HostTensor]) throws -> CPUTensor {
         let first = parts[0]
         let rows = parts.reduce(0) { $0 + ($1.shape.first ?? 1) }
@@ -54,8 +62,10 @@ public final class CPUBackend: Backend {
         return tensor
     }
 
+    /// A zeroed cache in the shape's format (float32, or FP8 codes with scales).
     public func makeKVCache(_ shape: KVCacheShape) -> CPUKVCache { CPUKVCache(shape) }
 
+    /// Keys and values of one block over all layers, in bytes of the cache's element type.
     public func kvCacheBytesPerBlock(_ shape: KVCacheShape) -> Int {
         2 * shape.numLayers * shape.blockSize * shape.numKVHeads * shape.headDim * CPUKVCache.elementSize(shape.format)
     }
@@ -63,12 +73,15 @@ public final class CPUBackend: Backend {
     /// float32 (`auto`) and FP8 e4m3 codes with per-layer scales.
     public var kvCacheDTypes: [KVCacheDType] { [.auto, .fp8] }
 
+    /// Wraps the batch; the host reads it where it is.
     public func prepare(_ batch: ForwardBatch) -> CPUBatch { CPUBatch(batch) }
 
+    /// The whole vocabulary: `embedding(table, batch, firstTokenID: 0)`.
     public func embedding(_ table: CPUTensor, _ batch: CPUBatch) -> CPUTensor {
         embedding(table, batch, firstTokenID: 0)
     }
 
+    /// Rows for the ids in this rank's range, zeros for the others; a placeholder id traps (the model resolves them first).
     public func embedding(_ table: CPUTensor, _ batch: CPUBatch, firstTokenID: Int) -> CPUTensor {
         let hidden = table.columns
         let ids = batch.batch.tokenIDs
@@ -91,6 +104,7 @@ public final class CPUBackend: Backend {
         return out
     }
 
+    /// RMSNorm of each row, rows spread over the cores.
     public func rmsNorm(_ x: CPUTensor, weight: CPUTensor, eps: Float) -> CPUTensor {
         let out = CPUTensor(shape: x.shape)
         let n = x.columns
@@ -100,6 +114,7 @@ public final class CPUBackend: Backend {
         return out
     }
 
+    /// Adds `x` into `residual` in place and returns the RMSNorm of the sum, row by row.
     public func addRMSNorm(_ x: CPUTensor, residual: CPUTensor, weight: CPUTensor, eps: Float) -> CPUTensor {
         let out = CPUTensor(shape: x.shape)
         let n = x.columns
@@ -124,6 +139,7 @@ public final class CPUBackend: Backend {
         for i in 0..<n { out[i] = w[i] * (x[i] * inverse) }
     }
 
+    /// The product over all cores, then the bias.
     public func linear(_ x: CPUTensor, weight: CPUTensor, bias: CPUTensor?) -> CPUTensor {
         let (T, K, N) = (x.rows, x.columns, weight.shape[0])
         precondition(weight.columns == K, "linear: input has \(K) columns, weight \(weight.shape)")
@@ -157,6 +173,7 @@ public final class CPUBackend: Backend {
         }
     }
 
+    /// In place: RMSNorm over each query head with `qWeight` and each key head with `kWeight`.
     public func headRMSNorm(_ qkv: CPUTensor, layout: QKVLayout, qWeight: CPUTensor, kWeight: CPUTensor, eps: Float) {
         let hd = layout.headDim
         for t in 0..<qkv.rows {
@@ -169,6 +186,7 @@ public final class CPUBackend: Backend {
         }
     }
 
+    /// In place: rotates q and k by their positions; a table narrower than a head rotates only its first dimensions (partial rotary).
     public func rotary(_ qkv: CPUTensor, layout: QKVLayout, rope: CPUTensor, batch: CPUBatch) {
         // The table's width is the rotary dimension: narrower than the head for partial rotary.
         let hd = layout.headDim, rotaryDim = rope.columns, half = rotaryDim / 2
@@ -190,6 +208,7 @@ public final class CPUBackend: Backend {
         }
     }
 
+    /// Writes the keys and values into the cache, then causal attention over the cached sequence (no soft cap).
     public func attention(
         _ qkv: CPUTensor, layout: QKVLayout, cache: CPUKVCache, layer: Int, batch: CPUBatch, scale: Float,
         slidingWindow: Int?
@@ -210,6 +229,7 @@ public final class CPUBackend: Backend {
         return out
     }
 
+    /// SiLU of the first half of each row times its second half.
     public func siluAndMul(_ x: CPUTensor) -> CPUTensor {
         let n = x.columns / 2
         let out = CPUTensor(shape: [x.rows, n])
@@ -222,6 +242,7 @@ public final class CPUBackend: Backend {
         return out
     }
 
+    /// Copies the rows named by the batch's `logitIndices`.
     public func gatherLogitRows(_ x: CPUTensor, batch: CPUBatch) -> CPUTensor {
         let n = x.columns
         let indices = batch.batch.logitIndices
@@ -230,12 +251,15 @@ public final class CPUBackend: Backend {
         return out
     }
 
+    /// The tensor's float32 values, row-major.
     public func toHost(_ x: CPUTensor) -> [Float] { x.toArray() }
 
+    /// Sums `x` over the group's ranks in place; nothing for a single rank.
     public func allReduce(_ x: CPUTensor) {
         group?.allReduce(rank: rank, x.floats, count: x.count)
     }
 
+    /// Every rank's columns side by side in rank order; `x` itself for a single rank.
     public func allGatherColumns(_ x: CPUTensor, totalColumns: Int) -> CPUTensor {
         guard let group else { return x }
         let out = CPUTensor(shape: [x.rows, totalColumns])

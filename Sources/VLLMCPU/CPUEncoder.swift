@@ -3,8 +3,10 @@ import VLLMCore
 
 // The encoder operations (BERT) on the CPU, in transformers' order of operations.
 extension CPUBackend {
+    /// True: the CPU has the encoder operations.
     public var runsEncoders: Bool { true }
 
+    /// Word, position and token-type-0 embeddings summed, per token; a position beyond the table traps.
     public func encoderEmbedding(words: CPUTensor, positions: CPUTensor, tokenType: CPUTensor, _ batch: CPUBatch) -> CPUTensor {
         let hidden = words.columns
         let (ids, places) = (batch.batch.tokenIDs, batch.batch.positions)
@@ -27,6 +29,7 @@ extension CPUBackend {
         return Array(UnsafeBufferPointer(start: table.floats + r * n, count: n))
     }
 
+    /// LayerNorm of `x + residual` (of `x` alone without a residual), row by row.
     public func layerNorm(_ x: CPUTensor, residual: CPUTensor?, weight: CPUTensor, bias: CPUTensor, eps: Float) -> CPUTensor {
         let n = x.columns
         let out = CPUTensor(shape: x.shape)
@@ -45,6 +48,7 @@ extension CPUBackend {
         return out
     }
 
+    /// The erf GELU, elementwise.
     public func gelu(_ x: CPUTensor) -> CPUTensor {
         let out = CPUTensor(shape: x.shape)
         let count = x.count
@@ -58,6 +62,7 @@ extension CPUBackend {
         return out
     }
 
+    /// Attention of each token over every token of its sequence in the step, with no mask and no cache.
     public func bidirectionalAttention(_ qkv: CPUTensor, layout: QKVLayout, batch: CPUBatch, scale: Float) -> CPUTensor {
         let (hd, width) = (layout.headDim, layout.width)
         let starts = batch.batch.queryStart

@@ -3,8 +3,10 @@ import VLLMCore
 
 /// The operations of the Gemma and Phi-3 families on the CPU.
 extension CPUBackend {
+    /// All of them: GeGLU with tanh GELU, soft-capping and scaling, attention soft-capping and partial rotary.
     public var familyOperations: FamilyOperations { [.geluTanh, .elementwise, .attentionSoftCap, .partialRotary] }
 
+    /// `gelu_tanh(x[:, :n]) * x[:, n:]`, rows spread over the cores.
     public func geluTanhAndMul(_ x: CPUTensor) -> CPUTensor {
         let n = x.columns / 2
         let out = CPUTensor(shape: [x.rows, n])
@@ -22,14 +24,17 @@ extension CPUBackend {
         return out
     }
 
+    /// In place: `x = cap * tanh(x / cap)`.
     public func softCap(_ x: CPUTensor, cap: Float) {
         for i in 0..<(x.rows * x.columns) { x.floats[i] = tanhf(x.floats[i] / cap) * cap }
     }
 
+    /// In place: `x *= factor`.
     public func scale(_ x: CPUTensor, by factor: Float) {
         for i in 0..<(x.rows * x.columns) { x.floats[i] *= factor }
     }
 
+    /// `rotary`, then cached attention whose scores are soft-capped when `logitSoftCap` is set.
     public func rotaryAttention(
         _ qkv: CPUTensor, layout: QKVLayout, rope: CPUTensor, cache: CPUKVCache, layer: Int, batch: CPUBatch,
         scale: Float, slidingWindow: Int?, logitSoftCap: Float?

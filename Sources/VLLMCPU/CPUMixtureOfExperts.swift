@@ -5,6 +5,8 @@ import VLLMCore
 // tensor, the tokens gathered in expert order, then one product per expert over its rows of the
 // gathered block (a slice of the stacked weight), one SwiGLU over all rows, and the weighted sum.
 extension CPUBackend {
+    /// Stacks the experts of a layer into one gate/up and one down tensor. Throws `ModelLoadError.unsupportedWeightFormat` for quantized
+    /// experts.
     public func expertWeights(_ experts: [HostExpert]) throws -> ExpertWeights<CPUTensor> {
         let all = experts.flatMap { [$0.gate, $0.up, $0.down] }
         if let other = all.first(where: { $0.format != .dense }) {
@@ -19,6 +21,8 @@ extension CPUBackend {
             down: [LinearWeight(format: .dense, outFeatures: count * hidden, inFeatures: rows, tensors: [down])])
     }
 
+    /// Routes each token to its top-k experts, runs one product per expert over its tokens and sums the weighted results (plus the shared
+    /// expert); the experts must come from `expertWeights`.
     public func mixtureOfExperts(_ x: CPUTensor, _ block: MixtureOfExpertsBlock<CPUTensor>) -> CPUTensor {
         let experts = block.experts
         precondition(experts.stacked, "cpu: experts not loaded by CPUBackend.expertWeights")

@@ -4,12 +4,17 @@ import VLLMCore
 /// in-process collectives; the KV cache takes `cpuKVCacheBytes` of host memory (vLLM's
 /// `VLLM_CPU_KVCACHE_SPACE`).
 public struct CPUPlatform: Platform {
+    /// The CPU platform; it runs everywhere.
     public init() {}
 
+    /// `"cpu"`.
     public var name: String { "cpu" }
 
+    /// Always nil: the CPU runs everywhere.
     public func unavailableReason() -> String? { nil }
 
+    /// One backend, or one per rank of an in-process group for tensor parallelism; bfloat16 weights stay bfloat16 unless the options say
+    /// otherwise.
     public func makeBackends(config: ModelConfig, _ options: ModelLoadOptions) throws -> [CPUBackend] {
         let size = options.tensorParallelSize
         let keep = options.cpuKeepBFloat16Weights
@@ -23,5 +28,6 @@ public struct CPUPlatform: Platform {
         false
     }
 
+    /// `cpuKVCacheBytes` (vLLM's `VLLM_CPU_KVCACHE_SPACE`).
     public func kvCacheBudget(_ backends: [CPUBackend], _ options: ModelLoadOptions) -> Int { options.cpuKVCacheBytes }
 }

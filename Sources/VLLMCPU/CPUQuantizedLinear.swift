@@ -5,6 +5,8 @@ import VLLMCore
 // lookup-table layouts that GPTQ, AWQ, compressed-tensors, FP8 and SqueezeLLM checkpoints are
 // repacked to (`PackedDecode` for 1 to 4 tokens, `PackedMatMul` for more).
 extension CPUBackend {
+    /// Dense parts are stacked as `weight` does; GGUF blocks and the packed-integer, FP8 and lookup-table formats are repacked for the CPU
+    /// kernels. Throws `ModelLoadError.unsupportedWeightFormat` for parts that cannot be fused or a format without a kernel.
     public func linearWeight(_ parts: [HostLinearWeight]) throws -> LinearWeight<CPUTensor> {
         let outFeatures = parts.reduce(0) { $0 + $1.outFeatures }
         let inFeatures = parts[0].inFeatures
@@ -21,6 +23,7 @@ extension CPUBackend {
         return try packedWeight(parts, outFeatures: outFeatures, inFeatures: inFeatures)
     }
 
+    /// Dense weights go to the dense `linear`; quantized ones to the kernel of their format; then the bias.
     public func linear(_ x: CPUTensor, _ weight: LinearWeight<CPUTensor>, bias: CPUTensor?) -> CPUTensor {
         if weight.format == .dense { return linear(x, weight: weight.tensors[0], bias: bias) }
         let (T, K, N) = (x.rows, x.columns, weight.outFeatures)
@@ -35,6 +38,7 @@ extension CPUBackend {
         return out
     }
 
+    /// The dense `swiGLU`, or `linear`, then `siluAndMul` for a quantized weight.
     public func swiGLU(_ x: CPUTensor, gateUp: LinearWeight<CPUTensor>) -> CPUTensor {
         gateUp.format == .dense ? swiGLU(x, gateUp: gateUp.tensors[0]) : siluAndMul(linear(x, gateUp, bias: nil))
     }

@@ -98,6 +98,7 @@ public final class CPUKVCache: @unchecked Sendable {
 
 /// A step's batch with each token's sequence precomputed.
 public struct CPUBatch: Sendable {
+    /// The step's batch as the scheduler made it.
     public let batch: ForwardBatch
     /// The sequence that each token belongs to.
     let sequenceOfToken: [Int]

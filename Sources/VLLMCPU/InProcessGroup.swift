@@ -11,6 +11,7 @@ public final class InProcessGroup: @unchecked Sendable {
     private var counts: [Int]
     private let barrier: Barrier
 
+    /// A group of `worldSize` ranks, each a thread of this process.
     public init(worldSize: Int) {
         self.worldSize = worldSize
         buffers = Array(repeating: nil, count: worldSize)

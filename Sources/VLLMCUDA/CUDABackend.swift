@@ -80,10 +80,14 @@ public final class CUDAKVCache {
 /// double-buffered (alternate steps use alternate buffers) so that the host can prepare the next
 /// step while the device runs this one.
 public final class CUDABackend: Backend {
+    /// A tensor in device memory.
     public typealias Tensor = CUDATensor
+    /// A step's batch in device memory.
     public typealias Batch = CUDABatch
+    /// The paged KV cache in device memory.
     public typealias KVCache = CUDAKVCache
 
+    /// `"cuda"`.
     public let name = "cuda"
     /// The dtype of weights, activations and the KV cache.
     public let computeDType: DType
@@ -356,6 +360,8 @@ public final class CUDABackend: Backend {
 
     // MARK: Backend
 
+    /// Uploads the parts, converted to `computeDType`, into one new device allocation, stacked along the first dimension. Throws when the
+    /// allocation or a copy fails.
     public func weight(_ parts: [HostTensor]) throws -> CUDATensor {
         makeCurrent()
         let first = parts[0]
@@ -443,6 +449,8 @@ public final class CUDABackend: Backend {
         }
     }
 
+    /// Allocates a zeroed cache of `computeDType` keys and values; only the `.auto` format (others trap; `Platform.load` refuses them
+    /// first).
     public func makeKVCache(_ shape: KVCacheShape) -> CUDAKVCache {
         // Platform.load refuses other formats (kvCacheDTypes) with an error naming the flag.
         precondition(shape.format.dtype == .auto, "the CUDA KV cache stores the compute dtype only, not \(shape.format.dtype)")
@@ -456,10 +464,12 @@ public final class CUDABackend: Backend {
         return CUDAKVCache(shape: shape, base: base, layerBytes: layerBytes, driver: driver)
     }
 
+    /// Keys and values of one block over all layers, in bytes of `computeDType`.
     public func kvCacheBytesPerBlock(_ shape: KVCacheShape) -> Int {
         2 * shape.numLayers * shape.blockSize * shape.numKVHeads * shape.headDim * elementSize
     }
 
+    /// Copies the batch's ids, positions, slots and block tables to device memory (alternate steps use alternate staging buffers).
     public func prepare(_ batch: ForwardBatch) -> CUDABatch {
         makeCurrent()
         // Device memory is reused in stream order; the host staging of the step launched before
@@ -523,6 +533,7 @@ public final class CUDABackend: Backend {
         return made
     }
 
+    /// The embedding kernel over the batch's token ids (placeholder ids read the tokens sampled on the device).
     public func embedding(_ table: CUDATensor, _ batch: CUDABatch) -> CUDATensor {
         let hidden = table.columns
         // The residual stream: lives through the whole step, so not in the ring.
@@ -533,6 +544,7 @@ public final class CUDABackend: Backend {
         return out
     }
 
+    /// The `rms_norm` kernel, one block per row.
     public func rmsNorm(_ x: CUDATensor, weight: CUDATensor, eps: Float) -> CUDATensor {
         checkLive(x)
         let out = allocate(x.shape)
@@ -542,6 +554,7 @@ public final class CUDABackend: Backend {
         return out
     }
 
+    /// The `add_rms_norm` kernel: updates `residual` in place and returns the normalized rows.
     public func addRMSNorm(_ x: CUDATensor, residual: CUDATensor, weight: CUDATensor, eps: Float) -> CUDATensor {
         checkLive(x, residual)
         let out = allocate(x.shape)
@@ -554,6 +567,7 @@ public final class CUDABackend: Backend {
         return out
     }
 
+    /// A matrix-vector kernel for small batches (when compiled for the row count), else a cuBLASLt product; then the bias.
     public func linear(_ x: CUDATensor, weight: CUDATensor, bias: CUDATensor?) -> CUDATensor {
         let (t, k, n) = (x.rows, x.columns, weight.shape[0])
         precondition(weight.columns == k, "linear: input has \(k) columns, weight \(weight.shape)")
@@ -582,6 +596,7 @@ public final class CUDABackend: Backend {
             [.pointer(out.pointer), .pointer(bias.pointer), .int64(Int64(out.rows)), .int32(Int32(out.columns))])
     }
 
+    /// The `head_rms_norm` kernel, one warp per head.
     public func headRMSNorm(_ qkv: CUDATensor, layout: QKVLayout, qWeight: CUDATensor, kWeight: CUDATensor, eps: Float) {
         checkLive(qkv)
         launch(
@@ -592,11 +607,13 @@ public final class CUDABackend: Backend {
             ])
     }
 
+    /// The rotary kernel, in place on q and k.
     public func rotary(_ qkv: CUDATensor, layout: QKVLayout, rope: CUDATensor, batch: CUDABatch) {
         checkLive(qkv)
         rotate(qkv, layout: layout, rope: rope, batch: batch, into: nil)
     }
 
+    /// Rotates q and k and writes the rotated keys (and values) into the cache in one kernel, then attends.
     public func rotaryAttention(
         _ qkv: CUDATensor, layout: QKVLayout, rope: CUDATensor, cache: CUDAKVCache, layer: Int, batch: CUDABatch,
         scale: Float, slidingWindow: Int?
@@ -622,6 +639,7 @@ public final class CUDABackend: Backend {
             ])
     }
 
+    /// Writes the keys and values into the cache, then runs the paged attention kernels.
     public func attention(
         _ qkv: CUDATensor, layout: QKVLayout, cache: CUDAKVCache, layer: Int, batch: CUDABatch, scale: Float,
         slidingWindow: Int?
@@ -800,6 +818,7 @@ public final class CUDABackend: Backend {
         return min(16, (perMultiprocessor * multiprocessors + blocks - 1) / blocks)
     }
 
+    /// One fused matrix-vector kernel for small batches (when compiled for the row count); otherwise `linear`, then `siluAndMul`.
     public func swiGLU(_ x: CUDATensor, gateUp: CUDATensor) -> CUDATensor {
         let (t, k, n) = (x.rows, x.columns, gateUp.shape[0] / 2)
         guard useGEMV, let gemv = kernels.gemvSwiGLU[t], k % 8 == 0, gateUp.columns == k else {
@@ -814,6 +833,7 @@ public final class CUDABackend: Backend {
         return out
     }
 
+    /// The `silu_and_mul` kernel.
     public func siluAndMul(_ x: CUDATensor) -> CUDATensor {
         checkLive(x)
         let n = x.columns / 2
@@ -824,6 +844,7 @@ public final class CUDABackend: Backend {
         return out
     }
 
+    /// The `gather_rows` kernel.
     public func gatherLogitRows(_ x: CUDATensor, batch: CUDABatch) -> CUDATensor {
         checkLive(x)
         let count = batch.batch.logitIndices.count
@@ -834,6 +855,7 @@ public final class CUDABackend: Backend {
         return out
     }
 
+    /// Converts to float32 on the device when needed, copies to the host and waits for the stream.
     public func toHost(_ x: CUDATensor) -> [Float] {
         checkLive(x)
         let count = x.count
@@ -850,6 +872,7 @@ public final class CUDABackend: Backend {
         return Array(UnsafeBufferPointer(start: host.assumingMemoryBound(to: Float.self), count: count))
     }
 
+    /// The argmax kernel, then copies the indices back and waits for the stream.
     public func argmaxRows(_ x: CUDATensor, rows: Int) -> [Int32] {
         guard rows > 0 else { return [] }
         let indices = queueArgmax(x, rows: rows)
@@ -879,8 +902,10 @@ public final class CUDABackend: Backend {
 
     // MARK: recorded steps (CUDA graphs)
 
+    /// True unless CUDA graphs are off (no graph API, a recording failed) or a profiler is attached.
     public var recordsSteps: Bool { graphs.disabledReason == nil && profiler == nil }
 
+    /// Replays the CUDA graph recorded for `key`, or runs `forward` and records it; just runs `forward` when `recordsSteps` is false.
     public func recorded(_ key: Int, batch: CUDABatch, _ forward: () -> CUDATensor) -> CUDATensor {
         guard recordsSteps else { return forward() }
         let ringStart = ring.mark, arenaStart = arena.mark

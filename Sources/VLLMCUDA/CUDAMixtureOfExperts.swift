@@ -22,6 +22,8 @@ private let tileRows = 16, tileColumns = 64
 // launch sizes depend only on the token count (a decode step can be recorded as a CUDA graph).
 // Experts are stacked as on the CPU: one [E·2I, H] gate/up tensor and one [E·H, I] down tensor.
 extension CUDABackend {
+    /// Stacks the experts into one gate/up and one down tensor for the fused kernels; one weight per expert when the kernels are missing or
+    /// there are too many experts. Throws `ModelLoadError.unsupportedWeightFormat` when quantized experts would be stacked.
     public func expertWeights(_ experts: [HostExpert]) throws -> ExpertWeights<CUDATensor> {
         guard kernels.moe != nil, experts.count <= maxExperts else { return try perExpertWeights(experts) }
         let all = experts.flatMap { [$0.gate, $0.up, $0.down] }
@@ -37,6 +39,8 @@ extension CUDABackend {
             down: [LinearWeight(format: .dense, outFeatures: count * hidden, inFeatures: rows, tensors: [down])])
     }
 
+    /// The fused device path (routing, grouping, products and weighted sum on the device) for stacked experts; the host-grouped default
+    /// otherwise.
     public func mixtureOfExperts(_ x: CUDATensor, _ block: MixtureOfExpertsBlock<CUDATensor>) -> CUDATensor {
         let experts = block.experts
         guard let moe = kernels.moe, experts.stacked else { return hostGroupedMixtureOfExperts(x, block) }

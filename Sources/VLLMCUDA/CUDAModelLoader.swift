@@ -5,17 +5,22 @@ import VLLMCore
 /// single-threaded `DummyWeights` would take most of a minute, longer than the benchmark it feeds.
 /// Values are uniform in ±`scale`, norms are 1, as in `DummyWeights` (the values differ).
 public struct ParallelDummyWeights: WeightStore {
+    /// The dtype of the tensors made: bfloat16 or float16.
     public let dtype: DType
+    /// Values are drawn from [-scale, scale].
     public let scale: Float
 
+    /// Random weights of `dtype` (bfloat16 or float16; float32 traps) with values in ±`scale` (default 0.02).
     public init(dtype: DType, scale: Float = 0.02) {
         precondition(dtype != .float32, "ParallelDummyWeights makes 16-bit weights")
         self.dtype = dtype
         self.scale = scale
     }
 
+    /// Always true: every name gets random values.
     public func contains(_ name: String) -> Bool { true }
 
+    /// Random values of `shape` for tensor `name`, made on all cores; 1 for norm weights. Never throws.
     public func tensor(_ name: String, shape: [Int]) throws -> HostTensor {
         let count = shape.reduce(1, *)
         let one: UInt16 = dtype == .bfloat16 ? 0x3F80 : 0x3C00

@@ -5,10 +5,13 @@ import VLLMCore
 /// what is left of `gpuMemoryUtilization` of the GPU's memory after the weights and the
 /// activations of the largest step: `free - total * (1 - gpuMemoryUtilization)`.
 public struct CUDAPlatform: Platform {
+    /// The CUDA platform; the device is checked when backends are made.
     public init() {}
 
+    /// `"cuda"`.
     public var name: String { "cuda" }
 
+    /// Why CUDA cannot run here (the driver library, an old driver, no device), or nil.
     public func unavailableReason() -> String? { CUDAAvailability.problem() }
 
     /// The compute dtype: `--dtype`, else float16 for float16 checkpoints and bfloat16 for the rest.
@@ -16,6 +19,8 @@ public struct CUDAPlatform: Platform {
         options.dtype ?? (config.dtype == .float16 ? .float16 : .bfloat16)
     }
 
+    /// One backend on the current device, computing in `--dtype` (else float16 for float16 checkpoints, bfloat16 for the rest). Throws
+    /// `PlatformError.unsupported` for tensor parallelism and `.unavailable` when CUDA cannot run.
     public func makeBackends(config: ModelConfig, _ options: ModelLoadOptions) throws -> [CUDABackend] {
         guard options.tensorParallelSize == 1 else {
             throw PlatformError.unsupported(
@@ -46,6 +51,8 @@ public struct CUDAPlatform: Platform {
         return try folder.weights(format: options.loadFormat, quantization: options.quantization)
     }
 
+    /// Reserves the estimated activation memory of the largest step (`maxNumBatchedTokens` over `maxNumSeqs` sequences); returns true, so
+    /// that a profile run follows. Throws when the memory cannot be allocated.
     public func reserveActivations(_ backends: [CUDABackend], config: ModelConfig, _ options: ModelLoadOptions) throws -> Bool {
         let activations = CUDAActivationEstimate.bytes(
             config: config, dtype: dtype(config, options), tokens: options.maxNumBatchedTokens, sequences: options.maxNumSeqs)
@@ -53,6 +60,7 @@ public struct CUDAPlatform: Platform {
         return true
     }
 
+    /// Free memory minus the share that `gpuMemoryUtilization` leaves unused; throws `PlatformError.notEnoughMemory` when nothing is left.
     public func kvCacheBudget(_ backends: [CUDABackend], _ options: ModelLoadOptions) throws -> Int {
         let memory = backends[0].memoryInfo()
         let usable = memory.free - Int(Double(memory.total) * (1 - options.gpuMemoryUtilization))

@@ -36,6 +36,8 @@ struct QuantizedLinearKernels {
 // The parts of a fused weight (q, k, v; gate, up) are stacked into one set of tensors, except
 // act-order parts: each keeps its own input order, and so its own tensors.
 extension CUDABackend {
+    /// Dense parts are stacked as `weight` does; packed 4- or 8-bit integer and FP8 parts stay in their format in device memory. Throws
+    /// `ModelLoadError.unsupportedWeightFormat` for any other format, mixed formats or a kernel module without the quantized kernels.
     public func linearWeight(_ parts: [HostLinearWeight]) throws -> LinearWeight<CUDATensor> {
         let (outFeatures, inFeatures) = (parts.reduce(0) { $0 + $1.outFeatures }, parts[0].inFeatures)
         if parts.allSatisfy({ $0.format == .dense }) {
@@ -62,6 +64,8 @@ extension CUDABackend {
         return LinearWeight(format: format, outFeatures: outFeatures, inFeatures: inFeatures, tensors: tensors)
     }
 
+    /// Dense weights go to the dense `linear`; quantized ones to matrix-vector kernels for 1 to 4 tokens, or to a dequantized scratch
+    /// matrix and cuBLASLt for more; then the bias.
     public func linear(_ x: CUDATensor, _ weight: LinearWeight<CUDATensor>, bias: CUDATensor?) -> CUDATensor {
         guard weight.format != .dense else { return linear(x, weight: weight.tensors[0], bias: bias) }
         let (t, k, n) = (x.rows, x.columns, weight.outFeatures)
@@ -89,6 +93,7 @@ extension CUDABackend {
         return out
     }
 
+    /// The fused dense `swiGLU`, or `linear`, then `siluAndMul` for a quantized weight.
     public func swiGLU(_ x: CUDATensor, gateUp: LinearWeight<CUDATensor>) -> CUDATensor {
         gateUp.format == .dense ? swiGLU(x, gateUp: gateUp.tensors[0]) : siluAndMul(linear(x, gateUp, bias: nil))
     }

@@ -10,6 +10,8 @@ extension CUDABackend {
     /// samples on the host.
     public var samplesOnDevice: Bool { kernels.sampleRows != nil && kernels.adjustLogits != nil }
 
+    /// The sampling kernels over the rows (bans, bias, penalties, filters, draw and logprobs) with the samples copied back; on the host
+    /// when the kernels are missing.
     public func sampleRows(_ x: CUDATensor, rows: [DeviceSamplingRow]) -> [DeviceSample] {
         guard samplesOnDevice else { return SamplingMath.sampleRows(toHost(x), rows: rows) }
         checkLive(x)

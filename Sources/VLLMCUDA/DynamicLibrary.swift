@@ -21,6 +21,7 @@ public enum CUDAError: Error, CustomStringConvertible {
     /// The compiled module lacks a kernel that `Kernels/manifest.json` lists for the dtype.
     case missingKernel(name: String, file: String, dtype: String)
 
+    /// The message for the user: what could not be loaded and what to install or set.
     public var description: String {
         switch self {
         case .libraryMissing(let names, let detail):

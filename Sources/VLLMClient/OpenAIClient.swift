@@ -8,9 +8,11 @@ import NIOFoundationCompat
 public final class OpenAIClient: Sendable {
     /// The API root, e.g. http://localhost:8000/v1.
     public let baseURL: String
+    /// Sent as `Authorization: Bearer` when set.
     public let apiKey: String?
     private let client: HTTPClient
 
+    /// A client of the server at `baseURL` (`/v1` is added when missing).
     public init(baseURL: String, apiKey: String?) {
         var url = baseURL
         while url.hasSuffix("/") { url.removeLast() }
@@ -20,6 +22,7 @@ public final class OpenAIClient: Sendable {
         client = HTTPClient(eventLoopGroupProvider: .singleton)
     }
 
+    /// Closes the client's connections; call once when done.
     public func shutdown() async throws { try await client.shutdown() }
 
     /// The first model the server lists.

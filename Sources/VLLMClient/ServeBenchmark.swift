@@ -16,8 +16,11 @@ public struct ServeBenchmark: Sendable {
         public var endpoint = "/v1/completions"
         /// `--model`; nil asks the server's /v1/models.
         public var model: String?
+        /// `--num-prompts`: how many requests to send.
         public var numPrompts = 1000
+        /// `--random-input-len`: the prompt length in tokens.
         public var inputLength = 1024
+        /// `--random-output-len`: the tokens each request asks for (`max_tokens`).
         public var outputLength = 128
         /// `--random-range-ratio`: lengths are drawn from [len·(1−r), len·(1+r)].
         public var rangeRatio = 0.0
@@ -25,31 +28,46 @@ public struct ServeBenchmark: Sendable {
         public var requestRate = Double.infinity
         /// 1 is a Poisson process; lower is burstier, higher more regular.
         public var burstiness = 1.0
+        /// `--max-concurrency`: the most requests in flight at once; nil is no limit.
         public var maxConcurrency: Int?
+        /// `--ignore-eos`: ask the server to generate all `outputLength` tokens.
         public var ignoreEOS = false
+        /// `--seed`: the same seed sends the same prompts at the same times.
         public var seed: UInt64 = 0
+        /// Sent as `Authorization: Bearer` when set.
         public var apiKey: String?
         /// Token ids are drawn below this (the model's vocabulary size).
         public var vocabularySize = 32000
+        /// vLLM's defaults: 1000 prompts of 1024 tokens, 128 output tokens, all sent at once.
         public init() {}
     }
 
     /// What happened to one request.
     public struct RequestResult: Sendable {
+        /// Whether the request streamed at least one chunk and no error.
         public var success = false
+        /// The prompt's length in tokens.
         public var promptLength = 0
+        /// Tokens generated, as the final chunk's `usage.completion_tokens` reports them.
         public var outputTokens = 0
+        /// Time to first token, in seconds from sending.
         public var ttft = 0.0
+        /// Inter-token latencies: the seconds between successive chunks.
         public var itl: [Double] = []
+        /// Seconds from sending to the last chunk.
         public var latency = 0.0
+        /// The streamed text, put together.
         public var generatedText = ""
+        /// What went wrong (an HTTP status and body, a stream error, a connection error); empty on success.
         public var error = ""
     }
 
+    /// What the benchmark sends.
     public let config: Config
     /// Turns token ids into text, for the chat endpoint (which takes text only).
     public let detokenize: (@Sendable ([Int]) -> String)?
 
+    /// A benchmark of `config`; `detokenize` turns prompts into text for the chat endpoint (without it, token ids are joined with spaces).
     public init(config: Config, detokenize: (@Sendable ([Int]) -> String)? = nil) {
         self.config = config
         self.detokenize = detokenize
@@ -212,23 +230,35 @@ public struct ServeBenchmark: Sendable {
 
 /// An error of the benchmark itself (not of one request).
 public struct ServeBenchmarkError: Error, CustomStringConvertible {
+    /// What went wrong.
     public var description: String
+    /// An error that says `description`.
     public init(_ description: String) { self.description = description }
 }
 
 /// The summary vLLM prints and saves.
 public struct ServeBenchmarkResult: Sendable {
+    /// The configuration that was run.
     public let config: ServeBenchmark.Config
+    /// The model the requests named.
     public let model: String
+    /// Wall-clock seconds from the first request sent to the last one finished.
     public let duration: Double
+    /// Every request's result, in the order they were sent.
     public let results: [ServeBenchmark.RequestResult]
 
     var successful: [ServeBenchmark.RequestResult] { results.filter(\.success) }
+    /// Requests that succeeded.
     public var completed: Int { successful.count }
+    /// Prompt tokens of the successful requests.
     public var totalInput: Int { successful.reduce(0) { $0 + $1.promptLength } }
+    /// Generated tokens of the successful requests.
     public var totalOutput: Int { successful.reduce(0) { $0 + $1.outputTokens } }
+    /// Successful requests per second.
     public var requestThroughput: Double { Double(completed) / duration }
+    /// Generated tokens per second.
     public var outputThroughput: Double { Double(totalOutput) / duration }
+    /// Prompt plus generated tokens per second.
     public var totalTokenThroughput: Double { Double(totalInput + totalOutput) / duration }
     var ttfts: [Double] { successful.map(\.ttft) }
     var tpots: [Double] {
@@ -341,7 +371,9 @@ func gammaSample(shape: Double, scale: Double, _ random: inout SplitMix) -> Doub
 /// A small seedable generator, so that the same seed sends the same prompts at the same times.
 public struct SplitMix: RandomNumberGenerator, Sendable {
     var state: UInt64
+    /// A generator whose sequence is fixed by `seed`.
     public init(seed: UInt64) { state = seed }
+    /// The next 64 random bits (SplitMix64).
     public mutating func next() -> UInt64 {
         state &+= 0x9E37_79B9_7F4A_7C15
         var z = state

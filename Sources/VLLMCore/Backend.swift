@@ -1,10 +1,14 @@
 /// How q, k and v lie side by side in the fused output of the qkv projection: per token,
 /// `numHeads * headDim` query values, then `numKVHeads * headDim` keys, then as many values.
 public struct QKVLayout: Sendable, Equatable {
+    /// Query heads.
     public var numHeads: Int
+    /// Key and value heads (fewer than `numHeads` with grouped-query attention).
     public var numKVHeads: Int
+    /// Values per head.
     public var headDim: Int
 
+    /// A layout of `numHeads` query heads and `numKVHeads` key and value heads of `headDim` values each.
     public init(numHeads: Int, numKVHeads: Int, headDim: Int) {
         self.numHeads = numHeads
         self.numKVHeads = numKVHeads
@@ -22,14 +26,20 @@ public struct QKVLayout: Sendable, Equatable {
 /// The shape of a paged KV cache: every layer has `numBlocks` blocks of `blockSize` tokens; and
 /// how it stores them (`format`: the backend's own element type, or FP8 codes with per-layer scales).
 public struct KVCacheShape: Sendable, Equatable {
+    /// Layers, each with its own blocks.
     public var numLayers: Int
+    /// Blocks per layer.
     public var numBlocks: Int
+    /// Tokens per block.
     public var blockSize: Int
+    /// Key and value heads per token.
     public var numKVHeads: Int
+    /// Values per head.
     public var headDim: Int
     /// The element type and scales; a backend sizes, writes and reads the cache by it.
     public var format: KVCacheFormat
 
+    /// A cache shape; `format` defaults to the backend's own element type.
     public init(numLayers: Int, numBlocks: Int, blockSize: Int, numKVHeads: Int, headDim: Int, format: KVCacheFormat = .auto) {
         self.numLayers = numLayers
         self.numBlocks = numBlocks
@@ -196,17 +206,21 @@ public protocol Backend: AnyObject {
 }
 
 extension Backend {
+    /// Default for one rank: the whole vocabulary (`firstTokenID` must be 0; other values trap).
     public func embedding(_ table: Tensor, _ batch: Batch, firstTokenID: Int) -> Tensor {
         precondition(firstTokenID == 0, "\(name): vocabulary-parallel embedding is not supported")
         return embedding(table, batch)
     }
 
+    /// Default for one rank: nothing to sum.
     public func allReduce(_ x: Tensor) {}
 
+    /// Default for one rank: `x` holds all the columns.
     public func allGatherColumns(_ x: Tensor, totalColumns: Int) -> Tensor { x }
 }
 
 extension Backend {
+    /// Default: `rotary`, then `attention`, as two operations.
     public func rotaryAttention(
         _ qkv: Tensor, layout: QKVLayout, rope: Tensor, cache: KVCache, layer: Int, batch: Batch, scale: Float,
         slidingWindow: Int?
@@ -215,12 +229,15 @@ extension Backend {
         return attention(qkv, layout: layout, cache: cache, layer: layer, batch: batch, scale: scale, slidingWindow: slidingWindow)
     }
 
+    /// Default: `linear`, then `siluAndMul`, as two operations.
     public func swiGLU(_ x: Tensor, gateUp: Tensor) -> Tensor { siluAndMul(linear(x, weight: gateUp, bias: nil)) }
 }
 
 // Weight formats: a backend of dense weights only keeps these defaults; one that multiplies
 // quantized formats overrides all three.
 extension Backend {
+    /// Default for dense weights only: stacks the parts into one tensor. Throws `ModelLoadError.unsupportedWeightFormat` for any other
+    /// format.
     public func linearWeight(_ parts: [HostLinearWeight]) throws -> LinearWeight<Tensor> {
         if let other = parts.first(where: { $0.format != .dense }) {
             throw ModelLoadError.unsupportedWeightFormat(format: other.format, backend: name)
@@ -230,6 +247,7 @@ extension Backend {
             tensors: [try weight(parts.map { $0.tensors[0] })])
     }
 
+    /// Default for dense weights only: the dense `linear`.
     public func linear(_ x: Tensor, _ weight: LinearWeight<Tensor>, bias: Tensor?) -> Tensor {
         switch weight.format {
         case .dense: linear(x, weight: weight.tensors[0], bias: bias)
@@ -239,6 +257,7 @@ extension Backend {
         }
     }
 
+    /// Default for dense weights only: the dense `swiGLU`.
     public func swiGLU(_ x: Tensor, gateUp: LinearWeight<Tensor>) -> Tensor {
         switch gateUp.format {
         case .dense: swiGLU(x, gateUp: gateUp.tensors[0])
@@ -250,6 +269,7 @@ extension Backend {
 }
 
 extension Backend {
+    /// Default: only `.auto` (the backend's own element type).
     public var kvCacheDTypes: [KVCacheDType] { [.auto] }
 
     /// Throws `PlatformError.unsupported` naming `--kv-cache-dtype` unless `dtype` is one of `kvCacheDTypes`.
@@ -266,23 +286,29 @@ extension Backend {
 }
 
 extension Backend {
+    /// Default: nothing is recorded.
     public var recordsSteps: Bool { false }
 
+    /// Default: runs `forward` every time.
     public func recorded(_ key: Int, batch: Batch, _ forward: () -> Tensor) -> Tensor { forward() }
 }
 
 extension Backend {
+    /// Default: sampling happens on the host.
     public var samplesOnDevice: Bool { false }
 
+    /// Default: copies the logits to the host and samples there (`SamplingMath.sampleRows`).
     public func sampleRows(_ x: Tensor, rows: [DeviceSamplingRow]) -> [DeviceSample] {
         SamplingMath.sampleRows(toHost(x), rows: rows)
     }
 
+    /// Default: samples at once and returns them ready (an argmax when every row is plain greedy).
     public func launchSampling(_ x: Tensor, rows: [DeviceSamplingRow]) -> PendingSamples {
         guard rows.allSatisfy(\.isPlainGreedy) else { return PendingSamples(ready: sampleRows(x, rows: rows)) }
         return PendingSamples(ready: argmaxRows(x, rows: rows.count).map { DeviceSample(token: Int($0)) })
     }
 
+    /// Default: copies the logits to the host and takes each row's argmax there.
     public func argmaxRows(_ x: Tensor, rows: Int) -> [Int32] {
         let values = toHost(x)
         guard rows > 0 else { return [] }
@@ -296,6 +322,7 @@ extension Backend {
 /// The operations that the Gemma and Phi-3 families add to the Llama family's, by name, so that a
 /// model can refuse at load, with a clear error, a backend that lacks one.
 public struct FamilyOperations: OptionSet, Sendable {
+    /// The set's bits, one per operation.
     public let rawValue: Int
     /// Creates a set from its bits.
     public init(rawValue: Int) { self.rawValue = rawValue }
@@ -321,14 +348,19 @@ public struct FamilyOperations: OptionSet, Sendable {
 /// Defaults of the family operations: a backend implements none of them until it lists them in
 /// `familyOperations`; models check that list at load, so the traps below mark a model bug.
 extension Backend {
+    /// Default: none.
     public var familyOperations: FamilyOperations { [] }
 
+    /// Default: traps; a model checks `familyOperations` at load.
     public func geluTanhAndMul(_ x: Tensor) -> Tensor { unsupported(.geluTanh) }
 
+    /// Default: traps; a model checks `familyOperations` at load.
     public func softCap(_ x: Tensor, cap: Float) { unsupported(.elementwise) }
 
+    /// Default: traps; a model checks `familyOperations` at load.
     public func scale(_ x: Tensor, by factor: Float) { unsupported(.elementwise) }
 
+    /// Default: plain `rotaryAttention` when `logitSoftCap` is nil; traps otherwise, since a model checks `familyOperations` at load.
     public func rotaryAttention(
         _ qkv: Tensor, layout: QKVLayout, rope: Tensor, cache: KVCache, layer: Int, batch: Batch, scale: Float,
         slidingWindow: Int?, logitSoftCap: Float?

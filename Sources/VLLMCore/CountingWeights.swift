@@ -17,14 +17,17 @@ public final class CountingWeights: WeightStore, @unchecked Sendable {
 
     private func add(_ count: Int) { lock.withLock { total += count } }
 
+    /// The base store's tensor, its bytes counted.
     public func tensor(_ name: String, shape: [Int]) throws -> HostTensor {
         let t = try base.tensor(name, shape: shape)
         add(t.count * t.dtype.byteSize)
         return t
     }
 
+    /// Whether the base store holds `name`.
     public func contains(_ name: String) -> Bool { base.contains(name) }
 
+    /// The base store's linear weight, its bytes counted as stored.
     public func linear(_ prefix: String, out: Int, in inFeatures: Int) throws -> HostLinearWeight {
         let weight = try base.linear(prefix, out: out, in: inFeatures)
         add(weight.byteCount)

@@ -12,6 +12,7 @@ public struct LogitAdjustment: Sendable, Equatable {
     /// How often the token occurs in the output (frequency and presence penalties apply when above 0).
     public var outputCount: Int32
 
+    /// An adjustment of `column`; by default it changes nothing.
     public init(column: Int32, banned: Bool = false, bias: Float = 0, inSequence: Bool = false, outputCount: Int32 = 0) {
         self.column = column
         self.banned = banned
@@ -37,14 +38,18 @@ public struct DeviceSamplingRow: Sendable, Equatable {
     /// Index of the output token being sampled: with the seed, it fixes the random numbers, so that a
     /// seeded request draws the same whatever else is in the batch and wherever its row lies.
     public var outputIndex: Int = 0
+    /// Divides positive logits of tokens in the prompt or the output by this and multiplies negative ones (1: none).
     public var repetitionPenalty: Float = 1
+    /// Subtracted once for each time a token occurs in the output (0: none).
     public var frequencyPenalty: Float = 0
+    /// Subtracted once from every token that occurs in the output (0: none).
     public var presencePenalty: Float = 0
     /// At most one entry per column.
     public var adjustments: [LogitAdjustment] = []
     /// Number of top log-probabilities to report (0: only the chosen token's); nil reports none.
     public var logprobs: Int?
 
+    /// A greedy row (temperature 0) with no filters, penalties or logprobs.
     public init() {}
 
     /// The most top log-probabilities a device row reports; requests asking for more are sampled on the host.
@@ -67,8 +72,10 @@ public struct DeviceLogprobs: Sendable, Equatable {
     public var rank: Int
     /// The most likely tokens, best first, the lower id first on ties.
     public var topTokens: [Int]
+    /// The log-probabilities of `topTokens`, in the same order.
     public var topLogprobs: [Float]
 
+    /// The log-probabilities of one position.
     public init(chosen: Float, rank: Int, topTokens: [Int], topLogprobs: [Float]) {
         self.chosen = chosen
         self.rank = rank
@@ -79,10 +86,12 @@ public struct DeviceLogprobs: Sendable, Equatable {
 
 /// What one row's sampling gives back.
 public struct DeviceSample: Sendable, Equatable {
+    /// The sampled token id.
     public var token: Int
     /// Present when the row asked for logprobs.
     public var logprobs: DeviceLogprobs?
 
+    /// A sample of `token`, with its logprobs when the row asked for them.
     public init(token: Int, logprobs: DeviceLogprobs? = nil) {
         self.token = token
         self.logprobs = logprobs

@@ -21,10 +21,14 @@ public struct DummyQuantizedWeights: WeightStore {
         self.scale = scale
     }
 
+    /// The tensor from the dense dummy store.
     public func tensor(_ name: String, shape: [Int]) throws -> HostTensor { try base.tensor(name, shape: shape) }
 
+    /// Always true, as the dense dummy store.
     public func contains(_ name: String) -> Bool { base.contains(name) }
 
+    /// Random codes and scales for the linear layer `prefix` in the quantization's layout; the LM head stays dense. Throws
+    /// `ModelLoadError.invalidConfig` when the group size does not divide the layer's inputs.
     public func linear(_ prefix: String, out: Int, in inFeatures: Int) throws -> HostLinearWeight {
         if prefix == "lm_head" { return .dense(try base.tensor(prefix + ".weight", shape: [out, inFeatures])) }
         var state = seed ^ UInt64(truncatingIfNeeded: prefix.hashValueStable)

@@ -26,6 +26,7 @@ public struct ForwardBatch: Sendable, Equatable {
     /// Number of sequences in the batch.
     public var numSequences: Int { seqLens.count }
 
+    /// A batch of the given arrays, as described on each property.
     public init(
         tokenIDs: [Int32], positions: [Int32], slotMapping: [Int32], queryStart: [Int32], seqLens: [Int32],
         blockTables: [Int32], blockTableWidth: Int, logitIndices: [Int32]
@@ -54,6 +55,7 @@ public struct SequenceChunk: Sendable {
     /// How many of the first new tokens also want their logits (for prompt logprobs).
     public var leadingLogits: Int
 
+    /// A chunk of `tokenIDs` after `numCached` cached tokens; by default the last token wants its logits.
     public init(tokenIDs: [Int32], numCached: Int, blockTable: [Int32], wantsLogits: Bool = true, leadingLogits: Int = 0) {
         self.tokenIDs = tokenIDs
         self.numCached = numCached

@@ -40,6 +40,7 @@ public final class GGUFWeights: WeightStore, @unchecked Sendable {
         return "blk.\(layer).\(mapped)\(rest[dot...])"
     }
 
+    /// Whether the GGUF file holds the tensor that the Hugging Face name `name` maps to.
     public func contains(_ name: String) -> Bool { Self.ggufName(name).flatMap(checkpoint.tensor) != nil }
 
     /// The stored tensor called `name` (a Hugging Face name), checked to have `shape`.
@@ -62,6 +63,8 @@ public final class GGUFWeights: WeightStore, @unchecked Sendable {
         return nil
     }
 
+    /// The tensor that the Hugging Face name `name` maps to, decoded to float32 when block-quantized, its rows put back in Hugging Face
+    /// order for q and k. Throws `ModelLoadError.missingTensor` or `.wrongShape`.
     public func tensor(_ name: String, shape: [Int]) throws -> HostTensor {
         let (file, info) = try located(name, shape: shape)
         var tensor: HostTensor
@@ -74,6 +77,8 @@ public final class GGUFWeights: WeightStore, @unchecked Sendable {
         return tensor
     }
 
+    /// A block-quantized layer kept in its GGUF blocks (`.ggml`); a float one as a dense weight. Throws `ModelLoadError.missingTensor` or
+    /// `.wrongShape`.
     public func linear(_ prefix: String, out: Int, in inFeatures: Int) throws -> HostLinearWeight {
         let name = prefix + ".weight"
         let (file, info) = try located(name, shape: [out, inFeatures])

@@ -2,16 +2,26 @@ import Foundation
 
 /// Defaults for generation from `generation_config.json`: EOS ids and sampling defaults.
 public struct GenerationConfig: Sendable, Equatable {
+    /// `bos_token_id`, when the file has one.
     public var bosTokenID: Int?
+    /// `eos_token_id`: one id or a list; empty when absent.
     public var eosTokenIDs: [Int] = []
+    /// `temperature`: the request's default when it sends none.
     public var temperature: Double?
+    /// `top_p`: the request's default when it sends none.
     public var topP: Double?
+    /// `top_k`: the request's default when it sends none.
     public var topK: Int?
+    /// `min_p`: the request's default when it sends none.
     public var minP: Double?
+    /// `repetition_penalty`: the request's default when it sends none.
     public var repetitionPenalty: Double?
+    /// `max_new_tokens`: the model's default output length (read; the server does not apply it).
     public var maxNewTokens: Int?
+    /// `do_sample`: false makes greedy decoding (temperature 0) the default when the file gives no temperature.
     public var doSample: Bool?
 
+    /// An empty config: no defaults.
     public init() {}
 
     /// Reads `path`; a missing file is not an error (the folder may have none), bad JSON is.

@@ -28,6 +28,7 @@ public enum WeightFormat: Sendable, Hashable, CustomStringConvertible {
     /// Only backends make it; checkpoints never hold it.
     indirect case stacked([WeightFormat])
 
+    /// The format with its parameters, for error messages and logs.
     public var description: String {
         switch self {
         case .dense: "dense"

@@ -170,6 +170,7 @@ public struct MixtureOfExpertsBlock<Tensor> {
 // then each expert that got tokens runs one SwiGLU product over all of its tokens. A backend
 // overrides both (the CPU to skip the copies, CUDA to keep everything on the device).
 extension Backend {
+    /// Default: one weight per expert (`perExpertWeights`).
     public func expertWeights(_ experts: [HostExpert]) throws -> ExpertWeights<Tensor> { try perExpertWeights(experts) }
 
     /// The default `expertWeights` (one weight per expert, for `hostGroupedMixtureOfExperts`).
@@ -181,6 +182,7 @@ extension Backend {
             down: try experts.map { try linearWeight([$0.down]) })
     }
 
+    /// Default: routing and grouping on the host (`hostGroupedMixtureOfExperts`).
     public func mixtureOfExperts(_ x: Tensor, _ block: MixtureOfExpertsBlock<Tensor>) -> Tensor {
         hostGroupedMixtureOfExperts(x, block)
     }

@@ -16,19 +16,33 @@ public enum RopeScaling: Sendable, Equatable {
 /// generation of the format (top-level `rope_theta`/`rope_scaling` before transformers 5,
 /// `rope_parameters` after).
 public struct ModelConfig: Sendable, Equatable {
+    /// The first of `architectures` (e.g. `LlamaForCausalLM`); it picks the model code.
     public var architecture: String
+    /// `model_type` (e.g. `llama`); empty when absent.
     public var modelType: String
+    /// `hidden_size`: the width of the residual stream.
     public var hiddenSize: Int
+    /// `intermediate_size`: the width of the feed-forward layer.
     public var intermediateSize: Int
+    /// `num_hidden_layers`.
     public var numLayers: Int
+    /// `num_attention_heads`: query heads.
     public var numHeads: Int
+    /// `num_key_value_heads`: key and value heads (default `numHeads`).
     public var numKVHeads: Int
+    /// `head_dim`: values per head (default `hiddenSize / numHeads`).
     public var headDim: Int
+    /// `vocab_size`: rows of the embedding table and columns of the logits.
     public var vocabSize: Int
+    /// `rms_norm_eps`: added to the mean square in RMSNorm (default 1e-6).
     public var rmsNormEps: Float
+    /// `rope_theta`: the base of the rotary frequencies.
     public var ropeTheta: Double
+    /// How rotary positions are scaled (`rope_scaling` / `rope_parameters`).
     public var ropeScaling: RopeScaling
+    /// `max_position_embeddings`: the longest sequence the model was trained for (default 2048).
     public var maxPositionEmbeddings: Int
+    /// `tie_word_embeddings`: the output projection reuses the embedding table (default false).
     public var tieWordEmbeddings: Bool
     /// Bias on the q, k and v projections (Qwen2, or `attention_bias`).
     public var qkvBias: Bool
@@ -40,7 +54,9 @@ public struct ModelConfig: Sendable, Equatable {
     public var slidingWindow: Int?
     /// The dtype the weights were saved in, when the config says.
     public var dtype: DType?
+    /// `bos_token_id`, when the config has one.
     public var bosTokenID: Int?
+    /// `eos_token_id`: one id or a list; generation stops at any of them.
     public var eosTokenIDs: [Int]
     /// `quantization_config`: how the checkpoint's linear layers are quantized (nil: not at all).
     public var quantization: QuantizationConfig?

@@ -42,18 +42,25 @@ public protocol ModelExecutor: AnyObject {
 }
 
 extension ModelExecutor {
+    /// Default: records nothing and returns 0.
     public func captureGraphs(batchSizes: [Int]) -> Int { 0 }
 
+    /// Default: does nothing.
     public func profileRun(tokens: Int, sequences: Int, blockSize: Int) {}
 
+    /// Default: false.
     public var samplesOnDevice: Bool { false }
 
+    /// Default: false.
     public var launchesAhead: Bool { false }
 
+    /// Default: false.
     public var embeds: Bool { false }
 
+    /// Default: false.
     public var onlyEmbeds: Bool { false }
 
+    /// Default: traps; callers check `embeds` first.
     public func embed(_ batch: ForwardBatch, pooling: [PoolingParams]) -> [[Float]] {
         preconditionFailure("\(backendName): this executor does not embed (check `embeds` first)")
     }

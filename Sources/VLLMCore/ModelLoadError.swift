@@ -16,6 +16,7 @@ public enum ModelLoadError: Error, CustomStringConvertible, Equatable {
     /// Operations a model needs that the chosen backend does not implement yet.
     case unsupportedOperation(operations: [String], model: String, backend: String)
 
+    /// The message for the user: the file or tensor at fault and what is wrong with it.
     public var description: String {
         switch self {
         case .missingFile(let path):

@@ -24,14 +24,18 @@ public final class ModelRunner<B: Backend>: ModelExecutor {
         self.shard = shard
     }
 
+    /// The model's configuration.
     public var config: ModelConfig { model.config }
 
+    /// The backend's name (`"cpu"`, `"cuda"`).
     public var backendName: String { backend.name }
 
+    /// Bytes of one block of `blockSize` tokens over all layers, in `kvCacheFormat`.
     public func kvCacheBytesPerBlock(blockSize: Int) -> Int {
         backend.kvCacheBytesPerBlock(kvCacheShape(numBlocks: 1, blockSize: blockSize))
     }
 
+    /// Makes the paged KV cache (replacing any earlier one) in `kvCacheFormat`.
     public func allocateKVCache(numBlocks: Int, blockSize: Int) {
         cache = backend.makeKVCache(kvCacheShape(numBlocks: numBlocks, blockSize: blockSize))
     }
@@ -43,6 +47,7 @@ public final class ModelRunner<B: Backend>: ModelExecutor {
         return shape
     }
 
+    /// The forward pass, then the logits of the batch's `logitIndices` rows copied to the host (padding rows of a replayed step dropped).
     public func execute(_ batch: ForwardBatch) -> [Float] {
         let (logits, rows) = self.logits(batch)
         let values = backend.toHost(logits)
@@ -50,10 +55,13 @@ public final class ModelRunner<B: Backend>: ModelExecutor {
         return rows == wanted ? values : Array(values.prefix(wanted * config.vocabSize))
     }
 
+    /// True when the backend samples on the device and there is one rank.
     public var samplesOnDevice: Bool { shard.worldSize == 1 && backend.samplesOnDevice }
 
+    /// True on one rank: the backend resolves placeholder token ids from the samples it keeps.
     public var launchesAhead: Bool { shard.worldSize == 1 }
 
+    /// Runs the step and queues its sampling, padding the rows of a replayed step (padding rows are sampled greedily and dropped).
     public func launch(_ batch: ForwardBatch, rows: [DeviceSamplingRow]) -> PendingSamples {
         let (logits, count) = self.logits(batch)
         // Padding rows of a recorded step are sampled greedily and dropped.
@@ -63,10 +71,13 @@ public final class ModelRunner<B: Backend>: ModelExecutor {
         return samples.map { Array($0.prefix(rows.count)) }
     }
 
+    /// True on one rank for a model that exposes its hidden states.
     public var embeds: Bool { shard.worldSize == 1 && model is any EmbeddingModel<B> }
 
+    /// True for an encoder-only model (no language-model head).
     public var onlyEmbeds: Bool { config.encoder != nil }
 
+    /// Runs the encoder over `batch` and pools each sequence's hidden states; traps without an embedding model or a KV cache.
     public func embed(_ batch: ForwardBatch, pooling: [PoolingParams]) -> [[Float]] {
         guard let cache, let model = model as? any EmbeddingModel<B> else {
             preconditionFailure("embed needs an embedding model and allocateKVCache first")
@@ -79,6 +90,8 @@ public final class ModelRunner<B: Backend>: ModelExecutor {
         }
     }
 
+    /// Runs a greedy step of `tokens` prompt tokens split evenly over up to `sequences` sequences (each shorter than `maxPositions`) on a
+    /// temporary KV cache, then frees it.
     public func profileRun(tokens: Int, sequences: Int, blockSize: Int) {
         let perSequence = max(1, min(maxPositions - 1, (tokens + max(1, sequences) - 1) / max(1, sequences)))
         let count = (tokens + perSequence - 1) / perSequence
@@ -93,6 +106,8 @@ public final class ModelRunner<B: Backend>: ModelExecutor {
         cache = nil
     }
 
+    /// Records one dummy decode step per size, largest first; returns 0 on a backend that cannot record, with several ranks, an encoder, or
+    /// before `allocateKVCache`.
     public func captureGraphs(batchSizes: [Int]) -> Int {
         guard backend.recordsSteps, shard.worldSize == 1, cache != nil, !onlyEmbeds else { return 0 }
         graphBatchSizes = Set(batchSizes.filter { $0 > 0 }).sorted()

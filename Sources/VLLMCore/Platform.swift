@@ -46,6 +46,7 @@ public enum PlatformError: Error, CustomStringConvertible, Equatable {
     /// No memory is left for the KV cache.
     case notEnoughMemory(detail: String)
 
+    /// The message for the user: what is wrong and which flag or setting to change.
     public var description: String {
         switch self {
         case .unavailable(let platform, let reason): "\(platform) is not usable here: \(reason)"
@@ -78,6 +79,7 @@ public protocol Platform: Sendable {
 }
 
 extension Platform {
+    /// Default: the folder's weights as `loadFormat` and `quantization` say.
     public func weights(of folder: ModelFolder, _ options: ModelLoadOptions) throws -> WeightStore {
         try folder.weights(format: options.loadFormat, quantization: options.quantization)
     }

@@ -17,10 +17,14 @@ public struct QuantizedWeights: WeightStore {
         self.path = path
     }
 
+    /// The tensor as the base store holds it.
     public func tensor(_ name: String, shape: [Int]) throws -> HostTensor { try base.tensor(name, shape: shape) }
 
+    /// Whether the base store holds `name`.
     public func contains(_ name: String) -> Bool { base.contains(name) }
 
+    /// The linear layer `prefix` in the format the backends multiply, repacked from the checkpoint's quantized tensors (or quantized to FP8
+    /// here for online FP8); a float LM head stays dense. Throws `ModelLoadError` for a missing tensor or a wrong shape.
     public func linear(_ prefix: String, out: Int, in inFeatures: Int) throws -> HostLinearWeight {
         // The checkpoint's formats keep the LM head in its float dtype (compressed-tensors lists
         // it in `ignore`); online FP8 leaves it too, as vLLM does.

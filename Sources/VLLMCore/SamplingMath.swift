@@ -11,6 +11,7 @@ public enum SamplingMath {
         return best
     }
 
+    /// Probabilities of `logits` (max-subtracted for stability).
     public static func softmax(_ logits: [Float]) -> [Float] {
         let m = logits.max() ?? 0
         var e = logits.map { expf($0 - m) }
@@ -19,6 +20,7 @@ public enum SamplingMath {
         return e
     }
 
+    /// Natural-log probabilities of `logits`.
     public static func logSoftmax(_ logits: [Float]) -> [Float] {
         let m = logits.max() ?? 0
         let logTotal = logf(logits.reduce(Float(0)) { $0 + expf($1 - m) }) + m

@@ -2,12 +2,15 @@
 /// does it): a share of the attention heads and of the MLP's columns, the matching rows of the
 /// output projections, and a share of the vocabulary.
 public struct TensorParallelShard: Sendable, Equatable {
+    /// This shard's rank, 0 to `worldSize - 1`.
     public let rank: Int
+    /// Ranks in the group.
     public let worldSize: Int
 
     /// The single rank of an unsplit model.
     public static let whole = TensorParallelShard(rank: 0, worldSize: 1)
 
+    /// Rank `rank` of `worldSize` ranks (a rank outside the group traps).
     public init(rank: Int, worldSize: Int) {
         precondition(worldSize >= 1 && (0..<worldSize).contains(rank))
         self.rank = rank

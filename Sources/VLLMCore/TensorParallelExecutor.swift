@@ -15,7 +15,9 @@ public final class TensorParallelExecutor: ModelExecutor, @unchecked Sendable {
         workers = RankWorkers(count: ranks.count)
     }
 
+    /// Rank 0's configuration (the whole model's).
     public var config: ModelConfig { ranks[0].config }
+    /// The ranks' backend and their number, e.g. `cpu x2`.
     public var backendName: String { "\(ranks[0].backendName) x\(ranks.count)" }
 
     /// Bytes of one block over all ranks (each rank caches only its KV heads).
@@ -23,10 +25,12 @@ public final class TensorParallelExecutor: ModelExecutor, @unchecked Sendable {
         ranks.reduce(0) { $0 + $1.kvCacheBytesPerBlock(blockSize: blockSize) }
     }
 
+    /// Makes every rank's KV cache of `numBlocks` blocks.
     public func allocateKVCache(numBlocks: Int, blockSize: Int) {
         workers.run { self.ranks[$0].allocateKVCache(numBlocks: numBlocks, blockSize: blockSize) }
     }
 
+    /// Runs the step on every rank at once and returns rank 0's logits.
     public func execute(_ batch: ForwardBatch) -> [Float] {
         let results = LockedArray<[Float]>(count: ranks.count, initial: [])
         workers.run { rank in results.set(rank, self.ranks[rank].execute(batch)) }

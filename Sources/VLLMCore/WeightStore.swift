@@ -49,8 +49,11 @@ public final class SafetensorsWeights: WeightStore, @unchecked Sendable {
         }
     }
 
+    /// Whether any of the folder's files holds tensor `name`.
     public func contains(_ name: String) -> Bool { fileOfTensor[name] != nil }
 
+    /// Reads tensor `name` from its file. Throws `ModelLoadError.missingTensor` when no file has it and `.wrongShape` when its shape is not
+    /// `shape`.
     public func tensor(_ name: String, shape: [Int]) throws -> HostTensor {
         guard let file = fileOfTensor[name] else {
             throw ModelLoadError.missingTensor(
@@ -67,18 +70,24 @@ public final class SafetensorsWeights: WeightStore, @unchecked Sendable {
 /// Random weights made from the shapes alone (`--load-format dummy`), for benchmarks at real shapes.
 /// Values are uniform in ±`scale`, like vLLM's dummy loader; norms get 1 so activations stay bounded.
 public struct DummyWeights: WeightStore {
+    /// The dtype of the tensors made: `.bfloat16`, or float32 for any other.
     public let dtype: DType
+    /// Mixed with each tensor's name, so that every tensor gets its own values.
     public let seed: UInt64
+    /// Values are drawn from [-scale, scale].
     public let scale: Float
 
+    /// Random weights of `dtype` (default bfloat16) with values in ±`scale` (default 0.02).
     public init(dtype: DType = .bfloat16, seed: UInt64 = 0, scale: Float = 0.02) {
         self.dtype = dtype
         self.seed = seed
         self.scale = scale
     }
 
+    /// Always true: every name gets random values.
     public func contains(_ name: String) -> Bool { true }
 
+    /// Random values of `shape` for tensor `name`, the same for the same seed and name; 1 for norm weights. Never throws.
     public func tensor(_ name: String, shape: [Int]) throws -> HostTensor {
         let count = shape.reduce(1, *)
         var state = seed ^ UInt64(truncatingIfNeeded: name.hashValueStable)
@@ -108,8 +117,11 @@ public func splitMix(_ state: inout UInt64) -> UInt64 {
 /// A small seedable random generator (SplitMix64): one per seeded request, so that its draws do
 /// not depend on what else is in the batch; also used for reproducible datasets and weights.
 public struct SplitMixRandom: RandomNumberGenerator, Sendable {
+    /// The generator's state; the next draw advances it.
     public var state: UInt64
+    /// A generator whose sequence is fixed by `seed`.
     public init(seed: UInt64) { state = seed }
+    /// The next 64 random bits.
     public mutating func next() -> UInt64 { splitMix(&state) }
 }
 

@@ -2,11 +2,16 @@ import Foundation
 
 /// Parameters of beam search, as vLLM's `BeamSearchParams`.
 public struct BeamSearchParams: Sendable, Equatable {
+    /// Beams kept after each step, and sequences returned.
     public var beamWidth: Int
+    /// The most tokens to generate for each beam.
     public var maxTokens: Int
+    /// Go on past the end-of-sequence token (default false).
     public var ignoreEOS = false
+    /// A finished beam's score is its summed log-probability divided by its length to this power (default 1).
     public var lengthPenalty = 1.0
 
+    /// Parameters; the search refuses a `beamWidth` or `maxTokens` below 1.
     public init(beamWidth: Int, maxTokens: Int, ignoreEOS: Bool = false, lengthPenalty: Double = 1.0) {
         self.beamWidth = beamWidth
         self.maxTokens = maxTokens
@@ -28,13 +33,17 @@ public struct BeamSearchParams: Sendable, Equatable {
 public struct BeamSequence: Sendable, Equatable {
     /// Prompt then generated token ids.
     public var tokens: [Int]
+    /// The sum of the generated tokens' log-probabilities.
     public var cumulativeLogprob: Double
+    /// The generated text (the prompt left out).
     public var text: String = ""
 }
 
 /// The best beams of one prompt, best first.
 public struct BeamSearchOutput: Sendable, Equatable {
+    /// The prompt's token ids.
     public var promptTokenIDs: [Int]
+    /// The best `beamWidth` beams, best first.
     public var sequences: [BeamSequence]
 }
 

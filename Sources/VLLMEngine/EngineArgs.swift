@@ -15,6 +15,7 @@ public struct EngineArgs: Sendable {
     public var tokenizer: String?
     /// The branch, tag or commit of a Hub id in `tokenizer` (`--tokenizer-revision`); "main" when nil.
     public var tokenizerRevision: String?
+    /// `--load-format`: the folder's safetensors (`auto`, the default) or random weights (`dummy`).
     public var loadFormat: LoadFormat = .auto
     /// `--quantization`: the checkpoint's method (checked against config.json), or `fp8` to
     /// quantize a float checkpoint's linear layers at load; nil follows config.json.
@@ -27,9 +28,11 @@ public struct EngineArgs: Sendable {
     public var kvCacheDType: KVCacheDType = .auto
     /// Longest prompt plus output; the model's `max_position_embeddings` when nil.
     public var maxModelLength: Int?
+    /// `--max-num-seqs`: the most sequences in one step (default 256).
     public var maxNumSeqs = 256
     /// Token budget per step; defaults to max(2048, max_model_len) bounded like vLLM's.
     public var maxNumBatchedTokens: Int?
+    /// `--enable-prefix-caching`: reuse the KV cache of shared prompt prefixes (default on).
     public var enablePrefixCaching = true
     /// Exact number of KV cache blocks, overriding the memory budget.
     public var numGPUBlocksOverride: Int?
@@ -60,6 +63,7 @@ public struct EngineArgs: Sendable {
     /// Record KV cache events for a publisher (`--kv-events-config`).
     public var recordsKVCacheEvents = false
 
+    /// Arguments with vLLM's defaults for `model` (the built-in model when nil).
     public init(model: String? = nil) {
         self.model = model
     }
@@ -82,11 +86,15 @@ public struct EngineArgs: Sendable {
 
 /// A model loaded on a platform, ready for an engine core.
 public struct LoadedModel {
+    /// The model's folder: config, tokenizer and weights.
     public let folder: ModelFolder
+    /// The loaded model, as the engine core drives it.
     public let executor: any ModelExecutor
     /// The draft model of `draft_model` speculative decoding, on the same platform.
     public let draftExecutor: (any ModelExecutor)?
+    /// The engine core's settings, sized for this model and platform (KV cache blocks included).
     public let coreConfig: EngineCoreConfig
+    /// The ids that end generation: generation_config.json's, else config.json's.
     public let eosTokenIDs: [Int]
     /// The platform the model runs on.
     public let platformName: String

@@ -4,9 +4,13 @@ import VLLMStructuredOutputs
 
 /// Settings of the engine core, with vLLM's names.
 public struct EngineCoreConfig: Sendable, Equatable {
+    /// Tokens per KV cache block.
     public var blockSize: Int
+    /// KV cache blocks per layer.
     public var numBlocks: Int
+    /// Reuse the KV cache blocks of prompt prefixes that earlier requests computed.
     public var enablePrefixCaching: Bool
+    /// The scheduler's limits and policy.
     public var scheduler: SchedulerConfig
     /// Decode batch sizes to record as CUDA graphs after the KV cache is made (empty: every step
     /// runs eagerly; backends that cannot record ignore it).
@@ -28,6 +32,8 @@ public struct EngineCoreConfig: Sendable, Equatable {
     /// Keep KV cache events for `takeKVCacheEvents()` (routers learn what each replica caches).
     public var recordsKVCacheEvents = false
 
+    /// A configuration; `weightBytes`, `kvCacheFormat`, the prefix-cache hashing and `recordsKVCacheEvents` keep their
+    /// defaults until set.
     public init(
         blockSize: Int, numBlocks: Int, enablePrefixCaching: Bool, scheduler: SchedulerConfig, graphBatchSizes: [Int] = [],
         asyncScheduling: Bool = true, speculative: SpeculativeConfig? = nil
@@ -52,13 +58,21 @@ public struct EngineCoreConfig: Sendable, Equatable {
 
 /// What one step did to one sequence.
 public struct SequenceUpdate: Sendable {
+    /// The id the sequence was added with (`k_id` for sample `k` of a request of `n > 1` samples).
     public var requestID: String
+    /// The tokens this step generated for the sequence (several when speculative drafts were accepted).
     public var newTokenIDs: [Int]
+    /// The text those tokens added (held back while it may still turn into a stop string).
     public var newText: String
+    /// The new tokens' log-probabilities, when the request asked for them.
     public var newLogprobs: [PositionLogprobs]
+    /// The sum of the log-probabilities of all tokens generated so far.
     public var cumulativeLogprob: Double
+    /// Why the sequence ended; nil while it goes on.
     public var finishReason: FinishReason?
+    /// The stop token id or stop string that ended it, if one did.
     public var stopReason: StopReason?
+    /// Prompt tokens whose KV cache came from the prefix cache.
     public var numCachedTokens: Int
     /// Log-probabilities of the prompt tokens (nil for the first), with the first update of a
     /// request that asked for them.
@@ -71,14 +85,23 @@ public struct SequenceUpdate: Sendable {
 
 /// Counters and gauges of the engine, with the meanings of vLLM's metrics.
 public struct EngineStats: Sendable, Equatable {
+    /// Requests being computed.
     public var numRunning = 0
+    /// Requests waiting to be scheduled (preempted ones included).
     public var numWaiting = 0
+    /// The fraction of KV cache blocks in use, 0 to 1.
     public var kvCacheUsage = 0.0
+    /// Prompt tokens looked up in the prefix cache, since the start.
     public var prefixCacheQueries = 0
+    /// Prompt tokens found in the prefix cache, since the start.
     public var prefixCacheHits = 0
+    /// Requests preempted (their blocks taken back), since the start.
     public var numPreemptions = 0
+    /// Prompt tokens computed, since the start.
     public var promptTokens = 0
+    /// Tokens generated, since the start.
     public var generationTokens = 0
+    /// Steps run, since the start.
     public var numSteps = 0
     /// Speculative decoding's counters (all zero without it).
     public var speculative = SpeculativeStats()
@@ -93,6 +116,7 @@ public struct EngineStats: Sendable, Equatable {
 /// computes, the host appends the tokens, checks stops and detokenizes. A request that finishes
 /// meanwhile has the token of the step ahead dropped.
 public final class EngineCore {
+    /// The settings the core was made with.
     public let config: EngineCoreConfig
     private let scheduler: Scheduler
     private let cache: KVCacheManager
@@ -170,6 +194,7 @@ public final class EngineCore {
 
     /// How many decode batch sizes were recorded as CUDA graphs at start, and how long that took.
     public private(set) var graphsRecorded = 0
+    /// Seconds that recording took.
     public private(set) var graphRecordingSeconds = 0.0
 
     /// Whether any request is waiting or running (a step in flight holds no other request).

@@ -13,11 +13,14 @@ public enum FinishReason: String, Sendable, Codable {
 
 /// A log-probability of one token.
 public struct TokenLogprob: Sendable, Equatable, Codable {
+    /// The token's id.
     public var tokenID: Int
+    /// Its natural-log probability.
     public var logprob: Float
     /// Rank of the token among the vocabulary (1 = most likely).
     public var rank: Int
 
+    /// A token's log-probability and rank.
     public init(tokenID: Int, logprob: Float, rank: Int) {
         self.tokenID = tokenID
         self.logprob = logprob
@@ -27,7 +30,9 @@ public struct TokenLogprob: Sendable, Equatable, Codable {
 
 /// The log-probabilities reported for one position: the chosen token first, then the top ones.
 public struct PositionLogprobs: Sendable, Equatable, Codable {
+    /// The token that was generated (or, for a prompt, given).
     public var chosen: TokenLogprob
+    /// The most likely tokens at the position, best first (as many as the request asked for).
     public var top: [TokenLogprob]
 }
 

@@ -23,12 +23,15 @@ public struct CompletionOutput: Sendable, Equatable {
 
 /// The state of a request's outputs after an engine step.
 public struct RequestOutput: Sendable, Equatable {
+    /// The id the request was added with.
     public var requestID: String
     /// The prompt text, when the request was given as text.
     public var prompt: String?
+    /// The prompt's token ids.
     public var promptTokenIDs: [Int]
     /// Log-probabilities of the prompt tokens (nil for the first), when asked for.
     public var promptLogprobs: [PositionLogprobs?]?
+    /// One output per sample (`n` of them), in sample order.
     public var outputs: [CompletionOutput]
     /// Whether every output has finished.
     public var finished: Bool

@@ -14,7 +14,9 @@ public struct SamplingParams: Sendable, Equatable {
     public var minP: Double = 0
     /// Seed of this request's random generator: the same seed gives the same tokens whatever else runs.
     public var seed: UInt64?
+    /// Subtracted from the logit of every token already in the output (default 0).
     public var presencePenalty: Double = 0
+    /// Subtracted from a token's logit once for each time it is in the output (default 0).
     public var frequencyPenalty: Double = 0
     /// > 1 discourages tokens of the prompt and the output so far.
     public var repetitionPenalty: Double = 1
@@ -24,6 +26,7 @@ public struct SamplingParams: Sendable, Equatable {
     public var stop: [String] = []
     /// Stop when one of these tokens is generated (kept in the token ids).
     public var stopTokenIDs: [Int] = []
+    /// Keep a matched stop string at the end of the text (default false: it is cut off).
     public var includeStopStringInOutput = false
     /// Go on after end-of-sequence tokens.
     public var ignoreEOS = false
@@ -35,6 +38,7 @@ public struct SamplingParams: Sendable, Equatable {
     public var logprobs: Int?
     /// Number of top log-probabilities to return per prompt token; nil for none.
     public var promptLogprobs: Int?
+    /// Leave special tokens out of the text (default true).
     public var skipSpecialTokens = true
     /// Constrains the output to a JSON schema, any JSON object, a regex, a choice or a grammar
     /// (vLLM's `structured_outputs`); each sample follows the grammar token by token.
@@ -47,8 +51,10 @@ public struct SamplingParams: Sendable, Equatable {
     /// default); false writes compact JSON (`", "` and `": "` as separators), which a model cannot
     /// stretch with endless newlines (vLLM's `disable_any_whitespace`).
     public var structuredOutputsAnyWhitespace = true
+    /// Put spaces around special tokens in the text (default true).
     public var spacesBetweenSpecialTokens = true
 
+    /// vLLM's defaults: one sample at temperature 1 with no filters, penalties or stops, up to the model's length limit.
     public init() {}
 
     /// Greedy decoding of `maxTokens` tokens.
@@ -113,6 +119,7 @@ public enum EngineError: Error, CustomStringConvertible, Equatable {
     case duplicateRequestID(String)
     case notEnoughCache(detail: String)
 
+    /// The message for the client: the field or prompt at fault and what to change.
     public var description: String {
         switch self {
         case .invalidParameter(let field, let detail): "invalid value for '\(field)': \(detail)"

@@ -9,6 +9,7 @@ public struct SchedulerConfig: Sendable, Equatable {
     /// Serve waiting requests by `priority` (lower first), then arrival, instead of arrival alone.
     public var priorityScheduling: Bool
 
+    /// Limits per step and per sequence; arrival order unless `priorityScheduling`.
     public init(maxNumBatchedTokens: Int, maxNumSeqs: Int, maxModelLength: Int, priorityScheduling: Bool = false) {
         self.maxNumBatchedTokens = maxNumBatchedTokens
         self.maxNumSeqs = maxNumSeqs

@@ -12,6 +12,7 @@ public struct SpeculativeConfig: Sendable, Equatable {
         case draftModel = "draft_model"
     }
 
+    /// How the drafts are made.
     public var method: Method
     /// Draft tokens proposed per step.
     public var numSpeculativeTokens: Int

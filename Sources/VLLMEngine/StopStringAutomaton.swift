@@ -82,8 +82,11 @@ public final class StopStringAutomaton: Sendable {
 
     /// A stop string found in the text: which one, and its byte range in everything fed so far.
     public struct Match: Equatable, Sendable {
+        /// The index of the stop string in the list the automaton was built from.
         public var patternIndex: Int
+        /// The byte offset where the match starts.
         public var start: Int
+        /// The byte offset just past the match's end.
         public var end: Int
     }
 

@@ -22,6 +22,7 @@ public enum HubError: Error, CustomStringConvertible, Equatable {
     /// Writing to the cache failed (a full disk, permissions).
     case cacheWrite(path: String, detail: String)
 
+    /// The message for the user: what failed and what to check.
     public var description: String {
         switch self {
         case .repositoryNotFound(let repo, let endpoint):

@@ -3,6 +3,7 @@ import VLLMEngine
 
 /// vLLM's `--kv-events-config`.
 public struct KVEventsConfig: Sendable, Equatable {
+    /// `enable_kv_cache_events`: publish the KV cache's stored and removed blocks (default false).
     public var enableKVCacheEvents = false
     /// "zmq" or "null".
     public var publisher = "zmq"

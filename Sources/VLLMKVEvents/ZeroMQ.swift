@@ -93,6 +93,7 @@ public enum KVEventsError: Error, CustomStringConvertible, Equatable {
     case zeroMQ(String)
     case invalidConfig(String)
 
+    /// The message for the user: what failed and what to install or fix.
     public var description: String {
         switch self {
         case .zeroMQMissing: "KV cache events need libzmq (Debian: apt-get install libzmq5)"

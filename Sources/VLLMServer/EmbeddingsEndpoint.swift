@@ -6,6 +6,7 @@ import VLLMEngine
 
 /// The body of `POST /v1/embeddings` (OpenAI's fields and vLLM's `add_special_tokens`, `normalize`).
 public struct EmbeddingRequest: Decodable, Sendable {
+    /// `model`: the model asked for; a name the server does not serve is a 400 error.
     public var model: String?
     /// A string, a list of strings, a list of token ids or a list of lists of token ids.
     public var input: PromptInput
@@ -13,7 +14,9 @@ public struct EmbeddingRequest: Decodable, Sendable {
     public var encodingFormat: String?
     /// A Matryoshka model's leading dimensions.
     public var dimensions: Int?
+    /// `user`: the end user's id; accepted and ignored.
     public var user: String?
+    /// `add_special_tokens`: add the tokenizer's special tokens when encoding text inputs (default true).
     public var addSpecialTokens: Bool?
     /// Overrides whether the pooled vector is normalized (the model folder decides by default).
     public var normalize: Bool?
@@ -27,8 +30,11 @@ public struct EmbeddingRequest: Decodable, Sendable {
 
 /// One embedding of the response: a list of floats or a base64 string.
 public struct EmbeddingData: Encodable, Sendable {
+    /// `index`: the input's position in the request.
     public var index: Int
+    /// `object`: always `embedding`.
     public var object = "embedding"
+    /// `embedding`: the vector.
     public var embedding: EmbeddingValue
 }
 
@@ -37,6 +43,7 @@ public enum EmbeddingValue: Encodable, Sendable {
     case float([Float])
     case base64(String)
 
+    /// Encodes a list of numbers or a base64 string.
     public func encode(to encoder: any Encoder) throws {
         var c = encoder.singleValueContainer()
         switch self {
@@ -55,11 +62,17 @@ public enum EmbeddingValue: Encodable, Sendable {
 
 /// The response of `POST /v1/embeddings`.
 public struct EmbeddingResponse: Encodable, Sendable {
+    /// `id`: `embd-` and a random id.
     public var id: String
+    /// `object`: always `list`.
     public var object = "list"
+    /// `created`: when the request was answered, in Unix seconds.
     public var created: Int
+    /// `model`: the served model's name.
     public var model: String
+    /// `data`: one embedding per input, in input order.
     public var data: [EmbeddingData]
+    /// `usage`: the input tokens (`completion_tokens` is 0).
     public var usage: Usage
 }
 

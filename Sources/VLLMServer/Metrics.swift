@@ -55,6 +55,7 @@ public final class ServerMetrics: @unchecked Sendable {
     /// Requests turned away because the queue was full.
     private var rejected = 0
 
+    /// Metrics labelled with `modelName`; the token-count histograms' buckets reach `maxModelLength`.
     public init(modelName: String, maxModelLength: Int) {
         self.modelName = modelName
         let latency: [Double] = [

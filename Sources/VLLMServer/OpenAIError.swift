@@ -7,7 +7,9 @@ import VLLMEngine
 /// HTTP status. Every failure a client can cause ends up as one of these, so that no response ever
 /// carries a stack trace or a framework's own error page.
 public struct APIError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// The HTTP status (400, 404, 503, ...).
     public var status: HTTPResponse.Status
+    /// The message for the client.
     public var message: String
     /// vLLM's error types: "BadRequestError", "NotFoundError", ...
     public var type: String
@@ -16,6 +18,7 @@ public struct APIError: Error, Sendable, Equatable, CustomStringConvertible {
     /// Seconds after which a retry may succeed (the `Retry-After` header of a 503).
     public var retryAfterSeconds: Int?
 
+    /// An error; `type` defaults to vLLM's name for the status.
     public init(status: HTTPResponse.Status, message: String, type: String? = nil, param: String? = nil, retryAfterSeconds: Int? = nil) {
         self.status = status
         self.message = message
@@ -24,6 +27,7 @@ public struct APIError: Error, Sendable, Equatable, CustomStringConvertible {
         self.retryAfterSeconds = retryAfterSeconds
     }
 
+    /// The status code, type and message, for logs.
     public var description: String { "\(status.code) \(type): \(message)" }
 
     /// A 400 for a bad field.
@@ -123,12 +127,18 @@ public struct APIError: Error, Sendable, Equatable, CustomStringConvertible {
 
 /// The JSON of an `APIError`.
 public struct ErrorBody: Codable, Sendable {
+    /// The fields of the `error` object.
     public struct Info: Codable, Sendable {
+        /// `message`: what went wrong.
         public var message: String
+        /// `type`: vLLM's error type, e.g. `BadRequestError`.
         public var type: String
+        /// `param`: the request field at fault, or null.
         public var param: String?
+        /// `code`: the HTTP status code.
         public var code: Int
 
+        /// Encodes every field, `param` as null when absent.
         public func encode(to encoder: any Encoder) throws {
             var c = encoder.container(keyedBy: CodingKeys.self)
             try c.encode(message, forKey: .message)
@@ -138,6 +148,7 @@ public struct ErrorBody: Codable, Sendable {
         }
     }
 
+    /// `error`: the error's fields.
     public var error: Info
 }
 

@@ -9,9 +9,13 @@ import VLLMTokenizers
 /// The state shared by every endpoint: the engine, its tokenizer and chat template, the metrics,
 /// and the admission count that bounds how many sequences may be queued at once.
 public final class OpenAIServing: @unchecked Sendable {
+    /// The engine that runs the requests.
     public let engine: AsyncEngine
+    /// The server's settings.
     public let options: ServerOptions
+    /// The Prometheus metrics that `/metrics` reports.
     public let metrics: ServerMetrics
+    /// The engine's tokenizer; nil when it has none (then only token-id prompts are served).
     public let tokenizer: Tokenizer?
     let renderer: ChatPromptRenderer?
     /// Why there is no renderer (no template), said to clients that ask for chat.

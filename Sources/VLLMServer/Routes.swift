@@ -11,10 +11,12 @@ import VLLMTokenizers
 /// The request context of the server: Hummingbird's, plus the connection, whose closing aborts the
 /// requests it carries.
 public struct ServerRequestContext: RequestContext {
+    /// Hummingbird's per-request storage.
     public var coreContext: CoreRequestContextStorage
     /// The client's connection.
     public let channel: any Channel
 
+    /// A context for a request arriving on `source`'s connection.
     public init(source: ApplicationRequestContextSource) {
         coreContext = .init(source: source)
         channel = source.channel
@@ -30,6 +32,7 @@ public enum OpenAIRoutes {
         "/metrics": [.get], "/openapi.json": [.get], "/reset_prefix_cache": [.post],
     ]
 
+    /// The routes of the API over `serving`, behind the error middleware and, when `options.apiKey` is set, the API key check.
     public static func router(_ serving: OpenAIServing) -> Router<ServerRequestContext> {
         let router = Router(context: ServerRequestContext.self)
         router.add(middleware: ErrorMiddleware(routes: table))

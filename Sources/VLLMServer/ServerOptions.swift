@@ -34,6 +34,7 @@ public struct ServerOptions: Sendable {
     /// Most stop strings one request may give, and their total size in characters (Unicode
     /// scalars, as JSON Schema's `maxLength` counts them; at most four UTF-8 bytes each).
     public var maxStopStrings = 1024
+    /// Most characters of all a request's stop strings together.
     public var maxStopStringCharacters = 64 << 10
     /// Most `stop_token_ids` one request may give.
     public var maxStopTokenIDs = 1024
@@ -48,6 +49,7 @@ public struct ServerOptions: Sendable {
     /// Seconds a connection may stay open between requests (keep-alive) before it is closed.
     public var idleTimeout: Double = 30
 
+    /// Every option at its default.
     public init() {}
 }
 

@@ -129,8 +129,11 @@ public enum Float64Reference {
     /// KV cache holds, without the paging. Each position holds `numKVHeads * headDim` keys and as
     /// many values.
     public struct AttentionHistory: Sendable {
+        /// Keys per sequence id, position after position.
         public var keys: [Int: [Double]] = [:]
+        /// Values per sequence id, position after position.
         public var values: [Int: [Double]] = [:]
+        /// An empty history (no sequence seen yet).
         public init() {}
     }
 

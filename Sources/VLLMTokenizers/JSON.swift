@@ -14,15 +14,22 @@ public indirect enum JSONValue: Sendable {
     case array([JSONValue])
     case object(JSONObject)
 
+    /// Whether the value is `null`.
     public var isNull: Bool { if case .null = self { return true } else { return false } }
+    /// The string, or nil for any other kind.
     public var stringValue: String? { if case .string(let s) = self { return s } else { return nil } }
+    /// The array's elements, or nil for any other kind.
     public var arrayValue: [JSONValue]? { if case .array(let a) = self { return a } else { return nil } }
+    /// The object, or nil for any other kind.
     public var objectValue: JSONObject? { if case .object(let o) = self { return o } else { return nil } }
+    /// The number, or nil for any other kind.
     public var doubleValue: Double? { if case .number(let d) = self { return d } else { return nil } }
+    /// The number when it is a whole number of magnitude below 1e15, else nil.
     public var intValue: Int? {
         guard case .number(let d) = self, d.rounded() == d, abs(d) < 1e15 else { return nil }
         return Int(d)
     }
+    /// The boolean, or nil for any other kind.
     public var boolValue: Bool? { if case .bool(let b) = self { return b } else { return nil } }
 }
 

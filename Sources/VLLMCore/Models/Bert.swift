@@ -3,6 +3,7 @@
 /// multi-head attention and a GELU MLP, each with biases and LayerNorm. An embedding model only:
 /// it has no language-model head, and the engine pools its hidden states (`LLM.embed`).
 public enum Bert: ModelArchitecture {
+    /// Loads the BERT encoder; throws `ModelLoadError` when a weight is missing or the backend lacks the encoder operations.
     public static func load<B: Backend>(_ context: ModelLoadContext<B>) throws -> any CausalModel<B> {
         try BertEncoder(context)
     }
@@ -46,6 +47,7 @@ public final class BertEncoder<B: Backend>: EmbeddingModel {
         var outputNorm: Norm
     }
 
+    /// The model's configuration.
     public let config: ModelConfig
     private let backend: B
     private let layout: QKVLayout
@@ -114,6 +116,7 @@ public final class BertEncoder<B: Backend>: EmbeddingModel {
         backend.gatherLogitRows(hiddenStates(step, cache: cache), batch: step)
     }
 
+    /// Embeddings, then every encoder layer (bidirectional attention over each sequence): `[numTokens, hidden]`.
     public func hiddenStates(_ step: B.Batch, cache: B.KVCache) -> B.Tensor {
         let b = backend
         let scale = 1 / Float(config.headDim).squareRoot()
@@ -133,18 +136,23 @@ public final class BertEncoder<B: Backend>: EmbeddingModel {
 }
 
 extension Backend {
+    /// Default: false.
     public var runsEncoders: Bool { false }
 
+    /// Default: traps; a model checks `runsEncoders` at load.
     public func encoderEmbedding(words: Tensor, positions: Tensor, tokenType: Tensor, _ batch: Batch) -> Tensor {
         preconditionFailure("\(name): no encoder operations (runsEncoders is false)")
     }
 
+    /// Default: traps; a model checks `runsEncoders` at load.
     public func layerNorm(_ x: Tensor, residual: Tensor?, weight: Tensor, bias: Tensor, eps: Float) -> Tensor {
         preconditionFailure("\(name): no encoder operations (runsEncoders is false)")
     }
 
+    /// Default: traps; a model checks `runsEncoders` at load.
     public func gelu(_ x: Tensor) -> Tensor { preconditionFailure("\(name): no encoder operations (runsEncoders is false)") }
 
+    /// Default: traps; a model checks `runsEncoders` at load.
     public func bidirectionalAttention(_ qkv: Tensor, layout: QKVLayout, batch: Batch, scale: Float) -> Tensor {
         preconditionFailure("\(name): no encoder operations (runsEncoders is false)")
     }

@@ -26,6 +26,7 @@ public struct DenseFeedForward: FeedForwardLoading {
     /// The Llama layout.
     public init() {}
 
+    /// Loads `mlp.gate_proj` and `mlp.up_proj` stacked into one weight, and `mlp.down_proj`, this rank's part of each.
     public func load<B: Backend>(layer: Int, prefix: String, _ context: ModelLoadContext<B>) throws -> FeedForward<B.Tensor> {
         let (gateUp, down) = try Self.swiGLU(
             prefix + "mlp.", names: ("gate_proj", "up_proj", "down_proj"), rows: context.config.intermediateSize, context)
@@ -53,6 +54,7 @@ public struct FusedDenseFeedForward: FeedForwardLoading {
     /// The Phi-3 layout.
     public init() {}
 
+    /// Loads `mlp.gate_up_proj`, split into this rank's gate and up rows, and `mlp.down_proj`.
     public func load<B: Backend>(layer: Int, prefix: String, _ context: ModelLoadContext<B>) throws -> FeedForward<B.Tensor> {
         let (c, weights, backend) = (context.config, context.weights, context.backend)
         let (h, n) = (c.hiddenSize, c.intermediateSize)

@@ -7,6 +7,7 @@ import Foundation
 /// logits (Gemma 2), sliding-window layers interleaved with global ones, and Gemma 3's q/k norm and
 /// own rope theta for the sliding layers.
 public enum Gemma: ModelArchitecture {
+    /// Loads a Gemma 2 or 3 model; throws `ModelLoadError` when a weight is missing or the backend lacks the family's operations.
     public static func load<B: Backend>(_ context: ModelLoadContext<B>) throws -> any CausalModel<B> {
         try GemmaModel(context)
     }
@@ -29,6 +30,7 @@ public final class GemmaModel<B: Backend>: CausalModel {
         var slidingWindow: Int?
     }
 
+    /// The model's configuration.
     public let config: ModelConfig
     /// The part of the model this instance holds.
     public let shard: TensorParallelShard
@@ -134,12 +136,15 @@ public final class GemmaModel<B: Backend>: CausalModel {
         try backend.requireFamilyOperations(needed, model: c.architecture)
     }
 
+    /// `numBlocks` blocks of `blockSize` tokens for every layer, with this rank's KV heads.
     public func kvCacheShape(numBlocks: Int, blockSize: Int) -> KVCacheShape {
         KVCacheShape(
             numLayers: config.numLayers, numBlocks: numBlocks, blockSize: blockSize,
             numKVHeads: layout.numKVHeads, headDim: config.headDim)
     }
 
+    /// Embedding (scaled by √hidden_size), every decoder layer and the final norm, then logits `[rows, vocabSize]` of the requested rows,
+    /// soft-capped where the config says.
     public func forward(_ step: B.Batch, cache: B.KVCache) -> B.Tensor {
         let b = backend
         let eps = config.rmsNormEps

@@ -4,6 +4,7 @@
 /// The variants differ only by switches of `ModelConfig` (q/k/v bias, q/k norm, rope scaling,
 /// tied embeddings, sliding window).
 public enum Llama: ModelArchitecture {
+    /// Loads a Llama-family model; throws `ModelLoadError` when a weight is missing or has the wrong shape.
     public static func load<B: Backend>(_ context: ModelLoadContext<B>) throws -> any CausalModel<B> {
         try LlamaModel(context)
     }
@@ -23,6 +24,7 @@ public final class LlamaModel<B: Backend>: CausalModel, EmbeddingModel {
         var feedForward: FeedForward<B.Tensor>
     }
 
+    /// The model's configuration.
     public let config: ModelConfig
     /// The part of the model this instance holds.
     public let shard: TensorParallelShard
@@ -117,12 +119,15 @@ public final class LlamaModel<B: Backend>: CausalModel, EmbeddingModel {
         ])
     }
 
+    /// `numBlocks` blocks of `blockSize` tokens for every layer, with this rank's KV heads.
     public func kvCacheShape(numBlocks: Int, blockSize: Int) -> KVCacheShape {
         KVCacheShape(
             numLayers: config.numLayers, numBlocks: numBlocks, blockSize: blockSize,
             numKVHeads: layout.numKVHeads, headDim: config.headDim)
     }
 
+    /// The hidden states of the requested rows times the output projection: logits `[rows, vocabSize]` (gathered from every rank under
+    /// tensor parallelism).
     public func forward(_ step: B.Batch, cache: B.KVCache) -> B.Tensor {
         let b = backend
         // Only the rows whose logits are wanted go through the vocabulary projection.
@@ -131,6 +136,7 @@ public final class LlamaModel<B: Backend>: CausalModel, EmbeddingModel {
         return logits
     }
 
+    /// Embedding, then every decoder layer and the final norm: `[numTokens, hidden]`.
     public func hiddenStates(_ step: B.Batch, cache: B.KVCache) -> B.Tensor {
         let b = backend
         let eps = config.rmsNormEps

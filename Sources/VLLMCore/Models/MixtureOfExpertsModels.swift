@@ -1,6 +1,8 @@
 /// Mixtral, Qwen2-MoE and Qwen3-MoE: the Llama decoder (the same attention path, with Qwen2's q/k/v
 /// bias or Qwen3's q/k norm as the config says) whose feed-forward blocks are mixtures of experts.
 public enum MixtureOfExpertsModels: ModelArchitecture {
+    /// Loads the model; throws `ModelLoadError.invalidConfig` when config.json has no mixture-of-experts settings, and `ModelLoadError` for
+    /// a missing weight.
     public static func load<B: Backend>(_ context: ModelLoadContext<B>) throws -> any CausalModel<B> {
         guard let moe = context.config.moe else {
             throw ModelLoadError.invalidConfig(

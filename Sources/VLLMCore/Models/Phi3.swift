@@ -2,6 +2,7 @@
 /// into `qkv_proj` and gate and up into `gate_up_proj` (split into their parts at load), with
 /// LongRoPE scaling and partial rotary from `ModelConfig`.
 public enum Phi3: ModelArchitecture {
+    /// Loads a Phi-3 model; throws `ModelLoadError` when a weight is missing or has the wrong shape.
     public static func load<B: Backend>(_ context: ModelLoadContext<B>) throws -> any CausalModel<B> {
         try LlamaModel(context, feedForward: FusedDenseFeedForward(), fusedProjections: true)
     }

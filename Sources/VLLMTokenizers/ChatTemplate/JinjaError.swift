@@ -36,6 +36,7 @@ public struct JinjaError: Error, CustomStringConvertible, Sendable, Equatable {
         self.line = line
     }
 
+    /// The kind of error, its template line when known, and what is wrong.
     public var description: String {
         let prefix: String
         switch kind {

@@ -201,11 +201,17 @@ public class JinjaObject: @unchecked Sendable {
 extension JinjaValue: ExpressibleByStringLiteral, ExpressibleByIntegerLiteral, ExpressibleByFloatLiteral,
     ExpressibleByBooleanLiteral, ExpressibleByArrayLiteral, ExpressibleByDictionaryLiteral
 {
+    /// A string value.
     public init(stringLiteral value: String) { self = .string(value) }
+    /// An integer value.
     public init(integerLiteral value: Int) { self = .int(value) }
+    /// A float value.
     public init(floatLiteral value: Double) { self = .float(value) }
+    /// A boolean value.
     public init(booleanLiteral value: Bool) { self = .bool(value) }
+    /// A list of the elements.
     public init(arrayLiteral elements: JinjaValue...) { self = .list(elements) }
+    /// A dict with the pairs in the order written.
     public init(dictionaryLiteral elements: (String, JinjaValue)...) { self = .dict(JinjaDict(pairs: elements)) }
 }
 
