@@ -94,7 +94,7 @@ def count(c):
     return out
 
 
-def check_with_transformers(path, c, counts):
+def check_with_transformers(path, counts):
     """transformers' own parameter count of the same config (meta device: no memory, no init)."""
     import torch
     from transformers import AutoConfig, AutoModelForCausalLM
@@ -113,7 +113,7 @@ def main():
     c = load_config(a.config)
     counts = count(c)
     if a.check:
-        counts.update(check_with_transformers(a.config, c, counts))
+        counts.update(check_with_transformers(a.config, counts))
     print(json.dumps(counts, indent=1))
     if a.check and not counts["total_matches"]:
         raise SystemExit(1)
