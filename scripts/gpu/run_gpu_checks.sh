@@ -16,6 +16,10 @@
 #   quantlatency  the 8B shape's batch-1 latency in bf16, FP8 (online, per channel) and GPTQ int4
 #              (group 128), beside the previous binary's bf16
 #   quantspeed the 8B shape's throughput (1000 x 1024/128) in bf16, FP8 and int4, with the limits
+#   moespeed   the Qwen3-30B-A3B shape: batch-1 decode against the floor of the bytes one token reads,
+#              1000 x 1024/128 throughput as a share of the matmul rate, transformers beside both
+#              (fills about 9.5 minutes: run it alone in a call)
+#   gemmaspeed the Gemma-2-9B shape's batch-1 decode against its bandwidth floor, transformers beside it
 # (`checks speed spec` is the whole verification of a change; each mode fits one 10-minute call
 # except that one, which takes about two). Needs .gpu/vllm.xz and .gpu/vllm-dev.xz (built here with
 # `scripts/gpu/build_binary.sh`), python3 with torch + transformers.
@@ -302,6 +306,68 @@ if has_mode quantspeed; then
     step throughput_8b_1000_int4 180 "$BIN" bench throughput --device cuda --load-format dummy --model $W/configs/llama8b-gptq \
         --max-model-len 2048 --input-len 1024 --output-len 128 --num-prompts 1000 --max-num-batched-tokens 8192 \
         --max-num-seqs 256 --output-json $R/throughput_8b_1000_int4.json
+fi
+
+# moespeed: the Qwen3-30B-A3B shape in bf16 (dummy weights). Batch-1 decode (the 8B's `bench
+# forward` settings) against the floor of the active parameters' bytes over the copy bandwidth;
+# `bench throughput` on 1000 x 1024/128 requests (a file, so that transformers runs the same ones) as
+# FLOP/s on the active parameters over the matmul rate; transformers' batch-1 generate, then its
+# static batches of 64 of the same file for what is left of MOE_BUDGET seconds after the script's
+# start (whole batches only; the report says how many requests). speed_report.py writes the
+# bench/results files (gpu_<machine>_{latency,throughput}_qwen3_30b_a3b.json) to $R and $OUT.
+if has_mode moespeed; then
+    export VLLM_CACHE_ROOT=$W/cache-moe
+    MOE=bench/gpu/configs/qwen3_30b_a3b
+    budget=${MOE_BUDGET:-540}
+    cap() {  # cap LIMIT RESERVE: LIMIT seconds, or fewer so that RESERVE seconds of the budget stay
+        local left=$(( budget - SECONDS - $2 ))
+        echo $(( left < $1 ? (left > 1 ? left : 1) : $1 ))
+    }
+    step hf_limits_moe $(cap 90 400) python3 $G/hf_bench.py --limits --out $R/hf_limits_moe.json
+    step hf_moe_a3b $(cap 150 330) python3 $G/hf_bench.py --config $MOE --shapes 1x32x128 --out $R/hf_moe_a3b.json
+    step latency_moe_a3b $(cap 200 200) "$BIN" bench forward --device cuda --load-format dummy --model $MOE \
+        --max-model-len 2048 --batch-size 1 --input-len 32 --output-len 128 --warmup 1 --iterations 3 --json
+    python3 $G/make_dataset.py --num-prompts 1000 --input-min 1024 --input-max 1024 --output-min 128 --output-max 128 \
+        --vocab $(python3 -c "import json;print(json.load(open('$MOE/config.json'))['vocab_size'])") --seed 0 --out $W/dataset_moe.jsonl
+    step throughput_moe_a3b_1000 $(cap 300 30) "$BIN" bench throughput --device cuda --load-format dummy --model $MOE \
+        --dataset-path $W/dataset_moe.jsonl --max-model-len 2048 --max-num-batched-tokens 8192 --max-num-seqs 256 \
+        --output-json $R/throughput_moe_a3b_1000.json
+    # About 60 s of transformers' share are model creation and warm-up, and the batch running at the
+    # time limit finishes (up to about 30 s more).
+    left=$(( budget - SECONDS ))
+    if [ $left -ge 150 ]; then
+        step hf_throughput_moe_a3b $left python3 $G/hf_continuous.py --config $MOE --dataset $W/dataset_moe.jsonl --mode static \
+            --batch-size 64 --do-sample --time-limit $(( left - 90 )) --out $R/hf_throughput_moe_a3b.json
+    else
+        echo "{\"skipped\": \"only $left s left in the budget\"}" | tee $R/hf_throughput_moe_a3b.json
+    fi
+    note="Qwen3-30B-A3B shape (48 layers, 128 experts, 8 a token), dummy bf16 weights"
+    step report_latency_moe 30 python3 $G/speed_report.py latency --config $MOE --workload qwen3_30b_a3b \
+        --note "$note; batch 1, 32 in / 128 out (vllm bench forward); floor: active parameters' bytes over the copy bandwidth" \
+        --run "scripts/gpu/run_gpu_checks.sh moespeed" --limits $R/hf_limits_moe.json --smi $R/nvidia_smi.csv --date $R/date.txt \
+        --ours $R/latency_moe_a3b.out --hf $R/hf_moe_a3b.json --target 1.3 --out-dir $R
+    step report_throughput_moe 30 python3 $G/speed_report.py throughput --config $MOE --workload qwen3_30b_a3b \
+        --note "$note; 1000 requests x 1024 in / 128 out from one file (make_dataset.py seed 0), temperature 1, max_num_batched_tokens 8192, max_num_seqs 256; transformers: static generate batches of 64 of the same file, as many as its time allowed" \
+        --run "scripts/gpu/run_gpu_checks.sh moespeed" --limits $R/hf_limits_moe.json --smi $R/nvidia_smi.csv --date $R/date.txt \
+        --ours $R/throughput_moe_a3b_1000.json --hf $R/hf_throughput_moe_a3b.json --out-dir $R
+    cp $R/gpu_*_qwen3_30b_a3b.json "$OUT/" 2>/dev/null
+fi
+
+# gemmaspeed: the Gemma-2-9B shape in bf16 (dummy weights, tied embeddings): batch-1 decode against
+# the bandwidth floor as for the MoE shape, transformers' batch-1 generate beside it; the report is
+# gpu_<machine>_latency_gemma2_9b.json in $R and $OUT.
+if has_mode gemmaspeed; then
+    export VLLM_CACHE_ROOT=$W/cache-gemma
+    GEM=bench/gpu/configs/gemma2_9b
+    step hf_limits_gemma 90 python3 $G/hf_bench.py --limits --out $R/hf_limits_gemma.json
+    step hf_gemma2_9b 150 python3 $G/hf_bench.py --config $GEM --shapes 1x32x128 --out $R/hf_gemma2_9b.json
+    step latency_gemma2_9b 150 "$BIN" bench forward --device cuda --load-format dummy --model $GEM \
+        --max-model-len 2048 --batch-size 1 --input-len 32 --output-len 128 --warmup 1 --iterations 3 --json
+    step report_latency_gemma 30 python3 $G/speed_report.py latency --config $GEM --workload gemma2_9b \
+        --note "Gemma-2-9B shape (42 layers, sliding window 4096 on alternate layers, soft-caps 50/30), dummy bf16 weights; batch 1, 32 in / 128 out (vllm bench forward); floor: active parameters' bytes over the copy bandwidth" \
+        --run "scripts/gpu/run_gpu_checks.sh gemmaspeed" --limits $R/hf_limits_gemma.json --smi $R/nvidia_smi.csv --date $R/date.txt \
+        --ours $R/latency_gemma2_9b.out --hf $R/hf_gemma2_9b.json --target 1.15 --out-dir $R
+    cp $R/gpu_*_gemma2_9b.json "$OUT/" 2>/dev/null
 fi
 
 python3 $G/summarize.py "$R" > "$OUT/summary.json"

@@ -18,8 +18,8 @@ for p in sorted(glob.glob(f"{r}/kernel_check_*.out")):
         out[os.path.basename(p)[:-4]] = {"error": repr(e), "stderr": (read(p[:-4] + ".err") or "")[-800:]}
 if os.path.exists(f"{r}/compare.jsonl"):
     out["compare"] = [json.loads(l) for l in open(f"{r}/compare.jsonl") if l.strip()]
-# One JSON line per `bench forward` step (latency_8b and the spec mode).
-for p in sorted(glob.glob(f"{r}/latency_8b_*.out")) + sorted(glob.glob(f"{r}/spec_*.out")):
+# One JSON line per `bench forward` step (latency_*: the 8B and the other shapes; the spec mode).
+for p in sorted(glob.glob(f"{r}/latency_*.out")) + sorted(glob.glob(f"{r}/spec_*.out")):
     try:
         out[os.path.basename(p)[:-4]] = json.loads(read(p).strip().splitlines()[-1])
     except Exception as e:
@@ -36,6 +36,12 @@ for p in (
 for p in sorted(glob.glob(f"{r}/hf_*.json")):
     if "greedy" in p:
         continue
+    try:
+        out[os.path.basename(p)[:-5]] = json.load(open(p))
+    except Exception as e:
+        out[os.path.basename(p)[:-5]] = {"error": repr(e)}
+# speed_report.py's files, named as in bench/results/.
+for p in sorted(glob.glob(f"{r}/gpu_*.json")):
     try:
         out[os.path.basename(p)[:-5]] = json.load(open(p))
     except Exception as e:
