@@ -3,13 +3,16 @@ import VLLMCore
 /// The functions of `Kernels/moe.cu` for one activation dtype.
 struct MixtureOfExpertsKernels {
     let route, group, gemm, combine: CUhandle
+    /// The decode kernels (16-bit activations only): gate/up with SwiGLU, and down, per entry.
+    let gemvSwiGLU, gemv: CUhandle?
 
-    /// Nil when the module lacks any of them (an older kernel source given by `VLLM_CUDA_KERNEL_SOURCE`).
+    /// Nil when the module lacks any of the grouped ones (an older kernel source given by `VLLM_CUDA_KERNEL_SOURCE`).
     init?(function: (Kernel) -> CUhandle?) {
         guard let route = function(.moeRoute), let group = function(.moeGroup), let gemm = function(.moeGemm),
             let combine = function(.moeCombine)
         else { return nil }
         (self.route, self.group, self.gemm, self.combine) = (route, group, gemm, combine)
+        (gemvSwiGLU, gemv) = (function(.moeGemvSwiGLU), function(.moeGemv))
     }
 }
 
@@ -17,6 +20,9 @@ struct MixtureOfExpertsKernels {
 private let maxExperts = 256
 /// Rows of a tile of the grouped product (MOE_TILE_ROWS and MOE_TILE_COLS in moe.cu).
 private let tileRows = 16, tileColumns = 64
+/// Most tokens whose experts run as matrix-vector products: each entry reads its expert's rows
+/// itself, which pays while the entries rarely share an expert.
+private let matrixVectorTokens = 8
 
 // The fused mixture of experts: the routing, grouping and products stay on the device, and the
 // launch sizes depend only on the token count (a decode step can be recorded as a CUDA graph).
@@ -79,8 +85,26 @@ extension CUDABackend {
                 ])
             return result
         }
-        let gateUp = grouped(x, gather: true, experts.gateUp[0].tensors[0], n: 2 * rows, kdim: hidden)
-        let down = grouped(siluAndMul(gateUp), gather: false, experts.down[0].tensors[0], n: hidden, kdim: rows)
+        let down: CUDATensor
+        if tokens <= matrixVectorTokens, hidden % 8 == 0, rows % 8 == 0, let gemvSwiGLU = moe.gemvSwiGLU, let gemv = moe.gemv {
+            let act = allocate([slots, rows])
+            launch(
+                gemvSwiGLU, "moe_gemv_swiglu \(rows)x\(hidden)", grid: ((rows + 3) / 4, slots), block: 256,
+                [
+                    .pointer(act.pointer), .pointer(x.pointer), .pointer(topIDs), .pointer(entrySlot), .int32(Int32(k)),
+                    .pointer(experts.gateUp[0].tensors[0].pointer), .int32(Int32(rows)), .int32(Int32(hidden)),
+                ])
+            down = allocate([slots, hidden])
+            launch(
+                gemv, "moe_gemv \(hidden)x\(rows)", grid: ((hidden + 7) / 8, slots), block: 256,
+                [
+                    .pointer(down.pointer), .pointer(act.pointer), .pointer(topIDs), .pointer(entrySlot),
+                    .pointer(experts.down[0].tensors[0].pointer), .int32(Int32(hidden)), .int32(Int32(rows)),
+                ])
+        } else {
+            let gateUp = grouped(x, gather: true, experts.gateUp[0].tensors[0], n: 2 * rows, kdim: hidden)
+            down = grouped(siluAndMul(gateUp), gather: false, experts.down[0].tensors[0], n: hidden, kdim: rows)
+        }
         var shared: (values: CUDATensor, gates: CUDATensor)?
         if let s = block.shared {
             shared = (linear(swiGLU(x, gateUp: s.gateUp), s.down, bias: nil), linear(x, s.gate, bias: nil))

@@ -7,7 +7,7 @@ enum Kernel: String, CaseIterable, Sendable {
     case embedding, gatherRows, rmsNorm, addRMSNorm, headRMSNorm, rotaryWriteKV, writeKVCache
     case pagedAttention, flashAttention, attentionCombine, decodeAttention, gemv, gemvSwiGLU
     case siluAndMul, addBias, toFloat, fromFloat, argmaxRows, adjustLogits, sampleRows, flashPrefill
-    case moeRoute, moeGroup, moeGemm, moeCombine
+    case moeRoute, moeGroup, moeGemm, moeCombine, moeGemvSwiGLU, moeGemv
     case gemvInt, gemvFP8, dequantizeInt, dequantizeFP8, permuteColumns, quantizeRowsFP8, scaleProduct
 
     /// Kernels the backend can do without (it samples on the host, or takes another attention
@@ -15,7 +15,7 @@ enum Kernel: String, CaseIterable, Sendable {
     var isOptional: Bool {
         [
             .adjustLogits, .sampleRows, .decodeAttention, .flashPrefill, .gemvInt, .gemvFP8, .dequantizeInt, .dequantizeFP8,
-            .permuteColumns, .quantizeRowsFP8, .scaleProduct,
+            .permuteColumns, .quantizeRowsFP8, .scaleProduct, .moeGemvSwiGLU, .moeGemv,
         ].contains(self)
     }
 }

@@ -5,58 +5,8 @@
 #include "common.cuh"
 #endif
 
-// y[t, :] = x[t, :] · Wᵀ for a few tokens (decode steps): reading W once at full bandwidth is all
-// that matters. One warp per output row; each lane issues GEMV_DEPTH 16-byte weight loads before
-// using any (so that many bytes are in flight per warp), marked streaming so that they do not
-// evict x from L1; float32 accumulation, then a warp sum. k must be a multiple of 8. (Asking for
-// the next loads before using the current ones, double-buffered, measured slower on an H100:
-// 1.67 against 2.9 TB/s on 4096x4096.)
-#ifndef GEMV_DEPTH  // a kernel-source override may try another depth
-#define GEMV_DEPTH 8
-#endif
-
-template <typename T, int NT>
-__device__ __forceinline__ void gemv_accumulate(float* acc, const uint4& wv, const T* x, int k, int c) {
-    const T* wp = (const T*)&wv;
-#pragma unroll
-    for (int t = 0; t < NT; ++t) {
-        const uint4 xv = *(const uint4*)(x + (long long)t * k + c);
-        const T* xp = (const T*)&xv;
-#pragma unroll
-        for (int e = 0; e < 8; ++e) acc[t] += to_f(wp[e]) * to_f(xp[e]);
-    }
-}
-
-// The dot products of weight row `wr` with the NT rows of x, summed over the warp (every lane
-// gets them); a dead warp (`live` false) only takes part in the launch protocol and gets zeros.
-template <typename T, int NT>
-__device__ __forceinline__ void gemv_row(float* total, const T* x, const T* wr, int k, bool live) {
-    const int lane = threadIdx.x & 31;
-#pragma unroll
-    for (int t = 0; t < NT; ++t) total[t] = 0.f;
-    if (!live) { PDL_ENTER(); return; }
-    int c = lane * 8;
-    uint4 wv[GEMV_DEPTH];
-    // The weights do not depend on the previous kernel: the first batch is read before waiting for it.
-    const bool full = c + (GEMV_DEPTH - 1) * 256 < k;
-    if (full) {
-#pragma unroll
-        for (int u = 0; u < GEMV_DEPTH; ++u) wv[u] = load_streaming(wr + c + u * 256);
-    }
-    PDL_ENTER();
-    for (bool first = true; c + (GEMV_DEPTH - 1) * 256 < k; c += GEMV_DEPTH * 256, first = false) {
-        if (!first) {
-#pragma unroll
-            for (int u = 0; u < GEMV_DEPTH; ++u) wv[u] = load_streaming(wr + c + u * 256);
-        }
-#pragma unroll
-        for (int u = 0; u < GEMV_DEPTH; ++u) gemv_accumulate<T, NT>(total, wv[u], x, k, c + u * 256);
-    }
-    for (; c < k; c += 256) gemv_accumulate<T, NT>(total, load_streaming(wr + c), x, k, c);
-#pragma unroll
-    for (int t = 0; t < NT; ++t) total[t] = warp_sum(total[t]);
-}
-
+// y[t, :] = x[t, :] · Wᵀ for a few tokens (decode steps), one warp per output row through
+// gemv_row (common.cuh).
 template <typename T, int NT>
 __device__ void gemv(T* y, const T* x, const T* w, int n, int k) {
     const int row = blockIdx.x * (blockDim.x >> 5) + (threadIdx.x >> 5);

@@ -274,6 +274,60 @@ __device__ void moe_gemm(T* out, const T* x, const int* slot_entry, int k, const
     }
 }
 
+// Decode steps (a few tokens): each entry's expert as matrix-vector products through gemv_row, one
+// warp per output row, so that the chosen experts' weights stream at the bandwidth of gemv.cu
+// (moe_gemm's 16-row tiles would hold one row each). grid.y is the entry t·k + j; rows go to the
+// entry's grouped slot, where moe_gemm puts them, so that moe_combine reads both alike. 16-bit
+// activations only (gemv_row reads 8 values a load); the dimensions are multiples of 8.
+// moe_gemv_swiglu: act[slot] = silu(x_t · Wgᵀ) * (x_t · Wuᵀ) for the expert's stacked [gate; up]
+// rows (blocks of 8 warps as in gemv_swiglu: warps 0-3 four gate rows, 4-7 the same up rows),
+// rounded as moe_gemm then silu_and_mul round.
+template <typename T>
+__device__ void moe_gemv_swiglu(T* act, const T* x, const int* top_ids, const int* entry_slot, int k, const T* w, int n,
+                                int kdim) {
+    __shared__ float up[4];
+    const int entry = blockIdx.y, warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
+    const int expert = top_ids[entry], slot = entry_slot[entry];
+    const int row = blockIdx.x * 4 + (warp & 3);
+    const T* rows = w + (long long)expert * 2 * n * kdim;
+    float total[1];
+    gemv_row<T, 1>(total, x + (long long)(entry / k) * kdim, rows + (long long)(row + (warp >= 4 ? n : 0)) * kdim, kdim,
+                   row < n);
+    if (warp >= 4 && lane == 0) up[warp - 4] = total[0];
+    __syncthreads();
+    if (warp >= 4 || lane != 0 || row >= n) return;
+    const float gate = rnd<T>(total[0]);
+    act[(long long)slot * n + row] = from_f<T>(rnd<T>(gate / (1.f + expf(-gate))) * rnd<T>(up[warp]));
+}
+
+// moe_gemv: out[slot] = act[slot] · Wdᵀ for the entry's expert.
+template <typename T>
+__device__ void moe_gemv(T* out, const T* act, const int* top_ids, const int* entry_slot, const T* w, int n, int kdim) {
+    const int entry = blockIdx.y;
+    const int expert = top_ids[entry], slot = entry_slot[entry];
+    const int row = blockIdx.x * (blockDim.x >> 5) + (threadIdx.x >> 5);
+    float total[1];
+    gemv_row<T, 1>(total, act + (long long)slot * kdim, w + ((long long)expert * n + row) * kdim, kdim, row < n);
+    if (row >= n || (threadIdx.x & 31) != 0) return;
+    out[(long long)slot * n + row] = from_f<T>(total[0]);
+}
+
+#define INSTANTIATE_MOE_GEMV(S, T)                                                                                     \
+    extern "C" __global__ void __launch_bounds__(256) moe_gemv_swiglu_##S(T* act, const T* x, const int* top_ids,     \
+        const int* entry_slot, int k, const T* w, int n, int kdim) {                                                   \
+        moe_gemv_swiglu<T>(act, x, top_ids, entry_slot, k, w, n, kdim);                                                \
+    }                                                                                                                  \
+    extern "C" __global__ void __launch_bounds__(256) moe_gemv_##S(T* out, const T* act, const int* top_ids,          \
+        const int* entry_slot, const T* w, int n, int kdim) {                                                          \
+        moe_gemv<T>(out, act, top_ids, entry_slot, w, n, kdim);                                                        \
+    }
+#ifdef VLLM_DTYPE_BF16
+INSTANTIATE_MOE_GEMV(bf16, __nv_bfloat16)
+#endif
+#ifdef VLLM_DTYPE_F16
+INSTANTIATE_MOE_GEMV(f16, __half)
+#endif
+
 // out[t, c] = Σ over t's experts in expert order of weight · down[slot, c], then
 // + sigmoid(shared_gate[t]) · shared[t, c] when shared is given; rounded to T after each step as
 // transformers' tensors of that dtype are.
