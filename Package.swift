@@ -51,7 +51,8 @@ let package = Package(
                 // The kernel files of Kernels/manifest.json (which gives their order) and the manifest.
                 .embedInCode("Kernels/manifest.json"), .embedInCode("Kernels/common.cuh"), .embedInCode("Kernels/gather.cu"),
                 .embedInCode("Kernels/norm.cu"), .embedInCode("Kernels/rotary.cu"), .embedInCode("Kernels/kv_cache.cu"),
-                .embedInCode("Kernels/attention.cu"), .embedInCode("Kernels/decode_attention.cu"), .embedInCode("Kernels/gemv.cu"),
+                .embedInCode("Kernels/attention.cu"), .embedInCode("Kernels/encoder_attention.cu"),
+                .embedInCode("Kernels/decode_attention.cu"), .embedInCode("Kernels/gemv.cu"),
                 .embedInCode("Kernels/activation.cu"), .embedInCode("Kernels/elementwise.cu"), .embedInCode("Kernels/argmax.cu"),
                 .embedInCode("Kernels/sampling.cu"), .embedInCode("Kernels/flash_prefill.cu"), .embedInCode("Kernels/moe.cu"), .embedInCode("Kernels/quantized.cu"),
             ]),

@@ -35,6 +35,9 @@ public final class CUDABatch {
     let decodeTiles: (pointer: CUdeviceptr, count: Int)?
     /// Attention query tiles per tile size, made on first use in the step.
     var tiles: [Int: (pointer: CUdeviceptr, count: Int)] = [:]
+    /// The sequences' first tokens and the token count (`ForwardBatch.queryStart`), made on first
+    /// use in the step (an encoder's attention).
+    var queryStarts: CUdeviceptr?
 
     init(batch: ForwardBatch, inputs: [CUdeviceptr], blockTables: CUdeviceptr) {
         self.batch = batch
@@ -147,6 +150,8 @@ public final class CUDABackend: Backend {
     private let argumentStorage: UnsafeMutableRawPointer
     private let argumentPointers: UnsafeMutablePointer<UnsafeMutableRawPointer?>
     private var attentionSharedBytes = 48 * 1024
+    /// Dynamic shared memory that bidirectional_attention may use (raised for long encoder inputs).
+    var encoderAttentionSharedBytes = 48 * 1024
     private var flashSharedBytes: [Int: Int] = [:]
     private var prefillSharedBytes: [CUhandle: Int] = [:]
     /// Warps a block of the register-accumulator prefill kernel (flash_prefill.cu: 16 query rows a
@@ -356,7 +361,7 @@ public final class CUDABackend: Backend {
     func gridFor(_ count: Int) -> Int { max(1, min((count + 255) / 256, 132 * 16)) }
 
     /// Threads for a row of `n` elements: about 8 elements a thread, at least a warp.
-    private func threadsFor(row n: Int) -> Int { min(1024, max(32, ((n + 7) / 8 + 31) / 32 * 32)) }
+    func threadsFor(row n: Int) -> Int { min(1024, max(32, ((n + 7) / 8 + 31) / 32 * 32)) }
 
     // MARK: Backend
 
@@ -487,8 +492,9 @@ public final class CUDABackend: Backend {
         ]
         let sizes = arrays.map { ($0.count * 4 + 15) / 16 * 16 }
         let fixedBytes = sizes.reduce(0, +), tableBytes = batch.blockTables.count * 4
-        // Room for the attention tiles too (at most one tile per token, for two tile sizes).
-        let host = staging.ensure(fixedBytes + tableBytes + 2 * 12 * batch.numTokens + 1024)
+        // Room for the attention tiles too (at most one tile per token, for two tile sizes), and
+        // for the sequences' starts (an encoder's attention).
+        let host = staging.ensure(fixedBytes + tableBytes + 2 * 12 * batch.numTokens + 4 * batch.queryStart.count + 1024)
         let device = arena.allocate(fixedBytes)
         var inputs: [CUdeviceptr] = []
         var offset = 0
@@ -521,16 +527,22 @@ public final class CUDABackend: Backend {
                 t += n
             }
         }
-        let bytes = values.count * 4
-        let host = staging.pointer! + stagingOffset
-        precondition(stagingOffset + bytes <= staging.size, "attention tiles overflow the staging buffer")
-        values.withUnsafeBytes { host.copyMemory(from: $0.baseAddress!, byteCount: bytes) }
-        stagingOffset += bytes
-        let device = arena.allocate(bytes)
-        driver.must(driver.cuMemcpyHtoDAsync(device, host, bytes, stream), "cuMemcpyHtoDAsync(tiles)")
-        let made = (device, values.count / 3)
+        let made = (stepArray(values, "attention tiles"), values.count / 3)
         batch.tiles[tileTokens] = made
         return made
+    }
+
+    /// Copies `values` to device memory that lives through the step, through the step's staging
+    /// buffer (room for it is made in `prepare`).
+    func stepArray(_ values: [Int32], _ what: @autoclosure () -> String) -> CUdeviceptr {
+        let bytes = max(4, values.count * 4)
+        let host = staging.pointer! + stagingOffset
+        precondition(stagingOffset + bytes <= staging.size, "\(what()) overflow the staging buffer")
+        values.withUnsafeBytes { if let from = $0.baseAddress { host.copyMemory(from: from, byteCount: $0.count) } }
+        stagingOffset += bytes
+        let device = arena.allocate(bytes)
+        driver.must(driver.cuMemcpyHtoDAsync(device, host, bytes, stream), "cuMemcpyHtoDAsync(\(what()))")
+        return device
     }
 
     /// The embedding kernel over the batch's token ids (placeholder ids read the tokens sampled on the device).
@@ -618,24 +630,27 @@ public final class CUDABackend: Backend {
         _ qkv: CUDATensor, layout: QKVLayout, rope: CUDATensor, cache: CUDAKVCache, layer: Int, batch: CUDABatch,
         scale: Float, slidingWindow: Int?
     ) -> CUDATensor {
-        checkLive(qkv)
-        rotate(qkv, layout: layout, rope: rope, batch: batch, into: (cache, layer))
-        return attendCached(qkv, layout: layout, cache: cache, layer: layer, batch: batch, scale: scale, slidingWindow: slidingWindow)
+        rotaryAttention(
+            qkv, layout: layout, rope: rope, cache: cache, layer: layer, batch: batch, scale: scale, slidingWindow: slidingWindow,
+            logitSoftCap: nil)
     }
 
     /// Rotary embedding of q and k in place; with a cache layer, the rotated keys and the values
-    /// also go to the batch's slots of that layer (one kernel for both).
-    private func rotate(
+    /// also go to the batch's slots of that layer (one kernel for both). The table's width is the
+    /// rotary dimension: narrower than the heads for partial rotary (only those values turn).
+    func rotate(
         _ qkv: CUDATensor, layout: QKVLayout, rope: CUDATensor, batch: CUDABatch, into cache: (CUDAKVCache, Int)?
     ) {
         precondition(Int(batch.batch.positions.max() ?? 0) < rope.rows, "position beyond the rotary table (\(rope.rows))")
+        precondition(
+            rope.columns <= layout.headDim && rope.columns % 2 == 0, "rotary table of width \(rope.columns) for heads of \(layout.headDim)")
         launch(
             kernels.rotaryWriteKV, cache == nil ? "rotary" : "rotary_write_kv", grid: (qkv.rows, 1), block: 128,
             [
                 .pointer(qkv.pointer), .pointer(rope.pointer), .pointer(batch.positions), .pointer(cache == nil ? 0 : batch.slots),
                 .pointer(cache.map { $0.0.keys[$0.1] } ?? 0), .pointer(cache.map { $0.0.values[$0.1] } ?? 0),
                 .int32(Int32(layout.width)), .int32(Int32(layout.numHeads)), .int32(Int32(layout.numKVHeads)),
-                .int32(Int32(layout.headDim)), .int32(Int32(cache?.0.shape.blockSize ?? 1)),
+                .int32(Int32(layout.headDim)), .int32(Int32(cache?.0.shape.blockSize ?? 1)), .int32(Int32(rope.columns)),
             ])
     }
 
@@ -656,27 +671,30 @@ public final class CUDABackend: Backend {
         return attendCached(qkv, layout: layout, cache: cache, layer: layer, batch: batch, scale: scale, slidingWindow: slidingWindow)
     }
 
-    /// Attention of the batch's queries over the cache, whose layer already holds the batch's keys and values.
-    private func attendCached(
+    /// Attention of the batch's queries over the cache, whose layer already holds the batch's keys
+    /// and values; with `softCap`, each score becomes `softCap * tanh(score / softCap)` before the softmax.
+    func attendCached(
         _ qkv: CUDATensor, layout: QKVLayout, cache: CUDAKVCache, layer: Int, batch: CUDABatch, scale: Float,
-        slidingWindow: Int?
+        slidingWindow: Int?, softCap: Float? = nil
     ) -> CUDATensor {
+        let cap = softCap ?? 0
         let b = batch.batch
         let hd = layout.headDim, kvHeads = layout.numKVHeads
         let group = layout.numHeads / kvHeads
         if useDecodeAttention, let decode = kernels.decodeAttention[hd], let tiles = batch.decodeTiles, group <= 8 {
             return decodeAttention(
                 decode, qkv, layout: layout, cache: cache, layer: layer, batch: batch, tiles: tiles, scale: scale,
-                window: slidingWindow ?? 0)
+                window: slidingWindow ?? 0, softCap: cap)
         }
         if batch.decodeTiles == nil, let prefill = kernels.flashPrefill[hd]?[flashPrefillWarps], group <= 16 * flashPrefillWarps {
             return flashPrefill(
                 prefill, warps: flashPrefillWarps, qkv, layout: layout, cache: cache, layer: layer, batch: batch, scale: scale,
-                window: slidingWindow ?? 0)
+                window: slidingWindow ?? 0, softCap: cap)
         }
         if let flash = kernels.flashAttention[hd], group <= 64 {
             return flashAttention(
-                flash, qkv, layout: layout, cache: cache, layer: layer, batch: batch, scale: scale, window: slidingWindow ?? 0)
+                flash, qkv, layout: layout, cache: cache, layer: layer, batch: batch, scale: scale, window: slidingWindow ?? 0,
+                softCap: cap)
         }
         // Up to 64 query rows (32 for head_dim 256) per block keep shared memory near 100 KB.
         let maxRows = max(group, min(64, 8192 / hd))
@@ -698,7 +716,7 @@ public final class CUDABackend: Backend {
                 .pointer(out.pointer), .pointer(qkv.pointer), .pointer(cache.keys[layer]), .pointer(cache.values[layer]),
                 .pointer(tilePointer), .pointer(batch.positions), .pointer(batch.blockTables), .pointer(batch.tableWidth),
                 .int32(Int32(layout.width)), .int32(Int32(layout.numHeads)), .int32(Int32(kvHeads)), .int32(Int32(hd)),
-                .int32(Int32(cache.shape.blockSize)), .float(scale), .int32(Int32(slidingWindow ?? 0)),
+                .int32(Int32(cache.shape.blockSize)), .float(scale), .int32(Int32(slidingWindow ?? 0)), .float(cap),
             ])
         return out
     }
@@ -706,7 +724,7 @@ public final class CUDABackend: Backend {
     /// The tensor-core kernel: tiles of up to 64 query rows (tokens x query heads of one kv head).
     private func flashAttention(
         _ function: CUhandle, _ qkv: CUDATensor, layout: QKVLayout, cache: CUDAKVCache, layer: Int, batch: CUDABatch,
-        scale: Float, window: Int
+        scale: Float, window: Int, softCap: Float
     ) -> CUDATensor {
         let b = batch.batch
         let hd = layout.headDim, kvHeads = layout.numKVHeads, group = layout.numHeads / kvHeads
@@ -727,7 +745,7 @@ public final class CUDABackend: Backend {
             // The tensor-core kernel splits only decode-sized steps, up to two blocks a multiprocessor.
             grid: (tileCount, kvHeads),
             splits: b.numTokens <= 64 ? keySplits(blocks: tileCount * kvHeads, perMultiprocessor: 2, below: 1) : 1, shared: shared,
-            tiles: tilePointer, scale: scale, window: window)
+            tiles: tilePointer, scale: scale, window: window, softCap: softCap)
     }
 
     /// Whether the register-accumulator prefill kernel of `warps` warps exists for `headDim` (checks).
@@ -737,7 +755,7 @@ public final class CUDABackend: Backend {
     /// tiles of up to 16 x `warps` query rows, the same tiles and arguments as flash_attention.
     private func flashPrefill(
         _ function: CUhandle, warps: Int, _ qkv: CUDATensor, layout: QKVLayout, cache: CUDAKVCache, layer: Int,
-        batch: CUDABatch, scale: Float, window: Int
+        batch: CUDABatch, scale: Float, window: Int, softCap: Float
     ) -> CUDATensor {
         let b = batch.batch
         let hd = layout.headDim, kvHeads = layout.numKVHeads, group = layout.numHeads / kvHeads
@@ -759,7 +777,7 @@ public final class CUDABackend: Backend {
             // (registers: one block of 8 warps, two of 4).
             grid: (tileCount, kvHeads),
             splits: b.numTokens <= 64 ? keySplits(blocks: tileCount * kvHeads, perMultiprocessor: 8 / warps, below: 1) : 1,
-            shared: shared, tiles: tilePointer, scale: scale, window: window, block: 32 * warps)
+            shared: shared, tiles: tilePointer, scale: scale, window: window, softCap: softCap, block: 32 * warps)
     }
 
     /// Launches an attention kernel of the flash/decode argument list over `grid` x `splits`; with
@@ -767,7 +785,7 @@ public final class CUDABackend: Backend {
     private func splitAttention(
         _ function: CUhandle, _ name: String, out: CUDATensor, qkv: CUDATensor, layout: QKVLayout, cache: CUDAKVCache,
         layer: Int, batch: CUDABatch, grid: (Int, Int), splits: Int, shared: Int,
-        tiles: CUdeviceptr, scale: Float, window: Int, block: Int = 128
+        tiles: CUdeviceptr, scale: Float, window: Int, softCap: Float, block: Int = 128
     ) -> CUDATensor {
         let tokens = batch.batch.numTokens, hd = layout.headDim
         var partialO: CUdeviceptr = 0, partialML: CUdeviceptr = 0
@@ -781,7 +799,8 @@ public final class CUDABackend: Backend {
                 .pointer(out.pointer), .pointer(qkv.pointer), .pointer(cache.keys[layer]), .pointer(cache.values[layer]),
                 .pointer(tiles), .pointer(batch.positions), .pointer(batch.blockTables), .pointer(batch.tableWidth),
                 .int32(Int32(layout.width)), .int32(Int32(layout.numHeads)), .int32(Int32(layout.numKVHeads)),
-                .int32(Int32(cache.shape.blockSize)), .float(scale), .int32(Int32(window)), .pointer(partialO), .pointer(partialML),
+                .int32(Int32(cache.shape.blockSize)), .float(scale), .int32(Int32(window)), .float(softCap), .pointer(partialO),
+                .pointer(partialML),
                 .int32(Int32(tokens)),
             ])
         if splits > 1, let combine = kernels.attentionCombine {
@@ -798,7 +817,7 @@ public final class CUDABackend: Backend {
     /// The memory-bound kernel for decode steps: one block per (sequence, kv head, split).
     private func decodeAttention(
         _ function: CUhandle, _ qkv: CUDATensor, layout: QKVLayout, cache: CUDAKVCache, layer: Int, batch: CUDABatch,
-        tiles: (pointer: CUdeviceptr, count: Int), scale: Float, window: Int
+        tiles: (pointer: CUdeviceptr, count: Int), scale: Float, window: Int, softCap: Float
     ) -> CUDATensor {
         let out = allocate([batch.batch.numTokens, layout.numHeads * layout.headDim])
         // Light blocks: about four a multiprocessor keep enough loads in flight.
@@ -806,7 +825,7 @@ public final class CUDABackend: Backend {
             function, "decode_attention", out: out, qkv: qkv, layout: layout, cache: cache, layer: layer, batch: batch,
             grid: (tiles.count, layout.numKVHeads),
             splits: keySplits(blocks: tiles.count * layout.numKVHeads, perMultiprocessor: 4, below: 4),
-            shared: 0, tiles: tiles.pointer, scale: scale, window: window)
+            shared: 0, tiles: tiles.pointer, scale: scale, window: window, softCap: softCap)
     }
 
     /// How many runs of keys (split-KV) each attention tile is cut into: 1 when the step already
@@ -834,12 +853,15 @@ public final class CUDABackend: Backend {
     }
 
     /// The `silu_and_mul` kernel.
-    public func siluAndMul(_ x: CUDATensor) -> CUDATensor {
+    public func siluAndMul(_ x: CUDATensor) -> CUDATensor { activationAndMul(kernels.siluAndMul, "silu_and_mul", x) }
+
+    /// `act(x[:, :n]) * x[:, n:]` for `x` of width `2n`, by one of activation.cu's gated kernels.
+    func activationAndMul(_ kernel: CUhandle, _ name: String, _ x: CUDATensor) -> CUDATensor {
         checkLive(x)
         let n = x.columns / 2
         let out = allocate([x.rows, n])
         launch(
-            kernels.siluAndMul, "silu_and_mul", grid: (gridFor(x.rows * n), 1), block: 256,
+            kernel, name, grid: (gridFor(x.rows * n), 1), block: 256,
             [.pointer(out.pointer), .pointer(x.pointer), .int64(Int64(x.rows)), .int32(Int32(n))])
         return out
     }

@@ -10,6 +10,10 @@ final class CUDAKernels {
     let compiled: Bool
     let embedding, rmsNorm, addRMSNorm, headRMSNorm, rotaryWriteKV, writeKVCache, pagedAttention: CUhandle
     let siluAndMul, gatherRows, addBias, toFloat, fromFloat, argmaxRows: CUhandle
+    /// The Gemma/Phi-3 family operations (`CUDAFamilyOperations.swift`).
+    let geluTanhAndMul, softCap, scale: CUhandle
+    /// The encoder (BERT) operations (`CUDAEncoder.swift`).
+    let gelu, layerNorm, encoderEmbedding, bidirectionalAttention: CUhandle
     /// Tensor-core attention for 16-bit activations, by head dimension.
     private(set) var flashAttention: [Int: CUhandle] = [:]
     /// Matrix-vector products for 1 to 4 tokens of 16-bit activations, by token count.
@@ -92,6 +96,13 @@ final class CUDAKernels {
         toFloat = try one(.toFloat)
         fromFloat = try one(.fromFloat)
         argmaxRows = try one(.argmaxRows)
+        geluTanhAndMul = try one(.geluTanhAndMul)
+        softCap = try one(.softCap)
+        scale = try one(.scale)
+        gelu = try one(.gelu)
+        layerNorm = try one(.layerNorm)
+        encoderEmbedding = try one(.encoderEmbedding)
+        bidirectionalAttention = try one(.bidirectionalAttention)
         sampleRows = loaded.functions[.sampleRows]?.first?.function
         moe = MixtureOfExpertsKernels { loaded.functions[$0]?.first?.function }
         quantized = QuantizedLinearKernels(loaded.functions)

@@ -9,6 +9,7 @@ enum Kernel: String, CaseIterable, Sendable {
     case siluAndMul, addBias, toFloat, fromFloat, argmaxRows, adjustLogits, sampleRows, flashPrefill
     case moeRoute, moeGroup, moeGemm, moeCombine, moeGemvSwiGLU, moeGemv
     case gemvInt, gemvFP8, dequantizeInt, dequantizeFP8, permuteColumns, quantizeRowsFP8, scaleProduct
+    case geluTanhAndMul, gelu, softCap, scale, layerNorm, encoderEmbedding, bidirectionalAttention
 
     /// Kernels the backend can do without (it samples on the host, or takes another attention
     /// kernel) when a module lacks them: a `VLLM_CUDA_KERNEL_SOURCE` from before they existed.
@@ -62,7 +63,8 @@ struct KernelManifest: Sendable {
     static let embeddedFiles: [String: [UInt8]] = [
         "common.cuh": PackageResources.common_cuh, "gather.cu": PackageResources.gather_cu, "norm.cu": PackageResources.norm_cu,
         "rotary.cu": PackageResources.rotary_cu, "kv_cache.cu": PackageResources.kv_cache_cu,
-        "attention.cu": PackageResources.attention_cu, "decode_attention.cu": PackageResources.decode_attention_cu,
+        "attention.cu": PackageResources.attention_cu, "encoder_attention.cu": PackageResources.encoder_attention_cu,
+        "decode_attention.cu": PackageResources.decode_attention_cu,
         "gemv.cu": PackageResources.gemv_cu, "activation.cu": PackageResources.activation_cu,
         "elementwise.cu": PackageResources.elementwise_cu, "argmax.cu": PackageResources.argmax_cu,
         "sampling.cu": PackageResources.sampling_cu, "flash_prefill.cu": PackageResources.flash_prefill_cu,

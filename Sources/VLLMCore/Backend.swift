@@ -195,7 +195,8 @@ public protocol Backend: AnyObject {
     func geluTanhAndMul(_ x: Tensor) -> Tensor
     /// In place `x = cap * tanh(x / cap)`.
     func softCap(_ x: Tensor, cap: Float)
-    /// In place `x *= factor`.
+    /// In place `x *= factor`; a backend computing in a 16-bit dtype rounds the factor to it first,
+    /// as transformers' Gemma makes its embedding normalizer a tensor of the activations' dtype.
     func scale(_ x: Tensor, by factor: Float)
     /// `rotaryAttention` whose scores become `cap * tanh(score / cap)` before the softmax when
     /// `logitSoftCap` is set.

@@ -104,13 +104,16 @@ public enum Float64Reference {
     }
 
     /// Rotary embedding (rotate-half) of every query and key head of fused qkv rows, token `t` at
-    /// `positions[t]`; `rope` rows hold `headDim / 2` cosines then as many sines per position.
-    public static func rotary(_ qkv: [Double], layout: QKVLayout, rope: [Double], positions: [Int32]) -> [Double] {
+    /// `positions[t]`; `rope` rows hold `rotaryDim / 2` cosines then as many sines per position.
+    /// Only the first `rotaryDim` values of each head turn (partial rotary; the whole head by default).
+    public static func rotary(
+        _ qkv: [Double], layout: QKVLayout, rope: [Double], positions: [Int32], rotaryDim: Int? = nil
+    ) -> [Double] {
         var out = qkv
-        let hd = layout.headDim, half = hd / 2
+        let hd = layout.headDim, width = rotaryDim ?? hd, half = width / 2
         for t in 0..<(qkv.count / layout.width) {
-            let table = Int(positions[t]) * hd
-            precondition(table + hd <= rope.count, "position \(positions[t]) beyond the rotary table")
+            let table = Int(positions[t]) * width
+            precondition(table + width <= rope.count, "position \(positions[t]) beyond the rotary table")
             // Query heads and key heads lie next to each other at the start of the row.
             for head in 0..<(layout.numHeads + layout.numKVHeads) {
                 let x = t * layout.width + head * hd
@@ -141,11 +144,12 @@ public enum Float64Reference {
     /// values join their sequence's history (`sequences[s]` names the sequence of the batch's
     /// sequence `s`; its history must hold exactly the positions before the step's first token),
     /// then each query head attends, with `softmax(q·kᵀ·scale)·v`, over its kv head's keys at
-    /// positions `0...position` (only the last `slidingWindow` of them when set). Returns
+    /// positions `0...position` (only the last `slidingWindow` of them when set); with `softCap`,
+    /// each score becomes `softCap * tanh(score / softCap)` before the softmax. Returns
     /// `[numTokens, numHeads * headDim]`.
     public static func attention(
         _ qkv: [Double], layout: QKVLayout, batch: ForwardBatch, sequences: [Int], history: inout AttentionHistory,
-        scale: Double, slidingWindow: Int?
+        scale: Double, slidingWindow: Int?, softCap: Double? = nil
     ) -> [Double] {
         let hd = layout.headDim, heads = layout.numHeads, kvWidth = layout.numKVHeads * hd
         let group = heads / layout.numKVHeads
@@ -171,16 +175,12 @@ public enum Float64Reference {
                     for j in first...position {
                         var dot = 0.0
                         for d in 0..<hd { dot += qkv[q + d] * keys[j * kvWidth + g * hd + d] }
-                        scores[j - first] = dot * scale
+                        scores[j - first] = softCap.map { tanh(dot * scale / $0) * $0 } ?? dot * scale
                     }
-                    // Softmax after subtracting the largest score, so that exp cannot overflow.
-                    let largest = scores.max()!
-                    let weights = scores.map { exp($0 - largest) }
-                    let total = weights.reduce(0, +)
+                    let weights = softmax(scores)
                     let o = t * heads * hd + h * hd
                     for j in first...position {
-                        let p = weights[j - first] / total
-                        for d in 0..<hd { out[o + d] += p * values[j * kvWidth + g * hd + d] }
+                        for d in 0..<hd { out[o + d] += weights[j - first] * values[j * kvWidth + g * hd + d] }
                     }
                 }
             }
@@ -209,6 +209,14 @@ public enum Float64Reference {
             for i in 1..<n where x[r * n + i] > x[r * n + best] { best = i }
             return Int32(best)
         }
+    }
+
+    /// Softmax after subtracting the largest score, so that exp cannot overflow.
+    static func softmax(_ scores: [Double]) -> [Double] {
+        let largest = scores.max() ?? 0
+        let weights = scores.map { exp($0 - largest) }
+        let total = weights.reduce(0, +)
+        return weights.map { $0 / total }
     }
 
     /// RMSNorm of `x[at..<at + count]` in place, in transformers' order: mean of squares, rsqrt,

@@ -371,6 +371,8 @@ struct KernelCheckCommand: ParsableCommand {
 
         var expertsCheck = MixtureOfExpertsCheck(gpu: gpu, cpu: cpu, round: round)
         results += try expertsCheck.run()
+        var familyCheck = FamilyOperationsCheck(gpu: gpu, cpu: cpu, round: round)
+        results += try familyCheck.run()
         var quantizedCheck = QuantizedLinearCheck(gpu: gpu, cpu: cpu, round: round)
         results += try quantizedCheck.run()
         if dtype != .float32 { timings.merge(try quantizedCheck.timings()) { a, _ in a } }

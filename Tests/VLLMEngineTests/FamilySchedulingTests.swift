@@ -49,7 +49,7 @@ import VLLMCore
     }
 }
 
-/// The CPU backend without the family operations: what the CUDA backend is today.
+/// The CPU backend without the family operations, as a backend that lacks them.
 final class NoFamilyOperationsBackend: CPUWrappingBackend {
     let cpu = CPUBackend()
     var name: String { "no-family-cpu" }

@@ -20,6 +20,9 @@
 #              1000 x 1024/128 throughput as a share of the matmul rate, transformers beside both
 #              (fills about 9.5 minutes: run it alone in a call)
 #   gemmaspeed the Gemma-2-9B shape's batch-1 decode against its bandwidth floor, transformers beside it
+#   families   kernel checks in every dtype, then each Gemma/Phi-3/BERT fixture against its committed
+#              transformers outputs (float32 logits and greedy tokens, bfloat16 greedy; BERT embeddings
+#              by cosine through `vllm serve`); also writes $OUT/families_summary.json
 # (`checks speed spec` is the whole verification of a change; each mode fits one 10-minute call
 # except that one, which takes about two). Needs .gpu/vllm.xz and .gpu/vllm-dev.xz (built here with
 # `scripts/gpu/build_binary.sh`), python3 with torch + transformers.
@@ -368,6 +371,107 @@ if has_mode gemmaspeed; then
         --run "scripts/gpu/run_gpu_checks.sh gemmaspeed" --limits $R/hf_limits_gemma.json --smi $R/nvidia_smi.csv --date $R/date.txt \
         --ours $R/latency_gemma2_9b.out --hf $R/hf_gemma2_9b.json --target 1.15 --out-dir $R
     cp $R/gpu_*_gemma2_9b.json "$OUT/" 2>/dev/null
+fi
+
+# families: the Gemma 2/3, Phi-3 and BERT fixtures (scripts/make_family_fixtures.py,
+# make_embedding_fixtures.py) on CUDA against the transformers outputs committed with them:
+# float32 prompt logits (one prefill, and chunked) and 32 greedy tokens, bfloat16 greedy tokens
+# (CUDA graphs and eager); Phi-3's short-factor logits (context within its LongRoPE switch);
+# BERT's pooled embeddings by cosine in float32 and bfloat16.
+if has_mode families; then
+    export VLLM_CACHE_ROOT=$W/cache-families
+    xz -dc .gpu/vllm-dev.xz > "$DEV" && chmod +x "$DEV"
+    for dt in bfloat16 float16 float32; do
+        step kernel_check_${dt} 150 "$DEV" kernel-check --dtype $dt --json
+    done
+    for m in Tests/Fixtures/models/*/; do
+        m=${m%/}; name=$(basename "$m")
+        arch=$(python3 -c "import json;print(json.load(open('$m/config.json'))['architectures'][0])")
+        case $arch in
+        BertModel)
+            for dt in float32 bfloat16; do
+                python3 $G/check_embeddings.py --binary "$BIN" --model "$m" --name "family $name $dt embeddings" \
+                    --extra-args --device cuda --dtype $dt | tee -a $R/compare.jsonl $R/families.jsonl
+            done
+            continue ;;
+        Gemma2ForCausalLM|Gemma3ForCausalLM|Gemma3ForConditionalGeneration|Phi3ForCausalLM) ;;
+        *) continue ;;
+        esac
+        # The fixture's prompt, greedy tokens and float32 logits (and Phi-3's short-factor logits of
+        # its first prompt tokens), as files for `vllm` and compare.py.
+        python3 - "$m" "$R/f_$name" <<'PY'
+import json, struct, sys
+m, out = sys.argv[1], sys.argv[2]
+ref = json.load(open(m + "/reference.json"))
+open(out + ".prompts.jsonl", "w").write(json.dumps({"prompt_token_ids": ref["prompt_ids"]}) + "\n")
+json.dump([ref["greedy_ids"]], open(out + ".ref_greedy.json", "w"))
+raw = open(m + "/reference_logits.safetensors", "rb").read()
+n = struct.unpack("<Q", raw[:8])[0]
+for key, info in json.loads(raw[8:8 + n]).items():
+    if key == "__metadata__":
+        continue
+    begin, end = info["data_offsets"]
+    open(f"{out}.{key}.bin", "wb").write(raw[8 + n + begin:8 + n + end])
+    if key == "short_logits":
+        ids = ref["prompt_ids"][:info["shape"][0]]
+        open(out + ".short.prompts.jsonl", "w").write(json.dumps({"prompt_token_ids": ids}) + "\n")
+PY
+        vocab=$(python3 -c "import json;c=json.load(open('$m/config.json'));print(c.get('vocab_size') or c['text_config']['vocab_size'])")
+        P=$R/f_$name
+        for chunked in "" --chunked; do
+            step f_${name}_float32$chunked 90 "$BIN" logits --device cuda --dtype float32 --model "$m" --prompts-file $P.prompts.jsonl \
+                --out $P.ours$chunked.bin --max-model-len 128 $chunked
+            python3 $G/compare.py --name "family $name float32 logits$chunked" --vocab $vocab --ours $P.ours$chunked.bin \
+                --ref $P.logits.bin | tee -a $R/compare.jsonl $R/families.jsonl
+        done
+        if [ -f $P.short.prompts.jsonl ]; then
+            step f_${name}_float32_short 90 "$BIN" logits --device cuda --dtype float32 --model "$m" --prompts-file $P.short.prompts.jsonl \
+                --out $P.ours_short.bin --max-model-len 32
+            python3 $G/compare.py --name "family $name float32 short-factor logits" --vocab $vocab --ours $P.ours_short.bin \
+                --ref $P.short_logits.bin | tee -a $R/compare.jsonl $R/families.jsonl
+        fi
+        for dt in float32 bfloat16; do
+            for eager in "" --enforce-eager; do
+                step f_${name}_${dt}_greedy$eager 90 "$BIN" generate --device cuda --dtype $dt --model "$m" --prompts-file $P.prompts.jsonl \
+                    --max-tokens 32 --temperature 0 --ignore-eos --json --num-gpu-blocks-override 64 --max-model-len 128 $eager
+                python3 $G/compare.py --name "family $name $dt greedy$eager" --vocab $vocab --ours-greedy $R/f_${name}_${dt}_greedy$eager.out \
+                    --ref-greedy $P.ref_greedy.json | tee -a $R/compare.jsonl $R/families.jsonl
+            done
+        done
+    done
+    # Verdicts: float32 logits within 1e-4 relative and all 32 greedy tokens, embeddings' cosine above
+    # 0.99999 in float32; bfloat16 greedy agreement is reported, not judged.
+    python3 - "$R" > "$OUT/families_summary.json" <<'PY'
+import glob, json, os, sys
+r = sys.argv[1]
+lines = [json.loads(l) for l in open(f"{r}/families.jsonl") if l.strip().startswith("{")] if os.path.exists(f"{r}/families.jsonl") else []
+def verdict(c):
+    n = c["name"]
+    if "error" in c:
+        return False
+    if "float32" in n and "logits" in n:
+        return c.get("rel_error", 1) < 1e-4
+    if "float32 greedy" in n:
+        return c.get("greedy_full_32_share", 0) == 1.0
+    if "float32 embeddings" in n:
+        return c.get("min_cosine", 0) > 0.99999
+    return None
+kernels = {}
+for p in sorted(glob.glob(f"{r}/kernel_check_*.out")):
+    try:
+        k = json.loads(open(p).read().strip().splitlines()[-1])
+        kernels[os.path.basename(p)[:-4]] = {"failed": k.get("failed"), "errors": {n: e for n, e in k["errors"].items()
+            if any(w in n for w in ("gelu", "soft_cap", "scale ", "layer_norm", "encoder_", "bidirectional", "rotary"))}}
+    except Exception as e:
+        kernels[os.path.basename(p)[:-4]] = {"error": repr(e)}
+results = [dict(c, ok=verdict(c)) for c in lines]
+for c in results:
+    if c["ok"]:
+        c.pop("log_tail", None)
+print(json.dumps({"kernel_checks": kernels, "fixtures": results,
+                  "all_judged_ok": all(c["ok"] for c in results if c["ok"] is not None) and bool(results)}, indent=1))
+PY
+    cat "$OUT/families_summary.json" | head -c 6000
 fi
 
 python3 $G/summarize.py "$R" > "$OUT/summary.json"

@@ -1,14 +1,27 @@
-// The MLP's activation of prefill-sized rows: SiLU of the gate times the up projection.
+// The MLP's activations: SiLU or GELU (tanh) of the gate times the up projection, for prefill-sized
+// rows, and the erf GELU of an encoder's MLP (BERT).
 
 #ifndef VLLM_KERNELS_COMMON  // the backend joins common.cuh before this file; a tool compiling it alone includes it
 #include "common.cuh"
 #endif
 
-// out = silu(x[:, :n]) * x[:, n:], rounding silu's result first as PyTorch does. Rows whose width
-// is a multiple of 16 bytes (every model's intermediate size) go 16 bytes a load: large prefill
-// steps read and write hundreds of megabytes here.
-template <typename T> __device__ void silu_and_mul(T* out, const T* x, long long rows, int n) {
+struct SiLU {
+    __device__ __forceinline__ float operator()(float x) const { return x / (1.f + expf(-x)); }
+};
+
+// gelu_pytorch_tanh: 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))).
+struct GELUTanh {
+    __device__ __forceinline__ float operator()(float x) const {
+        return 0.5f * x * (1.f + tanhf(0.7978845608028654f * (x + 0.044715f * x * x * x)));
+    }
+};
+
+// out = act(x[:, :n]) * x[:, n:], rounding the activation's result first as PyTorch does. Rows
+// whose width is a multiple of 16 bytes (every model's intermediate size) go 16 bytes a load: large
+// prefill steps read and write hundreds of megabytes here.
+template <typename T, typename Act> __device__ void act_and_mul(T* out, const T* x, long long rows, int n) {
     constexpr int E = 16 / sizeof(T);
+    const Act act;
     if (n % E == 0) {
         const int chunks = n / E;
         const long long total = rows * chunks;
@@ -21,10 +34,7 @@ template <typename T> __device__ void silu_and_mul(T* out, const T* x, long long
             uint4 ov;
             T* op = (T*)&ov;
 #pragma unroll
-            for (int e = 0; e < E; ++e) {
-                const float gate = to_f(gp[e]);
-                op[e] = from_f<T>(rnd<T>(gate / (1.f + expf(-gate))) * to_f(up[e]));
-            }
+            for (int e = 0; e < E; ++e) op[e] = from_f<T>(rnd<T>(act(to_f(gp[e]))) * to_f(up[e]));
             *(uint4*)(out + r * n + c) = ov;
         }
         return;
@@ -32,15 +42,26 @@ template <typename T> __device__ void silu_and_mul(T* out, const T* x, long long
     const long long total = rows * n;
     for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < total; i += (long long)gridDim.x * blockDim.x) {
         const long long r = i / n, c = i % n;
-        const float gate = to_f(x[r * 2 * n + c]), up = to_f(x[r * 2 * n + n + c]);
-        out[i] = from_f<T>(rnd<T>(gate / (1.f + expf(-gate))) * up);
+        out[i] = from_f<T>(rnd<T>(act(to_f(x[r * 2 * n + c]))) * to_f(x[r * 2 * n + n + c]));
+    }
+}
+
+// out = x * Phi(x) = 0.5 x (1 + erf(x / sqrt(2))), elementwise (BERT's "gelu").
+template <typename T> __device__ void gelu(T* out, const T* x, long long count) {
+    for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < count; i += (long long)gridDim.x * blockDim.x) {
+        const float v = to_f(x[i]);
+        out[i] = from_f<T>(0.5f * v * (1.f + erff(v * 0.7071067811865476f)));
     }
 }
 
 #define INSTANTIATE_ACTIVATION(S, T)                                                                                   \
     extern "C" __global__ void silu_and_mul_##S(T* out, const T* x, long long rows, int n) { PDL_ENTER();                          \
-        silu_and_mul<T>(out, x, rows, n);                                                                              \
-    }
+        act_and_mul<T, SiLU>(out, x, rows, n);                                                                         \
+    }                                                                                                                  \
+    extern "C" __global__ void gelu_tanh_and_mul_##S(T* out, const T* x, long long rows, int n) { PDL_ENTER();         \
+        act_and_mul<T, GELUTanh>(out, x, rows, n);                                                                     \
+    }                                                                                                                  \
+    extern "C" __global__ void gelu_##S(T* out, const T* x, long long count) { PDL_ENTER(); gelu<T>(out, x, count); }
 
 #ifdef VLLM_DTYPE_F32
 INSTANTIATE_ACTIVATION(f32, float)

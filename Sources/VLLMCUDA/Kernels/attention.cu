@@ -14,12 +14,14 @@
 // rows are every (token, query head of this kv head) pair, so that each key and value read from the
 // cache serves all of them (grouped-query reuse for decodes, FlashAttention-style reuse for
 // prefill chunks). Keys are walked in tiles of 32 with an online softmax; scores and the output
-// accumulate in float32 in shared memory.
+// accumulate in float32 in shared memory. With softcap > 0 each scaled score becomes
+// softcap * tanh(score / softcap) before the softmax (Gemma 2); every attention kernel takes it.
 #define KEY_TILE 32
 template <typename T>
 __device__ void paged_attention(T* out, const T* qkv, const T* key_cache, const T* value_cache, const int* tiles,
                                 const int* positions, const int* block_tables, const int* table_width, int width,
-                                int num_heads, int kv_heads, int head_dim, int block_size, float scale, int window) {
+                                int num_heads, int kv_heads, int head_dim, int block_size, float scale, int window,
+                                float softcap) {
     extern __shared__ float smem[];
     const int seq = tiles[3 * blockIdx.x], first = tiles[3 * blockIdx.x + 1], count = tiles[3 * blockIdx.x + 2];
     const int g = blockIdx.y, group = num_heads / kv_heads;
@@ -74,7 +76,7 @@ __device__ void paged_attention(T* out, const T* qkv, const T* key_cache, const 
                 const float* k = ks + j * kstride;
                 float dot = 0.f;
                 for (int d = 0; d < head_dim; ++d) dot += q[d] * k[d];
-                score = dot * scale;
+                score = soft_cap_score(dot * scale, softcap);
             }
             ss[i] = score;
         }
@@ -121,7 +123,7 @@ __device__ void paged_attention(T* out, const T* qkv, const T* key_cache, const 
 template <typename T, int HD>
 __device__ void flash_attention(T* out, const T* qkv, const T* key_cache, const T* value_cache, const int* tiles,
                                 const int* positions, const int* block_tables, const int* table_width, int width,
-                                int num_heads, int kv_heads, int block_size, float scale, int window,
+                                int num_heads, int kv_heads, int block_size, float scale, int window, float softcap,
                                 float* partial_o, float* partial_ml, int num_tokens) {
     using namespace nvcuda;
     constexpr int QLD = HD + 8, SLD = FA_KEYS + 4, PLD = 2 * SLD, OLD = HD + 4, CH = HD / 8;
@@ -212,7 +214,7 @@ __device__ void flash_attention(T* out, const T* qkv, const T* key_cache, const 
                 for (int h = 0; h < 2; ++h) {
                     const int j = lane + 32 * h, kpos = k0 + j;
                     const bool valid = j < nk && kpos <= qpos && (window <= 0 || kpos > qpos - window);
-                    s[h] = valid ? ss[r * SLD + j] * scale : NEG_INF;
+                    s[h] = valid ? soft_cap_score(ss[r * SLD + j] * scale, softcap) : NEG_INF;
                 }
                 const float old_max = ms[r];
                 const float new_max = fmaxf(old_max, warp_max(fmaxf(s[0], s[1])));
@@ -296,9 +298,9 @@ __device__ void attention_combine(T* out, const float* partial_o, const float* p
     extern "C" __global__ void paged_attention_##S(T* out, const T* qkv, const T* key_cache, const T* value_cache,     \
                                                    const int* tiles, const int* positions, const int* block_tables,    \
                                                    const int* table_width, int width, int num_heads, int kv_heads,            \
-                                                   int head_dim, int block_size, float scale, int window) { PDL_ENTER();            \
+                                                   int head_dim, int block_size, float scale, int window, float softcap) { PDL_ENTER();    \
         paged_attention<T>(out, qkv, key_cache, value_cache, tiles, positions, block_tables, table_width, width,      \
-                           num_heads, kv_heads, head_dim, block_size, scale, window);                                  \
+                           num_heads, kv_heads, head_dim, block_size, scale, window, softcap);                         \
     }
 
 #ifdef VLLM_DTYPE_F32
@@ -315,9 +317,9 @@ INSTANTIATE_PAGED_ATTENTION(f16, __half)
     extern "C" __global__ void __launch_bounds__(128) flash_attention_##S##_hd##HD(                                   \
         T* out, const T* qkv, const T* key_cache, const T* value_cache, const int* tiles, const int* positions,         \
         const int* block_tables, const int* table_width, int width, int num_heads, int kv_heads, int block_size,        \
-        float scale, int window, float* partial_o, float* partial_ml, int num_tokens) { PDL_ENTER();                                \
+        float scale, int window, float softcap, float* partial_o, float* partial_ml, int num_tokens) { PDL_ENTER();                  \
         flash_attention<T, HD>(out, qkv, key_cache, value_cache, tiles, positions, block_tables, table_width, width,  \
-                               num_heads, kv_heads, block_size, scale, window, partial_o, partial_ml, num_tokens);     \
+                               num_heads, kv_heads, block_size, scale, window, softcap, partial_o, partial_ml, num_tokens); \
     }
 
 #define INSTANTIATE_COMBINE(S, T)                                                                                      \

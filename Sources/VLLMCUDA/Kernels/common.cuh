@@ -81,6 +81,10 @@ __device__ __forceinline__ uint4 load_streaming(const void* p) {
     return v;
 }
 
+// An attention score soft-capped as Gemma 2 does before the softmax: cap * tanh(score / cap); a cap
+// of 0 or less leaves the score as it is.
+__device__ __forceinline__ float soft_cap_score(float score, float cap) { return cap > 0.f ? cap * tanhf(score / cap) : score; }
+
 __device__ __forceinline__ float warp_sum(float v) {
     for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
     return v;
@@ -89,6 +93,24 @@ __device__ __forceinline__ float warp_sum(float v) {
 __device__ __forceinline__ float warp_max(float v) {
     for (int o = 16; o > 0; o >>= 1) v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, o));
     return v;
+}
+
+// The largest value over the block; every thread gets it. Blocks are at most 1024 threads.
+__device__ float block_max(float v) {
+    __shared__ float partial[32];
+    v = warp_max(v);
+    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, warps = (blockDim.x + 31) >> 5;
+    if (lane == 0) partial[warp] = v;
+    __syncthreads();
+    if (warp == 0) {
+        float t = lane < warps ? partial[lane] : NEG_INF;
+        t = warp_max(t);
+        if (lane == 0) partial[0] = t;
+    }
+    __syncthreads();
+    const float result = partial[0];
+    __syncthreads();
+    return result;
 }
 
 // Whether (v, i) beats (bv, bi) for argmax: the larger value, the lower index on ties.

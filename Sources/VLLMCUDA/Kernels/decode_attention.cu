@@ -25,7 +25,7 @@ __device__ __forceinline__ void cp_async16(void* shared, const void* global) {
 template <typename T, int HD>
 __device__ void decode_attention(T* out, const T* qkv, const T* key_cache, const T* value_cache, const int* tiles,
                                  const int* positions, const int* block_tables, const int* table_width, int width,
-                                 int num_heads, int kv_heads, int block_size, float scale, int window,
+                                 int num_heads, int kv_heads, int block_size, float scale, int window, float softcap,
                                  float* partial_o, float* partial_ml, int num_tokens) {
     constexpr int DPL = HD / 32, VLD = HD + 8;  // output dimensions per lane; padded value row
     static_assert(DPL == 2 || DPL == 4, "decode_attention takes head sizes 64 and 128");
@@ -87,6 +87,10 @@ __device__ void decode_attention(T* out, const T* qkv, const T* key_cache, const
             }
         }
         asm volatile("cp.async.commit_group;");
+        if (softcap > 0.f) {
+#pragma unroll
+            for (int h = 0; h < DA_MAX_GROUP; ++h) s[h] = soft_cap_score(s[h], softcap);
+        }
         float p[DA_MAX_GROUP];
 #pragma unroll
         for (int h = 0; h < DA_MAX_GROUP; ++h) {
@@ -153,9 +157,9 @@ __device__ void decode_attention(T* out, const T* qkv, const T* key_cache, const
     extern "C" __global__ void __launch_bounds__(128) decode_attention_##S##_hd##HD(                                  \
         T* out, const T* qkv, const T* key_cache, const T* value_cache, const int* tiles, const int* positions,         \
         const int* block_tables, const int* table_width, int width, int num_heads, int kv_heads, int block_size,        \
-        float scale, int window, float* partial_o, float* partial_ml, int num_tokens) { PDL_ENTER();                                \
+        float scale, int window, float softcap, float* partial_o, float* partial_ml, int num_tokens) { PDL_ENTER();                  \
         decode_attention<T, HD>(out, qkv, key_cache, value_cache, tiles, positions, block_tables, table_width, width, \
-                                num_heads, kv_heads, block_size, scale, window, partial_o, partial_ml, num_tokens);    \
+                                num_heads, kv_heads, block_size, scale, window, softcap, partial_o, partial_ml, num_tokens); \
     }
 #ifdef VLLM_DTYPE_BF16
 INSTANTIATE_DECODE(bf16, __nv_bfloat16, 64)

@@ -113,8 +113,8 @@ template <int HD, int WARPS> constexpr int fp_shared_bytes() { return (16 * WARP
 template <typename T, int HD, int WARPS>
 __device__ void flash_prefill(T* out, const T* qkv, const T* key_cache, const T* value_cache, const int* tiles,
                               const int* positions, const int* block_tables, const int* table_width, int width,
-                              int num_heads, int kv_heads, int block_size, float scale, int window, float* partial_o,
-                              float* partial_ml, int num_tokens) {
+                              int num_heads, int kv_heads, int block_size, float scale, int window, float softcap,
+                              float* partial_o, float* partial_ml, int num_tokens) {
     static_assert(HD == 64 || HD == 128, "flash_prefill takes head sizes 64 and 128");
     constexpr int ROWS = 16 * WARPS, KEYS = FP_KEYS, THREADS = 32 * WARPS;
     constexpr int LD = HD + 8;   // padded shared row (elements)
@@ -175,7 +175,8 @@ __device__ void flash_prefill(T* out, const T* qkv, const T* key_cache, const T*
     const int row_pos1 = positions[first + imin((r0 + quad_row + 8) / group, count - 1)];
     const int warp_first = positions[first + imin(r0 / group, count - 1)];
     const int warp_last = positions[first + imin((r0 + 15) / group, count - 1)];
-    const float scale_log2 = scale * 1.4426950408889634f;
+    // Soft-capped scores are scaled before the cap, so the exponent then only converts to base 2.
+    const float scale_log2 = (softcap > 0.f ? 1.f : scale) * 1.4426950408889634f;
 
     float o[DT][4];
 #pragma unroll
@@ -218,6 +219,14 @@ __device__ void flash_prefill(T* out, const T* qkv, const T* key_cache, const T*
                 fp_ldmatrix(b, fp_shared_address(ks + (kp * 16 + (lane & 7) + ((lane >> 4) << 3)) * LD + d * 16 + ((lane >> 3) & 1) * 8));
                 fp_mma<T>(s[2 * kp], qf[d], b[0], b[1]);
                 fp_mma<T>(s[2 * kp + 1], qf[d], b[2], b[3]);
+            }
+        }
+        // Soft-capping (Gemma 2) before the mask, which then leaves -inf where it applies.
+        if (softcap > 0.f) {
+#pragma unroll
+            for (int n = 0; n < NT; ++n) {
+#pragma unroll
+                for (int e = 0; e < 4; ++e) s[n][e] = soft_cap_score(s[n][e] * scale, softcap);
             }
         }
         // The mask, only where some key of the tile is invisible to some row of the warp: past the
@@ -310,11 +319,11 @@ __device__ void flash_prefill(T* out, const T* qkv, const T* key_cache, const T*
     extern "C" __global__ void __launch_bounds__(32 * WARPS, BLOCKS) flash_prefill_##S##_hd##HD##_w##WARPS(          \
         T* out, const T* qkv, const T* key_cache, const T* value_cache, const int* tiles, const int* positions,         \
         const int* block_tables, const int* table_width, int width, int num_heads, int kv_heads, int block_size,        \
-        float scale, int window, float* partial_o, float* partial_ml, int num_tokens) {                                \
+        float scale, int window, float softcap, float* partial_o, float* partial_ml, int num_tokens) {                 \
         PDL_ENTER();                                                                                                   \
         flash_prefill<T, HD, WARPS>(out, qkv, key_cache, value_cache, tiles, positions, block_tables, table_width,    \
-                                    width, num_heads, kv_heads, block_size, scale, window, partial_o, partial_ml,     \
-                                    num_tokens);                                                                       \
+                                    width, num_heads, kv_heads, block_size, scale, window, softcap, partial_o,       \
+                                    partial_ml, num_tokens);                                                           \
     }
 #ifdef VLLM_DTYPE_BF16
 INSTANTIATE_FLASH_PREFILL(bf16, __nv_bfloat16, 64, 4, 1)

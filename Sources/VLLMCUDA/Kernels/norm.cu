@@ -1,5 +1,5 @@
 // RMSNorm as transformers computes it: of whole rows, fused with the residual add, and per head
-// (Qwen3's q/k norm).
+// (Qwen3's q/k norm); and an encoder's LayerNorm (BERT), with its residual add.
 
 #ifndef VLLM_KERNELS_COMMON  // the backend joins common.cuh before this file; a tool compiling it alone includes it
 #include "common.cuh"
@@ -76,6 +76,25 @@ __device__ void head_rms_norm(T* qkv, const T* qw, const T* kw, int width, int n
     for (int i = threadIdx.x; i < head_dim; i += 32) x[i] = from_f<T>(to_f(w[i]) * rnd<T>(to_f(x[i]) * inverse));
 }
 
+// LayerNorm of x + residual (of x alone when residual is null), one block per row, with weight and
+// bias: the sum rounded to the activation dtype (a 16-bit add in PyTorch), then mean and biased
+// variance in float32 and one rounding of the output, as PyTorch's layer_norm of 16-bit input does.
+template <typename T>
+__device__ void layer_norm(T* out, const T* x, const T* residual, const T* w, const T* b, int n, float eps) {
+    const long long r = blockIdx.x;
+    const T* in = x + r * n;
+    const T* res = residual ? residual + r * n : nullptr;
+    auto value = [&](int i) { return res ? rnd<T>(to_f(in[i]) + to_f(res[i])) : to_f(in[i]); };
+    float sum = 0.f;
+    for (int i = threadIdx.x; i < n; i += blockDim.x) sum += value(i);
+    const float mean = block_sum(sum) / (float)n;
+    float squares = 0.f;
+    for (int i = threadIdx.x; i < n; i += blockDim.x) { const float d = value(i) - mean; squares += d * d; }
+    const float inverse = 1.f / sqrtf(block_sum(squares) / (float)n + eps);
+    T* o = out + r * n;
+    for (int i = threadIdx.x; i < n; i += blockDim.x) o[i] = from_f<T>((value(i) - mean) * inverse * to_f(w[i]) + to_f(b[i]));
+}
+
 #define INSTANTIATE_NORM(S, T)                                                                                         \
     extern "C" __global__ void rms_norm_##S(T* out, const T* x, const T* w, int n, float eps) { PDL_ENTER();                        \
         rms_norm<T>(out, x, w, n, eps);                                                                                \
@@ -86,6 +105,10 @@ __device__ void head_rms_norm(T* qkv, const T* qw, const T* kw, int width, int n
     extern "C" __global__ void head_rms_norm_##S(T* qkv, const T* qw, const T* kw, int width, int num_heads,           \
                                                  int head_dim, float eps) { PDL_ENTER();                                            \
         head_rms_norm<T>(qkv, qw, kw, width, num_heads, head_dim, eps);                                                \
+    }                                                                                                                  \
+    extern "C" __global__ void layer_norm_##S(T* out, const T* x, const T* residual, const T* w, const T* b, int n,    \
+                                              float eps) { PDL_ENTER();                                                \
+        layer_norm<T>(out, x, residual, w, b, n, eps);                                                                 \
     }
 
 #ifdef VLLM_DTYPE_F32

@@ -7,15 +7,16 @@
 
 // Rotary embedding (rotate-half convention) of each token's q and k heads, in place; with `slots`,
 // the rotated keys and the values also go to the token's cache slot (layout of write_kv_cache), so
-// that a step rotates and fills the cache in one pass. `rope` rows hold head_dim/2 cosines then
-// head_dim/2 sines, already in the activation dtype (transformers casts cos and sin to it), and
-// each product is rounded as PyTorch rounds it.
+// that a step rotates and fills the cache in one pass. Only the first `rotary_dim` values of each
+// head turn (partial rotary, Phi-3/Phi-4-mini; rotary_dim == head_dim otherwise). `rope` rows hold
+// rotary_dim/2 cosines then rotary_dim/2 sines, already in the activation dtype (transformers casts
+// cos and sin to it), and each product is rounded as PyTorch rounds it.
 template <typename T>
 __device__ void rotary_write_kv(T* qkv, const T* rope, const int* positions, const int* slots, T* keys, T* values,
-                                int width, int num_heads, int kv_heads, int head_dim, int block_size) {
-    const int half = head_dim / 2, heads = num_heads + kv_heads;
+                                int width, int num_heads, int kv_heads, int head_dim, int block_size, int rotary_dim) {
+    const int half = rotary_dim / 2, heads = num_heads + kv_heads;
     T* row = qkv + (long long)blockIdx.x * width;
-    const T* table = rope + (long long)positions[blockIdx.x] * head_dim;
+    const T* table = rope + (long long)positions[blockIdx.x] * rotary_dim;
     const int slot = slots ? slots[blockIdx.x] : -1;
     // Where this token's head 0 lives in a layer's cache; head g is g * block_size rows further.
     const long long at = slot < 0 ? 0 : ((long long)(slot / block_size) * kv_heads * block_size + slot % block_size) * head_dim;
@@ -34,17 +35,21 @@ __device__ void rotary_write_kv(T* qkv, const T* rope, const int* positions, con
         }
     }
     if (slot < 0) return;
+    // The values, and the keys' values past the rotary part (which the loop above never touches).
     for (int i = threadIdx.x; i < kv_heads * head_dim; i += blockDim.x) {
         const int g = i / head_dim, d = i % head_dim;
-        values[at + (long long)g * block_size * head_dim + d] = row[heads * head_dim + i];
+        const long long to = at + (long long)g * block_size * head_dim + d;
+        values[to] = row[heads * head_dim + i];
+        if (d >= rotary_dim) keys[to] = row[num_heads * head_dim + i];
     }
 }
 
 #define INSTANTIATE_ROTARY(S, T)                                                                                       \
     extern "C" __global__ void rotary_write_kv_##S(T* qkv, const T* rope, const int* positions, const int* slots,      \
                                                    T* keys, T* values, int width, int num_heads, int kv_heads,         \
-                                                   int head_dim, int block_size) { PDL_ENTER();                        \
-        rotary_write_kv<T>(qkv, rope, positions, slots, keys, values, width, num_heads, kv_heads, head_dim, block_size); \
+                                                   int head_dim, int block_size, int rotary_dim) { PDL_ENTER();        \
+        rotary_write_kv<T>(qkv, rope, positions, slots, keys, values, width, num_heads, kv_heads, head_dim, block_size, \
+                           rotary_dim);                                                                                \
     }
 
 #ifdef VLLM_DTYPE_F32

@@ -66,23 +66,6 @@ extern "C" __global__ void adjust_logits(float* logits, int n, const SampleAdjus
     }
 }
 
-__device__ float block_max(float v) {
-    __shared__ float partial[32];
-    v = warp_max(v);
-    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, warps = (blockDim.x + 31) >> 5;
-    if (lane == 0) partial[warp] = v;
-    __syncthreads();
-    if (warp == 0) {
-        float t = lane < warps ? partial[lane] : NEG_INF;
-        t = warp_max(t);
-        if (lane == 0) partial[0] = t;
-    }
-    __syncthreads();
-    const float result = partial[0];
-    __syncthreads();
-    return result;
-}
-
 // Keeps a token when its probability key is above `key`, or equal with an id of at most `index`.
 struct Cut {
     unsigned int key;
