@@ -88,7 +88,7 @@ extension CUDABackend {
         guard t > 0 else { return out }
         let stored = parts(of: weight)
         if useGEMV, let vectors = vectorKernels(stored, tokens: t, inFeatures: k) {
-            multiplyVectors(x, stored, kernels: vectors, out: out)
+            multiplyVectors(x, stored, vectors: vectors, out: out)
         } else if multiplyFP8(x, weight, bias: bias, out: out) {
             return out
         } else {
@@ -193,11 +193,11 @@ extension CUDABackend {
 
     /// Decode products: one launch per stored part, each filling its columns of `out`; blocks of 8
     /// warps, each warp taking `rowsPerWarp` rows (QGEMV_ROWS in quantized.cu).
-    private func multiplyVectors(_ x: CUDATensor, _ parts: [StoredPart], kernels: [CUhandle], out: CUDATensor) {
+    private func multiplyVectors(_ x: CUDATensor, _ parts: [StoredPart], vectors: [CUhandle], out: CUDATensor) {
         let (t, k, n) = (x.rows, x.columns, out.columns)
         let rowsPerBlock = 8 * (t == 1 ? 4 : 1)
         var column = 0
-        for (part, kernel) in zip(parts, kernels) {
+        for (part, kernel) in zip(parts, vectors) {
             let rows = part.rows
             let y = out.pointer + UInt64(column * computeDType.byteSize)
             let grid = ((rows + rowsPerBlock - 1) / rowsPerBlock, 1)

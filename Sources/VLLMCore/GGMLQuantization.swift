@@ -176,10 +176,10 @@ public struct GGMLParts {
         let types = typed.map(\.0)
         if types.allSatisfy({ $0 == types[0] }) {
             format = .ggml(types[0])
-            groups = [(types[0], typed.map(\.1))]
+            groups = [(type: types[0], tensors: typed.map(\.1))]
         } else {
             format = .stacked(types.map { .ggml($0) })
-            groups = typed.map { ($0.0, [$0.1]) }
+            groups = typed.map { (type: $0.0, tensors: [$0.1]) }
         }
     }
 
