@@ -209,7 +209,10 @@ extension CUDABackend {
                     input = allocate([t, k])
                     launch(
                         kernels.quantized!.permuteColumns, "permute_columns", grid: (gridFor(t * k), 1), block: 256,
-                        [.pointer(input.pointer), .pointer(x.pointer), .pointer(part.tensors[3].pointer), .int32(Int32(t)), .int32(Int32(k))])
+                        [
+                            .pointer(input.pointer), .pointer(x.pointer), .pointer(part.tensors[3].pointer), .int32(Int32(t)),
+                            .int32(Int32(k)),
+                        ])
                 }
                 arguments = [.pointer(y), .pointer(input.pointer)] + part.tensors.prefix(3).map { .pointer($0.pointer) }
                 arguments += [.int32(Int32(rows)), .int32(Int32(k)), .int32(Int32(groupSize)), .int32(Int32(n))]

@@ -23,10 +23,13 @@ public struct DummyGGUFWeights: WeightStore {
         self.scale = scale
     }
 
+    /// A tensor of the dense store (norms, embeddings).
     public func tensor(_ name: String, shape: [Int]) throws -> HostTensor { try base.tensor(name, shape: shape) }
 
+    /// Whether the dense store holds `name`.
     public func contains(_ name: String) -> Bool { base.contains(name) }
 
+    /// Random blocks of the Q4_K_M type of `prefix`; a dense layer where rows are not whole blocks of any fallback.
     public func linear(_ prefix: String, out: Int, in inFeatures: Int) throws -> HostLinearWeight {
         var type = Self.q4KMType(prefix, layers: layers)
         if inFeatures % type.blockSize != 0 { type = type == .q6_K ? .q8_0 : .q5_0 }

@@ -92,7 +92,9 @@ public struct ModelFolder: Sendable {
         guard let requested else { return stored }
         func fail(_ detail: String) -> PlatformError { .unsupported(field: "--quantization", detail: detail) }
         if requested == "gguf" {
-            throw fail("'gguf' is a GGUF file's own (--model FILE.gguf); on a config.json folder it needs --load-format dummy (random Q4_K_M blocks)")
+            throw fail(
+                "'gguf' is a GGUF file's own (--model FILE.gguf); on a config.json folder it needs --load-format dummy (random Q4_K_M blocks)"
+            )
         }
         guard QuantizationConfig.methods.contains(requested) else {
             throw fail("'\(requested)' is not one of \(QuantizationConfig.methods.joined(separator: ", "))")

@@ -36,11 +36,13 @@ import VLLMTestSupport
             let model = try ModelRegistry.load(
                 config: folder.config, weights: weights, backend: CPUBackend(keepsBFloat16: false), maxPositions: 64)
             model.allocateKVCache(numBlocks: 2, blockSize: 16)
-            let prompt = [1, 403, 72, 9, 311, 450, 28, 101, 7]
-            var steps = [model.execute(ForwardBatch(chunks: [SequenceChunk(tokenIDs: prompt, numCached: 0, blockTable: [0])], blockSize: 16))]
+            let prompt: [Int32] = [1, 403, 72, 9, 311, 450, 28, 101, 7]
+            var steps = [
+                model.execute(ForwardBatch(chunks: [SequenceChunk(tokenIDs: prompt, numCached: 0, blockTable: [0])], blockSize: 16))
+            ]
             for step in 0..<4 {
                 let next = steps.last!.indices.max { steps.last![$0] < steps.last![$1] }!
-                let chunk = SequenceChunk(tokenIDs: [next], numCached: prompt.count + step, blockTable: [0])
+                let chunk = SequenceChunk(tokenIDs: [Int32(next)], numCached: prompt.count + step, blockTable: [0])
                 steps.append(model.execute(ForwardBatch(chunks: [chunk], blockSize: 16)))
             }
             return steps
