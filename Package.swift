@@ -55,6 +55,7 @@ let package = Package(
                 .embedInCode("Kernels/decode_attention.cu"), .embedInCode("Kernels/gemv.cu"),
                 .embedInCode("Kernels/activation.cu"), .embedInCode("Kernels/elementwise.cu"), .embedInCode("Kernels/argmax.cu"),
                 .embedInCode("Kernels/sampling.cu"), .embedInCode("Kernels/flash_prefill.cu"), .embedInCode("Kernels/moe.cu"), .embedInCode("Kernels/quantized.cu"),
+                .embedInCode("Kernels/ggml_blocks.cuh"), .embedInCode("Kernels/ggml.cu"),
             ]),
         // The engine: KV cache manager, scheduler, step runner, sampler, offline API. It knows no
         // concrete backend: it runs on whichever `Platform` it is given.

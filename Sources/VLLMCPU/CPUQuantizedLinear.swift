@@ -17,7 +17,7 @@ extension CPUBackend {
             return LinearWeight(
                 format: .dense, outFeatures: outFeatures, inFeatures: inFeatures, tensors: [try weight(parts.map { $0.tensors[0] })])
         }
-        if parts.contains(where: { if case .ggml = $0.format { true } else { false } }) {
+        if GGMLParts.contains(parts) {
             return try ggmlWeight(parts, outFeatures: outFeatures, inFeatures: inFeatures)
         }
         return try packedWeight(parts, outFeatures: outFeatures, inFeatures: inFeatures)
@@ -46,42 +46,22 @@ extension CPUBackend {
 
 // GGUF blocks.
 extension CPUBackend {
-    /// GGUF parts as rows of blocks; a dense part beside quantized ones (a float tensor of a GGUF
-    /// file) is a ggml float type.
+    /// GGUF parts as rows of blocks, grouped by `GGMLParts` (a dense part beside quantized ones
+    /// is a ggml float type).
     private func ggmlWeight(_ parts: [HostLinearWeight], outFeatures: Int, inFeatures: Int) throws -> LinearWeight<CPUTensor> {
-        let typed = try parts.map { part -> (GGMLType, HostTensor) in
-            switch part.format {
-            case .ggml(let type): return (type, part.tensors[0])
-            case .dense:
-                let tensor = part.tensors[0]
-                let type: GGMLType =
-                    switch tensor.dtype {
-                    case .float32: .f32
-                    case .float16: .f16
-                    case .bfloat16: .bf16
-                    case .uint8, .float8E4M3, .int32, .int64: preconditionFailure("a dense weight of \(tensor.dtype)")
-                    }
-                return (type, tensor)
-            case .stacked, .packedInt, .fp8, .lookupTable:
-                throw ModelLoadError.unsupportedWeightFormat(format: part.format, backend: name + " (fused with GGUF blocks)")
-            }
-        }
-        // Parts of one type are kept as one matrix, so that a product splits evenly over the threads.
-        let types = typed.map(\.0)
-        let groups: [[HostTensor]] = types.allSatisfy({ $0 == types[0] }) ? [typed.map(\.1)] : typed.map { [$0.1] }
-        let tensors = groups.map { group in
-            let rowBytes = group[0].count / group[0].shape[0] * group[0].dtype.byteSize
-            let rows = group.reduce(0) { $0 + $1.shape[0] }
+        let grouped = try GGMLParts(parts, backend: name)
+        let tensors = grouped.groups.map { group in
+            let rowBytes = group.type.rowBytes(inFeatures)
+            let rows = group.tensors.reduce(0) { $0 + $1.shape[0] }
             let tensor = CPUTensor(shape: [rows, rowBytes], dtype: .uint8)
             var at = tensor.storage
-            for part in group {
+            for part in group.tensors {
                 at.copyMemory(from: part.bytes, byteCount: part.shape[0] * rowBytes)
                 at += part.shape[0] * rowBytes
             }
             return tensor
         }
-        let format: WeightFormat = groups.count == 1 ? .ggml(types[0]) : .stacked(types.map { .ggml($0) })
-        return LinearWeight(format: format, outFeatures: outFeatures, inFeatures: inFeatures, tensors: tensors)
+        return LinearWeight(format: grouped.format, outFeatures: outFeatures, inFeatures: inFeatures, tensors: tensors)
     }
 
     private func multiplyGGML(_ x: CPUTensor, _ weight: LinearWeight<CPUTensor>, out: CPUTensor) {

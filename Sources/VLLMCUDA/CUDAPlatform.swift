@@ -44,9 +44,7 @@ public struct CUDAPlatform: Platform {
     public func weights(of folder: ModelFolder, _ options: ModelLoadOptions) throws -> WeightStore {
         let dtype = dtype(folder.config, options)
         if options.loadFormat == .dummy && dtype != .float32 {
-            let dense = ParallelDummyWeights(dtype: dtype)
-            guard let quantization = try folder.resolvedQuantization(options.quantization) else { return dense }
-            return DummyQuantizedWeights(base: dense, quantization: quantization)
+            return try folder.dummyWeights(dense: ParallelDummyWeights(dtype: dtype), quantization: options.quantization)
         }
         return try folder.weights(format: options.loadFormat, quantization: options.quantization)
     }

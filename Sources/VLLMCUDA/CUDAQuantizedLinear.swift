@@ -1,6 +1,6 @@
 import VLLMCore
 
-/// The functions of `Kernels/quantized.cu` for one activation dtype.
+/// The functions of `Kernels/quantized.cu` and `Kernels/ggml.cu` for one activation dtype.
 struct QuantizedLinearKernels {
     /// Packed-integer matrix-vector products, by bits (4, 8), then by token count (1 to 4).
     let gemvInt: [Int: [Int: CUhandle]]
@@ -9,6 +9,9 @@ struct QuantizedLinearKernels {
     let dequantizeInt, dequantizeFP8, permuteColumns: CUhandle
     /// Per-token FP8 quantization of activations and the scaling of a product of codes (W8A8).
     let quantizeRowsFP8, scaleProduct: CUhandle?
+    /// GGUF block products, by ggml type, then by token count (1 to 4); the dequantization by type.
+    let gemvGGML: [GGMLType: [Int: CUhandle]]
+    let dequantizeGGML: [GGMLType: CUhandle]
 
     /// Nil when the module lacks any of them (an older kernel source given by `VLLM_CUDA_KERNEL_SOURCE`).
     init?(_ functions: [Kernel: [(values: [KernelParameter: Int], function: CUhandle)]]) {
@@ -24,17 +27,30 @@ struct QuantizedLinearKernels {
             ints[instance.values[.bits] ?? 0, default: [:]][instance.values[.tokens] ?? 0] = instance.function
         }
         gemvInt = ints
+        var ggml: [GGMLType: [Int: CUhandle]] = [:]
+        for instance in functions[.gemvGGML] ?? [] {
+            guard let type = instance.values[.ggmlType].flatMap({ GGMLType(rawValue: UInt32($0)) }) else { continue }
+            ggml[type, default: [:]][instance.values[.tokens] ?? 0] = instance.function
+        }
+        gemvGGML = ggml
+        var dequantize: [GGMLType: CUhandle] = [:]
+        for instance in functions[.dequantizeGGML] ?? [] {
+            if let type = instance.values[.ggmlType].flatMap({ GGMLType(rawValue: UInt32($0)) }) { dequantize[type] = instance.function }
+        }
+        dequantizeGGML = dequantize
         gemvFP8 = Dictionary((functions[.gemvFP8] ?? []).map { ($0.values[.tokens] ?? 0, $0.function) }, uniquingKeysWith: { a, _ in a })
     }
 }
 
 // Linear layers whose weights stay quantized in device memory (WeightFormat.packedInt with 4 or 8
-// bits, and .fp8). Decode steps (1 to 4 tokens) dequantize in registers inside matrix-vector
-// kernels, reading the packed bytes once; larger products dequantize the weight into a 16-bit
-// scratch matrix and run cuBLASLt over it, so that prefill keeps the tensor cores.
+// bits, .fp8, and GGUF blocks: .ggml and .stacked). Decode steps (1 to 4 tokens) dequantize in
+// registers inside matrix-vector kernels, reading the stored bytes once; larger products
+// dequantize the weight into a scratch matrix of the compute dtype and run cuBLASLt over it, so
+// that prefill keeps the tensor cores.
 //
 // The parts of a fused weight (q, k, v; gate, up) are stacked into one set of tensors, except
-// act-order parts: each keeps its own input order, and so its own tensors.
+// act-order parts (each keeps its own input order, and so its own tensors) and GGUF parts of
+// different types (each its own tensor, `GGMLParts`).
 extension CUDABackend {
     /// Dense parts are stacked as `weight` does; packed 4- or 8-bit integer and FP8 parts stay in their format in device memory. Throws
     /// `ModelLoadError.unsupportedWeightFormat` for any other format, mixed formats or a kernel module without the quantized kernels.
@@ -44,6 +60,7 @@ extension CUDABackend {
             return LinearWeight(
                 format: .dense, outFeatures: outFeatures, inFeatures: inFeatures, tensors: [try weight(parts.map { $0.tensors[0] })])
         }
+        if GGMLParts.contains(parts) { return try ggmlWeight(parts, outFeatures: outFeatures, inFeatures: inFeatures) }
         let format = parts[0].format
         guard kernels.quantized != nil, parts.allSatisfy({ $0.format == format }) else {
             throw ModelLoadError.unsupportedWeightFormat(format: parts.first { $0.format != .dense }!.format, backend: name)
@@ -73,16 +90,13 @@ extension CUDABackend {
         checkLive(x)
         let out = allocate([t, n])
         guard t > 0 else { return out }
-        if useGEMV, let vector = vectorKernel(weight.format, tokens: t, inFeatures: k) {
-            multiplyVectors(x, weight, kernel: vector, out: out)
+        let stored = parts(of: weight)
+        if useGEMV, let vectors = vectorKernels(stored, tokens: t, inFeatures: k) {
+            multiplyVectors(x, stored, vectors: vectors, out: out)
         } else if multiplyFP8(x, weight, bias: bias, out: out) {
             return out
         } else {
-            var row = 0
-            for part in parts(of: weight) {
-                dequantize(part, format: weight.format, into: dequantizedScratch.pointer + UInt64(row * k * computeDType.byteSize))
-                row += part[1].shape[0]
-            }
+            dequantize(stored, inFeatures: k, into: dequantizedScratch.pointer)
             profiled("cublaslt \(n)x\(k) (dequantized)") {
                 blas.linear(
                     x: x.pointer, w: dequantizedScratch.pointer, y: out.pointer, tokens: t, outFeatures: n, inFeatures: k,
@@ -135,18 +149,36 @@ extension CUDABackend {
         return true
     }
 
-    /// The tensors of each stored part: `[packed, scales, zeros(, order)]` or `[codes, scales]`.
-    private func parts(of weight: LinearWeight<CUDATensor>) -> [[CUDATensor]] {
-        let size =
-            switch weight.format {
-            case .packedInt(_, _, let permuted): permuted ? 4 : 3
-            default: 2
+    /// The stored parts of a weight, each multiplied (or dequantized) by one launch into its rows.
+    private func parts(of weight: LinearWeight<CUDATensor>) -> [StoredPart] {
+        switch weight.format {
+        case .packedInt(_, _, let permuted):
+            let size = permuted ? 4 : 3
+            return stride(from: 0, to: weight.tensors.count, by: size).map {
+                StoredPart(format: weight.format, tensors: Array(weight.tensors[$0..<($0 + size)]))
             }
-        return stride(from: 0, to: weight.tensors.count, by: size).map { Array(weight.tensors[$0..<($0 + size)]) }
+        case .fp8:
+            return stride(from: 0, to: weight.tensors.count, by: 2).map {
+                StoredPart(format: weight.format, tensors: Array(weight.tensors[$0..<($0 + 2)]))
+            }
+        case .ggml:
+            return [StoredPart(format: weight.format, tensors: weight.tensors)]
+        case .stacked(let formats):
+            return zip(formats, weight.tensors).map { StoredPart(format: $0, tensors: [$1]) }
+        case .dense, .lookupTable:
+            preconditionFailure("\(weight.format) has no quantized parts on CUDA")
+        }
+    }
+
+    /// The matrix-vector kernel of every part for `tokens` rows, or nil when one part's layout
+    /// does not suit it (then the whole product takes the dequantized path).
+    private func vectorKernels(_ parts: [StoredPart], tokens: Int, inFeatures k: Int) -> [CUhandle]? {
+        let kernels = parts.compactMap { vectorKernel($0.format, tokens: tokens, inFeatures: k) }
+        return kernels.count == parts.count ? kernels : nil
     }
 
     /// The matrix-vector kernel for `tokens` rows, when the layout suits it: every 16-byte chunk
-    /// of a row must fall inside one scale group.
+    /// of a row must fall inside one scale group (GGUF rows are whole blocks, checked at load).
     private func vectorKernel(_ format: WeightFormat, tokens: Int, inFeatures k: Int) -> CUhandle? {
         guard let quantized = kernels.quantized else { return nil }
         switch format {
@@ -157,6 +189,8 @@ extension CUDABackend {
         case .fp8(let blockColumns):
             guard k % 16 == 0, blockColumns % 16 == 0 || blockColumns >= k else { return nil }
             return quantized.gemvFP8[tokens]
+        case .ggml(let type):
+            return quantized.gemvGGML[type]?[tokens]
         default:
             return nil
         }
@@ -164,63 +198,130 @@ extension CUDABackend {
 
     /// Decode products: one launch per stored part, each filling its columns of `out`; blocks of 8
     /// warps, each warp taking `rowsPerWarp` rows (QGEMV_ROWS in quantized.cu).
-    private func multiplyVectors(_ x: CUDATensor, _ weight: LinearWeight<CUDATensor>, kernel: CUhandle, out: CUDATensor) {
-        let (t, k, n) = (x.rows, x.columns, weight.outFeatures)
+    private func multiplyVectors(_ x: CUDATensor, _ parts: [StoredPart], vectors: [CUhandle], out: CUDATensor) {
+        let (t, k, n) = (x.rows, x.columns, out.columns)
         let rowsPerBlock = 8 * (t == 1 ? 4 : 1)
         var column = 0
-        for part in parts(of: weight) {
-            let rows = part[1].shape[0]
+        for (part, kernel) in zip(parts, vectors) {
+            let rows = part.rows
             let y = out.pointer + UInt64(column * computeDType.byteSize)
+            let grid = ((rows + rowsPerBlock - 1) / rowsPerBlock, 1)
             var arguments: [KernelArgument]
-            switch weight.format {
+            switch part.format {
             case .packedInt(let bits, let groupSize, let permuted):
                 var input = x
                 if permuted {
                     input = allocate([t, k])
                     launch(
                         kernels.quantized!.permuteColumns, "permute_columns", grid: (gridFor(t * k), 1), block: 256,
-                        [.pointer(input.pointer), .pointer(x.pointer), .pointer(part[3].pointer), .int32(Int32(t)), .int32(Int32(k))])
+                        [
+                            .pointer(input.pointer), .pointer(x.pointer), .pointer(part.tensors[3].pointer), .int32(Int32(t)),
+                            .int32(Int32(k)),
+                        ])
                 }
-                arguments = [.pointer(y), .pointer(input.pointer)] + part.prefix(3).map { .pointer($0.pointer) }
+                arguments = [.pointer(y), .pointer(input.pointer)] + part.tensors.prefix(3).map { .pointer($0.pointer) }
                 arguments += [.int32(Int32(rows)), .int32(Int32(k)), .int32(Int32(groupSize)), .int32(Int32(n))]
-                launch(kernel, "gemv_int\(bits) \(rows)x\(k)", grid: ((rows + rowsPerBlock - 1) / rowsPerBlock, 1), block: 256, arguments)
+                launch(kernel, "gemv_int\(bits) \(rows)x\(k)", grid: grid, block: 256, arguments)
             case .fp8(let blockColumns):
-                arguments = [.pointer(y), .pointer(x.pointer)] + part.prefix(2).map { .pointer($0.pointer) }
+                arguments = [.pointer(y), .pointer(x.pointer)] + part.tensors.prefix(2).map { .pointer($0.pointer) }
                 arguments += [.int32(Int32(rows)), .int32(Int32(k)), .int32(Int32(min(blockColumns, k))), .int32(Int32(n))]
-                launch(kernel, "gemv_fp8 \(rows)x\(k)", grid: ((rows + rowsPerBlock - 1) / rowsPerBlock, 1), block: 256, arguments)
+                launch(kernel, "gemv_fp8 \(rows)x\(k)", grid: grid, block: 256, arguments)
+            case .ggml(let type):
+                arguments = [.pointer(y), .pointer(x.pointer), .pointer(part.tensors[0].pointer)]
+                arguments += [.int32(Int32(rows)), .int32(Int32(k)), .int32(Int32(n))]
+                launch(kernel, "gemv_ggml \(type) \(rows)x\(k)", grid: grid, block: 256, arguments)
             default:
-                preconditionFailure("\(weight.format) is not a quantized format")
+                preconditionFailure("\(part.format) is not a quantized format")
             }
             column += rows
         }
     }
 
-    /// One stored part as a `[rows, k]` matrix of the compute dtype at `destination`, in input order.
-    private func dequantize(_ part: [CUDATensor], format: WeightFormat, into destination: CUdeviceptr) {
-        let rows = part[1].shape[0]
-        switch format {
-        case .packedInt(let bits, let groupSize, let permuted):
-            let inFeatures = part[0].shape[1] * (32 / bits)
-            // A row per grid row; threads over the row's words.
-            launch(
-                kernels.quantized!.dequantizeInt, "dequantize_int\(bits) \(rows)x\(inFeatures)",
-                grid: ((part[0].shape[1] + 255) / 256, rows), block: 256,
-                [
-                    .pointer(destination), .pointer(part[0].pointer), .pointer(part[1].pointer),
-                    .pointer(part[2].pointer), .pointer(permuted ? part[3].pointer : 0),
-                    .int32(Int32(rows)), .int32(Int32(inFeatures)), .int32(Int32(groupSize)), .int32(Int32(bits)),
-                ])
-        case .fp8(let blockColumns):
-            let inFeatures = part[0].shape[1]
-            launch(
-                kernels.quantized!.dequantizeFP8, "dequantize_fp8 \(rows)x\(inFeatures)", grid: ((inFeatures + 255) / 256, rows),
-                block: 256,
-                [
-                    .pointer(destination), .pointer(part[0].pointer), .pointer(part[1].pointer),
-                    .int32(Int32(rows)), .int32(Int32(inFeatures)), .int32(Int32(min(blockColumns, inFeatures))),
-                ])
-        default:
-            preconditionFailure("\(format) is not a quantized format")
+    /// The parts, one after another, as a `[rows, k]` matrix of the compute dtype at `destination`,
+    /// in input order.
+    private func dequantize(_ parts: [StoredPart], inFeatures k: Int, into destination: CUdeviceptr) {
+        var row = 0
+        for part in parts {
+            dequantize(part, inFeatures: k, into: destination + UInt64(row * k * computeDType.byteSize))
+            row += part.rows
         }
     }
+
+    /// One stored part as a `[rows, k]` matrix of the compute dtype at `destination`, in input order.
+    private func dequantize(_ part: StoredPart, inFeatures k: Int, into destination: CUdeviceptr) {
+        let rows = part.rows
+        switch part.format {
+        case .packedInt(let bits, let groupSize, let permuted):
+            let words = part.tensors[0].shape[1]
+            // A row per grid row; threads over the row's words.
+            launch(
+                kernels.quantized!.dequantizeInt, "dequantize_int\(bits) \(rows)x\(k)", grid: ((words + 255) / 256, rows), block: 256,
+                [
+                    .pointer(destination), .pointer(part.tensors[0].pointer), .pointer(part.tensors[1].pointer),
+                    .pointer(part.tensors[2].pointer), .pointer(permuted ? part.tensors[3].pointer : 0),
+                    .int32(Int32(rows)), .int32(Int32(k)), .int32(Int32(groupSize)), .int32(Int32(bits)),
+                ])
+        case .fp8(let blockColumns):
+            launch(
+                kernels.quantized!.dequantizeFP8, "dequantize_fp8 \(rows)x\(k)", grid: ((k + 255) / 256, rows), block: 256,
+                [
+                    .pointer(destination), .pointer(part.tensors[0].pointer), .pointer(part.tensors[1].pointer),
+                    .int32(Int32(rows)), .int32(Int32(k)), .int32(Int32(min(blockColumns, k))),
+                ])
+        case .ggml(let type):
+            // A row per grid row; threads over the row's chunks (at most one per 32 values).
+            launch(
+                kernels.quantized!.dequantizeGGML[type]!, "dequantize_ggml \(type) \(rows)x\(k)", grid: ((k / 32 + 255) / 256, rows),
+                block: 256, [.pointer(destination), .pointer(part.tensors[0].pointer), .int32(Int32(rows)), .int32(Int32(k))])
+        default:
+            preconditionFailure("\(part.format) is not a quantized format")
+        }
+    }
+
+    /// The `[out, in]` matrix of a quantized weight in the compute dtype, as products of many
+    /// tokens multiply it (for `vllm-dev kernel-check`, which compares it with the CPU's decoding).
+    public func dequantizedMatrix(_ weight: LinearWeight<CUDATensor>) -> CUDATensor {
+        let matrix = allocate([weight.outFeatures, weight.inFeatures])
+        dequantize(parts(of: weight), inFeatures: weight.inFeatures, into: matrix.pointer)
+        return matrix
+    }
+}
+
+// GGUF blocks.
+extension CUDABackend {
+    /// GGUF parts uploaded as the file stores them, grouped by `GGMLParts`. Rows must be whole
+    /// kernel blocks (the float types are read in blocks of 32 values).
+    private func ggmlWeight(_ parts: [HostLinearWeight], outFeatures: Int, inFeatures: Int) throws -> LinearWeight<CUDATensor> {
+        let grouped = try GGMLParts(parts, backend: name)
+        for group in grouped.groups {
+            guard let quantized = kernels.quantized, quantized.dequantizeGGML[group.type] != nil else {
+                throw ModelLoadError.unsupportedWeightFormat(format: .ggml(group.type), backend: name + " (kernel module without ggml.cu)")
+            }
+            guard inFeatures % group.type.kernelBlockValues == 0 else {
+                throw ModelLoadError.unsupportedWeightFormat(
+                    format: .ggml(group.type),
+                    backend: name + " (rows of \(inFeatures) values; its kernels take multiples of \(group.type.kernelBlockValues))")
+            }
+        }
+        let tensors = try grouped.groups.map { try storedWeight($0.tensors) }
+        try reserveDequantizedScratch(outFeatures * inFeatures * computeDType.byteSize)
+        return LinearWeight(format: grouped.format, outFeatures: outFeatures, inFeatures: inFeatures, tensors: tensors)
+    }
+}
+
+/// One stored part of a quantized weight: its format and tensors.
+private struct StoredPart {
+    let format: WeightFormat
+    let tensors: [CUDATensor]
+
+    /// Output rows: the scales' rows of packed and FP8 parts, the block rows of GGUF parts.
+    var rows: Int {
+        if case .ggml = format { return tensors[0].shape[0] }
+        return tensors[1].shape[0]
+    }
+}
+
+extension GGMLType {
+    /// Values of the blocks `Kernels/ggml.cu` reads: the type's block, or 32 for the float types.
+    var kernelBlockValues: Int { floatDType == nil ? blockSize : 32 }
 }

@@ -10,13 +10,14 @@ enum Kernel: String, CaseIterable, Sendable {
     case moeRoute, moeGroup, moeGemm, moeCombine, moeGemvSwiGLU, moeGemv
     case gemvInt, gemvFP8, dequantizeInt, dequantizeFP8, permuteColumns, quantizeRowsFP8, scaleProduct
     case geluTanhAndMul, gelu, softCap, scale, layerNorm, encoderEmbedding, bidirectionalAttention
+    case gemvGGML, dequantizeGGML
 
     /// Kernels the backend can do without (it samples on the host, or takes another attention
     /// kernel) when a module lacks them: a `VLLM_CUDA_KERNEL_SOURCE` from before they existed.
     var isOptional: Bool {
         [
             .adjustLogits, .sampleRows, .decodeAttention, .flashPrefill, .gemvInt, .gemvFP8, .dequantizeInt, .dequantizeFP8,
-            .permuteColumns, .quantizeRowsFP8, .scaleProduct, .moeGemvSwiGLU, .moeGemv,
+            .permuteColumns, .quantizeRowsFP8, .scaleProduct, .moeGemvSwiGLU, .moeGemv, .gemvGGML, .dequantizeGGML,
         ].contains(self)
     }
 }
@@ -29,6 +30,8 @@ enum KernelParameter: String, Sendable {
     case tokens = "NT"
     case warps = "WARPS"
     case bits = "BITS"
+    /// A ggml block type, by its id (`GGMLType.rawValue`).
+    case ggmlType = "GT"
 }
 
 /// `Kernels/manifest.json`: the kernel files in the order the backend joins them into one NVRTC
@@ -69,6 +72,7 @@ struct KernelManifest: Sendable {
         "elementwise.cu": PackageResources.elementwise_cu, "argmax.cu": PackageResources.argmax_cu,
         "sampling.cu": PackageResources.sampling_cu, "flash_prefill.cu": PackageResources.flash_prefill_cu,
         "moe.cu": PackageResources.moe_cu, "quantized.cu": PackageResources.quantized_cu,
+        "ggml_blocks.cuh": PackageResources.ggml_blocks_cuh, "ggml.cu": PackageResources.ggml_cu,
     ]
 
     /// The manifest embedded in the binary.

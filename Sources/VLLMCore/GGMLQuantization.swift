@@ -112,6 +112,83 @@ public enum GGMLType: UInt32, Sendable, CaseIterable, CustomStringConvertible {
     }
 }
 
+extension GGMLType {
+    /// The block sizes as C definitions, for the CUDA kernels (`Kernels/ggml_blocks.cuh` is this
+    /// text; `KernelManifestTests` checks it), so that the CPU and the GPU read one definition:
+    /// each type's id, values per block and bytes per block.
+    public static var kernelHeader: String {
+        var lines = [
+            "// The ggml block formats as GGMLType defines them (Sources/VLLMCore/GGMLQuantization.swift): each",
+            "// type's id, values per block and bytes per block. Written by GGMLType.kernelHeader; KernelManifestTests",
+            "// fails when this file is not that text, so the CPU and the kernels read one definition.",
+            "#ifndef VLLM_GGML_BLOCKS", "#define VLLM_GGML_BLOCKS",
+        ]
+        for type in allCases {
+            lines += [
+                "#define GGML_TYPE_\(type) \(type.rawValue)", "#define GGML_\(type)_VALUES \(type.blockSize)",
+                "#define GGML_\(type)_BYTES \(type.blockBytes)",
+            ]
+        }
+        return (lines + ["#endif  // VLLM_GGML_BLOCKS", ""]).joined(separator: "\n")
+    }
+
+    /// The ggml float type of a dense tensor's dtype (a float tensor of a GGUF file), nil for others.
+    public init?(floatDType dtype: DType) {
+        switch dtype {
+        case .float32: self = .f32
+        case .float16: self = .f16
+        case .bfloat16: self = .bf16
+        case .uint8, .float8E4M3, .int32, .int64: return nil
+        }
+    }
+}
+
+/// The parts of one fused GGUF weight (q, k, v; gate, up) as rows of ggml blocks, grouped as a
+/// backend keeps them: one group when every part has the same type, else one group per part
+/// (`WeightFormat.stacked`), so that each product runs in one type.
+public struct GGMLParts {
+    /// The format of the fused weight: `.ggml(type)` for one group, `.stacked` of each part's otherwise.
+    public let format: WeightFormat
+    /// Each group's type and tensors: `uint8 [rows, rowBytes]` rows of blocks (float parts as their
+    /// bytes), for the backend to stack along the rows.
+    public let groups: [(type: GGMLType, tensors: [HostTensor])]
+
+    /// Groups `parts`; a dense part beside quantized ones (a float tensor of a GGUF file) is its
+    /// ggml float type. Other formats cannot be fused with GGUF blocks.
+    public init(_ parts: [HostLinearWeight], backend: String) throws {
+        let typed = try parts.map { part -> (GGMLType, HostTensor) in
+            let type: GGMLType
+            switch part.format {
+            case .ggml(let stored): type = stored
+            case .dense:
+                guard let float = GGMLType(floatDType: part.tensors[0].dtype) else {
+                    throw ModelLoadError.unsupportedWeightFormat(format: part.format, backend: backend + " (fused with GGUF blocks)")
+                }
+                type = float
+            case .stacked, .packedInt, .fp8, .lookupTable:
+                throw ModelLoadError.unsupportedWeightFormat(format: part.format, backend: backend + " (fused with GGUF blocks)")
+            }
+            let tensor = part.tensors[0]
+            let rows = HostTensor(
+                dtype: .uint8, shape: [part.outFeatures, type.rowBytes(part.inFeatures)], bytes: tensor.bytes, owner: tensor.owner)
+            return (type, rows)
+        }
+        let types = typed.map(\.0)
+        if types.allSatisfy({ $0 == types[0] }) {
+            format = .ggml(types[0])
+            groups = [(type: types[0], tensors: typed.map(\.1))]
+        } else {
+            format = .stacked(types.map { .ggml($0) })
+            groups = typed.map { (type: $0.0, tensors: [$0.1]) }
+        }
+    }
+
+    /// Whether any of `parts` is GGUF blocks.
+    public static func contains(_ parts: [HostLinearWeight]) -> Bool {
+        parts.contains { if case .ggml = $0.format { true } else { false } }
+    }
+}
+
 /// The decoders of ggml's block formats, one block each. Products and sums are in the order of
 /// ggml's reference code (`dequantize_row_*`), each rounded to float32 on its own (no fused
 /// multiply-add), so that the values are bit-identical to it. They are `@inlinable` so that the

@@ -60,23 +60,28 @@ public struct ModelFolder: Sendable {
                 throw ModelLoadError.invalidConfig(
                     path: path, field: "load_format", detail: "'\(format.rawValue)' cannot read a GGUF model (use auto)")
             }
-            guard quantization == nil else {
+            guard quantization == nil || quantization == "gguf" else {
                 throw ModelLoadError.invalidConfig(
                     path: path, field: "quantization",
                     detail: "a GGUF model is quantized by its file; --quantization '\(quantization!)' does not apply")
             }
             return GGUFWeights(gguf, config: config)
         }
-        let store: WeightStore =
-            switch format {
-            case .auto, .safetensors: try SafetensorsWeights(folder: path)
-            case .dummy: DummyWeights(dtype: dummyDType ?? config.dtype ?? .bfloat16)
-            }
-        guard let method = try resolvedQuantization(quantization) else { return store }
-        if let dummy = store as? DummyWeights {
-            return DummyQuantizedWeights(base: dummy, quantization: method, seed: dummy.seed, scale: dummy.scale)
+        if format == .dummy {
+            return try dummyWeights(dense: DummyWeights(dtype: dummyDType ?? config.dtype ?? .bfloat16), quantization: quantization)
         }
+        let store = try SafetensorsWeights(folder: path)
+        guard let method = try resolvedQuantization(quantization) else { return store }
         return QuantizedWeights(base: store, quantization: method, path: path + "/config.json")
+    }
+
+    /// Random weights over a dense dummy store, linear layers laid out as the quantization asks:
+    /// `gguf` gives llama.cpp's Q4_K_M blocks (`DummyGGUFWeights`), a checkpoint method (config.json's
+    /// or `quantization`) its stored layout (`DummyQuantizedWeights`), none the dense store itself.
+    public func dummyWeights(dense: any WeightStore, quantization: String?) throws -> WeightStore {
+        if quantization == "gguf" { return DummyGGUFWeights(base: dense, layers: config.numLayers) }
+        guard let method = try resolvedQuantization(quantization) else { return dense }
+        return DummyQuantizedWeights(base: dense, quantization: method)
     }
 
     /// The checkpoint's quantization, checked against `--quantization`: a method that names the
@@ -86,6 +91,11 @@ public struct ModelFolder: Sendable {
         let stored = config.quantization
         guard let requested else { return stored }
         func fail(_ detail: String) -> PlatformError { .unsupported(field: "--quantization", detail: detail) }
+        if requested == "gguf" {
+            throw fail(
+                "'gguf' is a GGUF file's own (--model FILE.gguf); on a config.json folder it needs --load-format dummy (random Q4_K_M blocks)"
+            )
+        }
         guard QuantizationConfig.methods.contains(requested) else {
             throw fail("'\(requested)' is not one of \(QuantizationConfig.methods.joined(separator: ", "))")
         }

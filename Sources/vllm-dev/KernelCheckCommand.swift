@@ -376,6 +376,9 @@ struct KernelCheckCommand: ParsableCommand {
         var quantizedCheck = QuantizedLinearCheck(gpu: gpu, cpu: cpu, round: round)
         results += try quantizedCheck.run()
         if dtype != .float32 { timings.merge(try quantizedCheck.timings()) { a, _ in a } }
+        var ggmlCheck = GGMLLinearCheck(gpu: gpu, cpu: cpu, round: round)
+        results += try ggmlCheck.run()
+        if dtype != .float32 { timings.merge(try ggmlCheck.timings()) { a, _ in a } }
 
         // Embedding and logit rows.
         let batch = ForwardBatch(

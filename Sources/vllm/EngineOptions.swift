@@ -30,7 +30,7 @@ struct EngineOptions: ParsableArguments {
 
     @Option(
         help:
-            "Quantization: fp8, compressed-tensors, awq, gptq or squeezellm (default: config.json's quantization_config, or a SqueezeLLM quant_config.json); fp8 on a float checkpoint quantizes at load."
+            "Quantization: fp8, compressed-tensors, awq, gptq or squeezellm (default: config.json's quantization_config, or a SqueezeLLM quant_config.json); fp8 on a float checkpoint quantizes at load; gguf with --load-format dummy makes random blocks in llama.cpp's Q4_K_M layout."
     )
     var quantization: String?
 

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import VLLMCore
 import VLLMTestSupport
 
 @testable import VLLMCUDA
@@ -107,6 +108,17 @@ import VLLMTestSupport
         #expect(Set(KernelManifest.embeddedFiles.keys) == Set(manifest.files))
         #expect(manifest.files.first == "common.cuh")
         #expect(Set(manifest.files).count == manifest.files.count)
+    }
+
+    /// The kernels' ggml block sizes are GGMLType's: `Kernels/ggml_blocks.cuh` is the text
+    /// `GGMLType.kernelHeader` writes.
+    @Test func ggmlBlockHeaderIsWrittenFromGGMLType() {
+        #expect(
+            text(of: "ggml_blocks.cuh") == GGMLType.kernelHeader,
+            "write Kernels/ggml_blocks.cuh from GGMLType.kernelHeader:\n\(GGMLType.kernelHeader)")
+        let gemv = manifest.instances(of: .gemvGGML, dtype: "bf16")
+        #expect(Set(gemv.compactMap { $0.values[.ggmlType] }) == Set(GGMLType.allCases.map { Int($0.rawValue) }))
+        #expect(gemv.contains { $0.name == "gemv_ggml_bf16_q12_t3" && $0.values == [.ggmlType: 12, .tokens: 3] })
     }
 
     @Test func sourceJoinsTheFilesInManifestOrderAfterTheDtypeSwitch() {

@@ -23,6 +23,9 @@
 #   families   kernel checks in every dtype, then each Gemma/Phi-3/BERT fixture against its committed
 #              transformers outputs (float32 logits and greedy tokens, bfloat16 greedy; BERT embeddings
 #              by cosine through `vllm serve`); also writes $OUT/families_summary.json
+#   gguf       GGUF blocks on CUDA: the GGUF fixture model against the CPU backend (float32, bf16), and the
+#              8B shape in llama.cpp's Q4_K_M layout (dummy blocks): batch-1 decode against its bandwidth floor
+#   ggufspeed  the 8B shape's throughput (1000 x 1024/128) in Q4_K_M beside bf16
 # (`checks speed spec` is the whole verification of a change; each mode fits one 10-minute call
 # except that one, which takes about two). Needs .gpu/vllm.xz and .gpu/vllm-dev.xz (built here with
 # `scripts/gpu/build_binary.sh`), python3 with torch + transformers.
@@ -472,6 +475,50 @@ print(json.dumps({"kernel_checks": kernels, "fixtures": results,
                   "all_judged_ok": all(c["ok"] for c in results if c["ok"] is not None) and bool(results)}, indent=1))
 PY
     cat "$OUT/families_summary.json" | head -c 6000
+fi
+
+# gguf: the committed GGUF model (every block type, random weights) on the GPU in float32 and
+# bfloat16 against the CPU backend on the same file (logits of whole prompts and chunked ones,
+# greedy tokens of 4 prompts decoded together), then the Llama-3.1-8B shape in llama.cpp's Q4_K_M
+# layout (`--quantization gguf` on dummy weights): batch-1 decode against the floor its bytes set
+# (gguf_floor.py), beside bf16. ggufspeed: the 1000 x 1024/128 throughput of both.
+if has_mode gguf; then
+    export VLLM_CACHE_ROOT=$W/cache-gguf
+    m=Tests/Fixtures/gguf/tiny-llama-mixed.gguf
+    python3 -c "
+import json, random
+random.seed(14)
+for n in (40, 23, 7, 61):
+    print(json.dumps({'prompt_token_ids': [random.randrange(3, 512) for _ in range(n)]}))" > $R/gguf_tiny.prompts.jsonl
+    run_tiny() {  # run_tiny NAME DEVICE-FLAGS...: logits (whole and chunked) and greedy tokens
+        local name=$1; shift
+        step gguf_tiny_$name 120 "$BIN" logits "$@" --model $m --prompts-file $R/gguf_tiny.prompts.jsonl --out $R/gguf_tiny_$name.bin --max-model-len 512
+        step gguf_tiny_${name}_chunked 120 "$BIN" logits "$@" --model $m --prompts-file $R/gguf_tiny.prompts.jsonl --out $R/gguf_tiny_${name}_chunked.bin --chunked --max-model-len 512
+        step gguf_tiny_${name}_greedy 120 "$BIN" generate "$@" --model $m --prompts-file $R/gguf_tiny.prompts.jsonl --max-tokens 32 --temperature 0 --ignore-eos --json --max-model-len 512
+    }
+    run_tiny cpu --device cpu
+    for dt in float32 bfloat16; do
+        run_tiny $dt --device cuda --dtype $dt
+        python3 $G/compare.py --name "gguf tiny-llama-mixed cuda $dt vs cpu" --vocab 512 --ours $R/gguf_tiny_$dt.bin --ref $R/gguf_tiny_cpu.bin \
+            --ours-greedy $R/gguf_tiny_${dt}_greedy.out --ref-greedy $R/gguf_tiny_cpu_greedy.out | tee -a $R/compare.jsonl
+        python3 $G/compare.py --name "gguf tiny-llama-mixed cuda $dt vs cpu chunked" --vocab 512 --ours $R/gguf_tiny_${dt}_chunked.bin \
+            --ref $R/gguf_tiny_cpu_chunked.bin | tee -a $R/compare.jsonl
+    done
+    rm -f $R/gguf_tiny_*.bin
+    step hf_limits 120 python3 $G/hf_bench.py --limits --out $R/hf_limits.json
+    for round in $(seq 1 ${ROUNDS:-2}); do
+        latency_8b latency_8b_gguf_q4km_$round 150 "--quantization gguf" "$BIN"
+        latency_8b latency_8b_bf16_$round 150 "" "$BIN"
+    done
+    python3 $G/gguf_floor.py --config $L8/config.json --limits $R/hf_limits.json $R/latency_8b_gguf_q4km_*.out \
+        | tee $R/gguf_floor.json
+fi
+if has_mode ggufspeed; then
+    export VLLM_CACHE_ROOT=$W/cache-gguf
+    step throughput_8b_1000_gguf_q4km 180 "$BIN" bench throughput --device cuda --load-format dummy --model $L8 --quantization gguf \
+        --max-model-len 2048 --input-len 1024 --output-len 128 --num-prompts 1000 --max-num-batched-tokens 8192 \
+        --max-num-seqs 256 --output-json $R/throughput_8b_1000_gguf_q4km.json
+    throughput_8b throughput_8b_1000_bf16 180 1000 "$BIN"
 fi
 
 python3 $G/summarize.py "$R" > "$OUT/summary.json"

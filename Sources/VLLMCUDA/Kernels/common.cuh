@@ -84,6 +84,22 @@ __device__ __forceinline__ uint4 load_streaming(const void* p) {
 // An attention score soft-capped as Gemma 2 does before the softmax: cap * tanh(score / cap); a cap
 // of 0 or less leaves the score as it is.
 __device__ __forceinline__ float soft_cap_score(float score, float cap) { return cap > 0.f ? cap * tanhf(score / cap) : score; }
+// N consecutive activations as floats, read 16 bytes at a time (p is 16-byte aligned).
+template <typename T, int N>
+__device__ __forceinline__ void load_floats(float* out, const T* p) {
+    constexpr int PER = 16 / sizeof(T);
+#pragma unroll
+    for (int v = 0; v < N / PER; ++v) {
+        const uint4 raw = *(const uint4*)(p + v * PER);
+        const T* e = (const T*)&raw;
+#pragma unroll
+        for (int i = 0; i < PER; ++i) out[v * PER + i] = to_f(e[i]);
+    }
+}
+
+// Rows a warp takes in the matrix-vector kernels: the activations a lane reads and converts for
+// a chunk serve that many rows (CUDAQuantizedLinear.swift's rowsPerBlock says the same; quantized.cu and ggml.cu).
+#define QGEMV_ROWS(NT) ((NT) == 1 ? 4 : 1)
 
 __device__ __forceinline__ float warp_sum(float v) {
     for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);

@@ -18,23 +18,6 @@ __device__ __forceinline__ float fp8_times_2m8(unsigned int code) {
 }
 
 
-// N consecutive activations as floats, read 16 bytes at a time (p is 16-byte aligned).
-template <typename T, int N>
-__device__ __forceinline__ void load_floats(float* out, const T* p) {
-    constexpr int PER = 16 / sizeof(T);
-#pragma unroll
-    for (int v = 0; v < N / PER; ++v) {
-        const uint4 raw = *(const uint4*)(p + v * PER);
-        const T* e = (const T*)&raw;
-#pragma unroll
-        for (int i = 0; i < PER; ++i) out[v * PER + i] = to_f(e[i]);
-    }
-}
-
-// Rows a warp takes in the matrix-vector kernels: the activations a lane reads and converts for
-// a chunk serve that many rows (CUDAQuantizedLinear.swift's rowsPerWarp says the same).
-#define QGEMV_ROWS(NT) ((NT) == 1 ? 4 : 1)
-
 // 16 bytes of packed BITS-bit values (VPC = 128 / BITS of them) as floats q − zero; q becomes a
 // float through its bits (2^23 + q has q in the low mantissa bits) instead of an integer conversion.
 template <int BITS>
