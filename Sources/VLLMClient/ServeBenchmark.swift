@@ -31,6 +31,9 @@ public struct ServeBenchmark: Sendable {
         public var apiKey: String?
         /// Token ids are drawn below this (the model's vocabulary size).
         public var vocabularySize = 32000
+        /// `--extra-body`: a JSON object whose members are added to every request's body (for
+        /// example a `response_format`), replacing the benchmark's own where names meet.
+        public var extraBody: String?
         public init() {}
     }
 
@@ -145,6 +148,9 @@ public struct ServeBenchmark: Sendable {
             "model": model, "max_tokens": outputLength, "temperature": 0.0, "stream": true,
             "stream_options": ["include_usage": true], "ignore_eos": config.ignoreEOS,
         ]
+        if let extra = config.extraBody.flatMap({ try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }) {
+            body.merge(extra) { $1 }
+        }
         if chat {
             body["messages"] = [["role": "user", "content": detokenize?(prompt) ?? prompt.map(String.init).joined(separator: " ")]]
         } else {
@@ -283,6 +289,7 @@ public struct ServeBenchmarkResult: Sendable {
             "random_range_ratio": config.rangeRatio,
             "request_rate": config.requestRate.isFinite ? config.requestRate as Any : "inf", "burstiness": config.burstiness,
             "max_concurrency": config.maxConcurrency.map { $0 as Any } ?? NSNull(), "ignore_eos": config.ignoreEOS,
+            "extra_body": config.extraBody.flatMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) } ?? NSNull(),
             "duration": duration, "completed": completed, "failed": results.count - completed,
             "total_input_tokens": totalInput, "total_output_tokens": totalOutput,
             "request_throughput": requestThroughput, "output_throughput": outputThroughput,
