@@ -10,6 +10,8 @@ public struct BeamSearchParams: Sendable, Equatable {
     /// A grammar every beam follows (as `SamplingParams.structuredOutputs`): each beam is extended
     /// only by tokens its own grammar state allows, and a beam whose grammar ends stops with EOS.
     public var structuredOutputs: StructuredOutputSpec?
+    /// As `SamplingParams.structuredOutputsAnyWhitespace`: false writes JSON grammars compact.
+    public var structuredOutputsAnyWhitespace = true
 
     public init(
         beamWidth: Int, maxTokens: Int, ignoreEOS: Bool = false, lengthPenalty: Double = 1.0,
@@ -30,6 +32,7 @@ public struct BeamSearchParams: Sendable, Equatable {
         step.logprobs = 2 * beamWidth
         step.ignoreEOS = true
         step.structuredOutputs = structuredOutputs
+        step.structuredOutputsAnyWhitespace = structuredOutputsAnyWhitespace
         step.structuredOutputsPromptTail = structuredOutputs == nil ? 0 : generated
         return step
     }
@@ -70,12 +73,14 @@ public struct BeamSearchOutput: Sendable, Equatable {
 /// through prefix caching, so each step computes only the new tokens.
 struct BeamSearch {
     let params: BeamSearchParams
-    let eosTokenID: Int?
+    /// The ids that end a beam (the model's EOS ids, as the server's beam search and the grammar's
+    /// stop tokens take them).
+    let eosTokenIDs: Set<Int>
 
     /// vLLM's score: cumulative log-probability over length (without a final EOS) to the power `length_penalty`.
     func score(_ beam: BeamSequence) -> Double {
         var length = beam.tokens.count
-        if let eosTokenID, beam.tokens.last == eosTokenID { length -= 1 }
+        if let last = beam.tokens.last, eosTokenIDs.contains(last) { length -= 1 }
         return beam.cumulativeLogprob / pow(Double(length), params.lengthPenalty)
     }
 
@@ -95,7 +100,7 @@ struct BeamSearch {
                     for entry in candidates[offset + i] where entry.logprob.isFinite {
                         let next = BeamSequence(
                             tokens: beam.tokens + [entry.tokenID], cumulativeLogprob: beam.cumulativeLogprob + Double(entry.logprob))
-                        if params.ends(with: entry.tokenID, eos: { $0 == eosTokenID }) {
+                        if params.ends(with: entry.tokenID, eos: eosTokenIDs.contains) {
                             done[p].append(next)
                         } else {
                             extended.append(next)
@@ -118,7 +123,7 @@ extension LLM {
     public func beamSearch(_ prompts: [Prompt], _ params: BeamSearchParams) throws -> [BeamSearchOutput] {
         try params.validate()
         let tokenized = try prompts.map(tokens)
-        let search = BeamSearch(params: params, eosTokenID: folder.eosTokenIDs.first)
+        let search = BeamSearch(params: params, eosTokenIDs: Set(folder.eosTokenIDs))
         var outputs = try search.run(prompts: tokenized) { beams in
             try generate(
                 beams.map { .tokens($0.tokens) }, params: beams.map { params.stepParams(generated: $0.generated) }, showProgress: false

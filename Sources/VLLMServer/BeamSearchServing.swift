@@ -45,9 +45,10 @@ extension OpenAIServing {
         let eos = Set(engine.folder?.eosTokenIDs ?? [])
         let maxTokens = params.maxTokens ?? 16
         let ignoreEOS = params.ignoreEOS
-        let search = BeamSearchParams(
+        var search = BeamSearchParams(
             beamWidth: width, maxTokens: maxTokens, ignoreEOS: ignoreEOS, lengthPenalty: lengthPenalty,
             structuredOutputs: params.structuredOutputs)
+        search.structuredOutputsAnyWhitespace = params.structuredOutputsAnyWhitespace
         struct Beam {
             var tokens: [Int]
             var logprob: Double
@@ -59,7 +60,6 @@ extension OpenAIServing {
             let tops = try await withThrowingTaskGroup(of: (Int, [TokenLogprob]).self) { group in
                 for (b, beam) in live.enumerated() {
                     var step = search.stepParams(generated: beam.tokens.count - prompt.count)
-                    step.structuredOutputsAnyWhitespace = params.structuredOutputsAnyWhitespace
                     step.structuredOutputsStartAfter = params.structuredOutputsStartAfter
                     let stream = engine.generate(requestID: "\(baseID)-\(index)-\(b)", promptTokenIDs: beam.tokens, params: step)
                     group.addTask {

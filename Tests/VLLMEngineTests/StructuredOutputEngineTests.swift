@@ -128,20 +128,24 @@ import VLLMTokenizers
     /// that end are whole sentences of it, and the JSON they spell validates.
     @Test func beamSearchFollowsTheGrammar() throws {
         let llm = try makeLLM()
-        let eos = llm.tokenizer!.eosTokenID!
+        let eos = Set(llm.folder.eosTokenIDs)
         let spec = StructuredOutputSpec.jsonSchema(Self.schema)
         let prompts: [Prompt] = [.text("Once upon a time"), .text("Tom")]
-        let results = try llm.beamSearch(prompts, BeamSearchParams(beamWidth: 3, maxTokens: 60, structuredOutputs: spec))
-        let compiler = makeGrammarCompiler(llm.tokenizer!, eosTokenIDs: [eos])
+        // Compact JSON: with free whitespace the likeliest beams of this model are endless newlines.
+        var params = BeamSearchParams(beamWidth: 3, maxTokens: 60, structuredOutputs: spec)
+        params.structuredOutputsAnyWhitespace = false
+        let results = try llm.beamSearch(prompts, params)
+        let compiler = makeGrammarCompiler(llm.tokenizer!, eosTokenIDs: Array(eos))
         var finished = 0
         for result in results {
             #expect(result.sequences.count == 3)
             for beam in result.sequences {
-                var matcher = GrammarMatcher(grammar: try compiler.compile(spec))
+                var matcher = GrammarMatcher(grammar: try compiler.compile(spec, anyWhitespace: false))
                 for token in beam.tokens.dropFirst(result.promptTokenIDs.count) {
-                    #expect(matcher.acceptToken(token), "\(beam.text)")
+                    let accepted = matcher.acceptToken(token)
+                    #expect(accepted, "\(beam.text)")
                 }
-                guard beam.tokens.last == eos else { continue }
+                guard let last = beam.tokens.last, eos.contains(last) else { continue }
                 finished += 1
                 let object = try JSONSerialization.jsonObject(with: Data(beam.text.utf8)) as? [String: Any]
                 #expect(object?["name"] is String && (object?["age"] as? Int).map { (1...99).contains($0) } == true, "\(beam.text)")
@@ -152,7 +156,7 @@ import VLLMTokenizers
         let choices = ["the cat", "a dog", "an owl"]
         let chosen = try llm.beamSearch([.text("Lily")], BeamSearchParams(beamWidth: 3, maxTokens: 20, structuredOutputs: .choice(choices)))
         for beam in chosen[0].sequences {
-            #expect(choices.contains(beam.text) && beam.tokens.last == eos, "\(beam.text)")
+            #expect(choices.contains(beam.text) && eos.contains(beam.tokens.last ?? -1), "\(beam.text)")
         }
     }
 }
