@@ -139,6 +139,18 @@ public struct ServeBenchmark: Sendable {
         return id
     }
 
+    /// The request body as JSON: `body`, then the members of the JSON object `extra` as written
+    /// (spliced in as text, so that their key order, which is a JSON schema's property order,
+    /// survives), replacing members of `body` of the same name.
+    static func bodyJSON(_ body: [String: Any], extra: String?) throws -> Data {
+        guard let extra, let names = try JSONSerialization.jsonObject(with: Data(extra.utf8)) as? [String: Any], !names.isEmpty else {
+            return try JSONSerialization.data(withJSONObject: body)
+        }
+        let own = try JSONSerialization.data(withJSONObject: body.filter { names[$0.key] == nil })
+        let members = extra.trimmingCharacters(in: .whitespacesAndNewlines).dropFirst()
+        return Data(String(decoding: own, as: UTF8.self).dropLast().utf8) + Data((own.count > 2 ? "," : "").utf8) + Data(members.utf8)
+    }
+
     /// Sends one streaming request and times its chunks as they arrive.
     func send(client: HTTPClient, model: String, prompt: [Int], outputLength: Int) async -> RequestResult {
         var result = RequestResult()
@@ -148,9 +160,6 @@ public struct ServeBenchmark: Sendable {
             "model": model, "max_tokens": outputLength, "temperature": 0.0, "stream": true,
             "stream_options": ["include_usage": true], "ignore_eos": config.ignoreEOS,
         ]
-        if let extra = config.extraBody.flatMap({ try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }) {
-            body.merge(extra) { $1 }
-        }
         if chat {
             body["messages"] = [["role": "user", "content": detokenize?(prompt) ?? prompt.map(String.init).joined(separator: " ")]]
         } else {
@@ -160,7 +169,7 @@ public struct ServeBenchmark: Sendable {
         request.method = .POST
         request.headers.add(name: "Content-Type", value: "application/json")
         if let key = config.apiKey { request.headers.add(name: "Authorization", value: "Bearer \(key)") }
-        guard let json = try? JSONSerialization.data(withJSONObject: body) else { return result }
+        guard let json = try? Self.bodyJSON(body, extra: config.extraBody) else { return result }
         request.body = .bytes(ByteBuffer(data: json))
         let start = ContinuousClock.now
         var mostRecent = start
