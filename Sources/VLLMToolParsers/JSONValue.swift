@@ -84,31 +84,27 @@ public indirect enum JSONValue: Equatable, Sendable {
     /// Writes `s` as a JSON string. Runs of characters that need no escape are copied whole (a
     /// stream writes an open call's arguments again at every delta).
     static func writeString(_ s: String, to out: inout String) {
+        var s = s
+        s.makeContiguousUTF8()
         out += "\""
-        let bytes = s.utf8
-        var run = bytes.startIndex
-        var i = run
-        while i < bytes.endIndex {
-            let b = bytes[i]
-            if b >= 0x20 && b != UInt8(ascii: "\"") && b != UInt8(ascii: "\\") {
-                i = bytes.index(after: i)
-                continue
+        _ = s.utf8.withContiguousStorageIfAvailable { bytes in
+            var run = 0
+            for (i, b) in bytes.enumerated() where b < 0x20 || b == UInt8(ascii: "\"") || b == UInt8(ascii: "\\") {
+                out += String(decoding: UnsafeBufferPointer(rebasing: bytes[run..<i]), as: UTF8.self)
+                switch b {
+                case UInt8(ascii: "\""): out += "\\\""
+                case UInt8(ascii: "\\"): out += "\\\\"
+                case 0x0A: out += "\\n"
+                case 0x0D: out += "\\r"
+                case 0x09: out += "\\t"
+                case 0x08: out += "\\b"
+                case 0x0C: out += "\\f"
+                default: out += String(format: "\\u%04x", UInt32(b))
+                }
+                run = i + 1
             }
-            out += s[run..<i]
-            switch b {
-            case UInt8(ascii: "\""): out += "\\\""
-            case UInt8(ascii: "\\"): out += "\\\\"
-            case 0x0A: out += "\\n"
-            case 0x0D: out += "\\r"
-            case 0x09: out += "\\t"
-            case 0x08: out += "\\b"
-            case 0x0C: out += "\\f"
-            default: out += String(format: "\\u%04x", UInt32(b))
-            }
-            i = bytes.index(after: i)
-            run = i
+            out += String(decoding: UnsafeBufferPointer(rebasing: bytes[run...]), as: UTF8.self)
         }
-        out += s[run..<i]
         out += "\""
     }
 }
