@@ -124,7 +124,8 @@ let package = Package(
         // Benchmark and xgrammar comparison of the grammar engine (scripts/compare_grammar_masks.py drives it).
         .executableTarget(name: "grammar-bench", dependencies: ["VLLMStructuredOutputs", "VLLMTokenizers"], swiftSettings: [.unsafeFlags(["-O"])]),
         .testTarget(name: "VLLMStructuredOutputsTests", dependencies: ["VLLMStructuredOutputs", "VLLMTokenizers", "VLLMTestSupport"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "VLLMToolParsersTests", dependencies: ["VLLMToolParsers"], resources: [.copy("Fixtures")]),
+        .testTarget(
+            name: "VLLMToolParsersTests", dependencies: ["VLLMToolParsers", "VLLMTokenizers", "VLLMTestSupport"], resources: [.copy("Fixtures")]),
         .testTarget(name: "VLLMHubTests", dependencies: ["VLLMHub", "VLLMCore"]),
         .testTarget(name: "VLLMKVEventsTests", dependencies: ["VLLMKVEvents", "VLLMEngine"]),
         .testTarget(name: "VLLMCPUTests", dependencies: ["VLLMCore", "VLLMCPU", "VLLMTestSupport"]),

@@ -38,6 +38,9 @@ public struct ServeBenchmark: Sendable {
         public var apiKey: String?
         /// Token ids are drawn below this (the model's vocabulary size).
         public var vocabularySize = 32000
+        /// `--extra-body`: a JSON object whose members are added to every request's body (for
+        /// example a `response_format`), replacing the benchmark's own where names meet.
+        public var extraBody: String?
         /// vLLM's defaults: 1000 prompts of 1024 tokens, 128 output tokens, all sent at once.
         public init() {}
     }
@@ -154,6 +157,18 @@ public struct ServeBenchmark: Sendable {
         return id
     }
 
+    /// The request body as JSON: `body`, then the members of the JSON object `extra` as written
+    /// (spliced in as text, so that their key order, which is a JSON schema's property order,
+    /// survives), replacing members of `body` of the same name.
+    static func bodyJSON(_ body: [String: Any], extra: String?) throws -> Data {
+        guard let extra, let names = try JSONSerialization.jsonObject(with: Data(extra.utf8)) as? [String: Any], !names.isEmpty else {
+            return try JSONSerialization.data(withJSONObject: body)
+        }
+        let own = try JSONSerialization.data(withJSONObject: body.filter { names[$0.key] == nil })
+        let members = extra.trimmingCharacters(in: .whitespacesAndNewlines).dropFirst()
+        return Data(String(decoding: own, as: UTF8.self).dropLast().utf8) + Data((own.count > 2 ? "," : "").utf8) + Data(members.utf8)
+    }
+
     /// Sends one streaming request and times its chunks as they arrive.
     func send(client: HTTPClient, model: String, prompt: [Int], outputLength: Int) async -> RequestResult {
         var result = RequestResult()
@@ -172,7 +187,7 @@ public struct ServeBenchmark: Sendable {
         request.method = .POST
         request.headers.add(name: "Content-Type", value: "application/json")
         if let key = config.apiKey { request.headers.add(name: "Authorization", value: "Bearer \(key)") }
-        guard let json = try? JSONSerialization.data(withJSONObject: body) else { return result }
+        guard let json = try? Self.bodyJSON(body, extra: config.extraBody) else { return result }
         request.body = .bytes(ByteBuffer(data: json))
         let start = ContinuousClock.now
         var mostRecent = start
@@ -313,6 +328,7 @@ public struct ServeBenchmarkResult: Sendable {
             "random_range_ratio": config.rangeRatio,
             "request_rate": config.requestRate.isFinite ? config.requestRate as Any : "inf", "burstiness": config.burstiness,
             "max_concurrency": config.maxConcurrency.map { $0 as Any } ?? NSNull(), "ignore_eos": config.ignoreEOS,
+            "extra_body": config.extraBody.flatMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) } ?? NSNull(),
             "duration": duration, "completed": completed, "failed": results.count - completed,
             "total_input_tokens": totalInput, "total_output_tokens": totalOutput,
             "request_throughput": requestThroughput, "output_throughput": outputThroughput,

@@ -251,14 +251,33 @@ public final class EngineCore {
             id: id, promptTokenIDs: promptTokenIDs, params: params, arrival: arrivals, priority: priority,
             cacheSalt: cacheSalt, maxModelLength: maxLength)
         if let spec = params.structuredOutputs {
-            request.grammar = try grammarMatcher(spec, anyWhitespace: params.structuredOutputsAnyWhitespace)
-            request.grammarWaits = !params.structuredOutputsStartAfter.isEmpty
+            try startGrammar(spec, of: request)
         }
         arrivals += 1
         requests[id] = request
         if !params.stop.isEmpty, lastStops?.patterns != params.stop { lastStops = StopStringAutomaton(params.stop) }
         texts[id] = OutputText(decoder: textDecoder?(promptTokenIDs, params.skipSpecialTokens), params: params, stops: lastStops)
         scheduler.add(request)
+    }
+
+    /// Gives `request` its grammar, waiting for `structuredOutputsStartAfter` and already advanced
+    /// through the prompt's last `structuredOutputsPromptTail` tokens (a beam's output so far).
+    private func startGrammar(_ spec: StructuredOutputSpec, of request: Request) throws {
+        let params = request.params
+        let tail = params.structuredOutputsPromptTail
+        guard tail >= 0, tail < request.promptTokenIDs.count else {
+            throw EngineError.invalidParameter(
+                field: "structured_outputs_prompt_tail", detail: "must be in 0..<\(request.promptTokenIDs.count), got \(tail)")
+        }
+        request.grammar = try grammarMatcher(spec, anyWhitespace: params.structuredOutputsAnyWhitespace)
+        let head = Array(request.promptTokenIDs.dropLast(tail))
+        if let marker = params.structuredOutputsStartAfter, !marker.isEmpty, let textDecoder {
+            request.grammarWait = TextMarkerWatch(marker: marker, decoder: textDecoder(head, false))
+        }
+        for token in request.promptTokenIDs.suffix(tail) where advanceGrammar(request, with: token) {
+            throw EngineError.invalidParameter(
+                field: "structured_outputs_prompt_tail", detail: "token \(token) of the prompt's tail does not follow the grammar")
+        }
     }
 
     /// A fresh matcher of `spec` (the compiled grammar comes from the cache after the first time).
@@ -476,14 +495,11 @@ public final class EngineCore {
     }
 
     /// Advances the request's grammar with its newest token; true when the grammar refused it. A
-    /// waiting grammar starts once the output ends with `structuredOutputsStartAfter`.
+    /// waiting grammar starts after the token whose text completes `structuredOutputsStartAfter`.
     private func advanceGrammar(_ request: Request, with token: Int) -> Bool {
         guard request.grammar != nil else { return false }
-        guard request.grammarWaits else { return !request.grammar!.acceptToken(token) }
-        let marker = request.params.structuredOutputsStartAfter
-        if request.outputTokenIDs.count >= marker.count, request.outputTokenIDs.suffix(marker.count).elementsEqual(marker) {
-            request.grammarWaits = false
-        }
+        guard var wait = request.grammarWait else { return !request.grammar!.acceptToken(token) }
+        request.grammarWait = wait.passes(token) ? nil : wait
         return false
     }
 

@@ -86,10 +86,12 @@ final class Request {
     var cumulativeLogprob: Double = 0
     /// Where the output stands in its structured-output grammar; advanced with each accepted token.
     var grammar: GrammarMatcher?
-    /// True while the output has not yet reached `params.structuredOutputsStartAfter`: the grammar
+    /// Set while the output has not yet reached `params.structuredOutputsStartAfter`: the grammar
     /// waits, and neither masks nor advances. The request is still sampled on the host meanwhile,
     /// so that the first constrained token is never launched ahead without its mask.
-    var grammarWaits = false
+    var grammarWait: TextMarkerWatch?
+    /// True while the grammar waits for its start marker.
+    var grammarWaits: Bool { grammarWait != nil }
     /// Output tokens seen per id, for frequency and presence penalties.
     var outputCounts: [Int: Int] = [:]
     /// When it was added and when it was first scheduled, for the queue-time metric.

@@ -43,10 +43,16 @@ public struct SamplingParams: Sendable, Equatable {
     /// Constrains the output to a JSON schema, any JSON object, a regex, a choice or a grammar
     /// (vLLM's `structured_outputs`); each sample follows the grammar token by token.
     public var structuredOutputs: StructuredOutputSpec?
-    /// Token ids after which `structuredOutputs` starts to apply: the output is unconstrained
-    /// until it contains them (a reasoning model's end of thinking, `</think>`), and follows the
-    /// grammar from the next token on. Empty: the grammar applies from the first token.
-    public var structuredOutputsStartAfter: [Int] = []
+    /// Text after which `structuredOutputs` starts to apply: the output is unconstrained until its
+    /// text (decoded with special tokens) contains it (a reasoning model's end of thinking,
+    /// `</think>`), whatever tokens spell it, and follows the grammar from the next token on. Nil
+    /// or empty: the grammar applies from the first token.
+    public var structuredOutputsStartAfter: String?
+    /// How many of the prompt's last tokens are output already written under `structuredOutputs`
+    /// (the tokens of a beam that beam search extends): the grammar reads them before the first
+    /// new token, so that it goes on from where that output stands. A token it refuses is an
+    /// invalid parameter.
+    public var structuredOutputsPromptTail = 0
     /// JSON grammars allow any whitespace between tokens (xgrammar's `any_whitespace`, vLLM's
     /// default); false writes compact JSON (`", "` and `": "` as separators), which a model cannot
     /// stretch with endless newlines (vLLM's `disable_any_whitespace`).

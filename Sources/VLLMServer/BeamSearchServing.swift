@@ -36,13 +36,19 @@ extension OpenAIServing {
     /// engine for one token of every live beam with its top `2 × width` log-probabilities, keeps the
     /// `width` best extensions, and moves beams that end in EOS aside; the best `width` sequences by
     /// vLLM's length-penalised score come back. Beams share their prompt blocks through prefix caching.
+    ///
+    /// With a structured output in `params`, each beam follows the grammar from where its own
+    /// tokens took it (`BeamSearchParams.stepParams`): tokens the grammar masks are never chosen.
     func beamSearch(
-        prompt: [Int], width: Int, maxTokens: Int, ignoreEOS: Bool, lengthPenalty: Double, baseID: String, cancel: BeamCancel
+        prompt: [Int], width: Int, params: SamplingParams, lengthPenalty: Double, baseID: String, cancel: BeamCancel
     ) async throws -> [BeamResult] {
         let eos = Set(engine.folder?.eosTokenIDs ?? [])
-        var step = SamplingParams.greedy(maxTokens: 1)
-        step.logprobs = 2 * width
-        step.ignoreEOS = true
+        let maxTokens = params.maxTokens ?? 16
+        let ignoreEOS = params.ignoreEOS
+        var search = BeamSearchParams(
+            beamWidth: width, maxTokens: maxTokens, ignoreEOS: ignoreEOS, lengthPenalty: lengthPenalty,
+            structuredOutputs: params.structuredOutputs)
+        search.structuredOutputsAnyWhitespace = params.structuredOutputsAnyWhitespace
         struct Beam {
             var tokens: [Int]
             var logprob: Double
@@ -53,6 +59,8 @@ extension OpenAIServing {
             if cancel.isCancelled { throw APIError(status: .serviceUnavailable, message: "the request was aborted before it finished") }
             let tops = try await withThrowingTaskGroup(of: (Int, [TokenLogprob]).self) { group in
                 for (b, beam) in live.enumerated() {
+                    var step = search.stepParams(generated: beam.tokens.count - prompt.count)
+                    step.structuredOutputsStartAfter = params.structuredOutputsStartAfter
                     let stream = engine.generate(requestID: "\(baseID)-\(index)-\(b)", promptTokenIDs: beam.tokens, params: step)
                     group.addTask {
                         var top: [TokenLogprob] = []
@@ -69,9 +77,9 @@ extension OpenAIServing {
             }
             var extended: [Beam] = []
             for (b, beam) in live.enumerated() {
-                for entry in tops[b] {
+                for entry in tops[b] where entry.logprob.isFinite {
                     let next = Beam(tokens: beam.tokens + [entry.tokenID], logprob: beam.logprob + Double(entry.logprob))
-                    if !ignoreEOS, eos.contains(entry.tokenID) { done.append(next) } else { extended.append(next) }
+                    if search.ends(with: entry.tokenID, eos: eos.contains) { done.append(next) } else { extended.append(next) }
                 }
             }
             live = Array(extended.sorted { $0.logprob > $1.logprob }.prefix(width))
@@ -85,10 +93,10 @@ extension OpenAIServing {
         let best = (done + live).sorted { score($0) > score($1) }.prefix(width)
         return best.map { beam in
             let generated = Array(beam.tokens.dropFirst(prompt.count))
-            let endsInEOS = generated.last.map { eos.contains($0) } ?? false
+            let endsInEOS = generated.last.map { search.ends(with: $0, eos: eos.contains) } ?? false
             return BeamResult(
                 tokenIDs: generated, text: tokenizer?.decode(generated, skipSpecialTokens: true) ?? "",
-                finishReason: endsInEOS && !ignoreEOS ? .stop : .length)
+                finishReason: endsInEOS ? .stop : .length)
         }
     }
 }

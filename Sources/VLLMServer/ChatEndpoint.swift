@@ -173,8 +173,7 @@ extension OpenAIServing {
             let cancel = BeamCancel()
             abortOnClose(cancel)
             let beams = try await beamSearch(
-                prompt: tokens, width: n, maxTokens: params.maxTokens ?? 16, ignoreEOS: params.ignoreEOS,
-                lengthPenalty: f.lengthPenalty ?? 1, baseID: engineBase, cancel: cancel)
+                prompt: tokens, width: n, params: params, lengthPenalty: f.lengthPenalty ?? 1, baseID: engineBase, cancel: cancel)
             let choices = beams.enumerated().map { k, beam in
                 let message = prepared.parsing.parse(beam.text)
                 return ChatChoice(
@@ -318,8 +317,8 @@ extension OpenAIServing {
         // Tool markers are special tokens in some vocabularies; the parser must see them (vLLM's parsers do the same).
         if tools.choice == .auto, f.skipSpecialTokens == nil { params.skipSpecialTokens = false }
         let parsing = try ChatOutputParsing(options: options, tools: tools, prompt: prompt.text)
-        if params.structuredOutputs != nil, let marker = parsing.grammarStartMarker(prompt: prompt.text), let tokenizer {
-            params.structuredOutputsStartAfter = tokenizer.encode(marker, addSpecialTokens: false)
+        if params.structuredOutputs != nil {
+            params.structuredOutputsStartAfter = parsing.grammarStartMarker(prompt: prompt.text)
         }
         return PreparedChat(text: prompt.text, tokens: tokens, params: params, parsing: parsing)
     }
@@ -334,9 +333,6 @@ extension OpenAIServing {
                 "tool_choice",
                 "tool_choice \"required\" or a named function constrains the output itself; it cannot be combined with response_format or structured_outputs"
             )
-        }
-        if f.useBeamSearch == true {
-            throw APIError.invalid("tool_choice", "tool_choice \"required\" or a named function cannot be used with beam search")
         }
         guard let compiler = engine.grammarCompiler else {
             throw APIError.invalid("tool_choice", "tool_choice \"required\" and named functions need the model's tokenizer")

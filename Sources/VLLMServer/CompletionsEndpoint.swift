@@ -26,8 +26,8 @@ extension OpenAIServing {
             var generated = 0
             for (p, prompt) in prompts.enumerated() {
                 let beams = try await beamSearch(
-                    prompt: prompt.tokens, width: n, maxTokens: params[p].maxTokens ?? 16, ignoreEOS: params[p].ignoreEOS,
-                    lengthPenalty: f.lengthPenalty ?? 1, baseID: "\(engineBase)-\(p)", cancel: cancel)
+                    prompt: prompt.tokens, width: n, params: params[p], lengthPenalty: f.lengthPenalty ?? 1, baseID: "\(engineBase)-\(p)",
+                    cancel: cancel)
                 let echo = f.echo == true ? (prompt.text ?? tokenizer?.decode(prompt.tokens, skipSpecialTokens: false) ?? "") : ""
                 for (k, beam) in beams.enumerated() {
                     generated += beam.tokenIDs.count

@@ -187,7 +187,7 @@ enum OpenAPIDocument {
             }
             rules += [
                 "a named tool_choice names a function of tools",
-                "tool_choice \"required\" with tools, or a named function, constrains the output itself: not with response_format json_object or json_schema, a structured_outputs constraint or use_beam_search, and the tools' parameters must be JSON schemas the server compiles",
+                "tool_choice \"required\" with tools, or a named function, constrains the output itself: not with response_format json_object or json_schema or a structured_outputs constraint, and the tools' parameters must be JSON schemas the server compiles",
             ]
         } else {
             rules += [

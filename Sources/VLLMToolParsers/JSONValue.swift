@@ -81,24 +81,29 @@ public indirect enum JSONValue: Equatable, Sendable {
         }
     }
 
-    private static func writeString(_ s: String, to out: inout String) {
+    /// Writes `s` as a JSON string. Runs of characters that need no escape are copied whole (a
+    /// stream writes an open call's arguments again at every delta).
+    static func writeString(_ s: String, to out: inout String) {
+        var s = s
+        s.makeContiguousUTF8()
         out += "\""
-        for scalar in s.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case "\u{8}": out += "\\b"
-            case "\u{C}": out += "\\f"
-            default:
-                if scalar.value < 0x20 {
-                    out += String(format: "\\u%04x", scalar.value)
-                } else {
-                    out.unicodeScalars.append(scalar)
+        _ = s.utf8.withContiguousStorageIfAvailable { bytes in
+            var run = 0
+            for (i, b) in bytes.enumerated() where b < 0x20 || b == UInt8(ascii: "\"") || b == UInt8(ascii: "\\") {
+                out += String(decoding: UnsafeBufferPointer(rebasing: bytes[run..<i]), as: UTF8.self)
+                switch b {
+                case UInt8(ascii: "\""): out += "\\\""
+                case UInt8(ascii: "\\"): out += "\\\\"
+                case 0x0A: out += "\\n"
+                case 0x0D: out += "\\r"
+                case 0x09: out += "\\t"
+                case 0x08: out += "\\b"
+                case 0x0C: out += "\\f"
+                default: out += String(format: "\\u%04x", UInt32(b))
                 }
+                run = i + 1
             }
+            out += String(decoding: UnsafeBufferPointer(rebasing: bytes[run...]), as: UTF8.self)
         }
         out += "\""
     }
@@ -106,8 +111,8 @@ public indirect enum JSONValue: Equatable, Sendable {
 
 /// A recursive-descent JSON reader over UTF-8 bytes.
 struct JSONReader {
-    private let bytes: [UInt8]
-    private(set) var position = 0
+    let bytes: [UInt8]
+    var position = 0
     private var depth = 0
 
     init(_ bytes: [UInt8]) { self.bytes = bytes }
@@ -236,7 +241,7 @@ struct JSONReader {
     }
 
     /// Reads one escape after a backslash; a lone surrogate becomes U+FFFD as JSON readers do.
-    private mutating func escape() -> Unicode.Scalar? {
+    mutating func escape() -> Unicode.Scalar? {
         guard position + 1 < bytes.count else { return nil }
         let c = bytes[position + 1]
         position += 2
@@ -266,7 +271,7 @@ struct JSONReader {
         }
     }
 
-    private mutating func hex4() -> UInt32? {
+    mutating func hex4() -> UInt32? {
         guard position + 4 <= bytes.count,
             let v = UInt32(String(decoding: bytes[position..<position + 4], as: UTF8.self), radix: 16)
         else { return nil }

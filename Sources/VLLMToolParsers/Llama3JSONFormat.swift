@@ -27,7 +27,7 @@ struct Llama3JSONFormat: OutputFormat {
                 body = afterCall.dropFirst().droppingLeadingWhitespace
                 if body.isEmpty { return final ? .content(items, rest: text[fallback...]) : Scan(items) }
             case .incomplete where !final:
-                return Scan(items)
+                return Scan(items, partials: body.first == "{" ? partialJSONCalls(body) : [])
             default:
                 return .content(items, rest: text[fallback...])
             }

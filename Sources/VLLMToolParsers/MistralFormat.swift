@@ -24,7 +24,8 @@ struct MistralFormat: OutputFormat {
                 rest = after
                 settled = after.startIndex
             case .incomplete where !final:
-                break reading
+                let partials = partialCalls(rest[open.upperBound...].droppingLeadingWhitespace)
+                return Scan(items, settled: (settled, self), partials: partials)
             default:
                 // Not calls: everything from the marker on is content.
                 return .content(items, rest: rest[open.lowerBound...])
@@ -51,6 +52,18 @@ struct MistralFormat: OutputFormat {
         guard case .complete(let end) = bracketExtent(of: arguments, from: arguments.startIndex) else { return .incomplete }
         guard let value = JSONValue.parse(arguments[..<end]), case .object = value else { return .invalid }
         return .read([.call(name: String(name), arguments: value.serialized)], rest: arguments[end...])
+    }
+
+    /// The calls after a marker as far as they have come: a JSON list or object, or `NAME[ARGS]{…`.
+    private func partialCalls(_ text: Substring) -> [PartialCall] {
+        if text.first == "[" || text.first == "{" { return partialJSONCalls(text) }
+        guard let bracket = text.firstIndex(of: "["), text[bracket...].hasPrefix(argsMarker) else { return [] }
+        let name = text[..<bracket]
+        let arguments = text[bracket...].dropFirst(argsMarker.count).droppingLeadingWhitespace
+        guard !name.isEmpty, name.allSatisfy(isNameCharacter) else { return [] }
+        var reader = JSONReader(Array(arguments.utf8))
+        let prefix = arguments.first == "{" ? reader.partialObject().prefix : ""
+        return [PartialCall(name: String(name), arguments: prefix)]
     }
 
     private func isNameCharacter(_ c: Character) -> Bool {

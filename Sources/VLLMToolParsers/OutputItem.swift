@@ -12,6 +12,8 @@ enum OutputItem: Equatable {
 /// can change (holding back, for example, a suffix that could begin a call marker, or a call not yet
 /// closed), so that the items for a longer text always begin with the items for a shorter one.
 /// With `final == true` it decides everything; whatever is not a well-formed call is content.
+/// While the text may grow, a format also reports the call it is inside (`Scan.partials`), so that
+/// a stream can send its name and arguments as they come.
 protocol OutputFormat: Sendable {
     func scan(_ text: Substring, final: Bool) -> Scan
 }
@@ -24,11 +26,14 @@ struct Scan {
     /// Everything before `index` is covered by `items`; the text from `index` on, read with
     /// `next`, gives the items that follow. Nil when the whole text must be read again.
     var settled: (index: String.Index, next: any OutputFormat)?
+    /// Calls begun after the items and not yet finished (only while the text may grow), in order.
+    var partials: [PartialCall]
 
-    /// The items, with no settled point.
-    init(_ items: [OutputItem], settled: (index: String.Index, next: any OutputFormat)? = nil) {
+    /// The items, with no settled point unless given, and the calls begun after them.
+    init(_ items: [OutputItem], settled: (index: String.Index, next: any OutputFormat)? = nil, partials: [PartialCall] = []) {
         self.items = items
         self.settled = settled
+        self.partials = partials
     }
 
     /// Items followed by the rest of `text`, which is all content, as is everything after it.

@@ -27,7 +27,8 @@ struct PythonicFormat: OutputFormat {
                     return .content(items, rest: rest)
                 }
             case .incomplete where !final:
-                return Scan(items)
+                var open = PythonLiteralReader(text: body)
+                return Scan(items, partials: open.partialCall().map { [$0] } ?? [])
             default:
                 return .content(items, rest: text[fallback...])
             }
@@ -80,13 +81,44 @@ struct PythonLiteralReader {
         }
     }
 
+    /// The call at the front of the text as far as it has come: nil until its `(` is read, then
+    /// the keyword arguments that are whole and a string argument as far as it has come.
+    mutating func partialCall() -> PartialCall? {
+        skipWhitespace()
+        let name = text.prefix { $0.isLetter || $0.isNumber || $0 == "_" || $0 == "." }
+        guard let first = name.first, !first.isNumber else { return nil }
+        text = text.dropFirst(name.count)
+        guard consume("(") else { return nil }
+        var prefix = ArgumentsPrefix()
+        while true {
+            skipWhitespace()
+            let key = text.prefix { $0.isLetter || $0.isNumber || $0 == "_" }
+            text = text.dropFirst(key.count)
+            skipWhitespace()
+            guard !key.isEmpty, consume("=") else { break }
+            skipWhitespace()
+            if let quote = text.first, quote == "\"" || quote == "'" {
+                let (step, sofar) = string(quote: quote)
+                if case .incomplete = step {
+                    return PartialCall(name: String(name), arguments: prefix.withOpenString(key: String(key), value: sofar))
+                }
+            }
+            guard case .read(let value, let rest) = literal() else { break }
+            text = rest
+            prefix.append(key: String(key), value: value)
+            skipWhitespace()
+            guard consume(",") else { break }
+        }
+        return PartialCall(name: String(name), arguments: prefix.text)
+    }
+
     /// One literal: string, number, True/False/None, list, tuple or dict (string keys).
     mutating func literal() -> ReadStep<JSONValue> {
         skipWhitespace()
         guard let c = text.first, depth < 256 else { return text.isEmpty ? .incomplete : .invalid }
         let value: JSONValue?
         switch c {
-        case "\"", "'": return string(quote: c)
+        case "\"", "'": return string(quote: c).step
         case "[": return sequence(close: "]")
         case "(": return sequence(close: ")")
         case "{": return dict()
@@ -169,9 +201,15 @@ struct PythonLiteralReader {
         }
     }
 
-    /// A quoted string with Python's common escapes.
-    private mutating func string(quote: Character) -> ReadStep<JSONValue> {
+    /// A quoted string with Python's common escapes; when it has not ended, also the text read
+    /// so far (an escape not yet whole left out).
+    private func string(quote: Character) -> (step: ReadStep<JSONValue>, sofar: String) {
         var result = ""
+        let step = readString(quote: quote, into: &result)
+        return (step, result)
+    }
+
+    private func readString(quote: Character, into result: inout String) -> ReadStep<JSONValue> {
         var i = text.index(after: text.startIndex)
         while i < text.endIndex {
             let c = text[i]

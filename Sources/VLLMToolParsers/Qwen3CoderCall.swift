@@ -27,6 +27,38 @@ func qwen3CoderCall(_ body: Substring, tools: [ToolDefinition]) -> OutputItem? {
     return .call(name: String(name), arguments: JSONValue.object(members).serialized)
 }
 
+/// The body of an open qwen3_coder block as far as it has come: nil until the function's name is
+/// whole, then the parameters that have closed, and a string parameter's text as it comes (a
+/// newline at its end is held back: it may be the one dropped before `</parameter>`). Other
+/// types are sent when their parameter closes.
+func partialQwen3CoderCall(_ body: Substring, tools: [ToolDefinition]) -> PartialCall? {
+    var rest = body.drop { $0.isWhitespace }
+    guard rest.hasPrefix("<function="), let nameEnd = rest.firstIndex(of: ">") else { return nil }
+    let name = rest[rest.index(rest.startIndex, offsetBy: 10)..<nameEnd].trimmingWhitespace()
+    guard !name.isEmpty else { return nil }
+    let tool = tools.first { $0.name == name }
+    rest = rest[rest.index(after: nameEnd)...]
+    var prefix = ArgumentsPrefix()
+    while true {
+        rest = rest.drop { $0.isWhitespace }
+        guard rest.hasPrefix("<parameter="), let keyEnd = rest.firstIndex(of: ">") else { break }
+        let key = String(rest[rest.index(rest.startIndex, offsetBy: 11)..<keyEnd].trimmingWhitespace())
+        let valueStart = rest.index(after: keyEnd)
+        guard !key.isEmpty else { break }
+        let type = tool?.parameterType(key)
+        guard let close = rest[valueStart...].firstRange(ofMarker: "</parameter>") else {
+            guard type == nil || type == "string" else { break }
+            var value = rest[valueStart...].releasable(final: false, markers: ["</parameter>"])
+            if value.last?.isNewline == true { value = value.dropLast() }
+            let text = String(value.droppingOneNewline())
+            return PartialCall(name: String(name), arguments: prefix.withOpenString(key: key, value: text))
+        }
+        prefix.append(key: key, value: typedValue(rest[valueStart..<close.lowerBound].droppingOneNewline(), type: type))
+        rest = rest[close.upperBound...]
+    }
+    return PartialCall(name: String(name), arguments: prefix.text)
+}
+
 /// A parameter's text as the JSON type its schema names; text that does not fit stays a string.
 private func typedValue(_ raw: Substring, type: String?) -> JSONValue {
     let text = raw.trimmingWhitespace()

@@ -10,8 +10,10 @@ public struct ToolCallParser: Sendable {
     /// their schemas). Throws `ParserError.unknownParser` for a name not in `names`.
     public init(named name: String, tools: [ToolDefinition] = [], ids: ToolCallIDs = .random) throws {
         switch name {
-        case "hermes": format = DelimitedCallFormat(parseBody: hermesCall)
-        case "qwen3_coder": format = DelimitedCallFormat(parseBody: { qwen3CoderCall($0, tools: tools) })
+        case "hermes": format = DelimitedCallFormat(parseBody: hermesCall, partialBody: partialHermesCall)
+        case "qwen3_coder":
+            format = DelimitedCallFormat(
+                parseBody: { qwen3CoderCall($0, tools: tools) }, partialBody: { partialQwen3CoderCall($0, tools: tools) })
         case "llama3_json": format = Llama3JSONFormat()
         case "mistral": format = MistralFormat()
         case "pythonic": format = PythonicFormat()
@@ -67,13 +69,23 @@ public enum ParserError: Error, Equatable, CustomStringConvertible {
 /// the arguments may also come as a string holding the JSON object. Nil when it is not one.
 func jsonCall(_ value: JSONValue) -> OutputItem? {
     guard let name = value["name"]?.stringValue, !name.isEmpty else { return nil }
-    switch value["arguments"] ?? value["parameters"] ?? .object([]) {
+    switch argumentsMember(value) ?? .object([]) {
     case .object(let members): return .call(name: name, arguments: JSONValue.object(members).serialized)
     case .string(let text):
         guard case .object? = JSONValue.parse(text) else { return nil }
         return .call(name: name, arguments: text)
     default: return nil
     }
+}
+
+/// Whether `key` names a call object's arguments.
+func isArgumentsKey(_ key: String) -> Bool { key == "arguments" || key == "parameters" }
+
+/// A call object's arguments: its first `arguments` or `parameters` member (the one a stream reads
+/// first, so that streamed and whole parsing take the same).
+func argumentsMember(_ call: JSONValue) -> JSONValue? {
+    guard case .object(let members) = call else { return nil }
+    return members.first { isArgumentsKey($0.key) }?.value
 }
 
 /// The output of `tool_choice: "required"`: one JSON list of call objects, whitespace before it.
@@ -86,7 +98,7 @@ struct CallListFormat: OutputFormat {
         case .read(let calls, let rest):
             return .content(calls, rest: rest)  // text after the list (the grammar allows none) is content
         case .incomplete where !final:
-            return Scan([])
+            return Scan([], partials: partialJSONCalls(body))
         default:
             return .content([], rest: text)
         }

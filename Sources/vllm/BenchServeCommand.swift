@@ -34,6 +34,7 @@ struct BenchServeCommand: AsyncParsableCommand {
     @Option var resultFilename: String?
     @Option(help: "Extra JSON object merged into the saved result (e.g. the server's command line).") var metadata: String?
     @Flag var disableTqdm = false
+    @Option(help: "JSON object whose members are added to every request body (e.g. a response_format).") var extraBody: String?
 
     func run() async throws {
         guard datasetName == "random" else { throw ValidationError("--dataset-name: only 'random' is supported") }
@@ -58,6 +59,12 @@ struct BenchServeCommand: AsyncParsableCommand {
         config.maxConcurrency = maxConcurrency
         config.ignoreEOS = ignoreEos
         config.seed = seed
+        if let extraBody {
+            guard (try? JSONSerialization.jsonObject(with: Data(extraBody.utf8))) is [String: Any] else {
+                throw ValidationError("--extra-body must be a JSON object")
+            }
+            config.extraBody = extraBody
+        }
         config.apiKey = ProcessInfo.processInfo.environment["OPENAI_API_KEY"] ?? ProcessInfo.processInfo.environment["VLLM_API_KEY"]
         let folder = tokenizer ?? EngineArgs.builtinModelPath()
         let loaded = try Tokenizer.load(folder: URL(fileURLWithPath: folder))

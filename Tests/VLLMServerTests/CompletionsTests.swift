@@ -164,4 +164,36 @@ final class BeamSearchServingTests: XCTestCase {
             XCTAssertEqual((chat.json["choices"] as! [[String: Any]]).count, 2)
         }
     }
+
+    /// With a JSON schema, the server's beams are the offline engine's beams under the same
+    /// grammar, and those that finished validate; a named tool choice with beam search is a call.
+    func testBeamSearchFollowsStructuredOutputs() async throws {
+        var args = EngineArgs(model: RepositoryFiles.path("Models/stories260K"))
+        args.numGPUBlocksOverride = 256
+        let llm = try LLM(args: args)
+        let prompt = llm.tokenizer!.encode("Once upon a time")
+        @Sendable func schema() -> [String: Any] {
+            [
+                "type": "object", "properties": ["name": ["type": "string", "maxLength": 5], "mood": ["enum": ["glad", "sad"]]],
+                "required": ["name", "mood"], "additionalProperties": false,
+            ]
+        }
+        let schemaText = String(decoding: try JSONSerialization.data(withJSONObject: schema(), options: .sortedKeys), as: UTF8.self)
+        let offline = try llm.beamSearch(
+            [.tokens(prompt)], BeamSearchParams(beamWidth: 2, maxTokens: 40, structuredOutputs: .jsonSchema(schemaText)))[0].sequences
+        try await withServer { client, _ in
+            // Sorted keys on both sides: the schema's property order is the order the grammar writes.
+            let response = try await client.postSorted(
+                "/v1/completions",
+                ["prompt": prompt, "max_tokens": 40, "n": 2, "use_beam_search": true, "structured_outputs": ["json": schema()]])
+            XCTAssertEqual(response.status, .ok, response.text)
+            let choices = response.json["choices"] as! [[String: Any]]
+            XCTAssertEqual(choices.map { $0["text"] as! String }, offline.map(\.text))
+            for choice in choices where choice["finish_reason"] as? String == "stop" {
+                let object = try JSONSerialization.jsonObject(with: Data((choice["text"] as! String).utf8)) as? [String: Any]
+                XCTAssertTrue(["glad", "sad"].contains(object?["mood"] as? String ?? ""), choice["text"] as! String)
+                XCTAssertLessThanOrEqual((object?["name"] as? String)?.count ?? 99, 5)
+            }
+        }
+    }
 }

@@ -4,9 +4,9 @@ import HummingbirdTesting
 import NIOCore
 import NIOFoundationCompat
 import SwiftVLLM
-import VLLMClient
 import XCTest
 
+@testable import VLLMClient
 @testable import VLLMServer
 
 /// A POST of `json` (already serialised) to the live server on `port`.
@@ -176,6 +176,29 @@ final class LoadTests: XCTestCase {
             }
             XCTAssertNotNil(try JSONSerialization.jsonObject(with: result.json()) as? [String: Any])
             _ = serving
+        }
+    }
+
+    /// `--extra-body` reaches every request with its members in the order written (a schema's
+    /// property order), replacing the benchmark's own fields of the same name.
+    func testServeBenchmarkExtraBody() async throws {
+        let extra = #"{"structured_outputs": {"regex": "[0-9]{4}"}, "z": {"b": 1, "a": 2}, "ignore_eos": false}"#
+        let body = String(decoding: try ServeBenchmark.bodyJSON(["ignore_eos": true, "max_tokens": 8], extra: extra), as: UTF8.self)
+        XCTAssertTrue(body.hasSuffix(#""structured_outputs": {"regex": "[0-9]{4}"}, "z": {"b": 1, "a": 2}, "ignore_eos": false}"#), body)
+        XCTAssertEqual(body.components(separatedBy: "ignore_eos").count, 2, body)
+        try await withServer(maxNumSeqs: 8, blocks: 256) { client, _ in
+            var config = ServeBenchmark.Config()
+            config.baseURL = "http://127.0.0.1:\(client.port!)"
+            config.numPrompts = 4
+            config.inputLength = 8
+            config.outputLength = 16
+            config.vocabularySize = 512
+            config.extraBody = extra
+            let result = try await ServeBenchmark(config: config).run()
+            XCTAssertEqual(result.completed, 4, result.results.map(\.error).joined(separator: "; "))
+            for request in result.results {
+                XCTAssertNotNil(request.generatedText.range(of: "^[0-9]{4}$", options: .regularExpression), request.generatedText)
+            }
         }
     }
 }

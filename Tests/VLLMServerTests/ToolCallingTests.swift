@@ -154,6 +154,23 @@ final class ToolCallingTests: XCTestCase {
         }
     }
 
+    /// Beam search follows the named function's grammar too: every beam is a call that fits.
+    func testNamedToolChoiceWithBeamSearch() async throws {
+        try await withServer(options: try toolServerOptions()) { client, _ in
+            let named: [String: Any] = ["type": "function", "function": ["name": "get_weather"]]
+            let response = try await client.post(
+                "/v1/chat/completions", toolRequest(["tool_choice": named, "n": 2, "use_beam_search": true, "max_tokens": 60]))
+            XCTAssertEqual(response.status, .ok, response.text)
+            XCTAssertEqual(response.choices.count, 2)
+            for choice in response.choices where choice["finish_reason"] as? String == "stop" {
+                let made = calls(messageOf(choice))
+                XCTAssertEqual(made.map(\.name), ["get_weather"], "\(choice)")
+                for call in made { checkArguments(call.name, call.arguments) }
+            }
+            XCTAssertTrue(response.choices.contains { $0["finish_reason"] as? String == "stop" }, "\(response.choices)")
+        }
+    }
+
     func testRequiredToolChoiceAlwaysGivesCallsOfTheTools() async throws {
         try await withServer(options: try toolServerOptions()) { client, _ in
             // One call per response bounds the list, so every sample finishes within max_tokens.

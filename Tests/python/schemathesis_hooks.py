@@ -7,7 +7,7 @@ inputs with their limit), `min_tokens` with the effective `max_tokens`, `best_of
 times `n` with the server's capacity and the stop strings' total size with its limit, they need
 regular expressions, grammars and JSON schemas to compile, and a `tool_choice` that constrains the
 output (`required`, or a named function that must be one of `tools`) to stand alone (no other
-output constraint, no beam search) with tools whose parameters compile. A positive case (one the document calls valid) that breaks one of them is
+output constraint) with tools whose parameters compile. A positive case (one the document calls valid) that breaks one of them is
 not a valid request, so it is dropped here before it is sent; negative cases are never touched.
 
 Token counts come from the server's own `/tokenize` (the tokenizer and the chat template are the
@@ -158,8 +158,7 @@ def _tools_compile(body):
 
 def _tool_rule(case, body):
     """The tool_choice rules: a named function is one of tools; "required" (with tools) and named
-    functions constrain the output themselves (no other constraint, no beam search, parameters
-    that compile)."""
+    functions constrain the output themselves (no other constraint, parameters that compile)."""
     tools, choice = body.get("tools"), body.get("tool_choice")
     if choice not in (None, "none") and tools is None:
         return "tool_choice without tools"
@@ -176,8 +175,6 @@ def _tool_rule(case, body):
     if (response_format is not None and response_format.get("type") != "text") or structured.get("json_object") is True or any(
             structured.get(key) is not None for key in ("json", "regex", "choice", "grammar")):
         return "tool_choice with another output constraint"
-    if body.get("use_beam_search") is True:
-        return "tool_choice with beam search"
     if not _tools_compile(body):
         return "tools' parameters do not compile"
     return None

@@ -59,7 +59,9 @@ def test_required_tool_choice_always_parses(tool_client):
         check_call(choice.message.tool_calls[0])
 
 
-def _reassemble(chunks):
+def _reassemble(chunks, fragments=None):
+    """Adds streamed chunks up as a client does: (calls as (name, arguments), content, finish);
+    `fragments`, when given, receives the number of non-empty argument pieces per call index."""
     calls, content, finish = {}, "", None
     for chunk in chunks:
         for choice in chunk.choices:
@@ -69,7 +71,10 @@ def _reassemble(chunks):
                 if piece.function and piece.function.name:
                     assert piece.index not in calls and piece.id.startswith("chatcmpl-tool-")
                     calls[piece.index] = [piece.function.name, ""]
-                calls[piece.index][1] += (piece.function.arguments if piece.function else "") or ""
+                text = (piece.function.arguments if piece.function else "") or ""
+                calls[piece.index][1] += text
+                if fragments is not None and text:
+                    fragments[piece.index] = fragments.get(piece.index, 0) + 1
     return [tuple(calls[i]) for i in sorted(calls)], content, finish
 
 
@@ -93,9 +98,12 @@ def test_auto_tool_choice_with_hermes(tool_client):
     assert choice.message.content == "Let me look. "
     assert [c.function.name for c in choice.message.tool_calls] == ["get_weather"]
     check_call(choice.message.tool_calls[0])
-    streamed, content, finish = _reassemble(tool_client.chat.completions.create(stream=True, **args))
+    fragments = {}
+    streamed, content, finish = _reassemble(tool_client.chat.completions.create(stream=True, **args), fragments)
     assert streamed == [(c.function.name, c.function.arguments) for c in choice.message.tool_calls]
     assert content == "Let me look. " and finish == "tool_calls"
+    # The arguments arrive as the model writes them, in fragments, not whole at the end.
+    assert fragments[0] >= 3, fragments
     # Plain text is content, with no calls.
     plain = tool_client.chat.completions.create(model=MODEL, messages=MESSAGES, tools=TOOLS, temperature=0, max_tokens=6)
     assert plain.choices[0].message.content and not plain.choices[0].message.tool_calls

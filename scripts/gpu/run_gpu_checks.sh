@@ -26,6 +26,9 @@
 #   gguf       GGUF blocks on CUDA: the GGUF fixture model against the CPU backend (float32, bf16), and the
 #              8B shape in llama.cpp's Q4_K_M layout (dummy blocks): batch-1 decode against its bandwidth floor
 #   ggufspeed  the 8B shape's throughput (1000 x 1024/128) in Q4_K_M beside bf16
+#   structured `vllm serve` on the 8B shape (dummy weights, the Llama-3 tokenizer carried as
+#              .gpu/llama3-tokenizer.json.xz): 256 concurrent requests with a JSON schema against the
+#              same requests plain, output tokens/s and TTFT ratios (scripts/gpu/structured_serve.py)
 # (`checks speed spec` is the whole verification of a change; each mode fits one 10-minute call
 # except that one, which takes about two). Needs .gpu/vllm.xz and .gpu/vllm-dev.xz (built here with
 # `scripts/gpu/build_binary.sh`), python3 with torch + transformers.
@@ -519,6 +522,21 @@ if has_mode ggufspeed; then
         --max-model-len 2048 --input-len 1024 --output-len 128 --num-prompts 1000 --max-num-batched-tokens 8192 \
         --max-num-seqs 256 --output-json $R/throughput_8b_1000_gguf_q4km.json
     throughput_8b throughput_8b_1000_bf16 180 1000 "$BIN"
+fi
+
+# structured: issue 15's speed target. STRUCT_CONFIG (another config folder for the Llama-3
+# tokenizer), STRUCT_MODEL (a folder with its own tokenizer.json), STRUCT_DEVICE and STRUCT_ARGS
+# (structured_serve.py's own flags) let the mode run on a small model on the CPU.
+if has_mode structured; then
+    export VLLM_CACHE_ROOT=$W/cache-speed
+    SM=${STRUCT_MODEL:-$W/configs/llama8b-tok}
+    if [ -z "${STRUCT_MODEL:-}" ]; then
+        mkdir -p $SM && cp ${STRUCT_CONFIG:-$L8}/config.json $SM/
+        xz -dc .gpu/llama3-tokenizer.json.xz > $SM/tokenizer.json || echo "structured: .gpu/llama3-tokenizer.json.xz is missing"
+        echo '{"bos_token": "<|begin_of_text|>", "eos_token": "<|end_of_text|>", "model_max_length": 131072}' > $SM/tokenizer_config.json
+    fi
+    step structured_serve 570 python3 $G/structured_serve.py --binary "$BIN" --model $SM --device ${STRUCT_DEVICE:-cuda} \
+        --result-dir $R --out $R/structured_serve.json ${STRUCT_ARGS:-}
 fi
 
 python3 $G/summarize.py "$R" > "$OUT/summary.json"

@@ -29,6 +29,7 @@ for p in (
     + sorted(glob.glob(f"{r}/ours_throughput_*.json"))
     + sorted(glob.glob(f"{r}/throughput_*.json"))
     + sorted(glob.glob(f"{r}/gguf_*.json"))
+    + sorted(glob.glob(f"{r}/structured_serve.json"))
 ):
     try:
         out[os.path.basename(p)[:-5]] = json.load(open(p))
