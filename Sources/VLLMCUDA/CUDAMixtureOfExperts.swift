@@ -5,6 +5,8 @@ struct MixtureOfExpertsKernels {
     let route, group, gemm, combine: CUhandle
     /// The decode kernels (16-bit activations only): gate/up with SwiGLU, and down, per entry.
     let gemvSwiGLU, gemv: CUhandle?
+    /// The grouped product on the tensor cores (16-bit activations only).
+    let gemmMMA: CUhandle?
 
     /// Nil when the module lacks any of the grouped ones (an older kernel source given by `VLLM_CUDA_KERNEL_SOURCE`).
     init?(function: (Kernel) -> CUhandle?) {
@@ -12,14 +14,15 @@ struct MixtureOfExpertsKernels {
             let combine = function(.moeCombine)
         else { return nil }
         (self.route, self.group, self.gemm, self.combine) = (route, group, gemm, combine)
-        (gemvSwiGLU, gemv) = (function(.moeGemvSwiGLU), function(.moeGemv))
+        (gemvSwiGLU, gemv, gemmMMA) = (function(.moeGemvSwiGLU), function(.moeGemv), function(.moeGemmMMA))
     }
 }
 
 /// Most experts `moe.cu` handles in a layer (its per-token top-k queue and one-block grouping).
 private let maxExperts = 256
-/// Rows of a tile of the grouped product (MOE_TILE_ROWS and MOE_TILE_COLS in moe.cu).
-private let tileRows = 16, tileColumns = 64
+/// Rows of a tile of the grouped product (MOE_TILE_ROWS and MOE_TILE_COLS in moe.cu), and the
+/// columns of the tensor-core kernel's tile (MOE_MMA_COLS).
+private let tileRows = 16, tileColumns = 64, mmaColumns = 128
 /// Most tokens whose experts run as matrix-vector products: each entry reads its expert's rows
 /// itself, which pays while the entries rarely share an expert.
 private let matrixVectorTokens = 8
@@ -76,8 +79,12 @@ extension CUDABackend {
         let tiles = (slots + tileRows - 1) / tileRows + count
         func grouped(_ input: CUDATensor, gather: Bool, _ weight: CUDATensor, n: Int, kdim: Int) -> CUDATensor {
             let result = allocate([slots, n])
+            // The tensor-core kernel takes 16-byte loads of both operands.
+            let mma = kdim % 8 == 0 ? moe.gemmMMA : nil
+            let columns = mma == nil ? tileColumns : mmaColumns
             launch(
-                moe.gemm, "moe_gemm \(n)x\(kdim)", grid: (tiles, (n + tileColumns - 1) / tileColumns), block: 256,
+                mma ?? moe.gemm, "moe_gemm\(mma == nil ? "" : "_mma") \(n)x\(kdim)", grid: (tiles, (n + columns - 1) / columns),
+                block: mma == nil ? 256 : 128,
                 [
                     .pointer(result.pointer), .pointer(input.pointer), .pointer(gather ? slotEntry : 0), .int32(Int32(k)),
                     .pointer(weight.pointer), .pointer(expertStart), .pointer(tileStart), .int32(Int32(count)),

@@ -7,7 +7,7 @@ enum Kernel: String, CaseIterable, Sendable {
     case embedding, gatherRows, rmsNorm, addRMSNorm, headRMSNorm, rotaryWriteKV, writeKVCache
     case pagedAttention, flashAttention, attentionCombine, decodeAttention, gemv, gemvSwiGLU
     case siluAndMul, addBias, toFloat, fromFloat, argmaxRows, adjustLogits, sampleRows, flashPrefill
-    case moeRoute, moeGroup, moeGemm, moeCombine, moeGemvSwiGLU, moeGemv
+    case moeRoute, moeGroup, moeGemm, moeCombine, moeGemvSwiGLU, moeGemv, moeGemmMMA
     case gemvInt, gemvFP8, dequantizeInt, dequantizeFP8, permuteColumns, quantizeRowsFP8, scaleProduct
     case geluTanhAndMul, gelu, softCap, scale, layerNorm, encoderEmbedding, bidirectionalAttention
     case gemvGGML, dequantizeGGML
@@ -17,7 +17,7 @@ enum Kernel: String, CaseIterable, Sendable {
     var isOptional: Bool {
         [
             .adjustLogits, .sampleRows, .decodeAttention, .flashPrefill, .gemvInt, .gemvFP8, .dequantizeInt, .dequantizeFP8,
-            .permuteColumns, .quantizeRowsFP8, .scaleProduct, .moeGemvSwiGLU, .moeGemv, .gemvGGML, .dequantizeGGML,
+            .permuteColumns, .quantizeRowsFP8, .scaleProduct, .moeGemvSwiGLU, .moeGemv, .moeGemmMMA, .gemvGGML, .dequantizeGGML,
         ].contains(self)
     }
 }

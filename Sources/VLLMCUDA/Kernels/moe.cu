@@ -274,6 +274,83 @@ __device__ void moe_gemm(T* out, const T* x, const int* slot_entry, int k, const
     }
 }
 
+// The grouped product on the tensor cores for 16-bit activations: the same 16-row tiles of one
+// expert as moe_gemm, 128 columns a block (four warps, two 16x16 fragments each), the depth in
+// steps of 32 through shared memory, float32 accumulation. The tiles of one expert run side by
+// side (blockIdx.x first), so the weight columns they share come from L2. kdim is a multiple of 8.
+#define MOE_MMA_COLS 128
+#define MOE_MMA_DEPTH 32
+#define MOE_MMA_LD (MOE_MMA_DEPTH + 8)  // padded rows: 80 bytes keep wmma's 32-byte alignment
+template <typename T>
+__device__ void moe_gemm_mma(T* out, const T* x, const int* slot_entry, int k, const T* w, const int* expert_start,
+                             const int* tile_start, int experts, int n, int kdim) {
+    using namespace nvcuda;
+    __shared__ __align__(32) T xs[MOE_TILE_ROWS * MOE_MMA_LD];
+    __shared__ __align__(32) T ws[MOE_MMA_COLS * MOE_MMA_LD];
+    __shared__ __align__(32) float cs[4][16 * 32];
+    const int tile = blockIdx.x;
+    if (tile >= tile_start[experts]) return;
+    int e = 0;
+    while (tile_start[e + 1] <= tile) e++;
+    const int row0 = expert_start[e] + (tile - tile_start[e]) * MOE_TILE_ROWS;
+    const int rows = imin(MOE_TILE_ROWS, expert_start[e + 1] - row0);
+    const int col0 = blockIdx.y * MOE_MMA_COLS;
+    const T* weight = w + (long long)e * n * kdim;
+    const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31;
+    // Each thread's x row (the first 64 threads load 8 values of one of the 16 rows).
+    const int xr = tid >> 2, xq = (tid & 3) * 8;
+    long long source = -1;
+    if (tid < 64 && xr < rows) source = slot_entry ? (long long)(slot_entry[row0 + xr] / k) : (long long)(row0 + xr);
+    wmma::fragment<wmma::accumulator, 16, 16, 16, float> acc[2];
+    wmma::fill_fragment(acc[0], 0.f);
+    wmma::fill_fragment(acc[1], 0.f);
+    const uint4 zero = make_uint4(0, 0, 0, 0);
+    for (int d0 = 0; d0 < kdim; d0 += MOE_MMA_DEPTH) {
+        if (tid < 64)
+            *(uint4*)&xs[xr * MOE_MMA_LD + xq] =
+                (source >= 0 && d0 + xq < kdim) ? *(const uint4*)(x + source * kdim + d0 + xq) : zero;
+#pragma unroll
+        for (int i = 0; i < 4; i++) {
+            const int at = tid + i * 128, c = at >> 2, q = (at & 3) * 8;
+            *(uint4*)&ws[c * MOE_MMA_LD + q] = (col0 + c < n && d0 + q < kdim)
+                                                   ? load_streaming(weight + (long long)(col0 + c) * kdim + d0 + q)
+                                                   : zero;
+        }
+        __syncthreads();
+#pragma unroll
+        for (int kk = 0; kk < MOE_MMA_DEPTH; kk += 16) {
+            wmma::fragment<wmma::matrix_a, 16, 16, 16, T, wmma::row_major> a;
+            wmma::load_matrix_sync(a, xs + kk, MOE_MMA_LD);
+#pragma unroll
+            for (int f = 0; f < 2; f++) {
+                wmma::fragment<wmma::matrix_b, 16, 16, 16, T, wmma::col_major> b;
+                wmma::load_matrix_sync(b, ws + (warp * 32 + f * 16) * MOE_MMA_LD + kk, MOE_MMA_LD);
+                wmma::mma_sync(acc[f], a, b, acc[f]);
+            }
+        }
+        __syncthreads();
+    }
+    wmma::store_matrix_sync(cs[warp], acc[0], 32, wmma::mem_row_major);
+    wmma::store_matrix_sync(cs[warp] + 16, acc[1], 32, wmma::mem_row_major);
+    __syncwarp();
+    for (int at = lane; at < 16 * 32; at += 32) {
+        const int r = at >> 5, col = col0 + warp * 32 + (at & 31);
+        if (r < rows && col < n) out[(long long)(row0 + r) * n + col] = from_f<T>(cs[warp][at]);
+    }
+}
+
+#define INSTANTIATE_MOE_MMA(S, T)                                                                                      \
+    extern "C" __global__ void __launch_bounds__(128) moe_gemm_mma_##S(T* out, const T* x, const int* slot_entry,     \
+        int k, const T* w, const int* expert_start, const int* tile_start, int experts, int n, int kdim) {             \
+        moe_gemm_mma<T>(out, x, slot_entry, k, w, expert_start, tile_start, experts, n, kdim);                         \
+    }
+#ifdef VLLM_DTYPE_BF16
+INSTANTIATE_MOE_MMA(bf16, __nv_bfloat16)
+#endif
+#ifdef VLLM_DTYPE_F16
+INSTANTIATE_MOE_MMA(f16, __half)
+#endif
+
 // Decode steps (a few tokens): each entry's expert as matrix-vector products through gemv_row, one
 // warp per output row, so that the chosen experts' weights stream at the bandwidth of gemv.cu
 // (moe_gemm's 16-row tiles would hold one row each). grid.y is the entry t·k + j; rows go to the
