@@ -80,7 +80,9 @@ public final class GemmaModel<B: Backend>: CausalModel {
                 try backend.weight([RotaryEmbedding.table(headDim: c.rotaryDim, theta: $0, scaling: .none, positions: context.maxPositions)]
                 )
             } ?? globalRope
-        let qkNorm = weights.contains(prefix + "layers.0.self_attn.q_norm.weight")
+        // Gemma 3 normalizes q and k per head, Gemma 2 does not; the architecture says which (dummy
+        // weight stores answer yes to every name).
+        let qkNorm = c.architecture != "Gemma2ForCausalLM"
         var layers: [Layer] = []
         for i in 0..<c.numLayers {
             let p = "layers.\(i).", a = "layers.\(i).self_attn."
