@@ -42,6 +42,9 @@ struct QuantizedLinearKernels {
     }
 }
 
+/// Most rows of a grid (gridDim.y); the dequantization kernels loop over more (a 128k-row LM head).
+private let maxGridRows = 65535
+
 // Linear layers whose weights stay quantized in device memory (WeightFormat.packedInt with 4 or 8
 // bits, .fp8, and GGUF blocks: .ggml and .stacked). Decode steps (1 to 4 tokens) dequantize in
 // registers inside matrix-vector kernels, reading the stored bytes once; larger products
@@ -253,9 +256,10 @@ extension CUDABackend {
         switch part.format {
         case .packedInt(let bits, let groupSize, let permuted):
             let words = part.tensors[0].shape[1]
-            // A row per grid row; threads over the row's words.
+            // Rows over grid rows (the kernels loop past the grid's 65535); threads over the row's words.
             launch(
-                kernels.quantized!.dequantizeInt, "dequantize_int\(bits) \(rows)x\(k)", grid: ((words + 255) / 256, rows), block: 256,
+                kernels.quantized!.dequantizeInt, "dequantize_int\(bits) \(rows)x\(k)", grid: ((words + 255) / 256, min(rows, maxGridRows)),
+                block: 256,
                 [
                     .pointer(destination), .pointer(part.tensors[0].pointer), .pointer(part.tensors[1].pointer),
                     .pointer(part.tensors[2].pointer), .pointer(permuted ? part.tensors[3].pointer : 0),
@@ -263,15 +267,17 @@ extension CUDABackend {
                 ])
         case .fp8(let blockColumns):
             launch(
-                kernels.quantized!.dequantizeFP8, "dequantize_fp8 \(rows)x\(k)", grid: ((k + 255) / 256, rows), block: 256,
+                kernels.quantized!.dequantizeFP8, "dequantize_fp8 \(rows)x\(k)", grid: ((k + 255) / 256, min(rows, maxGridRows)),
+                block: 256,
                 [
                     .pointer(destination), .pointer(part.tensors[0].pointer), .pointer(part.tensors[1].pointer),
                     .int32(Int32(rows)), .int32(Int32(k)), .int32(Int32(min(blockColumns, k))),
                 ])
         case .ggml(let type):
-            // A row per grid row; threads over the row's chunks (at most one per 32 values).
+            // Rows over grid rows as above; threads over the row's chunks (at most one per 32 values).
             launch(
-                kernels.quantized!.dequantizeGGML[type]!, "dequantize_ggml \(type) \(rows)x\(k)", grid: ((k / 32 + 255) / 256, rows),
+                kernels.quantized!.dequantizeGGML[type]!, "dequantize_ggml \(type) \(rows)x\(k)",
+                grid: ((k / 32 + 255) / 256, min(rows, maxGridRows)),
                 block: 256, [.pointer(destination), .pointer(part.tensors[0].pointer), .int32(Int32(rows)), .int32(Int32(k))])
         default:
             preconditionFailure("\(part.format) is not a quantized format")

@@ -297,13 +297,14 @@ __device__ void gemv_ggml(T* y, const T* x, const unsigned char* w, int n, int k
     }
 }
 
-// w[n, k] in the activation dtype: row blockIdx.y, a chunk a thread. Each value is ggml's
+// w[n, k] in the activation dtype: rows blockIdx.y + i·gridDim.y (at most 65535 grid rows), a chunk a thread. Each value is ggml's
 // (scale · q, plus the offset where the type has one, rounded apart), then rounded to T.
 template <typename T, int TYPE>
 __device__ void dequantize_ggml(T* w, const unsigned char* blocks, int n, int k) {
     using B = Ggml<TYPE>;
     PDL_ENTER();
-    const int row = blockIdx.y, chunks = k / B::VALUES * B::CHUNKS;
+    const int chunks = k / B::VALUES * B::CHUNKS;
+    for (int row = blockIdx.y; row < n; row += gridDim.y) {
     const unsigned char* br = blocks + (long long)row * (k / B::VALUES) * B::BYTES;
     T* wr = w + (long long)row * k;
     for (int ci = blockIdx.x * blockDim.x + threadIdx.x; ci < chunks; ci += gridDim.x * blockDim.x) {
@@ -324,6 +325,7 @@ __device__ void dequantize_ggml(T* w, const unsigned char* blocks, int n, int k)
 #pragma unroll
             for (int u = 0; u < 16 * (int)sizeof(T) / 16; ++u) dst[u] = out.u[u];
         }
+    }
     }
 }
 

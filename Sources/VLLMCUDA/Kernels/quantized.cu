@@ -129,15 +129,17 @@ __device__ void gemv_fp8(T* y, const T* x, const unsigned char* codes, const flo
                           [](float* w, const uint4& wv, float zero) { unpack_fp8(w, wv, zero); });
 }
 
-// w[n, k] in the activation dtype from packed rows: row blockIdx.y, one 32-bit word a thread.
+// w[n, k] in the activation dtype from packed rows: rows blockIdx.y + i·gridDim.y (a grid has at
+// most 65535 rows, an LM head more), one 32-bit word a thread.
 // With `order` (act-order), stored column j is input order[j], so the matrix comes out in input
 // order and the activations need no gathering; without it, each word's values go out in one store.
 template <typename T, int BITS>
 __device__ __forceinline__ void dequantize_words(T* w, const unsigned int* packed, const float* scales, const float* zeros,
-                                                 const int* order, int k, int group) {
+                                                 const int* order, int n, int k, int group) {
     constexpr int PER_WORD = 32 / BITS, BYTES = (int)sizeof(T) * PER_WORD;
     constexpr unsigned int MASK = (1u << BITS) - 1u;
-    const int row = blockIdx.y, words_per_row = k / PER_WORD, groups = k / group;
+    const int words_per_row = k / PER_WORD, groups = k / group;
+    for (int row = blockIdx.y; row < n; row += gridDim.y) {
     const unsigned int* pr = packed + (long long)row * words_per_row;
     T* wr = w + (long long)row * k;
     for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < words_per_row; i += gridDim.x * blockDim.x) {
@@ -158,26 +160,29 @@ __device__ __forceinline__ void dequantize_words(T* w, const unsigned int* packe
             for (int b = 0; b < BYTES / 8; ++b) ((uint2*)(wr + first))[b] = out.u[b];
         }
     }
+    }
 }
 
 template <typename T>
 __device__ void dequantize_int(T* w, const unsigned int* packed, const float* scales, const float* zeros, const int* order,
                                int n, int k, int group, int bits) {
     PDL_ENTER();
-    if (bits == 4) dequantize_words<T, 4>(w, packed, scales, zeros, order, k, group);
-    else dequantize_words<T, 8>(w, packed, scales, zeros, order, k, group);
+    if (bits == 4) dequantize_words<T, 4>(w, packed, scales, zeros, order, n, k, group);
+    else dequantize_words<T, 8>(w, packed, scales, zeros, order, n, k, group);
 }
 
-// The same for e4m3 rows: row blockIdx.y, one code a thread.
+// The same for e4m3 rows: rows as above, one code a thread.
 template <typename T>
 __device__ void dequantize_fp8(T* w, const unsigned char* codes, const float* scales, int n, int k, int block) {
     PDL_ENTER();
-    const int row = blockIdx.y, blocks = (k + block - 1) / block;
-    const unsigned char* cr = codes + (long long)row * k;
-    const float* sr = scales + (long long)row * blocks;
-    T* wr = w + (long long)row * k;
-    for (int j = blockIdx.x * blockDim.x + threadIdx.x; j < k; j += gridDim.x * blockDim.x) {
-        wr[j] = from_f<T>(fp8_times_2m8(cr[j]) * 256.f * sr[j / block]);
+    const int blocks = (k + block - 1) / block;
+    for (int row = blockIdx.y; row < n; row += gridDim.y) {
+        const unsigned char* cr = codes + (long long)row * k;
+        const float* sr = scales + (long long)row * blocks;
+        T* wr = w + (long long)row * k;
+        for (int j = blockIdx.x * blockDim.x + threadIdx.x; j < k; j += gridDim.x * blockDim.x) {
+            wr[j] = from_f<T>(fp8_times_2m8(cr[j]) * 256.f * sr[j / block]);
+        }
     }
 }
 
