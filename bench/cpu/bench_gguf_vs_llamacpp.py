@@ -17,6 +17,7 @@ Our decode steps run after the prompt (context 129..256 for 128/128); llama-benc
 from an empty context. At these sizes attention is a small part of a step.
 
 Usage: python3 bench/cpu/bench_gguf_vs_llamacpp.py [--binary .build/release/vllm] [--rounds 3]
+       [--baseline OTHER_VLLM] [--llama-bench PATH|none] [--iterations 1]
        [--prompt 128] [--decode 128] [--threads 2] [--out bench/results/cpu_gguf_vs_llamacpp.json]
 """
 
@@ -86,7 +87,7 @@ def build_llama_bench(sdist=None):
 
 def ours(binary, model, args):
     command = [binary, "bench", "forward", "--device", "cpu", "--model", model, "--batch-size", "1",
-               "--input-len", str(args.prompt), "--output-len", str(args.decode + 1), "--warmup", "1",
+               "--input-len", str(args.prompt), "--output-len", str(args.decode + 1), "--warmup", str(args.warmup),
                "--iterations", str(args.iterations), "--json"]
     before = os.getloadavg()[0]
     out = subprocess.run(command, check=True, capture_output=True, text=True).stdout
@@ -112,10 +113,12 @@ def theirs(binary, model, args):
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--binary", default=".build/release/vllm")
-    parser.add_argument("--llama-bench", help="a built llama-bench (default: build it from the PyPI sdist)")
+    parser.add_argument("--llama-bench", help="a built llama-bench (default: build it from the PyPI sdist); 'none' skips it")
+    parser.add_argument("--baseline", help="a second vllm binary (e.g. main's) run in the same rounds, as 'baseline'")
     parser.add_argument("--sdist", help="a local copy of the sdist (its sha256 is still checked)")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--iterations", type=int, default=1, help="measured runs per call (ours: median; theirs: mean)")
+    parser.add_argument("--warmup", type=int, default=1, help="our untimed runs per call (llama-bench warms up itself)")
     parser.add_argument("--prompt", type=int, default=128)
     parser.add_argument("--decode", type=int, default=128)
     parser.add_argument("--threads", type=int, default=2)
@@ -127,14 +130,19 @@ def main():
     if args.sdist and sha256(args.sdist) != SDIST_SHA256:
         raise SystemExit(f"{args.sdist}: sha256 differs from the pinned {SDIST_SHA256}")
     llama_bench = args.llama_bench or build_llama_bench(args.sdist)[0]
+    tools = [("ours", ours, args.binary)]
+    if args.baseline:
+        tools.append(("baseline", ours, args.baseline))
+    if llama_bench != "none":
+        tools.append(("llama.cpp", theirs, llama_bench))
     if args.threads != os.cpu_count():
         print(f"note: our CPU backend uses every core ({os.cpu_count()}); llama-bench gets -t {args.threads}")
     names = args.models.split(",")
-    runs = {name: {"ours": [], "llama.cpp": []} for name in names}
+    runs = {name: {tool: [] for tool, _, _ in tools} for name in names}
     for round_index in range(args.rounds):
         for name in names:
             model = os.path.join(GGUF_DIR, MODELS[name])
-            for tool, run, binary in (("ours", ours, args.binary), ("llama.cpp", theirs, llama_bench)):
+            for tool, run, binary in tools:
                 start = time.time()
                 result = run(binary, model, args)
                 result["wall_s"] = round(time.time() - start, 1)
@@ -146,14 +154,15 @@ def main():
     summary = {}
     for name in names:
         row = {}
-        for tool in ("ours", "llama.cpp"):
-            row[tool] = {key: statistics.median(r[key] for r in runs[name][tool])
-                         for key in ("prompt_tokens_per_s", "decode_tokens_per_s")}
-        row["ratio_ours_to_llamacpp"] = {
-            key: row["ours"][key] / row["llama.cpp"][key] for key in ("prompt_tokens_per_s", "decode_tokens_per_s")}
-        row["per_round_ratios"] = {
-            key: [o[key] / t[key] for o, t in zip(runs[name]["ours"], runs[name]["llama.cpp"])]
-            for key in ("prompt_tokens_per_s", "decode_tokens_per_s")}
+        keys = ("prompt_tokens_per_s", "decode_tokens_per_s")
+        for tool in runs[name]:
+            row[tool] = {key: statistics.median(r[key] for r in runs[name][tool]) for key in keys}
+            row[tool]["loadavg_median"] = statistics.median(r["loadavg_before"] for r in runs[name][tool])
+        for other, label in (("llama.cpp", "llamacpp"), ("baseline", "baseline")):
+            if other in runs[name]:
+                row[f"ratio_ours_to_{label}"] = {key: row["ours"][key] / row[other][key] for key in keys}
+                row[f"per_round_ratios_to_{label}"] = {
+                    key: [o[key] / t[key] for o, t in zip(runs[name]["ours"], runs[name][other])] for key in keys}
         summary[name] = row
         print(name, json.dumps(row))
 
@@ -163,6 +172,7 @@ def main():
         "machine": {"cpu": cpu_model(), "cores": os.cpu_count(), "platform": platform.platform()},
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "ours": {"commit": commit, "binary": args.binary, "label": args.label},
+        "baseline": {"binary": args.baseline} if args.baseline else None,
         "llama.cpp": {"package": f"{PACKAGE} {VERSION} (sdist, vendor/llama.cpp)", "sdist_sha256": SDIST_SHA256},
         "targets": "decode ≥ 1.0× llama.cpp, prompt ≥ 0.8× (issue 14)",
         "summary": summary,
