@@ -26,7 +26,7 @@ struct BFloat16Bits: WeightElement {
 /// `out[t, n] = Σ_k x[t, k] · w[n, k]` for row-major `x [T, K]` and `w [N, K]` (the layout of a
 /// Hugging Face linear weight), parallel over the rows of `w`.
 ///
-/// Register tiles of 3 weight rows × 4 tokens keep the FMA units busy for prefill; decode (few
+/// Register tiles of 2 weight rows × 4 tokens keep the FMA units busy for prefill; decode (few
 /// tokens) uses 4 weight rows × 1 token, where the weight stream from memory is the limit. Weight
 /// rows are taken in blocks that stay in L2 while every group of tokens passes over them.
 enum MatMul {
@@ -57,11 +57,7 @@ enum MatMul {
         var t = 0
         while t + 4 <= T {
             var n = rows.lowerBound
-            while n + 3 <= rows.upperBound {
-                tile3x4(x: x + t * K, w: w + n * K, out: out + t * N + n, N: N, K: K)
-                n += 3
-            }
-            if n + 2 <= rows.upperBound {
+            while n + 2 <= rows.upperBound {
                 tile2x4(x: x + t * K, w: w + n * K, out: out + t * N + n, N: N, K: K)
                 n += 2
             }
@@ -82,48 +78,6 @@ enum MatMul {
             }
             t += 1
         }
-    }
-
-    /// 3 weight rows × 4 tokens: 12 accumulators and 7 loads per 12 multiply-adds, the most that
-    /// 16 AVX2 registers hold (each output is still one accumulator over `k` in order, so the
-    /// results are those of the smaller tiles, bit for bit).
-    @inline(__always)
-    private static func tile3x4<W: WeightElement>(
-        x: UnsafePointer<Float>, w: UnsafePointer<W>, out: UnsafeMutablePointer<Float>, N: Int, K: Int
-    ) {
-        var a00 = SIMD8<Float>(), a01 = SIMD8<Float>(), a02 = SIMD8<Float>()
-        var a10 = SIMD8<Float>(), a11 = SIMD8<Float>(), a12 = SIMD8<Float>()
-        var a20 = SIMD8<Float>(), a21 = SIMD8<Float>(), a22 = SIMD8<Float>()
-        var a30 = SIMD8<Float>(), a31 = SIMD8<Float>(), a32 = SIMD8<Float>()
-        let w1 = w + K, w2 = w + 2 * K
-        let x1 = x + K, x2 = x + 2 * K, x3 = x + 3 * K
-        var k = 0
-        while k + 8 <= K {
-            let v0 = W.load8(w + k), v1 = W.load8(w1 + k), v2 = W.load8(w2 + k)
-            var u = Float.load8(x + k)
-            a00.addProduct(u, v0); a01.addProduct(u, v1); a02.addProduct(u, v2)
-            u = Float.load8(x1 + k)
-            a10.addProduct(u, v0); a11.addProduct(u, v1); a12.addProduct(u, v2)
-            u = Float.load8(x2 + k)
-            a20.addProduct(u, v0); a21.addProduct(u, v1); a22.addProduct(u, v2)
-            u = Float.load8(x3 + k)
-            a30.addProduct(u, v0); a31.addProduct(u, v1); a32.addProduct(u, v2)
-            k += 8
-        }
-        var s0 = (a00.sum(), a01.sum(), a02.sum()), s1 = (a10.sum(), a11.sum(), a12.sum())
-        var s2 = (a20.sum(), a21.sum(), a22.sum()), s3 = (a30.sum(), a31.sum(), a32.sum())
-        while k < K {
-            let v0 = W.load1(w + k), v1 = W.load1(w1 + k), v2 = W.load1(w2 + k)
-            s0.0 += x[k] * v0; s0.1 += x[k] * v1; s0.2 += x[k] * v2
-            s1.0 += x1[k] * v0; s1.1 += x1[k] * v1; s1.2 += x1[k] * v2
-            s2.0 += x2[k] * v0; s2.1 += x2[k] * v1; s2.2 += x2[k] * v2
-            s3.0 += x3[k] * v0; s3.1 += x3[k] * v1; s3.2 += x3[k] * v2
-            k += 1
-        }
-        out[0] = s0.0; out[1] = s0.1; out[2] = s0.2
-        out[N] = s1.0; out[N + 1] = s1.1; out[N + 2] = s1.2
-        out[2 * N] = s2.0; out[2 * N + 1] = s2.1; out[2 * N + 2] = s2.2
-        out[3 * N] = s3.0; out[3 * N + 1] = s3.1; out[3 * N + 2] = s3.2
     }
 
     @inline(__always)

@@ -8,8 +8,8 @@ import VLLMCore
 /// decoded into a per-thread float32 buffer and the dense tile kernels of `MatMul` pass every
 /// token over it, so the decoding is paid once per row for all tokens.
 enum QuantizedMatMul {
-    /// Rows decoded at a time for prefill (a multiple of the 3 rows of `MatMul`'s tiles).
-    static let tileRows = 24
+    /// Rows decoded at a time for prefill.
+    static let tileRows = 16
     /// Token counts from which prefill tiles pay for themselves.
     static let tileTokens = 4
 
