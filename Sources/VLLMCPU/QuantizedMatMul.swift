@@ -3,8 +3,8 @@ import VLLMCore
 /// `out[t, n] = Σ_k x[t, k] · w[n, k]` for a weight whose rows are ggml blocks (a GGUF tensor),
 /// parallel over the rows of `w`, without the weight ever being expanded in memory.
 ///
-/// Few tokens (decode): each block is decoded into a 256-value buffer on the stack and multiplied
-/// with the tokens' slice of `x` while it is in L1. Many tokens (prefill): a tile of rows is
+/// Few tokens (decode): block types are decoded in registers (`GGMLDecode`); plain float rows
+/// (F32/F16/BF16 tensors of a GGUF file) go value by value. Many tokens (prefill): a tile of rows is
 /// decoded into a per-thread float32 buffer and the dense tile kernels of `MatMul` pass every
 /// token over it, so the decoding is paid once per row for all tokens.
 enum QuantizedMatMul {
@@ -20,19 +20,17 @@ enum QuantizedMatMul {
         T: Int, N: Int, K: Int
     ) {
         let rowBytes = type.rowBytes(K)
+        if T < tileTokens && type.floatDType == nil {
+            GGMLDecode.multiply(x: x, w: w, type: type, out: out, outStride: outStride, T: T, N: N, K: K)
+            return
+        }
         if T < tileTokens {
             ParallelFor.run(N, costPerItem: K * T * 2) { rows in
                 // The switch on the type is outside the row loop, so each loop is specialised.
                 switch type {
-                case .q4_0: dotRows(rows, .q4_0, x: x, w: w, rowBytes: rowBytes, out: out, outStride: outStride, T: T, K: K)
-                case .q4_1: dotRows(rows, .q4_1, x: x, w: w, rowBytes: rowBytes, out: out, outStride: outStride, T: T, K: K)
-                case .q5_0: dotRows(rows, .q5_0, x: x, w: w, rowBytes: rowBytes, out: out, outStride: outStride, T: T, K: K)
-                case .q5_1: dotRows(rows, .q5_1, x: x, w: w, rowBytes: rowBytes, out: out, outStride: outStride, T: T, K: K)
-                case .q8_0: dotRows(rows, .q8_0, x: x, w: w, rowBytes: rowBytes, out: out, outStride: outStride, T: T, K: K)
-                case .q4_K: dotRows(rows, .q4_K, x: x, w: w, rowBytes: rowBytes, out: out, outStride: outStride, T: T, K: K)
-                case .q5_K: dotRows(rows, .q5_K, x: x, w: w, rowBytes: rowBytes, out: out, outStride: outStride, T: T, K: K)
-                case .q6_K: dotRows(rows, .q6_K, x: x, w: w, rowBytes: rowBytes, out: out, outStride: outStride, T: T, K: K)
-                case .f32, .f16, .bf16: dotRows(rows, type, x: x, w: w, rowBytes: rowBytes, out: out, outStride: outStride, T: T, K: K)
+                case .f32: dotRows(rows, .f32, x: x, w: w, rowBytes: rowBytes, out: out, outStride: outStride, T: T, K: K)
+                case .f16: dotRows(rows, .f16, x: x, w: w, rowBytes: rowBytes, out: out, outStride: outStride, T: T, K: K)
+                default: dotRows(rows, .bf16, x: x, w: w, rowBytes: rowBytes, out: out, outStride: outStride, T: T, K: K)
                 }
             }
             return
@@ -49,7 +47,8 @@ enum QuantizedMatMul {
         }
     }
 
-    /// Rows `rows` of `out` as dot products of each quantized row with each token, block by block.
+    /// Rows `rows` of `out` as dot products of each row with each token, block by block (used for
+    /// the plain float types).
     @inline(__always)
     static func dotRows(
         _ rows: Range<Int>, _ type: GGMLType, x: UnsafePointer<Float>, w: UnsafeRawPointer, rowBytes: Int,

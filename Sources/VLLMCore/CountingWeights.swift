@@ -33,4 +33,11 @@ public final class CountingWeights: WeightStore, @unchecked Sendable {
         add(weight.byteCount)
         return weight
     }
+
+    /// `base`'s block-quantized embeddings, counted like the other weights.
+    public func quantizedEmbeddings(vocabSize: Int, hidden: Int) throws -> HostLinearWeight? {
+        let weight = try base.quantizedEmbeddings(vocabSize: vocabSize, hidden: hidden)
+        if let weight { add(weight.byteCount) }
+        return weight
+    }
 }

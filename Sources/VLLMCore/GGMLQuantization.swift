@@ -194,9 +194,16 @@ public struct GGMLParts {
 /// multiply-add), so that the values are bit-identical to it. They are `@inlinable` so that the
 /// CPU kernels, compiled with optimisation, inline them into their loops.
 public enum GGMLBlocks {
+    /// The float16 at byte `offset` of `p`, as float32 (exact; one `vcvtph2ps` where the
+    /// standard library has `Float16`).
     @inlinable @inline(__always)
-    static func half(_ p: UnsafeRawPointer, _ offset: Int) -> Float {
-        FloatBits.float16ToFloat(p.loadUnaligned(fromByteOffset: offset, as: UInt16.self))
+    public static func half(_ p: UnsafeRawPointer, _ offset: Int) -> Float {
+        let bits = p.loadUnaligned(fromByteOffset: offset, as: UInt16.self)
+        #if os(macOS) && arch(x86_64)
+            return FloatBits.float16ToFloat(bits)
+        #else
+            return Float(Float16(bitPattern: bits))
+        #endif
     }
 
     /// The low and high nibbles of 16 bytes, widened.
@@ -260,7 +267,7 @@ public enum GGMLBlocks {
 
     /// The 6-bit scale and minimum of sub-block `j` (0..<8) of a Q4_K or Q5_K block, packed in 12 bytes.
     @inlinable @inline(__always)
-    static func scaleMin(_ scales: UnsafeRawPointer, _ j: Int) -> (Float, Float) {
+    public static func scaleMin(_ scales: UnsafeRawPointer, _ j: Int) -> (Float, Float) {
         let q = scales.assumingMemoryBound(to: UInt8.self)
         if j < 4 { return (Float(q[j] & 63), Float(q[j + 4] & 63)) }
         let scale = (q[j + 4] & 0xF) | ((q[j - 4] >> 6) << 4)

@@ -89,6 +89,13 @@ public final class GGUFWeights: WeightStore, @unchecked Sendable {
         return HostLinearWeight(format: .ggml(info.type), outFeatures: out, inFeatures: inFeatures, tensors: [blocks])
     }
 
+    /// `token_embd` in its block format (SmolLM2 keeps it in Q8_0), so that a tied LM head reads
+    /// a quarter of the bytes that the decoded float32 copy would take.
+    public func quantizedEmbeddings(vocabSize: Int, hidden: Int) throws -> HostLinearWeight? {
+        let weight = try linear("model.embed_tokens", out: vocabSize, in: hidden)
+        return weight.format == .dense ? nil : weight
+    }
+
     /// A block-quantized tensor decoded to float32, rows in parallel.
     static func decode(_ info: GGUFTensorInfo, from file: GGUFFile, shape: [Int]) -> HostTensor {
         let (rowValues, rows) = (info.dimensions[0], info.count / info.dimensions[0])

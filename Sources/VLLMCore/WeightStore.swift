@@ -9,6 +9,15 @@ public protocol WeightStore: Sendable {
     /// The weight of the linear layer `prefix` (`prefix.weight`, `[out, in]` when dense) in the
     /// format the checkpoint stores it; a store of quantized weights returns its own format.
     func linear(_ prefix: String, out: Int, in inFeatures: Int) throws -> HostLinearWeight
+    /// The token embeddings `[vocabSize, hidden]` as a linear weight in the block format they are
+    /// stored in, for a tied LM head that multiplies them as stored; nil where they are plain
+    /// floats (the model then reuses its embedding tensor).
+    func quantizedEmbeddings(vocabSize: Int, hidden: Int) throws -> HostLinearWeight?
+}
+
+extension WeightStore {
+    /// Plain float embeddings: checkpoints other than GGUF files store them so.
+    public func quantizedEmbeddings(vocabSize: Int, hidden: Int) throws -> HostLinearWeight? { nil }
 }
 
 /// The weights of a Hugging Face folder: one `model.safetensors`, or shards listed by

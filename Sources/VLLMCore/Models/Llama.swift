@@ -109,10 +109,14 @@ public final class LlamaModel<B: Backend>: CausalModel, EmbeddingModel {
         }
         self.layers = layers
         finalNorm = try take("model.norm.weight", [h])
-        lmHead =
-            c.tieWordEmbeddings
-            ? LinearWeight(format: .dense, outFeatures: vocabulary.count, inFeatures: h, tensors: [embedTokens])
-            : try backend.linearWeight([linear("lm_head", c.vocabSize, h).rows(vocabulary)])
+        if !c.tieWordEmbeddings {
+            lmHead = try backend.linearWeight([linear("lm_head", c.vocabSize, h).rows(vocabulary)])
+        } else if let stored = try weights.quantizedEmbeddings(vocabSize: c.vocabSize, hidden: h) {
+            // A tied head over block-quantized embeddings (GGUF) multiplies the blocks, not the float copy.
+            lmHead = try backend.linearWeight([stored.rows(vocabulary)])
+        } else {
+            lmHead = LinearWeight(format: .dense, outFeatures: vocabulary.count, inFeatures: h, tensors: [embedTokens])
+        }
         rope = try backend.weight([
             RotaryEmbedding.table(
                 headDim: c.rotaryDim, theta: c.ropeTheta, scaling: c.ropeScaling, positions: context.maxPositions)
