@@ -9,10 +9,12 @@
 // the rotated keys and the values also go to the token's cache slot (layout of write_kv_cache), so
 // that a step rotates and fills the cache in one pass. `rope` rows hold head_dim/2 cosines then
 // head_dim/2 sines, already in the activation dtype (transformers casts cos and sin to it), and
-// each product is rounded as PyTorch rounds it.
-template <typename T>
-__device__ void rotary_write_kv(T* qkv, const T* rope, const int* positions, const int* slots, T* keys, T* values,
-                                int width, int num_heads, int kv_heads, int head_dim, int block_size) {
+// each product is rounded as PyTorch rounds it. A cache of e4m3 codes (C = unsigned char) stores
+// them as write_kv_cache does, with the inverses of the layer's scales.
+template <typename T, typename C>
+__device__ void rotary_write_kv(T* qkv, const T* rope, const int* positions, const int* slots, C* keys, C* values,
+                                int width, int num_heads, int kv_heads, int head_dim, int block_size, float key_inverse,
+                                float value_inverse) {
     const int half = head_dim / 2, heads = num_heads + kv_heads;
     T* row = qkv + (long long)blockIdx.x * width;
     const T* table = rope + (long long)positions[blockIdx.x] * head_dim;
@@ -28,15 +30,15 @@ __device__ void rotary_write_kv(T* qkv, const T* rope, const int* positions, con
         x[d] = a;
         x[half + d] = b;
         if (slot >= 0 && h >= num_heads) {
-            T* k = keys + at + (long long)(h - num_heads) * block_size * head_dim;
-            k[d] = a;
-            k[half + d] = b;
+            C* k = keys + at + (long long)(h - num_heads) * block_size * head_dim;
+            kv_store(k + d, a, key_inverse);
+            kv_store(k + half + d, b, key_inverse);
         }
     }
     if (slot < 0) return;
     for (int i = threadIdx.x; i < kv_heads * head_dim; i += blockDim.x) {
         const int g = i / head_dim, d = i % head_dim;
-        values[at + (long long)g * block_size * head_dim + d] = row[heads * head_dim + i];
+        kv_store(values + at + (long long)g * block_size * head_dim + d, row[heads * head_dim + i], value_inverse);
     }
 }
 
@@ -44,7 +46,16 @@ __device__ void rotary_write_kv(T* qkv, const T* rope, const int* positions, con
     extern "C" __global__ void rotary_write_kv_##S(T* qkv, const T* rope, const int* positions, const int* slots,      \
                                                    T* keys, T* values, int width, int num_heads, int kv_heads,         \
                                                    int head_dim, int block_size) { PDL_ENTER();                        \
-        rotary_write_kv<T>(qkv, rope, positions, slots, keys, values, width, num_heads, kv_heads, head_dim, block_size); \
+        rotary_write_kv<T, T>(qkv, rope, positions, slots, keys, values, width, num_heads, kv_heads, head_dim,          \
+                              block_size, 1.f, 1.f);                                                                   \
+    }                                                                                                                  \
+    extern "C" __global__ void rotary_write_kv_fp8_##S(T* qkv, const T* rope, const int* positions, const int* slots,  \
+                                                       unsigned char* keys, unsigned char* values, int width,          \
+                                                       int num_heads, int kv_heads, int head_dim, int block_size,      \
+                                                       float key_inverse, float value_inverse) {                       \
+        PDL_ENTER();                                                                                                   \
+        rotary_write_kv<T, unsigned char>(qkv, rope, positions, slots, keys, values, width, num_heads, kv_heads,       \
+                                          head_dim, block_size, key_inverse, value_inverse);                           \
     }
 
 #ifdef VLLM_DTYPE_F32
