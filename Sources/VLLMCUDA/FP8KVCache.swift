@@ -58,3 +58,19 @@ extension CUDAKVCache {
         return [.float(scales.key), .float(scales.value)]
     }
 }
+
+extension CUDABackend {
+    /// Layer `layer`'s keys and values as the cache stores them (the activations' bytes, or e4m3
+    /// codes), copied to the host: for checks.
+    public func kvCacheBytes(_ cache: CUDAKVCache, layer: Int) -> (keys: [UInt8], values: [UInt8]) {
+        let shape = cache.shape
+        let count = kvCacheBytesPerBlock(shape) / (2 * shape.numLayers) * shape.numBlocks
+        func copy(_ source: CUdeviceptr) -> [UInt8] {
+            let host = hostOutput.ensure(count)
+            driver.must(driver.cuMemcpyDtoHAsync(host, source, count, stream), "cuMemcpyDtoHAsync(KV cache)")
+            synchronize()
+            return Array(UnsafeRawBufferPointer(start: host, count: count))
+        }
+        return (copy(cache.keys[layer]), copy(cache.values[layer]))
+    }
+}

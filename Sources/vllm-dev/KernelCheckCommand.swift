@@ -374,6 +374,8 @@ struct KernelCheckCommand: ParsableCommand {
         var quantizedCheck = QuantizedLinearCheck(gpu: gpu, cpu: cpu, round: round)
         results += try quantizedCheck.run()
         if dtype != .float32 { timings.merge(try quantizedCheck.timings()) { a, _ in a } }
+        var fp8CacheCheck = FP8KVCacheCheck(gpu: gpu, cpu: cpu, round: round)
+        results += try fp8CacheCheck.run()
 
         // Embedding and logit rows.
         let batch = ForwardBatch(
