@@ -19,6 +19,7 @@
 #   kvfp8      the FP8 KV cache: kernel checks in every dtype, then the fixture models greedy with
 #              --kv-cache-dtype fp8 on CUDA float32 against the CPU's fp8 cache (and CUDA graphs vs eager);
 #              kvfp8speed: the 8B shape with auto vs fp8 KV: blocks at start, batch-1 ms/token, 1000 x 1024/128
+#              (KVFP8_LONG=auto|fp8: instead, 1000 x 3072/512 with that cache, one call each)
 # (`checks speed spec` is the whole verification of a change; each mode fits one 10-minute call
 # except that one, which takes about two). Needs .gpu/vllm.xz and .gpu/vllm-dev.xz (built here with
 # `scripts/gpu/build_binary.sh`), python3 with torch + transformers.
@@ -342,20 +343,29 @@ fi
 # not max_num_seqs x max_model_len, bounds them), batch-1 decode and the 1000 x 1024/128 throughput.
 if has_mode kvfp8speed; then
     export VLLM_CACHE_ROOT=$W/cache-kvfp8
-    for kv in auto fp8; do
-        step latency_8b_blocks_kv$kv 150 "$BIN" bench forward --device cuda --load-format dummy --model $L8 --kv-cache-dtype $kv \
-            --max-model-len 2048 --max-num-seqs 1024 --enforce-eager --batch-size 1 --input-len 32 --output-len 8 \
-            --warmup 0 --iterations 1 --json
-    done
-    for round in $(seq 1 ${ROUNDS:-1}); do
-        latency_8b latency_8b_kvauto_$round 150 "" "$BIN"
-        latency_8b latency_8b_kvfp8_$round 150 "--kv-cache-dtype fp8" "$BIN"
-    done
-    for kv in auto fp8; do
-        step throughput_8b_1000_kv$kv 200 "$BIN" bench throughput --device cuda --load-format dummy --model $L8 --kv-cache-dtype $kv \
-            --max-model-len 2048 --input-len 1024 --output-len 128 --num-prompts 1000 --max-num-batched-tokens 8192 \
-            --max-num-seqs 256 --output-json $R/throughput_8b_1000_kv$kv.json
-    done
+    if [ -n "${KVFP8_LONG:-}" ]; then
+        # KVFP8_LONG=auto or fp8: only the long-context workload (1000 x 3072/512, where 256
+        # sequences outgrow a bf16 cache on one GPU) with that cache; several minutes, a call each.
+        kv=$KVFP8_LONG
+        step throughput_8b_long_kv$kv 560 "$BIN" bench throughput --device cuda --load-format dummy --model $L8 --kv-cache-dtype $kv \
+            --max-model-len 4096 --input-len 3072 --output-len 512 --num-prompts 1000 --max-num-batched-tokens 8192 \
+            --max-num-seqs 256 --output-json $R/throughput_8b_long_kv$kv.json
+    else
+        for kv in auto fp8; do
+            step latency_8b_blocks_kv$kv 150 "$BIN" bench forward --device cuda --load-format dummy --model $L8 --kv-cache-dtype $kv \
+                --max-model-len 2048 --max-num-seqs 1024 --enforce-eager --batch-size 1 --input-len 32 --output-len 8 \
+                --warmup 0 --iterations 1 --json
+        done
+        for round in $(seq 1 ${ROUNDS:-1}); do
+            latency_8b latency_8b_kvauto_$round 150 "" "$BIN"
+            latency_8b latency_8b_kvfp8_$round 150 "--kv-cache-dtype fp8" "$BIN"
+        done
+        for kv in auto fp8; do
+            step throughput_8b_1000_kv$kv 200 "$BIN" bench throughput --device cuda --load-format dummy --model $L8 --kv-cache-dtype $kv \
+                --max-model-len 2048 --input-len 1024 --output-len 128 --num-prompts 1000 --max-num-batched-tokens 8192 \
+                --max-num-seqs 256 --output-json $R/throughput_8b_1000_kv$kv.json
+        done
+    fi
 fi
 
 python3 $G/summarize.py "$R" > "$OUT/summary.json"
