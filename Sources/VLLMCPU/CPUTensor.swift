@@ -81,6 +81,14 @@ public final class CPUKVCache: @unchecked Sendable {
         values.forEach { $0.deallocate() }
     }
 
+    /// Layer `layer`'s keys and values as stored (float32 bytes, or e4m3 codes), copied: for
+    /// checks. Slots never written hold whatever the memory held.
+    public func bytes(layer: Int) -> (keys: [UInt8], values: [UInt8]) {
+        let count = shape.numBlocks * shape.blockSize * shape.numKVHeads * shape.headDim * Self.elementSize(shape.format)
+        func copy(_ rows: CPUKVRows) -> [UInt8] { Array(UnsafeRawBufferPointer(start: rows.base, count: count)) }
+        return (copy(keys[layer]), copy(values[layer]))
+    }
+
     /// Bytes of one element of a cache of `format`: 4 (float32) or 1 (FP8 code).
     static func elementSize(_ format: KVCacheFormat) -> Int {
         switch format.dtype {

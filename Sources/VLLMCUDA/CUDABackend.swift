@@ -149,7 +149,7 @@ public final class CUDABackend: Backend {
     private static let completionCounterCount = 1 << 16
     private let argumentStorage: UnsafeMutableRawPointer
     private let argumentPointers: UnsafeMutablePointer<UnsafeMutableRawPointer?>
-    private var attentionSharedBytes = 48 * 1024
+    private var attentionSharedBytes: [CUhandle: Int] = [:]
     /// Dynamic shared memory that bidirectional_attention may use (raised for long encoder inputs).
     var encoderAttentionSharedBytes = 48 * 1024
     private var flashSharedBytes: [Int: Int] = [:]
@@ -454,13 +454,18 @@ public final class CUDABackend: Backend {
         }
     }
 
-    /// Allocates a zeroed cache of `computeDType` keys and values; only the `.auto` format (others trap; `Platform.load` refuses them
-    /// first).
+    /// The compute dtype (`auto`) and, where the module has its kernels, FP8 e4m3 codes.
+    public var kvCacheDTypes: [KVCacheDType] { kernels.fp8Cache != nil ? [.auto, .fp8] : [.auto] }
+
+    /// Allocates a zeroed cache of keys and values in the shape's format: `computeDType`, or FP8
+    /// e4m3 codes where `kvCacheDTypes` offers them (others trap; `Platform.load` refuses them first).
     public func makeKVCache(_ shape: KVCacheShape) -> CUDAKVCache {
         // Platform.load refuses other formats (kvCacheDTypes) with an error naming the flag.
-        precondition(shape.format.dtype == .auto, "the CUDA KV cache stores the compute dtype only, not \(shape.format.dtype)")
+        precondition(kvCacheDTypes.contains(shape.format.dtype), "the CUDA KV cache cannot store \(shape.format.dtype)")
         makeCurrent()
-        let layerBytes = shape.numBlocks * shape.blockSize * shape.numKVHeads * shape.headDim * elementSize
+        let layerBytes =
+            shape.numBlocks * shape.blockSize * shape.numKVHeads * shape.headDim
+            * CUDAKVCache.elementSize(shape.format, activationBytes: elementSize)
         let total = 2 * shape.numLayers * layerBytes
         var base: CUdeviceptr = 0
         driver.must(driver.cuMemAlloc(&base, max(1, total)), "cuMemAlloc(KV cache, \(total) bytes)")
@@ -469,9 +474,10 @@ public final class CUDABackend: Backend {
         return CUDAKVCache(shape: shape, base: base, layerBytes: layerBytes, driver: driver)
     }
 
-    /// Keys and values of one block over all layers, in bytes of `computeDType`.
+    /// Keys and values of one block over all layers, in bytes of the shape's format (`computeDType` or FP8 codes).
     public func kvCacheBytesPerBlock(_ shape: KVCacheShape) -> Int {
-        2 * shape.numLayers * shape.blockSize * shape.numKVHeads * shape.headDim * elementSize
+        2 * shape.numLayers * shape.blockSize * shape.numKVHeads * shape.headDim
+            * CUDAKVCache.elementSize(shape.format, activationBytes: elementSize)
     }
 
     /// Copies the batch's ids, positions, slots and block tables to device memory (alternate steps use alternate staging buffers).
@@ -644,14 +650,16 @@ public final class CUDABackend: Backend {
         precondition(Int(batch.batch.positions.max() ?? 0) < rope.rows, "position beyond the rotary table (\(rope.rows))")
         precondition(
             rope.columns <= layout.headDim && rope.columns % 2 == 0, "rotary table of width \(rope.columns) for heads of \(layout.headDim)")
+        let fp8 = cache?.0.isFP8 == true
         launch(
-            kernels.rotaryWriteKV, cache == nil ? "rotary" : "rotary_write_kv", grid: (qkv.rows, 1), block: 128,
+            fp8 ? fp8CacheKernels.rotaryWriteKV : kernels.rotaryWriteKV,
+            cache == nil ? "rotary" : fp8 ? "rotary_write_kv_fp8" : "rotary_write_kv", grid: (qkv.rows, 1), block: 128,
             [
                 .pointer(qkv.pointer), .pointer(rope.pointer), .pointer(batch.positions), .pointer(cache == nil ? 0 : batch.slots),
                 .pointer(cache.map { $0.0.keys[$0.1] } ?? 0), .pointer(cache.map { $0.0.values[$0.1] } ?? 0),
                 .int32(Int32(layout.width)), .int32(Int32(layout.numHeads)), .int32(Int32(layout.numKVHeads)),
                 .int32(Int32(layout.headDim)), .int32(Int32(cache?.0.shape.blockSize ?? 1)), .int32(Int32(rope.columns)),
-            ])
+            ] + (cache.map { $0.0.writeArguments(layer: $0.1) } ?? []))
     }
 
     /// Writes the keys and values into the cache, then runs the paged attention kernels.
@@ -662,17 +670,25 @@ public final class CUDABackend: Backend {
         checkLive(qkv)
         let hd = layout.headDim
         launch(
-            kernels.writeKVCache, "write_kv_cache", grid: (batch.batch.numTokens, 1), block: 128,
+            cache.isFP8 ? fp8CacheKernels.writeKVCache : kernels.writeKVCache,
+            cache.isFP8 ? "write_kv_cache_fp8" : "write_kv_cache", grid: (batch.batch.numTokens, 1), block: 128,
             [
                 .pointer(qkv.pointer), .pointer(cache.keys[layer]), .pointer(cache.values[layer]), .pointer(batch.slots),
                 .int32(Int32(layout.width)), .int32(Int32(layout.keyOffset)), .int32(Int32(layout.valueOffset)),
                 .int32(Int32(layout.numKVHeads)), .int32(Int32(hd)), .int32(Int32(cache.shape.blockSize)),
-            ])
+            ] + cache.writeArguments(layer: layer))
         return attendCached(qkv, layout: layout, cache: cache, layer: layer, batch: batch, scale: scale, slidingWindow: slidingWindow)
     }
 
+    /// The FP8 cache's kernels; a cache is FP8 only where `kvCacheDTypes` said they exist.
+    private var fp8CacheKernels: FP8KVCacheKernels {
+        guard let fp8 = kernels.fp8Cache else { preconditionFailure("an FP8 KV cache without its kernels") }
+        return fp8
+    }
+
     /// Attention of the batch's queries over the cache, whose layer already holds the batch's keys
-    /// and values; with `softCap`, each score becomes `softCap * tanh(score / softCap)` before the softmax.
+    /// and values; with `softCap`, each score becomes `softCap * tanh(score / softCap)` before the
+    /// softmax. An FP8 cache takes the `_fp8` twins of the same kernels (none of flash_attention).
     func attendCached(
         _ qkv: CUDATensor, layout: QKVLayout, cache: CUDAKVCache, layer: Int, batch: CUDABatch, scale: Float,
         slidingWindow: Int?, softCap: Float? = nil
@@ -681,17 +697,21 @@ public final class CUDABackend: Backend {
         let b = batch.batch
         let hd = layout.headDim, kvHeads = layout.numKVHeads
         let group = layout.numHeads / kvHeads
-        if useDecodeAttention, let decode = kernels.decodeAttention[hd], let tiles = batch.decodeTiles, group <= 8 {
+        let fp8 = cache.isFP8 ? fp8CacheKernels : nil
+        let decodeKernels = fp8?.decodeAttention ?? kernels.decodeAttention
+        let prefillKernels = fp8?.flashPrefill ?? kernels.flashPrefill
+        let flashKernels = fp8 == nil ? kernels.flashAttention : [:]
+        if useDecodeAttention, let decode = decodeKernels[hd], let tiles = batch.decodeTiles, group <= 8 {
             return decodeAttention(
                 decode, qkv, layout: layout, cache: cache, layer: layer, batch: batch, tiles: tiles, scale: scale,
                 window: slidingWindow ?? 0, softCap: cap)
         }
-        if batch.decodeTiles == nil, let prefill = kernels.flashPrefill[hd]?[flashPrefillWarps], group <= 16 * flashPrefillWarps {
+        if batch.decodeTiles == nil, let prefill = prefillKernels[hd]?[flashPrefillWarps], group <= 16 * flashPrefillWarps {
             return flashPrefill(
                 prefill, warps: flashPrefillWarps, qkv, layout: layout, cache: cache, layer: layer, batch: batch, scale: scale,
                 window: slidingWindow ?? 0, softCap: cap)
         }
-        if let flash = kernels.flashAttention[hd], group <= 64 {
+        if let flash = flashKernels[hd], group <= 64 {
             return flashAttention(
                 flash, qkv, layout: layout, cache: cache, layer: layer, batch: batch, scale: scale, window: slidingWindow ?? 0,
                 softCap: cap)
@@ -702,22 +722,23 @@ public final class CUDABackend: Backend {
         let rows = tileTokens * group
         let floats = 2 * rows * hd + 32 * (hd + 1) + 32 * hd + rows * 32 + 3 * rows
         let shared = floats * 4
-        if shared > attentionSharedBytes {
+        let paged = fp8?.pagedAttention ?? kernels.pagedAttention
+        if shared > attentionSharedBytes[paged, default: 48 * 1024] {
             driver.must(
-                driver.cuFuncSetAttribute(kernels.pagedAttention, CUDADriver.functionAttributeMaxDynamicSharedBytes, Int32(shared)),
+                driver.cuFuncSetAttribute(paged, CUDADriver.functionAttributeMaxDynamicSharedBytes, Int32(shared)),
                 "cuFuncSetAttribute(paged_attention, \(shared) bytes of shared memory)")
-            attentionSharedBytes = shared
+            attentionSharedBytes[paged] = shared
         }
         let (tilePointer, tileCount) = tiles(batch, tileTokens: tileTokens)
         let out = allocate([b.numTokens, layout.numHeads * hd])
         launch(
-            kernels.pagedAttention, "paged_attention", grid: (tileCount, kvHeads), block: 128, shared: shared,
+            paged, fp8 == nil ? "paged_attention" : "paged_attention_fp8", grid: (tileCount, kvHeads), block: 128, shared: shared,
             [
                 .pointer(out.pointer), .pointer(qkv.pointer), .pointer(cache.keys[layer]), .pointer(cache.values[layer]),
                 .pointer(tilePointer), .pointer(batch.positions), .pointer(batch.blockTables), .pointer(batch.tableWidth),
                 .int32(Int32(layout.width)), .int32(Int32(layout.numHeads)), .int32(Int32(kvHeads)), .int32(Int32(hd)),
                 .int32(Int32(cache.shape.blockSize)), .float(scale), .int32(Int32(slidingWindow ?? 0)), .float(cap),
-            ])
+            ] + cache.readArguments(layer: layer))
         return out
     }
 
@@ -761,8 +782,8 @@ public final class CUDABackend: Backend {
         let hd = layout.headDim, kvHeads = layout.numKVHeads, group = layout.numHeads / kvHeads
         let rows = 16 * warps
         // Shared memory as laid out by flash_prefill (fp_shared_bytes): the Q rows, then two stages
-        // of 64 key and 64 value rows, every row padded by 8 elements.
-        let shared = (rows + 4 * 64) * (hd + 8) * elementSize
+        // of 64 key and 64 value rows, every row padded by 8 elements; for FP8, one tile's codes.
+        let shared = (rows + 4 * 64) * (hd + 8) * elementSize + (cache.isFP8 ? 2 * 64 * hd : 0)
         if shared > prefillSharedBytes[function, default: 48 * 1024] {
             driver.must(
                 driver.cuFuncSetAttribute(function, CUDADriver.functionAttributeMaxDynamicSharedBytes, Int32(shared)),
@@ -802,7 +823,7 @@ public final class CUDABackend: Backend {
                 .int32(Int32(cache.shape.blockSize)), .float(scale), .int32(Int32(window)), .float(softCap), .pointer(partialO),
                 .pointer(partialML),
                 .int32(Int32(tokens)),
-            ])
+            ] + cache.readArguments(layer: layer))
         if splits > 1, let combine = kernels.attentionCombine {
             launch(
                 combine, "attention_combine", grid: (tokens, layout.numHeads), block: min(256, hd),

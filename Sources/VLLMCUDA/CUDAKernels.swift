@@ -37,6 +37,8 @@ final class CUDAKernels {
     private(set) var moe: MixtureOfExpertsKernels?
     /// Quantized linear layers (`Kernels/quantized.cu`); nil when the module lacks them.
     private(set) var quantized: QuantizedLinearKernels?
+    /// The FP8 KV cache's writes and attention; nil when the module lacks them.
+    private(set) var fp8Cache: FP8KVCacheKernels?
 
     /// Device sampling (`Kernels/sampling.cu`); nil when the module lacks it, and the engine
     /// samples on the host.
@@ -106,6 +108,7 @@ final class CUDAKernels {
         sampleRows = loaded.functions[.sampleRows]?.first?.function
         moe = MixtureOfExpertsKernels { loaded.functions[$0]?.first?.function }
         quantized = QuantizedLinearKernels(loaded.functions)
+        fp8Cache = FP8KVCacheKernels(loaded.functions)
         adjustLogits = loaded.functions[.adjustLogits]?.first?.function
         attentionCombine = loaded.functions[.attentionCombine]?.first?.function
         gemv = by(.gemv, .tokens)

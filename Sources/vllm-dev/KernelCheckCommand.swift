@@ -379,6 +379,8 @@ struct KernelCheckCommand: ParsableCommand {
         var ggmlCheck = GGMLLinearCheck(gpu: gpu, cpu: cpu, round: round)
         results += try ggmlCheck.run()
         if dtype != .float32 { timings.merge(try ggmlCheck.timings()) { a, _ in a } }
+        var fp8CacheCheck = FP8KVCacheCheck(gpu: gpu, cpu: cpu, round: round)
+        results += try fp8CacheCheck.run()
 
         // Embedding and logit rows.
         let batch = ForwardBatch(

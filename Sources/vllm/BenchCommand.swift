@@ -57,7 +57,8 @@ struct BenchForwardCommand: ParsableCommand {
             decode_tokens_per_s: Double(batchSize * (outputLen - 1)) / median(decode),
             prefill_seconds: median(prefill), decode_seconds: median(decode), threads: ProcessInfo.processInfo.activeProcessorCount,
             spec_acceptance_rate: llm.engine.stats.speculative.acceptanceRate,
-            spec_mean_accepted_length: llm.engine.stats.speculative.meanAcceptedLength)
+            spec_mean_accepted_length: llm.engine.stats.speculative.meanAcceptedLength,
+            kv_cache_blocks: llm.engine.config.numBlocks, kv_cache_dtype: llm.engine.config.kvCacheFormat.dtype.rawValue)
         if json {
             print(try jsonLine(result))
         } else {
@@ -95,6 +96,8 @@ struct BenchForwardCommand: ParsableCommand {
         var threads: Int
         /// Speculative decoding over all runs, warm-up included (0 without it).
         var spec_acceptance_rate: Double, spec_mean_accepted_length: Double
+        /// The KV cache the engine sized at start: blocks and `--kv-cache-dtype`.
+        var kv_cache_blocks: Int, kv_cache_dtype: String
     }
 }
 
@@ -188,6 +191,7 @@ struct BenchThroughputCommand: ParsableCommand {
                 "requests_per_second": Double(requests.count) / seconds,
                 "tokens_per_second": Double(promptTokens + outputTokens) / seconds,
                 "output_tokens_per_second": Double(outputTokens) / seconds,
+                "kv_cache_blocks": llm.engine.config.numBlocks, "kv_cache_dtype": llm.engine.config.kvCacheFormat.dtype.rawValue,
             ]) { $1 }
             try writeJSON(result, to: outputJson)
         }

@@ -143,6 +143,22 @@ import VLLMTestSupport
         #expect(manifest.instances(of: .adjustLogits, dtype: "f32").map(\.name) == ["adjust_logits"])
     }
 
+    /// Each FP8 KV cache kernel exists for exactly the dtypes and parameters of its twin over an
+    /// activation cache, so that a step over an FP8 cache finds the kernel the other would take.
+    @Test func fp8CacheKernelsMirrorTheirTwins() {
+        let twins: [(Kernel, Kernel)] = [
+            (.writeKVCache, .writeKVCacheFP8), (.rotaryWriteKV, .rotaryWriteKVFP8), (.pagedAttention, .pagedAttentionFP8),
+            (.decodeAttention, .decodeAttentionFP8), (.flashPrefill, .flashPrefillFP8),
+        ]
+        for (twin, fp8) in twins {
+            for dtype in ["f32", "bf16", "f16"] {
+                let (plain, codes) = (manifest.instances(of: twin, dtype: dtype), manifest.instances(of: fp8, dtype: dtype))
+                #expect(codes.map(\.values) == plain.map(\.values), "\(fp8) \(dtype)")
+                #expect(codes.map(\.name) == plain.map { $0.name.replacingOccurrences(of: "_\(dtype)", with: "_fp8_\(dtype)") })
+            }
+        }
+    }
+
     @Test func manifestThatDisagreesWithTheConstantsNamesTheKernel() {
         func error(_ json: String) -> String {
             do {

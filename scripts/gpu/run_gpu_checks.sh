@@ -29,6 +29,10 @@
 #   structured `vllm serve` on the 8B shape (dummy weights, the Llama-3 tokenizer carried as
 #              .gpu/llama3-tokenizer.json.xz): 256 concurrent requests with a JSON schema against the
 #              same requests plain, output tokens/s and TTFT ratios (scripts/gpu/structured_serve.py)
+#   kvfp8      the FP8 KV cache: kernel checks in every dtype, then the fixture models greedy with
+#              --kv-cache-dtype fp8 on CUDA float32 against the CPU's fp8 cache (and CUDA graphs vs eager);
+#              kvfp8speed: the 8B shape with auto vs fp8 KV: blocks at start, batch-1 ms/token, 1000 x 1024/128
+#              (KVFP8_LONG=auto|fp8: instead, 1000 x 3072/512 with that cache, one call each)
 # (`checks speed spec` is the whole verification of a change; each mode fits one 10-minute call
 # except that one, which takes about two). Needs .gpu/vllm.xz and .gpu/vllm-dev.xz (built here with
 # `scripts/gpu/build_binary.sh`), python3 with torch + transformers.
@@ -537,6 +541,66 @@ if has_mode structured; then
     fi
     step structured_serve 570 python3 $G/structured_serve.py --binary "$BIN" --model $SM --device ${STRUCT_DEVICE:-cuda} \
         --result-dir $R --out $R/structured_serve.json ${STRUCT_ARGS:-}
+fi
+
+# kvfp8: kernel checks (each includes the FP8 cache writes against the CPU's codes and the attention
+# kernels over an FP8 cache against float64), then each fixture model that CUDA runs, greedy and
+# logits with --kv-cache-dtype fp8 on CUDA float32 against the CPU backend with the same flag.
+if has_mode kvfp8; then
+    export VLLM_CACHE_ROOT=$W/cache-kvfp8
+    [ -x "$DEV" ] || { xz -dc .gpu/vllm-dev.xz > "$DEV" && chmod +x "$DEV"; }
+    for dt in bfloat16 float16 float32; do
+        step kernel_check_${dt} 120 "$DEV" kernel-check --dtype $dt --json
+    done
+    for name in llama2 llama3 llama3-bf16 mistral qwen2 qwen3 mixtral qwen2moe qwen3moe; do
+        m=Tests/Fixtures/models/$name
+        vocab=$(python3 -c "import json;print(json.load(open('$m/config.json'))['vocab_size'])")
+        model_prompts "$m" 40 23 7 61 > $R/kv_$name.prompts.jsonl
+        for device in cpu cuda cuda_eager; do
+            flags="--device ${device%_eager} --dtype float32 --model $m --kv-cache-dtype fp8 --max-model-len 2048"
+            [ $device = cuda_eager ] && flags="$flags --enforce-eager"
+            step kv_${name}_${device}_greedy 90 "$BIN" generate $flags --prompts-file $R/kv_$name.prompts.jsonl \
+                --max-tokens 32 --temperature 0 --ignore-eos --json
+            [ $device = cuda_eager ] || step kv_${name}_${device}_logits 90 "$BIN" logits $flags \
+                --prompts-file $R/kv_$name.prompts.jsonl --out $R/kv_${name}_$device.bin
+        done
+        python3 $G/compare.py --name "kvfp8 ${name} float32 cuda vs cpu" --vocab $vocab --ours $R/kv_${name}_cuda.bin \
+            --ref $R/kv_${name}_cpu.bin --ours-greedy $R/kv_${name}_cuda_greedy.out --ref-greedy $R/kv_${name}_cpu_greedy.out \
+            | tee -a $R/compare.jsonl
+        python3 $G/compare.py --name "kvfp8 ${name} float32 cuda graphs vs eager" --vocab $vocab \
+            --ours-greedy $R/kv_${name}_cuda_greedy.out --ref-greedy $R/kv_${name}_cuda_eager_greedy.out | tee -a $R/compare.jsonl
+        rm -f $R/kv_*.bin
+    done
+fi
+
+# kvfp8speed: the 8B shape (dummy weights) with the compute-dtype KV cache and the FP8 one: blocks
+# at start (kv_cache_blocks in each JSON; the blocks_8b steps allow 1024 sequences so that memory,
+# not max_num_seqs x max_model_len, bounds them), batch-1 decode and the 1000 x 1024/128 throughput.
+if has_mode kvfp8speed; then
+    export VLLM_CACHE_ROOT=$W/cache-kvfp8
+    if [ -n "${KVFP8_LONG:-}" ]; then
+        # KVFP8_LONG=auto or fp8: only the long-context workload (1000 x 3072/512, where 256
+        # sequences outgrow a bf16 cache on one GPU) with that cache; several minutes, a call each.
+        kv=$KVFP8_LONG
+        step throughput_8b_long_kv$kv 560 "$BIN" bench throughput --device cuda --load-format dummy --model $L8 --kv-cache-dtype $kv \
+            --max-model-len 4096 --input-len 3072 --output-len 512 --num-prompts 1000 --max-num-batched-tokens 8192 \
+            --max-num-seqs 256 --output-json $R/throughput_8b_long_kv$kv.json
+    else
+        for kv in auto fp8; do
+            step latency_8b_blocks_kv$kv 150 "$BIN" bench forward --device cuda --load-format dummy --model $L8 --kv-cache-dtype $kv \
+                --max-model-len 2048 --max-num-seqs 1024 --enforce-eager --batch-size 1 --input-len 32 --output-len 8 \
+                --warmup 0 --iterations 1 --json
+        done
+        for round in $(seq 1 ${ROUNDS:-1}); do
+            latency_8b latency_8b_kvauto_$round 150 "" "$BIN"
+            latency_8b latency_8b_kvfp8_$round 150 "--kv-cache-dtype fp8" "$BIN"
+        done
+        for kv in auto fp8; do
+            step throughput_8b_1000_kv$kv 200 "$BIN" bench throughput --device cuda --load-format dummy --model $L8 --kv-cache-dtype $kv \
+                --max-model-len 2048 --input-len 1024 --output-len 128 --num-prompts 1000 --max-num-batched-tokens 8192 \
+                --max-num-seqs 256 --output-json $R/throughput_8b_1000_kv$kv.json
+        done
+    fi
 fi
 
 python3 $G/summarize.py "$R" > "$OUT/summary.json"

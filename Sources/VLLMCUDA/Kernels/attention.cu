@@ -16,12 +16,15 @@
 // prefill chunks). Keys are walked in tiles of 32 with an online softmax; scores and the output
 // accumulate in float32 in shared memory. With softcap > 0 each scaled score becomes
 // softcap * tanh(score / softcap) before the softmax (Gemma 2); every attention kernel takes it.
+// The cache holds activations (C = T) or e4m3 codes (C = unsigned char), read through kv_f; for
+// codes, `scale` includes the key scale and the output is multiplied by `value_scale` (both with
+// kv_f's 2^8).
 #define KEY_TILE 32
-template <typename T>
-__device__ void paged_attention(T* out, const T* qkv, const T* key_cache, const T* value_cache, const int* tiles,
+template <typename T, typename C>
+__device__ void paged_attention(T* out, const T* qkv, const C* key_cache, const C* value_cache, const int* tiles,
                                 const int* positions, const int* block_tables, const int* table_width, int width,
                                 int num_heads, int kv_heads, int head_dim, int block_size, float scale, int window,
-                                float softcap) {
+                                float softcap, float value_scale) {
     extern __shared__ float smem[];
     const int seq = tiles[3 * blockIdx.x], first = tiles[3 * blockIdx.x + 1], count = tiles[3 * blockIdx.x + 2];
     const int g = blockIdx.y, group = num_heads / kv_heads;
@@ -60,8 +63,8 @@ __device__ void paged_attention(T* out, const T* qkv, const T* key_cache, const 
                 const int pos = k0 + j;
                 const long long block = table[pos / block_size];
                 const long long at = ((block * kv_heads + g) * block_size + pos % block_size) * head_dim + d;
-                kv = to_f(key_cache[at]);
-                vv = to_f(value_cache[at]);
+                kv = kv_f(key_cache[at]);
+                vv = kv_f(value_cache[at]);
             }
             ks[j * kstride + d] = kv;
             vs[j * head_dim + d] = vv;
@@ -108,7 +111,9 @@ __device__ void paged_attention(T* out, const T* qkv, const T* key_cache, const 
         const int r = i / head_dim, d = i % head_dim;
         const int token = first + r / group, head = g * group + r % group;
         const float l = ls[r];
-        out[(long long)token * num_heads * head_dim + head * head_dim + d] = from_f<T>(l > 0.f ? os[i] / l : 0.f);
+        float o = l > 0.f ? os[i] / l : 0.f;
+        if constexpr (is_fp8_cache<C>()) o *= value_scale;
+        out[(long long)token * num_heads * head_dim + head * head_dim + d] = from_f<T>(o);
     }
 }
 
@@ -297,10 +302,22 @@ __device__ void attention_combine(T* out, const float* partial_o, const float* p
 #define INSTANTIATE_PAGED_ATTENTION(S, T)                                                                              \
     extern "C" __global__ void paged_attention_##S(T* out, const T* qkv, const T* key_cache, const T* value_cache,     \
                                                    const int* tiles, const int* positions, const int* block_tables,    \
-                                                   const int* table_width, int width, int num_heads, int kv_heads,            \
-                                                   int head_dim, int block_size, float scale, int window, float softcap) { PDL_ENTER();    \
-        paged_attention<T>(out, qkv, key_cache, value_cache, tiles, positions, block_tables, table_width, width,      \
-                           num_heads, kv_heads, head_dim, block_size, scale, window, softcap);                         \
+                                                   const int* table_width, int width, int num_heads, int kv_heads,     \
+                                                   int head_dim, int block_size, float scale, int window,              \
+                                                   float softcap) {                                                    \
+        PDL_ENTER();                                                                                                   \
+        paged_attention<T, T>(out, qkv, key_cache, value_cache, tiles, positions, block_tables, table_width, width,   \
+                              num_heads, kv_heads, head_dim, block_size, scale, window, softcap, 1.f);                 \
+    }                                                                                                                  \
+    extern "C" __global__ void paged_attention_fp8_##S(                                                                \
+        T* out, const T* qkv, const unsigned char* key_cache, const unsigned char* value_cache, const int* tiles,      \
+        const int* positions, const int* block_tables, const int* table_width, int width, int num_heads,              \
+        int kv_heads, int head_dim, int block_size, float scale, int window, float softcap, float key_scale,           \
+        float value_scale) {                                                                                           \
+        PDL_ENTER();                                                                                                   \
+        paged_attention<T, unsigned char>(out, qkv, key_cache, value_cache, tiles, positions, block_tables,           \
+                                          table_width, width, num_heads, kv_heads, head_dim, block_size,              \
+                                          scale * key_scale * 256.f, window, softcap, value_scale * 256.f);            \
     }
 
 #ifdef VLLM_DTYPE_F32

@@ -208,4 +208,62 @@ __device__ __forceinline__ void gemv_row(float* total, const T* x, const T* wr, 
     for (int t = 0; t < NT; ++t) total[t] = warp_sum(total[t]);
 }
 
+// FP8 e4m3 (e4m3fn: no infinities, 0x7F and 0xFF are NaN), for FP8 weights and the FP8 KV cache.
+// An e4m3 code as a float: its sign, exponent and mantissa bits placed in a half (bias 15
+// instead of 7) give the value times 2^-8, subnormals included; callers fold the 2^8 into the
+// scale. Exact for every finite code.
+__device__ __forceinline__ float fp8_times_2m8(unsigned int code) {
+    return __half2float(__ushort_as_half((unsigned short)(((code & 0x80u) << 8) | ((code & 0x7Fu) << 7))));
+}
+
+// Two e4m3 codes (bits 0-7 and 16-23 of `pair`) as floats times 2^-8, through a half2 (see
+// fp8_times_2m8).
+__device__ __forceinline__ float2 fp8x2_times_2m8(unsigned int pair) {
+    const unsigned int h = ((pair & 0x00800080u) << 8) | ((pair & 0x007F007Fu) << 7);
+    return __half22float2(*(const __half2*)&h);
+}
+
+// 16 bytes of e4m3 codes as floats times 2^-8.
+__device__ __forceinline__ void unpack_fp8(float* w, const uint4& wv, float) {
+    const unsigned int words[4] = {wv.x, wv.y, wv.z, wv.w};
+#pragma unroll
+    for (int i = 0; i < 4; ++i) {
+        const float2 lo = fp8x2_times_2m8(__byte_perm(words[i], 0, 0x4140));
+        const float2 hi = fp8x2_times_2m8(__byte_perm(words[i], 0, 0x4342));
+        w[4 * i] = lo.x;
+        w[4 * i + 1] = lo.y;
+        w[4 * i + 2] = hi.x;
+        w[4 * i + 3] = hi.y;
+    }
+}
+
+// float32 to e4m3, rounding to nearest even and saturating at ±448: the steps of the CPU's
+// FloatBits.floatToFloat8E4M3, so that both backends write the same codes (every operation here
+// is exact but the one rounding).
+__device__ __forceinline__ unsigned char e4m3_encode(float x) {
+    if (isnan(x)) return 0x7F;
+    const unsigned char sign = signbit(x) ? 0x80 : 0;
+    const float a = fminf(fabsf(x), 448.f);
+    // The spacing of representable values: 2^(e-3) for normals, 2^-9 for subnormals.
+    const int e = a > 0.f ? imax(ilogbf(a), -6) : -6;
+    const float rounded = ldexpf(rintf(ldexpf(a, 3 - e)), e - 3);
+    if (rounded < 0.015625f) return sign | (unsigned char)(rounded * 512.f);
+    const int re = ilogbf(rounded);
+    return sign | (unsigned char)(((re + 7) << 3) | ((int)(ldexpf(rounded, -re) * 8.f) - 8));
+}
+
+// The KV cache holds activations (C = T) or e4m3 codes (C = unsigned char, `--kv-cache-dtype fp8`).
+template <typename C> constexpr bool is_fp8_cache() { return sizeof(C) == 1; }
+
+// Stores an activation in the cache: as it is, or as the e4m3 code of x · inverse (1 / the layer's scale).
+template <typename T> __device__ __forceinline__ void kv_store(T* p, T x, float) { *p = x; }
+template <typename T> __device__ __forceinline__ void kv_store(unsigned char* p, T x, float inverse) {
+    *p = e4m3_encode(to_f(x) * inverse);
+}
+
+// A cache element as a float: an activation's value, or an e4m3 code's value times 2^-8 (the
+// attention kernels fold the 2^8 into the layer's scales).
+template <typename C> __device__ __forceinline__ float kv_f(C x) { return to_f(x); }
+template <> __device__ __forceinline__ float kv_f<unsigned char>(unsigned char x) { return fp8_times_2m8(x); }
+
 #endif  // VLLM_KERNELS_COMMON

@@ -14,7 +14,9 @@
 // merged across warps at the end; with several splits the unnormalized result goes to
 // attention_combine. (Merging in the last split to finish, counted with atomics, measured 6 to
 // 14 us slower a step on an H100 than the separate kernel.) Head sizes 64 and 128 (larger ones
-// use flash_attention).
+// use flash_attention). The cache holds activations (C = T) or e4m3 codes (C = unsigned char:
+// half the bytes a key, read as kv_f gives them; `scale` includes the key scale, the output is
+// multiplied by `value_scale`).
 #define DA_WARPS 4
 #define DA_MAX_GROUP 8
 __device__ __forceinline__ void cp_async16(void* shared, const void* global) {
@@ -22,22 +24,23 @@ __device__ __forceinline__ void cp_async16(void* shared, const void* global) {
     asm volatile("cp.async.cg.shared.global [%0], [%1], 16;" ::"r"(address), "l"(global));
 }
 
-template <typename T, int HD>
-__device__ void decode_attention(T* out, const T* qkv, const T* key_cache, const T* value_cache, const int* tiles,
+template <typename T, typename C, int HD>
+__device__ void decode_attention(T* out, const T* qkv, const C* key_cache, const C* value_cache, const int* tiles,
                                  const int* positions, const int* block_tables, const int* table_width, int width,
                                  int num_heads, int kv_heads, int block_size, float scale, int window, float softcap,
-                                 float* partial_o, float* partial_ml, int num_tokens) {
-    constexpr int DPL = HD / 32, VLD = HD + 8;  // output dimensions per lane; padded value row
+                                 float* partial_o, float* partial_ml, int num_tokens, float value_scale) {
+    // Output dimensions per lane; cache elements per 16 bytes; a value row padded by 16 bytes.
+    constexpr int DPL = HD / 32, PER = 16 / (int)sizeof(C), VLD = HD + PER;
     static_assert(DPL == 2 || DPL == 4, "decode_attention takes head sizes 64 and 128");
     __shared__ float qs[DA_MAX_GROUP][HD];
     // Value rows while the loop runs; the warps' partial results after it.
-    constexpr int STAGE_BYTES = DA_WARPS * 32 * VLD * (int)sizeof(T);
+    constexpr int STAGE_BYTES = DA_WARPS * 32 * VLD * (int)sizeof(C);
     constexpr int MERGE_BYTES = DA_WARPS * DA_MAX_GROUP * (HD + 2) * 4;
     __shared__ __align__(16) unsigned char scratch[STAGE_BYTES > MERGE_BYTES ? STAGE_BYTES : MERGE_BYTES];
     const int seq = tiles[3 * blockIdx.x], token = tiles[3 * blockIdx.x + 1];
     const int g = blockIdx.y, group = num_heads / kv_heads;
     const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
-    T* vs = (T*)scratch + warp * 32 * VLD;
+    C* vs = (C*)scratch + warp * 32 * VLD;
     for (int i = threadIdx.x; i < group * HD; i += blockDim.x) {
         const int h = i / HD, d = i % HD;
         qs[h][d] = to_f(qkv[(long long)token * width + (g * group + h) * HD + d]) * scale;
@@ -67,22 +70,33 @@ __device__ void decode_attention(T* out, const T* qkv, const T* key_cache, const
         for (int h = 0; h < DA_MAX_GROUP; ++h) s[h] = 0.f;
         if (valid) {
             const long long at = ((long long)table[key / block_size] * kv_heads + g) * block_size + key % block_size;
-            const T* krow = key_cache + at * HD;
-            const T* vrow = value_cache + at * HD;
+            const C* krow = key_cache + at * HD;
+            const C* vrow = value_cache + at * HD;
 #pragma unroll
-            for (int c = 0; c < HD / 8; ++c) cp_async16(vs + lane * VLD + c * 8, vrow + c * 8);
-            uint4 kv[HD / 8];
+            for (int c = 0; c < HD / PER; ++c) cp_async16(vs + lane * VLD + c * PER, vrow + c * PER);
+            uint4 kv[HD / PER];
 #pragma unroll
-            for (int c = 0; c < HD / 8; ++c) kv[c] = *(const uint4*)(krow + c * 8);
+            for (int c = 0; c < HD / PER; ++c) kv[c] = *(const uint4*)(krow + c * PER);
 #pragma unroll
-            for (int c = 0; c < HD / 8; ++c) {
-                const T* kp = (const T*)&kv[c];
+            for (int c = 0; c < HD / PER; ++c) {
+                if constexpr (is_fp8_cache<C>()) {
+                    float kf[PER];
+                    unpack_fp8(kf, kv[c], 0.f);
 #pragma unroll
-                for (int e = 0; e < 8; ++e) {
-                    const float kf = to_f(kp[e]);
+                    for (int e = 0; e < PER; ++e) {
 #pragma unroll
-                    for (int h = 0; h < DA_MAX_GROUP; ++h)
-                        if (h < group) s[h] += qs[h][c * 8 + e] * kf;
+                        for (int h = 0; h < DA_MAX_GROUP; ++h)
+                            if (h < group) s[h] += qs[h][c * PER + e] * kf[e];
+                    }
+                } else {
+                    const T* kp = (const T*)&kv[c];
+#pragma unroll
+                    for (int e = 0; e < PER; ++e) {
+                        const float kf = to_f(kp[e]);
+#pragma unroll
+                        for (int h = 0; h < DA_MAX_GROUP; ++h)
+                            if (h < group) s[h] += qs[h][c * PER + e] * kf;
+                    }
                 }
             }
         }
@@ -108,9 +122,9 @@ __device__ void decode_attention(T* out, const T* qkv, const T* key_cache, const
         __syncwarp();
         for (int j = 0; j < count; ++j) {
             float v[DPL];
-            const T* vp = vs + j * VLD + lane * DPL;
+            const C* vp = vs + j * VLD + lane * DPL;
 #pragma unroll
-            for (int e = 0; e < DPL; ++e) v[e] = to_f(vp[e]);
+            for (int e = 0; e < DPL; ++e) v[e] = kv_f(vp[e]);
 #pragma unroll
             for (int h = 0; h < DA_MAX_GROUP; ++h) {
                 if (h >= group) continue;
@@ -143,6 +157,7 @@ __device__ void decode_attention(T* out, const T* qkv, const T* key_cache, const
             total += f * row[HD + 1];
         }
         const int head = g * group + h;
+        if constexpr (is_fp8_cache<C>()) o *= value_scale;
         if (gridDim.z > 1) {
             const long long at = ((long long)blockIdx.z * num_tokens + token) * num_heads + head;
             partial_o[at * HD + d] = o;
@@ -157,9 +172,22 @@ __device__ void decode_attention(T* out, const T* qkv, const T* key_cache, const
     extern "C" __global__ void __launch_bounds__(128) decode_attention_##S##_hd##HD(                                  \
         T* out, const T* qkv, const T* key_cache, const T* value_cache, const int* tiles, const int* positions,         \
         const int* block_tables, const int* table_width, int width, int num_heads, int kv_heads, int block_size,        \
-        float scale, int window, float softcap, float* partial_o, float* partial_ml, int num_tokens) { PDL_ENTER();                  \
-        decode_attention<T, HD>(out, qkv, key_cache, value_cache, tiles, positions, block_tables, table_width, width, \
-                                num_heads, kv_heads, block_size, scale, window, softcap, partial_o, partial_ml, num_tokens); \
+        float scale, int window, float softcap, float* partial_o, float* partial_ml, int num_tokens) {                 \
+        PDL_ENTER();                                                                                                   \
+        decode_attention<T, T, HD>(out, qkv, key_cache, value_cache, tiles, positions, block_tables, table_width,     \
+                                   width, num_heads, kv_heads, block_size, scale, window, softcap, partial_o,         \
+                                   partial_ml, num_tokens, 1.f);                                                       \
+    }                                                                                                                  \
+    extern "C" __global__ void __launch_bounds__(128) decode_attention_fp8_##S##_hd##HD(                              \
+        T* out, const T* qkv, const unsigned char* key_cache, const unsigned char* value_cache, const int* tiles,      \
+        const int* positions, const int* block_tables, const int* table_width, int width, int num_heads,              \
+        int kv_heads, int block_size, float scale, int window, float softcap, float* partial_o, float* partial_ml,     \
+        int num_tokens, float key_scale, float value_scale) {                                                          \
+        PDL_ENTER();                                                                                                   \
+        decode_attention<T, unsigned char, HD>(out, qkv, key_cache, value_cache, tiles, positions, block_tables,      \
+                                               table_width, width, num_heads, kv_heads, block_size,                   \
+                                               scale * key_scale * 256.f, window, softcap, partial_o, partial_ml,     \
+                                               num_tokens, value_scale * 256.f);                                       \
     }
 #ifdef VLLM_DTYPE_BF16
 INSTANTIATE_DECODE(bf16, __nv_bfloat16, 64)

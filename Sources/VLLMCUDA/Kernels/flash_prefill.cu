@@ -53,6 +53,13 @@
 //     l points at key (l & 7) + 8 ((l >> 3) & 1), dim 8 (l >> 4).
 //   - P as A of P·V for keys 16j..16j+15: a0, a1 = C fragment of keys 16j..16j+7 (c0 c1, c2 c3),
 //     a2, a3 = that of keys 16j+8..16j+15.
+//
+// FP8 KV cache (C = unsigned char, the `_fp8` kernels): cp.async brings a tile's e4m3 codes into a
+// raw area of shared memory, and once they have landed each thread widens the chunks it copied
+// itself to the 16-bit type in the stage (exact: a code's value times 2^-8 is a half and a
+// bfloat16), before the barrier that already precedes the tile's use; no barrier is added, and the
+// raw area is one tile, since a thread widens its chunks before it copies the next tile's over
+// them. `scale` includes the key scale and the output is multiplied by `value_scale` (with the 2^8).
 #ifndef VLLM_KERNELS_COMMON  // the backend joins common.cuh before this file; a tool compiling it alone includes it
 #include "common.cuh"
 #endif
@@ -107,24 +114,31 @@ __device__ __forceinline__ float fp_exp2(float x) {
     return y;
 }
 
-// Dynamic shared memory of flash_prefill (the backend computes the same): Q, then two stages of K and V.
-template <int HD, int WARPS> constexpr int fp_shared_bytes() { return (16 * WARPS + 4 * FP_KEYS) * (HD + 8) * 2; }
+// Dynamic shared memory of flash_prefill (the backend computes the same): Q, then two stages of K and
+// V, then for an FP8 cache the raw codes of one K and V tile.
+template <int HD, int WARPS, bool FP8> constexpr int fp_shared_bytes() {
+    return (16 * WARPS + 4 * FP_KEYS) * (HD + 8) * 2 + (FP8 ? 2 * FP_KEYS * HD : 0);
+}
 
-template <typename T, int HD, int WARPS>
-__device__ void flash_prefill(T* out, const T* qkv, const T* key_cache, const T* value_cache, const int* tiles,
+template <typename T, typename C, int HD, int WARPS>
+__device__ void flash_prefill(T* out, const T* qkv, const C* key_cache, const C* value_cache, const int* tiles,
                               const int* positions, const int* block_tables, const int* table_width, int width,
                               int num_heads, int kv_heads, int block_size, float scale, int window, float softcap,
-                              float* partial_o, float* partial_ml, int num_tokens) {
+                              float* partial_o, float* partial_ml, int num_tokens, float value_scale) {
     static_assert(HD == 64 || HD == 128, "flash_prefill takes head sizes 64 and 128");
     constexpr int ROWS = 16 * WARPS, KEYS = FP_KEYS, THREADS = 32 * WARPS;
     constexpr int LD = HD + 8;   // padded shared row (elements)
     constexpr int CH = HD / 8;   // 16-byte chunks of a row
     constexpr int NT = KEYS / 8; // n-tiles of S (8 keys each)
     constexpr int DT = HD / 8;   // n-tiles of O (8 dims each)
-    static_assert((KEYS * CH) % THREADS == 0 && (ROWS * CH) % THREADS == 0, "whole copy rounds");
+    constexpr bool FP8 = is_fp8_cache<C>();
+    constexpr int RCH = HD / 16;  // 16-byte chunks of a row of codes
+    static_assert((KEYS * CH) % THREADS == 0 && (ROWS * CH) % THREADS == 0 && (KEYS * RCH) % THREADS == 0,
+                  "whole copy rounds");
     extern __shared__ __align__(128) unsigned char fp_smem[];
     T* qs = (T*)fp_smem;                 // [ROWS][LD]
     T* stages = qs + ROWS * LD;          // stage s: keys [KEYS][LD] at 2s, values at 2s + 1
+    unsigned char* raw = (unsigned char*)(stages + 4 * KEYS * LD);  // FP8: codes of keys [KEYS][HD], then values
 
     const int seq = tiles[3 * blockIdx.x], first = tiles[3 * blockIdx.x + 1], count = tiles[3 * blockIdx.x + 2];
     const int g = blockIdx.y, group = num_heads / kv_heads, rows = count * group;
@@ -150,19 +164,51 @@ __device__ void flash_prefill(T* out, const T* qkv, const T* key_cache, const T*
         const int token = first + (live ? r / group : 0), head = g * group + (live ? r % group : 0);
         fp_copy16(fp_shared_address(qs + r * LD + c * 8), qkv + (long long)token * width + head * HD + c * 8, live);
     }
-    // Key tile at k0 (keys k0 .. key_end - 1 of it are real, the rest zeros) into stage `stage`.
+    // Key tile at k0 (keys k0 .. key_end - 1 of it are real, the rest zeros) into stage `stage`
+    // (FP8: into the raw area, which `widen_tile` then widens into the stage).
     auto load_tile = [&](int k0, int stage) {
         T* ks = stages + 2 * stage * KEYS * LD;
         T* vs = ks + KEYS * LD;
         const int real = key_end - k0;
+        if constexpr (FP8) {
 #pragma unroll
-        for (int u = 0; u < KEYS * CH / THREADS; ++u) {
-            const int i = tid + u * THREADS, j = i / CH, c = i % CH;
-            const bool live = j < real;
-            const int pos = k0 + (live ? j : 0);
-            const long long at = (((long long)table[pos / block_size] * kv_heads + g) * block_size + pos % block_size) * HD + c * 8;
-            fp_copy16(fp_shared_address(ks + j * LD + c * 8), key_cache + at, live);
-            fp_copy16(fp_shared_address(vs + j * LD + c * 8), value_cache + at, live);
+            for (int u = 0; u < KEYS * RCH / THREADS; ++u) {
+                const int i = tid + u * THREADS, j = i / RCH, c = i % RCH;
+                const bool live = j < real;
+                const int pos = k0 + (live ? j : 0);
+                const long long at = (((long long)table[pos / block_size] * kv_heads + g) * block_size + pos % block_size) * HD + c * 16;
+                fp_copy16(fp_shared_address(raw + j * HD + c * 16), key_cache + at, live);
+                fp_copy16(fp_shared_address(raw + (KEYS + j) * HD + c * 16), value_cache + at, live);
+            }
+        } else {
+#pragma unroll
+            for (int u = 0; u < KEYS * CH / THREADS; ++u) {
+                const int i = tid + u * THREADS, j = i / CH, c = i % CH;
+                const bool live = j < real;
+                const int pos = k0 + (live ? j : 0);
+                const long long at = (((long long)table[pos / block_size] * kv_heads + g) * block_size + pos % block_size) * HD + c * 8;
+                fp_copy16(fp_shared_address(ks + j * LD + c * 8), key_cache + at, live);
+                fp_copy16(fp_shared_address(vs + j * LD + c * 8), value_cache + at, live);
+            }
+        }
+    };
+    // FP8: this thread's raw chunks of the tile that has landed, widened into stage `stage`.
+    auto widen_tile = [&](int stage) {
+        if constexpr (FP8) {
+            T* ks = stages + 2 * stage * KEYS * LD;
+#pragma unroll
+            for (int u = 0; u < 2 * KEYS * RCH / THREADS; ++u) {
+                const int i = tid + (u % (KEYS * RCH / THREADS)) * THREADS, j = i / RCH, c = i % RCH;
+                const int part = u / (KEYS * RCH / THREADS);  // 0: keys, 1: values
+                float w[16];
+                unpack_fp8(w, *(const uint4*)(raw + (part * KEYS + j) * HD + c * 16), 0.f);
+                unsigned packed[8];
+#pragma unroll
+                for (int e = 0; e < 8; ++e) packed[e] = fp_pack<T>(w[2 * e], w[2 * e + 1]);
+                uint4* dst = (uint4*)(ks + (part * KEYS + j) * LD + c * 16);
+                dst[0] = make_uint4(packed[0], packed[1], packed[2], packed[3]);
+                dst[1] = make_uint4(packed[4], packed[5], packed[6], packed[7]);
+            }
         }
     };
     if (key_tiles > 0) load_tile(key_begin, 0);
@@ -177,6 +223,11 @@ __device__ void flash_prefill(T* out, const T* qkv, const T* key_cache, const T*
     const int warp_last = positions[first + imin((r0 + 15) / group, count - 1)];
     // Soft-capped scores are scaled before the cap, so the exponent then only converts to base 2.
     const float scale_log2 = (softcap > 0.f ? 1.f : scale) * 1.4426950408889634f;
+    // Under the 128-register cap (head size 64, 8 warps) the soft cap divides once, not per score:
+    // the division per score spilled there (FP8 cache: 12 bytes); elsewhere hoisting it costs 13 to
+    // 22 registers (ptxas), and for head size 64 with 4 warps a block a multiprocessor.
+    constexpr bool CAPPED = HD == 64 && WARPS == 8;
+    const float cap_scale = softcap > 0.f ? scale / softcap : 0.f;
 
     float o[DT][4];
 #pragma unroll
@@ -186,6 +237,7 @@ __device__ void flash_prefill(T* out, const T* qkv, const T* key_cache, const T*
     unsigned qf[HD / 16][4];
 
     fp_wait_all();
+    if (key_tiles > 0) widen_tile(0);
     __syncthreads();
     if (active) {
 #pragma unroll
@@ -198,6 +250,7 @@ __device__ void flash_prefill(T* out, const T* qkv, const T* key_cache, const T*
         if (t > 0) {
             // Tile t has landed, and every warp is done with tile t - 1, whose stage is refilled next.
             fp_wait_all();
+            widen_tile(t & 1);
             __syncthreads();
         }
         if (t + 1 < key_tiles) load_tile(k0 + KEYS, (t + 1) & 1);
@@ -226,7 +279,8 @@ __device__ void flash_prefill(T* out, const T* qkv, const T* key_cache, const T*
 #pragma unroll
             for (int n = 0; n < NT; ++n) {
 #pragma unroll
-                for (int e = 0; e < 4; ++e) s[n][e] = soft_cap_score(s[n][e] * scale, softcap);
+                for (int e = 0; e < 4; ++e)
+                    s[n][e] = CAPPED ? softcap * tanhf(s[n][e] * cap_scale) : soft_cap_score(s[n][e] * scale, softcap);
             }
         }
         // The mask, only where some key of the tile is invisible to some row of the warp: past the
@@ -292,6 +346,10 @@ __device__ void flash_prefill(T* out, const T* qkv, const T* key_cache, const T*
         const int r = r0 + quad_row + 8 * h;
         if (r >= rows) continue;
         const int token = first + r / group, head = g * group + r % group;
+        if constexpr (FP8) {
+#pragma unroll
+            for (int n = 0; n < DT; ++n) { o[n][2 * h] *= value_scale; o[n][2 * h + 1] *= value_scale; }
+        }
         if (gridDim.z > 1) {
             // Unnormalized partial results; attention_combine merges the splits (max in natural units).
             const long long at = ((long long)blockIdx.z * num_tokens + token) * num_heads + head;
@@ -321,9 +379,20 @@ __device__ void flash_prefill(T* out, const T* qkv, const T* key_cache, const T*
         const int* block_tables, const int* table_width, int width, int num_heads, int kv_heads, int block_size,        \
         float scale, int window, float softcap, float* partial_o, float* partial_ml, int num_tokens) {                 \
         PDL_ENTER();                                                                                                   \
-        flash_prefill<T, HD, WARPS>(out, qkv, key_cache, value_cache, tiles, positions, block_tables, table_width,    \
-                                    width, num_heads, kv_heads, block_size, scale, window, softcap, partial_o,       \
-                                    partial_ml, num_tokens);                                                           \
+        flash_prefill<T, T, HD, WARPS>(out, qkv, key_cache, value_cache, tiles, positions, block_tables, table_width, \
+                                       width, num_heads, kv_heads, block_size, scale, window, softcap, partial_o,     \
+                                       partial_ml, num_tokens, 1.f);                                                   \
+    }                                                                                                                  \
+    extern "C" __global__ void __launch_bounds__(32 * WARPS, BLOCKS) flash_prefill_fp8_##S##_hd##HD##_w##WARPS(      \
+        T* out, const T* qkv, const unsigned char* key_cache, const unsigned char* value_cache, const int* tiles,      \
+        const int* positions, const int* block_tables, const int* table_width, int width, int num_heads,              \
+        int kv_heads, int block_size, float scale, int window, float softcap, float* partial_o, float* partial_ml,     \
+        int num_tokens, float key_scale, float value_scale) {                                                          \
+        PDL_ENTER();                                                                                                   \
+        flash_prefill<T, unsigned char, HD, WARPS>(out, qkv, key_cache, value_cache, tiles, positions, block_tables,  \
+                                                   table_width, width, num_heads, kv_heads, block_size,               \
+                                                   scale * key_scale * 256.f, window, softcap, partial_o, partial_ml, \
+                                                   num_tokens, value_scale * 256.f);                                   \
     }
 #ifdef VLLM_DTYPE_BF16
 INSTANTIATE_FLASH_PREFILL(bf16, __nv_bfloat16, 64, 4, 1)

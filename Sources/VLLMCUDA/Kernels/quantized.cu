@@ -10,14 +10,6 @@
 #include "common.cuh"
 #endif
 
-// An e4m3 code as a float: its sign, exponent and mantissa bits placed in a half (bias 15
-// instead of 7) give the value times 2^-8, subnormals included; callers fold the 2^8 into the
-// scale. Exact for every finite code.
-__device__ __forceinline__ float fp8_times_2m8(unsigned int code) {
-    return __half2float(__ushort_as_half((unsigned short)(((code & 0x80u) << 8) | ((code & 0x7Fu) << 7))));
-}
-
-
 // 16 bytes of packed BITS-bit values (VPC = 128 / BITS of them) as floats q − zero; q becomes a
 // float through its bits (2^23 + q has q in the low mantissa bits) instead of an integer conversion.
 template <int BITS>
@@ -29,27 +21,6 @@ __device__ __forceinline__ void unpack_int(float* w, const uint4& wv, float zero
     for (int i = 0; i < VPC; ++i) {
         const unsigned int q = (words[i / PER_WORD] >> ((i % PER_WORD) * BITS)) & MASK;
         w[i] = (__int_as_float(0x4B000000u | q) - 8388608.f) - zero;
-    }
-}
-
-// Two e4m3 codes (bits 0-7 and 16-23 of `pair`) as floats times 2^-8, through a half2 (see
-// fp8_times_2m8).
-__device__ __forceinline__ float2 fp8x2_times_2m8(unsigned int pair) {
-    const unsigned int h = ((pair & 0x00800080u) << 8) | ((pair & 0x007F007Fu) << 7);
-    return __half22float2(*(const __half2*)&h);
-}
-
-// 16 bytes of e4m3 codes as floats times 2^-8.
-__device__ __forceinline__ void unpack_fp8(float* w, const uint4& wv, float) {
-    const unsigned int words[4] = {wv.x, wv.y, wv.z, wv.w};
-#pragma unroll
-    for (int i = 0; i < 4; ++i) {
-        const float2 lo = fp8x2_times_2m8(__byte_perm(words[i], 0, 0x4140));
-        const float2 hi = fp8x2_times_2m8(__byte_perm(words[i], 0, 0x4342));
-        w[4 * i] = lo.x;
-        w[4 * i + 1] = lo.y;
-        w[4 * i + 2] = hi.x;
-        w[4 * i + 3] = hi.y;
     }
 }
 

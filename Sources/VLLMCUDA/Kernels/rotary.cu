@@ -10,10 +10,12 @@
 // that a step rotates and fills the cache in one pass. Only the first `rotary_dim` values of each
 // head turn (partial rotary, Phi-3/Phi-4-mini; rotary_dim == head_dim otherwise). `rope` rows hold
 // rotary_dim/2 cosines then rotary_dim/2 sines, already in the activation dtype (transformers casts
-// cos and sin to it), and each product is rounded as PyTorch rounds it.
-template <typename T>
-__device__ void rotary_write_kv(T* qkv, const T* rope, const int* positions, const int* slots, T* keys, T* values,
-                                int width, int num_heads, int kv_heads, int head_dim, int block_size, int rotary_dim) {
+// cos and sin to it), and each product is rounded as PyTorch rounds it. A cache of e4m3 codes (C =
+// unsigned char) stores them as write_kv_cache does, with the inverses of the layer's scales.
+template <typename T, typename C>
+__device__ void rotary_write_kv(T* qkv, const T* rope, const int* positions, const int* slots, C* keys, C* values,
+                                int width, int num_heads, int kv_heads, int head_dim, int block_size, int rotary_dim,
+                                float key_inverse, float value_inverse) {
     const int half = rotary_dim / 2, heads = num_heads + kv_heads;
     T* row = qkv + (long long)blockIdx.x * width;
     const T* table = rope + (long long)positions[blockIdx.x] * rotary_dim;
@@ -29,9 +31,9 @@ __device__ void rotary_write_kv(T* qkv, const T* rope, const int* positions, con
         x[d] = a;
         x[half + d] = b;
         if (slot >= 0 && h >= num_heads) {
-            T* k = keys + at + (long long)(h - num_heads) * block_size * head_dim;
-            k[d] = a;
-            k[half + d] = b;
+            C* k = keys + at + (long long)(h - num_heads) * block_size * head_dim;
+            kv_store(k + d, a, key_inverse);
+            kv_store(k + half + d, b, key_inverse);
         }
     }
     if (slot < 0) return;
@@ -39,8 +41,8 @@ __device__ void rotary_write_kv(T* qkv, const T* rope, const int* positions, con
     for (int i = threadIdx.x; i < kv_heads * head_dim; i += blockDim.x) {
         const int g = i / head_dim, d = i % head_dim;
         const long long to = at + (long long)g * block_size * head_dim + d;
-        values[to] = row[heads * head_dim + i];
-        if (d >= rotary_dim) keys[to] = row[num_heads * head_dim + i];
+        kv_store(values + to, row[heads * head_dim + i], value_inverse);
+        if (d >= rotary_dim) kv_store(keys + to, row[num_heads * head_dim + i], key_inverse);
     }
 }
 
@@ -48,8 +50,16 @@ __device__ void rotary_write_kv(T* qkv, const T* rope, const int* positions, con
     extern "C" __global__ void rotary_write_kv_##S(T* qkv, const T* rope, const int* positions, const int* slots,      \
                                                    T* keys, T* values, int width, int num_heads, int kv_heads,         \
                                                    int head_dim, int block_size, int rotary_dim) { PDL_ENTER();        \
-        rotary_write_kv<T>(qkv, rope, positions, slots, keys, values, width, num_heads, kv_heads, head_dim, block_size, \
-                           rotary_dim);                                                                                \
+        rotary_write_kv<T, T>(qkv, rope, positions, slots, keys, values, width, num_heads, kv_heads, head_dim,          \
+                              block_size, rotary_dim, 1.f, 1.f);                                                       \
+    }                                                                                                                  \
+    extern "C" __global__ void rotary_write_kv_fp8_##S(T* qkv, const T* rope, const int* positions, const int* slots,  \
+                                                       unsigned char* keys, unsigned char* values, int width,          \
+                                                       int num_heads, int kv_heads, int head_dim, int block_size,      \
+                                                       int rotary_dim, float key_inverse, float value_inverse) {       \
+        PDL_ENTER();                                                                                                   \
+        rotary_write_kv<T, unsigned char>(qkv, rope, positions, slots, keys, values, width, num_heads, kv_heads,       \
+                                          head_dim, block_size, rotary_dim, key_inverse, value_inverse);               \
     }
 
 #ifdef VLLM_DTYPE_F32
