@@ -226,6 +226,18 @@ extern "C" __global__ void moe_group(const int* top_ids, int entries, int expert
     }
 }
 
+// Grouped row tile `tile` as moe_group lays them out (each expert's tiles in a row): its expert e,
+// first slot row0 and row count; false for the launch's spare tiles past the last one.
+__device__ __forceinline__ bool moe_tile(int tile, const int* expert_start, const int* tile_start, int experts, int& e,
+                                         int& row0, int& rows) {
+    if (tile >= tile_start[experts]) return false;
+    e = 0;
+    while (tile_start[e + 1] <= tile) e++;
+    row0 = expert_start[e] + (tile - tile_start[e]) * MOE_TILE_ROWS;
+    rows = imin(MOE_TILE_ROWS, expert_start[e + 1] - row0);
+    return true;
+}
+
 // out[s] = x_row(s) · w[e]ᵀ for the slots s of expert e, w stacked as [experts, n, kdim]. The row of
 // slot s is x[slot_entry[s] / k] (the token, gathered) when slot_entry is given, else x[s].
 template <typename T>
@@ -233,12 +245,8 @@ __device__ void moe_gemm(T* out, const T* x, const int* slot_entry, int k, const
                          const int* tile_start, int experts, int n, int kdim) {
     __shared__ float xs[MOE_TILE_ROWS][MOE_TILE_DEPTH + 1];
     __shared__ float ws[MOE_TILE_COLS][MOE_TILE_DEPTH + 1];
-    const int tile = blockIdx.x;
-    if (tile >= tile_start[experts]) return;
-    int e = 0;
-    while (tile_start[e + 1] <= tile) e++;
-    const int row0 = expert_start[e] + (tile - tile_start[e]) * MOE_TILE_ROWS;
-    const int rows = imin(MOE_TILE_ROWS, expert_start[e + 1] - row0);
+    int e, row0, rows;
+    if (!moe_tile(blockIdx.x, expert_start, tile_start, experts, e, row0, rows)) return;
     const int col0 = blockIdx.y * MOE_TILE_COLS;
     const T* weight = w + (long long)e * n * kdim;
     const int tid = threadIdx.x, col = tid % MOE_TILE_COLS, group = tid / MOE_TILE_COLS;  // 4 groups of 4 rows
@@ -288,12 +296,8 @@ __device__ void moe_gemm_mma(T* out, const T* x, const int* slot_entry, int k, c
     __shared__ __align__(32) T xs[MOE_TILE_ROWS * MOE_MMA_LD];
     __shared__ __align__(32) T ws[MOE_MMA_COLS * MOE_MMA_LD];
     __shared__ __align__(32) float cs[4][16 * 32];
-    const int tile = blockIdx.x;
-    if (tile >= tile_start[experts]) return;
-    int e = 0;
-    while (tile_start[e + 1] <= tile) e++;
-    const int row0 = expert_start[e] + (tile - tile_start[e]) * MOE_TILE_ROWS;
-    const int rows = imin(MOE_TILE_ROWS, expert_start[e + 1] - row0);
+    int e, row0, rows;
+    if (!moe_tile(blockIdx.x, expert_start, tile_start, experts, e, row0, rows)) return;
     const int col0 = blockIdx.y * MOE_MMA_COLS;
     const T* weight = w + (long long)e * n * kdim;
     const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31;
