@@ -1,4 +1,4 @@
-// Mixture-of-experts kernels (joined after kernels.cu, whose to_f/from_f/rnd helpers they use).
+// Mixture-of-experts kernels.
 //
 // One MoE block is four launches whose sizes depend only on the token count, so that a decode step
 // can be recorded in a CUDA graph:
@@ -11,6 +11,12 @@
 //               for the first projection); run for gate/up and again for down;
 //   moe_combine per output element: the weighted expert results summed in expert order (as
 //               transformers adds them), plus the gated shared expert when there is one.
+// Decode steps of a few tokens replace moe_gemm by moe_gemv_swiglu and moe_gemv, and 16-bit
+// activations take moe_gemm_mma (tensor cores) for the grouped product.
+
+#ifndef VLLM_KERNELS_COMMON  // the backend joins common.cuh before this file; a tool compiling it alone includes it
+#include "common.cuh"
+#endif
 
 #define MOE_MAX_EXPERTS 256
 #define MOE_TILE_ROWS 16
