@@ -106,6 +106,21 @@ __device__ __forceinline__ float warp_sum(float v) {
     return v;
 }
 
+// The end of a quantized matrix-vector kernel (quantized.cu, ggml.cu): each of the warp's ROWS
+// rows summed over the warp, and lane 0 writes the NT tokens' results of the rows inside n.
+template <typename T, int ROWS, int NT>
+__device__ __forceinline__ void qgemv_store(T* y, float (&acc)[ROWS][NT], int row0, int n, int ldy, int lane) {
+#pragma unroll
+    for (int r = 0; r < ROWS; ++r) {
+#pragma unroll
+        for (int t = 0; t < NT; ++t) acc[r][t] = warp_sum(acc[r][t]);
+        if (lane == 0 && row0 + r < n) {
+#pragma unroll
+            for (int t = 0; t < NT; ++t) y[(long long)t * ldy + row0 + r] = from_f<T>(acc[r][t]);
+        }
+    }
+}
+
 __device__ __forceinline__ float warp_max(float v) {
     for (int o = 16; o > 0; o >>= 1) v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, o));
     return v;

@@ -286,15 +286,7 @@ __device__ void gemv_ggml(T* y, const T* x, const unsigned char* w, int n, int k
             }
         }
     }
-#pragma unroll
-    for (int r = 0; r < ROWS; ++r) {
-#pragma unroll
-        for (int t = 0; t < NT; ++t) acc[r][t] = warp_sum(acc[r][t]);
-        if (lane == 0 && row0 + r < n) {
-#pragma unroll
-            for (int t = 0; t < NT; ++t) y[(long long)t * ldy + row0 + r] = from_f<T>(acc[r][t]);
-        }
-    }
+    qgemv_store<T, ROWS, NT>(y, acc, row0, n, ldy, lane);
 }
 
 // w[n, k] in the activation dtype: rows blockIdx.y + i·gridDim.y (at most 65535 grid rows), a chunk a thread. Each value is ggml's

@@ -74,15 +74,7 @@ __device__ __forceinline__ void gemv_codes(T* y, const T* x, const Code* codes, 
             }
         }
     }
-#pragma unroll
-    for (int r = 0; r < ROWS; ++r) {
-#pragma unroll
-        for (int t = 0; t < NT; ++t) acc[r][t] = warp_sum(acc[r][t]);
-        if (lane == 0 && row0 + r < n) {
-#pragma unroll
-            for (int t = 0; t < NT; ++t) y[(long long)t * ldy + row0 + r] = from_f<T>(acc[r][t]);
-        }
-    }
+    qgemv_store<T, ROWS, NT>(y, acc, row0, n, ldy, lane);
 }
 
 template <typename T, int NT, int BITS>
