@@ -7,7 +7,8 @@ library only.
 
     check_embeddings.py --binary B --model DIR --name NAME [--port P] [--extra-args ARGS...]
 """
-import argparse, json, math, os, signal, subprocess, tempfile, time, urllib.error, urllib.request
+import argparse, json, math, os, subprocess, tempfile, time, urllib.error, urllib.request
+from serve_process import stop_server
 
 ap = argparse.ArgumentParser()
 ap.add_argument("--binary", required=True)
@@ -59,13 +60,7 @@ try:
 except Exception as e:  # a failed run of ours is a result, not a crash of the checks
     out["error"] = repr(e)
 finally:
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+    stop_server(proc)
     log.seek(0)
     out["log_tail"] = log.read().decode(errors="replace")[-2000:]
 print(json.dumps(out))

@@ -5,7 +5,8 @@ server with SIGINT and writes {seconds, ok, ...} as JSON. Standard library only.
 
     startup_serve.py --binary B --model DIR [--cache-root DIR] [--port P] --out F [--extra-args ARGS...]
 """
-import argparse, json, os, signal, subprocess, tempfile, time, urllib.error, urllib.request
+import argparse, json, os, subprocess, tempfile, time, urllib.error, urllib.request
+from serve_process import stop_server
 
 ap = argparse.ArgumentParser()
 ap.add_argument("--binary", required=True)
@@ -62,13 +63,7 @@ try:
             break
         time.sleep(0.05)
 finally:
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+    stop_server(proc)
     result["exit_code"] = proc.returncode
     log.seek(0)
     text = log.read().decode(errors="replace")

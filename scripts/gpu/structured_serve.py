@@ -16,7 +16,8 @@ reported by `grammar-bench`, not here).
     structured_serve.py --binary B --model DIR --out F [--device cuda] [--num-prompts 256]
         [--input-len 256] [--output-len 256] [--rounds 2] [--extra-args ARGS...]
 """
-import argparse, json, os, signal, subprocess, sys, tempfile, time, urllib.error, urllib.request
+import argparse, json, os, subprocess, sys, tempfile, time, urllib.error, urllib.request
+from serve_process import stop_server
 
 # A realistic order record: nested object, enums, bounded integers and numbers, bounded strings,
 # booleans, and an array of records long enough that no output of --output-len tokens ends it.
@@ -162,13 +163,7 @@ try:
 except Exception as e:
     result["error"] = repr(e)
 finally:
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+    stop_server(proc)
     log.seek(0)
     text = log.read().decode(errors="replace")
     result["server_log_head"] = text[:2000]
