@@ -200,10 +200,10 @@ extension CUDABackend {
     }
 
     /// Decode products: one launch per stored part, each filling its columns of `out`; blocks of 8
-    /// warps, each warp taking `rowsPerWarp` rows (QGEMV_ROWS in quantized.cu).
+    /// warps, each warp taking 2 rows for one token and 1 for more (QGEMV_ROWS in common.cuh).
     private func multiplyVectors(_ x: CUDATensor, _ parts: [StoredPart], vectors: [CUhandle], out: CUDATensor) {
         let (t, k, n) = (x.rows, x.columns, out.columns)
-        let rowsPerBlock = 8 * (t == 1 ? 4 : 1)
+        let rowsPerBlock = 8 * (t == 1 ? 2 : 1)
         var column = 0
         for (part, kernel) in zip(parts, vectors) {
             let rows = part.rows

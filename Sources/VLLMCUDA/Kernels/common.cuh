@@ -99,7 +99,21 @@ __device__ __forceinline__ void load_floats(float* out, const T* p) {
 
 // Rows a warp takes in the matrix-vector kernels: the activations a lane reads and converts for
 // a chunk serve that many rows (CUDAQuantizedLinear.swift's rowsPerBlock says the same; quantized.cu and ggml.cu).
-#define QGEMV_ROWS(NT) ((NT) == 1 ? 4 : 1)
+// Two rather than more for one token: with blocks of 8 warps, a 4096- or 6144-row matrix then
+// spreads over about two blocks per SM instead of one or two (an SM with two blocks of four rows
+// a warp set the time of the whole launch).
+#define QGEMV_ROWS(NT) ((NT) == 1 ? 2 : 1)
+
+// Bytes of weights a lane has in flight per round in the quantized matrix-vector kernels: each
+// round first issues every load of DEPTH chunks of each of its ROWS rows, then does their
+// arithmetic. A decode product is bound by memory latency unless many loads are in flight (one
+// chunk at a time reached a third of the copy bandwidth at the 8B's shapes).
+#ifndef QGEMV_BUDGET  // a kernel-source override may try another budget
+#define QGEMV_BUDGET 128
+#endif
+__host__ __device__ constexpr int qgemv_depth(int rows, int bytes_per_chunk) {
+    return QGEMV_BUDGET / (rows * bytes_per_chunk) > 1 ? QGEMV_BUDGET / (rows * bytes_per_chunk) : 1;
+}
 
 __device__ __forceinline__ float warp_sum(float v) {
     for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);

@@ -235,7 +235,8 @@ template <> struct Ggml<GGML_TYPE_BF16> : GgmlFloat<GGML_TYPE_BF16, GGML_BF16_BY
 template <typename T, int TYPE, int NT>
 __device__ void gemv_ggml(T* y, const T* x, const unsigned char* w, int n, int k, int ldy) {
     using B = Ggml<TYPE>;
-    constexpr int ROWS = QGEMV_ROWS(NT);
+    // About half of a chunk's registers hold its block's header (scales), read from L1 by each chunk.
+    constexpr int ROWS = QGEMV_ROWS(NT), DEPTH = qgemv_depth(ROWS, (int)sizeof(typename B::Raw) / 2);
     const int lane = threadIdx.x & 31;
     const int row0 = (blockIdx.x * (blockDim.x >> 5) + (threadIdx.x >> 5)) * ROWS;
     const long long row_bytes = (long long)(k / B::VALUES) * B::BYTES;
@@ -246,46 +247,60 @@ __device__ void gemv_ggml(T* y, const T* x, const unsigned char* w, int n, int k
 #pragma unroll
         for (int t = 0; t < NT; ++t) acc[r][t] = 0.f;
     if (row0 >= n) { PDL_ENTER(); return; }
-    PDL_ENTER();
-    for (int ci = lane; ci < chunks; ci += 32) {
-        const int block = ci / B::CHUNKS, c = ci % B::CHUNKS;
-        typename B::Raw raw[ROWS];
+    // Rows past n read row n - 1 and are never written.
+    const unsigned char* rows[ROWS];
 #pragma unroll
-        for (int r = 0; r < ROWS; ++r) {
-            // Rows past n read row n - 1 and are never written.
-            B::load(raw[r], w + imin(row0 + r, n - 1) * row_bytes + (long long)block * B::BYTES, c);
+    for (int r = 0; r < ROWS; ++r) rows[r] = w + imin(row0 + r, n - 1) * row_bytes;
+    bool waited = false;
+    for (int c0 = lane; c0 < chunks; c0 += 32 * DEPTH) {
+        typename B::Raw raw[DEPTH][ROWS];
+#pragma unroll
+        for (int u = 0; u < DEPTH; ++u) {
+            const int ci = c0 + 32 * u;
+            if (ci >= chunks) continue;
+#pragma unroll
+            for (int r = 0; r < ROWS; ++r) B::load(raw[u][r], rows[r] + (long long)(ci / B::CHUNKS) * B::BYTES, ci % B::CHUNKS);
         }
+        // The weights do not depend on the previous kernel: the first round is read before waiting for it.
+        if (!waited) { PDL_ENTER(); waited = true; }
 #pragma unroll
-        for (int run = 0; run < B::RUNS; ++run) {
-            const int first = block * B::VALUES + B::start(c, run);
-            float xv[NT][16], xsum[NT];
+        for (int u = 0; u < DEPTH; ++u) {
+            const int ci = c0 + 32 * u;
+            if (ci >= chunks) continue;
+            const int block = ci / B::CHUNKS, c = ci % B::CHUNKS;
 #pragma unroll
-            for (int t = 0; t < NT; ++t) {
-                load_floats<T, 16>(xv[t], x + (long long)t * k + first);
-                if (B::OFFSET) {
-                    xsum[t] = 0.f;
-#pragma unroll
-                    for (int i = 0; i < 16; ++i) xsum[t] += xv[t][i];
-                }
-            }
-#pragma unroll
-            for (int r = 0; r < ROWS; ++r) {
-                float q[16], scale, offset;
-                B::decode(raw[r], c, run, q, scale, offset);
+            for (int run = 0; run < B::RUNS; ++run) {
+                const int first = block * B::VALUES + B::start(c, run);
+                float xv[NT][16], xsum[NT];
 #pragma unroll
                 for (int t = 0; t < NT; ++t) {
-                    float even = 0.f, odd = 0.f;
+                    load_floats<T, 16>(xv[t], x + (long long)t * k + first);
+                    if (B::OFFSET) {
+                        xsum[t] = 0.f;
 #pragma unroll
-                    for (int i = 0; i < 16; i += 2) {
-                        even = fmaf(q[i], xv[t][i], even);
-                        odd = fmaf(q[i + 1], xv[t][i + 1], odd);
+                        for (int i = 0; i < 16; ++i) xsum[t] += xv[t][i];
                     }
-                    acc[r][t] = fmaf(scale, even + odd, acc[r][t]);
-                    if (B::OFFSET) acc[r][t] = fmaf(offset, xsum[t], acc[r][t]);
+                }
+#pragma unroll
+                for (int r = 0; r < ROWS; ++r) {
+                    float q[16], scale, offset;
+                    B::decode(raw[u][r], c, run, q, scale, offset);
+#pragma unroll
+                    for (int t = 0; t < NT; ++t) {
+                        float even = 0.f, odd = 0.f;
+#pragma unroll
+                        for (int i = 0; i < 16; i += 2) {
+                            even = fmaf(q[i], xv[t][i], even);
+                            odd = fmaf(q[i + 1], xv[t][i + 1], odd);
+                        }
+                        acc[r][t] = fmaf(scale, even + odd, acc[r][t]);
+                        if (B::OFFSET) acc[r][t] = fmaf(offset, xsum[t], acc[r][t]);
+                    }
                 }
             }
         }
     }
+    if (!waited) PDL_ENTER();
     qgemv_store<T, ROWS, NT>(y, acc, row0, n, ldy, lane);
 }
 

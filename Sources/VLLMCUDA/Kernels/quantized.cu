@@ -26,14 +26,16 @@ __device__ __forceinline__ void unpack_int(float* w, const uint4& wv, float zero
 
 // y[t, :n] = x[t, :] · Wᵀ (rows of y ldy apart, so that the parts of a fused weight fill their
 // columns) for rows of BYTES_PER_VALUE-wide codes read 16 bytes (VPC values) at a time: each warp
-// takes ROWS rows; per chunk a lane reads the tokens' VPC activations once, then each row's
-// chunk, unpacks it once for all tokens (Unpack: q − zero, or e4m3 · 2^-8) and adds
-// scale · Σ w·x. Scale (and zero) per row and group of `group` inputs, group % VPC == 0, k % VPC == 0.
+// takes ROWS rows; per round a lane loads DEPTH chunks of each row (qgemv_depth), then per chunk
+// reads the tokens' VPC activations once, unpacks each row's chunk once for all tokens (Unpack:
+// q − zero, or e4m3 · 2^-8) and adds scale · Σ w·x. Scale (and zero) per row and group of `group`
+// inputs, group % VPC == 0, k % VPC == 0.
 template <typename T, int NT, int VPC, typename Code, typename Unpack>
 __device__ __forceinline__ void gemv_codes(T* y, const T* x, const Code* codes, int codes_per_row, const float* scales,
                                            const float* zeros, float scale_factor, int n, int k, int group, int ldy,
                                            Unpack unpack) {
-    constexpr int ROWS = QGEMV_ROWS(NT), CODES_PER_CHUNK = 16 / (int)sizeof(Code);
+    constexpr int ROWS = QGEMV_ROWS(NT), DEPTH = qgemv_depth(ROWS, 16), CODES_PER_CHUNK = 16 / (int)sizeof(Code);
+    constexpr int STEP = 32 * VPC;  // values one chunk of each lane covers
     const int lane = threadIdx.x & 31;
     const int row0 = (blockIdx.x * (blockDim.x >> 5) + (threadIdx.x >> 5)) * ROWS;
     float acc[ROWS][NT];
@@ -43,37 +45,53 @@ __device__ __forceinline__ void gemv_codes(T* y, const T* x, const Code* codes, 
         for (int t = 0; t < NT; ++t) acc[r][t] = 0.f;
     if (row0 >= n) { PDL_ENTER(); return; }
     const int groups = (k + group - 1) / group;
-    PDL_ENTER();
-    for (int c = lane * VPC; c < k; c += 32 * VPC) {
-        uint4 wv[ROWS];
+    // Rows past n read row n - 1 and are never written.
+    long long row[ROWS];
 #pragma unroll
-        for (int r = 0; r < ROWS; ++r) {
-            // Rows past n read row n - 1 and are never written.
-            const long long row = imin(row0 + r, n - 1);
-            wv[r] = load_streaming(codes + row * codes_per_row + c / VPC * CODES_PER_CHUNK);
+    for (int r = 0; r < ROWS; ++r) row[r] = imin(row0 + r, n - 1);
+    bool waited = false;
+    for (int c0 = lane * VPC; c0 < k; c0 += DEPTH * STEP) {
+        uint4 wv[DEPTH][ROWS];
+        float scale[DEPTH][ROWS], zero[DEPTH][ROWS];
+#pragma unroll
+        for (int u = 0; u < DEPTH; ++u) {
+            const int c = c0 + u * STEP;
+            if (c >= k) continue;
+#pragma unroll
+            for (int r = 0; r < ROWS; ++r) {
+                const long long gi = row[r] * groups + c / group;
+                wv[u][r] = load_streaming(codes + row[r] * codes_per_row + c / VPC * CODES_PER_CHUNK);
+                scale[u][r] = scales[gi] * scale_factor;
+                zero[u][r] = zeros ? zeros[gi] : 0.f;
+            }
         }
-        float xv[NT][VPC];
+        // The weights do not depend on the previous kernel: the first round is read before waiting for it.
+        if (!waited) { PDL_ENTER(); waited = true; }
 #pragma unroll
-        for (int t = 0; t < NT; ++t) load_floats<T, VPC>(xv[t], x + (long long)t * k + c);
-        const int g = c / group;
+        for (int u = 0; u < DEPTH; ++u) {
+            const int c = c0 + u * STEP;
+            if (c >= k) continue;
+            float xv[NT][VPC];
 #pragma unroll
-        for (int r = 0; r < ROWS; ++r) {
-            const long long gi = (long long)imin(row0 + r, n - 1) * groups + g;
-            float w[VPC];
-            unpack(w, wv[r], zeros ? zeros[gi] : 0.f);
-            const float scale = scales[gi] * scale_factor;
+            for (int t = 0; t < NT; ++t) load_floats<T, VPC>(xv[t], x + (long long)t * k + c);
 #pragma unroll
-            for (int t = 0; t < NT; ++t) {
-                float even = 0.f, odd = 0.f;
+            for (int r = 0; r < ROWS; ++r) {
+                float w[VPC];
+                unpack(w, wv[u][r], zero[u][r]);
 #pragma unroll
-                for (int i = 0; i < VPC; i += 2) {
-                    even = fmaf(w[i], xv[t][i], even);
-                    odd = fmaf(w[i + 1], xv[t][i + 1], odd);
+                for (int t = 0; t < NT; ++t) {
+                    float even = 0.f, odd = 0.f;
+#pragma unroll
+                    for (int i = 0; i < VPC; i += 2) {
+                        even = fmaf(w[i], xv[t][i], even);
+                        odd = fmaf(w[i + 1], xv[t][i + 1], odd);
+                    }
+                    acc[r][t] = fmaf(scale[u][r], even + odd, acc[r][t]);
                 }
-                acc[r][t] = fmaf(scale, even + odd, acc[r][t]);
             }
         }
     }
+    if (!waited) PDL_ENTER();
     qgemv_store<T, ROWS, NT>(y, acc, row0, n, ldy, lane);
 }
 
