@@ -26,6 +26,8 @@
 #   gguf       GGUF blocks on CUDA: the GGUF fixture model against the CPU backend (float32, bf16), and the
 #              8B shape in llama.cpp's Q4_K_M layout (dummy blocks): batch-1 decode against its bandwidth floor
 #   ggufspeed  the 8B shape's throughput (1000 x 1024/128) in Q4_K_M beside bf16
+#   qgemv      the quantized matrix-vector kernels: bf16 kernel checks with their timings (QGEMV_BUDGETS:
+#              other load budgets to try), the 8B's batch-1 latency in bf16/FP8/int4/Q4_K_M, profiles
 #   structured `vllm serve` on the 8B shape (dummy weights, the Llama-3 tokenizer carried as
 #              .gpu/llama3-tokenizer.json.xz): 256 concurrent requests with a JSON schema against the
 #              same requests plain, output tokens/s and TTFT ratios (scripts/gpu/structured_serve.py)
@@ -526,6 +528,40 @@ if has_mode ggufspeed; then
         --max-model-len 2048 --input-len 1024 --output-len 128 --num-prompts 1000 --max-num-batched-tokens 8192 \
         --max-num-seqs 256 --output-json $R/throughput_8b_1000_gguf_q4km.json
     throughput_8b throughput_8b_1000_bf16 180 1000 "$BIN"
+fi
+
+# qgemv: the quantized matrix-vector kernels. bf16 kernel checks (the quantized and GGUF products
+# against float64, with their timings at the 8B's shapes) for the embedded kernels and for each
+# QGEMV_BUDGETS value (the joined source with QGEMV_BUDGET defined, through VLLM_CUDA_KERNEL_SOURCE);
+# then the 8B shape's batch-1 latency in bf16, FP8, GPTQ int4 and GGUF Q4_K_M with the limits, and
+# one profiled run (VLLM_CUDA_PROFILE=1: device time per operation, on stderr) of each QGEMV_PROFILE
+# format (default fp8 gguf; `moe`: the Qwen3-30B-A3B shape).
+if has_mode qgemv; then
+    export VLLM_CACHE_ROOT=$W/cache-quant
+    step kernel_check_bfloat16 150 "$DEV" kernel-check --dtype bfloat16 --json
+    for b in ${QGEMV_BUDGETS:-}; do
+        { echo "#define QGEMV_BUDGET $b"; python3 $G/kernel_source.py; } > $W/kernels_budget_$b.cu
+        step kernel_check_bfloat16_budget_$b 150 env VLLM_CUDA_KERNEL_SOURCE=$W/kernels_budget_$b.cu "$DEV" kernel-check --dtype bfloat16 --json
+    done
+    gptq_8b_config
+    step hf_limits 120 python3 $G/hf_bench.py --limits --out $R/hf_limits.json
+    for round in $(seq 1 ${ROUNDS:-1}); do
+        latency_8b latency_8b_bf16_$round 150 "" "$BIN"
+        latency_8b latency_8b_fp8_$round 150 "--quantization fp8" "$BIN"
+        step latency_8b_int4_$round 150 "$BIN" bench forward --device cuda --load-format dummy --model $W/configs/llama8b-gptq \
+            --max-model-len 2048 --batch-size 1 --input-len 32 --output-len 128 --warmup 1 --iterations 3 --json
+        latency_8b latency_8b_gguf_q4km_$round 150 "--quantization gguf" "$BIN"
+    done
+    python3 $G/gguf_floor.py --config $L8/config.json --limits $R/hf_limits.json $R/latency_8b_gguf_q4km_*.out \
+        | tee $R/gguf_floor.json
+    # `moe`: the Qwen3-30B-A3B shape in bf16 instead of a quantized 8B.
+    for q in ${QGEMV_PROFILE:-fp8 gguf}; do
+        model="--model $L8 --quantization $q"
+        [ $q = moe ] && model="--model bench/gpu/configs/qwen3_30b_a3b"
+        step profile_$q 150 env VLLM_CUDA_PROFILE=1 "$BIN" bench forward --device cuda --load-format dummy $model \
+            --max-model-len 2048 --batch-size 1 --input-len 32 --output-len 32 --warmup 0 --iterations 1 --json
+        grep -A40 "device time per operation" $R/profile_$q.err | head -40
+    done
 fi
 
 # structured: issue 15's speed target. STRUCT_CONFIG (another config folder for the Llama-3
