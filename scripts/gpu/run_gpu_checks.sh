@@ -52,7 +52,7 @@ BIN=$W/vllm
 xz -dc .gpu/vllm.xz > "$BIN" && chmod +x "$BIN" || { echo "no binary"; exit 1; }
 DEV=$W/vllm-dev
 # Only the checks need vllm-dev; a call that runs benchmarks alone may leave it out of its carry.
-if has_mode checks || has_mode quant; then
+if has_mode checks || has_mode quant || has_mode qgemv; then
     xz -dc .gpu/vllm-dev.xz > "$DEV" && chmod +x "$DEV" || { echo "no vllm-dev binary"; exit 1; }
 fi
 G=scripts/gpu
