@@ -361,6 +361,45 @@ final class DeviceLikeCPUBackend: CPUWrappingBackend {
         #expect(async.backend.recordedSteps > 0)
     }
 
+    /// Constrained rows beside plain ones on a backend that keeps the tokens on the device (as
+    /// CUDA does): the forward pass reads the placeholders there, steps are padded to recorded
+    /// sizes, and the masks added after the launch give the outputs of one step at a time.
+    @Test func grammarRowsWithPlaceholdersOnTheBackend() throws {
+        let folder = try ModelFolder(path: EnginePaths.builtinModel)
+        let tokenizer = try makeLLM().tokenizer!
+        let eos = tokenizer.eosTokenID!
+        func run(async: Bool) throws -> (tokens: [String: [Int]], backend: DeviceLikeCPUBackend) {
+            let backend = DeviceLikeCPUBackend()
+            let model = try ModelRegistry.load(
+                config: folder.config, weights: folder.weights(format: .auto), backend: backend, maxPositions: 128)
+            let config = EngineCoreConfig(
+                blockSize: 8, numBlocks: 256, enablePrefixCaching: true,
+                scheduler: SchedulerConfig(maxNumBatchedTokens: 64, maxNumSeqs: 7, maxModelLength: 128),
+                graphBatchSizes: EngineCoreConfig.graphBatchSizes(maxNumSeqs: 7), asyncScheduling: async)
+            let engine = try EngineCore(
+                executor: model, config: config, eosTokenIDs: [eos],
+                grammarCompiler: makeGrammarCompiler(tokenizer, eosTokenIDs: [eos]))
+            for (i, prompt) in Self.prompts.enumerated() {
+                var params = SamplingParams.greedy(maxTokens: 6 + i)
+                if i % 3 != 2 { params.structuredOutputs = .jsonSchema(StructuredOutputEngineTests.schema) }
+                if i % 2 == 1 {
+                    params.temperature = 0.8
+                    params.seed = UInt64(i)
+                }
+                try engine.addRequest(id: "r\(i)", promptTokenIDs: prompt, params: params)
+            }
+            var tokens = [String: [Int]]()
+            while engine.hasUnfinishedRequests {
+                for update in engine.step() { tokens[update.requestID, default: []] += update.newTokenIDs }
+            }
+            return (tokens, backend)
+        }
+        let sync = try run(async: false), async = try run(async: true)
+        #expect(async.tokens == sync.tokens)
+        #expect(async.backend.resolvedPlaceholders > 0)
+        #expect(async.backend.recordedSteps > 0)
+    }
+
     /// With async scheduling off, each step is waited for before the next is launched.
     @Test func syncModeLaunchesOneStepAtATime() throws {
         let (engine, executor) = try Self.loggedEngine(async: false)
