@@ -122,7 +122,7 @@ let package = Package(
         .testTarget(name: "VLLMTokenizersTests", dependencies: ["VLLMTokenizers", "VLLMTestSupport"], resources: [.copy("Fixtures")]),
         .testTarget(name: "VLLMCoreTests", dependencies: ["VLLMCore", "VLLMTestSupport"]),
         // Benchmark and xgrammar comparison of the grammar engine (scripts/compare_grammar_masks.py drives it).
-        .executableTarget(name: "grammar-bench", dependencies: ["VLLMStructuredOutputs", "VLLMTokenizers"], swiftSettings: [.unsafeFlags(["-O"])]),
+        .executableTarget(name: "grammar-bench", dependencies: ["VLLMStructuredOutputs", "VLLMTokenizers", "VLLMCore"], swiftSettings: [.unsafeFlags(["-O"])]),
         .testTarget(name: "VLLMStructuredOutputsTests", dependencies: ["VLLMStructuredOutputs", "VLLMTokenizers", "VLLMTestSupport"], resources: [.copy("Fixtures")]),
         .testTarget(
             name: "VLLMToolParsersTests", dependencies: ["VLLMToolParsers", "VLLMTokenizers", "VLLMTestSupport"], resources: [.copy("Fixtures")]),

@@ -132,6 +132,9 @@ public final class CUDABackend: Backend {
     let hostOutput: PinnedBuffer
     private lazy var sampleStagings = [PinnedBuffer(driver: driver), PinnedBuffer(driver: driver)]
     var sampleStaging: PinnedBuffer { sampleStagings[stepParity] }
+    private lazy var maskStagings = [PinnedBuffer(driver: driver), PinnedBuffer(driver: driver)]
+    /// Where a step's grammar masks are gathered for their one upload (`queueTokenMasks`).
+    var maskStaging: PinnedBuffer { maskStagings[stepParity] }
     /// Where launched steps' results come back to, one per parity.
     lazy var launchReadbacks = [StepReadback(driver: driver), StepReadback(driver: driver)]
     /// The tokens the last launched step sampled, at a fixed address (recorded steps read it), for

@@ -43,6 +43,9 @@ final class CUDAKernels {
     /// Device sampling (`Kernels/sampling.cu`); nil when the module lacks it, and the engine
     /// samples on the host.
     private(set) var sampleRows, adjustLogits: CUhandle?
+    /// A grammar's token mask on the logits (`Kernels/sampling.cu`); nil when the module lacks it,
+    /// and rows with a mask are sampled on the host.
+    private(set) var applyTokenBitmask: CUhandle?
 
     /// The embedded source text (the files of `Kernels/manifest.json` joined in its order), or
     /// the file named by `VLLM_CUDA_KERNEL_SOURCE` (for trying a kernel change on the GPU machine
@@ -110,6 +113,7 @@ final class CUDAKernels {
         quantized = QuantizedLinearKernels(loaded.functions)
         fp8Cache = FP8KVCacheKernels(loaded.functions)
         adjustLogits = loaded.functions[.adjustLogits]?.first?.function
+        applyTokenBitmask = loaded.functions[.applyTokenBitmask]?.first?.function
         attentionCombine = loaded.functions[.attentionCombine]?.first?.function
         gemv = by(.gemv, .tokens)
         gemvSwiGLU = by(.gemvSwiGLU, .tokens)

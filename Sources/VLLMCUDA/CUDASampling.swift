@@ -1,7 +1,8 @@
 import VLLMCore
 
 /// Sampling on the GPU (`Kernels/sampling.cu`): the host uploads a few words per row and per logit
-/// adjustment, one block per row does the rest, and only the tokens and logprobs come back.
+/// adjustment (and a grammar's packed token mask per constrained row), one block per row does the
+/// rest, and only the tokens and logprobs come back.
 extension CUDABackend {
     /// Words per row of `SampleRow` and per entry of `SampleAdjustment` in sampling.cu.
     static let rowWords = 12, adjustmentWords = 5
@@ -13,9 +14,10 @@ extension CUDABackend {
     /// The sampling kernels over the rows (bans, bias, penalties, filters, draw and logprobs) with the samples copied back; on the host
     /// when the kernels are missing.
     public func sampleRows(_ x: CUDATensor, rows: [DeviceSamplingRow]) -> [DeviceSample] {
-        guard samplesOnDevice else { return SamplingMath.sampleRows(toHost(x), rows: rows) }
+        guard samplesOnDevice(rows) else { return SamplingMath.sampleRows(toHost(x), rows: rows) }
         checkLive(x)
         guard !rows.isEmpty else { return [] }
+        queueTokenMasks(x, rows: rows)
         let queued = queueSampling(x, rows: rows)
         let host = hostOutput.ensure(queued.bytes)
         driver.must(driver.cuMemcpyDtoHAsync(host, queued.output, queued.bytes, stream), "cuMemcpyDtoHAsync(samples)")
@@ -28,10 +30,12 @@ extension CUDABackend {
     /// of the results to pinned memory, and returns; `wait()` waits for the copy's event. Without
     /// the sampling kernels the host samples at once, and the samples come back ready.
     public func launchSampling(_ x: CUDATensor, rows: [DeviceSamplingRow]) -> PendingSamples {
-        let greedy = rows.allSatisfy(\.isPlainGreedy)
-        guard greedy || samplesOnDevice else { return PendingSamples(ready: sampleRows(x, rows: rows)) }
+        guard rows.allSatisfy(\.isPlainGreedy) || samplesOnDevice(rows) else { return PendingSamples(ready: sampleRows(x, rows: rows)) }
         guard !rows.isEmpty else { return PendingSamples(ready: []) }
         precondition(rows.count <= Self.maxSampledRows, "a step samples \(rows.count) rows, more than \(Self.maxSampledRows)")
+        queueTokenMasks(x, rows: rows)
+        // Rows whose grammar mask is their only change take the argmax of the masked logits.
+        let greedy = rows.allSatisfy(\.takesArgmax)
         let (output, bytes, maxTop) = greedy ? (queueArgmax(x, rows: rows.count), rows.count * 4, 0) : queueSampling(x, rows: rows)
         // Both sampling outputs begin with one token per row. The next step's embedding reads them
         // after this copy, in stream order, as the copy reads them before the next step's sampling.
@@ -47,6 +51,40 @@ extension CUDABackend {
             if greedy { return (0..<rows.count).map { DeviceSample(token: Int(host.load(fromByteOffset: 4 * $0, as: Int32.self))) } }
             return Self.samples(host, rows: rows, maxTop: maxTop)
         }
+    }
+
+    /// Whether the device can sample `rows`: the module has the sampling kernels, and the mask
+    /// kernel when a row has a grammar's mask.
+    private func samplesOnDevice(_ rows: [DeviceSamplingRow]) -> Bool {
+        samplesOnDevice && (kernels.applyTokenBitmask != nil || rows.allSatisfy { $0.tokenMask == nil })
+    }
+
+    /// Queues the token masks of the rows that have one over `x`, in place (banned logits become
+    /// -inf, before logprobs and sampling, as `SamplingMath.sample` does on the host). All masks go
+    /// up in one copy: the masked rows' indices, then each mask cut or padded with zeros (bans) to
+    /// the row's `ceil(n / 32)` words.
+    private func queueTokenMasks(_ x: CUDATensor, rows: [DeviceSamplingRow]) {
+        let masked = rows.indices.filter { rows[$0].tokenMask != nil }
+        guard !masked.isEmpty, let kernel = kernels.applyTokenBitmask else { return }
+        let n = x.count / rows.count, words = (n + 31) / 32
+        let bytes = 4 * masked.count * (1 + words)
+        let staged = maskStaging.ensure(bytes).bindMemory(to: UInt32.self, capacity: bytes / 4)
+        for (m, r) in masked.enumerated() {
+            staged[m] = UInt32(r)
+            let mask = rows[r].tokenMask!, used = min(words, mask.count)
+            let out = staged + masked.count + m * words
+            mask.withUnsafeBufferPointer { out.update(from: $0.baseAddress!, count: used) }
+            (out + used).update(repeating: 0, count: words - used)
+        }
+        let device = ring.allocate(bytes).pointer
+        driver.must(driver.cuMemcpyHtoDAsync(device, UnsafeMutableRawPointer(staged), bytes, stream), "cuMemcpyHtoDAsync(token masks)")
+        checkLive(x)
+        launch(
+            kernel, "apply_token_bitmask", grid: (gridFor(masked.count * n), 1), block: 256,
+            [
+                .pointer(x.pointer), .int32(Int32(n)), .pointer(device + UInt64(4 * masked.count)), .int32(Int32(words)),
+                .pointer(device), .int32(Int32(masked.count)),
+            ])
     }
 
     /// Queues the adjustments and the sampling of `rows` over `x`; returns where the kernel's output

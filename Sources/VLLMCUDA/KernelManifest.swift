@@ -12,6 +12,7 @@ enum Kernel: String, CaseIterable, Sendable {
     case geluTanhAndMul, gelu, softCap, scale, layerNorm, encoderEmbedding, bidirectionalAttention
     case gemvGGML, dequantizeGGML
     case writeKVCacheFP8, rotaryWriteKVFP8, pagedAttentionFP8, decodeAttentionFP8, flashPrefillFP8
+    case applyTokenBitmask
 
     /// Kernels the backend can do without (it samples on the host, takes another attention kernel,
     /// or refuses `--kv-cache-dtype fp8`) when a module lacks them: a `VLLM_CUDA_KERNEL_SOURCE` from
@@ -21,6 +22,7 @@ enum Kernel: String, CaseIterable, Sendable {
             .adjustLogits, .sampleRows, .decodeAttention, .flashPrefill, .gemvInt, .gemvFP8, .dequantizeInt, .dequantizeFP8,
             .permuteColumns, .quantizeRowsFP8, .scaleProduct, .moeGemvSwiGLU, .moeGemv, .moeGemmMMA, .gemvGGML, .dequantizeGGML,
             .writeKVCacheFP8, .rotaryWriteKVFP8, .pagedAttentionFP8, .decodeAttentionFP8, .flashPrefillFP8,
+            .applyTokenBitmask,
         ].contains(self)
     }
 }

@@ -48,6 +48,10 @@ public struct DeviceSamplingRow: Sendable, Equatable {
     public var adjustments: [LogitAdjustment] = []
     /// Number of top log-probabilities to report (0: only the chosen token's); nil reports none.
     public var logprobs: Int?
+    /// The tokens allowed next as a packed bitmask (bit i % 32 of word i / 32 allows id i; ids past
+    /// its end are banned): a structured-output grammar's mask, applied before everything else
+    /// (the logprobs too); nil allows every token.
+    public var tokenMask: [UInt32]?
 
     /// A greedy row (temperature 0) with no filters, penalties or logprobs.
     public init() {}
@@ -56,7 +60,10 @@ public struct DeviceSamplingRow: Sendable, Equatable {
     public static let maxLogprobs = 32
 
     /// Whether the row only takes the argmax of the raw logits (the greedy fast path).
-    public var isPlainGreedy: Bool { temperature == 0 && adjustments.isEmpty && logprobs == nil }
+    public var isPlainGreedy: Bool { takesArgmax && tokenMask == nil }
+
+    /// Whether the row only takes the argmax of its logits after `tokenMask` (no bans, penalties or logprobs).
+    public var takesArgmax: Bool { temperature == 0 && adjustments.isEmpty && logprobs == nil }
 
     /// The key of the row's random numbers for a seeded row: a hash of the seed and the output index.
     public var seededKey: UInt64? {

@@ -24,6 +24,11 @@ public protocol ModelExecutor: AnyObject {
     /// beyond the one waited for next: a launch's samples must be waited for (or dropped unread)
     /// before the launch after next.
     func launch(_ batch: ForwardBatch, rows: [DeviceSamplingRow]) -> PendingSamples
+    /// `launch` in two parts: runs the model over `batch` now and returns the sampling, to be
+    /// queued once the rows are known (a grammar's masks need the tokens of the step launched
+    /// before, which come back after this launch). The returned function must be called once,
+    /// before the next launch.
+    func launchForward(_ batch: ForwardBatch) -> (_ rows: [DeviceSamplingRow]) -> PendingSamples
     /// Records decode steps of the given batch sizes (CUDA graphs) so that later decode steps
     /// replay them, each padded to the next recorded size; call after `allocateKVCache`. Returns
     /// how many sizes were recorded (0 where the backend cannot record).
@@ -68,6 +73,11 @@ extension ModelExecutor {
     /// Samples on the host from `execute`'s logits.
     public func launch(_ batch: ForwardBatch, rows: [DeviceSamplingRow]) -> PendingSamples {
         PendingSamples(ready: SamplingMath.sampleRows(execute(batch), rows: rows))
+    }
+
+    /// Default: the whole `launch` happens when the rows are given.
+    public func launchForward(_ batch: ForwardBatch) -> (_ rows: [DeviceSamplingRow]) -> PendingSamples {
+        { rows in self.launch(batch, rows: rows) }
     }
 
     /// `launch`, waited for.

@@ -64,6 +64,18 @@ public final class ModelRunner<B: Backend>: ModelExecutor {
     /// Runs the step and queues its sampling, padding the rows of a replayed step (padding rows are sampled greedily and dropped).
     public func launch(_ batch: ForwardBatch, rows: [DeviceSamplingRow]) -> PendingSamples {
         let (logits, count) = self.logits(batch)
+        return queueSampling(logits, count: count, rows: rows)
+    }
+
+    /// Runs the step now and queues its sampling when the rows come (before the next launch).
+    public func launchForward(_ batch: ForwardBatch) -> (_ rows: [DeviceSamplingRow]) -> PendingSamples {
+        let (logits, count) = self.logits(batch)
+        return { rows in self.queueSampling(logits, count: count, rows: rows) }
+    }
+
+    /// Queues the sampling of the step's `count` logits rows, the last `count - rows.count` of
+    /// them padding; keeps the samples for the next step's placeholders.
+    private func queueSampling(_ logits: B.Tensor, count: Int, rows: [DeviceSamplingRow]) -> PendingSamples {
         // Padding rows of a recorded step are sampled greedily and dropped.
         let padded = rows + [DeviceSamplingRow](repeating: DeviceSamplingRow(), count: count - rows.count)
         let samples = backend.launchSampling(logits, rows: padded)

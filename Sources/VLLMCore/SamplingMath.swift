@@ -56,11 +56,29 @@ public enum SamplingMath {
     }
 
     /// Bans every column whose bit is clear in `mask` (bit i of word i / 32 allows column i; a
-    /// structured-output grammar's allowed tokens), columns past the mask included.
+    /// structured-output grammar's allowed tokens), columns past the mask included. The one
+    /// definition of a token mask on the host: the engine's sampler and a backend's host sampling
+    /// both come here, and `sampling.cu`'s `apply_token_bitmask` does the same on the device.
     public static func applyTokenBitmask(_ logits: inout [Float], _ mask: [UInt32]) {
-        for i in logits.indices {
-            let w = i >> 5
-            if w >= mask.count || mask[w] >> UInt32(i & 31) & 1 == 0 { logits[i] = -.infinity }
+        logits.withUnsafeMutableBufferPointer { row in
+            mask.withUnsafeBufferPointer { applyTokenBitmask(row, $0) }
+        }
+    }
+
+    /// `applyTokenBitmask` on a row in memory; whole words at a time, since a grammar's mask is
+    /// mostly all-clear words (nothing to keep) and all-set ones (nothing to ban).
+    public static func applyTokenBitmask(_ row: UnsafeMutableBufferPointer<Float>, _ mask: UnsafeBufferPointer<UInt32>) {
+        let n = row.count
+        var w = 0
+        while w * 32 < n {
+            let start = w * 32, end = min(n, start + 32)
+            let bits = w < mask.count ? mask[w] : 0
+            if bits == 0 {
+                for i in start..<end { row[i] = -.infinity }
+            } else if bits != .max {
+                for i in start..<end where bits >> UInt32(i - start) & 1 == 0 { row[i] = -.infinity }
+            }
+            w += 1
         }
     }
 
@@ -102,6 +120,7 @@ public enum SamplingMath {
 
     /// `sample`, leaving `logits` as the row's processing and temperature made them.
     public static func sample(_ logits: inout [Float], _ row: DeviceSamplingRow, key: UInt64) -> DeviceSample {
+        if let mask = row.tokenMask { applyTokenBitmask(&logits, mask) }
         let raw = row.logprobs.map { _ in logSoftmax(logits) }
         adjust(&logits, row)
         let token = row.temperature == 0 ? argmax(logits) : draw(&logits, row, key: key)
@@ -146,6 +165,7 @@ public enum SamplingMath {
         _ logits: inout [Float], _ row: DeviceSamplingRow, draft: Int, draftProbabilities q: [Float]? = nil, key: UInt64
     ) -> DeviceSample {
         guard row.temperature > 0 else { return sample(&logits, row, key: key) }
+        if let mask = row.tokenMask { applyTokenBitmask(&logits, mask) }
         let raw = row.logprobs.map { _ in logSoftmax(logits) }
         let p = probabilities(&logits, row)
         let token = rejectionSample(p: p, q: q, draft: draft, key: key)

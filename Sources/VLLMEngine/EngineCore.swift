@@ -307,18 +307,22 @@ public final class EngineCore {
         // Every request of the step in flight finished since it was launched: nothing to wait for.
         if let stale = inFlight, stale.step.requests.allSatisfy({ $0.request.isFinished }) { inFlight = nil }
         if inFlight == nil { inFlight = launchNextStep() }
-        let ahead = canScheduleAhead ? launchNextStep() : nil
+        var ahead = canScheduleAhead ? launchNextStep(deferMasks: true) : nil
         var updates = pooled
         pooled = []
         guard let current = inFlight else { return updates }
         updates += process(current)
+        // Grammar masks of the step ahead follow the tokens just taken in; the device computes
+        // that step's forward pass meanwhile.
+        ahead?.queueSampling()
         inFlight = ahead
         return updates
     }
 
     /// Whether the next step may be scheduled before the tokens of the one in flight are known:
     /// the executor takes placeholders for them, the step in flight samples on the backend, and no
-    /// request needs the host or its full token history to sample (`StepRunner.canLaunchAhead`).
+    /// request needs the host or its full token history to sample (`StepRunner.canLaunchAhead`;
+    /// a grammar's mask is filled once the token before it is in, while the step computes).
     /// Otherwise the step in flight is drained first and the next one runs as before.
     private var canScheduleAhead: Bool {
         guard config.asyncScheduling, config.speculative == nil, runner.executor.launchesAhead, let inFlight, inFlight.samplesOnBackend
@@ -327,8 +331,9 @@ public final class EngineCore {
         return scheduler.running.allSatisfy(launchable) && scheduler.waiting.allSatisfy(launchable)
     }
 
-    /// Schedules the next step and launches it; nil when nothing can run.
-    private func launchNextStep() -> StepRunner.LaunchedStep? {
+    /// Schedules the next step and launches it; nil when nothing can run. `deferMasks`: the step
+    /// is launched ahead, and grammar rows get their masks from `queueSampling()`.
+    private func launchNextStep(deferMasks: Bool = false) -> StepRunner.LaunchedStep? {
         if let proposer { planDrafts(proposer) }
         var step = scheduler.schedule()
         let embedding = step.requests.filter { $0.request.pooling != nil }
@@ -343,7 +348,7 @@ public final class EngineCore {
         for (request, numTokens) in step.requests where request.numComputedTokens < request.numPromptTokens {
             counters.promptTokens += min(numTokens, request.numPromptTokens - request.numComputedTokens)
         }
-        let launched = runner.launch(step, cache: cache, sampler: sampler)
+        let launched = runner.launch(step, cache: cache, sampler: sampler, deferMasks: deferMasks)
         for (request, numTokens) in step.requests { request.numComputedTokens += numTokens }
         for (row, request) in launched.samplingRequests.enumerated() {
             request.numPendingTokens += 1

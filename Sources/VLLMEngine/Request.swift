@@ -87,11 +87,15 @@ final class Request {
     /// Where the output stands in its structured-output grammar; advanced with each accepted token.
     var grammar: GrammarMatcher?
     /// Set while the output has not yet reached `params.structuredOutputsStartAfter`: the grammar
-    /// waits, and neither masks nor advances. The request is still sampled on the host meanwhile,
-    /// so that the first constrained token is never launched ahead without its mask.
+    /// waits, and neither masks nor advances. The request is never launched ahead meanwhile, so
+    /// that the first constrained token is never sampled without its mask.
     var grammarWait: TextMarkerWatch?
     /// True while the grammar waits for its start marker.
     var grammarWaits: Bool { grammarWait != nil }
+    /// The grammar's mask of allowed next tokens (`Sampler.tokenMask`), kept between steps so that
+    /// a step allocates nothing for it; valid while `numTokens` equals `grammarMaskedAt`.
+    var grammarMask: [UInt32] = []
+    var grammarMaskedAt = -1
     /// Output tokens seen per id, for frequency and presence penalties.
     var outputCounts: [Int: Int] = [:]
     /// When it was added and when it was first scheduled, for the queue-time metric.

@@ -1,5 +1,6 @@
 import Foundation
 import VLLMCore
+import VLLMStructuredOutputs
 
 /// Turns one request's logits into its next token, as vLLM does: log-probabilities of the raw
 /// logits for reporting, then min_tokens, logit_bias and penalties, then greedy choice or
@@ -14,14 +15,12 @@ struct Sampler {
     let eosTokenIDs: Set<Int>
     /// Random keys for requests without a seed.
     var unseeded = SystemRandomNumberGenerator()
-    /// The grammar mask of the row being sampled (reused between rows).
-    var mask: [UInt32] = []
 
     /// Samples the next token of `request` from `logits` (one row), which are left as the
     /// processors and the temperature made them.
     mutating func sample(_ logits: inout [Float], for request: Request) -> (token: Int, logprobs: PositionLogprobs?) {
-        applyGrammar(&logits, request)
-        let row = samplingRow(for: request)
+        var row = samplingRow(for: request)
+        row.tokenMask = Self.tokenMask(for: request)
         let sample = SamplingMath.sample(&logits, row, key: row.seededKey ?? unseeded.next())
         return (sample.token, sample.logprobs.map { PositionLogprobs($0, chosen: sample.token) })
     }
@@ -32,30 +31,50 @@ struct Sampler {
     mutating func verify(
         _ logits: inout [Float], for request: Request, draft: Int, draftProbabilities: [Float]? = nil
     ) -> (token: Int, logprobs: PositionLogprobs?) {
-        applyGrammar(&logits, request)
-        let row = samplingRow(for: request)
+        var row = samplingRow(for: request)
+        row.tokenMask = Self.tokenMask(for: request)
         let sample = SamplingMath.verify(
             &logits, row, draft: draft, draftProbabilities: draftProbabilities, key: row.seededKey ?? unseeded.next())
         return (sample.token, sample.logprobs.map { PositionLogprobs($0, chosen: sample.token) })
     }
 
-    /// Bans the tokens the request's grammar does not allow next (before logprobs, as vLLM
-    /// applies the grammar bitmask to the logits before its sampler).
-    private mutating func applyGrammar(_ logits: inout [Float], _ request: Request) {
-        guard request.grammar != nil, !request.grammarWaits else { return }
-        if mask.count != request.grammar!.grammar.vocabulary.maskWords {
-            mask = .init(repeating: 0, count: request.grammar!.grammar.vocabulary.maskWords)
-        }
-        request.grammar!.fillNextTokenBitmask(&mask)
-        SamplingMath.applyTokenBitmask(&logits, mask)
-    }
-
     /// The request's sampling as a backend row, or nil when only the host can do it (more top
-    /// logprobs than a device row reports, or a grammar, whose mask the host computes and applies).
+    /// logprobs than a device row reports). A grammar's mask is added when the row is launched
+    /// (`StepRunner.addMasks`), once the request's tokens before it are known.
     func deviceRow(for request: Request) -> DeviceSamplingRow? {
         if let count = request.params.logprobs, count > DeviceSamplingRow.maxLogprobs { return nil }
-        if request.grammar != nil { return nil }
         return samplingRow(for: request)
+    }
+
+    /// The mask of the tokens the request's grammar allows next, nil when no grammar constrains
+    /// its next token (none, or one still waiting for its start marker). Banned before logprobs,
+    /// as vLLM applies xgrammar's bitmask to the logits before its sampler.
+    static func tokenMask(for request: Request) -> [UInt32]? {
+        guard request.grammar != nil, !request.grammarWaits else { return nil }
+        if request.grammarMaskedAt != request.numTokens { fillMasks([request]) }
+        return request.grammarMask
+    }
+
+    /// Fills the grammar masks the requests' next tokens need, in parallel over the requests
+    /// (`GrammarMatcher.fillNextTokenBitmasks`); `tokenMask` then finds them.
+    static func fillMasks(_ requests: [Request]) {
+        let stale = requests.filter { $0.grammar != nil && !$0.grammarWaits && $0.grammarMaskedAt != $0.numTokens }
+        guard !stale.isEmpty else { return }
+        // Moved out of the requests and back, so that neither matchers nor masks are copied.
+        var matchers: [GrammarMatcher] = [], masks: [[UInt32]] = []
+        for request in stale {
+            matchers.append(request.grammar!)
+            request.grammar = nil
+            let words = matchers.last!.grammar.vocabulary.maskWords
+            masks.append(request.grammarMask.count == words ? request.grammarMask : [UInt32](repeating: 0, count: words))
+            request.grammarMask = []
+        }
+        GrammarMatcher.fillNextTokenBitmasks(&matchers, into: &masks)
+        for (i, request) in stale.enumerated() {
+            request.grammar = matchers[i]
+            request.grammarMask = masks[i]
+            request.grammarMaskedAt = request.numTokens
+        }
     }
 
     /// The random key of a draft model's draw for the request's output `outputIndex`: for a
@@ -69,7 +88,8 @@ struct Sampler {
         return SamplingMath.mix(row.seededKey! ^ 0xA076_1D64_78BD_642F)
     }
 
-    /// Everything the request's sampling needs, as one row for `SamplingMath` or a backend.
+    /// Everything the request's sampling needs, as one row for `SamplingMath` or a backend, but
+    /// the grammar's mask (`tokenMask`).
     func samplingRow(for request: Request) -> DeviceSamplingRow {
         let p = request.params
         var row = DeviceSamplingRow()

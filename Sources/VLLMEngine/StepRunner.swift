@@ -39,16 +39,28 @@ final class StepRunner {
         enum Output {
             /// The backend samples every sampling row.
             case samples(PendingSamples)
+            /// The backend computes the logits and samples once `queueSampling` gives it the rows
+            /// with their grammar masks (a step launched ahead with constrained rows).
+            case forward((_ rows: [DeviceSamplingRow]) -> PendingSamples, rows: [DeviceSamplingRow])
             /// The logits of the requested rows, on the host (the host samples).
             case logits([Float])
         }
 
         let step: ScheduledStep
         let chunks: [SequenceChunk]
-        let output: Output
+        private(set) var output: Output
 
         /// Whether the backend samples the step (else the host does, once `results()` are in).
-        var samplesOnBackend: Bool { if case .samples = output { true } else { false } }
+        var samplesOnBackend: Bool { if case .logits = output { false } else { true } }
+
+        /// Queues the sampling of a step launched with `.forward`: the grammar masks of its rows
+        /// are filled now, from the tokens that came back since the launch, while the device
+        /// computes the step's forward pass.
+        mutating func queueSampling() {
+            guard case .forward(let sample, var rows) = output else { return }
+            StepRunner.addMasks(&rows, samplingRequests)
+            output = .samples(sample(rows))
+        }
 
         /// The requests that sample a token in this step, in row order.
         var samplingRequests: [Request] {
@@ -58,6 +70,8 @@ final class StepRunner {
         /// One result per scheduled request, in step order, once the step is done.
         func results(vocabularySize vocab: Int) -> [Result] {
             switch output {
+            case .forward:
+                preconditionFailure("queueSampling() must come before results()")
             case .samples(let pending):
                 var samples = pending.wait().makeIterator()
                 return zip(step.requests, chunks).map { scheduled, chunk in
@@ -93,18 +107,33 @@ final class StepRunner {
     }
 
     /// Launches the step; `sampler` describes each sampling request as a backend row. When the
-    /// host samples, the logits are copied back before this returns.
-    func launch(_ step: ScheduledStep, cache: KVCacheManager, sampler: Sampler) -> LaunchedStep {
+    /// host samples, the logits are copied back before this returns. With `deferMasks` (a step
+    /// launched before the tokens of the step in flight are in), a step with grammar rows is
+    /// launched `.forward`, its sampling queued by `LaunchedStep.queueSampling()`.
+    func launch(_ step: ScheduledStep, cache: KVCacheManager, sampler: Sampler, deferMasks: Bool = false) -> LaunchedStep {
         let chunks = step.requests.map { chunk($0.request, numTokens: $0.numTokens, cache: cache) }
         let batch = ForwardBatch(chunks: chunks, blockSize: blockSize)
+        let sampling = zip(step.requests, chunks).filter { $0.1.wantsLogits }.map(\.0.request)
         // When the backend can sample every row, the logits never leave the device (on a GPU,
         // copying and scanning them costs more than the forward pass at large batches).
-        if let rows = backendRows(step, chunks, sampler) {
+        if var rows = backendRows(step, chunks, sampler) {
+            if deferMasks, sampling.contains(where: { $0.grammar != nil }) {
+                return LaunchedStep(step: step, chunks: chunks, output: .forward(executor.launchForward(batch), rows: rows))
+            }
+            Self.addMasks(&rows, sampling)
             return LaunchedStep(step: step, chunks: chunks, output: .samples(executor.launch(batch, rows: rows)))
         }
+        // The host sampler finds the masks filled (in parallel, here) when it samples.
+        Sampler.fillMasks(sampling)
         // The engine schedules ahead only requests that `canLaunchAhead`, so no placeholder gets here.
         precondition(!batch.hasPlaceholders, "a step with tokens still coming needs the host to sample")
         return LaunchedStep(step: step, chunks: chunks, output: .logits(executor.execute(batch)))
+    }
+
+    /// Gives each row its request's grammar mask, the masks filled in parallel over the requests.
+    static func addMasks(_ rows: inout [DeviceSamplingRow], _ requests: [Request]) {
+        Sampler.fillMasks(requests)
+        for (i, request) in requests.enumerated() { rows[i].tokenMask = Sampler.tokenMask(for: request) }
     }
 
     /// The request's part of the step: its next `numTokens` tokens, the last of which may be the
@@ -129,7 +158,8 @@ final class StepRunner {
     /// Whether a step of `request` can be launched before the tokens of the step before are on the
     /// host: the backend samples its row, the row needs no prompt logprobs (their logits must come
     /// to the host) and no token history (the repetition, frequency and presence penalties read
-    /// it, and its last token would still be unknown).
+    /// it, and its last token would still be unknown). A grammar's mask, which needs that token,
+    /// is added when the token is in (`LaunchedStep.queueSampling`).
     func canLaunchAhead(_ request: Request, sampler: Sampler) -> Bool {
         let p = request.params
         guard request.draftTokenIDs.isEmpty, p.promptLogprobs == nil, p.repetitionPenalty == 1, p.frequencyPenalty == 0,
@@ -153,9 +183,11 @@ final class StepRunner {
     }
 
     /// The one decision of what the backend samples: a row the sampler can describe for a
-    /// backend, and unless the backend samples on the device, only the argmax of the raw logits.
+    /// backend, and unless the backend samples on the device, only the argmax of the raw logits
+    /// (so no grammar's mask).
     private func backendRow(for request: Request, sampler: Sampler) -> DeviceSamplingRow? {
-        guard let row = sampler.deviceRow(for: request), row.isPlainGreedy || samplesOnBackend ?? executor.samplesOnDevice
+        guard let row = sampler.deviceRow(for: request),
+            row.isPlainGreedy && request.grammar == nil || samplesOnBackend ?? executor.samplesOnDevice
         else { return nil }
         return row
     }

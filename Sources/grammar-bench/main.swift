@@ -8,6 +8,8 @@ import VLLMTokenizers
 //                                                      (median, p99) over random walks, one core
 //   grammar-bench compare CASES.json [TOKENIZER_DIR]    masks equal to the recorded ones on their paths
 //   grammar-bench walk TOKENIZER_DIR CASES.json N SEED  N random outputs per case, as JSON lines
+//   grammar-bench step TOKENIZER_DIR SCHEMA.json ROWS STEPS  host time per serving step for ROWS
+//                                                      constrained rows, before and after the device mask
 
 func fail(_ message: String) -> Never {
     FileHandle.standardError.write(Data((message + "\n").utf8))
@@ -238,5 +240,6 @@ switch arguments.first {
 case "bench": bench(Array(arguments.dropFirst()))
 case "compare": compare(Array(arguments.dropFirst()))
 case "walk": walk(Array(arguments.dropFirst()))
-default: fail("usage: grammar-bench bench|compare|walk ...")
+case "step": stepBench(Array(arguments.dropFirst()))
+default: fail("usage: grammar-bench bench|compare|walk|step ...")
 }

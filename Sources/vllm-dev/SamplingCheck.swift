@@ -18,6 +18,7 @@ struct SamplingCheck {
         results += try seeds()
         results += try adjustments()
         results += try logprobs()
+        results += try tokenMasks()
         return results
     }
 
@@ -197,6 +198,71 @@ extension SamplingCheck {
             ("sampling logprobs largest difference", worst, 1e-4),
             ("sampling top logprob ids differ", Double(wrongIDs), 0),
             ("sampling chosen ranks differ", Double(wrongRanks), 0),
+        ]
+    }
+}
+
+extension SamplingCheck {
+    /// 96 rows of 128,300 tokens (a 128,256-token grammar vocabulary and a padded model head), most
+    /// with a grammar's token mask (a few hundred allowed ids, never the raw argmax): greedy rows
+    /// through `launchSampling` (mask, then the argmax kernel) and sampled, seeded and logprob rows
+    /// through `sampleRows`, against `SamplingMath.sample` on the host with the same mask and keys.
+    fileprivate mutating func tokenMasks() throws -> [(String, Double, Double)] {
+        let n = 128_300, words = (128_256 + 31) / 32, count = 96
+        var logits: [[Float]] = [], rows: [DeviceSamplingRow] = []
+        for i in 0..<count {
+            let values = randomRow(n, scale: 6)
+            var row = DeviceSamplingRow()
+            if i % 6 != 5 {
+                var mask = [UInt32](repeating: 0, count: words)
+                for _ in 0..<300 {
+                    let id = Int.random(in: 0..<128_256, using: &rng)
+                    mask[id >> 5] |= 1 << UInt32(id & 31)
+                }
+                let top = SamplingMath.argmax(values)
+                if top < 128_256 { mask[top >> 5] &= ~(1 << UInt32(top & 31)) }
+                row.tokenMask = mask
+            }
+            logits.append(values)
+            rows.append(row)
+        }
+        // Greedy through the launched (async) path: the masked argmax, exactly.
+        let x = try gpu.upload(logits.flatMap { $0 }, shape: [count, n])
+        _ = gpu.prepare(ForwardBatch(chunks: [SequenceChunk(tokenIDs: [1], numCached: 0, blockTable: [0])], blockSize: 16))
+        let greedy = gpu.launchSampling(x, rows: rows).wait()
+        var wrongGreedy = 0
+        for i in 0..<count where greedy[i].token != SamplingMath.sample(logits[i][...], rows[i], key: 0).token { wrongGreedy += 1 }
+        // Sampled rows (seeded, some with top-k/top-p, some with logprobs) through `sampleRows`.
+        for i in rows.indices {
+            rows[i].temperature = i % 3 == 0 ? 0 : 0.9
+            rows[i].seed = UInt64(77 + i)
+            rows[i].outputIndex = i
+            rows[i].topK = i % 4 == 1 ? 40 : 0
+            rows[i].topP = i % 4 == 2 ? 0.9 : 1
+            rows[i].logprobs = i % 2 == 0 ? 5 : nil
+        }
+        let sampled = try sample(logits.flatMap { $0 }, rows: rows)
+        var outside = 0, differ = 0, worst = 0.0, wrongIDs = 0
+        for i in 0..<count {
+            let host = SamplingMath.sample(logits[i][...], rows[i], key: rows[i].seededKey!)
+            if let mask = rows[i].tokenMask {
+                let t = sampled[i].token
+                if t >= 128_256 || mask[t >> 5] >> UInt32(t & 31) & 1 == 0 { outside += 1 }
+            }
+            if host.token != sampled[i].token { differ += 1 }
+            guard let want = host.logprobs else { continue }
+            guard let got = sampled[i].logprobs, got.topTokens == want.topTokens else {
+                wrongIDs += 1
+                continue
+            }
+            for (a, b) in zip(got.topLogprobs, want.topLogprobs) { worst = max(worst, abs(Double(a) - Double(b))) }
+        }
+        return [
+            ("token mask greedy (launched) differs from host", Double(wrongGreedy), 0),
+            ("token mask draws outside the mask", Double(outside), 0),
+            ("token mask seeded draws differ from host", Double(differ), Double(count / 10)),
+            ("token mask top logprob ids differ", Double(wrongIDs), 0),
+            ("token mask logprobs largest difference", worst, 1e-4),
         ]
     }
 }

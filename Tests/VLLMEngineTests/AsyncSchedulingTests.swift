@@ -4,6 +4,7 @@ import Testing
 import VLLMCPU
 import VLLMCUDA
 import VLLMCore
+import VLLMStructuredOutputs
 
 @testable import VLLMEngine
 
@@ -37,6 +38,23 @@ final class LoggingExecutor: ModelExecutor {
             let result = samples.wait()
             events.append("wait \(step)")
             return result
+        }
+    }
+
+    /// Logs the launch when the forward pass is launched; the rows come later.
+    func launchForward(_ batch: ForwardBatch) -> (_ rows: [DeviceSamplingRow]) -> PendingSamples {
+        let step = sampledRows.count + 1
+        sampledRows.append(0)
+        events.append("launch \(step)")
+        let sample = inner.launchForward(batch)
+        return { [self] rows in
+            sampledRows[step - 1] = rows.count
+            let samples = sample(rows)
+            return PendingSamples { [self] in
+                let result = samples.wait()
+                events.append("wait \(step)")
+                return result
+            }
         }
     }
 
@@ -244,7 +262,7 @@ final class DeviceLikeCPUBackend: CPUWrappingBackend {
     }
 
     /// An engine over the built-in model on the CPU whose executor logs launches and waits.
-    static func loggedEngine(async: Bool) throws -> (EngineCore, LoggingExecutor) {
+    static func loggedEngine(async: Bool, grammars: Bool = false) throws -> (EngineCore, LoggingExecutor) {
         let folder = try ModelFolder(path: EnginePaths.builtinModel)
         let model = try ModelRegistry.load(
             config: folder.config, weights: folder.weights(format: .auto), backend: CPUBackend(), maxPositions: 128)
@@ -252,7 +270,44 @@ final class DeviceLikeCPUBackend: CPUWrappingBackend {
         let config = EngineCoreConfig(
             blockSize: 16, numBlocks: 64, enablePrefixCaching: true,
             scheduler: SchedulerConfig(maxNumBatchedTokens: 256, maxNumSeqs: 8, maxModelLength: 128), asyncScheduling: async)
-        return (try EngineCore(executor: executor, config: config, eosTokenIDs: []), executor)
+        guard grammars else { return (try EngineCore(executor: executor, config: config, eosTokenIDs: []), executor) }
+        let eos = try makeLLM().tokenizer!.eosTokenID!
+        let compiler = makeGrammarCompiler(try makeLLM().tokenizer!, eosTokenIDs: [eos])
+        return (try EngineCore(executor: executor, config: config, eosTokenIDs: [eos], grammarCompiler: compiler), executor)
+    }
+
+    /// Constrained requests stay launched ahead: a step's grammar masks are filled once the tokens
+    /// of the step in flight are in (`LaunchedStep.queueSampling`), and the outputs, greedy and
+    /// seeded, are those of one step at a time, each a path through its grammar.
+    @Test func grammarRowsLaunchedAhead() throws {
+        let spec = StructuredOutputSpec.jsonSchema(StructuredOutputEngineTests.schema)
+        func run(async: Bool) throws -> (tokens: [String: [Int]], executor: LoggingExecutor) {
+            let (engine, executor) = try Self.loggedEngine(async: async, grammars: true)
+            engine.runner.samplesOnBackend = true
+            for (i, prompt) in Self.prompts.prefix(6).enumerated() {
+                var params = SamplingParams.greedy(maxTokens: 20)
+                params.structuredOutputs = spec
+                if i % 2 == 1 {
+                    params.temperature = 0.9
+                    params.seed = UInt64(i)
+                }
+                try engine.addRequest(id: "r\(i)", promptTokenIDs: prompt, params: params)
+            }
+            var tokens = [String: [Int]]()
+            while engine.hasUnfinishedRequests {
+                for update in engine.step() { tokens[update.requestID, default: []] += update.newTokenIDs }
+            }
+            return (tokens, executor)
+        }
+        let sync = try run(async: false), async = try run(async: true)
+        #expect(async.tokens == sync.tokens)
+        #expect(async.executor.launchedAhead, "\(async.executor.events)")
+        let tokenizer = try makeLLM().tokenizer!
+        let compiler = makeGrammarCompiler(tokenizer, eosTokenIDs: [tokenizer.eosTokenID!])
+        for (id, tokens) in async.tokens {
+            var matcher = GrammarMatcher(grammar: try compiler.compile(spec))
+            #expect(tokens.allSatisfy { matcher.acceptToken($0) }, "\(id)")
+        }
     }
 
     /// Each step is launched before the engine waits for the one before, and a request is never
@@ -302,6 +357,45 @@ final class DeviceLikeCPUBackend: CPUWrappingBackend {
         let sync = try run(async: false), async = try run(async: true)
         #expect(async.tokens == sync.tokens)
         #expect(sync.backend.resolvedPlaceholders == 0)
+        #expect(async.backend.resolvedPlaceholders > 0)
+        #expect(async.backend.recordedSteps > 0)
+    }
+
+    /// Constrained rows beside plain ones on a backend that keeps the tokens on the device (as
+    /// CUDA does): the forward pass reads the placeholders there, steps are padded to recorded
+    /// sizes, and the masks added after the launch give the outputs of one step at a time.
+    @Test func grammarRowsWithPlaceholdersOnTheBackend() throws {
+        let folder = try ModelFolder(path: EnginePaths.builtinModel)
+        let tokenizer = try makeLLM().tokenizer!
+        let eos = tokenizer.eosTokenID!
+        func run(async: Bool) throws -> (tokens: [String: [Int]], backend: DeviceLikeCPUBackend) {
+            let backend = DeviceLikeCPUBackend()
+            let model = try ModelRegistry.load(
+                config: folder.config, weights: folder.weights(format: .auto), backend: backend, maxPositions: 128)
+            let config = EngineCoreConfig(
+                blockSize: 8, numBlocks: 256, enablePrefixCaching: true,
+                scheduler: SchedulerConfig(maxNumBatchedTokens: 64, maxNumSeqs: 7, maxModelLength: 128),
+                graphBatchSizes: EngineCoreConfig.graphBatchSizes(maxNumSeqs: 7), asyncScheduling: async)
+            let engine = try EngineCore(
+                executor: model, config: config, eosTokenIDs: [eos],
+                grammarCompiler: makeGrammarCompiler(tokenizer, eosTokenIDs: [eos]))
+            for (i, prompt) in Self.prompts.enumerated() {
+                var params = SamplingParams.greedy(maxTokens: 6 + i)
+                if i % 3 != 2 { params.structuredOutputs = .jsonSchema(StructuredOutputEngineTests.schema) }
+                if i % 2 == 1 {
+                    params.temperature = 0.8
+                    params.seed = UInt64(i)
+                }
+                try engine.addRequest(id: "r\(i)", promptTokenIDs: prompt, params: params)
+            }
+            var tokens = [String: [Int]]()
+            while engine.hasUnfinishedRequests {
+                for update in engine.step() { tokens[update.requestID, default: []] += update.newTokenIDs }
+            }
+            return (tokens, backend)
+        }
+        let sync = try run(async: false), async = try run(async: true)
+        #expect(async.tokens == sync.tokens)
         #expect(async.backend.resolvedPlaceholders > 0)
         #expect(async.backend.recordedSteps > 0)
     }

@@ -1,8 +1,9 @@
-// Sampling on the device: ban, bias, penalties, filters and the draw, and the log-probabilities to report.
+// Sampling on the device: a grammar's token mask, ban, bias, penalties, filters and the draw, and the
+// log-probabilities to report.
 //
 // The host sampler (Sources/VLLMEngine/Sampler.swift, SamplingMath.swift) is the reference; each step
 // here follows it so that the kept tokens and the reported log-probabilities are the same:
-//   raw log-softmax for logprobs -> ban, bias, penalties -> argmax, or temperature -> softmax ->
+//   token mask -> raw log-softmax for logprobs -> ban, bias, penalties -> argmax, or temperature -> softmax ->
 //   min-p -> top-k -> top-p -> draw.
 // A row is one block. Top-k and top-p never sort: the probabilities are non-negative floats, so their
 // bit patterns order like the values, and the k-th largest probability (or the one where the mass
@@ -63,6 +64,22 @@ extern "C" __global__ void adjust_logits(float* logits, int n, const SampleAdjus
         if (a.flags & 2) v = v > 0.f ? __fdiv_rn(v, r.repetition) : __fmul_rn(v, r.repetition);
         if (a.count > 0) v = __fsub_rn(v, __fadd_rn(__fmul_rn(r.frequency, (float)a.count), r.presence));
         *slot = v;
+    }
+}
+
+// A structured-output grammar's mask, in place on the logits before any sampling: row
+// `mask_rows[m]` of `x` keeps column i only where bit i % 32 of word i / 32 of mask m is set
+// (xgrammar's layout); columns past the mask's `words` words are banned, as SamplingMath.applyTokenBitmask
+// does on the host. Banned logits become -inf in the compute dtype, so the argmax, the draw and
+// the logprobs that follow never see them. One thread per column; only banned columns are written.
+template <typename T> __device__ void apply_token_bitmask(T* x, int n, const unsigned int* masks, int words,
+                                                          const int* mask_rows, int count) {
+    const long long total = (long long)count * n;
+    for (long long e = blockIdx.x * (long long)blockDim.x + threadIdx.x; e < total;
+         e += (long long)gridDim.x * blockDim.x) {
+        const int m = (int)(e / n), i = (int)(e - (long long)m * n), w = i >> 5;
+        const bool allowed = w < words && ((masks[(long long)m * words + w] >> (i & 31)) & 1u);
+        if (!allowed) x[(long long)mask_rows[m] * n + i] = from_f<T>(NEG_INF);
     }
 }
 
@@ -241,6 +258,22 @@ template <typename T> __device__ void sample_rows(int* tokens, float* chosen_log
                         int max_top, const T* x, const float* adjusted, int n, const SampleRow* rows) {               \
         sample_rows<T>(tokens, chosen_logprobs, ranks, top_ids, top_logprobs, max_top, x, adjusted, n, rows);         \
     }
+
+#define INSTANTIATE_TOKEN_BITMASK(S, T)                                                                                \
+    extern "C" __global__ void apply_token_bitmask_##S(T* x, int n, const unsigned int* masks, int words,             \
+                                                       const int* mask_rows, int count) {                             \
+        apply_token_bitmask<T>(x, n, masks, words, mask_rows, count);                                                 \
+    }
+
+#ifdef VLLM_DTYPE_F32
+INSTANTIATE_TOKEN_BITMASK(f32, float)
+#endif
+#ifdef VLLM_DTYPE_BF16
+INSTANTIATE_TOKEN_BITMASK(bf16, __nv_bfloat16)
+#endif
+#ifdef VLLM_DTYPE_F16
+INSTANTIATE_TOKEN_BITMASK(f16, __half)
+#endif
 
 #ifdef VLLM_DTYPE_F32
 INSTANTIATE_SAMPLING(f32, float)
