@@ -176,8 +176,8 @@ final class CUBLASLt: @unchecked Sendable {
         let key = Key(m: m, n: n, k: k)
         if let plan = plans[key] { return plan }
         do {
-            let plan = try makePlan(m: m, n: n, k: k)
-            if let tokens = invariantTokens { plan.algo = try fixedAlgorithm(m: m, k: k, tokens: tokens) }
+            let fixed = try invariantTokens.map { try fixedAlgorithm(m: m, k: k, tokens: $0) }
+            let plan = try makePlan(m: m, n: n, k: k, algorithm: fixed)
             plans[key] = plan
             return plan
         } catch {
@@ -207,8 +207,11 @@ final class CUBLASLt: @unchecked Sendable {
     }
 
     /// A plan for operands of `input` (the compute dtype unless given); with `scaled`, A and B
-    /// take vectors of float32 scales (per output feature, per token).
-    private func makePlan(m: Int, n: Int, k: Int, input: Int32? = nil, scaled: Bool = false) throws -> Plan {
+    /// take vectors of float32 scales (per output feature, per token). It runs `algorithm` when
+    /// given, else the heuristic's first choice.
+    private func makePlan(
+        m: Int, n: Int, k: Int, input: Int32? = nil, scaled: Bool = false, algorithm: [UInt64]? = nil
+    ) throws -> Plan {
         var desc: Handle?
         try Self.check(descCreate(&desc, Self.computeF32, Self.realF32), "cublasLtMatmulDescCreate")
         var transA = Self.opT, transB = Self.opN
@@ -229,6 +232,10 @@ final class CUBLASLt: @unchecked Sendable {
         try Self.check(layoutCreate(&b, inputType, UInt64(k), UInt64(n), Int64(k)), "cublasLtMatrixLayoutCreate(B)")
         try Self.check(layoutCreate(&d, dataType, UInt64(m), UInt64(n), Int64(m)), "cublasLtMatrixLayoutCreate(D)")
         let plan = Plan(desc: desc!, a: a!, b: b!, d: d!)
+        if let algorithm {
+            plan.algo = algorithm
+            return plan
+        }
         // cublasLtMatmulHeuristicResult_t: algo (64 bytes), workspaceSize (8), state (4), waves (4), reserved (16).
         let result = UnsafeMutableRawPointer.allocate(byteCount: 96, alignment: 16)
         defer { result.deallocate() }
