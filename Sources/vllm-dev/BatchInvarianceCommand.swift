@@ -33,7 +33,9 @@ struct BatchInvarianceCommand: ParsableCommand {
             let differs = zip(got, reference).contains { $0.bitPattern != $1.bitPattern }
             results.append((name, differs ? max(difference, .leastNonzeroMagnitude) : 0))
         }
-        func newStep() { _ = gpu.prepare(ForwardBatch(chunks: [SequenceChunk(tokenIDs: [1], numCached: 0, blockTable: [0])], blockSize: 16)) }
+        func newStep() {
+            _ = gpu.prepare(ForwardBatch(chunks: [SequenceChunk(tokenIDs: [1], numCached: 0, blockTable: [0])], blockSize: 16))
+        }
 
         for (n, k) in [(6144, 4096), (4096, 4096), (28672, 4096), (4096, 14336)] {
             let weight = try gpu.upload(random(n * k).map { $0 / 16 }, shape: [n, k])
@@ -93,7 +95,8 @@ struct BatchInvarianceCommand: ParsableCommand {
             let rows = try gpu.upload(qkv, shape: [batch.numTokens, layout.width])
             let prepared = gpu.prepare(batch)
             let out = gpu.toHost(
-                gpu.attention(rows, layout: layout, cache: cache, layer: 0, batch: prepared, scale: scale, slidingWindow: window > 0 ? window : nil))
+                gpu.attention(
+                    rows, layout: layout, cache: cache, layer: 0, batch: prepared, scale: scale, slidingWindow: window > 0 ? window : nil))
             let width = layout.numHeads * layout.headDim, last = chunks[0].tokenIDs.count - 1
             return Array(out[(last * width)..<((last + 1) * width)])
         }
@@ -110,7 +113,9 @@ struct BatchInvarianceCommand: ParsableCommand {
         let otherLengths = (1...others).map { 20 + ($0 * 37) % 280 }
         for group in stride(from: 1, through: others, by: 16) {
             let members = group..<min(others + 1, group + 16)
-            let fill = members.map { SequenceChunk(tokenIDs: Array(repeating: 1, count: otherLengths[$0 - 1]), numCached: 0, blockTable: table($0)) }
+            let fill = members.map {
+                SequenceChunk(tokenIDs: Array(repeating: 1, count: otherLengths[$0 - 1]), numCached: 0, blockTable: table($0))
+            }
             // Chunk 0 of a step is sequence 0's: one token of it, rewritten with the same values.
             _ = try step([SequenceChunk(tokenIDs: [1], numCached: 0, blockTable: table(0))] + fill, first: 0)
         }
@@ -127,7 +132,8 @@ struct BatchInvarianceCommand: ParsableCommand {
         try prefix(length - 5, chunk: 7)
         record(
             "\(name): end of the prompt in chunks of 7",
-            try step([SequenceChunk(tokenIDs: Array(repeating: 1, count: 5), numCached: length - 5, blockTable: table(0))], first: length - 5),
+            try step(
+                [SequenceChunk(tokenIDs: Array(repeating: 1, count: 5), numCached: length - 5, blockTable: table(0))], first: length - 5),
             alone)
     }
 }

@@ -42,15 +42,17 @@ SAMPLING = {"greedy": ["--temperature", "0"], "seeded": ["--temperature", "1.0",
 def generate(run, sampling):
     """Token ids per prompt, and the engine's step and preemption counts (from stderr)."""
     cmd = [a.vllm, "generate", "--device", a.device, "--dtype", a.dtype, "--model", a.model, "--prompts-file", prompts_file,
-           "--max-tokens", str(a.max_tokens), "--ignore-eos", "--json", "--max-model-len", "256"]
+           "--max-tokens", str(a.max_tokens), "--ignore-eos", "--json", "--max-model-len", str(a.max_len + a.max_tokens)]
     cmd += RUNS[run] + SAMPLING[sampling] + (["--batch-invariant"] if a.mode == "invariant" else [])
     start = time.time()
     p = subprocess.run(cmd, capture_output=True, text=True, timeout=180)
     if p.returncode != 0:
         return {"error": f"exit {p.returncode}: {p.stderr[-800:]}"}
     ids = [json.loads(line)["outputs"][0]["token_ids"] for line in p.stdout.splitlines() if line.startswith("{")]
+    # "Engine steps: S, preemptions: P" (vllm generate's last line on stderr).
     engine = [line for line in p.stderr.splitlines() if line.startswith("Engine steps:")]
-    return {"ids": ids, "engine": engine[-1] if engine else None, "seconds": round(time.time() - start, 1)}
+    steps, preemptions = (int(part.split(":")[1]) for part in engine[-1].split(",")) if engine else (None, None)
+    return {"ids": ids, "steps": steps, "preemptions": preemptions, "seconds": round(time.time() - start, 1)}
 
 
 def first_difference(x, y):
@@ -79,6 +81,8 @@ for sampling in SAMPLING:
         identical &= same
         result["runs"][f"{sampling}/{run}"] = entry
 result["all_identical"] = identical
+# The preemption runs must have preempted, else they checked nothing more than "together".
+result["preempted"] = all((result["runs"][f"{s}/preemption"].get("preemptions") or 0) > 0 for s in SAMPLING)
 line = json.dumps(result)
 open(a.out, "w").write(line + "\n")
 print(line)

@@ -629,7 +629,8 @@ import json, sys
 for line in open(sys.argv[1]):
     r = json.loads(line)
     bad = {k: v.get('prompts_differing', v.get('error')) for k, v in r['runs'].items() if not v['identical_to_alone']}
-    print(r['model'].rstrip('/').split('/')[-1], r['mode'], 'all identical' if r['all_identical'] else f'differing: {bad}')" "$OUT/det_summary.json"
+    print(r['model'].rstrip('/').split('/')[-1], r['mode'], 'all identical' if r['all_identical'] else f'differing: {bad}',
+          '(preempted)' if r['preempted'] else '(NO PREEMPTION)')" "$OUT/det_summary.json"
 fi
 
 if has_mode detspeed; then
