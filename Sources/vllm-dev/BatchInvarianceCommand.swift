@@ -24,6 +24,8 @@ struct BatchInvarianceCommand: ParsableCommand {
         guard let dtype = DType(configName: dtype) else { throw ValidationError("--dtype: float32, bfloat16 or float16") }
         if let problem = CUDAAvailability.problem() { throw ValidationError("CUDA is not usable: \(problem)") }
         let gpu = try CUDABackend(computeDType: dtype, batchInvariant: !defaultMode)
+        // Room for the largest product's output and the SwiGLU after it (2048 x 28672, float32).
+        try gpu.reserveActivations(ringBytes: 1 << 30, stepBytes: 16 << 20)
         var rng = SplitMixRandom(seed: 16)
         func random(_ count: Int) -> [Float] { (0..<count).map { _ in Float.random(in: -1...1, using: &rng) } }
         var results: [(name: String, difference: Float)] = []
