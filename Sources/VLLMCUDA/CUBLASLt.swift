@@ -13,6 +13,8 @@ final class CUBLASLt: @unchecked Sendable {
     private let preferenceCreate: @convention(c) (UnsafeMutablePointer<Handle?>) -> Int32
     private let preferenceSetAttribute: @convention(c) (Handle, Int32, UnsafeRawPointer, Int) -> Int32
     private let algoConfigSetAttribute: @convention(c) (UnsafeMutableRawPointer, Int32, UnsafeRawPointer, Int) -> Int32
+    private let algoConfigGetAttribute:
+        @convention(c) (UnsafeRawPointer, Int32, UnsafeMutableRawPointer, Int, UnsafeMutablePointer<Int>?) -> Int32
     private let heuristic:
         @convention(c) (
             Handle, Handle, Handle, Handle, Handle, Handle, Handle, Int32, UnsafeMutableRawPointer, UnsafeMutablePointer<Int32>
@@ -78,6 +80,7 @@ final class CUBLASLt: @unchecked Sendable {
         preferenceSetAttribute = try lib.function("cublasLtMatmulPreferenceSetAttribute")
         heuristic = try lib.function("cublasLtMatmulAlgoGetHeuristic")
         algoConfigSetAttribute = try lib.function("cublasLtMatmulAlgoConfigSetAttribute")
+        algoConfigGetAttribute = try lib.function("cublasLtMatmulAlgoConfigGetAttribute")
         matmul = try lib.function("cublasLtMatmul")
         dataType =
             switch dtype {
@@ -204,6 +207,23 @@ final class CUBLASLt: @unchecked Sendable {
         }
         fixedAlgorithms[key] = algo
         return algo
+    }
+
+    /// Batch-invariant mode: each weight shape's fixed algorithm as cuBLASLt configures it, e.g.
+    /// "4096x14336: id 66 tile 18 splitK 1 reduction 0 swizzle 0 custom 0 stages 35 inner 0 cluster 2".
+    var fixedAlgorithmDescriptions: [String] {
+        // cublasLtMatmulAlgoConfigAttributes_t in order, with their sizes (the last two are uint16).
+        let names = ["id", "tile", "splitK", "reduction", "swizzle", "custom", "stages", "inner", "cluster"]
+        return fixedAlgorithms.sorted { ($0.key.m, $0.key.k) < ($1.key.m, $1.key.k) }.map { key, algo in
+            let values = names.indices.map { attribute in
+                var value: UInt64 = 0
+                let status = algo.withUnsafeBytes { raw in
+                    algoConfigGetAttribute(raw.baseAddress!, Int32(attribute), &value, attribute >= 7 ? 2 : 4, nil)
+                }
+                return "\(names[attribute]) \(status == 0 ? String(value) : "?")"
+            }
+            return "\(key.m)x\(key.k): " + values.joined(separator: " ")
+        }
     }
 
     /// A plan for operands of `input` (the compute dtype unless given); with `scaled`, A and B

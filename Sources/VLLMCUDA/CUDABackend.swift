@@ -181,6 +181,9 @@ public final class CUDABackend: Backend {
     /// uses (`VLLM_BATCH_INVARIANT_GEMM_TOKENS`, default 2048: about the tokens of a step of a
     /// saturated throughput run, where most of the time goes).
     static let invariantGEMMTokens = Int(ProcessInfo.processInfo.environment["VLLM_BATCH_INVARIANT_GEMM_TOKENS"] ?? "") ?? 2048
+    /// Batch-invariant mode: the cuBLASLt algorithm fixed for each weight shape used so far (out x in
+    /// features: id, tile, split-K, reduction scheme, ...), for checks.
+    public var invariantGEMMAlgorithms: [String] { blas.fixedAlgorithmDescriptions }
 
     /// Opens device `device`, compiles or loads the kernels and creates the cuBLASLt handle.
     /// `computeDType` is the dtype of weights and activations; `batchInvariant` turns on

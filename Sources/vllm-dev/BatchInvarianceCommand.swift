@@ -64,10 +64,12 @@ struct BatchInvarianceCommand: ParsableCommand {
             let object: [String: Any] = [
                 "mode": defaultMode ? "default" : "batch-invariant", "dtype": dtype.rawValue, "cases": results.count,
                 "differing": Dictionary(failed.map { ($0.name, Double($0.difference)) }, uniquingKeysWith: { a, _ in a }),
+                "gemm_algorithms": gpu.invariantGEMMAlgorithms,
             ]
             print(String(data: try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]), encoding: .utf8)!)
         } else {
             for (name, difference) in results { print("\(difference == 0 ? "same" : "DIFF \(difference)")  \(name)") }
+            for algorithm in gpu.invariantGEMMAlgorithms { print("cuBLASLt \(algorithm)") }
             print("\(failed.count) of \(results.count) cases differ from the token alone")
         }
         if !defaultMode && !failed.isEmpty { throw ExitCode(1) }
