@@ -36,7 +36,7 @@
 #   det        batch-invariant mode (--batch-invariant): on the 8B shape (2 layers) and the llama3/qwen3 bf16
 #              fixtures, 64 prompts alone, together, 4 at a time, budget 7 and 12 KV blocks (preemption),
 #              greedy and seeded: token ids bitwise the same in that mode, default mode beside it ($OUT/det_summary.json),
-#              after `vllm-dev batch-invariance` (one token's products and attention in steps of other shapes);
+#              after `vllm-dev batch-invariance` (one token's products and attention in steps of other shapes, $OUT/det_ops.json);
 #              detspeed: the 8B shape's 1000 x 1024/128 throughput and batch-1 latency, default vs VLLM_BATCH_INVARIANT=1
 # (`checks speed spec` is the whole verification of a change; each mode fits one 10-minute call
 # except that one, which takes about two). Needs .gpu/vllm.xz and .gpu/vllm-dev.xz (built here with
@@ -616,6 +616,7 @@ if has_mode det; then
         step det_ops_invariant_$dt 240 "$DEV" batch-invariance --dtype $dt --json
         step det_ops_default_$dt 240 "$DEV" batch-invariance --dtype $dt --json --default-mode
     done
+    cat $R/det_ops_*.out > "$OUT/det_ops.json"
     step make_llama8b_2l 300 python3 $G/make_models.py --config $L8/config.json --out $W/models/llama8b-2l --layers 2
     for m in $W/models/llama8b-2l Tests/Fixtures/models/llama3-bf16 Tests/Fixtures/models/qwen3-bf16; do
         for mode in invariant default; do
