@@ -181,6 +181,8 @@ public final class CUDABackend: Backend {
     /// uses (`VLLM_BATCH_INVARIANT_GEMM_TOKENS`, default 2048: about the tokens of a step of a
     /// saturated throughput run, where most of the time goes).
     static let invariantGEMMTokens = Int(ProcessInfo.processInfo.environment["VLLM_BATCH_INVARIANT_GEMM_TOKENS"] ?? "") ?? 2048
+    /// `matrixProduct`'s table of one-expert starts (`CUDAInvariantProduct.swift`), made on first use.
+    lazy var oneExpertStarts: CUdeviceptr = makeOneExpertStarts()
     /// Batch-invariant mode: the cuBLASLt algorithm fixed for each weight shape used so far (out x in
     /// features: id, tile, split-K, reduction scheme, ...), for checks.
     public var invariantGEMMAlgorithms: [String] { blas.fixedAlgorithmDescriptions }
@@ -618,9 +620,7 @@ public final class CUDABackend: Backend {
                 gemv, "gemv \(n)x\(k)", grid: ((n + 7) / 8, 1), block: 256,
                 [.pointer(out.pointer), .pointer(x.pointer), .pointer(weight.pointer), .int32(Int32(n)), .int32(Int32(k))])
         } else {
-            profiled("cublaslt \(n)x\(k)") {
-                blas.linear(x: x.pointer, w: weight.pointer, y: out.pointer, tokens: t, outFeatures: n, inFeatures: k, stream: stream)
-            }
+            matrixProduct(x, w: weight.pointer, out: out, n: n, k: k, label: "cublaslt \(n)x\(k)")
         }
         addBias(bias, to: out)
         return out

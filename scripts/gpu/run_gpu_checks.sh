@@ -616,6 +616,8 @@ if has_mode det; then
         step det_ops_invariant_$dt 240 "$DEV" batch-invariance --dtype $dt --json
         step det_ops_default_$dt 240 "$DEV" batch-invariance --dtype $dt --json --default-mode
     done
+    # The fallback product (our grouped kernel instead of cuBLASLt's fixed algorithms).
+    step det_ops_invariant_own_bfloat16 240 env VLLM_BATCH_INVARIANT_GEMM=own "$DEV" batch-invariance --dtype bfloat16 --json
     cat $R/det_ops_*.out > "$OUT/det_ops.json"
     step make_llama8b_2l 300 python3 $G/make_models.py --config $L8/config.json --out $W/models/llama8b-2l --layers 2
     for m in $W/models/llama8b-2l Tests/Fixtures/models/llama3-bf16 Tests/Fixtures/models/qwen3-bf16; do
