@@ -25,9 +25,13 @@ public final class CPUBackend: Backend {
     public let group: InProcessGroup?
     /// This backend's rank in `group` (0 for a single rank).
     public let rank: Int
+    /// Batch-invariant mode (`--batch-invariant`). It changes nothing here: every kernel of this
+    /// backend already computes a token's result in an order of its own (docs/deterministic-mode.md).
+    public let batchInvariant: Bool
 
-    /// A backend of one rank, or rank `rank` of `group`; `keepsBFloat16` keeps bfloat16 matrices as bfloat16.
-    public init(keepsBFloat16: Bool = true, group: InProcessGroup? = nil, rank: Int = 0) {
+    /// A backend of one rank, or rank `rank` of `group`; `keepsBFloat16` keeps bfloat16 matrices as
+    /// bfloat16; `batchInvariant` records the mode (a no-op on the CPU).
+    public init(keepsBFloat16: Bool = true, group: InProcessGroup? = nil, rank: Int = 0, batchInvariant: Bool = false) {
         // Activations are allocated and freed every step; above glibc's default 128 KiB threshold
         // each one would be a fresh mmap whose pages the kernel zeroes again (a tenth of a decode
         // step in a profile). Keeping them in the heap reuses the same pages.
@@ -35,6 +39,7 @@ public final class CPUBackend: Backend {
         self.keepsBFloat16 = keepsBFloat16
         self.group = group
         self.rank = rank
+        self.batchInvariant = batchInvariant
     }
 
     /// Copies the parts into one tensor stacked along the first dimension: bfloat16 matrices stay bfloat16 when `keepsBFloat16`, everything

@@ -18,9 +18,10 @@ public struct CPUPlatform: Platform {
     public func makeBackends(config: ModelConfig, _ options: ModelLoadOptions) throws -> [CPUBackend] {
         let size = options.tensorParallelSize
         let keep = options.cpuKeepBFloat16Weights
-        guard size > 1 else { return [CPUBackend(keepsBFloat16: keep)] }
+        let invariant = options.batchInvariant
+        guard size > 1 else { return [CPUBackend(keepsBFloat16: keep, batchInvariant: invariant)] }
         let group = InProcessGroup(worldSize: size)
-        return (0..<size).map { CPUBackend(keepsBFloat16: keep, group: group, rank: $0) }
+        return (0..<size).map { CPUBackend(keepsBFloat16: keep, group: group, rank: $0, batchInvariant: invariant) }
     }
 
     /// Activations are allocated per step from the heap; nothing to set aside or profile.

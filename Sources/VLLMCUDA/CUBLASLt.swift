@@ -12,6 +12,9 @@ final class CUBLASLt: @unchecked Sendable {
     private let layoutCreate: @convention(c) (UnsafeMutablePointer<Handle?>, Int32, UInt64, UInt64, Int64) -> Int32
     private let preferenceCreate: @convention(c) (UnsafeMutablePointer<Handle?>) -> Int32
     private let preferenceSetAttribute: @convention(c) (Handle, Int32, UnsafeRawPointer, Int) -> Int32
+    private let algoConfigSetAttribute: @convention(c) (UnsafeMutableRawPointer, Int32, UnsafeRawPointer, Int) -> Int32
+    private let algoConfigGetAttribute:
+        @convention(c) (UnsafeRawPointer, Int32, UnsafeMutableRawPointer, Int, UnsafeMutablePointer<Int>?) -> Int32
     private let heuristic:
         @convention(c) (
             Handle, Handle, Handle, Handle, Handle, Handle, Handle, Int32, UnsafeMutableRawPointer, UnsafeMutablePointer<Int32>
@@ -42,6 +45,11 @@ final class CUBLASLt: @unchecked Sendable {
 
     private struct Key: Hashable { var m: Int, n: Int, k: Int }
     private var plans: [Key: Plan] = [:]
+    /// Batch-invariant mode: the token count whose algorithm every product of a weight shape uses
+    /// (`fixedAlgorithms`); nil lets the heuristic choose for each token count.
+    let invariantTokens: Int?
+    /// Batch-invariant mode: one algorithm per weight shape (out x in features), without split-K.
+    private var fixedAlgorithms: [Key: [UInt64]] = [:]
     /// FP8 plans: with the scales applied by cuBLASLt (outer-vector scaling), else nil when it has
     /// no such algorithm; then a plan of the plain product of the codes, else nil.
     private var fp8Plans: [Key: (scaled: Plan?, plain: Plan?)] = [:]
@@ -54,10 +62,13 @@ final class CUBLASLt: @unchecked Sendable {
     private static let descAScalePointer: Int32 = 17, descBScalePointer: Int32 = 18, descFastAccumulation: Int32 = 25
     private static let descAScaleMode: Int32 = 31, descBScaleMode: Int32 = 32, scaleOuterVector: Int32 = 3
     private static let descTransA: Int32 = 3, descTransB: Int32 = 4
-    private static let preferenceMaxWorkspace: Int32 = 1
+    private static let preferenceMaxWorkspace: Int32 = 1, preferenceReductionSchemeMask: Int32 = 3
+    private static let configSplitK: Int32 = 2, configReductionScheme: Int32 = 3, reductionNone: UInt32 = 0
     private static let opN: Int32 = 0, opT: Int32 = 1
 
-    init(dtype: DType, workspace: CUdeviceptr, workspaceBytes: Int) throws {
+    /// A handle for products in `dtype`; with `invariantTokens`, batch-invariant products (see
+    /// `fixedAlgorithm`).
+    init(dtype: DType, workspace: CUdeviceptr, workspaceBytes: Int, invariantTokens: Int? = nil) throws {
         let lib = try DynamicLibrary(
             ["libcublasLt.so.13", "libcublasLt.so.12", "libcublasLt.so"], directories: cudaLibraryDirectories)
         library = lib
@@ -68,6 +79,8 @@ final class CUBLASLt: @unchecked Sendable {
         preferenceCreate = try lib.function("cublasLtMatmulPreferenceCreate")
         preferenceSetAttribute = try lib.function("cublasLtMatmulPreferenceSetAttribute")
         heuristic = try lib.function("cublasLtMatmulAlgoGetHeuristic")
+        algoConfigSetAttribute = try lib.function("cublasLtMatmulAlgoConfigSetAttribute")
+        algoConfigGetAttribute = try lib.function("cublasLtMatmulAlgoConfigGetAttribute")
         matmul = try lib.function("cublasLtMatmul")
         dataType =
             switch dtype {
@@ -87,6 +100,14 @@ final class CUBLASLt: @unchecked Sendable {
             preferenceSetAttribute(preference, Self.preferenceMaxWorkspace, &bytes, 8), "cublasLtMatmulPreferenceSetAttribute")
         self.workspace = workspace
         self.workspaceBytes = workspaceBytes
+        self.invariantTokens = invariantTokens
+        if invariantTokens != nil {
+            // Only algorithms that reduce over K in one pass: no split-K and so no reduction of partial sums.
+            var mask = UInt32(Self.reductionNone)
+            try Self.check(
+                preferenceSetAttribute(preference, Self.preferenceReductionSchemeMask, &mask, 4),
+                "cublasLtMatmulPreferenceSetAttribute(REDUCTION_SCHEME_MASK)")
+        }
     }
 
     private static func check(_ status: Int32, _ call: String) throws {
@@ -97,7 +118,10 @@ final class CUBLASLt: @unchecked Sendable {
     /// `yᵀ (N×T) = op(w)ᵀ ... `: A = w seen as K×N (transposed), B = x seen as K×T, D as N×T.
     func linear(x: CUdeviceptr, w: CUdeviceptr, y: CUdeviceptr, tokens: Int, outFeatures: Int, inFeatures: Int, stream: OpaquePointer?) {
         let status = run(plan(m: outFeatures, n: tokens, k: inFeatures), x: x, w: w, y: y, stream: stream)
-        if status != 0 { fatalError("cuBLASLt: cublasLtMatmul (\(outFeatures)x\(tokens)x\(inFeatures)) failed with status \(status)") }
+        if status != 0 {
+            let fixed = invariantTokens.map { " with the batch-invariant algorithm of \($0) tokens" } ?? ""
+            fatalError("cuBLASLt: cublasLtMatmul (\(outFeatures)x\(tokens)x\(inFeatures))\(fixed) failed with status \(status)")
+        }
     }
 
     /// How `linearFP8` applied the scales.
@@ -155,7 +179,8 @@ final class CUBLASLt: @unchecked Sendable {
         let key = Key(m: m, n: n, k: k)
         if let plan = plans[key] { return plan }
         do {
-            let plan = try makePlan(m: m, n: n, k: k)
+            let fixed = try invariantTokens.map { try fixedAlgorithm(m: m, k: k, tokens: $0) }
+            let plan = try makePlan(m: m, n: n, k: k, algorithm: fixed)
             plans[key] = plan
             return plan
         } catch {
@@ -163,9 +188,50 @@ final class CUBLASLt: @unchecked Sendable {
         }
     }
 
+    /// Batch-invariant mode: the algorithm of the weight shape `m` x `k` for every token count, the
+    /// heuristic's choice for `tokens` tokens among algorithms without split-K, with its split-K
+    /// count set to 1 and reduction scheme to none. One algorithm (one kernel, tile and K loop)
+    /// computes each output element as the same sequence of tensor-core steps over K, whatever the
+    /// number of token columns, so a token's row depends on that row alone.
+    private func fixedAlgorithm(m: Int, k: Int, tokens: Int) throws -> [UInt64] {
+        let key = Key(m: m, n: 0, k: k)
+        if let algo = fixedAlgorithms[key] { return algo }
+        var algo = try makePlan(m: m, n: tokens, k: k).algo
+        try algo.withUnsafeMutableBytes { raw in
+            var one: UInt32 = 1, none = Self.reductionNone
+            try Self.check(
+                algoConfigSetAttribute(raw.baseAddress!, Self.configSplitK, &one, 4), "cublasLtMatmulAlgoConfigSetAttribute(SPLITK_NUM)")
+            try Self.check(
+                algoConfigSetAttribute(raw.baseAddress!, Self.configReductionScheme, &none, 4),
+                "cublasLtMatmulAlgoConfigSetAttribute(REDUCTION_SCHEME)")
+        }
+        fixedAlgorithms[key] = algo
+        return algo
+    }
+
+    /// Batch-invariant mode: each weight shape's fixed algorithm as cuBLASLt configures it, e.g.
+    /// "4096x14336: id 66 tile 18 splitK 1 reduction 0 swizzle 0 custom 0 stages 35 inner 0 cluster 2".
+    var fixedAlgorithmDescriptions: [String] {
+        // cublasLtMatmulAlgoConfigAttributes_t in order, with their sizes (the last two are uint16).
+        let names = ["id", "tile", "splitK", "reduction", "swizzle", "custom", "stages", "inner", "cluster"]
+        return fixedAlgorithms.sorted { ($0.key.m, $0.key.k) < ($1.key.m, $1.key.k) }.map { key, algo in
+            let values = names.indices.map { attribute in
+                var value: UInt64 = 0
+                let status = algo.withUnsafeBytes { raw in
+                    algoConfigGetAttribute(raw.baseAddress!, Int32(attribute), &value, attribute >= 7 ? 2 : 4, nil)
+                }
+                return "\(names[attribute]) \(status == 0 ? String(value) : "?")"
+            }
+            return "\(key.m)x\(key.k): " + values.joined(separator: " ")
+        }
+    }
+
     /// A plan for operands of `input` (the compute dtype unless given); with `scaled`, A and B
-    /// take vectors of float32 scales (per output feature, per token).
-    private func makePlan(m: Int, n: Int, k: Int, input: Int32? = nil, scaled: Bool = false) throws -> Plan {
+    /// take vectors of float32 scales (per output feature, per token). It runs `algorithm` when
+    /// given, else the heuristic's first choice.
+    private func makePlan(
+        m: Int, n: Int, k: Int, input: Int32? = nil, scaled: Bool = false, algorithm: [UInt64]? = nil
+    ) throws -> Plan {
         var desc: Handle?
         try Self.check(descCreate(&desc, Self.computeF32, Self.realF32), "cublasLtMatmulDescCreate")
         var transA = Self.opT, transB = Self.opN
@@ -186,6 +252,10 @@ final class CUBLASLt: @unchecked Sendable {
         try Self.check(layoutCreate(&b, inputType, UInt64(k), UInt64(n), Int64(k)), "cublasLtMatrixLayoutCreate(B)")
         try Self.check(layoutCreate(&d, dataType, UInt64(m), UInt64(n), Int64(m)), "cublasLtMatrixLayoutCreate(D)")
         let plan = Plan(desc: desc!, a: a!, b: b!, d: d!)
+        if let algorithm {
+            plan.algo = algorithm
+            return plan
+        }
         // cublasLtMatmulHeuristicResult_t: algo (64 bytes), workspaceSize (8), state (4), waves (4), reserved (16).
         let result = UnsafeMutableRawPointer.allocate(byteCount: 96, alignment: 16)
         defer { result.deallocate() }

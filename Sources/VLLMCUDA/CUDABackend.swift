@@ -177,10 +177,23 @@ public final class CUDABackend: Backend {
     /// (`VLLM_CUDA_FP8_GEMM=0` turns it off, for comparisons).
     public var useFP8Products = ProcessInfo.processInfo.environment["VLLM_CUDA_FP8_GEMM"] != "0"
     private let elementSize: Int
+    /// Batch-invariant mode (`--batch-invariant`, docs/deterministic-mode.md): every token's result
+    /// is computed in an order that depends on that token alone, never on the step around it.
+    public let batchInvariant: Bool
+    /// Batch-invariant mode: the token count whose cuBLASLt algorithm every product of a weight shape
+    /// uses (`VLLM_BATCH_INVARIANT_GEMM_TOKENS`, default 2048: about the tokens of a step of a
+    /// saturated throughput run, where most of the time goes).
+    static let invariantGEMMTokens = Int(ProcessInfo.processInfo.environment["VLLM_BATCH_INVARIANT_GEMM_TOKENS"] ?? "") ?? 2048
+    /// `matrixProduct`'s table of one-expert starts (`CUDAInvariantProduct.swift`), made on first use.
+    lazy var oneExpertStarts: CUdeviceptr = makeOneExpertStarts()
+    /// Batch-invariant mode: the cuBLASLt algorithm fixed for each weight shape used so far (out x in
+    /// features: id, tile, split-K, reduction scheme, ...), for checks.
+    public var invariantGEMMAlgorithms: [String] { blas.fixedAlgorithmDescriptions }
 
     /// Opens device `device`, compiles or loads the kernels and creates the cuBLASLt handle.
-    /// `computeDType` is the dtype of weights and activations.
-    public init(device: Int = 0, computeDType: DType = .bfloat16) throws {
+    /// `computeDType` is the dtype of weights and activations; `batchInvariant` turns on
+    /// batch-invariant mode.
+    public init(device: Int = 0, computeDType: DType = .bfloat16, batchInvariant: Bool = false) throws {
         let driver = try CUDADriver.shared.get()
         self.driver = driver
         self.computeDType = computeDType
@@ -224,7 +237,16 @@ public final class CUDABackend: Backend {
         let workspaceBytes = 32 << 20
         var workspace: CUdeviceptr = 0
         try driver.check(driver.cuMemAlloc(&workspace, workspaceBytes), "cuMemAlloc(cuBLASLt workspace)")
-        blas = try CUBLASLt(dtype: computeDType, workspace: workspace, workspaceBytes: workspaceBytes)
+        blas = try CUBLASLt(
+            dtype: computeDType, workspace: workspace, workspaceBytes: workspaceBytes,
+            invariantTokens: batchInvariant ? max(1, Self.invariantGEMMTokens) : nil)
+        self.batchInvariant = batchInvariant
+        if batchInvariant {
+            // Every product through cuBLASLt's one algorithm per shape (no matrix-vector kernels,
+            // whose sums run in another order, no FP8 products with their own algorithms), every
+            // attention through one kernel without split-KV (`attendCached`).
+            (useGEMV, useFP8Products, useDecodeAttention) = (false, false, false)
+        }
         arena = try DeviceArena(driver: driver, initialBytes: 16 << 20)
         ring = try ActivationRing(driver: driver, bytes: 256 << 20)
         blockTableBuffer = GrowingDeviceBuffer(driver: driver)
@@ -601,9 +623,7 @@ public final class CUDABackend: Backend {
                 gemv, "gemv \(n)x\(k)", grid: ((n + 7) / 8, 1), block: 256,
                 [.pointer(out.pointer), .pointer(x.pointer), .pointer(weight.pointer), .int32(Int32(n)), .int32(Int32(k))])
         } else {
-            profiled("cublaslt \(n)x\(k)") {
-                blas.linear(x: x.pointer, w: weight.pointer, y: out.pointer, tokens: t, outFeatures: n, inFeatures: k, stream: stream)
-            }
+            matrixProduct(x, w: weight.pointer, out: out, n: n, k: k, label: "cublaslt \(n)x\(k)")
         }
         addBias(bias, to: out)
         return out
@@ -704,14 +724,20 @@ public final class CUDABackend: Backend {
         let decodeKernels = fp8?.decodeAttention ?? kernels.decodeAttention
         let prefillKernels = fp8?.flashPrefill ?? kernels.flashPrefill
         let flashKernels = fp8 == nil ? kernels.flashAttention : [:]
-        if useDecodeAttention, let decode = decodeKernels[hd], let tiles = batch.decodeTiles, group <= 8 {
+        if useDecodeAttention, !batchInvariant, let decode = decodeKernels[hd], let tiles = batch.decodeTiles, group <= 8 {
             return decodeAttention(
                 decode, qkv, layout: layout, cache: cache, layer: layer, batch: batch, tiles: tiles, scale: scale,
                 window: slidingWindow ?? 0, softCap: cap)
         }
-        if batch.decodeTiles == nil, let prefill = prefillKernels[hd]?[flashPrefillWarps], group <= 16 * flashPrefillWarps {
+        // Batch-invariant mode sends decode steps through the prefill kernel too (the decode
+        // kernel's sums over keys run in another order); decodes take its 4-warp blocks, whose rows
+        // are computed exactly as in the 8-warp ones (each warp owns its 16 rows, and walks the same
+        // key tiles; not with a soft cap, which the two compute differently for head size 64).
+        var warps = flashPrefillWarps
+        if batchInvariant, batch.decodeTiles != nil, warps == 8, group <= 64, cap == 0, prefillKernels[hd]?[4] != nil { warps = 4 }
+        if batch.decodeTiles == nil || batchInvariant, let prefill = prefillKernels[hd]?[warps], group <= 16 * warps {
             return flashPrefill(
-                prefill, warps: flashPrefillWarps, qkv, layout: layout, cache: cache, layer: layer, batch: batch, scale: scale,
+                prefill, warps: warps, qkv, layout: layout, cache: cache, layer: layer, batch: batch, scale: scale,
                 window: slidingWindow ?? 0, softCap: cap)
         }
         if let flash = flashKernels[hd], group <= 64 {
@@ -856,8 +882,10 @@ public final class CUDABackend: Backend {
     /// has `below` blocks a multiprocessor, else enough to make `perMultiprocessor` (at most 16).
     /// It depends only on the step's shape, never on context lengths, so a recorded step keeps
     /// it; tiles whose context is short leave the extra splits empty.
+    /// Batch-invariant mode never splits: a token's keys are then always walked in the kernel's
+    /// tiles from key 0 (or the window's first tile) in order, whatever the step holds.
     private func keySplits(blocks: Int, perMultiprocessor: Int, below: Int) -> Int {
-        guard kernels.attentionCombine != nil, blocks < below * multiprocessors else { return 1 }
+        guard !batchInvariant, kernels.attentionCombine != nil, blocks < below * multiprocessors else { return 1 }
         return min(16, (perMultiprocessor * multiprocessors + blocks - 1) / blocks)
     }
 

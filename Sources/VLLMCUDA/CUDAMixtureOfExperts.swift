@@ -93,7 +93,10 @@ extension CUDABackend {
             return result
         }
         let down: CUDATensor
-        if tokens <= matrixVectorTokens, hidden % 8 == 0, rows % 8 == 0, let gemvSwiGLU = moe.gemvSwiGLU, let gemv = moe.gemv {
+        // Batch-invariant mode keeps every step on the grouped product, whose rows do not depend on the others.
+        if !batchInvariant, tokens <= matrixVectorTokens, hidden % 8 == 0, rows % 8 == 0, let gemvSwiGLU = moe.gemvSwiGLU,
+            let gemv = moe.gemv
+        {
             let act = allocate([slots, rows])
             launch(
                 gemvSwiGLU, "moe_gemv_swiglu \(rows)x\(hidden)", grid: ((rows + 3) / 4, slots), block: 256,

@@ -100,11 +100,7 @@ extension CUDABackend {
             return out
         } else {
             dequantize(stored, inFeatures: k, into: dequantizedScratch.pointer)
-            profiled("cublaslt \(n)x\(k) (dequantized)") {
-                blas.linear(
-                    x: x.pointer, w: dequantizedScratch.pointer, y: out.pointer, tokens: t, outFeatures: n, inFeatures: k,
-                    stream: stream)
-            }
+            matrixProduct(x, w: dequantizedScratch.pointer, out: out, n: n, k: k, label: "cublaslt \(n)x\(k) (dequantized)")
         }
         addBias(bias, to: out)
         return out

@@ -26,6 +26,9 @@ public struct ModelLoadOptions: Sendable {
     public var quantization: String?
     /// `--kv-cache-dtype`: the backend's own element type, or FP8 with the checkpoint's scales.
     public var kvCacheDType: KVCacheDType = .auto
+    /// `--batch-invariant`: every token's result computed in an order that does not depend on the
+    /// other tokens of its step (docs/deterministic-mode.md).
+    public var batchInvariant = false
 
     /// Options with the two limits that have no default.
     public init(maxModelLength: Int, maxNumBatchedTokens: Int) {

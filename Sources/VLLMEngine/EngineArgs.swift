@@ -62,6 +62,18 @@ public struct EngineArgs: Sendable {
     public var prefixCachingHashAlgorithm: PrefixCachingHashAlgorithm = .builtin
     /// Record KV cache events for a publisher (`--kv-events-config`).
     public var recordsKVCacheEvents = false
+    /// `--batch-invariant`: a request's tokens are bitwise the same whatever else runs beside it
+    /// (docs/deterministic-mode.md); on by default when `VLLM_BATCH_INVARIANT` is a nonzero integer,
+    /// as in vLLM.
+    public var batchInvariant = EngineArgs.batchInvariant(environment: ProcessInfo.processInfo.environment)
+
+    /// vLLM's reading of `VLLM_BATCH_INVARIANT`: an integer, on unless 0 (unset: off).
+    public static func batchInvariant(environment: [String: String]) -> Bool {
+        guard let value = environment["VLLM_BATCH_INVARIANT"]?.trimmingCharacters(in: .whitespaces), let number = Int(value) else {
+            return false
+        }
+        return number != 0
+    }
 
     /// Arguments with vLLM's defaults for `model` (the built-in model when nil).
     public init(model: String? = nil) {
@@ -175,6 +187,7 @@ extension EngineArgs {
         options.cpuKeepBFloat16Weights = cpuKeepBFloat16Weights
         options.quantization = quantization
         options.kvCacheDType = kvCacheDType
+        options.batchInvariant = batchInvariant
         return options
     }
 

@@ -76,6 +76,12 @@ struct EngineOptions: ParsableArguments {
     @Flag(help: "Run every step eagerly, without CUDA graphs.")
     var enforceEager = false
 
+    @Flag(
+        help:
+            "Batch-invariant (deterministic) mode: a request's tokens are bitwise the same alone or in any batch (also VLLM_BATCH_INVARIANT=1)."
+    )
+    var batchInvariant = false
+
     @Flag(inversion: .prefixedNo, help: "Schedule each step while the device computes the one before (off: one step at a time).")
     var asyncScheduling = true
 
@@ -127,6 +133,7 @@ struct EngineOptions: ParsableArguments {
         }
         args.gpuMemoryUtilization = gpuMemoryUtilization
         args.enforceEager = enforceEager
+        if batchInvariant { args.batchInvariant = true }
         args.asyncScheduling = asyncScheduling
         args.speculative = try speculativeConfig.map(SpeculativeConfig.init(json:))
         guard let algorithm = PrefixCachingHashAlgorithm(rawValue: prefixCachingHashAlgo) else {

@@ -43,6 +43,8 @@ struct GenerateCommand: ParsableCommand {
         }
         let params = try sampling.params(defaults: llm.folder.generationConfig)
         let outputs = try llm.generate(prompts, params, showProgress: !json)
+        let stats = llm.engine.stats
+        logToStderr("Engine steps: \(stats.numSteps), preemptions: \(stats.numPreemptions)")
         for output in outputs {
             if json {
                 print(try jsonLine(GenerateResult(output)))

@@ -50,7 +50,7 @@ def kernel(HD, WARPS, out, qkv, kc, vc, tiles, positions, tables, width, num_hea
     g, group = by, num_heads // kv_heads; rows = count*group
     first_pos, last_pos = positions[first], positions[first+count-1]
     table = tables[seq]
-    key_begin = max(0, first_pos - window + 1) if window > 0 else 0; key_end = last_pos + 1
+    key_begin = max(0, first_pos - window + 1) // KEYS * KEYS if window > 0 else 0; key_end = last_pos + 1
     if gz > 1:
         per = ((key_end - key_begin + gz - 1)//gz + KEYS - 1)//KEYS*KEYS
         key_begin += bz*per; key_end = min(key_end, key_begin + per)

@@ -35,6 +35,11 @@
 #              --kv-cache-dtype fp8 on CUDA float32 against the CPU's fp8 cache (and CUDA graphs vs eager);
 #              kvfp8speed: the 8B shape with auto vs fp8 KV: blocks at start, batch-1 ms/token, 1000 x 1024/128
 #              (KVFP8_LONG=auto|fp8: instead, 1000 x 3072/512 with that cache, one call each)
+#   det        batch-invariant mode (--batch-invariant): on the 8B shape (2 layers) and the llama3/qwen3 bf16
+#              fixtures, 64 prompts alone, together, 4 at a time, budget 7 and 12 KV blocks (preemption),
+#              greedy and seeded: token ids bitwise the same in that mode, default mode beside it ($OUT/det_summary.json),
+#              after `vllm-dev batch-invariance` (one token's products and attention in steps of other shapes, $OUT/det_ops.json);
+#              detspeed: the 8B shape's 1000 x 1024/128 throughput and batch-1 latency, default vs VLLM_BATCH_INVARIANT=1
 # (`checks speed spec` is the whole verification of a change; each mode fits one 10-minute call
 # except that one, which takes about two). Needs .gpu/vllm.xz and .gpu/vllm-dev.xz (built here with
 # `scripts/gpu/build_binary.sh`), python3 with torch + transformers.
@@ -637,6 +642,56 @@ if has_mode kvfp8speed; then
                 --max-num-seqs 256 --output-json $R/throughput_8b_1000_kv$kv.json
         done
     fi
+fi
+
+if has_mode det; then
+    export VLLM_CACHE_ROOT=$W/cache-det
+    # Each operation first: one token's products and attention in steps of other shapes (vllm-dev);
+    # DET_OPS=0 skips them, DET_OPS=only runs nothing else (to split the mode over two calls).
+    [ "${DET_OPS:-1}" != 0 ] && xz -dc .gpu/vllm-dev.xz > "$DEV" && chmod +x "$DEV"
+    for dt in bfloat16 float32; do
+        [ "${DET_OPS:-1}" = 0 ] && break
+        step det_ops_invariant_$dt 240 "$DEV" batch-invariance --dtype $dt --json
+        step det_ops_default_$dt 240 "$DEV" batch-invariance --dtype $dt --json --default-mode
+    done
+    # The fallback product (our grouped kernel instead of cuBLASLt's fixed algorithms).
+    [ "${DET_OPS:-1}" != 0 ] && step det_ops_invariant_own_bfloat16 240 env VLLM_BATCH_INVARIANT_GEMM=own "$DEV" batch-invariance --dtype bfloat16 --json
+    cat $R/det_ops_*.out > "$OUT/det_ops.json" 2>/dev/null
+fi
+if has_mode det && [ "${DET_OPS:-1}" != only ]; then
+    export VLLM_CACHE_ROOT=$W/cache-det
+    step make_llama8b_2l 300 python3 $G/make_models.py --config $L8/config.json --out $W/models/llama8b-2l --layers 2
+    for m in $W/models/llama8b-2l Tests/Fixtures/models/llama3-bf16 Tests/Fixtures/models/qwen3-bf16; do
+        for mode in invariant default; do
+            step det_$(basename $m)_$mode 280 python3 $G/batch_invariance.py --vllm "$BIN" --model $m --mode $mode \
+                --out $R/det_$(basename $m)_$mode.json
+        done
+    done
+    cat $R/det_*.json > "$OUT/det_summary.json"
+    python3 -c "
+import json, sys
+for line in open(sys.argv[1]):
+    r = json.loads(line)
+    bad = {k: v.get('prompts_differing', v.get('error')) for k, v in r['runs'].items() if not v['identical_to_alone']}
+    print(r['model'].rstrip('/').split('/')[-1], r['mode'], 'all identical' if r['all_identical'] else f'differing: {bad}',
+          '(preempted)' if r['preempted'] else '(NO PREEMPTION)')" "$OUT/det_summary.json"
+fi
+
+if has_mode detspeed; then
+    export VLLM_CACHE_ROOT=$W/cache-speed
+    latency_8b latency_8b_default 150 "" "$BIN"
+    latency_8b latency_8b_invariant 150 "" env VLLM_BATCH_INVARIANT=1 "$BIN"
+    throughput_8b throughput_8b_1000_default 200 1000 "$BIN"
+    throughput_8b throughput_8b_1000_invariant 200 1000 env VLLM_BATCH_INVARIANT=1 "$BIN"
+    # The same with the GEMM algorithms chosen for 256 tokens instead of 2048 (docs/deterministic-mode.md).
+    throughput_8b throughput_8b_1000_invariant_gemm256 200 1000 env VLLM_BATCH_INVARIANT=1 VLLM_BATCH_INVARIANT_GEMM_TOKENS=256 "$BIN"
+    python3 -c "
+import json, os, sys
+r = sys.argv[1]
+tps = {v: json.load(open(f'{r}/throughput_8b_1000_{v}.json'))['tokens_per_second']
+       for v in ['default', 'invariant', 'invariant_gemm256'] if os.path.exists(f'{r}/throughput_8b_1000_{v}.json')}
+out = {'tokens_per_second': tps, 'invariant_over_default': {v: t / tps['default'] for v, t in tps.items()} if 'default' in tps else None}
+print(json.dumps(out)); open(sys.argv[2], 'w').write(json.dumps(out) + '\n')" "$R" "$OUT/detspeed_summary.json"
 fi
 
 python3 $G/summarize.py "$R" > "$OUT/summary.json"

@@ -48,7 +48,9 @@ __device__ void paged_attention(T* out, const T* qkv, const C* key_cache, const 
     }
     for (int r = tid; r < rows; r += threads) { ms[r] = NEG_INF; ls[r] = 0.f; }
     const int first_pos = positions[first], last_pos = positions[first + count - 1];
-    const int key_start = window > 0 ? imax(0, first_pos - window + 1) : 0;
+    // Whole key tiles from key 0 (the window's first one), so that a row's keys fall into the same
+    // tiles whichever tokens share its query tile (batch invariance; the mask drops the extra keys).
+    const int key_start = window > 0 ? imax(0, first_pos - window + 1) / KEY_TILE * KEY_TILE : 0;
     // The width comes from device memory so that a recorded graph replays with any step's tables.
     const int* table = block_tables + (long long)seq * *table_width;
     const int lane = tid & 31, warp = tid >> 5, warps = threads >> 5;
@@ -168,7 +170,8 @@ __device__ void flash_attention(T* out, const T* qkv, const T* key_cache, const 
     const int* table = block_tables + (long long)seq * *table_width;
     // Split-KV: block z of gridDim.z takes its own run of whole key tiles; the context length is
     // read here, on the device, so that a recorded step serves every length.
-    int key_begin = window > 0 ? imax(0, first_pos - window + 1) : 0, key_end = last_pos + 1;
+    // Whole key tiles from key 0, as paged_attention.
+    int key_begin = window > 0 ? imax(0, first_pos - window + 1) / FA_KEYS * FA_KEYS : 0, key_end = last_pos + 1;
     if (gridDim.z > 1) {
         const int per_split = ((key_end - key_begin + gridDim.z - 1) / gridDim.z + FA_KEYS - 1) / FA_KEYS * FA_KEYS;
         key_begin += blockIdx.z * per_split;

@@ -147,7 +147,9 @@ __device__ void flash_prefill(T* out, const T* qkv, const C* key_cache, const C*
     const int first_pos = positions[first], last_pos = positions[first + count - 1];
     // The width comes from device memory so that a recorded graph replays with any step's tables.
     const int* table = block_tables + (long long)seq * *table_width;
-    int key_begin = window > 0 ? imax(0, first_pos - window + 1) : 0, key_end = last_pos + 1;
+    // Whole key tiles from key 0, so that a row's keys fall into the same tiles whichever tokens share
+    // its query tile (batch invariance; the window's mask drops the extra keys of the first tile).
+    int key_begin = window > 0 ? imax(0, first_pos - window + 1) / KEYS * KEYS : 0, key_end = last_pos + 1;
     if (gridDim.z > 1) {
         // The same runs of whole key tiles as flash_attention (FP_KEYS == FA_KEYS).
         const int per_split = ((key_end - key_begin + gridDim.z - 1) / gridDim.z + KEYS - 1) / KEYS * KEYS;
