@@ -326,13 +326,14 @@ public final class CUDABackend: Backend {
         let loaded = try CUDAKernels(driver: driver, compilation: compilation)
         kernelWaitSeconds = Date().timeIntervalSince(start)
         loadedKernels = loaded
-        // Start-up time is mostly weights and kernels; say which way the kernels came.
+        // Start-up time is mostly weights and kernels; say which way the kernels came, and where
+        // the weights' time went (called right after they are loaded).
         FileHandle.standardError.write(
             Data(
-                String(
+                (String(
                     format: "CUDA: %@, kernels %@ in %.2f s (%.2f s waited for after the weights): %@\n", deviceName,
-                    compiledKernels ? "compiled by NVRTC" : "loaded from the cache", kernelSeconds, kernelWaitSeconds, kernelSummary
-                ).utf8))
+                    compiledKernels ? "compiled by NVRTC" : "loaded from the cache", kernelSeconds, kernelWaitSeconds, kernelSummary)
+                    + (uploader.bytes > 0 ? "CUDA: weights \(uploader.summary)\n" : "")).utf8))
         return loaded
     }
 
