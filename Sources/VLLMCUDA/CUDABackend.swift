@@ -104,8 +104,9 @@ public final class CUDABackend: Backend {
     public var compiledKernels: Bool { kernels.compiled }
     /// Seconds spent compiling or loading the kernels (at start, and for files added at load).
     public var kernelSeconds: Double { kernels.seconds }
-    /// Which kernels were compiled, for logs: "12 files (head dim 128, no FP8 cache)".
-    public var kernelSummary: String { "\(kernels.units) files (\(kernels.selection))" }
+    /// Which kernels were compiled, for logs: "12 programs (head dim 128, no FP8 cache)", a program
+    /// per kernel file (one for a `VLLM_CUDA_KERNEL_SOURCE`).
+    public var kernelSummary: String { "\(kernels.units) programs (\(kernels.selection))" }
     /// The driver's CUDA version, e.g. 13000.
     public let driverVersion: Int
     /// Streaming multiprocessors of the device.

@@ -73,7 +73,7 @@ final class CUDAKernels {
     /// Seconds spent compiling or loading the kernels (all files, including those added later): the
     /// compilations' wall time, then the module loads.
     private(set) var seconds = 0.0
-    /// The kernel files loaded (one program each; one for a `VLLM_CUDA_KERNEL_SOURCE`).
+    /// NVRTC programs loaded: one per kernel file (one in all for a `VLLM_CUDA_KERNEL_SOURCE`).
     private(set) var units = 0
     /// What is compiled: grows when `require` adds files.
     private(set) var selection: KernelSelection
