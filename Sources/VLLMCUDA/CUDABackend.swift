@@ -100,10 +100,13 @@ public final class CUDABackend: Backend {
     public let computeCapability: (major: Int, minor: Int)
     /// The architecture the kernels were built for (e.g. "sm_90a").
     public let architecture: String
-    /// Whether this start compiled the kernels (false: they came from the disk cache).
-    public let compiledKernels: Bool
-    /// Seconds spent compiling or loading the kernels at start.
-    public let kernelSeconds: Double
+    /// Whether this start compiled any kernels (false: they came from the disk cache).
+    public var compiledKernels: Bool { kernels.compiled }
+    /// Seconds spent compiling or loading the kernels (at start, and for files added at load).
+    public var kernelSeconds: Double { kernels.seconds }
+    /// Which kernels were compiled, for logs: "12 programs (head dim 128, no FP8 cache)", a program
+    /// per kernel file (one for a `VLLM_CUDA_KERNEL_SOURCE`).
+    public var kernelSummary: String { "\(kernels.units) programs (\(kernels.selection))" }
     /// The driver's CUDA version, e.g. 13000.
     public let driverVersion: Int
     /// Streaming multiprocessors of the device.
@@ -112,7 +115,20 @@ public final class CUDABackend: Backend {
     let driver: CUDADriver
     private let context: CUhandle
     let stream: CUhandle
-    let kernels: CUDAKernels
+    /// The kernels compiling since `init` (`loadKernels` loads them).
+    private let compilation: KernelCompilation
+    private var loadedKernels: CUDAKernels?
+    /// Seconds the load waited for the kernels (their compile beyond what the weights took).
+    public private(set) var kernelWaitSeconds = 0.0
+    /// The kernels; the first use waits for their compilation (`waitForKernels`).
+    var kernels: CUDAKernels {
+        if let loadedKernels { return loadedKernels }
+        do {
+            return try loadKernels()
+        } catch {
+            preconditionFailure("CUDA kernels: \(error)")
+        }
+    }
     let blas: CUBLASLt
     private let arena: DeviceArena
     let ring: ActivationRing
@@ -190,10 +206,12 @@ public final class CUDABackend: Backend {
     /// features: id, tile, split-K, reduction scheme, ...), for checks.
     public var invariantGEMMAlgorithms: [String] { blas.fixedAlgorithmDescriptions }
 
-    /// Opens device `device`, compiles or loads the kernels and creates the cuBLASLt handle.
-    /// `computeDType` is the dtype of weights and activations; `batchInvariant` turns on
-    /// batch-invariant mode.
-    public init(device: Int = 0, computeDType: DType = .bfloat16, batchInvariant: Bool = false) throws {
+    /// Opens device `device`, compiles or loads the kernels of `kernelSelection` (default: all)
+    /// and creates the cuBLASLt handle. `computeDType` is the dtype of weights and activations;
+    /// `batchInvariant` turns on batch-invariant mode.
+    public init(
+        device: Int = 0, computeDType: DType = .bfloat16, batchInvariant: Bool = false, kernelSelection: KernelSelection = .all
+    ) throws {
         let driver = try CUDADriver.shared.get()
         self.driver = driver
         self.computeDType = computeDType
@@ -230,10 +248,9 @@ public final class CUDABackend: Backend {
         stream = s!
         // Hopper's wgmma and friends need the arch-specific target; other GPUs take the plain one.
         architecture = "sm_\(major)\(minor)" + (major == 9 && minor == 0 ? "a" : "")
-        let kernelStart = Date()
-        kernels = try CUDAKernels(driver: driver, dtype: computeDType, arch: architecture)
-        kernelSeconds = Date().timeIntervalSince(kernelStart)
-        compiledKernels = kernels.compiled
+        // NVRTC runs on other threads while the caller loads the weights (no kernel is needed to
+        // copy them); the first use of a kernel, or `waitForKernels`, waits.
+        compilation = try CUDAKernels.compile(dtype: computeDType, arch: architecture, selection: kernelSelection)
         let workspaceBytes = 32 << 20
         var workspace: CUdeviceptr = 0
         try driver.check(driver.cuMemAlloc(&workspace, workspaceBytes), "cuMemAlloc(cuBLASLt workspace)")
@@ -324,6 +341,35 @@ public final class CUDABackend: Backend {
     /// the one that made the backend.
     private func makeCurrent() {
         driver.must(driver.cuCtxSetCurrent(context), "cuCtxSetCurrent")
+    }
+
+    /// Waits for the kernels compiling since `init` and loads them (stderr says how they came);
+    /// throws a compile error. Later calls return at once.
+    public func waitForKernels() throws { _ = try loadKernels() }
+
+    private func loadKernels() throws -> CUDAKernels {
+        if let loadedKernels { return loadedKernels }
+        makeCurrent()
+        let start = Date()
+        let loaded = try CUDAKernels(driver: driver, compilation: compilation)
+        kernelWaitSeconds = Date().timeIntervalSince(start)
+        loadedKernels = loaded
+        // Start-up time is mostly weights and kernels; say which way the kernels came, and where
+        // the weights' time went (called right after they are loaded).
+        FileHandle.standardError.write(
+            Data(
+                (String(
+                    format: "CUDA: %@, kernels %@ in %.2f s (%.2f s waited for after the weights): %@\n", deviceName,
+                    compiledKernels ? "compiled by NVRTC" : "loaded from the cache", kernelSeconds, kernelWaitSeconds, kernelSummary)
+                    + (uploader.bytes > 0 ? "CUDA: weights \(uploader.summary)\n" : "")).utf8))
+        return loaded
+    }
+
+    /// Compiles and loads the kernel files of `uses` that the selection at start left out (at
+    /// load, when a weight turns out to need them). Throws when they do not compile.
+    func requireKernels(_ uses: Set<KernelSelection.Use>) throws {
+        makeCurrent()
+        try kernels.require(uses)
     }
 
     // MARK: launches
@@ -480,7 +526,12 @@ public final class CUDABackend: Backend {
     }
 
     /// The compute dtype (`auto`) and, where the module has its kernels, FP8 e4m3 codes.
-    public var kvCacheDTypes: [KVCacheDType] { kernels.fp8Cache != nil ? [.auto, .fp8] : [.auto] }
+    public var kvCacheDTypes: [KVCacheDType] {
+        // Known without waiting for the compile, except for a VLLM_CUDA_KERNEL_SOURCE that may
+        // predate the FP8 cache kernels.
+        guard compilation.selection.fp8KVCache else { return [.auto] }
+        return compilation.whole == nil || kernels.fp8Cache != nil ? [.auto, .fp8] : [.auto]
+    }
 
     /// Allocates a zeroed cache of keys and values in the shape's format: `computeDType`, or FP8
     /// e4m3 codes where `kvCacheDTypes` offers them (others trap; `Platform.load` refuses them first).

@@ -4,8 +4,11 @@ import VLLMCore
 /// `gelu` (activation.cu) and `bidirectional_attention` (encoder_attention.cu). The CPU backend
 /// (`CPUEncoder.swift`) is the reference for their semantics.
 extension CUDABackend {
-    /// The encoder operations below are all here.
-    public var runsEncoders: Bool { true }
+    /// The encoder operations below are all here once `encoder_attention.cu` is loaded (compiled
+    /// now when the kernel selection left it out); false when it cannot be.
+    public var runsEncoders: Bool {
+        (try? requireKernels([.encoder])) != nil && kernels.bidirectionalAttention != nil
+    }
 
     /// Word + token-type-0 + position rows of each token, the sums rounded to the compute dtype in
     /// transformers' order.
@@ -51,6 +54,7 @@ extension CUDABackend {
     /// with the sequence's scores in shared memory (sized for the step's longest sequence).
     public func bidirectionalAttention(_ qkv: CUDATensor, layout: QKVLayout, batch: CUDABatch, scale: Float) -> CUDATensor {
         checkLive(qkv)
+        guard let attention = kernels.bidirectionalAttention else { preconditionFailure("encoder attention before runsEncoders") }
         let b = batch.batch
         let starts = batch.queryStarts ?? stepArray(b.queryStart, "sequence starts")
         batch.queryStarts = starts
@@ -60,13 +64,13 @@ extension CUDABackend {
         precondition(shared <= 200 * 1024, "bidirectional attention over \(longest) tokens of one sequence exceeds shared memory")
         if shared > encoderAttentionSharedBytes {
             driver.must(
-                driver.cuFuncSetAttribute(kernels.bidirectionalAttention, CUDADriver.functionAttributeMaxDynamicSharedBytes, Int32(shared)),
+                driver.cuFuncSetAttribute(attention, CUDADriver.functionAttributeMaxDynamicSharedBytes, Int32(shared)),
                 "cuFuncSetAttribute(bidirectional_attention, \(shared) bytes of shared memory)")
             encoderAttentionSharedBytes = shared
         }
         let out = allocate([b.numTokens, layout.numHeads * layout.headDim])
         launch(
-            kernels.bidirectionalAttention, "bidirectional_attention", grid: (b.numTokens, layout.numHeads), block: 128,
+            attention, "bidirectional_attention", grid: (b.numTokens, layout.numHeads), block: 128,
             shared: shared,
             [
                 .pointer(out.pointer), .pointer(qkv.pointer), .pointer(starts), .int32(Int32(b.numSequences)),

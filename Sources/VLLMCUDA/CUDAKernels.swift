@@ -1,19 +1,90 @@
+import Dispatch
 import Foundation
 import VLLMCore
 
-/// The embedded kernels (`Kernels/*.cu`, listed in `Kernels/manifest.json`), compiled for the
-/// present GPU (or read from the disk cache) and loaded as one module; the functions for one
-/// activation dtype.
+/// Cubins of kernel files compiling for the present GPU (or read from the disk cache) from `init`
+/// on, one NVRTC program per file, each on its own thread, so that the weights load meanwhile;
+/// `wait` gives them.
+final class KernelCompilation: @unchecked Sendable {
+    let dtype: DType
+    let arch: String
+    let selection: KernelSelection
+    let manifest: KernelManifest
+    /// The kernel files compiled.
+    let files: [String]
+    /// `VLLM_CUDA_KERNEL_SOURCE`'s text, compiled as one program for all of `files`; nil when unset.
+    let whole: String?
+    private typealias Cubin = (bytes: [UInt8], compiled: Bool)
+    /// Each program's cubin and the seconds from `init` until it was ready, once its thread is done.
+    private let results: UnsafeMutableBufferPointer<(Result<Cubin, any Error>, seconds: Double)?>
+    private let done = DispatchGroup()
+
+    /// Starts on `files` (`manifest.kernelFiles(selection)` and `require`'s additions).
+    init(files: [String], dtype: DType, arch: String, selection: KernelSelection, manifest: KernelManifest) {
+        (self.files, self.dtype, self.arch, self.selection, self.manifest) = (files, dtype, arch, selection, manifest)
+        whole = CUDAKernels.sourceOverride
+        let sources = (whole.map { [$0] } ?? files.map { manifest.source(of: $0) }).map {
+            CUDAKernels.source($0, dtype: dtype, selection: selection)
+        }
+        results = .allocate(capacity: sources.count)
+        results.initialize(repeating: nil)
+        nonisolated(unsafe) let out = results
+        let compiler = Result { try NVRTCCompiler() }
+        let includes = ["/usr/local/cuda/include", "/usr/local/cuda/targets/x86_64-linux/include"]
+        let start = Date()
+        for (i, source) in sources.enumerated() {
+            done.enter()
+            // Threads of their own, not the dispatch pool: the weight copies use that meanwhile.
+            let thread = Thread { [done] in
+                let cubin = Result {
+                    try KernelCache.cubin(source: source, arch: arch, compiler: compiler.get(), includeDirectories: includes)
+                }
+                out[i] = (cubin, Date().timeIntervalSince(start))
+                done.leave()
+            }
+            // NVRTC's front end recurses deeply on templates: more than a secondary thread's default.
+            thread.stackSize = 64 << 20
+            thread.start()
+        }
+    }
+
+    deinit {
+        done.wait()
+        results.deallocate()
+    }
+
+    /// The cubins, in the order of `files` (one for a `whole` source); throws the first compile
+    /// error.
+    func wait() throws -> [(bytes: [UInt8], compiled: Bool)] {
+        done.wait()
+        return try results.map { try $0!.0.get() }
+    }
+
+    /// Seconds from the start until the last program was ready (after `wait`).
+    var seconds: Double { results.map { $0?.seconds ?? 0 }.max() ?? 0 }
+}
+
+/// The embedded kernels (`Kernels/*.cu`, listed in `Kernels/manifest.json`) that a model uses
+/// (`KernelSelection`), loaded from a `KernelCompilation` as one module per kernel file; the
+/// functions for one activation dtype.
 final class CUDAKernels {
-    let module: CUhandle
-    /// Whether this start ran NVRTC (false: the cubin came from the disk cache).
-    let compiled: Bool
+    /// Whether this start ran NVRTC for any file (false: every cubin came from the disk cache).
+    private(set) var compiled = false
+    /// Seconds spent compiling or loading the kernels (all files, including those added later): the
+    /// compilations' wall time, then the module loads.
+    private(set) var seconds = 0.0
+    /// NVRTC programs loaded: one per kernel file (one in all for a `VLLM_CUDA_KERNEL_SOURCE`).
+    private(set) var units = 0
+    /// What is compiled: grows when `require` adds files.
+    private(set) var selection: KernelSelection
     let embedding, rmsNorm, addRMSNorm, headRMSNorm, rotaryWriteKV, writeKVCache, pagedAttention: CUhandle
     let siluAndMul, gatherRows, addBias, toFloat, fromFloat, argmaxRows: CUhandle
     /// The Gemma/Phi-3 family operations (`CUDAFamilyOperations.swift`).
     let geluTanhAndMul, softCap, scale: CUhandle
     /// The encoder (BERT) operations (`CUDAEncoder.swift`).
-    let gelu, layerNorm, encoderEmbedding, bidirectionalAttention: CUhandle
+    let gelu, layerNorm, encoderEmbedding: CUhandle
+    /// Encoder attention (`Kernels/encoder_attention.cu`); nil unless the selection has `.encoder`.
+    private(set) var bidirectionalAttention: CUhandle?
     /// Tensor-core attention for 16-bit activations, by head dimension.
     private(set) var flashAttention: [Int: CUhandle] = [:]
     /// Matrix-vector products for 1 to 4 tokens of 16-bit activations, by token count.
@@ -29,7 +100,7 @@ final class CUDAKernels {
     /// The kernels the manifest marks `waitsForPrevious`: they wait for the previous grid
     /// themselves and so may be launched to overlap it (programmatic dependent launch); the
     /// sampling kernels may not.
-    let waitsForPrevious: Set<CUhandle>
+    private(set) var waitsForPrevious: Set<CUhandle> = []
     /// Merges split-KV partial attention results (16-bit activations).
     private(set) var attentionCombine: CUhandle?
 
@@ -47,46 +118,46 @@ final class CUDAKernels {
     /// and rows with a mask are sampled on the host.
     private(set) var applyTokenBitmask: CUhandle?
 
-    /// The embedded source text (the files of `Kernels/manifest.json` joined in its order), or
-    /// the file named by `VLLM_CUDA_KERNEL_SOURCE` (for trying a kernel change on the GPU machine
+    private typealias Functions = [Kernel: [(values: [KernelParameter: Int], function: CUhandle)]]
+    private let driver: CUDADriver
+    private let dtype: DType
+    private let arch: String
+    private let manifest: KernelManifest
+    private var functions: Functions = [:]
+
+    /// The file named by `VLLM_CUDA_KERNEL_SOURCE` (for trying a kernel change on the GPU machine
     /// without rebuilding the binary; that file is the whole source, the files joined, as
-    /// `scripts/gpu/kernel_source.py` prints it). The disk cache is keyed by the source, so each is
-    /// compiled once.
-    static func source(manifest: KernelManifest) -> String {
-        if let path = ProcessInfo.processInfo.environment["VLLM_CUDA_KERNEL_SOURCE"],
-            let text = try? String(contentsOfFile: path, encoding: .utf8)
-        {
-            return text
-        }
-        return manifest.source()
+    /// `scripts/gpu/kernel_source.py` prints it), compiled as one program; nil when unset.
+    static var sourceOverride: String? {
+        ProcessInfo.processInfo.environment["VLLM_CUDA_KERNEL_SOURCE"].flatMap { try? String(contentsOfFile: $0, encoding: .utf8) }
     }
 
-    /// The source with only `dtype`'s kernels instantiated: a third of the compile time.
-    static func source(for dtype: DType, manifest: KernelManifest) -> String {
-        "#define VLLM_DTYPE_\(dtype.kernelSuffix.uppercased())\n" + source(manifest: manifest)
+    /// The source NVRTC compiles for `text` (one file with its headers, or the whole): only
+    /// `dtype`'s kernels (a third of the compile time) and `selection`'s instances. The disk cache
+    /// is keyed by this text, so each is compiled once.
+    static func source(_ text: String, dtype: DType, selection: KernelSelection) -> String {
+        "#define VLLM_DTYPE_\(dtype.kernelSuffix.uppercased())\n" + selection.defines + text
     }
 
-    init(driver: CUDADriver, dtype: DType, arch: String) throws {
+    /// Starts compiling `selection`'s kernels for `dtype` on `arch`.
+    static func compile(dtype: DType, arch: String, selection: KernelSelection) throws -> KernelCompilation {
         let manifest = try KernelManifest.embedded()
-        let compiler = try NVRTCCompiler()
-        let includes = ["/usr/local/cuda/include", "/usr/local/cuda/targets/x86_64-linux/include"]
-        let (cubin, compiled) = try KernelCache.cubin(
-            source: Self.source(for: dtype, manifest: manifest), arch: arch, compiler: compiler, includeDirectories: includes)
-        self.compiled = compiled
-        var m: CUhandle?
-        try cubin.withUnsafeBytes { try driver.check(driver.cuModuleLoadData(&m, $0.baseAddress!), "cuModuleLoadData") }
-        module = m!
-        let loaded = try Self.functions(of: m!, manifest: manifest, dtype: dtype, driver: driver)
+        return KernelCompilation(files: manifest.kernelFiles(selection), dtype: dtype, arch: arch, selection: selection, manifest: manifest)
+    }
+
+    /// Waits for `compilation` and loads its modules (the context must be current).
+    init(driver: CUDADriver, compilation: KernelCompilation) throws {
+        let (manifest, dtype) = (compilation.manifest, compilation.dtype)
+        (self.driver, self.dtype, self.arch, self.selection, self.manifest) = (
+            driver, dtype, compilation.arch, compilation.selection, manifest
+        )
+        let (loaded, compiled, units, moduleSeconds) = try Self.load(compilation, driver: driver)
         /// The one function of a family without parameters other than the dtype.
         func one(_ kernel: Kernel) throws -> CUhandle {
-            guard let f = loaded.functions[kernel]?.first?.function else {
+            guard let f = loaded[kernel]?.first?.function else {
                 throw CUDAError.missingKernel(name: kernel.rawValue, file: manifest.entries[kernel]?.file ?? "?", dtype: dtype.rawValue)
             }
             return f
-        }
-        /// A family's functions by one numeric parameter.
-        func by(_ kernel: Kernel, _ parameter: KernelParameter) -> [Int: CUhandle] {
-            Dictionary((loaded.functions[kernel] ?? []).map { ($0.values[parameter] ?? 0, $0.function) }, uniquingKeysWith: { a, _ in a })
         }
         embedding = try one(.embedding)
         rmsNorm = try one(.rmsNorm)
@@ -107,44 +178,87 @@ final class CUDAKernels {
         gelu = try one(.gelu)
         layerNorm = try one(.layerNorm)
         encoderEmbedding = try one(.encoderEmbedding)
-        bidirectionalAttention = try one(.bidirectionalAttention)
-        sampleRows = loaded.functions[.sampleRows]?.first?.function
-        moe = MixtureOfExpertsKernels { loaded.functions[$0]?.first?.function }
-        quantized = QuantizedLinearKernels(loaded.functions)
-        fp8Cache = FP8KVCacheKernels(loaded.functions)
-        adjustLogits = loaded.functions[.adjustLogits]?.first?.function
-        applyTokenBitmask = loaded.functions[.applyTokenBitmask]?.first?.function
-        attentionCombine = loaded.functions[.attentionCombine]?.first?.function
+        functions = loaded
+        self.compiled = compiled
+        self.units = units
+        assignOptionalFamilies()
+        seconds = compilation.seconds + moduleSeconds
+    }
+
+    /// Compiles and loads the files of `uses` not loaded yet (a GGUF model's block kernels, found
+    /// at its first weight; with `VLLM_CUDA_KERNEL_SOURCE`, the same cubin again, from the cache);
+    /// the context must be current. Throws when a file does not compile.
+    func require(_ uses: Set<KernelSelection.Use>) throws {
+        let wider = selection.adding(uses)
+        guard wider != selection else { return }
+        let files = manifest.kernelFiles(wider).filter { !manifest.kernelFiles(selection).contains($0) }
+        let compilation = KernelCompilation(files: files, dtype: dtype, arch: arch, selection: wider, manifest: manifest)
+        let (loaded, compiled, units, moduleSeconds) = try Self.load(compilation, driver: driver)
+        functions.merge(loaded) { old, _ in old }
+        selection = wider
+        self.compiled = self.compiled || compiled
+        self.units += units
+        assignOptionalFamilies()
+        seconds += compilation.seconds + moduleSeconds
+    }
+
+    /// The families that a selection or an older `VLLM_CUDA_KERNEL_SOURCE` may lack.
+    private func assignOptionalFamilies() {
+        /// A family's functions by one numeric parameter.
+        func by(_ kernel: Kernel, _ parameter: KernelParameter) -> [Int: CUhandle] {
+            Dictionary((functions[kernel] ?? []).map { ($0.values[parameter] ?? 0, $0.function) }, uniquingKeysWith: { a, _ in a })
+        }
+        bidirectionalAttention = functions[.bidirectionalAttention]?.first?.function
+        sampleRows = functions[.sampleRows]?.first?.function
+        moe = MixtureOfExpertsKernels { self.functions[$0]?.first?.function }
+        quantized = QuantizedLinearKernels(functions)
+        fp8Cache = FP8KVCacheKernels(functions)
+        adjustLogits = functions[.adjustLogits]?.first?.function
+        applyTokenBitmask = functions[.applyTokenBitmask]?.first?.function
+        attentionCombine = functions[.attentionCombine]?.first?.function
         gemv = by(.gemv, .tokens)
         gemvSwiGLU = by(.gemvSwiGLU, .tokens)
         flashAttention = by(.flashAttention, .headDim)
         decodeAttention = by(.decodeAttention, .headDim)
-        for instance in loaded.functions[.flashPrefill] ?? [] {
+        flashPrefill = [:]
+        for instance in functions[.flashPrefill] ?? [] {
             flashPrefill[instance.values[.headDim] ?? 0, default: [:]][instance.values[.warps] ?? 0] = instance.function
         }
-        waitsForPrevious = loaded.waitsForPrevious
+        waitsForPrevious = []
+        for (kernel, instances) in functions where manifest.entries[kernel]?.entry.waitsForPrevious == true {
+            waitsForPrevious.formUnion(instances.map(\.function))
+        }
     }
 
-    /// Every function the manifest lists for `dtype`, looked up in the module by name. A kernel
-    /// that is not optional and absent from the module is an error that names it.
-    private static func functions(of module: CUhandle, manifest: KernelManifest, dtype: DType, driver: CUDADriver) throws -> (
-        functions: [Kernel: [(values: [KernelParameter: Int], function: CUhandle)]], waitsForPrevious: Set<CUhandle>
+    /// Waits for `compilation`'s cubins, loads each as a module and looks up the functions that its
+    /// selection instantiates there. `compiled`: whether NVRTC ran for any of them.
+    private static func load(_ compilation: KernelCompilation, driver: CUDADriver) throws -> (
+        functions: Functions, compiled: Bool, units: Int, moduleSeconds: Double
     ) {
-        var functions: [Kernel: [(values: [KernelParameter: Int], function: CUhandle)]] = [:]
-        var waits: Set<CUhandle> = []
+        let (files, manifest, dtype, selection, whole) = (
+            compilation.files, compilation.manifest, compilation.dtype, compilation.selection, compilation.whole
+        )
+        let cubins = try compilation.wait()
+        let start = Date()
+        var modules: [String: CUhandle] = [:]
+        for (i, cubin) in cubins.enumerated() {
+            var m: CUhandle?
+            try cubin.bytes.withUnsafeBytes { try driver.check(driver.cuModuleLoadData(&m, $0.baseAddress!), "cuModuleLoadData") }
+            for file in whole == nil ? [files[i]] : files { modules[file] = m! }
+        }
+        var functions: Functions = [:]
         for kernel in Kernel.allCases {
-            guard let (file, entry) = manifest.entries[kernel] else { continue }
-            for instance in manifest.instances(of: kernel, dtype: dtype.kernelSuffix) {
+            guard let (file, _) = manifest.entries[kernel], let module = modules[file] else { continue }
+            for instance in manifest.instances(of: kernel, dtype: dtype.kernelSuffix) where selection.instantiates(kernel, instance) {
                 var f: CUhandle?
                 guard driver.cuModuleGetFunction(&f, module, instance.name) == 0, let f else {
                     if kernel.isOptional { continue }
                     throw CUDAError.missingKernel(name: instance.name, file: file, dtype: dtype.rawValue)
                 }
                 functions[kernel, default: []].append((instance.values, f))
-                if entry.waitsForPrevious { waits.insert(f) }
             }
         }
-        return (functions, waits)
+        return (functions, cubins.contains { $0.compiled }, cubins.count, Date().timeIntervalSince(start))
     }
 }
 

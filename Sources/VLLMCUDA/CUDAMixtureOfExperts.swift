@@ -34,6 +34,7 @@ extension CUDABackend {
     /// Stacks the experts into one gate/up and one down tensor for the fused kernels; one weight per expert when the kernels are missing or
     /// there are too many experts. Throws `ModelLoadError.unsupportedWeightFormat` when quantized experts would be stacked.
     public func expertWeights(_ experts: [HostExpert]) throws -> ExpertWeights<CUDATensor> {
+        try requireKernels([.mixtureOfExperts])
         guard kernels.moe != nil, experts.count <= maxExperts else { return try perExpertWeights(experts) }
         let all = experts.flatMap { [$0.gate, $0.up, $0.down] }
         if let other = all.first(where: { $0.format != .dense }) {

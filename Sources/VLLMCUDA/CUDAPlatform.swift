@@ -28,15 +28,11 @@ public struct CUDAPlatform: Platform {
                 detail: "tensor parallelism on CUDA (NCCL) is not built yet; use 1, or --device cpu (got \(options.tensorParallelSize))")
         }
         if let problem = unavailableReason() { throw PlatformError.unavailable(platform: "CUDA", reason: problem) }
-        let backend = try CUDABackend(computeDType: dtype(config, options), batchInvariant: options.batchInvariant)
-        // Start-up time is mostly weights and kernels; say which way the kernels came.
-        FileHandle.standardError.write(
-            Data(
-                String(
-                    format: "CUDA: %@, kernels %@ in %.2f s%@\n", backend.deviceName,
-                    backend.compiledKernels ? "compiled by NVRTC" : "loaded from the cache", backend.kernelSeconds,
-                    options.batchInvariant ? ", batch-invariant mode" : ""
-                ).utf8))
+        // The kernels compile while the weights load; `Platform.load` waits for them (`waitForKernels`).
+        let backend = try CUDABackend(
+            computeDType: dtype(config, options), batchInvariant: options.batchInvariant,
+            kernelSelection: KernelSelection(config: config, options: options))
+        if options.batchInvariant { FileHandle.standardError.write(Data("CUDA: batch-invariant mode\n".utf8)) }
         return [backend]
     }
 

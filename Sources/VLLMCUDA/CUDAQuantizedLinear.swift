@@ -63,7 +63,11 @@ extension CUDABackend {
             return LinearWeight(
                 format: .dense, outFeatures: outFeatures, inFeatures: inFeatures, tensors: [try weight(parts.map { $0.tensors[0] })])
         }
-        if GGMLParts.contains(parts) { return try ggmlWeight(parts, outFeatures: outFeatures, inFeatures: inFeatures) }
+        if GGMLParts.contains(parts) {
+            try requireKernels([.ggml])
+            return try ggmlWeight(parts, outFeatures: outFeatures, inFeatures: inFeatures)
+        }
+        try requireKernels([.quantized])
         let format = parts[0].format
         guard kernels.quantized != nil, parts.allSatisfy({ $0.format == format }) else {
             throw ModelLoadError.unsupportedWeightFormat(format: parts.first { $0.format != .dense }!.format, backend: name)

@@ -2,7 +2,8 @@ import Foundation
 
 /// Compiled kernels kept on disk (`~/.cache/swift-vllm/kernels/<key>.cubin`, or under
 /// `$VLLM_CACHE_ROOT`), keyed by a hash of the source, the target architecture and the NVRTC
-/// version, so that a second start compiles nothing.
+/// version, so that a second start compiles nothing. Each kernel file is its own source and so its
+/// own entry: a kernel change recompiles only its file.
 enum KernelCache {
     static var directory: String {
         let env = ProcessInfo.processInfo.environment

@@ -59,11 +59,17 @@ struct KernelManifest: Sendable {
         let values: [KernelParameter: Int]
     }
 
-    private struct File: Decodable { let file: String; let kernels: [Entry] }
+    private struct File: Decodable {
+        let file: String
+        let use: String?
+        let kernels: [Entry]
+    }
     private struct Document: Decodable { let files: [File] }
 
     /// The kernel files, in the order they are joined.
     let files: [String]
+    /// The files only some models need, by what needs them (`use` in the manifest).
+    let uses: [String: KernelSelection.Use]
     /// Each family's entry and the file that defines it.
     let entries: [Kernel: (file: String, entry: Entry)]
 
@@ -92,6 +98,15 @@ struct KernelManifest: Sendable {
             throw KernelManifestError("cannot read Kernels/manifest.json: \(error)")
         }
         files = document.files.map(\.file)
+        var uses: [String: KernelSelection.Use] = [:]
+        for file in document.files {
+            guard let name = file.use else { continue }
+            guard let use = KernelSelection.Use(rawValue: name) else {
+                throw KernelManifestError("Kernels/manifest.json: \(file.file) has use '\(name)', not one of KernelSelection.Use")
+            }
+            uses[file.file] = use
+        }
+        self.uses = uses
         var entries: [Kernel: (file: String, entry: Entry)] = [:]
         for file in document.files {
             guard Self.embeddedFiles[file.file] != nil else {
@@ -129,8 +144,22 @@ struct KernelManifest: Sendable {
     }
 
     /// The joined source: the files in order, separated by newlines.
-    func source() -> String {
-        files.map { String(decoding: Self.embeddedFiles[$0] ?? [], as: UTF8.self) }.joined(separator: "\n")
+    func source() -> String { join(files) }
+
+    /// The kernel files (`.cu`) that `selection` compiles, in manifest order.
+    func kernelFiles(_ selection: KernelSelection) -> [String] {
+        files.filter { $0.hasSuffix(".cu") && selection.compiles(uses[$0]) }
+    }
+
+    /// The source NVRTC compiles for one kernel file: the headers (`.cuh`) listed before it, then
+    /// the file, joined as `source()` joins them (so each file compiles as it does in the whole).
+    func source(of file: String) -> String {
+        let before = files.prefix { $0 != file }
+        return join(before.filter { $0.hasSuffix(".cuh") } + [file])
+    }
+
+    private func join(_ names: [String]) -> String {
+        names.map { String(decoding: Self.embeddedFiles[$0] ?? [], as: UTF8.self) }.joined(separator: "\n")
     }
 
     /// The instances of `kernel` for the activation dtype `suffix` (f32, bf16, f16): every

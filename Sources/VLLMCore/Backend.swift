@@ -65,6 +65,11 @@ public protocol Backend: AnyObject {
 
     /// A short name for logs ("cpu", "cuda").
     var name: String { get }
+    /// Waits for device code that compiles while the weights load (CUDA's kernels); throws its
+    /// compile error. Called once the weights are loaded.
+    func waitForKernels() throws
+    /// Seconds spent compiling or loading that code, beside the weights (for logs).
+    var kernelSeconds: Double { get }
 
     /// Takes a weight into the backend's memory; several tensors are stacked along their first
     /// dimension (to fuse q, k and v, or gate and up, into one matrix product).
@@ -267,6 +272,14 @@ extension Backend {
             preconditionFailure("\(name): no \(gateUp.format) weights without an overriding linearWeight")
         }
     }
+}
+
+extension Backend {
+    /// Default: no device code compiles beside the weights.
+    public func waitForKernels() throws {}
+
+    /// Default: none.
+    public var kernelSeconds: Double { 0 }
 }
 
 extension Backend {

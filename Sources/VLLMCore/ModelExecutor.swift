@@ -30,8 +30,9 @@ public protocol ModelExecutor: AnyObject {
     /// before the next launch.
     func launchForward(_ batch: ForwardBatch) -> (_ rows: [DeviceSamplingRow]) -> PendingSamples
     /// Records decode steps of the given batch sizes (CUDA graphs) so that later decode steps
-    /// replay them, each padded to the next recorded size; call after `allocateKVCache`. Returns
-    /// how many sizes were recorded (0 where the backend cannot record).
+    /// replay them, each padded to the next of these sizes (the small ones now, the others at their
+    /// first step); call after `allocateKVCache`. Returns how many sizes were recorded now (0 where
+    /// the backend cannot record).
     func captureGraphs(batchSizes: [Int]) -> Int
     /// Runs the largest step the engine will schedule (`tokens` prompt tokens over up to
     /// `sequences` sequences) once on a temporary KV cache, then frees that cache: activation

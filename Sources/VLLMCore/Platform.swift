@@ -101,21 +101,26 @@ extension Platform {
     /// rank) on this platform, then sizes the KV cache from what is left. The two caches have the
     /// same number of blocks (the draft's are indexed by the target's block tables), so a block
     /// costs the target's bytes plus the draft's: the budget is split in proportion to each
-    /// model's KV bytes per token. `kvCache` is the target's cache format.
+    /// model's KV bytes per token. `kvCache` is the target's cache format; `times`, the seconds of
+    /// each phase (both models').
     public func load(
         _ folder: ModelFolder, _ options: ModelLoadOptions, draft: ModelFolder?, progress: ((Int, Int) -> Void)? = nil
-    ) throws -> (executor: any ModelExecutor, draft: (any ModelExecutor)?, numBlocks: Int, weightBytes: Int, kvCache: KVCacheFormat) {
+    ) throws -> (
+        executor: any ModelExecutor, draft: (any ModelExecutor)?, numBlocks: Int, weightBytes: Int, kvCache: KVCacheFormat,
+        times: StartupTimes
+    ) {
         guard options.tensorParallelSize >= 1 else {
             throw PlatformError.unsupported(
                 field: "tensor_parallel_size", detail: "must be at least 1, got \(options.tensorParallelSize)")
         }
-        let (executor, backends, weightBytes, kvCache) = try loadExecutor(folder, options, progress: progress)
+        let (executor, backends, weightBytes, kvCache, targetTimes) = try loadExecutor(folder, options, progress: progress)
         var draftOptions = options
         draftOptions.tensorParallelSize = 1
         let loadedDraft = try draft.map { try loadExecutor($0, draftOptions, progress: nil) }
         let draftExecutor = loadedDraft?.executor
         let allWeightBytes = weightBytes + (loadedDraft?.weightBytes ?? 0)
-        if let exact = options.numBlocksOverride { return (executor, draftExecutor, exact, allWeightBytes, kvCache) }
+        let times = targetTimes + (loadedDraft?.times ?? StartupTimes())
+        if let exact = options.numBlocksOverride { return (executor, draftExecutor, exact, allWeightBytes, kvCache, times) }
         let bytesPerBlock =
             executor.kvCacheBytesPerBlock(blockSize: options.blockSize)
             + (draftExecutor?.kvCacheBytesPerBlock(blockSize: options.blockSize) ?? 0)
@@ -125,33 +130,40 @@ extension Platform {
             throw PlatformError.notEnoughMemory(
                 detail: "\(budget >> 20) MiB left for the KV cache on \(name), one block takes \(bytesPerBlock >> 10) KiB")
         }
-        return (executor, draftExecutor, numBlocks, allWeightBytes, kvCache)
+        return (executor, draftExecutor, numBlocks, allWeightBytes, kvCache, times)
     }
 
     /// The model of `folder` on new backends (one per rank), with its activations reserved.
     private func loadExecutor(
         _ folder: ModelFolder, _ options: ModelLoadOptions, progress: ((Int, Int) -> Void)?
-    ) throws -> (executor: any ModelExecutor, backends: [B], weightBytes: Int, kvCache: KVCacheFormat) {
+    ) throws -> (executor: any ModelExecutor, backends: [B], weightBytes: Int, kvCache: KVCacheFormat, times: StartupTimes) {
         let config = folder.config
-        let backends = try makeBackends(config: config, options)
+        var times = StartupTimes()
+        let backends = try times.measure(\.backends) { try makeBackends(config: config, options) }
         try backends.first?.requireKVCacheDType(options.kvCacheDType)
         let weights = CountingWeights(try self.weights(of: folder, options))
         // Dummy weights hold every name, so their scales would be random: 1.0 as with none.
         let kvCache = try KVCacheFormat.read(
             options.kvCacheDType, numLayers: config.numLayers, from: options.loadFormat == .dummy ? nil : weights.base,
             path: folder.path)
-        let ranks = try backends.enumerated().map { rank, backend in
-            let runner = try ModelRegistry.load(
-                ModelLoadContext(
-                    config: config, weights: weights, backend: backend, maxPositions: options.maxModelLength,
-                    shard: TensorParallelShard(rank: rank, worldSize: backends.count), progress: rank == 0 ? progress : nil))
-            runner.kvCacheFormat = kvCache
-            return runner
+        let ranks = try times.measure(\.weights) {
+            try backends.enumerated().map { rank, backend in
+                let runner = try ModelRegistry.load(
+                    ModelLoadContext(
+                        config: config, weights: weights, backend: backend, maxPositions: options.maxModelLength,
+                        shard: TensorParallelShard(rank: rank, worldSize: backends.count), progress: rank == 0 ? progress : nil))
+                runner.kvCacheFormat = kvCache
+                return runner
+            }
         }
         let executor: any ModelExecutor = ranks.count == 1 ? ranks[0] : TensorParallelExecutor(ranks: ranks)
-        if try reserveActivations(backends, config: config, options) {
-            executor.profileRun(tokens: options.maxNumBatchedTokens, sequences: options.maxNumSeqs, blockSize: options.blockSize)
+        try times.measure(\.kernelWait) { try backends.forEach { try $0.waitForKernels() } }
+        times.kernels = backends.map(\.kernelSeconds).max() ?? 0
+        try times.measure(\.profileRun) {
+            if try reserveActivations(backends, config: config, options) {
+                executor.profileRun(tokens: options.maxNumBatchedTokens, sequences: options.maxNumSeqs, blockSize: options.blockSize)
+            }
         }
-        return (executor, backends, weights.bytes, kvCache)
+        return (executor, backends, weights.bytes, kvCache, times)
     }
 }

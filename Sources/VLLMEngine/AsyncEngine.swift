@@ -28,6 +28,8 @@ public final class AsyncEngine: @unchecked Sendable {
     public var config: EngineCoreConfig { core.config }
     /// How many decode batch sizes were recorded as CUDA graphs at start, and in how many seconds.
     public var graphsRecorded: (count: Int, seconds: Double) { (core.graphsRecorded, core.graphRecordingSeconds) }
+    /// Seconds of each start-up phase (load, KV cache, CUDA graphs).
+    public var startupTimes: StartupTimes { core.startupTimes }
     private let condition = NSCondition()
     private var inbox: [Command] = []
     private var stopping = false

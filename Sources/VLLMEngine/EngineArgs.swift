@@ -134,6 +134,7 @@ public struct LoadedModel {
         var core = args.coreConfig(numBlocks: loaded.numBlocks, maxModelLength: maxModelLength, budget: budget)
         core.weightBytes = loaded.weightBytes
         core.kvCacheFormat = loaded.kvCache
+        core.loadTimes = loaded.times
         coreConfig = core
         platformName = platform.name
         self.folder = folder

@@ -22,6 +22,9 @@ public struct EngineCoreConfig: Sendable, Equatable {
     public var weightBytes = 0
     /// How the KV cache stores keys and values (`--kv-cache-dtype`), for logs.
     public var kvCacheFormat: KVCacheFormat = .auto
+    /// Seconds of the load's phases (device and kernels, weights, profile run), for logs; the core
+    /// adds its own (`EngineCore.startupTimes`).
+    public var loadTimes = StartupTimes()
     /// Draft tokens proposed for each decode and verified in the same step (speculative decoding);
     /// steps then run one at a time, since drafts come from the tokens known on the host.
     public var speculative: SpeculativeConfig?
@@ -161,10 +164,11 @@ public final class EngineCore {
             hashAlgorithm: config.prefixCachingHashAlgorithm, hashSeed: config.hashSeed,
             recordsEvents: config.recordsKVCacheEvents)
         scheduler = Scheduler(config: config.scheduler, cache: cache)
-        executor.allocateKVCache(numBlocks: config.numBlocks, blockSize: config.blockSize)
-        let recordStart = DispatchTime.now().uptimeNanoseconds
-        graphsRecorded = executor.captureGraphs(batchSizes: config.graphBatchSizes)
-        graphRecordingSeconds = Double(DispatchTime.now().uptimeNanoseconds - recordStart) / 1e9
+        var times = config.loadTimes
+        times.measure(\.kvCache) { executor.allocateKVCache(numBlocks: config.numBlocks, blockSize: config.blockSize) }
+        graphsRecorded = times.measure(\.graphs) { executor.captureGraphs(batchSizes: config.graphBatchSizes) }
+        graphRecordingSeconds = times.graphs
+        startupTimes = times
         runner = StepRunner(executor: executor, blockSize: config.blockSize)
         proposer = try Self.proposer(config, target: executor, draft: draftExecutor)
         sampler = Sampler(eosTokenIDs: Set(eosTokenIDs))
@@ -196,6 +200,9 @@ public final class EngineCore {
     public private(set) var graphsRecorded = 0
     /// Seconds that recording took.
     public private(set) var graphRecordingSeconds = 0.0
+    /// Seconds of each start-up phase: the load's (`config.loadTimes`), then the KV cache and the
+    /// CUDA graphs.
+    public private(set) var startupTimes = StartupTimes()
 
     /// Whether any request is waiting or running (a step in flight holds no other request).
     public var hasUnfinishedRequests: Bool { scheduler.hasWork || !pooled.isEmpty }

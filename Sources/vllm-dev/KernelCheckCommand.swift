@@ -21,7 +21,9 @@ struct KernelCheckCommand: ParsableCommand {
         guard let dtype = DType(configName: dtype) else { throw ValidationError("--dtype: float32, bfloat16 or float16") }
         if let problem = CUDAAvailability.problem() { throw ValidationError("CUDA is not usable: \(problem)") }
         let started = Date()
+        // Every kernel family (the default selection), compiled before the clock stops.
         let gpu = try CUDABackend(computeDType: dtype)
+        try gpu.waitForKernels()
         let startSeconds = Date().timeIntervalSince(started)
         let cpu = CPUBackend(keepsBFloat16: false)
         var rng = SplitMixRandom(seed: 42)

@@ -181,8 +181,11 @@ struct ServeCommand: AsyncParsableCommand {
         if let speculative = config.speculative { logger.info("Speculative decoding: \(speculative.summary)") }
         let graphs = asyncEngine.graphsRecorded
         if graphs.count > 0 {
-            logger.info("CUDA graphs: \(graphs.count) decode batch sizes recorded in \(String(format: "%.2f", graphs.seconds)) s")
+            logger.info(
+                "CUDA graphs: \(graphs.count) decode batch sizes recorded in \(String(format: "%.2f", graphs.seconds)) s, the other \(config.graphBatchSizes.count - graphs.count) at their first decode step"
+            )
         }
+        logger.info("Start-up phases: \(asyncEngine.startupTimes.summary)")
         let serving: OpenAIServing
         do {
             serving = try OpenAIServing(engine: asyncEngine, options: options, logger: logger)

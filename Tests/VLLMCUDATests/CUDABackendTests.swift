@@ -24,7 +24,7 @@ import VLLMCore
     }
 
     @Test func kernelSourceIsEmbeddedWithEveryKernel() throws {
-        let source = CUDAKernels.source(manifest: try KernelManifest.embedded())
+        let source = try KernelManifest.embedded().source()
         for name in [
             "embedding", "rms_norm", "add_rms_norm", "head_rms_norm", "rotary_write_kv", "write_kv_cache", "paged_attention",
             "silu_and_mul", "gather_rows", "add_bias", "to_float", "argmax_rows",

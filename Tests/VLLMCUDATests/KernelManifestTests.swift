@@ -18,6 +18,9 @@ import VLLMTestSupport
     struct Scan {
         var templates: [String] = []
         var instances: [String: Set<String>] = [:]
+        /// The selection conditions each instance stands under: `#if VLLM_WANTS_HEAD_DIM(hd)` and
+        /// `#if VLLM_FP8_KV_CACHE`.
+        var conditions: [String: (headDim: Int?, fp8: Bool)] = [:]
     }
 
     static let dtypes = ["f32", "bf16", "f16"]
@@ -29,7 +32,10 @@ import VLLMTestSupport
         // Macro name -> (parameters, the kernel names its body declares, split at ##).
         var macros: [String: (parameters: [String], names: [[String]])] = [:]
         var lines = text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)[...]
-        var dtype: String?
+        // The open #if blocks, each with the dtype it switches on (nil: another condition, such as a
+        // head dimension or VLLM_FP8_KV_CACHE).
+        var conditions: [String?] = []
+        var dtype: String? { conditions.compactMap { $0 }.last { !$0.hasPrefix("hd") && $0 != "fp8" } }
         while let line = lines.popFirst() {
             if line.hasPrefix("#define "), let open = line.firstIndex(of: "("), line.hasSuffix("\\") {
                 let name = String(line[line.index(line.startIndex, offsetBy: 8)..<open])
@@ -46,10 +52,10 @@ import VLLMTestSupport
                 for parts in names {
                     result.templates.append(parts.map { parameters.contains($0) ? "{\($0)}" : $0 }.joined())
                 }
-            } else if line.hasPrefix("#ifdef VLLM_DTYPE_") {
-                dtype = String(line.dropFirst("#ifdef VLLM_DTYPE_".count)).lowercased()
+            } else if line.hasPrefix("#if") {
+                conditions.append(Self.condition(line))
             } else if line.hasPrefix("#endif") {
-                dtype = nil
+                _ = conditions.popLast()
             } else if let open = line.firstIndex(of: "("), let macro = macros[String(line[..<open])] {
                 let arguments = line[line.index(after: open)..<line.lastIndex(of: ")")!].split(separator: ",").map {
                     $0.trimmingCharacters(in: .whitespaces)
@@ -57,8 +63,11 @@ import VLLMTestSupport
                 let values = Dictionary(uniqueKeysWithValues: zip(macro.parameters, arguments))
                 // An instantiation for one dtype stands under that dtype's switch.
                 #expect(dtype == values["S"], "\(line) is under VLLM_DTYPE_\(dtype ?? "none")")
+                let headDim = conditions.compactMap { $0?.hasPrefix("hd") == true ? Int($0!.dropFirst(2)) : nil }.last
                 for parts in macro.names {
-                    result.instances[values["S"] ?? "", default: []].insert(parts.map { values[$0] ?? $0 }.joined())
+                    let name = parts.map { values[$0] ?? $0 }.joined()
+                    result.instances[values["S"] ?? "", default: []].insert(name)
+                    result.conditions[name] = (headDim, conditions.contains("fp8"))
                 }
             } else if let match = line.firstMatch(of: declaration) {
                 let name = String(match.output[1].substring ?? "")
@@ -67,6 +76,16 @@ import VLLMTestSupport
             }
         }
         return result
+    }
+
+    /// What an `#if` line switches on: a dtype ("bf16"), a head dimension ("hd128"), the FP8 cache
+    /// ("fp8"), or nil for anything else.
+    static func condition(_ line: String) -> String? {
+        if line.hasPrefix("#ifdef VLLM_DTYPE_") { return String(line.dropFirst("#ifdef VLLM_DTYPE_".count)).lowercased() }
+        if line.hasPrefix("#if VLLM_WANTS_HEAD_DIM("), let close = line.firstIndex(of: ")") {
+            return "hd" + line[line.index(line.startIndex, offsetBy: "#if VLLM_WANTS_HEAD_DIM(".count)..<close]
+        }
+        return line == "#if VLLM_FP8_KV_CACHE" ? "fp8" : nil
     }
 
     func text(of file: String) -> String { String(decoding: KernelManifest.embeddedFiles[file] ?? [], as: UTF8.self) }
@@ -121,14 +140,57 @@ import VLLMTestSupport
         #expect(gemv.contains { $0.name == "gemv_ggml_bf16_q12_t3" && $0.values == [.ggmlType: 12, .tokens: 3] })
     }
 
-    @Test func sourceJoinsTheFilesInManifestOrderAfterTheDtypeSwitch() {
-        let source = CUDAKernels.source(for: .bfloat16, manifest: manifest)
-        #expect(source.hasPrefix("#define VLLM_DTYPE_BF16\n// "))
+    @Test func sourceJoinsTheFilesInManifestOrder() {
+        let source = manifest.source()
         var previous = source.startIndex
         for file in manifest.files {
             let range = source.range(of: text(of: file))
             #expect(range != nil && range!.lowerBound >= previous, "\(file) out of order")
             previous = range?.upperBound ?? previous
+        }
+    }
+
+    /// A kernel file compiles with the headers listed before it in front, after the switches.
+    @Test func eachFileCompilesWithTheHeadersBeforeIt() {
+        #expect(manifest.source(of: "gemv.cu") == text(of: "common.cuh") + "\n" + text(of: "gemv.cu"))
+        #expect(
+            manifest.source(of: "ggml.cu")
+                == [text(of: "common.cuh"), text(of: "ggml_blocks.cuh"), text(of: "ggml.cu")].joined(separator: "\n"))
+        let selection = KernelSelection(uses: [], headDim: 128, fp8KVCache: false)
+        #expect(
+            CUDAKernels.source("X", dtype: .bfloat16, selection: selection)
+                == "#define VLLM_DTYPE_BF16\n#define VLLM_HEAD_DIM 128\n#define VLLM_FP8_KV_CACHE 0\nX")
+        #expect(CUDAKernels.source("X", dtype: .float16, selection: .all) == "#define VLLM_DTYPE_F16\nX")
+    }
+
+    /// The instances a selection looks up are exactly those the files' `#if VLLM_WANTS_HEAD_DIM` and
+    /// `#if VLLM_FP8_KV_CACHE` switches leave in, for each dtype.
+    @Test(arguments: [
+        KernelSelection(uses: [], headDim: 128, fp8KVCache: false), KernelSelection(uses: [.encoder], headDim: 64, fp8KVCache: true),
+        KernelSelection(uses: [.mixtureOfExperts], headDim: 96, fp8KVCache: false), .all,
+    ])
+    func selectionLooksUpExactlyTheInstantiatedKernels(selection: KernelSelection) throws {
+        for suffix in Self.dtypes {
+            var instantiated = Set<String>()
+            for file in manifest.kernelFiles(selection) {
+                let scan = try Self.scan(text(of: file))
+                for name in scan.instances[suffix] ?? [] {
+                    let (headDim, fp8) = scan.conditions[name] ?? (nil, false)
+                    if (fp8 && !selection.fp8KVCache) || (headDim != nil && selection.headDim != nil && headDim != selection.headDim) {
+                        continue
+                    }
+                    instantiated.insert(name)
+                }
+            }
+            let files = Set(manifest.kernelFiles(selection))
+            let listed = Set(
+                Kernel.allCases.filter { files.contains(manifest.entries[$0]!.file) }.flatMap { kernel in
+                    manifest.instances(of: kernel, dtype: suffix).filter { selection.instantiates(kernel, $0) }.map(\.name)
+                })
+            #expect(
+                listed == instantiated,
+                "\(selection) \(suffix): only listed \(listed.subtracting(instantiated)), only instantiated \(instantiated.subtracting(listed))"
+            )
         }
     }
 

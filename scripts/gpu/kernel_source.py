@@ -22,12 +22,32 @@ def source(files=None):
     return "\n".join(open(os.path.join(directory, name)).read() for name in names)
 
 
-def kernel_names(suffix):
-    """Every kernel name the manifest lists for the activation dtype `suffix` (f32, bf16, f16)."""
+# The kernels of an FP8 KV cache, which the backend leaves out without --kv-cache-dtype fp8
+# (Kernel.isFP8Cache in KernelSelection.swift).
+FP8_CACHE_IDS = {"writeKVCacheFP8", "rotaryWriteKVFP8", "pagedAttentionFP8", "decodeAttentionFP8", "flashPrefillFP8"}
+
+
+def unit_source(file):
+    """The source the backend compiles for one kernel file: the .cuh files listed before it, then the file."""
+    names = [entry["file"] for entry in manifest()["files"]]
+    before = names[:names.index(file)]
+    return source([n for n in before if n.endswith(".cuh")] + [file])
+
+
+def kernel_names(suffix, files=None, head_dim=None, fp8_cache=True):
+    """Every kernel name the manifest lists for the activation dtype `suffix` (f32, bf16, f16), of
+    `files` (default: all), for one head dimension (default: all) and with or without the FP8
+    cache's kernels, as KernelSelection picks them."""
     names = []
     for entry in manifest()["files"]:
+        if files is not None and entry["file"] not in files:
+            continue
         for kernel in entry["kernels"]:
+            if not fp8_cache and kernel["id"] in FP8_CACHE_IDS:
+                continue
             parameters = dict(kernel["parameters"])
+            if head_dim is not None and "HD" in parameters:
+                parameters["HD"] = [v for v in parameters["HD"] if v == str(head_dim)]
             if "S" in parameters:
                 if suffix not in parameters["S"]:
                     continue

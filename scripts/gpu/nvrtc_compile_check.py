@@ -9,8 +9,12 @@ prints ptxas's registers and spills of the attention kernels (`--ptxas-options=-
     python3 scripts/gpu/nvrtc_compile_check.py FILE.cu    # one file as is
     python3 scripts/gpu/nvrtc_compile_check.py --all-usage # registers/spills of every kernel
     python3 scripts/gpu/nvrtc_compile_check.py --each-file # each file alone, including common.cuh (bf16)
+    python3 scripts/gpu/nvrtc_compile_check.py --times [--head-dim 128] [--threads N]
+        # each kernel file as the backend compiles it for a dense bf16 model (its head dimension
+        # only, no FP8 cache; the MoE, quantized, GGUF and encoder files too, timed apart): seconds
+        # per file, checked for exactly the expected kernels, then all at once on N threads
 """
-import ctypes, glob, os, re, struct, sys
+import ctypes, glob, os, re, struct, sys, threading, time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import kernel_source
@@ -26,7 +30,15 @@ options = [b"--gpu-architecture=sm_90a", b"--std=c++17", b"-default-device", b"-
 options += [("-I" + d).encode() for d in includes]
 all_usage = "--all-usage" in sys.argv[1:]
 each_file = "--each-file" in sys.argv[1:]
-arguments = [a for a in sys.argv[1:] if a not in ("--all-usage", "--each-file")]
+times = "--times" in sys.argv[1:]
+arguments = [a for a in sys.argv[1:] if a not in ("--all-usage", "--each-file", "--times")]
+head_dim, threads = 128, os.cpu_count()
+for flag in ("--head-dim", "--threads"):
+    if flag in arguments:
+        i = arguments.index(flag)
+        value = int(arguments[i + 1])
+        del arguments[i:i + 2]
+        head_dim, threads = (value, threads) if flag == "--head-dim" else (head_dim, value)
 
 
 def usage(log):
@@ -77,6 +89,43 @@ def kernels_in(cubin):
     return names
 
 
+if times:
+    # The files a dense model skips (KernelSelection.swift): timed too, apart.
+    optional = {e["file"] for e in kernel_source.manifest()["files"] if "use" in e}
+    files = [e["file"] for e in kernel_source.manifest()["files"] if e["file"].endswith(".cu")]
+    defines = f"#define VLLM_DTYPE_BF16\n#define VLLM_HEAD_DIM {head_dim}\n#define VLLM_FP8_KV_CACHE 0\n"
+    seconds = {}
+    for name in files:
+        start = time.monotonic()
+        cubin, _ = compile_source(defines + kernel_source.unit_source(name))
+        seconds[name] = time.monotonic() - start
+        expected = set(kernel_source.kernel_names("bf16", files={name}, head_dim=head_dim, fp8_cache=False))
+        present = set(kernels_in(cubin))
+        if present != expected:
+            print(f"{name}: MISSING {sorted(expected - present)}, UNEXPECTED {sorted(present - expected)}")
+            sys.exit(1)
+        print(f"{name:22s} {seconds[name]:6.2f} s  {len(present):3d} kernels{'  (not for a dense model)' if name in optional else ''}")
+    dense = [n for n in files if n not in optional]
+    print(f"dense model, serial: {sum(seconds[n] for n in dense):.2f} s over {len(dense)} files "
+          f"(longest {max(dense, key=seconds.get)}: {max(seconds[n] for n in dense):.2f} s); "
+          f"the other files: {sum(seconds[n] for n in optional):.2f} s")
+    # The backend's way: one program per file, all at once (ctypes lets go of the GIL in NVRTC).
+    pending, lock = sorted(dense, key=seconds.get, reverse=True), threading.Lock()
+    def worker():
+        while True:
+            with lock:
+                if not pending:
+                    return
+                name = pending.pop(0)
+            compile_source(defines + kernel_source.unit_source(name))
+    start = time.monotonic()
+    workers = [threading.Thread(target=worker) for _ in range(min(threads, len(dense)))]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+    print(f"dense model, {len(workers)} threads: {time.monotonic() - start:.2f} s wall")
+    sys.exit(0)
 if arguments:
     cubin, log = compile_source(open(arguments[0]).read())
     print(f"ok: {arguments[0]}, cubin {len(cubin)} bytes for sm_90a")

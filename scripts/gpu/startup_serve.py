@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
 """Start-up time of `vllm serve` as a user sees it: seconds from starting the process to the first
 completion answered with 200 (a one-token prompt, max_tokens 1). Polls every 50 ms, then stops the
-server with SIGINT and writes {seconds, ok, ...} as JSON. Standard library only.
+server with SIGINT and writes {seconds, ok, kernels_line, weights_line, phases_line, ...} as JSON
+(the lines of the server's log that say how the kernels came, where the weights' time went and how
+long each start-up phase took). Standard library only.
 
     startup_serve.py --binary B --model DIR [--cache-root DIR] [--port P] --out F [--extra-args ARGS...]
 """
@@ -67,7 +69,10 @@ finally:
     result["exit_code"] = proc.returncode
     log.seek(0)
     text = log.read().decode(errors="replace")
-    # The head says how the kernels came (compiled or from the cache); the tail, how it ended.
+    # The CUDA line says how the kernels came (compiled or from the cache) and the phases line where
+    # the seconds went; the head and the tail of the log, how it started and ended.
+    for key, marker in (("kernels_line", "CUDA: "), ("weights_line", "CUDA: weights "), ("phases_line", "Start-up phases: ")):
+        result[key] = next((line[line.index(marker):] for line in text.splitlines() if marker in line), None)
     result["log_head"] = text[:3000]
     result["log_tail"] = text[-3000:]
     text = json.dumps(result, indent=1)

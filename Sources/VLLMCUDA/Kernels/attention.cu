@@ -311,7 +311,8 @@ __device__ void attention_combine(T* out, const float* partial_o, const float* p
         PDL_ENTER();                                                                                                   \
         paged_attention<T, T>(out, qkv, key_cache, value_cache, tiles, positions, block_tables, table_width, width,   \
                               num_heads, kv_heads, head_dim, block_size, scale, window, softcap, 1.f);                 \
-    }                                                                                                                  \
+    }
+#define INSTANTIATE_PAGED_ATTENTION_FP8(S, T)                                                                          \
     extern "C" __global__ void paged_attention_fp8_##S(                                                                \
         T* out, const T* qkv, const unsigned char* key_cache, const unsigned char* value_cache, const int* tiles,      \
         const int* positions, const int* block_tables, const int* table_width, int width, int num_heads,              \
@@ -325,12 +326,21 @@ __device__ void attention_combine(T* out, const float* partial_o, const float* p
 
 #ifdef VLLM_DTYPE_F32
 INSTANTIATE_PAGED_ATTENTION(f32, float)
+#if VLLM_FP8_KV_CACHE
+INSTANTIATE_PAGED_ATTENTION_FP8(f32, float)
+#endif
 #endif
 #ifdef VLLM_DTYPE_BF16
 INSTANTIATE_PAGED_ATTENTION(bf16, __nv_bfloat16)
+#if VLLM_FP8_KV_CACHE
+INSTANTIATE_PAGED_ATTENTION_FP8(bf16, __nv_bfloat16)
+#endif
 #endif
 #ifdef VLLM_DTYPE_F16
 INSTANTIATE_PAGED_ATTENTION(f16, __half)
+#if VLLM_FP8_KV_CACHE
+INSTANTIATE_PAGED_ATTENTION_FP8(f16, __half)
+#endif
 #endif
 
 #define INSTANTIATE_FLASH(S, T, HD)                                                                                    \
@@ -355,20 +365,32 @@ INSTANTIATE_COMBINE(f16, __half)
 #endif
 
 #ifdef VLLM_DTYPE_BF16
+#if VLLM_WANTS_HEAD_DIM(64)
 INSTANTIATE_FLASH(bf16, __nv_bfloat16, 64)
 #endif
+#endif
 #ifdef VLLM_DTYPE_BF16
+#if VLLM_WANTS_HEAD_DIM(128)
 INSTANTIATE_FLASH(bf16, __nv_bfloat16, 128)
 #endif
+#endif
 #ifdef VLLM_DTYPE_BF16
+#if VLLM_WANTS_HEAD_DIM(256)
 INSTANTIATE_FLASH(bf16, __nv_bfloat16, 256)
 #endif
+#endif
 #ifdef VLLM_DTYPE_F16
+#if VLLM_WANTS_HEAD_DIM(64)
 INSTANTIATE_FLASH(f16, __half, 64)
 #endif
-#ifdef VLLM_DTYPE_F16
-INSTANTIATE_FLASH(f16, __half, 128)
 #endif
 #ifdef VLLM_DTYPE_F16
+#if VLLM_WANTS_HEAD_DIM(128)
+INSTANTIATE_FLASH(f16, __half, 128)
+#endif
+#endif
+#ifdef VLLM_DTYPE_F16
+#if VLLM_WANTS_HEAD_DIM(256)
 INSTANTIATE_FLASH(f16, __half, 256)
+#endif
 #endif

@@ -1,7 +1,7 @@
 // What every kernel file uses: the activation dtypes and the switch that picks one, programmatic
 // dependent launch, float conversion with the reference's rounding, and warp and block reductions.
-// The backend joins the files of manifest.json into one source, this one first, so that NVRTC
-// compiles them as one module.
+// The backend compiles each file of manifest.json as its own NVRTC program with this one (and the
+// other headers listed before the file) in front; VLLM_CUDA_KERNEL_SOURCE joins them all.
 //
 // Every kernel exists for float, __nv_bfloat16 and __half activations (suffixes f32, bf16, f16) unless
 // its file says otherwise; arithmetic is float32. Where transformers rounds an intermediate to the
@@ -22,6 +22,17 @@
 #define VLLM_DTYPE_BF16
 #define VLLM_DTYPE_F16
 #endif
+
+// Likewise the backend may define the model's head dimension (VLLM_HEAD_DIM, so that only its
+// attention kernels are instantiated) and VLLM_FP8_KV_CACHE 0 (no kernels for an FP8 KV cache);
+// without them, every head dimension and both cache formats (KernelSelection.swift).
+#ifndef VLLM_HEAD_DIM
+#define VLLM_HEAD_DIM 0
+#endif
+#ifndef VLLM_FP8_KV_CACHE
+#define VLLM_FP8_KV_CACHE 1
+#endif
+#define VLLM_WANTS_HEAD_DIM(HD) (VLLM_HEAD_DIM == 0 || VLLM_HEAD_DIM == (HD))
 
 // Programmatic dependent launch (Hopper and later): the backend may launch a kernel while the one
 // before it still runs. Each kernel first waits until the previous grid has finished and its

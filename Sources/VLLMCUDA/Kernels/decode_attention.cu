@@ -177,7 +177,8 @@ __device__ void decode_attention(T* out, const T* qkv, const C* key_cache, const
         decode_attention<T, T, HD>(out, qkv, key_cache, value_cache, tiles, positions, block_tables, table_width,     \
                                    width, num_heads, kv_heads, block_size, scale, window, softcap, partial_o,         \
                                    partial_ml, num_tokens, 1.f);                                                       \
-    }                                                                                                                  \
+    }
+#define INSTANTIATE_DECODE_FP8(S, T, HD)                                                                               \
     extern "C" __global__ void __launch_bounds__(128) decode_attention_fp8_##S##_hd##HD(                              \
         T* out, const T* qkv, const unsigned char* key_cache, const unsigned char* value_cache, const int* tiles,      \
         const int* positions, const int* block_tables, const int* table_width, int width, int num_heads,              \
@@ -190,14 +191,34 @@ __device__ void decode_attention(T* out, const T* qkv, const C* key_cache, const
                                                num_tokens, value_scale * 256.f);                                       \
     }
 #ifdef VLLM_DTYPE_BF16
+#if VLLM_WANTS_HEAD_DIM(64)
 INSTANTIATE_DECODE(bf16, __nv_bfloat16, 64)
+#if VLLM_FP8_KV_CACHE
+INSTANTIATE_DECODE_FP8(bf16, __nv_bfloat16, 64)
+#endif
+#endif
 #endif
 #ifdef VLLM_DTYPE_BF16
+#if VLLM_WANTS_HEAD_DIM(128)
 INSTANTIATE_DECODE(bf16, __nv_bfloat16, 128)
+#if VLLM_FP8_KV_CACHE
+INSTANTIATE_DECODE_FP8(bf16, __nv_bfloat16, 128)
+#endif
+#endif
 #endif
 #ifdef VLLM_DTYPE_F16
+#if VLLM_WANTS_HEAD_DIM(64)
 INSTANTIATE_DECODE(f16, __half, 64)
+#if VLLM_FP8_KV_CACHE
+INSTANTIATE_DECODE_FP8(f16, __half, 64)
+#endif
+#endif
 #endif
 #ifdef VLLM_DTYPE_F16
+#if VLLM_WANTS_HEAD_DIM(128)
 INSTANTIATE_DECODE(f16, __half, 128)
+#if VLLM_FP8_KV_CACHE
+INSTANTIATE_DECODE_FP8(f16, __half, 128)
+#endif
+#endif
 #endif

@@ -384,7 +384,8 @@ __device__ void flash_prefill(T* out, const T* qkv, const C* key_cache, const C*
         flash_prefill<T, T, HD, WARPS>(out, qkv, key_cache, value_cache, tiles, positions, block_tables, table_width, \
                                        width, num_heads, kv_heads, block_size, scale, window, softcap, partial_o,     \
                                        partial_ml, num_tokens, 1.f);                                                   \
-    }                                                                                                                  \
+    }
+#define INSTANTIATE_FLASH_PREFILL_FP8(S, T, HD, WARPS, BLOCKS)                                                         \
     extern "C" __global__ void __launch_bounds__(32 * WARPS, BLOCKS) flash_prefill_fp8_##S##_hd##HD##_w##WARPS(      \
         T* out, const T* qkv, const unsigned char* key_cache, const unsigned char* value_cache, const int* tiles,      \
         const int* positions, const int* block_tables, const int* table_width, int width, int num_heads,              \
@@ -397,14 +398,54 @@ __device__ void flash_prefill(T* out, const T* qkv, const C* key_cache, const C*
                                                    num_tokens, value_scale * 256.f);                                   \
     }
 #ifdef VLLM_DTYPE_BF16
+#if VLLM_WANTS_HEAD_DIM(64)
 INSTANTIATE_FLASH_PREFILL(bf16, __nv_bfloat16, 64, 4, 1)
+#if VLLM_FP8_KV_CACHE
+INSTANTIATE_FLASH_PREFILL_FP8(bf16, __nv_bfloat16, 64, 4, 1)
+#endif
+#endif
+#if VLLM_WANTS_HEAD_DIM(64)
 INSTANTIATE_FLASH_PREFILL(bf16, __nv_bfloat16, 64, 8, 2)
+#if VLLM_FP8_KV_CACHE
+INSTANTIATE_FLASH_PREFILL_FP8(bf16, __nv_bfloat16, 64, 8, 2)
+#endif
+#endif
+#if VLLM_WANTS_HEAD_DIM(128)
 INSTANTIATE_FLASH_PREFILL(bf16, __nv_bfloat16, 128, 4, 1)
+#if VLLM_FP8_KV_CACHE
+INSTANTIATE_FLASH_PREFILL_FP8(bf16, __nv_bfloat16, 128, 4, 1)
+#endif
+#endif
+#if VLLM_WANTS_HEAD_DIM(128)
 INSTANTIATE_FLASH_PREFILL(bf16, __nv_bfloat16, 128, 8, 1)
+#if VLLM_FP8_KV_CACHE
+INSTANTIATE_FLASH_PREFILL_FP8(bf16, __nv_bfloat16, 128, 8, 1)
+#endif
+#endif
 #endif
 #ifdef VLLM_DTYPE_F16
+#if VLLM_WANTS_HEAD_DIM(64)
 INSTANTIATE_FLASH_PREFILL(f16, __half, 64, 4, 1)
+#if VLLM_FP8_KV_CACHE
+INSTANTIATE_FLASH_PREFILL_FP8(f16, __half, 64, 4, 1)
+#endif
+#endif
+#if VLLM_WANTS_HEAD_DIM(64)
 INSTANTIATE_FLASH_PREFILL(f16, __half, 64, 8, 2)
+#if VLLM_FP8_KV_CACHE
+INSTANTIATE_FLASH_PREFILL_FP8(f16, __half, 64, 8, 2)
+#endif
+#endif
+#if VLLM_WANTS_HEAD_DIM(128)
 INSTANTIATE_FLASH_PREFILL(f16, __half, 128, 4, 1)
+#if VLLM_FP8_KV_CACHE
+INSTANTIATE_FLASH_PREFILL_FP8(f16, __half, 128, 4, 1)
+#endif
+#endif
+#if VLLM_WANTS_HEAD_DIM(128)
 INSTANTIATE_FLASH_PREFILL(f16, __half, 128, 8, 1)
+#if VLLM_FP8_KV_CACHE
+INSTANTIATE_FLASH_PREFILL_FP8(f16, __half, 128, 8, 1)
+#endif
+#endif
 #endif

@@ -30,7 +30,8 @@ __device__ void write_kv_cache(const T* qkv, C* keys, C* values, const int* slot
                                                   int block_size) { PDL_ENTER();                                                    \
         write_kv_cache<T, T>(qkv, keys, values, slots, width, key_offset, value_offset, kv_heads, head_dim, block_size, \
                              1.f, 1.f);                                                                                \
-    }                                                                                                                  \
+    }
+#define INSTANTIATE_KV_CACHE_FP8(S, T)                                                                                 \
     extern "C" __global__ void write_kv_cache_fp8_##S(const T* qkv, unsigned char* keys, unsigned char* values,        \
                                                       const int* slots, int width, int key_offset, int value_offset,   \
                                                       int kv_heads, int head_dim, int block_size, float key_inverse,   \
@@ -42,10 +43,19 @@ __device__ void write_kv_cache(const T* qkv, C* keys, C* values, const int* slot
 
 #ifdef VLLM_DTYPE_F32
 INSTANTIATE_KV_CACHE(f32, float)
+#if VLLM_FP8_KV_CACHE
+INSTANTIATE_KV_CACHE_FP8(f32, float)
+#endif
 #endif
 #ifdef VLLM_DTYPE_BF16
 INSTANTIATE_KV_CACHE(bf16, __nv_bfloat16)
+#if VLLM_FP8_KV_CACHE
+INSTANTIATE_KV_CACHE_FP8(bf16, __nv_bfloat16)
+#endif
 #endif
 #ifdef VLLM_DTYPE_F16
 INSTANTIATE_KV_CACHE(f16, __half)
+#if VLLM_FP8_KV_CACHE
+INSTANTIATE_KV_CACHE_FP8(f16, __half)
+#endif
 #endif

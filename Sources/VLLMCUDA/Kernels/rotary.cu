@@ -52,7 +52,8 @@ __device__ void rotary_write_kv(T* qkv, const T* rope, const int* positions, con
                                                    int head_dim, int block_size, int rotary_dim) { PDL_ENTER();        \
         rotary_write_kv<T, T>(qkv, rope, positions, slots, keys, values, width, num_heads, kv_heads, head_dim,          \
                               block_size, rotary_dim, 1.f, 1.f);                                                       \
-    }                                                                                                                  \
+    }
+#define INSTANTIATE_ROTARY_FP8(S, T)                                                                                   \
     extern "C" __global__ void rotary_write_kv_fp8_##S(T* qkv, const T* rope, const int* positions, const int* slots,  \
                                                        unsigned char* keys, unsigned char* values, int width,          \
                                                        int num_heads, int kv_heads, int head_dim, int block_size,      \
@@ -64,10 +65,19 @@ __device__ void rotary_write_kv(T* qkv, const T* rope, const int* positions, con
 
 #ifdef VLLM_DTYPE_F32
 INSTANTIATE_ROTARY(f32, float)
+#if VLLM_FP8_KV_CACHE
+INSTANTIATE_ROTARY_FP8(f32, float)
+#endif
 #endif
 #ifdef VLLM_DTYPE_BF16
 INSTANTIATE_ROTARY(bf16, __nv_bfloat16)
+#if VLLM_FP8_KV_CACHE
+INSTANTIATE_ROTARY_FP8(bf16, __nv_bfloat16)
+#endif
 #endif
 #ifdef VLLM_DTYPE_F16
 INSTANTIATE_ROTARY(f16, __half)
+#if VLLM_FP8_KV_CACHE
+INSTANTIATE_ROTARY_FP8(f16, __half)
+#endif
 #endif
