@@ -65,7 +65,7 @@ extension CUDABackend {
         let expertStart = ring.allocate((count + 1) * 4).pointer, tileStart = ring.allocate((count + 1) * 4).pointer
         let slotEntry = ring.allocate(slots * 4).pointer, entrySlot = ring.allocate(slots * 4).pointer
         launch(
-            moe.route, "moe_route", grid: ((tokens + 127) / 128, 1), block: 128,
+            moe.route, "moe_route", grid: ((tokens + 3) / 4, 1), block: 128,  // a warp per token (MOE_ROUTE_TOKENS)
             [
                 .pointer(logits.pointer), .int32(Int32(tokens)), .int32(Int32(count)), .int32(Int32(k)),
                 .int32(block.routing.normalizeTopK ? 1 : 0), .pointer(topIDs), .pointer(topWeights),

@@ -2,7 +2,7 @@
 //
 // One MoE block is four launches whose sizes depend only on the token count, so that a decode step
 // can be recorded in a CUDA graph:
-//   moe_route   one thread per token: softmax of the router logits, top-k in torch.topk's order
+//   moe_route   one warp per token: softmax of the router logits, top-k in torch.topk's order
 //               (ties included), optional renormalisation;
 //   moe_group   one block: the (token, choice) entries grouped by expert, tokens in batch order
 //               within an expert, and each expert's first row tile;
@@ -166,33 +166,79 @@ struct MoeQueue {
     }
 };
 
+// A warp per token (blocks of MOE_ROUTE_TOKENS warps). Softmax over the lanes, then k rounds of
+// the warp's largest remaining probability: without equal probabilities that is torch.topk's
+// order. A round that finds its value more than once hands the token to lane 0, which redoes the
+// selection with MoeQueue's exact steps over the same probabilities (the serial steps cost tens
+// of microseconds a token, most of a decode step's MoE block, so they run only for ties).
+#define MOE_ROUTE_TOKENS 4
 template <typename T>
 __device__ void moe_route(const T* logits, int tokens, int experts, int k, int normalize, int* top_ids, float* top_weights) {
-    const int t = blockIdx.x * blockDim.x + threadIdx.x;
+    constexpr int PER = MOE_MAX_EXPERTS / 32;
+    const int lane = threadIdx.x & 31, t = blockIdx.x * MOE_ROUTE_TOKENS + (threadIdx.x >> 5);
     if (t >= tokens) return;
     const T* row = logits + (long long)t * experts;
-    float top = NEG_INF;
-    for (int e = 0; e < experts; e++) top = fmaxf(top, to_f<T>(row[e]));
-    MoeQueue q;
+    float p[PER], top = NEG_INF;
+#pragma unroll
+    for (int i = 0; i < PER; i++) {
+        const int e = lane + 32 * i;
+        p[i] = e < experts ? to_f<T>(row[e]) : NEG_INF;
+        top = fmaxf(top, p[i]);
+    }
+    top = warp_max(top);
     float sum = 0.f;
-    for (int e = 0; e < experts; e++) {
-        q.v[e] = expf(to_f<T>(row[e]) - top);
-        q.i[e] = e;
-        sum += q.v[e];
+#pragma unroll
+    for (int i = 0; i < PER; i++) {
+        p[i] = lane + 32 * i < experts ? expf(p[i] - top) : 0.f;
+        sum += p[i];
     }
-    for (int e = 0; e < experts; e++) q.v[e] = q.v[e] / sum;
-    if (k * 64 <= experts) {
-        q.heap_select(0, k, experts);
-        q.sort_heap(0, k);
-    } else {
-        q.nth_element(0, k - 1, experts);
-        q.sort(0, k - 1);
+    sum = warp_sum(sum);
+#pragma unroll
+    for (int i = 0; i < PER; i++) p[i] = lane + 32 * i < experts ? p[i] / sum : -1.f;  // -1: no expert
+    bool tie = false;
+    for (int j = 0; j < k && !tie; j++) {
+        float best = -1.f;
+        int at = MOE_MAX_EXPERTS;
+#pragma unroll
+        for (int i = 0; i < PER; i++) {
+            if (p[i] > best) { best = p[i]; at = lane + 32 * i; }
+        }
+        const float largest = warp_max(best);
+        int equal = 0;
+#pragma unroll
+        for (int i = 0; i < PER; i++) equal += p[i] == largest;
+        tie = warp_sum((float)equal) > 1.f;
+        int chosen = best == largest ? at : MOE_MAX_EXPERTS;
+        for (int o = 16; o > 0; o >>= 1) chosen = imin(chosen, __shfl_xor_sync(0xffffffffu, chosen, o));
+        if (lane == chosen % 32) p[chosen / 32] = -2.f;  // taken
+        if (lane == 0) {
+            top_ids[t * k + j] = chosen;
+            top_weights[t * k + j] = largest;
+        }
     }
-    float total = 0.f;
-    for (int j = 0; j < k; j++) total += q.v[j];
-    for (int j = 0; j < k; j++) {
-        top_ids[t * k + j] = q.i[j];
-        top_weights[t * k + j] = normalize ? q.v[j] / total : q.v[j];
+    if (lane != 0) return;
+    if (tie) {
+        MoeQueue q;
+        for (int e = 0; e < experts; e++) {
+            q.v[e] = expf(to_f<T>(row[e]) - top) / sum;
+            q.i[e] = e;
+        }
+        if (k * 64 <= experts) {
+            q.heap_select(0, k, experts);
+            q.sort_heap(0, k);
+        } else {
+            q.nth_element(0, k - 1, experts);
+            q.sort(0, k - 1);
+        }
+        for (int j = 0; j < k; j++) {
+            top_ids[t * k + j] = q.i[j];
+            top_weights[t * k + j] = q.v[j];
+        }
+    }
+    if (normalize) {
+        float total = 0.f;
+        for (int j = 0; j < k; j++) total += top_weights[t * k + j];
+        for (int j = 0; j < k; j++) top_weights[t * k + j] /= total;
     }
 }
 
