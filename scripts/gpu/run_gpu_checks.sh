@@ -661,8 +661,9 @@ fi
 if has_mode det && [ "${DET_OPS:-1}" != only ]; then
     export VLLM_CACHE_ROOT=$W/cache-det
     step make_llama8b_2l 300 python3 $G/make_models.py --config $L8/config.json --out $W/models/llama8b-2l --layers 2
+    # DET_MODES (default: invariant default) picks the modes, to fit a shorter call.
     for m in $W/models/llama8b-2l Tests/Fixtures/models/llama3-bf16 Tests/Fixtures/models/qwen3-bf16; do
-        for mode in invariant default; do
+        for mode in ${DET_MODES:-invariant default}; do
             step det_$(basename $m)_$mode 280 python3 $G/batch_invariance.py --vllm "$BIN" --model $m --mode $mode \
                 --out $R/det_$(basename $m)_$mode.json
         done
@@ -683,8 +684,9 @@ if has_mode detspeed; then
     latency_8b latency_8b_invariant 150 "" env VLLM_BATCH_INVARIANT=1 "$BIN"
     throughput_8b throughput_8b_1000_default 200 1000 "$BIN"
     throughput_8b throughput_8b_1000_invariant 200 1000 env VLLM_BATCH_INVARIANT=1 "$BIN"
-    # The same with the GEMM algorithms chosen for 256 tokens instead of 2048 (docs/deterministic-mode.md).
-    throughput_8b throughput_8b_1000_invariant_gemm256 200 1000 env VLLM_BATCH_INVARIANT=1 VLLM_BATCH_INVARIANT_GEMM_TOKENS=256 "$BIN"
+    # The same with the GEMM algorithms chosen for 256 tokens instead of 2048 (docs/deterministic-mode.md);
+    # DETSPEED_GEMM256=0 leaves it out.
+    [ "${DETSPEED_GEMM256:-1}" = 1 ] && throughput_8b throughput_8b_1000_invariant_gemm256 200 1000 env VLLM_BATCH_INVARIANT=1 VLLM_BATCH_INVARIANT_GEMM_TOKENS=256 "$BIN"
     python3 -c "
 import json, os, sys
 r = sys.argv[1]
