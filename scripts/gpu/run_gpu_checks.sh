@@ -559,10 +559,17 @@ if has_mode qgemv; then
     done
     python3 $G/gguf_floor.py --config $L8/config.json --limits $R/hf_limits.json $R/latency_8b_gguf_q4km_*.out \
         | tee $R/gguf_floor.json
-    # QGEMV_MOE=1: also the Qwen3-30B-A3B shape's batch-1 latency (moespeed's settings).
-    [ "${QGEMV_MOE:-0}" = 1 ] && step latency_moe_a3b 200 "$BIN" bench forward --device cuda --load-format dummy \
-        --model bench/gpu/configs/qwen3_30b_a3b --max-model-len 2048 --batch-size 1 --input-len 32 --output-len 128 \
-        --warmup 1 --iterations 3 --json
+    # QGEMV_MOE=1: also the Qwen3-30B-A3B shape's batch-1 latency (moespeed's settings), with the
+    # embedded kernels and with the working tree's (VLLM_CUDA_KERNEL_SOURCE).
+    if [ "${QGEMV_MOE:-0}" = 1 ]; then
+        python3 $G/kernel_source.py > $W/kernels_tree.cu
+        for variant in embedded tree; do
+            src=""; [ $variant = tree ] && src=$W/kernels_tree.cu
+            step latency_moe_a3b_$variant 200 env VLLM_CUDA_KERNEL_SOURCE=$src "$BIN" bench forward --device cuda \
+                --load-format dummy --model bench/gpu/configs/qwen3_30b_a3b --max-model-len 2048 --batch-size 1 \
+                --input-len 32 --output-len 128 --warmup 1 --iterations 3 --json
+        done
+    fi
     # `moe`: the Qwen3-30B-A3B shape in bf16 instead of a quantized 8B.
     for q in ${QGEMV_PROFILE:-fp8 gguf}; do
         model="--model $L8 --quantization $q"

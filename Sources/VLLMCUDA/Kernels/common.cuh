@@ -228,11 +228,12 @@ __device__ __forceinline__ void gemv_row(float* total, const T* x, const T* wr, 
     if (!live) { PDL_ENTER(); return; }
     int c = lane * 8;
     uint4 wv[GEMV_DEPTH];
-    // The weights do not depend on the previous kernel: the first batch is read before waiting for it.
+    // The weights do not depend on the previous kernel: the first batch (a whole batch, or all of a
+    // short row's tail) is read before waiting for it.
     const bool full = c + (GEMV_DEPTH - 1) * 256 < k;
-    if (full) {
 #pragma unroll
-        for (int u = 0; u < GEMV_DEPTH; ++u) wv[u] = load_streaming(wr + c + u * 256);
+    for (int u = 0; u < GEMV_DEPTH; ++u) {
+        if (full || c + u * 256 < k) wv[u] = load_streaming(wr + c + u * 256);
     }
     PDL_ENTER();
     for (bool first = true; c + (GEMV_DEPTH - 1) * 256 < k; c += GEMV_DEPTH * 256, first = false) {
@@ -243,7 +244,18 @@ __device__ __forceinline__ void gemv_row(float* total, const T* x, const T* wr, 
 #pragma unroll
         for (int u = 0; u < GEMV_DEPTH; ++u) gemv_accumulate<T, NT>(total, wv[u], x, k, c + u * 256);
     }
-    for (; c < k; c += 256) gemv_accumulate<T, NT>(total, load_streaming(wr + c), x, k, c);
+    // The tail (fewer than GEMV_DEPTH chunks): its loads all issued before its sums, as a batch's
+    // are; a row without a full batch read it above.
+    if (full) {
+#pragma unroll
+        for (int u = 0; u < GEMV_DEPTH; ++u) {
+            if (c + u * 256 < k) wv[u] = load_streaming(wr + c + u * 256);
+        }
+    }
+#pragma unroll
+    for (int u = 0; u < GEMV_DEPTH; ++u) {
+        if (c + u * 256 < k) gemv_accumulate<T, NT>(total, wv[u], x, k, c + u * 256);
+    }
 #pragma unroll
     for (int t = 0; t < NT; ++t) total[t] = warp_sum(total[t]);
 }
