@@ -148,6 +148,9 @@ public final class CUDABackend: Backend {
     /// Per parity, an event that the stream passes once the step that last used that parity's host
     /// staging is done (recorded when the step after it is prepared; `prepare` waits for it).
     private let stagingReleased: [CUhandle]
+    /// Whether `prepare` waits for `stagingReleased` (`VLLM_CUDA_STAGING_WAIT=0` turns it off, only
+    /// to show what `vllm-dev batch-invariance` catches without it).
+    private let waitsForStaging = ProcessInfo.processInfo.environment["VLLM_CUDA_STAGING_WAIT"] != "0"
     let hostOutput: PinnedBuffer
     private lazy var sampleStagings = [PinnedBuffer(driver: driver), PinnedBuffer(driver: driver)]
     var sampleStaging: PinnedBuffer { sampleStagings[stepParity] }
@@ -579,7 +582,7 @@ public final class CUDABackend: Backend {
         // positions and slots of a later step (a wrong KV cache for the first request).
         driver.must(driver.cuEventRecord(stagingReleased[stepParity], stream), "cuEventRecord(staging released)")
         stepParity ^= 1
-        synchronize(upTo: stagingReleased[stepParity])
+        if waitsForStaging { synchronize(upTo: stagingReleased[stepParity]) }
         arena.reset()
         ring.reset()
         stepKind = batch.isDecodeOnly ? "decode" : "mixed"
