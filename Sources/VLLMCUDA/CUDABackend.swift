@@ -145,6 +145,12 @@ public final class CUDABackend: Backend {
     private let stagings: [PinnedBuffer]
     private var staging: PinnedBuffer { stagings[stepParity] }
     private var stagingOffset = 0
+    /// Per parity, an event that the stream passes once the step that last used that parity's host
+    /// staging is done (recorded when the step after it is prepared; `prepare` waits for it).
+    private let stagingReleased: [CUhandle]
+    /// Whether `prepare` waits for `stagingReleased` (`VLLM_CUDA_STAGING_WAIT=0` turns it off, only
+    /// to show what `vllm-dev batch-invariance` catches without it).
+    private let waitsForStaging = ProcessInfo.processInfo.environment["VLLM_CUDA_STAGING_WAIT"] != "0"
     let hostOutput: PinnedBuffer
     private lazy var sampleStagings = [PinnedBuffer(driver: driver), PinnedBuffer(driver: driver)]
     var sampleStaging: PinnedBuffer { sampleStagings[stepParity] }
@@ -275,6 +281,12 @@ public final class CUDABackend: Backend {
         if let profiler { OperationProfiler.reportAtExit(profiler, synchronize: { [stream] in _ = driver.cuStreamSynchronize(stream) }) }
         graphs = CUDAGraphRecorder(driver: driver)
         stagings = [PinnedBuffer(driver: driver), PinnedBuffer(driver: driver)]
+        stagingReleased = try (0..<2).map { _ in
+            var event: CUhandle?
+            // Without timing: recording and waiting are cheaper.
+            try driver.check(driver.cuEventCreate(&event, 2), "cuEventCreate(staging released)")
+            return event!
+        }
         hostOutput = PinnedBuffer(driver: driver)
         var counters: CUdeviceptr = 0
         try driver.check(driver.cuMemAlloc(&counters, Self.completionCounterCount * 4), "cuMemAlloc(completion counters)")
@@ -293,6 +305,7 @@ public final class CUDABackend: Backend {
         for pointer in weightAllocations { _ = driver.cuMemFree(pointer) }
         _ = driver.cuMemFree(completionCounters)
         _ = driver.cuMemFree(sampledTokens)
+        for event in stagingReleased { _ = driver.cuEventDestroy?(event) }
         argumentStorage.deallocate()
         argumentPointers.deallocate()
     }
@@ -560,8 +573,16 @@ public final class CUDABackend: Backend {
     public func prepare(_ batch: ForwardBatch) -> CUDABatch {
         makeCurrent()
         // Device memory is reused in stream order; the host staging of the step launched before
-        // may still be copying, so this step takes the other one.
+        // may still be copying, so this step takes the other one. A copy from pinned memory reads
+        // it when the stream gets there, so the staging of the step before last is rewritten only
+        // once that step is done. The engine has then usually waited for it (for its samples), but
+        // not for a step that samples nothing (prompt chunks that do not end their prompt: the
+        // first request's first chunks under a small token budget) nor for one whose requests all
+        // finished meanwhile; with a device a few steps behind, such a step read the token ids,
+        // positions and slots of a later step (a wrong KV cache for the first request).
+        driver.must(driver.cuEventRecord(stagingReleased[stepParity], stream), "cuEventRecord(staging released)")
         stepParity ^= 1
+        if waitsForStaging { synchronize(upTo: stagingReleased[stepParity]) }
         arena.reset()
         ring.reset()
         stepKind = batch.isDecodeOnly ? "decode" : "mixed"

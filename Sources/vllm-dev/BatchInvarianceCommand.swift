@@ -9,7 +9,8 @@ import VLLMCore
 /// among 2 to 2048 others, for Llama-3.1-8B's weight shapes. Attention (Llama-3.1-8B's layout and
 /// the fixtures' small heads, with and without a window): the last token of a 300-token sequence as
 /// a decode alone (the reference), as a decode beside 255 others, as a decode in a step with a
-/// prefill chunk, at the end of its whole prompt, and at the end of the prompt in chunks of 7.
+/// prefill chunk, at the end of its whole prompt, and at the end of the prompt in chunks of 7, also
+/// with each step prepared before the device has run the step before (nothing read back between).
 /// Prints each case's largest absolute difference (0: bitwise the same); exits 1 when batch-invariant
 /// mode has any.
 struct BatchInvarianceCommand: ParsableCommand {
@@ -54,9 +55,15 @@ struct BatchInvarianceCommand: ParsableCommand {
                 record("swiglu \(n)x\(k), row 0 of \(tokens)", swiGLU, reference.swiGLU)
             }
         }
+        // Products that keep the device busy for a while, so that the host prepares the next steps
+        // before the device has run the step before (as when the engine does not wait for a step).
+        let busyWeight = try gpu.upload(random(4096 * 4096), shape: [4096, 4096])
+        let busyRows = try gpu.upload(random(2048 * 4096), shape: [2048, 4096])
+        let busy = { for _ in 0..<4 { _ = gpu.linear(busyRows, weight: busyWeight, bias: nil) } }
         for (heads, kvHeads, hd, window) in [(32, 8, 128, 0), (32, 8, 128, 100), (4, 2, 12, 0), (6, 2, 8, 0)] {
             try attentionCases(
-                gpu, QKVLayout(numHeads: heads, numKVHeads: kvHeads, headDim: hd), window: window, random: random, record: record)
+                gpu, QKVLayout(numHeads: heads, numKVHeads: kvHeads, headDim: hd), window: window, random: random, busy: busy,
+                record: record)
         }
 
         let failed = results.filter { $0.difference != 0 }
@@ -78,7 +85,8 @@ struct BatchInvarianceCommand: ParsableCommand {
     /// The attention cases of one layout (see the command's description): sequence 0 is the 300-token
     /// sequence whose last token is checked, its query, key and value rows fixed; others fill steps.
     private func attentionCases(
-        _ gpu: CUDABackend, _ layout: QKVLayout, window: Int, random: (Int) -> [Float], record: (String, [Float], [Float]) -> Void
+        _ gpu: CUDABackend, _ layout: QKVLayout, window: Int, random: (Int) -> [Float], busy: () -> Void,
+        record: (String, [Float], [Float]) -> Void
     ) throws {
         let length = 300, blockSize = 16, perSequence = (length + blockSize) / blockSize
         let others = 255
@@ -139,5 +147,42 @@ struct BatchInvarianceCommand: ParsableCommand {
             try step(
                 [SequenceChunk(tokenIDs: Array(repeating: 1, count: 5), numCached: length - 5, blockTable: table(0))], first: length - 5),
             alone)
+        record(
+            "\(name): end of the prompt in chunks of 7, steps not waited for",
+            try pipelinedChunks(gpu, layout, target: target, chunk: 7, window: window, busy: busy), alone)
+    }
+
+    /// The last token's attention output after `target`'s prompt ran in chunks of `chunk` into a
+    /// fresh cache, each step prepared while the device may still run the ones before (behind the
+    /// `busy` products) and nothing read back in between: what the engine does with steps that
+    /// sample nothing. A step that read a later step's inputs leaves keys unwritten or misplaced.
+    private func pipelinedChunks(
+        _ gpu: CUDABackend, _ layout: QKVLayout, target: [Float], chunk: Int, window: Int, busy: () -> Void
+    ) throws -> [Float] {
+        let length = target.count / layout.width, blockSize = 16
+        let table = (0..<((length + blockSize - 1) / blockSize)).map(Int32.init)
+        let cache = gpu.makeKVCache(
+            KVCacheShape(
+                numLayers: 1, numBlocks: table.count, blockSize: blockSize, numKVHeads: layout.numKVHeads, headDim: layout.headDim))
+        // Every chunk's rows are uploaded first: an upload may wait for the device.
+        let starts = Array(stride(from: 0, to: length, by: chunk))
+        let rows = try starts.map { start in
+            let end = min(length, start + chunk)
+            return try gpu.upload(Array(target[(start * layout.width)..<(end * layout.width)]), shape: [end - start, layout.width])
+        }
+        var out: CUDATensor?
+        for (start, qkv) in zip(starts, rows) {
+            let n = qkv.rows
+            let batch = gpu.prepare(
+                ForwardBatch(
+                    chunks: [SequenceChunk(tokenIDs: Array(repeating: 1, count: n), numCached: start, blockTable: table)],
+                    blockSize: blockSize))
+            busy()
+            out = gpu.attention(
+                qkv, layout: layout, cache: cache, layer: 0, batch: batch, scale: 1 / Float(layout.headDim).squareRoot(),
+                slidingWindow: window > 0 ? window : nil)
+        }
+        let width = layout.numHeads * layout.headDim, last = rows.last!.rows - 1
+        return Array(gpu.toHost(out!)[(last * width)..<((last + 1) * width)])
     }
 }

@@ -40,6 +40,7 @@
 #              greedy and seeded: token ids bitwise the same in that mode, default mode beside it ($OUT/det_summary.json),
 #              after `vllm-dev batch-invariance` (one token's products and attention in steps of other shapes, $OUT/det_ops.json);
 #              detspeed: the 8B shape's 1000 x 1024/128 throughput and batch-1 latency, default vs VLLM_BATCH_INVARIANT=1
+#   det8b      the short det: `vllm-dev batch-invariance` in bf16 (also with VLLM_CUDA_STAGING_WAIT=0), then batch_invariance.py on the 8B shape (2 layers) only
 # (`checks speed spec` is the whole verification of a change; each mode fits one 10-minute call
 # except that one, which takes about two). Needs .gpu/vllm.xz and .gpu/vllm-dev.xz (built here with
 # `scripts/gpu/build_binary.sh`), python3 with torch + transformers.
@@ -687,6 +688,23 @@ for line in open(sys.argv[1]):
     bad = {k: v.get('prompts_differing', v.get('error')) for k, v in r['runs'].items() if not v['identical_to_alone']}
     print(r['model'].rstrip('/').split('/')[-1], r['mode'], 'all identical' if r['all_identical'] else f'differing: {bad}',
           '(preempted)' if r['preempted'] else '(NO PREEMPTION)')" "$OUT/det_summary.json"
+fi
+
+if has_mode det8b; then
+    export VLLM_CACHE_ROOT=$W/cache-det
+    xz -dc .gpu/vllm-dev.xz > "$DEV" && chmod +x "$DEV"
+    step det_ops_invariant_bfloat16 240 "$DEV" batch-invariance --dtype bfloat16 --json
+    # Without the wait for the pinned staging of the step before last: the "steps not waited for" cases must differ.
+    step det_ops_invariant_nowait_bfloat16 240 env VLLM_CUDA_STAGING_WAIT=0 "$DEV" batch-invariance --dtype bfloat16 --json
+    [ -f $W/models/llama8b-2l/config.json ] ||
+        step make_llama8b_2l 300 python3 $G/make_models.py --config $L8/config.json --out $W/models/llama8b-2l --layers 2
+    step det_llama8b-2l_invariant 280 python3 $G/batch_invariance.py --vllm "$BIN" --model $W/models/llama8b-2l --mode invariant \
+        --out $R/det_llama8b-2l_invariant.json
+    python3 -c "
+import json, sys
+r = json.load(open(sys.argv[1]))
+print('8B-2l invariant', 'all identical' if r['all_identical'] else {k: v for k, v in r['runs'].items() if not v['identical_to_alone']})
+" $R/det_llama8b-2l_invariant.json
 fi
 
 if has_mode detspeed; then
