@@ -43,7 +43,9 @@ public final class AsyncEngine: @unchecked Sendable {
         let core = try EngineCore(
             executor: loaded.executor, config: loaded.coreConfig, eosTokenIDs: loaded.eosTokenIDs,
             textDecoder: tokenizer.map(textDecoderFactory),
-            grammarCompiler: tokenizer.map { makeGrammarCompiler($0, eosTokenIDs: loaded.eosTokenIDs) },
+            grammarCompiler: tokenizer.map {
+                makeGrammarCompiler($0, eosTokenIDs: loaded.eosTokenIDs, options: args.structuredOutputs.grammarOptions)
+            },
             draftExecutor: loaded.draftExecutor)
         self.init(core: core, folder: loaded.folder, tokenizer: tokenizer)
     }

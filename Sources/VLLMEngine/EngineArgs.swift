@@ -58,6 +58,8 @@ public struct EngineArgs: Sendable {
     public var dtype: DType?
     /// Speculative decoding (`--speculative-config`); nil decodes one token per step.
     public var speculative: SpeculativeConfig?
+    /// Structured-output options every request's grammar follows (`--structured-outputs-config`).
+    public var structuredOutputs = StructuredOutputsConfig()
     /// How full blocks are hashed (`--prefix-caching-hash-algo`).
     public var prefixCachingHashAlgorithm: PrefixCachingHashAlgorithm = .builtin
     /// Record KV cache events for a publisher (`--kv-events-config`).

@@ -28,7 +28,9 @@ public final class LLM {
         engine = try EngineCore(
             executor: loaded.executor, config: loaded.coreConfig, eosTokenIDs: loaded.eosTokenIDs,
             textDecoder: tokenizer.map(textDecoderFactory),
-            grammarCompiler: tokenizer.map { makeGrammarCompiler($0, eosTokenIDs: loaded.eosTokenIDs) },
+            grammarCompiler: tokenizer.map {
+                makeGrammarCompiler($0, eosTokenIDs: loaded.eosTokenIDs, options: args.structuredOutputs.grammarOptions)
+            },
             draftExecutor: loaded.draftExecutor)
     }
 

@@ -46,8 +46,10 @@ public func loadTokenizer(_ model: ModelFolder, override: String? = nil) throws 
 }
 
 /// The structured-output grammar compiler of `tokenizer`'s vocabulary: special tokens are never
-/// allowed, the end-of-sequence ids end a grammar.
-public func makeGrammarCompiler(_ tokenizer: Tokenizer, eosTokenIDs: [Int]) -> GrammarCompiler {
+/// allowed, the end-of-sequence ids end a grammar; every grammar follows `options` (the
+/// engine's `--structured-outputs-config`).
+public func makeGrammarCompiler(_ tokenizer: Tokenizer, eosTokenIDs: [Int], options: GrammarOptions = GrammarOptions()) -> GrammarCompiler {
     let threads = min(4, ProcessInfo.processInfo.activeProcessorCount)
-    return GrammarCompiler(vocabulary: TokenVocabulary(tokenizer: tokenizer, stopTokenIDs: eosTokenIDs), threads: threads)
+    return GrammarCompiler(
+        vocabulary: TokenVocabulary(tokenizer: tokenizer, stopTokenIDs: eosTokenIDs), threads: threads, defaults: options)
 }

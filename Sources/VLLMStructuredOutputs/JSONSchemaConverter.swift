@@ -9,23 +9,27 @@ struct JSONSchemaConverter {
     private var grammar = Grammar()
     private let root: JSONValue
     private let anyWhitespace: Bool
+    /// `GrammarOptions.disableAdditionalProperties`: an object schema with `properties` (even
+    /// empty) and no `additionalProperties` takes no other members.
+    private var closesListedObjects = false
     /// Rules already made, by the JSON text of their schema (shared sub-schemas become one rule).
     private var ruleBySchema: [String: Int] = [:]
     private var ruleByRef: [String: Int] = [:]
     private var basicRules: [String: Int] = [:]
 
     /// The grammar of `schema` (JSON text); errors name the unsupported feature.
-    static func grammar(schema: String, anyWhitespace: Bool = true) throws -> Grammar {
+    static func grammar(schema: String, options: GrammarOptions = GrammarOptions()) throws -> Grammar {
         let value: JSONValue
         do { value = try JSONParser.parse(Data(schema.utf8)) } catch {
             throw StructuredOutputError("the JSON schema is not valid JSON: \(error)")
         }
-        return try grammar(schema: value, anyWhitespace: anyWhitespace)
+        return try grammar(schema: value, options: options)
     }
 
     /// The grammar of an already parsed schema.
-    static func grammar(schema: JSONValue, anyWhitespace: Bool = true) throws -> Grammar {
-        var c = JSONSchemaConverter(root: schema, anyWhitespace: anyWhitespace)
+    static func grammar(schema: JSONValue, options: GrammarOptions = GrammarOptions()) throws -> Grammar {
+        var c = JSONSchemaConverter(root: schema, anyWhitespace: options.anyWhitespace)
+        c.closesListedObjects = options.disableAdditionalProperties
         let start = c.grammar.declare("root")
         c.grammar.define(start, try c.schemaExpr(schema, path: "root"))
         return c.grammar
@@ -281,8 +285,10 @@ struct JSONSchemaConverter {
             throw StructuredOutputError.unsupported("required property \(r) without a schema in properties (at \(path))")
         }
         // Strict mode: no other properties beside listed ones unless allowed; an object schema
-        // that lists none takes any properties (as xgrammar does).
-        var additional: GrammarExpr? = props.isEmpty ? .rule(basic("any")) : nil
+        // that lists none takes any properties (as xgrammar does), unless `properties` is there
+        // and closesListedObjects says so.
+        let closed = !props.isEmpty || closesListedObjects && s["properties"] != nil
+        var additional: GrammarExpr? = closed ? nil : .rule(basic("any"))
         if let a = s["additionalProperties"] {
             additional =
                 a.boolValue == false ? nil : a.boolValue == true ? .rule(basic("any")) : try schemaRule(a, path: path + "_additional")

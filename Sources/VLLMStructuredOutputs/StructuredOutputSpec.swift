@@ -17,12 +17,12 @@ public enum StructuredOutputSpec: Hashable, Sendable {
     /// A JSON Schema given as a parsed value (its keys in the order they came).
     public static func jsonSchema(_ schema: JSONValue) -> StructuredOutputSpec { .jsonSchema(JSONText.serialize(schema)) }
 
-    /// The byte grammar of the spec; `anyWhitespace` as xgrammar's option of that name
-    /// (JSON only). Errors name the unsupported feature or the syntax error.
-    public func grammar(anyWhitespace: Bool = true) throws -> Grammar {
+    /// The byte grammar of the spec; `options` apply to JSON only. Errors name the unsupported
+    /// feature or the syntax error.
+    public func grammar(_ options: GrammarOptions = GrammarOptions()) throws -> Grammar {
         switch self {
-        case .jsonSchema(let schema): return try JSONSchemaConverter.grammar(schema: schema, anyWhitespace: anyWhitespace)
-        case .jsonObject: return JSONSchemaConverter.anyJSON(objectOnly: true, anyWhitespace: anyWhitespace)
+        case .jsonSchema(let schema): return try JSONSchemaConverter.grammar(schema: schema, options: options)
+        case .jsonObject: return JSONSchemaConverter.anyJSON(objectOnly: true, anyWhitespace: options.anyWhitespace)
         case .regex(let pattern):
             var g = Grammar()
             g.add("root", try RegexParser.parse(pattern))
@@ -42,6 +42,8 @@ public enum StructuredOutputSpec: Hashable, Sendable {
 public final class GrammarCompiler: @unchecked Sendable {
     /// The vocabulary every grammar is compiled for.
     public let vocabulary: TokenVocabulary
+    /// The engine's options (`--structured-outputs-config`), which every compilation follows.
+    public let defaults: GrammarOptions
     /// Threads used to precompute one grammar's masks.
     public let threads: Int
     private let capacity: Int
@@ -51,21 +53,25 @@ public final class GrammarCompiler: @unchecked Sendable {
 
     private struct Key: Hashable {
         var spec: StructuredOutputSpec
-        var anyWhitespace: Bool
+        var options: GrammarOptions
     }
 
-    /// A compiler with room for `capacity` grammars (the oldest is dropped beyond that).
-    public init(vocabulary: TokenVocabulary, threads: Int = 1, capacity: Int = 256) {
+    /// A compiler with room for `capacity` grammars (the oldest is dropped beyond that), whose
+    /// grammars all follow `defaults`.
+    public init(vocabulary: TokenVocabulary, threads: Int = 1, capacity: Int = 256, defaults: GrammarOptions = GrammarOptions()) {
         self.vocabulary = vocabulary
+        self.defaults = defaults
         self.threads = threads
         self.capacity = capacity
     }
 
-    /// The compiled grammar of `spec`, from the cache when it was compiled before.
+    /// The compiled grammar of `spec`, from the cache when it was compiled before; `anyWhitespace:
+    /// false` (a request's `disable_any_whitespace`) writes JSON compact whatever `defaults` say.
     public func compile(_ spec: StructuredOutputSpec, anyWhitespace: Bool = true) throws -> CompiledGrammar {
-        let key = Key(spec: spec, anyWhitespace: anyWhitespace)
+        let options = defaults.restricted(by: GrammarOptions(anyWhitespace: anyWhitespace))
+        let key = Key(spec: spec, options: options)
         if let hit = lock.withLock({ cache[key] }) { return hit }
-        let compiled = try CompiledGrammar(try spec.grammar(anyWhitespace: anyWhitespace), vocabulary: vocabulary, threads: threads)
+        let compiled = try CompiledGrammar(try spec.grammar(options), vocabulary: vocabulary, threads: threads)
         lock.withLock {
             if cache[key] == nil {
                 cache[key] = compiled

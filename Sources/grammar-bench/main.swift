@@ -171,7 +171,8 @@ func compare(_ args: [String]) {
         let grammar: CompiledGrammar
         do {
             grammar = try CompiledGrammar(
-                try spec(of: c).grammar(anyWhitespace: c["any_whitespace"] as? Bool ?? true), vocabulary: vocabulary, threads: 4)
+                try spec(of: c).grammar(GrammarOptions(anyWhitespace: c["any_whitespace"] as? Bool ?? true)), vocabulary: vocabulary,
+                threads: 4)
         } catch {
             print("\(name): compile error \(error)"); failures += 1; continue
         }

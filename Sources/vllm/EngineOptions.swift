@@ -92,6 +92,12 @@ struct EngineOptions: ParsableArguments {
     var speculativeConfig: String?
 
     @Option(
+        help: ArgumentHelp(
+            "Structured outputs as vLLM's JSON, e.g. '{\"backend\": \"auto\", \"disable_any_whitespace\": true, \"disable_additional_properties\": true}' (backend: auto or swift-vllm; reasoning_parser: as --reasoning-parser, serve only).",
+            valueName: "json"))
+    var structuredOutputsConfig: String?
+
+    @Option(
         help:
             "How prefix-cache blocks are hashed: builtin, or sha256_cbor (vLLM's, reproducible from token ids with PYTHONHASHSEED, for routers)."
     )
@@ -136,6 +142,7 @@ struct EngineOptions: ParsableArguments {
         if batchInvariant { args.batchInvariant = true }
         args.asyncScheduling = asyncScheduling
         args.speculative = try speculativeConfig.map(SpeculativeConfig.init(json:))
+        args.structuredOutputs = try structuredOutputsConfig.map(StructuredOutputsConfig.init(json:)) ?? StructuredOutputsConfig()
         guard let algorithm = PrefixCachingHashAlgorithm(rawValue: prefixCachingHashAlgo) else {
             throw ValidationError(
                 "--prefix-caching-hash-algo must be one of \(PrefixCachingHashAlgorithm.allCases.map(\.rawValue).joined(separator: ", "))")

@@ -82,15 +82,22 @@ struct ServeCommand: AsyncParsableCommand {
     var idleTimeout: Double = ServerOptions().idleTimeout
 
     /// The tool-call and reasoning parsers, checked as vLLM checks them before the model loads.
-    private func setParsers(_ options: inout ServerOptions) throws {
+    /// The reasoning parser may also come from `--structured-outputs-config`'s `reasoning_parser`.
+    private func setParsers(_ options: inout ServerOptions, structuredOutputs: StructuredOutputsConfig) throws {
         if enableAutoToolChoice, toolCallParser == nil {
             throw ValidationError("--enable-auto-tool-choice needs --tool-call-parser to say which format the model writes")
         }
         if let name = toolCallParser, !ToolCallParser.names.contains(name) {
             throw ValidationError("--tool-call-parser: unknown parser '\(name)'; known: \(ToolCallParser.names.joined(separator: ", "))")
         }
+        if let a = reasoningParser, let b = structuredOutputs.reasoningParser, a != b {
+            throw ValidationError("--reasoning-parser \(a) and --structured-outputs-config's reasoning_parser \(b) disagree; give one")
+        }
+        let reasoningParser = reasoningParser ?? structuredOutputs.reasoningParser
         if let name = reasoningParser, !ReasoningParser.names.contains(name) {
-            throw ValidationError("--reasoning-parser: unknown parser '\(name)'; known: \(ReasoningParser.names.joined(separator: ", "))")
+            throw ValidationError(
+                "--reasoning-parser (or reasoning_parser): unknown parser '\(name)'; known: \(ReasoningParser.names.joined(separator: ", "))"
+            )
         }
         options.enableAutoToolChoice = enableAutoToolChoice
         options.toolCallParser = toolCallParser
@@ -126,7 +133,7 @@ struct ServeCommand: AsyncParsableCommand {
         options.maxRequestBodyBytes = maxRequestBodyBytes
         options.statsLogInterval = disableLogStats ? 0 : 10
         options.trustRequestChatTemplate = trustRequestChatTemplate
-        try setParsers(&options)
+        try setParsers(&options, structuredOutputs: args.structuredOutputs)
         guard maxConnections >= 1 else { throw ValidationError("--max-connections must be at least 1") }
         for (name, value) in [("--header-timeout", headerTimeout), ("--body-timeout", bodyTimeout), ("--idle-timeout", idleTimeout)] {
             guard value >= 0, value.isFinite else { throw ValidationError("\(name) must be a non-negative number of seconds") }

@@ -1,5 +1,6 @@
 import Foundation
 import HummingbirdTesting
+import VLLMEngine
 import XCTest
 
 @testable import VLLMServer
@@ -94,6 +95,35 @@ final class StructuredOutputServerTests: XCTestCase {
                 "/v1/chat/completions",
                 ["messages": [["role": "user", "content": "Hi"]], "structured_outputs": ["disable_any_whitespace": "yes"]])
             XCTAssertEqual(bad.status, .badRequest)
+        }
+    }
+
+    /// `--structured-outputs-config` reaches every request: with `disable_any_whitespace` a schema
+    /// without the request's own flag is compact, and with `disable_additional_properties` an
+    /// object whose `properties` is empty can only be `{}` (sampled from a random model, which
+    /// would otherwise write members).
+    func testStructuredOutputsConfigAppliesToRequests() async throws {
+        let config = try StructuredOutputsConfig(
+            json: #"{"backend": "auto", "disable_any_whitespace": true, "disable_additional_properties": true}"#)
+        let useConfig: (inout EngineArgs) -> Void = { $0.structuredOutputs = config }
+        try await withServer(configure: useConfig) { client, _ in
+            let schema: [String: Any] = [
+                "type": "object",
+                "properties": ["answer": ["type": "string", "enum": ["yes", "no"]], "more": ["type": "object", "properties": [:]]],
+                "required": ["answer", "more"],
+            ]
+            let response = try await client.postSorted(
+                "/v1/completions",
+                [
+                    "prompt": "Once upon a time", "max_tokens": 60, "n": 4, "temperature": 1,
+                    "response_format": ["type": "json_schema", "json_schema": ["name": "reply", "schema": schema]],
+                ])
+            XCTAssertEqual(response.status, .ok, response.text)
+            for choice in response.json["choices"] as! [[String: Any]] {
+                let text = choice["text"] as! String
+                XCTAssertEqual(choice["finish_reason"] as? String, "stop", text)
+                XCTAssertNotNil(text.range(of: #"^\{"answer": "(yes|no)", "more": \{\}\}$"#, options: .regularExpression), text)
+            }
         }
     }
 }
