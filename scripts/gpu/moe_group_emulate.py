@@ -6,7 +6,7 @@ scan within warps, then the totals of earlier warps), and pass 2's slots. The wa
 another here, so the test is of the arithmetic: the kernel keeps each warp's shared counters to
 itself, which makes the warps' order on the device immaterial. Compared array for array with the
 serial definition (ExpertGrouping(topIDs:experts:) in Swift) on random distinct top-k ids, skewed
-ids, and ids with repeats inside a token. Keep it in step with the kernel when either changes.
+ids, and ids with repeats inside a token; moe_tile's bisection over the tiles against a serial walk. Keep it in step with the kernel when either changes.
 
     python3 scripts/gpu/moe_group_emulate.py     # a few seconds
 """
@@ -109,6 +109,29 @@ def kernel(ids, experts):
     return expert_start, tile_start, slot_entry, entry_slot
 
 
+def tile_expert(tile, tile_start, experts):
+    """moe_tile's bisection: the expert e with tile_start[e] <= tile < tile_start[e + 1]."""
+    low, high = 0, experts
+    while high - low > 1:
+        middle = (low + high) // 2
+        if tile_start[middle] <= tile:
+            low = middle
+        else:
+            high = middle
+    return low
+
+
+def tiles_agree(tile_start, experts):
+    """Every tile's expert by bisection against the serial walk moe_tile used to take."""
+    for tile in range(tile_start[experts]):
+        e = 0
+        while tile_start[e + 1] <= tile:
+            e += 1
+        if tile_expert(tile, tile_start, experts) != e:
+            return False
+    return True
+
+
 def main():
     rng = random.Random(5)
     cases = []
@@ -123,7 +146,8 @@ def main():
                       [rng.randrange(min(experts, 3)) for _ in range(tokens * k)]))
     failed = 0
     for name, experts, ids in cases:
-        ok = kernel(ids, experts) == serial(ids, experts)
+        got = kernel(ids, experts)
+        ok = got == serial(ids, experts) and tiles_agree(got[1], experts)
         failed += not ok
         print(f"{name:40} {'ok' if ok else 'FAIL'}")
     print("all equal" if failed == 0 else f"{failed} FAILED")

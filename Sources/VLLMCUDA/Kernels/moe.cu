@@ -320,12 +320,18 @@ extern "C" __global__ void __launch_bounds__(1024) moe_group(const int* top_ids,
 }
 
 // Grouped row tile `tile` as moe_group lays them out (each expert's tiles in a row): its expert e,
-// first slot row0 and row count; false for the launch's spare tiles past the last one.
+// first slot row0 and row count; false for the launch's spare tiles past the last one. e is the one
+// expert with tile_start[e] <= tile < tile_start[e + 1], found by bisection (tile_start does not
+// decrease) in log2(experts) reads rather than up to `experts` dependent ones.
 __device__ __forceinline__ bool moe_tile(int tile, const int* expert_start, const int* tile_start, int experts, int& e,
                                          int& row0, int& rows) {
     if (tile >= tile_start[experts]) return false;
-    e = 0;
-    while (tile_start[e + 1] <= tile) e++;
+    int low = 0, high = experts;  // tile_start[low] <= tile < tile_start[high]
+    while (high - low > 1) {
+        const int middle = (low + high) / 2;
+        if (tile_start[middle] <= tile) low = middle; else high = middle;
+    }
+    e = low;
     row0 = expert_start[e] + (tile - tile_start[e]) * MOE_TILE_ROWS;
     rows = imin(MOE_TILE_ROWS, expert_start[e + 1] - row0);
     return true;
