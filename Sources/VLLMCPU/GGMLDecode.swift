@@ -147,12 +147,6 @@ private func float(_ v: SIMD8<Int32>) -> SIMD8<Float> {
     SIMD8(Float(v[0]), Float(v[1]), Float(v[2]), Float(v[3]), Float(v[4]), Float(v[5]), Float(v[6]), Float(v[7]))
 }
 
-/// `min(v, 16)` per lane, lane by lane (one `vpminsd`).
-@inline(__always)
-private func clamped16(_ v: SIMD8<Int32>) -> SIMD8<Int32> {
-    SIMD8(min(v[0], 16), min(v[1], 16), min(v[2], 16), min(v[3], 16), min(v[4], 16), min(v[5], 16), min(v[6], 16), min(v[7], 16))
-}
-
 /// The 32 values of 16 bytes of nibbles (values 0..15 the low nibbles, 16..31 the high ones),
 /// with fifth bits `fifth` (bit j for value j) when the format has them.
 @inline(__always)
@@ -163,16 +157,11 @@ private func nibbles32<C: DecodeTokens>(
     let (a, b) = (widened(qs), widened(qs + 8))
     var (q0, q1, q2, q3) = (a & 0xF, b & 0xF, a &>> 4, b &>> 4)
     if let fifth {
-        // Each half of the bits moved to bits 4..19 of a non-negative word; a lane's bit masked out
-        // and clamped to 16 (`vpand`, `vpminsd`, `vpor`), where a variable shift per lane made
-        // four operations and the optimiser split the first eight lanes into halves.
-        let (low, high) = (Int32(bitPattern: (fifth & 0xFFFF) << 4), Int32(bitPattern: (fifth >> 16) << 4))
-        let first = SIMD8<Int32>(16, 32, 64, 128, 256, 512, 1024, 2048)
-        let second = SIMD8<Int32>(4096, 8192, 16384, 32768, 65536, 131072, 262144, 524288)
-        q0 |= clamped16(SIMD8(repeating: low) & first)
-        q1 |= clamped16(SIMD8(repeating: low) & second)
-        q2 |= clamped16(SIMD8(repeating: high) & first)
-        q3 |= clamped16(SIMD8(repeating: high) & second)
+        let h = SIMD8<Int32>(repeating: Int32(bitPattern: fifth)), lanes = SIMD8<Int32>(0, 1, 2, 3, 4, 5, 6, 7)
+        q0 |= ((h &>> lanes) & 1) &<< 4
+        q1 |= ((h &>> (lanes &+ 8)) & 1) &<< 4
+        q2 |= ((h &>> (lanes &+ 16)) & 1) &<< 4
+        q3 |= ((h &>> (lanes &+ 24)) & 1) &<< 4
     }
     var s = TokenSums()
     s.add(float(q0), x: x, K: K, T: T)

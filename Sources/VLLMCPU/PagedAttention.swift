@@ -78,68 +78,18 @@ enum PagedAttention {
                     scores[j] = e
                     total += e
                 }
-                let o = out + t * heads * hd + h * hd
-                let inverse = 1 / total
-                // Whole 64-wide slices of the head in registers; the rest through `accumulator`.
-                let inRegisters = hd / 64 * 64
-                for d0 in stride(from: 0, to: inRegisters, by: 64) {
-                    var sum = SumsOf64()
+                accumulator.withUnsafeMutableBufferPointer { acc in
+                    acc.update(repeating: 0)
                     for j in first...position {
                         let block = Int(b.blockTables[table + j / bs])
-                        let v = values + cache.offset(block: block, head: g, slot: j % bs) + d0
-                        sum.add(scores[j - first] * valueScale, v)
+                        let v = values + cache.offset(block: block, head: g, slot: j % bs)
+                        axpy(scores[j - first] * valueScale, v, acc.baseAddress!, hd)
                     }
-                    sum.store(o + d0, times: inverse)
-                }
-                if inRegisters < hd {
-                    accumulator.withUnsafeMutableBufferPointer { acc in
-                        acc.update(repeating: 0)
-                        for j in first...position {
-                            let block = Int(b.blockTables[table + j / bs])
-                            let v = values + cache.offset(block: block, head: g, slot: j % bs) + inRegisters
-                            axpy(scores[j - first] * valueScale, v, acc.baseAddress!, hd - inRegisters)
-                        }
-                        for d in inRegisters..<hd { o[d] = acc[d - inRegisters] * inverse }
-                    }
+                    let o = out + t * heads * hd + h * hd
+                    let inverse = 1 / total
+                    for d in 0..<hd { o[d] = acc[d] * inverse }
                 }
             }
-        }
-    }
-
-    /// 64 running sums of `a · x` in eight vector registers: each lane adds its terms in the order
-    /// that `axpy` into memory does, so the result is the same, without a load and a store of
-    /// the sums per position.
-    private struct SumsOf64 {
-        var s0 = SIMD8<Float>(), s1 = SIMD8<Float>(), s2 = SIMD8<Float>(), s3 = SIMD8<Float>()
-        var s4 = SIMD8<Float>(), s5 = SIMD8<Float>(), s6 = SIMD8<Float>(), s7 = SIMD8<Float>()
-
-        /// `sums += a · x[0..<64]`.
-        @inline(__always)
-        mutating func add<W: WeightElement>(_ a: Float, _ x: UnsafePointer<W>) {
-            let av = SIMD8<Float>(repeating: a)
-            s0 = s0.addingProduct(av, W.load8(x))
-            s1 = s1.addingProduct(av, W.load8(x + 8))
-            s2 = s2.addingProduct(av, W.load8(x + 16))
-            s3 = s3.addingProduct(av, W.load8(x + 24))
-            s4 = s4.addingProduct(av, W.load8(x + 32))
-            s5 = s5.addingProduct(av, W.load8(x + 40))
-            s6 = s6.addingProduct(av, W.load8(x + 48))
-            s7 = s7.addingProduct(av, W.load8(x + 56))
-        }
-
-        /// `out[0..<64] = sums · scale`.
-        @inline(__always)
-        func store(_ out: UnsafeMutablePointer<Float>, times scale: Float) {
-            let raw = UnsafeMutableRawPointer(out)
-            let scaled = (s0 * scale, s1 * scale, s2 * scale, s3 * scale, s4 * scale, s5 * scale, s6 * scale, s7 * scale)
-            raw.storeBytes(of: scaled.0, toByteOffset: 0, as: SIMD8<Float>.self)
-            raw.storeBytes(of: scaled.1, toByteOffset: 32, as: SIMD8<Float>.self)
-            raw.storeBytes(of: scaled.2, toByteOffset: 64, as: SIMD8<Float>.self)
-            raw.storeBytes(of: scaled.3, toByteOffset: 96, as: SIMD8<Float>.self)
-            raw.storeBytes(of: scaled.4, toByteOffset: 128, as: SIMD8<Float>.self)
-            raw.storeBytes(of: scaled.5, toByteOffset: 160, as: SIMD8<Float>.self)
-            raw.storeBytes(of: scaled.6, toByteOffset: 192, as: SIMD8<Float>.self)
-            raw.storeBytes(of: scaled.7, toByteOffset: 224, as: SIMD8<Float>.self)
         }
     }
 

@@ -206,40 +206,10 @@ public enum GGMLBlocks {
         #endif
     }
 
-    // The conversions are written lane by lane, which the optimiser turns into one vector
-    // instruction each: the standard library's generic `SIMD16<Int32>(truncatingIfNeeded:)` and
-    // `SIMD16<Float>(_:)` stay out-of-line calls in the release binary (see GGMLDecode).
-
-    /// 16 bytes widened to 32-bit lanes (`vpmovzxbd`).
-    @inlinable @inline(__always)
-    static func widened(_ p: UnsafeRawPointer) -> SIMD16<Int32> {
-        let b = p.loadUnaligned(as: SIMD16<UInt8>.self)
-        return SIMD16(
-            Int32(b[0]), Int32(b[1]), Int32(b[2]), Int32(b[3]), Int32(b[4]), Int32(b[5]), Int32(b[6]), Int32(b[7]),
-            Int32(b[8]), Int32(b[9]), Int32(b[10]), Int32(b[11]), Int32(b[12]), Int32(b[13]), Int32(b[14]), Int32(b[15]))
-    }
-
-    /// 16 signed bytes widened to 32-bit lanes (`vpmovsxbd`).
-    @inlinable @inline(__always)
-    static func widenedSigned(_ p: UnsafeRawPointer) -> SIMD16<Int32> {
-        let b = p.loadUnaligned(as: SIMD16<Int8>.self)
-        return SIMD16(
-            Int32(b[0]), Int32(b[1]), Int32(b[2]), Int32(b[3]), Int32(b[4]), Int32(b[5]), Int32(b[6]), Int32(b[7]),
-            Int32(b[8]), Int32(b[9]), Int32(b[10]), Int32(b[11]), Int32(b[12]), Int32(b[13]), Int32(b[14]), Int32(b[15]))
-    }
-
-    /// Small integers as floats (`vcvtdq2ps`, exact).
-    @inlinable @inline(__always)
-    static func float(_ v: SIMD16<Int32>) -> SIMD16<Float> {
-        SIMD16(
-            Float(v[0]), Float(v[1]), Float(v[2]), Float(v[3]), Float(v[4]), Float(v[5]), Float(v[6]), Float(v[7]),
-            Float(v[8]), Float(v[9]), Float(v[10]), Float(v[11]), Float(v[12]), Float(v[13]), Float(v[14]), Float(v[15]))
-    }
-
     /// The low and high nibbles of 16 bytes, widened.
     @inlinable @inline(__always)
     static func nibbles(_ p: UnsafeRawPointer) -> (low: SIMD16<Int32>, high: SIMD16<Int32>) {
-        let bytes = widened(p)
+        let bytes = SIMD16<Int32>(truncatingIfNeeded: p.loadUnaligned(as: SIMD16<UInt8>.self))
         return (bytes & 0xF, bytes &>> 4)
     }
 
@@ -256,11 +226,11 @@ public enum GGMLBlocks {
         let (low, high) = nibbles(block + (hasMin ? 4 : 2))
         if hasMin {
             let m = half(block, 2)
-            store(float(low) * d + m, out)
-            store(float(high) * d + m, out + 16)
+            store(SIMD16<Float>(low) * d + m, out)
+            store(SIMD16<Float>(high) * d + m, out + 16)
         } else {
-            store(float(low &- 8) * d, out)
-            store(float(high &- 8) * d, out + 16)
+            store(SIMD16<Float>(low &- 8) * d, out)
+            store(SIMD16<Float>(high &- 8) * d, out + 16)
         }
     }
 
@@ -272,37 +242,17 @@ public enum GGMLBlocks {
         let at = hasMin ? 4 : 2
         let highBits = Int32(bitPattern: block.loadUnaligned(fromByteOffset: at, as: UInt32.self))
         let (low, high) = nibbles(block + at + 4)
-        let (fifthLow, fifthHigh) = fifthBits(UInt32(bitPattern: highBits))
+        let lanes = SIMD16<Int32>(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15)
+        let fifthLow = ((SIMD16(repeating: highBits) &>> lanes) & 1) &<< 4
+        let fifthHigh = ((SIMD16(repeating: highBits) &>> (lanes &+ 16)) & 1) &<< 4
         if hasMin {
             let m = half(block, 2)
-            store(float(low | fifthLow) * d + m, out)
-            store(float(high | fifthHigh) * d + m, out + 16)
+            store(SIMD16<Float>(low | fifthLow) * d + m, out)
+            store(SIMD16<Float>(high | fifthHigh) * d + m, out + 16)
         } else {
-            store(float((low | fifthLow) &- 16) * d, out)
-            store(float((high | fifthHigh) &- 16) * d, out + 16)
+            store(SIMD16<Float>((low | fifthLow) &- 16) * d, out)
+            store(SIMD16<Float>((high | fifthHigh) &- 16) * d, out + 16)
         }
-    }
-
-    /// The fifth bits of a Q5_0/Q5_1 block as `16` or `0` per value (bit j for value j): each half
-    /// moved to bits 4..19 of a non-negative word, masked with one bit per lane and clamped to 16
-    /// (`vpand`, `vpminsd`), in place of a variable shift, a mask and a shift per lane.
-    @inlinable @inline(__always)
-    static func fifthBits(_ bits: UInt32) -> (low: SIMD16<Int32>, high: SIMD16<Int32>) {
-        let masks = SIMD16<Int32>(
-            16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384, 32768, 65536, 131072, 262144, 524288)
-        return (
-            clamped16(SIMD16(repeating: Int32(bitPattern: (bits & 0xFFFF) << 4)) & masks),
-            clamped16(SIMD16(repeating: Int32(bitPattern: (bits >> 16) << 4)) & masks)
-        )
-    }
-
-    /// `min(v, 16)` per lane, lane by lane (one `vpminsd`).
-    @inlinable @inline(__always)
-    static func clamped16(_ v: SIMD16<Int32>) -> SIMD16<Int32> {
-        SIMD16(
-            min(v[0], 16), min(v[1], 16), min(v[2], 16), min(v[3], 16), min(v[4], 16), min(v[5], 16), min(v[6], 16),
-            min(v[7], 16), min(v[8], 16), min(v[9], 16), min(v[10], 16), min(v[11], 16), min(v[12], 16),
-            min(v[13], 16), min(v[14], 16), min(v[15], 16))
     }
 
     /// Q8_0: `d`, then 32 signed bytes: `q * d`.
@@ -310,8 +260,8 @@ public enum GGMLBlocks {
     static func q8_0(_ block: UnsafeRawPointer, _ out: UnsafeMutablePointer<Float>) {
         let d = half(block, 0)
         for i in stride(from: 0, to: 32, by: 16) {
-            let q = widenedSigned(block + 2 + i)
-            store(float(q) * d, out + i)
+            let q = SIMD16<Int32>(truncatingIfNeeded: (block + 2 + i).loadUnaligned(as: SIMD16<Int8>.self))
+            store(SIMD16<Float>(q) * d, out + i)
         }
     }
 
@@ -336,8 +286,8 @@ public enum GGMLBlocks {
             for half in 0..<2 {
                 let (low, high) = nibbles(block + 16 + 32 * pair + 16 * half)
                 let o = out + 64 * pair + 16 * half
-                store(float(low) * d1 - min1, o)
-                store(float(high) * d2 - min2, o + 32)
+                store(SIMD16<Float>(low) * d1 - min1, o)
+                store(SIMD16<Float>(high) * d2 - min2, o + 32)
             }
         }
     }
@@ -352,10 +302,10 @@ public enum GGMLBlocks {
             let (d1, min1, d2, min2) = (d * sc1, dmin * m1, d * sc2, dmin * m2)
             for half in 0..<2 {
                 let (low, high) = nibbles(block + 48 + 32 * pair + 16 * half)
-                let bits = widened(fifth + 16 * half)
+                let bits = SIMD16<Int32>(truncatingIfNeeded: (fifth + 16 * half).loadUnaligned(as: SIMD16<UInt8>.self))
                 let o = out + 64 * pair + 16 * half
-                store(float(low | (((bits &>> Int32(2 * pair)) & 1) &<< 4)) * d1 - min1, o)
-                store(float(high | (((bits &>> Int32(2 * pair + 1)) & 1) &<< 4)) * d2 - min2, o + 32)
+                store(SIMD16<Float>(low | (((bits &>> Int32(2 * pair)) & 1) &<< 4)) * d1 - min1, o)
+                store(SIMD16<Float>(high | (((bits &>> Int32(2 * pair + 1)) & 1) &<< 4)) * d2 - min2, o + 32)
             }
         }
     }
@@ -371,13 +321,13 @@ public enum GGMLBlocks {
             for l in stride(from: 0, to: 32, by: 16) {
                 let (a, b) = nibbles(ql + l)
                 let (c, e) = nibbles(ql + 32 + l)
-                let h = widened(qh + l)
+                let h = SIMD16<Int32>(truncatingIfNeeded: (qh + l).loadUnaligned(as: SIMD16<UInt8>.self))
                 let o = out + 128 * part + l
                 let s = scales + 8 * part + l / 16
-                store(float((a | ((h & 3) &<< 4)) &- 32) * (d * Float(s[0])), o)
-                store(float((c | (((h &>> 2) & 3) &<< 4)) &- 32) * (d * Float(s[2])), o + 32)
-                store(float((b | (((h &>> 4) & 3) &<< 4)) &- 32) * (d * Float(s[4])), o + 64)
-                store(float((e | (((h &>> 6) & 3) &<< 4)) &- 32) * (d * Float(s[6])), o + 96)
+                store(SIMD16<Float>((a | ((h & 3) &<< 4)) &- 32) * (d * Float(s[0])), o)
+                store(SIMD16<Float>((c | (((h &>> 2) & 3) &<< 4)) &- 32) * (d * Float(s[2])), o + 32)
+                store(SIMD16<Float>((b | (((h &>> 4) & 3) &<< 4)) &- 32) * (d * Float(s[4])), o + 64)
+                store(SIMD16<Float>((e | (((h &>> 6) & 3) &<< 4)) &- 32) * (d * Float(s[6])), o + 96)
             }
         }
     }
