@@ -78,10 +78,14 @@ step() {  # step NAME TIMEOUT CMD... ; stdout of CMD goes to $R/NAME.out
 
 # The issue's workloads as one step each. NAME and TIMEOUT as for `step`; EXTRA: flags after the
 # subcommand (may be empty); then the command that runs vllm (the binary, or `env VAR=... BIN`).
+latency_1x32x128() {  # latency_1x32x128 NAME TIMEOUT MODEL EXTRA CMD...: a config folder's shape, batch 1, 32 in, 128 out
+    local name=$1 limit=$2 model=$3 extra=$4; shift 4
+    step $name $limit "$@" bench forward --device cuda --load-format dummy --model $model \
+        --max-model-len 2048 --batch-size 1 --input-len 32 --output-len 128 --warmup 1 --iterations 3 --json $extra
+}
 latency_8b() {  # latency_8b NAME TIMEOUT EXTRA CMD...: Llama-3.1-8B shape, batch 1, 32 in, 128 out
     local name=$1 limit=$2 extra=$3; shift 3
-    step $name $limit "$@" bench forward --device cuda --load-format dummy --model bench/gpu/configs/llama3_1_8b \
-        --max-model-len 2048 --batch-size 1 --input-len 32 --output-len 128 --warmup 1 --iterations 3 --json $extra
+    latency_1x32x128 $name $limit bench/gpu/configs/llama3_1_8b "$extra" "$@"
 }
 throughput_8b() {  # throughput_8b NAME TIMEOUT PROMPTS CMD...: vLLM's random dataset, 1024 in, 128 out
     local name=$1 limit=$2 prompts=$3; shift 3
@@ -292,8 +296,7 @@ if has_mode quantlatency; then
         [ -x "$BASE_BIN" ] && latency_8b latency_8b_base_$round 150 "" "$BASE_BIN"
         latency_8b latency_8b_bf16_$round 150 "" "$BIN"
         latency_8b latency_8b_fp8_$round 150 "--quantization fp8" "$BIN"
-        step latency_8b_int4_$round 150 "$BIN" bench forward --device cuda --load-format dummy --model $W/configs/llama8b-gptq \
-            --max-model-len 2048 --batch-size 1 --input-len 32 --output-len 128 --warmup 1 --iterations 3 --json
+        latency_1x32x128 latency_8b_int4_$round 150 $W/configs/llama8b-gptq "" "$BIN"
     done
 fi
 
@@ -346,8 +349,7 @@ if has_mode moespeed; then
     }
     step hf_limits_moe $(cap 90 400) python3 $G/hf_bench.py --limits --out $R/hf_limits_moe.json
     step hf_moe_a3b $(cap 150 330) python3 $G/hf_bench.py --config $MOE --shapes 1x32x128 --out $R/hf_moe_a3b.json
-    step latency_moe_a3b $(cap 200 200) "$BIN" bench forward --device cuda --load-format dummy --model $MOE \
-        --max-model-len 2048 --batch-size 1 --input-len 32 --output-len 128 --warmup 1 --iterations 3 --json
+    latency_1x32x128 latency_moe_a3b $(cap 200 200) $MOE "" "$BIN"
     python3 $G/make_dataset.py --num-prompts 1000 --input-min 1024 --input-max 1024 --output-min 128 --output-max 128 \
         --vocab $(python3 -c "import json;print(json.load(open('$MOE/config.json'))['vocab_size'])") --seed 0 --out $W/dataset_moe.jsonl
     step throughput_moe_a3b_1000 $(cap 300 30) "$BIN" bench throughput --device cuda --load-format dummy --model $MOE \
@@ -382,8 +384,7 @@ if has_mode gemmaspeed; then
     GEM=bench/gpu/configs/gemma2_9b
     step hf_limits_gemma 90 python3 $G/hf_bench.py --limits --out $R/hf_limits_gemma.json
     step hf_gemma2_9b 150 python3 $G/hf_bench.py --config $GEM --shapes 1x32x128 --out $R/hf_gemma2_9b.json
-    step latency_gemma2_9b 150 "$BIN" bench forward --device cuda --load-format dummy --model $GEM \
-        --max-model-len 2048 --batch-size 1 --input-len 32 --output-len 128 --warmup 1 --iterations 3 --json
+    latency_1x32x128 latency_gemma2_9b 150 $GEM "" "$BIN"
     step report_latency_gemma 30 python3 $G/speed_report.py latency --config $GEM --workload gemma2_9b \
         --note "Gemma-2-9B shape (42 layers, sliding window 4096 on alternate layers, soft-caps 50/30), dummy bf16 weights; batch 1, 32 in / 128 out (vllm bench forward); floor: active parameters' bytes over the copy bandwidth" \
         --run "scripts/gpu/run_gpu_checks.sh gemmaspeed" --limits $R/hf_limits_gemma.json --smi $R/nvidia_smi.csv --date $R/date.txt \
@@ -554,8 +555,7 @@ if has_mode qgemv; then
     for round in $(seq 1 ${ROUNDS:-1}); do
         latency_8b latency_8b_bf16_$round 150 "" "$BIN"
         latency_8b latency_8b_fp8_$round 150 "--quantization fp8" "$BIN"
-        step latency_8b_int4_$round 150 "$BIN" bench forward --device cuda --load-format dummy --model $W/configs/llama8b-gptq \
-            --max-model-len 2048 --batch-size 1 --input-len 32 --output-len 128 --warmup 1 --iterations 3 --json
+        latency_1x32x128 latency_8b_int4_$round 150 $W/configs/llama8b-gptq "" "$BIN"
         latency_8b latency_8b_gguf_q4km_$round 150 "--quantization gguf" "$BIN"
     done
     python3 $G/gguf_floor.py --config $L8/config.json --limits $R/hf_limits.json $R/latency_8b_gguf_q4km_*.out \
@@ -566,9 +566,8 @@ if has_mode qgemv; then
         python3 $G/kernel_source.py > $W/kernels_tree.cu
         for variant in embedded tree; do
             src=""; [ $variant = tree ] && src=$W/kernels_tree.cu
-            step latency_moe_a3b_$variant 200 env VLLM_CUDA_KERNEL_SOURCE=$src "$BIN" bench forward --device cuda \
-                --load-format dummy --model bench/gpu/configs/qwen3_30b_a3b --max-model-len 2048 --batch-size 1 \
-                --input-len 32 --output-len 128 --warmup 1 --iterations 3 --json
+            latency_1x32x128 latency_moe_a3b_$variant 200 bench/gpu/configs/qwen3_30b_a3b "" \
+                env VLLM_CUDA_KERNEL_SOURCE=$src "$BIN"
         done
     fi
     # `moe`: the Qwen3-30B-A3B shape in bf16 instead of a quantized 8B.
