@@ -293,10 +293,7 @@ final class DeviceLikeCPUBackend: CPUWrappingBackend {
                 }
                 try engine.addRequest(id: "r\(i)", promptTokenIDs: prompt, params: params)
             }
-            var tokens = [String: [Int]]()
-            while engine.hasUnfinishedRequests {
-                for update in engine.step() { tokens[update.requestID, default: []] += update.newTokenIDs }
-            }
+            let tokens = engine.generatedTokensUntilDone()
             return (tokens, executor)
         }
         let sync = try run(async: false), async = try run(async: true)
@@ -348,10 +345,7 @@ final class DeviceLikeCPUBackend: CPUWrappingBackend {
                 params.seed = UInt64(i)
                 try engine.addRequest(id: "r\(i)", promptTokenIDs: prompt, params: params)
             }
-            var tokens = [String: [Int]]()
-            while engine.hasUnfinishedRequests {
-                for update in engine.step() { tokens[update.requestID, default: []] += update.newTokenIDs }
-            }
+            let tokens = engine.generatedTokensUntilDone()
             return (tokens, backend)
         }
         let sync = try run(async: false), async = try run(async: true)
@@ -388,10 +382,7 @@ final class DeviceLikeCPUBackend: CPUWrappingBackend {
                 }
                 try engine.addRequest(id: "r\(i)", promptTokenIDs: prompt, params: params)
             }
-            var tokens = [String: [Int]]()
-            while engine.hasUnfinishedRequests {
-                for update in engine.step() { tokens[update.requestID, default: []] += update.newTokenIDs }
-            }
+            let tokens = engine.generatedTokensUntilDone()
             return (tokens, backend)
         }
         let sync = try run(async: false), async = try run(async: true)

@@ -50,3 +50,14 @@ func firstOutput(_ prompt: [Int], _ params: SamplingParams, others: Int = 0, llm
     }
     return try llm.generate(prompts, params: all, showProgress: false)[0].outputs[0]
 }
+
+extension EngineCore {
+    /// Steps until every request has finished; each request's new tokens, in order, by id.
+    func generatedTokensUntilDone() -> [String: [Int]] {
+        var tokens = [String: [Int]]()
+        while hasUnfinishedRequests {
+            for update in step() { tokens[update.requestID, default: []] += update.newTokenIDs }
+        }
+        return tokens
+    }
+}

@@ -84,10 +84,7 @@ final class RecordingCPUBackend: CPUWrappingBackend {
             for (i, prompt) in prompts.enumerated() {
                 try engine.addRequest(id: "r\(i)", promptTokenIDs: prompt, params: greedyParams(12))
             }
-            var tokens = [String: [Int]]()
-            while engine.hasUnfinishedRequests {
-                for update in engine.step() { tokens[update.requestID, default: []] += update.newTokenIDs }
-            }
+            let tokens = engine.generatedTokensUntilDone()
             return ((0..<prompts.count).map { tokens["r\($0)"] ?? [] }, backend, engine.graphsRecorded)
         }
         let eager = try run(graphSizes: [])
