@@ -76,17 +76,17 @@ extension HostLinearWeight {
         let rounded = (largest + vector - 1) / vector * vector
         let width = rounded <= groupSize ? rounded : (largest + perWord - 1) / perWord * perWord
         let words = kept.count * width / perWord
-        var packed = [Int32](repeating: 0, count: outFeatures * words)
+        // (new stored column, old stored column) of every kept input; the rest is padding.
+        let moves = kept.enumerated().flatMap { j, group in group.columns.enumerated().map { (j * width + $0, $1) } }
         var newOrder = [Int32](repeating: -1, count: kept.count * width)
+        for (stored, column) in moves { newOrder[stored] = order[column] - Int32(range.lowerBound) }
+        var packed = [Int32](repeating: 0, count: outFeatures * words)
         let source = tensors[0].bytes.assumingMemoryBound(to: UInt32.self), mask = UInt32((1 << bits) - 1)
-        for (j, group) in kept.enumerated() {
-            for (i, column) in group.columns.enumerated() {
-                let stored = j * width + i
-                newOrder[stored] = order[column] - Int32(range.lowerBound)
-                for n in 0..<outFeatures {
-                    let q = (source[n * storedWords + column / perWord] >> UInt32((column % perWord) * bits)) & mask
-                    packed[n * words + stored / perWord] |= Int32(bitPattern: q << UInt32((stored % perWord) * bits))
-                }
+        for n in 0..<outFeatures {
+            let (from, to) = (source + n * storedWords, n * words)
+            for (stored, column) in moves {
+                let q = (from[column / perWord] >> UInt32((column % perWord) * bits)) & mask
+                packed[to + stored / perWord] |= Int32(bitPattern: q << UInt32((stored % perWord) * bits))
             }
         }
         let groups = kept.map(\.group)
