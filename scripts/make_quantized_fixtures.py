@@ -28,7 +28,12 @@ Shape: hidden 96 (3 groups of 32), intermediate 160 (5 groups of 32; 2 FP8 block
 second partial), 4 heads of 24, 2 KV heads, 2 layers, vocabulary 256, tied embeddings.
 Deterministic (fixed seeds), CPU only. Needs torch, transformers, safetensors, numpy,
 compressed-tensors (pip install compressed-tensors).
+
+--tensor-parallel makes, under Tests/Fixtures/quantized-tp/, the layouts whose groups of 32 or
+128-wide FP8 blocks cannot split the shape above over 2 ranks (48 and 80 inputs per rank) in a
+shape that they can split over 2 and 4: hidden 128 (4 heads of 32), intermediate 256.
 Usage:  python3 scripts/make_quantized_fixtures.py [--out Tests/Fixtures/quantized]
+        python3 scripts/make_quantized_fixtures.py --tensor-parallel [--out Tests/Fixtures/quantized-tp]
 """
 
 import argparse
@@ -208,6 +213,9 @@ FORMATS = {
     "online-fp8": (None, None),
     "squeezellm": (lambda w, rng: squeezellm(w), dict(quant_method="squeezellm", wbits=4)),
 }
+# The layouts that need the --tensor-parallel shape to split, and that shape.
+TENSOR_PARALLEL = ["gptq-int4-actorder", "awq-int4", "ct-int4-group", "fp8-block"]
+TENSOR_PARALLEL_SHAPE = dict(hidden_size=128, intermediate_size=256)
 # Formats whose folder keeps the quantization in quant_config.json instead of config.json.
 QUANT_CONFIG_FILE = {"squeezellm": {"wbits": 4}}
 
@@ -279,12 +287,18 @@ def make(name, out_root, seed):
 
 def main():
     parser = argparse.ArgumentParser()
-    parser.add_argument("--out", default="Tests/Fixtures/quantized")
+    parser.add_argument("--out")
     parser.add_argument("--only", help="comma-separated fixture names")
+    parser.add_argument("--tensor-parallel", action="store_true", help="the shape that splits over 2 and 4 ranks")
     args = parser.parse_args()
+    if args.tensor_parallel:
+        CONFIG.update(TENSOR_PARALLEL_SHAPE)
+    out = args.out or ("Tests/Fixtures/quantized-tp" if args.tensor_parallel else "Tests/Fixtures/quantized")
     for i, name in enumerate(FORMATS):
+        if args.tensor_parallel and name not in TENSOR_PARALLEL:
+            continue
         if not args.only or name in args.only.split(","):
-            make(name, args.out, 100 * (i + 1))
+            make(name, out, 100 * (i + 1))
 
 
 if __name__ == "__main__":

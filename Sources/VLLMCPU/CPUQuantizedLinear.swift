@@ -114,18 +114,21 @@ extension CPUBackend {
         let (T, K, N) = (x.rows, x.columns, tensors[1].rows)
         switch format {
         case .packedInt(let bits, let groupSize, let permuted):
+            // An act-order shard may store more columns than it has inputs (padding), so the
+            // products run over the stored columns of the permuted activations.
             let input = permuted ? Self.permuteColumns(x, order: tensors[3]) : x
+            let stored = input.columns
             let packed = UnsafePointer(tensors[0].storage.assumingMemoryBound(to: UInt32.self))
             let (scales, zeros) = (UnsafePointer(tensors[1].floats), UnsafePointer(tensors[2].floats))
             if (1...PackedDecode.maxTokens).contains(T) {
                 PackedDecode.multiplyInt(
-                    x: input.floats, T: T, K: K, N: N, packed: packed, scales: scales, zeros: zeros, bits: bits,
+                    x: input.floats, T: T, K: stored, N: N, packed: packed, scales: scales, zeros: zeros, bits: bits,
                     groupSize: groupSize, out: out, outStride: outStride)
                 return
             }
-            PackedMatMul.multiply(x: input.floats, T: T, K: K, N: N, out: out, outStride: outStride) { n, row in
+            PackedMatMul.multiply(x: input.floats, T: T, K: stored, N: N, out: out, outStride: outStride) { n, row in
                 PackedMatMul.dequantizePackedInt(
-                    row: n, packed: packed, scales: scales, zeros: zeros, bits: bits, groupSize: groupSize, K: K, into: row)
+                    row: n, packed: packed, scales: scales, zeros: zeros, bits: bits, groupSize: groupSize, K: stored, into: row)
             }
         case .fp8(let blockColumns):
             let codes = UnsafePointer(tensors[0].storage.assumingMemoryBound(to: UInt8.self))
@@ -158,13 +161,17 @@ extension CPUBackend {
         }
     }
 
-    /// `x` with its columns in act-order: column `k` of the result is column `order[k]` of `x`.
+    /// `x` with its columns in act-order: column `k` of the result is column `order[k]` of `x`, or
+    /// 0 where `order[k]` is -1 (the padding of an act-order shard).
     private static func permuteColumns(_ x: CPUTensor, order: CPUTensor) -> CPUTensor {
-        let (T, K) = (x.rows, x.columns)
-        let out = CPUTensor(shape: [T, K])
+        let (T, K, stored) = (x.rows, x.columns, order.count)
+        let out = CPUTensor(shape: [T, stored])
         let indices = order.storage.assumingMemoryBound(to: Int32.self)
         for t in 0..<T {
-            for k in 0..<K { out.floats[t * K + k] = x.floats[t * K + Int(indices[k])] }
+            for k in 0..<stored {
+                let source = Int(indices[k])
+                out.floats[t * stored + k] = source < 0 ? 0 : x.floats[t * K + source]
+            }
         }
         return out
     }

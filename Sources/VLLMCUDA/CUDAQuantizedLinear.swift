@@ -176,7 +176,7 @@ extension CUDABackend {
     /// The matrix-vector kernel of every part for `tokens` rows, or nil when one part's layout
     /// does not suit it (then the whole product takes the dequantized path).
     private func vectorKernels(_ parts: [StoredPart], tokens: Int, inFeatures k: Int) -> [CUhandle]? {
-        let kernels = parts.compactMap { vectorKernel($0.format, tokens: tokens, inFeatures: k) }
+        let kernels = parts.compactMap { vectorKernel($0.format, tokens: tokens, inFeatures: $0.storedColumns(inFeatures: k)) }
         return kernels.count == parts.count ? kernels : nil
     }
 
@@ -212,19 +212,20 @@ extension CUDABackend {
             var arguments: [KernelArgument]
             switch part.format {
             case .packedInt(let bits, let groupSize, let permuted):
+                let stored = part.storedColumns(inFeatures: k)
                 var input = x
                 if permuted {
-                    input = allocate([t, k])
+                    input = allocate([t, stored])
                     launch(
-                        kernels.quantized!.permuteColumns, "permute_columns", grid: (gridFor(t * k), 1), block: 256,
+                        kernels.quantized!.permuteColumns, "permute_columns", grid: (gridFor(t * stored), 1), block: 256,
                         [
                             .pointer(input.pointer), .pointer(x.pointer), .pointer(part.tensors[3].pointer), .int32(Int32(t)),
-                            .int32(Int32(k)),
+                            .int32(Int32(k)), .int32(Int32(stored)),
                         ])
                 }
                 arguments = [.pointer(y), .pointer(input.pointer)] + part.tensors.prefix(3).map { .pointer($0.pointer) }
-                arguments += [.int32(Int32(rows)), .int32(Int32(k)), .int32(Int32(groupSize)), .int32(Int32(n))]
-                launch(kernel, "gemv_int\(bits) \(rows)x\(k)", grid: grid, block: 256, arguments)
+                arguments += [.int32(Int32(rows)), .int32(Int32(stored)), .int32(Int32(groupSize)), .int32(Int32(n))]
+                launch(kernel, "gemv_int\(bits) \(rows)x\(stored)", grid: grid, block: 256, arguments)
             case .fp8(let blockColumns):
                 arguments = [.pointer(y), .pointer(x.pointer)] + part.tensors.prefix(2).map { .pointer($0.pointer) }
                 arguments += [.int32(Int32(rows)), .int32(Int32(k)), .int32(Int32(min(blockColumns, k))), .int32(Int32(n))]
@@ -263,7 +264,8 @@ extension CUDABackend {
                 [
                     .pointer(destination), .pointer(part.tensors[0].pointer), .pointer(part.tensors[1].pointer),
                     .pointer(part.tensors[2].pointer), .pointer(permuted ? part.tensors[3].pointer : 0),
-                    .int32(Int32(rows)), .int32(Int32(k)), .int32(Int32(groupSize)), .int32(Int32(bits)),
+                    .int32(Int32(rows)), .int32(Int32(k)), .int32(Int32(part.storedColumns(inFeatures: k))), .int32(Int32(groupSize)),
+                    .int32(Int32(bits)),
                 ])
         case .fp8(let blockColumns):
             launch(
@@ -324,6 +326,12 @@ private struct StoredPart {
     var rows: Int {
         if case .ggml = format { return tensors[0].shape[0] }
         return tensors[1].shape[0]
+    }
+
+    /// Columns the packed values of a row hold: the `k` inputs, or more in a padded act-order shard.
+    func storedColumns(inFeatures k: Int) -> Int {
+        if case .packedInt(let bits, _, _) = format { return tensors[0].shape[1] * 32 / bits }
+        return k
     }
 }
 

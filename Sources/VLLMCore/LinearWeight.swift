@@ -8,8 +8,10 @@ public enum WeightFormat: Sendable, Hashable, CustomStringConvertible {
     /// words, with float32 scales and zero points per row and group of `groupSize` inputs:
     /// `w = (q - zero) · scale`. Tensors: `packed [out, in·bits/32]` int32, `scales [out, groups]`,
     /// `zeros [out, groups]`, and when `permuted` an int32 `order [in]`: input `order[k]` is
-    /// stored at column `k` (GPTQ act-order, so that every group is contiguous).
-    /// AWQ, GPTQ and compressed-tensors int4 checkpoints are repacked to this at load.
+    /// stored at column `k` (GPTQ act-order, so that every group is contiguous). A row-parallel
+    /// shard of an act-order weight may store more columns than it has inputs: `packed`, `scales`,
+    /// `zeros` and `order` then cover the stored columns, and padding columns have order -1 (they
+    /// multiply nothing). AWQ, GPTQ and compressed-tensors int4 checkpoints are repacked to this at load.
     case packedInt(bits: Int, groupSize: Int, permuted: Bool)
     /// float8 e4m3 codes `[out, in]` and float32 `scales [out, blocks]`, one per row and block of
     /// `blockColumns` inputs: `w = fp8 · scale`. Per-tensor, per-channel and 128×128-block
@@ -68,7 +70,9 @@ public struct HostLinearWeight: Sendable {
         return HostLinearWeight(format: .dense, outFeatures: matrix.shape[0], inFeatures: matrix.shape[1], tensors: [matrix])
     }
 
-    /// Output features `range` only (a column-parallel shard).
+    /// Output features `range` only (a column-parallel shard). Every quantized format keeps its
+    /// scales per output row (128×128 FP8 blocks and AWQ's packed output columns are spread to
+    /// rows at load), so any range of rows is exact.
     public func rows(_ range: Range<Int>) throws -> HostLinearWeight {
         guard range != 0..<outFeatures else { return self }
         switch format {
@@ -83,13 +87,14 @@ public struct HostLinearWeight: Sendable {
         }
     }
 
-    /// Input features `range` only (a row-parallel shard).
+    /// Input features `range` only (a row-parallel shard). Quantized slices must fall on whole
+    /// packed words, groups and scale blocks (`quantizedColumns`); throws
+    /// `ModelLoadError.invalidConfig` naming what the slice cuts.
     public func columns(_ range: Range<Int>) throws -> HostLinearWeight {
         guard range != 0..<inFeatures else { return self }
         switch format {
         case .dense: return .dense(tensors[0].columns(range))
-        case .packedInt, .fp8, .lookupTable:
-            throw ModelLoadError.unsupportedWeightFormat(format: format, backend: "tensor-parallel (row-parallel shards)")
+        case .packedInt, .fp8, .lookupTable: return try quantizedColumns(range)
         case .ggml(let type):
             // Blocks run along the input features, so a row-parallel slice must start and end on a block.
             guard range.lowerBound % type.blockSize == 0, range.upperBound % type.blockSize == 0 else {

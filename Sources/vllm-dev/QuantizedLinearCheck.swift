@@ -30,18 +30,38 @@ struct QuantizedLinearCheck {
         for (name, format) in formats {
             // Two parts (as q and k fused), 200 and 136 rows, 512 inputs.
             let parts = [randomWeight(format, out: 200, inFeatures: 512), randomWeight(format, out: 136, inFeatures: 512)]
-            let reference = parts.flatMap(Self.dequantized)
-            let (g, c) = (try gpu.linearWeight(parts), try cpu.linearWeight(parts))
-            for tokens in [1, 3, 4, 37] {
-                let x = random(tokens * 512, scale: 1)
-                let (xc, xg) = (try cpu.weight([HostTensor(shape: [tokens, 512], values: x)]), try gpu.upload(x, shape: [tokens, 512]))
-                let expected = Float64Reference.linear(x.map(Double.init), weight: reference, bias: nil, inputs: 512)
-                let label = "quantized \(name) \(tokens)x512x336"
-                results.append((label, Float64Reference.relativeError(gpu.toHost(gpu.linear(xg, g, bias: nil)), expected)))
-                results.append((label + " cpu-vs-f64", Float64Reference.relativeError(cpu.linear(xc, c, bias: nil).toArray(), expected)))
-            }
+            results += try products(name, parts)
+        }
+        // Row-parallel shards of act-order weights (tensor parallelism): each rank's inputs are
+        // spread over all groups, so the shards store padded groups (order -1).
+        for (name, format) in [
+            ("int4 g128 act-order shard", WeightFormat.packedInt(bits: 4, groupSize: 128, permuted: true)),
+            ("int8 g64 act-order shard", .packedInt(bits: 8, groupSize: 64, permuted: true)),
+        ] {
+            let parts = [
+                try randomWeight(format, out: 200, inFeatures: 1024).columns(512..<1024),
+                try randomWeight(format, out: 136, inFeatures: 1024).columns(0..<512),
+            ]
+            results += try products(name, parts)
         }
         results += try w8a8()
+        return results
+    }
+
+    /// `linear` over `parts` (512 inputs, 336 rows in all) for decode and prefill token counts, on
+    /// the GPU and the CPU, against float64.
+    private mutating func products(_ name: String, _ parts: [HostLinearWeight]) throws -> [(String, Double)] {
+        var results: [(String, Double)] = []
+        let reference = parts.flatMap(QuantizedReference.dequantized)
+        let (g, c) = (try gpu.linearWeight(parts), try cpu.linearWeight(parts))
+        for tokens in [1, 3, 4, 37] {
+            let x = random(tokens * 512, scale: 1)
+            let (xc, xg) = (try cpu.weight([HostTensor(shape: [tokens, 512], values: x)]), try gpu.upload(x, shape: [tokens, 512]))
+            let expected = Float64Reference.linear(x.map(Double.init), weight: reference, bias: nil, inputs: 512)
+            let label = "quantized \(name) \(tokens)x512x336"
+            results.append((label, Float64Reference.relativeError(gpu.toHost(gpu.linear(xg, g, bias: nil)), expected)))
+            results.append((label + " cpu-vs-f64", Float64Reference.relativeError(cpu.linear(xc, c, bias: nil).toArray(), expected)))
+        }
         return results
     }
 
@@ -55,7 +75,7 @@ struct QuantizedLinearCheck {
         var results: [(String, Double)] = []
         let (n, k) = (336, 512)
         let host = randomWeight(.fp8(blockColumns: k), out: n, inFeatures: k)
-        let reference = Self.dequantized(host)
+        let reference = QuantizedReference.dequantized(host)
         let weight = try gpu.linearWeight([host])
         for tokens in [5, 37, 129] {
             let x = random(tokens * k, scale: 2)
@@ -129,72 +149,8 @@ struct QuantizedLinearCheck {
         (0..<count).map { _ in round(Float.random(in: -1...1, using: &rng) * scale) }
     }
 
-    /// Random codes and scales in `format` (a block wider than the row is one per channel).
+    /// Random codes and scales in `format` (`QuantizedReference.randomWeight`).
     private mutating func randomWeight(_ format: WeightFormat, out: Int, inFeatures: Int) -> HostLinearWeight {
-        switch format {
-        case .packedInt(let bits, let groupSize, let permuted):
-            let group = min(groupSize, inFeatures), groups = inFeatures / group
-            let words = (0..<(out * inFeatures * bits / 32)).map { _ in UInt32.random(in: 0...UInt32.max, using: &rng) }
-            var tensors = [
-                words.withUnsafeBytes { HostTensor(shape: [out, inFeatures * bits / 32], dtype: .int32, copying: $0.baseAddress!) },
-                HostTensor(shape: [out, groups], values: (0..<(out * groups)).map { _ in Float.random(in: 0.001...0.01, using: &rng) }),
-                HostTensor(
-                    shape: [out, groups], values: (0..<(out * groups)).map { _ in Float(Int.random(in: 0..<(1 << bits), using: &rng)) }),
-            ]
-            if permuted {
-                let order = (0..<Int32(inFeatures)).shuffled(using: &rng)
-                tensors.append(order.withUnsafeBytes { HostTensor(shape: [inFeatures], dtype: .int32, copying: $0.baseAddress!) })
-            }
-            return HostLinearWeight(
-                format: .packedInt(bits: bits, groupSize: group, permuted: permuted), outFeatures: out, inFeatures: inFeatures,
-                tensors: tensors)
-        case .fp8(let blockColumns):
-            let block = min(blockColumns, inFeatures), blocks = (inFeatures + block - 1) / block
-            let codes = (0..<(out * inFeatures)).map { _ -> UInt8 in
-                let c = UInt8.random(in: 0...255, using: &rng)
-                return c & 0x7F == 0x7F ? c ^ 1 : c
-            }
-            return HostLinearWeight(
-                format: .fp8(blockColumns: block), outFeatures: out, inFeatures: inFeatures,
-                tensors: [
-                    codes.withUnsafeBytes { HostTensor(shape: [out, inFeatures], dtype: .float8E4M3, copying: $0.baseAddress!) },
-                    HostTensor(shape: [out, blocks], values: (0..<(out * blocks)).map { _ in Float.random(in: 1e-4...1e-3, using: &rng) }),
-                ])
-        default:
-            preconditionFailure("\(format) is not a quantized format")
-        }
-    }
-
-    /// The `[out, in]` matrix in float64, in input order, straight from the format's definition.
-    private static func dequantized(_ w: HostLinearWeight) -> [Double] {
-        let (out, k) = (w.outFeatures, w.inFeatures)
-        var matrix = [Double](repeating: 0, count: out * k)
-        switch w.format {
-        case .packedInt(let bits, let groupSize, let permuted):
-            let words = w.tensors[0].bytes.assumingMemoryBound(to: UInt32.self)
-            let (scales, zeros) = (w.tensors[1].floats(), w.tensors[2].floats())
-            let order = permuted ? Array(UnsafeBufferPointer(start: w.tensors[3].bytes.assumingMemoryBound(to: Int32.self), count: k)) : nil
-            let perWord = 32 / bits, groups = k / groupSize
-            for n in 0..<out {
-                for j in 0..<k {
-                    let q = (words[n * (k / perWord) + j / perWord] >> UInt32((j % perWord) * bits)) & UInt32((1 << bits) - 1)
-                    let g = n * groups + j / groupSize
-                    matrix[n * k + (order.map { Int($0[j]) } ?? j)] = (Double(q) - Double(zeros[g])) * Double(scales[g])
-                }
-            }
-        case .fp8(let blockColumns):
-            let codes = w.tensors[0].bytes.assumingMemoryBound(to: UInt8.self)
-            let scales = w.tensors[1].floats()
-            let blocks = (k + blockColumns - 1) / blockColumns
-            for n in 0..<out {
-                for j in 0..<k {
-                    matrix[n * k + j] =
-                        Double(FloatBits.float8E4M3ToFloat(codes[n * k + j])) * Double(scales[n * blocks + j / blockColumns])
-                }
-            }
-        default:
-            preconditionFailure("\(w.format) is not a quantized format")
-        }
-        return matrix
+        QuantizedReference.randomWeight(format, out: out, inFeatures: inFeatures, using: &rng)
     }
 }

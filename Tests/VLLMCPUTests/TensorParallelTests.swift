@@ -55,8 +55,9 @@ import VLLMCore
         return out
     }
 
-    static func load(_ config: ModelConfig, ranks: Int) throws -> any ModelExecutor {
-        let weights = DummyWeights(dtype: .float32, seed: 11, scale: 0.25)
+    static func load(
+        _ config: ModelConfig, ranks: Int, weights: any WeightStore = DummyWeights(dtype: .float32, seed: 11, scale: 0.25)
+    ) throws -> any ModelExecutor {
         let model: any ModelExecutor
         if ranks == 1 {
             model = try ModelRegistry.load(config: config, weights: weights, backend: CPUBackend(), maxPositions: 128)

@@ -114,12 +114,14 @@ __device__ void gemv_fp8(T* y, const T* x, const unsigned char* codes, const flo
 // most 65535 rows, an LM head more), one 32-bit word a thread.
 // With `order` (act-order), stored column j is input order[j], so the matrix comes out in input
 // order and the activations need no gathering; without it, each word's values go out in one store.
+// `stored` columns per row are packed: k, or more in an act-order shard, whose padding columns
+// (order -1) are skipped.
 template <typename T, int BITS>
 __device__ __forceinline__ void dequantize_words(T* w, const unsigned int* packed, const float* scales, const float* zeros,
-                                                 const int* order, int n, int k, int group) {
+                                                 const int* order, int n, int k, int stored, int group) {
     constexpr int PER_WORD = 32 / BITS, BYTES = (int)sizeof(T) * PER_WORD;
     constexpr unsigned int MASK = (1u << BITS) - 1u;
-    const int words_per_row = k / PER_WORD, groups = k / group;
+    const int words_per_row = stored / PER_WORD, groups = stored / group;
     for (int row = blockIdx.y; row < n; row += gridDim.y) {
     const unsigned int* pr = packed + (long long)row * words_per_row;
     T* wr = w + (long long)row * k;
@@ -135,7 +137,10 @@ __device__ __forceinline__ void dequantize_words(T* w, const unsigned int* packe
         }
         if (order) {
 #pragma unroll
-            for (int e = 0; e < PER_WORD; ++e) wr[order[first + e]] = out.v[e];
+            for (int e = 0; e < PER_WORD; ++e) {
+                const int column = order[first + e];
+                if (column >= 0) wr[column] = out.v[e];
+            }
         } else {
 #pragma unroll
             for (int b = 0; b < BYTES / 8; ++b) ((uint2*)(wr + first))[b] = out.u[b];
@@ -146,10 +151,10 @@ __device__ __forceinline__ void dequantize_words(T* w, const unsigned int* packe
 
 template <typename T>
 __device__ void dequantize_int(T* w, const unsigned int* packed, const float* scales, const float* zeros, const int* order,
-                               int n, int k, int group, int bits) {
+                               int n, int k, int stored, int group, int bits) {
     PDL_ENTER();
-    if (bits == 4) dequantize_words<T, 4>(w, packed, scales, zeros, order, n, k, group);
-    else dequantize_words<T, 8>(w, packed, scales, zeros, order, n, k, group);
+    if (bits == 4) dequantize_words<T, 4>(w, packed, scales, zeros, order, n, k, stored, group);
+    else dequantize_words<T, 8>(w, packed, scales, zeros, order, n, k, stored, group);
 }
 
 // The same for e4m3 rows: rows as above, one code a thread.
@@ -167,14 +172,16 @@ __device__ void dequantize_fp8(T* w, const unsigned char* codes, const float* sc
     }
 }
 
-// y[t, j] = x[t, order[j]]: activations in the stored column order of an act-order weight.
+// y[t, j] = x[t, order[j]]: activations in the stored column order of an act-order weight; y has
+// `stored` columns and x `k` (more stored columns in an act-order shard: order -1 gives 0).
 template <typename T>
-__device__ void permute_columns(T* y, const T* x, const int* order, int rows, int k) {
+__device__ void permute_columns(T* y, const T* x, const int* order, int rows, int k, int stored) {
     PDL_ENTER();
-    const long long total = (long long)rows * k;
+    const long long total = (long long)rows * stored;
     for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < total; i += (long long)gridDim.x * blockDim.x) {
-        const long long t = i / k;
-        y[i] = x[t * k + order[i % k]];
+        const long long t = i / stored;
+        const int column = order[i % stored];
+        y[i] = column >= 0 ? x[t * k + column] : from_f<T>(0.f);
     }
 }
 
@@ -238,16 +245,17 @@ __device__ void scale_product(T* y, const float* row_scales, const float* column
     }
 #define INSTANTIATE_DEQUANTIZE(S, T)                                                                               \
     extern "C" __global__ void dequantize_int_##S(T* w, const unsigned int* packed, const float* scales,           \
-                                                  const float* zeros, const int* order, int n, int k, int group,   \
-                                                  int bits) {                                                      \
-        dequantize_int<T>(w, packed, scales, zeros, order, n, k, group, bits);                                     \
+                                                  const float* zeros, const int* order, int n, int k, int stored,  \
+                                                  int group, int bits) {                                           \
+        dequantize_int<T>(w, packed, scales, zeros, order, n, k, stored, group, bits);                             \
     }                                                                                                              \
     extern "C" __global__ void dequantize_fp8_##S(T* w, const unsigned char* codes, const float* scales, int n,    \
                                                   int k, int block) {                                              \
         dequantize_fp8<T>(w, codes, scales, n, k, block);                                                          \
     }                                                                                                              \
-    extern "C" __global__ void permute_columns_##S(T* y, const T* x, const int* order, int rows, int k) {          \
-        permute_columns<T>(y, x, order, rows, k);                                                                  \
+    extern "C" __global__ void permute_columns_##S(T* y, const T* x, const int* order, int rows, int k,            \
+                                                   int stored) {                                                   \
+        permute_columns<T>(y, x, order, rows, k, stored);                                                          \
     }                                                                                                              \
     extern "C" __global__ void quantize_rows_fp8_##S(unsigned char* q, float* scales, const T* x, int k) {         \
         quantize_rows_fp8<T>(q, scales, x, k);                                                                     \
