@@ -241,58 +241,56 @@ enum GGMLInt8Decode {
         return _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(spread, bit), bit), splat(16))
     }
 
-    /// Q4_0: `d·(q − 8)`.
-    private enum Q4_0Int8: Int8BlockDot {
+    /// The formats of 32 values with unsigned codes `q` and a scale `d`, each value `d·q` plus a
+    /// constant offset (`−8d`, `−16d`) or the block's minimum `m`.
+    private protocol SmallBlockFormat: Int8BlockDot {
+        /// The 32 codes, in value order.
+        static func codes(_ block: UnsafeRawPointer) -> __m256i
+        /// What each value adds to `d·q`.
+        static func offset(_ block: UnsafeRawPointer, d: Float) -> Float
+    }
+
+    extension SmallBlockFormat {
         static var size: Int { 32 }
-        static var bytes: Int { 18 }
 
         @inline(__always)
         static func add(_ block: UnsafeRawPointer, _ x: QuantizedActivations, into sums: inout Int8RowSums) {
             let d = GGMLBlocks.half(block, 0)
-            sums.add(dot(nibbles(block + 2), x.values(0)), times: d * x.scale(0))
-            sums.offset -= 8 * d * x.sum(0)
+            sums.add(dot(codes(block), x.values(0)), times: d * x.scale(0))
+            sums.offset += offset(block, d: d) * x.sum(0)
         }
+    }
+
+    /// Q4_0: `d·(q − 8)`.
+    private enum Q4_0Int8: SmallBlockFormat {
+        static var bytes: Int { 18 }
+        @inline(__always) static func codes(_ block: UnsafeRawPointer) -> __m256i { nibbles(block + 2) }
+        @inline(__always) static func offset(_ block: UnsafeRawPointer, d: Float) -> Float { -8 * d }
     }
 
     /// Q4_1: `d·q + m`.
-    private enum Q4_1Int8: Int8BlockDot {
-        static var size: Int { 32 }
+    private enum Q4_1Int8: SmallBlockFormat {
         static var bytes: Int { 20 }
-
-        @inline(__always)
-        static func add(_ block: UnsafeRawPointer, _ x: QuantizedActivations, into sums: inout Int8RowSums) {
-            let (d, m) = (GGMLBlocks.half(block, 0), GGMLBlocks.half(block, 2))
-            sums.add(dot(nibbles(block + 4), x.values(0)), times: d * x.scale(0))
-            sums.offset += m * x.sum(0)
-        }
+        @inline(__always) static func codes(_ block: UnsafeRawPointer) -> __m256i { nibbles(block + 4) }
+        @inline(__always) static func offset(_ block: UnsafeRawPointer, d: Float) -> Float { GGMLBlocks.half(block, 2) }
     }
 
     /// Q5_0: `d·(q − 16)`, the fifth bits in a 32-bit word before the nibbles.
-    private enum Q5_0Int8: Int8BlockDot {
-        static var size: Int { 32 }
+    private enum Q5_0Int8: SmallBlockFormat {
         static var bytes: Int { 22 }
-
-        @inline(__always)
-        static func add(_ block: UnsafeRawPointer, _ x: QuantizedActivations, into sums: inout Int8RowSums) {
-            let d = GGMLBlocks.half(block, 0)
-            let q = _mm256_or_si256(nibbles(block + 6), fifthBits(block.loadUnaligned(fromByteOffset: 2, as: UInt32.self)))
-            sums.add(dot(q, x.values(0)), times: d * x.scale(0))
-            sums.offset -= 16 * d * x.sum(0)
+        @inline(__always) static func codes(_ block: UnsafeRawPointer) -> __m256i {
+            _mm256_or_si256(nibbles(block + 6), fifthBits(block.loadUnaligned(fromByteOffset: 2, as: UInt32.self)))
         }
+        @inline(__always) static func offset(_ block: UnsafeRawPointer, d: Float) -> Float { -16 * d }
     }
 
     /// Q5_1: `d·q + m`, the fifth bits after `d` and `m`.
-    private enum Q5_1Int8: Int8BlockDot {
-        static var size: Int { 32 }
+    private enum Q5_1Int8: SmallBlockFormat {
         static var bytes: Int { 24 }
-
-        @inline(__always)
-        static func add(_ block: UnsafeRawPointer, _ x: QuantizedActivations, into sums: inout Int8RowSums) {
-            let (d, m) = (GGMLBlocks.half(block, 0), GGMLBlocks.half(block, 2))
-            let q = _mm256_or_si256(nibbles(block + 8), fifthBits(block.loadUnaligned(fromByteOffset: 4, as: UInt32.self)))
-            sums.add(dot(q, x.values(0)), times: d * x.scale(0))
-            sums.offset += m * x.sum(0)
+        @inline(__always) static func codes(_ block: UnsafeRawPointer) -> __m256i {
+            _mm256_or_si256(nibbles(block + 8), fifthBits(block.loadUnaligned(fromByteOffset: 4, as: UInt32.self)))
         }
+        @inline(__always) static func offset(_ block: UnsafeRawPointer, d: Float) -> Float { GGMLBlocks.half(block, 2) }
     }
 
     /// Q8_0: `d·q` for signed bytes; the sign moves onto the activations so the weights go in unsigned.
