@@ -28,10 +28,18 @@ public final class CPUBackend: Backend {
     /// Batch-invariant mode (`--batch-invariant`). It changes nothing here: every kernel of this
     /// backend already computes a token's result in an order of its own (docs/deterministic-mode.md).
     public let batchInvariant: Bool
+    /// What GGUF block weights meet in decode steps: float32 activations, or 8-bit ones
+    /// (`GGMLInt8Decode`). Each token's activations are quantized on their own, so the mode keeps
+    /// batch invariance.
+    public let ggufActivations: CPUGGUFActivations
 
     /// A backend of one rank, or rank `rank` of `group`; `keepsBFloat16` keeps bfloat16 matrices as
-    /// bfloat16; `batchInvariant` records the mode (a no-op on the CPU).
-    public init(keepsBFloat16: Bool = true, group: InProcessGroup? = nil, rank: Int = 0, batchInvariant: Bool = false) {
+    /// bfloat16; `batchInvariant` records the mode (a no-op on the CPU); `ggufActivations` picks the
+    /// GGUF decode kernels (int8 only where `GGMLInt8Decode.available`).
+    public init(
+        keepsBFloat16: Bool = true, group: InProcessGroup? = nil, rank: Int = 0, batchInvariant: Bool = false,
+        ggufActivations: CPUGGUFActivations = .float32
+    ) {
         // Activations are allocated and freed every step; above glibc's default 128 KiB threshold
         // each one would be a fresh mmap whose pages the kernel zeroes again (a tenth of a decode
         // step in a profile). Keeping them in the heap reuses the same pages.
@@ -40,6 +48,7 @@ public final class CPUBackend: Backend {
         self.group = group
         self.rank = rank
         self.batchInvariant = batchInvariant
+        self.ggufActivations = GGMLInt8Decode.available ? ggufActivations : .float32
     }
 
     /// Copies the parts into one tensor stacked along the first dimension: bfloat16 matrices stay bfloat16 when `keepsBFloat16`, everything

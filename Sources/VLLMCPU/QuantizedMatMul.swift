@@ -14,12 +14,17 @@ enum QuantizedMatMul {
     static let tileTokens = 4
 
     /// Writes columns `0..<N` of `out` (whose rows are `outStride` apart) for the `T` rows of `x`
-    /// (`K` columns) and the `N` rows of `w`, each `type.rowBytes(K)` bytes.
+    /// (`K` columns) and the `N` rows of `w`, each `type.rowBytes(K)` bytes; decode steps of block
+    /// types meet 8-bit activations when `int8Activations` (`GGMLInt8Decode`).
     static func multiply(
         x: UnsafePointer<Float>, w: UnsafeRawPointer, type: GGMLType, out: UnsafeMutablePointer<Float>, outStride: Int,
-        T: Int, N: Int, K: Int
+        T: Int, N: Int, K: Int, int8Activations: Bool = false
     ) {
         let rowBytes = type.rowBytes(K)
+        if int8Activations && T < tileTokens && type.floatDType == nil {
+            GGMLInt8Decode.multiply(x: x, w: w, type: type, out: out, outStride: outStride, T: T, N: N, K: K)
+            return
+        }
         if T < tileTokens && type.floatDType == nil {
             GGMLDecode.multiply(x: x, w: w, type: type, out: out, outStride: outStride, T: T, N: N, K: K)
             return

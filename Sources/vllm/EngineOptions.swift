@@ -58,6 +58,12 @@ struct EngineOptions: ParsableArguments {
     @Option(help: "GiB of memory for the KV cache on the CPU.")
     var cpuKvCacheSpace: Double = 4
 
+    @Option(
+        help:
+            "GGUF decode on the CPU: float32 (exact product with the dequantized weights) or int8 (activations quantized per 32 values as llama.cpp does; faster, x86-64)."
+    )
+    var cpuGgufActivations: String = "float32"
+
     @Option(name: [.customLong("tensor-parallel-size"), .customShort("t")], help: "Ranks to split the model over.")
     var tensorParallelSize = 1
 
@@ -128,6 +134,11 @@ struct EngineOptions: ParsableArguments {
         args.maxNumBatchedTokens = maxNumBatchedTokens
         args.numGPUBlocksOverride = numGpuBlocksOverride
         args.cpuKVCacheBytes = Int(cpuKvCacheSpace * Double(1 << 30))
+        guard let activations = CPUGGUFActivations(rawValue: cpuGgufActivations) else {
+            throw ValidationError(
+                "--cpu-gguf-activations must be one of \(CPUGGUFActivations.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        args.cpuGGUFActivations = activations
         args.enablePrefixCaching = prefixCaching && !noEnablePrefixCaching
         args.tensorParallelSize = tensorParallelSize
         guard Platforms.deviceNames.contains(device) else {

@@ -47,6 +47,16 @@ final class DirectRunner {
         return (0..<n).map { Array(flat[($0 * vocab)..<(($0 + 1) * vocab)]) }
     }
 
+    /// The logits of the last token of `tokens` computed as a decode step (one token) after the
+    /// others as a prefill, in sequence slot 0.
+    func secondStepLogits(_ tokens: [Int]) -> [Float] {
+        let table = table(0, length: tokens.count)
+        let prefill = SequenceChunk(tokenIDs: tokens.dropLast().map(Int32.init), numCached: 0, blockTable: table)
+        _ = model.execute(ForwardBatch(chunks: [prefill], blockSize: blockSize))
+        let step = SequenceChunk(tokenIDs: [Int32(tokens.last!)], numCached: tokens.count - 1, blockTable: table)
+        return model.execute(ForwardBatch(chunks: [step], blockSize: blockSize))
+    }
+
     /// Greedy continuation of `prompt` for `count` tokens, no stopping.
     func greedy(_ prompt: [Int], count: Int, slot: Int = 0) -> [Int] {
         var tokens = prompt

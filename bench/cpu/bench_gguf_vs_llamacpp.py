@@ -16,7 +16,10 @@ only `llama-bench` is built (Release, CPU only, -march=native, no curl), at the 
 Our decode steps run after the prompt (context 129..256 for 128/128); llama-bench's tg test starts
 from an empty context. At these sizes attention is a small part of a step.
 
-Usage: python3 bench/cpu/bench_gguf_vs_llamacpp.py [--binary .build/release/vllm] [--rounds 3]
+With --int8, ours also runs with `--cpu-gguf-activations int8` (activations quantized to 8 bits
+per 32 values, as llama.cpp's CPU kernels do) in the same rounds.
+
+Usage: python3 bench/cpu/bench_gguf_vs_llamacpp.py [--binary .build/release/vllm] [--rounds 3] [--int8]
        [--baseline OTHER_VLLM] [--llama-bench PATH|none] [--iterations 1]
        [--prompt 128] [--decode 128] [--threads 2] [--out bench/results/cpu_gguf_vs_llamacpp.json]
 """
@@ -85,10 +88,10 @@ def build_llama_bench(sdist=None):
     return binary, source
 
 
-def ours(binary, model, args):
+def ours(binary, model, args, extra=()):
     command = [binary, "bench", "forward", "--device", "cpu", "--model", model, "--batch-size", "1",
                "--input-len", str(args.prompt), "--output-len", str(args.decode + 1), "--warmup", str(args.warmup),
-               "--iterations", str(args.iterations), "--json"]
+               "--iterations", str(args.iterations), "--json", *extra]
     before = os.getloadavg()[0]
     out = subprocess.run(command, check=True, capture_output=True, text=True).stdout
     result = json.loads(out.strip().splitlines()[-1])
@@ -96,7 +99,7 @@ def ours(binary, model, args):
             "loadavg_before": before, "loadavg_after": os.getloadavg()[0], "command": " ".join(command)}
 
 
-def theirs(binary, model, args):
+def theirs(binary, model, args, extra=()):
     command = [binary, "-m", model, "-p", str(args.prompt), "-n", str(args.decode), "-t", str(args.threads),
                "-r", str(args.iterations), "-o", "json"]
     before = os.getloadavg()[0]
@@ -115,6 +118,8 @@ def main():
     parser.add_argument("--binary", default=".build/release/vllm")
     parser.add_argument("--llama-bench", help="a built llama-bench (default: build it from the PyPI sdist); 'none' skips it")
     parser.add_argument("--baseline", help="a second vllm binary (e.g. main's) run in the same rounds, as 'baseline'")
+    parser.add_argument("--int8", action="store_true",
+                        help="also run ours with --cpu-gguf-activations int8 (llama.cpp's 8-bit activations), as 'ours_int8'")
     parser.add_argument("--sdist", help="a local copy of the sdist (its sha256 is still checked)")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--iterations", type=int, default=1, help="measured runs per call (ours: median; theirs: mean)")
@@ -130,21 +135,23 @@ def main():
     if args.sdist and sha256(args.sdist) != SDIST_SHA256:
         raise SystemExit(f"{args.sdist}: sha256 differs from the pinned {SDIST_SHA256}")
     llama_bench = args.llama_bench or build_llama_bench(args.sdist)[0]
-    tools = [("ours", ours, args.binary)]
+    tools = [("ours", ours, args.binary, ())]
+    if args.int8:
+        tools.append(("ours_int8", ours, args.binary, ("--cpu-gguf-activations", "int8")))
     if args.baseline:
-        tools.append(("baseline", ours, args.baseline))
+        tools.append(("baseline", ours, args.baseline, ()))
     if llama_bench != "none":
-        tools.append(("llama.cpp", theirs, llama_bench))
+        tools.append(("llama.cpp", theirs, llama_bench, ()))
     if args.threads != os.cpu_count():
         print(f"note: our CPU backend uses every core ({os.cpu_count()}); llama-bench gets -t {args.threads}")
     names = args.models.split(",")
-    runs = {name: {tool: [] for tool, _, _ in tools} for name in names}
+    runs = {name: {tool: [] for tool, _, _, _ in tools} for name in names}
     for round_index in range(args.rounds):
         for name in names:
             model = os.path.join(GGUF_DIR, MODELS[name])
-            for tool, run, binary in tools:
+            for tool, run, binary, extra in tools:
                 start = time.time()
-                result = run(binary, model, args)
+                result = run(binary, model, args, extra)
                 result["wall_s"] = round(time.time() - start, 1)
                 runs[name][tool].append(result)
                 print(f"round {round_index + 1} {name} {tool}: prompt {result['prompt_tokens_per_s']:.1f} tok/s, "
@@ -158,11 +165,12 @@ def main():
         for tool in runs[name]:
             row[tool] = {key: statistics.median(r[key] for r in runs[name][tool]) for key in keys}
             row[tool]["loadavg_median"] = statistics.median(r["loadavg_before"] for r in runs[name][tool])
-        for other, label in (("llama.cpp", "llamacpp"), ("baseline", "baseline")):
-            if other in runs[name]:
-                row[f"ratio_ours_to_{label}"] = {key: row["ours"][key] / row[other][key] for key in keys}
-                row[f"per_round_ratios_to_{label}"] = {
-                    key: [o[key] / t[key] for o, t in zip(runs[name]["ours"], runs[name][other])] for key in keys}
+        for mine in ("ours", "ours_int8"):
+            for other, label in (("llama.cpp", "llamacpp"), ("baseline", "baseline")):
+                if mine in runs[name] and other in runs[name]:
+                    row[f"ratio_{mine}_to_{label}"] = {key: row[mine][key] / row[other][key] for key in keys}
+                    row[f"per_round_ratios_{mine}_to_{label}"] = {
+                        key: [o[key] / t[key] for o, t in zip(runs[name][mine], runs[name][other])] for key in keys}
         summary[name] = row
         print(name, json.dumps(row))
 

@@ -1,0 +1,86 @@
+import Foundation
+import Testing
+import VLLMCPU
+import VLLMCore
+import VLLMTestSupport
+
+/// `--cpu-gguf-activations int8`: decode steps multiply GGUF blocks with activations quantized to
+/// 8 bits per 32 values, as llama.cpp does. Its products are held to a float64 reference that
+/// quantizes the activations the same way (a scale of max|x|/127 per block, rounded to nearest
+/// even) and multiplies them with the dequantized weights, on every block type of the GGUF fixture.
+@Suite(.enabled(if: CPUBackend(ggufActivations: .int8).ggufActivations == .int8, "int8 GGUF activations need x86-64"))
+struct GGMLInt8DecodeTests {
+    /// The fixture's linear layers of block types: (name, rows, inputs).
+    static let layers = [
+        ("model.layers.0.self_attn.q_proj", 256, 256), ("model.layers.0.self_attn.k_proj", 128, 256),
+        ("model.layers.0.self_attn.v_proj", 128, 256), ("model.layers.0.self_attn.o_proj", 256, 256),
+        ("model.layers.0.mlp.gate_proj", 256, 256), ("model.layers.0.mlp.up_proj", 256, 256),
+        ("model.layers.0.mlp.down_proj", 256, 256), ("model.layers.1.self_attn.q_proj", 256, 256),
+        ("model.layers.1.self_attn.v_proj", 128, 256), ("model.layers.1.mlp.down_proj", 256, 256),
+    ]
+
+    /// Activations quantized as the mode does, dequantized again.
+    static func quantized(_ x: [Float]) -> [Double] {
+        stride(from: 0, to: x.count, by: 32).flatMap { start -> [Double] in
+            let block = x[start..<(start + 32)]
+            let amax = block.map(abs).max()!
+            guard amax > 0 else { return [Double](repeating: 0, count: 32) }
+            let (scale, inverse) = (amax / 127, 127 / amax)
+            return block.map { Double(scale) * Double(($0 * inverse).rounded(.toNearestOrEven)) }
+        }
+    }
+
+    /// 1, 2 and 3 tokens (the decode path) through every block type, and an all-zero token.
+    @Test func productsEqualTheQuantizedActivationsReference() throws {
+        let weights = try ModelFolder(path: GGUFFixtureModelTests.path).weights(format: .auto)
+        let backend = CPUBackend(keepsBFloat16: false, ggufActivations: .int8)
+        var random = SplitMixRandom(seed: 11)
+        var types: Set<String> = []
+        for (name, out, inputs) in Self.layers {
+            let host = try weights.linear(name, out: out, in: inputs)
+            types.insert("\(host.format)")
+            let dense = DecodedWeights.decode(host)
+            let weight = try backend.linearWeight([host])
+            for T in 1...3 {
+                var x = (0..<(T * inputs)).map { _ in Float.random(in: -2...2, using: &random) }
+                if T == 3 { for k in 0..<inputs { x[2 * inputs + k] = 0 } }
+                let input = try backend.weight([HostTensor(shape: [T, inputs], values: x)])
+                let result = backend.toHost(backend.linear(input, weight, bias: nil))
+                for t in 0..<T {
+                    let xq = Self.quantized(Array(x[(t * inputs)..<((t + 1) * inputs)]))
+                    for n in 0..<out {
+                        let row = dense[(n * inputs)..<((n + 1) * inputs)]
+                        let want = zip(row, xq).reduce(0.0) { $0 + Double($1.0) * $1.1 }
+                        let magnitude = zip(row, xq).reduce(0.0) { $0 + abs(Double($1.0) * $1.1) }
+                        let got = Double(result[t * out + n])
+                        #expect(abs(got - want) <= 1e-5 * magnitude + 1e-30, "\(name) T=\(T) token \(t) row \(n): \(got) vs \(want)")
+                    }
+                }
+            }
+        }
+        #expect(types.count == 8, "block types covered: \(types.sorted())")
+    }
+
+    /// The fixture model decodes with int8 activations close to float32 ones: each step's logits
+    /// within 2% of their scale.
+    @Test func modelLogitsStayCloseToFloat32() throws {
+        let folder = try ModelFolder(path: GGUFFixtureModelTests.path)
+        func run(_ activations: CPUGGUFActivations) throws -> [Float] {
+            let model = try ModelRegistry.load(
+                config: folder.config, weights: try folder.weights(format: .auto),
+                backend: CPUBackend(keepsBFloat16: false, ggufActivations: activations), maxPositions: 64)
+            model.allocateKVCache(numBlocks: 2, blockSize: 16)
+            let prompt: [Int32] = [1, 403, 72, 9, 311, 450, 28, 101, 7]
+            _ = model.execute(
+                ForwardBatch(chunks: [SequenceChunk(tokenIDs: Array(prompt.dropLast()), numCached: 0, blockTable: [0])], blockSize: 16))
+            // One decode token: the step that takes the int8 kernels.
+            let chunk = SequenceChunk(tokenIDs: [prompt.last!], numCached: prompt.count - 1, blockTable: [0])
+            return model.execute(ForwardBatch(chunks: [chunk], blockSize: 16))
+        }
+        let (got, want) = (try run(.int8), try run(.float32))
+        let scale = want.map(abs).max()!
+        let error = zip(got, want).map { abs($0 - $1) }.max()!
+        #expect(error > 0, "the int8 kernels were not taken")
+        #expect(error <= 0.02 * scale, "error \(error) at scale \(scale)")
+    }
+}
