@@ -56,8 +56,10 @@ public final class Eagle3HeadRunner<B: Backend>: Eagle3HeadExecutor {
         guard let cache else { preconditionFailure("allocateKVCache must be called before execute") }
         let width = fromTarget ? targetLayers.count * config.targetHiddenSize : config.model.hiddenSize
         precondition(hidden.count == batch.numTokens * width, "\(hidden.count) hidden values for \(batch.numTokens) tokens of \(width)")
+        // Preparing a step starts the backend's memory of the step: the states come after it.
+        let step = backend.prepare(batch)
         let states = backend.activation(hidden, rows: batch.numTokens, columns: width)
-        let (logits, out) = head.forward(backend.prepare(batch), hidden: states, fromTarget: fromTarget, cache: cache)
+        let (logits, out) = head.forward(step, hidden: states, fromTarget: fromTarget, cache: cache)
         return (backend.toHost(logits), backend.toHost(out))
     }
 }

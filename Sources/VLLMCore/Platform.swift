@@ -149,6 +149,8 @@ extension Platform {
             config, weights: SafetensorsWeights(folder: config.path), targetWeights: weights(of: target, options),
             backend: backend, maxPositions: options.maxModelLength, auxiliaryLayers: layers.count)
         try backend.waitForKernels()
+        // Its passes are far smaller than the target's; the reservation sizes its step memory.
+        _ = try reserveActivations([backend], config: config.model, options)
         return Eagle3HeadRunner(head: head, targetLayers: layers, backend: backend)
     }
 

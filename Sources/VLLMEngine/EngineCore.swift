@@ -167,7 +167,9 @@ public final class EngineCore {
         scheduler = Scheduler(config: config.scheduler, cache: cache)
         var times = config.loadTimes
         times.measure(\.kvCache) { executor.allocateKVCache(numBlocks: config.numBlocks, blockSize: config.blockSize) }
-        graphsRecorded = times.measure(\.graphs) { executor.captureGraphs(batchSizes: config.graphBatchSizes) }
+        // The target's passes of EAGLE-3 keep hidden states and run eagerly: nothing to record.
+        let graphSizes = config.speculative?.method == .eagle3 ? [] : config.graphBatchSizes
+        graphsRecorded = times.measure(\.graphs) { executor.captureGraphs(batchSizes: graphSizes) }
         graphRecordingSeconds = times.graphs
         startupTimes = times
         runner = StepRunner(executor: executor, blockSize: config.blockSize)

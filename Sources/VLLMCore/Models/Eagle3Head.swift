@@ -109,8 +109,10 @@ public final class Eagle3Head<B: Backend> {
     ) {
         let b = backend
         let c = config.model
-        // The residual stream starts from the hidden state; `addRMSNorm` adds to it in place.
-        let residual = fromTarget ? b.linear(hidden, fc, bias: nil) : hidden
+        // The residual stream starts from the hidden state; `addRMSNorm` adds to it in place. It
+        // lives through the pass, so `fc`'s output is copied where a backend keeps the step's
+        // long-lived tensors (`concatColumns`' memory) rather than left among short-lived ones.
+        let residual = fromTarget ? b.concatColumns([b.linear(hidden, fc, bias: nil)]) : hidden
         let embeds = b.rmsNorm(b.embedding(embedTokens, step), weight: inputNorm, eps: c.rmsNormEps)
         let input = b.concatColumns([embeds, b.rmsNorm(residual, weight: hiddenNorm, eps: c.rmsNormEps)])
         let attention = b.rotaryAttention(
