@@ -15,8 +15,10 @@
   output.
 
 Deterministic; needs torch, transformers and safetensors."""
+import argparse
 import json
 import os
+import sys
 
 import torch
 from safetensors.torch import load_file, save_file
@@ -25,55 +27,96 @@ from transformers import LlamaForCausalLM
 root = os.path.join(os.path.dirname(__file__), "..")
 target_dir = os.path.join(root, "Models", "stories260K")
 out = os.path.join(root, "Tests", "Fixtures", "speculative", "eagle3-random-512")
-os.makedirs(out, exist_ok=True)
 
 vocab, hidden, heads, kv_heads, inter, draft_vocab = 512, 64, 4, 2, 128, 256
 head_dim = hidden // heads
 aux_layers = [0, 2, 4]
 eps, theta = 1e-5, 10000.0
-config = {
-    "architectures": ["LlamaForCausalLMEagle3"], "model_type": "llama", "vocab_size": vocab, "draft_vocab_size": draft_vocab,
-    "hidden_size": hidden, "intermediate_size": inter, "num_hidden_layers": 1, "num_attention_heads": heads,
-    "num_key_value_heads": kv_heads, "max_position_embeddings": 512, "rms_norm_eps": eps, "rope_theta": theta,
-    "hidden_act": "silu", "tie_word_embeddings": False, "bos_token_id": 1, "eos_token_id": 2, "torch_dtype": "float32",
-    "eagle_config": {"eagle_aux_hidden_state_layer_ids": aux_layers, "use_aux_hidden_state": True},
-}
+
+
+def head_config(target, draft_vocab, heads, kv_heads, inter, aux_layers, dtype):
+    """config.json of a one-layer head for a target of config `target` (a dict)."""
+    config = {
+        "architectures": ["LlamaForCausalLMEagle3"], "model_type": "llama", "vocab_size": target["vocab_size"],
+        "draft_vocab_size": draft_vocab, "hidden_size": target["hidden_size"], "intermediate_size": inter,
+        "num_hidden_layers": 1, "num_attention_heads": heads, "num_key_value_heads": kv_heads,
+        "max_position_embeddings": target.get("max_position_embeddings", 2048),
+        "rms_norm_eps": target.get("rms_norm_eps", 1e-6), "rope_theta": target.get("rope_theta", 10000.0),
+        "hidden_act": "silu", "tie_word_embeddings": False, "bos_token_id": target.get("bos_token_id"),
+        "eos_token_id": target.get("eos_token_id"), "torch_dtype": dtype,
+    }
+    if aux_layers is not None:
+        config["eagle_config"] = {"eagle_aux_hidden_state_layer_ids": aux_layers, "use_aux_hidden_state": True}
+    return config
+
+
+def head_tensors(config):
+    """Random weights of the head `config` in the EAGLE repository's layout (torch's generator as
+    seeded by the caller). The draft vocabulary: the first three target ids, then others in
+    increasing order; d2t holds target id minus draft id, t2d marks the target ids drafted."""
+    vocab, draft_vocab, hidden = config["vocab_size"], config["draft_vocab_size"], config["hidden_size"]
+    heads, kv_heads, inter = config["num_attention_heads"], config["num_key_value_heads"], config["intermediate_size"]
+    head_dim = hidden // heads
+
+    def normal(*shape, std):
+        return (torch.randn(*shape, dtype=torch.float64) * std).float()
+
+    kept = torch.cat([torch.arange(3), torch.sort(torch.randperm(vocab - 3)[: draft_vocab - 3] + 3).values])
+    t2d = torch.zeros(vocab, dtype=torch.bool)
+    t2d[kept] = True
+    p = "midlayer."
+    return {
+        "fc.weight": normal(hidden, 3 * hidden, std=0.1),
+        p + "input_layernorm.weight": 1 + normal(hidden, std=0.1),
+        p + "hidden_norm.weight": 1 + normal(hidden, std=0.1),
+        p + "self_attn.q_proj.weight": normal(heads * head_dim, 2 * hidden, std=0.15),
+        p + "self_attn.k_proj.weight": normal(kv_heads * head_dim, 2 * hidden, std=0.15),
+        p + "self_attn.v_proj.weight": normal(kv_heads * head_dim, 2 * hidden, std=0.15),
+        p + "self_attn.o_proj.weight": normal(hidden, heads * head_dim, std=0.15),
+        p + "mlp.gate_proj.weight": normal(inter, hidden, std=0.15),
+        p + "mlp.up_proj.weight": normal(inter, hidden, std=0.15),
+        p + "mlp.down_proj.weight": normal(hidden, inter, std=0.15),
+        p + "post_attention_layernorm.weight": 1 + normal(hidden, std=0.1),
+        "norm.weight": 1 + normal(hidden, std=0.1),
+        "lm_head.weight": normal(draft_vocab, hidden, std=0.3),
+        "d2t": (kept - torch.arange(draft_vocab)).to(torch.int64),
+        "t2d": t2d,
+    }
+
+
+def write_head(folder, config, tensors):
+    os.makedirs(folder, exist_ok=True)
+    save_file(tensors, os.path.join(folder, "model.safetensors"), metadata={"format": "pt"})
+    with open(os.path.join(folder, "config.json"), "w") as f:
+        json.dump(config, f, indent=2)
+        f.write("\n")
+
+
+if len(sys.argv) > 1:
+    # A head for another target (the GPU checks): --target-config CONFIG --out DIR [--dtype bfloat16].
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--target-config", required=True)
+    parser.add_argument("--out", required=True)
+    parser.add_argument("--dtype", default="bfloat16")
+    parser.add_argument("--draft-vocab", type=int, default=32000)
+    args = parser.parse_args()
+    with open(args.target_config) as f:
+        target = json.load(f)
+    torch.manual_seed(3)
+    config = head_config(
+        target, min(args.draft_vocab, target["vocab_size"]), target["num_attention_heads"],
+        target.get("num_key_value_heads", target["num_attention_heads"]), target["intermediate_size"], None, args.dtype)
+    tensors = head_tensors(config)
+    dtype = getattr(torch, args.dtype)
+    write_head(args.out, config, {k: v.to(dtype) if v.is_floating_point() else v for k, v in tensors.items()})
+    sys.exit(0)
 
 torch.manual_seed(3)
-
-
-def normal(*shape, std):
-    return (torch.randn(*shape, dtype=torch.float64) * std).float()
-
-
-# The draft vocabulary: 256 target ids in increasing order (the special tokens 0-2 among them);
-# d2t holds target id minus draft id, t2d marks the target ids that are drafted.
-kept = torch.cat([torch.arange(3), torch.sort(torch.randperm(vocab - 3)[: draft_vocab - 3] + 3).values])
-d2t = (kept - torch.arange(draft_vocab)).to(torch.int64)
-t2d = torch.zeros(vocab, dtype=torch.bool)
-t2d[kept] = True
+with open(os.path.join(target_dir, "config.json")) as f:
+    config = head_config(json.load(f), draft_vocab, heads, kv_heads, inter, aux_layers, "float32")
+tensors = head_tensors(config)
+write_head(out, config, tensors)
 p = "midlayer."
-tensors = {
-    "fc.weight": normal(hidden, 3 * hidden, std=0.1),
-    p + "input_layernorm.weight": 1 + normal(hidden, std=0.1),
-    p + "hidden_norm.weight": 1 + normal(hidden, std=0.1),
-    p + "self_attn.q_proj.weight": normal(heads * head_dim, 2 * hidden, std=0.15),
-    p + "self_attn.k_proj.weight": normal(kv_heads * head_dim, 2 * hidden, std=0.15),
-    p + "self_attn.v_proj.weight": normal(kv_heads * head_dim, 2 * hidden, std=0.15),
-    p + "self_attn.o_proj.weight": normal(hidden, heads * head_dim, std=0.15),
-    p + "mlp.gate_proj.weight": normal(inter, hidden, std=0.15),
-    p + "mlp.up_proj.weight": normal(inter, hidden, std=0.15),
-    p + "mlp.down_proj.weight": normal(hidden, inter, std=0.15),
-    p + "post_attention_layernorm.weight": 1 + normal(hidden, std=0.1),
-    "norm.weight": 1 + normal(hidden, std=0.1),
-    "lm_head.weight": normal(draft_vocab, hidden, std=0.3),
-    "d2t": d2t,
-    "t2d": t2d,
-}
-save_file(tensors, os.path.join(out, "model.safetensors"), metadata={"format": "pt"})
-with open(os.path.join(out, "config.json"), "w") as f:
-    json.dump(config, f, indent=2)
-    f.write("\n")
 
 
 class Eagle3Reference:
