@@ -14,7 +14,9 @@
   positions from the target's states, then one pass at the next position from the head's own
   output.
 
-Deterministic; needs torch, transformers and safetensors."""
+Deterministic; needs torch, transformers and safetensors. With `--target-config CONFIG --out DIR
+[--dtype bfloat16] [--draft-vocab 32000]` it writes instead a random head at another target's
+shapes (scripts/gpu/check_eagle3.sh), reading vLLM's default layers."""
 import argparse
 import json
 import os
