@@ -46,10 +46,22 @@ public struct Eagle3HeadConfig: Sendable {
             throw ModelLoadError.invalidConfig(
                 path: path, field: "num_hidden_layers", detail: "\(model.numLayers): EAGLE-3 heads of one layer are supported")
         }
+        let nested = json["eagle_config"] as? [String: Any]
+        // Variants after the published head: the residual taken after hidden_norm, or no fused
+        // target layers (the head reads the target's last hidden state alone).
+        if json["norm_before_residual"] as? Bool == true {
+            throw ModelLoadError.invalidConfig(
+                path: path, field: "norm_before_residual",
+                detail: "true is not supported (the published head adds the hidden state before its norm)")
+        }
+        if nested?["use_aux_hidden_state"] as? Bool == false {
+            throw ModelLoadError.invalidConfig(
+                path: path, field: "eagle_config.use_aux_hidden_state",
+                detail: "false is not supported (heads that fuse target layers through fc are)")
+        }
         let reader = ConfigReader(json: json, path: path)
         draftVocabSize = try reader.positiveInt("draft_vocab_size", default: model.vocabSize)
         targetHiddenSize = try reader.positiveInt("target_hidden_size", default: model.hiddenSize)
-        let nested = json["eagle_config"] as? [String: Any]
         let ids = json["eagle_aux_hidden_state_layer_ids"] ?? nested?["eagle_aux_hidden_state_layer_ids"]
         if let ids, !(ids is NSNull) {
             guard let list = ids as? [Int], !list.isEmpty else {

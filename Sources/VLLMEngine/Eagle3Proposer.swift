@@ -113,6 +113,10 @@ final class Eagle3Proposer: SpeculativeProposer {
             sampling = next
             position += 1
         }
+        // The engine counts a request's scheduled draft slots as computed: each request gets all
+        // its drafts. A decoding request always has its last position to catch up on (the target
+        // computed it in the request's last step, whose states `launched` kept).
+        assert(zip(drafts, counts).allSatisfy { $0.tokens.count == $1 }, "EAGLE-3 drafts fewer than scheduled")
         return drafts
     }
 

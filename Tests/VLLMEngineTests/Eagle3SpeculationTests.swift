@@ -266,6 +266,12 @@ import VLLMTestSupport
         try JSONSerialization.data(withJSONObject: config).write(to: URL(fileURLWithPath: folder + "/config.json"))
         let deep = message { $0.speculative = SpeculativeConfig(eagle3Head: folder, numSpeculativeTokens: 3) }
         #expect(deep.contains("[1, 2, 9]") && deep.contains("5 layers"), "\(deep)")
+        // A later variant of the head.
+        config["eagle_config"] = nil
+        config["norm_before_residual"] = true
+        try JSONSerialization.data(withJSONObject: config).write(to: URL(fileURLWithPath: folder + "/config.json"))
+        let variant = message { $0.speculative = SpeculativeConfig(eagle3Head: folder, numSpeculativeTokens: 3) }
+        #expect(variant.contains("norm_before_residual") && variant.contains("not supported"), "\(variant)")
     }
 }
 
