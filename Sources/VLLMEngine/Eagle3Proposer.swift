@@ -5,17 +5,20 @@ import VLLMCore
 /// The target keeps, for every token it computes, the hidden states entering a few of its layers
 /// (`ModelExecutor.captureAuxiliaryHiddenStates`); `launched` takes them by position after each
 /// step. The head's position `p` reads token `p + 1` beside the target's states of position `p`,
-/// so it can compute a position once the target has and the next token is known: it catches up
-/// in the first pass of the next step, over every scheduled request, and the last of a decoding
-/// request's positions gives its first draft. Each further pass feeds the previous draft back with
-/// the head's own output state for the next.
+/// so it can compute a position once the target has and the next token is known: right after the
+/// target's step for the positions whose next token was known then (a prefill chunk but its last
+/// position), and in the first pass before the next step's drafts for the rest (that position,
+/// the last token's and the accepted drafts'), where the last of a decoding request's positions
+/// gives its first draft. Each further pass feeds the previous draft back with the
+/// head's own output state for the next.
 ///
 /// Like `DraftModelProposer`'s, the head's paged KV cache has as many blocks as the target's and
 /// is indexed by the target's block tables; the keys and values it writes at draft positions are
 /// overwritten when the target's states of those positions come in. A request new to the head
-/// takes the keys and values of a prefix-cache hit as they are: the request that filled those
-/// blocks may have ended before its head caught up on the last positions (drafts there are only
-/// less likely to be accepted; outputs are the target's either way).
+/// takes the keys and values of a prefix-cache hit as they are: the head computes a prompt's
+/// positions in the step the target does (a chunk's last one step later), but the request that
+/// filled those blocks may have ended before its head caught up on the positions of its last step (drafts there are only less likely
+/// to be accepted; outputs are the target's either way).
 final class Eagle3Proposer: SpeculativeProposer {
     let target: any ModelExecutor
     let head: any Eagle3HeadExecutor
@@ -50,8 +53,11 @@ final class Eagle3Proposer: SpeculativeProposer {
 
     func finish(_ request: Request) { progress[request.id] = nil }
 
-    /// Keeps the target's states of the step's tokens by position. States kept of the step's
-    /// positions or later (rejected drafts, tokens recomputed after a preemption) are replaced.
+    /// Keeps the target's states of the step's tokens by position (replacing those kept of the
+    /// step's positions or later: rejected drafts, tokens recomputed after a preemption), then
+    /// runs the head over the positions whose next token is known but the last, so that a
+    /// prompt's blocks hold the head's keys and values from the step that computes them (their
+    /// last position from the next), as the target's.
     func launched(_ step: StepRunner.LaunchedStep) {
         guard let states = target.takeAuxiliaryHiddenStates() else { return }
         var row = 0
@@ -72,6 +78,18 @@ final class Eagle3Proposer: SpeculativeProposer {
             }
             progress[scheduled.request.id] = known
         }
+        var chunks: [SequenceChunk] = []
+        var hidden: [Float] = []
+        for (scheduled, chunk) in zip(step.step.requests, step.chunks) {
+            // The last position waits for the next step's first pass: its row gives the first draft
+            // of a request whose one remaining token is drafted after (the end of a prompt).
+            let computed = chunk.numCached + chunk.tokenIDs.count - 1
+            guard let caught = catchUp(scheduled.request, computed: computed, table: chunk.blockTable, wantsDrafts: false)
+            else { continue }
+            chunks.append(caught.chunk)
+            hidden += caught.states
+        }
+        if !chunks.isEmpty { _ = pass(chunks, hidden: hidden, fromTarget: true) }
     }
 
     /// The first pass computes each request's positions the head lacks and samples the first
@@ -83,17 +101,16 @@ final class Eagle3Proposer: SpeculativeProposer {
         var hidden: [Float] = []
         var sampling: [Int] = []
         for (i, (request, _)) in step.requests.enumerated() {
-            guard let caught = catchUp(request, table: tables[i], wantsDrafts: counts[i] > 0) else { continue }
+            guard
+                let caught = catchUp(request, computed: request.numComputedTokens, table: tables[i], wantsDrafts: counts[i] > 0)
+            else { continue }
             chunks.append(caught.chunk)
             hidden += caught.states
             if caught.chunk.wantsLogits { sampling.append(i) }
         }
         var position = 0
         while !chunks.isEmpty {
-            // A pass that only catches up still needs one row of logits to run the head.
-            if sampling.isEmpty { chunks[chunks.count - 1].wantsLogits = true }
-            let (logits, states) = head.execute(
-                ForwardBatch(chunks: chunks, blockSize: blockSize), hidden: hidden, fromTarget: position == 0)
+            let (logits, states) = pass(chunks, hidden: hidden, fromTarget: position == 0)
             let vocabulary = head.config.draftVocabSize
             let size = head.config.model.hiddenSize
             var next: [Int] = []
@@ -120,15 +137,20 @@ final class Eagle3Proposer: SpeculativeProposer {
         return drafts
     }
 
-    /// The head's chunk of `request` in the first pass, with the target's states it reads: the
-    /// positions it lacks whose next token is known, up to the target's computed tokens. Wants
-    /// logits when the request wants drafts and the chunk reaches its last token. Consumes the
-    /// states read.
-    private func catchUp(_ request: Request, table: [Int32], wantsDrafts: Bool) -> (
+    /// One pass of the head; a pass that only catches up still needs a row of logits to run.
+    private func pass(_ chunks: [SequenceChunk], hidden: [Float], fromTarget: Bool) -> (logits: [Float], hidden: [Float]) {
+        var chunks = chunks
+        if !chunks.contains(where: \.wantsLogits) { chunks[chunks.count - 1].wantsLogits = true }
+        return head.execute(ForwardBatch(chunks: chunks, blockSize: blockSize), hidden: hidden, fromTarget: fromTarget)
+    }
+
+    /// The head's chunk of `request` catching up, with the target's states it reads: the positions
+    /// it lacks whose next token is known, up to the `computed` tokens of the target. Wants logits
+    /// when the request wants drafts and the chunk reaches its last token. Consumes the states read.
+    private func catchUp(_ request: Request, computed: Int, table: [Int32], wantsDrafts: Bool) -> (
         chunk: SequenceChunk, states: ArraySlice<Float>
     )? {
         guard var known = progress[request.id] else { return nil }
-        let computed = request.numComputedTokens
         let available = known.statesStart + known.states.count / width
         let start = max(min(known.headComputed, computed), known.statesStart)
         let end = min(computed, request.numTokens - 1, available)

@@ -159,6 +159,36 @@ import VLLMTestSupport
         #expect(engine.stats.speculative.numDrafts > 0 && engine.numFreeBlocks == engine.config.numBlocks)
     }
 
+    /// A prompt's blocks get the head's keys and values in the step that computes them: a request
+    /// that ended at its first token leaves blocks from which the same prompt later drafts as a
+    /// fresh one does (the head's outputs of every drafting pass the same).
+    @Test func prefixCachedBlocksHoldTheHeadsKeysAndValues() throws {
+        let prompt = [1] + (0..<39).map { 3 + $0 * 37 % 509 }
+        func draftingOutputs(warm: Bool) throws -> (outputs: [[Float]], hits: Int) {
+            var args = EngineArgs(model: EnginePaths.builtinModel)
+            args.maxModelLength = 128
+            args.cpuKVCacheBytes = 64 << 20
+            args.speculative = Self.drafted(k: 3)
+            let loaded = try LoadedModel(args)
+            let head = RecordingHead(try #require(loaded.eagle3Head))
+            let engine = try EngineCore(
+                executor: loaded.executor, config: loaded.coreConfig, eosTokenIDs: loaded.eosTokenIDs, eagle3Head: head)
+            if warm {
+                try engine.addRequest(id: "first", promptTokenIDs: prompt, params: greedyParams(1))
+                _ = engine.generatedTokensUntilDone()
+            }
+            let passes = head.passes.count
+            try engine.addRequest(id: "second", promptTokenIDs: prompt, params: greedyParams(12))
+            _ = engine.generatedTokensUntilDone()
+            return (head.passes[passes...].filter { !$0.fromTarget }.map(\.output), engine.stats.prefixCacheHits)
+        }
+        let fresh = try draftingOutputs(warm: false)
+        let cached = try draftingOutputs(warm: true)
+        #expect(cached.hits > fresh.hits)
+        #expect(cached.outputs.count == fresh.outputs.count && !fresh.outputs.isEmpty)
+        for (a, b) in zip(cached.outputs, fresh.outputs) { #expect(Self.maxDifference(a, b) < 1e-4) }
+    }
+
     /// A head named as a draft model is taken as `eagle3` from its architecture, as vLLM does.
     @Test func aHeadGivenAsADraftModelIsRecognised() throws {
         let llm = try makeLLM { $0.speculative = SpeculativeConfig(draftModel: Self.head, numSpeculativeTokens: 3) }
