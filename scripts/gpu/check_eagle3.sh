@@ -3,7 +3,7 @@
 # (.gpu/vllm.xz from scripts/gpu/build_binary.sh). Writes $OUT/eagle3.txt.
 #  1. The built-in model with the committed random head (Tests/Fixtures/speculative/eagle3-random-512):
 #     greedy token ids with eagle3 against plain decoding on CUDA in float32 and bfloat16, also with
-#     chunked prefill (a 16-token budget) and with 12 KV blocks (preemption); and the drafts' acceptance
+#     chunked prefill (a 16-token budget) and with 20 KV blocks (preemption); and the drafts' acceptance
 #     counts on CUDA float32 against the CPU's (equal counts: the same drafts, so the same head
 #     forward and hidden states).
 #  2. The Llama-3.1-8B shape (4 layers, random bf16) with a random head at its shapes (32000 draft
@@ -25,9 +25,9 @@ import random, json
 random.seed(7)
 for n in [5, 17, 33, 64, 100, 3, 250, 40, 9, 71]:
     print(json.dumps({'prompt_token_ids': [1] + [random.randrange(3, 512) for _ in range(n)]}))" > $W/prompts.jsonl
-run() {  # run NAME DEVICE DTYPE EXTRA...
+run() {  # [LEN=max-model-len] run NAME DEVICE DTYPE EXTRA...
     local name=$1 device=$2 dtype=$3; shift 3
-    timeout 120 "$BIN" generate --device $device --dtype $dtype --model Models/stories260K --max-model-len 512 \
+    timeout 120 "$BIN" generate --device $device --dtype $dtype --model Models/stories260K --max-model-len ${LEN:-512} \
         --prompts-file $W/prompts.jsonl --max-tokens 48 --temperature 0 --ignore-eos --json "$@" > $W/$name.jsonl 2> $W/$name.err
     echo "== $name rc=$?"; tail -n 2 $W/$name.err
 }
@@ -35,7 +35,7 @@ for dtype in float32 bfloat16; do
     run plain_$dtype cuda $dtype
     run eagle3_$dtype cuda $dtype --speculative-config "$SPEC"
     run eagle3_chunked_$dtype cuda $dtype --speculative-config "$SPEC" --max-num-batched-tokens 16
-    run eagle3_preempt_$dtype cuda $dtype --speculative-config "$SPEC" --num-gpu-blocks-override 12 --max-num-seqs 4
+    LEN=320 run eagle3_preempt_$dtype cuda $dtype --speculative-config "$SPEC" --num-gpu-blocks-override 20
 done
 compare() {  # compare REFERENCE NAME...
     python3 - "$W" "$@" <<'PY'
