@@ -3,8 +3,35 @@ import VLLMCore
 
 /// The operations of the Gemma and Phi-3 families on the CPU.
 extension CPUBackend {
-    /// All of them: GeGLU with tanh GELU, soft-capping and scaling, attention soft-capping and partial rotary.
-    public var familyOperations: FamilyOperations { [.geluTanh, .elementwise, .attentionSoftCap, .partialRotary] }
+    /// All of them: GeGLU with tanh GELU, soft-capping and scaling, attention soft-capping, partial
+    /// rotary, and the hidden-state copies of EAGLE-3.
+    public var familyOperations: FamilyOperations {
+        [.geluTanh, .elementwise, .attentionSoftCap, .partialRotary, .hiddenStates]
+    }
+
+    /// The parts side by side, row by row.
+    public func concatColumns(_ parts: [CPUTensor]) -> CPUTensor {
+        let rows = parts[0].rows
+        precondition(parts.allSatisfy { $0.rows == rows }, "concatColumns needs parts of equal rows")
+        let width = parts.reduce(0) { $0 + $1.columns }
+        let out = CPUTensor(shape: [rows, width])
+        var at = 0
+        for part in parts {
+            let n = part.columns
+            for r in 0..<rows { (out.floats + r * width + at).update(from: part.floats + r * n, count: n) }
+            at += n
+        }
+        return out
+    }
+
+    /// A float32 tensor holding a copy of `values`.
+    public func activation(_ values: [Float], rows: Int, columns: Int) -> CPUTensor {
+        precondition(values.count == rows * columns, "\(values.count) values for [\(rows), \(columns)]")
+        let out = CPUTensor(shape: [rows, columns])
+        guard !values.isEmpty else { return out }
+        values.withUnsafeBufferPointer { out.floats.update(from: $0.baseAddress!, count: values.count) }
+        return out
+    }
 
     /// `gelu_tanh(x[:, :n]) * x[:, n:]`, rows spread over the cores.
     public func geluTanhAndMul(_ x: CPUTensor) -> CPUTensor {

@@ -648,6 +648,46 @@ public final class CUDABackend: Backend {
         return device
     }
 
+    /// The parts side by side (`copy_columns`, one launch a part), in memory that lives through the
+    /// step: the hidden states a model keeps for EAGLE-3 are taken layers before the step ends.
+    public func concatColumns(_ parts: [CUDATensor]) -> CUDATensor {
+        let rows = parts[0].rows
+        precondition(parts.allSatisfy { $0.rows == rows }, "concatColumns needs parts of equal rows")
+        let width = parts.reduce(0) { $0 + $1.columns }
+        let out = CUDATensor(pointer: arena.allocate(rows * width * elementSize), shape: [rows, width])
+        var at = 0
+        for part in parts {
+            checkLive(part)
+            launch(
+                kernels.copyColumns, "copy_columns", grid: (gridFor(part.count), 1), block: 256,
+                [
+                    .pointer(out.pointer), .pointer(part.pointer), .int64(Int64(rows)), .int32(Int32(part.columns)),
+                    .int32(Int32(width)), .int32(Int32(at)),
+                ])
+            at += part.columns
+        }
+        return out
+    }
+
+    /// `values` copied to the device (from pageable memory: the copy has taken them when this
+    /// returns) and converted to the compute dtype, in memory that lives through the step.
+    public func activation(_ values: [Float], rows: Int, columns: Int) -> CUDATensor {
+        let count = rows * columns
+        precondition(values.count == count, "\(values.count) values for [\(rows), \(columns)]")
+        let out = CUDATensor(pointer: arena.allocate(count * elementSize), shape: [rows, columns])
+        guard count > 0 else { return out }
+        let floats = computeDType == .float32 ? out.pointer : arena.allocate(count * 4)
+        values.withUnsafeBytes {
+            driver.must(driver.cuMemcpyHtoDAsync(floats, $0.baseAddress!, count * 4, stream), "cuMemcpyHtoDAsync(activation)")
+        }
+        if computeDType != .float32 {
+            launch(
+                kernels.fromFloat, "from_float", grid: (gridFor(count), 1), block: 256,
+                [.pointer(out.pointer), .pointer(floats), .int64(Int64(count))])
+        }
+        return out
+    }
+
     /// The embedding kernel over the batch's token ids (placeholder ids read the tokens sampled on the device).
     public func embedding(_ table: CUDATensor, _ batch: CUDABatch) -> CUDATensor {
         let hidden = table.columns

@@ -4,8 +4,11 @@ import VLLMCore
 /// and scaling in `elementwise.cu`, soft-capped scores in every attention kernel, partial rotary in
 /// `rotary.cu`. The CPU backend (`CPUFamilyOperations.swift`) is the reference.
 extension CUDABackend {
-    /// Every family operation.
-    public var familyOperations: FamilyOperations { [.geluTanh, .elementwise, .attentionSoftCap, .partialRotary] }
+    /// Every family operation (the hidden-state copies are in `CUDABackend.swift`, beside the
+    /// step's memory they allocate from).
+    public var familyOperations: FamilyOperations {
+        [.geluTanh, .elementwise, .attentionSoftCap, .partialRotary, .hiddenStates]
+    }
 
     /// `gelu_tanh(gate) * up`, the activation rounded to the compute dtype before the product.
     public func geluTanhAndMul(_ x: CUDATensor) -> CUDATensor { activationAndMul(kernels.geluTanhAndMul, "gelu_tanh_and_mul", x) }

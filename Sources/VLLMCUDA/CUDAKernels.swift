@@ -81,6 +81,8 @@ final class CUDAKernels {
     let siluAndMul, gatherRows, addBias, toFloat, fromFloat, argmaxRows: CUhandle
     /// The Gemma/Phi-3 family operations (`CUDAFamilyOperations.swift`).
     let geluTanhAndMul, softCap, scale: CUhandle
+    /// Hidden states put side by side (EAGLE-3: `CUDABackend.concatColumns`).
+    let copyColumns: CUhandle
     /// The encoder (BERT) operations (`CUDAEncoder.swift`).
     let gelu, layerNorm, encoderEmbedding: CUhandle
     /// Encoder attention (`Kernels/encoder_attention.cu`); nil unless the selection has `.encoder`.
@@ -175,6 +177,7 @@ final class CUDAKernels {
         geluTanhAndMul = try one(.geluTanhAndMul)
         softCap = try one(.softCap)
         scale = try one(.scale)
+        copyColumns = try one(.copyColumns)
         gelu = try one(.gelu)
         layerNorm = try one(.layerNorm)
         encoderEmbedding = try one(.encoderEmbedding)

@@ -9,7 +9,7 @@ enum Kernel: String, CaseIterable, Sendable {
     case siluAndMul, addBias, toFloat, fromFloat, argmaxRows, adjustLogits, sampleRows, flashPrefill
     case moeRoute, moeGroup, moeGemm, moeCombine, moeGemvSwiGLU, moeGemv, moeGemmMMA
     case gemvInt, gemvFP8, dequantizeInt, dequantizeFP8, permuteColumns, quantizeRowsFP8, scaleProduct
-    case geluTanhAndMul, gelu, softCap, scale, layerNorm, encoderEmbedding, bidirectionalAttention
+    case geluTanhAndMul, gelu, softCap, scale, layerNorm, encoderEmbedding, bidirectionalAttention, copyColumns
     case gemvGGML, dequantizeGGML
     case writeKVCacheFP8, rotaryWriteKVFP8, pagedAttentionFP8, decodeAttentionFP8, flashPrefillFP8
     case applyTokenBitmask

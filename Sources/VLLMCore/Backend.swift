@@ -209,6 +209,14 @@ public protocol Backend: AnyObject {
         _ qkv: Tensor, layout: QKVLayout, rope: Tensor, cache: KVCache, layer: Int, batch: Batch, scale: Float,
         slidingWindow: Int?, logitSoftCap: Float?
     ) -> Tensor
+
+    // Hidden states passed between models (EAGLE-3 speculative decoding), listed as
+    // `FamilyOperations.hiddenStates`.
+
+    /// The 2-D tensors `parts` (equal rows) side by side: `[rows, Σ columns]`; one part gives a copy.
+    func concatColumns(_ parts: [Tensor]) -> Tensor
+    /// An activation tensor `[rows, columns]` holding `values` (row-major float32 from the host).
+    func activation(_ values: [Float], rows: Int, columns: Int) -> Tensor
 }
 
 extension Backend {
@@ -349,12 +357,14 @@ public struct FamilyOperations: OptionSet, Sendable {
     public static let attentionSoftCap = FamilyOperations(rawValue: 1 << 2)
     /// `rotary` with a table narrower than the heads (partial rotary).
     public static let partialRotary = FamilyOperations(rawValue: 1 << 3)
+    /// `concatColumns` and `activation`: hidden states copied out of one model and into another.
+    public static let hiddenStates = FamilyOperations(rawValue: 1 << 4)
 
     /// The names of the operations in the set, for error messages.
     public var names: [String] {
         [
             (Self.geluTanh, "gelu-tanh-and-mul"), (.elementwise, "soft-cap/scale"), (.attentionSoftCap, "attention logit soft-capping"),
-            (.partialRotary, "partial rotary"),
+            (.partialRotary, "partial rotary"), (.hiddenStates, "hidden-state concat and upload"),
         ].filter { contains($0.0) }.map(\.1)
     }
 }
@@ -384,6 +394,12 @@ extension Backend {
             qkv, layout: layout, rope: rope, cache: cache, layer: layer, batch: batch, scale: scale,
             slidingWindow: slidingWindow)
     }
+
+    /// Default: traps; a model checks `familyOperations` at load.
+    public func concatColumns(_ parts: [Tensor]) -> Tensor { unsupported(.hiddenStates) }
+
+    /// Default: traps; a model checks `familyOperations` at load.
+    public func activation(_ values: [Float], rows: Int, columns: Int) -> Tensor { unsupported(.hiddenStates) }
 
     private func unsupported(_ operation: FamilyOperations) -> Never {
         preconditionFailure("\(name) backend: \(operation.names) used without requireFamilyOperations at load")

@@ -54,6 +54,15 @@ public protocol EmbeddingModel<B>: CausalModel {
     func hiddenStates(_ step: B.Batch, cache: B.KVCache) -> B.Tensor
 }
 
+/// A model that can hand out, beside the logits, the hidden states entering some of its layers
+/// (the residual stream, before the layer's norm) for every token of the step: the target's side
+/// of EAGLE-3 speculative decoding.
+public protocol AuxiliaryHiddenStatesModel<B>: CausalModel {
+    /// `forward`, plus the hidden states entering each of `layers` side by side in the order given:
+    /// `[numTokens, layers.count * hiddenSize]`.
+    func forward(_ step: B.Batch, cache: B.KVCache, capturing layers: [Int]) -> (logits: B.Tensor, auxiliary: B.Tensor)
+}
+
 /// A family of architectures that one model type runs, named in `ModelRegistry`.
 public protocol ModelArchitecture {
     /// Loads the model for `context` on its backend.

@@ -45,6 +45,13 @@ public protocol ModelExecutor: AnyObject {
     /// Runs the model over `batch`, whose every sequence holds its whole input (no cached
     /// tokens), and pools each sequence's hidden states as `pooling` says (one each).
     func embed(_ batch: ForwardBatch, pooling: [PoolingParams]) -> [[Float]]
+    /// Makes every later forward pass keep the hidden states entering `layers` (each token's, side
+    /// by side in the order given) for `takeAuxiliaryHiddenStates` (EAGLE-3's target); such passes
+    /// run eagerly. Throws where the model or the executor cannot.
+    func captureAuxiliaryHiddenStates(layers: [Int]) throws
+    /// The hidden states the last forward pass kept, `[numTokens, layers.count * hiddenSize]`
+    /// row-major, once; nil when none were kept.
+    func takeAuxiliaryHiddenStates() -> [Float]?
 }
 
 extension ModelExecutor {
@@ -65,6 +72,15 @@ extension ModelExecutor {
 
     /// Default: false.
     public var onlyEmbeds: Bool { false }
+
+    /// Default: throws, the executor keeps no hidden states.
+    public func captureAuxiliaryHiddenStates(layers: [Int]) throws {
+        throw ModelLoadError.unsupportedOperation(
+            operations: ["auxiliary hidden states (EAGLE-3)"], model: config.architecture, backend: backendName)
+    }
+
+    /// Default: nil.
+    public func takeAuxiliaryHiddenStates() -> [Float]? { nil }
 
     /// Default: traps; callers check `embeds` first.
     public func embed(_ batch: ForwardBatch, pooling: [PoolingParams]) -> [[Float]] {

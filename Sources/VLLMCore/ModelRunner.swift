@@ -12,6 +12,10 @@ public final class ModelRunner<B: Backend>: ModelExecutor {
     private var lastSamples: PendingSamples?
     /// Decode batch sizes replayed from recordings, ascending; empty when steps run eagerly.
     public private(set) var graphBatchSizes: [Int] = []
+    /// Target layers whose input hidden states each forward pass keeps (EAGLE-3); empty: none.
+    private var auxiliaryLayers: [Int] = []
+    /// The hidden states the last forward pass kept.
+    private var auxiliaryStates: [Float]?
     /// How the KV cache stores keys and values (`--kv-cache-dtype` and the checkpoint's scales);
     /// set before `kvCacheBytesPerBlock` and `allocateKVCache`.
     public var kvCacheFormat: KVCacheFormat = .auto
@@ -81,6 +85,25 @@ public final class ModelRunner<B: Backend>: ModelExecutor {
         let samples = backend.launchSampling(logits, rows: padded)
         lastSamples = samples
         return samples.map { Array($0.prefix(rows.count)) }
+    }
+
+    /// Keeps the hidden states entering `layers` from now on; throws for a model that cannot hand
+    /// them out, several ranks, or a backend without the copies.
+    public func captureAuxiliaryHiddenStates(layers: [Int]) throws {
+        guard shard.worldSize == 1, model is any AuxiliaryHiddenStatesModel<B> else {
+            throw ModelLoadError.unsupportedOperation(
+                operations: ["auxiliary hidden states (EAGLE-3)"],
+                model: shard.worldSize == 1 ? config.architecture : "\(config.architecture) over \(shard.worldSize) ranks",
+                backend: backend.name)
+        }
+        try backend.requireFamilyOperations(.hiddenStates, model: config.architecture)
+        auxiliaryLayers = layers
+    }
+
+    /// The hidden states of the last forward pass, handed out once.
+    public func takeAuxiliaryHiddenStates() -> [Float]? {
+        defer { auxiliaryStates = nil }
+        return auxiliaryStates
     }
 
     /// True on one rank for a model that exposes its hidden states.
@@ -159,6 +182,12 @@ public final class ModelRunner<B: Backend>: ModelExecutor {
             guard let last = lastSamples else { preconditionFailure("placeholder token ids before any launch") }
             // Tokens already on the host are put in here; the others the backend reads on the device.
             if last.isReady { batch = batch.resolvingPlaceholders(last.wait().map { Int32($0.token) }) }
+        }
+        // A recorded step issues no copies, so a pass that keeps hidden states runs eagerly.
+        if !auxiliaryLayers.isEmpty, let model = model as? any AuxiliaryHiddenStatesModel<B> {
+            let (logits, auxiliary) = model.forward(backend.prepare(batch), cache: cache, capturing: auxiliaryLayers)
+            auxiliaryStates = backend.toHost(auxiliary)
+            return (logits, batch.logitIndices.count)
         }
         if backend.recordsSteps, batch.isDecodeOnly, let size = graphBatchSizes.first(where: { $0 >= batch.numSequences }) {
             let step = backend.prepare(batch.paddedDecodes(to: size))

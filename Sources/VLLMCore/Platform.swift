@@ -105,21 +105,22 @@ extension Platform {
     public func load(
         _ folder: ModelFolder, _ options: ModelLoadOptions, progress: ((Int, Int) -> Void)? = nil
     ) throws -> (executor: any ModelExecutor, numBlocks: Int, weightBytes: Int, kvCache: KVCacheFormat) {
-        let loaded = try load(folder, options, draft: nil, progress: progress)
+        let loaded = try load(folder, options, draft: nil, head: nil, progress: progress)
         return (loaded.executor, loaded.numBlocks, loaded.weightBytes, loaded.kvCache)
     }
 
-    /// Loads the model of `folder` and, when given, a draft model (speculative decoding, on one
-    /// rank) on this platform, then sizes the KV cache from what is left. The two caches have the
-    /// same number of blocks (the draft's are indexed by the target's block tables), so a block
-    /// costs the target's bytes plus the draft's: the budget is split in proportion to each
-    /// model's KV bytes per token. `kvCache` is the target's cache format; `times`, the seconds of
-    /// each phase (both models').
+    /// Loads the model of `folder` and, when given, a draft model or an EAGLE-3 head (speculative
+    /// decoding, on one rank) on this platform, then sizes the KV cache from what is left. The
+    /// caches have the same number of blocks (the draft's are indexed by the target's block
+    /// tables), so a block costs the target's bytes plus the draft's: the budget is split in
+    /// proportion to each model's KV bytes per token. `kvCache` is the target's cache format;
+    /// `times`, the seconds of each phase (both models').
     public func load(
-        _ folder: ModelFolder, _ options: ModelLoadOptions, draft: ModelFolder?, progress: ((Int, Int) -> Void)? = nil
+        _ folder: ModelFolder, _ options: ModelLoadOptions, draft: ModelFolder?, head: Eagle3HeadConfig? = nil,
+        progress: ((Int, Int) -> Void)? = nil
     ) throws -> (
-        executor: any ModelExecutor, draft: (any ModelExecutor)?, numBlocks: Int, weightBytes: Int, kvCache: KVCacheFormat,
-        times: StartupTimes
+        executor: any ModelExecutor, draft: (any ModelExecutor)?, head: (any Eagle3HeadExecutor)?, numBlocks: Int, weightBytes: Int,
+        kvCache: KVCacheFormat, times: StartupTimes
     ) {
         guard options.tensorParallelSize >= 1 else {
             throw PlatformError.unsupported(
@@ -130,19 +131,39 @@ extension Platform {
         draftOptions.tensorParallelSize = 1
         let loadedDraft = try draft.map { try loadExecutor($0, draftOptions, progress: nil) }
         let draftExecutor = loadedDraft?.executor
+        let headExecutor = try head.map { try loadEagle3Head($0, target: folder, draftOptions) }
         let allWeightBytes = weightBytes + (loadedDraft?.weightBytes ?? 0)
         let times = targetTimes + (loadedDraft?.times ?? StartupTimes())
-        if let exact = options.numBlocksOverride { return (executor, draftExecutor, exact, allWeightBytes, kvCache, times) }
+        if let exact = options.numBlocksOverride {
+            return (executor, draftExecutor, headExecutor, exact, allWeightBytes, kvCache, times)
+        }
         let bytesPerBlock =
             executor.kvCacheBytesPerBlock(blockSize: options.blockSize)
             + (draftExecutor?.kvCacheBytesPerBlock(blockSize: options.blockSize) ?? 0)
+            + (headExecutor?.kvCacheBytesPerBlock(blockSize: options.blockSize) ?? 0)
         let budget = try kvCacheBudget(backends, options)
         let numBlocks = min(options.usefulBlocks, budget / bytesPerBlock)
         guard numBlocks > 0 else {
             throw PlatformError.notEnoughMemory(
                 detail: "\(budget >> 20) MiB left for the KV cache on \(name), one block takes \(bytesPerBlock >> 10) KiB")
         }
-        return (executor, draftExecutor, numBlocks, allWeightBytes, kvCache, times)
+        return (executor, draftExecutor, headExecutor, numBlocks, allWeightBytes, kvCache, times)
+    }
+
+    /// The EAGLE-3 head of `config` on a backend of its own (one rank), reading the hidden states
+    /// of the target in `target`, whose token embeddings it takes when it has none.
+    private func loadEagle3Head(
+        _ config: Eagle3HeadConfig, target: ModelFolder, _ options: ModelLoadOptions
+    ) throws -> any Eagle3HeadExecutor {
+        let layers = try config.targetLayers(numLayers: target.config.numLayers)
+        let backend = try makeBackends(config: config.model, options)[0]
+        let head = try Eagle3Head(
+            config, weights: SafetensorsWeights(folder: config.path), targetWeights: weights(of: target, options),
+            backend: backend, maxPositions: options.maxModelLength, auxiliaryLayers: layers.count)
+        try backend.waitForKernels()
+        // Its passes are far smaller than the target's; the reservation sizes its step memory.
+        _ = try reserveActivations([backend], config: config.model, options)
+        return Eagle3HeadRunner(head: head, targetLayers: layers, backend: backend)
     }
 
     /// The model of `folder` on new backends (one per rank), with its activations reserved.

@@ -46,7 +46,7 @@ public final class AsyncEngine: @unchecked Sendable {
             grammarCompiler: tokenizer.map {
                 makeGrammarCompiler($0, eosTokenIDs: loaded.eosTokenIDs, options: args.structuredOutputs.grammarOptions)
             },
-            draftExecutor: loaded.draftExecutor)
+            draftExecutor: loaded.draftExecutor, eagle3Head: loaded.eagle3Head)
         self.init(core: core, folder: loaded.folder, tokenizer: tokenizer)
     }
 

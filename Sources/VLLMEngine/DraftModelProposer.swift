@@ -108,13 +108,7 @@ final class DraftModelProposer: SpeculativeProposer {
         let logits = executor.execute(batch)
         let vocab = executor.config.vocabSize
         return rows.enumerated().map { r, request in
-            var values = Array(logits[(r * vocab)..<((r + 1) * vocab)])
-            var row = sampler.samplingRow(for: request)
-            guard row.temperature > 0 else { return (SamplingMath.argmax(values), nil) }
-            row.outputIndex += offset
-            let q = SamplingMath.probabilities(&values, row)
-            let key = sampler.draftKey(for: request, outputIndex: row.outputIndex)
-            return (SamplingMath.draw(from: q, key: key) ?? SamplingMath.argmax(values), q)
+            sampler.draft(from: Array(logits[(r * vocab)..<((r + 1) * vocab)]), for: request, offset: offset)
         }
     }
 }

@@ -109,6 +109,8 @@ public struct LoadedModel {
     public let executor: any ModelExecutor
     /// The draft model of `draft_model` speculative decoding, on the same platform.
     public let draftExecutor: (any ModelExecutor)?
+    /// The head of `eagle3` speculative decoding, on the same platform.
+    public let eagle3Head: (any Eagle3HeadExecutor)?
     /// The engine core's settings, sized for this model and platform (KV cache blocks included).
     public let coreConfig: EngineCoreConfig
     /// The ids that end generation: generation_config.json's, else config.json's.
@@ -131,12 +133,16 @@ public struct LoadedModel {
         }
         let budget = args.maxNumBatchedTokens ?? max(2048, min(maxModelLength, 8192))
         let platform = try Self.platform(args.device, among: platforms)
-        let draft = try Self.draftFolder(args.speculative, target: config, maxModelLength: maxModelLength)
+        let speculative = Self.resolvedMethod(args.speculative)
+        let draft = try Self.draftFolder(speculative, target: config, maxModelLength: maxModelLength)
+        let head = try Self.eagle3Head(speculative, target: config)
         let loaded = try platform.load(
-            folder, args.loadOptions(maxModelLength: maxModelLength, budget: budget), draft: draft, progress: progress)
+            folder, args.loadOptions(maxModelLength: maxModelLength, budget: budget), draft: draft, head: head, progress: progress)
         executor = loaded.executor
         draftExecutor = loaded.draft
+        eagle3Head = loaded.head
         var core = args.coreConfig(numBlocks: loaded.numBlocks, maxModelLength: maxModelLength, budget: budget)
+        core.speculative = speculative
         core.weightBytes = loaded.weightBytes
         core.kvCacheFormat = loaded.kvCache
         core.loadTimes = loaded.times
@@ -144,6 +150,27 @@ public struct LoadedModel {
         platformName = platform.name
         self.folder = folder
         eosTokenIDs = folder.eosTokenIDs
+    }
+
+    /// `speculative` with a `draft_model` whose config.json names an EAGLE-3 head taken as `eagle3`,
+    /// as vLLM infers the method from the draft's architecture.
+    static func resolvedMethod(_ speculative: SpeculativeConfig?) -> SpeculativeConfig? {
+        guard var speculative, speculative.method == .draftModel, let path = speculative.model,
+            Eagle3HeadConfig.isEagle3(folder: path)
+        else { return speculative }
+        speculative.method = .eagle3
+        return speculative
+    }
+
+    /// The EAGLE-3 head's configuration when `speculative` asks for one, checked against the target.
+    static func eagle3Head(_ speculative: SpeculativeConfig?, target: ModelConfig) throws -> Eagle3HeadConfig? {
+        guard let speculative, speculative.method == .eagle3, let path = speculative.model else { return nil }
+        let head: Eagle3HeadConfig
+        do { head = try Eagle3HeadConfig(folder: path) } catch let error as ModelLoadError {
+            throw EngineError.invalidParameter(field: "speculative_config", detail: "eagle3 head: \(error)")
+        }
+        try checkEagle3Head(head, target: target)
+        return head
     }
 
     /// The draft model's folder when `speculative` asks for one, checked against the target: the

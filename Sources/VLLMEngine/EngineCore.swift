@@ -145,11 +145,12 @@ public final class EngineCore {
     private let proposer: (any SpeculativeProposer)?
 
     /// A core over `executor`, whose KV cache it allocates with `config.numBlocks` blocks.
-    /// `draftExecutor` is the draft model of `config.speculative`'s `draft_model` method; it gets a
-    /// KV cache of as many blocks.
+    /// `draftExecutor` is the draft model of `config.speculative`'s `draft_model` method, `eagle3Head`
+    /// the head of its `eagle3` method; either gets a KV cache of as many blocks.
     public init(
         executor: any ModelExecutor, config: EngineCoreConfig, eosTokenIDs: [Int], textDecoder: TextDecoderFactory? = nil,
-        grammarCompiler: GrammarCompiler? = nil, draftExecutor: (any ModelExecutor)? = nil
+        grammarCompiler: GrammarCompiler? = nil, draftExecutor: (any ModelExecutor)? = nil,
+        eagle3Head: (any Eagle3HeadExecutor)? = nil
     ) throws {
         let capacity = config.numBlocks * config.blockSize
         guard capacity >= config.scheduler.maxModelLength else {
@@ -166,20 +167,23 @@ public final class EngineCore {
         scheduler = Scheduler(config: config.scheduler, cache: cache)
         var times = config.loadTimes
         times.measure(\.kvCache) { executor.allocateKVCache(numBlocks: config.numBlocks, blockSize: config.blockSize) }
-        graphsRecorded = times.measure(\.graphs) { executor.captureGraphs(batchSizes: config.graphBatchSizes) }
+        // The target's passes of EAGLE-3 keep hidden states and run eagerly: nothing to record.
+        let graphSizes = config.speculative?.method == .eagle3 ? [] : config.graphBatchSizes
+        graphsRecorded = times.measure(\.graphs) { executor.captureGraphs(batchSizes: graphSizes) }
         graphRecordingSeconds = times.graphs
         startupTimes = times
         runner = StepRunner(executor: executor, blockSize: config.blockSize)
-        proposer = try Self.proposer(config, target: executor, draft: draftExecutor)
+        proposer = try Self.proposer(config, target: executor, draft: draftExecutor, head: eagle3Head)
         sampler = Sampler(eosTokenIDs: Set(eosTokenIDs))
         self.textDecoder = textDecoder
         self.grammarCompiler = grammarCompiler
         vocabularySize = executor.config.vocabSize
     }
 
-    /// The proposer `config.speculative` asks for; a draft model must share the target's vocabulary.
+    /// The proposer `config.speculative` asks for; a draft model must share the target's vocabulary,
+    /// an EAGLE-3 head its vocabulary and hidden size.
     private static func proposer(
-        _ config: EngineCoreConfig, target: any ModelExecutor, draft: (any ModelExecutor)?
+        _ config: EngineCoreConfig, target: any ModelExecutor, draft: (any ModelExecutor)?, head: (any Eagle3HeadExecutor)?
     ) throws -> (any SpeculativeProposer)? {
         guard let speculative = config.speculative else { return nil }
         switch speculative.method {
@@ -193,6 +197,18 @@ public final class EngineCore {
             return DraftModelProposer(
                 executor: draft, numSpeculativeTokens: speculative.numSpeculativeTokens, numBlocks: config.numBlocks,
                 blockSize: config.blockSize)
+        case .eagle3:
+            guard let head else {
+                throw EngineError.invalidParameter(field: "speculative_config", detail: "method eagle3 needs the EAGLE-3 head loaded")
+            }
+            try checkEagle3Head(head.config, target: target.config)
+            do {
+                return try Eagle3Proposer(
+                    target: target, head: head, numSpeculativeTokens: speculative.numSpeculativeTokens, numBlocks: config.numBlocks,
+                    blockSize: config.blockSize)
+            } catch let error as ModelLoadError {
+                throw EngineError.invalidParameter(field: "speculative_config", detail: "eagle3: \(error)")
+            }
         }
     }
 
@@ -356,6 +372,7 @@ public final class EngineCore {
             counters.promptTokens += min(numTokens, request.numPromptTokens - request.numComputedTokens)
         }
         let launched = runner.launch(step, cache: cache, sampler: sampler, deferMasks: deferMasks)
+        proposer?.launched(launched)
         for (request, numTokens) in step.requests { request.numComputedTokens += numTokens }
         for (row, request) in launched.samplingRequests.enumerated() {
             request.numPendingTokens += 1
@@ -563,6 +580,22 @@ public final class EngineCore {
 
     /// Free blocks in the pool (all of them once every request has ended).
     public var numFreeBlocks: Int { cache.numFreeBlocks }
+}
+
+/// Refuses an EAGLE-3 head made for another target: its vocabulary or the width of the hidden
+/// states it reads differs from the target's.
+func checkEagle3Head(_ head: Eagle3HeadConfig, target: ModelConfig) throws {
+    let fail = { (detail: String) in EngineError.invalidParameter(field: "speculative_config", detail: detail) }
+    guard head.model.vocabSize == target.vocabSize else {
+        throw fail(
+            "the EAGLE-3 head's vocab_size is \(head.model.vocabSize) and the target's \(target.vocabSize); the head was trained for another target"
+        )
+    }
+    guard head.targetHiddenSize == target.hiddenSize else {
+        throw fail(
+            "the EAGLE-3 head reads hidden states of \(head.targetHiddenSize) values (target_hidden_size, else hidden_size) and the target's hidden_size is \(target.hiddenSize); the head was trained for another target"
+        )
+    }
 }
 
 /// Refuses a draft model whose vocabulary differs from the target's: its tokens would mean other text.

@@ -31,7 +31,7 @@ public final class LLM {
             grammarCompiler: tokenizer.map {
                 makeGrammarCompiler($0, eosTokenIDs: loaded.eosTokenIDs, options: args.structuredOutputs.grammarOptions)
             },
-            draftExecutor: loaded.draftExecutor)
+            draftExecutor: loaded.draftExecutor, eagle3Head: loaded.eagle3Head)
     }
 
     /// One line saying what was loaded, for logs.

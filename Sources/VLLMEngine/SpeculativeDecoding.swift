@@ -10,6 +10,8 @@ public struct SpeculativeConfig: Sendable, Equatable {
         case ngram
         /// A smaller model with the same vocabulary, run autoregressively for the drafts.
         case draftModel = "draft_model"
+        /// An EAGLE-3 head: one decoder layer reading the target's hidden states of three layers.
+        case eagle3
     }
 
     /// How the drafts are made.
@@ -20,7 +22,7 @@ public struct SpeculativeConfig: Sendable, Equatable {
     public var promptLookupMax: Int
     /// Shortest suffix looked up.
     public var promptLookupMin: Int
-    /// The draft model of `draftModel`: a folder or a Hugging Face id.
+    /// The draft model of `draftModel` (a folder or a Hugging Face id), or the head folder of `eagle3`.
     public var model: String?
     /// The branch, tag or commit of a Hub id in `model`; "main" when nil.
     public var revision: String?
@@ -37,6 +39,12 @@ public struct SpeculativeConfig: Sendable, Equatable {
     public init(draftModel model: String, numSpeculativeTokens: Int) {
         self.init(method: .draftModel, numSpeculativeTokens: numSpeculativeTokens)
         self.model = model
+    }
+
+    /// An EAGLE-3 configuration: the head in folder `head` proposes `numSpeculativeTokens` per step.
+    public init(eagle3Head head: String, numSpeculativeTokens: Int) {
+        self.init(method: .eagle3, numSpeculativeTokens: numSpeculativeTokens)
+        model = head
     }
 
     /// Parses vLLM's JSON form, e.g. `{"method": "ngram", "num_speculative_tokens": 4,
@@ -70,7 +78,7 @@ public struct SpeculativeConfig: Sendable, Equatable {
         }
         let name = fields.method ?? (fields.model == nil ? "ngram" : "draft_model")
         guard let method = Method(rawValue: name) else {
-            throw fail("method '\(name)' is not supported; supported: ngram, draft_model")
+            throw fail("method '\(name)' is not supported; supported: ngram, draft_model, eagle3")
         }
         guard let count = fields.num_speculative_tokens else { throw fail("'num_speculative_tokens' is required") }
         self.init(
@@ -92,8 +100,9 @@ public struct SpeculativeConfig: Sendable, Equatable {
             throw fail("need 1 <= prompt_lookup_min <= prompt_lookup_max <= 64")
         }
         switch method {
-        case .ngram where model != nil: throw fail("'model' is for method draft_model, not ngram")
+        case .ngram where model != nil: throw fail("'model' is for methods draft_model and eagle3, not ngram")
         case .draftModel where model?.isEmpty ?? true: throw fail("method draft_model needs 'model' (a folder or a Hugging Face id)")
+        case .eagle3 where model?.isEmpty ?? true: throw fail("method eagle3 needs 'model' (the EAGLE-3 head's folder)")
         default: break
         }
     }
@@ -103,6 +112,7 @@ public struct SpeculativeConfig: Sendable, Equatable {
         switch method {
         case .ngram: "ngram, \(numSpeculativeTokens) tokens, lookup \(promptLookupMin)...\(promptLookupMax)"
         case .draftModel: "draft_model \(model ?? "?"), \(numSpeculativeTokens) tokens (its KV cache in every block beside the target's)"
+        case .eagle3: "eagle3 head \(model ?? "?"), \(numSpeculativeTokens) tokens (its KV cache in every block beside the target's)"
         }
     }
 

@@ -20,6 +20,29 @@ protocol SpeculativeProposer: AnyObject {
     func propose(_ step: ScheduledStep, counts: [Int], cache: KVCacheManager, sampler: inout Sampler) -> [Drafts]
     /// Forgets a request that ended.
     func finish(_ request: Request)
+    /// Called once the target has run a step (whose chunks include the drafts verified).
+    func launched(_ step: StepRunner.LaunchedStep)
+}
+
+extension SpeculativeProposer {
+    /// Default: nothing to take from the target's step.
+    func launched(_ step: StepRunner.LaunchedStep) {}
+}
+
+extension Sampler {
+    /// A draft token for `request` from the draft's `logits` over the target's vocabulary, at
+    /// output `offset` past the request's next one: the argmax for greedy requests; otherwise a
+    /// draw from the distribution after the request's sampling parameters, which comes back with
+    /// it for the rejection rule.
+    mutating func draft(from logits: [Float], for request: Request, offset: Int) -> (token: Int, probabilities: [Float]?) {
+        var values = logits
+        var row = samplingRow(for: request)
+        guard row.temperature > 0 else { return (SamplingMath.argmax(values), nil) }
+        row.outputIndex += offset
+        let q = SamplingMath.probabilities(&values, row)
+        let key = draftKey(for: request, outputIndex: row.outputIndex)
+        return (SamplingMath.draw(from: q, key: key) ?? SamplingMath.argmax(values), q)
+    }
 }
 
 /// Prompt lookup (`SpeculativeConfig.propose`): the drafts are known before the step, so the room

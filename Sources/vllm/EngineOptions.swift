@@ -93,7 +93,7 @@ struct EngineOptions: ParsableArguments {
 
     @Option(
         help: ArgumentHelp(
-            "Speculative decoding as vLLM's JSON, e.g. '{\"method\": \"ngram\", \"num_speculative_tokens\": 4, \"prompt_lookup_max\": 4, \"prompt_lookup_min\": 2}' or '{\"method\": \"draft_model\", \"model\": \"DIR or org/name\", \"num_speculative_tokens\": 4}'.",
+            "Speculative decoding as vLLM's JSON, e.g. '{\"method\": \"ngram\", \"num_speculative_tokens\": 4, \"prompt_lookup_max\": 4, \"prompt_lookup_min\": 2}' or '{\"method\": \"draft_model\", \"model\": \"DIR or org/name\", \"num_speculative_tokens\": 4}' (\"eagle3\" with an EAGLE-3 head as the model).",
             valueName: "json"))
     var speculativeConfig: String?
 

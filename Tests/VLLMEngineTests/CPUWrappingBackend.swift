@@ -37,6 +37,8 @@ extension CPUWrappingBackend {
     func geluTanhAndMul(_ x: CPUTensor) -> CPUTensor { cpu.geluTanhAndMul(x) }
     func softCap(_ x: CPUTensor, cap: Float) { cpu.softCap(x, cap: cap) }
     func scale(_ x: CPUTensor, by factor: Float) { cpu.scale(x, by: factor) }
+    func concatColumns(_ parts: [CPUTensor]) -> CPUTensor { cpu.concatColumns(parts) }
+    func activation(_ values: [Float], rows: Int, columns: Int) -> CPUTensor { cpu.activation(values, rows: rows, columns: columns) }
     func rotaryAttention(
         _ qkv: CPUTensor, layout: QKVLayout, rope: CPUTensor, cache: CPUKVCache, layer: Int, batch: CPUBatch,
         scale: Float, slidingWindow: Int?, logitSoftCap: Float?

@@ -85,8 +85,8 @@ import VLLMCore
     /// The first five sampled tokens of a prompt that repeats itself (so n-gram lookup drafts)
     /// have the same distribution with and without speculation: each position alone and the
     /// drafted positions two by two, for n-gram, the target without its middle layer as the
-    /// draft (q near p: many kept, many recovered from max(0, p − q)) and a random draft (almost
-    /// all rejected: the recovered tokens carry the distribution).
+    /// draft (q near p: many kept, many recovered from max(0, p − q)), a random draft and a random
+    /// EAGLE-3 head (almost all rejected: the recovered tokens carry the distribution).
     @Test func sampledTokensHaveTheDistributionOfPlainDecoding() throws {
         let plain = try makeLLM()
         let prompt = try SpeculativeDecodingTests.repeatingPrompts(plain, count: 1)[0]
@@ -96,6 +96,7 @@ import VLLMCore
             ("ngram", SpeculativeConfig(numSpeculativeTokens: 3, promptLookupMax: 3, promptLookupMin: 1)),
             ("four-layer draft", SpeculativeConfig(draftModel: DraftModelSpeculationTests.layerDraft, numSpeculativeTokens: 3)),
             ("random draft", SpeculativeConfig(draftModel: DraftModelSpeculationTests.randomDraft, numSpeculativeTokens: 3)),
+            ("random EAGLE-3 head", SpeculativeConfig(eagle3Head: Eagle3SpeculationTests.head, numSpeculativeTokens: 3)),
         ]
         for (name, config) in configurations {
             let llm = try makeLLM { $0.speculative = config }

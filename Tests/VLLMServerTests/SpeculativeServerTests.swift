@@ -6,18 +6,27 @@ import XCTest
 
 @testable import VLLMServer
 
-/// A server with a draft model: the same greedy text as without, streamed or not, and vLLM's
-/// speculative decoding counters on /metrics.
+/// A server with a draft model or an EAGLE-3 head: the same greedy text as without, streamed or
+/// not, and vLLM's speculative decoding counters on /metrics.
 final class SpeculativeServerTests: XCTestCase {
     static var request: [String: Any] { ["prompt": "Once upon a time", "max_tokens": 40, "temperature": 0, "ignore_eos": true] }
 
     func testDraftModelServesThePlainTextAndCountsDrafts() async throws {
+        let draft = RepositoryFiles.path("Tests/Fixtures/speculative/stories260K-without-layer-2")
+        try await checkServesThePlainText(SpeculativeConfig(draftModel: draft, numSpeculativeTokens: 3), accepts: true)
+    }
+
+    /// The random EAGLE-3 head's drafts are almost never accepted: only drafts are counted.
+    func testEagle3HeadServesThePlainTextAndCountsDrafts() async throws {
+        let head = RepositoryFiles.path("Tests/Fixtures/speculative/eagle3-random-512")
+        try await checkServesThePlainText(SpeculativeConfig(eagle3Head: head, numSpeculativeTokens: 3), accepts: false)
+    }
+
+    private func checkServesThePlainText(_ speculative: SpeculativeConfig, accepts: Bool) async throws {
         let plain = PlainText()
         try await withServer { client, _ in
             plain.value = try await Self.completion(client)
         }
-        let draft = RepositoryFiles.path("Tests/Fixtures/speculative/stories260K-without-layer-2")
-        let speculative = SpeculativeConfig(draftModel: draft, numSpeculativeTokens: 3)
         try await withServer(
             configure: { $0.speculative = speculative },
             { client, _ in
@@ -30,7 +39,7 @@ final class SpeculativeServerTests: XCTestCase {
                 let streamed = events.compactMap { ($0["choices"] as? [[String: Any]])?.first?["text"] as? String }.joined()
                 XCTAssertEqual(streamed, plain.value)
                 let metrics = try await client.execute(uri: "/metrics", method: .get).text
-                for name in ["num_drafts", "num_draft_tokens", "num_accepted_tokens"] {
+                for name in ["num_drafts", "num_draft_tokens"] + (accepts ? ["num_accepted_tokens"] : []) {
                     let line = metrics.split(separator: "\n").first { $0.hasPrefix("vllm:spec_decode_\(name)_total{") }
                     let value = line.flatMap { Double($0.split(separator: " ").last!) } ?? 0
                     XCTAssertGreaterThan(value, 0, "vllm:spec_decode_\(name)_total in\n\(metrics)")

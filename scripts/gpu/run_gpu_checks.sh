@@ -41,6 +41,7 @@
 #              after `vllm-dev batch-invariance` (one token's products and attention in steps of other shapes, $OUT/det_ops.json);
 #              detspeed: the 8B shape's 1000 x 1024/128 throughput and batch-1 latency, default vs VLLM_BATCH_INVARIANT=1
 #   det8b      the short det: `vllm-dev batch-invariance` in bf16 (also with VLLM_CUDA_STAGING_WAIT=0), then batch_invariance.py on the 8B shape (2 layers) only
+#   eagle3     EAGLE-3 speculative decoding (scripts/gpu/check_eagle3.sh): greedy ids against plain decoding, acceptance CUDA vs CPU, 8B-shape cost
 # (`checks speed spec` is the whole verification of a change; each mode fits one 10-minute call
 # except that one, which takes about two). Needs .gpu/vllm.xz and .gpu/vllm-dev.xz (built here with
 # `scripts/gpu/build_binary.sh`), python3 with torch + transformers.
@@ -722,6 +723,10 @@ tps = {v: json.load(open(f'{r}/throughput_8b_1000_{v}.json'))['tokens_per_second
        for v in ['default', 'invariant', 'invariant_gemm256'] if os.path.exists(f'{r}/throughput_8b_1000_{v}.json')}
 out = {'tokens_per_second': tps, 'invariant_over_default': {v: t / tps['default'] for v, t in tps.items()} if 'default' in tps else None}
 print(json.dumps(out)); open(sys.argv[2], 'w').write(json.dumps(out) + '\n')" "$R" "$OUT/detspeed_summary.json"
+fi
+
+if has_mode eagle3; then
+    OUT=$OUT bash $G/check_eagle3.sh
 fi
 
 python3 $G/summarize.py "$R" > "$OUT/summary.json"

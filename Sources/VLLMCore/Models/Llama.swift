@@ -11,7 +11,7 @@ public enum Llama: ModelArchitecture {
 }
 
 /// The weights and forward pass of a Llama-family model.
-public final class LlamaModel<B: Backend>: CausalModel, EmbeddingModel {
+public final class LlamaModel<B: Backend>: CausalModel, EmbeddingModel, AuxiliaryHiddenStatesModel {
     struct Layer {
         var inputNorm: B.Tensor
         var qkv: LinearWeight<B.Tensor>
@@ -133,16 +133,36 @@ public final class LlamaModel<B: Backend>: CausalModel, EmbeddingModel {
     /// The hidden states of the requested rows times the output projection: logits `[rows, vocabSize]` (gathered from every rank under
     /// tensor parallelism).
     public func forward(_ step: B.Batch, cache: B.KVCache) -> B.Tensor {
+        logits(hiddenStates(step, cache: cache), step)
+    }
+
+    /// `forward`, plus copies of the residual stream entering each of `layers` (the embeddings for
+    /// layer 0), side by side: vLLM's auxiliary hidden states of EAGLE-3.
+    public func forward(_ step: B.Batch, cache: B.KVCache, capturing layers: [Int]) -> (logits: B.Tensor, auxiliary: B.Tensor) {
+        let (hidden, captured) = hiddenStates(step, cache: cache, capturing: Set(layers))
+        return (logits(hidden, step), backend.concatColumns(layers.map { captured[$0]! }))
+    }
+
+    /// The logits of the requested rows of `hidden`.
+    private func logits(_ hidden: B.Tensor, _ step: B.Batch) -> B.Tensor {
         let b = backend
         // Only the rows whose logits are wanted go through the vocabulary projection.
-        var logits = b.linear(b.gatherLogitRows(hiddenStates(step, cache: cache), batch: step), lmHead, bias: nil)
+        var logits = b.linear(b.gatherLogitRows(hidden, batch: step), lmHead, bias: nil)
         if shard.worldSize > 1 { logits = b.allGatherColumns(logits, totalColumns: config.vocabSize) }
         return logits
     }
 
     /// Embedding, then every decoder layer and the final norm: `[numTokens, hidden]`.
     public func hiddenStates(_ step: B.Batch, cache: B.KVCache) -> B.Tensor {
+        hiddenStates(step, cache: cache, capturing: []).hidden
+    }
+
+    /// `hiddenStates`, and a copy of the residual stream entering each layer of `layers`.
+    private func hiddenStates(_ step: B.Batch, cache: B.KVCache, capturing capture: Set<Int>) -> (
+        hidden: B.Tensor, captured: [Int: B.Tensor]
+    ) {
         let b = backend
+        var captured: [Int: B.Tensor] = [:]
         let eps = config.rmsNormEps
         let scale = 1 / Float(config.headDim).squareRoot()
         var hidden = b.embedding(embedTokens, step, firstTokenID: vocabulary.lowerBound)
@@ -156,6 +176,8 @@ public final class LlamaModel<B: Backend>: CausalModel, EmbeddingModel {
                 residual = hidden
                 normed = b.rmsNorm(hidden, weight: layer.inputNorm, eps: eps)
             }
+            // The stream is changed in place later in the layer, so the capture is a copy.
+            if capture.contains(index) { captured[index] = b.concatColumns([residual!]) }
             let qkv = b.linear(normed, layer.qkv, bias: layer.qkvBias)
             if let qNorm = layer.qNorm, let kNorm = layer.kNorm {
                 b.headRMSNorm(qkv, layout: layout, qWeight: qNorm, kWeight: kNorm, eps: eps)
@@ -169,6 +191,6 @@ public final class LlamaModel<B: Backend>: CausalModel, EmbeddingModel {
             hidden = layer.feedForward.apply(mlpInput, on: b)
             if shard.worldSize > 1 { b.allReduce(hidden) }
         }
-        return b.addRMSNorm(hidden, residual: residual!, weight: finalNorm, eps: eps)
+        return (b.addRMSNorm(hidden, residual: residual!, weight: finalNorm, eps: eps), captured)
     }
 }
