@@ -103,15 +103,7 @@ import VLLMTestSupport
     /// (prefilled with the others), sampled ones; the greedy ones come out as without speculation.
     @Test func mixedBatchesKeepEveryRequestsOutput() throws {
         let prompts = mixedPrompts(count: 8, seed: 21)
-        var params: [SamplingParams] = prompts.indices.map { _ in greedyParams(20) }
-        params[1].structuredOutputs = .choice(["the cat", "a dog", "an owl"])
-        params[1].ignoreEOS = false
-        params[2].maxTokens = 1
-        params[3].promptLogprobs = 2
-        params[4].temperature = 0.7
-        params[4].seed = 4
-        params[5].temperature = 1
-        let greedy = [0, 1, 2, 3, 6, 7]
+        let (params, greedy) = mixedSpeculationParams()
         let plain = try makeLLM()
         let reference = try plain.generate(prompts.map(Prompt.tokens), params: params, showProgress: false)
         for draft in Self.drafts {

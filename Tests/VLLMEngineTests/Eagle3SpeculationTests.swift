@@ -222,21 +222,14 @@ import VLLMTestSupport
     /// sampled ones): the greedy ones come out as without speculation.
     @Test func mixedBatchesKeepEveryRequestsOutput() throws {
         let prompts = mixedPrompts(count: 8, seed: 21)
-        var params: [SamplingParams] = prompts.indices.map { _ in greedyParams(20) }
-        params[1].structuredOutputs = .choice(["the cat", "a dog", "an owl"])
-        params[1].ignoreEOS = false
-        params[2].maxTokens = 1
-        params[3].promptLogprobs = 2
-        params[4].temperature = 0.7
-        params[4].seed = 4
-        params[5].temperature = 1
+        let (params, greedy) = mixedSpeculationParams()
         let plain = try makeLLM()
         let reference = try plain.generate(prompts.map(Prompt.tokens), params: params, showProgress: false)
         let llm = try makeLLM {
             $0.speculative = Self.drafted(); $0.maxNumBatchedTokens = 40
         }
         let outputs = try llm.generate(prompts.map(Prompt.tokens), params: params, showProgress: false)
-        for i in [0, 1, 2, 3, 6, 7] {
+        for i in greedy {
             #expect(outputs[i].outputs[0].tokenIDs == reference[i].outputs[0].tokenIDs, "request \(i)")
         }
         #expect(outputs[3].promptLogprobs == reference[3].promptLogprobs)

@@ -35,6 +35,21 @@ func greedyParams(_ maxTokens: Int) -> SamplingParams {
     return params
 }
 
+/// Parameters of eight requests for the speculative tests' mixed batches: greedy ones (0, 1, 2, 3,
+/// 6, 7) and beside them requests that do not speculate or sample: a grammar (1), a single token
+/// (2), prompt logprobs (3), sampled ones (4, 5).
+func mixedSpeculationParams() -> (params: [SamplingParams], greedy: [Int]) {
+    var params = (0..<8).map { _ in greedyParams(20) }
+    params[1].structuredOutputs = .choice(["the cat", "a dog", "an owl"])
+    params[1].ignoreEOS = false
+    params[2].maxTokens = 1
+    params[3].promptLogprobs = 2
+    params[4].temperature = 0.7
+    params[4].seed = 4
+    params[5].temperature = 1
+    return (params, [0, 1, 2, 3, 6, 7])
+}
+
 /// The first request's output when `prompt` runs with `params` on `llm`, alone or beside `others`
 /// requests of other prompts with the same parameters but no seed and no logprobs (they only fill
 /// the batch).
