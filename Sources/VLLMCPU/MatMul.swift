@@ -1,3 +1,5 @@
+import CVLLMSupport
+
 /// A weight element type that the matrix kernels read eight at a time as float32.
 protocol WeightElement {
     static func load8(_ p: UnsafePointer<Self>) -> SIMD8<Float>
@@ -114,14 +116,22 @@ enum MatMul {
         out[3 * N] = s.6; out[3 * N + 1] = s.7
     }
 
+    /// Decode's tile: four weight rows, one token. Rows of a few KB (an LM head's 576 or 896
+    /// inputs) end before the hardware prefetcher has ramped up, so each iteration asks for the
+    /// next tile's line as far ahead as this one reads (the four rows are contiguous).
     @inline(__always)
     private static func tile4x1<W: WeightElement>(
         x: UnsafePointer<Float>, w: UnsafePointer<W>, out: UnsafeMutablePointer<Float>, K: Int
     ) {
         var a0 = SIMD8<Float>(), a1 = SIMD8<Float>(), a2 = SIMD8<Float>(), a3 = SIMD8<Float>()
         let w1 = w + K, w2 = w + 2 * K, w3 = w + 3 * K
+        // The next tile is 4·K elements; an iteration moves 8 along K, so 32 elements of it.
+        let (ahead, step) = (UnsafeRawPointer(w + 4 * K), 32 * MemoryLayout<W>.stride)
         var k = 0
         while k + 8 <= K {
+            let next = ahead + (k / 8) * step
+            vllm_prefetch(next)
+            if step > 64 { vllm_prefetch(next + 64) }
             let u = Float.load8(x + k)
             a0.addProduct(u, W.load8(w + k))
             a1.addProduct(u, W.load8(w1 + k))
