@@ -25,17 +25,17 @@ public final class CPUBackend: Backend {
     public let group: InProcessGroup?
     /// This backend's rank in `group` (0 for a single rank).
     public let rank: Int
-    /// Batch-invariant mode (`--batch-invariant`). It changes nothing here: every kernel of this
-    /// backend already computes a token's result in an order of its own (docs/deterministic-mode.md).
+    /// Batch-invariant mode (`--batch-invariant`). The dense kernels already compute a token's result
+    /// in an order of its own; quantized weights give up their decode kernels for the dequantized
+    /// tiles that larger steps take (docs/deterministic-mode.md).
     public let batchInvariant: Bool
     /// What GGUF block weights meet in decode steps: float32 activations, or 8-bit ones
-    /// (`GGMLInt8Decode`). Each token's activations are quantized on their own, so the mode keeps
-    /// batch invariance.
+    /// (`GGMLInt8Decode`; not with `batchInvariant`).
     public let ggufActivations: CPUGGUFActivations
 
     /// A backend of one rank, or rank `rank` of `group`; `keepsBFloat16` keeps bfloat16 matrices as
-    /// bfloat16; `batchInvariant` records the mode (a no-op on the CPU); `ggufActivations` picks the
-    /// GGUF decode kernels (int8 only where `GGMLInt8Decode.available`).
+    /// bfloat16; `batchInvariant` sends quantized weights' decode steps through the tiles;
+    /// `ggufActivations` picks the GGUF decode kernels (int8 only where `GGMLInt8Decode.available`).
     public init(
         keepsBFloat16: Bool = true, group: InProcessGroup? = nil, rank: Int = 0, batchInvariant: Bool = false,
         ggufActivations: CPUGGUFActivations = .float32

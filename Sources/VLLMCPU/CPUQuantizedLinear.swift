@@ -71,7 +71,8 @@ extension CPUBackend {
             guard case .ggml(let type) = format else { preconditionFailure("a stacked part in format \(format)") }
             QuantizedMatMul.multiply(
                 x: x.floats, w: tensor.storage, type: type, out: out.floats + column, outStride: out.columns,
-                T: x.rows, N: tensor.shape[0], K: x.columns, int8Activations: ggufActivations == .int8)
+                T: x.rows, N: tensor.shape[0], K: x.columns, int8Activations: ggufActivations == .int8,
+                decodeKernels: !batchInvariant)
             column += tensor.shape[0]
         }
     }
@@ -109,6 +110,11 @@ extension CPUBackend {
         return stride(from: 0, to: weight.tensors.count, by: size).map { Array(weight.tensors[$0..<($0 + size)]) }
     }
 
+    /// Whether a product of `T` tokens takes the decode kernels (`PackedDecode`): not in
+    /// batch-invariant mode, where every step takes the dequantized tiles (`PackedMatMul`), whose
+    /// sums for a token are the same whatever the step's size.
+    private func decodes(_ T: Int) -> Bool { !batchInvariant && (1...PackedDecode.maxTokens).contains(T) }
+
     /// One part's product into columns of `out`.
     private func multiply(_ x: CPUTensor, _ tensors: [CPUTensor], format: WeightFormat, out: UnsafeMutablePointer<Float>, outStride: Int) {
         let (T, K, N) = (x.rows, x.columns, tensors[1].rows)
@@ -120,7 +126,7 @@ extension CPUBackend {
             let stored = input.columns
             let packed = UnsafePointer(tensors[0].storage.assumingMemoryBound(to: UInt32.self))
             let (scales, zeros) = (UnsafePointer(tensors[1].floats), UnsafePointer(tensors[2].floats))
-            if (1...PackedDecode.maxTokens).contains(T) {
+            if decodes(T) {
                 PackedDecode.multiplyInt(
                     x: input.floats, T: T, K: stored, N: N, packed: packed, scales: scales, zeros: zeros, bits: bits,
                     groupSize: groupSize, out: out, outStride: outStride)
@@ -133,7 +139,7 @@ extension CPUBackend {
         case .fp8(let blockColumns):
             let codes = UnsafePointer(tensors[0].storage.assumingMemoryBound(to: UInt8.self))
             let scales = UnsafePointer(tensors[1].floats)
-            if (1...PackedDecode.maxTokens).contains(T) {
+            if decodes(T) {
                 PackedDecode.multiplyFP8(
                     x: x.floats, T: T, K: K, N: N, codes: codes, scales: scales, blockColumns: blockColumns, out: out,
                     outStride: outStride)
@@ -149,7 +155,7 @@ extension CPUBackend {
             precondition(bits == 4, "\(bits)-bit lookup tables are refused at load")
             let packed = UnsafePointer(tensors[0].storage.assumingMemoryBound(to: UInt32.self))
             let table = UnsafePointer(tensors[1].floats)
-            if (1...PackedDecode.maxTokens).contains(T) {
+            if decodes(T) {
                 PackedDecode.multiplyLookup(x: x.floats, T: T, K: K, N: N, packed: packed, table: table, out: out, outStride: outStride)
                 return
             }

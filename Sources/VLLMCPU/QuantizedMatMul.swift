@@ -15,21 +15,24 @@ enum QuantizedMatMul {
 
     /// Writes columns `0..<N` of `out` (whose rows are `outStride` apart) for the `T` rows of `x`
     /// (`K` columns) and the `N` rows of `w`, each `type.rowBytes(K)` bytes; decode steps of block
-    /// types meet 8-bit activations when `int8Activations` (`GGMLInt8Decode`).
+    /// types meet 8-bit activations when `int8Activations` (`GGMLInt8Decode`). Without
+    /// `decodeKernels` (batch-invariant mode) every step takes the tiles, whose sums for a token
+    /// are the same whatever the step's size.
     static func multiply(
         x: UnsafePointer<Float>, w: UnsafeRawPointer, type: GGMLType, out: UnsafeMutablePointer<Float>, outStride: Int,
-        T: Int, N: Int, K: Int, int8Activations: Bool = false
+        T: Int, N: Int, K: Int, int8Activations: Bool = false, decodeKernels: Bool = true
     ) {
         let rowBytes = type.rowBytes(K)
-        if int8Activations && T < tileTokens && type.floatDType == nil {
+        let decode = decodeKernels && T < tileTokens
+        if int8Activations && decode && type.floatDType == nil {
             GGMLInt8Decode.multiply(x: x, w: w, type: type, out: out, outStride: outStride, T: T, N: N, K: K)
             return
         }
-        if T < tileTokens && type.floatDType == nil {
+        if decode && type.floatDType == nil {
             GGMLDecode.multiply(x: x, w: w, type: type, out: out, outStride: outStride, T: T, N: N, K: K)
             return
         }
-        if T < tileTokens {
+        if decode {
             ParallelFor.run(N, costPerItem: K * T * 2) { rows in
                 // The switch on the type is outside the row loop, so each loop is specialised.
                 switch type {

@@ -1,0 +1,55 @@
+import Testing
+import VLLMCPU
+import VLLMCore
+import VLLMTestSupport
+
+/// `--batch-invariant` on the CPU with quantized weights: a decode token's logits are bitwise the
+/// same whether its step holds it alone or beside one or four other sequences' tokens. Without the
+/// mode they are not: steps of 1 to 3 tokens (4 for packed formats) take the decode kernels, larger
+/// ones the dequantized tiles, which sum in another order (this test failed for all five formats
+/// before the mode sent every step through the tiles).
+@Suite struct QuantizedBatchInvarianceTests {
+    static let models = [
+        "Tests/Fixtures/gguf/tiny-llama-mixed.gguf", "Tests/Fixtures/quantized/gptq-int4-actorder",
+        "Tests/Fixtures/quantized/awq-int4", "Tests/Fixtures/quantized/fp8-block", "Tests/Fixtures/quantized/gptq-int8-channel",
+    ]
+
+    @Test(arguments: models)
+    func decodeLogitsAreTheSameAloneAndInABatch(model: String) throws {
+        let runner = try DirectRunner(
+            folder: RepositoryFiles.path(model), maxSequences: 5, maxLength: 64,
+            backend: CPUBackend(keepsBFloat16: false, batchInvariant: true))
+        let vocab = runner.model.config.vocabSize
+        let prompts = Self.mixedPrompts(count: 5, vocabulary: vocab)
+        for (s, prompt) in prompts.enumerated() {
+            let chunk = SequenceChunk(tokenIDs: prompt.map(Int32.init), numCached: 0, blockTable: runner.table(s, length: prompt.count))
+            _ = runner.model.execute(ForwardBatch(chunks: [chunk], blockSize: runner.blockSize))
+        }
+        func decode(_ sequences: [Int]) -> [Float] {
+            let chunks = sequences.map { s in
+                SequenceChunk(tokenIDs: [7], numCached: prompts[s].count, blockTable: runner.table(s, length: prompts[s].count + 1))
+            }
+            return Array(runner.model.execute(ForwardBatch(chunks: chunks, blockSize: runner.blockSize)).prefix(vocab))
+        }
+        let alone = decode([0])
+        #expect(decode([0, 1, 2, 3, 4]) == alone, "\(model): sequence 0's logits beside four others")
+        #expect(decode([0, 1]) == alone, "\(model): sequence 0's logits beside one other")
+    }
+
+    /// 8-bit GGUF activations serve decode steps only, so the mode refuses them.
+    @Test func int8ActivationsAreRefused() throws {
+        var options = ModelLoadOptions(maxModelLength: 64, maxNumBatchedTokens: 64)
+        options.batchInvariant = true
+        options.cpuGGUFActivations = .int8
+        let config = try ModelFolder(path: RepositoryFiles.path("Tests/Fixtures/gguf/tiny-llama-mixed.gguf")).config
+        #expect(throws: PlatformError.self) { try CPUPlatform().makeBackends(config: config, options) }
+        options.cpuGGUFActivations = .float32
+        #expect(try CPUPlatform().makeBackends(config: config, options).allSatisfy(\.batchInvariant))
+    }
+
+    /// Five prompts of 5 to 20 tokens below `vocabulary`.
+    static func mixedPrompts(count: Int, vocabulary: Int) -> [[Int]] {
+        var random = SplitMixRandom(seed: 3)
+        return (0..<count).map { _ in (0..<(5 + Int(random.next() % 16))).map { _ in 1 + Int(random.next() % UInt64(vocabulary - 1)) } }
+    }
+}
