@@ -102,24 +102,9 @@ import VLLMTestSupport
     /// Requests that speculate beside some that do not: a grammar, a single token, prompt logprobs
     /// (prefilled with the others), sampled ones; the greedy ones come out as without speculation.
     @Test func mixedBatchesKeepEveryRequestsOutput() throws {
-        let prompts = mixedPrompts(count: 8, seed: 21)
-        let (params, greedy) = mixedSpeculationParams()
-        let plain = try makeLLM()
-        let reference = try plain.generate(prompts.map(Prompt.tokens), params: params, showProgress: false)
+        let reference = try MixedSpeculationBatch.reference()
         for draft in Self.drafts {
-            let llm = try makeLLM {
-                $0.speculative = Self.drafted(by: draft); $0.maxNumBatchedTokens = 40
-            }
-            let outputs = try llm.generate(prompts.map(Prompt.tokens), params: params, showProgress: false)
-            for i in greedy {
-                #expect(outputs[i].outputs[0].tokenIDs == reference[i].outputs[0].tokenIDs, "request \(i)")
-            }
-            #expect(outputs[3].promptLogprobs == reference[3].promptLogprobs)
-            #expect(outputs[4].outputs[0].tokenIDs.count == 20 && outputs[5].outputs[0].tokenIDs.count == 20)
-            // The same seed gives the same sampled tokens again.
-            let again = try llm.generate([.tokens(prompts[4])], params[4], showProgress: false)
-            #expect(again[0].outputs[0].tokenIDs == outputs[4].outputs[0].tokenIDs)
-            #expect(llm.engine.numFreeBlocks == llm.engine.config.numBlocks)
+            try MixedSpeculationBatch.expectSameOutputs(with: Self.drafted(by: draft), as: reference)
         }
     }
 

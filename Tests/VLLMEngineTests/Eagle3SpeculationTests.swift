@@ -221,22 +221,7 @@ import VLLMTestSupport
     /// Requests that speculate beside some that do not (a grammar, one token, prompt logprobs,
     /// sampled ones): the greedy ones come out as without speculation.
     @Test func mixedBatchesKeepEveryRequestsOutput() throws {
-        let prompts = mixedPrompts(count: 8, seed: 21)
-        let (params, greedy) = mixedSpeculationParams()
-        let plain = try makeLLM()
-        let reference = try plain.generate(prompts.map(Prompt.tokens), params: params, showProgress: false)
-        let llm = try makeLLM {
-            $0.speculative = Self.drafted(); $0.maxNumBatchedTokens = 40
-        }
-        let outputs = try llm.generate(prompts.map(Prompt.tokens), params: params, showProgress: false)
-        for i in greedy {
-            #expect(outputs[i].outputs[0].tokenIDs == reference[i].outputs[0].tokenIDs, "request \(i)")
-        }
-        #expect(outputs[3].promptLogprobs == reference[3].promptLogprobs)
-        #expect(outputs[4].outputs[0].tokenIDs.count == 20 && outputs[5].outputs[0].tokenIDs.count == 20)
-        let again = try llm.generate([.tokens(prompts[4])], params[4], showProgress: false)
-        #expect(again[0].outputs[0].tokenIDs == outputs[4].outputs[0].tokenIDs)
-        #expect(llm.engine.numFreeBlocks == llm.engine.config.numBlocks)
+        try MixedSpeculationBatch.expectSameOutputs(with: Self.drafted(), as: MixedSpeculationBatch.reference())
     }
 
     /// The head's KV blocks come out of the same budget as the target's.

@@ -1,5 +1,6 @@
 import Foundation
 import SwiftVLLM
+import Testing
 import VLLMCore
 import VLLMTestSupport
 
@@ -35,19 +36,46 @@ func greedyParams(_ maxTokens: Int) -> SamplingParams {
     return params
 }
 
-/// Parameters of eight requests for the speculative tests' mixed batches: greedy ones (0, 1, 2, 3,
-/// 6, 7) and beside them requests that do not speculate or sample: a grammar (1), a single token
-/// (2), prompt logprobs (3), sampled ones (4, 5).
-func mixedSpeculationParams() -> (params: [SamplingParams], greedy: [Int]) {
-    var params = (0..<8).map { _ in greedyParams(20) }
-    params[1].structuredOutputs = .choice(["the cat", "a dog", "an owl"])
-    params[1].ignoreEOS = false
-    params[2].maxTokens = 1
-    params[3].promptLogprobs = 2
-    params[4].temperature = 0.7
-    params[4].seed = 4
-    params[5].temperature = 1
-    return (params, [0, 1, 2, 3, 6, 7])
+/// The speculative tests' mixed batch: eight requests, greedy ones (0, 1, 2, 3, 6, 7) and beside
+/// them requests that do not speculate or sample: a grammar (1), a single token (2), prompt
+/// logprobs (3), sampled ones (4, 5).
+enum MixedSpeculationBatch {
+    static let prompts = mixedPrompts(count: 8, seed: 21)
+    static let greedy = [0, 1, 2, 3, 6, 7]
+    static let params: [SamplingParams] = {
+        var params = (0..<8).map { _ in greedyParams(20) }
+        params[1].structuredOutputs = .choice(["the cat", "a dog", "an owl"])
+        params[1].ignoreEOS = false
+        params[2].maxTokens = 1
+        params[3].promptLogprobs = 2
+        params[4].temperature = 0.7
+        params[4].seed = 4
+        params[5].temperature = 1
+        return params
+    }()
+
+    /// The batch without speculation.
+    static func reference() throws -> [RequestOutput] {
+        try makeLLM().generate(prompts.map(Prompt.tokens), params: params, showProgress: false)
+    }
+
+    /// The batch with `speculative` and a 40-token budget: the greedy requests' tokens and the
+    /// prompt logprobs as in `reference`, the sampled requests complete and the same again with
+    /// their seed, every block returned.
+    static func expectSameOutputs(with speculative: SpeculativeConfig, as reference: [RequestOutput]) throws {
+        let llm = try makeLLM {
+            $0.speculative = speculative; $0.maxNumBatchedTokens = 40
+        }
+        let outputs = try llm.generate(prompts.map(Prompt.tokens), params: params, showProgress: false)
+        for i in greedy {
+            #expect(outputs[i].outputs[0].tokenIDs == reference[i].outputs[0].tokenIDs, "request \(i)")
+        }
+        #expect(outputs[3].promptLogprobs == reference[3].promptLogprobs)
+        #expect(outputs[4].outputs[0].tokenIDs.count == 20 && outputs[5].outputs[0].tokenIDs.count == 20)
+        let again = try llm.generate([.tokens(prompts[4])], params[4], showProgress: false)
+        #expect(again[0].outputs[0].tokenIDs == outputs[4].outputs[0].tokenIDs)
+        #expect(llm.engine.numFreeBlocks == llm.engine.config.numBlocks)
+    }
 }
 
 /// The first request's output when `prompt` runs with `params` on `llm`, alone or beside `others`
