@@ -24,6 +24,7 @@ import sys
 import time
 
 import xgrammar as xgr
+from grammar_walk import allowed_ids, next_token
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FIXTURES = os.path.join(ROOT, "Tests", "VLLMStructuredOutputsTests", "Fixtures")
@@ -93,15 +94,10 @@ def walk(compiled, vocab, stop, closers, steps, rng, timings):
         timings.append((time.perf_counter() - t) * 1e6)
         row = bitmask[0].numpy().astype("<i4")
         masks.append(row.tobytes().hex())
-        bits = [(int(w) & 0xFFFFFFFF) for w in row]
-        allowed = [w * 32 + b for w, word in enumerate(bits) if word for b in range(32) if word >> b & 1 and w * 32 + b < len(vocab)]
+        allowed = allowed_ids([(int(w) & 0xFFFFFFFF) for w in row], len(vocab))
         if not allowed:
             break
-        if stop in allowed and rng.random() < 0.5:
-            tok = stop
-        else:
-            closing = [t for t in allowed if t in closers]
-            tok = rng.choice(closing) if closing and rng.random() < 0.4 else rng.choice(allowed)
+        tok = next_token(allowed, stop, closers, rng)
         path.append(tok)
         assert matcher.accept_token(tok)
         if matcher.is_terminated():

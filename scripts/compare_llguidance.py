@@ -26,6 +26,7 @@ import time
 
 import llguidance
 from llguidance.gbnf_to_lark import any_to_lark
+from grammar_walk import allowed_ids, next_token
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CASES = os.path.join(ROOT, "Tests", "VLLMStructuredOutputsTests", "Fixtures", "structured_output_cases.json")
@@ -60,11 +61,6 @@ def grammar_of(case):
     return llguidance.LLMatcher.grammar_from_lark(any_to_lark(spec))
 
 
-def allowed_ids(mask, vocab_size):
-    words = memoryview(mask).cast("I")
-    return [w * 32 + b for w, word in enumerate(words) if word for b in range(32) if word >> b & 1 and w * 32 + b < vocab_size]
-
-
 def walk(tokenizer, grammar, stop, closers, steps, rng, timings, later, cpu):
     """Appends each mask's wall time to `timings` (and, after a walk's first mask, to `later`)
     and its thread CPU time to `cpu` (which a preemption on a loaded machine does not add to)."""
@@ -79,14 +75,10 @@ def walk(tokenizer, grammar, stop, closers, steps, rng, timings, later, cpu):
             later.append(timings[-1])
         if matcher.is_error():
             raise RuntimeError(matcher.get_error())
-        allowed = allowed_ids(mask, tokenizer.vocab_size)
+        allowed = allowed_ids(memoryview(mask).cast("I"), tokenizer.vocab_size)
         if not allowed:
             break
-        if stop in allowed and rng.random() < 0.5:
-            tok = stop
-        else:
-            closing = [t for t in allowed if t in closers]
-            tok = rng.choice(closing) if closing and rng.random() < 0.4 else rng.choice(allowed)
+        tok = next_token(allowed, stop, closers, rng)
         if not matcher.consume_token(tok):
             raise RuntimeError("llguidance refused a token its own mask allowed: %s" % matcher.get_error())
         if matcher.is_stopped():
