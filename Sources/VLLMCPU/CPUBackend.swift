@@ -250,7 +250,7 @@ public final class CPUBackend: Backend {
         ParallelFor.run(x.rows, costPerItem: n * 8) { rows in
             for r in rows {
                 let gate = x.floats + r * 2 * n, up = gate + n, o = out.floats + r * n
-                for i in 0..<n { o[i] = gate[i] / (1 + expf(-gate[i])) * up[i] }
+                VectorMath.siluAndMul(gate: gate, up: up, out: o, count: n)
             }
         }
         return out

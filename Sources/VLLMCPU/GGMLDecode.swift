@@ -123,29 +123,10 @@ private func groupSum(_ sums: UnsafePointer<Float>, _ g: Int) -> SIMD4<Float> {
     UnsafeRawPointer(sums + 4 * g).loadUnaligned(as: SIMD4<Float>.self)
 }
 
-// The conversions are written lane by lane, which the optimiser turns into one vector
-// instruction each: the standard library's generic `SIMD8<Int32>(truncatingIfNeeded:)` and
-// `SIMD8<Float>(_:)` were left as out-of-line calls in the release binary (a call, a `vzeroupper`
-// and the vector split into two halves per eight values; 8% of a SmolLM2 decode step).
-
-/// Eight bytes widened to 32-bit lanes (`vpmovzxbd`, or `vpmovsxbd` for signed ones).
-@inline(__always)
-private func widened(_ p: UnsafeRawPointer) -> SIMD8<Int32> {
-    let b = p.loadUnaligned(as: SIMD8<UInt8>.self)
-    return SIMD8(Int32(b[0]), Int32(b[1]), Int32(b[2]), Int32(b[3]), Int32(b[4]), Int32(b[5]), Int32(b[6]), Int32(b[7]))
-}
-
-@inline(__always)
-private func widenedSigned(_ p: UnsafeRawPointer) -> SIMD8<Int32> {
-    let b = p.loadUnaligned(as: SIMD8<Int8>.self)
-    return SIMD8(Int32(b[0]), Int32(b[1]), Int32(b[2]), Int32(b[3]), Int32(b[4]), Int32(b[5]), Int32(b[6]), Int32(b[7]))
-}
-
-/// Small integers as floats (`vcvtdq2ps`, exact).
-@inline(__always)
-private func float(_ v: SIMD8<Int32>) -> SIMD8<Float> {
-    SIMD8(Float(v[0]), Float(v[1]), Float(v[2]), Float(v[3]), Float(v[4]), Float(v[5]), Float(v[6]), Float(v[7]))
-}
+/// `GGMLBlocks`' lane-by-lane conversions (one vector instruction each).
+@inline(__always) private func widened(_ p: UnsafeRawPointer) -> SIMD8<Int32> { GGMLBlocks.widened(p) }
+@inline(__always) private func widenedSigned(_ p: UnsafeRawPointer) -> SIMD8<Int32> { GGMLBlocks.widenedSigned(p) }
+@inline(__always) private func float(_ v: SIMD8<Int32>) -> SIMD8<Float> { GGMLBlocks.float(v) }
 
 /// The 32 values of 16 bytes of nibbles (values 0..15 the low nibbles, 16..31 the high ones),
 /// with fifth bits `fifth` (bit j for value j) when the format has them.

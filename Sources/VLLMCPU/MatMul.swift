@@ -31,7 +31,11 @@ struct BFloat16Bits: WeightElement {
 /// Register tiles of 2 weight rows × 4 tokens keep the FMA units busy for prefill; decode (few
 /// tokens) uses 4 weight rows × 1 token, where the weight stream from memory is the limit. Weight
 /// rows are taken in blocks that stay in L2 while every group of tokens passes over them.
-enum MatMul {
+///
+/// Every kernel sums a (row, token) pair the same way: eight lanes, lane `j` taking `k ≡ j (mod 8)`
+/// in order, then the lanes' sum, then the last `K mod 8` products one by one. So a token's output
+/// does not depend on how many tokens share its step (the CPU's `--batch-invariant` mode).
+public enum MatMul {
     @_specialize(where W == Float)
     @_specialize(where W == BFloat16Bits)
     static func multiply<W: WeightElement>(
@@ -56,19 +60,9 @@ enum MatMul {
         x: UnsafePointer<Float>, w: UnsafePointer<W>, out: UnsafeMutablePointer<Float>, T: Int, N: Int, K: Int,
         rows: Range<Int>
     ) {
-        var t = 0
-        while t + 4 <= T {
-            var n = rows.lowerBound
-            while n + 2 <= rows.upperBound {
-                tile2x4(x: x + t * K, w: w + n * K, out: out + t * N + n, N: N, K: K)
-                n += 2
-            }
-            if n < rows.upperBound {
-                for dt in 0..<4 { out[(t + dt) * N + n] = dot(x + (t + dt) * K, w + n * K, K) }
-            }
-            t += 4
-        }
-        while t < T {
+        let grouped = T & ~3
+        if grouped > 0 { multiplyGroups(x: x, w: w, out: out, T: grouped, N: N, K: K, rows: rows) }
+        for t in grouped..<T {
             var n = rows.lowerBound
             while n + 4 <= rows.upperBound {
                 tile4x1(x: x + t * K, w: w + n * K, out: out + t * N + n, K: K)
@@ -78,20 +72,85 @@ enum MatMul {
                 out[t * N + n] = dot(x + t * K, w + n * K, K)
                 n += 1
             }
-            t += 1
         }
     }
 
+    /// A buffer for `count` floats that a tile kernel reads: 64-byte aligned, so that no 8-float
+    /// load of a row starting at a multiple of 8 straddles two cache lines (the allocator's 16-byte
+    /// alignment split every other one). Deallocate it with `deallocate()`.
+    static func tileBuffer(_ count: Int) -> UnsafeMutablePointer<Float> {
+        UnsafeMutableRawPointer.allocate(byteCount: count * MemoryLayout<Float>.stride, alignment: 64)
+            .bindMemory(to: Float.self, capacity: count)
+    }
+
+    /// Rows of weights whose slice stays in L1 while every token group passes over it.
+    static let sliceRows = 16
+    /// Columns per slice: 16 float32 rows of 256 are 16 KB, four tokens' slices 4 KB more.
+    static let sliceColumns = 256
+    /// Tokens whose running sums are kept at a time (16 rows × 64 tokens × 32 bytes = 32 KB).
+    static let tokenBlock = 64
+
+    /// Prefill for `T` tokens (a multiple of four). K is taken a slice at a time, so that both
+    /// operands of the register tile come from L1 (a whole row of 4864 values and four tokens' rows
+    /// do not fit); between slices each (row, token) pair keeps its eight lanes in `sums`, which
+    /// continues each lane's chain exactly where the slice before left it.
+    private static func multiplyGroups<W: WeightElement>(
+        x: UnsafePointer<Float>, w: UnsafePointer<W>, out: UnsafeMutablePointer<Float>, T: Int, N: Int, K: Int,
+        rows: Range<Int>
+    ) {
+        let vectorK = K & ~7
+        withUnsafeTemporaryAllocation(of: SIMD8<Float>.self, capacity: sliceRows * tokenBlock) { buffer in
+            let sums = buffer.baseAddress!
+            var r0 = rows.lowerBound
+            while rows.upperBound - r0 >= 2 {
+                let rowCount = min(sliceRows, rows.upperBound - r0) & ~1
+                var t0 = 0
+                while t0 < T {
+                    let tokens = min(tokenBlock, T - t0)
+                    sums.update(repeating: SIMD8(), count: sliceRows * tokens)
+                    var k0 = 0
+                    while k0 < vectorK {
+                        let k1 = min(vectorK, k0 + sliceColumns)
+                        for t in stride(from: 0, to: tokens, by: 4) {
+                            for r in stride(from: 0, to: rowCount, by: 2) {
+                                tile2x4(
+                                    x: x + (t0 + t) * K, w: w + (r0 + r) * K, K: K, columns: k0..<k1,
+                                    sums: sums + t * sliceRows + r)
+                            }
+                        }
+                        k0 = k1
+                    }
+                    for t in 0..<tokens {
+                        for r in 0..<rowCount {
+                            let (xt, wr) = (x + (t0 + t) * K, w + (r0 + r) * K)
+                            var s = sums[t * sliceRows + r].sum()
+                            for k in vectorK..<K { s += xt[k] * W.load1(wr + k) }
+                            out[(t0 + t) * N + r0 + r] = s
+                        }
+                    }
+                    t0 += tokens
+                }
+                r0 += rowCount
+            }
+            if r0 < rows.upperBound {
+                for t in 0..<T { out[t * N + r0] = dot(x + t * K, w + r0 * K, K) }
+            }
+        }
+    }
+
+    /// Two weight rows × four tokens over `columns` (multiples of 8), continuing the running sums
+    /// at `sums` (token `t`, row `r` at `t · sliceRows + r`).
     @inline(__always)
     private static func tile2x4<W: WeightElement>(
-        x: UnsafePointer<Float>, w: UnsafePointer<W>, out: UnsafeMutablePointer<Float>, N: Int, K: Int
+        x: UnsafePointer<Float>, w: UnsafePointer<W>, K: Int, columns: Range<Int>, sums: UnsafeMutablePointer<SIMD8<Float>>
     ) {
-        var a00 = SIMD8<Float>(), a01 = SIMD8<Float>(), a10 = SIMD8<Float>(), a11 = SIMD8<Float>()
-        var a20 = SIMD8<Float>(), a21 = SIMD8<Float>(), a30 = SIMD8<Float>(), a31 = SIMD8<Float>()
+        let (s0, s1, s2, s3) = (sums, sums + sliceRows, sums + 2 * sliceRows, sums + 3 * sliceRows)
+        var a00 = s0[0], a01 = s0[1], a10 = s1[0], a11 = s1[1]
+        var a20 = s2[0], a21 = s2[1], a30 = s3[0], a31 = s3[1]
         let w1 = w + K
         let x1 = x + K, x2 = x + 2 * K, x3 = x + 3 * K
-        var k = 0
-        while k + 8 <= K {
+        var k = columns.lowerBound
+        while k < columns.upperBound {
             let v0 = W.load8(w + k), v1 = W.load8(w1 + k)
             let u0 = Float.load8(x + k), u1 = Float.load8(x1 + k)
             let u2 = Float.load8(x2 + k), u3 = Float.load8(x3 + k)
@@ -101,19 +160,8 @@ enum MatMul {
             a30.addProduct(u3, v0); a31.addProduct(u3, v1)
             k += 8
         }
-        var s = (a00.sum(), a01.sum(), a10.sum(), a11.sum(), a20.sum(), a21.sum(), a30.sum(), a31.sum())
-        while k < K {
-            let v0 = W.load1(w + k), v1 = W.load1(w1 + k)
-            s.0 += x[k] * v0; s.1 += x[k] * v1
-            s.2 += x1[k] * v0; s.3 += x1[k] * v1
-            s.4 += x2[k] * v0; s.5 += x2[k] * v1
-            s.6 += x3[k] * v0; s.7 += x3[k] * v1
-            k += 1
-        }
-        out[0] = s.0; out[1] = s.1
-        out[N] = s.2; out[N + 1] = s.3
-        out[2 * N] = s.4; out[2 * N + 1] = s.5
-        out[3 * N] = s.6; out[3 * N + 1] = s.7
+        s0[0] = a00; s0[1] = a01; s1[0] = a10; s1[1] = a11
+        s2[0] = a20; s2[1] = a21; s3[0] = a30; s3[1] = a31
     }
 
     /// Decode's tile: four weight rows, one token. Rows of a few KB (an LM head's 576 or 896
@@ -164,6 +212,29 @@ enum MatMul {
             k += 1
         }
         return s
+    }
+}
+
+extension MatMul {
+    /// Runs twelve independent chains of 8-lane fused multiply-adds on this thread (enough to
+    /// cover the FMA latency on two pipes) and returns the floating-point operations done: what
+    /// `vllm-dev bench-kernels` times as the ceiling of the matrix kernels on this core.
+    public static func measureFMAPeak(iterations: Int = 50_000_000) -> Double {
+        let (a, b) = (SIMD8<Float>(repeating: 0.999_999), SIMD8<Float>(repeating: 1e-7))
+        var c = [SIMD8<Float>](repeating: SIMD8(), count: 12)
+        c.withUnsafeMutableBufferPointer { c in
+            var (c0, c1, c2, c3, c4, c5) = (c[0], c[1], c[2], c[3], c[4], c[5])
+            var (c6, c7, c8, c9, c10, c11) = (c[6], c[7], c[8], c[9], c[10], c[11])
+            for _ in 0..<iterations {
+                c0.addProduct(a, b); c1.addProduct(a, b); c2.addProduct(a, b); c3.addProduct(a, b)
+                c4.addProduct(a, b); c5.addProduct(a, b); c6.addProduct(a, b); c7.addProduct(a, b)
+                c8.addProduct(a, b); c9.addProduct(a, b); c10.addProduct(a, b); c11.addProduct(a, b)
+            }
+            // Stored, so that the chains are not optimised away.
+            (c[0], c[1], c[2], c[3], c[4], c[5]) = (c0, c1, c2, c3, c4, c5)
+            (c[6], c[7], c[8], c[9], c[10], c[11]) = (c6, c7, c8, c9, c10, c11)
+        }
+        return 2.0 * 8 * 12 * Double(iterations) + (c.reduce(0) { $0 + $1.sum() } == .infinity ? 1 : 0)
     }
 }
 

@@ -14,7 +14,7 @@ enum PackedMatMul {
         // Enough rows to amortise the tile over the tokens, few enough to stay in L2.
         let rowsPerTile = max(2, min(32, (64 * 1024) / max(1, K * 4)) & ~1)
         ParallelFor.run((N + 7) / 8, costPerItem: 8 * K * max(T, 4)) { range in
-            let tile = UnsafeMutablePointer<Float>.allocate(capacity: rowsPerTile * K)
+            let tile = MatMul.tileBuffer(rowsPerTile * K)
             defer { tile.deallocate() }
             var n = range.lowerBound * 8
             let end = min(N, range.upperBound * 8)

@@ -72,11 +72,8 @@ enum PagedAttention {
                     scores[j - first] = score
                     maxScore = max(maxScore, score)
                 }
-                var total: Float = 0
-                for j in 0...(position - first) {
-                    let e = expf(scores[j] - maxScore)
-                    scores[j] = e
-                    total += e
+                let total = scores.withUnsafeMutableBufferPointer {
+                    VectorMath.exponentiate($0.baseAddress!, count: position - first + 1, minus: maxScore)
                 }
                 accumulator.withUnsafeMutableBufferPointer { acc in
                     acc.update(repeating: 0)

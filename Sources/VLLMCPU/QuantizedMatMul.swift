@@ -44,7 +44,7 @@ enum QuantizedMatMul {
             return
         }
         ParallelFor.run((N + tileRows - 1) / tileRows, costPerItem: tileRows * K * T * 2) { tiles in
-            let tile = UnsafeMutablePointer<Float>.allocate(capacity: tileRows * K)
+            let tile = MatMul.tileBuffer(tileRows * K)
             defer { tile.deallocate() }
             for index in tiles {
                 let first = index * tileRows

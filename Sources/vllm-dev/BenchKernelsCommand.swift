@@ -35,6 +35,12 @@ struct BenchKernelsCommand: ParsableCommand {
                     format: "linear T=%d N=%d K=%d %@: %.1f GFLOP/s (%.1f per CPU-second), weights %.1f GB/s",
                     T, N, K, bfloat16 ? "bf16" : "f32", flops / wall / 1e9, flops / cpu / 1e9, bytes / wall / 1e9))
         }
+        var flops = 0.0
+        let (peakWall, peakCPU) = timed { flops = MatMul.measureFMAPeak() }
+        print(
+            String(
+                format: "FMA peak (one thread, 12 chains of 8-lane float32 FMAs): %.1f GFLOP/s (%.1f per CPU-second)",
+                flops / peakWall / 1e9, flops / peakCPU / 1e9))
         let count = 64 << 20
         let source = UnsafeMutablePointer<Float>.allocate(capacity: count)
         let destination = UnsafeMutablePointer<Float>.allocate(capacity: count)

