@@ -78,10 +78,9 @@ import VLLMCore
             typealias Sums = (__m256, __m256, __m256, __m256)
             let zero = _mm256_setzero_ps()
             // Even and odd pairs in two chains, so that consecutive pairs do not wait on each other;
-            // the offsets of each half in two more.
-            var (even, odd, first, second): (Sums, Sums, Sums, Sums) = (
-                (zero, zero, zero, zero), (zero, zero, zero, zero), (zero, zero, zero, zero), (zero, zero, zero, zero)
-            )
+            // the offsets of first halves join the even chain, those of second halves the odd one
+            // (two sums per token, so that four tokens' sums stay in registers).
+            var (even, odd): (Sums, Sums) = ((zero, zero, zero, zero), (zero, zero, zero, zero))
             @inline(__always) func meet(_ pair: Int8Pair<Row.Format>, _ p: Int, to sums: inout Sums) {
                 sums.0 = pair.add(tokens.0, p, to: sums.0)
                 if n > 1 { sums.1 = pair.add(tokens.1, p, to: sums.1) }
@@ -111,25 +110,25 @@ import VLLMCore
                     sums = _mm256_fmadd_ps(halves.0, _mm256_loadu_ps(x.firstSums + 8 * g), sums)
                     other = _mm256_fmadd_ps(halves.1, _mm256_loadu_ps(x.secondSums + 8 * g), other)
                 }
-                addOffsets(tokens.0, &first.0, &second.0)
-                if n > 1 { addOffsets(tokens.1, &first.1, &second.1) }
-                if n > 2 { addOffsets(tokens.2, &first.2, &second.2) }
-                if n > 3 { addOffsets(tokens.3, &first.3, &second.3) }
+                addOffsets(tokens.0, &even.0, &odd.0)
+                if n > 1 { addOffsets(tokens.1, &even.1, &odd.1) }
+                if n > 2 { addOffsets(tokens.2, &even.2, &odd.2) }
+                if n > 3 { addOffsets(tokens.3, &even.3, &odd.3) }
             }
             // Whole groups with a constant count, so that their loop has no tests.
             let (whole, rest) = shape.pairs.quotientAndRemainder(dividingBy: 4)
             for g in 0..<whole { group(g, pairs: 4) }
             if rest > 0 { group(whole, pairs: rest) }
-            out[0] = total(even.0, odd.0, first.0, second.0)
-            if n > 1 { out[outStride] = total(even.1, odd.1, first.1, second.1) }
-            if n > 2 { out[2 * outStride] = total(even.2, odd.2, first.2, second.2) }
-            if n > 3 { out[3 * outStride] = total(even.3, odd.3, first.3, second.3) }
+            out[0] = total(even.0, odd.0)
+            if n > 1 { out[outStride] = total(even.1, odd.1) }
+            if n > 2 { out[2 * outStride] = total(even.2, odd.2) }
+            if n > 3 { out[3 * outStride] = total(even.3, odd.3) }
         }
 
-        /// The lanes of the four sums added pairwise (`SIMD8.sum()` adds them one after another).
+        /// The lanes of the two sums added pairwise (`SIMD8.sum()` adds them one after another).
         @inline(__always)
-        private func total(_ even: __m256, _ odd: __m256, _ first: __m256, _ second: __m256) -> Float {
-            let v = _mm256_add_ps(_mm256_add_ps(even, odd), _mm256_add_ps(first, second))
+        private func total(_ even: __m256, _ odd: __m256) -> Float {
+            let v = _mm256_add_ps(even, odd)
             let four = v.lowHalf + v.highHalf
             let two = four.lowHalf + four.highHalf
             return two[0] + two[1]
