@@ -89,7 +89,8 @@ enum GGMLInt8Decode {
                     _mm256_cvtps_epi32(_mm256_mul_ps(v.2, inverse)), _mm256_cvtps_epi32(_mm256_mul_ps(v.3, inverse))
                 )
                 let packed = _mm256_packs_epi16(_mm256_packs_epi32(q.0, q.1), _mm256_packs_epi32(q.2, q.3))
-                store32(token.values + block * b, _mm256_permutevar8x32_epi32(packed, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7)))
+                let ordered = _mm256_permutevar8x32_epi32(packed, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7))
+                shape.storeHalves(token.values, b, ordered)
                 let first = unsafeBitCast(_mm256_add_epi32(q.0, q.1), to: SIMD8<Int32>.self).wrappedSum()
                 let second = unsafeBitCast(_mm256_add_epi32(q.2, q.3), to: SIMD8<Int32>.self).wrappedSum()
                 shape.setScale(token.scales, b, scale)
@@ -97,7 +98,7 @@ enum GGMLInt8Decode {
             }
             // A missing last sub-block of a pair, and the offsets' lanes past the row, are zeros.
             if shape.subBlocks % 2 == 1 {
-                store32(token.values + block * shape.subBlocks, _mm256_setzero_si256())
+                shape.storeHalves(token.values, shape.subBlocks, _mm256_setzero_si256())
                 shape.setScale(token.scales, shape.subBlocks, 0)
             }
             let padding = shape.paddedSubBlocks - shape.subBlocks
@@ -123,12 +124,21 @@ enum GGMLInt8Decode {
         /// Floats per token: the scales as pairs' lanes (eight per pair), then the two halves' sums.
         var tokenFloats: Int { 8 * pairs + 2 * paddedSubBlocks }
 
-        /// Sub-block `b`'s scale into the lanes of its pair's eight that hold its sums after
-        /// `vphaddd` of the pair: lanes 0, 1, 4, 5 for the first, 2, 3, 6, 7 for the second.
+        /// Sub-block `b`'s scale into the lanes of its pair's eight that hold its sums
+        /// (`Int8Pair.add`): 0–3 for the first, 4–7 for the second.
         @inline(__always)
         func setScale(_ scales: UnsafeMutablePointer<Float>, _ b: Int, _ value: Float) {
-            let lanes = scales + 8 * (b / 2) + 2 * (b % 2)
-            (lanes[0], lanes[1], lanes[4], lanes[5]) = (value, value, value, value)
+            (scales + 8 * (b / 2) + 4 * (b % 2)).initialize(repeating: value, count: 4)
+        }
+
+        /// Sub-block `b`'s 32 values into its pair's 64 bytes, where the pair's first halves come
+        /// before their second halves (`Int8Pair.interleaved`).
+        @inline(__always)
+        func storeHalves(_ values: UnsafeMutablePointer<Int8>, _ b: Int, _ v: __m256i) {
+            let at = UnsafeMutableRawPointer(values + 64 * (b / 2) + 16 * (b % 2))
+            let high = _mm256_permutevar8x32_epi32(v, _mm256_setr_epi32(4, 5, 6, 7, 4, 5, 6, 7))
+            _mm_storeu_si128(at.assumingMemoryBound(to: __m128i.self), _mm256_castsi256_si128(v))
+            _mm_storeu_si128((at + 32).assumingMemoryBound(to: __m128i.self), _mm256_castsi256_si128(high))
         }
     }
 

@@ -35,19 +35,16 @@ import VLLMCore
     }
 
     extension Int8Pair {
-        /// A pair of sub-blocks with scales `s0`, `s1` and offsets `o0`, `o1` per value of each
-        /// (the same for both halves).
+        /// Sub-blocks with unsigned codes `q` (32 each, in value order), scales `s0`, `s1` and
+        /// offsets `o0`, `o1` per value of each (the same for both halves).
         @inline(__always)
-        init(codes: (__m256i, __m256i), extra: (__m256i, __m256i), scales s0: Float, _ s1: Float, offsets o0: Float, _ o1: Float) {
+        init(codes q: (__m256i, __m256i), scales s0: Float, _ s1: Float, offsets o0: Float, _ o1: Float) {
+            let ones = _mm256_set1_epi16(1)
             self.init(
-                codes: codes, extra: extra, scales: _mm256_setr_ps(s0, s0, s1, s1, s0, s0, s1, s1),
+                codes: Self.interleaved(q.0, q.1), extra: (ones, ones), scales: _mm256_setr_ps(s0, s0, s0, s0, s1, s1, s1, s1),
                 offsets: _mm_setr_ps(o0, o1, o0, o1))
         }
     }
-
-    /// `vpmaddwd` multipliers of one: the pair's 16-bit sums just widen.
-    @inline(__always)
-    private func ones() -> (__m256i, __m256i) { (_mm256_set1_epi16(1), _mm256_setzero_si256()) }
 
     @inline(__always)
     private func splat(_ value: UInt8) -> __m256i { _mm256_set1_epi8(Int8(bitPattern: value)) }
@@ -88,11 +85,11 @@ import VLLMCore
             let d0 = GGMLBlocks.half(first, 0)
             guard !single else {
                 return Int8Pair(
-                    codes: (codes(first), _mm256_setzero_si256()), extra: ones(), scales: d0, 0, offsets: offset(first, d: d0), 0)
+                    codes: (codes(first), _mm256_setzero_si256()), scales: d0, 0, offsets: offset(first, d: d0), 0)
             }
             let d1 = GGMLBlocks.half(second, 0)
             return Int8Pair(
-                codes: (codes(first), codes(second)), extra: ones(), scales: d0, d1, offsets: offset(first, d: d0), offset(second, d: d1))
+                codes: (codes(first), codes(second)), scales: d0, d1, offsets: offset(first, d: d0), offset(second, d: d1))
         }
     }
 
@@ -138,9 +135,13 @@ import VLLMCore
         @inline(__always)
         static func pair(_ row: UnsafeRawPointer, _ p: Int, single: Bool) -> Int8Pair<Self> {
             let (first, second) = (row + 2 * p * bytes, row + (2 * p + 1) * bytes)
-            let q = (load32(first + 2), single ? _mm256_setzero_si256() : load32(second + 2))
+            // Interleaved once: the magnitudes are those of the interleaved signed codes.
+            let q = Int8Pair<Self>.interleaved(load32(first + 2), single ? _mm256_setzero_si256() : load32(second + 2))
             let d = (GGMLBlocks.half(first, 0), single ? 0 : GGMLBlocks.half(second, 0))
-            return Int8Pair(codes: (_mm256_abs_epi8(q.0), _mm256_abs_epi8(q.1)), extra: q, scales: d.0, d.1, offsets: 0, 0)
+            return Int8Pair(
+                codes: (_mm256_abs_epi8(q.0), _mm256_abs_epi8(q.1)), extra: q,
+                scales: _mm256_setr_ps(d.0, d.0, d.0, d.0, d.1, d.1, d.1, d.1),
+                offsets: _mm_setzero_ps())
         }
     }
 
@@ -159,7 +160,7 @@ import VLLMCore
             q1 = _mm256_or_si256(q1, fifth(high, bit: 2 * j + 1))
         }
         let (sc0, m0) = GGMLBlocks.scaleMin(block + 4, 2 * j), (sc1, m1) = GGMLBlocks.scaleMin(block + 4, 2 * j + 1)
-        return Int8Pair(codes: (q0, q1), extra: ones(), scales: d * sc0, d * sc1, offsets: -dmin * m0, -dmin * m1)
+        return Int8Pair(codes: (q0, q1), scales: d * sc0, d * sc1, offsets: -dmin * m0, -dmin * m1)
     }
 
     /// Bit `bit` of each byte of `bits` as 16.
@@ -209,17 +210,25 @@ import VLLMCore
             let (h0, h1) = high ? (h, _mm256_srli_epi16(h, 2)) : (_mm256_slli_epi16(h, 4), _mm256_slli_epi16(h, 2))
             let q0 = _mm256_or_si256(_mm256_and_si256(x, low), _mm256_and_si256(h0, top))
             let q1 = _mm256_or_si256(_mm256_and_si256(y, low), _mm256_and_si256(h1, top))
-            // Scales s0...s3 of the pair's halves (first sub-block's two, then the second's), as
-            // 16-bit lanes: s0 in 0–3, s2 in 4–7, s1 in 8–11, s3 in 12–15 (`Int8Pair.add`).
-            let four = _mm_cvtepi8_epi16(_mm_cvtsi32_si128(block.loadUnaligned(fromByteOffset: 192 + 4 * j, as: Int32.self)))
-            let lanes = _mm256_setr_epi8(0, 1, 0, 1, 0, 1, 0, 1, 4, 5, 4, 5, 4, 5, 4, 5, 2, 3, 2, 3, 2, 3, 2, 3, 6, 7, 6, 7, 6, 7, 6, 7)
-            let multipliers = _mm256_shuffle_epi8(_mm256_broadcastsi128_si256(four), lanes)
+            // Scales s0...s3 of the pair's halves (the first sub-block's two, then the second's) as
+            // 16-bit multipliers of the first halves' products (s0 in the low 128 bits, s2 in the
+            // high) and of the second halves' (s1, s3).
+            let four = _mm256_broadcastsi128_si256(
+                _mm_cvtepi8_epi16(_mm_cvtsi32_si128(block.loadUnaligned(fromByteOffset: 192 + 4 * j, as: Int32.self))))
+            let multipliers = (
+                _mm256_shuffle_epi8(
+                    four, _mm256_setr_epi8(0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 4, 5, 4, 5, 4, 5, 4, 5, 4, 5, 4, 5, 4, 5, 4, 5)),
+                _mm256_shuffle_epi8(
+                    four, _mm256_setr_epi8(2, 3, 2, 3, 2, 3, 2, 3, 2, 3, 2, 3, 2, 3, 2, 3, 6, 7, 6, 7, 6, 7, 6, 7, 6, 7, 6, 7, 6, 7, 6, 7))
+            )
             let d = GGMLBlocks.half(block, 208)
             let offsets = _mm_mul_ps(
                 _mm_set1_ps(-32 * d),
                 _mm_cvtepi32_ps(
-                    _mm_shuffle_epi8(_mm_cvtepi16_epi32(four), _mm_setr_epi8(0, 1, 2, 3, 8, 9, 10, 11, 4, 5, 6, 7, 12, 13, 14, 15))))
-            return Int8Pair(codes: (q0, q1), extra: (multipliers, _mm256_setzero_si256()), scales: _mm256_set1_ps(d), offsets: offsets)
+                    _mm_shuffle_epi8(
+                        _mm_cvtepi16_epi32(_mm256_castsi256_si128(four)),
+                        _mm_setr_epi8(0, 1, 2, 3, 8, 9, 10, 11, 4, 5, 6, 7, 12, 13, 14, 15))))
+            return Int8Pair(codes: Int8Pair<Self>.interleaved(q0, q1), extra: multipliers, scales: _mm256_set1_ps(d), offsets: offsets)
         }
     }
 #endif

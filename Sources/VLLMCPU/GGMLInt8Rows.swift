@@ -138,36 +138,51 @@ import VLLMCore
     /// Two sub-blocks of 32 values of a weight row, decoded: sub-block `i`'s values are
     /// `scale_i · q · m + offset`, `q` its unsigned codes, `m` one or a 16-bit multiplier per half
     /// (`Int8Extra`), the offset one per half. Shared in registers by the tokens that meet it.
+    /// Vectors hold the two sub-blocks' first halves (the first's in the low 128 bits), then their
+    /// second halves (`interleaved`), as the activations do, so that one `vpmaddubsw` gives a half
+    /// of each sub-block in lanes of its own.
     struct Int8Pair<F: Int8BlockFormat> {
         let codes: (__m256i, __m256i)
-        /// The signed codes of both sub-blocks (`Int8Extra.signs`), or the 16-bit multipliers of
-        /// the pair's sums of two products in `.0` (ones but for `Int8Extra.multipliers`).
+        /// The signed codes (`Int8Extra.signs`), or the 16-bit multipliers of the products of the
+        /// first halves and of the second halves (`Int8Extra.multipliers`); ones otherwise.
         let extra: (__m256i, __m256i)
-        /// The sub-blocks' scales in the lanes of their sums: 0–1 and 4–5 for the first, 2–3 and
-        /// 6–7 for the second.
+        /// The sub-blocks' scales in the lanes of their sums: 0–3 for the first, 4–7 for the second.
         let scales: __m256
         /// What each value adds: [first half of the first, first half of the second, second half
         /// of the first, second half of the second].
         let offsets: __m128
 
+        /// Sub-blocks `a` and `b` (32 values each, in order) as the vector of their first halves
+        /// and the vector of their second halves.
+        @inline(__always)
+        static func interleaved(_ a: __m256i, _ b: __m256i) -> (__m256i, __m256i) {
+            let upper = _mm256_setr_epi32(0, 0, 0, 0, -1, -1, -1, -1)
+            let highOfA = _mm256_permutevar8x32_epi32(a, _mm256_setr_epi32(4, 5, 6, 7, 4, 5, 6, 7))
+            return (_mm256_set_m128i(_mm256_castsi256_si128(b), _mm256_castsi256_si128(a)), _mm256_blendv_epi8(highOfA, b, upper))
+        }
+
         /// `sums` plus the pair times token `x`'s values of pair `p`: exact integer sums of each
-        /// half of each sub-block (eight lanes, in the order of `scales`), then both scales.
+        /// sub-block (four lanes each, in the order of `scales`), then both scales.
         @inline(__always)
         func add(_ x: QuantizedActivations.Token, _ p: Int, to sums: __m256) -> __m256 {
             let v = (load32(x.values + 64 * p), load32(x.values + 64 * p + 32))
+            let ones = _mm256_set1_epi16(1)
             let dots: __m256i
-            if F.extra == .signs {
-                // Q8_0's products reach 2·128·127 per 16-bit lane, so each sub-block widens first.
-                let ones = _mm256_set1_epi16(1)
-                dots = _mm256_hadd_epi32(
+            switch F.extra {
+            case .signs:
+                // Q8_0's products reach 2·128·127 per 16-bit lane, so each half widens first.
+                dots = _mm256_add_epi32(
                     _mm256_madd_epi16(_mm256_maddubs_epi16(codes.0, _mm256_sign_epi8(v.0, extra.0)), ones),
                     _mm256_madd_epi16(_mm256_maddubs_epi16(codes.1, _mm256_sign_epi8(v.1, extra.1)), ones))
-            } else {
-                // Codes below 64 keep two lanes' products under 2·2·63·127 < 2¹⁵, so the pair's
-                // 16-bit sums join (first halves in 16-bit lanes 0–7, second in 8–15) before one
-                // widening `vpmaddwd`.
-                let joined = _mm256_hadd_epi16(_mm256_maddubs_epi16(codes.0, v.0), _mm256_maddubs_epi16(codes.1, v.1))
-                dots = _mm256_madd_epi16(joined, extra.0)
+            case .multipliers:
+                dots = _mm256_add_epi32(
+                    _mm256_madd_epi16(_mm256_maddubs_epi16(codes.0, v.0), extra.0),
+                    _mm256_madd_epi16(_mm256_maddubs_epi16(codes.1, v.1), extra.1))
+            case .none:
+                // Codes below 64 keep two lanes' products under 2·2·63·127 < 2¹⁵, so both halves'
+                // 16-bit sums add before one widening `vpmaddwd`.
+                let halves = _mm256_add_epi16(_mm256_maddubs_epi16(codes.0, v.0), _mm256_maddubs_epi16(codes.1, v.1))
+                dots = _mm256_madd_epi16(halves, ones)
             }
             return _mm256_fmadd_ps(_mm256_mul_ps(scales, _mm256_loadu_ps(x.scales + 8 * p)), _mm256_cvtepi32_ps(dots), sums)
         }
@@ -196,7 +211,7 @@ import VLLMCore
         init(_ base: UnsafeMutableRawPointer, shape: Int8Shape) { (self.base, self.shape) = (base, shape) }
 
         /// Bytes of one pair (the offsets padded to 32).
-        static var pairBytes: Int { 64 + (F.extra == .signs ? 64 : F.extra == .multipliers ? 32 : 0) + 32 + 32 }
+        static var pairBytes: Int { 64 + (F.extra == .none ? 0 : 64) + 32 + 32 }
         /// Bytes of a decoded row.
         static func bytes(_ shape: Int8Shape) -> Int { shape.pairs * pairBytes }
 
@@ -208,8 +223,10 @@ import VLLMCore
                 let pair = source.pair(p), at = base + p * Self.pairBytes
                 store32(at, pair.codes.0)
                 store32(at + 32, pair.codes.1)
-                if F.extra != .none { store32(at + 64, pair.extra.0) }
-                if F.extra == .signs { store32(at + 96, pair.extra.1) }
+                if F.extra != .none {
+                    store32(at + 64, pair.extra.0)
+                    store32(at + 96, pair.extra.1)
+                }
                 let floats = at + Self.pairBytes - 64
                 _mm256_storeu_ps(floats.assumingMemoryBound(to: Float.self), pair.scales)
                 _mm_storeu_ps((floats + 32).assumingMemoryBound(to: Float.self), pair.offsets)
@@ -220,10 +237,7 @@ import VLLMCore
         func pair(_ p: Int) -> Int8Pair<F> {
             let at = base + p * Self.pairBytes
             let floats = (at + Self.pairBytes - 64).assumingMemoryBound(to: Float.self)
-            let extra =
-                F.extra == .signs
-                ? (load32(at + 64), load32(at + 96))
-                : (F.extra == .multipliers ? load32(at + 64) : _mm256_set1_epi16(1), _mm256_setzero_si256())
+            let extra = F.extra == .none ? (_mm256_set1_epi16(1), _mm256_set1_epi16(1)) : (load32(at + 64), load32(at + 96))
             return Int8Pair(
                 codes: (load32(at), load32(at + 32)), extra: extra, scales: _mm256_loadu_ps(floats),
                 offsets: _mm_loadu_ps(floats + 8))
