@@ -35,13 +35,13 @@ import VLLMCore
     }
 
     extension Int8Pair {
-        /// Sub-blocks with unsigned codes `q` (32 each, in value order), scales `s0`, `s1` and
-        /// offsets `o0`, `o1` per value of each (the same for both halves).
+        /// Sub-blocks with unsigned codes `codes` (halves interleaved, `interleaved`), scales `s0`,
+        /// `s1` and offsets `o0`, `o1` per value of each (the same for both halves).
         @inline(__always)
-        init(codes q: (__m256i, __m256i), scales s0: Float, _ s1: Float, offsets o0: Float, _ o1: Float) {
+        init(codes: (__m256i, __m256i), scales s0: Float, _ s1: Float, offsets o0: Float, _ o1: Float) {
             let ones = _mm256_set1_epi16(1)
             self.init(
-                codes: Self.interleaved(q.0, q.1), extra: (ones, ones), scales: _mm256_setr_ps(s0, s0, s0, s0, s1, s1, s1, s1),
+                codes: codes, extra: (ones, ones), scales: _mm256_setr_ps(s0, s0, s0, s0, s1, s1, s1, s1),
                 offsets: _mm_setr_ps(o0, o1, o0, o1))
         }
     }
@@ -49,11 +49,21 @@ import VLLMCore
     @inline(__always)
     private func splat(_ value: UInt8) -> __m256i { _mm256_set1_epi8(Int8(bitPattern: value)) }
 
-    /// 16 bytes of nibbles as 32 values: the low nibbles first, then the high ones (ggml's order).
+    /// Two blocks' 16 bytes of nibbles (values 0–15 in the low nibbles, 16–31 in the high ones, as
+    /// ggml stores them), or one block's and zeros, as their first halves and their second halves
+    /// (`Int8Pair.interleaved`).
     @inline(__always)
-    private func nibbles(_ p: UnsafeRawPointer) -> __m256i {
-        let raw = _mm_loadu_si128(p.assumingMemoryBound(to: __m128i.self))
-        return _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(raw, 4), raw), splat(0x0F))
+    private func nibbles(_ a: UnsafeRawPointer, _ b: UnsafeRawPointer?) -> (__m256i, __m256i) {
+        @inline(__always) func load(_ p: UnsafeRawPointer) -> __m128i { _mm_loadu_si128(p.assumingMemoryBound(to: __m128i.self)) }
+        let raw = _mm256_set_m128i(b.map(load) ?? _mm_setzero_si128(), load(a))
+        return (_mm256_and_si256(raw, splat(0x0F)), _mm256_and_si256(_mm256_srli_epi16(raw, 4), splat(0x0F)))
+    }
+
+    /// Two blocks' fifth bits (bit `j` of a word for value `j`) as 16 in the bytes of their first
+    /// halves and of their second halves (`Int8Pair.interleaved`).
+    @inline(__always)
+    private func fifthBits(_ a: UInt32, _ b: UInt32) -> (__m256i, __m256i) {
+        (fifthBits(a & 0xFFFF | b << 16), fifthBits(a >> 16 | b & 0xFFFF_0000))
     }
 
     /// Bit `j` of `word` as 16 in byte `j` (the fifth bits of 32 values).
@@ -69,8 +79,9 @@ import VLLMCore
     /// The formats of 32 values with unsigned codes `q` and a scale `d`, each value `d·q` plus a
     /// constant offset (`−8d`, `−16d`) or the block's minimum `m`.
     protocol SmallBlockFormat: Int8BlockFormat {
-        /// The 32 codes, in value order.
-        static func codes(_ block: UnsafeRawPointer) -> __m256i
+        /// The codes of blocks `a` and `b` (zeros where `b` is nil), halves interleaved
+        /// (`Int8Pair.interleaved`).
+        static func codes(_ a: UnsafeRawPointer, _ b: UnsafeRawPointer?) -> (__m256i, __m256i)
         /// What each value adds to `d·q`.
         static func offset(_ block: UnsafeRawPointer, d: Float) -> Float
     }
@@ -83,35 +94,46 @@ import VLLMCore
         static func pair(_ row: UnsafeRawPointer, _ p: Int, single: Bool) -> Int8Pair<Self> {
             let (first, second) = (row + 2 * p * bytes, row + (2 * p + 1) * bytes)
             let d0 = GGMLBlocks.half(first, 0)
-            guard !single else {
-                return Int8Pair(
-                    codes: (codes(first), _mm256_setzero_si256()), scales: d0, 0, offsets: offset(first, d: d0), 0)
-            }
+            guard !single else { return Int8Pair(codes: codes(first, nil), scales: d0, 0, offsets: offset(first, d: d0), 0) }
             let d1 = GGMLBlocks.half(second, 0)
-            return Int8Pair(
-                codes: (codes(first), codes(second)), scales: d0, d1, offsets: offset(first, d: d0), offset(second, d: d1))
+            return Int8Pair(codes: codes(first, second), scales: d0, d1, offsets: offset(first, d: d0), offset(second, d: d1))
         }
     }
 
     /// Q4_0: `d·(q − 8)`.
     enum Q4_0Int8: SmallBlockFormat {
         static var bytes: Int { 18 }
-        @inline(__always) static func codes(_ block: UnsafeRawPointer) -> __m256i { nibbles(block + 2) }
+        @inline(__always) static func codes(_ a: UnsafeRawPointer, _ b: UnsafeRawPointer?) -> (__m256i, __m256i) {
+            nibbles(a + 2, b.map { $0 + 2 })
+        }
         @inline(__always) static func offset(_ block: UnsafeRawPointer, d: Float) -> Float { -8 * d }
     }
 
     /// Q4_1: `d·q + m`.
     enum Q4_1Int8: SmallBlockFormat {
         static var bytes: Int { 20 }
-        @inline(__always) static func codes(_ block: UnsafeRawPointer) -> __m256i { nibbles(block + 4) }
+        @inline(__always) static func codes(_ a: UnsafeRawPointer, _ b: UnsafeRawPointer?) -> (__m256i, __m256i) {
+            nibbles(a + 4, b.map { $0 + 4 })
+        }
         @inline(__always) static func offset(_ block: UnsafeRawPointer, d: Float) -> Float { GGMLBlocks.half(block, 2) }
+    }
+
+    /// Q5_0 and Q5_1: `nibbles` with the fifth bits of blocks `a` and `b`, 32-bit words at byte `at`.
+    @inline(__always)
+    private func fifths(_ nibbles: (__m256i, __m256i), _ a: UnsafeRawPointer, _ b: UnsafeRawPointer?, at offset: Int) -> (__m256i, __m256i)
+    {
+        let words = (
+            a.loadUnaligned(fromByteOffset: offset, as: UInt32.self), b?.loadUnaligned(fromByteOffset: offset, as: UInt32.self) ?? 0
+        )
+        let bits = fifthBits(words.0, words.1)
+        return (_mm256_or_si256(nibbles.0, bits.0), _mm256_or_si256(nibbles.1, bits.1))
     }
 
     /// Q5_0: `d·(q − 16)`, the fifth bits in a 32-bit word before the nibbles.
     enum Q5_0Int8: SmallBlockFormat {
         static var bytes: Int { 22 }
-        @inline(__always) static func codes(_ block: UnsafeRawPointer) -> __m256i {
-            _mm256_or_si256(nibbles(block + 6), fifthBits(block.loadUnaligned(fromByteOffset: 2, as: UInt32.self)))
+        @inline(__always) static func codes(_ a: UnsafeRawPointer, _ b: UnsafeRawPointer?) -> (__m256i, __m256i) {
+            fifths(nibbles(a + 6, b.map { $0 + 6 }), a, b, at: 2)
         }
         @inline(__always) static func offset(_ block: UnsafeRawPointer, d: Float) -> Float { -16 * d }
     }
@@ -119,8 +141,8 @@ import VLLMCore
     /// Q5_1: `d·q + m`, the fifth bits after `d` and `m`.
     enum Q5_1Int8: SmallBlockFormat {
         static var bytes: Int { 24 }
-        @inline(__always) static func codes(_ block: UnsafeRawPointer) -> __m256i {
-            _mm256_or_si256(nibbles(block + 8), fifthBits(block.loadUnaligned(fromByteOffset: 4, as: UInt32.self)))
+        @inline(__always) static func codes(_ a: UnsafeRawPointer, _ b: UnsafeRawPointer?) -> (__m256i, __m256i) {
+            fifths(nibbles(a + 8, b.map { $0 + 8 }), a, b, at: 4)
         }
         @inline(__always) static func offset(_ block: UnsafeRawPointer, d: Float) -> Float { GGMLBlocks.half(block, 2) }
     }
@@ -160,7 +182,7 @@ import VLLMCore
             q1 = _mm256_or_si256(q1, fifth(high, bit: 2 * j + 1))
         }
         let (sc0, m0) = GGMLBlocks.scaleMin(block + 4, 2 * j), (sc1, m1) = GGMLBlocks.scaleMin(block + 4, 2 * j + 1)
-        return Int8Pair(codes: (q0, q1), scales: d * sc0, d * sc1, offsets: -dmin * m0, -dmin * m1)
+        return Int8Pair(codes: Int8Pair<F>.interleaved(q0, q1), scales: d * sc0, d * sc1, offsets: -dmin * m0, -dmin * m1)
     }
 
     /// Bit `bit` of each byte of `bits` as 16.
