@@ -107,8 +107,8 @@ enum GGMLInt8Decode {
         }
     }
 
-    /// How a row of `K` values divides for the 8-bit kernels: sub-blocks of 32 in pairs (one
-    /// `vphaddd` joins the integer sums of a pair), and groups of eight for the offsets' products.
+    /// How a row of `K` values divides for the 8-bit kernels: sub-blocks of 32 in pairs (whose
+    /// halves one `vpmaddubsw` takes together, `Int8Pair`), and groups of eight for the offsets.
     /// Weight rows and activations share it; both are padded to whole pairs and groups with zeros.
     struct Int8Shape {
         let K: Int

@@ -34,6 +34,8 @@ import VLLMCore
             }
         }
 
+        /// Decode steps meet each row's pairs as they are decoded, which a single pass over the
+        /// row needs no more than; prompt steps decode `tileRows` rows into memory once.
         private func dot<F: Int8BlockFormat>(_ rows: Range<Int>, _: F.Type, out: UnsafeMutablePointer<Float>, outStride: Int) {
             guard T >= Self.tileTokens else {
                 for n in rows {
