@@ -29,13 +29,14 @@ public final class CPUBackend: Backend {
     /// in an order of its own; quantized weights give up their decode kernels for the dequantized
     /// tiles that larger steps take (docs/deterministic-mode.md).
     public let batchInvariant: Bool
-    /// What GGUF block weights meet in decode steps: float32 activations, or 8-bit ones
-    /// (`GGMLInt8Decode`; not with `batchInvariant`).
+    /// What GGUF block weights meet: float32 activations, or 8-bit ones in every step
+    /// (`GGMLInt8Decode`, whose sums for a token do not depend on the step, so also with
+    /// `batchInvariant`).
     public let ggufActivations: CPUGGUFActivations
 
     /// A backend of one rank, or rank `rank` of `group`; `keepsBFloat16` keeps bfloat16 matrices as
     /// bfloat16; `batchInvariant` sends quantized weights' decode steps through the tiles;
-    /// `ggufActivations` picks the GGUF decode kernels (int8 only where `GGMLInt8Decode.available`).
+    /// `ggufActivations` picks the GGUF kernels (int8 only where `GGMLInt8Decode.available`).
     public init(
         keepsBFloat16: Bool = true, group: InProcessGroup? = nil, rank: Int = 0, batchInvariant: Bool = false,
         ggufActivations: CPUGGUFActivations = .float32

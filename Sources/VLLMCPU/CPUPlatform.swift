@@ -22,13 +22,6 @@ public struct CPUPlatform: Platform {
         guard activations == .float32 || GGMLInt8Decode.available else {
             throw PlatformError.unsupported(field: "cpu_gguf_activations", detail: "int8 needs an x86-64 CPU; use float32")
         }
-        guard activations == .float32 || !invariant else {
-            throw PlatformError.unsupported(
-                field: "cpu_gguf_activations",
-                detail:
-                    "int8 serves decode steps only, so a token's result would depend on its step's size; it cannot be used with --batch-invariant"
-            )
-        }
         guard size > 1 else { return [CPUBackend(keepsBFloat16: keep, batchInvariant: invariant, ggufActivations: activations)] }
         let group = InProcessGroup(worldSize: size)
         return (0..<size).map {

@@ -4,17 +4,23 @@ import VLLMCore
     import _Builtin_intrinsics.intel
 #endif
 
-/// `out[t, n] = Σ_k x̃[t, k] · w[n, k]` for decode steps, with the activations `x̃` quantized to
-/// 8 bits in blocks of 32 (a float scale per block, round to nearest) as llama.cpp does, so that
-/// each block of a ggml weight meets its activations in integer dot products (`vpmaddubsw`,
-/// `vpmaddwd`: 32 products in two instructions) instead of being converted to floats.
+/// `out[t, n] = Σ_k x̃[t, k] · w[n, k]` for any number of tokens, with the activations `x̃`
+/// quantized to 8 bits in blocks of 32 (a float scale per block, round to nearest) as llama.cpp
+/// does, so that each block of a ggml weight meets its activations in integer dot products
+/// (`vpmaddubsw`, `vpmaddwd`: 32 products in two instructions) instead of being converted to floats.
+///
+/// Each format decodes a row two sub-blocks of 32 values at a time into unsigned codes, scales and
+/// offsets (`Int8Pair`, `GGMLInt8Formats.swift`); tokens meet the pairs in `Int8Rows`, in the same
+/// code whatever the step's size, so a token's result does not depend on the tokens beside it.
+/// Decode steps decode each pair in registers; prompt steps decode a tile of rows once into memory
+/// and pass the tokens over it four at a time, each pair's codes shared by the four.
 ///
 /// The result is the exact dot product of the dequantized weight with the dequantized 8-bit
 /// activations, up to float32 rounding of the per-block terms: offsets (`−8`, `−16`, `−32`, the
-/// minima) meet the same quantized activations through their block sums. It is the CPU's
-/// `--cpu-gguf-activations int8` mode (docs/gguf.md); the default float32 path (`GGMLDecode`) stays
-/// the exact reference. Written with AVX2 intrinsics, which the `-target-cpu haswell` build
-/// enables; other architectures run the float32 path.
+/// minima) meet the same quantized activations through their half-block sums. It is the CPU's
+/// `--cpu-gguf-activations int8` mode (docs/gguf.md); the default float32 path (`GGMLDecode` and
+/// the tiles of `QuantizedMatMul`) stays the exact reference. Written with AVX2 intrinsics, which
+/// the `-target-cpu haswell` build enables; other architectures run the float32 path.
 enum GGMLInt8Decode {
     #if arch(x86_64)
         /// Whether this build has the kernels (x86-64 with AVX2).
@@ -48,14 +54,14 @@ enum GGMLInt8Decode {
             T: Int, N: Int, K: Int
         ) {
             precondition(supports(type) && K % type.blockSize == 0)
-            withUnsafeTemporaryAllocation(of: Int8.self, capacity: T * K) { values in
-                withUnsafeTemporaryAllocation(of: ActivationBlock.self, capacity: T * (K / block)) { blocks in
-                    for t in 0..<T {
-                        quantize(x + t * K, count: K, values: values.baseAddress! + t * K, blocks: blocks.baseAddress! + t * (K / block))
+            let shape = Int8Shape(K: K)
+            withUnsafeTemporaryAllocation(of: Int8.self, capacity: T * shape.valueBytes) { values in
+                withUnsafeTemporaryAllocation(of: Float.self, capacity: T * shape.tokenFloats) { floats in
+                    let x8 = QuantizedActivations(values: values.baseAddress!, floats: floats.baseAddress!, shape: shape)
+                    ParallelFor.run(T, costPerItem: K * 4) { tokens in
+                        for t in tokens { quantize(x + t * K, into: x8.token(t), shape: shape) }
                     }
-                    let rows = Int8Rows(
-                        w: w, rowBytes: type.rowBytes(K), K: K, T: T,
-                        x: QuantizedActivations(values: values.baseAddress!, blocks: blocks.baseAddress!))
+                    let rows = Int8Rows(w: w, rowBytes: type.rowBytes(K), shape: shape, T: T, x: x8)
                     ParallelFor.run(N, costPerItem: K * T / 4) { range in
                         rows.dot(range, type, out: out, outStride: outStride)
                     }
@@ -63,18 +69,17 @@ enum GGMLInt8Decode {
             }
         }
 
-        /// One token's activations as 8-bit values and a scale and sums per block of 32.
-        static func quantize(
-            _ x: UnsafePointer<Float>, count K: Int, values: UnsafeMutablePointer<Int8>, blocks: UnsafeMutablePointer<ActivationBlock>
-        ) {
+        /// One token's activations as 8-bit values, and per block of 32 the scale and the sums of
+        /// the dequantized values of each half (`scale · Σ q`), which multiply the weights' offsets.
+        static func quantize(_ x: UnsafePointer<Float>, into token: QuantizedActivations.Token, shape: Int8Shape) {
             let magnitude = _mm256_castsi256_ps(_mm256_set1_epi32(0x7FFF_FFFF))
-            for b in 0..<(K / block) {
+            for b in 0..<shape.subBlocks {
                 let p = x + block * b
                 let v = (_mm256_loadu_ps(p), _mm256_loadu_ps(p + 8), _mm256_loadu_ps(p + 16), _mm256_loadu_ps(p + 24))
-                let m = _mm256_max_ps(
+                let amax = _mm256_max_ps(
                     _mm256_max_ps(_mm256_and_ps(v.0, magnitude), _mm256_and_ps(v.1, magnitude)),
-                    _mm256_max_ps(_mm256_and_ps(v.2, magnitude), _mm256_and_ps(v.3, magnitude)))
-                let amax = unsafeBitCast(m, to: SIMD8<Float>.self).max()
+                    _mm256_max_ps(_mm256_and_ps(v.2, magnitude), _mm256_and_ps(v.3, magnitude))
+                ).max()
                 let scale = amax / 127
                 let inverse = _mm256_set1_ps(amax > 0 ? 127 / amax : 0)
                 // `vcvtps2dq` rounds to nearest even; the packs keep order within 128-bit lanes, so a
@@ -85,309 +90,95 @@ enum GGMLInt8Decode {
                 )
                 let packed = _mm256_packs_epi16(_mm256_packs_epi32(q.0, q.1), _mm256_packs_epi32(q.2, q.3))
                 let ordered = _mm256_permutevar8x32_epi32(packed, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7))
-                _mm256_storeu_si256(UnsafeMutableRawPointer(values + block * b).assumingMemoryBound(to: __m256i.self), ordered)
+                shape.storeHalves(token.values, b, ordered)
                 let first = unsafeBitCast(_mm256_add_epi32(q.0, q.1), to: SIMD8<Int32>.self).wrappedSum()
                 let second = unsafeBitCast(_mm256_add_epi32(q.2, q.3), to: SIMD8<Int32>.self).wrappedSum()
-                blocks[b] = ActivationBlock(
-                    scale: scale, firstSum: scale * Float(first), secondSum: scale * Float(second), sum: scale * Float(first + second))
+                shape.setScale(token.scales, b, scale)
+                (token.firstSums[b], token.secondSums[b]) = (scale * Float(first), scale * Float(second))
             }
+            // A missing last sub-block of a pair, and the offsets' lanes past the row, are zeros.
+            if shape.subBlocks % 2 == 1 {
+                shape.storeHalves(token.values, shape.subBlocks, _mm256_setzero_si256())
+                shape.setScale(token.scales, shape.subBlocks, 0)
+            }
+            let padding = shape.paddedSubBlocks - shape.subBlocks
+            (token.firstSums + shape.subBlocks).initialize(repeating: 0, count: padding)
+            (token.secondSums + shape.subBlocks).initialize(repeating: 0, count: padding)
         }
     }
 
-    /// What the kernels need of one block of 32 quantized activations besides its values: the
-    /// scale, and the sums of the dequantized values (`scale · Σ q`) of each half and of the whole,
-    /// which multiply the weights' offsets.
-    struct ActivationBlock {
-        var scale: Float
-        var firstSum: Float, secondSum: Float
-        var sum: Float
+    /// How a row of `K` values divides for the 8-bit kernels: sub-blocks of 32 in pairs (whose
+    /// halves one `vpmaddubsw` takes together, `Int8Pair`), and groups of eight for the offsets.
+    /// Weight rows and activations share it; both are padded to whole pairs and groups with zeros.
+    struct Int8Shape {
+        let K: Int
+
+        /// Blocks of 32 values.
+        var subBlocks: Int { K / 32 }
+        /// Pairs of sub-blocks, the last one possibly half empty.
+        var pairs: Int { (subBlocks + 1) / 2 }
+        /// Sub-blocks rounded up to whole groups of eight.
+        var paddedSubBlocks: Int { (subBlocks + 7) / 8 * 8 }
+        /// Bytes of codes or activation values, whole pairs.
+        var valueBytes: Int { 64 * pairs }
+        /// Floats per token: the scales as pairs' lanes (eight per pair), then the two halves' sums.
+        var tokenFloats: Int { 8 * pairs + 2 * paddedSubBlocks }
+
+        /// Sub-block `b`'s scale into the lanes of its pair's eight that hold its sums
+        /// (`Int8Pair.add`): 0–3 for the first, 4–7 for the second.
+        @inline(__always)
+        func setScale(_ scales: UnsafeMutablePointer<Float>, _ b: Int, _ value: Float) {
+            (scales + 8 * (b / 2) + 4 * (b % 2)).initialize(repeating: value, count: 4)
+        }
+
+        /// Sub-block `b`'s 32 values into its pair's 64 bytes, where the pair's first halves come
+        /// before their second halves (`Int8Pair.interleaved`).
+        @inline(__always)
+        func storeHalves(_ values: UnsafeMutablePointer<Int8>, _ b: Int, _ v: __m256i) {
+            let at = UnsafeMutableRawPointer(values + 64 * (b / 2) + 16 * (b % 2))
+            let high = _mm256_permutevar8x32_epi32(v, _mm256_setr_epi32(4, 5, 6, 7, 4, 5, 6, 7))
+            _mm_storeu_si128(at.assumingMemoryBound(to: __m128i.self), _mm256_castsi256_si128(v))
+            _mm_storeu_si128((at + 32).assumingMemoryBound(to: __m128i.self), _mm256_castsi256_si128(high))
+        }
     }
 
-    /// One token's quantized activations from some block on.
+    /// `T` tokens' quantized activations, each token `Int8Shape.valueBytes` values and then
+    /// `Int8Shape.tokenFloats` floats.
     struct QuantizedActivations {
-        /// 8-bit values.
-        let values: UnsafePointer<Int8>
-        /// Scale and sums of each block of 32.
-        let blocks: UnsafePointer<ActivationBlock>
+        let values: UnsafeMutablePointer<Int8>
+        let floats: UnsafeMutablePointer<Float>
+        let shape: Int8Shape
 
-        /// The activations from value `k` on (a multiple of 32); token `t` of `K`-wide rows is `k + t·K`.
+        /// Token `t`'s activations.
         @inline(__always)
-        func advanced(by k: Int) -> QuantizedActivations {
-            QuantizedActivations(values: values + k, blocks: blocks + k / 32)
+        func token(_ t: Int) -> Token {
+            let scales = floats + t * shape.tokenFloats
+            let firstSums = scales + 8 * shape.pairs
+            return Token(
+                values: values + t * shape.valueBytes, scales: scales, firstSums: firstSums,
+                secondSums: firstSums + shape.paddedSubBlocks)
         }
 
-        /// The 32 values of block `b` (counted from here).
-        @inline(__always)
-        func values(_ b: Int) -> __m256i { load32(values + 32 * b) }
-
-        /// The scale of block `b`.
-        @inline(__always)
-        func scale(_ b: Int) -> Float { blocks[b].scale }
-
-        /// `scale · Σ q` of block `b`.
-        @inline(__always)
-        func sum(_ b: Int) -> Float { blocks[b].sum }
-    }
-
-    /// A row's running sums: two vector chains of scaled block dot products and the offsets.
-    struct Int8RowSums {
-        var even = _mm256_setzero_ps(), odd = _mm256_setzero_ps()
-        var offset: Float = 0
-
-        /// `even += scale · dot`.
-        @inline(__always)
-        mutating func add(_ dot: __m256i, times scale: Float) {
-            even = _mm256_fmadd_ps(_mm256_set1_ps(scale), _mm256_cvtepi32_ps(dot), even)
+        /// One token's activations.
+        struct Token {
+            /// 8-bit values, 32 per sub-block.
+            let values: UnsafeMutablePointer<Int8>
+            /// Each sub-block's scale, in its pair's lanes (`Int8Shape.setScale`).
+            let scales: UnsafeMutablePointer<Float>
+            /// `scale · Σ q` of each sub-block's first 16 values.
+            let firstSums: UnsafeMutablePointer<Float>
+            /// `scale · Σ q` of each sub-block's last 16 values.
+            let secondSums: UnsafeMutablePointer<Float>
         }
-
-        /// `odd += scale · dot` (the second chain, so consecutive terms do not wait on each other).
-        @inline(__always)
-        mutating func addOdd(_ dot: __m256i, times scale: Float) {
-            odd = _mm256_fmadd_ps(_mm256_set1_ps(scale), _mm256_cvtepi32_ps(dot), odd)
-        }
-
-        /// The row's value from two sets of sums, the lanes added pairwise (`SIMD8.sum()` adds them
-        /// one after another, a chain of eight additions per row).
-        @inline(__always)
-        func total(plus other: Int8RowSums) -> Float {
-            let v = unsafeBitCast(_mm256_add_ps(_mm256_add_ps(even, odd), _mm256_add_ps(other.even, other.odd)), to: SIMD8<Float>.self)
-            let four = v.lowHalf + v.highHalf
-            let two = four.lowHalf + four.highHalf
-            return (two[0] + two[1]) + (offset + other.offset)
-        }
-    }
-
-    /// The rows of one ggml weight and the `T` tokens' quantized activations they multiply.
-    private struct Int8Rows {
-        let w: UnsafeRawPointer, rowBytes: Int, K: Int, T: Int
-        let x: QuantizedActivations
-
-        /// Rows `rows` of the product.
-        @inline(__always)
-        func dot(_ rows: Range<Int>, _ type: GGMLType, out: UnsafeMutablePointer<Float>, outStride: Int) {
-            switch type {
-            case .q4_0: dot(rows, Q4_0Int8.self, out: out, outStride: outStride)
-            case .q4_1: dot(rows, Q4_1Int8.self, out: out, outStride: outStride)
-            case .q5_0: dot(rows, Q5_0Int8.self, out: out, outStride: outStride)
-            case .q5_1: dot(rows, Q5_1Int8.self, out: out, outStride: outStride)
-            case .q8_0: dot(rows, Q8_0Int8.self, out: out, outStride: outStride)
-            case .q4_K: dot(rows, Q4_KInt8.self, out: out, outStride: outStride)
-            case .q5_K: dot(rows, Q5_KInt8.self, out: out, outStride: outStride)
-            case .q6_K: dot(rows, Q6_KInt8.self, out: out, outStride: outStride)
-            case .f32, .f16, .bf16: preconditionFailure("float types are multiplied by QuantizedMatMul")
-            }
-        }
-
-        /// Each row meets every token while it is in L1.
-        private func dot<F: Int8BlockDot>(_ rows: Range<Int>, _: F.Type, out: UnsafeMutablePointer<Float>, outStride: Int) {
-            let blocks = K / F.size
-            for n in rows {
-                let row = w + n * rowBytes
-                for t in 0..<T {
-                    let token = x.advanced(by: t * K)
-                    // Two sets of sums, so that consecutive blocks do not wait on each other.
-                    var (a, b) = (Int8RowSums(), Int8RowSums())
-                    var i = 0
-                    while i + 2 <= blocks {
-                        F.add(row + i * F.bytes, token.advanced(by: i * F.size), into: &a)
-                        F.add(row + (i + 1) * F.bytes, token.advanced(by: (i + 1) * F.size), into: &b)
-                        i += 2
-                    }
-                    if i < blocks { F.add(row + i * F.bytes, token.advanced(by: i * F.size), into: &a) }
-                    out[t * outStride + n] = a.total(plus: b)
-                }
-            }
-        }
-    }
-
-    /// How one ggml block format meets 8-bit activations.
-    private protocol Int8BlockDot {
-        /// Values per block.
-        static var size: Int { get }
-        /// Bytes per block.
-        static var bytes: Int { get }
-        /// Adds the block at `block` times the activations `x` (from the block's first value) to `sums`.
-        static func add(_ block: UnsafeRawPointer, _ x: QuantizedActivations, into sums: inout Int8RowSums)
     }
 
     @inline(__always)
-    private func load32(_ p: UnsafeRawPointer) -> __m256i {
+    func load32(_ p: UnsafeRawPointer) -> __m256i {
         _mm256_loadu_si256(p.assumingMemoryBound(to: __m256i.self))
     }
 
     @inline(__always)
-    private func splat(_ value: UInt8) -> __m256i { _mm256_set1_epi8(Int8(bitPattern: value)) }
-
-    /// Σ of unsigned `w` times signed `x`, byte by byte, as eight 32-bit sums of four products.
-    @inline(__always)
-    private func dot(_ w: __m256i, _ x: __m256i) -> __m256i {
-        _mm256_madd_epi16(_mm256_maddubs_epi16(w, x), _mm256_set1_epi16(1))
-    }
-
-    /// 16 bytes of nibbles as 32 values: the low nibbles first, then the high ones (ggml's order).
-    @inline(__always)
-    private func nibbles(_ p: UnsafeRawPointer) -> __m256i {
-        let raw = _mm_loadu_si128(p.assumingMemoryBound(to: __m128i.self))
-        return _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(raw, 4), raw), splat(0x0F))
-    }
-
-    /// Bit `j` of `word` as 16 in byte `j` (the fifth bits of 32 values).
-    @inline(__always)
-    private func fifthBits(_ word: UInt32) -> __m256i {
-        let spread = _mm256_shuffle_epi8(
-            _mm256_set1_epi32(Int32(bitPattern: word)),
-            _mm256_setr_epi64x(0, 0x0101_0101_0101_0101, 0x0202_0202_0202_0202, 0x0303_0303_0303_0303))
-        let bit = _mm256_set1_epi64x(Int64(bitPattern: 0x8040_2010_0804_0201))
-        return _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(spread, bit), bit), splat(16))
-    }
-
-    /// The formats of 32 values with unsigned codes `q` and a scale `d`, each value `d·q` plus a
-    /// constant offset (`−8d`, `−16d`) or the block's minimum `m`.
-    private protocol SmallBlockFormat: Int8BlockDot {
-        /// The 32 codes, in value order.
-        static func codes(_ block: UnsafeRawPointer) -> __m256i
-        /// What each value adds to `d·q`.
-        static func offset(_ block: UnsafeRawPointer, d: Float) -> Float
-    }
-
-    extension SmallBlockFormat {
-        static var size: Int { 32 }
-
-        @inline(__always)
-        static func add(_ block: UnsafeRawPointer, _ x: QuantizedActivations, into sums: inout Int8RowSums) {
-            let d = GGMLBlocks.half(block, 0)
-            sums.add(dot(codes(block), x.values(0)), times: d * x.scale(0))
-            sums.offset += offset(block, d: d) * x.sum(0)
-        }
-    }
-
-    /// Q4_0: `d·(q − 8)`.
-    private enum Q4_0Int8: SmallBlockFormat {
-        static var bytes: Int { 18 }
-        @inline(__always) static func codes(_ block: UnsafeRawPointer) -> __m256i { nibbles(block + 2) }
-        @inline(__always) static func offset(_ block: UnsafeRawPointer, d: Float) -> Float { -8 * d }
-    }
-
-    /// Q4_1: `d·q + m`.
-    private enum Q4_1Int8: SmallBlockFormat {
-        static var bytes: Int { 20 }
-        @inline(__always) static func codes(_ block: UnsafeRawPointer) -> __m256i { nibbles(block + 4) }
-        @inline(__always) static func offset(_ block: UnsafeRawPointer, d: Float) -> Float { GGMLBlocks.half(block, 2) }
-    }
-
-    /// Q5_0: `d·(q − 16)`, the fifth bits in a 32-bit word before the nibbles.
-    private enum Q5_0Int8: SmallBlockFormat {
-        static var bytes: Int { 22 }
-        @inline(__always) static func codes(_ block: UnsafeRawPointer) -> __m256i {
-            _mm256_or_si256(nibbles(block + 6), fifthBits(block.loadUnaligned(fromByteOffset: 2, as: UInt32.self)))
-        }
-        @inline(__always) static func offset(_ block: UnsafeRawPointer, d: Float) -> Float { -16 * d }
-    }
-
-    /// Q5_1: `d·q + m`, the fifth bits after `d` and `m`.
-    private enum Q5_1Int8: SmallBlockFormat {
-        static var bytes: Int { 24 }
-        @inline(__always) static func codes(_ block: UnsafeRawPointer) -> __m256i {
-            _mm256_or_si256(nibbles(block + 8), fifthBits(block.loadUnaligned(fromByteOffset: 4, as: UInt32.self)))
-        }
-        @inline(__always) static func offset(_ block: UnsafeRawPointer, d: Float) -> Float { GGMLBlocks.half(block, 2) }
-    }
-
-    /// Q8_0: `d·q` for signed bytes; the sign moves onto the activations so the weights go in unsigned.
-    private enum Q8_0Int8: Int8BlockDot {
-        static var size: Int { 32 }
-        static var bytes: Int { 34 }
-
-        @inline(__always)
-        static func add(_ block: UnsafeRawPointer, _ x: QuantizedActivations, into sums: inout Int8RowSums) {
-            let q = load32(block + 2)
-            sums.add(dot(_mm256_abs_epi8(q), _mm256_sign_epi8(x.values(0), q)), times: GGMLBlocks.half(block, 0) * x.scale(0))
-        }
-    }
-
-    /// Q4_K and Q5_K: eight sub-blocks of 32, `(d·sc)·q − dmin·m`; each 32 bytes of nibbles hold
-    /// sub-blocks `2p` (low nibbles) and `2p + 1` (high), and Q5_K's fifth bits of sub-block `j`
-    /// are bit `j` of 32 bytes.
-    @inline(__always)
-    private func addKBlock(_ block: UnsafeRawPointer, fifthBits: UnsafeRawPointer?, _ x: QuantizedActivations, into sums: inout Int8RowSums)
-    {
-        let (d, dmin) = (GGMLBlocks.half(block, 0), GGMLBlocks.half(block, 2))
-        let qs = block + (fifthBits == nil ? 16 : 48)
-        let high = fifthBits.map(load32)
-        var offset: Float = 0
-        for p in 0..<4 {
-            let v = load32(qs + 32 * p)
-            var (q0, q1) = (_mm256_and_si256(v, splat(0x0F)), _mm256_and_si256(_mm256_srli_epi16(v, 4), splat(0x0F)))
-            if let high {
-                q0 = _mm256_or_si256(q0, fifth(high, bit: 2 * p))
-                q1 = _mm256_or_si256(q1, fifth(high, bit: 2 * p + 1))
-            }
-            let (sc0, m0) = GGMLBlocks.scaleMin(block + 4, 2 * p), (sc1, m1) = GGMLBlocks.scaleMin(block + 4, 2 * p + 1)
-            sums.add(dot(q0, x.values(2 * p)), times: d * sc0 * x.scale(2 * p))
-            sums.addOdd(dot(q1, x.values(2 * p + 1)), times: d * sc1 * x.scale(2 * p + 1))
-            offset += m0 * x.sum(2 * p) + m1 * x.sum(2 * p + 1)
-        }
-        sums.offset -= dmin * offset
-    }
-
-    /// Bit `bit` of each byte of `bits` as 16.
-    @inline(__always)
-    private func fifth(_ bits: __m256i, bit: Int) -> __m256i {
-        let mask = splat(UInt8(1) << UInt8(bit))
-        return _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(bits, mask), mask), splat(16))
-    }
-
-    private enum Q4_KInt8: Int8BlockDot {
-        static var size: Int { 256 }
-        static var bytes: Int { 144 }
-
-        @inline(__always)
-        static func add(_ block: UnsafeRawPointer, _ x: QuantizedActivations, into sums: inout Int8RowSums) {
-            addKBlock(block, fifthBits: nil, x, into: &sums)
-        }
-    }
-
-    private enum Q5_KInt8: Int8BlockDot {
-        static var size: Int { 256 }
-        static var bytes: Int { 176 }
-
-        @inline(__always)
-        static func add(_ block: UnsafeRawPointer, _ x: QuantizedActivations, into sums: inout Int8RowSums) {
-            addKBlock(block, fifthBits: block + 16, x, into: &sums)
-        }
-    }
-
-    /// Q6_K: 128 bytes of low nibbles, 64 of 2-bit high parts, 16 signed scales (one per 16 values),
-    /// then `d`: `(d·sc)·(q − 32)`. Each half of 128 values takes 64 low bytes and 32 high ones; byte
-    /// `l` of the high ones holds the top bits of values `l`, `l + 32`, `l + 64` and `l + 96`. The
-    /// scales of a block's two groups of 16 multiply in the integer sums (`vpmaddwd`).
-    private enum Q6_KInt8: Int8BlockDot {
-        static var size: Int { 256 }
-        static var bytes: Int { 210 }
-
-        @inline(__always)
-        static func add(_ block: UnsafeRawPointer, _ x: QuantizedActivations, into sums: inout Int8RowSums) {
-            let d = GGMLBlocks.half(block, 208)
-            let scales = (block + 192).assumingMemoryBound(to: Int8.self)
-            var offset: Float = 0
-            for part in 0..<2 {
-                let (a, c, h) = (load32(block + 64 * part), load32(block + 64 * part + 32), load32(block + 128 + 32 * part))
-                let low = splat(0x0F), top = splat(0x30)
-                // Block `b` of activations is groups `g` and `g + 1` of the weight.
-                @inline(__always) func add(_ q: __m256i, _ j: Int) {
-                    let (b, g) = (4 * part + j, 8 * part + 2 * j)
-                    let (s0, s1) = (Int16(scales[g]), Int16(scales[g + 1]))
-                    let scaled = _mm256_madd_epi16(
-                        _mm256_maddubs_epi16(q, x.values(b)), _mm256_set_m128i(_mm_set1_epi16(s1), _mm_set1_epi16(s0)))
-                    if j % 2 == 0 { sums.add(scaled, times: d * x.scale(b)) } else { sums.addOdd(scaled, times: d * x.scale(b)) }
-                    offset += Float(s0) * x.blocks[b].firstSum + Float(s1) * x.blocks[b].secondSum
-                }
-                add(_mm256_or_si256(_mm256_and_si256(a, low), _mm256_and_si256(_mm256_slli_epi16(h, 4), top)), 0)
-                add(_mm256_or_si256(_mm256_and_si256(c, low), _mm256_and_si256(_mm256_slli_epi16(h, 2), top)), 1)
-                add(_mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(a, 4), low), _mm256_and_si256(h, top)), 2)
-                add(_mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(c, 4), low), _mm256_and_si256(_mm256_srli_epi16(h, 2), top)), 3)
-            }
-            sums.offset -= 32 * d * offset
-        }
+    func store32(_ p: UnsafeMutableRawPointer, _ v: __m256i) {
+        _mm256_storeu_si256(p.assumingMemoryBound(to: __m256i.self), v)
     }
 #endif

@@ -6,7 +6,8 @@ import VLLMCore
 /// Few tokens (decode): block types are decoded in registers (`GGMLDecode`); plain float rows
 /// (F32/F16/BF16 tensors of a GGUF file) go value by value. Many tokens (prefill): a tile of rows is
 /// decoded into a per-thread float32 buffer and the dense tile kernels of `MatMul` pass every
-/// token over it, so the decoding is paid once per row for all tokens.
+/// token over it, so the decoding is paid once per row for all tokens. With 8-bit activations
+/// (`--cpu-gguf-activations int8`) block types take `GGMLInt8Decode` in steps of every size.
 enum QuantizedMatMul {
     /// Rows decoded at a time for prefill.
     static let tileRows = 16
@@ -14,8 +15,8 @@ enum QuantizedMatMul {
     static let tileTokens = 4
 
     /// Writes columns `0..<N` of `out` (whose rows are `outStride` apart) for the `T` rows of `x`
-    /// (`K` columns) and the `N` rows of `w`, each `type.rowBytes(K)` bytes; decode steps of block
-    /// types meet 8-bit activations when `int8Activations` (`GGMLInt8Decode`). Without
+    /// (`K` columns) and the `N` rows of `w`, each `type.rowBytes(K)` bytes; block types meet 8-bit
+    /// activations in every step when `int8Activations` (`GGMLInt8Decode`). Otherwise, without
     /// `decodeKernels` (batch-invariant mode) every step takes the tiles, whose sums for a token
     /// are the same whatever the step's size.
     static func multiply(
@@ -24,7 +25,8 @@ enum QuantizedMatMul {
     ) {
         let rowBytes = type.rowBytes(K)
         let decode = decodeKernels && T < tileTokens
-        if int8Activations && decode && type.floatDType == nil {
+        // The 8-bit path gives a token the same sums whatever the step's size, so it serves every step.
+        if int8Activations && type.floatDType == nil {
             GGMLInt8Decode.multiply(x: x, w: w, type: type, out: out, outStride: outStride, T: T, N: N, K: K)
             return
         }

@@ -22,7 +22,7 @@ public struct ModelLoadOptions: Sendable {
     public var cpuKVCacheBytes = 4 << 30
     /// Keep bfloat16 weights as bfloat16 on the CPU instead of widening them to float32.
     public var cpuKeepBFloat16Weights = true
-    /// How the CPU multiplies GGUF block weights in decode steps (`--cpu-gguf-activations`).
+    /// What the CPU multiplies GGUF block weights with (`--cpu-gguf-activations`).
     public var cpuGGUFActivations = CPUGGUFActivations.float32
     /// `--quantization`: the checkpoint's method, or `fp8` to quantize a float checkpoint at load.
     public var quantization: String?
@@ -42,13 +42,13 @@ public struct ModelLoadOptions: Sendable {
     public var usefulBlocks: Int { maxNumSeqs * ((maxModelLength + blockSize - 1) / blockSize) + 1 }
 }
 
-/// What the CPU's GGUF decode kernels multiply the block weights with (`--cpu-gguf-activations`).
+/// What the CPU's GGUF kernels multiply the block weights with (`--cpu-gguf-activations`).
 public enum CPUGGUFActivations: String, CaseIterable, Sendable {
     /// The float32 activations: the exact product with the dequantized weights, the reference.
     case float32
-    /// Activations quantized to 8 bits per block of 32, as llama.cpp does: integer dot products and
-    /// a faster decode; a decode step's logits moved by 0.7–2.2% of their scale on the real GGUF
-    /// models of the tests (x86-64 only).
+    /// Activations quantized to 8 bits per block of 32, as llama.cpp does, in prompt and decode
+    /// steps: integer dot products, faster; a decode step's logits moved by 0.9–3.2% of their scale
+    /// on the real GGUF models of the tests (x86-64 only).
     case int8
 }
 

@@ -42,8 +42,8 @@ public struct EngineArgs: Sendable {
     public var priorityScheduling = false
     /// Keep bfloat16 weights as bfloat16 on the CPU (less memory traffic) instead of float32.
     public var cpuKeepBFloat16Weights = true
-    /// What the CPU's GGUF decode kernels multiply block weights with: float32 activations (exact,
-    /// the default) or 8-bit ones as llama.cpp (`--cpu-gguf-activations int8`, faster).
+    /// What the CPU's GGUF kernels multiply block weights with: float32 activations (exact, the
+    /// default) or 8-bit ones as llama.cpp (`--cpu-gguf-activations int8`, faster).
     public var cpuGGUFActivations = CPUGGUFActivations.float32
     /// Ranks the model is split over (Megatron-style tensor parallelism); on the CPU, threads of
     /// this process with in-process collectives.

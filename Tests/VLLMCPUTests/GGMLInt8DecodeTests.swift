@@ -4,10 +4,11 @@ import VLLMCPU
 import VLLMCore
 import VLLMTestSupport
 
-/// `--cpu-gguf-activations int8`: decode steps multiply GGUF blocks with activations quantized to
-/// 8 bits per 32 values, as llama.cpp does. Its products are held to a float64 reference that
-/// quantizes the activations the same way (a scale of max|x|/127 per block, rounded to nearest
-/// even) and multiplies them with the dequantized weights, on every block type of the GGUF fixture.
+/// `--cpu-gguf-activations int8`: prompt and decode steps multiply GGUF blocks with activations
+/// quantized to 8 bits per 32 values, as llama.cpp does. Its products are held to a float64
+/// reference that quantizes the activations the same way (a scale of max|x|/127 per block, rounded
+/// to nearest even) and multiplies them with the dequantized weights, on every block type of the
+/// GGUF fixture, and a token's products must not depend on the step it is in.
 @Suite(.enabled(if: CPUBackend(ggufActivations: .int8).ggufActivations == .int8, "int8 GGUF activations need x86-64"))
 struct GGMLInt8DecodeTests {
     /// The fixture's linear layers of block types: (name, rows, inputs).
@@ -30,7 +31,8 @@ struct GGMLInt8DecodeTests {
         }
     }
 
-    /// 1, 2 and 3 tokens (the decode path) through every block type, and an all-zero token.
+    /// 1, 2 and 3 tokens (the decode path) and 4, 7 and 37 (prompt tiles: whole tiles of four
+    /// tokens and a partial one) through every block type, with an all-zero token.
     @Test func productsEqualTheQuantizedActivationsReference() throws {
         let weights = try ModelFolder(path: GGUFFixtureModelTests.path).weights(format: .auto)
         let backend = CPUBackend(keepsBFloat16: false, ggufActivations: .int8)
@@ -41,9 +43,9 @@ struct GGMLInt8DecodeTests {
             types.insert("\(host.format)")
             let dense = DecodedWeights.decode(host)
             let weight = try backend.linearWeight([host])
-            for T in 1...3 {
+            for T in [1, 2, 3, 4, 7, 37] {
                 var x = (0..<(T * inputs)).map { _ in Float.random(in: -2...2, using: &random) }
-                if T == 3 { for k in 0..<inputs { x[2 * inputs + k] = 0 } }
+                if T >= 3 { for k in 0..<inputs { x[2 * inputs + k] = 0 } }
                 let input = try backend.weight([HostTensor(shape: [T, inputs], values: x)])
                 let result = backend.toHost(backend.linear(input, weight, bias: nil))
                 for t in 0..<T {
@@ -61,7 +63,31 @@ struct GGMLInt8DecodeTests {
         #expect(types.count == 8, "block types covered: \(types.sorted())")
     }
 
-    /// The fixture model decodes with int8 activations close to float32 ones: each step's logits
+    /// A token's products are bitwise the same alone (a decode step), beside two others, and inside
+    /// steps of 7 and 37 tokens (prompt tiles), at any place in them, for every block type.
+    @Test func aTokensProductsDoNotDependOnItsStep() throws {
+        let weights = try ModelFolder(path: GGUFFixtureModelTests.path).weights(format: .auto)
+        let backend = CPUBackend(keepsBFloat16: false, ggufActivations: .int8)
+        var random = SplitMixRandom(seed: 12)
+        for (name, out, inputs) in Self.layers {
+            let weight = try backend.linearWeight([try weights.linear(name, out: out, in: inputs)])
+            let x = (0..<(37 * inputs)).map { _ in Float.random(in: -2...2, using: &random) }
+            func products(_ tokens: Range<Int>) throws -> [UInt32] {
+                let input = try backend.weight([
+                    HostTensor(
+                        shape: [tokens.count, inputs], values: Array(x[(tokens.lowerBound * inputs)..<(tokens.upperBound * inputs)]))
+                ])
+                return backend.toHost(backend.linear(input, weight, bias: nil)).map(\.bitPattern)
+            }
+            let all = try products(0..<37)
+            func expected(_ tokens: Range<Int>) -> [UInt32] { Array(all[(tokens.lowerBound * out)..<(tokens.upperBound * out)]) }
+            for tokens in [0..<1, 5..<6, 36..<37, 3..<6, 30..<37, 2..<9] {
+                #expect(try products(tokens) == expected(tokens), "\(name): tokens \(tokens) alone differ from the same tokens among 37")
+            }
+        }
+    }
+
+    /// The fixture model runs with int8 activations close to float32 ones: each step's logits
     /// within 2% of their scale.
     @Test func modelLogitsStayCloseToFloat32() throws {
         let folder = try ModelFolder(path: GGUFFixtureModelTests.path)
@@ -73,7 +99,7 @@ struct GGMLInt8DecodeTests {
             let prompt: [Int32] = [1, 403, 72, 9, 311, 450, 28, 101, 7]
             _ = model.execute(
                 ForwardBatch(chunks: [SequenceChunk(tokenIDs: Array(prompt.dropLast()), numCached: 0, blockTable: [0])], blockSize: 16))
-            // One decode token: the step that takes the int8 kernels.
+            // A decode token after the prompt: both steps take the int8 kernels.
             let chunk = SequenceChunk(tokenIDs: [prompt.last!], numCached: prompt.count - 1, blockTable: [0])
             return model.execute(ForwardBatch(chunks: [chunk], blockSize: 16))
         }

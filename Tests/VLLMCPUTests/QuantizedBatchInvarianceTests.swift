@@ -16,9 +16,12 @@ import VLLMTestSupport
 
     @Test(arguments: models)
     func decodeLogitsAreTheSameAloneAndInABatch(model: String) throws {
-        let runner = try DirectRunner(
-            folder: RepositoryFiles.path(model), maxSequences: 5, maxLength: 64,
-            backend: CPUBackend(keepsBFloat16: false, batchInvariant: true))
+        try Self.checkDecodeLogits(model, backend: CPUBackend(keepsBFloat16: false, batchInvariant: true))
+    }
+
+    /// A decode token's logits alone, beside one and beside four other sequences' tokens.
+    static func checkDecodeLogits(_ model: String, backend: CPUBackend) throws {
+        let runner = try DirectRunner(folder: RepositoryFiles.path(model), maxSequences: 5, maxLength: 64, backend: backend)
         let vocab = runner.model.config.vocabSize
         let prompts = Self.mixedPrompts(count: 5, vocabulary: vocab)
         for (s, prompt) in prompts.enumerated() {
@@ -36,15 +39,18 @@ import VLLMTestSupport
         #expect(decode([0, 1]) == alone, "\(model): sequence 0's logits beside one other")
     }
 
-    /// 8-bit GGUF activations serve decode steps only, so the mode refuses them.
-    @Test func int8ActivationsAreRefused() throws {
+    /// 8-bit GGUF activations serve every step in an order of the token's own, so the mode takes
+    /// them, and a token's logits stay bitwise the same alone and in a batch.
+    @Test(.enabled(if: CPUBackend(ggufActivations: .int8).ggufActivations == .int8, "int8 GGUF activations need x86-64"))
+    func int8ActivationsAreInvariant() throws {
         var options = ModelLoadOptions(maxModelLength: 64, maxNumBatchedTokens: 64)
         options.batchInvariant = true
         options.cpuGGUFActivations = .int8
-        let config = try ModelFolder(path: RepositoryFiles.path("Tests/Fixtures/gguf/tiny-llama-mixed.gguf")).config
-        #expect(throws: PlatformError.self) { try CPUPlatform().makeBackends(config: config, options) }
-        options.cpuGGUFActivations = .float32
-        #expect(try CPUPlatform().makeBackends(config: config, options).allSatisfy(\.batchInvariant))
+        let model = "Tests/Fixtures/gguf/tiny-llama-mixed.gguf"
+        let config = try ModelFolder(path: RepositoryFiles.path(model)).config
+        let backends = try CPUPlatform().makeBackends(config: config, options)
+        #expect(backends.allSatisfy { $0.batchInvariant && $0.ggufActivations == .int8 })
+        try Self.checkDecodeLogits(model, backend: backends[0])
     }
 
     /// Five prompts of 5 to 20 tokens below `vocabulary`.

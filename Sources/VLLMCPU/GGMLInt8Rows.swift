@@ -1,0 +1,248 @@
+import VLLMCore
+
+#if arch(x86_64)
+    import _Builtin_intrinsics.intel
+
+    /// The rows of one ggml weight and the `T` tokens' quantized activations they multiply
+    /// (`GGMLInt8Decode`), two sub-blocks of 32 values (`Int8Pair`) at a time. Decode steps decode
+    /// each pair in registers as their one or few tokens meet it; prompt steps decode a tile of
+    /// rows once into memory and pass the tokens over it four at a time. Both run `meet`, so a
+    /// token's sums take the same operations in the same order whatever the step's size.
+    struct Int8Rows {
+        /// Rows decoded together when a step has at least `tileTokens` tokens: they stay in L1/L2
+        /// while every token passes over them.
+        static let tileRows = 8
+        /// Tokens that meet a row together, sharing each pair's codes in registers.
+        static let tileTokens = 4
+
+        let w: UnsafeRawPointer, rowBytes: Int, shape: Int8Shape, T: Int
+        let x: QuantizedActivations
+
+        /// Rows `rows` of the product.
+        @inline(__always)
+        func dot(_ rows: Range<Int>, _ type: GGMLType, out: UnsafeMutablePointer<Float>, outStride: Int) {
+            switch type {
+            case .q4_0: dot(rows, Q4_0Int8.self, out: out, outStride: outStride)
+            case .q4_1: dot(rows, Q4_1Int8.self, out: out, outStride: outStride)
+            case .q5_0: dot(rows, Q5_0Int8.self, out: out, outStride: outStride)
+            case .q5_1: dot(rows, Q5_1Int8.self, out: out, outStride: outStride)
+            case .q8_0: dot(rows, Q8_0Int8.self, out: out, outStride: outStride)
+            case .q4_K: dot(rows, Q4_KInt8.self, out: out, outStride: outStride)
+            case .q5_K: dot(rows, Q5_KInt8.self, out: out, outStride: outStride)
+            case .q6_K: dot(rows, Q6_KInt8.self, out: out, outStride: outStride)
+            case .f32, .f16, .bf16: preconditionFailure("float types are multiplied by QuantizedMatMul")
+            }
+        }
+
+        /// Decode steps meet each row's pairs as they are decoded, which a single pass over the
+        /// row needs no more than; prompt steps decode `tileRows` rows into memory once.
+        private func dot<F: Int8BlockFormat>(_ rows: Range<Int>, _: F.Type, out: UnsafeMutablePointer<Float>, outStride: Int) {
+            guard T >= Self.tileTokens else {
+                for n in rows {
+                    let row = BlockRow<F>(row: w + n * rowBytes, shape: shape)
+                    switch T {
+                    case 1: meet(row, OneToken.self, from: 0, out: out + n, outStride: outStride)
+                    case 2: meet(row, TwoTokens.self, from: 0, out: out + n, outStride: outStride)
+                    default: meet(row, ThreeTokens.self, from: 0, out: out + n, outStride: outStride)
+                    }
+                }
+                return
+            }
+            let bytes = DecodedRow<F>.bytes(shape)
+            let decoded = UnsafeMutableRawPointer.allocate(byteCount: Self.tileRows * bytes, alignment: 64)
+            defer { decoded.deallocate() }
+            for first in stride(from: rows.lowerBound, to: rows.upperBound, by: Self.tileRows) {
+                let count = min(Self.tileRows, rows.upperBound - first)
+                for r in 0..<count { DecodedRow<F>(decoded + r * bytes, shape: shape).decode(w + (first + r) * rowBytes) }
+                for t in stride(from: 0, to: T, by: Self.tileTokens) {
+                    for r in 0..<count {
+                        let row = DecodedRow<F>(decoded + r * bytes, shape: shape)
+                        let o = out + t * outStride + first + r
+                        switch min(Self.tileTokens, T - t) {
+                        case 1: meet(row, OneToken.self, from: t, out: o, outStride: outStride)
+                        case 2: meet(row, TwoTokens.self, from: t, out: o, outStride: outStride)
+                        case 3: meet(row, ThreeTokens.self, from: t, out: o, outStride: outStride)
+                        default: meet(row, FourTokens.self, from: t, out: o, outStride: outStride)
+                        }
+                    }
+                }
+            }
+        }
+
+        /// `Tokens.count` tokens from `t` on against one row, pair by pair; the pairs' offsets meet
+        /// the tokens' half-block sums once per group of eight sub-blocks.
+        @inline(__always)
+        private func meet<Row: Int8PairSource, Tokens: DecodeTokens>(
+            _ row: Row, _: Tokens.Type, from t: Int, out: UnsafeMutablePointer<Float>, outStride: Int
+        ) {
+            let n = Tokens.count
+            let tokens = (x.token(t), x.token(t + min(1, n - 1)), x.token(t + min(2, n - 1)), x.token(t + min(3, n - 1)))
+            typealias Sums = (__m256, __m256, __m256, __m256)
+            let zero = _mm256_setzero_ps()
+            // Even and odd pairs in two chains, so that consecutive pairs do not wait on each other;
+            // the offsets of first halves join the even chain, those of second halves the odd one
+            // (two sums per token, so that four tokens' sums stay in registers).
+            var (even, odd): (Sums, Sums) = ((zero, zero, zero, zero), (zero, zero, zero, zero))
+            @inline(__always) func meet(_ pair: Int8Pair<Row.Format>, _ p: Int, to sums: inout Sums) {
+                sums.0 = pair.add(tokens.0, p, to: sums.0)
+                if n > 1 { sums.1 = pair.add(tokens.1, p, to: sums.1) }
+                if n > 2 { sums.2 = pair.add(tokens.2, p, to: sums.2) }
+                if n > 3 { sums.3 = pair.add(tokens.3, p, to: sums.3) }
+            }
+            @inline(__always) func group(_ g: Int, pairs: Int) {
+                var offsets = (_mm_setzero_ps(), _mm_setzero_ps(), _mm_setzero_ps(), _mm_setzero_ps())
+                @inline(__always) func addPair(_ p: Int, to sums: inout Sums) -> __m128 {
+                    let pair = row.pair(p)
+                    meet(pair, p, to: &sums)
+                    return pair.offsets
+                }
+                if pairs > 0 { offsets.0 = addPair(4 * g, to: &even) }
+                if pairs > 1 { offsets.1 = addPair(4 * g + 1, to: &odd) }
+                if pairs > 2 { offsets.2 = addPair(4 * g + 2, to: &even) }
+                if pairs > 3 { offsets.3 = addPair(4 * g + 3, to: &odd) }
+                guard Row.Format.hasOffsets else { return }
+                // Four pairs' [first₀, first₁, second₀, second₁] as the group's eight first-half
+                // offsets and eight second-half ones.
+                let (a, b) = (_mm256_set_m128(offsets.2, offsets.0), _mm256_set_m128(offsets.3, offsets.1))
+                let halves = (
+                    _mm256_castpd_ps(_mm256_unpacklo_pd(_mm256_castps_pd(a), _mm256_castps_pd(b))),
+                    _mm256_castpd_ps(_mm256_unpackhi_pd(_mm256_castps_pd(a), _mm256_castps_pd(b)))
+                )
+                @inline(__always) func addOffsets(_ x: QuantizedActivations.Token, _ sums: inout __m256, _ other: inout __m256) {
+                    sums = _mm256_fmadd_ps(halves.0, _mm256_loadu_ps(x.firstSums + 8 * g), sums)
+                    other = _mm256_fmadd_ps(halves.1, _mm256_loadu_ps(x.secondSums + 8 * g), other)
+                }
+                addOffsets(tokens.0, &even.0, &odd.0)
+                if n > 1 { addOffsets(tokens.1, &even.1, &odd.1) }
+                if n > 2 { addOffsets(tokens.2, &even.2, &odd.2) }
+                if n > 3 { addOffsets(tokens.3, &even.3, &odd.3) }
+            }
+            // Whole groups with a constant count, so that their loop has no tests.
+            let (whole, rest) = shape.pairs.quotientAndRemainder(dividingBy: 4)
+            for g in 0..<whole { group(g, pairs: 4) }
+            if rest > 0 { group(whole, pairs: rest) }
+            out[0] = total(even.0, odd.0)
+            if n > 1 { out[outStride] = total(even.1, odd.1) }
+            if n > 2 { out[2 * outStride] = total(even.2, odd.2) }
+            if n > 3 { out[3 * outStride] = total(even.3, odd.3) }
+        }
+
+        /// The lanes of the two sums added pairwise (`SIMD8.sum()` adds them one after another).
+        @inline(__always)
+        private func total(_ even: __m256, _ odd: __m256) -> Float {
+            let v = _mm256_add_ps(even, odd)
+            let four = v.lowHalf + v.highHalf
+            let two = four.lowHalf + four.highHalf
+            return two[0] + two[1]
+        }
+    }
+
+    /// Two sub-blocks of 32 values of a weight row, decoded: sub-block `i`'s values are
+    /// `scale_i · q · m + offset`, `q` its unsigned codes, `m` one or a 16-bit multiplier per half
+    /// (`Int8Extra`), the offset one per half. Shared in registers by the tokens that meet it.
+    /// Vectors hold the two sub-blocks' first halves (the first's in the low 128 bits), then their
+    /// second halves (`interleaved`), as the activations do, so that one `vpmaddubsw` gives a half
+    /// of each sub-block in lanes of its own.
+    struct Int8Pair<F: Int8BlockFormat> {
+        let codes: (__m256i, __m256i)
+        /// The signed codes (`Int8Extra.signs`), or the 16-bit multipliers of the products of the
+        /// first halves and of the second halves (`Int8Extra.multipliers`); ones otherwise.
+        let extra: (__m256i, __m256i)
+        /// The sub-blocks' scales in the lanes of their sums: 0–3 for the first, 4–7 for the second.
+        let scales: __m256
+        /// What each value adds: [first half of the first, first half of the second, second half
+        /// of the first, second half of the second].
+        let offsets: __m128
+
+        /// Sub-blocks `a` and `b` (32 values each, in order) as the vector of their first halves
+        /// and the vector of their second halves.
+        @inline(__always)
+        static func interleaved(_ a: __m256i, _ b: __m256i) -> (__m256i, __m256i) {
+            let upper = _mm256_setr_epi32(0, 0, 0, 0, -1, -1, -1, -1)
+            let highOfA = _mm256_permutevar8x32_epi32(a, _mm256_setr_epi32(4, 5, 6, 7, 4, 5, 6, 7))
+            return (_mm256_set_m128i(_mm256_castsi256_si128(b), _mm256_castsi256_si128(a)), _mm256_blendv_epi8(highOfA, b, upper))
+        }
+
+        /// `sums` plus the pair times token `x`'s values of pair `p`: exact integer sums of each
+        /// sub-block (four lanes each, in the order of `scales`), then both scales.
+        @inline(__always)
+        func add(_ x: QuantizedActivations.Token, _ p: Int, to sums: __m256) -> __m256 {
+            let v = (load32(x.values + 64 * p), load32(x.values + 64 * p + 32))
+            let ones = _mm256_set1_epi16(1)
+            let dots: __m256i
+            switch F.extra {
+            case .signs:
+                // Q8_0's products reach 2·128·127 per 16-bit lane, so each half widens first.
+                dots = _mm256_add_epi32(
+                    _mm256_madd_epi16(_mm256_maddubs_epi16(codes.0, _mm256_sign_epi8(v.0, extra.0)), ones),
+                    _mm256_madd_epi16(_mm256_maddubs_epi16(codes.1, _mm256_sign_epi8(v.1, extra.1)), ones))
+            case .multipliers:
+                dots = _mm256_add_epi32(
+                    _mm256_madd_epi16(_mm256_maddubs_epi16(codes.0, v.0), extra.0),
+                    _mm256_madd_epi16(_mm256_maddubs_epi16(codes.1, v.1), extra.1))
+            case .none:
+                // Codes below 64 keep two lanes' products under 2·2·63·127 < 2¹⁵, so both halves'
+                // 16-bit sums add before one widening `vpmaddwd`.
+                let halves = _mm256_add_epi16(_mm256_maddubs_epi16(codes.0, v.0), _mm256_maddubs_epi16(codes.1, v.1))
+                dots = _mm256_madd_epi16(halves, ones)
+            }
+            return _mm256_fmadd_ps(_mm256_mul_ps(scales, _mm256_loadu_ps(x.scales + 8 * p)), _mm256_cvtepi32_ps(dots), sums)
+        }
+    }
+
+    /// Where `Int8Rows.meet` takes a row's pairs from.
+    protocol Int8PairSource {
+        associatedtype Format: Int8BlockFormat
+        /// Pair `p`.
+        func pair(_ p: Int) -> Int8Pair<Format>
+    }
+
+    /// A row's blocks as the file stores them, each pair decoded when it is asked for.
+    struct BlockRow<F: Int8BlockFormat>: Int8PairSource {
+        let row: UnsafeRawPointer, shape: Int8Shape
+
+        @inline(__always)
+        func pair(_ p: Int) -> Int8Pair<F> { F.pair(row, p, single: 2 * p + 1 == shape.subBlocks) }
+    }
+
+    /// A row decoded into memory, pair after pair: codes, signs or multipliers where the format
+    /// has them (`Int8Extra`), scales, offsets.
+    struct DecodedRow<F: Int8BlockFormat>: Int8PairSource {
+        let base: UnsafeMutableRawPointer, shape: Int8Shape
+
+        init(_ base: UnsafeMutableRawPointer, shape: Int8Shape) { (self.base, self.shape) = (base, shape) }
+
+        /// Bytes of one pair (the offsets padded to 32).
+        static var pairBytes: Int { 64 + (F.extra == .none ? 0 : 64) + 32 + 32 }
+        /// Bytes of a decoded row.
+        static func bytes(_ shape: Int8Shape) -> Int { shape.pairs * pairBytes }
+
+        /// Decodes the row of blocks at `row`.
+        @inline(__always)
+        func decode(_ row: UnsafeRawPointer) {
+            let source = BlockRow<F>(row: row, shape: shape)
+            for p in 0..<shape.pairs {
+                let pair = source.pair(p), at = base + p * Self.pairBytes
+                store32(at, pair.codes.0)
+                store32(at + 32, pair.codes.1)
+                if F.extra != .none {
+                    store32(at + 64, pair.extra.0)
+                    store32(at + 96, pair.extra.1)
+                }
+                let floats = at + Self.pairBytes - 64
+                _mm256_storeu_ps(floats.assumingMemoryBound(to: Float.self), pair.scales)
+                _mm_storeu_ps((floats + 32).assumingMemoryBound(to: Float.self), pair.offsets)
+            }
+        }
+
+        @inline(__always)
+        func pair(_ p: Int) -> Int8Pair<F> {
+            let at = base + p * Self.pairBytes
+            let floats = (at + Self.pairBytes - 64).assumingMemoryBound(to: Float.self)
+            let extra = F.extra == .none ? (_mm256_set1_epi16(1), _mm256_set1_epi16(1)) : (load32(at + 64), load32(at + 96))
+            return Int8Pair(
+                codes: (load32(at), load32(at + 32)), extra: extra, scales: _mm256_loadu_ps(floats),
+                offsets: _mm_loadu_ps(floats + 8))
+        }
+    }
+#endif
