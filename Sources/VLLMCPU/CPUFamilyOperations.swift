@@ -37,15 +37,10 @@ extension CPUBackend {
     public func geluTanhAndMul(_ x: CPUTensor) -> CPUTensor {
         let n = x.columns / 2
         let out = CPUTensor(shape: [x.rows, n])
-        // gelu_pytorch_tanh: 0.5·g·(1 + tanh(√(2/π)·(g + 0.044715·g³))).
-        let k = Float((2 / Double.pi).squareRoot())
         ParallelFor.run(x.rows, costPerItem: n * 12) { rows in
             for r in rows {
-                let gate = x.floats + r * 2 * n, up = gate + n, o = out.floats + r * n
-                for i in 0..<n {
-                    let g = gate[i]
-                    o[i] = 0.5 * g * (1 + tanhf(k * (g + 0.044715 * g * g * g))) * up[i]
-                }
+                let gate = x.floats + r * 2 * n
+                VectorMath.geluTanhAndMul(gate: gate, up: gate + n, out: out.floats + r * n, count: n)
             }
         }
         return out

@@ -75,20 +75,45 @@ enum VectorMath {
         return total
     }
 
-    /// `silu(gate) · up` for `count` values (the tail through the same vector formula, so that a
-    /// value does not depend on where it sits in the row).
+    /// `gelu_pytorch_tanh(x) = 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³)))` per lane, written as
+    /// `x · σ(2y)` (the same function: `(1 + tanh y) / 2 = σ(2y)`), which needs one `exp` and has
+    /// no cancellation near `1 + tanh y = 0`.
+    @inline(__always)
+    static func geluTanh(_ x: SIMD8<Float>) -> SIMD8<Float> {
+        let y = x * (1 + 0.044_715 * x * x) * (2 * 0.797_884_560_802_865_4)
+        return x / (1 + exp(-y))
+    }
+
+    /// `silu(gate) · up` for `count` values.
     static func siluAndMul(gate: UnsafePointer<Float>, up: UnsafePointer<Float>, out: UnsafeMutablePointer<Float>, count: Int) {
+        gatedProduct(gate: gate, up: up, out: out, count: count, silu)
+    }
+
+    /// `geluTanh(gate) · up` for `count` values.
+    static func geluTanhAndMul(
+        gate: UnsafePointer<Float>, up: UnsafePointer<Float>, out: UnsafeMutablePointer<Float>, count: Int
+    ) {
+        gatedProduct(gate: gate, up: up, out: out, count: count, geluTanh)
+    }
+
+    /// `activation(gate) · up` for `count` values (the tail through the same vector formula, so
+    /// that a value does not depend on where it sits in the row).
+    @inline(__always)
+    private static func gatedProduct(
+        gate: UnsafePointer<Float>, up: UnsafePointer<Float>, out: UnsafeMutablePointer<Float>, count: Int,
+        _ activation: (SIMD8<Float>) -> SIMD8<Float>
+    ) {
         var i = 0
         while i + 8 <= count {
             let g = UnsafeRawPointer(gate + i).loadUnaligned(as: SIMD8<Float>.self)
             let u = UnsafeRawPointer(up + i).loadUnaligned(as: SIMD8<Float>.self)
-            UnsafeMutableRawPointer(out + i).storeBytes(of: silu(g) * u, as: SIMD8<Float>.self)
+            UnsafeMutableRawPointer(out + i).storeBytes(of: activation(g) * u, as: SIMD8<Float>.self)
             i += 8
         }
         guard i < count else { return }
         var (g, u) = (SIMD8<Float>(), SIMD8<Float>())
         for j in 0..<(count - i) { (g[j], u[j]) = (gate[i + j], up[i + j]) }
-        let v = silu(g) * u
+        let v = activation(g) * u
         for j in 0..<(count - i) { out[i + j] = v[j] }
     }
 }

@@ -45,6 +45,23 @@ import Testing
         }
     }
 
+    @Test func geluTanhAndMulMatchesPyTorchsFormula() {
+        let n = 45
+        let gate = (0..<n).map { Float($0 - 22) * 0.37 }, up = (0..<n).map { Float($0) * 0.1 - 2 }
+        var out = [Float](repeating: .nan, count: n)
+        VectorMath.geluTanhAndMul(gate: gate, up: up, out: &out, count: n)
+        for i in 0..<n {
+            let g = Double(gate[i])
+            // 0.5·g·(1 + tanh y) as g·σ(2y): the same value, without the cancellation that makes
+            // float64's 1 + tanh y exactly 0 for large negative g. There the float32 input's
+            // rounding alone moves the tiny result by a few parts per million, hence the floor.
+            let y = (2 / Double.pi).squareRoot() * (g + 0.044715 * g * g * g)
+            let exact = g / (1 + Foundation.exp(-2 * y)) * Double(up[i])
+            #expect(abs(exact - 0.5 * g * (1 + tanh(y)) * Double(up[i])) <= 1e-12)
+            #expect(abs(Double(out[i]) - exact) <= 1e-6 * abs(exact) + 1e-9, "\(i)")
+        }
+    }
+
     @Test func siluPropagatesNaN() {
         let s = VectorMath.silu(SIMD8(repeating: .nan))
         #expect((0..<8).allSatisfy { s[$0].isNaN })
