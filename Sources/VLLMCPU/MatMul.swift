@@ -122,10 +122,8 @@ public enum MatMul {
                     }
                     for t in 0..<tokens {
                         for r in 0..<rowCount {
-                            let (xt, wr) = (x + (t0 + t) * K, w + (r0 + r) * K)
-                            var s = sums[t * sliceRows + r].sum()
-                            for k in vectorK..<K { s += xt[k] * W.load1(wr + k) }
-                            out[(t0 + t) * N + r0 + r] = s
+                            out[(t0 + t) * N + r0 + r] = total(
+                                sums[t * sliceRows + r], x + (t0 + t) * K, w + (r0 + r) * K, from: vectorK, to: K)
                         }
                     }
                     t0 += tokens
@@ -187,15 +185,10 @@ public enum MatMul {
             a3.addProduct(u, W.load8(w3 + k))
             k += 8
         }
-        var s = (a0.sum(), a1.sum(), a2.sum(), a3.sum())
-        while k < K {
-            s.0 += x[k] * W.load1(w + k)
-            s.1 += x[k] * W.load1(w1 + k)
-            s.2 += x[k] * W.load1(w2 + k)
-            s.3 += x[k] * W.load1(w3 + k)
-            k += 1
-        }
-        out[0] = s.0; out[1] = s.1; out[2] = s.2; out[3] = s.3
+        out[0] = total(a0, x, w, from: k, to: K)
+        out[1] = total(a1, x, w1, from: k, to: K)
+        out[2] = total(a2, x, w2, from: k, to: K)
+        out[3] = total(a3, x, w3, from: k, to: K)
     }
 
     @inline(__always)
@@ -206,11 +199,18 @@ public enum MatMul {
             a.addProduct(Float.load8(x + k), W.load8(w + k))
             k += 8
         }
-        var s = a.sum()
-        while k < K {
-            s += x[k] * W.load1(w + k)
-            k += 1
-        }
+        return total(a, x, w, from: k, to: K)
+    }
+
+    /// A (row, token) pair's output from its eight running lanes: their sum, then the products of
+    /// columns `from..<K` one by one. Every kernel ends through here, which is what keeps a token's
+    /// output the same whichever tile computed it.
+    @inline(__always)
+    static func total<W: WeightElement>(
+        _ lanes: SIMD8<Float>, _ x: UnsafePointer<Float>, _ w: UnsafePointer<W>, from start: Int, to K: Int
+    ) -> Float {
+        var s = lanes.sum()
+        for k in start..<K { s += x[k] * W.load1(w + k) }
         return s
     }
 }

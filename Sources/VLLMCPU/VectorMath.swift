@@ -58,17 +58,9 @@ enum VectorMath {
     /// index order (softmax numerators; the tail through the same vector formula).
     static func exponentiate(_ x: UnsafeMutablePointer<Float>, count: Int, minus shift: Float) -> Float {
         let offset = SIMD8<Float>(repeating: shift)
-        var i = 0
-        while i + 8 <= count {
-            let e = exp(UnsafeRawPointer(x + i).loadUnaligned(as: SIMD8<Float>.self) - offset)
-            UnsafeMutableRawPointer(x + i).storeBytes(of: e, as: SIMD8<Float>.self)
-            i += 8
-        }
-        if i < count {
-            var v = SIMD8<Float>()
-            for j in 0..<(count - i) { v[j] = x[i + j] }
-            let e = exp(v - offset)
-            for j in 0..<(count - i) { x[i + j] = e[j] }
+        for i in stride(from: 0, to: count, by: 8) {
+            let lanes = min(8, count - i)
+            store(exp(load(x + i, lanes) - offset), x + i, lanes)
         }
         var total: Float = 0
         for j in 0..<count { total += x[j] }
@@ -103,17 +95,25 @@ enum VectorMath {
         gate: UnsafePointer<Float>, up: UnsafePointer<Float>, out: UnsafeMutablePointer<Float>, count: Int,
         _ activation: (SIMD8<Float>) -> SIMD8<Float>
     ) {
-        var i = 0
-        while i + 8 <= count {
-            let g = UnsafeRawPointer(gate + i).loadUnaligned(as: SIMD8<Float>.self)
-            let u = UnsafeRawPointer(up + i).loadUnaligned(as: SIMD8<Float>.self)
-            UnsafeMutableRawPointer(out + i).storeBytes(of: activation(g) * u, as: SIMD8<Float>.self)
-            i += 8
+        for i in stride(from: 0, to: count, by: 8) {
+            let lanes = min(8, count - i)
+            store(activation(load(gate + i, lanes)) * load(up + i, lanes), out + i, lanes)
         }
-        guard i < count else { return }
-        var (g, u) = (SIMD8<Float>(), SIMD8<Float>())
-        for j in 0..<(count - i) { (g[j], u[j]) = (gate[i + j], up[i + j]) }
-        let v = activation(g) * u
-        for j in 0..<(count - i) { out[i + j] = v[j] }
+    }
+
+    /// The `lanes` values at `p` (the rest zero): a whole vector, or a row's tail.
+    @inline(__always)
+    private static func load(_ p: UnsafePointer<Float>, _ lanes: Int) -> SIMD8<Float> {
+        if lanes == 8 { return UnsafeRawPointer(p).loadUnaligned(as: SIMD8<Float>.self) }
+        var v = SIMD8<Float>()
+        for j in 0..<lanes { v[j] = p[j] }
+        return v
+    }
+
+    /// Writes the first `lanes` values of `v` to `p`.
+    @inline(__always)
+    private static func store(_ v: SIMD8<Float>, _ p: UnsafeMutablePointer<Float>, _ lanes: Int) {
+        if lanes == 8 { return UnsafeMutableRawPointer(p).storeBytes(of: v, as: SIMD8<Float>.self) }
+        for j in 0..<lanes { p[j] = v[j] }
     }
 }

@@ -17,6 +17,16 @@ import Testing
         }
     }
 
+    /// `product(gate, up)` over whole rows (their lengths leave a tail of fewer than 8).
+    static func gated(
+        _ product: (UnsafePointer<Float>, UnsafePointer<Float>, UnsafeMutablePointer<Float>, Int) -> Void, gate: [Float],
+        up: [Float]
+    ) -> [Float] {
+        var out = [Float](repeating: .nan, count: gate.count)
+        product(gate, up, &out, gate.count)
+        return out
+    }
+
     @Test func expIsWithinTwoUlpsOfExpf() {
         var inputs = stride(from: Float(-110), to: 95, by: 0.0037).map { $0 }
         inputs += [0, -0, 1, -1, 88.72, 88.73, 89.5, -87.33, -87.34, -103.9, -103.98, -104.5, 1e-8, -1e-8]
@@ -46,11 +56,9 @@ import Testing
     }
 
     @Test func geluTanhAndMulMatchesPyTorchsFormula() {
-        let n = 45
-        let gate = (0..<n).map { Float($0 - 22) * 0.37 }, up = (0..<n).map { Float($0) * 0.1 - 2 }
-        var out = [Float](repeating: .nan, count: n)
-        VectorMath.geluTanhAndMul(gate: gate, up: up, out: &out, count: n)
-        for i in 0..<n {
+        let gate = (0..<45).map { Float($0 - 22) * 0.37 }, up = (0..<45).map { Float($0) * 0.1 - 2 }
+        let out = Self.gated(VectorMath.geluTanhAndMul, gate: gate, up: up)
+        for i in gate.indices {
             let g = Double(gate[i])
             // 0.5·g·(1 + tanh y) as g·σ(2y): the same value, without the cancellation that makes
             // float64's 1 + tanh y exactly 0 for large negative g. There the float32 input's
@@ -68,11 +76,9 @@ import Testing
     }
 
     @Test func siluAndMulMatchesTheScalarFormulaInEveryLaneAndTail() {
-        let n = 21
-        let gate = (0..<n).map { Float($0 - 10) * 1.7 }, up = (0..<n).map { Float($0) * 0.25 - 1 }
-        var out = [Float](repeating: .nan, count: n)
-        VectorMath.siluAndMul(gate: gate, up: up, out: &out, count: n)
-        for i in 0..<n {
+        let gate = (0..<21).map { Float($0 - 10) * 1.7 }, up = (0..<21).map { Float($0) * 0.25 - 1 }
+        let out = Self.gated(VectorMath.siluAndMul, gate: gate, up: up)
+        for i in gate.indices {
             let exact = Double(gate[i]) / (1 + Foundation.exp(-Double(gate[i]))) * Double(up[i])
             #expect(abs(Double(out[i]) - exact) <= 4e-7 * abs(exact) + 1e-30, "\(i)")
         }
