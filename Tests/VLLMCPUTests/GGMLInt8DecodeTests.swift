@@ -91,7 +91,7 @@ struct GGMLInt8DecodeTests {
     /// within 2% of their scale.
     @Test func modelLogitsStayCloseToFloat32() throws {
         let folder = try ModelFolder(path: GGUFFixtureModelTests.path)
-        func run(_ activations: CPUGGUFActivations) throws -> [Float] {
+        func run(_ activations: GGUFActivations) throws -> [Float] {
             let model = try ModelRegistry.load(
                 config: folder.config, weights: try folder.weights(format: .auto),
                 backend: CPUBackend(keepsBFloat16: false, ggufActivations: activations), maxPositions: 64)

@@ -56,7 +56,7 @@ enum GGUFModels {
     @Test(arguments: GGUFModels.files.keys.sorted().filter(GGUFModels.available))
     func int8ActivationsStayCloseToFloat32(model: String) throws {
         let reference = try GGUFModels.Reference(model)
-        func runner(_ activations: CPUGGUFActivations) throws -> DirectRunner {
+        func runner(_ activations: GGUFActivations) throws -> DirectRunner {
             try DirectRunner(
                 folder: GGUFModels.path(model), maxSequences: reference.chats.count, maxLength: 256,
                 backend: CPUBackend(ggufActivations: activations))
@@ -108,7 +108,7 @@ enum GGUFModels {
     }
 
     /// The perplexity of `ids` from one prompt step.
-    static func perplexity(_ model: String, _ ids: [Int], _ activations: CPUGGUFActivations = .float32) throws -> Double {
+    static func perplexity(_ model: String, _ ids: [Int], _ activations: GGUFActivations = .float32) throws -> Double {
         let runner = try DirectRunner(
             folder: GGUFModels.path(model), maxSequences: 1, maxLength: ids.count + 16,
             backend: CPUBackend(ggufActivations: activations))

@@ -41,6 +41,13 @@ __device__ __forceinline__ unsigned int ggml_byte(const uint4& v, int i) {
 }
 // A small non-negative integer as a float, exactly, through its bits (2^23 + q has q in the low bits).
 __device__ __forceinline__ float ggml_int(unsigned int q) { return __int_as_float(0x4B000000u | q) - 8388608.f; }
+// The low (nibble 0) or high (nibble 1) halves of 16 bytes as 16 byte-sized codes in four words.
+__device__ __forceinline__ void ggml_nibbles(const uint4& b, int nibble, unsigned int (&v)[4]) {
+    v[0] = (b.x >> (4 * nibble)) & 0x0F0F0F0Fu, v[1] = (b.y >> (4 * nibble)) & 0x0F0F0F0Fu;
+    v[2] = (b.z >> (4 * nibble)) & 0x0F0F0F0Fu, v[3] = (b.w >> (4 * nibble)) & 0x0F0F0F0Fu;
+}
+// Bits 0..3 of `bits` as bit 0 of bytes 0..3 (the multiply copies bit i to bit 8i, among others).
+__device__ __forceinline__ unsigned int ggml_spread_bits(unsigned int bits) { return ((bits & 0xFu) * 0x00204081u) & 0x01010101u; }
 
 // The 6-bit scale and minimum of sub-block j (0..7) of a Q4_K or Q5_K block, from its 12 scale
 // bytes in three words, as sc | m << 8. Bytes are picked by selects, not by indexing, so that the
@@ -77,6 +84,11 @@ template <bool MIN> struct GgmlQ4 {
             q[i] = MIN ? ggml_int(v) : __int_as_float(0x4B000000u | v) - 8388616.f;
         }
     }
+    __device__ static void codes(const Raw& raw, int, int r, unsigned int (&v)[4], float& scale, float& offset) {
+        scale = ggml_half(raw.dm & 0xFFFFu);
+        offset = MIN ? ggml_half(raw.dm >> 16) : -8.f * scale;
+        ggml_nibbles(raw.qs, r, v);
+    }
 };
 template <> struct Ggml<GGML_TYPE_Q4_0> : GgmlQ4<false> {};
 template <> struct Ggml<GGML_TYPE_Q4_1> : GgmlQ4<true> {};
@@ -109,6 +121,13 @@ template <bool MIN> struct GgmlQ5 {
             q[i] = MIN ? ggml_int(v) : __int_as_float(0x4B000000u | v) - 8388624.f;
         }
     }
+    __device__ static void codes(const Raw& raw, int, int r, unsigned int (&v)[4], float& scale, float& offset) {
+        scale = ggml_half(raw.dm & 0xFFFFu);
+        offset = MIN ? ggml_half(raw.dm >> 16) : -16.f * scale;
+        ggml_nibbles(raw.qs, r, v);
+#pragma unroll
+        for (int i = 0; i < 4; ++i) v[i] |= ggml_spread_bits(raw.qh >> (16 * r + 4 * i)) << 4;
+    }
 };
 template <> struct Ggml<GGML_TYPE_Q5_0> : GgmlQ5<false> {};
 template <> struct Ggml<GGML_TYPE_Q5_1> : GgmlQ5<true> {};
@@ -130,6 +149,11 @@ template <> struct Ggml<GGML_TYPE_Q8_0> {
         // q + 128 as an unsigned byte, then the 128 taken off with the 2^23.
 #pragma unroll
         for (int i = 0; i < 16; ++i) q[i] = __int_as_float(0x4B000000u | (ggml_byte(raw.qs[r], i) ^ 0x80u)) - 8388736.f;
+    }
+    __device__ static void codes(const Raw& raw, int, int r, unsigned int (&v)[4], float& scale, float& offset) {
+        scale = ggml_half(raw.d);
+        offset = 0.f;
+        v[0] = raw.qs[r].x, v[1] = raw.qs[r].y, v[2] = raw.qs[r].z, v[3] = raw.qs[r].w;
     }
 };
 
@@ -165,6 +189,17 @@ template <bool FIFTH> struct GgmlK {
             q[i] = ggml_int(v);
         }
     }
+    __device__ static void codes(const Raw& raw, int c, int r, unsigned int (&v)[4], float& scale, float& offset) {
+        const int j = 2 * (c >> 1) + r;
+        scale = __fmul_rn(ggml_half(raw.dm & 0xFFFFu), ggml_int(raw.sm[r] & 0xFFu));
+        offset = -__fmul_rn(ggml_half(raw.dm >> 16), ggml_int(raw.sm[r] >> 8));
+        ggml_nibbles(raw.qs, r, v);
+        if (FIFTH) {
+            const unsigned int h[4] = {raw.qh.x, raw.qh.y, raw.qh.z, raw.qh.w};
+#pragma unroll
+            for (int i = 0; i < 4; ++i) v[i] |= ((h[i] >> j) & 0x01010101u) << 4;
+        }
+    }
 };
 template <> struct Ggml<GGML_TYPE_Q4_K> : GgmlK<false> {};
 template <> struct Ggml<GGML_TYPE_Q5_K> : GgmlK<true> {};
@@ -196,6 +231,14 @@ template <> struct Ggml<GGML_TYPE_Q6_K> {
             const unsigned int v = ((ggml_byte(low, i) >> (4 * (r >> 1))) & 0xFu) | (((ggml_byte(raw.h, i) >> (2 * r)) & 3u) << 4);
             q[i] = __int_as_float(0x4B000000u | v) - 8388640.f;
         }
+    }
+    __device__ static void codes(const Raw& raw, int, int r, unsigned int (&v)[4], float& scale, float& offset) {
+        scale = __fmul_rn(ggml_half(raw.d), (float)raw.scales[r]);
+        offset = -32.f * scale;
+        ggml_nibbles((r & 1) ? raw.b : raw.a, r >> 1, v);
+        const unsigned int h[4] = {raw.h.x, raw.h.y, raw.h.z, raw.h.w};
+#pragma unroll
+        for (int i = 0; i < 4; ++i) v[i] |= ((h[i] >> (2 * r)) & 0x03030303u) << 4;
     }
 };
 
@@ -304,6 +347,95 @@ __device__ void gemv_ggml(T* y, const T* x, const unsigned char* w, int n, int k
     qgemv_store<T, ROWS, NT>(y, acc, row0, n, ldy, lane);
 }
 
+// The activations of `gemv_ggml_int8` (CUDA's `--gguf-activations int8`, as llama.cpp multiplies
+// GGUF blocks): each block of 32 values of x[t, k] as 8-bit integers q = round(x / d), d = amax / 127
+// (round to nearest even, as the CPU's int8 mode quantizes, so that both dequantize to the same
+// values), and per half block of 16 the pair (d, d · Σ q), which the weights' offsets multiply. A
+// warp a block of 32, a lane a value.
+template <typename T>
+__device__ void quantize_ggml_int8(signed char* xq, float2* xs, const T* x, int blocks) {
+    PDL_ENTER();
+    const int block = blockIdx.x * (blockDim.x >> 5) + (threadIdx.x >> 5), lane = threadIdx.x & 31;
+    if (block >= blocks) return;
+    const float v = to_f(x[(long long)block * 32 + lane]);
+    const float amax = warp_max(fabsf(v));
+    const float d = __fdiv_rn(amax, 127.f), inverse = amax > 0.f ? __fdiv_rn(127.f, amax) : 0.f;
+    const int q = __float2int_rn(__fmul_rn(v, inverse));
+    xq[(long long)block * 32 + lane] = (signed char)q;
+    int sum = q;
+#pragma unroll
+    for (int o = 8; o > 0; o >>= 1) sum += __shfl_xor_sync(0xffffffffu, sum, o);
+    if ((lane & 15) == 0) xs[2 * (long long)block + (lane >> 4)] = make_float2(d, __fmul_rn(d, (float)sum));
+}
+
+// y[t, :n] = x̃[t, :] · Wᵀ as gemv_ggml, with the activations x̃ of quantize_ggml_int8: a run's 16
+// codes (`codes`: value = scale · code + offset) meet its 16 activation bytes in four dp4a, and the
+// row adds d · (scale · Σ code·q + offset · Σ q). No value is converted to a float, and a run's
+// activations are 24 bytes instead of 16 floats.
+template <typename T, int TYPE, int NT>
+__device__ void gemv_ggml_int8(T* y, const signed char* xq, const float2* xs, const unsigned char* w, int n, int k, int ldy) {
+    using B = Ggml<TYPE>;
+    constexpr int ROWS = QGEMV_ROWS(NT), DEPTH = qgemv_depth(ROWS, (int)sizeof(typename B::Raw) / 2);
+    const int lane = threadIdx.x & 31;
+    const int row0 = (blockIdx.x * (blockDim.x >> 5) + (threadIdx.x >> 5)) * ROWS;
+    const long long row_bytes = (long long)(k / B::VALUES) * B::BYTES;
+    const int chunks = k / B::VALUES * B::CHUNKS;
+    float acc[ROWS][NT];
+#pragma unroll
+    for (int r = 0; r < ROWS; ++r)
+#pragma unroll
+        for (int t = 0; t < NT; ++t) acc[r][t] = 0.f;
+    if (row0 >= n) { PDL_ENTER(); return; }
+    const unsigned char* rows[ROWS];
+#pragma unroll
+    for (int r = 0; r < ROWS; ++r) rows[r] = w + imin(row0 + r, n - 1) * row_bytes;
+    bool waited = false;
+    for (int c0 = lane; c0 < chunks; c0 += 32 * DEPTH) {
+        typename B::Raw raw[DEPTH][ROWS];
+#pragma unroll
+        for (int u = 0; u < DEPTH; ++u) {
+            const int ci = c0 + 32 * u;
+            if (ci >= chunks) continue;
+#pragma unroll
+            for (int r = 0; r < ROWS; ++r) B::load(raw[u][r], rows[r] + (long long)(ci / B::CHUNKS) * B::BYTES, ci % B::CHUNKS);
+        }
+        if (!waited) { PDL_ENTER(); waited = true; }
+#pragma unroll
+        for (int u = 0; u < DEPTH; ++u) {
+            const int ci = c0 + 32 * u;
+            if (ci >= chunks) continue;
+            const int block = ci / B::CHUNKS, c = ci % B::CHUNKS;
+#pragma unroll
+            for (int run = 0; run < B::RUNS; ++run) {
+                const int first = block * B::VALUES + B::start(c, run);
+                int4 xv[NT];
+                float2 xm[NT];
+#pragma unroll
+                for (int t = 0; t < NT; ++t) {
+                    xv[t] = __ldg((const int4*)(xq + (long long)t * k + first));
+                    xm[t] = __ldg(xs + (long long)t * (k / 16) + first / 16);
+                }
+#pragma unroll
+                for (int r = 0; r < ROWS; ++r) {
+                    unsigned int v[4];
+                    float scale, offset;
+                    B::codes(raw[u][r], c, run, v, scale, offset);
+#pragma unroll
+                    for (int t = 0; t < NT; ++t) {
+                        int dot = __dp4a((int)v[0], xv[t].x, 0);
+                        dot = __dp4a((int)v[1], xv[t].y, dot);
+                        dot = __dp4a((int)v[2], xv[t].z, dot);
+                        dot = __dp4a((int)v[3], xv[t].w, dot);
+                        acc[r][t] = fmaf(xm[t].x * scale, (float)dot, fmaf(offset, xm[t].y, acc[r][t]));
+                    }
+                }
+            }
+        }
+    }
+    if (!waited) PDL_ENTER();
+    qgemv_store<T, ROWS, NT>(y, acc, row0, n, ldy, lane);
+}
+
 // w[n, k] in the activation dtype: rows blockIdx.y + i·gridDim.y (at most 65535 grid rows), a chunk a thread. Each value is ggml's
 // (scale · q, plus the offset where the type has one, rounded apart), then rounded to T.
 template <typename T, int TYPE>
@@ -344,6 +476,15 @@ __device__ void dequantize_ggml(T* w, const unsigned char* blocks, int n, int k)
 #define INSTANTIATE_DEQUANTIZE_GGML(S, T, GT)                                                                      \
     extern "C" __global__ void dequantize_ggml_##S##_q##GT(T* w, const unsigned char* blocks, int n, int k) {      \
         dequantize_ggml<T, GT>(w, blocks, n, k);                                                                   \
+    }
+#define INSTANTIATE_GEMV_GGML_INT8(S, T, GT, NT)                                                                   \
+    extern "C" __global__ void __launch_bounds__(256) gemv_ggml_int8_##S##_q##GT##_t##NT(                          \
+        T* y, const signed char* xq, const float2* xs, const unsigned char* w, int n, int k, int ldy) {            \
+        gemv_ggml_int8<T, GT, NT>(y, xq, xs, w, n, k, ldy);                                                        \
+    }
+#define INSTANTIATE_QUANTIZE_GGML_INT8(S, T)                                                                       \
+    extern "C" __global__ void quantize_ggml_int8_##S(signed char* xq, float2* xs, const T* x, int blocks) {       \
+        quantize_ggml_int8<T>(xq, xs, x, blocks);                                                                  \
     }
 #ifdef VLLM_DTYPE_BF16
 INSTANTIATE_GEMV_GGML(bf16, __nv_bfloat16, 0, 1)
@@ -401,6 +542,39 @@ INSTANTIATE_GEMV_GGML(bf16, __nv_bfloat16, 14, 2)
 INSTANTIATE_GEMV_GGML(bf16, __nv_bfloat16, 14, 3)
 INSTANTIATE_GEMV_GGML(bf16, __nv_bfloat16, 14, 4)
 INSTANTIATE_DEQUANTIZE_GGML(bf16, __nv_bfloat16, 14)
+INSTANTIATE_QUANTIZE_GGML_INT8(bf16, __nv_bfloat16)
+INSTANTIATE_GEMV_GGML_INT8(bf16, __nv_bfloat16, 2, 1)
+INSTANTIATE_GEMV_GGML_INT8(bf16, __nv_bfloat16, 2, 2)
+INSTANTIATE_GEMV_GGML_INT8(bf16, __nv_bfloat16, 2, 3)
+INSTANTIATE_GEMV_GGML_INT8(bf16, __nv_bfloat16, 2, 4)
+INSTANTIATE_GEMV_GGML_INT8(bf16, __nv_bfloat16, 3, 1)
+INSTANTIATE_GEMV_GGML_INT8(bf16, __nv_bfloat16, 3, 2)
+INSTANTIATE_GEMV_GGML_INT8(bf16, __nv_bfloat16, 3, 3)
+INSTANTIATE_GEMV_GGML_INT8(bf16, __nv_bfloat16, 3, 4)
+INSTANTIATE_GEMV_GGML_INT8(bf16, __nv_bfloat16, 6, 1)
+INSTANTIATE_GEMV_GGML_INT8(bf16, __nv_bfloat16, 6, 2)
+INSTANTIATE_GEMV_GGML_INT8(bf16, __nv_bfloat16, 6, 3)
+INSTANTIATE_GEMV_GGML_INT8(bf16, __nv_bfloat16, 6, 4)
+INSTANTIATE_GEMV_GGML_INT8(bf16, __nv_bfloat16, 7, 1)
+INSTANTIATE_GEMV_GGML_INT8(bf16, __nv_bfloat16, 7, 2)
+INSTANTIATE_GEMV_GGML_INT8(bf16, __nv_bfloat16, 7, 3)
+INSTANTIATE_GEMV_GGML_INT8(bf16, __nv_bfloat16, 7, 4)
+INSTANTIATE_GEMV_GGML_INT8(bf16, __nv_bfloat16, 8, 1)
+INSTANTIATE_GEMV_GGML_INT8(bf16, __nv_bfloat16, 8, 2)
+INSTANTIATE_GEMV_GGML_INT8(bf16, __nv_bfloat16, 8, 3)
+INSTANTIATE_GEMV_GGML_INT8(bf16, __nv_bfloat16, 8, 4)
+INSTANTIATE_GEMV_GGML_INT8(bf16, __nv_bfloat16, 12, 1)
+INSTANTIATE_GEMV_GGML_INT8(bf16, __nv_bfloat16, 12, 2)
+INSTANTIATE_GEMV_GGML_INT8(bf16, __nv_bfloat16, 12, 3)
+INSTANTIATE_GEMV_GGML_INT8(bf16, __nv_bfloat16, 12, 4)
+INSTANTIATE_GEMV_GGML_INT8(bf16, __nv_bfloat16, 13, 1)
+INSTANTIATE_GEMV_GGML_INT8(bf16, __nv_bfloat16, 13, 2)
+INSTANTIATE_GEMV_GGML_INT8(bf16, __nv_bfloat16, 13, 3)
+INSTANTIATE_GEMV_GGML_INT8(bf16, __nv_bfloat16, 13, 4)
+INSTANTIATE_GEMV_GGML_INT8(bf16, __nv_bfloat16, 14, 1)
+INSTANTIATE_GEMV_GGML_INT8(bf16, __nv_bfloat16, 14, 2)
+INSTANTIATE_GEMV_GGML_INT8(bf16, __nv_bfloat16, 14, 3)
+INSTANTIATE_GEMV_GGML_INT8(bf16, __nv_bfloat16, 14, 4)
 #endif
 #ifdef VLLM_DTYPE_F16
 INSTANTIATE_GEMV_GGML(f16, __half, 0, 1)
@@ -458,6 +632,39 @@ INSTANTIATE_GEMV_GGML(f16, __half, 14, 2)
 INSTANTIATE_GEMV_GGML(f16, __half, 14, 3)
 INSTANTIATE_GEMV_GGML(f16, __half, 14, 4)
 INSTANTIATE_DEQUANTIZE_GGML(f16, __half, 14)
+INSTANTIATE_QUANTIZE_GGML_INT8(f16, __half)
+INSTANTIATE_GEMV_GGML_INT8(f16, __half, 2, 1)
+INSTANTIATE_GEMV_GGML_INT8(f16, __half, 2, 2)
+INSTANTIATE_GEMV_GGML_INT8(f16, __half, 2, 3)
+INSTANTIATE_GEMV_GGML_INT8(f16, __half, 2, 4)
+INSTANTIATE_GEMV_GGML_INT8(f16, __half, 3, 1)
+INSTANTIATE_GEMV_GGML_INT8(f16, __half, 3, 2)
+INSTANTIATE_GEMV_GGML_INT8(f16, __half, 3, 3)
+INSTANTIATE_GEMV_GGML_INT8(f16, __half, 3, 4)
+INSTANTIATE_GEMV_GGML_INT8(f16, __half, 6, 1)
+INSTANTIATE_GEMV_GGML_INT8(f16, __half, 6, 2)
+INSTANTIATE_GEMV_GGML_INT8(f16, __half, 6, 3)
+INSTANTIATE_GEMV_GGML_INT8(f16, __half, 6, 4)
+INSTANTIATE_GEMV_GGML_INT8(f16, __half, 7, 1)
+INSTANTIATE_GEMV_GGML_INT8(f16, __half, 7, 2)
+INSTANTIATE_GEMV_GGML_INT8(f16, __half, 7, 3)
+INSTANTIATE_GEMV_GGML_INT8(f16, __half, 7, 4)
+INSTANTIATE_GEMV_GGML_INT8(f16, __half, 8, 1)
+INSTANTIATE_GEMV_GGML_INT8(f16, __half, 8, 2)
+INSTANTIATE_GEMV_GGML_INT8(f16, __half, 8, 3)
+INSTANTIATE_GEMV_GGML_INT8(f16, __half, 8, 4)
+INSTANTIATE_GEMV_GGML_INT8(f16, __half, 12, 1)
+INSTANTIATE_GEMV_GGML_INT8(f16, __half, 12, 2)
+INSTANTIATE_GEMV_GGML_INT8(f16, __half, 12, 3)
+INSTANTIATE_GEMV_GGML_INT8(f16, __half, 12, 4)
+INSTANTIATE_GEMV_GGML_INT8(f16, __half, 13, 1)
+INSTANTIATE_GEMV_GGML_INT8(f16, __half, 13, 2)
+INSTANTIATE_GEMV_GGML_INT8(f16, __half, 13, 3)
+INSTANTIATE_GEMV_GGML_INT8(f16, __half, 13, 4)
+INSTANTIATE_GEMV_GGML_INT8(f16, __half, 14, 1)
+INSTANTIATE_GEMV_GGML_INT8(f16, __half, 14, 2)
+INSTANTIATE_GEMV_GGML_INT8(f16, __half, 14, 3)
+INSTANTIATE_GEMV_GGML_INT8(f16, __half, 14, 4)
 #endif
 #ifdef VLLM_DTYPE_F32
 INSTANTIATE_GEMV_GGML(f32, float, 0, 1)
@@ -515,4 +722,37 @@ INSTANTIATE_GEMV_GGML(f32, float, 14, 2)
 INSTANTIATE_GEMV_GGML(f32, float, 14, 3)
 INSTANTIATE_GEMV_GGML(f32, float, 14, 4)
 INSTANTIATE_DEQUANTIZE_GGML(f32, float, 14)
+INSTANTIATE_QUANTIZE_GGML_INT8(f32, float)
+INSTANTIATE_GEMV_GGML_INT8(f32, float, 2, 1)
+INSTANTIATE_GEMV_GGML_INT8(f32, float, 2, 2)
+INSTANTIATE_GEMV_GGML_INT8(f32, float, 2, 3)
+INSTANTIATE_GEMV_GGML_INT8(f32, float, 2, 4)
+INSTANTIATE_GEMV_GGML_INT8(f32, float, 3, 1)
+INSTANTIATE_GEMV_GGML_INT8(f32, float, 3, 2)
+INSTANTIATE_GEMV_GGML_INT8(f32, float, 3, 3)
+INSTANTIATE_GEMV_GGML_INT8(f32, float, 3, 4)
+INSTANTIATE_GEMV_GGML_INT8(f32, float, 6, 1)
+INSTANTIATE_GEMV_GGML_INT8(f32, float, 6, 2)
+INSTANTIATE_GEMV_GGML_INT8(f32, float, 6, 3)
+INSTANTIATE_GEMV_GGML_INT8(f32, float, 6, 4)
+INSTANTIATE_GEMV_GGML_INT8(f32, float, 7, 1)
+INSTANTIATE_GEMV_GGML_INT8(f32, float, 7, 2)
+INSTANTIATE_GEMV_GGML_INT8(f32, float, 7, 3)
+INSTANTIATE_GEMV_GGML_INT8(f32, float, 7, 4)
+INSTANTIATE_GEMV_GGML_INT8(f32, float, 8, 1)
+INSTANTIATE_GEMV_GGML_INT8(f32, float, 8, 2)
+INSTANTIATE_GEMV_GGML_INT8(f32, float, 8, 3)
+INSTANTIATE_GEMV_GGML_INT8(f32, float, 8, 4)
+INSTANTIATE_GEMV_GGML_INT8(f32, float, 12, 1)
+INSTANTIATE_GEMV_GGML_INT8(f32, float, 12, 2)
+INSTANTIATE_GEMV_GGML_INT8(f32, float, 12, 3)
+INSTANTIATE_GEMV_GGML_INT8(f32, float, 12, 4)
+INSTANTIATE_GEMV_GGML_INT8(f32, float, 13, 1)
+INSTANTIATE_GEMV_GGML_INT8(f32, float, 13, 2)
+INSTANTIATE_GEMV_GGML_INT8(f32, float, 13, 3)
+INSTANTIATE_GEMV_GGML_INT8(f32, float, 13, 4)
+INSTANTIATE_GEMV_GGML_INT8(f32, float, 14, 1)
+INSTANTIATE_GEMV_GGML_INT8(f32, float, 14, 2)
+INSTANTIATE_GEMV_GGML_INT8(f32, float, 14, 3)
+INSTANTIATE_GEMV_GGML_INT8(f32, float, 14, 4)
 #endif
