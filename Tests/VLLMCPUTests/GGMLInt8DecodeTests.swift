@@ -4,7 +4,7 @@ import VLLMCPU
 import VLLMCore
 import VLLMTestSupport
 
-/// `--cpu-gguf-activations int8`: prompt and decode steps multiply GGUF blocks with activations
+/// `--gguf-activations int8`: prompt and decode steps multiply GGUF blocks with activations
 /// quantized to 8 bits per 32 values, as llama.cpp does. Its products are held to a float64
 /// reference that quantizes the activations the same way (a scale of max|x|/127 per block, rounded
 /// to nearest even) and multiplies them with the dequantized weights, on every block type of the
