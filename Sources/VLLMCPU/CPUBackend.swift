@@ -32,14 +32,14 @@ public final class CPUBackend: Backend {
     /// What GGUF block weights meet: float32 activations, or 8-bit ones in every step
     /// (`GGMLInt8Decode`, whose sums for a token do not depend on the step, so also with
     /// `batchInvariant`).
-    public let ggufActivations: CPUGGUFActivations
+    public let ggufActivations: GGUFActivations
 
     /// A backend of one rank, or rank `rank` of `group`; `keepsBFloat16` keeps bfloat16 matrices as
     /// bfloat16; `batchInvariant` sends quantized weights' decode steps through the tiles;
     /// `ggufActivations` picks the GGUF kernels (int8 only where `GGMLInt8Decode.available`).
     public init(
         keepsBFloat16: Bool = true, group: InProcessGroup? = nil, rank: Int = 0, batchInvariant: Bool = false,
-        ggufActivations: CPUGGUFActivations = .float32
+        ggufActivations: GGUFActivations = .float32
     ) {
         // Activations are allocated and freed every step; above glibc's default 128 KiB threshold
         // each one would be a fresh mmap whose pages the kernel zeroes again (a tenth of a decode

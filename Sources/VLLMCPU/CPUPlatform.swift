@@ -18,7 +18,7 @@ public struct CPUPlatform: Platform {
     public func makeBackends(config: ModelConfig, _ options: ModelLoadOptions) throws -> [CPUBackend] {
         let size = options.tensorParallelSize
         let keep = options.cpuKeepBFloat16Weights
-        let (invariant, activations) = (options.batchInvariant, options.cpuGGUFActivations)
+        let (invariant, activations) = (options.batchInvariant, options.ggufActivations)
         guard activations == .float32 || GGMLInt8Decode.available else {
             throw PlatformError.unsupported(field: "cpu_gguf_activations", detail: "int8 needs an x86-64 CPU; use float32")
         }

@@ -32,6 +32,7 @@ public struct CUDAPlatform: Platform {
         let backend = try CUDABackend(
             computeDType: dtype(config, options), batchInvariant: options.batchInvariant,
             kernelSelection: KernelSelection(config: config, options: options))
+        backend.ggufActivations = options.ggufActivations
         if options.batchInvariant { FileHandle.standardError.write(Data("CUDA: batch-invariant mode\n".utf8)) }
         return [backend]
     }

@@ -12,6 +12,10 @@ struct QuantizedLinearKernels {
     /// GGUF block products, by ggml type, then by token count (1 to 4); the dequantization by type.
     let gemvGGML: [GGMLType: [Int: CUhandle]]
     let dequantizeGGML: [GGMLType: CUhandle]
+    /// GGUF block products with 8-bit activations (`--gguf-activations int8`), by ggml type, then by
+    /// token count; the activations' quantization.
+    let gemvGGMLInt8: [GGMLType: [Int: CUhandle]]
+    let quantizeGGMLInt8: CUhandle?
 
     /// Nil when the module lacks any of them (an older kernel source given by `VLLM_CUDA_KERNEL_SOURCE`).
     init?(_ functions: [Kernel: [(values: [KernelParameter: Int], function: CUhandle)]]) {
@@ -27,12 +31,17 @@ struct QuantizedLinearKernels {
             ints[instance.values[.bits] ?? 0, default: [:]][instance.values[.tokens] ?? 0] = instance.function
         }
         gemvInt = ints
-        var ggml: [GGMLType: [Int: CUhandle]] = [:]
-        for instance in functions[.gemvGGML] ?? [] {
-            guard let type = instance.values[.ggmlType].flatMap({ GGMLType(rawValue: UInt32($0)) }) else { continue }
-            ggml[type, default: [:]][instance.values[.tokens] ?? 0] = instance.function
+        func byTypeAndTokens(_ kernel: Kernel) -> [GGMLType: [Int: CUhandle]] {
+            var table: [GGMLType: [Int: CUhandle]] = [:]
+            for instance in functions[kernel] ?? [] {
+                guard let type = instance.values[.ggmlType].flatMap({ GGMLType(rawValue: UInt32($0)) }) else { continue }
+                table[type, default: [:]][instance.values[.tokens] ?? 0] = instance.function
+            }
+            return table
         }
-        gemvGGML = ggml
+        gemvGGML = byTypeAndTokens(.gemvGGML)
+        gemvGGMLInt8 = byTypeAndTokens(.gemvGGMLInt8)
+        quantizeGGMLInt8 = functions[.quantizeGGMLInt8]?.first?.function
         var dequantize: [GGMLType: CUhandle] = [:]
         for instance in functions[.dequantizeGGML] ?? [] {
             if let type = instance.values[.ggmlType].flatMap({ GGMLType(rawValue: UInt32($0)) }) { dequantize[type] = instance.function }
@@ -193,10 +202,31 @@ extension CUDABackend {
             guard k % 16 == 0, blockColumns % 16 == 0 || blockColumns >= k else { return nil }
             return quantized.gemvFP8[tokens]
         case .ggml(let type):
-            return quantized.gemvGGML[type]?[tokens]
+            return int8Kernel(type, tokens: tokens) ?? quantized.gemvGGML[type]?[tokens]
         default:
             return nil
         }
+    }
+
+    /// The 8-bit-activation kernel of a GGUF type for `tokens` rows, where `--gguf-activations int8`
+    /// asks for it and the module has it (not for the float types).
+    private func int8Kernel(_ type: GGMLType, tokens: Int) -> CUhandle? {
+        guard ggufActivations == .int8, let quantized = kernels.quantized, quantized.quantizeGGMLInt8 != nil else { return nil }
+        return quantized.gemvGGMLInt8[type]?[tokens]
+    }
+
+    /// `x` quantized for the 8-bit-activation kernels (`quantize_ggml_int8`): the codes, `[t, k]`
+    /// bytes, and per 16 values the pair (scale, scale · Σ codes).
+    private func quantizedActivations(_ x: CUDATensor) -> (codes: CUDATensor, scales: CUDATensor) {
+        let (t, k) = (x.rows, x.columns)
+        let size = computeDType.byteSize
+        let codes = allocate([(t * k + size - 1) / size])
+        let scales = allocate([(t * k / 16 * 8 + size - 1) / size])
+        let blocks = t * k / 32
+        launch(
+            kernels.quantized!.quantizeGGMLInt8!, "quantize_ggml_int8 \(t)x\(k)", grid: ((blocks + 7) / 8, 1), block: 256,
+            [.pointer(codes.pointer), .pointer(scales.pointer), .pointer(x.pointer), .int32(Int32(blocks))])
+        return (codes, scales)
     }
 
     /// Decode products: one launch per stored part, each filling its columns of `out`; blocks of 8
@@ -204,8 +234,14 @@ extension CUDABackend {
     private func multiplyVectors(_ x: CUDATensor, _ parts: [StoredPart], vectors: [CUhandle], out: CUDATensor) {
         let (t, k, n) = (x.rows, x.columns, out.columns)
         let rowsPerBlock = 8 * (t == 1 ? 2 : 1)
+        // One quantization of x serves every part that takes 8-bit activations.
+        let takesInt8 = parts.map { part -> Bool in
+            if case .ggml(let type) = part.format { return int8Kernel(type, tokens: t) != nil }
+            return false
+        }
+        let x8 = takesInt8.contains(true) ? quantizedActivations(x) : nil
         var column = 0
-        for (part, kernel) in zip(parts, vectors) {
+        for (index, (part, kernel)) in zip(parts, vectors).enumerated() {
             let rows = part.rows
             let y = out.pointer + UInt64(column * computeDType.byteSize)
             let grid = ((rows + rowsPerBlock - 1) / rowsPerBlock, 1)
@@ -231,9 +267,13 @@ extension CUDABackend {
                 arguments += [.int32(Int32(rows)), .int32(Int32(k)), .int32(Int32(min(blockColumns, k))), .int32(Int32(n))]
                 launch(kernel, "gemv_fp8 \(rows)x\(k)", grid: grid, block: 256, arguments)
             case .ggml(let type):
-                arguments = [.pointer(y), .pointer(x.pointer), .pointer(part.tensors[0].pointer)]
+                if takesInt8[index], let x8 {
+                    arguments = [.pointer(y), .pointer(x8.codes.pointer), .pointer(x8.scales.pointer), .pointer(part.tensors[0].pointer)]
+                } else {
+                    arguments = [.pointer(y), .pointer(x.pointer), .pointer(part.tensors[0].pointer)]
+                }
                 arguments += [.int32(Int32(rows)), .int32(Int32(k)), .int32(Int32(n))]
-                launch(kernel, "gemv_ggml \(type) \(rows)x\(k)", grid: grid, block: 256, arguments)
+                launch(kernel, "gemv_ggml\(takesInt8[index] ? "_int8" : "") \(type) \(rows)x\(k)", grid: grid, block: 256, arguments)
             default:
                 preconditionFailure("\(part.format) is not a quantized format")
             }

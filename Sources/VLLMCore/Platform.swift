@@ -22,8 +22,8 @@ public struct ModelLoadOptions: Sendable {
     public var cpuKVCacheBytes = 4 << 30
     /// Keep bfloat16 weights as bfloat16 on the CPU instead of widening them to float32.
     public var cpuKeepBFloat16Weights = true
-    /// What the CPU multiplies GGUF block weights with (`--cpu-gguf-activations`).
-    public var cpuGGUFActivations = CPUGGUFActivations.float32
+    /// What GGUF block weights are multiplied with (`--gguf-activations`).
+    public var ggufActivations = GGUFActivations.float32
     /// `--quantization`: the checkpoint's method, or `fp8` to quantize a float checkpoint at load.
     public var quantization: String?
     /// `--kv-cache-dtype`: the backend's own element type, or FP8 with the checkpoint's scales.
@@ -42,13 +42,15 @@ public struct ModelLoadOptions: Sendable {
     public var usefulBlocks: Int { maxNumSeqs * ((maxModelLength + blockSize - 1) / blockSize) + 1 }
 }
 
-/// What the CPU's GGUF kernels multiply the block weights with (`--cpu-gguf-activations`).
-public enum CPUGGUFActivations: String, CaseIterable, Sendable {
-    /// The float32 activations: the exact product with the dequantized weights, the reference.
+/// What the GGUF kernels multiply the block weights with (`--gguf-activations`).
+public enum GGUFActivations: String, CaseIterable, Sendable {
+    /// The activations as they are (float32 on the CPU, the compute dtype on CUDA): the exact
+    /// product with the dequantized weights, the reference.
     case float32
-    /// Activations quantized to 8 bits per block of 32, as llama.cpp does, in prompt and decode
-    /// steps: integer dot products, faster; a decode step's logits moved by 0.9–3.2% of their scale
-    /// on the real GGUF models of the tests (x86-64 only).
+    /// Activations quantized to 8 bits per block of 32, as llama.cpp does: integer dot products,
+    /// faster. The CPU (x86-64) takes them in prompt and decode steps, CUDA in decode steps (1 to 4
+    /// tokens; larger products dequantize the weights for cuBLASLt). A decode step's logits moved by
+    /// 0.9–3.2% of their scale on the real GGUF models of the tests.
     case int8
 }
 

@@ -42,9 +42,9 @@ public struct EngineArgs: Sendable {
     public var priorityScheduling = false
     /// Keep bfloat16 weights as bfloat16 on the CPU (less memory traffic) instead of float32.
     public var cpuKeepBFloat16Weights = true
-    /// What the CPU's GGUF kernels multiply block weights with: float32 activations (exact, the
-    /// default) or 8-bit ones as llama.cpp (`--cpu-gguf-activations int8`, faster).
-    public var cpuGGUFActivations = CPUGGUFActivations.float32
+    /// What GGUF block weights are multiplied with: the activations as they are (exact, the
+    /// default) or 8-bit ones as llama.cpp (`--gguf-activations int8`, faster).
+    public var ggufActivations = GGUFActivations.float32
     /// Ranks the model is split over (Megatron-style tensor parallelism); on the CPU, threads of
     /// this process with in-process collectives.
     public var tensorParallelSize = 1
@@ -218,7 +218,7 @@ extension EngineArgs {
         options.gpuMemoryUtilization = gpuMemoryUtilization
         options.cpuKVCacheBytes = cpuKVCacheBytes
         options.cpuKeepBFloat16Weights = cpuKeepBFloat16Weights
-        options.cpuGGUFActivations = cpuGGUFActivations
+        options.ggufActivations = ggufActivations
         options.quantization = quantization
         options.kvCacheDType = kvCacheDType
         options.batchInvariant = batchInvariant

@@ -8,8 +8,9 @@ import VLLMTestSupport
 /// matrix-vector kernels) and a prefill size (dequantized, then cuBLASLt), on the GPU and the CPU,
 /// each against float64 products of the weights as the CPU decodes them (`GGMLType.dequantize`,
 /// bit for bit the `gguf` package's). The GPU's dequantized matrix must equal the CPU's decoding
-/// rounded to the compute dtype bit for bit. Also the decode-shape bandwidth of Q4_K and Q6_K on
-/// Llama-3.1-8B's matrices.
+/// rounded to the compute dtype bit for bit; with `--gguf-activations int8`, the decode sizes
+/// against float64 products with the 8-bit activations. Also the decode-shape bandwidth of Q4_K and
+/// Q6_K on Llama-3.1-8B's matrices, with either activations.
 struct GGMLLinearCheck {
     let gpu: CUDABackend
     let cpu: CPUBackend
@@ -56,7 +57,42 @@ struct GGMLLinearCheck {
             results.append((label, Float64Reference.relativeError(gpu.toHost(gpu.linear(xg, g, bias: nil)), expected)))
             results.append((label + " cpu-vs-f64", Float64Reference.relativeError(cpu.linear(xc, c, bias: nil).toArray(), expected)))
         }
+        let blockTypes = parts.allSatisfy { if case .ggml(let type) = $0.format { type.floatDType == nil } else { false } }
+        if blockTypes { results += try checkInt8(name, parts, reference: reference, n: n) }
         return results
+    }
+
+    /// `--gguf-activations int8`: the GPU's decode sizes and the CPU against float64 products with
+    /// the activations as both quantize them (`int8Activations`), so only float32 rounding remains.
+    private mutating func checkInt8(_ name: String, _ parts: [HostLinearWeight], reference: [Double], n: Int) throws -> [(String, Double)] {
+        let k = parts[0].inFeatures
+        let cpu8 = CPUBackend(ggufActivations: .int8)
+        let (g, c) = (try gpu.linearWeight(parts), try cpu8.linearWeight(parts))
+        var results: [(String, Double)] = []
+        gpu.ggufActivations = .int8
+        defer { gpu.ggufActivations = .float32 }
+        for tokens in [1, 3, 4] {
+            let x = (0..<(tokens * k)).map { _ in round(randomUnit()) }
+            let (xc, xg) = (try cpu8.weight([HostTensor(shape: [tokens, k], values: x)]), try gpu.upload(x, shape: [tokens, k]))
+            let expected = Float64Reference.linear(Self.int8Activations(x), weight: reference, bias: nil, inputs: k)
+            let label = "ggml int8 \(name) \(tokens)x\(k)x\(n)"
+            results.append((label, Float64Reference.relativeError(gpu.toHost(gpu.linear(xg, g, bias: nil)), expected)))
+            if cpu8.ggufActivations == .int8 {
+                results.append((label + " cpu-vs-f64", Float64Reference.relativeError(cpu8.linear(xc, c, bias: nil).toArray(), expected)))
+            }
+        }
+        return results
+    }
+
+    /// The activations as the 8-bit kernels see them: per 32 values d = amax / 127 and
+    /// q = round(x / d) (x · (127 / amax), to nearest even), dequantized as d · q.
+    static func int8Activations(_ x: [Float]) -> [Double] {
+        stride(from: 0, to: x.count, by: 32).flatMap { start -> [Double] in
+            let block = x[start..<(start + 32)]
+            let amax = block.map(abs).max()!
+            let (d, inverse) = (amax / 127, amax > 0 ? 127 / amax : 0)
+            return block.map { Double(d) * Double(($0 * inverse).rounded(.toNearestOrEven)) }
+        }
     }
 
     /// GB/s of block bytes over the median time of one decode product, at Llama-3.1-8B's shapes.
@@ -71,6 +107,12 @@ struct GGMLLinearCheck {
                 let ms = gpu.timeMilliseconds { _ = gpu.linear(x, weight, bias: nil) }
                 timings["ggml \(type) gemv \(k)x\(m) GB/s"] = Double(host.byteCount) / (ms / 1000) / 1e9
                 timings["ggml \(type) gemv \(k)x\(m) us"] = ms * 1000
+                // With 8-bit activations: the quantization of x and the dp4a kernel.
+                gpu.ggufActivations = .int8
+                let ms8 = gpu.timeMilliseconds { _ = gpu.linear(x, weight, bias: nil) }
+                gpu.ggufActivations = .float32
+                timings["ggml \(type) gemv int8 \(k)x\(m) GB/s"] = Double(host.byteCount) / (ms8 / 1000) / 1e9
+                timings["ggml \(type) gemv int8 \(k)x\(m) us"] = ms8 * 1000
             }
         }
         return timings

@@ -59,10 +59,11 @@ struct EngineOptions: ParsableArguments {
     var cpuKvCacheSpace: Double = 4
 
     @Option(
+        name: [.customLong("gguf-activations"), .customLong("cpu-gguf-activations")],
         help:
-            "GGUF decode on the CPU: float32 (exact product with the dequantized weights) or int8 (activations quantized per 32 values as llama.cpp does; faster, x86-64)."
+            "What GGUF blocks multiply: float32 (the activations as they are, the exact product with the dequantized weights) or int8 (activations quantized per 32 values as llama.cpp does; faster: the CPU's prompt and decode steps on x86-64, CUDA's decode steps)."
     )
-    var cpuGgufActivations: String = "float32"
+    var ggufActivations: String = "float32"
 
     @Option(name: [.customLong("tensor-parallel-size"), .customShort("t")], help: "Ranks to split the model over.")
     var tensorParallelSize = 1
@@ -134,11 +135,11 @@ struct EngineOptions: ParsableArguments {
         args.maxNumBatchedTokens = maxNumBatchedTokens
         args.numGPUBlocksOverride = numGpuBlocksOverride
         args.cpuKVCacheBytes = Int(cpuKvCacheSpace * Double(1 << 30))
-        guard let activations = CPUGGUFActivations(rawValue: cpuGgufActivations) else {
+        guard let activations = GGUFActivations(rawValue: ggufActivations) else {
             throw ValidationError(
-                "--cpu-gguf-activations must be one of \(CPUGGUFActivations.allCases.map(\.rawValue).joined(separator: ", "))")
+                "--gguf-activations must be one of \(GGUFActivations.allCases.map(\.rawValue).joined(separator: ", "))")
         }
-        args.cpuGGUFActivations = activations
+        args.ggufActivations = activations
         args.enablePrefixCaching = prefixCaching && !noEnablePrefixCaching
         args.tensorParallelSize = tensorParallelSize
         guard Platforms.deviceNames.contains(device) else {

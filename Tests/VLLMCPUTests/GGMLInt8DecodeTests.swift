@@ -4,7 +4,7 @@ import VLLMCPU
 import VLLMCore
 import VLLMTestSupport
 
-/// `--cpu-gguf-activations int8`: prompt and decode steps multiply GGUF blocks with activations
+/// `--gguf-activations int8`: prompt and decode steps multiply GGUF blocks with activations
 /// quantized to 8 bits per 32 values, as llama.cpp does. Its products are held to a float64
 /// reference that quantizes the activations the same way (a scale of max|x|/127 per block, rounded
 /// to nearest even) and multiplies them with the dequantized weights, on every block type of the
@@ -91,7 +91,7 @@ struct GGMLInt8DecodeTests {
     /// within 2% of their scale.
     @Test func modelLogitsStayCloseToFloat32() throws {
         let folder = try ModelFolder(path: GGUFFixtureModelTests.path)
-        func run(_ activations: CPUGGUFActivations) throws -> [Float] {
+        func run(_ activations: GGUFActivations) throws -> [Float] {
             let model = try ModelRegistry.load(
                 config: folder.config, weights: try folder.weights(format: .auto),
                 backend: CPUBackend(keepsBFloat16: false, ggufActivations: activations), maxPositions: 64)

@@ -47,7 +47,7 @@ enum GGUFModels {
         }
     }
 
-    /// `--cpu-gguf-activations int8` (llama.cpp's 8-bit activations, prompt and decode steps) on
+    /// `--gguf-activations int8` (llama.cpp's 8-bit activations, prompt and decode steps) on
     /// the real models: a decode step's logits after the chat's prompt (every layer and the LM head
     /// through the int8 kernels) stay within 5% of their scale of the float32 ones for each chat
     /// (measured: Qwen2.5-Coder up to 1.6%, SmolLM2 up to 3.2%, whose hidden states have a few
@@ -56,7 +56,7 @@ enum GGUFModels {
     @Test(arguments: GGUFModels.files.keys.sorted().filter(GGUFModels.available))
     func int8ActivationsStayCloseToFloat32(model: String) throws {
         let reference = try GGUFModels.Reference(model)
-        func runner(_ activations: CPUGGUFActivations) throws -> DirectRunner {
+        func runner(_ activations: GGUFActivations) throws -> DirectRunner {
             try DirectRunner(
                 folder: GGUFModels.path(model), maxSequences: reference.chats.count, maxLength: 256,
                 backend: CPUBackend(ggufActivations: activations))
@@ -96,7 +96,7 @@ enum GGUFModels {
         #expect(abs(perplexity / reference.perplexity - 1) < 0.001)
     }
 
-    /// `--cpu-gguf-activations int8` covers prompt steps too, so perplexity moves a little from
+    /// `--gguf-activations int8` covers prompt steps too, so perplexity moves a little from
     /// float32's: within 2% of it (measured: Qwen2.5-Coder +0.06%, SmolLM2 +0.5%), and not equal,
     /// which would mean the prompt took the float32 tiles.
     @Test(arguments: GGUFModels.files.keys.sorted().filter(GGUFModels.available))
@@ -108,7 +108,7 @@ enum GGUFModels {
     }
 
     /// The perplexity of `ids` from one prompt step.
-    static func perplexity(_ model: String, _ ids: [Int], _ activations: CPUGGUFActivations = .float32) throws -> Double {
+    static func perplexity(_ model: String, _ ids: [Int], _ activations: GGUFActivations = .float32) throws -> Double {
         let runner = try DirectRunner(
             folder: GGUFModels.path(model), maxSequences: 1, maxLength: ids.count + 16,
             backend: CPUBackend(ggufActivations: activations))

@@ -45,7 +45,7 @@ import VLLMTestSupport
     func int8ActivationsAreInvariant() throws {
         var options = ModelLoadOptions(maxModelLength: 64, maxNumBatchedTokens: 64)
         options.batchInvariant = true
-        options.cpuGGUFActivations = .int8
+        options.ggufActivations = .int8
         let model = "Tests/Fixtures/gguf/tiny-llama-mixed.gguf"
         let config = try ModelFolder(path: RepositoryFiles.path(model)).config
         let backends = try CPUPlatform().makeBackends(config: config, options)

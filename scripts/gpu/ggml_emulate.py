@@ -3,7 +3,9 @@
 without a GPU: each type's chunks and runs (start, the bytes each reads, q, scale and offset as
 Ggml<TYPE>::decode computes them, each product and sum rounded to float32 apart), checked bit for
 bit against the `gguf` package's dequantization of Tests/Fixtures/gguf/blocks.gguf. A change to a
-decoder in ggml.cu should be mirrored here first. Needs: pip install gguf numpy.
+decoder in ggml.cu should be mirrored here first. Also each block type's `codes` (the 8-bit-activation
+kernels' byte codes, computed on 32-bit words as ggml.cu does): scale · code + offset must be the
+decoded value, in float64. Needs: pip install gguf numpy.
 
     python3 scripts/gpu/ggml_emulate.py
 """
@@ -58,6 +60,34 @@ def decode(t, b, c, r):
     v = np.frombuffer(raw, {T.F32: np.float32, T.F16: np.float16}.get(t, np.uint16))
     if t == T.BF16: v = (v.astype(np.uint32) << 16).view(np.float32)
     return [f32(x) for x in v], f32(1), None
+def words(b): return [int.from_bytes(bytes(b[4 * i:4 * i + 4]), "little") for i in range(len(b) // 4)]
+def nibbles(w, n): return [(x >> (4 * n)) & 0x0F0F0F0F for x in w]
+def spread(bits): return ((bits & 0xF) * 0x00204081) & 0x01010101
+def codes(t, b, c, r):
+    """Ggml<TYPE>::codes: (16 codes as signed bytes from four words, scale, offset), float64."""
+    q, scale, off = decode(t, b, c, r)
+    if t in (T.Q4_0, T.Q4_1):
+        v = nibbles(words(b[4 if t == T.Q4_1 else 2:][:16]), r)
+        offset = float(off) if t == T.Q4_1 else -8.0 * float(scale)
+    elif t in (T.Q5_0, T.Q5_1):
+        mn = t == T.Q5_1
+        qh = int.from_bytes(bytes(b[4:8] if mn else b[2:6]), "little")
+        v = [x | (spread(qh >> (16 * r + 4 * i)) << 4) for i, x in enumerate(nibbles(words(b[8 if mn else 6:][:16]), r))]
+        offset = float(off) if mn else -16.0 * float(scale)
+    elif t == T.Q8_0:
+        v, offset = words(b[2 + 16 * r:18 + 16 * r]), 0.0
+    elif t in (T.Q4_K, T.Q5_K):
+        fifth = t == T.Q5_K; pair, hf = c >> 1, c & 1
+        v = nibbles(words(b[(48 if fifth else 16) + 32 * pair + 16 * hf:][:16]), r)
+        if fifth: v = [x | (((h >> (2 * pair + r)) & 0x01010101) << 4) for x, h in zip(v, words(b[16 + 16 * hf:][:16]))]
+        offset = float(off)
+    else:  # Q6_K
+        part, l = c >> 1, 16 * (c & 1)
+        low = b[64 * part + 32 + l:][:16] if (r & 1) else b[64 * part + l:][:16]
+        v = [x | (((h >> (2 * r)) & 0x03030303) << 4) for x, h in zip(nibbles(words(low), r >> 1), words(b[128 + 32 * part + l:][:16]))]
+        offset = -32.0 * float(scale)
+    signed = np.frombuffer(b"".join(x.to_bytes(4, "little") for x in v), np.int8).astype(np.float64)
+    return signed, float(scale), offset
 r = gguf.GGUFReader("Tests/Fixtures/gguf/blocks.gguf")
 tensors = {t.name: t for t in r.tensors}
 for name in sorted(n[:-4] for n in tensors if n.endswith(".raw")):
@@ -77,3 +107,14 @@ for name in sorted(n[:-4] for n in tensors if n.endswith(".raw")):
                     if off is not None: w = f32(w + off)
                     got[blk * values + start(t, c, rr) + i] = w
     print(name, t.name, "differing bits:", int((got.view(np.uint32) != want.view(np.uint32)).sum()), "of", want.size)
+    if t in (T.F32, T.F16, T.BF16): continue
+    worst = 0.0
+    for blk in range(want.size // values):
+        b = data[blk * nbytes:(blk + 1) * nbytes]
+        for c in range(chunks):
+            for rr in range(runs):
+                code, scale, offset = codes(t, b, c, rr)
+                first = blk * values + start(t, c, rr)
+                exact = want[first:first + 16].astype(np.float64)
+                worst = max(worst, float(np.max(np.abs(scale * code + offset - exact) / (np.abs(exact) + abs(scale) + 1e-30))))
+    print(name, t.name, "codes: largest difference of scale * code + offset from the value, relative:", f"{worst:.2e}")

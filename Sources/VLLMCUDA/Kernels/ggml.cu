@@ -41,6 +41,13 @@ __device__ __forceinline__ unsigned int ggml_byte(const uint4& v, int i) {
 }
 // A small non-negative integer as a float, exactly, through its bits (2^23 + q has q in the low bits).
 __device__ __forceinline__ float ggml_int(unsigned int q) { return __int_as_float(0x4B000000u | q) - 8388608.f; }
+// The low (nibble 0) or high (nibble 1) halves of 16 bytes as 16 byte-sized codes in four words.
+__device__ __forceinline__ void ggml_nibbles(const uint4& b, int nibble, unsigned int (&v)[4]) {
+    v[0] = (b.x >> (4 * nibble)) & 0x0F0F0F0Fu, v[1] = (b.y >> (4 * nibble)) & 0x0F0F0F0Fu;
+    v[2] = (b.z >> (4 * nibble)) & 0x0F0F0F0Fu, v[3] = (b.w >> (4 * nibble)) & 0x0F0F0F0Fu;
+}
+// Bits 0..3 of `bits` as bit 0 of bytes 0..3 (the multiply copies bit i to bit 8i, among others).
+__device__ __forceinline__ unsigned int ggml_spread_bits(unsigned int bits) { return ((bits & 0xFu) * 0x00204081u) & 0x01010101u; }
 
 // The 6-bit scale and minimum of sub-block j (0..7) of a Q4_K or Q5_K block, from its 12 scale
 // bytes in three words, as sc | m << 8. Bytes are picked by selects, not by indexing, so that the
@@ -77,6 +84,11 @@ template <bool MIN> struct GgmlQ4 {
             q[i] = MIN ? ggml_int(v) : __int_as_float(0x4B000000u | v) - 8388616.f;
         }
     }
+    __device__ static void codes(const Raw& raw, int, int r, unsigned int (&v)[4], float& scale, float& offset) {
+        scale = ggml_half(raw.dm & 0xFFFFu);
+        offset = MIN ? ggml_half(raw.dm >> 16) : -8.f * scale;
+        ggml_nibbles(raw.qs, r, v);
+    }
 };
 template <> struct Ggml<GGML_TYPE_Q4_0> : GgmlQ4<false> {};
 template <> struct Ggml<GGML_TYPE_Q4_1> : GgmlQ4<true> {};
@@ -109,6 +121,13 @@ template <bool MIN> struct GgmlQ5 {
             q[i] = MIN ? ggml_int(v) : __int_as_float(0x4B000000u | v) - 8388624.f;
         }
     }
+    __device__ static void codes(const Raw& raw, int, int r, unsigned int (&v)[4], float& scale, float& offset) {
+        scale = ggml_half(raw.dm & 0xFFFFu);
+        offset = MIN ? ggml_half(raw.dm >> 16) : -16.f * scale;
+        ggml_nibbles(raw.qs, r, v);
+#pragma unroll
+        for (int i = 0; i < 4; ++i) v[i] |= ggml_spread_bits(raw.qh >> (16 * r + 4 * i)) << 4;
+    }
 };
 template <> struct Ggml<GGML_TYPE_Q5_0> : GgmlQ5<false> {};
 template <> struct Ggml<GGML_TYPE_Q5_1> : GgmlQ5<true> {};
@@ -130,6 +149,11 @@ template <> struct Ggml<GGML_TYPE_Q8_0> {
         // q + 128 as an unsigned byte, then the 128 taken off with the 2^23.
 #pragma unroll
         for (int i = 0; i < 16; ++i) q[i] = __int_as_float(0x4B000000u | (ggml_byte(raw.qs[r], i) ^ 0x80u)) - 8388736.f;
+    }
+    __device__ static void codes(const Raw& raw, int, int r, unsigned int (&v)[4], float& scale, float& offset) {
+        scale = ggml_half(raw.d);
+        offset = 0.f;
+        v[0] = raw.qs[r].x, v[1] = raw.qs[r].y, v[2] = raw.qs[r].z, v[3] = raw.qs[r].w;
     }
 };
 
@@ -165,6 +189,17 @@ template <bool FIFTH> struct GgmlK {
             q[i] = ggml_int(v);
         }
     }
+    __device__ static void codes(const Raw& raw, int c, int r, unsigned int (&v)[4], float& scale, float& offset) {
+        const int j = 2 * (c >> 1) + r;
+        scale = __fmul_rn(ggml_half(raw.dm & 0xFFFFu), ggml_int(raw.sm[r] & 0xFFu));
+        offset = -__fmul_rn(ggml_half(raw.dm >> 16), ggml_int(raw.sm[r] >> 8));
+        ggml_nibbles(raw.qs, r, v);
+        if (FIFTH) {
+            const unsigned int h[4] = {raw.qh.x, raw.qh.y, raw.qh.z, raw.qh.w};
+#pragma unroll
+            for (int i = 0; i < 4; ++i) v[i] |= ((h[i] >> j) & 0x01010101u) << 4;
+        }
+    }
 };
 template <> struct Ggml<GGML_TYPE_Q4_K> : GgmlK<false> {};
 template <> struct Ggml<GGML_TYPE_Q5_K> : GgmlK<true> {};
@@ -197,6 +232,14 @@ template <> struct Ggml<GGML_TYPE_Q6_K> {
             q[i] = __int_as_float(0x4B000000u | v) - 8388640.f;
         }
     }
+    __device__ static void codes(const Raw& raw, int, int r, unsigned int (&v)[4], float& scale, float& offset) {
+        scale = __fmul_rn(ggml_half(raw.d), (float)raw.scales[r]);
+        offset = -32.f * scale;
+        ggml_nibbles((r & 1) ? raw.b : raw.a, r >> 1, v);
+        const unsigned int h[4] = {raw.h.x, raw.h.y, raw.h.z, raw.h.w};
+#pragma unroll
+        for (int i = 0; i < 4; ++i) v[i] |= ((h[i] >> (2 * r)) & 0x03030303u) << 4;
+    }
 };
 
 // F32, F16, BF16: blocks of 32 values (64 or 128 bytes), two runs of 16, scale 1.
@@ -228,12 +271,76 @@ template <> struct Ggml<GGML_TYPE_F32> : GgmlFloat<GGML_TYPE_F32, GGML_F32_BYTES
 template <> struct Ggml<GGML_TYPE_F16> : GgmlFloat<GGML_TYPE_F16, GGML_F16_BYTES> {};
 template <> struct Ggml<GGML_TYPE_BF16> : GgmlFloat<GGML_TYPE_BF16, GGML_BF16_BYTES> {};
 
+// What a matrix-vector product multiplies the blocks with. Float activations: a run's 16 values
+// as floats (and their sum, for the types with an offset); each row adds
+// scale · Σ q·x (+ offset · Σ x), the integers q exact floats from their bits.
+template <typename T, typename B>
+struct GgmlFloatActivations {
+    const T* x;
+    int k;
+    struct Run { float v[16], sum; };
+    __device__ void load(Run& run, int t, int first) const {
+        load_floats<T, 16>(run.v, x + (long long)t * k + first);
+        if (B::OFFSET) {
+            run.sum = 0.f;
+#pragma unroll
+            for (int i = 0; i < 16; ++i) run.sum += run.v[i];
+        }
+    }
+    template <int NT>
+    __device__ static void add(float (&acc)[NT], const typename B::Raw& raw, int c, int r, const Run (&xr)[NT]) {
+        float q[16], scale, offset;
+        B::decode(raw, c, r, q, scale, offset);
+#pragma unroll
+        for (int t = 0; t < NT; ++t) {
+            float even = 0.f, odd = 0.f;
+#pragma unroll
+            for (int i = 0; i < 16; i += 2) {
+                even = fmaf(q[i], xr[t].v[i], even);
+                odd = fmaf(q[i + 1], xr[t].v[i + 1], odd);
+            }
+            acc[t] = fmaf(scale, even + odd, acc[t]);
+            if (B::OFFSET) acc[t] = fmaf(offset, xr[t].sum, acc[t]);
+        }
+    }
+};
+
+// 8-bit activations (CUDA's `--gguf-activations int8`, as llama.cpp multiplies GGUF blocks), made
+// by quantize_ggml_int8: a run's 16 codes (`codes`: value = scale · code + offset) meet its 16
+// activation bytes in four dp4a, and the row adds d · (scale · Σ code·q + offset · Σ q). No weight
+// value becomes a float, and a run's activations are 24 bytes instead of 16 floats.
+template <typename B>
+struct GgmlInt8Activations {
+    const signed char* xq;  // [t, k]
+    const float2* xs;       // [t, k / 16]: per 16 values (d, d · Σ q)
+    int k;
+    struct Run { int4 q; float2 m; };
+    __device__ void load(Run& run, int t, int first) const {
+        run.q = __ldg((const int4*)(xq + (long long)t * k + first));
+        run.m = __ldg(xs + (long long)t * (k / 16) + first / 16);
+    }
+    template <int NT>
+    __device__ static void add(float (&acc)[NT], const typename B::Raw& raw, int c, int r, const Run (&xr)[NT]) {
+        unsigned int v[4];
+        float scale, offset;
+        B::codes(raw, c, r, v, scale, offset);
+#pragma unroll
+        for (int t = 0; t < NT; ++t) {
+            int dot = __dp4a((int)v[0], xr[t].q.x, 0);
+            dot = __dp4a((int)v[1], xr[t].q.y, dot);
+            dot = __dp4a((int)v[2], xr[t].q.z, dot);
+            dot = __dp4a((int)v[3], xr[t].q.w, dot);
+            acc[t] = fmaf(xr[t].m.x * scale, (float)dot, fmaf(offset, xr[t].m.y, acc[t]));
+        }
+    }
+};
+
 // y[t, :n] = x[t, :] · Wᵀ for rows of blocks (rows of y ldy apart, so that the parts of a fused
 // weight fill their columns): each warp takes QGEMV_ROWS rows, a lane one chunk of each at a time;
-// per run it reads the tokens' 16 activations once and adds scale · Σ q·x (+ offset · Σ x) for every
-// row. k is a multiple of the type's block.
-template <typename T, int TYPE, int NT>
-__device__ void gemv_ggml(T* y, const T* x, const unsigned char* w, int n, int k, int ldy) {
+// per run it reads the tokens' activations once (X::load) and adds each row's product (X::add).
+// k is a multiple of the type's block.
+template <typename T, int TYPE, int NT, typename X>
+__device__ void gemv_ggml(T* y, const X& x, const unsigned char* w, int n, int k, int ldy) {
     using B = Ggml<TYPE>;
     // About half of a chunk's registers hold its block's header (scales), read from L1 by each chunk.
     constexpr int ROWS = QGEMV_ROWS(NT), DEPTH = qgemv_depth(ROWS, (int)sizeof(typename B::Raw) / 2);
@@ -271,37 +378,36 @@ __device__ void gemv_ggml(T* y, const T* x, const unsigned char* w, int n, int k
 #pragma unroll
             for (int run = 0; run < B::RUNS; ++run) {
                 const int first = block * B::VALUES + B::start(c, run);
-                float xv[NT][16], xsum[NT];
+                typename X::Run xr[NT];
 #pragma unroll
-                for (int t = 0; t < NT; ++t) {
-                    load_floats<T, 16>(xv[t], x + (long long)t * k + first);
-                    if (B::OFFSET) {
-                        xsum[t] = 0.f;
+                for (int t = 0; t < NT; ++t) x.load(xr[t], t, first);
 #pragma unroll
-                        for (int i = 0; i < 16; ++i) xsum[t] += xv[t][i];
-                    }
-                }
-#pragma unroll
-                for (int r = 0; r < ROWS; ++r) {
-                    float q[16], scale, offset;
-                    B::decode(raw[u][r], c, run, q, scale, offset);
-#pragma unroll
-                    for (int t = 0; t < NT; ++t) {
-                        float even = 0.f, odd = 0.f;
-#pragma unroll
-                        for (int i = 0; i < 16; i += 2) {
-                            even = fmaf(q[i], xv[t][i], even);
-                            odd = fmaf(q[i + 1], xv[t][i + 1], odd);
-                        }
-                        acc[r][t] = fmaf(scale, even + odd, acc[r][t]);
-                        if (B::OFFSET) acc[r][t] = fmaf(offset, xsum[t], acc[r][t]);
-                    }
-                }
+                for (int r = 0; r < ROWS; ++r) X::template add<NT>(acc[r], raw[u][r], c, run, xr);
             }
         }
     }
     if (!waited) PDL_ENTER();
     qgemv_store<T, ROWS, NT>(y, acc, row0, n, ldy, lane);
+}
+
+// The activations of the 8-bit kernels: each block of 32 values of x[t, k] as 8-bit integers
+// q = round(x / d), d = amax / 127 (round to nearest even, as the CPU's int8 mode quantizes, so that
+// both dequantize to the same values), and per half block of 16 the pair (d, d · Σ q), which the
+// weights' offsets multiply. A warp a block of 32, a lane a value.
+template <typename T>
+__device__ void quantize_ggml_int8(signed char* xq, float2* xs, const T* x, int blocks) {
+    PDL_ENTER();
+    const int block = blockIdx.x * (blockDim.x >> 5) + (threadIdx.x >> 5), lane = threadIdx.x & 31;
+    if (block >= blocks) return;
+    const float v = to_f(x[(long long)block * 32 + lane]);
+    const float amax = warp_max(fabsf(v));
+    const float d = __fdiv_rn(amax, 127.f), inverse = amax > 0.f ? __fdiv_rn(127.f, amax) : 0.f;
+    const int q = __float2int_rn(__fmul_rn(v, inverse));
+    xq[(long long)block * 32 + lane] = (signed char)q;
+    int sum = q;
+#pragma unroll
+    for (int o = 8; o > 0; o >>= 1) sum += __shfl_xor_sync(0xffffffffu, sum, o);
+    if ((lane & 15) == 0) xs[2 * (long long)block + (lane >> 4)] = make_float2(d, __fmul_rn(d, (float)sum));
 }
 
 // w[n, k] in the activation dtype: rows blockIdx.y + i·gridDim.y (at most 65535 grid rows), a chunk a thread. Each value is ggml's
@@ -339,11 +445,20 @@ __device__ void dequantize_ggml(T* w, const unsigned char* blocks, int n, int k)
 #define INSTANTIATE_GEMV_GGML(S, T, GT, NT)                                                                        \
     extern "C" __global__ void __launch_bounds__(256)                                                              \
         gemv_ggml_##S##_q##GT##_t##NT(T* y, const T* x, const unsigned char* w, int n, int k, int ldy) {           \
-        gemv_ggml<T, GT, NT>(y, x, w, n, k, ldy);                                                                  \
+        gemv_ggml<T, GT, NT>(y, GgmlFloatActivations<T, Ggml<GT>>{x, k}, w, n, k, ldy);                            \
     }
 #define INSTANTIATE_DEQUANTIZE_GGML(S, T, GT)                                                                      \
     extern "C" __global__ void dequantize_ggml_##S##_q##GT(T* w, const unsigned char* blocks, int n, int k) {      \
         dequantize_ggml<T, GT>(w, blocks, n, k);                                                                   \
+    }
+#define INSTANTIATE_GEMV_GGML_INT8(S, T, GT, NT)                                                                   \
+    extern "C" __global__ void __launch_bounds__(256) gemv_ggml_int8_##S##_q##GT##_t##NT(                          \
+        T* y, const signed char* xq, const float2* xs, const unsigned char* w, int n, int k, int ldy) {            \
+        gemv_ggml<T, GT, NT>(y, GgmlInt8Activations<Ggml<GT>>{xq, xs, k}, w, n, k, ldy);                           \
+    }
+#define INSTANTIATE_QUANTIZE_GGML_INT8(S, T)                                                                       \
+    extern "C" __global__ void quantize_ggml_int8_##S(signed char* xq, float2* xs, const T* x, int blocks) {       \
+        quantize_ggml_int8<T>(xq, xs, x, blocks);                                                                  \
     }
 #ifdef VLLM_DTYPE_BF16
 INSTANTIATE_GEMV_GGML(bf16, __nv_bfloat16, 0, 1)
@@ -401,6 +516,39 @@ INSTANTIATE_GEMV_GGML(bf16, __nv_bfloat16, 14, 2)
 INSTANTIATE_GEMV_GGML(bf16, __nv_bfloat16, 14, 3)
 INSTANTIATE_GEMV_GGML(bf16, __nv_bfloat16, 14, 4)
 INSTANTIATE_DEQUANTIZE_GGML(bf16, __nv_bfloat16, 14)
+INSTANTIATE_QUANTIZE_GGML_INT8(bf16, __nv_bfloat16)
+INSTANTIATE_GEMV_GGML_INT8(bf16, __nv_bfloat16, 2, 1)
+INSTANTIATE_GEMV_GGML_INT8(bf16, __nv_bfloat16, 2, 2)
+INSTANTIATE_GEMV_GGML_INT8(bf16, __nv_bfloat16, 2, 3)
+INSTANTIATE_GEMV_GGML_INT8(bf16, __nv_bfloat16, 2, 4)
+INSTANTIATE_GEMV_GGML_INT8(bf16, __nv_bfloat16, 3, 1)
+INSTANTIATE_GEMV_GGML_INT8(bf16, __nv_bfloat16, 3, 2)
+INSTANTIATE_GEMV_GGML_INT8(bf16, __nv_bfloat16, 3, 3)
+INSTANTIATE_GEMV_GGML_INT8(bf16, __nv_bfloat16, 3, 4)
+INSTANTIATE_GEMV_GGML_INT8(bf16, __nv_bfloat16, 6, 1)
+INSTANTIATE_GEMV_GGML_INT8(bf16, __nv_bfloat16, 6, 2)
+INSTANTIATE_GEMV_GGML_INT8(bf16, __nv_bfloat16, 6, 3)
+INSTANTIATE_GEMV_GGML_INT8(bf16, __nv_bfloat16, 6, 4)
+INSTANTIATE_GEMV_GGML_INT8(bf16, __nv_bfloat16, 7, 1)
+INSTANTIATE_GEMV_GGML_INT8(bf16, __nv_bfloat16, 7, 2)
+INSTANTIATE_GEMV_GGML_INT8(bf16, __nv_bfloat16, 7, 3)
+INSTANTIATE_GEMV_GGML_INT8(bf16, __nv_bfloat16, 7, 4)
+INSTANTIATE_GEMV_GGML_INT8(bf16, __nv_bfloat16, 8, 1)
+INSTANTIATE_GEMV_GGML_INT8(bf16, __nv_bfloat16, 8, 2)
+INSTANTIATE_GEMV_GGML_INT8(bf16, __nv_bfloat16, 8, 3)
+INSTANTIATE_GEMV_GGML_INT8(bf16, __nv_bfloat16, 8, 4)
+INSTANTIATE_GEMV_GGML_INT8(bf16, __nv_bfloat16, 12, 1)
+INSTANTIATE_GEMV_GGML_INT8(bf16, __nv_bfloat16, 12, 2)
+INSTANTIATE_GEMV_GGML_INT8(bf16, __nv_bfloat16, 12, 3)
+INSTANTIATE_GEMV_GGML_INT8(bf16, __nv_bfloat16, 12, 4)
+INSTANTIATE_GEMV_GGML_INT8(bf16, __nv_bfloat16, 13, 1)
+INSTANTIATE_GEMV_GGML_INT8(bf16, __nv_bfloat16, 13, 2)
+INSTANTIATE_GEMV_GGML_INT8(bf16, __nv_bfloat16, 13, 3)
+INSTANTIATE_GEMV_GGML_INT8(bf16, __nv_bfloat16, 13, 4)
+INSTANTIATE_GEMV_GGML_INT8(bf16, __nv_bfloat16, 14, 1)
+INSTANTIATE_GEMV_GGML_INT8(bf16, __nv_bfloat16, 14, 2)
+INSTANTIATE_GEMV_GGML_INT8(bf16, __nv_bfloat16, 14, 3)
+INSTANTIATE_GEMV_GGML_INT8(bf16, __nv_bfloat16, 14, 4)
 #endif
 #ifdef VLLM_DTYPE_F16
 INSTANTIATE_GEMV_GGML(f16, __half, 0, 1)
@@ -458,6 +606,39 @@ INSTANTIATE_GEMV_GGML(f16, __half, 14, 2)
 INSTANTIATE_GEMV_GGML(f16, __half, 14, 3)
 INSTANTIATE_GEMV_GGML(f16, __half, 14, 4)
 INSTANTIATE_DEQUANTIZE_GGML(f16, __half, 14)
+INSTANTIATE_QUANTIZE_GGML_INT8(f16, __half)
+INSTANTIATE_GEMV_GGML_INT8(f16, __half, 2, 1)
+INSTANTIATE_GEMV_GGML_INT8(f16, __half, 2, 2)
+INSTANTIATE_GEMV_GGML_INT8(f16, __half, 2, 3)
+INSTANTIATE_GEMV_GGML_INT8(f16, __half, 2, 4)
+INSTANTIATE_GEMV_GGML_INT8(f16, __half, 3, 1)
+INSTANTIATE_GEMV_GGML_INT8(f16, __half, 3, 2)
+INSTANTIATE_GEMV_GGML_INT8(f16, __half, 3, 3)
+INSTANTIATE_GEMV_GGML_INT8(f16, __half, 3, 4)
+INSTANTIATE_GEMV_GGML_INT8(f16, __half, 6, 1)
+INSTANTIATE_GEMV_GGML_INT8(f16, __half, 6, 2)
+INSTANTIATE_GEMV_GGML_INT8(f16, __half, 6, 3)
+INSTANTIATE_GEMV_GGML_INT8(f16, __half, 6, 4)
+INSTANTIATE_GEMV_GGML_INT8(f16, __half, 7, 1)
+INSTANTIATE_GEMV_GGML_INT8(f16, __half, 7, 2)
+INSTANTIATE_GEMV_GGML_INT8(f16, __half, 7, 3)
+INSTANTIATE_GEMV_GGML_INT8(f16, __half, 7, 4)
+INSTANTIATE_GEMV_GGML_INT8(f16, __half, 8, 1)
+INSTANTIATE_GEMV_GGML_INT8(f16, __half, 8, 2)
+INSTANTIATE_GEMV_GGML_INT8(f16, __half, 8, 3)
+INSTANTIATE_GEMV_GGML_INT8(f16, __half, 8, 4)
+INSTANTIATE_GEMV_GGML_INT8(f16, __half, 12, 1)
+INSTANTIATE_GEMV_GGML_INT8(f16, __half, 12, 2)
+INSTANTIATE_GEMV_GGML_INT8(f16, __half, 12, 3)
+INSTANTIATE_GEMV_GGML_INT8(f16, __half, 12, 4)
+INSTANTIATE_GEMV_GGML_INT8(f16, __half, 13, 1)
+INSTANTIATE_GEMV_GGML_INT8(f16, __half, 13, 2)
+INSTANTIATE_GEMV_GGML_INT8(f16, __half, 13, 3)
+INSTANTIATE_GEMV_GGML_INT8(f16, __half, 13, 4)
+INSTANTIATE_GEMV_GGML_INT8(f16, __half, 14, 1)
+INSTANTIATE_GEMV_GGML_INT8(f16, __half, 14, 2)
+INSTANTIATE_GEMV_GGML_INT8(f16, __half, 14, 3)
+INSTANTIATE_GEMV_GGML_INT8(f16, __half, 14, 4)
 #endif
 #ifdef VLLM_DTYPE_F32
 INSTANTIATE_GEMV_GGML(f32, float, 0, 1)
@@ -515,4 +696,37 @@ INSTANTIATE_GEMV_GGML(f32, float, 14, 2)
 INSTANTIATE_GEMV_GGML(f32, float, 14, 3)
 INSTANTIATE_GEMV_GGML(f32, float, 14, 4)
 INSTANTIATE_DEQUANTIZE_GGML(f32, float, 14)
+INSTANTIATE_QUANTIZE_GGML_INT8(f32, float)
+INSTANTIATE_GEMV_GGML_INT8(f32, float, 2, 1)
+INSTANTIATE_GEMV_GGML_INT8(f32, float, 2, 2)
+INSTANTIATE_GEMV_GGML_INT8(f32, float, 2, 3)
+INSTANTIATE_GEMV_GGML_INT8(f32, float, 2, 4)
+INSTANTIATE_GEMV_GGML_INT8(f32, float, 3, 1)
+INSTANTIATE_GEMV_GGML_INT8(f32, float, 3, 2)
+INSTANTIATE_GEMV_GGML_INT8(f32, float, 3, 3)
+INSTANTIATE_GEMV_GGML_INT8(f32, float, 3, 4)
+INSTANTIATE_GEMV_GGML_INT8(f32, float, 6, 1)
+INSTANTIATE_GEMV_GGML_INT8(f32, float, 6, 2)
+INSTANTIATE_GEMV_GGML_INT8(f32, float, 6, 3)
+INSTANTIATE_GEMV_GGML_INT8(f32, float, 6, 4)
+INSTANTIATE_GEMV_GGML_INT8(f32, float, 7, 1)
+INSTANTIATE_GEMV_GGML_INT8(f32, float, 7, 2)
+INSTANTIATE_GEMV_GGML_INT8(f32, float, 7, 3)
+INSTANTIATE_GEMV_GGML_INT8(f32, float, 7, 4)
+INSTANTIATE_GEMV_GGML_INT8(f32, float, 8, 1)
+INSTANTIATE_GEMV_GGML_INT8(f32, float, 8, 2)
+INSTANTIATE_GEMV_GGML_INT8(f32, float, 8, 3)
+INSTANTIATE_GEMV_GGML_INT8(f32, float, 8, 4)
+INSTANTIATE_GEMV_GGML_INT8(f32, float, 12, 1)
+INSTANTIATE_GEMV_GGML_INT8(f32, float, 12, 2)
+INSTANTIATE_GEMV_GGML_INT8(f32, float, 12, 3)
+INSTANTIATE_GEMV_GGML_INT8(f32, float, 12, 4)
+INSTANTIATE_GEMV_GGML_INT8(f32, float, 13, 1)
+INSTANTIATE_GEMV_GGML_INT8(f32, float, 13, 2)
+INSTANTIATE_GEMV_GGML_INT8(f32, float, 13, 3)
+INSTANTIATE_GEMV_GGML_INT8(f32, float, 13, 4)
+INSTANTIATE_GEMV_GGML_INT8(f32, float, 14, 1)
+INSTANTIATE_GEMV_GGML_INT8(f32, float, 14, 2)
+INSTANTIATE_GEMV_GGML_INT8(f32, float, 14, 3)
+INSTANTIATE_GEMV_GGML_INT8(f32, float, 14, 4)
 #endif
