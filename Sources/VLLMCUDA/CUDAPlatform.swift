@@ -34,6 +34,10 @@ public struct CUDAPlatform: Platform {
             kernelSelection: KernelSelection(config: config, options: options))
         backend.ggufActivations = options.ggufActivations
         if options.batchInvariant { FileHandle.standardError.write(Data("CUDA: batch-invariant mode\n".utf8)) }
+        if options.batchInvariant && options.ggufActivations == .int8 {
+            // Batch-invariant mode takes no matrix-vector kernel, and only those quantize activations.
+            FileHandle.standardError.write(Data("CUDA: --gguf-activations int8 changes nothing in batch-invariant mode\n".utf8))
+        }
         return [backend]
     }
 
