@@ -58,16 +58,19 @@ struct GGMLLinearCheck {
             results.append((label + " cpu-vs-f64", Float64Reference.relativeError(cpu.linear(xc, c, bias: nil).toArray(), expected)))
         }
         let blockTypes = parts.allSatisfy { if case .ggml(let type) = $0.format { type.floatDType == nil } else { false } }
-        if blockTypes { results += try checkInt8(name, parts, reference: reference, n: n) }
+        if blockTypes { results += try checkInt8(name, parts, gpuWeight: g, reference: reference, n: n) }
         return results
     }
 
     /// `--gguf-activations int8`: the GPU's decode sizes and the CPU against float64 products with
     /// the activations as both quantize them (`int8Activations`), so only float32 rounding remains.
-    private mutating func checkInt8(_ name: String, _ parts: [HostLinearWeight], reference: [Double], n: Int) throws -> [(String, Double)] {
+    /// `g` is the GPU's weight of `parts`, already uploaded (the mode is read when it multiplies).
+    private mutating func checkInt8(
+        _ name: String, _ parts: [HostLinearWeight], gpuWeight g: LinearWeight<CUDATensor>, reference: [Double], n: Int
+    ) throws -> [(String, Double)] {
         let k = parts[0].inFeatures
         let cpu8 = CPUBackend(ggufActivations: .int8)
-        let (g, c) = (try gpu.linearWeight(parts), try cpu8.linearWeight(parts))
+        let c = try cpu8.linearWeight(parts)
         var results: [(String, Double)] = []
         gpu.ggufActivations = .int8
         defer { gpu.ggufActivations = .float32 }
