@@ -31,8 +31,13 @@ public final class CUDABatch {
     public let batch: ForwardBatch
     let tableWidth: CUdeviceptr, tokenIDs: CUdeviceptr, positions: CUdeviceptr, slots: CUdeviceptr
     let logitIndices: CUdeviceptr, blockTables: CUdeviceptr
-    /// A decode step's attention tiles, one per sequence, made with the inputs.
-    let decodeTiles: (pointer: CUdeviceptr, count: Int)?
+    /// A uniform step's attention tiles (`ForwardBatch.uniformShape`), one per sequence with all
+    /// its tokens, made with the inputs so that a recording of the step finds them in place.
+    let uniformTiles: (pointer: CUdeviceptr, count: Int, tokens: Int)?
+    /// A decode step's attention tiles (the uniform ones of one token).
+    var decodeTiles: (pointer: CUdeviceptr, count: Int)? {
+        uniformTiles.flatMap { $0.tokens == 1 ? ($0.pointer, $0.count) : nil }
+    }
     /// Attention query tiles per tile size, made on first use in the step.
     var tiles: [Int: (pointer: CUdeviceptr, count: Int)] = [:]
     /// The sequences' first tokens and the token count (`ForwardBatch.queryStart`), made on first
@@ -43,12 +48,12 @@ public final class CUDABatch {
         self.batch = batch
         (tableWidth, tokenIDs, positions, slots, logitIndices) = (inputs[0], inputs[1], inputs[2], inputs[3], inputs[4])
         self.blockTables = blockTables
-        decodeTiles = batch.isDecodeOnly ? (inputs[5], batch.numSequences) : nil
+        uniformTiles = batch.uniformShape.map { (inputs[5], $0.sequences, $0.tokensPerSequence) }
     }
 
     /// Every device address the step's kernels read inputs from.
     var addresses: [CUdeviceptr] {
-        [tableWidth, tokenIDs, positions, slots, logitIndices, blockTables, decodeTiles?.pointer ?? 0]
+        [tableWidth, tokenIDs, positions, slots, logitIndices, blockTables, uniformTiles?.pointer ?? 0]
     }
 }
 
@@ -140,6 +145,10 @@ public final class CUDABackend: Backend {
     private let profiler: OperationProfiler?
     private var stepKind = "step"
     private let graphs: CUDAGraphRecorder
+    /// Steps whose recording copied from the host (they run eagerly), and whether the recording
+    /// under way did.
+    private var unrecordableSteps: Set<RecordedStep> = []
+    private var isRecording = false, stagedWhileRecording = false
     /// Which of the double-buffered host staging areas the current step uses (flips each `prepare`).
     private(set) var stepParity = 0
     private let stagings: [PinnedBuffer]
@@ -589,12 +598,17 @@ public final class CUDABackend: Backend {
         arena.reset()
         ring.reset()
         stepKind = batch.isDecodeOnly ? "decode" : "mixed"
-        // Fixed-size inputs first, each on a 16-byte boundary, so that a decode step of a given size
-        // lands at the same addresses every time (recorded steps read them there); the block tables,
-        // whose width varies, go to their own buffer, and kernels read the width from the device.
-        let decodeTiles: [Int32] = batch.isDecodeOnly ? (0..<Int32(batch.numSequences)).flatMap { [$0, $0, 1] } : []
+        // Fixed-size inputs first, each on a 16-byte boundary, so that a uniform step of a given
+        // shape lands at the same addresses every time (recorded steps read them there); the block
+        // tables, whose width varies, go to their own buffer, and kernels read the width from the
+        // device.
+        let uniformTiles: [Int32] =
+            batch.uniformShape.map { shape in
+                let q = Int32(shape.tokensPerSequence)
+                return (0..<Int32(shape.sequences)).flatMap { [$0, $0 * q, q] }
+            } ?? []
         let arrays: [[Int32]] = [
-            [Int32(batch.blockTableWidth)], batch.tokenIDs, batch.positions, batch.slotMapping, batch.logitIndices, decodeTiles,
+            [Int32(batch.blockTableWidth)], batch.tokenIDs, batch.positions, batch.slotMapping, batch.logitIndices, uniformTiles,
         ]
         let sizes = arrays.map { ($0.count * 4 + 15) / 16 * 16 }
         let fixedBytes = sizes.reduce(0, +), tableBytes = batch.blockTables.count * 4
@@ -621,7 +635,10 @@ public final class CUDABackend: Backend {
 
     /// The query tiles of `batch` for tiles of `tileTokens` tokens: (sequence, first token, count).
     private func tiles(_ batch: CUDABatch, tileTokens: Int) -> (pointer: CUdeviceptr, count: Int) {
-        if let made = batch.decodeTiles ?? batch.tiles[tileTokens] { return made }
+        if let uniform = batch.uniformTiles, uniform.tokens <= tileTokens { return (uniform.pointer, uniform.count) }
+        // Tiles made during the step are not where a replay could find them.
+        if isRecording { stagedWhileRecording = true }
+        if let made = batch.tiles[tileTokens] { return made }
         let b = batch.batch
         var values: [Int32] = []
         for s in 0..<b.numSequences {
@@ -641,6 +658,7 @@ public final class CUDABackend: Backend {
     /// Copies `values` to device memory that lives through the step, through the step's staging
     /// buffer (room for it is made in `prepare`).
     func stepArray(_ values: [Int32], _ what: @autoclosure () -> String) -> CUdeviceptr {
+        if isRecording { stagedWhileRecording = true }
         let bytes = max(4, values.count * 4)
         let host = staging.pointer! + stagingOffset
         precondition(stagingOffset + bytes <= staging.size, "\(what()) overflow the staging buffer")
@@ -1094,9 +1112,10 @@ public final class CUDABackend: Backend {
     /// True unless CUDA graphs are off (no graph API, a recording failed) or a profiler is attached.
     public var recordsSteps: Bool { graphs.disabledReason == nil && profiler == nil }
 
-    /// Replays the CUDA graph recorded for `key`, or runs `forward` and records it; just runs `forward` when `recordsSteps` is false.
-    public func recorded(_ key: Int, batch: CUDABatch, _ forward: () -> CUDATensor) -> CUDATensor {
-        guard recordsSteps else { return forward() }
+    /// Replays the CUDA graph recorded for `key`, or runs `forward` and records it; just runs
+    /// `forward` when `recordsSteps` is false or the shape cannot be recorded.
+    public func recorded(_ key: RecordedStep, batch: CUDABatch, _ forward: () -> CUDATensor) -> CUDATensor {
+        guard recordsSteps, !unrecordableSteps.contains(key) else { return forward() }
         let ringStart = ring.mark, arenaStart = arena.mark
         let addresses = CUDAGraphRecorder.Addresses(inputs: batch.addresses, ring: ring.base, ringSize: ring.size, arena: arenaStart)
         if let recording = graphs.recording(key, at: addresses) {
@@ -1106,24 +1125,40 @@ public final class CUDABackend: Backend {
             return recording.output
         }
         // One eager run first: kernels, shared-memory limits and cuBLASLt plans are set up outside
-        // the recording, and its result stands if recording fails.
+        // the recording, and its result stands if recording fails. The recording then allocates
+        // exactly as the eager run did (a copy staged again writes the same bytes to the host).
+        let stagingStart = stagingOffset
         let eager = forward()
-        let (eagerRing, eagerArena) = (ring.mark, arena.mark)
-        ring.mark = ringStart
+        let (eagerRing, eagerArena, eagerStaging) = (ring.mark, arena.mark, stagingOffset)
+        func keepEager() -> CUDATensor {
+            (ring.mark, stagingOffset) = (eagerRing, eagerStaging)
+            arena.rewind(to: eagerArena)
+            return eager
+        }
+        (ring.mark, stagingOffset) = (ringStart, stagingStart)
         arena.rewind(to: arenaStart)
         do {
+            (stagedWhileRecording, isRecording) = (false, true)
+            defer { isRecording = false }
             let recording = try graphs.record(key, addresses: addresses, stream: stream) {
                 let output = forward()
                 return (output, ring.mark, arena.mark)
             }
+            // A replay would repeat the recorded copy from a staging buffer that later steps
+            // rewrite, or read arrays made in the recorded step: such a shape (attention tiles of
+            // more tokens than the uniform ones) runs eagerly from now on.
+            guard !stagedWhileRecording else {
+                graphs.destroy(key)
+                unrecordableSteps.insert(key)
+                return keepEager()
+            }
             graphs.launch(recording, stream: stream)
             return recording.output
         } catch {
-            graphs.disable("recording a decode step of \(key) sequences failed: \(error)")
+            let shape = key.shape
+            graphs.disable("recording a step of \(shape.sequences) sequences of \(shape.tokensPerSequence) tokens failed: \(error)")
             FileHandle.standardError.write(Data("warning: CUDA graphs are off: \(graphs.disabledReason ?? "")\n".utf8))
-            ring.mark = eagerRing
-            arena.rewind(to: eagerArena)
-            return eager
+            return keepEager()
         }
     }
 

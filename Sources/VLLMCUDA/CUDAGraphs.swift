@@ -1,4 +1,7 @@
-/// Recorded decode steps (CUDA graphs): one executable graph per decode batch size. A graph bakes
+import VLLMCore
+
+/// Recorded steps (CUDA graphs): one executable graph per model and uniform step shape (decode
+/// steps, and steps verifying the same number of drafts for every sequence). A graph bakes
 /// in every device address its kernels touch, so each recording keeps the addresses it was made
 /// with; a replay happens only when the step's inputs and activation memory sit at the same places.
 final class CUDAGraphRecorder {
@@ -20,7 +23,7 @@ final class CUDAGraphRecorder {
     }
 
     private let driver: CUDADriver
-    private var recordings: [Int: Recording] = [:]
+    private var recordings: [RecordedStep: Recording] = [:]
     /// Why steps are not recorded (the driver lacks the graph API, or a recording failed); nil while they are.
     private(set) var disabledReason: String?
 
@@ -37,7 +40,7 @@ final class CUDAGraphRecorder {
     var count: Int { recordings.count }
 
     /// The recording of `key` if it was made at `addresses`; a stale one (memory moved) is dropped.
-    func recording(_ key: Int, at addresses: Addresses) -> Recording? {
+    func recording(_ key: RecordedStep, at addresses: Addresses) -> Recording? {
         guard let recording = recordings[key] else { return nil }
         if recording.addresses == addresses { return recording }
         destroy(key)
@@ -51,7 +54,8 @@ final class CUDAGraphRecorder {
 
     /// Records the device work that `body` queues on `stream` (nothing runs) and keeps it as `key`.
     func record(
-        _ key: Int, addresses: Addresses, stream: CUhandle, _ body: () -> (output: CUDATensor, ringEnd: Int, arenaEnd: DeviceArena.Mark)
+        _ key: RecordedStep, addresses: Addresses, stream: CUhandle,
+        _ body: () -> (output: CUDATensor, ringEnd: Int, arenaEnd: DeviceArena.Mark)
     ) throws -> Recording {
         // Relaxed: the driver must not refuse calls of other threads or libraries (cuBLASLt) meanwhile.
         let relaxedMode: Int32 = 2
@@ -75,7 +79,8 @@ final class CUDAGraphRecorder {
         for key in Array(recordings.keys) { destroy(key) }
     }
 
-    private func destroy(_ key: Int) {
+    /// Frees the recording of `key`, if any.
+    func destroy(_ key: RecordedStep) {
         if let recording = recordings.removeValue(forKey: key) { _ = driver.cuGraphExecDestroy?(recording.graph) }
     }
 

@@ -91,38 +91,93 @@ extension ForwardBatch {
     }
 }
 
-extension ForwardBatch {
-    /// Whether every sequence brings exactly one new token and wants its logits: a pure decode
-    /// step, the kind of step a backend may replay from a recording (CUDA graphs).
-    public var isDecodeOnly: Bool {
-        numTokens == numSequences && logitIndices.count == numTokens
-            && logitIndices.enumerated().allSatisfy { $0.offset == Int($0.element) }
+/// The shape a step shares with every step a recording of it serves (CUDA graphs): the same
+/// number of sequences, each with the same number of new tokens and of logit rows.
+public struct UniformStepShape: Hashable, Sendable {
+    /// Sequences in the step.
+    public var sequences: Int
+    /// New tokens of every sequence (1 for a decode step, 1 + drafts for a verifying step).
+    public var tokensPerSequence: Int
+    /// Logit rows of every sequence: 1 (its last token) or `tokensPerSequence` (every token).
+    public var logitsPerSequence: Int
+
+    /// A shape as described on each property.
+    public init(sequences: Int, tokensPerSequence: Int, logitsPerSequence: Int) {
+        self.sequences = sequences
+        self.tokensPerSequence = tokensPerSequence
+        self.logitsPerSequence = logitsPerSequence
     }
 
-    /// This decode step with dummy decodes appended up to `count` sequences, so that a recording
-    /// made for `count` sequences fits it. A dummy decode is token 0 at position 0 with no cache
-    /// slot (-1: nothing is written) and an all-zero block table row; its logits are computed and
-    /// dropped by the caller.
-    public func paddedDecodes(to count: Int) -> ForwardBatch {
-        precondition(isDecodeOnly && count >= numSequences, "only a decode step can be padded, and only upwards")
-        let extra = count - numSequences
+    /// Tokens in the step.
+    public var tokens: Int { sequences * tokensPerSequence }
+}
+
+/// What a backend keys a recorded step by: the model runner it belongs to (a draft model may
+/// share the target's backend) and the step's shape.
+public struct RecordedStep: Hashable, Sendable {
+    /// The model runner that records and replays the step.
+    public var model: ObjectIdentifier
+    /// The step's shape, padding included.
+    public var shape: UniformStepShape
+
+    /// A key as described on each property.
+    public init(model: ObjectIdentifier, shape: UniformStepShape) {
+        self.model = model
+        self.shape = shape
+    }
+}
+
+extension ForwardBatch {
+    /// Whether every sequence brings exactly one new token and wants its logits: a pure decode
+    /// step.
+    public var isDecodeOnly: Bool { uniformShape.map { $0.tokensPerSequence == 1 && $0.logitsPerSequence == 1 } ?? false }
+
+    /// The step's shape when every sequence brings the same number of new tokens and wants the
+    /// logits of all of them or of its last one, in order: a decode step, or a step verifying the
+    /// same number of drafts for every sequence. Only such steps may replay a recording, since a
+    /// recording fixes where each sequence's tokens and logit rows are. Nil for any other step.
+    public var uniformShape: UniformStepShape? {
+        let n = numSequences
+        guard n > 0, numTokens % n == 0 else { return nil }
+        let q = numTokens / n
+        guard queryStart.enumerated().allSatisfy({ Int($0.element) == $0.offset * q }) else { return nil }
+        if logitIndices.count == numTokens, logitIndices.enumerated().allSatisfy({ Int($0.element) == $0.offset }) {
+            return UniformStepShape(sequences: n, tokensPerSequence: q, logitsPerSequence: q)
+        }
+        if logitIndices.count == n, logitIndices.enumerated().allSatisfy({ Int($0.element) == ($0.offset + 1) * q - 1 }) {
+            return UniformStepShape(sequences: n, tokensPerSequence: q, logitsPerSequence: 1)
+        }
+        return nil
+    }
+
+    /// This uniform step with dummy sequences of the same shape appended up to `count` sequences,
+    /// so that a recording made for `count` sequences fits it. A dummy sequence is token 0 at
+    /// positions 0, 1, … with no cache slots (-1: nothing is written) and an all-zero block table
+    /// row; its logits are computed and dropped by the caller, after the real rows.
+    public func padded(to count: Int) -> ForwardBatch {
+        guard let shape = uniformShape, count >= numSequences else {
+            preconditionFailure("only a uniform step (uniformShape) can be padded, and only upwards")
+        }
+        let (q, extra) = (shape.tokensPerSequence, count - numSequences)
         var padded = self
-        padded.tokenIDs += [Int32](repeating: 0, count: extra)
-        padded.positions += [Int32](repeating: 0, count: extra)
-        padded.slotMapping += [Int32](repeating: -1, count: extra)
-        padded.queryStart += (numTokens..<count).map { Int32($0 + 1) }
-        padded.seqLens += [Int32](repeating: 1, count: extra)
+        padded.tokenIDs += [Int32](repeating: 0, count: extra * q)
+        padded.positions += (0..<extra).flatMap { _ in (0..<Int32(q)) }
+        padded.slotMapping += [Int32](repeating: -1, count: extra * q)
+        padded.queryStart += (numSequences..<count).map { Int32(($0 + 1) * q) }
+        padded.seqLens += [Int32](repeating: Int32(q), count: extra)
         padded.blockTables += [Int32](repeating: 0, count: extra * blockTableWidth)
-        padded.logitIndices += (numTokens..<count).map(Int32.init)
+        padded.logitIndices +=
+            shape.logitsPerSequence == 1
+            ? (numSequences..<count).map { Int32(($0 + 1) * q - 1) } : (numTokens..<(count * q)).map(Int32.init)
         return padded
     }
 
-    /// `count` dummy decodes (see `paddedDecodes(to:)`), for recording a step before any request runs.
+    /// `count` dummy decodes (see `padded(to:)`), for recording a step before any request runs.
     public static func dummyDecodes(_ count: Int) -> ForwardBatch {
         ForwardBatch(
-            tokenIDs: [], positions: [], slotMapping: [], queryStart: [0], seqLens: [], blockTables: [],
-            blockTableWidth: 1, logitIndices: []
-        ).paddedDecodes(to: count)
+            tokenIDs: [0], positions: [0], slotMapping: [-1], queryStart: [0, 1], seqLens: [1], blockTables: [0],
+            blockTableWidth: 1, logitIndices: [0]
+        ).padded(to: count)
     }
 }
 

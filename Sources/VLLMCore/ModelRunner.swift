@@ -1,6 +1,7 @@
 /// Runs a model on its backend, the same way for every architecture: it owns the paged KV cache,
-/// the profile run, the recorded decode steps (CUDA graphs) and the padding that replays them,
-/// the placeholder token ids of async scheduling, and launching and waiting for samples.
+/// the profile run, the recorded decode and draft-verifying steps (CUDA graphs) and the padding
+/// that replays them, the placeholder token ids of async scheduling, and launching and waiting
+/// for samples.
 public final class ModelRunner<B: Backend>: ModelExecutor {
     /// The model's weights and forward pass.
     public let model: any CausalModel<B>
@@ -10,8 +11,12 @@ public final class ModelRunner<B: Backend>: ModelExecutor {
     private var cache: B.KVCache?
     /// The samples of the last `launch`, which placeholder token ids of the next batch stand for.
     private var lastSamples: PendingSamples?
-    /// Decode batch sizes replayed from recordings, ascending; empty when steps run eagerly.
+    /// Batch sizes replayed from recordings, ascending (decode steps, and steps verifying drafts
+    /// up to the same number of tokens); empty when steps run eagerly.
     public private(set) var graphBatchSizes: [Int] = []
+    /// Most tokens a sequence of a uniform step may have for the step to be recorded (1: decode
+    /// steps only; 1 + the drafts with speculative decoding), and most tokens of a padded step.
+    public private(set) var maxRecordedTokensPerSequence = 1, maxRecordedTokens = 0
     /// Target layers whose input hidden states each forward pass keeps (EAGLE-3); empty: none.
     private var auxiliaryLayers: [Int] = []
     /// The hidden states the last forward pass kept.
@@ -147,13 +152,15 @@ public final class ModelRunner<B: Backend>: ModelExecutor {
     /// an eager step, the recording and a replay (about 25 ms for an 8B model on an H100).
     public static var graphBatchSizesRecordedAtStart: Int { 8 }
 
-    /// Takes `batchSizes` as the sizes decode steps are padded to and records one dummy decode step
-    /// per size up to `graphBatchSizesRecordedAtStart`, largest first; returns how many were
-    /// recorded: 0 on a backend that cannot record, with several ranks, an encoder, or before
-    /// `allocateKVCache`.
-    public func captureGraphs(batchSizes: [Int]) -> Int {
+    /// Takes `batchSizes` as the sizes uniform steps of up to `maxTokensPerSequence` tokens a
+    /// sequence are padded to (decode steps always; others while the padded step has at most
+    /// `maxTokens` tokens), and records one dummy decode step per size up to
+    /// `graphBatchSizesRecordedAtStart`, largest first; returns how many were recorded: 0 on a
+    /// backend that cannot record, with several ranks, an encoder, or before `allocateKVCache`.
+    public func captureGraphs(batchSizes: [Int], maxTokensPerSequence: Int, maxTokens: Int) -> Int {
         guard backend.recordsSteps, shard.worldSize == 1, cache != nil, !onlyEmbeds else { return 0 }
         graphBatchSizes = Set(batchSizes.filter { $0 > 0 }).sorted()
+        (maxRecordedTokensPerSequence, maxRecordedTokens) = (max(1, maxTokensPerSequence), maxTokens)
         let atStart = graphBatchSizes.filter { $0 <= Self.graphBatchSizesRecordedAtStart }
         // Largest first, as vLLM does; each dummy step records its size.
         for size in atStart.reversed() { runGreedy(.dummyDecodes(size)) }
@@ -189,10 +196,25 @@ public final class ModelRunner<B: Backend>: ModelExecutor {
             auxiliaryStates = backend.toHost(auxiliary)
             return (logits, batch.logitIndices.count)
         }
-        if backend.recordsSteps, batch.isDecodeOnly, let size = graphBatchSizes.first(where: { $0 >= batch.numSequences }) {
-            let step = backend.prepare(batch.paddedDecodes(to: size))
-            return (backend.recorded(size, batch: step) { model.forward(step, cache: cache) }, size)
+        if backend.recordsSteps, let shape = batch.uniformShape, let size = recordedSize(for: shape) {
+            let step = backend.prepare(batch.padded(to: size))
+            var padded = shape
+            padded.sequences = size
+            let key = RecordedStep(model: ObjectIdentifier(self), shape: padded)
+            return (backend.recorded(key, batch: step) { model.forward(step, cache: cache) }, size * shape.logitsPerSequence)
         }
         return (model.forward(backend.prepare(batch), cache: cache), batch.logitIndices.count)
+    }
+
+    /// The number of sequences a uniform step of `shape` is padded to and replayed at: the first
+    /// recorded size that holds its sequences; for a step of several tokens a sequence (verifying
+    /// drafts), only while the padded step stays within `maxRecordedTokens`. Nil: the step runs
+    /// eagerly.
+    private func recordedSize(for shape: UniformStepShape) -> Int? {
+        let q = shape.tokensPerSequence
+        guard q <= maxRecordedTokensPerSequence, let size = graphBatchSizes.first(where: { $0 >= shape.sequences }),
+            q == 1 || size * q <= maxRecordedTokens
+        else { return nil }
+        return size
     }
 }

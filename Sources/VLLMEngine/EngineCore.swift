@@ -168,8 +168,13 @@ public final class EngineCore {
         var times = config.loadTimes
         times.measure(\.kvCache) { executor.allocateKVCache(numBlocks: config.numBlocks, blockSize: config.blockSize) }
         // The target's passes of EAGLE-3 keep hidden states and run eagerly: nothing to record.
+        // With drafts, steps verifying the same number of them for every request replay too.
         let graphSizes = config.speculative?.method == .eagle3 ? [] : config.graphBatchSizes
-        graphsRecorded = times.measure(\.graphs) { executor.captureGraphs(batchSizes: graphSizes) }
+        let tokensPerSequence = 1 + (config.speculative?.numSpeculativeTokens ?? 0)
+        graphsRecorded = times.measure(\.graphs) {
+            executor.captureGraphs(
+                batchSizes: graphSizes, maxTokensPerSequence: tokensPerSequence, maxTokens: config.scheduler.maxNumBatchedTokens)
+        }
         graphRecordingSeconds = times.graphs
         startupTimes = times
         runner = StepRunner(executor: executor, blockSize: config.blockSize)
@@ -196,7 +201,7 @@ public final class EngineCore {
             try checkDraftVocabulary(draft.config, target: target.config)
             return DraftModelProposer(
                 executor: draft, numSpeculativeTokens: speculative.numSpeculativeTokens, numBlocks: config.numBlocks,
-                blockSize: config.blockSize)
+                blockSize: config.blockSize, graphBatchSizes: config.graphBatchSizes, maxTokens: config.scheduler.maxNumBatchedTokens)
         case .eagle3:
             guard let head else {
                 throw EngineError.invalidParameter(field: "speculative_config", detail: "method eagle3 needs the EAGLE-3 head loaded")

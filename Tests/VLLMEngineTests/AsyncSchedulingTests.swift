@@ -23,7 +23,9 @@ final class LoggingExecutor: ModelExecutor {
     func allocateKVCache(numBlocks: Int, blockSize: Int) { inner.allocateKVCache(numBlocks: numBlocks, blockSize: blockSize) }
     func execute(_ batch: ForwardBatch) -> [Float] { inner.execute(batch) }
     var samplesOnDevice: Bool { inner.samplesOnDevice }
-    func captureGraphs(batchSizes: [Int]) -> Int { inner.captureGraphs(batchSizes: batchSizes) }
+    func captureGraphs(batchSizes: [Int], maxTokensPerSequence: Int, maxTokens: Int) -> Int {
+        inner.captureGraphs(batchSizes: batchSizes, maxTokensPerSequence: maxTokensPerSequence, maxTokens: maxTokens)
+    }
     func profileRun(tokens: Int, sequences: Int, blockSize: Int) {
         inner.profileRun(tokens: tokens, sequences: sequences, blockSize: blockSize)
     }
@@ -98,7 +100,7 @@ final class DeviceLikeCPUBackend: CPUWrappingBackend {
     }
 
     var recordsSteps: Bool { true }
-    func recorded(_ key: Int, batch: CPUBatch, _ forward: () -> CPUTensor) -> CPUTensor {
+    func recorded(_ key: RecordedStep, batch: CPUBatch, _ forward: () -> CPUTensor) -> CPUTensor {
         recordedSteps += 1
         return forward()
     }

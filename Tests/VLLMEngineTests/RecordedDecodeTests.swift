@@ -10,17 +10,20 @@ import VLLMCore
 /// recorded decode steps (padding to a recorded size, dropping the padding rows) runs on the CPU.
 final class RecordingCPUBackend: CPUWrappingBackend {
     let cpu = CPUBackend()
-    /// Sizes recorded (first use of a key) and replayed (later uses).
-    var recordedKeys: [Int] = [], replayedKeys: [Int] = []
-    /// Sequences of each step that reached `recorded`.
-    var sequencesPerStep: [Int] = []
+    /// Shapes recorded (first use of a key) and replayed (later uses).
+    var recordedShapes: [UniformStepShape] = [], replayedShapes: [UniformStepShape] = []
+    /// Keys seen, with the model runner they name.
+    private(set) var keys: Set<RecordedStep> = []
+    /// Sizes (sequences) recorded and replayed.
+    var recordedKeys: [Int] { recordedShapes.map(\.sequences) }
+    var replayedKeys: [Int] { replayedShapes.map(\.sequences) }
 
     var name: String { "recording-cpu" }
 
     var recordsSteps: Bool { true }
 
-    func recorded(_ key: Int, batch: CPUBatch, _ forward: () -> CPUTensor) -> CPUTensor {
-        if recordedKeys.contains(key) { replayedKeys.append(key) } else { recordedKeys.append(key) }
+    func recorded(_ key: RecordedStep, batch: CPUBatch, _ forward: () -> CPUTensor) -> CPUTensor {
+        if keys.insert(key).inserted { recordedShapes.append(key.shape) } else { replayedShapes.append(key.shape) }
         return forward()
     }
 }
@@ -41,7 +44,7 @@ final class RecordingCPUBackend: CPUWrappingBackend {
         let decode = ForwardBatch(
             chunks: zip(prompts, tables).map { SequenceChunk(tokenIDs: [42], numCached: $0.count, blockTable: $1) }, blockSize: 8)
         #expect(decode.isDecodeOnly)
-        let padded = decode.paddedDecodes(to: 8)
+        let padded = decode.padded(to: 8)
         #expect(padded.numSequences == 8 && padded.logitIndices == (0..<8).map(Int32.init))
         #expect(padded.slotMapping.suffix(5).allSatisfy { $0 == -1 })
         let plain = model.execute(decode)
@@ -97,5 +100,96 @@ final class RecordingCPUBackend: CPUWrappingBackend {
         #expect(!graphs.backend.replayedKeys.isEmpty, "no decode step replayed a recording")
         #expect(graphs.tokens == eager.tokens)
         #expect(graphs.tokens.allSatisfy { $0.count == 12 })
+    }
+
+    /// A step verifying the same number of drafts for every sequence, padded with dummy
+    /// sequences of as many tokens, keeps the real rows' logits and writes nothing for the dummies.
+    @Test func paddedVerifyingStepKeepsRealRows() throws {
+        let folder = try ModelFolder(path: EnginePaths.builtinModel)
+        let model = try ModelRegistry.load(
+            config: folder.config, weights: folder.weights(format: .auto), backend: CPUBackend(), maxPositions: 64)
+        model.allocateKVCache(numBlocks: 16, blockSize: 8)
+        let prompts: [[Int32]] = [[1, 50, 60, 70], [1, 9, 8, 7, 6, 5, 4, 3, 2, 10]]
+        let tables: [[Int32]] = [[0, 4], [1, 2]]
+        _ = model.execute(
+            ForwardBatch(
+                chunks: zip(prompts, tables).map { SequenceChunk(tokenIDs: $0, numCached: 0, blockTable: $1) }, blockSize: 8))
+        // The sampled token and two drafts each, every position wanting its logits.
+        let verify = ForwardBatch(
+            chunks: zip(prompts, tables).map {
+                SequenceChunk(tokenIDs: [42, 43, 44], numCached: $0.count, blockTable: $1, leadingLogits: 2)
+            }, blockSize: 8)
+        #expect(verify.uniformShape == UniformStepShape(sequences: 2, tokensPerSequence: 3, logitsPerSequence: 3))
+        #expect(!verify.isDecodeOnly)
+        let padded = verify.padded(to: 4)
+        #expect(padded.uniformShape == UniformStepShape(sequences: 4, tokensPerSequence: 3, logitsPerSequence: 3))
+        #expect(padded.positions.suffix(6) == [0, 1, 2, 0, 1, 2] && padded.slotMapping.suffix(6).allSatisfy { $0 == -1 })
+        let plain = model.execute(verify)
+        let wide = model.execute(padded)
+        let error = zip(plain, wide.prefix(plain.count)).map { abs($0 - $1) }.max() ?? 1
+        #expect(error < 1e-5, "padding changed the real rows by \(error)")
+        #expect(model.execute(verify) == plain)
+    }
+
+    /// Which steps are uniform: equal tokens a sequence, and the logits of every token or of each
+    /// last one; prompt logprobs beside a decode, or unequal chunks, are not.
+    @Test func uniformShapesOfSteps() {
+        func batch(_ lengths: [Int], leading: [Int]) -> ForwardBatch {
+            ForwardBatch(
+                chunks: zip(lengths, leading).map {
+                    SequenceChunk(tokenIDs: .init(repeating: 5, count: $0), numCached: 3, blockTable: [0], leadingLogits: $1)
+                },
+                blockSize: 16)
+        }
+        #expect(
+            batch([1, 1, 1], leading: [0, 0, 0]).uniformShape == UniformStepShape(sequences: 3, tokensPerSequence: 1, logitsPerSequence: 1))
+        #expect(batch([2, 2], leading: [0, 0]).uniformShape == UniformStepShape(sequences: 2, tokensPerSequence: 2, logitsPerSequence: 1))
+        #expect(batch([5, 5], leading: [4, 4]).uniformShape == UniformStepShape(sequences: 2, tokensPerSequence: 5, logitsPerSequence: 5))
+        #expect(batch([5, 5], leading: [4, 0]).uniformShape == nil)
+        #expect(batch([5, 3], leading: [4, 2]).uniformShape == nil)
+        #expect(ForwardBatch.dummyDecodes(3).uniformShape == UniformStepShape(sequences: 3, tokensPerSequence: 1, logitsPerSequence: 1))
+        let lastOnly = batch([2, 2], leading: [0, 0]).padded(to: 4)
+        #expect(lastOnly.logitIndices == [1, 3, 5, 7] && lastOnly.queryStart == [0, 2, 4, 6, 8])
+    }
+
+    /// With speculative decoding (n-gram, or a draft model on the same backend), steps that verify
+    /// the same number of drafts for every request replay recordings too, the draft's passes under
+    /// keys of their own, and the tokens are those of plain decoding.
+    @Test(arguments: [false, true]) func verifyingStepsReplayRecordings(draftModel: Bool) throws {
+        let folder = try ModelFolder(path: EnginePaths.builtinModel)
+        let prompts = try SpeculativeDecodingTests.repeatingPrompts(makeLLM(), count: 6)
+        let speculative =
+            draftModel
+            ? DraftModelSpeculationTests.drafted(by: DraftModelSpeculationTests.layerDraft) : SpeculativeDecodingTests.ngram
+        func run(graphSizes: [Int], speculative: SpeculativeConfig?) throws -> (tokens: [[Int]], backend: RecordingCPUBackend) {
+            let backend = RecordingCPUBackend()
+            func load(_ path: String) throws -> ModelRunner<RecordingCPUBackend> {
+                let folder = try ModelFolder(path: path)
+                return try ModelRegistry.load(
+                    config: folder.config, weights: folder.weights(format: .auto), backend: backend, maxPositions: 128)
+            }
+            let config = EngineCoreConfig(
+                blockSize: 8, numBlocks: 256, enablePrefixCaching: true,
+                scheduler: SchedulerConfig(maxNumBatchedTokens: 64, maxNumSeqs: 2, maxModelLength: 128),
+                graphBatchSizes: graphSizes, speculative: speculative)
+            let engine = try EngineCore(
+                executor: load(folder.path), config: config, eosTokenIDs: [],
+                draftExecutor: speculative?.method == .draftModel ? load(DraftModelSpeculationTests.layerDraft) : nil)
+            for (i, prompt) in prompts.enumerated() {
+                try engine.addRequest(id: "r\(i)", promptTokenIDs: prompt, params: greedyParams(16))
+            }
+            let tokens = engine.generatedTokensUntilDone()
+            return ((0..<prompts.count).map { tokens["r\($0)"] ?? [] }, backend)
+        }
+        let plain = try run(graphSizes: [], speculative: nil)
+        let eager = try run(graphSizes: [], speculative: speculative)
+        let graphs = try run(graphSizes: EngineCoreConfig.graphBatchSizes(maxNumSeqs: 2), speculative: speculative)
+        #expect(eager.tokens == plain.tokens && graphs.tokens == plain.tokens)
+        #expect(eager.backend.keys.isEmpty)
+        let verifying = { (shape: UniformStepShape) in shape.tokensPerSequence > 1 && shape.logitsPerSequence == shape.tokensPerSequence }
+        #expect(graphs.backend.recordedShapes.contains(where: verifying), "no verifying step was recorded")
+        #expect(graphs.backend.replayedShapes.contains(where: verifying), "no verifying step replayed a recording")
+        #expect(graphs.backend.keys.allSatisfy { $0.shape.tokensPerSequence <= 1 + speculative.numSpeculativeTokens })
+        #expect(Set(graphs.backend.keys.map(\.model)).count == (draftModel ? 2 : 1))
     }
 }
