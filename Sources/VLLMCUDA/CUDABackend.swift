@@ -1114,7 +1114,7 @@ public final class CUDABackend: Backend {
 
     /// Replays the CUDA graph recorded for `key`, or runs `forward` and records it; just runs
     /// `forward` when `recordsSteps` is false or the shape cannot be recorded.
-    public func recorded(_ key: RecordedStep, batch: CUDABatch, _ forward: () -> CUDATensor) -> CUDATensor {
+    public func recorded(_ key: RecordedStep, batch: CUDABatch, _ forward: () -> [CUDATensor]) -> [CUDATensor] {
         guard recordsSteps, !unrecordableSteps.contains(key) else { return forward() }
         let ringStart = ring.mark, arenaStart = arena.mark
         let addresses = CUDAGraphRecorder.Addresses(inputs: batch.addresses, ring: ring.base, ringSize: ring.size, arena: arenaStart)
@@ -1122,7 +1122,7 @@ public final class CUDABackend: Backend {
             graphs.launch(recording, stream: stream)
             ring.mark = recording.ringEnd
             arena.rewind(to: recording.arenaEnd)
-            return recording.output
+            return recording.outputs
         }
         // One eager run first: kernels, shared-memory limits and cuBLASLt plans are set up outside
         // the recording, and its result stands if recording fails. The recording then allocates
@@ -1130,7 +1130,7 @@ public final class CUDABackend: Backend {
         let stagingStart = stagingOffset
         let eager = forward()
         let (eagerRing, eagerArena, eagerStaging) = (ring.mark, arena.mark, stagingOffset)
-        func keepEager() -> CUDATensor {
+        func keepEager() -> [CUDATensor] {
             (ring.mark, stagingOffset) = (eagerRing, eagerStaging)
             arena.rewind(to: eagerArena)
             return eager
@@ -1141,8 +1141,8 @@ public final class CUDABackend: Backend {
             (stagedWhileRecording, isRecording) = (false, true)
             defer { isRecording = false }
             let recording = try graphs.record(key, addresses: addresses, stream: stream) {
-                let output = forward()
-                return (output, ring.mark, arena.mark)
+                let outputs = forward()
+                return (outputs, ring.mark, arena.mark)
             }
             // A replay would repeat the recorded copy from a staging buffer that later steps
             // rewrite, or read arrays made in the recorded step: such a shape (attention tiles of
@@ -1153,7 +1153,7 @@ public final class CUDABackend: Backend {
                 return keepEager()
             }
             graphs.launch(recording, stream: stream)
-            return recording.output
+            return recording.outputs
         } catch {
             let shape = key.shape
             graphs.disable("recording a step of \(shape.sequences) sequences of \(shape.tokensPerSequence) tokens failed: \(error)")

@@ -17,7 +17,7 @@ final class CUDAGraphRecorder {
     struct Recording {
         let graph: CUhandle
         let addresses: Addresses
-        let output: CUDATensor
+        let outputs: [CUDATensor]
         let ringEnd: Int
         let arenaEnd: DeviceArena.Mark
     }
@@ -55,7 +55,7 @@ final class CUDAGraphRecorder {
     /// Records the device work that `body` queues on `stream` (nothing runs) and keeps it as `key`.
     func record(
         _ key: RecordedStep, addresses: Addresses, stream: CUhandle,
-        _ body: () -> (output: CUDATensor, ringEnd: Int, arenaEnd: DeviceArena.Mark)
+        _ body: () -> (outputs: [CUDATensor], ringEnd: Int, arenaEnd: DeviceArena.Mark)
     ) throws -> Recording {
         // Relaxed: the driver must not refuse calls of other threads or libraries (cuBLASLt) meanwhile.
         let relaxedMode: Int32 = 2
@@ -68,7 +68,7 @@ final class CUDAGraphRecorder {
         var executable: CUhandle?
         try driver.check(driver.cuGraphInstantiate!(&executable, graph!, 0), "cuGraphInstantiate")
         let recording = Recording(
-            graph: executable!, addresses: addresses, output: result.output, ringEnd: result.ringEnd, arenaEnd: result.arenaEnd)
+            graph: executable!, addresses: addresses, outputs: result.outputs, ringEnd: result.ringEnd, arenaEnd: result.arenaEnd)
         recordings[key] = recording
         return recording
     }

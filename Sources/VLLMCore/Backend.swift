@@ -158,13 +158,13 @@ public protocol Backend: AnyObject {
 
     /// Whether `recorded(_:batch:_:)` records device work and replays it.
     var recordsSteps: Bool { get }
-    /// The result of `forward` over `batch`, a prepared uniform step (`ForwardBatch.uniformShape`)
+    /// The results of `forward` over `batch`, a prepared uniform step (`ForwardBatch.uniformShape`)
     /// of `step`'s shape: the first call for a key runs `forward` and records its device work;
     /// later calls for the key replay the recording, which reads the new batch's inputs from the
-    /// same device addresses, and return the same tensor. The model code must issue the same
+    /// same device addresses, and return the same tensors. The model code must issue the same
     /// operations for every batch of a shape (it does: launch sizes come from the shape alone). A
     /// backend that finds it cannot record a shape runs `forward` for it every time.
-    func recorded(_ step: RecordedStep, batch: Batch, _ forward: () -> Tensor) -> Tensor
+    func recorded(_ step: RecordedStep, batch: Batch, _ forward: () -> [Tensor]) -> [Tensor]
 
     // Mixture of experts (defaults in MixtureOfExperts.swift: routing and grouping on the host).
 
@@ -313,7 +313,7 @@ extension Backend {
     public var recordsSteps: Bool { false }
 
     /// Default: runs `forward` every time.
-    public func recorded(_ step: RecordedStep, batch: Batch, _ forward: () -> Tensor) -> Tensor { forward() }
+    public func recorded(_ step: RecordedStep, batch: Batch, _ forward: () -> [Tensor]) -> [Tensor] { forward() }
 }
 
 extension Backend {

@@ -49,8 +49,9 @@ public protocol ModelExecutor: AnyObject {
     /// tokens), and pools each sequence's hidden states as `pooling` says (one each).
     func embed(_ batch: ForwardBatch, pooling: [PoolingParams]) -> [[Float]]
     /// Makes every later forward pass keep the hidden states entering `layers` (each token's, side
-    /// by side in the order given) for `takeAuxiliaryHiddenStates` (EAGLE-3's target); such passes
-    /// run eagerly. Throws where the model or the executor cannot.
+    /// by side in the order given) for `takeAuxiliaryHiddenStates` (EAGLE-3's target); call it
+    /// before `captureGraphs`, whose recordings then keep them too. Throws where the model or the
+    /// executor cannot.
     func captureAuxiliaryHiddenStates(layers: [Int]) throws
     /// The hidden states the last forward pass kept, `[numTokens, layers.count * hiddenSize]`
     /// row-major, once; nil when none were kept.

@@ -102,6 +102,7 @@ public final class ModelRunner<B: Backend>: ModelExecutor {
                 backend: backend.name)
         }
         try backend.requireFamilyOperations(.hiddenStates, model: config.architecture)
+        precondition(graphBatchSizes.isEmpty, "hidden states must be asked for before steps are recorded")
         auxiliaryLayers = layers
     }
 
@@ -190,20 +191,34 @@ public final class ModelRunner<B: Backend>: ModelExecutor {
             // Tokens already on the host are put in here; the others the backend reads on the device.
             if last.isReady { batch = batch.resolvingPlaceholders(last.wait().map { Int32($0.token) }) }
         }
-        // A recorded step issues no copies, so a pass that keeps hidden states runs eagerly.
-        if !auxiliaryLayers.isEmpty, let model = model as? any AuxiliaryHiddenStatesModel<B> {
-            let (logits, auxiliary) = model.forward(backend.prepare(batch), cache: cache, capturing: auxiliaryLayers)
-            auxiliaryStates = backend.toHost(auxiliary)
-            return (logits, batch.logitIndices.count)
-        }
+        var outputs: [B.Tensor], rows = batch.logitIndices.count
         if backend.recordsSteps, let shape = batch.uniformShape, let size = recordedSize(for: shape) {
             let step = backend.prepare(batch.padded(to: size))
             var padded = shape
             padded.sequences = size
-            let key = RecordedStep(model: ObjectIdentifier(self), shape: padded)
-            return (backend.recorded(key, batch: step) { model.forward(step, cache: cache) }, size * shape.logitsPerSequence)
+            outputs = backend.recorded(RecordedStep(model: ObjectIdentifier(self), shape: padded), batch: step) {
+                forward(step, cache: cache)
+            }
+            rows = size * shape.logitsPerSequence
+        } else {
+            outputs = forward(backend.prepare(batch), cache: cache)
         }
-        return (model.forward(backend.prepare(batch), cache: cache), batch.logitIndices.count)
+        // The kept hidden states are copied once the pass is done (a recording copies nothing);
+        // a padded step's dummy rows come last.
+        if outputs.count > 1 {
+            let width = auxiliaryLayers.count * config.hiddenSize
+            auxiliaryStates = Array(backend.toHost(outputs[1]).prefix(batch.numTokens * width))
+        }
+        return (outputs[0], rows)
+    }
+
+    /// The forward pass: the logits, then the hidden states kept for EAGLE-3 if any are asked for.
+    private func forward(_ step: B.Batch, cache: B.KVCache) -> [B.Tensor] {
+        guard !auxiliaryLayers.isEmpty, let model = model as? any AuxiliaryHiddenStatesModel<B> else {
+            return [model.forward(step, cache: cache)]
+        }
+        let (logits, auxiliary) = model.forward(step, cache: cache, capturing: auxiliaryLayers)
+        return [logits, auxiliary]
     }
 
     /// The number of sequences a uniform step of `shape` is padded to and replayed at: the first

@@ -167,18 +167,19 @@ public final class EngineCore {
         scheduler = Scheduler(config: config.scheduler, cache: cache)
         var times = config.loadTimes
         times.measure(\.kvCache) { executor.allocateKVCache(numBlocks: config.numBlocks, blockSize: config.blockSize) }
-        // The target's passes of EAGLE-3 keep hidden states and run eagerly: nothing to record.
+        // The proposer first: an EAGLE-3 head makes the target keep hidden states, which its
+        // recorded steps must hand out too.
+        proposer = try Self.proposer(config, target: executor, draft: draftExecutor, head: eagle3Head)
         // With drafts, steps verifying the same number of them for every request replay too.
-        let graphSizes = config.speculative?.method == .eagle3 ? [] : config.graphBatchSizes
         let tokensPerSequence = 1 + (config.speculative?.numSpeculativeTokens ?? 0)
         graphsRecorded = times.measure(\.graphs) {
             executor.captureGraphs(
-                batchSizes: graphSizes, maxTokensPerSequence: tokensPerSequence, maxTokens: config.scheduler.maxNumBatchedTokens)
+                batchSizes: config.graphBatchSizes, maxTokensPerSequence: tokensPerSequence,
+                maxTokens: config.scheduler.maxNumBatchedTokens)
         }
         graphRecordingSeconds = times.graphs
         startupTimes = times
         runner = StepRunner(executor: executor, blockSize: config.blockSize)
-        proposer = try Self.proposer(config, target: executor, draft: draftExecutor, head: eagle3Head)
         sampler = Sampler(eosTokenIDs: Set(eosTokenIDs))
         self.textDecoder = textDecoder
         self.grammarCompiler = grammarCompiler

@@ -100,7 +100,7 @@ final class DeviceLikeCPUBackend: CPUWrappingBackend {
     }
 
     var recordsSteps: Bool { true }
-    func recorded(_ key: RecordedStep, batch: CPUBatch, _ forward: () -> CPUTensor) -> CPUTensor {
+    func recorded(_ key: RecordedStep, batch: CPUBatch, _ forward: () -> [CPUTensor]) -> [CPUTensor] {
         recordedSteps += 1
         return forward()
     }

@@ -22,7 +22,7 @@ final class RecordingCPUBackend: CPUWrappingBackend {
 
     var recordsSteps: Bool { true }
 
-    func recorded(_ key: RecordedStep, batch: CPUBatch, _ forward: () -> CPUTensor) -> CPUTensor {
+    func recorded(_ key: RecordedStep, batch: CPUBatch, _ forward: () -> [CPUTensor]) -> [CPUTensor] {
         if keys.insert(key).inserted { recordedShapes.append(key.shape) } else { replayedShapes.append(key.shape) }
         return forward()
     }
@@ -152,44 +152,63 @@ final class RecordingCPUBackend: CPUWrappingBackend {
         #expect(lastOnly.logitIndices == [1, 3, 5, 7] && lastOnly.queryStart == [0, 2, 4, 6, 8])
     }
 
-    /// With speculative decoding (n-gram, or a draft model on the same backend), steps that verify
-    /// the same number of drafts for every request replay recordings too, the draft's passes under
-    /// keys of their own, and the tokens are those of plain decoding.
-    @Test(arguments: [false, true]) func verifyingStepsReplayRecordings(draftModel: Bool) throws {
-        let folder = try ModelFolder(path: EnginePaths.builtinModel)
+    /// With speculative decoding (n-gram, a draft model on the same backend, or an EAGLE-3 head
+    /// whose target keeps hidden states), steps that verify the same number of drafts for every
+    /// request replay recordings too, a draft model's passes under keys of their own, and the
+    /// tokens are those of plain decoding.
+    @Test(arguments: [SpeculativeConfig.Method.ngram, .draftModel, .eagle3])
+    func verifyingStepsReplayRecordings(method: SpeculativeConfig.Method) throws {
         let prompts = try SpeculativeDecodingTests.repeatingPrompts(makeLLM(), count: 6)
         let speculative =
-            draftModel
-            ? DraftModelSpeculationTests.drafted(by: DraftModelSpeculationTests.layerDraft) : SpeculativeDecodingTests.ngram
-        func run(graphSizes: [Int], speculative: SpeculativeConfig?) throws -> (tokens: [[Int]], backend: RecordingCPUBackend) {
-            let backend = RecordingCPUBackend()
-            func load(_ path: String) throws -> ModelRunner<RecordingCPUBackend> {
-                let folder = try ModelFolder(path: path)
-                return try ModelRegistry.load(
-                    config: folder.config, weights: folder.weights(format: .auto), backend: backend, maxPositions: 128)
+            switch method {
+            case .ngram: SpeculativeDecodingTests.ngram
+            case .draftModel: DraftModelSpeculationTests.drafted(by: DraftModelSpeculationTests.layerDraft)
+            case .eagle3: Eagle3SpeculationTests.drafted()
             }
-            let config = EngineCoreConfig(
-                blockSize: 8, numBlocks: 256, enablePrefixCaching: true,
-                scheduler: SchedulerConfig(maxNumBatchedTokens: 64, maxNumSeqs: 2, maxModelLength: 128),
-                graphBatchSizes: graphSizes, speculative: speculative)
-            let engine = try EngineCore(
-                executor: load(folder.path), config: config, eosTokenIDs: [],
-                draftExecutor: speculative?.method == .draftModel ? load(DraftModelSpeculationTests.layerDraft) : nil)
-            for (i, prompt) in prompts.enumerated() {
-                try engine.addRequest(id: "r\(i)", promptTokenIDs: prompt, params: greedyParams(16))
-            }
-            let tokens = engine.generatedTokensUntilDone()
-            return ((0..<prompts.count).map { tokens["r\($0)"] ?? [] }, backend)
-        }
-        let plain = try run(graphSizes: [], speculative: nil)
-        let eager = try run(graphSizes: [], speculative: speculative)
-        let graphs = try run(graphSizes: EngineCoreConfig.graphBatchSizes(maxNumSeqs: 2), speculative: speculative)
+        let plain = try runRecording(prompts, graphSizes: [], speculative: nil)
+        let eager = try runRecording(prompts, graphSizes: [], speculative: speculative)
+        let graphs = try runRecording(prompts, graphSizes: EngineCoreConfig.graphBatchSizes(maxNumSeqs: 2), speculative: speculative)
         #expect(eager.tokens == plain.tokens && graphs.tokens == plain.tokens)
         #expect(eager.backend.keys.isEmpty)
         let verifying = { (shape: UniformStepShape) in shape.tokensPerSequence > 1 && shape.logitsPerSequence == shape.tokensPerSequence }
         #expect(graphs.backend.recordedShapes.contains(where: verifying), "no verifying step was recorded")
         #expect(graphs.backend.replayedShapes.contains(where: verifying), "no verifying step replayed a recording")
         #expect(graphs.backend.keys.allSatisfy { $0.shape.tokensPerSequence <= 1 + speculative.numSpeculativeTokens })
-        #expect(Set(graphs.backend.keys.map(\.model)).count == (draftModel ? 2 : 1))
+        #expect(Set(graphs.backend.keys.map(\.model)).count == (method == .draftModel ? 2 : 1))
+    }
+
+    /// Greedy tokens of `prompts` through an engine on a `RecordingCPUBackend` (a draft model or
+    /// an EAGLE-3 head on the same backend), two requests at a time.
+    private func runRecording(
+        _ prompts: [[Int]], graphSizes: [Int], speculative: SpeculativeConfig?
+    ) throws -> (tokens: [[Int]], backend: RecordingCPUBackend) {
+        let backend = RecordingCPUBackend()
+        func load(_ path: String) throws -> ModelRunner<RecordingCPUBackend> {
+            let folder = try ModelFolder(path: path)
+            return try ModelRegistry.load(
+                config: folder.config, weights: folder.weights(format: .auto), backend: backend, maxPositions: 128)
+        }
+        let config = EngineCoreConfig(
+            blockSize: 8, numBlocks: 256, enablePrefixCaching: true,
+            scheduler: SchedulerConfig(maxNumBatchedTokens: 64, maxNumSeqs: 2, maxModelLength: 128),
+            graphBatchSizes: graphSizes, speculative: speculative)
+        var head: Eagle3HeadRunner<RecordingCPUBackend>?
+        if speculative?.method == .eagle3 {
+            let headConfig = try Eagle3HeadConfig(folder: Eagle3SpeculationTests.head)
+            let layers = try headConfig.targetLayers(numLayers: ModelFolder(path: EnginePaths.builtinModel).config.numLayers)
+            let weights = try Eagle3Head(
+                headConfig, weights: SafetensorsWeights(folder: Eagle3SpeculationTests.head),
+                targetWeights: SafetensorsWeights(folder: EnginePaths.builtinModel), backend: backend, maxPositions: 128,
+                auxiliaryLayers: layers.count)
+            head = Eagle3HeadRunner(head: weights, targetLayers: layers, backend: backend)
+        }
+        let engine = try EngineCore(
+            executor: load(EnginePaths.builtinModel), config: config, eosTokenIDs: [],
+            draftExecutor: speculative?.method == .draftModel ? load(DraftModelSpeculationTests.layerDraft) : nil, eagle3Head: head)
+        for (i, prompt) in prompts.enumerated() {
+            try engine.addRequest(id: "r\(i)", promptTokenIDs: prompt, params: greedyParams(16))
+        }
+        let tokens = engine.generatedTokensUntilDone()
+        return ((0..<prompts.count).map { tokens["r\($0)"] ?? [] }, backend)
     }
 }
