@@ -11,6 +11,9 @@ public protocol Eagle3HeadExecutor: AnyObject {
     func kvCacheBytesPerBlock(blockSize: Int) -> Int
     /// Makes the paged KV cache; must be called before `execute`.
     func allocateKVCache(numBlocks: Int, blockSize: Int)
+    /// Replays the uniform passes `plan` takes from recordings (CUDA graphs), each recorded at its
+    /// first pass; nothing where the backend cannot record.
+    func recordSteps(_ plan: StepRecordingPlan)
     /// Runs the head over `batch`, whose token `i` reads row `i` of `hidden` (row-major): the
     /// target's auxiliary hidden states side by side when `fromTarget`, else the head's own
     /// earlier output. Returns, for `batch.logitIndices`, the draft-vocabulary logits
@@ -27,6 +30,7 @@ public final class Eagle3HeadRunner<B: Backend>: Eagle3HeadExecutor {
     public let targetLayers: [Int]
     private let backend: B
     private var cache: B.KVCache?
+    private var recordingPlan = StepRecordingPlan.none
 
     /// Runs `head`, which reads the target's `targetLayers`, on `backend`.
     public init(head: Eagle3Head<B>, targetLayers: [Int], backend: B) {
@@ -51,15 +55,41 @@ public final class Eagle3HeadRunner<B: Backend>: Eagle3HeadExecutor {
         cache = backend.makeKVCache(head.kvCacheShape(numBlocks: numBlocks, blockSize: blockSize))
     }
 
-    /// Uploads `hidden`, runs the head and copies the requested rows back.
+    /// Takes `plan` for the passes to replay (on a backend that records).
+    public func recordSteps(_ plan: StepRecordingPlan) {
+        recordingPlan = backend.recordsSteps ? plan : .none
+    }
+
+    /// Uploads `hidden`, runs the head (a uniform pass padded and replayed as `recordSteps` says)
+    /// and copies the requested rows back.
     public func execute(_ batch: ForwardBatch, hidden: [Float], fromTarget: Bool) -> (logits: [Float], hidden: [Float]) {
         guard let cache else { preconditionFailure("allocateKVCache must be called before execute") }
         let width = fromTarget ? targetLayers.count * config.targetHiddenSize : config.model.hiddenSize
         precondition(hidden.count == batch.numTokens * width, "\(hidden.count) hidden values for \(batch.numTokens) tokens of \(width)")
-        // Preparing a step starts the backend's memory of the step: the states come after it.
-        let step = backend.prepare(batch)
-        let states = backend.activation(hidden, rows: batch.numTokens, columns: width)
-        let (logits, out) = head.forward(step, hidden: states, fromTarget: fromTarget, cache: cache)
-        return (backend.toHost(logits), backend.toHost(out))
+        let shape = backend.recordsSteps ? batch.uniformShape : nil
+        let size = shape.flatMap { recordingPlan.paddedSize(for: $0) }
+        let run = size.map { batch.padded(to: $0) } ?? batch
+        // Preparing a step starts the backend's memory of the step: the states come after it, at
+        // the same place for every pass of a shape (where a recording reads them).
+        let step = backend.prepare(run)
+        let padding = [Float](repeating: 0, count: (run.numTokens - batch.numTokens) * width)
+        let states = backend.activation(hidden + padding, rows: run.numTokens, columns: width)
+        func forward() -> [B.Tensor] {
+            let (logits, out) = head.forward(step, hidden: states, fromTarget: fromTarget, cache: cache)
+            return [logits, out]
+        }
+        var outputs: [B.Tensor]
+        if let shape, let size {
+            outputs = backend.recorded(
+                recordingPlan.key(shape, paddedTo: size, model: self, pass: fromTarget ? 1 : 0), batch: step, forward)
+        } else {
+            outputs = forward()
+        }
+        // A padded pass's dummy rows come last.
+        let rows = batch.logitIndices.count
+        return (
+            Array(backend.toHost(outputs[0]).prefix(rows * config.draftVocabSize)),
+            Array(backend.toHost(outputs[1]).prefix(rows * config.model.hiddenSize))
+        )
     }
 }

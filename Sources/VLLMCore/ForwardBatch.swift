@@ -91,42 +91,6 @@ extension ForwardBatch {
     }
 }
 
-/// The shape a step shares with every step a recording of it serves (CUDA graphs): the same
-/// number of sequences, each with the same number of new tokens and of logit rows.
-public struct UniformStepShape: Hashable, Sendable {
-    /// Sequences in the step.
-    public var sequences: Int
-    /// New tokens of every sequence (1 for a decode step, 1 + drafts for a verifying step).
-    public var tokensPerSequence: Int
-    /// Logit rows of every sequence: 1 (its last token) or `tokensPerSequence` (every token).
-    public var logitsPerSequence: Int
-
-    /// A shape as described on each property.
-    public init(sequences: Int, tokensPerSequence: Int, logitsPerSequence: Int) {
-        self.sequences = sequences
-        self.tokensPerSequence = tokensPerSequence
-        self.logitsPerSequence = logitsPerSequence
-    }
-
-    /// Tokens in the step.
-    public var tokens: Int { sequences * tokensPerSequence }
-}
-
-/// What a backend keys a recorded step by: the model runner it belongs to (a draft model may
-/// share the target's backend) and the step's shape.
-public struct RecordedStep: Hashable, Sendable {
-    /// The model runner that records and replays the step.
-    public var model: ObjectIdentifier
-    /// The step's shape, padding included.
-    public var shape: UniformStepShape
-
-    /// A key as described on each property.
-    public init(model: ObjectIdentifier, shape: UniformStepShape) {
-        self.model = model
-        self.shape = shape
-    }
-}
-
 extension ForwardBatch {
     /// Whether every sequence brings exactly one new token and wants its logits: a pure decode
     /// step.

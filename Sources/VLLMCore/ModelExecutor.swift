@@ -29,14 +29,12 @@ public protocol ModelExecutor: AnyObject {
     /// before, which come back after this launch). The returned function must be called once,
     /// before the next launch.
     func launchForward(_ batch: ForwardBatch) -> (_ rows: [DeviceSamplingRow]) -> PendingSamples
-    /// Records decode steps of the given batch sizes (CUDA graphs) so that later decode steps
-    /// replay them, each padded to the next of these sizes (the small ones now, the others at their
-    /// first step); call after `allocateKVCache`. Uniform steps of up to `maxTokensPerSequence`
-    /// tokens a sequence (verifying the same number of drafts for every sequence) are recorded at
-    /// their first step too, when padding leaves them within `maxTokens` tokens (the largest step
-    /// activation memory was sized for). Returns how many sizes were recorded now (0 where the
-    /// backend cannot record).
-    func captureGraphs(batchSizes: [Int], maxTokensPerSequence: Int, maxTokens: Int) -> Int
+    /// Records the uniform steps `plan` takes (CUDA graphs) so that later such steps replay them,
+    /// each padded to the next of its batch sizes: decode steps of the small sizes now, the others
+    /// (and steps verifying the same number of drafts for every sequence) at their first step;
+    /// call after `allocateKVCache`. Returns how many sizes were recorded now (0 where the backend
+    /// cannot record).
+    func captureGraphs(_ plan: StepRecordingPlan) -> Int
     /// Runs the largest step the engine will schedule (`tokens` prompt tokens over up to
     /// `sequences` sequences) once on a temporary KV cache, then frees that cache: activation
     /// memory reaches its high-water mark before the real cache is sized from what is left.
@@ -60,13 +58,10 @@ public protocol ModelExecutor: AnyObject {
 
 extension ModelExecutor {
     /// Default: records nothing and returns 0.
-    public func captureGraphs(batchSizes: [Int], maxTokensPerSequence: Int, maxTokens: Int) -> Int { 0 }
+    public func captureGraphs(_ plan: StepRecordingPlan) -> Int { 0 }
 
-    /// Records decode steps only (`captureGraphs(batchSizes:maxTokensPerSequence:maxTokens:)`
-    /// with one token a sequence).
-    public func captureGraphs(batchSizes: [Int]) -> Int {
-        captureGraphs(batchSizes: batchSizes, maxTokensPerSequence: 1, maxTokens: batchSizes.max() ?? 0)
-    }
+    /// Records decode steps of `batchSizes` only.
+    public func captureGraphs(batchSizes: [Int]) -> Int { captureGraphs(StepRecordingPlan(batchSizes: batchSizes)) }
 
     /// Default: does nothing.
     public func profileRun(tokens: Int, sequences: Int, blockSize: Int) {}

@@ -11,12 +11,9 @@ public final class ModelRunner<B: Backend>: ModelExecutor {
     private var cache: B.KVCache?
     /// The samples of the last `launch`, which placeholder token ids of the next batch stand for.
     private var lastSamples: PendingSamples?
-    /// Batch sizes replayed from recordings, ascending (decode steps, and steps verifying drafts
-    /// up to the same number of tokens); empty when steps run eagerly.
-    public private(set) var graphBatchSizes: [Int] = []
-    /// Most tokens a sequence of a uniform step may have for the step to be recorded (1: decode
-    /// steps only; 1 + the drafts with speculative decoding), and most tokens of a padded step.
-    public private(set) var maxRecordedTokensPerSequence = 1, maxRecordedTokens = 0
+    /// The uniform steps replayed from recordings and their padded sizes; `.none` when steps run
+    /// eagerly.
+    public private(set) var recordingPlan = StepRecordingPlan.none
     /// Target layers whose input hidden states each forward pass keeps (EAGLE-3); empty: none.
     private var auxiliaryLayers: [Int] = []
     /// The hidden states the last forward pass kept.
@@ -102,7 +99,7 @@ public final class ModelRunner<B: Backend>: ModelExecutor {
                 backend: backend.name)
         }
         try backend.requireFamilyOperations(.hiddenStates, model: config.architecture)
-        precondition(graphBatchSizes.isEmpty, "hidden states must be asked for before steps are recorded")
+        precondition(recordingPlan.batchSizes.isEmpty, "hidden states must be asked for before steps are recorded")
         auxiliaryLayers = layers
     }
 
@@ -153,21 +150,19 @@ public final class ModelRunner<B: Backend>: ModelExecutor {
     /// an eager step, the recording and a replay (about 25 ms for an 8B model on an H100).
     public static var graphBatchSizesRecordedAtStart: Int { 8 }
 
-    /// Takes `batchSizes` as the sizes uniform steps of up to `maxTokensPerSequence` tokens a
-    /// sequence are padded to (decode steps always; others while the padded step has at most
-    /// `maxTokens` tokens), and records one dummy decode step per size up to
-    /// `graphBatchSizesRecordedAtStart`, largest first; returns how many were recorded: 0 on a
-    /// backend that cannot record, with several ranks, an encoder, or before `allocateKVCache`.
-    public func captureGraphs(batchSizes: [Int], maxTokensPerSequence: Int, maxTokens: Int) -> Int {
+    /// Takes `plan` for the uniform steps to replay and records one dummy decode step per batch
+    /// size up to `graphBatchSizesRecordedAtStart`, largest first; returns how many were recorded:
+    /// 0 on a backend that cannot record, with several ranks, an encoder, or before
+    /// `allocateKVCache`.
+    public func captureGraphs(_ plan: StepRecordingPlan) -> Int {
         guard backend.recordsSteps, shard.worldSize == 1, cache != nil, !onlyEmbeds else { return 0 }
-        graphBatchSizes = Set(batchSizes.filter { $0 > 0 }).sorted()
-        (maxRecordedTokensPerSequence, maxRecordedTokens) = (max(1, maxTokensPerSequence), maxTokens)
-        let atStart = graphBatchSizes.filter { $0 <= Self.graphBatchSizesRecordedAtStart }
+        recordingPlan = plan
+        let atStart = plan.batchSizes.filter { $0 <= Self.graphBatchSizesRecordedAtStart }
         // Largest first, as vLLM does; each dummy step records its size.
         for size in atStart.reversed() { runGreedy(.dummyDecodes(size)) }
         // A backend that failed to record stops recording; the steps then run eagerly.
-        if !backend.recordsSteps { graphBatchSizes = [] }
-        return graphBatchSizes.isEmpty ? 0 : atStart.count
+        if !backend.recordsSteps { recordingPlan = .none }
+        return recordingPlan.batchSizes.isEmpty ? 0 : atStart.count
     }
 
     /// Runs a step whose tokens nobody reads (profile and recording runs) through the argmax, so
@@ -192,11 +187,9 @@ public final class ModelRunner<B: Backend>: ModelExecutor {
             if last.isReady { batch = batch.resolvingPlaceholders(last.wait().map { Int32($0.token) }) }
         }
         var outputs: [B.Tensor], rows = batch.logitIndices.count
-        if backend.recordsSteps, let shape = batch.uniformShape, let size = recordedSize(for: shape) {
+        if backend.recordsSteps, let shape = batch.uniformShape, let size = recordingPlan.paddedSize(for: shape) {
             let step = backend.prepare(batch.padded(to: size))
-            var padded = shape
-            padded.sequences = size
-            outputs = backend.recorded(RecordedStep(model: ObjectIdentifier(self), shape: padded), batch: step) {
+            outputs = backend.recorded(recordingPlan.key(shape, paddedTo: size, model: self), batch: step) {
                 forward(step, cache: cache)
             }
             rows = size * shape.logitsPerSequence
@@ -219,17 +212,5 @@ public final class ModelRunner<B: Backend>: ModelExecutor {
         }
         let (logits, auxiliary) = model.forward(step, cache: cache, capturing: auxiliaryLayers)
         return [logits, auxiliary]
-    }
-
-    /// The number of sequences a uniform step of `shape` is padded to and replayed at: the first
-    /// recorded size that holds its sequences; for a step of several tokens a sequence (verifying
-    /// drafts), only while the padded step stays within `maxRecordedTokens`. Nil: the step runs
-    /// eagerly.
-    private func recordedSize(for shape: UniformStepShape) -> Int? {
-        let q = shape.tokensPerSequence
-        guard q <= maxRecordedTokensPerSequence, let size = graphBatchSizes.first(where: { $0 >= shape.sequences }),
-            q == 1 || size * q <= maxRecordedTokens
-        else { return nil }
-        return size
     }
 }

@@ -28,19 +28,14 @@ final class DraftModelProposer: SpeculativeProposer {
     private var progress: [String: Progress] = [:]
 
     /// Allocates the draft's cache: `numBlocks` blocks of `blockSize`, as the target's; its passes
-    /// replay recordings of `graphBatchSizes` as the target's do (each feeds one draft back, and a
-    /// first pass that catches up the same few tokens for every request is uniform too), within
-    /// the target's `maxTokens` a step.
-    init(
-        executor: any ModelExecutor, numSpeculativeTokens: Int, numBlocks: Int, blockSize: Int, graphBatchSizes: [Int] = [],
-        maxTokens: Int = 0
-    ) {
+    /// replay recordings as `recordingPlan` says, as the target's do (each feeds one draft back,
+    /// and a first pass that catches up the same few tokens for every request is uniform too).
+    init(executor: any ModelExecutor, numSpeculativeTokens: Int, numBlocks: Int, blockSize: Int, recordingPlan: StepRecordingPlan = .none) {
         self.executor = executor
         self.numSpeculativeTokens = numSpeculativeTokens
         self.blockSize = blockSize
         executor.allocateKVCache(numBlocks: numBlocks, blockSize: blockSize)
-        _ = executor.captureGraphs(
-            batchSizes: graphBatchSizes, maxTokensPerSequence: 1 + numSpeculativeTokens, maxTokens: maxTokens)
+        _ = executor.captureGraphs(recordingPlan)
     }
 
     func plannedDrafts(for request: Request, limit: Int) -> Int { min(numSpeculativeTokens, limit) }

@@ -38,8 +38,12 @@ final class Eagle3Proposer: SpeculativeProposer {
     private var progress: [String: Progress] = [:]
 
     /// Makes the target keep the hidden states the head reads and allocates the head's cache:
-    /// `numBlocks` blocks of `blockSize`, as the target's.
-    init(target: any ModelExecutor, head: any Eagle3HeadExecutor, numSpeculativeTokens: Int, numBlocks: Int, blockSize: Int) throws {
+    /// `numBlocks` blocks of `blockSize`, as the target's; the head's passes replay recordings as
+    /// `recordingPlan` says (every pass after the first feeds one draft back per request).
+    init(
+        target: any ModelExecutor, head: any Eagle3HeadExecutor, numSpeculativeTokens: Int, numBlocks: Int, blockSize: Int,
+        recordingPlan: StepRecordingPlan = .none
+    ) throws {
         self.target = target
         self.head = head
         self.numSpeculativeTokens = numSpeculativeTokens
@@ -47,6 +51,7 @@ final class Eagle3Proposer: SpeculativeProposer {
         width = head.targetLayers.count * head.config.targetHiddenSize
         try target.captureAuxiliaryHiddenStates(layers: head.targetLayers)
         head.allocateKVCache(numBlocks: numBlocks, blockSize: blockSize)
+        head.recordSteps(recordingPlan)
     }
 
     func plannedDrafts(for request: Request, limit: Int) -> Int { min(numSpeculativeTokens, limit) }

@@ -50,6 +50,14 @@ public struct EngineCoreConfig: Sendable, Equatable {
         self.speculative = speculative
     }
 
+    /// The steps runners record: decode steps of `graphBatchSizes`, and with drafts, steps
+    /// verifying the same number of them for every request, within the token budget.
+    public var recordingPlan: StepRecordingPlan {
+        StepRecordingPlan(
+            batchSizes: graphBatchSizes, maxTokensPerSequence: 1 + (speculative?.numSpeculativeTokens ?? 0),
+            maxTokens: scheduler.maxNumBatchedTokens)
+    }
+
     /// vLLM's capture sizes up to `maxNumSeqs`: 1, 2, 4, then steps of 8 up to 256 and of 16 beyond,
     /// plus the first size at or above `maxNumSeqs`, so that every decode step has a recording.
     public static func graphBatchSizes(maxNumSeqs: Int) -> [Int] {
@@ -170,13 +178,7 @@ public final class EngineCore {
         // The proposer first: an EAGLE-3 head makes the target keep hidden states, which its
         // recorded steps must hand out too.
         proposer = try Self.proposer(config, target: executor, draft: draftExecutor, head: eagle3Head)
-        // With drafts, steps verifying the same number of them for every request replay too.
-        let tokensPerSequence = 1 + (config.speculative?.numSpeculativeTokens ?? 0)
-        graphsRecorded = times.measure(\.graphs) {
-            executor.captureGraphs(
-                batchSizes: config.graphBatchSizes, maxTokensPerSequence: tokensPerSequence,
-                maxTokens: config.scheduler.maxNumBatchedTokens)
-        }
+        graphsRecorded = times.measure(\.graphs) { executor.captureGraphs(config.recordingPlan) }
         graphRecordingSeconds = times.graphs
         startupTimes = times
         runner = StepRunner(executor: executor, blockSize: config.blockSize)
@@ -202,7 +204,7 @@ public final class EngineCore {
             try checkDraftVocabulary(draft.config, target: target.config)
             return DraftModelProposer(
                 executor: draft, numSpeculativeTokens: speculative.numSpeculativeTokens, numBlocks: config.numBlocks,
-                blockSize: config.blockSize, graphBatchSizes: config.graphBatchSizes, maxTokens: config.scheduler.maxNumBatchedTokens)
+                blockSize: config.blockSize, recordingPlan: config.recordingPlan)
         case .eagle3:
             guard let head else {
                 throw EngineError.invalidParameter(field: "speculative_config", detail: "method eagle3 needs the EAGLE-3 head loaded")
@@ -211,7 +213,7 @@ public final class EngineCore {
             do {
                 return try Eagle3Proposer(
                     target: target, head: head, numSpeculativeTokens: speculative.numSpeculativeTokens, numBlocks: config.numBlocks,
-                    blockSize: config.blockSize)
+                    blockSize: config.blockSize, recordingPlan: config.recordingPlan)
             } catch let error as ModelLoadError {
                 throw EngineError.invalidParameter(field: "speculative_config", detail: "eagle3: \(error)")
             }

@@ -23,9 +23,7 @@ final class LoggingExecutor: ModelExecutor {
     func allocateKVCache(numBlocks: Int, blockSize: Int) { inner.allocateKVCache(numBlocks: numBlocks, blockSize: blockSize) }
     func execute(_ batch: ForwardBatch) -> [Float] { inner.execute(batch) }
     var samplesOnDevice: Bool { inner.samplesOnDevice }
-    func captureGraphs(batchSizes: [Int], maxTokensPerSequence: Int, maxTokens: Int) -> Int {
-        inner.captureGraphs(batchSizes: batchSizes, maxTokensPerSequence: maxTokensPerSequence, maxTokens: maxTokens)
-    }
+    func captureGraphs(_ plan: StepRecordingPlan) -> Int { inner.captureGraphs(plan) }
     func profileRun(tokens: Int, sequences: Int, blockSize: Int) {
         inner.profileRun(tokens: tokens, sequences: sequences, blockSize: blockSize)
     }

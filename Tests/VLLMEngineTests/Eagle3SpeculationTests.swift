@@ -295,6 +295,7 @@ final class RecordingHead: Eagle3HeadExecutor {
     var draftToTarget: [Int] { base.draftToTarget }
     func kvCacheBytesPerBlock(blockSize: Int) -> Int { base.kvCacheBytesPerBlock(blockSize: blockSize) }
     func allocateKVCache(numBlocks: Int, blockSize: Int) { base.allocateKVCache(numBlocks: numBlocks, blockSize: blockSize) }
+    func recordSteps(_ plan: StepRecordingPlan) { base.recordSteps(plan) }
 
     func execute(_ batch: ForwardBatch, hidden: [Float], fromTarget: Bool) -> (logits: [Float], hidden: [Float]) {
         let result = base.execute(batch, hidden: hidden, fromTarget: fromTarget)
