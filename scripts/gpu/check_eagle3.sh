@@ -57,7 +57,10 @@ for dtype in float32 bfloat16; do
     run eagle3_chunked_$dtype cuda $dtype --speculative-config "$SPEC" --max-num-batched-tokens 16
     LEN=320 run eagle3_preempt_$dtype cuda $dtype --speculative-config "$SPEC" --num-gpu-blocks-override 20
 done
-compare plain_float32 eagle3_float32 eagle3_chunked_float32 eagle3_preempt_float32
+# The runs above replay CUDA graphs for the target's verifying steps and the head's passes; the
+# eager run tells a recording fault from a kernel one.
+run eagle3_eager_float32 cuda float32 --speculative-config "$SPEC" --enforce-eager
+compare plain_float32 eagle3_float32 eagle3_chunked_float32 eagle3_preempt_float32 eagle3_eager_float32
 compare plain_bfloat16 eagle3_bfloat16 eagle3_chunked_bfloat16 eagle3_preempt_bfloat16
 for device in cpu cuda; do
     echo "== acceptance on $device float32 (equal counts expected)"

@@ -204,6 +204,8 @@ if has_mode spec; then
         latency_8b spec_off_$prompts 150 "$flag" "$BIN"
         latency_8b spec_ngram_$prompts 150 "$flag --speculative-config $NGRAM" "$BIN"
     done
+    # Verifying steps replay CUDA graphs (2026-12-05); eager, for what the recordings bring.
+    latency_8b spec_ngram_self_repeat_eager 150 "--self-repeat --enforce-eager --speculative-config $NGRAM" "$BIN"
 fi
 
 # startup: `vllm serve` of a real 32-layer 8B safetensors folder (page cache warm) until its first
