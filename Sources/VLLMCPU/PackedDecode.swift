@@ -1,5 +1,9 @@
 import VLLMCore
 
+#if arch(x86_64)
+    import _Builtin_intrinsics.intel
+#endif
+
 /// `out[t, n] = Σ_k x[t, k] · w[n, k]` for 1 to `maxTokens` tokens (decode steps) and weights
 /// that stay packed (`WeightFormat.packedInt`, `.fp8`, `.lookupTable`), parallel over the rows of
 /// `w`. Each row is read once, straight from its packed form: eight values at a time become a
@@ -126,12 +130,14 @@ enum PackedDecode {
     ) {
         precondition(T >= 1 && T <= maxTokens && K % 8 == 0)
         let weights = LookupRows(packed: packed, table: table, K: K)
-        ParallelFor.run(N, costPerItem: K * (T + 4) / 2) { rows in
-            switch T {
-            case 1: weights.dot(rows, OneToken.self, x: x, out: out, outStride: outStride)
-            case 2: weights.dot(rows, TwoTokens.self, x: x, out: out, outStride: outStride)
-            case 3: weights.dot(rows, ThreeTokens.self, x: x, out: out, outStride: outStride)
-            default: weights.dot(rows, FourTokens.self, x: x, out: out, outStride: outStride)
+        weights.withInterleaved(x, T: T) { x in
+            ParallelFor.run(N, costPerItem: K * (T + 3) / 2) { rows in
+                switch T {
+                case 1: weights.dot(rows, OneToken.self, x: x, out: out, outStride: outStride)
+                case 2: weights.dot(rows, TwoTokens.self, x: x, out: out, outStride: outStride)
+                case 3: weights.dot(rows, ThreeTokens.self, x: x, out: out, outStride: outStride)
+                default: weights.dot(rows, FourTokens.self, x: x, out: out, outStride: outStride)
+                }
             }
         }
     }
@@ -470,28 +476,122 @@ struct FP8Rows {
     }
 }
 
-/// The rows of a `WeightFormat.lookupTable` matrix of 4-bit indices.
-private struct LookupRows {
+/// The rows of a `WeightFormat.lookupTable` matrix of 4-bit indices, read in blocks of 8 words
+/// (64 indices, one 32-byte load): chunk `j` of a block is index `j` of each of its words, so
+/// that a shift by `4j` puts it in place for `LookupTable16`, and the activations are reordered
+/// once per product to match (`withInterleaved`). A row's last block is padded with index 0
+/// against zero activations.
+struct LookupRows {
     let packed: UnsafePointer<UInt32>, table: UnsafePointer<Float>
     let K: Int
 
-    /// Rows `rows` of the product: each word's 8 indices select their table entries.
-    func dot<C: DecodeTokens>(_ rows: Range<Int>, _: C.Type, x: UnsafePointer<Float>, out: UnsafeMutablePointer<Float>, outStride: Int) {
-        let T = C.count
-        let words = K / 8
-        for n in rows {
-            let row = packed + n * words, values = table + n * 16
-            var total = TokenSums()
-            for i in 0..<words {
-                let q = unpack(row, i * 8, bits: 4)
-                let w = SIMD8<Float>(
-                    values[Int(q[0])], values[Int(q[1])], values[Int(q[2])], values[Int(q[3])],
-                    values[Int(q[4])], values[Int(q[5])], values[Int(q[6])], values[Int(q[7])])
-                total.add(w, x: x + i * 8, K: K, T: T)
+    /// `K` rounded up to whole blocks: the row length of the interleaved activations.
+    var width: Int { (K + 63) / 64 * 64 }
+
+    /// `body` with `x [T, K]` reordered to `[T, width]`, `xp[t, b + 8j + i] = x[t, b + 8i + j]`
+    /// for each block `b`, zero past `K`. The products only sum over the inputs, so reordering
+    /// the activations and the weights alike leaves them unchanged.
+    func withInterleaved<R>(_ x: UnsafePointer<Float>, T: Int, _ body: (UnsafePointer<Float>) -> R) -> R {
+        let width = self.width
+        let xp = UnsafeMutablePointer<Float>.allocate(capacity: T * width)
+        defer { xp.deallocate() }
+        for t in 0..<T {
+            for b in stride(from: 0, to: width, by: 64) {
+                for j in 0..<8 {
+                    for i in 0..<8 {
+                        let k = b + 8 * i + j
+                        xp[t * width + b + 8 * j + i] = k < K ? x[t * K + k] : 0
+                    }
+                }
             }
-            total.store(out + n, outStride: outStride, T: T)
+        }
+        return body(xp)
+    }
+
+    /// Words `8b ..< 8b + 8` of `row`, zero past its end.
+    @inline(__always)
+    func block(_ row: UnsafePointer<UInt32>, _ b: Int) -> SIMD8<UInt32> {
+        let words = K / 8
+        if 8 * b + 8 <= words { return UnsafeRawPointer(row + 8 * b).loadUnaligned(as: SIMD8<UInt32>.self) }
+        var v = SIMD8<UInt32>()
+        for i in 0..<(words - 8 * b) { v[i] = row[8 * b + i] }
+        return v
+    }
+
+    /// Rows `rows` of the product, `x` interleaved (`withInterleaved`).
+    func dot<C: DecodeTokens>(_ rows: Range<Int>, _: C.Type, x: UnsafePointer<Float>, out: UnsafeMutablePointer<Float>, outStride: Int) {
+        let (T, chains, width) = (C.count, C.chains, self.width)
+        for n in rows {
+            let row = packed + n * (K / 8), values = LookupTable16(table + n * 16)
+            var acc = Chains()
+            for b in 0..<(width / 64) {
+                let v = block(row, b), xb = x + 64 * b
+                // Written out, so that each shift and accumulator is a constant.
+                acc.add(0, values.chunk(v, 0), x: xb, K: width, T: T, chains: chains)
+                acc.add(1, values.chunk(v, 1), x: xb + 8, K: width, T: T, chains: chains)
+                acc.add(2, values.chunk(v, 2), x: xb + 16, K: width, T: T, chains: chains)
+                acc.add(3, values.chunk(v, 3), x: xb + 24, K: width, T: T, chains: chains)
+                acc.add(4, values.chunk(v, 4), x: xb + 32, K: width, T: T, chains: chains)
+                acc.add(5, values.chunk(v, 5), x: xb + 40, K: width, T: T, chains: chains)
+                acc.add(6, values.chunk(v, 6), x: xb + 48, K: width, T: T, chains: chains)
+                acc.add(7, values.chunk(v, 7), x: xb + 56, K: width, T: T, chains: chains)
+            }
+            acc.tokens(T: T, chains: chains).store(out + n, outStride: outStride, T: T)
         }
     }
+
+    /// Row `n` as `width` floats in the interleaved order, into `out`.
+    func dequantize(row n: Int, into out: UnsafeMutablePointer<Float>) {
+        let row = packed + n * (K / 8), values = LookupTable16(table + n * 16)
+        for b in 0..<(width / 64) {
+            let v = block(row, b), o = UnsafeMutableRawPointer(out + 64 * b)
+            o.storeBytes(of: values.chunk(v, 0), as: SIMD8<Float>.self)
+            o.storeBytes(of: values.chunk(v, 1), toByteOffset: 32, as: SIMD8<Float>.self)
+            o.storeBytes(of: values.chunk(v, 2), toByteOffset: 64, as: SIMD8<Float>.self)
+            o.storeBytes(of: values.chunk(v, 3), toByteOffset: 96, as: SIMD8<Float>.self)
+            o.storeBytes(of: values.chunk(v, 4), toByteOffset: 128, as: SIMD8<Float>.self)
+            o.storeBytes(of: values.chunk(v, 5), toByteOffset: 160, as: SIMD8<Float>.self)
+            o.storeBytes(of: values.chunk(v, 6), toByteOffset: 192, as: SIMD8<Float>.self)
+            o.storeBytes(of: values.chunk(v, 7), toByteOffset: 224, as: SIMD8<Float>.self)
+        }
+    }
+}
+
+/// One row's table of 16 values. On x86-64 it is held in two AVX registers (8 entries each), and
+/// 8 indices become 8 floats through two lane permutes, which read only an index's low 3 bits,
+/// and a blend on its bit 3 moved to the sign bit: five instructions instead of 8 scalar loads.
+/// Other architectures load the entries one by one; both pick the same values.
+struct LookupTable16 {
+    #if arch(x86_64)
+        let low: __m256, high: __m256
+
+        @inline(__always)
+        init(_ values: UnsafePointer<Float>) {
+            (low, high) = (_mm256_loadu_ps(values), _mm256_loadu_ps(values + 8))
+        }
+
+        /// The entries of index `j` (bits `4j ..< 4j + 4`) of each of the 8 `words`.
+        @inline(__always)
+        func chunk(_ words: SIMD8<UInt32>, _ j: Int) -> SIMD8<Float> {
+            let index = unsafeBitCast(words &>> UInt32(4 * j), to: __m256i.self)
+            let upper = unsafeBitCast(words &<< UInt32(28 - 4 * j), to: __m256.self)
+            return _mm256_blendv_ps(_mm256_permutevar8x32_ps(low, index), _mm256_permutevar8x32_ps(high, index), upper)
+        }
+    #else
+        let values: UnsafePointer<Float>
+
+        @inline(__always)
+        init(_ values: UnsafePointer<Float>) { self.values = values }
+
+        /// The entries of index `j` (bits `4j ..< 4j + 4`) of each of the 8 `words`.
+        @inline(__always)
+        func chunk(_ words: SIMD8<UInt32>, _ j: Int) -> SIMD8<Float> {
+            let q = (words &>> UInt32(4 * j)) & 0xF
+            return SIMD8(
+                values[Int(q[0])], values[Int(q[1])], values[Int(q[2])], values[Int(q[3])],
+                values[Int(q[4])], values[Int(q[5])], values[Int(q[6])], values[Int(q[7])])
+        }
+    #endif
 }
 
 // Kept in this file, so that builds without whole-module optimisation (debug) inline them too.
