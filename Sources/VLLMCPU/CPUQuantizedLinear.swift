@@ -159,9 +159,7 @@ extension CPUBackend {
                 PackedDecode.multiplyLookup(x: x.floats, T: T, K: K, N: N, packed: packed, table: table, out: out, outStride: outStride)
                 return
             }
-            PackedMatMul.multiply(x: x.floats, T: T, K: K, N: N, out: out, outStride: outStride) { n, row in
-                PackedMatMul.dequantizeLookup(row: n, packed: packed, table: table, K: K, into: row)
-            }
+            PackedMatMul.multiplyLookup(x: x.floats, T: T, K: K, N: N, packed: packed, table: table, out: out, outStride: outStride)
         case .dense, .ggml, .stacked:
             preconditionFailure("\(format) parts are not packed")
         }

@@ -1,5 +1,9 @@
 import VLLMCore
 
+#if arch(x86_64)
+    import _Builtin_intrinsics.intel
+#endif
+
 /// `out[t, n] = Σ_k x[t, k] · w[n, k]` for 1 to `maxTokens` tokens (decode steps) and weights
 /// that stay packed (`WeightFormat.packedInt`, `.fp8`, `.lookupTable`), parallel over the rows of
 /// `w`. Each row is read once, straight from its packed form: eight values at a time become a
@@ -126,12 +130,14 @@ enum PackedDecode {
     ) {
         precondition(T >= 1 && T <= maxTokens && K % 8 == 0)
         let weights = LookupRows(packed: packed, table: table, K: K)
-        ParallelFor.run(N, costPerItem: K * (T + 4) / 2) { rows in
-            switch T {
-            case 1: weights.dot(rows, OneToken.self, x: x, out: out, outStride: outStride)
-            case 2: weights.dot(rows, TwoTokens.self, x: x, out: out, outStride: outStride)
-            case 3: weights.dot(rows, ThreeTokens.self, x: x, out: out, outStride: outStride)
-            default: weights.dot(rows, FourTokens.self, x: x, out: out, outStride: outStride)
+        weights.withInterleaved(x, T: T) { x in
+            ParallelFor.run(N, costPerItem: K * (T + 3) / 2) { rows in
+                switch T {
+                case 1: weights.dot(rows, OneToken.self, x: x, out: out, outStride: outStride)
+                case 2: weights.dot(rows, TwoTokens.self, x: x, out: out, outStride: outStride)
+                case 3: weights.dot(rows, ThreeTokens.self, x: x, out: out, outStride: outStride)
+                default: weights.dot(rows, FourTokens.self, x: x, out: out, outStride: outStride)
+                }
             }
         }
     }
@@ -470,28 +476,155 @@ struct FP8Rows {
     }
 }
 
-/// The rows of a `WeightFormat.lookupTable` matrix of 4-bit indices.
-private struct LookupRows {
+/// The rows of a `WeightFormat.lookupTable` matrix of 4-bit indices, read in blocks of 8 words
+/// (64 indices, one 32-byte load) that `LookupTable16` turns into 8 chunks of 8 values in its own
+/// order (`input`); the activations are reordered once per product to match (`withInterleaved`).
+/// A row's last block is padded with index 0 against zero activations.
+struct LookupRows {
     let packed: UnsafePointer<UInt32>, table: UnsafePointer<Float>
     let K: Int
 
-    /// Rows `rows` of the product: each word's 8 indices select their table entries.
-    func dot<C: DecodeTokens>(_ rows: Range<Int>, _: C.Type, x: UnsafePointer<Float>, out: UnsafeMutablePointer<Float>, outStride: Int) {
-        let T = C.count
-        let words = K / 8
-        for n in rows {
-            let row = packed + n * words, values = table + n * 16
-            var total = TokenSums()
-            for i in 0..<words {
-                let q = unpack(row, i * 8, bits: 4)
-                let w = SIMD8<Float>(
-                    values[Int(q[0])], values[Int(q[1])], values[Int(q[2])], values[Int(q[3])],
-                    values[Int(q[4])], values[Int(q[5])], values[Int(q[6])], values[Int(q[7])])
-                total.add(w, x: x + i * 8, K: K, T: T)
+    /// `K` rounded up to whole blocks: the row length of the interleaved activations.
+    var width: Int { (K + 63) / 64 * 64 }
+
+    /// The input (within its block) that lane `i` of chunk `c` of a block holds: the bytes of
+    /// the block, low nibbles first (`c < 4`), in the order that byte shuffles and unpacks leave
+    /// them in (`LookupTable16.half`).
+    @inline(__always)
+    static func input(chunk c: Int, lane i: Int) -> Int {
+        32 * (i / 4) + 8 * (c % 4) + 2 * (i % 4) + c / 4
+    }
+
+    /// `body` with `x [T, K]` reordered to `[T, width]`, `xp[t, b + 8c + i] = x[t, b + input(c, i)]`
+    /// for each block `b`, zero past `K`. The products only sum over the inputs, so reordering
+    /// the activations and the weights alike leaves them unchanged.
+    func withInterleaved<R>(_ x: UnsafePointer<Float>, T: Int, _ body: (UnsafePointer<Float>) -> R) -> R {
+        let width = self.width
+        let xp = UnsafeMutablePointer<Float>.allocate(capacity: T * width)
+        defer { xp.deallocate() }
+        for t in 0..<T {
+            for b in stride(from: 0, to: width, by: 64) {
+                for c in 0..<8 {
+                    for i in 0..<8 {
+                        let k = b + Self.input(chunk: c, lane: i)
+                        xp[t * width + b + 8 * c + i] = k < K ? x[t * K + k] : 0
+                    }
+                }
             }
-            total.store(out + n, outStride: outStride, T: T)
+        }
+        return body(xp)
+    }
+
+    /// Words `8b ..< 8b + 8` of `row`, zero past its end.
+    @inline(__always)
+    func block(_ row: UnsafePointer<UInt32>, _ b: Int) -> SIMD8<UInt32> {
+        let words = K / 8
+        if 8 * b + 8 <= words { return UnsafeRawPointer(row + 8 * b).loadUnaligned(as: SIMD8<UInt32>.self) }
+        var v = SIMD8<UInt32>()
+        for i in 0..<(words - 8 * b) { v[i] = row[8 * b + i] }
+        return v
+    }
+
+    /// Rows `rows` of the product, `x` interleaved (`withInterleaved`).
+    func dot<C: DecodeTokens>(_ rows: Range<Int>, _: C.Type, x: UnsafePointer<Float>, out: UnsafeMutablePointer<Float>, outStride: Int) {
+        let (T, chains, width) = (C.count, C.chains, self.width)
+        for n in rows {
+            let row = packed + n * (K / 8), values = LookupTable16(table + n * 16)
+            var acc = Chains()
+            for b in 0..<(width / 64) {
+                let v = block(row, b), xb = x + 64 * b
+                // Written out, so that each accumulator is a constant.
+                let low = values.half(v, 0)
+                acc.add(0, low.0, x: xb, K: width, T: T, chains: chains)
+                acc.add(1, low.1, x: xb + 8, K: width, T: T, chains: chains)
+                acc.add(2, low.2, x: xb + 16, K: width, T: T, chains: chains)
+                acc.add(3, low.3, x: xb + 24, K: width, T: T, chains: chains)
+                let high = values.half(v, 1)
+                acc.add(4, high.0, x: xb + 32, K: width, T: T, chains: chains)
+                acc.add(5, high.1, x: xb + 40, K: width, T: T, chains: chains)
+                acc.add(6, high.2, x: xb + 48, K: width, T: T, chains: chains)
+                acc.add(7, high.3, x: xb + 56, K: width, T: T, chains: chains)
+            }
+            acc.tokens(T: T, chains: chains).store(out + n, outStride: outStride, T: T)
         }
     }
+
+    /// Row `n` as `width` floats in the interleaved order, into `out`.
+    func dequantize(row n: Int, into out: UnsafeMutablePointer<Float>) {
+        let row = packed + n * (K / 8), values = LookupTable16(table + n * 16)
+        for b in 0..<(width / 64) {
+            let v = block(row, b), o = UnsafeMutableRawPointer(out + 64 * b)
+            for h in 0..<2 {
+                let chunks = values.half(v, h)
+                o.storeBytes(of: chunks.0, toByteOffset: 128 * h, as: SIMD8<Float>.self)
+                o.storeBytes(of: chunks.1, toByteOffset: 128 * h + 32, as: SIMD8<Float>.self)
+                o.storeBytes(of: chunks.2, toByteOffset: 128 * h + 64, as: SIMD8<Float>.self)
+                o.storeBytes(of: chunks.3, toByteOffset: 128 * h + 96, as: SIMD8<Float>.self)
+            }
+        }
+    }
+}
+
+/// One row's table of 16 floats. On x86-64 it is held as 4 byte planes (plane `b`: byte `b` of
+/// each entry, in both 128-bit lanes), so that one byte shuffle looks up a byte of 32 entries at
+/// once and two rounds of unpacks put the bytes back together: 32 values in 12 shuffles, where
+/// lane permutes (8 entries each) needed two and a blend per 8 values, and scalar loads 8.
+/// Other architectures load the entries one by one, in the same order; both pick the same values.
+struct LookupTable16 {
+    /// Chunks `4h ..< 4h + 4` of a block of 8 words: their low (`h` 0) or high (`h` 1) nibbles.
+    typealias Chunks = (SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>)
+
+    #if arch(x86_64)
+        let p0: __m256i, p1: __m256i, p2: __m256i, p3: __m256i
+
+        @inline(__always)
+        init(_ values: UnsafePointer<Float>) {
+            // Each group of 4 entries with its bytes sorted by place, then a 4 × 4 transpose of words.
+            let sort = _mm_setr_epi8(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15)
+            func sorted(_ i: Int) -> __m128i { _mm_shuffle_epi8(_mm_castps_si128(_mm_loadu_ps(values + 4 * i)), sort) }
+            let (a, b, c, d) = (sorted(0), sorted(1), sorted(2), sorted(3))
+            let (ab0, ab1) = (_mm_unpacklo_epi32(a, b), _mm_unpackhi_epi32(a, b))
+            let (cd0, cd1) = (_mm_unpacklo_epi32(c, d), _mm_unpackhi_epi32(c, d))
+            p0 = _mm256_broadcastsi128_si256(_mm_unpacklo_epi64(ab0, cd0))
+            p1 = _mm256_broadcastsi128_si256(_mm_unpackhi_epi64(ab0, cd0))
+            p2 = _mm256_broadcastsi128_si256(_mm_unpacklo_epi64(ab1, cd1))
+            p3 = _mm256_broadcastsi128_si256(_mm_unpackhi_epi64(ab1, cd1))
+        }
+
+        /// The entries of the low (`h` 0) or high (`h` 1) nibbles of the 32 bytes of `words`.
+        @inline(__always)
+        func half(_ words: SIMD8<UInt32>, _ h: Int) -> Chunks {
+            let index = unsafeBitCast((words &>> UInt32(4 * h)) & 0x0F0F_0F0F, to: __m256i.self)
+            let (b0, b1) = (_mm256_shuffle_epi8(p0, index), _mm256_shuffle_epi8(p1, index))
+            let (b2, b3) = (_mm256_shuffle_epi8(p2, index), _mm256_shuffle_epi8(p3, index))
+            let (low01, high01) = (_mm256_unpacklo_epi8(b0, b1), _mm256_unpackhi_epi8(b0, b1))
+            let (low23, high23) = (_mm256_unpacklo_epi8(b2, b3), _mm256_unpackhi_epi8(b2, b3))
+            func floats(_ v: __m256i) -> SIMD8<Float> { unsafeBitCast(v, to: SIMD8<Float>.self) }
+            return (
+                floats(_mm256_unpacklo_epi16(low01, low23)), floats(_mm256_unpackhi_epi16(low01, low23)),
+                floats(_mm256_unpacklo_epi16(high01, high23)), floats(_mm256_unpackhi_epi16(high01, high23))
+            )
+        }
+    #else
+        let values: UnsafePointer<Float>
+
+        @inline(__always)
+        init(_ values: UnsafePointer<Float>) { self.values = values }
+
+        /// The entries of the low (`h` 0) or high (`h` 1) nibbles of the 32 bytes of `words`.
+        @inline(__always)
+        func half(_ words: SIMD8<UInt32>, _ h: Int) -> Chunks {
+            func chunk(_ c: Int) -> SIMD8<Float> {
+                var v = SIMD8<Float>()
+                for i in 0..<8 {
+                    let k = LookupRows.input(chunk: c, lane: i)
+                    v[i] = values[Int((words[k / 8] >> UInt32(4 * (k % 8))) & 0xF)]
+                }
+                return v
+            }
+            return (chunk(4 * h), chunk(4 * h + 1), chunk(4 * h + 2), chunk(4 * h + 3))
+        }
+    #endif
 }
 
 // Kept in this file, so that builds without whole-module optimisation (debug) inline them too.

@@ -75,12 +75,18 @@ enum PackedMatMul {
         }
     }
 
-    /// Row `n` of a `WeightFormat.lookupTable` matrix of 4-bit indices: each index's table value.
-    @inline(__always)
-    static func dequantizeLookup(
-        row n: Int, packed: UnsafePointer<UInt32>, table: UnsafePointer<Float>, K: Int, into out: UnsafeMutablePointer<Float>
+    /// A `WeightFormat.lookupTable` matrix of 4-bit indices: rows dequantized in the interleaved
+    /// order of `LookupRows` (8 values per five instructions), the activations reordered once to match.
+    static func multiplyLookup(
+        x: UnsafePointer<Float>, T: Int, K: Int, N: Int, packed: UnsafePointer<UInt32>, table: UnsafePointer<Float>,
+        out: UnsafeMutablePointer<Float>, outStride: Int
     ) {
-        let words = packed + n * (K / 8), values = table + n * 16
-        for k in 0..<K { out[k] = values[Int((words[k / 8] >> UInt32((k % 8) * 4)) & 0xF)] }
+        precondition(K % 8 == 0)
+        let weights = LookupRows(packed: packed, table: table, K: K)
+        weights.withInterleaved(x, T: T) { x in
+            multiply(x: x, T: T, K: weights.width, N: N, out: out, outStride: outStride) { n, row in
+                weights.dequantize(row: n, into: row)
+            }
+        }
     }
 }

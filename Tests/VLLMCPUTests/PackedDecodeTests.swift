@@ -19,7 +19,8 @@ import VLLMCore
         "int4 g32, 3 groups", "int4 g32, 5 groups, act-order", "int4 per channel, 96 inputs", "int4 g64, 3 groups",
         "int4 g128, 3 groups, act-order", "int4 per channel, 192 inputs", "int8 g32, 3 groups", "int8 g16, 9 groups, act-order",
         "int8 g32, 5 groups, act-order", "int8 per channel, 100 inputs", "fp8 per row", "fp8 blocks of 32, partial last",
-        "fp8 blocks of 64, 100 inputs", "fp8 blocks of 128, 320 inputs", "lookup table",
+        "fp8 blocks of 64, 100 inputs", "fp8 blocks of 128, 320 inputs", "lookup table, 96 inputs", "lookup table, 40 inputs",
+        "lookup table, 200 inputs", "lookup table, 520 inputs",
     ]
 
     /// One fused weight of two parts (37 and 19 rows) in `layout`.
@@ -40,6 +41,10 @@ import VLLMCore
         case "fp8 blocks of 32, partial last": return (84, both { fp8(blockColumns: 32, N: $0, K: 84, &$1) })
         case "fp8 blocks of 64, 100 inputs": return (100, both { fp8(blockColumns: 64, N: $0, K: 100, &$1) })
         case "fp8 blocks of 128, 320 inputs": return (320, both { fp8(blockColumns: 128, N: $0, K: 320, &$1) })
+        // Lookup tables: blocks of 8 words (64 inputs) and any number of words after them.
+        case "lookup table, 40 inputs": return (40, both { lookupTable(N: $0, K: 40, &$1) })
+        case "lookup table, 200 inputs": return (200, both { lookupTable(N: $0, K: 200, &$1) })
+        case "lookup table, 520 inputs": return (520, both { lookupTable(N: $0, K: 520, &$1) })
         default: return (96, both { lookupTable(N: $0, K: 96, &$1) })
         }
     }
