@@ -3,11 +3,11 @@ import VLLMCore
 #if arch(x86_64)
     import _Builtin_intrinsics.intel
 
-    /// The rows of one ggml weight and the `T` tokens' quantized activations they multiply
-    /// (`GGMLInt8Decode`), two sub-blocks of 32 values (`Int8Pair`) at a time. Decode steps decode
-    /// each pair in registers as their one or few tokens meet it; prompt steps decode a tile of
-    /// rows once into memory and pass the tokens over it four at a time. Both run `meet`, so a
-    /// token's sums take the same operations in the same order whatever the step's size.
+    /// The rows of one weight and the `T` tokens' quantized activations they multiply
+    /// (`GGMLInt8Decode`, `PackedInt8Decode`), two sub-blocks of 32 values (`Int8Pair`) at a time.
+    /// Decode steps decode each pair in registers as their one or few tokens meet it; prompt steps
+    /// decode a tile of rows once into memory and pass the tokens over it four at a time. Both run
+    /// `meet`, so a token's sums take the same operations in the same order whatever the step's size.
     struct Int8Rows {
         /// Rows decoded together when a step has at least `tileTokens` tokens: they stay in L1/L2
         /// while every token passes over them.
@@ -15,31 +15,40 @@ import VLLMCore
         /// Tokens that meet a row together, sharing each pair's codes in registers.
         static let tileTokens = 4
 
-        let w: UnsafeRawPointer, rowBytes: Int, shape: Int8Shape, T: Int
+        let shape: Int8Shape, T: Int
         let x: QuantizedActivations
 
-        /// Rows `rows` of the product.
+        /// Rows `rows` of a ggml weight of `type` at `w`, `rowBytes` a row.
         @inline(__always)
-        func dot(_ rows: Range<Int>, _ type: GGMLType, out: UnsafeMutablePointer<Float>, outStride: Int) {
+        func dot(_ rows: Range<Int>, _ type: GGMLType, w: UnsafeRawPointer, rowBytes: Int, out: UnsafeMutablePointer<Float>, outStride: Int)
+        {
+            @inline(__always) func blocks<F: Int8BlockFormat>(_: F.Type) {
+                dot(rows, out: out, outStride: outStride) { BlockRow<F>(row: w + $0 * rowBytes, shape: shape) }
+            }
             switch type {
-            case .q4_0: dot(rows, Q4_0Int8.self, out: out, outStride: outStride)
-            case .q4_1: dot(rows, Q4_1Int8.self, out: out, outStride: outStride)
-            case .q5_0: dot(rows, Q5_0Int8.self, out: out, outStride: outStride)
-            case .q5_1: dot(rows, Q5_1Int8.self, out: out, outStride: outStride)
-            case .q8_0: dot(rows, Q8_0Int8.self, out: out, outStride: outStride)
-            case .q4_K: dot(rows, Q4_KInt8.self, out: out, outStride: outStride)
-            case .q5_K: dot(rows, Q5_KInt8.self, out: out, outStride: outStride)
-            case .q6_K: dot(rows, Q6_KInt8.self, out: out, outStride: outStride)
+            case .q4_0: blocks(Q4_0Int8.self)
+            case .q4_1: blocks(Q4_1Int8.self)
+            case .q5_0: blocks(Q5_0Int8.self)
+            case .q5_1: blocks(Q5_1Int8.self)
+            case .q8_0: blocks(Q8_0Int8.self)
+            case .q4_K: blocks(Q4_KInt8.self)
+            case .q5_K: blocks(Q5_KInt8.self)
+            case .q6_K: blocks(Q6_KInt8.self)
             case .f32, .f16, .bf16: preconditionFailure("float types are multiplied by QuantizedMatMul")
             }
         }
 
-        /// Decode steps meet each row's pairs as they are decoded, which a single pass over the
-        /// row needs no more than; prompt steps decode `tileRows` rows into memory once.
-        private func dot<F: Int8BlockFormat>(_ rows: Range<Int>, _: F.Type, out: UnsafeMutablePointer<Float>, outStride: Int) {
+        /// Rows `rows` of the product, `row(n)` the pairs of row `n`. Decode steps meet each row's
+        /// pairs as they are decoded, which a single pass over the row needs no more than; prompt
+        /// steps decode `tileRows` rows into memory once.
+        @inline(__always)
+        func dot<Source: Int8PairSource>(
+            _ rows: Range<Int>, out: UnsafeMutablePointer<Float>, outStride: Int, row: (Int) -> Source
+        ) {
+            typealias F = Source.Format
             guard T >= Self.tileTokens else {
                 for n in rows {
-                    let row = BlockRow<F>(row: w + n * rowBytes, shape: shape)
+                    let row = row(n)
                     switch T {
                     case 1: meet(row, OneToken.self, from: 0, out: out + n, outStride: outStride)
                     case 2: meet(row, TwoTokens.self, from: 0, out: out + n, outStride: outStride)
@@ -53,7 +62,7 @@ import VLLMCore
             defer { decoded.deallocate() }
             for first in stride(from: rows.lowerBound, to: rows.upperBound, by: Self.tileRows) {
                 let count = min(Self.tileRows, rows.upperBound - first)
-                for r in 0..<count { DecodedRow<F>(decoded + r * bytes, shape: shape).decode(w + (first + r) * rowBytes) }
+                for r in 0..<count { DecodedRow<F>(decoded + r * bytes, shape: shape).decode(row(first + r)) }
                 for t in stride(from: 0, to: T, by: Self.tileTokens) {
                     for r in 0..<count {
                         let row = DecodedRow<F>(decoded + r * bytes, shape: shape)
@@ -143,7 +152,7 @@ import VLLMCore
     /// Vectors hold the two sub-blocks' first halves (the first's in the low 128 bits), then their
     /// second halves (`interleaved`), as the activations do, so that one `vpmaddubsw` gives a half
     /// of each sub-block in lanes of its own.
-    struct Int8Pair<F: Int8BlockFormat> {
+    struct Int8Pair<F: Int8Codes> {
         let codes: (__m256i, __m256i)
         /// The signed codes (`Int8Extra.signs`), or the 16-bit multipliers of the products of the
         /// first halves and of the second halves (`Int8Extra.multipliers`); ones otherwise.
@@ -192,7 +201,7 @@ import VLLMCore
 
     /// Where `Int8Rows.meet` takes a row's pairs from.
     protocol Int8PairSource {
-        associatedtype Format: Int8BlockFormat
+        associatedtype Format: Int8Codes
         /// Pair `p`.
         func pair(_ p: Int) -> Int8Pair<Format>
     }
@@ -207,7 +216,7 @@ import VLLMCore
 
     /// A row decoded into memory, pair after pair: codes, signs or multipliers where the format
     /// has them (`Int8Extra`), scales, offsets.
-    struct DecodedRow<F: Int8BlockFormat>: Int8PairSource {
+    struct DecodedRow<F: Int8Codes>: Int8PairSource {
         let base: UnsafeMutableRawPointer, shape: Int8Shape
 
         init(_ base: UnsafeMutableRawPointer, shape: Int8Shape) { (self.base, self.shape) = (base, shape) }
@@ -217,10 +226,9 @@ import VLLMCore
         /// Bytes of a decoded row.
         static func bytes(_ shape: Int8Shape) -> Int { shape.pairs * pairBytes }
 
-        /// Decodes the row of blocks at `row`.
+        /// Decodes the pairs of `source`.
         @inline(__always)
-        func decode(_ row: UnsafeRawPointer) {
-            let source = BlockRow<F>(row: row, shape: shape)
+        func decode<Source: Int8PairSource>(_ source: Source) where Source.Format == F {
             for p in 0..<shape.pairs {
                 let pair = source.pair(p), at = base + p * Self.pairBytes
                 store32(at, pair.codes.0)
