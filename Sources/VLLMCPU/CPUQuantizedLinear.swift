@@ -71,7 +71,7 @@ extension CPUBackend {
             guard case .ggml(let type) = format else { preconditionFailure("a stacked part in format \(format)") }
             QuantizedMatMul.multiply(
                 x: x.floats, w: tensor.storage, type: type, out: out.floats + column, outStride: out.columns,
-                T: x.rows, N: tensor.shape[0], K: x.columns, int8Activations: ggufActivations == .int8,
+                T: x.rows, N: tensor.shape[0], K: x.columns, int8Activations: quantizedActivations == .int8,
                 decodeKernels: !batchInvariant)
             column += tensor.shape[0]
         }

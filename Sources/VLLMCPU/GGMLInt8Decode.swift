@@ -18,7 +18,7 @@ import VLLMCore
 /// The result is the exact dot product of the dequantized weight with the dequantized 8-bit
 /// activations, up to float32 rounding of the per-block terms: offsets (`−8`, `−16`, `−32`, the
 /// minima) meet the same quantized activations through their half-block sums. It is the CPU's
-/// `--gguf-activations int8` mode (docs/gguf.md); the default float32 path (`GGMLDecode` and
+/// `--quantized-activations int8` mode (docs/gguf.md); the default float32 path (`GGMLDecode` and
 /// the tiles of `QuantizedMatMul`) stays the exact reference. Written with AVX2 intrinsics, which
 /// the `-target-cpu haswell` build enables; other architectures run the float32 path.
 enum GGMLInt8Decode {

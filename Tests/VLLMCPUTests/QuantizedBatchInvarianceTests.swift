@@ -41,15 +41,15 @@ import VLLMTestSupport
 
     /// 8-bit GGUF activations serve every step in an order of the token's own, so the mode takes
     /// them, and a token's logits stay bitwise the same alone and in a batch.
-    @Test(.enabled(if: CPUBackend(ggufActivations: .int8).ggufActivations == .int8, "int8 GGUF activations need x86-64"))
+    @Test(.enabled(if: CPUBackend(quantizedActivations: .int8).quantizedActivations == .int8, "int8 GGUF activations need x86-64"))
     func int8ActivationsAreInvariant() throws {
         var options = ModelLoadOptions(maxModelLength: 64, maxNumBatchedTokens: 64)
         options.batchInvariant = true
-        options.ggufActivations = .int8
+        options.quantizedActivations = .int8
         let model = "Tests/Fixtures/gguf/tiny-llama-mixed.gguf"
         let config = try ModelFolder(path: RepositoryFiles.path(model)).config
         let backends = try CPUPlatform().makeBackends(config: config, options)
-        #expect(backends.allSatisfy { $0.batchInvariant && $0.ggufActivations == .int8 })
+        #expect(backends.allSatisfy { $0.batchInvariant && $0.quantizedActivations == .int8 })
         try Self.checkDecodeLogits(model, backend: backends[0])
     }
 
