@@ -23,7 +23,7 @@ import VLLMCore
         func dot(_ rows: Range<Int>, _ type: GGMLType, w: UnsafeRawPointer, rowBytes: Int, out: UnsafeMutablePointer<Float>, outStride: Int)
         {
             @inline(__always) func blocks<F: Int8BlockFormat>(_: F.Type) {
-                dot(rows, out: out, outStride: outStride) { BlockRow<F>(row: w + $0 * rowBytes, shape: shape) }
+                dot(rows, BlockRows<F>(w: w, rowBytes: rowBytes, shape: shape), out: out, outStride: outStride)
             }
             switch type {
             case .q4_0: blocks(Q4_0Int8.self)
@@ -38,17 +38,16 @@ import VLLMCore
             }
         }
 
-        /// Rows `rows` of the product, `row(n)` the pairs of row `n`. Decode steps meet each row's
-        /// pairs as they are decoded, which a single pass over the row needs no more than; prompt
-        /// steps decode `tileRows` rows into memory once.
-        @inline(__always)
-        func dot<Source: Int8PairSource>(
-            _ rows: Range<Int>, out: UnsafeMutablePointer<Float>, outStride: Int, row: (Int) -> Source
-        ) {
-            typealias F = Source.Format
+        /// Rows `rows` of the product of `weight`. Decode steps meet each row's pairs as they are
+        /// decoded, which a single pass over the row needs no more than; prompt steps decode
+        /// `tileRows` rows into memory once. Not inlined into the callers' closures: there, the
+        /// sums that `meet`'s local functions capture would be checked for exclusive access at
+        /// run time (`swift_beginAccess`), a third of a decode step.
+        func dot<Weight: Int8RowSource>(_ rows: Range<Int>, _ weight: Weight, out: UnsafeMutablePointer<Float>, outStride: Int) {
+            typealias F = Weight.Row.Format
             guard T >= Self.tileTokens else {
                 for n in rows {
-                    let row = row(n)
+                    let row = weight.row(n)
                     switch T {
                     case 1: meet(row, OneToken.self, from: 0, out: out + n, outStride: outStride)
                     case 2: meet(row, TwoTokens.self, from: 0, out: out + n, outStride: outStride)
@@ -62,7 +61,7 @@ import VLLMCore
             defer { decoded.deallocate() }
             for first in stride(from: rows.lowerBound, to: rows.upperBound, by: Self.tileRows) {
                 let count = min(Self.tileRows, rows.upperBound - first)
-                for r in 0..<count { DecodedRow<F>(decoded + r * bytes, shape: shape).decode(row(first + r)) }
+                for r in 0..<count { DecodedRow<F>(decoded + r * bytes, shape: shape).decode(weight.row(first + r)) }
                 for t in stride(from: 0, to: T, by: Self.tileTokens) {
                     for r in 0..<count {
                         let row = DecodedRow<F>(decoded + r * bytes, shape: shape)
@@ -86,54 +85,15 @@ import VLLMCore
         ) {
             let n = Tokens.count
             let tokens = (x.token(t), x.token(t + min(1, n - 1)), x.token(t + min(2, n - 1)), x.token(t + min(3, n - 1)))
-            typealias Sums = (__m256, __m256, __m256, __m256)
-            let zero = _mm256_setzero_ps()
-            // Even and odd pairs in two chains, so that consecutive pairs do not wait on each other;
-            // the offsets of first halves join the even chain, those of second halves the odd one
-            // (two sums per token, so that four tokens' sums stay in registers).
-            var (even, odd): (Sums, Sums) = ((zero, zero, zero, zero), (zero, zero, zero, zero))
-            @inline(__always) func meet(_ pair: Int8Pair<Row.Format>, _ p: Int, to sums: inout Sums) {
-                sums.0 = pair.add(tokens.0, p, to: sums.0)
-                if n > 1 { sums.1 = pair.add(tokens.1, p, to: sums.1) }
-                if n > 2 { sums.2 = pair.add(tokens.2, p, to: sums.2) }
-                if n > 3 { sums.3 = pair.add(tokens.3, p, to: sums.3) }
-            }
-            @inline(__always) func group(_ g: Int, pairs: Int) {
-                var offsets = (_mm_setzero_ps(), _mm_setzero_ps(), _mm_setzero_ps(), _mm_setzero_ps())
-                @inline(__always) func addPair(_ p: Int, to sums: inout Sums) -> __m128 {
-                    let pair = row.pair(p)
-                    meet(pair, p, to: &sums)
-                    return pair.offsets
-                }
-                if pairs > 0 { offsets.0 = addPair(4 * g, to: &even) }
-                if pairs > 1 { offsets.1 = addPair(4 * g + 1, to: &odd) }
-                if pairs > 2 { offsets.2 = addPair(4 * g + 2, to: &even) }
-                if pairs > 3 { offsets.3 = addPair(4 * g + 3, to: &odd) }
-                guard Row.Format.hasOffsets else { return }
-                // Four pairs' [first₀, first₁, second₀, second₁] as the group's eight first-half
-                // offsets and eight second-half ones.
-                let (a, b) = (_mm256_set_m128(offsets.2, offsets.0), _mm256_set_m128(offsets.3, offsets.1))
-                let halves = (
-                    _mm256_castpd_ps(_mm256_unpacklo_pd(_mm256_castps_pd(a), _mm256_castps_pd(b))),
-                    _mm256_castpd_ps(_mm256_unpackhi_pd(_mm256_castps_pd(a), _mm256_castps_pd(b)))
-                )
-                @inline(__always) func addOffsets(_ x: QuantizedActivations.Token, _ sums: inout __m256, _ other: inout __m256) {
-                    sums = _mm256_fmadd_ps(halves.0, _mm256_loadu_ps(x.firstSums + 8 * g), sums)
-                    other = _mm256_fmadd_ps(halves.1, _mm256_loadu_ps(x.secondSums + 8 * g), other)
-                }
-                addOffsets(tokens.0, &even.0, &odd.0)
-                if n > 1 { addOffsets(tokens.1, &even.1, &odd.1) }
-                if n > 2 { addOffsets(tokens.2, &even.2, &odd.2) }
-                if n > 3 { addOffsets(tokens.3, &even.3, &odd.3) }
-            }
+            var sums = Int8Sums<Tokens>()
             // Whole groups with a constant count, so that their loop has no tests.
             let (whole, rest) = shape.pairs.quotientAndRemainder(dividingBy: 4)
-            for g in 0..<whole { group(g, pairs: 4) }
-            if rest > 0 { group(whole, pairs: rest) }
-            out[0] = total(even.0, odd.0)
-            if n > 1 { out[outStride] = total(even.1, odd.1) }
-            if n > 2 { out[2 * outStride] = total(even.2, odd.2) }
-            if n > 3 { out[3 * outStride] = total(even.3, odd.3) }
+            for g in 0..<whole { sums.add(row, group: g, pairs: 4, tokens) }
+            if rest > 0 { sums.add(row, group: whole, pairs: rest, tokens) }
+            out[0] = total(sums.even.0, sums.odd.0)
+            if n > 1 { out[outStride] = total(sums.even.1, sums.odd.1) }
+            if n > 2 { out[2 * outStride] = total(sums.even.2, sums.odd.2) }
+            if n > 3 { out[3 * outStride] = total(sums.even.3, sums.odd.3) }
         }
 
         /// The lanes of the two sums added pairwise (`SIMD8.sum()` adds them one after another).
@@ -143,6 +103,73 @@ import VLLMCore
             let four = v.lowHalf + v.highHalf
             let two = four.lowHalf + four.highHalf
             return two[0] + two[1]
+        }
+    }
+
+    /// One to four tokens' sums against one row (`Int8Rows.meet`): even and odd pairs in two
+    /// chains, so that consecutive pairs do not wait on each other; the offsets of first halves join
+    /// the even chain, those of second halves the odd one (two sums per token, so that four tokens'
+    /// sums stay in registers). A struct with mutating methods rather than local functions that
+    /// capture the sums: captured, they were checked for exclusive access at run time.
+    struct Int8Sums<Tokens: DecodeTokens> {
+        typealias Sums = (__m256, __m256, __m256, __m256)
+        typealias Token = QuantizedActivations.Token
+        var even: Sums = (_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps())
+        var odd: Sums = (_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps())
+
+        /// `sums` plus `pair` times each token's pair `p`.
+        @inline(__always)
+        static func add<F>(_ pair: Int8Pair<F>, _ p: Int, _ tokens: (Token, Token, Token, Token), to sums: Sums) -> Sums {
+            let n = Tokens.count
+            var result = sums
+            result.0 = pair.add(tokens.0, p, to: result.0)
+            if n > 1 { result.1 = pair.add(tokens.1, p, to: result.1) }
+            if n > 2 { result.2 = pair.add(tokens.2, p, to: result.2) }
+            if n > 3 { result.3 = pair.add(tokens.3, p, to: result.3) }
+            return result
+        }
+
+        /// Adds group `g`'s `pairs` pairs (up to four), then their offsets times the tokens'
+        /// half-block sums.
+        @inline(__always)
+        mutating func add<Row: Int8PairSource>(_ row: Row, group g: Int, pairs: Int, _ tokens: (Token, Token, Token, Token)) {
+            let zero = _mm_setzero_ps()
+            var offsets = (zero, zero, zero, zero)
+            if pairs > 0 {
+                let pair = row.pair(4 * g)
+                (even, offsets.0) = (Self.add(pair, 4 * g, tokens, to: even), pair.offsets)
+            }
+            if pairs > 1 {
+                let pair = row.pair(4 * g + 1)
+                (odd, offsets.1) = (Self.add(pair, 4 * g + 1, tokens, to: odd), pair.offsets)
+            }
+            if pairs > 2 {
+                let pair = row.pair(4 * g + 2)
+                (even, offsets.2) = (Self.add(pair, 4 * g + 2, tokens, to: even), pair.offsets)
+            }
+            if pairs > 3 {
+                let pair = row.pair(4 * g + 3)
+                (odd, offsets.3) = (Self.add(pair, 4 * g + 3, tokens, to: odd), pair.offsets)
+            }
+            guard Row.Format.hasOffsets else { return }
+            // Four pairs' [first₀, first₁, second₀, second₁] as the group's eight first-half
+            // offsets and eight second-half ones.
+            let (a, b) = (_mm256_set_m128(offsets.2, offsets.0), _mm256_set_m128(offsets.3, offsets.1))
+            let halves = (
+                _mm256_castpd_ps(_mm256_unpacklo_pd(_mm256_castps_pd(a), _mm256_castps_pd(b))),
+                _mm256_castpd_ps(_mm256_unpackhi_pd(_mm256_castps_pd(a), _mm256_castps_pd(b)))
+            )
+            @inline(__always) func first(_ x: Token, _ sums: __m256) -> __m256 {
+                _mm256_fmadd_ps(halves.0, _mm256_loadu_ps(x.firstSums + 8 * g), sums)
+            }
+            @inline(__always) func second(_ x: Token, _ sums: __m256) -> __m256 {
+                _mm256_fmadd_ps(halves.1, _mm256_loadu_ps(x.secondSums + 8 * g), sums)
+            }
+            let n = Tokens.count
+            (even.0, odd.0) = (first(tokens.0, even.0), second(tokens.0, odd.0))
+            if n > 1 { (even.1, odd.1) = (first(tokens.1, even.1), second(tokens.1, odd.1)) }
+            if n > 2 { (even.2, odd.2) = (first(tokens.2, even.2), second(tokens.2, odd.2)) }
+            if n > 3 { (even.3, odd.3) = (first(tokens.3, even.3), second(tokens.3, odd.3)) }
         }
     }
 
@@ -204,6 +231,21 @@ import VLLMCore
         associatedtype Format: Int8Codes
         /// Pair `p`.
         func pair(_ p: Int) -> Int8Pair<Format>
+    }
+
+    /// Where `Int8Rows.dot` takes a weight's rows from.
+    protocol Int8RowSource {
+        associatedtype Row: Int8PairSource
+        /// Row `n`.
+        func row(_ n: Int) -> Row
+    }
+
+    /// The rows of a ggml weight, `rowBytes` apart.
+    struct BlockRows<F: Int8BlockFormat>: Int8RowSource {
+        let w: UnsafeRawPointer, rowBytes: Int, shape: Int8Shape
+
+        @inline(__always)
+        func row(_ n: Int) -> BlockRow<F> { BlockRow(row: w + n * rowBytes, shape: shape) }
     }
 
     /// A row's blocks as the file stores them, each pair decoded when it is asked for.

@@ -1,3 +1,4 @@
+import CVLLMSupport
 import VLLMCore
 
 #if arch(x86_64)
@@ -43,14 +44,15 @@ package enum PackedInt8Decode {
             let (groups, shift, rowBytes) = (K / groupSize, groupShift(groupSize: groupSize, K: K), K * bits / 8)
             let w = UnsafeRawPointer(packed)
             GGMLInt8Decode.multiply(x: x, T: T, N: N, K: K) { rows, range in
-                @inline(__always) func dot<F: PackedIntCodes>(_: F.Type) {
-                    rows.dot(range, out: out, outStride: outStride) { n in
-                        PackedIntRow<F>(
-                            row: w + n * rowBytes, scales: scales + n * groups, zeros: zeros + n * groups, groupShift: shift,
-                            shape: rows.shape)
-                    }
+                func weight<F: PackedIntCodes>(_: F.Type) -> PackedIntRows<F> {
+                    PackedIntRows(
+                        w: w, rowBytes: rowBytes, scales: scales, zeros: zeros, groups: groups, groupShift: shift, shape: rows.shape)
                 }
-                if bits == 4 { dot(PackedInt4Codes.self) } else { dot(PackedInt8Codes.self) }
+                if bits == 4 {
+                    rows.dot(range, weight(PackedInt4Codes.self), out: out, outStride: outStride)
+                } else {
+                    rows.dot(range, weight(PackedInt8Codes.self), out: out, outStride: outStride)
+                }
             }
         #endif
     }
@@ -66,6 +68,8 @@ package enum PackedInt8Decode {
         static func codes(_ p: UnsafeRawPointer, single: Bool) -> (codes: (__m256i, __m256i), extra: (__m256i, __m256i))
         /// What each value of a group of `scale` and `zero` adds to `scale` times its code.
         static func offset(scale: Float, zero: Float) -> Float
+        /// `offset` of the groups in the first two lanes of `scales` and `zeros`.
+        static func offsets(scales: __m128, zeros: __m128) -> __m128
     }
 
     /// 4-bit codes, eight to a word, value `j` in bits `4j`: byte `i` of a sub-block's 16 holds its
@@ -89,6 +93,9 @@ package enum PackedInt8Decode {
 
         @inline(__always)
         static func offset(scale: Float, zero: Float) -> Float { -scale * zero }
+
+        @inline(__always)
+        static func offsets(scales: __m128, zeros: __m128) -> __m128 { _mm_mul_ps(_mm_sub_ps(_mm_setzero_ps(), scales), zeros) }
     }
 
     /// 8-bit codes, four to a word, value `j` in bits `8j`: the bytes in order. They go in as
@@ -108,6 +115,21 @@ package enum PackedInt8Decode {
 
         @inline(__always)
         static func offset(scale: Float, zero: Float) -> Float { scale * (128 - zero) }
+
+        @inline(__always)
+        static func offsets(scales: __m128, zeros: __m128) -> __m128 { _mm_mul_ps(scales, _mm_sub_ps(_mm_set1_ps(128), zeros)) }
+    }
+
+    /// The rows of a packed weight, `rowBytes` apart, with their groups' scales and zeros.
+    struct PackedIntRows<F: PackedIntCodes>: Int8RowSource {
+        let w: UnsafeRawPointer, rowBytes: Int, scales: UnsafePointer<Float>, zeros: UnsafePointer<Float>
+        let groups: Int, groupShift: Int, shape: Int8Shape
+
+        @inline(__always)
+        func row(_ n: Int) -> PackedIntRow<F> {
+            PackedIntRow(
+                row: w + n * rowBytes, scales: scales + n * groups, zeros: zeros + n * groups, groupShift: groupShift, shape: shape)
+        }
     }
 
     /// One packed row with its groups' scales and zeros, each pair decoded when it is asked for.
@@ -116,21 +138,43 @@ package enum PackedInt8Decode {
         /// Sub-block `b` is in group `b >> groupShift`.
         let groupShift: Int
         let shape: Int8Shape
+        /// Bytes ahead of the pair being read that `pair` prefetches.
+        static var prefetchDistance: Int { 1024 }
 
         @inline(__always)
         func pair(_ p: Int) -> Int8Pair<F> {
             let single = 2 * p + 1 == shape.subBlocks
+            // Rows of a few hundred bytes end before the hardware prefetcher ramps up; the rows of
+            // a range are contiguous, so each pair asks for the line a fixed distance ahead.
+            vllm_prefetch(row + p * F.pairBytes + Self.prefetchDistance)
             let (codes, extra) = F.codes(row + p * F.pairBytes, single: single)
-            let g0 = (2 * p) >> groupShift
-            let (s0, o0) = (scales[g0], F.offset(scale: scales[g0], zero: zeros[g0]))
-            var (s1, o1): (Float, Float) = (0, 0)
-            if !single {
-                let g1 = (2 * p + 1) >> groupShift
-                (s1, o1) = (scales[g1], F.offset(scale: scales[g1], zero: zeros[g1]))
+            let (scales, offsets) = groupScales(p, single: single)
+            return Int8Pair(codes: codes, extra: extra, scales: scales, offsets: offsets)
+        }
+
+        /// Pair `p`'s scales in the lanes of its sub-blocks' sums and its offsets
+        /// (`Int8Pair.scales`, `.offsets`). Groups of 64 inputs or more hold both sub-blocks, so
+        /// one scale and one offset serve the pair (a missing second sub-block meets zero
+        /// activations whatever its scale); groups of 32 give each its own, read as two floats.
+        @inline(__always)
+        func groupScales(_ p: Int, single: Bool) -> (__m256, __m128) {
+            if groupShift > 0 {
+                let g = (2 * p) &>> groupShift
+                let s = scales[g]
+                return (_mm256_set1_ps(s), _mm_set1_ps(F.offset(scale: s, zero: zeros[g])))
             }
-            return Int8Pair(
-                codes: codes, extra: extra, scales: _mm256_setr_ps(s0, s0, s0, s0, s1, s1, s1, s1),
-                offsets: _mm_setr_ps(o0, o1, o0, o1))
+            guard !single else {
+                let (s, o) = (scales[2 * p], F.offset(scale: scales[2 * p], zero: zeros[2 * p]))
+                return (_mm256_setr_ps(s, s, s, s, 0, 0, 0, 0), _mm_setr_ps(o, 0, o, 0))
+            }
+            @inline(__always) func two(_ p: UnsafePointer<Float>) -> __m128 {
+                _mm_castpd_ps(_mm_load_sd(UnsafeRawPointer(p).assumingMemoryBound(to: Double.self)))
+            }
+            let (s, z) = (two(scales + 2 * p), two(zeros + 2 * p))
+            // [s₀, s₁] to [s₀ ×4, s₁ ×4]; offsets [o₀, o₁] to [o₀, o₁, o₀, o₁].
+            let lanes = _mm256_permutevar8x32_ps(_mm256_castps128_ps256(s), _mm256_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1))
+            let o = F.offsets(scales: s, zeros: z)
+            return (lanes, _mm_movelh_ps(o, o))
         }
     }
 #endif
