@@ -29,17 +29,18 @@ public final class CPUBackend: Backend {
     /// in an order of its own; quantized weights give up their decode kernels for the dequantized
     /// tiles that larger steps take (docs/deterministic-mode.md).
     public let batchInvariant: Bool
-    /// What GGUF block weights meet: float32 activations, or 8-bit ones in every step
-    /// (`GGMLInt8Decode`, whose sums for a token do not depend on the step, so also with
-    /// `batchInvariant`).
-    public let ggufActivations: GGUFActivations
+    /// What GGUF blocks and packed integers (GPTQ, AWQ, compressed-tensors) meet: float32
+    /// activations, or 8-bit ones in every step (`GGMLInt8Decode`, `PackedInt8Decode`), whose sums
+    /// for a token do not depend on the step, so also with `batchInvariant`.
+    public let quantizedActivations: ActivationPrecision
 
     /// A backend of one rank, or rank `rank` of `group`; `keepsBFloat16` keeps bfloat16 matrices as
     /// bfloat16; `batchInvariant` sends quantized weights' decode steps through the tiles;
-    /// `ggufActivations` picks the GGUF kernels (int8 only where `GGMLInt8Decode.available`).
+    /// `quantizedActivations` picks the GGUF and packed-integer kernels (int8 only where
+    /// `GGMLInt8Decode.available`).
     public init(
         keepsBFloat16: Bool = true, group: InProcessGroup? = nil, rank: Int = 0, batchInvariant: Bool = false,
-        ggufActivations: GGUFActivations = .float32
+        quantizedActivations: ActivationPrecision = .float32
     ) {
         // Activations are allocated and freed every step; above glibc's default 128 KiB threshold
         // each one would be a fresh mmap whose pages the kernel zeroes again (a tenth of a decode
@@ -49,7 +50,7 @@ public final class CPUBackend: Backend {
         self.group = group
         self.rank = rank
         self.batchInvariant = batchInvariant
-        self.ggufActivations = GGMLInt8Decode.available ? ggufActivations : .float32
+        self.quantizedActivations = GGMLInt8Decode.available ? quantizedActivations : .float32
     }
 
     /// Copies the parts into one tensor stacked along the first dimension: bfloat16 matrices stay bfloat16 when `keepsBFloat16`, everything

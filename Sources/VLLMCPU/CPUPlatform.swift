@@ -18,14 +18,14 @@ public struct CPUPlatform: Platform {
     public func makeBackends(config: ModelConfig, _ options: ModelLoadOptions) throws -> [CPUBackend] {
         let size = options.tensorParallelSize
         let keep = options.cpuKeepBFloat16Weights
-        let (invariant, activations) = (options.batchInvariant, options.ggufActivations)
+        let (invariant, activations) = (options.batchInvariant, options.quantizedActivations)
         guard activations == .float32 || GGMLInt8Decode.available else {
-            throw PlatformError.unsupported(field: "cpu_gguf_activations", detail: "int8 needs an x86-64 CPU; use float32")
+            throw PlatformError.unsupported(field: "quantized_activations", detail: "int8 needs an x86-64 CPU; use float32")
         }
-        guard size > 1 else { return [CPUBackend(keepsBFloat16: keep, batchInvariant: invariant, ggufActivations: activations)] }
+        guard size > 1 else { return [CPUBackend(keepsBFloat16: keep, batchInvariant: invariant, quantizedActivations: activations)] }
         let group = InProcessGroup(worldSize: size)
         return (0..<size).map {
-            CPUBackend(keepsBFloat16: keep, group: group, rank: $0, batchInvariant: invariant, ggufActivations: activations)
+            CPUBackend(keepsBFloat16: keep, group: group, rank: $0, batchInvariant: invariant, quantizedActivations: activations)
         }
     }
 

@@ -3,7 +3,8 @@ import VLLMCore
 // Linear layers whose weights stay quantized in memory on the CPU: GGUF blocks
 // (`WeightFormat.ggml`, multiplied by `QuantizedMatMul`) and the packed-integer, FP8 and
 // lookup-table layouts that GPTQ, AWQ, compressed-tensors, FP8 and SqueezeLLM checkpoints are
-// repacked to (`PackedDecode` for 1 to 4 tokens, `PackedMatMul` for more).
+// repacked to (`PackedDecode` for 1 to 4 tokens, `PackedMatMul` for more; packed integers with
+// `--quantized-activations int8` take `PackedInt8Decode` in every step).
 extension CPUBackend {
     /// Dense parts are stacked as `weight` does; GGUF blocks and the packed-integer, FP8 and lookup-table formats are repacked for the CPU
     /// kernels. Throws `ModelLoadError.unsupportedWeightFormat` for parts that cannot be fused or a format without a kernel.
@@ -71,7 +72,7 @@ extension CPUBackend {
             guard case .ggml(let type) = format else { preconditionFailure("a stacked part in format \(format)") }
             QuantizedMatMul.multiply(
                 x: x.floats, w: tensor.storage, type: type, out: out.floats + column, outStride: out.columns,
-                T: x.rows, N: tensor.shape[0], K: x.columns, int8Activations: ggufActivations == .int8,
+                T: x.rows, N: tensor.shape[0], K: x.columns, int8Activations: quantizedActivations == .int8,
                 decodeKernels: !batchInvariant)
             column += tensor.shape[0]
         }
@@ -126,6 +127,13 @@ extension CPUBackend {
             let stored = input.columns
             let packed = UnsafePointer(tensors[0].storage.assumingMemoryBound(to: UInt32.self))
             let (scales, zeros) = (UnsafePointer(tensors[1].floats), UnsafePointer(tensors[2].floats))
+            // 8-bit activations in steps of every size: a token's sums do not depend on the step.
+            if quantizedActivations == .int8 && PackedInt8Decode.supports(bits: bits, groupSize: groupSize, K: stored) {
+                PackedInt8Decode.multiply(
+                    x: input.floats, T: T, K: stored, N: N, packed: packed, scales: scales, zeros: zeros, bits: bits,
+                    groupSize: groupSize, out: out, outStride: outStride)
+                return
+            }
             if decodes(T) {
                 PackedDecode.multiplyInt(
                     x: input.floats, T: T, K: stored, N: N, packed: packed, scales: scales, zeros: zeros, bits: bits,

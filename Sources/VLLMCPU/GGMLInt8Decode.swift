@@ -18,7 +18,7 @@ import VLLMCore
 /// The result is the exact dot product of the dequantized weight with the dequantized 8-bit
 /// activations, up to float32 rounding of the per-block terms: offsets (`−8`, `−16`, `−32`, the
 /// minima) meet the same quantized activations through their half-block sums. It is the CPU's
-/// `--gguf-activations int8` mode (docs/gguf.md); the default float32 path (`GGMLDecode` and
+/// `--quantized-activations int8` mode (docs/gguf.md); the default float32 path (`GGMLDecode` and
 /// the tiles of `QuantizedMatMul`) stays the exact reference. Written with AVX2 intrinsics, which
 /// the `-target-cpu haswell` build enables; other architectures run the float32 path.
 enum GGMLInt8Decode {
@@ -54,6 +54,16 @@ enum GGMLInt8Decode {
             T: Int, N: Int, K: Int
         ) {
             precondition(supports(type) && K % type.blockSize == 0)
+            multiply(x: x, T: T, N: N, K: K) { rows, range in
+                rows.dot(range, type, w: w, rowBytes: type.rowBytes(K), out: out, outStride: outStride)
+            }
+        }
+
+        /// Quantizes the `T` tokens of `x` (`K` columns, a multiple of 32), then runs `dot` on
+        /// ranges of the `N` rows in parallel.
+        static func multiply(
+            x: UnsafePointer<Float>, T: Int, N: Int, K: Int, dot: (Int8Rows, Range<Int>) -> Void
+        ) {
             let shape = Int8Shape(K: K)
             withUnsafeTemporaryAllocation(of: Int8.self, capacity: T * shape.valueBytes) { values in
                 withUnsafeTemporaryAllocation(of: Float.self, capacity: T * shape.tokenFloats) { floats in
@@ -61,10 +71,8 @@ enum GGMLInt8Decode {
                     ParallelFor.run(T, costPerItem: K * 4) { tokens in
                         for t in tokens { quantize(x + t * K, into: x8.token(t), shape: shape) }
                     }
-                    let rows = Int8Rows(w: w, rowBytes: type.rowBytes(K), shape: shape, T: T, x: x8)
-                    ParallelFor.run(N, costPerItem: K * T / 4) { range in
-                        rows.dot(range, type, out: out, outStride: outStride)
-                    }
+                    let rows = Int8Rows(shape: shape, T: T, x: x8)
+                    ParallelFor.run(N, costPerItem: K * T / 4) { range in dot(rows, range) }
                 }
             }
         }

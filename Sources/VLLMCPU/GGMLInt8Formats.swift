@@ -14,24 +14,29 @@ import VLLMCore
         case multipliers
     }
 
-    /// How one ggml block format decodes, two sub-blocks of 32 values at a time, for the 8-bit
-    /// kernels (`Int8Pair`).
-    protocol Int8BlockFormat {
-        /// Values per block.
-        static var size: Int { get }
-        /// Bytes per block.
-        static var bytes: Int { get }
+    /// What the 8-bit kernels need to know of a weight's decoded pairs (`Int8Pair`): ggml block
+    /// formats (`Int8BlockFormat`) and packed integers (`PackedIntCodes`).
+    protocol Int8Codes {
         /// What the decoded pairs keep beside the codes.
         static var extra: Int8Extra { get }
         /// Whether values have offsets besides their scaled codes (all formats but Q8_0).
         static var hasOffsets: Bool { get }
+    }
+
+    extension Int8Codes {
+        static var hasOffsets: Bool { true }
+    }
+
+    /// How one ggml block format decodes, two sub-blocks of 32 values at a time, for the 8-bit
+    /// kernels (`Int8Pair`).
+    protocol Int8BlockFormat: Int8Codes {
+        /// Values per block.
+        static var size: Int { get }
+        /// Bytes per block.
+        static var bytes: Int { get }
         /// Sub-blocks `2p` and `2p + 1` of the row at `row`; only `2p` when `single` (a row of an
         /// odd number of 32-value blocks), the second then all zeros.
         static func pair(_ row: UnsafeRawPointer, _ p: Int, single: Bool) -> Int8Pair<Self>
-    }
-
-    extension Int8BlockFormat {
-        static var hasOffsets: Bool { true }
     }
 
     extension Int8Pair {

@@ -3,11 +3,11 @@ import VLLMCore
 #if arch(x86_64)
     import _Builtin_intrinsics.intel
 
-    /// The rows of one ggml weight and the `T` tokens' quantized activations they multiply
-    /// (`GGMLInt8Decode`), two sub-blocks of 32 values (`Int8Pair`) at a time. Decode steps decode
-    /// each pair in registers as their one or few tokens meet it; prompt steps decode a tile of
-    /// rows once into memory and pass the tokens over it four at a time. Both run `meet`, so a
-    /// token's sums take the same operations in the same order whatever the step's size.
+    /// The rows of one weight and the `T` tokens' quantized activations they multiply
+    /// (`GGMLInt8Decode`, `PackedInt8Decode`), two sub-blocks of 32 values (`Int8Pair`) at a time.
+    /// Decode steps decode each pair in registers as their one or few tokens meet it; prompt steps
+    /// decode a tile of rows once into memory and pass the tokens over it four at a time. Both run
+    /// `meet`, so a token's sums take the same operations in the same order whatever the step's size.
     struct Int8Rows {
         /// Rows decoded together when a step has at least `tileTokens` tokens: they stay in L1/L2
         /// while every token passes over them.
@@ -15,31 +15,39 @@ import VLLMCore
         /// Tokens that meet a row together, sharing each pair's codes in registers.
         static let tileTokens = 4
 
-        let w: UnsafeRawPointer, rowBytes: Int, shape: Int8Shape, T: Int
+        let shape: Int8Shape, T: Int
         let x: QuantizedActivations
 
-        /// Rows `rows` of the product.
+        /// Rows `rows` of a ggml weight of `type` at `w`, `rowBytes` a row.
         @inline(__always)
-        func dot(_ rows: Range<Int>, _ type: GGMLType, out: UnsafeMutablePointer<Float>, outStride: Int) {
+        func dot(_ rows: Range<Int>, _ type: GGMLType, w: UnsafeRawPointer, rowBytes: Int, out: UnsafeMutablePointer<Float>, outStride: Int)
+        {
+            @inline(__always) func blocks<F: Int8BlockFormat>(_: F.Type) {
+                dot(rows, BlockRows<F>(w: w, rowBytes: rowBytes, shape: shape), out: out, outStride: outStride)
+            }
             switch type {
-            case .q4_0: dot(rows, Q4_0Int8.self, out: out, outStride: outStride)
-            case .q4_1: dot(rows, Q4_1Int8.self, out: out, outStride: outStride)
-            case .q5_0: dot(rows, Q5_0Int8.self, out: out, outStride: outStride)
-            case .q5_1: dot(rows, Q5_1Int8.self, out: out, outStride: outStride)
-            case .q8_0: dot(rows, Q8_0Int8.self, out: out, outStride: outStride)
-            case .q4_K: dot(rows, Q4_KInt8.self, out: out, outStride: outStride)
-            case .q5_K: dot(rows, Q5_KInt8.self, out: out, outStride: outStride)
-            case .q6_K: dot(rows, Q6_KInt8.self, out: out, outStride: outStride)
+            case .q4_0: blocks(Q4_0Int8.self)
+            case .q4_1: blocks(Q4_1Int8.self)
+            case .q5_0: blocks(Q5_0Int8.self)
+            case .q5_1: blocks(Q5_1Int8.self)
+            case .q8_0: blocks(Q8_0Int8.self)
+            case .q4_K: blocks(Q4_KInt8.self)
+            case .q5_K: blocks(Q5_KInt8.self)
+            case .q6_K: blocks(Q6_KInt8.self)
             case .f32, .f16, .bf16: preconditionFailure("float types are multiplied by QuantizedMatMul")
             }
         }
 
-        /// Decode steps meet each row's pairs as they are decoded, which a single pass over the
-        /// row needs no more than; prompt steps decode `tileRows` rows into memory once.
-        private func dot<F: Int8BlockFormat>(_ rows: Range<Int>, _: F.Type, out: UnsafeMutablePointer<Float>, outStride: Int) {
+        /// Rows `rows` of the product of `weight`. Decode steps meet each row's pairs as they are
+        /// decoded, which a single pass over the row needs no more than; prompt steps decode
+        /// `tileRows` rows into memory once. Not inlined into the callers' closures: there, the
+        /// sums that `meet`'s local functions capture would be checked for exclusive access at
+        /// run time (`swift_beginAccess`), a third of a decode step.
+        func dot<Weight: Int8RowSource>(_ rows: Range<Int>, _ weight: Weight, out: UnsafeMutablePointer<Float>, outStride: Int) {
+            typealias F = Weight.Row.Format
             guard T >= Self.tileTokens else {
                 for n in rows {
-                    let row = BlockRow<F>(row: w + n * rowBytes, shape: shape)
+                    let row = weight.row(n)
                     switch T {
                     case 1: meet(row, OneToken.self, from: 0, out: out + n, outStride: outStride)
                     case 2: meet(row, TwoTokens.self, from: 0, out: out + n, outStride: outStride)
@@ -53,7 +61,7 @@ import VLLMCore
             defer { decoded.deallocate() }
             for first in stride(from: rows.lowerBound, to: rows.upperBound, by: Self.tileRows) {
                 let count = min(Self.tileRows, rows.upperBound - first)
-                for r in 0..<count { DecodedRow<F>(decoded + r * bytes, shape: shape).decode(w + (first + r) * rowBytes) }
+                for r in 0..<count { DecodedRow<F>(decoded + r * bytes, shape: shape).decode(weight.row(first + r)) }
                 for t in stride(from: 0, to: T, by: Self.tileTokens) {
                     for r in 0..<count {
                         let row = DecodedRow<F>(decoded + r * bytes, shape: shape)
@@ -77,54 +85,15 @@ import VLLMCore
         ) {
             let n = Tokens.count
             let tokens = (x.token(t), x.token(t + min(1, n - 1)), x.token(t + min(2, n - 1)), x.token(t + min(3, n - 1)))
-            typealias Sums = (__m256, __m256, __m256, __m256)
-            let zero = _mm256_setzero_ps()
-            // Even and odd pairs in two chains, so that consecutive pairs do not wait on each other;
-            // the offsets of first halves join the even chain, those of second halves the odd one
-            // (two sums per token, so that four tokens' sums stay in registers).
-            var (even, odd): (Sums, Sums) = ((zero, zero, zero, zero), (zero, zero, zero, zero))
-            @inline(__always) func meet(_ pair: Int8Pair<Row.Format>, _ p: Int, to sums: inout Sums) {
-                sums.0 = pair.add(tokens.0, p, to: sums.0)
-                if n > 1 { sums.1 = pair.add(tokens.1, p, to: sums.1) }
-                if n > 2 { sums.2 = pair.add(tokens.2, p, to: sums.2) }
-                if n > 3 { sums.3 = pair.add(tokens.3, p, to: sums.3) }
-            }
-            @inline(__always) func group(_ g: Int, pairs: Int) {
-                var offsets = (_mm_setzero_ps(), _mm_setzero_ps(), _mm_setzero_ps(), _mm_setzero_ps())
-                @inline(__always) func addPair(_ p: Int, to sums: inout Sums) -> __m128 {
-                    let pair = row.pair(p)
-                    meet(pair, p, to: &sums)
-                    return pair.offsets
-                }
-                if pairs > 0 { offsets.0 = addPair(4 * g, to: &even) }
-                if pairs > 1 { offsets.1 = addPair(4 * g + 1, to: &odd) }
-                if pairs > 2 { offsets.2 = addPair(4 * g + 2, to: &even) }
-                if pairs > 3 { offsets.3 = addPair(4 * g + 3, to: &odd) }
-                guard Row.Format.hasOffsets else { return }
-                // Four pairs' [first₀, first₁, second₀, second₁] as the group's eight first-half
-                // offsets and eight second-half ones.
-                let (a, b) = (_mm256_set_m128(offsets.2, offsets.0), _mm256_set_m128(offsets.3, offsets.1))
-                let halves = (
-                    _mm256_castpd_ps(_mm256_unpacklo_pd(_mm256_castps_pd(a), _mm256_castps_pd(b))),
-                    _mm256_castpd_ps(_mm256_unpackhi_pd(_mm256_castps_pd(a), _mm256_castps_pd(b)))
-                )
-                @inline(__always) func addOffsets(_ x: QuantizedActivations.Token, _ sums: inout __m256, _ other: inout __m256) {
-                    sums = _mm256_fmadd_ps(halves.0, _mm256_loadu_ps(x.firstSums + 8 * g), sums)
-                    other = _mm256_fmadd_ps(halves.1, _mm256_loadu_ps(x.secondSums + 8 * g), other)
-                }
-                addOffsets(tokens.0, &even.0, &odd.0)
-                if n > 1 { addOffsets(tokens.1, &even.1, &odd.1) }
-                if n > 2 { addOffsets(tokens.2, &even.2, &odd.2) }
-                if n > 3 { addOffsets(tokens.3, &even.3, &odd.3) }
-            }
+            var sums = Int8Sums<Tokens>()
             // Whole groups with a constant count, so that their loop has no tests.
             let (whole, rest) = shape.pairs.quotientAndRemainder(dividingBy: 4)
-            for g in 0..<whole { group(g, pairs: 4) }
-            if rest > 0 { group(whole, pairs: rest) }
-            out[0] = total(even.0, odd.0)
-            if n > 1 { out[outStride] = total(even.1, odd.1) }
-            if n > 2 { out[2 * outStride] = total(even.2, odd.2) }
-            if n > 3 { out[3 * outStride] = total(even.3, odd.3) }
+            for g in 0..<whole { sums.add(row, group: g, pairs: 4, tokens) }
+            if rest > 0 { sums.add(row, group: whole, pairs: rest, tokens) }
+            out[0] = total(sums.even.0, sums.odd.0)
+            if n > 1 { out[outStride] = total(sums.even.1, sums.odd.1) }
+            if n > 2 { out[2 * outStride] = total(sums.even.2, sums.odd.2) }
+            if n > 3 { out[3 * outStride] = total(sums.even.3, sums.odd.3) }
         }
 
         /// The lanes of the two sums added pairwise (`SIMD8.sum()` adds them one after another).
@@ -137,13 +106,80 @@ import VLLMCore
         }
     }
 
+    /// One to four tokens' sums against one row (`Int8Rows.meet`): even and odd pairs in two
+    /// chains, so that consecutive pairs do not wait on each other; the offsets of first halves join
+    /// the even chain, those of second halves the odd one (two sums per token, so that four tokens'
+    /// sums stay in registers). A struct with mutating methods rather than local functions that
+    /// capture the sums: captured, they were checked for exclusive access at run time.
+    struct Int8Sums<Tokens: DecodeTokens> {
+        typealias Sums = (__m256, __m256, __m256, __m256)
+        typealias Token = QuantizedActivations.Token
+        var even: Sums = (_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps())
+        var odd: Sums = (_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps())
+
+        /// `sums` plus `pair` times each token's pair `p`.
+        @inline(__always)
+        static func add<F>(_ pair: Int8Pair<F>, _ p: Int, _ tokens: (Token, Token, Token, Token), to sums: Sums) -> Sums {
+            let n = Tokens.count
+            var result = sums
+            result.0 = pair.add(tokens.0, p, to: result.0)
+            if n > 1 { result.1 = pair.add(tokens.1, p, to: result.1) }
+            if n > 2 { result.2 = pair.add(tokens.2, p, to: result.2) }
+            if n > 3 { result.3 = pair.add(tokens.3, p, to: result.3) }
+            return result
+        }
+
+        /// Adds group `g`'s `pairs` pairs (up to four), then their offsets times the tokens'
+        /// half-block sums.
+        @inline(__always)
+        mutating func add<Row: Int8PairSource>(_ row: Row, group g: Int, pairs: Int, _ tokens: (Token, Token, Token, Token)) {
+            let zero = _mm_setzero_ps()
+            var offsets = (zero, zero, zero, zero)
+            if pairs > 0 {
+                let pair = row.pair(4 * g)
+                (even, offsets.0) = (Self.add(pair, 4 * g, tokens, to: even), pair.offsets)
+            }
+            if pairs > 1 {
+                let pair = row.pair(4 * g + 1)
+                (odd, offsets.1) = (Self.add(pair, 4 * g + 1, tokens, to: odd), pair.offsets)
+            }
+            if pairs > 2 {
+                let pair = row.pair(4 * g + 2)
+                (even, offsets.2) = (Self.add(pair, 4 * g + 2, tokens, to: even), pair.offsets)
+            }
+            if pairs > 3 {
+                let pair = row.pair(4 * g + 3)
+                (odd, offsets.3) = (Self.add(pair, 4 * g + 3, tokens, to: odd), pair.offsets)
+            }
+            guard Row.Format.hasOffsets else { return }
+            // Four pairs' [first₀, first₁, second₀, second₁] as the group's eight first-half
+            // offsets and eight second-half ones.
+            let (a, b) = (_mm256_set_m128(offsets.2, offsets.0), _mm256_set_m128(offsets.3, offsets.1))
+            let halves = (
+                _mm256_castpd_ps(_mm256_unpacklo_pd(_mm256_castps_pd(a), _mm256_castps_pd(b))),
+                _mm256_castpd_ps(_mm256_unpackhi_pd(_mm256_castps_pd(a), _mm256_castps_pd(b)))
+            )
+            @inline(__always) func first(_ x: Token, _ sums: __m256) -> __m256 {
+                _mm256_fmadd_ps(halves.0, _mm256_loadu_ps(x.firstSums + 8 * g), sums)
+            }
+            @inline(__always) func second(_ x: Token, _ sums: __m256) -> __m256 {
+                _mm256_fmadd_ps(halves.1, _mm256_loadu_ps(x.secondSums + 8 * g), sums)
+            }
+            let n = Tokens.count
+            (even.0, odd.0) = (first(tokens.0, even.0), second(tokens.0, odd.0))
+            if n > 1 { (even.1, odd.1) = (first(tokens.1, even.1), second(tokens.1, odd.1)) }
+            if n > 2 { (even.2, odd.2) = (first(tokens.2, even.2), second(tokens.2, odd.2)) }
+            if n > 3 { (even.3, odd.3) = (first(tokens.3, even.3), second(tokens.3, odd.3)) }
+        }
+    }
+
     /// Two sub-blocks of 32 values of a weight row, decoded: sub-block `i`'s values are
     /// `scale_i · q · m + offset`, `q` its unsigned codes, `m` one or a 16-bit multiplier per half
     /// (`Int8Extra`), the offset one per half. Shared in registers by the tokens that meet it.
     /// Vectors hold the two sub-blocks' first halves (the first's in the low 128 bits), then their
     /// second halves (`interleaved`), as the activations do, so that one `vpmaddubsw` gives a half
     /// of each sub-block in lanes of its own.
-    struct Int8Pair<F: Int8BlockFormat> {
+    struct Int8Pair<F: Int8Codes> {
         let codes: (__m256i, __m256i)
         /// The signed codes (`Int8Extra.signs`), or the 16-bit multipliers of the products of the
         /// first halves and of the second halves (`Int8Extra.multipliers`); ones otherwise.
@@ -192,9 +228,24 @@ import VLLMCore
 
     /// Where `Int8Rows.meet` takes a row's pairs from.
     protocol Int8PairSource {
-        associatedtype Format: Int8BlockFormat
+        associatedtype Format: Int8Codes
         /// Pair `p`.
         func pair(_ p: Int) -> Int8Pair<Format>
+    }
+
+    /// Where `Int8Rows.dot` takes a weight's rows from.
+    protocol Int8RowSource {
+        associatedtype Row: Int8PairSource
+        /// Row `n`.
+        func row(_ n: Int) -> Row
+    }
+
+    /// The rows of a ggml weight, `rowBytes` apart.
+    struct BlockRows<F: Int8BlockFormat>: Int8RowSource {
+        let w: UnsafeRawPointer, rowBytes: Int, shape: Int8Shape
+
+        @inline(__always)
+        func row(_ n: Int) -> BlockRow<F> { BlockRow(row: w + n * rowBytes, shape: shape) }
     }
 
     /// A row's blocks as the file stores them, each pair decoded when it is asked for.
@@ -207,7 +258,7 @@ import VLLMCore
 
     /// A row decoded into memory, pair after pair: codes, signs or multipliers where the format
     /// has them (`Int8Extra`), scales, offsets.
-    struct DecodedRow<F: Int8BlockFormat>: Int8PairSource {
+    struct DecodedRow<F: Int8Codes>: Int8PairSource {
         let base: UnsafeMutableRawPointer, shape: Int8Shape
 
         init(_ base: UnsafeMutableRawPointer, shape: Int8Shape) { (self.base, self.shape) = (base, shape) }
@@ -217,10 +268,9 @@ import VLLMCore
         /// Bytes of a decoded row.
         static func bytes(_ shape: Int8Shape) -> Int { shape.pairs * pairBytes }
 
-        /// Decodes the row of blocks at `row`.
+        /// Decodes the pairs of `source`.
         @inline(__always)
-        func decode(_ row: UnsafeRawPointer) {
-            let source = BlockRow<F>(row: row, shape: shape)
+        func decode<Source: Int8PairSource>(_ source: Source) where Source.Format == F {
             for p in 0..<shape.pairs {
                 let pair = source.pair(p), at = base + p * Self.pairBytes
                 store32(at, pair.codes.0)

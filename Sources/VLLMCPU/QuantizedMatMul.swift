@@ -7,7 +7,7 @@ import VLLMCore
 /// (F32/F16/BF16 tensors of a GGUF file) go value by value. Many tokens (prefill): a tile of rows is
 /// decoded into a per-thread float32 buffer and the dense tile kernels of `MatMul` pass every
 /// token over it, so the decoding is paid once per row for all tokens. With 8-bit activations
-/// (`--gguf-activations int8`) block types take `GGMLInt8Decode` in steps of every size.
+/// (`--quantized-activations int8`) block types take `GGMLInt8Decode` in steps of every size.
 enum QuantizedMatMul {
     /// Rows decoded at a time for prefill.
     static let tileRows = 16

@@ -207,9 +207,9 @@ public final class CUDABackend: Backend {
     /// (activations quantized per token), else dequantized to 16 bits first
     /// (`VLLM_CUDA_FP8_GEMM=0` turns it off, for comparisons).
     public var useFP8Products = ProcessInfo.processInfo.environment["VLLM_CUDA_FP8_GEMM"] != "0"
-    /// What GGUF blocks multiply in decode steps (`--gguf-activations`): the activations as they
+    /// What GGUF blocks multiply in decode steps (`--quantized-activations`): the activations as they
     /// are, or quantized to 8 bits per 32 values for the dp4a kernels (`gemv_ggml_int8`).
-    public var ggufActivations = GGUFActivations.float32
+    public var quantizedActivations = ActivationPrecision.float32
     private let elementSize: Int
     /// Batch-invariant mode (`--batch-invariant`, docs/deterministic-mode.md): every token's result
     /// is computed in an order that depends on that token alone, never on the step around it.

@@ -32,11 +32,11 @@ public struct CUDAPlatform: Platform {
         let backend = try CUDABackend(
             computeDType: dtype(config, options), batchInvariant: options.batchInvariant,
             kernelSelection: KernelSelection(config: config, options: options))
-        backend.ggufActivations = options.ggufActivations
+        backend.quantizedActivations = options.quantizedActivations
         if options.batchInvariant { FileHandle.standardError.write(Data("CUDA: batch-invariant mode\n".utf8)) }
-        if options.batchInvariant && options.ggufActivations == .int8 {
+        if options.batchInvariant && options.quantizedActivations == .int8 {
             // Batch-invariant mode takes no matrix-vector kernel, and only those quantize activations.
-            FileHandle.standardError.write(Data("CUDA: --gguf-activations int8 changes nothing in batch-invariant mode\n".utf8))
+            FileHandle.standardError.write(Data("CUDA: --quantized-activations int8 changes nothing in batch-invariant mode\n".utf8))
         }
         return [backend]
     }

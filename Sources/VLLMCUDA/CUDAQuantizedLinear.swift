@@ -12,7 +12,7 @@ struct QuantizedLinearKernels {
     /// GGUF block products, by ggml type, then by token count (1 to 4); the dequantization by type.
     let gemvGGML: [GGMLType: [Int: CUhandle]]
     let dequantizeGGML: [GGMLType: CUhandle]
-    /// GGUF block products with 8-bit activations (`--gguf-activations int8`), by ggml type, then by
+    /// GGUF block products with 8-bit activations (`--quantized-activations int8`), by ggml type, then by
     /// token count; the activations' quantization.
     let gemvGGMLInt8: [GGMLType: [Int: CUhandle]]
     let quantizeGGMLInt8: CUhandle?
@@ -208,10 +208,10 @@ extension CUDABackend {
         }
     }
 
-    /// The 8-bit-activation kernel of a GGUF type for `tokens` rows, where `--gguf-activations int8`
+    /// The 8-bit-activation kernel of a GGUF type for `tokens` rows, where `--quantized-activations int8`
     /// asks for it and the module has it (not for the float types).
     private func int8Kernel(_ type: GGMLType, tokens: Int) -> CUhandle? {
-        guard ggufActivations == .int8, let quantized = kernels.quantized, quantized.quantizeGGMLInt8 != nil else { return nil }
+        guard quantizedActivations == .int8, let quantized = kernels.quantized, quantized.quantizeGGMLInt8 != nil else { return nil }
         return quantized.gemvGGMLInt8[type]?[tokens]
     }
 

@@ -22,8 +22,9 @@ public struct ModelLoadOptions: Sendable {
     public var cpuKVCacheBytes = 4 << 30
     /// Keep bfloat16 weights as bfloat16 on the CPU instead of widening them to float32.
     public var cpuKeepBFloat16Weights = true
-    /// What GGUF block weights are multiplied with (`--gguf-activations`).
-    public var ggufActivations = GGUFActivations.float32
+    /// What GGUF blocks and, on the CPU, packed-integer weights are multiplied with
+    /// (`--quantized-activations`).
+    public var quantizedActivations = ActivationPrecision.float32
     /// `--quantization`: the checkpoint's method, or `fp8` to quantize a float checkpoint at load.
     public var quantization: String?
     /// `--kv-cache-dtype`: the backend's own element type, or FP8 with the checkpoint's scales.
@@ -42,15 +43,19 @@ public struct ModelLoadOptions: Sendable {
     public var usefulBlocks: Int { maxNumSeqs * ((maxModelLength + blockSize - 1) / blockSize) + 1 }
 }
 
-/// What the GGUF kernels multiply the block weights with (`--gguf-activations`).
-public enum GGUFActivations: String, CaseIterable, Sendable {
+/// What the quantized-weight kernels multiply the weights with (`--quantized-activations`, or its
+/// older names `--gguf-activations` and `--cpu-gguf-activations`): on the CPU, GGUF blocks and
+/// packed integers (GPTQ, AWQ, compressed-tensors pack-quantized, groups of 32·2ⁿ or per channel);
+/// on CUDA, GGUF blocks in decode steps only.
+public enum ActivationPrecision: String, CaseIterable, Sendable {
     /// The activations as they are (float32 on the CPU, the compute dtype on CUDA): the exact
     /// product with the dequantized weights, the reference.
     case float32
     /// Activations quantized to 8 bits per block of 32, as llama.cpp does: integer dot products,
-    /// faster. The CPU (x86-64) takes them in prompt and decode steps, CUDA in decode steps (1 to 4
-    /// tokens; larger products dequantize the weights for cuBLASLt). A decode step's logits moved by
-    /// 0.9–3.2% of their scale on the real GGUF models of the tests.
+    /// faster. The CPU (x86-64) takes them in prompt and decode steps, for GGUF blocks and packed
+    /// integers; CUDA for GGUF blocks in decode steps (1 to 4 tokens; larger products dequantize
+    /// the weights for cuBLASLt). A decode step's logits moved by 0.9–3.2% of their scale on the
+    /// real GGUF models of the tests.
     case int8
 }
 

@@ -42,9 +42,10 @@ public struct EngineArgs: Sendable {
     public var priorityScheduling = false
     /// Keep bfloat16 weights as bfloat16 on the CPU (less memory traffic) instead of float32.
     public var cpuKeepBFloat16Weights = true
-    /// What GGUF block weights are multiplied with: the activations as they are (exact, the
-    /// default) or 8-bit ones as llama.cpp (`--gguf-activations int8`, faster).
-    public var ggufActivations = GGUFActivations.float32
+    /// What GGUF blocks and, on the CPU, packed-integer weights (GPTQ, AWQ, compressed-tensors)
+    /// are multiplied with: the activations as they are (exact, the default) or 8-bit ones as
+    /// llama.cpp (`--quantized-activations int8`, faster).
+    public var quantizedActivations = ActivationPrecision.float32
     /// Ranks the model is split over (Megatron-style tensor parallelism); on the CPU, threads of
     /// this process with in-process collectives.
     public var tensorParallelSize = 1
@@ -218,7 +219,7 @@ extension EngineArgs {
         options.gpuMemoryUtilization = gpuMemoryUtilization
         options.cpuKVCacheBytes = cpuKVCacheBytes
         options.cpuKeepBFloat16Weights = cpuKeepBFloat16Weights
-        options.ggufActivations = ggufActivations
+        options.quantizedActivations = quantizedActivations
         options.quantization = quantization
         options.kvCacheDType = kvCacheDType
         options.batchInvariant = batchInvariant

@@ -8,7 +8,7 @@ import VLLMTestSupport
 /// matrix-vector kernels) and a prefill size (dequantized, then cuBLASLt), on the GPU and the CPU,
 /// each against float64 products of the weights as the CPU decodes them (`GGMLType.dequantize`,
 /// bit for bit the `gguf` package's). The GPU's dequantized matrix must equal the CPU's decoding
-/// rounded to the compute dtype bit for bit; with `--gguf-activations int8`, the decode sizes
+/// rounded to the compute dtype bit for bit; with `--quantized-activations int8`, the decode sizes
 /// against float64 products with the 8-bit activations. Also the decode-shape bandwidth of Q4_K and
 /// Q6_K on Llama-3.1-8B's matrices, with either activations.
 struct GGMLLinearCheck {
@@ -62,25 +62,25 @@ struct GGMLLinearCheck {
         return results
     }
 
-    /// `--gguf-activations int8`: the GPU's decode sizes and the CPU against float64 products with
+    /// `--quantized-activations int8`: the GPU's decode sizes and the CPU against float64 products with
     /// the activations as both quantize them (`int8Activations`), so only float32 rounding remains.
     /// `g` is the GPU's weight of `parts`, already uploaded (the mode is read when it multiplies).
     private mutating func checkInt8(
         _ name: String, _ parts: [HostLinearWeight], gpuWeight g: LinearWeight<CUDATensor>, reference: [Double], n: Int
     ) throws -> [(String, Double)] {
         let k = parts[0].inFeatures
-        let cpu8 = CPUBackend(ggufActivations: .int8)
+        let cpu8 = CPUBackend(quantizedActivations: .int8)
         let c = try cpu8.linearWeight(parts)
         var results: [(String, Double)] = []
-        gpu.ggufActivations = .int8
-        defer { gpu.ggufActivations = .float32 }
+        gpu.quantizedActivations = .int8
+        defer { gpu.quantizedActivations = .float32 }
         for tokens in [1, 3, 4] {
             let x = (0..<(tokens * k)).map { _ in round(randomUnit()) }
             let (xc, xg) = (try cpu8.weight([HostTensor(shape: [tokens, k], values: x)]), try gpu.upload(x, shape: [tokens, k]))
             let expected = Float64Reference.linear(Self.int8Activations(x), weight: reference, bias: nil, inputs: k)
             let label = "ggml int8 \(name) \(tokens)x\(k)x\(n)"
             results.append((label, Float64Reference.relativeError(gpu.toHost(gpu.linear(xg, g, bias: nil)), expected)))
-            if cpu8.ggufActivations == .int8 {
+            if cpu8.quantizedActivations == .int8 {
                 results.append((label + " cpu-vs-f64", Float64Reference.relativeError(cpu8.linear(xc, c, bias: nil).toArray(), expected)))
             }
         }
@@ -111,9 +111,9 @@ struct GGMLLinearCheck {
                 timings["ggml \(type) gemv \(k)x\(m) GB/s"] = Double(host.byteCount) / (ms / 1000) / 1e9
                 timings["ggml \(type) gemv \(k)x\(m) us"] = ms * 1000
                 // With 8-bit activations: the quantization of x and the dp4a kernel.
-                gpu.ggufActivations = .int8
+                gpu.quantizedActivations = .int8
                 let ms8 = gpu.timeMilliseconds { _ = gpu.linear(x, weight, bias: nil) }
-                gpu.ggufActivations = .float32
+                gpu.quantizedActivations = .float32
                 timings["ggml \(type) gemv int8 \(k)x\(m) GB/s"] = Double(host.byteCount) / (ms8 / 1000) / 1e9
                 timings["ggml \(type) gemv int8 \(k)x\(m) us"] = ms8 * 1000
             }

@@ -59,11 +59,11 @@ struct EngineOptions: ParsableArguments {
     var cpuKvCacheSpace: Double = 4
 
     @Option(
-        name: [.customLong("gguf-activations"), .customLong("cpu-gguf-activations")],
+        name: [.customLong("quantized-activations"), .customLong("gguf-activations"), .customLong("cpu-gguf-activations")],
         help:
-            "What GGUF blocks multiply: float32 (the activations as they are, the exact product with the dequantized weights) or int8 (activations quantized per 32 values as llama.cpp does; faster: the CPU's prompt and decode steps on x86-64, CUDA's decode steps)."
+            "What quantized weights multiply: float32 (the activations as they are, the exact product with the dequantized weights) or int8 (activations quantized per 32 values as llama.cpp does; faster). On the CPU (x86-64, prompt and decode steps) int8 applies to GGUF blocks and packed-integer GPTQ/AWQ/compressed-tensors weights (groups of 32, 64, 128... or per channel); on CUDA it changes only GGUF decode products. --gguf-activations and --cpu-gguf-activations are older names."
     )
-    var ggufActivations: String = "float32"
+    var quantizedActivations: String = "float32"
 
     @Option(name: [.customLong("tensor-parallel-size"), .customShort("t")], help: "Ranks to split the model over.")
     var tensorParallelSize = 1
@@ -135,11 +135,11 @@ struct EngineOptions: ParsableArguments {
         args.maxNumBatchedTokens = maxNumBatchedTokens
         args.numGPUBlocksOverride = numGpuBlocksOverride
         args.cpuKVCacheBytes = Int(cpuKvCacheSpace * Double(1 << 30))
-        guard let activations = GGUFActivations(rawValue: ggufActivations) else {
+        guard let activations = ActivationPrecision(rawValue: quantizedActivations) else {
             throw ValidationError(
-                "--gguf-activations must be one of \(GGUFActivations.allCases.map(\.rawValue).joined(separator: ", "))")
+                "--quantized-activations must be one of \(ActivationPrecision.allCases.map(\.rawValue).joined(separator: ", "))")
         }
-        args.ggufActivations = activations
+        args.quantizedActivations = activations
         args.enablePrefixCaching = prefixCaching && !noEnablePrefixCaching
         args.tensorParallelSize = tensorParallelSize
         guard Platforms.deviceNames.contains(device) else {

@@ -4,12 +4,12 @@ import VLLMCPU
 import VLLMCore
 import VLLMTestSupport
 
-/// `--gguf-activations int8`: prompt and decode steps multiply GGUF blocks with activations
+/// `--quantized-activations int8`: prompt and decode steps multiply GGUF blocks with activations
 /// quantized to 8 bits per 32 values, as llama.cpp does. Its products are held to a float64
 /// reference that quantizes the activations the same way (a scale of max|x|/127 per block, rounded
 /// to nearest even) and multiplies them with the dequantized weights, on every block type of the
 /// GGUF fixture, and a token's products must not depend on the step it is in.
-@Suite(.enabled(if: CPUBackend(ggufActivations: .int8).ggufActivations == .int8, "int8 GGUF activations need x86-64"))
+@Suite(.enabled(if: CPUBackend(quantizedActivations: .int8).quantizedActivations == .int8, "int8 GGUF activations need x86-64"))
 struct GGMLInt8DecodeTests {
     /// The fixture's linear layers of block types: (name, rows, inputs).
     static let layers = [
@@ -35,7 +35,7 @@ struct GGMLInt8DecodeTests {
     /// tokens and a partial one) through every block type, with an all-zero token.
     @Test func productsEqualTheQuantizedActivationsReference() throws {
         let weights = try ModelFolder(path: GGUFFixtureModelTests.path).weights(format: .auto)
-        let backend = CPUBackend(keepsBFloat16: false, ggufActivations: .int8)
+        let backend = CPUBackend(keepsBFloat16: false, quantizedActivations: .int8)
         var random = SplitMixRandom(seed: 11)
         var types: Set<String> = []
         for (name, out, inputs) in Self.layers {
@@ -67,7 +67,7 @@ struct GGMLInt8DecodeTests {
     /// steps of 7 and 37 tokens (prompt tiles), at any place in them, for every block type.
     @Test func aTokensProductsDoNotDependOnItsStep() throws {
         let weights = try ModelFolder(path: GGUFFixtureModelTests.path).weights(format: .auto)
-        let backend = CPUBackend(keepsBFloat16: false, ggufActivations: .int8)
+        let backend = CPUBackend(keepsBFloat16: false, quantizedActivations: .int8)
         var random = SplitMixRandom(seed: 12)
         for (name, out, inputs) in Self.layers {
             let weight = try backend.linearWeight([try weights.linear(name, out: out, in: inputs)])
@@ -91,10 +91,10 @@ struct GGMLInt8DecodeTests {
     /// within 2% of their scale.
     @Test func modelLogitsStayCloseToFloat32() throws {
         let folder = try ModelFolder(path: GGUFFixtureModelTests.path)
-        func run(_ activations: GGUFActivations) throws -> [Float] {
+        func run(_ activations: ActivationPrecision) throws -> [Float] {
             let model = try ModelRegistry.load(
                 config: folder.config, weights: try folder.weights(format: .auto),
-                backend: CPUBackend(keepsBFloat16: false, ggufActivations: activations), maxPositions: 64)
+                backend: CPUBackend(keepsBFloat16: false, quantizedActivations: activations), maxPositions: 64)
             model.allocateKVCache(numBlocks: 2, blockSize: 16)
             let prompt: [Int32] = [1, 403, 72, 9, 311, 450, 28, 101, 7]
             _ = model.execute(

@@ -47,7 +47,7 @@ enum GGUFModels {
         }
     }
 
-    /// `--gguf-activations int8` (llama.cpp's 8-bit activations, prompt and decode steps) on
+    /// `--quantized-activations int8` (llama.cpp's 8-bit activations, prompt and decode steps) on
     /// the real models: a decode step's logits after the chat's prompt (every layer and the LM head
     /// through the int8 kernels) stay within 5% of their scale of the float32 ones for each chat
     /// (measured: Qwen2.5-Coder up to 1.6%, SmolLM2 up to 3.2%, whose hidden states have a few
@@ -56,10 +56,10 @@ enum GGUFModels {
     @Test(arguments: GGUFModels.files.keys.sorted().filter(GGUFModels.available))
     func int8ActivationsStayCloseToFloat32(model: String) throws {
         let reference = try GGUFModels.Reference(model)
-        func runner(_ activations: GGUFActivations) throws -> DirectRunner {
+        func runner(_ activations: ActivationPrecision) throws -> DirectRunner {
             try DirectRunner(
                 folder: GGUFModels.path(model), maxSequences: reference.chats.count, maxLength: 256,
-                backend: CPUBackend(ggufActivations: activations))
+                backend: CPUBackend(quantizedActivations: activations))
         }
         let (int8, float32) = (try runner(.int8), try runner(.float32))
         for chat in reference.chats {
@@ -96,7 +96,7 @@ enum GGUFModels {
         #expect(abs(perplexity / reference.perplexity - 1) < 0.001)
     }
 
-    /// `--gguf-activations int8` covers prompt steps too, so perplexity moves a little from
+    /// `--quantized-activations int8` covers prompt steps too, so perplexity moves a little from
     /// float32's: within 2% of it (measured: Qwen2.5-Coder +0.06%, SmolLM2 +0.5%), and not equal,
     /// which would mean the prompt took the float32 tiles.
     @Test(arguments: GGUFModels.files.keys.sorted().filter(GGUFModels.available))
@@ -108,10 +108,10 @@ enum GGUFModels {
     }
 
     /// The perplexity of `ids` from one prompt step.
-    static func perplexity(_ model: String, _ ids: [Int], _ activations: GGUFActivations = .float32) throws -> Double {
+    static func perplexity(_ model: String, _ ids: [Int], _ activations: ActivationPrecision = .float32) throws -> Double {
         let runner = try DirectRunner(
             folder: GGUFModels.path(model), maxSequences: 1, maxLength: ids.count + 16,
-            backend: CPUBackend(ggufActivations: activations))
+            backend: CPUBackend(quantizedActivations: activations))
         let logits = runner.promptLogits(ids)
         var nll = 0.0
         for position in 0..<(ids.count - 1) {

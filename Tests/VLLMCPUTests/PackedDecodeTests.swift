@@ -150,16 +150,17 @@ import VLLMCore
 }
 
 /// Milliseconds per batch-1 product of the SmolLM2-135M layer shapes in each format (bf16 dense,
-/// int4 g64, int8 g64, FP8 per row, SqueezeLLM), printed; runs only with
+/// int4 g64, int8 g64, both also with int8 activations, FP8 per row, SqueezeLLM), printed; runs only with
 /// `VLLM_PACKED_DECODE_BENCH=1` (the kernels are optimised in debug builds too).
 @Suite struct PackedDecodeSpeed {
     @Test(.enabled(if: ProcessInfo.processInfo.environment["VLLM_PACKED_DECODE_BENCH"] == "1"))
     func printDecodeProductTimes() throws {
-        let backend = CPUBackend()
+        let (float, int8) = (CPUBackend(), CPUBackend(quantizedActivations: .int8))
         var random = SplitMixRandom(seed: 7)
         // q/k/v fused, o, gate/up fused, down of one layer.
         let shapes = [(960, 576), (576, 576), (3072, 576), (576, 1536)]
-        for format in ["bf16", "int4 g64", "int8 g64", "fp8", "lookup"] {
+        for format in ["bf16", "int4 g64", "int4 g64 int8-act", "int8 g64", "int8 g64 int8-act", "fp8", "lookup"] {
+            let backend = format.hasSuffix("int8-act") ? int8 : float
             var seconds = 0.0
             for (N, K) in shapes {
                 let host: HostLinearWeight =
@@ -169,8 +170,10 @@ import VLLMCore
                             HostTensor(
                                 shape: [N, K], dtype: .bfloat16,
                                 bits: (0..<(N * K)).map { _ in UInt16.random(in: 0x3C00...0x3D00, using: &random) }))
-                    case "int4 g64": PackedDecodeTests.packedInt(bits: 4, group: 64, permuted: false, N: N, K: K, &random).weight
-                    case "int8 g64": PackedDecodeTests.packedInt(bits: 8, group: 64, permuted: false, N: N, K: K, &random).weight
+                    case "int4 g64", "int4 g64 int8-act":
+                        PackedDecodeTests.packedInt(bits: 4, group: 64, permuted: false, N: N, K: K, &random).weight
+                    case "int8 g64", "int8 g64 int8-act":
+                        PackedDecodeTests.packedInt(bits: 8, group: 64, permuted: false, N: N, K: K, &random).weight
                     case "fp8": PackedDecodeTests.fp8(blockColumns: K, N: N, K: K, &random).weight
                     default: PackedDecodeTests.lookupTable(N: N, K: K, &random).weight
                     }

@@ -39,17 +39,21 @@ import VLLMTestSupport
         #expect(decode([0, 1]) == alone, "\(model): sequence 0's logits beside one other")
     }
 
-    /// 8-bit GGUF activations serve every step in an order of the token's own, so the mode takes
-    /// them, and a token's logits stay bitwise the same alone and in a batch.
-    @Test(.enabled(if: CPUBackend(ggufActivations: .int8).ggufActivations == .int8, "int8 GGUF activations need x86-64"))
-    func int8ActivationsAreInvariant() throws {
+    /// 8-bit activations (GGUF blocks, packed integers) serve every step in an order of the token's
+    /// own, so the mode takes them, and a token's logits stay bitwise the same alone and in a batch.
+    @Test(
+        .enabled(if: CPUBackend(quantizedActivations: .int8).quantizedActivations == .int8, "int8 activations need x86-64"),
+        arguments: [
+            "Tests/Fixtures/gguf/tiny-llama-mixed.gguf", "Tests/Fixtures/quantized/gptq-int4-actorder",
+            "Tests/Fixtures/quantized/awq-int4", "Tests/Fixtures/quantized/gptq-int8-channel",
+        ])
+    func int8ActivationsAreInvariant(model: String) throws {
         var options = ModelLoadOptions(maxModelLength: 64, maxNumBatchedTokens: 64)
         options.batchInvariant = true
-        options.ggufActivations = .int8
-        let model = "Tests/Fixtures/gguf/tiny-llama-mixed.gguf"
+        options.quantizedActivations = .int8
         let config = try ModelFolder(path: RepositoryFiles.path(model)).config
         let backends = try CPUPlatform().makeBackends(config: config, options)
-        #expect(backends.allSatisfy { $0.batchInvariant && $0.ggufActivations == .int8 })
+        #expect(backends.allSatisfy { $0.batchInvariant && $0.quantizedActivations == .int8 })
         try Self.checkDecodeLogits(model, backend: backends[0])
     }
 

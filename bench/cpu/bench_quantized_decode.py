@@ -8,8 +8,12 @@ each format once, in turn, so that all of them see the same machine load. Report
 decode tokens/s per format over the rounds and each format's ratio to bf16 (the ratio of medians,
 and the median of the per-round ratios).
 
+With --int8, the GPTQ formats also run with `--quantized-activations int8` (activations quantized
+to 8 bits per 32 values, integer dot products) as gptq-int4-g64-int8 and gptq-int8-g64-int8, each
+right after its float-activation run in every round.
+
 Usage: python3 bench/cpu/bench_quantized_decode.py [--binary .build/release/vllm] [--rounds 3]
-       [--out bench/results/cpu_smollm2_135m_quantized_decode.json]
+       [--int8] [--out bench/results/cpu_smollm2_135m_quantized_decode.json]
 """
 
 import argparse
@@ -28,6 +32,11 @@ FORMATS = {
     "fp8-online": (f"{ROOT}/bf16", ["--quantization", "fp8"]),
     "gptq-int8-g64": (f"{ROOT}/gptq-int8-g64", []),
     "squeezellm-4bit": (f"{ROOT}/squeezellm", []),
+}
+INT8 = ["--quantized-activations", "int8"]
+INT8_FORMATS = {
+    "gptq-int4-g64-int8": (f"{ROOT}/gptq-int4-g64", INT8),
+    "gptq-int8-g64-int8": (f"{ROOT}/gptq-int8-g64", INT8),
 }
 
 
@@ -61,15 +70,20 @@ def main():
     parser.add_argument("--input-len", type=int, default=32)
     parser.add_argument("--output-len", type=int, default=64)
     parser.add_argument("--formats", default=",".join(FORMATS))
+    parser.add_argument("--int8", action="store_true",
+                        help="also run the GPTQ formats with --quantized-activations int8 (<name>-int8)")
     parser.add_argument("--out", default="bench/results/cpu_smollm2_135m_quantized_decode.json")
     args = parser.parse_args()
     names = args.formats.split(",")
+    if args.int8:
+        names = [m for n in names for m in ([n, n + "-int8"] if n + "-int8" in INT8_FORMATS else [n])]
+    formats = {**FORMATS, **INT8_FORMATS}
     load_start, started = os.getloadavg(), time.time()
     commands, rounds = {}, []
     for r in range(args.rounds):
         row = {}
         for name in names:
-            folder, extra = FORMATS[name]
+            folder, extra = formats[name]
             commands[name], result = run(args.binary, folder, extra, args)
             row[name] = result
             print(f"round {r + 1} {name}: decode {result['decode_tokens_per_s']:.1f} tok/s, "

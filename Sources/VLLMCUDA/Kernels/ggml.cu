@@ -305,7 +305,7 @@ struct GgmlFloatActivations {
     }
 };
 
-// 8-bit activations (CUDA's `--gguf-activations int8`, as llama.cpp multiplies GGUF blocks), made
+// 8-bit activations (CUDA's `--quantized-activations int8`, as llama.cpp multiplies GGUF blocks), made
 // by quantize_ggml_int8: a run's 16 codes (`codes`: value = scale · code + offset) meet its 16
 // activation bytes in four dp4a, and the row adds d · (scale · Σ code·q + offset · Σ q). No weight
 // value becomes a float, and a run's activations are 24 bytes instead of 16 floats.

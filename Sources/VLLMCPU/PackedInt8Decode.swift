@@ -1,0 +1,180 @@
+import CVLLMSupport
+import VLLMCore
+
+#if arch(x86_64)
+    import _Builtin_intrinsics.intel
+#endif
+
+/// `out[t, n] = Σ_k x̃[t, k] · w[n, k]` for a `WeightFormat.packedInt` weight (GPTQ, AWQ,
+/// compressed-tensors pack-quantized) and any number of tokens, with the activations `x̃`
+/// quantized to 8 bits per 32 values as the GGUF mode does (`GGMLInt8Decode.quantize`): the
+/// `--quantized-activations int8` mode of packed integers.
+///
+/// The packed codes are read in their natural order as unsigned bytes and meet the activations in
+/// the same integer dot products and the same `Int8Rows` loop as the ggml blocks: a group's
+/// `scale · (q − zero)` is `scale · q` plus the offset `−scale · zero`, which meets each half
+/// block's activation sums, as the minima of Q4_1 do. 8-bit codes would overflow the 16-bit sums
+/// of `vpmaddubsw` unsigned, so they go in as `q − 128` with their signs moved onto the
+/// activations (as Q8_0's), and the offset becomes `scale · (128 − zero)`.
+///
+/// Groups must cover whole sub-blocks of 32 and be found by a shift: `32 · 2^s` inputs, or one
+/// group per row (`supports`); other layouts keep the float path (`PackedDecode`, `PackedMatMul`).
+package enum PackedInt8Decode {
+    /// Whether the product of `bits`-bit codes in groups of `groupSize` over `K` stored inputs has
+    /// a kernel here (x86-64 only).
+    package static func supports(bits: Int, groupSize: Int, K: Int) -> Bool {
+        guard GGMLInt8Decode.available, bits == 4 || bits == 8, K > 0, K % 32 == 0, K % groupSize == 0 else { return false }
+        return groupSize == K || (groupSize % 32 == 0 && (groupSize / 32).nonzeroBitCount == 1)
+    }
+
+    /// The sub-block index's shift that gives its group (any shift past the row's sub-blocks for
+    /// one group per row).
+    static func groupShift(groupSize: Int, K: Int) -> Int {
+        groupSize == K ? Int.bitWidth - 2 : (groupSize / 32).trailingZeroBitCount
+    }
+
+    /// Writes columns `0..<N` of `out` (rows `outStride` apart) for `T` tokens of `x` (`K`
+    /// columns) and the packed rows `packed [N, K·bits/32]` with `scales`, `zeros [N, K/groupSize]`.
+    static func multiply(
+        x: UnsafePointer<Float>, T: Int, K: Int, N: Int, packed: UnsafePointer<UInt32>, scales: UnsafePointer<Float>,
+        zeros: UnsafePointer<Float>, bits: Int, groupSize: Int, out: UnsafeMutablePointer<Float>, outStride: Int
+    ) {
+        precondition(supports(bits: bits, groupSize: groupSize, K: K))
+        #if arch(x86_64)
+            let (groups, shift, rowBytes) = (K / groupSize, groupShift(groupSize: groupSize, K: K), K * bits / 8)
+            let w = UnsafeRawPointer(packed)
+            GGMLInt8Decode.multiply(x: x, T: T, N: N, K: K) { rows, range in
+                func weight<F: PackedIntCodes>(_: F.Type) -> PackedIntRows<F> {
+                    PackedIntRows(
+                        w: w, rowBytes: rowBytes, scales: scales, zeros: zeros, groups: groups, groupShift: shift, shape: rows.shape)
+                }
+                if bits == 4 {
+                    rows.dot(range, weight(PackedInt4Codes.self), out: out, outStride: outStride)
+                } else {
+                    rows.dot(range, weight(PackedInt8Codes.self), out: out, outStride: outStride)
+                }
+            }
+        #endif
+    }
+}
+
+#if arch(x86_64)
+    /// How a packed-integer row's codes decode for the 8-bit kernels, 64 values at a time.
+    protocol PackedIntCodes: Int8Codes {
+        /// Bytes of 64 codes.
+        static var pairBytes: Int { get }
+        /// The codes and extra (`Int8Pair`) of the 64 values at `p`, or of the 32 there and zeros
+        /// when `single`.
+        static func codes(_ p: UnsafeRawPointer, single: Bool) -> (codes: (__m256i, __m256i), extra: (__m256i, __m256i))
+        /// What each value of a group of `scale` and `zero` adds to `scale` times its code.
+        static func offset(scale: Float, zero: Float) -> Float
+        /// `offset` of the groups in the first two lanes of `scales` and `zeros`.
+        static func offsets(scales: __m128, zeros: __m128) -> __m128
+    }
+
+    /// 4-bit codes, eight to a word, value `j` in bits `4j`: byte `i` of a sub-block's 16 holds its
+    /// values `2i` (low nibble) and `2i + 1` (high).
+    enum PackedInt4Codes: PackedIntCodes {
+        static var extra: Int8Extra { .none }
+        static var pairBytes: Int { 32 }
+
+        @inline(__always)
+        static func codes(_ p: UnsafeRawPointer, single: Bool) -> (codes: (__m256i, __m256i), extra: (__m256i, __m256i)) {
+            let raw =
+                single
+                ? _mm256_zextsi128_si256(_mm_loadu_si128(p.assumingMemoryBound(to: __m128i.self))) : load32(p)
+            let mask = _mm256_set1_epi8(0x0F)
+            let (low, high) = (_mm256_and_si256(raw, mask), _mm256_and_si256(_mm256_srli_epi16(raw, 4), mask))
+            // Within each 128-bit lane (one sub-block), unpacking puts the even and odd values back
+            // in order: bytes 0–7 give values 0–15, the first half; 8–15 the second.
+            let ones = _mm256_set1_epi16(1)
+            return ((_mm256_unpacklo_epi8(low, high), _mm256_unpackhi_epi8(low, high)), (ones, ones))
+        }
+
+        @inline(__always)
+        static func offset(scale: Float, zero: Float) -> Float { -scale * zero }
+
+        @inline(__always)
+        static func offsets(scales: __m128, zeros: __m128) -> __m128 { _mm_mul_ps(_mm_sub_ps(_mm_setzero_ps(), scales), zeros) }
+    }
+
+    /// 8-bit codes, four to a word, value `j` in bits `8j`: the bytes in order. They go in as
+    /// `q − 128`, magnitudes and signs (`Int8Extra.signs`).
+    enum PackedInt8Codes: PackedIntCodes {
+        static var extra: Int8Extra { .signs }
+        static var pairBytes: Int { 64 }
+
+        @inline(__always)
+        static func codes(_ p: UnsafeRawPointer, single: Bool) -> (codes: (__m256i, __m256i), extra: (__m256i, __m256i)) {
+            let flip = _mm256_set1_epi8(-128)
+            let a = _mm256_xor_si256(load32(p), flip)
+            let b = single ? _mm256_setzero_si256() : _mm256_xor_si256(load32(p + 32), flip)
+            let q = Int8Pair<Self>.interleaved(a, b)
+            return ((_mm256_abs_epi8(q.0), _mm256_abs_epi8(q.1)), q)
+        }
+
+        @inline(__always)
+        static func offset(scale: Float, zero: Float) -> Float { scale * (128 - zero) }
+
+        @inline(__always)
+        static func offsets(scales: __m128, zeros: __m128) -> __m128 { _mm_mul_ps(scales, _mm_sub_ps(_mm_set1_ps(128), zeros)) }
+    }
+
+    /// The rows of a packed weight, `rowBytes` apart, with their groups' scales and zeros.
+    struct PackedIntRows<F: PackedIntCodes>: Int8RowSource {
+        let w: UnsafeRawPointer, rowBytes: Int, scales: UnsafePointer<Float>, zeros: UnsafePointer<Float>
+        let groups: Int, groupShift: Int, shape: Int8Shape
+
+        @inline(__always)
+        func row(_ n: Int) -> PackedIntRow<F> {
+            PackedIntRow(
+                row: w + n * rowBytes, scales: scales + n * groups, zeros: zeros + n * groups, groupShift: groupShift, shape: shape)
+        }
+    }
+
+    /// One packed row with its groups' scales and zeros, each pair decoded when it is asked for.
+    struct PackedIntRow<F: PackedIntCodes>: Int8PairSource {
+        let row: UnsafeRawPointer, scales: UnsafePointer<Float>, zeros: UnsafePointer<Float>
+        /// Sub-block `b` is in group `b >> groupShift`.
+        let groupShift: Int
+        let shape: Int8Shape
+        /// Bytes ahead of the pair being read that `pair` prefetches.
+        static var prefetchDistance: Int { 1024 }
+
+        @inline(__always)
+        func pair(_ p: Int) -> Int8Pair<F> {
+            let single = 2 * p + 1 == shape.subBlocks
+            // Rows of a few hundred bytes end before the hardware prefetcher ramps up; the rows of
+            // a range are contiguous, so each pair asks for the line a fixed distance ahead.
+            vllm_prefetch(row + p * F.pairBytes + Self.prefetchDistance)
+            let (codes, extra) = F.codes(row + p * F.pairBytes, single: single)
+            let (scales, offsets) = groupScales(p, single: single)
+            return Int8Pair(codes: codes, extra: extra, scales: scales, offsets: offsets)
+        }
+
+        /// Pair `p`'s scales in the lanes of its sub-blocks' sums and its offsets
+        /// (`Int8Pair.scales`, `.offsets`). Groups of 64 inputs or more hold both sub-blocks, so
+        /// one scale and one offset serve the pair (a missing second sub-block meets zero
+        /// activations whatever its scale); groups of 32 give each its own, read as two floats.
+        @inline(__always)
+        func groupScales(_ p: Int, single: Bool) -> (__m256, __m128) {
+            if groupShift > 0 {
+                let g = (2 * p) &>> groupShift
+                let s = scales[g]
+                return (_mm256_set1_ps(s), _mm_set1_ps(F.offset(scale: s, zero: zeros[g])))
+            }
+            guard !single else {
+                let (s, o) = (scales[2 * p], F.offset(scale: scales[2 * p], zero: zeros[2 * p]))
+                return (_mm256_setr_ps(s, s, s, s, 0, 0, 0, 0), _mm_setr_ps(o, 0, o, 0))
+            }
+            @inline(__always) func two(_ p: UnsafePointer<Float>) -> __m128 {
+                _mm_castpd_ps(_mm_load_sd(UnsafeRawPointer(p).assumingMemoryBound(to: Double.self)))
+            }
+            let (s, z) = (two(scales + 2 * p), two(zeros + 2 * p))
+            // [s₀, s₁] to [s₀ ×4, s₁ ×4]; offsets [o₀, o₁] to [o₀, o₁, o₀, o₁].
+            let lanes = _mm256_permutevar8x32_ps(_mm256_castps128_ps256(s), _mm256_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1))
+            let o = F.offsets(scales: s, zeros: z)
+            return (lanes, _mm_movelh_ps(o, o))
+        }
+    }
+#endif
