@@ -16,7 +16,7 @@ only `llama-bench` is built (Release, CPU only, -march=native, no curl), at the 
 Our decode steps run after the prompt (context 129..256 for 128/128); llama-bench's tg test starts
 from an empty context. At these sizes attention is a small part of a step.
 
-With --int8, ours also runs with `--cpu-gguf-activations int8` (activations quantized to 8 bits
+With --int8, ours also runs with `--quantized-activations int8` (activations quantized to 8 bits
 per 32 values, as llama.cpp's CPU kernels do) in the same rounds.
 
 Usage: python3 bench/cpu/bench_gguf_vs_llamacpp.py [--binary .build/release/vllm] [--rounds 3] [--int8]
@@ -124,7 +124,7 @@ def main():
     parser.add_argument("--llama-bench", help="a built llama-bench (default: build it from the PyPI sdist); 'none' skips it")
     parser.add_argument("--baseline", help="a second vllm binary (e.g. main's) run in the same rounds, as 'baseline'")
     parser.add_argument("--int8", action="store_true",
-                        help="also run ours with --cpu-gguf-activations int8 (llama.cpp's 8-bit activations), as 'ours_int8'")
+                        help="also run ours with --quantized-activations int8 (llama.cpp's 8-bit activations), as 'ours_int8'")
     parser.add_argument("--sdist", help="a local copy of the sdist (its sha256 is still checked)")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--iterations", type=int, default=1, help="measured runs per call (ours: median; theirs: mean)")
@@ -142,7 +142,7 @@ def main():
     llama_bench = args.llama_bench or build_llama_bench(args.sdist)[0]
     tools = [("ours", ours, args.binary, ())]
     if args.int8:
-        tools.append(("ours_int8", ours, args.binary, ("--cpu-gguf-activations", "int8")))
+        tools.append(("ours_int8", ours, args.binary, ("--quantized-activations", "int8")))
     if args.baseline:
         tools.append(("baseline", ours, args.baseline, ()))
     if llama_bench != "none":

@@ -24,7 +24,7 @@
 #              transformers outputs (float32 logits and greedy tokens, bfloat16 greedy; BERT embeddings
 #              by cosine through `vllm serve`); also writes $OUT/families_summary.json
 #   gguf       GGUF blocks on CUDA: the GGUF fixture model against the CPU backend (float32, bf16; and
-#              --gguf-activations int8 against float activations), and the 8B shape in llama.cpp's
+#              --quantized-activations int8 against float activations), and the 8B shape in llama.cpp's
 #              Q4_K_M layout (dummy blocks): batch-1 decode against its bandwidth floor, float and int8 activations
 #   ggufspeed  the 8B shape's throughput (1000 x 1024/128) in Q4_K_M beside bf16
 #   qgemv      the quantized matrix-vector kernels: bf16 kernel checks with their timings (QGEMV_BUDGETS:
@@ -525,15 +525,15 @@ for n in (40, 23, 7, 61):
         python3 $G/compare.py --name "gguf tiny-llama-mixed cuda $dt vs cpu chunked" --vocab 512 --ours $R/gguf_tiny_${dt}_chunked.bin \
             --ref $R/gguf_tiny_cpu_chunked.bin | tee -a $R/compare.jsonl
     done
-    # --gguf-activations int8 (8-bit activations in decode steps): greedy tokens against float activations.
-    run_tiny int8_float32 --device cuda --dtype float32 --gguf-activations int8
+    # --quantized-activations int8 (8-bit activations in decode steps): greedy tokens against float activations.
+    run_tiny int8_float32 --device cuda --dtype float32 --quantized-activations int8
     python3 $G/compare.py --name "gguf tiny-llama-mixed cuda float32 int8 activations vs float" --vocab 512 \
         --ours-greedy $R/gguf_tiny_int8_float32_greedy.out --ref-greedy $R/gguf_tiny_float32_greedy.out | tee -a $R/compare.jsonl
     rm -f $R/gguf_tiny_*.bin
     step hf_limits 120 python3 $G/hf_bench.py --limits --out $R/hf_limits.json
     for round in $(seq 1 ${ROUNDS:-2}); do
         latency_8b latency_8b_gguf_q4km_$round 150 "--quantization gguf" "$BIN"
-        latency_8b latency_8b_gguf_q4km_int8_$round 150 "--quantization gguf --gguf-activations int8" "$BIN"
+        latency_8b latency_8b_gguf_q4km_int8_$round 150 "--quantization gguf --quantized-activations int8" "$BIN"
         latency_8b latency_8b_bf16_$round 150 "" "$BIN"
     done
     python3 $G/gguf_floor.py --config $L8/config.json --limits $R/hf_limits.json $R/latency_8b_gguf_q4km_*.out \
