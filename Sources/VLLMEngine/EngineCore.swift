@@ -382,7 +382,7 @@ public final class EngineCore {
         let launched = runner.launch(step, cache: cache, sampler: sampler, deferMasks: deferMasks)
         proposer?.launched(launched)
         for (request, numTokens) in step.requests { request.numComputedTokens += numTokens }
-        for (row, request) in launched.samplingRequests.enumerated() {
+        for (request, row) in launched.sampledRows {
             request.numPendingTokens += 1
             request.pendingRow = row
         }
@@ -420,13 +420,25 @@ public final class EngineCore {
             guard !request.isFinished else { continue }
             recordPromptLogprobs(result)
             if let sample = result.deviceSample {
+                if !result.draftSamples.isEmpty {
+                    // Plain greedy drafts: each position's argmax decides, as plain decoding's would.
+                    let argmax = result.draftSamples + [sample]
+                    updates.append(contentsOf: verifyDrafts(for: request) { i, _ in (argmax[i].token, nil) })
+                    continue
+                }
                 let logprobs = sample.logprobs.map { PositionLogprobs($0, chosen: sample.token) }
                 updates.append(accept(sample.token, logprobs: logprobs, for: request))
                 continue
             }
             guard var row = result.sampleLogits else { continue }
             if !result.draftLogits.isEmpty {
-                updates.append(contentsOf: verifyDrafts(result, for: request))
+                let rows = result.draftLogits + [row]
+                updates.append(
+                    contentsOf: verifyDrafts(for: request) { i, draft in
+                        var logits = rows[i]
+                        return draft.map { self.sampler.verify(&logits, for: request, draft: $0.token, draftProbabilities: $0.q) }
+                            ?? self.sampler.sample(&logits, for: request)
+                    })
                 continue
             }
             let (token, logprobs) = sampler.sample(&row, for: request)
@@ -462,20 +474,21 @@ public final class EngineCore {
 
     /// Takes in a verifying step's tokens: the drafts up to the first one rejected, then the
     /// token sampled in its place (or after the last draft), each checked for stops as usual.
-    /// The slots of rejected drafts are given back; their keys and values are overwritten later.
-    private func verifyDrafts(_ result: StepRunner.Result, for request: Request) -> [SequenceUpdate] {
+    /// `choose(i, draft)` gives position i's token: the verdict on draft i (with its draft
+    /// probabilities, if any), or with no draft the token after the last one. The slots of
+    /// rejected drafts are given back; their keys and values are overwritten later.
+    private func verifyDrafts(
+        for request: Request, choose: (Int, (token: Int, q: [Float]?)?) -> (Int, PositionLogprobs?)
+    ) -> [SequenceUpdate] {
         let drafts = request.draftTokenIDs
         let probabilities = request.draftProbabilities
         request.draftTokenIDs = []
         request.draftProbabilities = []
         var updates: [SequenceUpdate] = []
         var accepted = 0
-        for (i, logits) in (result.draftLogits + [result.sampleLogits!]).enumerated() {
-            var row = logits
+        for i in 0...drafts.count {
             let draft = i < drafts.count ? drafts[i] : nil
-            let q = i < probabilities.count ? probabilities[i] : nil
-            let (token, logprobs) =
-                draft.map { sampler.verify(&row, for: request, draft: $0, draftProbabilities: q) } ?? sampler.sample(&row, for: request)
+            let (token, logprobs) = choose(i, draft.map { ($0, i < probabilities.count ? probabilities[i] : nil) })
             updates.append(accept(token, logprobs: logprobs, for: request))
             guard token == draft else { break }
             accepted += 1

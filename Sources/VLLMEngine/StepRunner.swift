@@ -29,6 +29,9 @@ final class StepRunner {
         var draftLogits: [[Float]] = []
         /// The token (and its logprobs), when the backend sampled the whole step.
         var deviceSample: DeviceSample?
+        /// The backend's argmax at each draft position (row i decides the token at draft position
+        /// i), when it sampled a plain greedy request's drafts; `deviceSample` follows the last.
+        var draftSamples: [DeviceSample] = []
         /// Whether this step samples a token of the request (on the backend or from `sampleLogits`).
         var samples: Bool { sampleLogits != nil || deviceSample != nil }
     }
@@ -67,6 +70,16 @@ final class StepRunner {
             zip(step.requests, chunks).filter { $0.1.wantsLogits }.map(\.0.request)
         }
 
+        /// Each sampling request with the row of its sampled token: on the backend a request's
+        /// draft positions take the rows before it.
+        var sampledRows: [(request: Request, row: Int)] {
+            var row = -1
+            return zip(step.requests, chunks).filter { $0.1.wantsLogits }.map { scheduled, chunk in
+                row += samplesOnBackend ? chunk.leadingLogits + 1 : 1
+                return (scheduled.request, row)
+            }
+        }
+
         /// One result per scheduled request, in step order, once the step is done.
         func results(vocabularySize vocab: Int) -> [Result] {
             switch output {
@@ -77,7 +90,10 @@ final class StepRunner {
                 return zip(step.requests, chunks).map { scheduled, chunk in
                     var result = Result(request: scheduled.request)
                     result.firstPromptPosition = chunk.numCached
-                    if chunk.wantsLogits { result.deviceSample = samples.next() }
+                    guard chunk.wantsLogits else { return result }
+                    // A chunk's leading rows on the backend are its drafts' (`backendRows`).
+                    result.draftSamples = (0..<chunk.leadingLogits).compactMap { _ in samples.next() }
+                    result.deviceSample = samples.next()
                     return result
                 }
             case .logits(let logits):
@@ -116,11 +132,11 @@ final class StepRunner {
         let sampling = zip(step.requests, chunks).filter { $0.1.wantsLogits }.map(\.0.request)
         // When the backend can sample every row, the logits never leave the device (on a GPU,
         // copying and scanning them costs more than the forward pass at large batches).
-        if var rows = backendRows(step, chunks, sampler) {
+        if var (rows, rowRequests) = backendRows(step, chunks, sampler) {
             if deferMasks, sampling.contains(where: { $0.grammar != nil }) {
                 return LaunchedStep(step: step, chunks: chunks, output: .forward(executor.launchForward(batch), rows: rows))
             }
-            Self.addMasks(&rows, sampling)
+            Self.addMasks(&rows, rowRequests)
             return LaunchedStep(step: step, chunks: chunks, output: .samples(executor.launch(batch, rows: rows)))
         }
         // The host sampler finds the masks filled (in parallel, here) when it samples.
@@ -170,16 +186,28 @@ final class StepRunner {
         return backendRow(for: request, sampler: sampler) != nil
     }
 
-    /// The backend rows of the step's sampling requests, or nil when the host samples: prompt
-    /// logprobs need the logits, as does any row the backend does not sample.
-    private func backendRows(_ step: ScheduledStep, _ chunks: [SequenceChunk], _ sampler: Sampler) -> [DeviceSamplingRow]? {
-        guard chunks.allSatisfy({ $0.leadingLogits == 0 }) else { return nil }
-        var rows: [DeviceSamplingRow] = []
-        for (scheduled, chunk) in zip(step.requests, chunks) where chunk.wantsLogits {
-            guard let row = backendRow(for: scheduled.request, sampler: sampler) else { return nil }
-            rows.append(row)
+    /// The backend rows of the step's sampling requests, each with its request, or nil when the
+    /// host samples: prompt logprobs need the logits, as does any row the backend does not sample.
+    /// A plain greedy request's drafts are verified by the argmax of each draft position, so they
+    /// take rows of their own before the request's; other drafts need the logits on the host
+    /// (the rejection rule reads the whole distribution).
+    private func backendRows(
+        _ step: ScheduledStep, _ chunks: [SequenceChunk], _ sampler: Sampler
+    ) -> (rows: [DeviceSamplingRow], requests: [Request])? {
+        var rows: [DeviceSamplingRow] = [], requests: [Request] = []
+        for (scheduled, chunk) in zip(step.requests, chunks) {
+            let request = scheduled.request
+            guard chunk.wantsLogits else {
+                if chunk.leadingLogits > 0 { return nil }
+                continue
+            }
+            guard let row = backendRow(for: request, sampler: sampler) else { return nil }
+            let drafts = request.draftTokenIDs.count
+            guard chunk.leadingLogits == drafts, drafts == 0 || row.isPlainGreedy else { return nil }
+            rows += [DeviceSamplingRow](repeating: row, count: drafts + 1)
+            requests += [Request](repeating: request, count: drafts + 1)
         }
-        return rows
+        return (rows, requests)
     }
 
     /// The one decision of what the backend samples: a row the sampler can describe for a

@@ -14,6 +14,8 @@ final class LoggingExecutor: ModelExecutor {
     let inner: any ModelExecutor
     private(set) var events: [String] = []
     private(set) var sampledRows: [Int] = []
+    /// Steps whose logits came to the host (`execute`).
+    private(set) var hostLogitSteps = 0
 
     init(_ inner: any ModelExecutor) { self.inner = inner }
 
@@ -21,7 +23,10 @@ final class LoggingExecutor: ModelExecutor {
     var backendName: String { inner.backendName }
     func kvCacheBytesPerBlock(blockSize: Int) -> Int { inner.kvCacheBytesPerBlock(blockSize: blockSize) }
     func allocateKVCache(numBlocks: Int, blockSize: Int) { inner.allocateKVCache(numBlocks: numBlocks, blockSize: blockSize) }
-    func execute(_ batch: ForwardBatch) -> [Float] { inner.execute(batch) }
+    func execute(_ batch: ForwardBatch) -> [Float] {
+        hostLogitSteps += 1
+        return inner.execute(batch)
+    }
     var samplesOnDevice: Bool { inner.samplesOnDevice }
     func captureGraphs(_ plan: StepRecordingPlan) -> Int { inner.captureGraphs(plan) }
     func profileRun(tokens: Int, sequences: Int, blockSize: Int) {
@@ -262,14 +267,17 @@ final class DeviceLikeCPUBackend: CPUWrappingBackend {
     }
 
     /// An engine over the built-in model on the CPU whose executor logs launches and waits.
-    static func loggedEngine(async: Bool, grammars: Bool = false) throws -> (EngineCore, LoggingExecutor) {
+    static func loggedEngine(
+        async: Bool, grammars: Bool = false, speculative: SpeculativeConfig? = nil
+    ) throws -> (EngineCore, LoggingExecutor) {
         let folder = try ModelFolder(path: EnginePaths.builtinModel)
         let model = try ModelRegistry.load(
             config: folder.config, weights: folder.weights(format: .auto), backend: CPUBackend(), maxPositions: 128)
         let executor = LoggingExecutor(model)
         let config = EngineCoreConfig(
             blockSize: 16, numBlocks: 64, enablePrefixCaching: true,
-            scheduler: SchedulerConfig(maxNumBatchedTokens: 256, maxNumSeqs: 8, maxModelLength: 128), asyncScheduling: async)
+            scheduler: SchedulerConfig(maxNumBatchedTokens: 256, maxNumSeqs: 8, maxModelLength: 128), asyncScheduling: async,
+            speculative: speculative)
         guard grammars else { return (try EngineCore(executor: executor, config: config, eosTokenIDs: []), executor) }
         let eos = try makeLLM().tokenizer!.eosTokenID!
         let compiler = makeGrammarCompiler(try makeLLM().tokenizer!, eosTokenIDs: [eos])

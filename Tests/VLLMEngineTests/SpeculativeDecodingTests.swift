@@ -61,6 +61,29 @@ import VLLMCore
         #expect(llm.engine.stats.numSteps < 8 * 24)
     }
 
+    /// Plain greedy requests have their drafts verified by the backend's argmax of each draft
+    /// position, so their logits never come to the host; seeded sampling still brings them (the
+    /// rejection rule reads the distribution). Tokens are those of plain decoding either way.
+    @Test func greedyDraftsAreVerifiedOnTheBackend() throws {
+        let prompts = try Self.repeatingPrompts(makeLLM(), count: 6)
+        func run(_ speculative: SpeculativeConfig?, seeded: Bool) throws -> (tokens: [String: [Int]], executor: LoggingExecutor) {
+            let (engine, executor) = try AsyncSchedulingTests.loggedEngine(async: true, speculative: speculative)
+            for (i, prompt) in prompts.enumerated() {
+                var params = greedyParams(16)
+                if seeded { (params.temperature, params.seed) = (0.8, UInt64(i)) }
+                try engine.addRequest(id: "r\(i)", promptTokenIDs: prompt, params: params)
+            }
+            return (engine.generatedTokensUntilDone(), executor)
+        }
+        let plain = try run(nil, seeded: false), drafted = try run(Self.ngram, seeded: false)
+        #expect(drafted.tokens == plain.tokens)
+        #expect(drafted.executor.hostLogitSteps == 0)
+        // Some step sampled more rows than it had requests: draft positions.
+        #expect(drafted.executor.sampledRows.contains { $0 > 6 })
+        let seeded = try run(Self.ngram, seeded: true)
+        #expect(seeded.executor.hostLogitSteps > 0)
+    }
+
     @Test func logprobsStopsAndLengthsAreThoseOfPlainDecoding() throws {
         let plain = try makeLLM()
         let prompts = try Self.repeatingPrompts(plain, count: 6)
