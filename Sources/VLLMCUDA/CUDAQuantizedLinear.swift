@@ -46,11 +46,7 @@ struct QuantizedLinearKernels {
         gemvGGML = byTypeAndTokens(.gemvGGML)
         gemvGGMLInt8 = byTypeAndTokens(.gemvGGMLInt8)
         quantizeGGMLInt8 = functions[.quantizeGGMLInt8]?.first?.function
-        var dequantize: [GGMLType: CUhandle] = [:]
-        for instance in functions[.dequantizeGGML] ?? [] {
-            if let type = instance.values[.ggmlType].flatMap({ GGMLType(rawValue: UInt32($0)) }) { dequantize[type] = instance.function }
-        }
-        dequantizeGGML = dequantize
+        dequantizeGGML = byTypeAndTokens(.dequantizeGGML).compactMapValues { $0.values.first }
         func byTokens(_ kernel: Kernel) -> [Int: CUhandle] {
             Dictionary((functions[kernel] ?? []).map { ($0.values[.tokens] ?? 0, $0.function) }, uniquingKeysWith: { a, _ in a })
         }
