@@ -117,7 +117,7 @@ struct QuantizedLinearCheck {
         var timings: [String: Double] = [:]
         for (name, format) in [
             ("int4 g128", WeightFormat.packedInt(bits: 4, groupSize: 128, permuted: false)), ("fp8 channel", .fp8(blockColumns: 1 << 20)),
-            ("squeezellm", .lookupTable(bits: 4)),
+            ("int8 g128", .packedInt(bits: 8, groupSize: 128, permuted: false)), ("squeezellm", .lookupTable(bits: 4)),
         ] {
             for (k, m) in [(4096, 6144), (4096, 28672), (14336, 4096)] {
                 let host = randomWeight(format, out: m, inFeatures: k)

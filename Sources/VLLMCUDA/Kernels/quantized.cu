@@ -26,14 +26,43 @@ __device__ __forceinline__ void unpack_int(float* w, const uint4& wv, float zero
     }
 }
 
+// QGEMV_INT_CLASSES 1 (the default): packed integers unpack in three instructions a value
+// (unpack_int_classes); 0: the older four to five (unpack_int), for comparing the two through a
+// kernel-source override.
+#ifndef QGEMV_INT_CLASSES
+#define QGEMV_INT_CLASSES 1
+#endif
+
+// 16 bytes of packed BITS-bit values with each value left in place within its 16-bit half of a
+// word: value j of a half is (q − zero) · 2^(BITS·j), exact (the mask keeps q · 2^(BITS·j) below
+// 2^16, and 2^23 + zero · 2^(BITS·j) is exact), in one LOP3 (mask, then the 2^23 exponent) and
+// one FADD. Value i of the chunk is in class i % CLASSES (its j), whose products gemv_codes sums
+// apart and scales by 2^(−BITS·j) once per chunk, instead of a shift per value.
+template <int BITS>
+__device__ __forceinline__ void unpack_int_classes(float* w, const uint4& wv, float zero) {
+    constexpr int PER_WORD = 32 / BITS, PER_HALF = PER_WORD / 2;
+    constexpr unsigned int MASK = (1u << BITS) - 1u;
+    float base[PER_HALF];
+#pragma unroll
+    for (int j = 0; j < PER_HALF; ++j) base[j] = fmaf(zero, (float)(1u << (BITS * j)), 8388608.f);
+    const unsigned int words[4] = {wv.x, wv.y, wv.z, wv.w};
+#pragma unroll
+    for (int i = 0; i < 4 * PER_WORD; ++i) {
+        const int e = i % PER_WORD, j = e % PER_HALF;
+        const unsigned int half = e < PER_HALF ? words[i / PER_WORD] : words[i / PER_WORD] >> 16;
+        w[i] = __int_as_float(0x4B000000u | (half & (MASK << (BITS * j)))) - base[j];
+    }
+}
+
 // y[t, :n] = x[t, :] · Wᵀ (rows of y ldy apart, so that the parts of a fused weight fill their
 // columns) for rows of BYTES_PER_VALUE-wide codes read 16 bytes (VPC values) at a time: each warp
 // takes ROWS rows; per round a lane loads DEPTH chunks of each row (qgemv_depth), then per chunk
 // reads the tokens' VPC activations once, unpacks each row's chunk once for all tokens (Unpack:
 // q − zero, e4m3 · 2^-8, or the row's table entries; it gets the row) and adds scale · Σ w·x.
 // Scale (and zero) per row and group of `group` inputs, group % VPC == 0, k % VPC == 0; without
-// scales, the scale is scale_factor.
-template <typename T, int NT, int VPC, typename Code, typename Unpack>
+// scales, the scale is scale_factor. CLASS_BITS > 0: Unpack leaves value i scaled by
+// 2^(CLASS_BITS · (i % CLASSES)) (unpack_int_classes), undone per chunk on the class sums.
+template <typename T, int NT, int VPC, int CLASSES = 1, int CLASS_BITS = 0, typename Code, typename Unpack>
 __device__ __forceinline__ void gemv_codes(T* y, const T* x, const Code* codes, int codes_per_row, const float* scales,
                                            const float* zeros, float scale_factor, int n, int k, int group, int ldy,
                                            Unpack unpack) {
@@ -83,13 +112,20 @@ __device__ __forceinline__ void gemv_codes(T* y, const T* x, const Code* codes, 
                 unpack(w, wv[u][r], zero[u][r], row[r]);
 #pragma unroll
                 for (int t = 0; t < NT; ++t) {
-                    float even = 0.f, odd = 0.f;
+                    // At least two chains of sums for the FMAs' latency; one per class.
+                    constexpr int CHAINS = CLASSES > 2 ? CLASSES : 2;
+                    float part[CHAINS];
 #pragma unroll
-                    for (int i = 0; i < VPC; i += 2) {
-                        even = fmaf(w[i], xv[t][i], even);
-                        odd = fmaf(w[i + 1], xv[t][i + 1], odd);
+                    for (int h = 0; h < CHAINS; ++h) part[h] = 0.f;
+#pragma unroll
+                    for (int i = 0; i < VPC; ++i) part[i % CHAINS] = fmaf(w[i], xv[t][i], part[i % CHAINS]);
+                    float sum = 0.f;
+#pragma unroll
+                    for (int h = CHAINS - 1; h >= 0; --h) {
+                        const float unscale = CLASS_BITS > 0 ? 1.f / (float)(1u << (CLASS_BITS * (h % CLASSES))) : 1.f;
+                        sum = fmaf(part[h], unscale, sum);
                     }
-                    acc[r][t] = fmaf(scale[u][r], even + odd, acc[r][t]);
+                    acc[r][t] = fmaf(scale[u][r], sum, acc[r][t]);
                 }
             }
         }
@@ -101,8 +137,14 @@ __device__ __forceinline__ void gemv_codes(T* y, const T* x, const Code* codes, 
 template <typename T, int NT, int BITS>
 __device__ void gemv_int(T* y, const T* x, const unsigned int* packed, const float* scales, const float* zeros, int n,
                          int k, int group, int ldy) {
+#if QGEMV_INT_CLASSES
+    gemv_codes<T, NT, 128 / BITS, 16 / BITS, BITS>(
+        y, x, packed, k / (32 / BITS), scales, zeros, 1.f, n, k, group, ldy,
+        [](float* w, const uint4& wv, float zero, long long) { unpack_int_classes<BITS>(w, wv, zero); });
+#else
     gemv_codes<T, NT, 128 / BITS>(y, x, packed, k / (32 / BITS), scales, zeros, 1.f, n, k, group, ldy,
                                   [](float* w, const uint4& wv, float zero, long long) { unpack_int<BITS>(w, wv, zero); });
+#endif
 }
 
 // The e4m3 codes' 2^-8 is folded into the scale.
