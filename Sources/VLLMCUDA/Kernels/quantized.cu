@@ -1,10 +1,12 @@
-// Linear layers with quantized weights (WeightFormat.packedInt and .fp8): matrix-vector products
-// that dequantize in registers for decode steps (1 to 4 tokens), and a dequantization into a
-// 16-bit scratch matrix that cuBLASLt multiplies for larger batches.
+// Linear layers with quantized weights (WeightFormat.packedInt, .fp8 and .lookupTable):
+// matrix-vector products that dequantize in registers for decode steps (1 to 4 tokens), and a
+// dequantization into a 16-bit scratch matrix that cuBLASLt multiplies for larger batches.
 //
 // packedInt: row n holds k values of BITS bits, packed low bits first in 32-bit words, with one
 // float32 scale and zero point per row and group of `group` inputs: w = (q - zero) * scale.
 // fp8: row n holds k e4m3 codes, with one float32 scale per row and block of `block` inputs.
+// lookupTable (SqueezeLLM): row n holds k 4-bit indices packed as packedInt's, into the row's
+// table of 16 float32 values: w = table[n][q].
 
 #ifndef VLLM_KERNELS_COMMON  // the backend joins common.cuh before this file; a tool compiling it alone includes it
 #include "common.cuh"
@@ -24,13 +26,43 @@ __device__ __forceinline__ void unpack_int(float* w, const uint4& wv, float zero
     }
 }
 
+// QGEMV_INT_CLASSES 1 (the default): packed integers unpack in three instructions a value
+// (unpack_int_classes); 0: the older four to five (unpack_int), for comparing the two through a
+// kernel-source override.
+#ifndef QGEMV_INT_CLASSES
+#define QGEMV_INT_CLASSES 1
+#endif
+
+// 16 bytes of packed BITS-bit values with each value left in place within its 16-bit half of a
+// word: value j of a half is (q − zero) · 2^(BITS·j), exact (the mask keeps q · 2^(BITS·j) below
+// 2^16, and 2^23 + zero · 2^(BITS·j) is exact), in one LOP3 (mask, then the 2^23 exponent) and
+// one FADD. Value i of the chunk is in class i % CLASSES (its j), whose products gemv_codes sums
+// apart and scales by 2^(−BITS·j) once per chunk, instead of a shift per value.
+template <int BITS>
+__device__ __forceinline__ void unpack_int_classes(float* w, const uint4& wv, float zero) {
+    constexpr int PER_WORD = 32 / BITS, PER_HALF = PER_WORD / 2;
+    constexpr unsigned int MASK = (1u << BITS) - 1u;
+    float base[PER_HALF];
+#pragma unroll
+    for (int j = 0; j < PER_HALF; ++j) base[j] = fmaf(zero, (float)(1u << (BITS * j)), 8388608.f);
+    const unsigned int words[4] = {wv.x, wv.y, wv.z, wv.w};
+#pragma unroll
+    for (int i = 0; i < 4 * PER_WORD; ++i) {
+        const int e = i % PER_WORD, j = e % PER_HALF;
+        const unsigned int half = e < PER_HALF ? words[i / PER_WORD] : words[i / PER_WORD] >> 16;
+        w[i] = __int_as_float(0x4B000000u | (half & (MASK << (BITS * j)))) - base[j];
+    }
+}
+
 // y[t, :n] = x[t, :] · Wᵀ (rows of y ldy apart, so that the parts of a fused weight fill their
 // columns) for rows of BYTES_PER_VALUE-wide codes read 16 bytes (VPC values) at a time: each warp
 // takes ROWS rows; per round a lane loads DEPTH chunks of each row (qgemv_depth), then per chunk
 // reads the tokens' VPC activations once, unpacks each row's chunk once for all tokens (Unpack:
-// q − zero, or e4m3 · 2^-8) and adds scale · Σ w·x. Scale (and zero) per row and group of `group`
-// inputs, group % VPC == 0, k % VPC == 0.
-template <typename T, int NT, int VPC, typename Code, typename Unpack>
+// q − zero, e4m3 · 2^-8, or the row's table entries; it gets the row) and adds scale · Σ w·x.
+// Scale (and zero) per row and group of `group` inputs, group % VPC == 0, k % VPC == 0; without
+// scales, the scale is scale_factor. CLASS_BITS > 0: Unpack leaves value i scaled by
+// 2^(CLASS_BITS · (i % CLASSES)) (unpack_int_classes), undone per chunk on the class sums.
+template <typename T, int NT, int VPC, int CLASSES = 1, int CLASS_BITS = 0, typename Code, typename Unpack>
 __device__ __forceinline__ void gemv_codes(T* y, const T* x, const Code* codes, int codes_per_row, const float* scales,
                                            const float* zeros, float scale_factor, int n, int k, int group, int ldy,
                                            Unpack unpack) {
@@ -61,7 +93,7 @@ __device__ __forceinline__ void gemv_codes(T* y, const T* x, const Code* codes, 
             for (int r = 0; r < ROWS; ++r) {
                 const long long gi = row[r] * groups + c / group;
                 wv[u][r] = load_streaming(codes + row[r] * codes_per_row + c / VPC * CODES_PER_CHUNK);
-                scale[u][r] = scales[gi] * scale_factor;
+                scale[u][r] = scales ? scales[gi] * scale_factor : scale_factor;
                 zero[u][r] = zeros ? zeros[gi] : 0.f;
             }
         }
@@ -77,16 +109,23 @@ __device__ __forceinline__ void gemv_codes(T* y, const T* x, const Code* codes, 
 #pragma unroll
             for (int r = 0; r < ROWS; ++r) {
                 float w[VPC];
-                unpack(w, wv[u][r], zero[u][r]);
+                unpack(w, wv[u][r], zero[u][r], row[r]);
 #pragma unroll
                 for (int t = 0; t < NT; ++t) {
-                    float even = 0.f, odd = 0.f;
+                    // At least two chains of sums for the FMAs' latency; one per class.
+                    constexpr int CHAINS = CLASSES > 2 ? CLASSES : 2;
+                    float part[CHAINS];
 #pragma unroll
-                    for (int i = 0; i < VPC; i += 2) {
-                        even = fmaf(w[i], xv[t][i], even);
-                        odd = fmaf(w[i + 1], xv[t][i + 1], odd);
+                    for (int h = 0; h < CHAINS; ++h) part[h] = 0.f;
+#pragma unroll
+                    for (int i = 0; i < VPC; ++i) part[i % CHAINS] = fmaf(w[i], xv[t][i], part[i % CHAINS]);
+                    float sum = 0.f;
+#pragma unroll
+                    for (int h = CHAINS - 1; h >= 0; --h) {
+                        const float unscale = CLASS_BITS > 0 ? 1.f / (float)(1u << (CLASS_BITS * (h % CLASSES))) : 1.f;
+                        sum = fmaf(part[h], unscale, sum);
                     }
-                    acc[r][t] = fmaf(scale[u][r], even + odd, acc[r][t]);
+                    acc[r][t] = fmaf(scale[u][r], sum, acc[r][t]);
                 }
             }
         }
@@ -98,8 +137,14 @@ __device__ __forceinline__ void gemv_codes(T* y, const T* x, const Code* codes, 
 template <typename T, int NT, int BITS>
 __device__ void gemv_int(T* y, const T* x, const unsigned int* packed, const float* scales, const float* zeros, int n,
                          int k, int group, int ldy) {
+#if QGEMV_INT_CLASSES
+    gemv_codes<T, NT, 128 / BITS, 16 / BITS, BITS>(
+        y, x, packed, k / (32 / BITS), scales, zeros, 1.f, n, k, group, ldy,
+        [](float* w, const uint4& wv, float zero, long long) { unpack_int_classes<BITS>(w, wv, zero); });
+#else
     gemv_codes<T, NT, 128 / BITS>(y, x, packed, k / (32 / BITS), scales, zeros, 1.f, n, k, group, ldy,
-                                  [](float* w, const uint4& wv, float zero) { unpack_int<BITS>(w, wv, zero); });
+                                  [](float* w, const uint4& wv, float zero, long long) { unpack_int<BITS>(w, wv, zero); });
+#endif
 }
 
 // The e4m3 codes' 2^-8 is folded into the scale.
@@ -107,7 +152,21 @@ template <typename T, int NT>
 __device__ void gemv_fp8(T* y, const T* x, const unsigned char* codes, const float* scales, int n, int k, int block,
                          int ldy) {
     gemv_codes<T, NT, 16>(y, x, codes, k, scales, nullptr, 256.f, n, k, block, ldy,
-                          [](float* w, const uint4& wv, float zero) { unpack_fp8(w, wv, zero); });
+                          [](float* w, const uint4& wv, float zero, long long) { unpack_fp8(w, wv, zero); });
+}
+
+// 16 bytes of 4-bit indices (32 of them) as their row's table entries; a warp's lanes all read
+// the same rows' 64-byte tables, which stay in L1.
+__device__ __forceinline__ void unpack_lut(float* w, const uint4& wv, const float* table) {
+    const unsigned int words[4] = {wv.x, wv.y, wv.z, wv.w};
+#pragma unroll
+    for (int i = 0; i < 32; ++i) w[i] = __ldg(table + ((words[i / 8] >> ((i % 8) * 4)) & 15u));
+}
+
+template <typename T, int NT>
+__device__ void gemv_lut(T* y, const T* x, const unsigned int* packed, const float* table, int n, int k, int ldy) {
+    gemv_codes<T, NT, 32>(y, x, packed, k / 8, nullptr, nullptr, 1.f, n, k, k, ldy,
+                          [table](float* w, const uint4& wv, float, long long row) { unpack_lut(w, wv, table + row * 16); });
 }
 
 // w[n, k] in the activation dtype from packed rows: rows blockIdx.y + i·gridDim.y (a grid has at
@@ -116,25 +175,22 @@ __device__ void gemv_fp8(T* y, const T* x, const unsigned char* codes, const flo
 // order and the activations need no gathering; without it, each word's values go out in one store.
 // `stored` columns per row are packed: k, or more in an act-order shard, whose padding columns
 // (order -1) are skipped.
-template <typename T, int BITS>
-__device__ __forceinline__ void dequantize_words(T* w, const unsigned int* packed, const float* scales, const float* zeros,
-                                                 const int* order, int n, int k, int stored, int group) {
+// Value(row, first, q) is the weight of index or integer q in the word whose first column is `first`.
+template <typename T, int BITS, typename Value>
+__device__ __forceinline__ void dequantize_words(T* w, const unsigned int* packed, const int* order, int n, int k, int stored,
+                                                 Value value) {
     constexpr int PER_WORD = 32 / BITS, BYTES = (int)sizeof(T) * PER_WORD;
     constexpr unsigned int MASK = (1u << BITS) - 1u;
-    const int words_per_row = stored / PER_WORD, groups = stored / group;
+    const int words_per_row = stored / PER_WORD;
     for (int row = blockIdx.y; row < n; row += gridDim.y) {
     const unsigned int* pr = packed + (long long)row * words_per_row;
     T* wr = w + (long long)row * k;
     for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < words_per_row; i += gridDim.x * blockDim.x) {
-        const int first = i * PER_WORD, g = row * groups + first / group;
-        const float scale = scales[g], zero = zeros[g];
+        const int first = i * PER_WORD;
         const unsigned int word = pr[i];
         union { T v[PER_WORD]; uint2 u[BYTES / 8]; } out;
 #pragma unroll
-        for (int e = 0; e < PER_WORD; ++e) {
-            const unsigned int q = (word >> (e * BITS)) & MASK;
-            out.v[e] = from_f<T>(((__int_as_float(0x4B000000u | q) - 8388608.f) - zero) * scale);
-        }
+        for (int e = 0; e < PER_WORD; ++e) out.v[e] = from_f<T>(value(row, first, (word >> (e * BITS)) & MASK));
         if (order) {
 #pragma unroll
             for (int e = 0; e < PER_WORD; ++e) {
@@ -153,8 +209,21 @@ template <typename T>
 __device__ void dequantize_int(T* w, const unsigned int* packed, const float* scales, const float* zeros, const int* order,
                                int n, int k, int stored, int group, int bits) {
     PDL_ENTER();
-    if (bits == 4) dequantize_words<T, 4>(w, packed, scales, zeros, order, n, k, stored, group);
-    else dequantize_words<T, 8>(w, packed, scales, zeros, order, n, k, stored, group);
+    const int groups = stored / group;
+    const auto value = [=](int row, int first, unsigned int q) {
+        const int g = row * groups + first / group;
+        return ((__int_as_float(0x4B000000u | q) - 8388608.f) - zeros[g]) * scales[g];
+    };
+    if (bits == 4) dequantize_words<T, 4>(w, packed, order, n, k, stored, value);
+    else dequantize_words<T, 8>(w, packed, order, n, k, stored, value);
+}
+
+// SqueezeLLM rows: each index's table entry.
+template <typename T>
+__device__ void dequantize_lut(T* w, const unsigned int* packed, const float* table, int n, int k) {
+    PDL_ENTER();
+    dequantize_words<T, 4>(w, packed, nullptr, n, k, k,
+                           [=](int row, int, unsigned int q) { return __ldg(table + (long long)row * 16 + q); });
 }
 
 // The same for e4m3 rows: rows as above, one code a thread.
@@ -243,11 +312,21 @@ __device__ void scale_product(T* y, const float* row_scales, const float* column
                              int block, int ldy) {                                                                 \
         gemv_fp8<T, NT>(y, x, codes, scales, n, k, block, ldy);                                                    \
     }
+#define INSTANTIATE_QGEMV_LUT(S, T, NT)                                                                            \
+    extern "C" __global__ void __launch_bounds__(256)                                                              \
+        gemv_lut_##S##_t##NT(T* y, const T* x, const unsigned int* packed, const float* table, int n, int k,       \
+                             int ldy) {                                                                            \
+        gemv_lut<T, NT>(y, x, packed, table, n, k, ldy);                                                           \
+    }
 #define INSTANTIATE_DEQUANTIZE(S, T)                                                                               \
     extern "C" __global__ void dequantize_int_##S(T* w, const unsigned int* packed, const float* scales,           \
                                                   const float* zeros, const int* order, int n, int k, int stored,  \
                                                   int group, int bits) {                                           \
         dequantize_int<T>(w, packed, scales, zeros, order, n, k, stored, group, bits);                             \
+    }                                                                                                              \
+    extern "C" __global__ void dequantize_lut_##S(T* w, const unsigned int* packed, const float* table, int n,     \
+                                                  int k) {                                                         \
+        dequantize_lut<T>(w, packed, table, n, k);                                                                 \
     }                                                                                                              \
     extern "C" __global__ void dequantize_fp8_##S(T* w, const unsigned char* codes, const float* scales, int n,    \
                                                   int k, int block) {                                              \
@@ -277,6 +356,10 @@ INSTANTIATE_QGEMV_FP8(bf16, __nv_bfloat16, 1)
 INSTANTIATE_QGEMV_FP8(bf16, __nv_bfloat16, 2)
 INSTANTIATE_QGEMV_FP8(bf16, __nv_bfloat16, 3)
 INSTANTIATE_QGEMV_FP8(bf16, __nv_bfloat16, 4)
+INSTANTIATE_QGEMV_LUT(bf16, __nv_bfloat16, 1)
+INSTANTIATE_QGEMV_LUT(bf16, __nv_bfloat16, 2)
+INSTANTIATE_QGEMV_LUT(bf16, __nv_bfloat16, 3)
+INSTANTIATE_QGEMV_LUT(bf16, __nv_bfloat16, 4)
 INSTANTIATE_DEQUANTIZE(bf16, __nv_bfloat16)
 #endif
 #ifdef VLLM_DTYPE_F16
@@ -292,6 +375,10 @@ INSTANTIATE_QGEMV_FP8(f16, __half, 1)
 INSTANTIATE_QGEMV_FP8(f16, __half, 2)
 INSTANTIATE_QGEMV_FP8(f16, __half, 3)
 INSTANTIATE_QGEMV_FP8(f16, __half, 4)
+INSTANTIATE_QGEMV_LUT(f16, __half, 1)
+INSTANTIATE_QGEMV_LUT(f16, __half, 2)
+INSTANTIATE_QGEMV_LUT(f16, __half, 3)
+INSTANTIATE_QGEMV_LUT(f16, __half, 4)
 INSTANTIATE_DEQUANTIZE(f16, __half)
 #endif
 #ifdef VLLM_DTYPE_F32
@@ -307,5 +394,9 @@ INSTANTIATE_QGEMV_FP8(f32, float, 1)
 INSTANTIATE_QGEMV_FP8(f32, float, 2)
 INSTANTIATE_QGEMV_FP8(f32, float, 3)
 INSTANTIATE_QGEMV_FP8(f32, float, 4)
+INSTANTIATE_QGEMV_LUT(f32, float, 1)
+INSTANTIATE_QGEMV_LUT(f32, float, 2)
+INSTANTIATE_QGEMV_LUT(f32, float, 3)
+INSTANTIATE_QGEMV_LUT(f32, float, 4)
 INSTANTIATE_DEQUANTIZE(f32, float)
 #endif
