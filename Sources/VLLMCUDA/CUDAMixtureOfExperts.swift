@@ -23,9 +23,53 @@ private let maxExperts = 256
 /// Rows of a tile of the grouped product (MOE_TILE_ROWS and MOE_TILE_COLS in moe.cu), and the
 /// columns of the tensor-core kernel's tile (MOE_MMA_COLS).
 private let tileRows = 16, tileColumns = 64, mmaColumns = 128
+/// Columns of a `moe_combine` block (MOE_COMBINE_COLUMNS), which orders one token's entries once.
+private let combineColumns = 256
 /// Most tokens whose experts run as matrix-vector products: each entry reads its expert's rows
 /// itself, which pays while the entries rarely share an expert.
 private let matrixVectorTokens = 8
+
+/// `moe_group`'s arrays for a layer's top-k choices (`CUDABackend.expertGrouping`): for expert e, `expertStart[e]` is its first slot and
+/// `tileStart[e]` its first row tile of the grouped product (both with a final total); `slotEntry[s]` is the entry (token · k + choice)
+/// in slot s, each expert's entries in entry order, and `entrySlot` its inverse.
+public struct ExpertGrouping: Equatable, Sendable {
+    /// Each expert's first slot, then the number of slots.
+    public var expertStart: [Int32]
+    /// Each expert's first row tile, then the number of tiles.
+    public var tileStart: [Int32]
+    /// The entry in each slot.
+    public var slotEntry: [Int32]
+    /// The slot of each entry.
+    public var entrySlot: [Int32]
+
+    /// The serial definition (the host's reference): a stable grouping of the entries by expert, in tiles of moe.cu's rows. The ids must
+    /// lie in `0..<experts`.
+    public init(topIDs: [Int32], experts: Int) {
+        let rows = tileRows
+        var counts = [Int32](repeating: 0, count: experts)
+        for id in topIDs { counts[Int(id)] += 1 }
+        expertStart = [0]
+        tileStart = [0]
+        for c in counts {
+            expertStart.append(expertStart.last! + c)
+            tileStart.append(tileStart.last! + (c + Int32(rows) - 1) / Int32(rows))
+        }
+        var next = Array(expertStart.dropLast())
+        slotEntry = [Int32](repeating: 0, count: topIDs.count)
+        entrySlot = [Int32](repeating: 0, count: topIDs.count)
+        for (n, id) in topIDs.enumerated() {
+            let slot = next[Int(id)]
+            slotEntry[Int(slot)] = Int32(n)
+            entrySlot[n] = slot
+            next[Int(id)] += 1
+        }
+    }
+
+    /// Arrays read back from the device.
+    init(expertStart: [Int32], tileStart: [Int32], slotEntry: [Int32], entrySlot: [Int32]) {
+        (self.expertStart, self.tileStart, self.slotEntry, self.entrySlot) = (expertStart, tileStart, slotEntry, entrySlot)
+    }
+}
 
 // The fused mixture of experts: the routing, grouping and products stay on the device, and the
 // launch sizes depend only on the token count (a decode step can be recorded as a CUDA graph).
@@ -62,20 +106,13 @@ extension CUDABackend {
         let slots = tokens * k
         let logits = linear(x, block.router, bias: nil)
         let topIDs = ring.allocate(slots * 4).pointer, topWeights = ring.allocate(slots * 4).pointer
-        let expertStart = ring.allocate((count + 1) * 4).pointer, tileStart = ring.allocate((count + 1) * 4).pointer
-        let slotEntry = ring.allocate(slots * 4).pointer, entrySlot = ring.allocate(slots * 4).pointer
         launch(
             moe.route, "moe_route", grid: ((tokens + 3) / 4, 1), block: 128,  // a warp per token (MOE_ROUTE_TOKENS)
             [
                 .pointer(logits.pointer), .int32(Int32(tokens)), .int32(Int32(count)), .int32(Int32(k)),
                 .int32(block.routing.normalizeTopK ? 1 : 0), .pointer(topIDs), .pointer(topWeights),
             ])
-        launch(
-            moe.group, "moe_group", grid: (1, 1), block: max(32, (count + 31) / 32 * 32),
-            [
-                .pointer(topIDs), .int32(Int32(slots)), .int32(Int32(count)), .pointer(expertStart), .pointer(tileStart),
-                .pointer(slotEntry), .pointer(entrySlot),
-            ])
+        let (expertStart, tileStart, slotEntry, entrySlot) = queueGrouping(moe, topIDs: topIDs, entries: slots, experts: count)
         // Every expert adds at most one partial tile to the full ones.
         let tiles = (slots + tileRows - 1) / tileRows + count
         func grouped(_ input: CUDATensor, gather: Bool, _ weight: CUDATensor, n: Int, kdim: Int) -> CUDATensor {
@@ -122,12 +159,51 @@ extension CUDABackend {
         }
         checkLive(down)
         launch(
-            moe.combine, "moe_combine", grid: (gridFor(tokens * hidden), 1), block: 256,
+            moe.combine, "moe_combine", grid: (tokens, (hidden + combineColumns - 1) / combineColumns), block: combineColumns,
             [
                 .pointer(out.pointer), .pointer(down.pointer), .pointer(topIDs), .pointer(topWeights), .pointer(entrySlot),
-                .int32(Int32(tokens)), .int32(Int32(k)), .int32(Int32(hidden)), .pointer(shared?.values.pointer ?? 0),
+                .int32(Int32(k)), .int32(Int32(hidden)), .pointer(shared?.values.pointer ?? 0),
                 .pointer(shared?.gates.pointer ?? 0),
             ])
         return out
+    }
+
+    /// Queues `moe_group` over `entries` top-k ids; returns where its four arrays will be (ring memory). One block of a thread per entry
+    /// (at least one per expert, at most 1024): its size depends only on the token count, as a recorded decode step needs.
+    private func queueGrouping(_ moe: MixtureOfExpertsKernels, topIDs: CUdeviceptr, entries: Int, experts: Int) -> (
+        expertStart: CUdeviceptr, tileStart: CUdeviceptr, slotEntry: CUdeviceptr, entrySlot: CUdeviceptr
+    ) {
+        let expertStart = ring.allocate((experts + 1) * 4).pointer, tileStart = ring.allocate((experts + 1) * 4).pointer
+        let slotEntry = ring.allocate(entries * 4).pointer, entrySlot = ring.allocate(entries * 4).pointer
+        launch(
+            moe.group, "moe_group", grid: (1, 1), block: max((experts + 31) / 32 * 32, min(1024, (entries + 31) / 32 * 32)),
+            [
+                .pointer(topIDs), .int32(Int32(entries)), .int32(Int32(experts)), .pointer(expertStart), .pointer(tileStart),
+                .pointer(slotEntry), .pointer(entrySlot),
+            ])
+        return (expertStart, tileStart, slotEntry, entrySlot)
+    }
+
+    /// Runs `moe_group` alone on the given top-k ids (`kernel-check` compares it with `ExpertGrouping(topIDs:experts:)`);
+    /// nil without the fused kernels. The ids must lie in `0..<experts`, with `experts` at most 256.
+    public func expertGrouping(topIDs: [Int32], experts: Int) throws -> ExpertGrouping? {
+        try requireKernels([.mixtureOfExperts])
+        guard let moe = kernels.moe, !topIDs.isEmpty else { return nil }
+        precondition(experts <= maxExperts && topIDs.allSatisfy { $0 >= 0 && $0 < experts }, "top-k ids out of range")
+        let entries = topIDs.count
+        let device = ring.allocate(entries * 4).pointer
+        topIDs.withUnsafeBytes {
+            driver.must(driver.cuMemcpyHtoDAsync(device, $0.baseAddress!, $0.count, stream), "cuMemcpyHtoDAsync(top ids)")
+        }
+        let arrays = queueGrouping(moe, topIDs: device, entries: entries, experts: experts)
+        func read(_ pointer: CUdeviceptr, _ count: Int) -> [Int32] {
+            let host = hostOutput.ensure(count * 4)
+            driver.must(driver.cuMemcpyDtoHAsync(host, pointer, count * 4, stream), "cuMemcpyDtoHAsync(grouping)")
+            synchronize()
+            return Array(UnsafeBufferPointer(start: host.assumingMemoryBound(to: Int32.self), count: count))
+        }
+        return ExpertGrouping(
+            expertStart: read(arrays.expertStart, experts + 1), tileStart: read(arrays.tileStart, experts + 1),
+            slotEntry: read(arrays.slotEntry, entries), entrySlot: read(arrays.entrySlot, entries))
     }
 }

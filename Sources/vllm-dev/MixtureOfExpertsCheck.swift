@@ -7,7 +7,8 @@ import VLLMTestSupport
 /// group, grouped products, combine) against `Float64Reference.mixtureOfExperts`. The router sees
 /// a one-hot part of each token (its first `experts` features, distinct multiples of 1/2 times 4 in
 /// the router) so that no two probabilities are close unless they are equal, and some tokens give
-/// experts 1 and 3 the same value: the kernel must then pick as torch.topk does.
+/// experts 1 and 3 the same value: the kernel must then pick as torch.topk does. The grouping kernel is also compared exactly with
+/// the serial definition, since a grouping that misorders an expert's entries consistently would leave the results unchanged.
 struct MixtureOfExpertsCheck {
     let gpu: CUDABackend
     let cpu: CPUBackend
@@ -24,6 +25,29 @@ struct MixtureOfExpertsCheck {
             ("moe decode many experts", 1, 128, 8, true, false), ("moe decode shared", 8, 12, 4, false, true),
         ] {
             results += try check(name, tokens: tokens, experts: experts, k: k, normalize: normalize, shared: shared)
+        }
+        // A prefill step of the Qwen3-30B-A3B shape: 2048 tokens, top-8 of 128 experts.
+        results += try check("moe prefill 2048 tokens", tokens: 2048, experts: 128, k: 8, normalize: true, shared: false)
+        return results + (try groupingResults())
+    }
+
+    /// `moe_group` alone against the serial definition, array for array: random distinct top-k ids per token (as routing gives) from
+    /// one to 4096 tokens, and skewed ones where a few experts take most entries, so that an expert's entries span many warps.
+    private mutating func groupingResults() throws -> [(String, Double)] {
+        var results: [(String, Double)] = []
+        for (tokens, experts, k, skewed) in [
+            (1, 128, 8, false), (3, 8, 2, false), (8, 128, 8, false), (97, 8, 2, false), (130, 256, 8, false),
+            (2048, 128, 8, false), (4096, 128, 8, false), (2048, 128, 8, true), (1000, 60, 4, true),
+        ] {
+            var ids: [Int32] = []
+            for _ in 0..<tokens {
+                // Skewed tokens choose among the first k + 2 experts, so these get most of the entries.
+                let pool = skewed ? Array(0..<min(experts, k + 2)) : Array(0..<experts)
+                ids += pool.shuffled(using: &rng).prefix(k).map(Int32.init)
+            }
+            let name = "moe_group \(tokens)x\(k) of \(experts)\(skewed ? " skewed" : "")"
+            guard let got = try gpu.expertGrouping(topIDs: ids, experts: experts) else { continue }
+            results.append((name, got == ExpertGrouping(topIDs: ids, experts: experts) ? 0 : .infinity))
         }
         return results
     }

@@ -36,6 +36,7 @@
 #              --kv-cache-dtype fp8 on CUDA float32 against the CPU's fp8 cache (and CUDA graphs vs eager);
 #              kvfp8speed: the 8B shape with auto vs fp8 KV: blocks at start, batch-1 ms/token, 1000 x 1024/128
 #              (KVFP8_LONG=auto|fp8: instead, 1000 x 3072/512 with that cache, one call each)
+#   moegroup   the MoE kernels: bf16 and f32 kernel checks (moe_group's arrays exactly), the MoE fixtures, one profile
 #   det        batch-invariant mode (--batch-invariant): on the 8B shape (2 layers) and the llama3/qwen3 bf16
 #              fixtures, 64 prompts alone, together, 4 at a time, budget 7 and 12 KV blocks (preemption),
 #              greedy and seeded: token ids bitwise the same in that mode, default mode beside it ($OUT/det_summary.json),
@@ -585,6 +586,24 @@ if has_mode qgemv; then
             --max-model-len 2048 --batch-size 1 --input-len 32 --output-len 32 --warmup 0 --iterations 1 --json
         grep -A40 "device time per operation" $R/profile_$q.err | head -40
     done
+fi
+
+# moegroup: the parallel moe_group and the per-token moe_combine: kernel checks in bf16 and f32 (their
+# MoE lines, moe_group's arrays against the serial definition), the MoE fixtures
+# (check_moe_fixtures.sh), then one profiled Qwen3-30B-A3B run with a 2000-token prefill
+# (VLLM_CUDA_PROFILE=1: moe_group, moe_combine per call).
+if has_mode moegroup; then
+    export VLLM_CACHE_ROOT=$W/cache-moegroup
+    xz -dc .gpu/vllm-dev.xz > "$DEV" && chmod +x "$DEV"
+    for dt in bfloat16 float32; do
+        step kernel_check_moegroup_${dt} 150 "$DEV" kernel-check --dtype $dt  # plain lines: a failed grouping is infinite
+        grep -i "moe\|FAIL" $R/kernel_check_moegroup_${dt}.out | head -60
+    done
+    step moe_fixtures 400 env OUT=$OUT bash $G/check_moe_fixtures.sh
+    step profile_moe_prefill 200 env VLLM_CUDA_PROFILE=1 "$BIN" bench forward --device cuda --load-format dummy \
+        --model bench/gpu/configs/qwen3_30b_a3b --max-model-len 2048 --batch-size 1 --input-len 2000 --output-len 8 \
+        --warmup 0 --iterations 1 --json
+    grep -A40 "device time per operation" $R/profile_moe_prefill.err | head -40
 fi
 
 # structured: issue 15's speed target. STRUCT_CONFIG (another config folder for the Llama-3

@@ -5,12 +5,12 @@
 //   moe_route   one warp per token: softmax of the router logits, top-k in torch.topk's order
 //               (ties included), optional renormalisation;
 //   moe_group   one block: the (token, choice) entries grouped by expert, tokens in batch order
-//               within an expert, and each expert's first row tile;
+//               within an expert, and each expert's first row tile (warps over runs of entries);
 //   moe_gemm    one grouped product over all experts: a block computes a 16-row tile of one expert's
 //               rows against that expert's slice of the stacked weight (gathering the token rows
 //               for the first projection); run for gate/up and again for down;
-//   moe_combine per output element: the weighted expert results summed in expert order (as
-//               transformers adds them), plus the gated shared expert when there is one.
+//   moe_combine a block per token and 256 columns: the weighted expert results summed in expert
+//               order (as transformers adds them), plus the gated shared expert when there is one.
 // Decode steps of a few tokens replace moe_gemm by moe_gemv_swiglu and moe_gemv, and 16-bit
 // activations take moe_gemm_mma (tensor cores) for the grouped product.
 
@@ -242,49 +242,96 @@ __device__ void moe_route(const T* logits, int tokens, int experts, int k, int n
     }
 }
 
-// One block, a thread per expert (experts <= blockDim.x): counts, then an exclusive scan of the
-// counts and of the row tiles, then each expert's entries in entry (= token) order.
-extern "C" __global__ void moe_group(const int* top_ids, int entries, int experts, int* expert_start, int* tile_start,
-                                     int* slot_entry, int* entry_slot) {
-    __shared__ int counts[MOE_MAX_EXPERTS + 1];
+// One block of up to 1024 threads, at least one per expert. Each warp takes a contiguous run of the
+// entries, 32 at a time in entry order: __match_any_sync finds the lanes of one expert, and their
+// lowest adds their number to the warp's count of that expert (pass 1). A thread per expert sums its
+// column of warp counts, block-wide scans give expert_start and tile_start, and the column becomes
+// the slot each warp's first entry of the expert takes. Pass 2 repeats pass 1's walk: an entry's slot
+// is its warp's next slot of the expert plus the lanes of that expert below it. So each expert's
+// slots hold its entries in entry order, whatever the warps' timing. Ids outside [0, experts) are
+// left out, as the serial definition leaves them.
+#define MOE_GROUP_WARPS 32
+__device__ __forceinline__ int moe_group_id(const int* top_ids, int n, int last, int experts) {
+    const int x = n < last ? top_ids[n] : -1;
+    return x >= 0 && x < experts ? x : -1;
+}
+
+extern "C" __global__ void __launch_bounds__(1024) moe_group(const int* top_ids, int entries, int experts,
+                                                             int* expert_start, int* tile_start, int* slot_entry,
+                                                             int* entry_slot) {
+    __shared__ int next[MOE_GROUP_WARPS][MOE_MAX_EXPERTS];  // per warp and expert: a count, then a slot
+    __shared__ int warp_slots[MOE_GROUP_WARPS], warp_tiles[MOE_GROUP_WARPS];
+    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, warps = blockDim.x >> 5;
+    for (int at = threadIdx.x; at < warps * MOE_MAX_EXPERTS; at += blockDim.x)
+        next[at / MOE_MAX_EXPERTS][at % MOE_MAX_EXPERTS] = 0;
+    __syncthreads();
+    const int span = (entries + warps * 32 - 1) / (warps * 32) * 32;
+    const int first = imin(warp * span, entries), last = imin(first + span, entries);
+    const unsigned below = (1u << lane) - 1u;
+    int x = moe_group_id(top_ids, first + lane, last, experts);
+    for (int n0 = first; n0 < last; n0 += 32) {
+        const int following = moe_group_id(top_ids, n0 + 32 + lane, last, experts);  // loaded while this round runs
+        const unsigned peers = __match_any_sync(0xffffffffu, x);
+        if (x >= 0 && (peers & below) == 0) next[warp][x] += __popc(peers);
+        __syncwarp();
+        x = following;
+    }
+    __syncthreads();
+    // Exclusive scans over the experts of the slot and tile counts: within warps, then over warps.
     const int e = threadIdx.x;
-    if (e < experts) {
-        int count = 0;
-        for (int n = 0; n < entries; n++) count += top_ids[n] == e;
-        counts[e] = count;
+    int count = 0;
+    if (e < experts)
+        for (int w = 0; w < warps; w++) count += next[w][e];
+    const int tiles = (count + MOE_TILE_ROWS - 1) / MOE_TILE_ROWS;
+    int slots_through = count, tiles_through = tiles;
+    for (int o = 1; o < 32; o <<= 1) {
+        const int s = __shfl_up_sync(0xffffffffu, slots_through, o), t = __shfl_up_sync(0xffffffffu, tiles_through, o);
+        if (lane >= o) { slots_through += s; tiles_through += t; }
     }
-    __syncthreads();
-    if (e == 0) {
-        int slots = 0, tiles = 0;
-        for (int x = 0; x < experts; x++) {
-            expert_start[x] = slots;
-            tile_start[x] = tiles;
-            slots += counts[x];
-            tiles += (counts[x] + MOE_TILE_ROWS - 1) / MOE_TILE_ROWS;
-        }
-        expert_start[experts] = slots;
-        tile_start[experts] = tiles;
-    }
+    if (lane == 31) { warp_slots[warp] = slots_through; warp_tiles[warp] = tiles_through; }
     __syncthreads();
     if (e < experts) {
-        int slot = expert_start[e];
-        for (int n = 0; n < entries; n++) {
-            if (top_ids[n] == e) {
-                slot_entry[slot] = n;
-                entry_slot[n] = slot;
-                slot++;
-            }
+        int slot = slots_through - count, tile = tiles_through - tiles;
+        for (int w = 0; w < warp; w++) { slot += warp_slots[w]; tile += warp_tiles[w]; }
+        expert_start[e] = slot;
+        tile_start[e] = tile;
+        for (int w = 0; w < warps; w++) {
+            const int c = next[w][e];
+            next[w][e] = slot;
+            slot += c;
         }
+        if (e == experts - 1) { expert_start[experts] = slot; tile_start[experts] = tile + tiles; }
+    }
+    __syncthreads();
+    x = moe_group_id(top_ids, first + lane, last, experts);
+    for (int n0 = first; n0 < last; n0 += 32) {
+        const int following = moe_group_id(top_ids, n0 + 32 + lane, last, experts);
+        const unsigned peers = __match_any_sync(0xffffffffu, x);
+        if (x >= 0) {
+            const int slot = next[warp][x] + __popc(peers & below);
+            slot_entry[slot] = n0 + lane;
+            entry_slot[n0 + lane] = slot;
+        }
+        __syncwarp();
+        if (x >= 0 && (peers & below) == 0) next[warp][x] += __popc(peers);
+        __syncwarp();
+        x = following;
     }
 }
 
 // Grouped row tile `tile` as moe_group lays them out (each expert's tiles in a row): its expert e,
-// first slot row0 and row count; false for the launch's spare tiles past the last one.
+// first slot row0 and row count; false for the launch's spare tiles past the last one. e is the one
+// expert with tile_start[e] <= tile < tile_start[e + 1], found by bisection (tile_start does not
+// decrease) in log2(experts) reads rather than up to `experts` dependent ones.
 __device__ __forceinline__ bool moe_tile(int tile, const int* expert_start, const int* tile_start, int experts, int& e,
                                          int& row0, int& rows) {
     if (tile >= tile_start[experts]) return false;
-    e = 0;
-    while (tile_start[e + 1] <= tile) e++;
+    int low = 0, high = experts;  // tile_start[low] <= tile < tile_start[high]
+    while (high - low > 1) {
+        const int middle = (low + high) / 2;
+        if (tile_start[middle] <= tile) low = middle; else high = middle;
+    }
+    e = low;
     row0 = expert_start[e] + (tile - tile_start[e]) * MOE_TILE_ROWS;
     rows = imin(MOE_TILE_ROWS, expert_start[e + 1] - row0);
     return true;
@@ -463,31 +510,34 @@ INSTANTIATE_MOE_GEMV(f16, __half)
 
 // out[t, c] = Σ over t's experts in expert order of weight · down[slot, c], then
 // + sigmoid(shared_gate[t]) · shared[t, c] when shared is given; rounded to T after each step as
-// transformers' tensors of that dtype are.
+// transformers' tensors of that dtype are. A block per token and MOE_COMBINE_COLUMNS columns: the
+// token's entries are put in expert order once (an entry's place is the number of the token's
+// experts below its own; routing picks distinct experts), then a thread per column.
+#define MOE_COMBINE_COLUMNS 256
 template <typename T>
 __device__ void moe_combine(T* out, const T* down, const int* top_ids, const float* top_weights, const int* entry_slot,
-                            int tokens, int k, int hidden, const T* shared, const T* shared_gate) {
-    const long long total = (long long)tokens * hidden;
-    for (long long at = blockIdx.x * (long long)blockDim.x + threadIdx.x; at < total; at += (long long)gridDim.x * blockDim.x) {
-        const int t = (int)(at / hidden), c = (int)(at % hidden);
-        float acc = 0.f;
-        int previous = -1;
-        for (int step = 0; step < k; step++) {
-            int best = -1, best_expert = 1 << 30;
-            for (int j = 0; j < k; j++) {
-                const int expert = top_ids[t * k + j];
-                if (expert > previous && expert < best_expert) { best = j; best_expert = expert; }
-            }
-            previous = best_expert;
-            const int slot = entry_slot[t * k + best];
-            acc = rnd<T>(acc + rnd<T>(to_f<T>(down[(long long)slot * hidden + c]) * top_weights[t * k + best]));
-        }
-        if (shared) {
-            const float gate = 1.f / (1.f + expf(-to_f<T>(shared_gate[t])));
-            acc = rnd<T>(acc + rnd<T>(gate * to_f<T>(shared[at])));
-        }
-        out[at] = from_f<T>(acc);
+                            int k, int hidden, const T* shared, const T* shared_gate) {
+    __shared__ int slots[MOE_MAX_EXPERTS];
+    __shared__ float weights[MOE_MAX_EXPERTS];
+    const long long t = blockIdx.x, first = t * k;
+    for (int j = threadIdx.x; j < k; j += blockDim.x) {
+        const int expert = top_ids[first + j];
+        int place = 0;
+        for (int i = 0; i < k; i++) place += top_ids[first + i] < expert;
+        slots[place] = entry_slot[first + j];
+        weights[place] = top_weights[first + j];
     }
+    __syncthreads();
+    const int c = blockIdx.y * MOE_COMBINE_COLUMNS + threadIdx.x;
+    if (c >= hidden) return;
+    float acc = 0.f;
+    for (int step = 0; step < k; step++)
+        acc = rnd<T>(acc + rnd<T>(to_f<T>(down[(long long)slots[step] * hidden + c]) * weights[step]));
+    if (shared) {
+        const float gate = 1.f / (1.f + expf(-to_f<T>(shared_gate[t])));
+        acc = rnd<T>(acc + rnd<T>(gate * to_f<T>(shared[t * hidden + c])));
+    }
+    out[t * hidden + c] = from_f<T>(acc);
 }
 
 #define INSTANTIATE_MOE(S, T)                                                                                          \
@@ -499,9 +549,10 @@ __device__ void moe_combine(T* out, const T* down, const int* top_ids, const flo
         const T* w, const int* expert_start, const int* tile_start, int experts, int n, int kdim) {                    \
         moe_gemm<T>(out, x, slot_entry, k, w, expert_start, tile_start, experts, n, kdim);                             \
     }                                                                                                                  \
-    extern "C" __global__ void moe_combine_##S(T* out, const T* down, const int* top_ids, const float* top_weights,    \
-        const int* entry_slot, int tokens, int k, int hidden, const T* shared, const T* shared_gate) {                 \
-        moe_combine<T>(out, down, top_ids, top_weights, entry_slot, tokens, k, hidden, shared, shared_gate);           \
+    extern "C" __global__ void __launch_bounds__(MOE_COMBINE_COLUMNS) moe_combine_##S(T* out, const T* down,         \
+        const int* top_ids, const float* top_weights, const int* entry_slot, int k, int hidden, const T* shared,       \
+        const T* shared_gate) {                                                                                        \
+        moe_combine<T>(out, down, top_ids, top_weights, entry_slot, k, hidden, shared, shared_gate);                   \
     }
 
 #ifdef VLLM_DTYPE_F32
