@@ -271,12 +271,76 @@ template <> struct Ggml<GGML_TYPE_F32> : GgmlFloat<GGML_TYPE_F32, GGML_F32_BYTES
 template <> struct Ggml<GGML_TYPE_F16> : GgmlFloat<GGML_TYPE_F16, GGML_F16_BYTES> {};
 template <> struct Ggml<GGML_TYPE_BF16> : GgmlFloat<GGML_TYPE_BF16, GGML_BF16_BYTES> {};
 
+// What a matrix-vector product multiplies the blocks with. Float activations: a run's 16 values
+// as floats (and their sum, for the types with an offset); each row adds
+// scale · Σ q·x (+ offset · Σ x), the integers q exact floats from their bits.
+template <typename T, typename B>
+struct GgmlFloatActivations {
+    const T* x;
+    int k;
+    struct Run { float v[16], sum; };
+    __device__ void load(Run& run, int t, int first) const {
+        load_floats<T, 16>(run.v, x + (long long)t * k + first);
+        if (B::OFFSET) {
+            run.sum = 0.f;
+#pragma unroll
+            for (int i = 0; i < 16; ++i) run.sum += run.v[i];
+        }
+    }
+    template <int NT>
+    __device__ static void add(float (&acc)[NT], const typename B::Raw& raw, int c, int r, const Run (&xr)[NT]) {
+        float q[16], scale, offset;
+        B::decode(raw, c, r, q, scale, offset);
+#pragma unroll
+        for (int t = 0; t < NT; ++t) {
+            float even = 0.f, odd = 0.f;
+#pragma unroll
+            for (int i = 0; i < 16; i += 2) {
+                even = fmaf(q[i], xr[t].v[i], even);
+                odd = fmaf(q[i + 1], xr[t].v[i + 1], odd);
+            }
+            acc[t] = fmaf(scale, even + odd, acc[t]);
+            if (B::OFFSET) acc[t] = fmaf(offset, xr[t].sum, acc[t]);
+        }
+    }
+};
+
+// 8-bit activations (CUDA's `--gguf-activations int8`, as llama.cpp multiplies GGUF blocks), made
+// by quantize_ggml_int8: a run's 16 codes (`codes`: value = scale · code + offset) meet its 16
+// activation bytes in four dp4a, and the row adds d · (scale · Σ code·q + offset · Σ q). No weight
+// value becomes a float, and a run's activations are 24 bytes instead of 16 floats.
+template <typename B>
+struct GgmlInt8Activations {
+    const signed char* xq;  // [t, k]
+    const float2* xs;       // [t, k / 16]: per 16 values (d, d · Σ q)
+    int k;
+    struct Run { int4 q; float2 m; };
+    __device__ void load(Run& run, int t, int first) const {
+        run.q = __ldg((const int4*)(xq + (long long)t * k + first));
+        run.m = __ldg(xs + (long long)t * (k / 16) + first / 16);
+    }
+    template <int NT>
+    __device__ static void add(float (&acc)[NT], const typename B::Raw& raw, int c, int r, const Run (&xr)[NT]) {
+        unsigned int v[4];
+        float scale, offset;
+        B::codes(raw, c, r, v, scale, offset);
+#pragma unroll
+        for (int t = 0; t < NT; ++t) {
+            int dot = __dp4a((int)v[0], xr[t].q.x, 0);
+            dot = __dp4a((int)v[1], xr[t].q.y, dot);
+            dot = __dp4a((int)v[2], xr[t].q.z, dot);
+            dot = __dp4a((int)v[3], xr[t].q.w, dot);
+            acc[t] = fmaf(xr[t].m.x * scale, (float)dot, fmaf(offset, xr[t].m.y, acc[t]));
+        }
+    }
+};
+
 // y[t, :n] = x[t, :] · Wᵀ for rows of blocks (rows of y ldy apart, so that the parts of a fused
 // weight fill their columns): each warp takes QGEMV_ROWS rows, a lane one chunk of each at a time;
-// per run it reads the tokens' 16 activations once and adds scale · Σ q·x (+ offset · Σ x) for every
-// row. k is a multiple of the type's block.
-template <typename T, int TYPE, int NT>
-__device__ void gemv_ggml(T* y, const T* x, const unsigned char* w, int n, int k, int ldy) {
+// per run it reads the tokens' activations once (X::load) and adds each row's product (X::add).
+// k is a multiple of the type's block.
+template <typename T, int TYPE, int NT, typename X>
+__device__ void gemv_ggml(T* y, const X& x, const unsigned char* w, int n, int k, int ldy) {
     using B = Ggml<TYPE>;
     // About half of a chunk's registers hold its block's header (scales), read from L1 by each chunk.
     constexpr int ROWS = QGEMV_ROWS(NT), DEPTH = qgemv_depth(ROWS, (int)sizeof(typename B::Raw) / 2);
@@ -314,32 +378,11 @@ __device__ void gemv_ggml(T* y, const T* x, const unsigned char* w, int n, int k
 #pragma unroll
             for (int run = 0; run < B::RUNS; ++run) {
                 const int first = block * B::VALUES + B::start(c, run);
-                float xv[NT][16], xsum[NT];
+                typename X::Run xr[NT];
 #pragma unroll
-                for (int t = 0; t < NT; ++t) {
-                    load_floats<T, 16>(xv[t], x + (long long)t * k + first);
-                    if (B::OFFSET) {
-                        xsum[t] = 0.f;
+                for (int t = 0; t < NT; ++t) x.load(xr[t], t, first);
 #pragma unroll
-                        for (int i = 0; i < 16; ++i) xsum[t] += xv[t][i];
-                    }
-                }
-#pragma unroll
-                for (int r = 0; r < ROWS; ++r) {
-                    float q[16], scale, offset;
-                    B::decode(raw[u][r], c, run, q, scale, offset);
-#pragma unroll
-                    for (int t = 0; t < NT; ++t) {
-                        float even = 0.f, odd = 0.f;
-#pragma unroll
-                        for (int i = 0; i < 16; i += 2) {
-                            even = fmaf(q[i], xv[t][i], even);
-                            odd = fmaf(q[i + 1], xv[t][i + 1], odd);
-                        }
-                        acc[r][t] = fmaf(scale, even + odd, acc[r][t]);
-                        if (B::OFFSET) acc[r][t] = fmaf(offset, xsum[t], acc[r][t]);
-                    }
-                }
+                for (int r = 0; r < ROWS; ++r) X::template add<NT>(acc[r], raw[u][r], c, run, xr);
             }
         }
     }
@@ -347,11 +390,10 @@ __device__ void gemv_ggml(T* y, const T* x, const unsigned char* w, int n, int k
     qgemv_store<T, ROWS, NT>(y, acc, row0, n, ldy, lane);
 }
 
-// The activations of `gemv_ggml_int8` (CUDA's `--gguf-activations int8`, as llama.cpp multiplies
-// GGUF blocks): each block of 32 values of x[t, k] as 8-bit integers q = round(x / d), d = amax / 127
-// (round to nearest even, as the CPU's int8 mode quantizes, so that both dequantize to the same
-// values), and per half block of 16 the pair (d, d · Σ q), which the weights' offsets multiply. A
-// warp a block of 32, a lane a value.
+// The activations of the 8-bit kernels: each block of 32 values of x[t, k] as 8-bit integers
+// q = round(x / d), d = amax / 127 (round to nearest even, as the CPU's int8 mode quantizes, so that
+// both dequantize to the same values), and per half block of 16 the pair (d, d · Σ q), which the
+// weights' offsets multiply. A warp a block of 32, a lane a value.
 template <typename T>
 __device__ void quantize_ggml_int8(signed char* xq, float2* xs, const T* x, int blocks) {
     PDL_ENTER();
@@ -366,74 +408,6 @@ __device__ void quantize_ggml_int8(signed char* xq, float2* xs, const T* x, int 
 #pragma unroll
     for (int o = 8; o > 0; o >>= 1) sum += __shfl_xor_sync(0xffffffffu, sum, o);
     if ((lane & 15) == 0) xs[2 * (long long)block + (lane >> 4)] = make_float2(d, __fmul_rn(d, (float)sum));
-}
-
-// y[t, :n] = x̃[t, :] · Wᵀ as gemv_ggml, with the activations x̃ of quantize_ggml_int8: a run's 16
-// codes (`codes`: value = scale · code + offset) meet its 16 activation bytes in four dp4a, and the
-// row adds d · (scale · Σ code·q + offset · Σ q). No value is converted to a float, and a run's
-// activations are 24 bytes instead of 16 floats.
-template <typename T, int TYPE, int NT>
-__device__ void gemv_ggml_int8(T* y, const signed char* xq, const float2* xs, const unsigned char* w, int n, int k, int ldy) {
-    using B = Ggml<TYPE>;
-    constexpr int ROWS = QGEMV_ROWS(NT), DEPTH = qgemv_depth(ROWS, (int)sizeof(typename B::Raw) / 2);
-    const int lane = threadIdx.x & 31;
-    const int row0 = (blockIdx.x * (blockDim.x >> 5) + (threadIdx.x >> 5)) * ROWS;
-    const long long row_bytes = (long long)(k / B::VALUES) * B::BYTES;
-    const int chunks = k / B::VALUES * B::CHUNKS;
-    float acc[ROWS][NT];
-#pragma unroll
-    for (int r = 0; r < ROWS; ++r)
-#pragma unroll
-        for (int t = 0; t < NT; ++t) acc[r][t] = 0.f;
-    if (row0 >= n) { PDL_ENTER(); return; }
-    const unsigned char* rows[ROWS];
-#pragma unroll
-    for (int r = 0; r < ROWS; ++r) rows[r] = w + imin(row0 + r, n - 1) * row_bytes;
-    bool waited = false;
-    for (int c0 = lane; c0 < chunks; c0 += 32 * DEPTH) {
-        typename B::Raw raw[DEPTH][ROWS];
-#pragma unroll
-        for (int u = 0; u < DEPTH; ++u) {
-            const int ci = c0 + 32 * u;
-            if (ci >= chunks) continue;
-#pragma unroll
-            for (int r = 0; r < ROWS; ++r) B::load(raw[u][r], rows[r] + (long long)(ci / B::CHUNKS) * B::BYTES, ci % B::CHUNKS);
-        }
-        if (!waited) { PDL_ENTER(); waited = true; }
-#pragma unroll
-        for (int u = 0; u < DEPTH; ++u) {
-            const int ci = c0 + 32 * u;
-            if (ci >= chunks) continue;
-            const int block = ci / B::CHUNKS, c = ci % B::CHUNKS;
-#pragma unroll
-            for (int run = 0; run < B::RUNS; ++run) {
-                const int first = block * B::VALUES + B::start(c, run);
-                int4 xv[NT];
-                float2 xm[NT];
-#pragma unroll
-                for (int t = 0; t < NT; ++t) {
-                    xv[t] = __ldg((const int4*)(xq + (long long)t * k + first));
-                    xm[t] = __ldg(xs + (long long)t * (k / 16) + first / 16);
-                }
-#pragma unroll
-                for (int r = 0; r < ROWS; ++r) {
-                    unsigned int v[4];
-                    float scale, offset;
-                    B::codes(raw[u][r], c, run, v, scale, offset);
-#pragma unroll
-                    for (int t = 0; t < NT; ++t) {
-                        int dot = __dp4a((int)v[0], xv[t].x, 0);
-                        dot = __dp4a((int)v[1], xv[t].y, dot);
-                        dot = __dp4a((int)v[2], xv[t].z, dot);
-                        dot = __dp4a((int)v[3], xv[t].w, dot);
-                        acc[r][t] = fmaf(xm[t].x * scale, (float)dot, fmaf(offset, xm[t].y, acc[r][t]));
-                    }
-                }
-            }
-        }
-    }
-    if (!waited) PDL_ENTER();
-    qgemv_store<T, ROWS, NT>(y, acc, row0, n, ldy, lane);
 }
 
 // w[n, k] in the activation dtype: rows blockIdx.y + i·gridDim.y (at most 65535 grid rows), a chunk a thread. Each value is ggml's
@@ -471,7 +445,7 @@ __device__ void dequantize_ggml(T* w, const unsigned char* blocks, int n, int k)
 #define INSTANTIATE_GEMV_GGML(S, T, GT, NT)                                                                        \
     extern "C" __global__ void __launch_bounds__(256)                                                              \
         gemv_ggml_##S##_q##GT##_t##NT(T* y, const T* x, const unsigned char* w, int n, int k, int ldy) {           \
-        gemv_ggml<T, GT, NT>(y, x, w, n, k, ldy);                                                                  \
+        gemv_ggml<T, GT, NT>(y, GgmlFloatActivations<T, Ggml<GT>>{x, k}, w, n, k, ldy);                            \
     }
 #define INSTANTIATE_DEQUANTIZE_GGML(S, T, GT)                                                                      \
     extern "C" __global__ void dequantize_ggml_##S##_q##GT(T* w, const unsigned char* blocks, int n, int k) {      \
@@ -480,7 +454,7 @@ __device__ void dequantize_ggml(T* w, const unsigned char* blocks, int n, int k)
 #define INSTANTIATE_GEMV_GGML_INT8(S, T, GT, NT)                                                                   \
     extern "C" __global__ void __launch_bounds__(256) gemv_ggml_int8_##S##_q##GT##_t##NT(                          \
         T* y, const signed char* xq, const float2* xs, const unsigned char* w, int n, int k, int ldy) {            \
-        gemv_ggml_int8<T, GT, NT>(y, xq, xs, w, n, k, ldy);                                                        \
+        gemv_ggml<T, GT, NT>(y, GgmlInt8Activations<Ggml<GT>>{xq, xs, k}, w, n, k, ldy);                           \
     }
 #define INSTANTIATE_QUANTIZE_GGML_INT8(S, T)                                                                       \
     extern "C" __global__ void quantize_ggml_int8_##S(signed char* xq, float2* xs, const T* x, int blocks) {       \
