@@ -168,9 +168,10 @@ template <bool FIFTH> struct GgmlK {
     // sm[r]: the scale and minimum of run r's sub-block (ggml_scale_min).
     struct Raw { unsigned int dm, sm[2]; uint4 qs, qh; };
     __device__ static void load(Raw& raw, const unsigned char* b, int c) {
-        const unsigned int* w = (const unsigned int*)b;
-        raw.dm = __ldg(w);
-        const unsigned int s0 = __ldg(w + 1), s1 = __ldg(w + 2), s2 = __ldg(w + 3);
+        // The header (d, dmin, 12 scale bytes) in one load that stays in L1 for the block's other chunks.
+        const uint4 header = __ldg((const uint4*)b);
+        raw.dm = header.x;
+        const unsigned int s0 = header.y, s1 = header.z, s2 = header.w;
         const int pair = c >> 1, half = c & 1;
         raw.sm[0] = ggml_scale_min(s0, s1, s2, 2 * pair);
         raw.sm[1] = ggml_scale_min(s0, s1, s2, 2 * pair + 1);
@@ -338,12 +339,14 @@ struct GgmlInt8Activations {
 // y[t, :n] = x[t, :] · Wᵀ for rows of blocks (rows of y ldy apart, so that the parts of a fused
 // weight fill their columns): each warp takes QGEMV_ROWS rows, a lane one chunk of each at a time;
 // per run it reads the tokens' activations once (X::load) and adds each row's product (X::add).
-// k is a multiple of the type's block.
-template <typename T, int TYPE, int NT, typename X>
+// k is a multiple of the type's block. The float kernels take QGEMV_ROWS rows a warp; the 8-bit ones
+// GGML_INT8_ROWS, whose grid the backend sizes for one row a warp (warps past n return at once), so
+// that a kernel source may set it.
+template <typename T, int TYPE, int NT, int ROWS, typename X>
 __device__ void gemv_ggml(T* y, const X& x, const unsigned char* w, int n, int k, int ldy) {
     using B = Ggml<TYPE>;
     // About half of a chunk's registers hold its block's header (scales), read from L1 by each chunk.
-    constexpr int ROWS = QGEMV_ROWS(NT), DEPTH = qgemv_depth(ROWS, (int)sizeof(typename B::Raw) / 2);
+    constexpr int DEPTH = qgemv_depth(ROWS, (int)sizeof(typename B::Raw) / 2);
     const int lane = threadIdx.x & 31;
     const int row0 = (blockIdx.x * (blockDim.x >> 5) + (threadIdx.x >> 5)) * ROWS;
     const long long row_bytes = (long long)(k / B::VALUES) * B::BYTES;
@@ -389,6 +392,10 @@ __device__ void gemv_ggml(T* y, const X& x, const unsigned char* w, int n, int k
     if (!waited) PDL_ENTER();
     qgemv_store<T, ROWS, NT>(y, acc, row0, n, ldy, lane);
 }
+
+#ifndef GGML_INT8_ROWS  // a kernel-source override may try another
+#define GGML_INT8_ROWS(NT) QGEMV_ROWS(NT)
+#endif
 
 // The activations of the 8-bit kernels: each block of 32 values of x[t, k] as 8-bit integers
 // q = round(x / d), d = amax / 127 (round to nearest even, as the CPU's int8 mode quantizes, so that
@@ -445,7 +452,7 @@ __device__ void dequantize_ggml(T* w, const unsigned char* blocks, int n, int k)
 #define INSTANTIATE_GEMV_GGML(S, T, GT, NT)                                                                        \
     extern "C" __global__ void __launch_bounds__(256)                                                              \
         gemv_ggml_##S##_q##GT##_t##NT(T* y, const T* x, const unsigned char* w, int n, int k, int ldy) {           \
-        gemv_ggml<T, GT, NT>(y, GgmlFloatActivations<T, Ggml<GT>>{x, k}, w, n, k, ldy);                            \
+        gemv_ggml<T, GT, NT, QGEMV_ROWS(NT)>(y, GgmlFloatActivations<T, Ggml<GT>>{x, k}, w, n, k, ldy);            \
     }
 #define INSTANTIATE_DEQUANTIZE_GGML(S, T, GT)                                                                      \
     extern "C" __global__ void dequantize_ggml_##S##_q##GT(T* w, const unsigned char* blocks, int n, int k) {      \
@@ -454,7 +461,7 @@ __device__ void dequantize_ggml(T* w, const unsigned char* blocks, int n, int k)
 #define INSTANTIATE_GEMV_GGML_INT8(S, T, GT, NT)                                                                   \
     extern "C" __global__ void __launch_bounds__(256) gemv_ggml_int8_##S##_q##GT##_t##NT(                          \
         T* y, const signed char* xq, const float2* xs, const unsigned char* w, int n, int k, int ldy) {            \
-        gemv_ggml<T, GT, NT>(y, GgmlInt8Activations<Ggml<GT>>{xq, xs, k}, w, n, k, ldy);                           \
+        gemv_ggml<T, GT, NT, GGML_INT8_ROWS(NT)>(y, GgmlInt8Activations<Ggml<GT>>{xq, xs, k}, w, n, k, ldy);       \
     }
 #define INSTANTIATE_QUANTIZE_GGML_INT8(S, T)                                                                       \
     extern "C" __global__ void quantize_ggml_int8_##S(signed char* xq, float2* xs, const T* x, int blocks) {       \
