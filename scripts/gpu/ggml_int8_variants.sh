@@ -37,7 +37,7 @@ done
 echo "fastest: rows ${best:-none} (Q4_K 4096x28672 int8 $best_gbs GB/s)"
 [ -n "$best" ] || exit 0
 set -- $best
-for variant in embedded best embedded best; do
+for variant in embedded best; do
     src=""; [ $variant = best ] && src=$W/k_$1_$2.cu
     echo "== 8B Q4_K_M int8 batch 1, $variant kernels"
     VLLM_CACHE_ROOT=$W/cache_$variant VLLM_CUDA_KERNEL_SOURCE=$src timeout 150 $W/vllm bench forward --device cuda --load-format dummy \
