@@ -336,6 +336,13 @@ struct GgmlInt8Activations {
     }
 };
 
+#ifndef GGML_PIPELINE  // 1: each round's loads go out before the previous round's arithmetic
+#define GGML_PIPELINE 0
+#endif
+#ifndef GGML_INT8_ROWS  // a kernel-source override may try another
+#define GGML_INT8_ROWS(NT) QGEMV_ROWS(NT)
+#endif
+
 // y[t, :n] = x[t, :] · Wᵀ for rows of blocks (rows of y ldy apart, so that the parts of a fused
 // weight fill their columns): each warp takes QGEMV_ROWS rows, a lane one chunk of each at a time;
 // per run it reads the tokens' activations once (X::load) and adds each row's product (X::add).
@@ -361,9 +368,9 @@ __device__ void gemv_ggml(T* y, const X& x, const unsigned char* w, int n, int k
     const unsigned char* rows[ROWS];
 #pragma unroll
     for (int r = 0; r < ROWS; ++r) rows[r] = w + imin(row0 + r, n - 1) * row_bytes;
-    bool waited = false;
-    for (int c0 = lane; c0 < chunks; c0 += 32 * DEPTH) {
-        typename B::Raw raw[DEPTH][ROWS];
+    using Round = typename B::Raw[DEPTH][ROWS];
+    // DEPTH chunks of each row from chunk c0 on (chunks past the row are skipped).
+    auto load = [&](Round& raw, int c0) {
 #pragma unroll
         for (int u = 0; u < DEPTH; ++u) {
             const int ci = c0 + 32 * u;
@@ -371,8 +378,8 @@ __device__ void gemv_ggml(T* y, const X& x, const unsigned char* w, int n, int k
 #pragma unroll
             for (int r = 0; r < ROWS; ++r) B::load(raw[u][r], rows[r] + (long long)(ci / B::CHUNKS) * B::BYTES, ci % B::CHUNKS);
         }
-        // The weights do not depend on the previous kernel: the first round is read before waiting for it.
-        if (!waited) { PDL_ENTER(); waited = true; }
+    };
+    auto multiply = [&](const Round& raw, int c0) {
 #pragma unroll
         for (int u = 0; u < DEPTH; ++u) {
             const int ci = c0 + 32 * u;
@@ -388,14 +395,30 @@ __device__ void gemv_ggml(T* y, const X& x, const unsigned char* w, int n, int k
                 for (int r = 0; r < ROWS; ++r) X::template add<NT>(acc[r], raw[u][r], c, run, xr);
             }
         }
+    };
+    Round raw;
+    load(raw, lane);
+    // The weights do not depend on the previous kernel: the first round is read before waiting for it.
+    PDL_ENTER();
+    for (int c0 = lane; c0 < chunks; c0 += 32 * DEPTH) {
+        const int next = c0 + 32 * DEPTH;
+        if constexpr (GGML_PIPELINE) {
+            // The next round's loads go out before this round's arithmetic.
+            Round ahead;
+            if (next < chunks) load(ahead, next);
+            multiply(raw, c0);
+#pragma unroll
+            for (int u = 0; u < DEPTH; ++u)
+#pragma unroll
+                for (int r = 0; r < ROWS; ++r) raw[u][r] = ahead[u][r];
+        } else {
+            multiply(raw, c0);
+            if (next < chunks) load(raw, next);
+        }
     }
-    if (!waited) PDL_ENTER();
     qgemv_store<T, ROWS, NT>(y, acc, row0, n, ldy, lane);
 }
 
-#ifndef GGML_INT8_ROWS  // a kernel-source override may try another
-#define GGML_INT8_ROWS(NT) QGEMV_ROWS(NT)
-#endif
 
 // The activations of the 8-bit kernels: each block of 32 values of x[t, k] as 8-bit integers
 // q = round(x / d), d = amax / 127 (round to nearest even, as the CPU's int8 mode quantizes, so that
