@@ -255,7 +255,10 @@ extension CUDABackend {
         for (index, (part, kernel)) in zip(parts, vectors).enumerated() {
             let rows = part.rows
             let y = out.pointer + UInt64(column * computeDType.byteSize)
-            let grid = ((rows + rowsPerBlock - 1) / rowsPerBlock, 1)
+            // The 8-bit GGUF kernels' grid has a warp for every row, whatever rows a warp takes
+            // (GGML_INT8_ROWS in ggml.cu): the warps past the matrix return at once.
+            let perBlock = takesInt8[index] ? 8 : rowsPerBlock
+            let grid = ((rows + perBlock - 1) / perBlock, 1)
             var arguments: [KernelArgument]
             switch part.format {
             case .packedInt(let bits, let groupSize, let permuted):
