@@ -1,6 +1,11 @@
 """SmolLM2-135M-Instruct (GGUF, Q4_1) through `vllm serve` and the official openai client: the
 model's own tokenizer and chat template from the file, and a factual answer. Skipped unless
 scripts/fetch_gguf_models.sh has cached the model.
+
+The server runs with `--quantized-activations float32`, the exact product that transformers
+computes. With the default 8-bit activations for GGUF blocks (what llama.cpp does), this file's
+first answer token is "L" ("L'Étoile, la Marseillaise, ..."), as llama.cpp's own `llama-simple`
+answers on the same prompt: the float32 logits of "Paris" and "L" are 0.08 apart.
 """
 import os
 import signal
@@ -24,7 +29,7 @@ def smollm2():
     binary = os.environ.get("VLLM_BIN", os.path.join(ROOT, ".build", "debug", "vllm"))
     port = _free_port()
     args = [binary, "serve", GGUF, "--host", "127.0.0.1", "--port", str(port), "--served-model-name", "smollm2",
-            "--max-model-len", "1024", "--disable-log-requests"]
+            "--max-model-len", "1024", "--disable-log-requests", "--quantized-activations", "float32"]
     log = open(os.path.join(ROOT, ".server-test-gguf.log"), "w")
     process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
     base = f"http://127.0.0.1:{port}"

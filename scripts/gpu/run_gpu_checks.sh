@@ -517,9 +517,11 @@ for n in (40, 23, 7, 61):
         step gguf_tiny_${name}_chunked 120 "$BIN" logits "$@" --model $m --prompts-file $R/gguf_tiny.prompts.jsonl --out $R/gguf_tiny_${name}_chunked.bin --chunked --max-model-len 512
         step gguf_tiny_${name}_greedy 120 "$BIN" generate "$@" --model $m --prompts-file $R/gguf_tiny.prompts.jsonl --max-tokens 32 --temperature 0 --ignore-eos --json --max-model-len 512
     }
-    run_tiny cpu --device cpu
+    # The default (auto) takes 8-bit activations for GGUF blocks: the comparisons with the CPU
+    # name float32 activations on both sides.
+    run_tiny cpu --device cpu --quantized-activations float32
     for dt in float32 bfloat16; do
-        run_tiny $dt --device cuda --dtype $dt
+        run_tiny $dt --device cuda --dtype $dt --quantized-activations float32
         python3 $G/compare.py --name "gguf tiny-llama-mixed cuda $dt vs cpu" --vocab 512 --ours $R/gguf_tiny_$dt.bin --ref $R/gguf_tiny_cpu.bin \
             --ours-greedy $R/gguf_tiny_${dt}_greedy.out --ref-greedy $R/gguf_tiny_cpu_greedy.out | tee -a $R/compare.jsonl
         python3 $G/compare.py --name "gguf tiny-llama-mixed cuda $dt vs cpu chunked" --vocab 512 --ours $R/gguf_tiny_${dt}_chunked.bin \
@@ -532,7 +534,7 @@ for n in (40, 23, 7, 61):
     rm -f $R/gguf_tiny_*.bin
     step hf_limits 120 python3 $G/hf_bench.py --limits --out $R/hf_limits.json
     for round in $(seq 1 ${ROUNDS:-2}); do
-        latency_8b latency_8b_gguf_q4km_$round 150 "--quantization gguf" "$BIN"
+        latency_8b latency_8b_gguf_q4km_$round 150 "--quantization gguf --quantized-activations float32" "$BIN"
         latency_8b latency_8b_gguf_q4km_int8_$round 150 "--quantization gguf --quantized-activations int8" "$BIN"
         latency_8b latency_8b_bf16_$round 150 "" "$BIN"
     done
@@ -566,7 +568,7 @@ if has_mode qgemv; then
         latency_8b latency_8b_bf16_$round 150 "" "$BIN"
         latency_8b latency_8b_fp8_$round 150 "--quantization fp8" "$BIN"
         latency_1x32x128 latency_8b_int4_$round 150 $W/configs/llama8b-gptq "" "$BIN"
-        latency_8b latency_8b_gguf_q4km_$round 150 "--quantization gguf" "$BIN"
+        latency_8b latency_8b_gguf_q4km_$round 150 "--quantization gguf --quantized-activations float32" "$BIN"
     done
     python3 $G/gguf_floor.py --config $L8/config.json --limits $R/hf_limits.json $R/latency_8b_gguf_q4km_*.out \
         | tee $R/gguf_floor.json
