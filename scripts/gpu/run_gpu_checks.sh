@@ -13,7 +13,7 @@
 #              binary and the previous one, without transformers (the structure check of a refactor)
 #   quant      kernel checks (each dtype's include the quantized formats) and the quantized fixtures
 #              against transformers on their dequantized weights
-#   quantlatency  the 8B shape's batch-1 latency in bf16, FP8 (online, per channel) and GPTQ int4
+#   quantlatency  the 8B shape's batch-1 latency in bf16, FP8 (online, per channel), GPTQ int4 and GPTQ int4 with the LM head quantized too
 #              (group 128), beside the previous binary's bf16
 #   quantspeed the 8B shape's throughput (1000 x 1024/128) in bf16, FP8 and int4, with the limits
 #   moespeed   the Qwen3-30B-A3B shape: batch-1 decode against the floor of the bytes one token reads,
@@ -245,14 +245,18 @@ if has_mode baselines; then
     fi
 fi
 
-# The Llama-3.1-8B shape as a GPTQ int4 checkpoint (group 128), for dummy weights in that layout.
+# The Llama-3.1-8B shape as a GPTQ int4 checkpoint (group 128), for dummy weights in that layout;
+# llama8b-gptq-head also quantizes the LM head (GPTQModel's lm_head=True).
 gptq_8b_config() {
-    mkdir -p $W/configs/llama8b-gptq
+    mkdir -p $W/configs/llama8b-gptq $W/configs/llama8b-gptq-head
     python3 -c "
 import json
 c = json.load(open('$L8/config.json'))
 c['quantization_config'] = {'quant_method': 'gptq', 'bits': 4, 'group_size': 128, 'desc_act': False, 'sym': True}
-json.dump(c, open('$W/configs/llama8b-gptq/config.json', 'w'))"
+json.dump(c, open('$W/configs/llama8b-gptq/config.json', 'w'))
+c['tie_word_embeddings'] = False
+c['quantization_config']['lm_head'] = True
+json.dump(c, open('$W/configs/llama8b-gptq-head/config.json', 'w'))"
 }
 
 if has_mode quant; then
@@ -302,6 +306,7 @@ if has_mode quantlatency; then
         latency_8b latency_8b_bf16_$round 150 "" "$BIN"
         latency_8b latency_8b_fp8_$round 150 "--quantization fp8" "$BIN"
         latency_1x32x128 latency_8b_int4_$round 150 $W/configs/llama8b-gptq "" "$BIN"
+        latency_1x32x128 latency_8b_int4_head_$round 150 $W/configs/llama8b-gptq-head "" "$BIN"
     done
 fi
 
@@ -568,6 +573,7 @@ if has_mode qgemv; then
         latency_8b latency_8b_bf16_$round 150 "" "$BIN"
         latency_8b latency_8b_fp8_$round 150 "--quantization fp8" "$BIN"
         latency_1x32x128 latency_8b_int4_$round 150 $W/configs/llama8b-gptq "" "$BIN"
+        latency_1x32x128 latency_8b_int4_head_$round 150 $W/configs/llama8b-gptq-head "" "$BIN"
         latency_8b latency_8b_gguf_q4km_$round 150 "--quantization gguf --quantized-activations float32" "$BIN"
     done
     python3 $G/gguf_floor.py --config $L8/config.json --limits $R/hf_limits.json $R/latency_8b_gguf_q4km_*.out \
