@@ -1,11 +1,20 @@
 import ArgumentParser
 import Foundation
+import VLLMCore
+import VLLMEngine
 import VLLMTokenizers
 
-/// Resolves `--model` (relative paths against the current directory) and loads the tokenizer,
-/// turning a missing folder into a message that says where it looked.
+/// Resolves `--model` (relative paths against the current directory) and loads the tokenizer: a
+/// folder's tokenizer.json, or the one a GGUF file's metadata describes. A missing folder gives a
+/// message that says where it looked.
 func loadTokenizer(model: String) throws -> Tokenizer {
     let url = URL(fileURLWithPath: model, relativeTo: URL(fileURLWithPath: FileManager.default.currentDirectoryPath)).standardizedFileURL
+    if GGUFCheckpoint.isGGUF(url.path) {
+        guard let tokenizer = try VLLMEngine.loadTokenizer(ModelFolder(path: url.path)) else {
+            throw CommandError("\(url.path) has no tokenizer in its metadata (tokenizer.ggml.model, tokenizer.ggml.tokens)")
+        }
+        return tokenizer
+    }
     var isDir: ObjCBool = false
     guard FileManager.default.fileExists(atPath: url.path, isDirectory: &isDir), isDir.boolValue else {
         throw CommandError(

@@ -60,3 +60,23 @@ def test_capital_of_france(smollm2):
     text = reply.choices[0].message.content
     assert "Paris" in text, text
     assert reply.choices[0].finish_reason == "stop", "the model's EOS (<|im_end|>) from the file ends the reply"
+
+
+def _vllm(*args, stdin):
+    binary = os.environ.get("VLLM_BIN", os.path.join(ROOT, ".build", "debug", "vllm"))
+    return subprocess.run([binary, *args], input=stdin, capture_output=True, text=True, check=True, cwd=ROOT).stdout
+
+
+def test_cli_reads_tokenizer_and_template_from_the_file():
+    """`vllm tokenize` and `vllm chat-template` take the GGUF file as --model: ids and the chat
+    prompt's ids equal transformers' from the same file (Tests/Fixtures/gguf/reference-smollm2.json)."""
+    import json
+    reference = json.load(open(os.path.join(ROOT, "Tests", "Fixtures", "gguf", "reference-smollm2.json")))
+    texts = [entry for entry in reference["tokenizer"] if not any(c.isdigit() for c in entry["text"])]
+    lines = _vllm("tokenize", "--model", GGUF, stdin="".join(json.dumps(e["text"]) + "\n" for e in texts)).splitlines()
+    assert [json.loads(line) for line in lines] == [e["ids"] for e in texts]
+    chat = reference["chat"][0]
+    messages = json.dumps([{"role": "user", "content": chat["prompt"]}])
+    prompt = _vllm("chat-template", "--model", GGUF, "--messages", "-", "--add-generation-prompt", stdin=messages)
+    ids = json.loads(_vllm("tokenize", "--model", GGUF, "--no-special-tokens", stdin=json.dumps(prompt) + "\n"))
+    assert ids == chat["prompt_ids"]
