@@ -50,15 +50,12 @@
 # Writes $OUT/log.txt, $OUT/summary.json and $OUT/results.tar.gz (every raw file).
 set -u
 MODES=${*:-checks}
-OUT=${OUT:-/tmp/gpu-out}
-W=/tmp/gpuwork
+. scripts/gpu/check_setup.sh
+check_setup /tmp/gpuwork log.txt
 R=$W/res
-mkdir -p "$OUT" "$R"
-exec > >(tee -a "$OUT/log.txt") 2>&1
+mkdir -p "$R"
 export PYTHONUNBUFFERED=1
 has_mode() { [[ " $MODES " == *" $1 "* ]]; }
-BIN=$W/vllm
-xz -dc .gpu/vllm.xz > "$BIN" && chmod +x "$BIN" || { echo "no binary"; exit 1; }
 DEV=$W/vllm-dev
 # Only the checks need vllm-dev; a call that runs benchmarks alone may leave it out of its carry.
 if has_mode checks || has_mode quant || has_mode qgemv; then
@@ -423,23 +420,7 @@ if has_mode families; then
         esac
         # The fixture's prompt, greedy tokens and float32 logits (and Phi-3's short-factor logits of
         # its first prompt tokens), as files for `vllm` and compare.py.
-        python3 - "$m" "$R/f_$name" <<'PY'
-import json, struct, sys
-m, out = sys.argv[1], sys.argv[2]
-ref = json.load(open(m + "/reference.json"))
-open(out + ".prompts.jsonl", "w").write(json.dumps({"prompt_token_ids": ref["prompt_ids"]}) + "\n")
-json.dump([ref["greedy_ids"]], open(out + ".ref_greedy.json", "w"))
-raw = open(m + "/reference_logits.safetensors", "rb").read()
-n = struct.unpack("<Q", raw[:8])[0]
-for key, info in json.loads(raw[8:8 + n]).items():
-    if key == "__metadata__":
-        continue
-    begin, end = info["data_offsets"]
-    open(f"{out}.{key}.bin", "wb").write(raw[8 + n + begin:8 + n + end])
-    if key == "short_logits":
-        ids = ref["prompt_ids"][:info["shape"][0]]
-        open(out + ".short.prompts.jsonl", "w").write(json.dumps({"prompt_token_ids": ids}) + "\n")
-PY
+        python3 $G/fixture_reference.py "$m" "$R/f_$name"
         vocab=$(python3 -c "import json;c=json.load(open('$m/config.json'));print(c.get('vocab_size') or c['text_config']['vocab_size'])")
         P=$R/f_$name
         for chunked in "" --chunked; do
