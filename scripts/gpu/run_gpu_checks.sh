@@ -103,6 +103,23 @@ unpack_base() {  # the previous binary (.gpu/vllm-base.xz) as $BASE_BIN, for spe
     [ "${BASE:-1}" = 1 ] && [ -f .gpu/vllm-base.xz ] && xz -dc .gpu/vllm-base.xz > $BASE_BIN && chmod +x $BASE_BIN
     return 0
 }
+issue6_workloads() {  # 8B batch-1 latency (two rounds), 8B and Qwen3-0.6B throughput; this binary and the previous one alternating
+    unpack_base
+    qwen06_dataset
+    for round in 1 2; do
+        for variant in new base; do
+            b="$BIN"; [ $variant = base ] && { [ -x "$BASE_BIN" ] || continue; b=$BASE_BIN; }
+            latency_8b latency_8b_${variant}_$round 150 "" $b
+        done
+    done
+    for variant in new base; do
+        b="$BIN"; [ $variant = base ] && { [ -x "$BASE_BIN" ] || continue; b=$BASE_BIN; }
+        throughput_8b throughput_8b_1000_$variant 180 1000 $b
+        step throughput_qwen06_$variant 120 $b bench throughput --device cuda --load-format dummy \
+            --model $Q06 --dataset-path $W/dataset_qwen06.jsonl --max-model-len 2048 \
+            --output-json $R/throughput_qwen06_$variant.json
+    done
+}
 model_prompts() {  # model_prompts MODEL LENGTHS...: the model's own reference prompt (if any), then random ones
     local m=$1; shift
     python3 -c "
@@ -175,21 +192,7 @@ fi
 if has_mode speed; then
     export VLLM_CACHE_ROOT=$W/cache-speed
     step hf_bench_llama8b 240 python3 $G/hf_bench.py --limits --config $L8 --shapes 1x32x128 --out $R/hf_llama8b.json
-    unpack_base
-    qwen06_dataset
-    for round in 1 2; do
-        for variant in new base; do
-            b="$BIN"; [ $variant = base ] && { [ -x $BASE_BIN ] || continue; b=$BASE_BIN; }
-            latency_8b latency_8b_${variant}_$round 150 "" $b
-        done
-    done
-    for variant in new base; do
-        b="$BIN"; [ $variant = base ] && { [ -x $BASE_BIN ] || continue; b=$BASE_BIN; }
-        throughput_8b throughput_8b_1000_$variant 180 1000 $b
-        step throughput_qwen06_$variant 120 $b bench throughput --device cuda --load-format dummy \
-            --model $Q06 --dataset-path $W/dataset_qwen06.jsonl --max-model-len 2048 \
-            --output-json $R/throughput_qwen06_$variant.json
-    done
+    issue6_workloads
 fi
 
 # spec: batch-1 n-gram speculation on prompts that repeat themselves and on random ones.
@@ -304,21 +307,7 @@ fi
 
 if has_mode compare; then
     export VLLM_CACHE_ROOT=$W/cache-speed
-    unpack_base
-    qwen06_dataset
-    for round in 1 2; do
-        for variant in new base; do
-            b="$BIN"; [ $variant = base ] && { [ -x "$BASE_BIN" ] || continue; b=$BASE_BIN; }
-            latency_8b latency_8b_${variant}_$round 150 "" $b
-        done
-    done
-    for variant in new base; do
-        b="$BIN"; [ $variant = base ] && { [ -x "$BASE_BIN" ] || continue; b=$BASE_BIN; }
-        throughput_8b throughput_8b_1000_$variant 180 1000 $b
-        step throughput_qwen06_$variant 120 $b bench throughput --device cuda --load-format dummy \
-            --model $Q06 --dataset-path $W/dataset_qwen06.jsonl --max-model-len 2048 \
-            --output-json $R/throughput_qwen06_$variant.json
-    done
+    issue6_workloads
 fi
 
 if has_mode quantspeed; then
