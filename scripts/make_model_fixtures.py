@@ -334,8 +334,8 @@ def make_variant(name, spec, out_root, seeds_used):
         if "extra" in spec:  # facts a family's script wants recorded (e.g. router ties)
             extra.update(spec["extra"](ref_model, prompt + ref_greedy))
         ref.update(extra)
-        size = publish(tmp, ref, {"logits": logits.contiguous()}, os.path.join(out_root, name), MAX_FOLDER_BYTES)
         dest = os.path.join(out_root, name)
+        size = publish(tmp, ref, {"logits": logits.contiguous()}, dest, MAX_FOLDER_BYTES)
         files = sorted(os.listdir(dest))
         print(f"{name:15s} seed={seed} dtype={dtype_name:8s} style={spec['style']} size={size/1024:.0f}KB "
               f"margin={ref_margin:.3f} distinct_greedy={len(set(ref_greedy))} files={files}")
