@@ -8,15 +8,12 @@ first answer token is "L" ("L'Étoile, la Marseillaise, ..."), as llama.cpp's ow
 answers on the same prompt: the float32 logits of "Paris" and "L" are 0.08 apart.
 """
 import os
-import signal
 import subprocess
-import time
-import urllib.request
 
 import openai
 import pytest
 
-from conftest import ROOT, _free_port
+from conftest import ROOT, serve, stop
 
 GGUF = os.path.join(
     os.environ.get("SWIFT_VLLM_GGUF_DIR", os.path.join(os.environ.get("HOME", "/root"), ".cache", "swift-vllm", "gguf")), "SmolLM2-135M-Instruct.Q4_1.gguf")
@@ -26,31 +23,11 @@ pytestmark = pytest.mark.skipif(not os.path.exists(GGUF), reason="run scripts/fe
 
 @pytest.fixture(scope="module")
 def smollm2():
-    binary = os.environ.get("VLLM_BIN", os.path.join(ROOT, ".build", "debug", "vllm"))
-    port = _free_port()
-    args = [binary, "serve", GGUF, "--host", "127.0.0.1", "--port", str(port), "--served-model-name", "smollm2",
-            "--max-model-len", "1024", "--disable-log-requests", "--quantized-activations", "float32"]
-    log = open(os.path.join(ROOT, ".server-test-gguf.log"), "w")
-    process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 180
-    while True:
-        try:
-            urllib.request.urlopen(base + "/health", timeout=1)
-            break
-        except Exception:
-            if process.poll() is not None or time.time() > deadline:
-                process.kill()
-                raise RuntimeError("vllm serve did not start; see .server-test-gguf.log")
-            time.sleep(0.2)
-    yield openai.OpenAI(base_url=base + "/v1", api_key="none")
-    process.send_signal(signal.SIGINT)
-    try:
-        assert process.wait(timeout=30) == 0, "vllm serve did not exit cleanly on SIGINT"
-    finally:
-        if process.poll() is None:
-            process.kill()
-        log.close()
+    server = serve(GGUF, ["--served-model-name", "smollm2", "--max-model-len", "1024", "--disable-log-requests",
+                           "--quantized-activations", "float32"],
+                   ".server-test-gguf.log", seconds=180)
+    yield openai.OpenAI(base_url=server["base"] + "/v1", api_key="none")
+    stop(server)
 
 
 def test_capital_of_france(smollm2):

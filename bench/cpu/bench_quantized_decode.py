@@ -26,6 +26,8 @@ import statistics
 import subprocess
 import time
 
+from bench_gguf_vs_llamacpp import cpu_model  # the script's folder is on sys.path
+
 ROOT = "bench/cpu/smollm2_135m_quantized"
 FORMATS = {
     "bf16": (f"{ROOT}/bf16", []),
@@ -42,16 +44,6 @@ INT8_FORMATS = {
     "gptq-int8-g64-int8": (f"{ROOT}/gptq-int8-g64", INT8),
     "gptq-int4-g64-head-int8": (f"{ROOT}/gptq-int4-g64-head", INT8),
 }
-
-
-def cpu_model():
-    try:
-        for line in open("/proc/cpuinfo"):
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor()
 
 
 def run(binary, folder, extra, args):

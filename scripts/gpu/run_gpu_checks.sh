@@ -50,15 +50,12 @@
 # Writes $OUT/log.txt, $OUT/summary.json and $OUT/results.tar.gz (every raw file).
 set -u
 MODES=${*:-checks}
-OUT=${OUT:-/tmp/gpu-out}
-W=/tmp/gpuwork
+. scripts/gpu/check_setup.sh
+check_setup /tmp/gpuwork log.txt
 R=$W/res
-mkdir -p "$OUT" "$R"
-exec > >(tee -a "$OUT/log.txt") 2>&1
+mkdir -p "$R"
 export PYTHONUNBUFFERED=1
 has_mode() { [[ " $MODES " == *" $1 "* ]]; }
-BIN=$W/vllm
-xz -dc .gpu/vllm.xz > "$BIN" && chmod +x "$BIN" || { echo "no binary"; exit 1; }
 DEV=$W/vllm-dev
 # Only the checks need vllm-dev; a call that runs benchmarks alone may leave it out of its carry.
 if has_mode checks || has_mode quant || has_mode qgemv; then
@@ -105,6 +102,23 @@ unpack_base() {  # the previous binary (.gpu/vllm-base.xz) as $BASE_BIN, for spe
     BASE_BIN=$W/vllm-base
     [ "${BASE:-1}" = 1 ] && [ -f .gpu/vllm-base.xz ] && xz -dc .gpu/vllm-base.xz > $BASE_BIN && chmod +x $BASE_BIN
     return 0
+}
+issue6_workloads() {  # 8B batch-1 latency (two rounds), 8B and Qwen3-0.6B throughput; this binary and the previous one alternating
+    unpack_base
+    qwen06_dataset
+    for round in 1 2; do
+        for variant in new base; do
+            b="$BIN"; [ $variant = base ] && { [ -x "$BASE_BIN" ] || continue; b=$BASE_BIN; }
+            latency_8b latency_8b_${variant}_$round 150 "" $b
+        done
+    done
+    for variant in new base; do
+        b="$BIN"; [ $variant = base ] && { [ -x "$BASE_BIN" ] || continue; b=$BASE_BIN; }
+        throughput_8b throughput_8b_1000_$variant 180 1000 $b
+        step throughput_qwen06_$variant 120 $b bench throughput --device cuda --load-format dummy \
+            --model $Q06 --dataset-path $W/dataset_qwen06.jsonl --max-model-len 2048 \
+            --output-json $R/throughput_qwen06_$variant.json
+    done
 }
 model_prompts() {  # model_prompts MODEL LENGTHS...: the model's own reference prompt (if any), then random ones
     local m=$1; shift
@@ -178,21 +192,7 @@ fi
 if has_mode speed; then
     export VLLM_CACHE_ROOT=$W/cache-speed
     step hf_bench_llama8b 240 python3 $G/hf_bench.py --limits --config $L8 --shapes 1x32x128 --out $R/hf_llama8b.json
-    unpack_base
-    qwen06_dataset
-    for round in 1 2; do
-        for variant in new base; do
-            b="$BIN"; [ $variant = base ] && { [ -x $BASE_BIN ] || continue; b=$BASE_BIN; }
-            latency_8b latency_8b_${variant}_$round 150 "" $b
-        done
-    done
-    for variant in new base; do
-        b="$BIN"; [ $variant = base ] && { [ -x $BASE_BIN ] || continue; b=$BASE_BIN; }
-        throughput_8b throughput_8b_1000_$variant 180 1000 $b
-        step throughput_qwen06_$variant 120 $b bench throughput --device cuda --load-format dummy \
-            --model $Q06 --dataset-path $W/dataset_qwen06.jsonl --max-model-len 2048 \
-            --output-json $R/throughput_qwen06_$variant.json
-    done
+    issue6_workloads
 fi
 
 # spec: batch-1 n-gram speculation on prompts that repeat themselves and on random ones.
@@ -312,21 +312,7 @@ fi
 
 if has_mode compare; then
     export VLLM_CACHE_ROOT=$W/cache-speed
-    unpack_base
-    qwen06_dataset
-    for round in 1 2; do
-        for variant in new base; do
-            b="$BIN"; [ $variant = base ] && { [ -x "$BASE_BIN" ] || continue; b=$BASE_BIN; }
-            latency_8b latency_8b_${variant}_$round 150 "" $b
-        done
-    done
-    for variant in new base; do
-        b="$BIN"; [ $variant = base ] && { [ -x "$BASE_BIN" ] || continue; b=$BASE_BIN; }
-        throughput_8b throughput_8b_1000_$variant 180 1000 $b
-        step throughput_qwen06_$variant 120 $b bench throughput --device cuda --load-format dummy \
-            --model $Q06 --dataset-path $W/dataset_qwen06.jsonl --max-model-len 2048 \
-            --output-json $R/throughput_qwen06_$variant.json
-    done
+    issue6_workloads
 fi
 
 if has_mode quantspeed; then
@@ -428,23 +414,7 @@ if has_mode families; then
         esac
         # The fixture's prompt, greedy tokens and float32 logits (and Phi-3's short-factor logits of
         # its first prompt tokens), as files for `vllm` and compare.py.
-        python3 - "$m" "$R/f_$name" <<'PY'
-import json, struct, sys
-m, out = sys.argv[1], sys.argv[2]
-ref = json.load(open(m + "/reference.json"))
-open(out + ".prompts.jsonl", "w").write(json.dumps({"prompt_token_ids": ref["prompt_ids"]}) + "\n")
-json.dump([ref["greedy_ids"]], open(out + ".ref_greedy.json", "w"))
-raw = open(m + "/reference_logits.safetensors", "rb").read()
-n = struct.unpack("<Q", raw[:8])[0]
-for key, info in json.loads(raw[8:8 + n]).items():
-    if key == "__metadata__":
-        continue
-    begin, end = info["data_offsets"]
-    open(f"{out}.{key}.bin", "wb").write(raw[8 + n + begin:8 + n + end])
-    if key == "short_logits":
-        ids = ref["prompt_ids"][:info["shape"][0]]
-        open(out + ".short.prompts.jsonl", "w").write(json.dumps({"prompt_token_ids": ids}) + "\n")
-PY
+        python3 $G/fixture_reference.py "$m" "$R/f_$name"
         vocab=$(python3 -c "import json;c=json.load(open('$m/config.json'));print(c.get('vocab_size') or c['text_config']['vocab_size'])")
         P=$R/f_$name
         for chunked in "" --chunked; do
