@@ -31,7 +31,6 @@ import tempfile
 
 import torch
 import transformers
-from safetensors.torch import save_file
 from transformers import (
     Gemma2Config, Gemma2ForCausalLM, Gemma3TextConfig, Gemma3ForCausalLM, GenerationConfig, Phi3Config,
     Phi3ForCausalLM,
@@ -39,8 +38,8 @@ from transformers import (
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from make_model_fixtures import (  # noqa: E402
-    BOS, EOS, GREEDY_LEN, INIT_STD, MIN_DISTINCT, MIN_MARGIN, PROMPT_LEN, compact_json,
-    folder_bytes, full_logits, greedy, load_f32, randomize,
+    BOS, EOS, GREEDY_LEN, INIT_STD, MIN_DISTINCT, MIN_MARGIN, PROMPT_LEN, full_logits, greedy, load_f32,
+    publish, randomize, upcast,
 )
 
 SHORT_PROMPT = 24
@@ -114,12 +113,7 @@ def make_variant(name, spec, out_root):
         seed = spec["seed"]
         for _ in range(200):
             model = build(spec, seed)
-            f32 = model
-            if spec["dtype"] != torch.float32:
-                f32 = build(spec, seed, torch.float32)
-                with torch.no_grad():
-                    for p in f32.parameters():
-                        p.copy_(p.to(spec["dtype"]).float())
+            f32 = upcast(build, spec, seed, model)
             g_ids, margin = greedy(f32, prompt, GREEDY_LEN)
             if margin >= MIN_MARGIN and EOS not in g_ids and len(set(g_ids)) >= spec.get("min_distinct", MIN_DISTINCT):
                 break
@@ -150,15 +144,7 @@ def make_variant(name, spec, out_root):
             assert float((short - logits[:SHORT_PROMPT]).abs().max()) > 1e-3
             tensors["short_logits"] = short.contiguous()
             ref["short_logits"] = f"logits of the first {SHORT_PROMPT} prompt tokens alone (short factors)"
-        with open(os.path.join(tmp, "reference.json"), "w") as f:
-            f.write(compact_json(ref))
-        save_file(tensors, os.path.join(tmp, "reference_logits.safetensors"))
-        size = folder_bytes(tmp)
-        assert size < MAX_FOLDER_BYTES, f"{name}: folder is {size} bytes"
-        dest = os.path.join(out_root, name)
-        if os.path.exists(dest):
-            shutil.rmtree(dest)
-        shutil.copytree(tmp, dest)
+        size = publish(tmp, ref, tensors, os.path.join(out_root, name), MAX_FOLDER_BYTES)
         print(f"{name:12s} seed={seed} dtype={dtype_name:8s} size={size/1024:.0f}KB margin={ref_margin:.3f} "
               f"distinct_greedy={len(set(ref_greedy))}")
     finally:

@@ -204,6 +204,33 @@ def folder_bytes(path):
     return sum(os.path.getsize(os.path.join(path, f)) for f in os.listdir(path))
 
 
+def upcast(build, spec, seed, model):
+    """`model` in float32 with its weights rounded to the spec's dtype (the greedy reference of a
+    low-precision fixture). Rebuilt and copied parameter by parameter: .to(bf16) would also round
+    the rotary inv_freq buffer."""
+    if spec["dtype"] == torch.float32:
+        return model
+    f32 = build(spec, seed, torch.float32)
+    with torch.no_grad():
+        for p in f32.parameters():
+            p.copy_(p.to(spec["dtype"]).float())
+    return f32
+
+
+def publish(tmp, ref, tensors, dest, max_bytes):
+    """Writes the reference (reference.json, reference_logits.safetensors) into the finished
+    folder `tmp`, checks its size and puts it in place of `dest`. Returns the size in bytes."""
+    with open(os.path.join(tmp, "reference.json"), "w") as f:
+        f.write(compact_json(ref))
+    save_file(tensors, os.path.join(tmp, "reference_logits.safetensors"))
+    size = folder_bytes(tmp)
+    assert size < max_bytes, f"{os.path.basename(dest)}: folder is {size} bytes"
+    if os.path.exists(dest):
+        shutil.rmtree(dest)
+    shutil.copytree(tmp, dest)
+    return size
+
+
 def make_variant(name, spec, out_root, seeds_used):
     dtype_name = {torch.float32: "float32", torch.bfloat16: "bfloat16", torch.float16: "float16"}[spec["dtype"]]
     vocab = spec["config"]["vocab_size"]
@@ -217,14 +244,7 @@ def make_variant(name, spec, out_root, seeds_used):
         seed = seeds_used[spec["same_as"]] if "same_as" in spec else spec["seed"]
         for attempt in range(200):
             model = build(spec, seed)
-            # Greedy from the low-precision weights upcast to float32.
-            # (Round-trip only the parameters: .to(bf16) would also round the rotary inv_freq buffer.)
-            f32 = model
-            if spec["dtype"] != torch.float32:
-                f32 = build(spec, seed, torch.float32)
-                with torch.no_grad():
-                    for p in f32.parameters():
-                        p.copy_(p.to(spec["dtype"]).float())
+            f32 = upcast(build, spec, seed, model)
             g_ids, margin = greedy(f32, prompt, GREEDY_LEN)
             if "same_as" in spec or (margin >= MIN_MARGIN and not (set(g_ids) & eos_set)
                                       and len(set(g_ids)) >= MIN_DISTINCT):
@@ -314,16 +334,8 @@ def make_variant(name, spec, out_root, seeds_used):
         if "extra" in spec:  # facts a family's script wants recorded (e.g. router ties)
             extra.update(spec["extra"](ref_model, prompt + ref_greedy))
         ref.update(extra)
-        with open(os.path.join(tmp, "reference.json"), "w") as f:
-            f.write(compact_json(ref))
-        save_file({"logits": logits.contiguous()}, os.path.join(tmp, "reference_logits.safetensors"))
-
-        size = folder_bytes(tmp)
-        assert size < MAX_FOLDER_BYTES, f"{name}: folder is {size} bytes"
         dest = os.path.join(out_root, name)
-        if os.path.exists(dest):
-            shutil.rmtree(dest)
-        shutil.copytree(tmp, dest)
+        size = publish(tmp, ref, {"logits": logits.contiguous()}, dest, MAX_FOLDER_BYTES)
         files = sorted(os.listdir(dest))
         print(f"{name:15s} seed={seed} dtype={dtype_name:8s} style={spec['style']} size={size/1024:.0f}KB "
               f"margin={ref_margin:.3f} distinct_greedy={len(set(ref_greedy))} files={files}")

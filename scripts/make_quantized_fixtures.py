@@ -12,6 +12,8 @@ Layouts (written from the published formats; the packers are checked against a s
   gptq-int4-actorder   GPTQ v1 4-bit, group 32, desc_act with shuffled g_idx, symmetric (zeros 8
                        stored as 7), qweight [in/8, out] packed along the input, fp16 scales
   gptq-int8-channel    GPTQ v1 8-bit, group -1 (per channel), asymmetric zero points
+  gptq-int4-lm-head    GPTQ v1 4-bit, group 32, asymmetric, `lm_head: true` (GPTQModel's
+                       lm_head=True): the untied LM head quantized like the other layers
   awq-int4             AutoAWQ GEMM 4-bit, group 32, qweight [in, out/8] in nibble order 0 2 4 6 1 3 5 7
   ct-int4-group        compressed-tensors pack-quantized int4, group 32, packed by the
                        compressed-tensors package's own pack_to_int32
@@ -25,7 +27,8 @@ Layouts (written from the published formats; the packers are checked against a s
                        them), lookup_table [out, 16] fp16, w[n, k] = lookup_table[n, q[n, k]]
 
 Shape: hidden 96 (3 groups of 32), intermediate 160 (5 groups of 32; 2 FP8 blocks of 128, the
-second partial), 4 heads of 24, 2 KV heads, 2 layers, vocabulary 256, tied embeddings.
+second partial), 4 heads of 24, 2 KV heads, 2 layers, vocabulary 256, tied embeddings (untied
+where the LM head is quantized).
 Deterministic (fixed seeds), CPU only. Needs torch, transformers, safetensors, numpy,
 compressed-tensors (pip install compressed-tensors).
 
@@ -212,10 +215,16 @@ FORMATS = {
                   dict(quant_method="fp8", fmt="e4m3", activation_scheme="dynamic", weight_block_size=[128, 128])),
     "online-fp8": (None, None),
     "squeezellm": (lambda w, rng: squeezellm(w), dict(quant_method="squeezellm", wbits=4)),
+    # Last, so that the seeds of the fixtures above (from their index) stay as they were.
+    "gptq-int4-lm-head": (lambda w, rng: gptq(w, 4, 32, False, rng),
+                          dict(quant_method="gptq", bits=4, group_size=32, desc_act=False, sym=False,
+                               checkpoint_format="gptq", lm_head=True)),
 }
 # The layouts that need the --tensor-parallel shape to split, and that shape.
 TENSOR_PARALLEL = ["gptq-int4-actorder", "awq-int4", "ct-int4-group", "fp8-block"]
 TENSOR_PARALLEL_SHAPE = dict(hidden_size=128, intermediate_size=256)
+# Formats that quantize the LM head too, which needs it untied from the embeddings.
+QUANTIZED_HEAD = ["gptq-int4-lm-head"]
 # Formats whose folder keeps the quantization in quant_config.json instead of config.json.
 QUANT_CONFIG_FILE = {"squeezellm": {"wbits": 4}}
 
@@ -236,28 +245,31 @@ def greedy(model, prompt, n):
 
 def make(name, out_root, seed):
     quantize, qconfig = FORMATS[name]
+    shape = dict(CONFIG, tie_word_embeddings=name not in QUANTIZED_HEAD)
+    linears = [f"model.layers.{layer}.{linear}" for layer in range(CONFIG["num_hidden_layers"]) for linear in LINEARS]
+    if name in QUANTIZED_HEAD:
+        linears.append("lm_head")
     while True:
         torch.manual_seed(seed)
         rng = np.random.default_rng(seed)
-        model = LlamaForCausalLM(LlamaConfig(**CONFIG)).float().eval()
+        model = LlamaForCausalLM(LlamaConfig(**shape)).float().eval()
         with torch.no_grad():
             for p in model.parameters():
                 if p.dim() == 2:
                     p.normal_(0, 0.2)
-        tensors = {k: v.clone().contiguous() for k, v in model.state_dict().items() if k != "lm_head.weight"}
+        tensors = {k: v.clone().contiguous() for k, v in model.state_dict().items()
+                   if k != "lm_head.weight" or not shape["tie_word_embeddings"]}
         with torch.no_grad():
-            for layer in range(CONFIG["num_hidden_layers"]):
-                for linear in LINEARS:
-                    prefix = f"model.layers.{layer}.{linear}"
-                    w = tensors[prefix + ".weight"]
-                    if quantize is None:  # a bfloat16 checkpoint, quantized at load
-                        tensors[prefix + ".weight"] = w.bfloat16()
-                        _, w_hat = fp8_channel(w.bfloat16().float())
-                    else:
-                        stored, w_hat = quantize(w, rng)
-                        del tensors[prefix + ".weight"]
-                        tensors.update({f"{prefix}.{k}": v.contiguous() for k, v in stored.items()})
-                    model.get_parameter(prefix + ".weight").copy_(w_hat)
+            for prefix in linears:
+                w = tensors[prefix + ".weight"]
+                if quantize is None:  # a bfloat16 checkpoint, quantized at load
+                    tensors[prefix + ".weight"] = w.bfloat16()
+                    _, w_hat = fp8_channel(w.bfloat16().float())
+                else:
+                    stored, w_hat = quantize(w, rng)
+                    del tensors[prefix + ".weight"]
+                    tensors.update({f"{prefix}.{k}": v.contiguous() for k, v in stored.items()})
+                model.get_parameter(prefix + ".weight").copy_(w_hat)
             prompt = torch.randint(3, CONFIG["vocab_size"], (PROMPT_LEN,), generator=torch.Generator().manual_seed(seed)).tolist()
             ids, margin = greedy(model, prompt, GREEDY_LEN)
             if margin >= MIN_MARGIN and 2 not in ids:
@@ -265,7 +277,7 @@ def make(name, out_root, seed):
         seed += 1
     folder = os.path.join(out_root, name)
     os.makedirs(folder, exist_ok=True)
-    config = dict(CONFIG, architectures=["LlamaForCausalLM"], model_type="llama", torch_dtype="float32")
+    config = dict(shape, architectures=["LlamaForCausalLM"], model_type="llama", torch_dtype="float32")
     if name in QUANT_CONFIG_FILE:
         with open(os.path.join(folder, "quant_config.json"), "w") as f:
             json.dump(QUANT_CONFIG_FILE[name], f, indent=2)

@@ -8,17 +8,7 @@ extension CPUBackend {
     /// Stacks the experts of a layer into one gate/up and one down tensor. Throws `ModelLoadError.unsupportedWeightFormat` for quantized
     /// experts.
     public func expertWeights(_ experts: [HostExpert]) throws -> ExpertWeights<CPUTensor> {
-        let all = experts.flatMap { [$0.gate, $0.up, $0.down] }
-        if let other = all.first(where: { $0.format != .dense }) {
-            throw ModelLoadError.unsupportedWeightFormat(format: other.format, backend: name)
-        }
-        let (count, rows, hidden) = (experts.count, experts[0].gate.outFeatures, experts[0].gate.inFeatures)
-        let gateUp = try weight(experts.flatMap { [$0.gate.tensors[0], $0.up.tensors[0]] })
-        let down = try weight(experts.map { $0.down.tensors[0] })
-        return ExpertWeights(
-            numExperts: count, intermediate: rows, hidden: hidden, stacked: true,
-            gateUp: [LinearWeight(format: .dense, outFeatures: count * 2 * rows, inFeatures: hidden, tensors: [gateUp])],
-            down: [LinearWeight(format: .dense, outFeatures: count * hidden, inFeatures: rows, tensors: [down])])
+        try stackedExpertWeights(experts)
     }
 
     /// Routes each token to its top-k experts, runs one product per expert over its tokens and sums the weighted results (plus the shared

@@ -19,7 +19,7 @@ public struct CPUPlatform: Platform {
         let size = options.tensorParallelSize
         let keep = options.cpuKeepBFloat16Weights
         let (invariant, activations) = (options.batchInvariant, options.quantizedActivations)
-        guard activations == .float32 || GGMLInt8Decode.available else {
+        guard activations != .int8 || GGMLInt8Decode.available else {
             throw PlatformError.unsupported(field: "quantized_activations", detail: "int8 needs an x86-64 CPU; use float32")
         }
         guard size > 1 else { return [CPUBackend(keepsBFloat16: keep, batchInvariant: invariant, quantizedActivations: activations)] }

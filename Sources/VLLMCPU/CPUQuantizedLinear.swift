@@ -72,7 +72,7 @@ extension CPUBackend {
             guard case .ggml(let type) = format else { preconditionFailure("a stacked part in format \(format)") }
             QuantizedMatMul.multiply(
                 x: x.floats, w: tensor.storage, type: type, out: out.floats + column, outStride: out.columns,
-                T: x.rows, N: tensor.shape[0], K: x.columns, int8Activations: quantizedActivations == .int8,
+                T: x.rows, N: tensor.shape[0], K: x.columns, int8Activations: quantizedActivations.multipliesInt8(gguf: true),
                 decodeKernels: !batchInvariant)
             column += tensor.shape[0]
         }
@@ -128,7 +128,7 @@ extension CPUBackend {
             let packed = UnsafePointer(tensors[0].storage.assumingMemoryBound(to: UInt32.self))
             let (scales, zeros) = (UnsafePointer(tensors[1].floats), UnsafePointer(tensors[2].floats))
             // 8-bit activations in steps of every size: a token's sums do not depend on the step.
-            if quantizedActivations == .int8 && PackedInt8Decode.supports(bits: bits, groupSize: groupSize, K: stored) {
+            if quantizedActivations.multipliesInt8(gguf: false) && PackedInt8Decode.supports(bits: bits, groupSize: groupSize, K: stored) {
                 PackedInt8Decode.multiply(
                     x: input.floats, T: T, K: stored, N: N, packed: packed, scales: scales, zeros: zeros, bits: bits,
                     groupSize: groupSize, out: out, outStride: outStride)

@@ -222,7 +222,9 @@ extension CUDABackend {
     /// The 8-bit-activation kernel of a GGUF type for `tokens` rows, where `--quantized-activations int8`
     /// asks for it and the module has it (not for the float types).
     private func int8Kernel(_ type: GGMLType, tokens: Int) -> CUhandle? {
-        guard quantizedActivations == .int8, let quantized = kernels.quantized, quantized.quantizeGGMLInt8 != nil else { return nil }
+        guard quantizedActivations.multipliesInt8(gguf: true), let quantized = kernels.quantized, quantized.quantizeGGMLInt8 != nil else {
+            return nil
+        }
         return quantized.gemvGGMLInt8[type]?[tokens]
     }
 

@@ -2,7 +2,8 @@
 /// or with `--quantization`): every linear layer comes out already in the format the backends
 /// multiply, with random codes and scales that keep the values about as small as
 /// `DummyWeights`', so that benchmarks run the real quantized kernels without a checkpoint.
-/// Other tensors (norms, embeddings, the LM head) come from the dense dummy store.
+/// Other tensors (norms, embeddings, the LM head unless the config quantizes it) come from the
+/// dense dummy store.
 public struct DummyQuantizedWeights: WeightStore {
     /// Norms, embeddings and the LM head (a dense dummy store).
     public let base: any WeightStore
@@ -27,10 +28,13 @@ public struct DummyQuantizedWeights: WeightStore {
     /// Always true, as the dense dummy store.
     public func contains(_ name: String) -> Bool { base.contains(name) }
 
-    /// Random codes and scales for the linear layer `prefix` in the quantization's layout; the LM head stays dense. Throws
+    /// Random codes and scales for the linear layer `prefix` in the quantization's layout; the LM head stays dense unless
+    /// the config quantizes it (`QuantizationConfig.quantizesLMHead`). Throws
     /// `ModelLoadError.invalidConfig` when the group size does not divide the layer's inputs.
     public func linear(_ prefix: String, out: Int, in inFeatures: Int) throws -> HostLinearWeight {
-        if prefix == "lm_head" { return .dense(try base.tensor(prefix + ".weight", shape: [out, inFeatures])) }
+        if prefix == "lm_head" && !quantization.quantizesLMHead {
+            return .dense(try base.tensor(prefix + ".weight", shape: [out, inFeatures]))
+        }
         var state = seed ^ UInt64(truncatingIfNeeded: prefix.hashValueStable)
         switch quantization {
         case .onlineFP8, .fp8:
@@ -47,7 +51,7 @@ public struct DummyQuantizedWeights: WeightStore {
             let scales = HostTensor(shape: [out, blocks], values: [Float](repeating: scale / 448, count: out * blocks))
             return HostLinearWeight(
                 format: .fp8(blockColumns: blockColumns), outFeatures: out, inFeatures: inFeatures, tensors: [tensor, scales])
-        case .gptq(let bits, let groupSize, _, _):
+        case .gptq(let bits, let groupSize, _, _, _):
             return try packed(bits: bits, groupSize: groupSize ?? inFeatures, out: out, inFeatures: inFeatures, state: &state)
         case .awq(let groupSize), .packedInt4(let groupSize):
             return try packed(bits: 4, groupSize: groupSize ?? inFeatures, out: out, inFeatures: inFeatures, state: &state)

@@ -66,25 +66,19 @@ public final class Eagle3HeadRunner<B: Backend>: Eagle3HeadExecutor {
         guard let cache else { preconditionFailure("allocateKVCache must be called before execute") }
         let width = fromTarget ? targetLayers.count * config.targetHiddenSize : config.model.hiddenSize
         precondition(hidden.count == batch.numTokens * width, "\(hidden.count) hidden values for \(batch.numTokens) tokens of \(width)")
-        let shape = backend.recordsSteps ? batch.uniformShape : nil
-        let size = shape.flatMap { recordingPlan.paddedSize(for: $0) }
-        let run = size.map { batch.padded(to: $0) } ?? batch
+        let (run, key) = recordingPlan.placement(
+            of: batch, recording: backend.recordsSteps, model: self, pass: fromTarget ? 1 : 0)
         // Preparing a step starts the backend's memory of the step: the states come after it, at
         // the same place for every pass of a shape (where a recording reads them).
         let step = backend.prepare(run)
-        let padding = [Float](repeating: 0, count: (run.numTokens - batch.numTokens) * width)
-        let states = backend.activation(hidden + padding, rows: run.numTokens, columns: width)
+        let padding = (run.numTokens - batch.numTokens) * width
+        let states = backend.activation(
+            padding == 0 ? hidden : hidden + [Float](repeating: 0, count: padding), rows: run.numTokens, columns: width)
         func forward() -> [B.Tensor] {
             let (logits, out) = head.forward(step, hidden: states, fromTarget: fromTarget, cache: cache)
             return [logits, out]
         }
-        var outputs: [B.Tensor]
-        if let shape, let size {
-            outputs = backend.recorded(
-                recordingPlan.key(shape, paddedTo: size, model: self, pass: fromTarget ? 1 : 0), batch: step, forward)
-        } else {
-            outputs = forward()
-        }
+        let outputs = key.map { backend.recorded($0, batch: step, forward) } ?? forward()
         // A padded pass's dummy rows come last.
         let rows = batch.logitIndices.count
         return (

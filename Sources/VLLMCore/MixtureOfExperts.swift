@@ -182,6 +182,24 @@ extension Backend {
             down: try experts.map { try linearWeight([$0.down]) })
     }
 
+    /// Every expert's gate and up rows in one tensor and every down projection in another, one
+    /// expert after the other (`ExpertWeights.stacked`), for a backend whose grouped product reads
+    /// a slice of one weight per expert. Throws `ModelLoadError.unsupportedWeightFormat` for
+    /// quantized experts, whose blocks cannot be sliced by rows that way.
+    public func stackedExpertWeights(_ experts: [HostExpert]) throws -> ExpertWeights<Tensor> {
+        let all = experts.flatMap { [$0.gate, $0.up, $0.down] }
+        if let other = all.first(where: { $0.format != .dense }) {
+            throw ModelLoadError.unsupportedWeightFormat(format: other.format, backend: name)
+        }
+        let (count, rows, hidden) = (experts.count, experts[0].gate.outFeatures, experts[0].gate.inFeatures)
+        let gateUp = try weight(experts.flatMap { [$0.gate.tensors[0], $0.up.tensors[0]] })
+        let down = try weight(experts.map { $0.down.tensors[0] })
+        return ExpertWeights(
+            numExperts: count, intermediate: rows, hidden: hidden, stacked: true,
+            gateUp: [LinearWeight(format: .dense, outFeatures: count * 2 * rows, inFeatures: hidden, tensors: [gateUp])],
+            down: [LinearWeight(format: .dense, outFeatures: count * hidden, inFeatures: rows, tensors: [down])])
+    }
+
     /// Default: routing and grouping on the host (`hostGroupedMixtureOfExperts`).
     public func mixtureOfExperts(_ x: Tensor, _ block: MixtureOfExpertsBlock<Tensor>) -> Tensor {
         hostGroupedMixtureOfExperts(x, block)

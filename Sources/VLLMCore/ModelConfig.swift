@@ -133,6 +133,13 @@ public struct ModelConfig: Sendable, Equatable {
         guard headDim % 2 == 0 || encoder != nil else {
             throw ModelLoadError.invalidConfig(path: path, field: "head_dim", detail: "\(headDim) is odd; rotary needs pairs")
         }
+        // A tied head is the float embedding matrix; a quantized one would be a second matrix that
+        // the config says is not there, so the two cannot both hold.
+        guard !(tieWordEmbeddings && quantization?.quantizesLMHead == true) else {
+            throw ModelLoadError.invalidConfig(
+                path: path, field: "quantization_config.lm_head",
+                detail: "true with tie_word_embeddings true: a quantized LM head needs an untied one")
+        }
         let supported = encoder == nil ? ["silu", "gelu_pytorch_tanh"] : ["gelu"]
         guard supported.contains(activation) else {
             throw ModelLoadError.invalidConfig(

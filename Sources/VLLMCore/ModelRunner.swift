@@ -186,23 +186,16 @@ public final class ModelRunner<B: Backend>: ModelExecutor {
             // Tokens already on the host are put in here; the others the backend reads on the device.
             if last.isReady { batch = batch.resolvingPlaceholders(last.wait().map { Int32($0.token) }) }
         }
-        var outputs: [B.Tensor], rows = batch.logitIndices.count
-        if backend.recordsSteps, let shape = batch.uniformShape, let size = recordingPlan.paddedSize(for: shape) {
-            let step = backend.prepare(batch.padded(to: size))
-            outputs = backend.recorded(recordingPlan.key(shape, paddedTo: size, model: self), batch: step) {
-                forward(step, cache: cache)
-            }
-            rows = size * shape.logitsPerSequence
-        } else {
-            outputs = forward(backend.prepare(batch), cache: cache)
-        }
+        let (run, key) = recordingPlan.placement(of: batch, recording: backend.recordsSteps, model: self)
+        let step = backend.prepare(run)
+        let outputs = key.map { backend.recorded($0, batch: step) { forward(step, cache: cache) } } ?? forward(step, cache: cache)
         // The kept hidden states are copied once the pass is done (a recording copies nothing);
         // a padded step's dummy rows come last.
         if outputs.count > 1 {
             let width = auxiliaryLayers.count * config.hiddenSize
             auxiliaryStates = Array(backend.toHost(outputs[1]).prefix(batch.numTokens * width))
         }
-        return (outputs[0], rows)
+        return (outputs[0], run.logitIndices.count)
     }
 
     /// The forward pass: the logits, then the hidden states kept for EAGLE-3 if any are asked for.

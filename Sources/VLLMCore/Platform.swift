@@ -23,8 +23,8 @@ public struct ModelLoadOptions: Sendable {
     /// Keep bfloat16 weights as bfloat16 on the CPU instead of widening them to float32.
     public var cpuKeepBFloat16Weights = true
     /// What GGUF blocks and, on the CPU, packed-integer weights are multiplied with
-    /// (`--quantized-activations`).
-    public var quantizedActivations = ActivationPrecision.float32
+    /// (`--quantized-activations`; by default 8-bit activations for GGUF blocks only).
+    public var quantizedActivations = ActivationPrecision.auto
     /// `--quantization`: the checkpoint's method, or `fp8` to quantize a float checkpoint at load.
     public var quantization: String?
     /// `--kv-cache-dtype`: the backend's own element type, or FP8 with the checkpoint's scales.
@@ -48,6 +48,10 @@ public struct ModelLoadOptions: Sendable {
 /// packed integers (GPTQ, AWQ, compressed-tensors pack-quantized, groups of 32·2ⁿ or per channel);
 /// on CUDA, GGUF blocks in decode steps only.
 public enum ActivationPrecision: String, CaseIterable, Sendable {
+    /// `int8` for GGUF blocks, as llama.cpp and vLLM's GGUF kernels multiply them (8-bit
+    /// activations per 32 values), and `float32` for every other format: the default. Where
+    /// `int8` has no kernel (the CPU off x86-64) GGUF blocks take float32 too.
+    case auto
     /// The activations as they are (float32 on the CPU, the compute dtype on CUDA): the exact
     /// product with the dequantized weights, the reference.
     case float32
@@ -57,6 +61,10 @@ public enum ActivationPrecision: String, CaseIterable, Sendable {
     /// the weights for cuBLASLt). A decode step's logits moved by 0.9–3.2% of their scale on the
     /// real GGUF models of the tests.
     case int8
+
+    /// Whether weights of a GGUF block type (`gguf`) or of another quantized format are
+    /// multiplied with 8-bit activations.
+    public func multipliesInt8(gguf: Bool) -> Bool { self == .int8 || self == .auto && gguf }
 }
 
 /// Why a platform could not load a model.

@@ -6,8 +6,9 @@
 /// `invalidConfig` error naming the field, never weights read the wrong way.
 public enum QuantizationConfig: Sendable, Equatable {
     /// AutoGPTQ / GPTQModel checkpoints: `qweight` packed along the input dimension, `qzeros`,
-    /// `scales`, optional `g_idx` (act-order).
-    case gptq(bits: Int, groupSize: Int?, descAct: Bool, zeroOffset: Int)
+    /// `scales`, optional `g_idx` (act-order). `lmHead` (config key `lm_head`, GPTQModel's
+    /// `lm_head=True`): the LM head is quantized too, as vLLM's `lm_head_quantized` reads it.
+    case gptq(bits: Int, groupSize: Int?, descAct: Bool, zeroOffset: Int, lmHead: Bool = false)
     /// AutoAWQ GEMM checkpoints: `qweight` packed along the output dimension in AWQ's nibble order.
     case awq(groupSize: Int?)
     /// FP8 e4m3 weights with float32 scales: per tensor (`weight_scale`), per output channel
@@ -21,6 +22,13 @@ public enum QuantizationConfig: Sendable, Equatable {
     /// SqueezeLLM (dense-only): `qweight [in/8, out]` of 4-bit indices packed along the input
     /// dimension as GPTQ packs its values, and `lookup_table [out, 16]`: `w[n, k] = table[n, q]`.
     case squeezeLLM(bits: Int)
+
+    /// Whether the config says that the LM head is quantized with the other linear layers (GPTQ's
+    /// `lm_head`). Other methods keep it in the checkpoint's float dtype, unless the checkpoint
+    /// stores it quantized (a compressed-tensors head not in `ignore`): the files decide then.
+    public var quantizesLMHead: Bool {
+        if case .gptq(_, _, _, _, let lmHead) = self { lmHead } else { false }
+    }
 
     /// The methods `--quantization` names.
     public static let methods = ["fp8", "compressed-tensors", "awq", "gptq", "squeezellm"]
@@ -69,7 +77,7 @@ public enum QuantizationConfig: Sendable, Equatable {
         guard format == "gptq" || format == "gptq_v2" else { throw fail("checkpoint_format", "'\(format)' is not supported") }
         return .gptq(
             bits: bits, groupSize: try groupSize(q["group_size"], field: "group_size", fail),
-            descAct: q["desc_act"] as? Bool ?? false, zeroOffset: format == "gptq" ? 1 : 0)
+            descAct: q["desc_act"] as? Bool ?? false, zeroOffset: format == "gptq" ? 1 : 0, lmHead: q["lm_head"] as? Bool ?? false)
     }
 
     private static func awq(_ q: [String: Any], _ fail: (String, String) -> ModelLoadError) throws -> QuantizationConfig {

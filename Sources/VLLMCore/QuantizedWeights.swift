@@ -29,12 +29,17 @@ public struct QuantizedWeights: WeightStore {
         // The checkpoint's formats keep the LM head in its float dtype (compressed-tensors lists
         // it in `ignore`); online FP8 leaves it too, as vLLM does.
         if prefix == "lm_head" && !isQuantized(prefix) {
+            guard !quantization.quantizesLMHead else {
+                throw ModelLoadError.invalidConfig(
+                    path: path, field: "quantization_config.lm_head",
+                    detail: "true, but the checkpoint has no lm_head.qweight (a quantized LM head)")
+            }
             return .dense(try base.tensor(prefix + ".weight", shape: [out, inFeatures]))
         }
         switch quantization {
         case .onlineFP8: return try Self.quantizeFP8(try base.tensor(prefix + ".weight", shape: [out, inFeatures]))
         case .fp8(let scales): return try fp8(prefix, out, inFeatures, scales)
-        case .gptq(let bits, let groupSize, _, let zeroOffset):
+        case .gptq(let bits, let groupSize, _, let zeroOffset, _):
             let r = try repacking(bits, out, inFeatures, groupSize)
             let groupIndex = try base.contains(prefix + ".g_idx") ? ints(prefix + ".g_idx", [inFeatures]) : nil
             return try r.gptq(

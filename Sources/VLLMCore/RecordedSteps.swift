@@ -63,17 +63,22 @@ public struct StepRecordingPlan: Sendable, Equatable {
     /// batch size that holds its sequences; for a step of several tokens a sequence (verifying
     /// drafts), only up to `maxTokensPerSequence` and while the padded step stays within
     /// `maxTokens`. Nil: the step runs eagerly.
-    public func paddedSize(for shape: UniformStepShape) -> Int? {
+    func paddedSize(for shape: UniformStepShape) -> Int? {
         let q = shape.tokensPerSequence
         guard q <= maxTokensPerSequence, let size = batchSizes.first(where: { $0 >= shape.sequences }), q == 1 || size * q <= maxTokens
         else { return nil }
         return size
     }
 
-    /// The key of a step of `shape` padded to `size` sequences, for `model`'s pass `pass`.
-    public func key(_ shape: UniformStepShape, paddedTo size: Int, model: AnyObject, pass: Int = 0) -> RecordedStep {
+    /// Where `batch` runs: padded to its recorded size, with the key its recording is kept under
+    /// (`model`'s pass `pass`); or as it is, with no key, when `recording` is off (the backend
+    /// does not record, or stopped) or the plan does not take the step's shape.
+    public func placement(
+        of batch: ForwardBatch, recording: Bool, model: AnyObject, pass: Int = 0
+    ) -> (batch: ForwardBatch, key: RecordedStep?) {
+        guard recording, let shape = batch.uniformShape, let size = paddedSize(for: shape) else { return (batch, nil) }
         var padded = shape
         padded.sequences = size
-        return RecordedStep(model: ObjectIdentifier(model), pass: pass, shape: padded)
+        return (batch.padded(to: size), RecordedStep(model: ObjectIdentifier(model), pass: pass, shape: padded))
     }
 }

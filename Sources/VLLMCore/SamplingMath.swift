@@ -95,7 +95,8 @@ public enum SamplingMath {
     }
 
     /// The SplitMix64 finaliser: a counter-based hash, the same on the host and in `sampling.cu`.
-    public static func mix(_ value: UInt64) -> UInt64 {
+    /// Inlinable: `splitMix` draws every random weight through it.
+    @inlinable public static func mix(_ value: UInt64) -> UInt64 {
         var z = value
         z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
         z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB

@@ -117,10 +117,7 @@ public struct DummyWeights: WeightStore {
 @inline(__always)
 public func splitMix(_ state: inout UInt64) -> UInt64 {
     state &+= 0x9E37_79B9_7F4A_7C15
-    var z = state
-    z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-    z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-    return z ^ (z >> 31)
+    return SamplingMath.mix(state)
 }
 
 /// A small seedable random generator (SplitMix64): one per seeded request, so that its draws do

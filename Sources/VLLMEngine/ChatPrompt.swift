@@ -11,19 +11,25 @@ public struct ChatPromptRenderer: Sendable {
 
     /// Uses `chatTemplate` (a template source) when given, else the folder's own template.
     public init(folder: String, tokenizer: Tokenizer, chatTemplate: String? = nil) throws {
-        var config = try ChatTemplateConfig(directory: URL(fileURLWithPath: folder))
-        if config.templates.isEmpty && !tokenizer.chatTemplates.isEmpty {
-            // A GGUF model: the template and its special tokens come with the file's tokenizer.
-            config.templates = tokenizer.chatTemplates.sorted { $0.key < $1.key }.map { (name: $0.key, source: $0.value) }
-            config.specialTokens = tokenizer.specialTokens
-        }
-        self.config = config
+        config = try Self.config(folder: folder, tokenizer: tokenizer)
         guard let source = chatTemplate ?? config.defaultTemplate else {
             throw EngineError.invalidPrompt(
                 "the model has no chat template (tokenizer_config.json has no chat_template); pass one with --chat-template")
         }
         template = try ChatTemplate(source)
         self.tokenizer = tokenizer
+    }
+
+    /// The chat-template settings of a model: its folder's tokenizer_config.json or
+    /// chat_template.jinja, or, where the folder has none (a GGUF model), the template and special
+    /// tokens that came with `tokenizer` (a GGUF file's `tokenizer.chat_template`).
+    public static func config(folder: String, tokenizer: Tokenizer?) throws -> ChatTemplateConfig {
+        var config = try ChatTemplateConfig(directory: URL(fileURLWithPath: folder))
+        if let tokenizer, config.templates.isEmpty && !tokenizer.chatTemplates.isEmpty {
+            config.templates = tokenizer.chatTemplates.sorted { $0.key < $1.key }.map { (name: $0.key, source: $0.value) }
+            config.specialTokens = tokenizer.specialTokens
+        }
+        return config
     }
 
     /// The prompt text and its token ids for `messages` (each a dict with `role` and `content`).

@@ -43,9 +43,10 @@ public struct EngineArgs: Sendable {
     /// Keep bfloat16 weights as bfloat16 on the CPU (less memory traffic) instead of float32.
     public var cpuKeepBFloat16Weights = true
     /// What GGUF blocks and, on the CPU, packed-integer weights (GPTQ, AWQ, compressed-tensors)
-    /// are multiplied with: the activations as they are (exact, the default) or 8-bit ones as
-    /// llama.cpp (`--quantized-activations int8`, faster).
-    public var quantizedActivations = ActivationPrecision.float32
+    /// are multiplied with: by default (`auto`) 8-bit activations for GGUF blocks, as llama.cpp
+    /// and vLLM's GGUF kernels, and the activations as they are for the rest; `float32` keeps the
+    /// exact product everywhere, `int8` takes 8-bit activations for packed integers too (faster).
+    public var quantizedActivations = ActivationPrecision.auto
     /// Ranks the model is split over (Megatron-style tensor parallelism); on the CPU, threads of
     /// this process with in-process collectives.
     public var tensorParallelSize = 1

@@ -68,8 +68,7 @@ extension OpenAIServing {
                         switch event {
                         case .failure(_, let error):
                             run.abort()
-                            try await writer.write(ServerSentEvents.event(APIError.from(error).body))
-                            try await writer.write(ServerSentEvents.done)
+                            try await ServerSentEvents.fail(&writer, with: error)
                             return
                         case .output(let p, let output):
                             for piece in output.outputs {

@@ -111,35 +111,32 @@ public final class ServerMetrics: @unchecked Sendable {
         func sample(_ name: String, _ value: Double, extra: String = "") {
             out += "vllm:\(name){\(label)\(extra)} \(format(value))\n"
         }
-        header("num_requests_running", "gauge", "Number of requests in model execution batches.")
-        sample("num_requests_running", Double(stats.numRunning))
-        header("num_requests_waiting", "gauge", "Number of requests waiting to be processed.")
-        sample("num_requests_waiting", Double(stats.numWaiting))
-        header("kv_cache_usage_perc", "gauge", "KV-cache usage. 1 means 100 percent usage.")
-        sample("kv_cache_usage_perc", stats.kvCacheUsage)
-        header("prefix_cache_queries", "counter", "Prefix cache queries, in terms of number of queried tokens.")
-        sample("prefix_cache_queries_total", Double(stats.prefixCacheQueries))
-        header("prefix_cache_hits", "counter", "Prefix cache hits, in terms of number of cached tokens.")
-        sample("prefix_cache_hits_total", Double(stats.prefixCacheHits))
-        header("num_preemptions", "counter", "Cumulative number of preemptions from the engine.")
-        sample("num_preemptions_total", Double(stats.numPreemptions))
-        header("prompt_tokens", "counter", "Number of prefill tokens processed.")
-        sample("prompt_tokens_total", Double(stats.promptTokens))
-        header("generation_tokens", "counter", "Number of generation tokens processed.")
-        sample("generation_tokens_total", Double(stats.generationTokens))
+        // A counter's one sample is named with `_total`, as Prometheus clients write it.
+        func gauge(_ name: String, _ value: Double, _ help: String) {
+            header(name, "gauge", help)
+            sample(name, value)
+        }
+        func counter(_ name: String, _ value: Int, _ help: String) {
+            header(name, "counter", help)
+            sample("\(name)_total", Double(value))
+        }
+        gauge("num_requests_running", Double(stats.numRunning), "Number of requests in model execution batches.")
+        gauge("num_requests_waiting", Double(stats.numWaiting), "Number of requests waiting to be processed.")
+        gauge("kv_cache_usage_perc", stats.kvCacheUsage, "KV-cache usage. 1 means 100 percent usage.")
+        counter("prefix_cache_queries", stats.prefixCacheQueries, "Prefix cache queries, in terms of number of queried tokens.")
+        counter("prefix_cache_hits", stats.prefixCacheHits, "Prefix cache hits, in terms of number of cached tokens.")
+        counter("num_preemptions", stats.numPreemptions, "Cumulative number of preemptions from the engine.")
+        counter("prompt_tokens", stats.promptTokens, "Number of prefill tokens processed.")
+        counter("generation_tokens", stats.generationTokens, "Number of generation tokens processed.")
         header("request_success", "counter", "Count of successfully processed requests.")
         for reason in [FinishReason.stop, .length, .abort] {
             sample("request_success_total", Double(success[reason] ?? 0), extra: ",finished_reason=\"\(reason.rawValue)\"")
         }
-        header("request_rejected", "counter", "Requests refused with 503 because the request queue was full.")
-        sample("request_rejected_total", Double(rejected))
+        counter("request_rejected", rejected, "Requests refused with 503 because the request queue was full.")
         let spec = stats.speculative
-        header("spec_decode_num_drafts", "counter", "Number of spec decoding drafts.")
-        sample("spec_decode_num_drafts_total", Double(spec.numDrafts))
-        header("spec_decode_num_draft_tokens", "counter", "Number of draft tokens.")
-        sample("spec_decode_num_draft_tokens_total", Double(spec.numDraftTokens))
-        header("spec_decode_num_accepted_tokens", "counter", "Number of accepted tokens.")
-        sample("spec_decode_num_accepted_tokens_total", Double(spec.numAcceptedTokens))
+        counter("spec_decode_num_drafts", spec.numDrafts, "Number of spec decoding drafts.")
+        counter("spec_decode_num_draft_tokens", spec.numDraftTokens, "Number of draft tokens.")
+        counter("spec_decode_num_accepted_tokens", spec.numAcceptedTokens, "Number of accepted tokens.")
         header("spec_decode_num_accepted_tokens_per_pos", "counter", "Accepted tokens per draft position.")
         for (position, count) in spec.acceptedPerPosition.enumerated() {
             sample("spec_decode_num_accepted_tokens_per_pos_total", Double(count), extra: ",position=\"\(position)\"")

@@ -19,6 +19,13 @@ enum ServerSentEvents {
     /// The last event of every stream.
     static let done = ByteBuffer(string: "data: [DONE]\n\n")
 
+    /// Ends a stream whose request failed after its status was sent: the error's body as the last
+    /// event, then `[DONE]`.
+    static func fail(_ writer: inout any ResponseBodyWriter, with error: any Error) async throws {
+        try await writer.write(event(APIError.from(error).body))
+        try await writer.write(done)
+    }
+
     /// A streaming response whose body `write` produces; `onEnd` runs when the body ends or fails
     /// (a client that went away), so that the request's engine work is always stopped.
     static func response(

@@ -297,7 +297,7 @@ struct JSONSchemaConverter {
         var members: [(GrammarExpr, Bool)] = []
         for (k, p) in props.enumerated() {
             let value = try schemaRule(p.value, path: "\(path)_prop_\(k)")
-            members.append((.sequence([.literal(JSONText.quoted(p.key)), colon, value]), required.contains(p.key)))
+            members.append((.sequence([.literal(JSONEscape.quoted(p.key)), colon, value]), required.contains(p.key)))
         }
         if let additional { members.append((.star(.sequence([.rule(basic("string")), colon, additional])), false)) }
         return objectMembers(members, hasAdditional: additional != nil, path: path)

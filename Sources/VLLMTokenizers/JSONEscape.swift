@@ -1,6 +1,8 @@
-/// JSON's backslash escapes in strings, shared by the tokenizer.json reader (`JSON.swift`) and the
-/// chat templates' order-preserving reader (`JinjaJSON.swift`), which differ in what they build.
-enum JSONEscape {
+/// JSON's backslash escapes in strings: decoded for the tokenizer.json reader (`JSON.swift`) and the
+/// chat templates' order-preserving reader (`JinjaJSON.swift`), which differ in what they build;
+/// written for every JSON writer above this module (`tojson`, the token lines of `vllm
+/// detokenize`, the structured outputs' literals), which differ only in what else they escape.
+public enum JSONEscape {
     enum Failure: Error {
         /// Fewer than four characters after `\u`.
         case truncatedUnicode
@@ -47,6 +49,53 @@ enum JSONEscape {
             UnicodeSupport.appendUTF8(v, to: &out)
         default: throw .invalidEscape
         }
+    }
+
+    /// `s` as a JSON string literal (see `write`).
+    public static func quoted(_ s: String, alsoEscaping extra: (Unicode.Scalar) -> Bool = { _ in false }) -> String {
+        var out = ""
+        out.reserveCapacity(s.utf8.count + 2)
+        write(s, into: &out, alsoEscaping: extra)
+        return out
+    }
+
+    /// Appends `s` as a JSON string literal: quotes and backslashes escaped, control characters as
+    /// `\n`-style escapes or `\u00xx`, the scalars `extra` picks as lowercase `\uxxxx` (a surrogate
+    /// pair above U+FFFF, as Python's `json.dumps` writes them), the rest as they are.
+    public static func write(
+        _ s: String, into out: inout String, alsoEscaping extra: (Unicode.Scalar) -> Bool = { _ in false }
+    ) {
+        out += "\""
+        for u in s.unicodeScalars {
+            switch u {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            case "\u{08}": out += "\\b"
+            case "\u{0C}": out += "\\f"
+            default:
+                if u.value < 0x20 || extra(u) {
+                    if u.value > 0xFFFF {
+                        let v = u.value - 0x10000
+                        appendUnicodeEscape(0xD800 + (v >> 10), to: &out)
+                        appendUnicodeEscape(0xDC00 + (v & 0x3FF), to: &out)
+                    } else {
+                        appendUnicodeEscape(u.value, to: &out)
+                    }
+                } else {
+                    out.unicodeScalars.append(u)
+                }
+            }
+        }
+        out += "\""
+    }
+
+    /// `\u` and four lowercase hex digits of a UTF-16 code unit.
+    private static func appendUnicodeEscape(_ v: UInt32, to out: inout String) {
+        let h = String(v, radix: 16)
+        out += "\\u" + String(repeating: "0", count: 4 - h.count) + h
     }
 
     /// Four hex digits at `i`, as a number; `i` moves past them.

@@ -102,6 +102,26 @@ protocol ByteRangeMatcher: PatternMatcher {
     func appendMatches(_ p: UnsafeBufferPointer<UInt8>, _ range: Range<Int>, into out: inout [Range<Int>])
 }
 
+/// A split written out as code: every position starts a match, which `matchEnd` ends, so the
+/// matches tile the text one after the other.
+protocol SequentialSplitter: ByteRangeMatcher {
+    /// The end of the match that starts at `i` (after `i`, at most `end`); `t` classifies ASCII bytes.
+    func matchEnd(_ p: UnsafeBufferPointer<UInt8>, _ i: Int, _ end: Int, _ t: UnsafeBufferPointer<ScalarClass>) -> Int
+}
+
+extension SequentialSplitter {
+    func appendMatches(_ p: UnsafeBufferPointer<UInt8>, _ range: Range<Int>, into out: inout [Range<Int>]) {
+        var i = range.lowerBound
+        let end = range.upperBound
+        let t = UnicodeSupport.asciiClassTable
+        while i < end {
+            let e = matchEnd(p, i, end, t)
+            out.append(i..<e)
+            i = e
+        }
+    }
+}
+
 extension ByteRangeMatcher {
     func matches(in text: ArraySlice<UInt8>) -> [Range<Int>] {
         var out: [Range<Int>] = []
@@ -117,20 +137,9 @@ extension ByteRangeMatcher {
 
 /// The GPT-2 split `'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+`,
 /// written out as the alternatives a backtracking engine would try, in order.
-struct GPT2Splitter: ByteRangeMatcher {
-    func appendMatches(_ p: UnsafeBufferPointer<UInt8>, _ range: Range<Int>, into out: inout [Range<Int>]) {
-        var i = range.lowerBound
-        let end = range.upperBound
-        let t = UnicodeSupport.asciiClassTable
-        while i < end {
-            let e = matchEnd(p, i, end, t)
-            out.append(i..<e)
-            i = e
-        }
-    }
-
+struct GPT2Splitter: SequentialSplitter {
     @inline(__always)
-    private func matchEnd(_ p: UnsafeBufferPointer<UInt8>, _ i: Int, _ end: Int, _ t: UnsafeBufferPointer<ScalarClass>) -> Int {
+    func matchEnd(_ p: UnsafeBufferPointer<UInt8>, _ i: Int, _ end: Int, _ t: UnsafeBufferPointer<ScalarClass>) -> Int {
         let c = p[i]
         if c == 0x27 && i + 1 < end {  // '
             let a = p[i + 1]
@@ -171,24 +180,13 @@ struct GPT2Splitter: ByteRangeMatcher {
 
 /// The Llama-3 split (and Qwen2's, which takes digits one at a time instead of up to three):
 /// `(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+`.
-struct Llama3Splitter: ByteRangeMatcher {
+struct Llama3Splitter: SequentialSplitter {
     let maxDigits: Int
-
-    func appendMatches(_ p: UnsafeBufferPointer<UInt8>, _ range: Range<Int>, into out: inout [Range<Int>]) {
-        var i = range.lowerBound
-        let end = range.upperBound
-        let t = UnicodeSupport.asciiClassTable
-        while i < end {
-            let e = matchEnd(p, i, end, t)
-            out.append(i..<e)
-            i = e
-        }
-    }
 
     @inline(__always) private func isNewline(_ v: UInt8) -> Bool { v == 0x0A || v == 0x0D }
     @inline(__always) private func lower(_ v: UInt8) -> UInt8 { (v >= 0x41 && v <= 0x5A) ? v + 32 : v }
 
-    private func matchEnd(_ p: UnsafeBufferPointer<UInt8>, _ i: Int, _ end: Int, _ t: UnsafeBufferPointer<ScalarClass>) -> Int {
+    func matchEnd(_ p: UnsafeBufferPointer<UInt8>, _ i: Int, _ end: Int, _ t: UnsafeBufferPointer<ScalarClass>) -> Int {
         let c = p[i]
         if c == 0x27 && i + 1 < end {
             let a = lower(p[i + 1])

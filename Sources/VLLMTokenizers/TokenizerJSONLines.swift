@@ -33,29 +33,10 @@ public enum TokenizerJSONLines {
         }
     }
 
-    /// Writes a string as JSON, leaving non-ASCII characters as they are.
+    /// Writes a string as JSON, leaving non-ASCII characters as they are but for DEL and U+2028/U+2029,
+    /// written as `\u` escapes so that each value stays one visible line.
     public static func encodeString(_ s: String) -> String {
-        var out = "\""
-        out.reserveCapacity(s.utf8.count + 2)
-        for u in s.unicodeScalars {
-            switch u {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case "\u{08}": out += "\\b"
-            case "\u{0C}": out += "\\f"
-            default:
-                if u.value < 0x20 || u.value == 0x7F || u.value == 0x2028 || u.value == 0x2029 {
-                    out += String(format: "\\u%04x", u.value)
-                } else {
-                    out.unicodeScalars.append(u)
-                }
-            }
-        }
-        out += "\""
-        return out
+        JSONEscape.quoted(s, alsoEscaping: { $0.value == 0x7F || $0.value == 0x2028 || $0.value == 0x2029 })
     }
 
     /// Writes ids as a compact JSON array.

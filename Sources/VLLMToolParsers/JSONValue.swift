@@ -214,8 +214,18 @@ struct JSONReader {
         return .number(String(decoding: bytes[start..<position], as: UTF8.self))
     }
 
-    /// Reads a string starting at its opening quote.
+    /// Reads a string starting at its opening quote; nil when it does not close.
     mutating func string() -> String? {
+        let (text, closed) = stringPrefix(waitingForEscapes: false)
+        return closed ? text : nil
+    }
+
+    /// A string from its opening quote: the whole string and true when it closed, else the text
+    /// decoded up to what stopped it (the end, a control character, a bad escape, or with
+    /// `waitingForEscapes` an escape that has not fully arrived, such as a high surrogate whose
+    /// low half may still come) and false. One pass: a stream reads an open call again at every
+    /// delta.
+    mutating func stringPrefix(waitingForEscapes: Bool) -> (text: String, closed: Bool) {
         position += 1
         var scalars = String.UnicodeScalarView()
         var run = position
@@ -225,19 +235,36 @@ struct JSONReader {
             if b == UInt8(ascii: "\"") {
                 flush(position)
                 position += 1
-                return String(scalars)
+                return (String(scalars), true)
             }
-            if b < 0x20 { return nil }
+            if b < 0x20 { break }
             if b != UInt8(ascii: "\\") {
                 position += 1
                 continue
             }
             flush(position)
-            guard let scalar = escape() else { return nil }
+            run = position
+            guard !waitingForEscapes || escapeHasArrived(), let scalar = escape() else {
+                position = run
+                break
+            }
             scalars.append(scalar)
             run = position
         }
-        return nil
+        flush(position)
+        return (String(scalars), false)
+    }
+
+    /// Whether the escape at the reading position is all there, so that reading it now gives
+    /// what reading the finished text will.
+    private func escapeHasArrived() -> Bool {
+        guard position + 1 < bytes.count else { return false }
+        guard bytes[position + 1] == UInt8(ascii: "u") else { return true }
+        guard position + 6 <= bytes.count else { return false }
+        var probe = self
+        probe.position += 2
+        guard let high = probe.hex4(), (0xD800..<0xDC00).contains(high) else { return true }
+        return position + 12 <= bytes.count
     }
 
     /// Reads one escape after a backslash; a lone surrogate becomes U+FFFD as JSON readers do.

@@ -124,7 +124,7 @@ extension JSONReader {
             guard !atEnd else { return (prefix.text, false) }
             let member: JSONValue
             if byte == UInt8(ascii: "\"") {
-                let (text, closed) = partialString()
+                let (text, closed) = stringPrefix(waitingForEscapes: true)
                 guard closed else { return (prefix.withOpenString(key: key, value: text), false) }
                 member = .string(text)
             } else {
@@ -147,50 +147,5 @@ extension JSONReader {
                 return (prefix.text, false)
             }
         }
-    }
-
-    /// A string from its opening quote: the whole string and true when it closed, else the text
-    /// decoded so far (an escape that has not fully arrived, a high surrogate without its low half
-    /// yet, is left out) and false. One pass: an open call is read again at every delta.
-    mutating func partialString() -> (text: String, closed: Bool) {
-        position += 1
-        var scalars = String.UnicodeScalarView()
-        var run = position
-        func flush(_ end: Int) { scalars.append(contentsOf: String(decoding: bytes[run..<end], as: UTF8.self).unicodeScalars) }
-        while position < bytes.count {
-            let b = bytes[position]
-            if b == UInt8(ascii: "\"") {
-                flush(position)
-                position += 1
-                return (String(scalars), true)
-            }
-            if b < 0x20 { break }
-            if b != UInt8(ascii: "\\") {
-                position += 1
-                continue
-            }
-            flush(position)
-            run = position
-            guard escapeHasArrived(), let scalar = escape() else {
-                position = run
-                break
-            }
-            scalars.append(scalar)
-            run = position
-        }
-        flush(position)
-        return (String(scalars), false)
-    }
-
-    /// Whether the escape at the reading position is all there, so that reading it now gives
-    /// what reading the finished text will.
-    private func escapeHasArrived() -> Bool {
-        guard position + 1 < bytes.count else { return false }
-        guard bytes[position + 1] == UInt8(ascii: "u") else { return true }
-        guard position + 6 <= bytes.count else { return false }
-        var probe = self
-        probe.position += 2
-        guard let high = probe.hex4(), (0xD800..<0xDC00).contains(high) else { return true }
-        return position + 12 <= bytes.count
     }
 }

@@ -2,12 +2,8 @@
 /// `<function=NAME><parameter=P>value</parameter>…</function>`, whitespace between tags allowed.
 /// Values are written as plain text; the tool's schema gives each its JSON type.
 func qwen3CoderCall(_ body: Substring, tools: [ToolDefinition]) -> OutputItem? {
-    var rest = body.drop { $0.isWhitespace }
-    guard rest.hasPrefix("<function="), let nameEnd = rest.firstIndex(of: ">") else { return nil }
-    let name = rest[rest.index(rest.startIndex, offsetBy: 10)..<nameEnd].trimmingWhitespace()
-    guard !name.isEmpty else { return nil }
-    let tool = tools.first { $0.name == name }
-    rest = rest[rest.index(after: nameEnd)...]
+    guard let (name, tool, afterTag) = qwen3CoderFunction(body, tools: tools) else { return nil }
+    var rest = afterTag
     var members: [(key: String, value: JSONValue)] = []
     while true {
         rest = rest.drop { $0.isWhitespace }
@@ -16,10 +12,9 @@ func qwen3CoderCall(_ body: Substring, tools: [ToolDefinition]) -> OutputItem? {
             break
         }
         if rest.isEmpty { break }  // an unclosed function at the end of the output
-        guard rest.hasPrefix("<parameter="), let keyEnd = rest.firstIndex(of: ">") else { return nil }
-        let key = String(rest[rest.index(rest.startIndex, offsetBy: 11)..<keyEnd].trimmingWhitespace())
-        let valueStart = rest.index(after: keyEnd)
-        guard !key.isEmpty, let close = rest[valueStart...].firstRange(ofMarker: "</parameter>") else { return nil }
+        guard let (key, valueStart) = qwen3CoderParameter(rest), let close = rest[valueStart...].firstRange(ofMarker: "</parameter>") else {
+            return nil
+        }
         let raw = rest[valueStart..<close.lowerBound].droppingOneNewline()
         members.append((key, typedValue(raw, type: tool?.parameterType(key))))
         rest = rest[close.upperBound...]
@@ -32,19 +27,12 @@ func qwen3CoderCall(_ body: Substring, tools: [ToolDefinition]) -> OutputItem? {
 /// newline at its end is held back: it may be the one dropped before `</parameter>`). Other
 /// types are sent when their parameter closes.
 func partialQwen3CoderCall(_ body: Substring, tools: [ToolDefinition]) -> PartialCall? {
-    var rest = body.drop { $0.isWhitespace }
-    guard rest.hasPrefix("<function="), let nameEnd = rest.firstIndex(of: ">") else { return nil }
-    let name = rest[rest.index(rest.startIndex, offsetBy: 10)..<nameEnd].trimmingWhitespace()
-    guard !name.isEmpty else { return nil }
-    let tool = tools.first { $0.name == name }
-    rest = rest[rest.index(after: nameEnd)...]
+    guard let (name, tool, afterTag) = qwen3CoderFunction(body, tools: tools) else { return nil }
+    var rest = afterTag
     var prefix = ArgumentsPrefix()
     while true {
         rest = rest.drop { $0.isWhitespace }
-        guard rest.hasPrefix("<parameter="), let keyEnd = rest.firstIndex(of: ">") else { break }
-        let key = String(rest[rest.index(rest.startIndex, offsetBy: 11)..<keyEnd].trimmingWhitespace())
-        let valueStart = rest.index(after: keyEnd)
-        guard !key.isEmpty else { break }
+        guard let (key, valueStart) = qwen3CoderParameter(rest) else { break }
         let type = tool?.parameterType(key)
         guard let close = rest[valueStart...].firstRange(ofMarker: "</parameter>") else {
             guard type == nil || type == "string" else { break }
@@ -101,4 +89,25 @@ extension Substring {
         if s.hasSuffix("\n") { s = s.dropLast() }
         return s
     }
+}
+
+/// The `<function=NAME>` tag that opens a block body (whitespace before it allowed): the name, the
+/// declared tool of that name if any, and the text after the tag; nil while the tag is not whole,
+/// or when it names nothing.
+private func qwen3CoderFunction(_ body: Substring, tools: [ToolDefinition]) -> (
+    name: Substring, tool: ToolDefinition?, rest: Substring
+)? {
+    let text = body.drop { $0.isWhitespace }
+    guard text.hasPrefix("<function="), let nameEnd = text.firstIndex(of: ">") else { return nil }
+    let name = text[text.index(text.startIndex, offsetBy: 10)..<nameEnd].trimmingWhitespace()
+    guard !name.isEmpty else { return nil }
+    return (name, tools.first { $0.name == name }, text[text.index(after: nameEnd)...])
+}
+
+/// The `<parameter=KEY>` tag at the start of `text`: the key and where its value starts; nil while
+/// the tag is not whole, or when it names nothing.
+private func qwen3CoderParameter(_ text: Substring) -> (key: String, valueStart: Substring.Index)? {
+    guard text.hasPrefix("<parameter="), let keyEnd = text.firstIndex(of: ">") else { return nil }
+    let key = String(text[text.index(text.startIndex, offsetBy: 11)..<keyEnd].trimmingWhitespace())
+    return key.isEmpty ? nil : (key, text.index(after: keyEnd))
 }

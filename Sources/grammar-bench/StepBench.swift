@@ -22,7 +22,7 @@ func stepBench(_ args: [String]) {
         grammar = try GrammarCompiler(vocabulary: vocabulary, threads: threads).compile(.jsonSchema(schema))
     } catch { fail("the schema does not compile: \(error)") }
     let words = vocabulary.maskWords
-    var rng = SystemRandomNumberGeneratorish(state: 7)
+    var rng = SplitMixRandom(seed: 7)
     let logits = (0..<vocabulary.size).map { _ in Float(rng.next() >> 40) * 0x1p-24 }
     var matchers = [GrammarMatcher](repeating: GrammarMatcher(grammar: grammar), count: rows)
     var masks = [[UInt32]](repeating: [UInt32](repeating: 0, count: words), count: rows)

@@ -1,4 +1,5 @@
 import Foundation
+import VLLMCore
 import VLLMStructuredOutputs
 import VLLMTokenizers
 
@@ -66,25 +67,13 @@ func maskFromHex(_ hex: String, words: Int) -> [UInt32] {
 
 /// Picks the next token of a random walk: the stop token half the time it is allowed, often a
 /// token that closes something (so that walks end), otherwise any allowed token.
-func pickToken(_ allowed: [Int], _ vocabulary: TokenVocabulary, _ closers: Set<Int>, _ rng: inout SystemRandomNumberGeneratorish) -> Int? {
+func pickToken(_ allowed: [Int], _ vocabulary: TokenVocabulary, _ closers: Set<Int>, _ rng: inout SplitMixRandom) -> Int? {
     if allowed.isEmpty { return nil }
     let stops = allowed.filter { vocabulary.stopTokenIDs.contains(Int32($0)) }
     if !stops.isEmpty && rng.next() % 2 == 0 { return stops[0] }
     let closing = allowed.filter { closers.contains($0) }
     if !closing.isEmpty && rng.next() % 10 < 4 { return closing[Int(rng.next() % UInt64(closing.count))] }
     return allowed[Int(rng.next() % UInt64(allowed.count))]
-}
-
-/// A small seeded generator (SplitMix64), so walks repeat.
-struct SystemRandomNumberGeneratorish {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
 }
 
 func closerTokens(_ tokenizer: TokenVocabulary, bytesOf: (Int) -> [UInt8]?) -> Set<Int> {
@@ -123,7 +112,7 @@ func bench(_ args: [String]) {
         compileTimes.append(seconds(compile) * 1e3)
         var steps: [Double] = []
         var mask = [UInt32](repeating: 0, count: vocabulary.maskWords)
-        var rng = SystemRandomNumberGeneratorish(state: 42)
+        var rng = SplitMixRandom(seed: 42)
         for _ in 0..<20 {
             var matcher = GrammarMatcher(grammar: grammar)
             for _ in 0..<300 {
@@ -212,7 +201,7 @@ func walk(_ args: [String]) {
     let vocabulary = TokenVocabulary(tokenizer: tokenizer)
     let closers = closerTokens(vocabulary) { tokenizer.tokenBytes(forID: $0) }
     let compiler = GrammarCompiler(vocabulary: vocabulary, threads: 2)
-    var rng = SystemRandomNumberGeneratorish(state: seed)
+    var rng = SplitMixRandom(seed: seed)
     var mask = [UInt32](repeating: 0, count: vocabulary.maskWords)
     for c in cases {
         let name = c["name"] as? String ?? "?"

@@ -1,5 +1,7 @@
 import ArgumentParser
 import Foundation
+import VLLMCore
+import VLLMEngine
 import VLLMTokenizers
 
 /// `vllm chat-template`: render a model's chat template over a conversation.
@@ -10,7 +12,7 @@ import VLLMTokenizers
 struct ChatTemplateCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "chat-template", abstract: "Render a chat template.")
 
-    @Option(help: "Model folder with tokenizer_config.json (or chat_template.jinja).")
+    @Option(help: "Model folder with tokenizer_config.json (or chat_template.jinja), or a GGUF file (its tokenizer.chat_template).")
     var model: String = "Models/stories260K"
 
     @Option(help: "JSON file with the messages: an array, or an object with a \"messages\" array ('-' for stdin).")
@@ -26,8 +28,8 @@ struct ChatTemplateCommand: ParsableCommand {
     var tools: String?
 
     func run() throws {
-        let modelURL = URL(fileURLWithPath: model)
-        let config = try ChatTemplateConfig(directory: modelURL)
+        let config = try ChatPromptRenderer.config(
+            folder: model, tokenizer: GGUFCheckpoint.isGGUF(model) ? loadTokenizer(model: model) : nil)
         let source: String
         if let chatTemplate {
             source = try String(contentsOfFile: chatTemplate, encoding: .utf8)
@@ -35,7 +37,8 @@ struct ChatTemplateCommand: ParsableCommand {
             source = s
         } else {
             throw CommandError(
-                "\(model) has no chat template (tokenizer_config.json chat_template or chat_template.jinja); pass --chat-template")
+                "\(model) has no chat template (tokenizer_config.json chat_template, chat_template.jinja or a GGUF file's tokenizer.chat_template); pass --chat-template"
+            )
         }
 
         let messagesJSON = try Self.readJSON(messages)

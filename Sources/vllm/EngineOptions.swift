@@ -61,9 +61,9 @@ struct EngineOptions: ParsableArguments {
     @Option(
         name: [.customLong("quantized-activations"), .customLong("gguf-activations"), .customLong("cpu-gguf-activations")],
         help:
-            "What quantized weights multiply: float32 (the activations as they are, the exact product with the dequantized weights) or int8 (activations quantized per 32 values as llama.cpp does; faster). On the CPU (x86-64, prompt and decode steps) int8 applies to GGUF blocks and packed-integer GPTQ/AWQ/compressed-tensors weights (groups of 32, 64, 128... or per channel); on CUDA it changes only GGUF decode products. --gguf-activations and --cpu-gguf-activations are older names."
+            "What quantized weights multiply: auto (the default: int8 for GGUF blocks, as llama.cpp and vLLM's GGUF kernels do, float32 for every other format), float32 (the activations as they are, the exact product with the dequantized weights) or int8 (activations quantized per 32 values as llama.cpp does; faster). On the CPU (x86-64, prompt and decode steps) int8 applies to GGUF blocks and packed-integer GPTQ/AWQ/compressed-tensors weights (groups of 32, 64, 128... or per channel); on CUDA it changes only GGUF decode products. --gguf-activations and --cpu-gguf-activations are older names."
     )
-    var quantizedActivations: String = "float32"
+    var quantizedActivations: String = "auto"
 
     @Option(name: [.customLong("tensor-parallel-size"), .customShort("t")], help: "Ranks to split the model over.")
     var tensorParallelSize = 1

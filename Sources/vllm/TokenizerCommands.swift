@@ -1,11 +1,20 @@
 import ArgumentParser
 import Foundation
+import VLLMCore
+import VLLMEngine
 import VLLMTokenizers
 
-/// Resolves `--model` (relative paths against the current directory) and loads the tokenizer,
-/// turning a missing folder into a message that says where it looked.
+/// Resolves `--model` (relative paths against the current directory) and loads the tokenizer: a
+/// folder's tokenizer.json, or the one a GGUF file's metadata describes. A missing folder gives a
+/// message that says where it looked.
 func loadTokenizer(model: String) throws -> Tokenizer {
     let url = URL(fileURLWithPath: model, relativeTo: URL(fileURLWithPath: FileManager.default.currentDirectoryPath)).standardizedFileURL
+    if GGUFCheckpoint.isGGUF(url.path) {
+        guard let tokenizer = try VLLMEngine.loadTokenizer(ModelFolder(path: url.path)) else {
+            throw CommandError("\(url.path) has no tokenizer in its metadata (tokenizer.ggml.model, tokenizer.ggml.tokens)")
+        }
+        return tokenizer
+    }
     var isDir: ObjCBool = false
     guard FileManager.default.fileExists(atPath: url.path, isDirectory: &isDir), isDir.boolValue else {
         throw CommandError(
@@ -18,13 +27,22 @@ func loadTokenizer(model: String) throws -> Tokenizer {
     }
 }
 
-/// Reads standard input line by line, skipping blank lines; `body` gets the 1-based line number.
-func forEachInputLine(_ body: (Int, String) throws -> Void) rethrows {
+/// The line filter of `vllm tokenize` and `vllm detokenize`: each non-blank line of standard
+/// input read by `parse` and written back by `render`, one line each, in 64 KiB writes. A line
+/// that does not parse stops the command with its 1-based number; the lines before it are still
+/// written out.
+func mapInputLines<Value>(parse: (String) throws -> Value, render: (Value) -> String) throws {
+    var out = ""
+    defer { FileHandle.standardOutput.write(Data(out.utf8)) }
     var number = 0
     while let line = readLine(strippingNewline: true) {
         number += 1
         if line.allSatisfy({ $0 == " " || $0 == "\t" || $0 == "\r" }) { continue }
-        try body(number, line)
+        let value: Value
+        do { value = try parse(line) } catch { throw CommandError("standard input line \(number): \(error)") }
+        out += render(value)
+        out += "\n"
+        if out.utf8.count > 1 << 16 { FileHandle.standardOutput.write(Data(out.utf8)); out = "" }
     }
 }
 
@@ -58,17 +76,8 @@ struct TokenizeCommand: ParsableCommand {
             try benchmark(tokenizer, file: benchFile)
             return
         }
-        var out = ""
-        // Lines before a bad one are still written out.
-        defer { FileHandle.standardOutput.write(Data(out.utf8)) }
-        try forEachInputLine { number, line in
-            let text: String
-            do { text = try TokenizerJSONLines.parseString(line) } catch {
-                throw CommandError("standard input line \(number): \(error)")
-            }
-            out += TokenizerJSONLines.encodeIDs(tokenizer.encode(text, addSpecialTokens: !noSpecialTokens))
-            out += "\n"
-            if out.utf8.count > 1 << 16 { FileHandle.standardOutput.write(Data(out.utf8)); out = "" }
+        try mapInputLines(parse: TokenizerJSONLines.parseString) {
+            TokenizerJSONLines.encodeIDs(tokenizer.encode($0, addSpecialTokens: !noSpecialTokens))
         }
     }
 
@@ -123,16 +132,8 @@ struct DetokenizeCommand: ParsableCommand {
 
     func run() throws {
         let tokenizer = try loadTokenizer(model: model)
-        var out = ""
-        defer { FileHandle.standardOutput.write(Data(out.utf8)) }
-        try forEachInputLine { number, line in
-            let ids: [Int]
-            do { ids = try TokenizerJSONLines.parseIDs(line) } catch {
-                throw CommandError("standard input line \(number): \(error)")
-            }
-            out += TokenizerJSONLines.encodeString(tokenizer.decode(ids, skipSpecialTokens: skipSpecialTokens))
-            out += "\n"
-            if out.utf8.count > 1 << 16 { FileHandle.standardOutput.write(Data(out.utf8)); out = "" }
+        try mapInputLines(parse: TokenizerJSONLines.parseIDs) {
+            TokenizerJSONLines.encodeString(tokenizer.decode($0, skipSpecialTokens: skipSpecialTokens))
         }
     }
 }

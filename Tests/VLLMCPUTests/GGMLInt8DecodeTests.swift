@@ -87,6 +87,28 @@ struct GGMLInt8DecodeTests {
         }
     }
 
+    /// The default (`auto`, what the CPU platform gets without `--quantized-activations`): GGUF
+    /// blocks take 8-bit activations as llama.cpp and vLLM's GGUF kernels do, so their logits are
+    /// bitwise `int8`'s; packed GPTQ weights keep float ones, bitwise `float32`'s.
+    @Test func autoTakesInt8ForGGUFBlocksOnly() throws {
+        let options = ModelLoadOptions(maxModelLength: 64, maxNumBatchedTokens: 64)
+        #expect(options.quantizedActivations == .auto)
+        let prompt = [1, 40, 72, 9, 31, 45, 28, 101, 7]
+        for (model, same) in [
+            (GGUFFixtureModelTests.path, ActivationPrecision.int8), (QuantizedModelTests.root + "/gptq-int4-actorder", .float32),
+        ] {
+            let config = try ModelFolder(path: model).config
+            let auto = try #require(try CPUPlatform().makeBackends(config: config, options).first)
+            #expect(auto.quantizedActivations == .auto)
+            func logits(_ backend: CPUBackend) throws -> [Float] {
+                try DirectRunner(folder: model, maxSequences: 1, maxLength: 64, backend: backend).secondStepLogits(prompt)
+            }
+            let (got, other) = (try logits(auto), try logits(CPUBackend(quantizedActivations: same == .int8 ? .float32 : .int8)))
+            #expect(try got == logits(CPUBackend(quantizedActivations: same)), "\(model): auto differs from \(same)")
+            #expect(got != other, "\(model): the two precisions gave the same logits")
+        }
+    }
+
     /// The fixture model runs with int8 activations close to float32 ones: each step's logits
     /// within 2% of their scale.
     @Test func modelLogitsStayCloseToFloat32() throws {

@@ -10,7 +10,7 @@ import VLLMTestSupport
 @Suite struct QuantizedModelTests {
     static let fixtures = [
         "gptq-int4-actorder", "gptq-int8-channel", "awq-int4", "ct-int4-group", "ct-fp8-channel", "fp8-block", "online-fp8",
-        "squeezellm",
+        "squeezellm", "gptq-int4-lm-head",
     ]
     static let root = RepositoryFiles.path("Tests/Fixtures/quantized")
 
@@ -71,6 +71,42 @@ import VLLMTestSupport
         #expect(!logits.isEmpty && logits.allSatisfy(\.isFinite))
     }
 
+    /// GPTQ's `lm_head: true`: the checkpoint's head is read packed (not the float embeddings), and
+    /// dummy weights for such a config quantize the head as well; a config without it keeps the
+    /// head dense.
+    @Test func quantizedLMHeadStaysPacked() throws {
+        let folder = try ModelFolder(path: Self.root + "/gptq-int4-lm-head")
+        #expect(folder.config.quantization?.quantizesLMHead == true && !folder.config.tieWordEmbeddings)
+        for format in [LoadFormat.auto, .dummy] {
+            let head = try folder.weights(format: format).linear("lm_head", out: 256, in: 96)
+            #expect(head.format == .packedInt(bits: 4, groupSize: 32, permuted: false), "\(format)")
+        }
+        let plain = try ModelFolder(path: Self.root + "/awq-int4")
+        #expect(try plain.weights(format: .dummy).linear("lm_head", out: 256, in: 96).format == .dense)
+    }
+
+    /// `lm_head: true` needs the quantized head in the files and an untied config.
+    @Test func quantizedLMHeadErrorsNameTheField() throws {
+        let folder = try ModelFolder(path: Self.root + "/gptq-int4-lm-head")
+        let data = try Data(contentsOf: URL(fileURLWithPath: Self.root + "/gptq-int4-lm-head/config.json"))
+        var json = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
+        json["tie_word_embeddings"] = true
+        #expect {
+            _ = try ModelConfig(json: json, path: "config.json")
+        } throws: { error in
+            if case ModelLoadError.invalidConfig(_, let field, _) = error { field == "quantization_config.lm_head" } else { false }
+        }
+        // A store without lm_head.qweight (a tied checkpoint's) under `lm_head: true`.
+        let missing = QuantizedWeights(
+            base: try SafetensorsWeights(folder: Self.root + "/awq-int4"), quantization: try #require(folder.config.quantization),
+            path: "config.json")
+        #expect {
+            _ = try missing.linear("lm_head", out: 256, in: 96)
+        } throws: { error in
+            if case ModelLoadError.invalidConfig(_, let field, _) = error { field == "quantization_config.lm_head" } else { false }
+        }
+    }
+
     /// SqueezeLLM's `qweight [in/8, out]` is repacked to rows of `[out, in/8]` words; its fp16
     /// tables become float32.
     @Test func squeezeLLMIsReadFromQuantConfigJSON() throws {
@@ -114,6 +150,9 @@ import VLLMTestSupport
         #expect(
             try config(["quant_method": "gptq", "bits": 4, "group_size": 128, "desc_act": true])
                 == .gptq(bits: 4, groupSize: 128, descAct: true, zeroOffset: 1))
+        #expect(
+            try config(["quant_method": "gptq", "bits": 4, "group_size": 32, "checkpoint_format": "gptq_v2", "lm_head": true])
+                == .gptq(bits: 4, groupSize: 32, descAct: false, zeroOffset: 0, lmHead: true))
         #expect(try config(["quant_method": "awq", "bits": 4, "group_size": -1, "version": "GEMM"]) == .awq(groupSize: nil))
         #expect(try config(["quant_method": "fp8", "weight_block_size": [128, 128]]) == .fp8(.block(rows: 128, columns: 128)))
         #expect(try QuantizationConfig(json: [:], path: "config.json") == nil)

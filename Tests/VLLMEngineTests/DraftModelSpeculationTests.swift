@@ -71,32 +71,7 @@ import VLLMTestSupport
     }
 
     @Test(arguments: drafts) func prefixCachingLogprobsStopsAndSamplesAreThoseOfPlainDecoding(draft: String) throws {
-        let plain = try makeLLM()
-        // A shared 40-token prefix, so later prompts take cached blocks that the draft filled too.
-        let shared = mixedPrompts(count: 1, seed: 3, maxLength: 200)[0].prefix(40)
-        let prompts = mixedPrompts(count: 6, seed: 9, maxLength: 20).map { Array(shared) + $0.dropFirst() }
-        var params = greedyParams(30)
-        params.logprobs = 3
-        params.n = 2
-        params.ignoreEOS = false
-        let reference = try plain.generate(prompts.map(Prompt.tokens), params, showProgress: false).flatMap(\.outputs)
-        let stop = plain.tokenizer!.decode(Array(reference[0].tokenIDs[5...7]))
-        params.stop = [stop]
-        let stopped = try plain.generate(prompts.map(Prompt.tokens), params, showProgress: false).flatMap(\.outputs)
-        let llm = try makeLLM { $0.speculative = Self.drafted(by: draft) }
-        for _ in 0..<2 {
-            params.stop = []
-            let outputs = try llm.generate(prompts.map(Prompt.tokens), params, showProgress: false).flatMap(\.outputs)
-            #expect(outputs.map(\.tokenIDs) == reference.map(\.tokenIDs))
-            #expect(outputs.map(\.logprobs) == reference.map(\.logprobs))
-            #expect(outputs.map(\.finishReason) == reference.map(\.finishReason))
-            params.stop = [stop]
-            let outputsStopped = try llm.generate(prompts.map(Prompt.tokens), params, showProgress: false).flatMap(\.outputs)
-            #expect(outputsStopped.map(\.tokenIDs) == stopped.map(\.tokenIDs))
-            #expect(outputsStopped.map(\.text) == stopped.map(\.text))
-        }
-        #expect(llm.engine.stats.prefixCacheHits > 0)
-        #expect(llm.engine.numFreeBlocks == llm.engine.config.numBlocks)
+        try PrefixCachedSpeculation.expectSameOutputs(with: Self.drafted(by: draft))
     }
 
     /// Requests that speculate beside some that do not: a grammar, a single token, prompt logprobs

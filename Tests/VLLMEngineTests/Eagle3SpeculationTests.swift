@@ -199,23 +199,7 @@ import VLLMTestSupport
     }
 
     @Test func prefixCachingLogprobsStopsAndSamplesAreThoseOfPlainDecoding() throws {
-        let plain = try makeLLM()
-        let shared = mixedPrompts(count: 1, seed: 3, maxLength: 200)[0].prefix(40)
-        let prompts = mixedPrompts(count: 6, seed: 9, maxLength: 20).map { Array(shared) + $0.dropFirst() }
-        var params = greedyParams(30)
-        params.logprobs = 3
-        params.n = 2
-        params.ignoreEOS = false
-        let reference = try plain.generate(prompts.map(Prompt.tokens), params, showProgress: false).flatMap(\.outputs)
-        let llm = try makeLLM { $0.speculative = Self.drafted() }
-        for _ in 0..<2 {
-            let outputs = try llm.generate(prompts.map(Prompt.tokens), params, showProgress: false).flatMap(\.outputs)
-            #expect(outputs.map(\.tokenIDs) == reference.map(\.tokenIDs))
-            #expect(outputs.map(\.logprobs) == reference.map(\.logprobs))
-            #expect(outputs.map(\.finishReason) == reference.map(\.finishReason))
-        }
-        #expect(llm.engine.stats.prefixCacheHits > 0)
-        #expect(llm.engine.numFreeBlocks == llm.engine.config.numBlocks)
+        try PrefixCachedSpeculation.expectSameOutputs(with: Self.drafted())
     }
 
     /// Requests that speculate beside some that do not (a grammar, one token, prompt logprobs,

@@ -78,6 +78,41 @@ enum MixedSpeculationBatch {
     }
 }
 
+/// The speculative tests' prefix-cached batch: six prompts sharing a 40-token prefix (later ones
+/// take cached blocks the draft filled too), two greedy samples each with logprobs, EOS honoured.
+enum PrefixCachedSpeculation {
+    /// Twice with `speculative` (the second time on cached prefixes): the tokens, logprobs and
+    /// finish reasons of plain decoding, and with a stop string taken from its output, the same
+    /// tokens and text as plain decoding with that stop; every block returned.
+    static func expectSameOutputs(with speculative: SpeculativeConfig) throws {
+        let plain = try makeLLM()
+        let shared = mixedPrompts(count: 1, seed: 3, maxLength: 200)[0].prefix(40)
+        let prompts = mixedPrompts(count: 6, seed: 9, maxLength: 20).map { Array(shared) + $0.dropFirst() }
+        var params = greedyParams(30)
+        params.logprobs = 3
+        params.n = 2
+        params.ignoreEOS = false
+        let reference = try plain.generate(prompts.map(Prompt.tokens), params, showProgress: false).flatMap(\.outputs)
+        let stop = plain.tokenizer!.decode(Array(reference[0].tokenIDs[5...7]))
+        params.stop = [stop]
+        let stopped = try plain.generate(prompts.map(Prompt.tokens), params, showProgress: false).flatMap(\.outputs)
+        let llm = try makeLLM { $0.speculative = speculative }
+        for _ in 0..<2 {
+            params.stop = []
+            let outputs = try llm.generate(prompts.map(Prompt.tokens), params, showProgress: false).flatMap(\.outputs)
+            #expect(outputs.map(\.tokenIDs) == reference.map(\.tokenIDs))
+            #expect(outputs.map(\.logprobs) == reference.map(\.logprobs))
+            #expect(outputs.map(\.finishReason) == reference.map(\.finishReason))
+            params.stop = [stop]
+            let outputsStopped = try llm.generate(prompts.map(Prompt.tokens), params, showProgress: false).flatMap(\.outputs)
+            #expect(outputsStopped.map(\.tokenIDs) == stopped.map(\.tokenIDs))
+            #expect(outputsStopped.map(\.text) == stopped.map(\.text))
+        }
+        #expect(llm.engine.stats.prefixCacheHits > 0)
+        #expect(llm.engine.numFreeBlocks == llm.engine.config.numBlocks)
+    }
+}
+
 /// The first request's output when `prompt` runs with `params` on `llm`, alone or beside `others`
 /// requests of other prompts with the same parameters but no seed and no logprobs (they only fill
 /// the batch).

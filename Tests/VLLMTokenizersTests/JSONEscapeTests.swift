@@ -5,7 +5,7 @@ import Testing
 
 /// Both JSON readers (tokenizer.json and the chat templates' order-preserving one) decode string
 /// escapes through `JSONEscape`: surrogate pairs combine, lone surrogates become U+FFFD, and bad
-/// escapes are errors that each reader names in its own words.
+/// escapes are errors that each reader names in its own words. The writers escape through it too.
 @Suite struct JSONEscapeTests {
     static let cases: [(json: String, text: String)] = [
         (#""a\"b\\c\/d\b\f\n\r\t""#, "a\"b\\c/d\u{8}\u{C}\n\r\t"),
@@ -36,5 +36,14 @@ import Testing
             #expect(throws: (any Error).self, "\(json)") { try Self.tokenizerReader(json) }
             #expect(throws: (any Error).self, "\(json)") { try Self.templateReader(json) }
         }
+    }
+
+    @Test func writerEscapesControlsAndWhatTheCallerPicks() throws {
+        let text = "a\"b\\c\u{8}\u{C}\n\r\t\u{1}\u{7F}é😀"
+        #expect(JSONEscape.quoted(text) == #""a\"b\\c\b\f\n\r\t\u0001\#u{7F}é😀""#)
+        #expect(
+            JSONEscape.quoted(text, alsoEscaping: { $0.value > 0x7E })
+                == #""a\"b\\c\b\f\n\r\t\u0001\u007f\u00e9\ud83d\ude00""#)
+        #expect(try Self.tokenizerReader(JSONEscape.quoted(text, alsoEscaping: { $0.value > 0x7E })) == text)
     }
 }

@@ -25,20 +25,16 @@ def _free_port():
         return s.getsockname()[1]
 
 
-def _start(template, extra_args=(), log_name=".server-test.log"):
-    """Starts `vllm serve` on the built-in model; returns base URL, process and port, and the log."""
+def serve(model, options, log_name, seconds=120):
+    """Starts `vllm serve model` with `options` on a free loopback port, its output in `log_name` at the
+    repository's root, and returns once /health answers: the base URL, port, process and log."""
     binary = os.environ.get("VLLM_BIN", os.path.join(ROOT, ".build", "debug", "vllm"))
     port = _free_port()
-    args = [
-        binary, "serve", os.path.join(ROOT, "Models", "stories260K"), "--host", "127.0.0.1", "--port", str(port),
-        "--api-key", API_KEY, "--served-model-name", MODEL,
-        "--chat-template", os.path.join(ROOT, "Tests", "VLLMServerTests", "Fixtures", template),
-        "--num-gpu-blocks-override", "2048", "--disable-log-requests", *extra_args,
-    ]
+    args = [binary, "serve", model, "--host", "127.0.0.1", "--port", str(port), *options]
     log = open(os.path.join(ROOT, log_name), "w")
     process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
     base = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 120
+    deadline = time.time() + seconds
     while True:
         try:
             urllib.request.urlopen(base + "/health", timeout=1)
@@ -48,10 +44,11 @@ def _start(template, extra_args=(), log_name=".server-test.log"):
                 process.kill()
                 raise RuntimeError(f"vllm serve did not start; see {log_name}")
             time.sleep(0.2)
-    return {"base": base, "process": process, "port": port}, log
+    return {"base": base, "port": port, "process": process, "log": log}
 
 
-def _stop(server, log):
+def stop(server):
+    """Stops a server from `serve` with SIGINT, which must end it cleanly."""
     process = server["process"]
     process.send_signal(signal.SIGINT)
     try:
@@ -59,14 +56,26 @@ def _stop(server, log):
     finally:
         if process.poll() is None:
             process.kill()
-        log.close()
+        server["log"].close()
+
+
+def fixture_template(name):
+    return os.path.join(ROOT, "Tests", "VLLMServerTests", "Fixtures", name)
+
+
+def _start(template, extra_args=(), log_name=".server-test.log"):
+    """`vllm serve` on the built-in model with the API key, the test model name and a fixture chat template."""
+    return serve(os.path.join(ROOT, "Models", "stories260K"), [
+        "--api-key", API_KEY, "--served-model-name", MODEL, "--chat-template", fixture_template(template),
+        "--num-gpu-blocks-override", "2048", "--disable-log-requests", *extra_args,
+    ], log_name)
 
 
 @pytest.fixture(scope="session")
 def server():
-    started, log = _start("simple_chat.jinja")
+    started = _start("simple_chat.jinja")
     yield started
-    _stop(started, log)
+    stop(started)
 
 
 @pytest.fixture(scope="session")
@@ -74,9 +83,9 @@ def tool_client():
     """A server that parses tool calls (hermes) and renders tools with the tool test template."""
     import openai
 
-    started, log = _start("tool_chat.jinja", ["--enable-auto-tool-choice", "--tool-call-parser", "hermes"], ".server-test-tools.log")
+    started = _start("tool_chat.jinja", ["--enable-auto-tool-choice", "--tool-call-parser", "hermes"], ".server-test-tools.log")
     yield openai.OpenAI(base_url=started["base"] + "/v1", api_key=API_KEY, max_retries=0)
-    _stop(started, log)
+    stop(started)
 
 
 @pytest.fixture(scope="session")
@@ -84,9 +93,9 @@ def reasoning_client():
     """A server with the deepseek_r1 reasoning parser (output before </think> is reasoning)."""
     import openai
 
-    started, log = _start("tool_chat.jinja", ["--reasoning-parser", "deepseek_r1"], ".server-test-reasoning.log")
+    started = _start("tool_chat.jinja", ["--reasoning-parser", "deepseek_r1"], ".server-test-reasoning.log")
     yield openai.OpenAI(base_url=started["base"] + "/v1", api_key=API_KEY, max_retries=0)
-    _stop(started, log)
+    stop(started)
 
 
 @pytest.fixture(scope="session")

@@ -11,50 +11,24 @@ import json
 import re
 import os
 import resource
-import signal
 import socket
-import subprocess
 import threading
 import time
-import urllib.request
 
 import pytest
 
-from conftest import API_KEY, ROOT, _free_port
+from conftest import API_KEY, ROOT, fixture_template, serve
+from conftest import stop as _stop
 
 HEALTH_LIMIT = 0.2
 CASES = {}
 
 
 def _start(extra, log_name):
-    binary = os.environ.get("VLLM_BIN", os.path.join(ROOT, ".build", "debug", "vllm"))
-    port = _free_port()
-    args = [binary, "serve", os.path.join(ROOT, "Models", "stories260K"), "--host", "127.0.0.1", "--port", str(port),
-            "--chat-template", os.path.join(ROOT, "Tests", "VLLMServerTests", "Fixtures", "simple_chat.jinja"),
-            "--num-gpu-blocks-override", "1024", "--disable-log-requests", "--disable-log-stats"] + extra
-    log = open(os.path.join(ROOT, log_name), "w")
-    process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
-    deadline = time.time() + 120
-    while True:
-        try:
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=1)
-            break
-        except Exception:
-            if process.poll() is not None or time.time() > deadline:
-                process.kill()
-                raise RuntimeError(f"vllm serve did not start; see {log_name}")
-            time.sleep(0.2)
-    return {"port": port, "process": process, "log": log}
-
-
-def _stop(server):
-    server["process"].send_signal(signal.SIGINT)
-    try:
-        assert server["process"].wait(timeout=30) == 0, "vllm serve did not exit cleanly on SIGINT"
-    finally:
-        if server["process"].poll() is None:
-            server["process"].kill()
-        server["log"].close()
+    return serve(os.path.join(ROOT, "Models", "stories260K"), [
+        "--chat-template", fixture_template("simple_chat.jinja"), "--num-gpu-blocks-override", "1024",
+        "--disable-log-requests", "--disable-log-stats", *extra,
+    ], log_name)
 
 
 @pytest.fixture(scope="module")

@@ -16,10 +16,12 @@ only `llama-bench` is built (Release, CPU only, -march=native, no curl), at the 
 Our decode steps run after the prompt (context 129..256 for 128/128); llama-bench's tg test starts
 from an empty context. At these sizes attention is a small part of a step.
 
-With --int8, ours also runs with `--quantized-activations int8` (activations quantized to 8 bits
-per 32 values, as llama.cpp's CPU kernels do) in the same rounds.
+"ours" runs with the default `--quantized-activations auto`, which for GGUF blocks quantizes the
+activations to 8 bits per 32 values, as llama.cpp's CPU kernels do. With --float32, ours also runs
+with `--quantized-activations float32` (the exact product) in the same rounds, as "ours_float32".
+(Results before 2026-12-05 10:00 UTC name the float run "ours" and the 8-bit one "ours_int8".)
 
-Usage: python3 bench/cpu/bench_gguf_vs_llamacpp.py [--binary .build/release/vllm] [--rounds 3] [--int8]
+Usage: python3 bench/cpu/bench_gguf_vs_llamacpp.py [--binary .build/release/vllm] [--rounds 3] [--float32]
        [--baseline OTHER_VLLM] [--llama-bench PATH|none] [--iterations 1]
        [--prompt 128] [--decode 128] [--threads 2] [--out bench/results/cpu_gguf_vs_llamacpp.json]
 """
@@ -123,8 +125,8 @@ def main():
     parser.add_argument("--binary", default=".build/release/vllm")
     parser.add_argument("--llama-bench", help="a built llama-bench (default: build it from the PyPI sdist); 'none' skips it")
     parser.add_argument("--baseline", help="a second vllm binary (e.g. main's) run in the same rounds, as 'baseline'")
-    parser.add_argument("--int8", action="store_true",
-                        help="also run ours with --quantized-activations int8 (llama.cpp's 8-bit activations), as 'ours_int8'")
+    parser.add_argument("--float32", action="store_true",
+                        help="also run ours with --quantized-activations float32 (the exact product), as 'ours_float32'")
     parser.add_argument("--sdist", help="a local copy of the sdist (its sha256 is still checked)")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--iterations", type=int, default=1, help="measured runs per call (ours: median; theirs: mean)")
@@ -141,8 +143,8 @@ def main():
         raise SystemExit(f"{args.sdist}: sha256 differs from the pinned {SDIST_SHA256}")
     llama_bench = args.llama_bench or build_llama_bench(args.sdist)[0]
     tools = [("ours", ours, args.binary, ())]
-    if args.int8:
-        tools.append(("ours_int8", ours, args.binary, ("--quantized-activations", "int8")))
+    if args.float32:
+        tools.append(("ours_float32", ours, args.binary, ("--quantized-activations", "float32")))
     if args.baseline:
         tools.append(("baseline", ours, args.baseline, ()))
     if llama_bench != "none":
@@ -170,7 +172,7 @@ def main():
         for tool in runs[name]:
             row[tool] = {key: statistics.median(r[key] for r in runs[name][tool]) for key in keys}
             row[tool]["loadavg_median"] = statistics.median(r["loadavg_before"] for r in runs[name][tool])
-        for mine in ("ours", "ours_int8"):
+        for mine in ("ours", "ours_float32"):
             for other, label in (("llama.cpp", "llamacpp"), ("baseline", "baseline")):
                 if mine in runs[name] and other in runs[name]:
                     row[f"ratio_{mine}_to_{label}"] = {key: row[mine][key] / row[other][key] for key in keys}

@@ -2,7 +2,8 @@
 """CPU decode speed of quantized weights against bfloat16 on the SmolLM2-135M shape (issue 19).
 
 Runs `vllm bench forward --device cpu --load-format dummy` on the config folders of
-bench/cpu/smollm2_135m_quantized/ (bf16; GPTQ int4 group 64; GPTQ int8 group 64; SqueezeLLM 4-bit)
+bench/cpu/smollm2_135m_quantized/ (bf16; GPTQ int4 group 64; GPTQ int8 group 64; SqueezeLLM 4-bit;
+GPTQ int4 group 64 with the LM head quantized too, GPTQModel's `lm_head: true`, untied)
 and on the bf16 folder with `--quantization fp8` (online FP8), batch 1, in rounds: every round runs
 each format once, in turn, so that all of them see the same machine load. Reports the median
 decode tokens/s per format over the rounds and each format's ratio to bf16 (the ratio of medians,
@@ -25,6 +26,8 @@ import statistics
 import subprocess
 import time
 
+from bench_gguf_vs_llamacpp import cpu_model  # the script's folder is on sys.path
+
 ROOT = "bench/cpu/smollm2_135m_quantized"
 FORMATS = {
     "bf16": (f"{ROOT}/bf16", []),
@@ -32,22 +35,15 @@ FORMATS = {
     "fp8-online": (f"{ROOT}/bf16", ["--quantization", "fp8"]),
     "gptq-int8-g64": (f"{ROOT}/gptq-int8-g64", []),
     "squeezellm-4bit": (f"{ROOT}/squeezellm", []),
+    # GPTQModel's lm_head=True: the LM head in int4 as well (untied, the same shapes).
+    "gptq-int4-g64-head": (f"{ROOT}/gptq-int4-g64-head", []),
 }
 INT8 = ["--quantized-activations", "int8"]
 INT8_FORMATS = {
     "gptq-int4-g64-int8": (f"{ROOT}/gptq-int4-g64", INT8),
     "gptq-int8-g64-int8": (f"{ROOT}/gptq-int8-g64", INT8),
+    "gptq-int4-g64-head-int8": (f"{ROOT}/gptq-int4-g64-head", INT8),
 }
-
-
-def cpu_model():
-    try:
-        for line in open("/proc/cpuinfo"):
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor()
 
 
 def run(binary, folder, extra, args):

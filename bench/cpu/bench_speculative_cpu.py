@@ -58,7 +58,7 @@ def main():
     args = parser.parse_args()
     if not os.path.exists(MODEL):
         raise SystemExit(f"{MODEL} is missing: run scripts/fetch_gguf_models.sh first")
-    activations = {"float32": []}
+    activations = {"float32": ["--quantized-activations", "float32"]}
     if args.int8:
         activations["int8"] = ["--quantized-activations", "int8"]
     variants = {}

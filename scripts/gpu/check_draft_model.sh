@@ -5,12 +5,8 @@
 # plain decoding, acceptance, and batch-1 decode speed with and without the self-draft.
 # Writes $OUT/draft_model.txt.
 set -u
-OUT=${OUT:-/tmp/gpu-out}
-W=/tmp/draftwork
-mkdir -p "$OUT" "$W"
-exec > >(tee -a "$OUT/draft_model.txt") 2>&1
-BIN=$W/vllm
-xz -dc .gpu/vllm.xz > "$BIN" && chmod +x "$BIN" || { echo "no binary"; exit 1; }
+. scripts/gpu/check_setup.sh
+check_setup /tmp/draftwork draft_model.txt
 Q06=bench/gpu/configs/qwen3_0_6b
 export VLLM_CACHE_ROOT=$W/cache
 python3 scripts/gpu/make_models.py --config $Q06/config.json --out $W/target --layers 4 --seed 0
@@ -30,21 +26,7 @@ run plain
 run self --speculative-config "{\"method\":\"draft_model\",\"model\":\"$W/target\",\"num_speculative_tokens\":4}"
 run other --speculative-config "{\"model\":\"$W/draft1\",\"num_speculative_tokens\":3}"
 run self_eager --enforce-eager --speculative-config "{\"model\":\"$W/target\",\"num_speculative_tokens\":4}"
-python3 - "$W" <<'PY'
-import json, sys
-w = sys.argv[1]
-def ids(name):
-    return [json.loads(l)["outputs"][0]["token_ids"] for l in open(f"{w}/{name}.jsonl")]
-plain = ids("plain")
-for name in ["self", "other", "self_eager"]:
-    try:
-        got = ids(name)
-    except Exception as e:
-        print(name, "unreadable", e); continue
-    same = sum(a == b for a, b in zip(got, plain))
-    first = [next((i for i, (x, y) in enumerate(zip(a, b)) if x != y), None) for a, b in zip(got, plain)]
-    print(f"{name}: {same}/{len(plain)} prompts token-identical to plain; first differing position per prompt: {first}")
-PY
+python3 scripts/gpu/same_tokens.py "$W" plain self other self_eager
 for spec in none self; do
     extra=""; [ $spec = self ] && extra="--speculative-config {\"model\":\"$W/target\",\"num_speculative_tokens\":4}"
     echo "== bench forward spec=$spec"

@@ -13,12 +13,8 @@
 # EAGLE3_8B_ONLY=1 skips part 1; EAGLE3_8B_FLAGS adds flags to part 2's two generate runs
 # (`--batch-invariant`: then the verify pass must give plain decoding's tokens bitwise).
 set -u
-OUT=${OUT:-/tmp/gpu-out}
-W=/tmp/eagle3work
-mkdir -p "$OUT" "$W"
-exec > >(tee -a "$OUT/eagle3.txt") 2>&1
-BIN=$W/vllm
-xz -dc .gpu/vllm.xz > "$BIN" && chmod +x "$BIN" || { echo "no binary"; exit 1; }
+. scripts/gpu/check_setup.sh
+check_setup /tmp/eagle3work eagle3.txt
 export VLLM_CACHE_ROOT=$W/cache
 HEAD=Tests/Fixtures/speculative/eagle3-random-512
 SPEC="{\"method\":\"eagle3\",\"model\":\"$HEAD\",\"num_speculative_tokens\":4}"
@@ -34,21 +30,7 @@ run() {  # [LEN=max-model-len] run NAME DEVICE DTYPE EXTRA...
     echo "== $name rc=$?"; tail -n 2 $W/$name.err
 }
 compare() {  # compare REFERENCE NAME...
-    python3 - "$W" "$@" <<'PY'
-import json, sys
-w, ref, names = sys.argv[1], sys.argv[2], sys.argv[3:]
-def ids(name):
-    return [json.loads(l)["outputs"][0]["token_ids"] for l in open(f"{w}/{name}.jsonl")]
-plain = ids(ref)
-for name in names:
-    try:
-        got = ids(name)
-    except Exception as e:
-        print(name, "unreadable", e); continue
-    same = sum(a == b for a, b in zip(got, plain))
-    first = [next((i for i, (x, y) in enumerate(zip(a, b)) if x != y), None) for a, b in zip(got, plain)]
-    print(f"{name}: {same}/{len(plain)} prompts token-identical to {ref}; first differing position per prompt: {first}")
-PY
+    python3 scripts/gpu/same_tokens.py "$W" "$@"
 }
 if [ "${EAGLE3_8B_ONLY:-0}" != 1 ]; then
 for dtype in float32 bfloat16; do

@@ -13,7 +13,7 @@
 #              binary and the previous one, without transformers (the structure check of a refactor)
 #   quant      kernel checks (each dtype's include the quantized formats) and the quantized fixtures
 #              against transformers on their dequantized weights
-#   quantlatency  the 8B shape's batch-1 latency in bf16, FP8 (online, per channel) and GPTQ int4
+#   quantlatency  the 8B shape's batch-1 latency in bf16, FP8 (online, per channel), GPTQ int4 and GPTQ int4 with the LM head quantized too
 #              (group 128), beside the previous binary's bf16
 #   quantspeed the 8B shape's throughput (1000 x 1024/128) in bf16, FP8 and int4, with the limits
 #   moespeed   the Qwen3-30B-A3B shape: batch-1 decode against the floor of the bytes one token reads,
@@ -50,15 +50,12 @@
 # Writes $OUT/log.txt, $OUT/summary.json and $OUT/results.tar.gz (every raw file).
 set -u
 MODES=${*:-checks}
-OUT=${OUT:-/tmp/gpu-out}
-W=/tmp/gpuwork
+. scripts/gpu/check_setup.sh
+check_setup /tmp/gpuwork log.txt
 R=$W/res
-mkdir -p "$OUT" "$R"
-exec > >(tee -a "$OUT/log.txt") 2>&1
+mkdir -p "$R"
 export PYTHONUNBUFFERED=1
 has_mode() { [[ " $MODES " == *" $1 "* ]]; }
-BIN=$W/vllm
-xz -dc .gpu/vllm.xz > "$BIN" && chmod +x "$BIN" || { echo "no binary"; exit 1; }
 DEV=$W/vllm-dev
 # Only the checks need vllm-dev; a call that runs benchmarks alone may leave it out of its carry.
 if has_mode checks || has_mode quant || has_mode qgemv; then
@@ -105,6 +102,23 @@ unpack_base() {  # the previous binary (.gpu/vllm-base.xz) as $BASE_BIN, for spe
     BASE_BIN=$W/vllm-base
     [ "${BASE:-1}" = 1 ] && [ -f .gpu/vllm-base.xz ] && xz -dc .gpu/vllm-base.xz > $BASE_BIN && chmod +x $BASE_BIN
     return 0
+}
+issue6_workloads() {  # 8B batch-1 latency (two rounds), 8B and Qwen3-0.6B throughput; this binary and the previous one alternating
+    unpack_base
+    qwen06_dataset
+    for round in 1 2; do
+        for variant in new base; do
+            b="$BIN"; [ $variant = base ] && { [ -x "$BASE_BIN" ] || continue; b=$BASE_BIN; }
+            latency_8b latency_8b_${variant}_$round 150 "" $b
+        done
+    done
+    for variant in new base; do
+        b="$BIN"; [ $variant = base ] && { [ -x "$BASE_BIN" ] || continue; b=$BASE_BIN; }
+        throughput_8b throughput_8b_1000_$variant 180 1000 $b
+        step throughput_qwen06_$variant 120 $b bench throughput --device cuda --load-format dummy \
+            --model $Q06 --dataset-path $W/dataset_qwen06.jsonl --max-model-len 2048 \
+            --output-json $R/throughput_qwen06_$variant.json
+    done
 }
 model_prompts() {  # model_prompts MODEL LENGTHS...: the model's own reference prompt (if any), then random ones
     local m=$1; shift
@@ -178,21 +192,7 @@ fi
 if has_mode speed; then
     export VLLM_CACHE_ROOT=$W/cache-speed
     step hf_bench_llama8b 240 python3 $G/hf_bench.py --limits --config $L8 --shapes 1x32x128 --out $R/hf_llama8b.json
-    unpack_base
-    qwen06_dataset
-    for round in 1 2; do
-        for variant in new base; do
-            b="$BIN"; [ $variant = base ] && { [ -x $BASE_BIN ] || continue; b=$BASE_BIN; }
-            latency_8b latency_8b_${variant}_$round 150 "" $b
-        done
-    done
-    for variant in new base; do
-        b="$BIN"; [ $variant = base ] && { [ -x $BASE_BIN ] || continue; b=$BASE_BIN; }
-        throughput_8b throughput_8b_1000_$variant 180 1000 $b
-        step throughput_qwen06_$variant 120 $b bench throughput --device cuda --load-format dummy \
-            --model $Q06 --dataset-path $W/dataset_qwen06.jsonl --max-model-len 2048 \
-            --output-json $R/throughput_qwen06_$variant.json
-    done
+    issue6_workloads
 fi
 
 # spec: batch-1 n-gram speculation on prompts that repeat themselves and on random ones.
@@ -245,14 +245,18 @@ if has_mode baselines; then
     fi
 fi
 
-# The Llama-3.1-8B shape as a GPTQ int4 checkpoint (group 128), for dummy weights in that layout.
+# The Llama-3.1-8B shape as a GPTQ int4 checkpoint (group 128), for dummy weights in that layout;
+# llama8b-gptq-head also quantizes the LM head (GPTQModel's lm_head=True).
 gptq_8b_config() {
-    mkdir -p $W/configs/llama8b-gptq
+    mkdir -p $W/configs/llama8b-gptq $W/configs/llama8b-gptq-head
     python3 -c "
 import json
 c = json.load(open('$L8/config.json'))
 c['quantization_config'] = {'quant_method': 'gptq', 'bits': 4, 'group_size': 128, 'desc_act': False, 'sym': True}
-json.dump(c, open('$W/configs/llama8b-gptq/config.json', 'w'))"
+json.dump(c, open('$W/configs/llama8b-gptq/config.json', 'w'))
+c['tie_word_embeddings'] = False
+c['quantization_config']['lm_head'] = True
+json.dump(c, open('$W/configs/llama8b-gptq-head/config.json', 'w'))"
 }
 
 if has_mode quant; then
@@ -302,26 +306,13 @@ if has_mode quantlatency; then
         latency_8b latency_8b_bf16_$round 150 "" "$BIN"
         latency_8b latency_8b_fp8_$round 150 "--quantization fp8" "$BIN"
         latency_1x32x128 latency_8b_int4_$round 150 $W/configs/llama8b-gptq "" "$BIN"
+        latency_1x32x128 latency_8b_int4_head_$round 150 $W/configs/llama8b-gptq-head "" "$BIN"
     done
 fi
 
 if has_mode compare; then
     export VLLM_CACHE_ROOT=$W/cache-speed
-    unpack_base
-    qwen06_dataset
-    for round in 1 2; do
-        for variant in new base; do
-            b="$BIN"; [ $variant = base ] && { [ -x "$BASE_BIN" ] || continue; b=$BASE_BIN; }
-            latency_8b latency_8b_${variant}_$round 150 "" $b
-        done
-    done
-    for variant in new base; do
-        b="$BIN"; [ $variant = base ] && { [ -x "$BASE_BIN" ] || continue; b=$BASE_BIN; }
-        throughput_8b throughput_8b_1000_$variant 180 1000 $b
-        step throughput_qwen06_$variant 120 $b bench throughput --device cuda --load-format dummy \
-            --model $Q06 --dataset-path $W/dataset_qwen06.jsonl --max-model-len 2048 \
-            --output-json $R/throughput_qwen06_$variant.json
-    done
+    issue6_workloads
 fi
 
 if has_mode quantspeed; then
@@ -423,23 +414,7 @@ if has_mode families; then
         esac
         # The fixture's prompt, greedy tokens and float32 logits (and Phi-3's short-factor logits of
         # its first prompt tokens), as files for `vllm` and compare.py.
-        python3 - "$m" "$R/f_$name" <<'PY'
-import json, struct, sys
-m, out = sys.argv[1], sys.argv[2]
-ref = json.load(open(m + "/reference.json"))
-open(out + ".prompts.jsonl", "w").write(json.dumps({"prompt_token_ids": ref["prompt_ids"]}) + "\n")
-json.dump([ref["greedy_ids"]], open(out + ".ref_greedy.json", "w"))
-raw = open(m + "/reference_logits.safetensors", "rb").read()
-n = struct.unpack("<Q", raw[:8])[0]
-for key, info in json.loads(raw[8:8 + n]).items():
-    if key == "__metadata__":
-        continue
-    begin, end = info["data_offsets"]
-    open(f"{out}.{key}.bin", "wb").write(raw[8 + n + begin:8 + n + end])
-    if key == "short_logits":
-        ids = ref["prompt_ids"][:info["shape"][0]]
-        open(out + ".short.prompts.jsonl", "w").write(json.dumps({"prompt_token_ids": ids}) + "\n")
-PY
+        python3 $G/fixture_reference.py "$m" "$R/f_$name"
         vocab=$(python3 -c "import json;c=json.load(open('$m/config.json'));print(c.get('vocab_size') or c['text_config']['vocab_size'])")
         P=$R/f_$name
         for chunked in "" --chunked; do
@@ -517,9 +492,11 @@ for n in (40, 23, 7, 61):
         step gguf_tiny_${name}_chunked 120 "$BIN" logits "$@" --model $m --prompts-file $R/gguf_tiny.prompts.jsonl --out $R/gguf_tiny_${name}_chunked.bin --chunked --max-model-len 512
         step gguf_tiny_${name}_greedy 120 "$BIN" generate "$@" --model $m --prompts-file $R/gguf_tiny.prompts.jsonl --max-tokens 32 --temperature 0 --ignore-eos --json --max-model-len 512
     }
-    run_tiny cpu --device cpu
+    # The default (auto) takes 8-bit activations for GGUF blocks: the comparisons with the CPU
+    # name float32 activations on both sides.
+    run_tiny cpu --device cpu --quantized-activations float32
     for dt in float32 bfloat16; do
-        run_tiny $dt --device cuda --dtype $dt
+        run_tiny $dt --device cuda --dtype $dt --quantized-activations float32
         python3 $G/compare.py --name "gguf tiny-llama-mixed cuda $dt vs cpu" --vocab 512 --ours $R/gguf_tiny_$dt.bin --ref $R/gguf_tiny_cpu.bin \
             --ours-greedy $R/gguf_tiny_${dt}_greedy.out --ref-greedy $R/gguf_tiny_cpu_greedy.out | tee -a $R/compare.jsonl
         python3 $G/compare.py --name "gguf tiny-llama-mixed cuda $dt vs cpu chunked" --vocab 512 --ours $R/gguf_tiny_${dt}_chunked.bin \
@@ -532,7 +509,7 @@ for n in (40, 23, 7, 61):
     rm -f $R/gguf_tiny_*.bin
     step hf_limits 120 python3 $G/hf_bench.py --limits --out $R/hf_limits.json
     for round in $(seq 1 ${ROUNDS:-2}); do
-        latency_8b latency_8b_gguf_q4km_$round 150 "--quantization gguf" "$BIN"
+        latency_8b latency_8b_gguf_q4km_$round 150 "--quantization gguf --quantized-activations float32" "$BIN"
         latency_8b latency_8b_gguf_q4km_int8_$round 150 "--quantization gguf --quantized-activations int8" "$BIN"
         latency_8b latency_8b_bf16_$round 150 "" "$BIN"
     done
@@ -566,7 +543,8 @@ if has_mode qgemv; then
         latency_8b latency_8b_bf16_$round 150 "" "$BIN"
         latency_8b latency_8b_fp8_$round 150 "--quantization fp8" "$BIN"
         latency_1x32x128 latency_8b_int4_$round 150 $W/configs/llama8b-gptq "" "$BIN"
-        latency_8b latency_8b_gguf_q4km_$round 150 "--quantization gguf" "$BIN"
+        latency_1x32x128 latency_8b_int4_head_$round 150 $W/configs/llama8b-gptq-head "" "$BIN"
+        latency_8b latency_8b_gguf_q4km_$round 150 "--quantization gguf --quantized-activations float32" "$BIN"
     done
     python3 $G/gguf_floor.py --config $L8/config.json --limits $R/hf_limits.json $R/latency_8b_gguf_q4km_*.out \
         | tee $R/gguf_floor.json

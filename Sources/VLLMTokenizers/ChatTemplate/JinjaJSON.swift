@@ -242,35 +242,8 @@ struct JinjaJSONEncoder {
         }
     }
 
+    /// Python's `ensure_ascii` writes everything past ASCII's printable range as `\u` escapes.
     private func writeString(_ s: String, into out: inout String) {
-        out += "\""
-        for c in s.unicodeScalars {
-            switch c {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case "\u{08}": out += "\\b"
-            case "\u{0C}": out += "\\f"
-            default:
-                if c.value < 0x20 || (ensureASCII && c.value > 0x7E) {
-                    if c.value > 0xFFFF {
-                        let v = c.value - 0x10000
-                        out += hex4(0xD800 + (v >> 10)) + hex4(0xDC00 + (v & 0x3FF))
-                    } else {
-                        out += hex4(c.value)
-                    }
-                } else {
-                    out.unicodeScalars.append(c)
-                }
-            }
-        }
-        out += "\""
-    }
-
-    private func hex4(_ v: UInt32) -> String {
-        let h = String(v, radix: 16)
-        return "\\u" + String(repeating: "0", count: 4 - h.count) + h
+        JSONEscape.write(s, into: &out, alsoEscaping: { [ensureASCII] in ensureASCII && $0.value > 0x7E })
     }
 }
