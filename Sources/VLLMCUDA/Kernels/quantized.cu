@@ -134,9 +134,136 @@ __device__ __forceinline__ void gemv_codes(T* y, const T* x, const Code* codes, 
     qgemv_store<T, ROWS, NT>(y, acc, row0, n, ldy, lane);
 }
 
+// QGEMV_INT4_MMA 1: one token's product with 4-bit weights in groups of a multiple of 128 runs on
+// the tensor cores (gemv_int4_mma); 0: in float32 lanes (gemv_codes), whose three instructions a
+// value leave the product bound by instruction issue below the copy bandwidth. QGEMV_MMA_TILES:
+// 16-row tiles a block takes in turn, each tile's weights loaded while the one before is summed
+// (the launch has a block a tile: the others return at once).
+#ifndef QGEMV_INT4_MMA
+#define QGEMV_INT4_MMA 0
+#endif
+#ifndef QGEMV_MMA_TILES
+#define QGEMV_MMA_TILES 1
+#endif
+
+// 4-bit codes as 16-bit pairs OFFSET + q, exactly: MAGIC's exponent bits make the pair's value
+// OFFSET and q fills the low mantissa bits (bf16 has 7 of them, f16 10). ONES is the pair (1, 1).
+template <typename T> struct Int4Pairs;
+template <> struct Int4Pairs<__nv_bfloat16> {
+    static constexpr unsigned MAGIC = 0x43004300u, ONES = 0x3F803F80u;
+    static constexpr float OFFSET = 128.f;
+};
+template <> struct Int4Pairs<__half> {
+    static constexpr unsigned MAGIC = 0x64006400u, ONES = 0x3C003C00u;
+    static constexpr float OFFSET = 1024.f;
+};
+
+// y[0, :n] = x[0, :] · Wᵀ for 4-bit rows with a scale and zero per row and group (a multiple of
+// 128 inputs), k % 128 == 0. A block's 8 warps share a tile of 16 rows (one m16n8k16 A operand)
+// and split its 128-column spans. Lane (g, t) = (lane / 4, lane % 4) loads words 4t..4t+3 of a
+// span's 16 in rows g and g + 8; word j's nibbles (0, 4) and (1, 5) are its A registers of one
+// k-tile, (2, 6) and (3, 7) of the next. So a k-tile's 16 columns come in an order of their own,
+// the same for every row, and the B registers (lanes g = 0: the token) take the activations in
+// that order: (x0, x4), (x1, x5) and (x2, x6), (x3, x7) of the 8 the word covers. A tile holds
+// OFFSET + q, so a span adds s · (Σ (OFFSET + q) x − (OFFSET + zero) Σ x), with Σ x from a tile
+// of ones; the cancellation costs about OFFSET / |q − zero| float32 roundings, far below the
+// output's.
+template <typename T>
+__device__ void gemv_int4_mma(T* y, const T* x, const unsigned int* packed, const float* scales, const float* zeros,
+                              int n, int k, int group, int ldy) {
+    constexpr unsigned MAGIC = Int4Pairs<T>::MAGIC, LOW = 0x000F000Fu;
+    constexpr int WARPS = 8, DEPTH = 4;  // spans a warp loads per round: 128 bytes a lane, as QGEMV_BUDGET
+    __shared__ float partial[WARPS][16];
+    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, g = lane >> 2, t = lane & 3;
+    const int tiles = (n + 15) / 16;
+    if (blockIdx.x % QGEMV_MMA_TILES != 0) { PDL_ENTER(); return; }  // the whole block
+    const int tile_end = imin(blockIdx.x + QGEMV_MMA_TILES, tiles);
+    const int spans = k / 128, groups = k / group, words = k / 8;
+    const int rounds = ((spans + WARPS - 1) / WARPS + DEPTH - 1) / DEPTH;  // the same for every warp
+    const int total = (tile_end - blockIdx.x) * rounds;
+    const unsigned ones[4] = {Int4Pairs<T>::ONES, Int4Pairs<T>::ONES, Int4Pairs<T>::ONES, Int4Pairs<T>::ONES};
+    // Round i: tile blockIdx.x + i / rounds, spans warp + (i % rounds · DEPTH + u) · WARPS.
+    const auto row_a = [&](int i) { return (long long)imin((blockIdx.x + i / rounds) * 16 + g, n - 1); };
+    const auto span = [&](int i, int u) { return warp + ((i % rounds) * DEPTH + u) * WARPS; };
+    const auto load = [&](int i, uint4 (&wa)[DEPTH], uint4 (&wb)[DEPTH]) {
+        const long long ra = row_a(i), rb = imin((int)ra + 8, n - 1);
+#pragma unroll
+        for (int u = 0; u < DEPTH; ++u) {
+            const int s = span(i, u);
+            if (s < spans) {
+                wa[u] = load_streaming(packed + ra * words + s * 16 + t * 4);
+                wb[u] = load_streaming(packed + rb * words + s * 16 + t * 4);
+            }
+        }
+    };
+    float acc[2] = {0.f, 0.f};  // rows g and g + 8, the token (lanes t = 0)
+    const auto sum = [&](int i, const uint4 (&wa)[DEPTH], const uint4 (&wb)[DEPTH]) {
+        const long long ra = row_a(i), rb = imin((int)ra + 8, n - 1);
+#pragma unroll
+        for (int u = 0; u < DEPTH; ++u) {
+            const int s = span(i, u);
+            if (s >= spans) continue;  // the same for the whole warp
+            float d[4] = {0.f, 0.f, 0.f, 0.f}, dx[4] = {0.f, 0.f, 0.f, 0.f};
+            const unsigned a_words[4] = {wa[u].x, wa[u].y, wa[u].z, wa[u].w};
+            const unsigned b_words[4] = {wb[u].x, wb[u].y, wb[u].z, wb[u].w};
+#pragma unroll
+            for (int j = 0; j < 4; ++j) {
+                uint4 xv = make_uint4(0u, 0u, 0u, 0u);
+                if (g == 0) xv = *(const uint4*)(x + s * 128 + t * 32 + j * 8);
+                const unsigned b00 = __byte_perm(xv.x, xv.z, 0x5410), b01 = __byte_perm(xv.x, xv.z, 0x7632);
+                const unsigned b10 = __byte_perm(xv.y, xv.w, 0x5410), b11 = __byte_perm(xv.y, xv.w, 0x7632);
+                const unsigned p = a_words[j], q = b_words[j];
+                const unsigned tile0[4] = {(p & LOW) | MAGIC, (q & LOW) | MAGIC, ((p >> 4) & LOW) | MAGIC,
+                                           ((q >> 4) & LOW) | MAGIC};
+                const unsigned tile1[4] = {((p >> 8) & LOW) | MAGIC, ((q >> 8) & LOW) | MAGIC, ((p >> 12) & LOW) | MAGIC,
+                                           ((q >> 12) & LOW) | MAGIC};
+                fp_mma<T>(d, tile0, b00, b01);
+                fp_mma<T>(d, tile1, b10, b11);
+                fp_mma<T>(dx, ones, b00, b01);
+                fp_mma<T>(dx, ones, b10, b11);
+            }
+            const long long gi = s * 128 / group;
+            const float za = zeros ? zeros[ra * groups + gi] : 0.f, zb = zeros ? zeros[rb * groups + gi] : 0.f;
+            acc[0] = fmaf(scales[ra * groups + gi], d[0] - (Int4Pairs<T>::OFFSET + za) * dx[0], acc[0]);
+            acc[1] = fmaf(scales[rb * groups + gi], d[2] - (Int4Pairs<T>::OFFSET + zb) * dx[2], acc[1]);
+        }
+        if (i % rounds != rounds - 1) return;
+        // The tile's last round: the warps' sums of its 16 rows meet in shared memory.
+        const int row0 = (blockIdx.x + i / rounds) * 16;
+        if (t == 0) { partial[warp][g] = acc[0]; partial[warp][g + 8] = acc[1]; }
+        acc[0] = acc[1] = 0.f;
+        __syncthreads();
+        if (threadIdx.x < 16 && row0 + threadIdx.x < n) {
+            float v = 0.f;
+#pragma unroll
+            for (int w = 0; w < WARPS; ++w) v += partial[w][threadIdx.x];
+            y[row0 + threadIdx.x] = from_f<T>(v);
+        }
+        __syncthreads();
+    };
+    uint4 wa0[DEPTH], wb0[DEPTH], wa1[DEPTH], wb1[DEPTH];
+    load(0, wa0, wb0);
+    // The weights do not depend on the previous kernel: the first round is read before waiting for it.
+    PDL_ENTER();
+    for (int i = 0; i < total; i += 2) {
+        if (i + 1 < total) load(i + 1, wa1, wb1);
+        sum(i, wa0, wb0);
+        if (i + 1 < total) {
+            if (i + 2 < total) load(i + 2, wa0, wb0);
+            sum(i + 1, wa1, wb1);
+        }
+    }
+}
+
 template <typename T, int NT, int BITS>
 __device__ void gemv_int(T* y, const T* x, const unsigned int* packed, const float* scales, const float* zeros, int n,
                          int k, int group, int ldy) {
+#if QGEMV_INT4_MMA
+    if constexpr (BITS == 4 && NT == 1 && sizeof(T) == 2) {
+        // The launch's grid (CUDAQuantizedLinear.swift) has a block of 8 warps for 16 rows, the tile.
+        if (group % 128 == 0 && k % 128 == 0) return gemv_int4_mma<T>(y, x, packed, scales, zeros, n, k, group, ldy);
+    }
+#endif
 #if QGEMV_INT_CLASSES
     gemv_codes<T, NT, 128 / BITS, 16 / BITS, BITS>(
         y, x, packed, k / (32 / BITS), scales, zeros, 1.f, n, k, group, ldy,
