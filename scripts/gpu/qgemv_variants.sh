@@ -4,7 +4,7 @@
 # defines (QGEMV_INT_CLASSES, QGEMV_BUDGET, QGEMV_INT4_MMA, QGEMV_MMA_TILES, ...), and the variant
 # "embedded" adds none. `vllm-dev kernel-check` in bf16 for each (its quantized checks must pass;
 # its timings give the int4 and int8 products' GB/s at the Llama-3.1-8B shapes), then the 8B
-# shape's GPTQ int4 batch-1 decode with the fastest variant beside the embedded kernels.
+# shape's GPTQ int4 and FP8 batch-1 decode with the fastest variant (by int4 GB/s) beside the embedded kernels.
 # Variants: QGEMV_VARIANTS, |-separated.
 # Run on the device machine from the repository root after unpacking .gpu/.
 #   OUT=... bash scripts/gpu/qgemv_variants.sh  -> $OUT/qgemv_variants.txt
@@ -14,7 +14,7 @@ W=/tmp/qgemvwork
 mkdir -p "$OUT" "$W"
 exec > >(tee -a "$OUT/qgemv_variants.txt") 2>&1
 xz -dc .gpu/vllm.xz > $W/vllm && xz -dc .gpu/vllm-dev.xz > $W/vllm-dev && chmod +x $W/vllm $W/vllm-dev
-VARIANTS=${QGEMV_VARIANTS:-"embedded|QGEMV_INT_CLASSES=0|QGEMV_INT4_MMA=1|QGEMV_INT4_MMA=1,QGEMV_MMA_TILES=4"}
+VARIANTS=${QGEMV_VARIANTS:-"embedded|QGEMV_INT_CLASSES=0|QGEMV_INT4_MMA=1,QGEMV_FP8_MMA=1|QGEMV_INT4_MMA=1,QGEMV_FP8_MMA=1,QGEMV_MMA_TILES=4"}
 IFS='|' read -ra list <<< "$VARIANTS"
 tag() { echo "$1" | tr ',=' '__'; }
 source_for() {  # source_for VARIANT: the joined kernel source with its defines, as $W/k_TAG.cu ("" for embedded)
@@ -48,10 +48,13 @@ import json
 c = json.load(open('bench/gpu/configs/llama3_1_8b/config.json'))
 c['quantization_config'] = {'quant_method': 'gptq', 'bits': 4, 'group_size': 128, 'desc_act': False, 'sym': True}
 json.dump(c, open('$W/llama8b-gptq/config.json', 'w'))"
-for variant in embedded best; do
-    src=""; [ $variant = best ] && src=$(src_of "$best")
-    echo "== 8B GPTQ int4 g128 batch 1, $variant kernels"
-    VLLM_CACHE_ROOT=$W/cache_$variant VLLM_CUDA_KERNEL_SOURCE=$src timeout 150 $W/vllm bench forward --device cuda --load-format dummy \
-        --model $W/llama8b-gptq --max-model-len 2048 --batch-size 1 --input-len 32 --output-len 128 --warmup 1 --iterations 3 \
-        --json 2> $W/latency_$variant.err | tail -n 1
+for format in int4 fp8; do
+    model="--model $W/llama8b-gptq"; [ $format = fp8 ] && model="--model bench/gpu/configs/llama3_1_8b --quantization fp8"
+    for variant in embedded best; do
+        src=""; [ $variant = best ] && src=$(src_of "$best")
+        echo "== 8B $format batch 1, $variant kernels"
+        VLLM_CACHE_ROOT=$W/cache_$variant VLLM_CUDA_KERNEL_SOURCE=$src timeout 150 $W/vllm bench forward --device cuda --load-format dummy \
+            $model --max-model-len 2048 --batch-size 1 --input-len 32 --output-len 128 --warmup 1 --iterations 3 \
+            --json 2> $W/latency_${format}_$variant.err | tail -n 1
+    done
 done

@@ -134,17 +134,93 @@ __device__ __forceinline__ void gemv_codes(T* y, const T* x, const Code* codes, 
     qgemv_store<T, ROWS, NT>(y, acc, row0, n, ldy, lane);
 }
 
-// QGEMV_INT4_MMA 1: one token's product with 4-bit weights in groups of a multiple of 128 runs on
-// the tensor cores (gemv_int4_mma); 0: in float32 lanes (gemv_codes), whose three instructions a
-// value leave the product bound by instruction issue below the copy bandwidth. QGEMV_MMA_TILES:
-// 16-row tiles a block takes in turn, each tile's weights loaded while the one before is summed
-// (the launch has a block a tile: the others return at once).
+// QGEMV_INT4_MMA / QGEMV_FP8_MMA 1: one token's product with 4-bit weights in groups of a multiple
+// of 128 (gemv_int4_mma), or with e4m3 weights in blocks of a multiple of 64 columns
+// (gemv_fp8_mma), runs on the tensor cores; 0: in float32 lanes (gemv_codes), whose three to four
+// instructions a value leave the product bound by instruction issue below the copy bandwidth.
+// QGEMV_MMA_TILES: 16-row tiles a block takes in turn, each tile's weights loaded while the one
+// before is summed (the launch has a block a tile: the others return at once).
 #ifndef QGEMV_INT4_MMA
 #define QGEMV_INT4_MMA 0
+#endif
+#ifndef QGEMV_FP8_MMA
+#define QGEMV_FP8_MMA 0
 #endif
 #ifndef QGEMV_MMA_TILES
 #define QGEMV_MMA_TILES 1
 #endif
+
+// The driver of the tensor-core matrix-vector kernels, y[0, :n] = x[0, :] · Wᵀ for one token: a
+// block's 8 warps share a tile of 16 rows (one m16n8k16 A operand: lane (g, t) = (lane / 4,
+// lane % 4) holds rows g and g + 8) and split the row's spans of SPAN columns, each lane loading
+// 16 bytes of both rows per span (DEPTH spans a round: 128 bytes a lane, as QGEMV_BUDGET).
+// `row_bytes(r, s)` is the address of lane t's 16 bytes of span s in row r; `span_sum(s, a, b, ra,
+// rb)` returns the span's contribution to rows ra and rb (meaningful in lanes t = 0). The rows'
+// sums meet over the warps in shared memory and are multiplied by `unscale`.
+template <typename T, int SPAN, typename RowBytes, typename SpanSum>
+__device__ __forceinline__ void gemv_mma_tiles(T* y, int n, int k, float unscale, RowBytes row_bytes, SpanSum span_sum) {
+    constexpr int WARPS = 8, DEPTH = 4;
+    __shared__ float partial[WARPS][16];
+    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, g = lane >> 2;
+    const int tiles = (n + 15) / 16;
+    if (blockIdx.x % QGEMV_MMA_TILES != 0) { PDL_ENTER(); return; }  // the whole block
+    const int first = blockIdx.x, spans = k / SPAN;
+    const int rounds = ((spans + WARPS - 1) / WARPS + DEPTH - 1) / DEPTH;  // the same for every warp
+    const int total = (imin(first + QGEMV_MMA_TILES, tiles) - first) * rounds;
+    // Round i: tile first + i / rounds, spans warp + (i % rounds · DEPTH + u) · WARPS.
+    const auto rows = [&](int i, long long& ra, long long& rb) {
+        ra = imin((first + i / rounds) * 16 + g, n - 1);
+        rb = imin((int)ra + 8, n - 1);
+    };
+    const auto span = [&](int i, int u) { return warp + ((i % rounds) * DEPTH + u) * WARPS; };
+    const auto load = [&](int i, uint4 (&wa)[DEPTH], uint4 (&wb)[DEPTH]) {
+        long long ra, rb;
+        rows(i, ra, rb);
+#pragma unroll
+        for (int u = 0; u < DEPTH; ++u) {
+            const int s = span(i, u);
+            if (s < spans) { wa[u] = load_streaming(row_bytes(ra, s)); wb[u] = load_streaming(row_bytes(rb, s)); }
+        }
+    };
+    float acc[2] = {0.f, 0.f};  // rows g and g + 8
+    const auto sum = [&](int i, const uint4 (&wa)[DEPTH], const uint4 (&wb)[DEPTH]) {
+        long long ra, rb;
+        rows(i, ra, rb);
+#pragma unroll
+        for (int u = 0; u < DEPTH; ++u) {
+            const int s = span(i, u);
+            if (s >= spans) continue;  // the same for the whole warp
+            const float2 v = span_sum(s, wa[u], wb[u], ra, rb);
+            acc[0] += v.x;
+            acc[1] += v.y;
+        }
+        if (i % rounds != rounds - 1) return;
+        // The tile's last round: the warps' sums of its 16 rows meet in shared memory.
+        const int row0 = (first + i / rounds) * 16;
+        if ((lane & 3) == 0) { partial[warp][g] = acc[0]; partial[warp][g + 8] = acc[1]; }
+        acc[0] = acc[1] = 0.f;
+        __syncthreads();
+        if (threadIdx.x < 16 && row0 + threadIdx.x < n) {
+            float v = 0.f;
+#pragma unroll
+            for (int w = 0; w < WARPS; ++w) v += partial[w][threadIdx.x];
+            y[row0 + threadIdx.x] = from_f<T>(v * unscale);
+        }
+        __syncthreads();
+    };
+    uint4 wa0[DEPTH], wb0[DEPTH], wa1[DEPTH], wb1[DEPTH];
+    if (total > 0) load(0, wa0, wb0);
+    // The weights do not depend on the previous kernel: the first round is read before waiting for it.
+    PDL_ENTER();
+    for (int i = 0; i < total; i += 2) {
+        if (i + 1 < total) load(i + 1, wa1, wb1);
+        sum(i, wa0, wb0);
+        if (i + 1 < total) {
+            if (i + 2 < total) load(i + 2, wa0, wb0);
+            sum(i + 1, wa1, wb1);
+        }
+    }
+}
 
 // 4-bit codes as 16-bit pairs OFFSET + q, exactly: MAGIC's exponent bits make the pair's value
 // OFFSET and q fills the low mantissa bits (bf16 has 7 of them, f16 10). ONES is the pair (1, 1).
@@ -158,101 +234,86 @@ template <> struct Int4Pairs<__half> {
     static constexpr float OFFSET = 1024.f;
 };
 
-// y[0, :n] = x[0, :] · Wᵀ for 4-bit rows with a scale and zero per row and group (a multiple of
-// 128 inputs), k % 128 == 0. A block's 8 warps share a tile of 16 rows (one m16n8k16 A operand)
-// and split its 128-column spans. Lane (g, t) = (lane / 4, lane % 4) loads words 4t..4t+3 of a
-// span's 16 in rows g and g + 8; word j's nibbles (0, 4) and (1, 5) are its A registers of one
-// k-tile, (2, 6) and (3, 7) of the next. So a k-tile's 16 columns come in an order of their own,
-// the same for every row, and the B registers (lanes g = 0: the token) take the activations in
-// that order: (x0, x4), (x1, x5) and (x2, x6), (x3, x7) of the 8 the word covers. A tile holds
-// OFFSET + q, so a span adds s · (Σ (OFFSET + q) x − (OFFSET + zero) Σ x), with Σ x from a tile
-// of ones; the cancellation costs about OFFSET / |q − zero| float32 roundings, far below the
-// output's.
+// 4-bit rows with a scale and zero per row and group (a multiple of 128 inputs), k % 128 == 0, on
+// gemv_mma_tiles with spans of 128 columns: lane t's four words cover columns 32t..32t+31 of the
+// span, and word j's nibbles (0, 4) and (1, 5) are its A registers of one k-tile, (2, 6) and (3, 7)
+// of the next. So a k-tile's 16 columns come in an order of their own, the same for every row,
+// and the B registers (lanes g = 0: the token) take the activations in that order: (x0, x4),
+// (x1, x5) and (x2, x6), (x3, x7) of the 8 the word covers. A tile holds OFFSET + q, so a span
+// adds s · (Σ (OFFSET + q) x − (OFFSET + zero) Σ x), with Σ x from a tile of ones; the
+// cancellation costs about OFFSET / |q − zero| float32 roundings, far below the output's.
 template <typename T>
 __device__ void gemv_int4_mma(T* y, const T* x, const unsigned int* packed, const float* scales, const float* zeros,
-                              int n, int k, int group, int ldy) {
-    constexpr unsigned MAGIC = Int4Pairs<T>::MAGIC, LOW = 0x000F000Fu;
-    constexpr int WARPS = 8, DEPTH = 4;  // spans a warp loads per round: 128 bytes a lane, as QGEMV_BUDGET
-    __shared__ float partial[WARPS][16];
-    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, g = lane >> 2, t = lane & 3;
-    const int tiles = (n + 15) / 16;
-    if (blockIdx.x % QGEMV_MMA_TILES != 0) { PDL_ENTER(); return; }  // the whole block
-    const int tile_end = imin(blockIdx.x + QGEMV_MMA_TILES, tiles);
-    const int spans = k / 128, groups = k / group, words = k / 8;
-    const int rounds = ((spans + WARPS - 1) / WARPS + DEPTH - 1) / DEPTH;  // the same for every warp
-    const int total = (tile_end - blockIdx.x) * rounds;
-    const unsigned ones[4] = {Int4Pairs<T>::ONES, Int4Pairs<T>::ONES, Int4Pairs<T>::ONES, Int4Pairs<T>::ONES};
-    // Round i: tile blockIdx.x + i / rounds, spans warp + (i % rounds · DEPTH + u) · WARPS.
-    const auto row_a = [&](int i) { return (long long)imin((blockIdx.x + i / rounds) * 16 + g, n - 1); };
-    const auto span = [&](int i, int u) { return warp + ((i % rounds) * DEPTH + u) * WARPS; };
-    const auto load = [&](int i, uint4 (&wa)[DEPTH], uint4 (&wb)[DEPTH]) {
-        const long long ra = row_a(i), rb = imin((int)ra + 8, n - 1);
+                              int n, int k, int group) {
+    constexpr unsigned MAGIC = Int4Pairs<T>::MAGIC, LOW = 0x000F000Fu, ONE = Int4Pairs<T>::ONES;
+    const int lane = threadIdx.x & 31, g = lane >> 2, t = lane & 3, groups = k / group, words = k / 8;
+    const unsigned ones[4] = {ONE, ONE, ONE, ONE};
+    const auto row_bytes = [=](long long row, int s) { return (const void*)(packed + row * words + s * 16 + t * 4); };
+    const auto span_sum = [&](int s, const uint4& wa, const uint4& wb, long long ra, long long rb) {
+        float d[4] = {0.f, 0.f, 0.f, 0.f}, dx[4] = {0.f, 0.f, 0.f, 0.f};
+        const unsigned a_words[4] = {wa.x, wa.y, wa.z, wa.w}, b_words[4] = {wb.x, wb.y, wb.z, wb.w};
 #pragma unroll
-        for (int u = 0; u < DEPTH; ++u) {
-            const int s = span(i, u);
-            if (s < spans) {
-                wa[u] = load_streaming(packed + ra * words + s * 16 + t * 4);
-                wb[u] = load_streaming(packed + rb * words + s * 16 + t * 4);
-            }
+        for (int j = 0; j < 4; ++j) {
+            uint4 xv = make_uint4(0u, 0u, 0u, 0u);
+            if (g == 0) xv = *(const uint4*)(x + s * 128 + t * 32 + j * 8);
+            const unsigned b00 = __byte_perm(xv.x, xv.z, 0x5410), b01 = __byte_perm(xv.x, xv.z, 0x7632);
+            const unsigned b10 = __byte_perm(xv.y, xv.w, 0x5410), b11 = __byte_perm(xv.y, xv.w, 0x7632);
+            const unsigned p = a_words[j], q = b_words[j];
+            const unsigned tile0[4] = {(p & LOW) | MAGIC, (q & LOW) | MAGIC, ((p >> 4) & LOW) | MAGIC, ((q >> 4) & LOW) | MAGIC};
+            const unsigned tile1[4] = {((p >> 8) & LOW) | MAGIC, ((q >> 8) & LOW) | MAGIC, ((p >> 12) & LOW) | MAGIC,
+                                       ((q >> 12) & LOW) | MAGIC};
+            fp_mma<T>(d, tile0, b00, b01);
+            fp_mma<T>(d, tile1, b10, b11);
+            fp_mma<T>(dx, ones, b00, b01);
+            fp_mma<T>(dx, ones, b10, b11);
         }
+        const long long gi = s * 128 / group;
+        const float za = zeros ? zeros[ra * groups + gi] : 0.f, zb = zeros ? zeros[rb * groups + gi] : 0.f;
+        return make_float2(scales[ra * groups + gi] * (d[0] - (Int4Pairs<T>::OFFSET + za) * dx[0]),
+                           scales[rb * groups + gi] * (d[2] - (Int4Pairs<T>::OFFSET + zb) * dx[2]));
     };
-    float acc[2] = {0.f, 0.f};  // rows g and g + 8, the token (lanes t = 0)
-    const auto sum = [&](int i, const uint4 (&wa)[DEPTH], const uint4 (&wb)[DEPTH]) {
-        const long long ra = row_a(i), rb = imin((int)ra + 8, n - 1);
-#pragma unroll
-        for (int u = 0; u < DEPTH; ++u) {
-            const int s = span(i, u);
-            if (s >= spans) continue;  // the same for the whole warp
-            float d[4] = {0.f, 0.f, 0.f, 0.f}, dx[4] = {0.f, 0.f, 0.f, 0.f};
-            const unsigned a_words[4] = {wa[u].x, wa[u].y, wa[u].z, wa[u].w};
-            const unsigned b_words[4] = {wb[u].x, wb[u].y, wb[u].z, wb[u].w};
-#pragma unroll
-            for (int j = 0; j < 4; ++j) {
-                uint4 xv = make_uint4(0u, 0u, 0u, 0u);
-                if (g == 0) xv = *(const uint4*)(x + s * 128 + t * 32 + j * 8);
-                const unsigned b00 = __byte_perm(xv.x, xv.z, 0x5410), b01 = __byte_perm(xv.x, xv.z, 0x7632);
-                const unsigned b10 = __byte_perm(xv.y, xv.w, 0x5410), b11 = __byte_perm(xv.y, xv.w, 0x7632);
-                const unsigned p = a_words[j], q = b_words[j];
-                const unsigned tile0[4] = {(p & LOW) | MAGIC, (q & LOW) | MAGIC, ((p >> 4) & LOW) | MAGIC,
-                                           ((q >> 4) & LOW) | MAGIC};
-                const unsigned tile1[4] = {((p >> 8) & LOW) | MAGIC, ((q >> 8) & LOW) | MAGIC, ((p >> 12) & LOW) | MAGIC,
-                                           ((q >> 12) & LOW) | MAGIC};
-                fp_mma<T>(d, tile0, b00, b01);
-                fp_mma<T>(d, tile1, b10, b11);
-                fp_mma<T>(dx, ones, b00, b01);
-                fp_mma<T>(dx, ones, b10, b11);
-            }
-            const long long gi = s * 128 / group;
-            const float za = zeros ? zeros[ra * groups + gi] : 0.f, zb = zeros ? zeros[rb * groups + gi] : 0.f;
-            acc[0] = fmaf(scales[ra * groups + gi], d[0] - (Int4Pairs<T>::OFFSET + za) * dx[0], acc[0]);
-            acc[1] = fmaf(scales[rb * groups + gi], d[2] - (Int4Pairs<T>::OFFSET + zb) * dx[2], acc[1]);
+    gemv_mma_tiles<T, 128>(y, n, k, 1.f, row_bytes, span_sum);
+}
+
+// Two e4m3 codes (bits 0-7 and 16-23 of `p`) as a 16-bit pair times 2^-SHIFT_SCALE: the code's
+// exponent and mantissa bits go below the pair's sign bit, in f16 (value · 2^-8, as fp8_times_2m8)
+// or bf16 (value · 2^-120), exactly, subnormal codes included.
+template <typename T> struct FP8Pairs;
+template <> struct FP8Pairs<__nv_bfloat16> { static constexpr int SHIFT = 4, SCALE_LOG2 = 120; };
+template <> struct FP8Pairs<__half> { static constexpr int SHIFT = 7, SCALE_LOG2 = 8; };
+template <typename T>
+__device__ __forceinline__ unsigned fp8_pair(unsigned p) {
+    return ((p & 0x00800080u) << 8) | ((p & 0x007F007Fu) << FP8Pairs<T>::SHIFT);
+}
+
+// e4m3 rows with a scale per row and block (a multiple of 64 columns, or the whole row), k % 64 ==
+// 0, on gemv_mma_tiles with spans of 64 columns: lane t's 16 bytes are columns 16t..16t+15, and
+// word j's code pairs (0, 1) and (2, 3) are its A registers of k-tile j, so the B registers take
+// the activations' own pairs, (x[4j], x[4j+1]) and (x[4j+2], x[4j+3]) of the lane's 16.
+template <typename T>
+__device__ void gemv_fp8_mma(T* y, const T* x, const unsigned char* codes, const float* scales, int n, int k, int block) {
+    const int lane = threadIdx.x & 31, g = lane >> 2, t = lane & 3, blocks = (k + block - 1) / block;
+    const auto row_bytes = [=](long long row, int s) { return (const void*)(codes + row * k + s * 64 + t * 16); };
+    const auto span_sum = [&](int s, const uint4& wa, const uint4& wb, long long ra, long long rb) {
+        float d[4] = {0.f, 0.f, 0.f, 0.f};
+        uint4 x0 = make_uint4(0u, 0u, 0u, 0u), x1 = x0;
+        if (g == 0) {
+            x0 = *(const uint4*)(x + s * 64 + t * 16);
+            x1 = *(const uint4*)(x + s * 64 + t * 16 + 8);
         }
-        if (i % rounds != rounds - 1) return;
-        // The tile's last round: the warps' sums of its 16 rows meet in shared memory.
-        const int row0 = (blockIdx.x + i / rounds) * 16;
-        if (t == 0) { partial[warp][g] = acc[0]; partial[warp][g + 8] = acc[1]; }
-        acc[0] = acc[1] = 0.f;
-        __syncthreads();
-        if (threadIdx.x < 16 && row0 + threadIdx.x < n) {
-            float v = 0.f;
+        const unsigned a_words[4] = {wa.x, wa.y, wa.z, wa.w}, b_words[4] = {wb.x, wb.y, wb.z, wb.w};
+        const unsigned xs[8] = {x0.x, x0.y, x0.z, x0.w, x1.x, x1.y, x1.z, x1.w};
 #pragma unroll
-            for (int w = 0; w < WARPS; ++w) v += partial[w][threadIdx.x];
-            y[row0 + threadIdx.x] = from_f<T>(v);
+        for (int j = 0; j < 4; ++j) {
+            const unsigned p = a_words[j], q = b_words[j];
+            const unsigned tile[4] = {fp8_pair<T>(__byte_perm(p, 0, 0x4140)), fp8_pair<T>(__byte_perm(q, 0, 0x4140)),
+                                      fp8_pair<T>(__byte_perm(p, 0, 0x4342)), fp8_pair<T>(__byte_perm(q, 0, 0x4342))};
+            fp_mma<T>(d, tile, xs[2 * j], xs[2 * j + 1]);
         }
-        __syncthreads();
+        const long long bi = s * 64 / block;
+        return make_float2(scales[ra * blocks + bi] * d[0], scales[rb * blocks + bi] * d[2]);
     };
-    uint4 wa0[DEPTH], wb0[DEPTH], wa1[DEPTH], wb1[DEPTH];
-    load(0, wa0, wb0);
-    // The weights do not depend on the previous kernel: the first round is read before waiting for it.
-    PDL_ENTER();
-    for (int i = 0; i < total; i += 2) {
-        if (i + 1 < total) load(i + 1, wa1, wb1);
-        sum(i, wa0, wb0);
-        if (i + 1 < total) {
-            if (i + 2 < total) load(i + 2, wa0, wb0);
-            sum(i + 1, wa1, wb1);
-        }
-    }
+    gemv_mma_tiles<T, 64>(y, n, k, exp2f((float)FP8Pairs<T>::SCALE_LOG2), row_bytes, span_sum);
 }
 
 template <typename T, int NT, int BITS>
@@ -261,7 +322,7 @@ __device__ void gemv_int(T* y, const T* x, const unsigned int* packed, const flo
 #if QGEMV_INT4_MMA
     if constexpr (BITS == 4 && NT == 1 && sizeof(T) == 2) {
         // The launch's grid (CUDAQuantizedLinear.swift) has a block of 8 warps for 16 rows, the tile.
-        if (group % 128 == 0 && k % 128 == 0) return gemv_int4_mma<T>(y, x, packed, scales, zeros, n, k, group, ldy);
+        if (group % 128 == 0 && k % 128 == 0) return gemv_int4_mma<T>(y, x, packed, scales, zeros, n, k, group);
     }
 #endif
 #if QGEMV_INT_CLASSES
@@ -278,6 +339,12 @@ __device__ void gemv_int(T* y, const T* x, const unsigned int* packed, const flo
 template <typename T, int NT>
 __device__ void gemv_fp8(T* y, const T* x, const unsigned char* codes, const float* scales, int n, int k, int block,
                          int ldy) {
+#if QGEMV_FP8_MMA
+    if constexpr (NT == 1 && sizeof(T) == 2) {
+        // The launch's grid has a block of 8 warps for 16 rows (as gemv_int's).
+        if (k % 64 == 0 && (block % 64 == 0 || block >= k)) return gemv_fp8_mma<T>(y, x, codes, scales, n, k, block);
+    }
+#endif
     gemv_codes<T, NT, 16>(y, x, codes, k, scales, nullptr, 256.f, n, k, block, ldy,
                           [](float* w, const uint4& wv, float zero, long long) { unpack_fp8(w, wv, zero); });
 }
