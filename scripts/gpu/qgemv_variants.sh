@@ -42,6 +42,10 @@ for v in "${list[@]}"; do
 done
 echo "fastest: ${best:-none} (int4 g128 4096x28672 $best_gbs GB/s)"
 [ -n "$best" ] || exit 0
+# The fastest variant's kernels in float16 too (the bf16 runs above check only bf16).
+VLLM_CACHE_ROOT=$W/cache_f16 VLLM_CUDA_KERNEL_SOURCE=$(src_of "$best") timeout 150 $W/vllm-dev kernel-check --dtype float16 > $W/kc_f16.txt 2>&1
+echo "== $best in float16: rc=$? failed: $(grep -c FAIL $W/kc_f16.txt)"
+grep "quantized int4\|quantized fp8" $W/kc_f16.txt | grep -v cpu-vs | head -n 12
 mkdir -p $W/llama8b-gptq
 python3 -c "
 import json
