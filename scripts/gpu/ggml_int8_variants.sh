@@ -18,12 +18,16 @@ source_for() {  # source_for ROWS BUDGET PIPELINE: the joined kernel source with
     { echo "#define GGML_INT8_ROWS(NT) ((NT) == 1 ? $1 : 1)"; echo "#define QGEMV_BUDGET $2"; echo "#define GGML_PIPELINE $3"
       python3 scripts/gpu/kernel_source.py; } > $W/k_$1_$2_$3.cu
 }
+pids=()
 # Compile every variant at once (each into its own kernel cache), then time them one at a time.
 for v in "${list[@]}"; do
     set -- $v; source_for $1 $2 $3
     VLLM_CACHE_ROOT=$W/cache_$1_$2_$3 VLLM_CUDA_KERNEL_SOURCE=$W/k_$1_$2_$3.cu timeout 200 $W/vllm-dev kernel-check --dtype bfloat16 > /dev/null 2>&1 &
+    pids+=($!)
 done
-wait
+# Only the compiles: a bare `wait` also waits for the tee of this script's output (a process
+# substitution, waited for since bash 5.1), which never ends; it hung two GPU calls on 2026-12-05.
+wait "${pids[@]}"
 best=""; best_gbs=0
 for v in "${list[@]}"; do
     set -- $v

@@ -22,12 +22,16 @@ source_for() {  # source_for VARIANT: the joined kernel source with its defines,
     { echo "$1" | tr ',' '\n' | sed 's/^\(.*\)=\(.*\)$/#define \1 \2/'; python3 scripts/gpu/kernel_source.py; } > $W/k_$(tag "$1").cu
 }
 src_of() { [ "$1" = embedded ] && echo "" || echo $W/k_$(tag "$1").cu; }
+pids=()
 # Compile every variant at once (each into its own kernel cache), then time them one at a time.
 for v in "${list[@]}"; do
     source_for "$v"
     VLLM_CACHE_ROOT=$W/cache_$(tag "$v") VLLM_CUDA_KERNEL_SOURCE=$(src_of "$v") timeout 200 $W/vllm-dev kernel-check --dtype bfloat16 > /dev/null 2>&1 &
+    pids+=($!)
 done
-wait
+# Only the compiles: a bare `wait` also waits for the tee of this script's output (a process
+# substitution, waited for since bash 5.1), which never ends; it hung two GPU calls on 2026-12-05.
+wait "${pids[@]}"
 best=""; best_gbs=0
 for v in "${list[@]}"; do
     t=$(tag "$v")

@@ -734,16 +734,18 @@ print(json.dumps(out)); open(sys.argv[2], 'w').write(json.dumps(out) + '\n')" "$
 fi
 
 # ncu: one eager batch-1 run of each weight format under Nsight Compute (clocks left alone, as the
-# device's METHOD.md asks), profiling the first NCU_COUNT launches whose names match the decode kernels
-# (the prefill's norms and rotary launches come first, then the head's product and the decode steps').
+# device's METHOD.md asks), profiling the first NCU_COUNT launches whose names match NCU_KERNELS. The
+# start-up's profile run and the prefill launch the norms and rotary kernels at their widest first
+# (all of the first 120 launches on 2026-12-05), so the default takes the products and attention:
+# the head's product of the profile run and the prefill, then the decode steps' layers.
 if has_mode ncu; then
     export VLLM_CACHE_ROOT=$W/cache-ncu
     gptq_8b_config
     NCU=$(command -v ncu || ls /usr/local/cuda/bin/ncu /opt/nvidia/nsight-compute/*/ncu 2>/dev/null | head -n 1)
     for model in bf16:$L8 int4:$W/configs/llama8b-gptq; do
         name=${model%%:*}
-        step ncu_$name 240 "$NCU" --clock-control none -k "regex:${NCU_KERNELS:-gemv|decode_attention|rotary_write_kv|add_rms_norm}" \
-            --launch-count ${NCU_COUNT:-120} --section SpeedOfLight --section Occupancy --section LaunchStats \
+        step ncu_$name 240 "$NCU" --clock-control none -k "regex:${NCU_KERNELS:-gemv|decode_attention}" \
+            --launch-count ${NCU_COUNT:-24} --section SpeedOfLight --section Occupancy --section LaunchStats \
             --section WarpStateStats --section SchedulerStats "$BIN" bench forward --device cuda --load-format dummy \
             --model ${model#*:} --enforce-eager --max-model-len 256 --batch-size 1 --input-len 32 --output-len 4 \
             --warmup 0 --iterations 1 --json
