@@ -14,7 +14,7 @@ W=/tmp/qgemvwork
 mkdir -p "$OUT" "$W"
 exec > >(tee -a "$OUT/qgemv_variants.txt") 2>&1
 xz -dc .gpu/vllm.xz > $W/vllm && xz -dc .gpu/vllm-dev.xz > $W/vllm-dev && chmod +x $W/vllm $W/vllm-dev
-VARIANTS=${QGEMV_VARIANTS:-"embedded|QGEMV_INT_CLASSES=0|QGEMV_INT4_MMA=1,QGEMV_FP8_MMA=1|QGEMV_INT4_MMA=1,QGEMV_FP8_MMA=1,QGEMV_MMA_TILES=4"}
+VARIANTS=${QGEMV_VARIANTS:-"embedded|QGEMV_INT_CLASSES=0|QGEMV_MIN_BLOCKS=3|QGEMV_INT4_MMA=1,QGEMV_FP8_MMA=1|QGEMV_INT4_MMA=1,QGEMV_FP8_MMA=1,QGEMV_MMA_TILES=4"}
 IFS='|' read -ra list <<< "$VARIANTS"
 tag() { echo "$1" | tr ',=' '__'; }
 source_for() {  # source_for VARIANT: the joined kernel source with its defines, as $W/k_TAG.cu ("" for embedded)

@@ -494,8 +494,17 @@ __device__ void scale_product(T* y, const float* row_scales, const float* column
     }
 }
 
+// The packed-integer kernels' launch bounds. ncu on an H100 (2026-12-05) found the int4 products at
+// 125 registers, 2 blocks an SM, 27-48% of DRAM and not issue-bound (too few loads in flight), so a
+// kernel-source override can ask for QGEMV_MIN_BLOCKS blocks an SM (3: 80 registers, 106 bytes
+// spilled; 4: 64 registers, 230 bytes, by NVRTC for bf16); without it, the compiler's own choice.
+#ifdef QGEMV_MIN_BLOCKS
+#define QGEMV_INT_BOUNDS __launch_bounds__(256, QGEMV_MIN_BLOCKS)
+#else
+#define QGEMV_INT_BOUNDS __launch_bounds__(256)
+#endif
 #define INSTANTIATE_QGEMV_INT(S, T, BITS, NT)                                                                       \
-    extern "C" __global__ void __launch_bounds__(256)                                                              \
+    extern "C" __global__ void QGEMV_INT_BOUNDS                                                                    \
         gemv_int_##S##_b##BITS##_t##NT(T* y, const T* x, const unsigned int* packed, const float* scales,          \
                                        const float* zeros, int n, int k, int group, int ldy) {                     \
         gemv_int<T, NT, BITS>(y, x, packed, scales, zeros, n, k, group, ldy);                                      \
