@@ -203,6 +203,8 @@ CASES = [
     ("tokenizer-missing", write_file("tokenizer.json", None), GEN, "tokenizer"),
     ("tokenizer-not-json", write_file("tokenizer.json", "{"), GEN, "tokenizer.json"),
     ("tokenizer-no-model", edit_json("tokenizer.json", lambda t: t.pop("model")), GEN, "tokenizer.json"),
+    ("tokenizer-added-id-huge", edit_json("tokenizer.json", lambda t: t["added_tokens"].append({"id": 10 ** 12, "content": "<x>"})), GEN,
+     "'added_tokens[3].id': 1000000000000 is not a token id"),
     ("tokenizer-config-not-json", write_file("tokenizer_config.json", "{"), GEN, "tokenizer_config.json"),
     ("generation-config-not-json", write_file("generation_config.json", "{"), GEN, "generation_config.json"),
     ("generation-config-temperature", edit_json("generation_config.json", lambda g: g.update(temperature=-1)), GEN, "temperature"),

@@ -39,7 +39,7 @@ public struct ChatTemplateConfig: Sendable {
             do {
                 parsed = try JinjaValue(jsonString: String(contentsOf: configURL, encoding: .utf8))
             } catch {
-                throw TokenizerError.unreadableFile(path: configURL.path, reason: "\(error)")
+                throw TokenizerError.unreadableFile(path: configURL.path, reason: (error as? JinjaError)?.message ?? "\(error)")
             }
             guard case .dict(let d) = parsed else {
                 throw TokenizerError.unreadableFile(path: configURL.path, reason: "the top level is not a JSON object")
