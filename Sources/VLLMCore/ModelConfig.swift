@@ -127,6 +127,15 @@ public struct ModelConfig: Sendable, Equatable {
         activation = (c["hidden_activation"] ?? c["hidden_act"]) as? String ?? (encoder == nil ? "silu" : "gelu")
         family = try FamilyConfig(c, reader: reader, numLayers: numLayers, slidingWindow: slidingWindow, rope: rope)
 
+        // A window of no positions masks every key (the attention kernels divide by the sum), and a
+        // negative epsilon turns RMSNorm's square root NaN: both ran on to garbage or a trap.
+        if let window = slidingWindow, window <= 0 {
+            throw ModelLoadError.invalidConfig(
+                path: path, field: "sliding_window", detail: "\(window) is not a positive number of positions")
+        }
+        guard rmsNormEps >= 0, rmsNormEps.isFinite else {
+            throw ModelLoadError.invalidConfig(path: path, field: "rms_norm_eps", detail: "\(rmsNormEps) is negative")
+        }
         guard numHeads % numKVHeads == 0 else {
             throw ModelLoadError.invalidConfig(
                 path: path, field: "num_key_value_heads",

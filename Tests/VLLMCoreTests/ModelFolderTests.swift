@@ -144,6 +144,19 @@ import VLLMTestSupport
         #expect(loadError(hidden) == "\(hidden)/config.json: invalid value for 'hidden_size': \(1 << 40) is larger than \(1 << 31)")
     }
 
+    /// A sliding window of no positions trapped in the attention; a negative epsilon made NaN norms.
+    @Test func windowAndEpsilonOutOfRange() throws {
+        let window = try brokenCopy {
+            try editConfig($0) {
+                $0["use_sliding_window"] = true
+                $0["sliding_window"] = 0
+            }
+        }
+        #expect(loadError(window) == "\(window)/config.json: invalid value for 'sliding_window': 0 is not a positive number of positions")
+        let epsilon = try brokenCopy { try editConfig($0) { $0["rms_norm_eps"] = -1 } }
+        #expect(loadError(epsilon) == "\(epsilon)/config.json: invalid value for 'rms_norm_eps': -1.0 is negative")
+    }
+
     /// Rope factors that would divide by zero or trap in an Int conversion are named.
     @Test func badRopeFactors() throws {
         let zero = try brokenCopy { try editConfig($0) { $0["rope_scaling"] = ["rope_type": "linear", "factor": 0] } }
