@@ -8,8 +8,8 @@ import VLLMCore
 /// `.lookupTable`), parallel over the rows of `w`. Each row is read once, straight from its packed
 /// form: eight values at a time become a `SIMD8<Float>` in registers (integers and FP8 codes
 /// through their bits, table indices through the row's table) and are multiplied with up to
-/// `chunk` tokens while the slice of `x` is in L1; more tokens meet the row a chunk after another
-/// while it is in L1 (`DecodeChunks`). For integers the zero point is folded out of the loop,
+/// `chunk` tokens while the slice of `x` is in L1 (`DecodeChunks` would pass more a chunk after
+/// another; the tiles measured faster for them). For integers the zero point is folded out of the loop,
 /// `scale · (Σ q·x − zero · Σ x)` per group, with `Σ x` per token and group computed once per
 /// product. Larger batches dequantize tiles of rows instead (`PackedMatMul`), where the decoding
 /// is shared by many tokens.
