@@ -5,17 +5,12 @@ import VLLMCore
 
     /// The rows of one weight and the `T` tokens' quantized activations they multiply
     /// (`GGMLInt8Decode`, `PackedInt8Decode`), two sub-blocks of 32 values (`Int8Pair`) at a time.
-    /// Steps of up to `decodeTokens` tokens decode each pair in registers as their tokens meet it
-    /// (`DecodeChunks`); larger steps decode a tile of rows once into memory and pass the tokens
-    /// over it four at a time. Both run `meet`, so a token's sums take the same
-    /// operations in the same order whatever the step's size.
+    /// Decode steps decode each pair in registers as their one or few tokens meet it; prompt steps
+    /// decode a tile of rows once into memory and pass the tokens over it four at a time. Both run
+    /// `meet`, so a token's sums take the same operations in the same order whatever the step's size.
     struct Int8Rows {
-        /// Token counts up to which rows are decoded in registers rather than into tiles. Measured
-        /// on SmolLM2-135M's GPTQ int4 shapes: 5 and 8 tokens in chunks of four ran at 0.7–0.9×
-        /// the tiles' speed, which share each decoded pair among all the step's tokens.
-        static let decodeTokens = 3
-        /// Rows decoded together when a step has more than `decodeTokens` tokens: they stay in
-        /// L1/L2 while every token passes over them.
+        /// Rows decoded together when a step has at least `tileTokens` tokens: they stay in L1/L2
+        /// while every token passes over them.
         static let tileRows = 8
         /// Tokens that meet a row together, sharing each pair's codes in registers.
         static let tileTokens = 4
@@ -50,9 +45,15 @@ import VLLMCore
         /// run time (`swift_beginAccess`), a third of a decode step.
         func dot<Weight: Int8RowSource>(_ rows: Range<Int>, _ weight: Weight, out: UnsafeMutablePointer<Float>, outStride: Int) {
             typealias F = Weight.Row.Format
-            guard T > Self.decodeTokens else {
-                let kernel = Int8DecodeRows(rows: self, weight: weight, out: out, outStride: outStride)
-                DecodeChunks.run(rows, T: T, chunk: Self.tileTokens, kernel)
+            guard T >= Self.tileTokens else {
+                for n in rows {
+                    let row = weight.row(n)
+                    switch T {
+                    case 1: meet(row, OneToken.self, from: 0, out: out + n, outStride: outStride)
+                    case 2: meet(row, TwoTokens.self, from: 0, out: out + n, outStride: outStride)
+                    default: meet(row, ThreeTokens.self, from: 0, out: out + n, outStride: outStride)
+                    }
+                }
                 return
             }
             let bytes = DecodedRow<F>.bytes(shape)
@@ -79,7 +80,7 @@ import VLLMCore
         /// `Tokens.count` tokens from `t` on against one row, pair by pair; the pairs' offsets meet
         /// the tokens' half-block sums once per group of eight sub-blocks.
         @inline(__always)
-        fileprivate func meet<Row: Int8PairSource, Tokens: DecodeTokens>(
+        private func meet<Row: Int8PairSource, Tokens: DecodeTokens>(
             _ row: Row, _: Tokens.Type, from t: Int, out: UnsafeMutablePointer<Float>, outStride: Int
         ) {
             let n = Tokens.count
@@ -102,15 +103,6 @@ import VLLMCore
             let four = v.lowHalf + v.highHalf
             let two = four.lowHalf + four.highHalf
             return two[0] + two[1]
-        }
-    }
-
-    /// A weight's rows decoded in registers against a chunk of tokens (`Int8Rows.dot`).
-    private struct Int8DecodeRows<Weight: Int8RowSource>: DecodeRows {
-        let rows: Int8Rows, weight: Weight, out: UnsafeMutablePointer<Float>, outStride: Int
-
-        func dot<C: DecodeTokens>(row n: Int, from t: Int, _: C.Type) {
-            rows.meet(weight.row(n), C.self, from: t, out: out + t * outStride + n, outStride: outStride)
         }
     }
 

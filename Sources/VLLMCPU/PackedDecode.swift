@@ -4,56 +4,71 @@ import VLLMCore
     import _Builtin_intrinsics.intel
 #endif
 
-/// `out[t, n] = Σ_k x[t, k] · w[n, k]` for 1 to `maxTokens` tokens (decode steps) and weights that stay packed (`WeightFormat.packedInt`, `.fp8`,
-/// `.lookupTable`), parallel over the rows of `w`. Each row is read once, straight from its packed
-/// form: eight values at a time become a `SIMD8<Float>` in registers (integers and FP8 codes
-/// through their bits, table indices through the row's table) and are multiplied with up to
-/// `chunk` tokens while the slice of `x` is in L1 (`DecodeChunks` would pass more a chunk after
-/// another; the tiles measured faster for them). For integers the zero point is folded out of the loop,
-/// `scale · (Σ q·x − zero · Σ x)` per group, with `Σ x` per token and group computed once per
-/// product. Larger batches dequantize tiles of rows instead (`PackedMatMul`), where the decoding
-/// is shared by many tokens.
+/// `out[t, n] = Σ_k x[t, k] · w[n, k]` for 1 to `maxTokens` tokens (decode steps) and weights
+/// that stay packed (`WeightFormat.packedInt`, `.fp8`, `.lookupTable`), parallel over the rows of
+/// `w`. Each row is read once, straight from its packed form: eight values at a time become a
+/// `SIMD8<Float>` in registers (integers and FP8 codes through their bits, table indices through
+/// the row's table) and are multiplied with every token while the slice of `x` is in L1. For
+/// integers the zero point is folded out of the loop, `scale · (Σ q·x − zero · Σ x)` per group,
+/// with `Σ x` per token and group computed once per product. Larger batches dequantize tiles of
+/// rows instead (`PackedMatMul`), where the decoding is shared by many tokens.
 enum PackedDecode {
-    /// Token counts up to which products take this path. Measured on SmolLM2-135M's GPTQ int4
-    /// shapes (docs/quantization.md): 5 tokens in two chunks ran as fast as the tiles, 8 slower,
-    /// so larger steps keep the tiles.
+    /// Token counts up to which products take this path.
     static let maxTokens = 4
-    /// Tokens whose sums a kernel holds in registers at once (two chains of 8 lanes each).
-    static let chunk = 4
 
     /// A `WeightFormat.packedInt` matrix: `packed [N, K·bits/32]`, `scales`/`zeros [N, K/groupSize]`.
     static func multiplyInt(
         x: UnsafePointer<Float>, T: Int, K: Int, N: Int, packed: UnsafePointer<UInt32>, scales: UnsafePointer<Float>,
         zeros: UnsafePointer<Float>, bits: Int, groupSize: Int, out: UnsafeMutablePointer<Float>, outStride: Int
     ) {
-        precondition(T >= 1 && (bits == 4 || bits == 8) && K % groupSize == 0)
-        // Groups of whole blocks of 8 words (64 int4 or 32 int8 values): each block is one 32-byte
-        // load, and value `j` of every word is masked in place (`q · 2^(bits·j)`, converted
-        // exactly) and multiplied with activations reordered and scaled by `2^(−bits·j)` to match.
-        let blocks = groupSize % (256 / bits) == 0
-        let (groups, perWord) = (K / groupSize, 32 / bits)
-        let buffer = UnsafeMutablePointer<Float>.allocate(capacity: (T + 3) * groups + (blocks ? T * K : 0))
-        defer { buffer.deallocate() }
-        groupSums(x, T: T, K: K, groupSize: groupSize, into: buffer)
-        var input = x
-        if blocks {
-            let xp = buffer + (T + 3) * groups
-            interleave(x, T: T, K: K, perWord: perWord, into: xp) { j in
-                // The top value is shifted down one place before masking, so that its integer stays positive.
-                Float(sign: .plus, exponent: -bits * (j == perWord - 1 ? j - 1 : j), significand: 1)
+        precondition(T >= 1 && T <= maxTokens && (bits == 4 || bits == 8) && K % groupSize == 0)
+        let weights = IntRows(packed: packed, scales: scales, zeros: zeros, K: K, groupSize: groupSize)
+        if groupSize % (256 / bits) == 0 {
+            multiplyIntBlocks(x: x, T: T, N: N, weights: weights, bits: bits, out: out, outStride: outStride)
+            return
+        }
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: maxTokens * (K / groupSize)) { sums in
+            groupSums(x, T: T, K: K, groupSize: groupSize, into: sums.baseAddress!)
+            let sums = UnsafePointer(sums.baseAddress!)
+            ParallelFor.run(N, costPerItem: K * (T + 2) / 2) { rows in
+                // Token counts as types, so that each loop is specialised for its count.
+                switch T {
+                case 1: weights.dot(rows, OneToken.self, bits: bits, x: x, sums: sums, out: out, outStride: outStride)
+                case 2: weights.dot(rows, TwoTokens.self, bits: bits, x: x, sums: sums, out: out, outStride: outStride)
+                case 3: weights.dot(rows, ThreeTokens.self, bits: bits, x: x, sums: sums, out: out, outStride: outStride)
+                default: weights.dot(rows, FourTokens.self, bits: bits, x: x, sums: sums, out: out, outStride: outStride)
+                }
             }
-            input = UnsafePointer(xp)
         }
-        func run<L: IntLayout>(_: L.Type) {
-            let rows = IntRows<L>(
-                packed: packed, scales: scales, zeros: zeros, K: K, groupSize: groupSize, bits: bits, x: input,
-                sums: UnsafePointer(buffer), out: out, outStride: outStride)
-            ParallelFor.run(N, costPerItem: K * (T + (blocks ? 1 : 2)) / 2) { DecodeChunks.run($0, T: T, chunk: chunk, rows) }
+    }
+
+    /// Groups made of whole blocks of 8 words (64 int4 or 32 int8 values): each block is one
+    /// 32-byte load, and value `j` of every word is masked in place (`q · 2^(bits·j)`, converted
+    /// exactly) and multiplied with activations reordered and scaled by `2^(−bits·j)` to match.
+    private static func multiplyIntBlocks(
+        x: UnsafePointer<Float>, T: Int, N: Int, weights: IntRows, bits: Int, out: UnsafeMutablePointer<Float>, outStride: Int
+    ) {
+        let (K, groups, perWord) = (weights.K, weights.K / weights.groupSize, 32 / bits)
+        let buffer = UnsafeMutablePointer<Float>.allocate(capacity: maxTokens * groups + T * K)
+        defer { buffer.deallocate() }
+        let xp = buffer + maxTokens * groups
+        groupSums(x, T: T, K: K, groupSize: weights.groupSize, into: buffer)
+        interleave(x, T: T, K: K, perWord: perWord, into: xp) { j in
+            // The top value is shifted down one place before masking, so that its integer stays positive.
+            Float(sign: .plus, exponent: -bits * (j == perWord - 1 ? j - 1 : j), significand: 1)
         }
-        switch (blocks, bits) {
-        case (false, _): run(IntWords.self)
-        case (true, 4): run(Int4Block.self)
-        case (true, _): run(Int8Block.self)
+        let (x, sums) = (UnsafePointer(xp), UnsafePointer(buffer))
+        ParallelFor.run(N, costPerItem: K * (T + 1) / 2) { rows in
+            switch (bits, T) {
+            case (4, 1): weights.dotBlocks(rows, Int4Block.self, OneToken.self, x: x, sums: sums, out: out, outStride: outStride)
+            case (4, 2): weights.dotBlocks(rows, Int4Block.self, TwoTokens.self, x: x, sums: sums, out: out, outStride: outStride)
+            case (4, 3): weights.dotBlocks(rows, Int4Block.self, ThreeTokens.self, x: x, sums: sums, out: out, outStride: outStride)
+            case (4, _): weights.dotBlocks(rows, Int4Block.self, FourTokens.self, x: x, sums: sums, out: out, outStride: outStride)
+            case (_, 1): weights.dotBlocks(rows, Int8Block.self, OneToken.self, x: x, sums: sums, out: out, outStride: outStride)
+            case (_, 2): weights.dotBlocks(rows, Int8Block.self, TwoTokens.self, x: x, sums: sums, out: out, outStride: outStride)
+            case (_, 3): weights.dotBlocks(rows, Int8Block.self, ThreeTokens.self, x: x, sums: sums, out: out, outStride: outStride)
+            case (_, _): weights.dotBlocks(rows, Int8Block.self, FourTokens.self, x: x, sums: sums, out: out, outStride: outStride)
+            }
         }
     }
 
@@ -78,19 +93,34 @@ enum PackedDecode {
         x: UnsafePointer<Float>, T: Int, K: Int, N: Int, codes: UnsafePointer<UInt8>, scales: UnsafePointer<Float>,
         blockColumns: Int, out: UnsafeMutablePointer<Float>, outStride: Int
     ) {
-        precondition(T >= 1)
-        let blockColumns = min(blockColumns, K)
-        // Blocks of 32 codes, one 32-byte load each; byte j of every word is read in place as a
-        // float's bits, `code · 2⁻¹²⁰`, and the activations are scaled by 2⁶⁰ and reordered to
-        // match (the other 2⁶⁰ goes to the scales).
-        let interleaved = K % 32 == 0 && blockColumns % 32 == 0
-        let xp = UnsafeMutablePointer<Float>.allocate(capacity: interleaved ? T * K : 0)
-        defer { xp.deallocate() }
-        if interleaved { interleave(x, T: T, K: K, perWord: 4, into: xp) { _ in 0x1p60 } }
-        let rows = FP8Rows(
-            codes: codes, scales: scales, K: K, blockColumns: blockColumns, interleaved: interleaved,
-            x: interleaved ? UnsafePointer(xp) : x, out: out, outStride: outStride)
-        ParallelFor.run(N, costPerItem: K * (T + (interleaved ? 2 : 3)) / 2) { DecodeChunks.run($0, T: T, chunk: chunk, rows) }
+        precondition(T >= 1 && T <= maxTokens)
+        let weights = FP8Rows(codes: codes, scales: scales, K: K, blockColumns: min(blockColumns, K))
+        if K % 32 == 0 && weights.blockColumns % 32 == 0 {
+            // Blocks of 32 codes, one 32-byte load each; byte j of every word is read in place as a
+            // float's bits, `code · 2⁻¹²⁰`, and the activations are scaled by 2⁶⁰ and reordered to
+            // match (the other 2⁶⁰ goes to the scales).
+            let xp = UnsafeMutablePointer<Float>.allocate(capacity: T * K)
+            defer { xp.deallocate() }
+            interleave(x, T: T, K: K, perWord: 4, into: xp) { _ in 0x1p60 }
+            let x = UnsafePointer(xp)
+            ParallelFor.run(N, costPerItem: K * (T + 2) / 2) { rows in
+                switch T {
+                case 1: weights.dotBlocks(rows, OneToken.self, x: x, out: out, outStride: outStride)
+                case 2: weights.dotBlocks(rows, TwoTokens.self, x: x, out: out, outStride: outStride)
+                case 3: weights.dotBlocks(rows, ThreeTokens.self, x: x, out: out, outStride: outStride)
+                default: weights.dotBlocks(rows, FourTokens.self, x: x, out: out, outStride: outStride)
+                }
+            }
+            return
+        }
+        ParallelFor.run(N, costPerItem: K * (T + 3) / 2) { rows in
+            switch T {
+            case 1: weights.dot(rows, OneToken.self, x: x, out: out, outStride: outStride)
+            case 2: weights.dot(rows, TwoTokens.self, x: x, out: out, outStride: outStride)
+            case 3: weights.dot(rows, ThreeTokens.self, x: x, out: out, outStride: outStride)
+            default: weights.dot(rows, FourTokens.self, x: x, out: out, outStride: outStride)
+            }
+        }
     }
 
     /// A `WeightFormat.lookupTable` matrix of 4-bit indices: `packed [N, K/8]`, `table [N, 16]`.
@@ -98,19 +128,24 @@ enum PackedDecode {
         x: UnsafePointer<Float>, T: Int, K: Int, N: Int, packed: UnsafePointer<UInt32>, table: UnsafePointer<Float>,
         out: UnsafeMutablePointer<Float>, outStride: Int
     ) {
-        precondition(T >= 1 && K % 8 == 0)
+        precondition(T >= 1 && T <= maxTokens && K % 8 == 0)
         let weights = LookupRows(packed: packed, table: table, K: K)
         weights.withInterleaved(x, T: T) { x in
-            let rows = LookupKernel(weights: weights, x: x, out: out, outStride: outStride)
-            ParallelFor.run(N, costPerItem: K * (T + 3) / 2) { DecodeChunks.run($0, T: T, chunk: chunk, rows) }
+            ParallelFor.run(N, costPerItem: K * (T + 3) / 2) { rows in
+                switch T {
+                case 1: weights.dot(rows, OneToken.self, x: x, out: out, outStride: outStride)
+                case 2: weights.dot(rows, TwoTokens.self, x: x, out: out, outStride: outStride)
+                case 3: weights.dot(rows, ThreeTokens.self, x: x, out: out, outStride: outStride)
+                default: weights.dot(rows, FourTokens.self, x: x, out: out, outStride: outStride)
+                }
+            }
         }
     }
 
-    /// `Σ x[t, k]` over each group of `groupSize` inputs, `[T + 3, groups]` (rows past `T` zero: a
-    /// chunk reads four rows, `TokenSums.store`'s four corrections).
+    /// `Σ x[t, k]` over each group of `groupSize` inputs, `[maxTokens, groups]` (rows past `T` zero).
     private static func groupSums(_ x: UnsafePointer<Float>, T: Int, K: Int, groupSize: Int, into sums: UnsafeMutablePointer<Float>) {
         let groups = K / groupSize
-        sums.initialize(repeating: 0, count: (T + 3) * groups)
+        sums.initialize(repeating: 0, count: maxTokens * groups)
         for t in 0..<T {
             for g in 0..<groups {
                 var s = SIMD8<Float>(), tail: Float = 0
@@ -131,54 +166,10 @@ protocol DecodeTokens {
     /// Independent accumulators per token (4 for one token, 8 in all for two, 6 or 8 for more).
     static var chains: Int { get }
 }
-enum NoTokens: DecodeTokens { static var count: Int { 0 }; static var chains: Int { 1 } }
 enum OneToken: DecodeTokens { static var count: Int { 1 }; static var chains: Int { 4 } }
 enum TwoTokens: DecodeTokens { static var count: Int { 2 }; static var chains: Int { 4 } }
 enum ThreeTokens: DecodeTokens { static var count: Int { 3 }; static var chains: Int { 2 } }
 enum FourTokens: DecodeTokens { static var count: Int { 4 }; static var chains: Int { 2 } }
-
-/// A decode kernel: one weight row against a chunk of the step's tokens, its sums in registers.
-protocol DecodeRows {
-    /// Row `n` against the `C.count` tokens from token `t` on.
-    func dot<C: DecodeTokens>(row n: Int, from t: Int, _: C.Type)
-}
-
-/// Steps of more tokens than a kernel's registers hold: each row meets the tokens a chunk of up
-/// to `chunk` at a time, one chunk after the other while the row is in L1, so that the weights
-/// are read from memory once per step and a token's sums take the same operations in any chunk.
-enum DecodeChunks {
-    /// Rows `rows` of `kernel` against `T` tokens, in chunks of `min(T, chunk)` and one smaller rest.
-    @inline(__always)
-    static func run<R: DecodeRows>(_ rows: Range<Int>, T: Int, chunk: Int, _ kernel: R) {
-        // Chunk sizes as types, so that each kernel is specialised for its token count.
-        switch min(T, chunk) {
-        case 1: run(rows, T: T, kernel, OneToken.self)
-        case 2: run(rows, T: T, kernel, TwoTokens.self)
-        case 3: run(rows, T: T, kernel, ThreeTokens.self)
-        default: run(rows, T: T, kernel, FourTokens.self)
-        }
-    }
-
-    @inline(__always)
-    private static func run<R: DecodeRows, Full: DecodeTokens>(_ rows: Range<Int>, T: Int, _ kernel: R, _: Full.Type) {
-        let (chunks, rest) = T.quotientAndRemainder(dividingBy: Full.count)
-        switch rest {
-        case 0: run(rows, chunks: chunks, kernel, Full.self, NoTokens.self)
-        case 1: run(rows, chunks: chunks, kernel, Full.self, OneToken.self)
-        case 2: run(rows, chunks: chunks, kernel, Full.self, TwoTokens.self)
-        default: run(rows, chunks: chunks, kernel, Full.self, ThreeTokens.self)
-        }
-    }
-
-    private static func run<R: DecodeRows, Full: DecodeTokens, Rest: DecodeTokens>(
-        _ rows: Range<Int>, chunks: Int, _ kernel: R, _: Full.Type, _: Rest.Type
-    ) {
-        for n in rows {
-            for c in 0..<chunks { kernel.dot(row: n, from: c * Full.count, Full.self) }
-            if Rest.count > 0 { kernel.dot(row: n, from: chunks * Full.count, Rest.self) }
-        }
-    }
-}
 
 /// One SIMD8 accumulator per token; `T` is a constant where the kernels call it, so the unused
 /// ones vanish.
@@ -294,97 +285,117 @@ func unpack(_ row: UnsafePointer<UInt32>, _ k: Int, bits: Int) -> SIMD8<UInt32> 
     return (SIMD8(w0, w0, w0, w0, w1, w1, w1, w1) &>> SIMD8(0, 8, 16, 24, 0, 8, 16, 24)) & 0xFF
 }
 
-/// The rows of a `WeightFormat.packedInt` matrix and a step's activations (`x [T, K]`, in the
-/// order `L` reads them) with their group sums (`[T + 3, groups]`), read as `L` lays
-/// the row out.
-private struct IntRows<L: IntLayout>: DecodeRows {
+/// The rows of a `WeightFormat.packedInt` matrix.
+private struct IntRows {
     let packed: UnsafePointer<UInt32>, scales: UnsafePointer<Float>, zeros: UnsafePointer<Float>
-    let K: Int, groupSize: Int, bits: Int
-    let x: UnsafePointer<Float>, sums: UnsafePointer<Float>
-    let out: UnsafeMutablePointer<Float>, outStride: Int
+    let K: Int, groupSize: Int
 
-    func dot<C: DecodeTokens>(row n: Int, from t: Int, _: C.Type) {
+    /// Rows `rows` of the product, word by word (any group of a multiple of 8 values, or int8 of 8·i + 4).
+    func dot<C: DecodeTokens>(
+        _ rows: Range<Int>, _: C.Type, bits: Int, x: UnsafePointer<Float>, sums: UnsafePointer<Float>,
+        out: UnsafeMutablePointer<Float>, outStride: Int
+    ) {
         let T = C.count
-        let groups = K / groupSize
-        let (row, x, sums) = (packed + n * (K * bits / 32), x + t * K, sums + t * groups)
-        var total = TokenSums(), correction = SIMD4<Float>()
-        for g in 0..<groups {
-            let scale = scales[n * groups + g], zero = zeros[n * groups + g]
-            total.add(L.group(row, g * groupSize..<(g + 1) * groupSize, bits: bits, x: x, K: K, C.self), times: scale, T: T)
-            correction += SIMD4(sums[g], sums[groups + g], sums[2 * groups + g], sums[3 * groups + g]) * (scale * zero)
-        }
-        total.store(out + t * outStride + n, outStride: outStride, T: T, minus: correction)
-    }
-}
-
-/// How a group of a packed-integer row meets the tokens.
-private protocol IntLayout {
-    /// `Σ q·x` over inputs `inputs` of `row` (`bits`-bit codes) for each token, token 0's
-    /// activations at `x` and token `t`'s `t·K` further.
-    static func group<C: DecodeTokens>(
-        _ row: UnsafePointer<UInt32>, _ inputs: Range<Int>, bits: Int, x: UnsafePointer<Float>, K: Int, _: C.Type
-    ) -> TokenSums
-}
-
-/// Word by word, the activations in input order: any group of a multiple of 8 values, or int8
-/// of 8·i + 4.
-private enum IntWords: IntLayout {
-    @inline(__always)
-    static func group<C: DecodeTokens>(
-        _ row: UnsafePointer<UInt32>, _ inputs: Range<Int>, bits: Int, x: UnsafePointer<Float>, K: Int, _: C.Type
-    ) -> TokenSums {
-        let T = C.count
-        var sums = TokenSums()
-        var k = inputs.lowerBound
-        while k + 8 <= inputs.upperBound {
-            sums.add(floats(unpack(row, k, bits: bits)), x: x + k, K: K, T: T)
-            k += 8
-        }
-        while k < inputs.upperBound {  // int8 groups of 8·i + 4 inputs
-            let q = Float((row[k * bits / 32] >> UInt32((k % (32 / bits)) * bits)) & ((1 << UInt32(bits)) - 1))
-            for t in 0..<T { sums.addScalar(q * x[t * K + k], token: t) }
-            k += 1
-        }
-        return sums
-    }
-}
-
-/// Blocks of 8 words (`8 · 32/bits` values) read in place with one 32-byte load: value `j` of
-/// every word masked in place is `q · 2^(bits·j)` (the top one shifted down a place first, so
-/// that its integer stays positive), against activations interleaved to match
-/// (`PackedDecode.interleave`).
-private protocol IntBlock: IntLayout {
-    /// Bits per value.
-    static var bits: Int { get }
-}
-
-extension IntBlock {
-    @inline(__always)
-    static func group<C: DecodeTokens>(
-        _ row: UnsafePointer<UInt32>, _ inputs: Range<Int>, bits _: Int, x: UnsafePointer<Float>, K: Int, _: C.Type
-    ) -> TokenSums {
-        let (perWord, mask) = (32 / bits, UInt32(1 << bits) - 1)
-        var acc = Chains()
-        for k in stride(from: inputs.lowerBound, to: inputs.upperBound, by: 8 * perWord) {
-            let v = UnsafeRawPointer(row + k / perWord).loadUnaligned(as: SIMD8<UInt32>.self)
-            for j in 0..<perWord {
-                let (value, place) = j == perWord - 1 ? (v &>> UInt32(bits), j - 1) : (v, j)
-                acc.add(j, converted(value & (mask << UInt32(bits * place))), x: x + k + 8 * j, K: K, T: C.count, chains: C.chains)
+        let groups = K / groupSize, words = K * bits / 32
+        for n in rows {
+            let row = packed + n * words
+            var total = TokenSums(), correction = SIMD4<Float>()
+            for g in 0..<groups {
+                var group = TokenSums()
+                var k = g * groupSize
+                let end = k + groupSize
+                while k + 8 <= end {
+                    group.add(floats(unpack(row, k, bits: bits)), x: x + k, K: K, T: T)
+                    k += 8
+                }
+                while k < end {  // int8 groups of 8·i + 4 inputs
+                    let q = Float((row[k * bits / 32] >> UInt32((k % (32 / bits)) * bits)) & ((1 << UInt32(bits)) - 1))
+                    for t in 0..<T { group.addScalar(q * x[t * K + k], token: t) }
+                    k += 1
+                }
+                let scale = scales[n * groups + g], zero = zeros[n * groups + g]
+                total.add(group, times: scale, T: T)
+                let z = scale * zero
+                correction += SIMD4(sums[g], sums[groups + g], sums[2 * groups + g], sums[3 * groups + g]) * z
             }
+            total.store(out + n, outStride: outStride, T: T, minus: correction)
         }
-        return acc.tokens(T: C.count, chains: C.chains)
     }
 }
 
-private enum Int4Block: IntBlock { static var bits: Int { 4 } }
-private enum Int8Block: IntBlock { static var bits: Int { 8 } }
+/// How the values of one 32-byte block of packed integers are read in place.
+protocol IntBlock {
+    /// Values in a block of 8 words.
+    static var perBlock: Int { get }
+    /// Adds the block `v` against the interleaved activations at `x` to `acc`.
+    static func add<C: DecodeTokens>(_ v: SIMD8<UInt32>, x: UnsafePointer<Float>, K: Int, into acc: inout Chains, _: C.Type)
+}
 
-/// The rows of a `WeightFormat.fp8` matrix and a step's activations: in input order, or, when
-/// `interleaved`, scaled by 2⁶⁰ and reordered in blocks of 32 (`PackedDecode.interleave`).
-struct FP8Rows: DecodeRows {
+/// 64 int4 values: nibble j of each word masked in place is `q · 16^j` (the top one shifted
+/// down a nibble first, so that its integer stays positive).
+enum Int4Block: IntBlock {
+    static var perBlock: Int { 64 }
+
+    @inline(__always)
+    static func add<C: DecodeTokens>(_ v: SIMD8<UInt32>, x: UnsafePointer<Float>, K: Int, into acc: inout Chains, _: C.Type) {
+        let (T, c) = (C.count, C.chains)
+        acc.add(0, converted(v & 0xF), x: x, K: K, T: T, chains: c)
+        acc.add(1, converted(v & 0xF0), x: x + 8, K: K, T: T, chains: c)
+        acc.add(2, converted(v & 0xF00), x: x + 16, K: K, T: T, chains: c)
+        acc.add(3, converted(v & 0xF000), x: x + 24, K: K, T: T, chains: c)
+        acc.add(4, converted(v & 0xF_0000), x: x + 32, K: K, T: T, chains: c)
+        acc.add(5, converted(v & 0xF0_0000), x: x + 40, K: K, T: T, chains: c)
+        acc.add(6, converted(v & 0xF00_0000), x: x + 48, K: K, T: T, chains: c)
+        acc.add(7, converted((v &>> 4) & 0xF00_0000), x: x + 56, K: K, T: T, chains: c)
+    }
+}
+
+/// 32 int8 values: byte j of each word masked in place is `q · 256^j` (the top one shifted down).
+enum Int8Block: IntBlock {
+    static var perBlock: Int { 32 }
+
+    @inline(__always)
+    static func add<C: DecodeTokens>(_ v: SIMD8<UInt32>, x: UnsafePointer<Float>, K: Int, into acc: inout Chains, _: C.Type) {
+        let (T, c) = (C.count, C.chains)
+        acc.add(0, converted(v & 0xFF), x: x, K: K, T: T, chains: c)
+        acc.add(1, converted(v & 0xFF00), x: x + 8, K: K, T: T, chains: c)
+        acc.add(2, converted(v & 0xFF_0000), x: x + 16, K: K, T: T, chains: c)
+        acc.add(3, converted((v &>> 8) & 0xFF_0000), x: x + 24, K: K, T: T, chains: c)
+    }
+}
+
+extension IntRows {
+    /// Rows `rows` of the product for groups of whole blocks, `x` interleaved (`PackedDecode.interleave`).
+    func dotBlocks<B: IntBlock, C: DecodeTokens>(
+        _ rows: Range<Int>, _: B.Type, _: C.Type, x: UnsafePointer<Float>, sums: UnsafePointer<Float>,
+        out: UnsafeMutablePointer<Float>, outStride: Int
+    ) {
+        let (T, perBlock) = (C.count, B.perBlock)
+        let groups = K / groupSize, rowBytes = K * 32 / perBlock
+        for n in rows {
+            let row = UnsafeRawPointer(packed) + n * rowBytes
+            var total = TokenSums(), correction = SIMD4<Float>()
+            for g in 0..<groups {
+                var acc = Chains()
+                var k = g * groupSize
+                let end = k + groupSize
+                while k < end {
+                    B.add(row.loadUnaligned(fromByteOffset: k * 32 / perBlock, as: SIMD8<UInt32>.self), x: x + k, K: K, into: &acc, C.self)
+                    k += perBlock
+                }
+                let scale = scales[n * groups + g], zero = zeros[n * groups + g]
+                total.add(acc.tokens(T: T, chains: C.chains), times: scale, T: T)
+                correction += SIMD4(sums[g], sums[groups + g], sums[2 * groups + g], sums[3 * groups + g]) * (scale * zero)
+            }
+            total.store(out + n, outStride: outStride, T: T, minus: correction)
+        }
+    }
+}
+
+/// The rows of a `WeightFormat.fp8` matrix.
+struct FP8Rows {
     let codes: UnsafePointer<UInt8>, scales: UnsafePointer<Float>
-    let K: Int, blockColumns: Int, interleaved: Bool
-    let x: UnsafePointer<Float>, out: UnsafeMutablePointer<Float>, outStride: Int
+    let K: Int, blockColumns: Int
 
     /// Eight e4m3 codes as floats, exactly: the exponent and mantissa bits moved into a float's
     /// and rebiased (7 → 127); subnormal codes (exponent 0) get exponent 1 and lose its implicit
@@ -415,59 +426,53 @@ struct FP8Rows: DecodeRows {
         acc.add(3, float(((v &>> 4) & magnitude) | (v & sign)), x: x + 24, K: K, T: T, chains: chains)
     }
 
-    func dot<C: DecodeTokens>(row n: Int, from t: Int, _: C.Type) {
+    /// `dot` for `K` and blocks that are multiples of 32, `x` interleaved and scaled by 2⁶⁰.
+    func dotBlocks<C: DecodeTokens>(
+        _ rows: Range<Int>, _: C.Type, x: UnsafePointer<Float>, out: UnsafeMutablePointer<Float>, outStride: Int
+    ) {
+        let (T, chains) = (C.count, C.chains)
+        let blocks = (K + blockColumns - 1) / blockColumns
+        for n in rows {
+            let row = UnsafeRawPointer(codes + n * K)
+            var total = TokenSums()
+            for b in 0..<blocks {
+                var acc = Chains()
+                var k = b * blockColumns
+                let end = min(K, k + blockColumns)
+                while k < end {
+                    Self.addBlock(row.loadUnaligned(fromByteOffset: k, as: SIMD8<UInt32>.self), x: x + k, K: K, into: &acc, C.self)
+                    k += 32
+                }
+                total.add(acc.tokens(T: T, chains: chains), times: scales[n * blocks + b] * 0x1p60, T: T)
+            }
+            total.store(out + n, outStride: outStride, T: T)
+        }
+    }
+
+    /// Rows `rows` of the product, 8 codes at a time (any `K` and block width).
+    func dot<C: DecodeTokens>(_ rows: Range<Int>, _: C.Type, x: UnsafePointer<Float>, out: UnsafeMutablePointer<Float>, outStride: Int) {
         let T = C.count
         let blocks = (K + blockColumns - 1) / blockColumns
-        let (row, x) = (codes + n * K, x + t * K)
-        var total = TokenSums()
-        for b in 0..<blocks {
-            let inputs = b * blockColumns..<min(K, (b + 1) * blockColumns)
-            if interleaved {
-                total.add(sumsOfBlocks(row, inputs, x: x, C.self), times: scales[n * blocks + b] * 0x1p60, T: T)
-            } else {
-                total.add(sums(row, inputs, x: x, C.self), times: scales[n * blocks + b], T: T)
+        for n in rows {
+            let row = codes + n * K
+            var total = TokenSums()
+            for b in 0..<blocks {
+                var block = TokenSums()
+                var k = b * blockColumns
+                let end = min(K, k + blockColumns)
+                while k + 8 <= end {
+                    block.add(Self.decode(row + k), x: x + k, K: K, T: T)
+                    k += 8
+                }
+                while k < end {
+                    let w = FloatBits.float8E4M3ToFloat(row[k])
+                    for t in 0..<T { block.addScalar(w * x[t * K + k], token: t) }
+                    k += 1
+                }
+                total.add(block, times: scales[n * blocks + b], T: T)
             }
+            total.store(out + n, outStride: outStride, T: T)
         }
-        total.store(out + t * outStride + n, outStride: outStride, T: T)
-    }
-
-    /// `Σ code·x` over `inputs` (multiples of 32), 32 codes at a time, `x` interleaved.
-    @inline(__always)
-    private func sumsOfBlocks<C: DecodeTokens>(
-        _ row: UnsafePointer<UInt8>, _ inputs: Range<Int>, x: UnsafePointer<Float>, _: C.Type
-    ) -> TokenSums {
-        var acc = Chains()
-        for k in stride(from: inputs.lowerBound, to: inputs.upperBound, by: 32) {
-            Self.addBlock(UnsafeRawPointer(row + k).loadUnaligned(as: SIMD8<UInt32>.self), x: x + k, K: K, into: &acc, C.self)
-        }
-        return acc.tokens(T: C.count, chains: C.chains)
-    }
-
-    /// `Σ code·x` over `inputs`, 8 codes at a time (any `K` and block width).
-    @inline(__always)
-    private func sums<C: DecodeTokens>(_ row: UnsafePointer<UInt8>, _ inputs: Range<Int>, x: UnsafePointer<Float>, _: C.Type) -> TokenSums {
-        let T = C.count
-        var block = TokenSums()
-        var k = inputs.lowerBound
-        while k + 8 <= inputs.upperBound {
-            block.add(Self.decode(row + k), x: x + k, K: K, T: T)
-            k += 8
-        }
-        while k < inputs.upperBound {
-            let w = FloatBits.float8E4M3ToFloat(row[k])
-            for t in 0..<T { block.addScalar(w * x[t * K + k], token: t) }
-            k += 1
-        }
-        return block
-    }
-}
-
-/// `LookupRows` against a step's activations, interleaved (`LookupRows.withInterleaved`).
-private struct LookupKernel: DecodeRows {
-    let weights: LookupRows, x: UnsafePointer<Float>, out: UnsafeMutablePointer<Float>, outStride: Int
-
-    func dot<C: DecodeTokens>(row n: Int, from t: Int, _: C.Type) {
-        weights.dot(row: n, C.self, x: x + t * weights.width, out: out + t * outStride + n, outStride: outStride)
     }
 }
 
@@ -520,27 +525,28 @@ struct LookupRows {
         return v
     }
 
-    /// Row `n` of the product, `x` interleaved (`withInterleaved`), token `t` at `x + t·width`.
-    @inline(__always)
-    func dot<C: DecodeTokens>(row n: Int, _: C.Type, x: UnsafePointer<Float>, out: UnsafeMutablePointer<Float>, outStride: Int) {
+    /// Rows `rows` of the product, `x` interleaved (`withInterleaved`).
+    func dot<C: DecodeTokens>(_ rows: Range<Int>, _: C.Type, x: UnsafePointer<Float>, out: UnsafeMutablePointer<Float>, outStride: Int) {
         let (T, chains, width) = (C.count, C.chains, self.width)
-        let row = packed + n * (K / 8), values = LookupTable16(table + n * 16)
-        var acc = Chains()
-        for b in 0..<(width / 64) {
-            let v = block(row, b), xb = x + 64 * b
-            // Written out, so that each accumulator is a constant.
-            let low = values.half(v, 0)
-            acc.add(0, low.0, x: xb, K: width, T: T, chains: chains)
-            acc.add(1, low.1, x: xb + 8, K: width, T: T, chains: chains)
-            acc.add(2, low.2, x: xb + 16, K: width, T: T, chains: chains)
-            acc.add(3, low.3, x: xb + 24, K: width, T: T, chains: chains)
-            let high = values.half(v, 1)
-            acc.add(4, high.0, x: xb + 32, K: width, T: T, chains: chains)
-            acc.add(5, high.1, x: xb + 40, K: width, T: T, chains: chains)
-            acc.add(6, high.2, x: xb + 48, K: width, T: T, chains: chains)
-            acc.add(7, high.3, x: xb + 56, K: width, T: T, chains: chains)
+        for n in rows {
+            let row = packed + n * (K / 8), values = LookupTable16(table + n * 16)
+            var acc = Chains()
+            for b in 0..<(width / 64) {
+                let v = block(row, b), xb = x + 64 * b
+                // Written out, so that each accumulator is a constant.
+                let low = values.half(v, 0)
+                acc.add(0, low.0, x: xb, K: width, T: T, chains: chains)
+                acc.add(1, low.1, x: xb + 8, K: width, T: T, chains: chains)
+                acc.add(2, low.2, x: xb + 16, K: width, T: T, chains: chains)
+                acc.add(3, low.3, x: xb + 24, K: width, T: T, chains: chains)
+                let high = values.half(v, 1)
+                acc.add(4, high.0, x: xb + 32, K: width, T: T, chains: chains)
+                acc.add(5, high.1, x: xb + 40, K: width, T: T, chains: chains)
+                acc.add(6, high.2, x: xb + 48, K: width, T: T, chains: chains)
+                acc.add(7, high.3, x: xb + 56, K: width, T: T, chains: chains)
+            }
+            acc.tokens(T: T, chains: chains).store(out + n, outStride: outStride, T: T)
         }
-        acc.tokens(T: T, chains: chains).store(out, outStride: outStride, T: T)
     }
 
     /// Row `n` as `width` floats in the interleaved order, into `out`.

@@ -3,17 +3,15 @@ import VLLMCore
 /// `out[t, n] = Σ_k x[t, k] · w[n, k]` for a weight whose rows are ggml blocks (a GGUF tensor),
 /// parallel over the rows of `w`, without the weight ever being expanded in memory.
 ///
-/// Few tokens (decode, speculative verify steps, small batches): block types are decoded in
-/// registers (`GGMLDecode`, up to `GGMLDecode.maxTokens`); plain float rows (F32/F16/BF16 tensors
-/// of a GGUF file) go value by value (up to 3 tokens). Many tokens (prefill): a tile of rows is
+/// Few tokens (decode): block types are decoded in registers (`GGMLDecode`); plain float rows
+/// (F32/F16/BF16 tensors of a GGUF file) go value by value. Many tokens (prefill): a tile of rows is
 /// decoded into a per-thread float32 buffer and the dense tile kernels of `MatMul` pass every
 /// token over it, so the decoding is paid once per row for all tokens. With 8-bit activations
 /// (`--quantized-activations int8`) block types take `GGMLInt8Decode` in steps of every size.
 enum QuantizedMatMul {
     /// Rows decoded at a time for prefill.
     static let tileRows = 16
-    /// Token counts from which prefill tiles pay for themselves over plain float rows (block types
-    /// take tiles past `GGMLDecode.maxTokens`).
+    /// Token counts from which prefill tiles pay for themselves.
     static let tileTokens = 4
 
     /// Writes columns `0..<N` of `out` (whose rows are `outStride` apart) for the `T` rows of `x`
@@ -26,16 +24,17 @@ enum QuantizedMatMul {
         T: Int, N: Int, K: Int, int8Activations: Bool = false, decodeKernels: Bool = true
     ) {
         let rowBytes = type.rowBytes(K)
+        let decode = decodeKernels && T < tileTokens
         // The 8-bit path gives a token the same sums whatever the step's size, so it serves every step.
         if int8Activations && type.floatDType == nil {
             GGMLInt8Decode.multiply(x: x, w: w, type: type, out: out, outStride: outStride, T: T, N: N, K: K)
             return
         }
-        if decodeKernels && type.floatDType == nil && T <= GGMLDecode.maxTokens {
+        if decode && type.floatDType == nil {
             GGMLDecode.multiply(x: x, w: w, type: type, out: out, outStride: outStride, T: T, N: N, K: K)
             return
         }
-        if decodeKernels && T < tileTokens {
+        if decode {
             ParallelFor.run(N, costPerItem: K * T * 2) { rows in
                 // The switch on the type is outside the row loop, so each loop is specialised.
                 switch type {

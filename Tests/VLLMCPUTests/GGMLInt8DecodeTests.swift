@@ -31,9 +31,8 @@ struct GGMLInt8DecodeTests {
         }
     }
 
-    /// 1, 2 and 3 tokens (the decode path), 4 to 9 (speculative verify steps and small batches)
-    /// and 37 (prompt tiles: whole tiles of four tokens and a partial one) through every block
-    /// type, with an all-zero token.
+    /// 1, 2 and 3 tokens (the decode path) and 4, 7 and 37 (prompt tiles: whole tiles of four
+    /// tokens and a partial one) through every block type, with an all-zero token.
     @Test func productsEqualTheQuantizedActivationsReference() throws {
         let weights = try ModelFolder(path: GGUFFixtureModelTests.path).weights(format: .auto)
         let backend = CPUBackend(keepsBFloat16: false, quantizedActivations: .int8)
@@ -44,7 +43,7 @@ struct GGMLInt8DecodeTests {
             types.insert("\(host.format)")
             let dense = DecodedWeights.decode(host)
             let weight = try backend.linearWeight([host])
-            for T in [1, 2, 3, 4, 5, 6, 7, 8, 9, 37] {
+            for T in [1, 2, 3, 4, 7, 37] {
                 var x = (0..<(T * inputs)).map { _ in Float.random(in: -2...2, using: &random) }
                 if T >= 3 { for k in 0..<inputs { x[2 * inputs + k] = 0 } }
                 let input = try backend.weight([HostTensor(shape: [T, inputs], values: x)])
@@ -64,9 +63,8 @@ struct GGMLInt8DecodeTests {
         #expect(types.count == 8, "block types covered: \(types.sorted())")
     }
 
-    /// A token's products are bitwise the same alone (a decode step), beside two to seven others
-    /// and inside steps of 9 and 37 tokens (prompt tiles), at any place in them, for every block
-    /// type.
+    /// A token's products are bitwise the same alone (a decode step), beside two others, and inside
+    /// steps of 7 and 37 tokens (prompt tiles), at any place in them, for every block type.
     @Test func aTokensProductsDoNotDependOnItsStep() throws {
         let weights = try ModelFolder(path: GGUFFixtureModelTests.path).weights(format: .auto)
         let backend = CPUBackend(keepsBFloat16: false, quantizedActivations: .int8)
@@ -83,7 +81,7 @@ struct GGMLInt8DecodeTests {
             }
             let all = try products(0..<37)
             func expected(_ tokens: Range<Int>) -> [UInt32] { Array(all[(tokens.lowerBound * out)..<(tokens.upperBound * out)]) }
-            for tokens in [0..<1, 5..<6, 36..<37, 3..<6, 30..<37, 2..<9, 0..<5, 29..<37, 28..<37] {
+            for tokens in [0..<1, 5..<6, 36..<37, 3..<6, 30..<37, 2..<9] {
                 #expect(try products(tokens) == expected(tokens), "\(name): tokens \(tokens) alone differ from the same tokens among 37")
             }
         }

@@ -124,8 +124,8 @@ enum GGUFModels {
     }
 }
 
-/// The CPU's products of quantized weights (block by block for steps of 1 to 8 tokens, decoded
-/// tiles for more) against the same weights decoded to float32.
+/// The CPU's products of quantized weights (block by block for decode, decoded tiles for prefill)
+/// against the same weights decoded to float32.
 @Suite struct QuantizedLinearTests {
     static let fixture = RepositoryFiles.path("Tests/Fixtures/gguf/blocks.gguf")
 
@@ -143,7 +143,7 @@ enum GGUFModels {
             HostLinearWeight(format: .ggml(info.type), outFeatures: n, inFeatures: k, tensors: [blocks])
         ])
         let reference = try backend.linearWeight([.dense(dense)])
-        for tokens in [1, 2, 3, 4, 5, 6, 7, 8, 9] {
+        for tokens in [1, 2, 3, 7] {
             var state: UInt64 = 7
             let x = backend.weightlessInput(
                 (0..<(tokens * k)).map { _ in Float(splitMix(&state) >> 40) / Float(1 << 24) - 0.5 }, [tokens, k])

@@ -47,8 +47,7 @@ struct PackedInt8DecodeTests {
         return (quantized, exact, bound, magnitude)
     }
 
-    /// 1 to 3 tokens (decode steps), 4 to 9 (speculative verify steps, small batches) and 37
-    /// (prompt tiles), with an all-zero token.
+    /// 1 to 4 tokens (decode steps) and 7 and 37 (prompt tiles), with an all-zero token.
     @Test(arguments: layouts.indices)
     func productsEqualTheQuantizedActivationsReference(layout: Int) throws {
         let (bits, group, K, permuted) = Self.layouts[layout]
@@ -58,7 +57,7 @@ struct PackedInt8DecodeTests {
         let backend = CPUBackend(keepsBFloat16: false, quantizedActivations: .int8)
         let weight = try backend.linearWeight([packed.weight])
         var worst = (quantized: 0.0, exact: 0.0)
-        for T in [1, 2, 3, 4, 5, 6, 7, 8, 9, 37] {
+        for T in [1, 2, 3, 4, 7, 37] {
             var x = (0..<(T * K)).map { _ in Float.random(in: -2...2, using: &random) }
             if T >= 3 { for k in 0..<K { x[2 * K + k] = 0 } }
             let input = try backend.weight([HostTensor(shape: [T, K], values: x)])
@@ -82,8 +81,7 @@ struct PackedInt8DecodeTests {
         print("int\(bits) g\(group) K \(K): worst error \(worst.quantized) of 1e-5·Σ|w·x̃|, \(worst.exact) of the rounding bound")
     }
 
-    /// A token's products are bitwise the same alone, beside two to seven others and inside a
-    /// prompt step.
+    /// A token's products are bitwise the same alone, beside two others and inside a prompt step.
     @Test(arguments: [4, 8])
     func aTokensProductsDoNotDependOnItsStep(bits: Int) throws {
         var random = SplitMixRandom(seed: 31)
@@ -98,7 +96,7 @@ struct PackedInt8DecodeTests {
             return backend.toHost(backend.linear(input, weight, bias: nil)).map(\.bitPattern)
         }
         let all = try products(0..<37)
-        for tokens in [0..<1, 36..<37, 3..<6, 30..<37, 0..<5, 29..<37, 28..<37] {
+        for tokens in [0..<1, 36..<37, 3..<6, 30..<37] {
             #expect(try products(tokens) == Array(all[(tokens.lowerBound * 41)..<(tokens.upperBound * 41)]), "tokens \(tokens)")
         }
     }

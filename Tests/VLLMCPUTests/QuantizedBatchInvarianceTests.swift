@@ -5,10 +5,9 @@ import VLLMTestSupport
 
 /// `--batch-invariant` on the CPU with quantized weights: a decode token's logits are bitwise the
 /// same whether its step holds it alone or beside one or four other sequences' tokens. Without the
-/// mode they are not: steps of up to 8 tokens (4 for packed formats) take the decode kernels,
-/// whose chunks of 1 to 3 tokens (4 for packed formats) sum in orders of their own, and larger
-/// ones the dequantized tiles
-/// (this test failed for all five formats before the mode sent every step through the tiles).
+/// mode they are not: steps of 1 to 3 tokens (4 for packed formats) take the decode kernels, larger
+/// ones the dequantized tiles, which sum in another order (this test failed for all five formats
+/// before the mode sent every step through the tiles).
 @Suite struct QuantizedBatchInvarianceTests {
     static let models = [
         "Tests/Fixtures/gguf/tiny-llama-mixed.gguf", "Tests/Fixtures/quantized/gptq-int4-actorder",
