@@ -157,6 +157,23 @@ import VLLMTestSupport
         #expect(loadError(epsilon) == "\(epsilon)/config.json: invalid value for 'rms_norm_eps': -1.0 is negative")
     }
 
+    /// A sampling default no request could use names generation_config.json (each request failed
+    /// with the parameter's name alone); a `tie_word_embeddings` that is not a boolean is named
+    /// (it was read as false, and the error that followed was a missing lm_head.weight).
+    @Test func badGenerationDefaultsAndTying() throws {
+        for (key, value, rule) in [
+            ("temperature", -1.0, "0 or more"), ("top_p", 1.5, "in (0, 1]"), ("min_p", -0.1, "in [0, 1]"),
+            ("repetition_penalty", 0.0, "positive"),
+        ] {
+            let folder = try brokenCopy {
+                try JSONSerialization.data(withJSONObject: [key: value]).write(to: URL(fileURLWithPath: $0 + "/generation_config.json"))
+            }
+            #expect(loadError(folder) == "\(folder)/generation_config.json: invalid value for '\(key)': \(value) is not \(rule)")
+        }
+        let tied = try brokenCopy { try editConfig($0) { $0["tie_word_embeddings"] = "yes" } }
+        #expect(loadError(tied) == "\(tied)/config.json: invalid value for 'tie_word_embeddings': yes is not true or false")
+    }
+
     /// Rope factors that would divide by zero or trap in an Int conversion are named.
     @Test func badRopeFactors() throws {
         let zero = try brokenCopy { try editConfig($0) { $0["rope_scaling"] = ["rope_type": "linear", "factor": 0] } }
