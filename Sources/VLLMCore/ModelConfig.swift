@@ -103,7 +103,7 @@ public struct ModelConfig: Sendable, Equatable {
         // The rotary table holds a row per position: past 2^24 (16M, beyond any released model's
         // context) it alone would take gigabytes before the KV cache is sized.
         maxPositionEmbeddings = try reader.positiveInt("max_position_embeddings", default: 2048, maximum: 1 << 24)
-        guard c["tie_word_embeddings"] == nil || c["tie_word_embeddings"] is Bool else {
+        guard c["tie_word_embeddings"] == nil || c["tie_word_embeddings"] is NSNull || c["tie_word_embeddings"] is Bool else {
             throw ModelLoadError.invalidConfig(
                 path: path, field: "tie_word_embeddings", detail: "\(c["tie_word_embeddings"]!) is not true or false")
         }
