@@ -133,9 +133,13 @@ public final class GGUFFile: @unchecked Sendable {
             let offset = try reader.read(UInt64.self, "the offset of tensor '\(name)'")
             infos.append((name, dimensions, type, offset))
         }
-        let alignment = metadata["general.alignment"]?.int ?? 32
-        guard alignment > 0, alignment & (alignment - 1) == 0 else {
-            throw reader.error("general.alignment is \(alignment), not a power of two")
+        // A value that `int` cannot read (a uint64 past Int.max, a string) is an error, not the default.
+        var alignment = 32
+        if let value = metadata["general.alignment"] {
+            guard let a = value.int, a > 0, a & (a - 1) == 0 else {
+                throw reader.error("general.alignment is \(value), not a power of two")
+            }
+            alignment = a
         }
         let dataStart = (reader.position + alignment - 1) / alignment * alignment
         tensors = try infos.map { info in
