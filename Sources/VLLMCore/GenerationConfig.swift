@@ -43,14 +43,14 @@ public struct GenerationConfig: Sendable, Equatable {
     }
 
     private func validate(path: String) throws {
-        func check(_ field: String, _ value: Double?, _ valid: (Double) -> Bool, _ rule: String) throws {
-            guard let value, !(value.isFinite && valid(value)) else { return }
+        func check<V>(_ field: String, _ value: V?, _ valid: (V) -> Bool, _ rule: String) throws {
+            guard let value, !valid(value) else { return }
             throw ModelLoadError.invalidConfig(path: path, field: field, detail: "\(value) is not \(rule)")
         }
-        try check("temperature", temperature, { $0 >= 0 }, "0 or more")
-        try check("top_p", topP, { $0 > 0 && $0 <= 1 }, "in (0, 1]")
-        try check("min_p", minP, { $0 >= 0 && $0 <= 1 }, "in [0, 1]")
-        try check("repetition_penalty", repetitionPenalty, { $0 > 0 }, "positive")
-        try check("top_k", topK.map(Double.init), { $0 >= -1 }, "-1 (off), 0 (off) or a positive count")
+        try check("temperature", temperature, SamplingRanges.temperature, "0 or more")
+        try check("top_p", topP, SamplingRanges.topP, "in (0, 1]")
+        try check("min_p", minP, SamplingRanges.minP, "in [0, 1]")
+        try check("repetition_penalty", repetitionPenalty, SamplingRanges.repetitionPenalty, "positive")
+        try check("top_k", topK, SamplingRanges.topK, "-1 (off), 0 (off) or a positive count")
     }
 }

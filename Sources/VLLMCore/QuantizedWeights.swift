@@ -112,9 +112,9 @@ public struct QuantizedWeights: WeightStore {
         return t
     }
 
+    /// An int32 tensor's values (act-order's `g_idx`).
     private func ints(_ name: String, _ shape: [Int]) throws -> [Int32] {
-        let t = try tensor(name, shape: shape)
-        guard t.dtype == .int32 else { throw ModelLoadError.unsupportedDType(name: name, path: path, dtype: t.dtype.safetensorsTag) }
+        let t = try words(name, shape)
         return Array(UnsafeBufferPointer(start: t.bytes.assumingMemoryBound(to: Int32.self), count: t.count))
     }
 
