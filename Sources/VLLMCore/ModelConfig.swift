@@ -138,7 +138,7 @@ public struct ModelConfig: Sendable, Equatable {
                 path: path, field: "sliding_window", detail: "\(window) is not a positive number of positions")
         }
         guard rmsNormEps >= 0, rmsNormEps.isFinite else {
-            throw ModelLoadError.invalidConfig(path: path, field: "rms_norm_eps", detail: "\(rmsNormEps) is negative")
+            throw ModelLoadError.invalidConfig(path: path, field: "rms_norm_eps", detail: "\(rmsNormEps) is not a finite number at least 0")
         }
         guard numHeads % numKVHeads == 0 else {
             throw ModelLoadError.invalidConfig(

@@ -154,7 +154,7 @@ import VLLMTestSupport
         }
         #expect(loadError(window) == "\(window)/config.json: invalid value for 'sliding_window': 0 is not a positive number of positions")
         let epsilon = try brokenCopy { try editConfig($0) { $0["rms_norm_eps"] = -1 } }
-        #expect(loadError(epsilon) == "\(epsilon)/config.json: invalid value for 'rms_norm_eps': -1.0 is negative")
+        #expect(loadError(epsilon) == "\(epsilon)/config.json: invalid value for 'rms_norm_eps': -1.0 is not a finite number at least 0")
     }
 
     /// A sampling default no request could use names generation_config.json (each request failed
