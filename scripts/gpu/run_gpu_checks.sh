@@ -44,6 +44,9 @@
 #              detspeed: the 8B shape's 1000 x 1024/128 throughput and batch-1 latency, default vs VLLM_BATCH_INVARIANT=1
 #   det8b      the short det: `vllm-dev batch-invariance` in bf16 (also with VLLM_CUDA_STAGING_WAIT=0), then batch_invariance.py on the 8B shape (2 layers) only
 #   eagle3     EAGLE-3 speculative decoding (scripts/gpu/check_eagle3.sh): greedy ids against plain decoding, acceptance CUDA vs CPU, 8B-shape cost
+#   ncu        Nsight Compute's counters of the kernels of a batch-1 decode step (8B shape, eager, bf16 and
+#              GPTQ int4 weights): time, DRAM and SM throughput, occupancy, issue-slot use and the main stall
+#              of each (scripts/gpu/ncu_table.py), to tell kernels bound by memory from those bound by issue or latency
 # (`checks speed spec` is the whole verification of a change; each mode fits one 10-minute call
 # except that one, which takes about two). Needs .gpu/vllm.xz and .gpu/vllm-dev.xz (built here with
 # `scripts/gpu/build_binary.sh`), python3 with torch + transformers.
@@ -728,6 +731,26 @@ tps = {v: json.load(open(f'{r}/throughput_8b_1000_{v}.json'))['tokens_per_second
        for v in ['default', 'invariant', 'invariant_gemm256'] if os.path.exists(f'{r}/throughput_8b_1000_{v}.json')}
 out = {'tokens_per_second': tps, 'invariant_over_default': {v: t / tps['default'] for v, t in tps.items()} if 'default' in tps else None}
 print(json.dumps(out)); open(sys.argv[2], 'w').write(json.dumps(out) + '\n')" "$R" "$OUT/detspeed_summary.json"
+fi
+
+# ncu: one eager batch-1 run of each weight format under Nsight Compute (clocks left alone, as the
+# device's METHOD.md asks), profiling the first NCU_COUNT launches whose names match NCU_KERNELS. The
+# start-up's profile run and the prefill launch the norms and rotary kernels at their widest first
+# (all of the first 120 launches on 2026-12-05), so the default takes the products and attention:
+# the head's product of the profile run and the prefill, then the decode steps' layers.
+if has_mode ncu; then
+    export VLLM_CACHE_ROOT=$W/cache-ncu
+    gptq_8b_config
+    NCU=$(command -v ncu || ls /usr/local/cuda/bin/ncu /opt/nvidia/nsight-compute/*/ncu 2>/dev/null | head -n 1)
+    for model in bf16:$L8 int4:$W/configs/llama8b-gptq; do
+        name=${model%%:*}
+        step ncu_$name 240 "$NCU" --clock-control none -k "regex:${NCU_KERNELS:-gemv|decode_attention}" \
+            --launch-count ${NCU_COUNT:-24} --section SpeedOfLight --section Occupancy --section LaunchStats \
+            --section WarpStateStats --section SchedulerStats "$BIN" bench forward --device cuda --load-format dummy \
+            --model ${model#*:} --enforce-eager --max-model-len 256 --batch-size 1 --input-len 32 --output-len 4 \
+            --warmup 0 --iterations 1 --json
+        python3 $G/ncu_table.py $R/ncu_$name.out | tee $R/ncu_table_$name.txt
+    done
 fi
 
 if has_mode eagle3; then
