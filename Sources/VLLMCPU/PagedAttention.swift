@@ -56,31 +56,36 @@ enum PagedAttention {
         let maxContext = Int(b.seqLens.max() ?? 0)
         ParallelFor.run(b.numTokens * heads, costPerItem: maxContext * hd * 2) { items in
             var scores = [Float](repeating: 0, count: max(1, maxContext))
+            var rows = [Int](repeating: 0, count: max(1, maxContext))
             var accumulator = [Float](repeating: 0, count: hd)
             for item in items {
                 let t = item / heads, h = item % heads, g = h / group
                 let s = batch.sequenceOfToken[t]
                 let position = Int(b.positions[t])
                 let first = slidingWindow.map { max(0, position - $0 + 1) } ?? 0
+                let count = position - first + 1
                 let table = s * b.blockTableWidth
-                let q = qkv + t * width + h * hd
-                var maxScore = -Float.infinity
                 for j in first...position {
-                    let block = Int(b.blockTables[table + j / bs])
-                    var score = MatMul.dot(q, keys + cache.offset(block: block, head: g, slot: j % bs), hd) * scoreScale
-                    if let softCap { score = tanhf(score / softCap) * softCap }
-                    scores[j - first] = score
-                    maxScore = max(maxScore, score)
+                    rows[j - first] = cache.offset(block: Int(b.blockTables[table + j / bs]), head: g, slot: j % bs)
+                }
+                let q = qkv + t * width + h * hd
+                let maxScore = rows.withUnsafeBufferPointer { rows in
+                    scores.withUnsafeMutableBufferPointer { scores in
+                        score(
+                            q, keys: keys, rows: rows.baseAddress!, count: count, hd: hd, scale: scoreScale, softCap: softCap,
+                            into: scores.baseAddress!)
+                    }
                 }
                 let total = scores.withUnsafeMutableBufferPointer {
-                    VectorMath.exponentiate($0.baseAddress!, count: position - first + 1, minus: maxScore)
+                    VectorMath.exponentiate($0.baseAddress!, count: count, minus: maxScore)
                 }
                 accumulator.withUnsafeMutableBufferPointer { acc in
-                    acc.update(repeating: 0)
-                    for j in first...position {
-                        let block = Int(b.blockTables[table + j / bs])
-                        let v = values + cache.offset(block: block, head: g, slot: j % bs)
-                        axpy(scores[j - first] * valueScale, v, acc.baseAddress!, hd)
+                    rows.withUnsafeBufferPointer { rows in
+                        scores.withUnsafeBufferPointer { weights in
+                            weightedSum(
+                                values, rows: rows.baseAddress!, weights: weights.baseAddress!, count: count,
+                                scale: valueScale, hd: hd, into: acc.baseAddress!)
+                        }
                     }
                     let o = out + t * heads * hd + h * hd
                     let inverse = 1 / total
@@ -90,19 +95,86 @@ enum PagedAttention {
         }
     }
 
-    /// `y += a * x` over `n` elements.
+    /// `scores[j] = q·k_j · scale` (soft-capped) for the `count` keys at `rows`, returning the
+    /// largest. Four keys at a time: their dot products are independent chains of fused
+    /// multiply-adds, where one key at a time waited on each add; each key's sum is still
+    /// `MatMul.dot`'s, so the scores are bitwise the same.
     @inline(__always)
-    static func axpy<W: WeightElement>(_ a: Float, _ x: UnsafePointer<W>, _ y: UnsafeMutablePointer<Float>, _ n: Int) {
+    private static func score<W: WeightElement>(
+        _ q: UnsafePointer<Float>, keys: UnsafePointer<W>, rows: UnsafePointer<Int>, count: Int, hd: Int, scale: Float,
+        softCap: Float?, into scores: UnsafeMutablePointer<Float>
+    ) -> Float {
+        var maxScore = -Float.infinity
+        func keep(_ j: Int, _ dot: Float) {
+            var score = dot * scale
+            if let softCap { score = tanhf(score / softCap) * softCap }
+            scores[j] = score
+            maxScore = max(maxScore, score)
+        }
+        var j = 0
+        while j + 4 <= count {
+            let k = (keys + rows[j], keys + rows[j + 1], keys + rows[j + 2], keys + rows[j + 3])
+            var (a0, a1, a2, a3) = (SIMD8<Float>(), SIMD8<Float>(), SIMD8<Float>(), SIMD8<Float>())
+            var d = 0
+            while d + 8 <= hd {
+                let x = Float.load8(q + d)
+                a0.addProduct(x, W.load8(k.0 + d))
+                a1.addProduct(x, W.load8(k.1 + d))
+                a2.addProduct(x, W.load8(k.2 + d))
+                a3.addProduct(x, W.load8(k.3 + d))
+                d += 8
+            }
+            keep(j, MatMul.total(a0, q, k.0, from: d, to: hd))
+            keep(j + 1, MatMul.total(a1, q, k.1, from: d, to: hd))
+            keep(j + 2, MatMul.total(a2, q, k.2, from: d, to: hd))
+            keep(j + 3, MatMul.total(a3, q, k.3, from: d, to: hd))
+            j += 4
+        }
+        while j < count {
+            keep(j, MatMul.dot(q, keys + rows[j], hd))
+            j += 1
+        }
+        return maxScore
+    }
+
+    /// `out = Σ_j weights[j] · scale · v_j` over the `count` values at `rows`, 32 dimensions at a
+    /// time held in registers across the keys (adding into memory made each key wait on the last
+    /// one's store). Each element still takes the keys' products in the keys' order, each a fused
+    /// multiply-add of `weight · scale`, so the sums are bitwise the same as one key at a time.
+    @inline(__always)
+    private static func weightedSum<W: WeightElement>(
+        _ values: UnsafePointer<W>, rows: UnsafePointer<Int>, weights: UnsafePointer<Float>, count: Int, scale: Float, hd: Int,
+        into out: UnsafeMutablePointer<Float>
+    ) {
         var d = 0
-        let av = SIMD8<Float>(repeating: a)
-        while d + 8 <= n {
-            let r = UnsafeRawPointer(y + d).loadUnaligned(as: SIMD8<Float>.self).addingProduct(av, W.load8(x + d))
-            UnsafeMutableRawPointer(y + d).storeBytes(of: r, as: SIMD8<Float>.self)
+        while d + 32 <= hd {
+            var (c0, c1, c2, c3) = (SIMD8<Float>(), SIMD8<Float>(), SIMD8<Float>(), SIMD8<Float>())
+            for j in 0..<count {
+                let a = SIMD8<Float>(repeating: weights[j] * scale), v = values + rows[j] + d
+                c0 = c0.addingProduct(a, W.load8(v))
+                c1 = c1.addingProduct(a, W.load8(v + 8))
+                c2 = c2.addingProduct(a, W.load8(v + 16))
+                c3 = c3.addingProduct(a, W.load8(v + 24))
+            }
+            let o = UnsafeMutableRawPointer(out + d)
+            o.storeBytes(of: c0, as: SIMD8<Float>.self)
+            o.storeBytes(of: c1, toByteOffset: 32, as: SIMD8<Float>.self)
+            o.storeBytes(of: c2, toByteOffset: 64, as: SIMD8<Float>.self)
+            o.storeBytes(of: c3, toByteOffset: 96, as: SIMD8<Float>.self)
+            d += 32
+        }
+        while d + 8 <= hd {
+            var c = SIMD8<Float>()
+            for j in 0..<count {
+                c = c.addingProduct(SIMD8<Float>(repeating: weights[j] * scale), W.load8(values + rows[j] + d))
+            }
+            UnsafeMutableRawPointer(out + d).storeBytes(of: c, as: SIMD8<Float>.self)
             d += 8
         }
-        while d < n {
-            y[d] += a * W.load1(x + d)
-            d += 1
+        for e in d..<hd {
+            var c: Float = 0
+            for j in 0..<count { c += weights[j] * scale * W.load1(values + rows[j] + e) }
+            out[e] = c
         }
     }
 }

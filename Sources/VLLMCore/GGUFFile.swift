@@ -116,18 +116,30 @@ public final class GGUFFile: @unchecked Sendable {
             let rank = try reader.read(UInt32.self, "the rank of tensor '\(name)'")
             guard (1...4).contains(rank) else { throw reader.error("tensor '\(name)' has \(rank) dimensions (1 to 4 allowed)") }
             var dimensions: [Int] = []
+            var values = 1
             for _ in 0..<rank {
                 let size = try reader.read(UInt64.self, "the shape of tensor '\(name)'")
                 guard size > 0, size < 1 << 40 else { throw reader.error("tensor '\(name)' has a dimension of \(size)") }
                 dimensions.append(Int(size))
+                // No ggml type packs a value in under a bit: a count past 8 per byte of the file is
+                // corrupt, and bounding it here keeps `count` and `byteCount` from overflowing.
+                let (product, overflow) = values.multipliedReportingOverflow(by: Int(size))
+                values = product
+                guard !overflow, values <= file.count * 8 else {
+                    throw reader.error("tensor '\(name)' has dimensions \(dimensions), more values than the file can hold")
+                }
             }
             let type = try reader.read(UInt32.self, "the type of tensor '\(name)'")
             let offset = try reader.read(UInt64.self, "the offset of tensor '\(name)'")
             infos.append((name, dimensions, type, offset))
         }
-        let alignment = metadata["general.alignment"]?.int ?? 32
-        guard alignment > 0, alignment & (alignment - 1) == 0 else {
-            throw reader.error("general.alignment is \(alignment), not a power of two")
+        // A value that `int` cannot read (a uint64 past Int.max, a string) is an error, not the default.
+        var alignment = 32
+        if let value = metadata["general.alignment"] {
+            guard let a = value.int, a > 0, a & (a - 1) == 0 else {
+                throw reader.error("general.alignment is \(value), not a power of two")
+            }
+            alignment = a
         }
         let dataStart = (reader.position + alignment - 1) / alignment * alignment
         tensors = try infos.map { info in
@@ -217,15 +229,27 @@ struct GGUFReader {
         case 9:
             let elementType = try read(UInt32.self, "the element type of '\(key)'")
             guard elementType != 9 else { throw error("'\(key)' is an array of arrays, which GGUF readers do not support") }
-            let n = try count("the length of '\(key)'", elementBytes: [0, 1, 7].contains(elementType) ? 1 : 2)
+            let n = try count("the length of '\(key)'", elementBytes: Self.smallestSize(of: elementType))
             var elements: [GGUFValue] = []
-            elements.reserveCapacity(n)
+            // Capped: each element is read (and bounds-checked) before it is stored, so a corrupt
+            // length fails at the end of the file instead of reserving gigabytes up front.
+            elements.reserveCapacity(min(n, 1 << 16))
             for _ in 0..<n { elements.append(try value(type: elementType, key: key)) }
             return .array(elements)
         case 10: return .uint(try read(UInt64.self, what))
         case 11: return .int(try read(Int64.self, what))
         case 12: return .float(Double(bitPattern: try read(UInt64.self, what)))
         default: throw error("'\(key)' has value type \(type), which is not a GGUF type (0 to 12)")
+        }
+    }
+
+    /// The fewest bytes a value of GGUF type `type` takes in the file (a string: its 8-byte length).
+    static func smallestSize(of type: UInt32) -> Int {
+        switch type {
+        case 0, 1, 7: 1
+        case 2, 3: 2
+        case 4, 5, 6: 4
+        default: 8
         }
     }
 }

@@ -24,7 +24,9 @@ public struct GenerationConfig: Sendable, Equatable {
     /// An empty config: no defaults.
     public init() {}
 
-    /// Reads `path`; a missing file is not an error (the folder may have none), bad JSON is.
+    /// Reads `path`; a missing file is not an error (the folder may have none), bad JSON is, and so
+    /// is a sampling default that no request could use (an `invalidConfig` naming the file and the
+    /// key), which would otherwise fail every request that takes it with no word of the file.
     public init(contentsOf path: String) throws {
         guard FileManager.default.fileExists(atPath: path) else { return }
         let c = try readJSONObject(path: path)
@@ -37,5 +39,18 @@ public struct GenerationConfig: Sendable, Equatable {
         repetitionPenalty = (c["repetition_penalty"] as? NSNumber)?.doubleValue
         maxNewTokens = c["max_new_tokens"] as? Int
         doSample = c["do_sample"] as? Bool
+        try validate(path: path)
+    }
+
+    private func validate(path: String) throws {
+        func check<V>(_ field: String, _ value: V?, _ valid: (V) -> Bool, _ rule: String) throws {
+            guard let value, !valid(value) else { return }
+            throw ModelLoadError.invalidConfig(path: path, field: field, detail: "\(value) is not \(rule)")
+        }
+        try check("temperature", temperature, SamplingRanges.temperature, "0 or more")
+        try check("top_p", topP, SamplingRanges.topP, "in (0, 1]")
+        try check("min_p", minP, SamplingRanges.minP, "in [0, 1]")
+        try check("repetition_penalty", repetitionPenalty, SamplingRanges.repetitionPenalty, "positive")
+        try check("top_k", topK, SamplingRanges.topK, "-1 (off), 0 (off) or a positive count")
     }
 }

@@ -94,13 +94,19 @@ public struct ModelConfig: Sendable, Equatable {
         modelType = c["model_type"] as? String ?? ""
         hiddenSize = try reader.positiveInt("hidden_size")
         intermediateSize = try reader.positiveInt("intermediate_size")
-        numLayers = try reader.positiveInt("num_hidden_layers")
+        numLayers = try reader.positiveInt("num_hidden_layers", maximum: 1 << 16)
         numHeads = try reader.positiveInt("num_attention_heads")
         numKVHeads = try reader.positiveInt("num_key_value_heads", default: numHeads)
         headDim = try reader.positiveInt("head_dim", default: hiddenSize / numHeads)
         vocabSize = try reader.positiveInt("vocab_size")
         rmsNormEps = Float(try reader.double("rms_norm_eps", default: 1e-6))
-        maxPositionEmbeddings = try reader.positiveInt("max_position_embeddings", default: 2048)
+        // The rotary table holds a row per position: past 2^24 (16M, beyond any released model's
+        // context) it alone would take gigabytes before the KV cache is sized.
+        maxPositionEmbeddings = try reader.positiveInt("max_position_embeddings", default: 2048, maximum: 1 << 24)
+        guard c["tie_word_embeddings"] == nil || c["tie_word_embeddings"] is NSNull || c["tie_word_embeddings"] is Bool else {
+            throw ModelLoadError.invalidConfig(
+                path: path, field: "tie_word_embeddings", detail: "\(c["tie_word_embeddings"]!) is not true or false")
+        }
         tieWordEmbeddings = c["tie_word_embeddings"] as? Bool ?? false
         let attentionBias = c["attention_bias"] as? Bool ?? false
         let isQwen2 = first == "Qwen2ForCausalLM" || first == "Qwen2MoeForCausalLM"
@@ -125,6 +131,15 @@ public struct ModelConfig: Sendable, Equatable {
         activation = (c["hidden_activation"] ?? c["hidden_act"]) as? String ?? (encoder == nil ? "silu" : "gelu")
         family = try FamilyConfig(c, reader: reader, numLayers: numLayers, slidingWindow: slidingWindow, rope: rope)
 
+        // A window of no positions masks every key (the attention kernels divide by the sum), and a
+        // negative epsilon turns RMSNorm's square root NaN: both ran on to garbage or a trap.
+        if let window = slidingWindow, window <= 0 {
+            throw ModelLoadError.invalidConfig(
+                path: path, field: "sliding_window", detail: "\(window) is not a positive number of positions")
+        }
+        guard rmsNormEps >= 0, rmsNormEps.isFinite else {
+            throw ModelLoadError.invalidConfig(path: path, field: "rms_norm_eps", detail: "\(rmsNormEps) is not a finite number at least 0")
+        }
         guard numHeads % numKVHeads == 0 else {
             throw ModelLoadError.invalidConfig(
                 path: path, field: "num_key_value_heads",
@@ -132,6 +147,12 @@ public struct ModelConfig: Sendable, Equatable {
         }
         guard headDim % 2 == 0 || encoder != nil else {
             throw ModelLoadError.invalidConfig(path: path, field: "head_dim", detail: "\(headDim) is odd; rotary needs pairs")
+        }
+        // The rotary table indexes one factor per pair of rotated values (a precondition there).
+        if case .longrope(let short, _, _, _) = ropeScaling, short.count != rotaryDim / 2 {
+            throw ModelLoadError.invalidConfig(
+                path: path, field: rope.field + ".short_factor",
+                detail: "\(short.count) values for a rotary dimension of \(rotaryDim) (\(rotaryDim / 2) expected)")
         }
         // A tied head is the float embedding matrix; a quantized one would be a second matrix that
         // the config says is not there, so the two cannot both hold.
@@ -182,11 +203,19 @@ public struct ModelConfig: Sendable, Equatable {
     ) throws -> (Double, RopeScaling) {
         let theta = (scaling["rope_theta"] as? NSNumber)?.doubleValue ?? 10000
         let type = (scaling["rope_type"] ?? scaling["type"]) as? String ?? "default"
+        // Every rope factor divides a frequency or a wavelength: zero, a negative or a value past
+        // Int's range would give NaN angles (or trap in the Int conversion), not an error.
         func number(_ key: String) throws -> Double {
             guard let value = (scaling[key] as? NSNumber)?.doubleValue else {
                 throw ModelLoadError.invalidConfig(path: reader.path, field: "\(field).\(key)", detail: "missing for rope type \(type)")
             }
+            guard value > 0, value < 1e15 else {
+                throw ModelLoadError.invalidConfig(path: reader.path, field: "\(field).\(key)", detail: "\(value) is not a positive number")
+            }
             return value
+        }
+        guard theta > 0, theta.isFinite else {
+            throw ModelLoadError.invalidConfig(path: reader.path, field: "rope_theta", detail: "\(theta) is not a positive number")
         }
         switch type {
         case "default":
@@ -194,11 +223,15 @@ public struct ModelConfig: Sendable, Equatable {
         case "linear":
             return (theta, .linear(factor: try number("factor")))
         case "llama3":
+            let (low, high) = (try number("low_freq_factor"), try number("high_freq_factor"))
+            guard high > low else {
+                throw ModelLoadError.invalidConfig(
+                    path: reader.path, field: "\(field).high_freq_factor", detail: "\(high) is not above low_freq_factor \(low)")
+            }
             return (
                 theta,
                 .llama3(
-                    factor: try number("factor"), lowFreqFactor: try number("low_freq_factor"),
-                    highFreqFactor: try number("high_freq_factor"),
+                    factor: try number("factor"), lowFreqFactor: low, highFreqFactor: high,
                     originalMaxPositions: Int(try number("original_max_position_embeddings")))
             )
         case "longrope":
@@ -216,13 +249,18 @@ struct ConfigReader {
     let json: [String: Any]
     let path: String
 
-    func positiveInt(_ key: String, default fallback: Int? = nil) throws -> Int {
+    /// A positive integer at most `maximum`: sizes past it are no model's, and would make the
+    /// loader allocate (per layer, per position) or multiply shapes past `Int.max` before failing.
+    func positiveInt(_ key: String, default fallback: Int? = nil, maximum: Int = 1 << 31) throws -> Int {
         guard let raw = json[key], !(raw is NSNull) else {
             if let fallback { return fallback }
             throw ModelLoadError.invalidConfig(path: path, field: key, detail: "missing")
         }
         guard let number = raw as? NSNumber, number.doubleValue == Double(number.intValue), number.intValue > 0 else {
             throw ModelLoadError.invalidConfig(path: path, field: key, detail: "expected a positive integer, found \(raw)")
+        }
+        guard number.intValue <= maximum else {
+            throw ModelLoadError.invalidConfig(path: path, field: key, detail: "\(raw) is larger than \(maximum)")
         }
         return number.intValue
     }

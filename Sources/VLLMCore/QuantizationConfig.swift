@@ -126,8 +126,8 @@ public enum QuantizationConfig: Sendable, Equatable {
             case "tensor": return .fp8(.perTensor)
             case "channel": return .fp8(.perChannel)
             case "block":
-                guard let block = weights["block_structure"] as? [Int], block.count == 2 else {
-                    throw fail(field + ".weights.block_structure", "missing for strategy block")
+                guard let block = weights["block_structure"] as? [Int], block.count == 2, block.allSatisfy({ $0 > 0 }) else {
+                    throw fail(field + ".weights.block_structure", "missing or not two positive sizes for strategy block")
                 }
                 return .fp8(.block(rows: block[0], columns: block[1]))
             default: throw fail(field + ".weights.strategy", "'\(strategy)' is not supported for FP8 (tensor, channel, block)")

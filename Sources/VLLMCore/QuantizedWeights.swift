@@ -43,31 +43,27 @@ public struct QuantizedWeights: WeightStore {
             let r = try repacking(bits, out, inFeatures, groupSize)
             let groupIndex = try base.contains(prefix + ".g_idx") ? ints(prefix + ".g_idx", [inFeatures]) : nil
             return try r.gptq(
-                qweight: tensor(prefix + ".qweight", shape: [inFeatures / r.perWord, out]),
-                qzeros: tensor(prefix + ".qzeros", shape: [r.groups, out / r.perWord]),
-                scales: tensor(prefix + ".scales", shape: [r.groups, out]), groupIndex: groupIndex, zeroOffset: zeroOffset)
+                qweight: words(prefix + ".qweight", [inFeatures / r.perWord, out]),
+                qzeros: words(prefix + ".qzeros", [r.groups, out / r.perWord]),
+                scales: floats(prefix + ".scales", [r.groups, out]), groupIndex: groupIndex, zeroOffset: zeroOffset)
         case .awq(let groupSize):
             let r = try repacking(4, out, inFeatures, groupSize)
             return r.awq(
-                qweight: try tensor(prefix + ".qweight", shape: [inFeatures, out / 8]),
-                qzeros: try tensor(prefix + ".qzeros", shape: [r.groups, out / 8]),
-                scales: try tensor(prefix + ".scales", shape: [r.groups, out]))
+                qweight: try words(prefix + ".qweight", [inFeatures, out / 8]),
+                qzeros: try words(prefix + ".qzeros", [r.groups, out / 8]),
+                scales: try floats(prefix + ".scales", [r.groups, out]))
         case .packedInt4(let groupSize):
             let r = try repacking(4, out, inFeatures, groupSize)
             return r.compressedTensors(
-                packed: try tensor(prefix + ".weight_packed", shape: [out, inFeatures / 8]),
-                scales: try tensor(prefix + ".weight_scale", shape: [out, r.groups]))
+                packed: try words(prefix + ".weight_packed", [out, inFeatures / 8]),
+                scales: try floats(prefix + ".weight_scale", [out, r.groups]))
         case .squeezeLLM(let bits):
             guard inFeatures % 8 == 0 else {
                 throw ModelLoadError.invalidConfig(
                     path: path, field: "wbits", detail: "a layer's \(inFeatures) inputs do not pack into words of 8 indices")
             }
             let r = PackedIntRepacking(bits: bits, outFeatures: out, inFeatures: inFeatures, groupSize: inFeatures, path: path)
-            let qweight = try tensor(prefix + ".qweight", shape: [inFeatures / r.perWord, out])
-            guard qweight.dtype == .int32 else {
-                throw ModelLoadError.unsupportedDType(
-                    name: prefix + ".qweight", path: path, dtype: qweight.dtype.safetensorsTag + " (expected I32)")
-            }
+            let qweight = try words(prefix + ".qweight", [inFeatures / r.perWord, out])
             return r.squeezeLLM(qweight: qweight, table: try tensor(prefix + ".lookup_table", shape: [out, 1 << bits]))
         }
     }
@@ -97,9 +93,28 @@ public struct QuantizedWeights: WeightStore {
         return PackedIntRepacking(bits: bits, outFeatures: out, inFeatures: inFeatures, groupSize: group, path: path)
     }
 
-    private func ints(_ name: String, _ shape: [Int]) throws -> [Int32] {
+    /// Packed integers: read as int32 words whatever the header says, so another dtype (a float
+    /// tagged `qweight`) would unpack silently into garbage instead of failing.
+    private func words(_ name: String, _ shape: [Int]) throws -> HostTensor {
         let t = try tensor(name, shape: shape)
-        guard t.dtype == .int32 else { throw ModelLoadError.unsupportedDType(name: name, path: path, dtype: t.dtype.safetensorsTag) }
+        guard t.dtype == .int32 else {
+            throw ModelLoadError.unsupportedDType(name: name, path: path, dtype: t.dtype.safetensorsTag + " (expected I32)")
+        }
+        return t
+    }
+
+    /// Scales, which the repacking converts from any float dtype; integers would convert silently.
+    private func floats(_ name: String, _ shape: [Int]) throws -> HostTensor {
+        let t = try tensor(name, shape: shape)
+        guard [.float32, .float16, .bfloat16].contains(t.dtype) else {
+            throw ModelLoadError.unsupportedDType(name: name, path: path, dtype: t.dtype.safetensorsTag + " (expected F32, F16 or BF16)")
+        }
+        return t
+    }
+
+    /// An int32 tensor's values (act-order's `g_idx`).
+    private func ints(_ name: String, _ shape: [Int]) throws -> [Int32] {
+        let t = try words(name, shape)
         return Array(UnsafeBufferPointer(start: t.bytes.assumingMemoryBound(to: Int32.self), count: t.count))
     }
 

@@ -29,10 +29,12 @@ public final class SafetensorsFile: @unchecked Sendable {
         let path = file.path
         func fail(_ detail: String) -> ModelLoadError { .invalidSafetensors(path: path, detail: detail) }
         guard file.count >= 8 else { throw fail("file is \(file.count) bytes, shorter than the 8-byte header length") }
-        let headerLength = Int(UInt64(littleEndian: file.bytes.loadUnaligned(as: UInt64.self)))
-        guard headerLength > 0, headerLength <= file.count - 8 else {
-            throw fail("header length \(headerLength) does not fit in a file of \(file.count) bytes (truncated?)")
+        // Compared as UInt64 first: a corrupt length past Int.max would trap in the conversion.
+        let rawLength = UInt64(littleEndian: file.bytes.loadUnaligned(as: UInt64.self))
+        guard rawLength > 0, rawLength <= UInt64(file.count - 8) else {
+            throw fail("header length \(rawLength) does not fit in a file of \(file.count) bytes (truncated?)")
         }
+        let headerLength = Int(rawLength)
         let headerData = Data(bytes: file.bytes + 8, count: headerLength)
         guard let header = (try? JSONSerialization.jsonObject(with: headerData)) as? [String: Any] else {
             throw fail("header is not a JSON object")
@@ -50,7 +52,9 @@ public final class SafetensorsFile: @unchecked Sendable {
                 throw ModelLoadError.unsupportedDType(name: name, path: path, dtype: tag)
             }
             let (begin, end) = (offsets[0], offsets[1])
-            let expected = shape.reduce(1, *) * dtype.byteSize
+            guard let expected = Self.byteCount(shape: shape, dtype: dtype) else {
+                throw fail("tensor '\(name)' has shape \(shape), which is negative or too large")
+            }
             guard begin >= 0, end >= begin, end - begin == expected else {
                 throw fail("tensor '\(name)' has data_offsets \(offsets) but shape \(shape) needs \(expected) bytes")
             }
@@ -60,6 +64,19 @@ public final class SafetensorsFile: @unchecked Sendable {
             entries[name] = Entry(dtype: dtype, shape: shape, offset: dataStart + begin)
         }
         return entries
+    }
+
+    /// The bytes a tensor of `shape` takes; nil for a negative dimension or a size past `Int.max`,
+    /// which only a corrupt header claims (and which would trap if multiplied unchecked).
+    private static func byteCount(shape: [Int], dtype: DType) -> Int? {
+        var total = dtype.byteSize
+        for size in shape {
+            guard size >= 0 else { return nil }
+            let (product, overflow) = total.multipliedReportingOverflow(by: size)
+            guard !overflow else { return nil }
+            total = product
+        }
+        return total
     }
 
     /// Whether the file holds `name`.

@@ -126,12 +126,17 @@ public struct LoadedModel {
         let folder = try ModelFolder(path: args.model ?? EngineArgs.builtinModelPath())
         let config = folder.config
         let maxModelLength = args.maxModelLength ?? config.maxPositionEmbeddings
+        if let requested = args.maxModelLength, requested <= 0 {
+            throw EngineError.invalidParameter(field: "max_model_len", detail: "must be positive, got \(requested)")
+        }
         if let requested = args.maxModelLength, requested > config.maxPositionEmbeddings {
             throw EngineError.invalidParameter(
                 field: "max_model_len", detail: "\(requested) exceeds the model's max_position_embeddings \(config.maxPositionEmbeddings)")
         }
-        guard args.blockSize > 0, args.blockSize % 8 == 0 || args.blockSize < 8 else {
-            throw EngineError.invalidParameter(field: "block_size", detail: "must be a positive multiple of 8, got \(args.blockSize)")
+        // At most 1024 (vLLM's largest is 256): the KV bytes of a block are a product of it.
+        guard args.blockSize > 0, args.blockSize % 8 == 0 || args.blockSize < 8, args.blockSize <= 1024 else {
+            throw EngineError.invalidParameter(
+                field: "block_size", detail: "must be a positive multiple of 8 up to 1024, got \(args.blockSize)")
         }
         let budget = args.maxNumBatchedTokens ?? max(2048, min(maxModelLength, 8192))
         let platform = try Self.platform(args.device, among: platforms)

@@ -1,3 +1,4 @@
+import VLLMCore
 import VLLMStructuredOutputs
 
 /// How to sample the output of one request, with vLLM's field names and defaults.
@@ -78,17 +79,17 @@ public struct SamplingParams: Sendable, Equatable {
     public func validate() throws {
         func bad(_ field: String, _ detail: String) -> EngineError { .invalidParameter(field: field, detail: detail) }
         guard n >= 1 else { throw bad("n", "must be at least 1, got \(n)") }
-        guard temperature >= 0, temperature.isFinite else { throw bad("temperature", "must be non-negative, got \(temperature)") }
-        guard topP > 0, topP <= 1 else { throw bad("top_p", "must be in (0, 1], got \(topP)") }
-        guard topK >= -1 else { throw bad("top_k", "must be -1, 0 (disable) or positive, got \(topK)") }
-        guard minP >= 0, minP <= 1 else { throw bad("min_p", "must be in [0, 1], got \(minP)") }
+        guard SamplingRanges.temperature(temperature) else { throw bad("temperature", "must be non-negative, got \(temperature)") }
+        guard SamplingRanges.topP(topP) else { throw bad("top_p", "must be in (0, 1], got \(topP)") }
+        guard SamplingRanges.topK(topK) else { throw bad("top_k", "must be -1, 0 (disable) or positive, got \(topK)") }
+        guard SamplingRanges.minP(minP) else { throw bad("min_p", "must be in [0, 1], got \(minP)") }
         guard presencePenalty >= -2, presencePenalty <= 2 else {
             throw bad("presence_penalty", "must be in [-2, 2], got \(presencePenalty)")
         }
         guard frequencyPenalty >= -2, frequencyPenalty <= 2 else {
             throw bad("frequency_penalty", "must be in [-2, 2], got \(frequencyPenalty)")
         }
-        guard repetitionPenalty > 0, repetitionPenalty.isFinite else {
+        guard SamplingRanges.repetitionPenalty(repetitionPenalty) else {
             throw bad("repetition_penalty", "must be positive, got \(repetitionPenalty)")
         }
         if let maxTokens, maxTokens < 1 { throw bad("max_tokens", "must be at least 1, got \(maxTokens)") }

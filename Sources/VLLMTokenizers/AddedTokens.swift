@@ -18,7 +18,7 @@ public struct AddedToken: Sendable, Hashable {
     public let normalized: Bool
 
     init(json: JSONReader) throws {
-        id = try json.int("id")
+        id = try json.tokenID("id")
         content = try json.string("content")
         special = try json.bool("special", default: false)
         singleWord = try json.bool("single_word", default: false)

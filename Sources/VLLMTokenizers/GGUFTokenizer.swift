@@ -86,6 +86,14 @@ extension Tokenizer {
         guard byteLevel || m.model == "llama" else {
             throw TokenizerError.unsupported(file: m.path, component: "tokenizer.ggml.model", type: m.model)
         }
+        // These ids name tokens (the unknown one is looked up by index): one past the vocabulary is a
+        // corrupt file. The padding id is left out: converters write placeholders there.
+        for (key, id) in [("bos_token_id", m.bosTokenID), ("eos_token_id", m.eosTokenID), ("unknown_token_id", m.unknownTokenID)] {
+            if let id, !m.tokens.indices.contains(id) {
+                throw TokenizerError.invalidField(
+                    file: m.path, field: "tokenizer.ggml." + key, reason: "\(id) is not a token id (the vocabulary has \(m.tokens.count))")
+            }
+        }
         var vocab: [String: Int] = [:]
         var added: [[String: Any]] = []
         for (id, token) in m.tokens.enumerated() {

@@ -291,6 +291,17 @@ struct JSONReader {
         return n
     }
 
+    /// Token ids index per-token tables (id to text, decode content): a corrupt id of 10^12 would
+    /// allocate terabytes and a negative one would trap. Released vocabularies stay below 2^22.
+    static let tokenIDLimit = 1 << 24
+
+    /// A token id in `0..<tokenIDLimit`.
+    func tokenID(_ key: String) throws -> Int {
+        let id = try int(key)
+        guard id >= 0, id < Self.tokenIDLimit else { throw fail(key, "\(id) is not a token id (0..<\(Self.tokenIDLimit))") }
+        return id
+    }
+
     func optionalInt(_ key: String) throws -> Int? {
         guard let v = object[key], !v.isNull else { return nil }
         guard let n = v.intValue else { throw fail(key, "expected an integer") }
@@ -327,7 +338,9 @@ struct JSONReader {
     func vocabulary(_ key: String) throws -> [(String, Int)] {
         guard let v = object[key], let o = v.objectValue else { throw fail(key, "expected an object of token to id") }
         return try o.pairs.map { pair in
-            guard let id = pair.value.intValue, id >= 0 else { throw fail(key, "token \(pair.key) has no valid id") }
+            guard let id = pair.value.intValue, id >= 0, id < Self.tokenIDLimit else {
+                throw fail(key, "token \(pair.key) has no valid id (0..<\(Self.tokenIDLimit))")
+            }
             return (pair.key, id)
         }
     }

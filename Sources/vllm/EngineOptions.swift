@@ -134,6 +134,10 @@ struct EngineOptions: ParsableArguments {
         args.maxNumSeqs = maxNumSeqs
         args.maxNumBatchedTokens = maxNumBatchedTokens
         args.numGPUBlocksOverride = numGpuBlocksOverride
+        // Checked before the conversion, which traps on NaN or a value past Int's range.
+        guard cpuKvCacheSpace > 0, cpuKvCacheSpace <= Double(1 << 30) else {
+            throw ValidationError("--cpu-kv-cache-space must be a positive number of GiB (at most 2^30)")
+        }
         args.cpuKVCacheBytes = Int(cpuKvCacheSpace * Double(1 << 30))
         guard let activations = ActivationPrecision(rawValue: quantizedActivations) else {
             throw ValidationError(

@@ -53,7 +53,7 @@ struct TokenizeCommand: ParsableCommand {
         abstract: "Encode text to token ids.",
         discussion: "Reads one JSON string per line on standard input and writes one JSON array of ids per line.")
 
-    @Option(name: .long, help: "Model folder with tokenizer.json (and tokenizer_config.json).")
+    @Option(name: .long, help: "Model folder with tokenizer.json (and tokenizer_config.json), or a GGUF file.")
     var model: String = "Models/stories260K"
 
     @Flag(name: .customLong("no-special-tokens"), help: "Do not add BOS/EOS or other template tokens.")
@@ -124,7 +124,7 @@ struct DetokenizeCommand: ParsableCommand {
         abstract: "Decode token ids to text.",
         discussion: "Reads one JSON array of ids per line on standard input and writes one JSON string per line.")
 
-    @Option(name: .long, help: "Model folder with tokenizer.json (and tokenizer_config.json).")
+    @Option(name: .long, help: "Model folder with tokenizer.json (and tokenizer_config.json), or a GGUF file.")
     var model: String = "Models/stories260K"
 
     @Flag(name: .customLong("skip-special-tokens"), help: "Leave special tokens out of the text.")

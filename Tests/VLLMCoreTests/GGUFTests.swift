@@ -87,6 +87,26 @@ import VLLMTestSupport
         #expect(error(opening: count).contains("more than the"))
     }
 
+    /// `general.alignment` that is not a power of two, or a uint64 past `Int.max`, is named (the
+    /// latter fell back to 32 before).
+    @Test func badAlignmentIsAnError() {
+        func file(alignment: UInt64) -> Data {
+            var d = Data("GGUF".utf8)
+            func put<T: FixedWidthInteger>(_ v: T) { withUnsafeBytes(of: v.littleEndian) { d.append(contentsOf: $0) } }
+            put(UInt32(3))
+            put(UInt64(0))  // tensors
+            put(UInt64(1))  // metadata entries
+            put(UInt64(17))
+            d.append(contentsOf: Data("general.alignment".utf8))
+            put(UInt32(10))  // uint64
+            put(alignment)
+            return d
+        }
+        #expect(error(opening: file(alignment: 1 << 63 + 1)).contains("general.alignment is uint(9223372036854775809)"))
+        #expect(error(opening: file(alignment: 48)).contains("general.alignment is uint(48), not a power of two"))
+        #expect(error(opening: file(alignment: 64)) == "no error")
+    }
+
     /// A tensor type this project cannot decode is named in the error.
     @Test func unknownTensorTypeIsAnError() throws {
         var whole = try Data(contentsOf: URL(fileURLWithPath: Self.fixture))

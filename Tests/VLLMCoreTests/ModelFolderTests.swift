@@ -136,6 +136,96 @@ import VLLMTestSupport
         #expect(loadError(folder).contains("rope type 'yarn' is not supported"))
     }
 
+    /// Sizes no model has are refused before the loader allocates per layer or multiplies shapes.
+    @Test func hugeSizes() throws {
+        let layers = try brokenCopy { try editConfig($0) { $0["num_hidden_layers"] = 1_000_000_000_000 } }
+        #expect(loadError(layers) == "\(layers)/config.json: invalid value for 'num_hidden_layers': 1000000000000 is larger than 65536")
+        let hidden = try brokenCopy { try editConfig($0) { $0["hidden_size"] = 1 << 40 } }
+        #expect(loadError(hidden) == "\(hidden)/config.json: invalid value for 'hidden_size': \(1 << 40) is larger than \(1 << 31)")
+    }
+
+    /// A sliding window of no positions trapped in the attention; a negative epsilon made NaN norms.
+    @Test func windowAndEpsilonOutOfRange() throws {
+        let window = try brokenCopy {
+            try editConfig($0) {
+                $0["use_sliding_window"] = true
+                $0["sliding_window"] = 0
+            }
+        }
+        #expect(loadError(window) == "\(window)/config.json: invalid value for 'sliding_window': 0 is not a positive number of positions")
+        let epsilon = try brokenCopy { try editConfig($0) { $0["rms_norm_eps"] = -1 } }
+        #expect(loadError(epsilon) == "\(epsilon)/config.json: invalid value for 'rms_norm_eps': -1.0 is not a finite number at least 0")
+    }
+
+    /// A sampling default no request could use names generation_config.json (each request failed
+    /// with the parameter's name alone); a `tie_word_embeddings` that is not a boolean is named
+    /// (it was read as false, and the error that followed was a missing lm_head.weight).
+    @Test func badGenerationDefaultsAndTying() throws {
+        for (key, value, rule) in [
+            ("temperature", -1.0, "0 or more"), ("top_p", 1.5, "in (0, 1]"), ("min_p", -0.1, "in [0, 1]"),
+            ("repetition_penalty", 0.0, "positive"),
+        ] {
+            let folder = try brokenCopy {
+                try JSONSerialization.data(withJSONObject: [key: value]).write(to: URL(fileURLWithPath: $0 + "/generation_config.json"))
+            }
+            #expect(loadError(folder) == "\(folder)/generation_config.json: invalid value for '\(key)': \(value) is not \(rule)")
+        }
+        let tied = try brokenCopy { try editConfig($0) { $0["tie_word_embeddings"] = "yes" } }
+        #expect(loadError(tied) == "\(tied)/config.json: invalid value for 'tie_word_embeddings': yes is not true or false")
+    }
+
+    /// Rope factors that would divide by zero or trap in an Int conversion are named.
+    @Test func badRopeFactors() throws {
+        let zero = try brokenCopy { try editConfig($0) { $0["rope_scaling"] = ["rope_type": "linear", "factor": 0] } }
+        #expect(loadError(zero) == "\(zero)/config.json: invalid value for 'rope_scaling.factor': 0.0 is not a positive number")
+        let llama3: [String: Any] = [
+            "rope_type": "llama3", "factor": 8.0, "low_freq_factor": 1.0, "high_freq_factor": 4.0,
+            "original_max_position_embeddings": 1e300,
+        ]
+        let huge = try brokenCopy { try editConfig($0) { $0["rope_scaling"] = llama3 } }
+        #expect(
+            loadError(huge).hasSuffix("invalid value for 'rope_scaling.original_max_position_embeddings': 1e+300 is not a positive number"))
+        var equal = llama3
+        equal["original_max_position_embeddings"] = 8192
+        equal["high_freq_factor"] = 1.0
+        let flat = try brokenCopy { try editConfig($0) { $0["rope_scaling"] = equal } }
+        #expect(loadError(flat).hasSuffix("invalid value for 'rope_scaling.high_freq_factor': 1.0 is not above low_freq_factor 1.0"))
+        let theta = try brokenCopy { try editConfig($0) { $0["rope_theta"] = -1 } }
+        #expect(loadError(theta) == "\(theta)/config.json: invalid value for 'rope_theta': -1.0 is not a positive number")
+    }
+
+    /// LongRoPE factors of the wrong count are a config error, not a failed precondition in the table.
+    @Test func longRopeFactorsOfTheWrongCount() throws {
+        let folder = try brokenCopy {
+            try editConfig($0) {
+                $0["rope_scaling"] = [
+                    "rope_type": "longrope", "short_factor": [1.0, 1.0], "long_factor": [1.0, 1.0],
+                    "original_max_position_embeddings": 4096,
+                ]
+            }
+        }
+        #expect(
+            loadError(folder)
+                == "\(folder)/config.json: invalid value for 'rope_scaling.short_factor': 2 values for a rotary dimension of 8 (4 expected)"
+        )
+    }
+
+    /// A compressed-tensors FP8 block of zero rows would divide by zero when the scales are indexed.
+    @Test func zeroSizedFP8Block() {
+        let weights: [String: Any] = ["num_bits": 8, "type": "float", "strategy": "block", "block_structure": [0, 128]]
+        let config: [String: Any] = [
+            "quantization_config": [
+                "quant_method": "compressed-tensors", "format": "float-quantized",
+                "config_groups": ["group_0": ["targets": ["Linear"], "weights": weights]],
+            ]
+        ]
+        #expect(
+            throws: ModelLoadError.invalidConfig(
+                path: "c.json", field: "quantization_config.config_groups.group_0.weights.block_structure",
+                detail: "missing or not two positive sizes for strategy block")
+        ) { _ = try QuantizationConfig(json: config, path: "c.json") }
+    }
+
     /// Both generations of config.json give the same configuration.
     @Test func oldAndNewRopeConfigKeys() throws {
         let old = try ModelConfig(

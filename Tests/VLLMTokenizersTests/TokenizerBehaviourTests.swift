@@ -181,6 +181,31 @@ struct TokenizerErrorTests {
         #expect(m.contains("chat_template"))
     }
 
+    /// Ids index per-token tables: one of 10^12 would allocate terabytes, a negative one trap.
+    @Test func tokenIDsOutOfRange() throws {
+        let huge = try tempFolder([
+            "tokenizer.json":
+                #"{"model": {"type": "BPE", "vocab": {"a": 0}, "merges": []}, "added_tokens": [{"id": 1000000000000, "content": "<x>"}]}"#
+        ])
+        #expect(
+            message { _ = try Tokenizer.load(folder: huge) }.hasSuffix(
+                "field 'added_tokens[0].id': 1000000000000 is not a token id (0..<16777216)"))
+        let negative = try tempFolder(["tokenizer.json": #"{"model": {"type": "WordLevel", "vocab": {"a": -1}}}"#])
+        #expect(message { _ = try Tokenizer.load(folder: negative) }.contains("token a has no valid id (0..<16777216)"))
+    }
+
+    /// A GGUF special-token id past the vocabulary (the unknown one was looked up by index: a trap).
+    @Test func ggufSpecialIDOutOfRange() {
+        var metadata = GGUFTokenizerMetadata(path: "m.gguf", model: "llama", tokens: ["<unk>", "<s>", "a"])
+        metadata.unknownTokenID = 1_000_000
+        #expect(
+            message { _ = try Tokenizer.fromGGUF(metadata) }
+                == "m.gguf: field 'tokenizer.ggml.unknown_token_id': 1000000 is not a token id (the vocabulary has 3)")
+        metadata.unknownTokenID = 0
+        metadata.eosTokenID = 3
+        #expect(message { _ = try Tokenizer.fromGGUF(metadata) }.contains("'tokenizer.ggml.eos_token_id': 3 is not a token id"))
+    }
+
     @Test func missingModel() throws {
         let dir = try tempFolder(["tokenizer.json": #"{"version": "1.0"}"#])
         let m = message { _ = try Tokenizer.load(folder: dir) }

@@ -34,9 +34,15 @@ public struct ChatTemplateConfig: Sendable {
         let configURL = directory.appendingPathComponent("tokenizer_config.json")
         var config = JinjaDict()
         if FileManager.default.fileExists(atPath: configURL.path) {
-            let text = try String(contentsOf: configURL, encoding: .utf8)
-            guard case .dict(let d) = try JinjaValue(jsonString: text) else {
-                throw JinjaError(.runtime, "tokenizer_config.json is not a JSON object")
+            // Errors name the file: a template error here would not say which file is broken.
+            let parsed: JinjaValue
+            do {
+                parsed = try JinjaValue(jsonString: String(contentsOf: configURL, encoding: .utf8))
+            } catch {
+                throw TokenizerError.unreadableFile(path: configURL.path, reason: (error as? JinjaError)?.message ?? "\(error)")
+            }
+            guard case .dict(let d) = parsed else {
+                throw TokenizerError.unreadableFile(path: configURL.path, reason: "the top level is not a JSON object")
             }
             config = d
         }
@@ -61,7 +67,10 @@ public struct ChatTemplateConfig: Sendable {
                 }
                 templates.append((name: name, source: t))
             }
-        default: break
+        case nil, .none?: break
+        case let other?:
+            throw TokenizerError.invalidField(
+                file: "tokenizer_config.json", field: "chat_template", reason: "expected a string or a list, found \(other.typeName)")
         }
         specialTokens = [:]
         for key in ["bos_token", "eos_token", "unk_token", "sep_token", "pad_token", "cls_token", "mask_token"] {
