@@ -136,5 +136,6 @@ extension CUDADriver {
     static let attributeComputeCapabilityMinor: Int32 = 76
     static let attributeMultiprocessorCount: Int32 = 16
     static let functionAttributeMaxDynamicSharedBytes: Int32 = 8
+    static let functionAttributePreferredSharedCarveout: Int32 = 9
     static let hostAllocPortable: UInt32 = 1
 }

@@ -94,3 +94,13 @@ import VLLMTestSupport
         #expect(wider.defines == start.defines, "the files compiled before keep their cache keys")
     }
 }
+
+/// `VLLM_CUDA_SHARED_CARVEOUT`: a percentage of L1 for shared memory, or nothing.
+@Suite struct SharedCarveoutTests {
+    @Test func readsPercentagesAndIgnoresTheRest() {
+        #expect(CUDAKernels.sharedCarveout("100") == 100)
+        #expect(CUDAKernels.sharedCarveout("0") == 0)
+        #expect(CUDAKernels.sharedCarveout(nil) == nil)
+        for bad in ["", "101", "-1", "50%", "max"] { #expect(CUDAKernels.sharedCarveout(bad) == nil) }
+    }
+}

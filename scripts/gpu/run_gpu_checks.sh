@@ -44,6 +44,8 @@
 #              detspeed: the 8B shape's 1000 x 1024/128 throughput and batch-1 latency, default vs VLLM_BATCH_INVARIANT=1
 #   det8b      the short det: `vllm-dev batch-invariance` in bf16 (also with VLLM_CUDA_STAGING_WAIT=0), then batch_invariance.py on the 8B shape (2 layers) only
 #   eagle3     EAGLE-3 speculative decoding (scripts/gpu/check_eagle3.sh): greedy ids against plain decoding, acceptance CUDA vs CPU, 8B-shape cost
+#   carveout   the 8B shape's batch-1 decode (bf16, GPTQ int4) with the driver's shared-memory carveouts and with
+#              VLLM_CUDA_SHARED_CARVEOUT=100 for every kernel, alternating, two rounds (docs/cuda.md says why)
 #   ncu        Nsight Compute's counters of the kernels of a batch-1 decode step (8B shape, eager, bf16 and
 #              GPTQ int4 weights): time, DRAM and SM throughput, occupancy, issue-slot use and the main stall
 #              of each (scripts/gpu/ncu_table.py), to tell kernels bound by memory from those bound by issue or latency
@@ -731,6 +733,20 @@ tps = {v: json.load(open(f'{r}/throughput_8b_1000_{v}.json'))['tokens_per_second
        for v in ['default', 'invariant', 'invariant_gemm256'] if os.path.exists(f'{r}/throughput_8b_1000_{v}.json')}
 out = {'tokens_per_second': tps, 'invariant_over_default': {v: t / tps['default'] for v, t in tps.items()} if 'default' in tps else None}
 print(json.dumps(out)); open(sys.argv[2], 'w').write(json.dumps(out) + '\n')" "$R" "$OUT/detspeed_summary.json"
+fi
+
+# carveout: decode_attention alone runs on a large shared-memory carveout between products on small
+# ones (ncu, 2026-12-05); every kernel on one carveout, against the driver's choice per kernel.
+if has_mode carveout; then
+    export VLLM_CACHE_ROOT=$W/cache-carveout
+    gptq_8b_config
+    for round in 1 2; do
+        for c in driver 100; do
+            cmd="$BIN"; [ $c = 100 ] && cmd="env VLLM_CUDA_SHARED_CARVEOUT=100 $BIN"
+            latency_8b latency_8b_bf16_carveout_${c}_$round 150 "" $cmd
+            latency_1x32x128 latency_8b_int4_carveout_${c}_$round 150 $W/configs/llama8b-gptq "" $cmd
+        done
+    done
 fi
 
 # ncu: one eager batch-1 run of each weight format under Nsight Compute (clocks left alone, as the
