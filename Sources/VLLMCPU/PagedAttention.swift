@@ -54,12 +54,15 @@ enum PagedAttention {
         let keys = cache.keys[layer].elements(W.self), values = cache.values[layer].elements(W.self)
         let (scoreScale, valueScale) = (scale * cache.keys[layer].scale, cache.values[layer].scale)
         let maxContext = Int(b.seqLens.max() ?? 0)
-        ParallelFor.run(b.numTokens * heads, costPerItem: maxContext * hd * 2) { items in
+        // One item per token and kv head: the group's query heads run on one thread in turn, so the
+        // heads after the first find the kv head's rows in this core's caches.
+        let kvHeads = layout.numKVHeads
+        ParallelFor.run(b.numTokens * kvHeads, costPerItem: maxContext * hd * 2 * group) { items in
             var scores = [Float](repeating: 0, count: max(1, maxContext))
             var rows = [Int](repeating: 0, count: max(1, maxContext))
             var accumulator = [Float](repeating: 0, count: hd)
             for item in items {
-                let t = item / heads, h = item % heads, g = h / group
+                let t = item / kvHeads, g = item % kvHeads
                 let s = batch.sequenceOfToken[t]
                 let position = Int(b.positions[t])
                 let first = slidingWindow.map { max(0, position - $0 + 1) } ?? 0
@@ -68,28 +71,30 @@ enum PagedAttention {
                 for j in first...position {
                     rows[j - first] = cache.offset(block: Int(b.blockTables[table + j / bs]), head: g, slot: j % bs)
                 }
-                let q = qkv + t * width + h * hd
-                let maxScore = rows.withUnsafeBufferPointer { rows in
-                    scores.withUnsafeMutableBufferPointer { scores in
-                        score(
-                            q, keys: keys, rows: rows.baseAddress!, count: count, hd: hd, scale: scoreScale, softCap: softCap,
-                            into: scores.baseAddress!)
-                    }
-                }
-                let total = scores.withUnsafeMutableBufferPointer {
-                    VectorMath.exponentiate($0.baseAddress!, count: count, minus: maxScore)
-                }
-                accumulator.withUnsafeMutableBufferPointer { acc in
-                    rows.withUnsafeBufferPointer { rows in
-                        scores.withUnsafeBufferPointer { weights in
-                            weightedSum(
-                                values, rows: rows.baseAddress!, weights: weights.baseAddress!, count: count,
-                                scale: valueScale, hd: hd, into: acc.baseAddress!)
+                for h in g * group..<(g + 1) * group {
+                    let q = qkv + t * width + h * hd
+                    let maxScore = rows.withUnsafeBufferPointer { rows in
+                        scores.withUnsafeMutableBufferPointer { scores in
+                            score(
+                                q, keys: keys, rows: rows.baseAddress!, count: count, hd: hd, scale: scoreScale, softCap: softCap,
+                                into: scores.baseAddress!)
                         }
                     }
-                    let o = out + t * heads * hd + h * hd
-                    let inverse = 1 / total
-                    for d in 0..<hd { o[d] = acc[d] * inverse }
+                    let total = scores.withUnsafeMutableBufferPointer {
+                        VectorMath.exponentiate($0.baseAddress!, count: count, minus: maxScore)
+                    }
+                    accumulator.withUnsafeMutableBufferPointer { acc in
+                        rows.withUnsafeBufferPointer { rows in
+                            scores.withUnsafeBufferPointer { weights in
+                                weightedSum(
+                                    values, rows: rows.baseAddress!, weights: weights.baseAddress!, count: count,
+                                    scale: valueScale, hd: hd, into: acc.baseAddress!)
+                            }
+                        }
+                        let o = out + t * heads * hd + h * hd
+                        let inverse = 1 / total
+                        for d in 0..<hd { o[d] = acc[d] * inverse }
+                    }
                 }
             }
         }
