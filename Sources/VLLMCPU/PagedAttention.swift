@@ -58,9 +58,10 @@ enum PagedAttention {
         // heads after the first find the kv head's rows in this core's caches.
         let kvHeads = layout.numKVHeads
         ParallelFor.run(b.numTokens * kvHeads, costPerItem: maxContext * hd * 2 * group) { items in
-            var scores = [Float](repeating: 0, count: max(1, maxContext))
-            var rows = [Int](repeating: 0, count: max(1, maxContext))
-            var accumulator = [Float](repeating: 0, count: hd)
+            let scores = UnsafeMutablePointer<Float>.allocate(capacity: max(1, maxContext))
+            let rows = UnsafeMutablePointer<Int>.allocate(capacity: max(1, maxContext))
+            let accumulator = UnsafeMutablePointer<Float>.allocate(capacity: hd)
+            defer { scores.deallocate(); rows.deallocate(); accumulator.deallocate() }
             for item in items {
                 let t = item / kvHeads, g = item % kvHeads
                 let s = batch.sequenceOfToken[t]
@@ -73,28 +74,14 @@ enum PagedAttention {
                 }
                 for h in g * group..<(g + 1) * group {
                     let q = qkv + t * width + h * hd
-                    let maxScore = rows.withUnsafeBufferPointer { rows in
-                        scores.withUnsafeMutableBufferPointer { scores in
-                            score(
-                                q, keys: keys, rows: rows.baseAddress!, count: count, hd: hd, scale: scoreScale, softCap: softCap,
-                                into: scores.baseAddress!)
-                        }
-                    }
-                    let total = scores.withUnsafeMutableBufferPointer {
-                        VectorMath.exponentiate($0.baseAddress!, count: count, minus: maxScore)
-                    }
-                    accumulator.withUnsafeMutableBufferPointer { acc in
-                        rows.withUnsafeBufferPointer { rows in
-                            scores.withUnsafeBufferPointer { weights in
-                                weightedSum(
-                                    values, rows: rows.baseAddress!, weights: weights.baseAddress!, count: count,
-                                    scale: valueScale, hd: hd, into: acc.baseAddress!)
-                            }
-                        }
-                        let o = out + t * heads * hd + h * hd
-                        let inverse = 1 / total
-                        for d in 0..<hd { o[d] = acc[d] * inverse }
-                    }
+                    let maxScore = score(
+                        q, keys: keys, rows: rows, count: count, hd: hd, scale: scoreScale, softCap: softCap, into: scores)
+                    let total = VectorMath.exponentiate(scores, count: count, minus: maxScore)
+                    weightedSum(
+                        values, rows: rows, weights: scores, count: count, scale: valueScale, hd: hd, into: accumulator)
+                    let o = out + t * heads * hd + h * hd
+                    let inverse = 1 / total
+                    for d in 0..<hd { o[d] = accumulator[d] * inverse }
                 }
             }
         }

@@ -47,8 +47,8 @@
 #   carveout   the 8B shape's batch-1 decode (bf16, GPTQ int4) with the driver's shared-memory carveouts and with
 #              VLLM_CUDA_SHARED_CARVEOUT=100 for every kernel, alternating, two rounds (docs/cuda.md says why)
 #   ncu        Nsight Compute's counters of the kernels of a batch-1 decode step (8B shape, eager, bf16 and
-#              GPTQ int4 weights): time, DRAM and SM throughput, occupancy, issue-slot use and the main stall
-#              of each (scripts/gpu/ncu_table.py), to tell kernels bound by memory from those bound by issue or latency
+#              GPTQ int4 weights): time, DRAM and SM throughput, occupancy, registers, cycles per issued instruction
+#              and idle schedulers (scripts/gpu/ncu_table.py), to tell kernels bound by memory from those bound by issue or latency
 # (`checks speed spec` is the whole verification of a change; each mode fits one 10-minute call
 # except that one, which takes about two). Needs .gpu/vllm.xz and .gpu/vllm-dev.xz (built here with
 # `scripts/gpu/build_binary.sh`), python3 with torch + transformers.
