@@ -807,9 +807,12 @@ public final class CUDABackend: Backend {
         precondition(
             rope.columns <= layout.headDim && rope.columns % 2 == 0, "rotary table of width \(rope.columns) for heads of \(layout.headDim)")
         let fp8 = cache?.0.isFP8 == true
+        // A thread an item: the rotated pairs of every q and k head, or the kv heads' rows copied.
+        let items = max((layout.numHeads + layout.numKVHeads) * rope.columns / 2, layout.numKVHeads * layout.headDim)
         launch(
             fp8 ? fp8CacheKernels.rotaryWriteKV : kernels.rotaryWriteKV,
-            cache == nil ? "rotary" : fp8 ? "rotary_write_kv_fp8" : "rotary_write_kv", grid: (qkv.rows, 1), block: 128,
+            cache == nil ? "rotary" : fp8 ? "rotary_write_kv_fp8" : "rotary_write_kv", grid: (qkv.rows, (items + 127) / 128),
+            block: 128,
             [
                 .pointer(qkv.pointer), .pointer(rope.pointer), .pointer(batch.positions), .pointer(cache == nil ? 0 : batch.slots),
                 .pointer(cache.map { $0.0.keys[$0.1] } ?? 0), .pointer(cache.map { $0.0.values[$0.1] } ?? 0),

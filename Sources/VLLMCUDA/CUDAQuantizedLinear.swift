@@ -6,6 +6,10 @@ struct QuantizedLinearKernels {
     let gemvInt: [Int: [Int: CUhandle]]
     /// FP8 matrix-vector products, by token count (1 to 4).
     let gemvFP8: [Int: CUhandle]
+    /// SqueezeLLM lookup-table products, by token count (1 to 4), and their dequantization (nil in
+    /// a module from before them).
+    let gemvLUT: [Int: CUhandle]
+    let dequantizeLUT: CUhandle?
     let dequantizeInt, dequantizeFP8, permuteColumns: CUhandle
     /// Per-token FP8 quantization of activations and the scaling of a product of codes (W8A8).
     let quantizeRowsFP8, scaleProduct: CUhandle?
@@ -42,12 +46,13 @@ struct QuantizedLinearKernels {
         gemvGGML = byTypeAndTokens(.gemvGGML)
         gemvGGMLInt8 = byTypeAndTokens(.gemvGGMLInt8)
         quantizeGGMLInt8 = functions[.quantizeGGMLInt8]?.first?.function
-        var dequantize: [GGMLType: CUhandle] = [:]
-        for instance in functions[.dequantizeGGML] ?? [] {
-            if let type = instance.values[.ggmlType].flatMap({ GGMLType(rawValue: UInt32($0)) }) { dequantize[type] = instance.function }
+        dequantizeGGML = byTypeAndTokens(.dequantizeGGML).compactMapValues { $0.values.first }
+        func byTokens(_ kernel: Kernel) -> [Int: CUhandle] {
+            Dictionary((functions[kernel] ?? []).map { ($0.values[.tokens] ?? 0, $0.function) }, uniquingKeysWith: { a, _ in a })
         }
-        dequantizeGGML = dequantize
-        gemvFP8 = Dictionary((functions[.gemvFP8] ?? []).map { ($0.values[.tokens] ?? 0, $0.function) }, uniquingKeysWith: { a, _ in a })
+        gemvFP8 = byTokens(.gemvFP8)
+        gemvLUT = byTokens(.gemvLUT)
+        dequantizeLUT = functions[.dequantizeLUT]?.first?.function
     }
 }
 
@@ -55,7 +60,7 @@ struct QuantizedLinearKernels {
 private let maxGridRows = 65535
 
 // Linear layers whose weights stay quantized in device memory (WeightFormat.packedInt with 4 or 8
-// bits, .fp8, and GGUF blocks: .ggml and .stacked). Decode steps (1 to 4 tokens) dequantize in
+// bits, .fp8, 4-bit .lookupTable, and GGUF blocks: .ggml and .stacked). Decode steps (1 to 4 tokens) dequantize in
 // registers inside matrix-vector kernels, reading the stored bytes once; larger products
 // dequantize the weight into a scratch matrix of the compute dtype and run cuBLASLt over it, so
 // that prefill keeps the tensor cores.
@@ -64,7 +69,8 @@ private let maxGridRows = 65535
 // act-order parts (each keeps its own input order, and so its own tensors) and GGUF parts of
 // different types (each its own tensor, `GGMLParts`).
 extension CUDABackend {
-    /// Dense parts are stacked as `weight` does; packed 4- or 8-bit integer and FP8 parts stay in their format in device memory. Throws
+    /// Dense parts are stacked as `weight` does; packed 4- or 8-bit integer, FP8 and 4-bit lookup-table parts stay in their format in
+    /// device memory. Throws
     /// `ModelLoadError.unsupportedWeightFormat` for any other format, mixed formats or a kernel module without the quantized kernels.
     public func linearWeight(_ parts: [HostLinearWeight]) throws -> LinearWeight<CUDATensor> {
         let (outFeatures, inFeatures) = (parts.reduce(0) { $0 + $1.outFeatures }, parts[0].inFeatures)
@@ -89,6 +95,8 @@ extension CUDABackend {
                 ? try parts.flatMap { part in try part.tensors.map { try storedWeight([$0]) } }
                 : try (0..<3).map { i in try storedWeight(parts.map { $0.tensors[i] }) }
         case .fp8:
+            tensors = try (0..<2).map { i in try storedWeight(parts.map { $0.tensors[i] }) }
+        case .lookupTable(let bits) where bits == 4 && kernels.quantized?.dequantizeLUT != nil:
             tensors = try (0..<2).map { i in try storedWeight(parts.map { $0.tensors[i] }) }
         default:
             throw ModelLoadError.unsupportedWeightFormat(format: format, backend: name)
@@ -169,7 +177,7 @@ extension CUDABackend {
             return stride(from: 0, to: weight.tensors.count, by: size).map {
                 StoredPart(format: weight.format, tensors: Array(weight.tensors[$0..<($0 + size)]))
             }
-        case .fp8:
+        case .fp8, .lookupTable:
             return stride(from: 0, to: weight.tensors.count, by: 2).map {
                 StoredPart(format: weight.format, tensors: Array(weight.tensors[$0..<($0 + 2)]))
             }
@@ -177,7 +185,7 @@ extension CUDABackend {
             return [StoredPart(format: weight.format, tensors: weight.tensors)]
         case .stacked(let formats):
             return zip(formats, weight.tensors).map { StoredPart(format: $0, tensors: [$1]) }
-        case .dense, .lookupTable:
+        case .dense:
             preconditionFailure("\(weight.format) has no quantized parts on CUDA")
         }
     }
@@ -201,6 +209,9 @@ extension CUDABackend {
         case .fp8(let blockColumns):
             guard k % 16 == 0, blockColumns % 16 == 0 || blockColumns >= k else { return nil }
             return quantized.gemvFP8[tokens]
+        case .lookupTable:
+            guard k % 32 == 0 else { return nil }
+            return quantized.gemvLUT[tokens]
         case .ggml(let type):
             return int8Kernel(type, tokens: tokens) ?? quantized.gemvGGML[type]?[tokens]
         default:
@@ -246,7 +257,10 @@ extension CUDABackend {
         for (index, (part, kernel)) in zip(parts, vectors).enumerated() {
             let rows = part.rows
             let y = out.pointer + UInt64(column * computeDType.byteSize)
-            let grid = ((rows + rowsPerBlock - 1) / rowsPerBlock, 1)
+            // The 8-bit GGUF kernels' grid has a warp for every row, whatever rows a warp takes
+            // (GGML_INT8_ROWS in ggml.cu): the warps past the matrix return at once.
+            let perBlock = takesInt8[index] ? 8 : rowsPerBlock
+            let grid = ((rows + perBlock - 1) / perBlock, 1)
             var arguments: [KernelArgument]
             switch part.format {
             case .packedInt(let bits, let groupSize, let permuted):
@@ -268,6 +282,10 @@ extension CUDABackend {
                 arguments = [.pointer(y), .pointer(x.pointer)] + part.tensors.prefix(2).map { .pointer($0.pointer) }
                 arguments += [.int32(Int32(rows)), .int32(Int32(k)), .int32(Int32(min(blockColumns, k))), .int32(Int32(n))]
                 launch(kernel, "gemv_fp8 \(rows)x\(k)", grid: grid, block: 256, arguments)
+            case .lookupTable:
+                arguments = [.pointer(y), .pointer(x.pointer)] + part.tensors.map { .pointer($0.pointer) }
+                arguments += [.int32(Int32(rows)), .int32(Int32(k)), .int32(Int32(n))]
+                launch(kernel, "gemv_lut \(rows)x\(k)", grid: grid, block: 256, arguments)
             case .ggml(let type):
                 if takesInt8[index], let x8 {
                     arguments = [.pointer(y), .pointer(x8.codes.pointer), .pointer(x8.scales.pointer), .pointer(part.tensors[0].pointer)]
@@ -316,6 +334,14 @@ extension CUDABackend {
                 [
                     .pointer(destination), .pointer(part.tensors[0].pointer), .pointer(part.tensors[1].pointer),
                     .int32(Int32(rows)), .int32(Int32(k)), .int32(Int32(min(blockColumns, k))),
+                ])
+        case .lookupTable:
+            launch(
+                kernels.quantized!.dequantizeLUT!, "dequantize_lut \(rows)x\(k)", grid: ((k / 8 + 255) / 256, min(rows, maxGridRows)),
+                block: 256,
+                [
+                    .pointer(destination), .pointer(part.tensors[0].pointer), .pointer(part.tensors[1].pointer), .int32(Int32(rows)),
+                    .int32(Int32(k)),
                 ])
         case .ggml(let type):
             // Rows over grid rows as above; threads over the row's chunks (at most one per 32 values).

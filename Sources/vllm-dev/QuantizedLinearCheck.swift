@@ -4,7 +4,8 @@ import VLLMCore
 import VLLMTestSupport
 
 /// The quantized part of `vllm-dev kernel-check`: `linear` over packed-integer (4 and 8 bits, with
-/// and without act-order, fused parts) and FP8 weights (per channel and 128-column blocks), for
+/// and without act-order, fused parts), FP8 (per channel and 128-column blocks) and SqueezeLLM
+/// lookup-table weights, for
 /// decode sizes (the matrix-vector kernels) and prefill sizes (dequantized, then cuBLASLt), on the
 /// GPU and the CPU, each against float64 products with the same weights dequantized in float64.
 /// Also the decode-shape bandwidth of each kernel family on Llama-3.1-8B's matrices.
@@ -26,6 +27,7 @@ struct QuantizedLinearCheck {
             ("int8 g64", .packedInt(bits: 8, groupSize: 64, permuted: false)),
             ("fp8 channel", .fp8(blockColumns: 512)),
             ("fp8 block128", .fp8(blockColumns: 128)),
+            ("squeezellm 4-bit", .lookupTable(bits: 4)),
         ]
         for (name, format) in formats {
             // Two parts (as q and k fused), 200 and 136 rows, 512 inputs.
@@ -115,6 +117,7 @@ struct QuantizedLinearCheck {
         var timings: [String: Double] = [:]
         for (name, format) in [
             ("int4 g128", WeightFormat.packedInt(bits: 4, groupSize: 128, permuted: false)), ("fp8 channel", .fp8(blockColumns: 1 << 20)),
+            ("int8 g128", .packedInt(bits: 8, groupSize: 128, permuted: false)), ("squeezellm", .lookupTable(bits: 4)),
         ] {
             for (k, m) in [(4096, 6144), (4096, 28672), (14336, 4096)] {
                 let host = randomWeight(format, out: m, inFeatures: k)

@@ -46,6 +46,9 @@
 #   eagle3     EAGLE-3 speculative decoding (scripts/gpu/check_eagle3.sh): greedy ids against plain decoding, acceptance CUDA vs CPU, 8B-shape cost
 #   carveout   the 8B shape's batch-1 decode (bf16, GPTQ int4) with the driver's shared-memory carveouts and with
 #              VLLM_CUDA_SHARED_CARVEOUT=100 for every kernel, alternating, two rounds (docs/cuda.md says why)
+#   sourceab   the embedded kernels against the joined kernel source .gpu/ab_source.cu.xz (another version of
+#              some kernel files, VLLM_CUDA_KERNEL_SOURCE; same launches): 8B batch-1 latency in bf16 and GPTQ
+#              int4 (two rounds, alternating), then 8B throughput (1000 x 1024/128) once each
 #   ncu        Nsight Compute's counters of the kernels of a batch-1 decode step (8B shape, eager, bf16 and
 #              GPTQ int4 weights): time, DRAM and SM throughput, occupancy, registers, cycles per issued instruction
 #              and idle schedulers (scripts/gpu/ncu_table.py), to tell kernels bound by memory from those bound by issue or latency
@@ -156,8 +159,9 @@ if has_mode checks; then
     done
     step make_llama8b_2l 300 python3 $G/make_models.py --config $L8/config.json --out $W/models/llama8b-2l --layers 2
     step make_qwen3_2l 300 python3 $G/make_models.py --config $Q06/config.json --out $W/models/qwen3-0.6b-2l --layers 2
-    MODELS="Tests/Fixtures/models/*/ $W/models/*/"
-    for m in $MODELS; do
+    # CHECK_MODELS (globs) narrows the models, e.g. to "$W/models/*/" (the two real shapes, the only
+    # ones whose head sizes take decode_attention) for a short call.
+    for m in ${CHECK_MODELS:-Tests/Fixtures/models/*/ $W/models/*/}; do
         m=${m%/}; name=$(basename "$m")
         [ -f "$m/config.json" ] || continue
         vocab=$(python3 -c "import json;print(json.load(open('$m/config.json'))['vocab_size'])")
@@ -746,6 +750,24 @@ if has_mode carveout; then
             latency_8b latency_8b_bf16_carveout_${c}_$round 150 "" $cmd
             latency_1x32x128 latency_8b_int4_carveout_${c}_$round 150 $W/configs/llama8b-gptq "" $cmd
         done
+    done
+fi
+
+if has_mode sourceab; then
+    gptq_8b_config
+    xz -dc .gpu/ab_source.cu.xz > $W/ab_source.cu
+    for round in 1 2; do
+        for v in embedded source; do
+            cmd="$BIN"; [ $v = source ] && cmd="env VLLM_CUDA_KERNEL_SOURCE=$W/ab_source.cu $BIN"
+            export VLLM_CACHE_ROOT=$W/cache-ab-$v
+            latency_8b latency_8b_bf16_${v}_$round 150 "" $cmd
+            latency_1x32x128 latency_8b_int4_${v}_$round 150 $W/configs/llama8b-gptq "" $cmd
+        done
+    done
+    for v in embedded source; do
+        cmd="$BIN"; [ $v = source ] && cmd="env VLLM_CUDA_KERNEL_SOURCE=$W/ab_source.cu $BIN"
+        export VLLM_CACHE_ROOT=$W/cache-ab-$v
+        throughput_8b throughput_8b_${v} 240 1000 $cmd
     done
 fi
 

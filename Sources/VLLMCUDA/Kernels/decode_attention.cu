@@ -7,16 +7,23 @@
 
 // Attention of decode steps (one query token per sequence): memory-bound, so built to keep many
 // key/value bytes in flight rather than to use the tensor cores. One block of 4 warps per
-// (sequence, kv head, split); each warp takes runs of 32 keys. Lane j reads key j's whole row
-// (16-byte loads) and dots it with the group's queries (all query heads of this kv head, kept in
-// shared memory), while the 32 value rows stream into shared memory with cp.async; then each lane
-// owns HD / 32 output dimensions of every head and walks the 32 keys. Per-warp online softmax,
-// merged across warps at the end; with several splits the unnormalized result goes to
-// attention_combine. (Merging in the last split to finish, counted with atomics, measured 6 to
-// 14 us slower a step on an H100 than the separate kernel.) Head sizes 64 and 128 (larger ones
-// use flash_attention). The cache holds activations (C = T) or e4m3 codes (C = unsigned char:
-// half the bytes a key, read as kv_f gives them; `scale` includes the key scale, the output is
-// multiplied by `value_scale`).
+// (sequence, kv head, split); each warp takes runs of 32 / KL keys, KL lanes a key. Each lane reads
+// its share of the key's row (16-byte loads, chunks KL apart) and dots it with the group's queries
+// (all query heads of this kv head, kept in shared memory), the KL partial sums meet by shuffles,
+// while the run's value rows stream into shared memory with cp.async; then each lane owns HD / 32
+// output dimensions of every head and walks the run's keys. Per-warp online softmax, merged across
+// warps at the end; with several splits the unnormalized result goes to attention_combine.
+// (Merging in the last split to finish, counted with atomics, measured 6 to 14 us slower a step on
+// an H100 than the separate kernel.) Head sizes 64 and 128 (larger ones use flash_attention). The
+// cache holds activations (C = T) or e4m3 codes (C = unsigned char: half the bytes a key, read as
+// kv_f gives them; `scale` includes the key scale, the output is multiplied by `value_scale`).
+//
+// KL, lanes a key: 1 (a lane dots a whole row) when the keys are not split, as in large batches and
+// always in batch-invariant mode; 4 when they are (small batches). Why: with a lane a key, one warp
+// walks a whole 32-key run alone, HD x group dependent multiply-adds a lane; at batch 1 on the
+// 8B shape (33 keys, 16 splits) that one warp was the whole kernel, 17.6 us of which the SMs were
+// busy a quarter (ncu, H100, 2026-12-05). Four lanes a key cut each warp's chain by four and its
+// runs to 8 keys, so the splits share short contexts out.
 #define DA_WARPS 4
 #define DA_MAX_GROUP 8
 __device__ __forceinline__ void cp_async16(void* shared, const void* global) {
@@ -24,23 +31,33 @@ __device__ __forceinline__ void cp_async16(void* shared, const void* global) {
     asm volatile("cp.async.cg.shared.global [%0], [%1], 16;" ::"r"(address), "l"(global));
 }
 
-template <typename T, typename C, int HD>
-__device__ void decode_attention(T* out, const T* qkv, const C* key_cache, const C* value_cache, const int* tiles,
-                                 const int* positions, const int* block_tables, const int* table_width, int width,
-                                 int num_heads, int kv_heads, int block_size, float scale, int window, float softcap,
-                                 float* partial_o, float* partial_ml, int num_tokens, float value_scale) {
-    // Output dimensions per lane; cache elements per 16 bytes; a value row padded by 16 bytes.
-    constexpr int DPL = HD / 32, PER = 16 / (int)sizeof(C), VLD = HD + PER;
-    static_assert(DPL == 2 || DPL == 4, "decode_attention takes head sizes 64 and 128");
-    __shared__ float qs[DA_MAX_GROUP][HD];
+// The block's shared memory, sized for KL = 1 (the largest staging), declared by the kernel so that
+// both KL instantiations use the same bytes.
+template <typename C, int HD> struct DecodeShared {
+    static constexpr int VLD = HD + 16 / (int)sizeof(C);  // a value row padded by 16 bytes
+    static constexpr int STAGE_BYTES = DA_WARPS * 32 * VLD * (int)sizeof(C);
+    static constexpr int MERGE_BYTES = DA_WARPS * DA_MAX_GROUP * (HD + 2) * 4;
+    __align__(16) float qs[DA_MAX_GROUP][HD];
     // Value rows while the loop runs; the warps' partial results after it.
-    constexpr int STAGE_BYTES = DA_WARPS * 32 * VLD * (int)sizeof(C);
-    constexpr int MERGE_BYTES = DA_WARPS * DA_MAX_GROUP * (HD + 2) * 4;
-    __shared__ __align__(16) unsigned char scratch[STAGE_BYTES > MERGE_BYTES ? STAGE_BYTES : MERGE_BYTES];
+    __align__(16) unsigned char scratch[STAGE_BYTES > MERGE_BYTES ? STAGE_BYTES : MERGE_BYTES];
+};
+
+template <typename T, typename C, int HD, int KL>
+__device__ void decode_attention(DecodeShared<C, HD>& shared, T* out, const T* qkv, const C* key_cache,
+                                 const C* value_cache, const int* tiles, const int* positions, const int* block_tables,
+                                 const int* table_width, int width, int num_heads, int kv_heads, int block_size,
+                                 float scale, int window, float softcap, float* partial_o, float* partial_ml,
+                                 int num_tokens, float value_scale) {
+    // Output dimensions per lane; cache elements per 16 bytes; keys a run; 16-byte chunks a lane.
+    constexpr int DPL = HD / 32, PER = 16 / (int)sizeof(C), VLD = DecodeShared<C, HD>::VLD, RUN = 32 / KL;
+    constexpr int CHUNKS = HD / PER / KL;
+    static_assert(DPL == 2 || DPL == 4, "decode_attention takes head sizes 64 and 128");
+    static_assert(CHUNKS * KL * PER == HD, "a key's row splits evenly over its lanes");
+    float (*qs)[HD] = shared.qs;
     const int seq = tiles[3 * blockIdx.x], token = tiles[3 * blockIdx.x + 1];
     const int g = blockIdx.y, group = num_heads / kv_heads;
-    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
-    C* vs = (C*)scratch + warp * 32 * VLD;
+    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, slot = lane / KL, part = lane % KL;
+    C* vs = (C*)shared.scratch + warp * RUN * VLD;
     for (int i = threadIdx.x; i < group * HD; i += blockDim.x) {
         const int h = i / HD, d = i % HD;
         qs[h][d] = to_f(qkv[(long long)token * width + (g * group + h) * HD + d]) * scale;
@@ -49,7 +66,7 @@ __device__ void decode_attention(T* out, const T* qkv, const C* key_cache, const
     const int* table = block_tables + (long long)seq * *table_width;
     int key_begin = window > 0 ? imax(0, pos - window + 1) : 0, key_end = pos + 1;
     if (gridDim.z > 1) {
-        const int per_split = ((key_end - key_begin + gridDim.z - 1) / gridDim.z + 31) / 32 * 32;
+        const int per_split = ((key_end - key_begin + gridDim.z - 1) / gridDim.z + RUN - 1) / RUN * RUN;
         key_begin += blockIdx.z * per_split;
         key_end = imin(key_end, key_begin + per_split);
     }
@@ -62,9 +79,9 @@ __device__ void decode_attention(T* out, const T* qkv, const C* key_cache, const
 #pragma unroll
         for (int e = 0; e < DPL; ++e) acc[h][e] = 0.f;
     }
-    for (int k0 = key_begin + warp * 32; k0 < key_end; k0 += DA_WARPS * 32) {
-        const int key = k0 + lane, count = imin(32, key_end - k0);
-        const bool valid = lane < count;
+    for (int k0 = key_begin + warp * RUN; k0 < key_end; k0 += DA_WARPS * RUN) {
+        const int key = k0 + slot, count = imin(RUN, key_end - k0);
+        const bool valid = slot < count;
         float s[DA_MAX_GROUP];
 #pragma unroll
         for (int h = 0; h < DA_MAX_GROUP; ++h) s[h] = 0.f;
@@ -73,15 +90,19 @@ __device__ void decode_attention(T* out, const T* qkv, const C* key_cache, const
             const C* krow = key_cache + at * HD;
             const C* vrow = value_cache + at * HD;
 #pragma unroll
-            for (int c = 0; c < HD / PER; ++c) cp_async16(vs + lane * VLD + c * PER, vrow + c * PER);
-            uint4 kv[HD / PER];
+            for (int i = 0; i < CHUNKS; ++i) {
+                const int c = part + i * KL;
+                cp_async16(vs + slot * VLD + c * PER, vrow + c * PER);
+            }
+            uint4 kv[CHUNKS];
 #pragma unroll
-            for (int c = 0; c < HD / PER; ++c) kv[c] = *(const uint4*)(krow + c * PER);
+            for (int i = 0; i < CHUNKS; ++i) kv[i] = *(const uint4*)(krow + (part + i * KL) * PER);
 #pragma unroll
-            for (int c = 0; c < HD / PER; ++c) {
+            for (int i = 0; i < CHUNKS; ++i) {
+                const int c = part + i * KL;
                 if constexpr (is_fp8_cache<C>()) {
                     float kf[PER];
-                    unpack_fp8(kf, kv[c], 0.f);
+                    unpack_fp8(kf, kv[i], 0.f);
 #pragma unroll
                     for (int e = 0; e < PER; ++e) {
 #pragma unroll
@@ -89,7 +110,7 @@ __device__ void decode_attention(T* out, const T* qkv, const C* key_cache, const
                             if (h < group) s[h] += qs[h][c * PER + e] * kf[e];
                     }
                 } else {
-                    const T* kp = (const T*)&kv[c];
+                    const T* kp = (const T*)&kv[i];
 #pragma unroll
                     for (int e = 0; e < PER; ++e) {
                         const float kf = to_f(kp[e]);
@@ -101,6 +122,13 @@ __device__ void decode_attention(T* out, const T* qkv, const C* key_cache, const
             }
         }
         asm volatile("cp.async.commit_group;");
+        // The key's KL partial dot products (every lane of the warp takes part in the shuffles).
+#pragma unroll
+        for (int o = 1; o < KL; o *= 2) {
+#pragma unroll
+            for (int h = 0; h < DA_MAX_GROUP; ++h)
+                if (h < group) s[h] += __shfl_xor_sync(0xffffffffu, s[h], o);
+        }
         if (softcap > 0.f) {
 #pragma unroll
             for (int h = 0; h < DA_MAX_GROUP; ++h) s[h] = soft_cap_score(s[h], softcap);
@@ -113,7 +141,8 @@ __device__ void decode_attention(T* out, const T* qkv, const C* key_cache, const
             const float new_max = fmaxf(m[h], warp_max(valid ? s[h] : NEG_INF));
             p[h] = valid ? expf(s[h] - new_max) : 0.f;
             const float alpha = m[h] == NEG_INF ? 0.f : expf(m[h] - new_max);
-            l[h] = l[h] * alpha + warp_sum(p[h]);
+            // A key's KL lanes hold the same weight: the first one counts it.
+            l[h] = l[h] * alpha + warp_sum(part == 0 ? p[h] : 0.f);
             m[h] = new_max;
 #pragma unroll
             for (int e = 0; e < DPL; ++e) acc[h][e] *= alpha;
@@ -128,7 +157,7 @@ __device__ void decode_attention(T* out, const T* qkv, const C* key_cache, const
 #pragma unroll
             for (int h = 0; h < DA_MAX_GROUP; ++h) {
                 if (h >= group) continue;
-                const float pj = __shfl_sync(0xffffffffu, p[h], j);
+                const float pj = __shfl_sync(0xffffffffu, p[h], j * KL);
 #pragma unroll
                 for (int e = 0; e < DPL; ++e) acc[h][e] += pj * v[e];
             }
@@ -136,8 +165,13 @@ __device__ void decode_attention(T* out, const T* qkv, const C* key_cache, const
         __syncwarp();  // the next run's copies overwrite this run's rows
     }
     __syncthreads();  // the staging memory becomes the merge area
-    float* merge = (float*)scratch;  // [warp][head][HD + 2]: output, then max and sum
-    for (int h = 0; h < group; ++h) {
+    float* merge = (float*)shared.scratch;  // [warp][head][HD + 2]: output, then max and sum
+    // Unrolled with constant indices: a loop to `group` would index acc, m and l at run time and put
+    // them in local memory for the whole kernel (192 bytes of stack a thread, read and written on
+    // every key).
+#pragma unroll
+    for (int h = 0; h < DA_MAX_GROUP; ++h) {
+        if (h >= group) break;
         float* row = merge + (warp * DA_MAX_GROUP + h) * (HD + 2);
 #pragma unroll
         for (int e = 0; e < DPL; ++e) row[lane * DPL + e] = acc[h][e];
@@ -168,15 +202,33 @@ __device__ void decode_attention(T* out, const T* qkv, const C* key_cache, const
     }
 }
 
+// Four lanes a key when the keys are split (the whole grid takes the same branch).
+template <typename T, typename C, int HD>
+__device__ void decode_attention_by_splits(T* out, const T* qkv, const C* key_cache, const C* value_cache,
+                                           const int* tiles, const int* positions, const int* block_tables,
+                                           const int* table_width, int width, int num_heads, int kv_heads,
+                                           int block_size, float scale, int window, float softcap, float* partial_o,
+                                           float* partial_ml, int num_tokens, float value_scale) {
+    __shared__ DecodeShared<C, HD> shared;
+    if (gridDim.z > 1)
+        decode_attention<T, C, HD, 4>(shared, out, qkv, key_cache, value_cache, tiles, positions, block_tables,
+                                      table_width, width, num_heads, kv_heads, block_size, scale, window, softcap,
+                                      partial_o, partial_ml, num_tokens, value_scale);
+    else
+        decode_attention<T, C, HD, 1>(shared, out, qkv, key_cache, value_cache, tiles, positions, block_tables,
+                                      table_width, width, num_heads, kv_heads, block_size, scale, window, softcap,
+                                      partial_o, partial_ml, num_tokens, value_scale);
+}
+
 #define INSTANTIATE_DECODE(S, T, HD)                                                                                   \
     extern "C" __global__ void __launch_bounds__(128) decode_attention_##S##_hd##HD(                                  \
         T* out, const T* qkv, const T* key_cache, const T* value_cache, const int* tiles, const int* positions,         \
         const int* block_tables, const int* table_width, int width, int num_heads, int kv_heads, int block_size,        \
         float scale, int window, float softcap, float* partial_o, float* partial_ml, int num_tokens) {                 \
         PDL_ENTER();                                                                                                   \
-        decode_attention<T, T, HD>(out, qkv, key_cache, value_cache, tiles, positions, block_tables, table_width,     \
-                                   width, num_heads, kv_heads, block_size, scale, window, softcap, partial_o,         \
-                                   partial_ml, num_tokens, 1.f);                                                       \
+        decode_attention_by_splits<T, T, HD>(out, qkv, key_cache, value_cache, tiles, positions, block_tables,       \
+                                             table_width, width, num_heads, kv_heads, block_size, scale, window,      \
+                                             softcap, partial_o, partial_ml, num_tokens, 1.f);                         \
     }
 #define INSTANTIATE_DECODE_FP8(S, T, HD)                                                                               \
     extern "C" __global__ void __launch_bounds__(128) decode_attention_fp8_##S##_hd##HD(                              \
@@ -185,10 +237,10 @@ __device__ void decode_attention(T* out, const T* qkv, const C* key_cache, const
         int kv_heads, int block_size, float scale, int window, float softcap, float* partial_o, float* partial_ml,     \
         int num_tokens, float key_scale, float value_scale) {                                                          \
         PDL_ENTER();                                                                                                   \
-        decode_attention<T, unsigned char, HD>(out, qkv, key_cache, value_cache, tiles, positions, block_tables,      \
-                                               table_width, width, num_heads, kv_heads, block_size,                   \
-                                               scale * key_scale * 256.f, window, softcap, partial_o, partial_ml,     \
-                                               num_tokens, value_scale * 256.f);                                       \
+        decode_attention_by_splits<T, unsigned char, HD>(out, qkv, key_cache, value_cache, tiles, positions,         \
+                                                         block_tables, table_width, width, num_heads, kv_heads,       \
+                                                         block_size, scale * key_scale * 256.f, window, softcap,      \
+                                                         partial_o, partial_ml, num_tokens, value_scale * 256.f);      \
     }
 #ifdef VLLM_DTYPE_BF16
 #if VLLM_WANTS_HEAD_DIM(64)

@@ -85,17 +85,6 @@ __device__ __forceinline__ void fp_ldmatrix_trans(unsigned (&r)[4], unsigned add
                  : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3]) : "r"(address));
 }
 
-// d += a · b for one m16n8k16 tile (layouts above).
-template <typename T> __device__ __forceinline__ void fp_mma(float (&d)[4], const unsigned (&a)[4], unsigned b0, unsigned b1);
-template <> __device__ __forceinline__ void fp_mma<__nv_bfloat16>(float (&d)[4], const unsigned (&a)[4], unsigned b0, unsigned b1) {
-    asm("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, {%8, %9}, {%0, %1, %2, %3};"
-        : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]) : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
-}
-template <> __device__ __forceinline__ void fp_mma<__half>(float (&d)[4], const unsigned (&a)[4], unsigned b0, unsigned b1) {
-    asm("mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, {%8, %9}, {%0, %1, %2, %3};"
-        : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]) : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
-}
-
 // Two floats rounded to the 16-bit type, `lo` in the low half (the lower column of a fragment register).
 template <typename T> __device__ __forceinline__ unsigned fp_pack(float lo, float hi);
 template <> __device__ __forceinline__ unsigned fp_pack<__nv_bfloat16>(float lo, float hi) {

@@ -168,9 +168,10 @@ template <bool FIFTH> struct GgmlK {
     // sm[r]: the scale and minimum of run r's sub-block (ggml_scale_min).
     struct Raw { unsigned int dm, sm[2]; uint4 qs, qh; };
     __device__ static void load(Raw& raw, const unsigned char* b, int c) {
-        const unsigned int* w = (const unsigned int*)b;
-        raw.dm = __ldg(w);
-        const unsigned int s0 = __ldg(w + 1), s1 = __ldg(w + 2), s2 = __ldg(w + 3);
+        // The header (d, dmin, 12 scale bytes) in one load that stays in L1 for the block's other chunks.
+        const uint4 header = __ldg((const uint4*)b);
+        raw.dm = header.x;
+        const unsigned int s0 = header.y, s1 = header.z, s2 = header.w;
         const int pair = c >> 1, half = c & 1;
         raw.sm[0] = ggml_scale_min(s0, s1, s2, 2 * pair);
         raw.sm[1] = ggml_scale_min(s0, s1, s2, 2 * pair + 1);
@@ -335,15 +336,24 @@ struct GgmlInt8Activations {
     }
 };
 
+#ifndef GGML_PIPELINE  // 1: each round's loads go out before the previous round's arithmetic
+#define GGML_PIPELINE 0
+#endif
+#ifndef GGML_INT8_ROWS  // a kernel-source override may try another
+#define GGML_INT8_ROWS(NT) QGEMV_ROWS(NT)
+#endif
+
 // y[t, :n] = x[t, :] · Wᵀ for rows of blocks (rows of y ldy apart, so that the parts of a fused
 // weight fill their columns): each warp takes QGEMV_ROWS rows, a lane one chunk of each at a time;
 // per run it reads the tokens' activations once (X::load) and adds each row's product (X::add).
-// k is a multiple of the type's block.
-template <typename T, int TYPE, int NT, typename X>
+// k is a multiple of the type's block. The float kernels take QGEMV_ROWS rows a warp; the 8-bit ones
+// GGML_INT8_ROWS, whose grid the backend sizes for one row a warp (warps past n return at once), so
+// that a kernel source may set it.
+template <typename T, int TYPE, int NT, int ROWS, typename X>
 __device__ void gemv_ggml(T* y, const X& x, const unsigned char* w, int n, int k, int ldy) {
     using B = Ggml<TYPE>;
     // About half of a chunk's registers hold its block's header (scales), read from L1 by each chunk.
-    constexpr int ROWS = QGEMV_ROWS(NT), DEPTH = qgemv_depth(ROWS, (int)sizeof(typename B::Raw) / 2);
+    constexpr int DEPTH = qgemv_depth(ROWS, (int)sizeof(typename B::Raw) / 2);
     const int lane = threadIdx.x & 31;
     const int row0 = (blockIdx.x * (blockDim.x >> 5) + (threadIdx.x >> 5)) * ROWS;
     const long long row_bytes = (long long)(k / B::VALUES) * B::BYTES;
@@ -358,9 +368,9 @@ __device__ void gemv_ggml(T* y, const X& x, const unsigned char* w, int n, int k
     const unsigned char* rows[ROWS];
 #pragma unroll
     for (int r = 0; r < ROWS; ++r) rows[r] = w + imin(row0 + r, n - 1) * row_bytes;
-    bool waited = false;
-    for (int c0 = lane; c0 < chunks; c0 += 32 * DEPTH) {
-        typename B::Raw raw[DEPTH][ROWS];
+    using Round = typename B::Raw[DEPTH][ROWS];
+    // DEPTH chunks of each row from chunk c0 on (chunks past the row are skipped).
+    auto load = [&](Round& raw, int c0) {
 #pragma unroll
         for (int u = 0; u < DEPTH; ++u) {
             const int ci = c0 + 32 * u;
@@ -368,8 +378,8 @@ __device__ void gemv_ggml(T* y, const X& x, const unsigned char* w, int n, int k
 #pragma unroll
             for (int r = 0; r < ROWS; ++r) B::load(raw[u][r], rows[r] + (long long)(ci / B::CHUNKS) * B::BYTES, ci % B::CHUNKS);
         }
-        // The weights do not depend on the previous kernel: the first round is read before waiting for it.
-        if (!waited) { PDL_ENTER(); waited = true; }
+    };
+    auto multiply = [&](const Round& raw, int c0) {
 #pragma unroll
         for (int u = 0; u < DEPTH; ++u) {
             const int ci = c0 + 32 * u;
@@ -385,10 +395,30 @@ __device__ void gemv_ggml(T* y, const X& x, const unsigned char* w, int n, int k
                 for (int r = 0; r < ROWS; ++r) X::template add<NT>(acc[r], raw[u][r], c, run, xr);
             }
         }
+    };
+    Round raw;
+    load(raw, lane);
+    // The weights do not depend on the previous kernel: the first round is read before waiting for it.
+    PDL_ENTER();
+    for (int c0 = lane; c0 < chunks; c0 += 32 * DEPTH) {
+        const int next = c0 + 32 * DEPTH;
+        if constexpr (GGML_PIPELINE) {
+            // The next round's loads go out before this round's arithmetic.
+            Round ahead;
+            if (next < chunks) load(ahead, next);
+            multiply(raw, c0);
+#pragma unroll
+            for (int u = 0; u < DEPTH; ++u)
+#pragma unroll
+                for (int r = 0; r < ROWS; ++r) raw[u][r] = ahead[u][r];
+        } else {
+            multiply(raw, c0);
+            if (next < chunks) load(raw, next);
+        }
     }
-    if (!waited) PDL_ENTER();
     qgemv_store<T, ROWS, NT>(y, acc, row0, n, ldy, lane);
 }
+
 
 // The activations of the 8-bit kernels: each block of 32 values of x[t, k] as 8-bit integers
 // q = round(x / d), d = amax / 127 (round to nearest even, as the CPU's int8 mode quantizes, so that
@@ -445,7 +475,7 @@ __device__ void dequantize_ggml(T* w, const unsigned char* blocks, int n, int k)
 #define INSTANTIATE_GEMV_GGML(S, T, GT, NT)                                                                        \
     extern "C" __global__ void __launch_bounds__(256)                                                              \
         gemv_ggml_##S##_q##GT##_t##NT(T* y, const T* x, const unsigned char* w, int n, int k, int ldy) {           \
-        gemv_ggml<T, GT, NT>(y, GgmlFloatActivations<T, Ggml<GT>>{x, k}, w, n, k, ldy);                            \
+        gemv_ggml<T, GT, NT, QGEMV_ROWS(NT)>(y, GgmlFloatActivations<T, Ggml<GT>>{x, k}, w, n, k, ldy);            \
     }
 #define INSTANTIATE_DEQUANTIZE_GGML(S, T, GT)                                                                      \
     extern "C" __global__ void dequantize_ggml_##S##_q##GT(T* w, const unsigned char* blocks, int n, int k) {      \
@@ -454,7 +484,7 @@ __device__ void dequantize_ggml(T* w, const unsigned char* blocks, int n, int k)
 #define INSTANTIATE_GEMV_GGML_INT8(S, T, GT, NT)                                                                   \
     extern "C" __global__ void __launch_bounds__(256) gemv_ggml_int8_##S##_q##GT##_t##NT(                          \
         T* y, const signed char* xq, const float2* xs, const unsigned char* w, int n, int k, int ldy) {            \
-        gemv_ggml<T, GT, NT>(y, GgmlInt8Activations<Ggml<GT>>{xq, xs, k}, w, n, k, ldy);                           \
+        gemv_ggml<T, GT, NT, GGML_INT8_ROWS(NT)>(y, GgmlInt8Activations<Ggml<GT>>{xq, xs, k}, w, n, k, ldy);       \
     }
 #define INSTANTIATE_QUANTIZE_GGML_INT8(S, T)                                                                       \
     extern "C" __global__ void quantize_ggml_int8_##S(signed char* xq, float2* xs, const T* x, int blocks) {       \
