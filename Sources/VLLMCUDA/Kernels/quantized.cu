@@ -498,13 +498,15 @@ __device__ void scale_product(T* y, const float* row_scales, const float* column
 // 125 registers, 2 blocks an SM, 27-48% of DRAM and not issue-bound (too few loads in flight), so a
 // kernel-source override can ask for QGEMV_MIN_BLOCKS blocks an SM (3: 80 registers, 106 bytes
 // spilled; 4: 64 registers, 230 bytes, by NVRTC for bf16); without it, the compiler's own choice.
+// (The minimum goes inside the bounds' parentheses, so that the declaration keeps the form the
+// manifest tests read.)
 #ifdef QGEMV_MIN_BLOCKS
-#define QGEMV_INT_BOUNDS __launch_bounds__(256, QGEMV_MIN_BLOCKS)
+#define QGEMV_MIN_BLOCKS_ARGUMENT , QGEMV_MIN_BLOCKS
 #else
-#define QGEMV_INT_BOUNDS __launch_bounds__(256)
+#define QGEMV_MIN_BLOCKS_ARGUMENT
 #endif
 #define INSTANTIATE_QGEMV_INT(S, T, BITS, NT)                                                                       \
-    extern "C" __global__ void QGEMV_INT_BOUNDS                                                                    \
+    extern "C" __global__ void __launch_bounds__(256 QGEMV_MIN_BLOCKS_ARGUMENT)                                    \
         gemv_int_##S##_b##BITS##_t##NT(T* y, const T* x, const unsigned int* packed, const float* scales,          \
                                        const float* zeros, int n, int k, int group, int ldy) {                     \
         gemv_int<T, NT, BITS>(y, x, packed, scales, zeros, n, k, group, ldy);                                      \
