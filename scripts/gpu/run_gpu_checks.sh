@@ -775,7 +775,9 @@ fi
 # device's METHOD.md asks), profiling the first NCU_COUNT launches whose names match NCU_KERNELS. The
 # start-up's profile run and the prefill launch the norms and rotary kernels at their widest first
 # (all of the first 120 launches on 2026-12-05), so the default takes the products and attention:
-# the head's product of the profile run and the prefill, then the decode steps' layers.
+# the head's product of the profile run and the prefill, then the decode steps' layers. NCU_SKIP
+# skips that many matching launches first: with rotary_write_kv or attention_combine in NCU_KERNELS,
+# 128 passes the profile run's and the prefill's (one each a layer of the 8B shape) to the decode steps.
 if has_mode ncu; then
     export VLLM_CACHE_ROOT=$W/cache-ncu
     gptq_8b_config
@@ -783,7 +785,7 @@ if has_mode ncu; then
     for model in bf16:$L8 int4:$W/configs/llama8b-gptq; do
         name=${model%%:*}
         step ncu_$name 240 "$NCU" --clock-control none -k "regex:${NCU_KERNELS:-gemv|decode_attention}" \
-            --launch-count ${NCU_COUNT:-24} --section SpeedOfLight --section Occupancy --section LaunchStats \
+            --launch-skip ${NCU_SKIP:-0} --launch-count ${NCU_COUNT:-24} --section SpeedOfLight --section Occupancy --section LaunchStats \
             --section WarpStateStats --section SchedulerStats "$BIN" bench forward --device cuda --load-format dummy \
             --model ${model#*:} --enforce-eager --max-model-len 256 --batch-size 1 --input-len 32 --output-len 4 \
             --warmup 0 --iterations 1 --json
