@@ -20,6 +20,9 @@ struct QuantizedLinearKernels {
     /// token count; the activations' quantization.
     let gemvGGMLInt8: [GGMLType: [Int: CUhandle]]
     let quantizeGGMLInt8: CUhandle?
+    /// 4-bit packed-integer products with 8-bit activations (`--quantized-activations int8`), by
+    /// token count (1 to 4).
+    let gemvInt4Int8: [Int: CUhandle]
 
     /// Nil when the module lacks any of them (an older kernel source given by `VLLM_CUDA_KERNEL_SOURCE`).
     init?(_ functions: [Kernel: [(values: [KernelParameter: Int], function: CUhandle)]]) {
@@ -52,6 +55,7 @@ struct QuantizedLinearKernels {
         }
         gemvFP8 = byTokens(.gemvFP8)
         gemvLUT = byTokens(.gemvLUT)
+        gemvInt4Int8 = byTokens(.gemvInt4Int8)
         dequantizeLUT = functions[.dequantizeLUT]?.first?.function
     }
 }
@@ -202,10 +206,11 @@ extension CUDABackend {
     private func vectorKernel(_ format: WeightFormat, tokens: Int, inFeatures k: Int) -> CUhandle? {
         guard let quantized = kernels.quantized else { return nil }
         switch format {
-        case .packedInt(let bits, let groupSize, _):
+        case .packedInt(let bits, let groupSize, let permuted):
             let perChunk = 128 / bits
             guard k % perChunk == 0, groupSize % perChunk == 0 else { return nil }
-            return quantized.gemvInt[bits]?[tokens]
+            return int8Kernel(bits: bits, groupSize: groupSize, permuted: permuted, inFeatures: k, tokens: tokens)
+                ?? quantized.gemvInt[bits]?[tokens]
         case .fp8(let blockColumns):
             guard k % 16 == 0, blockColumns % 16 == 0 || blockColumns >= k else { return nil }
             return quantized.gemvFP8[tokens]
@@ -226,6 +231,16 @@ extension CUDABackend {
             return nil
         }
         return quantized.gemvGGMLInt8[type]?[tokens]
+    }
+
+    /// The 8-bit-activation kernel of packed integers for `tokens` rows, where `--quantized-activations
+    /// int8` asks for it: 4-bit values in groups of a multiple of 32 (a chunk of 32 values keeps one
+    /// scale), in input order (act-order parts would need their own quantized activations).
+    private func int8Kernel(bits: Int, groupSize: Int, permuted: Bool, inFeatures k: Int, tokens: Int) -> CUhandle? {
+        guard quantizedActivations.multipliesInt8(gguf: false), bits == 4, !permuted, groupSize % 32 == 0, k % 32 == 0,
+            let quantized = kernels.quantized, quantized.quantizeGGMLInt8 != nil
+        else { return nil }
+        return quantized.gemvInt4Int8[tokens]
     }
 
     /// `x` quantized for the 8-bit-activation kernels (`quantize_ggml_int8`): the codes, `[t, k]`
@@ -249,8 +264,12 @@ extension CUDABackend {
         let rowsPerBlock = 8 * (t == 1 ? 2 : 1)
         // One quantization of x serves every part that takes 8-bit activations.
         let takesInt8 = parts.map { part -> Bool in
-            if case .ggml(let type) = part.format { return int8Kernel(type, tokens: t) != nil }
-            return false
+            switch part.format {
+            case .ggml(let type): int8Kernel(type, tokens: t) != nil
+            case .packedInt(let bits, let groupSize, let permuted):
+                int8Kernel(bits: bits, groupSize: groupSize, permuted: permuted, inFeatures: k, tokens: t) != nil
+            default: false
+            }
         }
         let x8 = takesInt8.contains(true) ? quantizedActivations(x) : nil
         var column = 0
@@ -259,7 +278,8 @@ extension CUDABackend {
             let y = out.pointer + UInt64(column * computeDType.byteSize)
             // The 8-bit GGUF kernels' grid has a warp for every row, whatever rows a warp takes
             // (GGML_INT8_ROWS in ggml.cu): the warps past the matrix return at once.
-            let perBlock = takesInt8[index] ? 8 : rowsPerBlock
+            var perBlock = rowsPerBlock
+            if takesInt8[index], case .ggml = part.format { perBlock = 8 }
             let grid = ((rows + perBlock - 1) / perBlock, 1)
             var arguments: [KernelArgument]
             switch part.format {
@@ -275,9 +295,14 @@ extension CUDABackend {
                             .int32(Int32(k)), .int32(Int32(stored)),
                         ])
                 }
-                arguments = [.pointer(y), .pointer(input.pointer)] + part.tensors.prefix(3).map { .pointer($0.pointer) }
+                if takesInt8[index], let x8 {
+                    arguments = [.pointer(y), .pointer(x8.codes.pointer), .pointer(x8.scales.pointer)]
+                } else {
+                    arguments = [.pointer(y), .pointer(input.pointer)]
+                }
+                arguments += part.tensors.prefix(3).map { .pointer($0.pointer) }
                 arguments += [.int32(Int32(rows)), .int32(Int32(stored)), .int32(Int32(groupSize)), .int32(Int32(n))]
-                launch(kernel, "gemv_int\(bits) \(rows)x\(stored)", grid: grid, block: 256, arguments)
+                launch(kernel, "gemv_int\(bits)\(takesInt8[index] ? "_int8" : "") \(rows)x\(stored)", grid: grid, block: 256, arguments)
             case .fp8(let blockColumns):
                 arguments = [.pointer(y), .pointer(x.pointer)] + part.tensors.prefix(2).map { .pointer($0.pointer) }
                 arguments += [.int32(Int32(rows)), .int32(Int32(k)), .int32(Int32(min(blockColumns, k))), .int32(Int32(n))]

@@ -10,7 +10,7 @@ enum Kernel: String, CaseIterable, Sendable {
     case moeRoute, moeGroup, moeGemm, moeCombine, moeGemvSwiGLU, moeGemv, moeGemmMMA
     case gemvInt, gemvFP8, dequantizeInt, dequantizeFP8, permuteColumns, quantizeRowsFP8, scaleProduct, gemvLUT, dequantizeLUT
     case geluTanhAndMul, gelu, softCap, scale, layerNorm, encoderEmbedding, bidirectionalAttention, copyColumns
-    case gemvGGML, dequantizeGGML, gemvGGMLInt8, quantizeGGMLInt8
+    case gemvGGML, dequantizeGGML, gemvGGMLInt8, quantizeGGMLInt8, gemvInt4Int8
     case writeKVCacheFP8, rotaryWriteKVFP8, pagedAttentionFP8, decodeAttentionFP8, flashPrefillFP8
     case applyTokenBitmask
 
@@ -21,7 +21,7 @@ enum Kernel: String, CaseIterable, Sendable {
         [
             .adjustLogits, .sampleRows, .decodeAttention, .flashPrefill, .gemvInt, .gemvFP8, .dequantizeInt, .dequantizeFP8,
             .permuteColumns, .quantizeRowsFP8, .scaleProduct, .moeGemvSwiGLU, .moeGemv, .moeGemmMMA, .gemvGGML, .dequantizeGGML,
-            .gemvGGMLInt8, .quantizeGGMLInt8, .gemvLUT, .dequantizeLUT,
+            .gemvGGMLInt8, .quantizeGGMLInt8, .gemvInt4Int8, .gemvLUT, .dequantizeLUT,
             .writeKVCacheFP8, .rotaryWriteKVFP8, .pagedAttentionFP8, .decodeAttentionFP8, .flashPrefillFP8,
             .applyTokenBitmask,
         ].contains(self)

@@ -46,7 +46,8 @@ public struct ModelLoadOptions: Sendable {
 /// What the quantized-weight kernels multiply the weights with (`--quantized-activations`, or its
 /// older names `--gguf-activations` and `--cpu-gguf-activations`): on the CPU, GGUF blocks and
 /// packed integers (GPTQ, AWQ, compressed-tensors pack-quantized, groups of 32·2ⁿ or per channel);
-/// on CUDA, GGUF blocks in decode steps only.
+/// on CUDA, in decode steps only, GGUF blocks and 4-bit packed integers (groups of a multiple of 32,
+/// without act-order).
 public enum ActivationPrecision: String, CaseIterable, Sendable {
     /// `int8` for GGUF blocks, as llama.cpp and vLLM's GGUF kernels multiply them (8-bit
     /// activations per 32 values), and `float32` for every other format: the default. Where
@@ -57,8 +58,8 @@ public enum ActivationPrecision: String, CaseIterable, Sendable {
     case float32
     /// Activations quantized to 8 bits per block of 32, as llama.cpp does: integer dot products,
     /// faster. The CPU (x86-64) takes them in prompt and decode steps, for GGUF blocks and packed
-    /// integers; CUDA for GGUF blocks in decode steps (1 to 4 tokens; larger products dequantize
-    /// the weights for cuBLASLt). A decode step's logits moved by 0.9–3.2% of their scale on the
+    /// integers; CUDA for GGUF blocks and 4-bit packed integers in decode steps (1 to 4 tokens;
+    /// larger products dequantize the weights for cuBLASLt). A decode step's logits moved by 0.9–3.2% of their scale on the
     /// real GGUF models of the tests.
     case int8
 

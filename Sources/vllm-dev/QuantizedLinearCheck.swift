@@ -47,6 +47,39 @@ struct QuantizedLinearCheck {
             results += try products(name, parts)
         }
         results += try w8a8()
+        results += try int4Int8Activations()
+        return results
+    }
+
+    /// `--quantized-activations int8` on 4-bit packed weights (groups of 128 and per channel; two
+    /// parts as q and k fused): the GPU's decode sizes against float64 products with the activations
+    /// as the 8-bit kernels quantize them (`GGMLLinearCheck.int8Activations`), so only float32
+    /// rounding remains; act-order weights keep the float path and meet the plain reference.
+    private mutating func int4Int8Activations() throws -> [(String, Double)] {
+        var results: [(String, Double)] = []
+        gpu.quantizedActivations = .int8
+        defer { gpu.quantizedActivations = .float32 }
+        for (name, format) in [
+            ("int4 g128", WeightFormat.packedInt(bits: 4, groupSize: 128, permuted: false)),
+            ("int4 channel", .packedInt(bits: 4, groupSize: 512, permuted: false)),
+            ("int4 g32 act-order", .packedInt(bits: 4, groupSize: 32, permuted: true)),
+        ] {
+            let parts = [randomWeight(format, out: 200, inFeatures: 512), randomWeight(format, out: 136, inFeatures: 512)]
+            let reference = parts.flatMap(QuantizedReference.dequantized)
+            let weight = try gpu.linearWeight(parts)
+            let takesInt8: Bool = if case .packedInt(_, _, let permuted) = format { !permuted } else { false }
+            for tokens in [1, 3, 4] {
+                let x = random(tokens * 512, scale: 1)
+                let xg = try gpu.upload(x, shape: [tokens, 512])
+                let activations = takesInt8 ? GGMLLinearCheck.int8Activations(x) : x.map(Double.init)
+                let expected = Float64Reference.linear(activations, weight: reference, bias: nil, inputs: 512)
+                results.append(
+                    (
+                        "quantized int8-activations \(name) \(tokens)x512x336",
+                        Float64Reference.relativeError(gpu.toHost(gpu.linear(xg, weight, bias: nil)), expected)
+                    ))
+            }
+        }
         return results
     }
 
@@ -127,6 +160,14 @@ struct QuantizedLinearCheck {
                 let ms = gpu.timeMilliseconds { _ = gpu.linear(x, weight, bias: nil) }
                 timings["\(name) gemv \(k)x\(m) GB/s"] = Double(host.byteCount) / (ms / 1000) / 1e9
                 timings["\(name) gemv \(k)x\(m) us"] = ms * 1000
+                if name == "int4 g128" {
+                    // The same product with 8-bit activations (their quantization included).
+                    gpu.quantizedActivations = .int8
+                    let ms8 = gpu.timeMilliseconds { _ = gpu.linear(x, weight, bias: nil) }
+                    gpu.quantizedActivations = .float32
+                    timings["int4 g128 int8-activations gemv \(k)x\(m) GB/s"] = Double(host.byteCount) / (ms8 / 1000) / 1e9
+                    timings["int4 g128 int8-activations gemv \(k)x\(m) us"] = ms8 * 1000
+                }
             }
         }
         // A prefill-sized product (4096 tokens, 4096 -> 14336) in TFLOP/s: dense bf16, FP8 on the

@@ -14,7 +14,7 @@
 #   quant      kernel checks (each dtype's include the quantized formats) and the quantized fixtures
 #              against transformers on their dequantized weights
 #   quantlatency  the 8B shape's batch-1 latency in bf16, FP8 (online, per channel), GPTQ int4 and GPTQ int4 with the LM head quantized too
-#              (group 128), beside the previous binary's bf16
+#              (group 128), both int4 also with --quantized-activations int8, beside the previous binary's bf16
 #   quantspeed the 8B shape's throughput (1000 x 1024/128) in bf16, FP8 and int4, with the limits
 #   moespeed   the Qwen3-30B-A3B shape: batch-1 decode against the floor of the bytes one token reads,
 #              1000 x 1024/128 throughput as a share of the matmul rate, transformers beside both
@@ -316,6 +316,8 @@ if has_mode quantlatency; then
         latency_8b latency_8b_fp8_$round 150 "--quantization fp8" "$BIN"
         latency_1x32x128 latency_8b_int4_$round 150 $W/configs/llama8b-gptq "" "$BIN"
         latency_1x32x128 latency_8b_int4_head_$round 150 $W/configs/llama8b-gptq-head "" "$BIN"
+        latency_1x32x128 latency_8b_int4_int8_$round 150 $W/configs/llama8b-gptq "--quantized-activations int8" "$BIN"
+        latency_1x32x128 latency_8b_int4_head_int8_$round 150 $W/configs/llama8b-gptq-head "--quantized-activations int8" "$BIN"
     done
 fi
 

@@ -420,26 +420,6 @@ __device__ void gemv_ggml(T* y, const X& x, const unsigned char* w, int n, int k
 }
 
 
-// The activations of the 8-bit kernels: each block of 32 values of x[t, k] as 8-bit integers
-// q = round(x / d), d = amax / 127 (round to nearest even, as the CPU's int8 mode quantizes, so that
-// both dequantize to the same values), and per half block of 16 the pair (d, d · Σ q), which the
-// weights' offsets multiply. A warp a block of 32, a lane a value.
-template <typename T>
-__device__ void quantize_ggml_int8(signed char* xq, float2* xs, const T* x, int blocks) {
-    PDL_ENTER();
-    const int block = blockIdx.x * (blockDim.x >> 5) + (threadIdx.x >> 5), lane = threadIdx.x & 31;
-    if (block >= blocks) return;
-    const float v = to_f(x[(long long)block * 32 + lane]);
-    const float amax = warp_max(fabsf(v));
-    const float d = __fdiv_rn(amax, 127.f), inverse = amax > 0.f ? __fdiv_rn(127.f, amax) : 0.f;
-    const int q = __float2int_rn(__fmul_rn(v, inverse));
-    xq[(long long)block * 32 + lane] = (signed char)q;
-    int sum = q;
-#pragma unroll
-    for (int o = 8; o > 0; o >>= 1) sum += __shfl_xor_sync(0xffffffffu, sum, o);
-    if ((lane & 15) == 0) xs[2 * (long long)block + (lane >> 4)] = make_float2(d, __fmul_rn(d, (float)sum));
-}
-
 // w[n, k] in the activation dtype: rows blockIdx.y + i·gridDim.y (at most 65535 grid rows), a chunk a thread. Each value is ggml's
 // (scale · q, plus the offset where the type has one, rounded apart), then rounded to T.
 template <typename T, int TYPE>
@@ -485,10 +465,6 @@ __device__ void dequantize_ggml(T* w, const unsigned char* blocks, int n, int k)
     extern "C" __global__ void __launch_bounds__(256) gemv_ggml_int8_##S##_q##GT##_t##NT(                          \
         T* y, const signed char* xq, const float2* xs, const unsigned char* w, int n, int k, int ldy) {            \
         gemv_ggml<T, GT, NT, GGML_INT8_ROWS(NT)>(y, GgmlInt8Activations<Ggml<GT>>{xq, xs, k}, w, n, k, ldy);       \
-    }
-#define INSTANTIATE_QUANTIZE_GGML_INT8(S, T)                                                                       \
-    extern "C" __global__ void quantize_ggml_int8_##S(signed char* xq, float2* xs, const T* x, int blocks) {       \
-        quantize_ggml_int8<T>(xq, xs, x, blocks);                                                                  \
     }
 #ifdef VLLM_DTYPE_BF16
 INSTANTIATE_GEMV_GGML(bf16, __nv_bfloat16, 0, 1)
@@ -546,7 +522,6 @@ INSTANTIATE_GEMV_GGML(bf16, __nv_bfloat16, 14, 2)
 INSTANTIATE_GEMV_GGML(bf16, __nv_bfloat16, 14, 3)
 INSTANTIATE_GEMV_GGML(bf16, __nv_bfloat16, 14, 4)
 INSTANTIATE_DEQUANTIZE_GGML(bf16, __nv_bfloat16, 14)
-INSTANTIATE_QUANTIZE_GGML_INT8(bf16, __nv_bfloat16)
 INSTANTIATE_GEMV_GGML_INT8(bf16, __nv_bfloat16, 2, 1)
 INSTANTIATE_GEMV_GGML_INT8(bf16, __nv_bfloat16, 2, 2)
 INSTANTIATE_GEMV_GGML_INT8(bf16, __nv_bfloat16, 2, 3)
@@ -636,7 +611,6 @@ INSTANTIATE_GEMV_GGML(f16, __half, 14, 2)
 INSTANTIATE_GEMV_GGML(f16, __half, 14, 3)
 INSTANTIATE_GEMV_GGML(f16, __half, 14, 4)
 INSTANTIATE_DEQUANTIZE_GGML(f16, __half, 14)
-INSTANTIATE_QUANTIZE_GGML_INT8(f16, __half)
 INSTANTIATE_GEMV_GGML_INT8(f16, __half, 2, 1)
 INSTANTIATE_GEMV_GGML_INT8(f16, __half, 2, 2)
 INSTANTIATE_GEMV_GGML_INT8(f16, __half, 2, 3)
@@ -726,7 +700,6 @@ INSTANTIATE_GEMV_GGML(f32, float, 14, 2)
 INSTANTIATE_GEMV_GGML(f32, float, 14, 3)
 INSTANTIATE_GEMV_GGML(f32, float, 14, 4)
 INSTANTIATE_DEQUANTIZE_GGML(f32, float, 14)
-INSTANTIATE_QUANTIZE_GGML_INT8(f32, float)
 INSTANTIATE_GEMV_GGML_INT8(f32, float, 2, 1)
 INSTANTIATE_GEMV_GGML_INT8(f32, float, 2, 2)
 INSTANTIATE_GEMV_GGML_INT8(f32, float, 2, 3)

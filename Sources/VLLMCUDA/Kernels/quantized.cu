@@ -494,6 +494,117 @@ __device__ void scale_product(T* y, const float* row_scales, const float* column
     }
 }
 
+// The activations of the 8-bit kernels: each block of 32 values of x[t, k] as 8-bit integers
+// q = round(x / d), d = amax / 127 (round to nearest even, as the CPU's int8 mode quantizes, so that
+// both dequantize to the same values), and per half block of 16 the pair (d, d · Σ q), which the
+// weights' offsets multiply. A warp a block of 32, a lane a value.
+template <typename T>
+__device__ void quantize_ggml_int8(signed char* xq, float2* xs, const T* x, int blocks) {
+    PDL_ENTER();
+    const int block = blockIdx.x * (blockDim.x >> 5) + (threadIdx.x >> 5), lane = threadIdx.x & 31;
+    if (block >= blocks) return;
+    const float v = to_f(x[(long long)block * 32 + lane]);
+    const float amax = warp_max(fabsf(v));
+    const float d = __fdiv_rn(amax, 127.f), inverse = amax > 0.f ? __fdiv_rn(127.f, amax) : 0.f;
+    const int q = __float2int_rn(__fmul_rn(v, inverse));
+    xq[(long long)block * 32 + lane] = (signed char)q;
+    int sum = q;
+#pragma unroll
+    for (int o = 8; o > 0; o >>= 1) sum += __shfl_xor_sync(0xffffffffu, sum, o);
+    if ((lane & 15) == 0) xs[2 * (long long)block + (lane >> 4)] = make_float2(d, __fmul_rn(d, (float)sum));
+}
+
+// QGEMV with 8-bit activations: y[t, :n] = x[t, :] · Wᵀ for 4-bit packed rows (GPTQ/AWQ layout:
+// value j of a word at bits 4j, float32 scale and zero per row and group, group % 32 == 0) and the
+// activations as quantize_ggml_int8 leaves them (codes, and per 16 values (d, d · Σ q)). A 16-value
+// run of a row is Σ (w − z) · s · d · q = s · (d · Σ w·q − z · d·Σq): four dp4a of the run's
+// nibbles (low nibbles, then high, against the activation bytes in the same order, picked by
+// byte_perm) and two fmas, about one instruction a value where gemv_int's float path takes three,
+// so the product is bound by memory rather than by instruction issue. Warps take QGEMV_ROWS rows,
+// lanes 16-byte chunks (32 values) as gemv_codes does.
+template <typename T, int NT>
+__device__ void gemv_int4_int8(T* y, const signed char* xq, const float2* xs, const unsigned int* packed,
+                               const float* scales, const float* zeros, int n, int k, int group, int ldy) {
+    constexpr int ROWS = QGEMV_ROWS(NT), DEPTH = qgemv_depth(ROWS, 16);
+    const int lane = threadIdx.x & 31;
+    const int row0 = (blockIdx.x * (blockDim.x >> 5) + (threadIdx.x >> 5)) * ROWS;
+    float acc[ROWS][NT];
+#pragma unroll
+    for (int r = 0; r < ROWS; ++r)
+#pragma unroll
+        for (int t = 0; t < NT; ++t) acc[r][t] = 0.f;
+    if (row0 >= n) { PDL_ENTER(); return; }
+    const int groups = (k + group - 1) / group, words_per_row = k / 8;
+    long long row[ROWS];
+#pragma unroll
+    for (int r = 0; r < ROWS; ++r) row[r] = imin(row0 + r, n - 1);
+    bool waited = false;
+    for (int c0 = lane * 32; c0 < k; c0 += DEPTH * 32 * 32) {
+        uint4 wv[DEPTH][ROWS];
+        float scale[DEPTH][ROWS], zero[DEPTH][ROWS];
+#pragma unroll
+        for (int u = 0; u < DEPTH; ++u) {
+            const int c = c0 + u * 32 * 32;
+            if (c >= k) continue;
+#pragma unroll
+            for (int r = 0; r < ROWS; ++r) {
+                const long long gi = row[r] * groups + c / group;
+                wv[u][r] = load_streaming(packed + row[r] * words_per_row + c / 8);
+                scale[u][r] = scales[gi];
+                zero[u][r] = zeros[gi];
+            }
+        }
+        // The weights do not depend on the previous kernel: the first round is read before waiting for it.
+        if (!waited) { PDL_ENTER(); waited = true; }
+#pragma unroll
+        for (int u = 0; u < DEPTH; ++u) {
+            const int c = c0 + u * 32 * 32;
+            if (c >= k) continue;
+            // Each token's 32 codes as the dp4a operands of the nibbles: per 8 values, the even
+            // ones (low nibbles), then the odd ones (high nibbles).
+            unsigned int even[NT][4], odd[NT][4];
+            float4 m[NT];
+#pragma unroll
+            for (int t = 0; t < NT; ++t) {
+                const uint4 a = *(const uint4*)(xq + (long long)t * k + c);
+                const uint4 b = *(const uint4*)(xq + (long long)t * k + c + 16);
+                const unsigned int words[8] = {a.x, a.y, a.z, a.w, b.x, b.y, b.z, b.w};
+#pragma unroll
+                for (int i = 0; i < 4; ++i) {
+                    even[t][i] = __byte_perm(words[2 * i], words[2 * i + 1], 0x6420);
+                    odd[t][i] = __byte_perm(words[2 * i], words[2 * i + 1], 0x7531);
+                }
+                const float2 m0 = xs[((long long)t * k + c) / 16], m1 = xs[((long long)t * k + c) / 16 + 1];
+                m[t] = make_float4(m0.x, m0.y, m1.x, m1.y);
+            }
+#pragma unroll
+            for (int r = 0; r < ROWS; ++r) {
+                const unsigned int w[4] = {wv[u][r].x, wv[u][r].y, wv[u][r].z, wv[u][r].w};
+                unsigned int lo[4], hi[4];
+#pragma unroll
+                for (int i = 0; i < 4; ++i) { lo[i] = w[i] & 0x0F0F0F0Fu; hi[i] = (w[i] >> 4) & 0x0F0F0F0Fu; }
+#pragma unroll
+                for (int t = 0; t < NT; ++t) {
+                    // Nibbles are 0..15, the same as signed bytes: the signed dp4a takes them.
+                    int d0 = __dp4a((int)lo[0], (int)even[t][0], 0);
+                    d0 = __dp4a((int)hi[0], (int)odd[t][0], d0);
+                    d0 = __dp4a((int)lo[1], (int)even[t][1], d0);
+                    d0 = __dp4a((int)hi[1], (int)odd[t][1], d0);
+                    int d1 = __dp4a((int)lo[2], (int)even[t][2], 0);
+                    d1 = __dp4a((int)hi[2], (int)odd[t][2], d1);
+                    d1 = __dp4a((int)lo[3], (int)even[t][3], d1);
+                    d1 = __dp4a((int)hi[3], (int)odd[t][3], d1);
+                    const float run0 = fmaf(m[t].x, (float)d0, -zero[u][r] * m[t].y);
+                    const float run1 = fmaf(m[t].z, (float)d1, -zero[u][r] * m[t].w);
+                    acc[r][t] = fmaf(scale[u][r], run0 + run1, acc[r][t]);
+                }
+            }
+        }
+    }
+    if (!waited) PDL_ENTER();
+    qgemv_store<T, ROWS, NT>(y, acc, row0, n, ldy, lane);
+}
+
 // The packed-integer kernels' launch bounds. ncu on an H100 (2026-12-05) found the int4 products at
 // 125 registers, 2 blocks an SM, 27-48% of DRAM and not issue-bound (too few loads in flight), so a
 // kernel-source override can ask for QGEMV_MIN_BLOCKS blocks an SM (3: 80 registers, 106 bytes
@@ -548,7 +659,22 @@ __device__ void scale_product(T* y, const float* row_scales, const float* column
                                                  const T* bias, int rows, int n) {                                 \
         scale_product<T>(y, row_scales, column_scales, bias, rows, n);                                             \
     }
+#define INSTANTIATE_QUANTIZE_GGML_INT8(S, T)                                                                       \
+    extern "C" __global__ void quantize_ggml_int8_##S(signed char* xq, float2* xs, const T* x, int blocks) {       \
+        quantize_ggml_int8<T>(xq, xs, x, blocks);                                                                  \
+    }
+#define INSTANTIATE_QGEMV_INT4_INT8(S, T, NT)                                                                      \
+    extern "C" __global__ void __launch_bounds__(256)                                                              \
+        gemv_int4_int8_##S##_t##NT(T* y, const signed char* xq, const float2* xs, const unsigned int* packed,      \
+                                   const float* scales, const float* zeros, int n, int k, int group, int ldy) {    \
+        gemv_int4_int8<T, NT>(y, xq, xs, packed, scales, zeros, n, k, group, ldy);                                 \
+    }
 #ifdef VLLM_DTYPE_BF16
+INSTANTIATE_QUANTIZE_GGML_INT8(bf16, __nv_bfloat16)
+INSTANTIATE_QGEMV_INT4_INT8(bf16, __nv_bfloat16, 1)
+INSTANTIATE_QGEMV_INT4_INT8(bf16, __nv_bfloat16, 2)
+INSTANTIATE_QGEMV_INT4_INT8(bf16, __nv_bfloat16, 3)
+INSTANTIATE_QGEMV_INT4_INT8(bf16, __nv_bfloat16, 4)
 INSTANTIATE_QGEMV_INT(bf16, __nv_bfloat16, 4, 1)
 INSTANTIATE_QGEMV_INT(bf16, __nv_bfloat16, 4, 2)
 INSTANTIATE_QGEMV_INT(bf16, __nv_bfloat16, 4, 3)
@@ -568,6 +694,11 @@ INSTANTIATE_QGEMV_LUT(bf16, __nv_bfloat16, 4)
 INSTANTIATE_DEQUANTIZE(bf16, __nv_bfloat16)
 #endif
 #ifdef VLLM_DTYPE_F16
+INSTANTIATE_QUANTIZE_GGML_INT8(f16, __half)
+INSTANTIATE_QGEMV_INT4_INT8(f16, __half, 1)
+INSTANTIATE_QGEMV_INT4_INT8(f16, __half, 2)
+INSTANTIATE_QGEMV_INT4_INT8(f16, __half, 3)
+INSTANTIATE_QGEMV_INT4_INT8(f16, __half, 4)
 INSTANTIATE_QGEMV_INT(f16, __half, 4, 1)
 INSTANTIATE_QGEMV_INT(f16, __half, 4, 2)
 INSTANTIATE_QGEMV_INT(f16, __half, 4, 3)
@@ -587,6 +718,11 @@ INSTANTIATE_QGEMV_LUT(f16, __half, 4)
 INSTANTIATE_DEQUANTIZE(f16, __half)
 #endif
 #ifdef VLLM_DTYPE_F32
+INSTANTIATE_QUANTIZE_GGML_INT8(f32, float)
+INSTANTIATE_QGEMV_INT4_INT8(f32, float, 1)
+INSTANTIATE_QGEMV_INT4_INT8(f32, float, 2)
+INSTANTIATE_QGEMV_INT4_INT8(f32, float, 3)
+INSTANTIATE_QGEMV_INT4_INT8(f32, float, 4)
 INSTANTIATE_QGEMV_INT(f32, float, 4, 1)
 INSTANTIATE_QGEMV_INT(f32, float, 4, 2)
 INSTANTIATE_QGEMV_INT(f32, float, 4, 3)
