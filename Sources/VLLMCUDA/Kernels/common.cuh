@@ -143,6 +143,14 @@ __device__ __forceinline__ float warp_sum(float v) {
     return v;
 }
 
+// The matrix-vector kernels' accumulators, cleared (ROWS rows of a warp, NT tokens).
+template <int ROWS, int NT> __device__ __forceinline__ void qgemv_clear(float (&acc)[ROWS][NT]) {
+#pragma unroll
+    for (int r = 0; r < ROWS; ++r)
+#pragma unroll
+        for (int t = 0; t < NT; ++t) acc[r][t] = 0.f;
+}
+
 // The end of a quantized matrix-vector kernel (quantized.cu, ggml.cu): each of the warp's ROWS
 // rows summed over the warp, and lane 0 writes the NT tokens' results of the rows inside n.
 template <typename T, int ROWS, int NT>

@@ -359,10 +359,7 @@ __device__ void gemv_ggml(T* y, const X& x, const unsigned char* w, int n, int k
     const long long row_bytes = (long long)(k / B::VALUES) * B::BYTES;
     const int chunks = k / B::VALUES * B::CHUNKS;
     float acc[ROWS][NT];
-#pragma unroll
-    for (int r = 0; r < ROWS; ++r)
-#pragma unroll
-        for (int t = 0; t < NT; ++t) acc[r][t] = 0.f;
+    qgemv_clear(acc);
     if (row0 >= n) { PDL_ENTER(); return; }
     // Rows past n read row n - 1 and are never written.
     const unsigned char* rows[ROWS];

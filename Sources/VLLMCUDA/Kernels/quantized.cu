@@ -71,10 +71,7 @@ __device__ __forceinline__ void gemv_codes(T* y, const T* x, const Code* codes, 
     const int lane = threadIdx.x & 31;
     const int row0 = (blockIdx.x * (blockDim.x >> 5) + (threadIdx.x >> 5)) * ROWS;
     float acc[ROWS][NT];
-#pragma unroll
-    for (int r = 0; r < ROWS; ++r)
-#pragma unroll
-        for (int t = 0; t < NT; ++t) acc[r][t] = 0.f;
+    qgemv_clear(acc);
     if (row0 >= n) { PDL_ENTER(); return; }
     const int groups = (k + group - 1) / group;
     // Rows past n read row n - 1 and are never written.
@@ -529,10 +526,7 @@ __device__ void gemv_int4_int8(T* y, const signed char* xq, const float2* xs, co
     const int lane = threadIdx.x & 31;
     const int row0 = (blockIdx.x * (blockDim.x >> 5) + (threadIdx.x >> 5)) * ROWS;
     float acc[ROWS][NT];
-#pragma unroll
-    for (int r = 0; r < ROWS; ++r)
-#pragma unroll
-        for (int t = 0; t < NT; ++t) acc[r][t] = 0.f;
+    qgemv_clear(acc);
     if (row0 >= n) { PDL_ENTER(); return; }
     const int groups = (k + group - 1) / group, words_per_row = k / 8;
     long long row[ROWS];
