@@ -58,10 +58,9 @@ __device__ void decode_attention(DecodeShared<C, HD>& shared, T* out, const T* q
     const int g = blockIdx.y, group = num_heads / kv_heads;
     const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, slot = lane / KL, part = lane % KL;
     C* vs = (C*)shared.scratch + warp * RUN * VLD;
-    for (int i = threadIdx.x; i < group * HD; i += blockDim.x) {
-        const int h = i / HD, d = i % HD;
-        qs[h][d] = to_f(qkv[(long long)token * width + (g * group + h) * HD + d]) * scale;
-    }
+    // The step's tiles, positions and block tables were written before its first kernel, so these
+    // dependent reads run while the previous kernel (rotary_write_kv, which writes q and the cache)
+    // finishes; only q and the cache wait for it.
     const int pos = positions[token];
     const int* table = block_tables + (long long)seq * *table_width;
     int key_begin = window > 0 ? imax(0, pos - window + 1) : 0, key_end = pos + 1;
@@ -69,6 +68,11 @@ __device__ void decode_attention(DecodeShared<C, HD>& shared, T* out, const T* q
         const int per_split = ((key_end - key_begin + gridDim.z - 1) / gridDim.z + RUN - 1) / RUN * RUN;
         key_begin += blockIdx.z * per_split;
         key_end = imin(key_end, key_begin + per_split);
+    }
+    PDL_ENTER();
+    for (int i = threadIdx.x; i < group * HD; i += blockDim.x) {
+        const int h = i / HD, d = i % HD;
+        qs[h][d] = to_f(qkv[(long long)token * width + (g * group + h) * HD + d]) * scale;
     }
     __syncthreads();
 
@@ -225,7 +229,6 @@ __device__ void decode_attention_by_splits(T* out, const T* qkv, const C* key_ca
         T* out, const T* qkv, const T* key_cache, const T* value_cache, const int* tiles, const int* positions,         \
         const int* block_tables, const int* table_width, int width, int num_heads, int kv_heads, int block_size,        \
         float scale, int window, float softcap, float* partial_o, float* partial_ml, int num_tokens) {                 \
-        PDL_ENTER();                                                                                                   \
         decode_attention_by_splits<T, T, HD>(out, qkv, key_cache, value_cache, tiles, positions, block_tables,       \
                                              table_width, width, num_heads, kv_heads, block_size, scale, window,      \
                                              softcap, partial_o, partial_ml, num_tokens, 1.f);                         \
@@ -236,7 +239,6 @@ __device__ void decode_attention_by_splits(T* out, const T* qkv, const C* key_ca
         const int* positions, const int* block_tables, const int* table_width, int width, int num_heads,              \
         int kv_heads, int block_size, float scale, int window, float softcap, float* partial_o, float* partial_ml,     \
         int num_tokens, float key_scale, float value_scale) {                                                          \
-        PDL_ENTER();                                                                                                   \
         decode_attention_by_splits<T, unsigned char, HD>(out, qkv, key_cache, value_cache, tiles, positions,         \
                                                          block_tables, table_width, width, num_heads, kv_heads,       \
                                                          block_size, scale * key_scale * 256.f, window, softcap,      \
