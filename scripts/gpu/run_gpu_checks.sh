@@ -47,7 +47,8 @@
 #   carveout   the 8B shape's batch-1 decode (bf16, GPTQ int4) with the driver's shared-memory carveouts and with
 #              VLLM_CUDA_SHARED_CARVEOUT=100 for every kernel, alternating, two rounds (docs/cuda.md says why)
 #   sourceab   the embedded kernels against the joined kernel source .gpu/ab_source.cu.xz (another version of
-#              some kernel files, VLLM_CUDA_KERNEL_SOURCE; same launches): 8B batch-1 latency in bf16 and GPTQ
+#              some kernel files, VLLM_CUDA_KERNEL_SOURCE; same launches; made by scripts/gpu/make_ab_source.sh
+#              REV FILE...): 8B batch-1 latency in bf16 and GPTQ
 #              int4 (two rounds, alternating), then 8B throughput (1000 x 1024/128) once each
 #   ncu        Nsight Compute's counters of the kernels of a batch-1 decode step (8B shape, eager, bf16 and
 #              GPTQ int4 weights): time, DRAM and SM throughput, occupancy, registers, cycles per issued instruction

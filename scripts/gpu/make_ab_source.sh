@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# The other side of `run_gpu_checks.sh sourceab`: the working tree's joined kernel source with some
+# kernel files as they are at another commit, written to .gpu/ab_source.cu.xz (carried with .gpu).
+#   bash scripts/gpu/make_ab_source.sh REV FILE...   e.g.  main decode_attention.cu
+# The files' launches must be the same at both commits (sourceab runs one binary with either source).
+set -eu
+[ $# -ge 2 ] || { echo "usage: $0 REV FILE..." >&2; exit 2; }
+rev=$1; shift
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+cp -r Sources/VLLMCUDA/Kernels "$work/"
+for file in "$@"; do git show "$rev:Sources/VLLMCUDA/Kernels/$file" > "$work/Kernels/$file"; done
+mkdir -p .gpu
+python3 - "$work/Kernels" <<'PY' | xz -c > .gpu/ab_source.cu.xz
+import json, os, sys
+directory = sys.argv[1]
+files = [entry["file"] for entry in json.load(open(os.path.join(directory, "manifest.json")))["files"]]
+print("\n".join(open(os.path.join(directory, name)).read() for name in files))
+PY
+echo ".gpu/ab_source.cu.xz: the working tree's kernels with $* from $rev"
