@@ -22,6 +22,8 @@ public struct QuantizedWeights: WeightStore {
 
     /// Whether the base store holds `name`.
     public func contains(_ name: String) -> Bool { base.contains(name) }
+    /// The base store's file of `name`.
+    public func file(of name: String) -> String? { base.file(of: name) }
 
     /// The linear layer `prefix` in the format the backends multiply, repacked from the checkpoint's quantized tensors (or quantized to FP8
     /// here for online FP8); a float LM head stays dense. Throws `ModelLoadError` for a missing tensor or a wrong shape.
@@ -93,12 +95,19 @@ public struct QuantizedWeights: WeightStore {
         return PackedIntRepacking(bits: bits, outFeatures: out, inFeatures: inFeatures, groupSize: group, path: path)
     }
 
+    /// A tensor whose dtype the quantization cannot take, named with the file that holds it.
+    private func wrongDType(_ name: String, _ t: HostTensor, expected: String) -> ModelLoadError {
+        .wrongDType(
+            name: name, path: base.file(of: name) ?? path, dtype: t.dtype.safetensorsTag, expected: expected,
+            why: "config.json's quantization_config")
+    }
+
     /// Packed integers: read as int32 words whatever the header says, so another dtype (a float
     /// tagged `qweight`) would unpack silently into garbage instead of failing.
     private func words(_ name: String, _ shape: [Int]) throws -> HostTensor {
         let t = try tensor(name, shape: shape)
         guard t.dtype == .int32 else {
-            throw ModelLoadError.unsupportedDType(name: name, path: path, dtype: t.dtype.safetensorsTag + " (expected I32)")
+            throw wrongDType(name, t, expected: "I32")
         }
         return t
     }
@@ -107,7 +116,7 @@ public struct QuantizedWeights: WeightStore {
     private func floats(_ name: String, _ shape: [Int]) throws -> HostTensor {
         let t = try tensor(name, shape: shape)
         guard [.float32, .float16, .bfloat16].contains(t.dtype) else {
-            throw ModelLoadError.unsupportedDType(name: name, path: path, dtype: t.dtype.safetensorsTag + " (expected F32, F16 or BF16)")
+            throw wrongDType(name, t, expected: "F32, F16 or BF16")
         }
         return t
     }
@@ -122,8 +131,7 @@ public struct QuantizedWeights: WeightStore {
     private func fp8(_ prefix: String, _ out: Int, _ inFeatures: Int, _ layout: FP8Scales) throws -> HostLinearWeight {
         let weight = try tensor(prefix + ".weight", shape: [out, inFeatures])
         guard weight.dtype == .float8E4M3 else {
-            throw ModelLoadError.unsupportedDType(
-                name: prefix + ".weight", path: path, dtype: weight.dtype.safetensorsTag + " (expected F8_E4M3)")
+            throw wrongDType(prefix + ".weight", weight, expected: "F8_E4M3")
         }
         let (blockRows, blockColumns): (Int, Int)
         let scales: [Float]

@@ -13,11 +13,15 @@ public protocol WeightStore: Sendable {
     /// stored in, for a tied LM head that multiplies them as stored; nil where they are plain
     /// floats (the model then reuses its embedding tensor).
     func quantizedEmbeddings(vocabSize: Int, hidden: Int) throws -> HostLinearWeight?
+    /// The file that holds tensor `name`, for error messages; nil where there is none to name.
+    func file(of name: String) -> String?
 }
 
 extension WeightStore {
     /// Plain float embeddings: checkpoints other than GGUF files store them so.
     public func quantizedEmbeddings(vocabSize: Int, hidden: Int) throws -> HostLinearWeight? { nil }
+    /// No file to name (random and derived stores).
+    public func file(of name: String) -> String? { nil }
 }
 
 /// The weights of a Hugging Face folder: one `model.safetensors`, or shards listed by
@@ -60,6 +64,9 @@ public final class SafetensorsWeights: WeightStore, @unchecked Sendable {
 
     /// Whether any of the folder's files holds tensor `name`.
     public func contains(_ name: String) -> Bool { fileOfTensor[name] != nil }
+
+    /// The shard that holds `name`.
+    public func file(of name: String) -> String? { fileOfTensor[name]?.path }
 
     /// Reads tensor `name` from its file. Throws `ModelLoadError.missingTensor` when no file has it and `.wrongShape` when its shape is not
     /// `shape`.

@@ -7,8 +7,9 @@ struct ServerClientOptions: ParsableArguments {
     @Option(help: "The server's API root.") var url: String = "http://localhost:8000/v1"
     @Option(help: "Model name (default: the first one the server lists).") var modelName: String?
     @Option(help: "API key (default: OPENAI_API_KEY or VLLM_API_KEY).") var apiKey: String?
-    @Option var maxTokens: Int?
-    @Option var temperature: Double?
+    /// (Values that start with a dash are read as values, as `SamplingOptions` reads them.)
+    @Option(parsing: .unconditional) var maxTokens: Int?
+    @Option(parsing: .unconditional) var temperature: Double?
 
     func client() -> OpenAIClient {
         let env = ProcessInfo.processInfo.environment

@@ -177,24 +177,27 @@ struct EngineOptions: ParsableArguments {
 }
 
 /// Sampling flags (vLLM's `SamplingParams` fields); unset ones come from generation_config.json.
+/// The numeric ones read the next argument even when it starts with a dash (`--top-k -1`,
+/// `--presence-penalty -0.5`), which the parser would otherwise take for a flag and report as a
+/// missing value; out-of-range numbers then get SamplingParams' own message.
 struct SamplingOptions: ParsableArguments {
-    @Option(help: "Outputs per prompt.") var n: Int = 1
-    @Option(help: "0 for greedy.") var temperature: Double?
-    @Option var topP: Double?
-    @Option var topK: Int?
-    @Option var minP: Double?
+    @Option(parsing: .unconditional, help: "Outputs per prompt.") var n: Int = 1
+    @Option(parsing: .unconditional, help: "0 for greedy.") var temperature: Double?
+    @Option(parsing: .unconditional) var topP: Double?
+    @Option(parsing: .unconditional, help: "-1 or 0 keeps every token.") var topK: Int?
+    @Option(parsing: .unconditional) var minP: Double?
     @Option var seed: UInt64?
-    @Option var presencePenalty: Double = 0
-    @Option var frequencyPenalty: Double = 0
-    @Option var repetitionPenalty: Double?
+    @Option(parsing: .unconditional) var presencePenalty: Double = 0
+    @Option(parsing: .unconditional) var frequencyPenalty: Double = 0
+    @Option(parsing: .unconditional) var repetitionPenalty: Double?
     @Option(help: "Stop string (repeatable).") var stop: [String] = []
     @Option(help: "Comma-separated token ids that stop generation.") var stopTokenIds: String?
     @Flag var includeStopStrInOutput = false
     @Flag var ignoreEos = false
-    @Option var maxTokens: Int = 16
-    @Option var minTokens: Int = 0
-    @Option(help: "Top log-probabilities to return per token.") var logprobs: Int?
-    @Option(help: "Top log-probabilities to return per prompt token.") var promptLogprobs: Int?
+    @Option(parsing: .unconditional) var maxTokens: Int = 16
+    @Option(parsing: .unconditional) var minTokens: Int = 0
+    @Option(parsing: .unconditional, help: "Top log-probabilities to return per token.") var logprobs: Int?
+    @Option(parsing: .unconditional, help: "Top log-probabilities to return per prompt token.") var promptLogprobs: Int?
     @Flag(inversion: .prefixedNo, help: "Leave special tokens out of the text.") var skipSpecialTokens = true
     @Option(help: "Constrain the output to this JSON schema (JSON text, or a file holding it).") var jsonSchema: String?
     @Flag(help: "Constrain the output to a JSON object.") var jsonObject = false

@@ -73,7 +73,12 @@ import VLLMTestSupport
         rewritten.append(whole[(8 + length)...])
         try rewritten.write(to: URL(fileURLWithPath: path))
         let model = try ModelFolder(path: folder)
-        #expect(throws: ModelLoadError.unsupportedDType(name: name, path: folder + "/config.json", dtype: "F32 (expected I32)")) {
+        let error = ModelLoadError.wrongDType(
+            name: name, path: path, dtype: "F32", expected: "I32", why: "config.json's quantization_config")
+        #expect(
+            error.description
+                == "\(path): tensor '\(name)' has dtype F32, but config.json's quantization_config needs I32 there")
+        #expect(throws: error) {
             _ = try model.weights(format: .auto).linear("model.layers.0.self_attn.q_proj", out: 96, in: 96)
         }
     }

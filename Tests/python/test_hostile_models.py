@@ -189,7 +189,7 @@ CASES = [
     ("gptq-scales-missing", safetensors(drop("layers.1.mlp.down_proj.scales"), source=GPTQ), IDS,
      "'model.layers.1.mlp.down_proj.scales' is missing"),
     ("gptq-qweight-float", safetensors(retag("layers.0.self_attn.q_proj.qweight", dtype="F32"), source=GPTQ), IDS,
-     "q_proj.qweight' has unsupported dtype F32 (expected I32)"),
+     "model.safetensors: tensor 'model.layers.0.self_attn.q_proj.qweight' has dtype F32, but config.json's quantization_config needs I32 there"),
     ("safetensors-missing", write_file("model.safetensors", None), GEN, "model.safetensors (or model.safetensors.index.json): file not found"),
     ("safetensors-empty", write_file("model.safetensors", b""), GEN, "shorter than the 8-byte header length"),
     ("safetensors-length-past-end", safetensors(lambda h, b: (h, b, 1 << 40)), GEN, "header length 1099511627776 does not fit"),
