@@ -9,8 +9,9 @@ public enum ModelLoadError: Error, CustomStringConvertible, Equatable {
     case missingTensor(name: String, path: String)
     case wrongShape(name: String, path: String, expected: [Int], actual: [Int])
     case unsupportedDType(name: String, path: String, dtype: String)
-    /// A tensor of a supported dtype that its layer cannot take (a float `qweight`, integer scales).
-    case wrongDType(name: String, path: String, dtype: String, expected: String, why: String)
+    /// A tensor of a supported dtype that its quantized layer cannot take (a float `qweight`,
+    /// integer scales): config.json's quantization_config asks for `expected`.
+    case wrongDType(name: String, path: String, dtype: String, expected: String)
     /// A weight format that the chosen backend cannot multiply.
     case unsupportedWeightFormat(format: WeightFormat, backend: String)
     /// A GGUF file that is broken, truncated or holds what this project cannot load.
@@ -37,8 +38,8 @@ public enum ModelLoadError: Error, CustomStringConvertible, Equatable {
             "\(path): tensor '\(name)' has shape \(actual), expected \(expected)"
         case .unsupportedDType(let name, let path, let dtype):
             "\(path): tensor '\(name)' has unsupported dtype \(dtype) (supported: F32, F16, BF16, F8_E4M3, I32, I64)"
-        case .wrongDType(let name, let path, let dtype, let expected, let why):
-            "\(path): tensor '\(name)' has dtype \(dtype), but \(why) needs \(expected) there"
+        case .wrongDType(let name, let path, let dtype, let expected):
+            "\(path): tensor '\(name)' has dtype \(dtype), but config.json's quantization_config needs \(expected) there"
         case .unsupportedWeightFormat(let format, let backend):
             "weights in the \(format) format are not supported by the \(backend) backend"
         case .invalidGGUF(let path, let detail):

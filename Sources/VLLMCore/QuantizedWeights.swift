@@ -97,9 +97,7 @@ public struct QuantizedWeights: WeightStore {
 
     /// A tensor whose dtype the quantization cannot take, named with the file that holds it.
     private func wrongDType(_ name: String, _ t: HostTensor, expected: String) -> ModelLoadError {
-        .wrongDType(
-            name: name, path: base.file(of: name) ?? path, dtype: t.dtype.safetensorsTag, expected: expected,
-            why: "config.json's quantization_config")
+        .wrongDType(name: name, path: base.file(of: name) ?? path, dtype: t.dtype.safetensorsTag, expected: expected)
     }
 
     /// Packed integers: read as int32 words whatever the header says, so another dtype (a float

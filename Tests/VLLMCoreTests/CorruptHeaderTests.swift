@@ -73,8 +73,7 @@ import VLLMTestSupport
         rewritten.append(whole[(8 + length)...])
         try rewritten.write(to: URL(fileURLWithPath: path))
         let model = try ModelFolder(path: folder)
-        let error = ModelLoadError.wrongDType(
-            name: name, path: path, dtype: "F32", expected: "I32", why: "config.json's quantization_config")
+        let error = ModelLoadError.wrongDType(name: name, path: path, dtype: "F32", expected: "I32")
         #expect(
             error.description
                 == "\(path): tensor '\(name)' has dtype F32, but config.json's quantization_config needs I32 there")
