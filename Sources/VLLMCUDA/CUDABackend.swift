@@ -143,6 +143,11 @@ public final class CUDABackend: Backend {
     private var overlapping: ProgrammaticLaunch?
     /// Device time per operation when `VLLM_CUDA_PROFILE=1`.
     private let profiler: OperationProfiler?
+    /// Launch labels never launched (`VLLM_CUDA_SKIP_KERNELS`, comma-separated prefixes): a
+    /// measuring tool only, since the step's results are then wrong. Timing a step without one kind
+    /// of kernel gives that kind's share of a recorded step, which no profiler here can see inside
+    /// a CUDA graph (docs/cuda.md).
+    private let skippedKernels = CUDABackend.skippedKernels(ProcessInfo.processInfo.environment["VLLM_CUDA_SKIP_KERNELS"])
     private var stepKind = "step"
     private let graphs: CUDAGraphRecorder
     /// Steps whose recording copied from the host (they run eagerly), and whether the recording
@@ -406,6 +411,11 @@ public final class CUDABackend: Backend {
         launch(function, name(), grid: (grid.0, grid.1, 1), block: block, shared: shared, arguments)
     }
 
+    /// The prefixes of `VLLM_CUDA_SKIP_KERNELS` (empty when unset).
+    static func skippedKernels(_ value: String?) -> [String] {
+        (value ?? "").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+    }
+
     private func launch(
         _ function: CUhandle, _ name: @autoclosure () -> String, grid: (Int, Int, Int), block: Int, shared: Int = 0,
         _ arguments: [KernelArgument]
@@ -421,6 +431,7 @@ public final class CUDABackend: Backend {
             argumentPointers[i] = slot
         }
         guard grid.0 > 0, grid.1 > 0, grid.2 > 0 else { return }
+        if !skippedKernels.isEmpty, skippedKernels.contains(where: name().hasPrefix) { return }
         profiled(name()) {
             if let overlapping, kernels.waitsForPrevious.contains(function) {
                 let result = overlapping.launch(

@@ -50,6 +50,9 @@
 #              some kernel files, VLLM_CUDA_KERNEL_SOURCE; same launches; made by scripts/gpu/make_ab_source.sh
 #              REV FILE...): 8B batch-1 latency in bf16 and GPTQ
 #              int4 (two rounds, alternating), then 8B throughput (1000 x 1024/128) once each
+#   ablate     the 8B shape's batch-1 decode (bf16, GPTQ int4) with one kind of kernel left out at a time
+#              (VLLM_CUDA_SKIP_KERNELS; results wrong, timing only): each kind's share of a recorded step,
+#              which ncu, timing kernels one by one, overstates for small kernels (ABLATE: the kinds)
 #   ncu        Nsight Compute's counters of the kernels of a batch-1 decode step (8B shape, eager, bf16 and
 #              GPTQ int4 weights): time, DRAM and SM throughput, occupancy, registers, cycles per issued instruction
 #              and idle schedulers (scripts/gpu/ncu_table.py), to tell kernels bound by memory from those bound by issue or latency
@@ -771,6 +774,16 @@ if has_mode sourceab; then
         cmd="$BIN"; [ $v = source ] && cmd="env VLLM_CUDA_KERNEL_SOURCE=$W/ab_source.cu $BIN"
         export VLLM_CACHE_ROOT=$W/cache-ab-$v
         throughput_8b throughput_8b_${v} 240 1000 $cmd
+    done
+fi
+
+if has_mode ablate; then
+    gptq_8b_config
+    export VLLM_CACHE_ROOT=$W/cache-ablate
+    for skip in none ${ABLATE:-add_rms_norm rotary_write_kv attention_combine decode_attention gemv}; do
+        cmd="$BIN"; [ $skip != none ] && cmd="env VLLM_CUDA_SKIP_KERNELS=$skip $BIN"
+        latency_8b latency_8b_bf16_skip_$skip 150 "" $cmd
+        latency_1x32x128 latency_8b_int4_skip_$skip 150 $W/configs/llama8b-gptq "" $cmd
     done
 fi
 
