@@ -779,6 +779,8 @@ fi
 
 if has_mode ablate; then
     gptq_8b_config
+    # The copy bandwidth in the same run: the batch-1 floor is the weights' bytes over it.
+    step hf_limits 120 python3 $G/hf_bench.py --limits --out $R/hf_limits.json
     export VLLM_CACHE_ROOT=$W/cache-ablate
     for skip in none ${ABLATE:-add_rms_norm rotary_write_kv attention_combine decode_attention gemv}; do
         cmd="$BIN"; [ $skip != none ] && cmd="env VLLM_CUDA_SKIP_KERNELS=$skip $BIN"
