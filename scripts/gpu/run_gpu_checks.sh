@@ -53,6 +53,9 @@
 #   ablate     the 8B shape's batch-1 decode (bf16, GPTQ int4) with one kind of kernel left out at a time
 #              (VLLM_CUDA_SKIP_KERNELS; results wrong, timing only): each kind's share of a recorded step,
 #              which ncu, timing kernels one by one, overstates for small kernels (ABLATE: the kinds)
+#   attnablate the 8B shape's batch-1 decode (bf16) with the embedded kernels, with decode_attention's work
+#              taken out (.gpu/ablate_source.cu.xz from scripts/gpu/make_ablate_source.py), and with that and
+#              attention_combine skipped, two rounds: decode attention's and the combine's share of a recorded step
 #   ncu        Nsight Compute's counters of the kernels of a batch-1 decode step (8B shape, eager, bf16 and
 #              GPTQ int4 weights): time, DRAM and SM throughput, occupancy, registers, cycles per issued instruction
 #              and idle schedulers (scripts/gpu/ncu_table.py), to tell kernels bound by memory from those bound by issue or latency
@@ -786,6 +789,18 @@ if has_mode ablate; then
         cmd="$BIN"; [ $skip != none ] && cmd="env VLLM_CUDA_SKIP_KERNELS=$skip $BIN"
         latency_8b latency_8b_bf16_skip_$skip 150 "" $cmd
         latency_1x32x128 latency_8b_int4_skip_$skip 150 $W/configs/llama8b-gptq "" $cmd
+    done
+fi
+
+if has_mode attnablate; then
+    xz -dc .gpu/ablate_source.cu.xz > $W/ablate_source.cu
+    for round in 1 2; do
+        export VLLM_CACHE_ROOT=$W/cache-ablate
+        latency_8b latency_8b_bf16_attention_full_$round 150 "" "$BIN"
+        export VLLM_CACHE_ROOT=$W/cache-ablate-source
+        latency_8b latency_8b_bf16_attention_none_$round 150 "" env VLLM_CUDA_KERNEL_SOURCE=$W/ablate_source.cu "$BIN"
+        latency_8b latency_8b_bf16_attention_none_nocombine_$round 150 "" \
+            env VLLM_CUDA_KERNEL_SOURCE=$W/ablate_source.cu VLLM_CUDA_SKIP_KERNELS=attention_combine "$BIN"
     done
 fi
 
