@@ -1002,7 +1002,7 @@ public final class CUDABackend: Backend {
             ] + cache.readArguments(layer: layer))
         if splits > 1, let combine = kernels.attentionCombine {
             launch(
-                combine, "attention_combine", grid: (tokens, layout.numHeads), block: min(256, hd),
+                combine, "attention_combine", grid: (tokens, layout.numHeads), block: max(32, min(256, hd)),
                 [
                     .pointer(out.pointer), .pointer(partialO), .pointer(partialML), .int32(Int32(splits)),
                     .int32(Int32(tokens)), .int32(Int32(layout.numHeads)), .int32(Int32(hd)),
