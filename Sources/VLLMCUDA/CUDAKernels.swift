@@ -93,7 +93,7 @@ final class CUDAKernels {
     private(set) var gemv: [Int: CUhandle] = [:]
     /// The same with the SwiGLU activation applied to stacked gate and up rows, by token count.
     private(set) var gemvSwiGLU: [Int: CUhandle] = [:]
-    /// Attention of decode steps for 16-bit activations, by head dimension (64 and 128).
+    /// Attention of decode steps for 16-bit activations, by head dimension (64, 128 and 256).
     private(set) var decodeAttention: [Int: CUhandle] = [:]
     /// Prefill attention with register accumulators (`Kernels/flash_prefill.cu`) for 16-bit
     /// activations, by head dimension (64 and 128), then by warps a block (4 or 8: 64 or 128 query

@@ -180,7 +180,9 @@ struct KernelCheckCommand: ParsableCommand {
         }
 
         // Attention layouts: (heads, kv heads, head dim), two steps mixing prefill chunks and decodes, then decodes.
-        for (heads, kvHeads, hd, window) in [(8, 2, 64, 0), (32, 8, 128, 0), (4, 2, 12, 0), (6, 6, 8, 0), (16, 8, 128, 7)] {
+        for (heads, kvHeads, hd, window) in [
+            (8, 2, 64, 0), (32, 8, 128, 0), (4, 2, 12, 0), (6, 6, 8, 0), (16, 8, 128, 7), (8, 4, 256, 0), (8, 4, 256, 9),
+        ] {
             let layout = QKVLayout(numHeads: heads, numKVHeads: kvHeads, headDim: hd)
             let shape = KVCacheShape(numLayers: 1, numBlocks: 64, blockSize: 16, numKVHeads: kvHeads, headDim: hd)
             let cacheC = cpu.makeKVCache(shape), cacheG = gpu.makeKVCache(shape), fusedCacheG = gpu.makeKVCache(shape)

@@ -1,4 +1,4 @@
-// Attention of decode steps for 16-bit activations, head sizes 64 and 128. Its split-KV partial
+// Attention of decode steps for 16-bit activations, head sizes 64, 128 and 256. Its split-KV partial
 // results are merged by attention_combine (attention.cu).
 
 #ifndef VLLM_KERNELS_COMMON  // the backend joins common.cuh before this file; a tool compiling it alone includes it
@@ -13,8 +13,10 @@
 // while the run's value rows stream into shared memory with cp.async; then each lane owns HD / 32
 // output dimensions of every head and walks the run's keys. Per-warp online softmax, merged across
 // warps at the end; with several splits the unnormalized result goes to attention_combine.
+// Head size 256 (Gemma) takes at least two lanes a key, so that a warp's staged value rows fit the
+// 48 KB of static shared memory (DecodeShared).
 // (Merging in the last split to finish, counted with atomics, measured 6 to 14 us slower a step on
-// an H100 than the separate kernel.) Head sizes 64 and 128 (larger ones use flash_attention). The
+// an H100 than the separate kernel.) Head sizes 64, 128 and 256 (others use flash_attention). The
 // cache holds activations (C = T) or e4m3 codes (C = unsigned char: half the bytes a key, read as
 // kv_f gives them; `scale` includes the key scale, the output is multiplied by `value_scale`).
 //
@@ -31,11 +33,14 @@ __device__ __forceinline__ void cp_async16(void* shared, const void* global) {
     asm volatile("cp.async.cg.shared.global [%0], [%1], 16;" ::"r"(address), "l"(global));
 }
 
-// The block's shared memory, sized for KL = 1 (the largest staging), declared by the kernel so that
-// both KL instantiations use the same bytes.
+// The fewest lanes a key for head size HD: the unsplit kernel's.
+template <int HD> constexpr int decode_min_lanes() { return HD > 128 ? 2 : 1; }
+
+// The block's shared memory, sized for the fewest lanes a key (the largest staging), declared by the
+// kernel so that both KL instantiations use the same bytes.
 template <typename C, int HD> struct DecodeShared {
     static constexpr int VLD = HD + 16 / (int)sizeof(C);  // a value row padded by 16 bytes
-    static constexpr int STAGE_BYTES = DA_WARPS * 32 * VLD * (int)sizeof(C);
+    static constexpr int STAGE_BYTES = DA_WARPS * (32 / decode_min_lanes<HD>()) * VLD * (int)sizeof(C);
     static constexpr int MERGE_BYTES = DA_WARPS * DA_MAX_GROUP * (HD + 2) * 4;
     __align__(16) float qs[DA_MAX_GROUP][HD];
     // Value rows while the loop runs; the warps' partial results after it.
@@ -51,7 +56,8 @@ __device__ void decode_attention(DecodeShared<C, HD>& shared, T* out, const T* q
     // Output dimensions per lane; cache elements per 16 bytes; keys a run; 16-byte chunks a lane.
     constexpr int DPL = HD / 32, PER = 16 / (int)sizeof(C), VLD = DecodeShared<C, HD>::VLD, RUN = 32 / KL;
     constexpr int CHUNKS = HD / PER / KL;
-    static_assert(DPL == 2 || DPL == 4, "decode_attention takes head sizes 64 and 128");
+    static_assert(DPL == 2 || DPL == 4 || DPL == 8, "decode_attention takes head sizes 64, 128 and 256");
+    static_assert(KL >= decode_min_lanes<HD>(), "the staging memory holds runs of 32 / decode_min_lanes keys");
     static_assert(CHUNKS * KL * PER == HD, "a key's row splits evenly over its lanes");
     float (*qs)[HD] = shared.qs;
     const int seq = tiles[3 * blockIdx.x], token = tiles[3 * blockIdx.x + 1];
@@ -219,7 +225,7 @@ __device__ void decode_attention_by_splits(T* out, const T* qkv, const C* key_ca
                                       table_width, width, num_heads, kv_heads, block_size, scale, window, softcap,
                                       partial_o, partial_ml, num_tokens, value_scale);
     else
-        decode_attention<T, C, HD, 1>(shared, out, qkv, key_cache, value_cache, tiles, positions, block_tables,
+        decode_attention<T, C, HD, decode_min_lanes<HD>()>(shared, out, qkv, key_cache, value_cache, tiles, positions, block_tables,
                                       table_width, width, num_heads, kv_heads, block_size, scale, window, softcap,
                                       partial_o, partial_ml, num_tokens, value_scale);
 }
@@ -260,6 +266,14 @@ INSTANTIATE_DECODE_FP8(bf16, __nv_bfloat16, 128)
 #endif
 #endif
 #endif
+#ifdef VLLM_DTYPE_BF16
+#if VLLM_WANTS_HEAD_DIM(256)
+INSTANTIATE_DECODE(bf16, __nv_bfloat16, 256)
+#if VLLM_FP8_KV_CACHE
+INSTANTIATE_DECODE_FP8(bf16, __nv_bfloat16, 256)
+#endif
+#endif
+#endif
 #ifdef VLLM_DTYPE_F16
 #if VLLM_WANTS_HEAD_DIM(64)
 INSTANTIATE_DECODE(f16, __half, 64)
@@ -273,6 +287,14 @@ INSTANTIATE_DECODE_FP8(f16, __half, 64)
 INSTANTIATE_DECODE(f16, __half, 128)
 #if VLLM_FP8_KV_CACHE
 INSTANTIATE_DECODE_FP8(f16, __half, 128)
+#endif
+#endif
+#endif
+#ifdef VLLM_DTYPE_F16
+#if VLLM_WANTS_HEAD_DIM(256)
+INSTANTIATE_DECODE(f16, __half, 256)
+#if VLLM_FP8_KV_CACHE
+INSTANTIATE_DECODE_FP8(f16, __half, 256)
 #endif
 #endif
 #endif
