@@ -49,7 +49,8 @@
 #   sourceab   the embedded kernels against the joined kernel source .gpu/ab_source.cu.xz (another version of
 #              some kernel files, VLLM_CUDA_KERNEL_SOURCE; same launches; made by scripts/gpu/make_ab_source.sh
 #              REV FILE...): 8B batch-1 latency in bf16 and GPTQ
-#              int4 (two rounds, alternating), then 8B throughput (1000 x 1024/128) once each
+#              int4 (ROUNDS, default two, alternating), then 8B throughput (1000 x 1024/128) once each
+#              (SOURCEAB_THROUGHPUT=0 leaves it out)
 #   ablate     the 8B shape's batch-1 decode (bf16, GPTQ int4) with one kind of kernel left out at a time
 #              (VLLM_CUDA_SKIP_KERNELS; results wrong, timing only): each kind's share of a recorded step,
 #              which ncu, timing kernels one by one, overstates for small kernels (ABLATE: the kinds)
@@ -765,7 +766,7 @@ fi
 if has_mode sourceab; then
     gptq_8b_config
     xz -dc .gpu/ab_source.cu.xz > $W/ab_source.cu
-    for round in 1 2; do
+    for round in $(seq 1 ${ROUNDS:-2}); do
         for v in embedded source; do
             cmd="$BIN"; [ $v = source ] && cmd="env VLLM_CUDA_KERNEL_SOURCE=$W/ab_source.cu $BIN"
             export VLLM_CACHE_ROOT=$W/cache-ab-$v
@@ -773,7 +774,7 @@ if has_mode sourceab; then
             latency_1x32x128 latency_8b_int4_${v}_$round 150 $W/configs/llama8b-gptq "" $cmd
         done
     done
-    for v in embedded source; do
+    [ "${SOURCEAB_THROUGHPUT:-1}" = 1 ] && for v in embedded source; do
         cmd="$BIN"; [ $v = source ] && cmd="env VLLM_CUDA_KERNEL_SOURCE=$W/ab_source.cu $BIN"
         export VLLM_CACHE_ROOT=$W/cache-ab-$v
         throughput_8b throughput_8b_${v} 240 1000 $cmd
