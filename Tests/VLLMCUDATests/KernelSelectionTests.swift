@@ -104,3 +104,12 @@ import VLLMTestSupport
         for bad in ["", "101", "-1", "50%", "max"] { #expect(CUDAKernels.sharedCarveout(bad) == nil) }
     }
 }
+
+@Suite struct SkippedKernelsTests {
+    @Test func readsCommaSeparatedPrefixes() {
+        #expect(CUDABackend.skippedKernels(nil).isEmpty)
+        #expect(CUDABackend.skippedKernels("").isEmpty)
+        #expect(CUDABackend.skippedKernels("add_rms_norm") == ["add_rms_norm"])
+        #expect(CUDABackend.skippedKernels(" gemv , attention_combine,,") == ["gemv", "attention_combine"])
+    }
+}
