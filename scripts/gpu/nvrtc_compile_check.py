@@ -7,6 +7,9 @@ prints ptxas's registers and spills of the attention kernels (`--ptxas-options=-
 
     python3 scripts/gpu/nvrtc_compile_check.py            # the three dtypes
     python3 scripts/gpu/nvrtc_compile_check.py FILE.cu    # one file as is
+    python3 scripts/gpu/nvrtc_compile_check.py --machine-code FILE.cu
+        # and each kernel's machine-code size and hash: equal hashes before and after a refactor
+        # (`python3 scripts/gpu/kernel_source.py > FILE.cu` each time) mean no instruction changed
     python3 scripts/gpu/nvrtc_compile_check.py --all-usage # registers/spills of every kernel
     python3 scripts/gpu/nvrtc_compile_check.py --each-file # each file alone, including common.cuh (bf16)
     python3 scripts/gpu/nvrtc_compile_check.py --times [--head-dim 128] [--threads N]
@@ -14,7 +17,7 @@ prints ptxas's registers and spills of the attention kernels (`--ptxas-options=-
         # only, no FP8 cache; the MoE, quantized, GGUF and encoder files too, timed apart): seconds
         # per file, checked for exactly the expected kernels, then all at once on N threads
 """
-import ctypes, glob, os, re, struct, sys, threading, time
+import hashlib, ctypes, glob, os, re, struct, sys, threading, time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import kernel_source
@@ -31,7 +34,8 @@ options += [("-I" + d).encode() for d in includes]
 all_usage = "--all-usage" in sys.argv[1:]
 each_file = "--each-file" in sys.argv[1:]
 times = "--times" in sys.argv[1:]
-arguments = [a for a in sys.argv[1:] if a not in ("--all-usage", "--each-file", "--times")]
+machine_code = "--machine-code" in sys.argv[1:]
+arguments = [a for a in sys.argv[1:] if a not in ("--all-usage", "--each-file", "--times", "--machine-code")]
 head_dim, threads = 128, os.cpu_count()
 for flag in ("--head-dim", "--threads"):
     if flag in arguments:
@@ -73,20 +77,26 @@ def compile_source(text):
     return cubin.raw, log.value.decode(errors="replace")
 
 
-def kernels_in(cubin):
-    """The kernel names of a cubin: its ELF sections `.text.<name>`."""
+def kernel_code(cubin):
+    """Each kernel's machine code in a cubin, by name: its ELF section `.text.<name>`."""
     shoff, = struct.unpack_from("<Q", cubin, 0x28)
     shentsize, shnum, shstrndx = struct.unpack_from("<HHH", cubin, 0x3A)
     def section(i):
         name, _, _, _, offset, size = struct.unpack_from("<IIQQQQ", cubin, shoff + i * shentsize)
         return name, offset, size
     _, strings, _ = section(shstrndx)
-    names = []
+    code = {}
     for i in range(shnum):
-        name = cubin[strings + section(i)[0]:].split(b"\0", 1)[0].decode()
+        name, offset, size = section(i)
+        name = cubin[strings + name:].split(b"\0", 1)[0].decode()
         if name.startswith(".text."):
-            names.append(name[len(".text."):])
-    return names
+            code[name[len(".text."):]] = cubin[offset:offset + size]
+    return code
+
+
+def kernels_in(cubin):
+    """The kernel names of a cubin."""
+    return list(kernel_code(cubin))
 
 
 if times:
@@ -129,6 +139,10 @@ if times:
 if arguments:
     cubin, log = compile_source(open(arguments[0]).read())
     print(f"ok: {arguments[0]}, cubin {len(cubin)} bytes for sm_90a")
+    if machine_code:
+        # A refactor that leaves every kernel's hash as it was changed no instruction.
+        for name, code in sorted(kernel_code(cubin).items()):
+            print(f"  {name}: {len(code)} bytes, md5 {hashlib.md5(code).hexdigest()}")
     print("\n".join(usage(log)))
     sys.exit(0)
 if each_file:

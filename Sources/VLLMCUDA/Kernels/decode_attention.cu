@@ -212,6 +212,8 @@ __device__ void decode_attention(DecodeShared<C, HD>& shared, T* out, const T* q
     }
 }
 
+template <int N> struct LanesAKey { static constexpr int value = N; };
+
 // Four lanes a key when the keys are split (the whole grid takes the same branch).
 template <typename T, typename C, int HD>
 __device__ void decode_attention_by_splits(T* out, const T* qkv, const C* key_cache, const C* value_cache,
@@ -220,14 +222,14 @@ __device__ void decode_attention_by_splits(T* out, const T* qkv, const C* key_ca
                                            int block_size, float scale, int window, float softcap, float* partial_o,
                                            float* partial_ml, int num_tokens, float value_scale) {
     __shared__ DecodeShared<C, HD> shared;
-    if (gridDim.z > 1)
-        decode_attention<T, C, HD, 4>(shared, out, qkv, key_cache, value_cache, tiles, positions, block_tables,
-                                      table_width, width, num_heads, kv_heads, block_size, scale, window, softcap,
-                                      partial_o, partial_ml, num_tokens, value_scale);
-    else
-        decode_attention<T, C, HD, decode_min_lanes<HD>()>(shared, out, qkv, key_cache, value_cache, tiles, positions, block_tables,
-                                      table_width, width, num_heads, kv_heads, block_size, scale, window, softcap,
-                                      partial_o, partial_ml, num_tokens, value_scale);
+    auto run = [&](auto lanes) {
+        decode_attention<T, C, HD, decltype(lanes)::value>(shared, out, qkv, key_cache, value_cache, tiles, positions,
+                                                           block_tables, table_width, width, num_heads, kv_heads,
+                                                           block_size, scale, window, softcap, partial_o, partial_ml,
+                                                           num_tokens, value_scale);
+    };
+    if (gridDim.z > 1) run(LanesAKey<4>());
+    else run(LanesAKey<decode_min_lanes<HD>()>());
 }
 
 #define INSTANTIATE_DECODE(S, T, HD)                                                                                   \
