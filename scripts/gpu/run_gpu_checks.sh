@@ -57,6 +57,10 @@
 #   attnablate the 8B shape's batch-1 decode (bf16) with the embedded kernels, with decode_attention's work
 #              taken out (.gpu/ablate_source.cu.xz from scripts/gpu/make_ablate_source.py), and with that and
 #              attention_combine skipped, two rounds: decode attention's and the combine's share of a recorded step
+#   attnvariants  decode_attention variants through kernel-source defines (ATTN_VARIANTS, |-separated lists
+#              of comma-separated NAME=VALUE; default: embedded, DA_UNSPLIT_LANES=4 and =8, the lanes a key
+#              of the large-batch kernel): each one's bf16 kernel-check, 8B throughput (1000 x 1024/128) and
+#              batch-1 latency
 #   ncu        Nsight Compute's counters of the kernels of a batch-1 decode step (8B shape, eager, bf16 and
 #              GPTQ int4 weights): time, DRAM and SM throughput, occupancy, registers, cycles per issued instruction
 #              and idle schedulers (scripts/gpu/ncu_table.py), to tell kernels bound by memory from those bound by issue or latency
@@ -74,7 +78,7 @@ export PYTHONUNBUFFERED=1
 has_mode() { [[ " $MODES " == *" $1 "* ]]; }
 DEV=$W/vllm-dev
 # Only the checks need vllm-dev; a call that runs benchmarks alone may leave it out of its carry.
-if has_mode checks || has_mode quant || has_mode qgemv; then
+if has_mode checks || has_mode quant || has_mode qgemv || has_mode attnvariants; then
     xz -dc .gpu/vllm-dev.xz > "$DEV" && chmod +x "$DEV" || { echo "no vllm-dev binary"; exit 1; }
 fi
 G=scripts/gpu
@@ -802,6 +806,21 @@ if has_mode attnablate; then
         latency_8b latency_8b_bf16_attention_none_$round 150 "" env VLLM_CUDA_KERNEL_SOURCE=$W/ablate_source.cu "$BIN"
         latency_8b latency_8b_bf16_attention_none_nocombine_$round 150 "" \
             env VLLM_CUDA_KERNEL_SOURCE=$W/ablate_source.cu VLLM_CUDA_SKIP_KERNELS=attention_combine "$BIN"
+    done
+fi
+
+if has_mode attnvariants; then
+    IFS='|' read -ra attention_variants <<< "${ATTN_VARIANTS:-embedded|DA_UNSPLIT_LANES=4|DA_UNSPLIT_LANES=8}"
+    for v in "${attention_variants[@]}"; do
+        t=$(echo "$v" | tr ',=' '__'); run=""
+        if [ "$v" != embedded ]; then
+            { echo "$v" | tr ',' '\n' | sed 's/^\(.*\)=\(.*\)$/#define \1 \2/'; python3 scripts/gpu/kernel_source.py; } > $W/attention_$t.cu
+            run="env VLLM_CUDA_KERNEL_SOURCE=$W/attention_$t.cu"
+        fi
+        export VLLM_CACHE_ROOT=$W/cache-attention-$t
+        step kernel_check_bfloat16_attention_$t 150 $run "$DEV" kernel-check --dtype bfloat16 --json
+        throughput_8b throughput_8b_attention_$t 240 1000 $run "$BIN"
+        latency_8b latency_8b_attention_$t 150 "" $run "$BIN"
     done
 fi
 

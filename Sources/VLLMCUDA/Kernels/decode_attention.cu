@@ -36,6 +36,18 @@ __device__ __forceinline__ void cp_async16(void* shared, const void* global) {
 // The fewest lanes a key for head size HD: the unsplit kernel's.
 template <int HD> constexpr int decode_min_lanes() { return HD > 128 ? 2 : 1; }
 
+// Lanes a key of the unsplit kernel (large batches). A kernel-source override may try more
+// (`run_gpu_checks.sh attnvariants`): with one lane a key, a warp's load instruction touches 32
+// rows, with four it reads 64 contiguous bytes of each of 8 rows. Clamped to what the head size
+// allows (at least decode_min_lanes, at most one 16-byte chunk a lane).
+#ifndef DA_UNSPLIT_LANES
+#define DA_UNSPLIT_LANES 1
+#endif
+template <typename C, int HD> constexpr int decode_unsplit_lanes() {
+    constexpr int most = HD / (16 / (int)sizeof(C)), fewest = decode_min_lanes<HD>();
+    return DA_UNSPLIT_LANES < fewest ? fewest : DA_UNSPLIT_LANES > most ? most : DA_UNSPLIT_LANES;
+}
+
 // The block's shared memory, sized for the fewest lanes a key (the largest staging), declared by the
 // kernel so that both KL instantiations use the same bytes.
 template <typename C, int HD> struct DecodeShared {
@@ -229,7 +241,7 @@ __device__ void decode_attention_by_splits(T* out, const T* qkv, const C* key_ca
                                                            num_tokens, value_scale);
     };
     if (gridDim.z > 1) run(LanesAKey<4>());
-    else run(LanesAKey<decode_min_lanes<HD>()>());
+    else run(LanesAKey<decode_unsplit_lanes<C, HD>()>());
 }
 
 #define INSTANTIATE_DECODE(S, T, HD)                                                                                   \
