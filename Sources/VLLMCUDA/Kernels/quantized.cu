@@ -658,7 +658,7 @@ __device__ void gemv_int4_int8(T* y, const signed char* xq, const float2* xs, co
         quantize_ggml_int8<T>(xq, xs, x, blocks);                                                                  \
     }
 #define INSTANTIATE_QGEMV_INT4_INT8(S, T, NT)                                                                      \
-    extern "C" __global__ void __launch_bounds__(256)                                                              \
+    extern "C" __global__ void __launch_bounds__(256 QGEMV_MIN_BLOCKS_ARGUMENT)                                    \
         gemv_int4_int8_##S##_t##NT(T* y, const signed char* xq, const float2* xs, const unsigned int* packed,      \
                                    const float* scales, const float* zeros, int n, int k, int group, int ldy) {    \
         gemv_int4_int8<T, NT>(y, xq, xs, packed, scales, zeros, n, k, group, ldy);                                 \
