@@ -205,6 +205,10 @@ public final class CUDABackend: Backend {
     /// Our matrix-vector kernel for decodes of up to 4 tokens instead of cuBLASLt
     /// (`VLLM_CUDA_GEMV=0` turns it off, for comparisons).
     public var useGEMV = ProcessInfo.processInfo.environment["VLLM_CUDA_GEMV"] != "0"
+    /// Whether the matrix-vector kernel may take blocks of 4 warps where they spread the rows over
+    /// the multiprocessors more evenly than blocks of 8 (`VLLM_CUDA_GEMV_BALANCE=1`; off until
+    /// measured: `run_gpu_checks.sh gemvbalance`).
+    public var balancesGEMV = ProcessInfo.processInfo.environment["VLLM_CUDA_GEMV_BALANCE"] == "1"
     /// The memory-bound decode attention kernel for decode-only steps, else the tensor-core kernel
     /// (`VLLM_CUDA_DECODE_ATTENTION=0` turns it off, for comparisons).
     public var useDecodeAttention = ProcessInfo.processInfo.environment["VLLM_CUDA_DECODE_ATTENTION"] != "0"
@@ -754,6 +758,19 @@ public final class CUDABackend: Backend {
         return out
     }
 
+    /// Warps a block of the matrix-vector kernel for `n` rows: 8, or 4 where twice the blocks load
+    /// the multiprocessors more evenly. Why: the busiest multiprocessor sets a product's time, and
+    /// 3584 rows (Gemma-2-9B's and Qwen2.5-7B's hidden size) make 448 blocks of 8 warps, 3.4 a
+    /// multiprocessor of an H100 on average but 4 on the busiest (85%); 896 blocks of 4 make 6.8
+    /// against 7 (97%).
+    public static func gemvWarps(rows n: Int, multiprocessors: Int) -> Int {
+        func evenness(_ warps: Int) -> Double {
+            let blocks = Double((n + warps - 1) / warps) / Double(multiprocessors)
+            return blocks / blocks.rounded(.up)
+        }
+        return evenness(4) > evenness(8) + 0.02 ? 4 : 8
+    }
+
     /// A matrix-vector kernel for small batches (when compiled for the row count), else a cuBLASLt product; then the bias.
     public func linear(_ x: CUDATensor, weight: CUDATensor, bias: CUDATensor?) -> CUDATensor {
         let (t, k, n) = (x.rows, x.columns, weight.shape[0])
@@ -762,9 +779,10 @@ public final class CUDABackend: Backend {
         let out = allocate([t, n])
         guard t > 0 else { return out }
         if useGEMV, let gemv = kernels.gemv[t], k % 8 == 0 {
-            // 8 warps a block, one output row each.
+            // One output row a warp.
+            let warps = balancesGEMV ? Self.gemvWarps(rows: n, multiprocessors: multiprocessors) : 8
             launch(
-                gemv, "gemv \(n)x\(k)", grid: ((n + 7) / 8, 1), block: 256,
+                gemv, "gemv \(n)x\(k)", grid: ((n + warps - 1) / warps, 1), block: 32 * warps,
                 [.pointer(out.pointer), .pointer(x.pointer), .pointer(weight.pointer), .int32(Int32(n)), .int32(Int32(k))])
         } else {
             matrixProduct(x, w: weight.pointer, out: out, n: n, k: k, label: "cublaslt \(n)x\(k)")

@@ -107,6 +107,20 @@ struct KernelCheckCommand: ParsableCommand {
                 "linear decode \(t)x\(k)x\(m)", Float64Reference.linear(doubles(a), weight: doubles(b), bias: nil, inputs: k),
                 cpu.linear(ac, weight: bc, bias: nil), gpu.linear(ag, weight: bg, bias: nil))
         }
+        // The same kernel in blocks of 4 warps (VLLM_CUDA_GEMV_BALANCE), at a row count that takes them.
+        for t in [1, 3] {
+            let (k, m) = (512, 3584)
+            let a = random(t * k), b = random(m * k, scale: 0.05)
+            let (ac, ag) = try pair(a, [t, k])
+            let (bc, bg) = try pair(b, [m, k])
+            gpu.balancesGEMV = true
+            let warps = CUDABackend.gemvWarps(rows: m, multiprocessors: gpu.multiprocessors)
+            check(
+                "linear decode \(warps)-warp blocks \(t)x\(k)x\(m)",
+                Float64Reference.linear(doubles(a), weight: doubles(b), bias: nil, inputs: k),
+                cpu.linear(ac, weight: bc, bias: nil), gpu.linear(ag, weight: bg, bias: nil))
+            gpu.balancesGEMV = false
+        }
         var timings: [String: Double] = [:]
         if dtype != .float32 {
             // Llama-3.1-8B decode shapes: bytes of the weight over the median time.
@@ -121,6 +135,18 @@ struct KernelCheckCommand: ParsableCommand {
                 }
             }
             gpu.useGEMV = true
+            // Products of 3584 rows (Gemma-2-9B, Qwen2.5-7B) in blocks of 8 warps and, balanced, of 4.
+            for (k, m) in [(4096, 3584), (14336, 3584)] {
+                let x = try gpu.upload(random(k), shape: [1, k])
+                let w = try gpu.upload([Float](repeating: 0.01, count: m * k).map(round), shape: [m, k])
+                for balance in [false, true] {
+                    gpu.balancesGEMV = balance
+                    _ = gpu.prepare(ForwardBatch(chunks: [SequenceChunk(tokenIDs: [1], numCached: 0, blockTable: [0])], blockSize: 16))
+                    let ms = gpu.timeMilliseconds { _ = gpu.linear(x, weight: w, bias: nil) }
+                    timings["gemv\(balance ? " balanced" : "") \(k)x\(m) GB/s"] = Double(m * k * dtype.byteSize) / (ms / 1000) / 1e9
+                }
+            }
+            gpu.balancesGEMV = false
             // The MLP's gate/up product with its activation (weight bytes over time), and greedy
             // sampling of one 128k-vocabulary row.
             let x = try gpu.upload(random(4096), shape: [1, 4096])

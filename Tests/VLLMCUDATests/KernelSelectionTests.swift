@@ -113,3 +113,14 @@ import VLLMTestSupport
         #expect(CUDABackend.skippedKernels(" gemv , attention_combine,,") == ["gemv", "attention_combine"])
     }
 }
+
+@Suite struct GEMVBlockTests {
+    @Test func takesFourWarpBlocksOnlyWhereTheyLoadTheMultiprocessorsMoreEvenly() {
+        // 448 blocks of 8 warps on 132 multiprocessors: 3.4 on average, 4 on the busiest.
+        #expect(CUDABackend.gemvWarps(rows: 3584, multiprocessors: 132) == 4)
+        // 512 blocks: 3.9 against 4 already.
+        #expect(CUDABackend.gemvWarps(rows: 4096, multiprocessors: 132) == 8)
+        #expect(CUDABackend.gemvWarps(rows: 128_256, multiprocessors: 132) == 8)
+        #expect(CUDABackend.gemvWarps(rows: 6144, multiprocessors: 132) == 8)
+    }
+}

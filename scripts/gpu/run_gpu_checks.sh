@@ -53,7 +53,8 @@
 #              (SOURCEAB_THROUGHPUT=0 leaves it out)
 #   ablate     the 8B shape's batch-1 decode (bf16, GPTQ int4) with one kind of kernel left out at a time
 #              (VLLM_CUDA_SKIP_KERNELS; results wrong, timing only): each kind's share of a recorded step,
-#              which ncu, timing kernels one by one, overstates for small kernels (ABLATE: the kinds)
+#              which ncu, timing kernels one by one, overstates for small kernels (ABLATE: the kinds; leaving out
+#              decode_attention crashes, see attnablate; ABLATE_MODEL: another config folder, bf16 only)
 #   attnablate the 8B shape's batch-1 decode (bf16) with the embedded kernels, with decode_attention's work
 #              taken out (.gpu/ablate_source.cu.xz from scripts/gpu/make_ablate_source.py), and with that and
 #              attention_combine skipped, two rounds: decode attention's and the combine's share of a recorded step
@@ -61,6 +62,9 @@
 #              of comma-separated NAME=VALUE; default: embedded, DA_UNSPLIT_LANES=4 and =8, the lanes a key
 #              of the large-batch kernel): each one's bf16 kernel-check, 8B throughput (1000 x 1024/128) and
 #              batch-1 latency
+#   gemvbalance  VLLM_CUDA_GEMV_BALANCE=1 (matrix-vector blocks of 4 warps where they load the SMs more
+#              evenly: 3584-row products) against the default, alternating, two rounds: the Gemma-2-9B shape's
+#              and the 8B shape's batch-1 latency (the 8B takes none: a control)
 #   ncu        Nsight Compute's counters of the kernels of a batch-1 decode step (8B shape, eager, bf16 and
 #              GPTQ int4 weights): time, DRAM and SM throughput, occupancy, registers, cycles per issued instruction
 #              and idle schedulers (scripts/gpu/ncu_table.py), to tell kernels bound by memory from those bound by issue or latency
@@ -790,8 +794,14 @@ if has_mode ablate; then
     # The copy bandwidth in the same run: the batch-1 floor is the weights' bytes over it.
     step hf_limits 120 python3 $G/hf_bench.py --limits --out $R/hf_limits.json
     export VLLM_CACHE_ROOT=$W/cache-ablate
-    for skip in none ${ABLATE:-add_rms_norm rotary_write_kv attention_combine decode_attention gemv}; do
+    # ABLATE_MODEL: another config folder instead (bf16 only; e.g. bench/gpu/configs/gemma2_9b, whose
+    # kinds include rms_norm and gelu_tanh_and_mul).
+    for skip in none ${ABLATE:-add_rms_norm rotary_write_kv attention_combine gemv}; do
         cmd="$BIN"; [ $skip != none ] && cmd="env VLLM_CUDA_SKIP_KERNELS=$skip $BIN"
+        if [ -n "${ABLATE_MODEL:-}" ]; then
+            latency_1x32x128 latency_$(basename $ABLATE_MODEL)_skip_$skip 150 $ABLATE_MODEL "" $cmd
+            continue
+        fi
         latency_8b latency_8b_bf16_skip_$skip 150 "" $cmd
         latency_1x32x128 latency_8b_int4_skip_$skip 150 $W/configs/llama8b-gptq "" $cmd
     done
@@ -821,6 +831,17 @@ if has_mode attnvariants; then
         step kernel_check_bfloat16_attention_$t 150 $run "$DEV" kernel-check --dtype bfloat16 --json
         throughput_8b throughput_8b_attention_$t 240 1000 $run "$BIN"
         latency_8b latency_8b_attention_$t 150 "" $run "$BIN"
+    done
+fi
+
+if has_mode gemvbalance; then
+    export VLLM_CACHE_ROOT=$W/cache-balance
+    for round in 1 2; do
+        for v in default balanced; do
+            cmd="$BIN"; [ $v = balanced ] && cmd="env VLLM_CUDA_GEMV_BALANCE=1 $BIN"
+            latency_1x32x128 latency_gemma2_9b_${v}_$round 150 bench/gpu/configs/gemma2_9b "" $cmd
+            latency_8b latency_8b_bf16_${v}_$round 150 "" $cmd
+        done
     done
 fi
 
