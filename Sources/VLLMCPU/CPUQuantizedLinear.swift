@@ -93,26 +93,27 @@ extension CPUBackend {
     }
 
     private func multiplyPacked(_ x: CPUTensor, _ weight: LinearWeight<CPUTensor>, out: CPUTensor) {
-        let parts = packedParts(weight)
         // Packed integers in input order share one pass over all the parts (`PackedIntParts`);
         // act-order parts each gather the activations in their own order.
         if case .packedInt(let bits, let groupSize, permuted: false) = weight.format {
-            let stacked = PackedIntParts(parts: parts.map { Self.packedIntPart($0) })
+            let tensors = weight.tensors
+            let stacked = PackedIntParts(parts: stride(from: 0, to: tensors.count, by: 3).map { Self.packedIntPart(tensors, at: $0) })
             multiplyInt(x, stacked, bits: bits, groupSize: groupSize, out: out.floats, outStride: out.columns)
             return
         }
         var column = 0
-        for part in parts {
+        for part in packedParts(weight) {
             multiply(x, part, format: weight.format, out: out.floats + column, outStride: out.columns)
             column += part[1].rows
         }
     }
 
-    /// One part's `[packed, scales, zeros(, order)]` as the kernels read it.
-    private static func packedIntPart(_ tensors: [CPUTensor]) -> PackedIntParts.Part {
-        PackedIntParts.Part(
-            packed: UnsafePointer(tensors[0].storage.assumingMemoryBound(to: UInt32.self)), scales: UnsafePointer(tensors[1].floats),
-            zeros: UnsafePointer(tensors[2].floats), rows: tensors[1].rows)
+    /// The part whose `[packed, scales, zeros(, order)]` start at `tensors[first]`, as the kernels read it.
+    private static func packedIntPart(_ tensors: [CPUTensor], at first: Int) -> PackedIntParts.Part {
+        let (packed, scales, zeros) = (tensors[first], tensors[first + 1], tensors[first + 2])
+        return PackedIntParts.Part(
+            packed: UnsafePointer(packed.storage.assumingMemoryBound(to: UInt32.self)), scales: UnsafePointer(scales.floats),
+            zeros: UnsafePointer(zeros.floats), rows: scales.rows)
     }
 
     /// The product of packed-integer parts in stored column order (`input`, whose columns may be
@@ -168,7 +169,7 @@ extension CPUBackend {
             // An act-order shard may store more columns than it has inputs (padding), so the
             // products run over the stored columns of the permuted activations.
             let input = permuted ? Self.permuteColumns(x, order: tensors[3]) : x
-            let part = PackedIntParts(parts: [Self.packedIntPart(tensors)])
+            let part = PackedIntParts(parts: [Self.packedIntPart(tensors, at: 0)])
             multiplyInt(input, part, bits: bits, groupSize: groupSize, out: out, outStride: outStride)
         case .fp8(let blockColumns):
             let codes = UnsafePointer(tensors[0].storage.assumingMemoryBound(to: UInt8.self))
