@@ -93,10 +93,55 @@ extension CPUBackend {
     }
 
     private func multiplyPacked(_ x: CPUTensor, _ weight: LinearWeight<CPUTensor>, out: CPUTensor) {
+        // Packed integers in input order share one pass over all the parts (`PackedIntParts`);
+        // act-order parts each gather the activations in their own order.
+        if case .packedInt(let bits, let groupSize, permuted: false) = weight.format {
+            let tensors = weight.tensors
+            let stacked = PackedIntParts(parts: stride(from: 0, to: tensors.count, by: 3).map { Self.packedIntPart(tensors, at: $0) })
+            multiplyInt(x, stacked, bits: bits, groupSize: groupSize, out: out.floats, outStride: out.columns)
+            return
+        }
         var column = 0
         for part in packedParts(weight) {
             multiply(x, part, format: weight.format, out: out.floats + column, outStride: out.columns)
             column += part[1].rows
+        }
+    }
+
+    /// The part whose `[packed, scales, zeros(, order)]` start at `tensors[first]`, as the kernels read it.
+    private static func packedIntPart(_ tensors: [CPUTensor], at first: Int) -> PackedIntParts.Part {
+        let (packed, scales, zeros) = (tensors[first], tensors[first + 1], tensors[first + 2])
+        return PackedIntParts.Part(
+            packed: UnsafePointer(packed.storage.assumingMemoryBound(to: UInt32.self)), scales: UnsafePointer(scales.floats),
+            zeros: UnsafePointer(zeros.floats), rows: scales.rows)
+    }
+
+    /// The product of packed-integer parts in stored column order (`input`, whose columns may be
+    /// more than the layer's inputs for a padded act-order shard) into columns of `out`: 8-bit
+    /// activations in steps of every size where asked for (a token's sums do not depend on the
+    /// step), the decode kernels for a few tokens, the dequantized tiles otherwise.
+    private func multiplyInt(
+        _ input: CPUTensor, _ parts: PackedIntParts, bits: Int, groupSize: Int, out: UnsafeMutablePointer<Float>, outStride: Int
+    ) {
+        let (T, stored) = (input.rows, input.columns)
+        if quantizedActivations.multipliesInt8(gguf: false) && PackedInt8Decode.supports(bits: bits, groupSize: groupSize, K: stored) {
+            PackedInt8Decode.multiply(
+                x: input.floats, T: T, K: stored, parts: parts, bits: bits, groupSize: groupSize, out: out, outStride: outStride)
+            return
+        }
+        if decodes(T) {
+            PackedDecode.multiplyInt(
+                x: input.floats, T: T, K: stored, parts: parts, bits: bits, groupSize: groupSize, out: out, outStride: outStride)
+            return
+        }
+        var column = 0
+        for part in parts.parts {
+            PackedMatMul.multiply(x: input.floats, T: T, K: stored, N: part.rows, out: out + column, outStride: outStride) { n, row in
+                PackedMatMul.dequantizePackedInt(
+                    row: n, packed: part.packed, scales: part.scales, zeros: part.zeros, bits: bits, groupSize: groupSize, K: stored,
+                    into: row)
+            }
+            column += part.rows
         }
     }
 
@@ -124,26 +169,8 @@ extension CPUBackend {
             // An act-order shard may store more columns than it has inputs (padding), so the
             // products run over the stored columns of the permuted activations.
             let input = permuted ? Self.permuteColumns(x, order: tensors[3]) : x
-            let stored = input.columns
-            let packed = UnsafePointer(tensors[0].storage.assumingMemoryBound(to: UInt32.self))
-            let (scales, zeros) = (UnsafePointer(tensors[1].floats), UnsafePointer(tensors[2].floats))
-            // 8-bit activations in steps of every size: a token's sums do not depend on the step.
-            if quantizedActivations.multipliesInt8(gguf: false) && PackedInt8Decode.supports(bits: bits, groupSize: groupSize, K: stored) {
-                PackedInt8Decode.multiply(
-                    x: input.floats, T: T, K: stored, N: N, packed: packed, scales: scales, zeros: zeros, bits: bits,
-                    groupSize: groupSize, out: out, outStride: outStride)
-                return
-            }
-            if decodes(T) {
-                PackedDecode.multiplyInt(
-                    x: input.floats, T: T, K: stored, N: N, packed: packed, scales: scales, zeros: zeros, bits: bits,
-                    groupSize: groupSize, out: out, outStride: outStride)
-                return
-            }
-            PackedMatMul.multiply(x: input.floats, T: T, K: stored, N: N, out: out, outStride: outStride) { n, row in
-                PackedMatMul.dequantizePackedInt(
-                    row: n, packed: packed, scales: scales, zeros: zeros, bits: bits, groupSize: groupSize, K: stored, into: row)
-            }
+            let part = PackedIntParts(parts: [Self.packedIntPart(tensors, at: 0)])
+            multiplyInt(input, part, bits: bits, groupSize: groupSize, out: out, outStride: outStride)
         case .fp8(let blockColumns):
             let codes = UnsafePointer(tensors[0].storage.assumingMemoryBound(to: UInt8.self))
             let scales = UnsafePointer(tensors[1].floats)

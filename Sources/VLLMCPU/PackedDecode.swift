@@ -16,27 +16,31 @@ enum PackedDecode {
     /// Token counts up to which products take this path.
     static let maxTokens = 4
 
-    /// A `WeightFormat.packedInt` matrix: `packed [N, K·bits/32]`, `scales`/`zeros [N, K/groupSize]`.
+    /// A `WeightFormat.packedInt` weight of one or more parts (`PackedIntParts`), `bits`-bit codes
+    /// in groups of `groupSize`: the group sums (and reordered activations) are computed once for
+    /// all the parts, whose rows share one parallel pass.
     static func multiplyInt(
-        x: UnsafePointer<Float>, T: Int, K: Int, N: Int, packed: UnsafePointer<UInt32>, scales: UnsafePointer<Float>,
-        zeros: UnsafePointer<Float>, bits: Int, groupSize: Int, out: UnsafeMutablePointer<Float>, outStride: Int
+        x: UnsafePointer<Float>, T: Int, K: Int, parts: PackedIntParts, bits: Int, groupSize: Int,
+        out: UnsafeMutablePointer<Float>, outStride: Int
     ) {
         precondition(T >= 1 && T <= maxTokens && (bits == 4 || bits == 8) && K % groupSize == 0)
-        let weights = IntRows(packed: packed, scales: scales, zeros: zeros, K: K, groupSize: groupSize)
         if groupSize % (256 / bits) == 0 {
-            multiplyIntBlocks(x: x, T: T, N: N, weights: weights, bits: bits, out: out, outStride: outStride)
+            multiplyIntBlocks(x: x, T: T, K: K, parts: parts, bits: bits, groupSize: groupSize, out: out, outStride: outStride)
             return
         }
         withUnsafeTemporaryAllocation(of: Float.self, capacity: maxTokens * (K / groupSize)) { sums in
             groupSums(x, T: T, K: K, groupSize: groupSize, into: sums.baseAddress!)
             let sums = UnsafePointer(sums.baseAddress!)
-            ParallelFor.run(N, costPerItem: K * (T + 2) / 2) { rows in
-                // Token counts as types, so that each loop is specialised for its count.
-                switch T {
-                case 1: weights.dot(rows, OneToken.self, bits: bits, x: x, sums: sums, out: out, outStride: outStride)
-                case 2: weights.dot(rows, TwoTokens.self, bits: bits, x: x, sums: sums, out: out, outStride: outStride)
-                case 3: weights.dot(rows, ThreeTokens.self, bits: bits, x: x, sums: sums, out: out, outStride: outStride)
-                default: weights.dot(rows, FourTokens.self, bits: bits, x: x, sums: sums, out: out, outStride: outStride)
+            ParallelFor.run(parts.rows, costPerItem: K * (T + 2) / 2) { range in
+                parts.forEach(in: range) { part, rows, column in
+                    let (weights, out) = (IntRows(part, K: K, groupSize: groupSize), out + column)
+                    // Token counts as types, so that each loop is specialised for its count.
+                    switch T {
+                    case 1: weights.dot(rows, OneToken.self, bits: bits, x: x, sums: sums, out: out, outStride: outStride)
+                    case 2: weights.dot(rows, TwoTokens.self, bits: bits, x: x, sums: sums, out: out, outStride: outStride)
+                    case 3: weights.dot(rows, ThreeTokens.self, bits: bits, x: x, sums: sums, out: out, outStride: outStride)
+                    default: weights.dot(rows, FourTokens.self, bits: bits, x: x, sums: sums, out: out, outStride: outStride)
+                    }
                 }
             }
         }
@@ -46,28 +50,32 @@ enum PackedDecode {
     /// 32-byte load, and value `j` of every word is masked in place (`q · 2^(bits·j)`, converted
     /// exactly) and multiplied with activations reordered and scaled by `2^(−bits·j)` to match.
     private static func multiplyIntBlocks(
-        x: UnsafePointer<Float>, T: Int, N: Int, weights: IntRows, bits: Int, out: UnsafeMutablePointer<Float>, outStride: Int
+        x: UnsafePointer<Float>, T: Int, K: Int, parts: PackedIntParts, bits: Int, groupSize: Int,
+        out: UnsafeMutablePointer<Float>, outStride: Int
     ) {
-        let (K, groups, perWord) = (weights.K, weights.K / weights.groupSize, 32 / bits)
+        let (groups, perWord) = (K / groupSize, 32 / bits)
         let buffer = UnsafeMutablePointer<Float>.allocate(capacity: maxTokens * groups + T * K)
         defer { buffer.deallocate() }
         let xp = buffer + maxTokens * groups
-        groupSums(x, T: T, K: K, groupSize: weights.groupSize, into: buffer)
+        groupSums(x, T: T, K: K, groupSize: groupSize, into: buffer)
         interleave(x, T: T, K: K, perWord: perWord, into: xp) { j in
             // The top value is shifted down one place before masking, so that its integer stays positive.
             Float(sign: .plus, exponent: -bits * (j == perWord - 1 ? j - 1 : j), significand: 1)
         }
         let (x, sums) = (UnsafePointer(xp), UnsafePointer(buffer))
-        ParallelFor.run(N, costPerItem: K * (T + 1) / 2) { rows in
-            switch (bits, T) {
-            case (4, 1): weights.dotBlocks(rows, Int4Block.self, OneToken.self, x: x, sums: sums, out: out, outStride: outStride)
-            case (4, 2): weights.dotBlocks(rows, Int4Block.self, TwoTokens.self, x: x, sums: sums, out: out, outStride: outStride)
-            case (4, 3): weights.dotBlocks(rows, Int4Block.self, ThreeTokens.self, x: x, sums: sums, out: out, outStride: outStride)
-            case (4, _): weights.dotBlocks(rows, Int4Block.self, FourTokens.self, x: x, sums: sums, out: out, outStride: outStride)
-            case (_, 1): weights.dotBlocks(rows, Int8Block.self, OneToken.self, x: x, sums: sums, out: out, outStride: outStride)
-            case (_, 2): weights.dotBlocks(rows, Int8Block.self, TwoTokens.self, x: x, sums: sums, out: out, outStride: outStride)
-            case (_, 3): weights.dotBlocks(rows, Int8Block.self, ThreeTokens.self, x: x, sums: sums, out: out, outStride: outStride)
-            case (_, _): weights.dotBlocks(rows, Int8Block.self, FourTokens.self, x: x, sums: sums, out: out, outStride: outStride)
+        ParallelFor.run(parts.rows, costPerItem: K * (T + 1) / 2) { range in
+            parts.forEach(in: range) { part, rows, column in
+                let (weights, out) = (IntRows(part, K: K, groupSize: groupSize), out + column)
+                switch (bits, T) {
+                case (4, 1): weights.dotBlocks(rows, Int4Block.self, OneToken.self, x: x, sums: sums, out: out, outStride: outStride)
+                case (4, 2): weights.dotBlocks(rows, Int4Block.self, TwoTokens.self, x: x, sums: sums, out: out, outStride: outStride)
+                case (4, 3): weights.dotBlocks(rows, Int4Block.self, ThreeTokens.self, x: x, sums: sums, out: out, outStride: outStride)
+                case (4, _): weights.dotBlocks(rows, Int4Block.self, FourTokens.self, x: x, sums: sums, out: out, outStride: outStride)
+                case (_, 1): weights.dotBlocks(rows, Int8Block.self, OneToken.self, x: x, sums: sums, out: out, outStride: outStride)
+                case (_, 2): weights.dotBlocks(rows, Int8Block.self, TwoTokens.self, x: x, sums: sums, out: out, outStride: outStride)
+                case (_, 3): weights.dotBlocks(rows, Int8Block.self, ThreeTokens.self, x: x, sums: sums, out: out, outStride: outStride)
+                case (_, _): weights.dotBlocks(rows, Int8Block.self, FourTokens.self, x: x, sums: sums, out: out, outStride: outStride)
+                }
             }
         }
     }
@@ -289,6 +297,12 @@ func unpack(_ row: UnsafePointer<UInt32>, _ k: Int, bits: Int) -> SIMD8<UInt32> 
 private struct IntRows {
     let packed: UnsafePointer<UInt32>, scales: UnsafePointer<Float>, zeros: UnsafePointer<Float>
     let K: Int, groupSize: Int
+
+    /// The rows of one part of a fused weight of `K` inputs in groups of `groupSize`.
+    init(_ part: PackedIntParts.Part, K: Int, groupSize: Int) {
+        (packed, scales, zeros) = (part.packed, part.scales, part.zeros)
+        (self.K, self.groupSize) = (K, groupSize)
+    }
 
     /// Rows `rows` of the product, word by word (any group of a multiple of 8 values, or int8 of 8·i + 4).
     func dot<C: DecodeTokens>(

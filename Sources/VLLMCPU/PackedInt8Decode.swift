@@ -33,25 +33,28 @@ package enum PackedInt8Decode {
         groupSize == K ? Int.bitWidth - 2 : (groupSize / 32).trailingZeroBitCount
     }
 
-    /// Writes columns `0..<N` of `out` (rows `outStride` apart) for `T` tokens of `x` (`K`
-    /// columns) and the packed rows `packed [N, K·bits/32]` with `scales`, `zeros [N, K/groupSize]`.
+    /// Writes columns `0..<parts.rows` of `out` (rows `outStride` apart) for `T` tokens of `x`
+    /// (`K` columns) and the packed rows of `parts`, `bits`-bit codes in groups of `groupSize`:
+    /// the activations are quantized once for all the parts, whose rows share one parallel pass.
     static func multiply(
-        x: UnsafePointer<Float>, T: Int, K: Int, N: Int, packed: UnsafePointer<UInt32>, scales: UnsafePointer<Float>,
-        zeros: UnsafePointer<Float>, bits: Int, groupSize: Int, out: UnsafeMutablePointer<Float>, outStride: Int
+        x: UnsafePointer<Float>, T: Int, K: Int, parts: PackedIntParts, bits: Int, groupSize: Int,
+        out: UnsafeMutablePointer<Float>, outStride: Int
     ) {
         precondition(supports(bits: bits, groupSize: groupSize, K: K))
         #if arch(x86_64)
             let (groups, shift, rowBytes) = (K / groupSize, groupShift(groupSize: groupSize, K: K), K * bits / 8)
-            let w = UnsafeRawPointer(packed)
-            GGMLInt8Decode.multiply(x: x, T: T, N: N, K: K) { rows, range in
-                func weight<F: PackedIntCodes>(_: F.Type) -> PackedIntRows<F> {
-                    PackedIntRows(
-                        w: w, rowBytes: rowBytes, scales: scales, zeros: zeros, groups: groups, groupShift: shift, shape: rows.shape)
-                }
-                if bits == 4 {
-                    rows.dot(range, weight(PackedInt4Codes.self), out: out, outStride: outStride)
-                } else {
-                    rows.dot(range, weight(PackedInt8Codes.self), out: out, outStride: outStride)
+            GGMLInt8Decode.multiply(x: x, T: T, N: parts.rows, K: K) { rows, range in
+                parts.forEach(in: range) { part, local, column in
+                    func weight<F: PackedIntCodes>(_: F.Type) -> PackedIntRows<F> {
+                        PackedIntRows(
+                            w: UnsafeRawPointer(part.packed), rowBytes: rowBytes, scales: part.scales, zeros: part.zeros,
+                            groups: groups, groupShift: shift, shape: rows.shape)
+                    }
+                    if bits == 4 {
+                        rows.dot(local, weight(PackedInt4Codes.self), out: out + column, outStride: outStride)
+                    } else {
+                        rows.dot(local, weight(PackedInt8Codes.self), out: out + column, outStride: outStride)
+                    }
                 }
             }
         #endif

@@ -55,15 +55,20 @@ enum PagedAttention {
         let (scoreScale, valueScale) = (scale * cache.keys[layer].scale, cache.values[layer].scale)
         let maxContext = Int(b.seqLens.max() ?? 0)
         // One item per token and kv head: the group's query heads run on one thread in turn, so the
-        // heads after the first find the kv head's rows in this core's caches.
+        // heads after the first find the kv head's rows in this core's caches. A decode step has
+        // too few kv heads to share out evenly (3 items on 2 threads wait for the one that runs
+        // two), so then each query head is an item of its own; a head's sums are the same either way.
         let kvHeads = layout.numKVHeads
-        ParallelFor.run(b.numTokens * kvHeads, costPerItem: maxContext * hd * 2 * group) { items in
+        let headsPerItem = b.numTokens * kvHeads >= 4 * ParallelFor.threads ? group : 1
+        let itemsPerToken = heads / headsPerItem
+        ParallelFor.run(b.numTokens * itemsPerToken, costPerItem: maxContext * hd * 2 * headsPerItem) { items in
             let scores = UnsafeMutablePointer<Float>.allocate(capacity: max(1, maxContext))
             let rows = UnsafeMutablePointer<Int>.allocate(capacity: max(1, maxContext))
             let accumulator = UnsafeMutablePointer<Float>.allocate(capacity: hd)
             defer { scores.deallocate(); rows.deallocate(); accumulator.deallocate() }
             for item in items {
-                let t = item / kvHeads, g = item % kvHeads
+                let t = item / itemsPerToken, firstHead = item % itemsPerToken * headsPerItem
+                let g = firstHead / group
                 let s = batch.sequenceOfToken[t]
                 let position = Int(b.positions[t])
                 let first = slidingWindow.map { max(0, position - $0 + 1) } ?? 0
@@ -72,7 +77,7 @@ enum PagedAttention {
                 for j in first...position {
                     rows[j - first] = cache.offset(block: Int(b.blockTables[table + j / bs]), head: g, slot: j % bs)
                 }
-                for h in g * group..<(g + 1) * group {
+                for h in firstHead..<firstHead + headsPerItem {
                     let q = qkv + t * width + h * hd
                     let maxScore = score(
                         q, keys: keys, rows: rows, count: count, hd: hd, scale: scoreScale, softCap: softCap, into: scores)
