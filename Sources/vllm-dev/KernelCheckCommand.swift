@@ -204,6 +204,13 @@ struct KernelCheckCommand: ParsableCommand {
             results.append(("argmax_rows \(count)x\(width)", expected == got ? 0 : .infinity))
             results.append(("argmax_rows \(count)x\(width) cpu-vs-f64", expected == cpuGot ? 0 : .infinity))
         }
+        // A row of NaNs (overflowed activations) gives token 0 on both backends, never an id past
+        // the vocabulary that the next step's embedding would read.
+        do {
+            let (lc, lg) = try pair([Float](repeating: .nan, count: 2 * 1000), [2, 1000])
+            results.append(("argmax_rows NaN rows", gpu.argmaxRows(lg, rows: 2) == [0, 0] ? 0 : .infinity))
+            results.append(("argmax_rows NaN rows cpu", cpu.argmaxRows(lc, rows: 2) == [0, 0] ? 0 : .infinity))
+        }
 
         // Attention layouts: (heads, kv heads, head dim), two steps mixing prefill chunks and decodes, then decodes.
         for (heads, kvHeads, hd, window) in [

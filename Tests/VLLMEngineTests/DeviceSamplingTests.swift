@@ -30,6 +30,13 @@ import VLLMCore
         return p
     }
 
+    /// What the CUDA kernels' argmax also gives a row of NaNs (overflowed activations): token 0,
+    /// an id inside the vocabulary, rather than one the next step's embedding would read past it.
+    @Test func greedyOverARowOfNaNsIsTokenZero() {
+        #expect(SamplingMath.argmax([.nan, .nan, .nan]) == 0)
+        #expect(SamplingMath.argmax([1, .nan, 3]) == 2)
+    }
+
     @Test func aRowAdjustsTheLogitsAsTheSamplerDoes() {
         let request = Request(id: "x", promptTokenIDs: [1, 2, 9, 2], params: Self.penalised(), arrival: 0, maxModelLength: 100)
         for token in [3, 3, 9] { request.append(token) }

@@ -185,7 +185,8 @@ template <typename T> __device__ int draw(SampledRow<T>& r, const SampleRow& par
         if (index == INT_MAX_VALUE || better(score, i, best, index)) { best = score; index = i; }
     }
     block_argmax(best, index);
-    return index;
+    // Nothing kept (NaN logits): token 0, as row_argmax, never an id past the vocabulary.
+    return index == INT_MAX_VALUE ? 0 : index;
 }
 
 template <typename T> __device__ int row_argmax(const SampledRow<T>& r) {
