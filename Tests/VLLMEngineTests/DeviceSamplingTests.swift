@@ -35,6 +35,11 @@ import VLLMCore
     @Test func greedyOverARowOfNaNsIsTokenZero() {
         #expect(SamplingMath.argmax([.nan, .nan, .nan]) == 0)
         #expect(SamplingMath.argmax([1, .nan, 3]) == 2)
+        // Sampling with filters over such a row also stays inside the vocabulary.
+        var row = DeviceSamplingRow()
+        (row.temperature, row.topK, row.topP, row.minP, row.seed) = (0.8, 2, 0.9, 0.05, 7)
+        let token = SamplingMath.sample([Float](repeating: .nan, count: 5)[...], row, key: row.seededKey!).token
+        #expect((0..<5).contains(token))
     }
 
     @Test func aRowAdjustsTheLogitsAsTheSamplerDoes() {
