@@ -51,9 +51,7 @@ template <typename T> __device__ void argmax_rows(int* out, const T* x, int n, f
         if (better(v, i, bv, bi)) { bv = v; bi = i; }
     }
     block_argmax(bv, bi);
-    // A row of NaNs (a model whose activations overflowed) has no best index: token 0, as the
-    // host's argmax gives, rather than an id past the vocabulary for the next step's embedding.
-    if (threadIdx.x == 0) out[blockIdx.x] = bi == 0x7fffffff ? 0 : bi;
+    if (threadIdx.x == 0) out[blockIdx.x] = chosen_token(bi);
 }
 
 #define INSTANTIATE_ARGMAX(S, T)                                                                                       \

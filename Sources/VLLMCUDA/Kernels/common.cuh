@@ -192,6 +192,11 @@ __device__ float block_max(float v) {
 // Whether (v, i) beats (bv, bi) for argmax: the larger value, the lower index on ties.
 __device__ __forceinline__ bool better(float v, int i, float bv, int bi) { return v > bv || (v == bv && i < bi); }
 
+// The token an argmax search over a row chose, its index starting at 0x7fffffff: where nothing won
+// (a row of NaNs, from activations that overflowed) token 0, as the host's argmax gives, rather
+// than an id past the vocabulary for the next step's embedding.
+__device__ __forceinline__ int chosen_token(int index) { return index == 0x7fffffff ? 0 : index; }
+
 // The largest value and its index (the lower index on ties) over the block; every thread gets it.
 __device__ void block_argmax(float& v, int& i) {
     __shared__ float values[32];

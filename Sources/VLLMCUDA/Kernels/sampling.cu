@@ -185,8 +185,7 @@ template <typename T> __device__ int draw(SampledRow<T>& r, const SampleRow& par
         if (index == INT_MAX_VALUE || better(score, i, best, index)) { best = score; index = i; }
     }
     block_argmax(best, index);
-    // Nothing kept (NaN logits): token 0, as row_argmax, never an id past the vocabulary.
-    return index == INT_MAX_VALUE ? 0 : index;
+    return chosen_token(index);
 }
 
 template <typename T> __device__ int row_argmax(const SampledRow<T>& r) {
@@ -197,7 +196,7 @@ template <typename T> __device__ int row_argmax(const SampledRow<T>& r) {
         if (better(v, i, best, index)) { best = v; index = i; }
     }
     block_argmax(best, index);
-    return index == INT_MAX_VALUE ? 0 : index;
+    return chosen_token(index);
 }
 
 // The raw log-softmax of the chosen token, its rank, and the `count` best tokens (lower id first on
