@@ -97,54 +97,42 @@ struct KernelCheckCommand: ParsableCommand {
                 cpu.linear(ac, weight: bc, bias: biasC), gpu.linear(ag, weight: bg, bias: biasG))
         }
 
-        // Decode-sized products through our matrix-vector kernel (16-bit only) and cuBLASLt.
-        for t in 1...4 {
-            let (k, m) = (1024, 777)
+        // Decode-sized products through our matrix-vector kernel (16-bit only) and cuBLASLt; then the
+        // same kernel in blocks of 4 warps (VLLM_CUDA_GEMV_BALANCE), at a row count that takes them.
+        func checkDecodeProduct(tokens t: Int, _ k: Int, _ m: Int, label: String) throws {
             let a = random(t * k), b = random(m * k, scale: 0.05)
             let (ac, ag) = try pair(a, [t, k])
             let (bc, bg) = try pair(b, [m, k])
             check(
-                "linear decode \(t)x\(k)x\(m)", Float64Reference.linear(doubles(a), weight: doubles(b), bias: nil, inputs: k),
+                "linear decode \(label)\(t)x\(k)x\(m)", Float64Reference.linear(doubles(a), weight: doubles(b), bias: nil, inputs: k),
                 cpu.linear(ac, weight: bc, bias: nil), gpu.linear(ag, weight: bg, bias: nil))
         }
-        // The same kernel in blocks of 4 warps (VLLM_CUDA_GEMV_BALANCE), at a row count that takes them.
-        for t in [1, 3] {
-            let (k, m) = (512, 3584)
-            let a = random(t * k), b = random(m * k, scale: 0.05)
-            let (ac, ag) = try pair(a, [t, k])
-            let (bc, bg) = try pair(b, [m, k])
-            gpu.balancesGEMV = true
-            let warps = CUDABackend.gemvWarps(rows: m, multiprocessors: gpu.multiprocessors)
-            check(
-                "linear decode \(warps)-warp blocks \(t)x\(k)x\(m)",
-                Float64Reference.linear(doubles(a), weight: doubles(b), bias: nil, inputs: k),
-                cpu.linear(ac, weight: bc, bias: nil), gpu.linear(ag, weight: bg, bias: nil))
-            gpu.balancesGEMV = false
-        }
+        for t in 1...4 { try checkDecodeProduct(tokens: t, 1024, 777, label: "") }
+        gpu.balancesGEMV = true
+        let warps = CUDABackend.gemvWarps(rows: 3584, multiprocessors: gpu.multiprocessors)
+        for t in [1, 3] { try checkDecodeProduct(tokens: t, 512, 3584, label: "\(warps)-warp blocks ") }
+        gpu.balancesGEMV = false
         var timings: [String: Double] = [:]
         if dtype != .float32 {
-            // Llama-3.1-8B decode shapes: bytes of the weight over the median time.
-            for (k, m) in [(4096, 6144), (4096, 4096), (4096, 28672), (14336, 4096), (4096, 32768)] {
+            // One token's product of a [m, k] weight under each setting: its bytes over the median time.
+            func timeProducts(_ k: Int, _ m: Int, _ settings: [(name: String, apply: () -> Void)]) throws {
                 let x = try gpu.upload(random(k), shape: [1, k])
                 let w = try gpu.upload([Float](repeating: 0.01, count: m * k).map(round), shape: [m, k])
-                for use in [true, false] {
-                    gpu.useGEMV = use
+                for setting in settings {
+                    setting.apply()
                     _ = gpu.prepare(ForwardBatch(chunks: [SequenceChunk(tokenIDs: [1], numCached: 0, blockTable: [0])], blockSize: 16))
                     let ms = gpu.timeMilliseconds { _ = gpu.linear(x, weight: w, bias: nil) }
-                    timings["\(use ? "gemv" : "cublaslt") \(k)x\(m) GB/s"] = Double(m * k * dtype.byteSize) / (ms / 1000) / 1e9
+                    timings["\(setting.name) \(k)x\(m) GB/s"] = Double(m * k * dtype.byteSize) / (ms / 1000) / 1e9
                 }
+            }
+            // Llama-3.1-8B decode shapes, our kernel and cuBLASLt.
+            for (k, m) in [(4096, 6144), (4096, 4096), (4096, 28672), (14336, 4096), (4096, 32768)] {
+                try timeProducts(k, m, [("gemv", { gpu.useGEMV = true }), ("cublaslt", { gpu.useGEMV = false })])
             }
             gpu.useGEMV = true
             // Products of 3584 rows (Gemma-2-9B, Qwen2.5-7B) in blocks of 8 warps and, balanced, of 4.
             for (k, m) in [(4096, 3584), (14336, 3584)] {
-                let x = try gpu.upload(random(k), shape: [1, k])
-                let w = try gpu.upload([Float](repeating: 0.01, count: m * k).map(round), shape: [m, k])
-                for balance in [false, true] {
-                    gpu.balancesGEMV = balance
-                    _ = gpu.prepare(ForwardBatch(chunks: [SequenceChunk(tokenIDs: [1], numCached: 0, blockTable: [0])], blockSize: 16))
-                    let ms = gpu.timeMilliseconds { _ = gpu.linear(x, weight: w, bias: nil) }
-                    timings["gemv\(balance ? " balanced" : "") \(k)x\(m) GB/s"] = Double(m * k * dtype.byteSize) / (ms / 1000) / 1e9
-                }
+                try timeProducts(k, m, [("gemv", { gpu.balancesGEMV = false }), ("gemv balanced", { gpu.balancesGEMV = true })])
             }
             gpu.balancesGEMV = false
             // The MLP's gate/up product with its activation (weight bytes over time), and greedy
