@@ -97,7 +97,8 @@ extension CPUBackend {
         // act-order parts each gather the activations in their own order.
         if case .packedInt(let bits, let groupSize, permuted: false) = weight.format {
             let tensors = weight.tensors
-            let stacked = PackedIntParts(parts: stride(from: 0, to: tensors.count, by: 3).map { Self.packedIntPart(tensors, at: $0) })
+            let starts = stride(from: 0, to: tensors.count, by: Self.tensorsPerPart(weight.format))
+            let stacked = PackedIntParts(parts: starts.map { Self.packedIntPart(tensors, at: $0) })
             multiplyInt(x, stacked, bits: bits, groupSize: groupSize, out: out.floats, outStride: out.columns)
             return
         }
@@ -147,13 +148,17 @@ extension CPUBackend {
 
     /// The tensors of each fused part: `[packed, scales, zeros(, order)]`, `[codes, scales]` or `[packed, table]`.
     private func packedParts(_ weight: LinearWeight<CPUTensor>) -> [[CPUTensor]] {
-        let size =
-            switch weight.format {
-            case .packedInt(_, _, let permuted): permuted ? 4 : 3
-            case .fp8, .lookupTable: 2
-            case .dense, .ggml, .stacked: 1
-            }
+        let size = Self.tensorsPerPart(weight.format)
         return stride(from: 0, to: weight.tensors.count, by: size).map { Array(weight.tensors[$0..<($0 + size)]) }
+    }
+
+    /// How many tensors each fused part of a weight in `format` holds (`packedParts`).
+    private static func tensorsPerPart(_ format: WeightFormat) -> Int {
+        switch format {
+        case .packedInt(_, _, let permuted): permuted ? 4 : 3
+        case .fp8, .lookupTable: 2
+        case .dense, .ggml, .stacked: 1
+        }
     }
 
     /// Whether a product of `T` tokens takes the decode kernels (`PackedDecode`): not in
