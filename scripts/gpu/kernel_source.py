@@ -11,15 +11,16 @@ root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 directory = os.path.join(root, "Sources/VLLMCUDA/Kernels")
 
 
-def manifest():
-    with open(os.path.join(directory, "manifest.json")) as f:
+def manifest(kernels=directory):
+    with open(os.path.join(kernels, "manifest.json")) as f:
         return json.load(f)
 
 
-def source(files=None):
-    """The named files (default: all of the manifest), in the manifest's order, joined by newlines."""
-    names = [entry["file"] for entry in manifest()["files"] if files is None or entry["file"] in files]
-    return "\n".join(open(os.path.join(directory, name)).read() for name in names)
+def source(files=None, kernels=directory):
+    """The named files (default: all of the manifest), in the manifest's order, joined by newlines;
+    `kernels`: another copy of the kernel directory (make_ab_source.sh)."""
+    names = [entry["file"] for entry in manifest(kernels)["files"] if files is None or entry["file"] in files]
+    return "\n".join(open(os.path.join(kernels, name)).read() for name in names)
 
 
 # The kernels of an FP8 KV cache, which the backend leaves out without --kv-cache-dtype fp8

@@ -11,10 +11,6 @@ trap 'rm -rf "$work"' EXIT
 cp -r Sources/VLLMCUDA/Kernels "$work/"
 for file in "$@"; do git show "$rev:Sources/VLLMCUDA/Kernels/$file" > "$work/Kernels/$file"; done
 mkdir -p .gpu
-python3 - "$work/Kernels" <<'PY' | xz -c > .gpu/ab_source.cu.xz
-import json, os, sys
-directory = sys.argv[1]
-files = [entry["file"] for entry in json.load(open(os.path.join(directory, "manifest.json")))["files"]]
-print("\n".join(open(os.path.join(directory, name)).read() for name in files))
-PY
+python3 -c 'import sys; sys.path.insert(0, "scripts/gpu"); import kernel_source; print(kernel_source.source(kernels=sys.argv[1]))' \
+    "$work/Kernels" | xz -c > .gpu/ab_source.cu.xz
 echo ".gpu/ab_source.cu.xz: the working tree's kernels with $* from $rev"
