@@ -65,6 +65,8 @@
 #   gemvbalance  VLLM_CUDA_GEMV_BALANCE=1 (matrix-vector blocks of 4 warps where they load the SMs more
 #              evenly: 3584-row products) against the default, alternating, two rounds: the Gemma-2-9B shape's
 #              and the 8B shape's batch-1 latency (the 8B takes none: a control)
+#   profilespeed  device time per operation of the 8B throughput workload (200 prompts) in bf16 and FP8,
+#              and of the batch-1 decode of each PROFILE_LATENCY_MODELS config folder
 #   ncu        Nsight Compute's counters of the kernels of a batch-1 decode step (8B shape, eager, bf16 and
 #              GPTQ int4 weights): time, DRAM and SM throughput, occupancy, registers, cycles per issued instruction
 #              and idle schedulers (scripts/gpu/ncu_table.py), to tell kernels bound by memory from those bound by issue or latency
@@ -592,6 +594,28 @@ if has_mode qgemv; then
         step profile_$q 150 env VLLM_CUDA_PROFILE=1 "$BIN" bench forward --device cuda --load-format dummy $model \
             --max-model-len 2048 --batch-size 1 --input-len 32 --output-len 32 --warmup 0 --iterations 1 --json
         grep -A40 "device time per operation" $R/profile_$q.err | head -40
+    done
+fi
+
+# profilespeed: device time per operation (VLLM_CUDA_PROFILE=1, steps eager) of the 8B shape's
+# throughput workload cut to PROFILE_PROMPTS prompts (default 200), once per PROFILE_FORMATS entry
+# (default `bf16 fp8`; fp8 = --quantization fp8): where a quantized format's step time goes.
+if has_mode profilespeed; then
+    export VLLM_CACHE_ROOT=$W/cache-profile
+    for f in ${PROFILE_FORMATS:-bf16 fp8}; do
+        quant=""; [ $f != bf16 ] && quant="--quantization $f"
+        step profile_throughput_$f 200 env VLLM_CUDA_PROFILE=1 "$BIN" bench throughput --device cuda --load-format dummy \
+            --model $L8 $quant --max-model-len 2048 --input-len 1024 --output-len 128 \
+            --num-prompts ${PROFILE_PROMPTS:-200} --max-num-batched-tokens 8192 --max-num-seqs 256 \
+            --output-json $R/profile_throughput_$f.json
+        grep -A40 "device time per operation" $R/profile_throughput_$f.err | head -40
+    done
+    # PROFILE_LATENCY_MODELS: config folders whose batch-1 decode (32 in / 128 out) is profiled too.
+    for model in ${PROFILE_LATENCY_MODELS:-}; do
+        step profile_latency_$(basename $model) 200 env VLLM_CUDA_PROFILE=1 "$BIN" bench forward --device cuda \
+            --load-format dummy --model $model --max-model-len 2048 --batch-size 1 --input-len 32 --output-len 128 \
+            --warmup 0 --iterations 1 --json
+        grep -A40 "device time per operation" $R/profile_latency_$(basename $model).err | head -40
     done
 fi
 
