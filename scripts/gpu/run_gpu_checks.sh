@@ -67,6 +67,7 @@
 #              and the 8B shape's batch-1 latency (the 8B takes none: a control)
 #   profilespeed  device time per operation of the 8B throughput workload (200 prompts) in bf16 and FP8,
 #              and of the batch-1 decode of each PROFILE_LATENCY_MODELS config folder
+#   fp8accum   the 8B FP8 throughput with cuBLASLt's default and fast FP8 accumulation, bf16 beside
 #   ncu        Nsight Compute's counters of the kernels of a batch-1 decode step (8B shape, eager, bf16 and
 #              GPTQ int4 weights): time, DRAM and SM throughput, occupancy, registers, cycles per issued instruction
 #              and idle schedulers (scripts/gpu/ncu_table.py), to tell kernels bound by memory from those bound by issue or latency
@@ -616,6 +617,19 @@ if has_mode profilespeed; then
             --load-format dummy --model $model --max-model-len 2048 --batch-size 1 --input-len 32 --output-len 128 \
             --warmup 0 --iterations 1 --json
         grep -A40 "device time per operation" $R/profile_latency_$(basename $model).err | head -40
+    done
+fi
+
+# fp8accum: the 8B shape's FP8 (W8A8) throughput (1000 x 1024/128) with cuBLASLt's default FP8
+# accumulation and with VLLM_CUDA_FP8_FAST_ACCUM=1, bf16 beside them, one run each.
+if has_mode fp8accum; then
+    export VLLM_CACHE_ROOT=$W/cache-quant
+    throughput_8b throughput_8b_1000_bf16_accum 180 1000 "$BIN"
+    for accum in 0 1; do
+        step throughput_8b_1000_fp8_fastaccum$accum 180 env VLLM_CUDA_FP8_FAST_ACCUM=$accum "$BIN" bench throughput \
+            --device cuda --load-format dummy --model $L8 --quantization fp8 --max-model-len 2048 --input-len 1024 \
+            --output-len 128 --num-prompts 1000 --max-num-batched-tokens 8192 --max-num-seqs 256 \
+            --output-json $R/throughput_8b_1000_fp8_fastaccum$accum.json
     done
 fi
 
