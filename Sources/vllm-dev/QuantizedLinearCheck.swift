@@ -105,44 +105,57 @@ struct QuantizedLinearCheck {
     /// round to nearest even, scale max|x|/448); with the path turned off, the same product
     /// dequantized against the plain reference. A GPU or cuBLASLt without the FP8 path falls back
     /// to dequantizing and then misses the W8A8 reference by the activations' rounding (~1e-2).
+    /// Rows of 20480 inputs pass the 16384 that `FP8_ROW_VECTORS` keeps in registers, with a bias.
     private mutating func w8a8() throws -> [(String, Double)] {
         guard gpu.computeDType == .bfloat16 else { return [] }
         var results: [(String, Double)] = []
-        let (n, k) = (336, 512)
-        let host = randomWeight(.fp8(blockColumns: k), out: n, inFeatures: k)
-        let reference = QuantizedReference.dequantized(host)
-        let weight = try gpu.linearWeight([host])
-        for tokens in [5, 37, 129] {
-            let x = random(tokens * k, scale: 2)
-            let xg = try gpu.upload(x, shape: [tokens, k])
-            var quantized = [Double](repeating: 0, count: x.count)
-            for t in 0..<tokens {
-                let row = x[(t * k)..<((t + 1) * k)]
-                let largest = row.reduce(0) { max($0, abs($1)) }
-                let scale: Float = largest > 0 ? largest / 448 : 1
-                for j in 0..<k {
-                    let code = FloatBits.floatToFloat8E4M3(x[t * k + j] / scale)
-                    quantized[t * k + j] = Double(FloatBits.float8E4M3ToFloat(code)) * Double(scale)
-                }
+        for (n, k, counts, hasBias) in [(336, 512, [5, 37, 129], false), (48, 20480, [37], true)] {
+            let host = randomWeight(.fp8(blockColumns: k), out: n, inFeatures: k)
+            let reference = QuantizedReference.dequantized(host)
+            let weight = try gpu.linearWeight([host])
+            let biasValues = hasBias ? random(n, scale: 1) : nil
+            let bias = try biasValues.map { try gpu.upload($0, shape: [n]) }
+            let biasReference = biasValues?.map(Double.init)
+            let name = hasBias ? "+bias" : ""
+            for tokens in counts {
+                let x = random(tokens * k, scale: 2)
+                let xg = try gpu.upload(x, shape: [tokens, k])
+                gpu.useFP8Products = true
+                let w8a8 = gpu.toHost(gpu.linear(xg, weight, bias: bias))
+                results.append(
+                    (
+                        "quantized fp8 w8a8\(name) \(tokens)x\(k)x\(n)",
+                        Float64Reference.relativeError(
+                            w8a8, Float64Reference.linear(Self.fp8Rows(x, k: k), weight: reference, bias: biasReference, inputs: k))
+                    ))
+                gpu.useFP8Products = false
+                let dequantized = gpu.toHost(gpu.linear(xg, weight, bias: bias))
+                results.append(
+                    (
+                        "quantized fp8 dequantized\(name) \(tokens)x\(k)x\(n)",
+                        Float64Reference.relativeError(
+                            dequantized,
+                            Float64Reference.linear(x.map(Double.init), weight: reference, bias: biasReference, inputs: k))
+                    ))
             }
-            gpu.useFP8Products = true
-            let w8a8 = gpu.toHost(gpu.linear(xg, weight, bias: nil))
-            results.append(
-                (
-                    "quantized fp8 w8a8 \(tokens)x\(k)x\(n)",
-                    Float64Reference.relativeError(w8a8, Float64Reference.linear(quantized, weight: reference, bias: nil, inputs: k))
-                ))
-            gpu.useFP8Products = false
-            let dequantized = gpu.toHost(gpu.linear(xg, weight, bias: nil))
-            results.append(
-                (
-                    "quantized fp8 dequantized \(tokens)x\(k)x\(n)",
-                    Float64Reference.relativeError(
-                        dequantized, Float64Reference.linear(x.map(Double.init), weight: reference, bias: nil, inputs: k))
-                ))
         }
         gpu.useFP8Products = true
         return results
+    }
+
+    /// Rows of `k` values quantized as the W8A8 path quantizes them (e4m3 codes of x / (max|x| / 448)), then dequantized.
+    private static func fp8Rows(_ x: [Float], k: Int) -> [Double] {
+        var quantized = [Double](repeating: 0, count: x.count)
+        for t in 0..<(x.count / k) {
+            let row = x[(t * k)..<((t + 1) * k)]
+            let largest = row.reduce(0) { max($0, abs($1)) }
+            let scale: Float = largest > 0 ? largest / 448 : 1
+            for j in 0..<k {
+                let code = FloatBits.floatToFloat8E4M3(x[t * k + j] / scale)
+                quantized[t * k + j] = Double(FloatBits.float8E4M3ToFloat(code)) * Double(scale)
+            }
+        }
+        return quantized
     }
 
     /// GB/s of packed bytes over the median time of one decode product, at Llama-3.1-8B's shapes.

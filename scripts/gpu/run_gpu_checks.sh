@@ -61,7 +61,8 @@
 #   attnvariants  decode_attention variants through kernel-source defines (ATTN_VARIANTS, |-separated lists
 #              of comma-separated NAME=VALUE; default: embedded, DA_UNSPLIT_LANES=4 and =8, the lanes a key
 #              of the large-batch kernel): each one's bf16 kernel-check, 8B throughput (1000 x 1024/128) and
-#              batch-1 latency
+#              batch-1 latency; any other kernel-source define too, e.g. ATTN_VARIANTS="embedded|FP8_ROW_VECTORS=1"
+#              VARIANT_FLAGS="--quantization fp8" (flags added to the throughput and latency runs)
 #   gemvbalance  VLLM_CUDA_GEMV_BALANCE=1 (matrix-vector blocks of 4 warps where they load the SMs more
 #              evenly: 3584-row products) against the default, alternating, two rounds: the Gemma-2-9B shape's
 #              and the 8B shape's batch-1 latency (the 8B takes none: a control)
@@ -118,7 +119,7 @@ throughput_8b() {  # throughput_8b NAME TIMEOUT PROMPTS CMD...: vLLM's random da
     local name=$1 limit=$2 prompts=$3; shift 3
     step $name $limit "$@" bench throughput --device cuda --load-format dummy --model bench/gpu/configs/llama3_1_8b \
         --max-model-len 2048 --input-len 1024 --output-len 128 --num-prompts $prompts --max-num-batched-tokens 8192 \
-        --max-num-seqs 256 --output-json $R/$name.json
+        --max-num-seqs 256 --output-json $R/$name.json ${THROUGHPUT_FLAGS:-}
 }
 qwen06_dataset() {  # the small-model request file: 256 requests, input and output uniform in 100..1024
     local qvocab=$(python3 -c "import json;print(json.load(open('bench/gpu/configs/qwen3_0_6b/config.json'))['vocab_size'])")
@@ -867,8 +868,8 @@ if has_mode attnvariants; then
         fi
         export VLLM_CACHE_ROOT=$W/cache-attention-$t
         step kernel_check_bfloat16_attention_$t 150 $run "$DEV" kernel-check --dtype bfloat16 --json
-        throughput_8b throughput_8b_attention_$t 240 1000 $run "$BIN"
-        latency_8b latency_8b_attention_$t 150 "" $run "$BIN"
+        THROUGHPUT_FLAGS="${VARIANT_FLAGS:-}" throughput_8b throughput_8b_attention_$t 240 1000 $run "$BIN"
+        latency_8b latency_8b_attention_$t 150 "${VARIANT_FLAGS:-}" $run "$BIN"
     done
 fi
 

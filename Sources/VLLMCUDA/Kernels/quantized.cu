@@ -448,6 +448,75 @@ __device__ void permute_columns(T* y, const T* x, const int* order, int rows, in
 // FP8 products of many tokens on the tensor cores (W8A8): each token row of x is quantized to
 // e4m3 with its own scale, max|x[t, :]| / 448 (1 for a zero row), rounded to nearest and
 // saturating; cuBLASLt multiplies the codes and the scales are applied to the product.
+//
+// FP8_ROW_VECTORS 1 (a kernel-source override until a GPU has measured it; same launches, same
+// arithmetic in the same order, so the same bits): each thread moves 16 bytes a load and keeps its
+// share of the row in registers between the maximum and the quantization, and scale_product reads
+// and writes 16 bytes a thread with one division a vector instead of one a value. Why: in a profile
+// of the 8B shape's throughput (H200, 2026-12-05, gpu_h200_profile_throughput_8b_200.txt) both ran
+// at about a third of the copy bandwidth, 20% of an FP8 run's device time, with 2-byte loads (a few
+// KB in flight a multiprocessor) and a 64-bit division a value.
+#ifndef FP8_ROW_VECTORS
+#define FP8_ROW_VECTORS 0
+#endif
+#if FP8_ROW_VECTORS
+#define FP8_ROW_KERNEL(name) name##_vectors
+#else
+#define FP8_ROW_KERNEL(name) name
+#endif
+#define FP8_ROW_HELD 8  // 16-byte vectors a thread keeps between the two passes (rows up to 16384 bf16 values)
+
+// Two values as an e4m3 pair, the first operand in the upper byte (element 2j+1, as memory orders the pair).
+__device__ __forceinline__ unsigned short fp8_pair(float even, float odd) {
+    unsigned short r = 0;
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 890
+    asm("cvt.rn.satfinite.e4m3x2.f32 %0, %1, %2;" : "=h"(r) : "f"(odd), "f"(even));
+#endif
+    return r;
+}
+
+// One 16-byte vector of a row as E codes, stored at q (E bytes, 4- or 8-byte aligned).
+template <typename T>
+__device__ __forceinline__ void quantize_vector_fp8(unsigned char* q, const uint4& v, float scale) {
+    constexpr int E = 16 / (int)sizeof(T);
+    const T* e = (const T*)&v;
+    union { unsigned short pair[E / 2]; unsigned int word[(E + 3) / 4]; } out;
+#pragma unroll
+    for (int j = 0; j < E / 2; ++j) out.pair[j] = fp8_pair(to_f(e[2 * j]) / scale, to_f(e[2 * j + 1]) / scale);
+    if constexpr (E == 8) *(uint2*)q = make_uint2(out.word[0], out.word[1]);
+    else *(unsigned int*)q = out.word[0];
+}
+
+// The vectorized row (FP8_ROW_VECTORS): k a multiple of 16 (the backend's guard).
+template <typename T>
+__device__ void quantize_row_fp8_vectors(unsigned char* q, float* scales, const T* xr, int k) {
+    constexpr int E = 16 / (int)sizeof(T);
+    const int vectors = k / E;
+    uint4 held[FP8_ROW_HELD];
+    float m = 0.f;
+    auto add = [&](const uint4& v) {
+        const T* e = (const T*)&v;
+#pragma unroll
+        for (int i = 0; i < E; ++i) m = fmaxf(m, fabsf(to_f(e[i])));
+    };
+#pragma unroll
+    for (int h = 0; h < FP8_ROW_HELD; ++h) {
+        const int v = threadIdx.x + h * blockDim.x;
+        if (v < vectors) { held[h] = *(const uint4*)(xr + (long long)v * E); add(held[h]); }
+    }
+    for (int v = threadIdx.x + FP8_ROW_HELD * blockDim.x; v < vectors; v += blockDim.x) add(*(const uint4*)(xr + (long long)v * E));
+    const float big = block_max(m);
+    const float scale = big > 0.f ? big / 448.f : 1.f;
+    if (threadIdx.x == 0) scales[blockIdx.x] = scale;
+#pragma unroll
+    for (int h = 0; h < FP8_ROW_HELD; ++h) {
+        const int v = threadIdx.x + h * blockDim.x;
+        if (v < vectors) quantize_vector_fp8<T>(q + (long long)v * E, held[h], scale);
+    }
+    for (int v = threadIdx.x + FP8_ROW_HELD * blockDim.x; v < vectors; v += blockDim.x)
+        quantize_vector_fp8<T>(q + (long long)v * E, *(const uint4*)(xr + (long long)v * E), scale);
+}
+
 template <typename T>
 __device__ void quantize_rows_fp8(unsigned char* q, float* scales, const T* x, int k) {
     __shared__ float part[32];
@@ -478,6 +547,13 @@ __device__ void quantize_rows_fp8(unsigned char* q, float* scales, const T* x, i
     }
 }
 
+// FP8_ROW_VECTORS: the same row, vectorized; k a multiple of 16 (the backend's guard).
+template <typename T>
+__device__ void quantize_rows_fp8_vectors(unsigned char* q, float* scales, const T* x, int k) {
+    PDL_ENTER();
+    quantize_row_fp8_vectors<T>(q + (long long)blockIdx.x * k, scales, x + (long long)blockIdx.x * k, k);
+}
+
 // y[t, n] = y[t, n] · row_scales[t] · column_scales[n] (+ bias[n]): the scales of a product of
 // codes, where cuBLASLt cannot apply them itself.
 template <typename T>
@@ -488,6 +564,29 @@ __device__ void scale_product(T* y, const float* row_scales, const float* column
         const int c = (int)(i % n);
         const float v = to_f(y[i]) * row_scales[i / n] * column_scales[c];
         y[i] = from_f<T>(bias ? v + to_f(bias[c]) : v);
+    }
+}
+
+// FP8_ROW_VECTORS: the same products, 16 bytes a thread (n a multiple of 16, the backend's guard).
+template <typename T>
+__device__ void scale_product_vectors(T* y, const float* row_scales, const float* column_scales, const T* bias, int rows, int n) {
+    constexpr int E = 16 / (int)sizeof(T);
+    PDL_ENTER();
+    const int vectors = n / E;
+    const long long total = (long long)rows * vectors;
+    for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < total; i += (long long)gridDim.x * blockDim.x) {
+        const long long t = i / vectors;
+        const int c0 = (int)(i - t * vectors) * E;
+        uint4* at = (uint4*)(y + t * n + c0);
+        uint4 v = *at;
+        T* e = (T*)&v;
+        const float row = row_scales[t];
+#pragma unroll
+        for (int j = 0; j < E; ++j) {
+            const float scaled = to_f(e[j]) * row * column_scales[c0 + j];
+            e[j] = from_f<T>(bias ? scaled + to_f(bias[c0 + j]) : scaled);
+        }
+        *at = v;
     }
 }
 
@@ -647,11 +746,11 @@ __device__ void gemv_int4_int8(T* y, const signed char* xq, const float2* xs, co
         permute_columns<T>(y, x, order, rows, k, stored);                                                          \
     }                                                                                                              \
     extern "C" __global__ void quantize_rows_fp8_##S(unsigned char* q, float* scales, const T* x, int k) {         \
-        quantize_rows_fp8<T>(q, scales, x, k);                                                                     \
+        FP8_ROW_KERNEL(quantize_rows_fp8)<T>(q, scales, x, k);                                                     \
     }                                                                                                              \
     extern "C" __global__ void scale_product_##S(T* y, const float* row_scales, const float* column_scales,       \
                                                  const T* bias, int rows, int n) {                                 \
-        scale_product<T>(y, row_scales, column_scales, bias, rows, n);                                             \
+        FP8_ROW_KERNEL(scale_product)<T>(y, row_scales, column_scales, bias, rows, n);                             \
     }
 #define INSTANTIATE_QUANTIZE_GGML_INT8(S, T)                                                                       \
     extern "C" __global__ void quantize_ggml_int8_##S(signed char* xq, float2* xs, const T* x, int blocks) {       \
