@@ -1056,15 +1056,21 @@ public final class CUDABackend: Backend {
 
     /// One fused matrix-vector kernel for small batches (when compiled for the row count); otherwise `linear`, then `siluAndMul`.
     public func swiGLU(_ x: CUDATensor, gateUp: CUDATensor) -> CUDATensor {
+        gatedMatrixVector(kernels.gemvSwiGLU, "gemv_swiglu", x, gateUp: gateUp) ?? siluAndMul(linear(x, weight: gateUp, bias: nil))
+    }
+
+    /// `act(x · gateᵀ) * (x · upᵀ)` by one of gemv.cu's fused gated kernels (`byTokens`: the
+    /// family's kernels by token count), or nil where that kernel does not apply: a token count it
+    /// is not compiled for, a width it cannot read, or `useGEMV` off (cuBLASLt, batch-invariant
+    /// mode). The caller then runs the product and the activation apart.
+    func gatedMatrixVector(_ byTokens: [Int: CUhandle], _ name: String, _ x: CUDATensor, gateUp: CUDATensor) -> CUDATensor? {
         let (t, k, n) = (x.rows, x.columns, gateUp.shape[0] / 2)
-        guard useGEMV, let gemv = kernels.gemvSwiGLU[t], k % 8 == 0, gateUp.columns == k else {
-            return siluAndMul(linear(x, weight: gateUp, bias: nil))
-        }
+        guard useGEMV, let gemv = byTokens[t], k % 8 == 0, gateUp.columns == k else { return nil }
         checkLive(x)
         let out = allocate([t, n])
         // 8 warps a block: four gate rows and the same four up rows.
         launch(
-            gemv, "gemv_swiglu \(2 * n)x\(k)", grid: ((n + 3) / 4, 1), block: 256,
+            gemv, "\(name) \(2 * n)x\(k)", grid: ((n + 3) / 4, 1), block: 256,
             [.pointer(out.pointer), .pointer(x.pointer), .pointer(gateUp.pointer), .int32(Int32(n)), .int32(Int32(k))])
         return out
     }

@@ -1,8 +1,9 @@
 import VLLMCore
 
-/// The operations of the Gemma and Phi-3 families on CUDA: GeGLU in `activation.cu`, soft-capping
-/// and scaling in `elementwise.cu`, soft-capped scores in every attention kernel, partial rotary in
-/// `rotary.cu`. The CPU backend (`CPUFamilyOperations.swift`) is the reference.
+/// The operations of the Gemma and Phi-3 families on CUDA: GeGLU in `activation.cu` (and fused
+/// into the gate/up product of decode steps in `gemv.cu`), soft-capping and scaling in
+/// `elementwise.cu`, soft-capped scores in every attention kernel, partial rotary in `rotary.cu`.
+/// The CPU backend (`CPUFamilyOperations.swift`) is the reference.
 extension CUDABackend {
     /// Every family operation (the hidden-state copies are in `CUDABackend.swift`, beside the
     /// step's memory they allocate from).
@@ -12,6 +13,13 @@ extension CUDABackend {
 
     /// `gelu_tanh(gate) * up`, the activation rounded to the compute dtype before the product.
     public func geluTanhAndMul(_ x: CUDATensor) -> CUDATensor { activationAndMul(kernels.geluTanhAndMul, "gelu_tanh_and_mul", x) }
+
+    /// One fused matrix-vector kernel (`gemv_geglu`) for small batches, under the same conditions
+    /// as `swiGLU`'s; otherwise `linear`, then `geluTanhAndMul`.
+    public func geluTanhGLU(_ x: CUDATensor, gateUp: CUDATensor) -> CUDATensor {
+        gatedMatrixVector(kernels.gemvGeGLU, "gemv_geglu", x, gateUp: gateUp)
+            ?? geluTanhAndMul(linear(x, weight: gateUp, bias: nil))
+    }
 
     /// In place `x = cap * tanh(x / cap)`, each step rounded to the compute dtype (as transformers
     /// computes Gemma 2's final logits in the model's dtype).

@@ -93,6 +93,8 @@ final class CUDAKernels {
     private(set) var gemv: [Int: CUhandle] = [:]
     /// The same with the SwiGLU activation applied to stacked gate and up rows, by token count.
     private(set) var gemvSwiGLU: [Int: CUhandle] = [:]
+    /// The same with Gemma's GELU (tanh) activation, by token count; empty when the module lacks it.
+    private(set) var gemvGeGLU: [Int: CUhandle] = [:]
     /// Attention of decode steps for 16-bit activations, by head dimension (64, 128 and 256).
     private(set) var decodeAttention: [Int: CUhandle] = [:]
     /// Prefill attention with register accumulators (`Kernels/flash_prefill.cu`) for 16-bit
@@ -221,6 +223,7 @@ final class CUDAKernels {
         attentionCombine = functions[.attentionCombine]?.first?.function
         gemv = by(.gemv, .tokens)
         gemvSwiGLU = by(.gemvSwiGLU, .tokens)
+        gemvGeGLU = by(.gemvGeGLU, .tokens)
         flashAttention = by(.flashAttention, .headDim)
         decodeAttention = by(.decodeAttention, .headDim)
         flashPrefill = [:]

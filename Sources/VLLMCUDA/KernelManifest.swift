@@ -5,7 +5,7 @@ import Foundation
 /// the manifest; `KernelManifest` checks at load that the two lists agree.
 enum Kernel: String, CaseIterable, Sendable {
     case embedding, gatherRows, rmsNorm, addRMSNorm, headRMSNorm, rotaryWriteKV, writeKVCache
-    case pagedAttention, flashAttention, attentionCombine, decodeAttention, gemv, gemvSwiGLU
+    case pagedAttention, flashAttention, attentionCombine, decodeAttention, gemv, gemvSwiGLU, gemvGeGLU
     case siluAndMul, addBias, toFloat, fromFloat, argmaxRows, adjustLogits, sampleRows, flashPrefill
     case moeRoute, moeGroup, moeGemm, moeCombine, moeGemvSwiGLU, moeGemv, moeGemmMMA
     case gemvInt, gemvFP8, dequantizeInt, dequantizeFP8, permuteColumns, quantizeRowsFP8, scaleProduct, gemvLUT, dequantizeLUT
@@ -15,15 +15,15 @@ enum Kernel: String, CaseIterable, Sendable {
     case applyTokenBitmask
 
     /// Kernels the backend can do without (it samples on the host, takes another attention kernel,
-    /// or refuses `--kv-cache-dtype fp8`) when a module lacks them: a `VLLM_CUDA_KERNEL_SOURCE` from
-    /// before they existed.
+    /// runs a product and its activation apart, or refuses `--kv-cache-dtype fp8`) when a module
+    /// lacks them: a `VLLM_CUDA_KERNEL_SOURCE` from before they existed.
     var isOptional: Bool {
         [
             .adjustLogits, .sampleRows, .decodeAttention, .flashPrefill, .gemvInt, .gemvFP8, .dequantizeInt, .dequantizeFP8,
             .permuteColumns, .quantizeRowsFP8, .scaleProduct, .moeGemvSwiGLU, .moeGemv, .moeGemmMMA, .gemvGGML, .dequantizeGGML,
             .gemvGGMLInt8, .quantizeGGMLInt8, .gemvInt4Int8, .gemvLUT, .dequantizeLUT,
             .writeKVCacheFP8, .rotaryWriteKVFP8, .pagedAttentionFP8, .decodeAttentionFP8, .flashPrefillFP8,
-            .applyTokenBitmask,
+            .applyTokenBitmask, .gemvGeGLU,
         ].contains(self)
     }
 }

@@ -199,6 +199,11 @@ public protocol Backend: AnyObject {
     var familyOperations: FamilyOperations { get }
     /// `gelu_tanh(x[:, :n]) * x[:, n:]` for `x` of width `2n` (GeGLU with `gelu_pytorch_tanh`).
     func geluTanhAndMul(_ x: Tensor) -> Tensor
+    /// `geluTanhAndMul(linear(x, weight: gateUp, bias: nil))` for the gate and up projections
+    /// stacked in one weight (Gemma's MLP); a backend may apply the activation as the products come out.
+    func geluTanhGLU(_ x: Tensor, gateUp: Tensor) -> Tensor
+    /// `geluTanhGLU` with the stacked gate and up weight in its format.
+    func geluTanhGLU(_ x: Tensor, gateUp: LinearWeight<Tensor>) -> Tensor
     /// In place `x = cap * tanh(x / cap)`.
     func softCap(_ x: Tensor, cap: Float)
     /// In place `x *= factor`; a backend computing in a 16-bit dtype rounds the factor to it first,
@@ -350,7 +355,7 @@ public struct FamilyOperations: OptionSet, Sendable {
     /// Creates a set from its bits.
     public init(rawValue: Int) { self.rawValue = rawValue }
 
-    /// `geluTanhAndMul`.
+    /// `geluTanhAndMul` (and `geluTanhGLU`, made of it by default).
     public static let geluTanh = FamilyOperations(rawValue: 1 << 0)
     /// `softCap` and `scale`.
     public static let elementwise = FamilyOperations(rawValue: 1 << 1)
@@ -378,6 +383,15 @@ extension Backend {
 
     /// Default: traps; a model checks `familyOperations` at load.
     public func geluTanhAndMul(_ x: Tensor) -> Tensor { unsupported(.geluTanh) }
+
+    /// Default: `linear`, then `geluTanhAndMul`, as two operations.
+    public func geluTanhGLU(_ x: Tensor, gateUp: Tensor) -> Tensor { geluTanhAndMul(linear(x, weight: gateUp, bias: nil)) }
+
+    /// Default: the dense `geluTanhGLU`; a weight in another format goes through `linear` in its
+    /// format, then `geluTanhAndMul` (no backend fuses the activation into a quantized product).
+    public func geluTanhGLU(_ x: Tensor, gateUp: LinearWeight<Tensor>) -> Tensor {
+        gateUp.format == .dense ? geluTanhGLU(x, gateUp: gateUp.tensors[0]) : geluTanhAndMul(linear(x, gateUp, bias: nil))
+    }
 
     /// Default: traps; a model checks `familyOperations` at load.
     public func softCap(_ x: Tensor, cap: Float) { unsupported(.elementwise) }

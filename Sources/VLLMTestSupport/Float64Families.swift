@@ -17,6 +17,12 @@ extension Float64Reference {
         return out
     }
 
+    /// `geluTanhAndMul(linear(x, gateUp))` for the gate and up projections stacked as rows
+    /// `[gate; up]` of one weight: `gelu_tanh(x·Wgᵀ) * (x·Wuᵀ)`.
+    public static func geluTanhGLU(_ x: [Double], gateUp: [Double], inputs k: Int) -> [Double] {
+        geluTanhAndMul(linear(x, weight: gateUp, bias: nil, inputs: k), columns: gateUp.count / k)
+    }
+
     /// `cap * tanh(x / cap)`, elementwise.
     public static func softCap(_ x: [Double], cap: Double) -> [Double] { x.map { tanh($0 / cap) * cap } }
 

@@ -135,13 +135,18 @@ struct KernelCheckCommand: ParsableCommand {
                 try timeProducts(k, m, [("gemv", { gpu.balancesGEMV = false }), ("gemv balanced", { gpu.balancesGEMV = true })])
             }
             gpu.balancesGEMV = false
-            // The MLP's gate/up product with its activation (weight bytes over time), and greedy
-            // sampling of one 128k-vocabulary row.
+            // The MLP's gate/up product with its activation, SwiGLU and GeGLU on the same weight
+            // (weight bytes over time), and greedy sampling of one 128k-vocabulary row.
             let x = try gpu.upload(random(4096), shape: [1, 4096])
             let gateUp = try gpu.upload(random(28672 * 4096, scale: 0.05), shape: [28672, 4096])
             _ = gpu.prepare(ForwardBatch(chunks: [SequenceChunk(tokenIDs: [1], numCached: 0, blockTable: [0])], blockSize: 16))
-            let ms = gpu.timeMilliseconds { _ = gpu.swiGLU(x, gateUp: gateUp) }
-            timings["gemv_swiglu 4096x28672 GB/s"] = Double(28672 * 4096 * dtype.byteSize) / (ms / 1000) / 1e9
+            let gated: [(String, () -> CUDATensor)] = [
+                ("gemv_swiglu", { gpu.swiGLU(x, gateUp: gateUp) }), ("gemv_geglu", { gpu.geluTanhGLU(x, gateUp: gateUp) }),
+            ]
+            for (label, product) in gated {
+                let ms = gpu.timeMilliseconds { _ = product() }
+                timings["\(label) 4096x28672 GB/s"] = Double(28672 * 4096 * dtype.byteSize) / (ms / 1000) / 1e9
+            }
             let logits = try gpu.upload(random(128_256, scale: 8), shape: [1, 128_256])
             timings["argmax_rows 1x128256 us"] = 1000 * gpu.timeMilliseconds { _ = gpu.argmaxRows(logits, rows: 1) }
             // Decode attention in Llama-3.1-8B's layout (32/8 heads, head size 128), microseconds a
@@ -169,16 +174,25 @@ struct KernelCheckCommand: ParsableCommand {
             gpu.useDecodeAttention = true
         }
 
-        // The MLP's fused gate/up product and activation, through the matrix-vector kernel (1-4
-        // tokens) and through cuBLASLt (37 tokens); the CPU runs the separate operations.
+        // The MLP's fused gate/up product and activation, SwiGLU (Llama) and GeGLU (Gemma), through
+        // the matrix-vector kernels (1-4 tokens, gemv_swiglu and gemv_geglu) and through cuBLASLt
+        // (37 tokens); the CPU runs the separate operations. 389 rows: blocks take four, so the
+        // last block has dead warps.
         for t in [1, 2, 3, 4, 37] {
             let (k, m) = (1024, 2 * 389)
             let a = random(t * k), b = random(m * k, scale: 0.05)
             let (ac, ag) = try pair(a, [t, k])
             let (bc, bg) = try pair(b, [m, k])
+            let product = cpu.linear(ac, weight: bc, bias: nil)
             check(
                 "swiglu \(t)x\(k)x\(m)", Float64Reference.swiGLU(doubles(a), gateUp: doubles(b), inputs: k),
-                cpu.siluAndMul(cpu.linear(ac, weight: bc, bias: nil)), gpu.swiGLU(ag, gateUp: bg))
+                cpu.siluAndMul(product), gpu.swiGLU(ag, gateUp: bg))
+            check(
+                "geglu \(t)x\(k)x\(m)", Float64Reference.geluTanhGLU(doubles(a), gateUp: doubles(b), inputs: k),
+                cpu.geluTanhAndMul(product), gpu.geluTanhGLU(ag, gateUp: bg))
+            // The fused kernel rounds as gemv then gelu_tanh_and_mul do: 0 expected at 1-4 tokens.
+            let separate = gpu.geluTanhAndMul(gpu.linear(ag, weight: bg, bias: nil))
+            check("geglu \(t)x\(k)x\(m) fused-vs-separate", doubles(gpu.toHost(separate)), nil, gpu.geluTanhGLU(ag, gateUp: bg))
         }
 
         // Greedy sampling: indices must agree exactly (ties go to the lower index), for one row cut

@@ -40,6 +40,29 @@ import VLLMTestSupport
         }
     }
 
+    /// Gemma's gated MLP input, `geluTanhGLU`: with a dense weight as a tensor and as a
+    /// `LinearWeight` (the same values), and with an FP8 weight (the default runs `linear` in the
+    /// weight's format, then the activation), against the float64 reference; SwiGLU of the same
+    /// inputs lands far from it.
+    @Test func geluTanhGatedProducts() throws {
+        var rng = SplitMixRandom(seed: 5)
+        for (t, k, n) in [(1, 64, 48), (3, 256, 35), (13, 384, 70)] {
+            let x = inputs.random(t * k), w = inputs.random(2 * n * k, scale: 0.05)
+            let (xc, wc) = (try tensor(x, [t, k]), try tensor(w, [2 * n, k]))
+            let expected = Float64Reference.geluTanhGLU(doubles(x), gateUp: doubles(w), inputs: k)
+            let fused = cpu.geluTanhGLU(xc, gateUp: wc)
+            #expect(error(fused, expected) <= tolerance)
+            #expect(error(cpu.swiGLU(xc, gateUp: wc), expected) > 100 * tolerance)
+            let dense = try cpu.linearWeight([
+                HostLinearWeight(format: .dense, outFeatures: 2 * n, inFeatures: k, tensors: [HostTensor(shape: [2 * n, k], values: w)])
+            ])
+            #expect(cpu.geluTanhGLU(xc, gateUp: dense).toArray() == fused.toArray())
+            let fp8 = QuantizedReference.randomWeight(.fp8(blockColumns: 128), out: 2 * n, inFeatures: k, using: &rng)
+            let quantized = Float64Reference.geluTanhGLU(doubles(x), gateUp: QuantizedReference.dequantized(fp8), inputs: k)
+            #expect(error(cpu.geluTanhGLU(xc, gateUp: try cpu.linearWeight([fp8])), quantized) <= tolerance)
+        }
+    }
+
     @Test func encoderEmbeddingAndBidirectionalAttention() throws {
         let chunks = [3, 1, 9].enumerated().map { s, count in
             SequenceChunk(tokenIDs: (0..<count).map { Int32(($0 * 5 + s) % 20) }, numCached: 0, blockTable: [Int32(s)])

@@ -834,7 +834,7 @@ if has_mode ablate; then
     step hf_limits 120 python3 $G/hf_bench.py --limits --out $R/hf_limits.json
     export VLLM_CACHE_ROOT=$W/cache-ablate
     # ABLATE_MODEL: another config folder instead (bf16 only; e.g. bench/gpu/configs/gemma2_9b, whose
-    # kinds include rms_norm and gelu_tanh_and_mul).
+    # kinds include rms_norm; its decode steps fuse GeGLU into gemv_geglu, which `gemv` leaves out too).
     for skip in none ${ABLATE:-add_rms_norm rotary_write_kv attention_combine gemv}; do
         cmd="$BIN"; [ $skip != none ] && cmd="env VLLM_CUDA_SKIP_KERNELS=$skip $BIN"
         if [ -n "${ABLATE_MODEL:-}" ]; then

@@ -5,20 +5,9 @@
 #include "common.cuh"
 #endif
 
-struct SiLU {
-    __device__ __forceinline__ float operator()(float x) const { return x / (1.f + expf(-x)); }
-};
-
-// gelu_pytorch_tanh: 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))).
-struct GELUTanh {
-    __device__ __forceinline__ float operator()(float x) const {
-        return 0.5f * x * (1.f + tanhf(0.7978845608028654f * (x + 0.044715f * x * x * x)));
-    }
-};
-
-// out = act(x[:, :n]) * x[:, n:], rounding the activation's result first as PyTorch does. Rows
-// whose width is a multiple of 16 bytes (every model's intermediate size) go 16 bytes a load: large
-// prefill steps read and write hundreds of megabytes here.
+// out = act(x[:, :n]) * x[:, n:] (Act: SiLU or GELUTanh, common.cuh), rounding the activation's
+// result first as PyTorch does. Rows whose width is a multiple of 16 bytes (every model's
+// intermediate size) go 16 bytes a load: large prefill steps read and write hundreds of megabytes here.
 template <typename T, typename Act> __device__ void act_and_mul(T* out, const T* x, long long rows, int n) {
     constexpr int E = 16 / sizeof(T);
     const Act act;

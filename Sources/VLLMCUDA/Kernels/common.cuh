@@ -65,6 +65,19 @@ template <> __device__ __forceinline__ __half from_f<__half>(float x) { return _
 
 template <typename T> __device__ __forceinline__ float rnd(float x) { return to_f<T>(from_f<T>(x)); }
 
+// The gated MLPs' activations, as functors for the kernels that apply them (activation.cu's
+// act_and_mul, gemv.cu's fused gate/up product): SiLU (Llama's SwiGLU) and gelu_pytorch_tanh
+// (Gemma's GeGLU): 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))).
+struct SiLU {
+    __device__ __forceinline__ float operator()(float x) const { return x / (1.f + expf(-x)); }
+};
+
+struct GELUTanh {
+    __device__ __forceinline__ float operator()(float x) const {
+        return 0.5f * x * (1.f + tanhf(0.7978845608028654f * (x + 0.044715f * x * x * x)));
+    }
+};
+
 // Sum over the block; every thread gets the total. Blocks are at most 1024 threads.
 __device__ float block_sum(float v) {
     __shared__ float partial[32];

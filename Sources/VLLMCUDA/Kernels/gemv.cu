@@ -1,5 +1,5 @@
 // Matrix-vector products of decode steps (1 to 4 tokens, 16-bit activations), plain and with the
-// MLP's SwiGLU activation fused.
+// MLP's gated activation fused (SwiGLU for Llama, GeGLU for Gemma).
 
 #ifndef VLLM_KERNELS_COMMON  // the backend joins common.cuh before this file; a tool compiling it alone includes it
 #include "common.cuh"
@@ -17,13 +17,15 @@ __device__ void gemv(T* y, const T* x, const T* w, int n, int k) {
     for (int t = 0; t < NT; ++t) y[(long long)t * n + row] = from_f<T>(total[t]);
 }
 
-// y = silu(x · Wgᵀ) * (x · Wuᵀ) for W = [gate; up] stacked (2n rows): the MLP's gate/up product
-// and its activation in one kernel. Blocks of 8 warps: warps 0-3 take four gate rows, warps 4-7
-// the same four up rows, and one exchange through shared memory pairs them. Each product is
-// rounded to the activation dtype before the activation, as the separate kernels round it.
-template <typename T, int NT>
-__device__ void gemv_swiglu(T* y, const T* x, const T* w, int n, int k) {
+// y = act(x · Wgᵀ) * (x · Wuᵀ) for W = [gate; up] stacked (2n rows): the MLP's gate/up product
+// and its activation in one kernel (Act: SiLU for SwiGLU, GELUTanh for GeGLU; common.cuh). Blocks
+// of 8 warps: warps 0-3 take four gate rows, warps 4-7 the same four up rows, and one exchange
+// through shared memory pairs them. Each product is rounded to the activation dtype, then the
+// activation's result, before the multiply: as the separate gemv and act_and_mul kernels round.
+template <typename T, int NT, typename Act>
+__device__ void gemv_gated(T* y, const T* x, const T* w, int n, int k) {
     __shared__ float up[4][NT];
+    const Act act;
     const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
     const int row = blockIdx.x * 4 + (warp & 3);
     float total[NT];
@@ -37,7 +39,7 @@ __device__ void gemv_swiglu(T* y, const T* x, const T* w, int n, int k) {
 #pragma unroll
     for (int t = 0; t < NT; ++t) {
         const float gate = rnd<T>(total[t]);
-        y[(long long)t * n + row] = from_f<T>(rnd<T>(gate / (1.f + expf(-gate))) * rnd<T>(up[warp][t]));
+        y[(long long)t * n + row] = from_f<T>(rnd<T>(act(gate)) * rnd<T>(up[warp][t]));
     }
 }
 
@@ -47,7 +49,11 @@ __device__ void gemv_swiglu(T* y, const T* x, const T* w, int n, int k) {
     }                                                                                                                  \
     extern "C" __global__ void __launch_bounds__(256) gemv_swiglu_##S##_t##NT(T* y, const T* x, const T* w, int n,    \
                                                                             int k) {                                   \
-        gemv_swiglu<T, NT>(y, x, w, n, k);                                                                             \
+        gemv_gated<T, NT, SiLU>(y, x, w, n, k);                                                                        \
+    }                                                                                                                  \
+    extern "C" __global__ void __launch_bounds__(256) gemv_geglu_##S##_t##NT(T* y, const T* x, const T* w, int n,     \
+                                                                           int k) {                                    \
+        gemv_gated<T, NT, GELUTanh>(y, x, w, n, k);                                                                    \
     }
 #ifdef VLLM_DTYPE_BF16
 INSTANTIATE_GEMV(bf16, __nv_bfloat16, 1)

@@ -460,7 +460,7 @@ INSTANTIATE_MOE_MMA(f16, __half)
 // entry's grouped slot, where moe_gemm puts them, so that moe_combine reads both alike. 16-bit
 // activations only (gemv_row reads 8 values a load); the dimensions are multiples of 8.
 // moe_gemv_swiglu: act[slot] = silu(x_t · Wgᵀ) * (x_t · Wuᵀ) for the expert's stacked [gate; up]
-// rows (blocks of 8 warps as in gemv_swiglu: warps 0-3 four gate rows, 4-7 the same up rows),
+// rows (blocks of 8 warps as in gemv.cu's gemv_gated: warps 0-3 four gate rows, 4-7 the same up rows),
 // rounded as moe_gemm then silu_and_mul round.
 template <typename T>
 __device__ void moe_gemv_swiglu(T* act, const T* x, const int* top_ids, const int* entry_slot, int k, const T* w, int n,
@@ -477,7 +477,7 @@ __device__ void moe_gemv_swiglu(T* act, const T* x, const int* top_ids, const in
     __syncthreads();
     if (warp >= 4 || lane != 0 || row >= n) return;
     const float gate = rnd<T>(total[0]);
-    act[(long long)slot * n + row] = from_f<T>(rnd<T>(gate / (1.f + expf(-gate))) * rnd<T>(up[warp]));
+    act[(long long)slot * n + row] = from_f<T>(rnd<T>(SiLU()(gate)) * rnd<T>(up[warp]));
 }
 
 // moe_gemv: out[slot] = act[slot] · Wdᵀ for the entry's expert.

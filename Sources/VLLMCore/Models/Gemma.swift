@@ -172,7 +172,7 @@ public final class GemmaModel<B: Backend>: CausalModel {
             let mlpInput = b.addRMSNorm(
                 b.rmsNorm(attentionOutput, weight: layer.postAttentionNorm, eps: eps), residual: residual,
                 weight: layer.preFeedforwardNorm, eps: eps)
-            let mlpOutput = b.linear(b.geluTanhAndMul(b.linear(mlpInput, layer.gateUp, bias: nil)), layer.down, bias: nil)
+            let mlpOutput = b.linear(b.geluTanhGLU(mlpInput, gateUp: layer.gateUp), layer.down, bias: nil)
             if shard.worldSize > 1 { b.allReduce(mlpOutput) }
             blockOutput = b.rmsNorm(mlpOutput, weight: layer.postFeedforwardNorm, eps: eps)
         }
