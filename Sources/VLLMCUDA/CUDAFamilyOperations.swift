@@ -21,6 +21,25 @@ extension CUDABackend {
             ?? geluTanhAndMul(linear(x, weight: gateUp, bias: nil))
     }
 
+    /// One `norm_add_rms_norm` kernel (the same bits as `rmsNorm` then `addRMSNorm`), or those two
+    /// where the module lacks it.
+    public func normAddRMSNorm(_ x: CUDATensor, normWeight: CUDATensor, residual: CUDATensor, weight: CUDATensor, eps: Float)
+        -> CUDATensor
+    {
+        guard let kernel = kernels.normAddRMSNorm else {
+            return addRMSNorm(rmsNorm(x, weight: normWeight, eps: eps), residual: residual, weight: weight, eps: eps)
+        }
+        checkLive(x, residual)
+        let out = allocate(x.shape)
+        launch(
+            kernel, "norm_add_rms_norm", grid: (x.rows, 1), block: threadsFor(row: x.columns),
+            [
+                .pointer(out.pointer), .pointer(residual.pointer), .pointer(x.pointer), .pointer(normWeight.pointer),
+                .pointer(weight.pointer), .int32(Int32(x.columns)), .float(eps),
+            ])
+        return out
+    }
+
     /// In place `x = cap * tanh(x / cap)`, each step rounded to the compute dtype (as transformers
     /// computes Gemma 2's final logits in the model's dtype).
     public func softCap(_ x: CUDATensor, cap: Float) {

@@ -81,6 +81,8 @@ final class CUDAKernels {
     let siluAndMul, gatherRows, addBias, toFloat, fromFloat, argmaxRows: CUhandle
     /// The Gemma/Phi-3 family operations (`CUDAFamilyOperations.swift`).
     let geluTanhAndMul, softCap, scale: CUhandle
+    /// RMSNorm, residual add and RMSNorm in one kernel (Gemma's post-norms); nil when the module lacks it.
+    let normAddRMSNorm: CUhandle?
     /// Hidden states put side by side (EAGLE-3: `CUDABackend.concatColumns`).
     let copyColumns: CUhandle
     /// The encoder (BERT) operations (`CUDAEncoder.swift`).
@@ -166,6 +168,7 @@ final class CUDAKernels {
         embedding = try one(.embedding)
         rmsNorm = try one(.rmsNorm)
         addRMSNorm = try one(.addRMSNorm)
+        normAddRMSNorm = loaded[.normAddRMSNorm]?.first?.function
         headRMSNorm = try one(.headRMSNorm)
         rotaryWriteKV = try one(.rotaryWriteKV)
         writeKVCache = try one(.writeKVCache)

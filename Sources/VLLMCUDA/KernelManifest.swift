@@ -4,7 +4,7 @@ import Foundation
 /// only through these constants, so that a CUDA name is written once in its `.cu` file and once in
 /// the manifest; `KernelManifest` checks at load that the two lists agree.
 enum Kernel: String, CaseIterable, Sendable {
-    case embedding, gatherRows, rmsNorm, addRMSNorm, headRMSNorm, rotaryWriteKV, writeKVCache
+    case embedding, gatherRows, rmsNorm, addRMSNorm, normAddRMSNorm, headRMSNorm, rotaryWriteKV, writeKVCache
     case pagedAttention, flashAttention, attentionCombine, decodeAttention, gemv, gemvSwiGLU, gemvGeGLU
     case siluAndMul, addBias, toFloat, fromFloat, argmaxRows, adjustLogits, sampleRows, flashPrefill
     case moeRoute, moeGroup, moeGemm, moeCombine, moeGemvSwiGLU, moeGemv, moeGemmMMA
@@ -23,7 +23,7 @@ enum Kernel: String, CaseIterable, Sendable {
             .permuteColumns, .quantizeRowsFP8, .scaleProduct, .moeGemvSwiGLU, .moeGemv, .moeGemmMMA, .gemvGGML, .dequantizeGGML,
             .gemvGGMLInt8, .quantizeGGMLInt8, .gemvInt4Int8, .gemvLUT, .dequantizeLUT,
             .writeKVCacheFP8, .rotaryWriteKVFP8, .pagedAttentionFP8, .decodeAttentionFP8, .flashPrefillFP8,
-            .applyTokenBitmask, .gemvGeGLU,
+            .applyTokenBitmask, .gemvGeGLU, .normAddRMSNorm,
         ].contains(self)
     }
 }

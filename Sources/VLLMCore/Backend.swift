@@ -90,6 +90,10 @@ public protocol Backend: AnyObject {
     func rmsNorm(_ x: Tensor, weight: Tensor, eps: Float) -> Tensor
     /// In place `residual += x`, then returns `rmsNorm(residual)`.
     func addRMSNorm(_ x: Tensor, residual: Tensor, weight: Tensor, eps: Float) -> Tensor
+    /// `addRMSNorm(rmsNorm(x, weight: normWeight), residual:, weight:)`: a block's output normed
+    /// before it joins the residual stream, then the next norm (Gemma's post-attention and
+    /// post-feedforward norms); a backend may do both in one pass.
+    func normAddRMSNorm(_ x: Tensor, normWeight: Tensor, residual: Tensor, weight: Tensor, eps: Float) -> Tensor
     /// `x · weightᵀ + bias` for a dense weight of shape `[out, in]`.
     func linear(_ x: Tensor, weight: Tensor, bias: Tensor?) -> Tensor
     /// Takes a linear layer's weight into the backend's memory, kept in its format; several parts
@@ -383,6 +387,11 @@ extension Backend {
 
     /// Default: traps; a model checks `familyOperations` at load.
     public func geluTanhAndMul(_ x: Tensor) -> Tensor { unsupported(.geluTanh) }
+
+    /// Default: `rmsNorm`, then `addRMSNorm`, as two operations.
+    public func normAddRMSNorm(_ x: Tensor, normWeight: Tensor, residual: Tensor, weight: Tensor, eps: Float) -> Tensor {
+        addRMSNorm(rmsNorm(x, weight: normWeight, eps: eps), residual: residual, weight: weight, eps: eps)
+    }
 
     /// Default: `linear`, then `geluTanhAndMul`, as two operations.
     public func geluTanhGLU(_ x: Tensor, gateUp: Tensor) -> Tensor { geluTanhAndMul(linear(x, weight: gateUp, bias: nil)) }

@@ -4,12 +4,14 @@ import VLLMCore
 
 @testable import VLLMEngine
 
-/// The CPU backend with its own `geluTanhGLU`, as the CUDA backend has (a fused kernel): it notes
-/// the token count of each call, then runs the product and the activation apart.
+/// The CPU backend with its own `geluTanhGLU` and `normAddRMSNorm`, as the CUDA backend has (fused
+/// kernels): it notes the token count of each call, then runs the parts apart.
 final class GeGLUCountingCPUBackend: CPUWrappingBackend {
     let cpu = CPUBackend()
     /// The rows of `x` of each `geluTanhGLU` call, in order.
     private(set) var calls: [Int] = []
+    /// The rows of `x` of each `normAddRMSNorm` call, in order.
+    private(set) var normCalls: [Int] = []
 
     var name: String { "geglu-counting-cpu" }
 
@@ -17,11 +19,17 @@ final class GeGLUCountingCPUBackend: CPUWrappingBackend {
         calls.append(x.rows)
         return cpu.geluTanhAndMul(cpu.linear(x, weight: gateUp, bias: nil))
     }
+
+    func normAddRMSNorm(_ x: CPUTensor, normWeight: CPUTensor, residual: CPUTensor, weight: CPUTensor, eps: Float) -> CPUTensor {
+        normCalls.append(x.rows)
+        return cpu.addRMSNorm(cpu.rmsNorm(x, weight: normWeight, eps: eps), residual: residual, weight: weight, eps: eps)
+    }
 }
 
 /// Gemma's MLP reaches a backend's `geluTanhGLU` (the dense weight's overload, where the CUDA
 /// backend fuses the gate/up product and the activation): once per layer and step, prefill and
-/// decode, with the CPU backend's logits.
+/// decode, with the CPU backend's logits. Its post-norms reach `normAddRMSNorm` (fused on CUDA),
+/// twice a layer: after attention, and the MLP's with the next layer's (or the final) norm.
 @Suite struct GeGLUOperationTests {
     @Test(arguments: ["gemma2", "gemma3"])
     func gemmaMLPGoesThroughTheBackendOperation(model: String) throws {
@@ -40,6 +48,7 @@ final class GeGLUCountingCPUBackend: CPUWrappingBackend {
         let got = try logits(counting)
         let layers = folder.config.numLayers
         #expect(counting.calls == Array(repeating: prompt.count, count: layers) + Array(repeating: 1, count: layers))
+        #expect(counting.normCalls == Array(repeating: prompt.count, count: 2 * layers) + Array(repeating: 1, count: 2 * layers))
         #expect(got == (try logits(CPUBackend())))
     }
 }

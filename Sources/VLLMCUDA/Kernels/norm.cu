@@ -62,6 +62,52 @@ template <typename T> __device__ void add_rms_norm(T* out, T* residual, const T*
     }
 }
 
+// out = RMSNorm(residual += RMSNorm(x) with w1) with w2: a block's output normed before it joins the
+// residual stream, then the next norm (Gemma's post-attention and post-feedforward norms with the
+// norm that follows each), in one pass with the row in registers. The same arithmetic in the same
+// order as rms_norm then add_rms_norm at the backend's launch (the first norm's output rounded to
+// the activation dtype, the sum rounded), so the same bits; why: at decode each of those kernels
+// is a launch and a memory round trip of its own, twice a Gemma layer.
+template <typename T>
+__device__ void norm_add_rms_norm(T* out, T* residual, const T* x, const T* w1, const T* w2, int n, float eps) {
+    const long long r = blockIdx.x;
+    T* res = residual + r * n;
+    const T* in = x + r * n;
+    T* o = out + r * n;
+    if (n > NORM_PER_THREAD * (int)blockDim.x) {
+        // Each thread rereads only the elements it wrote itself, so `out` can hold the first norm.
+        rms_norm_row(o, in, w1, n, eps);
+        for (int i = threadIdx.x; i < n; i += blockDim.x) res[i] = from_f<T>(to_f(res[i]) + to_f(o[i]));
+        rms_norm_row(o, (const T*)res, w2, n, eps);
+        return;
+    }
+    float v[NORM_PER_THREAD], squares = 0.f;
+#pragma unroll
+    for (int e = 0; e < NORM_PER_THREAD; ++e) {
+        const int i = threadIdx.x + e * blockDim.x;
+        v[e] = i < n ? to_f(in[i]) : 0.f;
+        squares += v[e] * v[e];
+    }
+    const float first = 1.f / sqrtf(block_sum(squares) / (float)n + eps);
+    squares = 0.f;
+#pragma unroll
+    for (int e = 0; e < NORM_PER_THREAD; ++e) {
+        const int i = threadIdx.x + e * blockDim.x;
+        if (i < n) {
+            // __fmul_rn: in float32 the product must not fuse into the add (rms_norm stores it first).
+            v[e] = rnd<T>(to_f(res[i]) + rnd<T>(__fmul_rn(to_f(w1[i]), rnd<T>(v[e] * first))));
+            res[i] = from_f<T>(v[e]);
+        }
+        squares += v[e] * v[e];
+    }
+    const float second = 1.f / sqrtf(block_sum(squares) / (float)n + eps);
+#pragma unroll
+    for (int e = 0; e < NORM_PER_THREAD; ++e) {
+        const int i = threadIdx.x + e * blockDim.x;
+        if (i < n) o[i] = from_f<T>(to_f(w2[i]) * rnd<T>(v[e] * second));
+    }
+}
+
 // Qwen3's per-head RMSNorm of q and k inside the fused qkv rows, in place. Grid (tokens, q heads +
 // kv heads), one warp per head.
 template <typename T>
@@ -101,6 +147,10 @@ __device__ void layer_norm(T* out, const T* x, const T* residual, const T* w, co
     }                                                                                                                  \
     extern "C" __global__ void add_rms_norm_##S(T* out, T* residual, const T* x, const T* w, int n, float eps) { PDL_ENTER();       \
         add_rms_norm<T>(out, residual, x, w, n, eps);                                                                  \
+    }                                                                                                                  \
+    extern "C" __global__ void norm_add_rms_norm_##S(T* out, T* residual, const T* x, const T* w1, const T* w2, int n,  \
+                                                     float eps) { PDL_ENTER();                                         \
+        norm_add_rms_norm<T>(out, residual, x, w1, w2, n, eps);                                                        \
     }                                                                                                                  \
     extern "C" __global__ void head_rms_norm_##S(T* qkv, const T* qw, const T* kw, int width, int num_heads,           \
                                                  int head_dim, float eps) { PDL_ENTER();                                            \

@@ -154,11 +154,13 @@ public final class GemmaModel<B: Backend>: CausalModel {
         let residual = b.embedding(embedTokens, step, firstTokenID: vocabulary.lowerBound)
         if shard.worldSize > 1 { b.allReduce(residual) }
         b.scale(residual, by: embedScale)
-        // `residual` carries the stream; each block's output is normed, then added into it by addRMSNorm.
-        var blockOutput: B.Tensor?
+        // `residual` carries the stream; each block's output is normed, then added into it, then the
+        // stream normed for the next block: one `normAddRMSNorm` (the MLP's output waits in
+        // `pending` with its post-feedforward norm until the next layer's input norm).
+        var pending: (output: B.Tensor, norm: B.Tensor)?
         for (index, layer) in layers.enumerated() {
             let normed =
-                blockOutput.map { b.addRMSNorm($0, residual: residual, weight: layer.inputNorm, eps: eps) }
+                pending.map { b.normAddRMSNorm($0.output, normWeight: $0.norm, residual: residual, weight: layer.inputNorm, eps: eps) }
                 ?? b.rmsNorm(residual, weight: layer.inputNorm, eps: eps)
             let qkv = b.linear(normed, layer.qkv, bias: nil)
             if let qNorm = layer.qNorm, let kNorm = layer.kNorm {
@@ -169,14 +171,13 @@ public final class GemmaModel<B: Backend>: CausalModel {
                 slidingWindow: layer.slidingWindow, logitSoftCap: config.family.attentionLogitSoftCap)
             let attentionOutput = b.linear(attention, layer.output, bias: nil)
             if shard.worldSize > 1 { b.allReduce(attentionOutput) }
-            let mlpInput = b.addRMSNorm(
-                b.rmsNorm(attentionOutput, weight: layer.postAttentionNorm, eps: eps), residual: residual,
-                weight: layer.preFeedforwardNorm, eps: eps)
+            let mlpInput = b.normAddRMSNorm(
+                attentionOutput, normWeight: layer.postAttentionNorm, residual: residual, weight: layer.preFeedforwardNorm, eps: eps)
             let mlpOutput = b.linear(b.geluTanhGLU(mlpInput, gateUp: layer.gateUp), layer.down, bias: nil)
             if shard.worldSize > 1 { b.allReduce(mlpOutput) }
-            blockOutput = b.rmsNorm(mlpOutput, weight: layer.postFeedforwardNorm, eps: eps)
+            pending = (mlpOutput, layer.postFeedforwardNorm)
         }
-        let last = b.addRMSNorm(blockOutput!, residual: residual, weight: finalNorm, eps: eps)
+        let last = b.normAddRMSNorm(pending!.output, normWeight: pending!.norm, residual: residual, weight: finalNorm, eps: eps)
         var logits = b.linear(b.gatherLogitRows(last, batch: step), lmHead, bias: nil)
         if shard.worldSize > 1 { logits = b.allGatherColumns(logits, totalColumns: config.vocabSize) }
         if let cap = config.family.finalLogitSoftCap { b.softCap(logits, cap: cap) }
