@@ -69,6 +69,8 @@
 #   profilespeed  device time per operation of the 8B throughput workload (200 prompts) in bf16 and FP8,
 #              and of the batch-1 decode of each PROFILE_LATENCY_MODELS config folder
 #   fp8accum   the 8B FP8 throughput with cuBLASLt's default and fast FP8 accumulation, bf16 beside
+#   moeroute   MOE_ROUTE_SET_TIES=1 (serial tie steps only at the top-k boundary): kernel-check, MoE fixtures,
+#              Qwen3-30B-A3B batch-1 latency beside the embedded kernels
 #   ncu        Nsight Compute's counters of the kernels of a batch-1 decode step (8B shape, eager, bf16 and
 #              GPTQ int4 weights): time, DRAM and SM throughput, occupancy, registers, cycles per issued instruction
 #              and idle schedulers (scripts/gpu/ncu_table.py), to tell kernels bound by memory from those bound by issue or latency
@@ -86,7 +88,7 @@ export PYTHONUNBUFFERED=1
 has_mode() { [[ " $MODES " == *" $1 "* ]]; }
 DEV=$W/vllm-dev
 # Only the checks need vllm-dev; a call that runs benchmarks alone may leave it out of its carry.
-if has_mode checks || has_mode quant || has_mode qgemv || has_mode attnvariants; then
+if has_mode checks || has_mode quant || has_mode qgemv || has_mode attnvariants || has_mode moeroute; then
     xz -dc .gpu/vllm-dev.xz > "$DEV" && chmod +x "$DEV" || { echo "no vllm-dev binary"; exit 1; }
 fi
 G=scripts/gpu
@@ -631,6 +633,21 @@ if has_mode fp8accum; then
             --device cuda --load-format dummy --model $L8 --quantization fp8 --max-model-len 2048 --input-len 1024 \
             --output-len 128 --num-prompts 1000 --max-num-batched-tokens 8192 --max-num-seqs 256 \
             --output-json $R/throughput_8b_1000_fp8_fastaccum$accum.json
+    done
+fi
+
+# moeroute: moe_route with MOE_ROUTE_SET_TIES 1 (moe.cu: the serial tie steps only where equal
+# probabilities straddle the k-th place): bf16 kernel-check and the MoE fixtures against transformers
+# with that source, then the Qwen3-30B-A3B shape's batch-1 latency, embedded kernels and that source.
+if has_mode moeroute; then
+    export VLLM_CACHE_ROOT=$W/cache-moeroute
+    { echo "#define MOE_ROUTE_SET_TIES 1"; python3 $G/kernel_source.py; } > $W/kernels_moeroute.cu
+    step kernel_check_bfloat16_moeroute 150 env VLLM_CUDA_KERNEL_SOURCE=$W/kernels_moeroute.cu "$DEV" kernel-check --dtype bfloat16
+    grep -i "moe\|FAIL" $R/kernel_check_bfloat16_moeroute.out | head -40
+    step moe_fixtures_moeroute 400 env OUT=$OUT VLLM_CUDA_KERNEL_SOURCE=$W/kernels_moeroute.cu bash $G/check_moe_fixtures.sh
+    for variant in embedded moeroute; do
+        src=""; [ $variant = moeroute ] && src=$W/kernels_moeroute.cu
+        latency_1x32x128 latency_moe_a3b_$variant 200 bench/gpu/configs/qwen3_30b_a3b "" env VLLM_CUDA_KERNEL_SOURCE=$src "$BIN"
     done
 fi
 
