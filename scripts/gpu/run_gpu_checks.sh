@@ -912,13 +912,18 @@ if has_mode ncu; then
     export VLLM_CACHE_ROOT=$W/cache-ncu
     gptq_8b_config
     NCU=$(command -v ncu || ls /usr/local/cuda/bin/ncu /opt/nvidia/nsight-compute/*/ncu 2>/dev/null | head -n 1)
-    for model in bf16:$L8 int4:$W/configs/llama8b-gptq; do
+    # NCU_BATCH=200: the large-batch decode step instead (200 sequences of 1024 tokens, bf16 only, the
+    # throughput workload's decode_attention; NCU_SKIP=32 passes the prefill's launches).
+    shape="--max-model-len 256 --batch-size 1 --input-len 32 --output-len 4"; models="bf16:$L8 int4:$W/configs/llama8b-gptq"
+    if [ -n "${NCU_BATCH:-}" ]; then
+        shape="--max-model-len 1100 --batch-size $NCU_BATCH --input-len 1024 --output-len 3"; models="bf16:$L8"
+    fi
+    for model in $models; do
         name=${model%%:*}
         step ncu_$name 240 "$NCU" --clock-control none -k "regex:${NCU_KERNELS:-gemv|decode_attention}" \
             --launch-skip ${NCU_SKIP:-0} --launch-count ${NCU_COUNT:-24} --section SpeedOfLight --section Occupancy --section LaunchStats \
             --section WarpStateStats --section SchedulerStats "$BIN" bench forward --device cuda --load-format dummy \
-            --model ${model#*:} --enforce-eager --max-model-len 256 --batch-size 1 --input-len 32 --output-len 4 \
-            --warmup 0 --iterations 1 --json
+            --model ${model#*:} --enforce-eager $shape --warmup 0 --iterations 1 --json
         python3 $G/ncu_table.py $R/ncu_$name.out | tee $R/ncu_table_$name.txt
     done
 fi
