@@ -913,7 +913,7 @@ if has_mode ncu; then
     gptq_8b_config
     NCU=$(command -v ncu || ls /usr/local/cuda/bin/ncu /opt/nvidia/nsight-compute/*/ncu 2>/dev/null | head -n 1)
     # NCU_BATCH=200: the large-batch decode step instead (200 sequences of 1024 tokens, bf16 only, the
-    # throughput workload's decode_attention; NCU_SKIP=32 passes the prefill's launches).
+    # throughput workload's decode_attention; its prefill steps take flash_prefill, so the first launches are the decode step's).
     shape="--max-model-len 256 --batch-size 1 --input-len 32 --output-len 4"; models="bf16:$L8 int4:$W/configs/llama8b-gptq"
     if [ -n "${NCU_BATCH:-}" ]; then
         shape="--max-model-len 1100 --batch-size $NCU_BATCH --input-len 1024 --output-len 3"; models="bf16:$L8"
