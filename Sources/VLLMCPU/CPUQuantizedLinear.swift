@@ -88,8 +88,24 @@ extension CPUBackend {
             throw ModelLoadError.unsupportedWeightFormat(
                 format: parts.first { $0.format != format }!.format, backend: name + " (fused with \(format))")
         }
-        return LinearWeight(
-            format: format, outFeatures: outFeatures, inFeatures: inFeatures, tensors: parts.flatMap { $0.tensors.map(Self.copy) })
+        let tensors = parts.flatMap { $0.tensors.map(Self.copy) }
+        if case .packedInt(let bits, let groupSize, _) = format {
+            for first in stride(from: 0, to: tensors.count, by: Self.tensorsPerPart(format)) {
+                let (codes, scales, zeros) = (tensors[first], tensors[first + 1], tensors[first + 2])
+                guard multipliesInt8(bits: bits, groupSize: groupSize, K: codes.columns * 32 / bits) else { continue }
+                PackedInt8Decode.prepare(
+                    codes: codes.storage, codeBytes: codes.count * 4, scales: scales.floats, zeros: zeros.floats,
+                    groups: scales.count, bits: bits)
+            }
+        }
+        return LinearWeight(format: format, outFeatures: outFeatures, inFeatures: inFeatures, tensors: tensors)
+    }
+
+    /// Whether packed integers of `bits` bits in groups of `groupSize` over `K` stored inputs meet
+    /// 8-bit activations (`PackedInt8Decode`, in steps of every size) rather than float ones;
+    /// their codes and zero points are rewritten for it at load (`PackedInt8Decode.prepare`).
+    private func multipliesInt8(bits: Int, groupSize: Int, K: Int) -> Bool {
+        quantizedActivations.multipliesInt8(gguf: false) && PackedInt8Decode.supports(bits: bits, groupSize: groupSize, K: K)
     }
 
     private func multiplyPacked(_ x: CPUTensor, _ weight: LinearWeight<CPUTensor>, out: CPUTensor) {
@@ -125,7 +141,7 @@ extension CPUBackend {
         _ input: CPUTensor, _ parts: PackedIntParts, bits: Int, groupSize: Int, out: UnsafeMutablePointer<Float>, outStride: Int
     ) {
         let (T, stored) = (input.rows, input.columns)
-        if quantizedActivations.multipliesInt8(gguf: false) && PackedInt8Decode.supports(bits: bits, groupSize: groupSize, K: stored) {
+        if multipliesInt8(bits: bits, groupSize: groupSize, K: stored) {
             PackedInt8Decode.multiply(
                 x: input.floats, T: T, K: stored, parts: parts, bits: bits, groupSize: groupSize, out: out, outStride: outStride)
             return

@@ -46,10 +46,13 @@ import VLLMCore
         func dot<Weight: Int8RowSource>(_ rows: Range<Int>, _ weight: Weight, out: UnsafeMutablePointer<Float>, outStride: Int) {
             typealias F = Weight.Row.Format
             guard T >= Self.tileTokens else {
+                if T == 1 {
+                    dotOneToken(rows, weight, out: out)
+                    return
+                }
                 for n in rows {
                     let row = weight.row(n)
                     switch T {
-                    case 1: meet(row, OneToken.self, from: 0, out: out + n, outStride: outStride)
                     case 2: meet(row, TwoTokens.self, from: 0, out: out + n, outStride: outStride)
                     default: meet(row, ThreeTokens.self, from: 0, out: out + n, outStride: outStride)
                     }
@@ -77,12 +80,40 @@ import VLLMCore
             }
         }
 
-        /// `Tokens.count` tokens from `t` on against one row, pair by pair; the pairs' offsets meet
-        /// the tokens' half-block sums once per group of eight sub-blocks.
+        /// A decode step's one token against `rows`: `meet`'s sums of each row, whose lanes wait
+        /// in memory until four rows' are there and meet in one transposed sum (`totals`), the same
+        /// additions as `total`. A row's chain of dependent horizontal additions, which the next
+        /// row's loads waited behind, was a sixth of the products' samples.
+        private func dotOneToken<Weight: Int8RowSource>(_ rows: Range<Int>, _ weight: Weight, out: UnsafeMutablePointer<Float>) {
+            withUnsafeTemporaryAllocation(of: __m256.self, capacity: 4) { lanes in
+                for n in rows {
+                    let sums = sums(weight.row(n), OneToken.self, from: 0)
+                    let slot = (n - rows.lowerBound) & 3
+                    lanes[slot] = _mm256_add_ps(sums.even.0, sums.odd.0)
+                    if slot == 3 { _mm_storeu_ps(out + n - 3, Self.totals(lanes[0], lanes[1], lanes[2], lanes[3])) }
+                }
+                let rest = rows.count & 3
+                for r in 0..<rest { out[rows.upperBound - rest + r] = Self.total(lanes[r]) }
+            }
+        }
+
+        /// `Tokens.count` tokens from `t` on against one row (`sums`), into `out`.
         @inline(__always)
         private func meet<Row: Int8PairSource, Tokens: DecodeTokens>(
             _ row: Row, _: Tokens.Type, from t: Int, out: UnsafeMutablePointer<Float>, outStride: Int
         ) {
+            let n = Tokens.count
+            let sums = sums(row, Tokens.self, from: t)
+            out[0] = Self.total(_mm256_add_ps(sums.even.0, sums.odd.0))
+            if n > 1 { out[outStride] = Self.total(_mm256_add_ps(sums.even.1, sums.odd.1)) }
+            if n > 2 { out[2 * outStride] = Self.total(_mm256_add_ps(sums.even.2, sums.odd.2)) }
+            if n > 3 { out[3 * outStride] = Self.total(_mm256_add_ps(sums.even.3, sums.odd.3)) }
+        }
+
+        /// `Tokens.count` tokens from `t` on against one row, pair by pair; the pairs' offsets meet
+        /// the tokens' half-block sums once per group of eight sub-blocks.
+        @inline(__always)
+        private func sums<Row: Int8PairSource, Tokens: DecodeTokens>(_ row: Row, _: Tokens.Type, from t: Int) -> Int8Sums<Tokens> {
             let n = Tokens.count
             let tokens = (x.token(t), x.token(t + min(1, n - 1)), x.token(t + min(2, n - 1)), x.token(t + min(3, n - 1)))
             var sums = Int8Sums<Tokens>()
@@ -90,19 +121,27 @@ import VLLMCore
             let (whole, rest) = shape.pairs.quotientAndRemainder(dividingBy: 4)
             for g in 0..<whole { sums.add(row, group: g, pairs: 4, tokens) }
             if rest > 0 { sums.add(row, group: whole, pairs: rest, tokens) }
-            out[0] = total(sums.even.0, sums.odd.0)
-            if n > 1 { out[outStride] = total(sums.even.1, sums.odd.1) }
-            if n > 2 { out[2 * outStride] = total(sums.even.2, sums.odd.2) }
-            if n > 3 { out[3 * outStride] = total(sums.even.3, sums.odd.3) }
+            return sums
         }
 
-        /// The lanes of the two sums added pairwise (`SIMD8.sum()` adds them one after another).
+        /// The lanes of a row's sums (`Int8Sums.even` plus `.odd`) added pairwise (`SIMD8.sum()`
+        /// adds them one after another).
         @inline(__always)
-        private func total(_ even: __m256, _ odd: __m256) -> Float {
-            let v = _mm256_add_ps(even, odd)
+        private static func total(_ v: __m256) -> Float {
             let four = v.lowHalf + v.highHalf
             let two = four.lowHalf + four.highHalf
             return two[0] + two[1]
+        }
+
+        /// `total` of four rows' lanes, side by side: each row's the same additions in the same
+        /// order (halves, then lanes 0 and 1 with 2 and 3, then the last two).
+        @inline(__always)
+        private static func totals(_ a: __m256, _ b: __m256, _ c: __m256, _ d: __m256) -> __m128 {
+            let four = (a.lowHalf + a.highHalf, b.lowHalf + b.highHalf, c.lowHalf + c.highHalf, d.lowHalf + d.highHalf)
+            // [a₀ + a₂, a₁ + a₃, b₀ + b₂, b₁ + b₃] and the same of c and d; `vhaddps` adds neighbours.
+            let ab = _mm_add_ps(_mm_movelh_ps(four.0, four.1), _mm_movehl_ps(four.1, four.0))
+            let cd = _mm_add_ps(_mm_movelh_ps(four.2, four.3), _mm_movehl_ps(four.3, four.2))
+            return _mm_hadd_ps(ab, cd)
         }
     }
 

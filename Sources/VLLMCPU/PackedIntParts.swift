@@ -4,7 +4,8 @@
 /// step quantizes or reorders the activations once and waits for the threads once per fused
 /// weight, not once per part (a layer of a decode step went from seven waits to four).
 struct PackedIntParts {
-    /// One part: codes `[rows, K·bits/32]`, scales and zeros `[rows, K/groupSize]`.
+    /// One part: codes `[rows, K·bits/32]`, scales and zeros `[rows, K/groupSize]` (or the codes
+    /// and offsets that `PackedInt8Decode.prepare` made of them, for that kernel).
     struct Part {
         let packed: UnsafePointer<UInt32>, scales: UnsafePointer<Float>, zeros: UnsafePointer<Float>
         let rows: Int
