@@ -62,7 +62,8 @@
 #              of comma-separated NAME=VALUE; default: embedded, DA_UNSPLIT_LANES=4 and =8, the lanes a key
 #              of the large-batch kernel): each one's bf16 kernel-check, 8B throughput (1000 x 1024/128) and
 #              batch-1 latency; any other kernel-source define too, e.g. ATTN_VARIANTS="embedded|FP8_ROW_VECTORS=1"
-#              VARIANT_FLAGS="--quantization fp8" (flags added to the throughput and latency runs)
+#              VARIANT_FLAGS="--quantization fp8" (flags added to the throughput and latency runs);
+#              VARIANT_THROUGHPUT=0 leaves the throughput run out (batch-1 defines such as GEMV_DEPTH=16)
 #   gemvbalance  VLLM_CUDA_GEMV_BALANCE=1 (matrix-vector blocks of 4 warps where they load the SMs more
 #              evenly: 3584-row products) against the default, alternating, two rounds: the Gemma-2-9B shape's
 #              and the 8B shape's batch-1 latency (the 8B takes none: a control)
@@ -885,7 +886,7 @@ if has_mode attnvariants; then
         fi
         export VLLM_CACHE_ROOT=$W/cache-attention-$t
         step kernel_check_bfloat16_attention_$t 150 $run "$DEV" kernel-check --dtype bfloat16 --json
-        THROUGHPUT_FLAGS="${VARIANT_FLAGS:-}" throughput_8b throughput_8b_attention_$t 240 1000 $run "$BIN"
+        [ "${VARIANT_THROUGHPUT:-1}" = 1 ] && THROUGHPUT_FLAGS="${VARIANT_FLAGS:-}" throughput_8b throughput_8b_attention_$t 240 1000 $run "$BIN"
         latency_8b latency_8b_attention_$t 150 "${VARIANT_FLAGS:-}" $run "$BIN"
     done
 fi
