@@ -53,6 +53,8 @@ final class CUBLASLt: @unchecked Sendable {
     /// FP8 plans: with the scales applied by cuBLASLt (outer-vector scaling), else nil when it has
     /// no such algorithm; then a plan of the plain product of the codes, else nil.
     private var fp8Plans: [Key: (scaled: Plan?, plain: Plan?)] = [:]
+    /// Whether the fallback from outer-vector scaling was said on standard error (once a process).
+    private var saidScalingFallback = false
     private let dataType: Int32
     private var one: Float = 1, zero: Float = 0
 
@@ -135,17 +137,30 @@ final class CUBLASLt: @unchecked Sendable {
     }
 
     /// `y[T, N] = x[T, K] · w[N, K]ᵀ` for float8 e4m3 codes (row-major), accumulated in float32 and
-    /// written in the compute dtype, scaled by `xScales[T]` and `wScales[N]` where cuBLASLt can
-    /// (outer-vector scaling, CUDA 12.9 and later).
+    /// written in the compute dtype; with `VLLM_CUDA_FP8_SCALING=outer`, scaled by `xScales[T]` and
+    /// `wScales[N]` in the product where cuBLASLt can (outer-vector scaling, CUDA 12.9 and later,
+    /// Hopper), else left to the caller's kernel. Why opt-in: on the GPU machine of 2026-12-05 every
+    /// product fell back to the caller's kernel (13% of an FP8 throughput run); the plan then asked
+    /// the heuristic with the scale modes set but no scale vectors, which PyTorch, whose rowwise
+    /// scaling takes this path on Hopper, never does. It now sets both first; until a GPU has
+    /// checked the products with it (`kernel-check`, `run_gpu_checks.sh fp8accum`), the caller's
+    /// kernel stays the default.
     func linearFP8(
         x: CUdeviceptr, w: CUdeviceptr, y: CUdeviceptr, xScales: CUdeviceptr, wScales: CUdeviceptr, tokens: Int,
         outFeatures: Int, inFeatures: Int, stream: OpaquePointer?
     ) -> FP8Product {
         let key = Key(m: outFeatures, n: tokens, k: inFeatures)
         if fp8Plans[key] == nil {
-            // `VLLM_CUDA_FP8_SCALING=after` leaves the scales to the caller's kernel (for comparisons).
-            let outer = ProcessInfo.processInfo.environment["VLLM_CUDA_FP8_SCALING"] != "after"
-            let scaled = outer ? try? makePlan(m: outFeatures, n: tokens, k: inFeatures, input: Self.realF8E4M3, scaled: true) : nil
+            let outer = ProcessInfo.processInfo.environment["VLLM_CUDA_FP8_SCALING"] == "outer"
+            var scaled: Plan?
+            if outer {
+                do {
+                    scaled = try makePlan(
+                        m: outFeatures, n: tokens, k: inFeatures, input: Self.realF8E4M3, scaled: true, scales: (wScales, xScales))
+                } catch {
+                    sayScalingFallback("no outer-vector FP8 plan (\(error))")
+                }
+            }
             fp8Plans[key] = (
                 scaled, scaled == nil ? try? makePlan(m: outFeatures, n: tokens, k: inFeatures, input: Self.realF8E4M3, scaled: false) : nil
             )
@@ -155,7 +170,9 @@ final class CUBLASLt: @unchecked Sendable {
             var (a, b) = (wScales, xScales)
             _ = descSetAttribute(plan.desc, Self.descAScalePointer, &a, 8)
             _ = descSetAttribute(plan.desc, Self.descBScalePointer, &b, 8)
-            if run(plan, x: x, w: w, y: y, stream: stream) == 0 { return .scaled }
+            let status = run(plan, x: x, w: w, y: y, stream: stream)
+            if status == 0 { return .scaled }
+            sayScalingFallback("the outer-vector FP8 product failed (status \(status))")
             fp8Plans[key] = (nil, try? makePlan(m: outFeatures, n: tokens, k: inFeatures, input: Self.realF8E4M3, scaled: false))
             return linearFP8(
                 x: x, w: w, y: y, xScales: xScales, wScales: wScales, tokens: tokens, outFeatures: outFeatures, inFeatures: inFeatures,
@@ -165,6 +182,14 @@ final class CUBLASLt: @unchecked Sendable {
         if run(plan, x: x, w: w, y: y, stream: stream) == 0 { return .unscaled }
         fp8Plans[key] = (nil, nil)
         return .unsupported
+    }
+
+    /// Says why the scales are applied after the product, the first time only: whether cuBLASLt or
+    /// the caller's kernel applies them is what an FP8 run's speed depends on.
+    private func sayScalingFallback(_ reason: String) {
+        guard !saidScalingFallback else { return }
+        saidScalingFallback = true
+        FileHandle.standardError.write(Data("cuBLASLt: \(reason); FP8 scales applied after the products\n".utf8))
     }
 
     private func run(_ plan: Plan, x: CUdeviceptr, w: CUdeviceptr, y: CUdeviceptr, stream: OpaquePointer?) -> Int32 {
@@ -227,10 +252,12 @@ final class CUBLASLt: @unchecked Sendable {
     }
 
     /// A plan for operands of `input` (the compute dtype unless given); with `scaled`, A and B
-    /// take vectors of float32 scales (per output feature, per token). It runs `algorithm` when
-    /// given, else the heuristic's first choice.
+    /// take vectors of float32 scales (per output feature, per token), set before the heuristic is
+    /// asked (`scales`; a call may point them elsewhere). It runs `algorithm` when given, else the
+    /// heuristic's first choice.
     private func makePlan(
-        m: Int, n: Int, k: Int, input: Int32? = nil, scaled: Bool = false, algorithm: [UInt64]? = nil
+        m: Int, n: Int, k: Int, input: Int32? = nil, scaled: Bool = false, scales: (a: CUdeviceptr, b: CUdeviceptr)? = nil,
+        algorithm: [UInt64]? = nil
     ) throws -> Plan {
         var desc: Handle?
         try Self.check(descCreate(&desc, Self.computeF32, Self.realF32), "cublasLtMatmulDescCreate")
@@ -241,6 +268,10 @@ final class CUBLASLt: @unchecked Sendable {
             var mode = Self.scaleOuterVector
             try Self.check(descSetAttribute(desc!, Self.descAScaleMode, &mode, 4), "cublasLtMatmulDescSetAttribute(A_SCALE_MODE)")
             try Self.check(descSetAttribute(desc!, Self.descBScaleMode, &mode, 4), "cublasLtMatmulDescSetAttribute(B_SCALE_MODE)")
+            if var (a, b) = scales {
+                try Self.check(descSetAttribute(desc!, Self.descAScalePointer, &a, 8), "cublasLtMatmulDescSetAttribute(A_SCALE_POINTER)")
+                try Self.check(descSetAttribute(desc!, Self.descBScalePointer, &b, 8), "cublasLtMatmulDescSetAttribute(B_SCALE_POINTER)")
+            }
         }
         if input == Self.realF8E4M3, ProcessInfo.processInfo.environment["VLLM_CUDA_FP8_FAST_ACCUM"] == "1" {
             var fast: Int8 = 1
