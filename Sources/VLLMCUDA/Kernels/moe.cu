@@ -180,7 +180,8 @@ struct MoeQueue {
 // the same values in the same order), so the block's output keeps its bits. Why: with bf16 router
 // logits, equal top probabilities are common (random-weight Qwen3-30B-A3B shape: moe_route 16.7 us a
 // layer in an H200 profile, against 5 to 6 us for the other one-warp kernels). Also: the taken
-// expert is marked through an unrolled compare, which keeps p in registers.
+// expert is marked through an unrolled compare, which keeps p in registers. scripts/gpu/moe_route_emulate.py
+// replays both rules on torch.topk's tie-heavy fixture cases.
 #ifndef MOE_ROUTE_SET_TIES
 #define MOE_ROUTE_SET_TIES 0
 #endif
