@@ -8,11 +8,16 @@
 // One row of RMSNorm as transformers computes it: mean of squares in float32, rsqrt, round to the
 // activation dtype, times the weight, round again. `x` may alias `out` (each thread rereads only
 // what it wrote itself).
+// 1 / RMS of a row of n values whose squares each thread summed into `squares` (block-wide).
+__device__ __forceinline__ float block_inverse_rms(float squares, int n, float eps) {
+    return 1.f / sqrtf(block_sum(squares) / (float)n + eps);
+}
+
 template <typename T>
 __device__ void rms_norm_row(T* out, const T* x, const T* w, int n, float eps) {
     float squares = 0.f;
     for (int i = threadIdx.x; i < n; i += blockDim.x) { const float v = to_f(x[i]); squares += v * v; }
-    const float inverse = 1.f / sqrtf(block_sum(squares) / (float)n + eps);
+    const float inverse = block_inverse_rms(squares, n, eps);
     for (int i = threadIdx.x; i < n; i += blockDim.x)
         out[i] = from_f<T>(to_f(w[i]) * rnd<T>(to_f(x[i]) * inverse));
 }
@@ -27,6 +32,19 @@ template <typename T> __device__ void rms_norm(T* out, const T* x, const T* w, i
 // input instead of rereading the residual after the sum, which matters for the one-row blocks of
 // decode steps, where each read is a full memory round trip.
 #define NORM_PER_THREAD 8
+
+// The row a thread holds (v[e] = element threadIdx.x + e·blockDim.x, zero past n; `squares`: the
+// sum of their squares) normed with its weights into o.
+template <typename T>
+__device__ __forceinline__ void store_held_rms_norm(T* o, const float (&v)[NORM_PER_THREAD], const float (&weight)[NORM_PER_THREAD],
+                                                    float squares, int n, float eps) {
+    const float inverse = block_inverse_rms(squares, n, eps);
+#pragma unroll
+    for (int e = 0; e < NORM_PER_THREAD; ++e) {
+        const int i = threadIdx.x + e * blockDim.x;
+        if (i < n) o[i] = from_f<T>(weight[e] * rnd<T>(v[e] * inverse));
+    }
+}
 template <typename T> __device__ void add_rms_norm(T* out, T* residual, const T* x, const T* w, int n, float eps) {
     const long long r = blockIdx.x;
     T* res = residual + r * n;
@@ -53,13 +71,7 @@ template <typename T> __device__ void add_rms_norm(T* out, T* residual, const T*
         if (i < n) res[i] = from_f<T>(v[e]);
         squares += v[e] * v[e];
     }
-    const float inverse = 1.f / sqrtf(block_sum(squares) / (float)n + eps);
-    T* o = out + r * n;
-#pragma unroll
-    for (int e = 0; e < NORM_PER_THREAD; ++e) {
-        const int i = threadIdx.x + e * blockDim.x;
-        if (i < n) o[i] = from_f<T>(weight[e] * rnd<T>(v[e] * inverse));
-    }
+    store_held_rms_norm<T>(out + r * n, v, weight, squares, n, eps);
 }
 
 // out = RMSNorm(residual += RMSNorm(x) with w1) with w2: a block's output normed before it joins the
@@ -75,20 +87,21 @@ __device__ void norm_add_rms_norm(T* out, T* residual, const T* x, const T* w1, 
     const T* in = x + r * n;
     T* o = out + r * n;
     if (n > NORM_PER_THREAD * (int)blockDim.x) {
-        // Each thread rereads only the elements it wrote itself, so `out` can hold the first norm.
+        // The two kernels' rows one after the other: each thread rereads only the elements it wrote
+        // itself, so `out` can hold the first norm as add_rms_norm's input.
         rms_norm_row(o, in, w1, n, eps);
-        for (int i = threadIdx.x; i < n; i += blockDim.x) res[i] = from_f<T>(to_f(res[i]) + to_f(o[i]));
-        rms_norm_row(o, (const T*)res, w2, n, eps);
+        add_rms_norm<T>(out, residual, out, w2, n, eps);
         return;
     }
-    float v[NORM_PER_THREAD], squares = 0.f;
+    float v[NORM_PER_THREAD], weight[NORM_PER_THREAD], squares = 0.f;
 #pragma unroll
     for (int e = 0; e < NORM_PER_THREAD; ++e) {
         const int i = threadIdx.x + e * blockDim.x;
         v[e] = i < n ? to_f(in[i]) : 0.f;
+        weight[e] = i < n ? to_f(w2[i]) : 0.f;
         squares += v[e] * v[e];
     }
-    const float first = 1.f / sqrtf(block_sum(squares) / (float)n + eps);
+    const float first = block_inverse_rms(squares, n, eps);
     squares = 0.f;
 #pragma unroll
     for (int e = 0; e < NORM_PER_THREAD; ++e) {
@@ -100,12 +113,7 @@ __device__ void norm_add_rms_norm(T* out, T* residual, const T* x, const T* w1, 
         }
         squares += v[e] * v[e];
     }
-    const float second = 1.f / sqrtf(block_sum(squares) / (float)n + eps);
-#pragma unroll
-    for (int e = 0; e < NORM_PER_THREAD; ++e) {
-        const int i = threadIdx.x + e * blockDim.x;
-        if (i < n) o[i] = from_f<T>(to_f(w2[i]) * rnd<T>(v[e] * second));
-    }
+    store_held_rms_norm<T>(o, v, weight, squares, n, eps);
 }
 
 // Qwen3's per-head RMSNorm of q and k inside the fused qkv rows, in place. Grid (tokens, q heads +

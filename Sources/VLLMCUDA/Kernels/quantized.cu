@@ -487,10 +487,13 @@ __device__ __forceinline__ void quantize_vector_fp8(unsigned char* q, const uint
     else *(unsigned int*)q = out.word[0];
 }
 
-// The vectorized row (FP8_ROW_VECTORS): k a multiple of 16 (the backend's guard).
+// FP8_ROW_VECTORS: quantize_rows_fp8 vectorized; k a multiple of 16 (the backend's guard).
 template <typename T>
-__device__ void quantize_row_fp8_vectors(unsigned char* q, float* scales, const T* xr, int k) {
+__device__ void quantize_rows_fp8_vectors(unsigned char* q, float* scales, const T* x, int k) {
     constexpr int E = 16 / (int)sizeof(T);
+    PDL_ENTER();
+    const T* xr = x + (long long)blockIdx.x * k;
+    q += (long long)blockIdx.x * k;
     const int vectors = k / E;
     uint4 held[FP8_ROW_HELD];
     float m = 0.f;
@@ -538,20 +541,16 @@ __device__ void quantize_rows_fp8(unsigned char* q, float* scales, const T* x, i
     if (threadIdx.x == 0) scales[blockIdx.x] = scale;
     unsigned short* qr = (unsigned short*)(q + (long long)blockIdx.x * k);
     for (int j = threadIdx.x; j < k / 2; j += blockDim.x) {
-        unsigned short r = 0;
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 890
-        // The first operand lands in the upper byte: element 2j+1, as memory orders the pair.
-        asm("cvt.rn.satfinite.e4m3x2.f32 %0, %1, %2;" : "=h"(r) : "f"(to_f(xr[2 * j + 1]) / scale), "f"(to_f(xr[2 * j]) / scale));
-#endif
-        qr[j] = r;
+        const float odd = to_f(xr[2 * j + 1]) / scale;  // first, as before fp8_pair: the same machine code
+        qr[j] = fp8_pair(to_f(xr[2 * j]) / scale, odd);
     }
 }
 
-// FP8_ROW_VECTORS: the same row, vectorized; k a multiple of 16 (the backend's guard).
+// One value of a product of codes with its row's and column's scales (and column c's bias).
 template <typename T>
-__device__ void quantize_rows_fp8_vectors(unsigned char* q, float* scales, const T* x, int k) {
-    PDL_ENTER();
-    quantize_row_fp8_vectors<T>(q + (long long)blockIdx.x * k, scales, x + (long long)blockIdx.x * k, k);
+__device__ __forceinline__ T scaled_product(float value, float row_scale, const float* column_scales, const T* bias, int c) {
+    const float v = value * row_scale * column_scales[c];
+    return from_f<T>(bias ? v + to_f(bias[c]) : v);
 }
 
 // y[t, n] = y[t, n] · row_scales[t] · column_scales[n] (+ bias[n]): the scales of a product of
@@ -561,9 +560,8 @@ __device__ void scale_product(T* y, const float* row_scales, const float* column
     PDL_ENTER();
     const long long total = (long long)rows * n;
     for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < total; i += (long long)gridDim.x * blockDim.x) {
-        const int c = (int)(i % n);
-        const float v = to_f(y[i]) * row_scales[i / n] * column_scales[c];
-        y[i] = from_f<T>(bias ? v + to_f(bias[c]) : v);
+        const int c = (int)(i % n);  // before the row's division, as before scaled_product: the same machine code
+        y[i] = scaled_product(to_f(y[i]), row_scales[i / n], column_scales, bias, c);
     }
 }
 
@@ -582,10 +580,7 @@ __device__ void scale_product_vectors(T* y, const float* row_scales, const float
         T* e = (T*)&v;
         const float row = row_scales[t];
 #pragma unroll
-        for (int j = 0; j < E; ++j) {
-            const float scaled = to_f(e[j]) * row * column_scales[c0 + j];
-            e[j] = from_f<T>(bias ? scaled + to_f(bias[c0 + j]) : scaled);
-        }
+        for (int j = 0; j < E; ++j) e[j] = scaled_product(to_f(e[j]), row, column_scales, bias, c0 + j);
         *at = v;
     }
 }
