@@ -188,11 +188,8 @@ public final class CUDABackend: Backend {
     private static let completionCounterCount = 1 << 16
     private let argumentStorage: UnsafeMutableRawPointer
     private let argumentPointers: UnsafeMutablePointer<UnsafeMutableRawPointer?>
-    private var attentionSharedBytes: [CUhandle: Int] = [:]
-    /// Dynamic shared memory that bidirectional_attention may use (raised for long encoder inputs).
-    var encoderAttentionSharedBytes = 48 * 1024
-    private var flashSharedBytes: [Int: Int] = [:]
-    private var prefillSharedBytes: [CUhandle: Int] = [:]
+    /// Dynamic shared memory each kernel has been allowed past the default 48 KB (`allowShared`).
+    private var sharedBytesAllowed: [CUhandle: Int] = [:]
     /// Warps a block of the register-accumulator prefill kernel (flash_prefill.cu: 16 query rows a
     /// warp) for steps with prefill chunks, 4 or 8; 0: the WMMA kernel instead. `VLLM_CUDA_FLASH2=0`
     /// starts with 0, `=4` with 4 (for comparisons).
@@ -917,12 +914,7 @@ public final class CUDABackend: Backend {
         let floats = 2 * rows * hd + 32 * (hd + 1) + 32 * hd + rows * 32 + 3 * rows
         let shared = floats * 4
         let paged = fp8?.pagedAttention ?? kernels.pagedAttention
-        if shared > attentionSharedBytes[paged, default: 48 * 1024] {
-            driver.must(
-                driver.cuFuncSetAttribute(paged, CUDADriver.functionAttributeMaxDynamicSharedBytes, Int32(shared)),
-                "cuFuncSetAttribute(paged_attention, \(shared) bytes of shared memory)")
-            attentionSharedBytes[paged] = shared
-        }
+        allowShared(shared, paged, "paged_attention")
         let (tilePointer, tileCount) = tiles(batch, tileTokens: tileTokens)
         let out = allocate([b.numTokens, layout.numHeads * hd])
         launch(
@@ -947,12 +939,7 @@ public final class CUDABackend: Backend {
         // Shared memory as laid out by flash_attention in attention.cu.
         let (rows, keys) = (64, 64)
         let shared = 2 * 3 * rows * (hd + 8) + 4 * rows * (keys + 4) + 4 * rows * (hd + 4) + 4 * 4 * rows
-        if shared > flashSharedBytes[hd, default: 48 * 1024] {
-            driver.must(
-                driver.cuFuncSetAttribute(function, CUDADriver.functionAttributeMaxDynamicSharedBytes, Int32(shared)),
-                "cuFuncSetAttribute(flash_attention, \(shared) bytes of shared memory)")
-            flashSharedBytes[hd] = shared
-        }
+        allowShared(shared, function, "flash_attention")
         let (tilePointer, tileCount) = tiles(batch, tileTokens: tileTokens)
         let out = allocate([b.numTokens, layout.numHeads * hd])
         return splitAttention(
@@ -978,12 +965,7 @@ public final class CUDABackend: Backend {
         // Shared memory as laid out by flash_prefill (fp_shared_bytes): the Q rows, then two stages
         // of 64 key and 64 value rows, every row padded by 8 elements; for FP8, one tile's codes.
         let shared = (rows + 4 * 64) * (hd + 8) * elementSize + (cache.isFP8 ? 2 * 64 * hd : 0)
-        if shared > prefillSharedBytes[function, default: 48 * 1024] {
-            driver.must(
-                driver.cuFuncSetAttribute(function, CUDADriver.functionAttributeMaxDynamicSharedBytes, Int32(shared)),
-                "cuFuncSetAttribute(flash_prefill, \(shared) bytes of shared memory)")
-            prefillSharedBytes[function] = shared
-        }
+        allowShared(shared, function, "flash_prefill")
         let (tilePointer, tileCount) = tiles(batch, tileTokens: max(1, rows / group))
         let out = allocate([b.numTokens, layout.numHeads * hd])
         return splitAttention(
@@ -1041,6 +1023,16 @@ public final class CUDABackend: Backend {
             grid: (tiles.count, layout.numKVHeads),
             splits: keySplits(blocks: tiles.count * layout.numKVHeads, perMultiprocessor: 4, below: 4),
             shared: 0, tiles: tiles.pointer, scale: scale, window: window, softCap: softCap)
+    }
+
+    /// Lets `function` take `bytes` of dynamic shared memory where that is past what it may take now
+    /// (48 KB, or what an earlier call allowed).
+    func allowShared(_ bytes: Int, _ function: CUhandle, _ name: String) {
+        guard bytes > sharedBytesAllowed[function, default: 48 * 1024] else { return }
+        driver.must(
+            driver.cuFuncSetAttribute(function, CUDADriver.functionAttributeMaxDynamicSharedBytes, Int32(bytes)),
+            "cuFuncSetAttribute(\(name), \(bytes) bytes of shared memory)")
+        sharedBytesAllowed[function] = bytes
     }
 
     /// How many runs of keys (split-KV) each attention tile is cut into: 1 when the step already

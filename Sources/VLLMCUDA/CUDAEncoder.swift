@@ -62,12 +62,7 @@ extension CUDABackend {
         let longest = zip(b.queryStart.dropFirst(), b.queryStart).map { Int($0 - $1) }.max() ?? 0
         let shared = (layout.headDim + longest) * 4
         precondition(shared <= 200 * 1024, "bidirectional attention over \(longest) tokens of one sequence exceeds shared memory")
-        if shared > encoderAttentionSharedBytes {
-            driver.must(
-                driver.cuFuncSetAttribute(attention, CUDADriver.functionAttributeMaxDynamicSharedBytes, Int32(shared)),
-                "cuFuncSetAttribute(bidirectional_attention, \(shared) bytes of shared memory)")
-            encoderAttentionSharedBytes = shared
-        }
+        allowShared(shared, attention, "bidirectional_attention")
         let out = allocate([b.numTokens, layout.numHeads * layout.headDim])
         launch(
             attention, "bidirectional_attention", grid: (b.numTokens, layout.numHeads), block: 128,

@@ -178,7 +178,7 @@ struct KernelCheckCommand: ParsableCommand {
             // step (with the step's cache write and, for few sequences, attention_combine): the
             // memory-bound decode kernel and the tensor-core kernel.
             let layout = QKVLayout(numHeads: 32, numKVHeads: 8, headDim: 128)
-            for (sequences, context) in [(1, 160), (1, 2000), (64, 1000)] {
+            for (sequences, context) in [(1, 160), (1, 2000), (64, 1000), (256, 1024)] {
                 let perSequence = context / 16 + 1
                 let cache = gpu.makeKVCache(
                     KVCacheShape(
@@ -306,6 +306,38 @@ struct KernelCheckCommand: ParsableCommand {
                     Float64Reference.headRMSNorm(
                         rotated, layout: layout, qWeight: doubles(nq), kWeight: doubles(nk), eps: Double(Float(1e-6))),
                     qc, qg)
+            }
+        }
+
+        // Decode steps of enough sequences that decode_attention runs unsplit (at least four blocks a
+        // multiprocessor: one lane a key, long runs), which the three-sequence steps above never
+        // reach: a prefill of every sequence, then one decode each.
+        for (heads, kvHeads, hd) in [(32, 8, 128), (8, 4, 256), (8, 2, 64)] {
+            let layout = QKVLayout(numHeads: heads, numKVHeads: kvHeads, headDim: hd)
+            let sequences = 4 * gpu.multiprocessors / kvHeads + 3
+            let lengths = (0..<sequences).map { _ in Int.random(in: 1...70, using: &rng) }
+            let perSequence = 5
+            let shape = KVCacheShape(
+                numLayers: 1, numBlocks: sequences * perSequence, blockSize: 16, numKVHeads: kvHeads, headDim: hd)
+            let cacheC = cpu.makeKVCache(shape), cacheG = gpu.makeKVCache(shape)
+            let tables = (0..<sequences).map { s in (0..<perSequence).map { Int32(s * perSequence + $0) } }
+            var history = Float64Reference.AttentionHistory()
+            let steps = [
+                zip(lengths, tables).map { SequenceChunk(tokenIDs: Array(repeating: 1, count: $0), numCached: 0, blockTable: $1) },
+                zip(lengths, tables).map { SequenceChunk(tokenIDs: [1], numCached: $0, blockTable: $1) },
+            ]
+            for (i, chunks) in steps.enumerated() {
+                let batch = ForwardBatch(chunks: chunks, blockSize: 16)
+                let qkvValues = random(batch.numTokens * layout.width, scale: 2)
+                let (qc, qg) = try pair(qkvValues, [batch.numTokens, layout.width])
+                let scale = 1 / Float(hd).squareRoot()
+                let expected = Float64Reference.attention(
+                    doubles(qkvValues), layout: layout, batch: batch, sequences: Array(0..<sequences), history: &history,
+                    scale: Double(scale), slidingWindow: nil)
+                check(
+                    "attention h\(heads)/\(kvHeads)x\(hd) \(sequences) sequences step \(i)", expected,
+                    cpu.attention(qc, layout: layout, cache: cacheC, layer: 0, batch: cpu.prepare(batch), scale: scale, slidingWindow: nil),
+                    gpu.attention(qg, layout: layout, cache: cacheG, layer: 0, batch: gpu.prepare(batch), scale: scale, slidingWindow: nil))
             }
         }
 

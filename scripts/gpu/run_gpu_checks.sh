@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The GPU checks and benchmarks, run on the device machine from the repository root:
 # `scripts/gpu/run_gpu_checks.sh MODE...`, one or more of
+#   kernelcheck  `vllm-dev kernel-check` against float64 in every dtype only (a kernel change's first check)
 #   checks     `vllm-dev kernel-check` against float64 in every dtype, then every fixture model and
 #              two real-shape models against transformers on the same GPU (logits, greedy tokens)
 #   speed      the issue-6 workloads (8B batch-1 latency, 1000 x 1024/128 throughput, the
@@ -9,6 +10,7 @@
 #   spec       batch-1 n-gram speculative decoding against plain decoding
 #   startup    `vllm serve` of a real 8B folder to its first answer, cold and warm kernel cache
 #   baselines  transformers' continuous batching on the same request files as ours
+#   quickab    this binary against .gpu/vllm-base.xz, one round, throughput first (8B 1000 x 1024/128, then batch 1)
 #   compare    the issue-6 workloads (8B latency twice, 8B throughput, the Qwen3-0.6B file) for this
 #              binary and the previous one, without transformers (the structure check of a refactor)
 #   quant      kernel checks (each dtype's include the quantized formats) and the quantized fixtures
@@ -90,7 +92,7 @@ export PYTHONUNBUFFERED=1
 has_mode() { [[ " $MODES " == *" $1 "* ]]; }
 DEV=$W/vllm-dev
 # Only the checks need vllm-dev; a call that runs benchmarks alone may leave it out of its carry.
-if has_mode checks || has_mode quant || has_mode qgemv || has_mode attnvariants || has_mode moeroute || has_mode fp8accum; then
+if has_mode checks || has_mode kernelcheck || has_mode quant || has_mode qgemv || has_mode attnvariants || has_mode moeroute || has_mode fp8accum; then
     xz -dc .gpu/vllm-dev.xz > "$DEV" && chmod +x "$DEV" || { echo "no vllm-dev binary"; exit 1; }
 fi
 G=scripts/gpu
@@ -176,11 +178,17 @@ date -u +%FT%TZ > "$R/date.txt"
 # checks: kernel checks from a cold kernel cache, then the fixtures and two real-shape models (2
 # layers of Llama-3.1-8B and Qwen3-0.6B, random bf16 weights) against transformers: logits of whole
 # prompts and chunked, greedy tokens with CUDA graphs and eager.
-if has_mode checks; then
+kernel_checks() {  # vllm-dev kernel-check against float64 in every dtype (KERNEL_CHECK_DTYPES), from a cold kernel cache
     export VLLM_CACHE_ROOT=$W/cache-checks
-    for dt in bfloat16 float16 float32; do
+    for dt in ${KERNEL_CHECK_DTYPES:-bfloat16 float16 float32}; do
         step kernel_check_${dt} 120 "$DEV" kernel-check --dtype $dt --json
     done
+}
+if has_mode kernelcheck; then
+    kernel_checks
+fi
+if has_mode checks; then
+    kernel_checks
     step make_llama8b_2l 300 python3 $G/make_models.py --config $L8/config.json --out $W/models/llama8b-2l --layers 2
     step make_qwen3_2l 300 python3 $G/make_models.py --config $Q06/config.json --out $W/models/qwen3-0.6b-2l --layers 2
     # CHECK_MODELS (globs) narrows the models, e.g. to "$W/models/*/" (the two real shapes, the only
@@ -345,6 +353,21 @@ if has_mode quantlatency; then
     done
 fi
 
+# quickab: this binary against the previous one (.gpu/vllm-base.xz), one round, the throughput first:
+# 8B throughput (1000 x 1024/128) each, then 8B batch-1 latency each (for a call with little time).
+if has_mode quickab; then
+    export VLLM_CACHE_ROOT=$W/cache-speed
+    unpack_base
+    for variant in new base; do
+        b="$BIN"; [ $variant = base ] && b=$BASE_BIN
+        throughput_8b throughput_8b_1000_$variant 180 1000 $b
+    done
+    for variant in new base; do
+        b="$BIN"; [ $variant = base ] && b=$BASE_BIN
+        latency_8b latency_8b_${variant}_1 150 "" $b
+    done
+fi
+
 if has_mode compare; then
     export VLLM_CACHE_ROOT=$W/cache-speed
     issue6_workloads
@@ -414,7 +437,8 @@ if has_mode gemmaspeed; then
     export VLLM_CACHE_ROOT=$W/cache-gemma
     GEM=bench/gpu/configs/gemma2_9b
     step hf_limits_gemma 90 python3 $G/hf_bench.py --limits --out $R/hf_limits_gemma.json
-    step hf_gemma2_9b 150 python3 $G/hf_bench.py --config $GEM --shapes 1x32x128 --out $R/hf_gemma2_9b.json
+    # GEMMA_HF=0 leaves transformers out (the floor still comes from the limits measured here).
+    [ "${GEMMA_HF:-1}" = 1 ] && step hf_gemma2_9b 150 python3 $G/hf_bench.py --config $GEM --shapes 1x32x128 --out $R/hf_gemma2_9b.json
     latency_1x32x128 latency_gemma2_9b 150 $GEM "" "$BIN"
     step report_latency_gemma 30 python3 $G/speed_report.py latency --config $GEM --workload gemma2_9b \
         --note "Gemma-2-9B shape (42 layers, sliding window 4096 on alternate layers, soft-caps 50/30), dummy bf16 weights; batch 1, 32 in / 128 out (vllm bench forward); floor: active parameters' bytes over the copy bandwidth" \
