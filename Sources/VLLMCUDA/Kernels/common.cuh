@@ -243,6 +243,9 @@ __device__ void block_argmax(float& v, int& i) {
 #ifndef GEMV_DEPTH  // a kernel-source override may try another depth
 #define GEMV_DEPTH 8
 #endif
+#ifndef GEMV_STAGED
+#define GEMV_STAGED 0
+#endif
 
 template <typename T, int NT>
 __device__ __forceinline__ void gemv_accumulate(float* acc, const uint4& wv, const T* x, int k, int c) {
@@ -258,6 +261,50 @@ __device__ __forceinline__ void gemv_accumulate(float* acc, const uint4& wv, con
 
 // The dot products of weight row `wr` with the NT rows of x, summed over the warp (every lane
 // gets them); a dead warp (`live` false) only takes part in the launch protocol and gets zeros.
+#if GEMV_STAGED
+// An experiment, off by default (kernel-source define GEMV_STAGED 1; bench/gpu/NOTES.md, stop 33):
+// the weight loads by cp.async into shared memory. ptxas places the register loads of gemv_row's loop
+// among the multiply-adds (after the first batch, three or four of a lane's eight loads are in flight
+// at a time, one round trip after another), which a faster memory feels more; copies that need no
+// register are issued together, and the next batch's copies go out before this batch's sums.
+__device__ __forceinline__ void gemv_copy16(void* shared, const void* global) {
+    const unsigned int address = (unsigned int)__cvta_generic_to_shared(shared);
+    asm volatile("cp.async.cg.shared.global [%0], [%1], 16;" ::"r"(address), "l"(global));
+}
+template <typename T, int NT>
+__device__ __forceinline__ void gemv_row(float* total, const T* x, const T* wr, int k, bool live) {
+    __shared__ __align__(16) uint4 stage[8][GEMV_DEPTH][32];  // [warp][chunk][lane], blocks of up to 8 warps
+    const int lane = threadIdx.x & 31;
+    uint4(*mine)[32] = stage[threadIdx.x >> 5];
+#pragma unroll
+    for (int t = 0; t < NT; ++t) total[t] = 0.f;
+    if (!live) { PDL_ENTER(); return; }
+    int c = lane * 8;
+    // Each lane reads back only the chunks it copied itself: no warp barrier is needed.
+#pragma unroll
+    for (int u = 0; u < GEMV_DEPTH; ++u)
+        if (c + u * 256 < k) gemv_copy16(&mine[u][lane], wr + c + u * 256);
+    asm volatile("cp.async.commit_group;");
+    PDL_ENTER();
+    for (; c < k; c += GEMV_DEPTH * 256) {
+        asm volatile("cp.async.wait_all;" ::: "memory");
+        uint4 wv[GEMV_DEPTH];
+#pragma unroll
+        for (int u = 0; u < GEMV_DEPTH; ++u)
+            if (c + u * 256 < k) wv[u] = mine[u][lane];
+        const int next = c + GEMV_DEPTH * 256;
+#pragma unroll
+        for (int u = 0; u < GEMV_DEPTH; ++u)
+            if (next + u * 256 < k) gemv_copy16(&mine[u][lane], wr + next + u * 256);
+        asm volatile("cp.async.commit_group;");
+#pragma unroll
+        for (int u = 0; u < GEMV_DEPTH; ++u)
+            if (c + u * 256 < k) gemv_accumulate<T, NT>(total, wv[u], x, k, c + u * 256);
+    }
+#pragma unroll
+    for (int t = 0; t < NT; ++t) total[t] = warp_sum(total[t]);
+}
+#else
 template <typename T, int NT>
 __device__ __forceinline__ void gemv_row(float* total, const T* x, const T* wr, int k, bool live) {
     const int lane = threadIdx.x & 31;
@@ -297,6 +344,7 @@ __device__ __forceinline__ void gemv_row(float* total, const T* x, const T* wr, 
 #pragma unroll
     for (int t = 0; t < NT; ++t) total[t] = warp_sum(total[t]);
 }
+#endif
 
 // FP8 e4m3 (e4m3fn: no infinities, 0x7F and 0xFF are NaN), for FP8 weights and the FP8 KV cache.
 // An e4m3 code as a float: its sign, exponent and mantissa bits placed in a half (bias 15
