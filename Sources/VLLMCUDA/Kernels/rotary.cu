@@ -14,6 +14,66 @@
 // unsigned char) stores them as write_kv_cache does, with the inverses of the layer's scales.
 // Grid (tokens, parts): a token's items are spread over gridDim.y blocks so that a decode step's
 // one token is not one block walking 20 dependent rounds of loads (12 us a layer on the 8B shape).
+// One rotated pair, x1 at d and x2 at half + d, each product rounded as PyTorch rounds it.
+template <typename T> __device__ __forceinline__ void rotate_pair(float x1, float x2, float c, float s, T& a, T& b) {
+    a = from_f<T>(rnd<T>(x1 * c) + rnd<T>(-x2 * s));
+    b = from_f<T>(rnd<T>(x2 * c) + rnd<T>(x1 * s));
+}
+
+// 16 bytes of activations into the cache at p: one store, or kv_store's codes one by one.
+template <typename T, typename C> __device__ __forceinline__ void store_chunk(C* p, const uint4& v, float inverse) {
+    if constexpr (sizeof(C) == sizeof(T)) {
+        *(uint4*)p = v;
+    } else {
+        const T* e = (const T*)&v;
+#pragma unroll
+        for (int i = 0; i < 16 / (int)sizeof(T); ++i) kv_store(p + i, e[i], inverse);
+    }
+}
+
+#ifndef ROTARY_VECTORS  // an experiment, off by default (bench/gpu/NOTES.md, stop 33)
+#define ROTARY_VECTORS 0
+#endif
+
+// ROTARY_VECTORS: 16 bytes a load and a store (2-byte accesses ran at about 1 TB/s in prefill steps on
+// the H200, 2.2% of the 8B throughput run). The same arithmetic element by element as the loop below.
+// Returns false where the widths do not split into 16-byte chunks (the caller then takes the loop).
+template <typename T, typename C>
+__device__ __forceinline__ bool rotary_write_kv_chunks(T* row, const T* table, long long at, int slot, C* keys, C* values,
+                                                       int width, int num_heads, int kv_heads, int head_dim,
+                                                       int block_size, int rotary_dim, float key_inverse,
+                                                       float value_inverse, int first, int stride) {
+    constexpr int PER = 16 / (int)sizeof(T);
+    const int half = rotary_dim / 2, heads = num_heads + kv_heads, chunks = half / PER;
+    if (half % PER != 0 || width % PER != 0 || head_dim % PER != 0) return false;
+    for (int i = first; i < heads * chunks; i += stride) {
+        const int h = i / chunks, d = (i % chunks) * PER;
+        T* x = row + h * head_dim;
+        uint4 lo = *(const uint4*)(x + d), hi = *(const uint4*)(x + half + d);
+        const uint4 cv = *(const uint4*)(table + d), sv = *(const uint4*)(table + half + d);
+        T *l = (T*)&lo, *u = (T*)&hi;
+        const T *c = (const T*)&cv, *s = (const T*)&sv;
+#pragma unroll
+        for (int e = 0; e < PER; ++e) rotate_pair(to_f(l[e]), to_f(u[e]), to_f(c[e]), to_f(s[e]), l[e], u[e]);
+        *(uint4*)(x + d) = lo;
+        *(uint4*)(x + half + d) = hi;
+        if (slot >= 0 && h >= num_heads) {
+            C* k = keys + at + (long long)(h - num_heads) * block_size * head_dim;
+            store_chunk<T>(k + d, lo, key_inverse);
+            store_chunk<T>(k + half + d, hi, key_inverse);
+        }
+    }
+    if (slot < 0) return true;
+    const int per_head = head_dim / PER;
+    for (int i = first; i < kv_heads * per_head; i += stride) {
+        const int g = i / per_head, d = (i % per_head) * PER;
+        const long long to = at + (long long)g * block_size * head_dim + d;
+        store_chunk<T>(values + to, *(const uint4*)(row + (heads + g) * head_dim + d), value_inverse);
+        if (d >= rotary_dim) store_chunk<T>(keys + to, *(const uint4*)(row + (num_heads + g) * head_dim + d), key_inverse);
+    }
+    return true;
+}
+
 template <typename T, typename C>
 __device__ void rotary_write_kv(T* qkv, const T* rope, const int* positions, const int* slots, C* keys, C* values,
                                 int width, int num_heads, int kv_heads, int head_dim, int block_size, int rotary_dim,
@@ -25,12 +85,15 @@ __device__ void rotary_write_kv(T* qkv, const T* rope, const int* positions, con
     // Where this token's head 0 lives in a layer's cache; head g is g * block_size rows further.
     const long long at = slot < 0 ? 0 : ((long long)(slot / block_size) * kv_heads * block_size + slot % block_size) * head_dim;
     const int first = blockIdx.y * blockDim.x + threadIdx.x, stride = gridDim.y * blockDim.x;
+    if (ROTARY_VECTORS && rotary_write_kv_chunks(row, table, at, slot, keys, values, width, num_heads, kv_heads, head_dim,
+                                                 block_size, rotary_dim, key_inverse, value_inverse, first, stride))
+        return;
     for (int i = first; i < heads * half; i += stride) {
         const int h = i / half, d = i % half;
         T* x = row + h * head_dim;
         const float c = to_f(table[d]), s = to_f(table[half + d]);
-        const float x1 = to_f(x[d]), x2 = to_f(x[half + d]);
-        const T a = from_f<T>(rnd<T>(x1 * c) + rnd<T>(-x2 * s)), b = from_f<T>(rnd<T>(x2 * c) + rnd<T>(x1 * s));
+        T a, b;
+        rotate_pair(to_f(x[d]), to_f(x[half + d]), c, s, a, b);
         x[d] = a;
         x[half + d] = b;
         if (slot >= 0 && h >= num_heads) {
