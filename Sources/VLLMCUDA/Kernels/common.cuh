@@ -65,6 +65,13 @@ template <> __device__ __forceinline__ __half from_f<__half>(float x) { return _
 
 template <typename T> __device__ __forceinline__ float rnd(float x) { return to_f<T>(from_f<T>(x)); }
 
+// 16 bytes from global to shared memory by cp.async (L2 only), awaited by the caller's
+// cp.async.wait_group / wait_all.
+__device__ __forceinline__ void cp_async16(void* shared, const void* global) {
+    const unsigned int address = (unsigned int)__cvta_generic_to_shared(shared);
+    asm volatile("cp.async.cg.shared.global [%0], [%1], 16;" ::"r"(address), "l"(global));
+}
+
 // The gated MLPs' activations, as functors for the kernels that apply them (activation.cu's
 // act_and_mul, gemv.cu's fused gate/up product): SiLU (Llama's SwiGLU) and gelu_pytorch_tanh
 // (Gemma's GeGLU): 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))).
@@ -267,10 +274,6 @@ __device__ __forceinline__ void gemv_accumulate(float* acc, const uint4& wv, con
 // among the multiply-adds (after the first batch, three or four of a lane's eight loads are in flight
 // at a time, one round trip after another), which a faster memory feels more; copies that need no
 // register are issued together, and the next batch's copies go out before this batch's sums.
-__device__ __forceinline__ void gemv_copy16(void* shared, const void* global) {
-    const unsigned int address = (unsigned int)__cvta_generic_to_shared(shared);
-    asm volatile("cp.async.cg.shared.global [%0], [%1], 16;" ::"r"(address), "l"(global));
-}
 template <typename T, int NT>
 __device__ __forceinline__ void gemv_row(float* total, const T* x, const T* wr, int k, bool live) {
     __shared__ __align__(16) uint4 stage[8][GEMV_DEPTH][32];  // [warp][chunk][lane], blocks of up to 8 warps
@@ -283,7 +286,7 @@ __device__ __forceinline__ void gemv_row(float* total, const T* x, const T* wr, 
     // Each lane reads back only the chunks it copied itself: no warp barrier is needed.
 #pragma unroll
     for (int u = 0; u < GEMV_DEPTH; ++u)
-        if (c + u * 256 < k) gemv_copy16(&mine[u][lane], wr + c + u * 256);
+        if (c + u * 256 < k) cp_async16(&mine[u][lane], wr + c + u * 256);
     asm volatile("cp.async.commit_group;");
     PDL_ENTER();
     for (; c < k; c += GEMV_DEPTH * 256) {
@@ -295,7 +298,7 @@ __device__ __forceinline__ void gemv_row(float* total, const T* x, const T* wr, 
         const int next = c + GEMV_DEPTH * 256;
 #pragma unroll
         for (int u = 0; u < GEMV_DEPTH; ++u)
-            if (next + u * 256 < k) gemv_copy16(&mine[u][lane], wr + next + u * 256);
+            if (next + u * 256 < k) cp_async16(&mine[u][lane], wr + next + u * 256);
         asm volatile("cp.async.commit_group;");
 #pragma unroll
         for (int u = 0; u < GEMV_DEPTH; ++u)

@@ -28,10 +28,6 @@
 // runs to 8 keys, so the splits share short contexts out.
 #define DA_WARPS 4
 #define DA_MAX_GROUP 8
-__device__ __forceinline__ void cp_async16(void* shared, const void* global) {
-    const unsigned int address = (unsigned int)__cvta_generic_to_shared(shared);
-    asm volatile("cp.async.cg.shared.global [%0], [%1], 16;" ::"r"(address), "l"(global));
-}
 
 // The fewest lanes a key for head size HD: the unsplit kernel's.
 template <int HD> constexpr int decode_min_lanes() { return HD > 128 ? 2 : 1; }

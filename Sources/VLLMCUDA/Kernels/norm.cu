@@ -5,14 +5,14 @@
 #include "common.cuh"
 #endif
 
-// One row of RMSNorm as transformers computes it: mean of squares in float32, rsqrt, round to the
-// activation dtype, times the weight, round again. `x` may alias `out` (each thread rereads only
-// what it wrote itself).
 // 1 / RMS of a row of n values whose squares each thread summed into `squares` (block-wide).
 __device__ __forceinline__ float block_inverse_rms(float squares, int n, float eps) {
     return 1.f / sqrtf(block_sum(squares) / (float)n + eps);
 }
 
+// One row of RMSNorm as transformers computes it: mean of squares in float32, rsqrt, round to the
+// activation dtype, times the weight, round again. `x` may alias `out` (each thread rereads only
+// what it wrote itself).
 template <typename T>
 __device__ void rms_norm_row(T* out, const T* x, const T* w, int n, float eps) {
     float squares = 0.f;
