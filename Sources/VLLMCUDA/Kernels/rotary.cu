@@ -5,15 +5,6 @@
 #include "common.cuh"
 #endif
 
-// Rotary embedding (rotate-half convention) of each token's q and k heads, in place; with `slots`,
-// the rotated keys and the values also go to the token's cache slot (layout of write_kv_cache), so
-// that a step rotates and fills the cache in one pass. Only the first `rotary_dim` values of each
-// head turn (partial rotary, Phi-3/Phi-4-mini; rotary_dim == head_dim otherwise). `rope` rows hold
-// rotary_dim/2 cosines then rotary_dim/2 sines, already in the activation dtype (transformers casts
-// cos and sin to it), and each product is rounded as PyTorch rounds it. A cache of e4m3 codes (C =
-// unsigned char) stores them as write_kv_cache does, with the inverses of the layer's scales.
-// Grid (tokens, parts): a token's items are spread over gridDim.y blocks so that a decode step's
-// one token is not one block walking 20 dependent rounds of loads (12 us a layer on the 8B shape).
 // One rotated pair, x1 at d and x2 at half + d, each product rounded as PyTorch rounds it.
 template <typename T> __device__ __forceinline__ void rotate_pair(float x1, float x2, float c, float s, T& a, T& b) {
     a = from_f<T>(rnd<T>(x1 * c) + rnd<T>(-x2 * s));
@@ -74,6 +65,15 @@ __device__ __forceinline__ bool rotary_write_kv_chunks(T* row, const T* table, l
     return true;
 }
 
+// Rotary embedding (rotate-half convention) of each token's q and k heads, in place; with `slots`,
+// the rotated keys and the values also go to the token's cache slot (layout of write_kv_cache), so
+// that a step rotates and fills the cache in one pass. Only the first `rotary_dim` values of each
+// head turn (partial rotary, Phi-3/Phi-4-mini; rotary_dim == head_dim otherwise). `rope` rows hold
+// rotary_dim/2 cosines then rotary_dim/2 sines, already in the activation dtype (transformers casts
+// cos and sin to it), and each product is rounded as PyTorch rounds it. A cache of e4m3 codes (C =
+// unsigned char) stores them as write_kv_cache does, with the inverses of the layer's scales.
+// Grid (tokens, parts): a token's items are spread over gridDim.y blocks so that a decode step's
+// one token is not one block walking 20 dependent rounds of loads (12 us a layer on the 8B shape).
 template <typename T, typename C>
 __device__ void rotary_write_kv(T* qkv, const T* rope, const int* positions, const int* slots, C* keys, C* values,
                                 int width, int num_heads, int kv_heads, int head_dim, int block_size, int rotary_dim,
