@@ -137,17 +137,20 @@ unpack_base() {  # the previous binary (.gpu/vllm-base.xz) as $BASE_BIN, for spe
     [ "${BASE:-1}" = 1 ] && [ -f .gpu/vllm-base.xz ] && xz -dc .gpu/vllm-base.xz > $BASE_BIN && chmod +x $BASE_BIN
     return 0
 }
+variant_binary() {  # variant_binary new|base: this binary, or the previous one ($BASE_BIN; fails where none was unpacked)
+    if [ "$1" = new ]; then echo "$BIN"; else [ -x "$BASE_BIN" ] && echo "$BASE_BIN"; fi
+}
 issue6_workloads() {  # 8B batch-1 latency (two rounds), 8B and Qwen3-0.6B throughput; this binary and the previous one alternating
     unpack_base
     qwen06_dataset
     for round in 1 2; do
         for variant in new base; do
-            b="$BIN"; [ $variant = base ] && { [ -x "$BASE_BIN" ] || continue; b=$BASE_BIN; }
+            b=$(variant_binary $variant) || continue
             latency_8b latency_8b_${variant}_$round 150 "" $b
         done
     done
     for variant in new base; do
-        b="$BIN"; [ $variant = base ] && { [ -x "$BASE_BIN" ] || continue; b=$BASE_BIN; }
+        b=$(variant_binary $variant) || continue
         throughput_8b throughput_8b_1000_$variant 180 1000 $b
         step throughput_qwen06_$variant 120 $b bench throughput --device cuda --load-format dummy \
             --model $Q06 --dataset-path $W/dataset_qwen06.jsonl --max-model-len 2048 \
@@ -359,11 +362,11 @@ if has_mode quickab; then
     export VLLM_CACHE_ROOT=$W/cache-speed
     unpack_base
     for variant in new base; do
-        b="$BIN"; [ $variant = base ] && b=$BASE_BIN
+        b=$(variant_binary $variant) || continue
         throughput_8b throughput_8b_1000_$variant 180 1000 $b
     done
     for variant in new base; do
-        b="$BIN"; [ $variant = base ] && b=$BASE_BIN
+        b=$(variant_binary $variant) || continue
         latency_8b latency_8b_${variant}_1 150 "" $b
     done
 fi
