@@ -8,6 +8,7 @@
 #              Qwen3-0.6B request file) for this binary and the previous one (.gpu/vllm-base.xz)
 #              alternating in the same run, with the machine's limits and transformers' batch 1
 #   spec       batch-1 n-gram speculative decoding against plain decoding
+#   specprofile  device time per operation of that batch-1 run, plain and speculating (where a verifying step's time goes)
 #   startup    `vllm serve` of a real 8B folder to its first answer, cold and warm kernel cache
 #   baselines  transformers' continuous batching on the same request files as ours
 #   quickab    this binary against .gpu/vllm-base.xz, one round, throughput first (8B 1000 x 1024/128, then batch 1)
@@ -250,6 +251,18 @@ if has_mode spec; then
     done
     # Verifying steps replay CUDA graphs (2026-12-05); eager, for what the recordings bring.
     latency_8b spec_ngram_self_repeat_eager 150 "--self-repeat --enforce-eager --speculative-config $NGRAM" "$BIN"
+fi
+
+# specprofile: where a verifying step's time goes: device time per operation (VLLM_CUDA_PROFILE=1,
+# steps eager) of the batch-1 self-repeating run, plain and with n-gram speculation.
+if has_mode specprofile; then
+    export VLLM_CACHE_ROOT=$W/cache-speed
+    NGRAM='{"method":"ngram","num_speculative_tokens":4,"prompt_lookup_max":4,"prompt_lookup_min":2}'
+    for spec in off ngram; do
+        flag=""; [ $spec = ngram ] && flag="--speculative-config $NGRAM"
+        latency_8b specprofile_$spec 150 "--self-repeat $flag" env VLLM_CUDA_PROFILE=1 "$BIN"
+        grep -A30 "device time per operation" $R/specprofile_$spec.err | head -30
+    done
 fi
 
 # startup: `vllm serve` of a real 32-layer 8B safetensors folder (page cache warm) until its first
