@@ -156,6 +156,31 @@ public struct SpeculativeStats: Sendable, Equatable {
     /// Tokens each verifying step produced on average: the accepted drafts plus the one sampled.
     public var meanAcceptedLength: Double { numDrafts == 0 ? 0 : 1 + Double(numAcceptedTokens) / Double(numDrafts) }
 
+    /// No steps yet.
+    public init() {}
+
+    /// What was recorded after `earlier`, a copy of these statistics taken before.
+    public func since(_ earlier: SpeculativeStats) -> SpeculativeStats {
+        var period = SpeculativeStats()
+        period.numDrafts = numDrafts - earlier.numDrafts
+        period.numDraftTokens = numDraftTokens - earlier.numDraftTokens
+        period.numAcceptedTokens = numAcceptedTokens - earlier.numAcceptedTokens
+        period.acceptedPerPosition = acceptedPerPosition.enumerated().map {
+            $0.element - ($0.offset < earlier.acceptedPerPosition.count ? earlier.acceptedPerPosition[$0.offset] : 0)
+        }
+        return period
+    }
+
+    /// Adds another period's statistics (`since`) to these.
+    public mutating func add(_ other: SpeculativeStats) {
+        numDrafts += other.numDrafts
+        numDraftTokens += other.numDraftTokens
+        numAcceptedTokens += other.numAcceptedTokens
+        for (i, n) in other.acceptedPerPosition.enumerated() {
+            if i < acceptedPerPosition.count { acceptedPerPosition[i] += n } else { acceptedPerPosition.append(n) }
+        }
+    }
+
     mutating func record(drafted: Int, accepted: Int) {
         guard drafted > 0 else { return }
         numDrafts += 1

@@ -31,6 +31,11 @@ struct BenchForwardCommand: ParsableCommand {
             "Make each prompt repeat itself: the random prompt, the model's own greedy continuation of it, then the prompt again (a workload for speculative decoding, where the continuation repeats the prompt)."
     )
     var selfRepeat = false
+    @Option(
+        help:
+            "With --self-repeat: times the continuation is remade, each time as the model's greedy continuation of the random prompt, the last continuation and the prompt again; the continuation then comes to repeat itself (a closer fixed point, a higher acceptance)."
+    )
+    var selfRepeatRounds = 1
     @Flag(help: "Print one JSON object.") var json = false
 
     func run() throws {
@@ -42,22 +47,24 @@ struct BenchForwardCommand: ParsableCommand {
         let vocab = llm.folder.config.vocabSize
         var random = SystemRandomNumberGenerator()
         var prefill: [Double] = [], decode: [Double] = []
+        var speculative = SpeculativeStats()
         for run in 0..<(warmup + iterations) {
             var prompts = (0..<batchSize).map { _ in (0..<inputLen).map { _ in Int.random(in: 0..<vocab, using: &random) } }
-            if selfRepeat {
-                let continuations = try llm.generate(prompts.map(Prompt.tokens), greedy(), showProgress: false)
-                prompts = zip(prompts, continuations).map { $0 + $1.outputs[0].tokenIDs + $0 }
-            }
+            if selfRepeat { prompts = try selfRepeating(prompts, llm: llm) }
+            let before = llm.engine.stats.speculative
             let (p, d) = try measure(llm.engine, prompts: prompts, run: run)
-            if run >= warmup { prefill.append(p); decode.append(d) }
+            if run >= warmup {
+                prefill.append(p)
+                decode.append(d)
+                speculative.add(llm.engine.stats.speculative.since(before))
+            }
         }
         let result = Result(
             batch_size: batchSize, input_len: inputLen, output_len: outputLen,
             prefill_tokens_per_s: Double(batchSize * (selfRepeat ? 2 * inputLen + outputLen : inputLen)) / median(prefill),
             decode_tokens_per_s: Double(batchSize * (outputLen - 1)) / median(decode),
             prefill_seconds: median(prefill), decode_seconds: median(decode), threads: ProcessInfo.processInfo.activeProcessorCount,
-            spec_acceptance_rate: llm.engine.stats.speculative.acceptanceRate,
-            spec_mean_accepted_length: llm.engine.stats.speculative.meanAcceptedLength,
+            spec_acceptance_rate: speculative.acceptanceRate, spec_mean_accepted_length: speculative.meanAcceptedLength,
             kv_cache_blocks: llm.engine.config.numBlocks, kv_cache_dtype: llm.engine.config.kvCacheFormat.dtype.rawValue)
         if json {
             print(try jsonLine(result))
@@ -66,17 +73,29 @@ struct BenchForwardCommand: ParsableCommand {
                 String(
                     format: "prefill: %.1f tokens/s, decode: %.1f tokens/s (batch %d, input %d, output %d)",
                     result.prefill_tokens_per_s, result.decode_tokens_per_s, batchSize, inputLen, outputLen))
-            if let line = specDecodingLine(llm.engine.stats.speculative) { print(line) }
+            if let line = specDecodingLine(speculative) { print(line) }
         }
     }
 
-    /// Seconds of the prefill step and of the decode steps of one run.
+    /// Each random prompt P as P + C + P, where C is the model's greedy continuation of P, or with
+    /// more rounds of P + (the previous C) + P.
+    private func selfRepeating(_ prompts: [[Int]], llm: LLM) throws -> [[Int]] {
+        var inputs = prompts
+        for _ in 0..<max(1, selfRepeatRounds) {
+            let continuations = try llm.generate(inputs.map(Prompt.tokens), greedy(), showProgress: false)
+            inputs = zip(prompts, continuations).map { $0 + $1.outputs[0].tokenIDs + $0 }
+        }
+        return inputs
+    }
+
+    /// Greedy sampling of `outputLen` tokens, EOS ignored.
     private func greedy() -> SamplingParams {
         var params = SamplingParams.greedy(maxTokens: outputLen)
         params.ignoreEOS = true
         return params
     }
 
+    /// Seconds of the prefill step and of the decode steps of one run.
     private func measure(_ engine: EngineCore, prompts: [[Int]], run: Int) throws -> (Double, Double) {
         for (i, prompt) in prompts.enumerated() {
             try engine.addRequest(id: "bench-\(run)-\(i)", promptTokenIDs: prompt, params: greedy())
@@ -94,7 +113,7 @@ struct BenchForwardCommand: ParsableCommand {
         var prefill_tokens_per_s: Double, decode_tokens_per_s: Double
         var prefill_seconds: Double, decode_seconds: Double
         var threads: Int
-        /// Speculative decoding over all runs, warm-up included (0 without it).
+        /// Speculative decoding in the measured runs (0 without it).
         var spec_acceptance_rate: Double, spec_mean_accepted_length: Double
         /// The KV cache the engine sized at start: blocks and `--kv-cache-dtype`.
         var kv_cache_blocks: Int, kv_cache_dtype: String

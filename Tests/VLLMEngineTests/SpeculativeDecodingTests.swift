@@ -61,6 +61,25 @@ import VLLMCore
         #expect(llm.engine.stats.numSteps < 8 * 24)
     }
 
+    /// A benchmark's measured runs: the statistics after a snapshot (`since`) are the later
+    /// requests' alone, and the periods add up to the whole (`add`).
+    @Test func statisticsOfPeriodsAddUpToTheWhole() throws {
+        let llm = try makeLLM { $0.speculative = Self.ngram }
+        let prompts = try Self.repeatingPrompts(llm, count: 4)
+        let start = llm.engine.stats.speculative
+        _ = try Self.greedy(llm, Array(prompts[..<2]))
+        let middle = llm.engine.stats.speculative
+        _ = try Self.greedy(llm, Array(prompts[2...]))
+        let end = llm.engine.stats.speculative
+        let first = middle.since(start), second = end.since(middle)
+        #expect(first.numDrafts > 0 && second.numDrafts > 0)
+        var sum = first
+        sum.add(second)
+        #expect(sum == end.since(start))
+        #expect(sum.numAcceptedTokens == end.numAcceptedTokens - start.numAcceptedTokens)
+        #expect(SpeculativeStats().since(SpeculativeStats()) == SpeculativeStats())
+    }
+
     /// Plain greedy requests have their drafts verified by the backend's argmax of each draft
     /// position, so their logits never come to the host; seeded sampling still brings them (the
     /// rejection rule reads the distribution). Tokens are those of plain decoding either way.

@@ -258,10 +258,21 @@ fi
 if has_mode specprofile; then
     export VLLM_CACHE_ROOT=$W/cache-speed
     NGRAM='{"method":"ngram","num_speculative_tokens":4,"prompt_lookup_max":4,"prompt_lookup_min":2}'
-    for spec in off ngram; do
-        flag=""; [ $spec = ngram ] && flag="--speculative-config $NGRAM"
-        latency_8b specprofile_$spec 150 "--self-repeat $flag" env VLLM_CUDA_PROFILE=1 "$BIN"
+    # ngram_prefill: the verifying steps' attention through the prefill kernel, as before 2026-12-06.
+    for spec in off ngram ngram_prefill; do
+        flag=""; [ $spec != off ] && flag="--speculative-config $NGRAM"
+        verify=1; [ $spec = ngram_prefill ] && verify=0
+        latency_8b specprofile_$spec 150 "--self-repeat $flag" env VLLM_CUDA_PROFILE=1 VLLM_CUDA_VERIFY_DECODE_ATTENTION=$verify "$BIN"
         grep -A30 "device time per operation" $R/specprofile_$spec.err | head -30
+    done
+    # Timed with recorded steps (no profiler) on prompts remade SPEC_ROUNDS times (bench forward
+    # --self-repeat-rounds: a continuation closer to repeating its prompt): plain, then the verifying
+    # steps' attention each way.
+    rounds="--self-repeat --self-repeat-rounds ${SPEC_ROUNDS:-3}"
+    latency_8b spec_off_rounds 150 "$rounds" "$BIN"
+    for verify in 1 0; do
+        latency_8b spec_ngram_rounds_verify_decode_$verify 150 "$rounds --speculative-config $NGRAM" \
+            env VLLM_CUDA_VERIFY_DECODE_ATTENTION=$verify "$BIN"
     done
 fi
 
