@@ -34,9 +34,13 @@ public final class CUDABatch {
     /// A uniform step's attention tiles (`ForwardBatch.uniformShape`), one per sequence with all
     /// its tokens, made with the inputs so that a recording of the step finds them in place.
     let uniformTiles: (pointer: CUdeviceptr, count: Int, tokens: Int)?
-    /// A decode step's attention tiles (the uniform ones of one token).
+    /// A uniform step of a few tokens a sequence (one verifying drafts): one tile a token, so that
+    /// the decode kernel takes each query as a decode of its own (`CUDABackend.decodesVerifyingSteps`).
+    let tokenTiles: (pointer: CUdeviceptr, count: Int)?
+    /// The tiles for the decode attention kernel, one query token each: a decode step's uniform
+    /// tiles, or a verifying step's token tiles.
     var decodeTiles: (pointer: CUdeviceptr, count: Int)? {
-        uniformTiles.flatMap { $0.tokens == 1 ? ($0.pointer, $0.count) : nil }
+        uniformTiles.flatMap { $0.tokens == 1 ? ($0.pointer, $0.count) : nil } ?? tokenTiles
     }
     /// Attention query tiles per tile size, made on first use in the step.
     var tiles: [Int: (pointer: CUdeviceptr, count: Int)] = [:]
@@ -49,11 +53,12 @@ public final class CUDABatch {
         (tableWidth, tokenIDs, positions, slots, logitIndices) = (inputs[0], inputs[1], inputs[2], inputs[3], inputs[4])
         self.blockTables = blockTables
         uniformTiles = batch.uniformShape.map { (inputs[5], $0.sequences, $0.tokensPerSequence) }
+        tokenTiles = inputs.count > 6 ? (inputs[6], batch.numTokens) : nil
     }
 
     /// Every device address the step's kernels read inputs from.
     var addresses: [CUdeviceptr] {
-        [tableWidth, tokenIDs, positions, slots, logitIndices, blockTables, uniformTiles?.pointer ?? 0]
+        [tableWidth, tokenIDs, positions, slots, logitIndices, blockTables, uniformTiles?.pointer ?? 0, tokenTiles?.pointer ?? 0]
     }
 }
 
@@ -202,6 +207,10 @@ public final class CUDABackend: Backend {
     /// Our matrix-vector kernel for decodes of up to 4 tokens instead of cuBLASLt
     /// (`VLLM_CUDA_GEMV=0` turns it off, for comparisons).
     public var useGEMV = ProcessInfo.processInfo.environment["VLLM_CUDA_GEMV"] != "0"
+    /// With `useGEMV`, our tensor-core kernel for products of 5 to 8 tokens (steps verifying
+    /// drafts) where the input width is a multiple of 32, instead of cuBLASLt
+    /// (`VLLM_CUDA_GEMV_MMA=0` turns it off, for comparisons).
+    public var useGEMVMMA = ProcessInfo.processInfo.environment["VLLM_CUDA_GEMV_MMA"] != "0"
     /// Whether the matrix-vector kernel may take blocks of 4 warps where they spread the rows over
     /// the multiprocessors more evenly than blocks of 8 (`VLLM_CUDA_GEMV_BALANCE=1`; off until
     /// measured: `run_gpu_checks.sh gemvbalance`).
@@ -209,6 +218,14 @@ public final class CUDABackend: Backend {
     /// The memory-bound decode attention kernel for decode-only steps, else the tensor-core kernel
     /// (`VLLM_CUDA_DECODE_ATTENTION=0` turns it off, for comparisons).
     public var useDecodeAttention = ProcessInfo.processInfo.environment["VLLM_CUDA_DECODE_ATTENTION"] != "0"
+    /// Whether uniform steps of 2 to `verifyingTokensDecoded` tokens a sequence (verifying drafts)
+    /// also take the decode attention kernel, each query token as a decode over the keys up to its
+    /// own position, instead of the prefill kernel's single tile a sequence, which at small batches
+    /// leaves most multiprocessors idle (`VLLM_CUDA_VERIFY_DECODE_ATTENTION=0` turns it off, for comparisons).
+    public var decodesVerifyingSteps = ProcessInfo.processInfo.environment["VLLM_CUDA_VERIFY_DECODE_ATTENTION"] != "0"
+    /// The most tokens a sequence of a step that `decodesVerifyingSteps` covers: each token's tile
+    /// reads its sequence's keys again, so long uniform chunks (prefill) stay with the prefill kernel.
+    static let verifyingTokensDecoded = 8
     /// FP8 weights with per-row scales multiplied on the FP8 tensor cores for more than 4 tokens
     /// (activations quantized per token), else dequantized to 16 bits first
     /// (`VLLM_CUDA_FP8_GEMM=0` turns it off, for comparisons).
@@ -286,7 +303,7 @@ public final class CUDABackend: Backend {
             // Every product through cuBLASLt's one algorithm per shape (no matrix-vector kernels,
             // whose sums run in another order, no FP8 products with their own algorithms), every
             // attention through one kernel without split-KV (`attendCached`).
-            (useGEMV, useFP8Products, useDecodeAttention) = (false, false, false)
+            (useGEMV, useFP8Products, useDecodeAttention, decodesVerifyingSteps) = (false, false, false, false)
         }
         arena = try DeviceArena(driver: driver, initialBytes: 16 << 20)
         ring = try ActivationRing(driver: driver, bytes: 256 << 20)
@@ -619,9 +636,12 @@ public final class CUDABackend: Backend {
                 let q = Int32(shape.tokensPerSequence)
                 return (0..<Int32(shape.sequences)).flatMap { [$0, $0 * q, q] }
             } ?? []
-        let arrays: [[Int32]] = [
+        var arrays: [[Int32]] = [
             [Int32(batch.blockTableWidth)], batch.tokenIDs, batch.positions, batch.slotMapping, batch.logitIndices, uniformTiles,
         ]
+        if decodesVerifyingSteps, let q = batch.uniformShape?.tokensPerSequence, (2...Self.verifyingTokensDecoded).contains(q) {
+            arrays.append((0..<Int32(batch.numTokens)).flatMap { [$0 / Int32(q), $0, 1] })
+        }
         let sizes = arrays.map { ($0.count * 4 + 15) / 16 * 16 }
         let fixedBytes = sizes.reduce(0, +), tableBytes = batch.blockTables.count * 4
         // Room for the attention tiles too (at most one tile per token, for two tile sizes), and
@@ -768,7 +788,8 @@ public final class CUDABackend: Backend {
         return evenness(4) > evenness(8) + 0.02 ? 4 : 8
     }
 
-    /// A matrix-vector kernel for small batches (when compiled for the row count), else a cuBLASLt product; then the bias.
+    /// A matrix-vector kernel for small batches (when compiled for the row count), our tensor-core
+    /// kernel for a few more, else a cuBLASLt product; then the bias.
     public func linear(_ x: CUDATensor, weight: CUDATensor, bias: CUDATensor?) -> CUDATensor {
         let (t, k, n) = (x.rows, x.columns, weight.shape[0])
         precondition(weight.columns == k, "linear: input has \(k) columns, weight \(weight.shape)")
@@ -780,6 +801,11 @@ public final class CUDABackend: Backend {
             let warps = balancesGEMV ? Self.gemvWarps(rows: n, multiprocessors: multiprocessors) : 8
             launch(
                 gemv, "gemv \(n)x\(k)", grid: ((n + warps - 1) / warps, 1), block: 32 * warps,
+                [.pointer(out.pointer), .pointer(x.pointer), .pointer(weight.pointer), .int32(Int32(n)), .int32(Int32(k))])
+        } else if useGEMV, useGEMVMMA, let mma = kernels.gemvMMA[t], k % 32 == 0 {
+            // Sixteen output rows a block of 8 warps.
+            launch(
+                mma, "gemv_mma \(n)x\(k)", grid: ((n + 15) / 16, 1), block: 256,
                 [.pointer(out.pointer), .pointer(x.pointer), .pointer(weight.pointer), .int32(Int32(n)), .int32(Int32(k))])
         } else {
             matrixProduct(x, w: weight.pointer, out: out, n: n, k: k, label: "cublaslt \(n)x\(k)")

@@ -97,6 +97,8 @@ final class CUDAKernels {
     private(set) var gemvSwiGLU: [Int: CUhandle] = [:]
     /// The same with Gemma's GELU (tanh) activation, by token count; empty when the module lacks it.
     private(set) var gemvGeGLU: [Int: CUhandle] = [:]
+    /// Tensor-core products for 5 to 8 tokens (verifying steps), by token count; empty when the module lacks them.
+    private(set) var gemvMMA: [Int: CUhandle] = [:]
     /// Attention of decode steps for 16-bit activations, by head dimension (64, 128 and 256).
     private(set) var decodeAttention: [Int: CUhandle] = [:]
     /// Prefill attention with register accumulators (`Kernels/flash_prefill.cu`) for 16-bit
@@ -227,6 +229,7 @@ final class CUDAKernels {
         gemv = by(.gemv, .tokens)
         gemvSwiGLU = by(.gemvSwiGLU, .tokens)
         gemvGeGLU = by(.gemvGeGLU, .tokens)
+        gemvMMA = by(.gemvMMA, .tokens)
         flashAttention = by(.flashAttention, .headDim)
         decodeAttention = by(.decodeAttention, .headDim)
         flashPrefill = [:]

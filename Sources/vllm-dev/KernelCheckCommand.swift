@@ -133,21 +133,27 @@ struct KernelCheckCommand: ParsableCommand {
                 cpu.linear(ac, weight: bc, bias: nil), gpu.linear(ag, weight: bg, bias: nil))
         }
         for t in 1...4 { try checkDecodeProduct(tokens: t, 1024, 777, label: "") }
+        // Verifying steps' products (gemv_mma, 16-bit; cuBLASLt in float32): one batch of runs,
+        // several with a partial last one, and a width off 32 (cuBLASLt).
+        for (t, k, m) in [(5, 1024, 777), (6, 4096, 300), (7, 2080, 33), (8, 1024, 16), (5, 1000, 64)] {
+            try checkDecodeProduct(tokens: t, k, m, label: "")
+        }
         gpu.balancesGEMV = true
         let warps = CUDABackend.gemvWarps(rows: 3584, multiprocessors: gpu.multiprocessors)
         for t in [1, 3] { try checkDecodeProduct(tokens: t, 512, 3584, label: "\(warps)-warp blocks ") }
         gpu.balancesGEMV = false
         var timings: [String: Double] = [:]
         if dtype != .float32 {
-            // One token's product of a [m, k] weight under each setting: its bytes over the median time.
-            func timeProducts(_ k: Int, _ m: Int, _ settings: [(name: String, apply: () -> Void)]) throws {
-                let x = try gpu.upload(random(k), shape: [1, k])
+            // The product of `tokens` tokens and a [m, k] weight under each setting: its bytes over the median time.
+            func timeProducts(_ k: Int, _ m: Int, tokens: Int = 1, _ settings: [(name: String, apply: () -> Void)]) throws {
+                let x = try gpu.upload(random(tokens * k), shape: [tokens, k])
                 let w = try gpu.upload([Float](repeating: 0.01, count: m * k).map(round), shape: [m, k])
                 for setting in settings {
                     setting.apply()
                     _ = gpu.prepare(ForwardBatch(chunks: [SequenceChunk(tokenIDs: [1], numCached: 0, blockTable: [0])], blockSize: 16))
                     let ms = gpu.timeMilliseconds { _ = gpu.linear(x, weight: w, bias: nil) }
-                    timings["\(setting.name) \(k)x\(m) GB/s"] = Double(m * k * dtype.byteSize) / (ms / 1000) / 1e9
+                    let name = tokens == 1 ? setting.name : "\(setting.name) t\(tokens)"
+                    timings["\(name) \(k)x\(m) GB/s"] = Double(m * k * dtype.byteSize) / (ms / 1000) / 1e9
                 }
             }
             // Llama-3.1-8B decode shapes, our kernel and cuBLASLt.
@@ -155,6 +161,12 @@ struct KernelCheckCommand: ParsableCommand {
                 try timeProducts(k, m, [("gemv", { gpu.useGEMV = true }), ("cublaslt", { gpu.useGEMV = false })])
             }
             gpu.useGEMV = true
+            // Five tokens (a step verifying four drafts): gemv_mma and cuBLASLt.
+            for (k, m) in [(4096, 6144), (4096, 28672), (14336, 4096)] {
+                try timeProducts(
+                    k, m, tokens: 5, [("gemv_mma", { gpu.useGEMVMMA = true }), ("cublaslt", { gpu.useGEMVMMA = false })])
+            }
+            gpu.useGEMVMMA = true
             // Products of 3584 rows (Gemma-2-9B, Qwen2.5-7B) in blocks of 8 warps and, balanced, of 4.
             for (k, m) in [(4096, 3584), (14336, 3584)] {
                 try timeProducts(k, m, [("gemv", { gpu.balancesGEMV = false }), ("gemv balanced", { gpu.balancesGEMV = true })])
@@ -239,7 +251,8 @@ struct KernelCheckCommand: ParsableCommand {
             results.append(("argmax_rows NaN rows cpu", cpu.argmaxRows(lc, rows: 2) == [0, 0] ? 0 : .infinity))
         }
 
-        // Attention layouts: (heads, kv heads, head dim), two steps mixing prefill chunks and decodes, then decodes.
+        // Attention layouts: (heads, kv heads, head dim), two steps mixing prefill chunks and decodes, then
+        // decodes, then a verifying step.
         for (heads, kvHeads, hd, window) in [
             (8, 2, 64, 0), (32, 8, 128, 0), (4, 2, 12, 0), (6, 6, 8, 0), (16, 8, 128, 7), (8, 4, 256, 0), (8, 4, 256, 9),
         ] {
@@ -268,6 +281,13 @@ struct KernelCheckCommand: ParsableCommand {
                     SequenceChunk(tokenIDs: [1], numCached: 38, blockTable: tables[0]),
                     SequenceChunk(tokenIDs: [1], numCached: 17, blockTable: tables[1]),
                     SequenceChunk(tokenIDs: [1], numCached: 71, blockTable: tables[2]),
+                ],
+                // Five tokens a sequence, as a step verifying four drafts: decode_attention with a
+                // tile a token (CUDABackend.decodesVerifyingSteps).
+                [
+                    SequenceChunk(tokenIDs: Array(repeating: 1, count: 5), numCached: 39, blockTable: tables[0]),
+                    SequenceChunk(tokenIDs: Array(repeating: 1, count: 5), numCached: 18, blockTable: tables[1]),
+                    SequenceChunk(tokenIDs: Array(repeating: 1, count: 5), numCached: 72, blockTable: tables[2]),
                 ],
             ]
             for (i, chunks) in steps.enumerated() {

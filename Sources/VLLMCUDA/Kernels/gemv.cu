@@ -1,5 +1,6 @@
 // Matrix-vector products of decode steps (1 to 4 tokens, 16-bit activations), plain and with the
-// MLP's gated activation fused (SwiGLU for Llama, GeGLU for Gemma).
+// MLP's gated activation fused (SwiGLU for Llama, GeGLU for Gemma); and of verifying steps (5 to 8
+// tokens) on the tensor cores.
 
 #ifndef VLLM_KERNELS_COMMON  // the backend joins common.cuh before this file; a tool compiling it alone includes it
 #include "common.cuh"
@@ -42,6 +43,85 @@ __device__ void gemv_gated(T* y, const T* x, const T* w, int n, int k) {
         y[(long long)t * n + row] = from_f<T>(rnd<T>(act(gate)) * rnd<T>(up[warp][t]));
     }
 }
+
+// y[t, :] = x[t, :] · Wᵀ for 5 to 8 tokens (a step verifying drafts) on the tensor cores. Still
+// bound by the weights' bytes, but gemv's NT multiply-adds a weight on the CUDA cores no longer keep
+// up with them past 4 tokens. One m16n8k16 product takes 16 columns of k: W's rows are its 16 rows,
+// the tokens its 8 columns (a missing token repeats the last one; its results are not written). A
+// block of 8 warps owns 16 rows; warp w takes every 8th run of 32 columns, and the warps' sums meet
+// in shared memory. A lane reads 16 bytes of each of its two rows and of its token a run; since a
+// dot product may take its terms in any order, those 8 columns become the columns 2q, 2q+1, 2q+8,
+// 2q+9 (q: the lane's place in its quad) of two k16 tiles, for W and x alike.
+#define GEMV_MMA_DEPTH 4
+template <typename T, int NT>
+__device__ void gemv_mma(T* y, const T* x, const T* w, int n, int k) {
+    __shared__ float sums[8][4][32];
+    const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, g = lane >> 2, quad = lane & 3;
+    const int row0 = blockIdx.x * 16, runs = k >> 5, col = quad * 8;
+    const T* wa = w + (long long)imin(row0 + g, n - 1) * k + col;
+    const T* wb = w + (long long)imin(row0 + g + 8, n - 1) * k + col;
+    const T* xt = x + (long long)imin(g, NT - 1) * k + col;
+    float d[4] = {0.f, 0.f, 0.f, 0.f};
+    uint4 va[GEMV_MMA_DEPTH], vb[GEMV_MMA_DEPTH];
+    // The weights do not depend on the previous kernel: the first batch is read before waiting for it.
+#pragma unroll
+    for (int u = 0; u < GEMV_MMA_DEPTH; ++u) {
+        const int run = warp + 8 * u;
+        if (run < runs) { va[u] = load_streaming(wa + run * 32); vb[u] = load_streaming(wb + run * 32); }
+    }
+    PDL_ENTER();
+    for (int first = warp; first < runs; first += 8 * GEMV_MMA_DEPTH) {
+        if (first != warp) {
+#pragma unroll
+            for (int u = 0; u < GEMV_MMA_DEPTH; ++u) {
+                const int run = first + 8 * u;
+                if (run < runs) { va[u] = load_streaming(wa + run * 32); vb[u] = load_streaming(wb + run * 32); }
+            }
+        }
+        uint4 xv[GEMV_MMA_DEPTH];
+#pragma unroll
+        for (int u = 0; u < GEMV_MMA_DEPTH; ++u)
+            if (first + 8 * u < runs) xv[u] = *(const uint4*)(xt + (first + 8 * u) * 32);
+#pragma unroll
+        for (int u = 0; u < GEMV_MMA_DEPTH; ++u) {
+            if (first + 8 * u >= runs) continue;
+            const unsigned lo[4] = {va[u].x, vb[u].x, va[u].y, vb[u].y}, hi[4] = {va[u].z, vb[u].z, va[u].w, vb[u].w};
+            fp_mma<T>(d, lo, xv[u].x, xv[u].y);
+            fp_mma<T>(d, hi, xv[u].z, xv[u].w);
+        }
+    }
+#pragma unroll
+    for (int i = 0; i < 4; ++i) sums[warp][i][lane] = d[i];
+    __syncthreads();
+    if (warp != 0) return;
+    // d[0], d[1]: row g, tokens 2q and 2q + 1; d[2], d[3]: row g + 8, the same tokens.
+#pragma unroll
+    for (int i = 0; i < 4; ++i) {
+        float total = 0.f;
+#pragma unroll
+        for (int v = 0; v < 8; ++v) total += sums[v][i][lane];
+        const int row = row0 + g + (i >= 2 ? 8 : 0), t = 2 * quad + (i & 1);
+        if (row < n && t < NT) y[(long long)t * n + row] = from_f<T>(total);
+    }
+}
+
+#define INSTANTIATE_GEMV_MMA(S, T, NT)                                                                                 \
+    extern "C" __global__ void __launch_bounds__(256) gemv_mma_##S##_t##NT(T* y, const T* x, const T* w, int n,       \
+                                                                         int k) {                                      \
+        gemv_mma<T, NT>(y, x, w, n, k);                                                                                \
+    }
+#ifdef VLLM_DTYPE_BF16
+INSTANTIATE_GEMV_MMA(bf16, __nv_bfloat16, 5)
+INSTANTIATE_GEMV_MMA(bf16, __nv_bfloat16, 6)
+INSTANTIATE_GEMV_MMA(bf16, __nv_bfloat16, 7)
+INSTANTIATE_GEMV_MMA(bf16, __nv_bfloat16, 8)
+#endif
+#ifdef VLLM_DTYPE_F16
+INSTANTIATE_GEMV_MMA(f16, __half, 5)
+INSTANTIATE_GEMV_MMA(f16, __half, 6)
+INSTANTIATE_GEMV_MMA(f16, __half, 7)
+INSTANTIATE_GEMV_MMA(f16, __half, 8)
+#endif
 
 #define INSTANTIATE_GEMV(S, T, NT)                                                                                     \
     extern "C" __global__ void __launch_bounds__(256) gemv_##S##_t##NT(T* y, const T* x, const T* w, int n, int k) {  \
