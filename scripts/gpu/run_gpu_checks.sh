@@ -8,7 +8,8 @@
 #              Qwen3-0.6B request file) for this binary and the previous one (.gpu/vllm-base.xz)
 #              alternating in the same run, with the machine's limits and transformers' batch 1
 #   spec       batch-1 n-gram speculative decoding against plain decoding
-#   specprofile  device time per operation of that batch-1 run, plain and speculating (where a verifying step's time goes)
+#   specprofile  device time per operation of that batch-1 run, plain and speculating (where a verifying step's time goes),
+#              then timed on prompts closer to repeating themselves, with the verifying steps' kernels each way
 #   startup    `vllm serve` of a real 8B folder to its first answer, cold and warm kernel cache
 #   baselines  transformers' continuous batching on the same request files as ours
 #   quickab    this binary against .gpu/vllm-base.xz, one round, throughput first (8B 1000 x 1024/128, then batch 1)
@@ -254,25 +255,30 @@ if has_mode spec; then
 fi
 
 # specprofile: where a verifying step's time goes: device time per operation (VLLM_CUDA_PROFILE=1,
-# steps eager) of the batch-1 self-repeating run, plain and with n-gram speculation.
+# steps eager) of the batch-1 self-repeating run, plain, speculating, and speculating with the
+# verifying steps' attention and products as before 2026-12-06 (the prefill kernel, cuBLASLt).
+# Then timed with recorded steps (no profiler) on prompts remade SPEC_ROUNDS times (bench forward
+# --self-repeat-rounds: a continuation closer to repeating its prompt): plain, speculating, and
+# speculating with each of the two changes taken out.
 if has_mode specprofile; then
     export VLLM_CACHE_ROOT=$W/cache-speed
     NGRAM='{"method":"ngram","num_speculative_tokens":4,"prompt_lookup_max":4,"prompt_lookup_min":2}'
-    # ngram_prefill: the verifying steps' attention through the prefill kernel, as before 2026-12-06.
-    for spec in off ngram ngram_prefill; do
+    OLD_VERIFY="VLLM_CUDA_VERIFY_DECODE_ATTENTION=0 VLLM_CUDA_GEMV_MMA=0"
+    for spec in off ngram ngram_before; do
         flag=""; [ $spec != off ] && flag="--speculative-config $NGRAM"
-        verify=1; [ $spec = ngram_prefill ] && verify=0
-        latency_8b specprofile_$spec 150 "--self-repeat $flag" env VLLM_CUDA_PROFILE=1 VLLM_CUDA_VERIFY_DECODE_ATTENTION=$verify "$BIN"
+        before=""; [ $spec = ngram_before ] && before=$OLD_VERIFY
+        latency_8b specprofile_$spec 150 "--self-repeat $flag" env VLLM_CUDA_PROFILE=1 $before "$BIN"
         grep -A30 "device time per operation" $R/specprofile_$spec.err | head -30
     done
-    # Timed with recorded steps (no profiler) on prompts remade SPEC_ROUNDS times (bench forward
-    # --self-repeat-rounds: a continuation closer to repeating its prompt): plain, then the verifying
-    # steps' attention each way.
     rounds="--self-repeat --self-repeat-rounds ${SPEC_ROUNDS:-3}"
-    latency_8b spec_off_rounds 150 "$rounds" "$BIN"
-    for verify in 1 0; do
-        latency_8b spec_ngram_rounds_verify_decode_$verify 150 "$rounds --speculative-config $NGRAM" \
-            env VLLM_CUDA_VERIFY_DECODE_ATTENTION=$verify "$BIN"
+    latency_8b spec_rounds_off 150 "$rounds" "$BIN"
+    for variant in new prefill_attention cublaslt; do
+        case $variant in
+            new) settings="VLLM_CUDA_PROFILE=0" ;;
+            prefill_attention) settings="VLLM_CUDA_VERIFY_DECODE_ATTENTION=0" ;;
+            cublaslt) settings="VLLM_CUDA_GEMV_MMA=0" ;;
+        esac
+        latency_8b spec_rounds_ngram_$variant 150 "$rounds --speculative-config $NGRAM" env $settings "$BIN"
     done
 fi
 
