@@ -149,14 +149,17 @@ __device__ void layer_norm(T* out, const T* x, const T* residual, const T* w, co
     for (int i = threadIdx.x; i < n; i += blockDim.x) o[i] = from_f<T>((value(i) - mean) * inverse * to_f(w[i]) + to_f(b[i]));
 }
 
+// The row kernels are launched with up to 1024 threads (CUDABackend.threadsFor(row:)): at most 64
+// registers a thread, or a wide row's launch fails (add_rms_norm held its row in 72 registers, and
+// rows of 8192 columns, Llama-3-70B's, could not launch).
 #define INSTANTIATE_NORM(S, T)                                                                                         \
-    extern "C" __global__ void rms_norm_##S(T* out, const T* x, const T* w, int n, float eps) { PDL_ENTER();                        \
+    extern "C" __global__ void __launch_bounds__(1024) rms_norm_##S(T* out, const T* x, const T* w, int n, float eps) { PDL_ENTER();                        \
         rms_norm<T>(out, x, w, n, eps);                                                                                \
     }                                                                                                                  \
-    extern "C" __global__ void add_rms_norm_##S(T* out, T* residual, const T* x, const T* w, int n, float eps) { PDL_ENTER();       \
+    extern "C" __global__ void __launch_bounds__(1024) add_rms_norm_##S(T* out, T* residual, const T* x, const T* w, int n, float eps) { PDL_ENTER();       \
         add_rms_norm<T>(out, residual, x, w, n, eps);                                                                  \
     }                                                                                                                  \
-    extern "C" __global__ void norm_add_rms_norm_##S(T* out, T* residual, const T* x, const T* w1, const T* w2, int n,  \
+    extern "C" __global__ void __launch_bounds__(1024) norm_add_rms_norm_##S(T* out, T* residual, const T* x, const T* w1, const T* w2, int n,  \
                                                      float eps) { PDL_ENTER();                                         \
         norm_add_rms_norm<T>(out, residual, x, w1, w2, n, eps);                                                        \
     }                                                                                                                  \
@@ -164,7 +167,7 @@ __device__ void layer_norm(T* out, const T* x, const T* residual, const T* w, co
                                                  int head_dim, float eps) { PDL_ENTER();                                            \
         head_rms_norm<T>(qkv, qw, kw, width, num_heads, head_dim, eps);                                                \
     }                                                                                                                  \
-    extern "C" __global__ void layer_norm_##S(T* out, const T* x, const T* residual, const T* w, const T* b, int n,    \
+    extern "C" __global__ void __launch_bounds__(1024) layer_norm_##S(T* out, const T* x, const T* residual, const T* w, const T* b, int n,    \
                                               float eps) { PDL_ENTER();                                                \
         layer_norm<T>(out, x, residual, w, b, n, eps);                                                                 \
     }
