@@ -7,7 +7,7 @@
 #   speed      the issue-6 workloads (8B batch-1 latency, 1000 x 1024/128 throughput, the
 #              Qwen3-0.6B request file) for this binary and the previous one (.gpu/vllm-base.xz)
 #              alternating in the same run, with the machine's limits and transformers' batch 1
-#   spec       batch-1 n-gram speculative decoding against plain decoding
+#   spec       batch-1 n-gram speculative decoding against plain decoding (self-repeating prompts, remade 3 and 6 times, random ones)
 #   specprofile  device time per operation of that batch-1 run, plain and speculating (where a verifying step's time goes),
 #              then timed on prompts closer to repeating themselves, with the verifying steps' kernels each way
 #   startup    `vllm serve` of a real 8B folder to its first answer, cold and warm kernel cache
@@ -241,17 +241,22 @@ if has_mode speed; then
     issue6_workloads
 fi
 
-# spec: batch-1 n-gram speculation on prompts that repeat themselves and on random ones.
+# spec: batch-1 n-gram speculation (k = 4) on prompts that repeat themselves (--self-repeat, and
+# remade 3 and 6 times: --self-repeat-rounds, a continuation closer to repeating its prompt), and on
+# random ones (nothing to find: the cost of looking); also k = 7 on the 6-round prompts.
 if has_mode spec; then
     export VLLM_CACHE_ROOT=$W/cache-speed
-    NGRAM='{"method":"ngram","num_speculative_tokens":4,"prompt_lookup_max":4,"prompt_lookup_min":2}'
-    for prompts in self_repeat random; do
-        flag=""; [ $prompts = self_repeat ] && flag="--self-repeat"
+    ngram() { echo "{\"method\":\"ngram\",\"num_speculative_tokens\":$1,\"prompt_lookup_max\":4,\"prompt_lookup_min\":2}"; }
+    for prompts in self_repeat rounds3 rounds6 random; do
+        case $prompts in
+            self_repeat) flag="--self-repeat" ;;
+            rounds*) flag="--self-repeat --self-repeat-rounds ${prompts#rounds}" ;;
+            random) flag="" ;;
+        esac
         latency_8b spec_off_$prompts 150 "$flag" "$BIN"
-        latency_8b spec_ngram_$prompts 150 "$flag --speculative-config $NGRAM" "$BIN"
+        latency_8b spec_ngram_$prompts 150 "$flag --speculative-config $(ngram 4)" "$BIN"
     done
-    # Verifying steps replay CUDA graphs (2026-12-05); eager, for what the recordings bring.
-    latency_8b spec_ngram_self_repeat_eager 150 "--self-repeat --enforce-eager --speculative-config $NGRAM" "$BIN"
+    latency_8b spec_ngram7_rounds6 150 "--self-repeat --self-repeat-rounds 6 --speculative-config $(ngram 7)" "$BIN"
 fi
 
 # specprofile: where a verifying step's time goes: device time per operation (VLLM_CUDA_PROFILE=1,
