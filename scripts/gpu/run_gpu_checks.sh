@@ -247,7 +247,7 @@ fi
 if has_mode spec; then
     export VLLM_CACHE_ROOT=$W/cache-speed
     ngram() { echo "{\"method\":\"ngram\",\"num_speculative_tokens\":$1,\"prompt_lookup_max\":4,\"prompt_lookup_min\":2}"; }
-    for prompts in self_repeat rounds3 rounds6 random; do
+    for prompts in random rounds6 self_repeat rounds3; do
         case $prompts in
             self_repeat) flag="--self-repeat" ;;
             rounds*) flag="--self-repeat --self-repeat-rounds ${prompts#rounds}" ;;
