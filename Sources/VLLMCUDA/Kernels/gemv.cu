@@ -110,13 +110,17 @@ __device__ void gemv_mma(T* y, const T* x, const T* w, int n, int k) {
                                                                          int k) {                                      \
         gemv_mma<T, NT>(y, x, w, n, k);                                                                                \
     }
-#define INSTANTIATE_GEMV_MMA_5_TO_8(S, T)                                                                              \
-    INSTANTIATE_GEMV_MMA(S, T, 5) INSTANTIATE_GEMV_MMA(S, T, 6) INSTANTIATE_GEMV_MMA(S, T, 7) INSTANTIATE_GEMV_MMA(S, T, 8)
 #ifdef VLLM_DTYPE_BF16
-INSTANTIATE_GEMV_MMA_5_TO_8(bf16, __nv_bfloat16)
+INSTANTIATE_GEMV_MMA(bf16, __nv_bfloat16, 5)
+INSTANTIATE_GEMV_MMA(bf16, __nv_bfloat16, 6)
+INSTANTIATE_GEMV_MMA(bf16, __nv_bfloat16, 7)
+INSTANTIATE_GEMV_MMA(bf16, __nv_bfloat16, 8)
 #endif
 #ifdef VLLM_DTYPE_F16
-INSTANTIATE_GEMV_MMA_5_TO_8(f16, __half)
+INSTANTIATE_GEMV_MMA(f16, __half, 5)
+INSTANTIATE_GEMV_MMA(f16, __half, 6)
+INSTANTIATE_GEMV_MMA(f16, __half, 7)
+INSTANTIATE_GEMV_MMA(f16, __half, 8)
 #endif
 
 #define INSTANTIATE_GEMV(S, T, NT)                                                                                     \
