@@ -119,6 +119,9 @@ latency_1x32x128() {  # latency_1x32x128 NAME TIMEOUT MODEL EXTRA CMD...: a conf
     step $name $limit "$@" bench forward --device cuda --load-format dummy --model $model \
         --max-model-len 2048 --batch-size 1 --input-len 32 --output-len 128 --warmup 1 --iterations 3 --json $extra
 }
+ngram() {  # ngram K: the speculative config of the batch-1 n-gram runs, K tokens drafted
+    echo "{\"method\":\"ngram\",\"num_speculative_tokens\":$1,\"prompt_lookup_max\":4,\"prompt_lookup_min\":2}"
+}
 latency_8b() {  # latency_8b NAME TIMEOUT EXTRA CMD...: Llama-3.1-8B shape, batch 1, 32 in, 128 out
     local name=$1 limit=$2 extra=$3; shift 3
     latency_1x32x128 $name $limit bench/gpu/configs/llama3_1_8b "$extra" "$@"
@@ -246,7 +249,6 @@ fi
 # random ones (nothing to find: the cost of looking); also k = 7 on the 6-round prompts.
 if has_mode spec; then
     export VLLM_CACHE_ROOT=$W/cache-speed
-    ngram() { echo "{\"method\":\"ngram\",\"num_speculative_tokens\":$1,\"prompt_lookup_max\":4,\"prompt_lookup_min\":2}"; }
     for prompts in random rounds6 self_repeat rounds3; do
         case $prompts in
             self_repeat) flag="--self-repeat" ;;
@@ -267,10 +269,9 @@ fi
 # speculating with each of the two changes taken out.
 if has_mode specprofile; then
     export VLLM_CACHE_ROOT=$W/cache-speed
-    NGRAM='{"method":"ngram","num_speculative_tokens":4,"prompt_lookup_max":4,"prompt_lookup_min":2}'
     OLD_VERIFY="VLLM_CUDA_VERIFY_DECODE_ATTENTION=0 VLLM_CUDA_GEMV_MMA=0"
     for spec in off ngram ngram_before; do
-        flag=""; [ $spec != off ] && flag="--speculative-config $NGRAM"
+        flag=""; [ $spec != off ] && flag="--speculative-config $(ngram 4)"
         before=""; [ $spec = ngram_before ] && before=$OLD_VERIFY
         latency_8b specprofile_$spec 150 "--self-repeat $flag" env VLLM_CUDA_PROFILE=1 $before "$BIN"
         grep -A30 "device time per operation" $R/specprofile_$spec.err | head -30
@@ -283,7 +284,7 @@ if has_mode specprofile; then
             prefill_attention) settings="VLLM_CUDA_VERIFY_DECODE_ATTENTION=0" ;;
             cublaslt) settings="VLLM_CUDA_GEMV_MMA=0" ;;
         esac
-        latency_8b spec_rounds_ngram_$variant 150 "$rounds --speculative-config $NGRAM" env $settings "$BIN"
+        latency_8b spec_rounds_ngram_$variant 150 "$rounds --speculative-config $(ngram 4)" env $settings "$BIN"
     done
 fi
 
