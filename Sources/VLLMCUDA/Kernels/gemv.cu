@@ -63,21 +63,19 @@ __device__ void gemv_mma(T* y, const T* x, const T* w, int n, int k) {
     const T* xt = x + (long long)imin(g, NT - 1) * k + col;
     float d[4] = {0.f, 0.f, 0.f, 0.f};
     uint4 va[GEMV_MMA_DEPTH], vb[GEMV_MMA_DEPTH];
-    // The weights do not depend on the previous kernel: the first batch is read before waiting for it.
+    // The two rows' chunks of the batch of runs from `first` on, every 8th.
+    const auto load_batch = [&](int first) {
 #pragma unroll
-    for (int u = 0; u < GEMV_MMA_DEPTH; ++u) {
-        const int run = warp + 8 * u;
-        if (run < runs) { va[u] = load_streaming(wa + run * 32); vb[u] = load_streaming(wb + run * 32); }
-    }
+        for (int u = 0; u < GEMV_MMA_DEPTH; ++u) {
+            const int run = first + 8 * u;
+            if (run < runs) { va[u] = load_streaming(wa + run * 32); vb[u] = load_streaming(wb + run * 32); }
+        }
+    };
+    // The weights do not depend on the previous kernel: the first batch is read before waiting for it.
+    load_batch(warp);
     PDL_ENTER();
     for (int first = warp; first < runs; first += 8 * GEMV_MMA_DEPTH) {
-        if (first != warp) {
-#pragma unroll
-            for (int u = 0; u < GEMV_MMA_DEPTH; ++u) {
-                const int run = first + 8 * u;
-                if (run < runs) { va[u] = load_streaming(wa + run * 32); vb[u] = load_streaming(wb + run * 32); }
-            }
-        }
+        if (first != warp) load_batch(first);
         uint4 xv[GEMV_MMA_DEPTH];
 #pragma unroll
         for (int u = 0; u < GEMV_MMA_DEPTH; ++u)
