@@ -9,5 +9,5 @@ else
   swift build --product vllm
   export VLLM_BIN="$PWD/.build/debug/vllm"
 fi
-python3 -m pip install -q openai httpx pytest schemathesis huggingface_hub pyzmq msgpack cbor2 vllm-router
+python3 -m pip install -q openai httpx pytest schemathesis huggingface_hub pyzmq msgpack cbor2 vllm-router numpy gguf
 python3 -m pytest -q Tests/python

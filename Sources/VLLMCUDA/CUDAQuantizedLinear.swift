@@ -404,7 +404,7 @@ extension CUDABackend {
                     backend: name + " (rows of \(inFeatures) values; its kernels take multiples of \(group.type.kernelBlockValues))")
             }
         }
-        let tensors = try grouped.groups.map { try storedWeight($0.tensors) }
+        let tensors = try grouped.groups.map { group in try storedWeight(group.tensors.map(group.type.kernelRows)) }
         try reserveDequantizedScratch(outFeatures * inFeatures * computeDType.byteSize)
         return LinearWeight(format: grouped.format, outFeatures: outFeatures, inFeatures: inFeatures, tensors: tensors)
     }

@@ -31,6 +31,32 @@ import VLLMTestSupport
         #expect(mismatches == 0, "\(name): \(mismatches) of \(raw.count) values differ")
     }
 
+    /// The CUDA kernels' copy of Q6_K rows: each 210-byte block at the start of a 224-byte slot, the
+    /// rest zeros, so that the blocks decode as before at the new stride; other types are not copied.
+    @Test func kernelRowsPadOnlyQ6K() throws {
+        let file = try GGUFFile(path: Self.fixture)
+        let raw = try #require(file.tensors.first { $0.name == "Q6_K-qwen.raw" })
+        let type = GGMLType.q6_K
+        let (k, rows) = (raw.dimensions[0], raw.count / raw.dimensions[0])
+        let stored = HostTensor(shape: [rows, type.rowBytes(k)], dtype: .uint8, copying: file.data(raw))
+        let padded = type.kernelRows(stored)
+        #expect(type.kernelBlockBytes == 224 && type.kernelBlockBytes % 16 == 0)
+        #expect(padded.shape == [rows, k / 256 * 224])
+        var before = [Float](repeating: 0, count: k * rows), after = before
+        for block in 0..<(rows * k / 256) {
+            let slot = padded.bytes + block * 224
+            #expect(memcmp(slot, stored.bytes + block * 210, 210) == 0)
+            #expect((210..<224).allSatisfy { slot.load(fromByteOffset: $0, as: UInt8.self) == 0 })
+            before.withUnsafeMutableBufferPointer { type.decodeBlock(stored.bytes + block * 210, to: $0.baseAddress! + block * 256) }
+            after.withUnsafeMutableBufferPointer { type.decodeBlock(slot, to: $0.baseAddress! + block * 256) }
+        }
+        #expect(zip(before, after).allSatisfy { $0.bitPattern == $1.bitPattern })
+        for other in GGMLType.allCases where other != .q6_K {
+            #expect(other.kernelBlockBytes == other.blockBytes)
+            #expect(other.kernelRows(stored).bytes == stored.bytes)
+        }
+    }
+
     /// Metadata of every GGUF value type reads back as written.
     @Test func metadataValues() throws {
         let m = try GGUFFile(path: Self.fixture).metadata

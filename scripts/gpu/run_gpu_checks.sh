@@ -30,6 +30,7 @@
 #   gguf       GGUF blocks on CUDA: the GGUF fixture model against the CPU backend (float32, bf16; and
 #              --quantized-activations int8 against float activations), and the 8B shape in llama.cpp's
 #              Q4_K_M layout (dummy blocks): batch-1 decode against its bandwidth floor, float and int8 activations
+#              (int8 also with .gpu/vllm-base.xz where carried)
 #   ggufspeed  the 8B shape's throughput (1000 x 1024/128) in Q4_K_M beside bf16
 #   qgemv      the quantized matrix-vector kernels: bf16 kernel checks with their timings (QGEMV_BUDGETS:
 #              other load budgets to try), the 8B's batch-1 latency in bf16/FP8/int4/Q4_K_M, profiles
@@ -606,9 +607,12 @@ for n in (40, 23, 7, 61):
         --ours-greedy $R/gguf_tiny_int8_float32_greedy.out --ref-greedy $R/gguf_tiny_float32_greedy.out | tee -a $R/compare.jsonl
     rm -f $R/gguf_tiny_*.bin
     step hf_limits 120 python3 $G/hf_bench.py --limits --out $R/hf_limits.json
+    unpack_base
     for round in $(seq 1 ${ROUNDS:-2}); do
         latency_8b latency_8b_gguf_q4km_$round 150 "--quantization gguf --quantized-activations float32" "$BIN"
         latency_8b latency_8b_gguf_q4km_int8_$round 150 "--quantization gguf --quantized-activations int8" "$BIN"
+        # The previous binary's GGUF kernels beside these, where one was carried (.gpu/vllm-base.xz).
+        [ -x "$BASE_BIN" ] && latency_8b latency_8b_gguf_q4km_int8_base_$round 150 "--quantization gguf --quantized-activations int8" "$BASE_BIN"
         latency_8b latency_8b_bf16_$round 150 "" "$BIN"
     done
     python3 $G/gguf_floor.py --config $L8/config.json --limits $R/hf_limits.json $R/latency_8b_gguf_q4km_*.out \

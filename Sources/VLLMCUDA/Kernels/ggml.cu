@@ -49,15 +49,6 @@ __device__ __forceinline__ void ggml_nibbles(const uint4& b, int nibble, unsigne
 // Bits 0..3 of `bits` as bit 0 of bytes 0..3 (the multiply copies bit i to bit 8i, among others).
 __device__ __forceinline__ unsigned int ggml_spread_bits(unsigned int bits) { return ((bits & 0xFu) * 0x00204081u) & 0x01010101u; }
 
-// The 6-bit scale and minimum of sub-block j (0..7) of a Q4_K or Q5_K block, from its 12 scale
-// bytes in three words, as sc | m << 8. Bytes are picked by selects, not by indexing, so that the
-// words stay in registers.
-__device__ __forceinline__ unsigned int ggml_scale_min(unsigned int s0, unsigned int s1, unsigned int s2, int j) {
-    auto byte = [&](int i) { return ((i < 4 ? s0 : i < 8 ? s1 : s2) >> (8 * (i & 3))) & 0xFFu; };
-    if (j < 4) return (byte(j) & 63u) | ((byte(j + 4) & 63u) << 8);
-    return ((byte(j + 4) & 0xFu) | ((byte(j - 4) >> 6) << 4)) | (((byte(j + 4) >> 4) | ((byte(j) >> 6) << 4)) << 8);
-}
-
 // One type's chunks. Raw: the bytes of a chunk in registers; load(raw, block, c); start(c, r): the
 // first value of run r of chunk c within its block; decode(raw, c, r, q, scale, offset): the run's
 // 16 values q (exact) with value = scale · q (+ offset where OFFSET).
@@ -66,7 +57,7 @@ template <int TYPE> struct Ggml;
 // Q4_0 (d, 16 bytes of nibbles): (q − 8) · d; Q4_1 (d, m, nibbles): q · d + m. Low nibbles are
 // values 0..15, high nibbles 16..31.
 template <bool MIN> struct GgmlQ4 {
-    static constexpr int VALUES = MIN ? GGML_Q4_1_VALUES : GGML_Q4_0_VALUES, BYTES = MIN ? GGML_Q4_1_BYTES : GGML_Q4_0_BYTES;
+    static constexpr int VALUES = MIN ? GGML_Q4_1_VALUES : GGML_Q4_0_VALUES, BYTES = MIN ? GGML_Q4_1_KERNEL_BYTES : GGML_Q4_0_KERNEL_BYTES;
     static constexpr int CHUNKS = 1, RUNS = 2;
     static constexpr bool OFFSET = MIN;
     struct Raw { unsigned int dm; uint4 qs; };
@@ -96,7 +87,7 @@ template <> struct Ggml<GGML_TYPE_Q4_1> : GgmlQ4<true> {};
 // Q5_0 (d, 32 fifth bits, nibbles): (q − 16) · d; Q5_1 (d, m, fifth bits, nibbles): q · d + m.
 // Bit j of the fifth bits belongs to value j.
 template <bool MIN> struct GgmlQ5 {
-    static constexpr int VALUES = MIN ? GGML_Q5_1_VALUES : GGML_Q5_0_VALUES, BYTES = MIN ? GGML_Q5_1_BYTES : GGML_Q5_0_BYTES;
+    static constexpr int VALUES = MIN ? GGML_Q5_1_VALUES : GGML_Q5_0_VALUES, BYTES = MIN ? GGML_Q5_1_KERNEL_BYTES : GGML_Q5_0_KERNEL_BYTES;
     static constexpr int CHUNKS = 1, RUNS = 2;
     static constexpr bool OFFSET = MIN;
     struct Raw { unsigned int dm, qh; uint4 qs; };
@@ -134,7 +125,7 @@ template <> struct Ggml<GGML_TYPE_Q5_1> : GgmlQ5<true> {};
 
 // Q8_0: d, then 32 signed bytes: q · d.
 template <> struct Ggml<GGML_TYPE_Q8_0> {
-    static constexpr int VALUES = GGML_Q8_0_VALUES, BYTES = GGML_Q8_0_BYTES, CHUNKS = 1, RUNS = 2;
+    static constexpr int VALUES = GGML_Q8_0_VALUES, BYTES = GGML_Q8_0_KERNEL_BYTES, CHUNKS = 1, RUNS = 2;
     static constexpr bool OFFSET = false;
     struct Raw { unsigned int d; uint4 qs[2]; };
     __device__ static void load(Raw& raw, const unsigned char* b, int) {
@@ -161,28 +152,36 @@ template <> struct Ggml<GGML_TYPE_Q8_0> {
 // each 32 bytes two sub-blocks (low nibbles, then high): (d·sc) · q − (dmin·m). Q5_K: the same with
 // 32 bytes of fifth bits before the nibbles, sub-block j taking bit j of each. Chunk c = 2·pair +
 // half: 16 bytes of nibbles, runs 64·pair + 16·half (sub-block 2·pair) and 32 further (2·pair + 1).
+// The eight lanes of a block read its nibbles in one 128-byte span and its header once from L1.
 template <bool FIFTH> struct GgmlK {
-    static constexpr int VALUES = FIFTH ? GGML_Q5_K_VALUES : GGML_Q4_K_VALUES, BYTES = FIFTH ? GGML_Q5_K_BYTES : GGML_Q4_K_BYTES;
+    static constexpr int VALUES = FIFTH ? GGML_Q5_K_VALUES : GGML_Q4_K_VALUES, BYTES = FIFTH ? GGML_Q5_K_KERNEL_BYTES : GGML_Q4_K_KERNEL_BYTES;
     static constexpr int CHUNKS = 8, RUNS = 2;
     static constexpr bool OFFSET = true;
-    // sm[r]: the scale and minimum of run r's sub-block (ggml_scale_min).
-    struct Raw { unsigned int dm, sm[2]; uint4 qs, qh; };
+    // header: d and dmin, then the 12 scale bytes; qs: the chunk's nibbles; qh: its fifth bits.
+    struct Raw { uint4 header, qs, qh; };
     __device__ static void load(Raw& raw, const unsigned char* b, int c) {
-        // The header (d, dmin, 12 scale bytes) in one load that stays in L1 for the block's other chunks.
-        const uint4 header = __ldg((const uint4*)b);
-        raw.dm = header.x;
-        const unsigned int s0 = header.y, s1 = header.z, s2 = header.w;
-        const int pair = c >> 1, half = c & 1;
-        raw.sm[0] = ggml_scale_min(s0, s1, s2, 2 * pair);
-        raw.sm[1] = ggml_scale_min(s0, s1, s2, 2 * pair + 1);
-        raw.qs = ggml_load16<16>(b + (FIFTH ? 48 : 16) + 32 * pair + 16 * half);
-        if (FIFTH) raw.qh = ggml_load16<16>(b + 16 + 16 * half);
+        raw.header = __ldg((const uint4*)b);  // stays in L1 for the block's other chunks
+        raw.qs = ggml_load16<16>(b + (FIFTH ? 48 : 16) + 16 * c);
+        if constexpr (FIFTH) raw.qh = ggml_load16<16>(b + 16 + 16 * (c & 1));
+    }
+    // The 6-bit scales (sc) and minima (m) of sub-blocks 2·pair (byte 0) and 2·pair + 1 (byte 1), as
+    // ggml's get_scale_min_k4 unpacks them: the pair's sit in bytes 2·(pair & 1) and up of each word.
+    __device__ static void scales_mins(const Raw& raw, int pair, unsigned int& sc, unsigned int& m) {
+        const int shift = 16 * (pair & 1);
+        const unsigned int a = raw.header.y >> shift, b = raw.header.z >> shift, e = raw.header.w >> shift;
+        if (pair < 2) {
+            sc = a & 0x3F3Fu, m = b & 0x3F3Fu;
+        } else {
+            sc = (e & 0x0F0Fu) | ((a >> 2) & 0x3030u), m = ((e >> 4) & 0x0F0Fu) | ((b >> 2) & 0x3030u);
+        }
     }
     __device__ static int start(int c, int r) { return 64 * (c >> 1) + 16 * (c & 1) + 32 * r; }
     __device__ static void decode(const Raw& raw, int c, int r, float* q, float& scale, float& offset) {
+        unsigned int sc, m;
+        scales_mins(raw, c >> 1, sc, m);
+        scale = __fmul_rn(ggml_half(raw.header.x & 0xFFFFu), ggml_int((sc >> (8 * r)) & 0xFFu));
+        offset = -__fmul_rn(ggml_half(raw.header.x >> 16), ggml_int((m >> (8 * r)) & 0xFFu));
         const int j = 2 * (c >> 1) + r;
-        scale = __fmul_rn(ggml_half(raw.dm & 0xFFFFu), ggml_int(raw.sm[r] & 0xFFu));
-        offset = -__fmul_rn(ggml_half(raw.dm >> 16), ggml_int(raw.sm[r] >> 8));
 #pragma unroll
         for (int i = 0; i < 16; ++i) {
             unsigned int v = (ggml_byte(raw.qs, i) >> (4 * r)) & 0xFu;
@@ -190,15 +189,20 @@ template <bool FIFTH> struct GgmlK {
             q[i] = ggml_int(v);
         }
     }
-    __device__ static void codes(const Raw& raw, int c, int r, unsigned int (&v)[4], float& scale, float& offset) {
-        const int j = 2 * (c >> 1) + r;
-        scale = __fmul_rn(ggml_half(raw.dm & 0xFFFFu), ggml_int(raw.sm[r] & 0xFFu));
-        offset = -__fmul_rn(ggml_half(raw.dm >> 16), ggml_int(raw.sm[r] >> 8));
-        ggml_nibbles(raw.qs, r, v);
-        if (FIFTH) {
+    // Run r's 16 codes as bytes of v, in value order, times 2^shift: Q4_K's high nibbles stay in
+    // place (16 × the code), which saves a shift a word.
+    __device__ static void codes16(const Raw& raw, int c, int r, unsigned int (&v)[4], int& shift) {
+        const unsigned int w[4] = {raw.qs.x, raw.qs.y, raw.qs.z, raw.qs.w};
+        if constexpr (FIFTH) {
             const unsigned int h[4] = {raw.qh.x, raw.qh.y, raw.qh.z, raw.qh.w};
+            const int j = 2 * (c >> 1) + r;
 #pragma unroll
-            for (int i = 0; i < 4; ++i) v[i] |= ((h[i] >> j) & 0x01010101u) << 4;
+            for (int i = 0; i < 4; ++i) v[i] = ((w[i] >> (4 * r)) & 0x0F0F0F0Fu) | (((h[i] >> j) & 0x01010101u) << 4);
+            shift = 0;
+        } else {
+#pragma unroll
+            for (int i = 0; i < 4; ++i) v[i] = w[i] & (r ? 0xF0F0F0F0u : 0x0F0F0F0Fu);
+            shift = 4 * r;
         }
     }
 };
@@ -206,25 +210,31 @@ template <> struct Ggml<GGML_TYPE_Q4_K> : GgmlK<false> {};
 template <> struct Ggml<GGML_TYPE_Q5_K> : GgmlK<true> {};
 
 // Q6_K: 128 bytes of low nibbles, 64 bytes of 2-bit high parts, 16 signed 8-bit scales (one per
-// 16 values), then d: (d·sc) · (q − 32). Chunk c = 2·part + l/16 reads 16 bytes of each of
-// ql[l], ql[32 + l], qh[l] of its half and makes 4 runs, 32 values apart.
+// 16 values), then d: (d·sc) · (q − 32). In the kernels' copy a block takes 224 bytes
+// (GGML_Q6_K_KERNEL_BYTES, GGMLType.kernelRows), so that every part of it is read with aligned
+// 16-byte loads (the file's 210-byte blocks allow 2-byte loads only). Chunk c = 2·part + l/16 reads
+// 16 bytes of each of ql[l], ql[32 + l], qh[l] of its half and makes 4 runs, 32 values apart.
 template <> struct Ggml<GGML_TYPE_Q6_K> {
-    static constexpr int VALUES = GGML_Q6_K_VALUES, BYTES = GGML_Q6_K_BYTES, CHUNKS = 4, RUNS = 4;
+    static constexpr int VALUES = GGML_Q6_K_VALUES, BYTES = GGML_Q6_K_KERNEL_BYTES, CHUNKS = 4, RUNS = 4;
     static constexpr bool OFFSET = false;
-    struct Raw { uint4 a, b, h; unsigned int d; int scales[4]; };
+    // scales: the 8 scale bytes of the chunk's part (run r's is byte (c & 1) + 2r).
+    struct Raw { uint4 a, b, h; uint2 scales; unsigned int d; };
     __device__ static void load(Raw& raw, const unsigned char* b, int c) {
         const int part = c >> 1, l = 16 * (c & 1);
-        raw.a = ggml_load16<2>(b + 64 * part + l);
-        raw.b = ggml_load16<2>(b + 64 * part + 32 + l);
-        raw.h = ggml_load16<2>(b + 128 + 32 * part + l);
+        raw.a = ggml_load16<16>(b + 64 * part + l);
+        raw.b = ggml_load16<16>(b + 64 * part + 32 + l);
+        raw.h = ggml_load16<16>(b + 128 + 32 * part + l);
+        raw.scales = __ldg((const uint2*)(b + 192 + 8 * part));  // stays in L1 for the part's other chunk
         raw.d = ggml_u16(b + 208);
-        const signed char* s = (const signed char*)(b + 192 + 8 * part + (c & 1));
-#pragma unroll
-        for (int r = 0; r < 4; ++r) raw.scales[r] = __ldg(s + 2 * r);
     }
     __device__ static int start(int c, int r) { return 128 * (c >> 1) + 16 * (c & 1) + 32 * r; }
-    __device__ static void decode(const Raw& raw, int, int r, float* q, float& scale, float& offset) {
-        scale = __fmul_rn(ggml_half(raw.d), (float)raw.scales[r]);
+    __device__ static float run_scale(const Raw& raw, int c, int r) {
+        const unsigned int word = r < 2 ? raw.scales.x : raw.scales.y;
+        const int sc = (signed char)((word >> (8 * ((c & 1) + 2 * (r & 1)))) & 0xFFu);
+        return __fmul_rn(ggml_half(raw.d), (float)sc);
+    }
+    __device__ static void decode(const Raw& raw, int c, int r, float* q, float& scale, float& offset) {
+        scale = run_scale(raw, c, r);
         offset = 0.f;
         const uint4& low = (r & 1) ? raw.b : raw.a;
 #pragma unroll
@@ -233,8 +243,8 @@ template <> struct Ggml<GGML_TYPE_Q6_K> {
             q[i] = __int_as_float(0x4B000000u | v) - 8388640.f;
         }
     }
-    __device__ static void codes(const Raw& raw, int, int r, unsigned int (&v)[4], float& scale, float& offset) {
-        scale = __fmul_rn(ggml_half(raw.d), (float)raw.scales[r]);
+    __device__ static void codes(const Raw& raw, int c, int r, unsigned int (&v)[4], float& scale, float& offset) {
+        scale = run_scale(raw, c, r);
         offset = -32.f * scale;
         ggml_nibbles((r & 1) ? raw.b : raw.a, r >> 1, v);
         const unsigned int h[4] = {raw.h.x, raw.h.y, raw.h.z, raw.h.w};
@@ -272,6 +282,21 @@ template <> struct Ggml<GGML_TYPE_F32> : GgmlFloat<GGML_TYPE_F32, GGML_F32_BYTES
 template <> struct Ggml<GGML_TYPE_F16> : GgmlFloat<GGML_TYPE_F16, GGML_F16_BYTES> {};
 template <> struct Ggml<GGML_TYPE_BF16> : GgmlFloat<GGML_TYPE_BF16, GGML_BF16_BYTES> {};
 
+// A chunk of ROWS rows' blocks (raw) times the activations of NT tokens, run by run: a run's
+// activations are read once (X::load) and each row adds its product (X::add).
+template <typename B, typename X, int NT, int ROWS>
+__device__ __forceinline__ void ggml_runs(const X& x, float (&acc)[ROWS][NT], const typename B::Raw (&raw)[ROWS], int block, int c) {
+#pragma unroll
+    for (int run = 0; run < B::RUNS; ++run) {
+        const int first = block * B::VALUES + B::start(c, run);
+        typename X::Run xr[NT];
+#pragma unroll
+        for (int t = 0; t < NT; ++t) x.load(xr[t], t, first);
+#pragma unroll
+        for (int r = 0; r < ROWS; ++r) X::template add<NT>(acc[r], raw[r], c, run, xr);
+    }
+}
+
 // What a matrix-vector product multiplies the blocks with. Float activations: a run's 16 values
 // as floats (and their sum, for the types with an offset); each row adds
 // scale · Σ q·x (+ offset · Σ x), the integers q exact floats from their bits.
@@ -287,6 +312,10 @@ struct GgmlFloatActivations {
 #pragma unroll
             for (int i = 0; i < 16; ++i) run.sum += run.v[i];
         }
+    }
+    template <int NT, int ROWS>
+    __device__ void chunk(float (&acc)[ROWS][NT], const typename B::Raw (&raw)[ROWS], int block, int c) const {
+        ggml_runs<B, GgmlFloatActivations, NT, ROWS>(*this, acc, raw, block, c);
     }
     template <int NT>
     __device__ static void add(float (&acc)[NT], const typename B::Raw& raw, int c, int r, const Run (&xr)[NT]) {
@@ -320,6 +349,10 @@ struct GgmlInt8Activations {
         run.q = __ldg((const int4*)(xq + (long long)t * k + first));
         run.m = __ldg(xs + (long long)t * (k / 16) + first / 16);
     }
+    template <int NT, int ROWS>
+    __device__ void chunk(float (&acc)[ROWS][NT], const typename B::Raw (&raw)[ROWS], int block, int c) const {
+        ggml_runs<B, GgmlInt8Activations, NT, ROWS>(*this, acc, raw, block, c);
+    }
     template <int NT>
     __device__ static void add(float (&acc)[NT], const typename B::Raw& raw, int c, int r, const Run (&xr)[NT]) {
         unsigned int v[4];
@@ -336,6 +369,71 @@ struct GgmlInt8Activations {
     }
 };
 
+// dp4a of unsigned weight bytes (0..255) and signed activation bytes.
+__device__ __forceinline__ int ggml_dp4a(unsigned int codes, int activations, int sum) {
+    int out;
+    asm("dp4a.u32.s32 %0, %1, %2, %3;" : "=r"(out) : "r"(codes), "r"(activations), "r"(sum));
+    return out;
+}
+
+// 8-bit activations for Q4_K and Q5_K, run by run with the block's arithmetic taken out of the
+// runs: a run's four dp4a give Σ code·q, the integer sc · Σ code·q is exact and becomes a float in
+// two instructions (below 2^22: 63 · 16 · 31 · 127 for 5-bit codes), and a row adds dk · Σ d·sc·Σcode·q − dmink · Σ m · (d·Σq)
+// once a chunk, where the run-by-run path took three times the instructions a value.
+template <typename B>
+struct GgmlInt8SubBlocks {
+    const signed char* xq;  // [t, k]
+    const float2* xs;       // [t, k / 16]: per 16 values (d, d · Σ q)
+    int k;
+    template <int NT, int ROWS>
+    __device__ void chunk(float (&acc)[ROWS][NT], const typename B::Raw (&raw)[ROWS], int block, int c) const {
+        int4 q[NT][B::RUNS];
+        float2 s[NT][B::RUNS];
+#pragma unroll
+        for (int t = 0; t < NT; ++t)
+#pragma unroll
+            for (int run = 0; run < B::RUNS; ++run) {
+                const int first = block * B::VALUES + B::start(c, run);
+                q[t][run] = __ldg((const int4*)(xq + (long long)t * k + first));
+                s[t][run] = __ldg(xs + (long long)t * (k / 16) + first / 16);
+            }
+#pragma unroll
+        for (int r = 0; r < ROWS; ++r) {
+            unsigned int sc, m;
+            B::scales_mins(raw[r], c >> 1, sc, m);
+            float scaled[NT], minima[NT];
+#pragma unroll
+            for (int t = 0; t < NT; ++t) scaled[t] = 0.f, minima[t] = 0.f;
+#pragma unroll
+            for (int run = 0; run < B::RUNS; ++run) {
+                unsigned int v[4];
+                int shift;
+                B::codes16(raw[r], c, run, v, shift);
+                const int sc_run = (int)((sc >> (8 * run)) & 0xFFu);
+                const float m_run = ggml_int((m >> (8 * run)) & 0xFFu);
+#pragma unroll
+                for (int t = 0; t < NT; ++t) {
+                    int dot = ggml_dp4a(v[0], q[t][run].x, 0);
+                    dot = ggml_dp4a(v[1], q[t][run].y, dot), dot = ggml_dp4a(v[2], q[t][run].z, dot);
+                    dot = ggml_dp4a(v[3], q[t][run].w, dot);
+                    const float product = __int_as_float(0x4B400000 + sc_run * (dot >> shift)) - 12582912.f;
+                    scaled[t] = fmaf(s[t][run].x, product, scaled[t]);
+                    minima[t] = fmaf(m_run, s[t][run].y, minima[t]);
+                }
+            }
+            const float dk = ggml_half(raw[r].header.x & 0xFFFFu), dmink = ggml_half(raw[r].header.x >> 16);
+#pragma unroll
+            for (int t = 0; t < NT; ++t) acc[r][t] = fmaf(dk, scaled[t], fmaf(-dmink, minima[t], acc[r][t]));
+        }
+    }
+};
+
+// The 8-bit-activation arithmetic of a type: sub-block by sub-block for Q4_K and Q5_K, run by run
+// for the others.
+template <int TYPE> struct GgmlInt8 { using X = GgmlInt8Activations<Ggml<TYPE>>; };
+template <> struct GgmlInt8<GGML_TYPE_Q4_K> { using X = GgmlInt8SubBlocks<Ggml<GGML_TYPE_Q4_K>>; };
+template <> struct GgmlInt8<GGML_TYPE_Q5_K> { using X = GgmlInt8SubBlocks<Ggml<GGML_TYPE_Q5_K>>; };
+
 #ifndef GGML_PIPELINE  // 1: each round's loads go out before the previous round's arithmetic
 #define GGML_PIPELINE 0
 #endif
@@ -344,8 +442,8 @@ struct GgmlInt8Activations {
 #endif
 
 // y[t, :n] = x[t, :] · Wᵀ for rows of blocks (rows of y ldy apart, so that the parts of a fused
-// weight fill their columns): each warp takes QGEMV_ROWS rows, a lane one chunk of each at a time;
-// per run it reads the tokens' activations once (X::load) and adds each row's product (X::add).
+// weight fill their columns): each warp takes QGEMV_ROWS rows, a lane one chunk of each at a time,
+// which X::chunk multiplies with the tokens' activations.
 // k is a multiple of the type's block. The float kernels take QGEMV_ROWS rows a warp; the 8-bit ones
 // GGML_INT8_ROWS, whose grid the backend sizes for one row a warp (warps past n return at once), so
 // that a kernel source may set it.
@@ -356,8 +454,13 @@ __device__ void gemv_ggml(T* y, const X& x, const unsigned char* w, int n, int k
     constexpr int DEPTH = qgemv_depth(ROWS, (int)sizeof(typename B::Raw) / 2);
     const int lane = threadIdx.x & 31;
     const int row0 = (blockIdx.x * (blockDim.x >> 5) + (threadIdx.x >> 5)) * ROWS;
-    const long long row_bytes = (long long)(k / B::VALUES) * B::BYTES;
-    const int chunks = k / B::VALUES * B::CHUNKS;
+    const int blocks = k / B::VALUES;
+    const long long row_bytes = (long long)blocks * B::BYTES;
+    // A warp covers SPAN blocks a step, and a lane takes the same chunk c of each (32 is a
+    // multiple of CHUNKS), so that c and the offsets it sets stay in registers.
+    static_assert(32 % B::CHUNKS == 0, "a warp's 32 lanes cover whole blocks");
+    constexpr int SPAN = 32 / B::CHUNKS;
+    const int c = lane % B::CHUNKS;
     float acc[ROWS][NT];
     qgemv_clear(acc);
     if (row0 >= n) { PDL_ENTER(); return; }
@@ -366,51 +469,42 @@ __device__ void gemv_ggml(T* y, const X& x, const unsigned char* w, int n, int k
 #pragma unroll
     for (int r = 0; r < ROWS; ++r) rows[r] = w + imin(row0 + r, n - 1) * row_bytes;
     using Round = typename B::Raw[DEPTH][ROWS];
-    // DEPTH chunks of each row from chunk c0 on (chunks past the row are skipped).
-    auto load = [&](Round& raw, int c0) {
+    // Chunk c of DEPTH blocks SPAN apart, from block b0 on, of each row (blocks past the row are skipped).
+    auto load = [&](Round& raw, int b0) {
 #pragma unroll
         for (int u = 0; u < DEPTH; ++u) {
-            const int ci = c0 + 32 * u;
-            if (ci >= chunks) continue;
+            const int block = b0 + SPAN * u;
+            if (block >= blocks) continue;
 #pragma unroll
-            for (int r = 0; r < ROWS; ++r) B::load(raw[u][r], rows[r] + (long long)(ci / B::CHUNKS) * B::BYTES, ci % B::CHUNKS);
+            for (int r = 0; r < ROWS; ++r) B::load(raw[u][r], rows[r] + (long long)block * B::BYTES, c);
         }
     };
-    auto multiply = [&](const Round& raw, int c0) {
+    auto multiply = [&](const Round& raw, int b0) {
 #pragma unroll
         for (int u = 0; u < DEPTH; ++u) {
-            const int ci = c0 + 32 * u;
-            if (ci >= chunks) continue;
-            const int block = ci / B::CHUNKS, c = ci % B::CHUNKS;
-#pragma unroll
-            for (int run = 0; run < B::RUNS; ++run) {
-                const int first = block * B::VALUES + B::start(c, run);
-                typename X::Run xr[NT];
-#pragma unroll
-                for (int t = 0; t < NT; ++t) x.load(xr[t], t, first);
-#pragma unroll
-                for (int r = 0; r < ROWS; ++r) X::template add<NT>(acc[r], raw[u][r], c, run, xr);
-            }
+            const int block = b0 + SPAN * u;
+            if (block >= blocks) continue;
+            x.template chunk<NT, ROWS>(acc, raw[u], block, c);
         }
     };
     Round raw;
-    load(raw, lane);
+    load(raw, lane / B::CHUNKS);
     // The weights do not depend on the previous kernel: the first round is read before waiting for it.
     PDL_ENTER();
-    for (int c0 = lane; c0 < chunks; c0 += 32 * DEPTH) {
-        const int next = c0 + 32 * DEPTH;
+    for (int b0 = lane / B::CHUNKS; b0 < blocks; b0 += SPAN * DEPTH) {
+        const int next = b0 + SPAN * DEPTH;
         if constexpr (GGML_PIPELINE) {
             // The next round's loads go out before this round's arithmetic.
             Round ahead;
-            if (next < chunks) load(ahead, next);
-            multiply(raw, c0);
+            if (next < blocks) load(ahead, next);
+            multiply(raw, b0);
 #pragma unroll
             for (int u = 0; u < DEPTH; ++u)
 #pragma unroll
                 for (int r = 0; r < ROWS; ++r) raw[u][r] = ahead[u][r];
         } else {
-            multiply(raw, c0);
-            if (next < chunks) load(raw, next);
+            multiply(raw, b0);
+            if (next < blocks) load(raw, next);
         }
     }
     qgemv_store<T, ROWS, NT>(y, acc, row0, n, ldy, lane);
@@ -461,7 +555,7 @@ __device__ void dequantize_ggml(T* w, const unsigned char* blocks, int n, int k)
 #define INSTANTIATE_GEMV_GGML_INT8(S, T, GT, NT)                                                                   \
     extern "C" __global__ void __launch_bounds__(256) gemv_ggml_int8_##S##_q##GT##_t##NT(                          \
         T* y, const signed char* xq, const float2* xs, const unsigned char* w, int n, int k, int ldy) {            \
-        gemv_ggml<T, GT, NT, GGML_INT8_ROWS(NT)>(y, GgmlInt8Activations<Ggml<GT>>{xq, xs, k}, w, n, k, ldy);       \
+        gemv_ggml<T, GT, NT, GGML_INT8_ROWS(NT)>(y, typename GgmlInt8<GT>::X{xq, xs, k}, w, n, k, ldy);       \
     }
 #ifdef VLLM_DTYPE_BF16
 INSTANTIATE_GEMV_GGML(bf16, __nv_bfloat16, 0, 1)
