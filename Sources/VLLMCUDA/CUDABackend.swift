@@ -1043,12 +1043,26 @@ public final class CUDABackend: Backend {
         tiles: (pointer: CUdeviceptr, count: Int), scale: Float, window: Int, softCap: Float
     ) -> CUDATensor {
         let out = allocate([batch.batch.numTokens, layout.numHeads * layout.headDim])
+        let shared = Self.decodeAttentionSharedBytes(
+            headDim: layout.headDim, cacheElementBytes: CUDAKVCache.elementSize(cache.shape.format, activationBytes: elementSize))
+        allowShared(shared, function, "decode_attention")
         // Light blocks: about four a multiprocessor keep enough loads in flight.
         return splitAttention(
             function, "decode_attention", out: out, qkv: qkv, layout: layout, cache: cache, layer: layer, batch: batch,
             grid: (tiles.count, layout.numKVHeads),
             splits: keySplits(blocks: tiles.count * layout.numKVHeads, perMultiprocessor: 4, below: 4),
-            shared: 0, tiles: tiles.pointer, scale: scale, window: window, softCap: softCap)
+            shared: shared, tiles: tiles.pointer, scale: scale, window: window, softCap: softCap)
+    }
+
+    /// decode_attention's shared memory (`DecodeShared` in decode_attention.cu): the group's queries
+    /// as floats (8 heads), then the larger of two things: each of the 4 warps' staged key and value
+    /// rows (runs of 32 keys, 16 for head size 256; rows padded by 16 bytes), and the warps' partial
+    /// results (8 heads of head size + 2 floats).
+    static func decodeAttentionSharedBytes(headDim hd: Int, cacheElementBytes: Int) -> Int {
+        let (warps, maxGroup) = (4, 8)
+        let row = (hd + 16 / cacheElementBytes) * cacheElementBytes
+        let stage = warps * (hd > 128 ? 16 : 32) * row
+        return maxGroup * hd * 4 + max(2 * stage, warps * maxGroup * (hd + 2) * 4)
     }
 
     /// Lets `function` take `bytes` of dynamic shared memory where that is past what it may take now

@@ -7,14 +7,13 @@
 
 // Attention of decode steps (one query token per sequence): memory-bound, so built to keep many
 // key/value bytes in flight rather than to use the tensor cores. One block of 4 warps per
-// (sequence, kv head, split); each warp takes runs of 32 / KL keys, KL lanes a key. Each lane reads
-// its share of the key's row (16-byte loads, chunks KL apart) and dots it with the group's queries
-// (all query heads of this kv head, kept in shared memory), the KL partial sums meet by shuffles,
-// while the run's value rows stream into shared memory with cp.async; then each lane owns HD / 32
-// output dimensions of every head and walks the run's keys. Per-warp online softmax, merged across
-// warps at the end; with several splits the unnormalized result goes to attention_combine.
-// Head size 256 (Gemma) takes at least two lanes a key, so that a warp's staged value rows fit the
-// 48 KB of static shared memory (DecodeShared).
+// (sequence, kv head, split); each warp takes runs of 32 / KL keys, KL lanes a key. The run's key
+// and value rows stream into shared memory with cp.async; each lane dots its share of a key's row
+// (16-byte chunks KL apart) with the group's queries (all query heads of this kv head, kept in shared
+// memory), the KL partial sums meet by shuffles; then each lane owns HD / 32 output dimensions of
+// every head and walks the run's keys. Per-warp online softmax, merged across warps at the end; with
+// several splits the unnormalized result goes to attention_combine. Head size 256 (Gemma) takes at
+// least two lanes a key, so that a warp's staged rows stay within about 74 KB a block (DecodeShared).
 // (Merging in the last split to finish, counted with atomics, measured 6 to 14 us slower a step on
 // an H100 than the separate kernel.) Head sizes 64, 128 and 256 (others use flash_attention). The
 // cache holds activations (C = T) or e4m3 codes (C = unsigned char: half the bytes a key, read as
@@ -28,6 +27,14 @@
 // runs to 8 keys, so the splits share short contexts out.
 #define DA_WARPS 4
 #define DA_MAX_GROUP 8
+#define DA_HEAD_BLOCK 4
+static_assert(DA_MAX_GROUP % DA_HEAD_BLOCK == 0, "the heads loop walks whole blocks");
+
+// 16 bytes of the cache (16-byte aligned) as floats, kv_f's values.
+template <typename C> __device__ __forceinline__ void kv_chunk_f(float* out, const C* p) {
+    if constexpr (is_fp8_cache<C>()) unpack_fp8(out, *(const uint4*)p, 0.f);
+    else load_floats<C, 16 / (int)sizeof(C)>(out, p);
+}
 
 // The fewest lanes a key for head size HD: the unsplit kernel's.
 template <int HD> constexpr int decode_min_lanes() { return HD > 128 ? 2 : 1; }
@@ -44,15 +51,17 @@ template <typename C, int HD> constexpr int decode_unsplit_lanes() {
     return DA_UNSPLIT_LANES < fewest ? fewest : DA_UNSPLIT_LANES > most ? most : DA_UNSPLIT_LANES;
 }
 
-// The block's shared memory, sized for the fewest lanes a key (the largest staging), declared by the
-// kernel so that both KL instantiations use the same bytes.
+// The block's shared memory (dynamic: more than 48 KB; CUDABackend.decodeAttentionSharedBytes gives
+// its size), sized for the fewest lanes a key (the largest staging) so that both KL instantiations
+// use the same bytes.
 template <typename C, int HD> struct DecodeShared {
     static constexpr int VLD = HD + 16 / (int)sizeof(C);  // a value row padded by 16 bytes
     static constexpr int STAGE_BYTES = DA_WARPS * (32 / decode_min_lanes<HD>()) * VLD * (int)sizeof(C);
     static constexpr int MERGE_BYTES = DA_WARPS * DA_MAX_GROUP * (HD + 2) * 4;
     __align__(16) float qs[DA_MAX_GROUP][HD];
-    // Value rows while the loop runs; the warps' partial results after it.
-    __align__(16) unsigned char scratch[STAGE_BYTES > MERGE_BYTES ? STAGE_BYTES : MERGE_BYTES];
+    // Each warp's key rows, then each warp's value rows while the loop runs; the warps' partial
+    // results after it.
+    __align__(16) unsigned char scratch[2 * STAGE_BYTES > MERGE_BYTES ? 2 * STAGE_BYTES : MERGE_BYTES];
 };
 
 template <typename T, typename C, int HD, int KL>
@@ -71,7 +80,9 @@ __device__ void decode_attention(DecodeShared<C, HD>& shared, T* out, const T* q
     const int seq = tiles[3 * blockIdx.x], token = tiles[3 * blockIdx.x + 1];
     const int g = blockIdx.y, group = num_heads / kv_heads;
     const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, slot = lane / KL, part = lane % KL;
-    C* vs = (C*)shared.scratch + warp * RUN * VLD;
+    // This warp's staged key rows, then its value rows.
+    C* ks = (C*)shared.scratch + warp * RUN * VLD;
+    C* vs = (C*)shared.scratch + (DA_WARPS + warp) * RUN * VLD;
     // The step's tiles, positions and block tables were written before its first kernel, so these
     // dependent reads run while the previous kernel (rotary_write_kv, which writes q and the cache)
     // finishes; only q and the cache wait for it.
@@ -84,9 +95,10 @@ __device__ void decode_attention(DecodeShared<C, HD>& shared, T* out, const T* q
         key_end = imin(key_end, key_begin + per_split);
     }
     PDL_ENTER();
-    for (int i = threadIdx.x; i < group * HD; i += blockDim.x) {
+    // Rows past the group are zeros: the heads loop walks whole blocks of DA_HEAD_BLOCK.
+    for (int i = threadIdx.x; i < DA_MAX_GROUP * HD; i += blockDim.x) {
         const int h = i / HD, d = i % HD;
-        qs[h][d] = to_f(qkv[(long long)token * width + (g * group + h) * HD + d]) * scale;
+        qs[h][d] = h < group ? to_f(qkv[(long long)token * width + (g * group + h) * HD + d]) * scale : 0.f;
     }
     __syncthreads();
 
@@ -100,52 +112,60 @@ __device__ void decode_attention(DecodeShared<C, HD>& shared, T* out, const T* q
     for (int k0 = key_begin + warp * RUN; k0 < key_end; k0 += DA_WARPS * RUN) {
         const int key = k0 + slot, count = imin(RUN, key_end - k0);
         const bool valid = slot < count;
+        // The run's key rows and value rows both go to shared memory by cp.async, every copy issued
+        // before any is awaited: loaded into registers, the compiler spread the key loads through
+        // the dot products (one 16-byte load, then its multiplies, then the next), so a warp waited
+        // for its row's loads one after another.
+        const long long at =
+            valid ? ((long long)table[key / block_size] * kv_heads + g) * block_size + key % block_size : 0;
+        if (valid) {
+#pragma unroll
+            for (int i = 0; i < CHUNKS; ++i) {
+                const int c = part + i * KL;
+                cp_async16(ks + slot * VLD + c * PER, key_cache + at * HD + c * PER);
+            }
+        }
+        asm volatile("cp.async.commit_group;");
+        if (valid) {
+#pragma unroll
+            for (int i = 0; i < CHUNKS; ++i) {
+                const int c = part + i * KL;
+                cp_async16(vs + slot * VLD + c * PER, value_cache + at * HD + c * PER);
+            }
+        }
+        asm volatile("cp.async.commit_group;");
         float s[DA_MAX_GROUP];
 #pragma unroll
         for (int h = 0; h < DA_MAX_GROUP; ++h) s[h] = 0.f;
+        // The keys only (each lane reads back the chunks it copied itself).
+        asm volatile("cp.async.wait_group 1;" ::: "memory");
         if (valid) {
-            const long long at = ((long long)table[key / block_size] * kv_heads + g) * block_size + key % block_size;
-            const C* krow = key_cache + at * HD;
-            const C* vrow = value_cache + at * HD;
 #pragma unroll
             for (int i = 0; i < CHUNKS; ++i) {
                 const int c = part + i * KL;
-                cp_async16(vs + slot * VLD + c * PER, vrow + c * PER);
-            }
-            uint4 kv[CHUNKS];
+                float kf[PER];
+                kv_chunk_f(kf, ks + slot * VLD + c * PER);
+                // Heads in blocks of DA_HEAD_BLOCK, left at the first block past the group: a test
+                // per head became a select after computing all DA_MAX_GROUP heads.
 #pragma unroll
-            for (int i = 0; i < CHUNKS; ++i) kv[i] = *(const uint4*)(krow + (part + i * KL) * PER);
-#pragma unroll
-            for (int i = 0; i < CHUNKS; ++i) {
-                const int c = part + i * KL;
-                if constexpr (is_fp8_cache<C>()) {
-                    float kf[PER];
-                    unpack_fp8(kf, kv[i], 0.f);
+                for (int hb = 0; hb < DA_MAX_GROUP; hb += DA_HEAD_BLOCK) {
+                    if (hb >= group) break;
 #pragma unroll
                     for (int e = 0; e < PER; ++e) {
 #pragma unroll
-                        for (int h = 0; h < DA_MAX_GROUP; ++h)
-                            if (h < group) s[h] += qs[h][c * PER + e] * kf[e];
-                    }
-                } else {
-                    const T* kp = (const T*)&kv[i];
-#pragma unroll
-                    for (int e = 0; e < PER; ++e) {
-                        const float kf = to_f(kp[e]);
-#pragma unroll
-                        for (int h = 0; h < DA_MAX_GROUP; ++h)
-                            if (h < group) s[h] += qs[h][c * PER + e] * kf;
+                        for (int h = hb; h < hb + DA_HEAD_BLOCK; ++h) s[h] += qs[h][c * PER + e] * kf[e];
                     }
                 }
             }
         }
-        asm volatile("cp.async.commit_group;");
         // The key's KL partial dot products (every lane of the warp takes part in the shuffles).
 #pragma unroll
         for (int o = 1; o < KL; o *= 2) {
 #pragma unroll
-            for (int h = 0; h < DA_MAX_GROUP; ++h)
-                if (h < group) s[h] += __shfl_xor_sync(0xffffffffu, s[h], o);
+            for (int h = 0; h < DA_MAX_GROUP; ++h) {
+                if (h >= group) break;
+                s[h] += __shfl_xor_sync(0xffffffffu, s[h], o);
+            }
         }
         if (softcap > 0.f) {
 #pragma unroll
@@ -155,7 +175,7 @@ __device__ void decode_attention(DecodeShared<C, HD>& shared, T* out, const T* q
 #pragma unroll
         for (int h = 0; h < DA_MAX_GROUP; ++h) {
             p[h] = 0.f;
-            if (h >= group) continue;
+            if (h >= group) break;
             const float new_max = fmaxf(m[h], warp_max(valid ? s[h] : NEG_INF));
             p[h] = valid ? expf(s[h] - new_max) : 0.f;
             const float alpha = m[h] == NEG_INF ? 0.f : expf(m[h] - new_max);
@@ -167,17 +187,20 @@ __device__ void decode_attention(DecodeShared<C, HD>& shared, T* out, const T* q
         }
         asm volatile("cp.async.wait_all;" ::: "memory");
         __syncwarp();
-        for (int j = 0; j < count; ++j) {
-            float v[DPL];
-            const C* vp = vs + j * VLD + lane * DPL;
 #pragma unroll
-            for (int e = 0; e < DPL; ++e) v[e] = kv_f(vp[e]);
+        for (int hb = 0; hb < DA_MAX_GROUP; hb += DA_HEAD_BLOCK) {
+            if (hb >= group) break;
+            for (int j = 0; j < count; ++j) {
+                float v[DPL];
+                const C* vp = vs + j * VLD + lane * DPL;
 #pragma unroll
-            for (int h = 0; h < DA_MAX_GROUP; ++h) {
-                if (h >= group) continue;
-                const float pj = __shfl_sync(0xffffffffu, p[h], j * KL);
+                for (int e = 0; e < DPL; ++e) v[e] = kv_f(vp[e]);
 #pragma unroll
-                for (int e = 0; e < DPL; ++e) acc[h][e] += pj * v[e];
+                for (int h = hb; h < hb + DA_HEAD_BLOCK; ++h) {
+                    const float pj = __shfl_sync(0xffffffffu, p[h], j * KL);
+#pragma unroll
+                    for (int e = 0; e < DPL; ++e) acc[h][e] += pj * v[e];
+                }
             }
         }
         __syncwarp();  // the next run's copies overwrite this run's rows
@@ -229,7 +252,8 @@ __device__ void decode_attention_by_splits(T* out, const T* qkv, const C* key_ca
                                            const int* table_width, int width, int num_heads, int kv_heads,
                                            int block_size, float scale, int window, float softcap, float* partial_o,
                                            float* partial_ml, int num_tokens, float value_scale) {
-    __shared__ DecodeShared<C, HD> shared;
+    extern __shared__ __align__(16) unsigned char da_smem[];
+    DecodeShared<C, HD>& shared = *reinterpret_cast<DecodeShared<C, HD>*>(da_smem);
     auto run = [&](auto lanes) {
         decode_attention<T, C, HD, decltype(lanes)::value>(shared, out, qkv, key_cache, value_cache, tiles, positions,
                                                            block_tables, table_width, width, num_heads, kv_heads,
@@ -241,7 +265,7 @@ __device__ void decode_attention_by_splits(T* out, const T* qkv, const C* key_ca
 }
 
 #define INSTANTIATE_DECODE(S, T, HD)                                                                                   \
-    extern "C" __global__ void __launch_bounds__(128) decode_attention_##S##_hd##HD(                                  \
+    extern "C" __global__ void __launch_bounds__(128, 3) decode_attention_##S##_hd##HD(                                \
         T* out, const T* qkv, const T* key_cache, const T* value_cache, const int* tiles, const int* positions,         \
         const int* block_tables, const int* table_width, int width, int num_heads, int kv_heads, int block_size,        \
         float scale, int window, float softcap, float* partial_o, float* partial_ml, int num_tokens) {                 \
@@ -250,7 +274,7 @@ __device__ void decode_attention_by_splits(T* out, const T* qkv, const C* key_ca
                                              softcap, partial_o, partial_ml, num_tokens, 1.f);                         \
     }
 #define INSTANTIATE_DECODE_FP8(S, T, HD)                                                                               \
-    extern "C" __global__ void __launch_bounds__(128) decode_attention_fp8_##S##_hd##HD(                              \
+    extern "C" __global__ void __launch_bounds__(128, 3) decode_attention_fp8_##S##_hd##HD(                            \
         T* out, const T* qkv, const unsigned char* key_cache, const unsigned char* value_cache, const int* tiles,      \
         const int* positions, const int* block_tables, const int* table_width, int width, int num_heads,              \
         int kv_heads, int block_size, float scale, int window, float softcap, float* partial_o, float* partial_ml,     \
