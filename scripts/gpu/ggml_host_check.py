@@ -19,7 +19,10 @@ from real files). It checks the types' arithmetic, not the kernels' launch geome
 which chunks), which only a GPU run (`vllm-dev kernel-check`) checks. Needs clang++ (the Swift
 toolchain's) and `pip install gguf numpy`.
 
-    python3 scripts/gpu/ggml_host_check.py
+    python3 scripts/gpu/ggml_host_check.py [--define 'NAME VALUE' ...]
+
+--define puts `#define NAME VALUE` before the kernel source, as a kernel-source variant does on the
+GPU (scripts/gpu/ggml_int8_variants.sh): e.g. --define 'GGML_INT8_ROWS(NT) 1' --define 'GGML_PIPELINE 1'.
 """
 import os
 import re
@@ -73,7 +76,9 @@ template <typename T> inline float to_f(T v) { return (float)v; }
 template <typename T> inline T from_f(float v) { return (T)v; }
 template <typename T, int N> inline void load_floats(float* out, const T* p) { for (int i = 0; i < N; ++i) out[i] = to_f(p[i]); }
 inline int imin(int a, int b) { return a < b ? a : b; }
+#ifndef QGEMV_BUDGET
 #define QGEMV_BUDGET 128
+#endif
 constexpr int qgemv_depth(int rows, int bytes_per_chunk) {
     return QGEMV_BUDGET / (rows * bytes_per_chunk) > 1 ? QGEMV_BUDGET / (rows * bytes_per_chunk) : 1;
 }
@@ -171,12 +176,12 @@ DP4A_HOST = ("out = sum; for (int i = 0; i < 4; ++i) out += (int)((codes >> (8 *
              "(int)(signed char)(activations >> (8 * i));")
 
 
-def build(workdir):
+def build(workdir, defines):
     kernel = open(os.path.join(KERNELS, "ggml.cu")).read()
     kernel, count = DP4A_PTX.subn(DP4A_HOST, kernel)
     if count != 1:
         sys.exit(f"expected one dp4a asm statement in ggml.cu, found {count}")
-    source = SHIM + open(os.path.join(KERNELS, "ggml_blocks.cuh")).read() + kernel + HARNESS
+    source = "".join(f"#define {d}\n" for d in defines) + SHIM + open(os.path.join(KERNELS, "ggml_blocks.cuh")).read() + kernel + HARNESS
     path = os.path.join(workdir, "ggml_host.cpp")
     open(path, "w").write(source)
     binary = os.path.join(workdir, "ggml_host")
@@ -204,11 +209,12 @@ def quantize_int8(x):
 
 
 def main():
+    defines = [sys.argv[i + 1] for i, a in enumerate(sys.argv[:-1]) if a == "--define"]
     reader = gguf.GGUFReader(FIXTURE)
     tensors = {t.name: t for t in reader.tensors}
     failures = 0
     with tempfile.TemporaryDirectory() as workdir:
-        binary = build(workdir)
+        binary = build(workdir, defines)
         rng = np.random.default_rng(0)
         for name in sorted(n[:-4] for n in tensors if n.endswith(".raw")):
             raw = tensors[name + ".raw"]
