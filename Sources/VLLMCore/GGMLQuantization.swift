@@ -164,10 +164,10 @@ extension GGMLType {
 }
 
 /// The parts of one fused GGUF weight (q, k, v; gate, up) as rows of ggml blocks, grouped as a
-/// backend keeps them: one group when every part has the same type, else one group per part
-/// (`WeightFormat.stacked`), so that each product runs in one type.
+/// backend keeps them: one group for each run of adjacent parts of one type (`WeightFormat.stacked`
+/// where there are several), so that each product runs in one type.
 public struct GGMLParts {
-    /// The format of the fused weight: `.ggml(type)` for one group, `.stacked` of each part's otherwise.
+    /// The format of the fused weight: `.ggml(type)` for one group, `.stacked` of each group's otherwise.
     public let format: WeightFormat
     /// Each group's type and tensors: `uint8 [rows, rowBytes]` rows of blocks (float parts as their
     /// bytes), for the backend to stack along the rows.
@@ -193,14 +193,14 @@ public struct GGMLParts {
                 dtype: .uint8, shape: [part.outFeatures, type.rowBytes(part.inFeatures)], bytes: tensor.bytes, owner: tensor.owner)
             return (type, rows)
         }
-        let types = typed.map(\.0)
-        if types.allSatisfy({ $0 == types[0] }) {
-            format = .ggml(types[0])
-            groups = [(type: types[0], tensors: typed.map(\.1))]
-        } else {
-            format = .stacked(types.map { .ggml($0) })
-            groups = typed.map { (type: $0.0, tensors: [$0.1]) }
+        // Adjacent parts of one type share a group: one product instead of one a part (Q4_K_M's q
+        // and k beside a Q6_K v), the output columns still in the parts' order.
+        var merged: [(type: GGMLType, tensors: [HostTensor])] = []
+        for (type, rows) in typed {
+            if merged.last?.type == type { merged[merged.count - 1].tensors.append(rows) } else { merged.append((type, [rows])) }
         }
+        groups = merged
+        format = merged.count == 1 ? .ggml(merged[0].type) : .stacked(merged.map { .ggml($0.type) })
     }
 
     /// Whether any of `parts` is GGUF blocks.

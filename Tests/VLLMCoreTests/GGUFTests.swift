@@ -57,6 +57,22 @@ import VLLMTestSupport
         }
     }
 
+    /// Adjacent parts of one type share a group (one product), others keep their own, in order.
+    @Test func adjacentPartsOfOneTypeShareAGroup() throws {
+        func part(_ type: GGMLType, rows: Int) -> HostLinearWeight {
+            let bytes = [UInt8](repeating: 0, count: rows * type.rowBytes(256))
+            let tensor = bytes.withUnsafeBytes { HostTensor(shape: [bytes.count], dtype: .uint8, copying: $0.baseAddress!) }
+            return HostLinearWeight(format: .ggml(type), outFeatures: rows, inFeatures: 256, tensors: [tensor])
+        }
+        let qkv = try GGMLParts([part(.q4_K, rows: 4), part(.q4_K, rows: 2), part(.q6_K, rows: 2)], backend: "test")
+        #expect(qkv.format == .stacked([.ggml(.q4_K), .ggml(.q6_K)]))
+        #expect(qkv.groups.map { $0.tensors.map { $0.shape[0] } } == [[4, 2], [2]])
+        let same = try GGMLParts([part(.q8_0, rows: 3), part(.q8_0, rows: 5)], backend: "test")
+        #expect(same.format == .ggml(.q8_0) && same.groups.count == 1)
+        let apart = try GGMLParts([part(.q6_K, rows: 2), part(.q4_K, rows: 2), part(.q6_K, rows: 2)], backend: "test")
+        #expect(apart.format == .stacked([.ggml(.q6_K), .ggml(.q4_K), .ggml(.q6_K)]))
+    }
+
     /// Metadata of every GGUF value type reads back as written.
     @Test func metadataValues() throws {
         let m = try GGUFFile(path: Self.fixture).metadata
