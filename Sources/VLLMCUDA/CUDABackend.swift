@@ -24,6 +24,15 @@ public struct CUDATensor {
     public var count: Int { shape.reduce(1, *) }
 }
 
+/// A tensor of the activation ring, told apart from a later one at the same address (and from a
+/// view of it of another shape).
+struct QuantizedOutputKey: Hashable {
+    let pointer: CUdeviceptr
+    let stamp: Int
+    let shape: [Int]
+    init(_ tensor: CUDATensor) { (pointer, stamp, shape) = (tensor.pointer, tensor.stamp, tensor.shape) }
+}
+
 /// A step's batch in device memory (token ids, positions, slots, block tables, logit rows), plus
 /// the host copy that launch sizes are read from.
 public final class CUDABatch {
@@ -233,6 +242,13 @@ public final class CUDABackend: Backend {
     /// What GGUF blocks multiply in decode steps (`--quantized-activations`): the activations as they
     /// are, or quantized to 8 bits per 32 values for the dp4a kernels (`gemv_ggml_int8`).
     public var quantizedActivations = ActivationPrecision.float32
+    /// Whether `addRMSNorm` and `siluAndMul` of a decode step also quantize their output for the
+    /// 8-bit-activation products (`add_rms_norm_int8`, `silu_and_mul_int8`): set when a GGUF weight
+    /// that takes them is loaded (and by `vllm-dev kernel-check`).
+    public var prequantizes = false
+    /// The 8-bit form of outputs made this step by those kernels (by ring address, stamp and
+    /// shape), for the products that read them; emptied at each step's start.
+    var prequantized: [QuantizedOutputKey: (codes: CUDATensor, scales: CUDATensor)] = [:]
     private let elementSize: Int
     /// Batch-invariant mode (`--batch-invariant`, docs/deterministic-mode.md): every token's result
     /// is computed in an order that depends on that token alone, never on the step around it.
@@ -626,6 +642,7 @@ public final class CUDABackend: Backend {
         if waitsForStaging { synchronize(upTo: stagingReleased[stepParity]) }
         arena.reset()
         ring.reset()
+        prequantized.removeAll(keepingCapacity: true)
         stepKind = batch.isDecodeOnly ? "decode" : "mixed"
         // Fixed-size inputs first, each on a 16-byte boundary, so that a uniform step of a given
         // shape lands at the same addresses every time (recorded steps read them there); the block
@@ -762,17 +779,45 @@ public final class CUDABackend: Backend {
         return out
     }
 
-    /// The `add_rms_norm` kernel: updates `residual` in place and returns the normalized rows.
+    /// The `add_rms_norm` kernel: updates `residual` in place and returns the normalized rows. In
+    /// decode steps of a model whose GGUF products take 8-bit activations (`prequantizes`),
+    /// `add_rms_norm_int8` also leaves the output's 8-bit form for them (`prequantized`):
+    /// the same bytes `quantize_ggml_int8` would make, without its launch.
     public func addRMSNorm(_ x: CUDATensor, residual: CUDATensor, weight: CUDATensor, eps: Float) -> CUDATensor {
         checkLive(x, residual)
         let out = allocate(x.shape)
-        launch(
-            kernels.addRMSNorm, "add_rms_norm", grid: (x.rows, 1), block: threadsFor(row: x.columns),
-            [
-                .pointer(out.pointer), .pointer(residual.pointer), .pointer(x.pointer), .pointer(weight.pointer),
-                .int32(Int32(x.columns)), .float(eps),
-            ])
+        let threads = threadsFor(row: x.columns)
+        var arguments: [KernelArgument] = [
+            .pointer(out.pointer), .pointer(residual.pointer), .pointer(x.pointer), .pointer(weight.pointer),
+            .int32(Int32(x.columns)), .float(eps),
+        ]
+        // The kernel quantizes rows held in registers (8 elements a thread), in whole blocks of 32.
+        if prequantizes, hasPrequantizingKernels, x.rows <= 4, x.columns % 32 == 0, x.columns <= 8 * threads,
+            let kernel = kernels.addRMSNormInt8
+        {
+            let quantized = allocateInt8Activations(rows: x.rows, columns: x.columns)
+            arguments += [.pointer(quantized.codes.pointer), .pointer(quantized.scales.pointer)]
+            launch(kernel, "add_rms_norm_int8", grid: (x.rows, 1), block: threads, arguments)
+            prequantized[QuantizedOutputKey(out)] = quantized
+            return out
+        }
+        launch(kernels.addRMSNorm, "add_rms_norm", grid: (x.rows, 1), block: threads, arguments)
         return out
+    }
+
+    /// Whether the module has `add_rms_norm_int8`, `silu_and_mul_int8` and `quantize_ggml_int8` (a
+    /// kernel source from before them has not).
+    public var hasPrequantizingKernels: Bool {
+        kernels.addRMSNormInt8 != nil && kernels.siluAndMulInt8 != nil && kernels.quantized?.quantizeGGMLInt8 != nil
+    }
+
+    /// Room for `rows × columns` activations in the 8-bit kernels' form: the codes (`[rows,
+    /// columns]` bytes) and per 16 values the pair (scale, scale · Σ codes).
+    func allocateInt8Activations(rows: Int, columns: Int) -> (codes: CUDATensor, scales: CUDATensor) {
+        let size = computeDType.byteSize
+        let codes = allocate([(rows * columns + size - 1) / size])
+        let scales = allocate([(rows * columns / 16 * 8 + size - 1) / size])
+        return (codes, scales)
     }
 
     /// Warps a block of the matrix-vector kernel for `n` rows: 8, or 4 where twice the blocks load
@@ -1108,7 +1153,25 @@ public final class CUDABackend: Backend {
     }
 
     /// The `silu_and_mul` kernel.
-    public func siluAndMul(_ x: CUDATensor) -> CUDATensor { activationAndMul(kernels.siluAndMul, "silu_and_mul", x) }
+    /// In decode steps of a model whose GGUF products take 8-bit activations (`prequantizes`),
+    /// `silu_and_mul_int8` also leaves the output's 8-bit form for the down product.
+    public func siluAndMul(_ x: CUDATensor) -> CUDATensor {
+        let n = x.columns / 2
+        guard prequantizes, hasPrequantizingKernels, x.rows <= 4, n % 32 == 0, let kernel = kernels.siluAndMulInt8 else {
+            return activationAndMul(kernels.siluAndMul, "silu_and_mul", x)
+        }
+        checkLive(x)
+        let out = allocate([x.rows, n])
+        let quantized = allocateInt8Activations(rows: x.rows, columns: n)
+        launch(
+            kernel, "silu_and_mul_int8", grid: (gridFor(x.rows * n), 1), block: 256,
+            [
+                .pointer(out.pointer), .pointer(x.pointer), .int64(Int64(x.rows)), .int32(Int32(n)), .pointer(quantized.codes.pointer),
+                .pointer(quantized.scales.pointer),
+            ])
+        prequantized[QuantizedOutputKey(out)] = quantized
+        return out
+    }
 
     /// `act(x[:, :n]) * x[:, n:]` for `x` of width `2n`, by one of activation.cu's gated kernels.
     func activationAndMul(_ kernel: CUhandle, _ name: String, _ x: CUDATensor) -> CUDATensor {

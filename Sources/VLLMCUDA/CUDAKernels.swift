@@ -83,6 +83,12 @@ final class CUDAKernels {
     let geluTanhAndMul, softCap, scale: CUhandle
     /// RMSNorm, residual add and RMSNorm in one kernel (Gemma's post-norms); nil when the module lacks it.
     let normAddRMSNorm: CUhandle?
+    /// `add_rms_norm` that also quantizes its output for the 8-bit-activation products; nil when the
+    /// module lacks it.
+    let addRMSNormInt8: CUhandle?
+    /// `silu_and_mul` that also quantizes its output for the 8-bit-activation products; nil when
+    /// the module lacks it.
+    let siluAndMulInt8: CUhandle?
     /// Hidden states put side by side (EAGLE-3: `CUDABackend.concatColumns`).
     let copyColumns: CUhandle
     /// The encoder (BERT) operations (`CUDAEncoder.swift`).
@@ -171,6 +177,8 @@ final class CUDAKernels {
         rmsNorm = try one(.rmsNorm)
         addRMSNorm = try one(.addRMSNorm)
         normAddRMSNorm = loaded[.normAddRMSNorm]?.first?.function
+        addRMSNormInt8 = loaded[.addRMSNormInt8]?.first?.function
+        siluAndMulInt8 = loaded[.siluAndMulInt8]?.first?.function
         headRMSNorm = try one(.headRMSNorm)
         rotaryWriteKV = try one(.rotaryWriteKV)
         writeKVCache = try one(.writeKVCache)

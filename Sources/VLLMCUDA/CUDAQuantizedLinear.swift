@@ -243,18 +243,38 @@ extension CUDABackend {
         return quantized.gemvInt4Int8[tokens]
     }
 
-    /// `x` quantized for the 8-bit-activation kernels (`quantize_ggml_int8`): the codes, `[t, k]`
-    /// bytes, and per 16 values the pair (scale, scale · Σ codes).
+    /// `x` in the 8-bit-activation kernels' form: the one `add_rms_norm_int8` or
+    /// `silu_and_mul_int8` made where x is its output (`prequantized`), else `quantize(x)`.
     private func quantizedActivations(_ x: CUDATensor) -> (codes: CUDATensor, scales: CUDATensor) {
+        guard let made = prequantized[QuantizedOutputKey(x)] else { return quantize(x) }
+        checkLive(made.codes, made.scales)
+        return made
+    }
+
+    /// `x` quantized by `quantize_ggml_int8`: the codes, `[t, k]` bytes, and per 16 values the pair
+    /// (scale, scale · Σ codes).
+    private func quantize(_ x: CUDATensor) -> (codes: CUDATensor, scales: CUDATensor) {
         let (t, k) = (x.rows, x.columns)
-        let size = computeDType.byteSize
-        let codes = allocate([(t * k + size - 1) / size])
-        let scales = allocate([(t * k / 16 * 8 + size - 1) / size])
+        let (codes, scales) = allocateInt8Activations(rows: t, columns: k)
         let blocks = t * k / 32
         launch(
             kernels.quantized!.quantizeGGMLInt8!, "quantize_ggml_int8 \(t)x\(k)", grid: ((blocks + 7) / 8, 1), block: 256,
             [.pointer(codes.pointer), .pointer(scales.pointer), .pointer(x.pointer), .int32(Int32(blocks))])
         return (codes, scales)
+    }
+
+    /// The bytes of `x`'s 8-bit form (the codes, then the per-16 pairs), copied to the host: the one
+    /// `add_rms_norm_int8` or `silu_and_mul_int8` left where x is its output, or with `fresh` one
+    /// `quantize_ggml_int8` makes now (for `vllm-dev kernel-check`, which compares the two).
+    public func int8ActivationBytes(_ x: CUDATensor, fresh: Bool) -> (codes: [UInt8], pairs: [UInt8]) {
+        let form = fresh ? quantize(x) : quantizedActivations(x)
+        func copy(_ source: CUDATensor, _ count: Int) -> [UInt8] {
+            let host = hostOutput.ensure(count)
+            driver.must(driver.cuMemcpyDtoHAsync(host, source.pointer, count, stream), "cuMemcpyDtoHAsync(int8 activations)")
+            synchronize()
+            return Array(UnsafeRawBufferPointer(start: host, count: count))
+        }
+        return (copy(form.codes, x.count), copy(form.scales, x.count / 16 * 8))
     }
 
     /// Decode products: one launch per stored part, each filling its columns of `out`; blocks of 8
@@ -405,6 +425,8 @@ extension CUDABackend {
             }
         }
         let tensors = try grouped.groups.map { group in try storedWeight(group.tensors.map(group.type.kernelRows)) }
+        // Decode steps' norms then leave their output's 8-bit form for these products.
+        if !batchInvariant, quantizedActivations.multipliesInt8(gguf: true) { prequantizes = true }
         try reserveDequantizedScratch(outFeatures * inFeatures * computeDType.byteSize)
         return LinearWeight(format: grouped.format, outFeatures: outFeatures, inFeatures: inFeatures, tensors: tensors)
     }

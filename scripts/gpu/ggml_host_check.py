@@ -33,29 +33,14 @@ import tempfile
 import numpy as np
 import gguf
 
+from cuda_host_shim import BUILTINS
+
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 KERNELS = os.path.join(ROOT, "Sources/VLLMCUDA/Kernels")
 FIXTURE = os.path.join(ROOT, "Tests/Fixtures/gguf/blocks.gguf")
 
-SHIM = r"""
-#include <cmath>
-#include <cstdint>
-#include <cstdio>
-#include <cstdlib>
-#include <cstring>
-#include <vector>
-#define __device__
-#define __host__
-#define __forceinline__ inline
-#define __global__
+SHIM = BUILTINS + r"""
 #define VLLM_KERNELS_COMMON 1
-struct uint4 { unsigned int x, y, z, w; };
-struct int4 { int x, y, z, w; };
-struct uint2 { unsigned int x, y; };
-struct float2 { float x, y; };
-struct float4 { float x, y, z, w; };
-inline uint4 make_uint4(unsigned a, unsigned b, unsigned c, unsigned d) { return {a, b, c, d}; }
-template <typename T> inline T __ldg(const T* p) { T v; std::memcpy(&v, p, sizeof(T)); return v; }
 inline uint4 load_streaming(const void* p) { uint4 v; std::memcpy(&v, p, 16); return v; }
 struct half_bits { unsigned short bits; };
 inline half_bits __ushort_as_half(unsigned short b) { return {b}; }
@@ -64,10 +49,6 @@ inline float __half2float(half_bits h) {
     float v = e == 0 ? std::ldexp((float)m, -24) : e == 31 ? (m ? NAN : INFINITY) : std::ldexp((float)(m | 1024u), (int)e - 25);
     return s ? -v : v;
 }
-inline float __int_as_float(int i) { float f; std::memcpy(&f, &i, 4); return f; }
-inline float __uint_as_float(unsigned i) { float f; std::memcpy(&f, &i, 4); return f; }
-inline float __fmul_rn(float a, float b) { volatile float r = a * b; return r; }
-inline float __fadd_rn(float a, float b) { volatile float r = a + b; return r; }
 inline int __dp4a(int a, int b, int c) {
     for (int i = 0; i < 4; ++i) c += (int)(signed char)(a >> (8 * i)) * (int)(signed char)(b >> (8 * i));
     return c;

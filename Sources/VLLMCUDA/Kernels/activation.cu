@@ -35,6 +35,23 @@ template <typename T, typename Act> __device__ void act_and_mul(T* out, const T*
     }
 }
 
+// act_and_mul for the input of 8-bit-activation products (decode steps of GGUF models): one
+// element a thread, the same arithmetic as above, n a multiple of 32 so that each warp's 32
+// consecutive outputs are also quantized as quantize_ggml_int8 would quantize them
+// (quantize_int8_block): the down product then needs no quantization launch.
+template <typename T, typename Act>
+__device__ void act_and_mul_int8(T* out, const T* x, long long rows, int n, signed char* xq, float2* xs) {
+    const Act act;
+    const long long total = rows * n;
+    // Warp-uniform: a warp's indices are 32 consecutive ones from a multiple of 32, and so is total.
+    for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < total; i += (long long)gridDim.x * blockDim.x) {
+        const long long r = i / n, c = i % n, first = i & ~31LL;
+        const T value = from_f<T>(rnd<T>(act(to_f(x[r * 2 * n + c]))) * to_f(x[r * 2 * n + n + c]));
+        out[i] = value;
+        quantize_int8_block(to_f(value), xq + first, xs + first / 16, (int)(i & 31));
+    }
+}
+
 // out = x * Phi(x) = 0.5 x (1 + erf(x / sqrt(2))), elementwise (BERT's "gelu").
 template <typename T> __device__ void gelu(T* out, const T* x, long long count) {
     for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < count; i += (long long)gridDim.x * blockDim.x) {
@@ -46,6 +63,10 @@ template <typename T> __device__ void gelu(T* out, const T* x, long long count) 
 #define INSTANTIATE_ACTIVATION(S, T)                                                                                   \
     extern "C" __global__ void silu_and_mul_##S(T* out, const T* x, long long rows, int n) { PDL_ENTER();                          \
         act_and_mul<T, SiLU>(out, x, rows, n);                                                                         \
+    }                                                                                                                  \
+    extern "C" __global__ void silu_and_mul_int8_##S(T* out, const T* x, long long rows, int n, signed char* xq,      \
+                                                     float2* xs) { PDL_ENTER();                                       \
+        act_and_mul_int8<T, SiLU>(out, x, rows, n, xq, xs);                                                            \
     }                                                                                                                  \
     extern "C" __global__ void gelu_tanh_and_mul_##S(T* out, const T* x, long long rows, int n) { PDL_ENTER();         \
         act_and_mul<T, GELUTanh>(out, x, rows, n);                                                                     \

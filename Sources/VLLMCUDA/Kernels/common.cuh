@@ -191,6 +191,22 @@ __device__ __forceinline__ float warp_max(float v) {
     return v;
 }
 
+// One block of 32 activations, a lane a value, as the 8-bit-activation kernels take them: the code
+// q = round(v / d), d = max|v| / 127 (round to nearest even, as the CPU's int8 mode quantizes, so
+// that both dequantize to the same values), into xq[lane], and per half block of 16 the pair
+// (d, d · Σ q) into xs[0] and xs[1]. quantize_ggml_int8 and add_rms_norm_int8 (which quantizes the
+// row it has just normed) share it, so both give the same bytes.
+__device__ __forceinline__ void quantize_int8_block(float v, signed char* xq, float2* xs, int lane) {
+    const float amax = warp_max(fabsf(v));
+    const float d = __fdiv_rn(amax, 127.f), inverse = amax > 0.f ? __fdiv_rn(127.f, amax) : 0.f;
+    const int q = __float2int_rn(__fmul_rn(v, inverse));
+    xq[lane] = (signed char)q;
+    int sum = q;
+#pragma unroll
+    for (int o = 8; o > 0; o >>= 1) sum += __shfl_xor_sync(0xffffffffu, sum, o);
+    if ((lane & 15) == 0) xs[lane >> 4] = make_float2(d, __fmul_rn(d, (float)sum));
+}
+
 // The largest value over the block; every thread gets it. Blocks are at most 1024 threads.
 __device__ float block_max(float v) {
     __shared__ float partial[32];

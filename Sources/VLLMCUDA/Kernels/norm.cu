@@ -34,21 +34,33 @@ template <typename T> __device__ void rms_norm(T* out, const T* x, const T* w, i
 #define NORM_PER_THREAD 8
 
 // The row a thread holds (v[e] = element threadIdx.x + e·blockDim.x, zero past n; `squares`: the
-// sum of their squares) normed with its weights into o.
+// sum of their squares) normed with its weights into o. With xq (add_rms_norm_int8; n a multiple of
+// 32), each warp's 32 consecutive outputs are also quantized for the 8-bit-activation products
+// (quantize_int8_block, from the output as rounded to T): the next product's quantization launch
+// and its read of the row are saved.
 template <typename T>
 __device__ __forceinline__ void store_held_rms_norm(T* o, const float (&v)[NORM_PER_THREAD], const float (&weight)[NORM_PER_THREAD],
-                                                    float squares, int n, float eps) {
+                                                    float squares, int n, float eps, signed char* xq = nullptr, float2* xs = nullptr) {
     const float inverse = block_inverse_rms(squares, n, eps);
 #pragma unroll
     for (int e = 0; e < NORM_PER_THREAD; ++e) {
         const int i = threadIdx.x + e * blockDim.x;
         if (i < n) o[i] = from_f<T>(weight[e] * rnd<T>(v[e] * inverse));
     }
+    if (xq == nullptr) return;
+#pragma unroll
+    for (int e = 0; e < NORM_PER_THREAD; ++e) {
+        // Warp-uniform: a warp's 32 elements are consecutive and n is a multiple of 32.
+        const int i = threadIdx.x + e * blockDim.x, first = i & ~31;
+        if (first < n) quantize_int8_block(to_f(from_f<T>(weight[e] * rnd<T>(v[e] * inverse))), xq + first, xs + first / 16, i & 31);
+    }
 }
-template <typename T> __device__ void add_rms_norm(T* out, T* residual, const T* x, const T* w, int n, float eps) {
+template <typename T>
+__device__ void add_rms_norm(T* out, T* residual, const T* x, const T* w, int n, float eps, signed char* xq = nullptr, float2* xs = nullptr) {
     const long long r = blockIdx.x;
     T* res = residual + r * n;
     const T* in = x + r * n;
+    // (The backend quantizes here only rows that a thread's 8 elements hold.)
     if (n > NORM_PER_THREAD * (int)blockDim.x) {
         for (int i = threadIdx.x; i < n; i += blockDim.x) res[i] = from_f<T>(to_f(res[i]) + to_f(in[i]));
         rms_norm_row(out + r * n, (const T*)res, w, n, eps);
@@ -71,7 +83,8 @@ template <typename T> __device__ void add_rms_norm(T* out, T* residual, const T*
         if (i < n) res[i] = from_f<T>(v[e]);
         squares += v[e] * v[e];
     }
-    store_held_rms_norm<T>(out + r * n, v, weight, squares, n, eps);
+    store_held_rms_norm<T>(out + r * n, v, weight, squares, n, eps, xq == nullptr ? nullptr : xq + r * n,
+                           xs == nullptr ? nullptr : xs + r * n / 16);
 }
 
 // out = RMSNorm(residual += RMSNorm(x) with w1) with w2: a block's output normed before it joins the
@@ -158,6 +171,10 @@ __device__ void layer_norm(T* out, const T* x, const T* residual, const T* w, co
     }                                                                                                                  \
     extern "C" __global__ void __launch_bounds__(1024) add_rms_norm_##S(T* out, T* residual, const T* x, const T* w, int n, float eps) { PDL_ENTER();       \
         add_rms_norm<T>(out, residual, x, w, n, eps);                                                                  \
+    }                                                                                                                  \
+    extern "C" __global__ void __launch_bounds__(1024) add_rms_norm_int8_##S(T* out, T* residual, const T* x, const T* w, int n, float eps, \
+                                                                           signed char* xq, float2* xs) { PDL_ENTER(); \
+        add_rms_norm<T>(out, residual, x, w, n, eps, xq, xs);                                                          \
     }                                                                                                                  \
     extern "C" __global__ void __launch_bounds__(1024) norm_add_rms_norm_##S(T* out, T* residual, const T* x, const T* w1, const T* w2, int n,  \
                                                      float eps) { PDL_ENTER();                                         \

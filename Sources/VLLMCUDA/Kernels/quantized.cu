@@ -585,24 +585,15 @@ __device__ void scale_product_vectors(T* y, const float* row_scales, const float
     }
 }
 
-// The activations of the 8-bit kernels: each block of 32 values of x[t, k] as 8-bit integers
-// q = round(x / d), d = amax / 127 (round to nearest even, as the CPU's int8 mode quantizes, so that
-// both dequantize to the same values), and per half block of 16 the pair (d, d · Σ q), which the
-// weights' offsets multiply. A warp a block of 32, a lane a value.
+// The activations of the 8-bit kernels (quantize_int8_block): each block of 32 values of x[t, k]
+// as 8-bit codes, and per half block of 16 the pair (d, d · Σ q), which the weights' offsets
+// multiply. A warp a block of 32, a lane a value.
 template <typename T>
 __device__ void quantize_ggml_int8(signed char* xq, float2* xs, const T* x, int blocks) {
     PDL_ENTER();
     const int block = blockIdx.x * (blockDim.x >> 5) + (threadIdx.x >> 5), lane = threadIdx.x & 31;
     if (block >= blocks) return;
-    const float v = to_f(x[(long long)block * 32 + lane]);
-    const float amax = warp_max(fabsf(v));
-    const float d = __fdiv_rn(amax, 127.f), inverse = amax > 0.f ? __fdiv_rn(127.f, amax) : 0.f;
-    const int q = __float2int_rn(__fmul_rn(v, inverse));
-    xq[(long long)block * 32 + lane] = (signed char)q;
-    int sum = q;
-#pragma unroll
-    for (int o = 8; o > 0; o >>= 1) sum += __shfl_xor_sync(0xffffffffu, sum, o);
-    if ((lane & 15) == 0) xs[2 * (long long)block + (lane >> 4)] = make_float2(d, __fmul_rn(d, (float)sum));
+    quantize_int8_block(to_f(x[(long long)block * 32 + lane]), xq + (long long)block * 32, xs + 2 * (long long)block, lane);
 }
 
 // QGEMV with 8-bit activations: y[t, :n] = x[t, :] · Wᵀ for 4-bit packed rows (GPTQ/AWQ layout:

@@ -1,0 +1,253 @@
+#!/usr/bin/env python3
+"""Runs block-level kernels of Sources/VLLMCUDA/Kernels on the CPU, before a GPU has run them.
+
+common.cuh, norm.cu and activation.cu are compiled as C++ for the host (float32 instantiations),
+with small stand-ins for CUDA's headers and built-ins, and each launch is run thread by thread on
+a SIMT emulator: every CUDA thread is a ucontext with its own stack, `__syncthreads` waits for the
+block and `__shfl_xor_sync` for the warp (each lane leaves its value, the warp meets, each reads its
+partner's, the warp meets again), so block reductions and warp shuffles run as they do on the GPU.
+Kernels that use the tensor cores or cp.async (PTX) cannot run here; these can.
+
+Checks, bit for bit (counts of differing values or bytes, which must be 0):
+- add_rms_norm_int8 against add_rms_norm (output and residual), and its 8-bit form against the one
+  quantize_ggml_int8's body (quantize_int8_block, a warp a block of 32) makes from that output;
+- silu_and_mul_int8 against silu_and_mul (its 16-byte path), the same way;
+- and the emulator itself: add_rms_norm's block reduction against float64 (relative error under
+  1e-5), quantize_int8_block's warp maximum and codes against a plain host loop;
+for rows of 1 to 4 tokens and widths of 1024, 4096 and 14336, at the backend's launch shapes
+(CUDABackend.threadsFor(row:), gridFor). Needs clang++ (the Swift toolchain's).
+
+    python3 scripts/gpu/simt_host_check.py
+"""
+import os
+import subprocess
+import sys
+import tempfile
+
+from cuda_host_shim import BUILTINS
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+KERNELS = os.path.join(ROOT, "Sources/VLLMCUDA/Kernels")
+
+# Stand-ins for the CUDA headers common.cuh includes: only what host code of these files needs.
+FAKE_HEADERS = {
+    "cuda_bf16.h": "struct __nv_bfloat16 { unsigned short bits; };\n"
+    "inline float __bfloat162float(__nv_bfloat16 h) { unsigned u = (unsigned)h.bits << 16; float f; __builtin_memcpy(&f, &u, 4); return f; }\n"
+    "inline __nv_bfloat16 __float2bfloat16_rn(float f) { unsigned u; __builtin_memcpy(&u, &f, 4); u += 0x7FFFu + ((u >> 16) & 1u); return {(unsigned short)(u >> 16)}; }\n",
+    "cuda_fp16.h": "struct __half { unsigned short bits; }; struct __half2 { __half x, y; };\n"
+    "float __half2float(__half h); __half __float2half_rn(float f); __half __ushort_as_half(unsigned short b);\n"
+    "struct float2; float2 __half22float2(__half2 h);\n",
+    "mma.h": "",
+}
+
+PRELUDE = BUILTINS + r"""
+#include <functional>
+#include <ucontext.h>
+#define __launch_bounds__(...)
+#define __align__(n) alignas(n)
+#define __shared__ static
+inline unsigned __byte_perm(unsigned a, unsigned b, unsigned s) {
+    const unsigned long long v = ((unsigned long long)b << 32) | a; unsigned r = 0;
+    for (int i = 0; i < 4; ++i) r |= (unsigned)((v >> (8 * ((s >> (4 * i)) & 7))) & 0xFF) << (8 * i);
+    return r;
+}
+inline unsigned __cvta_generic_to_shared(const void*) { return 0; }
+struct Dim3 { unsigned x, y, z; };
+static Dim3 threadIdx, blockIdx, blockDim, gridDim;
+
+// The SIMT emulator: one block at a time, a ucontext a thread.
+namespace simt {
+enum Wait { running, block_barrier, warp_barrier, done };
+struct Thread { ucontext_t context; std::vector<char> stack; unsigned index; Wait wait; };
+static std::vector<Thread> threads;
+static ucontext_t scheduler;
+static unsigned current;
+static std::function<void()> body;
+static long long exchange[1024];
+inline void yield(Wait kind) {
+    threads[current].wait = kind;
+    swapcontext(&threads[current].context, &scheduler);
+}
+static void trampoline() {
+    body();
+    threads[current].wait = done;
+    swapcontext(&threads[current].context, &scheduler);
+}
+// Runs `kernel` for every thread of every block of `grid` blocks of `block` threads.
+inline void launch(unsigned grid, unsigned block, std::function<void()> kernel) {
+    body = kernel;
+    gridDim = {grid, 1, 1}, blockDim = {block, 1, 1};
+    for (unsigned b = 0; b < grid; ++b) {
+        blockIdx = {b, 0, 0};
+        threads.assign(block, Thread{});
+        for (unsigned t = 0; t < block; ++t) {
+            Thread& th = threads[t];
+            th.index = t, th.wait = running, th.stack.resize(256 * 1024);
+            getcontext(&th.context);
+            th.context.uc_stack.ss_sp = th.stack.data(), th.context.uc_stack.ss_size = th.stack.size();
+            th.context.uc_link = nullptr;
+            makecontext(&th.context, trampoline, 0);
+        }
+        for (;;) {
+            bool ran = false;
+            for (unsigned t = 0; t < block; ++t) {
+                if (threads[t].wait != running) continue;
+                current = t, threadIdx = {t, 0, 0};
+                swapcontext(&scheduler, &threads[t].context);
+                ran = true;
+            }
+            if (ran) continue;
+            bool all_done = true, all_at_block = true, released = false;
+            for (auto& th : threads) {
+                all_done &= th.wait == done;
+                all_at_block &= th.wait == done || th.wait == block_barrier;
+            }
+            if (all_done) break;
+            if (all_at_block) {
+                for (auto& th : threads) if (th.wait == block_barrier) th.wait = running;
+                continue;
+            }
+            for (unsigned w = 0; w < block; w += 32) {
+                bool at_warp = true, any = false;
+                for (unsigned t = w; t < w + 32 && t < block; ++t) {
+                    at_warp &= threads[t].wait == warp_barrier || threads[t].wait == done;
+                    any |= threads[t].wait == warp_barrier;
+                }
+                if (at_warp && any) {
+                    for (unsigned t = w; t < w + 32 && t < block; ++t) if (threads[t].wait == warp_barrier) threads[t].wait = running;
+                    released = true;
+                }
+            }
+            if (!released) { std::fprintf(stderr, "simt: deadlock in block %u\n", b); std::exit(3); }
+        }
+    }
+}
+}  // namespace simt
+inline void __syncthreads() { simt::yield(simt::block_barrier); }
+inline void __syncwarp(unsigned = 0xffffffffu) { simt::yield(simt::warp_barrier); }
+using std::isnan;
+using std::signbit;
+// PTX (tensor cores, cp.async, cache hints) is left out: the kernels that need it are not run here.
+#define host_asm_left_out(...) ((void)0)
+template <typename V> inline V __shfl_xor_sync(unsigned, V v, int o) {
+    const unsigned t = threadIdx.x, partner = (t & ~31u) | ((t & 31u) ^ (unsigned)o);
+    long long slot = 0; std::memcpy(&slot, &v, sizeof(V));
+    simt::exchange[t] = slot;
+    simt::yield(simt::warp_barrier);
+    V r; std::memcpy(&r, &simt::exchange[partner], sizeof(V));
+    simt::yield(simt::warp_barrier);
+    return r;
+}
+#define VLLM_DTYPE_F32 1
+"""
+
+HARNESS = r"""
+// The backend's launch shapes (CUDABackend.threadsFor(row:), gridFor).
+static unsigned threads_for(int n) { int t = ((n + 7) / 8 + 31) / 32 * 32; return (unsigned)(t < 32 ? 32 : t > 1024 ? 1024 : t); }
+static unsigned grid_for(long long count) { long long g = (count + 255) / 256; return (unsigned)(g < 1 ? 1 : g > 132 * 16 ? 132 * 16 : g); }
+// quantize_ggml_int8's body (quantized.cu): a warp a block of 32, a lane a value.
+static void quantize_reference(signed char* xq, float2* xs, const float* x, int blocks) {
+    simt::launch((unsigned)((blocks + 7) / 8), 256, [=] {
+        const int block = blockIdx.x * (blockDim.x >> 5) + (threadIdx.x >> 5), lane = threadIdx.x & 31;
+        if (block >= blocks) return;
+        quantize_int8_block(to_f(x[(long long)block * 32 + lane]), xq + (long long)block * 32, xs + 2 * (long long)block, lane);
+    });
+}
+static unsigned state = 12345;
+static float uniform() { state = state * 1664525u + 1013904223u; return (float)(state >> 8) / 16777216.f * 2.f - 1.f; }
+// The emulator itself, against plain host loops: add_rms_norm's rows against float64 (relative
+// error), and quantize_ggml_int8's codes against a block's max and rounding done here.
+static double norm_error(const std::vector<float>& out, const std::vector<float>& x, const std::vector<float>& residual,
+                         const std::vector<float>& w, int rows, int n) {
+    double worst = 0, largest = 0;
+    for (int r = 0; r < rows; ++r) {
+        double squares = 0;
+        for (int i = 0; i < n; ++i) { const double v = (double)x[r * n + i] + residual[r * n + i]; squares += v * v; }
+        const double inverse = 1 / std::sqrt(squares / n + 1e-6);
+        for (int i = 0; i < n; ++i) {
+            const double want = w[i] * ((double)x[r * n + i] + residual[r * n + i]) * inverse;
+            worst = std::fmax(worst, std::fabs(want - out[r * n + i])), largest = std::fmax(largest, std::fabs(want));
+        }
+    }
+    return worst / largest;
+}
+static int codes_differing(const std::vector<signed char>& q, const std::vector<float>& v) {
+    int count = 0;
+    for (size_t b = 0; b < v.size() / 32; ++b) {
+        float amax = 0;
+        for (int i = 0; i < 32; ++i) amax = std::fmax(amax, std::fabs(v[b * 32 + i]));
+        const float inverse = amax > 0 ? __fdiv_rn(127.f, amax) : 0.f;
+        for (int i = 0; i < 32; ++i) count += q[b * 32 + i] != (signed char)__float2int_rn(__fmul_rn(v[b * 32 + i], inverse));
+    }
+    return count;
+}
+static int differing(const void* a, const void* b, size_t bytes) {
+    int count = 0;
+    for (size_t i = 0; i < bytes; ++i) count += ((const unsigned char*)a)[i] != ((const unsigned char*)b)[i];
+    return count;
+}
+int main() {
+    int failures = 0;
+    for (int rows = 1; rows <= 4; ++rows)
+        for (int n : {1024, 4096, 14336}) {
+            const size_t count = (size_t)rows * n;
+            std::vector<float> x(count), residual(count), w(n), gate_up(2 * count);
+            for (auto& v : x) v = 3 * uniform();
+            for (auto& v : residual) v = 2 * uniform();
+            for (auto& v : w) v = 1 + uniform() / 4;
+            for (auto& v : gate_up) v = 4 * uniform();
+            std::vector<float> out_a(count), out_b(count), res_a = residual, res_b = residual;
+            std::vector<signed char> q_made(count), q_ref(count);
+            std::vector<float2> s_made(count / 16), s_ref(count / 16);
+            const unsigned threads = threads_for(n);
+            if (n <= 8 * (int)threads) {
+                simt::launch(rows, threads, [&] { add_rms_norm_f32(out_a.data(), res_a.data(), x.data(), w.data(), n, 1e-6f); });
+                simt::launch(rows, threads, [&] {
+                    add_rms_norm_int8_f32(out_b.data(), res_b.data(), x.data(), w.data(), n, 1e-6f, q_made.data(), s_made.data());
+                });
+                quantize_reference(q_ref.data(), s_ref.data(), out_b.data(), (int)(count / 32));
+                const double error = norm_error(out_a, x, residual, w, rows, n);
+                const int codes = codes_differing(q_ref, out_b);
+                if (error > 1e-5 || codes != 0) {
+                    std::printf("the emulator: add_rms_norm %dx%d error %.2e against float64, %d codes differing from a host loop\n", rows, n, error, codes);
+                    ++failures;
+                }
+                const int outputs = differing(out_a.data(), out_b.data(), count * 4) + differing(res_a.data(), res_b.data(), count * 4);
+                const int bytes = differing(q_made.data(), q_ref.data(), count) + differing(s_made.data(), s_ref.data(), count / 16 * 8);
+                std::printf("add_rms_norm_int8 %dx%d: outputs differing from add_rms_norm's %d, 8-bit bytes differing %d\n", rows, n, outputs, bytes);
+                failures += outputs != 0 || bytes != 0;
+            }
+            std::fill(q_made.begin(), q_made.end(), 0), std::fill(s_made.begin(), s_made.end(), float2{0, 0});
+            simt::launch(grid_for(count / 4), 256, [&] { silu_and_mul_f32(out_a.data(), gate_up.data(), rows, n); });
+            simt::launch(grid_for(count), 256, [&] {
+                silu_and_mul_int8_f32(out_b.data(), gate_up.data(), rows, n, q_made.data(), s_made.data());
+            });
+            quantize_reference(q_ref.data(), s_ref.data(), out_b.data(), (int)(count / 32));
+            const int outputs = differing(out_a.data(), out_b.data(), count * 4);
+            const int bytes = differing(q_made.data(), q_ref.data(), count) + differing(s_made.data(), s_ref.data(), count / 16 * 8);
+            std::printf("silu_and_mul_int8 %dx%d: outputs differing from silu_and_mul's %d, 8-bit bytes differing %d\n", rows, n, outputs, bytes);
+            failures += outputs != 0 || bytes != 0;
+        }
+    std::printf(failures ? "FAILED\n" : "all passed\n");
+    return failures ? 1 : 0;
+}
+"""
+
+
+def main():
+    with tempfile.TemporaryDirectory() as work:
+        for name, text in FAKE_HEADERS.items():
+            open(os.path.join(work, name), "w").write(text)
+        files = ["common.cuh", "norm.cu", "activation.cu"]
+        kernels = "".join(open(os.path.join(KERNELS, f)).read() + "\n" for f in files)
+        kernels = kernels.replace("asm volatile(", "host_asm_left_out(").replace("asm(", "host_asm_left_out(")
+        source = PRELUDE + kernels + HARNESS
+        path = os.path.join(work, "simt.cpp")
+        open(path, "w").write(source)
+        binary = os.path.join(work, "simt")
+        subprocess.run(["clang++", "-std=c++17", "-O1", "-ffp-contract=off", "-w", "-I", work, path, "-o", binary], check=True)
+        sys.exit(subprocess.run([binary]).returncode)
+
+
+if __name__ == "__main__":
+    main()
