@@ -3,8 +3,8 @@
 # checkout with PATCH applied as this build (.gpu/vllm.xz, vllm-dev.xz, kernels.cu.xz), takes the
 # patch out again, and packs the three for a device call (scripts/gpu/pack_carry.sh: carry
 # .gpu-carry, start the command with `bash scripts/gpu/unpack_carry.sh`). For a change kept as a patch
-# until a GPU has checked it (bench/gpu/pending/): `scripts/gpu/build_patch_ab.sh
-# bench/gpu/pending/decode_attention_staged_keys.patch`, then `kernelcheck quickab`. About 8 minutes
+# until a GPU has checked it (bench/gpu/pending/, empty since 2026-12-06): `scripts/gpu/build_patch_ab.sh
+# bench/gpu/pending/NAME.patch`, then e.g. `kernelcheck quickab`. About 8 minutes
 # on two cores.
 set -eu
 patch=$1
