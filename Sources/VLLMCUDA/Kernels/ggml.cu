@@ -378,8 +378,9 @@ __device__ __forceinline__ int ggml_dp4a(unsigned int codes, int activations, in
 
 // 8-bit activations for Q4_K and Q5_K, run by run with the block's arithmetic taken out of the
 // runs: a run's four dp4a give Σ code·q, the integer sc · Σ code·q is exact and becomes a float in
-// two instructions (below 2^22: 63 · 16 · 31 · 127 for 5-bit codes), and a row adds dk · Σ d·sc·Σcode·q − dmink · Σ m · (d·Σq)
-// once a chunk, where the run-by-run path took three times the instructions a value.
+// two instructions (it stays below 2^22: 63 · 16 · 31 · 127 for 5-bit codes), and a row adds
+// dk · Σ d·sc·Σcode·q − dmink · Σ m · (d·Σq) once a chunk (d, Σq: the activations' scale and code
+// sum per 16), where the generic run-by-run path took half again the instructions.
 template <typename B>
 struct GgmlInt8SubBlocks {
     const signed char* xq;  // [t, k]
@@ -428,8 +429,8 @@ struct GgmlInt8SubBlocks {
     }
 };
 
-// The 8-bit-activation arithmetic of a type: sub-block by sub-block for Q4_K and Q5_K, run by run
-// for the others.
+// The 8-bit-activation arithmetic of a type: GgmlInt8SubBlocks for Q4_K and Q5_K, the generic
+// run-by-run one for the others.
 template <int TYPE> struct GgmlInt8 { using X = GgmlInt8Activations<Ggml<TYPE>>; };
 template <> struct GgmlInt8<GGML_TYPE_Q4_K> { using X = GgmlInt8SubBlocks<Ggml<GGML_TYPE_Q4_K>>; };
 template <> struct GgmlInt8<GGML_TYPE_Q5_K> { using X = GgmlInt8SubBlocks<Ggml<GGML_TYPE_Q5_K>>; };
