@@ -1072,12 +1072,20 @@ public final class CUDABackend: Backend {
                 .int32(Int32(tokens)),
             ] + cache.readArguments(layer: layer))
         if splits > 1, let combine = kernels.attentionCombine {
-            launch(
-                combine, "attention_combine", grid: (tokens, layout.numHeads), block: max(32, min(256, hd)),
-                [
-                    .pointer(out.pointer), .pointer(partialO), .pointer(partialML), .int32(Int32(splits)),
-                    .int32(Int32(tokens)), .int32(Int32(layout.numHeads)), .int32(Int32(hd)),
-                ])
+            var arguments: [KernelArgument] = [
+                .pointer(out.pointer), .pointer(partialO), .pointer(partialML), .int32(Int32(splits)),
+                .int32(Int32(tokens)), .int32(Int32(layout.numHeads)), .int32(Int32(hd)),
+            ]
+            // Decode steps of GGUF models with 8-bit activations: the output's 8-bit form for the
+            // o-projection too (`prequantized`).
+            if prequantizes, hasPrequantizingKernels, tokens <= 4, hd % 32 == 0, let combineInt8 = kernels.attentionCombineInt8 {
+                let quantized = allocateInt8Activations(rows: tokens, columns: layout.numHeads * hd)
+                arguments += [.pointer(quantized.codes.pointer), .pointer(quantized.scales.pointer)]
+                launch(combineInt8, "attention_combine_int8", grid: (tokens, layout.numHeads), block: max(32, min(256, hd)), arguments)
+                prequantized[QuantizedOutputKey(out)] = quantized
+            } else {
+                launch(combine, "attention_combine", grid: (tokens, layout.numHeads), block: max(32, min(256, hd)), arguments)
+            }
         }
         return out
     }

@@ -117,6 +117,9 @@ final class CUDAKernels {
     private(set) var waitsForPrevious: Set<CUhandle> = []
     /// Merges split-KV partial attention results (16-bit activations).
     private(set) var attentionCombine: CUhandle?
+    /// `attention_combine` that also quantizes its output for the 8-bit-activation products; nil
+    /// when the module lacks it.
+    private(set) var attentionCombineInt8: CUhandle?
 
     /// Mixture of experts (`Kernels/moe.cu`); nil when the module lacks it.
     private(set) var moe: MixtureOfExpertsKernels?
@@ -234,6 +237,7 @@ final class CUDAKernels {
         adjustLogits = functions[.adjustLogits]?.first?.function
         applyTokenBitmask = functions[.applyTokenBitmask]?.first?.function
         attentionCombine = functions[.attentionCombine]?.first?.function
+        attentionCombineInt8 = functions[.attentionCombineInt8]?.first?.function
         gemv = by(.gemv, .tokens)
         gemvSwiGLU = by(.gemvSwiGLU, .tokens)
         gemvGeGLU = by(.gemvGeGLU, .tokens)

@@ -12,6 +12,8 @@ Checks, bit for bit (counts of differing values or bytes, which must be 0):
 - add_rms_norm_int8 against add_rms_norm (output and residual), and its 8-bit form against the one
   quantize_ggml_int8's body (quantize_int8_block, a warp a block of 32) makes from that output;
 - silu_and_mul_int8 against silu_and_mul (its 16-byte path), the same way;
+- attention_combine with the 8-bit outputs (attention_combine_int8) against it without, the same way,
+  on random split results (some splits empty) for 1 to 4 tokens and head sizes 64, 128 and 256;
 - and the emulator itself: add_rms_norm's block reduction against float64 (relative error under
   1e-5), quantize_int8_block's warp maximum and codes against a plain host loop;
 for rows of 1 to 4 tokens and widths of 1024, 4096 and 14336, at the backend's launch shapes
@@ -20,6 +22,7 @@ for rows of 1 to 4 tokens and widths of 1024, 4096 and 14336, at the backend's l
     python3 scripts/gpu/simt_host_check.py
 """
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -34,10 +37,27 @@ FAKE_HEADERS = {
     "cuda_bf16.h": "struct __nv_bfloat16 { unsigned short bits; };\n"
     "inline float __bfloat162float(__nv_bfloat16 h) { unsigned u = (unsigned)h.bits << 16; float f; __builtin_memcpy(&f, &u, 4); return f; }\n"
     "inline __nv_bfloat16 __float2bfloat16_rn(float f) { unsigned u; __builtin_memcpy(&u, &f, 4); u += 0x7FFFu + ((u >> 16) & 1u); return {(unsigned short)(u >> 16)}; }\n",
-    "cuda_fp16.h": "struct __half { unsigned short bits; }; struct __half2 { __half x, y; };\n"
-    "float __half2float(__half h); __half __float2half_rn(float f); __half __ushort_as_half(unsigned short b);\n"
-    "struct float2; float2 __half22float2(__half2 h);\n",
-    "mma.h": "",
+    "cuda_fp16.h": "#include <cmath>\n"
+    "struct __half { unsigned short bits; }; struct __half2 { __half x, y; };\n"
+    "inline __half __ushort_as_half(unsigned short b) { return {b}; }\n"
+    "inline float __half2float(__half h) {\n"
+    "    const unsigned s = (h.bits >> 15) & 1u, e = (h.bits >> 10) & 31u, m = h.bits & 1023u;\n"
+    "    float v = e == 0 ? std::ldexp((float)m, -24) : e == 31 ? (m ? NAN : INFINITY) : std::ldexp((float)(m | 1024u), (int)e - 25);\n"
+    "    return s ? -v : v;\n"
+    "}\n"
+    "__half __float2half_rn(float f);  // never called here\n"
+    "inline float2 __half22float2(__half2 h) { return {__half2float(h.x), __half2float(h.y)}; }\n",
+    # Declarations only: the tensor-core kernels must parse, never run here.
+    "mma.h": "namespace nvcuda { namespace wmma {\n"
+    "struct matrix_a {}; struct matrix_b {}; struct accumulator {}; struct row_major {}; struct col_major {};\n"
+    "enum layout_t { mem_row_major, mem_col_major };\n"
+    "template <typename U, int M, int N, int K, typename T, typename L = void> struct fragment { T x[8]; };\n"
+    "template <typename F, typename P> void load_matrix_sync(F&, const P*, unsigned);\n"
+    "template <typename F, typename P> void load_matrix_sync(F&, const P*, unsigned, layout_t);\n"
+    "template <typename F, typename V> void fill_fragment(F&, V);\n"
+    "template <typename A, typename B, typename C> void mma_sync(C&, const A&, const B&, const C&);\n"
+    "template <typename P, typename F> void store_matrix_sync(P*, const F&, unsigned, layout_t);\n"
+    "} }\n",
 }
 
 PRELUDE = BUILTINS + r"""
@@ -73,12 +93,12 @@ static void trampoline() {
     threads[current].wait = done;
     swapcontext(&threads[current].context, &scheduler);
 }
-// Runs `kernel` for every thread of every block of `grid` blocks of `block` threads.
-inline void launch(unsigned grid, unsigned block, std::function<void()> kernel) {
+// Runs `kernel` for every thread of every block of a grid of `grid` × `grid_y` blocks of `block` threads.
+inline void launch(unsigned grid, unsigned block, std::function<void()> kernel, unsigned grid_y = 1) {
     body = kernel;
-    gridDim = {grid, 1, 1}, blockDim = {block, 1, 1};
-    for (unsigned b = 0; b < grid; ++b) {
-        blockIdx = {b, 0, 0};
+    gridDim = {grid, grid_y, 1}, blockDim = {block, 1, 1};
+    for (unsigned b = 0; b < grid * grid_y; ++b) {
+        blockIdx = {b % grid, b / grid, 0};
         threads.assign(block, Thread{});
         for (unsigned t = 0; t < block; ++t) {
             Thread& th = threads[t];
@@ -129,15 +149,18 @@ using std::isnan;
 using std::signbit;
 // PTX (tensor cores, cp.async, cache hints) is left out: the kernels that need it are not run here.
 #define host_asm_left_out(...) ((void)0)
-template <typename V> inline V __shfl_xor_sync(unsigned, V v, int o) {
-    const unsigned t = threadIdx.x, partner = (t & ~31u) | ((t & 31u) ^ (unsigned)o);
+template <typename V> inline V shuffle_from(V v, unsigned partner) {
     long long slot = 0; std::memcpy(&slot, &v, sizeof(V));
-    simt::exchange[t] = slot;
+    simt::exchange[threadIdx.x] = slot;
     simt::yield(simt::warp_barrier);
     V r; std::memcpy(&r, &simt::exchange[partner], sizeof(V));
     simt::yield(simt::warp_barrier);
     return r;
 }
+template <typename V> inline V __shfl_xor_sync(unsigned, V v, int o) {
+    return shuffle_from(v, (threadIdx.x & ~31u) | ((threadIdx.x & 31u) ^ (unsigned)o));
+}
+template <typename V> inline V __shfl_sync(unsigned, V v, int lane) { return shuffle_from(v, (threadIdx.x & ~31u) | ((unsigned)lane & 31u)); }
 #define VLLM_DTYPE_F32 1
 """
 
@@ -228,6 +251,61 @@ int main() {
             std::printf("silu_and_mul_int8 %dx%d: outputs differing from silu_and_mul's %d, 8-bit bytes differing %d\n", rows, n, outputs, bytes);
             failures += outputs != 0 || bytes != 0;
         }
+    // attention_combine_int8: splits of random partial results (some splits saw no key), the
+    // backend's launch (a block per token and head, max(32, min(256, head_dim)) threads).
+    for (int tokens = 1; tokens <= 4; ++tokens)
+        for (int hd : {64, 128, 256}) {
+            const int heads = 8, splits = 5;
+            const size_t count = (size_t)tokens * heads * hd;
+            std::vector<float> partial_o(splits * count), partial_ml(splits * tokens * heads * 2);
+            for (auto& v : partial_o) v = 4 * uniform();
+            for (size_t i = 0; i < partial_ml.size(); i += 2) {
+                partial_ml[i] = uniform() < -0.6f ? -INFINITY : 3 * uniform();
+                partial_ml[i + 1] = 1 + uniform() / 2;
+            }
+            std::vector<float> out_a(count), out_b(count);
+            std::vector<signed char> q_made(count), q_ref(count);
+            std::vector<float2> s_made(count / 16), s_ref(count / 16);
+            const unsigned block = (unsigned)std::max(32, std::min(256, hd));
+            auto combine = [&](std::vector<float>& out, signed char* xq, float2* xs) {
+                simt::launch(tokens, block, [&, xq, xs] {
+                    attention_combine<float>(out.data(), partial_o.data(), partial_ml.data(), splits, tokens, heads, hd, xq, xs);
+                }, heads);
+            };
+            combine(out_a, nullptr, nullptr);
+            combine(out_b, q_made.data(), s_made.data());
+            quantize_reference(q_ref.data(), s_ref.data(), out_b.data(), (int)(count / 32));
+            const int outputs = differing(out_a.data(), out_b.data(), count * 4);
+            const int bytes = differing(q_made.data(), q_ref.data(), count) + differing(s_made.data(), s_ref.data(), count / 16 * 8);
+            const int codes = codes_differing(q_ref, out_b);
+            // The emulator's shuffles, against the merge written as plain loops (float64).
+            double worst = 0, largest = 0;
+            for (int t = 0; t < tokens; ++t)
+                for (int h = 0; h < heads; ++h) {
+                    const size_t row = (size_t)t * heads + h;
+                    double big = -INFINITY, total = 0;
+                    for (int z = 0; z < splits; ++z) big = std::fmax(big, partial_ml[2 * (row + z * tokens * heads)]);
+                    std::vector<double> weight(splits);
+                    for (int z = 0; z < splits; ++z) {
+                        const double m = partial_ml[2 * (row + z * tokens * heads)];
+                        weight[z] = m == -INFINITY ? 0 : std::exp(m - big);
+                        total += weight[z] * partial_ml[2 * (row + z * tokens * heads) + 1];
+                    }
+                    for (int d = 0; d < hd; ++d) {
+                        double o = 0;
+                        for (int z = 0; z < splits; ++z) o += weight[z] * partial_o[(row + z * tokens * heads) * hd + d];
+                        const double want = total > 0 ? o / total : 0;
+                        worst = std::fmax(worst, std::fabs(want - out_a[row * hd + d])), largest = std::fmax(largest, std::fabs(want));
+                    }
+                }
+            if (worst / largest > 1e-5) {
+                std::printf("the emulator: attention_combine %d tokens, head size %d: error %.2e against float64\n", tokens, hd, worst / largest);
+                ++failures;
+            }
+            std::printf("attention_combine_int8 %d tokens, head size %d: outputs differing from attention_combine's %d, 8-bit bytes differing %d\n",
+                        tokens, hd, outputs, bytes);
+            failures += outputs != 0 || bytes != 0 || codes != 0;
+        }
     std::printf(failures ? "FAILED\n" : "all passed\n");
     return failures ? 1 : 0;
 }
@@ -238,9 +316,11 @@ def main():
     with tempfile.TemporaryDirectory() as work:
         for name, text in FAKE_HEADERS.items():
             open(os.path.join(work, name), "w").write(text)
-        files = ["common.cuh", "norm.cu", "activation.cu"]
+        files = ["common.cuh", "norm.cu", "activation.cu", "attention.cu"]
         kernels = "".join(open(os.path.join(KERNELS, f)).read() + "\n" for f in files)
         kernels = kernels.replace("asm volatile(", "host_asm_left_out(").replace("asm(", "host_asm_left_out(")
+        # Dynamic shared memory as a static array of the most a block may have.
+        kernels = re.sub(r"extern __shared__ (?:__align__\(\d+\) )?([\w ]+?) (\w+)\[\];", r"alignas(16) static \1 \2[232448 / sizeof(\1)];", kernels)
         source = PRELUDE + kernels + HARNESS
         path = os.path.join(work, "simt.cpp")
         open(path, "w").write(source)

@@ -288,7 +288,7 @@ __device__ void flash_attention(T* out, const T* qkv, const T* key_cache, const 
 #define COMBINE_UNROLLED_SPLITS 16
 template <typename T>
 __device__ void attention_combine(T* out, const float* partial_o, const float* partial_ml, int splits, int num_tokens,
-                                  int num_heads, int head_dim) {
+                                  int num_heads, int head_dim, signed char* xq = nullptr, float2* xs = nullptr) {
     __shared__ float weights[32];  // e^(m_z - M) of each split
     __shared__ bool present[32];   // whether split z saw any key (m_z finite)
     __shared__ float total;
@@ -322,6 +322,13 @@ __device__ void attention_combine(T* out, const float* partial_o, const float* p
         for (int z = COMBINE_UNROLLED_SPLITS; z < splits; ++z)
             if (present[z]) o += weights[z] * partial_o[(first + z * stride) * head_dim + d];
         out[first * head_dim + d] = from_f<T>(total > 0.f ? o / total : 0.f);
+        // attention_combine_int8 (head_dim a multiple of 32): each warp's 32 outputs, consecutive
+        // in the [tokens, heads · head_dim] output, also quantized for the o-projection's
+        // 8-bit-activation product, as quantize_ggml_int8 would (each lane rereads its own store).
+        if (xq != nullptr) {
+            const long long i = first * head_dim + d, block = i & ~31LL;
+            quantize_int8_block(to_f(out[i]), xq + block, xs + block / 16, (int)(i & 31));
+        }
     }
 }
 
@@ -379,6 +386,11 @@ INSTANTIATE_PAGED_ATTENTION_FP8(f16, __half)
     extern "C" __global__ void attention_combine_##S(T* out, const float* partial_o, const float* partial_ml,          \
                                                      int splits, int num_tokens, int num_heads, int head_dim) { PDL_ENTER();        \
         attention_combine<T>(out, partial_o, partial_ml, splits, num_tokens, num_heads, head_dim);                     \
+    }                                                                                                                  \
+    extern "C" __global__ void attention_combine_int8_##S(T* out, const float* partial_o, const float* partial_ml,     \
+                                                          int splits, int num_tokens, int num_heads, int head_dim,     \
+                                                          signed char* xq, float2* xs) { PDL_ENTER();                  \
+        attention_combine<T>(out, partial_o, partial_ml, splits, num_tokens, num_heads, head_dim, xq, xs);             \
     }
 #ifdef VLLM_DTYPE_BF16
 INSTANTIATE_COMBINE(bf16, __nv_bfloat16)
