@@ -242,10 +242,14 @@ public final class CUDABackend: Backend {
     /// What GGUF blocks multiply in decode steps (`--quantized-activations`): the activations as they
     /// are, or quantized to 8 bits per 32 values for the dp4a kernels (`gemv_ggml_int8`).
     public var quantizedActivations = ActivationPrecision.float32
-    /// Whether `addRMSNorm` and `siluAndMul` of a decode step also quantize their output for the
-    /// 8-bit-activation products (`add_rms_norm_int8`, `silu_and_mul_int8`): set when a GGUF weight
-    /// that takes them is loaded (and by `vllm-dev kernel-check`).
+    /// Whether the kernels that make a decode step's product inputs (`addRMSNorm`, `siluAndMul`, the
+    /// merge of split attention) also quantize them for the 8-bit-activation products
+    /// (`add_rms_norm_int8`, `silu_and_mul_int8`, `attention_combine_int8`): set when a GGUF weight
+    /// that takes them is loaded and the module has the kernels (and by `vllm-dev kernel-check`).
     public var prequantizes = false
+    /// The most tokens of a step whose inputs are prequantized: the 8-bit-activation products'
+    /// decode kernels take 1 to 4.
+    static let prequantizedTokens = 4
     /// The 8-bit form of outputs made this step by those kernels (by ring address, stamp and
     /// shape), for the products that read them; emptied at each step's start.
     var prequantized: [QuantizedOutputKey: (codes: CUDATensor, scales: CUDATensor)] = [:]
@@ -787,28 +791,45 @@ public final class CUDABackend: Backend {
         checkLive(x, residual)
         let out = allocate(x.shape)
         let threads = threadsFor(row: x.columns)
-        var arguments: [KernelArgument] = [
+        let arguments: [KernelArgument] = [
             .pointer(out.pointer), .pointer(residual.pointer), .pointer(x.pointer), .pointer(weight.pointer),
             .int32(Int32(x.columns)), .float(eps),
         ]
         // The kernel quantizes rows held in registers (8 elements a thread), in whole blocks of 32.
-        if prequantizes, hasPrequantizingKernels, x.rows <= 4, x.columns % 32 == 0, x.columns <= 8 * threads,
+        if prequantizes, x.rows <= Self.prequantizedTokens, x.columns % 32 == 0, x.columns <= 8 * threads,
             let kernel = kernels.addRMSNormInt8
         {
-            let quantized = allocateInt8Activations(rows: x.rows, columns: x.columns)
-            arguments += [.pointer(quantized.codes.pointer), .pointer(quantized.scales.pointer)]
-            launch(kernel, "add_rms_norm_int8", grid: (x.rows, 1), block: threads, arguments)
-            prequantized[QuantizedOutputKey(out)] = quantized
-            return out
+            launchPrequantizing(kernel, "add_rms_norm_int8", out: out, grid: (x.rows, 1), block: threads, arguments)
+        } else {
+            launch(kernels.addRMSNorm, "add_rms_norm", grid: (x.rows, 1), block: threads, arguments)
         }
-        launch(kernels.addRMSNorm, "add_rms_norm", grid: (x.rows, 1), block: threads, arguments)
         return out
     }
 
+    /// Launches a kernel that also leaves `out`'s 8-bit form (its two last arguments: codes and
+    /// per-16 pairs), which the products that read `out` take instead of quantizing it
+    /// (`prequantized`).
+    private func launchPrequantizing(
+        _ kernel: CUhandle, _ name: String, out: CUDATensor, grid: (Int, Int), block: Int, _ arguments: [KernelArgument]
+    ) {
+        let quantized = allocateInt8Activations(rows: out.rows, columns: out.columns)
+        launch(kernel, name, grid: grid, block: block, arguments + [.pointer(quantized.codes.pointer), .pointer(quantized.scales.pointer)])
+        prequantized[QuantizedOutputKey(out)] = quantized
+    }
+
     /// Whether the module has `add_rms_norm_int8`, `silu_and_mul_int8` and `quantize_ggml_int8` (a
-    /// kernel source from before them has not).
+    /// kernel source from before them has not; `attention_combine_int8` is checked where it is
+    /// launched, as the 16-bit attention kernels are optional).
     public var hasPrequantizingKernels: Bool {
         kernels.addRMSNormInt8 != nil && kernels.siluAndMulInt8 != nil && kernels.quantized?.quantizeGGMLInt8 != nil
+    }
+
+    /// `count` bytes of device memory at `source`, copied to the host (for checks); waits for the stream.
+    func hostBytes(_ source: CUdeviceptr, count: Int, _ what: String) -> [UInt8] {
+        let host = hostOutput.ensure(count)
+        driver.must(driver.cuMemcpyDtoHAsync(host, source, count, stream), "cuMemcpyDtoHAsync(\(what))")
+        synchronize()
+        return Array(UnsafeRawBufferPointer(start: host, count: count))
     }
 
     /// Room for `rows × columns` activations in the 8-bit kernels' form: the codes (`[rows,
@@ -1072,17 +1093,16 @@ public final class CUDABackend: Backend {
                 .int32(Int32(tokens)),
             ] + cache.readArguments(layer: layer))
         if splits > 1, let combine = kernels.attentionCombine {
-            var arguments: [KernelArgument] = [
+            let arguments: [KernelArgument] = [
                 .pointer(out.pointer), .pointer(partialO), .pointer(partialML), .int32(Int32(splits)),
                 .int32(Int32(tokens)), .int32(Int32(layout.numHeads)), .int32(Int32(hd)),
             ]
             // Decode steps of GGUF models with 8-bit activations: the output's 8-bit form for the
-            // o-projection too (`prequantized`).
-            if prequantizes, hasPrequantizingKernels, tokens <= 4, hd % 32 == 0, let combineInt8 = kernels.attentionCombineInt8 {
-                let quantized = allocateInt8Activations(rows: tokens, columns: layout.numHeads * hd)
-                arguments += [.pointer(quantized.codes.pointer), .pointer(quantized.scales.pointer)]
-                launch(combineInt8, "attention_combine_int8", grid: (tokens, layout.numHeads), block: max(32, min(256, hd)), arguments)
-                prequantized[QuantizedOutputKey(out)] = quantized
+            // o-projection too.
+            if prequantizes, tokens <= Self.prequantizedTokens, hd % 32 == 0, let combineInt8 = kernels.attentionCombineInt8 {
+                launchPrequantizing(
+                    combineInt8, "attention_combine_int8", out: out, grid: (tokens, layout.numHeads), block: max(32, min(256, hd)),
+                    arguments)
             } else {
                 launch(combine, "attention_combine", grid: (tokens, layout.numHeads), block: max(32, min(256, hd)), arguments)
             }
@@ -1165,19 +1185,14 @@ public final class CUDABackend: Backend {
     /// `silu_and_mul_int8` also leaves the output's 8-bit form for the down product.
     public func siluAndMul(_ x: CUDATensor) -> CUDATensor {
         let n = x.columns / 2
-        guard prequantizes, hasPrequantizingKernels, x.rows <= 4, n % 32 == 0, let kernel = kernels.siluAndMulInt8 else {
+        guard prequantizes, x.rows <= Self.prequantizedTokens, n % 32 == 0, let kernel = kernels.siluAndMulInt8 else {
             return activationAndMul(kernels.siluAndMul, "silu_and_mul", x)
         }
         checkLive(x)
         let out = allocate([x.rows, n])
-        let quantized = allocateInt8Activations(rows: x.rows, columns: n)
-        launch(
-            kernel, "silu_and_mul_int8", grid: (gridFor(x.rows * n), 1), block: 256,
-            [
-                .pointer(out.pointer), .pointer(x.pointer), .int64(Int64(x.rows)), .int32(Int32(n)), .pointer(quantized.codes.pointer),
-                .pointer(quantized.scales.pointer),
-            ])
-        prequantized[QuantizedOutputKey(out)] = quantized
+        launchPrequantizing(
+            kernel, "silu_and_mul_int8", out: out, grid: (gridFor(x.rows * n), 1), block: 256,
+            [.pointer(out.pointer), .pointer(x.pointer), .int64(Int64(x.rows)), .int32(Int32(n))])
         return out
     }
 

@@ -243,8 +243,8 @@ extension CUDABackend {
         return quantized.gemvInt4Int8[tokens]
     }
 
-    /// `x` in the 8-bit-activation kernels' form: the one `add_rms_norm_int8` or
-    /// `silu_and_mul_int8` made where x is its output (`prequantized`), else `quantize(x)`.
+    /// `x` in the 8-bit-activation kernels' form: the one the kernel that made x left
+    /// (`prequantized`), else `quantize(x)`.
     private func quantizedActivations(_ x: CUDATensor) -> (codes: CUDATensor, scales: CUDATensor) {
         guard let made = prequantized[QuantizedOutputKey(x)] else { return quantize(x) }
         checkLive(made.codes, made.scales)
@@ -264,17 +264,14 @@ extension CUDABackend {
     }
 
     /// The bytes of `x`'s 8-bit form (the codes, then the per-16 pairs), copied to the host: the one
-    /// `add_rms_norm_int8` or `silu_and_mul_int8` left where x is its output, or with `fresh` one
-    /// `quantize_ggml_int8` makes now (for `vllm-dev kernel-check`, which compares the two).
+    /// the kernel that made x left, or with `fresh` one `quantize_ggml_int8` makes now (for
+    /// `vllm-dev kernel-check`, which compares the two).
     public func int8ActivationBytes(_ x: CUDATensor, fresh: Bool) -> (codes: [UInt8], pairs: [UInt8]) {
         let form = fresh ? quantize(x) : quantizedActivations(x)
-        func copy(_ source: CUDATensor, _ count: Int) -> [UInt8] {
-            let host = hostOutput.ensure(count)
-            driver.must(driver.cuMemcpyDtoHAsync(host, source.pointer, count, stream), "cuMemcpyDtoHAsync(int8 activations)")
-            synchronize()
-            return Array(UnsafeRawBufferPointer(start: host, count: count))
-        }
-        return (copy(form.codes, x.count), copy(form.scales, x.count / 16 * 8))
+        return (
+            hostBytes(form.codes.pointer, count: x.count, "int8 activations"),
+            hostBytes(form.scales.pointer, count: x.count / 16 * 8, "int8 activations")
+        )
     }
 
     /// Decode products: one launch per stored part, each filling its columns of `out`; blocks of 8
@@ -425,8 +422,8 @@ extension CUDABackend {
             }
         }
         let tensors = try grouped.groups.map { group in try storedWeight(group.tensors.map(group.type.kernelRows)) }
-        // Decode steps' norms then leave their output's 8-bit form for these products.
-        if !batchInvariant, quantizedActivations.multipliesInt8(gguf: true) { prequantizes = true }
+        // Decode steps' kernels then leave their outputs' 8-bit form for these products.
+        if !batchInvariant, quantizedActivations.multipliesInt8(gguf: true), hasPrequantizingKernels { prequantizes = true }
         try reserveDequantizedScratch(outFeatures * inFeatures * computeDType.byteSize)
         return LinearWeight(format: grouped.format, outFeatures: outFeatures, inFeatures: inFeatures, tensors: tensors)
     }

@@ -65,12 +65,6 @@ extension CUDABackend {
     public func kvCacheBytes(_ cache: CUDAKVCache, layer: Int) -> (keys: [UInt8], values: [UInt8]) {
         let shape = cache.shape
         let count = kvCacheBytesPerBlock(shape) / (2 * shape.numLayers) * shape.numBlocks
-        func copy(_ source: CUdeviceptr) -> [UInt8] {
-            let host = hostOutput.ensure(count)
-            driver.must(driver.cuMemcpyDtoHAsync(host, source, count, stream), "cuMemcpyDtoHAsync(KV cache)")
-            synchronize()
-            return Array(UnsafeRawBufferPointer(start: host, count: count))
-        }
-        return (copy(cache.keys[layer]), copy(cache.values[layer]))
+        return (hostBytes(cache.keys[layer], count: count, "KV cache"), hostBytes(cache.values[layer], count: count, "KV cache"))
     }
 }

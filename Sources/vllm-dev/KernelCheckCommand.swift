@@ -102,41 +102,36 @@ struct KernelCheckCommand: ParsableCommand {
         // form as quantize_ggml_int8 makes it from those outputs, bit for bit (counts of differing
         // values and bytes: must be 0).
         if gpu.hasPrequantizingKernels {
+            // `run` once plainly and once with `prequantizes`; its first tensor is the output that
+            // takes the 8-bit form, the others are compared too (a residual updated in place).
+            func checkPrequantizing(_ name: String, plain: String, _ run: () throws -> [CUDATensor]) rethrows {
+                let plainOutputs = try run()
+                gpu.prequantizes = true
+                let fusedOutputs = try run()
+                gpu.prequantizes = false
+                let (made, fresh) = (
+                    gpu.int8ActivationBytes(fusedOutputs[0], fresh: false), gpu.int8ActivationBytes(plainOutputs[0], fresh: true)
+                )
+                let outputs = zip(plainOutputs, fusedOutputs).map { plainOutput, fusedOutput in
+                    zip(gpu.toHost(plainOutput), gpu.toHost(fusedOutput)).filter { $0.bitPattern != $1.bitPattern }.count
+                }
+                let bytes = zip(made.codes + made.pairs, fresh.codes + fresh.pairs).filter { $0 != $1 }.count
+                results += [
+                    ("\(name): outputs differing from \(plain)'s", Double(outputs.reduce(0, +))),
+                    ("\(name): 8-bit bytes differing from quantize_ggml_int8's", Double(bytes)),
+                ]
+            }
             for columns in [1024, 4096] {
                 let x = random(3 * columns, scale: 3), residual = random(3 * columns, scale: 2)
                 let w = random(columns, scale: 1).map { round(1 + $0 / 4) }
                 let xG = try gpu.upload(x, shape: [3, columns]), wG = try gpu.upload(w, shape: [columns])
-                let (plainResidual, fusedResidual) = (
-                    try gpu.upload(residual, shape: [3, columns]), try gpu.upload(residual, shape: [3, columns])
-                )
-                let plain = gpu.addRMSNorm(xG, residual: plainResidual, weight: wG, eps: 1e-6)
-                gpu.prequantizes = true
-                let fused = gpu.addRMSNorm(xG, residual: fusedResidual, weight: wG, eps: 1e-6)
-                gpu.prequantizes = false
-                let (made, fresh) = (gpu.int8ActivationBytes(fused, fresh: false), gpu.int8ActivationBytes(plain, fresh: true))
-                let outputs = zip(gpu.toHost(plain), gpu.toHost(fused)).filter { $0.bitPattern != $1.bitPattern }.count
-                let residuals = zip(gpu.toHost(plainResidual), gpu.toHost(fusedResidual)).filter { $0.bitPattern != $1.bitPattern }.count
-                let bytes = zip(made.codes + made.pairs, fresh.codes + fresh.pairs).filter { $0 != $1 }.count
-                results += [
-                    ("add_rms_norm_int8 3x\(columns): outputs differing from add_rms_norm's", Double(outputs + residuals)),
-                    ("add_rms_norm_int8 3x\(columns): 8-bit bytes differing from quantize_ggml_int8's", Double(bytes)),
-                ]
-                // silu_and_mul_int8, the same way against silu_and_mul (its 16-byte path) and quantize_ggml_int8.
+                try checkPrequantizing("add_rms_norm_int8 3x\(columns)", plain: "add_rms_norm") {
+                    let residualG = try gpu.upload(residual, shape: [3, columns])
+                    return [gpu.addRMSNorm(xG, residual: residualG, weight: wG, eps: 1e-6), residualG]
+                }
+                // Against silu_and_mul's 16-byte path.
                 let gateUp = try gpu.upload(random(3 * 2 * columns, scale: 4), shape: [3, 2 * columns])
-                let plainProduct = gpu.siluAndMul(gateUp)
-                gpu.prequantizes = true
-                let fusedProduct = gpu.siluAndMul(gateUp)
-                gpu.prequantizes = false
-                let (madeProduct, freshProduct) = (
-                    gpu.int8ActivationBytes(fusedProduct, fresh: false), gpu.int8ActivationBytes(plainProduct, fresh: true)
-                )
-                let productOutputs = zip(gpu.toHost(plainProduct), gpu.toHost(fusedProduct)).filter { $0.bitPattern != $1.bitPattern }.count
-                let productBytes = zip(madeProduct.codes + madeProduct.pairs, freshProduct.codes + freshProduct.pairs).filter { $0 != $1 }
-                    .count
-                results += [
-                    ("silu_and_mul_int8 3x\(columns): outputs differing from silu_and_mul's", Double(productOutputs)),
-                    ("silu_and_mul_int8 3x\(columns): 8-bit bytes differing from quantize_ggml_int8's", Double(productBytes)),
-                ]
+                checkPrequantizing("silu_and_mul_int8 3x\(columns)", plain: "silu_and_mul") { [gpu.siluAndMul(gateUp)] }
             }
         }
         let gateValues = random(rows * 2 * 300, scale: 4)

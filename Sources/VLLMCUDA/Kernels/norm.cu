@@ -48,6 +48,8 @@ __device__ __forceinline__ void store_held_rms_norm(T* o, const float (&v)[NORM_
         if (i < n) o[i] = from_f<T>(weight[e] * rnd<T>(v[e] * inverse));
     }
     if (xq == nullptr) return;
+    // Each output again (eight products) rather than kept from the loop above, which then compiles
+    // for add_rms_norm as it did before this path existed.
 #pragma unroll
     for (int e = 0; e < NORM_PER_THREAD; ++e) {
         // Warp-uniform: a warp's 32 elements are consecutive and n is a multiple of 32.
