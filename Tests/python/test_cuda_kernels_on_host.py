@@ -3,7 +3,8 @@ scripts/gpu/ggml_host_check.py runs whole launches of ggml.cu's matrix-vector ke
 dequantization on blocks of every ggml type, against the gguf package's dequantization (bit for
 bit) and float64 products; scripts/gpu/simt_host_check.py runs norm.cu's and activation.cu's
 kernels thread by thread on a SIMT emulator (block barriers, warp shuffles), the 8-bit-activation
-variants against the plain kernels and quantize_ggml_int8, bit for bit."""
+variants against the plain kernels and quantize_ggml_int8, bit for bit, and the decode and prefill
+attention kernels (tensor-core PTX emulated) against float64 attention."""
 import pathlib
 import shutil
 import subprocess

@@ -1,12 +1,15 @@
 #!/usr/bin/env python3
 """Runs block-level kernels of Sources/VLLMCUDA/Kernels on the CPU, before a GPU has run them.
 
-common.cuh, norm.cu and activation.cu are compiled as C++ for the host (float32 instantiations),
-with small stand-ins for CUDA's headers and built-ins, and each launch is run thread by thread on
-a SIMT emulator: every CUDA thread is a ucontext with its own stack, `__syncthreads` waits for the
-block and `__shfl_xor_sync` for the warp (each lane leaves its value, the warp meets, each reads its
-partner's, the warp meets again), so block reductions and warp shuffles run as they do on the GPU.
-Kernels that use the tensor cores or cp.async (PTX) cannot run here; these can.
+common.cuh, norm.cu, activation.cu, attention.cu, decode_attention.cu and flash_prefill.cu are
+compiled as C++ for the host, with small stand-ins for CUDA's headers and built-ins, and each launch
+is run thread by thread on a SIMT emulator: every CUDA thread is a ucontext with its own stack,
+`__syncthreads` waits for the block and `__shfl_xor_sync` for the warp (each lane leaves its value,
+the warp meets, each reads its partner's, the warp meets again), so block reductions and warp
+shuffles run as they do on the GPU. The PTX the attention kernels use is emulated (EMULATED_PTX):
+cp.async as a plain copy, ldmatrix and mma.sync.m16n8k16 (bfloat16) through the warp by the PTX
+ISA's fragment layouts; flash_prefill, which GPUs have checked, runs on the same inputs as a check
+of that emulation.
 
 Checks, bit for bit (counts of differing values or bytes, which must be 0):
 - add_rms_norm_int8 against add_rms_norm (output and residual), and its 8-bit form against the one
@@ -17,7 +20,12 @@ Checks, bit for bit (counts of differing values or bytes, which must be 0):
 - and the emulator itself: add_rms_norm's block reduction against float64 (relative error under
   1e-5), quantize_int8_block's warp maximum and codes against a plain host loop;
 for rows of 1 to 4 tokens and widths of 1024, 4096 and 14336, at the backend's launch shapes
-(CUDABackend.threadsFor(row:), gridFor). Needs clang++ (the Swift toolchain's).
+(CUDABackend.threadsFor(row:), gridFor). And against float64 attention (error relative to the
+largest output under 1e-2: bfloat16 outputs, P rounded to bfloat16 on the tensor cores), on a
+paged bfloat16 cache whose unused slots hold NaN: decode_attention_mma (the unsplit decode kernel),
+the lane-a-key decode kernel, the split launch merged by attention_combine, and flash_prefill; head
+sizes 64, 128 and 256, groups of 2 to 8 query heads, a sliding window and Gemma 2's soft cap.
+Needs clang++ (the Swift toolchain's).
 
     python3 scripts/gpu/simt_host_check.py
 """
@@ -36,7 +44,9 @@ KERNELS = os.path.join(ROOT, "Sources/VLLMCUDA/Kernels")
 FAKE_HEADERS = {
     "cuda_bf16.h": "struct __nv_bfloat16 { unsigned short bits; };\n"
     "inline float __bfloat162float(__nv_bfloat16 h) { unsigned u = (unsigned)h.bits << 16; float f; __builtin_memcpy(&f, &u, 4); return f; }\n"
-    "inline __nv_bfloat16 __float2bfloat16_rn(float f) { unsigned u; __builtin_memcpy(&u, &f, 4); u += 0x7FFFu + ((u >> 16) & 1u); return {(unsigned short)(u >> 16)}; }\n",
+    "inline __nv_bfloat16 __float2bfloat16_rn(float f) { unsigned u; __builtin_memcpy(&u, &f, 4); u += 0x7FFFu + ((u >> 16) & 1u); return {(unsigned short)(u >> 16)}; }\n"
+    "struct __nv_bfloat162 { __nv_bfloat16 x, y; };\n"
+    "inline __nv_bfloat162 __floats2bfloat162_rn(float a, float b) { return {__float2bfloat16_rn(a), __float2bfloat16_rn(b)}; }\n",
     "cuda_fp16.h": "#include <cmath>\n"
     "struct __half { unsigned short bits; }; struct __half2 { __half x, y; };\n"
     "inline __half __ushort_as_half(unsigned short b) { return {b}; }\n"
@@ -46,6 +56,7 @@ FAKE_HEADERS = {
     "    return s ? -v : v;\n"
     "}\n"
     "__half __float2half_rn(float f);  // never called here\n"
+    "__half2 __floats2half2_rn(float, float);  // never called here\n"
     "inline float2 __half22float2(__half2 h) { return {__half2float(h.x), __half2float(h.y)}; }\n",
     # Declarations only: the tensor-core kernels must parse, never run here.
     "mma.h": "namespace nvcuda { namespace wmma {\n"
@@ -61,6 +72,7 @@ FAKE_HEADERS = {
 }
 
 PRELUDE = BUILTINS + r"""
+#include <algorithm>
 #include <functional>
 #include <ucontext.h>
 #define __launch_bounds__(...)
@@ -71,7 +83,10 @@ inline unsigned __byte_perm(unsigned a, unsigned b, unsigned s) {
     for (int i = 0; i < 4; ++i) r |= (unsigned)((v >> (8 * ((s >> (4 * i)) & 7))) & 0xFF) << (8 * i);
     return r;
 }
-inline unsigned __cvta_generic_to_shared(const void*) { return 0; }
+// Shared addresses as offsets from one static byte (every array here is static; they lie within 2 GB).
+static char shared_origin;
+inline unsigned __cvta_generic_to_shared(const void* p) { return (unsigned)((const char*)p - &shared_origin); }
+inline char* shared_at(unsigned address) { return &shared_origin + (int)address; }
 struct Dim3 { unsigned x, y, z; };
 static Dim3 threadIdx, blockIdx, blockDim, gridDim;
 
@@ -93,12 +108,12 @@ static void trampoline() {
     threads[current].wait = done;
     swapcontext(&threads[current].context, &scheduler);
 }
-// Runs `kernel` for every thread of every block of a grid of `grid` × `grid_y` blocks of `block` threads.
-inline void launch(unsigned grid, unsigned block, std::function<void()> kernel, unsigned grid_y = 1) {
+// Runs `kernel` for every thread of every block of a grid of `grid` × `grid_y` × `grid_z` blocks of `block` threads.
+inline void launch(unsigned grid, unsigned block, std::function<void()> kernel, unsigned grid_y = 1, unsigned grid_z = 1) {
     body = kernel;
-    gridDim = {grid, grid_y, 1}, blockDim = {block, 1, 1};
-    for (unsigned b = 0; b < grid * grid_y; ++b) {
-        blockIdx = {b % grid, b / grid, 0};
+    gridDim = {grid, grid_y, grid_z}, blockDim = {block, 1, 1};
+    for (unsigned b = 0; b < grid * grid_y * grid_z; ++b) {
+        blockIdx = {b % grid, b / grid % grid_y, b / (grid * grid_y)};
         threads.assign(block, Thread{});
         for (unsigned t = 0; t < block; ++t) {
             Thread& th = threads[t];
@@ -147,7 +162,8 @@ inline void __syncthreads() { simt::yield(simt::block_barrier); }
 inline void __syncwarp(unsigned = 0xffffffffu) { simt::yield(simt::warp_barrier); }
 using std::isnan;
 using std::signbit;
-// PTX (tensor cores, cp.async, cache hints) is left out: the kernels that need it are not run here.
+// Other PTX (cache hints, FP8 and 8-bit conversions) is left out: these checks do not run it; EMULATED_PTX
+// replaces the copies, ldmatrix and mma.sync.
 #define host_asm_left_out(...) ((void)0)
 template <typename V> inline V shuffle_from(V v, unsigned partner) {
     long long slot = 0; std::memcpy(&slot, &v, sizeof(V));
@@ -162,6 +178,73 @@ template <typename V> inline V __shfl_xor_sync(unsigned, V v, int o) {
 }
 template <typename V> inline V __shfl_sync(unsigned, V v, int lane) { return shuffle_from(v, (threadIdx.x & ~31u) | ((unsigned)lane & 31u)); }
 #define VLLM_DTYPE_F32 1
+"""
+
+# The PTX helpers of common.cuh, emulated: each definition below replaces the one of that name.
+# cp.async copies at once (so its waits have nothing to wait for); ldmatrix and mma.sync go through
+# the warp: each lane leaves its row address or operand registers, the warp meets, each lane takes
+# its registers by the fragment layouts of the PTX ISA (flash_prefill.cu writes them out), and the
+# warp meets again before anyone leaves new ones.
+EMULATED_PTX = {
+    "void cp_async16(": r"""inline void cp_async16(void* shared, const void* global) { std::memcpy(shared, global, 16); }""",
+    "void fp_copy16(": r"""inline void fp_copy16(unsigned shared, const void* global, bool fill) {
+    if (fill) std::memcpy(shared_at(shared), global, 16); else std::memset(shared_at(shared), 0, 16);
+}""",
+    "void fp_commit(": "inline void fp_commit() {}",
+    "void fp_wait_all(": "inline void fp_wait_all() {}",
+    "void fp_ldmatrix(": r"""inline void fp_ldmatrix(unsigned (&r)[4], unsigned address) { simt::ldmatrix(r, address, false); }""",
+    "void fp_ldmatrix_trans(": r"""inline void fp_ldmatrix_trans(unsigned (&r)[4], unsigned address) { simt::ldmatrix(r, address, true); }""",
+    "void fp_mma<__nv_bfloat16>(": r"""template <> inline void fp_mma<__nv_bfloat16>(float (&d)[4], const unsigned (&a)[4], unsigned b0, unsigned b1) {
+    simt::mma_bf16(d, a, b0, b1);
+}""",
+    "void fp_mma<__half>(": r"""template <> inline void fp_mma<__half>(float (&d)[4], const unsigned (&a)[4], unsigned b0, unsigned b1);""",
+    "float fp_exp2(": "inline float fp_exp2(float x) { return std::exp2(x); }",
+}
+
+# What EMULATED_PTX calls: the warp-wide parts of ldmatrix and mma.m16n8k16 (bfloat16 in, float32
+# accumulators; the products are summed in double, then added to the accumulator).
+PTX_WARP = r"""
+#include <cuda_bf16.h>
+namespace simt {
+struct Operands { unsigned address, a[4], b[2]; };
+static Operands operands[1024];
+inline void ldmatrix(unsigned (&r)[4], unsigned address, bool trans) {
+    const unsigned base = threadIdx.x & ~31u, lane = threadIdx.x & 31u;
+    operands[threadIdx.x].address = address;
+    yield(warp_barrier);
+    for (int i = 0; i < 4; ++i) {
+        if (!trans) {  // row lane / 4 of matrix i, its columns 2 (lane % 4) and + 1
+            std::memcpy(&r[i], shared_at(operands[base + 8 * i + lane / 4].address) + 4 * (lane % 4), 4);
+        } else {  // rows 2 (lane % 4) and + 1 of matrix i, column lane / 4
+            unsigned short lo, hi;
+            std::memcpy(&lo, shared_at(operands[base + 8 * i + 2 * (lane % 4)].address) + 2 * (lane / 4), 2);
+            std::memcpy(&hi, shared_at(operands[base + 8 * i + 2 * (lane % 4) + 1].address) + 2 * (lane / 4), 2);
+            r[i] = lo | (unsigned)hi << 16;
+        }
+    }
+    yield(warp_barrier);
+}
+inline float bf16_half(unsigned word, int high) { return __bfloat162float({(unsigned short)(high ? word >> 16 : word & 0xFFFFu)}); }
+inline void mma_bf16(float (&d)[4], const unsigned (&a)[4], unsigned b0, unsigned b1) {
+    const unsigned base = threadIdx.x & ~31u, lane = threadIdx.x & 31u;
+    Operands& mine = operands[threadIdx.x];
+    for (int i = 0; i < 4; ++i) mine.a[i] = a[i];
+    mine.b[0] = b0, mine.b[1] = b1;
+    yield(warp_barrier);
+    // A (16 x 16): row r, column k is in lane 4 (r % 8) + (k % 8) / 2, register (r / 8) + 2 (k / 8).
+    auto A = [&](int r, int k) { return bf16_half(operands[base + 4 * (r % 8) + (k % 8) / 2].a[r / 8 + 2 * (k / 8)], k & 1); };
+    // B (16 x 8): row k, column n is in lane 4 n + (k % 8) / 2, register k / 8.
+    auto B = [&](int k, int n) { return bf16_half(operands[base + 4 * n + (k % 8) / 2].b[k / 8], k & 1); };
+    const int g = lane / 4, c = lane % 4;
+    for (int i = 0; i < 4; ++i) {
+        const int row = g + 8 * (i / 2), column = 2 * c + (i & 1);
+        double sum = 0;
+        for (int k = 0; k < 16; ++k) sum += (double)A(row, k) * B(k, column);
+        d[i] = (float)((double)d[i] + sum);
+    }
+    yield(warp_barrier);
+}
+}  // namespace simt
 """
 
 HARNESS = r"""
@@ -208,6 +291,114 @@ static int differing(const void* a, const void* b, size_t bytes) {
     int count = 0;
     for (size_t i = 0; i < bytes; ++i) count += ((const unsigned char*)a)[i] != ((const unsigned char*)b)[i];
     return count;
+}
+
+// decode_attention.cu on a paged cache of bfloat16: the tensor-core kernel (decode_attention_mma, the
+// unsplit launch's) and the lane-a-key kernel (decode_attention with one lane a key, its former
+// unsplit path; and the whole launch with splits, merged by attention_combine) against float64
+// attention of the same bfloat16 values. Cache slots that no key uses hold NaN, so that a key past
+// the end that leaked in would show. Returns the failures.
+using bf16 = __nv_bfloat16;
+static float bf(float x) { return __bfloat162float(__float2bfloat16_rn(x)); }
+template <int HD> static int check_decode_attention(int kv_heads, int group, int block_size, std::vector<int> lengths,
+                                                   int window, float softcap) {
+    const int num_heads = kv_heads * group, width = (num_heads + 2 * kv_heads) * HD, tokens = (int)lengths.size();
+    int table_width = 0, blocks = 0;
+    for (int n : lengths) table_width = std::max(table_width, (n + block_size - 1) / block_size), blocks += (n + block_size - 1) / block_size;
+    std::vector<int> order(blocks);
+    for (int i = 0; i < blocks; ++i) order[i] = i;
+    for (int i = blocks - 1; i > 0; --i) std::swap(order[i], order[(state = state * 1664525u + 1013904223u) % (i + 1)]);
+    std::vector<int> tables(tokens * table_width, 0), tiles(3 * tokens), positions(tokens);
+    const size_t slots = (size_t)blocks * kv_heads * block_size * HD;
+    const bf16 nan_bits{0x7FC0};
+    std::vector<bf16> key_cache(slots, nan_bits), value_cache(slots, nan_bits), qkv((size_t)tokens * width);
+    int next = 0;
+    for (int t = 0; t < tokens; ++t) {
+        for (int b = 0; b * block_size < lengths[t]; ++b) tables[t * table_width + b] = order[next++];
+        tiles[3 * t] = t, tiles[3 * t + 1] = t, tiles[3 * t + 2] = 1, positions[t] = lengths[t] - 1;
+        for (int j = 0; j < lengths[t]; ++j)
+            for (int h = 0; h < kv_heads; ++h)
+                for (int d = 0; d < HD; ++d) {
+                    const size_t at = (((size_t)tables[t * table_width + j / block_size] * kv_heads + h) * block_size + j % block_size) * HD + d;
+                    key_cache[at] = __float2bfloat16_rn(uniform()), value_cache[at] = __float2bfloat16_rn(uniform());
+                }
+    }
+    for (auto& v : qkv) v = __float2bfloat16_rn(2 * uniform());
+    const float scale = 1.f / std::sqrt((float)HD);
+    // float64 attention of the same values.
+    std::vector<double> want((size_t)tokens * num_heads * HD);
+    double largest = 0;
+    for (int t = 0; t < tokens; ++t)
+        for (int h = 0; h < num_heads; ++h) {
+            const int kh = h / group, first = window > 0 ? std::max(0, lengths[t] - window) : 0;
+            std::vector<double> p(lengths[t], 0.0);
+            double top = -INFINITY, total = 0;
+            for (int j = first; j < lengths[t]; ++j) {
+                const size_t at = (((size_t)tables[t * table_width + j / block_size] * kv_heads + kh) * block_size + j % block_size) * HD;
+                double dot = 0;
+                for (int d = 0; d < HD; ++d) dot += (double)__bfloat162float(qkv[(size_t)t * width + h * HD + d]) * __bfloat162float(key_cache[at + d]);
+                p[j] = dot * scale;
+                if (softcap > 0) p[j] = softcap * std::tanh(p[j] / softcap);
+                top = std::max(top, p[j]);
+            }
+            for (int j = first; j < lengths[t]; ++j) total += p[j] = std::exp(p[j] - top);
+            for (int d = 0; d < HD; ++d) {
+                double o = 0;
+                for (int j = first; j < lengths[t]; ++j)
+                    o += p[j] * __bfloat162float(value_cache[(((size_t)tables[t * table_width + j / block_size] * kv_heads + kh) * block_size + j % block_size) * HD + d]);
+                want[((size_t)t * num_heads + h) * HD + d] = o / total;
+                largest = std::max(largest, std::fabs(o / total));
+            }
+        }
+    alignas(16) static unsigned char shared_bytes[sizeof(DecodeShared<bf16, 256>)];
+    DecodeShared<bf16, HD>& shared = *reinterpret_cast<DecodeShared<bf16, HD>*>(shared_bytes);
+    std::vector<bf16> out_mma(want.size()), out_lanes(want.size()), out_split(want.size());
+    if constexpr (decode_unsplit_mma<bf16, HD>()) simt::launch(tokens, 128, [&] {
+        decode_attention_mma<bf16, HD>(shared, out_mma.data(), qkv.data(), key_cache.data(), value_cache.data(), tiles.data(),
+                                       positions.data(), tables.data(), &table_width, width, num_heads, kv_heads, block_size,
+                                       scale, window, softcap, nullptr, nullptr, tokens);
+    }, kv_heads);
+    simt::launch(tokens, 128, [&] {
+        decode_attention<bf16, bf16, HD, decode_unsplit_lanes<bf16, HD>()>(
+            shared, out_lanes.data(), qkv.data(), key_cache.data(), value_cache.data(), tiles.data(), positions.data(),
+            tables.data(), &table_width, width, num_heads, kv_heads, block_size, scale, window, softcap, nullptr, nullptr, tokens, 1.f);
+    }, kv_heads);
+    const int splits = 3;
+    std::vector<float> partial_o((size_t)splits * want.size()), partial_ml((size_t)splits * tokens * num_heads * 2);
+    simt::launch(tokens, 128, [&] {
+        decode_attention_by_splits<bf16, bf16, HD>(out_split.data(), qkv.data(), key_cache.data(), value_cache.data(), tiles.data(),
+                                                   positions.data(), tables.data(), &table_width, width, num_heads, kv_heads,
+                                                   block_size, scale, window, softcap, partial_o.data(), partial_ml.data(), tokens, 1.f);
+    }, kv_heads, splits);
+    simt::launch(tokens, (unsigned)std::max(32, std::min(256, HD)), [&] {
+        attention_combine<bf16>(out_split.data(), partial_o.data(), partial_ml.data(), splits, tokens, num_heads, HD, nullptr, nullptr);
+    }, num_heads);
+    // flash_prefill on the same tiles (a token each): the emulator's ldmatrix and mma against a kernel
+    // that GPUs have checked (kernel-check).
+    std::vector<bf16> out_flash(want.size());
+    if constexpr (HD <= 128) simt::launch(tokens, 128, [&] {
+        flash_prefill<bf16, bf16, HD, 4>(out_flash.data(), qkv.data(), key_cache.data(), value_cache.data(), tiles.data(),
+                                         positions.data(), tables.data(), &table_width, width, num_heads, kv_heads, block_size,
+                                         scale, window, softcap, nullptr, nullptr, tokens, 1.f);
+    }, kv_heads);
+    else out_flash = out_lanes;
+    auto error = [&](const std::vector<bf16>& got) {
+        double worst = 0;
+        for (size_t i = 0; i < want.size(); ++i) {
+            const double e = std::fabs(__bfloat162float(got[i]) - want[i]);
+            worst = std::isnan(e) ? INFINITY : std::max(worst, e);
+        }
+        return worst / largest;
+    };
+    if constexpr (!decode_unsplit_mma<bf16, HD>()) out_mma = out_lanes;
+    const double e_mma = error(out_mma), e_lanes = error(out_lanes), e_split = error(out_split), e_flash = error(out_flash);
+    // The output is rounded to bfloat16 (2^-9 relative) and P·V takes P rounded to bfloat16.
+    const bool ok = e_mma < 1e-2 && e_lanes < 1e-2 && e_split < 1e-2 && e_flash < 1e-2;
+    std::printf("decode_attention head size %d, %d kv heads x %d, blocks of %d, window %d, softcap %g, %d sequences up to %d keys: "
+                "error against float64 %.2e (tensor cores), %.2e (a lane a key), %.2e (3 splits), %.2e (flash_prefill)%s\n",
+                HD, kv_heads, group, block_size, window, softcap, tokens, *std::max_element(lengths.begin(), lengths.end()),
+                e_mma, e_lanes, e_split, e_flash, ok ? "" : "  FAILED");
+    return ok ? 0 : 1;
 }
 int main() {
     int failures = 0;
@@ -306,22 +497,44 @@ int main() {
                         tokens, hd, outputs, bytes);
             failures += outputs != 0 || bytes != 0 || codes != 0;
         }
+    const std::vector<int> lengths = {1, 2, 31, 32, 33, 64, 97, 160};
+    failures += check_decode_attention<128>(2, 4, 16, lengths, 0, 0.f);
+    failures += check_decode_attention<64>(2, 4, 16, lengths, 0, 0.f);
+    failures += check_decode_attention<128>(1, 8, 32, lengths, 0, 0.f);
+    failures += check_decode_attention<128>(2, 3, 16, lengths, 40, 0.f);
+    failures += check_decode_attention<64>(4, 2, 16, lengths, 0, 30.f);
+    failures += check_decode_attention<256>(2, 2, 16, lengths, 0, 30.f);  // no tensor cores there: the lane-a-key kernels
     std::printf(failures ? "FAILED\n" : "all passed\n");
     return failures ? 1 : 0;
 }
 """
 
 
+def replace_definition(source, signature, definition):
+    """The function whose definition holds `signature` (its name and opening parenthesis), from its
+    line's start to its closing brace, replaced by `definition`."""
+    at = source.index(signature)
+    start = source.rindex("\n", 0, at) + 1
+    depth, i = 0, source.index("{", at)
+    while True:
+        depth += {"{": 1, "}": -1}.get(source[i], 0)
+        i += 1
+        if depth == 0:
+            return source[:start] + definition + source[i:]
+
+
 def main():
     with tempfile.TemporaryDirectory() as work:
         for name, text in FAKE_HEADERS.items():
-            open(os.path.join(work, name), "w").write(text)
-        files = ["common.cuh", "norm.cu", "activation.cu", "attention.cu"]
+            open(os.path.join(work, name), "w").write("#pragma once\n" + text)
+        files = ["common.cuh", "norm.cu", "activation.cu", "attention.cu", "decode_attention.cu", "flash_prefill.cu"]
         kernels = "".join(open(os.path.join(KERNELS, f)).read() + "\n" for f in files)
+        for signature, definition in EMULATED_PTX.items():
+            kernels = replace_definition(kernels, signature, definition)
         kernels = kernels.replace("asm volatile(", "host_asm_left_out(").replace("asm(", "host_asm_left_out(")
         # Dynamic shared memory as a static array of the most a block may have.
         kernels = re.sub(r"extern __shared__ (?:__align__\(\d+\) )?([\w ]+?) (\w+)\[\];", r"alignas(16) static \1 \2[232448 / sizeof(\1)];", kernels)
-        source = PRELUDE + kernels + HARNESS
+        source = PRELUDE + PTX_WARP + kernels + HARNESS
         path = os.path.join(work, "simt.cpp")
         open(path, "w").write(source)
         binary = os.path.join(work, "simt")

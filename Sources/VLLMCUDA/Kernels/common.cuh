@@ -158,6 +158,45 @@ template <> __device__ __forceinline__ void fp_mma<__half>(float (&d)[4], const 
         : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]) : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
 }
 
+// The tensor-core helpers of flash_prefill.cu and decode_attention.cu: shared addresses, copies that
+// zero-fill, ldmatrix, float pairs packed to 16 bits, 2^x.
+__device__ __forceinline__ unsigned fp_shared_address(const void* p) { return (unsigned)__cvta_generic_to_shared(p); }
+
+// 16 bytes global -> shared, bypassing L1; with fill false it writes 16 zero bytes and reads nothing
+// (source size 0), for keys past the end whose cache slots may hold anything.
+__device__ __forceinline__ void fp_copy16(unsigned shared, const void* global, bool fill) {
+    asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;" ::"r"(shared), "l"(global), "r"(fill ? 16 : 0));
+}
+__device__ __forceinline__ void fp_commit() { asm volatile("cp.async.commit_group;" ::: "memory"); }
+__device__ __forceinline__ void fp_wait_all() { asm volatile("cp.async.wait_group 0;" ::: "memory"); }
+
+__device__ __forceinline__ void fp_ldmatrix(unsigned (&r)[4], unsigned address) {
+    asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0, %1, %2, %3}, [%4];"
+                 : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3]) : "r"(address));
+}
+__device__ __forceinline__ void fp_ldmatrix_trans(unsigned (&r)[4], unsigned address) {
+    asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0, %1, %2, %3}, [%4];"
+                 : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3]) : "r"(address));
+}
+
+// Two floats rounded to the 16-bit type, `lo` in the low half (the lower column of a fragment register).
+template <typename T> __device__ __forceinline__ unsigned fp_pack(float lo, float hi);
+template <> __device__ __forceinline__ unsigned fp_pack<__nv_bfloat16>(float lo, float hi) {
+    const __nv_bfloat162 v = __floats2bfloat162_rn(lo, hi);
+    return *(const unsigned*)&v;
+}
+template <> __device__ __forceinline__ unsigned fp_pack<__half>(float lo, float hi) {
+    const __half2 v = __floats2half2_rn(lo, hi);
+    return *(const unsigned*)&v;
+}
+
+// 2^x; 2^-inf = 0, which the masked scores rely on.
+__device__ __forceinline__ float fp_exp2(float x) {
+    float y;
+    asm("ex2.approx.ftz.f32 %0, %1;" : "=f"(y) : "f"(x));
+    return y;
+}
+
 __device__ __forceinline__ float warp_sum(float v) {
     for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
     return v;

@@ -64,6 +64,48 @@ template <typename C, int HD> struct DecodeShared {
     __align__(16) unsigned char scratch[2 * STAGE_BYTES > MERGE_BYTES ? 2 * STAGE_BYTES : MERGE_BYTES];
 };
 
+// The keys of a block's (sequence, kv head, split): the window's, cut into gridDim.z splits of whole
+// runs of RUN keys.
+template <int RUN> __device__ __forceinline__ void decode_key_range(int pos, int window, int& key_begin, int& key_end) {
+    key_begin = window > 0 ? imax(0, pos - window + 1) : 0, key_end = pos + 1;
+    if (gridDim.z > 1) {
+        const int per_split = ((key_end - key_begin + gridDim.z - 1) / gridDim.z + RUN - 1) / RUN * RUN;
+        key_begin += blockIdx.z * per_split;
+        key_end = imin(key_end, key_begin + per_split);
+    }
+}
+
+// The end of both kernels below: each warp has written its heads' unnormalized outputs, maximum
+// (natural units) and sum to `merge` ([warp][head][HD + 2]); merged here into the output, or with
+// several splits into the unnormalized partial result for attention_combine.
+template <typename T, typename C, int HD>
+__device__ void decode_merge_warps(const float* merge, T* out, float* partial_o, float* partial_ml, int g, int group,
+                                   int token, int num_heads, int num_tokens, float value_scale) {
+    __syncthreads();
+    for (int i = threadIdx.x; i < group * HD; i += blockDim.x) {
+        const int h = i / HD, d = i % HD;
+        float big = NEG_INF;
+        for (int w = 0; w < DA_WARPS; ++w) big = fmaxf(big, merge[(w * DA_MAX_GROUP + h) * (HD + 2) + HD]);
+        float o = 0.f, total = 0.f;
+        for (int w = 0; w < DA_WARPS; ++w) {
+            const float* row = merge + (w * DA_MAX_GROUP + h) * (HD + 2);
+            if (row[HD] == NEG_INF) continue;
+            const float f = expf(row[HD] - big);
+            o += f * row[d];
+            total += f * row[HD + 1];
+        }
+        const int head = g * group + h;
+        if constexpr (is_fp8_cache<C>()) o *= value_scale;
+        if (gridDim.z > 1) {
+            const long long at = ((long long)blockIdx.z * num_tokens + token) * num_heads + head;
+            partial_o[at * HD + d] = o;
+            if (d == 0) { partial_ml[2 * at] = big; partial_ml[2 * at + 1] = total; }
+        } else {
+            out[((long long)token * num_heads + head) * HD + d] = from_f<T>(total > 0.f ? o / total : 0.f);
+        }
+    }
+}
+
 template <typename T, typename C, int HD, int KL>
 __device__ void decode_attention(DecodeShared<C, HD>& shared, T* out, const T* qkv, const C* key_cache,
                                  const C* value_cache, const int* tiles, const int* positions, const int* block_tables,
@@ -88,12 +130,8 @@ __device__ void decode_attention(DecodeShared<C, HD>& shared, T* out, const T* q
     // finishes; only q and the cache wait for it.
     const int pos = positions[token];
     const int* table = block_tables + (long long)seq * *table_width;
-    int key_begin = window > 0 ? imax(0, pos - window + 1) : 0, key_end = pos + 1;
-    if (gridDim.z > 1) {
-        const int per_split = ((key_end - key_begin + gridDim.z - 1) / gridDim.z + RUN - 1) / RUN * RUN;
-        key_begin += blockIdx.z * per_split;
-        key_end = imin(key_end, key_begin + per_split);
-    }
+    int key_begin, key_end;
+    decode_key_range<RUN>(pos, window, key_begin, key_end);
     PDL_ENTER();
     // Rows past the group are zeros: the heads loop walks whole blocks of DA_HEAD_BLOCK.
     for (int i = threadIdx.x; i < DA_MAX_GROUP * HD; i += blockDim.x) {
@@ -218,29 +256,180 @@ __device__ void decode_attention(DecodeShared<C, HD>& shared, T* out, const T* q
         for (int e = 0; e < DPL; ++e) row[lane * DPL + e] = acc[h][e];
         if (lane == 0) { row[HD] = m[h]; row[HD + 1] = l[h]; }
     }
-    __syncthreads();
-    for (int i = threadIdx.x; i < group * HD; i += blockDim.x) {
-        const int h = i / HD, d = i % HD;
-        float big = NEG_INF;
-        for (int w = 0; w < DA_WARPS; ++w) big = fmaxf(big, merge[(w * DA_MAX_GROUP + h) * (HD + 2) + HD]);
-        float o = 0.f, total = 0.f;
-        for (int w = 0; w < DA_WARPS; ++w) {
-            const float* row = merge + (w * DA_MAX_GROUP + h) * (HD + 2);
-            if (row[HD] == NEG_INF) continue;
-            const float f = expf(row[HD] - big);
-            o += f * row[d];
-            total += f * row[HD + 1];
-        }
-        const int head = g * group + h;
-        if constexpr (is_fp8_cache<C>()) o *= value_scale;
-        if (gridDim.z > 1) {
-            const long long at = ((long long)blockIdx.z * num_tokens + token) * num_heads + head;
-            partial_o[at * HD + d] = o;
-            if (d == 0) { partial_ml[2 * at] = big; partial_ml[2 * at + 1] = total; }
-        } else {
-            out[((long long)token * num_heads + head) * HD + d] = from_f<T>(total > 0.f ? o / total : 0.f);
-        }
+    decode_merge_warps<T, C, HD>(merge, out, partial_o, partial_ml, g, group, token, num_heads, num_tokens, value_scale);
+}
+
+// Whether the unsplit kernel (large batches) runs on the tensor cores (decode_attention_mma): 16-bit
+// caches of head size 64 or 128. A kernel-source override DA_UNSPLIT_MMA 0 keeps the lane-a-key
+// kernel there (`run_gpu_checks.sh attnvariants`).
+#ifndef DA_UNSPLIT_MMA
+#define DA_UNSPLIT_MMA 1
+#endif
+template <typename C, int HD> constexpr bool decode_unsplit_mma() {
+    return DA_UNSPLIT_MMA && !is_fp8_cache<C>() && HD <= 128;
+}
+
+// The unsplit kernel on the tensor cores. With a lane a key, each lane did a run's 2 x HD x group
+// multiply-adds one by one, q read from shared memory for each, and the kernel was bound by
+// instruction issue at about a third of the copy bandwidth (27% of the 8B throughput run on the
+// H200). Here a warp's run of 32 keys is two products by mma.m16n8k16 (fragment layouts as
+// flash_prefill.cu writes them out), transposed so that the group's query heads are the 8 columns
+// (n) and nothing is wasted on padding rows:
+//   - Sᵀ = K·Qᵀ: A = 16 keys x 16 dims of the staged key rows (ldmatrix), B = Qᵀ (dims x heads,
+//     registers for the whole kernel; heads past the group are zeros). A lane's C holds keys g and
+//     g + 8 of heads 2c and 2c + 1.
+//   - Oᵀ += Vᵀ·Pᵀ: A = 16 dims x 16 keys of the staged value rows (ldmatrix .trans), B = Pᵀ
+//     (keys x heads), which four shuffles a 16 keys move from Sᵀ's layout (key g, heads 2c, 2c + 1)
+//     to B's (keys 2c, 2c + 1, head g), P rounded to the activation dtype as in flash_prefill.
+// Each lane keeps the online softmax (base 2, as flash_prefill) of its two heads, the maxima met over
+// the 8 lanes of a column; the block's warps take alternate runs and meet in decode_merge_warps.
+template <typename T, int HD>
+__device__ void decode_attention_mma(DecodeShared<T, HD>& shared, T* out, const T* qkv, const T* key_cache,
+                                     const T* value_cache, const int* tiles, const int* positions,
+                                     const int* block_tables, const int* table_width, int width, int num_heads,
+                                     int kv_heads, int block_size, float scale, int window, float softcap,
+                                     float* partial_o, float* partial_ml, int num_tokens) {
+    constexpr int VLD = DecodeShared<T, HD>::VLD, RUN = 32, CH = HD / 8;
+    static_assert(HD == 64 || HD == 128, "runs of 32 keys fit the staging of head sizes 64 and 128");
+    static_assert(DA_MAX_GROUP <= 8, "a group's query heads are the 8 columns of the products");
+    const int seq = tiles[3 * blockIdx.x], token = tiles[3 * blockIdx.x + 1];
+    const int g = blockIdx.y, group = num_heads / kv_heads;
+    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, quad_row = lane >> 2, quad_col = lane & 3;
+    T* ks = (T*)shared.scratch + warp * RUN * VLD;
+    T* vs = (T*)shared.scratch + (DA_WARPS + warp) * RUN * VLD;
+    const int pos = positions[token];
+    const int* table = block_tables + (long long)seq * *table_width;
+    int key_begin, key_end;
+    decode_key_range<RUN>(pos, window, key_begin, key_end);
+    PDL_ENTER();
+    // Qᵀ as B: head quad_row's dims 2c, 2c + 1 (b0) and 2c + 8, 2c + 9 (b1) of each 16.
+    const bool head_column = quad_row < group;
+    const T* q = qkv + (long long)token * width + (g * group + (head_column ? quad_row : 0)) * HD + 2 * quad_col;
+    unsigned qf[HD / 16][2];
+#pragma unroll
+    for (int d = 0; d < HD / 16; ++d) {
+        qf[d][0] = head_column ? *(const unsigned*)(q + d * 16) : 0u;
+        qf[d][1] = head_column ? *(const unsigned*)(q + d * 16 + 8) : 0u;
     }
+    // Soft-capped scores are scaled before the cap, so the exponent then only converts to base 2.
+    const float scale_log2 = (softcap > 0.f ? 1.f : scale) * 1.4426950408889634f;
+    // Oᵀ: dims 16t + g (elements 0, 1) and 16t + g + 8 (2, 3) of heads 2c (0, 2) and 2c + 1 (1, 3).
+    float o[HD / 16][4];
+#pragma unroll
+    for (int t = 0; t < HD / 16; ++t) o[t][0] = o[t][1] = o[t][2] = o[t][3] = 0.f;
+    // Heads 2c and 2c + 1: maximum (base-2 units) and this lane's share of the sum.
+    float row_max[2] = {NEG_INF, NEG_INF}, row_sum[2] = {0.f, 0.f};
+    // The lanes that hold keys 2c and 2c + 1 of head quad_row in Sᵀ's layout.
+    const int from_even = 4 * (2 * quad_col) + quad_row / 2, from_odd = from_even + 4;
+    const unsigned pick = quad_row & 1 ? 0x7632u : 0x5410u;  // head quad_row's halves of both
+
+    for (int k0 = key_begin + warp * RUN; k0 < key_end; k0 += DA_WARPS * RUN) {
+        const int count = imin(RUN, key_end - k0);
+        // The run's key rows, then its value rows, into the warp's staging, two lanes a row (each
+        // copy instruction fills whole 32-byte sectors of 16 rows; one cache slot lookup a row);
+        // zeros past the run's end, whose slots may hold anything (a NaN would survive a zero weight).
+        long long at[2];
+        bool live[2];
+#pragma unroll
+        for (int r = 0; r < 2; ++r) {
+            const int j = (lane >> 1) + 16 * r;
+            live[r] = j < count;
+            const int key = k0 + (live[r] ? j : 0);
+            at[r] = (((long long)table[key / block_size] * kv_heads + g) * block_size + key % block_size) * HD;
+        }
+#pragma unroll
+        for (int part = 0; part < 2; ++part) {
+            const T* cache = part ? value_cache : key_cache;
+            T* stage = part ? vs : ks;
+#pragma unroll
+            for (int r = 0; r < 2; ++r) {
+                const int j = (lane >> 1) + 16 * r;
+#pragma unroll
+                for (int i = 0; i < CH / 2; ++i) {
+                    const int c = 2 * i + (lane & 1);
+                    fp_copy16(fp_shared_address(stage + j * VLD + c * 8), cache + at[r] + c * 8, live[r]);
+                }
+            }
+            fp_commit();
+        }
+        asm volatile("cp.async.wait_group 1;" ::: "memory");  // the keys
+        __syncwarp();
+        // Sᵀ, keys 16m + g (elements 0, 1) and 16m + g + 8 (2, 3).
+        float s[RUN / 16][4];
+#pragma unroll
+        for (int m = 0; m < RUN / 16; ++m) {
+            s[m][0] = s[m][1] = s[m][2] = s[m][3] = 0.f;
+#pragma unroll
+            for (int d = 0; d < HD / 16; ++d) {
+                unsigned a[4];
+                fp_ldmatrix(a, fp_shared_address(ks + (m * 16 + (lane & 15)) * VLD + d * 16 + (lane >> 4) * 8));
+                fp_mma<T>(s[m], a, qf[d][0], qf[d][1]);
+            }
+        }
+        float top[2] = {NEG_INF, NEG_INF};
+#pragma unroll
+        for (int m = 0; m < RUN / 16; ++m) {
+#pragma unroll
+            for (int e = 0; e < 4; ++e) {
+                if (softcap > 0.f) s[m][e] = soft_cap_score(s[m][e] * scale, softcap);
+                if (m * 16 + quad_row + (e >> 1) * 8 >= count) s[m][e] = NEG_INF;
+                top[e & 1] = fmaxf(top[e & 1], s[m][e]);
+            }
+        }
+        float alpha[2];
+#pragma unroll
+        for (int h = 0; h < 2; ++h) {
+#pragma unroll
+            for (int x = 4; x < 32; x *= 2) top[h] = fmaxf(top[h], __shfl_xor_sync(0xffffffffu, top[h], x));
+            const float new_max = fmaxf(row_max[h], top[h] * scale_log2);  // a run has a key: finite
+            alpha[h] = fp_exp2(row_max[h] - new_max);
+            row_max[h] = new_max;
+            row_sum[h] *= alpha[h];
+        }
+#pragma unroll
+        for (int m = 0; m < RUN / 16; ++m) {
+#pragma unroll
+            for (int e = 0; e < 4; ++e) {
+                s[m][e] = fp_exp2(fmaf(s[m][e], scale_log2, -row_max[e & 1]));
+                row_sum[e & 1] += s[m][e];
+            }
+        }
+#pragma unroll
+        for (int t = 0; t < HD / 16; ++t) {
+#pragma unroll
+            for (int e = 0; e < 4; ++e) o[t][e] *= alpha[e & 1];
+        }
+        asm volatile("cp.async.wait_group 0;" ::: "memory");  // the values
+        __syncwarp();
+#pragma unroll
+        for (int m = 0; m < RUN / 16; ++m) {
+            // Pᵀ as B for keys 16m .. 16m + 15.
+            const unsigned near = fp_pack<T>(s[m][0], s[m][1]), far = fp_pack<T>(s[m][2], s[m][3]);
+            const unsigned b0 = __byte_perm(__shfl_sync(0xffffffffu, near, from_even), __shfl_sync(0xffffffffu, near, from_odd), pick);
+            const unsigned b1 = __byte_perm(__shfl_sync(0xffffffffu, far, from_even), __shfl_sync(0xffffffffu, far, from_odd), pick);
+#pragma unroll
+            for (int t = 0; t < HD / 16; ++t) {
+                unsigned a[4];
+                fp_ldmatrix_trans(a, fp_shared_address(vs + (m * 16 + (lane & 7) + (lane >> 4) * 8) * VLD + t * 16 + ((lane >> 3) & 1) * 8));
+                fp_mma<T>(o[t], a, b0, b1);
+            }
+        }
+        __syncwarp();  // the next run's copies overwrite this run's rows
+    }
+    __syncthreads();  // the staging memory becomes the merge area
+    float* merge = (float*)shared.scratch;
+#pragma unroll
+    for (int h = 0; h < 2; ++h) {
+#pragma unroll
+        for (int x = 4; x < 32; x *= 2) row_sum[h] += __shfl_xor_sync(0xffffffffu, row_sum[h], x);
+        const int head = 2 * quad_col + h;
+        if (head >= group) continue;
+        float* row = merge + (warp * DA_MAX_GROUP + head) * (HD + 2);
+#pragma unroll
+        for (int t = 0; t < HD / 16; ++t) { row[t * 16 + quad_row] = o[t][h]; row[t * 16 + quad_row + 8] = o[t][2 + h]; }
+        if (quad_row == 0) { row[HD] = row_max[h] * 0.6931471805599453f; row[HD + 1] = row_sum[h]; }
+    }
+    decode_merge_warps<T, T, HD>(merge, out, partial_o, partial_ml, g, group, token, num_heads, num_tokens, 1.f);
 }
 
 template <int N> struct LanesAKey { static constexpr int value = N; };
@@ -261,6 +450,10 @@ __device__ void decode_attention_by_splits(T* out, const T* qkv, const C* key_ca
                                                            num_tokens, value_scale);
     };
     if (gridDim.z > 1) run(LanesAKey<4>());
+    else if constexpr (decode_unsplit_mma<C, HD>())
+        decode_attention_mma<T, HD>(shared, out, qkv, key_cache, value_cache, tiles, positions, block_tables,
+                                    table_width, width, num_heads, kv_heads, block_size, scale, window, softcap,
+                                    partial_o, partial_ml, num_tokens);
     else run(LanesAKey<decode_unsplit_lanes<C, HD>()>());
 }
 
