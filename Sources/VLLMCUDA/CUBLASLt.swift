@@ -137,21 +137,20 @@ final class CUBLASLt: @unchecked Sendable {
     }
 
     /// `y[T, N] = x[T, K] · w[N, K]ᵀ` for float8 e4m3 codes (row-major), accumulated in float32 and
-    /// written in the compute dtype; with `VLLM_CUDA_FP8_SCALING=outer`, scaled by `xScales[T]` and
-    /// `wScales[N]` in the product where cuBLASLt can (outer-vector scaling, CUDA 12.9 and later,
-    /// Hopper), else left to the caller's kernel. Why opt-in: on the GPU machine of 2026-12-05 every
-    /// product fell back to the caller's kernel (13% of an FP8 throughput run); the plan then asked
-    /// the heuristic with the scale modes set but no scale vectors, which PyTorch, whose rowwise
-    /// scaling takes this path on Hopper, never does. It now sets both first; until a GPU has
-    /// checked the products with it (`kernel-check`, `run_gpu_checks.sh fp8accum`), the caller's
-    /// kernel stays the default.
+    /// written in the compute dtype, scaled by `xScales[T]` and `wScales[N]` in the product where
+    /// cuBLASLt can (outer-vector scaling, CUDA 12.9 and later, Hopper), else left to the caller's
+    /// kernel; `VLLM_CUDA_FP8_SCALING=after` always leaves them to it. The plan sets the scale modes
+    /// and both scale vectors before asking the heuristic, as PyTorch's rowwise scaling does on
+    /// Hopper (with the modes alone, every product fell back on 2026-12-05). On an H100 on
+    /// 2026-12-06 the W8A8 kernel-check passed with it and the 8B FP8 throughput went from about
+    /// 1.10x to 1.23x bf16 (`bench/results/gpu_h100_fp8_outer_scaling_8b.json`).
     func linearFP8(
         x: CUdeviceptr, w: CUdeviceptr, y: CUdeviceptr, xScales: CUdeviceptr, wScales: CUdeviceptr, tokens: Int,
         outFeatures: Int, inFeatures: Int, stream: OpaquePointer?
     ) -> FP8Product {
         let key = Key(m: outFeatures, n: tokens, k: inFeatures)
         if fp8Plans[key] == nil {
-            let outer = ProcessInfo.processInfo.environment["VLLM_CUDA_FP8_SCALING"] == "outer"
+            let outer = ProcessInfo.processInfo.environment["VLLM_CUDA_FP8_SCALING"] != "after"
             var scaled: Plan?
             if outer {
                 do {

@@ -75,7 +75,7 @@
 #   profilespeed  device time per operation of the 8B throughput workload (200 prompts) in bf16 and FP8,
 #              and of the batch-1 decode of each PROFILE_LATENCY_MODELS config folder
 #   fp8accum   the 8B FP8 throughput with cuBLASLt's default and fast FP8 accumulation, bf16 beside
-#              (FP8_SCALING=outer: the W8A8 kernel-check and the FP8 runs with the scales in the product)
+#              (FP8_SCALING=outer or after: the W8A8 kernel-check and the FP8 runs with the scales in or after the product)
 #   moeroute   MOE_ROUTE_SET_TIES=1 (serial tie steps only at the top-k boundary): kernel-check, MoE fixtures,
 #              Qwen3-30B-A3B batch-1 latency beside the embedded kernels
 #   ncu        Nsight Compute's counters of the kernels of a batch-1 decode step (8B shape, eager, bf16 and
@@ -693,9 +693,9 @@ if has_mode profilespeed; then
 fi
 
 # fp8accum: the 8B shape's FP8 (W8A8) throughput (1000 x 1024/128) with cuBLASLt's default FP8
-# accumulation and with VLLM_CUDA_FP8_FAST_ACCUM=1, bf16 beside them, one run each. FP8_SCALING=outer:
-# first the bf16 kernel-check's W8A8 cases with the scales in cuBLASLt's product
-# (VLLM_CUDA_FP8_SCALING=outer), then the FP8 runs with it too.
+# accumulation and with VLLM_CUDA_FP8_FAST_ACCUM=1, bf16 beside them, one run each. FP8_SCALING=outer
+# (the default) or after: first the bf16 kernel-check's W8A8 cases with the scales in cuBLASLt's
+# product or in the kernel after it (VLLM_CUDA_FP8_SCALING), then the FP8 runs with it too.
 if has_mode fp8accum; then
     export VLLM_CACHE_ROOT=$W/cache-quant
     if [ -n "${FP8_SCALING:-}" ]; then
@@ -704,7 +704,7 @@ if has_mode fp8accum; then
     fi
     throughput_8b throughput_8b_1000_bf16_accum 180 1000 "$BIN"
     for accum in 0 1; do
-        step throughput_8b_1000_fp8_fastaccum$accum 180 env VLLM_CUDA_FP8_FAST_ACCUM=$accum VLLM_CUDA_FP8_SCALING=${FP8_SCALING:-after} \
+        step throughput_8b_1000_fp8_fastaccum$accum 180 env VLLM_CUDA_FP8_FAST_ACCUM=$accum VLLM_CUDA_FP8_SCALING=${FP8_SCALING:-outer} \
             "$BIN" bench throughput --device cuda --load-format dummy --model $L8 --quantization fp8 --max-model-len 2048 \
             --input-len 1024 --output-len 128 --num-prompts 1000 --max-num-batched-tokens 8192 --max-num-seqs 256 \
             --output-json $R/throughput_8b_1000_fp8_fastaccum$accum.json
