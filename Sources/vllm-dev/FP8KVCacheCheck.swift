@@ -5,7 +5,8 @@ import VLLMTestSupport
 
 /// The FP8 KV cache part of `vllm-dev kernel-check` (`--kv-cache-dtype fp8`), on steps of four
 /// sequences (prefill chunks, a chunk after cached tokens, decodes in a mixed step, a small step
-/// split over the keys, then decodes only) in several layouts:
+/// split over the keys, then decodes only) in several layouts, and in 16-bit compute on a decode
+/// step of enough sequences for the unsplit decode kernel:
 /// - the cache writes (write_kv_cache_fp8 after `rotary`, and rotary_write_kv_fp8) must store the
 ///   very codes the CPU cache stores for the same keys and values (the GPU's, read back), written
 ///   here as the count of differing codes (0, or the check fails);
@@ -32,6 +33,11 @@ struct FP8KVCacheCheck {
         for (heads, kvHeads, hd, window, rotaryDim) in [(8, 2, 64, 0, 32), (16, 4, 128, 50, 96)] {
             results += try layoutCases(
                 QKVLayout(numHeads: heads, numKVHeads: kvHeads, headDim: hd), window: window, rotaryDim: rotaryDim, cap: 3)
+        }
+        if gpu.computeDType != .float32 {
+            for (heads, kvHeads, hd) in [(32, 8, 128), (8, 2, 64)] {
+                results += try manySequencesCases(QKVLayout(numHeads: heads, numKVHeads: kvHeads, headDim: hd))
+            }
         }
         return results
     }
@@ -121,21 +127,9 @@ struct FP8KVCacheCheck {
                 let differing = written.filter { codes.keys[$0] != cpuCodes.keys[$0] || codes.values[$0] != cpuCodes.values[$0] }
                 results.append(("\(path) codes vs cpu \(name)", Double(differing.count)))
                 // Float64 attention over the GPU's codes times the scales.
-                var reference = rotated.map(Double.init)
-                for (t, slot) in batch.slotMapping.enumerated() where slot >= 0 {
-                    for g in 0..<layout.numKVHeads {
-                        for d in 0..<hd {
-                            let at = cacheIndex(Int(slot), head: g, dim: d, layout: layout)
-                            let row = t * layout.width + g * hd + d
-                            reference[row + layout.keyOffset] =
-                                Double(FloatBits.float8E4M3ToFloat(codes.keys[at])) * Double(Self.scales.key)
-                            reference[row + layout.valueOffset] =
-                                Double(FloatBits.float8E4M3ToFloat(codes.values[at])) * Double(Self.scales.value)
-                        }
-                    }
-                }
                 let expected = Float64Reference.attention(
-                    reference, layout: layout, batch: batch, sequences: step.sequences, history: &histories[fused ? 1 : 0],
+                    codesReference(rotated, codes: codes, batch: batch, layout: layout), layout: layout, batch: batch,
+                    sequences: step.sequences, history: &histories[fused ? 1 : 0],
                     scale: Double(scale), slidingWindow: w, softCap: cap.map(Double.init))
                 for (kernel, out) in outputs {
                     results.append(
@@ -144,6 +138,66 @@ struct FP8KVCacheCheck {
             }
         }
         return results
+    }
+
+    /// Steps of enough sequences that decode_attention runs unsplit (on the tensor cores for head
+    /// sizes 64 and 128), which the four-sequence steps never reach: a prefill of every sequence,
+    /// then one decode each, over an FP8 cache, against float64 attention over the written codes.
+    private mutating func manySequencesCases(_ layout: QKVLayout) throws -> [(String, Double)] {
+        let hd = layout.headDim
+        let sequences = 4 * gpu.multiprocessors / layout.numKVHeads + 3
+        let lengths = (0..<sequences).map { _ in Int.random(in: 1...70, using: &rng) }
+        let perSequence = 5
+        let format = KVCacheFormat(dtype: .fp8, scales: [Self.scales])
+        let shape = KVCacheShape(
+            numLayers: 1, numBlocks: sequences * perSequence, blockSize: 16, numKVHeads: layout.numKVHeads, headDim: hd, format: format)
+        let cache = gpu.makeKVCache(shape)
+        let tables = (0..<sequences).map { s in (0..<perSequence).map { Int32(s * perSequence + $0) } }
+        let steps = [
+            zip(lengths, tables).map { SequenceChunk(tokenIDs: Array(repeating: 1, count: $0), numCached: 0, blockTable: $1) },
+            zip(lengths, tables).map { SequenceChunk(tokenIDs: [1], numCached: $0, blockTable: $1) },
+        ]
+        var history = Float64Reference.AttentionHistory()
+        var results: [(String, Double)] = []
+        let scale = 1 / Float(hd).squareRoot()
+        gpu.useDecodeAttention = true
+        for (i, chunks) in steps.enumerated() {
+            let batch = ForwardBatch(chunks: chunks, blockSize: 16)
+            let values = random(batch.numTokens * layout.width, scale: 2)
+            let out = gpu.attention(
+                try gpu.upload(values, shape: [batch.numTokens, layout.width]), layout: layout, cache: cache, layer: 0,
+                batch: gpu.prepare(batch), scale: scale, slidingWindow: nil)
+            let expected = Float64Reference.attention(
+                codesReference(values, codes: gpu.kvCacheBytes(cache, layer: 0), batch: batch, layout: layout), layout: layout,
+                batch: batch, sequences: Array(0..<sequences), history: &history, scale: Double(scale), slidingWindow: nil)
+            let kernel = batch.isDecodeOnly ? "decode_attention" : "flash_prefill w\(gpu.flashPrefillWarps)"
+            results.append(
+                (
+                    "\(kernel) fp8 cache h\(layout.numHeads)/\(layout.numKVHeads)x\(hd) \(sequences) sequences step \(i)",
+                    Float64Reference.relativeError(gpu.toHost(out), expected)
+                ))
+        }
+        return results
+    }
+
+    /// The step's qkv rows (float64) with its keys and values replaced by the codes the GPU wrote
+    /// for them, times the scales.
+    private func codesReference(
+        _ values: [Float], codes: (keys: [UInt8], values: [UInt8]), batch: ForwardBatch, layout: QKVLayout
+    ) -> [Double] {
+        var reference = values.map(Double.init)
+        for (t, slot) in batch.slotMapping.enumerated() where slot >= 0 {
+            for g in 0..<layout.numKVHeads {
+                for d in 0..<layout.headDim {
+                    let at = cacheIndex(Int(slot), head: g, dim: d, layout: layout)
+                    let row = t * layout.width + g * layout.headDim + d
+                    reference[row + layout.keyOffset] = Double(FloatBits.float8E4M3ToFloat(codes.keys[at])) * Double(Self.scales.key)
+                    reference[row + layout.valueOffset] =
+                        Double(FloatBits.float8E4M3ToFloat(codes.values[at])) * Double(Self.scales.value)
+                }
+            }
+        }
+        return reference
     }
 
     /// The attention kernels a step takes over an FP8 cache: (label, flashPrefillWarps, useDecodeAttention).

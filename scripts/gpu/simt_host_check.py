@@ -7,7 +7,7 @@ is run thread by thread on a SIMT emulator: every CUDA thread is a ucontext with
 `__syncthreads` waits for the block and `__shfl_xor_sync` for the warp (each lane leaves its value,
 the warp meets, each reads its partner's, the warp meets again), so block reductions and warp
 shuffles run as they do on the GPU. The PTX the attention kernels use is emulated (EMULATED_PTX):
-cp.async as a plain copy, ldmatrix and mma.sync.m16n8k16 (bfloat16) through the warp by the PTX
+cp.async as a plain copy, ldmatrix and mma.sync.m16n8k16 (bfloat16, float16) through the warp by the PTX
 ISA's fragment layouts; flash_prefill, which GPUs have checked, runs on the same inputs as a check
 of that emulation.
 
@@ -22,9 +22,11 @@ Checks, bit for bit (counts of differing values or bytes, which must be 0):
 for rows of 1 to 4 tokens and widths of 1024, 4096 and 14336, at the backend's launch shapes
 (CUDABackend.threadsFor(row:), gridFor). And against float64 attention (error relative to the
 largest output under 1e-2: bfloat16 outputs, P rounded to bfloat16 on the tensor cores), on a
-paged bfloat16 cache whose unused slots hold NaN: decode_attention_mma (the unsplit decode kernel),
-the lane-a-key decode kernel, the split launch merged by attention_combine, and flash_prefill; head
-sizes 64, 128 and 256, groups of 2 to 8 query heads, a sliding window and Gemma 2's soft cap.
+paged bfloat16 or FP8 (e4m3 with per-tensor scales) cache whose unused slots hold NaN:
+decode_attention_mma (the unsplit decode kernel), the lane-a-key decode kernel, the split launch
+merged by attention_combine (splits of 500 keys or more take the tensor cores too), and
+flash_prefill (16-bit caches); head sizes 64, 128 and 256, groups of 2 to 8 query heads, a sliding
+window and Gemma 2's soft cap.
 Needs clang++ (the Swift toolchain's).
 
     python3 scripts/gpu/simt_host_check.py
@@ -55,8 +57,8 @@ FAKE_HEADERS = {
     "    float v = e == 0 ? std::ldexp((float)m, -24) : e == 31 ? (m ? NAN : INFINITY) : std::ldexp((float)(m | 1024u), (int)e - 25);\n"
     "    return s ? -v : v;\n"
     "}\n"
-    "__half __float2half_rn(float f);  // never called here\n"
-    "__half2 __floats2half2_rn(float, float);  // never called here\n"
+    "inline __half __float2half_rn(float f) { _Float16 h = (_Float16)f; __half r; __builtin_memcpy(&r.bits, &h, 2); return r; }\n"
+    "inline __half2 __floats2half2_rn(float a, float b) { return {__float2half_rn(a), __float2half_rn(b)}; }\n"
     "inline float2 __half22float2(__half2 h) { return {__half2float(h.x), __half2float(h.y)}; }\n",
     # Declarations only: the tensor-core kernels must parse, never run here.
     "mma.h": "namespace nvcuda { namespace wmma {\n"
@@ -74,6 +76,8 @@ FAKE_HEADERS = {
 PRELUDE = BUILTINS + r"""
 #include <algorithm>
 #include <functional>
+#include <string>
+#include <type_traits>
 #include <ucontext.h>
 #define __launch_bounds__(...)
 #define __align__(n) alignas(n)
@@ -195,9 +199,15 @@ EMULATED_PTX = {
     "void fp_ldmatrix(": r"""inline void fp_ldmatrix(unsigned (&r)[4], unsigned address) { simt::ldmatrix(r, address, false); }""",
     "void fp_ldmatrix_trans(": r"""inline void fp_ldmatrix_trans(unsigned (&r)[4], unsigned address) { simt::ldmatrix(r, address, true); }""",
     "void fp_mma<__nv_bfloat16>(": r"""template <> inline void fp_mma<__nv_bfloat16>(float (&d)[4], const unsigned (&a)[4], unsigned b0, unsigned b1) {
-    simt::mma_bf16(d, a, b0, b1);
+    simt::mma(d, a, b0, b1, false);
 }""",
-    "void fp_mma<__half>(": r"""template <> inline void fp_mma<__half>(float (&d)[4], const unsigned (&a)[4], unsigned b0, unsigned b1);""",
+    "void fp_mma<__half>(": r"""template <> inline void fp_mma<__half>(float (&d)[4], const unsigned (&a)[4], unsigned b0, unsigned b1) {
+    simt::mma(d, a, b0, b1, true);
+}""",
+    "unsigned fp8x2_to_half2(": r"""template <bool high> inline unsigned fp8x2_to_half2(unsigned w) {
+    const unsigned pair = high ? w >> 16 : w & 0xFFFFu;
+    return simt::e4m3_as_half(pair & 0xFFu) | simt::e4m3_as_half(pair >> 8) << 16;
+}""",
     "float fp_exp2(": "inline float fp_exp2(float x) { return std::exp2(x); }",
 }
 
@@ -205,6 +215,7 @@ EMULATED_PTX = {
 # accumulators; the products are summed in double, then added to the accumulator).
 PTX_WARP = r"""
 #include <cuda_bf16.h>
+#include <cuda_fp16.h>
 namespace simt {
 struct Operands { unsigned address, a[4], b[2]; };
 static Operands operands[1024];
@@ -224,17 +235,28 @@ inline void ldmatrix(unsigned (&r)[4], unsigned address, bool trans) {
     }
     yield(warp_barrier);
 }
-inline float bf16_half(unsigned word, int high) { return __bfloat162float({(unsigned short)(high ? word >> 16 : word & 0xFFFFu)}); }
-inline void mma_bf16(float (&d)[4], const unsigned (&a)[4], unsigned b0, unsigned b1) {
+// Half `high` of a register as a float: bfloat16, or with `half` float16.
+inline float element(unsigned word, int high, bool half) {
+    const unsigned short bits = (unsigned short)(high ? word >> 16 : word & 0xFFFFu);
+    return half ? __half2float({bits}) : __bfloat162float({bits});
+}
+// An e4m3 code's value (NaN for the two NaN codes) and its float16 bits.
+inline float e4m3(unsigned code) {
+    const int e = (code >> 3) & 15, m = code & 7;
+    const float v = e == 15 && m == 7 ? NAN : e == 0 ? std::ldexp((float)m, -9) : std::ldexp((float)(8 + m), e - 10);
+    return code & 0x80u ? -v : v;
+}
+inline unsigned e4m3_as_half(unsigned code) { return __float2half_rn(e4m3(code)).bits; }
+inline void mma(float (&d)[4], const unsigned (&a)[4], unsigned b0, unsigned b1, bool half) {
     const unsigned base = threadIdx.x & ~31u, lane = threadIdx.x & 31u;
     Operands& mine = operands[threadIdx.x];
     for (int i = 0; i < 4; ++i) mine.a[i] = a[i];
     mine.b[0] = b0, mine.b[1] = b1;
     yield(warp_barrier);
     // A (16 x 16): row r, column k is in lane 4 (r % 8) + (k % 8) / 2, register (r / 8) + 2 (k / 8).
-    auto A = [&](int r, int k) { return bf16_half(operands[base + 4 * (r % 8) + (k % 8) / 2].a[r / 8 + 2 * (k / 8)], k & 1); };
+    auto A = [&](int r, int k) { return element(operands[base + 4 * (r % 8) + (k % 8) / 2].a[r / 8 + 2 * (k / 8)], k & 1, half); };
     // B (16 x 8): row k, column n is in lane 4 n + (k % 8) / 2, register k / 8.
-    auto B = [&](int k, int n) { return bf16_half(operands[base + 4 * n + (k % 8) / 2].b[k / 8], k & 1); };
+    auto B = [&](int k, int n) { return element(operands[base + 4 * n + (k % 8) / 2].b[k / 8], k & 1, half); };
     const int g = lane / 4, c = lane % 4;
     for (int i = 0; i < 4; ++i) {
         const int row = g + 8 * (i / 2), column = 2 * c + (i & 1);
@@ -300,8 +322,25 @@ static int differing(const void* a, const void* b, size_t bytes) {
 // the end that leaked in would show. Returns the failures.
 using bf16 = __nv_bfloat16;
 static float bf(float x) { return __bfloat162float(__float2bfloat16_rn(x)); }
-template <int HD> static int check_decode_attention(int kv_heads, int group, int block_size, std::vector<int> lengths,
-                                                   int window, float softcap) {
+template <int HD, bool FP8 = false>
+static int check_decode_attention(int kv_heads, int group, int block_size, std::vector<int> lengths, int window, float softcap,
+                                  int splits = 3) {
+    // The cache's element: bfloat16, or e4m3 codes (values up to 3.75, both signs, subnormals too)
+    // with per-tensor scales, which the kernels take as the FP8 instantiations pass them.
+    using C = typename std::conditional<FP8, unsigned char, bf16>::type;
+    const float key_scale = FP8 ? 0.75f : 1.f, value_scale = FP8 ? 1.25f : 1.f;
+    auto element = [&](float scaled) -> C {
+        if constexpr (FP8) {
+            state = state * 1664525u + 1013904223u;
+            return (unsigned char)(((state >> 8) & 0x80u) | (((state >> 12) % 9) << 3) | ((state >> 20) & 7u));
+        } else {
+            return __float2bfloat16_rn(scaled);
+        }
+    };
+    auto value = [&](C c, float cache_scale) -> double {
+        if constexpr (FP8) return (double)simt::e4m3(c) * cache_scale;
+        else return __bfloat162float(c);
+    };
     const int num_heads = kv_heads * group, width = (num_heads + 2 * kv_heads) * HD, tokens = (int)lengths.size();
     int table_width = 0, blocks = 0;
     for (int n : lengths) table_width = std::max(table_width, (n + block_size - 1) / block_size), blocks += (n + block_size - 1) / block_size;
@@ -310,8 +349,10 @@ template <int HD> static int check_decode_attention(int kv_heads, int group, int
     for (int i = blocks - 1; i > 0; --i) std::swap(order[i], order[(state = state * 1664525u + 1013904223u) % (i + 1)]);
     std::vector<int> tables(tokens * table_width, 0), tiles(3 * tokens), positions(tokens);
     const size_t slots = (size_t)blocks * kv_heads * block_size * HD;
-    const bf16 nan_bits{0x7FC0};
-    std::vector<bf16> key_cache(slots, nan_bits), value_cache(slots, nan_bits), qkv((size_t)tokens * width);
+    C nan_bits;
+    if constexpr (FP8) nan_bits = 0x7F; else nan_bits = bf16{0x7FC0};
+    std::vector<C> key_cache(slots, nan_bits), value_cache(slots, nan_bits);
+    std::vector<bf16> qkv((size_t)tokens * width);
     int next = 0;
     for (int t = 0; t < tokens; ++t) {
         for (int b = 0; b * block_size < lengths[t]; ++b) tables[t * table_width + b] = order[next++];
@@ -320,7 +361,7 @@ template <int HD> static int check_decode_attention(int kv_heads, int group, int
             for (int h = 0; h < kv_heads; ++h)
                 for (int d = 0; d < HD; ++d) {
                     const size_t at = (((size_t)tables[t * table_width + j / block_size] * kv_heads + h) * block_size + j % block_size) * HD + d;
-                    key_cache[at] = __float2bfloat16_rn(uniform()), value_cache[at] = __float2bfloat16_rn(uniform());
+                    key_cache[at] = element(uniform()), value_cache[at] = element(uniform());
                 }
     }
     for (auto& v : qkv) v = __float2bfloat16_rn(2 * uniform());
@@ -336,7 +377,7 @@ template <int HD> static int check_decode_attention(int kv_heads, int group, int
             for (int j = first; j < lengths[t]; ++j) {
                 const size_t at = (((size_t)tables[t * table_width + j / block_size] * kv_heads + kh) * block_size + j % block_size) * HD;
                 double dot = 0;
-                for (int d = 0; d < HD; ++d) dot += (double)__bfloat162float(qkv[(size_t)t * width + h * HD + d]) * __bfloat162float(key_cache[at + d]);
+                for (int d = 0; d < HD; ++d) dot += (double)__bfloat162float(qkv[(size_t)t * width + h * HD + d]) * value(key_cache[at + d], key_scale);
                 p[j] = dot * scale;
                 if (softcap > 0) p[j] = softcap * std::tanh(p[j] / softcap);
                 top = std::max(top, p[j]);
@@ -345,30 +386,33 @@ template <int HD> static int check_decode_attention(int kv_heads, int group, int
             for (int d = 0; d < HD; ++d) {
                 double o = 0;
                 for (int j = first; j < lengths[t]; ++j)
-                    o += p[j] * __bfloat162float(value_cache[(((size_t)tables[t * table_width + j / block_size] * kv_heads + kh) * block_size + j % block_size) * HD + d]);
+                    o += p[j] * value(value_cache[(((size_t)tables[t * table_width + j / block_size] * kv_heads + kh) * block_size + j % block_size) * HD + d], value_scale);
                 want[((size_t)t * num_heads + h) * HD + d] = o / total;
                 largest = std::max(largest, std::fabs(o / total));
             }
         }
     alignas(16) static unsigned char shared_bytes[sizeof(DecodeShared<bf16, 256>)];
-    DecodeShared<bf16, HD>& shared = *reinterpret_cast<DecodeShared<bf16, HD>*>(shared_bytes);
+    DecodeShared<C, HD>& shared = *reinterpret_cast<DecodeShared<C, HD>*>(shared_bytes);
+    // The FP8 instantiations' arguments: the codes' 2^8 in both scales (decode_attention.cu).
+    const float kernel_scale = FP8 ? scale * key_scale * 256.f : scale, kernel_value_scale = FP8 ? value_scale * 256.f : 1.f;
     std::vector<bf16> out_mma(want.size()), out_lanes(want.size()), out_split(want.size());
-    if constexpr (decode_unsplit_mma<bf16, HD>()) simt::launch(tokens, 128, [&] {
-        decode_attention_mma<bf16, HD>(shared, out_mma.data(), qkv.data(), key_cache.data(), value_cache.data(), tiles.data(),
-                                       positions.data(), tables.data(), &table_width, width, num_heads, kv_heads, block_size,
-                                       scale, window, softcap, nullptr, nullptr, tokens);
+    if constexpr (decode_mma<C, HD>()) simt::launch(tokens, 128, [&] {
+        decode_attention_mma<bf16, C, HD>(shared, out_mma.data(), qkv.data(), key_cache.data(), value_cache.data(), tiles.data(),
+                                          positions.data(), tables.data(), &table_width, width, num_heads, kv_heads, block_size,
+                                          kernel_scale, window, softcap, nullptr, nullptr, tokens, kernel_value_scale);
     }, kv_heads);
     simt::launch(tokens, 128, [&] {
-        decode_attention<bf16, bf16, HD, decode_unsplit_lanes<bf16, HD>()>(
+        decode_attention<bf16, C, HD, decode_unsplit_lanes<C, HD>()>(
             shared, out_lanes.data(), qkv.data(), key_cache.data(), value_cache.data(), tiles.data(), positions.data(),
-            tables.data(), &table_width, width, num_heads, kv_heads, block_size, scale, window, softcap, nullptr, nullptr, tokens, 1.f);
+            tables.data(), &table_width, width, num_heads, kv_heads, block_size, kernel_scale, window, softcap, nullptr, nullptr,
+            tokens, kernel_value_scale);
     }, kv_heads);
-    const int splits = 3;
     std::vector<float> partial_o((size_t)splits * want.size()), partial_ml((size_t)splits * tokens * num_heads * 2);
     simt::launch(tokens, 128, [&] {
-        decode_attention_by_splits<bf16, bf16, HD>(out_split.data(), qkv.data(), key_cache.data(), value_cache.data(), tiles.data(),
-                                                   positions.data(), tables.data(), &table_width, width, num_heads, kv_heads,
-                                                   block_size, scale, window, softcap, partial_o.data(), partial_ml.data(), tokens, 1.f);
+        decode_attention_by_splits<bf16, C, HD>(out_split.data(), qkv.data(), key_cache.data(), value_cache.data(), tiles.data(),
+                                                positions.data(), tables.data(), &table_width, width, num_heads, kv_heads,
+                                                block_size, kernel_scale, window, softcap, partial_o.data(), partial_ml.data(), tokens,
+                                                kernel_value_scale);
     }, kv_heads, splits);
     simt::launch(tokens, (unsigned)std::max(32, std::min(256, HD)), [&] {
         attention_combine<bf16>(out_split.data(), partial_o.data(), partial_ml.data(), splits, tokens, num_heads, HD, nullptr, nullptr);
@@ -376,7 +420,7 @@ template <int HD> static int check_decode_attention(int kv_heads, int group, int
     // flash_prefill on the same tiles (a token each): the emulator's ldmatrix and mma against a kernel
     // that GPUs have checked (kernel-check).
     std::vector<bf16> out_flash(want.size());
-    if constexpr (HD <= 128) simt::launch(tokens, 128, [&] {
+    if constexpr (HD <= 128 && !FP8) simt::launch(tokens, 128, [&] {
         flash_prefill<bf16, bf16, HD, 4>(out_flash.data(), qkv.data(), key_cache.data(), value_cache.data(), tiles.data(),
                                          positions.data(), tables.data(), &table_width, width, num_heads, kv_heads, block_size,
                                          scale, window, softcap, nullptr, nullptr, tokens, 1.f);
@@ -390,14 +434,14 @@ template <int HD> static int check_decode_attention(int kv_heads, int group, int
         }
         return worst / largest;
     };
-    if constexpr (!decode_unsplit_mma<bf16, HD>()) out_mma = out_lanes;
+    if constexpr (!decode_mma<C, HD>()) out_mma = out_lanes;
     const double e_mma = error(out_mma), e_lanes = error(out_lanes), e_split = error(out_split), e_flash = error(out_flash);
     // The output is rounded to bfloat16 (2^-9 relative) and P·V takes P rounded to bfloat16.
     const bool ok = e_mma < 1e-2 && e_lanes < 1e-2 && e_split < 1e-2 && e_flash < 1e-2;
-    std::printf("decode_attention head size %d, %d kv heads x %d, blocks of %d, window %d, softcap %g, %d sequences up to %d keys: "
-                "error against float64 %.2e (tensor cores), %.2e (a lane a key), %.2e (3 splits), %.2e (flash_prefill)%s\n",
-                HD, kv_heads, group, block_size, window, softcap, tokens, *std::max_element(lengths.begin(), lengths.end()),
-                e_mma, e_lanes, e_split, e_flash, ok ? "" : "  FAILED");
+    std::printf("decode_attention%s head size %d, %d kv heads x %d, blocks of %d, window %d, softcap %g, %d sequences up to %d keys: "
+                "error against float64 %.2e (tensor cores), %.2e (a lane a key), %.2e (%d splits), flash_prefill %s%s\n",
+                FP8 ? " fp8 cache" : "", HD, kv_heads, group, block_size, window, softcap, tokens, *std::max_element(lengths.begin(), lengths.end()),
+                e_mma, e_lanes, e_split, splits, HD <= 128 && !FP8 ? std::to_string(e_flash).c_str() : "not run", ok ? "" : "  FAILED");
     return ok ? 0 : 1;
 }
 int main() {
@@ -504,6 +548,12 @@ int main() {
     failures += check_decode_attention<128>(2, 3, 16, lengths, 40, 0.f);
     failures += check_decode_attention<64>(4, 2, 16, lengths, 0, 30.f);
     failures += check_decode_attention<256>(2, 2, 16, lengths, 0, 30.f);  // no tensor cores there: the lane-a-key kernels
+    failures += check_decode_attention<128, true>(2, 4, 16, lengths, 0, 0.f);
+    failures += check_decode_attention<64, true>(2, 3, 16, lengths, 40, 0.f);
+    failures += check_decode_attention<128, true>(1, 8, 32, lengths, 0, 30.f);
+    // Splits of at least DA_SPLIT_MMA_KEYS keys take the tensor cores too (the two longest here).
+    failures += check_decode_attention<128>(2, 4, 16, {1, 40, 600, 1030}, 0, 0.f, 2);
+    failures += check_decode_attention<64, true>(2, 4, 16, {1, 40, 600, 1030}, 0, 0.f, 2);
     std::printf(failures ? "FAILED\n" : "all passed\n");
     return failures ? 1 : 0;
 }

@@ -259,14 +259,38 @@ __device__ void decode_attention(DecodeShared<C, HD>& shared, T* out, const T* q
     decode_merge_warps<T, C, HD>(merge, out, partial_o, partial_ml, g, group, token, num_heads, num_tokens, value_scale);
 }
 
-// Whether the unsplit kernel (large batches) runs on the tensor cores (decode_attention_mma): 16-bit
-// caches of head size 64 or 128. A kernel-source override DA_UNSPLIT_MMA 0 keeps the lane-a-key
-// kernel there (`run_gpu_checks.sh attnvariants`).
-#ifndef DA_UNSPLIT_MMA
-#define DA_UNSPLIT_MMA 1
+// Whether decode_attention_mma (the tensor cores) serves head sizes 64 and 128, 16-bit and FP8
+// caches: unsplit (large batches), and split where each split holds at least DA_SPLIT_MMA_KEYS keys
+// (medium batches of long contexts). A kernel-source override DA_MMA 0 keeps the lane-a-key
+// kernels everywhere (`run_gpu_checks.sh attnvariants`).
+#ifndef DA_MMA
+#define DA_MMA 1
 #endif
-template <typename C, int HD> constexpr bool decode_unsplit_mma() {
-    return DA_UNSPLIT_MMA && !is_fp8_cache<C>() && HD <= 128;
+#ifndef DA_SPLIT_MMA_KEYS
+#define DA_SPLIT_MMA_KEYS 256
+#endif
+template <typename C, int HD> constexpr bool decode_mma() { return DA_MMA && HD <= 128; }
+
+// The tensor cores' input type: the activations' for a 16-bit cache; half for an FP8 cache, whose
+// codes convert exactly to halves (and whose queries, times 2^-8, do too, short of 2^24).
+template <typename T, typename C> struct DecodeMMAType { using type = T; };
+template <typename T> struct DecodeMMAType<T, unsigned char> { using type = __half; };
+
+// Two e4m3 codes (bits 0-15 of `w`, or 16-31 with `high`; the lower byte the lower half) as a half2
+// of their values.
+template <bool high> __device__ __forceinline__ unsigned fp8x2_to_half2(unsigned w) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 890
+    unsigned h;
+    if constexpr (high) asm("{ .reg .b16 lo, hi; mov.b32 {lo, hi}, %1; cvt.rn.f16x2.e4m3x2 %0, hi; }" : "=r"(h) : "r"(w));
+    else asm("{ .reg .b16 lo, hi; mov.b32 {lo, hi}, %1; cvt.rn.f16x2.e4m3x2 %0, lo; }" : "=r"(h) : "r"(w));
+    return h;
+#else
+    // The codes' bits placed as halves are their values times 2^-8 (fp8_times_2m8).
+    const unsigned spread = __byte_perm(w, 0, high ? 0x4342 : 0x4140);
+    const unsigned bits = ((spread & 0x00800080u) << 8) | ((spread & 0x007F007Fu) << 7);
+    const __half2 v = __hmul2(*(const __half2*)&bits, __floats2half2_rn(256.f, 256.f));
+    return *(const unsigned*)&v;
+#endif
 }
 
 // The unsplit kernel on the tensor cores. With a lane a key, each lane did a run's 2 x HD x group
@@ -275,45 +299,62 @@ template <typename C, int HD> constexpr bool decode_unsplit_mma() {
 // H200). Here a warp's run of 32 keys is two products by mma.m16n8k16 (fragment layouts as
 // flash_prefill.cu writes them out), transposed so that the group's query heads are the 8 columns
 // (n) and nothing is wasted on padding rows:
-//   - Sᵀ = K·Qᵀ: A = 16 keys x 16 dims of the staged key rows (ldmatrix), B = Qᵀ (dims x heads,
-//     registers for the whole kernel; heads past the group are zeros). A lane's C holds keys g and
-//     g + 8 of heads 2c and 2c + 1.
-//   - Oᵀ += Vᵀ·Pᵀ: A = 16 dims x 16 keys of the staged value rows (ldmatrix .trans), B = Pᵀ
-//     (keys x heads), which four shuffles a 16 keys move from Sᵀ's layout (key g, heads 2c, 2c + 1)
-//     to B's (keys 2c, 2c + 1, head g), P rounded to the activation dtype as in flash_prefill.
-// Each lane keeps the online softmax (base 2, as flash_prefill) of its two heads, the maxima met over
-// the 8 lanes of a column; the block's warps take alternate runs and meet in decode_merge_warps.
-template <typename T, int HD>
-__device__ void decode_attention_mma(DecodeShared<T, HD>& shared, T* out, const T* qkv, const T* key_cache,
-                                     const T* value_cache, const int* tiles, const int* positions,
+//   - Sᵀ = K·Qᵀ: A = 16 keys x 16 dims of the staged key rows, B = Qᵀ (dims x heads, registers for
+//     the whole kernel; heads past the group are zeros). A lane's C holds keys g and g + 8 of heads
+//     2c and 2c + 1.
+//   - Oᵀ += Vᵀ·Pᵀ: A = 16 dims x 16 keys of the staged value rows, B = Pᵀ (keys x heads), which four
+//     shuffles a 16 keys move from Sᵀ's layout (key g, heads 2c, 2c + 1) to B's (keys 2c, 2c + 1,
+//     head g), P rounded to the input type as in flash_prefill.
+// A 16-bit cache's fragments come by ldmatrix (.trans for Vᵀ). An FP8 cache's codes are read and
+// converted by each lane itself, in orders that make its bytes adjacent (a product's sum does not
+// depend on which dims or keys its k index walks, nor Oᵀ's rows on which dims they are, as long as
+// both operands agree): in Sᵀ, k step d takes dims 64 (d / 4) + 16c + 4 (d % 4) + 0..3 (one 16-byte
+// load of a key row serves four steps, Qᵀ is read in the same order); in Oᵀ, tile t's rows g and
+// g + 8 are dims 64 (t / 4) + 8g + 2 (t % 4) and the next (one 8-byte load of a value row serves
+// four tiles). Each lane keeps the online softmax (base 2, as flash_prefill) of its two heads, the
+// maxima met over the 8 lanes of a column; the block's warps take alternate runs and meet in
+// decode_merge_warps.
+template <typename T, typename C, int HD>
+__device__ void decode_attention_mma(DecodeShared<C, HD>& shared, T* out, const T* qkv, const C* key_cache,
+                                     const C* value_cache, const int* tiles, const int* positions,
                                      const int* block_tables, const int* table_width, int width, int num_heads,
                                      int kv_heads, int block_size, float scale, int window, float softcap,
-                                     float* partial_o, float* partial_ml, int num_tokens) {
-    constexpr int VLD = DecodeShared<T, HD>::VLD, RUN = 32, CH = HD / 8;
+                                     float* partial_o, float* partial_ml, int num_tokens, float value_scale) {
+    using M = typename DecodeMMAType<T, C>::type;
+    constexpr bool FP8 = is_fp8_cache<C>();
+    constexpr int VLD = DecodeShared<C, HD>::VLD, RUN = 32, PER = 16 / (int)sizeof(C), CH = HD / PER;
     static_assert(HD == 64 || HD == 128, "runs of 32 keys fit the staging of head sizes 64 and 128");
     static_assert(DA_MAX_GROUP <= 8, "a group's query heads are the 8 columns of the products");
     const int seq = tiles[3 * blockIdx.x], token = tiles[3 * blockIdx.x + 1];
     const int g = blockIdx.y, group = num_heads / kv_heads;
     const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, quad_row = lane >> 2, quad_col = lane & 3;
-    T* ks = (T*)shared.scratch + warp * RUN * VLD;
-    T* vs = (T*)shared.scratch + (DA_WARPS + warp) * RUN * VLD;
+    C* ks = (C*)shared.scratch + warp * RUN * VLD;
+    C* vs = (C*)shared.scratch + (DA_WARPS + warp) * RUN * VLD;
     const int pos = positions[token];
     const int* table = block_tables + (long long)seq * *table_width;
     int key_begin, key_end;
     decode_key_range<RUN>(pos, window, key_begin, key_end);
     PDL_ENTER();
-    // Qᵀ as B: head quad_row's dims 2c, 2c + 1 (b0) and 2c + 8, 2c + 9 (b1) of each 16.
+    // Qᵀ as B, head quad_row (zeros past the group): b0 and b1 of each k step.
     const bool head_column = quad_row < group;
-    const T* q = qkv + (long long)token * width + (g * group + (head_column ? quad_row : 0)) * HD + 2 * quad_col;
+    const T* q = qkv + (long long)token * width + (g * group + (head_column ? quad_row : 0)) * HD;
     unsigned qf[HD / 16][2];
 #pragma unroll
     for (int d = 0; d < HD / 16; ++d) {
-        qf[d][0] = head_column ? *(const unsigned*)(q + d * 16) : 0u;
-        qf[d][1] = head_column ? *(const unsigned*)(q + d * 16 + 8) : 0u;
+        if constexpr (FP8) {
+            // Dims 64 (d / 4) + 16c + 4 (d % 4) + 0..3, times 2^-8 (S comes out times 2^-8, as
+            // `scale` expects it: it carries the codes' 2^8).
+            const T* p = q + 64 * (d / 4) + 16 * quad_col + 4 * (d % 4);
+            qf[d][0] = head_column ? fp_pack<M>(to_f(p[0]) * 0.00390625f, to_f(p[1]) * 0.00390625f) : 0u;
+            qf[d][1] = head_column ? fp_pack<M>(to_f(p[2]) * 0.00390625f, to_f(p[3]) * 0.00390625f) : 0u;
+        } else {
+            qf[d][0] = head_column ? *(const unsigned*)(q + d * 16 + 2 * quad_col) : 0u;
+            qf[d][1] = head_column ? *(const unsigned*)(q + d * 16 + 8 + 2 * quad_col) : 0u;
+        }
     }
     // Soft-capped scores are scaled before the cap, so the exponent then only converts to base 2.
     const float scale_log2 = (softcap > 0.f ? 1.f : scale) * 1.4426950408889634f;
-    // Oᵀ: dims 16t + g (elements 0, 1) and 16t + g + 8 (2, 3) of heads 2c (0, 2) and 2c + 1 (1, 3).
+    // Oᵀ: rows g (elements 0, 1) and g + 8 (2, 3) of each tile, heads 2c (0, 2) and 2c + 1 (1, 3).
     float o[HD / 16][4];
 #pragma unroll
     for (int t = 0; t < HD / 16; ++t) o[t][0] = o[t][1] = o[t][2] = o[t][3] = 0.f;
@@ -339,15 +380,15 @@ __device__ void decode_attention_mma(DecodeShared<T, HD>& shared, T* out, const 
         }
 #pragma unroll
         for (int part = 0; part < 2; ++part) {
-            const T* cache = part ? value_cache : key_cache;
-            T* stage = part ? vs : ks;
+            const C* cache = part ? value_cache : key_cache;
+            C* stage = part ? vs : ks;
 #pragma unroll
             for (int r = 0; r < 2; ++r) {
                 const int j = (lane >> 1) + 16 * r;
 #pragma unroll
                 for (int i = 0; i < CH / 2; ++i) {
                     const int c = 2 * i + (lane & 1);
-                    fp_copy16(fp_shared_address(stage + j * VLD + c * 8), cache + at[r] + c * 8, live[r]);
+                    fp_copy16(fp_shared_address(stage + j * VLD + c * PER), cache + at[r] + c * PER, live[r]);
                 }
             }
             fp_commit();
@@ -359,11 +400,26 @@ __device__ void decode_attention_mma(DecodeShared<T, HD>& shared, T* out, const 
 #pragma unroll
         for (int m = 0; m < RUN / 16; ++m) {
             s[m][0] = s[m][1] = s[m][2] = s[m][3] = 0.f;
+            if constexpr (FP8) {
 #pragma unroll
-            for (int d = 0; d < HD / 16; ++d) {
-                unsigned a[4];
-                fp_ldmatrix(a, fp_shared_address(ks + (m * 16 + (lane & 15)) * VLD + d * 16 + (lane >> 4) * 8));
-                fp_mma<T>(s[m], a, qf[d][0], qf[d][1]);
+                for (int e = 0; e < HD / 64; ++e) {
+                    const uint4 near = *(const uint4*)(ks + (m * 16 + quad_row) * VLD + 64 * e + 16 * quad_col);
+                    const uint4 far = *(const uint4*)(ks + (m * 16 + quad_row + 8) * VLD + 64 * e + 16 * quad_col);
+                    const unsigned nw[4] = {near.x, near.y, near.z, near.w}, fw[4] = {far.x, far.y, far.z, far.w};
+#pragma unroll
+                    for (int j = 0; j < 4; ++j) {
+                        const unsigned a[4] = {fp8x2_to_half2<false>(nw[j]), fp8x2_to_half2<false>(fw[j]),
+                                               fp8x2_to_half2<true>(nw[j]), fp8x2_to_half2<true>(fw[j])};
+                        fp_mma<M>(s[m], a, qf[4 * e + j][0], qf[4 * e + j][1]);
+                    }
+                }
+            } else {
+#pragma unroll
+                for (int d = 0; d < HD / 16; ++d) {
+                    unsigned a[4];
+                    fp_ldmatrix(a, fp_shared_address(ks + (m * 16 + (lane & 15)) * VLD + d * 16 + (lane >> 4) * 8));
+                    fp_mma<M>(s[m], a, qf[d][0], qf[d][1]);
+                }
             }
         }
         float top[2] = {NEG_INF, NEG_INF};
@@ -404,14 +460,35 @@ __device__ void decode_attention_mma(DecodeShared<T, HD>& shared, T* out, const 
 #pragma unroll
         for (int m = 0; m < RUN / 16; ++m) {
             // Pᵀ as B for keys 16m .. 16m + 15.
-            const unsigned near = fp_pack<T>(s[m][0], s[m][1]), far = fp_pack<T>(s[m][2], s[m][3]);
+            const unsigned near = fp_pack<M>(s[m][0], s[m][1]), far = fp_pack<M>(s[m][2], s[m][3]);
             const unsigned b0 = __byte_perm(__shfl_sync(0xffffffffu, near, from_even), __shfl_sync(0xffffffffu, near, from_odd), pick);
             const unsigned b1 = __byte_perm(__shfl_sync(0xffffffffu, far, from_even), __shfl_sync(0xffffffffu, far, from_odd), pick);
+            if constexpr (FP8) {
 #pragma unroll
-            for (int t = 0; t < HD / 16; ++t) {
-                unsigned a[4];
-                fp_ldmatrix_trans(a, fp_shared_address(vs + (m * 16 + (lane & 7) + (lane >> 4) * 8) * VLD + t * 16 + ((lane >> 3) & 1) * 8));
-                fp_mma<T>(o[t], a, b0, b1);
+                for (int u = 0; u < HD / 64; ++u) {
+                    // Dims 64u + 8g + 0..7 of keys 2c, 2c + 1, 2c + 8 and 2c + 9 of the block.
+                    uint2 rows[4];
+#pragma unroll
+                    for (int r = 0; r < 4; ++r)
+                        rows[r] = *(const uint2*)(vs + (m * 16 + 2 * quad_col + (r & 1) + (r >> 1) * 8) * VLD + 64 * u + 8 * quad_row);
+#pragma unroll
+                    for (int j = 0; j < 4; ++j) {
+                        // Tile 4u + j: dims 2j and 2j + 1 of the lane's 8, the two keys of each register interleaved.
+                        const unsigned order = j & 1 ? 0x7362u : 0x5140u;
+                        const unsigned first = __byte_perm(j < 2 ? rows[0].x : rows[0].y, j < 2 ? rows[1].x : rows[1].y, order);
+                        const unsigned second = __byte_perm(j < 2 ? rows[2].x : rows[2].y, j < 2 ? rows[3].x : rows[3].y, order);
+                        const unsigned a[4] = {fp8x2_to_half2<false>(first), fp8x2_to_half2<true>(first),
+                                               fp8x2_to_half2<false>(second), fp8x2_to_half2<true>(second)};
+                        fp_mma<M>(o[4 * u + j], a, b0, b1);
+                    }
+                }
+            } else {
+#pragma unroll
+                for (int t = 0; t < HD / 16; ++t) {
+                    unsigned a[4];
+                    fp_ldmatrix_trans(a, fp_shared_address(vs + (m * 16 + (lane & 7) + (lane >> 4) * 8) * VLD + t * 16 + ((lane >> 3) & 1) * 8));
+                    fp_mma<M>(o[t], a, b0, b1);
+                }
             }
         }
         __syncwarp();  // the next run's copies overwrite this run's rows
@@ -426,15 +503,25 @@ __device__ void decode_attention_mma(DecodeShared<T, HD>& shared, T* out, const 
         if (head >= group) continue;
         float* row = merge + (warp * DA_MAX_GROUP + head) * (HD + 2);
 #pragma unroll
-        for (int t = 0; t < HD / 16; ++t) { row[t * 16 + quad_row] = o[t][h]; row[t * 16 + quad_row + 8] = o[t][2 + h]; }
+        for (int t = 0; t < HD / 16; ++t) {
+            // Tile t's rows g and g + 8 as dims (the FP8 order above, or the plain one).
+            const int first = FP8 ? 64 * (t / 4) + 8 * quad_row + 2 * (t % 4) : 16 * t + quad_row;
+            row[first] = o[t][h];
+            row[first + (FP8 ? 1 : 8)] = o[t][2 + h];
+        }
         if (quad_row == 0) { row[HD] = row_max[h] * 0.6931471805599453f; row[HD + 1] = row_sum[h]; }
     }
-    decode_merge_warps<T, T, HD>(merge, out, partial_o, partial_ml, g, group, token, num_heads, num_tokens, 1.f);
+    // An FP8 cache's values went in as themselves, not times 2^-8 as value_scale expects.
+    decode_merge_warps<T, C, HD>(merge, out, partial_o, partial_ml, g, group, token, num_heads, num_tokens,
+                                 FP8 ? value_scale * 0.00390625f : value_scale);
 }
 
 template <int N> struct LanesAKey { static constexpr int value = N; };
 
-// Four lanes a key when the keys are split (the whole grid takes the same branch).
+// Which kernel a block runs: the tensor cores (head sizes 64 and 128) unless its keys are split
+// into short runs, where four lanes a key share them out better (small batches, the batch-1 decode
+// of short contexts; the whole grid takes the same branch then, decided by the token's key count
+// over the splits, so that all splits of a token cut its keys into runs of the same length).
 template <typename T, typename C, int HD>
 __device__ void decode_attention_by_splits(T* out, const T* qkv, const C* key_cache, const C* value_cache,
                                            const int* tiles, const int* positions, const int* block_tables,
@@ -449,11 +536,17 @@ __device__ void decode_attention_by_splits(T* out, const T* qkv, const C* key_ca
                                                            block_size, scale, window, softcap, partial_o, partial_ml,
                                                            num_tokens, value_scale);
     };
+    if constexpr (decode_mma<C, HD>()) {
+        const int pos = positions[tiles[3 * blockIdx.x + 1]];
+        const int keys = pos + 1 - (window > 0 ? imax(0, pos - window + 1) : 0);
+        if (gridDim.z == 1 || keys >= DA_SPLIT_MMA_KEYS * (int)gridDim.z) {
+            decode_attention_mma<T, C, HD>(shared, out, qkv, key_cache, value_cache, tiles, positions, block_tables,
+                                           table_width, width, num_heads, kv_heads, block_size, scale, window,
+                                           softcap, partial_o, partial_ml, num_tokens, value_scale);
+            return;
+        }
+    }
     if (gridDim.z > 1) run(LanesAKey<4>());
-    else if constexpr (decode_unsplit_mma<C, HD>())
-        decode_attention_mma<T, HD>(shared, out, qkv, key_cache, value_cache, tiles, positions, block_tables,
-                                    table_width, width, num_heads, kv_heads, block_size, scale, window, softcap,
-                                    partial_o, partial_ml, num_tokens);
     else run(LanesAKey<decode_unsplit_lanes<C, HD>()>());
 }
 
