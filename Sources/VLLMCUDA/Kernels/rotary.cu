@@ -23,7 +23,9 @@ template <typename T, typename C> __device__ __forceinline__ void store_chunk(C*
 }
 
 #ifndef ROTARY_VECTORS  // an experiment, off by default (bench/gpu/NOTES.md, stop 33)
+#ifndef ROTARY_VECTORS  // a kernel-source override may define it 1 (until a GPU has checked it)
 #define ROTARY_VECTORS 0
+#endif
 #endif
 
 // ROTARY_VECTORS: 16 bytes a load and a store (2-byte accesses ran at about 1 TB/s in prefill steps on
