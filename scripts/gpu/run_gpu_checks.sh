@@ -76,6 +76,9 @@
 #              and of the batch-1 decode of each PROFILE_LATENCY_MODELS config folder
 #   fp8accum   the 8B FP8 throughput with cuBLASLt's default and fast FP8 accumulation, bf16 beside
 #              (FP8_SCALING=outer or after: the W8A8 kernel-check and the FP8 runs with the scales in or after the product)
+#   decodemma  decode_attention on the tensor cores for the FP8 cache and long splits: bf16 kernel-check,
+#              8B throughput with FP8 weights + FP8 cache (embedded, and DA_MMA 0), bf16 and FP8 weights
+#              beside, the limits; then ROTARY_VECTORS 1: bf16 throughput and kernel-check
 #   moeroute   MOE_ROUTE_SET_TIES=1 (serial tie steps only at the top-k boundary): kernel-check, MoE fixtures,
 #              Qwen3-30B-A3B batch-1 latency beside the embedded kernels
 #   ncu        Nsight Compute's counters of the kernels of a batch-1 decode step (8B shape, eager, bf16 and
@@ -95,7 +98,7 @@ export PYTHONUNBUFFERED=1
 has_mode() { [[ " $MODES " == *" $1 "* ]]; }
 DEV=$W/vllm-dev
 # Only the checks need vllm-dev; a call that runs benchmarks alone may leave it out of its carry.
-if has_mode checks || has_mode kernelcheck || has_mode quant || has_mode qgemv || has_mode attnvariants || has_mode moeroute || has_mode fp8accum; then
+if has_mode checks || has_mode kernelcheck || has_mode quant || has_mode qgemv || has_mode attnvariants || has_mode moeroute || has_mode fp8accum || has_mode decodemma; then
     xz -dc .gpu/vllm-dev.xz > "$DEV" && chmod +x "$DEV" || { echo "no vllm-dev binary"; exit 1; }
 fi
 G=scripts/gpu
@@ -963,6 +966,28 @@ if has_mode attnvariants; then
         [ "${VARIANT_THROUGHPUT:-1}" = 1 ] && THROUGHPUT_FLAGS="${VARIANT_FLAGS:-}" throughput_8b throughput_8b_attention_$t 240 1000 $run "$BIN"
         latency_8b latency_8b_attention_$t 150 "${VARIANT_FLAGS:-}" $run "$BIN"
     done
+fi
+
+# decodemma: decode_attention_mma (DA_MMA) for FP8 caches and for splits of 256 keys or more. The bf16
+# kernel-check (its FP8-cache cases include a decode step of enough sequences for the unsplit
+# kernel), then the 8B 1000 x 1024/128 throughput with FP8 weights and the FP8 cache, bf16, FP8
+# weights alone, and FP8 weights and cache with DA_MMA 0 (the lane-a-key kernels), the limits;
+# last ROTARY_VECTORS 1 (16-byte rotary_write_kv): bf16 throughput and its kernel-check.
+if has_mode decodemma; then
+    export VLLM_CACHE_ROOT=$W/cache-decodemma
+    { echo "#define DA_MMA 0"; python3 $G/kernel_source.py; } > $W/kernels_nomma.cu
+    { echo "#define ROTARY_VECTORS 1"; python3 $G/kernel_source.py; } > $W/kernels_rotary.cu
+    fp8kv="--quantization fp8 --kv-cache-dtype fp8"
+    step kernel_check_bfloat16 150 "$DEV" kernel-check --dtype bfloat16 --json
+    THROUGHPUT_FLAGS="$fp8kv" throughput_8b throughput_8b_1000_fp8_kvfp8 150 1000 "$BIN"
+    throughput_8b throughput_8b_1000_bf16 150 1000 "$BIN"
+    THROUGHPUT_FLAGS="--quantization fp8" throughput_8b throughput_8b_1000_fp8 150 1000 "$BIN"
+    THROUGHPUT_FLAGS="$fp8kv" throughput_8b throughput_8b_1000_fp8_kvfp8_nomma 150 1000 \
+        env VLLM_CACHE_ROOT=$W/cache-nomma VLLM_CUDA_KERNEL_SOURCE=$W/kernels_nomma.cu "$BIN"
+    step hf_limits 120 python3 $G/hf_bench.py --limits --out $R/hf_limits.json
+    throughput_8b throughput_8b_1000_bf16_rotary 150 1000 env VLLM_CACHE_ROOT=$W/cache-rotary VLLM_CUDA_KERNEL_SOURCE=$W/kernels_rotary.cu "$BIN"
+    step kernel_check_bfloat16_rotary 150 env VLLM_CACHE_ROOT=$W/cache-rotary VLLM_CUDA_KERNEL_SOURCE=$W/kernels_rotary.cu \
+        "$DEV" kernel-check --dtype bfloat16 --json
 fi
 
 if has_mode gemvbalance; then
