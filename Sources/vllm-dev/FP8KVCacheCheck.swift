@@ -170,7 +170,7 @@ struct FP8KVCacheCheck {
             let expected = Float64Reference.attention(
                 codesReference(values, codes: gpu.kvCacheBytes(cache, layer: 0), batch: batch, layout: layout), layout: layout,
                 batch: batch, sequences: Array(0..<sequences), history: &history, scale: Double(scale), slidingWindow: nil)
-            let kernel = batch.isDecodeOnly ? "decode_attention" : "flash_prefill w\(gpu.flashPrefillWarps)"
+            let kernel = batch.isDecodeOnly ? "decode_attention" : "prefill attention"
             results.append(
                 (
                     "\(kernel) fp8 cache h\(layout.numHeads)/\(layout.numKVHeads)x\(hd) \(sequences) sequences step \(i)",
