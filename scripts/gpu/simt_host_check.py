@@ -19,7 +19,7 @@ Checks, bit for bit (counts of differing values or bytes, which must be 0):
   on random split results (some splits empty) for 1 to 4 tokens and head sizes 64, 128 and 256;
 - and the emulator itself: add_rms_norm's block reduction against float64 (relative error under
   1e-5), quantize_int8_block's warp maximum and codes against a plain host loop;
-for rows of 1 to 4 tokens and widths of 1024, 4096 and 14336, at the backend's launch shapes
+for rows of 1 to 4 tokens and widths of 1024, 1056 (blocks past the row), 4096 and 14336, at the backend's launch shapes
 (CUDABackend.threadsFor(row:), gridFor). And against float64 attention (error relative to the
 largest output under 1e-2: bfloat16 outputs, P rounded to bfloat16 on the tensor cores), on a
 paged bfloat16 or FP8 (e4m3 with per-tensor scales) cache whose unused slots hold NaN:
@@ -447,7 +447,7 @@ static int check_decode_attention(int kv_heads, int group, int block_size, std::
 int main() {
     int failures = 0;
     for (int rows = 1; rows <= 4; ++rows)
-        for (int n : {1024, 4096, 14336}) {
+        for (int n : {1024, 1056, 4096, 14336}) {
             const size_t count = (size_t)rows * n;
             std::vector<float> x(count), residual(count), w(n), gate_up(2 * count);
             for (auto& v : x) v = 3 * uniform();
