@@ -75,6 +75,27 @@ template <int RUN> __device__ __forceinline__ void decode_key_range(int pos, int
     }
 }
 
+// What both kernels know of their block before anything else: its token, kv head, block table and
+// keys, and the warp's staged key rows, then its value rows. The step's tiles, positions and block
+// tables were written before its first kernel, so these dependent reads run while the previous
+// kernel (rotary_write_kv, which writes q and the cache) finishes; only q and the cache wait for it
+// (the kernels' PDL_ENTER comes after).
+template <typename C, int HD, int RUN> struct DecodeBlock {
+    int token, g, group, key_begin, key_end;
+    const int* table;
+    C *ks, *vs;
+    __device__ __forceinline__ DecodeBlock(DecodeShared<C, HD>& shared, const int* tiles, const int* positions,
+                                           const int* block_tables, const int* table_width, int num_heads,
+                                           int kv_heads, int window) {
+        const int seq = tiles[3 * blockIdx.x], warp = threadIdx.x >> 5;
+        token = tiles[3 * blockIdx.x + 1], g = blockIdx.y, group = num_heads / kv_heads;
+        table = block_tables + (long long)seq * *table_width;
+        decode_key_range<RUN>(positions[token], window, key_begin, key_end);
+        ks = (C*)shared.scratch + warp * RUN * DecodeShared<C, HD>::VLD;
+        vs = (C*)shared.scratch + (DA_WARPS + warp) * RUN * DecodeShared<C, HD>::VLD;
+    }
+};
+
 // The end of both kernels below: each warp has written its heads' unnormalized outputs, maximum
 // (natural units) and sum to `merge` ([warp][head][HD + 2]); merged here into the output, or with
 // several splits into the unnormalized partial result for attention_combine.
@@ -119,19 +140,11 @@ __device__ void decode_attention(DecodeShared<C, HD>& shared, T* out, const T* q
     static_assert(KL >= decode_min_lanes<HD>(), "the staging memory holds runs of 32 / decode_min_lanes keys");
     static_assert(CHUNKS * KL * PER == HD, "a key's row splits evenly over its lanes");
     float (*qs)[HD] = shared.qs;
-    const int seq = tiles[3 * blockIdx.x], token = tiles[3 * blockIdx.x + 1];
-    const int g = blockIdx.y, group = num_heads / kv_heads;
     const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, slot = lane / KL, part = lane % KL;
-    // This warp's staged key rows, then its value rows.
-    C* ks = (C*)shared.scratch + warp * RUN * VLD;
-    C* vs = (C*)shared.scratch + (DA_WARPS + warp) * RUN * VLD;
-    // The step's tiles, positions and block tables were written before its first kernel, so these
-    // dependent reads run while the previous kernel (rotary_write_kv, which writes q and the cache)
-    // finishes; only q and the cache wait for it.
-    const int pos = positions[token];
-    const int* table = block_tables + (long long)seq * *table_width;
-    int key_begin, key_end;
-    decode_key_range<RUN>(pos, window, key_begin, key_end);
+    const DecodeBlock<C, HD, RUN> block(shared, tiles, positions, block_tables, table_width, num_heads, kv_heads, window);
+    const int token = block.token, g = block.g, group = block.group, key_begin = block.key_begin, key_end = block.key_end;
+    const int* table = block.table;
+    C *ks = block.ks, *vs = block.vs;
     PDL_ENTER();
     // Rows past the group are zeros: the heads loop walks whole blocks of DA_HEAD_BLOCK.
     for (int i = threadIdx.x; i < DA_MAX_GROUP * HD; i += blockDim.x) {
@@ -325,15 +338,11 @@ __device__ void decode_attention_mma(DecodeShared<C, HD>& shared, T* out, const 
     constexpr int VLD = DecodeShared<C, HD>::VLD, RUN = 32, PER = 16 / (int)sizeof(C), CH = HD / PER;
     static_assert(HD == 64 || HD == 128, "runs of 32 keys fit the staging of head sizes 64 and 128");
     static_assert(DA_MAX_GROUP <= 8, "a group's query heads are the 8 columns of the products");
-    const int seq = tiles[3 * blockIdx.x], token = tiles[3 * blockIdx.x + 1];
-    const int g = blockIdx.y, group = num_heads / kv_heads;
     const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, quad_row = lane >> 2, quad_col = lane & 3;
-    C* ks = (C*)shared.scratch + warp * RUN * VLD;
-    C* vs = (C*)shared.scratch + (DA_WARPS + warp) * RUN * VLD;
-    const int pos = positions[token];
-    const int* table = block_tables + (long long)seq * *table_width;
-    int key_begin, key_end;
-    decode_key_range<RUN>(pos, window, key_begin, key_end);
+    const DecodeBlock<C, HD, RUN> block(shared, tiles, positions, block_tables, table_width, num_heads, kv_heads, window);
+    const int token = block.token, g = block.g, group = block.group, key_begin = block.key_begin, key_end = block.key_end;
+    const int* table = block.table;
+    C *ks = block.ks, *vs = block.vs;
     PDL_ENTER();
     // Qᵀ as B, head quad_row (zeros past the group): b0 and b1 of each k step.
     const bool head_column = quad_row < group;
