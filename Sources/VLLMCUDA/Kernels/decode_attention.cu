@@ -1,12 +1,15 @@
-// Attention of decode steps for 16-bit activations, head sizes 64, 128 and 256. Its split-KV partial
+// Attention of decode steps for 16-bit activations, head sizes 64, 128 and 256: a tensor-core kernel
+// (decode_attention_mma, head sizes 64 and 128, wherever a block's keys come in long runs) and a
+// lane-a-key kernel (decode_attention: head size 256, and short splits such as the batch-1 decode
+// of a short context), chosen per block by decode_attention_by_splits. Their split-KV partial
 // results are merged by attention_combine (attention.cu).
 
 #ifndef VLLM_KERNELS_COMMON  // the backend joins common.cuh before this file; a tool compiling it alone includes it
 #include "common.cuh"
 #endif
 
-// Attention of decode steps (one query token per sequence): memory-bound, so built to keep many
-// key/value bytes in flight rather than to use the tensor cores. One block of 4 warps per
+// The lane-a-key kernel (one query token per sequence): memory-bound, so built to keep many
+// key/value bytes in flight. One block of 4 warps per
 // (sequence, kv head, split); each warp takes runs of 32 / KL keys, KL lanes a key. The run's key
 // and value rows stream into shared memory with cp.async; each lane dots its share of a key's row
 // (16-byte chunks KL apart) with the group's queries (all query heads of this kv head, kept in shared
@@ -19,8 +22,8 @@
 // cache holds activations (C = T) or e4m3 codes (C = unsigned char: half the bytes a key, read as
 // kv_f gives them; `scale` includes the key scale, the output is multiplied by `value_scale`).
 //
-// KL, lanes a key: 1 (a lane dots a whole row) when the keys are not split, as in large batches and
-// always in batch-invariant mode; 4 when they are (small batches). Why: with a lane a key, one warp
+// KL, lanes a key: 1 (a lane dots a whole row) when the keys are not split (large batches, where
+// head size 256 takes this kernel); 4 when they are (small batches). Why: with a lane a key, one warp
 // walks a whole 32-key run alone, HD x group dependent multiply-adds a lane; at batch 1 on the
 // 8B shape (33 keys, 16 splits) that one warp was the whole kernel, 17.6 us of which the SMs were
 // busy a quarter (ncu, H100, 2026-12-05). Four lanes a key cut each warp's chain by four and its
