@@ -169,6 +169,8 @@ __device__ __forceinline__ void fp_copy16(unsigned shared, const void* global, b
 }
 __device__ __forceinline__ void fp_commit() { asm volatile("cp.async.commit_group;" ::: "memory"); }
 __device__ __forceinline__ void fp_wait_all() { asm volatile("cp.async.wait_group 0;" ::: "memory"); }
+// Every copy group but the last committed one (the values still in flight while the keys are used).
+__device__ __forceinline__ void fp_wait_all_but_last() { asm volatile("cp.async.wait_group 1;" ::: "memory"); }
 
 __device__ __forceinline__ void fp_ldmatrix(unsigned (&r)[4], unsigned address) {
     asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0, %1, %2, %3}, [%4];"
@@ -230,20 +232,29 @@ __device__ __forceinline__ float warp_max(float v) {
     return v;
 }
 
-// One block of 32 activations, a lane a value, as the 8-bit-activation kernels take them: the code
-// q = round(v / d), d = max|v| / 127 (round to nearest even, as the CPU's int8 mode quantizes, so
-// that both dequantize to the same values), into xq[lane], and per half block of 16 the pair
-// (d, d · Σ q) into xs[0] and xs[1]. quantize_ggml_int8 and add_rms_norm_int8 (which quantizes the
-// row it has just normed) share it, so both give the same bytes.
+// The 8-bit activations' arithmetic, each step rounded on its own (round to nearest even, as the
+// CPU's int8 mode quantizes, so that both dequantize to the same values): a block of 32 whose largest
+// magnitude is amax has the scale d = amax / 127 (.x) and its inverse (.y; 0 for a block of zeros);
+// a value's code is round(v · inverse); a half block of 16 whose codes sum to `sum` gets the pair
+// (d, d · sum). quantize_int8_block and norm.cu's quantize_held_blocks both take them from here, so
+// that both give the same bytes.
+__device__ __forceinline__ float2 int8_block_scale(float amax) {
+    return make_float2(__fdiv_rn(amax, 127.f), amax > 0.f ? __fdiv_rn(127.f, amax) : 0.f);
+}
+__device__ __forceinline__ int int8_code(float v, float inverse) { return __float2int_rn(__fmul_rn(v, inverse)); }
+__device__ __forceinline__ float2 int8_half_block(float d, int sum) { return make_float2(d, __fmul_rn(d, (float)sum)); }
+
+// One block of 32 activations, a lane a value, as the 8-bit-activation kernels take them: its code
+// into xq[lane], and the pairs of its two halves into xs[0] and xs[1]. quantize_ggml_int8,
+// silu_and_mul_int8 and attention_combine_int8 call it.
 __device__ __forceinline__ void quantize_int8_block(float v, signed char* xq, float2* xs, int lane) {
-    const float amax = warp_max(fabsf(v));
-    const float d = __fdiv_rn(amax, 127.f), inverse = amax > 0.f ? __fdiv_rn(127.f, amax) : 0.f;
-    const int q = __float2int_rn(__fmul_rn(v, inverse));
+    const float2 scale = int8_block_scale(warp_max(fabsf(v)));
+    const int q = int8_code(v, scale.y);
     xq[lane] = (signed char)q;
     int sum = q;
 #pragma unroll
     for (int o = 8; o > 0; o >>= 1) sum += __shfl_xor_sync(0xffffffffu, sum, o);
-    if ((lane & 15) == 0) xs[lane >> 4] = make_float2(d, __fmul_rn(d, (float)sum));
+    if ((lane & 15) == 0) xs[lane >> 4] = int8_half_block(scale.x, sum);
 }
 
 // The largest value over the block; every thread gets it. Blocks are at most 1024 threads.

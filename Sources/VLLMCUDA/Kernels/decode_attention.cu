@@ -192,7 +192,7 @@ __device__ void decode_attention(DecodeShared<C, HD>& shared, T* out, const T* q
 #pragma unroll
         for (int h = 0; h < DA_MAX_GROUP; ++h) s[h] = 0.f;
         // The keys only (each lane reads back the chunks it copied itself).
-        asm volatile("cp.async.wait_group 1;" ::: "memory");
+        fp_wait_all_but_last();
         if (valid) {
 #pragma unroll
             for (int i = 0; i < CHUNKS; ++i) {
@@ -405,7 +405,7 @@ __device__ void decode_attention_mma(DecodeShared<C, HD>& shared, T* out, const 
             }
             fp_commit();
         }
-        asm volatile("cp.async.wait_group 1;" ::: "memory");  // the keys
+        fp_wait_all_but_last();  // the keys
         __syncwarp();
         // Sᵀ, keys 16m + g (elements 0, 1) and 16m + g + 8 (2, 3).
         float s[RUN / 16][4];
@@ -467,7 +467,7 @@ __device__ void decode_attention_mma(DecodeShared<C, HD>& shared, T* out, const 
 #pragma unroll
             for (int e = 0; e < 4; ++e) o[t][e] *= alpha[e & 1];
         }
-        asm volatile("cp.async.wait_group 0;" ::: "memory");  // the values
+        fp_wait_all();  // the values
         __syncwarp();
 #pragma unroll
         for (int m = 0; m < RUN / 16; ++m) {

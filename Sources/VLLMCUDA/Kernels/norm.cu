@@ -38,7 +38,7 @@ template <typename T> __device__ void rms_norm(T* out, const T* x, const T* w, i
 // left out), all eight at once: each round of shuffles carries a value of a different block, so the
 // maxima take 9 shuffles (xor 16, 8, 4 halve the blocks a lane keeps, xor 2 and 1 finish) and the
 // half-block sums 8, instead of 5 and 4 for each block in turn, and each lane divides for one block
-// only. At batch 1 the norm is one block, and quantizing block by block made add_rms_norm_int8
+// only (int8_block_scale). At batch 1 the norm is one block, and quantizing block by block made add_rms_norm_int8
 // 10.5 us a call against add_rms_norm's 7.7 (H100, 2026-12-06). Same arithmetic, so the same bytes.
 __device__ __forceinline__ void quantize_held_blocks(const float (&r)[NORM_PER_THREAD], signed char* xq, float2* xs, int n) {
     static_assert(NORM_PER_THREAD == 8, "three halving rounds over the eight blocks");
@@ -60,11 +60,11 @@ __device__ __forceinline__ void quantize_held_blocks(const float (&r)[NORM_PER_T
     float amax = fmaxf(b2 ? m2[1] : m2[0], __shfl_xor_sync(0xffffffffu, b2 ? m2[0] : m2[1], 4));
     amax = fmaxf(amax, __shfl_xor_sync(0xffffffffu, amax, 2));
     amax = fmaxf(amax, __shfl_xor_sync(0xffffffffu, amax, 1));
-    const float d = __fdiv_rn(amax, 127.f), inverse = amax > 0.f ? __fdiv_rn(127.f, amax) : 0.f;
+    const float2 scale = int8_block_scale(amax);  // of block 4·b4 + 2·b3 + b2
     int q[NORM_PER_THREAD];
 #pragma unroll
     for (int e = 0; e < NORM_PER_THREAD; ++e) {
-        q[e] = __float2int_rn(__fmul_rn(r[e], __shfl_sync(0xffffffffu, inverse, holder(e))));
+        q[e] = int8_code(r[e], __shfl_sync(0xffffffffu, scale.y, holder(e)));
         const int first = base + e * blockDim.x;  // warp-uniform; n is a multiple of 32
         if (first < n) xq[first + lane] = (signed char)q[e];
     }
@@ -78,15 +78,15 @@ __device__ __forceinline__ void quantize_held_blocks(const float (&r)[NORM_PER_T
     int sum = (b1 ? s2[1] : s2[0]) + __shfl_xor_sync(0xffffffffu, b1 ? s2[0] : s2[1], 2);
     sum += __shfl_xor_sync(0xffffffffu, sum, 1);
     const int block = 4 * b3 + 2 * b2 + b1, first = base + block * blockDim.x;
-    const float block_d = __shfl_sync(0xffffffffu, d, holder(block));
-    if ((lane & 1) == 0 && first < n) xs[first / 16 + b4] = make_float2(block_d, __fmul_rn(block_d, (float)sum));
+    const float block_d = __shfl_sync(0xffffffffu, scale.x, holder(block));
+    if ((lane & 1) == 0 && first < n) xs[first / 16 + b4] = int8_half_block(block_d, sum);
 }
 
 // The row a thread holds (v[e] = element threadIdx.x + e·blockDim.x, zero past n; `squares`: the
 // sum of their squares) normed with its weights into o. With xq (add_rms_norm_int8; n a multiple of
-// 32), each warp's 32 consecutive outputs are also quantized for the 8-bit-activation products
-// (quantize_int8_block, from the output as rounded to T): the next product's quantization launch
-// and its read of the row are saved.
+// 32), the outputs (as rounded to T) are also quantized in blocks of 32 for the 8-bit-activation
+// products (quantize_held_blocks): the next product's quantization launch and its read of the row
+// are saved.
 template <typename T>
 __device__ __forceinline__ void store_held_rms_norm(T* o, const float (&v)[NORM_PER_THREAD], const float (&weight)[NORM_PER_THREAD],
                                                     float squares, int n, float eps, signed char* xq = nullptr, float2* xs = nullptr) {
