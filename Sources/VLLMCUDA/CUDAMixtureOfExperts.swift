@@ -3,8 +3,8 @@ import VLLMCore
 /// The functions of `Kernels/moe.cu` for one activation dtype.
 struct MixtureOfExpertsKernels {
     let route, group, gemm, combine: CUhandle
-    /// The decode kernels (16-bit activations only): gate/up with SwiGLU, and down, per entry.
-    let gemvSwiGLU, gemv: CUhandle?
+    /// The decode kernels (16-bit activations only): gate/up with SwiGLU per entry, and down with the weighted sum.
+    let gemvSwiGLU, gemvCombine: CUhandle?
     /// The grouped product on the tensor cores (16-bit activations only).
     let gemmMMA: CUhandle?
 
@@ -14,7 +14,7 @@ struct MixtureOfExpertsKernels {
             let combine = function(.moeCombine)
         else { return nil }
         (self.route, self.group, self.gemm, self.combine) = (route, group, gemm, combine)
-        (gemvSwiGLU, gemv, gemmMMA) = (function(.moeGemvSwiGLU), function(.moeGemv), function(.moeGemmMMA))
+        (gemvSwiGLU, gemvCombine, gemmMMA) = (function(.moeGemvSwiGLU), function(.moeGemvCombine), function(.moeGemmMMA))
     }
 }
 
@@ -28,6 +28,8 @@ private let combineColumns = 256
 /// Most tokens whose experts run as matrix-vector products: each entry reads its expert's rows
 /// itself, which pays while the entries rarely share an expert.
 private let matrixVectorTokens = 8
+/// Warps of a `moe_gemv_combine` block (MOE_GEMV_COMBINE_WARPS), which share out its rows' (row, choice) pairs.
+private let gemvCombineWarps = 8
 
 /// `moe_group`'s arrays for a layer's top-k choices (`CUDABackend.expertGrouping`): for expert e, `expertStart[e]` is its first slot and
 /// `tileStart[e]` its first row tile of the grouped product (both with a final total); `slotEntry[s]` is the entry (token · k + choice)
@@ -102,6 +104,35 @@ extension CUDABackend {
                 .pointer(logits.pointer), .int32(Int32(tokens)), .int32(Int32(count)), .int32(Int32(k)),
                 .int32(block.routing.normalizeTopK ? 1 : 0), .pointer(topIDs), .pointer(topWeights),
             ])
+        // The shared expert's output and gate, queued just before the launch that adds them (the last one), as null pointers without one.
+        func sharedExpert() -> [KernelArgument] {
+            guard let s = block.shared else { return [.pointer(0), .pointer(0)] }
+            return [.pointer(linear(swiGLU(x, gateUp: s.gateUp), s.down, bias: nil).pointer), .pointer(linear(x, s.gate, bias: nil).pointer)]
+        }
+        // Batch-invariant mode keeps every step on the grouped product, whose rows do not depend on the others.
+        if !batchInvariant, tokens <= matrixVectorTokens, hidden % 8 == 0, rows % 8 == 0, let gemvSwiGLU = moe.gemvSwiGLU,
+            let gemvCombine = moe.gemvCombine
+        {
+            let act = allocate([slots, rows])
+            launch(
+                gemvSwiGLU, "moe_gemv_swiglu \(rows)x\(hidden)", grid: ((rows + 3) / 4, slots), block: 256,
+                [
+                    .pointer(act.pointer), .pointer(x.pointer), .pointer(topIDs), .int32(Int32(k)),
+                    .pointer(experts.gateUp[0].tensors[0].pointer), .int32(Int32(rows)), .int32(Int32(hidden)),
+                ])
+            let rowsPerBlock = max(1, gemvCombineWarps / k)
+            let sharedArguments = sharedExpert()
+            checkLive(act)
+            launch(
+                gemvCombine, "moe_gemv_combine \(hidden)x\(rows)", grid: ((hidden + rowsPerBlock - 1) / rowsPerBlock, tokens),
+                block: 32 * gemvCombineWarps,
+                [
+                    .pointer(out.pointer), .pointer(act.pointer), .pointer(topIDs), .pointer(topWeights), .int32(Int32(k)),
+                    .pointer(experts.down[0].tensors[0].pointer), .int32(Int32(hidden)), .int32(Int32(rows)),
+                    .int32(Int32(rowsPerBlock)),
+                ] + sharedArguments)
+            return out
+        }
         let (expertStart, tileStart, slotEntry, entrySlot) = queueGrouping(moe, topIDs: topIDs, entries: slots, experts: count)
         // Every expert adds at most one partial tile to the full ones.
         let tiles = (slots + tileRows - 1) / tileRows + count
@@ -120,41 +151,16 @@ extension CUDABackend {
                 ])
             return result
         }
-        let down: CUDATensor
-        // Batch-invariant mode keeps every step on the grouped product, whose rows do not depend on the others.
-        if !batchInvariant, tokens <= matrixVectorTokens, hidden % 8 == 0, rows % 8 == 0, let gemvSwiGLU = moe.gemvSwiGLU,
-            let gemv = moe.gemv
-        {
-            let act = allocate([slots, rows])
-            launch(
-                gemvSwiGLU, "moe_gemv_swiglu \(rows)x\(hidden)", grid: ((rows + 3) / 4, slots), block: 256,
-                [
-                    .pointer(act.pointer), .pointer(x.pointer), .pointer(topIDs), .pointer(entrySlot), .int32(Int32(k)),
-                    .pointer(experts.gateUp[0].tensors[0].pointer), .int32(Int32(rows)), .int32(Int32(hidden)),
-                ])
-            down = allocate([slots, hidden])
-            launch(
-                gemv, "moe_gemv \(hidden)x\(rows)", grid: ((hidden + 7) / 8, slots), block: 256,
-                [
-                    .pointer(down.pointer), .pointer(act.pointer), .pointer(topIDs), .pointer(entrySlot),
-                    .pointer(experts.down[0].tensors[0].pointer), .int32(Int32(hidden)), .int32(Int32(rows)),
-                ])
-        } else {
-            let gateUp = grouped(x, gather: true, experts.gateUp[0].tensors[0], n: 2 * rows, kdim: hidden)
-            down = grouped(siluAndMul(gateUp), gather: false, experts.down[0].tensors[0], n: hidden, kdim: rows)
-        }
-        var shared: (values: CUDATensor, gates: CUDATensor)?
-        if let s = block.shared {
-            shared = (linear(swiGLU(x, gateUp: s.gateUp), s.down, bias: nil), linear(x, s.gate, bias: nil))
-        }
+        let gateUp = grouped(x, gather: true, experts.gateUp[0].tensors[0], n: 2 * rows, kdim: hidden)
+        let down = grouped(siluAndMul(gateUp), gather: false, experts.down[0].tensors[0], n: hidden, kdim: rows)
+        let sharedArguments = sharedExpert()
         checkLive(down)
         launch(
             moe.combine, "moe_combine", grid: (tokens, (hidden + combineColumns - 1) / combineColumns), block: combineColumns,
             [
                 .pointer(out.pointer), .pointer(down.pointer), .pointer(topIDs), .pointer(topWeights), .pointer(entrySlot),
-                .int32(Int32(k)), .int32(Int32(hidden)), .pointer(shared?.values.pointer ?? 0),
-                .pointer(shared?.gates.pointer ?? 0),
-            ])
+                .int32(Int32(k)), .int32(Int32(hidden)),
+            ] + sharedArguments)
         return out
     }
 

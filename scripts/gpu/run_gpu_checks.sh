@@ -79,8 +79,10 @@
 #   decodemma  decode_attention on the tensor cores for the FP8 cache and long splits: bf16 kernel-check,
 #              8B throughput with FP8 weights + FP8 cache (embedded, and DA_MMA 0), bf16 and FP8 weights
 #              beside, the limits; then ROTARY_VECTORS 1: bf16 throughput and kernel-check
-#   moeroute   MOE_ROUTE_SET_TIES=1 (serial tie steps only at the top-k boundary): kernel-check, MoE fixtures,
-#              Qwen3-30B-A3B batch-1 latency beside the embedded kernels
+#   moeroute   the MoE decode kernels: bf16 kernel-check with the embedded kernels, then MOE_ROUTE_SET_TIES=1
+#              (serial tie steps only at the top-k boundary): kernel-check, MoE fixtures; the limits, and the
+#              Qwen3-30B-A3B batch-1 latency of the previous build (.gpu/vllm-base.xz), the embedded kernels
+#              and MOE_ROUTE_SET_TIES=1, ROUNDS times (default 1)
 #   ncu        Nsight Compute's counters of the kernels of a batch-1 decode step (8B shape, eager, bf16 and
 #              GPTQ int4 weights): time, DRAM and SM throughput, occupancy, registers, cycles per issued instruction
 #              and idle schedulers (scripts/gpu/ncu_table.py), to tell kernels bound by memory from those bound by issue or latency
@@ -714,18 +716,31 @@ if has_mode fp8accum; then
     done
 fi
 
-# moeroute: moe_route with MOE_ROUTE_SET_TIES 1 (moe.cu: the serial tie steps only where equal
-# probabilities straddle the k-th place): bf16 kernel-check and the MoE fixtures against transformers
-# with that source, then the Qwen3-30B-A3B shape's batch-1 latency, embedded kernels and that source.
+# moeroute: the MoE decode kernels (moe_gemv_swiglu, moe_gemv_combine) and moe_route with
+# MOE_ROUTE_SET_TIES 1 (moe.cu: the serial tie steps only where equal probabilities straddle the k-th
+# place): bf16 kernel-check with the embedded kernels and with that source, the MoE fixtures against
+# transformers with that source (the decode kernels are the embedded ones there too), the limits,
+# then the Qwen3-30B-A3B shape's batch-1 latency: the previous build, the embedded kernels, that source.
 if has_mode moeroute; then
     export VLLM_CACHE_ROOT=$W/cache-moeroute
+    step kernel_check_bfloat16 150 "$DEV" kernel-check --dtype bfloat16
+    grep -i "moe\|FAIL" $R/kernel_check_bfloat16.out | head -40
     { echo "#define MOE_ROUTE_SET_TIES 1"; python3 $G/kernel_source.py; } > $W/kernels_moeroute.cu
     step kernel_check_bfloat16_moeroute 150 env VLLM_CUDA_KERNEL_SOURCE=$W/kernels_moeroute.cu "$DEV" kernel-check --dtype bfloat16
     grep -i "moe\|FAIL" $R/kernel_check_bfloat16_moeroute.out | head -40
     step moe_fixtures_moeroute 400 env OUT=$OUT VLLM_CUDA_KERNEL_SOURCE=$W/kernels_moeroute.cu bash $G/check_moe_fixtures.sh
-    for variant in embedded moeroute; do
-        src=""; [ $variant = moeroute ] && src=$W/kernels_moeroute.cu
-        latency_1x32x128 latency_moe_a3b_$variant 200 bench/gpu/configs/qwen3_30b_a3b "" env VLLM_CUDA_KERNEL_SOURCE=$src "$BIN"
+    cut -c1-240 $OUT/moe_compare.jsonl
+    step hf_limits 120 python3 $G/hf_bench.py --limits --out $R/hf_limits.json
+    unpack_base
+    for round in $(seq 1 ${ROUNDS:-1}); do
+        for variant in base embedded moeroute; do
+            src="" cmd="$BIN"
+            [ $variant = moeroute ] && src=$W/kernels_moeroute.cu
+            if [ $variant = base ]; then cmd=$(variant_binary base) || continue; fi
+            export VLLM_CACHE_ROOT=$W/cache-moeroute-$variant
+            latency_1x32x128 latency_moe_a3b_${variant}_$round 200 bench/gpu/configs/qwen3_30b_a3b "" \
+                env VLLM_CUDA_KERNEL_SOURCE=$src "$cmd"
+        done
     done
 fi
 

@@ -11,8 +11,10 @@
 //               for the first projection); run for gate/up and again for down;
 //   moe_combine a block per token and 256 columns: the weighted expert results summed in expert
 //               order (as transformers adds them), plus the gated shared expert when there is one.
-// Decode steps of a few tokens replace moe_gemm by moe_gemv_swiglu and moe_gemv, and 16-bit
-// activations take moe_gemm_mma (tensor cores) for the grouped product.
+// Decode steps of a few tokens (16-bit activations) take two launches after moe_route instead:
+// moe_gemv_swiglu, and moe_gemv_combine (the down products with moe_combine's sum); 16-bit
+// activations take moe_gemm_mma (tensor cores) for the grouped product. Every kernel waits for the
+// previous grid itself (PDL_ENTER), so its launch overlaps the kernel before it.
 
 #ifndef VLLM_KERNELS_COMMON  // the backend joins common.cuh before this file; a tool compiling it alone includes it
 #include "common.cuh"
@@ -282,6 +284,7 @@ __device__ __forceinline__ int moe_group_id(const int* top_ids, int n, int last,
 extern "C" __global__ void __launch_bounds__(1024) moe_group(const int* top_ids, int entries, int experts,
                                                              int* expert_start, int* tile_start, int* slot_entry,
                                                              int* entry_slot) {
+    PDL_ENTER();
     __shared__ int next[MOE_GROUP_WARPS][MOE_MAX_EXPERTS];  // per warp and expert: a count, then a slot
     __shared__ int warp_slots[MOE_GROUP_WARPS], warp_tiles[MOE_GROUP_WARPS];
     const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, warps = blockDim.x >> 5;
@@ -468,6 +471,7 @@ __device__ void moe_gemm_mma(T* out, const T* x, const int* slot_entry, int k, c
 #define INSTANTIATE_MOE_MMA(S, T)                                                                                      \
     extern "C" __global__ void __launch_bounds__(128) moe_gemm_mma_##S(T* out, const T* x, const int* slot_entry,     \
         int k, const T* w, const int* expert_start, const int* tile_start, int experts, int n, int kdim) {             \
+        PDL_ENTER();                                                                                                   \
         moe_gemm_mma<T>(out, x, slot_entry, k, w, expert_start, tile_start, experts, n, kdim);                         \
     }
 #ifdef VLLM_DTYPE_BF16
@@ -479,18 +483,18 @@ INSTANTIATE_MOE_MMA(f16, __half)
 
 // Decode steps (a few tokens): each entry's expert as matrix-vector products through gemv_row, one
 // warp per output row, so that the chosen experts' weights stream at the bandwidth of gemv.cu
-// (moe_gemm's 16-row tiles would hold one row each). grid.y is the entry t·k + j; rows go to the
-// entry's grouped slot, where moe_gemm puts them, so that moe_combine reads both alike. 16-bit
-// activations only (gemv_row reads 8 values a load); the dimensions are multiples of 8.
-// moe_gemv_swiglu: act[slot] = silu(x_t · Wgᵀ) * (x_t · Wuᵀ) for the expert's stacked [gate; up]
-// rows (blocks of 8 warps as in gemv.cu's gemv_gated: warps 0-3 four gate rows, 4-7 the same up rows),
-// rounded as moe_gemm then silu_and_mul round.
+// (moe_gemm's 16-row tiles would hold one row each). They need no grouping: an entry t·k + j keeps
+// its row of the activations at index t·k + j. 16-bit activations only (gemv_row reads 8 values a
+// load); the dimensions are multiples of 8. The expert ids come from the previous kernel, so no
+// weight can be read before waiting for it (PDL_ENTER first).
+// moe_gemv_swiglu: act[entry] = silu(x_t · Wgᵀ) * (x_t · Wuᵀ) for the entry's expert's stacked
+// [gate; up] rows; grid.y is the entry. Blocks of 8 warps as in gemv.cu's gemv_gated (warps 0-3 four
+// gate rows, 4-7 the same up rows), rounded as moe_gemm then silu_and_mul round.
 template <typename T>
-__device__ void moe_gemv_swiglu(T* act, const T* x, const int* top_ids, const int* entry_slot, int k, const T* w, int n,
-                                int kdim) {
+__device__ void moe_gemv_swiglu(T* act, const T* x, const int* top_ids, int k, const T* w, int n, int kdim) {
     __shared__ float up[4];
     const int entry = blockIdx.y, warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
-    const int expert = top_ids[entry], slot = entry_slot[entry];
+    const int expert = top_ids[entry];
     const int row = blockIdx.x * 4 + (warp & 3);
     const T* rows = w + (long long)expert * 2 * n * kdim;
     float total[1];
@@ -500,29 +504,64 @@ __device__ void moe_gemv_swiglu(T* act, const T* x, const int* top_ids, const in
     __syncthreads();
     if (warp >= 4 || lane != 0 || row >= n) return;
     const float gate = rnd<T>(total[0]);
-    act[(long long)slot * n + row] = from_f<T>(rnd<T>(SiLU()(gate)) * rnd<T>(up[warp]));
+    act[(long long)entry * n + row] = from_f<T>(rnd<T>(SiLU()(gate)) * rnd<T>(up[warp]));
 }
 
-// moe_gemv: out[slot] = act[slot] · Wdᵀ for the entry's expert.
+// moe_gemv_combine: the down products and moe_combine's weighted sum in one kernel. Grid
+// (hidden / rows_per_block, tokens), blocks of MOE_GEMV_COMBINE_WARPS warps: the block's
+// rows_per_block × k (row, choice) pairs go to the warps in turn, a warp streaming one expert's row,
+// and one thread a row then adds the token's k results in expert order. Each product is rounded to
+// T as moe_gemv stored it, and each step as moe_combine rounds it, so the bits are those of the two
+// kernels apart; without the separate launch and its [entries, hidden] round trip. rows_per_block ×
+// k is at most MOE_MAX_EXPERTS (the host takes max(1, warps / k) rows).
+#define MOE_GEMV_COMBINE_WARPS 8
 template <typename T>
-__device__ void moe_gemv(T* out, const T* act, const int* top_ids, const int* entry_slot, const T* w, int n, int kdim) {
-    const int entry = blockIdx.y;
-    const int expert = top_ids[entry], slot = entry_slot[entry];
-    const int row = blockIdx.x * (blockDim.x >> 5) + (threadIdx.x >> 5);
-    float total[1];
-    gemv_row<T, 1>(total, act + (long long)slot * kdim, w + ((long long)expert * n + row) * kdim, kdim, row < n);
-    if (row >= n || (threadIdx.x & 31) != 0) return;
-    out[(long long)slot * n + row] = from_f<T>(total[0]);
+__device__ void moe_gemv_combine(T* out, const T* act, const int* top_ids, const float* top_weights, int k, const T* w,
+                                 int hidden, int kdim, int rows_per_block, const T* shared, const T* shared_gate) {
+    __shared__ float part[MOE_MAX_EXPERTS];
+    __shared__ int by_expert[MOE_MAX_EXPERTS];
+    const long long t = blockIdx.y;
+    const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, row0 = blockIdx.x * rows_per_block;
+    const int* ids = top_ids + t * k;
+    for (int pair = warp; pair < rows_per_block * k; pair += MOE_GEMV_COMBINE_WARPS) {
+        const int row = row0 + pair / k, j = pair % k;
+        float total[1];
+        gemv_row<T, 1>(total, act + (t * k + j) * kdim, w + ((long long)ids[j] * hidden + row) * kdim, kdim, row < hidden);
+        if (lane == 0) part[pair] = total[0];
+    }
+    // A choice's place in expert order: the number of the token's experts below its own (routing
+    // picks distinct experts).
+    for (int j = threadIdx.x; j < k; j += blockDim.x) {
+        int place = 0;
+        for (int i = 0; i < k; i++) place += ids[i] < ids[j];
+        by_expert[place] = j;
+    }
+    __syncthreads();
+    const int r = threadIdx.x, row = row0 + r;
+    if (r >= rows_per_block || row >= hidden) return;
+    float acc = 0.f;
+    for (int step = 0; step < k; step++) {
+        const int j = by_expert[step];
+        acc = rnd<T>(acc + rnd<T>(rnd<T>(part[r * k + j]) * top_weights[t * k + j]));
+    }
+    if (shared) {
+        const float gate = 1.f / (1.f + expf(-to_f<T>(shared_gate[t])));
+        acc = rnd<T>(acc + rnd<T>(gate * to_f<T>(shared[t * hidden + row])));
+    }
+    out[t * hidden + row] = from_f<T>(acc);
 }
 
 #define INSTANTIATE_MOE_GEMV(S, T)                                                                                     \
     extern "C" __global__ void __launch_bounds__(256) moe_gemv_swiglu_##S(T* act, const T* x, const int* top_ids,     \
-        const int* entry_slot, int k, const T* w, int n, int kdim) {                                                   \
-        moe_gemv_swiglu<T>(act, x, top_ids, entry_slot, k, w, n, kdim);                                                \
+        int k, const T* w, int n, int kdim) {                                                                          \
+        PDL_ENTER();                                                                                                   \
+        moe_gemv_swiglu<T>(act, x, top_ids, k, w, n, kdim);                                                            \
     }                                                                                                                  \
-    extern "C" __global__ void __launch_bounds__(256) moe_gemv_##S(T* out, const T* act, const int* top_ids,          \
-        const int* entry_slot, const T* w, int n, int kdim) {                                                          \
-        moe_gemv<T>(out, act, top_ids, entry_slot, w, n, kdim);                                                        \
+    extern "C" __global__ void __launch_bounds__(32 * MOE_GEMV_COMBINE_WARPS) moe_gemv_combine_##S(T* out,             \
+        const T* act, const int* top_ids, const float* top_weights, int k, const T* w, int hidden, int kdim,            \
+        int rows_per_block, const T* shared, const T* shared_gate) {                                                   \
+        PDL_ENTER();                                                                                                   \
+        moe_gemv_combine<T>(out, act, top_ids, top_weights, k, w, hidden, kdim, rows_per_block, shared, shared_gate);  \
     }
 #ifdef VLLM_DTYPE_BF16
 INSTANTIATE_MOE_GEMV(bf16, __nv_bfloat16)
@@ -566,15 +605,18 @@ __device__ void moe_combine(T* out, const T* down, const int* top_ids, const flo
 #define INSTANTIATE_MOE(S, T)                                                                                          \
     extern "C" __global__ void moe_route_##S(const T* logits, int tokens, int experts, int k, int normalize,           \
                                              int* top_ids, float* top_weights) {                                       \
+        PDL_ENTER();                                                                                                   \
         moe_route<T>(logits, tokens, experts, k, normalize, top_ids, top_weights);                                     \
     }                                                                                                                  \
     extern "C" __global__ void __launch_bounds__(256) moe_gemm_##S(T* out, const T* x, const int* slot_entry, int k,   \
         const T* w, const int* expert_start, const int* tile_start, int experts, int n, int kdim) {                    \
+        PDL_ENTER();                                                                                                   \
         moe_gemm<T>(out, x, slot_entry, k, w, expert_start, tile_start, experts, n, kdim);                             \
     }                                                                                                                  \
     extern "C" __global__ void __launch_bounds__(MOE_COMBINE_COLUMNS) moe_combine_##S(T* out, const T* down,         \
         const int* top_ids, const float* top_weights, const int* entry_slot, int k, int hidden, const T* shared,       \
         const T* shared_gate) {                                                                                        \
+        PDL_ENTER();                                                                                                   \
         moe_combine<T>(out, down, top_ids, top_weights, entry_slot, k, hidden, shared, shared_gate);                   \
     }
 
