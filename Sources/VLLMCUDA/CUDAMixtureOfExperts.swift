@@ -107,7 +107,9 @@ extension CUDABackend {
         // The shared expert's output and gate, queued just before the launch that adds them (the last one), as null pointers without one.
         func sharedExpert() -> [KernelArgument] {
             guard let s = block.shared else { return [.pointer(0), .pointer(0)] }
-            return [.pointer(linear(swiGLU(x, gateUp: s.gateUp), s.down, bias: nil).pointer), .pointer(linear(x, s.gate, bias: nil).pointer)]
+            return [
+                .pointer(linear(swiGLU(x, gateUp: s.gateUp), s.down, bias: nil).pointer), .pointer(linear(x, s.gate, bias: nil).pointer),
+            ]
         }
         // Batch-invariant mode keeps every step on the grouped product, whose rows do not depend on the others.
         if !batchInvariant, tokens <= matrixVectorTokens, hidden % 8 == 0, rows % 8 == 0, let gemvSwiGLU = moe.gemvSwiGLU,
