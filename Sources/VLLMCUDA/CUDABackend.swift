@@ -197,8 +197,9 @@ public final class CUDABackend: Backend {
     /// (`CUDAQuantizedLinear.swift`): as large as the largest such weight, made at load.
     var dequantizedScratch: (pointer: CUdeviceptr, bytes: Int) = (0, 0)
     /// Zeros that kernels count finished blocks in (the last block of a group does the group's
-    /// final merge and puts the zero back): one per logits row of the argmax.
-    private let completionCounters: CUdeviceptr
+    /// final merge and puts the zero back): one per logits row of the argmax; the first also serves
+    /// `moe_router_route` (kernels on the stream never hold them at once).
+    let completionCounters: CUdeviceptr
     private static let completionCounterCount = 1 << 16
     private let argumentStorage: UnsafeMutableRawPointer
     private let argumentPointers: UnsafeMutablePointer<UnsafeMutableRawPointer?>
@@ -917,26 +918,34 @@ public final class CUDABackend: Backend {
 
     /// Rotary embedding of q and k in place; with a cache layer, the rotated keys and the values
     /// also go to the batch's slots of that layer (one kernel for both). The table's width is the
-    /// rotary dimension: narrower than the heads for partial rotary (only those values turn).
+    /// rotary dimension: narrower than the heads for partial rotary (only those values turn). With
+    /// `headNorm`, each q and k head is RMS-normed first, in the same kernel where the module has it.
     func rotate(
-        _ qkv: CUDATensor, layout: QKVLayout, rope: CUDATensor, batch: CUDABatch, into cache: (CUDAKVCache, Int)?
+        _ qkv: CUDATensor, layout: QKVLayout, rope: CUDATensor, batch: CUDABatch, into cache: (CUDAKVCache, Int)?,
+        headNorm: HeadNorm<CUDATensor>? = nil
     ) {
         precondition(Int(batch.batch.positions.max() ?? 0) < rope.rows, "position beyond the rotary table (\(rope.rows))")
         precondition(
             rope.columns <= layout.headDim && rope.columns % 2 == 0, "rotary table of width \(rope.columns) for heads of \(layout.headDim)")
         let fp8 = cache?.0.isFP8 == true
-        // A thread an item: the rotated pairs of every q and k head, or the kv heads' rows copied.
+        // The normed kernel where the module has it; otherwise head_rms_norm first, then the plain one.
+        let normed = headNorm == nil ? nil : fp8 ? fp8CacheKernels.rotaryNormWriteKV : kernels.rotaryNormWriteKV
+        if normed == nil, let n = headNorm { headRMSNorm(qkv, layout: layout, qWeight: n.q, kWeight: n.k, eps: n.eps) }
+        let kernel = normed ?? (fp8 ? fp8CacheKernels.rotaryWriteKV : kernels.rotaryWriteKV)
+        let name = (normed == nil ? "rotary" : "rotary_norm") + (cache == nil ? "" : fp8 ? "_write_kv_fp8" : "_write_kv")
+        // A thread an item: the rotated pairs of every q and k head, or the kv heads' rows copied
+        // (the normed kernel's warp a head is covered too).
         let items = max((layout.numHeads + layout.numKVHeads) * rope.columns / 2, layout.numKVHeads * layout.headDim)
+        var arguments: [KernelArgument] = [
+            .pointer(qkv.pointer), .pointer(rope.pointer), .pointer(batch.positions), .pointer(cache == nil ? 0 : batch.slots),
+            .pointer(cache.map { $0.0.keys[$0.1] } ?? 0), .pointer(cache.map { $0.0.values[$0.1] } ?? 0),
+            .int32(Int32(layout.width)), .int32(Int32(layout.numHeads)), .int32(Int32(layout.numKVHeads)),
+            .int32(Int32(layout.headDim)), .int32(Int32(cache?.0.shape.blockSize ?? 1)), .int32(Int32(rope.columns)),
+        ]
+        if let n = headNorm, normed != nil { arguments += [.pointer(n.q.pointer), .pointer(n.k.pointer), .float(n.eps)] }
         launch(
-            fp8 ? fp8CacheKernels.rotaryWriteKV : kernels.rotaryWriteKV,
-            cache == nil ? "rotary" : fp8 ? "rotary_write_kv_fp8" : "rotary_write_kv", grid: (qkv.rows, (items + 127) / 128),
-            block: 128,
-            [
-                .pointer(qkv.pointer), .pointer(rope.pointer), .pointer(batch.positions), .pointer(cache == nil ? 0 : batch.slots),
-                .pointer(cache.map { $0.0.keys[$0.1] } ?? 0), .pointer(cache.map { $0.0.values[$0.1] } ?? 0),
-                .int32(Int32(layout.width)), .int32(Int32(layout.numHeads)), .int32(Int32(layout.numKVHeads)),
-                .int32(Int32(layout.headDim)), .int32(Int32(cache?.0.shape.blockSize ?? 1)), .int32(Int32(rope.columns)),
-            ] + (cache.map { $0.0.writeArguments(layer: $0.1) } ?? []))
+            kernel, name, grid: (qkv.rows, (items + 127) / 128), block: 128,
+            arguments + (cache.map { $0.0.writeArguments(layer: $0.1) } ?? []))
     }
 
     /// Writes the keys and values into the cache, then runs the paged attention kernels.

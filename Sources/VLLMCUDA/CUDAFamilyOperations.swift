@@ -71,4 +71,17 @@ extension CUDABackend {
             qkv, layout: layout, cache: cache, layer: layer, batch: batch, scale: scale, slidingWindow: slidingWindow,
             softCap: logitSoftCap)
     }
+
+    /// The q/k head norm, the rotation and the cache write in one kernel (`rotary_norm_write_kv`), then attention over the
+    /// cache as `rotaryAttention`.
+    public func normedRotaryAttention(
+        _ qkv: CUDATensor, layout: QKVLayout, headNorm: HeadNorm<CUDATensor>, rope: CUDATensor, cache: CUDAKVCache, layer: Int,
+        batch: CUDABatch, scale: Float, slidingWindow: Int?, logitSoftCap: Float?
+    ) -> CUDATensor {
+        checkLive(qkv)
+        rotate(qkv, layout: layout, rope: rope, batch: batch, into: (cache, layer), headNorm: headNorm)
+        return attendCached(
+            qkv, layout: layout, cache: cache, layer: layer, batch: batch, scale: scale, slidingWindow: slidingWindow,
+            softCap: logitSoftCap)
+    }
 }

@@ -83,6 +83,8 @@ final class CUDAKernels {
     let geluTanhAndMul, softCap, scale: CUhandle
     /// RMSNorm, residual add and RMSNorm in one kernel (Gemma's post-norms); nil when the module lacks it.
     let normAddRMSNorm: CUhandle?
+    /// `rotary_write_kv` with the per-head q/k RMSNorm first (nil in an older kernel source: the two run apart).
+    let rotaryNormWriteKV: CUhandle?
     /// `add_rms_norm` that also quantizes its output for the 8-bit-activation products; nil when the
     /// module lacks it.
     let addRMSNormInt8: CUhandle?
@@ -180,6 +182,7 @@ final class CUDAKernels {
         rmsNorm = try one(.rmsNorm)
         addRMSNorm = try one(.addRMSNorm)
         normAddRMSNorm = loaded[.normAddRMSNorm]?.first?.function
+        rotaryNormWriteKV = loaded[.rotaryNormWriteKV]?.first?.function
         addRMSNormInt8 = loaded[.addRMSNormInt8]?.first?.function
         siluAndMulInt8 = loaded[.siluAndMulInt8]?.first?.function
         headRMSNorm = try one(.headRMSNorm)

@@ -3,8 +3,9 @@ import VLLMCore
 /// The functions of `Kernels/moe.cu` for one activation dtype.
 struct MixtureOfExpertsKernels {
     let route, group, gemm, combine: CUhandle
-    /// The decode kernels (16-bit activations only): gate/up with SwiGLU per entry, and down with the weighted sum.
-    let gemvSwiGLU, gemvCombine: CUhandle?
+    /// The decode kernels (16-bit activations only): the router's product with the routing, gate/up with SwiGLU per entry,
+    /// and down with the weighted sum.
+    let routerRoute, gemvSwiGLU, gemvCombine: CUhandle?
     /// The grouped product on the tensor cores (16-bit activations only).
     let gemmMMA: CUhandle?
 
@@ -15,6 +16,7 @@ struct MixtureOfExpertsKernels {
         else { return nil }
         (self.route, self.group, self.gemm, self.combine) = (route, group, gemm, combine)
         (gemvSwiGLU, gemvCombine, gemmMMA) = (function(.moeGemvSwiGLU), function(.moeGemvCombine), function(.moeGemmMMA))
+        routerRoute = function(.moeRouterRoute)
     }
 }
 
@@ -30,6 +32,8 @@ private let combineColumns = 256
 private let matrixVectorTokens = 8
 /// Warps of a `moe_gemv_combine` block (MOE_GEMV_COMBINE_WARPS), which share out its rows' (row, choice) pairs.
 private let gemvCombineWarps = 8
+/// Warps of a `moe_router_route` block (MOE_ROUTER_WARPS): a router row each, and at the end a token each.
+private let routerWarps = 8
 
 /// `moe_group`'s arrays for a layer's top-k choices (`CUDABackend.expertGrouping`): for expert e, `expertStart[e]` is its first slot and
 /// `tileStart[e]` its first row tile of the grouped product (both with a final total); `slotEntry[s]` is the entry (token · k + choice)
@@ -91,51 +95,105 @@ extension CUDABackend {
         let experts = block.experts
         guard let moe = kernels.moe, experts.stacked else { return hostGroupedMixtureOfExperts(x, block) }
         checkLive(x)
-        let (tokens, hidden, rows) = (x.rows, x.columns, experts.intermediate)
-        let (count, k) = (experts.numExperts, block.routing.topK)
-        let out = allocate([tokens, hidden])
-        guard tokens > 0 else { return out }
-        let slots = tokens * k
+        let out = allocate([x.rows, x.columns])
+        guard x.rows > 0 else { return out }
+        // Batch-invariant mode keeps every step on the grouped product, whose rows do not depend on the others.
+        if !batchInvariant, x.rows <= matrixVectorTokens, x.columns % 8 == 0, experts.intermediate % 8 == 0,
+            let decode = DecodeExpertKernels(moe)
+        {
+            decodeExperts(x, block, decode, into: out)
+        } else {
+            groupedExperts(x, block, moe, into: out)
+        }
+        return out
+    }
+
+    /// The decode kernels of `moe.cu`, where the module has them all.
+    private struct DecodeExpertKernels {
+        let gemvSwiGLU, gemvCombine: CUhandle
+        let routerRoute: CUhandle?
+
+        init?(_ moe: MixtureOfExpertsKernels) {
+            guard let gemvSwiGLU = moe.gemvSwiGLU, let gemvCombine = moe.gemvCombine else { return nil }
+            (self.gemvSwiGLU, self.gemvCombine, routerRoute) = (gemvSwiGLU, gemvCombine, moe.routerRoute)
+        }
+    }
+
+    /// Queues the router's product and the routing (`moe_route`, or `moe_router_route` for both in one launch where `fused`
+    /// and the router is dense); returns where the top-k ids and weights will be (ring memory).
+    private func queueRouting(
+        _ x: CUDATensor, _ block: MixtureOfExpertsBlock<CUDATensor>, _ moe: MixtureOfExpertsKernels, fused: CUhandle?
+    ) -> (ids: CUdeviceptr, weights: CUdeviceptr) {
+        let (tokens, count, k) = (x.rows, block.experts.numExperts, block.routing.topK)
+        let topIDs = ring.allocate(tokens * k * 4).pointer, topWeights = ring.allocate(tokens * k * 4).pointer
+        let normalize = Int32(block.routing.normalizeTopK ? 1 : 0)
+        if let fused, block.router.format == .dense, tokens <= routerWarps {
+            let logits = allocate([tokens, count])
+            launch(
+                fused, "moe_router_route \(count)x\(x.columns)", grid: ((count + routerWarps - 1) / routerWarps, 1),
+                block: 32 * routerWarps,
+                [
+                    .pointer(logits.pointer), .pointer(x.pointer), .pointer(block.router.tensors[0].pointer), .int32(Int32(tokens)),
+                    .int32(Int32(count)), .int32(Int32(x.columns)), .int32(Int32(k)), .int32(normalize), .pointer(topIDs),
+                    .pointer(topWeights), .pointer(completionCounters),
+                ])
+            return (topIDs, topWeights)
+        }
         let logits = linear(x, block.router, bias: nil)
-        let topIDs = ring.allocate(slots * 4).pointer, topWeights = ring.allocate(slots * 4).pointer
         launch(
             moe.route, "moe_route", grid: ((tokens + 3) / 4, 1), block: 128,  // a warp per token (MOE_ROUTE_TOKENS)
             [
-                .pointer(logits.pointer), .int32(Int32(tokens)), .int32(Int32(count)), .int32(Int32(k)),
-                .int32(block.routing.normalizeTopK ? 1 : 0), .pointer(topIDs), .pointer(topWeights),
+                .pointer(logits.pointer), .int32(Int32(tokens)), .int32(Int32(count)), .int32(Int32(k)), .int32(normalize),
+                .pointer(topIDs), .pointer(topWeights),
             ])
-        // The shared expert's output and gate, queued just before the launch that adds them (the last one), as null pointers without one.
-        func sharedExpert() -> [KernelArgument] {
-            guard let s = block.shared else { return [.pointer(0), .pointer(0)] }
-            return [
-                .pointer(linear(swiGLU(x, gateUp: s.gateUp), s.down, bias: nil).pointer), .pointer(linear(x, s.gate, bias: nil).pointer),
-            ]
-        }
-        // Batch-invariant mode keeps every step on the grouped product, whose rows do not depend on the others.
-        if !batchInvariant, tokens <= matrixVectorTokens, hidden % 8 == 0, rows % 8 == 0, let gemvSwiGLU = moe.gemvSwiGLU,
-            let gemvCombine = moe.gemvCombine
-        {
-            let act = allocate([slots, rows])
-            launch(
-                gemvSwiGLU, "moe_gemv_swiglu \(rows)x\(hidden)", grid: ((rows + 3) / 4, slots), block: 256,
-                [
-                    .pointer(act.pointer), .pointer(x.pointer), .pointer(topIDs), .int32(Int32(k)),
-                    .pointer(experts.gateUp[0].tensors[0].pointer), .int32(Int32(rows)), .int32(Int32(hidden)),
-                ])
-            let rowsPerBlock = max(1, gemvCombineWarps / k)
-            let sharedArguments = sharedExpert()
-            checkLive(act)
-            launch(
-                gemvCombine, "moe_gemv_combine \(hidden)x\(rows)", grid: ((hidden + rowsPerBlock - 1) / rowsPerBlock, tokens),
-                block: 32 * gemvCombineWarps,
-                [
-                    .pointer(out.pointer), .pointer(act.pointer), .pointer(topIDs), .pointer(topWeights), .int32(Int32(k)),
-                    .pointer(experts.down[0].tensors[0].pointer), .int32(Int32(hidden)), .int32(Int32(rows)),
-                    .int32(Int32(rowsPerBlock)),
-                ] + sharedArguments)
-            return out
-        }
-        let (expertStart, tileStart, slotEntry, entrySlot) = queueGrouping(moe, topIDs: topIDs, entries: slots, experts: count)
+        return (topIDs, topWeights)
+    }
+
+    /// The shared expert's output and gate as the combining kernels take them (null pointers without one), queued just before that
+    /// last launch.
+    private func sharedExpertArguments(_ x: CUDATensor, _ block: MixtureOfExpertsBlock<CUDATensor>) -> [KernelArgument] {
+        guard let s = block.shared else { return [.pointer(0), .pointer(0)] }
+        return [.pointer(linear(swiGLU(x, gateUp: s.gateUp), s.down, bias: nil).pointer), .pointer(linear(x, s.gate, bias: nil).pointer)]
+    }
+
+    /// A decode step's experts as matrix-vector products: each entry's gate/up rows into its own activation row
+    /// (`moe_gemv_swiglu`), then the down rows and the weighted sum in one kernel (`moe_gemv_combine`); no grouping.
+    private func decodeExperts(
+        _ x: CUDATensor, _ block: MixtureOfExpertsBlock<CUDATensor>, _ decode: DecodeExpertKernels, into out: CUDATensor
+    ) {
+        guard let moe = kernels.moe else { return }
+        let (tokens, hidden, rows, k) = (x.rows, x.columns, block.experts.intermediate, block.routing.topK)
+        let top = queueRouting(x, block, moe, fused: decode.routerRoute)
+        let act = allocate([tokens * k, rows])
+        launch(
+            decode.gemvSwiGLU, "moe_gemv_swiglu \(rows)x\(hidden)", grid: ((rows + 3) / 4, tokens * k), block: 256,
+            [
+                .pointer(act.pointer), .pointer(x.pointer), .pointer(top.ids), .int32(Int32(k)),
+                .pointer(block.experts.gateUp[0].tensors[0].pointer), .int32(Int32(rows)), .int32(Int32(hidden)),
+            ])
+        let rowsPerBlock = max(1, gemvCombineWarps / k)
+        let shared = sharedExpertArguments(x, block)
+        checkLive(act)
+        launch(
+            decode.gemvCombine, "moe_gemv_combine \(hidden)x\(rows)", grid: ((hidden + rowsPerBlock - 1) / rowsPerBlock, tokens),
+            block: 32 * gemvCombineWarps,
+            [
+                .pointer(out.pointer), .pointer(act.pointer), .pointer(top.ids), .pointer(top.weights), .int32(Int32(k)),
+                .pointer(block.experts.down[0].tensors[0].pointer), .int32(Int32(hidden)), .int32(Int32(rows)),
+                .int32(Int32(rowsPerBlock)),
+            ] + shared)
+    }
+
+    /// Any step's experts through the grouping: `moe_group`, the grouped products for gate/up and down with SwiGLU between,
+    /// then `moe_combine`.
+    private func groupedExperts(
+        _ x: CUDATensor, _ block: MixtureOfExpertsBlock<CUDATensor>, _ moe: MixtureOfExpertsKernels, into out: CUDATensor
+    ) {
+        let (tokens, hidden, rows) = (x.rows, x.columns, block.experts.intermediate)
+        let (count, k) = (block.experts.numExperts, block.routing.topK)
+        let slots = tokens * k
+        let top = queueRouting(x, block, moe, fused: nil)
+        let (expertStart, tileStart, slotEntry, entrySlot) = queueGrouping(moe, topIDs: top.ids, entries: slots, experts: count)
         // Every expert adds at most one partial tile to the full ones.
         let tiles = (slots + tileRows - 1) / tileRows + count
         func grouped(_ input: CUDATensor, gather: Bool, _ weight: CUDATensor, n: Int, kdim: Int) -> CUDATensor {
@@ -153,17 +211,16 @@ extension CUDABackend {
                 ])
             return result
         }
-        let gateUp = grouped(x, gather: true, experts.gateUp[0].tensors[0], n: 2 * rows, kdim: hidden)
-        let down = grouped(siluAndMul(gateUp), gather: false, experts.down[0].tensors[0], n: hidden, kdim: rows)
-        let sharedArguments = sharedExpert()
+        let gateUp = grouped(x, gather: true, block.experts.gateUp[0].tensors[0], n: 2 * rows, kdim: hidden)
+        let down = grouped(siluAndMul(gateUp), gather: false, block.experts.down[0].tensors[0], n: hidden, kdim: rows)
+        let shared = sharedExpertArguments(x, block)
         checkLive(down)
         launch(
             moe.combine, "moe_combine", grid: (tokens, (hidden + combineColumns - 1) / combineColumns), block: combineColumns,
             [
-                .pointer(out.pointer), .pointer(down.pointer), .pointer(topIDs), .pointer(topWeights), .pointer(entrySlot),
+                .pointer(out.pointer), .pointer(down.pointer), .pointer(top.ids), .pointer(top.weights), .pointer(entrySlot),
                 .int32(Int32(k)), .int32(Int32(hidden)),
-            ] + sharedArguments)
-        return out
+            ] + shared)
     }
 
     /// Queues `moe_group` over `entries` top-k ids; returns where its four arrays will be (ring memory). One block of a thread per entry

@@ -7,6 +7,8 @@ import VLLMCore
 /// twin: the steps only it serves (head size 256, decode groups over 8) take paged_attention.
 struct FP8KVCacheKernels {
     let writeKVCache, rotaryWriteKV, pagedAttention: CUhandle
+    /// `rotary_write_kv_fp8` with the per-head q/k RMSNorm first; nil in an older kernel source.
+    let rotaryNormWriteKV: CUhandle?
     /// Decode attention by head dimension (64, 128; 16-bit activations).
     let decodeAttention: [Int: CUhandle]
     /// Register-accumulator prefill attention by head dimension (64, 128), then warps a block (4, 8).
@@ -19,6 +21,7 @@ struct FP8KVCacheKernels {
             let paged = functions[.pagedAttentionFP8]?.first?.function
         else { return nil }
         (writeKVCache, rotaryWriteKV, pagedAttention) = (write, rotary, paged)
+        rotaryNormWriteKV = functions[.rotaryNormWriteKVFP8]?.first?.function
         decodeAttention = Dictionary(
             (functions[.decodeAttentionFP8] ?? []).map { ($0.values[.headDim] ?? 0, $0.function) }, uniquingKeysWith: { a, _ in a })
         var prefill: [Int: [Int: CUhandle]] = [:]

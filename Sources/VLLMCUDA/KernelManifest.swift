@@ -7,11 +7,12 @@ enum Kernel: String, CaseIterable, Sendable {
     case embedding, gatherRows, rmsNorm, addRMSNorm, normAddRMSNorm, addRMSNormInt8, headRMSNorm, rotaryWriteKV, writeKVCache
     case pagedAttention, flashAttention, attentionCombine, attentionCombineInt8, decodeAttention, gemv, gemvSwiGLU, gemvGeGLU, gemvMMA
     case siluAndMul, siluAndMulInt8, addBias, toFloat, fromFloat, argmaxRows, adjustLogits, sampleRows, flashPrefill
-    case moeRoute, moeGroup, moeGemm, moeCombine, moeGemvSwiGLU, moeGemvCombine, moeGemmMMA
+    case moeRoute, moeGroup, moeGemm, moeCombine, moeGemvSwiGLU, moeGemvCombine, moeGemmMMA, moeRouterRoute
     case gemvInt, gemvFP8, dequantizeInt, dequantizeFP8, permuteColumns, quantizeRowsFP8, scaleProduct, gemvLUT, dequantizeLUT
     case geluTanhAndMul, gelu, softCap, scale, layerNorm, encoderEmbedding, bidirectionalAttention, copyColumns
     case gemvGGML, dequantizeGGML, gemvGGMLInt8, quantizeGGMLInt8, gemvInt4Int8
     case writeKVCacheFP8, rotaryWriteKVFP8, pagedAttentionFP8, decodeAttentionFP8, flashPrefillFP8
+    case rotaryNormWriteKV, rotaryNormWriteKVFP8
     case applyTokenBitmask
 
     /// Kernels the backend can do without (it samples on the host, takes another attention kernel,
@@ -20,9 +21,11 @@ enum Kernel: String, CaseIterable, Sendable {
     var isOptional: Bool {
         [
             .adjustLogits, .sampleRows, .decodeAttention, .flashPrefill, .gemvInt, .gemvFP8, .dequantizeInt, .dequantizeFP8,
-            .permuteColumns, .quantizeRowsFP8, .scaleProduct, .moeGemvSwiGLU, .moeGemvCombine, .moeGemmMMA, .gemvGGML, .dequantizeGGML,
+            .permuteColumns, .quantizeRowsFP8, .scaleProduct, .moeGemvSwiGLU, .moeGemvCombine, .moeGemmMMA, .moeRouterRoute, .gemvGGML,
+            .dequantizeGGML,
             .gemvGGMLInt8, .quantizeGGMLInt8, .gemvInt4Int8, .gemvLUT, .dequantizeLUT,
             .writeKVCacheFP8, .rotaryWriteKVFP8, .pagedAttentionFP8, .decodeAttentionFP8, .flashPrefillFP8,
+            .rotaryNormWriteKV, .rotaryNormWriteKVFP8,
             .applyTokenBitmask, .gemvGeGLU, .normAddRMSNorm, .gemvMMA, .addRMSNormInt8, .siluAndMulInt8, .attentionCombineInt8,
         ].contains(self)
     }

@@ -83,6 +83,7 @@ public struct KernelSelection: Sendable, Equatable, CustomStringConvertible {
 extension Kernel {
     /// The `_fp8` twins that read or write an FP8 KV cache.
     var isFP8Cache: Bool {
-        [.writeKVCacheFP8, .rotaryWriteKVFP8, .pagedAttentionFP8, .decodeAttentionFP8, .flashPrefillFP8].contains(self)
+        [.writeKVCacheFP8, .rotaryWriteKVFP8, .rotaryNormWriteKVFP8, .pagedAttentionFP8, .decodeAttentionFP8, .flashPrefillFP8]
+            .contains(self)
     }
 }

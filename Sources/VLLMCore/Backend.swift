@@ -23,6 +23,22 @@ public struct QKVLayout: Sendable, Equatable {
     public var valueOffset: Int { (numHeads + numKVHeads) * headDim }
 }
 
+/// The per-head RMSNorm weights of q and k (Qwen3's and Gemma 3's `q_norm` and `k_norm`), as
+/// `Backend.headRMSNorm` takes them.
+public struct HeadNorm<Tensor> {
+    /// The weight of every query head, `[headDim]`.
+    public var q: Tensor
+    /// The weight of every key head, `[headDim]`.
+    public var k: Tensor
+    /// The norm's epsilon.
+    public var eps: Float
+
+    /// Weights and epsilon as the checkpoint gives them.
+    public init(q: Tensor, k: Tensor, eps: Float) {
+        (self.q, self.k, self.eps) = (q, k, eps)
+    }
+}
+
 /// The shape of a paged KV cache: every layer has `numBlocks` blocks of `blockSize` tokens; and
 /// how it stores them (`format`: the backend's own element type, or FP8 codes with per-layer scales).
 public struct KVCacheShape: Sendable, Equatable {
@@ -127,6 +143,12 @@ public protocol Backend: AnyObject {
     func swiGLU(_ x: Tensor, gateUp: Tensor) -> Tensor
     /// `swiGLU` with the stacked gate and up weight in its format.
     func swiGLU(_ x: Tensor, gateUp: LinearWeight<Tensor>) -> Tensor
+    /// `headRMSNorm`, then `rotaryAttention` (with `logitSoftCap`, the family operation): the q/k
+    /// norm of Qwen3 and Gemma 3 before the rotation; a backend may norm and rotate in one pass.
+    func normedRotaryAttention(
+        _ qkv: Tensor, layout: QKVLayout, headNorm: HeadNorm<Tensor>, rope: Tensor, cache: KVCache, layer: Int, batch: Batch,
+        scale: Float, slidingWindow: Int?, logitSoftCap: Float?
+    ) -> Tensor
     /// The rows of `x` named by the batch's `logitIndices`.
     func gatherLogitRows(_ x: Tensor, batch: Batch) -> Tensor
     /// Copies a 2-D tensor back to the host as float32, row-major.
@@ -255,6 +277,17 @@ extension Backend {
 
     /// Default: `linear`, then `siluAndMul`, as two operations.
     public func swiGLU(_ x: Tensor, gateUp: Tensor) -> Tensor { siluAndMul(linear(x, weight: gateUp, bias: nil)) }
+
+    /// Default: `headRMSNorm`, then `rotaryAttention`, as two operations.
+    public func normedRotaryAttention(
+        _ qkv: Tensor, layout: QKVLayout, headNorm: HeadNorm<Tensor>, rope: Tensor, cache: KVCache, layer: Int, batch: Batch,
+        scale: Float, slidingWindow: Int?, logitSoftCap: Float?
+    ) -> Tensor {
+        headRMSNorm(qkv, layout: layout, qWeight: headNorm.q, kWeight: headNorm.k, eps: headNorm.eps)
+        return rotaryAttention(
+            qkv, layout: layout, rope: rope, cache: cache, layer: layer, batch: batch, scale: scale, slidingWindow: slidingWindow,
+            logitSoftCap: logitSoftCap)
+    }
 }
 
 // Weight formats: a backend of dense weights only keeps these defaults; one that multiplies

@@ -50,10 +50,13 @@ struct FP8KVCacheCheck {
         let hd = layout.headDim
         let format = KVCacheFormat(dtype: .fp8, scales: [Self.scales])
         let shape = KVCacheShape(numLayers: 1, numBlocks: 64, blockSize: 16, numKVHeads: layout.numKVHeads, headDim: hd, format: format)
-        // One cache per write path, on each backend.
-        let caches = [gpu.makeKVCache(shape), gpu.makeKVCache(shape)]
-        let cpuCaches = [cpu.makeKVCache(shape), cpu.makeKVCache(shape)]
-        var histories = [Float64Reference.AttentionHistory(), Float64Reference.AttentionHistory()]
+        // One cache per write path (apart, rotated on the way in, q/k-normed and rotated), on each backend.
+        let caches = (0..<3).map { _ in gpu.makeKVCache(shape) }
+        let cpuCaches = (0..<3).map { _ in cpu.makeKVCache(shape) }
+        var histories = Array(repeating: Float64Reference.AttentionHistory(), count: 3)
+        let headNorm = HeadNorm(
+            q: try gpu.upload(random(hd, scale: 1).map { 1 + $0 / 4 }, shape: [hd]),
+            k: try gpu.upload(random(hd, scale: 1).map { 1 + $0 / 4 }, shape: [hd]), eps: 1e-6)
         let rotaryDim = rotaryDim ?? hd
         let ropeValues = RotaryEmbedding.table(headDim: rotaryDim, theta: 10000, scaling: .none, positions: 512).floats().map(round)
         let rope = try gpu.upload(ropeValues, shape: [512, rotaryDim])
@@ -84,9 +87,11 @@ struct FP8KVCacheCheck {
             let name =
                 "h\(layout.numHeads)/\(layout.numKVHeads)x\(hd)" + (rotaryDim < hd ? " rotary \(rotaryDim)" : "")
                 + (window > 0 ? " window \(window)" : "") + (cap.map { " softcap \(Int($0))" } ?? "") + " step \(i)"
-            let paths = [("write_kv_cache_fp8", false), ("rotary_write_kv_fp8", true)].filter { cap == nil || $0.1 }
-            for (path, fused) in paths {
-                let cache = caches[fused ? 1 : 0]
+            let paths = [("write_kv_cache_fp8", 0), ("rotary_write_kv_fp8", 1), ("rotary_norm_write_kv_fp8", 2)].filter {
+                cap == nil || $0.1 > 0
+            }
+            for (path, at) in paths {
+                let (cache, fused) = (caches[at], at > 0)
                 var qkv = try gpu.upload(qkvValues, shape: [batch.numTokens, layout.width])
                 var outputs: [(String, CUDATensor)] = []
                 var codes: (keys: [UInt8], values: [UInt8]) = ([], [])
@@ -102,13 +107,15 @@ struct FP8KVCacheCheck {
                         // Soft-capped, each kernel rotates a fresh copy (attention takes no cap); its keys
                         // and values go to the same slots again, as the same codes.
                         if !outputs.isEmpty { qkv = try gpu.upload(qkvValues, shape: [batch.numTokens, layout.width]) }
-                        outputs.append(
-                            (
-                                kernel,
-                                gpu.rotaryAttention(
-                                    qkv, layout: layout, rope: rope, cache: cache, layer: 0, batch: bg, scale: scale, slidingWindow: w,
-                                    logitSoftCap: cap)
-                            ))
+                        let out =
+                            at == 2
+                            ? gpu.normedRotaryAttention(
+                                qkv, layout: layout, headNorm: headNorm, rope: rope, cache: cache, layer: 0, batch: bg, scale: scale,
+                                slidingWindow: w, logitSoftCap: cap)
+                            : gpu.rotaryAttention(
+                                qkv, layout: layout, rope: rope, cache: cache, layer: 0, batch: bg, scale: scale, slidingWindow: w,
+                                logitSoftCap: cap)
+                        outputs.append((kernel, out))
                     } else {
                         gpu.rotary(qkv, layout: layout, rope: rope, batch: bg)
                         outputs.append(
@@ -120,20 +127,23 @@ struct FP8KVCacheCheck {
                 let rotated = gpu.toHost(qkv)
                 let cpuQKV = try cpu.weight([HostTensor(shape: [batch.numTokens, layout.width], values: rotated)])
                 _ = cpu.attention(
-                    cpuQKV, layout: layout, cache: cpuCaches[fused ? 1 : 0], layer: 0, batch: cpu.prepare(batch), scale: scale,
+                    cpuQKV, layout: layout, cache: cpuCaches[at], layer: 0, batch: cpu.prepare(batch), scale: scale,
                     slidingWindow: w)
-                let cpuCodes = cpuCaches[fused ? 1 : 0].bytes(layer: 0)
+                let cpuCodes = cpuCaches[at].bytes(layer: 0)
                 let written = writtenIndices(batch, layout: layout)
                 let differing = written.filter { codes.keys[$0] != cpuCodes.keys[$0] || codes.values[$0] != cpuCodes.values[$0] }
                 results.append(("\(path) codes vs cpu \(name)", Double(differing.count)))
                 // Float64 attention over the GPU's codes times the scales.
                 let expected = Float64Reference.attention(
                     codesReference(rotated, codes: codes, batch: batch, layout: layout), layout: layout, batch: batch,
-                    sequences: step.sequences, history: &histories[fused ? 1 : 0],
+                    sequences: step.sequences, history: &histories[at],
                     scale: Double(scale), slidingWindow: w, softCap: cap.map(Double.init))
                 for (kernel, out) in outputs {
                     results.append(
-                        ("\(kernel) fp8 cache \(fused ? "rotary " : "")\(name)", Float64Reference.relativeError(gpu.toHost(out), expected)))
+                        (
+                            "\(kernel) fp8 cache \(["", "rotary ", "rotary norm "][at])\(name)",
+                            Float64Reference.relativeError(gpu.toHost(out), expected)
+                        ))
                 }
             }
         }

@@ -296,6 +296,7 @@ struct KernelCheckCommand: ParsableCommand {
             let layout = QKVLayout(numHeads: heads, numKVHeads: kvHeads, headDim: hd)
             let shape = KVCacheShape(numLayers: 1, numBlocks: 64, blockSize: 16, numKVHeads: kvHeads, headDim: hd)
             let cacheC = cpu.makeKVCache(shape), cacheG = gpu.makeKVCache(shape), fusedCacheG = gpu.makeKVCache(shape)
+            let separateNormCacheG = gpu.makeKVCache(shape), normedCacheG = gpu.makeKVCache(shape)
             let ropeValues = RotaryEmbedding.table(headDim: hd, theta: 10000, scaling: .none, positions: 256).floats().map(round)
             let (ropeC, ropeG) = try pair(ropeValues, [256, hd])
             let ropeD = doubles(ropeValues)
@@ -363,6 +364,18 @@ struct KernelCheckCommand: ParsableCommand {
                     Float64Reference.headRMSNorm(
                         rotated, layout: layout, qWeight: doubles(nq), kWeight: doubles(nk), eps: Double(Float(1e-6))),
                     qc, qg)
+                // Qwen3's q/k norm in the rotary kernel (rotary_norm_write_kv) against head_rms_norm, then rotary_write_kv,
+                // each on its own cache: the same bits expected (attention output, then the normed and rotated qkv).
+                let separateQ = try gpu.upload(qkvValues, shape: [batch.numTokens, layout.width])
+                let normedQ = try gpu.upload(qkvValues, shape: [batch.numTokens, layout.width])
+                gpu.headRMSNorm(separateQ, layout: layout, qWeight: nqg, kWeight: nkg, eps: 1e-6)
+                let separate = gpu.rotaryAttention(
+                    separateQ, layout: layout, rope: ropeG, cache: separateNormCacheG, layer: 0, batch: bg, scale: scale, slidingWindow: w)
+                let normed = gpu.normedRotaryAttention(
+                    normedQ, layout: layout, headNorm: HeadNorm(q: nqg, k: nkg, eps: 1e-6), rope: ropeG, cache: normedCacheG, layer: 0,
+                    batch: bg, scale: scale, slidingWindow: w, logitSoftCap: nil)
+                check("rotary_norm_write_kv vs separate " + name, doubles(gpu.toHost(separate)), nil, normed)
+                check("rotary_norm_write_kv.qkv vs separate " + name, doubles(gpu.toHost(separateQ)), nil, normedQ)
             }
         }
 

@@ -76,10 +76,40 @@ __device__ __forceinline__ bool rotary_write_kv_chunks(T* row, const T* table, l
 // unsigned char) stores them as write_kv_cache does, with the inverses of the layer's scales.
 // Grid (tokens, parts): a token's items are spread over gridDim.y blocks so that a decode step's
 // one token is not one block walking 20 dependent rounds of loads (12 us a layer on the 8B shape).
+// With q_norm/k_norm weights (Qwen3, Gemma 3): each q and k head first takes head_rms_norm's per-head
+// RMSNorm, with its arithmetic, so the two kernels' work is one launch. A warp a head: it normalizes
+// the head in place, then rotates it, and a key head's warp also stores its whole row in the cache
+// (the block-wide value loop then leaves the keys alone).
 template <typename T, typename C>
+__device__ void rotary_norm_heads(T* row, const T* table, long long at, int slot, C* keys, const T* qw, const T* kw,
+                                  float eps, int num_heads, int kv_heads, int head_dim, int block_size, int rotary_dim,
+                                  float key_inverse) {
+    const int half = rotary_dim / 2, lane = threadIdx.x & 31, warps = blockDim.x >> 5;
+    for (int h = blockIdx.y * warps + (threadIdx.x >> 5); h < num_heads + kv_heads; h += gridDim.y * warps) {
+        T* x = row + h * head_dim;
+        const T* w = h < num_heads ? qw : kw;
+        float squares = 0.f;
+        for (int i = lane; i < head_dim; i += 32) { const float v = to_f(x[i]); squares += v * v; }
+        const float inverse = 1.f / sqrtf(warp_sum(squares) / (float)head_dim + eps);
+        for (int i = lane; i < head_dim; i += 32) x[i] = from_f<T>(to_f(w[i]) * rnd<T>(to_f(x[i]) * inverse));
+        __syncwarp();
+        C* k = h >= num_heads && slot >= 0 ? keys + at + (long long)(h - num_heads) * block_size * head_dim : nullptr;
+        for (int d = lane; d < half; d += 32) {
+            T a, b;
+            rotate_pair(to_f(x[d]), to_f(x[half + d]), to_f(table[d]), to_f(table[half + d]), a, b);
+            x[d] = a;
+            x[half + d] = b;
+            if (k) { kv_store(k + d, a, key_inverse); kv_store(k + half + d, b, key_inverse); }
+        }
+        if (k)
+            for (int d = rotary_dim + lane; d < head_dim; d += 32) kv_store(k + d, x[d], key_inverse);
+    }
+}
+
+template <typename T, typename C, bool NORMED>
 __device__ void rotary_write_kv(T* qkv, const T* rope, const int* positions, const int* slots, C* keys, C* values,
                                 int width, int num_heads, int kv_heads, int head_dim, int block_size, int rotary_dim,
-                                float key_inverse, float value_inverse) {
+                                float key_inverse, float value_inverse, const T* q_norm, const T* k_norm, float eps) {
     const int half = rotary_dim / 2, heads = num_heads + kv_heads;
     T* row = qkv + (long long)blockIdx.x * width;
     const T* table = rope + (long long)positions[blockIdx.x] * rotary_dim;
@@ -87,10 +117,15 @@ __device__ void rotary_write_kv(T* qkv, const T* rope, const int* positions, con
     // Where this token's head 0 lives in a layer's cache; head g is g * block_size rows further.
     const long long at = slot < 0 ? 0 : ((long long)(slot / block_size) * kv_heads * block_size + slot % block_size) * head_dim;
     const int first = blockIdx.y * blockDim.x + threadIdx.x, stride = gridDim.y * blockDim.x;
-    if (ROTARY_VECTORS && rotary_write_kv_chunks(row, table, at, slot, keys, values, width, num_heads, kv_heads, head_dim,
-                                                 block_size, rotary_dim, key_inverse, value_inverse, first, stride))
+    if (NORMED) {
+        rotary_norm_heads(row, table, at, slot, keys, q_norm, k_norm, eps, num_heads, kv_heads, head_dim, block_size,
+                          rotary_dim, key_inverse);
+    } else if (ROTARY_VECTORS && rotary_write_kv_chunks(row, table, at, slot, keys, values, width, num_heads, kv_heads,
+                                                          head_dim, block_size, rotary_dim, key_inverse, value_inverse,
+                                                          first, stride)) {
         return;
-    for (int i = first; i < heads * half; i += stride) {
+    }
+    for (int i = NORMED ? heads * half : first; i < heads * half; i += stride) {
         const int h = i / half, d = i % half;
         T* x = row + h * head_dim;
         const float c = to_f(table[d]), s = to_f(table[half + d]);
@@ -110,7 +145,7 @@ __device__ void rotary_write_kv(T* qkv, const T* rope, const int* positions, con
         const int g = i / head_dim, d = i % head_dim;
         const long long to = at + (long long)g * block_size * head_dim + d;
         kv_store(values + to, row[heads * head_dim + i], value_inverse);
-        if (d >= rotary_dim) kv_store(keys + to, row[num_heads * head_dim + i], key_inverse);
+        if (!NORMED && d >= rotary_dim) kv_store(keys + to, row[num_heads * head_dim + i], key_inverse);
     }
 }
 
@@ -118,8 +153,15 @@ __device__ void rotary_write_kv(T* qkv, const T* rope, const int* positions, con
     extern "C" __global__ void rotary_write_kv_##S(T* qkv, const T* rope, const int* positions, const int* slots,      \
                                                    T* keys, T* values, int width, int num_heads, int kv_heads,         \
                                                    int head_dim, int block_size, int rotary_dim) { PDL_ENTER();        \
-        rotary_write_kv<T, T>(qkv, rope, positions, slots, keys, values, width, num_heads, kv_heads, head_dim,          \
-                              block_size, rotary_dim, 1.f, 1.f);                                                       \
+        rotary_write_kv<T, T, false>(qkv, rope, positions, slots, keys, values, width, num_heads, kv_heads, head_dim,   \
+                                     block_size, rotary_dim, 1.f, 1.f, nullptr, nullptr, 0.f);                         \
+    }                                                                                                                  \
+    extern "C" __global__ void rotary_norm_write_kv_##S(T* qkv, const T* rope, const int* positions, const int* slots, \
+                                                        T* keys, T* values, int width, int num_heads, int kv_heads,    \
+                                                        int head_dim, int block_size, int rotary_dim, const T* q_norm, \
+                                                        const T* k_norm, float eps) { PDL_ENTER();                     \
+        rotary_write_kv<T, T, true>(qkv, rope, positions, slots, keys, values, width, num_heads, kv_heads, head_dim,    \
+                                    block_size, rotary_dim, 1.f, 1.f, q_norm, k_norm, eps);                            \
     }
 #define INSTANTIATE_ROTARY_FP8(S, T)                                                                                   \
     extern "C" __global__ void rotary_write_kv_fp8_##S(T* qkv, const T* rope, const int* positions, const int* slots,  \
@@ -127,8 +169,20 @@ __device__ void rotary_write_kv(T* qkv, const T* rope, const int* positions, con
                                                        int num_heads, int kv_heads, int head_dim, int block_size,      \
                                                        int rotary_dim, float key_inverse, float value_inverse) {       \
         PDL_ENTER();                                                                                                   \
-        rotary_write_kv<T, unsigned char>(qkv, rope, positions, slots, keys, values, width, num_heads, kv_heads,       \
-                                          head_dim, block_size, rotary_dim, key_inverse, value_inverse);               \
+        rotary_write_kv<T, unsigned char, false>(qkv, rope, positions, slots, keys, values, width, num_heads,          \
+                                                 kv_heads, head_dim, block_size, rotary_dim, key_inverse,              \
+                                                 value_inverse, nullptr, nullptr, 0.f);                                \
+    }                                                                                                                  \
+    extern "C" __global__ void rotary_norm_write_kv_fp8_##S(T* qkv, const T* rope, const int* positions,               \
+                                                            const int* slots, unsigned char* keys,                     \
+                                                            unsigned char* values, int width, int num_heads,           \
+                                                            int kv_heads, int head_dim, int block_size,                \
+                                                            int rotary_dim, const T* q_norm, const T* k_norm,          \
+                                                            float eps, float key_inverse, float value_inverse) {       \
+        PDL_ENTER();                                                                                                   \
+        rotary_write_kv<T, unsigned char, true>(qkv, rope, positions, slots, keys, values, width, num_heads, kv_heads, \
+                                                head_dim, block_size, rotary_dim, key_inverse, value_inverse, q_norm,  \
+                                                k_norm, eps);                                                          \
     }
 
 #ifdef VLLM_DTYPE_F32

@@ -163,12 +163,17 @@ public final class GemmaModel<B: Backend>: CausalModel {
                 pending.map { b.normAddRMSNorm($0.output, normWeight: $0.norm, residual: residual, weight: layer.inputNorm, eps: eps) }
                 ?? b.rmsNorm(residual, weight: layer.inputNorm, eps: eps)
             let qkv = b.linear(normed, layer.qkv, bias: nil)
-            if let qNorm = layer.qNorm, let kNorm = layer.kNorm {
-                b.headRMSNorm(qkv, layout: layout, qWeight: qNorm, kWeight: kNorm, eps: eps)
-            }
-            let attention = b.rotaryAttention(
-                qkv, layout: layout, rope: layer.rope, cache: cache, layer: index, batch: step, scale: scale,
-                slidingWindow: layer.slidingWindow, logitSoftCap: config.family.attentionLogitSoftCap)
+            let softCap = config.family.attentionLogitSoftCap
+            let attention =
+                if let qNorm = layer.qNorm, let kNorm = layer.kNorm {
+                    b.normedRotaryAttention(
+                        qkv, layout: layout, headNorm: HeadNorm(q: qNorm, k: kNorm, eps: eps), rope: layer.rope, cache: cache,
+                        layer: index, batch: step, scale: scale, slidingWindow: layer.slidingWindow, logitSoftCap: softCap)
+                } else {
+                    b.rotaryAttention(
+                        qkv, layout: layout, rope: layer.rope, cache: cache, layer: index, batch: step, scale: scale,
+                        slidingWindow: layer.slidingWindow, logitSoftCap: softCap)
+                }
             let attentionOutput = b.linear(attention, layer.output, bias: nil)
             if shard.worldSize > 1 { b.allReduce(attentionOutput) }
             let mlpInput = b.normAddRMSNorm(

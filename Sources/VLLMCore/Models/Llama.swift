@@ -179,12 +179,16 @@ public final class LlamaModel<B: Backend>: CausalModel, EmbeddingModel, Auxiliar
             // The stream is changed in place later in the layer, so the capture is a copy.
             if capture.contains(index) { captured[index] = b.concatColumns([residual!]) }
             let qkv = b.linear(normed, layer.qkv, bias: layer.qkvBias)
-            if let qNorm = layer.qNorm, let kNorm = layer.kNorm {
-                b.headRMSNorm(qkv, layout: layout, qWeight: qNorm, kWeight: kNorm, eps: eps)
-            }
-            let attention = b.rotaryAttention(
-                qkv, layout: layout, rope: rope, cache: cache, layer: index, batch: step, scale: scale,
-                slidingWindow: config.slidingWindow(layer: index))
+            let window = config.slidingWindow(layer: index)
+            let attention =
+                if let qNorm = layer.qNorm, let kNorm = layer.kNorm {
+                    b.normedRotaryAttention(
+                        qkv, layout: layout, headNorm: HeadNorm(q: qNorm, k: kNorm, eps: eps), rope: rope, cache: cache,
+                        layer: index, batch: step, scale: scale, slidingWindow: window, logitSoftCap: nil)
+                } else {
+                    b.rotaryAttention(
+                        qkv, layout: layout, rope: rope, cache: cache, layer: index, batch: step, scale: scale, slidingWindow: window)
+                }
             hidden = b.linear(attention, layer.output, bias: layer.outputBias)
             if shard.worldSize > 1 { b.allReduce(hidden) }
             let mlpInput = b.addRMSNorm(hidden, residual: residual!, weight: layer.postAttentionNorm, eps: eps)
