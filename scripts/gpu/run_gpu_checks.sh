@@ -24,7 +24,7 @@
 #              1000 x 1024/128 throughput as a share of the matmul rate, transformers beside both
 #              (fills about 9.5 minutes: run it alone in a call)
 #   gemmaspeed the Gemma-2-9B shape's batch-1 decode against its bandwidth floor, transformers beside it
-#   families   kernel checks in every dtype, then each Gemma/Phi-3/BERT fixture against its committed
+#   families   kernel checks in every dtype, then each Gemma/Phi-3/Qwen3/BERT fixture against its committed
 #              transformers outputs (float32 logits and greedy tokens, bfloat16 greedy; BERT embeddings
 #              by cosine through `vllm serve`); also writes $OUT/families_summary.json
 #   gguf       GGUF blocks on CUDA: the GGUF fixture model against the CPU backend (float32, bf16; and
@@ -79,6 +79,9 @@
 #   decodemma  decode_attention on the tensor cores for the FP8 cache and long splits: bf16 kernel-check,
 #              8B throughput with FP8 weights + FP8 cache (embedded, and DA_MMA 0), bf16 and FP8 weights
 #              beside, the limits; then ROTARY_VECTORS 1: bf16 throughput and kernel-check
+#   moefuse    the decode-step fusions: MoE fixtures, the limits, Qwen3-30B-A3B and Qwen3-0.6B batch-1 latency
+#              against the previous build (.gpu/vllm-base.xz), ROUNDS times (default 2); with `families`
+#              (FAMILY_FIXTURES: fixture names; FAMILY_KERNEL_CHECK: dtypes) the kernel checks and the q/k-norm fixtures
 #   moeroute   the MoE decode kernels: bf16 kernel-check with the embedded kernels, then MOE_ROUTE_SET_TIES=1
 #              (serial tie steps only at the top-k boundary): kernel-check, MoE fixtures; the limits, and the
 #              Qwen3-30B-A3B batch-1 latency of the previous build (.gpu/vllm-base.xz), the embedded kernels
@@ -500,11 +503,12 @@ fi
 if has_mode families; then
     export VLLM_CACHE_ROOT=$W/cache-families
     xz -dc .gpu/vllm-dev.xz > "$DEV" && chmod +x "$DEV"
-    for dt in bfloat16 float16 float32; do
+    for dt in ${FAMILY_KERNEL_CHECK:-bfloat16 float16 float32}; do
         step kernel_check_${dt} 150 "$DEV" kernel-check --dtype $dt --json
     done
     for m in Tests/Fixtures/models/*/; do
         m=${m%/}; name=$(basename "$m")
+        [ -n "${FAMILY_FIXTURES:-}" ] && [[ " $FAMILY_FIXTURES " != *" $name "* ]] && continue
         arch=$(python3 -c "import json;print(json.load(open('$m/config.json'))['architectures'][0])")
         case $arch in
         BertModel)
@@ -513,7 +517,7 @@ if has_mode families; then
                     --extra-args --device cuda --dtype $dt | tee -a $R/compare.jsonl $R/families.jsonl
             done
             continue ;;
-        Gemma2ForCausalLM|Gemma3ForCausalLM|Gemma3ForConditionalGeneration|Phi3ForCausalLM) ;;
+        Gemma2ForCausalLM|Gemma3ForCausalLM|Gemma3ForConditionalGeneration|Phi3ForCausalLM|Qwen3ForCausalLM) ;;
         *) continue ;;
         esac
         # The fixture's prompt, greedy tokens and float32 logits (and Phi-3's short-factor logits of
@@ -740,6 +744,27 @@ if has_mode moeroute; then
             export VLLM_CACHE_ROOT=$W/cache-moeroute-$variant
             latency_1x32x128 latency_moe_a3b_${variant}_$round 200 bench/gpu/configs/qwen3_30b_a3b "" \
                 env VLLM_CUDA_KERNEL_SOURCE=$src "$cmd"
+        done
+    done
+fi
+
+# moefuse: the decode-step fusions (moe_router_route, rotary_norm_write_kv): the MoE fixtures against
+# transformers, the limits, then batch-1 latency of the previous build (.gpu/vllm-base.xz) and this
+# one alternating, ROUNDS times (default 2): the Qwen3-30B-A3B shape (MoE) and Qwen3-0.6B (q/k norm).
+# With `families` (FAMILY_FIXTURES="qwen3 qwen3-bf16 gemma3 gemma3-bf16" FAMILY_KERNEL_CHECK=bfloat16)
+# it is the whole check of those kernels.
+if has_mode moefuse; then
+    export VLLM_CACHE_ROOT=$W/cache-moefuse
+    step moe_fixtures 300 env OUT=$OUT bash $G/check_moe_fixtures.sh
+    cut -c1-200 $OUT/moe_compare.jsonl
+    step hf_limits 120 python3 $G/hf_bench.py --limits --out $R/hf_limits.json
+    unpack_base
+    for round in $(seq 1 ${ROUNDS:-2}); do
+        for variant in base new; do
+            cmd=$(variant_binary $variant) || continue
+            export VLLM_CACHE_ROOT=$W/cache-moefuse-$variant
+            latency_1x32x128 latency_moe_a3b_${variant}_$round 200 bench/gpu/configs/qwen3_30b_a3b "" "$cmd"
+            latency_1x32x128 latency_qwen06_${variant}_$round 100 $Q06 "" "$cmd"
         done
     done
 fi
