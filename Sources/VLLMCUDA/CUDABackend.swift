@@ -197,9 +197,8 @@ public final class CUDABackend: Backend {
     /// (`CUDAQuantizedLinear.swift`): as large as the largest such weight, made at load.
     var dequantizedScratch: (pointer: CUdeviceptr, bytes: Int) = (0, 0)
     /// Zeros that kernels count finished blocks in (the last block of a group does the group's
-    /// final merge and puts the zero back): one per logits row of the argmax; the first also serves
-    /// `moe_router_route` (kernels on the stream never hold them at once).
-    let completionCounters: CUdeviceptr
+    /// final merge and puts the zero back): one per logits row of the argmax.
+    private let completionCounters: CUdeviceptr
     private static let completionCounterCount = 1 << 16
     private let argumentStorage: UnsafeMutableRawPointer
     private let argumentPointers: UnsafeMutablePointer<UnsafeMutableRawPointer?>

@@ -3,9 +3,8 @@ import VLLMCore
 /// The functions of `Kernels/moe.cu` for one activation dtype.
 struct MixtureOfExpertsKernels {
     let route, group, gemm, combine: CUhandle
-    /// The decode kernels (16-bit activations only): the router's product with the routing, gate/up with SwiGLU per entry,
-    /// and down with the weighted sum.
-    let routerRoute, gemvSwiGLU, gemvCombine: CUhandle?
+    /// The decode kernels (16-bit activations only): gate/up with SwiGLU per entry, and down with the weighted sum.
+    let gemvSwiGLU, gemvCombine: CUhandle?
     /// The grouped product on the tensor cores (16-bit activations only).
     let gemmMMA: CUhandle?
 
@@ -16,7 +15,6 @@ struct MixtureOfExpertsKernels {
         else { return nil }
         (self.route, self.group, self.gemm, self.combine) = (route, group, gemm, combine)
         (gemvSwiGLU, gemvCombine, gemmMMA) = (function(.moeGemvSwiGLU), function(.moeGemvCombine), function(.moeGemmMMA))
-        routerRoute = function(.moeRouterRoute)
     }
 }
 
@@ -32,8 +30,6 @@ private let combineColumns = 256
 private let matrixVectorTokens = 8
 /// Warps of a `moe_gemv_combine` block (MOE_GEMV_COMBINE_WARPS), which share out its rows' (row, choice) pairs.
 private let gemvCombineWarps = 8
-/// Warps of a `moe_router_route` block (MOE_ROUTER_WARPS): a router row each, and at the end a token each.
-private let routerWarps = 8
 
 /// `moe_group`'s arrays for a layer's top-k choices (`CUDABackend.expertGrouping`): for expert e, `expertStart[e]` is its first slot and
 /// `tileStart[e]` its first row tile of the grouped product (both with a final total); `slotEntry[s]` is the entry (token · k + choice)
@@ -108,37 +104,23 @@ extension CUDABackend {
         return out
     }
 
-    /// The decode kernels of `moe.cu`, where the module has them all.
+    /// The decode kernels of `moe.cu`, where the module has them.
     private struct DecodeExpertKernels {
         let gemvSwiGLU, gemvCombine: CUhandle
-        let routerRoute: CUhandle?
 
         init?(_ moe: MixtureOfExpertsKernels) {
             guard let gemvSwiGLU = moe.gemvSwiGLU, let gemvCombine = moe.gemvCombine else { return nil }
-            (self.gemvSwiGLU, self.gemvCombine, routerRoute) = (gemvSwiGLU, gemvCombine, moe.routerRoute)
+            (self.gemvSwiGLU, self.gemvCombine) = (gemvSwiGLU, gemvCombine)
         }
     }
 
-    /// Queues the router's product and the routing (`moe_route`, or `moe_router_route` for both in one launch where `fused`
-    /// and the router is dense); returns where the top-k ids and weights will be (ring memory).
+    /// Queues the router's product and `moe_route`; returns where the top-k ids and weights will be (ring memory).
     private func queueRouting(
-        _ x: CUDATensor, _ block: MixtureOfExpertsBlock<CUDATensor>, _ moe: MixtureOfExpertsKernels, fused: CUhandle?
+        _ x: CUDATensor, _ block: MixtureOfExpertsBlock<CUDATensor>, _ moe: MixtureOfExpertsKernels
     ) -> (ids: CUdeviceptr, weights: CUdeviceptr) {
         let (tokens, count, k) = (x.rows, block.experts.numExperts, block.routing.topK)
         let topIDs = ring.allocate(tokens * k * 4).pointer, topWeights = ring.allocate(tokens * k * 4).pointer
         let normalize = Int32(block.routing.normalizeTopK ? 1 : 0)
-        if let fused, block.router.format == .dense, tokens <= routerWarps {
-            let logits = allocate([tokens, count])
-            launch(
-                fused, "moe_router_route \(count)x\(x.columns)", grid: ((count + routerWarps - 1) / routerWarps, 1),
-                block: 32 * routerWarps,
-                [
-                    .pointer(logits.pointer), .pointer(x.pointer), .pointer(block.router.tensors[0].pointer), .int32(Int32(tokens)),
-                    .int32(Int32(count)), .int32(Int32(x.columns)), .int32(Int32(k)), .int32(normalize), .pointer(topIDs),
-                    .pointer(topWeights), .pointer(completionCounters),
-                ])
-            return (topIDs, topWeights)
-        }
         let logits = linear(x, block.router, bias: nil)
         launch(
             moe.route, "moe_route", grid: ((tokens + 3) / 4, 1), block: 128,  // a warp per token (MOE_ROUTE_TOKENS)
@@ -163,7 +145,7 @@ extension CUDABackend {
     ) {
         guard let moe = kernels.moe else { return }
         let (tokens, hidden, rows, k) = (x.rows, x.columns, block.experts.intermediate, block.routing.topK)
-        let top = queueRouting(x, block, moe, fused: decode.routerRoute)
+        let top = queueRouting(x, block, moe)
         let act = allocate([tokens * k, rows])
         launch(
             decode.gemvSwiGLU, "moe_gemv_swiglu \(rows)x\(hidden)", grid: ((rows + 3) / 4, tokens * k), block: 256,
@@ -192,7 +174,7 @@ extension CUDABackend {
         let (tokens, hidden, rows) = (x.rows, x.columns, block.experts.intermediate)
         let (count, k) = (block.experts.numExperts, block.routing.topK)
         let slots = tokens * k
-        let top = queueRouting(x, block, moe, fused: nil)
+        let top = queueRouting(x, block, moe)
         let (expertStart, tileStart, slotEntry, entrySlot) = queueGrouping(moe, topIDs: top.ids, entries: slots, experts: count)
         // Every expert adds at most one partial tile to the full ones.
         let tiles = (slots + tileRows - 1) / tileRows + count

@@ -7,7 +7,7 @@ enum Kernel: String, CaseIterable, Sendable {
     case embedding, gatherRows, rmsNorm, addRMSNorm, normAddRMSNorm, addRMSNormInt8, headRMSNorm, rotaryWriteKV, writeKVCache
     case pagedAttention, flashAttention, attentionCombine, attentionCombineInt8, decodeAttention, gemv, gemvSwiGLU, gemvGeGLU, gemvMMA
     case siluAndMul, siluAndMulInt8, addBias, toFloat, fromFloat, argmaxRows, adjustLogits, sampleRows, flashPrefill
-    case moeRoute, moeGroup, moeGemm, moeCombine, moeGemvSwiGLU, moeGemvCombine, moeGemmMMA, moeRouterRoute
+    case moeRoute, moeGroup, moeGemm, moeCombine, moeGemvSwiGLU, moeGemvCombine, moeGemmMMA
     case gemvInt, gemvFP8, dequantizeInt, dequantizeFP8, permuteColumns, quantizeRowsFP8, scaleProduct, gemvLUT, dequantizeLUT
     case geluTanhAndMul, gelu, softCap, scale, layerNorm, encoderEmbedding, bidirectionalAttention, copyColumns
     case gemvGGML, dequantizeGGML, gemvGGMLInt8, quantizeGGMLInt8, gemvInt4Int8
@@ -21,7 +21,7 @@ enum Kernel: String, CaseIterable, Sendable {
     var isOptional: Bool {
         [
             .adjustLogits, .sampleRows, .decodeAttention, .flashPrefill, .gemvInt, .gemvFP8, .dequantizeInt, .dequantizeFP8,
-            .permuteColumns, .quantizeRowsFP8, .scaleProduct, .moeGemvSwiGLU, .moeGemvCombine, .moeGemmMMA, .moeRouterRoute, .gemvGGML,
+            .permuteColumns, .quantizeRowsFP8, .scaleProduct, .moeGemvSwiGLU, .moeGemvCombine, .moeGemmMMA, .gemvGGML,
             .dequantizeGGML,
             .gemvGGMLInt8, .quantizeGGMLInt8, .gemvInt4Int8, .gemvLUT, .dequantizeLUT,
             .writeKVCacheFP8, .rotaryWriteKVFP8, .pagedAttentionFP8, .decodeAttentionFP8, .flashPrefillFP8,

@@ -4,6 +4,23 @@
 #include "common.cuh"
 #endif
 
+// Whether this block is the last of the `count` blocks that share `counter` to get here: each
+// block's writes are made visible first, and the last one resets the counter for the next launch
+// (so that a buffer of zeros serves every launch, recorded ones included). Saves a merging kernel;
+// the merge must read the other blocks' results past L1 (`__ldcg`).
+__device__ bool last_to_arrive(int* counter, int count) {
+    __shared__ bool last;
+    __threadfence();
+    __syncthreads();
+    if (threadIdx.x == 0) {
+        last = atomicAdd(counter, 1) == count - 1;
+        if (last) *counter = 0;
+    }
+    __syncthreads();
+    if (last) __threadfence();
+    return last;
+}
+
 // Greedy sampling: index of the largest logit of each row (the first on ties, like argmax). A
 // row is cut into gridDim.y chunks, one block each, so that a single row (batch-1 decode) is read
 // by many multiprocessors instead of one; the last block of a row to finish picks the best of the

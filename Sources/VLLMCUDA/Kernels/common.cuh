@@ -332,23 +332,6 @@ __device__ __forceinline__ void gemv_accumulate(float* acc, const uint4& wv, con
     }
 }
 
-// Whether this block is the last of the `count` blocks that share `counter` to get here: each
-// block's writes are made visible first, and the last one resets the counter for the next launch
-// (so that a buffer of zeros serves every launch, recorded ones included). Saves a merging kernel;
-// the merge must read the other blocks' results past L1 (`__ldcg`).
-__device__ bool last_to_arrive(int* counter, int count) {
-    __shared__ bool last;
-    __threadfence();
-    __syncthreads();
-    if (threadIdx.x == 0) {
-        last = atomicAdd(counter, 1) == count - 1;
-        if (last) *counter = 0;
-    }
-    __syncthreads();
-    if (last) __threadfence();
-    return last;
-}
-
 // The dot products of weight row `wr` with the NT rows of x, summed over the warp (every lane
 // gets them); a dead warp (`live` false) only takes part in the launch protocol and gets zeros.
 #if GEMV_STAGED

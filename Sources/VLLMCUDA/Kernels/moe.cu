@@ -11,9 +11,8 @@
 //               for the first projection); run for gate/up and again for down;
 //   moe_combine a block per token and 256 columns: the weighted expert results summed in expert
 //               order (as transformers adds them), plus the gated shared expert when there is one.
-// Decode steps of a few tokens (16-bit activations) take three launches instead: moe_router_route
-// (the router's product with moe_route), moe_gemv_swiglu, and moe_gemv_combine (the down products
-// with moe_combine's sum); 16-bit
+// Decode steps of a few tokens (16-bit activations) take two launches after moe_route instead:
+// moe_gemv_swiglu, and moe_gemv_combine (the down products with moe_combine's sum); 16-bit
 // activations take moe_gemm_mma (tensor cores) for the grouped product. Every kernel waits for the
 // previous grid itself (PDL_ENTER), so its launch overlaps the kernel before it.
 
@@ -189,17 +188,17 @@ struct MoeQueue {
 #ifndef MOE_ROUTE_SET_TIES
 #define MOE_ROUTE_SET_TIES 1
 #endif
-// One warp routes token t, whose router logits are `row` (read past L1: moe_router_route's last
-// block reads what the other blocks wrote).
 template <typename T>
-__device__ void moe_route_token(const T* row, int t, int experts, int k, int normalize, int* top_ids, float* top_weights) {
+__device__ void moe_route(const T* logits, int tokens, int experts, int k, int normalize, int* top_ids, float* top_weights) {
     constexpr int PER = MOE_MAX_EXPERTS / 32;
-    const int lane = threadIdx.x & 31;
+    const int lane = threadIdx.x & 31, t = blockIdx.x * MOE_ROUTE_TOKENS + (threadIdx.x >> 5);
+    if (t >= tokens) return;
+    const T* row = logits + (long long)t * experts;
     float p[PER], top = NEG_INF;
 #pragma unroll
     for (int i = 0; i < PER; i++) {
         const int e = lane + 32 * i;
-        p[i] = e < experts ? to_f<T>(__ldcg(row + e)) : NEG_INF;
+        p[i] = e < experts ? to_f<T>(row[e]) : NEG_INF;
         top = fmaxf(top, p[i]);
     }
     top = warp_max(top);
@@ -247,7 +246,7 @@ __device__ void moe_route_token(const T* row, int t, int experts, int k, int nor
     if (tie) {
         MoeQueue q;
         for (int e = 0; e < experts; e++) {
-            q.v[e] = expf(to_f<T>(__ldcg(row + e)) - top) / sum;
+            q.v[e] = expf(to_f<T>(row[e]) - top) / sum;
             q.i[e] = e;
         }
         if (k * 64 <= experts) {
@@ -267,31 +266,6 @@ __device__ void moe_route_token(const T* row, int t, int experts, int k, int nor
         for (int j = 0; j < k; j++) total += top_weights[t * k + j];
         for (int j = 0; j < k; j++) top_weights[t * k + j] /= total;
     }
-}
-
-template <typename T>
-__device__ void moe_route(const T* logits, int tokens, int experts, int k, int normalize, int* top_ids, float* top_weights) {
-    const int t = blockIdx.x * MOE_ROUTE_TOKENS + (threadIdx.x >> 5);
-    if (t < tokens) moe_route_token<T>(logits + (long long)t * experts, t, experts, k, normalize, top_ids, top_weights);
-}
-
-// Decode steps (at most MOE_ROUTER_WARPS tokens): the router's product and moe_route in one launch.
-// Blocks of MOE_ROUTER_WARPS warps, a warp an expert's router row for each token in turn, through
-// gemv_row and rounded to T as gemv.cu's gemv rounds its outputs (logits: [tokens, experts]); the
-// last block to finish (last_to_arrive on `counter`, a zero it puts back) then routes the tokens, a
-// warp each. Saves moe_route's launch and its wait for the product.
-#define MOE_ROUTER_WARPS 8
-template <typename T>
-__device__ void moe_router_route(T* logits, const T* x, const T* w, int tokens, int experts, int hidden, int k,
-                                 int normalize, int* top_ids, float* top_weights, int* counter) {
-    const int warp = threadIdx.x >> 5, e = blockIdx.x * MOE_ROUTER_WARPS + warp;
-    for (int t = 0; t < tokens; t++) {
-        float total[1];
-        gemv_row<T, 1>(total, x + (long long)t * hidden, w + (long long)e * hidden, hidden, e < experts);
-        if ((threadIdx.x & 31) == 0 && e < experts) logits[(long long)t * experts + e] = from_f<T>(total[0]);
-    }
-    if (!last_to_arrive(counter, gridDim.x) || warp >= tokens) return;
-    moe_route_token<T>(logits + (long long)warp * experts, warp, experts, k, normalize, top_ids, top_weights);
 }
 
 // One block of up to 1024 threads, at least one per expert. Each warp takes a contiguous run of the
@@ -579,11 +553,6 @@ __device__ void moe_gemv_combine(T* out, const T* act, const int* top_ids, const
 }
 
 #define INSTANTIATE_MOE_GEMV(S, T)                                                                                     \
-    extern "C" __global__ void __launch_bounds__(32 * MOE_ROUTER_WARPS) moe_router_route_##S(T* logits, const T* x,    \
-        const T* w, int tokens, int experts, int hidden, int k, int normalize, int* top_ids, float* top_weights,       \
-        int* counter) {                                                                                                \
-        moe_router_route<T>(logits, x, w, tokens, experts, hidden, k, normalize, top_ids, top_weights, counter);       \
-    }                                                                                                                  \
     extern "C" __global__ void __launch_bounds__(256) moe_gemv_swiglu_##S(T* act, const T* x, const int* top_ids,     \
         int k, const T* w, int n, int kdim) {                                                                          \
         PDL_ENTER();                                                                                                   \
