@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Runs block-level kernels of Sources/VLLMCUDA/Kernels on the CPU, before a GPU has run them.
 
-common.cuh, norm.cu, activation.cu, attention.cu, decode_attention.cu and flash_prefill.cu are
+common.cuh, norm.cu, rotary.cu, activation.cu, attention.cu, decode_attention.cu and flash_prefill.cu are
 compiled as C++ for the host, with small stand-ins for CUDA's headers and built-ins, and each launch
 is run thread by thread on a SIMT emulator: every CUDA thread is a ucontext with its own stack,
 `__syncthreads` waits for the block and `__shfl_xor_sync` for the warp (each lane leaves its value,
@@ -12,6 +12,9 @@ ISA's fragment layouts; flash_prefill, which GPUs have checked, runs on the same
 of that emulation.
 
 Checks, bit for bit (counts of differing values or bytes, which must be 0):
+- rotary_norm_write_kv (q/k head norm inside the rotary kernel) against head_rms_norm, then
+  rotary_write_kv: the rows and the cache bytes, caches of bfloat16, float32 and e4m3 codes, partial
+  rotary and head sizes 8 to 256 (a missing warp barrier and a skipped key value are caught);
 - add_rms_norm_int8 against add_rms_norm (output and residual), and its 8-bit form against the one
   quantize_ggml_int8's body (quantize_int8_block, a warp a block of 32) makes from that output;
 - silu_and_mul_int8 against silu_and_mul (its 16-byte path), the same way;
@@ -444,8 +447,50 @@ static int check_decode_attention(int kv_heads, int group, int block_size, std::
                 e_mma, e_lanes, e_split, splits, HD <= 128 && !FP8 ? std::to_string(e_flash).c_str() : "not run", ok ? "" : "  FAILED");
     return ok ? 0 : 1;
 }
+// rotary_norm_write_kv (the q/k head norm inside the rotary kernel) against head_rms_norm, then
+// rotary_write_kv, at the backend's launch shapes: the rows and both caches' bytes must agree bit for
+// bit, for a cache of T and of e4m3 codes (C = unsigned char), partial rotary included.
+template <typename T, typename C>
+static int check_rotary_norm(int heads, int kv_heads, int hd, int rotary_dim) {
+    const int tokens = 3, block_size = 16, blocks = 4, width = (heads + 2 * kv_heads) * hd;
+    std::vector<T> qkv(tokens * width), table(64 * rotary_dim), qw(hd), kw(hd);
+    auto value = [](float x) { T t; if constexpr (sizeof(T) == 4) t = x; else t = from_f<T>(x); return t; };
+    for (auto& v : qkv) v = value(2 * uniform());
+    for (int p = 0; p < 64; ++p)
+        for (int d = 0; d < rotary_dim / 2; ++d) {
+            const float angle = p * std::pow(10000.f, -2.f * d / rotary_dim);
+            table[p * rotary_dim + d] = value(std::cos(angle)), table[p * rotary_dim + rotary_dim / 2 + d] = value(std::sin(angle));
+        }
+    for (auto& v : qw) v = value(1 + uniform() / 4);
+    for (auto& v : kw) v = value(1 + uniform() / 4);
+    const std::vector<int> positions = {5, 17, 40}, slots = {3, 20, 33};
+    const size_t cache = (size_t)blocks * kv_heads * block_size * hd;
+    std::vector<C> keys_a(cache), values_a(cache), keys_b(cache), values_b(cache);
+    std::vector<T> rows_a = qkv, rows_b = qkv;
+    const float key_inverse = 1 / 0.75f, value_inverse = 1 / 1.5f;
+    const int items = std::max((heads + kv_heads) * rotary_dim / 2, kv_heads * hd), parts = (items + 127) / 128;
+    simt::launch(tokens, 32, [&] { head_rms_norm<T>(rows_a.data(), qw.data(), kw.data(), width, heads, hd, 1e-6f); }, heads + kv_heads);
+    simt::launch(tokens, 128, [&] {
+        rotary_write_kv<T, C, false>(rows_a.data(), table.data(), positions.data(), slots.data(), keys_a.data(), values_a.data(), width,
+                                     heads, kv_heads, hd, block_size, rotary_dim, key_inverse, value_inverse, nullptr, nullptr, 0.f);
+    }, parts);
+    simt::launch(tokens, 128, [&] {
+        rotary_write_kv<T, C, true>(rows_b.data(), table.data(), positions.data(), slots.data(), keys_b.data(), values_b.data(), width,
+                                    heads, kv_heads, hd, block_size, rotary_dim, key_inverse, value_inverse, qw.data(), kw.data(), 1e-6f);
+    }, parts);
+    const int rows = differing(rows_a.data(), rows_b.data(), rows_a.size() * sizeof(T));
+    const int bytes = differing(keys_a.data(), keys_b.data(), cache * sizeof(C)) + differing(values_a.data(), values_b.data(), cache * sizeof(C));
+    std::printf("rotary_norm_write_kv%s %s h%d/%dx%d rotary %d: row bytes differing from head_rms_norm + rotary_write_kv %d, cache bytes %d\n",
+                sizeof(C) == 1 ? " fp8 cache" : "", sizeof(T) == 4 ? "f32" : "bf16", heads, kv_heads, hd, rotary_dim, rows, bytes);
+    return rows != 0 || bytes != 0;
+}
 int main() {
     int failures = 0;
+    for (auto [heads, kv_heads, hd, rotary_dim] : std::vector<std::array<int, 4>>{{8, 2, 64, 64}, {16, 4, 128, 96}, {4, 2, 256, 256}, {6, 6, 8, 8}}) {
+        failures += check_rotary_norm<__nv_bfloat16, __nv_bfloat16>(heads, kv_heads, hd, rotary_dim);
+        failures += check_rotary_norm<__nv_bfloat16, unsigned char>(heads, kv_heads, hd, rotary_dim);
+        failures += check_rotary_norm<float, float>(heads, kv_heads, hd, rotary_dim);
+    }
     for (int rows = 1; rows <= 4; ++rows)
         for (int n : {1024, 1056, 4096, 14336}) {
             const size_t count = (size_t)rows * n;
@@ -577,7 +622,7 @@ def main():
     with tempfile.TemporaryDirectory() as work:
         for name, text in FAKE_HEADERS.items():
             open(os.path.join(work, name), "w").write("#pragma once\n" + text)
-        files = ["common.cuh", "norm.cu", "activation.cu", "attention.cu", "decode_attention.cu", "flash_prefill.cu"]
+        files = ["common.cuh", "norm.cu", "rotary.cu", "activation.cu", "attention.cu", "decode_attention.cu", "flash_prefill.cu"]
         kernels = "".join(open(os.path.join(KERNELS, f)).read() + "\n" for f in files)
         for signature, definition in EMULATED_PTX.items():
             kernels = replace_definition(kernels, signature, definition)

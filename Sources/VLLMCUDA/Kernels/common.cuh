@@ -204,6 +204,18 @@ __device__ __forceinline__ float warp_sum(float v) {
     return v;
 }
 
+// Qwen3's and Gemma 3's per-head RMSNorm of q or k, in place, by one warp: the head's sum of squares
+// over the lanes, then each value times the inverse root, rounded to T, times the weight (the
+// rounding of transformers' RMSNorm in 16-bit dtypes). head_rms_norm and rotary_norm_write_kv share it.
+template <typename T> __device__ __forceinline__ void warp_head_rms_norm(T* x, const T* w, int head_dim, float eps) {
+    const int lane = threadIdx.x & 31;
+    float squares = 0.f;
+    for (int i = lane; i < head_dim; i += 32) { const float v = to_f(x[i]); squares += v * v; }
+    const float inverse = 1.f / sqrtf(warp_sum(squares) / (float)head_dim + eps);
+    __syncwarp();
+    for (int i = lane; i < head_dim; i += 32) x[i] = from_f<T>(to_f(w[i]) * rnd<T>(to_f(x[i]) * inverse));
+}
+
 // The matrix-vector kernels' accumulators, cleared (ROWS rows of a warp, NT tokens).
 template <int ROWS, int NT> __device__ __forceinline__ void qgemv_clear(float (&acc)[ROWS][NT]) {
 #pragma unroll

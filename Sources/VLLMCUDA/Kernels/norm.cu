@@ -183,13 +183,8 @@ __device__ void norm_add_rms_norm(T* out, T* residual, const T* x, const T* w1, 
 template <typename T>
 __device__ void head_rms_norm(T* qkv, const T* qw, const T* kw, int width, int num_heads, int head_dim, float eps) {
     const int head = blockIdx.y;
-    T* x = qkv + (long long)blockIdx.x * width + (long long)head * head_dim;
-    const T* w = head < num_heads ? qw : kw;
-    float squares = 0.f;
-    for (int i = threadIdx.x; i < head_dim; i += 32) { const float v = to_f(x[i]); squares += v * v; }
-    const float inverse = 1.f / sqrtf(warp_sum(squares) / (float)head_dim + eps);
-    __syncwarp();
-    for (int i = threadIdx.x; i < head_dim; i += 32) x[i] = from_f<T>(to_f(w[i]) * rnd<T>(to_f(x[i]) * inverse));
+    warp_head_rms_norm(qkv + (long long)blockIdx.x * width + (long long)head * head_dim, head < num_heads ? qw : kw,
+                       head_dim, eps);
 }
 
 // LayerNorm of x + residual (of x alone when residual is null), one block per row, with weight and

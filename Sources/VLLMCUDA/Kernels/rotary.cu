@@ -76,10 +76,11 @@ __device__ __forceinline__ bool rotary_write_kv_chunks(T* row, const T* table, l
 // unsigned char) stores them as write_kv_cache does, with the inverses of the layer's scales.
 // Grid (tokens, parts): a token's items are spread over gridDim.y blocks so that a decode step's
 // one token is not one block walking 20 dependent rounds of loads (12 us a layer on the 8B shape).
-// With q_norm/k_norm weights (Qwen3, Gemma 3): each q and k head first takes head_rms_norm's per-head
-// RMSNorm, with its arithmetic, so the two kernels' work is one launch. A warp a head: it normalizes
-// the head in place, then rotates it, and a key head's warp also stores its whole row in the cache
-// (the block-wide value loop then leaves the keys alone).
+// With q_norm/k_norm weights (Qwen3, Gemma 3): each q and k head first takes the per-head RMSNorm
+// head_rms_norm takes (warp_head_rms_norm), so the two kernels' work is one launch. A warp a head: it
+// normalizes the head in place, then rotates it, and a key head's warp also stores its whole row in
+// the cache (the block-wide value loop then leaves the keys alone). Same bits as the two kernels apart
+// (kernel-check on a GPU; simt_host_check.py).
 template <typename T, typename C>
 __device__ void rotary_norm_heads(T* row, const T* table, long long at, int slot, C* keys, const T* qw, const T* kw,
                                   float eps, int num_heads, int kv_heads, int head_dim, int block_size, int rotary_dim,
@@ -87,12 +88,8 @@ __device__ void rotary_norm_heads(T* row, const T* table, long long at, int slot
     const int half = rotary_dim / 2, lane = threadIdx.x & 31, warps = blockDim.x >> 5;
     for (int h = blockIdx.y * warps + (threadIdx.x >> 5); h < num_heads + kv_heads; h += gridDim.y * warps) {
         T* x = row + h * head_dim;
-        const T* w = h < num_heads ? qw : kw;
-        float squares = 0.f;
-        for (int i = lane; i < head_dim; i += 32) { const float v = to_f(x[i]); squares += v * v; }
-        const float inverse = 1.f / sqrtf(warp_sum(squares) / (float)head_dim + eps);
-        for (int i = lane; i < head_dim; i += 32) x[i] = from_f<T>(to_f(w[i]) * rnd<T>(to_f(x[i]) * inverse));
-        __syncwarp();
+        warp_head_rms_norm(x, h < num_heads ? qw : kw, head_dim, eps);
+        __syncwarp();  // the rotation reads values other lanes normed
         C* k = h >= num_heads && slot >= 0 ? keys + at + (long long)(h - num_heads) * block_size * head_dim : nullptr;
         for (int d = lane; d < half; d += 32) {
             T a, b;
