@@ -685,6 +685,7 @@ fi
 if has_mode profilespeed; then
     export VLLM_CACHE_ROOT=$W/cache-profile
     for f in ${PROFILE_FORMATS:-bf16 fp8}; do
+        [ $f = none ] && continue  # PROFILE_FORMATS=none: only the latency models
         quant=""; [ $f != bf16 ] && quant="--quantization $f"
         step profile_throughput_$f 200 env VLLM_CUDA_PROFILE=1 "$BIN" bench throughput --device cuda --load-format dummy \
             --model $L8 $quant --max-model-len 2048 --input-len 1024 --output-len 128 \
