@@ -82,10 +82,10 @@
 #   moefuse    the decode-step fusions: MoE fixtures, the limits, Qwen3-30B-A3B and Qwen3-0.6B batch-1 latency
 #              against the previous build (.gpu/vllm-base.xz), ROUNDS times (default 2); with `families`
 #              (FAMILY_FIXTURES: fixture names; FAMILY_KERNEL_CHECK: dtypes) the kernel checks and the q/k-norm fixtures
-#   moeroute   the MoE decode kernels: bf16 kernel-check with the embedded kernels, then MOE_ROUTE_SET_TIES=1
-#              (serial tie steps only at the top-k boundary): kernel-check, MoE fixtures; the limits, and the
-#              Qwen3-30B-A3B batch-1 latency of the previous build (.gpu/vllm-base.xz), the embedded kernels
-#              and MOE_ROUTE_SET_TIES=1, ROUNDS times (default 1)
+#   moeroute   the MoE decode kernels: bf16 kernel-check with the embedded kernels, then MOE_ROUTE_SET_TIES=0
+#              (the serial tie steps at every tie, the rule before 2026-12-06): kernel-check, MoE fixtures; the
+#              limits, and the Qwen3-30B-A3B batch-1 latency of the previous build (.gpu/vllm-base.xz), the
+#              embedded kernels and MOE_ROUTE_SET_TIES=0, ROUNDS times (default 1)
 #   ncu        Nsight Compute's counters of the kernels of a batch-1 decode step (8B shape, eager, bf16 and
 #              GPTQ int4 weights): time, DRAM and SM throughput, occupancy, registers, cycles per issued instruction
 #              and idle schedulers (scripts/gpu/ncu_table.py), to tell kernels bound by memory from those bound by issue or latency
@@ -722,15 +722,16 @@ if has_mode fp8accum; then
 fi
 
 # moeroute: the MoE decode kernels (moe_gemv_swiglu, moe_gemv_combine) and moe_route with
-# MOE_ROUTE_SET_TIES 1 (moe.cu: the serial tie steps only where equal probabilities straddle the k-th
-# place): bf16 kernel-check with the embedded kernels and with that source, the MoE fixtures against
-# transformers with that source (the decode kernels are the embedded ones there too), the limits,
-# then the Qwen3-30B-A3B shape's batch-1 latency: the previous build, the embedded kernels, that source.
+# MOE_ROUTE_SET_TIES 0 (moe.cu: the serial tie steps at every tie, not only where equal probabilities
+# straddle the k-th place as by default): bf16 kernel-check with the embedded kernels and with that
+# source, the MoE fixtures against transformers with that source (the decode kernels are the embedded
+# ones there too), the limits, then the Qwen3-30B-A3B shape's batch-1 latency: the previous build, the
+# embedded kernels, that source. (Run on 2026-12-06 with the define 1 when 0 was the default.)
 if has_mode moeroute; then
     export VLLM_CACHE_ROOT=$W/cache-moeroute
     step kernel_check_bfloat16 150 "$DEV" kernel-check --dtype bfloat16
     grep -i "moe\|FAIL" $R/kernel_check_bfloat16.out | head -40
-    { echo "#define MOE_ROUTE_SET_TIES 1"; python3 $G/kernel_source.py; } > $W/kernels_moeroute.cu
+    { echo "#define MOE_ROUTE_SET_TIES 0"; python3 $G/kernel_source.py; } > $W/kernels_moeroute.cu
     step kernel_check_bfloat16_moeroute 150 env VLLM_CUDA_KERNEL_SOURCE=$W/kernels_moeroute.cu "$DEV" kernel-check --dtype bfloat16
     grep -i "moe\|FAIL" $R/kernel_check_bfloat16_moeroute.out | head -40
     step moe_fixtures_moeroute 400 env OUT=$OUT VLLM_CUDA_KERNEL_SOURCE=$W/kernels_moeroute.cu bash $G/check_moe_fixtures.sh
