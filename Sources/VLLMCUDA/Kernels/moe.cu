@@ -512,9 +512,10 @@ __device__ void moe_gemv_swiglu(T* act, const T* x, const int* top_ids, int k, c
 // (hidden / rows_per_block, tokens), blocks of MOE_GEMV_COMBINE_WARPS warps: the block's
 // rows_per_block × k (row, choice) pairs go to the warps in turn, a warp streaming one expert's row,
 // and one thread a row then adds the token's k results in expert order. Each product is rounded to
-// T as moe_gemv stored it, and each step as moe_combine rounds it, so the bits are those of the two
-// kernels apart; without the separate launch and its [entries, hidden] round trip. rows_per_block ×
-// k is at most MOE_MAX_EXPERTS (the host takes max(1, warps / k) rows).
+// T as the separate down kernel (moe_gemv, until 2026-12-06) stored it, and each step as moe_combine
+// rounds it, so the bits are those of the two kernels apart, without the second launch and the
+// [entries, hidden] round trip. rows_per_block × k is at most MOE_MAX_EXPERTS (the host takes
+// max(1, warps / k) rows).
 #define MOE_GEMV_COMBINE_WARPS 8
 template <typename T>
 __device__ void moe_gemv_combine(T* out, const T* act, const int* top_ids, const float* top_weights, int k, const T* w,
