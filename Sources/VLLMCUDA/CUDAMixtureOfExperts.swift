@@ -95,23 +95,13 @@ extension CUDABackend {
         guard x.rows > 0 else { return out }
         // Batch-invariant mode keeps every step on the grouped product, whose rows do not depend on the others.
         if !batchInvariant, x.rows <= matrixVectorTokens, x.columns % 8 == 0, experts.intermediate % 8 == 0,
-            let decode = DecodeExpertKernels(moe)
+            let gemvSwiGLU = moe.gemvSwiGLU, let gemvCombine = moe.gemvCombine
         {
-            decodeExperts(x, block, decode, into: out)
+            decodeExperts(x, block, moe, gemvSwiGLU: gemvSwiGLU, gemvCombine: gemvCombine, into: out)
         } else {
             groupedExperts(x, block, moe, into: out)
         }
         return out
-    }
-
-    /// The decode kernels of `moe.cu`, where the module has them.
-    private struct DecodeExpertKernels {
-        let gemvSwiGLU, gemvCombine: CUhandle
-
-        init?(_ moe: MixtureOfExpertsKernels) {
-            guard let gemvSwiGLU = moe.gemvSwiGLU, let gemvCombine = moe.gemvCombine else { return nil }
-            (self.gemvSwiGLU, self.gemvCombine) = (gemvSwiGLU, gemvCombine)
-        }
     }
 
     /// Queues the router's product and `moe_route`; returns where the top-k ids and weights will be (ring memory).
@@ -141,14 +131,14 @@ extension CUDABackend {
     /// A decode step's experts as matrix-vector products: each entry's gate/up rows into its own activation row
     /// (`moe_gemv_swiglu`), then the down rows and the weighted sum in one kernel (`moe_gemv_combine`); no grouping.
     private func decodeExperts(
-        _ x: CUDATensor, _ block: MixtureOfExpertsBlock<CUDATensor>, _ decode: DecodeExpertKernels, into out: CUDATensor
+        _ x: CUDATensor, _ block: MixtureOfExpertsBlock<CUDATensor>, _ moe: MixtureOfExpertsKernels, gemvSwiGLU: CUhandle,
+        gemvCombine: CUhandle, into out: CUDATensor
     ) {
-        guard let moe = kernels.moe else { return }
         let (tokens, hidden, rows, k) = (x.rows, x.columns, block.experts.intermediate, block.routing.topK)
         let top = queueRouting(x, block, moe)
         let act = allocate([tokens * k, rows])
         launch(
-            decode.gemvSwiGLU, "moe_gemv_swiglu \(rows)x\(hidden)", grid: ((rows + 3) / 4, tokens * k), block: 256,
+            gemvSwiGLU, "moe_gemv_swiglu \(rows)x\(hidden)", grid: ((rows + 3) / 4, tokens * k), block: 256,
             [
                 .pointer(act.pointer), .pointer(x.pointer), .pointer(top.ids), .int32(Int32(k)),
                 .pointer(block.experts.gateUp[0].tensors[0].pointer), .int32(Int32(rows)), .int32(Int32(hidden)),
@@ -157,7 +147,7 @@ extension CUDABackend {
         let shared = sharedExpertArguments(x, block)
         checkLive(act)
         launch(
-            decode.gemvCombine, "moe_gemv_combine \(hidden)x\(rows)", grid: ((hidden + rowsPerBlock - 1) / rowsPerBlock, tokens),
+            gemvCombine, "moe_gemv_combine \(hidden)x\(rows)", grid: ((hidden + rowsPerBlock - 1) / rowsPerBlock, tokens),
             block: 32 * gemvCombineWarps,
             [
                 .pointer(out.pointer), .pointer(act.pointer), .pointer(top.ids), .pointer(top.weights), .int32(Int32(k)),
