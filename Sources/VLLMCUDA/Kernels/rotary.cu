@@ -114,26 +114,27 @@ __device__ void rotary_write_kv(T* qkv, const T* rope, const int* positions, con
     // Where this token's head 0 lives in a layer's cache; head g is g * block_size rows further.
     const long long at = slot < 0 ? 0 : ((long long)(slot / block_size) * kv_heads * block_size + slot % block_size) * head_dim;
     const int first = blockIdx.y * blockDim.x + threadIdx.x, stride = gridDim.y * blockDim.x;
-    if (NORMED) {
+    if constexpr (NORMED) {
         rotary_norm_heads(row, table, at, slot, keys, q_norm, k_norm, eps, num_heads, kv_heads, head_dim, block_size,
                           rotary_dim, key_inverse);
-    } else if (ROTARY_VECTORS && rotary_write_kv_chunks(row, table, at, slot, keys, values, width, num_heads, kv_heads,
-                                                          head_dim, block_size, rotary_dim, key_inverse, value_inverse,
-                                                          first, stride)) {
-        return;
-    }
-    for (int i = NORMED ? heads * half : first; i < heads * half; i += stride) {
-        const int h = i / half, d = i % half;
-        T* x = row + h * head_dim;
-        const float c = to_f(table[d]), s = to_f(table[half + d]);
-        T a, b;
-        rotate_pair(to_f(x[d]), to_f(x[half + d]), c, s, a, b);
-        x[d] = a;
-        x[half + d] = b;
-        if (slot >= 0 && h >= num_heads) {
-            C* k = keys + at + (long long)(h - num_heads) * block_size * head_dim;
-            kv_store(k + d, a, key_inverse);
-            kv_store(k + half + d, b, key_inverse);
+    } else {
+        if (ROTARY_VECTORS && rotary_write_kv_chunks(row, table, at, slot, keys, values, width, num_heads, kv_heads,
+                                                     head_dim, block_size, rotary_dim, key_inverse, value_inverse, first,
+                                                     stride))
+            return;
+        for (int i = first; i < heads * half; i += stride) {
+            const int h = i / half, d = i % half;
+            T* x = row + h * head_dim;
+            const float c = to_f(table[d]), s = to_f(table[half + d]);
+            T a, b;
+            rotate_pair(to_f(x[d]), to_f(x[half + d]), c, s, a, b);
+            x[d] = a;
+            x[half + d] = b;
+            if (slot >= 0 && h >= num_heads) {
+                C* k = keys + at + (long long)(h - num_heads) * block_size * head_dim;
+                kv_store(k + d, a, key_inverse);
+                kv_store(k + half + d, b, key_inverse);
+            }
         }
     }
     if (slot < 0) return;
