@@ -63,6 +63,7 @@
 #   attnablate the 8B shape's batch-1 decode (bf16) with the embedded kernels, with decode_attention's work
 #              taken out (.gpu/ablate_source.cu.xz from scripts/gpu/make_ablate_source.py), and with that and
 #              attention_combine skipped, two rounds: decode attention's and the combine's share of a recorded step
+#              (ABLATE_MODEL: another config folder; ATTN_ABLATE_ROUNDS: rounds)
 #   attnvariants  decode_attention variants through kernel-source defines (ATTN_VARIANTS, |-separated lists
 #              of comma-separated NAME=VALUE; default: embedded, DA_UNSPLIT_LANES=4 and =8, the lanes a key
 #              of the large-batch kernel): each one's bf16 kernel-check, 8B throughput (1000 x 1024/128) and
@@ -985,12 +986,16 @@ fi
 
 if has_mode attnablate; then
     xz -dc .gpu/ablate_source.cu.xz > $W/ablate_source.cu
-    for round in 1 2; do
+    # ABLATE_MODEL: another config folder than the 8B shape's; ATTN_ABLATE_ROUNDS: rounds (default 2).
+    ablate_model=${ABLATE_MODEL:-bench/gpu/configs/llama3_1_8b}
+    ablate_tag=$([ -n "${ABLATE_MODEL:-}" ] && basename $ABLATE_MODEL || echo 8b_bf16)
+    for round in $(seq 1 ${ATTN_ABLATE_ROUNDS:-2}); do
         export VLLM_CACHE_ROOT=$W/cache-ablate
-        latency_8b latency_8b_bf16_attention_full_$round 150 "" "$BIN"
+        latency_1x32x128 latency_${ablate_tag}_attention_full_$round 150 $ablate_model "" "$BIN"
         export VLLM_CACHE_ROOT=$W/cache-ablate-source
-        latency_8b latency_8b_bf16_attention_none_$round 150 "" env VLLM_CUDA_KERNEL_SOURCE=$W/ablate_source.cu "$BIN"
-        latency_8b latency_8b_bf16_attention_none_nocombine_$round 150 "" \
+        latency_1x32x128 latency_${ablate_tag}_attention_none_$round 150 $ablate_model "" \
+            env VLLM_CUDA_KERNEL_SOURCE=$W/ablate_source.cu "$BIN"
+        latency_1x32x128 latency_${ablate_tag}_attention_none_nocombine_$round 150 $ablate_model "" \
             env VLLM_CUDA_KERNEL_SOURCE=$W/ablate_source.cu VLLM_CUDA_SKIP_KERNELS=attention_combine "$BIN"
     done
 fi
