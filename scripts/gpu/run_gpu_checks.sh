@@ -59,7 +59,8 @@
 #   ablate     the 8B shape's batch-1 decode (bf16, GPTQ int4) with one kind of kernel left out at a time
 #              (VLLM_CUDA_SKIP_KERNELS; results wrong, timing only): each kind's share of a recorded step,
 #              which ncu, timing kernels one by one, overstates for small kernels (ABLATE: the kinds; leaving out
-#              decode_attention crashes, see attnablate; ABLATE_MODEL: another config folder, bf16 only)
+#              decode_attention crashes, see attnablate; ABLATE_MODEL: other config folders, bf16 only;
+#              ABLATE_LAYERS: those cut to that many layers)
 #   attnablate the 8B shape's batch-1 decode (bf16) with the embedded kernels, with decode_attention's work
 #              taken out (.gpu/ablate_source.cu.xz from scripts/gpu/make_ablate_source.py), and with that and
 #              attention_combine skipped, two rounds: decode attention's and the combine's share of a recorded step
@@ -966,17 +967,30 @@ if has_mode sourceab; then
     done
 fi
 
+ablate_model_folders() {  # the folders of ABLATE_MODEL (several may be named), cut to ABLATE_LAYERS layers where set
+    # (copies in $W: a layer's kinds keep their shares, the head's grows, and they load in a fraction of the time)
+    local m c
+    for m in ${ABLATE_MODEL:-}; do
+        if [ -n "${ABLATE_LAYERS:-}" ]; then
+            c=$W/configs/$(basename $m)_${ABLATE_LAYERS}l; mkdir -p $c
+            python3 -c "import json;c=json.load(open('$m/config.json'));c['num_hidden_layers']=$ABLATE_LAYERS;json.dump(c,open('$c/config.json','w'),indent=1)"
+            m=$c
+        fi
+        echo $m
+    done
+}
 if has_mode ablate; then
     gptq_8b_config
     # The copy bandwidth in the same run: the batch-1 floor is the weights' bytes over it.
     step hf_limits 120 python3 $G/hf_bench.py --limits --out $R/hf_limits.json
     export VLLM_CACHE_ROOT=$W/cache-ablate
-    # ABLATE_MODEL: another config folder instead (bf16 only; e.g. bench/gpu/configs/gemma2_9b, whose
+    # ABLATE_MODEL: other config folders instead (bf16 only; e.g. bench/gpu/configs/gemma2_9b, whose
     # kinds include rms_norm; its decode steps fuse GeGLU into gemv_geglu, which `gemv` leaves out too).
+    ablate_models=$(ablate_model_folders)
     for skip in none ${ABLATE:-add_rms_norm rotary_write_kv attention_combine gemv}; do
         cmd="$BIN"; [ $skip != none ] && cmd="env VLLM_CUDA_SKIP_KERNELS=$skip $BIN"
-        if [ -n "${ABLATE_MODEL:-}" ]; then
-            latency_1x32x128 latency_$(basename $ABLATE_MODEL)_skip_$skip 150 $ABLATE_MODEL "" $cmd
+        if [ -n "$ablate_models" ]; then
+            for m in $ablate_models; do latency_1x32x128 latency_$(basename $m)_skip_$skip 200 $m "" $cmd; done
             continue
         fi
         latency_8b latency_8b_bf16_skip_$skip 150 "" $cmd
@@ -987,16 +1001,17 @@ fi
 if has_mode attnablate; then
     xz -dc .gpu/ablate_source.cu.xz > $W/ablate_source.cu
     # ABLATE_MODEL: another config folder than the 8B shape's; ATTN_ABLATE_ROUNDS: rounds (default 2).
-    ablate_model=${ABLATE_MODEL:-bench/gpu/configs/llama3_1_8b}
-    ablate_tag=$([ -n "${ABLATE_MODEL:-}" ] && basename $ABLATE_MODEL || echo 8b_bf16)
-    for round in $(seq 1 ${ATTN_ABLATE_ROUNDS:-2}); do
-        export VLLM_CACHE_ROOT=$W/cache-ablate
-        latency_1x32x128 latency_${ablate_tag}_attention_full_$round 150 $ablate_model "" "$BIN"
-        export VLLM_CACHE_ROOT=$W/cache-ablate-source
-        latency_1x32x128 latency_${ablate_tag}_attention_none_$round 150 $ablate_model "" \
-            env VLLM_CUDA_KERNEL_SOURCE=$W/ablate_source.cu "$BIN"
-        latency_1x32x128 latency_${ablate_tag}_attention_none_nocombine_$round 150 $ablate_model "" \
-            env VLLM_CUDA_KERNEL_SOURCE=$W/ablate_source.cu VLLM_CUDA_SKIP_KERNELS=attention_combine "$BIN"
+    for ablate_model in $(ablate_model_folders | grep . || echo $L8); do
+        ablate_tag=$([ $ablate_model = $L8 ] && echo 8b_bf16 || basename $ablate_model)
+        for round in $(seq 1 ${ATTN_ABLATE_ROUNDS:-2}); do
+            export VLLM_CACHE_ROOT=$W/cache-ablate
+            latency_1x32x128 latency_${ablate_tag}_attention_full_$round 200 $ablate_model "" "$BIN"
+            export VLLM_CACHE_ROOT=$W/cache-ablate-source
+            latency_1x32x128 latency_${ablate_tag}_attention_none_$round 200 $ablate_model "" \
+                env VLLM_CUDA_KERNEL_SOURCE=$W/ablate_source.cu "$BIN"
+            latency_1x32x128 latency_${ablate_tag}_attention_none_nocombine_$round 200 $ablate_model "" \
+                env VLLM_CUDA_KERNEL_SOURCE=$W/ablate_source.cu VLLM_CUDA_SKIP_KERNELS=attention_combine "$BIN"
+        done
     done
 fi
 
