@@ -14,5 +14,6 @@ for b in vllm vllm-base vllm-dev; do
 done
 tar cf - -C /tmp/pack_carry $names | xz -T1 --lzma2=preset=6,dict=256MiB > .gpu-carry/binaries.tar.xz
 cp .gpu/kernels.cu.xz .gpu-carry/ 2>/dev/null || true
+cp .gpu/ablate_source.cu.xz .gpu-carry/ 2>/dev/null || true  # make_ablate_source.py, for attnablate
 rm -rf /tmp/pack_carry
 ls -l .gpu-carry

@@ -8,4 +8,5 @@ for f in /tmp/unpack_carry/*; do
     xz -0 -T0 -c "$f" > .gpu/$(basename "$f").xz
 done
 cp .gpu-carry/kernels.cu.xz .gpu/ 2>/dev/null || true
+cp .gpu-carry/ablate_source.cu.xz .gpu/ 2>/dev/null || true
 rm -rf /tmp/unpack_carry
