@@ -44,7 +44,8 @@ public final class CUDABatch {
     /// its tokens, made with the inputs so that a recording of the step finds them in place.
     let uniformTiles: (pointer: CUdeviceptr, count: Int, tokens: Int)?
     /// A uniform step of a few tokens a sequence (one verifying drafts): one tile a token, so that
-    /// the decode kernel takes each query as a decode of its own (`CUDABackend.decodesVerifyingSteps`).
+    /// the decode kernel takes each query as a decode of its own (`CUDABackend.decodesVerifyingSteps`);
+    /// a tile's third value is the sequence's token count in the step, not the tile's (1).
     let tokenTiles: (pointer: CUdeviceptr, count: Int)?
     /// The tiles for the decode attention kernel, one query token each: a decode step's uniform
     /// tiles, or a verifying step's token tiles.
@@ -660,8 +661,10 @@ public final class CUDABackend: Backend {
         var arrays: [[Int32]] = [
             [Int32(batch.blockTableWidth)], batch.tokenIDs, batch.positions, batch.slotMapping, batch.logitIndices, uniformTiles,
         ]
+        // A verifying step's tiles, one a token: (sequence, token, the sequence's tokens in the step),
+        // the last so that decode attention knows which of a token's keys this step writes.
         if decodesVerifyingSteps, let q = batch.uniformShape?.tokensPerSequence, (2...Self.verifyingTokensDecoded).contains(q) {
-            arrays.append((0..<Int32(batch.numTokens)).flatMap { [$0 / Int32(q), $0, 1] })
+            arrays.append((0..<Int32(batch.numTokens)).flatMap { [$0 / Int32(q), $0, Int32(q)] })
         }
         let sizes = arrays.map { ($0.count * 4 + 15) / 16 * 16 }
         let fixedBytes = sizes.reduce(0, +), tableBytes = batch.blockTables.count * 4

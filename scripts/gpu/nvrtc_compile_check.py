@@ -10,6 +10,8 @@ prints ptxas's registers and spills of the attention kernels (`--ptxas-options=-
     python3 scripts/gpu/nvrtc_compile_check.py --machine-code FILE.cu
         # and each kernel's machine-code size and hash: equal hashes before and after a refactor
         # (`python3 scripts/gpu/kernel_source.py > FILE.cu` each time) mean no instruction changed
+    python3 scripts/gpu/nvrtc_compile_check.py --cubin OUT.cubin FILE.cu
+        # and the cubin written out, for the wheel's cuobjdump -sass (nvidia/cu13/bin)
     python3 scripts/gpu/nvrtc_compile_check.py --all-usage # registers/spills of every kernel
     python3 scripts/gpu/nvrtc_compile_check.py --each-file # each file alone, including common.cuh (bf16)
     python3 scripts/gpu/nvrtc_compile_check.py --times [--head-dim 128] [--threads N]
@@ -36,7 +38,11 @@ each_file = "--each-file" in sys.argv[1:]
 times = "--times" in sys.argv[1:]
 machine_code = "--machine-code" in sys.argv[1:]
 arguments = [a for a in sys.argv[1:] if a not in ("--all-usage", "--each-file", "--times", "--machine-code")]
-head_dim, threads = 128, os.cpu_count()
+head_dim, threads, cubin_out = 128, os.cpu_count(), None
+if "--cubin" in arguments:
+    i = arguments.index("--cubin")
+    cubin_out = arguments[i + 1]
+    del arguments[i:i + 2]
 for flag in ("--head-dim", "--threads"):
     if flag in arguments:
         i = arguments.index(flag)
@@ -139,6 +145,9 @@ if times:
 if arguments:
     cubin, log = compile_source(open(arguments[0]).read())
     print(f"ok: {arguments[0]}, cubin {len(cubin)} bytes for sm_90a")
+    if cubin_out:
+        with open(cubin_out, "wb") as f:
+            f.write(cubin)
     if machine_code:
         # A refactor that leaves every kernel's hash as it was changed no instruction.
         for name, code in sorted(kernel_code(cubin).items()):

@@ -65,6 +65,8 @@
 #              taken out (.gpu/ablate_source.cu.xz from scripts/gpu/make_ablate_source.py), and with that and
 #              attention_combine skipped, two rounds: decode attention's and the combine's share of a recorded step
 #              (ABLATE_MODEL: another config folder; ATTN_ABLATE_ROUNDS: rounds)
+#   latencyab  batch-1 latency of LATENCY_MODELS (cut to LATENCY_LAYERS layers where set), the previous build, this
+#              one and LATENCY_VARIANTS (kernel-source defines, or VLLM_* environment variables), alternating
 #   attnvariants  decode_attention variants through kernel-source defines (ATTN_VARIANTS, |-separated lists
 #              of comma-separated NAME=VALUE; default: embedded, DA_UNSPLIT_LANES=4 and =8, the lanes a key
 #              of the large-batch kernel): each one's bf16 kernel-check, 8B throughput (1000 x 1024/128) and
@@ -967,18 +969,19 @@ if has_mode sourceab; then
     done
 fi
 
-ablate_model_folders() {  # the folders of ABLATE_MODEL (several may be named), cut to ABLATE_LAYERS layers where set
+model_folders() {  # model_folders LAYERS FOLDER...: the folders, or copies cut to LAYERS layers where LAYERS is not empty
     # (copies in $W: a layer's kinds keep their shares, the head's grows, and they load in a fraction of the time)
-    local m c
-    for m in ${ABLATE_MODEL:-}; do
-        if [ -n "${ABLATE_LAYERS:-}" ]; then
-            c=$W/configs/$(basename $m)_${ABLATE_LAYERS}l; mkdir -p $c
-            python3 -c "import json;c=json.load(open('$m/config.json'));c['num_hidden_layers']=$ABLATE_LAYERS;json.dump(c,open('$c/config.json','w'),indent=1)"
+    local layers=$1 m c; shift
+    for m in "$@"; do
+        if [ -n "$layers" ]; then
+            c=$W/configs/$(basename $m)_${layers}l; mkdir -p $c
+            python3 -c "import json;c=json.load(open('$m/config.json'));c['num_hidden_layers']=$layers;json.dump(c,open('$c/config.json','w'),indent=1)"
             m=$c
         fi
         echo $m
     done
 }
+ablate_model_folders() { model_folders "${ABLATE_LAYERS:-}" ${ABLATE_MODEL:-}; }
 if has_mode ablate; then
     gptq_8b_config
     # The copy bandwidth in the same run: the batch-1 floor is the weights' bytes over it.
@@ -995,6 +998,32 @@ if has_mode ablate; then
         fi
         latency_8b latency_8b_bf16_skip_$skip 150 "" $cmd
         latency_1x32x128 latency_8b_int4_skip_$skip 150 $W/configs/llama8b-gptq "" $cmd
+    done
+fi
+
+# latencyab: batch-1 latency (32 in / 128 out) of LATENCY_MODELS (config folders; default the 8B shape's), cut to
+# LATENCY_LAYERS layers where set, with the previous build (.gpu/vllm-base.xz), this one and each of
+# LATENCY_VARIANTS (|-separated lists of comma-separated NAME=VALUE: kernel-source defines, or environment
+# variables where NAME starts with VLLM_), alternating, ROUNDS times (default 2).
+if has_mode latencyab; then
+    unpack_base
+    latency_models=$(model_folders "${LATENCY_LAYERS:-}" ${LATENCY_MODELS:-$L8})
+    IFS='|' read -ra latency_variants <<< "base|new${LATENCY_VARIANTS:+|$LATENCY_VARIANTS}"
+    for round in $(seq 1 ${ROUNDS:-2}); do
+        for v in "${latency_variants[@]}"; do
+            t=$(echo "$v" | tr ',=' '__')
+            case $v in
+            base) cmd=$(variant_binary base) || continue ;;
+            new) cmd=$BIN ;;
+            VLLM_*) cmd="env $(echo "$v" | tr ',' ' ') $BIN" ;;
+            *)
+                [ -f $W/latency_$t.cu ] ||
+                    { echo "$v" | tr ',' '\n' | sed 's/^\(.*\)=\(.*\)$/#define \1 \2/'; python3 scripts/gpu/kernel_source.py; } > $W/latency_$t.cu
+                cmd="env VLLM_CUDA_KERNEL_SOURCE=$W/latency_$t.cu $BIN" ;;
+            esac
+            export VLLM_CACHE_ROOT=$W/cache-latency-$t
+            for m in $latency_models; do latency_1x32x128 latency_$(basename $m)_${t}_$round 200 $m "" $cmd; done
+        done
     done
 fi
 

@@ -33,6 +33,7 @@ window and Gemma 2's soft cap.
 Needs clang++ (the Swift toolchain's).
 
     python3 scripts/gpu/simt_host_check.py
+    python3 scripts/gpu/simt_host_check.py --define DA_SPLIT_LANES=8   # a kernel-source variant
 """
 import os
 import re
@@ -420,6 +421,23 @@ static int check_decode_attention(int kv_heads, int group, int block_size, std::
     simt::launch(tokens, (unsigned)std::max(32, std::min(256, HD)), [&] {
         attention_combine<bf16>(out_split.data(), partial_o.data(), partial_ml.data(), splits, tokens, num_heads, HD, nullptr, nullptr);
     }, num_heads);
+    // The split launch again with each tile's sequence holding 3 tokens of the step (a verifying
+    // step's tiles): a block then copies fewer keys before waiting for the previous kernel and the
+    // rest after it; every key must still be read once, so the bits must not change.
+    std::vector<int> verify_tiles = tiles;
+    for (int t = 0; t < tokens; ++t) verify_tiles[3 * t + 2] = std::min(3, lengths[t]);
+    std::vector<bf16> out_verify(want.size());
+    simt::launch(tokens, 128, [&] {
+        decode_attention_by_splits<bf16, C, HD>(out_verify.data(), qkv.data(), key_cache.data(), value_cache.data(), verify_tiles.data(),
+                                                positions.data(), tables.data(), &table_width, width, num_heads, kv_heads,
+                                                block_size, kernel_scale, window, softcap, partial_o.data(), partial_ml.data(), tokens,
+                                                kernel_value_scale);
+    }, kv_heads, splits);
+    simt::launch(tokens, (unsigned)std::max(32, std::min(256, HD)), [&] {
+        attention_combine<bf16>(out_verify.data(), partial_o.data(), partial_ml.data(), splits, tokens, num_heads, HD, nullptr, nullptr);
+    }, num_heads);
+    int verify_differing = 0;
+    for (size_t i = 0; i < want.size(); ++i) verify_differing += std::memcmp(&out_verify[i], &out_split[i], sizeof(bf16)) != 0;
     // flash_prefill on the same tiles (a token each): the emulator's ldmatrix and mma against a kernel
     // that GPUs have checked (kernel-check).
     std::vector<bf16> out_flash(want.size());
@@ -440,11 +458,13 @@ static int check_decode_attention(int kv_heads, int group, int block_size, std::
     if constexpr (!decode_mma<C, HD>()) out_mma = out_lanes;
     const double e_mma = error(out_mma), e_lanes = error(out_lanes), e_split = error(out_split), e_flash = error(out_flash);
     // The output is rounded to bfloat16 (2^-9 relative) and P·V takes P rounded to bfloat16.
-    const bool ok = e_mma < 1e-2 && e_lanes < 1e-2 && e_split < 1e-2 && e_flash < 1e-2;
+    const bool ok = e_mma < 1e-2 && e_lanes < 1e-2 && e_split < 1e-2 && e_flash < 1e-2 && verify_differing == 0;
     std::printf("decode_attention%s head size %d, %d kv heads x %d, blocks of %d, window %d, softcap %g, %d sequences up to %d keys: "
-                "error against float64 %.2e (tensor cores), %.2e (a lane a key), %.2e (%d splits), flash_prefill %s%s\n",
+                "error against float64 %.2e (tensor cores), %.2e (a lane a key), %.2e (%d splits), flash_prefill %s; "
+                "verifying-step tiles: %d values differing%s\n",
                 FP8 ? " fp8 cache" : "", HD, kv_heads, group, block_size, window, softcap, tokens, *std::max_element(lengths.begin(), lengths.end()),
-                e_mma, e_lanes, e_split, splits, HD <= 128 && !FP8 ? std::to_string(e_flash).c_str() : "not run", ok ? "" : "  FAILED");
+                e_mma, e_lanes, e_split, splits, HD <= 128 && !FP8 ? std::to_string(e_flash).c_str() : "not run", verify_differing,
+                ok ? "" : "  FAILED");
     return ok ? 0 : 1;
 }
 // rotary_norm_write_kv (the q/k head norm inside the rotary kernel) against head_rms_norm, then
@@ -633,7 +653,9 @@ def main():
         path = os.path.join(work, "simt.cpp")
         open(path, "w").write(source)
         binary = os.path.join(work, "simt")
-        subprocess.run(["clang++", "-std=c++17", "-O1", "-ffp-contract=off", "-w", "-I", work, path, "-o", binary], check=True)
+        # --define NAME=VALUE (repeatable): a kernel-source variant, as run_gpu_checks.sh's overrides make.
+        defines = [f"-D{a}" for flag, a in zip(sys.argv[1:], sys.argv[2:]) if flag == "--define"]
+        subprocess.run(["clang++", "-std=c++17", "-O1", "-ffp-contract=off", "-w", *defines, "-I", work, path, "-o", binary], check=True)
         sys.exit(subprocess.run([binary]).returncode)
 
 

@@ -54,6 +54,17 @@ template <typename C, int HD> constexpr int decode_unsplit_lanes() {
     return DA_UNSPLIT_LANES < fewest ? fewest : DA_UNSPLIT_LANES > most ? most : DA_UNSPLIT_LANES;
 }
 
+// Lanes a key where the keys are split (small batches): DA_SPLIT_LANES, at most one 16-byte chunk a
+// lane. A kernel-source override may try 8 (runs of 4 keys: more of a short split's warps busy,
+// shorter dot products a lane, the same softmax and merge).
+#ifndef DA_SPLIT_LANES
+#define DA_SPLIT_LANES 4
+#endif
+template <typename C, int HD> constexpr int decode_split_lanes() {
+    constexpr int most = HD / (16 / (int)sizeof(C));
+    return DA_SPLIT_LANES > most ? most : DA_SPLIT_LANES;
+}
+
 // The block's shared memory (dynamic: more than 48 KB; CUDABackend.decodeAttentionSharedBytes gives
 // its size), sized for the fewest lanes a key (the largest staging) so that both KL instantiations
 // use the same bytes.
@@ -85,6 +96,9 @@ template <int RUN> __device__ __forceinline__ void decode_key_range(int pos, int
 // (the kernels' PDL_ENTER comes after).
 template <typename C, int HD, int RUN> struct DecodeBlock {
     int token, g, group, key_begin, key_end;
+    // The first key this step wrote for the sequence (or later): a tile's third value is its
+    // sequence's token count in the step, and those tokens' keys end at this token's.
+    int fresh_begin;
     const int* table;
     C *ks, *vs;
     __device__ __forceinline__ DecodeBlock(DecodeShared<C, HD>& shared, const int* tiles, const int* positions,
@@ -94,6 +108,7 @@ template <typename C, int HD, int RUN> struct DecodeBlock {
         token = tiles[3 * blockIdx.x + 1], g = blockIdx.y, group = num_heads / kv_heads;
         table = block_tables + (long long)seq * *table_width;
         decode_key_range<RUN>(positions[token], window, key_begin, key_end);
+        fresh_begin = positions[token] + 1 - tiles[3 * blockIdx.x + 2];
         ks = (C*)shared.scratch + warp * RUN * DecodeShared<C, HD>::VLD;
         vs = (C*)shared.scratch + (DA_WARPS + warp) * RUN * DecodeShared<C, HD>::VLD;
     }
@@ -130,6 +145,14 @@ __device__ void decode_merge_warps(const float* merge, T* out, float* partial_o,
     }
 }
 
+// The largest of a warp's values where each key's KL lanes hold the same one: only the key slots'
+// lanes take part (log2(32 / KL) shuffles instead of 5).
+template <int KL> __device__ __forceinline__ float slot_max(float v) {
+#pragma unroll
+    for (int o = KL; o < 32; o <<= 1) v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, o));
+    return v;
+}
+
 template <typename T, typename C, int HD, int KL>
 __device__ void decode_attention(DecodeShared<C, HD>& shared, T* out, const T* qkv, const C* key_cache,
                                  const C* value_cache, const int* tiles, const int* positions, const int* block_tables,
@@ -148,6 +171,27 @@ __device__ void decode_attention(DecodeShared<C, HD>& shared, T* out, const T* q
     const int token = block.token, g = block.g, group = block.group, key_begin = block.key_begin, key_end = block.key_end;
     const int* table = block.table;
     C *ks = block.ks, *vs = block.vs;
+    // A lane's copies of its key's row of `cache` (the key's cache slot `at`) into `rows`.
+    const auto copy_row = [&](C* rows, const C* cache, long long at) {
+#pragma unroll
+        for (int i = 0; i < CHUNKS; ++i) {
+            const int c = part + i * KL;
+            cp_async16(rows + slot * VLD + c * PER, cache + at * HD + c * PER);
+        }
+    };
+    const auto slot_of = [&](int key) {
+        return ((long long)table[key / block_size] * kv_heads + g) * block_size + key % block_size;
+    };
+    // Keys before the step's own (block.fresh_begin) were written by earlier steps: the warp's first
+    // run copies theirs before waiting for the previous kernel, so only the step's own rows (and q)
+    // are read after it. Their copies are one group, awaited with the run's keys.
+    const int first = key_begin + warp * RUN;
+    if (first + slot < imin(key_end, block.fresh_begin)) {
+        const long long at = slot_of(first + slot);
+        copy_row(ks, key_cache, at);
+        copy_row(vs, value_cache, at);
+    }
+    asm volatile("cp.async.commit_group;");
     PDL_ENTER();
     // Rows past the group are zeros: the heads loop walks whole blocks of DA_HEAD_BLOCK.
     for (int i = threadIdx.x; i < DA_MAX_GROUP * HD; i += blockDim.x) {
@@ -163,30 +207,18 @@ __device__ void decode_attention(DecodeShared<C, HD>& shared, T* out, const T* q
 #pragma unroll
         for (int e = 0; e < DPL; ++e) acc[h][e] = 0.f;
     }
-    for (int k0 = key_begin + warp * RUN; k0 < key_end; k0 += DA_WARPS * RUN) {
+    for (int k0 = first; k0 < key_end; k0 += DA_WARPS * RUN) {
         const int key = k0 + slot, count = imin(RUN, key_end - k0);
         const bool valid = slot < count;
         // The run's key rows and value rows both go to shared memory by cp.async, every copy issued
         // before any is awaited: loaded into registers, the compiler spread the key loads through
         // the dot products (one 16-byte load, then its multiplies, then the next), so a warp waited
         // for its row's loads one after another.
-        const long long at =
-            valid ? ((long long)table[key / block_size] * kv_heads + g) * block_size + key % block_size : 0;
-        if (valid) {
-#pragma unroll
-            for (int i = 0; i < CHUNKS; ++i) {
-                const int c = part + i * KL;
-                cp_async16(ks + slot * VLD + c * PER, key_cache + at * HD + c * PER);
-            }
-        }
+        const bool copy = valid && (k0 != first || key >= block.fresh_begin);
+        const long long at = copy ? slot_of(key) : 0;
+        if (copy) copy_row(ks, key_cache, at);
         asm volatile("cp.async.commit_group;");
-        if (valid) {
-#pragma unroll
-            for (int i = 0; i < CHUNKS; ++i) {
-                const int c = part + i * KL;
-                cp_async16(vs + slot * VLD + c * PER, value_cache + at * HD + c * PER);
-            }
-        }
+        if (copy) copy_row(vs, value_cache, at);
         asm volatile("cp.async.commit_group;");
         float s[DA_MAX_GROUP];
 #pragma unroll
@@ -216,28 +248,34 @@ __device__ void decode_attention(DecodeShared<C, HD>& shared, T* out, const T* q
 #pragma unroll
         for (int o = 1; o < KL; o *= 2) {
 #pragma unroll
-            for (int h = 0; h < DA_MAX_GROUP; ++h) {
-                if (h >= group) break;
-                s[h] += __shfl_xor_sync(0xffffffffu, s[h], o);
+            for (int hb = 0; hb < DA_MAX_GROUP; hb += DA_HEAD_BLOCK) {
+                if (hb >= group) break;
+#pragma unroll
+                for (int h = hb; h < hb + DA_HEAD_BLOCK; ++h) s[h] += __shfl_xor_sync(0xffffffffu, s[h], o);
             }
         }
         if (softcap > 0.f) {
 #pragma unroll
             for (int h = 0; h < DA_MAX_GROUP; ++h) s[h] = soft_cap_score(s[h], softcap);
         }
+        // The run's softmax step, a block of heads at a time with no test per head, so that the
+        // heads' shuffle chains overlap (heads past the group hold zeros and are never written).
+        // The maximum needs only the key slots' lanes (a key's KL lanes hold the same score); the
+        // sum stays per lane (the key's first lane counts it) and meets the warp's once, at the end.
         float p[DA_MAX_GROUP];
 #pragma unroll
-        for (int h = 0; h < DA_MAX_GROUP; ++h) {
-            p[h] = 0.f;
-            if (h >= group) break;
-            const float new_max = fmaxf(m[h], warp_max(valid ? s[h] : NEG_INF));
-            p[h] = valid ? expf(s[h] - new_max) : 0.f;
-            const float alpha = m[h] == NEG_INF ? 0.f : expf(m[h] - new_max);
-            // A key's KL lanes hold the same weight: the first one counts it.
-            l[h] = l[h] * alpha + warp_sum(part == 0 ? p[h] : 0.f);
-            m[h] = new_max;
+        for (int hb = 0; hb < DA_MAX_GROUP; hb += DA_HEAD_BLOCK) {
+            if (hb >= group) break;
 #pragma unroll
-            for (int e = 0; e < DPL; ++e) acc[h][e] *= alpha;
+            for (int h = hb; h < hb + DA_HEAD_BLOCK; ++h) {
+                const float new_max = fmaxf(m[h], slot_max<KL>(valid ? s[h] : NEG_INF));
+                p[h] = valid ? expf(s[h] - new_max) : 0.f;
+                const float alpha = m[h] == NEG_INF ? 0.f : expf(m[h] - new_max);
+                l[h] = l[h] * alpha + (part == 0 ? p[h] : 0.f);
+                m[h] = new_max;
+#pragma unroll
+                for (int e = 0; e < DPL; ++e) acc[h][e] *= alpha;
+            }
         }
         asm volatile("cp.async.wait_all;" ::: "memory");
         __syncwarp();
@@ -270,7 +308,8 @@ __device__ void decode_attention(DecodeShared<C, HD>& shared, T* out, const T* q
         float* row = merge + (warp * DA_MAX_GROUP + h) * (HD + 2);
 #pragma unroll
         for (int e = 0; e < DPL; ++e) row[lane * DPL + e] = acc[h][e];
-        if (lane == 0) { row[HD] = m[h]; row[HD + 1] = l[h]; }
+        const float total = warp_sum(l[h]);
+        if (lane == 0) { row[HD] = m[h]; row[HD + 1] = total; }
     }
     decode_merge_warps<T, C, HD>(merge, out, partial_o, partial_ml, g, group, token, num_heads, num_tokens, value_scale);
 }
@@ -558,7 +597,7 @@ __device__ void decode_attention_by_splits(T* out, const T* qkv, const C* key_ca
             return;
         }
     }
-    if (gridDim.z > 1) run(LanesAKey<4>());
+    if (gridDim.z > 1) run(LanesAKey<decode_split_lanes<C, HD>()>());
     else run(LanesAKey<decode_unsplit_lanes<C, HD>()>());
 }
 
