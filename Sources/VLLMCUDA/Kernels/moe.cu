@@ -188,6 +188,33 @@ struct MoeQueue {
 #ifndef MOE_ROUTE_SET_TIES
 #define MOE_ROUTE_SET_TIES 1
 #endif
+// A round's warp-wide steps as single redux.sync instructions (Ampere and later) instead of five
+// shuffles each; k rounds of three of them are most of moe_route's dependent chain. The largest
+// probability: a lane's best is a probability (>= 0, whose bits order as integers) or -1 (none
+// left), so the integer maximum of the bits is the float maximum.
+__device__ __forceinline__ float route_round_max(float best) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+    const int top = __reduce_max_sync(0xffffffffu, best >= 0.f ? __float_as_int(best) : -1);
+    return top < 0 ? -1.f : __int_as_float(top);
+#else
+    return warp_max(best);
+#endif
+}
+__device__ __forceinline__ int route_round_sum(int v) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+    return __reduce_add_sync(0xffffffffu, v);
+#else
+    return (int)warp_sum((float)v);
+#endif
+}
+__device__ __forceinline__ int route_round_min(int v) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+    return __reduce_min_sync(0xffffffffu, v);
+#else
+    for (int o = 16; o > 0; o >>= 1) v = imin(v, __shfl_xor_sync(0xffffffffu, v, o));
+    return v;
+#endif
+}
 template <typename T>
 __device__ void moe_route(const T* logits, int tokens, int experts, int k, int normalize, int* top_ids, float* top_weights) {
     constexpr int PER = MOE_MAX_EXPERTS / 32;
@@ -219,17 +246,16 @@ __device__ void moe_route(const T* logits, int tokens, int experts, int k, int n
         for (int i = 0; i < PER; i++) {
             if (p[i] > best) { best = p[i]; at = lane + 32 * i; }
         }
-        const float largest = warp_max(best);
+        const float largest = route_round_max(best);
         int equal = 0;
 #pragma unroll
         for (int i = 0; i < PER; i++) equal += p[i] == largest;
 #if MOE_ROUTE_SET_TIES
-        tie = j + (int)warp_sum((float)equal) > k;
+        tie = j + route_round_sum(equal) > k;
 #else
-        tie = warp_sum((float)equal) > 1.f;
+        tie = route_round_sum(equal) > 1;
 #endif
-        int chosen = best == largest ? at : MOE_MAX_EXPERTS;
-        for (int o = 16; o > 0; o >>= 1) chosen = imin(chosen, __shfl_xor_sync(0xffffffffu, chosen, o));
+        const int chosen = route_round_min(best == largest ? at : MOE_MAX_EXPERTS);
 #if MOE_ROUTE_SET_TIES
 #pragma unroll
         for (int i = 0; i < PER; i++)
