@@ -23,11 +23,11 @@
 // kv_f gives them; `scale` includes the key scale, the output is multiplied by `value_scale`).
 //
 // KL, lanes a key: 1 (a lane dots a whole row) when the keys are not split (large batches, where
-// head size 256 takes this kernel); 4 when they are (small batches). Why: with a lane a key, one warp
-// walks a whole 32-key run alone, HD x group dependent multiply-adds a lane; at batch 1 on the
-// 8B shape (33 keys, 16 splits) that one warp was the whole kernel, 17.6 us of which the SMs were
-// busy a quarter (ncu, H100, 2026-12-05). Four lanes a key cut each warp's chain by four and its
-// runs to 8 keys, so the splits share short contexts out.
+// head size 256 takes this kernel); DA_SPLIT_LANES (8) when they are (small batches). Why: with a lane
+// a key, one warp walks a whole 32-key run alone, HD x group dependent multiply-adds a lane; at batch 1
+// on the 8B shape (33 keys, 16 splits) that one warp was the whole kernel, 17.6 us of which the SMs
+// were busy a quarter (ncu, H100, 2026-12-05). More lanes a key cut each warp's chain and its runs
+// (4 keys with 8 lanes), so the splits share short contexts out among more warps.
 #define DA_WARPS 4
 #define DA_MAX_GROUP 8
 #define DA_HEAD_BLOCK 4
@@ -55,10 +55,20 @@ template <typename C, int HD> constexpr int decode_unsplit_lanes() {
 }
 
 // Lanes a key where the keys are split (small batches): DA_SPLIT_LANES, at most one 16-byte chunk a
-// lane. A kernel-source override may try 8 (runs of 4 keys: more of a short split's warps busy,
-// shorter dot products a lane, the same softmax and merge).
+// lane. 8 (runs of 4 keys: more of a short split's warps busy, shorter dot products a lane) took
+// 1.2 (8B shape), 1.1 (Gemma-2-9B) and 3.1 us (Qwen3-30B-A3B) off a layer of a batch-1 step on an H100
+// against 4 lanes (2026-12-06, `run_gpu_checks.sh latencyab`).
 #ifndef DA_SPLIT_LANES
-#define DA_SPLIT_LANES 4
+#define DA_SPLIT_LANES 8
+#endif
+// DA_EARLY_KEYS 0 and DA_BLOCK_SOFTMAX 0 (kernel-source overrides) take out two of stop 38's changes
+// to the lane-a-key kernel for a measurement apart: the key rows copied before the wait for the
+// previous kernel, and the softmax a block of heads at a time.
+#ifndef DA_EARLY_KEYS
+#define DA_EARLY_KEYS 1
+#endif
+#ifndef DA_BLOCK_SOFTMAX
+#define DA_BLOCK_SOFTMAX 1
 #endif
 template <typename C, int HD> constexpr int decode_split_lanes() {
     constexpr int most = HD / (16 / (int)sizeof(C));
@@ -185,8 +195,8 @@ __device__ void decode_attention(DecodeShared<C, HD>& shared, T* out, const T* q
     // Keys before the step's own (block.fresh_begin) were written by earlier steps: the warp's first
     // run copies theirs before waiting for the previous kernel, so only the step's own rows (and q)
     // are read after it. Their copies are one group, awaited with the run's keys.
-    const int first = key_begin + warp * RUN;
-    if (first + slot < imin(key_end, block.fresh_begin)) {
+    const int first = key_begin + warp * RUN, early_end = DA_EARLY_KEYS ? imin(key_end, block.fresh_begin) : key_begin;
+    if (first + slot < early_end) {
         const long long at = slot_of(first + slot);
         copy_row(ks, key_cache, at);
         copy_row(vs, value_cache, at);
@@ -214,7 +224,7 @@ __device__ void decode_attention(DecodeShared<C, HD>& shared, T* out, const T* q
         // before any is awaited: loaded into registers, the compiler spread the key loads through
         // the dot products (one 16-byte load, then its multiplies, then the next), so a warp waited
         // for its row's loads one after another.
-        const bool copy = valid && (k0 != first || key >= block.fresh_begin);
+        const bool copy = valid && (k0 != first || key >= early_end);
         const long long at = copy ? slot_of(key) : 0;
         if (copy) copy_row(ks, key_cache, at);
         asm volatile("cp.async.commit_group;");
@@ -262,12 +272,13 @@ __device__ void decode_attention(DecodeShared<C, HD>& shared, T* out, const T* q
         // heads' shuffle chains overlap (heads past the group hold zeros and are never written).
         // The maximum needs only the key slots' lanes (a key's KL lanes hold the same score); the
         // sum stays per lane (the key's first lane counts it) and meets the warp's once, at the end.
-        float p[DA_MAX_GROUP];
+        constexpr int SB = DA_BLOCK_SOFTMAX ? DA_HEAD_BLOCK : 1;
+        float p[DA_MAX_GROUP] = {};
 #pragma unroll
-        for (int hb = 0; hb < DA_MAX_GROUP; hb += DA_HEAD_BLOCK) {
+        for (int hb = 0; hb < DA_MAX_GROUP; hb += SB) {
             if (hb >= group) break;
 #pragma unroll
-            for (int h = hb; h < hb + DA_HEAD_BLOCK; ++h) {
+            for (int h = hb; h < hb + SB; ++h) {
                 const float new_max = fmaxf(m[h], slot_max<KL>(valid ? s[h] : NEG_INF));
                 p[h] = valid ? expf(s[h] - new_max) : 0.f;
                 const float alpha = m[h] == NEG_INF ? 0.f : expf(m[h] - new_max);
