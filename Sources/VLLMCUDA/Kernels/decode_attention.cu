@@ -56,7 +56,7 @@ template <typename C, int HD> constexpr int decode_unsplit_lanes() {
 
 // Lanes a key where the keys are split (small batches): DA_SPLIT_LANES, at most one 16-byte chunk a
 // lane. 8 (runs of 4 keys: more of a short split's warps busy, shorter dot products a lane) took
-// 1.2 (8B shape), 1.1 (Gemma-2-9B) and 3.1 us (Qwen3-30B-A3B) off a layer of a batch-1 step on an H100
+// 0.8 (8B shape), 2.3 (Gemma-2-9B) and 1.0 us (Qwen3-30B-A3B) off a layer of a batch-1 step on an H100
 // against 4 lanes (2026-12-06, `run_gpu_checks.sh latencyab`).
 #ifndef DA_SPLIT_LANES
 #define DA_SPLIT_LANES 8
