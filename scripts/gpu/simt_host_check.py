@@ -412,30 +412,26 @@ static int check_decode_attention(int kv_heads, int group, int block_size, std::
             tokens, kernel_value_scale);
     }, kv_heads);
     std::vector<float> partial_o((size_t)splits * want.size()), partial_ml((size_t)splits * tokens * num_heads * 2);
-    simt::launch(tokens, 128, [&] {
-        decode_attention_by_splits<bf16, C, HD>(out_split.data(), qkv.data(), key_cache.data(), value_cache.data(), tiles.data(),
-                                                positions.data(), tables.data(), &table_width, width, num_heads, kv_heads,
-                                                block_size, kernel_scale, window, softcap, partial_o.data(), partial_ml.data(), tokens,
-                                                kernel_value_scale);
-    }, kv_heads, splits);
-    simt::launch(tokens, (unsigned)std::max(32, std::min(256, HD)), [&] {
-        attention_combine<bf16>(out_split.data(), partial_o.data(), partial_ml.data(), splits, tokens, num_heads, HD, nullptr, nullptr);
-    }, num_heads);
+    // The split launch and the combine after it, as the backend runs them, on the tiles `step_tiles`.
+    auto split_launch = [&](std::vector<bf16>& out, const std::vector<int>& step_tiles) {
+        simt::launch(tokens, 128, [&] {
+            decode_attention_by_splits<bf16, C, HD>(out.data(), qkv.data(), key_cache.data(), value_cache.data(), step_tiles.data(),
+                                                    positions.data(), tables.data(), &table_width, width, num_heads, kv_heads,
+                                                    block_size, kernel_scale, window, softcap, partial_o.data(), partial_ml.data(),
+                                                    tokens, kernel_value_scale);
+        }, kv_heads, splits);
+        simt::launch(tokens, (unsigned)std::max(32, std::min(256, HD)), [&] {
+            attention_combine<bf16>(out.data(), partial_o.data(), partial_ml.data(), splits, tokens, num_heads, HD, nullptr, nullptr);
+        }, num_heads);
+    };
+    split_launch(out_split, tiles);
     // The split launch again with each tile's sequence holding 3 tokens of the step (a verifying
     // step's tiles): a block then copies fewer keys before waiting for the previous kernel and the
     // rest after it; every key must still be read once, so the bits must not change.
     std::vector<int> verify_tiles = tiles;
     for (int t = 0; t < tokens; ++t) verify_tiles[3 * t + 2] = std::min(3, lengths[t]);
     std::vector<bf16> out_verify(want.size());
-    simt::launch(tokens, 128, [&] {
-        decode_attention_by_splits<bf16, C, HD>(out_verify.data(), qkv.data(), key_cache.data(), value_cache.data(), verify_tiles.data(),
-                                                positions.data(), tables.data(), &table_width, width, num_heads, kv_heads,
-                                                block_size, kernel_scale, window, softcap, partial_o.data(), partial_ml.data(), tokens,
-                                                kernel_value_scale);
-    }, kv_heads, splits);
-    simt::launch(tokens, (unsigned)std::max(32, std::min(256, HD)), [&] {
-        attention_combine<bf16>(out_verify.data(), partial_o.data(), partial_ml.data(), splits, tokens, num_heads, HD, nullptr, nullptr);
-    }, num_heads);
+    split_launch(out_verify, verify_tiles);
     int verify_differing = 0;
     for (size_t i = 0; i < want.size(); ++i) verify_differing += std::memcmp(&out_verify[i], &out_split[i], sizeof(bf16)) != 0;
     // flash_prefill on the same tiles (a token each): the emulator's ldmatrix and mma against a kernel
