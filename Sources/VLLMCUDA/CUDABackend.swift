@@ -222,8 +222,8 @@ public final class CUDABackend: Backend {
     /// (`VLLM_CUDA_GEMV_MMA=0` turns it off, for comparisons).
     public var useGEMVMMA = ProcessInfo.processInfo.environment["VLLM_CUDA_GEMV_MMA"] != "0"
     /// Whether the matrix-vector kernel may take blocks of 4 warps where they spread the rows over
-    /// the multiprocessors more evenly than blocks of 8 (`VLLM_CUDA_GEMV_BALANCE=1`; off until
-    /// measured: `run_gpu_checks.sh gemvbalance`).
+    /// the multiprocessors more evenly than blocks of 8 (`VLLM_CUDA_GEMV_BALANCE=1`; off: within
+    /// 0.2 µs a layer of the default on three shapes' batch-1 steps, H100, 2026-12-06).
     public var balancesGEMV = ProcessInfo.processInfo.environment["VLLM_CUDA_GEMV_BALANCE"] == "1"
     /// The memory-bound decode attention kernel for decode-only steps, else the tensor-core kernel
     /// (`VLLM_CUDA_DECODE_ATTENTION=0` turns it off, for comparisons).

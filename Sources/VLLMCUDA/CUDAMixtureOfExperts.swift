@@ -1,3 +1,4 @@
+import Foundation
 import VLLMCore
 
 /// The functions of `Kernels/moe.cu` for one activation dtype.
@@ -30,6 +31,16 @@ private let combineColumns = 256
 private let matrixVectorTokens = 8
 /// Warps of a `moe_gemv_combine` block (MOE_GEMV_COMBINE_WARPS), which share out its rows' (row, choice) pairs.
 private let gemvCombineWarps = 8
+/// Output rows of a `moe_gemv_combine` block, where `VLLM_CUDA_MOE_COMBINE_ROWS` asks for more than
+/// the rows whose pairs fill its warps once (an experiment with the kernel-source define
+/// MOE_COMBINE_PIPELINE: fewer, longer blocks); at most what its pair buffer holds.
+private let requestedCombineRows = ProcessInfo.processInfo.environment["VLLM_CUDA_MOE_COMBINE_ROWS"].flatMap { Int($0) }
+
+/// Rows of a `moe_gemv_combine` block for `k` choices a token.
+private func combineRowsPerBlock(k: Int) -> Int {
+    let fill = max(1, gemvCombineWarps / k)
+    return min(max(fill, requestedCombineRows ?? fill), max(1, maxExperts / k))
+}
 
 /// `moe_group`'s arrays for a layer's top-k choices (`CUDABackend.expertGrouping`): for expert e, `expertStart[e]` is its first slot and
 /// `tileStart[e]` its first row tile of the grouped product (both with a final total); `slotEntry[s]` is the entry (token · k + choice)
@@ -143,7 +154,7 @@ extension CUDABackend {
                 .pointer(act.pointer), .pointer(x.pointer), .pointer(top.ids), .int32(Int32(k)),
                 .pointer(block.experts.gateUp[0].tensors[0].pointer), .int32(Int32(rows)), .int32(Int32(hidden)),
             ])
-        let rowsPerBlock = max(1, gemvCombineWarps / k)
+        let rowsPerBlock = combineRowsPerBlock(k: k)
         let shared = sharedExpertArguments(x, block)
         checkLive(act)
         launch(

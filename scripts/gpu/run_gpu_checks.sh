@@ -1003,8 +1003,8 @@ fi
 
 # latencyab: batch-1 latency (32 in / 128 out) of LATENCY_MODELS (config folders; default the 8B shape's), cut to
 # LATENCY_LAYERS layers where set, with the previous build (.gpu/vllm-base.xz), this one and each of
-# LATENCY_VARIANTS (|-separated lists of comma-separated NAME=VALUE: kernel-source defines, or environment
-# variables where NAME starts with VLLM_), alternating, ROUNDS times (default 2).
+# LATENCY_VARIANTS (|-separated lists of comma-separated NAME=VALUE: environment variables where NAME starts
+# with VLLM_, kernel-source defines otherwise; one list may mix both), alternating, ROUNDS times (default 2).
 if has_mode latencyab; then
     unpack_base
     latency_models=$(model_folders "${LATENCY_LAYERS:-}" ${LATENCY_MODELS:-$L8})
@@ -1015,11 +1015,17 @@ if has_mode latencyab; then
             case $v in
             base) cmd=$(variant_binary base) || continue ;;
             new) cmd=$BIN ;;
-            VLLM_*) cmd="env $(echo "$v" | tr ',' ' ') $BIN" ;;
-            *)
-                [ -f $W/latency_$t.cu ] ||
-                    { echo "$v" | tr ',' '\n' | sed 's/^\(.*\)=\(.*\)$/#define \1 \2/'; python3 scripts/gpu/kernel_source.py; } > $W/latency_$t.cu
-                cmd="env VLLM_CUDA_KERNEL_SOURCE=$W/latency_$t.cu $BIN" ;;
+            *)  # VLLM_* items as environment variables, the others as kernel-source defines
+                envs="" defs=""
+                for item in $(echo "$v" | tr ',' ' '); do
+                    case $item in VLLM_*) envs="$envs $item" ;; *) defs="$defs $item" ;; esac
+                done
+                if [ -n "$defs" ]; then
+                    [ -f $W/latency_$t.cu ] ||
+                        { for d in $defs; do echo "#define ${d%%=*} ${d#*=}"; done; python3 scripts/gpu/kernel_source.py; } > $W/latency_$t.cu
+                    envs="$envs VLLM_CUDA_KERNEL_SOURCE=$W/latency_$t.cu"
+                fi
+                cmd="env$envs $BIN" ;;
             esac
             export VLLM_CACHE_ROOT=$W/cache-latency-$t
             for m in $latency_models; do latency_1x32x128 latency_$(basename $m)_${t}_$round 200 $m "" $cmd; done

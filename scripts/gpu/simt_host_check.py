@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Runs block-level kernels of Sources/VLLMCUDA/Kernels on the CPU, before a GPU has run them.
 
-common.cuh, norm.cu, rotary.cu, activation.cu, attention.cu, decode_attention.cu and flash_prefill.cu are
-compiled as C++ for the host, with small stand-ins for CUDA's headers and built-ins, and each launch
+common.cuh, norm.cu, rotary.cu, activation.cu, attention.cu, decode_attention.cu, flash_prefill.cu and moe.cu
+are compiled as C++ for the host, with small stand-ins for CUDA's headers and built-ins, and each launch
 is run thread by thread on a SIMT emulator: every CUDA thread is a ucontext with its own stack,
 `__syncthreads` waits for the block and `__shfl_xor_sync` for the warp (each lane leaves its value,
 the warp meets, each reads its partner's, the warp meets again), so block reductions and warp
@@ -18,6 +18,10 @@ Checks, bit for bit (counts of differing values or bytes, which must be 0):
 - add_rms_norm_int8 against add_rms_norm (output and residual), and its 8-bit form against the one
   quantize_ggml_int8's body (quantize_int8_block, a warp a block of 32) makes from that output;
 - silu_and_mul_int8 against silu_and_mul (its 16-byte path), the same way;
+- moe_gemv_combine (the MoE decode step's down products and weighted sum) at one and at eight rows a
+  block against a host replay of its arithmetic (each lane's chunks in order, the butterfly sum, the
+  expert-order sum rounded as the kernel rounds), with `--define MOE_COMBINE_PIPELINE=1` the pipelined
+  form (moe.cu's intrinsics __match_any_sync, __shfl_up_sync, __popc and __clz have host stand-ins);
 - attention_combine with the 8-bit outputs (attention_combine_int8) against it without, the same way,
   on random split results (some splits empty) for 1 to 4 tokens and head sizes 64, 128 and 256;
 - and the emulator itself: add_rms_norm's block reduction against float64 (relative error under
@@ -185,6 +189,18 @@ template <typename V> inline V __shfl_xor_sync(unsigned, V v, int o) {
     return shuffle_from(v, (threadIdx.x & ~31u) | ((threadIdx.x & 31u) ^ (unsigned)o));
 }
 template <typename V> inline V __shfl_sync(unsigned, V v, int lane) { return shuffle_from(v, (threadIdx.x & ~31u) | ((unsigned)lane & 31u)); }
+template <typename V> inline V __shfl_up_sync(unsigned, V v, unsigned delta) {
+    const unsigned lane = threadIdx.x & 31u;
+    return shuffle_from(v, (threadIdx.x & ~31u) | (lane >= delta ? lane - delta : lane));
+}
+inline int __popc(unsigned v) { return __builtin_popcount(v); }
+inline int __clz(unsigned v) { return v ? __builtin_clz(v) : 32; }
+// The lanes of the warp whose value equals this lane's (moe.cu's grouping; every lane takes part).
+inline unsigned __match_any_sync(unsigned, int value) {
+    unsigned same = 0;
+    for (unsigned lane = 0; lane < 32; ++lane) same |= (unsigned)(shuffle_from(value, (threadIdx.x & ~31u) | lane) == value) << lane;
+    return same;
+}
 #define VLLM_DTYPE_F32 1
 """
 
@@ -195,6 +211,7 @@ template <typename V> inline V __shfl_sync(unsigned, V v, int lane) { return shu
 # warp meets again before anyone leaves new ones.
 EMULATED_PTX = {
     "void cp_async16(": r"""inline void cp_async16(void* shared, const void* global) { std::memcpy(shared, global, 16); }""",
+    "uint4 load_streaming(": r"""inline uint4 load_streaming(const void* p) { uint4 v; std::memcpy(&v, p, 16); return v; }""",
     "void fp_copy16(": r"""inline void fp_copy16(unsigned shared, const void* global, bool fill) {
     if (fill) std::memcpy(shared_at(shared), global, 16); else std::memset(shared_at(shared), 0, 16);
 }""",
@@ -500,6 +517,67 @@ static int check_rotary_norm(int heads, int kv_heads, int hd, int rotary_dim) {
                 sizeof(C) == 1 ? " fp8 cache" : "", sizeof(T) == 4 ? "f32" : "bf16", heads, kv_heads, hd, rotary_dim, rows, bytes);
     return rows != 0 || bytes != 0;
 }
+// moe_gemv_combine (the MoE down products and the weighted sum of a decode step) at one row a block
+// and at eight, against a host replay of its arithmetic: each lane adds its 16-byte chunks of the row
+// in ascending order, the warp's butterfly sum (lane 0's), then the token's k results in expert order,
+// each step rounded to bf16. With MOE_COMBINE_PIPELINE 1 the pipelined pairs must give the same bits.
+static int check_moe_gemv_combine(int tokens, int k, int experts, int hidden, int kdim) {
+    std::vector<bf16> act((size_t)tokens * k * kdim), w((size_t)experts * hidden * kdim);
+    for (auto& v : act) v = __float2bfloat16_rn(uniform());
+    for (auto& v : w) v = __float2bfloat16_rn(uniform() / 8);
+    std::vector<int> ids(tokens * k);
+    std::vector<float> weights(tokens * k);
+    for (int t = 0; t < tokens; ++t)
+        for (int j = 0; j < k; ++j) ids[t * k + j] = (t * 7 + j * 5) % experts, weights[t * k + j] = (1.f + uniform()) / k;
+    std::vector<bf16> want((size_t)tokens * hidden);
+    for (int t = 0; t < tokens; ++t)
+        for (int row = 0; row < hidden; ++row) {
+            float part[64];
+            for (int j = 0; j < k; ++j) {
+                const bf16* wr = w.data() + ((size_t)ids[t * k + j] * hidden + row) * kdim;
+                const bf16* x = act.data() + (size_t)(t * k + j) * kdim;
+                float lanes[32];
+                for (int lane = 0; lane < 32; ++lane) {
+                    float acc = 0.f;
+                    for (int c = lane * 8; c < kdim; c += 256)
+                        for (int e = 0; e < 8; ++e) acc += __bfloat162float(wr[c + e]) * __bfloat162float(x[c + e]);
+                    lanes[lane] = acc;
+                }
+                for (int o = 16; o > 0; o >>= 1) {
+                    float next[32];
+                    for (int lane = 0; lane < 32; ++lane) next[lane] = lanes[lane] + lanes[lane ^ o];
+                    std::memcpy(lanes, next, sizeof(lanes));
+                }
+                part[j] = lanes[0];
+            }
+            float acc = 0.f;
+            for (int step = 0; step < k; ++step) {
+                int j = 0;
+                for (int c = 0; c < k; ++c) {
+                    int place = 0;
+                    for (int i = 0; i < k; ++i) place += ids[t * k + i] < ids[t * k + c];
+                    if (place == step) j = c;
+                }
+                acc = rnd<bf16>(acc + rnd<bf16>(rnd<bf16>(part[j]) * weights[t * k + j]));
+            }
+            want[(size_t)t * hidden + row] = __float2bfloat16_rn(acc);
+        }
+    int differing[2] = {0, 0};
+    const int rows_per_block[2] = {std::max(1, MOE_GEMV_COMBINE_WARPS / k), 8};
+    for (int v = 0; v < 2; ++v) {
+        std::vector<bf16> out(want.size());
+        const int r = rows_per_block[v];
+        simt::launch((unsigned)((hidden + r - 1) / r), 32 * MOE_GEMV_COMBINE_WARPS, [&] {
+            moe_gemv_combine<bf16>(out.data(), act.data(), ids.data(), weights.data(), k, w.data(), hidden, kdim, r, nullptr, nullptr);
+        }, tokens);
+        for (size_t i = 0; i < want.size(); ++i) differing[v] += std::memcmp(&out[i], &want[i], sizeof(bf16)) != 0;
+    }
+    std::printf("moe_gemv_combine %d tokens, k %d of %d experts, %dx%d%s: values differing from the host replay %d (%d rows a block), %d (8 rows a block)%s\n",
+                tokens, k, experts, hidden, kdim, MOE_COMBINE_PIPELINE ? " (pipelined)" : "", differing[0], rows_per_block[0], differing[1],
+                differing[0] + differing[1] ? "  FAILED" : "");
+    return differing[0] + differing[1] ? 1 : 0;
+}
+
 int main() {
     int failures = 0;
     for (auto [heads, kv_heads, hd, rotary_dim] : std::vector<std::array<int, 4>>{{8, 2, 64, 64}, {16, 4, 128, 96}, {4, 2, 256, 256}, {6, 6, 8, 8}}) {
@@ -615,6 +693,11 @@ int main() {
     // Splits of at least DA_SPLIT_MMA_KEYS keys take the tensor cores too (the two longest here).
     failures += check_decode_attention<128>(2, 4, 16, {1, 40, 600, 1030}, 0, 0.f, 2);
     failures += check_decode_attention<64, true>(2, 4, 16, {1, 40, 600, 1030}, 0, 0.f, 2);
+    // Qwen3-30B-A3B's down rows (768), a width past the pipelined rows' 1024, and hidden sizes that
+    // leave the last block short.
+    failures += check_moe_gemv_combine(2, 8, 16, 72, 768);
+    failures += check_moe_gemv_combine(1, 2, 4, 37, 1408);
+    failures += check_moe_gemv_combine(3, 4, 8, 20, 264);
     std::printf(failures ? "FAILED\n" : "all passed\n");
     return failures ? 1 : 0;
 }
@@ -638,13 +721,15 @@ def main():
     with tempfile.TemporaryDirectory() as work:
         for name, text in FAKE_HEADERS.items():
             open(os.path.join(work, name), "w").write("#pragma once\n" + text)
-        files = ["common.cuh", "norm.cu", "rotary.cu", "activation.cu", "attention.cu", "decode_attention.cu", "flash_prefill.cu"]
+        files = ["common.cuh", "norm.cu", "rotary.cu", "activation.cu", "attention.cu", "decode_attention.cu", "flash_prefill.cu", "moe.cu"]
         kernels = "".join(open(os.path.join(KERNELS, f)).read() + "\n" for f in files)
         for signature, definition in EMULATED_PTX.items():
             kernels = replace_definition(kernels, signature, definition)
         kernels = kernels.replace("asm volatile(", "host_asm_left_out(").replace("asm(", "host_asm_left_out(")
         # Dynamic shared memory as a static array of the most a block may have.
         kernels = re.sub(r"extern __shared__ (?:__align__\(\d+\) )?([\w ]+?) (\w+)\[\];", r"alignas(16) static \1 \2[232448 / sizeof(\1)];", kernels)
+        # `static alignas(n) T x` does not parse as C++: the alignment goes first.
+        kernels = re.sub(r"__shared__ __align__\((\d+)\)", r"alignas(\1) static", kernels)
         source = PRELUDE + PTX_WARP + kernels + HARNESS
         path = os.path.join(work, "simt.cpp")
         open(path, "w").write(source)

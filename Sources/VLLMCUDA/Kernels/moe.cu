@@ -543,6 +543,45 @@ __device__ void moe_gemv_swiglu(T* act, const T* x, const int* top_ids, int k, c
 // [entries, hidden] round trip. rows_per_block × k is at most MOE_MAX_EXPERTS (the host takes
 // max(1, warps / k) rows).
 #define MOE_GEMV_COMBINE_WARPS 8
+// MOE_COMBINE_PIPELINE 1 (a kernel-source override, off until a GPU has measured it): the kernel no
+// longer waits for the previous one at its entry, so each warp's first weight row is read before the
+// wait (the expert ids were written two kernels back, by moe_route); and, for blocks of several rows
+// (VLLM_CUDA_MOE_COMBINE_ROWS), a warp keeps its next pair's row in registers while it sums the
+// current one, so the block's loads stay in flight across its pairs (rows of up to 1024 values, 4
+// chunks a lane). The chunks are added in ascending order, as gemv_row adds them: the same bits.
+#ifndef MOE_COMBINE_PIPELINE
+#define MOE_COMBINE_PIPELINE 0
+#endif
+#if MOE_COMBINE_PIPELINE
+template <typename T>
+__device__ void moe_combine_pairs_pipelined(float* part, const T* act_t, const int* ids, const T* w, int hidden, int kdim,
+                                            int k, int row0, int pairs) {
+    constexpr int CH = 4;
+    const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, c0 = lane * 8;
+    uint4 cur[CH], next[CH];
+    // Rows past `hidden` read the last row (their sums are not used).
+    const auto load = [&](uint4(&v)[CH], int pair) {
+        const T* wr = w + ((long long)ids[pair % k] * hidden + imin(row0 + pair / k, hidden - 1)) * kdim;
+#pragma unroll
+        for (int u = 0; u < CH; ++u)
+            if (c0 + u * 256 < kdim) v[u] = load_streaming(wr + c0 + u * 256);
+    };
+    if (warp < pairs) load(cur, warp);
+    PDL_ENTER();
+    for (int pair = warp; pair < pairs; pair += MOE_GEMV_COMBINE_WARPS) {
+        if (pair + MOE_GEMV_COMBINE_WARPS < pairs) load(next, pair + MOE_GEMV_COMBINE_WARPS);
+        float total[1] = {0.f};
+        const T* x = act_t + (long long)(pair % k) * kdim;
+#pragma unroll
+        for (int u = 0; u < CH; ++u)
+            if (c0 + u * 256 < kdim) gemv_accumulate<T, 1>(total, cur[u], x, kdim, c0 + u * 256);
+        total[0] = warp_sum(total[0]);
+        if (lane == 0) part[pair] = total[0];
+#pragma unroll
+        for (int u = 0; u < CH; ++u) cur[u] = next[u];
+    }
+}
+#endif
 template <typename T>
 __device__ void moe_gemv_combine(T* out, const T* act, const int* top_ids, const float* top_weights, int k, const T* w,
                                  int hidden, int kdim, int rows_per_block, const T* shared, const T* shared_gate) {
@@ -551,12 +590,19 @@ __device__ void moe_gemv_combine(T* out, const T* act, const int* top_ids, const
     const long long t = blockIdx.y;
     const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, row0 = blockIdx.x * rows_per_block;
     const int* ids = top_ids + t * k;
+#if MOE_COMBINE_PIPELINE
+    if (kdim <= 1024) moe_combine_pairs_pipelined<T>(part, act + t * k * kdim, ids, w, hidden, kdim, k, row0, rows_per_block * k);
+    else
+#endif
     for (int pair = warp; pair < rows_per_block * k; pair += MOE_GEMV_COMBINE_WARPS) {
         const int row = row0 + pair / k, j = pair % k;
         float total[1];
         gemv_row<T, 1>(total, act + (t * k + j) * kdim, w + ((long long)ids[j] * hidden + row) * kdim, kdim, row < hidden);
         if (lane == 0) part[pair] = total[0];
     }
+#if MOE_COMBINE_PIPELINE
+    PDL_ENTER();  // warps without a pair waited nowhere else (the kernel's entry does not wait)
+#endif
     // A choice's place in expert order: the number of the token's experts below its own (routing
     // picks distinct experts).
     for (int j = threadIdx.x; j < k; j += blockDim.x) {
@@ -579,6 +625,11 @@ __device__ void moe_gemv_combine(T* out, const T* act, const int* top_ids, const
     out[t * hidden + row] = from_f<T>(acc);
 }
 
+#if MOE_COMBINE_PIPELINE
+#define MOE_COMBINE_ENTRY() do {} while (0)  // moe_gemv_combine waits itself, after its first weight loads
+#else
+#define MOE_COMBINE_ENTRY() PDL_ENTER()
+#endif
 #define INSTANTIATE_MOE_GEMV(S, T)                                                                                     \
     extern "C" __global__ void __launch_bounds__(256) moe_gemv_swiglu_##S(T* act, const T* x, const int* top_ids,     \
         int k, const T* w, int n, int kdim) {                                                                          \
@@ -588,7 +639,7 @@ __device__ void moe_gemv_combine(T* out, const T* act, const int* top_ids, const
     extern "C" __global__ void __launch_bounds__(32 * MOE_GEMV_COMBINE_WARPS) moe_gemv_combine_##S(T* out,             \
         const T* act, const int* top_ids, const float* top_weights, int k, const T* w, int hidden, int kdim,            \
         int rows_per_block, const T* shared, const T* shared_gate) {                                                   \
-        PDL_ENTER();                                                                                                   \
+        MOE_COMBINE_ENTRY();                                                                                           \
         moe_gemv_combine<T>(out, act, top_ids, top_weights, k, w, hidden, kdim, rows_per_block, shared, shared_gate);  \
     }
 #ifdef VLLM_DTYPE_BF16
