@@ -70,6 +70,11 @@ template <typename C, int HD> constexpr int decode_unsplit_lanes() {
 #ifndef DA_BLOCK_SOFTMAX
 #define DA_BLOCK_SOFTMAX 1
 #endif
+// Heads of a softmax block (DA_HEAD_BLOCK unless overridden): 2 fits a group of 2 (Gemma-2-9B), which
+// blocks of 4 make compute two dead heads; not yet measured.
+#ifndef DA_SOFTMAX_HEADS
+#define DA_SOFTMAX_HEADS DA_HEAD_BLOCK
+#endif
 template <typename C, int HD> constexpr int decode_split_lanes() {
     constexpr int most = HD / (16 / (int)sizeof(C));
     return DA_SPLIT_LANES > most ? most : DA_SPLIT_LANES;
@@ -272,7 +277,8 @@ __device__ void decode_attention(DecodeShared<C, HD>& shared, T* out, const T* q
         // heads' shuffle chains overlap (heads past the group hold zeros and are never written).
         // The maximum needs only the key slots' lanes (a key's KL lanes hold the same score); the
         // sum stays per lane (the key's first lane counts it) and meets the warp's once, at the end.
-        constexpr int SB = DA_BLOCK_SOFTMAX ? DA_HEAD_BLOCK : 1;
+        constexpr int SB = DA_BLOCK_SOFTMAX ? DA_SOFTMAX_HEADS : 1;
+        static_assert(DA_MAX_GROUP % SB == 0, "the softmax walks whole blocks of heads");
         float p[DA_MAX_GROUP] = {};
 #pragma unroll
         for (int hb = 0; hb < DA_MAX_GROUP; hb += SB) {
