@@ -64,7 +64,7 @@
 #   attnablate the 8B shape's batch-1 decode (bf16) with the embedded kernels, with decode_attention's work
 #              taken out (.gpu/ablate_source.cu.xz from scripts/gpu/make_ablate_source.py), and with that and
 #              attention_combine skipped, two rounds: decode attention's and the combine's share of a recorded step
-#              (ABLATE_MODEL: another config folder; ATTN_ABLATE_ROUNDS: rounds)
+#              (ABLATE_MODEL and ABLATE_LAYERS as for ablate; ATTN_ABLATE_ROUNDS: rounds)
 #   latencyab  batch-1 latency of LATENCY_MODELS (cut to LATENCY_LAYERS layers where set), the previous build, this
 #              one and LATENCY_VARIANTS (kernel-source defines, or VLLM_* environment variables), alternating
 #   attnvariants  decode_attention variants through kernel-source defines (ATTN_VARIANTS, |-separated lists
@@ -157,6 +157,11 @@ unpack_base() {  # the previous binary (.gpu/vllm-base.xz) as $BASE_BIN, for spe
 }
 variant_binary() {  # variant_binary new|base: this binary, or the previous one ($BASE_BIN; fails where none was unpacked)
     if [ "$1" = new ]; then echo "$BIN"; else [ -x "$BASE_BIN" ] && echo "$BASE_BIN"; fi
+}
+defined_source() {  # defined_source NAME=VALUE...: the joined kernel source with those defines in front (for VLLM_CUDA_KERNEL_SOURCE)
+    local d
+    for d in "$@"; do echo "#define ${d%%=*} ${d#*=}"; done
+    python3 $G/kernel_source.py
 }
 issue6_workloads() {  # 8B batch-1 latency (two rounds), 8B and Qwen3-0.6B throughput; this binary and the previous one alternating
     unpack_base
@@ -649,7 +654,7 @@ if has_mode qgemv; then
     export VLLM_CACHE_ROOT=$W/cache-quant
     step kernel_check_bfloat16 150 "$DEV" kernel-check --dtype bfloat16 --json
     for b in ${QGEMV_BUDGETS:-}; do
-        { echo "#define QGEMV_BUDGET $b"; python3 $G/kernel_source.py; } > $W/kernels_budget_$b.cu
+        defined_source QGEMV_BUDGET=$b > $W/kernels_budget_$b.cu
         step kernel_check_bfloat16_budget_$b 150 env VLLM_CUDA_KERNEL_SOURCE=$W/kernels_budget_$b.cu "$DEV" kernel-check --dtype bfloat16 --json
     done
     gptq_8b_config
@@ -735,7 +740,7 @@ if has_mode moeroute; then
     export VLLM_CACHE_ROOT=$W/cache-moeroute
     step kernel_check_bfloat16 150 "$DEV" kernel-check --dtype bfloat16
     grep -i "moe\|FAIL" $R/kernel_check_bfloat16.out | head -40
-    { echo "#define MOE_ROUTE_SET_TIES 0"; python3 $G/kernel_source.py; } > $W/kernels_moeroute.cu
+    defined_source MOE_ROUTE_SET_TIES=0 > $W/kernels_moeroute.cu
     step kernel_check_bfloat16_moeroute 150 env VLLM_CUDA_KERNEL_SOURCE=$W/kernels_moeroute.cu "$DEV" kernel-check --dtype bfloat16
     grep -i "moe\|FAIL" $R/kernel_check_bfloat16_moeroute.out | head -40
     step moe_fixtures_moeroute 400 env OUT=$OUT VLLM_CUDA_KERNEL_SOURCE=$W/kernels_moeroute.cu bash $G/check_moe_fixtures.sh
@@ -1021,8 +1026,7 @@ if has_mode latencyab; then
                     case $item in VLLM_*) envs="$envs $item" ;; *) defs="$defs $item" ;; esac
                 done
                 if [ -n "$defs" ]; then
-                    [ -f $W/latency_$t.cu ] ||
-                        { for d in $defs; do echo "#define ${d%%=*} ${d#*=}"; done; python3 scripts/gpu/kernel_source.py; } > $W/latency_$t.cu
+                    [ -f $W/latency_$t.cu ] || defined_source $defs > $W/latency_$t.cu
                     envs="$envs VLLM_CUDA_KERNEL_SOURCE=$W/latency_$t.cu"
                 fi
                 cmd="env$envs $BIN" ;;
@@ -1035,7 +1039,7 @@ fi
 
 if has_mode attnablate; then
     xz -dc .gpu/ablate_source.cu.xz > $W/ablate_source.cu
-    # ABLATE_MODEL: another config folder than the 8B shape's; ATTN_ABLATE_ROUNDS: rounds (default 2).
+    # ABLATE_MODEL: other config folders than the 8B shape's (cut to ABLATE_LAYERS); ATTN_ABLATE_ROUNDS: rounds (default 2).
     for ablate_model in $(ablate_model_folders | grep . || echo $L8); do
         ablate_tag=$([ $ablate_model = $L8 ] && echo 8b_bf16 || basename $ablate_model)
         for round in $(seq 1 ${ATTN_ABLATE_ROUNDS:-2}); do
@@ -1055,7 +1059,7 @@ if has_mode attnvariants; then
     for v in "${attention_variants[@]}"; do
         t=$(echo "$v" | tr ',=' '__'); run=""
         if [ "$v" != embedded ]; then
-            { echo "$v" | tr ',' '\n' | sed 's/^\(.*\)=\(.*\)$/#define \1 \2/'; python3 scripts/gpu/kernel_source.py; } > $W/attention_$t.cu
+            defined_source $(echo "$v" | tr ',' ' ') > $W/attention_$t.cu
             run="env VLLM_CUDA_KERNEL_SOURCE=$W/attention_$t.cu"
         fi
         export VLLM_CACHE_ROOT=$W/cache-attention-$t
@@ -1072,8 +1076,8 @@ fi
 # last ROTARY_VECTORS 1 (16-byte rotary_write_kv): bf16 throughput and its kernel-check.
 if has_mode decodemma; then
     export VLLM_CACHE_ROOT=$W/cache-decodemma
-    { echo "#define DA_MMA 0"; python3 $G/kernel_source.py; } > $W/kernels_nomma.cu
-    { echo "#define ROTARY_VECTORS 1"; python3 $G/kernel_source.py; } > $W/kernels_rotary.cu
+    defined_source DA_MMA=0 > $W/kernels_nomma.cu
+    defined_source ROTARY_VECTORS=1 > $W/kernels_rotary.cu
     fp8kv="--quantization fp8 --kv-cache-dtype fp8"
     step kernel_check_bfloat16 150 "$DEV" kernel-check --dtype bfloat16 --json
     THROUGHPUT_FLAGS="$fp8kv" throughput_8b throughput_8b_1000_fp8_kvfp8 150 1000 "$BIN"
