@@ -60,7 +60,8 @@
 #              (VLLM_CUDA_SKIP_KERNELS; results wrong, timing only): each kind's share of a recorded step,
 #              which ncu, timing kernels one by one, overstates for small kernels (ABLATE: the kinds; leaving out
 #              decode_attention crashes, see attnablate; ABLATE_MODEL: other config folders, bf16 only;
-#              ABLATE_LAYERS: those cut to that many layers)
+#              ABLATE_LAYERS: those cut to that many layers; ABLATE_DEFINES: kernel-source defines for every
+#              run, e.g. MOE_ROUTE_FIXED=1 for MoE shapes)
 #   attnablate the 8B shape's batch-1 decode (bf16) with the embedded kernels, with decode_attention's work
 #              taken out (.gpu/ablate_source.cu.xz from scripts/gpu/make_ablate_source.py), and with that and
 #              attention_combine skipped, two rounds: decode attention's and the combine's share of a recorded step
@@ -995,8 +996,15 @@ if has_mode ablate; then
     # ABLATE_MODEL: other config folders instead (bf16 only; e.g. bench/gpu/configs/gemma2_9b, whose
     # kinds include rms_norm; its decode steps fuse GeGLU into gemv_geglu, which `gemv` leaves out too).
     ablate_models=$(ablate_model_folders)
+    # ABLATE_DEFINES: kernel-source defines for every run (MOE_ROUTE_FIXED=1: the MoE routing fixed, so
+    # that a kind left out does not change which experts' weights are read)
+    source_env=""
+    if [ -n "${ABLATE_DEFINES:-}" ]; then
+        defined_source $ABLATE_DEFINES > $W/ablate_defines.cu
+        source_env="VLLM_CUDA_KERNEL_SOURCE=$W/ablate_defines.cu"
+    fi
     for skip in none ${ABLATE:-add_rms_norm rotary_write_kv attention_combine gemv}; do
-        cmd="$BIN"; [ $skip != none ] && cmd="env VLLM_CUDA_SKIP_KERNELS=$skip $BIN"
+        cmd="env $source_env $BIN"; [ $skip != none ] && cmd="env $source_env VLLM_CUDA_SKIP_KERNELS=$skip $BIN"
         if [ -n "$ablate_models" ]; then
             for m in $ablate_models; do latency_1x32x128 latency_$(basename $m)_skip_$skip 200 $m "" $cmd; done
             continue

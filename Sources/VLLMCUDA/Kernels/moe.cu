@@ -292,6 +292,15 @@ __device__ void moe_route(const T* logits, int tokens, int experts, int k, int n
         for (int j = 0; j < k; j++) total += top_weights[t * k + j];
         for (int j = 0; j < k; j++) top_weights[t * k + j] /= total;
     }
+#ifdef MOE_ROUTE_FIXED
+    // Timing only (run_gpu_checks.sh ablate, ABLATE_DEFINES=MOE_ROUTE_FIXED=1): k distinct experts
+    // spread over the range, whatever the logits, so that a step with a kind of kernel left out
+    // (garbage logits) still reads k experts' weights a token; the routing above still runs.
+    for (int j = 0; j < k; j++) {
+        top_ids[t * k + j] = j * (experts / k);
+        top_weights[t * k + j] = 1.f / k;
+    }
+#endif
 }
 
 // One block of up to 1024 threads, at least one per expert. Each warp takes a contiguous run of the
