@@ -456,6 +456,38 @@ __device__ __forceinline__ void unpack_fp8(float* w, const uint4& wv, float) {
     }
 }
 
+// Two e4m3 codes (bits 0-15 of `w`, or 16-31 with `high`; the lower byte the lower half) as a half2
+// of their values.
+template <bool high> __device__ __forceinline__ unsigned fp8x2_to_half2(unsigned w) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 890
+    unsigned h;
+    if constexpr (high) asm("{ .reg .b16 lo, hi; mov.b32 {lo, hi}, %1; cvt.rn.f16x2.e4m3x2 %0, hi; }" : "=r"(h) : "r"(w));
+    else asm("{ .reg .b16 lo, hi; mov.b32 {lo, hi}, %1; cvt.rn.f16x2.e4m3x2 %0, lo; }" : "=r"(h) : "r"(w));
+    return h;
+#else
+    // The codes' bits placed as halves are their values times 2^-8 (fp8_times_2m8).
+    const unsigned spread = __byte_perm(w, 0, high ? 0x4342 : 0x4140);
+    const unsigned bits = ((spread & 0x00800080u) << 8) | ((spread & 0x007F007Fu) << 7);
+    const __half2 v = __hmul2(*(const __half2*)&bits, __floats2half2_rn(256.f, 256.f));
+    return *(const unsigned*)&v;
+#endif
+}
+
+// 16 bytes of e4m3 codes as floats of their values (unpack_fp8's times 2^8), a pair of codes a
+// conversion instruction (fp8x2_to_half2) instead of four bit operations.
+__device__ __forceinline__ void unpack_fp8_values(float* w, const uint4& wv) {
+    const unsigned int words[4] = {wv.x, wv.y, wv.z, wv.w};
+#pragma unroll
+    for (int i = 0; i < 4; ++i) {
+        const unsigned lo = fp8x2_to_half2<false>(words[i]), hi = fp8x2_to_half2<true>(words[i]);
+        const float2 a = __half22float2(*(const __half2*)&lo), b = __half22float2(*(const __half2*)&hi);
+        w[4 * i] = a.x;
+        w[4 * i + 1] = a.y;
+        w[4 * i + 2] = b.x;
+        w[4 * i + 3] = b.y;
+    }
+}
+
 // float32 to e4m3, rounding to nearest even and saturating at ±448: the steps of the CPU's
 // FloatBits.floatToFloat8E4M3, so that both backends write the same codes (every operation here
 // is exact but the one rounding).

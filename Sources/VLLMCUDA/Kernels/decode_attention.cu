@@ -348,23 +348,6 @@ template <typename C, int HD> constexpr bool decode_mma() { return DA_MMA && HD 
 template <typename T, typename C> struct DecodeMMAType { using type = T; };
 template <typename T> struct DecodeMMAType<T, unsigned char> { using type = __half; };
 
-// Two e4m3 codes (bits 0-15 of `w`, or 16-31 with `high`; the lower byte the lower half) as a half2
-// of their values.
-template <bool high> __device__ __forceinline__ unsigned fp8x2_to_half2(unsigned w) {
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 890
-    unsigned h;
-    if constexpr (high) asm("{ .reg .b16 lo, hi; mov.b32 {lo, hi}, %1; cvt.rn.f16x2.e4m3x2 %0, hi; }" : "=r"(h) : "r"(w));
-    else asm("{ .reg .b16 lo, hi; mov.b32 {lo, hi}, %1; cvt.rn.f16x2.e4m3x2 %0, lo; }" : "=r"(h) : "r"(w));
-    return h;
-#else
-    // The codes' bits placed as halves are their values times 2^-8 (fp8_times_2m8).
-    const unsigned spread = __byte_perm(w, 0, high ? 0x4342 : 0x4140);
-    const unsigned bits = ((spread & 0x00800080u) << 8) | ((spread & 0x007F007Fu) << 7);
-    const __half2 v = __hmul2(*(const __half2*)&bits, __floats2half2_rn(256.f, 256.f));
-    return *(const unsigned*)&v;
-#endif
-}
-
 // The unsplit kernel on the tensor cores. With a lane a key, each lane did a run's 2 x HD x group
 // multiply-adds one by one, q read from shared memory for each, and the kernel was bound by
 // instruction issue at about a third of the copy bandwidth (27% of the 8B throughput run on the

@@ -332,7 +332,15 @@ __device__ void gemv_int(T* y, const T* x, const unsigned int* packed, const flo
 #endif
 }
 
-// The e4m3 codes' 2^-8 is folded into the scale.
+// QGEMV_FP8_CVT 1: the codes become floats through the hardware's pair conversion
+// (unpack_fp8_values), with their true values, so the scale factor is 1; 0: through their bits
+// (unpack_fp8, values times 2^-8, folded into the scale as 256). Every product and partial sum is
+// then the same float times 2^8, exactly, and the scaled results are the same bits; the conversion
+// takes one instruction a pair where the bits take four, and in float32 lanes this kernel is bound
+// by instruction issue (about 5 instructions a byte of codes against 1.5 for bf16 weights).
+#ifndef QGEMV_FP8_CVT
+#define QGEMV_FP8_CVT 0
+#endif
 template <typename T, int NT>
 __device__ void gemv_fp8(T* y, const T* x, const unsigned char* codes, const float* scales, int n, int k, int block,
                          int ldy) {
@@ -342,8 +350,13 @@ __device__ void gemv_fp8(T* y, const T* x, const unsigned char* codes, const flo
         if (k % 64 == 0 && (block % 64 == 0 || block >= k)) return gemv_fp8_mma<T>(y, x, codes, scales, n, k, block);
     }
 #endif
+#if QGEMV_FP8_CVT
+    gemv_codes<T, NT, 16>(y, x, codes, k, scales, nullptr, 1.f, n, k, block, ldy,
+                          [](float* w, const uint4& wv, float, long long) { unpack_fp8_values(w, wv); });
+#else
     gemv_codes<T, NT, 16>(y, x, codes, k, scales, nullptr, 256.f, n, k, block, ldy,
                           [](float* w, const uint4& wv, float zero, long long) { unpack_fp8(w, wv, zero); });
+#endif
 }
 
 // 16 bytes of 4-bit indices (32 of them) as their row's table entries; a warp's lanes all read
