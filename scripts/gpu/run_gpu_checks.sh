@@ -1040,7 +1040,7 @@ if has_mode latencyab; then
                         defined_source $defs > $W/latency_$t.cu
                         # LATENCY_KERNEL_CHECK=1: the variant's bf16 kernel-check first (its checks and timings)
                         [ "${LATENCY_KERNEL_CHECK:-0}" = 1 ] && step kernel_check_bfloat16_$t 200 \
-                            env VLLM_CACHE_ROOT=$W/cache-latency-$t VLLM_CUDA_KERNEL_SOURCE=$W/latency_$t.cu "$DEV" kernel-check --dtype bfloat16
+                            env VLLM_CACHE_ROOT=$W/cache-latency-$t VLLM_CUDA_KERNEL_SOURCE=$W/latency_$t.cu "$DEV" kernel-check --dtype bfloat16 --json
                     fi
                     envs="$envs VLLM_CUDA_KERNEL_SOURCE=$W/latency_$t.cu"
                 fi
