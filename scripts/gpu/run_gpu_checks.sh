@@ -68,8 +68,8 @@
 #              (ABLATE_MODEL and ABLATE_LAYERS as for ablate; ATTN_ABLATE_ROUNDS: rounds)
 #   latencyab  batch-1 latency of LATENCY_MODELS (cut to LATENCY_LAYERS layers where set), the previous build, this
 #              one and LATENCY_VARIANTS (kernel-source defines, or VLLM_* environment variables), alternating;
-#              LATENCY_FLAGS: flags for every run (e.g. --quantization fp8); LATENCY_KERNEL_CHECK=1: each
-#              define variant's bf16 kernel-check before its first run
+#              LATENCY_FLAGS: flags for every run (e.g. --quantization fp8); LATENCY_KERNEL_CHECK=1 (or a
+#              |-separated list of variants): each (those) define variant's bf16 kernel-check before its first run
 #   attnvariants  decode_attention variants through kernel-source defines (ATTN_VARIANTS, |-separated lists
 #              of comma-separated NAME=VALUE; default: embedded, DA_UNSPLIT_LANES=4 and =8, the lanes a key
 #              of the large-batch kernel): each one's bf16 kernel-check, 8B throughput (1000 x 1024/128) and
@@ -110,7 +110,7 @@ export PYTHONUNBUFFERED=1
 has_mode() { [[ " $MODES " == *" $1 "* ]]; }
 DEV=$W/vllm-dev
 # Only the checks need vllm-dev; a call that runs benchmarks alone may leave it out of its carry.
-if has_mode checks || has_mode kernelcheck || [ "${LATENCY_KERNEL_CHECK:-0}" = 1 ] || has_mode quant || has_mode qgemv || has_mode attnvariants || has_mode moeroute || has_mode fp8accum || has_mode decodemma; then
+if has_mode checks || has_mode kernelcheck || [ "${LATENCY_KERNEL_CHECK:-0}" != 0 ] || has_mode quant || has_mode qgemv || has_mode attnvariants || has_mode moeroute || has_mode fp8accum || has_mode decodemma; then
     xz -dc .gpu/vllm-dev.xz > "$DEV" && chmod +x "$DEV" || { echo "no vllm-dev binary"; exit 1; }
 fi
 G=scripts/gpu
@@ -1038,8 +1038,8 @@ if has_mode latencyab; then
                 if [ -n "$defs" ]; then
                     if [ ! -f $W/latency_$t.cu ]; then
                         defined_source $defs > $W/latency_$t.cu
-                        # LATENCY_KERNEL_CHECK=1: the variant's bf16 kernel-check first (its checks and timings)
-                        [ "${LATENCY_KERNEL_CHECK:-0}" = 1 ] && step kernel_check_bfloat16_$t 200 \
+                        # LATENCY_KERNEL_CHECK: 1, or |-separated variants: the variant's bf16 kernel-check first
+                        [[ "${LATENCY_KERNEL_CHECK:-0}" = 1 || "|${LATENCY_KERNEL_CHECK:-}|" == *"|$v|"* ]] && step kernel_check_bfloat16_$t 200 \
                             env VLLM_CACHE_ROOT=$W/cache-latency-$t VLLM_CUDA_KERNEL_SOURCE=$W/latency_$t.cu "$DEV" kernel-check --dtype bfloat16 --json
                     fi
                     envs="$envs VLLM_CUDA_KERNEL_SOURCE=$W/latency_$t.cu"

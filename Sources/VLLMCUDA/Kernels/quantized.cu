@@ -62,6 +62,16 @@ __device__ __forceinline__ void unpack_int_classes(float* w, const uint4& wv, fl
 // Scale (and zero) per row and group of `group` inputs, group % VPC == 0, k % VPC == 0; without
 // scales, the scale is scale_factor. CLASS_BITS > 0: Unpack leaves value i scaled by
 // 2^(CLASS_BITS · (i % CLASSES)) (unpack_int_classes), undone per chunk on the class sums.
+// A chunk's scale group c / group is c >> qgemv_group_shift(group, k) where that is not negative:
+// log2(group) for a power of two, 31 where one group spans the row. The division it saves (about 20
+// instructions a chunk) was a fifth of the one-token FP8 kernel's instructions.
+#ifndef QGEMV_GROUP_SHIFT  // 0: the division a chunk, as before 2026-12-06 (for comparing through a kernel-source override)
+#define QGEMV_GROUP_SHIFT 1
+#endif
+__device__ __forceinline__ int qgemv_group_shift(int group, int k) {
+    if (!QGEMV_GROUP_SHIFT) return -1;
+    return group >= k ? 31 : (group & (group - 1)) == 0 ? __ffs(group) - 1 : -1;
+}
 template <typename T, int NT, int VPC, int CLASSES = 1, int CLASS_BITS = 0, typename Code, typename Unpack>
 __device__ __forceinline__ void gemv_codes(T* y, const T* x, const Code* codes, int codes_per_row, const float* scales,
                                            const float* zeros, float scale_factor, int n, int k, int group, int ldy,
@@ -74,6 +84,7 @@ __device__ __forceinline__ void gemv_codes(T* y, const T* x, const Code* codes, 
     qgemv_clear(acc);
     if (row0 >= n) { PDL_ENTER(); return; }
     const int groups = (k + group - 1) / group;
+    const int gshift = qgemv_group_shift(group, k);
     // Rows past n read row n - 1 and are never written.
     long long row[ROWS];
 #pragma unroll
@@ -86,9 +97,10 @@ __device__ __forceinline__ void gemv_codes(T* y, const T* x, const Code* codes, 
         for (int u = 0; u < DEPTH; ++u) {
             const int c = c0 + u * STEP;
             if (c >= k) continue;
+            const int gc = gshift >= 0 ? c >> gshift : c / group;
 #pragma unroll
             for (int r = 0; r < ROWS; ++r) {
-                const long long gi = row[r] * groups + c / group;
+                const long long gi = row[r] * groups + gc;
                 wv[u][r] = load_streaming(codes + row[r] * codes_per_row + c / VPC * CODES_PER_CHUNK);
                 scale[u][r] = scales ? scales[gi] * scale_factor : scale_factor;
                 zero[u][r] = zeros ? zeros[gi] : 0.f;
@@ -626,7 +638,7 @@ __device__ void gemv_int4_int8(T* y, const signed char* xq, const float2* xs, co
     float acc[ROWS][NT];
     qgemv_clear(acc);
     if (row0 >= n) { PDL_ENTER(); return; }
-    const int groups = (k + group - 1) / group, words_per_row = k / 8;
+    const int groups = (k + group - 1) / group, words_per_row = k / 8, gshift = qgemv_group_shift(group, k);
     long long row[ROWS];
 #pragma unroll
     for (int r = 0; r < ROWS; ++r) row[r] = imin(row0 + r, n - 1);
@@ -638,9 +650,10 @@ __device__ void gemv_int4_int8(T* y, const signed char* xq, const float2* xs, co
         for (int u = 0; u < DEPTH; ++u) {
             const int c = c0 + u * 32 * 32;
             if (c >= k) continue;
+            const int gc = gshift >= 0 ? c >> gshift : c / group;
 #pragma unroll
             for (int r = 0; r < ROWS; ++r) {
-                const long long gi = row[r] * groups + c / group;
+                const long long gi = row[r] * groups + gc;
                 wv[u][r] = load_streaming(packed + row[r] * words_per_row + c / 8);
                 scale[u][r] = scales[gi];
                 zero[u][r] = zeros[gi];
