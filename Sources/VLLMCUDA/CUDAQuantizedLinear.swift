@@ -1,3 +1,4 @@
+import Foundation
 import VLLMCore
 
 /// The functions of `Kernels/quantized.cu` and `Kernels/ggml.cu` for one activation dtype.
@@ -62,6 +63,12 @@ struct QuantizedLinearKernels {
 
 /// Most rows of a grid (gridDim.y); the dequantization kernels loop over more (a 128k-row LM head).
 private let maxGridRows = 65535
+
+/// Rows a warp of a one-token matrix-vector launch is sized for (QGEMV_ONE_TOKEN_ROWS in common.cuh):
+/// 2, or 1 with `VLLM_CUDA_QGEMV_ROWS=1` (an experiment with the kernel-source define
+/// QGEMV_ONE_TOKEN_ROWS 1; a grid of a warp a row also serves the 2-row kernels, whose extra warps
+/// return at once).
+private let oneTokenRowsPerWarp = ProcessInfo.processInfo.environment["VLLM_CUDA_QGEMV_ROWS"] == "1" ? 1 : 2
 
 // Linear layers whose weights stay quantized in device memory (WeightFormat.packedInt with 4 or 8
 // bits, .fp8, 4-bit .lookupTable, and GGUF blocks: .ggml and .stacked). Decode steps (1 to 4 tokens) dequantize in
@@ -278,7 +285,7 @@ extension CUDABackend {
     /// warps, each warp taking 2 rows for one token and 1 for more (QGEMV_ROWS in common.cuh).
     private func multiplyVectors(_ x: CUDATensor, _ parts: [StoredPart], vectors: [CUhandle], out: CUDATensor) {
         let (t, k, n) = (x.rows, x.columns, out.columns)
-        let rowsPerBlock = 8 * (t == 1 ? 2 : 1)
+        let rowsPerBlock = 8 * (t == 1 ? oneTokenRowsPerWarp : 1)
         // One quantization of x serves every part that takes 8-bit activations.
         let takesInt8 = parts.map { part -> Bool in
             switch part.format {
