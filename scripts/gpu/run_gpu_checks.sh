@@ -69,7 +69,8 @@
 #   latencyab  batch-1 latency of LATENCY_MODELS (cut to LATENCY_LAYERS layers where set), the previous build, this
 #              one and LATENCY_VARIANTS (kernel-source defines, or VLLM_* environment variables), alternating;
 #              LATENCY_FLAGS: flags for every run (e.g. --quantization fp8); LATENCY_KERNEL_CHECK=1 (or a
-#              |-separated list of variants): each (those) define variant's bf16 kernel-check before its first run
+#              |-separated list of variants): each (those) define variant's bf16 kernel-check before its first run,
+#              with the variant's VLLM_* variables
 #   attnvariants  decode_attention variants through kernel-source defines (ATTN_VARIANTS, |-separated lists
 #              of comma-separated NAME=VALUE; default: embedded, DA_UNSPLIT_LANES=4 and =8, the lanes a key
 #              of the large-batch kernel): each one's bf16 kernel-check, 8B throughput (1000 x 1024/128) and
@@ -1040,7 +1041,7 @@ if has_mode latencyab; then
                         defined_source $defs > $W/latency_$t.cu
                         # LATENCY_KERNEL_CHECK: 1, or |-separated variants: the variant's bf16 kernel-check first
                         [[ "${LATENCY_KERNEL_CHECK:-0}" = 1 || "|${LATENCY_KERNEL_CHECK:-}|" == *"|$v|"* ]] && step kernel_check_bfloat16_$t 200 \
-                            env VLLM_CACHE_ROOT=$W/cache-latency-$t VLLM_CUDA_KERNEL_SOURCE=$W/latency_$t.cu "$DEV" kernel-check --dtype bfloat16 --json
+                            env$envs VLLM_CACHE_ROOT=$W/cache-latency-$t VLLM_CUDA_KERNEL_SOURCE=$W/latency_$t.cu "$DEV" kernel-check --dtype bfloat16 --json
                     fi
                     envs="$envs VLLM_CUDA_KERNEL_SOURCE=$W/latency_$t.cu"
                 fi

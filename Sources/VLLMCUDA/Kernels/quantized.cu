@@ -728,8 +728,16 @@ __device__ void gemv_int4_int8(T* y, const signed char* xq, const float2* xs, co
                                        const float* zeros, int n, int k, int group, int ldy) {                     \
         gemv_int<T, NT, BITS>(y, x, packed, scales, zeros, n, k, group, ldy);                                      \
     }
+// The one-token FP8 kernel likewise (QGEMV_FP8_MIN_BLOCKS, an override for measuring: with
+// QGEMV_ONE_TOKEN_ROWS 1 and 4 blocks an SM it fits 64 registers without spilling, where it takes 73
+// and gets 3 blocks; the kernels of 2 to 4 tokens would spill and keep the compiler's choice).
+#ifdef QGEMV_FP8_MIN_BLOCKS
+#define QGEMV_FP8_MIN_BLOCKS_ARGUMENT(NT) , ((NT) == 1 ? QGEMV_FP8_MIN_BLOCKS : 1)
+#else
+#define QGEMV_FP8_MIN_BLOCKS_ARGUMENT(NT)
+#endif
 #define INSTANTIATE_QGEMV_FP8(S, T, NT)                                                                            \
-    extern "C" __global__ void __launch_bounds__(256)                                                              \
+    extern "C" __global__ void __launch_bounds__(256 QGEMV_FP8_MIN_BLOCKS_ARGUMENT(NT))                            \
         gemv_fp8_##S##_t##NT(T* y, const T* x, const unsigned char* codes, const float* scales, int n, int k,       \
                              int block, int ldy) {                                                                 \
         gemv_fp8<T, NT>(y, x, codes, scales, n, k, block, ldy);                                                    \
