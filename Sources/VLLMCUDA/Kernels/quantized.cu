@@ -732,12 +732,15 @@ __device__ void gemv_int4_int8(T* y, const signed char* xq, const float2* xs, co
 // QGEMV_ONE_TOKEN_ROWS 1 and 4 blocks an SM it fits 64 registers without spilling, where it takes 73
 // and gets 3 blocks; the kernels of 2 to 4 tokens would spill and keep the compiler's choice).
 #ifdef QGEMV_FP8_MIN_BLOCKS
-#define QGEMV_FP8_MIN_BLOCKS_ARGUMENT(NT) , ((NT) == 1 ? QGEMV_FP8_MIN_BLOCKS : 1)
+#define QGEMV_FP8_MIN_BLOCKS_ARGUMENT_T1 , QGEMV_FP8_MIN_BLOCKS
 #else
-#define QGEMV_FP8_MIN_BLOCKS_ARGUMENT(NT)
+#define QGEMV_FP8_MIN_BLOCKS_ARGUMENT_T1
 #endif
+#define QGEMV_FP8_MIN_BLOCKS_ARGUMENT_T2
+#define QGEMV_FP8_MIN_BLOCKS_ARGUMENT_T3
+#define QGEMV_FP8_MIN_BLOCKS_ARGUMENT_T4
 #define INSTANTIATE_QGEMV_FP8(S, T, NT)                                                                            \
-    extern "C" __global__ void __launch_bounds__(256 QGEMV_FP8_MIN_BLOCKS_ARGUMENT(NT))                            \
+    extern "C" __global__ void __launch_bounds__(256 QGEMV_FP8_MIN_BLOCKS_ARGUMENT_T##NT)                          \
         gemv_fp8_##S##_t##NT(T* y, const T* x, const unsigned char* codes, const float* scales, int n, int k,       \
                              int block, int ldy) {                                                                 \
         gemv_fp8<T, NT>(y, x, codes, scales, n, k, block, ldy);                                                    \
