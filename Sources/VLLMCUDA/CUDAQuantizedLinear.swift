@@ -64,11 +64,11 @@ struct QuantizedLinearKernels {
 /// Most rows of a grid (gridDim.y); the dequantization kernels loop over more (a 128k-row LM head).
 private let maxGridRows = 65535
 
-/// Rows a warp of a one-token matrix-vector launch is sized for (QGEMV_ONE_TOKEN_ROWS in common.cuh):
-/// 2, or 1 with `VLLM_CUDA_QGEMV_ROWS=1` (an experiment with the kernel-source define
-/// QGEMV_ONE_TOKEN_ROWS 1; a grid of a warp a row also serves the 2-row kernels, whose extra warps
-/// return at once).
-private let oneTokenRowsPerWarp = ProcessInfo.processInfo.environment["VLLM_CUDA_QGEMV_ROWS"] == "1" ? 1 : 2
+/// Rows a warp of a one-token quantized matrix-vector kernel takes (QGEMV_ONE_TOKEN_ROWS in
+/// common.cuh): 2, or 1 with `VLLM_CUDA_QGEMV_ROWS=1`, an experiment. The one switch sizes the grids
+/// here and puts the define in front of every compiled source (`CUDAKernels.source`), so the two
+/// cannot disagree. (A grid of a warp a row also serves the 2-row kernels: their extra warps return.)
+let oneTokenRowsPerWarp = ProcessInfo.processInfo.environment["VLLM_CUDA_QGEMV_ROWS"] == "1" ? 1 : 2
 
 // Linear layers whose weights stay quantized in device memory (WeightFormat.packedInt with 4 or 8
 // bits, .fp8, 4-bit .lookupTable, and GGUF blocks: .ggml and .stacked). Decode steps (1 to 4 tokens) dequantize in

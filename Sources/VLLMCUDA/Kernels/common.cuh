@@ -133,9 +133,9 @@ __device__ __forceinline__ void load_floats(float* out, const T* p) {
 // Two rather than more for one token: with blocks of 8 warps, a 4096- or 6144-row matrix then
 // spreads over about two blocks per SM instead of one or two (an SM with two blocks of four rows
 // a warp set the time of the whole launch).
-// QGEMV_ONE_TOKEN_ROWS 1 (a kernel-source override, with VLLM_CUDA_QGEMV_ROWS=1 so that the host's
-// grid has a warp a row) tries one row a warp: twice the warps, each with all of a 4096-column FP8
-// row in flight before waiting for the previous kernel.
+// QGEMV_ONE_TOKEN_ROWS 1 (an experiment: VLLM_CUDA_QGEMV_ROWS=1 defines it in front of the compiled
+// source and gives the host's grid a warp a row) tries one row a warp: twice the warps, each with all
+// of a 4096-column FP8 row in flight before waiting for the previous kernel.
 #ifndef QGEMV_ONE_TOKEN_ROWS
 #define QGEMV_ONE_TOKEN_ROWS 2
 #endif
