@@ -72,6 +72,8 @@ __device__ __forceinline__ int qgemv_group_shift(int group, int k) {
     if (!QGEMV_GROUP_SHIFT) return -1;
     return group >= k ? 31 : (group & (group - 1)) == 0 ? __ffs(group) - 1 : -1;
 }
+// The scale group of the chunk at column c, with `shift` from qgemv_group_shift.
+__device__ __forceinline__ int qgemv_group(int c, int group, int shift) { return shift >= 0 ? c >> shift : c / group; }
 template <typename T, int NT, int VPC, int CLASSES = 1, int CLASS_BITS = 0, typename Code, typename Unpack>
 __device__ __forceinline__ void gemv_codes(T* y, const T* x, const Code* codes, int codes_per_row, const float* scales,
                                            const float* zeros, float scale_factor, int n, int k, int group, int ldy,
@@ -97,7 +99,7 @@ __device__ __forceinline__ void gemv_codes(T* y, const T* x, const Code* codes, 
         for (int u = 0; u < DEPTH; ++u) {
             const int c = c0 + u * STEP;
             if (c >= k) continue;
-            const int gc = gshift >= 0 ? c >> gshift : c / group;
+            const int gc = qgemv_group(c, group, gshift);
 #pragma unroll
             for (int r = 0; r < ROWS; ++r) {
                 const long long gi = row[r] * groups + gc;
@@ -651,7 +653,7 @@ __device__ void gemv_int4_int8(T* y, const signed char* xq, const float2* xs, co
         for (int u = 0; u < DEPTH; ++u) {
             const int c = c0 + u * 32 * 32;
             if (c >= k) continue;
-            const int gc = gshift >= 0 ? c >> gshift : c / group;
+            const int gc = qgemv_group(c, group, gshift);
 #pragma unroll
             for (int r = 0; r < ROWS; ++r) {
                 const long long gi = row[r] * groups + gc;
