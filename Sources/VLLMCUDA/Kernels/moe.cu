@@ -552,14 +552,16 @@ __device__ void moe_gemv_swiglu(T* act, const T* x, const int* top_ids, int k, c
 // [entries, hidden] round trip. rows_per_block × k is at most MOE_MAX_EXPERTS (the host takes
 // max(1, warps / k) rows).
 #define MOE_GEMV_COMBINE_WARPS 8
-// MOE_COMBINE_PIPELINE 1 (a kernel-source override, off until a GPU has measured it): the kernel no
-// longer waits for the previous one at its entry, so each warp's first weight row is read before the
-// wait (the expert ids were written two kernels back, by moe_route); and, for blocks of several rows
-// (VLLM_CUDA_MOE_COMBINE_ROWS), a warp keeps its next pair's row in registers while it sums the
-// current one, so the block's loads stay in flight across its pairs (rows of up to 1024 values, 4
-// chunks a lane). The chunks are added in ascending order, as gemv_row adds them: the same bits.
+// MOE_COMBINE_PIPELINE 1 (the default since 2026-12-06; 0: as before, for comparing through a
+// kernel-source override): the kernel no longer waits for the previous one at its entry, so each
+// warp's first weight row is read before the wait (the expert ids were written two kernels back, by
+// moe_route); and, for blocks of several rows, a warp keeps its next pair's row in registers while
+// it sums the current one, so the block's loads stay in flight across its pairs (rows of up to 1024
+// values, 4 chunks a lane). The chunks are added in ascending order, as gemv_row adds them: the same
+// bits. On an H100, Qwen3-30B-A3B's shape cut to 8 layers: 0.8824 ms a token without, 0.8623 with,
+// 0.8540 with 4 rows a block (the host's default for rows this short).
 #ifndef MOE_COMBINE_PIPELINE
-#define MOE_COMBINE_PIPELINE 0
+#define MOE_COMBINE_PIPELINE 1
 #endif
 #if MOE_COMBINE_PIPELINE
 template <typename T>
