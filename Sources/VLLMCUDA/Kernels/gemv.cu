@@ -121,16 +121,37 @@ INSTANTIATE_GEMV_MMA(f16, __half, 7)
 INSTANTIATE_GEMV_MMA(f16, __half, 8)
 #endif
 
+// GEMV_MIN_BLOCKS and GEMV_GATED_MIN_BLOCKS (overrides for measuring, unset by default): blocks an SM
+// the one-token gemv and gemv_swiglu/gemv_geglu kernels must fit. The compiler takes 56 and 60
+// registers, 4 blocks of 256 threads; with 5 the gated kernels fit 48 without spilling and gemv spills
+// 16 bytes (6 spills about 200 in both). More warps, more loads in flight: for the H200's faster memory.
+#ifdef GEMV_MIN_BLOCKS
+#define GEMV_MIN_BLOCKS_ARGUMENT_T1 , GEMV_MIN_BLOCKS
+#else
+#define GEMV_MIN_BLOCKS_ARGUMENT_T1
+#endif
+#ifdef GEMV_GATED_MIN_BLOCKS
+#define GEMV_GATED_MIN_BLOCKS_ARGUMENT_T1 , GEMV_GATED_MIN_BLOCKS
+#else
+#define GEMV_GATED_MIN_BLOCKS_ARGUMENT_T1
+#endif
+#define GEMV_MIN_BLOCKS_ARGUMENT_T2
+#define GEMV_MIN_BLOCKS_ARGUMENT_T3
+#define GEMV_MIN_BLOCKS_ARGUMENT_T4
+#define GEMV_GATED_MIN_BLOCKS_ARGUMENT_T2
+#define GEMV_GATED_MIN_BLOCKS_ARGUMENT_T3
+#define GEMV_GATED_MIN_BLOCKS_ARGUMENT_T4
 #define INSTANTIATE_GEMV(S, T, NT)                                                                                     \
-    extern "C" __global__ void __launch_bounds__(256) gemv_##S##_t##NT(T* y, const T* x, const T* w, int n, int k) {  \
+    extern "C" __global__ void __launch_bounds__(256 GEMV_MIN_BLOCKS_ARGUMENT_T##NT)                                   \
+        gemv_##S##_t##NT(T* y, const T* x, const T* w, int n, int k) {                                                 \
         gemv<T, NT>(y, x, w, n, k);                                                                                    \
     }                                                                                                                  \
-    extern "C" __global__ void __launch_bounds__(256) gemv_swiglu_##S##_t##NT(T* y, const T* x, const T* w, int n,    \
-                                                                            int k) {                                   \
+    extern "C" __global__ void __launch_bounds__(256 GEMV_GATED_MIN_BLOCKS_ARGUMENT_T##NT)                             \
+        gemv_swiglu_##S##_t##NT(T* y, const T* x, const T* w, int n, int k) {                                          \
         gemv_gated<T, NT, SiLU>(y, x, w, n, k);                                                                        \
     }                                                                                                                  \
-    extern "C" __global__ void __launch_bounds__(256) gemv_geglu_##S##_t##NT(T* y, const T* x, const T* w, int n,     \
-                                                                           int k) {                                    \
+    extern "C" __global__ void __launch_bounds__(256 GEMV_GATED_MIN_BLOCKS_ARGUMENT_T##NT)                             \
+        gemv_geglu_##S##_t##NT(T* y, const T* x, const T* w, int n, int k) {                                           \
         gemv_gated<T, NT, GELUTanh>(y, x, w, n, k);                                                                    \
     }
 #ifdef VLLM_DTYPE_BF16
