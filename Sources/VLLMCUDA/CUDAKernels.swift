@@ -155,8 +155,7 @@ final class CUDAKernels {
     /// `dtype`'s kernels (a third of the compile time) and `selection`'s instances. The disk cache
     /// is keyed by this text, so each is compiled once.
     static func source(_ text: String, dtype: DType, selection: KernelSelection) -> String {
-        let rows = oneTokenRowsPerWarp == 2 ? "" : "#define QGEMV_ONE_TOKEN_ROWS \(oneTokenRowsPerWarp)\n"
-        return "#define VLLM_DTYPE_\(dtype.kernelSuffix.uppercased())\n" + selection.defines + rows + text
+        "#define VLLM_DTYPE_\(dtype.kernelSuffix.uppercased())\n" + selection.defines + text
     }
 
     /// Starts compiling `selection`'s kernels for `dtype` on `arch`.

@@ -1,4 +1,3 @@
-import Foundation
 import VLLMCore
 
 /// The functions of `Kernels/quantized.cu` and `Kernels/ggml.cu` for one activation dtype.
@@ -63,12 +62,6 @@ struct QuantizedLinearKernels {
 
 /// Most rows of a grid (gridDim.y); the dequantization kernels loop over more (a 128k-row LM head).
 private let maxGridRows = 65535
-
-/// Rows a warp of a one-token quantized matrix-vector kernel takes (QGEMV_ONE_TOKEN_ROWS in
-/// common.cuh): 2, or 1 with `VLLM_CUDA_QGEMV_ROWS=1`, an experiment. The one switch sizes the grids
-/// here and puts the define in front of every compiled source (`CUDAKernels.source`), so the two
-/// cannot disagree. (A grid of a warp a row also serves the 2-row kernels: their extra warps return.)
-let oneTokenRowsPerWarp = ProcessInfo.processInfo.environment["VLLM_CUDA_QGEMV_ROWS"] == "1" ? 1 : 2
 
 // Linear layers whose weights stay quantized in device memory (WeightFormat.packedInt with 4 or 8
 // bits, .fp8, 4-bit .lookupTable, and GGUF blocks: .ggml and .stacked). Decode steps (1 to 4 tokens) dequantize in
@@ -285,7 +278,7 @@ extension CUDABackend {
     /// warps, each warp taking 2 rows for one token and 1 for more (QGEMV_ROWS in common.cuh).
     private func multiplyVectors(_ x: CUDATensor, _ parts: [StoredPart], vectors: [CUhandle], out: CUDATensor) {
         let (t, k, n) = (x.rows, x.columns, out.columns)
-        let rowsPerBlock = 8 * (t == 1 ? oneTokenRowsPerWarp : 1)
+        let rowsPerBlock = 8 * (t == 1 ? 2 : 1)
         // One quantization of x serves every part that takes 8-bit activations.
         let takesInt8 = parts.map { part -> Bool in
             switch part.format {

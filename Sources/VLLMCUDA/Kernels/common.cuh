@@ -133,14 +133,9 @@ __device__ __forceinline__ void load_floats(float* out, const T* p) {
 // Two rather than more for one token: with blocks of 8 warps, a 4096- or 6144-row matrix then
 // spreads over about two blocks per SM instead of one or two (an SM with two blocks of four rows
 // a warp set the time of the whole launch).
-// QGEMV_ONE_TOKEN_ROWS 1 (an experiment: VLLM_CUDA_QGEMV_ROWS=1 defines it in front of the compiled
-// source and gives the host's grid a warp a row) tries one row a warp: twice the warps, each with all
-// of a 4096-column FP8 row in flight before waiting for the previous kernel. On an H100 it made the
-// 8B shape's 8-layer step 8% slower in FP8 and 14% in GPTQ int4 (2026-12-06).
-#ifndef QGEMV_ONE_TOKEN_ROWS
-#define QGEMV_ONE_TOKEN_ROWS 2
-#endif
-#define QGEMV_ROWS(NT) ((NT) == 1 ? QGEMV_ONE_TOKEN_ROWS : 1)
+// One row a warp (tried 2026-12-06 with the host's grids to match) made the 8B shape's 8-layer step
+// 8% slower in FP8 and 14% in GPTQ int4 on an H100.
+#define QGEMV_ROWS(NT) ((NT) == 1 ? 2 : 1)
 
 // Bytes of weights a lane has in flight per round in the quantized matrix-vector kernels: each
 // round first issues every load of DEPTH chunks of each of its ROWS rows, then does their

@@ -553,19 +553,8 @@ __device__ void dequantize_ggml(T* w, const unsigned char* blocks, int n, int k)
     extern "C" __global__ void dequantize_ggml_##S##_q##GT(T* w, const unsigned char* blocks, int n, int k) {      \
         dequantize_ggml<T, GT>(w, blocks, n, k);                                                                   \
     }
-// GGML_INT8_MIN_BLOCKS (an override for measuring): blocks an SM the one-token 8-bit-activation
-// kernels must fit (2 for Q6_K and Q5_K as the compiler allocates, at 122 and 91 registers).
-#ifdef GGML_INT8_MIN_BLOCKS
-#define GGML_INT8_MIN_BLOCKS_ARGUMENT_T1 , GGML_INT8_MIN_BLOCKS
-#else
-#define GGML_INT8_MIN_BLOCKS_ARGUMENT_T1
-#endif
-#define GGML_INT8_MIN_BLOCKS_ARGUMENT_T2
-#define GGML_INT8_MIN_BLOCKS_ARGUMENT_T3
-#define GGML_INT8_MIN_BLOCKS_ARGUMENT_T4
 #define INSTANTIATE_GEMV_GGML_INT8(S, T, GT, NT)                                                                   \
-    extern "C" __global__ void __launch_bounds__(256 GGML_INT8_MIN_BLOCKS_ARGUMENT_T##NT)                          \
-        gemv_ggml_int8_##S##_q##GT##_t##NT(                                                                        \
+    extern "C" __global__ void __launch_bounds__(256) gemv_ggml_int8_##S##_q##GT##_t##NT(                          \
         T* y, const signed char* xq, const float2* xs, const unsigned char* w, int n, int k, int ldy) {            \
         gemv_ggml<T, GT, NT, GGML_INT8_ROWS(NT)>(y, typename GgmlInt8<GT>::X{xq, xs, k}, w, n, k, ldy);       \
     }

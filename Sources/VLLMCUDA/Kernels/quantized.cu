@@ -74,13 +74,6 @@ __device__ __forceinline__ int qgemv_group_shift(int group, int k) {
 }
 // The scale group of the chunk at column c, with `shift` from qgemv_group_shift.
 __device__ __forceinline__ int qgemv_group(int c, int group, int shift) { return shift >= 0 ? c >> shift : c / group; }
-// QGEMV_STAGED 1 (an experiment, off: the default kernels' machine code is unchanged): the weight
-// chunks go by cp.async through 32 KB of shared memory a block, and each round's copies are issued
-// before the previous round's arithmetic, so a warp's next loads are in flight while it sums (with
-// register loads, all of a round's loads wait for its sums). A lane reads back only what it copied.
-#ifndef QGEMV_STAGED
-#define QGEMV_STAGED 0
-#endif
 template <typename T, int NT, int VPC, int CLASSES = 1, int CLASS_BITS = 0, typename Code, typename Unpack>
 __device__ __forceinline__ void gemv_codes(T* y, const T* x, const Code* codes, int codes_per_row, const float* scales,
                                            const float* zeros, float scale_factor, int n, int k, int group, int ldy,
@@ -99,21 +92,6 @@ __device__ __forceinline__ void gemv_codes(T* y, const T* x, const Code* codes, 
 #pragma unroll
     for (int r = 0; r < ROWS; ++r) row[r] = imin(row0 + r, n - 1);
     bool waited = false;
-#if QGEMV_STAGED
-    const auto chunk = [&](int r, int c) { return codes + row[r] * codes_per_row + c / VPC * CODES_PER_CHUNK; };
-    __shared__ __align__(16) uint4 staged[8][DEPTH * ROWS][32];  // [warp][chunk][lane], blocks of up to 8 warps
-    uint4(*mine)[32] = staged[threadIdx.x >> 5];
-    // The round of chunks from c0 on, copied into this lane's slots.
-    const auto stage_round = [&](int c0) {
-#pragma unroll
-        for (int u = 0; u < DEPTH; ++u)
-#pragma unroll
-            for (int r = 0; r < ROWS; ++r)
-                if (c0 + u * STEP < k) cp_async16(&mine[u * ROWS + r][lane], chunk(r, c0 + u * STEP));
-        asm volatile("cp.async.commit_group;" ::: "memory");
-    };
-    stage_round(lane * VPC);
-#endif
     for (int c0 = lane * VPC; c0 < k; c0 += DEPTH * STEP) {
         uint4 wv[DEPTH][ROWS];
         float scale[DEPTH][ROWS], zero[DEPTH][ROWS];
@@ -125,22 +103,13 @@ __device__ __forceinline__ void gemv_codes(T* y, const T* x, const Code* codes, 
 #pragma unroll
             for (int r = 0; r < ROWS; ++r) {
                 const long long gi = row[r] * groups + gc;
-                if (!QGEMV_STAGED) wv[u][r] = load_streaming(codes + row[r] * codes_per_row + c / VPC * CODES_PER_CHUNK);
+                wv[u][r] = load_streaming(codes + row[r] * codes_per_row + c / VPC * CODES_PER_CHUNK);
                 scale[u][r] = scales ? scales[gi] * scale_factor : scale_factor;
                 zero[u][r] = zeros ? zeros[gi] : 0.f;
             }
         }
         // The weights do not depend on the previous kernel: the first round is read before waiting for it.
         if (!waited) { PDL_ENTER(); waited = true; }
-#if QGEMV_STAGED
-        asm volatile("cp.async.wait_all;" ::: "memory");
-#pragma unroll
-        for (int u = 0; u < DEPTH; ++u)
-#pragma unroll
-            for (int r = 0; r < ROWS; ++r)
-                if (c0 + u * STEP < k) wv[u][r] = mine[u * ROWS + r][lane];
-        stage_round(c0 + DEPTH * STEP);  // after this lane's reads of the slots it overwrites
-#endif
 #pragma unroll
         for (int u = 0; u < DEPTH; ++u) {
             const int c = c0 + u * STEP;
@@ -765,7 +734,7 @@ __device__ void gemv_int4_int8(T* y, const signed char* xq, const float2* xs, co
 // 0: the compiler's choice). Left alone the compiler takes 84 registers, which an SM holds for only
 // 2 blocks of 256 threads (a warp's registers come in units of 256, so 3 blocks need at most 80 a
 // thread); with 3 it fits 77 without spilling, and on an H100 the 8B shape's FP8 step at 8 layers
-// went from 1.2164/1.2168 to 1.2089/1.2088 ms (2026-12-06). With QGEMV_ONE_TOKEN_ROWS 1, 4 fits 64.
+// went from 1.2164/1.2168 to 1.2089/1.2088 ms (2026-12-06).
 // The kernels of 2 to 4 tokens would spill and keep the compiler's choice.
 #ifndef QGEMV_FP8_MIN_BLOCKS
 #define QGEMV_FP8_MIN_BLOCKS 3
@@ -819,19 +788,8 @@ __device__ void gemv_int4_int8(T* y, const signed char* xq, const float2* xs, co
     extern "C" __global__ void quantize_ggml_int8_##S(signed char* xq, float2* xs, const T* x, int blocks) {       \
         quantize_ggml_int8<T>(xq, xs, x, blocks);                                                                  \
     }
-// And the one-token 8-bit-activation kernel (QGEMV_INT8_MIN_BLOCKS, an override for measuring: 3 fits it
-// in 80 registers without spilling, where the compiler takes 105 and 2 blocks an SM; it replaces
-// QGEMV_MIN_BLOCKS there).
-#if defined(QGEMV_INT8_MIN_BLOCKS)
-#define QGEMV_INT8_MIN_BLOCKS_ARGUMENT_T1 , QGEMV_INT8_MIN_BLOCKS
-#else
-#define QGEMV_INT8_MIN_BLOCKS_ARGUMENT_T1 QGEMV_MIN_BLOCKS_ARGUMENT
-#endif
-#define QGEMV_INT8_MIN_BLOCKS_ARGUMENT_T2 QGEMV_MIN_BLOCKS_ARGUMENT
-#define QGEMV_INT8_MIN_BLOCKS_ARGUMENT_T3 QGEMV_MIN_BLOCKS_ARGUMENT
-#define QGEMV_INT8_MIN_BLOCKS_ARGUMENT_T4 QGEMV_MIN_BLOCKS_ARGUMENT
 #define INSTANTIATE_QGEMV_INT4_INT8(S, T, NT)                                                                      \
-    extern "C" __global__ void __launch_bounds__(256 QGEMV_INT8_MIN_BLOCKS_ARGUMENT_T##NT)                         \
+    extern "C" __global__ void __launch_bounds__(256 QGEMV_MIN_BLOCKS_ARGUMENT)                                    \
         gemv_int4_int8_##S##_t##NT(T* y, const signed char* xq, const float2* xs, const unsigned int* packed,      \
                                    const float* scales, const float* zeros, int n, int k, int group, int ldy) {    \
         gemv_int4_int8<T, NT>(y, xq, xs, packed, scales, zeros, n, k, group, ldy);                                 \
